@@ -1,0 +1,59 @@
+# xchat-go build and test entry points. See README.md.
+#
+#   make test      every test (installs Go modules and the interop suite's npm packages)
+#   make demo      the end-to-end demo on an in-process emulator
+#   make check     gofmt + go vet + staticcheck
+#   make generate  regenerate thriftgen/ from idl/ (needs thrift-compiler 0.17)
+#   make vectors   regenerate testvectors/xchat.json from its fixed seed
+#   make fuzz      run every fuzz target for FUZZTIME (default 60s) each
+#   make bench     run the benchmarks
+
+GO          ?= go
+FUZZTIME    ?= 60s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2026.2.2
+
+.PHONY: all test unit gencheck interop-deps interop demo check generate vectors fuzz bench clean
+
+all: check test
+
+test: gencheck unit interop
+
+deps:
+	$(GO) mod download
+
+unit: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+gencheck:
+	./scripts/check-generate.sh
+
+interop-deps:
+	@command -v node >/dev/null || { echo "interop: node is required (apt-get install nodejs npm)"; exit 1; }
+	cd interop && npm ci --no-audit --no-fund --loglevel=error
+
+interop: interop-deps
+	$(GO) test -count=1 ./interop/...
+
+demo:
+	$(GO) run ./cmd/xchat-demo
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+generate:
+	./scripts/generate.sh
+
+vectors:
+	$(GO) run ./testvectors/cmd/genvectors -out testvectors/xchat.json
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf interop/node_modules
