@@ -1,0 +1,459 @@
+package secretstream
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"testing/iotest"
+)
+
+type katFile struct {
+	Source  string `json:"source"`
+	Framing []struct {
+		Name      string `json:"name"`
+		Key       string `json:"key"`
+		Plaintext string `json:"plaintext"`
+		Stream    string `json:"stream"`
+	} `json:"framing"`
+	Frames []struct {
+		Key            string `json:"key"`
+		Header         string `json:"header"`
+		InitialCounter uint32 `json:"initial_counter"`
+		Steps          []struct {
+			RekeyBefore bool   `json:"rekey_before"`
+			Tag         Tag    `json:"tag"`
+			Msg         string `json:"msg"`
+			AD          string `json:"ad"`
+			Frame       string `json:"frame"`
+		} `json:"steps"`
+	} `json:"frames"`
+}
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func loadKAT(t testing.TB) *katFile {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/libsodium_kat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k katFile
+	if err := json.Unmarshal(raw, &k); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Framing) == 0 || len(k.Frames) == 0 {
+		t.Fatal("empty KAT file")
+	}
+	return &k
+}
+
+// fixedReader returns the given bytes, then fails.
+type fixedReader struct{ b []byte }
+
+func (f *fixedReader) Read(p []byte) (int, error) {
+	if len(f.b) == 0 {
+		return 0, errors.New("fixedReader exhausted")
+	}
+	n := copy(p, f.b)
+	f.b = f.b[n:]
+	return n, nil
+}
+
+// TestLibsodiumFraming checks that Encrypt with libsodium's header reproduces
+// libsodium's stream byte for byte and that Decrypt, Reader recover it.
+func TestLibsodiumFraming(t *testing.T) {
+	k := loadKAT(t)
+	for _, c := range k.Framing {
+		t.Run(c.Name, func(t *testing.T) {
+			key, pt, stream := unhex(t, c.Key), unhex(t, c.Plaintext), unhex(t, c.Stream)
+			got, err := Encrypt(&fixedReader{b: bytes.Clone(stream[:HeaderSize])}, key, pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, stream) {
+				t.Fatalf("Encrypt differs from libsodium")
+			}
+			if int64(len(stream)) != EncryptedSize(int64(len(pt))) {
+				t.Fatalf("EncryptedSize(%d) = %d, libsodium stream is %d", len(pt), EncryptedSize(int64(len(pt))), len(stream))
+			}
+			dec, err := Decrypt(key, stream)
+			if err != nil || !bytes.Equal(dec, pt) {
+				t.Fatalf("Decrypt: %v", err)
+			}
+			r, err := NewReader(iotest.OneByteReader(bytes.NewReader(stream)), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err = io.ReadAll(r)
+			if err != nil || !bytes.Equal(dec, pt) {
+				t.Fatalf("Reader: %v", err)
+			}
+			var buf bytes.Buffer
+			w, err := NewWriter(&buf, key, &fixedReader{b: bytes.Clone(stream[:HeaderSize])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < len(pt); i += 7 {
+				if _, err := w.Write(pt[i:min(i+7, len(pt))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf.Bytes(), stream) {
+				t.Fatalf("Writer differs from libsodium")
+			}
+		})
+	}
+}
+
+// TestLibsodiumFrames checks the primitive: tags, additional data, explicit
+// rekey and the automatic rekey on counter wrap-around.
+func TestLibsodiumFrames(t *testing.T) {
+	k := loadKAT(t)
+	for i, c := range k.Frames {
+		key, header := unhex(t, c.Key), unhex(t, c.Header)
+		push, hdr, err := NewPushState(&fixedReader{b: bytes.Clone(header)}, key)
+		if err != nil || !bytes.Equal(hdr[:], header) {
+			t.Fatalf("case %d: NewPushState: %v", i, err)
+		}
+		pull, err := NewPullState(key, header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []*state{&push.s, &pull.s} {
+			st.nonce[0], st.nonce[1], st.nonce[2], st.nonce[3] = byte(c.InitialCounter), byte(c.InitialCounter>>8), byte(c.InitialCounter>>16), byte(c.InitialCounter>>24)
+		}
+		for j, s := range c.Steps {
+			if s.RekeyBefore {
+				push.Rekey()
+				pull.Rekey()
+			}
+			msg, ad, want := unhex(t, s.Msg), unhex(t, s.AD), unhex(t, s.Frame)
+			got, err := push.Push(nil, msg, ad, s.Tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("case %d step %d: frame differs from libsodium", i, j)
+			}
+			if len(ad) > 0 {
+				if _, _, err := pull.Pull(nil, want, nil); !errors.Is(err, ErrDecrypt) {
+					t.Fatalf("case %d step %d: pull without AD: %v", i, j, err)
+				}
+			}
+			pt, tag, err := pull.Pull(nil, want, ad)
+			if err != nil || tag != s.Tag || !bytes.Equal(pt, msg) {
+				t.Fatalf("case %d step %d: pull: tag %d err %v", i, j, tag, err)
+			}
+		}
+	}
+}
+
+func testKey() []byte {
+	k := make([]byte, KeySize)
+	for i := range k {
+		k[i] = byte(i * 3)
+	}
+	return k
+}
+
+func TestRejections(t *testing.T) {
+	key := testKey()
+	pt := bytes.Repeat([]byte("xchat media "), 300) // 3600 bytes: 4 frames
+	ct, err := Encrypt(nil, key, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrOnly, err := Encrypt(nil, key, nil)
+	if err != nil || len(hdrOnly) != HeaderSize {
+		t.Fatalf("empty stream: %d bytes, %v", len(hdrOnly), err)
+	}
+	if got, err := Decrypt(key, hdrOnly); err != nil || len(got) != 0 {
+		t.Fatalf("header-only stream: %v", err)
+	}
+	// A second stream encrypted under the same key, to splice frames.
+	ct2, _ := Encrypt(nil, key, pt)
+	full, _ := Encrypt(nil, key, pt[:3*ChunkSize]) // ends on a frame boundary
+	flip := bytes.Clone(ct)
+	flip[HeaderSize+5] ^= 1
+	wrongKey := bytes.Clone(key)
+	wrongKey[0] ^= 1
+	cases := []struct {
+		name string
+		key  []byte
+		ct   []byte
+		want error
+	}{
+		{"empty input", key, nil, ErrTruncated},
+		{"short header", key, ct[:HeaderSize-1], ErrTruncated},
+		{"truncated at frame boundary", key, ct[:HeaderSize+EncryptedChunkSize], ErrTruncated},
+		{"truncated mid frame", key, ct[:HeaderSize+EncryptedChunkSize+100], ErrDecrypt},
+		{"last frame dropped", key, ct[:len(ct)-(len(pt)%ChunkSize+ABytes)], ErrTruncated},
+		{"data after final", key, append(bytes.Clone(full), 0), ErrDataAfterFinal},
+		{"trailing bytes merge into last frame", key, append(bytes.Clone(ct), 0), ErrDecrypt},
+		{"bit flip", key, flip, ErrDecrypt},
+		{"wrong key", wrongKey, ct, ErrDecrypt},
+		{"spliced frame", key, append(bytes.Clone(ct[:HeaderSize]), ct2[HeaderSize:]...), ErrDecrypt},
+		{"reordered frames", key, append(append(bytes.Clone(ct[:HeaderSize]), ct[HeaderSize+EncryptedChunkSize:HeaderSize+2*EncryptedChunkSize]...), ct[HeaderSize:HeaderSize+EncryptedChunkSize]...), ErrDecrypt},
+		{"tiny frame", key, append(bytes.Clone(ct[:HeaderSize]), 1, 2, 3), ErrDecrypt},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Decrypt(c.key, c.ct); !errors.Is(err, c.want) {
+				t.Errorf("Decrypt: got %v, want %v", err, c.want)
+			}
+			r, err := NewReader(bytes.NewReader(c.ct), c.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(r); !errors.Is(err, c.want) {
+				t.Errorf("Reader: got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+// TestFinalInMiddle builds a stream whose FINAL frame is followed by more
+// frames, which both decoders must refuse.
+func TestFinalInMiddle(t *testing.T) {
+	key := testKey()
+	p, hdr, err := NewPushState(nil, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := hdr[:]
+	out, _ = p.Push(out, make([]byte, ChunkSize), nil, TagFinal)
+	out, _ = p.Push(out, []byte("more"), nil, TagFinal)
+	if _, err := Decrypt(key, out); !errors.Is(err, ErrDataAfterFinal) {
+		t.Fatalf("Decrypt: %v", err)
+	}
+	r, _ := NewReader(bytes.NewReader(out), key)
+	if _, err := io.ReadAll(r); !errors.Is(err, ErrDataAfterFinal) {
+		t.Fatalf("Reader: %v", err)
+	}
+}
+
+// TestRekeyTagMidStream checks that non-final REKEY and PUSH frames, which
+// libsodium allows, are accepted by Decrypt and Reader.
+func TestRekeyTagMidStream(t *testing.T) {
+	key := testKey()
+	p, hdr, _ := NewPushState(nil, key)
+	out := hdr[:]
+	a, b, c := bytes.Repeat([]byte{1}, ChunkSize), bytes.Repeat([]byte{2}, ChunkSize), []byte{3}
+	out, _ = p.Push(out, a, nil, TagRekey)
+	out, _ = p.Push(out, b, nil, TagPush)
+	out, _ = p.Push(out, c, nil, TagFinal)
+	want := append(append(bytes.Clone(a), b...), c...)
+	got, err := Decrypt(key, out)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Decrypt: %v", err)
+	}
+}
+
+func TestRoundTripSizes(t *testing.T) {
+	key := testKey()
+	for _, n := range []int{0, 1, 16, 1023, 1024, 1025, 2047, 2048, 2049, 10000} {
+		pt := make([]byte, n)
+		for i := range pt {
+			pt[i] = byte(i * 7)
+		}
+		ct, err := Encrypt(nil, key, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(ct)) != EncryptedSize(int64(n)) {
+			t.Fatalf("n=%d: len %d, EncryptedSize %d", n, len(ct), EncryptedSize(int64(n)))
+		}
+		got, err := Decrypt(key, ct)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		r, _ := NewReader(iotest.HalfReader(bytes.NewReader(ct)), key)
+		got, err = io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("n=%d reader: %v", n, err)
+		}
+	}
+}
+
+func TestBadKey(t *testing.T) {
+	if _, err := Encrypt(nil, make([]byte, 31), []byte("x")); !errors.Is(err, ErrInvalidKey) {
+		t.Fatal(err)
+	}
+	if _, err := Decrypt(make([]byte, 33), make([]byte, 40)); !errors.Is(err, ErrInvalidKey) {
+		t.Fatal(err)
+	}
+	if _, err := NewReader(nil, nil); !errors.Is(err, ErrInvalidKey) {
+		t.Fatal(err)
+	}
+}
+
+func TestEncryptedSize(t *testing.T) {
+	for n, want := range map[int64]int64{-1: -1, 0: 24, 1: 42, 1024: 1065, 1025: 24 + 1025 + 34} {
+		if got := EncryptedSize(n); got != want {
+			t.Errorf("EncryptedSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+	if EncryptedSize(1<<62) != -1+1<<62+HeaderSize+((1<<62-1)/ChunkSize+1)*ABytes+1 && EncryptedSize(9223372036854775807) != -1 {
+		t.Error("overflow not detected")
+	}
+}
+
+func TestWriterCloseTwice(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, testKey(), nil)
+	_, _ = w.Write([]byte("hi"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := buf.Len()
+	if err := w.Close(); err != nil || buf.Len() != n {
+		t.Fatalf("second Close: %v, wrote %d", err, buf.Len()-n)
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close: %v", err)
+	}
+}
+
+func FuzzDecrypt(f *testing.F) {
+	key := testKey()
+	for _, n := range []int{0, 1, 1024, 1500} {
+		ct, _ := Encrypt(nil, key, make([]byte, n))
+		f.Add(ct)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, ct []byte) {
+		pt, err := Decrypt(key, ct)
+		r, _ := NewReader(bytes.NewReader(ct), key)
+		pt2, err2 := io.ReadAll(r)
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("Decrypt err %v, Reader err %v", err, err2)
+		}
+		if err == nil && !bytes.Equal(pt, pt2) {
+			t.Fatal("Decrypt and Reader disagree")
+		}
+		if err == nil && len(pt) > len(ct) {
+			t.Fatal("plaintext longer than ciphertext")
+		}
+	})
+}
+
+func BenchmarkSecretstreamMiB(b *testing.B) {
+	key := testKey()
+	pt := make([]byte, 1<<20)
+	ct, _ := Encrypt(nil, key, pt)
+	b.Run("encrypt", func(b *testing.B) {
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			if _, err := Encrypt(nil, key, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decrypt", func(b *testing.B) {
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			if _, err := Decrypt(key, ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("writer", func(b *testing.B) {
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			w, _ := NewWriter(io.Discard, key, nil)
+			_, _ = w.Write(pt)
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reader", func(b *testing.B) {
+		b.SetBytes(int64(len(pt)))
+		for b.Loop() {
+			r, _ := NewReader(bytes.NewReader(ct), key)
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestSDKTagBehaviour replays libsodium streams with unusual tags and
+// expects the outcome the official XDK showed for each.
+func TestSDKTagBehaviour(t *testing.T) {
+	raw, err := os.ReadFile("testdata/sdk_tag_behaviour.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Key   string `json:"key"`
+		Cases []struct {
+			Name   string `json:"name"`
+			Stream string `json:"stream"`
+			SDK    string `json:"sdk_0_4_3"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]error{"accept": nil, "decrypt": ErrDecrypt, "truncated": ErrTruncated, "data_after_final": ErrDataAfterFinal}
+	key := unhex(t, f.Key)
+	for _, c := range f.Cases {
+		w, ok := want[c.SDK]
+		if !ok {
+			t.Fatalf("%s: unknown outcome %q", c.Name, c.SDK)
+		}
+		_, err := Decrypt(key, unhex(t, c.Stream))
+		if (w == nil && err != nil) || (w != nil && !errors.Is(err, w)) {
+			t.Errorf("%s: Decrypt = %v, SDK outcome %s", c.Name, err, c.SDK)
+		}
+		r, _ := NewReader(bytes.NewReader(unhex(t, c.Stream)), key)
+		_, err = io.ReadAll(r)
+		if (w == nil && err != nil) || (w != nil && !errors.Is(err, w)) {
+			t.Errorf("%s: Reader = %v, SDK outcome %s", c.Name, err, c.SDK)
+		}
+	}
+}
+
+// TestSDKStreams decrypts streams produced by the official XDK.
+func TestSDKStreams(t *testing.T) {
+	raw, err := os.ReadFile("testdata/sdk_streams.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Key   string `json:"key"`
+		Cases []struct {
+			Plaintext string `json:"plaintext"`
+			Stream    string `json:"stream"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || len(f.Cases) == 0 {
+		t.Fatalf("bad vector file: %v", err)
+	}
+	key := unhex(t, f.Key)
+	for i, c := range f.Cases {
+		pt, stream := unhex(t, c.Plaintext), unhex(t, c.Stream)
+		got, err := Decrypt(key, stream)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("case %d (%d bytes): %v", i, len(pt), err)
+		}
+		if int64(len(stream)) != EncryptedSize(int64(len(pt))) {
+			t.Errorf("case %d: SDK stream %d bytes, EncryptedSize %d", i, len(stream), EncryptedSize(int64(len(pt))))
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package secretstream
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"slices"
+
+	"golang.org/x/crypto/chacha20"
+	// The deprecated poly1305 package is the right building block here:
+	// secretstream's MAC layout differs from RFC 8439 (see state.finish), so
+	// the chacha20poly1305 AEAD cannot be used.
+	//lint:ignore SA1019 libsodium's MAC layout needs raw Poly1305
+	"golang.org/x/crypto/poly1305"
+)
+
+const (
+	// KeySize is the length of a stream key.
+	KeySize = 32
+	// HeaderSize is the length of the stream header.
+	HeaderSize = 24
+	// ABytes is the per-frame overhead: one tag byte and a 16-byte MAC.
+	ABytes = 1 + macSize
+
+	macSize     = 16
+	inonceSize  = 8
+	counterSize = 4
+	blockSize   = 64
+)
+
+// Tag is the per-frame tag of a secretstream.
+type Tag byte
+
+// Frame tags, as defined by libsodium.
+const (
+	// TagMessage marks an ordinary frame.
+	TagMessage Tag = 0
+	// TagPush marks the end of a set of messages without ending the stream.
+	TagPush Tag = 1
+	// TagRekey makes both sides derive a new key after this frame.
+	TagRekey Tag = 2
+	// TagFinal marks the last frame of the stream; it also rekeys.
+	TagFinal Tag = TagPush | TagRekey
+)
+
+// Errors returned by this package. Functions wrap them with %w.
+var (
+	// ErrInvalidKey reports a key that is not 32 bytes.
+	ErrInvalidKey = errors.New("secretstream: invalid key")
+	// ErrDecrypt reports a frame that is too short or fails authentication.
+	ErrDecrypt = errors.New("secretstream: decryption failed")
+	// ErrTruncated reports a stream that ends before its header is complete
+	// or, when non-empty, before a FINAL frame.
+	ErrTruncated = errors.New("secretstream: stream truncated")
+	// ErrDataAfterFinal reports data following a FINAL frame.
+	ErrDataAfterFinal = errors.New("secretstream: data after final frame")
+	// ErrClosed reports use of a Writer after Close or of a finished state.
+	ErrClosed = errors.New("secretstream: use after close")
+)
+
+// state is the libsodium crypto_secretstream_xchacha20poly1305_state: the
+// subkey and the 12-byte IETF nonce made of a little-endian 32-bit counter
+// followed by the 8-byte inonce.
+type state struct {
+	k     [KeySize]byte
+	nonce [chacha20.NonceSize]byte
+	live  bool
+}
+
+func (s *state) init(key []byte, header *[HeaderSize]byte) error {
+	if len(key) != KeySize {
+		return fmt.Errorf("%w: %d bytes, want %d", ErrInvalidKey, len(key), KeySize)
+	}
+	sub, err := chacha20.HChaCha20(key, header[:16])
+	if err != nil {
+		return fmt.Errorf("secretstream: hchacha20: %w", err)
+	}
+	copy(s.k[:], sub)
+	clear(sub)
+	s.resetCounter()
+	copy(s.nonce[counterSize:], header[16:])
+	s.live = true
+	return nil
+}
+
+// begin starts a frame: it returns the ChaCha20 stream positioned at block 1
+// and a Poly1305 MAC keyed with block 0 that has absorbed ad and its padding.
+func (s *state) begin(ad []byte) (*chacha20.Cipher, *poly1305.MAC, error) {
+	c, err := chacha20.NewUnauthenticatedCipher(s.k[:], s.nonce[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("secretstream: %w", err)
+	}
+	var block0 [blockSize]byte
+	c.XORKeyStream(block0[:], block0[:])
+	mac := poly1305.New((*[32]byte)(block0[:32]))
+	clear(block0[:])
+	mac.Write(ad)
+	mac.Write(zeros[:(0x10-len(ad))&0xf])
+	return c, mac, nil
+}
+
+// finish absorbs the ciphertext and lengths and writes the MAC to out. The
+// padding after the ciphertext is libsodium's (0x10 - 64 + mlen) & 0xf, which
+// is mlen mod 16 rather than the RFC 8439 padding; compatibility requires
+// reproducing it.
+func (s *state) finish(mac *poly1305.MAC, ct []byte, adLen int, out []byte) {
+	mac.Write(ct)
+	mac.Write(zeros[:(0x10-blockSize+len(ct))&0xf])
+	var lens [16]byte
+	binary.LittleEndian.PutUint64(lens[:8], uint64(adLen))
+	binary.LittleEndian.PutUint64(lens[8:], uint64(blockSize+len(ct)))
+	mac.Write(lens[:])
+	mac.Sum(out[:0])
+}
+
+var zeros [16]byte
+
+func (s *state) resetCounter() {
+	clear(s.nonce[:counterSize])
+	s.nonce[0] = 1
+}
+
+// rekey replaces k ‖ inonce with their ChaCha20 encryption under the current
+// key and nonce (block counter 0), then resets the counter to 1.
+func (s *state) rekey() {
+	var kn [KeySize + inonceSize]byte
+	copy(kn[:KeySize], s.k[:])
+	copy(kn[KeySize:], s.nonce[counterSize:])
+	c, err := chacha20.NewUnauthenticatedCipher(s.k[:], s.nonce[:])
+	if err != nil {
+		// Unreachable: key and nonce sizes are fixed.
+		panic("secretstream: " + err.Error())
+	}
+	c.XORKeyStream(kn[:], kn[:])
+	copy(s.k[:], kn[:KeySize])
+	copy(s.nonce[counterSize:], kn[KeySize:])
+	clear(kn[:])
+	s.resetCounter()
+}
+
+// advance folds the MAC into the inonce, increments the counter and rekeys
+// when the tag asks for it or the counter wrapped.
+func (s *state) advance(mac []byte, tag Tag) {
+	for i := range inonceSize {
+		s.nonce[counterSize+i] ^= mac[i]
+	}
+	ctr := binary.LittleEndian.Uint32(s.nonce[:counterSize]) + 1
+	binary.LittleEndian.PutUint32(s.nonce[:counterSize], ctr)
+	if tag&TagRekey != 0 || ctr == 0 {
+		s.rekey()
+	}
+}
+
+func randOrDefault(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
+}
+
+func (s *state) zero() {
+	clear(s.k[:])
+	clear(s.nonce[:])
+	s.live = false
+}
+
+// PushState encrypts the frames of one stream.
+type PushState struct {
+	s state
+}
+
+// NewPushState starts a stream under key with a header drawn from rand (nil
+// means crypto/rand.Reader) and returns the state and the header to send
+// first.
+func NewPushState(rand io.Reader, key []byte) (*PushState, [HeaderSize]byte, error) {
+	var header [HeaderSize]byte
+	if len(key) != KeySize {
+		return nil, header, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidKey, len(key), KeySize)
+	}
+	if _, err := io.ReadFull(randOrDefault(rand), header[:]); err != nil {
+		return nil, header, fmt.Errorf("secretstream: reading randomness: %w", err)
+	}
+	p := &PushState{}
+	if err := p.s.init(key, &header); err != nil {
+		return nil, header, err
+	}
+	return p, header, nil
+}
+
+// Push encrypts msg with additional data ad and tag, appends the
+// len(msg)+ABytes frame to dst and returns the result. msg and dst must not
+// overlap.
+func (p *PushState) Push(dst, msg, ad []byte, tag Tag) ([]byte, error) {
+	if !p.s.live {
+		return nil, ErrClosed
+	}
+	c, mac, err := p.s.begin(ad)
+	if err != nil {
+		return nil, err
+	}
+	var block [blockSize]byte
+	block[0] = byte(tag)
+	c.XORKeyStream(block[:], block[:])
+	mac.Write(block[:])
+	n := len(dst)
+	dst = slices.Grow(dst, ABytes+len(msg))
+	dst = append(dst, block[0])
+	dst = append(dst, msg...)
+	ct := dst[n+1:]
+	c.XORKeyStream(ct, ct)
+	var tagOut [macSize]byte
+	p.s.finish(mac, ct, len(ad), tagOut[:])
+	dst = append(dst, tagOut[:]...)
+	p.s.advance(tagOut[:], tag)
+	return dst, nil
+}
+
+// Rekey derives a new key without sending a frame, like
+// crypto_secretstream_xchacha20poly1305_rekey. The receiver must call Rekey
+// at the same point.
+func (p *PushState) Rekey() {
+	if p.s.live {
+		p.s.rekey()
+	}
+}
+
+// Zero wipes the state; it cannot be used afterwards.
+func (p *PushState) Zero() { p.s.zero() }
+
+// PullState decrypts the frames of one stream.
+type PullState struct {
+	s state
+}
+
+// NewPullState starts decrypting a stream under key from its 24-byte header.
+func NewPullState(key, header []byte) (*PullState, error) {
+	if len(header) != HeaderSize {
+		return nil, fmt.Errorf("%w: header is %d bytes, want %d", ErrTruncated, len(header), HeaderSize)
+	}
+	p := &PullState{}
+	if err := p.s.init(key, (*[HeaderSize]byte)(header)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Pull authenticates and decrypts one frame with additional data ad,
+// appends the plaintext to dst and returns it with the frame's tag. On
+// failure the state is unchanged and nil is returned.
+func (p *PullState) Pull(dst, frame, ad []byte) ([]byte, Tag, error) {
+	if !p.s.live {
+		return nil, 0, ErrClosed
+	}
+	if len(frame) < ABytes {
+		return nil, 0, fmt.Errorf("%w: frame is %d bytes, minimum %d", ErrDecrypt, len(frame), ABytes)
+	}
+	mlen := len(frame) - ABytes
+	ct, got := frame[1:1+mlen], frame[1+mlen:]
+	c, mac, err := p.s.begin(ad)
+	if err != nil {
+		return nil, 0, err
+	}
+	var block [blockSize]byte
+	block[0] = frame[0]
+	c.XORKeyStream(block[:], block[:])
+	tag := Tag(block[0])
+	block[0] = frame[0]
+	mac.Write(block[:])
+	var want [macSize]byte
+	p.s.finish(mac, ct, len(ad), want[:])
+	if subtle.ConstantTimeCompare(want[:], got) != 1 {
+		return nil, 0, ErrDecrypt
+	}
+	n := len(dst)
+	dst = append(dst, ct...)
+	c.XORKeyStream(dst[n:], dst[n:])
+	p.s.advance(want[:], tag)
+	return dst, tag, nil
+}
+
+// Rekey mirrors PushState.Rekey on the receiving side.
+func (p *PullState) Rekey() {
+	if p.s.live {
+		p.s.rekey()
+	}
+}
+
+// Zero wipes the state; it cannot be used afterwards.
+func (p *PullState) Zero() { p.s.zero() }
