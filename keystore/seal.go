@@ -1,0 +1,61 @@
+package keystore
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// sealVersion is the format version byte that prefixes every sealed value.
+const sealVersion = 1
+
+// aadPrefix domain-separates record AAD from every other use of the store key.
+const aadPrefix = "xchat-go keystore record v1"
+
+// sealedOverhead is the size a sealed value adds to its plaintext.
+const sealedOverhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+// recordAAD binds a sealed value to its location: the bucket path and key.
+// Each element is length-prefixed so distinct paths never collide.
+func recordAAD(path ...[]byte) []byte {
+	n := len(aadPrefix)
+	for _, p := range path {
+		n += binary.MaxVarintLen64 + len(p)
+	}
+	aad := make([]byte, 0, n)
+	aad = append(aad, aadPrefix...)
+	for _, p := range path {
+		aad = binary.AppendUvarint(aad, uint64(len(p)))
+		aad = append(aad, p...)
+	}
+	return aad
+}
+
+// seal encrypts plaintext as version ‖ nonce ‖ ciphertext.
+func seal(aead cipher.AEAD, rand io.Reader, plaintext, aad []byte) ([]byte, error) {
+	out := make([]byte, 1+chacha20poly1305.NonceSizeX, sealedOverhead+len(plaintext))
+	out[0] = sealVersion
+	if _, err := io.ReadFull(rand, out[1:]); err != nil {
+		return nil, fmt.Errorf("keystore: reading nonce: %w", err)
+	}
+	return aead.Seal(out, out[1:1+chacha20poly1305.NonceSizeX], plaintext, aad), nil
+}
+
+// unseal reverses seal. what names the record for the error message.
+func unseal(aead cipher.AEAD, sealed, aad []byte, what string) ([]byte, error) {
+	if len(sealed) < sealedOverhead {
+		return nil, fmt.Errorf("%w: %s: sealed value too short", ErrCorrupt, what)
+	}
+	if sealed[0] != sealVersion {
+		return nil, fmt.Errorf("%w: %s: sealed value version %d", ErrUnsupportedVersion, what, sealed[0])
+	}
+	nonce := sealed[1 : 1+chacha20poly1305.NonceSizeX]
+	pt, err := aead.Open(nil, nonce, sealed[1+chacha20poly1305.NonceSizeX:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: authentication failed", ErrCorrupt, what)
+	}
+	return pt, nil
+}

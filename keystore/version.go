@@ -1,0 +1,96 @@
+package keystore
+
+import "fmt"
+
+// maxDigits bounds the length of a version or sequence id. It comfortably
+// covers 64-bit snowflake ids and millisecond timestamps.
+const maxDigits = 40
+
+// ValidVersion reports whether v is a canonical decimal string: one or more
+// ASCII digits, no sign, no leading zero unless v is "0", at most 40 digits.
+// Key versions and sequence ids must be canonical.
+func ValidVersion(v string) bool {
+	if len(v) == 0 || len(v) > maxDigits {
+		return false
+	}
+	if len(v) > 1 && v[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CompareVersions compares two canonical decimal strings numerically and
+// returns -1, 0 or +1. It fails with ErrInvalid when either is not
+// canonical, so "9" < "10" and "999" < "1700000000000".
+func CompareVersions(a, b string) (int, error) {
+	if !ValidVersion(a) {
+		return 0, fmt.Errorf("%w: non-canonical version %q", ErrInvalid, a)
+	}
+	if !ValidVersion(b) {
+		return 0, fmt.Errorf("%w: non-canonical version %q", ErrInvalid, b)
+	}
+	return compareCanonical(a, b), nil
+}
+
+// compareCanonical orders canonical decimals: shorter is smaller, equal
+// lengths compare bytewise.
+func compareCanonical(a, b string) int {
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// versionKey encodes a canonical decimal as a bbolt key whose byte order is
+// the numeric order: one length byte followed by the digits.
+func versionKey(v string) []byte {
+	k := make([]byte, 1+len(v))
+	k[0] = byte(len(v))
+	copy(k[1:], v)
+	return k
+}
+
+// parseVersionKey reverses versionKey, strictly.
+func parseVersionKey(k []byte) (string, error) {
+	if len(k) < 2 || int(k[0]) != len(k)-1 {
+		return "", fmt.Errorf("%w: malformed version key", ErrCorrupt)
+	}
+	v := string(k[1:])
+	if !ValidVersion(v) {
+		return "", fmt.Errorf("%w: malformed version key", ErrCorrupt)
+	}
+	return v, nil
+}
+
+func checkVersion(what, v string) error {
+	if !ValidVersion(v) {
+		return fmt.Errorf("%w: %s %q is not a canonical decimal", ErrInvalid, what, v)
+	}
+	return nil
+}
+
+// checkID validates a record id (user, conversation or message id): non-empty,
+// at most 256 bytes, no NUL.
+func checkID(what, id string) error {
+	if id == "" || len(id) > 256 {
+		return fmt.Errorf("%w: %s must be 1..256 bytes", ErrInvalid, what)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] == 0 {
+			return fmt.Errorf("%w: %s contains NUL", ErrInvalid, what)
+		}
+	}
+	return nil
+}
