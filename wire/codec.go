@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// Marshal encodes s with the Thrift binary protocol. Map entries are written
+// in ascending key order, so equal values always encode to equal bytes.
+// Strings must be valid UTF-8 and every union must have exactly one variant
+// set; otherwise the error matches ErrEncode.
+func Marshal(s thrift.TStruct) (out []byte, err error) {
+	if isNil(s) {
+		return nil, fmt.Errorf("%w: nil struct", ErrEncode)
+	}
+	// Generated Write code dereferences nested pointers (for example a nil
+	// element in a list of structs); turn such caller bugs into errors.
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("%w: %T contains a nil element", ErrEncode, s)
+		}
+	}()
+	if err := validate(s, false); err != nil {
+		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+	}
+	buf := thrift.NewTMemoryBufferLen(256)
+	w := thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{})
+	if err := s.Write(context.Background(), w); err != nil {
+		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+	}
+	out, err = canonicalMaps(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+	}
+	return out, nil
+}
+
+// Unmarshal decodes one binary-protocol struct from the start of b into s,
+// which must be a freshly allocated generated struct (fields already set are
+// not cleared). Bytes after the struct are ignored, as in the official SDK;
+// use UnmarshalExact to reject them. Every error matches ErrMalformed.
+func Unmarshal(b []byte, s thrift.TStruct) error {
+	_, err := unmarshal(b, s)
+	return err
+}
+
+// UnmarshalExact is Unmarshal but fails with ErrTrailingData (which also
+// matches ErrMalformed) unless the struct ends exactly at the end of b.
+func UnmarshalExact(b []byte, s thrift.TStruct) error {
+	n, err := unmarshal(b, s)
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return &wireError{
+			kinds: []error{ErrTrailingData, ErrMalformed},
+			msg:   fmt.Sprintf("wire: trailing data: %d bytes after %s", len(b)-n, typeName(s)),
+		}
+	}
+	return nil
+}
+
+// unmarshal decodes s from b and returns how many bytes it consumed.
+func unmarshal(b []byte, s thrift.TStruct) (int, error) {
+	if isNil(s) {
+		return 0, malformed("nil target struct")
+	}
+	what := typeName(s)
+	if len(b) > MaxMessageSize {
+		return 0, withContext(limit("input of %d bytes exceeds %d", len(b), MaxMessageSize), what)
+	}
+	r := newBinReader(b)
+	if err := s.Read(context.Background(), r); err != nil {
+		if r.err != nil {
+			return 0, withContext(r.err, what)
+		}
+		return 0, withContext(err, what)
+	}
+	if err := validate(s, true); err != nil {
+		return 0, withContext(err, what)
+	}
+	return r.off, nil
+}
+
+func typeName(s thrift.TStruct) string {
+	t := reflect.TypeOf(s)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.String()
+}
+
+func isNil(s thrift.TStruct) bool {
+	if s == nil {
+		return true
+	}
+	v := reflect.ValueOf(s)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
