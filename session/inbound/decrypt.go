@@ -1,0 +1,549 @@
+package inbound
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/thriftgen/product"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Options tune Decrypt and DecryptBatch. The zero value (or nil) is valid.
+type Options struct {
+	// ConversationID, when set, is the conversation the caller is reading:
+	// an event naming any other conversation is rejected with
+	// ErrWrongConversation before anything else is done with it.
+	ConversationID string
+	// Workers bounds DecryptBatch's parallelism (0 = GOMAXPROCS).
+	Workers int
+	// Window bounds how many events DecryptBatch holds in flight (0 =
+	// 8×Workers, at least 32); memory use is proportional to it.
+	Window int
+}
+
+// Decrypt decodes, verifies and decrypts one encoded MessageEvent (raw
+// Thrift bytes). It never returns nil and never panics; problems are
+// reported in Event.Err. A key change in the event is unwrapped and
+// returned in Event.KeyChange, but Decrypt does not remember it: store it
+// through Keys before decrypting messages that depend on it, or use
+// DecryptBatch, which does that for the events it streams.
+func Decrypt(keys Keys, encoded []byte, opts *Options) *Event {
+	w := prepare(keys, encoded, opts)
+	finish(w, keys, nil)
+	return w.ev
+}
+
+// DecryptBase64 is Decrypt for the base64 form the REST API returns
+// (standard alphabet, padded or not).
+func DecryptBase64(keys Keys, encoded string, opts *Options) *Event {
+	raw, err := decodeB64(encoded)
+	if err != nil {
+		return &Event{Err: err}
+	}
+	return Decrypt(keys, raw, opts)
+}
+
+func decodeB64(s string) ([]byte, error) {
+	raw, err := wire.DecodeB64(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: base64: %w", ErrMalformed, err)
+	}
+	return raw, nil
+}
+
+// work is one event between the parallel and the sequential stage.
+type work struct {
+	ev      *Event
+	me      *event.MessageEvent
+	opened  bool                       // message signature verified; contents await decryption
+	preview *product.ReplyingToPreview // decrypted reply's wire preview (validated)
+}
+
+// prepare does everything that does not depend on earlier events of a
+// batch: Thrift decode, header mapping, signature verification (the costly
+// part) and, for key changes, ECIES unwrap. Safe to run concurrently.
+func prepare(keys Keys, raw []byte, opts *Options) *work {
+	ev := &Event{Raw: raw}
+	w := &work{ev: ev}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		ev.Err = fmt.Errorf("%w: %w", ErrMalformed, err)
+		return w
+	}
+	w.me = me
+	ev.SequenceID = me.GetSequenceID()
+	ev.PreviousSequenceID = me.GetPreviousSequenceID()
+	ev.MessageID = me.GetMessageID()
+	ev.SenderID = me.GetSenderID()
+	ev.ConversationID = me.GetConversationID()
+	if ms, err := strconv.ParseInt(me.GetCreatedAtMsec(), 10, 64); err == nil {
+		ev.CreatedAt = time.UnixMilli(ms)
+	}
+	if s := me.MessageEventSignature; s != nil {
+		ev.Signature = &SignatureInfo{PublicKeyVersion: s.GetPublicKeyVersion()}
+		if s.SignatureVersion != nil {
+			ev.Signature.Version, _ = parseSigVersion(*s.SignatureVersion)
+		}
+		if s.SigningPublicKey != nil {
+			ev.Signature.EmbeddedKey, _ = base64.StdEncoding.DecodeString(*s.SigningPublicKey)
+		}
+	}
+	d := me.Detail
+	ev.Kind = kindOf(d)
+	if opts != nil && opts.ConversationID != "" && ev.ConversationID != CanonicalConversationID(opts.ConversationID) {
+		ev.Err = fmt.Errorf("%w: event names %q, expected %q", ErrWrongConversation, ev.ConversationID, opts.ConversationID)
+		return w
+	}
+	if d == nil || ev.Kind == KindUnknown {
+		ev.Err = fmt.Errorf("%w: event carries no known detail", ErrMalformed)
+		return w
+	}
+
+	if ev.Kind.Signed() && !oneToOneMember(ev.ConversationID, ev.SenderID) {
+		ev.Err = fmt.Errorf("%w: sender %s in %s", ErrSenderNotParticipant, ev.SenderID, ev.ConversationID)
+		return w
+	}
+
+	switch ev.Kind {
+	case KindMessage:
+		mce := d.MessageCreateEvent
+		if mce.Contents == nil {
+			ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
+			return w
+		}
+		if mce.ConversationKeyVersion == nil {
+			ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
+			return w
+		}
+		if err := verifyEvent(keys, me, d, "", ev); err != nil {
+			ev.Err = err
+			return w
+		}
+		w.opened = true
+		// With the key already at hand, decrypt here, in parallel; keys
+		// learnt from earlier events of a batch are applied in finish.
+		if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil {
+			openMessage(w, keys, nil, k, true)
+		}
+	case KindKeyChange:
+		prepareKeyChange(keys, me, ev)
+	case KindFailure:
+		f := d.MessageFailureEvent
+		ev.Failure = &Failure{Type: FailureType(f.GetFailureType()), Tier: RateLimitTier(f.GetRateLimitTier())}
+		if ev.Failure.Type < 0 || ev.Failure.Type > FailureTooManyPins {
+			ev.Failure.Type = FailureUnknown
+		}
+		if ev.Failure.Tier < 0 || ev.Failure.Tier > TierPremiumBusiness {
+			ev.Failure.Tier = TierUnknown
+		}
+	case KindTyping:
+		ev.Typing = &Typing{ConversationID: d.MessageTypingEvent.GetConversationID()}
+	case KindGrok:
+		ev.Grok = &Grok{SearchResponseID: d.GrokSearchResponseEvent.GetSearchResponseID()}
+	case KindMemberAccountDelete:
+		ev.MemberAccountDelete = &MemberAccountDelete{MemberID: d.MemberAccountDeleteEvent.GetMemberID()}
+	default: // the other signed kinds: verify, then expose
+		if err := verifyEvent(keys, me, d, "", ev); err != nil {
+			ev.Err = err
+			return w
+		}
+		ev.Verified = true
+		switch ev.Kind {
+		case KindGroupChange:
+			v, _ := sigVersionOf(me) // verified above, so valid
+			ev.GroupChange = mapGroupChange(d.GroupChangeEvent, v)
+		case KindDelete:
+			x := d.MessageDeleteEvent
+			ev.Delete = &Delete{SequenceIDs: x.SequenceIds, Action: DeleteAction(x.GetDeleteMessageAction())}
+			if ev.Delete.Action != DeleteForSelf && ev.Delete.Action != DeleteForAll {
+				ev.Delete.Action = DeleteUnknown
+			}
+		case KindConversationDelete:
+			x := d.ConversationDeleteEvent
+			ev.ConversationDelete = &ConversationDelete{ConversationID: x.GetConversationID()}
+			if o := x.ClearConversationOptions; o != nil {
+				ev.ConversationDelete.ClearAllMessages = o.GetClearAllMessages()
+				ev.ConversationDelete.SortOrderMsec = o.GetSortOrderMsec()
+			}
+		case KindMetadataChange:
+			ev.MetadataChange = mapMetadata(d.ConversationMetadataChangeEvent)
+		case KindMarkRead:
+			x := d.MarkConversationReadEvent
+			ev.MarkRead = &MarkRead{SeenUntilSequenceID: x.GetSeenUntilSequenceID(), SeenAtMillis: x.GetSeenAtMillis()}
+		case KindMarkUnread:
+			ev.MarkUnread = &MarkUnread{SeenUntilSequenceID: d.MarkConversationUnreadEvent.GetSeenUntilSequenceID()}
+		}
+	}
+	return w
+}
+
+func kindOf(d *event.MessageEventDetail) Kind {
+	switch {
+	case d == nil:
+		return KindUnknown
+	case d.MessageCreateEvent != nil:
+		return KindMessage
+	case d.ConversationKeyChangeEvent != nil:
+		return KindKeyChange
+	case d.GroupChangeEvent != nil:
+		return KindGroupChange
+	case d.MessageFailureEvent != nil:
+		return KindFailure
+	case d.MessageTypingEvent != nil:
+		return KindTyping
+	case d.MessageDeleteEvent != nil:
+		return KindDelete
+	case d.ConversationDeleteEvent != nil:
+		return KindConversationDelete
+	case d.ConversationMetadataChangeEvent != nil:
+		return KindMetadataChange
+	case d.GrokSearchResponseEvent != nil:
+		return KindGrok
+	case d.MarkConversationReadEvent != nil:
+		return KindMarkRead
+	case d.MarkConversationUnreadEvent != nil:
+		return KindMarkUnread
+	case d.MemberAccountDeleteEvent != nil:
+		return KindMemberAccountDelete
+	}
+	return KindUnknown
+}
+
+// parseSigVersion parses a canonical decimal signature version.
+func parseSigVersion(s string) (int, bool) {
+	if s == "" || len(s) > 4 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// sigVersionOf returns the event's signature version: absent means current
+// (as in the XDK); present but not a canonical decimal in
+// [minSignatureVersion, currentSignatureVersion] is an error.
+func sigVersionOf(me *event.MessageEvent) (int, error) {
+	s := me.MessageEventSignature
+	if s == nil || s.SignatureVersion == nil {
+		return currentSignatureVersion, nil
+	}
+	v, ok := parseSigVersion(*s.SignatureVersion)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%w: %q is not a version", ErrSignatureVersion, *s.SignatureVersion)
+	case v < minSignatureVersion:
+		return 0, fmt.Errorf("%w: version %d is below the minimum %d (downgrade)", ErrSignatureVersion, v, minSignatureVersion)
+	case v > currentSignatureVersion:
+		return 0, fmt.Errorf("%w: version %d is newer than this client understands (%d)", ErrSignatureVersion, v, currentSignatureVersion)
+	}
+	return v, nil
+}
+
+// verifyEvent checks the event's signature with the sender's pinned key,
+// following verify_event_signature (crates/core/src/core.rs): the key is the
+// pinned key of the sender at the signature's public_key_version; the
+// payload is rebuilt from the event. Embedded keys are only compared.
+func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail, ckeyB64 string, ev *Event) error {
+	sig := me.MessageEventSignature
+	if sig == nil || sig.Signature == nil {
+		return fmt.Errorf("%w: %s event", ErrMissingSignature, kindOf(d))
+	}
+	version, err := sigVersionOf(me)
+	if err != nil {
+		return err
+	}
+	if me.SenderID == nil || *me.SenderID == "" {
+		return fmt.Errorf("%w: event has no sender", ErrUnknownSigningKey)
+	}
+	keyVersion := sig.GetPublicKeyVersion()
+	if keyVersion == "" {
+		return fmt.Errorf("%w: signature names no key version", ErrUnknownSigningKey)
+	}
+	pub, ok := keys.SigningKey(*me.SenderID, keyVersion)
+	if !ok || pub == nil {
+		return fmt.Errorf("%w: sender %s, key version %s", ErrUnknownSigningKey, *me.SenderID, keyVersion)
+	}
+	payload, ok := signedPayload(me, d, version, ckeyB64)
+	if !ok {
+		return fmt.Errorf("%w: %s event", ErrUnsignablePayload, kindOf(d))
+	}
+	raw, err := wire.DecodeB64(*sig.Signature)
+	if err != nil {
+		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
+	}
+	if err := crypto.Verify(pub, payload, raw); err != nil {
+		return fmt.Errorf("%w: sender %s, key version %s: %w", ErrBadSignature, *me.SenderID, keyVersion, err)
+	}
+	if ev != nil {
+		compareEmbedded(me, pub, ev)
+	}
+	return nil
+}
+
+// compareEmbedded reports server-supplied signing keys that differ from the
+// pinned key (they are never used for verification).
+func compareEmbedded(me *event.MessageEvent, pinned *crypto.PublicKey, ev *Event) {
+	sig := me.MessageEventSignature
+	check := func(where, b64 string) {
+		raw, err := wire.DecodeB64(b64)
+		if err != nil {
+			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s is not base64", ErrSigningKeyMismatch, where))
+			return
+		}
+		k, err := crypto.ParsePublicKey(raw)
+		if err != nil || !k.Equal(pinned) {
+			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", ErrSigningKeyMismatch, where))
+		}
+	}
+	if sig.SigningPublicKey != nil && *sig.SigningPublicKey != "" {
+		check("signing_public_key", *sig.SigningPublicKey)
+	}
+	for _, info := range sig.MessageSigningKeyInfoList {
+		if info == nil || info.GetMemberID() != me.GetSenderID() ||
+			info.GetPublicKeyVersion() != sig.GetPublicKeyVersion() || info.GetSigningPublicKey() == "" {
+			continue
+		}
+		check("message_signing_key_info_list", info.GetSigningPublicKey())
+	}
+}
+
+// prepareKeyChange maps a key change, unwraps this account's copy and
+// verifies the signature, applying the XDK's adoption rules
+// (extract_conversation_keys, enforce_ckey_signatures, decrypt_event).
+func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
+	kce := me.Detail.ConversationKeyChangeEvent
+	kc := &KeyChange{
+		Version:        kce.GetConversationKeyVersion(),
+		ForKeyRotation: kce.GetForKeyRotation(),
+		HasRatchetTree: kce.RatchetTreeChange != nil,
+	}
+	for _, pk := range kce.ConversationParticipantKeys {
+		if pk == nil {
+			continue
+		}
+		kc.Participants = append(kc.Participants, ParticipantKey{
+			UserID: pk.GetUserID(), EncryptedKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
+		})
+	}
+	ev.KeyChange = kc
+	if kce.ConversationKeyVersion == nil || !validVersion(kc.Version) {
+		ev.Err = fmt.Errorf("%w: key change has no valid key version", ErrMalformed)
+		kc.KeyErr = ev.Err
+		return
+	}
+
+	kc.Key, kc.KeyErr = unwrapOwn(keys, kce)
+
+	// The v6+ payload signs the plaintext key: use ours, else a key the
+	// caller already holds for this version.
+	ckey := kc.Key
+	if ckey == nil {
+		ckey, _ = keys.ConversationKey(ev.ConversationID, kc.Version)
+	}
+	var ckeyB64 string
+	if ckey != nil {
+		ckeyB64 = base64.RawStdEncoding.EncodeToString(ckey[:])
+	}
+	version, verr := sigVersionOf(me)
+	err := verifyEvent(keys, me, me.Detail, ckeyB64, ev)
+	if err == nil {
+		ev.Verified = true
+		kc.UsableForEncryption = kc.Key != nil && version >= ckeyPlaintextVersion
+		return
+	}
+	ev.Err = err
+	if kc.Key == nil {
+		return
+	}
+	// Fail closed for v6+ key changes at or above the enforcement sequence.
+	if verr == nil && version >= ckeyPlaintextVersion {
+		if seq, perr := strconv.ParseInt(ev.SequenceID, 10, 64); perr == nil && seq >= EnforceKeyChangeSignaturesFromSequence {
+			kc.Key.Zero()
+			kc.Key, kc.KeyErr = nil, err
+		}
+	}
+	if verr != nil { // unknown or downgraded signature version: never adopt
+		kc.Key.Zero()
+		kc.Key, kc.KeyErr = nil, err
+	}
+}
+
+// unwrapOwn finds this account's participant entry (matching user id when
+// known and key version when both sides name one) and unwraps it.
+func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
+	priv, userID, keyVersion := keys.Identity()
+	if priv == nil {
+		return nil, fmt.Errorf("%w: identity key unavailable", ErrNotParticipant)
+	}
+	var lastErr error
+	found := false
+	for _, pk := range kce.ConversationParticipantKeys {
+		if pk == nil || pk.EncryptedConversationKey == nil {
+			continue
+		}
+		if userID != "" && pk.UserID != nil && *pk.UserID != userID {
+			continue
+		}
+		if keyVersion != "" && pk.PublicKeyVersion != nil && *pk.PublicKeyVersion != keyVersion {
+			continue
+		}
+		found = true
+		wrapped, err := wire.DecodeB64(*pk.EncryptedConversationKey)
+		if err != nil {
+			lastErr = fmt.Errorf("%w: wrapped key is not base64", ErrUnwrap)
+			continue
+		}
+		k, err := crypto.UnwrapConversationKey(priv, wrapped)
+		if err != nil {
+			lastErr = fmt.Errorf("%w: %w", ErrUnwrap, err)
+			continue
+		}
+		return k, nil
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: user %s, key version %s", ErrNotParticipant, userID, keyVersion)
+	}
+	return nil, lastErr
+}
+
+// overlay holds conversation keys learnt from key changes earlier in a
+// batch. Used only from the sequential stage.
+type overlay map[string]map[string]*crypto.ConversationKey
+
+func (o overlay) get(conv, version string) (*crypto.ConversationKey, bool) {
+	k, ok := o[conv][version]
+	return k, ok
+}
+
+func (o overlay) put(conv, version string, k *crypto.ConversationKey) {
+	if o[conv] == nil {
+		o[conv] = map[string]*crypto.ConversationKey{}
+	}
+	o[conv][version] = k
+}
+
+// lookupKey resolves a conversation key: the caller's Keys first, then keys
+// learnt earlier in the batch.
+func lookupKey(keys Keys, ov overlay, conv, version string) (*crypto.ConversationKey, bool) {
+	if k, ok := keys.ConversationKey(conv, version); ok && k != nil {
+		return k, true
+	}
+	if ov != nil {
+		return ov.get(conv, version)
+	}
+	return nil, false
+}
+
+// finish runs the order-dependent steps: adopting a key change's key
+// (with conflict detection) and decrypting a verified message.
+func finish(w *work, keys Keys, ov overlay) {
+	ev := w.ev
+	if kc := ev.KeyChange; kc != nil && kc.Key != nil {
+		if old, ok := lookupKey(keys, ov, ev.ConversationID, kc.Version); ok && !old.Equal(kc.Key) {
+			err := fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, ev.ConversationID, kc.Version)
+			kc.Key.Zero()
+			kc.Key, kc.KeyErr, kc.UsableForEncryption = nil, err, false
+			ev.Verified = false
+			if ev.Err == nil {
+				ev.Err = err
+			} else {
+				ev.Err = errors.Join(ev.Err, err)
+			}
+		} else if ov != nil && !ok {
+			ov.put(ev.ConversationID, kc.Version, kc.Key)
+		}
+	}
+	switch {
+	case w.opened && w.preview == nil:
+		key, ok := lookupKey(keys, ov, ev.ConversationID, w.me.Detail.MessageCreateEvent.GetConversationKeyVersion())
+		openMessage(w, keys, ov, key, ok)
+	case w.preview != nil && len(ov) > 0:
+		// Decrypted early without the batch's keys; a preview whose source
+		// could not be decrypted then gets a second chance with them.
+		if v := &w.ev.Message.Text.ReplyPreview.Validation; errors.Is(v.Reason, ErrPreviewDecrypt) {
+			*v = validatePreview(keys, ov, w.me, w.preview)
+		}
+	}
+}
+
+// openMessage decrypts and maps a verified message with key (ok false: no
+// key for its version). For a reply whose preview embeds its source, the
+// wire preview is kept in w.preview.
+func openMessage(w *work, keys Keys, ov overlay, key *crypto.ConversationKey, ok bool) {
+	ev := w.ev
+	w.opened = false
+	mce := w.me.Detail.MessageCreateEvent
+	version := mce.GetConversationKeyVersion()
+	if !ok || key == nil {
+		ev.Err = &UnknownKeyError{ConversationID: ev.ConversationID, Version: version}
+		return
+	}
+	plain, err := crypto.Open(key, mce.Contents)
+	if err != nil {
+		ev.Err = fmt.Errorf("%w: conversation %s, version %s", ErrDecrypt, ev.ConversationID, version)
+		return
+	}
+	holder, err := wire.DecodeMessageEntryHolder(plain)
+	clear(plain)
+	if err != nil {
+		ev.Err = fmt.Errorf("%w: decrypted contents: %w", ErrMalformed, err)
+		return
+	}
+	m := &Message{
+		KeyVersion:       version,
+		ShouldNotify:     mce.ShouldNotify == nil || *mce.ShouldNotify,
+		TTL:              msec(mce.GetTTLMsec()),
+		IsMessageRequest: mce.GetIsMessageRequest(),
+	}
+	if p := messageFromHolder(m, holder); p != nil && p.RawEventMessageCreate != nil {
+		m.Text.ReplyPreview.Validation = validatePreview(keys, ov, w.me, p)
+		w.preview = p
+	}
+	ev.Message = m
+	ev.Verified = true
+}
+
+// CanonicalConversationID returns the form of a conversation id that
+// events carry and signatures cover: a one-to-one id given as "a-b" or
+// "a:b" (either order) becomes the two user ids ordered numerically and
+// joined by ':'; group ids ("g…") and anything else are returned unchanged.
+// (The XDK's canonical_conversation_id, crates/core/src/pipeline.rs, minus
+// its bare-user-id form, which needs the sender.)
+func CanonicalConversationID(id string) string {
+	i := strings.IndexAny(id, ":-")
+	if i < 0 {
+		return id
+	}
+	a, b := id[:i], id[i+1:]
+	if !validVersion(a) || !validVersion(b) {
+		return id
+	}
+	// Length, then bytes: numeric order for decimal ids of any size.
+	if len(a) > len(b) || (len(a) == len(b) && a > b) {
+		a, b = b, a
+	}
+	return a + ":" + b
+}
+
+// oneToOneMember reports whether sender may author events in conv: always
+// for group and other ids, and only the two users of a one-to-one "a:b".
+func oneToOneMember(conv, sender string) bool {
+	a, b, ok := strings.Cut(conv, ":")
+	if !ok || !validVersion(a) || !validVersion(b) {
+		return true
+	}
+	return sender == a || sender == b
+}
+
+func formatInt(v int64) string { return strconv.FormatInt(v, 10) }
