@@ -10,7 +10,7 @@
 
 GO          ?= go
 FUZZTIME    ?= 60s
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2026.2.2
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all test unit gencheck interop-deps interop demo check generate vectors fuzz bench clean
 
