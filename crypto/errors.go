@@ -29,4 +29,7 @@ var (
 	// ErrUnsupportedSignatureVersion reports a signature version outside
 	// [MinSignatureVersion, SignatureVersion] or not in canonical decimal.
 	ErrUnsupportedSignatureVersion = errors.New("crypto: unsupported signature version")
+	// ErrInvalidBase64 reports text that is not standard-alphabet base64 in
+	// the forms the XDK accepts.
+	ErrInvalidBase64 = errors.New("crypto: invalid base64")
 )

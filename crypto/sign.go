@@ -100,19 +100,23 @@ func DecodeSignature(s string) ([]byte, error) {
 // partial ("xx", "xx=" and "xx==" all decode), but never more than the
 // final quantum needs; trailing bits must be zero; whitespace, line breaks
 // and '=' before the end are rejected. The live XDK 0.4.3 showed exactly
-// this behaviour (see the tests).
+// this behaviour (see the tests). Errors match ErrInvalidBase64; the empty
+// string decodes to an empty slice.
 func DecodeBase64(s string) ([]byte, error) {
 	core := strings.TrimRight(s, "=")
 	pad := len(s) - len(core)
 	if pad > 0 && pad > (4-len(core)%4)%4 {
-		return nil, errors.New("crypto: base64: excess padding")
+		return nil, fmt.Errorf("%w: %d padding characters where at most %d fit", ErrInvalidBase64, pad, (4-len(core)%4)%4)
 	}
 	if strings.ContainsAny(core, "=\r\n") {
-		return nil, errors.New("crypto: base64: invalid character")
+		return nil, fmt.Errorf("%w: misplaced '=' or line break", ErrInvalidBase64)
 	}
 	b, err := base64.RawStdEncoding.Strict().DecodeString(core)
 	if err != nil {
-		return nil, fmt.Errorf("crypto: base64: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidBase64, err)
+	}
+	if b == nil {
+		b = []byte{}
 	}
 	return b, nil
 }

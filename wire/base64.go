@@ -3,12 +3,9 @@ package wire
 import (
 	"encoding/base64"
 	"fmt"
-	"strings"
-)
 
-// rawStrict decodes unpadded standard base64 and rejects non-zero trailing
-// bits, like the SDK's base64 engine (decode_allow_trailing_bits = false).
-var rawStrict = base64.RawStdEncoding.Strict()
+	"github.com/xchat-go/xchat/crypto"
+)
 
 // DecodeB64 decodes standard-alphabet base64 the way the official SDK does
 // (crates/core/src/protocol/serialization.rs: STANDARD alphabet with
@@ -18,32 +15,11 @@ var rawStrict = base64.RawStdEncoding.Strict()
 // trailing bits are rejected with an error matching ErrBase64. The empty
 // string decodes to an empty slice.
 func DecodeB64(s string) ([]byte, error) {
-	data := strings.TrimRight(s, "=")
-	pad := len(s) - len(data)
-	for i := 0; i < len(data); i++ {
-		if !isStdB64(data[i]) {
-			return nil, fmt.Errorf("%w: unexpected character at offset %d", ErrBase64, i)
-		}
-	}
-	canonicalPad := (4 - len(data)%4) % 4
-	if len(data)%4 == 1 {
-		return nil, fmt.Errorf("%w: impossible length %d", ErrBase64, len(data))
-	}
-	if pad > canonicalPad {
-		return nil, fmt.Errorf("%w: %d padding characters where at most %d fit", ErrBase64, pad, canonicalPad)
-	}
-	out, err := rawStrict.DecodeString(data)
+	out, err := crypto.DecodeBase64(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBase64, err)
-	}
-	if out == nil {
-		out = []byte{}
+		return nil, fmt.Errorf("%w: %w", ErrBase64, err)
 	}
 	return out, nil
-}
-
-func isStdB64(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
 }
 
 // EncodeB64 encodes b as standard base64 with padding, the form used for
