@@ -1,0 +1,554 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultUserAgent is sent when no User-Agent is configured.
+const DefaultUserAgent = "xchat-go/0.1 (+https://github.com/xchat-go/xchat)"
+
+// Defaults of the retry and size policy.
+const (
+	DefaultMaxAttempts      = 4
+	DefaultBaseBackoff      = 500 * time.Millisecond
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultMaxRateLimitWait = 16 * time.Minute
+	DefaultMaxResponseBytes = 16 << 20
+	DefaultMaxMediaBytes    = 512 << 20
+)
+
+// Client is a typed X API v2 client for the Chat, public key, Chat media and
+// legacy Direct Message endpoints. It is safe for concurrent use.
+type Client struct {
+	httpClient  *http.Client
+	baseURL     *url.URL
+	userAgent   string
+	tokenSource oauth2.TokenSource
+
+	failFast         bool
+	maxAttempts      int
+	baseBackoff      time.Duration
+	maxBackoff       time.Duration
+	maxRateLimitWait time.Duration
+	maxResponseBytes int64
+	maxMediaBytes    int64
+
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	randN func(int64) int64
+
+	limits *rateLimiter
+}
+
+// Option configures a Client.
+type Option func(*Client) error
+
+// WithHTTPClient sets the HTTP client used for every request (default: a
+// client with a 60 s timeout). Its Transport is used as is; do not wrap it
+// in an oauth2.Transport, the Client authenticates requests itself.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("api: nil http client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithBaseURL sets the API origin, e.g. "http://127.0.0.1:8080" for the
+// emulator (default DefaultBaseURL). A path prefix is kept.
+func WithBaseURL(raw string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("api: invalid base url: %w", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("api: invalid base url %q: need http(s)://host", raw)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		u.RawQuery, u.Fragment = "", ""
+		c.baseURL = u
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error { c.userAgent = ua; return nil }
+}
+
+// WithBearerToken authenticates every request with a fixed OAuth 2.0 user
+// access token (or app bearer token).
+func WithBearerToken(token string) Option {
+	return func(c *Client) error {
+		if token == "" {
+			return errors.New("api: empty bearer token")
+		}
+		c.tokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})
+		return nil
+	}
+}
+
+// WithTokenSource authenticates every request with a token from ts, which
+// typically refreshes itself (see OAuthConfig.TokenSource).
+func WithTokenSource(ts oauth2.TokenSource) Option {
+	return func(c *Client) error {
+		if ts == nil {
+			return errors.New("api: nil token source")
+		}
+		c.tokenSource = ts
+		return nil
+	}
+}
+
+// WithFailFast makes a request that would exceed a rate limit known to be
+// exhausted fail at once with a *RateLimitError (errors.Is ErrRateLimited)
+// instead of waiting for the window to reset. Retries after a 429 are
+// also disabled.
+func WithFailFast(on bool) Option {
+	return func(c *Client) error { c.failFast = on; return nil }
+}
+
+// WithMaxAttempts bounds the attempts of a retryable request (default
+// DefaultMaxAttempts; 1 disables retries).
+func WithMaxAttempts(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return errors.New("api: max attempts must be at least 1")
+		}
+		c.maxAttempts = n
+		return nil
+	}
+}
+
+// WithBackoff sets the base and cap of the exponential backoff with full
+// jitter used between retries.
+func WithBackoff(base, max time.Duration) Option {
+	return func(c *Client) error {
+		if base <= 0 || max < base {
+			return errors.New("api: invalid backoff")
+		}
+		c.baseBackoff, c.maxBackoff = base, max
+		return nil
+	}
+}
+
+// WithMaxRateLimitWait bounds how long the client waits for a rate-limit
+// window to reset before giving up with a *RateLimitError.
+func WithMaxRateLimitWait(d time.Duration) Option {
+	return func(c *Client) error { c.maxRateLimitWait = d; return nil }
+}
+
+// WithMaxMediaBytes bounds the size of downloaded media.
+func WithMaxMediaBytes(n int64) Option {
+	return func(c *Client) error { c.maxMediaBytes = n; return nil }
+}
+
+// WithClock replaces the wall clock and the sleep function (for tests).
+// sleep must return ctx.Err() if ctx ends first.
+func WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(c *Client) error {
+		if now == nil || sleep == nil {
+			return errors.New("api: nil clock")
+		}
+		c.now, c.sleep = now, sleep
+		return nil
+	}
+}
+
+// WithRand replaces the jitter source: randN(n) must return a value in
+// [0, n) (for tests).
+func WithRand(randN func(n int64) int64) Option {
+	return func(c *Client) error {
+		if randN == nil {
+			return errors.New("api: nil rand")
+		}
+		c.randN = randN
+		return nil
+	}
+}
+
+// New returns a Client configured by opts.
+func New(opts ...Option) (*Client, error) {
+	base, _ := url.Parse(DefaultBaseURL)
+	c := &Client{
+		httpClient:       &http.Client{Timeout: 60 * time.Second},
+		baseURL:          base,
+		userAgent:        DefaultUserAgent,
+		maxAttempts:      DefaultMaxAttempts,
+		baseBackoff:      DefaultBaseBackoff,
+		maxBackoff:       DefaultMaxBackoff,
+		maxRateLimitWait: DefaultMaxRateLimitWait,
+		maxResponseBytes: DefaultMaxResponseBytes,
+		maxMediaBytes:    DefaultMaxMediaBytes,
+		now:              time.Now,
+		sleep:            sleepCtx,
+		randN:            rand.Int64N,
+		limits:           newRateLimiter(),
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// BaseURL returns the configured API origin.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Response is the metadata of one API exchange, returned next to every
+// result.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	RateLimit  RateLimit
+	// Attempts is the number of HTTP requests made for this call.
+	Attempts int
+}
+
+// request describes one call before it is sent.
+type request struct {
+	op     Operation
+	path   string
+	query  url.Values
+	body   any    // marshalled to JSON when non-nil
+	accept string // default application/json
+}
+
+// do sends r, retrying as policy allows, and decodes a JSON 2xx body into
+// out (when non-nil). It returns the raw body for non-JSON results via
+// rawOut.
+func (c *Client) do(ctx context.Context, r *request, out any) (*Response, error) {
+	return c.exchange(ctx, r, out, nil)
+}
+
+func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]byte) (*Response, error) {
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return nil, fmt.Errorf("api: %s: encoding request: %w", r.op.ID, err)
+		}
+	}
+	u := *c.baseURL
+	u.Path = c.baseURL.Path + r.path
+	u.RawPath = c.baseURL.EscapedPath() + r.path
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	target := u.String()
+
+	resp := &Response{}
+	for attempt := 1; ; attempt++ {
+		if err := c.limits.wait(ctx, c, r.op.ID); err != nil {
+			return resp, err
+		}
+		resp.Attempts = attempt
+		hr, body, err := c.send(ctx, r, target, payload, rawOut != nil)
+		if err != nil {
+			if ctx.Err() != nil || attempt >= c.maxAttempts || !retryableTransport(err) {
+				return resp, err
+			}
+			// A request that failed after it may have reached the server is
+			// only repeated when repeating it is harmless; one that never
+			// left (the dial failed) is always safe to repeat.
+			if !r.op.Idempotent && !dialFailed(err) {
+				return resp, err
+			}
+			delay := c.backoff(attempt)
+			if exceedsDeadline(ctx, c.now(), delay) {
+				return resp, err
+			}
+			if serr := c.sleep(ctx, delay); serr != nil {
+				return resp, fmt.Errorf("%w (retry abandoned: %w)", err, serr)
+			}
+			continue
+		}
+		resp.StatusCode = hr.StatusCode
+		resp.Header = hr.Header
+		resp.RateLimit = parseRateLimit(hr.Header)
+		retryAfter := parseRetryAfter(hr.Header, c.now())
+		c.limits.update(r.op.ID, resp.RateLimit, hr.StatusCode, retryAfter, c.now())
+
+		if hr.StatusCode >= 200 && hr.StatusCode < 300 {
+			if rawOut != nil {
+				*rawOut = body
+				return resp, nil
+			}
+			return resp, c.decodeSuccess(r.op.ID, body, out, resp)
+		}
+		apiErr := decodeError(r.op.ID, hr.StatusCode, body)
+		apiErr.RateLimit = resp.RateLimit
+		apiErr.RetryAfter = retryAfter
+		if attempt >= c.maxAttempts || !r.op.Idempotent {
+			return resp, apiErr
+		}
+		var delay time.Duration
+		switch {
+		case hr.StatusCode == http.StatusTooManyRequests:
+			if c.failFast {
+				return resp, apiErr
+			}
+			delay = c.backoff(attempt)
+			if until := c.limits.resetDelay(r.op.ID, c.now()); until > delay {
+				delay = until
+			}
+			if retryAfter > delay {
+				delay = retryAfter
+			}
+			if delay > c.maxRateLimitWait || exceedsDeadline(ctx, c.now(), delay) {
+				return resp, apiErr
+			}
+			// The limiter records this window; the wait happens here so
+			// that it is bounded by the same checks.
+		case hr.StatusCode >= 500:
+			delay = c.backoff(attempt)
+			if exceedsDeadline(ctx, c.now(), delay) {
+				return resp, apiErr
+			}
+		default:
+			return resp, apiErr
+		}
+		if err := c.sleep(ctx, delay); err != nil {
+			return resp, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
+		}
+	}
+}
+
+// send performs one HTTP request and reads the (bounded) body.
+func (c *Client) send(ctx context.Context, r *request, target string, payload []byte, media bool) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.op.Method, target, rd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: %s: building request: %w", r.op.ID, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.tokenSource != nil {
+		tok, err := c.tokenSource.Token()
+		if err != nil {
+			return nil, nil, &tokenError{op: r.op.ID, err: redactRetrieveError(err)}
+		}
+		tok.SetAuthHeader(req)
+	}
+	hr, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, nil, &transportError{op: r.op.ID, err: scrubURLError(err)}
+	}
+	defer hr.Body.Close()
+	limit := c.maxResponseBytes
+	if media && hr.StatusCode >= 200 && hr.StatusCode < 300 {
+		limit = c.maxMediaBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(hr.Body, limit+1))
+	if err != nil {
+		return nil, nil, &transportError{op: r.op.ID, err: err}
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, fmt.Errorf("api: %s: response body exceeds %d bytes", r.op.ID, limit)
+	}
+	return hr, body, nil
+}
+
+// transportError is a failure to complete an HTTP exchange.
+type transportError struct {
+	op  string
+	err error
+}
+
+// Error implements error.
+func (e *transportError) Error() string { return "api: " + e.op + ": " + e.err.Error() }
+
+// Unwrap returns the underlying network error.
+func (e *transportError) Unwrap() error { return e.err }
+
+// tokenError is a failure of the token source; it is never retried.
+type tokenError struct {
+	op  string
+	err error
+}
+
+// Error implements error.
+func (e *tokenError) Error() string {
+	return "api: " + e.op + ": obtaining access token: " + e.err.Error()
+}
+
+// Unwrap returns the token source error.
+func (e *tokenError) Unwrap() error { return e.err }
+
+func retryableTransport(err error) bool {
+	var te *transportError
+	return errors.As(err, &te)
+}
+
+// dialFailed reports whether err happened while connecting, before any
+// byte of the request was written.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// scrubURLError drops the query string from *url.Error messages.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery = ""
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}
+
+func exceedsDeadline(ctx context.Context, now time.Time, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && now.Add(d).After(dl)
+}
+
+// backoff returns the full-jitter delay before retry number attempt (1-based).
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.baseBackoff
+	for i := 1; i < attempt && ceiling < c.maxBackoff; i++ {
+		ceiling *= 2
+	}
+	if ceiling > c.maxBackoff {
+		ceiling = c.maxBackoff
+	}
+	return time.Duration(c.randN(int64(ceiling) + 1))
+}
+
+func (c *Client) decodeSuccess(op string, body []byte, out any, resp *Response) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		if out == nil {
+			return nil
+		}
+		return fmt.Errorf("api: %s: empty response body", op)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("api: %s: decoding response: %w", op, err)
+		}
+	}
+	problems, ok := envelopeProblems(out)
+	if !ok {
+		var env struct {
+			Errors []Problem `json:"errors"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil {
+			if out == nil {
+				return nil
+			}
+			return fmt.Errorf("api: %s: decoding response: %w", op, err)
+		}
+		problems = env.Errors
+	}
+	if len(problems) > 0 {
+		return &PartialError{Op: op, Errors: problems, Response: resp}
+	}
+	return nil
+}
+
+var problemsType = reflect.TypeFor[[]Problem]()
+
+// envelopeProblems returns the Errors field of a decoded response envelope
+// (every envelope in this package has one), avoiding a second decode.
+func envelopeProblems(out any) ([]Problem, bool) {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	f := v.Elem().FieldByName("Errors")
+	if !f.IsValid() || f.Type() != problemsType {
+		return nil, false
+	}
+	return f.Interface().([]Problem), true
+}
+
+func decodeError(op string, status int, body []byte) *Error {
+	e := &Error{Op: op, StatusCode: status}
+	var doc ErrorDocument
+	if json.Unmarshal(body, &doc) != nil {
+		return e
+	}
+	e.Problem = doc.Problem
+	e.Code, e.Message = doc.Code, doc.Message
+	e.Errors = doc.Errors
+	if len(doc.Errors) > 0 {
+		first := doc.Errors[0]
+		if e.Problem.Type == "" && e.Problem.Title == "" && e.Problem.Detail == "" {
+			e.Problem = first.Problem
+		}
+		if e.Message == "" && first.Message != "" {
+			e.Code, e.Message = first.Code, first.Message
+		}
+	}
+	return e
+}
+
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// String describes the client without credentials.
+func (c *Client) String() string { return "api.Client{base: " + c.baseURL.String() + "}" }
+
+// GoString describes the client without credentials.
+func (c *Client) GoString() string { return c.String() }

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"iter"
+)
+
+// pages drives a token-paginated listing. fetch returns the page for token
+// ("" for the first page) and the next token ("" at the end). A token seen
+// twice ends iteration with ErrPaginationLoop. A *PartialError from fetch
+// is yielded after the page and iteration continues if the consumer does.
+func pages[P any](ctx context.Context, first string, fetch func(ctx context.Context, token string) (P, string, error)) iter.Seq2[P, error] {
+	return func(yield func(P, error) bool) {
+		var zero P
+		seen := map[string]bool{}
+		token := first
+		if token != "" {
+			seen[token] = true
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(zero, err)
+				return
+			}
+			page, next, err := fetch(ctx, token)
+			var pe *PartialError
+			if err != nil && !errors.As(err, &pe) {
+				yield(zero, err)
+				return
+			}
+			if !yield(page, nil) {
+				return
+			}
+			if pe != nil && !yield(zero, pe) {
+				return
+			}
+			if next == "" {
+				return
+			}
+			if seen[next] {
+				yield(zero, ErrPaginationLoop)
+				return
+			}
+			seen[next] = true
+			token = next
+		}
+	}
+}
+
+// items flattens an iterator of pages into one of their items.
+func items[P, T any](src iter.Seq2[P, error], list func(P) []T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		for page, err := range src {
+			if err != nil {
+				if !yield(zero, err) {
+					return
+				}
+				continue
+			}
+			for _, it := range list(page) {
+				if !yield(it, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// ConversationPages iterates over every page of the user's Chat
+// conversations, starting at opts.PaginationToken. max_results is validated
+// before any request. Scopes: dm.read, users.read.
+func (c *Client) ConversationPages(ctx context.Context, opts *ListConversationsOptions) iter.Seq2[*GetChatConversationsResponse, error] {
+	o := ListConversationsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetChatConversationsResponse, string, error) {
+		o.PaginationToken = token
+		p, _, err := c.ListConversations(ctx, &o)
+		return p, nextToken(p, func(p *GetChatConversationsResponse) string {
+			if p.Meta == nil {
+				return ""
+			}
+			return p.Meta.NextToken
+		}), err
+	})
+}
+
+// Conversations iterates over every Chat conversation of the user.
+// Scopes: dm.read, users.read.
+func (c *Client) Conversations(ctx context.Context, opts *ListConversationsOptions) iter.Seq2[ChatConversation, error] {
+	return items(c.ConversationPages(ctx, opts), func(p *GetChatConversationsResponse) []ChatConversation {
+		if p == nil {
+			return nil
+		}
+		return p.Data
+	})
+}
+
+// ConversationEventPages iterates over every page of a conversation's
+// events; each page's Meta carries the key change events it references.
+// Scopes: users.read, dm.read, tweet.read.
+func (c *Client) ConversationEventPages(ctx context.Context, conversationID string, opts *ConversationEventsOptions) iter.Seq2[*GetChatConversationEventsResponse, error] {
+	o := ConversationEventsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetChatConversationEventsResponse, string, error) {
+		o.PaginationToken = token
+		p, _, err := c.GetConversationEvents(ctx, conversationID, &o)
+		return p, nextToken(p, func(p *GetChatConversationEventsResponse) string {
+			if p.Meta == nil {
+				return ""
+			}
+			return p.Meta.NextToken
+		}), err
+	})
+}
+
+// ConversationEvents iterates over every event of a conversation, in the
+// server's order. Use ConversationEventPages to see key change events.
+// Scopes: users.read, dm.read, tweet.read.
+func (c *Client) ConversationEvents(ctx context.Context, conversationID string, opts *ConversationEventsOptions) iter.Seq2[ChatMessageEvent, error] {
+	return items(c.ConversationEventPages(ctx, conversationID, opts), func(p *GetChatConversationEventsResponse) []ChatMessageEvent {
+		if p == nil {
+			return nil
+		}
+		return p.Data
+	})
+}
+
+func dmNext(p *GetDmEventsResponse) string {
+	if p.Meta == nil {
+		return ""
+	}
+	return p.Meta.NextToken
+}
+
+func dmData(p *GetDmEventsResponse) []DmEvent {
+	if p == nil {
+		return nil
+	}
+	return p.Data
+}
+
+// DmEvents iterates over all the user's legacy DM events. Scopes:
+// users.read, tweet.read, dm.read.
+func (c *Client) DmEvents(ctx context.Context, opts *DmEventsOptions) iter.Seq2[DmEvent, error] {
+	o := DmEventsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+		o.PaginationToken = token
+		p, _, err := c.ListDmEvents(ctx, &o)
+		return p, nextToken(p, dmNext), err
+	}), dmData)
+}
+
+// DmConversationEvents iterates over the events of a legacy DM
+// conversation. Scopes: users.read, dm.read, tweet.read.
+func (c *Client) DmConversationEvents(ctx context.Context, dmConversationID string, opts *DmEventsOptions) iter.Seq2[DmEvent, error] {
+	o := DmEventsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+		o.PaginationToken = token
+		p, _, err := c.ListDmConversationEvents(ctx, dmConversationID, &o)
+		return p, nextToken(p, dmNext), err
+	}), dmData)
+}
+
+// DmEventsWithParticipant iterates over the 1:1 legacy DM events with
+// participantID. Scopes: dm.read, tweet.read, users.read.
+func (c *Client) DmEventsWithParticipant(ctx context.Context, participantID string, opts *DmEventsOptions) iter.Seq2[DmEvent, error] {
+	o := DmEventsOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+		o.PaginationToken = token
+		p, _, err := c.ListDmEventsWithParticipant(ctx, participantID, &o)
+		return p, nextToken(p, dmNext), err
+	}), dmData)
+}
+
+func nextToken[P any](p *P, get func(*P) string) string {
+	if p == nil {
+		return ""
+	}
+	return get(p)
+}
