@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]{1,5})$`)
+
+// startXchatd builds and starts the real binary and returns its base URL.
+func startXchatd(t *testing.T, bin string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line, ok := <-lines:
+		m := listening.FindStringSubmatch(line)
+		if !ok || m == nil {
+			t.Fatalf("first stdout line %q (stderr %q)", line, stderr.String())
+		}
+		return m[1], cmd
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no listening line (stderr %q)", stderr.String())
+	}
+	return "", nil
+}
+
+func provision(t *testing.T, base, name string) (id, token string) {
+	t.Helper()
+	res, err := http.Post(base+"/emulator/v1/users", "application/json", strings.NewReader(`{"username":"`+name+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var raw struct {
+		ID          string `json:"id"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&raw); err != nil || res.StatusCode/100 != 2 {
+		t.Fatalf("provision: %d %v", res.StatusCode, err)
+	}
+	return raw.ID, raw.AccessToken
+}
+
+func stop(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("xchatd exit: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("xchatd did not shut down")
+	}
+}
+
+func TestXchatd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "xchatd")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "state.db")
+	base, cmd := startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data)
+	id, token := provision(t, base, "alice")
+	req, _ := http.NewRequest("GET", base+"/2/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("x-rate-limit-limit") == "" {
+		t.Fatalf("GET /2/users/me: %d", res.StatusCode)
+	}
+	stop(t, cmd)
+
+	// Restart on the same data file: the account and its token survive.
+	base, cmd = startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data, "-rate-limit", "1")
+	req, _ = http.NewRequest("GET", base+"/2/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	var me struct{ Data struct{ ID string } }
+	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			_ = json.NewDecoder(res.Body).Decode(&me)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("request %d: %d, want %d", i, res.StatusCode, want)
+		}
+	}
+	if me.Data.ID != id {
+		t.Fatalf("after restart: id %q, want %q", me.Data.ID, id)
+	}
+	stop(t, cmd)
+}
+
+func TestRunFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-nope"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("bad flag: exit %d", code)
+	}
+	if code := run([]string{"extra"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "xchatd: error:") {
+		t.Fatalf("extra argument: exit %d, %q", code, stderr.String())
+	}
+	if code := run([]string{"-addr", "256.0.0.1:bad"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("bad address: exit %d", code)
+	}
+	dir := t.TempDir()
+	if code := run([]string{"-data", dir}, &stdout, &stderr); code != 1 { // a directory is not a data file
+		t.Fatalf("bad data file: exit %d", code)
+	}
+}

@@ -1,0 +1,65 @@
+// Package emulator is a local, faithful server of the X API v2 chat surface:
+// encrypted Chat conversations, user public keys, Chat media and the legacy
+// Direct Messages endpoints described by x-api-chat-openapi.json, plus the
+// OAuth 2.0 (Authorization Code with PKCE) endpoints and an emulator-only
+// provisioning endpoint.
+//
+// The emulator holds only what the real backend holds: public keys, wrapped
+// conversation keys, signed ciphertext envelopes and encrypted media. It
+// never decrypts anything. Like the backend it builds the Thrift
+// MessageEvent envelopes, assigns sequence ids, checks membership, admin
+// rights, stale conversation key versions and action signatures, paginates,
+// rate-limits and answers failures with RFC 7807 problem documents.
+//
+// Use New to build a Server (an http.Handler) and serve it with net/http or
+// httptest:
+//
+//	srv := emulator.New()
+//	defer srv.Close()
+//	ts := httptest.NewServer(srv)
+//
+// Provision accounts with POST /emulator/v1/users {"username":"alice"}; the
+// answer carries a bearer token with every scope. Everything under /2/
+// requires "Authorization: Bearer <token>".
+//
+// # Decisions where the specification is silent
+//
+//   - Conversation ids: REST paths accept a bare recipient id, "A-B" (also
+//     "A:B") and "g<digits>". REST JSON bodies answer the hyphen form for 1:1
+//     conversations; Thrift events and signed payloads use "min:max" with
+//     numeric ordering.
+//   - Event lists are newest first; next_token continues with older events.
+//     Key changes are not in data but in meta.conversation_key_events
+//     (base64 MessageEvents): those the page's messages need, plus the
+//     latest on the first page. ChatMessageEvent carries both the spec
+//     names (id, previous_id, created_at) and the documented ones
+//     (sequence_id, previous_sequence_id, created_at_msec).
+//   - Rejected messages (stale key version, not a member, bad signature,
+//     contents too large) are problem documents (400/403) that change no
+//     state and carry data.encoded_message_event: a MessageEvent whose
+//     detail is a MessageFailureEvent with the Thrift failure type.
+//   - Action signatures: GroupCreate, GroupMemberAddChange and
+//     MessageDeleteEvent signatures are verified against the sender's
+//     registered signing key (crypto payload builders, at the signed
+//     signature_version). ConversationKeyChangeEvent signatures cannot be
+//     verified by a server (from version 6 they sign the plaintext key), so
+//     only their shape, version (2..7) and signing key version are checked,
+//     plus agreement of the signed detail with the request. Message
+//     signatures are required and verified.
+//   - Retries: a message_id (or action message id) the sender already used
+//     in the conversation answers the original result and stores nothing.
+//   - Only group admins may add members (REQUESTER_NOT_ADMIN otherwise);
+//     any member may rotate a group key; a new member sees a group from its
+//     member-add event on.
+//   - Typing indicators are accepted but not stored (they are live-only);
+//     read marks append a MarkConversationReadEvent.
+//   - Problem types are the specification's https://api.x.com/2/problems/…
+//     URIs; 401 and 429 use "about:blank" as X does, a missing scope is
+//     403 client-forbidden, bodies over the limit are 413.
+//   - With a data file everything persists (bbolt, one bucket per record
+//     kind, bearer tokens stored as SHA-256 digests) except unfinished media
+//     upload sessions and pending OAuth authorization codes.
+//   - Provisioning an existing username answers 200 with the same id and a
+//     new token. juicebox_config is not emulated. Legacy DM media cannot be
+//     uploaded, so its download answers 404 after the access checks.
+package emulator

@@ -1,0 +1,181 @@
+package emulator
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Default limits. They are generous on purpose: the emulator serves tests
+// and demos, and tests that exercise limits configure their own.
+const (
+	// DefaultRateLimit is the number of requests one user may make to one
+	// operation per DefaultRateWindow.
+	DefaultRateLimit = 10000
+	// DefaultRateWindow is the rate-limit window (X uses 15 minutes).
+	DefaultRateWindow = 15 * time.Minute
+	// DefaultMaxBodyBytes bounds every JSON request body except media
+	// appends.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxSegmentBytes bounds one media segment (decoded bytes).
+	DefaultMaxSegmentBytes = 8 << 20
+	// DefaultMaxMediaBytes bounds one uploaded media blob (total_bytes).
+	DefaultMaxMediaBytes = 64 << 20
+	// DefaultAccessTokenTTL is the lifetime of OAuth access tokens (X: 2h).
+	DefaultAccessTokenTTL = 2 * time.Hour
+)
+
+// Option configures a Server built by New.
+type Option func(*config)
+
+type rateRule struct {
+	limit  int
+	window time.Duration
+}
+
+type oauthClient struct {
+	id           string
+	secret       string
+	redirectURIs []string
+}
+
+type config struct {
+	clock           func() time.Time
+	rand            io.Reader
+	ids             func() uint64
+	logger          *slog.Logger
+	dataFile        string
+	defaultRate     rateRule
+	opRates         map[string]rateRule
+	maxBody         int64
+	maxSegment      int64
+	maxMedia        int64
+	accessTTL       time.Duration
+	oauthClients    map[string]oauthClient
+	oauthAutoUser   string
+	provisionScopes []string
+}
+
+func defaultConfig() *config {
+	return &config{
+		clock:       time.Now,
+		defaultRate: rateRule{DefaultRateLimit, DefaultRateWindow},
+		opRates:     map[string]rateRule{},
+		maxBody:     DefaultMaxBodyBytes,
+		maxSegment:  DefaultMaxSegmentBytes,
+		maxMedia:    DefaultMaxMediaBytes,
+		accessTTL:   DefaultAccessTokenTTL,
+		logger:      slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithClock sets the time source (default time.Now). Ids, sequence ids,
+// created_at values, token expiry and rate-limit windows all follow it.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.clock = now
+		}
+	}
+}
+
+// WithRand sets the randomness used for access tokens, authorization codes
+// and media hash keys (default crypto/rand).
+func WithRand(r io.Reader) Option {
+	return func(c *config) { c.rand = r }
+}
+
+// WithIDSource replaces the snowflake generator used for user ids, group
+// ids, sequence ids, DM event ids and media session ids. next must return
+// distinct, strictly increasing positive values below 2^63.
+func WithIDSource(next func() uint64) Option {
+	return func(c *config) { c.ids = next }
+}
+
+// WithLogger sets the request logger (default: discard). The emulator logs
+// the route pattern, status, duration and user id; never tokens, codes,
+// query strings or bodies.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithDataFile persists all state in the bbolt database at path, so it
+// survives restarts. Without it the state lives in memory only.
+func WithDataFile(path string) Option {
+	return func(c *config) { c.dataFile = path }
+}
+
+// WithRateLimit sets the per-user, per-operation limit: limit requests per
+// window. limit <= 0 disables rate limiting.
+func WithRateLimit(limit int, window time.Duration) Option {
+	return func(c *config) { c.defaultRate = rateRule{limit, window} }
+}
+
+// WithOperationRateLimit overrides the limit of one operation, named by its
+// operationId in the specification (e.g. "sendChatMessage").
+func WithOperationRateLimit(operationID string, limit int, window time.Duration) Option {
+	return func(c *config) { c.opRates[operationID] = rateRule{limit, window} }
+}
+
+// WithMaxBodyBytes bounds JSON request bodies (default 1 MiB); larger
+// bodies are answered with 413.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+// WithMaxMediaBytes bounds one media segment and one uploaded blob.
+func WithMaxMediaBytes(segment, total int64) Option {
+	return func(c *config) {
+		if segment > 0 {
+			c.maxSegment = segment
+		}
+		if total > 0 {
+			c.maxMedia = total
+		}
+	}
+}
+
+// WithAccessTokenTTL sets the lifetime of OAuth access tokens (default 2h).
+// Provisioned tokens never expire.
+func WithAccessTokenTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.accessTTL = d
+		}
+	}
+}
+
+// WithOAuthClient registers an OAuth 2.0 client. Once any client is
+// registered, only registered clients may use the OAuth endpoints and their
+// redirect URIs must match exactly; secret may be empty for a public
+// client. Without registered clients any client_id is accepted with any
+// loopback (127.0.0.1, [::1], localhost) redirect URI.
+func WithOAuthClient(clientID, secret string, redirectURIs ...string) Option {
+	return func(c *config) {
+		if c.oauthClients == nil {
+			c.oauthClients = map[string]oauthClient{}
+		}
+		c.oauthClients[clientID] = oauthClient{clientID, secret, append([]string(nil), redirectURIs...)}
+	}
+}
+
+// WithOAuthAutoApprove makes GET /i/oauth2/authorize approve every request
+// for the given user id without a consent page. A request can also name
+// its user with the query parameter emulator_user=<id>.
+func WithOAuthAutoApprove(userID string) Option {
+	return func(c *config) { c.oauthAutoUser = userID }
+}
+
+// WithProvisionScopes sets the scopes of tokens minted by
+// POST /emulator/v1/users (default: every scope the API uses).
+func WithProvisionScopes(scopes ...string) Option {
+	return func(c *config) { c.provisionScopes = append([]string(nil), scopes...) }
+}
