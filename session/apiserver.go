@@ -1,0 +1,214 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/xchat-go/xchat/api"
+)
+
+// APIServer adapts *api.Client to the Server interface.
+type APIServer struct {
+	// Client is the X API client used for every call.
+	Client *api.Client
+}
+
+// NewAPIServer returns a Server backed by c.
+func NewAPIServer(c *api.Client) *APIServer { return &APIServer{Client: c} }
+
+var _ Server = (*APIServer)(nil)
+
+// eventFields are the ChatMessageEvent fields the engine needs.
+var eventFields = []string{"id", "encoded_event", "previous_id", "sender_id", "created_at", "conversation_id"}
+
+// publicKeyFields are the PublicKey fields the engine needs.
+var publicKeyFields = []string{"public_key", "public_key_version", "signing_public_key", "identity_public_key_signature"}
+
+// RegisterPublicKey implements Server.
+func (s *APIServer) RegisterPublicKey(ctx context.Context, userID string, req *api.AddUserPublicKeyRequest) (*api.AddUserPublicKeyResponse, error) {
+	d, _, err := s.Client.RegisterPublicKey(ctx, userID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.AddUserPublicKeyResponse{Data: d}, nil
+}
+
+// GetPublicKeys implements Server. When the batch answer does not say which
+// user each key belongs to (user_id is not in the specification), the keys
+// are fetched user by user instead, so they can be attributed reliably.
+func (s *APIServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.GetUsersPublicKeysResponse, error) {
+	resp, _, err := s.Client.GetUsersPublicKeys(ctx, userIDs, publicKeyFields)
+	if err = partialOK(resp != nil, err); err != nil {
+		return nil, err
+	}
+	attributed := true
+	for _, k := range resp.Data {
+		if k.UserID == "" {
+			attributed = false
+		}
+	}
+	if attributed || len(userIDs) == 1 {
+		return resp, nil
+	}
+	out := &api.GetUsersPublicKeysResponse{}
+	for _, id := range userIDs {
+		one, _, err := s.Client.GetUserPublicKeys(ctx, id, publicKeyFields)
+		if err = partialOK(one != nil, err); err != nil {
+			if errors.Is(err, api.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		for _, k := range one.Data {
+			k.UserID = id
+			out.Data = append(out.Data, k)
+		}
+	}
+	return out, nil
+}
+
+// AddConversationKeys implements Server.
+func (s *APIServer) AddConversationKeys(ctx context.Context, conversationID string, req *api.AddConversationKeysRequest) (*api.AddConversationKeysResponse, error) {
+	d, _, err := s.Client.AddConversationKeys(ctx, conversationID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.AddConversationKeysResponse{Data: d}, nil
+}
+
+// InitializeGroup implements Server.
+func (s *APIServer) InitializeGroup(ctx context.Context) (*api.InitializeChatGroupResponse, error) {
+	d, _, err := s.Client.InitializeGroup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &api.InitializeChatGroupResponse{Data: d}, nil
+}
+
+// CreateGroup implements Server.
+func (s *APIServer) CreateGroup(ctx context.Context, req *api.CreateChatConversationRequest) (*api.CreateChatConversationResponse, error) {
+	d, _, err := s.Client.CreateGroup(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.CreateChatConversationResponse{Data: d}, nil
+}
+
+// AddGroupMembers implements Server.
+func (s *APIServer) AddGroupMembers(ctx context.Context, conversationID string, req *api.AddChatGroupMembersRequest) (*api.AddChatGroupMembersResponse, error) {
+	d, _, err := s.Client.AddMembers(ctx, conversationID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.AddChatGroupMembersResponse{Data: d}, nil
+}
+
+// SendMessage implements Server.
+func (s *APIServer) SendMessage(ctx context.Context, conversationID string, req *api.SendChatMessageRequest) (*api.SendChatMessageResponse, error) {
+	d, _, err := s.Client.SendMessage(ctx, conversationID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.SendChatMessageResponse{Data: d}, nil
+}
+
+// DeleteMessages implements Server.
+func (s *APIServer) DeleteMessages(ctx context.Context, conversationID string, req *api.DeleteChatMessagesRequest) (*api.DeleteChatMessagesResponse, error) {
+	d, _, err := s.Client.DeleteMessages(ctx, conversationID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeleteChatMessagesResponse{Data: d}, nil
+}
+
+// GetConversationEvents implements Server.
+func (s *APIServer) GetConversationEvents(ctx context.Context, conversationID string, maxResults int, paginationToken string) (*api.GetChatConversationEventsResponse, error) {
+	resp, _, err := s.Client.GetConversationEvents(ctx, conversationID, &api.ConversationEventsOptions{
+		MaxResults:             maxResults,
+		PaginationToken:        paginationToken,
+		ChatMessageEventFields: eventFields,
+	})
+	return resp, err
+}
+
+// GetConversations implements Server.
+func (s *APIServer) GetConversations(ctx context.Context, maxResults int, paginationToken string) (*api.GetChatConversationsResponse, error) {
+	resp, _, err := s.Client.ListConversations(ctx, &api.ListConversationsOptions{
+		MaxResults:      maxResults,
+		PaginationToken: paginationToken,
+	})
+	return resp, err
+}
+
+// GetConversation implements Server.
+func (s *APIServer) GetConversation(ctx context.Context, conversationID string) (*api.GetChatConversationResponse, error) {
+	resp, _, err := s.Client.GetConversation(ctx, conversationID, nil)
+	return resp, err
+}
+
+// MarkRead implements Server.
+func (s *APIServer) MarkRead(ctx context.Context, conversationID string, req *api.MarkChatConversationReadRequest) (*api.MarkChatConversationReadResponse, error) {
+	d, _, err := s.Client.MarkRead(ctx, conversationID, req.SeenUntilSequenceID)
+	if err != nil {
+		return nil, err
+	}
+	return &api.MarkChatConversationReadResponse{Data: d}, nil
+}
+
+// SendTyping implements Server.
+func (s *APIServer) SendTyping(ctx context.Context, conversationID string) (*api.SendChatTypingIndicatorResponse, error) {
+	d, _, err := s.Client.SendTyping(ctx, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	return &api.SendChatTypingIndicatorResponse{Data: d}, nil
+}
+
+// MediaUploadInitialize implements Server.
+func (s *APIServer) MediaUploadInitialize(ctx context.Context, req *api.ChatMediaUploadInitializeRequest) (*api.ChatMediaUploadInitializeResponse, error) {
+	d, _, err := s.Client.MediaUploadInitialize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.ChatMediaUploadInitializeResponse{Data: d}, nil
+}
+
+// MediaUploadAppend implements Server.
+func (s *APIServer) MediaUploadAppend(ctx context.Context, sessionID string, req *api.ChatMediaUploadAppendRequest) (*api.ChatMediaUploadAppendResponse, error) {
+	d, _, err := s.Client.MediaUploadAppend(ctx, sessionID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.ChatMediaUploadAppendResponse{Data: d}, nil
+}
+
+// MediaUploadFinalize implements Server.
+func (s *APIServer) MediaUploadFinalize(ctx context.Context, sessionID string, req *api.ChatMediaUploadFinalizeRequest) (*api.ChatMediaUploadFinalizeResponse, error) {
+	d, _, err := s.Client.MediaUploadFinalize(ctx, sessionID, req)
+	if err != nil {
+		return nil, err
+	}
+	return &api.ChatMediaUploadFinalizeResponse{Data: d}, nil
+}
+
+// MediaDownload implements Server.
+func (s *APIServer) MediaDownload(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, error) {
+	b, _, err := s.Client.DownloadMedia(ctx, conversationID, mediaHashKey)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// partialOK drops an *api.PartialError when the call still returned data:
+// problems about some items (for example users without keys) do not fail
+// the call; the engine validates every item it uses.
+func partialOK(haveData bool, err error) error {
+	var pe *api.PartialError
+	if haveData && errors.As(err, &pe) {
+		return nil
+	}
+	return err
+}

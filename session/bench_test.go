@@ -1,0 +1,188 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// BenchmarkSendText1KiB measures a full send of 1 KiB of text: encrypt,
+// sign, outbox, POST over loopback HTTP to the emulator, verify the
+// returned event, record it.
+func BenchmarkSendText1KiB(b *testing.B) {
+	ctx := context.Background()
+	n := newNet(b)
+	alice, bob := n.user("alice"), n.user("bob")
+	text := strings.Repeat("x", 1024)
+	if _, err := alice.e.SendText(ctx, bob.id, text); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(1024)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := alice.e.SendText(ctx, bob.id, text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSealMessage1KiB measures the local part of a send only:
+// content encoding, secretbox, Thrift and the ECDSA signature.
+func BenchmarkSealMessage1KiB(b *testing.B) {
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	if err := ImportBackup(ctx, store, "111", make32x2(), "1"); err != nil {
+		b.Fatal(err)
+	}
+	e, err := Open(ctx, store, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sg, _ := e.signer()
+	key, _ := crypto.NewConversationKey(nil)
+	text := strings.Repeat("x", 1024)
+	b.SetBytes(1024)
+	for b.Loop() {
+		h, _ := (&Outgoing{Text: text}).holder()
+		if _, _, err := e.sealMessage(sg, "111:222", "1795000000000", key, h, 0, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// make32x2 returns a valid 64-byte backup (scalars 1 and 2).
+func make32x2() []byte {
+	b := make([]byte, 64)
+	b[31], b[63] = 1, 2
+	return b
+}
+
+// BenchmarkGroupKeyChange50 measures preparing a group key change for 50
+// members: a fresh key, 50 ECIES wraps to pinned identity keys and the v7
+// signature.
+func BenchmarkGroupKeyChange50(b *testing.B) {
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	if err := ImportBackup(ctx, store, "1000", make32x2(), "1"); err != nil {
+		b.Fatal(err)
+	}
+	members := []string{"1000"}
+	for i := range 49 {
+		kp, err := crypto.GenerateKeyPair(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		uid := strconv.Itoa(2000 + i)
+		members = append(members, uid)
+		if err := store.PutPeerKey(ctx, keystore.PeerKey{UserID: uid, Version: "1",
+			IdentityPublicKey: kp.Identity.PublicKey().SPKI(), SigningPublicKey: kp.Signing.PublicKey().SPKI(),
+			Pinned: true, FirstSeen: time.Now(), LastSeen: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e, err := Open(ctx, store, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		p, err := e.prepareKey(ctx, "g1", members)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.participants) != 50 {
+			b.Fatal(len(p.participants))
+		}
+		p.zero()
+	}
+}
+
+// BenchmarkDecryptBatch100 measures syncing a page of 100 messages through
+// the session API: verify, decrypt and store them in a fresh store.
+func BenchmarkDecryptBatch100(b *testing.B) {
+	ctx := context.Background()
+	n := newNet(b)
+	alice, bob := n.user("alice"), n.user("bob")
+	for i := range 100 {
+		if _, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("message %d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cid, _ := OneToOneID(alice.id, bob.id)
+	page, err := bob.server.GetConversationEvents(ctx, PathID(cid), 100, "")
+	if err != nil || len(page.Data) != 100 {
+		b.Fatalf("page: %v", err)
+	}
+	backup, _ := bob.e.ExportBackup()
+	pub, err := bob.server.GetPublicKeys(ctx, []string{alice.id})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		store := keystore.NewMemory()
+		if err := ImportBackup(ctx, store, bob.id, backup, bob.e.PublicKeyVersion()); err != nil {
+			b.Fatal(err)
+		}
+		rs := &pageServer{page: page, keys: pub}
+		e, err := Open(ctx, store, rs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := e.Sync(ctx, cid)
+		if err != nil || len(texts(res.Entries)) != 100 {
+			b.Fatalf("sync: %v", err)
+		}
+	}
+}
+
+// BenchmarkHistory10k measures reading 10 000 stored entries back.
+func BenchmarkHistory10k(b *testing.B) {
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	if err := ImportBackup(ctx, store, "111", make32x2(), "1"); err != nil {
+		b.Fatal(err)
+	}
+	e, err := Open(ctx, store, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []keystore.StoredEvent
+	for i := range 10000 {
+		en := Entry{SequenceID: strconv.Itoa(1000000 + i), MessageID: fmt.Sprint(i), SenderID: "222",
+			Type: TypeMessage, Text: fmt.Sprintf("message number %d", i), Verified: true, CreatedAt: time.Now()}
+		evs = append(evs, en.stored([]byte("raw")))
+	}
+	if err := store.PutEvents(ctx, "111:222", evs); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		h, err := e.History(ctx, "111:222", "", 0)
+		if err != nil || len(h) != 10000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// pageServer serves one recorded page and one key lookup.
+type pageServer struct {
+	Server
+	page *api.GetChatConversationEventsResponse
+	keys *api.GetUsersPublicKeysResponse
+}
+
+func (p *pageServer) GetConversationEvents(context.Context, string, int, string) (*api.GetChatConversationEventsResponse, error) {
+	return p.page, nil
+}
+
+func (p *pageServer) GetPublicKeys(context.Context, []string) (*api.GetUsersPublicKeysResponse, error) {
+	return p.keys, nil
+}

@@ -1,0 +1,874 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Conversation kinds stored in keystore.Conversation.Type.
+const (
+	// KindOneToOne is a conversation between two users.
+	KindOneToOne = "one_to_one"
+	// KindGroup is a group conversation.
+	KindGroup = "group"
+)
+
+// Conversation is a conversation as the engine knows it.
+type Conversation struct {
+	// ID is the canonical id ("A:B" or "g<digits>").
+	ID string `json:"id"`
+	// Kind is KindOneToOne or KindGroup.
+	Kind string `json:"kind"`
+	// Members are the participants' user ids (including this account).
+	Members []string `json:"members"`
+	// Admins are the group admins (groups only).
+	Admins []string `json:"admins,omitempty"`
+	// Title is the group title when known (plaintext).
+	Title string `json:"title,omitempty"`
+	// KeyVersion is the newest conversation key version usable for
+	// encryption ("" if none).
+	KeyVersion string `json:"key_version,omitempty"`
+	// LastSequenceID is the newest event stored by Sync.
+	LastSequenceID string    `json:"last_sequence_id,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// convMeta is the engine's per-conversation bookkeeping, stored (sealed) in
+// keystore.Conversation.Meta.
+type convMeta struct {
+	Admins []string `json:"admins,omitempty"`
+	// Title is the plaintext title; TitleCipher the encrypted form the
+	// server holds and group signatures cover.
+	Title       string `json:"title,omitempty"`
+	TitleCipher string `json:"title_cipher,omitempty"`
+	AvatarURL   string `json:"avatar_url,omitempty"`
+	TTLMsec     *int64 `json:"ttl_msec,omitempty"`
+	// ScreenCaptureBlocking is the group's blocking flag when set.
+	ScreenCaptureBlocking *bool `json:"screen_capture_blocking,omitempty"`
+	// KeyRecipients maps each participant to the public key version the
+	// newest conversation key was wrapped to (keys this account
+	// distributed).
+	KeyRecipients map[string]string `json:"key_recipients,omitempty"`
+}
+
+func loadMeta(c *keystore.Conversation) convMeta {
+	var m convMeta
+	if c != nil && len(c.Meta) > 0 {
+		_ = json.Unmarshal(c.Meta, &m) // sealed by the store; a bad blob only loses bookkeeping
+	}
+	return m
+}
+
+func (m convMeta) encode() []byte {
+	b, _ := json.Marshal(m) // plain struct: cannot fail
+	return b
+}
+
+// Conversations returns the conversations stored for this account, ordered
+// by id, without contacting the server (see RefreshConversations).
+func (e *Engine) Conversations(ctx context.Context) ([]Conversation, error) {
+	list, err := e.store.Conversations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: listing conversations: %w", err)
+	}
+	out := make([]Conversation, 0, len(list))
+	for i := range list {
+		c, err := e.describe(ctx, &list[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// Conversation returns one stored conversation, or ErrUnknownConversation.
+// id may be in any form accepted by CanonicalID.
+func (e *Engine) Conversation(ctx context.Context, id string) (*Conversation, error) {
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.store.Conversation(ctx, cid)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: reading conversation: %w", err)
+	}
+	return e.describe(ctx, c)
+}
+
+func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conversation, error) {
+	m := loadMeta(c)
+	out := &Conversation{
+		ID:             c.ID,
+		Kind:           c.Type,
+		Members:        slices.Clone(c.Members),
+		Admins:         slices.Clone(m.Admins),
+		Title:          m.Title,
+		LastSequenceID: c.Sync.LastSequenceID,
+		UpdatedAt:      c.UpdatedAt,
+	}
+	k, v, err := e.encryptionKey(ctx, c.ID)
+	switch {
+	case err == nil:
+		out.KeyVersion = v
+		k.Zero()
+	case !errors.Is(err, ErrNoConversationKey):
+		return nil, err
+	}
+	return out, nil
+}
+
+// RefreshConversations lists the account's conversations on the server and
+// records any not yet stored (members and admins as the server reports
+// them). It returns the stored conversations afterwards.
+func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, error) {
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	token := ""
+	seen := map[string]bool{}
+	for {
+		resp, err := srv.GetConversations(ctx, e.cfg.pageSize, token)
+		if err != nil {
+			return nil, fmt.Errorf("session: listing conversations: %w", err)
+		}
+		for _, c := range resp.Data {
+			if err := e.recordServerConversation(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+		if resp.Meta == nil || resp.Meta.NextToken == "" || seen[resp.Meta.NextToken] {
+			break
+		}
+		seen[resp.Meta.NextToken] = true
+		token = resp.Meta.NextToken
+	}
+	return e.Conversations(ctx)
+}
+
+// recordServerConversation stores a listed conversation the engine did not
+// know. Server-reported rosters are unauthenticated hints: they only seed a
+// new record; signed group events update it during Sync.
+func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConversation) error {
+	cid, err := CanonicalID(c.ID, e.userID)
+	if err != nil {
+		return nil // ignore ids we cannot interpret
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	if _, err := e.store.Conversation(ctx, cid); err == nil {
+		return nil
+	} else if !errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("session: reading conversation: %w", err)
+	}
+	rec := &keystore.Conversation{ID: cid, UpdatedAt: e.now()}
+	var m convMeta
+	if IsGroup(cid) {
+		rec.Type = KindGroup
+		rec.Members = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...))
+		m.Admins = normaliseIDs(c.AdminIDs)
+	} else {
+		rec.Type = KindOneToOne
+		a, b, _ := cutPair(cid)
+		rec.Members = []string{a, b}
+	}
+	rec.Meta = m.encode()
+	if err := e.store.PutConversation(ctx, rec); err != nil {
+		return fmt.Errorf("session: storing conversation: %w", err)
+	}
+	return nil
+}
+
+// EnsureConversationKey makes sure a conversation key exists for the
+// one-to-one conversation with peerID and returns the conversation's
+// canonical id. When no key is held it first syncs the conversation (the
+// peer may have started it), and otherwise distributes a fresh key with a
+// signed key change (ECIES-wrapped to both participants' pinned identity
+// keys).
+func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (string, error) {
+	defer e.deliverChanges()
+	cid, err := OneToOneID(e.userID, peerID)
+	if err != nil {
+		return "", err
+	}
+	if ok, err := e.hasKey(ctx, cid); err != nil {
+		return "", err
+	} else if ok {
+		return cid, e.ensureConversationRecord(ctx, cid)
+	}
+	// The peer may already have keyed the conversation.
+	if _, err := e.Sync(ctx, cid); err == nil {
+		if ok, err := e.hasKey(ctx, cid); err != nil || ok {
+			return cid, err
+		}
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	if ok, err := e.hasKey(ctx, cid); err != nil || ok {
+		return cid, err
+	}
+	if _, err := e.distributeKey(ctx, cid, []string{e.userID, peerID}); err != nil {
+		return "", err
+	}
+	return cid, nil
+}
+
+func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error {
+	if _, err := e.store.Conversation(ctx, cid); err == nil {
+		return nil
+	} else if !errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("session: reading conversation: %w", err)
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		_, err := e.conversationRecord(ctx, tx, cid)
+		return err
+	})
+}
+
+// conversationRecord returns the stored record of cid, creating it (not
+// persisted until the caller puts it) for a one-to-one conversation.
+func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid string) (*keystore.Conversation, error) {
+	c, err := tx.Conversation(ctx, cid)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, keystore.ErrNotFound) {
+		return nil, fmt.Errorf("session: reading conversation: %w", err)
+	}
+	if IsGroup(cid) {
+		return &keystore.Conversation{ID: cid, Type: KindGroup, UpdatedAt: e.now()}, nil
+	}
+	a, b, _ := cutPair(cid)
+	c = &keystore.Conversation{ID: cid, Type: KindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}
+	if err := tx.PutConversation(ctx, c); err != nil {
+		return nil, fmt.Errorf("session: storing conversation: %w", err)
+	}
+	return c, nil
+}
+
+// Rotate distributes a fresh conversation key to the current participants
+// of conversation id and returns its version. Every later message is
+// encrypted under it.
+func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
+	defer e.deliverChanges()
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return "", err
+	}
+	if err := e.ensureKnown(ctx, cid); err != nil {
+		return "", err
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	members, err := e.members(ctx, cid)
+	if err != nil {
+		return "", err
+	}
+	return e.distributeKey(ctx, cid, members)
+}
+
+// ensureKnown syncs a group conversation this account holds no key for
+// (for example one it was added to by someone else).
+func (e *Engine) ensureKnown(ctx context.Context, cid string) error {
+	if !IsGroup(cid) {
+		return nil
+	}
+	if ok, err := e.hasKey(ctx, cid); err != nil || ok {
+		return err
+	}
+	if e.server == nil {
+		return nil
+	}
+	_, err := e.Sync(ctx, cid)
+	return err
+}
+
+// members returns the participants of cid (this account included).
+func (e *Engine) members(ctx context.Context, cid string) ([]string, error) {
+	if !IsGroup(cid) {
+		a, b, _ := cutPair(cid)
+		if a != e.userID && b != e.userID {
+			return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+		}
+		return []string{a, b}, nil
+	}
+	c, err := e.store.Conversation(ctx, cid)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: reading conversation: %w", err)
+	}
+	if !slices.Contains(c.Members, e.userID) {
+		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+	}
+	return slices.Clone(c.Members), nil
+}
+
+// preparedKey is a freshly generated, wrapped and signed conversation key.
+type preparedKey struct {
+	convID       string
+	version      string
+	key          *crypto.ConversationKey
+	participants []api.ConversationParticipantKey
+	recipients   map[string]string
+	action       api.ActionSignature
+}
+
+func (p *preparedKey) zero() {
+	if p != nil && p.key != nil {
+		p.key.Zero()
+	}
+}
+
+// prepareKey generates a conversation key for cid at a version above every
+// version held, wraps it to each member's pinned identity key and signs the
+// v7 key change. The caller holds the conversation lock.
+func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (*preparedKey, error) {
+	sg, err := e.signer()
+	if err != nil {
+		return nil, err
+	}
+	members = normaliseIDs(append(members, e.userID))
+	recips := make([]recipient, 0, len(members))
+	for _, m := range members {
+		r, err := e.wrapTarget(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		recips = append(recips, r)
+	}
+	version, err := e.nextKeyVersion(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	key, err := crypto.NewConversationKey(e.rand)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	p := &preparedKey{convID: cid, version: version, key: key, recipients: map[string]string{}}
+	thriftParts := make([]*event.ConversationParticipantKey, 0, len(recips))
+	for _, r := range recips {
+		wrapped, err := crypto.WrapConversationKey(e.rand, r.identity, key)
+		if err != nil {
+			p.zero()
+			return nil, fmt.Errorf("session: wrapping key for %s: %w", r.userID, err)
+		}
+		pk := api.ConversationParticipantKey{
+			UserID:                   r.userID,
+			EncryptedConversationKey: wire.EncodeB64(wrapped),
+			PublicKeyVersion:         r.version,
+		}
+		p.participants = append(p.participants, pk)
+		p.recipients[r.userID] = r.version
+		thriftParts = append(thriftParts, &event.ConversationParticipantKey{
+			UserID:                   &pk.UserID,
+			EncryptedConversationKey: &pk.EncryptedConversationKey,
+			PublicKeyVersion:         &pk.PublicKeyVersion,
+		})
+	}
+	mid, err := newMessageID(e.rand)
+	if err != nil {
+		p.zero()
+		return nil, err
+	}
+	p.action, err = sg.keyChangeAction(mid, cid, version, key, thriftParts)
+	if err != nil {
+		p.zero()
+		return nil, err
+	}
+	return p, nil
+}
+
+// nextKeyVersion returns a millisecond-timestamp version strictly above the
+// highest version held for cid.
+func (e *Engine) nextKeyVersion(ctx context.Context, cid string) (string, error) {
+	v := uint64(max(e.now().UnixMilli(), 1))
+	latest, err := e.store.LatestConversationKey(ctx, cid)
+	switch {
+	case err == nil:
+		latest.Key.Zero()
+		cur, perr := strconv.ParseUint(latest.Version, 10, 64)
+		if perr != nil || cur == ^uint64(0) {
+			return "", fmt.Errorf("%w: stored key version %q cannot be exceeded", ErrInvalidArgument, latest.Version)
+		}
+		if v <= cur {
+			v = cur + 1
+		}
+	case !errors.Is(err, keystore.ErrNotFound):
+		return "", fmt.Errorf("session: reading conversation key: %w", err)
+	}
+	return strconv.FormatUint(v, 10), nil
+}
+
+// distributeKey posts a key change for cid to members and, on success,
+// stores the key as the conversation's newest. The caller holds the
+// conversation lock.
+func (e *Engine) distributeKey(ctx context.Context, cid string, members []string) (string, error) {
+	srv, err := e.srv()
+	if err != nil {
+		return "", err
+	}
+	var p *preparedKey
+	var resp *api.AddConversationKeysResponse
+	for attempt := 0; ; attempt++ {
+		if p, err = e.prepareKey(ctx, cid, members); err != nil {
+			return "", err
+		}
+		defer p.zero()
+		resp, err = srv.AddConversationKeys(ctx, PathID(cid), &api.AddConversationKeysRequest{
+			ConversationKeyVersion:      p.version,
+			ConversationParticipantKeys: p.participants,
+			ActionSignatures:            []api.ActionSignature{p.action},
+		})
+		if err == nil {
+			break
+		}
+		if attempt == 0 && rejectedFor(err, failKeyChanged, "") {
+			// A participant published new keys: fetch them (the trust
+			// policy decides whether they may be used) and try again.
+			if _, rerr := e.refreshPeers(ctx, members...); rerr == nil {
+				continue
+			}
+		}
+		return "", fmt.Errorf("session: posting key change: %w", err)
+	}
+	if resp.Data == nil {
+		if err := problems("add conversation keys", resp.Errors); err != nil {
+			return "", err
+		}
+	}
+	if err := e.commitKey(ctx, p, nil); err != nil {
+		return "", err
+	}
+	return p.version, nil
+}
+
+// commitKey stores a distributed key and updates the conversation record;
+// update, if not nil, edits the record in the same transaction.
+func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(*keystore.Conversation, *convMeta)) error {
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.PutConversationKey(ctx, keystore.ConversationKey{
+			ConversationID: p.convID,
+			Version:        p.version,
+			Key:            keystore.SecretKey(*p.key),
+			Verified:       true,
+			CreatedBy:      e.userID,
+			CreatedAt:      e.now(),
+		}); err != nil {
+			return fmt.Errorf("session: storing conversation key: %w", err)
+		}
+		c, err := e.conversationRecord(ctx, tx, p.convID)
+		if err != nil {
+			return err
+		}
+		m := loadMeta(c)
+		m.KeyRecipients = p.recipients
+		if update != nil {
+			update(c, &m)
+		}
+		c.Meta = m.encode()
+		c.UpdatedAt = e.now()
+		if err := tx.PutConversation(ctx, c); err != nil {
+			return fmt.Errorf("session: storing conversation: %w", err)
+		}
+		return nil
+	})
+}
+
+// GroupOptions describes a group to create.
+type GroupOptions struct {
+	// Members are the other members (this account is added automatically).
+	Members []string
+	// Admins default to this account.
+	Admins []string
+	// Title is an optional group title. It is encrypted under the group's
+	// conversation key before it leaves the engine and must not contain a
+	// comma.
+	Title string
+	// AvatarURL is an optional avatar URL (sent as is; must not contain a
+	// comma).
+	AvatarURL string
+	// TTL is an optional default message lifetime.
+	TTL time.Duration
+}
+
+// CreateGroup creates a group conversation: it obtains a group id from the
+// server, generates the group's first conversation key, wraps it to every
+// member's pinned identity key and posts the create with its two action
+// signatures (the key change and the GroupCreate). It returns the group id.
+func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, error) {
+	defer e.deliverChanges()
+	srv, err := e.srv()
+	if err != nil {
+		return "", err
+	}
+	sg, err := e.signer()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range opts.Members {
+		if err := checkUserID(m); err != nil {
+			return "", err
+		}
+	}
+	members := normaliseIDs(append(slices.Clone(opts.Members), e.userID))
+	if len(members) < 2 {
+		return "", fmt.Errorf("%w: a group needs at least one other member", ErrInvalidArgument)
+	}
+	admins := normaliseIDs(opts.Admins)
+	if len(admins) == 0 {
+		admins = []string{e.userID}
+	}
+	for _, a := range admins {
+		if !slices.Contains(members, a) {
+			return "", fmt.Errorf("%w: admin %s is not a member", ErrInvalidArgument, a)
+		}
+	}
+	// Resolve every member's keys before minting an id on the server.
+	if _, err := e.refreshPeers(ctx, members...); err != nil {
+		return "", err
+	}
+	for _, m := range members {
+		if _, err := e.wrapTarget(ctx, m); err != nil {
+			return "", err
+		}
+	}
+	ini, err := srv.InitializeGroup(ctx)
+	if err != nil {
+		return "", fmt.Errorf("session: initializing group: %w", err)
+	}
+	if ini.Data == nil || !IsGroup(ini.Data.ConversationID) {
+		return "", fmt.Errorf("%w: initialize returned no valid group id", ErrServerResponse)
+	}
+	gid := ini.Data.ConversationID
+	unlock := e.lockConv(gid)
+	defer unlock()
+
+	p, err := e.prepareKey(ctx, gid, members)
+	if err != nil {
+		return "", err
+	}
+	defer p.zero()
+
+	var title, avatar *string
+	var titlePlain string
+	if opts.Title != "" {
+		ct, err := crypto.Seal(e.rand, p.key, []byte(opts.Title))
+		if err != nil {
+			return "", fmt.Errorf("session: encrypting title: %w", err)
+		}
+		s := wire.EncodeB64(ct)
+		title, titlePlain = &s, opts.Title
+	}
+	if opts.AvatarURL != "" {
+		s := opts.AvatarURL
+		avatar = &s
+	}
+	var ttl *int64
+	if opts.TTL > 0 {
+		t := opts.TTL.Milliseconds()
+		ttl = &t
+	}
+	mid, err := newMessageID(e.rand)
+	if err != nil {
+		return "", err
+	}
+	parts := []string{"GroupChangeEvent.GroupCreate", mid, e.userID, p.version}
+	parts = append(parts, members...)
+	parts = append(parts, "null", nullable(title), nullable(avatar))
+	payload, err := joinComponents(parts...)
+	if err != nil {
+		return "", err
+	}
+	f := false
+	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
+		GroupChange: &event.GroupChange{GroupCreate: &event.GroupCreate{
+			MemberIds:              members,
+			AdminIds:               admins,
+			Title:                  title,
+			AvatarURL:              avatar,
+			ConversationKeyVersion: &p.version,
+			TTLMsec:                ttl,
+		}},
+		ForKeyRotation: &f,
+	}}
+	createSig, err := sg.action(mid, detail, payload, true)
+	if err != nil {
+		return "", err
+	}
+	req := &api.CreateChatConversationRequest{
+		ConversationID:              gid,
+		ConversationKeyVersion:      p.version,
+		ConversationParticipantKeys: p.participants,
+		GroupMembers:                members,
+		GroupAdmins:                 admins,
+		ActionSignatures:            []api.ActionSignature{p.action, createSig},
+	}
+	if title != nil {
+		req.GroupName = *title
+	}
+	if avatar != nil {
+		req.GroupAvatarURL = *avatar
+	}
+	if ttl != nil {
+		req.TTLMsec = strconv.FormatInt(*ttl, 10)
+	}
+	resp, err := srv.CreateGroup(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("session: creating group: %w", err)
+	}
+	if resp.Data == nil {
+		if err := problems("create group", resp.Errors); err != nil {
+			return "", err
+		}
+	}
+	err = e.commitKey(ctx, p, func(c *keystore.Conversation, m *convMeta) {
+		c.Type = KindGroup
+		c.Members = members
+		m.Admins = admins
+		m.Title = titlePlain
+		if title != nil {
+			m.TitleCipher = *title
+		}
+		m.AvatarURL = opts.AvatarURL
+		m.TTLMsec = ttl
+	})
+	if err != nil {
+		return "", err
+	}
+	return gid, nil
+}
+
+// AddMembers adds users to group id and rotates the group key: the new key
+// is wrapped to every member (old and new) and the request carries the two
+// action signatures (the key change and the GroupMemberAddChange over the
+// current roster).
+func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) error {
+	defer e.deliverChanges()
+	srv, err := e.srv()
+	if err != nil {
+		return err
+	}
+	sg, err := e.signer()
+	if err != nil {
+		return err
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return err
+	}
+	if !IsGroup(cid) {
+		return fmt.Errorf("%w: %s is not a group", ErrInvalidArgument, cid)
+	}
+	for _, u := range userIDs {
+		if err := checkUserID(u); err != nil {
+			return err
+		}
+	}
+	if err := e.ensureKnown(ctx, cid); err != nil {
+		return err
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	rec, err := e.store.Conversation(ctx, cid)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	}
+	if err != nil {
+		return fmt.Errorf("session: reading conversation: %w", err)
+	}
+	current := normaliseIDs(rec.Members)
+	if !slices.Contains(current, e.userID) {
+		return fmt.Errorf("%w: %s", ErrNotMember, cid)
+	}
+	var added []string
+	for _, u := range normaliseIDs(userIDs) {
+		if !slices.Contains(current, u) {
+			added = append(added, u)
+		}
+	}
+	if len(added) == 0 {
+		return fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
+	}
+	meta := loadMeta(rec)
+	all := normaliseIDs(append(slices.Clone(current), added...))
+	if _, err := e.refreshPeers(ctx, all...); err != nil {
+		return err
+	}
+	p, err := e.prepareKey(ctx, cid, all)
+	if err != nil {
+		return err
+	}
+	defer p.zero()
+
+	var curTitle, curAvatar *string
+	if meta.TitleCipher != "" {
+		s := meta.TitleCipher
+		curTitle = &s
+	}
+	if meta.AvatarURL != "" {
+		s := meta.AvatarURL
+		curAvatar = &s
+	}
+	admins := normaliseIDs(meta.Admins)
+	if admins == nil {
+		admins = []string{}
+	}
+	mid, err := newMessageID(e.rand)
+	if err != nil {
+		return err
+	}
+	parts := []string{"GroupChangeEvent.GroupMemberAddChange", mid, e.userID, cid}
+	parts = append(parts, added...)
+	parts = append(parts, current...)
+	parts = append(parts, admins...)
+	parts = append(parts, nullable(curTitle), nullable(curAvatar), nullableInt(meta.TTLMsec), p.version, nullableBool(meta.ScreenCaptureBlocking))
+	payload, err := joinComponents(parts...)
+	if err != nil {
+		return err
+	}
+	f := false
+	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
+		GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+			MemberIds:                    added,
+			CurrentMemberIds:             current,
+			CurrentAdminIds:              admins,
+			CurrentTitle:                 curTitle,
+			CurrentAvatarURL:             curAvatar,
+			ConversationKeyVersion:       &p.version,
+			CurrentTTLMsec:               meta.TTLMsec,
+			CurrentPendingMemberIds:      []string{},
+			ScreenCaptureBlockingEnabled: meta.ScreenCaptureBlocking,
+		}},
+		ForKeyRotation: &f,
+	}}
+	addSig, err := sg.action(mid, detail, payload, true)
+	if err != nil {
+		return err
+	}
+	req := &api.AddChatGroupMembersRequest{
+		UserIDs:                     added,
+		ConversationKeyVersion:      p.version,
+		ConversationParticipantKeys: p.participants,
+		ActionSignatures:            []api.ActionSignature{p.action, addSig},
+	}
+	newCipher := ""
+	if meta.Title != "" {
+		ct, err := crypto.Seal(e.rand, p.key, []byte(meta.Title))
+		if err != nil {
+			return fmt.Errorf("session: encrypting title: %w", err)
+		}
+		newCipher = wire.EncodeB64(ct)
+		req.EncryptedTitle = newCipher
+	}
+	resp, err := srv.AddGroupMembers(ctx, PathID(cid), req)
+	if err != nil {
+		return fmt.Errorf("session: adding members: %w", err)
+	}
+	if resp.Data == nil {
+		if err := problems("add members", resp.Errors); err != nil {
+			return err
+		}
+	}
+	return e.commitKey(ctx, p, func(c *keystore.Conversation, m *convMeta) {
+		c.Members = all
+		if newCipher != "" {
+			m.TitleCipher = newCipher
+		}
+	})
+}
+
+// DeleteMessages deletes messages by sequence id. forAll deletes them for
+// every participant (own messages only); otherwise only from this account's
+// view. The signed MessageDeleteEvent is queued in the outbox before it is
+// sent, so a failed delete is retried by FlushOutbox with the same message
+// id.
+func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []string, forAll bool) error {
+	sg, err := e.signer()
+	if err != nil {
+		return err
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return err
+	}
+	if len(sequenceIDs) == 0 {
+		return fmt.Errorf("%w: no sequence ids", ErrInvalidArgument)
+	}
+	for _, s := range sequenceIDs {
+		if !keystore.ValidVersion(s) {
+			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
+		}
+	}
+	action, restAction := event.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
+	if forAll {
+		action, restAction = event.DeleteMessageAction_DELETE_FOR_ALL, api.DeleteForAll
+	}
+	mid, err := newMessageID(e.rand)
+	if err != nil {
+		return err
+	}
+	parts := []string{"MessageDeleteEvent", mid, e.userID, cid, strconv.FormatInt(int64(action), 10)}
+	parts = append(parts, sequenceIDs...)
+	payload, err := joinComponents(parts...)
+	if err != nil {
+		return err
+	}
+	detail := &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
+		SequenceIds:         slices.Clone(sequenceIDs),
+		DeleteMessageAction: &action,
+	}}
+	sig, err := sg.action(mid, detail, payload, true)
+	if err != nil {
+		return err
+	}
+	req := &api.DeleteChatMessagesRequest{
+		SequenceIDs:         slices.Clone(sequenceIDs),
+		DeleteMessageAction: restAction,
+		ActionSignatures:    []api.ActionSignature{sig},
+	}
+	item, err := newOutboxItem(mid, cid, outboxDelete, req, e.now())
+	if err != nil {
+		return err
+	}
+	_, err = e.deliver(ctx, item)
+	return err
+}
+
+// normaliseIDs returns the distinct ids in numeric order.
+func normaliseIDs(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := slices.Clone(ids)
+	sort.Slice(out, func(i, j int) bool { return versionLess(out[i], out[j]) })
+	return slices.Compact(out)
+}
+
+func cutPair(cid string) (string, string, bool) {
+	for i := 0; i < len(cid); i++ {
+		if cid[i] == ':' {
+			return cid[:i], cid[i+1:], true
+		}
+	}
+	return "", "", false
+}

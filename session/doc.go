@@ -1,0 +1,59 @@
+// Package session is the XChat engine that applications embed: one
+// account's keys, its peers, conversations and groups, sending and syncing,
+// with every check a careful client makes. It speaks the wire protocol of
+// X's official Chat XDK byte for byte (request bodies, Thrift encodings and
+// signed strings are reproduced exactly; see interop_test.go).
+//
+// # Lifecycle
+//
+//	store := keystore.NewMemory()                   // or keystore.Open(path, ...)
+//	session.CreateAccount(ctx, store, userID, nil)  // once: fresh keys
+//	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
+//	e.Register(ctx)                                 // publish the public keys
+//	e.SendText(ctx, peerID, "hello")                // keys the 1:1 on first use
+//	res, _ := e.Sync(ctx, peerID)                   // fetch, verify, decrypt, store
+//	hist, _ := e.History(ctx, peerID, "", 0)        // read back, offline
+//
+// The engine talks to the server only through the Server interface
+// (NewAPIServer adapts *api.Client) and stores everything through
+// keystore.Store. An Engine is safe for concurrent use; operations on one
+// conversation are serialised.
+//
+// # Trust
+//
+// The server is untrusted. Peer keys are fetched from it but each key set's
+// binding signature is checked and the keys are pinned on first use
+// (TrustOnFirstUse, the default); a later change is pinned too but reported
+// loudly (KeyChanged, WithKeyChangeHandler) and the next send rotates the
+// conversation key to it. Under TrustStrict nothing is wrapped to a key the
+// user has not verified with Verify (compare SafetyNumber out of band).
+// Every received event is verified against pinned keys before it is
+// decrypted; conversation key versions only move forward (a replayed older
+// key change never becomes the encryption key); transcripts are checked for
+// gaps, forks, reorders and equivocation (SyncResult.Anomalies); a server
+// response to a send must be the message sent.
+//
+// What the protocol cannot give, the engine cannot either: there is no
+// forward secrecy and no post-compromise security (conversation keys are
+// long-lived and wrapped to long-term identity keys), and unsigned envelope
+// fields (sequence ids, timestamps, TTL, notify flags, group admin lists in
+// a group create) are server assertions.
+//
+// # Sending
+//
+// Every message is encrypted under the conversation's newest verified key,
+// signed (signature version 7) and stored in the outbox before the network
+// call. A transient failure leaves it there (ErrQueued) and FlushOutbox
+// resends it with the same message id, so the server can deduplicate; a
+// success removes it in the same store transaction that records the
+// server's copy. Replies embed the original's signed event (and its edit and
+// key change when needed) so recipients can validate the quoted preview.
+//
+// # Groups
+//
+// CreateGroup and AddMembers send the key change and the group change as
+// the two action signatures the server requires; AddMembers rotates the
+// key to the enlarged roster. Group titles are encrypted under the group's
+// conversation key before they leave the engine (the REST group_name and the
+// signed GroupCreate title carry the same ciphertext).
+package session

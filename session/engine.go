@@ -1,0 +1,277 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// TrustPolicy decides how the engine treats peer public keys it has not
+// verified out of band.
+type TrustPolicy int
+
+const (
+	// TrustOnFirstUse pins a peer's keys the first time they are fetched and
+	// keeps encrypting to a peer whose keys later change, after pinning the
+	// new keys and reporting a loud KeyChanged event. It is the default.
+	TrustOnFirstUse TrustPolicy = iota
+	// TrustStrict refuses to wrap a conversation key to any peer key that
+	// has not been verified with Engine.Verify, and in particular to a key
+	// that changed since it was verified.
+	TrustStrict
+)
+
+// String returns "tofu" or "strict".
+func (p TrustPolicy) String() string {
+	if p == TrustStrict {
+		return "strict"
+	}
+	return "tofu"
+}
+
+// KeyChanged reports that a peer's published keys differ from the keys
+// pinned for that peer. Old is nil the first time a peer's keys are seen
+// (which is not reported as a change).
+type KeyChanged struct {
+	// UserID is the peer whose keys changed.
+	UserID string
+	// Old is the previously pinned key set.
+	Old *PeerKey
+	// New is the key set the server now publishes.
+	New *PeerKey
+	// Pinned reports whether the engine pinned New (TrustOnFirstUse) or
+	// kept Old pinned until Verify (TrustStrict).
+	Pinned bool
+}
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	rand     io.Reader
+	now      func() time.Time
+	policy   TrustPolicy
+	workers  int
+	onChange func(KeyChanged)
+	pageSize int
+}
+
+// WithRand sets the randomness source for keys, nonces and message ids
+// (default crypto/rand). The engine serialises reads from it, so any
+// io.Reader may be used.
+func WithRand(r io.Reader) Option {
+	return func(c *config) {
+		if r != nil {
+			c.rand = r
+		}
+	}
+}
+
+// WithClock sets the clock used for conversation key versions and
+// timestamps (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithTrustPolicy sets the peer key trust policy (default TrustOnFirstUse).
+func WithTrustPolicy(p TrustPolicy) Option {
+	return func(c *config) { c.policy = p }
+}
+
+// WithWorkers bounds the number of goroutines used to decrypt a page of
+// events (default GOMAXPROCS).
+func WithWorkers(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.workers = n
+		}
+	}
+}
+
+// WithKeyChangeHandler registers fn to be called, synchronously and without
+// engine locks held, every time a peer's published keys change. The same
+// changes are also returned by RefreshPeers and recorded in the key history
+// (see Peer).
+func WithKeyChangeHandler(fn func(KeyChanged)) Option {
+	return func(c *config) { c.onChange = fn }
+}
+
+// WithPageSize sets max_results for event and conversation listing requests
+// (1..100, default 100).
+func WithPageSize(n int) Option {
+	return func(c *config) {
+		if n >= 1 && n <= 100 {
+			c.pageSize = n
+		}
+	}
+}
+
+// Engine is one XChat account: its keys, peers, conversations and the
+// operations a client performs on them. Create the account once with
+// CreateAccount (or ImportBackup), then Open it. An Engine is safe for
+// concurrent use; every method that may perform I/O takes a context.
+//
+// The engine treats the server as untrusted: every peer key is checked for
+// its binding signature and pinned, every received event is verified against
+// pinned keys, conversation key versions only move forward, and transcripts
+// are checked for gaps and forks.
+type Engine struct {
+	store  keystore.Store
+	server Server
+	cfg    config
+	rand   io.Reader
+
+	mu         sync.RWMutex // guards keys, pubVersion, closed
+	userID     string
+	keys       *crypto.KeyPair
+	pubVersion string
+	closed     bool
+
+	convMu    sync.Mutex
+	convLocks map[string]*sync.Mutex
+
+	peerMu sync.Mutex // serialises peer pinning decisions
+
+	notifyMu sync.Mutex   // guards pending
+	pending  []KeyChanged // key changes not yet delivered to the handler
+}
+
+// Open loads the account held by store and returns its engine. It fails with
+// ErrNoAccount when the store holds no identity (see CreateAccount).
+// server may be nil for offline use (History, Conversations, backups);
+// network operations then fail with ErrOffline.
+func Open(ctx context.Context, store keystore.Store, server Server, opts ...Option) (*Engine, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidArgument)
+	}
+	cfg := config{
+		rand:     rand.Reader,
+		now:      time.Now,
+		workers:  runtime.GOMAXPROCS(0),
+		pageSize: 100,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	id, err := store.Identity(ctx)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, ErrNoAccount
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: loading identity: %w", err)
+	}
+	kp, err := crypto.ParseBackup(id.Backup)
+	if err != nil {
+		return nil, fmt.Errorf("session: stored identity: %w", err)
+	}
+	r := cfg.rand
+	if r != rand.Reader {
+		r = &lockedReader{r: r}
+	}
+	return &Engine{
+		store:      store,
+		server:     server,
+		cfg:        cfg,
+		rand:       r,
+		userID:     id.UserID,
+		keys:       kp,
+		pubVersion: id.PublicKeyVersion,
+		convLocks:  make(map[string]*sync.Mutex),
+	}, nil
+}
+
+// UserID returns the account's user id.
+func (e *Engine) UserID() string { return e.userID }
+
+// Policy returns the engine's trust policy.
+func (e *Engine) Policy() TrustPolicy { return e.cfg.policy }
+
+// Store returns the keystore the engine was opened with.
+func (e *Engine) Store() keystore.Store { return e.store }
+
+// Close zeroes the private keys held in memory. The store and server are
+// owned by the caller and are not closed. Calls after Close fail with
+// ErrClosed; Close must not run concurrently with other calls.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if e.keys != nil {
+		e.keys.Zero()
+		e.keys = nil
+	}
+	return nil
+}
+
+// identity returns the key pair and registered version, or ErrClosed.
+func (e *Engine) identity() (*crypto.KeyPair, string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, "", ErrClosed
+	}
+	return e.keys, e.pubVersion, nil
+}
+
+// registered returns the key pair and the registered public key version, or
+// ErrNotRegistered when the keys have not been published yet.
+func (e *Engine) registered() (*crypto.KeyPair, string, error) {
+	kp, v, err := e.identity()
+	if err != nil {
+		return nil, "", err
+	}
+	if v == "" {
+		return nil, "", ErrNotRegistered
+	}
+	return kp, v, nil
+}
+
+func (e *Engine) srv() (Server, error) {
+	if e.server == nil {
+		return nil, ErrOffline
+	}
+	return e.server, nil
+}
+
+// lockConv serialises key changes, sends and syncs of one conversation.
+func (e *Engine) lockConv(id string) func() {
+	e.convMu.Lock()
+	m, ok := e.convLocks[id]
+	if !ok {
+		m = new(sync.Mutex)
+		e.convLocks[id] = m
+	}
+	e.convMu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func (e *Engine) now() time.Time { return e.cfg.now() }
+
+// lockedReader serialises reads from a caller-supplied randomness source.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+// Read reads from the wrapped reader under the lock.
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}

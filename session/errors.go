@@ -1,0 +1,75 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors returned (wrapped) by the engine; test with errors.Is.
+var (
+	// ErrNoAccount reports a store without an identity (see CreateAccount).
+	ErrNoAccount = errors.New("session: no account in store")
+	// ErrAccountExists reports CreateAccount or ImportBackup on a store that
+	// already holds an identity.
+	ErrAccountExists = errors.New("session: store already holds an account")
+	// ErrNotRegistered reports an operation that needs the account's public
+	// keys to be registered (see Engine.Register).
+	ErrNotRegistered = errors.New("session: public keys not registered")
+	// ErrClosed reports use of a closed engine.
+	ErrClosed = errors.New("session: engine closed")
+	// ErrOffline reports a network operation on an engine opened without a
+	// server.
+	ErrOffline = errors.New("session: no server configured")
+	// ErrInvalidArgument reports a malformed argument (user id, conversation
+	// id, empty text, ...).
+	ErrInvalidArgument = errors.New("session: invalid argument")
+	// ErrNoPeerKeys reports a peer with no usable registered public keys.
+	ErrNoPeerKeys = errors.New("session: peer has no usable public keys")
+	// ErrKeyBinding reports published keys whose binding signature (the
+	// signing key's signature over the identity key) does not verify.
+	ErrKeyBinding = errors.New("session: peer key binding signature invalid")
+	// ErrKeyChanged reports, under TrustStrict, a peer whose published keys
+	// differ from the pinned (verified) ones; call Engine.Verify after
+	// checking the new safety number.
+	ErrKeyChanged = errors.New("session: peer keys changed")
+	// ErrUnverifiedPeer reports, under TrustStrict, a peer whose keys have not
+	// been verified with Engine.Verify.
+	ErrUnverifiedPeer = errors.New("session: peer keys not verified")
+	// ErrNoConversationKey reports a conversation for which no conversation
+	// key is held.
+	ErrNoConversationKey = errors.New("session: no conversation key")
+	// ErrUnknownConversation reports a conversation the engine knows nothing
+	// about.
+	ErrUnknownConversation = errors.New("session: unknown conversation")
+	// ErrNotMember reports an operation on a group this account is not a
+	// member of, or naming a user who is not a member.
+	ErrNotMember = errors.New("session: not a member of the conversation")
+	// ErrServerResponse reports a server response that is malformed or does
+	// not match the request (for example a returned event that is not the
+	// message sent).
+	ErrServerResponse = errors.New("session: unexpected server response")
+	// ErrQueued reports a send that failed with a transient error; the
+	// prepared request stays in the outbox and FlushOutbox retries it with
+	// the same message id.
+	ErrQueued = errors.New("session: send queued for retry")
+	// ErrMediaTooLarge reports media above the upload limit.
+	ErrMediaTooLarge = errors.New("session: media too large")
+	// ErrMediaTruncated reports downloaded media that does not match the
+	// size its attachment announces (for example a stream cut down to its
+	// header, which would otherwise decrypt as an empty file).
+	ErrMediaTruncated = errors.New("session: media truncated")
+)
+
+// PartialError is returned when a server answers a request successfully but
+// reports problems in its "errors" array.
+type PartialError struct {
+	// Op names the request.
+	Op string
+	// Details are the problem titles/details reported.
+	Details []string
+}
+
+// Error implements error.
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("session: %s: server reported %d problem(s): %v", e.Op, len(e.Details), e.Details)
+}

@@ -1,0 +1,231 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+)
+
+// demo runs an in-process emulator for the examples.
+type demo struct {
+	srv *httptest.Server
+}
+
+func newDemo() *demo { return &demo{srv: httptest.NewServer(emulator.New())} }
+
+func (d *demo) Close() { d.srv.Close() }
+
+// account provisions a user on the emulator, creates and registers its
+// account and returns the opened engine.
+func (d *demo) account(ctx context.Context, name string) *session.Engine {
+	body, _ := json.Marshal(map[string]string{"username": name})
+	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var u struct {
+		ID          string `json:"id"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
+		log.Fatal(err)
+	}
+	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(u.AccessToken))
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := keystore.NewMemory()
+	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+		log.Fatal(err)
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(client))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := e.Register(ctx); err != nil {
+		log.Fatal(err)
+	}
+	return e
+}
+
+// Open an account: create its keys once, open the engine, publish the keys.
+func ExampleOpen() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	body, _ := json.Marshal(map[string]string{"username": "alice"})
+	resp, _ := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	var u struct {
+		ID          string `json:"id"`
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&u)
+	resp.Body.Close()
+
+	store := keystore.NewMemory()
+	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+		log.Fatal(err)
+	}
+	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(u.AccessToken))
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(client), session.WithTrustPolicy(session.TrustOnFirstUse))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer e.Close()
+	version, err := e.Register(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fp, _ := e.Fingerprint()
+	backup, _ := e.ExportBackup()
+	fmt.Println(version == e.PublicKeyVersion(), len(fp), len(backup))
+	// Output: true 43 64
+}
+
+// Start a one-to-one conversation: the first key change wraps a fresh
+// conversation key to both parties' pinned identity keys.
+func Example_startConversation() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+
+	cid, err := alice.EnsureConversationKey(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, _ := alice.Conversation(ctx, cid)
+	fmt.Println(c.Kind, c.KeyVersion != "", session.PathID(cid) == session.PathID(c.ID))
+	// Both users compare this number out of band, then call Verify.
+	an, _ := alice.SafetyNumber(ctx, bob.UserID())
+	bn, _ := bob.SafetyNumber(ctx, alice.UserID())
+	fmt.Println(an == bn, len(an))
+	// Output:
+	// one_to_one true true
+	// true 71
+}
+
+// Send a message; a bare user id names the one-to-one conversation.
+func Example_send() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+
+	sent, err := alice.Send(ctx, bob.UserID(), session.Outgoing{
+		Text:     "see https://x.com",
+		Entities: []session.Entity{{Start: 4, End: 17, Type: session.EntityURL}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sent.Entry.Text, sent.Entry.Verified)
+	if _, err := alice.React(ctx, sent.ConversationID, sent.SequenceID, "👍"); err != nil {
+		log.Fatal(err)
+	}
+	pending, _ := alice.Outbox(ctx)
+	fmt.Println(len(pending))
+	// Output:
+	// see https://x.com true
+	// 0
+}
+
+// Sync a conversation: events are verified, decrypted and stored.
+func Example_sync() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+	if _, err := alice.SendText(ctx, bob.UserID(), "hello bob"); err != nil {
+		log.Fatal(err)
+	}
+
+	res, err := bob.Sync(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range res.Entries {
+		fmt.Println(e.Type, e.Text, e.Verified)
+	}
+	hist, _ := bob.History(ctx, alice.UserID(), "", 0)
+	fmt.Println(len(hist), len(res.Anomalies))
+	// Output:
+	// key_change  true
+	// message hello bob true
+	// 2 0
+}
+
+// Create a group and add a member (which rotates the group key).
+func Example_group() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob, carol := d.account(ctx, "alice"), d.account(ctx, "bob"), d.account(ctx, "carol")
+
+	gid, err := alice.CreateGroup(ctx, session.GroupOptions{Members: []string{bob.UserID()}, Title: "Team"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := alice.AddMembers(ctx, gid, carol.UserID()); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, gid, "welcome"); err != nil {
+		log.Fatal(err)
+	}
+	res, err := carol.Sync(ctx, gid)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, _ := carol.Conversation(ctx, gid)
+	fmt.Println(session.IsGroup(gid), len(c.Members), c.Title)
+	for _, e := range res.Entries {
+		if e.Type == session.TypeMessage {
+			fmt.Println(e.Text, e.Verified)
+		}
+	}
+	// Output:
+	// true 3 Team
+	// welcome true
+}
+
+// Rotate a conversation key on demand: later messages use the new version.
+func Example_rotate() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+	first, err := alice.SendText(ctx, bob.UserID(), "before")
+	if err != nil {
+		log.Fatal(err)
+	}
+	version, err := alice.Rotate(ctx, first.ConversationID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	second, _ := alice.SendText(ctx, first.ConversationID, "after")
+	fmt.Println(second.KeyVersion == version, first.KeyVersion < version)
+
+	res, _ := bob.Sync(ctx, first.ConversationID)
+	for _, e := range res.Entries {
+		if e.Type == session.TypeMessage {
+			fmt.Println(e.Text, e.KeyVersion == version)
+		}
+	}
+	// Output:
+	// true true
+	// before false
+	// after true
+}

@@ -1,0 +1,120 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// testNet is an in-process emulator served over real loopback HTTP.
+type testNet struct {
+	t   testing.TB
+	emu *emulator.Server
+	srv *httptest.Server
+}
+
+func newNet(t testing.TB) *testNet {
+	t.Helper()
+	emu := emulator.New()
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = emu.Close()
+	})
+	return &testNet{t: t, emu: emu, srv: srv}
+}
+
+// testUser is one account: its engine, store and API client.
+type testUser struct {
+	id     string
+	name   string
+	token  string
+	e      *Engine
+	store  keystore.Store
+	server Server
+}
+
+// provision creates a user on the emulator and returns id and token.
+func (n *testNet) provision(name string) (string, string) {
+	n.t.Helper()
+	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
+	resp, err := n.srv.Client().Post(n.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	if err != nil {
+		n.t.Fatalf("provision %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		n.t.Fatalf("provision %s: status %d", name, resp.StatusCode)
+	}
+	var pr emulator.ProvisionResponse
+	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
+		n.t.Fatalf("provision %s: %v", name, err)
+	}
+	return pr.ID, pr.AccessToken
+}
+
+func (n *testNet) client(token string) *api.Client {
+	n.t.Helper()
+	c, err := api.New(api.WithBaseURL(n.srv.URL), api.WithBearerToken(token), api.WithHTTPClient(n.srv.Client()),
+		api.WithMaxAttempts(1))
+	if err != nil {
+		n.t.Fatalf("api.New: %v", err)
+	}
+	return c
+}
+
+// user provisions, creates, opens and registers an account.
+func (n *testNet) user(name string, opts ...Option) *testUser {
+	n.t.Helper()
+	return n.userWith(name, nil, opts...)
+}
+
+// userWith is user with a Server wrapper (for hostile tests).
+func (n *testNet) userWith(name string, wrap func(Server) Server, opts ...Option) *testUser {
+	n.t.Helper()
+	ctx := context.Background()
+	id, token := n.provision(name)
+	store := keystore.NewMemory()
+	if err := CreateAccount(ctx, store, id, nil); err != nil {
+		n.t.Fatalf("CreateAccount: %v", err)
+	}
+	var srv Server = NewAPIServer(n.client(token))
+	if wrap != nil {
+		srv = wrap(srv)
+	}
+	e, err := Open(ctx, store, srv, opts...)
+	if err != nil {
+		n.t.Fatalf("Open: %v", err)
+	}
+	if _, err := e.Register(ctx); err != nil {
+		n.t.Fatalf("Register %s: %v", name, err)
+	}
+	n.t.Cleanup(func() { _ = e.Close() })
+	return &testUser{id: id, name: name, token: token, e: e, store: store, server: srv}
+}
+
+func ctxT(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// texts returns the verified message texts of entries, in order.
+func texts(entries []Entry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Type == TypeMessage && e.Verified {
+			out = append(out, e.Text)
+		}
+	}
+	return out
+}

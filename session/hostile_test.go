@@ -1,0 +1,549 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// tamperServer is a hostile relay in front of the emulator.
+type tamperServer struct {
+	Server
+	mu     sync.Mutex
+	events func(*api.GetChatConversationEventsResponse)
+	keys   func(*api.GetUsersPublicKeysResponse)
+	send   func(*api.SendChatMessageResponse)
+}
+
+func (s *tamperServer) GetConversationEvents(ctx context.Context, id string, max int, tok string) (*api.GetChatConversationEventsResponse, error) {
+	r, err := s.Server.GetConversationEvents(ctx, id, max, tok)
+	s.mu.Lock()
+	f := s.events
+	s.mu.Unlock()
+	if err == nil && f != nil {
+		f(r)
+	}
+	return r, err
+}
+
+func (s *tamperServer) GetPublicKeys(ctx context.Context, ids []string) (*api.GetUsersPublicKeysResponse, error) {
+	r, err := s.Server.GetPublicKeys(ctx, ids)
+	s.mu.Lock()
+	f := s.keys
+	s.mu.Unlock()
+	if err == nil && f != nil {
+		f(r)
+	}
+	return r, err
+}
+
+func (s *tamperServer) SendMessage(ctx context.Context, id string, req *api.SendChatMessageRequest) (*api.SendChatMessageResponse, error) {
+	r, err := s.Server.SendMessage(ctx, id, req)
+	s.mu.Lock()
+	f := s.send
+	s.mu.Unlock()
+	if err == nil && f != nil {
+		f(r)
+	}
+	return r, err
+}
+
+func (s *tamperServer) set(f func(*api.GetChatConversationEventsResponse)) {
+	s.mu.Lock()
+	s.events = f
+	s.mu.Unlock()
+}
+
+// editEvent decodes, edits and re-encodes one base64 event.
+func editEvent(t testing.TB, b64 string, f func(*event.MessageEvent)) string {
+	t.Helper()
+	raw, err := wire.DecodeB64(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(me)
+	out, err := wire.EncodeMessageEvent(me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wire.EncodeB64(out)
+}
+
+// resign signs a message event again with u's signing key, as a
+// malicious participant could.
+func resign(t testing.TB, u *testUser, me *event.MessageEvent) {
+	t.Helper()
+	kp, _, err := u.e.identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mce := me.Detail.MessageCreateEvent
+	payload, err := joinComponents("MessageCreateEvent", me.GetMessageID(), me.GetSenderID(), me.GetConversationID(),
+		mce.GetConversationKeyVersion(), wire.EncodeB64NoPad(mce.Contents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := crypto.Sign(kp.Signing, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := wire.EncodeB64NoPad(sig)
+	me.MessageEventSignature.Signature = &s
+}
+
+// hostileSetup: alice sends two messages to bob, whose server is hostile.
+func hostileSetup(t *testing.T) (context.Context, *testNet, *testUser, *testUser, *tamperServer, string, []*Sent) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var ts *tamperServer
+	bob := n.userWith("bob", func(s Server) Server { ts = &tamperServer{Server: s}; return ts })
+	var sent []*Sent
+	for _, m := range []string{"first", "second"} {
+		s, err := alice.e.SendText(ctx, bob.id, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, s)
+	}
+	return ctx, n, alice, bob, ts, sent[0].ConversationID, sent
+}
+
+// syncErrs syncs and returns each event's error by message id.
+func syncErrs(t *testing.T, ctx context.Context, u *testUser, cid string) (map[string]error, *SyncResult) {
+	t.Helper()
+	errs := map[string]error{}
+	res, err := u.e.SyncEach(ctx, cid, func(ev *Event) error {
+		errs[ev.MessageID] = ev.Err
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("SyncEach: %v", err)
+	}
+	return errs, res
+}
+
+func tamperMessage(t *testing.T, ts *tamperServer, mid string, f func(*event.MessageEvent)) {
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		for i := range r.Data {
+			r.Data[i].EncodedEvent = editEvent(t, r.Data[i].EncodedEvent, func(me *event.MessageEvent) {
+				if me.GetMessageID() == mid {
+					f(me)
+				}
+			})
+		}
+	})
+}
+
+func TestHostileForgedSignature(t *testing.T) {
+	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		sig := []byte(*me.MessageEventSignature.Signature)
+		sig[3] ^= 1
+		s := string(sig)
+		me.MessageEventSignature.Signature = &s
+	})
+	errs, res := syncErrs(t, ctx, bob, cid)
+	if errs[sent[0].MessageID] != nil || !errors.Is(errs[sent[1].MessageID], inbound.ErrBadSignature) {
+		t.Fatalf("errors %v", errs)
+	}
+	if got := texts(res.Entries); len(got) != 0 {
+		t.Fatalf("SyncEach collected entries %q", got)
+	}
+	h, _ := bob.e.History(ctx, cid, "", 0)
+	for _, e := range h {
+		if e.MessageID == sent[1].MessageID && (e.Verified || e.Text != "" || e.Error == "") {
+			t.Fatalf("forged event stored as %+v", e)
+		}
+	}
+}
+
+func TestHostileWrongSenderKeyVersion(t *testing.T) {
+	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		v := "1"
+		me.MessageEventSignature.PublicKeyVersion = &v
+	})
+	errs, _ := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[sent[1].MessageID], inbound.ErrUnknownSigningKey) {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestHostileDowngradedSignatureVersion(t *testing.T) {
+	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		v := "1"
+		me.MessageEventSignature.SignatureVersion = &v
+	})
+	errs, _ := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[sent[1].MessageID], inbound.ErrSignatureVersion) {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestHostileTamperedCiphertext(t *testing.T) {
+	ctx, _, alice, bob, ts, cid, sent := hostileSetup(t)
+	// Tampering alone breaks the signature.
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		me.Detail.MessageCreateEvent.Contents[30] ^= 1
+	})
+	errs, _ := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[sent[1].MessageID], inbound.ErrBadSignature) {
+		t.Fatalf("errors %v", errs)
+	}
+	// A participant signing garbage ciphertext fails authentication.
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		me.Detail.MessageCreateEvent.Contents[30] ^= 1
+		resign(t, alice, me)
+	})
+	if _, err := alice.e.SendText(ctx, cid, "newer"); err != nil { // new event: the walk reaches the tampered one again
+		t.Fatal(err)
+	}
+	bob2 := restoreDevice(t, bob, ts)
+	errs, _ = syncErrs(t, ctx, bob2, cid)
+	if !errors.Is(errs[sent[1].MessageID], inbound.ErrDecrypt) {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+// restoreDevice opens u's identity (from its backup) in a fresh store, so
+// a sync starts from an empty history.
+func restoreDevice(t *testing.T, u *testUser, srv Server) *testUser {
+	t.Helper()
+	ctx := context.Background()
+	backup, err := u.e.ExportBackup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := keystore.NewMemory()
+	if err := ImportBackup(ctx, store, u.id, backup, u.e.PublicKeyVersion()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, store, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return &testUser{id: u.id, name: u.name + "(restored)", token: u.token, e: e, store: store, server: srv}
+}
+
+func TestHostileUnknownKeyVersion(t *testing.T) {
+	ctx, _, alice, bob, ts, cid, sent := hostileSetup(t)
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		v := "4000000000000"
+		me.Detail.MessageCreateEvent.ConversationKeyVersion = &v
+		resign(t, alice, me)
+	})
+	errs, res := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[sent[1].MessageID], inbound.ErrUnknownKeyVersion) {
+		t.Fatalf("errors %v", errs)
+	}
+	found := false
+	for _, a := range res.Anomalies {
+		if a.Kind == AnomalyMissingKey && a.Related == "4000000000000" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("anomalies %v", res.Anomalies)
+	}
+}
+
+func TestHostileBrokenChain(t *testing.T) {
+	ctx, _, alice, bob, ts, cid, sent := hostileSetup(t)
+	if _, err := alice.e.SendText(ctx, cid, "third"); err != nil {
+		t.Fatal(err)
+	}
+	// Withhold the middle message.
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		var keep []api.ChatMessageEvent
+		for _, d := range r.Data {
+			raw, _ := wire.DecodeB64(d.EncodedEvent)
+			me, _ := wire.DecodeMessageEvent(raw)
+			if me.GetMessageID() != sent[1].MessageID {
+				keep = append(keep, d)
+			}
+		}
+		r.Data = keep
+	})
+	_, res := syncErrs(t, ctx, bob, cid)
+	gap := false
+	for _, a := range res.Anomalies {
+		if a.Kind == AnomalyGap && a.Related == sent[1].SequenceID {
+			gap = true
+		}
+	}
+	if !gap {
+		t.Fatalf("withheld event not reported: %v", res.Anomalies)
+	}
+}
+
+func TestHostileEquivocation(t *testing.T) {
+	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	// Later the server serves other bytes under a stored sequence id.
+	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+		v := "123"
+		me.CreatedAtMsec = &v
+	})
+	_, res := syncErrs(t, ctx, bob, cid)
+	conflict := false
+	for _, a := range res.Anomalies {
+		if a.Kind == AnomalyConflict && a.SequenceID == sent[1].SequenceID {
+			conflict = true
+		}
+	}
+	if !conflict {
+		t.Fatalf("equivocation not reported: %v", res.Anomalies)
+	}
+	h, _ := bob.e.History(ctx, cid, "", 0)
+	for _, e := range h {
+		if e.MessageID == sent[1].MessageID && e.CreatedAt.UnixMilli() == 123 {
+			t.Fatalf("stored event replaced by the server's new version")
+		}
+	}
+}
+
+func TestHostileReplayedOldKeyChange(t *testing.T) {
+	ctx, _, alice, bob, ts, cid, _ := hostileSetup(t)
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := bob.e.Conversation(ctx, cid)
+	old := c.KeyVersion
+	// Capture the first key change as served.
+	var oldKC string
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		if oldKC == "" && r.Meta != nil && len(r.Meta.KeyChangeEvents()) > 0 {
+			oldKC = r.Meta.KeyChangeEvents()[0]
+		}
+	})
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := alice.e.Rotate(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.SendText(ctx, cid, "under v2"); err != nil {
+		t.Fatal(err)
+	}
+	ts.set(nil)
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := bob.e.Conversation(ctx, cid); c.KeyVersion != v2 {
+		t.Fatalf("key version %s, want %s", c.KeyVersion, v2)
+	}
+	// The relay now replays the old key change, re-sequenced as the newest
+	// event, and withholds the new one.
+	if _, err := alice.e.SendText(ctx, cid, "more"); err != nil {
+		t.Fatal(err)
+	}
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		replay := editEvent(t, oldKC, func(me *event.MessageEvent) {
+			s := strconv.FormatUint(^uint64(0)>>2, 10)
+			me.SequenceID = &s
+		})
+		r.Meta.ConversationKeyEvents = []string{replay}
+		r.Meta.MissingConversationKeyChangeEvents = nil
+	})
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := bob.e.Conversation(ctx, cid); c.KeyVersion != v2 {
+		t.Fatalf("replayed key change %s displaced %s", old, c.KeyVersion)
+	}
+	s, err := bob.e.SendText(ctx, cid, "reply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KeyVersion != v2 {
+		t.Fatalf("sent under %s, want %s", s.KeyVersion, v2)
+	}
+}
+
+func TestHostileKeySubstitution(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	var ts *tamperServer
+	alice := n.userWith("alice", func(s Server) Server { ts = &tamperServer{Server: s}; return ts })
+	bob := n.user("bob")
+	mallory, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	ts.keys = func(r *api.GetUsersPublicKeysResponse) {
+		for i := range r.Data {
+			r.Data[i].PublicKey = wire.EncodeB64(mallory.Identity.PublicKey().SPKI())
+		}
+	}
+	ts.mu.Unlock()
+	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, ErrKeyBinding) {
+		t.Fatalf("send with substituted key: %v", err)
+	}
+	if p, _ := alice.e.Peer(ctx, bob.id); p.Current != nil {
+		t.Fatalf("substituted key pinned: %+v", p.Current)
+	}
+}
+
+func TestHostileSendResponse(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	var ts *tamperServer
+	alice := n.userWith("alice", func(s Server) Server { ts = &tamperServer{Server: s}; return ts })
+	bob := n.user("bob")
+	first, err := alice.e.SendText(ctx, bob.id, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEvent := ""
+	ts.mu.Lock()
+	ts.send = func(r *api.SendChatMessageResponse) {
+		if firstEvent != "" {
+			r.Data.EncodedMessageEvent = firstEvent
+		}
+	}
+	ts.mu.Unlock()
+	h, _ := alice.e.History(ctx, first.ConversationID, "", 0)
+	raw, _ := alice.store.Events(ctx, first.ConversationID, "", 0)
+	_ = h
+	firstEvent = wire.EncodeB64(raw[len(raw)-1].Raw)
+	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, ErrServerResponse) {
+		t.Fatalf("mismatched send response: %v", err)
+	}
+	if out, _ := alice.e.Outbox(ctx); len(out) != 0 {
+		t.Fatalf("accepted send kept in outbox: %+v", out)
+	}
+}
+
+func TestHostileWrongConversation(t *testing.T) {
+	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
+	carol := n.user("carol")
+	other, err := carol.e.SendText(ctx, bob.id, "from carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = alice
+	otherRaw, _ := carol.store.Events(ctx, other.ConversationID, "", 0)
+	inject := wire.EncodeB64(otherRaw[len(otherRaw)-1].Raw)
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		r.Data = append([]api.ChatMessageEvent{{EncodedEvent: inject}}, r.Data...)
+	})
+	errs, _ := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[other.MessageID], inbound.ErrWrongConversation) {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestHostileOutsiderKeyChange(t *testing.T) {
+	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := bob.e.Conversation(ctx, cid)
+	// Carol, a registered user outside the conversation, signs a key change
+	// for alice:bob wrapped to bob; the relay injects it.
+	carol := n.user("carol")
+	if _, err := carol.e.RefreshPeers(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	p, err := carol.e.prepareKey(ctx, cid, []string{bob.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
+	detail, _ := wire.DecodeMessageEventDetail(raw)
+	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, cid
+	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
+	env, err := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
+		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
+			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.SendText(ctx, cid, "newer"); err != nil {
+		t.Fatal(err)
+	}
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+	})
+	errs, _ := syncErrs(t, ctx, bob, cid)
+	if !errors.Is(errs[mid], ErrNotMember) {
+		t.Fatalf("errors %v", errs)
+	}
+	if after, _ := bob.e.Conversation(ctx, cid); after.KeyVersion != before.KeyVersion {
+		t.Fatalf("outsider's key adopted: %s -> %s", before.KeyVersion, after.KeyVersion)
+	}
+	if _, err := bob.e.store.ConversationKey(ctx, cid, p.version); err == nil {
+		t.Fatal("outsider's key stored")
+	}
+}
+
+func TestHostileOutsiderGroupKeyChange(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var ts *tamperServer
+	bob := n.userWith("bob", func(s Server) Server { ts = &tamperServer{Server: s}; return ts })
+	carol := n.user("carol")
+	gid, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.SendText(ctx, gid, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, gid); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := bob.e.Conversation(ctx, gid)
+	if _, err := carol.e.RefreshPeers(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	p, err := carol.e.prepareKey(ctx, gid, []string{bob.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
+	detail, _ := wire.DecodeMessageEventDetail(raw)
+	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, gid
+	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
+	env, _ := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
+		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
+			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
+	ts.set(func(r *api.GetChatConversationEventsResponse) {
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+	})
+	if _, err := alice.e.SendText(ctx, gid, "more"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, gid); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := bob.e.Conversation(ctx, gid); after.KeyVersion != before.KeyVersion {
+		t.Fatalf("non-member's key became the encryption key: %s -> %s", before.KeyVersion, after.KeyVersion)
+	}
+	ts.set(nil)
+	s, err := bob.e.SendText(ctx, gid, "reply")
+	if err != nil || s.KeyVersion != before.KeyVersion {
+		t.Fatalf("bob sent under %v (%v), want %s", s, err, before.KeyVersion)
+	}
+}

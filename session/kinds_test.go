@@ -1,0 +1,181 @@
+package session
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// findEntry returns the entry with sequence id seq.
+func findEntry(t *testing.T, es []Entry, seq string) Entry {
+	t.Helper()
+	for _, e := range es {
+		if e.SequenceID == seq {
+			return e
+		}
+	}
+	t.Fatalf("no entry %s in %+v", seq, es)
+	return Entry{}
+}
+
+func TestMessageKindsRoundTrip(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+
+	text := "see https://x.com #go"
+	first, err := alice.e.Send(ctx, bob.id, Outgoing{
+		Text:     text,
+		Entities: []Entity{{Start: 4, End: 17, Type: EntityURL}, {Start: 18, End: 21, Type: EntityHashtag}},
+		TTL:      time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := first.ConversationID
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := bob.e.Reply(ctx, cid, first.SequenceID, "nice")
+	if err != nil {
+		t.Fatalf("Reply: %v", err)
+	}
+	react, err := bob.e.React(ctx, cid, first.SequenceID, "👍")
+	if err != nil {
+		t.Fatalf("React: %v", err)
+	}
+	unreact, err := bob.e.Unreact(ctx, cid, first.SequenceID, "👍")
+	if err != nil {
+		t.Fatalf("Unreact: %v", err)
+	}
+	edit, err := alice.e.Edit(ctx, cid, first.SequenceID, "see https://x.com now")
+	if err != nil {
+		t.Fatalf("Edit: %v", err)
+	}
+	if err := alice.e.Typing(ctx, cid); err != nil {
+		t.Fatalf("Typing: %v", err)
+	}
+	if err := bob.e.MarkRead(ctx, cid, edit.SequenceID); err != nil {
+		t.Fatalf("MarkRead: %v", err)
+	}
+
+	if _, err := alice.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	h, err := alice.e.History(ctx, cid, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h {
+		if !e.Verified && e.Type != "typing" && e.Type != "failure" && e.Type != "mark_read" {
+			t.Errorf("unverified entry %+v", e)
+		}
+	}
+	m := findEntry(t, h, first.SequenceID)
+	if m.Text != text || len(m.Entities) != 2 || m.Entities[0].Type != EntityURL || m.TTL != time.Hour {
+		t.Fatalf("first message %+v", m)
+	}
+	r := findEntry(t, h, reply.SequenceID)
+	if r.Text != "nice" || r.ReplyTo == nil || r.ReplyTo.SequenceID != first.SequenceID ||
+		r.ReplyTo.Validation != "valid" || r.ReplyTo.Text != text || r.ReplyTo.SenderID != alice.id {
+		t.Fatalf("reply %+v / %+v", r, r.ReplyTo)
+	}
+	if e := findEntry(t, h, react.SequenceID); e.Type != TypeReactionAdd || e.Emoji != "👍" || e.TargetSequenceID != first.SequenceID {
+		t.Fatalf("reaction %+v", e)
+	}
+	if e := findEntry(t, h, unreact.SequenceID); e.Type != TypeReactionRemove || e.Emoji != "👍" {
+		t.Fatalf("unreaction %+v", e)
+	}
+	if e := findEntry(t, h, edit.SequenceID); e.Type != TypeEdit || e.Text != "see https://x.com now" || e.TargetSequenceID != first.SequenceID {
+		t.Fatalf("edit %+v", e)
+	}
+
+	// A reply after the edit quotes the edited text and embeds the edit.
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	reply2, err := bob.e.Reply(ctx, cid, first.SequenceID, "edited!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = alice.e.History(ctx, cid, "", 0)
+	if r := findEntry(t, h, reply2.SequenceID); r.ReplyTo == nil || r.ReplyTo.Validation != "valid" || r.ReplyTo.Text != "see https://x.com now" {
+		t.Fatalf("reply to edited %+v", r.ReplyTo)
+	}
+
+	// Reply across a key rotation embeds the old key change.
+	if _, err := alice.e.Rotate(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	reply3, err := bob.e.Reply(ctx, cid, first.SequenceID, "after rotation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply3.KeyVersion == first.Entry.KeyVersion {
+		t.Fatalf("reply not under the rotated key")
+	}
+	carolView := n.user("carol")
+	_ = carolView
+	if _, err := alice.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = alice.e.History(ctx, cid, "", 0)
+	if r := findEntry(t, h, reply3.SequenceID); r.ReplyTo == nil || r.ReplyTo.Validation != "valid" {
+		t.Fatalf("reply across rotation %+v", r.ReplyTo)
+	}
+
+	// Delete for all.
+	if err := alice.e.DeleteMessages(ctx, cid, []string{first.SequenceID}, true); err != nil {
+		t.Fatalf("DeleteMessages: %v", err)
+	}
+	res, err := bob.e.Sync(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del *Entry
+	for i := range res.Entries {
+		if res.Entries[i].Type == TypeDelete {
+			del = &res.Entries[i]
+		}
+	}
+	if del == nil || !del.Verified || !del.DeleteForAll || !slices.Equal(del.Deleted, []string{first.SequenceID}) {
+		t.Fatalf("delete entry %+v in %+v", del, res.Entries)
+	}
+	// The deleted message's content is erased from bob's history.
+	h, _ = bob.e.History(ctx, cid, "", 0)
+	if e := findEntry(t, h, first.SequenceID); !e.Removed || e.Text != "" || len(e.Entities) != 0 {
+		t.Fatalf("deleted message still stored: %+v", e)
+	}
+	if raw, _ := bob.store.Events(ctx, cid, "", 0); len(raw) == 0 {
+		t.Fatal("history empty")
+	} else {
+		for _, r := range raw {
+			if r.SequenceID == first.SequenceID && len(r.Raw) != 0 {
+				t.Fatal("raw event of a deleted message kept")
+			}
+		}
+	}
+	// Bob cannot delete alice's message for everyone.
+	if err := bob.e.DeleteMessages(ctx, cid, []string{reply.SequenceID}, true); err != nil {
+		t.Fatalf("bob deletes his reply: %v", err)
+	}
+	if _, err := alice.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = alice.e.History(ctx, cid, "", 0)
+	if e := findEntry(t, h, reply.SequenceID); !e.Removed {
+		t.Fatalf("bob's deleted reply %+v", e)
+	}
+	if e := findEntry(t, h, edit.SequenceID); e.Removed {
+		t.Fatalf("alice's edit removed by bob's delete")
+	}
+	if out, _ := alice.e.Outbox(ctx); len(out) != 0 {
+		t.Fatalf("outbox not empty: %+v", out)
+	}
+}

@@ -1,0 +1,254 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/thriftgen/product"
+)
+
+// Media limits.
+const (
+	// MaxMediaBytes bounds the plaintext size of one media upload.
+	MaxMediaBytes = 512 << 20
+	// mediaSegmentBytes is the size of one uploaded segment.
+	mediaSegmentBytes = 4 << 20
+)
+
+// Media is a file to send as an encrypted attachment.
+type Media struct {
+	// Data supplies exactly Size bytes of plaintext.
+	Data io.Reader
+	Size int64
+	// Filename is shown to recipients and keys their decrypted-file cache.
+	Filename string
+	// Type is the media type (default MediaImage).
+	Type MediaType
+	// Width, Height and DurationMillis describe images and videos.
+	Width, Height  int64
+	DurationMillis int64
+	// Caption is optional message text sent with the attachment.
+	Caption string
+	// TTL makes the message disappear after this long (0 = never).
+	TTL time.Duration
+}
+
+// SendMedia encrypts m with the conversation key (libsodium secretstream,
+// 1024-byte chunks, as the XDK's encrypt_stream), uploads the ciphertext in
+// segments through the chat media endpoints and sends a message carrying the
+// media attachment, sealed under the same key version. Memory use is bounded
+// by the segment size.
+func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, error) {
+	defer e.deliverChanges()
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	if m.Data == nil || m.Size < 0 {
+		return nil, fmt.Errorf("%w: media needs data and a size", ErrInvalidArgument)
+	}
+	if m.Size > MaxMediaBytes {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrMediaTooLarge, m.Size, MaxMediaBytes)
+	}
+	if m.Filename == "" {
+		return nil, fmt.Errorf("%w: media needs a filename", ErrInvalidArgument)
+	}
+	mediaType := m.Type
+	if mediaType == 0 {
+		mediaType = MediaImage
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ensureConversation(ctx, cid); err != nil {
+		return nil, err
+	}
+	key, version, err := e.encryptionKey(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Zero()
+
+	encSize := secretstream.EncryptedSize(m.Size)
+	ini, err := srv.MediaUploadInitialize(ctx, &api.ChatMediaUploadInitializeRequest{
+		ConversationID: PathID(cid), TotalBytes: encSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: starting media upload: %w", err)
+	}
+	if ini.Data == nil || ini.Data.SessionID == "" || ini.Data.MediaHashKey == "" {
+		return nil, fmt.Errorf("%w: media upload initialize returned no session", ErrServerResponse)
+	}
+	up := &segmentUploader{ctx: ctx, srv: srv, session: ini.Data.SessionID, req: api.ChatMediaUploadAppendRequest{
+		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey,
+	}}
+	w, err := secretstream.NewWriter(up, key[:], e.rand)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	n, err := io.Copy(w, io.LimitReader(m.Data, m.Size))
+	if err == nil && n != m.Size {
+		err = fmt.Errorf("%w: media data ended after %d of %d bytes", ErrInvalidArgument, n, m.Size)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = up.flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: uploading media: %w", err)
+	}
+	fin, err := srv.MediaUploadFinalize(ctx, ini.Data.SessionID, &api.ChatMediaUploadFinalizeRequest{
+		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: finalizing media upload: %w", err)
+	}
+	if fin.Data == nil || !fin.Data.Success {
+		return nil, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
+	}
+	hash, fname, mt := ini.Data.MediaHashKey, m.Filename, product.MediaType(mediaType)
+	w64, h64, size := m.Width, m.Height, encSize
+	att := &product.MediaAttachment{
+		MediaHashKey:  &hash,
+		Dimensions:    &product.MediaDimensions{Width: &w64, Height: &h64},
+		Type:          &mt,
+		FilesizeBytes: &size,
+		Filename:      &fname,
+	}
+	if m.DurationMillis > 0 {
+		d := m.DurationMillis
+		att.DurationMillis = &d
+	}
+	return e.Send(ctx, cid, Outgoing{
+		Text:        m.Caption,
+		TTL:         m.TTL,
+		attachments: []*product.MessageAttachment{{Media: att}},
+		keyVersion:  version,
+	})
+}
+
+// segmentUploader buffers ciphertext and uploads it in fixed-size segments.
+type segmentUploader struct {
+	ctx     context.Context
+	srv     Server
+	session string
+	req     api.ChatMediaUploadAppendRequest
+	buf     []byte
+	parts   int
+}
+
+// Write buffers p, uploading every full segment.
+func (u *segmentUploader) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if u.buf == nil {
+			u.buf = make([]byte, 0, mediaSegmentBytes)
+		}
+		k := min(len(p), mediaSegmentBytes-len(u.buf))
+		u.buf = append(u.buf, p[:k]...)
+		p = p[k:]
+		if len(u.buf) == mediaSegmentBytes {
+			if err := u.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (u *segmentUploader) flush() error {
+	if len(u.buf) == 0 {
+		return nil
+	}
+	if u.parts > api.MaxSegmentIndex {
+		return fmt.Errorf("%w: too many segments", ErrMediaTooLarge)
+	}
+	req := u.req
+	req.SegmentIndex = u.parts
+	req.Media = u.buf
+	if _, err := u.srv.MediaUploadAppend(u.ctx, u.session, &req); err != nil {
+		return err
+	}
+	u.parts++
+	u.buf = u.buf[:0]
+	return nil
+}
+
+// DownloadMedia downloads and decrypts the media of an attachment received
+// in conversation id, using the conversation key of keyVersion (the
+// message's Entry.KeyVersion). At most limit bytes of ciphertext are read
+// (0 = MaxMediaBytes).
+func (e *Engine) DownloadMedia(ctx context.Context, id string, att *MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	if att == nil || att.MediaHashKey == "" {
+		return nil, fmt.Errorf("%w: no media hash key", ErrInvalidArgument)
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.store.ConversationKey(ctx, cid, keyVersion)
+	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrInvalid) {
+		return nil, fmt.Errorf("%w: version %q of %s", ErrNoConversationKey, keyVersion, cid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: reading conversation key: %w", err)
+	}
+	key := crypto.ConversationKey(k.Key)
+	k.Key.Zero()
+	defer key.Zero()
+	if limit <= 0 {
+		limit = secretstream.EncryptedSize(MaxMediaBytes)
+	}
+	rc, err := srv.MediaDownload(ctx, PathID(cid), att.MediaHashKey)
+	if err != nil {
+		return nil, fmt.Errorf("session: downloading media: %w", err)
+	}
+	defer rc.Close()
+	counted := &countingReader{r: io.LimitReader(rc, limit)}
+	r, err := secretstream.NewReader(counted, key[:])
+	if err != nil {
+		return nil, fmt.Errorf("session: media: %w", err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		clear(out)
+		return nil, fmt.Errorf("session: decrypting media: %w", err)
+	}
+	// A stream cut down to its header decrypts as an empty file; only the
+	// announced size (of the encrypted blob, or of the plaintext as some
+	// clients write it) tells the two apart.
+	if n := att.FilesizeBytes; n > 0 && n != counted.n && n != int64(len(out)) {
+		clear(out)
+		return nil, fmt.Errorf("%w: downloaded %d encrypted bytes (%d plain), the attachment announces %d",
+			ErrMediaTruncated, counted.n, len(out), n)
+	}
+	return out, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+// Read reads from the wrapped reader and counts.
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

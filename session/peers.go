@@ -1,0 +1,541 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// PeerKey is one published version of a user's public keys as the engine
+// knows it. Keys are normalised to their 91-byte SPKI encoding.
+type PeerKey struct {
+	UserID  string
+	Version string
+	// IdentityKey is the identity (ECDH) public key, SPKI.
+	IdentityKey []byte
+	// SigningKey is the signing (ECDSA) public key, SPKI.
+	SigningKey []byte
+	// Fingerprint is the XDK fingerprint of IdentityKey (unpadded
+	// base64url SHA-256 of the SPKI bytes).
+	Fingerprint string
+	// Pinned marks the version the engine encrypts to.
+	Pinned bool
+	// Verified records an out-of-band verification (Engine.Verify).
+	Verified  bool
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// Peer is everything the engine knows about one user's keys.
+type Peer struct {
+	UserID string
+	// Current is the pinned key set (nil if none).
+	Current *PeerKey
+	// Pending is a newer published key set that is not pinned because the
+	// trust policy is TrustStrict and it has not been verified yet.
+	Pending *PeerKey
+	// History lists every stored version in ascending version order.
+	History []PeerKey
+}
+
+// Changed reports whether the peer has unverified new keys: a pending key
+// set (TrustStrict), or current keys that replaced keys seen earlier and
+// have not been verified since.
+func (p *Peer) Changed() bool {
+	if p.Pending != nil {
+		return true
+	}
+	if p.Current == nil || p.Current.Verified {
+		return false
+	}
+	for _, k := range p.History {
+		if k.FirstSeen.Before(p.Current.FirstSeen) {
+			return true
+		}
+	}
+	return false
+}
+
+func fromStored(k keystore.PeerKey) PeerKey {
+	pk := PeerKey{
+		UserID:      k.UserID,
+		Version:     k.Version,
+		IdentityKey: bytes.Clone(k.IdentityPublicKey),
+		SigningKey:  bytes.Clone(k.SigningPublicKey),
+		Pinned:      k.Pinned,
+		Verified:    k.Verified,
+		FirstSeen:   k.FirstSeen,
+		LastSeen:    k.LastSeen,
+	}
+	if id, err := crypto.ParsePublicKey(k.IdentityPublicKey); err == nil {
+		pk.Fingerprint = crypto.FingerprintString(id)
+	}
+	return pk
+}
+
+func (k *PeerKey) sameKeys(o *PeerKey) bool {
+	return bytes.Equal(k.IdentityKey, o.IdentityKey) && bytes.Equal(k.SigningKey, o.SigningKey)
+}
+
+// Peer returns the stored key state of userID without contacting the
+// server. A user never fetched yields a Peer with no keys.
+func (e *Engine) Peer(ctx context.Context, userID string) (*Peer, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
+	stored, err := e.store.PeerKeys(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading peer keys: %w", err)
+	}
+	return buildPeer(userID, stored), nil
+}
+
+func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
+	p := &Peer{UserID: userID}
+	for _, s := range stored {
+		p.History = append(p.History, fromStored(s))
+	}
+	for i := range p.History {
+		if p.History[i].Pinned {
+			c := p.History[i]
+			p.Current = &c
+		}
+	}
+	if p.Current != nil {
+		for i := range p.History {
+			k := p.History[i]
+			if !k.Pinned && versionLess(p.Current.Version, k.Version) {
+				p.Pending = &k
+			}
+		}
+	}
+	return p
+}
+
+// RefreshPeers fetches the published keys of userIDs from the server (in
+// batches of 100), checks each key set's binding signature, pins keys on
+// first use and detects key changes. It returns the changes detected (also
+// reported to the WithKeyChangeHandler callback). Users with no valid keys
+// are reported in the error (wrapping ErrNoPeerKeys or ErrKeyBinding) after
+// every other user has been processed.
+func (e *Engine) RefreshPeers(ctx context.Context, userIDs ...string) ([]KeyChanged, error) {
+	defer e.deliverChanges()
+	return e.refreshPeers(ctx, userIDs...)
+}
+
+// refreshPeers is RefreshPeers queueing the change notifications; the
+// public entry point that called it delivers them once its locks are
+// released (deliverChanges).
+func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChanged, error) {
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(userIDs))
+	seen := map[string]bool{}
+	for _, id := range userIDs {
+		if err := checkUserID(id); err != nil {
+			return nil, err
+		}
+		if id == e.userID || seen[id] {
+			continue
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	var changes []KeyChanged
+	var errs []error
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		resp, err := srv.GetPublicKeys(ctx, batch)
+		if err != nil {
+			return changes, fmt.Errorf("session: fetching public keys: %w", err)
+		}
+		byUser := map[string][]api.PublicKey{}
+		for _, k := range resp.Data {
+			uid := k.UserID
+			if uid == "" && len(batch) == 1 {
+				uid = batch[0]
+			}
+			byUser[uid] = append(byUser[uid], k)
+		}
+		for _, uid := range batch {
+			ch, err := e.pinPeer(ctx, uid, byUser[uid])
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if ch != nil {
+				changes = append(changes, *ch)
+			}
+		}
+	}
+	if e.cfg.onChange != nil && len(changes) > 0 {
+		e.notifyMu.Lock()
+		e.pending = append(e.pending, changes...)
+		e.notifyMu.Unlock()
+	}
+	return changes, errors.Join(errs...)
+}
+
+// parsePublished validates one published key set and normalises it.
+func parsePublished(uid string, k api.PublicKey) (*PeerKey, error) {
+	if !keystore.ValidVersion(k.PublicKeyVersion) {
+		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", ErrNoPeerKeys, uid, k.PublicKeyVersion)
+	}
+	idRaw, err1 := decodeB64(k.PublicKey)
+	sgRaw, err2 := decodeB64(k.SigningPublicKey)
+	sig, err3 := decodeB64(k.IdentityPublicKeySignature)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, fmt.Errorf("%w: user %s version %s: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+	}
+	id, err := crypto.ParsePublicKey(idRaw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: user %s version %s: identity key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+	}
+	sg, err := crypto.ParsePublicKey(sgRaw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: user %s version %s: signing key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+	}
+	if err := crypto.VerifyKeyBinding(idRaw, sg, sig); err != nil {
+		return nil, fmt.Errorf("%w: user %s version %s: %w", ErrKeyBinding, uid, k.PublicKeyVersion, err)
+	}
+	return &PeerKey{
+		UserID:      uid,
+		Version:     k.PublicKeyVersion,
+		IdentityKey: id.SPKI(),
+		SigningKey:  sg.SPKI(),
+		Fingerprint: crypto.FingerprintString(id),
+	}, nil
+}
+
+// pinPeer applies the trust policy to the key sets published for uid.
+func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) (*KeyChanged, error) {
+	var valid []*PeerKey
+	var errs []error
+	for _, k := range published {
+		pk, err := parsePublished(uid, k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		valid = append(valid, pk)
+	}
+	if len(valid) == 0 {
+		if len(errs) == 0 {
+			return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, uid)
+		}
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(valid, func(i, j int) bool { return versionLess(valid[i].Version, valid[j].Version) })
+	newest := valid[len(valid)-1]
+	now := e.now()
+
+	e.peerMu.Lock()
+	defer e.peerMu.Unlock()
+	var change *KeyChanged
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		stored, err := tx.PeerKeys(ctx, uid)
+		if err != nil {
+			return err
+		}
+		peer := buildPeer(uid, stored)
+		known := map[string]*PeerKey{}
+		for i := range peer.History {
+			known[peer.History[i].Version] = &peer.History[i]
+		}
+		put := func(k *PeerKey, pinned, verified bool) error {
+			err := tx.PutPeerKey(ctx, keystore.PeerKey{
+				UserID: uid, Version: k.Version,
+				IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,
+				FirstSeen: now, LastSeen: now, Pinned: pinned, Verified: verified,
+			})
+			if errors.Is(err, keystore.ErrConflict) {
+				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, k.Version)
+			}
+			return err
+		}
+		// Record older published versions (never pinned) so that
+		// signatures made with them still verify.
+		for _, k := range valid[:len(valid)-1] {
+			if old, ok := known[k.Version]; ok {
+				if !old.sameKeys(k) {
+					return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, k.Version)
+				}
+				continue
+			}
+			if err := put(k, false, false); err != nil {
+				return err
+			}
+		}
+		cur := peer.Current
+		switch {
+		case cur == nil:
+			// First use: pin the newest published keys (unverified).
+			return put(newest, true, false)
+		case cur.Version == newest.Version:
+			if !cur.sameKeys(newest) {
+				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, newest.Version)
+			}
+			return put(newest, true, cur.Verified)
+		case versionLess(newest.Version, cur.Version):
+			// Rollback to an older version: keep the pinned keys.
+			return nil
+		case cur.sameKeys(newest):
+			// Same keys re-registered under a new version: move the pin.
+			if err := put(cur, false, cur.Verified); err != nil {
+				return err
+			}
+			return put(newest, true, cur.Verified)
+		}
+		// The peer's keys changed.
+		_, already := known[newest.Version]
+		if e.cfg.policy == TrustStrict {
+			if err := put(newest, false, false); err != nil {
+				return err
+			}
+			if !already {
+				change = &KeyChanged{UserID: uid, Old: cur, New: newest, Pinned: false}
+			}
+			return nil
+		}
+		if err := put(cur, false, cur.Verified); err != nil {
+			return err
+		}
+		if err := put(newest, true, false); err != nil {
+			return err
+		}
+		if !already {
+			change = &KeyChanged{UserID: uid, Old: cur, New: newest, Pinned: true}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrKeyChanged) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("session: pinning keys of %s: %w", uid, err)
+	}
+	return change, nil
+}
+
+// Verify records that the user confirmed userID's keys out of band (for
+// example by comparing SafetyNumber). It pins and marks verified the newest
+// stored key set of userID, which under TrustStrict unblocks encryption to a
+// peer whose keys changed. Keys are fetched first if none are stored.
+func (e *Engine) Verify(ctx context.Context, userID string) error {
+	defer e.deliverChanges()
+	peer, err := e.ensurePeer(ctx, userID)
+	if err != nil {
+		return err
+	}
+	target := peer.Current
+	if peer.Pending != nil {
+		target = peer.Pending
+	}
+	e.peerMu.Lock()
+	defer e.peerMu.Unlock()
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		for _, k := range peer.History {
+			pinned := k.Version == target.Version
+			if k.Pinned == pinned && (!pinned || k.Verified) {
+				continue
+			}
+			if err := tx.PutPeerKey(ctx, keystore.PeerKey{
+				UserID: userID, Version: k.Version,
+				IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,
+				FirstSeen: k.FirstSeen, LastSeen: k.LastSeen,
+				Pinned: pinned, Verified: pinned || k.Verified,
+			}); err != nil {
+				return fmt.Errorf("session: verifying %s: %w", userID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// ensurePeer returns the stored peer, fetching its keys first when none are
+// stored.
+func (e *Engine) ensurePeer(ctx context.Context, userID string) (*Peer, error) {
+	peer, err := e.Peer(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if peer.Current != nil {
+		return peer, nil
+	}
+	if _, err := e.refreshPeers(ctx, userID); err != nil {
+		return nil, err
+	}
+	peer, err = e.Peer(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if peer.Current == nil {
+		return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, userID)
+	}
+	return peer, nil
+}
+
+// recipient is one participant a conversation key is wrapped to.
+type recipient struct {
+	userID   string
+	version  string
+	identity *crypto.PublicKey
+}
+
+// wrapTarget returns the key to wrap a conversation key to for userID under
+// the trust policy: the pinned identity key, refusing under TrustStrict a
+// peer with unverified or changed keys. The account's own identity is used
+// for e.userID.
+func (e *Engine) wrapTarget(ctx context.Context, userID string) (recipient, error) {
+	if userID == e.userID {
+		kp, v, err := e.registered()
+		if err != nil {
+			return recipient{}, err
+		}
+		return recipient{userID: userID, version: v, identity: kp.Identity.PublicKey()}, nil
+	}
+	peer, err := e.ensurePeer(ctx, userID)
+	if err != nil {
+		return recipient{}, err
+	}
+	if e.cfg.policy == TrustStrict {
+		if peer.Pending != nil {
+			return recipient{}, fmt.Errorf("%w: user %s published version %s; verify it first", ErrKeyChanged, userID, peer.Pending.Version)
+		}
+		if !peer.Current.Verified {
+			return recipient{}, fmt.Errorf("%w: user %s", ErrUnverifiedPeer, userID)
+		}
+	}
+	id, err := crypto.ParsePublicKey(peer.Current.IdentityKey)
+	if err != nil {
+		return recipient{}, fmt.Errorf("session: stored key of %s: %w", userID, err)
+	}
+	return recipient{userID: userID, version: peer.Current.Version, identity: id}, nil
+}
+
+// safetyNumberIterations is the number of SHA-512 iterations per party.
+const safetyNumberIterations = 5200
+
+// SafetyNumber returns a 60-digit number, shown as twelve groups of five
+// digits, that both parties of a conversation compute identically when each
+// holds the other's authentic keys; comparing it out of band authenticates
+// the keys (then call Verify).
+//
+// Construction (inspired by Signal's numeric fingerprints): for each party P
+// with user id U, identity key SPKI I and signing key SPKI S,
+//
+//	h0 = SHA-512("XChat-SafetyNumber-v1" ‖ len(U) as uint16 big-endian ‖ U ‖ I ‖ S)
+//	h(i+1) = SHA-512(h(i) ‖ I ‖ S), 5200 iterations in total
+//
+// and the first 30 bytes of the final hash, read as six 40-bit big-endian
+// integers each reduced modulo 100000, give P's 30 digits. The two 30-digit
+// halves are concatenated with the numerically smaller user id first, so the
+// result does not depend on who computes it. The number covers the peer's
+// newest stored keys (the pending ones under TrustStrict).
+func (e *Engine) SafetyNumber(ctx context.Context, userID string) (string, error) {
+	defer e.deliverChanges()
+	if userID == e.userID {
+		return "", fmt.Errorf("%w: safety number with oneself", ErrInvalidArgument)
+	}
+	kp, _, err := e.identity()
+	if err != nil {
+		return "", err
+	}
+	peer, err := e.ensurePeer(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	target := peer.Current
+	if peer.Pending != nil {
+		target = peer.Pending
+	}
+	mine := safetyHalf(e.userID, kp.Identity.PublicKey().SPKI(), kp.Signing.PublicKey().SPKI())
+	theirs := safetyHalf(userID, target.IdentityKey, target.SigningKey)
+	digits := mine + theirs
+	if versionLess(userID, e.userID) {
+		digits = theirs + mine
+	}
+	var b strings.Builder
+	for i := 0; i < len(digits); i += 5 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(digits[i : i+5])
+	}
+	return b.String(), nil
+}
+
+func safetyHalf(userID string, identitySPKI, signingSPKI []byte) string {
+	h := sha512.New()
+	h.Write([]byte("XChat-SafetyNumber-v1"))
+	var l [2]byte
+	binary.BigEndian.PutUint16(l[:], uint16(len(userID)))
+	h.Write(l[:])
+	h.Write([]byte(userID))
+	h.Write(identitySPKI)
+	h.Write(signingSPKI)
+	sum := h.Sum(nil)
+	for i := 1; i < safetyNumberIterations; i++ {
+		h.Reset()
+		h.Write(sum)
+		h.Write(identitySPKI)
+		h.Write(signingSPKI)
+		sum = h.Sum(sum[:0])
+	}
+	var b strings.Builder
+	for i := 0; i < 6; i++ {
+		c := sum[i*5 : i*5+5]
+		v := uint64(c[0])<<32 | uint64(c[1])<<24 | uint64(c[2])<<16 | uint64(c[3])<<8 | uint64(c[4])
+		fmt.Fprintf(&b, "%05d", v%100000)
+	}
+	return b.String()
+}
+
+// versionLess orders decimal strings numerically (length, then bytes).
+func versionLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// decodeB64 accepts standard base64 with or without padding.
+func decodeB64(s string) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("%w: empty base64 field", ErrInvalidArgument)
+	}
+	if strings.HasSuffix(s, "=") {
+		return base64.StdEncoding.Strict().DecodeString(s)
+	}
+	return base64.RawStdEncoding.Strict().DecodeString(s)
+}
+
+// deliverChanges hands queued key change notifications to the
+// WithKeyChangeHandler callback. Public entry points defer it before taking
+// any lock, so the callback runs without engine locks held and may call
+// back into the engine.
+func (e *Engine) deliverChanges() {
+	if e.cfg.onChange == nil {
+		return
+	}
+	e.notifyMu.Lock()
+	queued := e.pending
+	e.pending = nil
+	e.notifyMu.Unlock()
+	for _, c := range queued {
+		e.cfg.onChange(c)
+	}
+}

@@ -1,0 +1,273 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+)
+
+// newDevice gives u a fresh identity (new keys, new registration) in a new
+// store, as a user reinstalling would.
+func (n *testNet) newDevice(u *testUser, opts ...Option) *testUser {
+	n.t.Helper()
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	if err := CreateAccount(ctx, store, u.id, nil); err != nil {
+		n.t.Fatal(err)
+	}
+	srv := NewAPIServer(n.client(u.token))
+	e, err := Open(ctx, store, srv, opts...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if _, err := e.Register(ctx); err != nil {
+		n.t.Fatalf("re-register: %v", err)
+	}
+	n.t.Cleanup(func() { _ = e.Close() })
+	return &testUser{id: u.id, name: u.name + "'", token: u.token, e: e, store: store, server: srv}
+}
+
+func TestTOFUKeyChange(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	var mu sync.Mutex
+	var seen []KeyChanged
+	alice := n.user("alice", WithKeyChangeHandler(func(c KeyChanged) {
+		mu.Lock()
+		seen = append(seen, c)
+		mu.Unlock()
+	}))
+	bob := n.user("bob")
+	sent, err := alice.e.SendText(ctx, bob.id, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := sent.ConversationID
+	p, err := alice.e.Peer(ctx, bob.id)
+	if err != nil || p.Current == nil || p.Current.Verified || p.Changed() {
+		t.Fatalf("peer after first use: %+v, %v", p, err)
+	}
+	oldVersion := p.Current.Version
+
+	bob2 := n.newDevice(bob)
+	changes, err := alice.e.RefreshPeers(ctx, bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].UserID != bob.id || changes[0].Old.Version != oldVersion ||
+		changes[0].New.Version != bob2.e.PublicKeyVersion() || !changes[0].Pinned {
+		t.Fatalf("changes %+v", changes)
+	}
+	mu.Lock()
+	if len(seen) != 1 {
+		t.Fatalf("handler saw %d changes", len(seen))
+	}
+	mu.Unlock()
+	// Refreshing again reports nothing new.
+	if changes, _ := alice.e.RefreshPeers(ctx, bob.id); len(changes) != 0 {
+		t.Fatalf("repeated change report %+v", changes)
+	}
+	p, _ = alice.e.Peer(ctx, bob.id)
+	if !p.Changed() || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
+		t.Fatalf("peer after change: %+v", p)
+	}
+	// The next send rotates the key to bob's new identity, so his new
+	// device can read it.
+	if _, err := alice.e.SendText(ctx, cid, "two"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bob2.e.Sync(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(res.Entries); !slices.Equal(got, []string{"two"}) {
+		t.Fatalf("bob's new device read %q", got)
+	}
+}
+
+func TestStrictPolicy(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice", WithTrustPolicy(TrustStrict))
+	bob := n.user("bob")
+	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, ErrUnverifiedPeer) {
+		t.Fatalf("send to unverified peer: %v", err)
+	}
+	if err := alice.e.Verify(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.e.SendText(ctx, bob.id, "hi")
+	if err != nil {
+		t.Fatalf("send after verify: %v", err)
+	}
+	bob2 := n.newDevice(bob)
+	changes, err := alice.e.RefreshPeers(ctx, bob.id)
+	if err != nil || len(changes) != 1 || changes[0].Pinned {
+		t.Fatalf("changes %+v, %v", changes, err)
+	}
+	p, _ := alice.e.Peer(ctx, bob.id)
+	if p.Pending == nil || p.Pending.Version != bob2.e.PublicKeyVersion() || !p.Current.Verified {
+		t.Fatalf("peer %+v", p)
+	}
+	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("rotate to changed key: %v", err)
+	}
+	sn1, err := alice.e.SafetyNumber(ctx, bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn2, err := bob2.e.SafetyNumber(ctx, alice.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sn1 != sn2 {
+		t.Fatalf("safety numbers differ:\n%s\n%s", sn1, sn2)
+	}
+	if err := alice.e.Verify(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.Rotate(ctx, sent.ConversationID); err != nil {
+		t.Fatalf("rotate after verify: %v", err)
+	}
+}
+
+func TestSafetyNumber(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	ab, err := alice.e.SafetyNumber(ctx, bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, err := bob.e.SafetyNumber(ctx, alice.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := alice.e.SafetyNumber(ctx, carol.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ab != ba {
+		t.Fatalf("not symmetric: %s vs %s", ab, ba)
+	}
+	if ab == ac {
+		t.Fatal("different peers, same number")
+	}
+	if !regexp.MustCompile(`^\d{5}( \d{5}){11}$`).MatchString(ab) {
+		t.Fatalf("format %q", ab)
+	}
+	if len(strings.ReplaceAll(ab, " ", "")) != 60 {
+		t.Fatal("not 60 digits")
+	}
+	// A changed key changes the number.
+	bob2 := n.newDevice(bob)
+	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	ab2, _ := alice.e.SafetyNumber(ctx, bob.id)
+	b2a, _ := bob2.e.SafetyNumber(ctx, alice.id)
+	if ab2 == ab || ab2 != b2a {
+		t.Fatalf("after key change: %s / %s (was %s)", ab2, b2a, ab)
+	}
+	if _, err := alice.e.SafetyNumber(ctx, alice.id); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("self safety number: %v", err)
+	}
+}
+
+// Under TrustStrict, events signed with a peer's new, unverified keys are
+// not accepted until Verify.
+func TestStrictReceiveFromChangedKey(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	bob := n.user("bob", WithTrustPolicy(TrustStrict))
+	if err := bob.e.Verify(ctx, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	first, err := alice.e.SendText(ctx, bob.id, "from old keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, first.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	alice2 := n.newDevice(alice)
+	second, err := alice2.e.SendText(ctx, bob.id, "from new keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := map[string]error{}
+	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *Event) error {
+		errs[ev.MessageID] = ev.Err
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.KeyChanges) != 1 || res.KeyChanges[0].Pinned {
+		t.Fatalf("key changes %+v", res.KeyChanges)
+	}
+	if !errors.Is(errs[second.MessageID], inbound.ErrUnknownSigningKey) {
+		t.Fatalf("message under unverified keys: %v", errs)
+	}
+	if err := bob.e.Verify(ctx, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	// Once verified, a fresh device reads it (the stored copy keeps its
+	// original verdict).
+	if _, err := alice2.e.SendText(ctx, bob.id, "after verify"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = bob.e.Sync(ctx, first.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(res.Entries); !slices.Equal(got, []string{"after verify"}) {
+		t.Fatalf("after verify: %q", got)
+	}
+}
+
+// The key change handler runs without engine locks: it may call back into
+// the engine, even into the conversation whose sync reported the change.
+func TestKeyChangeHandlerReentry(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var bob *testUser
+	var cid string
+	called := make(chan error, 4)
+	bob = n.user("bob", WithKeyChangeHandler(func(c KeyChanged) {
+		_, err := bob.e.Sync(ctx, cid)
+		called <- err
+	}))
+	sent, err := alice.e.SendText(ctx, bob.id, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid = sent.ConversationID
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	alice2 := n.newDevice(alice)
+	if _, err := alice2.e.SendText(ctx, bob.id, "new keys"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, cid); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-called:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal("handler not called")
+	}
+}

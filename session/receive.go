@@ -1,0 +1,78 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Receive verifies, decrypts and stores one event delivered out of band
+// (a webhook or push payload), given in base64 as the API returns events.
+// A key change's key is adopted under the same rules as Sync. The returned
+// event carries any verification or decryption problem in Event.Err; the
+// error return is for malformed input and storage failures. Transcript
+// checks need the surrounding events: run Sync for them.
+func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
+	defer e.deliverChanges()
+	raw, err := wire.DecodeB64(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("%w: event is not base64: %w", ErrInvalidArgument, err)
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", inbound.ErrMalformed, err)
+	}
+	cid, err := CanonicalID(me.GetConversationID(), e.userID)
+	if err != nil || cid != me.GetConversationID() {
+		return nil, fmt.Errorf("%w: event names conversation %q", ErrInvalidArgument, me.GetConversationID())
+	}
+	if !IsGroup(cid) {
+		if _, err := peerOf(cid, e.userID); err != nil {
+			return nil, err
+		}
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+	keys, err := e.keysFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := &inbound.Options{ConversationID: cid}
+	ev := inbound.Decrypt(keys, raw, opts)
+	if missing := keys.missingSigners(); len(missing) > 0 && e.server != nil {
+		if _, rerr := e.refreshPeers(ctx, missing...); rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
+			if keys, err = e.keysFor(ctx); err != nil {
+				return nil, err
+			}
+			ev = inbound.Decrypt(keys, raw, opts)
+		}
+	}
+	if err := e.screenSenders(ctx, cid, []*Event{ev}); err != nil {
+		return nil, err
+	}
+	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
+		if err := e.adoptKey(ctx, cid, ev); err != nil {
+			if !errors.Is(err, keystore.ErrConflict) {
+				return nil, err
+			}
+			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, cid, kc.Version))
+			ev.Verified = false
+		}
+	}
+	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		_, err := e.conversationRecord(ctx, tx, cid)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}); err != nil {
+		return nil, err
+	} else if len(conflicts) > 0 {
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))
+	}
+	return ev, nil
+}

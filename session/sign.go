@@ -1,0 +1,172 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// signatureVersion is the signature_version stamped on everything the engine
+// signs (crates/core/src/signatures.rs SIGNATURE_VERSION).
+const signatureVersion = "7"
+
+// joinComponents builds a signed payload: components joined by ',' with no
+// escaping. A component containing a comma could never verify and is
+// rejected, as in the XDK.
+func joinComponents(parts ...string) ([]byte, error) {
+	n := len(parts)
+	for _, p := range parts {
+		if strings.IndexByte(p, ',') >= 0 {
+			return nil, fmt.Errorf("%w: signed component contains a comma", ErrInvalidArgument)
+		}
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+func nullable(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
+
+func nullableInt(v *int64) string {
+	if v == nil {
+		return "null"
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
+func nullableBool(v *bool) string {
+	if v == nil {
+		return "null"
+	}
+	return strconv.FormatBool(*v)
+}
+
+// signer signs payloads with the account's signing key under its registered
+// public key version.
+type signer struct {
+	key     *crypto.PrivateKey
+	self    string
+	version string
+}
+
+func (e *Engine) signer() (*signer, error) {
+	kp, v, err := e.registered()
+	if err != nil {
+		return nil, err
+	}
+	return &signer{key: kp.Signing, self: e.userID, version: v}, nil
+}
+
+// sign returns the unpadded base64 raw r‖s signature of payload.
+func (s *signer) sign(payload []byte) (string, error) {
+	sig, err := crypto.Sign(s.key, payload)
+	if err != nil {
+		return "", fmt.Errorf("session: signing: %w", err)
+	}
+	return wire.EncodeB64NoPad(sig), nil
+}
+
+// action packages a signed action for the REST action_signatures array.
+// payload is echoed as signature_payload unless it embeds a secret.
+func (s *signer) action(messageID string, detail *event.MessageEventDetail, payload []byte, echo bool) (api.ActionSignature, error) {
+	sig, err := s.sign(payload)
+	if err != nil {
+		return api.ActionSignature{}, err
+	}
+	enc, err := wire.EncodeMessageEventDetail(detail)
+	if err != nil {
+		return api.ActionSignature{}, fmt.Errorf("session: encoding event detail: %w", err)
+	}
+	a := api.ActionSignature{
+		EncodedMessageEventDetail: wire.EncodeB64(enc),
+		MessageEventSignature: api.MessageEventSignature{
+			Signature:        sig,
+			PublicKeyVersion: s.version,
+			SignatureVersion: signatureVersion,
+		},
+		MessageID: messageID,
+	}
+	if echo {
+		a.SignaturePayload = string(payload)
+	}
+	return a, nil
+}
+
+// keyChangeAction signs a v7 ConversationKeyChangeEvent: the payload embeds
+// the plaintext conversation key, so it is zeroed and never echoed.
+func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.ConversationKey, parts []*event.ConversationParticipantKey) (api.ActionSignature, error) {
+	keyB64 := []byte(wire.EncodeB64NoPad(key[:]))
+	defer clear(keyB64)
+	head, err := joinComponents("ConversationKeyChangeEvent", messageID, s.self, convID, version)
+	if err != nil {
+		return api.ActionSignature{}, err
+	}
+	payload := append(append(head, ','), keyB64...)
+	defer clear(payload)
+	f := false
+	detail := &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+		ConversationKeyVersion:      &version,
+		ConversationParticipantKeys: parts,
+		ForKeyRotation:              &f,
+	}}
+	return s.action(messageID, detail, payload, false)
+}
+
+// messageSignature signs a MessageCreateEvent and returns the padded base64
+// encoded MessageEventSignature.
+func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte) (string, error) {
+	payload, err := joinComponents("MessageCreateEvent", messageID, s.self, convID, keyVersion, wire.EncodeB64NoPad(contents))
+	if err != nil {
+		return "", err
+	}
+	sig, err := s.sign(payload)
+	if err != nil {
+		return "", err
+	}
+	v, sv := s.version, signatureVersion
+	enc, err := wire.EncodeMessageEventSignature(&event.MessageEventSignature{
+		Signature:        &sig,
+		PublicKeyVersion: &v,
+		SignatureVersion: &sv,
+	})
+	if err != nil {
+		return "", fmt.Errorf("session: encoding signature: %w", err)
+	}
+	return wire.EncodeB64(enc), nil
+}
+
+// newMessageID returns a random (version 4) UUID string.
+func newMessageID(r io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("session: reading randomness: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexdig = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hexdig[c>>4], hexdig[c&15])
+	}
+	return string(out), nil
+}

@@ -1,0 +1,867 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// SyncResult summarises one Sync.
+type SyncResult struct {
+	// ConversationID is the canonical id synced.
+	ConversationID string
+	// Entries are the events stored by this sync, oldest first (empty for
+	// SyncEach).
+	Entries []Entry
+	// Anomalies are transcript findings: gaps, forks, duplicates,
+	// conflicting duplicates, reorders and messages under unknown key
+	// versions. Gaps also appear where the server legitimately withholds
+	// events (deleted messages, key changes no message uses).
+	Anomalies []Anomaly
+	// KeyChanges are peer key changes detected while refreshing the
+	// participants' keys.
+	KeyChanges []KeyChanged
+	// Events counts the events received; Failed those that did not verify
+	// or decrypt.
+	Events, Failed int
+	// NewestSequenceID is the newest sequence id stored after the sync.
+	NewestSequenceID string
+}
+
+// Sync fetches the conversation's new events from the server, verifies and
+// decrypts them, stores them (see History) and returns what was stored.
+// See SyncEach for the details; Sync additionally collects the entries.
+func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
+	var entries []Entry
+	res, err := e.SyncEach(ctx, id, func(ev *Event) error {
+		entries = append(entries, EntryFromEvent(ev))
+		return nil
+	})
+	if res != nil {
+		sort.SliceStable(entries, func(i, j int) bool { return versionLess(entries[i].SequenceID, entries[j].SequenceID) })
+		res.Entries = entries
+	}
+	return res, err
+}
+
+// SyncEach fetches the conversation's events from the newest back to the
+// newest one already stored, page by page (a server paging oldest first is
+// read to the end instead), and calls fn (when not nil) with every event
+// not stored before. Each page streams through the receive pipeline
+// (signature verification against pinned keys, ECIES unwrap of key changes,
+// decryption) and into the store, so memory use does not depend on the
+// history's length.
+//
+// Keys learnt from key changes are stored; only a verified v6+ key change
+// above the conversation's high-water mark can become the encryption key,
+// so a replayed older key change never does. Group rosters follow verified
+// group changes. Peers whose signing keys are unknown are fetched and the
+// page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
+// are reported, never hidden. fn returning an error stops the sync.
+func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
+	defer e.deliverChanges()
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	unlock := e.lockConv(cid)
+	defer unlock()
+
+	res := &SyncResult{ConversationID: cid}
+	var rec *keystore.Conversation
+	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		var err error
+		rec, err = e.conversationRecord(ctx, tx, cid)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
+		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+	}
+	if len(rec.Members) > 0 {
+		changes, err := e.refreshPeers(ctx, rec.Members...)
+		res.KeyChanges = append(res.KeyChanges, changes...)
+		if err != nil && !errors.Is(err, ErrNoPeerKeys) && !errors.Is(err, ErrKeyBinding) {
+			return res, err
+		}
+	}
+	keys, err := e.keysFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &syncState{
+		e: e, res: res, cid: cid, keys: keys, fn: fn,
+		stored: rec.Sync.LastSequenceID,
+	}
+	token := ""
+	tokens := map[string]bool{}
+	for {
+		resp, err := srv.GetConversationEvents(ctx, PathID(cid), e.cfg.pageSize, token)
+		if err != nil {
+			return res, fmt.Errorf("session: fetching events: %w", err)
+		}
+		done, err := st.page(ctx, resp)
+		if err != nil {
+			return res, err
+		}
+		if done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == "" {
+			break
+		}
+		if tokens[resp.Meta.NextToken] {
+			return res, fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
+		}
+		tokens[resp.Meta.NextToken] = true
+		token = resp.Meta.NextToken
+	}
+	if err := st.finish(ctx); err != nil {
+		return res, err
+	}
+	if IsGroup(cid) {
+		e.refreshGroupTitle(ctx, cid)
+	}
+	return res, nil
+}
+
+// syncState carries one SyncEach across its pages.
+type syncState struct {
+	e    *Engine
+	res  *SyncResult
+	cid  string
+	keys *storeKeys
+	fn   func(*Event) error
+
+	stored string // newest sequence id stored before this sync
+
+	// The range of sequence ids walked so far (pages may come newest or
+	// oldest first) and the predecessor its oldest event claims.
+	lo, loPrev, hi string
+	newest         string // newest sequence id received by this sync
+}
+
+// page processes one page of events.
+func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse) (bool, error) {
+	var raws [][]byte
+	var bad []*Event
+	add := func(b64 string) {
+		raw, err := wire.DecodeB64(b64)
+		if err != nil {
+			bad = append(bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
+			return
+		}
+		raws = append(raws, raw)
+	}
+	var kcCount int
+	if resp.Meta != nil {
+		for _, k := range resp.Meta.KeyChangeEvents() {
+			add(k)
+		}
+		kcCount = len(raws)
+	}
+	for _, d := range resp.Data {
+		add(d.EncodedEvent)
+	}
+	evs, err := s.decrypt(ctx, raws)
+	if err != nil {
+		return false, err
+	}
+	// Peers whose signing keys were unknown: fetch them and decrypt again.
+	if missing := s.keys.missingSigners(); len(missing) > 0 {
+		changes, rerr := s.e.refreshPeers(ctx, missing...)
+		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
+		if rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
+			keys, err := s.e.keysFor(ctx)
+			if err != nil {
+				return false, err
+			}
+			s.keys = keys
+			if evs, err = s.decrypt(ctx, raws); err != nil {
+				return false, err
+			}
+		}
+	}
+	s.res.Events += len(evs) + len(bad)
+	s.res.Failed += len(bad)
+	if err := s.e.screenSenders(ctx, s.cid, evs); err != nil {
+		return false, err
+	}
+
+	// Adopt keys first (every key change of the page), then walk the
+	// page's events newest first for the transcript checks.
+	if err := s.adoptKeys(ctx, evs[:kcCount]); err != nil {
+		return false, err
+	}
+	data := evs[kcCount:]
+	ascending := pageAscending(data)
+	var walk []*Event
+	pageMin, pageMax := "", ""
+	for _, ev := range data {
+		if !keystore.ValidVersion(ev.SequenceID) {
+			continue
+		}
+		if pageMin == "" || versionLess(ev.SequenceID, pageMin) {
+			pageMin = ev.SequenceID
+		}
+		if pageMax == "" || versionLess(pageMax, ev.SequenceID) {
+			pageMax = ev.SequenceID
+		}
+	}
+	var keep []*Event
+	for _, ev := range data {
+		if keystore.ValidVersion(ev.SequenceID) {
+			walk = append(walk, ev)
+		} else {
+			keep = append(keep, ev)
+		}
+	}
+	for _, ev := range evs[:kcCount] {
+		// Key changes inside the window this page covers (or between it
+		// and what was walked before) take part in the chain; others are
+		// served for their keys only.
+		if s.inWindow(ev.SequenceID, pageMin, pageMax, ascending) {
+			walk = append(walk, ev)
+		} else if !s.seenBefore(ev.SequenceID) {
+			keep = append(keep, ev)
+		}
+	}
+	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
+	s.checkLinks(walk)
+	reachedStored := false
+	for _, ev := range walk {
+		if s.stored != "" && !versionLess(s.stored, ev.SequenceID) {
+			// Already stored: the server must serve the same bytes again.
+			reachedStored = true
+			if prev, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID); err != nil {
+				return false, fmt.Errorf("session: reading history: %w", err)
+			} else if prev != nil {
+				prev.Body.Zero()
+				if !bytes.Equal(prev.Raw, ev.Raw) {
+					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
+				}
+				continue
+			}
+		}
+		if s.newest == "" || versionLess(s.newest, ev.SequenceID) {
+			s.newest = ev.SequenceID
+		}
+		keep = append(keep, ev)
+	}
+	// Store oldest first so that group changes apply in order.
+	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
+	if err := s.store(ctx, keep); err != nil {
+		return false, err
+	}
+	for _, ev := range bad {
+		if s.fn != nil {
+			if err := s.fn(ev); err != nil {
+				return false, err
+			}
+		}
+	}
+	// Newest-first paging (the X API's order) has reached stored history:
+	// older pages hold nothing new. Oldest-first paging must go on.
+	return reachedStored && !ascending, nil
+}
+
+// pageAscending reports whether the server listed data oldest first.
+func pageAscending(data []*Event) bool {
+	up, down := 0, 0
+	for i := 1; i < len(data); i++ {
+		a, b := data[i-1].SequenceID, data[i].SequenceID
+		switch {
+		case versionLess(a, b):
+			up++
+		case versionLess(b, a):
+			down++
+		}
+	}
+	return up > down
+}
+
+// seenBefore reports whether seq lies in the range already walked.
+func (s *syncState) seenBefore(seq string) bool {
+	return s.lo != "" && !versionLess(seq, s.lo) && !versionLess(s.hi, seq)
+}
+
+// inWindow reports whether a key change at seq belongs to the stretch of
+// transcript this page covers: inside the page's range, or between the
+// page and the range walked before.
+func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool {
+	if !keystore.ValidVersion(seq) || pageMin == "" || s.seenBefore(seq) {
+		return false
+	}
+	if versionLess(pageMin, seq) && versionLess(seq, pageMax) {
+		return true
+	}
+	if s.lo == "" {
+		return false
+	}
+	if ascending {
+		return versionLess(s.hi, seq) && versionLess(seq, pageMin)
+	}
+	return versionLess(pageMax, seq) && versionLess(seq, s.lo)
+}
+
+// checkLinks checks the previous_sequence_id links of a page (sorted
+// oldest first) and its join with the range walked before, then extends
+// that range.
+func (s *syncState) checkLinks(walk []*Event) {
+	report := func(k AnomalyKind, seq, related string) {
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
+	}
+	// link reports how ev's claimed predecessor relates to the event
+	// actually before it.
+	link := func(ev *Event, before string) {
+		prev := ev.PreviousSequenceID
+		switch {
+		case prev == "" || prev == before:
+		case !versionLess(prev, ev.SequenceID):
+			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
+		case versionLess(before, prev):
+			report(AnomalyGap, ev.SequenceID, prev)
+		default:
+			report(AnomalyFork, ev.SequenceID, prev)
+		}
+	}
+	var uniq []*Event
+	for i, ev := range walk {
+		if i > 0 && ev.SequenceID == walk[i-1].SequenceID {
+			if sha256.Sum256(ev.Raw) == sha256.Sum256(walk[i-1].Raw) {
+				report(AnomalyDuplicate, ev.SequenceID, ev.SequenceID)
+			} else {
+				report(AnomalyConflict, ev.SequenceID, ev.SequenceID)
+			}
+			continue
+		}
+		if len(uniq) > 0 {
+			link(ev, uniq[len(uniq)-1].SequenceID)
+		}
+		uniq = append(uniq, ev)
+	}
+	if len(uniq) == 0 {
+		return
+	}
+	first, last := uniq[0], uniq[len(uniq)-1]
+	switch {
+	case s.lo == "":
+		s.lo, s.loPrev, s.hi = first.SequenceID, first.PreviousSequenceID, last.SequenceID
+	case versionLess(last.SequenceID, s.lo): // an older page
+		if s.loPrev != "" && s.loPrev != last.SequenceID {
+			if versionLess(last.SequenceID, s.loPrev) {
+				report(AnomalyGap, s.lo, s.loPrev)
+			} else {
+				report(AnomalyFork, s.lo, s.loPrev)
+			}
+		}
+		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
+	case versionLess(s.hi, first.SequenceID): // a newer page
+		link(first, s.hi)
+		s.hi = last.SequenceID
+	default:
+		report(AnomalyReorder, first.SequenceID, s.hi)
+		if versionLess(first.SequenceID, s.lo) {
+			s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
+		}
+		if versionLess(s.hi, last.SequenceID) {
+			s.hi = last.SequenceID
+		}
+	}
+}
+
+func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error) {
+	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers}
+	evs := make([]*Event, 0, len(raws))
+	for ev, err := range inbound.DecryptBatch(ctx, s.keys, inbound.FromBytes(raws), opts) {
+		if err != nil {
+			return nil, fmt.Errorf("session: decrypting events: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// adoptKeys stores the keys of the page's key changes.
+func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
+	for _, ev := range kcs {
+		kc := ev.KeyChange
+		if kc == nil || kc.Key == nil || !keystore.ValidVersion(kc.Version) {
+			continue
+		}
+		if err := s.e.adoptKey(ctx, s.cid, ev); err != nil {
+			if errors.Is(err, keystore.ErrConflict) {
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, s.cid, kc.Version))
+				ev.Verified = false
+				continue
+			}
+			return err
+		}
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key)
+	}
+	return nil
+}
+
+// screenSenders rejects events whose author cannot speak in cid: in a
+// one-to-one conversation only its two users may (a valid signature by a
+// third party over this conversation id is still a forgery of the
+// conversation), and in a group with a known roster a key change from a
+// non-member may decrypt history but never becomes the encryption key.
+func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event) error {
+	var roster []string
+	if IsGroup(cid) {
+		c, err := e.store.Conversation(ctx, cid)
+		switch {
+		case err == nil:
+			roster = c.Members
+		case !errors.Is(err, keystore.ErrNotFound):
+			return fmt.Errorf("session: reading conversation: %w", err)
+		}
+	}
+	for _, ev := range evs {
+		if ev.SenderID == "" || !ev.Kind.Signed() {
+			continue
+		}
+		if !IsGroup(cid) {
+			if _, err := peerOf(cid, ev.SenderID); err != nil {
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
+				ev.Verified = false
+				ev.Message = nil
+				if kc := ev.KeyChange; kc != nil && kc.Key != nil {
+					kc.Key.Zero()
+					kc.Key, kc.UsableForEncryption = nil, false
+				}
+			}
+			continue
+		}
+		if kc := ev.KeyChange; kc != nil && len(roster) > 0 && !slices.Contains(roster, ev.SenderID) {
+			kc.UsableForEncryption = false
+			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: key change by %s, not a member of %s", ErrNotMember, ev.SenderID, cid))
+		}
+	}
+	return nil
+}
+
+// adoptKey stores a key change's key. It is marked usable for encryption
+// only when the change verified at signature version 6+, and then, when it
+// is the newest usable version, records its recipients.
+func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
+	kc := ev.KeyChange
+	usable := ev.Verified && kc.UsableForEncryption
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		old, err := tx.ConversationKey(ctx, cid, kc.Version)
+		switch {
+		case err == nil:
+			same := old.Key == keystore.SecretKey(*kc.Key)
+			old.Key.Zero()
+			if !same {
+				return keystore.ErrConflict
+			}
+			if old.Verified || !usable {
+				return nil
+			}
+		case !errors.Is(err, keystore.ErrNotFound):
+			return err
+		}
+		newest := true
+		if all, err := tx.ConversationKeys(ctx, cid); err == nil {
+			for i := range all {
+				if all[i].Verified && !versionLess(all[i].Version, kc.Version) && all[i].Version != kc.Version {
+					newest = false
+				}
+				all[i].Key.Zero()
+			}
+		}
+		if err := tx.PutConversationKey(ctx, keystore.ConversationKey{
+			ConversationID: cid, Version: kc.Version, Key: keystore.SecretKey(*kc.Key),
+			Verified: usable, CreatedBy: ev.SenderID, CreatedAt: ev.CreatedAt,
+		}); err != nil {
+			return err
+		}
+		if len(ev.Raw) > 0 {
+			if err := tx.SetValue(ctx, keyChangeIndexKey(cid, kc.Version), ev.Raw); err != nil {
+				return err
+			}
+		}
+		if !usable || !newest {
+			return nil
+		}
+		c, err := e.conversationRecord(ctx, tx, cid)
+		if err != nil {
+			return err
+		}
+		m := loadMeta(c)
+		m.KeyRecipients = map[string]string{}
+		for _, p := range kc.Participants {
+			m.KeyRecipients[p.UserID] = p.PublicKeyVersion
+		}
+		if IsGroup(cid) && len(c.Members) == 0 {
+			for _, p := range kc.Participants {
+				c.Members = append(c.Members, p.UserID)
+			}
+			c.Members = normaliseIDs(c.Members)
+		}
+		c.Meta = m.encode()
+		return tx.PutConversation(ctx, c)
+	})
+}
+
+// note records an event's failure in the result.
+func (s *syncState) note(ev *Event) {
+	if ev.Err == nil {
+		return
+	}
+	s.res.Failed++
+	var uk *inbound.UnknownKeyError
+	if errors.As(ev.Err, &uk) {
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
+	}
+}
+
+// store records events in one transaction and passes the new ones to fn.
+func (s *syncState) store(ctx context.Context, evs []*Event) error {
+	for _, ev := range evs {
+		s.note(ev)
+	}
+	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs)
+	if err != nil {
+		return err
+	}
+	for _, seq := range conflicts {
+		// The server now serves different bytes under a stored sequence
+		// id: the stored event is kept and the equivocation reported.
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
+	}
+	if s.fn == nil {
+		return nil
+	}
+	for i, ev := range evs {
+		if fresh[i] {
+			if err := s.fn(ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// storeEvents stores events of cid in one transaction, applying the side
+// effects of verified ones (edit index, group roster). An event whose
+// sequence id is already stored is not replaced: fresh reports which
+// events were new, conflicts the sequence ids stored with different bytes.
+// Events without a valid sequence id are not stored but count as fresh.
+func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fresh []bool, conflicts []string, err error) {
+	fresh = make([]bool, len(evs))
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		conflicts = conflicts[:0]
+		for i, ev := range evs {
+			fresh[i] = false
+			if !keystore.ValidVersion(ev.SequenceID) {
+				fresh[i] = true
+				continue
+			}
+			prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				prev.Body.Zero()
+				if !bytes.Equal(prev.Raw, ev.Raw) {
+					conflicts = append(conflicts, ev.SequenceID)
+				}
+				continue
+			}
+			fresh[i] = true
+			en := EntryFromEvent(ev)
+			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
+				return err
+			}
+			if !ev.Verified {
+				continue
+			}
+			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && keystore.ValidVersion(m.Edit.TargetSequenceID) {
+				key := editIndexKey(cid, m.Edit.TargetSequenceID)
+				if old, err := tx.Value(ctx, key); err == nil {
+					if pe, err := wire.DecodeMessageEvent(old); err == nil && versionLess(ev.SequenceID, pe.GetSequenceID()) {
+						continue
+					}
+				}
+				if err := tx.SetValue(ctx, key, ev.Raw); err != nil {
+					return err
+				}
+			}
+			if ev.GroupChange != nil {
+				if err := e.applyGroupChange(ctx, tx, cid, ev); err != nil {
+					return err
+				}
+			}
+			if ev.Delete != nil {
+				if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+	}
+	return fresh, conflicts, nil
+}
+
+// eventAt returns the stored event with sequence id seq, or nil.
+func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.StoredEvent, error) {
+	after := ""
+	if n, err := strconv.ParseUint(seq, 10, 64); err == nil && n > 0 {
+		after = strconv.FormatUint(n-1, 10)
+	}
+	evs, err := tx.Events(ctx, cid, after, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 || evs[0].SequenceID != seq {
+		for i := range evs {
+			evs[i].Body.Zero()
+		}
+		return nil, nil
+	}
+	return &evs[0], nil
+}
+
+// applyDelete erases the content of messages removed by a verified
+// delete: for everyone when the delete's author wrote them, or for this
+// account when it deleted them for itself. The entry stays (Removed) so
+// the transcript keeps its shape.
+func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	d := ev.Delete
+	forAll := d.Action == inbound.DeleteForAll
+	if !forAll && ev.SenderID != e.userID {
+		return nil
+	}
+	for _, seq := range d.SequenceIDs {
+		old, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return err
+		}
+		if old == nil || (forAll && old.SenderID != ev.SenderID) {
+			if old != nil {
+				old.Body.Zero()
+			}
+			continue
+		}
+		en := entryFromStored(cid, old)
+		old.Body.Zero()
+		if en.Removed {
+			continue
+		}
+		gone := Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
+			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true}
+		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{gone.stored(nil)}); err != nil {
+			return err
+		}
+		if err := tx.SetValue(ctx, editIndexKey(cid, seq), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyGroupChange updates the stored roster from a verified group change
+// newer than the last one applied.
+func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	m := loadMeta(c)
+	var rosterSeq string
+	if v, err := tx.Value(ctx, "session/roster/"+cid); err == nil {
+		rosterSeq = string(v)
+	}
+	if rosterSeq != "" && !versionLess(rosterSeq, ev.SequenceID) {
+		return nil
+	}
+	g := ev.GroupChange
+	switch g.Kind {
+	case inbound.GroupCreated:
+		c.Type = KindGroup
+		c.Members = normaliseIDs(g.MemberIDs)
+		m.Admins = normaliseIDs(g.AdminIDs)
+		if g.Title != "" {
+			m.TitleCipher = g.Title
+			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
+		}
+		m.AvatarURL = g.AvatarURL
+		if g.TTL > 0 {
+			t := g.TTL.Milliseconds()
+			m.TTLMsec = &t
+		}
+	case inbound.GroupMembersAdded:
+		base := g.CurrentMemberIDs
+		if len(base) == 0 {
+			base = c.Members
+		}
+		c.Members = normaliseIDs(append(slices.Clone(base), g.MemberIDs...))
+		if len(g.CurrentAdminIDs) > 0 {
+			m.Admins = normaliseIDs(g.CurrentAdminIDs)
+		}
+		if g.Title != "" && g.Title != m.TitleCipher {
+			m.TitleCipher = g.Title
+			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
+				m.Title = pt
+			}
+		}
+		if g.ScreenCaptureBlocking != nil {
+			b := *g.ScreenCaptureBlocking
+			m.ScreenCaptureBlocking = &b
+		}
+	case inbound.GroupMembersRemoved:
+		c.Members = slices.DeleteFunc(slices.Clone(c.Members), func(u string) bool { return slices.Contains(g.MemberIDs, u) })
+	case inbound.GroupAdminsAdded:
+		m.Admins = normaliseIDs(append(slices.Clone(m.Admins), g.AdminIDs...))
+	case inbound.GroupAdminsRemoved:
+		m.Admins = slices.DeleteFunc(slices.Clone(m.Admins), func(u string) bool { return slices.Contains(g.AdminIDs, u) })
+	case inbound.GroupTitleChanged:
+		m.TitleCipher = g.Title
+		m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
+	case inbound.GroupAvatarChanged:
+		m.AvatarURL = g.AvatarURL
+	default:
+		return nil
+	}
+	c.Meta = m.encode()
+	c.UpdatedAt = e.now()
+	if err := tx.PutConversation(ctx, c); err != nil {
+		return err
+	}
+	return tx.SetValue(ctx, "session/roster/"+cid, []byte(ev.SequenceID))
+}
+
+// decryptTitle opens an encrypted group title with the key of version, or
+// any key held for cid (newest first) when that fails. A title that does
+// not open is returned as is (it may be plaintext from another client).
+func (e *Engine) decryptTitle(ctx context.Context, tx keystore.Tx, cid, version, title string) string {
+	if pt, ok := e.openTitle(ctx, tx, cid, version, title); ok {
+		return pt
+	}
+	return title
+}
+
+// openTitle decrypts an encrypted title; the secretbox authenticates it as
+// written by a holder of the conversation key.
+func (e *Engine) openTitle(ctx context.Context, tx keystore.Tx, cid, version, title string) (string, bool) {
+	ct, err := wire.DecodeB64(title)
+	if err != nil || len(ct) < crypto.SecretboxOverhead {
+		return "", false
+	}
+	keys, err := tx.ConversationKeys(ctx, cid)
+	if err != nil {
+		return "", false
+	}
+	defer func() {
+		for i := range keys {
+			keys[i].Key.Zero()
+		}
+	}()
+	sort.SliceStable(keys, func(i, j int) bool {
+		if (keys[i].Version == version) != (keys[j].Version == version) {
+			return keys[i].Version == version
+		}
+		return versionLess(keys[j].Version, keys[i].Version)
+	})
+	for i := range keys {
+		key := crypto.ConversationKey(keys[i].Key)
+		pt, err := crypto.Open(&key, ct)
+		key.Zero()
+		if err == nil {
+			return string(pt), true
+		}
+	}
+	return "", false
+}
+
+// refreshGroupTitle fills in an unknown group title from the server's
+// conversation record: the title there is encrypted under a conversation
+// key, which authenticates it. Best effort.
+func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
+	c, err := e.store.Conversation(ctx, cid)
+	if err != nil || c.Type != KindGroup || loadMeta(c).Title != "" || e.server == nil {
+		return
+	}
+	resp, err := e.server.GetConversation(ctx, PathID(cid))
+	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
+		return
+	}
+	_ = e.store.Update(ctx, func(tx keystore.Tx) error {
+		c, err := tx.Conversation(ctx, cid)
+		if err != nil {
+			return err
+		}
+		m := loadMeta(c)
+		if m.Title != "" {
+			return nil
+		}
+		pt, ok := e.openTitle(ctx, tx, cid, "", resp.Data.GroupName)
+		if !ok {
+			return nil
+		}
+		m.Title, m.TitleCipher = pt, resp.Data.GroupName
+		c.Meta = m.encode()
+		return tx.PutConversation(ctx, c)
+	})
+}
+
+// finish records the sync position.
+func (s *syncState) finish(ctx context.Context) error {
+	if s.newest == "" || (s.stored != "" && !versionLess(s.stored, s.newest)) {
+		s.res.NewestSequenceID = s.stored
+		return nil
+	}
+	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
+		c, err := s.e.conversationRecord(ctx, tx, s.cid)
+		if err != nil {
+			return err
+		}
+		if c.Sync.LastSequenceID == "" || versionLess(c.Sync.LastSequenceID, s.newest) {
+			c.Sync.LastSequenceID = s.newest
+			c.Sync.ChainHead = s.newest
+		}
+		s.res.NewestSequenceID = c.Sync.LastSequenceID
+		c.UpdatedAt = s.e.now()
+		return tx.PutConversation(ctx, c)
+	})
+}
+
+// SyncAll refreshes the conversation list and syncs every conversation,
+// returning one result per conversation and the errors joined.
+func (e *Engine) SyncAll(ctx context.Context) ([]*SyncResult, error) {
+	convs, err := e.RefreshConversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*SyncResult
+	var errs []error
+	for _, c := range convs {
+		r, err := e.Sync(ctx, c.ID)
+		if r != nil {
+			out = append(out, r)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.ID, err))
+		}
+	}
+	return out, errors.Join(errs...)
+}
