@@ -16,14 +16,14 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: check test
 
-test: gencheck unit interop
+test: gencheck interop-deps unit
 
 deps:
 	$(GO) mod download
 
 unit: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	./scripts/test.sh
 
 gencheck:
 	./scripts/check-generate.sh

@@ -18,6 +18,7 @@ import { createInterface } from "node:readline";
 import v8 from "node:v8";
 import { loadSDK, SDK_VERSION } from "./sdk.mjs";
 import { buildMessageEvent, decodeStruct, encodeStruct } from "./thrift.mjs";
+import { App, envelopeInfo, tamperer } from "./app.mjs";
 
 // Keep stdout clean for the protocol even if the SDK logs.
 for (const k of ["log", "info", "warn", "debug"]) console[k] = (...a) => console.error(...a);
@@ -36,6 +37,20 @@ try {
   process.exit(3);
 }
 const accounts = new Map();
+const apps = new Map(); // account name -> App (the app layer over that account's Chat)
+
+function app(args) {
+  const name = args?.account ?? "default";
+  const a = apps.get(name);
+  if (!a) throw new Error(`app: account ${JSON.stringify(name)} not initialised (call app.init)`);
+  return a;
+}
+
+function tamperSpec(t) {
+  if (t === undefined || t === null) return undefined;
+  if (typeof t !== "object" || typeof t.kind !== "string") throw new Error("tamper must be {kind, ...}");
+  return tamperer(t.kind, t);
+}
 
 function account(args) {
   const name = args?.account ?? "default";
@@ -109,12 +124,14 @@ const OPS = {
     const name = a?.account ?? "default";
     accounts.get(name)?.free();
     accounts.delete(name);
+    apps.delete(name);
     account(a);
     return null;
   },
   dropAccount: (a) => {
     const name = a?.account ?? "default";
     accounts.get(name)?.free();
+    apps.delete(name);
     return accounts.delete(name);
   },
 
@@ -172,6 +189,35 @@ const OPS = {
     return { parts, final: dec.finish() };
   },
 
+  // --- app layer: the SDK used by an HTTP client of an X API server (app.mjs) ---
+  "app.init": (a) => {
+    const name = a?.account ?? "default";
+    apps.set(name, new App(account(a), { baseURL: str(a.baseURL, "baseURL"), userId: str(a.userId, "userId"), token: str(a.token, "token") }));
+    return null;
+  },
+  "app.register": (a) => app(a).register(),
+  "app.fetchKeys": (a) => app(a).fetchKeys(stringList(a.userIds, "userIds")),
+  "app.startConversation": (a) => app(a).startConversation(str(a.peerId, "peerId")),
+  "app.createGroup": (a) => app(a).createGroup({ memberIds: stringList(a.memberIds, "memberIds"), adminIds: a.adminIds, title: a.title, signedTitle: a.signedTitle }),
+  "app.conversation": (a) => app(a).conversation(str(a.conversationId, "conversationId")),
+  "app.decryptMetadata": (a) => ({ plaintext: app(a).decryptMetadata(str(a.conversationId, "conversationId"), str(a.ciphertext, "ciphertext"), a.keyVersion ?? undefined) }),
+  "app.addMembers": (a) => app(a).addMembers(str(a.conversationId, "conversationId"), stringList(a.memberIds, "memberIds")),
+  "app.send": (a) => app(a).send(str(a.conversationId, "conversationId"), a),
+  "app.edit": (a) => app(a).edit(str(a.conversationId, "conversationId"), str(a.target, "target"), str(a.text, "text"), a.entities),
+  "app.react": (a) => app(a).react(str(a.conversationId, "conversationId"), str(a.target, "target"), str(a.emoji, "emoji"), !!a.remove),
+  "app.delete": (a) => app(a).deleteMessages(str(a.conversationId, "conversationId"), stringList(a.sequenceIds, "sequenceIds"), !!a.deleteForAll),
+  "app.sync": (a) => app(a).sync(str(a.conversationId, "conversationId"), { tamper: tamperSpec(a.tamper) }),
+  "app.rawEvent": (a) => ({ event: app(a).rawEvent(str(a.conversationId, "conversationId"), str(a.sequenceId, "sequenceId")) }),
+  "app.keys": (a) => {
+    const e = app(a).convKeys.get(str(a.conversationId, "conversationId"));
+    return { latest: e?.latest ?? null, versions: e ? [...e.keys.keys()] : [] };
+  },
+  "app.uploadMedia": (a) => app(a).uploadMedia(str(a.conversationId, "conversationId"), bytes(a.data, "data")),
+  "app.downloadMedia": (a) => app(a).downloadMedia(str(a.conversationId, "conversationId"), str(a.mediaHashKey, "mediaHashKey"), a.keyVersion ?? undefined, { truncate: a.truncate }),
+  // Pure helpers for tests.
+  tamper: (a) => ({ event: tamperSpec(a)(str(a.event, "event")) }),
+  envelopeInfo: (a) => envelopeInfo(str(a.event, "event")),
+
   // --- Thrift helpers (no SDK involved) ---
   buildMessageEvent: (a) => ({ event: b64(buildMessageEvent(a)) }),
   thriftDecode: (a) => decodeStruct(bytes(a.data, "data")),
@@ -184,7 +230,7 @@ function errorText(e) {
   try { return JSON.stringify(e); } catch { return String(e); }
 }
 
-function handle(line) {
+async function handle(line) {
   let req;
   try {
     req = JSON.parse(line);
@@ -196,7 +242,7 @@ function handle(line) {
   const fn = Object.hasOwn(OPS, req.op) ? OPS[req.op] : null;
   if (!fn) return { id, ok: false, error: `unknown op ${JSON.stringify(req.op)}` };
   try {
-    const result = toJSON(fn(req.args ?? {}));
+    const result = toJSON(await fn(req.args ?? {}));
     return { id, ok: true, result: result === undefined ? null : result };
   } catch (e) {
     return { id, ok: false, error: errorText(e) };
@@ -206,7 +252,7 @@ function handle(line) {
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
 for await (const line of rl) {
   if (line.trim() === "") continue;
-  process.stdout.write(JSON.stringify(handle(line)) + "\n");
+  process.stdout.write(JSON.stringify(await handle(line)) + "\n");
 }
 // Exit as soon as stdin closes: pending V8 background work for the WASM
 // module can otherwise keep the event loop alive for seconds. Writes to a

@@ -793,12 +793,19 @@ func (e *Engine) openTitle(ctx context.Context, tx keystore.Tx, cid, version, ti
 	return "", false
 }
 
+// titleUnopened reports whether the group title is still unknown: absent, or
+// held only as the ciphertext decryptTitle could not open (a member who joined
+// after the key that sealed it was current never receives that key).
+func titleUnopened(m convMeta) bool {
+	return m.Title == "" || m.Title == m.TitleCipher
+}
+
 // refreshGroupTitle fills in an unknown group title from the server's
 // conversation record: the title there is encrypted under a conversation
 // key, which authenticates it. Best effort.
 func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	c, err := e.store.Conversation(ctx, cid)
-	if err != nil || c.Type != KindGroup || loadMeta(c).Title != "" || e.server == nil {
+	if err != nil || c.Type != KindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
 		return
 	}
 	resp, err := e.server.GetConversation(ctx, PathID(cid))
@@ -811,7 +818,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 			return err
 		}
 		m := loadMeta(c)
-		if m.Title != "" {
+		if !titleUnopened(m) {
 			return nil
 		}
 		pt, ok := e.openTitle(ctx, tx, cid, "", resp.Data.GroupName)

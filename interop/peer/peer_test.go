@@ -21,7 +21,11 @@ import (
 func startPeer(t *testing.T) *Peer {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not on PATH: the interop tests need Node.js 18+")
+		// Same policy as the interop suite: fail unless explicitly optional.
+		if os.Getenv("XCHAT_INTEROP_OPTIONAL") == "1" {
+			t.Skip("node not on PATH and XCHAT_INTEROP_OPTIONAL=1")
+		}
+		t.Fatalf("node not on PATH: the interop tests need Node.js 18+ (set XCHAT_INTEROP_OPTIONAL=1 to skip): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every Go test once, verbosely into a log, and prints what a reader needs:
+# the per-suite summary lines (vector counts, interop matrix, attack and fault
+# figures), one line per package, and on failure the failing tests' output.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp "${TMPDIR:-/tmp}/xchat-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+go test -count=1 -v "$@" ./... >"$log" 2>&1
+rc=$?
+grep -E '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
+grep -E '^(interop|attacks|faults|crash): ' "$log" | sort -u
+grep -E '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
+if [ $rc -ne 0 ]; then
+  echo "---- failures ----"
+  grep -E -B2 -A25 '^[[:space:]]*--- FAIL|^panic:' "$log" | head -400
+fi
+exit $rc
