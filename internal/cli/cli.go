@@ -1,0 +1,307 @@
+// Package cli implements the xchat command-line tool: global flags, the
+// command table, terminal prompts and output formatting. All protocol work is
+// done by package session; this package only turns arguments into engine
+// calls and engine results into text.
+//
+// Conventions:
+//
+//   - Global flags come before the command:
+//     xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND …
+//   - stdout carries only the command's result, so it can be piped; progress,
+//     warnings and prompts go to stderr or the terminal (/dev/tty).
+//   - Errors are printed as "xchat: error: …" on stderr. Exit status 0 means
+//     full success, 1 a failure, 2 a usage error.
+//   - Secrets (tokens, passphrases, keys) are never printed.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	// ExitOK is full success.
+	ExitOK = 0
+	// ExitFailure is any failure of the command itself.
+	ExitFailure = 1
+	// ExitUsage is a command-line usage error.
+	ExitUsage = 2
+)
+
+// Environment variables read by the tool.
+const (
+	EnvHome       = "XCHAT_HOME"
+	EnvAPI        = "XCHAT_API"
+	EnvToken      = "XCHAT_TOKEN"
+	EnvPassphrase = "XCHAT_PASSPHRASE"
+	// EnvNewPassphrase supplies the new passphrase to "passphrase change".
+	EnvNewPassphrase = "XCHAT_NEW_PASSPHRASE"
+	// EnvBackupPassphrase supplies the passphrase of an export-keys /
+	// import-keys backup file.
+	EnvBackupPassphrase = "XCHAT_BACKUP_PASSPHRASE"
+	// EnvNoPrompt, when set to a non-empty value, forbids terminal prompts
+	// (scripts and CI): a missing passphrase or confirmation is an error.
+	EnvNoPrompt = "XCHAT_NO_PROMPT"
+	// EnvClientID is the OAuth client id used by login.
+	EnvClientID = "XCHAT_CLIENT_ID"
+	// EnvBrowser, when set, is run with the authorization URL by login.
+	EnvBrowser = "BROWSER"
+)
+
+// Env is the process environment a command runs in. Tests replace its
+// fields; Main uses the real process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv looks up an environment variable.
+	Getenv func(string) string
+	// StdoutIsTerminal and StderrIsTerminal report whether those streams
+	// are terminals (binary output is refused on a terminal stdout; the
+	// upload progress bar is drawn only on a terminal stderr).
+	StdoutIsTerminal bool
+	StderrIsTerminal bool
+	// OpenTTY opens the terminal used for prompts. Nil, or an error, means
+	// there is none.
+	OpenTTY func() (TTY, error)
+	// OpenBrowser, when set, is called by login with the authorization URL
+	// (after it is printed). ProcessEnv runs $BROWSER.
+	OpenBrowser func(url string) error
+}
+
+// ProcessEnv returns the Env of the running process.
+func ProcessEnv() *Env {
+	return &Env{
+		Stdin:            os.Stdin,
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		Getenv:           os.Getenv,
+		StdoutIsTerminal: isTerminal(os.Stdout),
+		StderrIsTerminal: isTerminal(os.Stderr),
+		OpenTTY:          openTTY,
+		OpenBrowser:      runBrowser,
+	}
+}
+
+// Main runs the tool with the process environment and returns the exit
+// status. SIGINT and SIGTERM cancel the running command.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, ProcessEnv())
+}
+
+// Run runs the tool with args (without the program name) in env and returns
+// the exit status.
+func Run(ctx context.Context, args []string, env *Env) (status int) {
+	defer func() {
+		// A panic is a bug; report it as an error instead of a stack trace
+		// that could include secrets.
+		if r := recover(); r != nil {
+			fmt.Fprintf(env.Stderr, "xchat: error: internal error: %v\n", r)
+			status = ExitFailure
+		}
+	}()
+	a := &app{env: env}
+	defer a.close()
+	err := a.run(ctx, args)
+	return a.report(err)
+}
+
+// globals are the flags accepted before the command.
+type globals struct {
+	home         string
+	apiURL       string
+	token        string
+	noPassphrase bool
+}
+
+// errHelp reports that help was requested and printed.
+var errHelp = errors.New("help requested")
+
+// usageError is a command-line mistake; its command names the help to point at.
+type usageError struct {
+	cmd string
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+// exitError carries a specific exit status with an already printed or
+// explicit message.
+type exitError struct {
+	status int
+	err    error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// report prints err and returns the exit status.
+func (a *app) report(err error) int {
+	if err == nil || errors.Is(err, errHelp) {
+		return ExitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.env.Stderr, "xchat: error: %s\n", ue.msg)
+		if ue.cmd != "" {
+			fmt.Fprintf(a.env.Stderr, "Run 'xchat %s --help' for usage.\n", ue.cmd)
+		} else {
+			fmt.Fprintf(a.env.Stderr, "Run 'xchat --help' for usage.\n")
+		}
+		return ExitUsage
+	}
+	// Error texts may quote the server: neutralise control characters.
+	fmt.Fprintf(a.env.Stderr, "xchat: error: %s\n", oneLine(describe(err, a.apiBase())))
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return xe.status
+	}
+	return ExitFailure
+}
+
+func (a *app) run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("xchat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
+	fs.StringVar(&a.g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
+	fs.StringVar(&a.g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
+	fs.BoolVar(&a.g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printTopHelp(a.env.Stdout, fs)
+			return errHelp
+		}
+		return usagef("", "%v", err)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		a.printTopHelp(a.env.Stderr, fs)
+		return &exitError{status: ExitUsage, err: errors.New("no command given")}
+	}
+	name := rest[0]
+	if name == "help" {
+		if len(rest) == 1 {
+			a.printTopHelp(a.env.Stdout, fs)
+			return errHelp
+		}
+		return a.dispatch(ctx, append(rest[1:], "--help"))
+	}
+	return a.dispatch(ctx, rest)
+}
+
+// dispatch finds the (possibly two-word) command named by args and runs it.
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	name := args[0]
+	if len(args) > 1 {
+		if c, ok := commands[name+" "+args[1]]; ok {
+			return c.run(ctx, a, args[2:])
+		}
+	}
+	if c, ok := commands[name]; ok {
+		return c.run(ctx, a, args[1:])
+	}
+	// A group word alone ("group", "keys", …) lists its subcommands.
+	var subs []string
+	for n := range commands {
+		if strings.HasPrefix(n, name+" ") {
+			subs = append(subs, n)
+		}
+	}
+	if len(subs) > 0 {
+		sort.Strings(subs)
+		w := a.env.Stderr
+		if len(args) > 1 && (args[1] == "--help" || args[1] == "-h") {
+			w = a.env.Stdout
+		}
+		fmt.Fprintf(w, "Usage: xchat %s SUBCOMMAND …\n\nSubcommands:\n", name)
+		for _, n := range subs {
+			fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
+		}
+		if w == a.env.Stdout {
+			return errHelp
+		}
+		if len(args) > 1 {
+			return usagef(name, "unknown subcommand %q", args[1])
+		}
+		return usagef(name, "missing subcommand")
+	}
+	return usagef("", "unknown command %q", name)
+}
+
+func (a *app) printTopHelp(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `xchat: end-to-end encrypted X Chat from the terminal.
+
+Usage: xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, "\nGlobal flags:\n")
+	printFlags(w, fs)
+	fmt.Fprintf(w, `
+Environment: %s, %s, %s, %s (keystore passphrase),
+%s (no prompts), %s (export-keys/import-keys).
+
+Example:
+  xchat --home ~/.xchat-alice init --user-id 1001
+  xchat --home ~/.xchat-alice keys register
+  xchat --home ~/.xchat-alice send --to 1002 "hello bob"
+
+Run 'xchat COMMAND --help' for a command's flags and an example.
+`, EnvHome, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
+}
+
+// printFlags prints fs's flags as "--name VALUE  usage".
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %-26s %s%s\n", arg, usage, def)
+	})
+}
+
+// homeDir resolves the account directory: --home, XCHAT_HOME, then
+// $XDG_CONFIG_HOME/xchat (or the platform's equivalent).
+func (a *app) homeDir() (string, error) {
+	if a.g.home != "" {
+		return a.g.home, nil
+	}
+	if h := a.env.Getenv(EnvHome); h != "" {
+		return h, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no account directory: pass --home or set %s", EnvHome)
+	}
+	return filepath.Join(dir, "xchat"), nil
+}

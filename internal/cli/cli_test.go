@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/session"
+)
+
+// testEnv is an Env with captured output, a fixed environment and an
+// optional scripted terminal.
+func testEnv(vars map[string]string, tty *fakeTTY) (*Env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	env := &Env{
+		Stdin:  strings.NewReader(""),
+		Stdout: &out,
+		Stderr: &errb,
+		Getenv: func(k string) string { return vars[k] },
+	}
+	if tty != nil {
+		env.OpenTTY = func() (TTY, error) { return tty, nil }
+	}
+	return env, &out, &errb
+}
+
+// fakeTTY answers prompts from a list of lines.
+type fakeTTY struct {
+	lines   []string
+	prompts []string
+	closed  bool
+}
+
+func (t *fakeTTY) Prompt(s string) error { t.prompts = append(t.prompts, s); return nil }
+func (t *fakeTTY) ReadLine() (string, error) {
+	if len(t.lines) == 0 {
+		return "", io.EOF
+	}
+	l := t.lines[0]
+	t.lines = t.lines[1:]
+	return l, nil
+}
+func (t *fakeTTY) ReadPassword() ([]byte, error) {
+	l, err := t.ReadLine()
+	return []byte(l), err
+}
+func (t *fakeTTY) Close() error { t.closed = true; return nil }
+
+func TestEveryCommandHasHelpWithExample(t *testing.T) {
+	if len(commands) < 20 {
+		t.Fatalf("only %d commands registered", len(commands))
+	}
+	for name, c := range commands {
+		args := append(strings.Fields(name), "--help")
+		env, out, errb := testEnv(nil, nil)
+		if st := Run(context.Background(), args, env); st != ExitOK {
+			t.Errorf("%s --help: exit %d, stderr %q", name, st, errb)
+		}
+		s := out.String()
+		if !strings.HasPrefix(s, "Usage: xchat [global flags] "+name) {
+			t.Errorf("%s --help: usage line %q", name, firstLine(s))
+		}
+		if !strings.Contains(s, "\nExample:\n  xchat ") || c.example == "" {
+			t.Errorf("%s --help has no example", name)
+		}
+		if errb.Len() != 0 {
+			t.Errorf("%s --help wrote to stderr: %q", name, errb)
+		}
+	}
+}
+
+func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+
+func TestTopLevelUsage(t *testing.T) {
+	tests := []struct {
+		args       []string
+		status     int
+		stdout     string
+		stderrLine string
+	}{
+		{[]string{"--help"}, ExitOK, "Usage: xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND", ""},
+		{[]string{"help"}, ExitOK, "Commands:", ""},
+		{nil, ExitUsage, "", "xchat: error: no command given"},
+		{[]string{"nope"}, ExitUsage, "", `xchat: error: unknown command "nope"`},
+		{[]string{"--bogus", "send"}, ExitUsage, "", "xchat: error: flag provided but not defined: -bogus"},
+		{[]string{"keys"}, ExitUsage, "", "xchat: error: missing subcommand"},
+		{[]string{"keys", "--help"}, ExitOK, "keys verify", ""},
+		{[]string{"send", "--to", "1", "--conversation", "2", "x"}, ExitUsage, "", "xchat: error: give either --to or --conversation, not both"},
+		{[]string{"react", "--conversation", "1", "5"}, ExitUsage, "", "xchat: error: react: missing argument SEQ EMOJI"},
+		{[]string{"keys", "show", "1", "2"}, ExitUsage, "", `xchat: error: keys show: unexpected argument "2"`},
+	}
+	for _, tt := range tests {
+		env, out, errb := testEnv(nil, nil)
+		st := Run(context.Background(), tt.args, env)
+		if st != tt.status {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, st, tt.status, errb)
+		}
+		if tt.stdout != "" && !strings.Contains(out.String(), tt.stdout) {
+			t.Errorf("%q: stdout lacks %q:\n%s", tt.args, tt.stdout, out)
+		}
+		if tt.stdout == "" && out.Len() != 0 {
+			t.Errorf("%q: unexpected stdout %q", tt.args, out)
+		}
+		if tt.stderrLine != "" {
+			found := false
+			for _, l := range strings.Split(errb.String(), "\n") {
+				if l == tt.stderrLine {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%q: stderr lacks line %q:\n%s", tt.args, tt.stderrLine, errb)
+			}
+		}
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args []string
+		to   string
+		pos  []string
+	}{
+		{[]string{"--to", "2", "hello", "world"}, "2", []string{"hello", "world"}},
+		{[]string{"hello", "--to", "2", "world"}, "2", []string{"hello", "world"}},
+		{[]string{"--to", "2", "--", "--not-a-flag", "-x"}, "2", []string{"--not-a-flag", "-x"}},
+		{[]string{"a", "--", "--to", "3"}, "", []string{"a", "--to", "3"}},
+		{nil, "", nil},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		to := fs.String("to", "", "")
+		pos, err := parseInterspersed(fs, tt.args)
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		if *to != tt.to || !reflect.DeepEqual(pos, tt.pos) {
+			t.Errorf("%q: to=%q pos=%q, want %q %q", tt.args, *to, pos, tt.to, tt.pos)
+		}
+	}
+}
+
+func TestIDList(t *testing.T) {
+	var l idList
+	for _, s := range []string{"1,2", " 3 ,,4", "5"} {
+		if err := l.Set(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"1", "2", "3", "4", "5"}; !reflect.DeepEqual([]string(l), want) {
+		t.Errorf("idList = %q, want %q", l, want)
+	}
+}
+
+func TestOneLineNeutralisesControls(t *testing.T) {
+	in := "hi\n\x1b[2J\x1b]0;pwned\x07\rthere\u0085"
+	got := oneLine(in)
+	if strings.ContainsAny(got, "\n\r\x1b\x07\u0085") {
+		t.Errorf("oneLine(%q) = %q keeps control characters", in, got)
+	}
+	if !strings.HasPrefix(got, "hi ") || !strings.Contains(got, "there") {
+		t.Errorf("oneLine(%q) = %q lost text", in, got)
+	}
+}
+
+func TestHumanEntryNeverShowsUnverifiedContent(t *testing.T) {
+	e := &session.Entry{SequenceID: "9", SenderID: "7", Type: session.TypeMessage, Text: "transfer the money",
+		Error: "signature does not verify"}
+	got := humanEntry(e, "1")
+	if strings.Contains(got, "transfer") {
+		t.Errorf("unverified content shown: %q", got)
+	}
+	if !strings.Contains(got, markFail) || !strings.Contains(got, "NOT VERIFIED") || !strings.Contains(got, "signature does not verify") {
+		t.Errorf("failure not marked: %q", got)
+	}
+	e.Verified, e.Error = true, ""
+	got = humanEntry(e, "7")
+	if !strings.Contains(got, markOK+" 7 (you)  transfer the money") {
+		t.Errorf("verified line = %q", got)
+	}
+}
+
+func TestJSONEventContract(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	msg := toJSONEvent(&session.Entry{ConversationID: "1:2", SequenceID: "10", MessageID: "m", SenderID: "1",
+		Type: session.TypeMessage, CreatedAt: at, Verified: false})
+	var buf bytes.Buffer
+	if err := writeJSONLine(&buf, msg); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"conversation_id":"1:2","sequence_id":"10","message_id":"m","sender_id":"1","type":"message","created_at":"2026-01-02T03:04:05Z","text":"","verified":false,"error":"not verified"}` + "\n"
+	if buf.String() != want {
+		t.Errorf("json =\n%s want\n%s", buf.String(), want)
+	}
+	kc := toJSONEvent(&session.Entry{SequenceID: "11", Type: session.TypeKeyChange, Verified: true, KeyVersion: "5"})
+	if kc.Text != nil || kc.Error != "" || kc.KeyVersion != "5" {
+		t.Errorf("key change json = %+v", kc)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	got := describe(fmt.Errorf("session: fetching: %w", refused), "http://127.0.0.1:9")
+	if !strings.HasPrefix(got, "cannot reach the API at http://127.0.0.1:9: connection refused") {
+		t.Errorf("describe(refused) = %q", got)
+	}
+	if got := describe(errors.New("plain"), "x"); got != "plain" {
+		t.Errorf("describe(plain) = %q", got)
+	}
+}
+
+func TestSecretPrompts(t *testing.T) {
+	// From the environment first.
+	env, _, _ := testEnv(map[string]string{EnvPassphrase: "env-pass"}, &fakeTTY{})
+	a := &app{env: env}
+	p, err := a.secret(EnvPassphrase, "P: ", true)
+	if err != nil || string(p) != "env-pass" {
+		t.Fatalf("secret from env = %q, %v", p, err)
+	}
+	// On the terminal, confirmed.
+	tty := &fakeTTY{lines: []string{"s3cret", "s3cret"}}
+	env, out, _ := testEnv(nil, tty)
+	a = &app{env: env}
+	p, err = a.secret(EnvPassphrase, "New: ", true)
+	if err != nil || string(p) != "s3cret" {
+		t.Fatalf("secret from tty = %q, %v", p, err)
+	}
+	if len(tty.prompts) != 2 || out.Len() != 0 {
+		t.Errorf("prompts %q, stdout %q", tty.prompts, out)
+	}
+	// Mismatch.
+	a = &app{env: func() *Env { e, _, _ := testEnv(nil, &fakeTTY{lines: []string{"a", "b"}}); return e }()}
+	if _, err := a.secret(EnvPassphrase, "New: ", true); err == nil || !strings.Contains(err.Error(), "do not match") {
+		t.Errorf("mismatch: %v", err)
+	}
+	// Prompts disabled.
+	env, _, _ = testEnv(map[string]string{EnvNoPrompt: "1"}, &fakeTTY{lines: []string{"x"}})
+	a = &app{env: env}
+	if _, err := a.secret(EnvPassphrase, "P: ", false); err == nil || !strings.Contains(err.Error(), EnvPassphrase) {
+		t.Errorf("no prompt: %v", err)
+	}
+	// Confirmation.
+	for answer, want := range map[string]bool{"y": true, "YES": true, "n": false, "": false, "maybe": false} {
+		env, _, _ := testEnv(nil, &fakeTTY{lines: []string{answer}})
+		a := &app{env: env}
+		ok, err := a.confirm("Sure?")
+		if err != nil || ok != want {
+			t.Errorf("confirm(%q) = %v, %v", answer, ok, err)
+		}
+		a.close()
+	}
+}
+
+func TestRecoverPanic(t *testing.T) {
+	register(&command{name: "test-panic", example: "  xchat test-panic", flags: func(*flag.FlagSet) func(context.Context, *app, []string) error {
+		return func(context.Context, *app, []string) error { panic("boom") }
+	}})
+	defer delete(commands, "test-panic")
+	env, _, errb := testEnv(nil, nil)
+	if st := Run(context.Background(), []string{"test-panic"}, env); st != ExitFailure {
+		t.Errorf("exit %d", st)
+	}
+	if !strings.HasPrefix(errb.String(), "xchat: error: internal error") {
+		t.Errorf("stderr %q", errb)
+	}
+}
+
+func TestMediaTypeOf(t *testing.T) {
+	for name, want := range map[string]session.MediaType{"a.PNG": session.MediaImage, "b.gif": session.MediaGIF,
+		"c.mp4": session.MediaVideo, "d.ogg": session.MediaAudio, "e.pdf": session.MediaFile, "noext": session.MediaFile} {
+		if got := mediaTypeOf(name); got != want {
+			t.Errorf("mediaTypeOf(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestProgressDrawsOnWrite(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "f.bin", 200)
+	_, _ = p.Write(make([]byte, 200))
+	p.done()
+	s := buf.String()
+	if !strings.Contains(s, "  0%") || !strings.Contains(s, "100%") || !strings.HasSuffix(s, "\n") {
+		t.Errorf("progress output %q", s)
+	}
+}

@@ -1,0 +1,596 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session"
+)
+
+func init() {
+	register(&command{
+		name:    "send",
+		args:    "[TEXT…]",
+		maxArgs: -1,
+		summary: "send an encrypted message (text, reply or file)",
+		help: `Encrypts, signs and sends a message to a one-to-one conversation (--to USER_ID;
+the conversation key is set up on first use) or to any conversation
+(--conversation ID). TEXT is the message ("-" reads it from stdin); with --file
+it is the caption. --reply-to quotes an earlier message by sequence id. Prints
+the new message's sequence id (--json: an object).
+
+A file is encrypted with the conversation key before it is uploaded; a
+progress bar is drawn on stderr when stderr is a terminal.`,
+		example: "  xchat send --to 1002 \"hello bob\"\n" +
+			"  xchat send --conversation g1234 --reply-to 1005 \"agreed\"\n" +
+			"  xchat send --conversation 1001:1002 --file photo.png \"look\"",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			to := fs.String("to", "", "recipient `USER_ID` (one-to-one)")
+			conv := fs.String("conversation", "", "conversation `ID` (A:B, A-B, g… or a user id)")
+			replyTo := fs.String("reply-to", "", "sequence id `SEQ` of the message replied to")
+			file := fs.String("file", "", "send the file at `PATH` as an encrypted attachment")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
+			return func(ctx context.Context, a *app, args []string) error {
+				return a.send(ctx, *to, *conv, *replyTo, *file, args, *asJSON)
+			}
+		},
+	})
+	register(&command{
+		name:    "react",
+		args:    "SEQ EMOJI",
+		minArgs: 2, maxArgs: 2,
+		summary: "react to a message with an emoji",
+		help:    `Adds (or with --remove, removes) an emoji reaction to the message with sequence id SEQ.`,
+		example: "  xchat react --conversation 1001:1002 1005 👍",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (required)")
+			remove := fs.Bool("remove", false, "remove the reaction instead")
+			return func(ctx context.Context, a *app, args []string) error {
+				e, cid, err := a.engineFor(ctx, "react", *conv)
+				if err != nil {
+					return err
+				}
+				var s *session.Sent
+				if *remove {
+					s, err = e.Unreact(ctx, cid, args[0], args[1])
+				} else {
+					s, err = e.React(ctx, cid, args[0], args[1])
+				}
+				return a.printSent(s, notFound(cid, err), false)
+			}
+		},
+	})
+	register(&command{
+		name:    "edit",
+		args:    "SEQ TEXT…",
+		minArgs: 2, maxArgs: -1,
+		summary: "edit one of your messages",
+		help:    `Replaces the text of your message with sequence id SEQ.`,
+		example: "  xchat edit --conversation 1001:1002 1005 \"hello, bob\"",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (required)")
+			return func(ctx context.Context, a *app, args []string) error {
+				e, cid, err := a.engineFor(ctx, "edit", *conv)
+				if err != nil {
+					return err
+				}
+				s, err := e.Edit(ctx, cid, args[0], strings.Join(args[1:], " "))
+				return a.printSent(s, notFound(cid, err), false)
+			}
+		},
+	})
+	register(&command{
+		name:    "delete",
+		args:    "SEQ…",
+		minArgs: 1, maxArgs: -1,
+		summary: "delete messages",
+		help:    `Deletes the messages with the given sequence ids, from your view only or, with --for-all, for everyone (your own messages).`,
+		example: "  xchat delete --conversation 1001:1002 --for-all 1005 1006",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (required)")
+			forAll := fs.Bool("for-all", false, "delete for every participant")
+			return func(ctx context.Context, a *app, args []string) error {
+				e, cid, err := a.engineFor(ctx, "delete", *conv)
+				if err != nil {
+					return err
+				}
+				for _, s := range args {
+					if !isSeq(s) {
+						return usagef("delete", "invalid sequence id %q", s)
+					}
+				}
+				return notFound(cid, e.DeleteMessages(ctx, cid, args, *forAll))
+			}
+		},
+	})
+	register(&command{
+		name:    "conversations",
+		summary: "list conversations",
+		help: `Lists your conversations (fetching the list from the server unless --offline):
+id, kind, members, title, key version and the newest stored event.`,
+		example: "  xchat conversations\n  xchat conversations --json | jq -r .id",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			asJSON := fs.Bool("json", false, "print one JSON object per conversation")
+			offline := fs.Bool("offline", false, "do not contact the server")
+			return func(ctx context.Context, a *app, _ []string) error {
+				return a.conversations(ctx, *asJSON, *offline)
+			}
+		},
+	})
+	register(&command{
+		name:    "read",
+		summary: "fetch, verify and print a conversation",
+		help: `Syncs the conversation (unless --offline), verifying every event's signature
+against the senders' pinned keys and decrypting it, then prints the stored
+history, oldest first. Each event is marked ✓ (verified) or ✗ with the reason;
+an unverified event's content is never shown as trusted. Peer key changes and
+transcript anomalies (gaps, forks) are reported on stderr.
+
+--json prints one JSON object per event with sequence_id, message_id,
+sender_id, type, text (messages), verified and error (when not verified).
+
+Exit status: 0 when the conversation was read, even if some events failed
+verification (they are marked); with --strict, 1 if any event failed
+verification or decryption.`,
+		example: "  xchat read --conversation 1001:1002\n  xchat read --conversation g1234 --json | jq 'select(.verified)'",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (required)")
+			asJSON := fs.Bool("json", false, "print one JSON object per event")
+			strict := fs.Bool("strict", false, "exit 1 if any event failed verification")
+			offline := fs.Bool("offline", false, "print stored history without syncing")
+			after := fs.String("after", "", "only events after sequence id `SEQ`")
+			limit := fs.Int("limit", 0, "only the newest N events (0: all)")
+			return func(ctx context.Context, a *app, _ []string) error {
+				return a.read(ctx, *conv, *asJSON, *strict, *offline, *after, *limit)
+			}
+		},
+	})
+	register(&command{
+		name:    "watch",
+		summary: "follow new events until interrupted",
+		help: `Polls the server every --interval and prints new events as they arrive (one
+conversation with --conversation, otherwise all of them), marked like 'read',
+starting with any not synced yet. The keystore is only held during each poll,
+so other xchat commands can use the account meanwhile. Stops cleanly on
+Ctrl-C (SIGINT) or SIGTERM.`,
+		example: "  xchat watch --conversation g1234 --interval 2s",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (default: all conversations)")
+			interval := fs.Duration("interval", 3*time.Second, "polling interval")
+			asJSON := fs.Bool("json", false, "print one JSON object per event")
+			return func(ctx context.Context, a *app, _ []string) error {
+				if *interval <= 0 {
+					return usagef("watch", "--interval must be positive")
+				}
+				return a.watch(ctx, *conv, *interval, *asJSON)
+			}
+		},
+	})
+	register(&command{
+		name:    "media get",
+		args:    "SEQ",
+		minArgs: 1, maxArgs: 1,
+		summary: "download and decrypt a message's attachment",
+		help: `Downloads the encrypted media attached to the message with sequence id SEQ and
+decrypts it with the conversation key. Writes it to -o FILE, or to stdout when
+stdout is not a terminal.`,
+		example: "  xchat media get --conversation 1001:1002 1007 -o photo.png",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			conv := fs.String("conversation", "", "conversation `ID` (required)")
+			out := fs.String("o", "", "output `FILE`")
+			return func(ctx context.Context, a *app, args []string) error {
+				return a.mediaGet(ctx, *conv, args[0], *out)
+			}
+		},
+	})
+	register(&command{
+		name:    "outbox",
+		summary: "list (or --flush) sends waiting to be retried",
+		help: `A send that failed with a transient error stays in the outbox, already
+encrypted and signed. --flush resends each one with its original message id
+(so the server cannot duplicate it).`,
+		example: "  xchat outbox --flush",
+		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
+			flush := fs.Bool("flush", false, "resend the pending sends")
+			return func(ctx context.Context, a *app, _ []string) error {
+				return a.outbox(ctx, *flush)
+			}
+		},
+	})
+}
+
+// engineFor opens the online engine and resolves a required --conversation.
+func (a *app) engineFor(ctx context.Context, cmd, conv string) (*session.Engine, string, error) {
+	if conv == "" {
+		return nil, "", usagef(cmd, "--conversation is required")
+	}
+	return a.engineForConv(ctx, cmd, conv, true)
+}
+
+func (a *app) engineForConv(ctx context.Context, cmd, conv string, online bool) (*session.Engine, string, error) {
+	e, err := a.openEngine(ctx, online)
+	if err != nil {
+		return nil, "", err
+	}
+	cid, err := session.CanonicalID(conv, e.UserID())
+	if err != nil {
+		return nil, "", usagef(cmd, "invalid conversation id %q", conv)
+	}
+	return e, cid, nil
+}
+
+func isSeq(s string) bool {
+	if s == "" || len(s) > 19 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []string, asJSON bool) error {
+	switch {
+	case to != "" && conv != "":
+		return usagef("send", "give either --to or --conversation, not both")
+	case to == "" && conv == "":
+		return usagef("send", "--to USER_ID or --conversation ID is required")
+	case to != "" && api.ValidateUserID(to) != nil:
+		return usagef("send", "invalid --to %q: not a numeric user id", to)
+	case replyTo != "" && !isSeq(replyTo):
+		return usagef("send", "invalid --reply-to %q: not a sequence id", replyTo)
+	case replyTo != "" && file != "":
+		return usagef("send", "--reply-to cannot be combined with --file")
+	}
+	text := strings.Join(args, " ")
+	if len(args) == 1 && args[0] == "-" {
+		b, err := io.ReadAll(io.LimitReader(a.env.Stdin, 1<<20))
+		if err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+		text = strings.TrimRight(string(b), "\n")
+	}
+	if text == "" && file == "" {
+		return usagef("send", "nothing to send: give TEXT or --file")
+	}
+	target := conv
+	if to != "" {
+		target = to
+	}
+	e, cid, err := a.engineForConv(ctx, "send", target, true)
+	if err != nil {
+		return err
+	}
+	var s *session.Sent
+	if file != "" {
+		s, err = a.sendFile(ctx, e, cid, file, text)
+	} else {
+		s, err = e.Send(ctx, cid, session.Outgoing{Text: text, ReplyTo: replyTo})
+	}
+	return a.printSent(s, notFound(cid, err), asJSON)
+}
+
+// printSent prints the sequence id of a successful send (or an object with
+// --json).
+func (a *app) printSent(s *session.Sent, err error, asJSON bool) error {
+	if errors.Is(err, session.ErrQueued) {
+		return fmt.Errorf("%w (it is kept, encrypted, in the outbox: retry with 'xchat outbox --flush')", err)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSONLine(a.env.Stdout, map[string]string{"conversation_id": s.ConversationID,
+			"message_id": s.MessageID, "sequence_id": s.SequenceID, "key_version": s.KeyVersion})
+	}
+	fmt.Fprintln(a.env.Stdout, s.SequenceID)
+	return nil
+}
+
+func (a *app) conversations(ctx context.Context, asJSON, offline bool) error {
+	e, err := a.openEngine(ctx, !offline)
+	if err != nil {
+		return err
+	}
+	var convs []session.Conversation
+	if offline {
+		convs, err = e.Conversations(ctx)
+	} else {
+		convs, err = e.RefreshConversations(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		if asJSON {
+			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
+				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
+				"last_sequence_id": c.LastSequenceID}); err != nil {
+				return err
+			}
+			continue
+		}
+		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(c.Members, ","))
+		if c.Title != "" {
+			line += fmt.Sprintf("  %q", c.Title)
+		}
+		if c.LastSequenceID != "" {
+			line += "  last #" + c.LastSequenceID
+		}
+		if c.KeyVersion == "" {
+			line += "  (no key yet)"
+		}
+		fmt.Fprintln(a.env.Stdout, oneLine(line))
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// syncReport prints a sync's anomalies and returns its error rewritten for a
+// missing conversation.
+func (a *app) syncReport(cid string, res *session.SyncResult, err error) error {
+	if err != nil {
+		return notFound(cid, err)
+	}
+	for _, an := range res.Anomalies {
+		a.warnf("conversation %s: transcript anomaly: %s", cid, an)
+	}
+	return nil
+}
+
+func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline bool, after string, limit int) error {
+	if conv == "" {
+		return usagef("read", "--conversation is required")
+	}
+	if after != "" && !isSeq(after) {
+		return usagef("read", "invalid --after %q", after)
+	}
+	if limit < 0 {
+		return usagef("read", "--limit must not be negative")
+	}
+	e, cid, err := a.engineForConv(ctx, "read", conv, !offline)
+	if err != nil {
+		return err
+	}
+	if offline {
+		if _, err := e.Conversation(ctx, cid); err != nil {
+			return notFound(cid, err)
+		}
+	} else {
+		res, err := e.Sync(ctx, cid)
+		if err := a.syncReport(cid, res, err); err != nil {
+			return err
+		}
+	}
+	hist, err := e.History(ctx, cid, after, 0)
+	if err != nil {
+		return err
+	}
+	if limit > 0 && len(hist) > limit {
+		hist = hist[len(hist)-limit:]
+	}
+	failed := 0
+	for i := range hist {
+		en := &hist[i]
+		if !en.Verified {
+			failed++
+		}
+		if err := a.printEntry(en, e.UserID(), asJSON, false); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		msg := fmt.Sprintf("%d of %d events in %s could NOT be verified (marked %s); their content is not trustworthy", failed, len(hist), cid, markFail)
+		if strict {
+			return &exitError{status: ExitFailure, err: errors.New(msg)}
+		}
+		a.warnf("%s", msg)
+	}
+	return nil
+}
+
+func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) error {
+	if asJSON {
+		return writeJSONLine(a.env.Stdout, toJSONEvent(en))
+	}
+	line := humanEntry(en, self)
+	if withConv {
+		line = en.ConversationID + " " + line
+	}
+	_, err := fmt.Fprintln(a.env.Stdout, line)
+	return err
+}
+
+func (a *app) watch(ctx context.Context, conv string, interval time.Duration, asJSON bool) error {
+	e, err := a.openEngine(ctx, true)
+	if err != nil {
+		return err
+	}
+	cid := ""
+	if conv != "" {
+		if cid, err = session.CanonicalID(conv, e.UserID()); err != nil {
+			return usagef("watch", "invalid conversation id %q", conv)
+		}
+	}
+	a.infof("Watching %s every %s; press Ctrl-C to stop.", orAll(cid), interval)
+	for first := true; ; first = false {
+		// The keystore is opened for each poll only, so other xchat
+		// commands on this account (send, read…) can run meanwhile.
+		e, err := a.openEngine(ctx, true)
+		if err == nil {
+			err = a.watchOnce(ctx, e, cid, asJSON)
+		}
+		a.closeAccount()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if first {
+				return err
+			}
+			a.warnf("%s (retrying in %s)", describe(err, a.apiBase()), interval)
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func orAll(cid string) string {
+	if cid == "" {
+		return "all conversations"
+	}
+	return cid
+}
+
+func (a *app) watchOnce(ctx context.Context, e *session.Engine, cid string, asJSON bool) error {
+	var results []*session.SyncResult
+	if cid != "" {
+		res, err := e.Sync(ctx, cid)
+		if err := a.syncReport(cid, res, err); err != nil {
+			return err
+		}
+		results = append(results, res)
+	} else {
+		res, err := e.SyncAll(ctx)
+		for _, r := range res {
+			if r != nil {
+				_ = a.syncReport(r.ConversationID, r, nil)
+				results = append(results, r)
+			}
+		}
+		if err != nil && len(results) == 0 {
+			return err
+		}
+		if err != nil {
+			a.warnf("%s", describe(err, a.apiBase()))
+		}
+	}
+	for _, r := range results {
+		for i := range r.Entries {
+			if err := a.printEntry(&r.Entries[i], e.UserID(), asJSON, cid == ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *app) mediaGet(ctx context.Context, conv, seq, out string) error {
+	if conv == "" {
+		return usagef("media get", "--conversation is required")
+	}
+	if !isSeq(seq) {
+		return usagef("media get", "invalid sequence id %q", seq)
+	}
+	if out == "" && a.env.StdoutIsTerminal {
+		return usagef("media get", "refusing to write binary data to a terminal: use -o FILE")
+	}
+	e, cid, err := a.engineForConv(ctx, "media get", conv, true)
+	if err != nil {
+		return err
+	}
+	en, err := findEntry(ctx, e, cid, seq)
+	if err != nil {
+		return err
+	}
+	if !en.Verified {
+		return fmt.Errorf("message #%s was not verified (%s): refusing to fetch its attachment", seq, en.Error)
+	}
+	var media *session.MediaAttachment
+	for _, at := range en.Attachments {
+		if at.Media != nil {
+			media = at.Media
+			break
+		}
+	}
+	if media == nil {
+		return fmt.Errorf("message #%s in %s has no media attachment", seq, cid)
+	}
+	data, err := e.DownloadMedia(ctx, cid, media, en.KeyVersion, 0)
+	if err != nil {
+		return fmt.Errorf("media get: %w", err)
+	}
+	defer clear(data)
+	if out == "" || out == "-" {
+		_, err = a.env.Stdout.Write(data)
+		return err
+	}
+	if err := os.WriteFile(out, data, 0o600); err != nil {
+		return fmt.Errorf("media get: %w", err)
+	}
+	a.infof("%s Wrote %s (%d bytes, %s).", markOK, out, len(data), media.Type)
+	return nil
+}
+
+// findEntry returns the stored entry with sequence id seq, syncing first when
+// it is not stored yet.
+func findEntry(ctx context.Context, e *session.Engine, cid, seq string) (*session.Entry, error) {
+	look := func() (*session.Entry, error) {
+		hist, err := e.History(ctx, cid, "", 0)
+		if err != nil {
+			return nil, err
+		}
+		for i := range hist {
+			if hist[i].SequenceID == seq {
+				return &hist[i], nil
+			}
+		}
+		return nil, nil
+	}
+	en, err := look()
+	if err != nil || en != nil {
+		return en, err
+	}
+	if _, err := e.Sync(ctx, cid); err != nil {
+		return nil, notFound(cid, err)
+	}
+	if en, err = look(); err != nil {
+		return nil, err
+	}
+	if en == nil {
+		return nil, fmt.Errorf("no message #%s in %s", seq, cid)
+	}
+	return en, nil
+}
+
+func (a *app) outbox(ctx context.Context, flush bool) error {
+	e, err := a.openEngine(ctx, flush)
+	if err != nil {
+		return err
+	}
+	if flush {
+		sent, err := e.FlushOutbox(ctx)
+		for _, s := range sent {
+			fmt.Fprintf(a.env.Stdout, "sent %s #%s\n", s.ConversationID, s.SequenceID)
+		}
+		return err
+	}
+	pending, err := e.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		fmt.Fprintln(a.env.Stdout, oneLine(fmt.Sprintf("%s %s %s attempts=%d %s", p.ConversationID, p.Kind, p.MessageID, p.Attempts, p.LastError)))
+	}
+	return nil
+}

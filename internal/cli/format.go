@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat/session"
+)
+
+// Verification marks.
+const (
+	markOK   = "✓"
+	markFail = "✗"
+)
+
+// jsonEvent is the stable JSON form of one event printed by read --json and
+// watch --json (one object per line, oldest first).
+type jsonEvent struct {
+	ConversationID string `json:"conversation_id"`
+	SequenceID     string `json:"sequence_id"`
+	MessageID      string `json:"message_id"`
+	SenderID       string `json:"sender_id"`
+	Type           string `json:"type"`
+	CreatedAt      string `json:"created_at,omitempty"`
+	// Text is present for messages (possibly empty) and edits.
+	Text *string `json:"text,omitempty"`
+	// Verified is true only for events whose signature and keys checked
+	// out; Error then is empty.
+	Verified bool   `json:"verified"`
+	Error    string `json:"error,omitempty"`
+
+	ReplyTo          *session.Reply   `json:"reply_to,omitempty"`
+	Emoji            string           `json:"emoji,omitempty"`
+	TargetSequenceID string           `json:"target_sequence_id,omitempty"`
+	KeyVersion       string           `json:"key_version,omitempty"`
+	Attachments      []jsonAttachment `json:"attachments,omitempty"`
+	Deleted          []string         `json:"deleted,omitempty"`
+	DeleteForAll     bool             `json:"delete_for_all,omitempty"`
+	Group            *jsonGroup       `json:"group,omitempty"`
+	Failure          string           `json:"failure,omitempty"`
+}
+
+type jsonAttachment struct {
+	Kind         string `json:"kind"`
+	MediaType    string `json:"media_type,omitempty"`
+	Filename     string `json:"filename,omitempty"`
+	Size         int64  `json:"size,omitempty"`
+	Width        int64  `json:"width,omitempty"`
+	Height       int64  `json:"height,omitempty"`
+	MediaHashKey string `json:"media_hash_key,omitempty"`
+}
+
+// jsonGroup is a group change. The title is left out: group changes carry
+// it encrypted (see 'xchat conversations' for the decrypted title).
+type jsonGroup struct {
+	Change    string   `json:"change"`
+	MemberIDs []string `json:"member_ids,omitempty"`
+	AdminIDs  []string `json:"admin_ids,omitempty"`
+}
+
+// errNotVerified is the error text of an unverified event that carries no
+// reason of its own.
+const errNotVerified = "not verified"
+
+func toJSONEvent(e *session.Entry) jsonEvent {
+	j := jsonEvent{
+		ConversationID:   e.ConversationID,
+		SequenceID:       e.SequenceID,
+		MessageID:        e.MessageID,
+		SenderID:         e.SenderID,
+		Type:             e.Type,
+		Verified:         e.Verified,
+		Error:            e.Error,
+		ReplyTo:          e.ReplyTo,
+		Emoji:            e.Emoji,
+		TargetSequenceID: e.TargetSequenceID,
+		KeyVersion:       e.KeyVersion,
+		Deleted:          e.Deleted,
+		DeleteForAll:     e.DeleteForAll,
+		Failure:          e.Failure,
+	}
+	if !e.CreatedAt.IsZero() {
+		j.CreatedAt = e.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if !e.Verified && j.Error == "" {
+		j.Error = errNotVerified
+	}
+	if e.Type == session.TypeMessage || e.Type == session.TypeEdit {
+		t := e.Text
+		j.Text = &t
+	}
+	for _, a := range e.Attachments {
+		ja := jsonAttachment{Kind: a.Kind.String()}
+		if m := a.Media; m != nil {
+			ja.MediaType = m.Type.String()
+			ja.Filename = m.Filename
+			ja.Size = m.FilesizeBytes
+			ja.Width, ja.Height = m.Width, m.Height
+			ja.MediaHashKey = m.MediaHashKey
+		}
+		j.Attachments = append(j.Attachments, ja)
+	}
+	if g := e.Group; g != nil {
+		j.Group = &jsonGroup{Change: g.Kind.String(), MemberIDs: g.MemberIDs, AdminIDs: g.AdminIDs}
+	}
+	return j
+}
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// humanEntry renders one entry as a line for people. An unverified event's
+// content is never shown: only the reason it failed. Every field may come
+// from a hostile peer or server, so the whole line is neutralised.
+func humanEntry(e *session.Entry, self string) string {
+	return oneLine(humanEntryRaw(e, self))
+}
+
+func humanEntryRaw(e *session.Entry, self string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%s", e.SequenceID)
+	if !e.CreatedAt.IsZero() {
+		fmt.Fprintf(&b, " %s", e.CreatedAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	sender := e.SenderID
+	if sender == "" {
+		sender = "?"
+	} else if sender == self {
+		sender += " (you)"
+	}
+	if !e.Verified {
+		reason := e.Error
+		if reason == "" {
+			reason = errNotVerified
+		}
+		fmt.Fprintf(&b, " %s %s  NOT VERIFIED (%s): %s", markFail, sender, e.Type, oneLine(reason))
+		return b.String()
+	}
+	fmt.Fprintf(&b, " %s %s  ", markOK, sender)
+	switch e.Type {
+	case session.TypeMessage:
+		if r := e.ReplyTo; r != nil {
+			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", r.SequenceID, truncate(r.Text, 40), r.Validation)
+		}
+		b.WriteString(oneLine(e.Text))
+		for _, a := range e.Attachments {
+			if m := a.Media; m != nil {
+				name := m.Filename
+				if name == "" {
+					name = "(unnamed)"
+				}
+				fmt.Fprintf(&b, " [%s %s, %d bytes; xchat media get --conversation %s %s]", m.Type, name, m.FilesizeBytes, e.ConversationID, e.SequenceID)
+			} else {
+				fmt.Fprintf(&b, " [%s attachment]", a.Kind)
+			}
+		}
+	case session.TypeReactionAdd:
+		fmt.Fprintf(&b, "reacted %s to #%s", e.Emoji, e.TargetSequenceID)
+	case session.TypeReactionRemove:
+		fmt.Fprintf(&b, "removed reaction %s from #%s", e.Emoji, e.TargetSequenceID)
+	case session.TypeEdit:
+		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, oneLine(e.Text))
+	case session.TypeKeyChange:
+		fmt.Fprintf(&b, "conversation key changed (version %s)", e.KeyVersion)
+	case session.TypeGroupChange:
+		if g := e.Group; g != nil {
+			fmt.Fprintf(&b, "group %s", strings.ReplaceAll(g.Kind.String(), "_", " "))
+			if len(g.MemberIDs) > 0 {
+				fmt.Fprintf(&b, ": members %s", strings.Join(g.MemberIDs, ","))
+			}
+		} else {
+			b.WriteString("group change")
+		}
+	case session.TypeDelete:
+		scope := "for themselves"
+		if e.DeleteForAll {
+			scope = "for everyone"
+		}
+		fmt.Fprintf(&b, "deleted #%s %s", strings.Join(e.Deleted, ", #"), scope)
+	default:
+		b.WriteString(e.Type)
+		if e.Failure != "" {
+			fmt.Fprintf(&b, " (%s)", e.Failure)
+		}
+	}
+	return b.String()
+}
+
+// keyChangeBanner is the loud notice of a peer key change.
+func keyChangeBanner(kc session.KeyChanged) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "xchat: WARNING: the encryption keys of user %s HAVE CHANGED.\n", kc.UserID)
+	if kc.Old != nil {
+		fmt.Fprintf(&b, "  old fingerprint: %s (version %s)\n", kc.Old.Fingerprint, kc.Old.Version)
+	}
+	if kc.New != nil {
+		fmt.Fprintf(&b, "  new fingerprint: %s (version %s)\n", kc.New.Fingerprint, kc.New.Version)
+	}
+	if kc.Pinned {
+		fmt.Fprintf(&b, "  New messages are encrypted to the new keys. If %s did not reinstall or change devices,\n  someone may be impersonating them: compare safety numbers with 'xchat keys verify %s'.\n", kc.UserID, kc.UserID)
+	} else {
+		fmt.Fprintf(&b, "  The new keys are NOT trusted: nothing is encrypted to them until you run 'xchat keys verify %s'.\n", kc.UserID)
+	}
+	return b.String()
+}
+
+// oneLine replaces line breaks and control characters so one event stays
+// on one line and a message cannot forge terminal output.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return '�'
+		}
+		return r
+	}, s)
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/xchat-go/xchat/session"
+)
+
+// FuzzHumanEntry checks that no message content can break the one-line
+// transcript format or inject terminal control sequences, and that an
+// unverified event never shows its content.
+func FuzzHumanEntry(f *testing.F) {
+	f.Add("hello", "7", false)
+	f.Add("line\nbreak\r\x1b[31mred\x07", "1", true)
+	f.Add("\u0085\u009b2J\u2028", "", true)
+	f.Fuzz(func(t *testing.T, text, sender string, verified bool) {
+		e := &session.Entry{SequenceID: "5", SenderID: sender, Type: session.TypeMessage, Text: text, Verified: verified}
+		got := humanEntry(e, "1")
+		if strings.ContainsAny(got, "\n\r") {
+			t.Fatalf("line break in %q", got)
+		}
+		for _, r := range got {
+			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+				t.Fatalf("control character %U in %q", r, got)
+			}
+		}
+		if !verified && strings.TrimFunc(text, unicode.IsSpace) != "" && len(text) > 3 &&
+			strings.Contains(got, oneLine(text)) && !strings.Contains(humanEntry(&session.Entry{SequenceID: "5", SenderID: sender, Type: session.TypeMessage}, "1"), oneLine(text)) {
+			t.Fatalf("unverified content shown: %q", got)
+		}
+	})
+}
