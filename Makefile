@@ -53,7 +53,9 @@ fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
+	$(GO) run ./cmd/xchat-bench
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session/inbound ./internal/bench
 
 clean:
 	rm -rf interop/node_modules

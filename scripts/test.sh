@@ -8,11 +8,11 @@ log=$(mktemp "${TMPDIR:-/tmp}/xchat-test.XXXXXX")
 trap 'rm -f "$log"' EXIT
 go test -count=1 -v "$@" ./... >"$log" 2>&1
 rc=$?
-grep -E '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
-grep -E '^(interop|attacks|faults|crash): ' "$log" | sort -u
-grep -E '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
+grep -aE '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
+grep -aE '^(interop|attacks|faults|crash): ' "$log" | sort -u
+grep -aE '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
 if [ $rc -ne 0 ]; then
   echo "---- failures ----"
-  grep -E -B2 -A25 '^[[:space:]]*--- FAIL|^panic:' "$log" | head -400
+  grep -aE -B2 -A25 '^[[:space:]]*--- FAIL|^panic:' "$log" | head -400
 fi
 exit $rc
