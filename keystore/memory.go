@@ -12,6 +12,11 @@ import (
 // (validation, ordering, conflicts, transactions) but keeps nothing on disk
 // and seals nothing. Values are copied in and out, so callers never share
 // memory with the store. It is safe for concurrent use.
+//
+// Update holds the write lock for its whole run and writes in place,
+// journalling how to undo each write; the journal is replayed backwards
+// when fn fails (or panics), so a write costs the same whatever the size of
+// the store.
 type Memory struct {
 	autoTx
 
@@ -20,8 +25,7 @@ type Memory struct {
 	closed bool
 }
 
-// memState is one immutable-once-published snapshot. Update copies the top
-// level and clones inner maps on first write (copy on write).
+// memState is the store's state. Readers see it only between updates.
 type memState struct {
 	identity *Identity
 	token    *Token
@@ -29,7 +33,7 @@ type memState struct {
 	peers    map[string]map[string]PeerKey         // user -> version -> key
 	convKeys map[string]map[string]ConversationKey // conversation -> version -> key
 	convs    map[string]Conversation
-	events   map[string]map[string]StoredEvent // conversation -> seq -> event
+	events   map[string]*memEvents // conversation -> events
 	outbox   map[string]OutboxItem
 }
 
@@ -40,15 +44,15 @@ func NewMemory() *Memory {
 		peers:    map[string]map[string]PeerKey{},
 		convKeys: map[string]map[string]ConversationKey{},
 		convs:    map[string]Conversation{},
-		events:   map[string]map[string]StoredEvent{},
+		events:   map[string]*memEvents{},
 		outbox:   map[string]OutboxItem{},
 	}}
 	m.autoTx = autoTx{view: m.View, update: m.Update}
 	return m
 }
 
-// Update runs fn against a copy of the state and publishes the copy only
-// when fn returns nil.
+// Update runs fn against the state; its writes stay only when fn returns
+// nil, and are undone otherwise (also when fn panics).
 func (m *Memory) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -58,17 +62,21 @@ func (m *Memory) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	s := m.state
-	next := &memState{
-		identity: s.identity, token: s.token,
-		values: maps.Clone(s.values), peers: maps.Clone(s.peers), convKeys: maps.Clone(s.convKeys),
-		convs: maps.Clone(s.convs), events: maps.Clone(s.events), outbox: maps.Clone(s.outbox),
-	}
-	tx := &memTx{ctx: ctx, s: next, writable: true, owned: map[string]bool{}}
+	tx := &memTx{ctx: ctx, s: m.state, writable: true}
+	committed := false
+	defer func() {
+		tx.done = true
+		if !committed {
+			for i := len(tx.undo) - 1; i >= 0; i-- {
+				tx.undo[i]()
+			}
+		}
+		tx.undo = nil
+	}()
 	if err := fn(tx); err != nil {
 		return err
 	}
-	m.state = next
+	committed = true
 	return nil
 }
 
@@ -82,7 +90,9 @@ func (m *Memory) View(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	return fn(&memTx{ctx: ctx, s: m.state})
+	tx := &memTx{ctx: ctx, s: m.state}
+	defer func() { tx.done = true }()
+	return fn(tx)
 }
 
 // Close discards the state, zeroing the secrets it held.
@@ -93,9 +103,6 @@ func (m *Memory) Close() error {
 		return nil
 	}
 	m.closed = true
-	// Snapshots share inner values, so only wipe the current one: older
-	// snapshots were either published (and are this one's ancestors sharing
-	// these same slices) or discarded.
 	s := m.state
 	if s.identity != nil {
 		s.identity.Backup.Zero()
@@ -107,7 +114,7 @@ func (m *Memory) Close() error {
 		}
 	}
 	for _, evs := range s.events {
-		for _, e := range evs {
+		for _, e := range evs.bySeq {
 			e.Body.Zero()
 		}
 	}
@@ -126,10 +133,14 @@ type memTx struct {
 	ctx      context.Context
 	s        *memState
 	writable bool
-	owned    map[string]bool // inner maps already cloned in this transaction
+	done     bool     // fn has returned: the transaction may no longer be used
+	undo     []func() // how to undo this transaction's writes, oldest first
 }
 
 func (t *memTx) check(ctx context.Context, write bool) error {
+	if t.done {
+		return fmt.Errorf("%w: transaction used after it ended", ErrClosed)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -142,17 +153,59 @@ func (t *memTx) check(ctx context.Context, write bool) error {
 	return nil
 }
 
-// own returns an inner map that this transaction may modify.
-func own[V any](t *memTx, kind string, outer map[string]map[string]V, key string) map[string]V {
-	tag := kind + "\x00" + key
-	if !t.owned[tag] {
-		outer[key] = maps.Clone(outer[key])
-		if outer[key] == nil {
-			outer[key] = map[string]V{}
-		}
-		t.owned[tag] = true
+// setInner sets outer[key][k] = v, journalling the previous state.
+func setInner[V any](t *memTx, outer map[string]map[string]V, key, k string, v V) {
+	inner, ok := outer[key]
+	if !ok {
+		inner = map[string]V{}
+		outer[key] = inner
+		t.undo = append(t.undo, func() { delete(outer, key) })
 	}
-	return outer[key]
+	setEntry(t, inner, k, v)
+}
+
+// setEntry sets m[k] = v, journalling the previous state.
+func setEntry[V any](t *memTx, m map[string]V, k string, v V) {
+	if old, ok := m[k]; ok {
+		t.undo = append(t.undo, func() { m[k] = old })
+	} else {
+		t.undo = append(t.undo, func() { delete(m, k) })
+	}
+	m[k] = v
+}
+
+// deleteEntry deletes m[k], journalling the previous state.
+func deleteEntry[V any](t *memTx, m map[string]V, k string) {
+	if old, ok := m[k]; ok {
+		t.undo = append(t.undo, func() { m[k] = old })
+		delete(m, k)
+	}
+}
+
+// memEvents are one conversation's events, indexed by sequence id (with
+// the ids kept sorted) and by message id.
+type memEvents struct {
+	bySeq map[string]StoredEvent
+	seqs  []string            // ascending (compareCanonical)
+	byMID map[string][]string // message id -> sequence ids (possibly stale)
+}
+
+// put stores e, journalling how to undo it.
+func (es *memEvents) put(t *memTx, e StoredEvent) {
+	if _, ok := es.bySeq[e.SequenceID]; !ok {
+		i, _ := slices.BinarySearchFunc(es.seqs, e.SequenceID, compareCanonical)
+		es.seqs = slices.Insert(es.seqs, i, e.SequenceID)
+		seq := e.SequenceID
+		t.undo = append(t.undo, func() {
+			if j, found := slices.BinarySearchFunc(es.seqs, seq, compareCanonical); found {
+				es.seqs = slices.Delete(es.seqs, j, j+1)
+			}
+		})
+	}
+	setEntry(t, es.bySeq, e.SequenceID, e)
+	if e.MessageID != "" && !slices.Contains(es.byMID[e.MessageID], e.SequenceID) {
+		setEntry(t, es.byMID, e.MessageID, append(slices.Clip(es.byMID[e.MessageID]), e.SequenceID))
+	}
 }
 
 func (t *memTx) Identity(ctx context.Context) (*Identity, error) {
@@ -173,6 +226,8 @@ func (t *memTx) SetIdentity(ctx context.Context, id *Identity) error {
 	if err != nil {
 		return err
 	}
+	old := t.s.identity
+	t.undo = append(t.undo, func() { t.s.identity = old })
 	t.s.identity = &v
 	return nil
 }
@@ -207,7 +262,7 @@ func (t *memTx) PutPeerKey(ctx context.Context, k PeerKey) error {
 	if k, err = mergePeerKey(old, k); err != nil {
 		return err
 	}
-	own(t, "peers", t.s.peers, k.UserID)[k.Version] = k
+	setInner(t, t.s.peers, k.UserID, k.Version, k)
 	return nil
 }
 
@@ -226,7 +281,7 @@ func (t *memTx) SetPeerVerified(ctx context.Context, userID, version string, ver
 		return fmt.Errorf("%w: peer key %s/%s", ErrNotFound, userID, version)
 	}
 	k.Verified = verified
-	own(t, "peers", t.s.peers, userID)[version] = k
+	setInner(t, t.s.peers, userID, version, k)
 	return nil
 }
 
@@ -245,7 +300,7 @@ func (t *memTx) PutConversationKey(ctx context.Context, k ConversationKey) error
 	if k, err = mergeConversationKey(old, k); err != nil {
 		return err
 	}
-	own(t, "convkeys", t.s.convKeys, k.ConversationID)[k.Version] = k
+	setInner(t, t.s.convKeys, k.ConversationID, k.Version, k)
 	return nil
 }
 
@@ -315,7 +370,7 @@ func (t *memTx) PutConversation(ctx context.Context, c *Conversation) error {
 	if err != nil {
 		return err
 	}
-	t.s.convs[v.ID] = v
+	setEntry(t, t.s.convs, v.ID, v)
 	return nil
 }
 
@@ -347,9 +402,13 @@ func (t *memTx) PutEvents(ctx context.Context, conversationID string, events []S
 	if len(prepped) == 0 {
 		return nil
 	}
-	m := own(t, "events", t.s.events, conversationID)
+	es, ok := t.s.events[conversationID]
+	if !ok {
+		es = &memEvents{bySeq: map[string]StoredEvent{}, byMID: map[string][]string{}}
+		setEntry(t, t.s.events, conversationID, es)
+	}
 	for _, e := range prepped {
-		m[e.SequenceID] = e
+		es.put(t, e)
 	}
 	return nil
 }
@@ -364,16 +423,23 @@ func (t *memTx) Events(ctx context.Context, conversationID, afterSeq string, lim
 	if err := checkOptionalVersion("sequence id", afterSeq); err != nil {
 		return nil, err
 	}
-	seqs := slices.SortedFunc(maps.Keys(t.s.events[conversationID]), compareCanonical)
 	out := []StoredEvent{}
-	for _, s := range seqs {
-		if afterSeq != "" && compareCanonical(s, afterSeq) <= 0 {
-			continue
+	es := t.s.events[conversationID]
+	if es == nil {
+		return out, nil
+	}
+	i := 0
+	if afterSeq != "" {
+		var found bool
+		if i, found = slices.BinarySearchFunc(es.seqs, afterSeq, compareCanonical); found {
+			i++
 		}
+	}
+	for ; i < len(es.seqs); i++ {
 		if limit > 0 && len(out) == limit {
 			break
 		}
-		out = append(out, cloneEvent(t.s.events[conversationID][s]))
+		out = append(out, cloneEvent(es.bySeq[es.seqs[i]]))
 	}
 	return out, nil
 }
@@ -390,10 +456,12 @@ func (t *memTx) EventByMessageID(ctx context.Context, conversationID, messageID 
 	}
 	// The highest sequence id wins when a message id appears twice, as in DB.
 	var best *StoredEvent
-	for _, e := range t.s.events[conversationID] {
-		if e.MessageID == messageID && (best == nil || compareCanonical(e.SequenceID, best.SequenceID) > 0) {
-			c := e
-			best = &c
+	if es := t.s.events[conversationID]; es != nil {
+		for _, seq := range es.byMID[messageID] {
+			e, ok := es.bySeq[seq]
+			if ok && e.MessageID == messageID && (best == nil || compareCanonical(e.SequenceID, best.SequenceID) > 0) {
+				best = &e
+			}
 		}
 	}
 	if best == nil {
@@ -411,7 +479,7 @@ func (t *memTx) PutOutbox(ctx context.Context, item OutboxItem) error {
 	if err != nil {
 		return err
 	}
-	t.s.outbox[it.MessageID] = it
+	setEntry(t, t.s.outbox, it.MessageID, it)
 	return nil
 }
 
@@ -434,7 +502,7 @@ func (t *memTx) AckOutbox(ctx context.Context, messageID string) error {
 	if err := checkID("message id", messageID); err != nil {
 		return err
 	}
-	delete(t.s.outbox, messageID)
+	deleteEntry(t, t.s.outbox, messageID)
 	return nil
 }
 
@@ -452,6 +520,8 @@ func (t *memTx) SetToken(ctx context.Context, tok *Token) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
+	old := t.s.token
+	t.undo = append(t.undo, func() { t.s.token = old })
 	if tok == nil {
 		t.s.token = nil
 		return nil
@@ -483,9 +553,9 @@ func (t *memTx) SetValue(ctx context.Context, name string, value []byte) error {
 		return err
 	}
 	if value == nil {
-		delete(t.s.values, name)
+		deleteEntry(t, t.s.values, name)
 		return nil
 	}
-	t.s.values[name] = append([]byte{}, value...)
+	setEntry(t, t.s.values, name, append([]byte{}, value...))
 	return nil
 }

@@ -57,6 +57,9 @@ type convMeta struct {
 	TTLMsec     *int64 `json:"ttl_msec,omitempty"`
 	// ScreenCaptureBlocking is the group's blocking flag when set.
 	ScreenCaptureBlocking *bool `json:"screen_capture_blocking,omitempty"`
+	// Known lists every user a verified group change named as a member,
+	// current or past (see roster.known).
+	Known []string `json:"known,omitempty"`
 	// KeyRecipients maps each participant to the public key version the
 	// newest conversation key was wrapped to (keys this account
 	// distributed).

@@ -31,7 +31,13 @@
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for
 // gaps, forks, reorders and equivocation (SyncResult.Anomalies); a server
-// response to a send must be the message sent.
+// response to a send must be the message sent. Events that fail a check are
+// stored as failed, with the reason, and take no effect: malformed ids
+// (inbound.ErrMalformed), authors outside the conversation or the group
+// roster at that point of the transcript (ErrNotMember), group changes and
+// deletes-for-all the author may not make (ErrNotAuthorized), and old events
+// re-sequenced by the server (ErrReplayed). Endless pagination stops the
+// sync with ErrServerResponse.
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
@@ -55,5 +61,7 @@
 // the two action signatures the server requires; AddMembers rotates the
 // key to the enlarged roster. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
-// signed GroupCreate title carry the same ciphertext).
+// signed GroupCreate title carry the same ciphertext), the SDK's
+// encrypt(text, key) form that its documentation prescribes for group_name;
+// a title another client signed in plaintext is shown as it is.
 package session

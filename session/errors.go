@@ -42,8 +42,22 @@ var (
 	// about.
 	ErrUnknownConversation = errors.New("session: unknown conversation")
 	// ErrNotMember reports an operation on a group this account is not a
-	// member of, or naming a user who is not a member.
+	// member of, or naming a user who is not a member. As an Event.Err it
+	// marks a signed event whose author is not a participant of the
+	// one-to-one conversation or not a member of the group at that point of
+	// the transcript; such an event takes no effect.
 	ErrNotMember = errors.New("session: not a member of the conversation")
+	// ErrNotAuthorized is the Event.Err of a signed event whose author is a
+	// member but may not do what it asks: a delete-for-all of another
+	// member's message, or a group change that needs an admin (admin
+	// changes, removing other members) by a non-admin. It is stored as
+	// failed and not applied.
+	ErrNotAuthorized = errors.New("session: sender not authorised for this action")
+	// ErrReplayed is the Event.Err of a signed event whose message id is
+	// already stored under another sequence id: the server re-sequenced
+	// (replayed) an old event. The replay is stored as failed and not
+	// applied; the original keeps its place.
+	ErrReplayed = errors.New("session: event replayed under another sequence id")
 	// ErrServerResponse reports a server response that is malformed or does
 	// not match the request (for example a returned event that is not the
 	// message sent).

@@ -69,6 +69,14 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // group changes. Peers whose signing keys are unknown are fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
 // are reported, never hidden. fn returning an error stops the sync.
+//
+// Hostile input is contained: an event with a malformed id fails alone
+// (inbound.ErrMalformed); signed events by non-members of the
+// conversation fail with ErrNotMember, unauthorised group changes and
+// deletes with ErrNotAuthorized, replays of a stored message id under a
+// new sequence id with ErrReplayed; none of them takes effect. Pagination
+// that keeps claiming more events without bringing any (see maxIdlePages)
+// stops the sync with ErrServerResponse.
 func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -111,11 +119,13 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	}
 	token := ""
 	tokens := map[string]bool{}
-	for {
+	idle := 0 // consecutive pages that extended the range walked by nothing
+	for pages := 1; ; pages++ {
 		resp, err := srv.GetConversationEvents(ctx, PathID(cid), e.cfg.pageSize, token)
 		if err != nil {
 			return res, fmt.Errorf("session: fetching events: %w", err)
 		}
+		lo, hi := st.lo, st.hi
 		done, err := st.page(ctx, resp)
 		if err != nil {
 			return res, err
@@ -125,6 +135,17 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 		}
 		if tokens[resp.Meta.NextToken] {
 			return res, fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
+		}
+		if st.lo == lo && st.hi == hi {
+			idle++
+		} else {
+			idle = 0
+		}
+		if idle >= maxIdlePages {
+			return res, fmt.Errorf("%w: %d pages in a row brought no new events but the server claims more", ErrServerResponse, idle)
+		}
+		if pages >= maxSyncPages {
+			return res, fmt.Errorf("%w: server still claims more events after %d pages", ErrServerResponse, pages)
 		}
 		tokens[resp.Meta.NextToken] = true
 		token = resp.Meta.NextToken
@@ -137,6 +158,15 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	}
 	return res, nil
 }
+
+// Pagination bounds of SyncEach: a server that keeps claiming more events
+// (has_more with ever fresh tokens) while its pages extend the transcript
+// by nothing is cut off after maxIdlePages such pages in a row, and any
+// sync after maxSyncPages pages.
+const (
+	maxIdlePages = 2
+	maxSyncPages = 10000
+)
 
 // syncState carries one SyncEach across its pages.
 type syncState struct {
@@ -211,7 +241,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	var walk []*Event
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
-		if !keystore.ValidVersion(ev.SequenceID) {
+		if !validSequenceID(ev.SequenceID) {
 			continue
 		}
 		if pageMin == "" || versionLess(ev.SequenceID, pageMin) {
@@ -223,7 +253,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	}
 	var keep []*Event
 	for _, ev := range data {
-		if keystore.ValidVersion(ev.SequenceID) {
+		if validSequenceID(ev.SequenceID) {
 			walk = append(walk, ev)
 		} else {
 			keep = append(keep, ev)
@@ -302,7 +332,7 @@ func (s *syncState) seenBefore(seq string) bool {
 // transcript this page covers: inside the page's range, or between the
 // page and the range walked before.
 func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool {
-	if !keystore.ValidVersion(seq) || pageMin == "" || s.seenBefore(seq) {
+	if !validSequenceID(seq) || pageMin == "" || s.seenBefore(seq) {
 		return false
 	}
 	if versionLess(pageMin, seq) && versionLess(seq, pageMax) {
@@ -415,46 +445,6 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 	return nil
 }
 
-// screenSenders rejects events whose author cannot speak in cid: in a
-// one-to-one conversation only its two users may (a valid signature by a
-// third party over this conversation id is still a forgery of the
-// conversation), and in a group with a known roster a key change from a
-// non-member may decrypt history but never becomes the encryption key.
-func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event) error {
-	var roster []string
-	if IsGroup(cid) {
-		c, err := e.store.Conversation(ctx, cid)
-		switch {
-		case err == nil:
-			roster = c.Members
-		case !errors.Is(err, keystore.ErrNotFound):
-			return fmt.Errorf("session: reading conversation: %w", err)
-		}
-	}
-	for _, ev := range evs {
-		if ev.SenderID == "" || !ev.Kind.Signed() {
-			continue
-		}
-		if !IsGroup(cid) {
-			if _, err := peerOf(cid, ev.SenderID); err != nil {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
-				ev.Verified = false
-				ev.Message = nil
-				if kc := ev.KeyChange; kc != nil && kc.Key != nil {
-					kc.Key.Zero()
-					kc.Key, kc.UsableForEncryption = nil, false
-				}
-			}
-			continue
-		}
-		if kc := ev.KeyChange; kc != nil && len(roster) > 0 && !slices.Contains(roster, ev.SenderID) {
-			kc.UsableForEncryption = false
-			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: key change by %s, not a member of %s", ErrNotMember, ev.SenderID, cid))
-		}
-	}
-	return nil
-}
-
 // adoptKey stores a key change's key. It is marked usable for encryption
 // only when the change verified at signature version 6+, and then, when it
 // is the newest usable version, records its recipients.
@@ -529,16 +519,20 @@ func (s *syncState) note(ev *Event) {
 	if errors.As(ev.Err, &uk) {
 		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
 	}
+	var re *replayedError
+	if errors.As(ev.Err, &re) {
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyDuplicate, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: re.original})
+	}
 }
 
 // store records events in one transaction and passes the new ones to fn.
 func (s *syncState) store(ctx context.Context, evs []*Event) error {
-	for _, ev := range evs {
-		s.note(ev)
-	}
 	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs)
 	if err != nil {
 		return err
+	}
+	for _, ev := range evs {
+		s.note(ev)
 	}
 	for _, seq := range conflicts {
 		// The server now serves different bytes under a stored sequence
@@ -559,17 +553,18 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 }
 
 // storeEvents stores events of cid in one transaction, applying the side
-// effects of verified ones (edit index, group roster). An event whose
-// sequence id is already stored is not replaced: fresh reports which
-// events were new, conflicts the sequence ids stored with different bytes.
-// Events without a valid sequence id are not stored but count as fresh.
+// effects of verified ones (edit index, group roster, deletes) after
+// gateEvent's checks. An event whose sequence id is already stored is not
+// replaced: fresh reports which events were new, conflicts the sequence
+// ids stored with different bytes. Events without a valid sequence id are
+// not stored but count as fresh.
 func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		conflicts = conflicts[:0]
 		for i, ev := range evs {
 			fresh[i] = false
-			if !keystore.ValidVersion(ev.SequenceID) {
+			if !validSequenceID(ev.SequenceID) {
 				fresh[i] = true
 				continue
 			}
@@ -585,7 +580,13 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 				continue
 			}
 			fresh[i] = true
+			if err := e.gateEvent(ctx, tx, cid, ev); err != nil {
+				return err
+			}
 			en := EntryFromEvent(ev)
+			if !validMessageID(en.MessageID) {
+				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
+			}
 			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
 				return err
 			}
@@ -620,6 +621,25 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
 	return fresh, conflicts, nil
+}
+
+// gateEvent runs the checks that need the store as it stands at ev's
+// place in the transcript, rejecting ev (see reject) when it fails one:
+// a replayed message id, a group change its author may not make, a
+// delete-for-all of someone else's message.
+func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	if err := gateReplay(ctx, tx, cid, ev); err != nil {
+		return err
+	}
+	if !ev.Verified {
+		return nil
+	}
+	if ev.GroupChange != nil && IsGroup(cid) {
+		if err := e.gateGroupChange(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+	}
+	return gateDelete(ctx, tx, cid, ev)
 }
 
 // eventAt returns the stored event with sequence id seq, or nil.
@@ -680,7 +700,8 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 }
 
 // applyGroupChange updates the stored roster from a verified group change
-// newer than the last one applied.
+// newer than the last one applied (its author was authorised by
+// gateGroupChange). Older changes only add to the users known as members.
 func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
@@ -688,18 +709,23 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	}
 	m := loadMeta(c)
 	var rosterSeq string
-	if v, err := tx.Value(ctx, "session/roster/"+cid); err == nil {
+	if v, err := tx.Value(ctx, rosterKey(cid)); err == nil {
 		rosterSeq = string(v)
 	}
-	if rosterSeq != "" && !versionLess(rosterSeq, ev.SequenceID) {
-		return nil
-	}
 	g := ev.GroupChange
+	r := roster{members: c.Members, admins: m.Admins, known: m.Known, seq: rosterSeq}
+	if r.past(ev.SequenceID) {
+		r.learn(g)
+		if len(r.known) == len(m.Known) {
+			return nil
+		}
+		m.Known = r.known
+		c.Meta = m.encode()
+		return tx.PutConversation(ctx, c)
+	}
 	switch g.Kind {
 	case inbound.GroupCreated:
 		c.Type = KindGroup
-		c.Members = normaliseIDs(g.MemberIDs)
-		m.Admins = normaliseIDs(g.AdminIDs)
 		if g.Title != "" {
 			m.TitleCipher = g.Title
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
@@ -710,14 +736,6 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			m.TTLMsec = &t
 		}
 	case inbound.GroupMembersAdded:
-		base := g.CurrentMemberIDs
-		if len(base) == 0 {
-			base = c.Members
-		}
-		c.Members = normaliseIDs(append(slices.Clone(base), g.MemberIDs...))
-		if len(g.CurrentAdminIDs) > 0 {
-			m.Admins = normaliseIDs(g.CurrentAdminIDs)
-		}
 		if g.Title != "" && g.Title != m.TitleCipher {
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
@@ -728,12 +746,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}
-	case inbound.GroupMembersRemoved:
-		c.Members = slices.DeleteFunc(slices.Clone(c.Members), func(u string) bool { return slices.Contains(g.MemberIDs, u) })
-	case inbound.GroupAdminsAdded:
-		m.Admins = normaliseIDs(append(slices.Clone(m.Admins), g.AdminIDs...))
-	case inbound.GroupAdminsRemoved:
-		m.Admins = slices.DeleteFunc(slices.Clone(m.Admins), func(u string) bool { return slices.Contains(g.AdminIDs, u) })
+	case inbound.GroupMembersRemoved, inbound.GroupAdminsAdded, inbound.GroupAdminsRemoved:
 	case inbound.GroupTitleChanged:
 		m.TitleCipher = g.Title
 		m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
@@ -742,12 +755,14 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	default:
 		return nil
 	}
+	r.apply(g)
+	c.Members, m.Admins, m.Known = r.members, r.admins, r.known
 	c.Meta = m.encode()
 	c.UpdatedAt = e.now()
 	if err := tx.PutConversation(ctx, c); err != nil {
 		return err
 	}
-	return tx.SetValue(ctx, "session/roster/"+cid, []byte(ev.SequenceID))
+	return tx.SetValue(ctx, rosterKey(cid), []byte(ev.SequenceID))
 }
 
 // decryptTitle opens an encrypted group title with the key of version, or
@@ -795,9 +810,18 @@ func (e *Engine) openTitle(ctx context.Context, tx keystore.Tx, cid, version, ti
 
 // titleUnopened reports whether the group title is still unknown: absent, or
 // held only as the ciphertext decryptTitle could not open (a member who joined
-// after the key that sealed it was current never receives that key).
+// after the key that sealed it was current never receives that key). A title
+// that cannot be a sealed box (a client that signed its title in plaintext,
+// as the SDK allows) counts as known.
 func titleUnopened(m convMeta) bool {
-	return m.Title == "" || m.Title == m.TitleCipher
+	return m.Title == "" || (m.Title == m.TitleCipher && looksSealed(m.TitleCipher))
+}
+
+// looksSealed reports whether s could be a base64 secretbox (nonce ‖ tag ‖
+// ciphertext), the form the SDK's encrypt(text, key) produces.
+func looksSealed(s string) bool {
+	b, err := wire.DecodeB64(s)
+	return err == nil && len(b) >= crypto.SecretboxOverhead
 }
 
 // refreshGroupTitle fills in an unknown group title from the server's

@@ -96,12 +96,14 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 	}
 	d := me.Detail
 	ev.Kind = kindOf(d)
-	if opts != nil && opts.ConversationID != "" && ev.ConversationID != CanonicalConversationID(opts.ConversationID) {
-		ev.Err = fmt.Errorf("%w: event names %q, expected %q", ErrWrongConversation, ev.ConversationID, opts.ConversationID)
-		return w
-	}
+	// An envelope without a detail (e.g. an empty struct) is malformed,
+	// whatever conversation it names or omits.
 	if d == nil || ev.Kind == KindUnknown {
 		ev.Err = fmt.Errorf("%w: event carries no known detail", ErrMalformed)
+		return w
+	}
+	if opts != nil && opts.ConversationID != "" && ev.ConversationID != CanonicalConversationID(opts.ConversationID) {
+		ev.Err = fmt.Errorf("%w: event names %q, expected %q", ErrWrongConversation, ev.ConversationID, opts.ConversationID)
 		return w
 	}
 
