@@ -1,9 +1,11 @@
 package crypto
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -125,27 +127,106 @@ type Payload struct {
 // escaping). A ConversationKeyChangeEvent payload from v6 on embeds the
 // plaintext conversation key: wipe the result after use.
 func (p Payload) Bytes() ([]byte, error) {
-	parts := make([]string, 0, 4+len(p.Extra))
-	parts = append(parts, p.Kind, p.MessageID, p.SenderID)
+	n, err := p.size()
+	if err != nil {
+		return nil, err
+	}
+	return p.appendTo(make([]byte, 0, n)), nil
+}
+
+// AppendBytes appends the signed byte string (see Bytes) to dst and
+// returns the extended slice; on error dst is returned unchanged.
+func (p Payload) AppendBytes(dst []byte) ([]byte, error) {
+	if _, err := p.size(); err != nil {
+		return dst, err
+	}
+	return p.appendTo(dst), nil
+}
+
+// components calls f on each component in signed order until f returns
+// false.
+func (p Payload) components(f func(i int, c string) bool) {
+	i := 0
+	for _, c := range [...]string{p.Kind, p.MessageID, p.SenderID} {
+		if !f(i, c) {
+			return
+		}
+		i++
+	}
 	if p.ConversationID != "" {
-		parts = append(parts, p.ConversationID)
+		if !f(i, p.ConversationID) {
+			return
+		}
+		i++
 	}
-	parts = append(parts, p.Extra...)
-	n := len(parts) - 1
-	for i, c := range parts {
+	for _, c := range p.Extra {
+		if !f(i, c) {
+			return
+		}
+		i++
+	}
+}
+
+// size checks that no component contains a comma and returns the length of
+// the signed byte string.
+func (p Payload) size() (int, error) {
+	n, bad := -1, -1
+	p.components(func(i int, c string) bool {
 		if strings.IndexByte(c, ',') >= 0 {
-			return nil, fmt.Errorf("%w: component %d contains a comma", ErrInvalidPayload, i)
+			bad = i
+			return false
 		}
-		n += len(c)
+		n += len(c) + 1
+		return true
+	})
+	if bad >= 0 {
+		return 0, fmt.Errorf("%w: component %d contains a comma", ErrInvalidPayload, bad)
 	}
-	out := make([]byte, 0, n)
-	for i, c := range parts {
+	return n, nil
+}
+
+// appendTo appends the components joined by commas; size must have
+// accepted p.
+func (p Payload) appendTo(dst []byte) []byte {
+	p.components(func(i int, c string) bool {
 		if i > 0 {
-			out = append(out, ',')
+			dst = append(dst, ',')
 		}
-		out = append(out, c...)
+		dst = append(dst, c...)
+		return true
+	})
+	return dst
+}
+
+// digest returns SHA-256 of the signed byte string without building it.
+func (p Payload) digest() ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	if _, err := p.size(); err != nil {
+		return sum, err
 	}
-	return out, nil
+	h := sha256.New()
+	// The hash takes []byte; feeding it through a small buffer avoids
+	// converting (copying) each component on the heap.
+	buf := make([]byte, 0, 512)
+	p.components(func(i int, c string) bool {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		for len(c) > 0 {
+			n := min(len(c), cap(buf)-len(buf))
+			buf = append(buf, c[:n]...)
+			c = c[n:]
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+		return true
+	})
+	h.Write(buf)
+	clear(buf[:cap(buf)]) // may hold a plaintext conversation key
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // String renders the payload for debugging. The plaintext key of a
@@ -171,24 +252,30 @@ func (p Payload) GoString() string { return p.String() }
 // Format implements fmt.Formatter with the redacted form for every verb.
 func (p Payload) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
 
-// Sign signs the payload with the signing key.
+// Sign signs the payload with the signing key; it is Sign over Bytes, but
+// hashes the components without joining them.
 func (p Payload) Sign(k *PrivateKey) ([]byte, error) {
-	b, err := p.Bytes()
+	if err := checkSigner(k); err != nil {
+		return nil, err
+	}
+	h, err := p.digest()
 	if err != nil {
 		return nil, err
 	}
-	defer clear(b)
-	return Sign(k, b)
+	return signDigest(k, &h)
 }
 
-// Verify checks sig over the payload with the signing public key.
+// Verify checks sig over the payload with the signing public key; it is
+// Verify over Bytes, but hashes the components without joining them.
 func (p Payload) Verify(pub *PublicKey, sig []byte) error {
-	b, err := p.Bytes()
+	if err := checkVerifier(pub, sig); err != nil {
+		return err
+	}
+	h, err := p.digest()
 	if err != nil {
 		return err
 	}
-	defer clear(b)
-	return Verify(pub, b, sig)
+	return verifyDigest(pub, &h, sig)
 }
 
 // ParsePayload splits a signed payload string into its components. The kind
@@ -234,7 +321,7 @@ func newPayload(version int, kind string, h Header, extra []string) (Payload, er
 		return Payload{}, fmt.Errorf("%w: empty message or sender id", ErrInvalidPayload)
 	}
 	p := Payload{Kind: kind, MessageID: h.MessageID, SenderID: h.SenderID, ConversationID: h.ConversationID, Extra: extra}
-	if _, err := p.Bytes(); err != nil {
+	if _, err := p.size(); err != nil {
 		return Payload{}, err
 	}
 	return p, nil
@@ -279,6 +366,22 @@ func cat(lists ...[]string) []string {
 // The layout is the same for every version from 2 to 7.
 func MessageCreatePayload(version int, h Header, conversationKeyVersion string, contents []byte) (Payload, error) {
 	return newPayload(version, KindMessageCreate, h, []string{conversationKeyVersion, base64.RawStdEncoding.EncodeToString(contents)})
+}
+
+// AppendMessageCreatePayload appends the signed byte string of
+// MessageCreatePayload(version, h, conversationKeyVersion, contents) to dst
+// and returns the extended slice, encoding contents straight into it: the
+// allocation-free way to build the payload for Sign. On error dst is
+// returned unchanged.
+func AppendMessageCreatePayload(dst []byte, version int, h Header, conversationKeyVersion string, contents []byte) ([]byte, error) {
+	p, err := newPayload(version, KindMessageCreate, h, []string{conversationKeyVersion})
+	if err != nil {
+		return dst, err
+	}
+	n, _ := p.size()
+	dst = slices.Grow(dst, n+1+base64.RawStdEncoding.EncodedLen(len(contents)))
+	dst = append(p.appendTo(dst), ',')
+	return base64.RawStdEncoding.AppendEncode(dst, contents), nil
 }
 
 // ParticipantKey is one entry of ConversationKeyChangeEvent's

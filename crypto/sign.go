@@ -26,10 +26,22 @@ var p256Order, _ = new(big.Int).SetString("ffffffff00000000ffffffffffffffffbce6f
 // the same key and message, so signatures are reproducible and need no
 // randomness.
 func Sign(k *PrivateKey, msg []byte) ([]byte, error) {
-	if k == nil || k.sig == nil {
-		return nil, fmt.Errorf("%w: nil key", ErrInvalidPrivateKey)
+	if err := checkSigner(k); err != nil {
+		return nil, err
 	}
 	h := sha256.Sum256(msg)
+	return signDigest(k, &h)
+}
+
+func checkSigner(k *PrivateKey) error {
+	if k == nil || k.sig == nil {
+		return fmt.Errorf("%w: nil key", ErrInvalidPrivateKey)
+	}
+	return nil
+}
+
+// signDigest is Sign for a SHA-256 digest; checkSigner must have accepted k.
+func signDigest(k *PrivateKey, h *[sha256.Size]byte) ([]byte, error) {
 	der, err := k.sig.Sign(nil, h[:], crypto.SHA256) // nil rand selects RFC 6979
 	if err != nil {
 		return nil, fmt.Errorf("crypto: ecdsa sign: %w", err)
@@ -52,18 +64,31 @@ func Sign(k *PrivateKey, msg []byte) ([]byte, error) {
 // and the signature verifies. High-S signatures are accepted, as the XDK
 // (RustCrypto p256 VerifyingKey::verify) accepts them.
 func Verify(pub *PublicKey, msg, sig []byte) error {
+	if err := checkVerifier(pub, sig); err != nil {
+		return err
+	}
+	h := sha256.Sum256(msg)
+	return verifyDigest(pub, &h, sig)
+}
+
+func checkVerifier(pub *PublicKey, sig []byte) error {
 	if pub == nil || pub.sig == nil {
 		return fmt.Errorf("%w: nil public key", ErrInvalidPublicKey)
 	}
 	if len(sig) != SignatureSize {
 		return fmt.Errorf("%w: %d bytes, want %d", ErrInvalidSignature, len(sig), SignatureSize)
 	}
+	return nil
+}
+
+// verifyDigest is Verify for a SHA-256 digest; checkVerifier must have
+// accepted pub and sig.
+func verifyDigest(pub *PublicKey, h *[sha256.Size]byte, sig []byte) error {
 	r := new(big.Int).SetBytes(sig[:32])
 	s := new(big.Int).SetBytes(sig[32:])
 	if r.Sign() == 0 || s.Sign() == 0 || r.Cmp(p256Order) >= 0 || s.Cmp(p256Order) >= 0 {
 		return fmt.Errorf("%w: scalar out of range", ErrInvalidSignature)
 	}
-	h := sha256.Sum256(msg)
 	if !ecdsa.Verify(pub.sig, h[:], r, s) {
 		return ErrInvalidSignature
 	}

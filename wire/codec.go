@@ -1,12 +1,40 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
+
+// encoder is a reusable binary-protocol writer over a memory buffer.
+type encoder struct {
+	buf   *thrift.TMemoryBuffer
+	proto *thrift.TBinaryProtocol
+}
+
+// maxPooledEncoder is the largest buffer kept for reuse; a rare huge
+// message does not pin its buffer.
+const maxPooledEncoder = 64 << 10
+
+var encoders = sync.Pool{New: func() any {
+	buf := thrift.NewTMemoryBufferLen(4 << 10)
+	return &encoder{buf: buf, proto: thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{})}
+}}
+
+// release wipes the encoder's buffer (it held the encoded value, possibly a
+// plaintext message) and returns it to the pool.
+func (e *encoder) release() {
+	b := e.buf.Bytes()
+	clear(b[:cap(b)])
+	e.buf.Reset()
+	if e.buf.Cap() <= maxPooledEncoder {
+		encoders.Put(e)
+	}
+}
 
 // Marshal encodes s with the Thrift binary protocol. Map entries are written
 // in ascending key order, so equal values always encode to equal bytes.
@@ -18,20 +46,31 @@ func Marshal(s thrift.TStruct) (out []byte, err error) {
 	}
 	// Generated Write code dereferences nested pointers (for example a nil
 	// element in a list of structs); turn such caller bugs into errors.
+	// An encoder that saw a panic is wiped and dropped rather than reused.
+	var e *encoder
 	defer func() {
 		if p := recover(); p != nil {
+			if e != nil {
+				b := e.buf.Bytes()
+				clear(b[:cap(b)])
+			}
 			out, err = nil, fmt.Errorf("%w: %T contains a nil element", ErrEncode, s)
 		}
 	}()
 	if err := validate(s, false); err != nil {
 		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}
-	buf := thrift.NewTMemoryBufferLen(256)
-	w := thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{})
-	if err := s.Write(context.Background(), w); err != nil {
+	e = encoders.Get().(*encoder)
+	if err := s.Write(context.Background(), e.proto); err != nil {
+		e.release()
 		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}
-	out, err = canonicalMaps(buf.Bytes())
+	enc := e.buf.Bytes()
+	out, err = canonicalMaps(enc)
+	if err == nil && len(out) > 0 && &out[0] == &enc[0] {
+		out = bytes.Clone(enc) // exact size; the pooled buffer is reused
+	}
+	e.release()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}

@@ -46,7 +46,7 @@ func Encrypt(rand io.Reader, key, plaintext []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer p.Zero()
-	out := make([]byte, 0, size)
+	out := make([]byte, 0, size+pushSlack) // Push works in the slack after the last frame
 	out = append(out, header[:]...)
 	for len(plaintext) > 0 {
 		n, tag := ChunkSize, TagMessage
@@ -81,7 +81,8 @@ func Decrypt(key, ciphertext []byte) ([]byte, error) {
 		return []byte{}, nil
 	}
 	frames := (len(body)-1)/EncryptedChunkSize + 1
-	out := make([]byte, 0, len(body)-frames*ABytes+ABytes) // may be short by <=ABytes if the last frame is tiny
+	// Exact for a well-formed stream, plus the slack Pull works in.
+	out := make([]byte, 0, max(len(body)-frames*ABytes, 0)+pullSlack)
 	for len(body) > 0 {
 		n := min(len(body), EncryptedChunkSize)
 		var tag Tag
@@ -132,7 +133,7 @@ func NewWriter(w io.Writer, key []byte, rand io.Reader) (*Writer, error) {
 		p:      p,
 		header: bytes.Clone(header[:]),
 		buf:    make([]byte, 0, ChunkSize+1),
-		frame:  make([]byte, 0, EncryptedChunkSize),
+		frame:  make([]byte, 0, EncryptedChunkSize+pushSlack),
 	}, nil
 }
 
@@ -241,7 +242,7 @@ func NewReader(r io.Reader, key []byte) (*Reader, error) {
 		r:      r,
 		key:    bytes.Clone(key),
 		cur:    make([]byte, EncryptedChunkSize+1),
-		outBuf: make([]byte, 0, ChunkSize),
+		outBuf: make([]byte, 0, ChunkSize+pullSlack),
 	}, nil
 }
 

@@ -1,19 +1,19 @@
 package secretstream
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-
 	"slices"
 
 	"golang.org/x/crypto/chacha20"
-	// The deprecated poly1305 package is the right building block here:
-	// secretstream's MAC layout differs from RFC 8439 (see state.finish), so
-	// the chacha20poly1305 AEAD cannot be used.
+	"golang.org/x/crypto/chacha20poly1305"
+	// The deprecated poly1305 package serves frames whose MAC layout differs
+	// from RFC 8439 (see state.finish).
 	//lint:ignore SA1019 libsodium's MAC layout needs raw Poly1305
 	"golang.org/x/crypto/poly1305"
 )
@@ -65,11 +65,36 @@ var (
 // state is the libsodium crypto_secretstream_xchacha20poly1305_state: the
 // subkey and the 12-byte IETF nonce made of a little-endian 32-bit counter
 // followed by the 8-byte inonce.
+//
+// A libsodium frame encrypts the 64-byte block [tag, 0 × 63] at ChaCha20
+// block counter 1 and the message from counter 2, with a Poly1305 key from
+// counter 0 over ad, its padding, the 64+mlen ciphertext bytes, padding and
+// both lengths; the wire frame keeps only the first ciphertext byte of the
+// tag block. That is an RFC 8439 ChaCha20-Poly1305 seal of
+// [tag, 0 × 63] ‖ msg except for the padding after the ciphertext, which
+// libsodium computes as mlen mod 16 where RFC 8439 uses -(64+mlen) mod 16.
+// The two agree when mlen is a multiple of 8, which includes every full
+// 1024-byte chunk: such frames go through the x/crypto AEAD, which has an
+// assembly implementation (see Push and Pull); the others use ChaCha20
+// and Poly1305 directly (pushGeneric, pullGeneric).
 type state struct {
 	k     [KeySize]byte
 	nonce [chacha20.NonceSize]byte
-	live  bool
+	// aead is ChaCha20-Poly1305 keyed with k, built lazily and dropped on
+	// every rekey. The x/crypto AEAD keeps its own copy of the key, which
+	// this package cannot wipe; it becomes garbage when dropped.
+	aead cipher.AEAD
+	live bool
 }
+
+// pushSlack and pullSlack are the spare capacity Push and Pull need after
+// their output when they work in place in a short dst: they handle the
+// whole 64-byte tag block (plus the MAC when pulling) and then move the
+// message down.
+const (
+	pushSlack = blockSize - 1
+	pullSlack = blockSize + macSize
+)
 
 func (s *state) init(key []byte, header *[HeaderSize]byte) error {
 	if len(key) != KeySize {
@@ -83,6 +108,7 @@ func (s *state) init(key []byte, header *[HeaderSize]byte) error {
 	clear(sub)
 	s.resetCounter()
 	copy(s.nonce[counterSize:], header[16:])
+	s.aead = nil
 	s.live = true
 	return nil
 }
@@ -119,6 +145,22 @@ func (s *state) finish(mac *poly1305.MAC, ct []byte, adLen int, out []byte) {
 
 var zeros [16]byte
 
+// aeadFits reports whether a frame with an mlen-byte message has the RFC
+// 8439 MAC layout (see state).
+func aeadFits(mlen int) bool { return mlen%8 == 0 }
+
+// cipher returns the AEAD for the current key, building it after a (re)key.
+func (s *state) cipher() (cipher.AEAD, error) {
+	if s.aead == nil {
+		a, err := chacha20poly1305.New(s.k[:])
+		if err != nil {
+			return nil, fmt.Errorf("secretstream: %w", err)
+		}
+		s.aead = a
+	}
+	return s.aead, nil
+}
+
 func (s *state) resetCounter() {
 	clear(s.nonce[:counterSize])
 	s.nonce[0] = 1
@@ -140,6 +182,7 @@ func (s *state) rekey() {
 	copy(s.nonce[counterSize:], kn[KeySize:])
 	clear(kn[:])
 	s.resetCounter()
+	s.aead = nil
 }
 
 // advance folds the MAC into the inonce, increments the counter and rekeys
@@ -165,6 +208,7 @@ func randOrDefault(r io.Reader) io.Reader {
 func (s *state) zero() {
 	clear(s.k[:])
 	clear(s.nonce[:])
+	s.aead = nil
 	s.live = false
 }
 
@@ -193,11 +237,38 @@ func NewPushState(rand io.Reader, key []byte) (*PushState, [HeaderSize]byte, err
 
 // Push encrypts msg with additional data ad and tag, appends the
 // len(msg)+ABytes frame to dst and returns the result. msg and dst must not
-// overlap.
+// overlap. Push works in dst's spare capacity (up to 63 bytes beyond the
+// frame, wiped before it returns).
 func (p *PushState) Push(dst, msg, ad []byte, tag Tag) ([]byte, error) {
 	if !p.s.live {
 		return nil, ErrClosed
 	}
+	if !aeadFits(len(msg)) {
+		return p.pushGeneric(dst, msg, ad, tag)
+	}
+	aead, err := p.s.cipher()
+	if err != nil {
+		return nil, err
+	}
+	n, mlen := len(dst), len(msg)
+	// Seal [tag, 0 × 63] ‖ msg in place in dst's spare capacity, then drop
+	// ciphertext bytes 1..63 by moving the rest down.
+	dst = slices.Grow(dst, blockSize+mlen+macSize)
+	buf := dst[n : n+blockSize+mlen]
+	buf[0] = byte(tag)
+	clear(buf[1:blockSize])
+	copy(buf[blockSize:], msg)
+	aead.Seal(buf[:0], p.s.nonce[:], buf, ad)
+	dst = dst[:n+ABytes+mlen]
+	copy(dst[n+1:], dst[n+blockSize:n+blockSize+mlen+macSize])
+	clear(dst[n+ABytes+mlen : n+blockSize+mlen+macSize]) // stale bytes beyond the frame
+	p.s.advance(dst[n+1+mlen:], tag)
+	return dst, nil
+}
+
+// pushGeneric is Push for any message length, with ChaCha20 and Poly1305
+// applied separately.
+func (p *PushState) pushGeneric(dst, msg, ad []byte, tag Tag) ([]byte, error) {
 	c, mac, err := p.s.begin(ad)
 	if err != nil {
 		return nil, err
@@ -229,7 +300,9 @@ func (p *PushState) Rekey() {
 }
 
 // Zero wipes the state; it cannot be used afterwards.
-func (p *PushState) Zero() { p.s.zero() }
+func (p *PushState) Zero() {
+	p.s.zero()
+}
 
 // PullState decrypts the frames of one stream.
 type PullState struct {
@@ -250,7 +323,9 @@ func NewPullState(key, header []byte) (*PullState, error) {
 
 // Pull authenticates and decrypts one frame with additional data ad,
 // appends the plaintext to dst and returns it with the frame's tag. On
-// failure the state is unchanged and nil is returned.
+// failure the state is unchanged and nil is returned. dst and frame must
+// not overlap. Pull works in dst's spare capacity (up to 80 bytes beyond
+// the plaintext, wiped before it returns).
 func (p *PullState) Pull(dst, frame, ad []byte) ([]byte, Tag, error) {
 	if !p.s.live {
 		return nil, 0, ErrClosed
@@ -258,6 +333,46 @@ func (p *PullState) Pull(dst, frame, ad []byte) ([]byte, Tag, error) {
 	if len(frame) < ABytes {
 		return nil, 0, fmt.Errorf("%w: frame is %d bytes, minimum %d", ErrDecrypt, len(frame), ABytes)
 	}
+	n, mlen := len(dst), len(frame)-ABytes
+	if !aeadFits(mlen) {
+		return p.pullGeneric(dst, frame, ad)
+	}
+	aead, err := p.s.cipher()
+	if err != nil {
+		return nil, 0, err
+	}
+	// The AEAD ciphertext is c0 ‖ keystream[1:64] ‖ cm ‖ mac: the sender
+	// encrypted 63 zero bytes after the tag, so their ciphertext is the
+	// keystream of block 1. One ChaCha20 block is cheaper than sealing 64
+	// zero bytes with the AEAD.
+	c, err := chacha20.NewUnauthenticatedCipher(p.s.k[:], p.s.nonce[:])
+	if err != nil {
+		return nil, 0, fmt.Errorf("secretstream: %w", err)
+	}
+	c.SetCounter(1)
+	// Work in place in dst's spare capacity and move the message down.
+	dst = slices.Grow(dst, pullSlack+mlen)
+	buf := dst[n : n+blockSize+mlen+macSize]
+	clear(buf[:blockSize])
+	c.XORKeyStream(buf[:blockSize], buf[:blockSize])
+	buf[0] = frame[0]
+	copy(buf[blockSize:], frame[1:])
+	pt, err := aead.Open(buf[:0], p.s.nonce[:], buf, ad)
+	if err != nil {
+		clear(buf)
+		return nil, 0, ErrDecrypt
+	}
+	tag := Tag(pt[0])
+	dst = dst[:n+mlen]
+	copy(dst[n:], pt[blockSize:])
+	clear(dst[n+mlen : n+mlen+pullSlack]) // stale plaintext beyond the result
+	p.s.advance(frame[1+mlen:], tag)
+	return dst, tag, nil
+}
+
+// pullGeneric is Pull for any message length, with ChaCha20 and Poly1305
+// applied separately.
+func (p *PullState) pullGeneric(dst, frame, ad []byte) ([]byte, Tag, error) {
 	mlen := len(frame) - ABytes
 	ct, got := frame[1:1+mlen], frame[1+mlen:]
 	c, mac, err := p.s.begin(ad)
@@ -290,4 +405,6 @@ func (p *PullState) Rekey() {
 }
 
 // Zero wipes the state; it cannot be used afterwards.
-func (p *PullState) Zero() { p.s.zero() }
+func (p *PullState) Zero() {
+	p.s.zero()
+}

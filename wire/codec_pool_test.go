@@ -1,0 +1,93 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// pooledEvent is benchEvent with n bytes of distinct contents.
+func pooledEvent(n int) *event.MessageEvent {
+	ev := benchEvent()
+	c := make([]byte, n)
+	for i := range c {
+		c[i] = byte(i*7 + n)
+	}
+	ev.Detail.MessageCreateEvent.Contents = c
+	return ev
+}
+
+// TestMarshalReusesBuffersSafely checks that Marshal's pooled encoders
+// leave nothing behind: results do not share memory with each other or
+// with the pool, a
+// small value encoded after a large one (and after a failed encode) is
+// exact, and concurrent encodes give the same bytes as sequential ones.
+func TestMarshalReusesBuffersSafely(t *testing.T) {
+	sizes := []int{0, 1, 300, 5000, 100 << 10, 17}
+	want := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		b, err := Marshal(pooledEvent(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Decoding checks the encoding is complete and exact.
+		got, err := DecodeMessageEvent(b)
+		if err != nil {
+			t.Fatalf("size %d: %v", n, err)
+		}
+		if c := got.Detail.MessageCreateEvent.Contents; !bytes.Equal(c, pooledEvent(n).Detail.MessageCreateEvent.Contents) {
+			t.Fatalf("size %d: contents differ after round trip", n)
+		}
+		want[i] = b
+	}
+	// A failing encode in between must not disturb later ones.
+	bad := pooledEvent(10)
+	bad.Detail.MessageCreateEvent = nil // union with no variant
+	if _, err := Marshal(bad); !errors.Is(err, ErrEncode) {
+		t.Fatalf("empty union: %v", err)
+	}
+	b, err := Marshal(pooledEvent(17))
+	if err != nil || !bytes.Equal(b, want[len(want)-1]) {
+		t.Fatalf("after a failed encode: %v", err)
+	}
+	// Earlier results are not overwritten by later encodes, and scribbling
+	// on a result does not reach the pool.
+	for i, n := range sizes {
+		again, _ := Marshal(pooledEvent(n))
+		if !bytes.Equal(again, want[i]) {
+			t.Fatalf("size %d: encoding not stable", n)
+		}
+		clear(again[:cap(again)])
+	}
+	for i, n := range sizes {
+		again, _ := Marshal(pooledEvent(n))
+		if !bytes.Equal(again, want[i]) {
+			t.Fatalf("size %d: encoding changed after a result was modified", n)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 50 {
+				i := (g + r) % len(sizes)
+				got, err := Marshal(pooledEvent(sizes[i]))
+				if err != nil || !bytes.Equal(got, want[i]) {
+					errs <- fmt.Errorf("goroutine %d round %d: size %d differs (%v)", g, r, sizes[i], err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
