@@ -69,7 +69,8 @@ func crashChild() {
 }
 
 // TestEngineCrash kills (SIGKILL) a child process sending messages at
-// random moments, 20 times. After every kill the keystore file must open
+// random moments, 20 times (half of them counted from the child's start,
+// half from its first acknowledged send). After every kill the keystore file must open
 // cleanly and hold every send the child saw acknowledged; at the end, after
 // a last flush, every acknowledged message is on the server exactly once
 // and no message is duplicated.
@@ -78,7 +79,7 @@ func TestEngineCrash(t *testing.T) {
 		t.Skip("re-executes the test binary 20 times")
 	}
 	const kills = 20
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	emu := emulator.New()
 	srv := httptest.NewServer(emu)
@@ -145,9 +146,18 @@ func TestEngineCrash(t *testing.T) {
 			}
 			close(lines)
 		}()
-		// Kill at a random moment from the start: while the child opens
-		// the store, flushes its predecessor's outbox or sends.
-		killer := time.AfterFunc(time.Duration(10+rng.IntN(90))*time.Millisecond, func() { _ = cmd.Process.Kill() })
+		// Even rounds kill at a random moment from the start: while the
+		// child opens the store, flushes its predecessor's outbox or sends.
+		// Odd rounds arm the same random delay only once the child's first
+		// send was acknowledged, so the kill lands mid-send however slow
+		// the machine is (a loaded -race run may need longer than the
+		// whole delay to open the store); the context bounds the wait.
+		delay := time.Duration(10+rng.IntN(90)) * time.Millisecond
+		kill := func() { _ = cmd.Process.Kill() }
+		var killer *time.Timer
+		if k%2 == 0 {
+			killer = time.AfterFunc(delay, kill)
+		}
 		lastTry := next - 1
 		for line := range lines {
 			f := strings.Fields(line)
@@ -157,12 +167,21 @@ func TestEngineCrash(t *testing.T) {
 				case "TRY":
 					lastTry = i
 				case "ACK":
+					if len(f) < 3 {
+						t.Fatalf("child %d: malformed line %q", k, line)
+					}
 					acked[i] = f[2]
 					totalAcks++
+					if killer == nil {
+						killer = time.AfterFunc(delay, kill)
+					}
 				}
 			}
 		}
 		_ = cmd.Wait()
+		if killer == nil {
+			t.Fatalf("child %d ended without acknowledging a send (%v): %s", k, ctx.Err(), stderr.String())
+		}
 		killer.Stop()
 		if strings.Contains(stderr.String(), "crash child:") {
 			t.Fatalf("child %d failed: %s", k, stderr.String())
