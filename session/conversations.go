@@ -276,16 +276,18 @@ func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := e.ensureKnown(ctx, cid); err != nil {
-		return "", err
-	}
-	unlock := e.lockConv(cid)
-	defer unlock()
-	members, err := e.members(ctx, cid)
-	if err != nil {
-		return "", err
-	}
-	return e.distributeKey(ctx, cid, members)
+	var version string
+	err = e.withSyncedRoster(ctx, cid, func() error {
+		unlock := e.lockConv(cid)
+		defer unlock()
+		members, err := e.members(ctx, cid)
+		if err != nil {
+			return err
+		}
+		version, err = e.distributeKey(ctx, cid, members)
+		return err
+	})
+	return version, err
 }
 
 // ensureKnown syncs a group conversation this account holds no key for
@@ -302,6 +304,38 @@ func (e *Engine) ensureKnown(ctx context.Context, cid string) error {
 	}
 	_, err := e.Sync(ctx, cid)
 	return err
+}
+
+// failMissingParticipant starts the detail of the 400 a server answers when
+// a key change leaves out a participant of its (newer) roster.
+const failMissingParticipant = "No conversation key for participant"
+
+// withSyncedRoster runs op, which wraps a new key to the roster of group
+// cid as stored, after bringing that roster up to date: the group is synced
+// first (rosters only follow signed, verified group changes; the server's
+// own member list is never trusted for wrapping keys). If the server still
+// names a participant the key change left out, or holds a newer key version
+// (someone changed the group between the sync and the post), the group is
+// synced once more and op retried once. A one-to-one conversation's roster
+// is fixed by its id: it is not synced first, but a newer key version held
+// by the server is caught up with and op retried once the same way.
+func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() error) error {
+	if e.server == nil {
+		return op()
+	}
+	if IsGroup(cid) {
+		if _, err := e.Sync(ctx, cid); err != nil {
+			return fmt.Errorf("session: syncing the roster of %s: %w", cid, err)
+		}
+	}
+	err := op()
+	if !rejectedFor(err, failMissingParticipant, "") && !rejectedFor(err, failNonLatestKey, "") {
+		return err
+	}
+	if _, serr := e.Sync(ctx, cid); serr != nil {
+		return errors.Join(err, fmt.Errorf("session: syncing the roster of %s: %w", cid, serr))
+	}
+	return op()
 }
 
 // members returns the participants of cid (this account included).
@@ -461,6 +495,13 @@ func (e *Engine) distributeKey(ctx context.Context, cid string, members []string
 	}
 	if err := e.commitKey(ctx, p, nil); err != nil {
 		return "", err
+	}
+	if resp.Data != nil && validSequenceID(resp.Data.SequenceID) {
+		// Remember where the key change sits in the transcript: the
+		// server serves it only while a message uses its version, and its
+		// absence must not read as a withheld event (see resolveGaps).
+		// Best effort: the key is committed already.
+		_ = e.store.SetValue(ctx, ownKeyChangeKey(cid, resp.Data.SequenceID), []byte(p.version))
 	}
 	return p.version, nil
 }
@@ -687,9 +728,14 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 			return err
 		}
 	}
-	if err := e.ensureKnown(ctx, cid); err != nil {
-		return err
-	}
+	return e.withSyncedRoster(ctx, cid, func() error {
+		return e.addMembers(ctx, srv, sg, cid, userIDs)
+	})
+}
+
+// addMembers posts the member addition of AddMembers against the stored
+// roster of group cid.
+func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
 	unlock := e.lockConv(cid)
 	defer unlock()
 	rec, err := e.store.Conversation(ctx, cid)

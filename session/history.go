@@ -149,6 +149,8 @@ type Entry struct {
 	// for everyone, or by this account for itself): its content and raw
 	// event are no longer stored.
 	Removed bool `json:"removed,omitempty"`
+
+	removedPrev string // a removed entry's previous sequence id (entryBody.Prev)
 }
 
 // entryBody is the part of an Entry sealed in keystore.StoredEvent.Body.
@@ -166,6 +168,10 @@ type entryBody struct {
 	Group            *GroupChange  `json:"group,omitempty"`
 	Failure          string        `json:"failure,omitempty"`
 	Removed          bool          `json:"removed,omitempty"`
+	// Prev is a removed entry's previous sequence id (from the event's
+	// bytes, dropped with its content), so a later sync can walk the
+	// transcript chain across it (see resolveGaps).
+	Prev string `json:"prev,omitempty"`
 }
 
 // EntryFromEvent converts a decoded event to its history form.
@@ -232,6 +238,7 @@ func (en *Entry) stored(raw []byte) keystore.StoredEvent {
 		Text: en.Text, Entities: en.Entities, Attachments: en.Attachments, ReplyTo: en.ReplyTo,
 		Emoji: en.Emoji, TargetSequenceID: en.TargetSequenceID, KeyVersion: en.KeyVersion, TTL: en.TTL,
 		Deleted: en.Deleted, DeleteForAll: en.DeleteForAll, Group: en.Group, Failure: en.Failure, Removed: en.Removed,
+		Prev: en.removedPrev,
 	})
 	return keystore.StoredEvent{
 		SequenceID: en.SequenceID,

@@ -118,6 +118,9 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 		return nil, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
 	}
 	hash, fname, mt := ini.Data.MediaHashKey, m.Filename, product.MediaType(mediaType)
+	// filesize_bytes is the size of the uploaded (encrypted) blob, as the
+	// XDK documents for its attachment descriptors ("size of the encrypted
+	// blob in bytes", chat-xdk docs/API.md, AttachmentDescriptor).
 	w64, h64, size := m.Width, m.Height, encSize
 	att := &product.MediaAttachment{
 		MediaHashKey:  &hash,

@@ -422,13 +422,52 @@ func (e *Engine) deliver(ctx context.Context, item keystore.OutboxItem) (*Sent, 
 		if err != nil {
 			return nil, e.failOutbox(ctx, item, err)
 		}
-		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
-			return nil, fmt.Errorf("session: acknowledging send: %w", err)
+		if err := e.ackDelete(ctx, item, body.Delete); err != nil {
+			return nil, err
 		}
 		return sent, nil
 	}
 	_ = e.store.AckOutbox(ctx, item.MessageID)
 	return nil, fmt.Errorf("%w: outbox item %s of unknown kind %q dropped", ErrInvalidArgument, item.MessageID, item.Kind)
+}
+
+// ackDelete applies a delete the server accepted to the local history (the
+// server serves neither the removed messages nor, for a delete for self,
+// the delete event itself) and acknowledges the outbox item, in one
+// transaction. As on receipt, a delete for everyone removes only this
+// account's own messages.
+func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *api.DeleteChatMessagesRequest) error {
+	action := inbound.DeleteForSelf
+	if req.DeleteMessageAction == api.DeleteForAll {
+		action = inbound.DeleteForAll
+	}
+	ev := &Event{SenderID: e.userID, Delete: &inbound.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := e.applyDelete(ctx, tx, item.ConversationID, ev); err != nil {
+			return err
+		}
+		// Messages deleted before this account stored them: remember the
+		// removal, so the break their absence leaves in the transcript
+		// chain is not reported (see resolveGaps).
+		for _, seq := range req.SequenceIDs {
+			old, err := eventAt(ctx, tx, item.ConversationID, seq)
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				old.Body.Zero()
+				continue
+			}
+			if err := tx.SetValue(ctx, removalKey(item.ConversationID, seq), []byte(e.userID)); err != nil {
+				return err
+			}
+		}
+		return tx.AckOutbox(ctx, item.MessageID)
+	})
+	if err != nil {
+		return fmt.Errorf("session: acknowledging delete: %w", err)
+	}
+	return nil
 }
 
 // ackMessage verifies the server's copy of a sent message and records it,
@@ -705,5 +744,13 @@ func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *event.Me
 }
 
 func editIndexKey(cid, seq string) string { return "session/edit/" + cid + "/" + seq }
+
+// ownKeyChangeKey records the sequence id of a key change this account
+// posted.
+func ownKeyChangeKey(cid, seq string) string { return "session/ownkc/" + cid + "/" + seq }
+
+// removalKey marks sequence id seq of cid as removed by this account's own
+// delete before it was ever stored.
+func removalKey(cid, seq string) string { return "session/removed/" + cid + "/" + seq }
 
 func keyChangeIndexKey(cid, version string) string { return "session/kce/" + cid + "/" + version }

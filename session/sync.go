@@ -68,7 +68,10 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // so a replayed older key change never does. Group rosters follow verified
 // group changes. Peers whose signing keys are unknown are fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
-// are reported, never hidden. fn returning an error stops the sync.
+// are reported, never hidden; a break in the chain left by events a held,
+// verified delete removed (which the server no longer serves) or by a key
+// change served only while a message uses its version is explained, not an
+// anomaly (see resolveGaps). fn returning an error stops the sync.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (inbound.ErrMalformed); signed events by non-members of the
@@ -150,6 +153,9 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 		tokens[resp.Meta.NextToken] = true
 		token = resp.Meta.NextToken
 	}
+	if err := st.resolveGaps(ctx); err != nil {
+		return res, err
+	}
 	if err := st.finish(ctx); err != nil {
 		return res, err
 	}
@@ -182,6 +188,16 @@ type syncState struct {
 	// oldest first) and the predecessor its oldest event claims.
 	lo, loPrev, hi string
 	newest         string // newest sequence id received by this sync
+
+	// gaps are the breaks in the previous_sequence_id chain found so far;
+	// resolveGaps reports those no held delete explains. removals maps
+	// the sequence ids named by this sync's verified deletes that remove
+	// an event from this account's view to the deletes' authors.
+	gaps     []pendingGap
+	removals map[string]string
+	// served maps the sequence ids of key changes served in meta (which
+	// the walk takes only inside a page's window) to their predecessors.
+	served map[string]string
 }
 
 // page processes one page of events.
@@ -270,6 +286,8 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 		}
 	}
 	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
+	s.noteRemovals(data)
+	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
 	reachedStored := false
 	for _, ev := range walk {
@@ -363,7 +381,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 		case !versionLess(prev, ev.SequenceID):
 			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
 		case versionLess(before, prev):
-			report(AnomalyGap, ev.SequenceID, prev)
+			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
 		default:
 			report(AnomalyFork, ev.SequenceID, prev)
 		}
@@ -393,7 +411,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 	case versionLess(last.SequenceID, s.lo): // an older page
 		if s.loPrev != "" && s.loPrev != last.SequenceID {
 			if versionLess(last.SequenceID, s.loPrev) {
-				report(AnomalyGap, s.lo, s.loPrev)
+				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
 			} else {
 				report(AnomalyFork, s.lo, s.loPrev)
 			}
@@ -560,8 +578,10 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 // not stored but count as fresh.
 func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
+	titles := map[int]string{} // index -> group change title as shown
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		conflicts = conflicts[:0]
+		clear(titles)
 		for i, ev := range evs {
 			fresh[i] = false
 			if !validSequenceID(ev.SequenceID) {
@@ -584,6 +604,10 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 				return err
 			}
 			en := EntryFromEvent(ev)
+			if en.Group != nil && en.Group.Title != "" {
+				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
+				titles[i] = en.Group.Title
+			}
 			if !validMessageID(en.MessageID) {
 				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 			}
@@ -620,7 +644,28 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
+	// The roster is applied; callers see the group changes as stored, with
+	// the title opened (the wire form stays in Raw).
+	for i, t := range titles {
+		g := *evs[i].GroupChange
+		g.Title = t
+		evs[i].GroupChange = &g
+	}
 	return fresh, conflicts, nil
+}
+
+// entryTitle is the title a group change shows in the history: opened with
+// the conversation's keys (see openTitle), as is when it cannot be a sealed
+// box (a client that signs its titles in plaintext), and "" when it is
+// sealed under a key this account does not hold: never the ciphertext.
+func (e *Engine) entryTitle(ctx context.Context, tx keystore.Tx, cid, version, title string) string {
+	if pt, ok := e.openTitle(ctx, tx, cid, version, title); ok {
+		return pt
+	}
+	if looksSealed(title) {
+		return ""
+	}
+	return title
 }
 
 // gateEvent runs the checks that need the store as it stands at ev's
@@ -688,7 +733,8 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 			continue
 		}
 		gone := Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
-			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true}
+			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true,
+			removedPrev: previousOf(old.Raw)}
 		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{gone.stored(nil)}); err != nil {
 			return err
 		}

@@ -1,0 +1,167 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/xchat-go/xchat/keystore"
+
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// maxGapWalk bounds how many removed events resolveGaps follows back from
+// one break in the chain.
+const maxGapWalk = 1024
+
+// pendingGap is a break in the previous_sequence_id chain: the event seq
+// claims prev as its predecessor, but the event served before it is
+// before (older than prev).
+type pendingGap struct {
+	seq, prev, before string
+}
+
+// noteRemovals records the sequence ids that verified deletes among evs
+// remove from this account's view: deletes for everyone, and this
+// account's own deletes for itself. The server stops serving those events,
+// which leaves a break in the chain that is not an attack.
+func (s *syncState) noteRemovals(evs []*Event) {
+	for _, ev := range evs {
+		d := ev.Delete
+		if d == nil || !ev.Verified || ev.Err != nil {
+			continue
+		}
+		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
+			continue
+		}
+		if s.removals == nil {
+			s.removals = map[string]string{}
+		}
+		for _, seq := range d.SequenceIDs {
+			if validSequenceID(seq) {
+				s.removals[seq] = ev.SenderID
+			}
+		}
+	}
+}
+
+// noteServed records the key changes a page served in meta: they are in
+// the chain even when outside the window the walk checks (the oldest event
+// of a page links to the key change its key came from).
+func (s *syncState) noteServed(kcs []*Event) {
+	for _, ev := range kcs {
+		if !validSequenceID(ev.SequenceID) {
+			continue
+		}
+		if s.served == nil {
+			s.served = map[string]string{}
+		}
+		s.served[ev.SequenceID] = ev.PreviousSequenceID
+	}
+}
+
+// resolveGaps reports every break in the chain (AnomalyGap) that held,
+// verified deletes do not explain. A break is explained when each event
+// from the claimed predecessor back to the event served before it was
+// either served after all (a key change in meta, outside the window the
+// walk checks) or removed by a signed delete this account holds: one seen in this
+// sync, or one applied earlier (the entry is stored as removed). The walk
+// back follows the predecessors recorded with removed entries; it ends,
+// explained, at a removed event this account never stored (its own
+// predecessor is unknowable, and the delete vouches for the event's
+// absence). Anything else, a withheld event no delete names, is reported.
+func (s *syncState) resolveGaps(ctx context.Context) error {
+	for _, g := range s.gaps {
+		ok, err := s.explained(ctx, g)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyGap, ConversationID: s.cid, SequenceID: g.seq, Related: g.prev})
+		}
+	}
+	s.gaps = nil
+	return nil
+}
+
+// explained reports whether the events between g.before and g.seq that the
+// server withheld were all removed by held deletes.
+func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
+	cur := g.prev
+	for range maxGapWalk {
+		if cur == g.before {
+			return true, nil
+		}
+		if !validSequenceID(cur) || !versionLess(g.before, cur) {
+			return false, nil
+		}
+		if prev, ok := s.served[cur]; ok {
+			// Served (as a key change in meta), not withheld.
+			cur = prev
+			continue
+		}
+		stored, err := eventAt(ctx, s.e.store, s.cid, cur)
+		if err != nil {
+			return false, fmt.Errorf("session: reading history: %w", err)
+		}
+		if stored == nil {
+			// Never stored here: a held delete must name it, one of this
+			// sync or one this account sent.
+			if _, named := s.removals[cur]; named {
+				return true, nil
+			}
+			// Or it is a key change this account posted, served only
+			// while a message uses its version.
+			for _, key := range []string{removalKey(s.cid, cur), ownKeyChangeKey(s.cid, cur)} {
+				v, err := s.e.store.Value(ctx, key)
+				if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+					return false, fmt.Errorf("session: reading history: %w", err)
+				}
+				if err == nil && len(v) > 0 {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+		// A stored key change: the server serves key changes only for
+		// the versions a page needs (one whose messages are all deleted
+		// is no longer served), so its absence is not a withheld event.
+		if stored.Type == inbound.KindKeyChange.String() && len(stored.Raw) > 0 {
+			stored.Body.Zero()
+			cur = previousOf(stored.Raw)
+			continue
+		}
+		// Stored: explained only when a delete was applied to it (by its
+		// author for everyone, or by this account for itself; this
+		// sync's deletes are applied by now).
+		var b entryBody
+		jerr := json.Unmarshal(stored.Body, &b)
+		stored.Body.Zero()
+		if jerr != nil || !b.Removed {
+			return false, nil
+		}
+		if b.Prev == "" {
+			return true, nil // predecessor unknown (removed before it was recorded)
+		}
+		cur = b.Prev
+	}
+	return false, nil
+}
+
+// previousOf returns the previous sequence id recorded in an encoded
+// MessageEvent, or "" when raw does not decode.
+func previousOf(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return ""
+	}
+	if p := me.GetPreviousSequenceID(); validSequenceID(p) {
+		return p
+	}
+	return ""
+}
