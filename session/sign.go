@@ -132,9 +132,10 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 // messageSignature signs a MessageCreateEvent and returns the padded base64
 // encoded MessageEventSignature.
 func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte) (string, error) {
-	payload, err := joinComponents("MessageCreateEvent", messageID, s.self, convID, keyVersion, wire.EncodeB64NoPad(contents))
+	payload, err := crypto.AppendMessageCreatePayload(nil, crypto.SignatureVersion,
+		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID}, keyVersion, contents)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	sig, err := s.sign(payload)
 	if err != nil {

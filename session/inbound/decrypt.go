@@ -123,7 +123,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 			ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
 			return w
 		}
-		if err := verifyEvent(keys, me, d, "", ev); err != nil {
+		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
 			ev.Err = err
 			return w
 		}
@@ -151,7 +151,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 	case KindMemberAccountDelete:
 		ev.MemberAccountDelete = &MemberAccountDelete{MemberID: d.MemberAccountDeleteEvent.GetMemberID()}
 	default: // the other signed kinds: verify, then expose
-		if err := verifyEvent(keys, me, d, "", ev); err != nil {
+		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
 			ev.Err = err
 			return w
 		}
@@ -234,20 +234,20 @@ func parseSigVersion(s string) (int, bool) {
 
 // sigVersionOf returns the event's signature version: absent means current
 // (as in the XDK); present but not a canonical decimal in
-// [minSignatureVersion, currentSignatureVersion] is an error.
+// [crypto.MinSignatureVersion, crypto.SignatureVersion] is an error.
 func sigVersionOf(me *event.MessageEvent) (int, error) {
 	s := me.MessageEventSignature
 	if s == nil || s.SignatureVersion == nil {
-		return currentSignatureVersion, nil
+		return crypto.SignatureVersion, nil
 	}
 	v, ok := parseSigVersion(*s.SignatureVersion)
 	switch {
 	case !ok:
 		return 0, fmt.Errorf("%w: %q is not a version", ErrSignatureVersion, *s.SignatureVersion)
-	case v < minSignatureVersion:
-		return 0, fmt.Errorf("%w: version %d is below the minimum %d (downgrade)", ErrSignatureVersion, v, minSignatureVersion)
-	case v > currentSignatureVersion:
-		return 0, fmt.Errorf("%w: version %d is newer than this client understands (%d)", ErrSignatureVersion, v, currentSignatureVersion)
+	case v < crypto.MinSignatureVersion:
+		return 0, fmt.Errorf("%w: version %d is below the minimum %d (downgrade)", ErrSignatureVersion, v, crypto.MinSignatureVersion)
+	case v > crypto.SignatureVersion:
+		return 0, fmt.Errorf("%w: version %d is newer than this client understands (%d)", ErrSignatureVersion, v, crypto.SignatureVersion)
 	}
 	return v, nil
 }
@@ -256,7 +256,7 @@ func sigVersionOf(me *event.MessageEvent) (int, error) {
 // following verify_event_signature (crates/core/src/core.rs): the key is the
 // pinned key of the sender at the signature's public_key_version; the
 // payload is rebuilt from the event. Embedded keys are only compared.
-func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail, ckeyB64 string, ev *Event) error {
+func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail, ckey *crypto.ConversationKey, ev *Event) error {
 	sig := me.MessageEventSignature
 	if sig == nil || sig.Signature == nil {
 		return fmt.Errorf("%w: %s event", ErrMissingSignature, kindOf(d))
@@ -276,7 +276,7 @@ func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail,
 	if !ok || pub == nil {
 		return fmt.Errorf("%w: sender %s, key version %s", ErrUnknownSigningKey, *me.SenderID, keyVersion)
 	}
-	payload, ok := signedPayload(me, d, version, ckeyB64)
+	payload, ok := signedPayload(me, d, version, ckey)
 	if !ok {
 		return fmt.Errorf("%w: %s event", ErrUnsignablePayload, kindOf(d))
 	}
@@ -284,7 +284,7 @@ func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail,
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
 	}
-	if err := crypto.Verify(pub, payload, raw); err != nil {
+	if err := payload.Verify(pub, raw); err != nil {
 		return fmt.Errorf("%w: sender %s, key version %s: %w", ErrBadSignature, *me.SenderID, keyVersion, err)
 	}
 	if ev != nil {
@@ -353,15 +353,11 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 	if ckey == nil {
 		ckey, _ = keys.ConversationKey(ev.ConversationID, kc.Version)
 	}
-	var ckeyB64 string
-	if ckey != nil {
-		ckeyB64 = base64.RawStdEncoding.EncodeToString(ckey[:])
-	}
 	version, verr := sigVersionOf(me)
-	err := verifyEvent(keys, me, me.Detail, ckeyB64, ev)
+	err := verifyEvent(keys, me, me.Detail, ckey, ev)
 	if err == nil {
 		ev.Verified = true
-		kc.UsableForEncryption = kc.Key != nil && version >= ckeyPlaintextVersion
+		kc.UsableForEncryption = kc.Key != nil && version >= crypto.CKeyPlaintextSignatureVersion
 		return
 	}
 	ev.Err = err
@@ -369,7 +365,7 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 		return
 	}
 	// Fail closed for v6+ key changes at or above the enforcement sequence.
-	if verr == nil && version >= ckeyPlaintextVersion {
+	if verr == nil && version >= crypto.CKeyPlaintextSignatureVersion {
 		if seq, perr := strconv.ParseInt(ev.SequenceID, 10, 64); perr == nil && seq >= EnforceKeyChangeSignaturesFromSequence {
 			kc.Key.Zero()
 			kc.Key, kc.KeyErr = nil, err

@@ -1,271 +1,232 @@
 package inbound
 
 import (
-	"encoding/base64"
-	"strconv"
-	"strings"
+	"errors"
 
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/thriftgen/event"
 )
 
-// Signature versions (docs/CRYPTO.md §7, crates/core/src/signatures.rs).
-const (
-	currentSignatureVersion = 7 // stamped by current senders; assumed when absent
-	minSignatureVersion     = 2 // older payloads omit the kind and key version
-	ckeyPlaintextVersion    = 6 // key change payload signs the plaintext key
-)
+// errNotSigned reports a detail that has no signed payload: an unsigned
+// kind, or a signed kind missing a field its payload needs.
+var errNotSigned = errors.New("inbound: no signed payload")
 
-// signedPayload rebuilds the comma-joined string the sender signed for the
-// event's detail, mirroring build_event_signature_payload
-// (crates/core/src/core.rs). ckeyB64 is the unpadded base64 of the plaintext
-// conversation key, needed only for key changes at v6+. It returns false for
-// unsigned kinds, for absent signed fields and when a component contains a
-// comma.
-func signedPayload(me *event.MessageEvent, d *event.MessageEventDetail, sigVersion int, ckeyB64 string) ([]byte, bool) {
+// signedPayload rebuilds, with crypto's builders, the payload the sender
+// signed for the event's detail, mirroring build_event_signature_payload
+// (crates/core/src/core.rs). ckey is the plaintext conversation key, needed
+// only for key changes at v6+. sigVersion must lie in
+// [crypto.MinSignatureVersion, crypto.SignatureVersion]. It returns false
+// for unsigned kinds, for absent signed fields and when a component
+// contains a comma.
+//
+// The conversation component is the event's conversation_id, omitted when
+// absent (and always for GroupCreate). Empty message, sender or conversation
+// ids make the event unsignable, so it never verifies.
+func signedPayload(me *event.MessageEvent, d *event.MessageEventDetail, sigVersion int, ckey *crypto.ConversationKey) (crypto.Payload, bool) {
 	if me.MessageID == nil || me.SenderID == nil || d == nil {
-		return nil, false
+		return crypto.Payload{}, false
 	}
-	msgID, sender := *me.MessageID, *me.SenderID
-	conv := me.ConversationID // optional component: omitted when absent
-	build := func(name string, withConv bool, extra ...string) ([]byte, bool) {
-		parts := make([]string, 0, 4+len(extra))
-		parts = append(parts, name, msgID, sender)
-		if withConv && conv != nil {
-			parts = append(parts, *conv)
-		}
-		parts = append(parts, extra...)
-		n := len(parts) - 1
-		for _, p := range parts {
-			if strings.IndexByte(p, ',') >= 0 {
-				return nil, false
-			}
-			n += len(p)
-		}
-		var b strings.Builder
-		b.Grow(n)
-		for i, p := range parts {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(p)
-		}
-		return []byte(b.String()), true
+	if *me.MessageID == "" || *me.SenderID == "" || (me.ConversationID != nil && *me.ConversationID == "") {
+		// No honest sender signs an empty id; such an event is malformed.
+		return crypto.Payload{}, false
 	}
+	h := crypto.Header{MessageID: *me.MessageID, SenderID: *me.SenderID, ConversationID: me.GetConversationID()}
+	p, err := detailPayload(d, sigVersion, h, ckey)
+	if err != nil {
+		return crypto.Payload{}, false
+	}
+	return p, true
+}
 
+// detailPayload maps the decoded detail onto the crypto builder for its
+// kind.
+func detailPayload(d *event.MessageEventDetail, v int, h crypto.Header, ckey *crypto.ConversationKey) (crypto.Payload, error) {
 	switch {
 	case d.MessageCreateEvent != nil:
 		mce := d.MessageCreateEvent
-		if sigVersion < minSignatureVersion || mce.Contents == nil {
-			return nil, false
+		if mce.Contents == nil {
+			return crypto.Payload{}, errNotSigned
 		}
-		return build("MessageCreateEvent", true, mce.GetConversationKeyVersion(),
-			base64.RawStdEncoding.EncodeToString(mce.Contents))
+		return crypto.MessageCreatePayload(v, h, mce.GetConversationKeyVersion(), mce.Contents)
 
 	case d.ConversationKeyChangeEvent != nil:
 		kce := d.ConversationKeyChangeEvent
 		if kce.ConversationKeyVersion == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		if sigVersion >= ckeyPlaintextVersion {
-			if ckeyB64 == "" {
-				return nil, false
+		kc := crypto.KeyChange{ConversationKeyVersion: *kce.ConversationKeyVersion}
+		if v >= crypto.CKeyPlaintextSignatureVersion {
+			if ckey == nil {
+				return crypto.Payload{}, errNotSigned
 			}
-			return build("ConversationKeyChangeEvent", true, *kce.ConversationKeyVersion, ckeyB64)
+			kc.Key = ckey
+			return crypto.KeyChangePayload(v, h, kc)
 		}
 		if kce.ConversationParticipantKeys == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		extra := []string{*kce.ConversationKeyVersion}
+		kc.Participants = make([]crypto.ParticipantKey, 0, len(kce.ConversationParticipantKeys))
 		for _, pk := range kce.ConversationParticipantKeys {
 			if pk == nil {
-				return nil, false
+				return crypto.Payload{}, errNotSigned
 			}
-			extra = append(extra, pk.GetUserID(), pk.GetEncryptedConversationKey(), pk.GetPublicKeyVersion())
+			kc.Participants = append(kc.Participants, crypto.ParticipantKey{
+				UserID: pk.GetUserID(), EncryptedConversationKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
+			})
 		}
-		return build("ConversationKeyChangeEvent", true, extra...)
+		return crypto.KeyChangePayload(v, h, kc)
 
 	case d.MessageDeleteEvent != nil:
 		del := d.MessageDeleteEvent
 		if del.DeleteMessageAction == nil || del.SequenceIds == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		extra := append([]string{strconv.FormatInt(int64(*del.DeleteMessageAction), 10)}, del.SequenceIds...)
-		return build("MessageDeleteEvent", true, extra...)
+		action := int64(*del.DeleteMessageAction)
+		if action != int64(int32(action)) { // Thrift enums are i32 on the wire
+			return crypto.Payload{}, errNotSigned
+		}
+		return crypto.MessageDeletePayload(v, h, int32(action), del.SequenceIds)
 
 	case d.ConversationDeleteEvent != nil:
-		var extra []string
+		var clearAll *bool
+		var sortOrder *int64
 		if o := d.ConversationDeleteEvent.ClearConversationOptions; o != nil {
-			if o.ClearAllMessages != nil {
-				extra = append(extra, strconv.FormatBool(*o.ClearAllMessages))
-			}
-			if o.SortOrderMsec != nil {
-				extra = append(extra, strconv.FormatInt(*o.SortOrderMsec, 10))
-			}
+			clearAll, sortOrder = o.ClearAllMessages, o.SortOrderMsec
 		}
-		return build("ConversationDeleteEvent", true, extra...)
+		return crypto.ConversationDeletePayload(v, h, clearAll, sortOrder)
 
 	case d.MarkConversationReadEvent != nil:
 		r := d.MarkConversationReadEvent
 		if r.SeenUntilSequenceID == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		extra := []string{*r.SeenUntilSequenceID}
-		if r.SeenAtMillis != nil {
-			extra = append(extra, strconv.FormatInt(*r.SeenAtMillis, 10))
-		}
-		return build("MarkConversationReadEvent", true, extra...)
+		return crypto.MarkReadPayload(v, h, *r.SeenUntilSequenceID, r.SeenAtMillis)
 
 	case d.MarkConversationUnreadEvent != nil:
-		var extra []string
-		if s := d.MarkConversationUnreadEvent.SeenUntilSequenceID; s != nil {
-			extra = append(extra, *s)
-		}
-		return build("MarkConversationUnreadEvent", true, extra...)
+		return crypto.MarkUnreadPayload(v, h, d.MarkConversationUnreadEvent.SeenUntilSequenceID)
 
 	case d.GroupChangeEvent != nil:
-		return groupChangePayload(d.GroupChangeEvent.GroupChange, sigVersion, build)
+		return groupChangePayload(d.GroupChangeEvent.GroupChange, v, h)
 
 	case d.ConversationMetadataChangeEvent != nil:
-		c := d.ConversationMetadataChangeEvent.ConversationMetadataChange
-		if c == nil {
-			return nil, false
-		}
-		const p = "ConversationMetadataChangeEvent."
-		switch {
-		case c.MessageDurationChange != nil:
-			if c.MessageDurationChange.TTLMsec == nil {
-				return nil, false
-			}
-			return build(p+"MessageDurationChange", true, strconv.FormatInt(*c.MessageDurationChange.TTLMsec, 10))
-		case c.MessageDurationRemove != nil:
-			return build(p+"MessageDurationRemove", true)
-		case c.MuteConversation != nil:
-			return build(p+"MuteConversation", true, c.MuteConversation.MutedConversationIds...)
-		case c.UnmuteConversation != nil:
-			return build(p+"UnmuteConversation", true, c.UnmuteConversation.UnmutedConversationIds...)
-		case c.EnableScreenCaptureDetection != nil:
-			return build(p+"EnableScreenCaptureDetection", true)
-		case c.DisableScreenCaptureDetection != nil:
-			return build(p+"DisableScreenCaptureDetection", true)
-		case c.EnableScreenCaptureBlocking != nil:
-			return build(p+"EnableScreenCaptureBlocking", true)
-		case c.DisableScreenCaptureBlocking != nil:
-			return build(p+"DisableScreenCaptureBlocking", true)
-		}
+		return metadataChangePayload(d.ConversationMetadataChangeEvent.ConversationMetadataChange, v, h)
 	}
-	return nil, false
+	return crypto.Payload{}, errNotSigned
 }
 
-func groupChangePayload(gc *event.GroupChange, sigVersion int, build func(string, bool, ...string) ([]byte, bool)) ([]byte, bool) {
+func groupChangePayload(gc *event.GroupChange, v int, h crypto.Header) (crypto.Payload, error) {
 	if gc == nil {
-		return nil, false
+		return crypto.Payload{}, errNotSigned
 	}
-	const p = "GroupChangeEvent."
 	switch {
 	case gc.GroupMemberAdd != nil:
 		c := gc.GroupMemberAdd
 		if c.MemberIds == nil || c.CurrentMemberIds == nil || c.CurrentAdminIds == nil || c.ConversationKeyVersion == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		var extra []string
-		extra = append(extra, c.MemberIds...)
-		extra = append(extra, c.CurrentMemberIds...)
-		extra = append(extra, c.CurrentAdminIds...)
-		if sigVersion >= 3 && sigVersion < 7 { // pending members signed at v3–v6 only
-			extra = append(extra, c.CurrentPendingMemberIds...)
+		ma := crypto.GroupMemberAdd{
+			NewMemberIDs:                 c.MemberIds,
+			CurrentMemberIDs:             c.CurrentMemberIds,
+			CurrentAdminIDs:              c.CurrentAdminIds,
+			CurrentPendingMemberIDs:      c.CurrentPendingMemberIds,
+			CurrentTitle:                 c.CurrentTitle,
+			CurrentAvatarURL:             c.CurrentAvatarURL,
+			CurrentTTLMsec:               c.CurrentTTLMsec,
+			ConversationKeyVersion:       *c.ConversationKeyVersion,
+			ScreenCaptureBlockingEnabled: c.ScreenCaptureBlockingEnabled,
 		}
-		extra = append(extra, nullStr(c.CurrentTitle), nullStr(c.CurrentAvatarURL), nullInt(c.CurrentTTLMsec),
-			*c.ConversationKeyVersion)
-		if sigVersion > 4 {
-			extra = append(extra, nullBool(c.ScreenCaptureBlockingEnabled))
+		if inv := c.GroupInviteEnable; inv != nil {
+			ma.Invite = &crypto.GroupInvite{InviteURL: inv.InviteURL, AffiliateID: inv.AffiliateID, ExpiresAtMsec: inv.ExpiresAtMsec}
 		}
-		if sigVersion > 6 && c.GroupInviteEnable != nil {
-			inv := c.GroupInviteEnable
-			extra = append(extra, nullStr(inv.InviteURL), nullStr(inv.AffiliateID), nullInt(inv.ExpiresAtMsec))
-		}
-		return build(p+"GroupMemberAddChange", true, extra...)
+		return crypto.GroupMemberAddPayload(v, h, ma)
 	case gc.GroupMemberRemove != nil:
-		if gc.GroupMemberRemove.MemberIds == nil {
-			return nil, false
-		}
-		return build(p+"GroupMemberRemoveChange", true, gc.GroupMemberRemove.MemberIds...)
+		return idListPayload(v, h, crypto.KindGroupMemberRemove, gc.GroupMemberRemove.MemberIds)
 	case gc.GroupAdminAdd != nil:
-		if gc.GroupAdminAdd.AdminIds == nil {
-			return nil, false
-		}
-		return build(p+"GroupAdminAddChange", true, gc.GroupAdminAdd.AdminIds...)
+		return idListPayload(v, h, crypto.KindGroupAdminAdd, gc.GroupAdminAdd.AdminIds)
 	case gc.GroupAdminRemove != nil:
-		if gc.GroupAdminRemove.AdminIds == nil {
-			return nil, false
-		}
-		return build(p+"GroupAdminRemoveChange", true, gc.GroupAdminRemove.AdminIds...)
+		return idListPayload(v, h, crypto.KindGroupAdminRemove, gc.GroupAdminRemove.AdminIds)
 	case gc.GroupTitleChange != nil:
 		c := gc.GroupTitleChange
 		if c.ConversationKeyVersion == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		return build(p+"GroupTitleChange", true, *c.ConversationKeyVersion, c.GetCustomTitle())
+		return crypto.GroupTitleChangePayload(v, h, *c.ConversationKeyVersion, c.CustomTitle)
 	case gc.GroupAvatarChange != nil:
 		c := gc.GroupAvatarChange
 		if c.ConversationKeyVersion == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		return build(p+"GroupAvatarUrlChange", true, *c.ConversationKeyVersion, c.GetCustomAvatarURL())
+		return crypto.GroupAvatarChangePayload(v, h, *c.ConversationKeyVersion, c.CustomAvatarURL)
 	case gc.GroupCreate != nil:
 		c := gc.GroupCreate
 		if c.MemberIds == nil || c.ConversationKeyVersion == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		extra := append([]string{*c.ConversationKeyVersion}, c.MemberIds...)
-		if sigVersion >= 4 {
-			extra = append(extra, nullBool(c.IsLegacyGroupUpgrade), nullStr(c.Title), nullStr(c.AvatarURL))
-		}
-		// The group create payload carries no conversation id.
-		return build(p+"GroupCreate", false, extra...)
+		// GroupCreatePayload never signs the conversation id.
+		return crypto.GroupCreatePayload(v, h, crypto.GroupCreate{
+			ConversationKeyVersion: *c.ConversationKeyVersion,
+			MemberIDs:              c.MemberIds,
+			IsLegacyGroupUpgrade:   c.IsLegacyGroupUpgrade,
+			Title:                  c.Title,
+			AvatarURL:              c.AvatarURL,
+		})
 	case gc.GroupInviteEnable != nil:
 		c := gc.GroupInviteEnable
 		if c.InviteURL == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		return build(p+"GroupInviteEnable", true, *c.InviteURL, nullInt(c.ExpiresAtMsec), nullStr(c.AffiliateID))
+		return crypto.GroupInviteEnablePayload(v, h, *c.InviteURL, c.ExpiresAtMsec, c.AffiliateID)
 	case gc.GroupInviteDisable != nil:
 		if gc.GroupInviteDisable.DisabledByMemberID == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		return build(p+"GroupInviteDisable", true, *gc.GroupInviteDisable.DisabledByMemberID)
+		return crypto.GroupInviteDisablePayload(v, h, *gc.GroupInviteDisable.DisabledByMemberID)
 	case gc.GroupJoinRequest != nil:
 		if gc.GroupJoinRequest.RequestingUserID == nil {
-			return nil, false
+			return crypto.Payload{}, errNotSigned
 		}
-		return build(p+"GroupJoinRequest", true, *gc.GroupJoinRequest.RequestingUserID)
+		return crypto.GroupJoinRequestPayload(v, h, *gc.GroupJoinRequest.RequestingUserID)
 	case gc.GroupJoinReject != nil:
-		if gc.GroupJoinReject.RejectedUserIds == nil {
-			return nil, false
-		}
-		return build(p+"GroupJoinReject", true, gc.GroupJoinReject.RejectedUserIds...)
+		return idListPayload(v, h, crypto.KindGroupJoinReject, gc.GroupJoinReject.RejectedUserIds)
 	}
 	// GroupAdminSettingsChange has no signed payload (the XDK cannot verify
 	// it either).
-	return nil, false
+	return crypto.Payload{}, errNotSigned
 }
 
-func nullStr(s *string) string {
-	if s == nil {
-		return "null"
+// idListPayload builds a group id-list payload; the list must be present.
+func idListPayload(v int, h crypto.Header, kind string, ids []string) (crypto.Payload, error) {
+	if ids == nil {
+		return crypto.Payload{}, errNotSigned
 	}
-	return *s
+	return crypto.GroupIDListPayload(v, h, kind, ids)
 }
 
-func nullInt(v *int64) string {
-	if v == nil {
-		return "null"
+func metadataChangePayload(c *event.ConversationMetadataChange, v int, h crypto.Header) (crypto.Payload, error) {
+	if c == nil {
+		return crypto.Payload{}, errNotSigned
 	}
-	return strconv.FormatInt(*v, 10)
-}
-
-func nullBool(v *bool) string {
-	if v == nil {
-		return "null"
+	switch {
+	case c.MessageDurationChange != nil:
+		if c.MessageDurationChange.TTLMsec == nil {
+			return crypto.Payload{}, errNotSigned
+		}
+		return crypto.DurationChangePayload(v, h, *c.MessageDurationChange.TTLMsec)
+	case c.MessageDurationRemove != nil:
+		return crypto.FlagPayload(v, h, crypto.KindDurationRemove)
+	case c.MuteConversation != nil:
+		// The id list is signed even when absent (as no ids).
+		return crypto.GroupIDListPayload(v, h, crypto.KindMuteConversation, c.MuteConversation.MutedConversationIds)
+	case c.UnmuteConversation != nil:
+		return crypto.GroupIDListPayload(v, h, crypto.KindUnmuteConversation, c.UnmuteConversation.UnmutedConversationIds)
+	case c.EnableScreenCaptureDetection != nil:
+		return crypto.FlagPayload(v, h, crypto.KindEnableCaptureDetect)
+	case c.DisableScreenCaptureDetection != nil:
+		return crypto.FlagPayload(v, h, crypto.KindDisableCaptureDetect)
+	case c.EnableScreenCaptureBlocking != nil:
+		return crypto.FlagPayload(v, h, crypto.KindEnableCaptureBlock)
+	case c.DisableScreenCaptureBlocking != nil:
+		return crypto.FlagPayload(v, h, crypto.KindDisableCaptureBlock)
 	}
-	return strconv.FormatBool(*v)
+	return crypto.Payload{}, errNotSigned
 }

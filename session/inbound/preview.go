@@ -30,7 +30,7 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 		return invalid(ErrPreviewSource)
 	}
 	// Pinned keys of the original's sender; embedded keys are never used.
-	if verifyEvent(keys, raw, raw.Detail, "", nil) != nil {
+	if verifyEvent(keys, raw, raw.Detail, nil, nil) != nil {
 		return invalid(ErrPreviewSignature)
 	}
 	plain, ok := rawContents(keys, ov, raw, p.RawEventCkces)
@@ -61,7 +61,7 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 			edit.Detail == nil || edit.Detail.MessageCreateEvent == nil {
 			return invalid(ErrPreviewEdit)
 		}
-		if verifyEvent(keys, edit, edit.Detail, "", nil) != nil {
+		if verifyEvent(keys, edit, edit.Detail, nil, nil) != nil {
 			return invalid(ErrPreviewEdit)
 		}
 		ep, ok := rawContents(keys, ov, edit, p.RawEventCkces)
