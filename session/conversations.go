@@ -636,12 +636,13 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 	if err != nil {
 		return "", err
 	}
-	parts := []string{"GroupChangeEvent.GroupCreate", mid, e.userID, p.version}
-	parts = append(parts, members...)
-	parts = append(parts, "null", nullable(title), nullable(avatar))
-	payload, err := joinComponents(parts...)
+	// GroupCreate never signs the conversation id; is_legacy_group_upgrade
+	// is absent and signs as "null".
+	payload, err := crypto.GroupCreatePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: mid, SenderID: e.userID},
+		crypto.GroupCreate{ConversationKeyVersion: p.version, MemberIDs: members, Title: title, AvatarURL: avatar})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	f := false
 	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
@@ -786,14 +787,20 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if err != nil {
 		return err
 	}
-	parts := []string{"GroupChangeEvent.GroupMemberAddChange", mid, e.userID, cid}
-	parts = append(parts, added...)
-	parts = append(parts, current...)
-	parts = append(parts, admins...)
-	parts = append(parts, nullable(curTitle), nullable(curAvatar), nullableInt(meta.TTLMsec), p.version, nullableBool(meta.ScreenCaptureBlocking))
-	payload, err := joinComponents(parts...)
+	payload, err := crypto.GroupMemberAddPayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid},
+		crypto.GroupMemberAdd{
+			NewMemberIDs:                 added,
+			CurrentMemberIDs:             current,
+			CurrentAdminIDs:              admins,
+			CurrentTitle:                 curTitle,
+			CurrentAvatarURL:             curAvatar,
+			CurrentTTLMsec:               meta.TTLMsec,
+			ConversationKeyVersion:       p.version,
+			ScreenCaptureBlockingEnabled: meta.ScreenCaptureBlocking,
+		})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	f := false
 	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
@@ -876,11 +883,10 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	if err != nil {
 		return err
 	}
-	parts := []string{"MessageDeleteEvent", mid, e.userID, cid, strconv.FormatInt(int64(action), 10)}
-	parts = append(parts, sequenceIDs...)
-	payload, err := joinComponents(parts...)
+	payload, err := crypto.MessageDeletePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid}, int32(action), sequenceIDs)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	detail := &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
 		SequenceIds:         slices.Clone(sequenceIDs),

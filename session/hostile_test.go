@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,12 +92,9 @@ func resign(t testing.TB, u *testUser, me *event.MessageEvent) {
 		t.Fatal(err)
 	}
 	mce := me.Detail.MessageCreateEvent
-	payload, err := joinComponents("MessageCreateEvent", me.GetMessageID(), me.GetSenderID(), me.GetConversationID(),
-		mce.GetConversationKeyVersion(), wire.EncodeB64NoPad(mce.Contents))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := crypto.Sign(kp.Signing, payload)
+	payload := strings.Join([]string{"MessageCreateEvent", me.GetMessageID(), me.GetSenderID(), me.GetConversationID(),
+		mce.GetConversationKeyVersion(), wire.EncodeB64NoPad(mce.Contents)}, ",")
+	sig, err := crypto.Sign(kp.Signing, []byte(payload))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
@@ -15,48 +14,6 @@ import (
 // signatureVersion is the signature_version stamped on everything the engine
 // signs (crates/core/src/signatures.rs SIGNATURE_VERSION).
 const signatureVersion = "7"
-
-// joinComponents builds a signed payload: components joined by ',' with no
-// escaping. A component containing a comma could never verify and is
-// rejected, as in the XDK.
-func joinComponents(parts ...string) ([]byte, error) {
-	n := len(parts)
-	for _, p := range parts {
-		if strings.IndexByte(p, ',') >= 0 {
-			return nil, fmt.Errorf("%w: signed component contains a comma", ErrInvalidArgument)
-		}
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for i, p := range parts {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, p...)
-	}
-	return out, nil
-}
-
-func nullable(s *string) string {
-	if s == nil {
-		return "null"
-	}
-	return *s
-}
-
-func nullableInt(v *int64) string {
-	if v == nil {
-		return "null"
-	}
-	return strconv.FormatInt(*v, 10)
-}
-
-func nullableBool(v *bool) string {
-	if v == nil {
-		return "null"
-	}
-	return strconv.FormatBool(*v)
-}
 
 // signer signs payloads with the account's signing key under its registered
 // public key version.
@@ -84,11 +41,15 @@ func (s *signer) sign(payload []byte) (string, error) {
 }
 
 // action packages a signed action for the REST action_signatures array.
-// payload is echoed as signature_payload unless it embeds a secret.
-func (s *signer) action(messageID string, detail *event.MessageEventDetail, payload []byte, echo bool) (api.ActionSignature, error) {
-	sig, err := s.sign(payload)
+// The payload's byte string is echoed as signature_payload only when echo is
+// set; a payload that embeds a secret must never be echoed.
+func (s *signer) action(messageID string, detail *event.MessageEventDetail, p crypto.Payload, echo bool) (api.ActionSignature, error) {
+	raw, err := p.Sign(s.key)
+	if errors.Is(err, crypto.ErrInvalidPayload) {
+		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
 	if err != nil {
-		return api.ActionSignature{}, err
+		return api.ActionSignature{}, fmt.Errorf("session: signing: %w", err)
 	}
 	enc, err := wire.EncodeMessageEventDetail(detail)
 	if err != nil {
@@ -97,36 +58,39 @@ func (s *signer) action(messageID string, detail *event.MessageEventDetail, payl
 	a := api.ActionSignature{
 		EncodedMessageEventDetail: wire.EncodeB64(enc),
 		MessageEventSignature: api.MessageEventSignature{
-			Signature:        sig,
+			Signature:        wire.EncodeB64NoPad(raw),
 			PublicKeyVersion: s.version,
 			SignatureVersion: signatureVersion,
 		},
 		MessageID: messageID,
 	}
 	if echo {
-		a.SignaturePayload = string(payload)
+		b, err := p.Bytes()
+		if err != nil {
+			return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		a.SignaturePayload = string(b)
 	}
 	return a, nil
 }
 
-// keyChangeAction signs a v7 ConversationKeyChangeEvent: the payload embeds
-// the plaintext conversation key, so it is zeroed and never echoed.
+// keyChangeAction signs a v7 ConversationKeyChangeEvent. The payload embeds
+// the plaintext conversation key, so it is never echoed (signature_payload
+// stays empty) and is signed without joining its components.
 func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.ConversationKey, parts []*event.ConversationParticipantKey) (api.ActionSignature, error) {
-	keyB64 := []byte(wire.EncodeB64NoPad(key[:]))
-	defer clear(keyB64)
-	head, err := joinComponents("ConversationKeyChangeEvent", messageID, s.self, convID, version)
+	p, err := crypto.KeyChangePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID},
+		crypto.KeyChange{ConversationKeyVersion: version, Key: key})
 	if err != nil {
-		return api.ActionSignature{}, err
+		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	payload := append(append(head, ','), keyB64...)
-	defer clear(payload)
 	f := false
 	detail := &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
 		ConversationKeyVersion:      &version,
 		ConversationParticipantKeys: parts,
 		ForKeyRotation:              &f,
 	}}
-	return s.action(messageID, detail, payload, false)
+	return s.action(messageID, detail, p, false)
 }
 
 // messageSignature signs a MessageCreateEvent and returns the padded base64
