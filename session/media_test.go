@@ -86,6 +86,9 @@ func TestMediaTruncation(t *testing.T) {
 		t.Fatal(err)
 	}
 	en := findEntry(t, res.Entries, sent.SequenceID)
+	if len(en.Attachments) != 1 || en.Attachments[0].Media == nil {
+		t.Fatalf("entry has attachments %+v, want one media attachment (error %q)", en.Attachments, en.Error)
+	}
 	att := en.Attachments[0].Media
 	if att.FilesizeBytes != 3075 {
 		t.Fatalf("filesize_bytes %d, want the encrypted size 3075", att.FilesizeBytes)
