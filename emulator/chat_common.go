@@ -202,6 +202,26 @@ func (s *Server) checkParticipantKeys(keys []api.ConversationParticipantKey, ros
 	return out, nil
 }
 
+// groupChangeAction returns the last action signature whose detail is the
+// group change variant has selects (named variant in errors). It must exist
+// and carry a message id distinct from the key change's: the backend
+// validates the pair together.
+func groupChangeAction(actions []*action, kc *action, variant string, has func(*event.GroupChange) bool) (*action, *apiError) {
+	var found *action
+	for _, a := range actions {
+		if gce := a.detail.GroupChangeEvent; gce != nil && gce.GroupChange != nil && has(gce.GroupChange) {
+			found = a
+		}
+	}
+	if found == nil {
+		return nil, errInvalid("action_signatures", "A GroupChangeEvent.%s action signature is required.", variant)
+	}
+	if found.messageID == kc.messageID {
+		return nil, errInvalid("action_signatures", "The two action signatures must have distinct message ids.")
+	}
+	return found, nil
+}
+
 // keyChangeAction finds and checks the ConversationKeyChangeEvent action
 // signature. The emulator cannot verify it: at signature version 6+ the
 // signed payload embeds the plaintext conversation key, which only the

@@ -148,17 +148,9 @@ func (s *Server) createChatConversation(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	var gcAction *action
-	for _, a := range actions {
-		if gce := a.detail.GroupChangeEvent; gce != nil && gce.GroupChange != nil && gce.GroupChange.GroupCreate != nil {
-			gcAction = a
-		}
-	}
-	if gcAction == nil {
-		return errInvalid("action_signatures", "A GroupChangeEvent.GroupCreate action signature is required.")
-	}
-	if gcAction.messageID == kcAction.messageID {
-		return errInvalid("action_signatures", "The two action signatures must have distinct message ids.")
+	gcAction, perr := groupChangeAction(actions, kcAction, "GroupCreate", func(g *event.GroupChange) bool { return g.GroupCreate != nil })
+	if perr != nil {
+		return perr
 	}
 	gc := gcAction.detail.GroupChangeEvent.GroupChange.GroupCreate
 	if !sameSet(gc.MemberIds, req.GroupMembers) {
@@ -351,17 +343,9 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	var maAction *action
-	for _, a := range actions {
-		if gce := a.detail.GroupChangeEvent; gce != nil && gce.GroupChange != nil && gce.GroupChange.GroupMemberAdd != nil {
-			maAction = a
-		}
-	}
-	if maAction == nil {
-		return errInvalid("action_signatures", "A GroupChangeEvent.GroupMemberAddChange action signature is required.")
-	}
-	if maAction.messageID == kcAction.messageID {
-		return errInvalid("action_signatures", "The two action signatures must have distinct message ids.")
+	maAction, perr := groupChangeAction(actions, kcAction, "GroupMemberAddChange", func(g *event.GroupChange) bool { return g.GroupMemberAdd != nil })
+	if perr != nil {
+		return perr
 	}
 	for _, a := range []*action{kcAction, maAction} {
 		if s.existingAction(key, c.user.ID, a.messageID) != nil {
