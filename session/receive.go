@@ -51,7 +51,9 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 			ev = inbound.Decrypt(keys, raw, opts)
 		}
 	}
-	if err := e.screenSenders(ctx, cid, []*Event{ev}); err != nil {
+	pairs := pairSet{}
+	pairs.add([]*Event{ev})
+	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pairs); err != nil {
 		return nil, err
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
@@ -69,7 +71,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}); err != nil {
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pairs); err != nil {
 		return nil, err
 	} else if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

@@ -316,8 +316,11 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys). The caller
-// holds the conversation lock.
+// to (under TrustStrict the rotation refuses unverified keys). The
+// participants are the conversation's two users or the group's roster
+// held from signed changes (see wrapTargets): a rotation that is needed
+// but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
+// caller holds the conversation lock.
 func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -333,8 +336,16 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if len(meta.KeyRecipients) == 0 {
 		return nil
 	}
+	members := rec.Members
+	if IsGroup(cid) {
+		r, err := loadRoster(ctx, e.store, cid)
+		if err != nil {
+			return err
+		}
+		members = r.effective()
+	}
 	stale := false
-	for _, m := range rec.Members {
+	for _, m := range members {
 		if m == e.userID {
 			continue
 		}
@@ -353,7 +364,11 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if !stale {
 		return nil
 	}
-	_, err = e.distributeKey(ctx, cid, rec.Members)
+	targets, err := e.wrapTargets(ctx, cid)
+	if err != nil {
+		return err
+	}
+	_, err = e.distributeKey(ctx, cid, targets)
 	return err
 }
 
