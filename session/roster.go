@@ -225,9 +225,9 @@ type rosterEnv struct {
 
 // stepResult is the outcome of one roster step.
 type stepResult struct {
-	err     error          // why the event is rejected (nil: accepted)
+	err     error            // why the event is rejected (nil: accepted)
 	anomaly *inbound.Anomaly // a roster finding to report
-	changed bool           // whether the record changed
+	changed bool             // whether the record changed
 }
 
 // step checks the verified, signed event ev against r and applies it. An
