@@ -154,7 +154,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 			return nil, err
 		}
 		out.Members, out.Admins, out.ClaimedAdmins = r.effective(), slices.Clone(r.Admins), slices.Clone(r.Claimed)
-		out.Roster, out.RosterSince, out.UnconfirmedMembers = r.state(), r.Since, r.unconfirmed(r.effective())
+		out.Roster, out.RosterSince, out.UnconfirmedMembers = r.state(), r.Since, r.unconfirmed(without(r.effective(), []string{e.userID}))
 		out.ServerMembers, out.ServerAdmins = slices.Clone(m.ServerMembers), slices.Clone(m.ServerAdmins)
 	}
 	k, v, err := e.encryptionKey(ctx, c.ID)

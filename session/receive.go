@@ -15,7 +15,9 @@ import (
 // A key change's key is adopted under the same rules as Sync. The returned
 // event carries any verification or decryption problem in Event.Err; the
 // error return is for malformed input and storage failures. Transcript
-// checks need the surrounding events: run Sync for them.
+// checks need the surrounding events: run Sync for them. A group create
+// received before the key change that binds it to the group is returned
+// (failed, with a warning) but not stored, so that a later Sync applies it.
 func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
@@ -55,6 +57,13 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	pairs.add([]*Event{ev})
 	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pairs); err != nil {
 		return nil, err
+	}
+	if errors.Is(ev.Err, errCreateUnbound) {
+		// A create delivered before its paired key change: storing it as
+		// failed would keep it from ever establishing the roster. Sync
+		// reads it again with its pair.
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", ErrRosterUnknown))
+		return ev, nil
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
 		if err := e.adoptKey(ctx, cid, ev); err != nil {

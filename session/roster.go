@@ -267,6 +267,10 @@ func rosterAnomaly(kind AnomalyKind, cid string, ev *Event, related string) *inb
 	return &inbound.Anomaly{Kind: kind, ConversationID: cid, SequenceID: ev.SequenceID, Related: related}
 }
 
+// errCreateUnbound marks a group create its paired key change does not
+// (yet) bind to the group.
+var errCreateUnbound = errors.New("group create not bound to this group")
+
 // stepCreate accepts the group's one create when its pair is held.
 func (r *rosterRec) stepCreate(env rosterEnv, ev *Event) stepResult {
 	g := ev.GroupChange
@@ -286,8 +290,8 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *Event) stepResult {
 			anomaly: rosterAnomaly(AnomalyCreateRejected, env.cid, ev, r.Seq)}
 	}
 	if !env.paired(ev.SenderID, g.KeyVersion) {
-		return stepResult{err: fmt.Errorf("%w: group create by %s is not bound to %s: the group holds no verified key change by its author at key version %s",
-			ErrRosterDivergence, ev.SenderID, env.cid, g.KeyVersion), anomaly: rosterAnomaly(AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
+		return stepResult{err: fmt.Errorf("%w: %w: group create by %s: the group holds no verified key change by its author at key version %s",
+			ErrRosterDivergence, errCreateUnbound, ev.SenderID, g.KeyVersion), anomaly: rosterAnomaly(AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
 	}
 	for _, u := range g.MemberIDs {
 		if !isUserID(u) {
@@ -387,8 +391,12 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 	}
 	added, admins, err := r.splitMemberAdd(ev.GroupChange)
 	if err != nil {
-		return stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
+		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
 			anomaly: rosterAnomaly(AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
+		if ev.SenderID != env.self {
+			r.excludeDoubted(ev.GroupChange)
+		}
+		return res
 	}
 	confirmed := slices.Contains(r.Admins, ev.SenderID)
 	r.Members = normaliseIDs(append(r.Members, added...))
@@ -405,6 +413,26 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 	}
 	r.Seq = ev.SequenceID
 	return stepResult{changed: true}
+}
+
+// excludeDoubted applies what an admin's member add that does not fit the
+// roster held still says for certain: whoever it names neither as a new
+// nor as a current member is, in its author's signed view, no member, and
+// whoever its admin tail leaves out no admin. Such members and admins are
+// excluded (a removal the server withheld shows this way); nobody is added.
+// When in doubt, exclude: the server can cause exclusion (it can withhold
+// anything), never inclusion.
+func (r *rosterRec) excludeDoubted(g *GroupChange) {
+	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
+	if !ok {
+		return
+	}
+	out := func(ids, keep []string) []string {
+		return slices.DeleteFunc(ids, func(u string) bool { return !slices.Contains(keep, u) })
+	}
+	r.Members = out(r.Members, head)
+	r.Admins, r.Claimed = out(r.Admins, admins), out(r.Claimed, admins)
+	r.Unconfirmed = out(r.Unconfirmed, r.Members)
 }
 
 // seedJoin starts a roster from a member add that names this account, when
