@@ -802,6 +802,9 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if err != nil {
 		return err
 	}
+	if !roster.admin(e.userID) {
+		return fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
+	}
 	var added []string
 	for _, u := range normaliseIDs(userIDs) {
 		if !slices.Contains(current, u) {
