@@ -217,7 +217,7 @@ func (s *syncState) collectPairs(ctx context.Context, pages []stagedPage) error 
 		if err != nil {
 			return err
 		}
-		s.pairs.add(evs)
+		s.pass.pairs.add(evs)
 		for _, ev := range evs {
 			if ev.KeyChange != nil && ev.KeyChange.Key != nil {
 				ev.KeyChange.Key.Zero()

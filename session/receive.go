@@ -53,9 +53,9 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 			ev = inbound.Decrypt(keys, raw, opts)
 		}
 	}
-	pairs := pairSet{}
-	pairs.add([]*Event{ev})
-	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pairs); err != nil {
+	pass := newRosterPass()
+	pass.pairs.add([]*Event{ev})
+	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pass); err != nil {
 		return nil, err
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
@@ -80,7 +80,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pairs); err != nil {
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pass); err != nil {
 		return nil, err
 	} else if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

@@ -545,7 +545,11 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 	}
 	if e.cfg.policy == TrustStrict {
 		if un := r.unconfirmed(without(targets, []string{e.userID})); len(un) > 0 {
-			return nil, fmt.Errorf("%w: %s: the place of %v rests on trust on first use (roster %s since %q)", ErrRosterUnconfirmed, cid, un, r.state(), r.Since)
+			why := "was added by an admin whose own rights rest on unsigned data"
+			if r.Base == baseJoin {
+				why = "is taken on trust: this account joined at #" + r.Since + " and never saw the group's creation"
+			}
+			return nil, fmt.Errorf("%w: %s: the place of %v %s; under strict trust no key is wrapped to it", ErrRosterUnconfirmed, cid, un, why)
 		}
 	}
 	return targets, nil

@@ -73,14 +73,14 @@ func screenEnvelope(ev *Event) {
 // users may: a valid signature by a third party over this conversation id
 // is still a forgery of the conversation. In a group, the events are read
 // against the roster held from signed group changes (see screenGroup); it
-// returns the roster anomalies found. pairs lists the verified v6+ key
-// changes known besides the store's (see pairSet).
-func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event, pairs pairSet) ([]Anomaly, error) {
+// returns the roster anomalies found and records in pass what the storing
+// transaction needs to advance the roster the same way.
+func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
 	}
 	if IsGroup(cid) {
-		return e.screenGroup(ctx, cid, evs, pairs)
+		return e.screenGroup(ctx, cid, evs, pass)
 	}
 	for _, ev := range evs {
 		if ev.SenderID == "" || !ev.Kind.Signed() {
@@ -92,6 +92,19 @@ func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event, pa
 	}
 	return nil, nil
 }
+
+// rosterPass carries the roster checks of one sync (or Receive) from the
+// screening of its events to the storing transaction.
+type rosterPass struct {
+	// pairs are the verified v6+ key changes seen besides the store's.
+	pairs pairSet
+	// stepped are the sequence ids of events that went through the roster
+	// step while screening (a rejection there is replayed in the storing
+	// transaction, with its effects).
+	stepped map[string]bool
+}
+
+func newRosterPass() *rosterPass { return &rosterPass{pairs: pairSet{}, stepped: map[string]bool{}} }
 
 // pairSet holds the (sender, key version) of verified v6+ key changes of
 // one conversation: the pairs that bind a group create to its group.
@@ -148,7 +161,7 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // rejected key change's key is not adopted. An event already stored keeps
 // its stored verdict (it is never applied twice). While no roster is held
 // (RosterUnknown) only group changes are checked.
-func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pairs pairSet) ([]Anomaly, error) {
+func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
 	r, err := loadRoster(ctx, e.store, cid)
 	if err != nil {
 		return nil, err
@@ -160,7 +173,7 @@ func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pair
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return versionLess(order[i].SequenceID, order[j].SequenceID) })
-	env := e.rosterEnv(ctx, e.store, cid, pairs)
+	env := e.rosterEnv(ctx, e.store, cid, pass.pairs)
 	var out []Anomaly
 	verdicts := map[string]error{}
 	for _, ev := range order {
@@ -172,6 +185,9 @@ func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pair
 			}
 		}
 		if !seen {
+			if ev.Verified {
+				pass.stepped[ev.SequenceID] = true
+			}
 			res := r.screen(env, ev)
 			if res.anomaly != nil {
 				out = append(out, *res.anomaly)
@@ -218,15 +234,29 @@ func (e *Engine) storedVerdict(ctx context.Context, cid, seq string) (verdict er
 
 // gateRoster re-runs the roster step inside the storing transaction, at
 // ev's place in the transcript (events are stored oldest first), rejects
-// ev when it fails and stores the roster it leaves.
-func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pairs pairSet) error {
+// ev when it fails and stores the roster it leaves. An event the step
+// rejected while screening is stepped again for its effects (a divergent
+// member add excludes, an own add is read back) but never applied.
+func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return err
 	}
-	res := r.screen(e.rosterEnv(ctx, tx, cid, pairs), ev)
-	if res.err != nil {
-		reject(ev, res.err)
+	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
+	var res stepResult
+	switch {
+	case ev.Verified:
+		if res = r.step(env, ev); res.err != nil {
+			reject(ev, res.err)
+		}
+	case pass.stepped[ev.SequenceID]:
+		if res = r.step(env, ev); res.err == nil {
+			return nil
+		}
+	default:
+		if res = r.screen(env, ev); res.err != nil {
+			reject(ev, res.err)
+		}
 	}
 	if !res.changed {
 		return nil

@@ -125,7 +125,7 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	}
 	st := &syncState{
 		e: e, res: res, cid: cid, keys: keys, fn: fn,
-		stored: rec.Sync.LastSequenceID, pairs: pairSet{},
+		stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
 	}
 	if err := st.run(ctx, srv); err != nil {
 		return res, err
@@ -189,9 +189,10 @@ type syncState struct {
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
 	served map[string]string
-	// pairs are the verified v6+ key changes seen by this sync (they bind
-	// a group create to the group, see rosterRec.stepCreate).
-	pairs pairSet
+	// pass carries the roster checks from screening to storing, and the
+	// verified v6+ key changes seen by this sync (they bind a group create
+	// to the group, see rosterRec.stepCreate).
+	pass *rosterPass
 }
 
 // page processes one page of events. ordered says the pages come oldest
@@ -204,8 +205,8 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	}
 	s.res.Events += len(evs) + len(bad)
 	s.res.Failed += len(bad)
-	s.pairs.add(evs)
-	found, err := s.e.screenSenders(ctx, s.cid, evs, s.pairs)
+	s.pass.pairs.add(evs)
+	found, err := s.e.screenSenders(ctx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
@@ -546,7 +547,7 @@ func (s *syncState) note(ev *Event) {
 
 // store records events in one transaction and passes the new ones to fn.
 func (s *syncState) store(ctx context.Context, evs []*Event) error {
-	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs, s.pairs)
+	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
@@ -579,7 +580,7 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 // replaced: fresh reports which events were new, conflicts the sequence
 // ids stored with different bytes. Events without a valid sequence id are
 // not stored but count as fresh.
-func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pairs pairSet) (fresh []bool, conflicts []string, err error) {
+func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -603,7 +604,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pair
 				continue
 			}
 			fresh[i] = true
-			if err := e.gateEvent(ctx, tx, cid, ev, pairs); err != nil {
+			if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
 				return err
 			}
 			en := EntryFromEvent(ev)
@@ -677,12 +678,12 @@ func (e *Engine) entryTitle(ctx context.Context, tx keystore.Tx, cid, version, t
 // change that does not fit the roster or that its author may not make (the
 // roster step, which also applies it), a delete-for-all of someone else's
 // message.
-func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pairs pairSet) error {
+func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
 	if err := gateReplay(ctx, tx, cid, ev); err != nil {
 		return err
 	}
 	if IsGroup(cid) && ev.SenderID != "" && ev.Kind.Signed() {
-		if err := e.gateRoster(ctx, tx, cid, ev, pairs); err != nil {
+		if err := e.gateRoster(ctx, tx, cid, ev, pass); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,17 @@ var rosterAttacks = []attack{
 	{"member-add-lists-resplit", attackMemberAddResplit},
 	{"roster-from-server-listing-when-changes-withheld", attackRosterFromListing},
 	{"roster-from-key-change-participants", attackRosterFromParticipants},
+	// Attacks of our own, in classes the issue did not list.
+	{"member-add-by-non-admin-member", attackAddByNonAdmin},
+	{"member-add-by-claimed-admin-under-strict", attackAddByClaimedAdminStrict},
+	{"own-create-admin-list-tampered", attackOwnCreateTampered},
+	{"group-create-replayed-before-first-sync", attackCreateReplayedFirstSync},
+	{"removed-member-backdated-message", attackRemovedBackdated},
+	{"removed-member-rotates-key", attackRemovedRotates},
+	{"removal-on-older-page", attackRemovalOlderPage},
+	{"stale-member-add-readmits-removed", attackStaleAddReadmits},
+	{"removal-withheld-later-add-excludes", attackRemovalWithheld},
+	{"late-joiner-fed-fake-roster-strict", attackLateJoinerFakeRoster},
 }
 
 // groupChangeOf returns the group change an envelope carries (empty when
@@ -615,4 +626,467 @@ func attackRosterFromParticipants(w *world) (string, error) {
 		return "", errorf("rotation wrapped a key to a roster no signed group change established")
 	}
 	return "rotation refused: " + rerr.Error(), nil
+}
+
+// top returns the k-th sequence id above everything the honest server
+// holds for g (forged events are placed there).
+func (gr *group) top(k uint64) string {
+	return hostile.NextSequenceID(gr.w.newestSeq(gr.alice, gr.g), k)
+}
+
+// env returns the envelope of a forged event of the group.
+func (gr *group) env(seq, prev string, n int) hostile.Envelope {
+	return hostile.Envelope{SequenceID: seq, PreviousSequenceID: prev, MessageID: forgedMID(n), ConversationID: gr.g}
+}
+
+// attackAddByNonAdmin: carol, a member but no admin, signs a member add of
+// mallory. Only admins add members (the X backend answers
+// REQUESTER_NOT_ADMIN); the add must not make the victim wrap keys to
+// mallory.
+func attackAddByNonAdmin(w *world) (string, error) {
+	gr := newGroup(w)
+	mallory := w.newUser("mallory", false)
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	add, err := gr.carol.memberAdd(gr.env(gr.top(1), gr.hello.SequenceID, 10), c.KeyVersion,
+		[]string{mallory.id}, c.Members, []string{gr.alice.id})
+	if err != nil {
+		return "", err
+	}
+	w.injectData("non-admin-add", gr.g, encodeAll(w, add)...)
+	ww := w.watchWraps(mallory)
+	r := gr.bob.sync(gr.g)
+	if _, err := rotateLeaks(w, gr.bob, gr.g, ww, "a non-admin's member add applied"); err != nil {
+		return "", err
+	}
+	ev, err := eventErr(r, add.GetMessageID(), session.ErrNotAuthorized)
+	if err != nil {
+		return "", err
+	}
+	return "non-admin's add rejected: " + ev.Error(), nil
+}
+
+// attackAddByClaimedAdminStrict: the server adds carol to the (unsigned)
+// admin list of the group's create; carol, colluding, adds mallory. Under
+// trust on first use the add is applied and shown unconfirmed; under
+// TrustStrict (every peer verified, mallory included) no key may be
+// wrapped to her.
+func attackAddByClaimedAdminStrict(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
+	carol := w.newUser("carol", false)
+	mallory := w.newUser("mallory", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		return "", err
+	}
+	hello := alice.send(g, "hello")[0]
+	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		return hostile.EditData(page, func(me *event.MessageEvent) error {
+			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
+				gc.AdminIds = append(gc.AdminIds, carol.id)
+			}
+			return nil
+		})
+	}))
+	version := w.serverKeyChanges(alice, g)[0].GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
+	admins := []string{alice.id, carol.id}
+	add, err := carol.memberAdd(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
+		MessageID: forgedMID(11), ConversationID: g}, version, []string{mallory.id}, []string{alice.id, bob.id, carol.id}, admins)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("claimed-admin-add", g, encodeAll(w, add)...)
+	for _, u := range []*user{alice, carol, mallory} {
+		if err := bob.e.Verify(w.ctx, u.id); err != nil {
+			return "", err
+		}
+	}
+	ww := w.watchWraps(mallory)
+	if r := bob.sync(g); r.err != nil {
+		return "", r.err
+	}
+	rerr, err := rotateLeaks(w, bob, g, ww, "a claimed admin's add trusted under strict")
+	if err != nil {
+		return "", err
+	}
+	if !errors.Is(rerr, errRosterUnconfirmed) {
+		return "", errorf("strict rotation: %v, want the unconfirmed roster refused", rerr)
+	}
+	c, err := bob.e.Conversation(w.ctx, g)
+	if err != nil {
+		return "", err
+	}
+	if state, _, unconfirmed := rosterView(c); state != "unconfirmed" || !slices.Equal(unconfirmed, []string{mallory.id}) {
+		return "", errorf("roster %s, unconfirmed %v: the claimed admin's add is not shown unconfirmed", state, unconfirmed)
+	}
+	return "applied as unconfirmed; strict rotation refused: " + rerr.Error(), nil
+}
+
+// attackOwnCreateTampered: the server adds carol to the admin list of the
+// victim's own create when serving it back; carol then removes bob. The
+// creator knows whom it made admin.
+func attackOwnCreateTampered(w *world) (string, error) {
+	alice := w.newUser("alice", true)
+	bob := w.newUser("bob", false)
+	carol := w.newUser("carol", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		return "", err
+	}
+	hello := alice.send(g, "hello")[0]
+	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		return hostile.EditData(page, func(me *event.MessageEvent) error {
+			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
+				gc.AdminIds = append(gc.AdminIds, carol.id)
+			}
+			return nil
+		})
+	}))
+	rm, err := carol.removal(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
+		MessageID: forgedMID(12), ConversationID: g}, bob.id)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("removal", g, encodeAll(w, rm)...)
+	r := alice.sync(g)
+	c, err := alice.e.Conversation(w.ctx, g)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(c.Admins, carol.id) || !slices.Contains(c.Members, bob.id) {
+		return "", errorf("the creator's roster follows the tampered admin list: admins %v, members %v", c.Admins, c.Members)
+	}
+	ev, err := eventErr(r, rm.GetMessageID(), session.ErrNotAuthorized)
+	if err != nil {
+		return "", err
+	}
+	return "creator kept its own admin list; removal rejected: " + ev.Error(), nil
+}
+
+// attackCreateReplayedFirstSync: before the victim's first sync of g2, the
+// server withholds g2's create and serves alice's create of g1 (naming
+// mallory) in its place. Without the key change that binds it to g2 the
+// roster stays unknown and no key is wrapped.
+func attackCreateReplayedFirstSync(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true)
+	carol := w.newUser("carol", false)
+	mallory := w.newUser("mallory", false)
+	g1, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, mallory.id}})
+	if err != nil {
+		return "", err
+	}
+	v1 := w.serverKeyChanges(alice, g1)[0].GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
+	var g2 string
+	for g2 == "" {
+		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		if err != nil {
+			return "", err
+		}
+		// Two groups created in the same millisecond share a key version
+		// (the residual risk SECURITY.md states); this attack is about
+		// groups that do not.
+		if w.serverKeyChanges(alice, g)[0].GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion() != v1 {
+			g2 = g
+		}
+	}
+	hello := alice.send(g2, "hello g2")[0]
+	var create *event.MessageEvent
+	for _, me := range w.serverEvents(alice, g1) {
+		if groupChangeOf(me).GetGroupCreate() != nil {
+			create = me
+		}
+	}
+	create.ConversationID = strp(g2)
+	create.SequenceID = strp(hostile.NextSequenceID(w.newestSeq(alice, g2), 1))
+	create.PreviousSequenceID = strp(hello.SequenceID)
+	w.withholdGroupChanges()
+	w.injectData("replay-create", g2, encodeAll(w, create)...)
+	ww := w.watchWraps(mallory)
+	if r := bob.sync(g2); r.err != nil {
+		return "", r.err
+	}
+	rerr, err := rotateLeaks(w, bob, g2, ww, "g1's create taken as g2's")
+	if err != nil {
+		return "", err
+	}
+	if !errors.Is(rerr, errRosterUnknown) {
+		return "", errorf("rotation: %v, want the unknown roster refused", rerr)
+	}
+	return "create not bound to g2; rotation refused: " + rerr.Error(), nil
+}
+
+// attackRemovedBackdated: after the victim has applied alice's removal of
+// carol, carol writes again and the server slips her message under a
+// sequence id older than the removal (sequence ids are not signed).
+func attackRemovedBackdated(w *world) (string, error) {
+	gr := newGroup(w)
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	rmSeq, backSeq := gr.top(10), gr.top(5)
+	rm, err := gr.alice.removal(gr.env(rmSeq, gr.hello.SequenceID, 13), gr.carol.id)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("removal", gr.g, encodeAll(w, rm)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	said := "carol, after her removal, backdated"
+	msg, err := gr.carol.forger().Message(gr.env(backSeq, gr.hello.SequenceID, 14), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), text(said))
+	if err != nil {
+		return "", err
+	}
+	w.injectData("backdated", gr.g, encodeAll(w, msg)...)
+	r := gr.bob.sync(gr.g)
+	if err := gr.bob.forgedShown(gr.g, []string{msg.GetMessageID()}, []string{said}); err != nil {
+		return "", errorf("backdated message of a removed member accepted: %w", err)
+	}
+	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	if err != nil {
+		return "", err
+	}
+	return "backdated message rejected: " + ev.Error(), nil
+}
+
+// attackRemovedRotates: carol, removed, signs a key change of the group at
+// a newer version wrapped to everyone; the victim must not encrypt to it.
+func attackRemovedRotates(w *world) (string, error) {
+	gr := newGroup(w)
+	rm, err := gr.alice.removal(gr.env(gr.top(1), gr.hello.SequenceID, 15), gr.carol.id)
+	if err != nil {
+		return "", err
+	}
+	key, _ := crypto.NewConversationKey(nil)
+	kc, err := gr.carol.forger().KeyChange(gr.env(gr.top(2), gr.top(1), 16), futureVersion(), key,
+		[]hostile.Recipient{gr.alice.recipient(), gr.bob.recipient(), gr.carol.recipient()})
+	if err != nil {
+		return "", err
+	}
+	w.injectData("removal", gr.g, encodeAll(w, rm)...)
+	w.injectKeyChange("removed-rotates", gr.g, kc, false)
+	sends := w.watchSends(key)
+	r := gr.bob.sync(gr.g)
+	_, serr := gr.bob.e.SendText(w.ctx, gr.g, "bob after the removal")
+	if l := sends.leaks(); len(l) > 0 {
+		return "", errorf("a removed member's key change was adopted: bob encrypted to her key (%v; send: %v)", l, serr)
+	}
+	ev, err := eventErr(r, kc.GetMessageID(), session.ErrNotMember)
+	if err != nil {
+		return "", err
+	}
+	return "removed member's key change rejected: " + ev.Error(), nil
+}
+
+// attackRemovalOlderPage: the server pages the victim's sync (one event a
+// page, the victim's own page size) so that alice's removal of carol lies
+// on an older page than carol's message after it. Read newest page first,
+// carol would still be a member.
+func attackRemovalOlderPage(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithPageSize(1))
+	carol := w.newUser("carol", false)
+	gr := &group{w: w, alice: alice, bob: bob, carol: carol}
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		return "", err
+	}
+	gr.g = g
+	gr.hello = alice.send(g, "group hello")[0]
+	if r := bob.sync(g); r.err != nil {
+		return "", r.err
+	}
+	if r := carol.sync(g); r.err != nil {
+		return "", r.err
+	}
+	c, err := bob.e.Conversation(w.ctx, g)
+	if err != nil {
+		return "", err
+	}
+	alice.send(g, "m1", "m2")
+	rm, err := alice.removal(gr.env(gr.top(1), gr.hello.SequenceID, 17), carol.id)
+	if err != nil {
+		return "", err
+	}
+	said := "carol after her removal, on a newer page"
+	msg, err := carol.forger().Message(gr.env(gr.top(2), gr.top(1), 18), c.KeyVersion, carol.convKey(g, c.KeyVersion), text(said))
+	if err != nil {
+		return "", err
+	}
+	rmB64, msgB64 := encodeAll(w, rm)[0], encodeAll(w, msg)[0]
+	var mu sync.Mutex
+	pages := 0
+	w.proxy.Add(hostile.Events("split-pages", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
+		if hostile.ConversationOf(r.URL.Path) != g {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		pages++
+		switch pages {
+		case 1: // the newest page: carol's message
+			page.Data = append([]api.ChatMessageEvent{{EncodedEvent: msgB64}}, page.Data...)
+		case 2: // an older page: the removal
+			page.Data = append(page.Data, api.ChatMessageEvent{EncodedEvent: rmB64})
+		}
+		return nil
+	}))
+	r := bob.sync(g)
+	if err := bob.forgedShown(g, []string{msg.GetMessageID()}, []string{said}); err != nil {
+		return "", errorf("removal on an older page ignored: %w", err)
+	}
+	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	if err != nil {
+		return "", err
+	}
+	return "pages read oldest first; message rejected: " + ev.Error(), nil
+}
+
+// attackStaleAddReadmits: carol (an admin) signed an add of erin while
+// mallory was still a member; the server holds it back and serves it after
+// alice's removal of mallory, hoping its current-member list re-admits her.
+func attackStaleAddReadmits(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true)
+	carol := w.newUser("carol", false)
+	mallory := w.newUser("mallory", false)
+	erin := w.newUser("erin", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id, mallory.id}, Admins: []string{alice.id, carol.id}})
+	if err != nil {
+		return "", err
+	}
+	hello := alice.send(g, "hello")[0]
+	gr := &group{w: w, alice: alice, bob: bob, carol: carol, g: g, hello: hello}
+	if r := bob.sync(g); r.err != nil {
+		return "", r.err
+	}
+	c, err := bob.e.Conversation(w.ctx, g)
+	if err != nil {
+		return "", err
+	}
+	stale, err := carol.memberAdd(gr.env(gr.top(2), gr.top(1), 19), c.KeyVersion, []string{erin.id}, c.Members, []string{alice.id, carol.id})
+	if err != nil {
+		return "", err
+	}
+	rm, err := alice.removal(gr.env(gr.top(1), hello.SequenceID, 20), mallory.id)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("remove-then-stale-add", g, encodeAll(w, stale, rm)...)
+	ww := w.watchWraps(mallory)
+	r := bob.sync(g)
+	if _, err := rotateLeaks(w, bob, g, ww, "a stale member add re-admitted a removed member"); err != nil {
+		return "", err
+	}
+	ev, err := eventErr(r, stale.GetMessageID(), errRosterDivergence)
+	if err != nil {
+		return "", err
+	}
+	return "stale add rejected: " + ev.Error(), nil
+}
+
+// attackRemovalWithheld: the server withholds alice's removal of carol
+// but serves alice's next member add, whose signed current members leave
+// carol out. Carol's later message must not verify, nor the victim wrap
+// keys to her.
+func attackRemovalWithheld(w *world) (string, error) {
+	gr := newGroup(w)
+	dave := w.newUser("dave", false)
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	current := slices.DeleteFunc(slices.Clone(c.Members), func(u string) bool { return u == gr.carol.id })
+	add, err := gr.alice.memberAdd(gr.env(gr.top(1), gr.hello.SequenceID, 21), c.KeyVersion, []string{dave.id}, current, []string{gr.alice.id})
+	if err != nil {
+		return "", err
+	}
+	said := "carol, removed (withheld)"
+	msg, err := gr.carol.forger().Message(gr.env(gr.top(2), gr.top(1), 22), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), text(said))
+	if err != nil {
+		return "", err
+	}
+	w.injectData("add-after-withheld-removal", gr.g, encodeAll(w, msg, add)...)
+	ww := w.watchWraps(gr.carol)
+	r := gr.bob.sync(gr.g)
+	if err := gr.bob.forgedShown(gr.g, []string{msg.GetMessageID()}, []string{said}); err != nil {
+		return "", errorf("member whose removal was withheld kept: %w", err)
+	}
+	if _, err := rotateLeaks(w, gr.bob, gr.g, ww, "member whose removal was withheld kept"); err != nil {
+		return "", err
+	}
+	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	if err != nil {
+		return "", err
+	}
+	return "excluded on the admin's signed word: " + ev.Error(), nil
+}
+
+// attackLateJoinerFakeRoster: dave joins late, so cannot check the group's
+// history. The server withholds the real add and feeds him a member add
+// signed by mallory (an outsider with a registered key) naming a group of
+// her own making. Trust on first use cannot tell (the roster shows as
+// unconfirmed); under TrustStrict no key may be wrapped to it.
+func attackLateJoinerFakeRoster(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", false)
+	dave := w.newUser("dave", true, session.WithTrustPolicy(session.TrustStrict))
+	mallory := w.newUser("mallory", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id}})
+	if err != nil {
+		return "", err
+	}
+	if err := alice.e.AddMembers(w.ctx, g, dave.id); err != nil {
+		return "", err
+	}
+	top := w.newestSeq(alice, g)
+	key, _ := crypto.NewConversationKey(nil)
+	version := futureVersion()
+	env := func(k uint64, n int) hostile.Envelope {
+		return hostile.Envelope{SequenceID: hostile.NextSequenceID(top, k), PreviousSequenceID: hostile.NextSequenceID(top, k-1), MessageID: forgedMID(n), ConversationID: g}
+	}
+	fake, err := mallory.memberAdd(env(1, 23), version, []string{dave.id}, []string{mallory.id}, []string{mallory.id})
+	if err != nil {
+		return "", err
+	}
+	kc, err := mallory.forger().KeyChange(env(2, 24), version, key, []hostile.Recipient{dave.recipient(), mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	w.withholdGroupChanges()
+	w.injectData("fake-add", g, encodeAll(w, fake)...)
+	w.injectKeyChange("fake-key", g, kc, false)
+	if err := dave.e.Verify(w.ctx, mallory.id); err != nil {
+		return "", err
+	}
+	ww := w.watchWraps(mallory)
+	if r := dave.sync(g); r.err != nil {
+		return "", r.err
+	}
+	rerr, err := rotateLeaks(w, dave, g, ww, "a late joiner's fake roster trusted under strict")
+	if err != nil {
+		return "", err
+	}
+	c, err := dave.e.Conversation(w.ctx, g)
+	if err != nil {
+		return "", err
+	}
+	if state, since, _ := rosterView(c); state != "unconfirmed" || since == "" {
+		return "", errorf("late joiner's roster %s since %q: trust on first use not shown", state, since)
+	}
+	if !errors.Is(rerr, errRosterUnconfirmed) {
+		return "", errorf("strict rotation: %v, want the unconfirmed roster refused", rerr)
+	}
+	return "roster shown unconfirmed since its join; strict rotation refused: " + rerr.Error(), nil
 }
