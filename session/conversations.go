@@ -308,7 +308,10 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 
 // Rotate distributes a fresh conversation key to the current participants
 // of conversation id and returns its version. Every later message is
-// encrypted under it.
+// encrypted under it. A group's participants are its roster held from
+// signed group changes (synced first); Rotate fails with ErrRosterUnknown
+// when no signed change establishes it, and under TrustStrict with
+// ErrRosterUnconfirmed when it has members it does not confirm.
 func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	defer e.deliverChanges()
 	cid, err := CanonicalID(id, e.userID)
@@ -752,7 +755,9 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 // AddMembers adds users to group id and rotates the group key: the new key
 // is wrapped to every member (old and new) and the request carries the two
 // action signatures (the key change and the GroupMemberAddChange over the
-// current roster).
+// current roster, held from signed group changes). Only admins add members
+// (ErrNotAuthorized otherwise); the roster must be known (ErrRosterUnknown)
+// and, under TrustStrict, confirmed (ErrRosterUnconfirmed).
 func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) error {
 	defer e.deliverChanges()
 	srv, err := e.srv()

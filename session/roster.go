@@ -346,34 +346,34 @@ func flatSplit(flat []string) (head, admins []string, ok bool) {
 // part is the |members| ids before the admin tail and must equal the
 // members held; the admin tail must hold every confirmed admin and nothing
 // but admins held (confirmed or claimed). The event's own split is never
-// used. It returns the new ids and the admin tail, or why the lists do not
-// fit the roster.
-func (r *rosterRec) splitMemberAdd(g *GroupChange) (added, admins []string, err error) {
+// used. It returns the new ids, the current ones and the admin tail, or
+// why the lists do not fit the roster.
+func (r *rosterRec) splitMemberAdd(g *GroupChange) (added, current, admins []string, err error) {
 	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
 	if !ok {
-		return nil, nil, errors.New("its signed id list is not new, current and admin ids")
+		return nil, nil, nil, errors.New("its signed id list is not new, current and admin ids")
 	}
 	if len(head) < len(r.Members) {
-		return nil, nil, fmt.Errorf("it names %d members, the roster held has %d", len(head), len(r.Members))
+		return nil, nil, nil, fmt.Errorf("it names %d members, the roster held has %d", len(head), len(r.Members))
 	}
 	cut := len(head) - len(r.Members)
-	added = head[:cut]
-	for _, u := range head[cut:] {
+	added, current = head[:cut], head[cut:]
+	for _, u := range current {
 		if !r.member(u) {
-			return nil, nil, fmt.Errorf("its current members differ from the roster held (%s)", u)
+			return nil, nil, nil, fmt.Errorf("its current members differ from the roster held (%s)", u)
 		}
 	}
 	for _, a := range admins {
 		if !r.admin(a) {
-			return nil, nil, fmt.Errorf("it names %s an admin, who is not one in the roster held", a)
+			return nil, nil, nil, fmt.Errorf("it names %s an admin, who is not one in the roster held", a)
 		}
 	}
 	for _, a := range r.Admins {
 		if !slices.Contains(admins, a) {
-			return nil, nil, fmt.Errorf("it leaves out admin %s of the roster held", a)
+			return nil, nil, nil, fmt.Errorf("it leaves out admin %s of the roster held", a)
 		}
 	}
-	return added, admins, nil
+	return added, current, admins, nil
 }
 
 // stepMemberAdd applies a member add read against the roster held, or
@@ -389,7 +389,7 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 	if !r.admin(ev.SenderID) {
 		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not an admin", ErrNotAuthorized, ev.SenderID), changed: true}
 	}
-	added, admins, err := r.splitMemberAdd(ev.GroupChange)
+	added, current, admins, err := r.splitMemberAdd(ev.GroupChange)
 	if err != nil {
 		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
 			anomaly: rosterAnomaly(AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
@@ -398,6 +398,11 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 		}
 		return res
 	}
+	// Callers (and the history) see the lists as read, not as the
+	// (unsigned) split the event claimed.
+	g := *ev.GroupChange
+	g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs = slices.Clone(added), slices.Clone(current), slices.Clone(admins)
+	ev.GroupChange = &g
 	confirmed := slices.Contains(r.Admins, ev.SenderID)
 	r.Members = normaliseIDs(append(r.Members, added...))
 	switch {

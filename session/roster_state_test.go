@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -110,12 +111,16 @@ func TestRosterStepMemberAdd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := held.clone()
-			res := r.step(stepEnv("3", false), groupEvent("11", "a", tc.sender, tc.g))
+			ev := groupEvent("11", "a", tc.sender, tc.g)
+			res := r.step(stepEnv("3", false), ev)
 			if (tc.want == nil) != (res.err == nil) || (tc.want != nil && !errors.Is(res.err, tc.want)) {
 				t.Fatalf("step: %v, want %v", res.err, tc.want)
 			}
 			if !slices.Equal(r.Members, tc.members) || !slices.Equal(r.Admins, tc.admins) || !slices.Equal(r.Claimed, tc.claimed) || !slices.Equal(r.Unconfirmed, tc.unconfirmed) {
 				t.Fatalf("roster %+v, want members %v admins %v claimed %v unconfirmed %v", r, tc.members, tc.admins, tc.claimed, tc.unconfirmed)
+			}
+			if res.err == nil && !slices.Equal(ev.GroupChange.MemberIDs, []string{"4"}) {
+				t.Fatalf("accepted add shown as adding %v", ev.GroupChange.MemberIDs)
 			}
 		})
 	}
@@ -210,4 +215,79 @@ func TestRosterStateString(t *testing.T) {
 			t.Errorf("%d: %q %q %v, want %q", s, s.String(), b, err, want)
 		}
 	}
+}
+
+// FuzzRosterStep drives the roster state machine with arbitrary sequences
+// of group changes over a few ids. It must never panic, keep its lists
+// consistent, and never let a rejected change or one by a non-admin add a
+// member.
+func FuzzRosterStep(f *testing.F) {
+	f.Add([]byte{0, 1, 3, 1, 2, 3, 0, 0, 1, 1, 1, 4, 3, 1, 2, 3, 1, 1})
+	f.Add([]byte{1, 1, 1, 4, 3, 1, 2, 3, 2, 1, 5, 2, 3, 1, 2, 3, 1, 2, 1, 2})
+	f.Add([]byte{0, 1, 2, 2, 3, 2, 1, 2, 1, 2, 1, 4, 3, 1, 2, 3, 2, 2, 1, 2, 2, 3, 1, 2, 2})
+	ids := []string{"1", "2", "3", "4", "5", "6"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		next := func() int {
+			if len(b) == 0 {
+				return 0
+			}
+			v := int(b[0])
+			b = b[1:]
+			return v
+		}
+		list := func() []string {
+			n := next() % 5
+			out := make([]string, 0, n)
+			for range n {
+				out = append(out, ids[next()%len(ids)])
+			}
+			return out
+		}
+		var r rosterRec
+		for seq := 10; len(b) > 0; seq++ {
+			op, sender := next()%7, ids[next()%len(ids)]
+			var g *GroupChange
+			switch op {
+			case 0:
+				g = &GroupChange{Kind: inbound.GroupCreated, MemberIDs: list(), AdminIDs: list(), KeyVersion: "1"}
+			case 1:
+				g = &GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: list(), CurrentMemberIDs: list(), CurrentAdminIDs: list()}
+			case 2:
+				g = &GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: list()}
+			case 3:
+				g = &GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: list()}
+			case 4:
+				g = &GroupChange{Kind: inbound.GroupAdminsRemoved, AdminIDs: list()}
+			}
+			ev := &Event{SequenceID: fmt.Sprint(seq), MessageID: fmt.Sprint("m", seq), SenderID: sender, Verified: true, Kind: inbound.KindMessage}
+			if g != nil {
+				ev.Kind, ev.GroupChange = inbound.KindGroupChange, g
+			}
+			before := r.clone()
+			res := r.step(stepEnv("1", next()%2 == 0), ev)
+			for _, u := range r.Members {
+				if slices.Contains(before.Members, u) {
+					continue
+				}
+				switch {
+				case res.err != nil:
+					t.Fatalf("rejected %s (%v) added %s: %+v -> %+v", ev.Kind, res.err, u, before, r)
+				case before.Base != "" && !before.admin(sender):
+					t.Fatalf("%s by non-admin %s added %s: %+v -> %+v", g.Kind, sender, u, before, r)
+				}
+			}
+			for _, set := range [][]string{r.Admins, r.Claimed, r.Unconfirmed} {
+				for _, u := range set {
+					if !r.member(u) {
+						t.Fatalf("%s in a list but not a member: %+v", u, r)
+					}
+				}
+			}
+			for _, a := range r.Admins {
+				if slices.Contains(r.Claimed, a) {
+					t.Fatalf("%s both confirmed and claimed: %+v", a, r)
+				}
+			}
+		}
+	})
 }

@@ -65,15 +65,18 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // SyncEach fetches the conversation's events from the newest back to the
 // newest one already stored, page by page (a server paging oldest first is
 // read to the end instead), and calls fn (when not nil) with every event
-// not stored before. Each page streams through the receive pipeline
-// (signature verification against pinned keys, ECIES unwrap of key changes,
-// decryption) and into the store, so memory use does not depend on the
-// history's length.
+// not stored before. When the new events span several pages, the pages are
+// staged (sealed) in the keystore and processed oldest first, so that a
+// group's roster is followed in transcript order. Each page streams through
+// the receive pipeline (signature verification against pinned keys, ECIES
+// unwrap of key changes, decryption) and into the store, so memory use does
+// not depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // above the conversation's high-water mark can become the encryption key,
-// so a replayed older key change never does. Group rosters follow verified
-// group changes. Peers whose signing keys are unknown are fetched and the
+// so a replayed older key change never does. Group rosters follow verified,
+// authorised group changes only (see the package documentation, Groups);
+// SyncResult.Roster says how far the roster rests on them. Peers whose signing keys are unknown are fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
 // are reported, never hidden; a break in the chain left by events a held,
 // verified delete removed (which the server no longer serves) or by a key
@@ -83,7 +86,8 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // Hostile input is contained: an event with a malformed id fails alone
 // (inbound.ErrMalformed); signed events by non-members of the
 // conversation fail with ErrNotMember, unauthorised group changes and
-// deletes with ErrNotAuthorized, replays of a stored message id under a
+// deletes with ErrNotAuthorized, group changes that do not fit the roster
+// held with ErrRosterDivergence, replays of a stored message id under a
 // new sequence id with ErrReplayed; none of them takes effect. Pagination
 // that keeps claiming more events without bringing any (see maxIdlePages)
 // stops the sync with ErrServerResponse.

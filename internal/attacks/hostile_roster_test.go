@@ -175,13 +175,6 @@ func (u *user) removal(env hostile.Envelope, ids ...string) (*event.MessageEvent
 	return u.groupAction(env, &event.GroupChange{GroupMemberRemove: &event.GroupMemberRemoveChange{MemberIds: ids}}, p, err)
 }
 
-// adminAdd returns a GroupAdminAddChange of ids signed by u.
-func (u *user) adminAdd(env hostile.Envelope, ids ...string) (*event.MessageEvent, error) {
-	p, err := crypto.GroupIDListPayload(crypto.SignatureVersion,
-		crypto.Header{MessageID: env.MessageID, SenderID: u.id, ConversationID: env.ConversationID}, crypto.KindGroupAdminAdd, ids)
-	return u.groupAction(env, &event.GroupChange{GroupAdminAdd: &event.GroupAdminAddChange{AdminIds: ids}}, p, err)
-}
-
 // memberAdd returns a GroupMemberAddChange signed by u with the given lists
 // (as the flattened signature covers them).
 func (u *user) memberAdd(env hostile.Envelope, version string, added, current, admins []string) (*event.MessageEvent, error) {
