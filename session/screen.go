@@ -185,6 +185,15 @@ func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pass
 			}
 		}
 		if !seen {
+			// A replay of a stored event (its message id under a new
+			// sequence id) is refused when stored (gateReplay): it must
+			// not advance the roster, not even here.
+			if verdict, err = replayOf(ctx, e.store, cid, ev); err != nil {
+				return nil, err
+			}
+			seen = verdict != nil
+		}
+		if !seen {
 			if ev.Verified {
 				pass.stepped[ev.SequenceID] = true
 			}
@@ -307,21 +316,33 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) erro
 // the signature, so a verified event under a new sequence id is an old
 // event the server re-sequenced.
 func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	if !ev.Kind.Signed() || !validMessageID(ev.MessageID) {
-		return nil
+	verdict, err := replayOf(ctx, tx, cid, ev)
+	if verdict != nil {
+		reject(ev, verdict)
 	}
-	old, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+	return err
+}
+
+// replayOf returns a *replayedError when ev's message id is stored under
+// another sequence id.
+func replayOf(ctx context.Context, h interface {
+	EventByMessageID(ctx context.Context, cid, mid string) (*keystore.StoredEvent, error)
+}, cid string, ev *Event) (verdict, err error) {
+	if !ev.Kind.Signed() || !validMessageID(ev.MessageID) {
+		return nil, nil
+	}
+	old, err := h.EventByMessageID(ctx, cid, ev.MessageID)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
 	old.Body.Zero()
 	if old.SequenceID != ev.SequenceID {
-		reject(ev, &replayedError{original: old.SequenceID})
+		return &replayedError{original: old.SequenceID}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // replayedError is the Event.Err of a replay: it matches ErrReplayed and

@@ -38,6 +38,7 @@ var rosterAttacks = []attack{
 	{"stale-member-add-readmits-removed", attackStaleAddReadmits},
 	{"removal-withheld-later-add-excludes", attackRemovalWithheld},
 	{"late-joiner-fed-fake-roster-strict", attackLateJoinerFakeRoster},
+	{"member-add-replayed-to-exclude", attackAddReplayedToExclude},
 }
 
 // groupChangeOf returns the group change an envelope carries (empty when
@@ -1082,4 +1083,60 @@ func attackLateJoinerFakeRoster(w *world) (string, error) {
 		return "", errorf("strict rotation: %v, want the unconfirmed roster refused", rerr)
 	}
 	return "roster shown unconfirmed since its join; strict rotation refused: " + rerr.Error(), nil
+}
+
+// attackAddReplayedToExclude: the server replays alice's add of dave (which
+// the victim stored) under a new sequence id after her add of erin, hoping
+// its stale current-member list excludes erin. A replay has no effect.
+func attackAddReplayedToExclude(w *world) (string, error) {
+	gr := newGroup(w)
+	dave, erin := w.newUser("dave", false), w.newUser("erin", false)
+	if err := gr.alice.e.AddMembers(w.ctx, gr.g, dave.id); err != nil {
+		return "", err
+	}
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if err := gr.alice.e.AddMembers(w.ctx, gr.g, erin.id); err != nil {
+		return "", err
+	}
+	var first *event.MessageEvent
+	for _, me := range w.serverEvents(gr.alice, gr.g) {
+		if ma := groupChangeOf(me).GetGroupMemberAdd(); ma != nil && slices.Contains(ma.MemberIds, dave.id) {
+			first = me
+		}
+	}
+	if first == nil {
+		return "", errorf("alice's add of dave not served")
+	}
+	if r := erin.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	c, err := erin.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	first.SequenceID, first.PreviousSequenceID = strp(gr.top(1)), strp(gr.top(0))
+	said := "erin, added after dave"
+	msg, err := erin.forger().Message(gr.env(gr.top(2), gr.top(1), 25), c.KeyVersion, erin.convKey(gr.g, c.KeyVersion), text(said))
+	if err != nil {
+		return "", err
+	}
+	w.injectData("replayed-add", gr.g, encodeAll(w, msg, first)...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	after, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(after.Members, erin.id) || !slices.Contains(gr.bob.verifiedTexts(gr.g), said) {
+		return "", errorf("a replayed add excluded erin: roster %v, her message shown verified: %v", after.Members, slices.Contains(gr.bob.verifiedTexts(gr.g), said))
+	}
+	ev, err := eventErr(r, first.GetMessageID(), session.ErrReplayed)
+	if err != nil {
+		return "", err
+	}
+	return "replayed add had no effect: " + ev.Error(), nil
 }
