@@ -785,6 +785,35 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 	})
 }
 
+// addLists returns the lists a member add of userIDs to group cid signs:
+// the current members and admins are the roster held from signed changes
+// (never the server's listing), the new ones those of userIDs not in it.
+func (e *Engine) addLists(ctx context.Context, cid string, userIDs []string) (current, added, admins []string, err error) {
+	if current, err = e.wrapTargets(ctx, cid); err != nil {
+		return nil, nil, nil, err
+	}
+	roster, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !roster.admin(e.userID) {
+		return nil, nil, nil, fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
+	}
+	for _, u := range normaliseIDs(userIDs) {
+		if !slices.Contains(current, u) {
+			added = append(added, u)
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
+	}
+	admins = normaliseIDs(slices.Concat(roster.Admins, roster.Claimed))
+	if admins == nil {
+		admins = []string{}
+	}
+	return current, added, admins, nil
+}
+
 // addMembers posts the member addition of AddMembers against the stored
 // roster of group cid.
 func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
@@ -797,27 +826,9 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	// The current lists signed are the roster held from signed changes,
-	// never the server's listing.
-	current, err := e.wrapTargets(ctx, cid)
+	current, added, admins, err := e.addLists(ctx, cid, userIDs)
 	if err != nil {
 		return err
-	}
-	roster, err := loadRoster(ctx, e.store, cid)
-	if err != nil {
-		return err
-	}
-	if !roster.admin(e.userID) {
-		return fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
-	}
-	var added []string
-	for _, u := range normaliseIDs(userIDs) {
-		if !slices.Contains(current, u) {
-			added = append(added, u)
-		}
-	}
-	if len(added) == 0 {
-		return fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
 	}
 	meta := loadMeta(rec)
 	all := normaliseIDs(append(slices.Clone(current), added...))
@@ -838,10 +849,6 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if meta.AvatarURL != "" {
 		s := meta.AvatarURL
 		curAvatar = &s
-	}
-	admins := normaliseIDs(slices.Concat(roster.Admins, roster.Claimed))
-	if admins == nil {
-		admins = []string{}
 	}
 	mid, err := newMessageID(e.rand)
 	if err != nil {
