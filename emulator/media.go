@@ -48,11 +48,10 @@ func (s *Server) chatMediaUploadInitialize(c *call) *apiError {
 		}
 		return perr
 	}
-	if req.TotalBytes < 1 || req.TotalBytes > s.cfg.maxMedia {
-		// The specification allows 0, but nothing could ever be appended
-		// (and encrypted media is never empty: a stream header alone is 24
-		// bytes).
-		return errInvalid("total_bytes", "total_bytes must be between 1 and %d.", s.cfg.maxMedia)
+	if req.TotalBytes < 0 || req.TotalBytes > s.cfg.maxMedia {
+		// The specification allows 0 (minimum: 0): such a session is
+		// finalized with num_parts "0" and holds an empty blob.
+		return errInvalid("total_bytes", "total_bytes must be between 0 and %d.", s.cfg.maxMedia)
 	}
 	hash, err := s.newHashKey()
 	if err != nil {
@@ -215,7 +214,11 @@ func (s *Server) chatMediaUploadFinalize(c *call) *apiError {
 		return perr
 	}
 	n, err := strconv.Atoi(req.NumParts)
-	if err != nil || n < 1 || n > api.MaxSegmentIndex+1 || req.NumParts != strconv.Itoa(n) {
+	minParts := 1
+	if up.Total == 0 {
+		minParts = 0
+	}
+	if err != nil || n < minParts || n > api.MaxSegmentIndex+1 || req.NumParts != strconv.Itoa(n) {
 		return errInvalid("num_parts", "num_parts must be a decimal string between 1 and %d.", api.MaxSegmentIndex+1)
 	}
 	if len(up.Segments) != n {
