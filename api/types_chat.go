@@ -61,16 +61,16 @@ type ChatConversation struct {
 // documentation names created_at_msec, sequence_id and previous_sequence_id.
 // Both spellings are carried so either server form decodes.
 type ChatMessageEvent struct {
-	ID                    string                 `json:"id,omitempty"`
-	EncodedEvent          string                 `json:"encoded_event,omitempty"`
-	ConversationID        string                 `json:"conversation_id,omitempty"`
-	ConversationToken     string                 `json:"conversation_token,omitempty"`
-	SequenceID            string                 `json:"sequence_id,omitempty"`
-	PreviousSequenceID    string                 `json:"previous_sequence_id,omitempty"`
-	PreviousID            string                 `json:"previous_id,omitempty"`
-	SenderID              string                 `json:"sender_id,omitempty"`
-	CreatedAt             string                 `json:"created_at,omitempty"`
-	CreatedAtMsec         string                 `json:"created_at_msec,omitempty"`
+	ID                 string `json:"id,omitempty"`
+	EncodedEvent       string `json:"encoded_event,omitempty"`
+	ConversationID     string `json:"conversation_id,omitempty"`
+	ConversationToken  string `json:"conversation_token,omitempty"`
+	SequenceID         string `json:"sequence_id,omitempty"`
+	PreviousSequenceID string `json:"previous_sequence_id,omitempty"`
+	PreviousID         string `json:"previous_id,omitempty"`
+	SenderID           string `json:"sender_id,omitempty"`
+	CreatedAt          string `json:"created_at,omitempty"`
+	CreatedAtMsec      string `json:"created_at_msec,omitempty"`
 	// IsTrusted is nil when the server did not say (the field was not
 	// requested or not answered), which is not the same as false.
 	IsTrusted             *bool                  `json:"is_trusted,omitempty"`
