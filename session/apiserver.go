@@ -79,6 +79,18 @@ func (s *APIServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.G
 	return out, nil
 }
 
+// PublicKeysByUser fetches the keys of userIDs grouped by user (see
+// api.Client.GetPublicKeysByUser): one batch call when every key matches a
+// known key set, per-user calls only for what a batch answer cannot
+// attribute. The engine uses it instead of GetPublicKeys.
+func (s *APIServer) PublicKeysByUser(ctx context.Context, userIDs []string, known []api.KnownKey) (map[string][]api.PublicKey, error) {
+	got, err := s.Client.GetPublicKeysByUser(ctx, userIDs, publicKeyFields, known)
+	if err != nil {
+		return nil, err
+	}
+	return got.Keys, nil
+}
+
 // AddConversationKeys implements Server.
 func (s *APIServer) AddConversationKeys(ctx context.Context, conversationID string, req *api.AddConversationKeysRequest) (*api.AddConversationKeysResponse, error) {
 	d, _, err := s.Client.AddConversationKeys(ctx, conversationID, req)
