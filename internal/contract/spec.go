@@ -125,3 +125,20 @@ func Strict(doc *openapi3.T) {
 		}
 	}
 }
+
+// ReadSeed returns the text of the seed document whose file name starts
+// with prefix (e.g. "003_") in ../shared/seeds beside the module root.
+func ReadSeed(prefix string) ([]byte, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	names, err := filepath.Glob(filepath.Join(root, "..", "shared", "seeds", prefix+"*.txt"))
+	if err != nil {
+		return nil, err
+	}
+	if len(names) != 1 {
+		return nil, fmt.Errorf("contract: want one seed %s*.txt, found %d", prefix, len(names))
+	}
+	return os.ReadFile(names[0])
+}

@@ -205,8 +205,7 @@ func flatten(err error) []string {
 	var out []string
 	var walk func(prefix string, err error)
 	walk = func(prefix string, err error) {
-		var me openapi3.MultiError
-		if errors.As(err, &me) && len(me) > 0 {
+		if me, ok := err.(openapi3.MultiError); ok {
 			for _, e := range me {
 				walk(prefix, e)
 			}
@@ -235,11 +234,19 @@ func flatten(err error) []string {
 			return
 		}
 		var se *openapi3.SchemaError
+		if errors.As(err, &se) && se.Origin != nil && strings.Contains(se.Reason, "oneOf") {
+			// Report why the value fits no variant, not just that.
+			walk(prefix, se.Origin)
+			return
+		}
 		if errors.As(err, &se) {
 			ptr := "/" + strings.Join(se.JSONPointer(), "/")
 			ptr = indexRE.ReplaceAllString(ptr, "/*$1")
 			ptr = indexRE.ReplaceAllString(ptr, "/*$1")
-			out = append(out, strings.TrimSpace(prefix+" "+ptr)+": "+se.Reason)
+			if prefix == "" {
+				prefix = "body"
+			}
+			out = append(out, prefix+" "+ptr+": "+se.Reason)
 			return
 		}
 		var sre *openapi3filter.SecurityRequirementsError
