@@ -71,9 +71,9 @@ func (s *Server) chatMediaUploadInitialize(c *call) *apiError {
 	return nil
 }
 
-// appendRequest is the JSON append body. segment_index is an integer in the
-// specification, but the XDK examples send it as a decimal string; both
-// are accepted.
+// appendRequest is the JSON append body. segment_index is an integer, as
+// the specification says (X's media guide defers to it); a JSON string is
+// refused. Multipart bodies carry it as a text field.
 type appendRequest struct {
 	ConversationID string          `json:"conversation_id"`
 	MediaHashKey   string          `json:"media_hash_key"`
@@ -165,6 +165,10 @@ func (s *Server) chatMediaUploadAppend(c *call) *apiError {
 			return perr
 		}
 		convID, hash, index = req.ConversationID, req.MediaHashKey, string(req.SegmentIndex)
+		if strings.HasPrefix(index, `"`) {
+			// The specification types it as an integer in JSON bodies.
+			return errInvalid("segment_index", "segment_index must be a JSON integer.")
+		}
 		if req.Media != "" {
 			var ok bool
 			if media, ok = decodeB64(req.Media); !ok {

@@ -359,9 +359,12 @@ func TestMedia(t *testing.T) {
 		t.Fatalf("initialize %+v", d)
 	}
 	appendPath := "/2/chat/media/upload/" + d.SessionID + "/append"
-	// Segment 0 as JSON with a string segment_index (as the XDK examples send it).
+	// segment_index is an integer in JSON bodies (the specification; a
+	// string is refused), a text field in multipart ones.
 	e.must(e.do("POST", appendPath, a.token, map[string]any{"conversation_id": f.conv, "media_hash_key": d.MediaHashKey,
-		"segment_index": "0", "media": blob[:2000]}), http.StatusOK)
+		"segment_index": "0", "media": blob[:2000]}), http.StatusBadRequest)
+	e.must(e.do("POST", appendPath, a.token, map[string]any{"conversation_id": f.conv, "media_hash_key": d.MediaHashKey,
+		"segment_index": 0, "media": blob[:2000]}), http.StatusOK)
 	// Finalizing early fails and keeps the session.
 	fin := map[string]any{"conversation_id": f.hyphen, "media_hash_key": d.MediaHashKey, "num_parts": "2"}
 	e.must(e.do("POST", "/2/chat/media/upload/"+d.SessionID+"/finalize", a.token, fin), http.StatusBadRequest)

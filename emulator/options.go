@@ -215,3 +215,7 @@ func WithFailureEvents(on bool) Option {
 func WithPublicKeyUserIDs(on bool) Option {
 	return func(c *config) { c.keyUserIDs = on }
 }
+
+// beyondSpec reports whether an option makes answers the specification does
+// not describe.
+func (c *config) beyondSpec() bool { return c.failureEvents || c.keyUserIDs }
