@@ -50,11 +50,6 @@ var Deviations = []Deviation{
 		Detail: `body /data/*: property "created_at_msec" is unsupported`,
 		Reason: "seed 003 shows created_at_msec on each event and lists it in chat_message_event.fields",
 	},
-	{
-		Operation: "getChatConversationEvents", Side: "response",
-		Detail: `body /meta: property "missing_conversation_key_change_events" is unsupported`,
-		Reason: "seed 003 shows meta.missing_conversation_key_change_events (the spec calls it conversation_key_events)",
-	},
 }
 
 // Report tallies validated exchanges.
@@ -96,15 +91,9 @@ func documented(v Violation) *Deviation {
 	return nil
 }
 
-// DeviationCount is the number of exchange violations the allow-list
-// covered.
-func (r *Report) DeviationCount() int {
-	n := 0
-	for _, c := range r.Deviations {
-		n += c
-	}
-	return n
-}
+// DeviationCount is the number of allow-list entries the exchanges needed
+// (each may cover many exchanges; Deviations has the counts).
+func (r *Report) DeviationCount() int { return len(r.Deviations) }
 
 // Line is the summary printed by the contract test.
 func (r *Report) Line() string {
