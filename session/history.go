@@ -86,6 +86,9 @@ const (
 	AnomalyFork       = inbound.AnomalyFork
 	AnomalyReorder    = inbound.AnomalyReorder
 	AnomalyMissingKey = inbound.AnomalyMissingKey
+	// AnomalyUnconfirmedDelete: a chain break covered only by a delete
+	// whose targets this account never saw (Related is the deleter).
+	AnomalyUnconfirmedDelete = inbound.AnomalyUnconfirmedDelete
 )
 
 // Entry types (Entry.Type).

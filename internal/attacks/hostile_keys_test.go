@@ -1,5 +1,591 @@
 package attacks
 
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/thriftgen/product"
+)
+
 // keyAttacks are the hostile-server attacks on peer key history, unverified
 // keys, memory bounds, edits, deletes and previews (issue #11).
-var keyAttacks = []attack{}
+var keyAttacks = []attack{
+	{"backdated-peer-key-version", attackBackdatedPeerKey},
+	{"forged-key-below-enforcement-sequence", attackForgedKeyLowSequence},
+	{"forged-unverified-key-at-max-version", attackUnverifiedMaxVersion},
+	{"superseded-signing-key-makes-encryption-key", attackSupersededSigner},
+	{"participant-amplification-page", attackParticipantAmplification},
+	{"withheld-message-hidden-by-non-author-delete", attackNonAuthorDeleteHidesGap},
+	{"reply-preview-edit-of-another-message", attackPreviewEditOfOtherMessage},
+	{"edit-of-another-members-message", attackEditOfOtherMember},
+}
+
+// forgedMID returns a distinct forged message id.
+func forgedMID(n int) string { return fmt.Sprintf("0b7c1a52-2222-4c4c-8888-%012d", n) }
+
+// env returns the envelope of a forged event placed after seq.
+func envAfter(seq, cid string, delta uint64, n int) hostile.Envelope {
+	prev := seq
+	if delta > 1 {
+		prev = hostile.NextSequenceID(seq, delta-1)
+	}
+	return hostile.Envelope{SequenceID: hostile.NextSequenceID(seq, delta), PreviousSequenceID: prev,
+		MessageID: forgedMID(n), ConversationID: cid}
+}
+
+// textHolder is the plaintext of a text message.
+func textHolder(text string) *product.MessageEntryHolder {
+	return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{Message: &product.MessageContents{MessageText: &text}}}
+}
+
+// publishAlso makes the proxy list extra key sets for user of, next to the
+// ones the server holds (batch and single lookups).
+func (w *world) publishAlso(name, of string, extra ...api.PublicKey) {
+	w.proxy.Add(hostile.PublicKeys(name, func(r *http.Request, keys []api.PublicKey) ([]api.PublicKey, error) {
+		single := r.URL.Path == "/2/users/"+of+"/public_keys"
+		if !single && !slices.ContainsFunc(keys, func(k api.PublicKey) bool { return k.UserID == of }) {
+			return keys, nil
+		}
+		for _, k := range extra {
+			k.UserID = of
+			keys = append(keys, k)
+		}
+		return keys, nil
+	}))
+}
+
+// eventOf returns the event with message id mid of a sync, or nil.
+func (s *syncResult) eventOf(mid string) *session.Event {
+	for _, ev := range s.events {
+		if ev.MessageID == mid {
+			return ev
+		}
+	}
+	return nil
+}
+
+// keyReports returns the KeyChanged reports of kind for user in a sync
+// result.
+func keyReports(r *syncResult, kind session.KeyChangeKind, user string) []session.KeyChanged {
+	if r.res == nil {
+		return nil
+	}
+	var out []session.KeyChanged
+	for _, k := range r.res.KeyChanges {
+		if k.Kind == kind && k.UserID == user {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// attackBackdatedPeerKey (issue #11, item 1): after bob pinned alice, the
+// server lists an extra, older version of alice's keys (its own key pair,
+// with a valid self-binding) and signs a key change and a message as alice
+// with it.
+func attackBackdatedPeerKey(w *world) (string, error) {
+	d := newDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	mallory := w.newUser("mallory", false)
+	old := w.publishedKeys(mallory)
+	old.PublicKeyVersion = "1000"
+	w.publishAlso("backdate", d.alice.id, old)
+	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: "1000", Signing: mallory.keys().Signing}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	forged, last := futureVersion(), d.sent[2].SequenceID
+	toServer := hostile.Recipient{UserID: d.alice.id, KeyVersion: "1000", Identity: mallory.keys().Identity.PublicKey()}
+	kc, err := f.KeyChange(envAfter(last, d.cid, 1, 1), forged, key, []hostile.Recipient{d.bob.recipient(), toServer})
+	if err != nil {
+		return "", err
+	}
+	text := "alice: my bank details changed, pay the new account"
+	msg, err := f.Message(envAfter(last, d.cid, 2, 2), forged, key, textHolder(text))
+	if err != nil {
+		return "", err
+	}
+	w.injectKeyChange("backdated-kc", d.path, kc, false)
+	mb, _ := hostile.EncodeEvent(msg)
+	w.injectData("backdated-msg", d.path, mb)
+	r := d.bob.sync(d.cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	if err := d.bob.forgedShown(d.cid, []string{kc.GetMessageID(), msg.GetMessageID()}, []string{text}); err != nil {
+		return "", errorf("message signed with a backdated key shown as alice's: %w", err)
+	}
+	if err := keyVersionHeld(d.bob, d.cid, c.KeyVersion, forged); err != nil {
+		return "", err
+	}
+	reports := keyReports(r, session.KeyBackdated, d.alice.id)
+	if len(reports) == 0 || reports[0].New == nil || reports[0].New.Version != "1000" {
+		return "", errorf("backdated version not reported in the sync result: %+v", r.res.KeyChanges)
+	}
+	if !slices.ContainsFunc(d.bob.keyChanges(), func(k session.KeyChanged) bool { return k.Kind == session.KeyBackdated }) {
+		return "", errorf("backdated version not reported to the key change handler")
+	}
+	p, err := d.bob.e.Peer(w.ctx, d.alice.id)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range p.History {
+		if k.Version == "1000" {
+			return "", errorf("backdated version stored in alice's key history")
+		}
+	}
+	ev := r.eventOf(msg.GetMessageID())
+	if ev == nil || !errors.Is(ev.Err, inbound.ErrUnknownSigningKey) {
+		return "", errorf("forged message: %+v", ev)
+	}
+	return fmt.Sprintf("version 1000 refused (%s, fingerprint %.8s…); forged message: %v", reports[0].Kind, reports[0].New.Fingerprint, ev.Err), nil
+}
+
+// fixedClockDM is a DM whose sender, alice, keys versions from a fixed
+// clock, so her next rotation's version (the version held + 1) is known to
+// the server in advance.
+func fixedClockDM(w *world) (*dm, string) {
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	alice := w.newUser("alice", false, session.WithClock(func() time.Time { return at }))
+	bob := w.newUser("bob", true)
+	sent := alice.send(bob.id, "m1", "m2", "m3")
+	cid := sent[0].ConversationID
+	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: session.PathID(cid), sent: sent}, strconv.FormatInt(at.UnixMilli()+1, 10)
+}
+
+// attackForgedKeyLowSequence (issue #11, item 8): the server forges a v7 key
+// change "from alice" at the version of her next rotation and gives it a
+// sequence id below the XDK's enforcement threshold (sequence ids are not
+// signed). Once the server turns honest, alice's real rotation and the
+// messages under it must still reach bob.
+func attackForgedKeyLowSequence(w *world) (string, error) {
+	d, next := fixedClockDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	mallory := w.newUser("mallory", false)
+	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
+	key, _ := crypto.NewConversationKey(nil)
+	kc, err := f.KeyChange(hostile.Envelope{SequenceID: "5", MessageID: forgedMID(3), ConversationID: d.cid}, next, key,
+		[]hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
+	if err != nil {
+		return "", err
+	}
+	w.injectKeyChange("squat", d.path, kc, false)
+	r := d.bob.sync(d.cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset() // the server turns honest
+	v, err := d.alice.e.Rotate(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	if v != next {
+		return "", errorf("alice rotated to %s, the attack expected %s", v, next)
+	}
+	d.alice.send(d.cid, "after the rotation")
+	r2 := d.bob.sync(d.cid)
+	if r2.err != nil {
+		return "", r2.err
+	}
+	if !slices.Contains(d.bob.verifiedTexts(d.cid), "after the rotation") {
+		var errs []string
+		for _, ev := range r2.events {
+			if ev.Err != nil {
+				errs = append(errs, ev.Err.Error())
+			}
+		}
+		return "", errorf("alice's message under her real key %s lost after the server turned honest: %q", next, errs)
+	}
+	ev := r.eventOf(kc.GetMessageID())
+	if ev == nil || ev.Err == nil || (ev.KeyChange != nil && ev.KeyChange.Key != nil) {
+		return "", errorf("forged key change: %+v", ev)
+	}
+	return "forged key dropped (" + ev.Err.Error()[:60] + "…); alice's real key " + next + " adopted", nil
+}
+
+// attackUnverifiedMaxVersion (issue #11, item 8): a forged pre-v6 key change
+// (whose signature fails, a case the XDK keeps for decryption) at version
+// 2^64-1 must not block bob's future rotations.
+func attackUnverifiedMaxVersion(w *world) (string, error) {
+	d := newDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	mallory := w.newUser("mallory", false)
+	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
+	key, _ := crypto.NewConversationKey(nil)
+	const top = "18446744073709551615"
+	kc, err := f.KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 4), top, key, []hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
+	if err != nil {
+		return "", err
+	}
+	kc.MessageEventSignature.SignatureVersion = strp("5")
+	w.injectKeyChange("max-version", d.path, kc, false)
+	r := d.bob.sync(d.cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	v, err := d.bob.e.Rotate(w.ctx, d.cid)
+	if err != nil {
+		return "", errorf("bob cannot rotate after an unverified key at version %s: %w", top, err)
+	}
+	s := d.bob.send(d.cid, "rotated")[0]
+	if s.KeyVersion == top || s.KeyVersion != v {
+		return "", errorf("bob's message went out under version %s (rotated to %s)", s.KeyVersion, v)
+	}
+	ev := r.eventOf(kc.GetMessageID())
+	if ev == nil || ev.Verified {
+		return "", errorf("forged key change: %+v", ev)
+	}
+	flag := "dropped"
+	if ev.KeyChange != nil && ev.KeyChange.Key != nil {
+		if ev.KeyChange.DecryptOnly != inbound.DecryptOnlyUnverified || ev.KeyChange.UsableForEncryption {
+			return "", errorf("unverified key kept without the decrypt-only flag: %+v", ev.KeyChange)
+		}
+		flag = "kept decrypt-only (" + string(ev.KeyChange.DecryptOnly) + ")"
+	}
+	return fmt.Sprintf("unverified key at %s %s; bob rotated to %s", top, flag, v), nil
+}
+
+// rekey gives u a new key pair registered under a new version (as after a
+// PIN reset) and returns the engine holding the new keys; u keeps the old
+// engine and its old keys.
+func (w *world) rekey(u *user) *user {
+	w.t.Helper()
+	store := keystore.NewMemory()
+	if err := session.CreateAccount(w.ctx, store, u.id, nil); err != nil {
+		w.t.Fatalf("CreateAccount: %v", err)
+	}
+	n := &user{w: w, id: u.id, token: u.token, store: store, client: apiClient(w.t, w.honest.URL, u.token)}
+	e, err := session.Open(w.ctx, store, session.NewAPIServer(n.client))
+	if err != nil {
+		w.t.Fatalf("Open: %v", err)
+	}
+	if _, err := e.Register(w.ctx); err != nil {
+		w.t.Fatalf("Register: %v", err)
+	}
+	n.e = e
+	w.t.Cleanup(func() { _ = e.Close() })
+	return n
+}
+
+// attackSupersededSigner (issue #11, item 9): after alice re-keys, a v7 key
+// change signed with her old signing key (as a server holding the old key
+// would sign it) must not become bob's encryption key.
+func attackSupersededSigner(w *world) (string, error) {
+	d := newDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	oldSigner := d.alice.forger()
+	newAlice := w.rekey(d.alice)
+	changes, err := d.bob.e.RefreshPeers(w.ctx, d.alice.id)
+	if err != nil || len(changes) != 1 || changes[0].New.Version != newAlice.e.PublicKeyVersion() {
+		return "", errorf("re-key not seen: %+v %v", changes, err)
+	}
+	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	mallory := w.newUser("mallory", false)
+	key, _ := crypto.NewConversationKey(nil)
+	forged := futureVersion()
+	toServer := hostile.Recipient{UserID: d.alice.id, KeyVersion: oldSigner.KeyVersion, Identity: mallory.keys().Identity.PublicKey()}
+	kc, err := oldSigner.KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 5), forged, key, []hostile.Recipient{d.bob.recipient(), toServer})
+	if err != nil {
+		return "", err
+	}
+	w.injectKeyChange("superseded", d.path, kc, false)
+	r := d.bob.sync(d.cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	if err := keyVersionHeld(d.bob, d.cid, c.KeyVersion, forged); err != nil {
+		return "", err
+	}
+	ev := r.eventOf(kc.GetMessageID())
+	if ev == nil || ev.KeyChange == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != inbound.DecryptOnlySupersededSigner {
+		return "", errorf("key change signed with the superseded key not flagged decrypt-only: %+v", ev)
+	}
+	if w.unwrappable(d.alice, d.path, mallory) {
+		return "", errorf("a key bob distributed is readable by the holder of alice's old key")
+	}
+	return fmt.Sprintf("key change signed with version %s (superseded by %s) is %s", oldSigner.KeyVersion, newAlice.e.PublicKeyVersion(), ev.KeyChange.DecryptOnly), nil
+}
+
+// liveHeap returns the live heap after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// heapLimit is the most live heap one hostile page may cause (issue #11).
+const heapLimit = 64 << 20
+
+// amplifiedKeyChanges returns n encoded key changes of conversation cid "by"
+// sender, each listing parts empty participant entries (one byte each on
+// the wire).
+func amplifiedKeyChanges(cid, sender string, n, parts int, seq0 uint64) ([]string, int, error) {
+	var out []string
+	size := 0
+	for i := range n {
+		ps := make([]*event.ConversationParticipantKey, parts)
+		for j := range ps {
+			ps[j] = &event.ConversationParticipantKey{}
+		}
+		seq, mid, version := strconv.FormatUint(seq0+uint64(i), 10), forgedMID(1000+i), strconv.Itoa(1000+i)
+		me := &event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender, ConversationID: &cid,
+			Detail: &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+				ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}}
+		b64, err := hostile.EncodeEvent(me)
+		if err != nil {
+			return nil, 0, err
+		}
+		size += len(b64)
+		out = append(out, b64)
+	}
+	return out, size, nil
+}
+
+// heapDuringSync syncs u's conversation and returns the largest live heap
+// seen after a collection at any event the sync hands over, and at its end.
+func heapDuringSync(u *user, cid string) (uint64, *session.SyncResult, error) {
+	peak, n := uint64(0), 0
+	res, err := u.e.SyncEach(u.w.ctx, cid, func(*session.Event) error {
+		if n++; n%64 == 1 {
+			peak = max(peak, liveHeap())
+		}
+		return nil
+	})
+	return max(peak, liveHeap()), res, err
+}
+
+// attackParticipantAmplification (issue #11, item 10): key changes listing
+// 10,000 empty participants (one byte each on the wire), as many as fit in
+// one 16 MiB page, must not push the live heap above 64 MiB.
+func attackParticipantAmplification(w *world) (string, error) {
+	d := newDM(w)
+	const perEvent = 10_000
+	// Base64 inflates by 4/3: a 16 MiB JSON page carries about 12 MiB of
+	// events, 1,200 of these.
+	kcs, size, err := amplifiedKeyChanges(d.cid, d.alice.id, 1200, perEvent, 5)
+	if err != nil {
+		return "", err
+	}
+	w.proxy.Add(hostile.Events("amplify", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
+		if hostile.ConversationOf(r.URL.Path) == d.path && page.Meta != nil {
+			page.Meta.ConversationKeyEvents = append(page.Meta.ConversationKeyEvents, kcs...)
+		}
+		return nil
+	}))
+	before := liveHeap()
+	peak, res, serr := heapDuringSync(d.bob, d.cid)
+	kcs = nil
+	if peak > heapLimit {
+		return "", errorf("%d key changes of %d participants (%d bytes of base64) took the live heap from %d to %d MiB (limit %d MiB); sync err %v",
+			1200, perEvent, size, before>>20, peak>>20, heapLimit>>20, serr)
+	}
+	if serr != nil {
+		if errors.Is(serr, session.ErrServerResponse) {
+			return fmt.Sprintf("page refused (%v); live heap peak %d MiB", serr, peak>>20), nil
+		}
+		return "", serr
+	}
+	if err := (&dm{bob: d.bob, cid: d.cid}).honestIntact("m1", "m2", "m3"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d events, %d failed; live heap peak %d MiB (before %d MiB)", res.Events, res.Failed, peak>>20, before>>20), nil
+}
+
+// deleteEvent returns a delete-for-all of seqs signed by f.
+func deleteEvent(f *hostile.Forger, env hostile.Envelope, seqs ...string) (*event.MessageEvent, error) {
+	p, err := crypto.MessageDeletePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: env.MessageID, SenderID: f.UserID, ConversationID: env.ConversationID}, crypto.DeleteForAll, seqs)
+	if err != nil {
+		return nil, err
+	}
+	action := event.DeleteMessageAction(crypto.DeleteForAll)
+	return f.Action(env, &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
+		SequenceIds: seqs, DeleteMessageAction: &action}}, p)
+}
+
+// withhold makes the proxy drop the events with the given message ids.
+func (w *world) withhold(name string, mids ...string) {
+	w.proxy.Add(hostile.Events(name, func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		page.Data = slices.DeleteFunc(page.Data, func(e api.ChatMessageEvent) bool { return slices.Contains(mids, hostile.MessageID(e.EncodedEvent)) })
+		return nil
+	}))
+}
+
+// attackNonAuthorDeleteHidesGap (issue #11, item 11): the server withholds
+// alice's message from bob and serves carol's (a member's) delete-for-all
+// of it in its place, hoping the delete explains the hole.
+func attackNonAuthorDeleteHidesGap(w *world) (string, error) {
+	gr := newGroup(w)
+	hidden := gr.alice.send(gr.g, "the meeting moved to 9")[0]
+	del, err := deleteEvent(gr.carol.forger(), envAfter(hidden.SequenceID, gr.g, 1, 6), hidden.SequenceID)
+	if err != nil {
+		return "", err
+	}
+	b64, _ := hostile.EncodeEvent(del)
+	w.withhold("withhold", hidden.MessageID)
+	w.injectData("cover", gr.g, b64)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete)
+	if !ok {
+		return "", errorf("withheld message %s hidden behind carol's delete: anomalies %v", hidden.SequenceID, anomalies(r))
+	}
+	if a.Kind == session.AnomalyUnconfirmedDelete && a.Related != gr.carol.id {
+		return "", errorf("unconfirmed delete names %s, not the deleter %s", a.Related, gr.carol.id)
+	}
+	return "reported: " + a.String(), nil
+}
+
+// attackPreviewEditOfOtherMessage (issue #11, item 12): alice quotes bob's
+// "I owe you 5" and embeds bob's signed edit of another message ("I owe you
+// 500"), relabelling the embedded original's unsigned sequence id to that
+// message's so the edit seems to belong to it.
+func attackPreviewEditOfOtherMessage(w *world) (string, error) {
+	d := newDM(w, "hello")
+	m1, err := d.bob.e.SendText(w.ctx, d.cid, "I owe you 5")
+	if err != nil {
+		return "", err
+	}
+	m2, err := d.bob.e.SendText(w.ctx, d.cid, "lunch tomorrow?")
+	if err != nil {
+		return "", err
+	}
+	if _, err := d.bob.e.Edit(w.ctx, d.cid, m2.SequenceID, "I owe you 500"); err != nil {
+		return "", err
+	}
+	if r := d.alice.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	var edit *event.MessageEvent
+	for _, me := range w.serverEvents(d.alice, d.path) {
+		if me.GetSenderID() == d.bob.id && me.GetSequenceID() != m1.SequenceID && me.GetSequenceID() != m2.SequenceID &&
+			me.GetDetail().GetMessageCreateEvent() != nil {
+			edit = me
+		}
+	}
+	if edit == nil {
+		return "", errorf("bob's edit not found on the server")
+	}
+	reply, err := d.alice.e.Reply(w.ctx, d.cid, m1.SequenceID, "noted")
+	if err != nil {
+		return "", err
+	}
+	key := d.alice.convKey(d.cid, reply.KeyVersion)
+	f := d.alice.forger()
+	var ferr error
+	w.tamper("edit-swap", reply.MessageID, func(me *event.MessageEvent) {
+		h, err := hostile.OpenContents(me, key)
+		if err != nil {
+			ferr = err
+			return
+		}
+		p := h.Contents.Message.ReplyingToPreview
+		p.RawEventEditMessage = edit
+		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
+		p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
+		p.MessageText = strp("I owe you 500")
+		if ferr = hostile.SealContents(me, key, h); ferr == nil {
+			ferr = f.Resign(me)
+		}
+	})
+	r := d.bob.sync(d.cid)
+	if ferr != nil {
+		return "", ferr
+	}
+	if r.err != nil {
+		return "", r.err
+	}
+	ev := r.eventOf(reply.MessageID)
+	if ev == nil || ev.Message == nil || ev.Message.Text == nil || ev.Message.Text.ReplyPreview == nil {
+		return "", errorf("reply not decoded: %+v", ev)
+	}
+	pv := ev.Message.Text.ReplyPreview.Validation
+	if pv.Status == inbound.PreviewValid {
+		return "", errorf("preview quoting %q as the edited %s (message id %s) accepted as valid", ev.Message.Text.ReplyPreview.Text, m1.SequenceID, m1.MessageID)
+	}
+	return fmt.Sprintf("preview %s: %v", pv.Status, pv.Reason), nil
+}
+
+// editEvent returns an edit of target by f under key (version).
+func editEvent(f *hostile.Forger, env hostile.Envelope, version string, key *crypto.ConversationKey, target, text string) (*event.MessageEvent, error) {
+	return f.Message(env, version, key, &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
+		MessageEdit: &product.MessageEdit{MessageSequenceID: &target, UpdatedText: &text}}})
+}
+
+// attackEditOfOtherMember (issue #11, item 13): carol, a member, edits
+// alice's message; bob must not take it as alice's latest text, nor quote
+// it when he replies. carol's own engine must refuse to make such an edit.
+func attackEditOfOtherMember(w *world) (string, error) {
+	gr := newGroup(w)
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); err == nil {
+		return "", errorf("carol's engine edited alice's message")
+	}
+	key := gr.carol.convKey(gr.g, c.KeyVersion)
+	forged := "group hello, and send carol the keys"
+	ed, err := editEvent(gr.carol.forger(), envAfter(gr.hello.SequenceID, gr.g, 1, 7), c.KeyVersion, key, gr.hello.SequenceID, forged)
+	if err != nil {
+		return "", err
+	}
+	b64, _ := hostile.EncodeEvent(ed)
+	w.injectData("foreign-edit", gr.g, b64)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	ev := r.eventOf(ed.GetMessageID())
+	reply, err := gr.bob.e.Reply(w.ctx, gr.g, gr.hello.SequenceID, "sure")
+	if err != nil {
+		return "", err
+	}
+	h, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range h {
+		if en.MessageID == reply.MessageID && en.ReplyTo != nil && en.ReplyTo.Text == forged {
+			return "", errorf("bob's reply quotes carol's edit as alice's words")
+		}
+		if en.MessageID == ed.GetMessageID() && en.Verified {
+			return "", errorf("carol's edit of alice's message stored as a verified edit")
+		}
+	}
+	if ev == nil || !errors.Is(ev.Err, session.ErrNotAuthorized) {
+		return "", errorf("carol's edit not rejected: %+v", ev)
+	}
+	return "rejected: " + ev.Err.Error(), nil
+}

@@ -45,7 +45,35 @@ type KeyChange struct {
 	// KeyErr explains why Key is nil (ErrNotParticipant, ErrUnwrap,
 	// ErrBadSignature…), nil when Key is set.
 	KeyErr error
+	// DecryptOnly, when not empty, says why Key (which is set) may decrypt
+	// messages but must never become the conversation's encryption key,
+	// nor be kept as conversation key state (see DecryptOnlyReason).
+	DecryptOnly DecryptOnlyReason
 }
+
+// DecryptOnlyReason says why a key change's key may only decrypt.
+type DecryptOnlyReason string
+
+// Reasons a key is decrypt-only. The pipeline sets the first two; the
+// session engine adds the others from state the pipeline does not hold.
+const (
+	// DecryptOnlyUnverified: the change's signature failed or could not be
+	// checked and its signature version (2 to 5) predates signed plaintext
+	// keys. The XDK keeps such keys to read old histories; so does the
+	// pipeline, flagged. The event is not Verified; messages under the key
+	// are still verified on their own signatures.
+	DecryptOnlyUnverified DecryptOnlyReason = "unverified"
+	// DecryptOnlyPreV6: the change verified, but below signature version 6
+	// the plaintext key is not signed.
+	DecryptOnlyPreV6 DecryptOnlyReason = "pre_v6"
+	// DecryptOnlySupersededSigner: the change was signed with a signing key
+	// its sender has since replaced. It may verify history made while the
+	// key was current, never a new encryption key.
+	DecryptOnlySupersededSigner DecryptOnlyReason = "superseded_signer"
+	// DecryptOnlyImplausibleVersion: the key version lies further in the
+	// future than any clock allows.
+	DecryptOnlyImplausibleVersion DecryptOnlyReason = "implausible_version"
+)
 
 // EnforceKeyChangeSignaturesFromSequence is the XDK's sequence-id gate
 // (CKEY_SIG_V6_ENFORCE_AFTER_SEQ, crates/core/src/core.rs): a signature
