@@ -187,8 +187,9 @@ type Engine struct {
 
 	peerMu sync.Mutex // serialises peer pinning decisions
 
-	notifyMu sync.Mutex   // guards pending
-	pending  []KeyChanged // key changes not yet delivered to the handler
+	notifyMu sync.Mutex      // guards pending and refused
+	pending  []KeyChanged    // key changes not yet delivered to the handler
+	refused  map[string]bool // refused peer key versions already handed to the handler
 }
 
 // Open loads the account held by store and returns its engine. It fails with

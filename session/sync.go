@@ -450,6 +450,7 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 		if kc == nil || kc.Key == nil || !keystore.ValidVersion(kc.Version) {
 			continue
 		}
+		s.e.screenKey(s.keys, ev)
 		if err := s.e.adoptKey(ctx, s.cid, ev); err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
 				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, s.cid, kc.Version))
@@ -458,18 +459,27 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 			}
 			return err
 		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key)
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != inbound.DecryptOnlyUnverified)
 	}
 	return nil
 }
 
 // adoptKey stores a key change's key. It is marked usable for encryption
-// only when the change verified at signature version 6+, and then, when it
-// is the newest usable version, records its recipients.
+// only when the change verified at signature version 6+ and is not
+// decrypt-only (see screenKey), and then, when it is the newest usable
+// version, records its recipients. A key whose change did not verify is
+// kept apart, for decryption only (keepUnverifiedKey); a verified key of
+// the same version replaces it.
 func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 	kc := ev.KeyChange
+	if kc.DecryptOnly == inbound.DecryptOnlyUnverified {
+		return e.keepUnverifiedKey(ctx, cid, kc)
+	}
 	usable := ev.Verified && kc.UsableForEncryption
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
+			return err
+		}
 		old, err := tx.ConversationKey(ctx, cid, kc.Version)
 		switch {
 		case err == nil:

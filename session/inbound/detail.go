@@ -17,14 +17,15 @@ type ParticipantKey struct {
 // KeyChange is a ConversationKeyChangeEvent.
 //
 // Key is the unwrapped conversation key when this account is a participant
-// and the key may be adopted for decryption. Following the XDK, a key change
-// whose signature cannot be verified is still adopted for decrypting history
-// (messages under it are verified independently) unless it is a signature
-// version 6+ change at or above EnforceKeyChangeSignaturesFromSequence, which
-// fails closed (Key nil). A key may only become the conversation's encryption
-// key when the event is Verified and Version is above the caller's
-// high-water mark (CompareVersions): a replayed older key change never
-// displaces a newer key.
+// and the key may be adopted for decryption. A change whose signature
+// verifies yields its key; one that does not fails closed (Key nil),
+// except a pre-v6 change (whose plaintext key is not signed), which the XDK
+// keeps for reading old histories and so does the pipeline, flagged
+// DecryptOnlyUnverified. No sequence id decides anything: they are not
+// signed. A key may only become the conversation's encryption key when the
+// event is Verified, UsableForEncryption is set and Version is above the
+// caller's high-water mark (CompareVersions): a replayed older key change
+// never displaces a newer key.
 type KeyChange struct {
 	// Version is the conversation key version (decimal ms timestamp).
 	Version string
@@ -40,7 +41,8 @@ type KeyChange struct {
 	// UsableForEncryption is true when the key may become the
 	// conversation's encryption key (subject to the version high-water mark):
 	// the event verified at signature version 6+ (the plaintext key is
-	// signed), as in the XDK's apply_ckey_freshness.
+	// signed), as in the XDK's apply_ckey_freshness, and DecryptOnly is
+	// empty.
 	UsableForEncryption bool
 	// KeyErr explains why Key is nil (ErrNotParticipant, ErrUnwrap,
 	// ErrBadSignature…), nil when Key is set.
@@ -74,12 +76,6 @@ const (
 	// future than any clock allows.
 	DecryptOnlyImplausibleVersion DecryptOnlyReason = "implausible_version"
 )
-
-// EnforceKeyChangeSignaturesFromSequence is the XDK's sequence-id gate
-// (CKEY_SIG_V6_ENFORCE_AFTER_SEQ, crates/core/src/core.rs): a signature
-// version 6+ key change at or above it whose signature does not verify is
-// dropped; below it the key stays adopted for decryption (unverified).
-const EnforceKeyChangeSignaturesFromSequence int64 = 2070276095283454002
 
 // GroupChangeKind names a GroupChange variant.
 type GroupChangeKind int
