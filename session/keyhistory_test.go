@@ -172,7 +172,7 @@ func TestPlausibleVersion(t *testing.T) {
 		"1": true, "1800000000000": true,
 		strconv.FormatInt(1_800_000_000_000+lead, 10):   true,
 		strconv.FormatInt(1_800_000_000_000+lead+1, 10): false,
-		"18446744073709551615": false, "99999999999999999999999": false, "": false, "x": false,
+		"18446744073709551615":                          false, "99999999999999999999999": false, "": false, "x": false,
 	} {
 		if got := plausibleVersion(v, now); got != want {
 			t.Errorf("plausibleVersion(%q) = %v, want %v", v, got, want)
