@@ -886,6 +886,19 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		if !keystore.ValidVersion(s) {
 			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
 		}
+		if !forAll {
+			continue
+		}
+		old, err := eventAt(ctx, e.store, cid, s)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if old != nil {
+			old.Body.Zero()
+			if old.SenderID != e.userID {
+				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", ErrNotAuthorized, s, old.SenderID)
+			}
+		}
 	}
 	action, restAction := event.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
 	if forAll {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,15 +27,28 @@ type pendingGap struct {
 // noteRemovals records the sequence ids that verified deletes among evs
 // remove from this account's view: deletes for everyone, and this
 // account's own deletes for itself. The server stops serving those events,
-// which leaves a break in the chain that is not an attack.
-func (s *syncState) noteRemovals(evs []*Event) {
+// which leaves a break in the chain that is not an attack. A delete counts
+// only as stored (its authorship checked, see gateDelete and
+// gateAuthorship): call it after the page is stored.
+func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
-		if d == nil || !ev.Verified || ev.Err != nil {
+		if d == nil || !ev.Verified || ev.Err != nil || !validSequenceID(ev.SequenceID) {
 			continue
 		}
 		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
 			continue
+		}
+		stored, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if stored == nil {
+			continue
+		}
+		stored.Body.Zero()
+		if !stored.Verified || !bytes.Equal(stored.Raw, ev.Raw) {
+			continue // rejected when stored, or not this delete
 		}
 		if s.removals == nil {
 			s.removals = map[string]string{}
@@ -45,6 +59,7 @@ func (s *syncState) noteRemovals(evs []*Event) {
 			}
 		}
 	}
+	return nil
 }
 
 // noteServed records the key changes a page served in meta: they are in
@@ -108,8 +123,13 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 		}
 		if stored == nil {
 			// Never stored here: a held delete must name it, one of this
-			// sync or one this account sent.
-			if _, named := s.removals[cur]; named {
+			// sync or one this account sent. Another user's delete cannot
+			// show that its author wrote the event (nobody here saw it):
+			// the break is reported as an unconfirmed delete.
+			if by, named := s.removals[cur]; named {
+				if by != s.e.userID {
+					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
+				}
 				return true, nil
 			}
 			// Or it is a key change this account posted, served only

@@ -202,25 +202,9 @@ type syncState struct {
 
 // page processes one page of events.
 func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse) (bool, error) {
-	var raws [][]byte
-	var bad []*Event
-	add := func(b64 string) {
-		raw, err := wire.DecodeB64(b64)
-		if err != nil {
-			bad = append(bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
-			return
-		}
-		raws = append(raws, raw)
-	}
-	var kcCount int
-	if resp.Meta != nil {
-		for _, k := range resp.Meta.KeyChangeEvents() {
-			add(k)
-		}
-		kcCount = len(raws)
-	}
-	for _, d := range resp.Data {
-		add(d.EncodedEvent)
+	raws, bad, kcCount, err := decodePage(resp)
+	if err != nil {
+		return false, err
 	}
 	evs, err := s.decrypt(ctx, raws)
 	if err != nil {
@@ -236,6 +220,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 				return false, err
 			}
 			s.keys = keys
+			evs = nil // the first pass's events are dropped before the second
 			if evs, err = s.decrypt(ctx, raws); err != nil {
 				return false, err
 			}
@@ -286,7 +271,6 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 		}
 	}
 	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
-	s.noteRemovals(data)
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
 	reachedStored := false
@@ -312,6 +296,11 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	// Store oldest first so that group changes apply in order.
 	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, keep); err != nil {
+		return false, err
+	}
+	// Only now, with authorship decided as the deletes were stored, may
+	// they explain breaks in the chain.
+	if err := s.noteRemovals(ctx, data); err != nil {
 		return false, err
 	}
 	for _, ev := range bad {
@@ -431,14 +420,17 @@ func (s *syncState) checkLinks(walk []*Event) {
 	}
 }
 
+// decrypt runs a page through the receive pipeline, holding the page to
+// its element budget (see pageBudget) as the events stream out.
 func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error) {
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers}
 	evs := make([]*Event, 0, len(raws))
+	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, s.keys, inbound.FromBytes(raws), opts) {
 		if err != nil {
 			return nil, fmt.Errorf("session: decrypting events: %w", err)
 		}
-		evs = append(evs, ev)
+		evs = append(evs, budget.hold(ev))
 	}
 	return evs, nil
 }
@@ -613,6 +605,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 			if err := e.gateEvent(ctx, tx, cid, ev); err != nil {
 				return err
 			}
+			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
+				return err
+			}
 			en := EntryFromEvent(ev)
 			if en.Group != nil && en.Group.Title != "" {
 				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
@@ -622,6 +617,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 			}
 			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
+				return err
+			}
+			if err := e.settle(ctx, tx, cid, ev); err != nil {
 				return err
 			}
 			if !ev.Verified {
@@ -645,6 +643,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 			}
 			if ev.Delete != nil {
 				if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
+					return err
+				}
+				if err := e.notePendingDeletes(ctx, tx, cid, ev); err != nil {
 					return err
 				}
 			}

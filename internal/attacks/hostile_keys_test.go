@@ -552,8 +552,11 @@ func attackEditOfOtherMember(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); err == nil {
-		return "", errorf("carol's engine edited alice's message")
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); !errors.Is(err, session.ErrNotAuthorized) {
+		return "", errorf("carol's engine editing alice's message: %v, want ErrNotAuthorized", err)
 	}
 	key := gr.carol.convKey(gr.g, c.KeyVersion)
 	forged := "group hello, and send carol the keys"

@@ -31,12 +31,13 @@ const (
 	// AnomalyMissingKey: a message under a conversation key version for
 	// which no key (and no key change) is known.
 	AnomalyMissingKey
-	// AnomalyUnconfirmedDelete: events missing from the chain are named by
-	// a verified delete, but this account never saw them, so it cannot
-	// confirm that the deleter wrote them (only a message's author may
-	// delete it for everyone). Related names the deleter. Reported by the
-	// session engine instead of AnomalyGap: the break may be an honest
-	// delete, or a member's delete covering a message the server withheld.
+	// AnomalyUnconfirmedDelete: an event missing from the chain is named by
+	// a verified delete, but this account never saw it, so it cannot
+	// confirm that the deleter wrote it (only a message's author may delete
+	// it for everyone). SequenceID is the missing event, Related the
+	// deleter. Reported by the session engine instead of AnomalyGap: the
+	// break may be an honest delete, or a member's delete covering a
+	// message the server withheld.
 	AnomalyUnconfirmedDelete
 )
 

@@ -69,6 +69,27 @@ type work struct {
 // batch: Thrift decode, header mapping, signature verification (the costly
 // part) and, for key changes, ECIES unwrap. Safe to run concurrently.
 func prepare(keys Keys, raw []byte, opts *Options) *work {
+	w := prepareEvent(keys, raw, opts)
+	// Only a message still to decrypt, or whose preview gets a second
+	// chance with the batch's keys, needs decoded values in finish;
+	// everything else was mapped into the Event. Dropping the rest now
+	// keeps the in-flight window small whatever the events' lists hold.
+	if w.preview != nil && !errors.Is(w.ev.Message.Text.ReplyPreview.Validation.Reason, ErrPreviewDecrypt) {
+		w.preview = nil // validated for good
+	}
+	if w.me != nil {
+		if w.ev.Kind != KindMessage || (!w.opened && w.preview == nil) {
+			w.me = nil
+		} else {
+			w.me.MessageEventSignature = nil
+		}
+	}
+	return w
+}
+
+// prepareEvent is prepare before the decoded values it no longer needs are
+// dropped.
+func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	ev := &Event{Raw: raw}
 	w := &work{ev: ev}
 	me, err := wire.DecodeMessageEvent(raw)
@@ -332,6 +353,13 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 		ForKeyRotation: kce.GetForKeyRotation(),
 		HasRatchetTree: kce.RatchetTreeChange != nil,
 	}
+	ev.KeyChange = kc
+	if n := len(kce.ConversationParticipantKeys); n > MaxKeyChangeParticipants {
+		ev.Err = fmt.Errorf("%w: key change lists %d participants, more than %d", ErrMalformed, n, MaxKeyChangeParticipants)
+		kc.KeyErr = ev.Err
+		return
+	}
+	kc.Participants = make([]ParticipantKey, 0, len(kce.ConversationParticipantKeys))
 	for _, pk := range kce.ConversationParticipantKeys {
 		if pk == nil {
 			continue
@@ -340,7 +368,6 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 			UserID: pk.GetUserID(), EncryptedKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
 		})
 	}
-	ev.KeyChange = kc
 	if kce.ConversationKeyVersion == nil || !validVersion(kc.Version) {
 		ev.Err = fmt.Errorf("%w: key change has no valid key version", ErrMalformed)
 		kc.KeyErr = ev.Err
