@@ -698,9 +698,12 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if s, err := strconv.ParseInt(raw.GetSenderID(), 10, 64); err == nil {
 		p.SenderID = &s
 	}
+	// The latest edit, only if its author is the original's and it names
+	// this message (the index holds nothing else; checked again here).
 	if editRaw, err := e.store.Value(ctx, editIndexKey(cid, seq)); err == nil {
-		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil {
-			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil {
+		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil &&
+			edit.GetSenderID() == raw.GetSenderID() {
+			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil && ec.MessageEdit.GetMessageSequenceID() == seq {
 				p.RawEventEditMessage = edit
 				p.MessageText = ec.MessageEdit.UpdatedText
 				p.Entities = ec.MessageEdit.Entities
