@@ -64,22 +64,28 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
-// above the conversation's high-water mark can become the encryption key,
-// so a replayed older key change never does. Group rosters follow verified
+// signed with its sender's current key, above the conversation's
+// high-water mark, can become the encryption key, so a replayed older key
+// change never does (see screenKey and keepUnverifiedKey for the keys that
+// only decrypt). Group rosters follow verified
 // group changes. Peers whose signing keys are unknown are fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
 // are reported, never hidden; a break in the chain left by events a held,
-// verified delete removed (which the server no longer serves) or by a key
-// change served only while a message uses its version is explained, not an
-// anomaly (see resolveGaps). fn returning an error stops the sync.
+// verified delete by their author removed (which the server no longer
+// serves) or by a key change served only while a message uses its version
+// is explained, not an anomaly (see resolveGaps); an event never seen here
+// and named only by another user's delete is reported as
+// AnomalyUnconfirmedDelete. fn returning an error stops the sync.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (inbound.ErrMalformed); signed events by non-members of the
-// conversation fail with ErrNotMember, unauthorised group changes and
-// deletes with ErrNotAuthorized, replays of a stored message id under a
-// new sequence id with ErrReplayed; none of them takes effect. Pagination
-// that keeps claiming more events without bringing any (see maxIdlePages)
-// stops the sync with ErrServerResponse.
+// conversation fail with ErrNotMember; unauthorised group changes, and
+// edits and deletes of another author's message, with ErrNotAuthorized;
+// replays of a stored message id under a new sequence id with ErrReplayed;
+// none of them takes effect. Pagination
+// that keeps claiming more events without bringing any (see maxIdlePages),
+// or a page beyond the page bounds (see maxPageEvents), stops the sync with
+// ErrServerResponse.
 func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
