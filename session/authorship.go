@@ -72,7 +72,10 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 		}
 		if target != nil {
 			target.Body.Zero()
-			if target.SenderID != ev.SenderID || target.Type != TypeMessage {
+			// An unverified target's sender is the server's word: it
+			// decides nothing (the edit is settled if a verified event
+			// ever takes its place; see settle).
+			if target.Verified && (target.SenderID != ev.SenderID || target.Type != TypeMessage) {
 				reject(ev, notAuthorized("%s edits %s %s of %s", ev.SenderID, target.Type, target.SequenceID, target.SenderID))
 			}
 		}
@@ -124,7 +127,8 @@ func previewVerdict(v inbound.PreviewValidation, claimed, stored string) inbound
 }
 
 // notePendingDeletes records the targets of a verified delete for everyone
-// that this account has not stored, to be settled when they arrive.
+// that this account has not stored (or stored unverified), to be settled
+// when a verified event arrives there.
 func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
 	if d := ev.Delete; d == nil || d.Action != inbound.DeleteForAll || !ev.Verified {
 		return nil
@@ -136,7 +140,9 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 		}
 		if old != nil {
 			old.Body.Zero()
-			continue
+			if old.Verified {
+				continue
+			}
 		}
 		if err := addPending(ctx, tx, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
 			return err
@@ -150,8 +156,8 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 // rejected; a delete for everyone by its author removes it, by anyone else
 // is rejected; a reply preview that quoted it is bound.
 func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	if !validSequenceID(ev.SequenceID) {
-		return nil
+	if !validSequenceID(ev.SequenceID) || !ev.Verified {
+		return nil // an unverified event's sender decides nothing
 	}
 	if err := e.settleEdit(ctx, tx, cid, ev); err != nil {
 		return err

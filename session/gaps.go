@@ -54,10 +54,37 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 			s.removals = map[string]string{}
 		}
 		for _, seq := range d.SequenceIDs {
-			if validSequenceID(seq) {
-				s.removals[seq] = ev.SenderID
+			if !validSequenceID(seq) {
+				continue
+			}
+			s.removals[seq] = ev.SenderID
+			if err := s.noteUnconfirmedTarget(ctx, ev, seq); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// noteUnconfirmedTarget reports (AnomalyUnconfirmedDelete) a delete for
+// everyone by another user naming an event stored here unverified: the
+// sender that event claims is the server's word, so whether the deleter
+// wrote it cannot be told (a stand-in for a withheld message would let the
+// delete pass as its own author's).
+func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq string) error {
+	if del.Delete.Action != inbound.DeleteForAll || del.SenderID == s.e.userID {
+		return nil
+	}
+	t, err := eventAt(ctx, s.e.store, s.cid, seq)
+	if err != nil {
+		return fmt.Errorf("session: reading history: %w", err)
+	}
+	if t == nil {
+		return nil // never stored: see explained
+	}
+	t.Body.Zero()
+	if !t.Verified {
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
 	}
 	return nil
 }

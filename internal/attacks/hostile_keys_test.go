@@ -629,6 +629,7 @@ var ownKeyAttacks = []attack{
 	{"non-author-edit-before-its-target-arrives", attackLateTargetEdit},
 	{"reply-preview-sequence-claim-mismatch", attackPreviewSequenceClaim},
 	{"member-content-amplification-page", attackContentAmplification},
+	{"forged-stand-in-for-deleted-message", attackStandIn},
 }
 
 // attackIntermediateVersion: while alice really re-keys, the server slips
@@ -1203,4 +1204,55 @@ func attackContentAmplification(w *world) (string, error) {
 		}
 	}
 	return fmt.Sprintf("live heap peak %d MiB (before %d MiB); %d of %d bloated messages dropped over the page budget", peak>>20, before>>20, failed, n), nil
+}
+
+// attackStandIn: the server withholds alice's message and serves in its
+// place a forged event claiming carol as its sender (its signature does not
+// verify), next to carol's genuine delete-for-all of that sequence id. The
+// stand-in's sender is the server's word: it must not let carol's delete
+// pass as the deletion of her own message and hide alice's.
+func attackStandIn(w *world) (string, error) {
+	gr := newGroup(w)
+	m := gr.alice.send(gr.g, "the contract is cancelled")[0]
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	mallory := w.newUser("mallory", false)
+	key, _ := crypto.NewConversationKey(nil)
+	fake := &hostile.Forger{UserID: gr.carol.id, KeyVersion: gr.carol.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
+	stand, err := fake.Message(hostile.Envelope{SequenceID: m.SequenceID, PreviousSequenceID: gr.hello.SequenceID,
+		MessageID: forgedMID(14), ConversationID: gr.g}, c.KeyVersion, key, textHolder("placeholder"))
+	if err != nil {
+		return "", err
+	}
+	del, err := deleteEvent(gr.carol.forger(), envAfter(m.SequenceID, gr.g, 1, 15), m.SequenceID)
+	if err != nil {
+		return "", err
+	}
+	sb, _ := hostile.EncodeEvent(stand)
+	db, _ := hostile.EncodeEvent(del)
+	w.withhold("withhold", m.MessageID)
+	w.injectData("stand-in", gr.g, db, sb)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	h, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range h {
+		if en.SequenceID == m.SequenceID && en.Removed {
+			if a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete); ok {
+				return "stand-in removed, but reported: " + a.String(), nil
+			}
+			return "", errorf("forged stand-in at %s removed by carol's delete, no anomaly: alice's message hidden", m.SequenceID)
+		}
+	}
+	a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete)
+	if !ok {
+		return "", errorf("carol's delete of an event whose author is unconfirmed not reported: %v", anomalies(r))
+	}
+	return "stand-in kept as failed; reported: " + a.String(), nil
 }
