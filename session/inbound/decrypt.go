@@ -334,12 +334,15 @@ func compareEmbedded(me *event.MessageEvent, pinned *crypto.PublicKey, ev *Event
 	if sig.SigningPublicKey != nil && *sig.SigningPublicKey != "" {
 		check("signing_public_key", *sig.SigningPublicKey)
 	}
+	// The first entry for the signer only: parsing a key costs time, and
+	// the list (up to 10,000 entries) is the server's.
 	for _, info := range sig.MessageSigningKeyInfoList {
 		if info == nil || info.GetMemberID() != me.GetSenderID() ||
 			info.GetPublicKeyVersion() != sig.GetPublicKeyVersion() || info.GetSigningPublicKey() == "" {
 			continue
 		}
 		check("message_signing_key_info_list", info.GetSigningPublicKey())
+		return
 	}
 }
 
@@ -411,15 +414,23 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 	kc.Key, kc.KeyErr = nil, err
 }
 
+// maxUnwrapAttempts bounds the entries of one key change unwrapped for
+// this account. An honest key change wraps the key once per participant;
+// each failed unwrap costs an ECDH (about 0.2 ms), so a server listing this
+// account a thousand times over in every key change of a page could
+// otherwise spend minutes of CPU per page.
+const maxUnwrapAttempts = 2
+
 // unwrapOwn finds this account's participant entry (matching user id when
-// known and key version when both sides name one) and unwraps it.
+// known and key version when both sides name one) and unwraps it, trying
+// at most maxUnwrapAttempts matching entries.
 func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
 	priv, userID, keyVersion := keys.Identity()
 	if priv == nil {
 		return nil, fmt.Errorf("%w: identity key unavailable", ErrNotParticipant)
 	}
 	var lastErr error
-	found := false
+	found, tried := false, 0
 	for _, pk := range kce.ConversationParticipantKeys {
 		if pk == nil || pk.EncryptedConversationKey == nil {
 			continue
@@ -430,7 +441,11 @@ func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.Conver
 		if keyVersion != "" && pk.PublicKeyVersion != nil && *pk.PublicKeyVersion != keyVersion {
 			continue
 		}
+		if tried == maxUnwrapAttempts {
+			break
+		}
 		found = true
+		tried++
 		wrapped, err := wire.DecodeB64(*pk.EncryptedConversationKey)
 		if err != nil {
 			lastErr = fmt.Errorf("%w: wrapped key is not base64", ErrUnwrap)

@@ -394,3 +394,45 @@ func TestUnverifiedKeysYield(t *testing.T) {
 		}
 	})
 }
+
+// A key change listing this account over and over costs at most
+// maxUnwrapAttempts unwraps: entries past them are not tried, even the
+// genuine one.
+func TestUnwrapAttemptsBounded(t *testing.T) {
+	f := newFixture(t)
+	k := newCKey(t)
+	decoy := &tuser{id: f.bob.id, ver: f.bob.ver, kp: f.mallory.kp} // wrapped to a key bob does not hold
+	for _, c := range []struct {
+		decoys int
+		found  bool
+	}{{0, true}, {maxUnwrapAttempts - 1, true}, {maxUnwrapAttempts, false}, {MaxKeyChangeParticipants - 2, false}} {
+		to := []*tuser{f.alice}
+		for range c.decoys {
+			to = append(to, decoy)
+		}
+		to = append(to, f.bob)
+		ev := Decrypt(keysFor(f.bob, f.alice), encode(t, keyChangeEvent(t, f.alice, env{seq: "1", conv: f.conv}, "2000", k, to...)), nil)
+		if got := ev.KeyChange.Key != nil; got != c.found {
+			t.Errorf("%d decoys before bob's entry: key found %v, want %v (%v)", c.decoys, got, c.found, ev.KeyChange.KeyErr)
+		}
+		if !c.found && !errors.Is(ev.KeyChange.KeyErr, ErrUnwrap) {
+			t.Errorf("%d decoys: key error %v", c.decoys, ev.KeyChange.KeyErr)
+		}
+	}
+}
+
+// Only the first entry of the signing-key info list naming the signer is
+// parsed and compared: the list is the server's, up to 10,000 entries.
+func TestEmbeddedKeyListBounded(t *testing.T) {
+	f := newFixture(t)
+	me := messageEvent(t, f.alice, env{seq: "1", conv: f.conv}, "1000", f.key, textHolder("hi"))
+	wrong := base64.StdEncoding.EncodeToString(f.mallory.kp.Signing.PublicKey().SPKI())
+	for range 5000 {
+		me.MessageEventSignature.MessageSigningKeyInfoList = append(me.MessageEventSignature.MessageSigningKeyInfoList,
+			&event.MessageSigningKeyInfo{MemberID: ptr(f.alice.id), PublicKeyVersion: ptr(f.alice.ver), SigningPublicKey: ptr(wrong)})
+	}
+	ev := Decrypt(f.bobKeys, encode(t, me), nil)
+	if ev.Err != nil || len(ev.Warnings) != 1 || !errors.Is(ev.Warnings[0], ErrSigningKeyMismatch) {
+		t.Fatalf("err %v, %d warnings", ev.Err, len(ev.Warnings))
+	}
+}

@@ -145,6 +145,7 @@ func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.
 		plain, err := crypto.Open(k, mce.Contents)
 		return plain, err == nil
 	}
+	tried := 0
 	for _, kev := range ckces {
 		if kev == nil || kev.Detail == nil || kev.Detail.ConversationKeyChangeEvent == nil {
 			continue
@@ -153,6 +154,10 @@ func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.
 		if kce.GetConversationKeyVersion() != version {
 			continue
 		}
+		if tried == maxUnwrapAttempts {
+			break // an honest preview embeds one key change per version
+		}
+		tried++
 		k, err := unwrapOwn(keys, kce)
 		if err != nil {
 			continue
