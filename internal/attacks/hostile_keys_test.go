@@ -492,7 +492,8 @@ func attackNonAuthorDeleteHidesGap(w *world) (string, error) {
 // attackPreviewEditOfOtherMessage (issue #11, item 12): alice quotes bob's
 // "I owe you 5" and embeds bob's signed edit of another message ("I owe you
 // 500"), relabelling the embedded original's unsigned sequence id to that
-// message's so the edit seems to belong to it.
+// message's so the edit seems to belong to it (and claiming no sequence id
+// of her own).
 func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	d := newDM(w, "hello")
 	m1, err := d.bob.e.SendText(w.ctx, d.cid, "I owe you 5")
@@ -535,7 +536,7 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 		p := h.Contents.Message.ReplyingToPreview
 		p.RawEventEditMessage = edit
 		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
-		p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
+		p.ReplyingToMessageSequenceID = nil
 		p.MessageText = strp("I owe you 500")
 		if ferr = hostile.SealContents(me, key, h); ferr == nil {
 			ferr = f.Resign(me)
