@@ -212,7 +212,10 @@ func (s *syncState) collectPairs(ctx context.Context, pages []stagedPage) error 
 		if err != nil {
 			return err
 		}
-		raws, kcCount, _ := pageRaws(resp)
+		raws, _, kcCount, err := decodePage(resp)
+		if err != nil {
+			return err
+		}
 		evs, err := s.decryptAll(ctx, raws[:kcCount])
 		if err != nil {
 			return err

@@ -66,6 +66,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		return ev, nil
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
+		e.screenKey(keys, ev)
 		if err := e.adoptKey(ctx, cid, ev); err != nil {
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err
