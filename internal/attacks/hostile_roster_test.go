@@ -58,9 +58,6 @@ func keyChangeVersion(me *event.MessageEvent) string {
 	return ""
 }
 
-// forgedMID returns the n-th message id of an event the attacker forges.
-func forgedMID(n int) string { return fmt.Sprintf("0b7c1a52-2222-4c4c-8888-%012d", n) }
-
 // wrapWatch records the conversation key versions a victim's requests
 // disclose to an outsider (wrapped to the outsider's identity key).
 type wrapWatch struct {
