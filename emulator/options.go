@@ -3,6 +3,7 @@ package emulator
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -54,6 +55,10 @@ type config struct {
 	oauthClients    map[string]oauthClient
 	oauthAutoUser   string
 	provisionScopes []string
+	// Activity API (realtime.go).
+	appConsumerSecret, appClientSecret, appBearer string
+	heartbeat                                     time.Duration
+	webhookClient                                 *http.Client
 }
 
 func defaultConfig() *config {
