@@ -146,6 +146,8 @@ type Engine struct {
 
 	notifyMu sync.Mutex   // guards pending
 	pending  []KeyChanged // key changes not yet delivered to the handler
+
+	live liveState // real-time deliveries (deliver.go)
 }
 
 // Open loads the account held by store and returns its engine. It fails with
