@@ -97,9 +97,9 @@ func TestDeliver(t *testing.T) {
 
 	rejected := map[string]*api.ActivityEvent{
 		"payload names another conversation": chatEvent(t, "r1", bob.id, "g123", evs[1].EncodedEvent, ""),
-		"not base64":                          chatEvent(t, "r2", bob.id, cid, "%%%", ""),
-		"not a MessageEvent":                  chatEvent(t, "r3", bob.id, cid, "AAAA", ""),
-		"no encoded_event":                    {EventUUID: "r4", EventType: api.EventChatSent, Payload: json.RawMessage(`{"conversation_id":"1:2"}`)},
+		"not base64":                         chatEvent(t, "r2", bob.id, cid, "%%%", ""),
+		"not a MessageEvent":                 chatEvent(t, "r3", bob.id, cid, "AAAA", ""),
+		"no encoded_event":                   {EventUUID: "r4", EventType: api.EventChatSent, Payload: json.RawMessage(`{"conversation_id":"1:2"}`)},
 	}
 	for name, ev := range rejected {
 		d, err := bob.e.Deliver(ctx, ev, fn)
