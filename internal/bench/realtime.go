@@ -28,10 +28,10 @@ import (
 
 // Latency workload.
 const (
-	latencyPace         = 20 * time.Millisecond // between the starts of two sends
-	latencyPoll         = 3 * time.Second       // xchat watch's default polling interval
-	latencyPollQuick    = 300 * time.Millisecond
-	latencyMessages     = 200
+	latencyPace          = 20 * time.Millisecond // between the starts of two sends
+	latencyPoll          = 3 * time.Second       // xchat watch's default polling interval
+	latencyPollQuick     = 300 * time.Millisecond
+	latencyMessages      = 200
 	latencyMessagesQuick = 30
 )
 
