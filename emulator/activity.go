@@ -63,6 +63,7 @@ func (s *Server) handleActivity(op api.Operation, acc access, h activityHandler)
 	s.mux.HandleFunc(op.Route(), func(w http.ResponseWriter, r *http.Request) {
 		p, perr := s.activityPrincipal(r, op, acc)
 		if perr != nil {
+			s.limiter.allow(w, "anon|"+clientHost(r), op.ID, s.cfg.clock())
 			if perr.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="emulator"`)
 			}
@@ -70,7 +71,7 @@ func (s *Server) handleActivity(op api.Operation, acc access, h activityHandler)
 			return
 		}
 		if !s.limiter.allow(w, p.rateKey(), op.ID, s.cfg.clock()) {
-			writeProblem(w, newProblem(http.StatusTooManyRequests, problemAboutBlank, "Too Many Requests", "Too Many Requests"))
+			writeProblem(w, errRateLimited())
 			return
 		}
 		if perr := h(s, w, r, p); perr != nil {
@@ -98,15 +99,30 @@ func (s *Server) activityPrincipal(r *http.Request, op api.Operation, acc access
 		return nil, forbiddenClient("This operation requires the app-only bearer token (OAuth 2.0 App Only).")
 	}
 	if missing := missingScopes(t, op.Scopes); len(missing) > 0 {
-		e := forbiddenClient("The access token lacks the required scope(s): " + strings.Join(missing, ", ") + ".")
-		e.problem.Section = "scopes"
-		return nil, e
+		return nil, errMissingScopes(op.ID, missing)
 	}
 	return &principal{user: user, tok: t}, nil
 }
 
+// forbiddenClient is the 403 answer to the wrong kind of token: a
+// not-authorized-for-resource problem about the operation (the
+// documents' Problem variants have no client-forbidden).
 func forbiddenClient(detail string) *apiError {
-	return newProblem(http.StatusForbidden, api.ProblemClientForbidden, "Forbidden", detail)
+	e := newProblem(http.StatusForbidden, api.ProblemNotAuthorizedForResource, "Forbidden", detail)
+	e.problem.ResourceType = "operation"
+	return e
+}
+
+// activityBody reads a bounded JSON request body.
+func (s *Server) activityBody(w http.ResponseWriter, r *http.Request, op api.Operation) ([]byte, *apiError) {
+	body, perr := readBody(w, r, s.cfg.maxBody)
+	if perr != nil {
+		return nil, perr
+	}
+	if perr := checkContentType(r, op, body); perr != nil {
+		return nil, perr
+	}
+	return body, nil
 }
 
 // privateEvent reports whether subscribing to t needs the monitored user's
@@ -131,7 +147,7 @@ func privateEvent(t string) (string, bool) {
 
 // createSubscription is POST /2/activity/subscriptions.
 func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, p *principal) *apiError {
-	body, perr := readBody(w, r, s.cfg.maxBody)
+	body, perr := s.activityBody(w, r, api.OpCreateActivitySubscription)
 	if perr != nil {
 		return perr
 	}
@@ -157,7 +173,7 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, p *p
 		if old.EventType == req.EventType && old.Filter == req.Filter && old.WebhookID == req.WebhookID {
 			e := newProblem(http.StatusConflict, api.ProblemInvalidRequest, "Duplicate Subscription",
 				"DuplicateSubscription: subscription "+old.SubscriptionID+" already delivers these events.")
-			e.problem.ResourceID = old.SubscriptionID
+			e.problem.Parameter = "event_type"
 			return e
 		}
 	}
@@ -168,9 +184,7 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request, p *p
 	}}
 	rt.subs[sub.SubscriptionID] = sub
 	out := sub.ActivitySubscription
-	writeJSON(w, http.StatusOK, api.ActivitySubscriptionResponse{
-		Data: &api.ActivitySubscriptionData{Subscription: &out, TotalSubscriptions: len(rt.subs)},
-	})
+	writeJSON(w, http.StatusOK, api.ActivitySubscriptionResponse{Data: &api.ActivitySubscriptionData{Subscription: &out}})
 	return nil
 }
 
@@ -206,9 +220,7 @@ func (s *Server) checkSubscription(req *api.CreateActivitySubscriptionRequest, p
 		return forbiddenClient(req.EventType + " is a private event: create its subscription with a user-context token of the monitored user.")
 	}
 	if !p.tok.hasScope(scope) {
-		e := forbiddenClient("The access token lacks the required scope(s): " + scope + ".")
-		e.problem.Section = "scopes"
-		return e
+		return errMissingScopes(api.OpCreateActivitySubscription.ID, []string{scope})
 	}
 	if f.UserID != p.user.ID {
 		return errForbidden("user", f.UserID, "A private event subscription must filter on the authorizing user.")
@@ -272,7 +284,7 @@ const tokSubscriptions byte = 's'
 // updateSubscription is PUT /2/activity/subscriptions/{subscription_id}.
 func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request, _ *principal) *apiError {
 	id := r.PathValue("subscription_id")
-	body, perr := readBody(w, r, s.cfg.maxBody)
+	body, perr := s.activityBody(w, r, api.OpUpdateActivitySubscription)
 	if perr != nil {
 		return perr
 	}
@@ -320,8 +332,7 @@ func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request, _ *p
 		return errNotFound("subscription", id)
 	}
 	delete(rt.subs, id)
-	writeJSON(w, http.StatusOK, api.DeleteActivitySubscriptionResponse{Data: &api.Deleted{Deleted: true},
-		Meta: &api.ActivitySubscriptionsMeta{TotalSubscriptions: len(rt.subs)}})
+	writeJSON(w, http.StatusOK, api.DeleteActivitySubscriptionResponse{Data: &api.Deleted{Deleted: true}})
 	return nil
 }
 

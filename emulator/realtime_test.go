@@ -74,7 +74,7 @@ func TestActivitySubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := r.Data.Subscription
-	if s1.SubscriptionID == "" || s1.EventType != api.EventChatReceived || s1.Filter.UserID != a.id || s1.Tag != "inbox" || r.Data.TotalSubscriptions != 1 {
+	if s1.SubscriptionID == "" || s1.EventType != api.EventChatReceived || s1.Filter.UserID != a.id || s1.Tag != "inbox" {
 		t.Fatalf("created %+v", r.Data)
 	}
 	// The legacy alias is answered under its canonical name.
@@ -87,7 +87,7 @@ func TestActivitySubscriptions(t *testing.T) {
 	}
 	// Private events need the monitored user's own token.
 	_, _, err = app.CreateActivitySubscription(ctx, sub(api.EventChatSent, a.id))
-	if ae := wantStatus(t, err, 403, "app token"); ae.Problem.Type != api.ProblemClientForbidden {
+	if ae := wantStatus(t, err, 403, "app token"); ae.Problem.Type != api.ProblemNotAuthorizedForResource {
 		t.Errorf("app token: %+v", ae.Problem)
 	}
 	_, _, err = bc.CreateActivitySubscription(ctx, sub(api.EventChatSent, a.id))
@@ -118,7 +118,7 @@ func TestActivitySubscriptions(t *testing.T) {
 	wantStatus(t, err, 403, "user listing without like.read")
 
 	u, _, err := app.UpdateActivitySubscription(ctx, s1.SubscriptionID, &api.UpdateActivitySubscriptionRequest{Tag: "renamed"})
-	if err != nil || u.Data.Subscription.Tag != "renamed" || u.Data.Subscription.EventType != api.EventChatReceived {
+	if err != nil || u.Data.Subscription.Tag != "renamed" || u.Data.Subscription.EventType != api.EventChatReceived || u.Data.TotalSubscriptions != 3 {
 		t.Fatalf("update %+v %v", u, err)
 	}
 	_, _, err = ac.UpdateActivitySubscription(ctx, s1.SubscriptionID, &api.UpdateActivitySubscriptionRequest{Tag: "x"})
@@ -127,7 +127,7 @@ func TestActivitySubscriptions(t *testing.T) {
 	wantStatus(t, err, 404, "unknown webhook")
 
 	d, _, err := app.DeleteActivitySubscription(ctx, s1.SubscriptionID)
-	if err != nil || !d.Data.Deleted || d.Meta.TotalSubscriptions != 2 {
+	if err != nil || !d.Data.Deleted {
 		t.Fatalf("delete %+v %v", d, err)
 	}
 	_, _, err = app.DeleteActivitySubscription(ctx, s1.SubscriptionID)

@@ -108,7 +108,7 @@ func crcFailed(err error) *apiError {
 
 // createWebhook is POST /2/webhooks.
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *principal) *apiError {
-	body, perr := readBody(w, r, s.cfg.maxBody)
+	body, perr := s.activityBody(w, r, api.OpCreateWebhooks)
 	if perr != nil {
 		return perr
 	}
@@ -213,7 +213,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ *princi
 
 // replayWebhook is POST /2/webhooks/replay.
 func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, _ *principal) *apiError {
-	body, perr := readBody(w, r, s.cfg.maxBody)
+	body, perr := s.activityBody(w, r, api.OpCreateWebhookReplayJob)
 	if perr != nil {
 		return perr
 	}
