@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
@@ -106,4 +107,48 @@ func TestRealtimeWebhook(t *testing.T) {
 		t.Fatalf("forged POST: %d, receiver %+v", resp.StatusCode, st)
 	}
 	t.Logf("%s; receiver %+v", w, recv.Stats())
+}
+
+// TestRealtimeGroupJoin: carol follows the stream before she is in any
+// group; alice adds her to a group (chat.conversation.join carries the
+// group change and the key change) and writes to it: carol's application
+// gets the message, verified, and her roster has the group.
+func TestRealtimeGroupJoin(t *testing.T) {
+	n := newNet(t)
+	ctx := ctxT(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	n.subscribe(ctx, carol, "")
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.SendText(ctx, g, "before carol"); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	w := newWatch(t, carol, -1)
+	w.stream(sctx, n, nil)
+	w.waitConnected(ctx)
+	if err := alice.e.AddMembers(ctx, g, carol.id); err != nil {
+		t.Fatal(err)
+	}
+	s, err := alice.e.SendText(ctx, g, "welcome carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(ctx, "the welcome", func() bool { return w.byMID[s.MessageID] == 1 })
+	w.mu.Lock()
+	failed, pushed := slices.Clone(w.failed), w.deliveries[DeliveryStored]
+	w.mu.Unlock()
+	if len(failed) != 0 {
+		t.Fatalf("%d failed events: %v", len(failed), failed[0].Err)
+	}
+	c, err := carol.e.Conversation(ctx, g)
+	if err != nil || !slices.Contains(c.Members, carol.id) || !slices.Contains(c.Members, alice.id) {
+		t.Fatalf("carol's view of the group: %+v %v", c, err)
+	}
+	if pushed == 0 {
+		t.Fatalf("nothing came by push: %+v", w.f.Stats())
+	}
 }
