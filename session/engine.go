@@ -190,6 +190,8 @@ type Engine struct {
 	notifyMu sync.Mutex      // guards pending and refused
 	pending  []KeyChanged    // key changes not yet delivered to the handler
 	refused  map[string]bool // refused peer key versions already handed to the handler
+
+	live liveState // real-time deliveries (deliver.go)
 }
 
 // Open loads the account held by store and returns its engine. It fails with

@@ -19,6 +19,10 @@
 //   - peak RSS of a streamed history decrypt at two lengths, and an
 //     end-to-end Sync of a conversation seeded into an in-process emulator,
 //     each in a re-executed child process (see IsChild and ChildMain).
+//   - send-to-display latency on loopback, median and p99 over 200
+//     messages sent every 20 ms: through the Activity stream
+//     (session.Follower) and by polling every 3 s as `xchat watch --poll`
+//     does (realtime.go). These rows are wall time.
 //
 // Rows run on one core report process CPU time per operation, so that the
 // ratios stay meaningful when other work competes for the machine; the
