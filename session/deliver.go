@@ -248,7 +248,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		return err
 	}
 	res := &SyncResult{ConversationID: cid}
-	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID,
+	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
 		fn: func(ev *Event) error {
 			d.Events = append(d.Events, ev)
 			if fn != nil {
@@ -260,7 +260,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	if kc := p.ConversationKeyChangeEvent; kc != "" {
 		page.Meta = &api.ChatEventsMeta{ConversationKeyEvents: []string{kc}}
 	}
-	_, err = st.page(ctx, page)
+	err = st.page(ctx, page, false)
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
 	return err
 }
