@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/apache/thrift v0.17.0
 	github.com/bwesterb/go-ristretto v1.2.4
+	github.com/flynn/noise v1.1.0
 	github.com/rogpeppe/go-internal v1.16.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.58.0
