@@ -13,4 +13,8 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/tools v0.36.0 // indirect
+require (
+	github.com/fxamacker/cbor/v2 v2.9.0 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/tools v0.36.0 // indirect
+)
