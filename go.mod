@@ -3,9 +3,11 @@ module github.com/xchat-go/xchat
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/apache/thrift v0.17.0
 	github.com/bwesterb/go-ristretto v1.2.4
 	github.com/flynn/noise v1.1.0
+	github.com/fxamacker/cbor/v2 v2.9.0
 	github.com/rogpeppe/go-internal v1.16.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.58.0
@@ -14,7 +16,6 @@ require (
 )
 
 require (
-	github.com/fxamacker/cbor/v2 v2.9.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/tools v0.36.0 // indirect
 )
