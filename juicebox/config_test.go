@@ -159,7 +159,7 @@ func TestParseXConfig(t *testing.T) {
 		t.Fatalf("default guesses: %v %v", x, err)
 	}
 	bad := map[string]string{
-		"missing token":       strings.Replace(xdkConfig, `,
+		"missing token": strings.Replace(xdkConfig, `,
     {"key": "cc330000000000000000000000000000", "value": {"address": "https://realm-west.example/", "token": "t3"}}`, ``, 1),
 		"unknown realm token": strings.Replace(xdkConfig, `{"key": "cc33`, `{"key": "dd44`, 1),
 		"empty token":         strings.Replace(xdkConfig, `"token": "t3"`, `"token": ""`, 1),
