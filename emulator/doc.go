@@ -60,6 +60,10 @@
 //     kind, bearer tokens stored as SHA-256 digests) except unfinished media
 //     upload sessions and pending OAuth authorization codes.
 //   - Provisioning an existing username answers 200 with the same id and a
-//     new token. juicebox_config is not emulated. Legacy DM media cannot be
-//     uploaded, so its download answers 404 after the access checks.
+//     new token. Legacy DM media cannot be uploaded, so its download
+//     answers 404 after the access checks.
+//   - Juicebox: three realms like X's (package realm) are served under
+//     /juicebox/, and the public-key operations return juicebox_config to
+//     the account itself only (its tokens can spend the user's guesses).
+//     Realm state lives in memory, even with a data file (see juicebox.go).
 package emulator

@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/xchat-go/xchat/emulator/realm"
 )
 
 // Default limits. They are generous on purpose: the emulator serves tests
@@ -54,6 +56,8 @@ type config struct {
 	oauthClients    map[string]oauthClient
 	oauthAutoUser   string
 	provisionScopes []string
+	juicebox        *realm.Set     // see juicebox.go
+	juiceboxOpts    []realm.Option // see juicebox.go
 }
 
 func defaultConfig() *config {

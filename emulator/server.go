@@ -75,6 +75,9 @@ func New(opts ...Option) *Server {
 			}
 		}
 	}
+	if err := s.initJuicebox(); err != nil && s.initErr == nil {
+		s.initErr = err
+	}
 	s.routes()
 	return s
 }
@@ -332,6 +335,7 @@ func (s *Server) routes() {
 	s.handle(api.OpBlockUsersDms, (*Server).blockUserDMs)
 	s.handle(api.OpUnblockUsersDms, (*Server).unblockUserDMs)
 
+	s.routesJuicebox()
 	m.HandleFunc("/", s.handleUnknown)
 }
 
