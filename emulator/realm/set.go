@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xchat-go/xchat/juicebox"
@@ -91,6 +92,10 @@ type Set struct {
 	cfg    setConfig
 	realms []*Realm
 	keys   map[proto.RealmID][]byte // per-realm HS256 tenant key
+
+	mu         sync.Mutex // guards mode and maxGuesses
+	mode       juicebox.PinHashingMode
+	maxGuesses uint16
 }
 
 // NewSet creates the realms with fresh ids and keys.
@@ -102,7 +107,7 @@ func NewSet(opts ...Option) (*Set, error) {
 			o(&c)
 		}
 	}
-	s := &Set{cfg: c, keys: map[proto.RealmID][]byte{}}
+	s := &Set{cfg: c, keys: map[proto.RealmID][]byte{}, mode: c.mode, maxGuesses: c.maxGuesses}
 	for _, d := range defaultRealms {
 		r, err := s.newRealm(d.name, d.hardware)
 		if err != nil {
@@ -152,7 +157,22 @@ func (s *Set) Realm(name string) *Realm {
 func (s *Set) Tenant() string { return s.cfg.tenant }
 
 // MaxGuesses returns the served guess limit.
-func (s *Set) MaxGuesses() uint16 { return s.cfg.maxGuesses }
+func (s *Set) MaxGuesses() uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxGuesses
+}
+
+// SetServedSettings changes the PIN hashing mode and guess limit served in
+// configurations from now on (registrations already made keep theirs).
+func (s *Set) SetServedSettings(mode juicebox.PinHashingMode, maxGuesses uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mode = mode
+	if maxGuesses > 0 {
+		s.maxGuesses = maxGuesses
+	}
+}
 
 // Handler serves every realm at PathPrefix + name + "/req".
 func (s *Set) Handler() http.Handler {
@@ -184,7 +204,10 @@ func (s *Set) Configuration(baseURL string) (*juicebox.Configuration, error) {
 		}
 		realms[i] = juicebox.Realm{ID: r.id, Address: u, PublicKey: r.PublicKey()}
 	}
-	return juicebox.NewConfiguration(realms, 3, 2, s.cfg.mode)
+	s.mu.Lock()
+	mode := s.mode
+	s.mu.Unlock()
+	return juicebox.NewConfiguration(realms, 3, 2, mode)
 }
 
 type tokenEntry struct {
@@ -218,7 +241,7 @@ func (s *Set) XConfig(baseURL, subject string) (json.RawMessage, error) {
 	return json.Marshal(map[string]any{
 		"key_store_token_map_json": string(keyStore),
 		"token_map":                tokens,
-		"max_guess_count":          s.cfg.maxGuesses,
+		"max_guess_count":          s.MaxGuesses(),
 	})
 }
 
