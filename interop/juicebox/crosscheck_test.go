@@ -25,6 +25,7 @@ import (
 	"github.com/xchat-go/xchat/emulator/realm"
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/juicebox"
+	"github.com/xchat-go/xchat/juicebox/proto"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -492,4 +493,89 @@ func TestFastInsecureStretch(t *testing.T) {
 		t.Fatalf("official wrong PIN: %v", err)
 	}
 	t.Logf("juicebox: FastInsecure stretch agrees both ways (%s)", strings.ToLower(x.Configuration.PinHashingMode.String()))
+}
+
+// TestRealmAnswersJSUnderstands drives the official client into the realm
+// answers an honest run does not produce: per-realm unlock-tag rejections,
+// a locked backup, and the HTTP and Noise error variants.
+func TestRealmAnswersJSUnderstands(t *testing.T) {
+	w := newWorld(t, realm.WithPinHashingMode(juicebox.FastInsecure))
+	ctx := ctxT(t)
+	id, c := w.provision()
+	store := keystore.NewMemory()
+	if err := session.CreateAccount(ctx, store, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x, ja := w.ownConfig(ctx, c, id)
+	gc, err := juicebox.NewClient(x.Configuration, x.Tokens, juicebox.WithInsecureTestSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := e.ExportBackup()
+	set := w.emu.Juicebox()
+	wantJS := func(what string, err error, reason string, remaining int) {
+		t.Helper()
+		var je *jsError
+		if !errors.As(err, &je) || je.Reason != reason || (remaining >= 0 && (je.GuessesRemaining == nil || *je.GuessesRemaining != remaining)) {
+			t.Fatalf("%s: official client says %v, want %s (%d remaining)", what, err, reason, remaining)
+		}
+	}
+
+	// BadUnlockKeyTag{guesses_remaining}: two realms reject the unlock tag.
+	if err := gc.Register(ctx, []byte("2580"), secret, juicebox.XUserInfo, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"realm-east", "realm-west"} {
+		set.Realm(name).TamperRecord(set.Tenant(), id, func(q *proto.Register2Request) { q.UnlockKeyTag[0] ^= 1 })
+	}
+	_, err = ja.recover("2580")
+	wantJS("unlock tag rejected by two realms", err, "InvalidPin", 4)
+	_, err = gc.Recover(ctx, []byte("2580"), juicebox.XUserInfo)
+	var pe *juicebox.InvalidPinError
+	if !errors.As(err, &pe) || pe.GuessesRemaining != 3 {
+		t.Fatalf("Go, unlock tag rejected by two realms: %v", err)
+	}
+
+	// NoGuesses: a backup locked by wrong PINs from both clients.
+	if err := gc.Register(ctx, []byte("2580"), secret, juicebox.XUserInfo, 3); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ja.recover("0000")
+	wantJS("first wrong PIN", err, "InvalidPin", 2)
+	if _, err := gc.Recover(ctx, []byte("0001"), juicebox.XUserInfo); !errors.As(err, &pe) || pe.GuessesRemaining != 1 {
+		t.Fatalf("Go, second wrong PIN: %v", err)
+	}
+	_, err = ja.recover("0002")
+	wantJS("last wrong PIN", err, "InvalidPin", 0)
+	_, err = ja.recover("2580")
+	wantJS("right PIN on a locked backup", err, "InvalidPin", 0)
+	if _, err := gc.Recover(ctx, []byte("2580"), juicebox.XUserInfo); !errors.Is(err, juicebox.ErrNoGuesses) {
+		t.Fatalf("Go, right PIN on a locked backup: %v", err)
+	}
+
+	// HTTP 426/429 (software realm) and RateLimitExceeded (Noise realm),
+	// and rejected tokens on both kinds.
+	for _, name := range []string{"realm-b", "realm-east"} {
+		r := set.Realm(name)
+		r.SetFaults(realm.Faults{UpgradeRequired: true})
+		wantJS(name+" upgrade required", ja.register("2580", secret, 3), "UpgradeRequired", -1)
+		r.SetFaults(realm.Faults{RateLimited: true})
+		wantJS(name+" rate limited", ja.register("2580", secret, 3), "RateLimitExceeded", -1)
+		r.SetFaults(realm.Faults{})
+		bad := &jsAccount{js: ja.js, config: ja.config, tokens: map[string]string{}}
+		for k, v := range ja.tokens {
+			bad.tokens[k] = v
+		}
+		bad.tokens[r.ID().String()] = bad.tokens[set.Realm("realm-west").ID().String()]
+		wantJS(name+" with another realm's token", bad.register("2580", secret, 3), "InvalidAuth", -1)
+	}
+	t.Log("juicebox: the official client reads BadUnlockKeyTag, NoGuesses, 426, 429, RateLimitExceeded and InvalidAuth from the emulator's realms as Go does")
 }
