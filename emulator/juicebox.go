@@ -86,16 +86,15 @@ func (s *Server) juiceboxConfig(c *call, owner string, fields []string) json.Raw
 	return raw
 }
 
-// attachJuiceboxConfig sets juicebox_config on the caller's own keys.
+// attachJuiceboxConfig sets juicebox_config on keys, all of them owner's,
+// when owner is the caller.
 func (s *Server) attachJuiceboxConfig(c *call, keys []api.PublicKey, owner string, fields []string) {
 	raw := s.juiceboxConfig(c, owner, fields)
 	if raw == nil {
 		return
 	}
 	for i := range keys {
-		if keys[i].UserID == owner {
-			keys[i].JuiceboxConfig = raw
-		}
+		keys[i].JuiceboxConfig = raw
 	}
 }
 

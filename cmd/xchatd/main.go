@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log requests to stderr (never tokens or bodies)")
 	jbGuesses := fs.Uint("juicebox-max-guesses", realm.DefaultMaxGuesses, "max_guess_count served in juicebox_config (1..65535)")
 	jbFast := fs.Bool("juicebox-fast-insecure", false, "advertise the FastInsecure PIN stretch (tests only)")
+	keyUserIDs := fs.Bool("public-key-user-ids", false, "add user_id to public keys (not in the specification; off = spec-strict)")
+	failureEvents := fs.Bool("failure-events", false, "attach MessageFailureEvents to rejected sends (not in the specification)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -71,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *autoUser != "" {
 		opts = append(opts, emulator.WithOAuthAutoApprove(*autoUser))
 	}
+	opts = append(opts, emulator.WithPublicKeyUserIDs(*keyUserIDs), emulator.WithFailureEvents(*failureEvents))
 	if *verbose {
 		opts = append(opts, emulator.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
