@@ -213,6 +213,7 @@ type lockedReader struct {
 	r  io.Reader
 }
 
+// Read reads from the wrapped reader under the lock.
 func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
