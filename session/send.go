@@ -145,13 +145,27 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 }
 
 // Edit replaces the text of the message with sequence id target; entities
-// describe the new text (omitting them clears the original's).
+// describe the new text (omitting them clears the original's). Only a
+// message's author may edit it: target must be a stored message of this
+// account (ErrNotAuthorized otherwise; sync first for a message not yet
+// stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
 	if !keystore.ValidVersion(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := e.storedEvent(ctx, cid, target)
+	if err != nil {
+		return nil, err
+	}
+	if orig.SenderID != e.userID || orig.Type != TypeMessage {
+		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
 	return e.sendContent(ctx, id, "", 0, false, func(string, string, *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
 		var ents []*product.RichTextEntity
@@ -316,8 +330,11 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys). The caller
-// holds the conversation lock.
+// to (under TrustStrict the rotation refuses unverified keys). The
+// participants are the conversation's two users or the group's roster
+// held from signed changes (see wrapTargets): a rotation that is needed
+// but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
+// caller holds the conversation lock.
 func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -333,8 +350,16 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if len(meta.KeyRecipients) == 0 {
 		return nil
 	}
+	members := rec.Members
+	if IsGroup(cid) {
+		r, err := loadRoster(ctx, e.store, cid)
+		if err != nil {
+			return err
+		}
+		members = r.effective()
+	}
 	stale := false
-	for _, m := range rec.Members {
+	for _, m := range members {
 		if m == e.userID {
 			continue
 		}
@@ -353,7 +378,11 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if !stale {
 		return nil
 	}
-	_, err = e.distributeKey(ctx, cid, rec.Members)
+	targets, err := e.wrapTargets(ctx, cid)
+	if err != nil {
+		return err
+	}
+	_, err = e.distributeKey(ctx, cid, targets)
 	return err
 }
 
@@ -684,9 +713,12 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if s, err := strconv.ParseInt(raw.GetSenderID(), 10, 64); err == nil {
 		p.SenderID = &s
 	}
+	// The latest edit, only if its author is the original's and it names
+	// this message (the index holds nothing else; checked again here).
 	if editRaw, err := e.store.Value(ctx, editIndexKey(cid, seq)); err == nil {
-		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil {
-			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil {
+		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil &&
+			edit.GetSenderID() == raw.GetSenderID() {
+			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil && ec.MessageEdit.GetMessageSequenceID() == seq {
 				p.RawEventEditMessage = edit
 				p.MessageText = ec.MessageEdit.UpdatedText
 				p.Entities = ec.MessageEdit.Entities

@@ -114,7 +114,16 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 		name:    "conversations",
 		summary: "list conversations",
 		help: `Lists your conversations (fetching the list from the server unless --offline):
-id, kind, members, title, key version and the newest stored event.`,
+id, kind, members, title, key version and the newest stored event.
+
+A group's members and admins are the roster followed from signed group
+changes, never the server's listing; "roster" says how far it rests on them:
+confirmed (from the group's creation on), unconfirmed (this account joined
+later and takes the members then on trust, "since #SEQ"; or some admin's
+rights rest on the unsigned admin list of the group's creation), or unknown
+(no signed group change seen: no key is wrapped to the group). --json adds
+roster, roster_since, claimed_admins, unconfirmed_members and
+server_members (the server's unsigned listing).`,
 		example: "  xchat conversations\n  xchat conversations --json | jq -r .id",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			asJSON := fs.Bool("json", false, "print one JSON object per conversation")
@@ -130,8 +139,10 @@ id, kind, members, title, key version and the newest stored event.`,
 		help: `Syncs the conversation (unless --offline), verifying every event's signature
 against the senders' pinned keys and decrypting it, then prints the stored
 history, oldest first. Each event is marked ✓ (verified) or ✗ with the reason;
-an unverified event's content is never shown as trusted. Peer key changes and
-transcript anomalies (gaps, forks) are reported on stderr.
+an unverified event's content is never shown as trusted. Peer key changes,
+transcript anomalies (gaps, forks, group changes that do not fit the roster)
+and a group roster that is not confirmed (see 'xchat conversations') are
+reported on stderr.
 
 --json prints one JSON object per event with sequence_id, message_id,
 sender_id, type, text (messages), verified and error (when not verified).
@@ -314,12 +325,20 @@ func (a *app) conversations(ctx context.Context, asJSON, offline bool) error {
 		if asJSON {
 			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
 				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
-				"last_sequence_id": c.LastSequenceID}); err != nil {
+				"last_sequence_id": c.LastSequenceID, "roster": c.Roster.String(), "roster_since": c.RosterSince,
+				"claimed_admins": nonNil(c.ClaimedAdmins), "unconfirmed_members": nonNil(c.UnconfirmedMembers),
+				"server_members": nonNil(c.ServerMembers)}); err != nil {
 				return err
 			}
 			continue
 		}
 		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(c.Members, ","))
+		if c.Kind == session.KindGroup {
+			line += "  roster " + c.Roster.String()
+			if c.RosterSince != "" {
+				line += " since #" + c.RosterSince
+			}
+		}
 		if c.Title != "" {
 			line += fmt.Sprintf("  %q", c.Title)
 		}
@@ -377,6 +396,9 @@ func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline boo
 			return err
 		}
 	}
+	if c, err := e.Conversation(ctx, cid); err == nil {
+		a.rosterNotice(c)
+	}
 	hist, err := e.History(ctx, cid, after, 0)
 	if err != nil {
 		return err
@@ -402,6 +424,32 @@ func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline boo
 		a.warnf("%s", msg)
 	}
 	return nil
+}
+
+// rosterNotice warns, on stderr, when a group's roster does not rest on
+// signed group changes from its creation on.
+func (a *app) rosterNotice(c *session.Conversation) {
+	if c.Kind != session.KindGroup {
+		return
+	}
+	switch {
+	case c.Roster == session.RosterUnknown:
+		a.warnf("group %s: roster unknown: no signed group change establishes its members (the server lists %s); no key will be wrapped to it",
+			c.ID, strings.Join(c.ServerMembers, ","))
+	case c.Roster == session.RosterConfirmed:
+	case c.RosterSince != "":
+		a.warnf("group %s: roster unconfirmed before #%s: this account never saw the group's creation and takes its members then on trust", c.ID, c.RosterSince)
+	default:
+		a.warnf("group %s: roster unconfirmed: the admin rights of %s rest on unsigned data; members added on them: %s",
+			c.ID, orNone(c.ClaimedAdmins), orNone(c.UnconfirmedMembers))
+	}
+}
+
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ",")
 }
 
 func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) error {
