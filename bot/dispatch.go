@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -34,9 +35,11 @@ type conv struct {
 	id string
 	// Guarded by run.mu:
 	queued, running, again bool
-	late                   []*session.Event
-	recon                  string // newest sequence id a reconciliation covered
-	at                     string // the cursor's Seq, as last settled
+	// emitted maps the sequence ids of reported events not yet taken up
+	// in order to their message ids: one the cursor passes without
+	// taking it up was stored late (see handleLate).
+	emitted map[string]string
+	recon   string // newest sequence id a reconciliation covered
 	// Owned by the worker running the conversation:
 	loaded    bool
 	cur       cursor
@@ -134,11 +137,10 @@ func (r *run) emitted(ev *session.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convLocked(ev.ConversationID)
-	if c.at != "" && !less(c.at, ev.SequenceID) {
-		// Behind the cursor: stored after a gap was given up on, or
-		// settled before this report ran (handleLate tells them apart).
-		c.late = append(c.late, ev)
+	if c.emitted == nil {
+		c.emitted = map[string]string{}
 	}
+	c.emitted[ev.SequenceID] = ev.MessageID
 	r.wakeLocked(c)
 }
 
@@ -222,11 +224,9 @@ func (r *run) pass(c *conv) {
 			return
 		}
 		c.cur, c.loaded = cur, true
-		r.mu.Lock()
-		c.at = cur.Seq
-		r.mu.Unlock()
 	}
 	defer r.persist(c)
+	defer r.handleLate(c) // what the cursor passed meanwhile
 	r.handleLate(c)
 	for !r.isStopping() {
 		entries, err := r.b.e.History(ctx, c.id, c.cur.Seq, batch)
@@ -300,26 +300,60 @@ func (r *run) after(d time.Duration, cid string) {
 	r.mu.Unlock()
 }
 
-// handleLate handles the reported events stored behind the cursor that
-// were not settled: stored after a gap was given up on.
+// handleLate handles the reported events the cursor passed without taking
+// them up: stored after a gap before them was given up on. Reports of
+// events already settled (a report can run after its event was handled)
+// are dropped.
 func (r *run) handleLate(c *conv) {
 	r.mu.Lock()
-	evs := c.late
-	c.late = nil
+	var late []string
+	for seq, mid := range c.emitted {
+		if c.cur.Seq == "" || less(c.cur.Seq, seq) {
+			continue // ahead: History brings it
+		}
+		delete(c.emitted, seq)
+		if mid != "" && !c.cur.seen(mid) {
+			late = append(late, seq)
+		}
+	}
 	r.mu.Unlock()
-	for _, ev := range evs {
+	slices.SortFunc(late, func(a, b string) int {
+		if less(a, b) {
+			return -1
+		}
+		return 1
+	})
+	for _, seq := range late {
 		if r.isStopping() {
 			return
 		}
-		if c.cur.Seq == "" || less(c.cur.Seq, ev.SequenceID) || c.cur.seen(ev.MessageID) || ev.MessageID == "" {
-			continue // ahead of the cursor (History has it), or settled
+		en, err := r.entryAt(c.id, seq)
+		if err != nil || en == nil {
+			r.b.reportError(fmt.Errorf("bot: reading late event %s of %s: %v", seq, c.id, err))
+			continue
 		}
-		en := session.EntryFromEvent(ev)
 		r.b.m.late.Add(1)
-		if !r.process(c, &en, true) {
+		if !r.process(c, en, true) {
 			return
 		}
 	}
+}
+
+// entryAt returns the stored entry of cid at seq (nil when none).
+func (r *run) entryAt(cid, seq string) (*session.Entry, error) {
+	n, ok := new(big.Int).SetString(seq, 10)
+	if !ok || n.Sign() <= 0 {
+		return nil, fmt.Errorf("sequence id %q", seq)
+	}
+	prev := ""
+	if n.Cmp(big.NewInt(1)) > 0 {
+		prev = n.Sub(n, big.NewInt(1)).String()
+	}
+	got, err := r.b.e.History(r.storeCtx, cid, prev, 1)
+	if err != nil || len(got) == 0 || got[0].SequenceID != seq {
+		return nil, err
+	}
+	return &got[0], nil
 }
 
 // process routes one stored entry and settles it: the cursor moves past
@@ -333,12 +367,12 @@ func (r *run) process(c *conv, en *session.Entry, late bool) bool {
 	}
 	if !late {
 		c.cur.Seq = en.SequenceID
-		r.mu.Lock()
-		c.at = en.SequenceID
-		r.mu.Unlock()
 	}
 	c.cur.remember(en.MessageID)
 	c.dirty = true
+	r.mu.Lock()
+	delete(c.emitted, en.SequenceID)
+	r.mu.Unlock()
 	if ran {
 		r.persist(c)
 	}
