@@ -186,12 +186,12 @@ type record struct {
 }
 
 type call struct {
-	kind                bot.Kind
-	conv, sender, text  string
-	command             string
-	args                []string
-	seq, mid            string
-	mentioned, isGroup  bool
+	kind               bot.Kind
+	conv, sender, text string
+	command            string
+	args               []string
+	seq, mid           string
+	mentioned, isGroup bool
 }
 
 func newRecord() *record { return &record{changed: make(chan struct{}, 1)} }

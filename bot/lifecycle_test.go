@@ -58,7 +58,9 @@ func TestRestartWithoutReplay(t *testing.T) {
 	r2 := start(ctx, echoBot(echobot, rec2), n.stream(echobot))
 	r2.waitReady(t, ctx)
 	alice.send(ctx, echobot.id, "!echo end") // handled after any replay
-	rec2.waitFor(t, ctx, "the end marker", func() bool { return slices.ContainsFunc(rec2.calls, func(c call) bool { return c.text == "!echo end" }) })
+	rec2.waitFor(t, ctx, "the end marker", func() bool {
+		return slices.ContainsFunc(rec2.calls, func(c call) bool { return c.text == "!echo end" })
+	})
 	if err := r2.stop(); err != nil {
 		t.Fatal(err)
 	}

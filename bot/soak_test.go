@@ -42,11 +42,11 @@ func soakSize(t *testing.T) (events, convs int) {
 // soakLog is what the soak's handler saw.
 type soakLog struct {
 	mu          sync.Mutex
-	seen        map[string]int   // message id -> calls
-	next        map[string]int   // conversation -> next expected index
-	inflight    map[string]bool  // conversation -> a handler runs
-	violations  []string         // order and overlap violations
-	active, max int              // handlers running, and the most at once
+	seen        map[string]int  // message id -> calls
+	next        map[string]int  // conversation -> next expected index
+	inflight    map[string]bool // conversation -> a handler runs
+	violations  []string        // order and overlap violations
+	active, max int             // handlers running, and the most at once
 	handled     int
 	changed     chan struct{}
 	// full is closed when workers handlers run at once: until then each
