@@ -57,6 +57,9 @@ func New(e *session.Engine, opts ...Option) *Bot {
 // Engine returns the bot's engine.
 func (b *Bot) Engine() *session.Engine { return b.e }
 
+// Prefix returns the command prefix.
+func (b *Bot) Prefix() string { return b.cfg.prefix }
+
 // UserID returns the bot account's user id.
 func (b *Bot) UserID() string { return b.e.UserID() }
 

@@ -61,6 +61,8 @@ type app struct {
 	// mu serialises key change notices (the engine may report from several
 	// goroutines).
 	mu sync.Mutex
+	// keyChange, when set, replaces the key change banner (see Account).
+	keyChange func(session.KeyChanged)
 }
 
 func (a *app) close() {
@@ -237,7 +239,11 @@ func (a *app) openEngine(ctx context.Context, online bool) (*session.Engine, err
 		}
 		srv = session.NewAPIServer(c)
 	}
-	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(a.onKeyChange))
+	onChange := a.onKeyChange
+	if a.keyChange != nil {
+		onChange = a.keyChange
+	}
+	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(onChange))
 	if err != nil {
 		if errors.Is(err, session.ErrNoAccount) {
 			return nil, fmt.Errorf("the keystore in %s holds no account: run 'xchat init --user-id ID'", filepath.Dir(db.Path()))

@@ -126,6 +126,15 @@ type globals struct {
 	noPassphrase bool
 }
 
+// register defines the global flags on fs (xchat's, and those of the
+// module's other programs that open an account the same way: see Account).
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
+	fs.StringVar(&g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
+	fs.StringVar(&g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
+	fs.BoolVar(&g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
+}
+
 // errHelp reports that help was requested and printed.
 var errHelp = errors.New("help requested")
 
@@ -178,10 +187,7 @@ func (a *app) report(err error) int {
 func (a *app) run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("xchat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
-	fs.StringVar(&a.g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
-	fs.StringVar(&a.g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
-	fs.BoolVar(&a.g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
+	a.g.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.printTopHelp(a.env.Stdout, fs)
