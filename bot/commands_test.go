@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -138,5 +137,3 @@ func TestGroupAddressing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-var _ = context.Background

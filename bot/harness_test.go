@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -327,5 +326,3 @@ func joined(ss []string) string { return strings.Join(ss, "|") }
 
 // stream is the bot's Activity stream source, subscribing the account.
 func (n *testNet) stream(a *account) bot.Source { return bot.Stream(n.app(), a.client) }
-
-var _ = http.StatusOK

@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -173,5 +172,3 @@ func TestBacklogAtFirstRun(t *testing.T) {
 		t.Fatalf("with the whole history: %q", got)
 	}
 }
-
-var _ = context.Background

@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -154,5 +153,3 @@ func TestHealthAndWebhook(t *testing.T) {
 		t.Fatalf("healthz after Run: %d", code)
 	}
 }
-
-var _ = context.Background
