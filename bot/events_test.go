@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/keystore"
@@ -173,5 +174,65 @@ func TestKeyChange(t *testing.T) {
 	}
 	if b.Stats().KeyChanges != 1 {
 		t.Fatalf("stats %+v", b.Stats())
+	}
+}
+
+// TestContextActions: a handler shows typing, reacts to the command,
+// answers, and edits its answer; alice reads the reaction on her command
+// and the edit of the bot's answer, all verified.
+func TestContextActions(t *testing.T) {
+	n := newNet(t)
+	ctx := ctxT(t)
+	alice, echobot := n.user("alice"), n.user("echobot")
+	rec := newRecord()
+	b := echoBot(echobot, rec)
+	b.Command("work", func(c *bot.Context) error {
+		rec.add(c)
+		if err := c.Typing(); err != nil {
+			return err
+		}
+		if _, err := c.React("👀"); err != nil {
+			return err
+		}
+		sent, err := c.Reply("working…")
+		if err != nil {
+			return err
+		}
+		_, err = c.Edit(sent.SequenceID, "done")
+		return err
+	})
+	r := start(ctx, b, n.stream(echobot))
+	r.waitReady(t, ctx)
+	cmd := alice.send(ctx, echobot.id, "!work")
+	var hist []session.Entry
+	for len(hist) == 0 || hist[len(hist)-1].Type != session.TypeEdit {
+		if _, err := alice.e.Sync(ctx, cmd.ConversationID); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if hist, err = alice.e.History(ctx, cmd.ConversationID, cmd.SequenceID, 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("alice reads %+v", hist)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, en := range hist {
+		if en.SenderID != echobot.id || !en.Verified {
+			t.Fatalf("entry %+v", en)
+		}
+		got = append(got, en.Type+":"+en.Emoji+en.Text)
+	}
+	if want := []string{"reaction_add:👀", "message:working…", "edit:done"}; !slices.Equal(got, want) {
+		t.Fatalf("alice reads %q, want %q", got, want)
+	}
+	if hist[0].TargetSequenceID != cmd.SequenceID || hist[2].TargetSequenceID != hist[1].SequenceID {
+		t.Fatalf("targets %+v", hist)
 	}
 }

@@ -140,6 +140,8 @@ func TestHealthAndWebhook(t *testing.T) {
 	if st := recv.Stats(); st.Accepted == 0 || st.CRC == 0 {
 		t.Fatalf("receiver %+v", st)
 	}
+	// The answer can be read before its handler has returned.
+	rec.waitFor(t, ctx, "the handler's return", func() bool { return b.Stats().Handled == 1 })
 	_, metrics := get("/metrics")
 	for _, want := range []string{"xchat_bot_handled_total 1\n", "xchat_bot_ready 1\n", `xchat_bot_handler_seconds_bucket{le="+Inf"} 1`} {
 		if !strings.Contains(metrics, want) {
