@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -73,3 +74,5 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

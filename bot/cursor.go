@@ -24,9 +24,8 @@ const (
 
 // cursor is how far the bot got in one conversation: every stored event up
 // to Seq has been settled (handled, or refused, or skipped by rule), and
-// Recent are the message ids of the last settled ones (the duplicate check,
-// which also tells a late event from one settled before its delivery
-// callback ran).
+// Recent are the signed message ids of the last verified ones settled (the
+// duplicate check).
 type cursor struct {
 	Seq    string   `json:"seq,omitempty"`
 	Recent []string `json:"recent,omitempty"`

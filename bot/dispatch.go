@@ -39,13 +39,15 @@ type conv struct {
 	// in order to their message ids: one the cursor passes without
 	// taking it up was stored late (see handleLate).
 	emitted map[string]string
-	recon   string // newest sequence id a reconciliation covered
+	recon   string      // newest sequence id a reconciliation covered
+	hold    *time.Timer // wakes the conversation when a hold runs out
 	// Owned by the worker running the conversation:
 	loaded    bool
 	cur       cursor
 	dirty     bool
 	heldSince time.Time
 	heldAt    string
+	settled   []string // the sequence ids settled last (see handleLate)
 }
 
 // run is the state of one Run.
@@ -62,7 +64,6 @@ type run struct {
 	ready    []*conv
 	stopping bool
 	workers  sync.WaitGroup
-	timers   []*time.Timer
 }
 
 func newRun(ctx context.Context, b *Bot, epoch time.Time) *run {
@@ -148,8 +149,10 @@ func (r *run) emitted(ev *session.Event) {
 func (r *run) stop() {
 	r.mu.Lock()
 	r.stopping = true
-	for _, t := range r.timers {
-		t.Stop()
+	for _, c := range r.convs {
+		if c.hold != nil {
+			c.hold.Stop()
+		}
 	}
 	r.cond.Broadcast()
 	r.mu.Unlock()
@@ -275,7 +278,7 @@ func (r *run) linked(c *conv, en *session.Entry) bool {
 		now := r.b.cfg.now()
 		if c.heldAt != en.SequenceID {
 			c.heldAt, c.heldSince = en.SequenceID, now
-			r.after(r.b.cfg.maxHold, c.id)
+			r.after(r.b.cfg.maxHold, c)
 			return false
 		}
 		if now.Sub(c.heldSince) < r.b.cfg.maxHold {
@@ -289,15 +292,17 @@ func (r *run) linked(c *conv, en *session.Entry) bool {
 	return true
 }
 
-// after wakes cid after d.
-func (r *run) after(d time.Duration, cid string) {
-	t := time.AfterFunc(d, func() { r.wake(cid) })
+// after wakes c after d (replacing an earlier hold's wake-up).
+func (r *run) after(d time.Duration, c *conv) {
 	r.mu.Lock()
-	r.timers = append(r.timers, t)
-	if len(r.timers) > 1024 { // fired ones
-		r.timers = slices.DeleteFunc(r.timers, func(t *time.Timer) bool { return !t.Stop() })
+	defer r.mu.Unlock()
+	if r.stopping {
+		return
 	}
-	r.mu.Unlock()
+	if c.hold != nil {
+		c.hold.Stop()
+	}
+	c.hold = time.AfterFunc(d, func() { r.wake(c.id) })
 }
 
 // handleLate handles the reported events the cursor passed without taking
@@ -312,7 +317,7 @@ func (r *run) handleLate(c *conv) {
 			continue // ahead: History brings it
 		}
 		delete(c.emitted, seq)
-		if mid != "" && !c.cur.seen(mid) {
+		if mid != "" && !slices.Contains(c.settled, seq) && !c.cur.seen(mid) {
 			late = append(late, seq)
 		}
 	}
@@ -368,7 +373,15 @@ func (r *run) process(c *conv, en *session.Entry, late bool) bool {
 	if !late {
 		c.cur.Seq = en.SequenceID
 	}
-	c.cur.remember(en.MessageID)
+	if en.Verified {
+		// Only a signed message id counts for de-duplication: a forgery
+		// naming a future message's id must not make it a duplicate.
+		c.cur.remember(en.MessageID)
+	}
+	c.settled = append(c.settled, en.SequenceID)
+	if n := len(c.settled) - recentIDs; n > 0 {
+		c.settled = slices.Delete(c.settled, 0, n)
+	}
 	c.dirty = true
 	r.mu.Lock()
 	delete(c.emitted, en.SequenceID)

@@ -106,7 +106,8 @@ type Stats struct {
 	// filled after it was given up on); GapsReleased the times a missing
 	// predecessor was given up on after WithMaxHold.
 	Late, GapsReleased int64
-	// Skipped counts events left for the next run by a shutdown.
+	// Skipped counts handler calls a shutdown cancelled (WithDrain ran
+	// out): their events are handled again by the next run.
 	Skipped int64
 	// KeyChanges counts peer key changes reported; Errors reports to
 	// OnError.
