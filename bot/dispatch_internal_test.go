@@ -41,7 +41,7 @@ func TestDuplicateMessageID(t *testing.T) {
 			Type: session.TypeMessage, Text: "hi", Verified: verified, CreatedAt: time.Now()}
 	}
 	r.process(c, en("10", "m-1", true), false)
-	r.process(c, en("11", "m-1", true), false) // same signed id again
+	r.process(c, en("11", "m-1", true), false)  // same signed id again
 	r.process(c, en("12", "m-2", false), false) // a forgery naming m-2 first
 	r.process(c, en("13", "m-2", true), false)
 	if len(calls) != 2 || calls[0] != "10" || calls[1] != "13" {
