@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // DefaultLockTimeout is how long Open waits for another process to release
@@ -112,8 +110,7 @@ type DB struct {
 	rekeyMu sync.Mutex // serialises ChangePassphrase / ChangeKey
 
 	mu     sync.RWMutex // guards everything below; held (read) during transactions
-	key    SecretKey
-	aead   cipher.AEAD
+	sealer *Sealer
 	closed bool
 }
 
@@ -181,27 +178,10 @@ func (db *DB) unlock(o *options) error {
 	if raw == nil {
 		return db.create(o)
 	}
-	h, err := parseHeader(raw)
+	key, err := unlockHeader(raw, o)
+	defer key.Zero()
 	if err != nil {
 		return err
-	}
-	var kek SecretKey
-	defer kek.Zero()
-	wrongErr := ErrWrongPassphrase
-	switch {
-	case o.hasPassphrase && h.mode == modePassphrase:
-		kek = deriveKEK(o.passphrase, h.salt[:], h.params)
-	case o.hasKey && h.mode == modeKey:
-		kek, wrongErr = o.key, ErrWrongKey
-	case o.hasKey:
-		return fmt.Errorf("%w: store is protected by a passphrase", ErrWrongKey)
-	default:
-		return fmt.Errorf("%w: store is protected by a key, not a passphrase", ErrWrongPassphrase)
-	}
-	key, ok := h.unwrap(&kek)
-	defer key.Zero()
-	if !ok {
-		return wrongErr
 	}
 	return db.install(&key)
 }
@@ -212,23 +192,12 @@ func (db *DB) create(o *options) error {
 	var key, kek SecretKey
 	defer key.Zero()
 	defer kek.Zero()
-	if _, err := io.ReadFull(db.rand, key[:]); err != nil {
-		return fmt.Errorf("keystore: generating store key: %w", err)
-	}
-	h := &header{}
-	if _, err := io.ReadFull(db.rand, h.salt[:]); err != nil {
-		return fmt.Errorf("keystore: generating salt: %w", err)
-	}
-	if o.hasPassphrase {
-		h.mode, h.params = modePassphrase, o.params
-		kek = deriveKEK(o.passphrase, h.salt[:], h.params)
-	} else {
-		h.mode, kek = modeKey, o.key
-	}
-	if err := h.wrap(&kek, &key, db.rand); err != nil {
+	o.rand = db.rand
+	h, err := newHeader(o, &key, &kek)
+	if err != nil {
 		return err
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range topBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -243,12 +212,11 @@ func (db *DB) create(o *options) error {
 }
 
 func (db *DB) install(key *SecretKey) error {
-	aead, err := chacha20poly1305.NewX(key[:])
+	s, err := newSealer(key, db.rand)
 	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
+		return err
 	}
-	db.key = *key
-	db.aead = aead
+	db.sealer = s
 	return nil
 }
 
@@ -276,7 +244,7 @@ func (db *DB) run(ctx context.Context, writable bool, fn func(tx Tx) error) erro
 		return ErrClosed
 	}
 	body := func(btx *bolt.Tx) error {
-		return fn(&boltTx{ctx: ctx, tx: btx, aead: db.aead, rand: db.rand, writable: writable})
+		return fn(NewSealedTx(ctx, boltRecords{btx}, db.sealer, writable))
 	}
 	if writable {
 		return db.bolt.Update(body)
@@ -294,8 +262,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
-	db.key.Zero()
-	db.aead = nil
+	db.sealer.Close()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("keystore: closing: %w", err)
 	}
@@ -361,7 +328,7 @@ func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, new
 	if !ok {
 		return wrongErr
 	}
-	if !got.Equal(&db.key) {
+	if !got.Equal(&db.sealer.key) {
 		return fmt.Errorf("%w: header wraps a different store key", ErrCorrupt)
 	}
 	nh := &header{params: h.params}
@@ -373,7 +340,7 @@ func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, new
 	}
 	nk := newKEK(nh)
 	defer nk.Zero()
-	if err := nh.wrap(&nk, &db.key, db.rand); err != nil {
+	if err := nh.wrap(&nk, &db.sealer.key, db.rand); err != nil {
 		return err
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {

@@ -331,11 +331,11 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 
 func TestCloseZeroesKey(t *testing.T) {
 	db, _ := tempDB(t)
-	if db.key == (SecretKey{}) {
+	if db.sealer.key == (SecretKey{}) {
 		t.Fatal("open store has a zero key")
 	}
 	mustNil(t, db.Close())
-	if db.key != (SecretKey{}) {
+	if db.sealer.key != (SecretKey{}) {
 		t.Fatal("Close left the store key in memory")
 	}
 }
