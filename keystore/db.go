@@ -112,6 +112,8 @@ type DB struct {
 	mu     sync.RWMutex // guards everything below; held (read) during transactions
 	sealer *Sealer
 	closed bool
+
+	leases localLeases // see Leaser and OutboxClaimer
 }
 
 // Open opens the store at path, creating it (and its directory) when it

@@ -68,3 +68,8 @@ func containsAny(hay string, needles ...[]byte) bool {
 	}
 	return false
 }
+
+func ev(seq, msg string) StoredEvent {
+	return StoredEvent{SequenceID: seq, MessageID: msg, SenderID: "1", Type: "message", Body: []byte("body " + seq),
+		Verified: true, Raw: []byte("raw " + seq), CreatedAt: t0}
+}

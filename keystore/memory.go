@@ -23,6 +23,8 @@ type Memory struct {
 	mu     sync.RWMutex
 	state  *memState
 	closed bool
+
+	leases localLeases // see Leaser and OutboxClaimer
 }
 
 // memState is the store's state. Readers see it only between updates.
