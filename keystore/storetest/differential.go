@@ -107,7 +107,9 @@ func Differential(t *testing.T, subject keystore.Store, steps int) {
 				Sync: keystore.SyncState{LastSequenceID: seq()}, UpdatedAt: t0}
 			return op{"PutConversation", func(s keystore.Store) (any, error) { return nil, s.PutConversation(bg(), c) }}
 		},
-		func() op { return op{"Conversations", func(s keystore.Store) (any, error) { return s.Conversations(bg()) }} },
+		func() op {
+			return op{"Conversations", func(s keystore.Store) (any, error) { return s.Conversations(bg()) }}
+		},
 		func() op {
 			// A transaction that writes and then fails must leave no trace.
 			c, sq, fail := conv(), seq(), rng.IntN(2) == 0
