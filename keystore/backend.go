@@ -288,3 +288,11 @@ func CopyRecords(ctx context.Context, dst, src SealedStore) (int, error) {
 	}
 	return len(recs), nil
 }
+
+// OutboxBucket returns the bucket path of the outbox records (keyed by
+// message id), for a backend that keeps delivery claims beside them.
+func OutboxBucket() [][]byte { return [][]byte{bucketOutbox} }
+
+// CheckID reports (wrapping ErrInvalid) an id the store would refuse: empty,
+// longer than 256 bytes, or containing NUL.
+func CheckID(what, id string) error { return checkID(what, id) }

@@ -98,7 +98,7 @@ var (
 // with XChaCha20-Poly1305 under a random store key. It is safe for
 // concurrent use; only one process can hold the file open.
 type DB struct {
-	autoTx
+	AutoTx
 
 	path        string
 	bolt        *bolt.DB
@@ -158,7 +158,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	db.autoTx = autoTx{view: db.View, update: db.Update}
+	db.AutoTx = AutoTx{view: db.View, update: db.Update}
 	return db, nil
 }
 

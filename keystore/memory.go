@@ -18,7 +18,7 @@ import (
 // when fn fails (or panics), so a write costs the same whatever the size of
 // the store.
 type Memory struct {
-	autoTx
+	AutoTx
 
 	mu     sync.RWMutex
 	state  *memState
@@ -49,7 +49,7 @@ func NewMemory() *Memory {
 		events:   map[string]*memEvents{},
 		outbox:   map[string]OutboxItem{},
 	}}
-	m.autoTx = autoTx{view: m.View, update: m.Update}
+	m.AutoTx = AutoTx{view: m.View, update: m.Update}
 	return m
 }
 
