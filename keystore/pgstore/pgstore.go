@@ -368,3 +368,6 @@ func defaultHolder() string {
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
+
+// Schema returns the name of the PostgreSQL schema holding the account.
+func (s *Store) Schema() string { return s.q.name }

@@ -10,6 +10,7 @@ import (
 // queries are the statements of one account schema, with its name quoted
 // into them once.
 type queries struct {
+	name   string // schema name
 	schema string // quoted
 
 	getHeader, putHeader string
@@ -25,6 +26,7 @@ func newQueries(schema string) *queries {
 	s := pgx.Identifier{schema}.Sanitize()
 	r := func(q string) string { return strings.ReplaceAll(q, "$S", s) }
 	return &queries{
+		name:      schema,
 		schema:    s,
 		getHeader: r(`SELECT value FROM $S.meta WHERE name = 'header'`),
 		putHeader: r(`INSERT INTO $S.meta (name, value) VALUES ('header', $1) ON CONFLICT (name) DO NOTHING`),
