@@ -9,7 +9,7 @@ trap 'rm -f "$log"' EXIT
 go test -count=1 -v "$@" ./... >"$log" 2>&1
 rc=$?
 grep -aE '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
-grep -aE '^(interop|attacks|faults|crash): ' "$log" | sort -u
+grep -aE '^(interop|attacks|faults|crash|replicas): ' "$log" | sort -u
 grep -aE '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
 if [ $rc -ne 0 ]; then
   echo "---- failures ----"
