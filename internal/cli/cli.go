@@ -6,7 +6,7 @@
 // Conventions:
 //
 //   - Global flags come before the command:
-//     xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND …
+//     xchat [--home DIR] [--store URL] [--api URL] [--token T] [--no-passphrase] COMMAND …
 //   - stdout carries only the command's result, so it can be piped; progress,
 //     warnings and prompts go to stderr or the terminal (/dev/tty).
 //   - Errors are printed as "xchat: error: …" on stderr. Exit status 0 means
@@ -40,7 +40,10 @@ const (
 
 // Environment variables read by the tool.
 const (
-	EnvHome       = "XCHAT_HOME"
+	EnvHome = "XCHAT_HOME"
+	// EnvStore selects the keystore like --store: a PostgreSQL URL, for an
+	// account served by several replicas.
+	EnvStore      = "XCHAT_STORE"
 	EnvAPI        = "XCHAT_API"
 	EnvToken      = "XCHAT_TOKEN"
 	EnvPassphrase = "XCHAT_PASSPHRASE"
@@ -124,6 +127,7 @@ type globals struct {
 	apiURL       string
 	token        string
 	noPassphrase bool
+	store        string
 }
 
 // errHelp reports that help was requested and printed.
@@ -181,6 +185,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 	fs.StringVar(&a.g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
 	fs.StringVar(&a.g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
 	fs.StringVar(&a.g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
+	fs.StringVar(&a.g.store, "store", "", "keystore `URL`: postgres://… for an account shared by several replicas (default the file in --home); env "+EnvStore)
 	fs.BoolVar(&a.g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -247,7 +252,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 func (a *app) printTopHelp(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `xchat: end-to-end encrypted X Chat from the terminal.
 
-Usage: xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
+Usage: xchat [--home DIR] [--store URL] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
 
 Commands:
 `)
@@ -262,7 +267,7 @@ Commands:
 	fmt.Fprint(w, "\nGlobal flags:\n")
 	printFlags(w, fs)
 	fmt.Fprintf(w, `
-Environment: %s, %s, %s, %s (keystore passphrase),
+Environment: %s, %s, %s, %s, %s (keystore passphrase),
 %s (no prompts), %s (export-keys/import-keys).
 
 Example:
@@ -271,7 +276,7 @@ Example:
   xchat --home ~/.xchat-alice send --to 1002 "hello bob"
 
 Run 'xchat COMMAND --help' for a command's flags and an example.
-`, EnvHome, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
+`, EnvHome, EnvStore, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
 }
 
 // printFlags prints fs's flags as "--name VALUE  usage".

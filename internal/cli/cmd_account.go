@@ -34,7 +34,7 @@ passphrase (XCHAT_PASSPHRASE or a prompt). Publish the keys afterwards with
 				if err := api.ValidateUserID(*userID); err != nil {
 					return usagef("init", "invalid --user-id %q: not a numeric user id", *userID)
 				}
-				return a.createAccount(ctx, func(db *keystore.DB) error {
+				return a.createAccount(ctx, func(db keystore.Store) error {
 					return session.CreateAccount(ctx, db, *userID, nil)
 				})
 			}
@@ -186,15 +186,20 @@ or a prompt (asked twice).`,
 
 // createAccount creates the keystore, runs create in it and prints the
 // fingerprint. On failure the new keystore is removed again.
-func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) error) error {
+func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) error) error {
 	db, err := a.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
-	path := db.Path()
+	path := ""
+	if f, ok := db.(*keystore.DB); ok {
+		path = f.Path()
+	}
 	fail := func(err error) error {
 		a.close()
-		_ = os.Remove(path)
+		if path != "" {
+			_ = os.Remove(path)
+		}
 		return err
 	}
 	if err := create(db); err != nil {
@@ -213,7 +218,7 @@ func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) er
 	if err != nil {
 		return fail(err)
 	}
-	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.mustHome())
+	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.storeName())
 	fmt.Fprintln(a.env.Stdout, fp)
 	return nil
 }
@@ -471,7 +476,7 @@ func (a *app) importKeys(ctx context.Context, userID, version, file string) erro
 		return fmt.Errorf("import-keys: %w", err)
 	}
 	defer blob.Zero()
-	return a.createAccount(ctx, func(db *keystore.DB) error {
+	return a.createAccount(ctx, func(db keystore.Store) error {
 		return session.ImportBackup(ctx, db, userID, blob, version)
 	})
 }
@@ -494,7 +499,11 @@ func (a *app) changePassphrase(ctx context.Context) error {
 		return err
 	}
 	defer clear(newPass)
-	if err := db.ChangePassphrase(old, newPass); err != nil {
+	file, ok := db.(*keystore.DB)
+	if !ok {
+		return errors.New("passphrase change: only a keystore file can change its passphrase (migrate it to a file and back with 'xchat store migrate')")
+	}
+	if err := file.ChangePassphrase(old, newPass); err != nil {
 		if errors.Is(err, keystore.ErrWrongPassphrase) {
 			return errors.New("wrong passphrase")
 		}
