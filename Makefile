@@ -56,7 +56,7 @@ vectors:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-bench:
+bench: pg-deps
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
 	$(GO) run ./cmd/xchat-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session/inbound ./internal/bench
