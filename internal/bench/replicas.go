@@ -26,7 +26,8 @@ import (
 // Replica rows (issue #19): one account's engines syncing and sending
 // through the emulator (in process, loopback HTTP) with their keystore in
 // bbolt (one replica: the file admits one process) or in one PostgreSQL
-// database (a throwaway cluster started for the run) with 1 and 4 replicas.
+// database (a throwaway cluster started for the run, fsync and synchronous
+// commit on, as bbolt fsyncs every commit) with 1 and 4 replicas.
 // Sync: the replicas share out the account's conversations (each seeded
 // with the same notes) by lease and sync them, from an empty store, until
 // every event is stored. Send: the replicas send text messages, one per
@@ -62,7 +63,7 @@ func runReplicas(quick bool, dir string, logw io.Writer) ([]Row, error) {
 	ctx := context.Background()
 	nConvs, nNotes, nSends := replicaSizes(quick)
 	fmt.Fprintf(logw, "replicas: starting PostgreSQL\n")
-	cluster, err := pgtest.Start()
+	cluster, err := pgtest.StartDurable() // fsync on, as bbolt
 	if err != nil {
 		return nil, fmt.Errorf("bench: replica rows need PostgreSQL (make bench installs it): %w", err)
 	}

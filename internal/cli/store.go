@@ -11,10 +11,14 @@ import (
 )
 
 // storeSpec is the keystore given by --store or XCHAT_STORE ("" for the
-// file in the account directory).
+// file in the account directory). An explicit --home beats XCHAT_STORE, so
+// "xchat --home DIR store migrate --to \"$XCHAT_STORE\"" reads the file.
 func (a *app) storeSpec() string {
 	if a.g.store != "" {
 		return a.g.store
+	}
+	if a.g.home != "" {
+		return ""
 	}
 	return a.env.Getenv(EnvStore)
 }

@@ -37,6 +37,8 @@ type Cluster struct {
 	port int
 	cred *syscall.Credential // nil when not root
 
+	durable bool // fsync and synchronous commit on
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -95,13 +97,22 @@ func versionOf(binDir string) int {
 	return v
 }
 
-// Start creates a cluster in a new temporary directory and starts it.
-func Start() (*Cluster, error) {
+// Start creates a cluster in a new temporary directory and starts it, with
+// fsync and synchronous commit off: a test cluster trades the durability of
+// the host's disk for speed (process crashes and restarts stay real).
+func Start() (*Cluster, error) { return start(false) }
+
+// StartDurable is Start with PostgreSQL's durable defaults (fsync and
+// synchronous commit on), for measurements compared with a store that
+// fsyncs every commit.
+func StartDurable() (*Cluster, error) { return start(true) }
+
+func start(durable bool) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin}
+	c := &Cluster{bin: bin, durable: durable}
 	if os.Geteuid() == 0 {
 		if c.cred, err = postgresUser(); err != nil {
 			return nil, err
@@ -169,11 +180,12 @@ func (c *Cluster) startServer() error {
 	if err != nil {
 		return err
 	}
-	// Durability settings are off: a test cluster trades crash safety of
-	// the host for speed; process crashes and restarts are still real.
-	cmd := c.command("postgres", "-D", c.dataDir(), "-p", strconv.Itoa(c.port), "-k", c.dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=64MB")
+	args := []string{"-D", c.dataDir(), "-p", strconv.Itoa(c.port), "-k", c.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "shared_buffers=64MB"}
+	if !c.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := c.command("postgres", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
