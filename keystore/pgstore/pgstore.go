@@ -18,7 +18,16 @@
 // The Store also coordinates its replicas (keystore.Leaser,
 // keystore.OutboxClaimer): named leases and outbox claims live in the
 // database with an expiry renewed by the holder, so the work of a replica
-// that dies is taken over once its lease expires (WithLeaseTTL).
+// that dies is taken over once its lease expires (WithLeaseTTL). Expiry is
+// judged by the database's clock, never a replica's. A lease is not a
+// fence: a replica cut off from the database (or stalled) for longer than
+// the TTL may still be finishing work another replica has taken over, so
+// the TTL should be well above the longest stall expected; the engine's
+// sends stay idempotent even then (a retried message keeps its message id).
+//
+// Besides what keystore.DB stores, the database sees lease names (which
+// embed conversation ids), holder names (host name and process id unless
+// WithHolder says otherwise) and when each replica worked.
 package pgstore
 
 import (

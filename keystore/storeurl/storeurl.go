@@ -55,6 +55,11 @@ func parsePostgres(spec string) (string, []pgstore.Option, error) {
 		return "", nil, fmt.Errorf("%w: keystore URL %s does not parse", keystore.ErrInvalid, Describe(spec))
 	}
 	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "xchat_") && k != "xchat_schema" && k != "xchat_lease_ttl" {
+			return "", nil, fmt.Errorf("%w: unknown keystore URL parameter %q (known: xchat_schema, xchat_lease_ttl)", keystore.ErrInvalid, k)
+		}
+	}
 	var opts []pgstore.Option
 	if s := q.Get("xchat_schema"); s != "" {
 		opts = append(opts, pgstore.WithSchema(s))
