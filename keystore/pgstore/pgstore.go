@@ -186,25 +186,38 @@ func (s *Store) unlock(ctx context.Context, protect []keystore.Option) (*keystor
 	var raw []byte
 	err := s.pool.QueryRow(ctx, s.q.getHeader).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
-		header, sealer, err := keystore.CreateHeader(protect...)
-		if err != nil {
-			return nil, err
+		sealer, created, err := s.createHeader(ctx, protect)
+		if err != nil || created {
+			return sealer, err
 		}
-		tag, err := s.pool.Exec(ctx, s.q.putHeader, header)
+		// Another replica created it first: open theirs.
+		err = s.pool.QueryRow(ctx, s.q.getHeader).Scan(&raw)
 		if err != nil {
-			sealer.Close()
 			return nil, classify(ctx, err)
 		}
-		if tag.RowsAffected() == 1 {
-			return sealer, nil
-		}
-		sealer.Close()
-		err = s.pool.QueryRow(ctx, s.q.getHeader).Scan(&raw)
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, classify(ctx, err)
 	}
 	return keystore.UnlockHeader(raw, protect...)
+}
+
+// createHeader stores a new header unless one exists; created is false
+// (and the Sealer nil) when another replica's header was there first.
+func (s *Store) createHeader(ctx context.Context, protect []keystore.Option) (*keystore.Sealer, bool, error) {
+	header, sealer, err := keystore.CreateHeader(protect...)
+	if err != nil {
+		return nil, false, err
+	}
+	tag, err := s.pool.Exec(ctx, s.q.putHeader, header)
+	if err != nil {
+		sealer.Close()
+		return nil, false, classify(ctx, err)
+	}
+	if tag.RowsAffected() != 1 {
+		sealer.Close()
+		return nil, false, nil
+	}
+	return sealer, true, nil
 }
 
 // Holder returns the name this process holds leases under.
