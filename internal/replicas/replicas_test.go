@@ -99,8 +99,10 @@ func childMain(raw string) int {
 	return 0
 }
 
-// serveUntil runs passes until stop closes and a pass after it did
-// nothing; an idle pass waits a little before the next.
+// serveUntil runs passes until stop closes and a pass after it served
+// every conversation and found nothing to do (so a dead replica's leases
+// and claims have been taken over by then); an idle pass waits a little
+// before the next.
 func serveUntil(ctx context.Context, w *Worker, stop <-chan struct{}) {
 	for {
 		stopping := false
@@ -109,11 +111,11 @@ func serveUntil(ctx context.Context, w *Worker, stop <-chan struct{}) {
 			stopping = true
 		default:
 		}
-		progress, _ := w.Pass(ctx)
-		if stopping && !progress {
+		p, _ := w.Pass(ctx)
+		if stopping && !p.Progress && p.Unserved == 0 {
 			return
 		}
-		if !progress {
+		if !p.Progress {
 			select {
 			case <-stop:
 			case <-time.After(20 * time.Millisecond):

@@ -42,7 +42,7 @@ type Worker struct {
 	// Log receives one line per failure (nil: discarded).
 	Log func(format string, args ...any)
 
-	synced, replies, flushed, busy, failures atomic.Int64
+	synced, replies, flushed, busy, failures, passes atomic.Int64
 }
 
 // Stats returns the counts so far.
@@ -58,34 +58,50 @@ func workLease(cid string) string { return "bot/" + cid }
 // the last message it has dealt with.
 func handledKey(cid string) string { return "bot/handled/" + cid }
 
-// Pass walks every conversation once and reports whether it did anything
-// (received, replied or flushed).
-func (w *Worker) Pass(ctx context.Context) (progress bool, err error) {
+// Pass is what one walk over the conversations did.
+type Pass struct {
+	// Progress reports that something was received, replied or flushed.
+	Progress bool
+	// Unserved counts the conversations left alone: another replica had
+	// them (or part of their outbox), or serving them failed.
+	Unserved int
+}
+
+// Pass walks every conversation once, starting at a different one each
+// time so replicas meet less.
+func (w *Worker) Pass(ctx context.Context) (Pass, error) {
+	var p Pass
 	leaser, ok := w.Engine.Store().(keystore.Leaser)
 	if !ok {
-		return false, fmt.Errorf("replicas: store %T cannot lease", w.Engine.Store())
+		return p, fmt.Errorf("replicas: store %T cannot lease", w.Engine.Store())
 	}
-	for _, cid := range w.Conversations {
+	start := int(w.passes.Add(1))
+	for i := range w.Conversations {
+		cid := w.Conversations[(start+i)%len(w.Conversations)]
 		if ctx.Err() != nil {
-			return progress, ctx.Err()
+			return p, ctx.Err()
 		}
 		release, ok, err := leaser.TryLease(ctx, workLease(cid))
-		if err != nil {
-			w.fail("lease %s: %v", cid, err)
+		if err != nil || !ok {
+			if err != nil {
+				w.fail("lease %s: %v", cid, err)
+			} else {
+				w.busy.Add(1)
+			}
+			p.Unserved++
 			continue
 		}
-		if !ok {
-			w.busy.Add(1)
-			continue
-		}
-		did, err := w.serve(ctx, cid)
+		did, busy, err := w.serve(ctx, cid)
 		release()
-		progress = progress || did
+		p.Progress = p.Progress || did
 		if err != nil {
 			w.fail("%s: %v", cid, err)
 		}
+		if busy || err != nil {
+			p.Unserved++
+		}
 	}
-	return progress, nil
+	return p, nil
 }
 
 func (w *Worker) fail(format string, args ...any) {
@@ -95,25 +111,26 @@ func (w *Worker) fail(format string, args ...any) {
 	}
 }
 
-// serve works on one conversation while holding its lease.
-func (w *Worker) serve(ctx context.Context, cid string) (bool, error) {
+// serve works on one conversation while holding its lease; busy reports
+// that another replica still holds part of its outbox.
+func (w *Worker) serve(ctx context.Context, cid string) (progress, busy bool, err error) {
 	e := w.Engine
 	flushed, err := e.FlushConversation(ctx, cid)
 	w.flushed.Add(int64(len(flushed)))
 	if errors.Is(err, session.ErrOutboxBusy) {
 		w.busy.Add(1)
-		return len(flushed) > 0, nil
+		return len(flushed) > 0, true, nil
 	}
 	if err != nil {
-		return len(flushed) > 0, fmt.Errorf("flushing: %w", err)
+		return len(flushed) > 0, false, fmt.Errorf("flushing: %w", err)
 	}
 	res, err := e.Sync(ctx, cid)
 	if err != nil {
-		return len(flushed) > 0, fmt.Errorf("syncing: %w", err)
+		return len(flushed) > 0, false, fmt.Errorf("syncing: %w", err)
 	}
 	w.synced.Add(int64(len(res.Entries)))
 	n, err := w.answer(ctx, cid)
-	return len(flushed) > 0 || len(res.Entries) > 0 || n > 0, err
+	return len(flushed) > 0 || len(res.Entries) > 0 || n > 0, false, err
 }
 
 // answer replies to the asks after the conversation's handled mark. A
