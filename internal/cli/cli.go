@@ -6,7 +6,7 @@
 // Conventions:
 //
 //   - Global flags come before the command:
-//     xchat [--home DIR] [--store URL] [--api URL] [--token T] [--no-passphrase] COMMAND …
+//     xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND …
 //   - stdout carries only the command's result, so it can be piped; progress,
 //     warnings and prompts go to stderr or the terminal (/dev/tty).
 //   - Errors are printed as "xchat: error: …" on stderr. Exit status 0 means
@@ -40,10 +40,7 @@ const (
 
 // Environment variables read by the tool.
 const (
-	EnvHome = "XCHAT_HOME"
-	// EnvStore selects the keystore like --store: a PostgreSQL URL, for an
-	// account served by several replicas.
-	EnvStore      = "XCHAT_STORE"
+	EnvHome       = "XCHAT_HOME"
 	EnvAPI        = "XCHAT_API"
 	EnvToken      = "XCHAT_TOKEN"
 	EnvPassphrase = "XCHAT_PASSPHRASE"
@@ -59,6 +56,9 @@ const (
 	EnvClientID = "XCHAT_CLIENT_ID"
 	// EnvBrowser, when set, is run with the authorization URL by login.
 	EnvBrowser = "BROWSER"
+	// EnvStore selects the keystore like --store: a postgres:// URL, for an
+	// account served by several replicas (see keystore/storeurl).
+	EnvStore = "XCHAT_STORE"
 )
 
 // Env is the process environment a command runs in. Tests replace its
@@ -252,7 +252,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 func (a *app) printTopHelp(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `xchat: end-to-end encrypted X Chat from the terminal.
 
-Usage: xchat [--home DIR] [--store URL] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
+Usage: xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
 
 Commands:
 `)
