@@ -56,11 +56,17 @@ var (
 // cluster that cannot start fails t.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
-	once.Do(func() { shared, sharedErr = Start() })
-	if sharedErr != nil {
-		t.Fatalf("pgtest: PostgreSQL is required for this test and could not be started: %v", sharedErr)
+	c, err := SharedCluster()
+	if err != nil {
+		t.Fatalf("pgtest: PostgreSQL is required for this test and could not be started: %v", err)
 	}
-	return shared
+	return c
+}
+
+// SharedCluster is Shared for callers without a testing.TB (examples).
+func SharedCluster() (*Cluster, error) {
+	once.Do(func() { shared, sharedErr = Start() })
+	return shared, sharedErr
 }
 
 // Main runs the tests of m and then stops the shared cluster if one was
@@ -251,18 +257,27 @@ func (c *Cluster) DSN(db string) string {
 // NewDatabase creates a new, empty database and returns its URL.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	dsn, err := c.CreateDatabase()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return dsn
+}
+
+// CreateDatabase is NewDatabase for callers without a testing.TB.
+func (c *Cluster) CreateDatabase() (string, error) {
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbs.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
 	if err != nil {
-		t.Fatalf("pgtest: connecting: %v", err)
+		return "", fmt.Errorf("connecting: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: creating database: %v", err)
+		return "", fmt.Errorf("creating database: %w", err)
 	}
-	return c.DSN(name)
+	return c.DSN(name), nil
 }
 
 // Close stops the server and removes its directory.
