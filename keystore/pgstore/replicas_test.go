@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +326,66 @@ func mustNil(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImmutableKeysAcrossReplicas: replicas racing to pin different key
+// bytes under one version never both succeed (the read-modify-write of
+// PutPeerKey is serializable), and a counter advanced in Update by every
+// replica at once loses no increment.
+func TestImmutableKeysAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	a, b := replicaPair(t, time.Minute)
+	stores := []*pgstore.Store{a, b, a, b, a, b}
+	for round := range 10 {
+		version := fmt.Sprint(round + 1)
+		var wg sync.WaitGroup
+		errs := make([]error, len(stores))
+		for i, s := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.PutPeerKey(ctx, keystore.PeerKey{UserID: "7", Version: version, IdentityPublicKey: []byte{byte(i)}})
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, keystore.ErrConflict):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d replicas stored their key bytes under version %s, want exactly 1", round, ok, version)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				err := s.Update(ctx, func(tx keystore.Tx) error {
+					v, err := tx.Value(ctx, "counter")
+					if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+						return err
+					}
+					n, _ := strconv.Atoi(string(v))
+					return tx.SetValue(ctx, "counter", []byte(strconv.Itoa(n+1)))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, err := a.Value(ctx, "counter")
+	if err != nil || string(v) != strconv.Itoa(10*len(stores)) {
+		t.Fatalf("counter = %q, %v; want %d", v, err, 10*len(stores))
 	}
 }
