@@ -158,17 +158,9 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 	var errs []error
 	for start := 0; start < len(ids); start += 100 {
 		batch := ids[start:min(start+100, len(ids))]
-		resp, err := srv.GetPublicKeys(ctx, batch)
+		byUser, err := e.publishedKeys(ctx, srv, batch)
 		if err != nil {
 			return changes, fmt.Errorf("session: fetching public keys: %w", err)
-		}
-		byUser := map[string][]api.PublicKey{}
-		for _, k := range resp.Data {
-			uid := k.UserID
-			if uid == "" && len(batch) == 1 {
-				uid = batch[0]
-			}
-			byUser[uid] = append(byUser[uid], k)
 		}
 		for _, uid := range batch {
 			ch, err := e.pinPeer(ctx, uid, byUser[uid])

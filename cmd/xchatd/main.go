@@ -37,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	window := fs.Duration("rate-window", emulator.DefaultRateWindow, "rate-limit window")
 	autoUser := fs.String("oauth-auto-approve", "", "user id that /i/oauth2/authorize approves without a consent page")
 	verbose := fs.Bool("v", false, "log requests to stderr (never tokens or bodies)")
+	keyUserIDs := fs.Bool("public-key-user-ids", false, "add user_id to public keys (not in the specification; off = spec-strict)")
+	failureEvents := fs.Bool("failure-events", false, "attach MessageFailureEvents to rejected sends (not in the specification)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -54,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *autoUser != "" {
 		opts = append(opts, emulator.WithOAuthAutoApprove(*autoUser))
 	}
+	opts = append(opts, emulator.WithPublicKeyUserIDs(*keyUserIDs), emulator.WithFailureEvents(*failureEvents))
 	if *verbose {
 		opts = append(opts, emulator.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}
