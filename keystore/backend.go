@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -296,3 +297,112 @@ func OutboxBucket() [][]byte { return [][]byte{bucketOutbox} }
 // CheckID reports (wrapping ErrInvalid) an id the store would refuse: empty,
 // longer than 256 bytes, or containing NUL.
 func CheckID(what, id string) error { return checkID(what, id) }
+
+// OpenOptions are the settings of a list of Options a backend's Open reads
+// itself; the secret (WithPassphrase or WithKey) is consumed by
+// CreateHeader, UnlockHeader and RewrapHeader instead.
+type OpenOptions struct {
+	// LockTimeout is WithLockTimeout's, DefaultLockTimeout when unset.
+	LockTimeout time.Duration
+	// Rand is WithRand's, crypto/rand when unset.
+	Rand io.Reader
+	// Argon2 is WithArgon2Params's when HasArgon2.
+	Argon2    Argon2Params
+	HasArgon2 bool
+}
+
+// ReadOptions checks opts as Open does (exactly one of WithPassphrase or
+// WithKey; valid Argon2id parameters) and returns the settings besides the
+// secret.
+func ReadOptions(opts ...Option) (OpenOptions, error) {
+	o, err := keyOptions(opts)
+	if err != nil {
+		return OpenOptions{}, err
+	}
+	defer o.zero()
+	out := OpenOptions{LockTimeout: o.lockTimeout, Rand: o.rand, Argon2: o.params, HasArgon2: o.hasParams}
+	if out.LockTimeout <= 0 {
+		out.LockTimeout = DefaultLockTimeout
+	}
+	return out, nil
+}
+
+// RewrapHeader returns the header raw with the store key s holds wrapped under
+// newSecret (WithPassphrase or WithKey) instead of oldSecret, with a fresh
+// salt. A passphrase keeps the header's Argon2id parameters unless opts
+// hold WithArgon2Params; WithRand in opts sets the randomness. The old
+// secret must be of the header's kind (ErrInvalid otherwise) and unwrap it
+// (ErrWrongPassphrase or ErrWrongKey otherwise); a header wrapping another
+// key than s's fails with ErrCorrupt.
+func RewrapHeader(raw []byte, s *Sealer, oldSecret, newSecret Option, opts ...Option) ([]byte, error) {
+	var oldO, newO options
+	oldSecret(&oldO)
+	newSecret(&newO)
+	defer oldO.zero()
+	defer newO.zero()
+	extra := options{rand: rand.Reader}
+	for _, opt := range opts {
+		opt(&extra)
+	}
+	defer extra.zero()
+	h, err := parseHeader(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCurrent(h, &oldO, s); err != nil {
+		return nil, err
+	}
+	nh := &header{params: h.params}
+	if extra.hasParams {
+		nh.params = extra.params
+	}
+	if _, err := io.ReadFull(extra.rand, nh.salt[:]); err != nil {
+		return nil, fmt.Errorf("keystore: generating salt: %w", err)
+	}
+	var nk SecretKey
+	defer nk.Zero()
+	switch {
+	case newO.hasPassphrase:
+		if err := nh.params.validate(); err != nil {
+			return nil, err
+		}
+		nh.mode = modePassphrase
+		nk = deriveKEK(newO.passphrase, nh.salt[:], nh.params)
+	case newO.hasKey:
+		nh.mode, nh.params, nk = modeKey, Argon2Params{}, newO.key
+	default:
+		return nil, fmt.Errorf("%w: no new passphrase or key", ErrInvalid)
+	}
+	if err := nh.wrap(&nk, &s.key, extra.rand); err != nil {
+		return nil, err
+	}
+	return nh.marshal(), nil
+}
+
+// checkCurrent verifies that the old secret o unwraps h to s's key.
+func checkCurrent(h *header, o *options, s *Sealer) error {
+	var kek SecretKey
+	defer kek.Zero()
+	var wrongErr error
+	switch {
+	case o.hasPassphrase && h.mode == modePassphrase:
+		kek, wrongErr = deriveKEK(o.passphrase, h.salt[:], h.params), ErrWrongPassphrase
+	case o.hasPassphrase:
+		return fmt.Errorf("%w: store is protected by a key, not a passphrase", ErrInvalid)
+	case o.hasKey && h.mode == modeKey:
+		kek, wrongErr = o.key, ErrWrongKey
+	case o.hasKey:
+		return fmt.Errorf("%w: store is protected by a passphrase, not a key", ErrInvalid)
+	default:
+		return fmt.Errorf("%w: no current passphrase or key", ErrInvalid)
+	}
+	got, ok := h.unwrap(&kek)
+	defer got.Zero()
+	if !ok {
+		return wrongErr
+	}
+	if !got.Equal(&s.key) {
+		return fmt.Errorf("%w: header wraps a different store key", ErrCorrupt)
+	}
+	return nil
+}

@@ -51,12 +51,48 @@ type OutboxClaimer interface {
 
 // Compile-time checks.
 var (
-	_ Leaser        = (*DB)(nil)
 	_ Leaser        = (*Memory)(nil)
-	_ OutboxClaimer = (*DB)(nil)
 	_ OutboxClaimer = (*Memory)(nil)
-	_ SealedStore   = (*DB)(nil)
+	_ Leaser        = (*InProcess)(nil)
+	_ OutboxClaimer = (*InProcess)(nil)
 )
+
+// InProcess implements Leaser and OutboxClaimer with in-memory locks, for
+// a store only one process can open (Memory; a bbolt file): leases and
+// claims then only have to exclude the process's own goroutines.
+type InProcess struct {
+	store Store
+	l     localLeases
+}
+
+// NewInProcess returns the in-process coordination of s (whose PutOutbox
+// and Outbox the claims use).
+func NewInProcess(s Store) *InProcess { return &InProcess{store: s} }
+
+// AcquireLease implements Leaser.
+func (p *InProcess) AcquireLease(ctx context.Context, name string) (func(), error) {
+	return p.l.acquire(ctx, name)
+}
+
+// TryLease implements Leaser.
+func (p *InProcess) TryLease(ctx context.Context, name string) (func(), bool, error) {
+	return p.l.try(ctx, name)
+}
+
+// QueueOutbox implements OutboxClaimer.
+func (p *InProcess) QueueOutbox(ctx context.Context, item OutboxItem) error {
+	return p.l.queue(ctx, item, p.store.PutOutbox)
+}
+
+// ClaimOutbox implements OutboxClaimer.
+func (p *InProcess) ClaimOutbox(ctx context.Context, conversationID string) ([]OutboxItem, int, error) {
+	return p.l.claim(ctx, conversationID, p.store.Outbox)
+}
+
+// ReleaseOutbox implements OutboxClaimer.
+func (p *InProcess) ReleaseOutbox(_ context.Context, messageID string) error {
+	return p.l.release(messageID)
+}
 
 // localLeases are the leases and outbox claims of a store only one process
 // can open: plain in-memory locks.
@@ -200,28 +236,3 @@ func (m *Memory) ReleaseOutbox(_ context.Context, messageID string) error {
 	return m.leases.release(messageID)
 }
 
-// AcquireLease implements Leaser within this process (only one process
-// can open the file).
-func (db *DB) AcquireLease(ctx context.Context, name string) (func(), error) {
-	return db.leases.acquire(ctx, name)
-}
-
-// TryLease implements Leaser within this process.
-func (db *DB) TryLease(ctx context.Context, name string) (func(), bool, error) {
-	return db.leases.try(ctx, name)
-}
-
-// QueueOutbox implements OutboxClaimer within this process.
-func (db *DB) QueueOutbox(ctx context.Context, item OutboxItem) error {
-	return db.leases.queue(ctx, item, db.PutOutbox)
-}
-
-// ClaimOutbox implements OutboxClaimer within this process.
-func (db *DB) ClaimOutbox(ctx context.Context, conversationID string) ([]OutboxItem, int, error) {
-	return db.leases.claim(ctx, conversationID, db.Outbox)
-}
-
-// ReleaseOutbox implements OutboxClaimer within this process.
-func (db *DB) ReleaseOutbox(_ context.Context, messageID string) error {
-	return db.leases.release(messageID)
-}

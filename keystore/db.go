@@ -3,95 +3,24 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// DefaultLockTimeout is how long Open waits for another process to release
-// the store file before failing with ErrLocked.
-const DefaultLockTimeout = 500 * time.Millisecond
-
-// Option configures Open.
-type Option func(*options)
-
-type options struct {
-	passphrase    []byte
-	hasPassphrase bool
-	key           SecretKey
-	hasKey        bool
-	params        Argon2Params
-	hasParams     bool
-	lockTimeout   time.Duration
-	rand          io.Reader
-}
-
-// WithPassphrase protects the store with a passphrase: the store key is
-// wrapped under a key derived from it with Argon2id. The slice is copied.
-func WithPassphrase(passphrase []byte) Option {
-	return func(o *options) {
-		o.passphrase = append([]byte{}, passphrase...)
-		o.hasPassphrase = true
-	}
-}
-
-// WithKey protects the store with a 32-byte key supplied by the embedding
-// application (for example from an OS keyring); no key derivation is done.
-func WithKey(key [32]byte) Option {
-	return func(o *options) {
-		o.key = key
-		o.hasKey = true
-	}
-}
-
-// WithArgon2Params sets the Argon2id cost used when a passphrase-protected
-// store is created or its passphrase is changed. Opening an existing store
-// always uses the parameters recorded in its header.
-func WithArgon2Params(p Argon2Params) Option {
-	return func(o *options) {
-		o.params = p
-		o.hasParams = true
-	}
-}
-
-// WithLockTimeout sets how long Open waits for the file lock held by another
-// process; d <= 0 selects DefaultLockTimeout.
-func WithLockTimeout(d time.Duration) Option {
-	return func(o *options) { o.lockTimeout = d }
-}
-
-// WithRand sets the source of randomness for keys, salts and nonces
-// (default crypto/rand).
-func WithRand(r io.Reader) Option {
-	return func(o *options) { o.rand = r }
-}
-
-// Bucket and key names of the on-disk layout.
+// The file's bbolt buckets: "meta" holds the header under "header"; the
+// others hold the records (created up front so a new file shows the whole
+// layout).
 var (
-	bucketMeta          = []byte("meta")
-	bucketAccount       = []byte("account")
-	bucketValues        = []byte("values")
-	bucketPeers         = []byte("peers")
-	bucketConvKeys      = []byte("convkeys")
-	bucketConversations = []byte("conversations")
-	bucketEvents        = []byte("events")
-	bucketMsgIndex      = []byte("msgindex")
-	bucketOutbox        = []byte("outbox")
+	bucketMeta = []byte("meta")
+	keyHeader  = []byte("header")
 
-	keyHeader   = []byte("header")
-	keyIdentity = []byte("identity")
-	keyToken    = []byte("token")
-
-	topBuckets = [][]byte{bucketMeta, bucketAccount, bucketValues, bucketPeers, bucketConvKeys,
-		bucketConversations, bucketEvents, bucketMsgIndex, bucketOutbox}
+	fileBuckets = []string{"meta", "account", "values", "peers", "convkeys", "conversations", "events", "msgindex", "outbox"}
 )
 
 // DB is the bbolt-backed Store: one file per account, every value sealed
@@ -100,12 +29,9 @@ var (
 type DB struct {
 	AutoTx
 
-	path        string
-	bolt        *bolt.DB
-	rand        io.Reader
-	params      Argon2Params
-	hasParams   bool
-	lockTimeout time.Duration
+	path string
+	bolt *bolt.DB
+	set  OpenOptions
 
 	rekeyMu sync.Mutex // serialises ChangePassphrase / ChangeKey
 
@@ -113,7 +39,7 @@ type DB struct {
 	sealer *Sealer
 	closed bool
 
-	leases localLeases // see Leaser and OutboxClaimer
+	leases *InProcess // see Leaser and OutboxClaimer
 }
 
 // Open opens the store at path, creating it (and its directory) when it
@@ -123,48 +49,50 @@ type DB struct {
 // been verified; a wrong one fails with ErrWrongPassphrase or ErrWrongKey. A
 // store held by another process fails with ErrLocked after the lock timeout.
 func Open(path string, opts ...Option) (*DB, error) {
-	o := options{params: DefaultArgon2Params, lockTimeout: DefaultLockTimeout, rand: rand.Reader}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	defer clear(o.passphrase)
-	defer o.key.Zero()
-	if o.hasPassphrase == o.hasKey {
-		return nil, fmt.Errorf("%w: exactly one of WithPassphrase or WithKey is required", ErrInvalid)
-	}
-	if o.hasPassphrase {
-		if err := o.params.validate(); err != nil {
-			return nil, err
-		}
-	}
-	if o.lockTimeout <= 0 {
-		o.lockTimeout = DefaultLockTimeout
-	}
-	if o.rand == nil {
-		o.rand = rand.Reader
+	set, err := ReadOptions(opts...)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: creating directory: %w", err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.lockTimeout})
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: set.LockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 		}
 		return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
 	}
-	db := &DB{path: path, bolt: bdb, rand: o.rand, params: o.params, hasParams: o.hasParams, lockTimeout: o.lockTimeout}
-	if err := db.unlock(&o); err != nil {
+	db := &DB{path: path, bolt: bdb, set: set}
+	if err := db.unlock(opts); err != nil {
 		_ = bdb.Close()
 		return nil, err
 	}
-	db.AutoTx = AutoTx{view: db.View, update: db.Update}
+	db.AutoTx = NewAutoTx(db.View, db.Update)
+	db.leases = NewInProcess(db)
 	return db, nil
 }
 
 // unlock reads (or, for a new store, creates) the header and installs the
 // store key.
-func (db *DB) unlock(o *options) error {
+func (db *DB) unlock(opts []Option) error {
+	raw, err := db.header()
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return db.create(opts)
+	}
+	s, err := UnlockHeader(raw, opts...)
+	if err != nil {
+		return err
+	}
+	db.sealer = s
+	return nil
+}
+
+// header returns a copy of the stored header, or nil for a new file.
+func (db *DB) header() ([]byte, error) {
 	var raw []byte
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketMeta); b != nil {
@@ -175,48 +103,29 @@ func (db *DB) unlock(o *options) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("keystore: reading header: %w", err)
+		return nil, fmt.Errorf("keystore: reading header: %w", err)
 	}
-	if raw == nil {
-		return db.create(o)
-	}
-	key, err := unlockHeader(raw, o)
-	defer key.Zero()
-	if err != nil {
-		return err
-	}
-	return db.install(&key)
+	return raw, nil
 }
 
 // create initialises a new store: random store key, header, buckets, in
 // one transaction.
-func (db *DB) create(o *options) error {
-	var key, kek SecretKey
-	defer key.Zero()
-	defer kek.Zero()
-	o.rand = db.rand
-	h, err := newHeader(o, &key, &kek)
+func (db *DB) create(opts []Option) error {
+	header, s, err := CreateHeader(opts...)
 	if err != nil {
 		return err
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range topBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		for _, name := range fileBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyHeader, h.marshal())
+		return tx.Bucket(bucketMeta).Put(keyHeader, header)
 	})
 	if err != nil {
+		s.Close()
 		return fmt.Errorf("keystore: initialising store: %w", err)
-	}
-	return db.install(&key)
-}
-
-func (db *DB) install(key *SecretKey) error {
-	s, err := newSealer(key, db.rand)
-	if err != nil {
-		return err
 	}
 	db.sealer = s
 	return nil
@@ -228,30 +137,16 @@ func (db *DB) Path() string { return db.path }
 // Update runs fn in one bbolt read-write transaction, committed (and
 // fsynced) before Update returns nil.
 func (db *DB) Update(ctx context.Context, fn func(tx Tx) error) error {
-	return db.run(ctx, true, fn)
+	return db.UpdateRecords(ctx, func(r Records, s *Sealer) error {
+		return fn(NewSealedTx(ctx, r, s, true))
+	})
 }
 
 // View runs fn in one read-only bbolt transaction.
 func (db *DB) View(ctx context.Context, fn func(tx Tx) error) error {
-	return db.run(ctx, false, fn)
-}
-
-func (db *DB) run(ctx context.Context, writable bool, fn func(tx Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if db.closed {
-		return ErrClosed
-	}
-	body := func(btx *bolt.Tx) error {
-		return fn(NewSealedTx(ctx, boltRecords{btx}, db.sealer, writable))
-	}
-	if writable {
-		return db.bolt.Update(body)
-	}
-	return db.bolt.View(body)
+	return db.ViewRecords(ctx, func(r Records, s *Sealer) error {
+		return fn(NewSealedTx(ctx, r, s, false))
+	})
 }
 
 // Close closes the file and zeroes the store key. The AEAD instance built
@@ -276,32 +171,20 @@ func (db *DB) Close() error {
 // those already in use). Only the header is rewritten, in one transaction.
 // A wrong oldPass fails with ErrWrongPassphrase and changes nothing.
 func (db *DB) ChangePassphrase(oldPass, newPass []byte) error {
-	return db.rekey(func(h *header) (SecretKey, error) {
-		if h.mode != modePassphrase {
-			return SecretKey{}, fmt.Errorf("%w: store is protected by a key, not a passphrase", ErrInvalid)
-		}
-		return deriveKEK(oldPass, h.salt[:], h.params), nil
-	}, ErrWrongPassphrase, func(nh *header) SecretKey {
-		nh.mode = modePassphrase
-		return deriveKEK(newPass, nh.salt[:], nh.params)
-	})
+	opts := []Option{WithRand(db.set.Rand)}
+	if db.set.HasArgon2 {
+		opts = append(opts, WithArgon2Params(db.set.Argon2))
+	}
+	return db.rekey(WithPassphrase(oldPass), WithPassphrase(newPass), opts)
 }
 
 // ChangeKey re-wraps the store key of a key-protected store under newKey.
 // A wrong oldKey fails with ErrWrongKey and changes nothing.
 func (db *DB) ChangeKey(oldKey, newKey [32]byte) error {
-	return db.rekey(func(h *header) (SecretKey, error) {
-		if h.mode != modeKey {
-			return SecretKey{}, fmt.Errorf("%w: store is protected by a passphrase, not a key", ErrInvalid)
-		}
-		return oldKey, nil
-	}, ErrWrongKey, func(nh *header) SecretKey {
-		nh.mode, nh.params = modeKey, Argon2Params{}
-		return newKey
-	})
+	return db.rekey(WithKey(oldKey), WithKey(newKey), []Option{WithRand(db.set.Rand)})
 }
 
-func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, newKEK func(*header) SecretKey) error {
+func (db *DB) rekey(oldSecret, newSecret Option, opts []Option) error {
 	db.rekeyMu.Lock()
 	defer db.rekeyMu.Unlock()
 	db.mu.RLock()
@@ -309,40 +192,12 @@ func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, new
 	if db.closed {
 		return ErrClosed
 	}
-	var raw []byte
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		raw = bytes.Clone(tx.Bucket(bucketMeta).Get(keyHeader))
-		return nil
-	}); err != nil {
-		return fmt.Errorf("keystore: reading header: %w", err)
-	}
-	h, err := parseHeader(raw)
+	raw, err := db.header()
 	if err != nil {
 		return err
 	}
-	kek, err := oldKEK(h)
-	defer kek.Zero()
+	nh, err := RewrapHeader(raw, db.sealer, oldSecret, newSecret, opts...)
 	if err != nil {
-		return err
-	}
-	got, ok := h.unwrap(&kek)
-	defer got.Zero()
-	if !ok {
-		return wrongErr
-	}
-	if !got.Equal(&db.sealer.key) {
-		return fmt.Errorf("%w: header wraps a different store key", ErrCorrupt)
-	}
-	nh := &header{params: h.params}
-	if db.hasParams {
-		nh.params = db.params
-	}
-	if _, err := io.ReadFull(db.rand, nh.salt[:]); err != nil {
-		return fmt.Errorf("keystore: generating salt: %w", err)
-	}
-	nk := newKEK(nh)
-	defer nk.Zero()
-	if err := nh.wrap(&nk, &db.sealer.key, db.rand); err != nil {
 		return err
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
@@ -350,10 +205,44 @@ func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, new
 		if !bytes.Equal(b.Get(keyHeader), raw) {
 			return fmt.Errorf("%w: header changed during rekey", ErrConflict)
 		}
-		return b.Put(keyHeader, nh.marshal())
+		return b.Put(keyHeader, nh)
 	})
 	if err != nil {
 		return fmt.Errorf("keystore: writing header: %w", err)
 	}
 	return nil
 }
+
+// AcquireLease implements Leaser within this process (only one process
+// can open the file).
+func (db *DB) AcquireLease(ctx context.Context, name string) (func(), error) {
+	return db.leases.AcquireLease(ctx, name)
+}
+
+// TryLease implements Leaser within this process.
+func (db *DB) TryLease(ctx context.Context, name string) (func(), bool, error) {
+	return db.leases.TryLease(ctx, name)
+}
+
+// QueueOutbox implements OutboxClaimer within this process.
+func (db *DB) QueueOutbox(ctx context.Context, item OutboxItem) error {
+	return db.leases.QueueOutbox(ctx, item)
+}
+
+// ClaimOutbox implements OutboxClaimer within this process.
+func (db *DB) ClaimOutbox(ctx context.Context, conversationID string) ([]OutboxItem, int, error) {
+	return db.leases.ClaimOutbox(ctx, conversationID)
+}
+
+// ReleaseOutbox implements OutboxClaimer within this process.
+func (db *DB) ReleaseOutbox(ctx context.Context, messageID string) error {
+	return db.leases.ReleaseOutbox(ctx, messageID)
+}
+
+// Compile-time checks.
+var (
+	_ Store         = (*DB)(nil)
+	_ SealedStore   = (*DB)(nil)
+	_ Leaser        = (*DB)(nil)
+	_ OutboxClaimer = (*DB)(nil)
+)

@@ -329,17 +329,6 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	}
 }
 
-func TestCloseZeroesKey(t *testing.T) {
-	db, _ := tempDB(t)
-	if db.sealer.key == (SecretKey{}) {
-		t.Fatal("open store has a zero key")
-	}
-	mustNil(t, db.Close())
-	if db.sealer.key != (SecretKey{}) {
-		t.Fatal("Close left the store key in memory")
-	}
-}
-
 func TestRedaction(t *testing.T) {
 	blob := seqBlob(0x61) // printable bytes: "abcd..."
 	ck := keyOf(0x70)

@@ -322,7 +322,4 @@ type Store interface {
 }
 
 // Compile-time checks.
-var (
-	_ Store = (*DB)(nil)
-	_ Store = (*Memory)(nil)
-)
+var _ Store = (*Memory)(nil)
