@@ -235,4 +235,3 @@ func (m *Memory) ClaimOutbox(ctx context.Context, conversationID string) ([]Outb
 func (m *Memory) ReleaseOutbox(_ context.Context, messageID string) error {
 	return m.leases.release(messageID)
 }
-

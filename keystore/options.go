@@ -62,4 +62,3 @@ func WithLockTimeout(d time.Duration) Option {
 func WithRand(r io.Reader) Option {
 	return func(o *options) { o.rand = r }
 }
-
