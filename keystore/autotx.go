@@ -3,7 +3,7 @@ package keystore
 import "context"
 
 // AutoTx implements every Tx method by running it in its own transaction,
-// read-only for reads and read-write for writes. DB and Memory embed it, and
+// read-only for reads and read-write for writes. Memory and boltstore.DB embed it, and
 // so can another Store implementation (see NewAutoTx).
 type AutoTx struct {
 	view   func(ctx context.Context, fn func(Tx) error) error

@@ -14,8 +14,8 @@ import (
 
 // Records is the storage under a sealed store, inside one transaction:
 // ordered byte keys in buckets named by a path of names. A backend (the
-// bbolt file of DB, or a database table) implements it; NewSealedTx turns it
-// into a Tx whose every value is sealed exactly as DB seals it, so the
+// bbolt file of boltstore.DB, or a database table) implements it; NewSealedTx turns it
+// into a Tx whose every value is sealed exactly as boltstore.DB seals it, so the
 // backend only ever holds ciphertext and the ids DB keeps in the clear.
 //
 // Bucket path elements and keys never contain what a backend must escape:
@@ -166,7 +166,7 @@ func newHeader(o *options, key, kek *SecretKey) (*header, error) {
 	return h, nil
 }
 
-// UnlockHeader opens a header made by CreateHeader (or a DB file's) with
+// UnlockHeader opens a header made by CreateHeader (or a boltstore file's) with
 // the passphrase or key in opts. A wrong one fails with ErrWrongPassphrase
 // or ErrWrongKey, an unknown format with ErrUnsupportedVersion, a damaged
 // header with ErrCorrupt.
@@ -211,7 +211,7 @@ func unlockHeader(raw []byte, o *options) (SecretKey, error) {
 }
 
 // SealedStore is a Store whose records live in a Records backend under a
-// Sealer: DB, and the PostgreSQL store of keystore/pgstore. CopyRecords
+// Sealer: boltstore.DB, and the PostgreSQL store of keystore/pgstore. CopyRecords
 // moves an account between two of them.
 type SealedStore interface {
 	Store

@@ -8,7 +8,7 @@ import (
 
 // Several processes can serve one account when they share a store that
 // coordinates them (keystore/pgstore). The optional interfaces below are how
-// the engine asks for that coordination; Memory and DB implement them
+// the engine asks for that coordination; Memory and boltstore.DB implement them
 // within the one process that can open them.
 
 // ErrClaimed reports an outbox item another holder is delivering.

@@ -8,9 +8,9 @@ import (
 	"sync"
 )
 
-// Memory is an in-memory Store for tests. It follows the same rules as DB
-// (validation, ordering, conflicts, transactions) but keeps nothing on disk
-// and seals nothing. Values are copied in and out, so callers never share
+// Memory is an in-memory Store for tests. It follows the same rules as the
+// durable backends (validation, ordering, conflicts, transactions) but keeps
+// nothing on disk and seals nothing. Values are copied in and out, so callers never share
 // memory with the store. It is safe for concurrent use.
 //
 // Update holds the write lock for its whole run and writes in place,

@@ -19,6 +19,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -241,7 +242,7 @@ func openSetups(ctx context.Context, srv *httptest.Server, bot *botAccount, dir,
 	var setups []*replicaSetup
 	boltSetup := &replicaSetup{name: "bbolt, 1 replica"}
 	setups = append(setups, boltSetup)
-	db, err := keystore.Open(filepath.Join(dir, "replicas-bot.db"), key)
+	db, err := boltstore.Open(filepath.Join(dir, "replicas-bot.db"), key)
 	if err != nil {
 		return setups, err
 	}

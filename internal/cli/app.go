@@ -18,6 +18,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/storeurl"
 	"github.com/xchat-go/xchat/session"
 )
@@ -149,7 +150,7 @@ func (a *app) openStore(ctx context.Context, create bool) (keystore.Store, error
 	if err != nil {
 		return nil, err
 	}
-	db, err := keystore.Open(path, opt, keystore.WithLockTimeout(lockTimeout))
+	db, err := boltstore.Open(path, opt, keystore.WithLockTimeout(lockTimeout))
 	if err != nil {
 		switch {
 		case errors.Is(err, keystore.ErrWrongPassphrase):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -192,7 +193,7 @@ func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) 
 		return err
 	}
 	path := ""
-	if f, ok := db.(*keystore.DB); ok {
+	if f, ok := db.(*boltstore.DB); ok {
 		path = f.Path()
 	}
 	fail := func(err error) error {
@@ -499,7 +500,7 @@ func (a *app) changePassphrase(ctx context.Context) error {
 		return err
 	}
 	defer clear(newPass)
-	file, ok := db.(*keystore.DB)
+	file, ok := db.(*boltstore.DB)
 	if !ok {
 		return errors.New("passphrase change: only a keystore file can change its passphrase (migrate it to a file and back with 'xchat store migrate')")
 	}

@@ -1,7 +1,7 @@
 // Package pgstore is a keystore.Store in PostgreSQL, for an account served
 // by several processes (replicas) at once.
 //
-// Every value is sealed exactly as keystore.DB seals it (the same code, the
+// Every value is sealed exactly as boltstore.DB seals it (the same code, the
 // same store key header, the same AAD binding each value to its bucket path
 // and key), so the database holds only ciphertext and the ids DB keeps in
 // the clear: user, conversation and message ids, sequence ids and key
@@ -25,7 +25,7 @@
 // the TTL should be well above the longest stall expected; the engine's
 // sends stay idempotent even then (a retried message keeps its message id).
 //
-// Besides what keystore.DB stores, the database sees lease names (which
+// Besides what boltstore.DB stores, the database sees lease names (which
 // embed conversation ids), holder names (host name and process id unless
 // WithHolder says otherwise) and when each replica worked.
 package pgstore

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 )
 
@@ -248,7 +249,7 @@ func TestOnlyCiphertext(t *testing.T) {
 func TestCopyBoltPostgresBolt(t *testing.T) {
 	ctx := context.Background()
 	params := keystore.WithArgon2Params(keystore.Argon2Params{Time: 1, MemoryKiB: 8, Threads: 1})
-	src, err := keystore.Open(filepath.Join(t.TempDir(), "a.db"), keystore.WithPassphrase([]byte("pw")), params)
+	src, err := boltstore.Open(filepath.Join(t.TempDir(), "a.db"), keystore.WithPassphrase([]byte("pw")), params)
 	mustNil(t, err)
 	defer src.Close()
 	mustNil(t, keystore.ImportBackup(ctx, src, "42", bytes.Repeat([]byte{7}, keystore.BackupSize)))
@@ -265,7 +266,7 @@ func TestCopyBoltPostgresBolt(t *testing.T) {
 	if _, err := keystore.CopyRecords(ctx, pg, src); !errors.Is(err, keystore.ErrConflict) {
 		t.Fatalf("second copy into a store with an account: %v", err)
 	}
-	back, err := keystore.Open(filepath.Join(t.TempDir(), "b.db"), keystore.WithKey(testKey))
+	back, err := boltstore.Open(filepath.Join(t.TempDir(), "b.db"), keystore.WithKey(testKey))
 	mustNil(t, err)
 	defer back.Close()
 	_, err = keystore.CopyRecords(ctx, back, pg)

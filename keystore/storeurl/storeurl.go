@@ -1,5 +1,5 @@
 // Package storeurl opens the keystore an application is configured with:
-// a bbolt file (keystore.Open, the embedded default) or an account in
+// a bbolt file (boltstore.Open, the embedded default) or an account in
 // PostgreSQL (keystore/pgstore, for several replicas of one account),
 // chosen by the form of one string, as xchat's --store flag and XCHAT_STORE
 // take it:
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 )
 
@@ -38,7 +39,7 @@ func Open(ctx context.Context, spec string, protect []keystore.Option, pg ...pgs
 		return nil, fmt.Errorf("%w: empty keystore location", keystore.ErrInvalid)
 	}
 	if !IsPostgres(spec) {
-		return keystore.Open(strings.TrimPrefix(spec, "file:"), protect...)
+		return boltstore.Open(strings.TrimPrefix(spec, "file:"), protect...)
 	}
 	dsn, opts, err := parsePostgres(spec)
 	if err != nil {

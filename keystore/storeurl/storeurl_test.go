@@ -10,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 	"github.com/xchat-go/xchat/keystore/storeurl"
 )
@@ -25,8 +26,8 @@ func TestOpenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, ok := s.(*keystore.DB); !ok {
-		t.Fatalf("a path opened %T, want *keystore.DB", s)
+	if _, ok := s.(*boltstore.DB); !ok {
+		t.Fatalf("a path opened %T, want *boltstore.DB", s)
 	}
 }
 

@@ -1,6 +1,8 @@
-package keystore
+package boltstore
 
 import (
+	"github.com/xchat-go/xchat/keystore"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -8,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// boltRecords implements Records over one bbolt transaction: a bucket path
+// boltRecords implements keystore.Records over one bbolt transaction: a bucket path
 // is a chain of nested bbolt buckets.
 type boltRecords struct{ tx *bolt.Tx }
 
@@ -124,25 +126,25 @@ func walkBolt(path [][]byte, b *bolt.Bucket, fn func(bucket [][]byte, key, value
 	})
 }
 
-// ViewRecords runs fn in one read-only bbolt transaction (see SealedStore).
-func (db *DB) ViewRecords(ctx context.Context, fn func(r Records, s *Sealer) error) error {
+// ViewRecords runs fn in one read-only bbolt transaction (see keystore.SealedStore).
+func (db *DB) ViewRecords(ctx context.Context, fn func(r keystore.Records, s *keystore.Sealer) error) error {
 	return db.runRecords(ctx, false, fn)
 }
 
 // UpdateRecords runs fn in one read-write bbolt transaction (see
-// SealedStore).
-func (db *DB) UpdateRecords(ctx context.Context, fn func(r Records, s *Sealer) error) error {
+// keystore.SealedStore).
+func (db *DB) UpdateRecords(ctx context.Context, fn func(r keystore.Records, s *keystore.Sealer) error) error {
 	return db.runRecords(ctx, true, fn)
 }
 
-func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r Records, s *Sealer) error) error {
+func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.Records, s *keystore.Sealer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
-		return ErrClosed
+		return keystore.ErrClosed
 	}
 	body := func(btx *bolt.Tx) error { return fn(boltRecords{btx}, db.sealer) }
 	if writable {

@@ -1,6 +1,8 @@
-package keystore
+package boltstore
 
 import (
+	"github.com/xchat-go/xchat/keystore"
+
 	"bytes"
 	"context"
 	"errors"
@@ -23,33 +25,33 @@ var (
 	fileBuckets = []string{"meta", "account", "values", "peers", "convkeys", "conversations", "events", "msgindex", "outbox"}
 )
 
-// DB is the bbolt-backed Store: one file per account, every value sealed
+// DB is the bbolt-backed keystore.Store: one file per account, every value sealed
 // with XChaCha20-Poly1305 under a random store key. It is safe for
 // concurrent use; only one process can hold the file open.
 type DB struct {
-	AutoTx
+	keystore.AutoTx
 
 	path string
 	bolt *bolt.DB
-	set  OpenOptions
+	set  keystore.OpenOptions
 
 	rekeyMu sync.Mutex // serialises ChangePassphrase / ChangeKey
 
 	mu     sync.RWMutex // guards everything below; held (read) during transactions
-	sealer *Sealer
+	sealer *keystore.Sealer
 	closed bool
 
-	leases *InProcess // see Leaser and OutboxClaimer
+	leases *keystore.InProcess // see keystore.Leaser and keystore.OutboxClaimer
 }
 
 // Open opens the store at path, creating it (and its directory) when it
-// does not exist. Exactly one of WithPassphrase or WithKey must be given.
+// does not exist. Exactly one of keystore.WithPassphrase or keystore.WithKey must be given.
 //
 // Opening an existing store writes nothing until the passphrase or key has
-// been verified; a wrong one fails with ErrWrongPassphrase or ErrWrongKey. A
-// store held by another process fails with ErrLocked after the lock timeout.
-func Open(path string, opts ...Option) (*DB, error) {
-	set, err := ReadOptions(opts...)
+// been verified; a wrong one fails with keystore.ErrWrongPassphrase or keystore.ErrWrongKey. A
+// store held by another process fails with keystore.ErrLocked after the lock timeout.
+func Open(path string, opts ...keystore.Option) (*DB, error) {
+	set, err := keystore.ReadOptions(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +61,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: set.LockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+			return nil, fmt.Errorf("%w: %s", keystore.ErrLocked, path)
 		}
 		return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
 	}
@@ -68,14 +70,14 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, err
 	}
-	db.AutoTx = NewAutoTx(db.View, db.Update)
-	db.leases = NewInProcess(db)
+	db.AutoTx = keystore.NewAutoTx(db.View, db.Update)
+	db.leases = keystore.NewInProcess(db)
 	return db, nil
 }
 
 // unlock reads (or, for a new store, creates) the header and installs the
 // store key.
-func (db *DB) unlock(opts []Option) error {
+func (db *DB) unlock(opts []keystore.Option) error {
 	raw, err := db.header()
 	if err != nil {
 		return err
@@ -83,7 +85,7 @@ func (db *DB) unlock(opts []Option) error {
 	if raw == nil {
 		return db.create(opts)
 	}
-	s, err := UnlockHeader(raw, opts...)
+	s, err := keystore.UnlockHeader(raw, opts...)
 	if err != nil {
 		return err
 	}
@@ -110,8 +112,8 @@ func (db *DB) header() ([]byte, error) {
 
 // create initialises a new store: random store key, header, buckets, in
 // one transaction.
-func (db *DB) create(opts []Option) error {
-	header, s, err := CreateHeader(opts...)
+func (db *DB) create(opts []keystore.Option) error {
+	header, s, err := keystore.CreateHeader(opts...)
 	if err != nil {
 		return err
 	}
@@ -136,16 +138,16 @@ func (db *DB) Path() string { return db.path }
 
 // Update runs fn in one bbolt read-write transaction, committed (and
 // fsynced) before Update returns nil.
-func (db *DB) Update(ctx context.Context, fn func(tx Tx) error) error {
-	return db.UpdateRecords(ctx, func(r Records, s *Sealer) error {
-		return fn(NewSealedTx(ctx, r, s, true))
+func (db *DB) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
+	return db.UpdateRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
+		return fn(keystore.NewSealedTx(ctx, r, s, true))
 	})
 }
 
 // View runs fn in one read-only bbolt transaction.
-func (db *DB) View(ctx context.Context, fn func(tx Tx) error) error {
-	return db.ViewRecords(ctx, func(r Records, s *Sealer) error {
-		return fn(NewSealedTx(ctx, r, s, false))
+func (db *DB) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
+	return db.ViewRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
+		return fn(keystore.NewSealedTx(ctx, r, s, false))
 	})
 }
 
@@ -167,43 +169,43 @@ func (db *DB) Close() error {
 }
 
 // ChangePassphrase re-wraps the store key under a key derived from newPass
-// (with a fresh salt, and the parameters of WithArgon2Params if given, else
+// (with a fresh salt, and the parameters of keystore.WithArgon2Params if given, else
 // those already in use). Only the header is rewritten, in one transaction.
-// A wrong oldPass fails with ErrWrongPassphrase and changes nothing.
+// A wrong oldPass fails with keystore.ErrWrongPassphrase and changes nothing.
 func (db *DB) ChangePassphrase(oldPass, newPass []byte) error {
-	opts := []Option{WithRand(db.set.Rand)}
+	opts := []keystore.Option{keystore.WithRand(db.set.Rand)}
 	if db.set.HasArgon2 {
-		opts = append(opts, WithArgon2Params(db.set.Argon2))
+		opts = append(opts, keystore.WithArgon2Params(db.set.Argon2))
 	}
-	return db.rekey(WithPassphrase(oldPass), WithPassphrase(newPass), opts)
+	return db.rekey(keystore.WithPassphrase(oldPass), keystore.WithPassphrase(newPass), opts)
 }
 
 // ChangeKey re-wraps the store key of a key-protected store under newKey.
-// A wrong oldKey fails with ErrWrongKey and changes nothing.
+// A wrong oldKey fails with keystore.ErrWrongKey and changes nothing.
 func (db *DB) ChangeKey(oldKey, newKey [32]byte) error {
-	return db.rekey(WithKey(oldKey), WithKey(newKey), []Option{WithRand(db.set.Rand)})
+	return db.rekey(keystore.WithKey(oldKey), keystore.WithKey(newKey), []keystore.Option{keystore.WithRand(db.set.Rand)})
 }
 
-func (db *DB) rekey(oldSecret, newSecret Option, opts []Option) error {
+func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option) error {
 	db.rekeyMu.Lock()
 	defer db.rekeyMu.Unlock()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
-		return ErrClosed
+		return keystore.ErrClosed
 	}
 	raw, err := db.header()
 	if err != nil {
 		return err
 	}
-	nh, err := RewrapHeader(raw, db.sealer, oldSecret, newSecret, opts...)
+	nh, err := keystore.RewrapHeader(raw, db.sealer, oldSecret, newSecret, opts...)
 	if err != nil {
 		return err
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		if !bytes.Equal(b.Get(keyHeader), raw) {
-			return fmt.Errorf("%w: header changed during rekey", ErrConflict)
+			return fmt.Errorf("%w: header changed during rekey", keystore.ErrConflict)
 		}
 		return b.Put(keyHeader, nh)
 	})
@@ -213,36 +215,36 @@ func (db *DB) rekey(oldSecret, newSecret Option, opts []Option) error {
 	return nil
 }
 
-// AcquireLease implements Leaser within this process (only one process
+// AcquireLease implements keystore.Leaser within this process (only one process
 // can open the file).
 func (db *DB) AcquireLease(ctx context.Context, name string) (func(), error) {
 	return db.leases.AcquireLease(ctx, name)
 }
 
-// TryLease implements Leaser within this process.
+// TryLease implements keystore.Leaser within this process.
 func (db *DB) TryLease(ctx context.Context, name string) (func(), bool, error) {
 	return db.leases.TryLease(ctx, name)
 }
 
-// QueueOutbox implements OutboxClaimer within this process.
-func (db *DB) QueueOutbox(ctx context.Context, item OutboxItem) error {
+// QueueOutbox implements keystore.OutboxClaimer within this process.
+func (db *DB) QueueOutbox(ctx context.Context, item keystore.OutboxItem) error {
 	return db.leases.QueueOutbox(ctx, item)
 }
 
-// ClaimOutbox implements OutboxClaimer within this process.
-func (db *DB) ClaimOutbox(ctx context.Context, conversationID string) ([]OutboxItem, int, error) {
+// ClaimOutbox implements keystore.OutboxClaimer within this process.
+func (db *DB) ClaimOutbox(ctx context.Context, conversationID string) ([]keystore.OutboxItem, int, error) {
 	return db.leases.ClaimOutbox(ctx, conversationID)
 }
 
-// ReleaseOutbox implements OutboxClaimer within this process.
+// ReleaseOutbox implements keystore.OutboxClaimer within this process.
 func (db *DB) ReleaseOutbox(ctx context.Context, messageID string) error {
 	return db.leases.ReleaseOutbox(ctx, messageID)
 }
 
 // Compile-time checks.
 var (
-	_ Store         = (*DB)(nil)
-	_ SealedStore   = (*DB)(nil)
-	_ Leaser        = (*DB)(nil)
-	_ OutboxClaimer = (*DB)(nil)
+	_ keystore.Store         = (*DB)(nil)
+	_ keystore.SealedStore   = (*DB)(nil)
+	_ keystore.Leaser        = (*DB)(nil)
+	_ keystore.OutboxClaimer = (*DB)(nil)
 )
