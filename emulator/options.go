@@ -5,6 +5,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/exchange"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -60,6 +61,10 @@ type config struct {
 	dmDailyCap      int
 	failureEvents   bool
 	keyUserIDs      bool
+	// Activity API (realtime.go).
+	appConsumerSecret, appClientSecret, appBearer string
+	heartbeat                                     time.Duration
+	webhookClient                                 *http.Client
 }
 
 func defaultConfig() *config {

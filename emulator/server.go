@@ -39,6 +39,8 @@ type Server struct {
 	dmMedia map[string]*dmMediaRec
 
 	initErr error
+
+	rt *realtime // Activity API: subscriptions, streams, webhooks (realtime.go)
 }
 
 // New builds a Server. It never fails: if the data file cannot be opened
@@ -67,6 +69,7 @@ func New(opts ...Option) *Server {
 		dmMedia: map[string]*dmMediaRec{},
 	}
 	s.nextID = s.ids.next
+	s.rt = newRealtime(cfg)
 	if cfg.ids != nil {
 		s.nextID = cfg.ids
 	}
@@ -108,6 +111,7 @@ func (s *Server) Err() error { return s.initErr }
 
 // Close releases the data file. The Server must not be used afterwards.
 func (s *Server) Close() error {
+	s.rt.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -160,6 +164,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
 }
+
+// Unwrap exposes the connection to http.ResponseController (the activity
+// stream flushes every line).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // call is one authenticated API request.
 type call struct {
@@ -374,6 +382,8 @@ func (s *Server) routes() {
 	s.handle(api.OpGetDirectMessagesEventsByID, (*Server).getDMEvent)
 	s.handle(api.OpBlockUsersDms, (*Server).blockUserDMs)
 	s.handle(api.OpUnblockUsersDms, (*Server).unblockUserDMs)
+
+	s.realtimeRoutes()
 
 	m.HandleFunc("/", s.handleUnknown)
 }

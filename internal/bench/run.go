@@ -273,6 +273,13 @@ func Run(cfg Config) (*Report, error) {
 	}
 	rep.Rows = append(rep.Rows, replicaRows...)
 
+	// Send-to-display latency, stream vs polling (realtime.go).
+	lrows, err := latencyRows(cfg.Quick, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, lrows...)
+
 	// The official SDK.
 	sdk, err := runSDK(cfg.SDK, root, tmp, logw, w, text, page, hist, recips, sz)
 	if err != nil {
