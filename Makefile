@@ -1,6 +1,6 @@
 # xchat-go build and test entry points. See README.md.
 #
-#   make test      every test (installs Go modules, the interop suite's npm packages and
+#   make test      every test (installs Go modules, the interop suites' npm packages and
 #                  PostgreSQL for the keystore/pgstore and multi-replica tests)
 #   make demo      the end-to-end demo on an in-process emulator
 #   make check     gofmt + go vet + staticcheck
@@ -35,6 +35,7 @@ pg-deps:
 interop-deps:
 	@command -v node >/dev/null || { echo "interop: node is required (apt-get install nodejs npm)"; exit 1; }
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	cd interop/juicebox && npm ci --no-audit --no-fund --loglevel=error
 
 interop: interop-deps
 	$(GO) test -count=1 ./interop/...
@@ -62,4 +63,4 @@ bench: pg-deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session/inbound ./internal/bench
 
 clean:
-	rm -rf interop/node_modules
+	rm -rf interop/node_modules interop/juicebox/node_modules

@@ -74,7 +74,7 @@
 //     kind, bearer tokens stored as SHA-256 digests) except unfinished media
 //     upload sessions and pending OAuth authorization codes.
 //   - Provisioning an existing username answers 200 with the same id and a
-//     new token. juicebox_config is not emulated. Legacy DM media is
+//     new token. Legacy DM media is
 //     uploaded through the emulator-only POST /emulator/v1/media (X uses a
 //     separate media endpoint); a DM may attach only media its sender
 //     uploaded in the last 24 hours, and the DM media download serves it.
@@ -134,4 +134,11 @@
 //     and x-twitter-webhooks-signature-oauth2 with the client secret).
 //   - Fault switches for tests (SetStreamFaults, DisconnectStreams,
 //     StallStreams) act on every delivery path at once.
+//
+// # Juicebox realms
+//
+// Three realms like X's (package realm) are served under /juicebox/, and
+// the public-key operations return juicebox_config to the account itself
+// only (its tokens can spend the user's guesses). Realm state lives in
+// memory, even with a data file (see juicebox.go).
 package emulator

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/xchat-go/xchat/emulator/realm"
 )
 
 // Default limits. They are generous on purpose: the emulator serves tests
@@ -65,6 +67,8 @@ type config struct {
 	appConsumerSecret, appClientSecret, appBearer string
 	heartbeat                                     time.Duration
 	webhookClient                                 *http.Client
+	juicebox                                      *realm.Set     // see juicebox.go
+	juiceboxOpts                                  []realm.Option // see juicebox.go
 }
 
 func defaultConfig() *config {

@@ -86,6 +86,9 @@ func New(opts ...Option) *Server {
 			}
 		}
 	}
+	if err := s.initJuicebox(); err != nil && s.initErr == nil {
+		s.initErr = err
+	}
 	s.routes()
 	rec := cfg.recorder
 	if rec == nil && !cfg.beyondSpec() {
@@ -385,6 +388,7 @@ func (s *Server) routes() {
 
 	s.realtimeRoutes()
 
+	s.routesJuicebox()
 	m.HandleFunc("/", s.handleUnknown)
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/storeurl"
 )
 
@@ -30,6 +31,16 @@ func (a *app) storeName() string {
 		return storeurl.Describe(spec)
 	}
 	return a.mustHome()
+}
+
+// storeFilePath is the file of a keystore file, "" for any other store (a
+// new account in PostgreSQL is not removed on failure: its schema may be
+// shared by replicas).
+func storeFilePath(db keystore.Store) string {
+	if f, ok := db.(*boltstore.DB); ok {
+		return f.Path()
+	}
+	return ""
 }
 
 // openSharedStore opens an account in PostgreSQL (see storeurl). With
