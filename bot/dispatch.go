@@ -30,6 +30,14 @@ import (
 // its position (the server serves nothing in between: a deleted message,
 // a withheld key change), or after WithMaxHold.
 
+// leasePrefix + conversation id names the store lease a conversation's
+// worker holds (see pass); leaseRetry is how soon a worker that found it
+// taken tries again.
+const (
+	leasePrefix = "xchat.bot.v1.conversation/"
+	leaseRetry  = time.Second
+)
+
 // conv is the dispatch state of one conversation.
 type conv struct {
 	id string
@@ -220,6 +228,24 @@ func (r *run) worker() {
 // out, meets a gap or the bot stops.
 func (r *run) pass(c *conv) {
 	ctx := r.storeCtx
+	if l, ok := r.b.e.Store().(keystore.Leaser); ok {
+		// Replicas of the account (a shared store) take turns on a
+		// conversation; the one holding its lease reads the cursor the
+		// previous holder left.
+		release, got, err := l.TryLease(ctx, leasePrefix+c.id)
+		if err != nil || !got {
+			if err != nil {
+				r.b.reportError(fmt.Errorf("bot: taking the lease of %s: %w", c.id, err))
+			}
+			r.b.m.busy.Add(1)
+			r.after(leaseRetry, c)
+			return
+		}
+		defer release() // after the cursor is written (defers run last first)
+		if !c.dirty {
+			c.loaded = false
+		}
+	}
 	if !c.loaded {
 		cur, err := loadCursor(ctx, r.b.e.Store(), c.id)
 		if err != nil {
@@ -278,10 +304,9 @@ func (r *run) linked(c *conv, en *session.Entry) bool {
 		now := r.b.cfg.now()
 		if c.heldAt != en.SequenceID {
 			c.heldAt, c.heldSince = en.SequenceID, now
-			r.after(r.b.cfg.maxHold, c)
-			return false
 		}
-		if now.Sub(c.heldSince) < r.b.cfg.maxHold {
+		if wait := r.b.cfg.maxHold - now.Sub(c.heldSince); wait > 0 {
+			r.after(wait, c)
 			return false
 		}
 		r.b.m.gapsReleased.Add(1)

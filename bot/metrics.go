@@ -83,6 +83,7 @@ type metrics struct {
 	rateLimited, duplicates, backlog, own   atomic.Int64
 	ignored, late, gapsReleased, errors     atomic.Int64
 	keyChanges, commands, notFound, skipped atomic.Int64
+	busy                                    atomic.Int64
 	handler, lag                            histogram
 }
 
@@ -106,6 +107,9 @@ type Stats struct {
 	// filled after it was given up on); GapsReleased the times a missing
 	// predecessor was given up on after WithMaxHold.
 	Late, GapsReleased int64
+	// Busy counts conversation passes left to another replica of the
+	// account (a shared keystore: see keystore/pgstore).
+	Busy int64
 	// Skipped counts handler calls a shutdown cancelled (WithDrain ran
 	// out): their events are handled again by the next run.
 	Skipped int64
@@ -125,7 +129,7 @@ func (b *Bot) Stats() Stats {
 		Commands: m.commands.Load(), NotFound: m.notFound.Load(),
 		Unverified: m.unverified.Load(), Refused: m.refused.Load(), Own: m.own.Load(), Backlog: m.backlog.Load(),
 		Ignored: m.ignored.Load(), Duplicates: m.duplicates.Load(), Late: m.late.Load(),
-		GapsReleased: m.gapsReleased.Load(), Skipped: m.skipped.Load(),
+		GapsReleased: m.gapsReleased.Load(), Skipped: m.skipped.Load(), Busy: m.busy.Load(),
 		KeyChanges: m.keyChanges.Load(), Errors: m.errors.Load(),
 		Latency: m.handler.snapshot(), Lag: m.lag.snapshot(),
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -103,7 +104,7 @@ func TestReadmeBot(t *testing.T) {
 	// register leave it.
 	home := t.TempDir()
 	pass := "a long passphrase"
-	db, err := keystore.Open(filepath.Join(home, "keystore.db"), keystore.WithPassphrase([]byte(pass)))
+	db, err := boltstore.Open(filepath.Join(home, "keystore.db"), keystore.WithPassphrase([]byte(pass)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestReadmeBot(t *testing.T) {
 	}
 	_, _, appToken := n.emu.AppCredentials()
 	run := exec.CommandContext(ctx, filepath.Join(dir, "readmebot"))
-	run.Env = append(os.Environ(), "XCHAT_HOME="+home, "XCHAT_PASSPHRASE="+pass, "XCHAT_API="+n.srv.URL,
+	run.Env = append(os.Environ(), "XCHAT_STORE=", "XCHAT_HOME="+home, "XCHAT_PASSPHRASE="+pass, "XCHAT_API="+n.srv.URL,
 		"XCHAT_TOKEN="+echobot.token, "XCHAT_APP_TOKEN="+appToken)
 	stderr, err := run.StderrPipe()
 	if err != nil {
