@@ -77,6 +77,15 @@
 // Context stays valid for WithDrain, then is cancelled); events not
 // started stay unsettled for the next run.
 //
+// # Replicas
+//
+// Several processes may run the same bot account on one keystore in
+// PostgreSQL (keystore/pgstore, xchat's --store): each conversation's
+// worker holds the store's lease on it while it hands events over and
+// moves the cursor, so the replicas take turns per conversation and the
+// guarantees above hold across them. A replica that dies loses its leases
+// when they expire; another takes its conversations over from the cursor.
+//
 // # Operations
 //
 // Logs go to a log/slog logger (WithLogger) with ids and outcomes, never

@@ -17,6 +17,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -34,7 +35,7 @@ func addSummary(line string) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	summary.Lock()
 	for _, l := range summary.lines {
 		fmt.Println(l)
