@@ -53,9 +53,9 @@ func TestReplicas(t *testing.T) {
 
 	const senders, per = 8, 25
 	var mu sync.Mutex
-	seen := map[string]int{}          // message id -> handler calls
-	next := map[string]int{}          // conversation -> next index
-	byReplica := make([]int, 2)       // calls per replica
+	seen := map[string]int{}    // message id -> handler calls
+	next := map[string]int{}    // conversation -> next index
+	byReplica := make([]int, 2) // calls per replica
 	var violations []string
 	changed := make(chan struct{}, 1)
 	runs := make([]*running, 2)
@@ -131,4 +131,3 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("duplicates %d, violations %v", dups, violations[:min(10, len(violations))])
 	}
 }
-
