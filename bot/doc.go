@@ -33,8 +33,8 @@
 // accepts before reporting it, and the bot keeps, per conversation, a
 // durable cursor in the same keystore: the sequence id up to which every
 // stored event has been settled (handed to its handler, or refused by the
-// rules above), with the message ids of the last 256 settled events. A
-// worker hands the stored events after the cursor to the handlers and moves
+// rules above), with the signed message ids of the last 256 verified events
+// settled. A worker hands the stored events after the cursor to the handlers and moves
 // the cursor past each one when its handler returns, writing it at once.
 // What this gives:
 //
@@ -44,10 +44,11 @@
 //     paths that report nothing (a handler's own Sync, a send that catches
 //     up with a rotated key) are found the same way.
 //   - No replays: a restart does not hand settled events to handlers
-//     again. The one exception is a crash (or a drain timeout, see
-//     WithDrain) between a handler's return and the cursor write: that
-//     event is handled again by the next run. Handlers with effects outside
-//     XChat should be idempotent.
+//     again. The exceptions: a crash between a handler's return and the
+//     cursor write, and a handler that returns an error after a shutdown
+//     cancelled its Context (WithDrain ran out); either event is handled
+//     again by the next run. Handlers with effects outside XChat should be
+//     idempotent.
 //   - De-duplication: an event is handed over once per stored sequence id,
 //     and an event whose signed message id was settled recently is not
 //     handed over again (the engine itself refuses a message id replayed
