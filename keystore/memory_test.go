@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -76,5 +77,25 @@ func BenchmarkMemoryPutEventLargeHistory(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkMemoryLatestConversationKey looks up the newest of 1000 key
+// versions of a conversation (a key rotation does it every time): it must
+// not copy and sort them all.
+func BenchmarkMemoryLatestConversationKey(b *testing.B) {
+	m := NewMemory()
+	defer m.Close()
+	for i := range 1000 {
+		if err := m.PutConversationKey(bg(), ConversationKey{ConversationID: "c", Version: strconv.Itoa(1700000000000 + i),
+			Key: keyOf(byte(i)), CreatedBy: "u", CreatedAt: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if k, err := m.LatestConversationKey(bg(), "c"); err != nil || k.Version != "1700000000999" {
+			b.Fatal(k, err)
+		}
 	}
 }
