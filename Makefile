@@ -6,10 +6,11 @@
 #   make generate  regenerate thriftgen/ from idl/ (needs thrift-compiler 0.17)
 #   make vectors   regenerate testvectors/xchat.json from its fixed seed
 #   make fuzz      run every fuzz target for FUZZTIME (default 60s) each
-#   make bench     run the benchmarks
+#   make bench     run the benchmarks (BENCHFLAGS=-short: without the 100k-event rows)
 
 GO          ?= go
 FUZZTIME    ?= 60s
+BENCHFLAGS  ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all test unit gencheck interop-deps interop demo check generate vectors fuzz bench clean
@@ -54,8 +55,8 @@ fuzz:
 
 bench:
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
-	$(GO) run ./cmd/xchat-bench
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session/inbound ./internal/bench
+	$(GO) run ./cmd/xchat-bench $(BENCHFLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session ./session/inbound ./internal/bench
 
 clean:
 	rm -rf interop/node_modules
