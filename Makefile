@@ -1,6 +1,6 @@
 # xchat-go build and test entry points. See README.md.
 #
-#   make test      every test (installs Go modules and the interop suite's npm packages)
+#   make test      every test (installs Go modules and the interop suites' npm packages)
 #   make demo      the end-to-end demo on an in-process emulator
 #   make check     gofmt + go vet + staticcheck
 #   make generate  regenerate thriftgen/ from idl/ (needs thrift-compiler 0.17)
@@ -32,6 +32,7 @@ gencheck:
 interop-deps:
 	@command -v node >/dev/null || { echo "interop: node is required (apt-get install nodejs npm)"; exit 1; }
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	cd interop/juicebox && npm ci --no-audit --no-fund --loglevel=error
 
 interop: interop-deps
 	$(GO) test -count=1 ./interop/...
@@ -59,4 +60,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session ./session/inbound ./internal/bench
 
 clean:
-	rm -rf interop/node_modules
+	rm -rf interop/node_modules interop/juicebox/node_modules

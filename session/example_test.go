@@ -26,7 +26,13 @@ func (d *demo) Close() { d.srv.Close() }
 
 // account provisions a user on the emulator, creates and registers its
 // account and returns the opened engine.
-func (d *demo) account(ctx context.Context, name string) *session.Engine {
+func (d *demo) account(ctx context.Context, name string, opts ...session.Option) *session.Engine {
+	id, token := d.provision(name)
+	return d.device(ctx, id, token, opts...)
+}
+
+// provision creates a user on the emulator.
+func (d *demo) provision(name string) (id, token string) {
 	body, _ := json.Marshal(map[string]string{"username": name})
 	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -40,15 +46,21 @@ func (d *demo) account(ctx context.Context, name string) *session.Engine {
 	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
 		log.Fatal(err)
 	}
-	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(u.AccessToken))
+	return u.ID, u.AccessToken
+}
+
+// device creates, opens and registers a fresh key pair for user id: a new
+// account, or an existing user reinstalling.
+func (d *demo) device(ctx context.Context, id, token string, opts ...session.Option) *session.Engine {
+	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(token))
 	if err != nil {
 		log.Fatal(err)
 	}
 	store := keystore.NewMemory()
-	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+	if err := session.CreateAccount(ctx, store, id, nil); err != nil {
 		log.Fatal(err)
 	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(client))
+	e, err := session.Open(ctx, store, session.NewAPIServer(client), opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -201,6 +213,43 @@ func Example_group() {
 	// welcome true
 }
 
+// Read how far a group's roster rests on signed group changes: the creator
+// chose everyone; a member added later never sees the group's creation and
+// takes the roster before its join on trust.
+func Example_rosterState() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob, carol := d.account(ctx, "alice"), d.account(ctx, "bob"), d.account(ctx, "carol")
+
+	gid, err := alice.CreateGroup(ctx, session.GroupOptions{Members: []string{bob.UserID()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := alice.AddMembers(ctx, gid, carol.UserID()); err != nil {
+		log.Fatal(err)
+	}
+	for _, u := range []*session.Engine{alice, bob, carol} {
+		res, err := u.Sync(ctx, gid)
+		if err != nil {
+			log.Fatal(err)
+		}
+		c, err := u.Conversation(ctx, gid)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(res.Roster, len(c.Members), c.RosterSince != "", len(c.UnconfirmedMembers))
+	}
+	// A rotation wraps the new key to the signed roster only.
+	if _, err := carol.Rotate(ctx, gid); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// confirmed 3 false 0
+	// confirmed 3 false 0
+	// unconfirmed 3 true 2
+}
+
 // Rotate a conversation key on demand: later messages use the new version.
 func Example_rotate() {
 	ctx := context.Background()
@@ -228,4 +277,41 @@ func Example_rotate() {
 	// true true
 	// before false
 	// after true
+}
+
+// React to peer key changes by kind: a rotation is the peer's new keys
+// (pinned under trust on first use); a backdated or implausible version is
+// the server's doing and was refused; a skipped one was stored unvouched.
+func Example_keyChanges() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	onChange := func(k session.KeyChanged) {
+		switch k.Kind {
+		case session.KeyRotated:
+			fmt.Println("new keys for the peer, pinned:", k.Pinned)
+		case session.KeyBackdated, session.KeyImplausible:
+			fmt.Println("server published refused keys:", k.Kind, k.New.Version)
+		case session.KeySkipped:
+			fmt.Println("unvouched keys stored:", k.New.Version)
+		}
+	}
+	bob := d.account(ctx, "bob", session.WithKeyChangeHandler(onChange))
+	aliceID, token := d.provision("alice")
+	alice := d.device(ctx, aliceID, token)
+	if _, err := alice.SendText(ctx, bob.UserID(), "hi"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bob.RefreshPeers(ctx, aliceID); err != nil { // first contact: pinned, no report
+		log.Fatal(err)
+	}
+	d.device(ctx, aliceID, token) // alice reinstalls: new keys, new version
+	changes, err := bob.RefreshPeers(ctx, aliceID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(changes), changes[0].Kind)
+	// Output:
+	// new keys for the peer, pinned: true
+	// 1 rotated
 }

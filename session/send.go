@@ -145,13 +145,27 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 }
 
 // Edit replaces the text of the message with sequence id target; entities
-// describe the new text (omitting them clears the original's).
+// describe the new text (omitting them clears the original's). Only a
+// message's author may edit it: target must be a stored message of this
+// account (ErrNotAuthorized otherwise; sync first for a message not yet
+// stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
 	if !keystore.ValidVersion(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := e.storedEvent(ctx, cid, target)
+	if err != nil {
+		return nil, err
+	}
+	if orig.SenderID != e.userID || orig.Type != TypeMessage {
+		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
 	return e.sendContent(ctx, id, "", 0, false, func(string, string, *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
 		var ents []*product.RichTextEntity
@@ -229,11 +243,8 @@ func (e *Engine) sendOnce(ctx context.Context, sg *signer, cid, pinned string, t
 			k.Key.Zero()
 			key, version = &ck, pinned
 		} else {
-			if err := e.ensureFreshKey(ctx, cid); err != nil {
-				return keystore.OutboxItem{}, "", err
-			}
 			var err error
-			if key, version, err = e.encryptionKey(ctx, cid); err != nil {
+			if key, version, err = e.freshKey(ctx, cid); err != nil {
 				return keystore.OutboxItem{}, "", err
 			}
 		}
@@ -316,8 +327,13 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys). The caller
-// holds the conversation lock.
+// to (under TrustStrict the rotation refuses unverified keys), and in a
+// group when the newest key was made by a user the signed roster does not
+// vouch for (see encryptionKey). The
+// participants are the conversation's two users or the group's roster
+// held from signed changes (see wrapTargets): a rotation that is needed
+// but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
+// caller holds the conversation lock.
 func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -329,12 +345,32 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
+	if IsGroup(cid) {
+		// A group key must come from someone the signed roster vouches
+		// for (see encryptionKey); otherwise make one for the roster.
+		switch k, _, err := e.encryptionKey(ctx, cid); {
+		case err == nil:
+			k.Zero()
+		case errors.Is(err, errUnvouchedKey):
+			return e.rekeyForRoster(ctx, cid)
+		case !errors.Is(err, ErrNoConversationKey):
+			return err
+		}
+	}
 	meta := loadMeta(rec)
 	if len(meta.KeyRecipients) == 0 {
 		return nil
 	}
+	members := rec.Members
+	if IsGroup(cid) {
+		r, err := loadRoster(ctx, e.store, cid)
+		if err != nil {
+			return err
+		}
+		members = r.effective()
+	}
 	stale := false
-	for _, m := range rec.Members {
+	for _, m := range members {
 		if m == e.userID {
 			continue
 		}
@@ -353,7 +389,26 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if !stale {
 		return nil
 	}
-	_, err = e.distributeKey(ctx, cid, rec.Members)
+	return e.rekeyForRoster(ctx, cid)
+}
+
+// freshKey returns the key to encrypt new content of cid under, rotating
+// first when ensureFreshKey finds it stale. The caller holds the
+// conversation lock.
+func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if err := e.ensureFreshKey(ctx, cid); err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKey(ctx, cid)
+}
+
+// rekeyForRoster distributes a new key of cid to whom wrapTargets allows.
+func (e *Engine) rekeyForRoster(ctx context.Context, cid string) error {
+	targets, err := e.wrapTargets(ctx, cid)
+	if err != nil {
+		return err
+	}
+	_, err = e.distributeKey(ctx, cid, targets)
 	return err
 }
 
@@ -684,9 +739,12 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if s, err := strconv.ParseInt(raw.GetSenderID(), 10, 64); err == nil {
 		p.SenderID = &s
 	}
+	// The latest edit, only if its author is the original's and it names
+	// this message (the index holds nothing else; checked again here).
 	if editRaw, err := e.store.Value(ctx, editIndexKey(cid, seq)); err == nil {
-		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil {
-			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil {
+		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil &&
+			edit.GetSenderID() == raw.GetSenderID() {
+			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil && ec.MessageEdit.GetMessageSequenceID() == seq {
 				p.RawEventEditMessage = edit
 				p.MessageText = ec.MessageEdit.UpdatedText
 				p.Entities = ec.MessageEdit.Entities

@@ -167,6 +167,12 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Send-to-display latency, stream vs polling (realtime.go).
+	lrows, err := latencyRows(cfg.Quick, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, lrows...)
 	sdk, err := runSDK(cfg.SDK, root, tmp, logw, sdkIn)
 	if err != nil {
 		return nil, err

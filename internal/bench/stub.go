@@ -181,12 +181,18 @@ func (s *stubServer) DeleteMessages(context.Context, string, *api.DeleteChatMess
 }
 
 // GetConversationEvents serves the recorded pages; a conversation with none
-// recorded has no events.
+// recorded has no events. Each answer is a copy: the engine may release the
+// fields of the responses it is handed.
 func (s *stubServer) GetConversationEvents(_ context.Context, _ string, _ int, token string) (*api.GetChatConversationEventsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok := s.pages[token]; ok {
-		return p, nil
+		cp := *p
+		if p.Meta != nil {
+			m := *p.Meta
+			cp.Meta = &m
+		}
+		return &cp, nil
 	}
 	if token != "" {
 		return nil, fmt.Errorf("%w: unknown pagination token", errStub)

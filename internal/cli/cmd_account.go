@@ -23,16 +23,28 @@ func init() {
 		help: `Creates the keystore in the account directory (--home) and generates the
 account's identity and signing keys. The keystore is encrypted with a
 passphrase (XCHAT_PASSPHRASE or a prompt). Publish the keys afterwards with
-'xchat keys register'. Prints the key fingerprint.`,
+'xchat keys register'. Prints the key fingerprint. If the account already has
+registered keys (checked when a token is given), init offers to restore them
+from the PIN backup instead; --new-keys creates new keys anyway.`,
 		example: "  xchat --home ~/.xchat init --user-id 1001",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			userID := fs.String("user-id", "", "your X user `ID` (required)")
+			newKeys := fs.Bool("new-keys", false, "create new keys even if the account already has registered keys (replaces them)")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if *userID == "" {
 					return usagef("init", "--user-id is required")
 				}
 				if err := api.ValidateUserID(*userID); err != nil {
 					return usagef("init", "invalid --user-id %q: not a numeric user id", *userID)
+				}
+				if !*newKeys {
+					// See cmd_backup.go: an account with keys is restored, not replaced.
+					if restore, err := a.checkExistingKeys(ctx, *userID); err != nil || restore {
+						if err != nil {
+							return err
+						}
+						return a.restore(ctx, *userID)
+					}
 				}
 				return a.createAccount(ctx, func(db *keystore.DB) error {
 					return session.CreateAccount(ctx, db, *userID, nil)

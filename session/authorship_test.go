@@ -1,0 +1,85 @@
+package session
+
+import (
+	"testing"
+
+	"github.com/xchat-go/xchat/wire"
+)
+
+// A reply embedding an edit, delivered (Receive, as a push would) before
+// the quoted message is stored, is left unvalidated, then validated once
+// the quoted message arrives with the next sync. (A sync alone stores
+// oldest first, so there the quoted message always comes first.)
+func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	m, err := alice.e.SendText(ctx, g, "meet at 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.Edit(ctx, g, m.SequenceID, "meet at 6"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := carol.e.Reply(ctx, g, m.SequenceID, "ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := bob.server.GetConversationEvents(ctx, PathID(g), 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	encoded := ""
+	for _, d := range page.Data {
+		raw, err := wire.DecodeB64(d.EncodedEvent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := wire.DecodeMessageEvent(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if me.GetMessageID() == reply.MessageID {
+			encoded = d.EncodedEvent
+		}
+	}
+	if encoded == "" {
+		t.Fatal("the server does not serve the reply")
+	}
+	ev, err := bob.e.Receive(ctx, encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Message == nil || ev.Message.Text.ReplyPreview == nil {
+		t.Fatalf("received reply has no preview: %+v", ev)
+	}
+	if got := ev.Message.Text.ReplyPreview.Validation.Status.String(); got != "none" {
+		t.Fatalf("reply received with preview %q before the quoted message was stored, want none", got)
+	}
+	if _, err := bob.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	h, err := bob.e.History(ctx, g, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range h {
+		if en.MessageID == reply.MessageID {
+			if en.ReplyTo == nil || en.ReplyTo.Validation != "valid" || en.ReplyTo.Text != "meet at 6" {
+				t.Fatalf("stored reply %+v", en.ReplyTo)
+			}
+			return
+		}
+	}
+	t.Fatal("reply not stored")
+}
