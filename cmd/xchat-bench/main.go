@@ -7,7 +7,7 @@
 //	xchat-bench [-quick] [-short] [-sdk auto|off|require] [-benchtime 400ms] [-profile dir] [-v]
 //
 // -short (or XCHAT_BENCH_SHORT=1) leaves out the 100k-event rows; -profile
-// writes CPU and allocation profiles of the end-to-end sync of 10k events.
+// writes CPU and allocation profiles of the end-to-end syncs.
 // Peak RSS figures come from re-executing this binary as a child process.
 package main
 

@@ -165,7 +165,7 @@ func childRows(rep *Report, w *world, fx *fixtures, profileDir string, logw io.W
 			return nil, err
 		}
 		spec := childSpec{Kind: "e2e", URL: w.srv.URL, Token: c.token, UserID: c.id, PeerID: fx.alice, DB: c.db, DBKey: c.dbKey, N: c.n}
-		if profileDir != "" && c == fx.hist {
+		if profileDir != "" {
 			spec.CPUProfile = filepath.Join(profileDir, fmt.Sprintf("e2e-%d.cpu.pprof", c.n))
 			spec.MemProfile = filepath.Join(profileDir, fmt.Sprintf("e2e-%d.allocs.pprof", c.n))
 		}

@@ -43,8 +43,7 @@ type Config struct {
 	// when Quick).
 	BenchTime time.Duration
 	// ProfileDir, when set, receives CPU and allocation profiles
-	// (e2e-<n>.cpu.pprof, e2e-<n>.allocs.pprof) of the end-to-end sync of
-	// the history length.
+	// (e2e-<n>.cpu.pprof, e2e-<n>.allocs.pprof) of every end-to-end sync.
 	ProfileDir string
 	// Log receives progress lines (nil discards them).
 	Log io.Writer
