@@ -42,7 +42,11 @@ func TestSendIsVerifiedAndRecorded(t *testing.T) {
 // key version wrapped to every participant.
 func TestRotateWrapsToEveryone(t *testing.T) {
 	for _, n := range []int{2, 7} {
-		r, err := newRotateRig(context.Background(), n)
+		f, err := newRotateFixture(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.rig(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,8 +23,10 @@
 //   - decrypt pipeline, history 10k: inbound.DecryptBatch alone on the
 //     same events, one core and every core (the scaling reference).
 //   - rotate key, 2, 50 and 500 participants: Engine.Rotate of a
-//     one-to-one conversation or of a group the account created (group
-//     rotation syncs the roster and checks every member's keys first).
+//     one-to-one conversation or of a group the account created, each
+//     timed rotation in a fresh conversation keyed once (a rotation reads
+//     every key version held; a loop would pile up thousands). Group
+//     rotation syncs the roster and checks every member's keys first.
 //     Floor: N × ECIES wrap plus one sign.
 //   - send media and download media, 64 MiB: Engine.SendMedia and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the

@@ -173,8 +173,28 @@ func (m *mediaRig) download() ([]byte, error) {
 	return out, err
 }
 
-// rotateRig is an account in a conversation of n participants on a stub:
-// one-to-one for n = 2, else a group it created.
+// rotateFixture is the other participants of a rotation: the published
+// keys of n-1 accounts, made once.
+type rotateFixture struct {
+	n    int
+	ids  []string
+	keys []api.PublicKey
+}
+
+func newRotateFixture(ctx context.Context, n int) (*rotateFixture, error) {
+	ids := memberIDs(3000, n-1)
+	keys, err := memberKeys(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return &rotateFixture{n: n, ids: ids, keys: keys}, nil
+}
+
+// rotateRig is a fresh account in a conversation of n participants on a
+// stub, keyed once: one-to-one for n = 2, else a group it created. A
+// conversation's earlier key versions are read by every rotation, so each
+// timed rotation gets a fresh rig (as a conversation holds a few versions,
+// not the thousands a benchmark loop would pile up).
 type rotateRig struct {
 	ctx  context.Context
 	e    *session.Engine
@@ -183,7 +203,7 @@ type rotateRig struct {
 	keys []api.PublicKey // every participant's published keys
 }
 
-func newRotateRig(ctx context.Context, n int) (*rotateRig, error) {
+func (f *rotateFixture) rig(ctx context.Context) (*rotateRig, error) {
 	const self = "1001"
 	stub := newStub(self)
 	e, err := stubAccount(ctx, self, stub)
@@ -194,18 +214,13 @@ func newRotateRig(ctx context.Context, n int) (*rotateRig, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := memberIDs(3000, n-1)
-	keys, err := memberKeys(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	stub.addKeys(keys...)
-	r := &rotateRig{ctx: ctx, e: e, stub: stub, keys: append([]api.PublicKey{publishedKey(self, own)}, keys...)}
+	stub.addKeys(f.keys...)
+	r := &rotateRig{ctx: ctx, e: e, stub: stub, keys: append([]api.PublicKey{publishedKey(self, own)}, f.keys...)}
 	r.keys[0].PublicKeyVersion = e.PublicKeyVersion()
-	if n == 2 {
-		r.id, err = e.EnsureConversationKey(ctx, ids[0])
+	if f.n == 2 {
+		r.id, err = e.EnsureConversationKey(ctx, f.ids[0])
 	} else {
-		r.id, err = e.CreateGroup(ctx, session.GroupOptions{Members: ids})
+		r.id, err = e.CreateGroup(ctx, session.GroupOptions{Members: f.ids})
 	}
 	if err != nil {
 		return nil, err

@@ -37,15 +37,28 @@ func engineRows(ctx context.Context, m *measurer, rep *Report, fl *floorTimes, f
 	}
 	fmt.Fprintln(m.log, "rows: rotate")
 	for _, n := range sz.KeyChange {
-		rr, err := newRotateRig(ctx, n)
+		f, err := newRotateFixture(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		r := m.op(1, rr.rotate)
+		var first *rotateRig
+		r := m.opFresh(1, func() (func() error, error) {
+			rr, err := f.rig(ctx)
+			if first == nil {
+				first = rr
+			}
+			if err != nil {
+				return nil, err
+			}
+			return rr.rotate, nil
+		})
+		if m.err != nil {
+			return nil, m.err
+		}
 		op := fmt.Sprintf("keychange_%d", n)
 		rep.Rows = append(rep.Rows, row(fmt.Sprintf("rotate key, %d participants (Engine.Rotate)", n), 1, r,
-			float64(n)*fl.wrap+fl.signKC, 1.25, op, ""))
-		in.keyChanges = append(in.keyChanges, sdkKeyChangeInput{op: op, conv: rr.id, keys: rr.keys})
+			float64(n)*fl.wrap+fl.signKC, 1.25, op, "each rotation in a fresh conversation keyed once"))
+		in.keyChanges = append(in.keyChanges, sdkKeyChangeInput{op: op, conv: first.id, keys: first.keys})
 	}
 
 	fmt.Fprintln(m.log, "rows: media")
