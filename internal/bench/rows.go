@@ -209,7 +209,7 @@ func e2eNote(st, ee *childResult) string {
 	rest := ee.Ns - ee.FetchNs - ee.UpdateNs - ee.ViewNs
 	return fmt.Sprintf("%.0f events/s (%.2f× the streamed pipeline); CPU %v for %v wall; peak heap %s; "+
 		"peak anonymous RSS %s; file-backed RSS after the sync %s (the binary, the keystore's mmap). "+
-		"Wall: fetching %d pages %.0f%%, %d store Update transactions %.0f%%, View transactions %.0f%%, "+
+		"Wall: fetching %d pages %.0f%%, %d store write transactions (Update, SetValue) %.0f%%, reads (View, Value) %.0f%%, "+
 		"the rest (verify, decrypt, screening, bookkeeping) %.0f%%. Opening store and engine %v; "+
 		"re-sync with no new events %v (%.1f%%); re-open + sync %v (%.1f%%)",
 		ee.EventsPS, ee.EventsPS/st.EventsPS, dur(ee.CPUNs), dur(ee.Ns), kib(ee.PeakHeap), kib(ee.PeakAnon), kib(ee.RSSFile),
