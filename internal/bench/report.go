@@ -193,10 +193,11 @@ func (rep *Report) Print(w io.Writer) {
 	tw.Flush()
 	var notes []string
 	for _, r := range rep.Rows {
-		for _, n := range []string{r.Note, r.SDKNote} {
-			if n != "" {
-				notes = append(notes, fmt.Sprintf("  %s: %s", r.Name, n))
-			}
+		if r.Note != "" {
+			notes = append(notes, fmt.Sprintf("  %s: %s", r.Name, r.Note))
+		}
+		if r.SDKNote != "" {
+			notes = append(notes, fmt.Sprintf("  %s: the SDK was %s", r.Name, r.SDKNote))
 		}
 	}
 	if len(notes) > 0 {
