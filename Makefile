@@ -1,6 +1,7 @@
 # xchat-go build and test entry points. See README.md.
 #
-#   make test      every test (installs Go modules and the interop suites' npm packages)
+#   make test      every test (installs Go modules, the interop suites' npm packages and
+#                  PostgreSQL for the keystore/pgstore and multi-replica tests)
 #   make demo      the end-to-end demo on an in-process emulator
 #   make check     gofmt + go vet + staticcheck
 #   make generate  regenerate thriftgen/ from idl/ (needs thrift-compiler 0.17)
@@ -13,11 +14,11 @@ FUZZTIME    ?= 60s
 BENCHFLAGS  ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all test unit gencheck interop-deps interop demo check generate vectors fuzz bench clean
+.PHONY: all test unit gencheck interop-deps pg-deps interop demo check generate vectors fuzz bench clean
 
 all: check test
 
-test: gencheck interop-deps unit
+test: gencheck interop-deps pg-deps unit
 
 deps:
 	$(GO) mod download
@@ -28,6 +29,9 @@ unit: deps
 
 gencheck:
 	./scripts/check-generate.sh
+
+pg-deps:
+	@./scripts/pg-deps.sh
 
 interop-deps:
 	@command -v node >/dev/null || { echo "interop: node is required (apt-get install nodejs npm)"; exit 1; }
@@ -54,7 +58,7 @@ vectors:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-bench:
+bench: pg-deps
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
 	$(GO) run ./cmd/xchat-bench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session ./session/inbound ./internal/bench

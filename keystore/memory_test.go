@@ -88,7 +88,7 @@ func BenchmarkMemoryLatestConversationKey(b *testing.B) {
 	defer m.Close()
 	for i := range 1000 {
 		if err := m.PutConversationKey(bg(), ConversationKey{ConversationID: "c", Version: strconv.Itoa(1700000000000 + i),
-			Key: keyOf(byte(i)), CreatedBy: "u", CreatedAt: t0}); err != nil {
+			Key: SecretKey{byte(i), byte(i >> 8)}, CreatedBy: "u", CreatedAt: t0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -98,4 +98,14 @@ func BenchmarkMemoryLatestConversationKey(b *testing.B) {
 			b.Fatal(k, err)
 		}
 	}
+}
+
+func benchEvents(base, n int) []StoredEvent {
+	evs := make([]StoredEvent, n)
+	for i := range evs {
+		seq := strconv.Itoa(1700000000000 + base + i)
+		evs[i] = StoredEvent{SequenceID: seq, MessageID: "m" + seq, SenderID: "42", Type: "message",
+			Body: []byte(`{"text":"hello, this is a typical short chat message"}`), Verified: true, Raw: make([]byte, 300), CreatedAt: t0}
+	}
+	return evs
 }

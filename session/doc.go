@@ -6,7 +6,7 @@
 //
 // # Lifecycle
 //
-//	store := keystore.NewMemory()                   // or keystore.Open(path, ...)
+//	store := keystore.NewMemory()                   // or boltstore.Open(path, ...)
 //	session.CreateAccount(ctx, store, userID, nil)  // once: fresh keys
 //	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
 //	e.Register(ctx)                                 // publish the public keys

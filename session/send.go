@@ -455,9 +455,10 @@ func (e *Engine) deliver(ctx context.Context, item keystore.OutboxItem) (*Sent, 
 	if err := json.Unmarshal(item.Body, &body); err != nil {
 		return nil, fmt.Errorf("session: outbox item %s unreadable: %w", item.MessageID, err)
 	}
-	if err := e.store.PutOutbox(ctx, item); err != nil {
+	if err := e.queueOutbox(ctx, item); err != nil {
 		return nil, fmt.Errorf("session: queueing send: %w", err)
 	}
+	defer e.releaseOutbox(ctx, item.MessageID)
 	sent := &Sent{MessageID: item.MessageID, ConversationID: item.ConversationID}
 	switch {
 	case item.Kind == outboxMessage && body.Message != nil:
@@ -611,11 +612,14 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 // FlushOutbox resends every pending send, oldest first, each with its
 // original message id (so the server can deduplicate a send that did
 // arrive). It returns the sends that succeeded and the errors of the others.
+// Sends another replica is delivering are left to it (see
+// FlushConversation).
 func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
-	items, err := e.store.Outbox(ctx)
+	items, _, err := e.pendingOutbox(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("session: reading outbox: %w", err)
 	}
+	defer e.releaseOutboxItems(ctx, items)
 	var done []Sent
 	var errs []error
 	for _, it := range items {

@@ -48,6 +48,11 @@
 // every 20 ms, bob following the Activity stream (session.Follower) or
 // polling every 3 s as `xchat watch --poll` does. These rows are wall time.
 //
+// The replica rows (replicas.go) sync and send with one account's keystore
+// in bbolt (one replica) and in one PostgreSQL database (1 and 4 replicas,
+// a throwaway cluster); the bbolt figure is the floor, so ours/floor is the
+// cost of the shared database.
+//
 // Rows run on one core report process CPU time per operation, so that the
 // ratios stay meaningful when other work competes for the machine; the
 // official SDK is timed the same way by interop/bench.mjs, in the same run,

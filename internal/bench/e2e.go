@@ -11,6 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -37,8 +38,8 @@ func childE2E(spec childSpec) (*childResult, error) {
 	}
 	srv := &timedServer{Server: session.NewAPIServer(c)}
 	var store *timedStore
-	open := func() (*keystore.DB, *session.Engine, error) {
-		db, err := keystore.Open(spec.DB, keystore.WithKey(dbKey))
+	open := func() (*boltstore.DB, *session.Engine, error) {
+		db, err := boltstore.Open(spec.DB, keystore.WithKey(dbKey))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -180,7 +181,7 @@ func (t *timedServer) GetConversationEvents(ctx context.Context, id string, max 
 // Update, SetValue (writes: commits and their fsyncs included), View and
 // Value (reads); the store's other single-call methods are not counted.
 type timedStore struct {
-	*keystore.DB
+	*boltstore.DB
 	update, view time.Duration
 	updates      int
 }

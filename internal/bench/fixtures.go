@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -112,7 +113,7 @@ func (w *world) e2eConversation(n int, dir string, senderSPKI []byte) (*convFixt
 		return nil, err
 	}
 	path := filepath.Join(dir, fmt.Sprintf("reader-%d.db", n))
-	db, err := keystore.Open(path, keystore.WithKey(key))
+	db, err := boltstore.Open(path, keystore.WithKey(key))
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,12 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Replicas of one account on bbolt and PostgreSQL (replicas.go).
+	replicaRows, err := runReplicas(cfg.Quick, tmp, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, replicaRows...)
 	// Send-to-display latency, stream vs polling (realtime.go).
 	lrows, err := latencyRows(cfg.Quick, logw)
 	if err != nil {

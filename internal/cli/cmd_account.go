@@ -13,6 +13,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -46,7 +47,7 @@ from the PIN backup instead; --new-keys creates new keys anyway.`,
 						return a.restore(ctx, *userID)
 					}
 				}
-				return a.createAccount(ctx, func(db *keystore.DB) error {
+				return a.createAccount(ctx, func(db keystore.Store) error {
 					return session.CreateAccount(ctx, db, *userID, nil)
 				})
 			}
@@ -198,15 +199,17 @@ or a prompt (asked twice).`,
 
 // createAccount creates the keystore, runs create in it and prints the
 // fingerprint. On failure the new keystore is removed again.
-func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) error) error {
+func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) error) error {
 	db, err := a.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
-	path := db.Path()
+	path := storeFilePath(db)
 	fail := func(err error) error {
 		a.close()
-		_ = os.Remove(path)
+		if path != "" {
+			_ = os.Remove(path)
+		}
 		return err
 	}
 	if err := create(db); err != nil {
@@ -225,7 +228,7 @@ func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) er
 	if err != nil {
 		return fail(err)
 	}
-	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.mustHome())
+	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.storeName())
 	fmt.Fprintln(a.env.Stdout, fp)
 	return nil
 }
@@ -483,7 +486,7 @@ func (a *app) importKeys(ctx context.Context, userID, version, file string) erro
 		return fmt.Errorf("import-keys: %w", err)
 	}
 	defer blob.Zero()
-	return a.createAccount(ctx, func(db *keystore.DB) error {
+	return a.createAccount(ctx, func(db keystore.Store) error {
 		return session.ImportBackup(ctx, db, userID, blob, version)
 	})
 }
@@ -506,7 +509,11 @@ func (a *app) changePassphrase(ctx context.Context) error {
 		return err
 	}
 	defer clear(newPass)
-	if err := db.ChangePassphrase(old, newPass); err != nil {
+	file, ok := db.(*boltstore.DB)
+	if !ok {
+		return errors.New("passphrase change: only a keystore file can change its passphrase (migrate it to a file and back with 'xchat store migrate')")
+	}
+	if err := file.ChangePassphrase(old, newPass); err != nil {
 		if errors.Is(err, keystore.ErrWrongPassphrase) {
 			return errors.New("wrong passphrase")
 		}

@@ -304,10 +304,12 @@ func (a *app) restore(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	path := db.Path()
+	path := storeFilePath(db)
 	fail := func(err error) error {
 		a.close()
-		_ = os.Remove(path)
+		if path != "" {
+			_ = os.Remove(path)
+		}
 		return err
 	}
 	c, err := a.newClient(ctx, db)
