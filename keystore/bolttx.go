@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -546,7 +547,12 @@ func (t *boltTx) Events(ctx context.Context, conversationID, afterSeq string, li
 		}
 		var r eventRecord
 		if err := t.open(p, k, v, &r); err != nil {
-			return nil, err
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
+				return nil, err
+			}
+			// One damaged record fails alone: the others are returned.
+			out = append(out, StoredEvent{SequenceID: seq, Type: DamagedType, Error: err.Error()})
+			continue
 		}
 		out = append(out, eventFromRecord(seq, &r))
 	}

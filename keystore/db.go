@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,20 +150,112 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: creating directory: %w", err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.lockTimeout})
+	if err := inspect(path, o.lockTimeout); err != nil {
+		return nil, err
+	}
+	bdb, err := openBolt(path, &bolt.Options{Timeout: o.lockTimeout})
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-		}
-		return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
+		return nil, err
 	}
 	db := &DB{path: path, bolt: bdb, rand: o.rand, params: o.params, hasParams: o.hasParams, lockTimeout: o.lockTimeout}
 	if err := db.unlock(&o); err != nil {
 		_ = bdb.Close()
-		return nil, err
+		return nil, db.damaged(err)
 	}
 	db.autoTx = autoTx{view: db.View, update: db.Update}
 	return db, nil
+}
+
+// openBolt opens the bolt file, turning its failures (and panics) into
+// ErrLocked or a *DamagedError.
+func openBolt(path string, opts *bolt.Options) (bdb *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			bdb, err = nil, &DamagedError{Path: path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+	}()
+	bdb, err = bolt.Open(path, 0o600, opts)
+	switch {
+	case err == nil:
+		return bdb, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, &DamagedError{Path: path, Err: fmt.Errorf("not a readable keystore file (%w)", err)}
+	case strings.Contains(err.Error(), "file size too small"):
+		return nil, &DamagedError{Path: path, Err: fmt.Errorf("the file is truncated (%w)", err)}
+	}
+	return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
+}
+
+// inspect refuses, without writing to it, an existing file that is not an
+// intact keystore: empty, foreign (another program's bolt file), or
+// structurally damaged (bolt's consistency check over every page, run on a
+// read-only handle so nothing is written to a damaged file). A missing file
+// or a bolt file with no bucket at all (a creation interrupted before its
+// first commit) passes: Open initialises it.
+func inspect(path string, lockTimeout time.Duration) (err error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return &DamagedError{Path: path, Err: errors.New("not a regular file")}
+	}
+	if fi.Size() == 0 {
+		return &DamagedError{Path: path, Err: errors.New("the file is empty (0 bytes); it was not created by a finished 'init' or was truncated")}
+	}
+	if err := checkPages(path); err != nil {
+		var de *DamagedError
+		if errors.As(err, &de) {
+			return err
+		}
+		return &DamagedError{Path: path, Err: err}
+	}
+	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = bdb.Close() }()
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DamagedError{Path: path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+	}()
+	return bdb.View(func(tx *bolt.Tx) error {
+		var problems []string
+		for e := range tx.Check() {
+			if len(problems) < 3 {
+				problems = append(problems, e.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return &DamagedError{Path: path, Err: fmt.Errorf("the file structure is corrupt (%s)", strings.Join(problems, "; "))}
+		}
+		buckets := 0
+		if err := tx.ForEach(func([]byte, *bolt.Bucket) error { buckets++; return nil }); err != nil {
+			return &DamagedError{Path: path, Err: err}
+		}
+		if b := tx.Bucket(bucketMeta); buckets > 0 && (b == nil || b.Get(keyHeader) == nil) {
+			return &DamagedError{Path: path, Err: errors.New("not an xchat keystore (a bolt database without a keystore header)")}
+		}
+		return nil
+	})
+}
+
+// damaged names the file in a record or header corruption error, and
+// passes every other error through.
+func (db *DB) damaged(err error) error {
+	var de *DamagedError
+	if err == nil || errors.As(err, &de) || !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return &DamagedError{Path: db.path, Err: err}
 }
 
 // unlock reads (or, for a new store, creates) the header and installs the
@@ -266,7 +361,7 @@ func (db *DB) View(ctx context.Context, fn func(tx Tx) error) error {
 	return db.run(ctx, false, fn)
 }
 
-func (db *DB) run(ctx context.Context, writable bool, fn func(tx Tx) error) error {
+func (db *DB) run(ctx context.Context, writable bool, fn func(tx Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -275,6 +370,16 @@ func (db *DB) run(ctx context.Context, writable bool, fn func(tx Tx) error) erro
 	if db.closed {
 		return ErrClosed
 	}
+	// bbolt panics on some corrupt pages (and, through its memory map,
+	// faults: made a panic here); its transactions roll back on the way
+	// out, so the panic is contained as a damaged store.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DamagedError{Path: db.path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+		err = db.damaged(err)
+	}()
 	body := func(btx *bolt.Tx) error {
 		return fn(&boltTx{ctx: ctx, tx: btx, aead: db.aead, rand: db.rand, writable: writable})
 	}
@@ -332,7 +437,13 @@ func (db *DB) ChangeKey(oldKey, newKey [32]byte) error {
 	})
 }
 
-func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, newKEK func(*header) SecretKey) error {
+func (db *DB) rekey(oldKEK func(*header) (SecretKey, error), wrongErr error, newKEK func(*header) SecretKey) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DamagedError{Path: db.path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+		err = db.damaged(err)
+	}()
 	db.rekeyMu.Lock()
 	defer db.rekeyMu.Unlock()
 	db.mu.RLock()
