@@ -28,14 +28,14 @@ is printed on stderr every time. Prints the DM event id.`,
 				if api.ValidateUserID(*to) != nil {
 					return usagef("dm send", "--to USER_ID is required (a numeric user id)")
 				}
+				text := strings.Join(args, " ")
+				if strings.TrimSpace(text) == "" {
+					return usagef("dm send", "nothing to send: the message is empty or only whitespace")
+				}
 				fmt.Fprint(a.env.Stderr, dmWarning)
 				c, err := a.dmClient(ctx)
 				if err != nil {
 					return err
-				}
-				text := strings.Join(args, " ")
-				if strings.TrimSpace(text) == "" {
-					return usagef("dm send", "nothing to send: the message is empty or only whitespace")
 				}
 				d, _, err := c.SendDmToParticipant(ctx, *to, &api.DmMessage{Text: text})
 				if err != nil {
