@@ -407,7 +407,7 @@ func corruptOneEvent(path string) error {
 			return errors.New("no conversation bucket")
 		}
 		c := conv.Cursor()
-		k, _ := c.First()
+		c.First()
 		k, v := c.Next()
 		if k == nil {
 			return errors.New("fewer than two events stored")
