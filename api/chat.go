@@ -282,9 +282,6 @@ func (c *Client) DeleteMessages(ctx context.Context, conversationID string, req 
 	default:
 		return nil, nil, invalid("delete_message_action", req.DeleteMessageAction, "must be delete_for_all or delete_for_self")
 	}
-	if len(req.MediaHashKeys) > 0 && req.DeleteMessageAction != DeleteForAll {
-		return nil, nil, invalid("media_hash_keys", "", "only allowed with delete_for_all")
-	}
 	for _, k := range req.MediaHashKeys {
 		if err := ValidateMediaHashKey(k); err != nil {
 			return nil, nil, err

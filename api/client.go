@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -53,6 +54,10 @@ type Client struct {
 	randN func(int64) int64
 
 	limits *rateLimiter
+
+	// keysLabelled records that this server labels batch public keys with
+	// user_id (see GetPublicKeysByUser).
+	keysLabelled atomic.Bool
 }
 
 // Option configures a Client.

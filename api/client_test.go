@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -124,8 +125,7 @@ func TestValidationBeforeRequest(t *testing.T) {
 			return err
 		}, "duplicate"},
 		{"user id", func() error { _, _, err := c.GetUserPublicKeys(ctx, "12a", nil); return err }, `invalid user id "12a"`},
-		{"too many ids", func() error { _, _, err := c.GetUsersPublicKeys(ctx, make([]string, 101), nil); return err }, "invalid ids"},
-		{"dup ids", func() error { _, _, err := c.GetUsersPublicKeys(ctx, []string{"1", "1"}, nil); return err }, "duplicate"},
+		{"too many ids", func() error { _, _, err := c.GetUsersPublicKeys(ctx, manyIDs(101), nil); return err }, "invalid ids"},
 		{"dm participants", func() error {
 			_, _, err := c.CreateDmConversation(ctx, &api.CreateDirectMessagesConversationRequest{ParticipantIDs: []string{"1"}, Message: api.DmMessage{Text: "x"}})
 			return err
@@ -283,5 +283,43 @@ func TestClientFormattingHidesToken(t *testing.T) {
 		if strings.Contains(s, "very-secret-token") || !strings.Contains(s, "api.x.com") {
 			t.Fatalf("formatted client: %s", s)
 		}
+	}
+}
+
+func manyIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.Itoa(i + 1)
+	}
+	return out
+}
+
+// Item 11 of issue #13: checks stricter than the specification are gone.
+// Repeated ids are sent once (the spec does not forbid them), and
+// media_hash_keys may accompany delete_for_self (the spec does not tie them
+// to delete_for_all).
+func TestNoChecksStricterThanSpec(t *testing.T) {
+	var got []string
+	c, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Query().Get("ids"))
+		switch r.URL.Path {
+		case "/2/users/public_keys":
+			writeJSON(w, 200, map[string]any{"data": []any{}})
+		default:
+			writeJSON(w, 200, map[string]any{"data": map[string]any{"deleted": true}})
+		}
+	})
+	ctx := context.Background()
+	if _, _, err := c.GetUsersPublicKeys(ctx, []string{"1", "2", "1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "1,2" {
+		t.Fatalf("ids sent %q", got)
+	}
+	sig := api.ActionSignature{MessageID: "m1", EncodedMessageEventDetail: "ZGV0", MessageEventSignature: api.MessageEventSignature{Signature: "c2ln", PublicKeyVersion: "1", SignatureVersion: "1"}}
+	d, _, err := c.DeleteMessages(ctx, groupID, &api.DeleteChatMessagesRequest{SequenceIDs: []string{"5"}, DeleteMessageAction: api.DeleteForSelf,
+		MediaHashKeys: []string{"abc"}, ActionSignatures: []api.ActionSignature{sig}})
+	if err != nil || !d.Deleted {
+		t.Fatalf("delete_for_self with media_hash_keys: %v", err)
 	}
 }

@@ -10,12 +10,16 @@ var (
 		"screen_capture_blocking_enabled", "screen_capture_detection_enabled", "type", "updated_at",
 	}
 	ChatConversationExpansions = []string{"admin_ids", "member_ids", "participant_ids"}
-	// ChatMessageEventFields is the specification's enum plus the names X's
-	// documentation uses (created_at_msec, sequence_id, previous_sequence_id).
+	// ChatMessageEventFields is the specification's enum, and only it: a
+	// server validating the parameter against the specification rejects
+	// anything else. X's events page (seed 003) lists created_at_msec
+	// instead of created_at; clients that must work with both ask for
+	// neither (the Thrift encoded_event carries created_at_msec, signed).
+	// Responses may still carry sequence_id, previous_sequence_id and
+	// created_at_msec (seed 003); ChatMessageEvent decodes them.
 	ChatMessageEventFields = []string{
 		"conversation_id", "conversation_token", "created_at", "encoded_event", "id", "is_trusted",
 		"message_event_signature", "previous_id", "sender_id",
-		"created_at_msec", "sequence_id", "previous_sequence_id",
 	}
 	DmEventFields     = []string{"attachments", "created_at", "dm_conversation_id", "entities", "event_type", "id", "text"}
 	DmEventExpansions = []string{"attachments.media_keys", "participant_ids", "referenced_posts", "sender_id"}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -71,6 +72,57 @@ func FuzzValidateIDs(f *testing.F) {
 		}
 		if err := ValidateConversationID(s); err != nil && !strings.HasPrefix(err.Error(), "api: invalid conversation id") {
 			t.Fatalf("message %q", err)
+		}
+	})
+}
+
+// FuzzKeyAttribution feeds arbitrary batch answers to the key attribution:
+// it never panics, and whatever it returns gives no identity key to two
+// users and only names requested users.
+func FuzzKeyAttribution(f *testing.F) {
+	f.Add(`{"data":[{"public_key":"QUFB","signing_public_key":"U0lH","public_key_version":"1"}]}`, "1", "QUFB")
+	f.Add(`{"data":[{"user_id":"1","public_key":"QUFB"},{"user_id":"2","public_key":"QUFB"}]}`, "1", "QUFB")
+	f.Add(`{"data":[{"public_key":"QUFB","signing_public_key":"U0lH","public_key_version":"1"},{"public_key":"QUFB","signing_public_key":"U0lH","public_key_version":"1"}]}`, "1", "QUFB")
+	f.Add(`{"dm_conversation_id":"1-2","dm_event_id":"3"}`, "", "")
+	f.Fuzz(func(t *testing.T, body, version, pub string) {
+		var dm DmCreateResponse
+		_ = dm.UnmarshalJSON([]byte(body))
+		var resp GetUsersPublicKeysResponse
+		if json.Unmarshal([]byte(body), &resp) != nil {
+			return
+		}
+		ids := []string{"1", "2"}
+		pk, _ := decodeKeyB64(pub)
+		sk, _ := decodeKeyB64("U0lH")
+		knownBy := map[string][]KnownKey{"1": {{UserID: "1", Version: version, PublicKey: pk, SigningPublicKey: sk}}}
+		out := &UserKeys{Keys: map[string][]PublicKey{}}
+		var err error
+		if labelled(resp.Data) {
+			err = attributeLabelled(ids, resp.Data, out)
+		} else {
+			matchKnown(resp.Data, knownBy, out)
+		}
+		if err == nil {
+			err = checkAttribution(out.Keys)
+		}
+		if err != nil {
+			return
+		}
+		owner := map[string]string{}
+		for uid, ks := range out.Keys {
+			if uid != "1" && uid != "2" {
+				t.Fatalf("unrequested user %q", uid)
+			}
+			for _, k := range ks {
+				b, ok := decodeKeyB64(k.PublicKey)
+				if !ok {
+					continue
+				}
+				if o, dup := owner[string(b)]; dup && o != uid {
+					t.Fatalf("key given to %s and %s", o, uid)
+				}
+				owner[string(b)] = uid
+			}
 		}
 	})
 }

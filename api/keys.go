@@ -39,6 +39,9 @@ func (c *Client) GetUserPublicKeys(ctx context.Context, userID string, fields []
 // *PartialError alongside the keys found. Scopes: dm.read, tweet.read,
 // users.read.
 func (c *Client) GetUsersPublicKeys(ctx context.Context, userIDs []string, fields []string) (*GetUsersPublicKeysResponse, *Response, error) {
+	// The specification does not forbid repeated ids; asking twice is
+	// pointless, so they are sent once.
+	userIDs = dedupe(userIDs)
 	if len(userIDs) == 0 || len(userIDs) > PublicKeysMaxIDs {
 		return nil, nil, invalid("ids", "", "need between 1 and 100 user ids")
 	}
@@ -86,4 +89,17 @@ func (c *Client) RegisterPublicKey(ctx context.Context, userID string, req *AddU
 	out := new(AddUserPublicKeyResponse)
 	resp, err := c.do(ctx, &request{op: OpAddUserPublicKey, path: PathUserPublicKeys(userID), body: req}, out)
 	return data(out.Data, resp, err)
+}
+
+// dedupe returns ids without repeats, first occurrence kept.
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

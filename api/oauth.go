@@ -19,15 +19,33 @@ import (
 )
 
 // X's OAuth 2.0 endpoints.
+//
+// X's documents name three authorization URLs: the OpenAPI document's
+// securitySchemes say https://api.x.com/2/oauth2/authorize, seed 004's
+// Postman guide says https://twitter.com/i/oauth2/authorize, and X's OAuth
+// 2.0 guides (docs.x.com, "Authorization Code Flow with PKCE" and "How to
+// connect to endpoints using OAuth 2.0") send the browser to
+// https://x.com/i/oauth2/authorize. The authorization URL is the page a
+// person signs in on, so the default is the one the OAuth guides use:
+// twitter.com is the same page under the old name (it redirects), and the
+// api.x.com form in the generated securitySchemes is the API host, not a
+// sign-in page. Set OAuthConfig.AuthURL (xchat login --auth-url) to use
+// another.
 const (
 	DefaultAuthURL  = "https://x.com/i/oauth2/authorize"
 	DefaultTokenURL = "https://api.x.com/2/oauth2/token"
 )
 
-// Defaults of LoopbackLogin.
+// Defaults of LoopbackLogin. X accepts only a callback URL registered with
+// the app, matched exactly, so the loopback port is fixed by default:
+// register DefaultRedirectURL as the app's callback (or set LoopbackAddr and
+// CallbackPath to match the one registered).
 const (
-	DefaultLoopbackAddr  = "127.0.0.1:0"
+	DefaultLoopbackPort  = "8976"
+	DefaultLoopbackAddr  = "127.0.0.1:" + DefaultLoopbackPort
 	DefaultCallbackPath  = "/callback"
+	DefaultRedirectURL   = "http://" + DefaultLoopbackAddr + DefaultCallbackPath
+	loginShutdownTimeout = 5 * time.Second
 	DefaultLoginTimeout  = 5 * time.Minute
 	maxCallbackQueryLen  = 8 << 10
 	stateRandomByteCount = 32
@@ -50,8 +68,10 @@ type OAuthConfig struct {
 	// own listener's URL.
 	RedirectURL string
 	// LoopbackAddr is where LoopbackLogin listens (default
-	// DefaultLoopbackAddr). It must be a loopback address; use a fixed port
-	// when the app's registered callback URL requires one.
+	// DefaultLoopbackAddr, a fixed port, because X matches the redirect URL
+	// exactly). It must be a loopback address; port 0 picks a free port,
+	// which only servers that accept any loopback port (the emulator)
+	// allow.
 	LoopbackAddr string
 	CallbackPath string        // default DefaultCallbackPath
 	Timeout      time.Duration // default DefaultLoginTimeout
@@ -211,8 +231,16 @@ func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) 
 		finish(outcome{code: code})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed after Close.
-	defer srv.Close()
+	go srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed after Shutdown.
+	defer func() {
+		// Shutdown, not Close: the browser must still receive the page the
+		// callback handler is writing when the result arrives.
+		sctx, cancel := context.WithTimeout(context.Background(), loginShutdownTimeout)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	openURL(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
 

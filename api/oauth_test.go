@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -51,6 +52,8 @@ func (a *authServer) config() *api.OAuthConfig {
 		AuthURL:  a.srv.URL + "/authorize",
 		TokenURL: a.srv.URL + "/token",
 		Timeout:  10 * time.Second,
+		// Tests run in parallel: a free port, not the fixed default.
+		LoopbackAddr: "127.0.0.1:0",
 	}
 }
 
@@ -303,7 +306,7 @@ func TestPersistingTokenSourceRetriesFailedSave(t *testing.T) {
 }
 
 func TestOAuthConfigRedactsSecret(t *testing.T) {
-	cfg := &api.OAuthConfig{ClientID: "cid", ClientSecret: "s3cr3t-value"}
+	cfg := &api.OAuthConfig{ClientID: "cid", ClientSecret: "s3cr3t-value", LoopbackAddr: "127.0.0.1:0"}
 	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg), fmt.Sprintf("%v %+v %#v", *cfg, *cfg, *cfg)} {
 		if strings.Contains(s, "s3cr3t") {
 			t.Fatalf("secret leaked: %s", s)
@@ -325,5 +328,59 @@ func TestNewOAuthConfigEndpoints(t *testing.T) {
 	c := api.NewOAuthConfig("http://127.0.0.1:9/", "id").Config("")
 	if c.Endpoint.AuthURL != "http://127.0.0.1:9/i/oauth2/authorize" || c.Endpoint.TokenURL != "http://127.0.0.1:9/2/oauth2/token" {
 		t.Errorf("emulator endpoints %+v", c.Endpoint)
+	}
+}
+
+// Item 6 of issue #13: X matches the callback URL exactly, so the default
+// redirect is a fixed, documented loopback URL.
+func TestLoopbackLoginDefaultRedirectIsFixed(t *testing.T) {
+	a := newAuthServer(t)
+	cfg := a.config()
+	cfg.LoopbackAddr = "" // the default
+	var redirect string
+	open := browser(t)
+	if _, err := api.LoopbackLogin(context.Background(), cfg, func(u string) {
+		p, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+		}
+		redirect = p.Query().Get("redirect_uri")
+		open(u)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if redirect != api.DefaultRedirectURL || api.DefaultRedirectURL != "http://127.0.0.1:8976/callback" {
+		t.Fatalf("redirect_uri %q, default %q", redirect, api.DefaultRedirectURL)
+	}
+}
+
+// The browser receives the "Login complete" page: the loopback server shuts
+// down gracefully instead of closing the connection under the handler.
+func TestLoopbackLoginPageReachesBrowser(t *testing.T) {
+	a := newAuthServer(t)
+	for range 20 {
+		pages := make(chan string, 1)
+		_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
+			go func() {
+				resp, err := http.Get(u)
+				if err != nil {
+					pages <- "error: " + err.Error()
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					pages <- "error: " + err.Error()
+					return
+				}
+				pages <- string(b)
+			}()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := <-pages; !strings.Contains(page, "Login complete") {
+			t.Fatalf("browser got %q", page)
+		}
 	}
 }

@@ -39,8 +39,26 @@ func parseRateLimit(h http.Header) RateLimit {
 	return rl
 }
 
-// rateLimiter remembers, per operation, the last window reported by the
-// server, and counts requests sent since then, so a request that would
+// RateLimitBucket names the rate-limit window an operation draws from: its
+// own id, except that the three legacy DM POST operations share one window
+// (and X's 24-hour caps) — seed 004: "these rate limits are shared across
+// the POST endpoints". A 429 from one of them holds back the other two.
+func RateLimitBucket(op Operation) string { return bucketOf(op.ID) }
+
+// DmPostBucket is the bucket shared by the legacy DM POST operations.
+const DmPostBucket = "dm_conversations:POST"
+
+func bucketOf(op string) string {
+	switch op {
+	case OpCreateDirectMessagesConversation.ID, OpCreateDirectMessagesByParticipantID.ID,
+		OpCreateDirectMessagesByConversationID.ID:
+		return DmPostBucket
+	}
+	return op
+}
+
+// rateLimiter remembers, per bucket (see RateLimitBucket), the last window
+// reported by the server, and counts requests sent since then, so a request that would
 // exceed an exhausted window is held (or refused) without touching the
 // network.
 type rateLimiter struct {
@@ -52,7 +70,8 @@ func newRateLimiter() *rateLimiter { return &rateLimiter{state: make(map[string]
 
 // wait blocks until op may be sent, or fails with *RateLimitError. It
 // reserves one request of the window.
-func (l *rateLimiter) wait(ctx context.Context, c *Client, op string) error {
+func (l *rateLimiter) wait(ctx context.Context, c *Client, opID string) error {
+	op := bucketOf(opID)
 	for {
 		l.mu.Lock()
 		st := l.state[op]
@@ -74,7 +93,7 @@ func (l *rateLimiter) wait(ctx context.Context, c *Client, op string) error {
 
 		d := snapshot.Reset.Sub(now)
 		if c.failFast || d > c.maxRateLimitWait || exceedsDeadline(ctx, now, d) {
-			return &RateLimitError{Op: op, RateLimit: snapshot}
+			return &RateLimitError{Op: opID, RateLimit: snapshot}
 		}
 		if err := c.sleep(ctx, d); err != nil {
 			return err
@@ -83,7 +102,8 @@ func (l *rateLimiter) wait(ctx context.Context, c *Client, op string) error {
 }
 
 // update records the window reported by a response.
-func (l *rateLimiter) update(op string, rl RateLimit, status int, retryAfter time.Duration, now time.Time) {
+func (l *rateLimiter) update(opID string, rl RateLimit, status int, retryAfter time.Duration, now time.Time) {
+	op := bucketOf(opID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -102,7 +122,8 @@ func (l *rateLimiter) update(op string, rl RateLimit, status int, retryAfter tim
 }
 
 // resetDelay is how long until op's recorded window resets (0 if unknown).
-func (l *rateLimiter) resetDelay(op string, now time.Time) time.Duration {
+func (l *rateLimiter) resetDelay(opID string, now time.Time) time.Duration {
+	op := bucketOf(opID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if st := l.state[op]; st != nil && st.Remaining == 0 && st.Reset.After(now) {
@@ -111,12 +132,13 @@ func (l *rateLimiter) resetDelay(op string, now time.Time) time.Duration {
 	return 0
 }
 
-// RateLimit returns the last rate-limit window recorded for op, adjusted
-// for requests sent since, and whether one is known and still current.
+// RateLimit returns the last rate-limit window recorded for op's bucket,
+// adjusted for requests sent since, and whether one is known and still
+// current.
 func (c *Client) RateLimit(op Operation) (RateLimit, bool) {
 	c.limits.mu.Lock()
 	defer c.limits.mu.Unlock()
-	st := c.limits.state[op.ID]
+	st := c.limits.state[bucketOf(op.ID)]
 	if st == nil || !c.now().Before(st.Reset) {
 		return RateLimit{}, false
 	}

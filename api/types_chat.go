@@ -47,10 +47,10 @@ type ChatConversation struct {
 	ParticipantIDs                []string `json:"participant_ids,omitempty"`
 	GroupName                     string   `json:"group_name,omitempty"`
 	GroupAvatarURL                string   `json:"group_avatar_url,omitempty"`
-	IsMuted                       bool     `json:"is_muted,omitempty"`
+	IsMuted                       *bool    `json:"is_muted,omitempty"`
 	MessageTTLMS                  int64    `json:"message_ttl_ms,omitempty"`
-	ScreenCaptureBlockingEnabled  bool     `json:"screen_capture_blocking_enabled,omitempty"`
-	ScreenCaptureDetectionEnabled bool     `json:"screen_capture_detection_enabled,omitempty"`
+	ScreenCaptureBlockingEnabled  *bool    `json:"screen_capture_blocking_enabled,omitempty"`
+	ScreenCaptureDetectionEnabled *bool    `json:"screen_capture_detection_enabled,omitempty"`
 	CreatedAt                     string   `json:"created_at,omitempty"`
 	UpdatedAt                     string   `json:"updated_at,omitempty"`
 }
@@ -61,17 +61,19 @@ type ChatConversation struct {
 // documentation names created_at_msec, sequence_id and previous_sequence_id.
 // Both spellings are carried so either server form decodes.
 type ChatMessageEvent struct {
-	ID                    string                 `json:"id,omitempty"`
-	EncodedEvent          string                 `json:"encoded_event,omitempty"`
-	ConversationID        string                 `json:"conversation_id,omitempty"`
-	ConversationToken     string                 `json:"conversation_token,omitempty"`
-	SequenceID            string                 `json:"sequence_id,omitempty"`
-	PreviousSequenceID    string                 `json:"previous_sequence_id,omitempty"`
-	PreviousID            string                 `json:"previous_id,omitempty"`
-	SenderID              string                 `json:"sender_id,omitempty"`
-	CreatedAt             string                 `json:"created_at,omitempty"`
-	CreatedAtMsec         string                 `json:"created_at_msec,omitempty"`
-	IsTrusted             bool                   `json:"is_trusted"`
+	ID                 string `json:"id,omitempty"`
+	EncodedEvent       string `json:"encoded_event,omitempty"`
+	ConversationID     string `json:"conversation_id,omitempty"`
+	ConversationToken  string `json:"conversation_token,omitempty"`
+	SequenceID         string `json:"sequence_id,omitempty"`
+	PreviousSequenceID string `json:"previous_sequence_id,omitempty"`
+	PreviousID         string `json:"previous_id,omitempty"`
+	SenderID           string `json:"sender_id,omitempty"`
+	CreatedAt          string `json:"created_at,omitempty"`
+	CreatedAtMsec      string `json:"created_at_msec,omitempty"`
+	// IsTrusted is nil when the server did not say (the field was not
+	// requested or not answered), which is not the same as false.
+	IsTrusted             *bool                  `json:"is_trusted,omitempty"`
 	MessageEventSignature *MessageEventSignature `json:"message_event_signature,omitempty"`
 }
 
@@ -226,11 +228,26 @@ type AddChatGroupMembersRequest struct {
 }
 
 // AddChatGroupMembersData is the data of AddChatGroupMembersResponse. The
-// specification types this data as a Post, which is evidently an error; this
-// package uses the shape of AddConversationKeysData instead.
+// specification types it as a Post (id, text, ...); servers modelled on the
+// key-change answer send conversation_id and sequence_id instead. Both
+// shapes decode; KeyChangeSequenceID picks whichever the server sent.
 type AddChatGroupMembersData struct {
+	// ID and Text are the Post fields the specification promises.
+	ID   string `json:"id,omitempty"`
+	Text string `json:"text,omitempty"`
+	// ConversationID and SequenceID are the key-change shape.
 	ConversationID string `json:"conversation_id,omitempty"`
 	SequenceID     string `json:"sequence_id,omitempty"`
+}
+
+// KeyChangeSequenceID returns the sequence id of the key change the call
+// stored: sequence_id when sent, otherwise the Post id (which the emulator
+// sets to it). Callers must treat it as an unsigned server claim.
+func (d *AddChatGroupMembersData) KeyChangeSequenceID() string {
+	if d.SequenceID != "" {
+		return d.SequenceID
+	}
+	return d.ID
 }
 
 // AddChatGroupMembersResponse is the body of

@@ -13,28 +13,56 @@ type Expansions struct {
 	Topics []json.RawMessage `json:"topics,omitempty"`
 }
 
-// User is the subset of the X API v2 User object that chat clients use.
+// User is the X API v2 User object with every property of the
+// specification. Booleans are pointers: absent (not requested) is not
+// false. Object-valued properties are kept as raw JSON, so nothing a
+// server answers for a requested user.fields value is dropped.
 type User struct {
-	ID              string `json:"id"`
-	Name            string `json:"name,omitempty"`
-	Username        string `json:"username,omitempty"`
-	CreatedAt       string `json:"created_at,omitempty"`
-	Description     string `json:"description,omitempty"`
-	ProfileImageURL string `json:"profile_image_url,omitempty"`
-	Protected       bool   `json:"protected,omitempty"`
-	Verified        bool   `json:"verified,omitempty"`
+	ID                     string          `json:"id"`
+	Name                   string          `json:"name,omitempty"`
+	Username               string          `json:"username,omitempty"`
+	Affiliation            json.RawMessage `json:"affiliation,omitempty"`
+	ConfirmedEmail         string          `json:"confirmed_email,omitempty"`
+	ConnectionStatus       []string        `json:"connection_status,omitempty"`
+	CreatedAt              string          `json:"created_at,omitempty"`
+	Description            string          `json:"description,omitempty"`
+	Entities               json.RawMessage `json:"entities,omitempty"`
+	IsIdentityVerified     *bool           `json:"is_identity_verified,omitempty"`
+	Location               string          `json:"location,omitempty"`
+	MostRecentPostID       string          `json:"most_recent_post_id,omitempty"`
+	Parody                 *bool           `json:"parody,omitempty"`
+	PinnedPostID           string          `json:"pinned_post_id,omitempty"`
+	ProfileBannerURL       string          `json:"profile_banner_url,omitempty"`
+	ProfileImageURL        string          `json:"profile_image_url,omitempty"`
+	Protected              *bool           `json:"protected,omitempty"`
+	PublicMetrics          json.RawMessage `json:"public_metrics,omitempty"`
+	ReceivesYourDM         *bool           `json:"receives_your_dm,omitempty"`
+	SubscribesToYou        *bool           `json:"subscribes_to_you,omitempty"`
+	Subscription           json.RawMessage `json:"subscription,omitempty"`
+	SubscriptionType       string          `json:"subscription_type,omitempty"`
+	URL                    string          `json:"url,omitempty"`
+	Verified               *bool           `json:"verified,omitempty"`
+	VerifiedFollowersCount *int64          `json:"verified_followers_count,omitempty"`
+	VerifiedType           string          `json:"verified_type,omitempty"`
+	Withheld               json.RawMessage `json:"withheld,omitempty"`
 }
 
-// Media is the subset of the X API v2 Media object referenced by DM events.
+// Media is the X API v2 Media object with every property of the
+// specification; metrics and variants are kept as raw JSON.
 type Media struct {
-	MediaKey        string `json:"media_key,omitempty"`
-	Type            string `json:"type,omitempty"`
-	URL             string `json:"url,omitempty"`
-	PreviewImageURL string `json:"preview_image_url,omitempty"`
-	AltText         string `json:"alt_text,omitempty"`
-	Width           int    `json:"width,omitempty"`
-	Height          int    `json:"height,omitempty"`
-	DurationMS      int    `json:"duration_ms,omitempty"`
+	MediaKey         string          `json:"media_key,omitempty"`
+	Type             string          `json:"type,omitempty"`
+	URL              string          `json:"url,omitempty"`
+	PreviewImageURL  string          `json:"preview_image_url,omitempty"`
+	AltText          string          `json:"alt_text,omitempty"`
+	Width            *int64          `json:"width,omitempty"`
+	Height           *int64          `json:"height,omitempty"`
+	DurationMS       *int64          `json:"duration_ms,omitempty"`
+	NonPublicMetrics json.RawMessage `json:"non_public_metrics,omitempty"`
+	OrganicMetrics   json.RawMessage `json:"organic_metrics,omitempty"`
+	PromotedMetrics  json.RawMessage `json:"promoted_metrics,omitempty"`
+	PublicMetrics    json.RawMessage `json:"public_metrics,omitempty"`
+	Variants         json.RawMessage `json:"variants,omitempty"`
 }
 
 // ProvisionUserRequest is the body of the emulator's provisioning endpoint

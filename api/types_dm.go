@@ -1,5 +1,7 @@
 package api
 
+import "encoding/json"
+
 // Legacy Direct Message event types (DmEvent.EventType and the event_types
 // query parameter).
 const (
@@ -41,10 +43,31 @@ type DmCreateData struct {
 
 // DmCreateResponse is the 201 body of POST /2/dm_conversations,
 // POST /2/dm_conversations/with/{participant_id}/messages and
-// POST /2/dm_conversations/{dm_conversation_id}/messages.
+// POST /2/dm_conversations/{dm_conversation_id}/messages. The specification
+// wraps the ids in "data"; X's reference pages (seed 004) show them
+// unwrapped at the top level. Both decode into Data.
 type DmCreateResponse struct {
 	Data   *DmCreateData `json:"data,omitempty"`
 	Errors []Problem     `json:"errors,omitempty"`
+}
+
+// UnmarshalJSON accepts the wrapped (specification) and the unwrapped
+// (seed 004) shapes.
+func (r *DmCreateResponse) UnmarshalJSON(b []byte) error {
+	var env struct {
+		Data   *DmCreateData `json:"data"`
+		Errors []Problem     `json:"errors"`
+		DmCreateData
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	r.Data, r.Errors = env.Data, env.Errors
+	if r.Data == nil && (env.DmConversationID != "" || env.DmEventID != "") {
+		d := env.DmCreateData
+		r.Data = &d
+	}
+	return nil
 }
 
 // DmEventAttachments lists what is attached to a DM event.
@@ -85,7 +108,8 @@ type DmEventEntities struct {
 	URLs     []DmEntityURL     `json:"urls,omitempty"`
 }
 
-// DmReferencedPost is an element of DmEvent.ReferencedPosts.
+// DmReferencedPost is an element of DmEvent.ReferencedPosts (and of
+// ReferencedTweets, the older name).
 type DmReferencedPost struct {
 	ID string `json:"id"`
 }
@@ -102,6 +126,26 @@ type DmEvent struct {
 	Attachments      *DmEventAttachments `json:"attachments,omitempty"`
 	Entities         *DmEventEntities    `json:"entities,omitempty"`
 	ReferencedPosts  []DmReferencedPost  `json:"referenced_posts,omitempty"`
+	// ReferencedTweets is the name X's DM guide uses (seed 004:
+	// "referenced_tweets": [{"id": ...}]); the specification says
+	// referenced_posts. Both are kept; References merges them.
+	ReferencedTweets []DmReferencedPost `json:"referenced_tweets,omitempty"`
+}
+
+// References returns the referenced posts under either name, without
+// duplicates, referenced_posts first.
+func (e *DmEvent) References() []DmReferencedPost {
+	out := make([]DmReferencedPost, 0, len(e.ReferencedPosts)+len(e.ReferencedTweets))
+	seen := map[string]bool{}
+	for _, list := range [][]DmReferencedPost{e.ReferencedPosts, e.ReferencedTweets} {
+		for _, p := range list {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // DmEventsMeta is the meta object of the legacy DM event lists.

@@ -305,8 +305,7 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	}
 	for _, a := range req.ActionSignatures {
 		if e := s.existingAction(key, c.user.ID, a.MessageID); e != nil && e.Kind == kindKeyChange {
-			writeJSON(c.w, http.StatusOK, api.AddChatGroupMembersResponse{Data: &api.AddChatGroupMembersData{
-				ConversationID: key, SequenceID: fmtID(e.Seq)}})
+			writeJSON(c.w, http.StatusOK, addMembersResponse(e.Seq))
 			return nil
 		}
 	}
@@ -394,7 +393,14 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	if err := tx.commit(); err != nil {
 		return errInternal()
 	}
-	writeJSON(c.w, http.StatusOK, api.AddChatGroupMembersResponse{Data: &api.AddChatGroupMembersData{
-		ConversationID: key, SequenceID: fmtID(kcEvent.Seq)}})
+	writeJSON(c.w, http.StatusOK, addMembersResponse(kcEvent.Seq))
 	return nil
+}
+
+// addMembersResponse is the answer of addChatGroupMembers. The
+// specification types its data as a Post; the emulator answers a Post whose
+// id is the key change's sequence id (X's documents do not say what the
+// real backend puts there).
+func addMembersResponse(seq uint64) api.AddChatGroupMembersResponse {
+	return api.AddChatGroupMembersResponse{Data: &api.AddChatGroupMembersData{ID: fmtID(seq)}}
 }

@@ -77,7 +77,7 @@ func TestAuth(t *testing.T) {
 	e2 := newEnv(t, emulatorScopes("tweet.read", "users.read"))
 	c := e2.provision("carol")
 	r = e2.must(e2.do("GET", "/2/chat/conversations", c.token, nil), http.StatusForbidden)
-	if p := r.problem(t); p.Type != api.ProblemClientForbidden || p.Status != http.StatusForbidden {
+	if p := r.problem(t); p.Type != api.ProblemNotAuthorizedForResource || p.Section != "scopes" || p.Status != http.StatusForbidden {
 		t.Fatalf("problem %+v", p)
 	}
 	e2.must(e2.do("GET", "/2/users/me", c.token, nil), http.StatusOK)
@@ -87,7 +87,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestPublicKeys(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, emulator.WithPublicKeyUserIDs(true))
 	a := e.newUser("alice")
 	b := e.provision("bob")
 	// Register for someone else: 403.
@@ -150,7 +150,7 @@ func compare(a, b string) int {
 }
 
 func TestOneToOne(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, emulator.WithFailureEvents(true))
 	a, b := e.newUser("alice"), e.newUser("bob")
 	conv := convKey1to1(a, b)
 	hyphen := strings.Replace(conv, ":", "-", 1)
@@ -192,7 +192,7 @@ func TestOneToOne(t *testing.T) {
 	}
 	// Bob reads it back and decrypts it with the key from meta.
 	evs, keyEvents := b.events(a.id)
-	if len(evs) != 1 || evs[0].ID != me.GetSequenceID() || evs[0].SenderID != a.id || evs[0].ConversationID != hyphen || !evs[0].IsTrusted {
+	if len(evs) != 1 || evs[0].ID != me.GetSequenceID() || evs[0].SenderID != a.id || evs[0].ConversationID != hyphen || evs[0].IsTrusted == nil || !*evs[0].IsTrusted {
 		t.Fatalf("events %+v", evs)
 	}
 	if len(keyEvents) == 0 {
@@ -237,7 +237,7 @@ func TestOneToOne(t *testing.T) {
 		t.Fatalf("conversations %+v", convs)
 	}
 	var one api.GetChatConversationResponse
-	e.must(e.do("GET", "/2/chat/conversations/"+hyphen, a.token, nil), http.StatusOK).decode(t, &one)
+	e.must(e.do("GET", "/2/chat/conversations/"+hyphen+"?expansions=member_ids", a.token, nil), http.StatusOK).decode(t, &one)
 	if one.Data == nil || !slices.Contains(one.Data.MemberIDs, b.id) {
 		t.Fatalf("conversation %+v", one)
 	}
@@ -293,7 +293,7 @@ func TestOneToOne(t *testing.T) {
 }
 
 func TestGroup(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, emulator.WithFailureEvents(true))
 	a, b, c, d := e.newUser("alice"), e.newUser("bob"), e.newUser("carol"), e.newUser("dave")
 	var ini api.InitializeChatGroupResponse
 	e.must(e.do("POST", "/2/chat/conversations/group/initialize", a.token, nil), http.StatusOK).decode(t, &ini)
@@ -386,7 +386,7 @@ func TestGroup(t *testing.T) {
 	// The old key version is now stale for everyone.
 	e.must(e.do("POST", "/2/chat/conversations/"+gid+"/messages", b.token, b.sendBody(gid, kc, "old key")), http.StatusBadRequest)
 	var meta api.GetChatConversationResponse
-	e.must(e.do("GET", "/2/chat/conversations/"+gid, d.token, nil), http.StatusOK).decode(t, &meta)
+	e.must(e.do("GET", "/2/chat/conversations/"+gid+"?expansions=member_ids&chat_conversation.fields=type,group_name", d.token, nil), http.StatusOK).decode(t, &meta)
 	if len(meta.Data.MemberIDs) != 4 || meta.Data.Type != "group" || meta.Data.GroupName != "enc-title" {
 		t.Fatalf("group meta %+v", meta.Data)
 	}

@@ -58,6 +58,9 @@ func (s *Server) dmMessage(c *call, conv *dmConvRec, isNew bool, m api.DmMessage
 	if r := s.blockedBy(c.user.ID, conv.Participants); r != "" {
 		return errForbidden("user", r, "You cannot send Direct Messages to this user.")
 	}
+	if perr := s.checkDMMedia("message", c.user.ID, m); perr != nil {
+		return perr
+	}
 	var b batch
 	var events []*dmEventRec
 	now := s.cfg.clock().UTC()
@@ -202,10 +205,16 @@ func (s *Server) createDMByConversation(c *call) *apiError {
 	return s.dmMessage(c, conv, isNew, m, false)
 }
 
-func dmEventJSON(e *dmEventRec, fields []string) api.DmEvent {
-	want := func(f string) bool { return fields == nil || slices.Contains(fields, f) }
+// dmEventJSON renders a DM event: X's default fields (id, event_type,
+// text) plus the requested ones; sender_id, participant_ids and
+// referenced_posts also come with their expansions.
+func (s *Server) dmEventJSON(e *dmEventRec, fields, exp []string) api.DmEvent {
+	if fields == nil {
+		fields = []string{"id", "event_type", "text"}
+	}
+	want := func(f string) bool { return slices.Contains(fields, f) || slices.Contains(exp, f) }
 	out := api.DmEvent{ID: e.ID, EventType: e.Type}
-	if want("text") {
+	if slices.Contains(fields, "text") {
 		out.Text = e.Text
 	}
 	if want("dm_conversation_id") {
@@ -214,14 +223,26 @@ func dmEventJSON(e *dmEventRec, fields []string) api.DmEvent {
 	if want("created_at") {
 		out.CreatedAt = e.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
-	out.SenderID = e.SenderID
-	out.ParticipantIDs = e.ParticipantIDs
-	if want("attachments") && len(e.MediaIDs) > 0 {
+	if want("sender_id") {
+		out.SenderID = e.SenderID
+	}
+	if want("participant_ids") {
+		out.ParticipantIDs = e.ParticipantIDs
+	}
+	if (want("attachments") || slices.Contains(exp, "attachments.media_keys")) && len(e.MediaIDs) > 0 {
 		att := &api.DmEventAttachments{}
 		for _, m := range e.MediaIDs {
-			att.MediaKeys = append(att.MediaKeys, "3_"+m)
+			att.MediaKeys = append(att.MediaKeys, dmMediaKey(m))
 		}
 		out.Attachments = att
+	}
+	if want("entities") {
+		out.Entities = s.dmEntities(e.Text)
+	}
+	if want("referenced_posts") {
+		for _, id := range referencedPosts(e.Text) {
+			out.ReferencedPosts = append(out.ReferencedPosts, api.DmReferencedPost{ID: id})
+		}
 	}
 	return out
 }
@@ -244,11 +265,6 @@ func (s *Server) listDMEvents(c *call, convs map[string]bool) *apiError {
 	if perr != nil {
 		return perr
 	}
-	for _, name := range []string{"user.fields", "media.fields", "post.fields"} {
-		if _, ok := c.r.URL.Query()[name]; ok && c.r.URL.Query().Get(name) == "" {
-			return errInvalid(name, "The %s query parameter must not be empty.", name)
-		}
-	}
 	var page []*dmEventRec
 	hasMore := false
 	list := s.st.dmEventList
@@ -270,7 +286,7 @@ func (s *Server) listDMEvents(c *call, convs map[string]bool) *apiError {
 	}
 	resp := api.GetDmEventsResponse{Meta: &api.DmEventsMeta{ResultCount: len(page)}}
 	for _, e := range page {
-		resp.Data = append(resp.Data, dmEventJSON(e, fields))
+		resp.Data = append(resp.Data, s.dmEventJSON(e, fields, exp))
 	}
 	if hasMore {
 		last, _ := parseID(page[len(page)-1].ID)
@@ -282,7 +298,11 @@ func (s *Server) listDMEvents(c *call, convs map[string]bool) *apiError {
 			resp.Meta.PreviousToken = encodeToken(tokDMEvents, first+1)
 		}
 	}
-	resp.Includes = s.dmIncludes(page, exp)
+	inc, perr := s.dmIncludes(c, page, exp)
+	if perr != nil {
+		return perr
+	}
+	resp.Includes, resp.Errors = inc.expansions, inc.errors
 	writeJSON(c.w, http.StatusOK, resp)
 	return nil
 }
@@ -294,29 +314,68 @@ func page0ID(p []*dmEventRec) string {
 	return p[0].ID
 }
 
-func (s *Server) dmIncludes(events []*dmEventRec, exp []string) *api.Expansions {
+type dmIncluded struct {
+	expansions *api.Expansions
+	errors     []api.Problem
+}
+
+// dmIncludes builds includes for the requested expansions: users (with
+// user.fields), attached media (with media.fields) and referenced posts.
+// The emulator holds no posts, so each referenced post is reported in
+// "errors" as X reports an expansion it cannot hydrate.
+func (s *Server) dmIncludes(c *call, events []*dmEventRec, exp []string) (dmIncluded, *apiError) {
+	var out dmIncluded
+	uf, perr := parseFields(c, "user.fields", userFields)
+	if perr != nil {
+		return out, perr
+	}
+	mf, perr := parseFields(c, "media.fields", api.MediaFields)
+	if perr != nil {
+		return out, perr
+	}
+	if _, perr := parseFields(c, "post.fields", api.PostFields); perr != nil {
+		return out, perr
+	}
+	inc := &api.Expansions{}
 	seen := map[string]bool{}
-	var users []api.User
-	add := func(id string) {
-		if u := s.st.users[id]; u != nil && !seen[id] {
-			seen[id] = true
-			users = append(users, apiUser(u))
+	addUser := func(id string) {
+		if u := s.st.users[id]; u != nil && !seen["u"+id] {
+			seen["u"+id] = true
+			inc.Users = append(inc.Users, userJSON(u, uf))
 		}
 	}
 	for _, e := range events {
 		if slices.Contains(exp, "sender_id") && e.SenderID != "" {
-			add(e.SenderID)
+			addUser(e.SenderID)
 		}
 		if slices.Contains(exp, "participant_ids") {
 			for _, p := range e.ParticipantIDs {
-				add(p)
+				addUser(p)
+			}
+		}
+		if slices.Contains(exp, "attachments.media_keys") {
+			for _, m := range e.MediaIDs {
+				if !seen["m"+m] {
+					seen["m"+m] = true
+					inc.Media = append(inc.Media, s.dmMediaJSON(c, e, m, mf))
+				}
+			}
+		}
+		if slices.Contains(exp, "referenced_posts") {
+			for _, id := range referencedPosts(e.Text) {
+				if !seen["p"+id] {
+					seen["p"+id] = true
+					p := errNotFound("tweet", id).problem
+					p.Parameter = "referenced_posts.id"
+					out.errors = append(out.errors, p)
+				}
 			}
 		}
 	}
-	if len(users) == 0 {
-		return nil
+	if len(inc.Users)+len(inc.Media) > 0 {
+		out.expansions = inc
 	}
-	return &api.Expansions{Users: users}
+	return out, nil
 }
 
 func (s *Server) myDMConvs(user string) map[string]bool {
@@ -391,8 +450,12 @@ func (s *Server) getDMEvent(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	data := dmEventJSON(e, fields)
-	writeJSON(c.w, http.StatusOK, api.GetDmEventResponse{Data: &data, Includes: s.dmIncludes([]*dmEventRec{e}, exp)})
+	data := s.dmEventJSON(e, fields, exp)
+	inc, perr := s.dmIncludes(c, []*dmEventRec{e}, exp)
+	if perr != nil {
+		return perr
+	}
+	writeJSON(c.w, http.StatusOK, api.GetDmEventResponse{Data: &data, Includes: inc.expansions, Errors: inc.errors})
 	return nil
 }
 
@@ -414,25 +477,6 @@ func (s *Server) deleteDMEvent(c *call) *apiError {
 	s.st.dmEventList = slices.DeleteFunc(s.st.dmEventList, func(x *dmEventRec) bool { return x.ID == e.ID })
 	writeJSON(c.w, http.StatusOK, api.DeleteDmEventResponse{Data: &api.DeleteDmEventData{Deleted: true}})
 	return nil
-}
-
-// dmMediaDownload serves media of a legacy DM. The emulator has no legacy
-// media upload (it is not part of this surface), so after the access
-// checks it can only answer 404.
-func (s *Server) dmMediaDownload(c *call) *apiError {
-	dmID, mediaID, resID := c.r.PathValue("dm_id"), c.r.PathValue("media_id"), c.r.PathValue("resource_id")
-	if !isID(dmID) || !isID(mediaID) || resID == "" || len(resID) > 128 {
-		return errInvalid("dm_id", "dm_id and media_id must be decimal ids.")
-	}
-	e := s.st.dmEvents[dmID]
-	if e == nil {
-		return errNotFound("dm_event", dmID)
-	}
-	conv := s.st.dmConvs[e.ConvID]
-	if conv == nil || !slices.Contains(conv.Participants, c.user.ID) {
-		return errNotFound("dm_event", dmID)
-	}
-	return errNotFound("media", mediaID)
 }
 
 // setBlock blocks or unblocks DMs from user {id} to the caller.

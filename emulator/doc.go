@@ -31,13 +31,21 @@
 //   - Event lists are newest first; next_token continues with older events.
 //     Key changes are not in data but in meta.conversation_key_events
 //     (base64 MessageEvents): those the page's messages need, plus the
-//     latest on the first page. ChatMessageEvent carries both the spec
-//     names (id, previous_id, created_at) and the documented ones
-//     (sequence_id, previous_sequence_id, created_at_msec).
+//     latest on the first page.
+//   - Spec-strict by default: every answer validates against the
+//     specification (internal/contract checks it in make test). Fields are
+//     answered only when requested, with default sets otherwise (events: id,
+//     encoded_event; conversations: id, type; DM events: id, event_type,
+//     text; users: id, name, username); admin/member/participant ids only
+//     with their expansions. Next to id, previous_id and created_at an event
+//     also carries sequence_id, previous_sequence_id and created_at_msec,
+//     as seed 003 shows X doing (documented deviations). PublicKey has no
+//     user_id unless WithPublicKeyUserIDs.
 //   - Rejected messages (stale key version, not a member, bad signature,
 //     contents too large) are problem documents (400/403) that change no
-//     state and carry data.encoded_message_event: a MessageEvent whose
-//     detail is a MessageFailureEvent with the Thrift failure type.
+//     state; with WithFailureEvents they also carry
+//     data.encoded_message_event: a MessageEvent whose detail is a
+//     MessageFailureEvent with the Thrift failure type.
 //   - Action signatures: GroupCreate, GroupMemberAddChange and
 //     MessageDeleteEvent signatures are verified against the sender's
 //     registered signing key (crypto payload builders, at the signed
@@ -53,13 +61,22 @@
 //     member-add event on.
 //   - Typing indicators are accepted but not stored (they are live-only);
 //     read marks append a MarkConversationReadEvent.
-//   - Problem types are the specification's https://api.x.com/2/problems/…
-//     URIs; 401 and 429 use "about:blank" as X does, a missing scope is
-//     403 client-forbidden, bodies over the limit are 413.
+//   - Problem documents are the specification's Problem variants. 401 and
+//     429 have no variant (X sends "about:blank" problems, outside the
+//     document), so they use the document's Error schema with X's codes 89
+//     and 88; a missing scope is 403 not-authorized-for-resource with
+//     section "scopes"; bodies over the limit are 413, bodies that are not
+//     application/json 415. Every answer carries x-rate-limit-* headers; the
+//     three legacy DM POST operations share one bucket with a 24-hour cap
+//     (seed 004).
 //   - With a data file everything persists (bbolt, one bucket per record
 //     kind, bearer tokens stored as SHA-256 digests) except unfinished media
 //     upload sessions and pending OAuth authorization codes.
 //   - Provisioning an existing username answers 200 with the same id and a
-//     new token. juicebox_config is not emulated. Legacy DM media cannot be
-//     uploaded, so its download answers 404 after the access checks.
+//     new token. juicebox_config is not emulated. Legacy DM media is
+//     uploaded through the emulator-only POST /emulator/v1/media (X uses a
+//     separate media endpoint); a DM may attach only media its sender
+//     uploaded in the last 24 hours, and the DM media download serves it.
+//   - addChatGroupMembers answers a Post (the specification's type) whose id
+//     is the key change's sequence id.
 package emulator

@@ -307,7 +307,7 @@ func (u *user) events(pathID string) ([]api.ChatMessageEvent, []string) {
 	var keys []string
 	token := ""
 	for range 1000 {
-		q := "?max_results=100"
+		q := "?max_results=100&chat_message_event.fields=id,encoded_event,conversation_id,sender_id,previous_id,created_at,is_trusted,message_event_signature,conversation_token"
 		if token != "" {
 			q += "&pagination_token=" + token
 		}

@@ -48,11 +48,10 @@ func (s *Server) chatMediaUploadInitialize(c *call) *apiError {
 		}
 		return perr
 	}
-	if req.TotalBytes < 1 || req.TotalBytes > s.cfg.maxMedia {
-		// The specification allows 0, but nothing could ever be appended
-		// (and encrypted media is never empty: a stream header alone is 24
-		// bytes).
-		return errInvalid("total_bytes", "total_bytes must be between 1 and %d.", s.cfg.maxMedia)
+	if req.TotalBytes < 0 || req.TotalBytes > s.cfg.maxMedia {
+		// The specification allows 0 (minimum: 0): such a session is
+		// finalized with num_parts "0" and holds an empty blob.
+		return errInvalid("total_bytes", "total_bytes must be between 0 and %d.", s.cfg.maxMedia)
 	}
 	hash, err := s.newHashKey()
 	if err != nil {
@@ -72,9 +71,9 @@ func (s *Server) chatMediaUploadInitialize(c *call) *apiError {
 	return nil
 }
 
-// appendRequest is the JSON append body. segment_index is an integer in the
-// specification, but the XDK examples send it as a decimal string; both
-// are accepted.
+// appendRequest is the JSON append body. segment_index is an integer, as
+// the specification says (X's media guide defers to it); a JSON string is
+// refused. Multipart bodies carry it as a text field.
 type appendRequest struct {
 	ConversationID string          `json:"conversation_id"`
 	MediaHashKey   string          `json:"media_hash_key"`
@@ -166,6 +165,10 @@ func (s *Server) chatMediaUploadAppend(c *call) *apiError {
 			return perr
 		}
 		convID, hash, index = req.ConversationID, req.MediaHashKey, string(req.SegmentIndex)
+		if strings.HasPrefix(index, `"`) {
+			// The specification types it as an integer in JSON bodies.
+			return errInvalid("segment_index", "segment_index must be a JSON integer.")
+		}
 		if req.Media != "" {
 			var ok bool
 			if media, ok = decodeB64(req.Media); !ok {
@@ -215,7 +218,11 @@ func (s *Server) chatMediaUploadFinalize(c *call) *apiError {
 		return perr
 	}
 	n, err := strconv.Atoi(req.NumParts)
-	if err != nil || n < 1 || n > api.MaxSegmentIndex+1 || req.NumParts != strconv.Itoa(n) {
+	minParts := 1
+	if up.Total == 0 {
+		minParts = 0
+	}
+	if err != nil || n < minParts || n > api.MaxSegmentIndex+1 || req.NumParts != strconv.Itoa(n) {
 		return errInvalid("num_parts", "num_parts must be a decimal string between 1 and %d.", api.MaxSegmentIndex+1)
 	}
 	if len(up.Segments) != n {

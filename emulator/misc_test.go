@@ -239,8 +239,9 @@ func TestRateLimit(t *testing.T) {
 	if err != nil || reset < time.Now().Unix() || r.header.Get("x-rate-limit-limit") != "2" || r.header.Get("x-rate-limit-remaining") != "0" {
 		t.Fatalf("429 headers %v", r.header)
 	}
-	if p := r.problem(t); p.Status != http.StatusTooManyRequests {
-		t.Fatalf("problem %+v", p)
+	var le api.LegacyError
+	if r.decode(t, &le); le.Code != 88 || le.Message == "" {
+		t.Fatalf("429 body %s", r.body)
 	}
 	// Limits are per operation and per user.
 	e.must(e.do("GET", "/2/users/"+a.id+"/public_keys", a.token, nil), http.StatusOK)
@@ -358,9 +359,12 @@ func TestMedia(t *testing.T) {
 		t.Fatalf("initialize %+v", d)
 	}
 	appendPath := "/2/chat/media/upload/" + d.SessionID + "/append"
-	// Segment 0 as JSON with a string segment_index (as the XDK examples send it).
+	// segment_index is an integer in JSON bodies (the specification; a
+	// string is refused), a text field in multipart ones.
 	e.must(e.do("POST", appendPath, a.token, map[string]any{"conversation_id": f.conv, "media_hash_key": d.MediaHashKey,
-		"segment_index": "0", "media": blob[:2000]}), http.StatusOK)
+		"segment_index": "0", "media": blob[:2000]}), http.StatusBadRequest)
+	e.must(e.do("POST", appendPath, a.token, map[string]any{"conversation_id": f.conv, "media_hash_key": d.MediaHashKey,
+		"segment_index": 0, "media": blob[:2000]}), http.StatusOK)
 	// Finalizing early fails and keeps the session.
 	fin := map[string]any{"conversation_id": f.hyphen, "media_hash_key": d.MediaHashKey, "num_parts": "2"}
 	e.must(e.do("POST", "/2/chat/media/upload/"+d.SessionID+"/finalize", a.token, fin), http.StatusBadRequest)
@@ -397,14 +401,30 @@ func TestLegacyDM(t *testing.T) {
 	if !strings.Contains(conv, "-") || cr.Data.DmEventID == "" {
 		t.Fatalf("create %+v", cr.Data)
 	}
-	e.must(e.do("POST", "/2/dm_conversations/"+conv+"/messages", b.token, api.DmMessage{Text: "hi alice", Attachments: []api.DmAttachment{{MediaID: "123"}}}), http.StatusCreated)
+	// Media must have been uploaded by the sender (seed 004).
+	e.must(e.do("POST", "/2/dm_conversations/"+conv+"/messages", b.token, api.DmMessage{Text: "hi alice", Attachments: []api.DmAttachment{{MediaID: "123"}}}), http.StatusBadRequest)
+	var up emulator.DMMediaUpload
+	e.must(e.raw("POST", emulator.PathEmulatorMedia, b.token, "image/png", []byte("png bytes")), http.StatusCreated).decode(t, &up)
+	e.must(e.do("POST", "/2/dm_conversations/"+conv+"/messages", a.token, api.DmMessage{Text: "not mine", Attachments: []api.DmAttachment{{MediaID: up.MediaID}}}), http.StatusBadRequest)
+	var withMedia api.DmCreateResponse
+	e.must(e.do("POST", "/2/dm_conversations/"+conv+"/messages", b.token, api.DmMessage{Text: "hi alice", Attachments: []api.DmAttachment{{MediaID: up.MediaID}}}), http.StatusCreated).decode(t, &withMedia)
+	dl := e.must(e.do("GET", "/2/dm_conversations/media/"+withMedia.Data.DmEventID+"/"+up.MediaID+"/"+up.ResourceID, a.token, nil), http.StatusOK)
+	if string(dl.body) != "png bytes" {
+		t.Fatalf("dm media %q", dl.body)
+	}
+	e.must(e.do("GET", "/2/dm_conversations/media/"+withMedia.Data.DmEventID+"/"+up.MediaID+"/"+up.ResourceID, c.token, nil), http.StatusNotFound)
+	var inc api.GetDmEventResponse
+	e.must(e.do("GET", "/2/dm_events/"+withMedia.Data.DmEventID+"?expansions=attachments.media_keys&media.fields=url", a.token, nil), http.StatusOK).decode(t, &inc)
+	if inc.Includes == nil || len(inc.Includes.Media) != 1 || !strings.HasSuffix(inc.Includes.Media[0].URL, "/"+up.ResourceID) {
+		t.Fatalf("media includes %+v", inc.Includes)
+	}
 	e.must(e.do("POST", "/2/dm_conversations/"+conv+"/messages", c.token, api.DmMessage{Text: "intruder"}), http.StatusForbidden)
 	var g api.DmCreateResponse
 	e.must(e.do("POST", "/2/dm_conversations", a.token, api.CreateDirectMessagesConversationRequest{ConversationType: "Group",
 		ParticipantIDs: []string{b.id, c.id}, Message: api.DmMessage{Text: "group hello"}}), http.StatusCreated).decode(t, &g)
 
 	var list api.GetDmEventsResponse
-	e.must(e.do("GET", "/2/dm_conversations/"+conv+"/dm_events", a.token, nil), http.StatusOK).decode(t, &list)
+	e.must(e.do("GET", "/2/dm_conversations/"+conv+"/dm_events?dm_event.fields=id,text,attachments", a.token, nil), http.StatusOK).decode(t, &list)
 	if len(list.Data) != 2 || list.Data[0].Text != "hi alice" || list.Data[0].Attachments == nil {
 		t.Fatalf("events %+v", list.Data)
 	}
@@ -426,7 +446,7 @@ func TestLegacyDM(t *testing.T) {
 		t.Fatalf("second page %+v", next.Data)
 	}
 	var one api.GetDmEventResponse
-	e.must(e.do("GET", "/2/dm_events/"+cr.Data.DmEventID, b.token, nil), http.StatusOK).decode(t, &one)
+	e.must(e.do("GET", "/2/dm_events/"+cr.Data.DmEventID+"?expansions=sender_id", b.token, nil), http.StatusOK).decode(t, &one)
 	if one.Data.Text != "hi bob" || one.Data.SenderID != a.id {
 		t.Fatalf("event %+v", one.Data)
 	}
@@ -464,6 +484,7 @@ func TestConcurrentSends(t *testing.T) {
 				raw, _ := json.Marshal(bodies[i])
 				req, _ := http.NewRequest("POST", f.e.ts.URL+"/2/chat/conversations/"+f.b.id+"/messages", bytes.NewReader(raw))
 				req.Header.Set("Authorization", "Bearer "+f.a.token)
+				req.Header.Set("Content-Type", "application/json")
 				res, err := f.e.ts.Client().Do(req)
 				if err == nil {
 					res.Body.Close()

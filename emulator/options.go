@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"io"
+
+	"github.com/xchat-go/xchat/internal/exchange"
 	"log/slog"
 	"time"
 )
@@ -55,6 +57,10 @@ type config struct {
 	oauthAutoUser   string
 	provisionScopes []string
 	noMessageDedup  bool
+	recorder        *exchange.Recorder
+	dmDailyCap      int
+	failureEvents   bool
+	keyUserIDs      bool
 }
 
 func defaultConfig() *config {
@@ -66,6 +72,7 @@ func defaultConfig() *config {
 		maxSegment:  DefaultMaxSegmentBytes,
 		maxMedia:    DefaultMaxMediaBytes,
 		accessTTL:   DefaultAccessTokenTTL,
+		dmDailyCap:  DefaultDMDailyCap,
 		logger:      slog.New(slog.DiscardHandler),
 	}
 }
@@ -189,3 +196,36 @@ func WithProvisionScopes(scopes ...string) Option {
 func WithoutMessageIDDedup() Option {
 	return func(c *config) { c.noMessageDedup = true }
 }
+
+// WithRecorder records every exchange the server answers (for the contract
+// test). Without it, the server records to the directory named by the
+// environment variable XCHAT_CONTRACT_RECORD when that is set.
+func WithRecorder(r *exchange.Recorder) Option {
+	return func(c *config) { c.recorder = r }
+}
+
+// WithDMDailyCap sets the per-user 24-hour cap shared by the three legacy
+// DM POST operations (default DefaultDMDailyCap; 0 disables it).
+func WithDMDailyCap(n int) Option {
+	return func(c *config) { c.dmDailyCap = n }
+}
+
+// WithFailureEvents makes a rejected sendChatMessage carry, beside its
+// problem document, data.encoded_message_event: a MessageEvent whose detail
+// is a MessageFailureEvent with the Thrift failure type (as the backend
+// delivers failures to the sender's devices). The specification's Problem
+// has no such member, so it is off by default (spec-strict).
+func WithFailureEvents(on bool) Option {
+	return func(c *config) { c.failureEvents = on }
+}
+
+// WithPublicKeyUserIDs adds user_id to every PublicKey the key lookups
+// answer. The specification's PublicKey has no user_id (clients must not
+// rely on it), so it is off by default (spec-strict).
+func WithPublicKeyUserIDs(on bool) Option {
+	return func(c *config) { c.keyUserIDs = on }
+}
+
+// beyondSpec reports whether an option makes answers the specification does
+// not describe.
+func (c *config) beyondSpec() bool { return c.failureEvents || c.keyUserIDs }

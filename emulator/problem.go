@@ -4,24 +4,66 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/xchat-go/xchat/api"
 )
 
-// problemAboutBlank is the RFC 7807 type X uses for plain HTTP-level
-// failures (401 Unauthorized, 429 Too Many Requests).
-const problemAboutBlank = "about:blank"
-
-// apiError is a failure a handler answers with: an HTTP status and an
-// RFC 7807 problem document. data, when set, is sent alongside the problem
-// under "data" (used to hand back a Thrift MessageFailureEvent).
+// apiError is a failure a handler answers with: an HTTP status and either
+// an RFC 7807 problem document of one of the specification's Problem
+// variants, or (legacy set) the specification's Error schema
+// {"code","message"}. data, when set, is sent alongside the problem under
+// "data" (a Thrift MessageFailureEvent, only with WithFailureEvents).
 type apiError struct {
 	status  int
 	problem api.Problem
+	legacy  *api.LegacyError
 	data    any
 }
 
+// Legacy error codes X answers with the {code,message} Error schema.
+const (
+	codeInvalidToken = 89 // X: "Invalid or expired token."
+	codeRateLimited  = 88 // X: "Rate limit exceeded"
+)
+
+// errUnauthorized is the 401 answer. The specification has no Problem
+// variant for a missing or bad credential (X itself sends an "about:blank"
+// problem, which is outside the document), so the emulator uses the
+// document's other error schema, Error, with X's code for a bad token.
+func errUnauthorized() *apiError {
+	return &apiError{status: http.StatusUnauthorized, legacy: &api.LegacyError{Code: codeInvalidToken, Message: "Invalid or expired token."}}
+}
+
+// errRateLimited is the 429 answer: the Error schema with X's code 88, for
+// the same reason as errUnauthorized.
+func errRateLimited() *apiError {
+	return &apiError{status: http.StatusTooManyRequests, legacy: &api.LegacyError{Code: codeRateLimited, Message: "Rate limit exceeded"}}
+}
+
+// errMissingScopes is the 403 answer to a token without the operation's
+// scopes: a not-authorized-for-resource problem about the operation (X's
+// own "client-forbidden" type is not one of the document's variants).
+func errMissingScopes(op string, missing []string) *apiError {
+	e := newProblem(http.StatusForbidden, api.ProblemNotAuthorizedForResource, "Forbidden",
+		"The access token lacks the required scope(s): "+strings.Join(missing, ", ")+".")
+	e.problem.ResourceType = "operation"
+	e.problem.ResourceID = op
+	e.problem.Section = "scopes"
+	return e
+}
+
+// errUnavailable is the 503 answer of a server that could not start.
+func errUnavailable() *apiError {
+	e := newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable, "Service Unavailable", "The emulator is not available.")
+	e.problem.ResourceType = "service"
+	return e
+}
+
 func (e *apiError) Error() string {
+	if e.legacy != nil {
+		return fmt.Sprintf("emulator: %d: code %d: %s", e.status, e.legacy.Code, e.legacy.Message)
+	}
 	return fmt.Sprintf("emulator: %d %s: %s", e.status, e.problem.Title, e.problem.Detail)
 }
 
@@ -75,16 +117,19 @@ func clip(s string) string {
 	return s
 }
 
-// problemBody is the JSON answered for a failure: the problem at top level
-// (as X does) and again as the single element of "errors".
+// problemBody is the JSON answered for a failure: the problem document,
+// and data only when failure events are on.
 type problemBody struct {
 	api.Problem
-	Errors []api.Problem `json:"errors,omitempty"`
-	Data   any           `json:"data,omitempty"`
+	Data any `json:"data,omitempty"`
 }
 
 func writeProblem(w http.ResponseWriter, e *apiError) {
-	body := problemBody{Problem: e.problem, Errors: []api.Problem{e.problem}, Data: e.data}
+	if e.legacy != nil {
+		writeJSON(w, e.status, e.legacy)
+		return
+	}
+	body := problemBody{Problem: e.problem, Data: e.data}
 	b, err := json.Marshal(body)
 	if err != nil {
 		b = []byte(`{"title":"Internal Error","type":"` + api.ProblemInternalError + `","status":500}`)

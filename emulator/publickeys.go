@@ -157,8 +157,11 @@ func parseFields(c *call, name string, allowed []string) ([]string, *apiError) {
 	return out, nil
 }
 
-func publicKeyJSON(k *publicKeyRec, fields []string) api.PublicKey {
-	out := api.PublicKey{UserID: k.UserID}
+func (s *Server) publicKeyJSON(k *publicKeyRec, fields []string) api.PublicKey {
+	var out api.PublicKey
+	if s.cfg.keyUserIDs {
+		out.UserID = k.UserID
+	}
 	want := func(f string) bool { return fields == nil || slices.Contains(fields, f) }
 	if want("public_key") {
 		out.PublicKey = k.PublicKey
@@ -181,7 +184,7 @@ func (s *Server) userKeysJSON(user string, fields []string) []api.PublicKey {
 	ks := s.st.keys[user]
 	out := make([]api.PublicKey, 0, len(ks))
 	for i := len(ks) - 1; i >= 0; i-- {
-		out = append(out, publicKeyJSON(ks[i], fields))
+		out = append(out, s.publicKeyJSON(ks[i], fields))
 	}
 	return out
 }
@@ -205,8 +208,10 @@ func (s *Server) getUsersPublicKey(c *call) *apiError {
 
 // getUsersPublicKeys is the batch lookup: keys of every known user, in the
 // order of ids; unknown users are reported in "errors" (partial success,
-// as X does for batch lookups). Each key carries user_id (an emulator
-// extension the api package understands).
+// as X does for batch lookups). Keys carry user_id only with
+// WithPublicKeyUserIDs: the specification's PublicKey has none, so by
+// default a batch answer does not say whose keys are whose (the api
+// package's GetPublicKeysByUser attributes them without it).
 func (s *Server) getUsersPublicKeys(c *call) *apiError {
 	q := c.r.URL.Query()
 	raw := strings.Join(q["ids"], ",")

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/exchange"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -22,6 +25,7 @@ import (
 type Server struct {
 	cfg     *config
 	mux     *http.ServeMux
+	handler http.Handler // serve, wrapped by the exchange recorder if any
 	limiter *rateLimiter
 	ids     *snowflake
 	nextID  func() uint64
@@ -30,6 +34,9 @@ type Server struct {
 	st    *state
 	db    *bolt.DB
 	blobs map[string][]byte // media bytes when there is no data file
+	// dmMedia is legacy DM media uploaded through PathEmulatorMedia
+	// (memory only).
+	dmMedia map[string]*dmMediaRec
 
 	initErr error
 }
@@ -57,6 +64,7 @@ func New(opts ...Option) *Server {
 		ids:     &snowflake{clock: cfg.clock},
 		st:      newState(),
 		blobs:   map[string][]byte{},
+		dmMedia: map[string]*dmMediaRec{},
 	}
 	s.nextID = s.ids.next
 	if cfg.ids != nil {
@@ -76,6 +84,13 @@ func New(opts ...Option) *Server {
 		}
 	}
 	s.routes()
+	rec := cfg.recorder
+	if rec == nil && !cfg.beyondSpec() {
+		// The contract test validates spec-strict servers only: a server
+		// with a convenience the specification lacks is not recorded.
+		rec = exchange.FromEnv()
+	}
+	s.handler = rec.Wrap(http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -105,7 +120,9 @@ func (s *Server) Close() error {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.clock()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
@@ -119,8 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "duration", s.cfg.clock().Sub(start))
 	}()
 	if s.initErr != nil {
-		writeProblem(rec, newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable,
-			"Service Unavailable", "The emulator is not available."))
+		writeProblem(rec, errUnavailable())
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -166,7 +182,9 @@ func (s *Server) bodyLimit(op api.Operation) int64 {
 	return s.cfg.maxBody
 }
 
-// handle registers an authenticated X API operation.
+// handle registers an authenticated X API operation. Every answer carries
+// the x-rate-limit-* headers, a refused credential's included (counted
+// against the caller's address).
 func (s *Server) handle(op api.Operation, h handler) {
 	s.mux.HandleFunc(op.Route(), func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, op: op}
@@ -174,23 +192,18 @@ func (s *Server) handle(op api.Operation, h handler) {
 		user, tok, perr := s.authenticate(r)
 		s.mu.Unlock()
 		if perr != nil {
-			if perr.status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="emulator"`)
-			}
+			s.limiter.allow(w, "anon|"+clientHost(r), op.ID, s.cfg.clock())
+			w.Header().Set("WWW-Authenticate", `Bearer realm="emulator"`)
 			writeProblem(w, perr)
 			return
 		}
 		c.user, c.tok = user, tok
-		if missing := missingScopes(tok, op.Scopes); len(missing) > 0 {
-			e := newProblem(http.StatusForbidden, api.ProblemClientForbidden, "Forbidden",
-				"The access token lacks the required scope(s): "+strings.Join(missing, ", ")+".")
-			e.problem.Section = "scopes"
-			writeProblem(w, e)
+		if !s.limiter.allow(w, user.ID, op.ID, s.cfg.clock()) {
+			writeProblem(w, errRateLimited())
 			return
 		}
-		if !s.limiter.allow(w, user.ID, op.ID, s.cfg.clock()) {
-			e := newProblem(http.StatusTooManyRequests, problemAboutBlank, "Too Many Requests", "Too Many Requests")
-			writeProblem(w, e)
+		if missing := missingScopes(tok, op.Scopes); len(missing) > 0 {
+			writeProblem(w, errMissingScopes(op.ID, missing))
 			return
 		}
 		if r.Method == http.MethodPost || r.Method == http.MethodPut {
@@ -199,13 +212,16 @@ func (s *Server) handle(op api.Operation, h handler) {
 				writeProblem(w, err)
 				return
 			}
+			if perr := checkContentType(r, op, body); perr != nil {
+				writeProblem(w, perr)
+				return
+			}
 			c.body = body
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.initErr != nil {
-			writeProblem(w, newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable,
-				"Service Unavailable", "The emulator is not available."))
+			writeProblem(w, errUnavailable())
 			return
 		}
 		// Re-read the user: it cannot disappear, but keep the pointer fresh.
@@ -214,6 +230,32 @@ func (s *Server) handle(op api.Operation, h handler) {
 			writeProblem(w, perr)
 		}
 	})
+}
+
+// clientHost is the caller's address without the port.
+func clientHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// checkContentType requires a JSON media type on request bodies, as the
+// specification declares every body application/json. Media appends may
+// also be multipart/form-data (the XDK examples send them so).
+func checkContentType(r *http.Request, op api.Operation, body []byte) *apiError {
+	if len(body) == 0 {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/json" || (mt == "multipart/form-data" && op.ID == api.OpChatMediaUploadAppend.ID) {
+		return nil
+	}
+	e := newProblem(http.StatusUnsupportedMediaType, api.ProblemInvalidRequest, "Unsupported Media Type",
+		"The request body must be application/json.")
+	e.problem.Parameter = "Content-Type"
+	return e
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
@@ -243,7 +285,7 @@ func missingScopes(t *tokenRec, need []string) []string {
 
 // authenticate resolves the bearer token of r. Callers hold s.mu.
 func (s *Server) authenticate(r *http.Request) (*userRec, *tokenRec, *apiError) {
-	unauthorized := newProblem(http.StatusUnauthorized, problemAboutBlank, "Unauthorized", "Unauthorized")
+	unauthorized := errUnauthorized()
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -293,6 +335,7 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("POST /emulator/v1/users", s.handleProvision)
 	m.HandleFunc("GET /emulator/v1/users", s.handleListUsers)
+	m.HandleFunc("POST "+PathEmulatorMedia, s.handleDMMediaUpload)
 	m.HandleFunc("GET /i/oauth2/authorize", s.handleAuthorize)
 	m.HandleFunc("GET /2/oauth2/authorize", s.handleAuthorize)
 	m.HandleFunc("POST /2/oauth2/token", s.handleToken)
@@ -346,7 +389,29 @@ func (s *Server) usersMe(c *call) *apiError {
 }
 
 func apiUser(u *userRec) api.User {
-	return api.User{ID: u.ID, Username: u.Username, Name: u.Username, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
+	return userJSON(u, []string{"created_at"})
+}
+
+// userJSON renders an account with X's default user fields (id, name,
+// username) plus the requested user.fields the emulator knows; fields it
+// has no data for (metrics, verification, ...) are left out, as X leaves
+// out what a user does not have.
+func userJSON(u *userRec, fields []string) api.User {
+	out := api.User{ID: u.ID, Username: u.Username, Name: u.Username}
+	f := false
+	for _, name := range fields {
+		switch name {
+		case "created_at":
+			out.CreatedAt = u.CreatedAt.UTC().Format(time.RFC3339)
+		case "protected":
+			out.Protected = &f
+		case "verified":
+			out.Verified = &f
+		case "description":
+			out.Description = ""
+		}
+	}
+	return out
 }
 
 func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {

@@ -259,6 +259,9 @@ func (s *Server) failureEvent(convKey, sender, messageID string, ft event.Failur
 
 // withFailure attaches a Thrift failure event to a problem.
 func (s *Server) withFailure(e *apiError, convKey, sender, messageID string, ft event.FailureType) *apiError {
+	if !s.cfg.failureEvents {
+		return e
+	}
 	if enc := s.failureEvent(convKey, sender, messageID, ft); enc != "" {
 		e.data = api.SendChatMessageData{EncodedMessageEvent: enc}
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/emulator"
 )
 
 // TestXDKInterop drives the emulator with X's official Chat XDK (the npm
@@ -28,7 +30,8 @@ func TestXDKInterop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(sdk), "node_modules", "@xdevplatform", "chat-xdk", "package.json")); err != nil {
 		t.Skip("official XDK not installed (run npm ci in ../interop)")
 	}
-	e := newEnv(t)
+	// Failure events are an opt-in convenience (not in the spec's Problem).
+	e := newEnv(t, emulator.WithFailureEvents(true))
 	out, err := exec.Command(node, filepath.Join("testdata", "xdk_flow.mjs"), sdk, e.ts.URL).CombinedOutput()
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
 		t.Fatalf("xdk_flow.mjs: %v\n%s", err, out)

@@ -16,6 +16,9 @@
 import { decodeStruct, encodeStruct } from "./thrift.mjs";
 
 const SEGMENT_BYTES = 1 << 20; // media upload segment size
+// Servers answer only the fields and expansions asked for (X's default
+// field sets), so conversation lookups name what the harness reads.
+const conversationQuery = "chat_conversation.fields=id,type,group_name&expansions=member_ids,admin_ids";
 
 /** An HTTP failure from the server: status and RFC 7807 problem. */
 export class HTTPError extends Error {
@@ -302,7 +305,7 @@ export class App {
    * held key (newest first) when possible.
    */
   async conversation(conversationId) {
-    const res = await this.request("GET", `/2/chat/conversations/${pathID(conversationId)}`);
+    const res = await this.request("GET", `/2/chat/conversations/${pathID(conversationId)}?${conversationQuery}`);
     const d = res?.data ?? {};
     const title = d.group_name ? this.openMetadata(conversationId, d.group_name) : null;
     return { data: d, title };
@@ -320,7 +323,7 @@ export class App {
    * GET /2/chat/conversations/{id}.
    */
   async addMembers(conversationId, newMemberIds) {
-    const conv = await this.request("GET", `/2/chat/conversations/${pathID(conversationId)}`);
+    const conv = await this.request("GET", `/2/chat/conversations/${pathID(conversationId)}?${conversationQuery}`);
     const d = conv?.data ?? {};
     const current = d.member_ids ?? d.participant_ids ?? [];
     const admins = d.admin_ids ?? [];

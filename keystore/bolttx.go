@@ -173,12 +173,12 @@ func (t *boltTx) SetIdentity(ctx context.Context, id *Identity) error {
 
 func peerFromRecord(userID, version string, r *peerKeyRecord) PeerKey {
 	return PeerKey{UserID: userID, Version: version, IdentityPublicKey: r.IdentityPublicKey, SigningPublicKey: r.SigningPublicKey,
-		FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, Verified: r.Verified, Pinned: r.Pinned}
+		FirstSeen: r.FirstSeen, LastSeen: r.LastSeen, Verified: r.Verified, Pinned: r.Pinned, Origin: r.Origin}
 }
 
 func peerRecord(k *PeerKey) peerKeyRecord {
 	return peerKeyRecord{IdentityPublicKey: k.IdentityPublicKey, SigningPublicKey: k.SigningPublicKey,
-		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, Verified: k.Verified, Pinned: k.Pinned}
+		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, Verified: k.Verified, Pinned: k.Pinned, Origin: k.Origin}
 }
 
 func (t *boltTx) peerKey(userID, version string) (*PeerKey, error) {

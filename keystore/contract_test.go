@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +138,21 @@ func testPeers(t *testing.T, s Store) {
 	}
 	if err := s.PutPeerKey(ctx, PeerKey{UserID: "7", Version: "12"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("peer key without keys: %v", err)
+	}
+	// Origin is written once: the first non-empty value stays.
+	mustNil(t, s.PutPeerKey(ctx, PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Origin: "first"}))
+	mustNil(t, s.PutPeerKey(ctx, PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Origin: "later"}))
+	mustNil(t, s.PutPeerKey(ctx, PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Pinned: true}))
+	ks, _ = s.PeerKeys(ctx, "7")
+	if ks[1].Version != "9" || ks[1].Origin != "first" || !ks[1].Pinned {
+		t.Fatalf("origin after re-puts: %+v", ks[1])
+	}
+	if ks[0].Origin != "" {
+		t.Fatalf("origin of a version stored without one: %q", ks[0].Origin)
+	}
+	long := PeerKey{UserID: "7", Version: "13", IdentityPublicKey: []byte("id"), Origin: strings.Repeat("o", MaxOriginLen+1)}
+	if err := s.PutPeerKey(ctx, long); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("oversized origin: %v", err)
 	}
 	other, _ := s.PeerKeys(ctx, "70")
 	if len(other) != 0 {

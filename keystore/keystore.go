@@ -145,7 +145,16 @@ type PeerKey struct {
 	Verified bool
 	// Pinned marks the version the caller trusts for this user.
 	Pinned bool
+	// Origin is caller data recording how the version became known (the
+	// session engine records whether it came with the first lookup of the
+	// user or was published later above the pinned version), at most
+	// MaxOriginLen bytes. Like FirstSeen it is written once: PutPeerKey
+	// keeps the first non-empty Origin.
+	Origin string
 }
+
+// MaxOriginLen bounds PeerKey.Origin.
+const MaxOriginLen = 64
 
 // ConversationKey is one version of a conversation's symmetric key.
 type ConversationKey struct {
@@ -247,7 +256,8 @@ type PeerStore interface {
 	PeerKeys(ctx context.Context, userID string) ([]PeerKey, error)
 	// PutPeerKey inserts or updates a version. If the version exists with
 	// different key bytes it fails with ErrConflict; otherwise the earliest
-	// FirstSeen is kept and the other fields are replaced.
+	// FirstSeen and the first non-empty Origin are kept and the other
+	// fields are replaced.
 	PutPeerKey(ctx context.Context, k PeerKey) error
 	// SetPeerVerified sets the Verified flag of an existing version
 	// (ErrNotFound when absent).

@@ -18,6 +18,7 @@ type peerKeyRecord struct {
 	LastSeen          time.Time `json:"last_seen"`
 	Verified          bool      `json:"verified,omitempty"`
 	Pinned            bool      `json:"pinned,omitempty"`
+	Origin            string    `json:"origin,omitempty"`
 }
 
 type convKeyRecord struct {

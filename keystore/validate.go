@@ -74,6 +74,9 @@ func prepPeerKey(k PeerKey) (PeerKey, error) {
 	if len(k.IdentityPublicKey) == 0 && len(k.SigningPublicKey) == 0 {
 		return PeerKey{}, fmt.Errorf("%w: peer key without public keys", ErrInvalid)
 	}
+	if len(k.Origin) > MaxOriginLen {
+		return PeerKey{}, fmt.Errorf("%w: peer key origin longer than %d bytes", ErrInvalid, MaxOriginLen)
+	}
 	k.IdentityPublicKey = cloneBytes(k.IdentityPublicKey)
 	k.SigningPublicKey = cloneBytes(k.SigningPublicKey)
 	k.FirstSeen = normTime(k.FirstSeen)
@@ -87,8 +90,8 @@ func clonePeerKey(k PeerKey) PeerKey {
 	return k
 }
 
-// mergePeerKey applies the PutPeerKey rule: key bytes are immutable and the
-// earliest FirstSeen wins.
+// mergePeerKey applies the PutPeerKey rule: key bytes are immutable, the
+// earliest FirstSeen and the first non-empty Origin win.
 func mergePeerKey(old *PeerKey, k PeerKey) (PeerKey, error) {
 	if old == nil {
 		return k, nil
@@ -97,6 +100,9 @@ func mergePeerKey(old *PeerKey, k PeerKey) (PeerKey, error) {
 		return PeerKey{}, fmt.Errorf("%w: user %s key version %s already stored with different keys", ErrConflict, k.UserID, k.Version)
 	}
 	k.FirstSeen = earliest(old.FirstSeen, k.FirstSeen)
+	if old.Origin != "" {
+		k.Origin = old.Origin
+	}
 	return k, nil
 }
 

@@ -5,11 +5,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp "${TMPDIR:-/tmp}/xchat-test.XXXXXX")
-trap 'rm -f "$log"' EXIT
-go test -count=1 -v "$@" ./... >"$log" 2>&1
+rec=$(mktemp -d "${TMPDIR:-/tmp}/xchat-exchanges.XXXXXX")
+trap 'rm -rf "$log" "$rec"' EXIT
+# Every emulator the suites start (in process or as xchatd) records its
+# exchanges; the contract test then validates them all against the OpenAPI
+# documents (internal/contract).
+XCHAT_CONTRACT_RECORD="$rec" go test -count=1 -v "$@" ./... >"$log" 2>&1
 rc=$?
-grep -aE '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
-grep -aE '^(interop|attacks|faults|crash): ' "$log" | sort -u
+XCHAT_CONTRACT_REPLAY="$rec" go test -count=1 -v -run '^TestContractRecorded$' ./internal/contract >>"$log" 2>&1 || rc=1
+grep -aE '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official |testref: |readme: |keystore damage: )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
+grep -aE '^(interop|attacks|faults|crash|keylookups): ' "$log" | sort -u
+grep -aE '^contract: ' "$log" | tail -1
 grep -aE '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
 if [ $rc -ne 0 ]; then
   echo "---- failures ----"

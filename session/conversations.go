@@ -438,23 +438,35 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 	return p, nil
 }
 
-// nextKeyVersion returns a millisecond-timestamp version strictly above the
-// highest version held for cid.
+// nextKeyVersion returns the version of a new conversation key of cid: a
+// millisecond timestamp from the engine's clock, raised to one above the
+// highest version held when that is higher. Versions held only as
+// unverified keys do not count (they are not stored as conversation keys),
+// and neither do versions more than maxVersionLead ahead of the clock, even
+// verified ones: a member who signed version 18446744073709551615 would
+// otherwise leave no version to rotate to. The version returned is never
+// one already held.
 func (e *Engine) nextKeyVersion(ctx context.Context, cid string) (string, error) {
-	v := uint64(max(e.now().UnixMilli(), 1))
-	latest, err := e.store.LatestConversationKey(ctx, cid)
-	switch {
-	case err == nil:
-		latest.Key.Zero()
-		cur, perr := strconv.ParseUint(latest.Version, 10, 64)
-		if perr != nil || cur == ^uint64(0) {
-			return "", fmt.Errorf("%w: stored key version %q cannot be exceeded", ErrInvalidArgument, latest.Version)
+	now := e.now()
+	v := uint64(max(now.UnixMilli(), 1))
+	keys, err := e.store.ConversationKeys(ctx, cid)
+	if err != nil {
+		return "", fmt.Errorf("session: reading conversation keys: %w", err)
+	}
+	held := make(map[uint64]bool, len(keys))
+	for i := range keys {
+		keys[i].Key.Zero()
+		n, perr := strconv.ParseUint(keys[i].Version, 10, 64)
+		if perr != nil {
+			continue // too long for uint64: implausible
 		}
-		if v <= cur {
-			v = cur + 1
+		held[n] = true
+		if plausibleVersion(keys[i].Version, now) && n >= v {
+			v = n + 1
 		}
-	case !errors.Is(err, keystore.ErrNotFound):
-		return "", fmt.Errorf("session: reading conversation key: %w", err)
+	}
+	for held[v] {
+		v++
 	}
 	return strconv.FormatUint(v, 10), nil
 }
@@ -873,6 +885,19 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	for _, s := range sequenceIDs {
 		if !keystore.ValidVersion(s) {
 			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
+		}
+		if !forAll {
+			continue
+		}
+		old, err := eventAt(ctx, e.store, cid, s)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if old != nil {
+			old.Body.Zero()
+			if old.SenderID != e.userID {
+				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", ErrNotAuthorized, s, old.SenderID)
+			}
 		}
 	}
 	action, restAction := event.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf

@@ -37,18 +37,61 @@ func (p TrustPolicy) String() string {
 	return "tofu"
 }
 
+// KeyChangeKind classifies a KeyChanged report.
+type KeyChangeKind int
+
+// Kinds of KeyChanged reports. Peer key history only moves forward: the
+// versions published when a peer is first looked up are pinned together;
+// afterwards only versions above the pinned one are accepted, and every one
+// of them is reported.
+const (
+	// KeyRotated: New is the peer's newest published key set, above the
+	// pinned one. TrustOnFirstUse pins it; TrustStrict keeps it pending
+	// until Verify.
+	KeyRotated KeyChangeKind = iota
+	// KeySkipped: New was published between the pinned version and the
+	// newest one, both first seen now. It is stored, so events it signed
+	// may verify, but never pinned; it is reported because no pin ever
+	// vouched for it.
+	KeySkipped
+	// KeyBackdated: New appeared below the pinned version after that was
+	// pinned: a version history cannot grow into its past. It is refused:
+	// not stored, never used to verify anything.
+	KeyBackdated
+	// KeyImplausible: New's version lies further in the future than any
+	// clock allows (see maxVersionLead); pinning it would refuse every
+	// later honest version as backdated. It is refused like KeyBackdated.
+	KeyImplausible
+)
+
+// String returns "rotated", "skipped", "backdated" or "implausible".
+func (k KeyChangeKind) String() string {
+	switch k {
+	case KeySkipped:
+		return "skipped"
+	case KeyBackdated:
+		return "backdated"
+	case KeyImplausible:
+		return "implausible"
+	}
+	return "rotated"
+}
+
 // KeyChanged reports that a peer's published keys differ from the keys
 // pinned for that peer. Old is nil the first time a peer's keys are seen
 // (which is not reported as a change).
 type KeyChanged struct {
 	// UserID is the peer whose keys changed.
 	UserID string
+	// Kind says what the server published (see KeyChangeKind).
+	Kind KeyChangeKind
 	// Old is the previously pinned key set.
 	Old *PeerKey
 	// New is the key set the server now publishes.
 	New *PeerKey
 	// Pinned reports whether the engine pinned New (TrustOnFirstUse) or
-	// kept Old pinned until Verify (TrustStrict).
+	// kept Old pinned until Verify (TrustStrict). It is false for every
+	// kind but KeyRotated.
 	Pinned bool
 }
 
@@ -144,8 +187,9 @@ type Engine struct {
 
 	peerMu sync.Mutex // serialises peer pinning decisions
 
-	notifyMu sync.Mutex   // guards pending
-	pending  []KeyChanged // key changes not yet delivered to the handler
+	notifyMu sync.Mutex      // guards pending and refused
+	pending  []KeyChanged    // key changes not yet delivered to the handler
+	refused  map[string]bool // refused peer key versions already handed to the handler
 }
 
 // Open loads the account held by store and returns its engine. It fails with

@@ -31,16 +31,28 @@ func (d *demo) Close() { _ = d.local.Close() }
 // account provisions a user on the emulator, creates and registers its
 // account and returns the opened engine.
 func (d *demo) account(ctx context.Context, name string, opts ...session.Option) *session.Engine {
-	u, err := d.local.AddUser(ctx, name)
+	id, token := d.provision(name)
+	return d.device(ctx, id, token, opts...)
+}
+
+// provision creates a user on the emulator.
+func (d *demo) provision(name string) (id, token string) {
+	u, err := d.local.AddUser(context.Background(), name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := api.New(api.WithBaseURL(d.local.URL), api.WithBearerToken(u.Token))
+	return u.ID, u.Token
+}
+
+// device creates, opens and registers a fresh key pair for user id: a new
+// account, or an existing user reinstalling.
+func (d *demo) device(ctx context.Context, id, token string, opts ...session.Option) *session.Engine {
+	client, err := api.New(api.WithBaseURL(d.local.URL), api.WithBearerToken(token))
 	if err != nil {
 		log.Fatal(err)
 	}
 	store := keystore.NewMemory()
-	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+	if err := session.CreateAccount(ctx, store, id, nil); err != nil {
 		log.Fatal(err)
 	}
 	e, err := session.Open(ctx, store, session.NewAPIServer(client), opts...)
@@ -219,6 +231,43 @@ func Example_rotate() {
 	// true true
 	// before false
 	// after true
+}
+
+// React to peer key changes by kind: a rotation is the peer's new keys
+// (pinned under trust on first use); a backdated or implausible version is
+// the server's doing and was refused; a skipped one was stored unvouched.
+func Example_keyChanges() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	onChange := func(k session.KeyChanged) {
+		switch k.Kind {
+		case session.KeyRotated:
+			fmt.Println("new keys for the peer, pinned:", k.Pinned)
+		case session.KeyBackdated, session.KeyImplausible:
+			fmt.Println("server published refused keys:", k.Kind, k.New.Version)
+		case session.KeySkipped:
+			fmt.Println("unvouched keys stored:", k.New.Version)
+		}
+	}
+	bob := d.account(ctx, "bob", session.WithKeyChangeHandler(onChange))
+	aliceID, token := d.provision("alice")
+	alice := d.device(ctx, aliceID, token)
+	if _, err := alice.SendText(ctx, bob.UserID(), "hi"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bob.RefreshPeers(ctx, aliceID); err != nil { // first contact: pinned, no report
+		log.Fatal(err)
+	}
+	d.device(ctx, aliceID, token) // alice reinstalls: new keys, new version
+	changes, err := bob.RefreshPeers(ctx, aliceID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(changes), changes[0].Kind)
+	// Output:
+	// new keys for the peer, pinned: true
+	// 1 rotated
 }
 
 // Reply to a message: the reply quotes the original's signed event, so the

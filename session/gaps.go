@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,25 +27,66 @@ type pendingGap struct {
 // noteRemovals records the sequence ids that verified deletes among evs
 // remove from this account's view: deletes for everyone, and this
 // account's own deletes for itself. The server stops serving those events,
-// which leaves a break in the chain that is not an attack.
-func (s *syncState) noteRemovals(evs []*Event) {
+// which leaves a break in the chain that is not an attack. A delete counts
+// only as stored (its authorship checked, see gateDelete and
+// gateAuthorship): call it after the page is stored.
+func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
-		if d == nil || !ev.Verified || ev.Err != nil {
+		if d == nil || !ev.Verified || ev.Err != nil || !validSequenceID(ev.SequenceID) {
 			continue
 		}
 		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
 			continue
 		}
+		stored, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if stored == nil {
+			continue
+		}
+		stored.Body.Zero()
+		if !stored.Verified || !bytes.Equal(stored.Raw, ev.Raw) {
+			continue // rejected when stored, or not this delete
+		}
 		if s.removals == nil {
 			s.removals = map[string]string{}
 		}
 		for _, seq := range d.SequenceIDs {
-			if validSequenceID(seq) {
-				s.removals[seq] = ev.SenderID
+			if !validSequenceID(seq) {
+				continue
+			}
+			s.removals[seq] = ev.SenderID
+			if err := s.noteUnconfirmedTarget(ctx, ev, seq); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// noteUnconfirmedTarget reports (AnomalyUnconfirmedDelete) a delete for
+// everyone by another user naming an event stored here unverified: the
+// sender that event claims is the server's word, so whether the deleter
+// wrote it cannot be told (a stand-in for a withheld message would let the
+// delete pass as its own author's).
+func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq string) error {
+	if del.Delete.Action != inbound.DeleteForAll || del.SenderID == s.e.userID {
+		return nil
+	}
+	t, err := eventAt(ctx, s.e.store, s.cid, seq)
+	if err != nil {
+		return fmt.Errorf("session: reading history: %w", err)
+	}
+	if t == nil {
+		return nil // never stored: see explained
+	}
+	t.Body.Zero()
+	if !t.Verified {
+		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
+	}
+	return nil
 }
 
 // noteServed records the key changes a page served in meta: they are in
@@ -108,8 +150,13 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 		}
 		if stored == nil {
 			// Never stored here: a held delete must name it, one of this
-			// sync or one this account sent.
-			if _, named := s.removals[cur]; named {
+			// sync or one this account sent. Another user's delete cannot
+			// show that its author wrote the event (nobody here saw it):
+			// the break is reported as an unconfirmed delete.
+			if by, named := s.removals[cur]; named {
+				if by != s.e.userID {
+					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
+				}
 				return true, nil
 			}
 			// Or it is a key change this account posted, served only

@@ -86,6 +86,9 @@ const (
 	AnomalyFork       = inbound.AnomalyFork
 	AnomalyReorder    = inbound.AnomalyReorder
 	AnomalyMissingKey = inbound.AnomalyMissingKey
+	// AnomalyUnconfirmedDelete: a chain break covered only by a delete
+	// whose targets this account never saw (Related is the deleter).
+	AnomalyUnconfirmedDelete = inbound.AnomalyUnconfirmedDelete
 )
 
 // Entry types (Entry.Type).
@@ -135,6 +138,12 @@ type Entry struct {
 	// KeyVersion is the conversation key version of a message or key
 	// change.
 	KeyVersion string `json:"key_version,omitempty"`
+	// DecryptOnly, for a key change whose key this account holds, says why
+	// that key may decrypt but never encrypt (see
+	// inbound.DecryptOnlyReason): "unverified" (its signature failed or
+	// could not be checked; the entry is not Verified), "pre_v6",
+	// "superseded_signer" or "implausible_version". Empty otherwise.
+	DecryptOnly string `json:"decrypt_only,omitempty"`
 	// TTL is a message's disappearing lifetime.
 	TTL time.Duration `json:"ttl,omitempty"`
 	// Deleted lists the sequence ids a delete removes; DeleteForAll says
@@ -162,6 +171,7 @@ type entryBody struct {
 	Emoji            string        `json:"emoji,omitempty"`
 	TargetSequenceID string        `json:"target_sequence_id,omitempty"`
 	KeyVersion       string        `json:"key_version,omitempty"`
+	DecryptOnly      string        `json:"decrypt_only,omitempty"`
 	TTL              time.Duration `json:"ttl,omitempty"`
 	Deleted          []string      `json:"deleted,omitempty"`
 	DeleteForAll     bool          `json:"delete_for_all,omitempty"`
@@ -220,6 +230,9 @@ func EntryFromEvent(ev *Event) Entry {
 		en.Type = TypeMessage
 	case ev.KeyChange != nil:
 		en.KeyVersion = ev.KeyChange.Version
+		if ev.KeyChange.Key != nil {
+			en.DecryptOnly = string(ev.KeyChange.DecryptOnly)
+		}
 	case ev.GroupChange != nil:
 		g := *ev.GroupChange
 		en.Group = &g
@@ -236,7 +249,7 @@ func EntryFromEvent(ev *Event) Entry {
 func (en *Entry) stored(raw []byte) keystore.StoredEvent {
 	body, _ := json.Marshal(entryBody{
 		Text: en.Text, Entities: en.Entities, Attachments: en.Attachments, ReplyTo: en.ReplyTo,
-		Emoji: en.Emoji, TargetSequenceID: en.TargetSequenceID, KeyVersion: en.KeyVersion, TTL: en.TTL,
+		Emoji: en.Emoji, TargetSequenceID: en.TargetSequenceID, KeyVersion: en.KeyVersion, DecryptOnly: en.DecryptOnly, TTL: en.TTL,
 		Deleted: en.Deleted, DeleteForAll: en.DeleteForAll, Group: en.Group, Failure: en.Failure, Removed: en.Removed,
 		Prev: en.removedPrev,
 	})
@@ -272,7 +285,7 @@ func entryFromStored(cid string, s *keystore.StoredEvent) Entry {
 		}
 	}
 	en.Text, en.Entities, en.Attachments, en.ReplyTo = b.Text, b.Entities, b.Attachments, b.ReplyTo
-	en.Emoji, en.TargetSequenceID, en.KeyVersion, en.TTL = b.Emoji, b.TargetSequenceID, b.KeyVersion, b.TTL
+	en.Emoji, en.TargetSequenceID, en.KeyVersion, en.DecryptOnly, en.TTL = b.Emoji, b.TargetSequenceID, b.KeyVersion, b.DecryptOnly, b.TTL
 	en.Deleted, en.DeleteForAll, en.Group, en.Failure, en.Removed = b.Deleted, b.DeleteForAll, b.Group, b.Failure, b.Removed
 	return en
 }

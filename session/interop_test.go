@@ -301,8 +301,9 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			// History the reply quotes.
-			if m.Name == "reply" {
+			// History the reply quotes (and the edit edits: only a stored
+			// message of one's own may be edited).
+			if m.Name == "reply" || m.Name == "edit" {
 				rs.pages["111-222"] = &api.GetChatConversationEventsResponse{
 					Data: []api.ChatMessageEvent{{EncodedEvent: s.Messages[0].EncodedEvent}},
 					Meta: &api.ChatEventsMeta{ConversationKeyEvents: []string{s.KeyChange.EncodedEvent}}}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,12 +24,21 @@ type storeKeys struct {
 	version  string
 
 	mu      sync.Mutex
-	conv    map[string]*crypto.ConversationKey // conv+"\x00"+version
-	signing map[string]*crypto.PublicKey       // user+"\x00"+version
-	missing map[string]bool                    // signing lookups that failed
+	conv    map[string]heldKey           // conv+"\x00"+version
+	signing map[string]*crypto.PublicKey // user+"\x00"+version
+	missing map[string]bool              // signing lookups that failed
 }
 
-var _ inbound.Keys = (*storeKeys)(nil)
+// heldKey is a cached conversation key lookup (key nil: none held).
+type heldKey struct {
+	key      *crypto.ConversationKey
+	verified bool
+}
+
+var (
+	_ inbound.Keys     = (*storeKeys)(nil)
+	_ inbound.KeyTrust = (*storeKeys)(nil)
+)
 
 func (e *Engine) keysFor(ctx context.Context) (*storeKeys, error) {
 	kp, v, err := e.identity()
@@ -38,44 +48,62 @@ func (e *Engine) keysFor(ctx context.Context) (*storeKeys, error) {
 	return &storeKeys{
 		e: e, ctx: ctx, strict: e.cfg.policy == TrustStrict,
 		identity: kp.Identity, version: v,
-		conv:    map[string]*crypto.ConversationKey{},
+		conv:    map[string]heldKey{},
 		signing: map[string]*crypto.PublicKey{},
 		missing: map[string]bool{},
 	}, nil
 }
 
-// ConversationKey implements inbound.Keys.
+// ConversationKey implements inbound.Keys: the conversation key of the
+// version, or else the unverified key kept for decryption only (see
+// keepUnverifiedKey).
 func (k *storeKeys) ConversationKey(conversationID, version string) (*crypto.ConversationKey, bool) {
+	h := k.held(conversationID, version)
+	return h.key, h.key != nil
+}
+
+// ConversationKeyVerified implements inbound.KeyTrust.
+func (k *storeKeys) ConversationKeyVerified(conversationID, version string) bool {
+	return k.held(conversationID, version).verified
+}
+
+// held looks a conversation key up in the store, once per operation.
+func (k *storeKeys) held(conversationID, version string) heldKey {
 	id := conversationID + "\x00" + version
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if ck, ok := k.conv[id]; ok {
-		return ck, ck != nil
+	if h, ok := k.conv[id]; ok {
+		return h
 	}
-	if !keystore.ValidVersion(version) {
-		return nil, false
+	var h heldKey
+	if keystore.ValidVersion(version) {
+		if stored, err := k.e.store.ConversationKey(k.ctx, conversationID, version); err == nil {
+			ck := crypto.ConversationKey(stored.Key)
+			stored.Key.Zero()
+			h = heldKey{key: &ck, verified: true}
+		} else if v, err := k.e.store.Value(k.ctx, unverifiedKeyKey(conversationID, version)); err == nil && len(v) == crypto.ConversationKeySize {
+			ck := crypto.ConversationKey(v)
+			clear(v)
+			h = heldKey{key: &ck}
+		}
 	}
-	stored, err := k.e.store.ConversationKey(k.ctx, conversationID, version)
-	if err != nil {
-		k.conv[id] = nil
-		return nil, false
-	}
-	ck := crypto.ConversationKey(stored.Key)
-	stored.Key.Zero()
-	k.conv[id] = &ck
-	return &ck, true
+	k.conv[id] = h
+	return h
 }
 
-func (k *storeKeys) addConversationKey(conversationID, version string, key *crypto.ConversationKey) {
+// addConversationKey caches a key adopted during the operation.
+func (k *storeKeys) addConversationKey(conversationID, version string, key *crypto.ConversationKey, verified bool) {
 	c := *key
 	k.mu.Lock()
-	k.conv[conversationID+"\x00"+version] = &c
+	k.conv[conversationID+"\x00"+version] = heldKey{key: &c, verified: verified}
 	k.mu.Unlock()
 }
 
 // SigningKey implements inbound.Keys. Every stored version of a peer's keys
-// passed the binding check; under TrustStrict only pinned or verified
-// versions are usable.
+// passed the binding check; only versions legitimately known are usable
+// (pinned, published at first contact, or first published above the pin of
+// the time: see verifiable), and under TrustStrict only pinned or verified
+// ones.
 func (k *storeKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool) {
 	id := userID + "\x00" + version
 	k.mu.Lock()
@@ -96,11 +124,13 @@ func (k *storeKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool)
 	if err != nil {
 		return nil, false
 	}
-	for _, s := range stored {
+	pinned := pinnedOf(stored)
+	for i := range stored {
+		s := &stored[i]
 		if s.Version != version {
 			continue
 		}
-		if k.strict && !s.Pinned && !s.Verified {
+		if (k.strict && !s.Pinned && !s.Verified) || !verifiable(s, pinned) {
 			break
 		}
 		pk, err := crypto.ParsePublicKey(s.SigningPublicKey)
@@ -112,6 +142,43 @@ func (k *storeKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool)
 	}
 	k.missing[userID] = true
 	return nil, false
+}
+
+// pinnedOf returns the pinned version among stored, or nil.
+func pinnedOf(stored []keystore.PeerKey) *keystore.PeerKey {
+	for i := range stored {
+		if stored[i].Pinned {
+			return &stored[i]
+		}
+	}
+	return nil
+}
+
+// currentSigner reports whether version is userID's current signing key:
+// this account's registered version, or a peer's pinned version (or one
+// with the same signing key, re-registered under a new version). A key
+// change signed with any other, superseded, version may only decrypt.
+func (k *storeKeys) currentSigner(userID, version string) bool {
+	if userID == k.e.userID {
+		return version == k.version
+	}
+	stored, err := k.e.store.PeerKeys(k.ctx, userID)
+	if err != nil {
+		return false
+	}
+	pinned := pinnedOf(stored)
+	if pinned == nil {
+		return false
+	}
+	if pinned.Version == version {
+		return true
+	}
+	for _, s := range stored {
+		if s.Version == version {
+			return bytes.Equal(s.SigningPublicKey, pinned.SigningPublicKey)
+		}
+	}
+	return false
 }
 
 // Identity implements inbound.Keys.
@@ -137,9 +204,10 @@ func (k *storeKeys) missingSigners() []string {
 
 // encryptionKey returns the newest conversation key of cid that may encrypt:
 // the numerically highest version whose distribution was verified (a key
-// this account distributed, or a verified v6+ key change). Replayed older
-// key changes are stored under their own, lower versions and so never
-// displace it.
+// this account distributed, or a verified v6+ key change signed with its
+// sender's current signing key) and that is not implausibly far in the
+// future (see maxVersionLead). Replayed older key changes are stored under
+// their own, lower versions and so never displace it.
 func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
 	keys, err := e.store.ConversationKeys(ctx, cid)
 	if err != nil {
@@ -150,8 +218,9 @@ func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.Convers
 			keys[i].Key.Zero()
 		}
 	}()
+	now := e.now()
 	for i := len(keys) - 1; i >= 0; i-- {
-		if keys[i].Verified {
+		if keys[i].Verified && plausibleVersion(keys[i].Version, now) {
 			ck := crypto.ConversationKey(keys[i].Key)
 			return &ck, keys[i].Version, nil
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -158,34 +157,19 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 	var errs []error
 	for start := 0; start < len(ids); start += 100 {
 		batch := ids[start:min(start+100, len(ids))]
-		resp, err := srv.GetPublicKeys(ctx, batch)
+		byUser, err := e.publishedKeys(ctx, srv, batch)
 		if err != nil {
 			return changes, fmt.Errorf("session: fetching public keys: %w", err)
 		}
-		byUser := map[string][]api.PublicKey{}
-		for _, k := range resp.Data {
-			uid := k.UserID
-			if uid == "" && len(batch) == 1 {
-				uid = batch[0]
-			}
-			byUser[uid] = append(byUser[uid], k)
-		}
 		for _, uid := range batch {
 			ch, err := e.pinPeer(ctx, uid, byUser[uid])
+			changes = append(changes, ch...)
 			if err != nil {
 				errs = append(errs, err)
-				continue
-			}
-			if ch != nil {
-				changes = append(changes, *ch)
 			}
 		}
 	}
-	if e.cfg.onChange != nil && len(changes) > 0 {
-		e.notifyMu.Lock()
-		e.pending = append(e.pending, changes...)
-		e.notifyMu.Unlock()
-	}
+	e.queueChanges(changes)
 	return changes, errors.Join(errs...)
 }
 
@@ -218,116 +202,6 @@ func parsePublished(uid string, k api.PublicKey) (*PeerKey, error) {
 		SigningKey:  sg.SPKI(),
 		Fingerprint: crypto.FingerprintString(id),
 	}, nil
-}
-
-// pinPeer applies the trust policy to the key sets published for uid.
-func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) (*KeyChanged, error) {
-	var valid []*PeerKey
-	var errs []error
-	for _, k := range published {
-		pk, err := parsePublished(uid, k)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		valid = append(valid, pk)
-	}
-	if len(valid) == 0 {
-		if len(errs) == 0 {
-			return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, uid)
-		}
-		return nil, errors.Join(errs...)
-	}
-	sort.Slice(valid, func(i, j int) bool { return versionLess(valid[i].Version, valid[j].Version) })
-	newest := valid[len(valid)-1]
-	now := e.now()
-
-	e.peerMu.Lock()
-	defer e.peerMu.Unlock()
-	var change *KeyChanged
-	err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		stored, err := tx.PeerKeys(ctx, uid)
-		if err != nil {
-			return err
-		}
-		peer := buildPeer(uid, stored)
-		known := map[string]*PeerKey{}
-		for i := range peer.History {
-			known[peer.History[i].Version] = &peer.History[i]
-		}
-		put := func(k *PeerKey, pinned, verified bool) error {
-			err := tx.PutPeerKey(ctx, keystore.PeerKey{
-				UserID: uid, Version: k.Version,
-				IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,
-				FirstSeen: now, LastSeen: now, Pinned: pinned, Verified: verified,
-			})
-			if errors.Is(err, keystore.ErrConflict) {
-				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, k.Version)
-			}
-			return err
-		}
-		// Record older published versions (never pinned) so that
-		// signatures made with them still verify.
-		for _, k := range valid[:len(valid)-1] {
-			if old, ok := known[k.Version]; ok {
-				if !old.sameKeys(k) {
-					return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, k.Version)
-				}
-				continue
-			}
-			if err := put(k, false, false); err != nil {
-				return err
-			}
-		}
-		cur := peer.Current
-		switch {
-		case cur == nil:
-			// First use: pin the newest published keys (unverified).
-			return put(newest, true, false)
-		case cur.Version == newest.Version:
-			if !cur.sameKeys(newest) {
-				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, uid, newest.Version)
-			}
-			return put(newest, true, cur.Verified)
-		case versionLess(newest.Version, cur.Version):
-			// Rollback to an older version: keep the pinned keys.
-			return nil
-		case cur.sameKeys(newest):
-			// Same keys re-registered under a new version: move the pin.
-			if err := put(cur, false, cur.Verified); err != nil {
-				return err
-			}
-			return put(newest, true, cur.Verified)
-		}
-		// The peer's keys changed.
-		_, already := known[newest.Version]
-		if e.cfg.policy == TrustStrict {
-			if err := put(newest, false, false); err != nil {
-				return err
-			}
-			if !already {
-				change = &KeyChanged{UserID: uid, Old: cur, New: newest, Pinned: false}
-			}
-			return nil
-		}
-		if err := put(cur, false, cur.Verified); err != nil {
-			return err
-		}
-		if err := put(newest, true, false); err != nil {
-			return err
-		}
-		if !already {
-			change = &KeyChanged{UserID: uid, Old: cur, New: newest, Pinned: true}
-		}
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, ErrKeyChanged) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("session: pinning keys of %s: %w", uid, err)
-	}
-	return change, nil
 }
 
 // Verify records that the user confirmed userID's keys out of band (for

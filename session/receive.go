@@ -55,6 +55,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		return nil, err
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
+		e.screenKey(keys, ev)
 		if err := e.adoptKey(ctx, cid, ev); err != nil {
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err

@@ -149,13 +149,27 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 }
 
 // Edit replaces the text of the message with sequence id target; entities
-// describe the new text (omitting them clears the original's).
+// describe the new text (omitting them clears the original's). Only a
+// message's author may edit it: target must be a stored message of this
+// account (ErrNotAuthorized otherwise; sync first for a message not yet
+// stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
 	if !keystore.ValidVersion(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+	}
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := e.storedEvent(ctx, cid, target)
+	if err != nil {
+		return nil, err
+	}
+	if orig.SenderID != e.userID || orig.Type != TypeMessage {
+		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
 	c := &outboxContent{Type: TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
@@ -515,9 +529,12 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if s, err := strconv.ParseInt(raw.GetSenderID(), 10, 64); err == nil {
 		p.SenderID = &s
 	}
+	// The latest edit, only if its author is the original's and it names
+	// this message (the index holds nothing else; checked again here).
 	if editRaw, err := e.store.Value(ctx, editIndexKey(cid, seq)); err == nil {
-		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil {
-			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil {
+		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil &&
+			edit.GetSenderID() == raw.GetSenderID() {
+			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil && ec.MessageEdit.GetMessageSequenceID() == seq {
 				p.RawEventEditMessage = edit
 				p.MessageText = ec.MessageEdit.UpdatedText
 				p.Entities = ec.MessageEdit.Entities

@@ -64,22 +64,28 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
-// above the conversation's high-water mark can become the encryption key,
-// so a replayed older key change never does. Group rosters follow verified
+// signed with its sender's current key, above the conversation's
+// high-water mark, can become the encryption key, so a replayed older key
+// change never does (see screenKey and keepUnverifiedKey for the keys that
+// only decrypt). Group rosters follow verified
 // group changes. Peers whose signing keys are unknown are fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
 // are reported, never hidden; a break in the chain left by events a held,
-// verified delete removed (which the server no longer serves) or by a key
-// change served only while a message uses its version is explained, not an
-// anomaly (see resolveGaps). fn returning an error stops the sync.
+// verified delete by their author removed (which the server no longer
+// serves) or by a key change served only while a message uses its version
+// is explained, not an anomaly (see resolveGaps); an event never seen here
+// and named only by another user's delete is reported as
+// AnomalyUnconfirmedDelete. fn returning an error stops the sync.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (inbound.ErrMalformed); signed events by non-members of the
-// conversation fail with ErrNotMember, unauthorised group changes and
-// deletes with ErrNotAuthorized, replays of a stored message id under a
-// new sequence id with ErrReplayed; none of them takes effect. Pagination
-// that keeps claiming more events without bringing any (see maxIdlePages)
-// stops the sync with ErrServerResponse.
+// conversation fail with ErrNotMember; unauthorised group changes, and
+// edits and deletes of another author's message, with ErrNotAuthorized;
+// replays of a stored message id under a new sequence id with ErrReplayed;
+// none of them takes effect. Pagination
+// that keeps claiming more events without bringing any (see maxIdlePages),
+// or a page beyond the page bounds (see maxPageEvents), stops the sync with
+// ErrServerResponse.
 func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -202,25 +208,9 @@ type syncState struct {
 
 // page processes one page of events.
 func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse) (bool, error) {
-	var raws [][]byte
-	var bad []*Event
-	add := func(b64 string) {
-		raw, err := wire.DecodeB64(b64)
-		if err != nil {
-			bad = append(bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
-			return
-		}
-		raws = append(raws, raw)
-	}
-	var kcCount int
-	if resp.Meta != nil {
-		for _, k := range resp.Meta.KeyChangeEvents() {
-			add(k)
-		}
-		kcCount = len(raws)
-	}
-	for _, d := range resp.Data {
-		add(d.EncodedEvent)
+	raws, bad, kcCount, err := decodePage(resp)
+	if err != nil {
+		return false, err
 	}
 	evs, err := s.decrypt(ctx, raws)
 	if err != nil {
@@ -236,6 +226,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 				return false, err
 			}
 			s.keys = keys
+			evs = nil // the first pass's events are dropped before the second
 			if evs, err = s.decrypt(ctx, raws); err != nil {
 				return false, err
 			}
@@ -286,7 +277,6 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 		}
 	}
 	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
-	s.noteRemovals(data)
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
 	reachedStored := false
@@ -312,6 +302,11 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	// Store oldest first so that group changes apply in order.
 	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, keep); err != nil {
+		return false, err
+	}
+	// Only now, with authorship decided as the deletes were stored, may
+	// they explain breaks in the chain.
+	if err := s.noteRemovals(ctx, data); err != nil {
 		return false, err
 	}
 	for _, ev := range bad {
@@ -431,14 +426,17 @@ func (s *syncState) checkLinks(walk []*Event) {
 	}
 }
 
+// decrypt runs a page through the receive pipeline, holding the page to
+// its element budget (see pageBudget) as the events stream out.
 func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error) {
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers}
 	evs := make([]*Event, 0, len(raws))
+	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, s.keys, inbound.FromBytes(raws), opts) {
 		if err != nil {
 			return nil, fmt.Errorf("session: decrypting events: %w", err)
 		}
-		evs = append(evs, ev)
+		evs = append(evs, budget.hold(ev))
 	}
 	return evs, nil
 }
@@ -450,6 +448,7 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 		if kc == nil || kc.Key == nil || !keystore.ValidVersion(kc.Version) {
 			continue
 		}
+		s.e.screenKey(s.keys, ev)
 		if err := s.e.adoptKey(ctx, s.cid, ev); err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
 				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, s.cid, kc.Version))
@@ -458,18 +457,27 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 			}
 			return err
 		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key)
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != inbound.DecryptOnlyUnverified)
 	}
 	return nil
 }
 
 // adoptKey stores a key change's key. It is marked usable for encryption
-// only when the change verified at signature version 6+, and then, when it
-// is the newest usable version, records its recipients.
+// only when the change verified at signature version 6+ and is not
+// decrypt-only (see screenKey), and then, when it is the newest usable
+// version, records its recipients. A key whose change did not verify is
+// kept apart, for decryption only (keepUnverifiedKey); a verified key of
+// the same version replaces it.
 func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 	kc := ev.KeyChange
+	if kc.DecryptOnly == inbound.DecryptOnlyUnverified {
+		return e.keepUnverifiedKey(ctx, cid, kc)
+	}
 	usable := ev.Verified && kc.UsableForEncryption
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
+			return err
+		}
 		old, err := tx.ConversationKey(ctx, cid, kc.Version)
 		switch {
 		case err == nil:
@@ -606,6 +614,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 			if err := e.gateEvent(ctx, tx, cid, ev); err != nil {
 				return err
 			}
+			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
+				return err
+			}
 			en := EntryFromEvent(ev)
 			if en.Group != nil && en.Group.Title != "" {
 				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
@@ -615,6 +626,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 			}
 			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
+				return err
+			}
+			if err := e.settle(ctx, tx, cid, ev); err != nil {
 				return err
 			}
 			if !ev.Verified {
@@ -638,6 +652,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 			}
 			if ev.Delete != nil {
 				if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
+					return err
+				}
+				if err := e.notePendingDeletes(ctx, tx, cid, ev); err != nil {
 					return err
 				}
 			}
@@ -710,8 +727,9 @@ func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.St
 }
 
 // applyDelete erases the content of messages removed by a verified
-// delete: for everyone when the delete's author wrote them, or for this
-// account when it deleted them for itself. The entry stays (Removed) so
+// delete: for everyone when the delete's author wrote them (a verified
+// stored message: an unverified one's sender is the server's word), or for
+// this account when it deleted them for itself. The entry stays (Removed) so
 // the transcript keeps its shape.
 func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
 	d := ev.Delete
@@ -724,7 +742,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 		if err != nil {
 			return err
 		}
-		if old == nil || (forAll && old.SenderID != ev.SenderID) {
+		if old == nil || (forAll && (old.SenderID != ev.SenderID || !old.Verified)) {
 			if old != nil {
 				old.Body.Zero()
 			}

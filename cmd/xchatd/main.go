@@ -45,7 +45,7 @@ public keys, media, legacy Direct Messages, OAuth 2.0) for tests, demos and
 offline development. It behaves like the real API as far as X's
 specification and official SDK tell, and never talks to X.
 
-Usage: xchatd [-addr HOST:PORT] [-data FILE] [-rate-limit N] [-rate-window DURATION] [-v]
+Usage: xchatd [-addr HOST:PORT] [-data FILE] [-rate-limit N] [-rate-window DURATION] [-v] [flags]
 
 Once it accepts connections it prints "listening on http://HOST:PORT".
 Create accounts with
@@ -78,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	window := fs.Duration("rate-window", emulator.DefaultRateWindow, "length of a rate-limit window (`DURATION`)")
 	autoUser := fs.String("oauth-auto-approve", "", "user `ID` that /i/oauth2/authorize approves without a consent page")
 	verbose := fs.Bool("v", false, "log requests to stderr (never tokens or bodies)")
+	keyUserIDs := fs.Bool("public-key-user-ids", false, "add user_id to public keys (not in the specification; off = spec-strict)")
+	failureEvents := fs.Bool("failure-events", false, "attach MessageFailureEvents to rejected sends (not in the specification)")
 	fs.Usage = func() {} // -help prints usage on stdout below; errors get a hint
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,6 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *autoUser != "" {
 		opts = append(opts, emulator.WithOAuthAutoApprove(*autoUser))
 	}
+	opts = append(opts, emulator.WithPublicKeyUserIDs(*keyUserIDs), emulator.WithFailureEvents(*failureEvents))
 	if *verbose {
 		opts = append(opts, emulator.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	}

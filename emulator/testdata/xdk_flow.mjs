@@ -52,8 +52,10 @@ const send = (u, path, m) => call("POST", `/2/chat/conversations/${path}/message
 const batchOf = (ev) => [...(ev.meta?.conversation_key_events || []), ...(ev.data || []).map((e) => e.encoded_event)];
 
 const a = await mkUser("alice"), b = await mkUser("bob"), c = await mkUser("carol");
-const keys = (await call("GET", `/2/users/public_keys?ids=${a.id},${b.id},${c.id}`, a.access_token)).json.data;
-expect(keys.length === 3, "batch public keys");
+// The specification's PublicKey has no user_id: fetch per user and label.
+const keysOf = async (u) => (await call("GET", `/2/users/${u.id}/public_keys`, a.access_token)).json.data.map((k) => ({ ...k, user_id: u.id }));
+const keys = [...await keysOf(a), ...await keysOf(b), ...await keysOf(c)];
+expect(keys.length === 3, "public keys");
 const pair = keys.filter((k) => k.user_id !== c.id);
 
 // 1:1: key change, message, decrypt as bob, delete.

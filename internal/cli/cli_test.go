@@ -296,3 +296,23 @@ func TestProgressDrawsOnWrite(t *testing.T) {
 		t.Errorf("progress output %q", s)
 	}
 }
+
+// Refused and skipped peer key versions get banners of their own: a
+// refused version is never presented as the peer's new keys.
+func TestKeyChangeBannerKinds(t *testing.T) {
+	k := func(v, fp string) *session.PeerKey { return &session.PeerKey{Version: v, Fingerprint: fp} }
+	for _, c := range []struct {
+		kc        session.KeyChanged
+		want, not string
+	}{
+		{session.KeyChanged{UserID: "7", Kind: session.KeyRotated, Old: k("1", "old"), New: k("2", "new"), Pinned: true}, "HAVE CHANGED", "REFUSED"},
+		{session.KeyChanged{UserID: "7", Kind: session.KeyBackdated, Old: k("5", "old"), New: k("1", "srv")}, "older than the version already pinned", "HAVE CHANGED"},
+		{session.KeyChanged{UserID: "7", Kind: session.KeyImplausible, Old: k("5", "old"), New: k("99", "srv")}, "further in the future", "HAVE CHANGED"},
+		{session.KeyChanged{UserID: "7", Kind: session.KeySkipped, Old: k("5", "old"), New: k("6", "mid")}, "no pin vouched", "REFUSED"},
+	} {
+		got := keyChangeBanner(c.kc)
+		if !strings.Contains(got, c.want) || strings.Contains(got, c.not) || !strings.Contains(got, c.kc.New.Fingerprint) {
+			t.Errorf("%s banner: %q", c.kc.Kind, got)
+		}
+	}
+}

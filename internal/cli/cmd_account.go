@@ -119,7 +119,7 @@ must exist (xchat init).`,
 			clientID := fs.String("client-id", "", "OAuth 2.0 client `ID` (env "+EnvClientID+")")
 			authURL := fs.String("auth-url", api.DefaultAuthURL, "authorization endpoint `URL`")
 			tokenURL := fs.String("token-url", api.DefaultTokenURL, "token endpoint `URL`")
-			listen := fs.String("listen", api.DefaultLoopbackAddr, "loopback address `ADDR` for the redirect (fix the port if your app requires it)")
+			listen := fs.String("listen", api.DefaultLoopbackAddr, "loopback address `ADDR` for the redirect; X requires the exact callback registered with the app (default http://"+api.DefaultLoopbackAddr+api.DefaultCallbackPath+"); port 0 picks a free port")
 			timeout := fs.Duration("timeout", api.DefaultLoginTimeout, "give up after this long")
 			return func(ctx context.Context, a *app, _ []string) error {
 				id := *clientID

@@ -197,6 +197,9 @@ func humanEntryRaw(e *session.Entry, self string, names map[string]string) strin
 		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, oneLine(e.Text))
 	case session.TypeKeyChange:
 		fmt.Fprintf(&b, "conversation key changed (version %s)", e.KeyVersion)
+		if e.DecryptOnly != "" {
+			fmt.Fprintf(&b, " [decrypt only: %s]", strings.ReplaceAll(e.DecryptOnly, "_", " "))
+		}
 	case session.TypeGroupChange:
 		if g := e.Group; g != nil {
 			fmt.Fprintf(&b, "group %s", strings.ReplaceAll(g.Kind.String(), "_", " "))
@@ -224,6 +227,20 @@ func humanEntryRaw(e *session.Entry, self string, names map[string]string) strin
 // keyChangeBanner is the loud notice of a peer key change.
 func keyChangeBanner(kc session.KeyChanged) string {
 	var b strings.Builder
+	switch kc.Kind {
+	case session.KeyBackdated, session.KeyImplausible:
+		why := "older than the version already pinned, published after it"
+		if kc.Kind == session.KeyImplausible {
+			why = "further in the future than any clock allows"
+		}
+		fmt.Fprintf(&b, "xchat: WARNING: the server published keys for user %s at version %s, %s.\n", kc.UserID, kc.New.Version, why)
+		fmt.Fprintf(&b, "  fingerprint: %s. They were REFUSED: nothing signed with them verifies. The server may be trying to impersonate %s.\n", kc.New.Fingerprint, kc.UserID)
+		return b.String()
+	case session.KeySkipped:
+		fmt.Fprintf(&b, "xchat: WARNING: user %s published keys at version %s and newer ones at once (fingerprint %s).\n", kc.UserID, kc.New.Version, kc.New.Fingerprint)
+		fmt.Fprintf(&b, "  Messages signed with them verify, but no pin vouched for them: compare safety numbers with 'xchat keys verify %s'.\n", kc.UserID)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "xchat: WARNING: the encryption keys of user %s HAVE CHANGED.\n", kc.UserID)
 	if kc.Old != nil {
 		fmt.Fprintf(&b, "  old fingerprint: %s (version %s)\n", kc.Old.Fingerprint, kc.Old.Version)

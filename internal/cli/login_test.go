@@ -60,7 +60,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 		t.Fatalf("init: %d %s", st, errb)
 	}
 	st, out, errb := run("login", "--client-id", "cli-test", "--auth-url", srv.URL+"/i/oauth2/authorize",
-		"--token-url", srv.URL+"/2/oauth2/token", "--timeout", "20s")
+		"--token-url", srv.URL+"/2/oauth2/token", "--timeout", "20s", "--listen", "127.0.0.1:0")
 	if st != 0 || out != "" || !strings.Contains(errb, "Logged in") {
 		t.Fatalf("login: %d stdout %q stderr %q", st, out, errb)
 	}

@@ -1,6 +1,7 @@
 // Package testref is the one way tests reach the reference data vendored in
-// testdata/reference at the module root: X's OpenAPI extracts, the official
-// Chat XDK vectors and the Wycheproof vectors. A fresh clone needs nothing
+// testdata/reference at the module root: X's OpenAPI extracts and
+// documentation pages, the official Chat XDK vectors and the Wycheproof
+// vectors. A fresh clone needs nothing
 // else, and a missing or unreadable file fails the test (tb.Fatal); it never
 // skips it.
 //
@@ -8,6 +9,7 @@
 //	testref.JSON(t, testref.SDKVectors, &vectors)      // decoded
 //	path := testref.Path(t, testref.ChatOpenAPI)       // for loaders that want a file
 //	testref.JSON(t, testref.Wycheproof("aes_gcm_test.json"), &cases)
+//	name, err := testref.Seed("004_")                  // an X documentation page
 //
 // Files kept gzip-compressed (the Wycheproof ones, as name.json.gz) are
 // decompressed transparently by Read, JSON and Path.
@@ -43,6 +45,23 @@ const (
 // Wycheproof names a Project Wycheproof vector file by its upstream name,
 // for example Wycheproof("aes_gcm_test.json").
 func Wycheproof(name string) string { return "wycheproof/" + name }
+
+// Seed returns the name of the one seed document (X's documentation pages,
+// as text, in seeds/) whose file name starts with prefix, e.g. "004_".
+func Seed(prefix string) (string, error) {
+	dir, err := Dir()
+	if err != nil {
+		return "", err
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "seeds", prefix+"*.txt"))
+	if err != nil {
+		return "", err
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("testref: want one seed document seeds/%s*.txt, found %d (see testdata/reference/README.md)", prefix, len(names))
+	}
+	return "seeds/" + filepath.Base(names[0]), nil
+}
 
 // modulePath identifies this module's go.mod when searching for the root.
 const modulePath = "module github.com/xchat-go/xchat"

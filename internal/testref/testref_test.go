@@ -53,49 +53,65 @@ func TestVendoredFilesMatchChecksums(t *testing.T) {
 }
 
 // TestVendoredFilesEqualShared compares every file of the shared
-// workspace's reference directory (../shared/reference beside the module
+// workspace's reference and seeds directories (../shared beside the module
 // root), when it exists, with the vendored copy.
 func TestVendoredFilesEqualShared(t *testing.T) {
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := filepath.Join(root, "..", "shared", "reference")
-	if _, err := os.Stat(shared); err != nil {
+	shared := filepath.Join(root, "..", "shared")
+	if _, err := os.Stat(filepath.Join(shared, "reference")); err != nil {
 		t.Skipf("no shared workspace at %s: nothing to compare the vendored copies with", shared)
 	}
 	want := sums(t)
 	n := 0
-	err = filepath.WalkDir(shared, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(shared, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if _, listed := want[rel]; !listed {
-			t.Errorf("%s is in ../shared/reference but not vendored (add it to testdata/reference and SHA256SUMS)", rel)
+	for _, sub := range []struct{ dir, prefix string }{{"reference", ""}, {"seeds", "seeds/"}} {
+		base := filepath.Join(shared, sub.dir)
+		err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(base, p)
+			if err != nil {
+				return err
+			}
+			rel = sub.prefix + filepath.ToSlash(rel)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if _, listed := want[rel]; !listed {
+				t.Errorf("%s is in ../shared but not vendored (add it to testdata/reference and SHA256SUMS)", rel)
+				return nil
+			}
+			if !bytes.Equal(Read(t, rel), b) {
+				t.Errorf("%s: vendored copy differs from ../shared/%s/%s", rel, sub.dir, strings.TrimPrefix(rel, sub.prefix))
+			}
+			n++
 			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !bytes.Equal(Read(t, rel), b) {
-			t.Errorf("%s: vendored copy differs from ../shared/reference/%s", rel, rel)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if n != len(want) {
 		t.Errorf("compared %d files, SHA256SUMS lists %d", n, len(want))
 	}
-	t.Logf("testref: %d vendored reference files equal ../shared/reference", n)
+	t.Logf("testref: %d vendored reference files equal ../shared", n)
+}
+
+func TestSeed(t *testing.T) {
+	name, err := Seed("004_")
+	if err != nil || !strings.HasPrefix(name, "seeds/004_") {
+		t.Fatalf("Seed(004_) = %q, %v", name, err)
+	}
+	if !bytes.Contains(Read(t, name), []byte("Direct Messages")) {
+		t.Fatalf("%s is not the DM documentation page", name)
+	}
+	if _, err := Seed("999_"); err == nil {
+		t.Fatal("Seed of a missing prefix succeeded")
+	}
 }
 
 // fatalTB records the first Fatal and stops the goroutine like testing does.

@@ -31,9 +31,17 @@ const (
 	// AnomalyMissingKey: a message under a conversation key version for
 	// which no key (and no key change) is known.
 	AnomalyMissingKey
+	// AnomalyUnconfirmedDelete: a verified delete for everyone names an
+	// event this account never saw (missing from the chain) or holds only
+	// unverified (its claimed sender is the server's word), so it cannot
+	// confirm that the deleter wrote it (only a message's author may delete
+	// it for everyone). SequenceID is that event, Related the deleter. Reported by the session engine instead of AnomalyGap: the
+	// break may be an honest delete, or a member's delete covering a
+	// message the server withheld.
+	AnomalyUnconfirmedDelete
 )
 
-var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key"}
+var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key", "unconfirmed_delete"}
 
 // String returns the snake_case anomaly name.
 func (k AnomalyKind) String() string {

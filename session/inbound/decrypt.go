@@ -69,6 +69,27 @@ type work struct {
 // batch: Thrift decode, header mapping, signature verification (the costly
 // part) and, for key changes, ECIES unwrap. Safe to run concurrently.
 func prepare(keys Keys, raw []byte, opts *Options) *work {
+	w := prepareEvent(keys, raw, opts)
+	// Only a message still to decrypt, or whose preview gets a second
+	// chance with the batch's keys, needs decoded values in finish;
+	// everything else was mapped into the Event. Dropping the rest now
+	// keeps the in-flight window small whatever the events' lists hold.
+	if w.preview != nil && !errors.Is(w.ev.Message.Text.ReplyPreview.Validation.Reason, ErrPreviewDecrypt) {
+		w.preview = nil // validated for good
+	}
+	if w.me != nil {
+		if w.ev.Kind != KindMessage || (!w.opened && w.preview == nil) {
+			w.me = nil
+		} else {
+			w.me.MessageEventSignature = nil
+		}
+	}
+	return w
+}
+
+// prepareEvent is prepare before the decoded values it no longer needs are
+// dropped.
+func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	ev := &Event{Raw: raw}
 	w := &work{ev: ev}
 	me, err := wire.DecodeMessageEvent(raw)
@@ -128,9 +149,11 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 			return w
 		}
 		w.opened = true
-		// With the key already at hand, decrypt here, in parallel; keys
-		// learnt from earlier events of a batch are applied in finish.
-		if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil {
+		// With a verified key already at hand, decrypt here, in parallel;
+		// keys learnt from earlier events of a batch (which may replace an
+		// unverified held key) are applied in finish.
+		if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil &&
+			heldKeyVerified(keys, ev.ConversationID, mce.GetConversationKeyVersion()) {
 			openMessage(w, keys, nil, k, true)
 		}
 	case KindKeyChange:
@@ -311,12 +334,15 @@ func compareEmbedded(me *event.MessageEvent, pinned *crypto.PublicKey, ev *Event
 	if sig.SigningPublicKey != nil && *sig.SigningPublicKey != "" {
 		check("signing_public_key", *sig.SigningPublicKey)
 	}
+	// The first entry for the signer only: parsing a key costs time, and
+	// the list (up to 10,000 entries) is the server's.
 	for _, info := range sig.MessageSigningKeyInfoList {
 		if info == nil || info.GetMemberID() != me.GetSenderID() ||
 			info.GetPublicKeyVersion() != sig.GetPublicKeyVersion() || info.GetSigningPublicKey() == "" {
 			continue
 		}
 		check("message_signing_key_info_list", info.GetSigningPublicKey())
+		return
 	}
 }
 
@@ -330,6 +356,13 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 		ForKeyRotation: kce.GetForKeyRotation(),
 		HasRatchetTree: kce.RatchetTreeChange != nil,
 	}
+	ev.KeyChange = kc
+	if n := len(kce.ConversationParticipantKeys); n > MaxKeyChangeParticipants {
+		ev.Err = fmt.Errorf("%w: key change lists %d participants, more than %d", ErrMalformed, n, MaxKeyChangeParticipants)
+		kc.KeyErr = ev.Err
+		return
+	}
+	kc.Participants = make([]ParticipantKey, 0, len(kce.ConversationParticipantKeys))
 	for _, pk := range kce.ConversationParticipantKeys {
 		if pk == nil {
 			continue
@@ -338,7 +371,6 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 			UserID: pk.GetUserID(), EncryptedKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
 		})
 	}
-	ev.KeyChange = kc
 	if kce.ConversationKeyVersion == nil || !validVersion(kc.Version) {
 		ev.Err = fmt.Errorf("%w: key change has no valid key version", ErrMalformed)
 		kc.KeyErr = ev.Err
@@ -357,35 +389,48 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 	err := verifyEvent(keys, me, me.Detail, ckey, ev)
 	if err == nil {
 		ev.Verified = true
-		kc.UsableForEncryption = kc.Key != nil && version >= crypto.CKeyPlaintextSignatureVersion
+		if kc.Key != nil {
+			kc.UsableForEncryption = version >= crypto.CKeyPlaintextSignatureVersion
+			if !kc.UsableForEncryption {
+				kc.DecryptOnly = DecryptOnlyPreV6
+			}
+		}
 		return
 	}
 	ev.Err = err
 	if kc.Key == nil {
 		return
 	}
-	// Fail closed for v6+ key changes at or above the enforcement sequence.
-	if verr == nil && version >= crypto.CKeyPlaintextSignatureVersion {
-		if seq, perr := strconv.ParseInt(ev.SequenceID, 10, 64); perr == nil && seq >= EnforceKeyChangeSignaturesFromSequence {
-			kc.Key.Zero()
-			kc.Key, kc.KeyErr = nil, err
-		}
+	// A pre-v6 change (its plaintext key unsigned) that does not verify is
+	// kept for decryption only, as the XDK keeps it, and flagged. Anything
+	// else that does not verify fails closed, whatever its (unsigned)
+	// sequence id: the XDK's enforcement threshold would let a server that
+	// lowers the sequence id plant a key.
+	if verr == nil && version < crypto.CKeyPlaintextSignatureVersion {
+		kc.DecryptOnly = DecryptOnlyUnverified
+		return
 	}
-	if verr != nil { // unknown or downgraded signature version: never adopt
-		kc.Key.Zero()
-		kc.Key, kc.KeyErr = nil, err
-	}
+	kc.Key.Zero()
+	kc.Key, kc.KeyErr = nil, err
 }
 
+// maxUnwrapAttempts bounds the entries of one key change unwrapped for
+// this account. An honest key change wraps the key once per participant;
+// each failed unwrap costs an ECDH (about 0.2 ms), so a server listing this
+// account a thousand times over in every key change of a page could
+// otherwise spend minutes of CPU per page.
+const maxUnwrapAttempts = 2
+
 // unwrapOwn finds this account's participant entry (matching user id when
-// known and key version when both sides name one) and unwraps it.
+// known and key version when both sides name one) and unwraps it, trying
+// at most maxUnwrapAttempts matching entries.
 func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
 	priv, userID, keyVersion := keys.Identity()
 	if priv == nil {
 		return nil, fmt.Errorf("%w: identity key unavailable", ErrNotParticipant)
 	}
 	var lastErr error
-	found := false
+	found, tried := false, 0
 	for _, pk := range kce.ConversationParticipantKeys {
 		if pk == nil || pk.EncryptedConversationKey == nil {
 			continue
@@ -396,7 +441,11 @@ func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.Conver
 		if keyVersion != "" && pk.PublicKeyVersion != nil && *pk.PublicKeyVersion != keyVersion {
 			continue
 		}
+		if tried == maxUnwrapAttempts {
+			break
+		}
 		found = true
+		tried++
 		wrapped, err := wire.DecodeB64(*pk.EncryptedConversationKey)
 		if err != nil {
 			lastErr = fmt.Errorf("%w: wrapped key is not base64", ErrUnwrap)
@@ -415,32 +464,98 @@ func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.Conver
 	return nil, lastErr
 }
 
+// KeyTrust is optionally implemented by Keys to say whether a conversation
+// key it holds came from a key change whose signature verified. A key from
+// a change that did not verify (DecryptOnlyUnverified) never conflicts with
+// nor displaces a held key; a verified change's key replaces an unverified
+// one of the same version, so a forged key cannot make the honest key of
+// that version undecryptable. Keys that do not implement KeyTrust are taken
+// to hold verified keys only.
+type KeyTrust interface {
+	ConversationKeyVerified(conversationID, version string) bool
+}
+
+// heldKeyVerified reports whether the key keys holds for the version is
+// taken as verified.
+func heldKeyVerified(keys Keys, conv, version string) bool {
+	kt, ok := keys.(KeyTrust)
+	return !ok || kt.ConversationKeyVerified(conv, version)
+}
+
+// batchKey is a conversation key learnt earlier in a batch.
+type batchKey struct {
+	key      *crypto.ConversationKey
+	verified bool
+}
+
 // overlay holds conversation keys learnt from key changes earlier in a
 // batch. Used only from the sequential stage.
-type overlay map[string]map[string]*crypto.ConversationKey
+type overlay map[string]map[string]batchKey
 
-func (o overlay) get(conv, version string) (*crypto.ConversationKey, bool) {
+func (o overlay) get(conv, version string) (batchKey, bool) {
 	k, ok := o[conv][version]
 	return k, ok
 }
 
-func (o overlay) put(conv, version string, k *crypto.ConversationKey) {
+func (o overlay) put(conv, version string, k *crypto.ConversationKey, verified bool) {
 	if o[conv] == nil {
-		o[conv] = map[string]*crypto.ConversationKey{}
+		o[conv] = map[string]batchKey{}
 	}
-	o[conv][version] = k
+	o[conv][version] = batchKey{key: k, verified: verified}
 }
 
-// lookupKey resolves a conversation key: the caller's Keys first, then keys
-// learnt earlier in the batch.
+// lookupKey resolves a conversation key: keys learnt earlier in the batch
+// first (they agree with the caller's verified keys, or replace unverified
+// ones), then the caller's Keys.
 func lookupKey(keys Keys, ov overlay, conv, version string) (*crypto.ConversationKey, bool) {
-	if k, ok := keys.ConversationKey(conv, version); ok && k != nil {
-		return k, true
-	}
+	k, _, ok := lookupKeyTrust(keys, ov, conv, version)
+	return k, ok
+}
+
+// lookupKeyTrust is lookupKey also reporting whether the key is verified.
+func lookupKeyTrust(keys Keys, ov overlay, conv, version string) (*crypto.ConversationKey, bool, bool) {
 	if ov != nil {
-		return ov.get(conv, version)
+		if bk, ok := ov.get(conv, version); ok {
+			return bk.key, bk.verified, true
+		}
 	}
-	return nil, false
+	if k, ok := keys.ConversationKey(conv, version); ok && k != nil {
+		return k, heldKeyVerified(keys, conv, version), true
+	}
+	return nil, false, false
+}
+
+// adoptBatchKey checks a key change's key against the key already known
+// for its version and remembers it for the rest of the batch. Two verified
+// changes disagreeing is a conflict (ErrKeyConflict, the new key dropped);
+// a verified change replaces an unverified key; an unverified change never
+// replaces a known key (its key is dropped, the event keeps its signature
+// error).
+func adoptBatchKey(ev *Event, keys Keys, ov overlay) {
+	kc := ev.KeyChange
+	verified := kc.DecryptOnly != DecryptOnlyUnverified
+	old, oldVerified, ok := lookupKeyTrust(keys, ov, ev.ConversationID, kc.Version)
+	switch {
+	case !ok, old.Equal(kc.Key) && verified && !oldVerified:
+		if ov != nil {
+			ov.put(ev.ConversationID, kc.Version, kc.Key, verified)
+		}
+	case old.Equal(kc.Key):
+	case verified && oldVerified:
+		err := fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, ev.ConversationID, kc.Version)
+		kc.Key.Zero()
+		kc.Key, kc.KeyErr, kc.UsableForEncryption, kc.DecryptOnly = nil, err, false, ""
+		ev.Verified = false
+		ev.Err = errors.Join(ev.Err, err)
+	case verified:
+		if ov != nil {
+			ov.put(ev.ConversationID, kc.Version, kc.Key, true)
+		}
+	default:
+		kc.Key.Zero()
+		kc.Key, kc.DecryptOnly = nil, ""
+		kc.KeyErr = fmt.Errorf("%w: conversation %s, version %s: an unverified key change never replaces a held key", ErrKeyConflict, ev.ConversationID, kc.Version)
+	}
 }
 
 // finish runs the order-dependent steps: adopting a key change's key
@@ -448,19 +563,7 @@ func lookupKey(keys Keys, ov overlay, conv, version string) (*crypto.Conversatio
 func finish(w *work, keys Keys, ov overlay) {
 	ev := w.ev
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil {
-		if old, ok := lookupKey(keys, ov, ev.ConversationID, kc.Version); ok && !old.Equal(kc.Key) {
-			err := fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, ev.ConversationID, kc.Version)
-			kc.Key.Zero()
-			kc.Key, kc.KeyErr, kc.UsableForEncryption = nil, err, false
-			ev.Verified = false
-			if ev.Err == nil {
-				ev.Err = err
-			} else {
-				ev.Err = errors.Join(ev.Err, err)
-			}
-		} else if ov != nil && !ok {
-			ov.put(ev.ConversationID, kc.Version, kc.Key)
-		}
+		adoptBatchKey(ev, keys, ov)
 	}
 	switch {
 	case w.opened && w.preview == nil:

@@ -17,14 +17,15 @@ type ParticipantKey struct {
 // KeyChange is a ConversationKeyChangeEvent.
 //
 // Key is the unwrapped conversation key when this account is a participant
-// and the key may be adopted for decryption. Following the XDK, a key change
-// whose signature cannot be verified is still adopted for decrypting history
-// (messages under it are verified independently) unless it is a signature
-// version 6+ change at or above EnforceKeyChangeSignaturesFromSequence, which
-// fails closed (Key nil). A key may only become the conversation's encryption
-// key when the event is Verified and Version is above the caller's
-// high-water mark (CompareVersions): a replayed older key change never
-// displaces a newer key.
+// and the key may be adopted for decryption. A change whose signature
+// verifies yields its key; one that does not fails closed (Key nil),
+// except a pre-v6 change (whose plaintext key is not signed), which the XDK
+// keeps for reading old histories and so does the pipeline, flagged
+// DecryptOnlyUnverified. No sequence id decides anything: they are not
+// signed. A key may only become the conversation's encryption key when the
+// event is Verified, UsableForEncryption is set and Version is above the
+// caller's high-water mark (CompareVersions): a replayed older key change
+// never displaces a newer key.
 type KeyChange struct {
 	// Version is the conversation key version (decimal ms timestamp).
 	Version string
@@ -40,18 +41,53 @@ type KeyChange struct {
 	// UsableForEncryption is true when the key may become the
 	// conversation's encryption key (subject to the version high-water mark):
 	// the event verified at signature version 6+ (the plaintext key is
-	// signed), as in the XDK's apply_ckey_freshness.
+	// signed), as in the XDK's apply_ckey_freshness, and DecryptOnly is
+	// empty.
 	UsableForEncryption bool
 	// KeyErr explains why Key is nil (ErrNotParticipant, ErrUnwrap,
 	// ErrBadSignature…), nil when Key is set.
 	KeyErr error
+	// DecryptOnly, when not empty, says why Key (which is set) may decrypt
+	// messages but must never become the conversation's encryption key,
+	// nor be kept as conversation key state (see DecryptOnlyReason).
+	DecryptOnly DecryptOnlyReason
 }
 
-// EnforceKeyChangeSignaturesFromSequence is the XDK's sequence-id gate
-// (CKEY_SIG_V6_ENFORCE_AFTER_SEQ, crates/core/src/core.rs): a signature
-// version 6+ key change at or above it whose signature does not verify is
-// dropped; below it the key stays adopted for decryption (unverified).
-const EnforceKeyChangeSignaturesFromSequence int64 = 2070276095283454002
+// MaxKeyChangeParticipants bounds the participant entries of one key
+// change; a key change listing more is malformed (ErrMalformed) and keeps
+// none of them. A key change wraps the key once per member, so no honest
+// one lists more entries than a group has members: X's API caps a new
+// group at 49 invitees besides its creator (participant_ids, maxItems 49,
+// in the chat OpenAPI), and XChat groups are reported to hold at most 481
+// members. 1,024 leaves room above both. Without a cap, entries of one
+// byte on the wire (an empty struct) cost about 50 bytes each once
+// decoded, and a page of such key changes inflated a 16 MiB response to
+// over 700 MiB of live heap.
+const MaxKeyChangeParticipants = 1024
+
+// DecryptOnlyReason says why a key change's key may only decrypt.
+type DecryptOnlyReason string
+
+// Reasons a key is decrypt-only. The pipeline sets the first two; the
+// session engine adds the others from state the pipeline does not hold.
+const (
+	// DecryptOnlyUnverified: the change's signature failed or could not be
+	// checked and its signature version (2 to 5) predates signed plaintext
+	// keys. The XDK keeps such keys to read old histories; so does the
+	// pipeline, flagged. The event is not Verified; messages under the key
+	// are still verified on their own signatures.
+	DecryptOnlyUnverified DecryptOnlyReason = "unverified"
+	// DecryptOnlyPreV6: the change verified, but below signature version 6
+	// the plaintext key is not signed.
+	DecryptOnlyPreV6 DecryptOnlyReason = "pre_v6"
+	// DecryptOnlySupersededSigner: the change was signed with a signing key
+	// its sender has since replaced. It may verify history made while the
+	// key was current, never a new encryption key.
+	DecryptOnlySupersededSigner DecryptOnlyReason = "superseded_signer"
+	// DecryptOnlyImplausibleVersion: the key version lies further in the
+	// future than any clock allows.
+	DecryptOnlyImplausibleVersion DecryptOnlyReason = "implausible_version"
+)
 
 // GroupChangeKind names a GroupChange variant.
 type GroupChangeKind int

@@ -42,11 +42,11 @@
 //     2 are rejected as downgrades.
 //   - Key changes: this account's participant entry is unwrapped (ECIES)
 //     with the identity key; from signature version 6 the signature covers
-//     the plaintext key. Unverified keys stay usable for decrypting history
-//     (messages are verified on their own) unless the change is v6+ at or
-//     above EnforceKeyChangeSignaturesFromSequence; only a verified v6+ key
-//     change may supply an encryption key (KeyChange.UsableForEncryption),
-//     and callers keep a monotonic high-water mark with CompareVersions.
+//     the plaintext key. A pre-v6 key change that does not verify stays
+//     usable for decrypting history (messages are verified on their own),
+//     flagged KeyChange.DecryptOnly; only a verified v6+ key change may
+//     supply an encryption key (KeyChange.UsableForEncryption), and callers
+//     keep a monotonic high-water mark with CompareVersions.
 //   - Reply previews that embed their raw source event are validated:
 //     same conversation, source signature verified with pinned keys, source
 //     decrypted (caller keys, keys from the batch, or embedded key changes),
@@ -59,8 +59,14 @@
 //   - signature_version must be canonical decimal in [2, 7]: the XDK
 //     accepts "07", "+7", "" and versions above 7 (live SDK 0.4.3).
 //   - A participant entry is matched by user id as well as key version.
-//   - A key change carrying a different key for a version already held is
-//     rejected (ErrKeyConflict) and never replaces the held key.
+//   - A verified key change carrying a different key for a version whose
+//     verified key is held is rejected (ErrKeyConflict) and never replaces
+//     the held key. An unverified one never replaces or conflicts with a
+//     held key; a verified one replaces an unverified key (see KeyTrust).
+//   - The XDK's enforcement threshold (a v6+ key change that does not
+//     verify is kept below a certain sequence id) is not applied: sequence
+//     ids are not signed, so a v6+ key change that does not verify is always
+//     dropped.
 //   - A signed event in a one-to-one conversation must come from one of
 //     its two users (ErrSenderNotParticipant).
 //   - An embedded edit must target the embedded original's sequence id.

@@ -72,7 +72,9 @@ var (
 	// original's.
 	ErrPreviewSender = errors.New("inbound: reply preview sender mismatch")
 	// ErrPreviewSequence reports a claimed sequence id that differs from the
-	// original's.
+	// sequence id under which the caller stored the quoted message (found by
+	// its signed message id). The pipeline does not return it: sequence ids
+	// are not signed, so only a caller holding the conversation can tell.
 	ErrPreviewSequence = errors.New("inbound: reply preview sequence id mismatch")
 	// ErrPreviewMessageID reports a claimed message id that differs from the
 	// original's.
@@ -86,7 +88,9 @@ var (
 	// original.
 	ErrPreviewAttachments = errors.New("inbound: reply preview attachments mismatch")
 	// ErrPreviewEdit reports an embedded edit event that is not a valid,
-	// verified edit by the original's author in this conversation.
+	// verified edit by the original's author in this conversation, naming
+	// its target; or (from a caller holding the conversation) one whose
+	// target is not the quoted message.
 	ErrPreviewEdit = errors.New("inbound: reply preview edit event invalid")
 )
 

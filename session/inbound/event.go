@@ -504,6 +504,17 @@ type PreviewValidation struct {
 	Status PreviewStatus
 	// Reason is one of the ErrPreview* errors when Status is PreviewInvalid.
 	Reason error
+	// SourceMessageID is the quoted message's id as its embedded event
+	// signs it (set once that signature verified). The sequence ids a
+	// preview carries are not signed by anybody: a caller holding the
+	// conversation binds the preview to the quoted message through this id
+	// (the session engine does).
+	SourceMessageID string
+	// EditTargetSequenceID is the sequence id the embedded edit event names
+	// as its target, signed by the quoted message's author ("" without an
+	// edit). The edit belongs to the quoted message only if that message
+	// is stored under this sequence id.
+	EditTargetSequenceID string
 }
 
 // ReplyPreview is the quoted message of a reply, as claimed by the replier.

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"testing"
@@ -197,7 +198,7 @@ func TestKeyChanges(t *testing.T) {
 	})
 	t.Run("pre-v6 verified but not usable for encryption", func(t *testing.T) {
 		ev := Decrypt(bobOnly, encode(t, keyChangeEvent(t, f.alice, env{seq: "1", conv: f.conv, sigVersion: "5"}, "2000", k2, f.alice, f.bob)), nil)
-		if ev.Err != nil || !ev.Verified || ev.KeyChange.Key == nil || ev.KeyChange.UsableForEncryption {
+		if ev.Err != nil || !ev.Verified || ev.KeyChange.Key == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != DecryptOnlyPreV6 {
 			t.Fatalf("err %v verified %v kc %+v", ev.Err, ev.Verified, ev.KeyChange)
 		}
 	})
@@ -224,20 +225,26 @@ func TestKeyChanges(t *testing.T) {
 			t.Fatalf("key err %v", ev.KeyChange.KeyErr)
 		}
 	})
-	t.Run("forged below the enforcement sequence: adopted, unverified", func(t *testing.T) {
-		me := keyChangeEvent(t, f.mallory, env{seq: "5", conv: f.conv}, "2000", k2, f.alice, f.bob)
+	// Sequence ids are not signed: whatever the sequence id, a v6+ key
+	// change that does not verify is dropped (the XDK keeps one below its
+	// enforcement threshold, 2070276095283454002).
+	for _, seq := range []string{"5", "2070276095283454001", "2070276095283454002"} {
+		t.Run("forged v7 at sequence "+seq+": dropped", func(t *testing.T) {
+			me := keyChangeEvent(t, f.mallory, env{seq: seq, conv: f.conv}, "2000", k2, f.alice, f.bob)
+			me.SenderID = ptr(f.alice.id)
+			ev := Decrypt(bobOnly, encode(t, me), nil)
+			if !errors.Is(ev.Err, ErrBadSignature) || ev.KeyChange.Key != nil || !errors.Is(ev.KeyChange.KeyErr, ErrBadSignature) || ev.KeyChange.DecryptOnly != "" {
+				t.Fatalf("err %v kc %+v", ev.Err, ev.KeyChange)
+			}
+		})
+	}
+	t.Run("forged pre-v6: kept for decryption only, flagged", func(t *testing.T) {
+		me := keyChangeEvent(t, f.mallory, env{seq: "5", conv: f.conv, sigVersion: "5"}, "2000", k2, f.alice, f.bob)
 		me.SenderID = ptr(f.alice.id)
 		ev := Decrypt(bobOnly, encode(t, me), nil)
-		if !errors.Is(ev.Err, ErrBadSignature) || ev.Verified || ev.KeyChange.Key == nil || ev.KeyChange.UsableForEncryption {
-			t.Fatalf("err %v verified %v kc %+v", ev.Err, ev.Verified, ev.KeyChange)
-		}
-	})
-	t.Run("forged at the enforcement sequence: dropped", func(t *testing.T) {
-		me := keyChangeEvent(t, f.mallory, env{seq: "2070276095283454002", conv: f.conv}, "2000", k2, f.alice, f.bob)
-		me.SenderID = ptr(f.alice.id)
-		ev := Decrypt(bobOnly, encode(t, me), nil)
-		if !errors.Is(ev.Err, ErrBadSignature) || ev.KeyChange.Key != nil || !errors.Is(ev.KeyChange.KeyErr, ErrBadSignature) {
-			t.Fatalf("err %v kc %+v", ev.Err, ev.KeyChange)
+		kc := ev.KeyChange
+		if !errors.Is(ev.Err, ErrBadSignature) || ev.Verified || kc.Key == nil || kc.UsableForEncryption || kc.DecryptOnly != DecryptOnlyUnverified {
+			t.Fatalf("err %v verified %v kc %+v", ev.Err, ev.Verified, kc)
 		}
 	})
 	t.Run("downgraded signature version: never adopted", func(t *testing.T) {
@@ -307,5 +314,125 @@ func TestCanonicalConversationID(t *testing.T) {
 	ev := Decrypt(f.bobKeys, encode(t, f.msg(t, env{seq: "1"}, "hi")), &Options{ConversationID: "2222-1111"})
 	if ev.Err != nil || ev.Text() != "hi" {
 		t.Fatalf("REST-form expected id: %v", ev.Err)
+	}
+}
+
+// trustKeys is StaticKeys whose conversation keys are verified only when
+// listed in verified (inbound.KeyTrust).
+type trustKeys struct {
+	*StaticKeys
+	verified map[string]bool // conv+"/"+version
+}
+
+func (k *trustKeys) ConversationKeyVerified(conv, version string) bool {
+	return k.verified[conv+"/"+version]
+}
+
+// An unverified key (a pre-v6 change whose signature fails) never conflicts
+// with nor replaces a held key; a verified change's key replaces an
+// unverified one, in the caller's keys or earlier in the same batch, and
+// the messages under it decrypt.
+func TestUnverifiedKeysYield(t *testing.T) {
+	f := newFixture(t)
+	real, forged := newCKey(t), newCKey(t)
+	forgedKC := func(seq string) []byte {
+		me := keyChangeEvent(t, f.mallory, env{seq: seq, conv: f.conv, sigVersion: "5"}, "3000", forged, f.alice, f.bob)
+		me.SenderID = ptr(f.alice.id)
+		return encode(t, me)
+	}
+	realKC := func(seq string) []byte {
+		return encode(t, keyChangeEvent(t, f.alice, env{seq: seq, conv: f.conv}, "3000", real, f.alice, f.bob))
+	}
+	msg := encode(t, messageEvent(t, f.alice, env{seq: "9", conv: f.conv}, "3000", real, textHolder("under the real key")))
+	run := func(t *testing.T, keys Keys, raws ...[]byte) []*Event {
+		var out []*Event
+		for ev, err := range DecryptBatch(context.Background(), keys, FromBytes(raws), nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ev)
+		}
+		return out
+	}
+	t.Run("forged first in the batch", func(t *testing.T) {
+		evs := run(t, keysFor(f.bob, f.alice, f.mallory), forgedKC("1"), realKC("2"), msg)
+		if evs[0].KeyChange.DecryptOnly != DecryptOnlyUnverified || evs[0].Verified {
+			t.Fatalf("forged: %+v", evs[0].KeyChange)
+		}
+		if evs[1].Err != nil || !evs[1].Verified || !evs[1].KeyChange.Key.Equal(real) || !evs[1].KeyChange.UsableForEncryption {
+			t.Fatalf("real key change after a forged one: %v %+v", evs[1].Err, evs[1].KeyChange)
+		}
+		if evs[2].Text() != "under the real key" {
+			t.Fatalf("message under the real key: %v", evs[2].Err)
+		}
+	})
+	t.Run("forged held as unverified", func(t *testing.T) {
+		k := &trustKeys{StaticKeys: keysFor(f.bob, f.alice, f.mallory), verified: map[string]bool{}}
+		k.AddConversationKey(f.conv, "3000", forged)
+		evs := run(t, k, msg, realKC("2"), msg)
+		if evs[0].Err == nil {
+			t.Fatal("message decrypted under the forged key")
+		}
+		if evs[1].Err != nil || !evs[1].KeyChange.Key.Equal(real) || evs[2].Text() != "under the real key" {
+			t.Fatalf("real key change %v / message %v", evs[1].Err, evs[2].Err)
+		}
+	})
+	t.Run("forged after the real key", func(t *testing.T) {
+		evs := run(t, keysFor(f.bob, f.alice, f.mallory), realKC("2"), forgedKC("3"), msg)
+		if evs[1].KeyChange.Key != nil || !errors.Is(evs[1].KeyChange.KeyErr, ErrKeyConflict) || errors.Is(evs[1].Err, ErrKeyConflict) {
+			t.Fatalf("forged after real: err %v kc %+v", evs[1].Err, evs[1].KeyChange)
+		}
+		if evs[2].Text() != "under the real key" {
+			t.Fatalf("message: %v", evs[2].Err)
+		}
+	})
+	t.Run("two verified keys still conflict", func(t *testing.T) {
+		other := encode(t, keyChangeEvent(t, f.alice, env{seq: "3", conv: f.conv}, "3000", forged, f.alice, f.bob))
+		evs := run(t, keysFor(f.bob, f.alice, f.mallory), realKC("2"), other)
+		if !errors.Is(evs[1].Err, ErrKeyConflict) || evs[1].KeyChange.Key != nil {
+			t.Fatalf("conflict: %v", evs[1].Err)
+		}
+	})
+}
+
+// A key change listing this account over and over costs at most
+// maxUnwrapAttempts unwraps: entries past them are not tried, even the
+// genuine one.
+func TestUnwrapAttemptsBounded(t *testing.T) {
+	f := newFixture(t)
+	k := newCKey(t)
+	decoy := &tuser{id: f.bob.id, ver: f.bob.ver, kp: f.mallory.kp} // wrapped to a key bob does not hold
+	for _, c := range []struct {
+		decoys int
+		found  bool
+	}{{0, true}, {maxUnwrapAttempts - 1, true}, {maxUnwrapAttempts, false}, {MaxKeyChangeParticipants - 2, false}} {
+		to := []*tuser{f.alice}
+		for range c.decoys {
+			to = append(to, decoy)
+		}
+		to = append(to, f.bob)
+		ev := Decrypt(keysFor(f.bob, f.alice), encode(t, keyChangeEvent(t, f.alice, env{seq: "1", conv: f.conv}, "2000", k, to...)), nil)
+		if got := ev.KeyChange.Key != nil; got != c.found {
+			t.Errorf("%d decoys before bob's entry: key found %v, want %v (%v)", c.decoys, got, c.found, ev.KeyChange.KeyErr)
+		}
+		if !c.found && !errors.Is(ev.KeyChange.KeyErr, ErrUnwrap) {
+			t.Errorf("%d decoys: key error %v", c.decoys, ev.KeyChange.KeyErr)
+		}
+	}
+}
+
+// Only the first entry of the signing-key info list naming the signer is
+// parsed and compared: the list is the server's, up to 10,000 entries.
+func TestEmbeddedKeyListBounded(t *testing.T) {
+	f := newFixture(t)
+	me := messageEvent(t, f.alice, env{seq: "1", conv: f.conv}, "1000", f.key, textHolder("hi"))
+	wrong := base64.StdEncoding.EncodeToString(f.mallory.kp.Signing.PublicKey().SPKI())
+	for range 5000 {
+		me.MessageEventSignature.MessageSigningKeyInfoList = append(me.MessageEventSignature.MessageSigningKeyInfoList,
+			&event.MessageSigningKeyInfo{MemberID: ptr(f.alice.id), PublicKeyVersion: ptr(f.alice.ver), SigningPublicKey: ptr(wrong)})
+	}
+	ev := Decrypt(f.bobKeys, encode(t, me), nil)
+	if ev.Err != nil || len(ev.Warnings) != 1 || !errors.Is(ev.Warnings[0], ErrSigningKeyMismatch) {
+		t.Fatalf("err %v, %d warnings", ev.Err, len(ev.Warnings))
 	}
 }

@@ -12,8 +12,12 @@ import (
 
 // validatePreview checks a reply preview against the raw signed source
 // event embedded in it, as validate_reply_preview (crates/core/src/core.rs;
-// docs/CRYPTO.md §10 "Reply preview validation") does, plus one check of
-// our own: an embedded edit must target the embedded original.
+// docs/CRYPTO.md §10 "Reply preview validation") does, from signed fields
+// only: the sequence ids a preview carries (the claimed one, the embedded
+// original's envelope) are written by the replier and signed by nobody, so
+// they decide nothing here. Whether an embedded edit is of the quoted
+// message is for the caller to decide from its own store
+// (PreviewValidation.SourceMessageID and EditTargetSequenceID).
 func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *product.ReplyingToPreview) PreviewValidation {
 	invalid := func(reason error) PreviewValidation {
 		return PreviewValidation{Status: PreviewInvalid, Reason: reason}
@@ -46,15 +50,13 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 	if p.SenderID != nil && formatInt(*p.SenderID) != *raw.SenderID {
 		return invalid(ErrPreviewSender)
 	}
-	if p.ReplyingToMessageSequenceID != nil && (raw.SequenceID == nil || *raw.SequenceID != *p.ReplyingToMessageSequenceID) {
-		return invalid(ErrPreviewSequence)
-	}
 	if p.ReplyingToMessageID != nil && (raw.MessageID == nil || *raw.MessageID != *p.ReplyingToMessageID) {
 		return invalid(ErrPreviewMessageID)
 	}
 
 	quotedText := original.GetMessageText()
 	quotedEntities := original.Entities
+	editTarget := ""
 	if edit := p.RawEventEditMessage; edit != nil {
 		if edit.ConversationID == nil || *edit.ConversationID != *outer.ConversationID ||
 			edit.SenderID == nil || *edit.SenderID != *raw.SenderID ||
@@ -73,10 +75,12 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 			return invalid(ErrPreviewEdit)
 		}
 		me := eh.Contents.MessageEdit
-		// Ours: the edit must be of the embedded original.
-		if me.MessageSequenceID != nil && raw.SequenceID != nil && *me.MessageSequenceID != *raw.SequenceID {
+		// The edit must name its target (signed by the author); whether
+		// that is the quoted message the caller decides (see above).
+		if me.MessageSequenceID == nil || *me.MessageSequenceID == "" {
 			return invalid(ErrPreviewEdit)
 		}
+		editTarget = *me.MessageSequenceID
 		quotedText = me.GetUpdatedText()
 		quotedEntities = me.Entities
 	}
@@ -94,7 +98,7 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 			return invalid(ErrPreviewAttachments)
 		}
 	}
-	return PreviewValidation{Status: PreviewValid}
+	return PreviewValidation{Status: PreviewValid, SourceMessageID: *raw.MessageID, EditTargetSequenceID: editTarget}
 }
 
 // prefixOnRuneBoundary reports whether claimed is quoted truncated on a
@@ -141,6 +145,7 @@ func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.
 		plain, err := crypto.Open(k, mce.Contents)
 		return plain, err == nil
 	}
+	tried := 0
 	for _, kev := range ckces {
 		if kev == nil || kev.Detail == nil || kev.Detail.ConversationKeyChangeEvent == nil {
 			continue
@@ -149,6 +154,10 @@ func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.
 		if kce.GetConversationKeyVersion() != version {
 			continue
 		}
+		if tried == maxUnwrapAttempts {
+			break // an honest preview embeds one key change per version
+		}
+		tried++
 		k, err := unwrapOwn(keys, kce)
 		if err != nil {
 			continue

@@ -52,7 +52,10 @@ func TestReplyPreviewValidation(t *testing.T) {
 		{"truncated on a rune boundary", func(p *product.ReplyingToPreview) { p.MessageText = ptr("hé") }, PreviewValid, nil},
 		{"forged text", func(p *product.ReplyingToPreview) { p.MessageText = ptr("I owe you $100") }, PreviewInvalid, ErrPreviewText},
 		{"claims another sender", func(p *product.ReplyingToPreview) { p.SenderID = ptr(int64(3333)) }, PreviewInvalid, ErrPreviewSender},
-		{"claims another sequence id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageSequenceID = ptr("99") }, PreviewInvalid, ErrPreviewSequence},
+		// Sequence ids are signed by nobody: the pipeline lets them pass,
+		// and the caller binds them through its store (session does).
+		{"claims another sequence id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageSequenceID = ptr("99") }, PreviewValid, nil},
+		{"embedded original relabelled", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate.SequenceID = ptr("99") }, PreviewValid, nil},
 		{"claims another message id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageID = ptr("nope") }, PreviewInvalid, ErrPreviewMessageID},
 		{"extra entity", func(p *product.ReplyingToPreview) { p.Entities = append(p.Entities, urlEntity(0, 1)) }, PreviewInvalid, ErrPreviewEntities},
 		{"extra attachment", func(p *product.ReplyingToPreview) { p.Attachments = append(p.Attachments, postAttachment("43")) }, PreviewInvalid, ErrPreviewAttachments},
@@ -84,9 +87,9 @@ func TestReplyPreviewValidation(t *testing.T) {
 			p.RawEventEditMessage = messageEvent(t, f.mallory, env{seq: "101", conv: f.conv}, "1000", f.key, editHolder)
 			p.MessageText, p.Entities = ptr("edited"), nil
 		}, PreviewInvalid, ErrPreviewEdit},
-		{"edit of another message", func(p *product.ReplyingToPreview) {
+		{"edit naming no target", func(p *product.ReplyingToPreview) {
 			other := &product.MessageEntryHolder{Contents: &product.MessageEntryContents{MessageEdit: &product.MessageEdit{
-				MessageSequenceID: ptr("77"), UpdatedText: ptr("edited text")}}}
+				UpdatedText: ptr("edited text")}}}
 			p.RawEventEditMessage = messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key, other)
 			p.MessageText, p.Entities = ptr("edited"), nil
 		}, PreviewInvalid, ErrPreviewEdit},
@@ -111,6 +114,26 @@ func TestReplyPreviewValidation(t *testing.T) {
 			rp := ev.Message.Text.ReplyPreview
 			if rp.Validation.Status != c.want || !errors.Is(rp.Validation.Reason, c.reason) || (c.reason == nil && rp.Validation.Reason != nil) {
 				t.Fatalf("validation = %v (%v), want %v (%v)", rp.Validation.Status, rp.Validation.Reason, c.want, c.reason)
+			}
+			if c.want == PreviewValid && rp.Validation.SourceMessageID != p.RawEventMessageCreate.GetMessageID() {
+				t.Fatalf("source message id %q", rp.Validation.SourceMessageID)
+			}
+		})
+	}
+	// The edit's signed target is handed to the caller, which binds it.
+	for target, edit := range map[string]*event.MessageEvent{"100": edit, "77": messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key,
+		&product.MessageEntryHolder{Contents: &product.MessageEntryContents{MessageEdit: &product.MessageEdit{
+			MessageSequenceID: ptr("77"), UpdatedText: ptr("edited text")}}})} {
+		t.Run("edit target "+target, func(t *testing.T) {
+			p := basePreview()
+			p.RawEventEditMessage = edit
+			p.MessageText, p.Entities = ptr("edited"), nil
+			reply := &product.MessageEntryHolder{Contents: &product.MessageEntryContents{Message: &product.MessageContents{
+				MessageText: ptr("my reply"), ReplyingToPreview: p}}}
+			ev := Decrypt(f.bobKeys, encode(t, messageEvent(t, f.bob, env{seq: "200", conv: f.conv}, "1000", f.key, reply)), nil)
+			v := ev.Message.Text.ReplyPreview.Validation
+			if v.Status != PreviewValid || v.EditTargetSequenceID != target || v.SourceMessageID != orig.GetMessageID() {
+				t.Fatalf("validation %+v", v)
 			}
 		})
 	}

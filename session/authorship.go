@@ -1,0 +1,299 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Authorship of edits, deletes and quotes. Only a message's author may edit
+// it or delete it for everyone (the XDK's MessageDeleteParams: "Delete for
+// every participant (true, own messages only)"; no admin may). Edits and
+// deletes name their target by sequence id, which nobody signs, so the
+// check needs the target as this account stored it: when the target is
+// stored, a non-author's edit or delete is rejected before it takes effect
+// (ErrNotAuthorized); when it is not (yet), the action is recorded as
+// pending and settled when the target arrives (settle): an author's delete
+// then removes it, anyone else's action is rejected after the fact. Reply
+// previews are bound the same way: the quoted message by its signed
+// message id, an embedded edit by the sequence id its author signed.
+
+// ErrPreviewEditUnconfirmed is the Reason of a reply preview that embeds an
+// edit when the quoted message is not stored here: the edit names its
+// target by sequence id, and without the quoted message the engine cannot
+// tell whether the edit is of that message. The preview is then not
+// validated (PreviewNotValidated) until the quoted message is stored.
+var ErrPreviewEditUnconfirmed = errors.New("session: reply preview edit cannot be bound to the quoted message")
+
+// Names of the pending-action records (values).
+func pendingDeleteKey(cid, seq string) string  { return "session/pending-delete/" + cid + "/" + seq }
+func pendingPreviewKey(cid, mid string) string { return "session/pending-preview/" + cid + "/" + mid }
+func notAuthorized(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrNotAuthorized}, a...)...)
+}
+
+// maxPending bounds the pending actions recorded per target.
+const maxPending = 16
+
+// pendingAction is an edit, delete or reply that named a target this
+// account had not stored.
+type pendingAction struct {
+	Seq     string `json:"seq"`               // the action's sequence id
+	By      string `json:"by,omitempty"`      // a delete's author
+	Claimed string `json:"claimed,omitempty"` // a preview's claimed sequence id
+	Edit    string `json:"edit,omitempty"`    // a preview's embedded edit target
+}
+
+// gateAuthorship runs, before a verified event is stored, the checks of
+// authorship that need the target as stored: an edit of another author's
+// message, a delete naming events not before it, and the binding of a reply
+// preview's quoted message and embedded edit.
+func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	if !ev.Verified {
+		return nil
+	}
+	if d := ev.Delete; d != nil {
+		for _, seq := range d.SequenceIDs {
+			if !validSequenceID(seq) || !versionLess(seq, ev.SequenceID) {
+				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", inbound.ErrMalformed, ev.SequenceID, seq))
+				return nil
+			}
+		}
+	}
+	if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil {
+		target, err := eventAt(ctx, tx, cid, m.Edit.TargetSequenceID)
+		if err != nil {
+			return err
+		}
+		if target != nil {
+			target.Body.Zero()
+			// An unverified target's sender is the server's word: it
+			// decides nothing (the edit is settled if a verified event
+			// ever takes its place; see settle).
+			if target.Verified && (target.SenderID != ev.SenderID || target.Type != TypeMessage) {
+				reject(ev, notAuthorized("%s edits %s %s of %s", ev.SenderID, target.Type, target.SequenceID, target.SenderID))
+			}
+		}
+		return nil
+	}
+	return e.bindPreview(ctx, tx, cid, ev)
+}
+
+// bindPreview checks a valid reply preview against the quoted message as
+// stored: the preview's claimed sequence id and the embedded edit's target
+// must be the sequence id under which this account stored the message the
+// signed source event names. Without the quoted message stored, a preview
+// embedding an edit is not validated, and recorded to be settled.
+func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	m := ev.Message
+	if m == nil || m.Text == nil || m.Text.ReplyPreview == nil || m.Text.ReplyPreview.Validation.Status != inbound.PreviewValid {
+		return nil
+	}
+	p := m.Text.ReplyPreview
+	v := &p.Validation
+	orig, err := tx.EventByMessageID(ctx, cid, v.SourceMessageID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		if v.EditTargetSequenceID == "" {
+			return nil
+		}
+		v.Status, v.Reason = inbound.PreviewNotValidated, ErrPreviewEditUnconfirmed
+		return addPending(ctx, tx, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
+	case err != nil:
+		return err
+	}
+	orig.Body.Zero()
+	*v = previewVerdict(*v, p.SequenceID, orig.SequenceID)
+	return nil
+}
+
+// previewVerdict checks a preview's claimed sequence id and embedded edit
+// target against the quoted message's stored sequence id.
+func previewVerdict(v inbound.PreviewValidation, claimed, stored string) inbound.PreviewValidation {
+	switch {
+	case claimed != "" && claimed != stored:
+		v.Status, v.Reason = inbound.PreviewInvalid, inbound.ErrPreviewSequence
+	case v.EditTargetSequenceID != "" && v.EditTargetSequenceID != stored:
+		v.Status, v.Reason = inbound.PreviewInvalid, inbound.ErrPreviewEdit
+	default:
+		v.Status, v.Reason = inbound.PreviewValid, nil
+	}
+	return v
+}
+
+// notePendingDeletes records the targets of a verified delete for everyone
+// that this account has not stored (or stored unverified), to be settled
+// when a verified event arrives there.
+func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	if d := ev.Delete; d == nil || d.Action != inbound.DeleteForAll || !ev.Verified {
+		return nil
+	}
+	for _, seq := range ev.Delete.SequenceIDs {
+		old, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			old.Body.Zero()
+			if old.Verified {
+				continue
+			}
+		}
+		if err := addPending(ctx, tx, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle applies, once ev is stored, the actions that named it before it
+// was: an edit indexed for it by someone other than its author is
+// rejected; a delete for everyone by its author removes it, by anyone else
+// is rejected; a reply preview that quoted it is bound.
+func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	if !validSequenceID(ev.SequenceID) || !ev.Verified {
+		return nil // an unverified event's sender decides nothing
+	}
+	if err := e.settleEdit(ctx, tx, cid, ev); err != nil {
+		return err
+	}
+	dels, err := takePending(ctx, tx, pendingDeleteKey(cid, ev.SequenceID))
+	if err != nil {
+		return err
+	}
+	for _, d := range dels {
+		if d.By == ev.SenderID && ev.Kind == inbound.KindMessage {
+			del := &Event{SenderID: d.By, Delete: &inbound.Delete{SequenceIDs: []string{ev.SequenceID}, Action: inbound.DeleteForAll}}
+			if err := e.applyDelete(ctx, tx, cid, del); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := flipEntry(ctx, tx, cid, d.Seq, notAuthorized("%s deleted %s for everyone before this account saw it; its author is %s", d.By, ev.SequenceID, ev.SenderID)); err != nil {
+			return err
+		}
+	}
+	if !validMessageID(ev.MessageID) {
+		return nil
+	}
+	quotes, err := takePending(ctx, tx, pendingPreviewKey(cid, ev.MessageID))
+	if err != nil {
+		return err
+	}
+	for _, q := range quotes {
+		v := previewVerdict(inbound.PreviewValidation{Status: inbound.PreviewValid, EditTargetSequenceID: q.Edit}, q.Claimed, ev.SequenceID)
+		if err := setReplyValidation(ctx, tx, cid, q.Seq, v.Status.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleEdit drops the edit indexed for ev when ev turns out not to be a
+// message of the edit's author, and rejects that edit.
+func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+	key := editIndexKey(cid, ev.SequenceID)
+	raw, err := tx.Value(ctx, key)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	edit, derr := wire.DecodeMessageEvent(raw)
+	if derr == nil && edit.GetSenderID() == ev.SenderID && ev.Kind == inbound.KindMessage {
+		return nil
+	}
+	if err := tx.SetValue(ctx, key, nil); err != nil || derr != nil {
+		return err
+	}
+	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Kind, ev.SequenceID, ev.SenderID))
+}
+
+// addPending appends a to the pending actions stored under name.
+func addPending(ctx context.Context, tx keystore.Tx, name string, a pendingAction) error {
+	list, err := readPending(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	for _, x := range list {
+		if x == a {
+			return nil
+		}
+	}
+	if len(list) >= maxPending {
+		return nil
+	}
+	b, err := json.Marshal(append(list, a))
+	if err != nil {
+		return err
+	}
+	return tx.SetValue(ctx, name, b)
+}
+
+// takePending returns and removes the pending actions stored under name.
+func takePending(ctx context.Context, tx keystore.Tx, name string) ([]pendingAction, error) {
+	list, err := readPending(ctx, tx, name)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list, tx.SetValue(ctx, name, nil)
+}
+
+func readPending(ctx context.Context, tx keystore.Tx, name string) ([]pendingAction, error) {
+	b, err := tx.Value(ctx, name)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	var list []pendingAction
+	if json.Unmarshal(b, &list) != nil {
+		return nil, nil // unreadable: as if nothing were pending
+	}
+	return list, nil
+}
+
+// flipEntry marks the stored entry at seq failed with cause: it is no
+// longer verified and its text is dropped, so an action rejected after the
+// fact shows and does nothing.
+func flipEntry(ctx context.Context, tx keystore.Tx, cid, seq string, cause error) error {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return err
+	}
+	en := entryFromStored(cid, old)
+	old.Body.Zero()
+	if !en.Verified {
+		return nil
+	}
+	en.Verified = false
+	if en.Error == "" {
+		en.Error = cause.Error()
+	} else {
+		en.Error += "; " + cause.Error()
+	}
+	en.Text, en.Entities = "", nil
+	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(old.Raw)})
+}
+
+// setReplyValidation updates the stored validation of the reply at seq.
+func setReplyValidation(ctx context.Context, tx keystore.Tx, cid, seq, validation string) error {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return err
+	}
+	en := entryFromStored(cid, old)
+	old.Body.Zero()
+	if en.ReplyTo == nil {
+		return nil
+	}
+	en.ReplyTo.Validation = validation
+	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(old.Raw)})
+}

@@ -1,0 +1,257 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// Peer key history only moves forward. The versions the server publishes
+// for a user the first time the engine looks the user up are pinned
+// together (the newest pinned, the older ones kept to verify what they
+// signed): trust on first use. Afterwards a version is accepted only when
+// it lies above the version pinned at that moment; one that appears below
+// it is refused, not stored, and reported (KeyBackdated), since a server
+// that could add old versions to a history could sign as the user with a
+// key pair of its own. Each stored version records how it became known
+// (keystore.PeerKey.Origin), and SigningKey accepts only those.
+
+// Origins of stored peer key versions (keystore.PeerKey.Origin).
+const (
+	// originFirstContact: published when the user was first looked up.
+	originFirstContact = "first_contact"
+	// originForward: first published above the version pinned then.
+	originForward = "forward"
+)
+
+// maxVersionLead bounds how far in the future a key version (peer or
+// conversation key: both are millisecond timestamps of their creation)
+// may lie. A version beyond it cannot come from a working clock; accepting
+// it would let one event fix the high-water mark near the top of the
+// uint64 range, after which no honest version could ever follow (peer
+// versions below the pin are refused as backdated; 18446744073709551615
+// leaves no conversation key version above it). Thirty days of clock skew
+// is far more than any device shows.
+const maxVersionLead = 30 * 24 * time.Hour
+
+// plausibleVersion reports whether a decimal key version lies at most
+// maxVersionLead after now (versions too long for uint64 never do).
+func plausibleVersion(v string, now time.Time) bool {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return false
+	}
+	limit := now.Add(maxVersionLead).UnixMilli()
+	return limit < 0 || n <= uint64(limit)
+}
+
+// pinPeer applies the trust policy and the forward-only rule to the key
+// sets published for uid, returning every report (rotations, skipped,
+// backdated and implausible versions).
+func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) ([]KeyChanged, error) {
+	var valid []*PeerKey
+	var errs []error
+	for _, k := range published {
+		pk, err := parsePublished(uid, k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		valid = append(valid, pk)
+	}
+	if len(valid) == 0 {
+		if len(errs) == 0 {
+			return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, uid)
+		}
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(valid, func(i, j int) bool { return versionLess(valid[i].Version, valid[j].Version) })
+
+	e.peerMu.Lock()
+	defer e.peerMu.Unlock()
+	var reports []KeyChanged
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		reports = reports[:0]
+		stored, err := tx.PeerKeys(ctx, uid)
+		if err != nil {
+			return err
+		}
+		p := &pinning{e: e, tx: tx, ctx: ctx, uid: uid, now: e.now(), peer: buildPeer(uid, stored)}
+		err = p.apply(valid)
+		reports = p.reports
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("session: pinning keys of %s: %w", uid, err)
+	}
+	return reports, nil
+}
+
+// pinning is one pinPeer decision inside its store transaction.
+type pinning struct {
+	e       *Engine
+	tx      keystore.Tx
+	ctx     context.Context
+	uid     string
+	now     time.Time
+	peer    *Peer
+	reports []KeyChanged
+}
+
+// put stores k; origin is recorded only when k is stored for the first time
+// (the store keeps the first one).
+func (p *pinning) put(k *PeerKey, pinned, verified bool, origin string) error {
+	err := p.tx.PutPeerKey(p.ctx, keystore.PeerKey{
+		UserID: p.uid, Version: k.Version,
+		IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,
+		FirstSeen: p.now, LastSeen: p.now, Pinned: pinned, Verified: verified, Origin: origin,
+	})
+	if errors.Is(err, keystore.ErrConflict) {
+		return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, p.uid, k.Version)
+	}
+	return err
+}
+
+func (p *pinning) report(kind KeyChangeKind, k *PeerKey, pinned bool) {
+	p.reports = append(p.reports, KeyChanged{UserID: p.uid, Kind: kind, Old: p.peer.Current, New: k, Pinned: pinned})
+}
+
+// apply sorts the published versions (ascending) into known, refused and
+// new ones and moves the pin.
+func (p *pinning) apply(valid []*PeerKey) error {
+	known := map[string]*PeerKey{}
+	for i := range p.peer.History {
+		known[p.peer.History[i].Version] = &p.peer.History[i]
+	}
+	cur := p.peer.Current
+	var accepted []*PeerKey
+	for _, k := range valid {
+		if old, ok := known[k.Version]; ok {
+			if !old.sameKeys(k) {
+				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, p.uid, k.Version)
+			}
+			accepted = append(accepted, k)
+			continue
+		}
+		switch {
+		case !plausibleVersion(k.Version, p.now):
+			p.report(KeyImplausible, k, false)
+		case cur != nil && versionLess(k.Version, cur.Version):
+			p.report(KeyBackdated, k, false)
+		default:
+			accepted = append(accepted, k)
+		}
+	}
+	if len(accepted) == 0 {
+		if cur == nil {
+			return fmt.Errorf("%w: user %s publishes no acceptable key version", ErrNoPeerKeys, p.uid)
+		}
+		return nil
+	}
+	newest := accepted[len(accepted)-1]
+	if cur == nil {
+		// First contact: every version published now is pinned together.
+		for _, k := range accepted {
+			if err := p.put(k, k == newest, false, originFirstContact); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, k := range accepted[:len(accepted)-1] {
+		if _, ok := known[k.Version]; ok {
+			continue
+		}
+		// Between the pin and the newest version, both first seen now.
+		if err := p.put(k, false, false, originForward); err != nil {
+			return err
+		}
+		p.report(KeySkipped, k, false)
+	}
+	_, already := known[newest.Version]
+	return p.movePin(cur, newest, already)
+}
+
+// movePin applies the trust policy to the newest accepted version.
+func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
+	switch {
+	case cur.Version == newest.Version:
+		return p.put(newest, true, cur.Verified, "")
+	case versionLess(newest.Version, cur.Version):
+		// The pinned version is no longer listed: keep it.
+		return nil
+	case cur.sameKeys(newest):
+		// Same keys re-registered under a new version: move the pin.
+		if err := p.put(cur, false, cur.Verified, ""); err != nil {
+			return err
+		}
+		return p.put(newest, true, cur.Verified, originForward)
+	case p.e.cfg.policy == TrustStrict:
+		if err := p.put(newest, false, false, originForward); err != nil {
+			return err
+		}
+		if !already {
+			p.report(KeyRotated, newest, false)
+		}
+		return nil
+	}
+	if err := p.put(cur, false, cur.Verified, ""); err != nil {
+		return err
+	}
+	if err := p.put(newest, true, false, originForward); err != nil {
+		return err
+	}
+	if !already {
+		p.report(KeyRotated, newest, true)
+	}
+	return nil
+}
+
+// queueChanges queues reports for the WithKeyChangeHandler callback (see
+// deliverChanges). A refused version (backdated, implausible) is handed to
+// the callback once per engine, however often the server lists it; the
+// results of RefreshPeers and Sync report it every time.
+func (e *Engine) queueChanges(changes []KeyChanged) {
+	if e.cfg.onChange == nil || len(changes) == 0 {
+		return
+	}
+	e.notifyMu.Lock()
+	defer e.notifyMu.Unlock()
+	for _, c := range changes {
+		if c.Kind == KeyBackdated || c.Kind == KeyImplausible {
+			id := c.UserID + "\x00" + c.New.Version + "\x00" + c.New.Fingerprint
+			if e.refused[id] {
+				continue
+			}
+			if e.refused == nil {
+				e.refused = map[string]bool{}
+			}
+			e.refused[id] = true
+		}
+		e.pending = append(e.pending, c)
+	}
+}
+
+// verifiable reports whether a stored version of a peer's keys may verify
+// signatures: one pinned, published at first contact, or first published
+// above the version pinned then. A version stored before origins were
+// recorded is refused when it lies below the pinned version and was first
+// seen after it (a backdated version an older engine accepted).
+func verifiable(k, pinned *keystore.PeerKey) bool {
+	switch {
+	case k.Pinned, k.Origin == originFirstContact, k.Origin == originForward:
+		return true
+	case k.Origin != "":
+		return false
+	}
+	return pinned == nil || !versionLess(k.Version, pinned.Version) || !pinned.FirstSeen.Before(k.FirstSeen)
+}
