@@ -485,3 +485,73 @@ func TestResendAfterPendingCopyRefused(t *testing.T) {
 		t.Fatalf("bob sees %q", got)
 	}
 }
+
+// keyFlaky loses the answer of key change posts on demand, after forwarding
+// them (or not), and counts the posts.
+type keyFlaky struct {
+	Server
+	mu      sync.Mutex
+	lose    int  // lose this many answers
+	deliver bool // forward before losing the answer
+	posts   int
+}
+
+func (s *keyFlaky) AddConversationKeys(ctx context.Context, id string, req *api.AddConversationKeysRequest) (*api.AddConversationKeysResponse, error) {
+	s.mu.Lock()
+	s.posts++
+	lose, deliver := s.lose > 0, s.deliver
+	if lose {
+		s.lose--
+	}
+	s.mu.Unlock()
+	if !lose {
+		return s.Server.AddConversationKeys(ctx, id, req)
+	}
+	if deliver {
+		if _, err := s.Server.AddConversationKeys(ctx, id, req); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &api.Error{Op: "addConversationKeys", StatusCode: 502, Problem: api.Problem{Title: "Bad Gateway"}}
+}
+
+// TestKeyChangeLooksBeforeReposting (issue #13 item 7): a key change whose
+// answer was lost after it arrived is found among the conversation's key
+// change events and not posted again; one that never arrived is posted
+// again. Either way the conversation ends with exactly one key version and
+// the message goes through.
+func TestKeyChangeLooksBeforeReposting(t *testing.T) {
+	for _, arrived := range []bool{true, false} {
+		t.Run(map[bool]string{true: "arrived", false: "lost"}[arrived], func(t *testing.T) {
+			ctx := ctxT(t)
+			n := newNaiveNet(t)
+			var ks *keyFlaky
+			alice := n.userWith("alice", func(s Server) Server { ks = &keyFlaky{Server: s, lose: 1, deliver: arrived}; return ks })
+			bob := n.user("bob")
+			s, err := alice.e.SendText(ctx, bob.id, "first words")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPosts := map[bool]int{true: 1, false: 2}[arrived]
+			if ks.posts != wantPosts {
+				t.Fatalf("key change posted %d times, want %d", ks.posts, wantPosts)
+			}
+			if _, err := bob.e.Sync(ctx, s.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+			h, err := bob.e.History(ctx, s.ConversationID, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyChanges := 0
+			for _, en := range h {
+				if en.Type == TypeKeyChange {
+					keyChanges++
+				}
+			}
+			if keyChanges != 1 || !slices.Equal(texts(h), []string{"first words"}) {
+				t.Fatalf("bob's history: %d key changes, texts %q", keyChanges, texts(h))
+			}
+		})
+	}
+}
