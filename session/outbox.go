@@ -603,8 +603,10 @@ func (e *Engine) deliver(ctx context.Context, p *pending, retry bool) (*Sent, er
 			err = problems("delete messages", resp.Errors)
 		}
 		// A 404 after an earlier attempt that may have arrived: that
-		// attempt deleted the messages.
-		gone := retry && !body.Unsent && errors.Is(err, api.ErrNotFound)
+		// attempt deleted the messages. (Not after attempts that all
+		// failed before reaching the server: then the messages are
+		// unknown.)
+		gone := retry && !body.Unsent && !p.unsentBefore && errors.Is(err, api.ErrNotFound)
 		if err != nil && !gone {
 			return nil, e.failOutbox(ctx, p, err)
 		}

@@ -27,6 +27,7 @@ type flakyServer struct {
 	status     int // answer statusN sends with this HTTP status, not forwarded
 	statusN    int
 	delAfter   int // forward, then fail this many deletes (response lost)
+	delBefore  int // fail this many deletes before they reach the server
 	messageIDs []string
 	events     int // GetConversationEvents calls
 }
@@ -64,11 +65,16 @@ func (s *flakyServer) SendMessage(ctx context.Context, id string, req *api.SendC
 
 func (s *flakyServer) DeleteMessages(ctx context.Context, id string, req *api.DeleteChatMessagesRequest) (*api.DeleteChatMessagesResponse, error) {
 	s.mu.Lock()
-	after := s.delAfter > 0
-	if after {
+	before, after := s.delBefore > 0, s.delAfter > 0
+	if before {
+		s.delBefore--
+	} else if after {
 		s.delAfter--
 	}
 	s.mu.Unlock()
+	if before {
+		return nil, &api.Error{Op: "deleteChatMessages", StatusCode: 429, Problem: api.Problem{Title: "Too Many Requests"}}
+	}
 	r, err := s.Server.DeleteMessages(ctx, id, req)
 	if after {
 		return nil, errNetwork
@@ -553,5 +559,20 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 				t.Fatalf("bob's history: %d key changes, texts %q", keyChanges, texts(h))
 			}
 		})
+	}
+}
+
+// TestRetriedDeleteNeverSentNotFoundIsRejected: a delete whose attempts all
+// failed before reaching the server, answered 404 when it finally does,
+// targets messages that do not exist: refused for good, not "done".
+func TestRetriedDeleteNeverSentNotFoundIsRejected(t *testing.T) {
+	ctx := ctxT(t)
+	alice, _, fs, cid := outboxPair(t)
+	fs.set(func(s *flakyServer) { s.delBefore = 1 })
+	err := alice.e.DeleteMessages(ctx, cid, []string{"9999999999"}, true)
+	queuedErr(t, err)
+	_, err = alice.e.FlushOutbox(ctx)
+	if !errors.Is(err, ErrRejected) || outboxLen(t, alice) != 0 {
+		t.Fatalf("flush of a never-sent delete of an unknown message: %v", err)
 	}
 }
