@@ -176,7 +176,7 @@ func (s *Server) createChatConversation(c *call) *apiError {
 		tx.conv.JoinedAt[m] = 0
 	}
 	tx.conv.Name, tx.conv.AvatarURL, tx.conv.Description, tx.conv.TTLMsec = req.GroupName, req.GroupAvatarURL, req.GroupDescription, ttl
-	if _, err := tx.emit(kindGroupChange, c.user.ID, gcAction.messageID, "", "",
+	if _, err := tx.emit(kindGroupChange, c.user.ID, gcAction.messageID, req.ConversationKeyVersion, "",
 		&event.MessageEventDetail{GroupChangeEvent: gcAction.detail.GroupChangeEvent}, gcAction.signer.sig); err != nil {
 		return errInternal()
 	}
@@ -366,7 +366,7 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 		return perr
 	}
 	tx := s.beginTx(conv)
-	gcEvent, err := tx.emit(kindGroupChange, c.user.ID, maAction.messageID, "", "",
+	gcEvent, err := tx.emit(kindGroupChange, c.user.ID, maAction.messageID, req.ConversationKeyVersion, "",
 		&event.MessageEventDetail{GroupChangeEvent: maAction.detail.GroupChangeEvent}, maAction.signer.sig)
 	if err != nil {
 		return errInternal()

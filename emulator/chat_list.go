@@ -250,8 +250,10 @@ func chatEventJSON(e *eventRec, fields []string) api.ChatMessageEvent {
 //
 // As the XDK documents, conversation key changes are not in data: they are
 // returned base64-encoded in meta.conversation_key_events — every key
-// change whose version a message of the page uses, plus, on the first
-// page, the latest key change (so a client can encrypt before any message
+// change whose version a message or a group change of the page uses (a
+// group create or member add names the version of the key change made
+// with it, which binds it to the group and seals its title), plus, on the
+// first page, the latest key change (so a client can encrypt before any message
 // exists). data holds everything else the caller may see: messages, group
 // changes, delete-for-all events and read receipts. Events deleted for
 // everyone, deleted by the caller for themselves, or older than the
@@ -294,7 +296,7 @@ func (s *Server) getChatConversationEvents(c *call) *apiError {
 	}
 	needed := map[string]bool{}
 	for _, e := range page {
-		if e.Kind == kindMessage && e.KeyVersion != "" {
+		if (e.Kind == kindMessage || e.Kind == kindGroupChange) && e.KeyVersion != "" {
 			needed[e.KeyVersion] = true
 		}
 	}

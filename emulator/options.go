@@ -5,7 +5,10 @@ import (
 
 	"github.com/xchat-go/xchat/internal/exchange"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/xchat-go/xchat/emulator/realm"
 )
 
 // Default limits. They are generous on purpose: the emulator serves tests
@@ -61,6 +64,12 @@ type config struct {
 	dmDailyCap      int
 	failureEvents   bool
 	keyUserIDs      bool
+	// Activity API (realtime.go).
+	appConsumerSecret, appClientSecret, appBearer string
+	heartbeat                                     time.Duration
+	webhookClient                                 *http.Client
+	juicebox                                      *realm.Set     // see juicebox.go
+	juiceboxOpts                                  []realm.Option // see juicebox.go
 }
 
 func defaultConfig() *config {

@@ -39,6 +39,8 @@ type Server struct {
 	dmMedia map[string]*dmMediaRec
 
 	initErr error
+
+	rt *realtime // Activity API: subscriptions, streams, webhooks (realtime.go)
 }
 
 // New builds a Server. It never fails: if the data file cannot be opened
@@ -67,6 +69,7 @@ func New(opts ...Option) *Server {
 		dmMedia: map[string]*dmMediaRec{},
 	}
 	s.nextID = s.ids.next
+	s.rt = newRealtime(cfg)
 	if cfg.ids != nil {
 		s.nextID = cfg.ids
 	}
@@ -82,6 +85,9 @@ func New(opts ...Option) *Server {
 				s.db = nil
 			}
 		}
+	}
+	if err := s.initJuicebox(); err != nil && s.initErr == nil {
+		s.initErr = err
 	}
 	s.routes()
 	rec := cfg.recorder
@@ -108,6 +114,7 @@ func (s *Server) Err() error { return s.initErr }
 
 // Close releases the data file. The Server must not be used afterwards.
 func (s *Server) Close() error {
+	s.rt.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -160,6 +167,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
 }
+
+// Unwrap exposes the connection to http.ResponseController (the activity
+// stream flushes every line).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // call is one authenticated API request.
 type call struct {
@@ -375,6 +386,9 @@ func (s *Server) routes() {
 	s.handle(api.OpBlockUsersDms, (*Server).blockUserDMs)
 	s.handle(api.OpUnblockUsersDms, (*Server).unblockUserDMs)
 
+	s.realtimeRoutes()
+
+	s.routesJuicebox()
 	m.HandleFunc("/", s.handleUnknown)
 }
 

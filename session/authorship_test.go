@@ -2,18 +2,23 @@ package session
 
 import (
 	"testing"
+
+	"github.com/xchat-go/xchat/wire"
 )
 
-// A reply embedding an edit, read before the quoted message is stored
-// (pages of one event, newest first), is left unvalidated, then validated
-// once the quoted message arrives later in the same sync.
+// A reply embedding an edit, delivered (Receive, as a push would) before
+// the quoted message is stored, is left unvalidated, then validated once
+// the quoted message arrives with the next sync. (A sync alone stores
+// oldest first, so there the quoted message always comes first.)
 func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
-	alice, carol := n.user("alice"), n.user("carol")
-	bob := n.user("bob", WithPageSize(1))
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
 	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	m, err := alice.e.SendText(ctx, g, "meet at 5")
@@ -30,17 +35,39 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seen string
-	if _, err := bob.e.SyncEach(ctx, g, func(ev *Event) error {
-		if ev.MessageID == reply.MessageID && ev.Message != nil && ev.Message.Text.ReplyPreview != nil {
-			seen = ev.Message.Text.ReplyPreview.Validation.Status.String()
-		}
-		return nil
-	}); err != nil {
+	page, err := bob.server.GetConversationEvents(ctx, PathID(g), 100, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != "none" {
-		t.Fatalf("reply handed over with preview %q before the quoted message was stored, want none", seen)
+	encoded := ""
+	for _, d := range page.Data {
+		raw, err := wire.DecodeB64(d.EncodedEvent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := wire.DecodeMessageEvent(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if me.GetMessageID() == reply.MessageID {
+			encoded = d.EncodedEvent
+		}
+	}
+	if encoded == "" {
+		t.Fatal("the server does not serve the reply")
+	}
+	ev, err := bob.e.Receive(ctx, encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Message == nil || ev.Message.Text.ReplyPreview == nil {
+		t.Fatalf("received reply has no preview: %+v", ev)
+	}
+	if got := ev.Message.Text.ReplyPreview.Validation.Status.String(); got != "none" {
+		t.Fatalf("reply received with preview %q before the quoted message was stored, want none", got)
+	}
+	if _, err := bob.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
 	}
 	h, err := bob.e.History(ctx, g, "", 0)
 	if err != nil {

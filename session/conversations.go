@@ -32,10 +32,33 @@ type Conversation struct {
 	ID string `json:"id"`
 	// Kind is KindOneToOne or KindGroup.
 	Kind string `json:"kind"`
-	// Members are the participants' user ids (including this account).
+	// Members are the participants' user ids (including this account). For
+	// a group, the roster the engine follows from signed group changes
+	// (empty while Roster is RosterUnknown); the keys this account
+	// distributes are wrapped to these members only.
 	Members []string `json:"members"`
-	// Admins are the group admins (groups only).
+	// Admins are the group admins whose authority signed changes confirm.
 	Admins []string `json:"admins,omitempty"`
+	// Roster says how far Members and Admins rest on signed group changes
+	// (RosterConfirmed for a one-to-one conversation).
+	Roster RosterState `json:"roster"`
+	// RosterSince is, for a roster that starts after the group's creation
+	// (this account joined later, or the group's create could not be bound
+	// to it), the sequence id of the signed member add it starts from:
+	// what came before is taken on trust.
+	RosterSince string `json:"roster_since,omitempty"`
+	// ClaimedAdmins are admins whose authority rests on unsigned data (a
+	// group create's admin list) or on another claimed admin: their changes
+	// are applied, and the members they add are unconfirmed.
+	ClaimedAdmins []string `json:"claimed_admins,omitempty"`
+	// UnconfirmedMembers are members whose place rests on trust on first
+	// use (all of them for a roster with RosterSince set). Under
+	// TrustStrict no key is wrapped to them.
+	UnconfirmedMembers []string `json:"unconfirmed_members,omitempty"`
+	// ServerMembers and ServerAdmins are the group's members and admins as
+	// the server lists them: unsigned claims, shown, never obeyed.
+	ServerMembers []string `json:"server_members,omitempty"`
+	ServerAdmins  []string `json:"server_admins,omitempty"`
 	// Title is the group title when known (plaintext).
 	Title string `json:"title,omitempty"`
 	// KeyVersion is the newest conversation key version usable for
@@ -49,7 +72,10 @@ type Conversation struct {
 // convMeta is the engine's per-conversation bookkeeping, stored (sealed) in
 // keystore.Conversation.Meta.
 type convMeta struct {
-	Admins []string `json:"admins,omitempty"`
+	// ServerMembers and ServerAdmins are the server's (unsigned) listing
+	// of a group, kept for display only.
+	ServerMembers []string `json:"server_members,omitempty"`
+	ServerAdmins  []string `json:"server_admins,omitempty"`
 	// Title is the plaintext title; TitleCipher the encrypted form the
 	// server holds and group signatures cover.
 	Title       string `json:"title,omitempty"`
@@ -58,9 +84,6 @@ type convMeta struct {
 	TTLMsec     *int64 `json:"ttl_msec,omitempty"`
 	// ScreenCaptureBlocking is the group's blocking flag when set.
 	ScreenCaptureBlocking *bool `json:"screen_capture_blocking,omitempty"`
-	// Known lists every user a verified group change named as a member,
-	// current or past (see roster.known).
-	Known []string `json:"known,omitempty"`
 	// KeyRecipients maps each participant to the public key version the
 	// newest conversation key was wrapped to (keys this account
 	// distributed).
@@ -121,12 +144,21 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 		ID:             c.ID,
 		Kind:           c.Type,
 		Members:        slices.Clone(c.Members),
-		Admins:         slices.Clone(m.Admins),
+		Roster:         RosterConfirmed,
 		Title:          m.Title,
 		LastSequenceID: c.Sync.LastSequenceID,
 		UpdatedAt:      c.UpdatedAt,
 	}
-	k, v, err := e.encryptionKey(ctx, c.ID)
+	if IsGroup(c.ID) {
+		r, err := loadRoster(ctx, e.store, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		out.Members, out.Admins, out.ClaimedAdmins = r.effective(), slices.Clone(r.Admins), slices.Clone(r.Claimed)
+		out.Roster, out.RosterSince, out.UnconfirmedMembers = r.state(), r.Since, r.unconfirmed(without(r.effective(), []string{e.userID}))
+		out.ServerMembers, out.ServerAdmins = slices.Clone(m.ServerMembers), slices.Clone(m.ServerAdmins)
+	}
+	k, v, _, err := e.heldKey(ctx, c.ID)
 	switch {
 	case err == nil:
 		out.KeyVersion = v
@@ -167,8 +199,9 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 }
 
 // recordServerConversation stores a listed conversation the engine did not
-// know. Server-reported rosters are unauthenticated hints: they only seed a
-// new record; signed group events update it during Sync.
+// know, and the server's (unsigned) member and admin lists of a group for
+// display: they never decide whose message verifies or whom a key is
+// wrapped to (the roster follows signed group changes during Sync).
 func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConversation) error {
 	cid, err := CanonicalID(c.ID, e.userID)
 	if err != nil {
@@ -176,8 +209,14 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	}
 	unlock := e.lockConv(cid)
 	defer unlock()
-	if _, err := e.store.Conversation(ctx, cid); err == nil {
-		return nil
+	if old, err := e.store.Conversation(ctx, cid); err == nil {
+		if !IsGroup(cid) {
+			return nil
+		}
+		m := loadMeta(old)
+		m.ServerMembers, m.ServerAdmins = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...)), normaliseIDs(c.AdminIDs)
+		old.Meta = m.encode()
+		return e.store.PutConversation(ctx, old)
 	} else if !errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
@@ -185,8 +224,8 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	var m convMeta
 	if IsGroup(cid) {
 		rec.Type = KindGroup
-		rec.Members = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...))
-		m.Admins = normaliseIDs(c.AdminIDs)
+		m.ServerMembers = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...))
+		m.ServerAdmins = normaliseIDs(c.AdminIDs)
 	} else {
 		rec.Type = KindOneToOne
 		a, b, _ := cutPair(cid)
@@ -270,7 +309,10 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 
 // Rotate distributes a fresh conversation key to the current participants
 // of conversation id and returns its version. Every later message is
-// encrypted under it.
+// encrypted under it. A group's participants are its roster held from
+// signed group changes (synced first); Rotate fails with ErrRosterUnknown
+// when no signed change establishes it, and under TrustStrict with
+// ErrRosterUnconfirmed when it has members it does not confirm.
 func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	defer e.deliverChanges()
 	cid, err := CanonicalID(id, e.userID)
@@ -281,7 +323,10 @@ func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	err = e.withSyncedRoster(ctx, cid, func() error {
 		unlock := e.lockConv(cid)
 		defer unlock()
-		members, err := e.members(ctx, cid)
+		if err := e.knownGroup(ctx, cid); err != nil {
+			return err
+		}
+		members, err := e.wrapTargets(ctx, cid)
 		if err != nil {
 			return err
 		}
@@ -339,26 +384,20 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 	return op()
 }
 
-// members returns the participants of cid (this account included).
-func (e *Engine) members(ctx context.Context, cid string) ([]string, error) {
+// knownGroup returns ErrUnknownConversation for a group the engine holds no
+// record of (nil for a one-to-one conversation, whose id fixes it).
+func (e *Engine) knownGroup(ctx context.Context, cid string) error {
 	if !IsGroup(cid) {
-		a, b, _ := cutPair(cid)
-		if a != e.userID && b != e.userID {
-			return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
-		}
-		return []string{a, b}, nil
+		return nil
 	}
-	c, err := e.store.Conversation(ctx, cid)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	_, err := e.store.Conversation(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	case err != nil:
+		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("session: reading conversation: %w", err)
-	}
-	if !slices.Contains(c.Members, e.userID) {
-		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
-	}
-	return slices.Clone(c.Members), nil
+	return nil
 }
 
 // preparedKey is a freshly generated, wrapped and signed conversation key.
@@ -518,8 +557,9 @@ func (e *Engine) distributeKey(ctx context.Context, cid string, members []string
 }
 
 // commitKey stores a distributed key and updates the conversation record;
-// update, if not nil, edits the record in the same transaction.
-func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(*keystore.Conversation, *convMeta)) error {
+// update, if not nil, edits the record (and what else it needs) in the
+// same transaction.
+func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keystore.Tx, *keystore.Conversation, *convMeta) error) error {
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
 		if err := tx.PutConversationKey(ctx, keystore.ConversationKey{
 			ConversationID: p.convID,
@@ -538,7 +578,9 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(*key
 		m := loadMeta(c)
 		m.KeyRecipients = p.recipients
 		if update != nil {
-			update(c, &m)
+			if err := update(tx, c, &m); err != nil {
+				return err
+			}
 		}
 		c.Meta = m.encode()
 		c.UpdatedAt = e.now()
@@ -697,16 +739,23 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 			return "", err
 		}
 	}
-	err = e.commitKey(ctx, p, func(c *keystore.Conversation, m *convMeta) {
+	err = e.commitKey(ctx, p, func(tx keystore.Tx, c *keystore.Conversation, m *convMeta) error {
 		c.Type = KindGroup
 		c.Members = members
-		m.Admins = admins
 		m.Title = titlePlain
 		if title != nil {
 			m.TitleCipher = *title
 		}
 		m.AvatarURL = opts.AvatarURL
 		m.TTLMsec = ttl
+		// This account chose every member and admin: its own roster is
+		// confirmed, and the create it will read back is recognised by
+		// its message id.
+		r := rosterRec{Base: baseCreate, Members: members, Admins: admins, Creator: e.userID, CreateMID: mid}
+		if err := r.save(ctx, tx, gid); err != nil {
+			return err
+		}
+		return tx.SetValue(ctx, createIndexKey(mid), []byte(gid))
 	})
 	if err != nil {
 		return "", err
@@ -717,7 +766,9 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 // AddMembers adds users to group id and rotates the group key: the new key
 // is wrapped to every member (old and new) and the request carries the two
 // action signatures (the key change and the GroupMemberAddChange over the
-// current roster).
+// current roster, held from signed group changes). Only admins add members
+// (ErrNotAuthorized otherwise); the roster must be known (ErrRosterUnknown)
+// and, under TrustStrict, confirmed (ErrRosterUnconfirmed).
 func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) error {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -745,6 +796,35 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 	})
 }
 
+// addLists returns the lists a member add of userIDs to group cid signs:
+// the current members and admins are the roster held from signed changes
+// (never the server's listing), the new ones those of userIDs not in it.
+func (e *Engine) addLists(ctx context.Context, cid string, userIDs []string) (current, added, admins []string, err error) {
+	if current, err = e.wrapTargets(ctx, cid); err != nil {
+		return nil, nil, nil, err
+	}
+	roster, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !roster.admin(e.userID) {
+		return nil, nil, nil, fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
+	}
+	for _, u := range normaliseIDs(userIDs) {
+		if !slices.Contains(current, u) {
+			added = append(added, u)
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
+	}
+	admins = normaliseIDs(slices.Concat(roster.Admins, roster.Claimed))
+	if admins == nil {
+		admins = []string{}
+	}
+	return current, added, admins, nil
+}
+
 // addMembers posts the member addition of AddMembers against the stored
 // roster of group cid.
 func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
@@ -757,18 +837,9 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	current := normaliseIDs(rec.Members)
-	if !slices.Contains(current, e.userID) {
-		return fmt.Errorf("%w: %s", ErrNotMember, cid)
-	}
-	var added []string
-	for _, u := range normaliseIDs(userIDs) {
-		if !slices.Contains(current, u) {
-			added = append(added, u)
-		}
-	}
-	if len(added) == 0 {
-		return fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
+	current, added, admins, err := e.addLists(ctx, cid, userIDs)
+	if err != nil {
+		return err
 	}
 	meta := loadMeta(rec)
 	all := normaliseIDs(append(slices.Clone(current), added...))
@@ -789,10 +860,6 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	if meta.AvatarURL != "" {
 		s := meta.AvatarURL
 		curAvatar = &s
-	}
-	admins := normaliseIDs(meta.Admins)
-	if admins == nil {
-		admins = []string{}
 	}
 	mid, err := newMessageID(e.rand)
 	if err != nil {
@@ -856,11 +923,19 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 			return err
 		}
 	}
-	return e.commitKey(ctx, p, func(c *keystore.Conversation, m *convMeta) {
-		c.Members = all
+	return e.commitKey(ctx, p, func(tx keystore.Tx, c *keystore.Conversation, m *convMeta) error {
 		if newCipher != "" {
 			m.TitleCipher = newCipher
 		}
+		// The add is applied on top of the roster until the server serves
+		// it back (see rosterRec.Pending).
+		r, err := loadRoster(ctx, tx, cid)
+		if err != nil {
+			return err
+		}
+		r.Pending = append(r.Pending, pendingAdd{MID: mid, Added: added})
+		c.Members = r.effective()
+		return r.save(ctx, tx, cid)
 	})
 }
 

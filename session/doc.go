@@ -6,7 +6,7 @@
 //
 // # Lifecycle
 //
-//	store := keystore.NewMemory()                   // or keystore.Open(path, ...)
+//	store := keystore.NewMemory()                   // or boltstore.Open(path, ...)
 //	session.CreateAccount(ctx, store, userID, nil)  // once: fresh keys
 //	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
 //	e.Register(ctx)                                 // publish the public keys
@@ -35,7 +35,8 @@
 // stored as failed, with the reason, and take no effect: malformed ids
 // (inbound.ErrMalformed), authors outside the conversation or the group
 // roster at that point of the transcript (ErrNotMember), group changes and
-// deletes-for-all the author may not make (ErrNotAuthorized), and old events
+// deletes-for-all the author may not make (ErrNotAuthorized), group changes
+// that do not fit the roster held (ErrRosterDivergence), and old events
 // re-sequenced by the server (ErrReplayed). Endless pagination stops the
 // sync with ErrServerResponse.
 //
@@ -73,9 +74,41 @@
 //
 // CreateGroup and AddMembers send the key change and the group change as
 // the two action signatures the server requires; AddMembers rotates the
-// key to the enlarged roster. Group titles are encrypted under the group's
+// key to the enlarged roster.
+//
+// A group's roster follows signed group changes only, in transcript order
+// (a sync of several pages reads them oldest first): the group's create,
+// bound to the group by the key change made with it (the create itself does
+// not sign the conversation id), then member adds read against the roster
+// held (their new, current and admin lists are signed as one sequence),
+// removals and admin changes by admins. The server's listing and key-change
+// participant lists never decide who is a member; keys are wrapped to the
+// roster only. Where XChat signs too little, Conversation.Roster and
+// SyncResult.Roster say so: RosterUnconfirmed when the roster starts after
+// the group's creation (this account joined later: RosterSince) or an
+// admin's rights rest on the create's unsigned admin list
+// (ClaimedAdmins, UnconfirmedMembers), RosterUnknown when no signed change
+// establishes it (no key is wrapped: ErrRosterUnknown). Under TrustStrict
+// no key is wrapped to an unconfirmed member (ErrRosterUnconfirmed). Group
+// changes that do not fit the roster fail with ErrRosterDivergence and are
+// reported (AnomalyRosterDivergence, AnomalyCreateRejected,
+// AnomalyCreateReplayed). Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
 // a title another client signed in plaintext is shown as it is.
+//
+// # Key backup
+//
+// The account's private keys can be backed up under a PIN with Juicebox,
+// as X's apps do (package juicebox; realms and tokens come from the
+// juicebox_config the X API returns to the account): SetupBackup,
+// BackupStatus, ChangeBackupPIN and DeleteBackup on an Engine, and
+// RestoreAccount on a new device, which stores the recovered keys only
+// after checking they are the account's newest registered keys. X's PIN
+// rules (CheckNewPIN) apply to new PINs; a wrong PIN costs one of the
+// account's guesses (InvalidPINError), and the limit locks the backup for
+// good (ErrBackupLocked). The server chooses the realms: a server that
+// controls them all could brute-force the PIN offline; the engine refuses
+// configurations that would weaken the PIN stretch or the realms' majority.
 package session

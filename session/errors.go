@@ -53,6 +53,23 @@ var (
 	// changes, removing other members) by a non-admin. It is stored as
 	// failed and not applied.
 	ErrNotAuthorized = errors.New("session: sender not authorised for this action")
+	// ErrRosterUnknown reports a group whose roster no signed group change
+	// establishes (RosterUnknown): the engine refuses to wrap a conversation
+	// key to it (Rotate, AddMembers, a send that must rotate). As an
+	// Event.Err it marks a group change that cannot be checked before a
+	// roster is established; it takes no effect.
+	ErrRosterUnknown = errors.New("session: group roster unknown")
+	// ErrRosterUnconfirmed reports, under TrustStrict, a key that would be
+	// wrapped to group members whose place rests on trust on first use
+	// (RosterUnconfirmed; see Conversation.UnconfirmedMembers).
+	ErrRosterUnconfirmed = errors.New("session: group roster unconfirmed")
+	// ErrRosterDivergence is the Event.Err of a signed group change that
+	// does not fit the roster held: a member add whose signed lists differ
+	// from it (this account and the author see different groups), a second
+	// group create, a create not bound to its group by its paired key change
+	// or replayed from another group, an admin add naming a non-member. It
+	// is stored as failed, not applied, and reported as an anomaly.
+	ErrRosterDivergence = errors.New("session: group change does not fit the roster held")
 	// ErrReplayed is the Event.Err of a signed event whose message id is
 	// already stored under another sequence id: the server re-sequenced
 	// (replayed) an old event. The replay is stored as failed and not

@@ -204,6 +204,43 @@ func Example_group() {
 	// welcome true
 }
 
+// Read how far a group's roster rests on signed group changes: the creator
+// chose everyone; a member added later never sees the group's creation and
+// takes the roster before its join on trust.
+func Example_rosterState() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob, carol := d.account(ctx, "alice"), d.account(ctx, "bob"), d.account(ctx, "carol")
+
+	gid, err := alice.CreateGroup(ctx, session.GroupOptions{Members: []string{bob.UserID()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := alice.AddMembers(ctx, gid, carol.UserID()); err != nil {
+		log.Fatal(err)
+	}
+	for _, u := range []*session.Engine{alice, bob, carol} {
+		res, err := u.Sync(ctx, gid)
+		if err != nil {
+			log.Fatal(err)
+		}
+		c, err := u.Conversation(ctx, gid)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(res.Roster, len(c.Members), c.RosterSince != "", len(c.UnconfirmedMembers))
+	}
+	// A rotation wraps the new key to the signed roster only.
+	if _, err := carol.Rotate(ctx, gid); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// confirmed 3 false 0
+	// confirmed 3 false 0
+	// unconfirmed 3 true 2
+}
+
 // Rotate a conversation key on demand: later messages use the new version.
 func Example_rotate() {
 	ctx := context.Background()

@@ -86,6 +86,15 @@ const (
 	AnomalyFork       = inbound.AnomalyFork
 	AnomalyReorder    = inbound.AnomalyReorder
 	AnomalyMissingKey = inbound.AnomalyMissingKey
+	// AnomalyRosterDivergence: a signed group change that does not fit the
+	// roster held (see ErrRosterDivergence).
+	AnomalyRosterDivergence = inbound.AnomalyRosterDivergence
+	// AnomalyCreateRejected: a second group create, or one not bound to
+	// the group by its paired key change.
+	AnomalyCreateRejected = inbound.AnomalyCreateRejected
+	// AnomalyCreateReplayed: a group create accepted in another group,
+	// served again in this one.
+	AnomalyCreateReplayed = inbound.AnomalyCreateReplayed
 	// AnomalyUnconfirmedDelete: a chain break covered only by a delete
 	// whose targets this account never saw (Related is the deleter).
 	AnomalyUnconfirmedDelete = inbound.AnomalyUnconfirmedDelete

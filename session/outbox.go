@@ -251,12 +251,43 @@ func (p *pending) encode() error {
 	return nil
 }
 
-// pendingFor returns the outbox items of cid, oldest first.
-func (e *Engine) pendingFor(ctx context.Context, cid string) ([]*pending, error) {
+// listPending returns the outbox items of cid, oldest first, without
+// claiming them (to look at, not to deliver).
+func (e *Engine) listPending(ctx context.Context, cid string) ([]*pending, error) {
 	items, err := e.store.Outbox(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("session: reading outbox: %w", err)
 	}
+	return decodeFor(items, cid)
+}
+
+// claimPending claims the outbox items of cid this engine may deliver (see
+// pendingOutbox), oldest first; busy counts those another replica holds.
+// The caller releases the claims (releasePending).
+func (e *Engine) claimPending(ctx context.Context, cid string) ([]*pending, int, error) {
+	items, busy, err := e.pendingOutbox(ctx, cid)
+	if err != nil {
+		return nil, 0, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	out, err := decodeFor(items, cid)
+	if err != nil {
+		e.releaseOutboxItems(ctx, items)
+		return nil, 0, err
+	}
+	return out, busy, nil
+}
+
+// releasePending gives back the claims on items (delivered ones have none
+// left) and zeroes their bodies.
+func (e *Engine) releasePending(ctx context.Context, items []*pending) {
+	for _, p := range items {
+		e.releaseOutbox(ctx, p.item.MessageID)
+		p.item.Body.Zero()
+	}
+}
+
+// decodeFor decodes the items of cid, zeroing the others.
+func decodeFor(items []keystore.OutboxItem, cid string) ([]*pending, error) {
 	var out []*pending
 	for _, it := range items {
 		if it.ConversationID != cid {
@@ -338,26 +369,31 @@ func (r *flushResult) duplicate(cid string, c *outboxContent) (*Sent, error) {
 // lockOutbox(cid). The returned error is a local failure (reading or
 // writing the store).
 func (e *Engine) flushConversation(ctx context.Context, cid string, like *outboxContent, fresh *pending) (*flushResult, error) {
-	all, err := e.pendingFor(ctx, cid)
+	items, busy, err := e.claimPending(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
-	var items []*pending
-	for _, p := range all {
-		if fresh != nil && p.item.MessageID == fresh.item.MessageID {
-			p.item.Body.Zero()
-			continue
+	defer e.releasePending(ctx, items)
+	if fresh != nil {
+		// Stored (and claimed) before anything goes out: a crash from here
+		// on leaves it for FlushOutbox.
+		if err := e.queueOutbox(ctx, fresh.item); err != nil {
+			return nil, fmt.Errorf("session: queueing send: %w", err)
 		}
-		items = append(items, p)
+		defer e.releaseOutbox(ctx, fresh.item.MessageID)
 	}
-	defer func() {
-		for _, p := range items {
-			p.item.Body.Zero()
-		}
-	}()
 	res := &flushResult{}
-	if err := e.flushItems(ctx, cid, items, like, res); err != nil || res.dup {
+	if busy > 0 {
+		// Another replica is delivering older sends: wait behind them.
+		res.stuck = &QueuedError{ConversationID: cid, Kind: outboxMessage,
+			What: fmt.Sprintf("%d older send(s) of %s", busy, cid), Err: fmt.Errorf("%w: %d in %s", ErrOutboxBusy, busy, cid)}
+		res.behind = len(items)
+		res.dup = like != nil && containsSame(items, like)
+	} else if err := e.flushItems(ctx, cid, items, like, res); err != nil {
 		return res, err
+	}
+	if res.dup {
+		return res, nil
 	}
 	if fresh != nil {
 		res.freshSent, res.freshErr = e.deliverFresh(ctx, fresh, res)
@@ -435,7 +471,7 @@ func containsSame(items []*pending, like *outboxContent) bool {
 
 // hasSame reports whether a pending item of cid is identical to c.
 func (e *Engine) hasSame(ctx context.Context, cid string, c *outboxContent) (bool, error) {
-	items, err := e.pendingFor(ctx, cid)
+	items, err := e.listPending(ctx, cid)
 	if err != nil {
 		return false, err
 	}
@@ -446,13 +482,10 @@ func (e *Engine) hasSame(ctx context.Context, cid string, c *outboxContent) (boo
 	return found, nil
 }
 
-// submit stores a new item (so a crash from here on leaves it for
+// submit stores a new item (so a crash from then on leaves it for
 // FlushOutbox), delivers the older pending items of its conversation and
 // then it. The caller holds lockOutbox.
 func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, error) {
-	if err := e.store.PutOutbox(ctx, p.item); err != nil {
-		return nil, nil, fmt.Errorf("session: queueing send: %w", err)
-	}
 	res, err := e.flushConversation(ctx, p.item.ConversationID, nil, p)
 	if err != nil {
 		return nil, nil, err
@@ -775,8 +808,9 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 // with its original message id; a send that may have arrived in an earlier
 // attempt is first looked for in the conversation and not sent twice. It
 // returns the sends delivered and, joined, a *QueuedError for each
-// conversation whose sends are still pending and a *RejectedError for each
-// send the server refused for good (removed from the outbox).
+// conversation whose sends are still pending (ErrOutboxBusy while another
+// replica is delivering some of them) and a *RejectedError for each send
+// the server refused for good (removed from the outbox).
 func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
 	items, err := e.store.Outbox(ctx)
 	if err != nil {
@@ -813,6 +847,31 @@ func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
 		}
 	}
 	return done, errors.Join(errs...)
+}
+
+// FlushConversation delivers the pending sends of one conversation like
+// FlushOutbox, and stops at the first that stays pending so the
+// conversation's sends keep their order: with ErrOutboxBusy (sending
+// nothing) while another replica is delivering one of them. A replica
+// taking over a conversation calls it before sending anything new there.
+func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.flushLocked(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, r := range res.rejected {
+		errs = append(errs, r)
+	}
+	if res.stuck != nil {
+		res.stuck.Behind = res.behind
+		errs = append(errs, res.stuck)
+	}
+	return res.sent, errors.Join(errs...)
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {

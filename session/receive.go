@@ -15,7 +15,9 @@ import (
 // A key change's key is adopted under the same rules as Sync. The returned
 // event carries any verification or decryption problem in Event.Err; the
 // error return is for malformed input and storage failures. Transcript
-// checks need the surrounding events: run Sync for them.
+// checks need the surrounding events: run Sync for them. A group create
+// received before the key change that binds it to the group is returned
+// (failed, with a warning) but not stored, so that a later Sync applies it.
 func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
@@ -51,8 +53,17 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 			ev = inbound.Decrypt(keys, raw, opts)
 		}
 	}
-	if err := e.screenSenders(ctx, cid, []*Event{ev}); err != nil {
+	pass := newRosterPass()
+	pass.pairs.add([]*Event{ev})
+	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pass); err != nil {
 		return nil, err
+	}
+	if errors.Is(ev.Err, errCreateUnbound) {
+		// A create delivered before its paired key change: storing it as
+		// failed would keep it from ever establishing the roster. Sync
+		// reads it again with its pair.
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", ErrRosterUnknown))
+		return ev, nil
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
 		e.screenKey(keys, ev)
@@ -70,7 +81,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}); err != nil {
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pass); err != nil {
 		return nil, err
 	} else if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -72,17 +71,16 @@ func screenEnvelope(ev *Event) {
 // screenSenders rejects events whose author cannot speak in cid (after
 // rejecting malformed envelopes). In a one-to-one conversation only its two
 // users may: a valid signature by a third party over this conversation id
-// is still a forgery of the conversation. In a group whose roster is
-// established by signed group changes, a signed event must come from a
-// member at that point of the transcript (the roster is followed through
-// the events given, oldest first) and a group change must be one its
-// author may make; see screenGroup.
-func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event) error {
+// is still a forgery of the conversation. In a group, the events are read
+// against the roster held from signed group changes (see screenGroup); it
+// returns the roster anomalies found and records in pass what the storing
+// transaction needs to advance the roster the same way.
+func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
 	}
 	if IsGroup(cid) {
-		return e.screenGroup(ctx, cid, evs)
+		return e.screenGroup(ctx, cid, evs, pass)
 	}
 	for _, ev := range evs {
 		if ev.SenderID == "" || !ev.Kind.Signed() {
@@ -92,202 +90,200 @@ func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*Event) er
 			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// roster is a group's membership as the engine follows it.
-type roster struct {
-	members, admins []string
-	// known lists every user a verified group change ever named as a
-	// member: the authors of events older than the last applied change
-	// (whose roster at the time is not kept) are checked against it.
-	known []string
-	// seq is the sequence id of the last group change applied ("" when
-	// none: the roster is then at best an unsigned server hint).
-	seq string
+// rosterPass carries the roster checks of one sync (or Receive) from the
+// screening of its events to the storing transaction.
+type rosterPass struct {
+	// pairs are the verified v6+ key changes seen besides the store's.
+	pairs pairSet
+	// stepped are the sequence ids of events that went through the roster
+	// step while screening (a rejection there is replayed in the storing
+	// transaction, with its effects).
+	stepped map[string]bool
 }
 
-func rosterKey(cid string) string { return "session/roster/" + cid }
+func newRosterPass() *rosterPass { return &rosterPass{pairs: pairSet{}, stepped: map[string]bool{}} }
 
-// loadRoster reads the stored roster of group cid.
-func (e *Engine) loadRoster(ctx context.Context, tx keystore.Tx, cid string) (roster, error) {
-	c, err := tx.Conversation(ctx, cid)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return roster{}, nil
+// pairSet holds the (sender, key version) of verified v6+ key changes of
+// one conversation: the pairs that bind a group create to its group.
+type pairSet map[string]bool
+
+func pairKey(sender, version string) string { return sender + "\x00" + version }
+
+// add records the verified v6+ key changes among evs.
+func (p pairSet) add(evs []*Event) {
+	for _, ev := range evs {
+		if kc := ev.KeyChange; kc != nil && ev.Verified && kc.UsableForEncryption {
+			p[pairKey(ev.SenderID, kc.Version)] = true
+		}
 	}
+}
+
+// rosterEnv returns the roster step environment reading the store through
+// v (a keystore.Store, or the storing transaction).
+func (e *Engine) rosterEnv(ctx context.Context, v interface {
+	valueReader
+	ConversationKey(ctx context.Context, cid, version string) (*keystore.ConversationKey, error)
+}, cid string, pairs pairSet) rosterEnv {
+	return rosterEnv{
+		ctx: ctx, self: e.userID, cid: cid,
+		paired: func(sender, version string) bool {
+			if pairs[pairKey(sender, version)] {
+				return true
+			}
+			if !keystore.ValidVersion(version) {
+				return false
+			}
+			k, err := v.ConversationKey(ctx, cid, version)
+			if err != nil {
+				return false
+			}
+			k.Key.Zero()
+			return k.Verified && k.CreatedBy == sender
+		},
+		createdIn: func(mid string) string {
+			b, err := v.Value(ctx, createIndexKey(mid))
+			if err != nil {
+				return ""
+			}
+			return string(b)
+		},
+	}
+}
+
+// screenGroup reads the group's signed events, oldest first, against the
+// roster held, advancing a copy of it as the storing transaction will
+// (gateRoster): signed events by non-members fail with ErrNotMember, group
+// changes their author may not make with ErrNotAuthorized, ErrRosterUnknown
+// or ErrRosterDivergence. Such an event takes no effect; in particular a
+// rejected key change's key is not adopted. An event already stored keeps
+// its stored verdict (it is never applied twice). While no roster is held
+// (RosterUnknown) only group changes are checked.
+func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
+	r, err := loadRoster(ctx, e.store, cid)
 	if err != nil {
-		return roster{}, fmt.Errorf("session: reading conversation: %w", err)
-	}
-	m := loadMeta(c)
-	r := roster{members: slices.Clone(c.Members), admins: slices.Clone(m.Admins), known: slices.Clone(m.Known)}
-	if v, err := tx.Value(ctx, rosterKey(cid)); err == nil {
-		r.seq = string(v)
-	}
-	return r, nil
-}
-
-// past reports whether seq is not newer than the last applied change.
-func (r *roster) past(seq string) bool {
-	return r.seq != "" && validSequenceID(seq) && !versionLess(r.seq, seq)
-}
-
-// learn records the members a verified group change names.
-func (r *roster) learn(g *GroupChange) {
-	r.known = normaliseIDs(slices.Concat(r.known, g.MemberIDs, g.CurrentMemberIDs))
-}
-
-// authorise reports why sender may not make group change g on this
-// roster: ErrNotMember for a non-member, ErrNotAuthorized for a member
-// who is not an admin where the change needs one (admin changes, removing
-// someone else). The admin list is checked only when one is known.
-func (r *roster) authorise(sender string, g *GroupChange) error {
-	if !slices.Contains(r.members, sender) {
-		return fmt.Errorf("%w: group change (%s) by %s, who is not a member", ErrNotMember, g.Kind, sender)
-	}
-	needAdmin := false
-	switch g.Kind {
-	case inbound.GroupAdminsAdded, inbound.GroupAdminsRemoved:
-		needAdmin = true
-	case inbound.GroupMembersRemoved:
-		needAdmin = !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == sender) // leaving needs no admin
-	}
-	if needAdmin && len(r.admins) > 0 && !slices.Contains(r.admins, sender) {
-		return fmt.Errorf("%w: group change (%s) by %s, who is not an admin", ErrNotAuthorized, g.Kind, sender)
-	}
-	return nil
-}
-
-// apply updates the membership for a verified, authorised group change.
-func (r *roster) apply(g *GroupChange) {
-	switch g.Kind {
-	case inbound.GroupCreated:
-		r.members = normaliseIDs(g.MemberIDs)
-		r.admins = normaliseIDs(g.AdminIDs)
-	case inbound.GroupMembersAdded:
-		base := g.CurrentMemberIDs
-		if len(base) == 0 {
-			base = r.members
-		}
-		r.members = normaliseIDs(slices.Concat(base, g.MemberIDs))
-		if len(g.CurrentAdminIDs) > 0 {
-			r.admins = normaliseIDs(g.CurrentAdminIDs)
-		}
-	case inbound.GroupMembersRemoved:
-		r.members = slices.DeleteFunc(slices.Clone(r.members), func(u string) bool { return slices.Contains(g.MemberIDs, u) })
-	case inbound.GroupAdminsAdded:
-		r.admins = normaliseIDs(slices.Concat(r.admins, g.AdminIDs))
-	case inbound.GroupAdminsRemoved:
-		r.admins = slices.DeleteFunc(slices.Clone(r.admins), func(u string) bool { return slices.Contains(g.AdminIDs, u) })
-	}
-	r.learn(g)
-}
-
-// screenGroup follows the group's roster through evs, oldest first, from
-// the stored one and rejects:
-//   - signed events by non-members (ErrNotMember): their content is
-//     dropped and a key change's key is not adopted for the group;
-//   - group changes their author may not make (ErrNotMember,
-//     ErrNotAuthorized), which then do not change the roster.
-//
-// A user to whom a member's verified key change of evs wraps the group key
-// counts as a member from that key change on (the roster change that added
-// them may lie on an older page), except for changing the group itself.
-// Events not newer than the last group change applied are checked against
-// every user ever named a member. Join requests are by non-members by
-// nature and are not screened. Until a signed group change has established
-// the roster (the stored roster is then only the server's listing) nothing
-// is screened.
-func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*Event) error {
-	var r roster
-	if err := e.store.View(ctx, func(tx keystore.Tx) error {
-		var err error
-		r, err = e.loadRoster(ctx, tx, cid)
-		return err
-	}); err != nil {
-		return err
+		return nil, err
 	}
 	order := make([]*Event, 0, len(evs))
 	for _, ev := range evs {
-		if ev.SenderID != "" && ev.Kind.Signed() {
+		if ev.SenderID != "" && ev.Kind.Signed() && validSequenceID(ev.SequenceID) {
 			order = append(order, ev)
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return versionLess(order[i].SequenceID, order[j].SequenceID) })
-	established := r.seq != ""
-	// Behind the applied roster only who was ever a member is known: every
-	// member a verified change of that stretch names (a removal names
-	// whoever spoke before it) counts, wherever it lies on the page.
+	env := e.rosterEnv(ctx, e.store, cid, pass.pairs)
+	var out []Anomaly
+	verdicts := map[string]error{}
 	for _, ev := range order {
-		if g := ev.GroupChange; g != nil && ev.Verified && r.past(ev.SequenceID) {
-			r.learn(g)
+		verdict, seen := verdicts[ev.SequenceID]
+		if !seen {
+			verdict, seen, err = e.storedVerdict(ctx, cid, ev.SequenceID)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if !seen {
+			// A replay of a stored event (its message id under a new
+			// sequence id) is refused when stored (gateReplay): it must
+			// not advance the roster, not even here.
+			if verdict, err = replayOf(ctx, e.store, cid, ev); err != nil {
+				return nil, err
+			}
+			seen = verdict != nil
+		}
+		if !seen {
+			if ev.Verified {
+				pass.stepped[ev.SequenceID] = true
+			}
+			res := r.screen(env, ev)
+			if res.anomaly != nil {
+				out = append(out, *res.anomaly)
+			}
+			verdict = res.err
+		}
+		verdicts[ev.SequenceID] = verdict
+		if verdict != nil {
+			reject(ev, verdict)
 		}
 	}
-	granted := map[string]bool{}
-	for _, ev := range order {
-		g := ev.GroupChange
-		if g != nil && g.Kind == inbound.GroupJoinRequested {
-			continue
-		}
-		past := r.past(ev.SequenceID)
-		if !established {
-			// Only a verified group create establishes a roster here.
-			if ev.Verified && g != nil && g.Kind == inbound.GroupCreated {
-				r.apply(g)
-				established = true
-			}
-			continue
-		}
-		member := slices.Contains(r.members, ev.SenderID) || granted[ev.SenderID]
-		if past && !member {
-			member = slices.Contains(r.known, ev.SenderID)
-		}
-		if !member {
-			reject(ev, fmt.Errorf("%w: sender %s is not a member of %s", ErrNotMember, ev.SenderID, cid))
-			continue
-		}
-		if !ev.Verified {
-			continue
-		}
-		if g != nil {
-			if past {
-				r.learn(g)
-			} else if err := r.authorise(ev.SenderID, g); err != nil {
-				// A key holder not (yet) on the roster may speak, but
-				// changing the group needs a place on the roster.
-				reject(ev, err)
-				continue
-			} else {
-				r.apply(g)
-			}
-		}
-		if kc := ev.KeyChange; kc != nil {
-			for _, p := range kc.Participants {
-				granted[p.UserID] = true
-				if past {
-					r.known = append(r.known, p.UserID)
-				}
-			}
-		}
-	}
-	return nil
+	return out, nil
 }
 
-// gateGroupChange re-checks, against the stored roster at this point of
-// the transcript (inside the storing transaction, changes applied oldest
-// first), that a verified group change newer than the last one applied
-// may be made by its author; it rejects the event otherwise.
-func (e *Engine) gateGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	r, err := e.loadRoster(ctx, tx, cid)
+// screen is step for an event that may not have verified: an unverified
+// event changes nothing and is only checked for its author's membership.
+func (r *rosterRec) screen(env rosterEnv, ev *Event) stepResult {
+	if ev.Verified {
+		return r.step(env, ev)
+	}
+	if r.Base != "" && !r.member(ev.SenderID) && !(ev.GroupChange != nil && ev.GroupChange.Kind == inbound.GroupJoinRequested) {
+		return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", ErrNotMember, ev.SenderID, env.cid)}
+	}
+	return stepResult{}
+}
+
+// errStoredFailed is the verdict of a re-served event stored as failed.
+var errStoredFailed = errors.New("session: event stored as failed before")
+
+// storedVerdict returns the verdict of the stored event at seq: nil when it
+// verified, why it failed otherwise; stored is false when none is stored.
+func (e *Engine) storedVerdict(ctx context.Context, cid, seq string) (verdict error, stored bool, err error) {
+	old, err := eventAt(ctx, e.store, cid, seq)
+	if err != nil || old == nil {
+		return nil, false, err
+	}
+	en := entryFromStored(cid, old)
+	old.Body.Zero()
+	if en.Verified || en.Removed {
+		return nil, true, nil
+	}
+	return fmt.Errorf("%w: %s", errStoredFailed, en.Error), true, nil
+}
+
+// gateRoster re-runs the roster step inside the storing transaction, at
+// ev's place in the transcript (events are stored oldest first), rejects
+// ev when it fails and stores the roster it leaves. An event the step
+// rejected while screening is stepped again for its effects (a divergent
+// member add excludes, an own add is read back) but never applied.
+func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
+	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return err
 	}
-	if r.seq == "" || r.past(ev.SequenceID) || ev.GroupChange.Kind == inbound.GroupJoinRequested {
+	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
+	var res stepResult
+	switch {
+	case ev.Verified:
+		if res = r.step(env, ev); res.err != nil {
+			reject(ev, res.err)
+		}
+	case pass.stepped[ev.SequenceID]:
+		if res = r.step(env, ev); res.err == nil {
+			return nil
+		}
+	default:
+		if res = r.screen(env, ev); res.err != nil {
+			reject(ev, res.err)
+		}
+	}
+	if !res.changed {
 		return nil
 	}
-	if err := r.authorise(ev.SenderID, ev.GroupChange); err != nil {
-		reject(ev, err)
+	if err := r.save(ctx, tx, cid); err != nil {
+		return err
 	}
-	return nil
+	if res.err == nil && ev.GroupChange != nil && ev.GroupChange.Kind == inbound.GroupCreated && validMessageID(ev.MessageID) {
+		if err := tx.SetValue(ctx, createIndexKey(ev.MessageID), []byte(cid)); err != nil {
+			return err
+		}
+	}
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	c.Members = r.effective()
+	return tx.PutConversation(ctx, c)
 }
 
 // gateDelete rejects (ErrNotAuthorized) a verified delete-for-all naming a
@@ -322,21 +318,33 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) erro
 // the signature, so a verified event under a new sequence id is an old
 // event the server re-sequenced.
 func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	if !ev.Kind.Signed() || !validMessageID(ev.MessageID) {
-		return nil
+	verdict, err := replayOf(ctx, tx, cid, ev)
+	if verdict != nil {
+		reject(ev, verdict)
 	}
-	old, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+	return err
+}
+
+// replayOf returns a *replayedError when ev's message id is stored under
+// another sequence id.
+func replayOf(ctx context.Context, h interface {
+	EventByMessageID(ctx context.Context, cid, mid string) (*keystore.StoredEvent, error)
+}, cid string, ev *Event) (verdict, err error) {
+	if !ev.Kind.Signed() || !validMessageID(ev.MessageID) {
+		return nil, nil
+	}
+	old, err := h.EventByMessageID(ctx, cid, ev.MessageID)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return nil
+		return nil, nil
 	case err != nil:
-		return err
+		return nil, err
 	}
 	old.Body.Zero()
 	if old.SequenceID != ev.SequenceID {
-		reject(ev, &replayedError{original: old.SequenceID})
+		return &replayedError{original: old.SequenceID}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // replayedError is the Event.Err of a replay: it matches ErrReplayed and

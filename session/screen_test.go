@@ -38,25 +38,30 @@ func TestScreenEnvelope(t *testing.T) {
 }
 
 func TestRosterAuthorise(t *testing.T) {
-	r := roster{members: []string{"1", "2", "3"}, admins: []string{"1"}, seq: "10"}
+	held := rosterRec{Base: baseCreate, Members: []string{"1", "2", "3"}, Admins: []string{"1"}, Seq: "10", Creator: "1", CreateMID: "c"}
+	env := rosterEnv{self: "2", cid: "g1", paired: func(string, string) bool { return true }, createdIn: func(string) string { return "" }}
 	for _, tc := range []struct {
 		name   string
 		sender string
 		g      GroupChange
 		want   error
 	}{
-		{"member adds", "2", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"4"}}, nil},
+		{"admin adds", "1", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, nil},
+		{"member adds", "2", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, ErrNotAuthorized},
 		{"outsider adds self", "9", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"9"}}, ErrNotMember},
 		{"outsider retitles", "9", GroupChange{Kind: inbound.GroupTitleChanged}, ErrNotMember},
 		{"member leaves", "3", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"3"}}, nil},
 		{"member removes other", "3", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}}, ErrNotAuthorized},
 		{"admin removes other", "1", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil},
 		{"member makes self admin", "2", GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: []string{"2"}}, ErrNotAuthorized},
+		{"second create", "1", GroupChange{Kind: inbound.GroupCreated, MemberIDs: []string{"1", "9"}}, ErrRosterDivergence},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := r.authorise(tc.sender, &tc.g)
+			r := held.clone()
+			ev := &Event{SequenceID: "11", MessageID: "m", SenderID: tc.sender, Verified: true, Kind: inbound.KindGroupChange, GroupChange: &tc.g}
+			err := r.step(env, ev).err
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
-				t.Fatalf("authorise: %v, want %v", err, tc.want)
+				t.Fatalf("step: %v, want %v", err, tc.want)
 			}
 		})
 	}

@@ -300,11 +300,8 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		k.Key.Zero()
 		key, version = &ck, pinned
 	} else {
-		if err := e.ensureFreshKey(ctx, cid); err != nil {
-			return nil, err
-		}
 		var err error
-		if key, version, err = e.encryptionKey(ctx, cid); err != nil {
+		if key, version, err = e.freshKey(ctx, cid); err != nil {
 			return nil, err
 		}
 	}
@@ -381,8 +378,13 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys). The caller
-// holds the conversation lock.
+// to (under TrustStrict the rotation refuses unverified keys), and in a
+// group when the newest key was made by a user the signed roster does not
+// vouch for (see encryptionKey). The
+// participants are the conversation's two users or the group's roster
+// held from signed changes (see wrapTargets): a rotation that is needed
+// but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
+// caller holds the conversation lock.
 func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -394,12 +396,32 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
+	if IsGroup(cid) {
+		// A group key must come from someone the signed roster vouches
+		// for (see encryptionKey); otherwise make one for the roster.
+		switch k, _, err := e.encryptionKey(ctx, cid); {
+		case err == nil:
+			k.Zero()
+		case errors.Is(err, errUnvouchedKey):
+			return e.rekeyForRoster(ctx, cid)
+		case !errors.Is(err, ErrNoConversationKey):
+			return err
+		}
+	}
 	meta := loadMeta(rec)
 	if len(meta.KeyRecipients) == 0 {
 		return nil
 	}
+	members := rec.Members
+	if IsGroup(cid) {
+		r, err := loadRoster(ctx, e.store, cid)
+		if err != nil {
+			return err
+		}
+		members = r.effective()
+	}
 	stale := false
-	for _, m := range rec.Members {
+	for _, m := range members {
 		if m == e.userID {
 			continue
 		}
@@ -418,7 +440,26 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if !stale {
 		return nil
 	}
-	_, err = e.distributeKey(ctx, cid, rec.Members)
+	return e.rekeyForRoster(ctx, cid)
+}
+
+// freshKey returns the key to encrypt new content of cid under, rotating
+// first when ensureFreshKey finds it stale. The caller holds the
+// conversation lock.
+func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if err := e.ensureFreshKey(ctx, cid); err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKey(ctx, cid)
+}
+
+// rekeyForRoster distributes a new key of cid to whom wrapTargets allows.
+func (e *Engine) rekeyForRoster(ctx context.Context, cid string) error {
+	targets, err := e.wrapTargets(ctx, cid)
+	if err != nil {
+		return err
+	}
+	_, err = e.distributeKey(ctx, cid, targets)
 	return err
 }
 

@@ -37,6 +37,13 @@ type SyncResult struct {
 	Events, Failed int
 	// NewestSequenceID is the newest sequence id stored after the sync.
 	NewestSequenceID string
+	// Roster says how far the group's roster rests on signed group changes
+	// after the sync (RosterConfirmed for a one-to-one conversation);
+	// RosterSince is the sequence id a roster started after the group's
+	// creation starts from (see Conversation). Roster findings (divergent
+	// member adds, rejected or replayed creates) are in Anomalies.
+	Roster      RosterState
+	RosterSince string
 }
 
 // Sync fetches the conversation's new events from the server, verifies and
@@ -58,17 +65,21 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // SyncEach fetches the conversation's events from the newest back to the
 // newest one already stored, page by page (a server paging oldest first is
 // read to the end instead), and calls fn (when not nil) with every event
-// not stored before. Each page streams through the receive pipeline
-// (signature verification against pinned keys, ECIES unwrap of key changes,
-// decryption) and into the store, so memory use does not depend on the
-// history's length.
+// not stored before. When the new events span several pages, the pages are
+// staged (sealed) in the keystore and processed oldest first, so that a
+// group's roster is followed in transcript order. Each page streams through
+// the receive pipeline (signature verification against pinned keys, ECIES
+// unwrap of key changes, decryption) and into the store, so memory use does
+// not depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // signed with its sender's current key, above the conversation's
 // high-water mark, can become the encryption key, so a replayed older key
 // change never does (see screenKey and keepUnverifiedKey for the keys that
-// only decrypt). Group rosters follow verified
-// group changes. Peers whose signing keys are unknown are fetched and the
+// only decrypt). Group rosters follow verified, authorised group changes
+// only (see the package documentation, Groups); SyncResult.Roster says how
+// far the roster rests on them. Peers whose signing keys are unknown are
+// fetched and the
 // page is decrypted again. Transcript anomalies (gaps, forks, duplicates)
 // are reported, never hidden; a break in the chain left by events a held,
 // verified delete by their author removed (which the server no longer
@@ -81,11 +92,11 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // (inbound.ErrMalformed); signed events by non-members of the
 // conversation fail with ErrNotMember; unauthorised group changes, and
 // edits and deletes of another author's message, with ErrNotAuthorized;
+// group changes that do not fit the roster held with ErrRosterDivergence;
 // replays of a stored message id under a new sequence id with ErrReplayed;
-// none of them takes effect. Pagination
-// that keeps claiming more events without bringing any (see maxIdlePages),
-// or a page beyond the page bounds (see maxPageEvents), stops the sync with
-// ErrServerResponse.
+// none of them takes effect. Pagination that keeps claiming more events
+// without bringing any (see maxIdlePages), or a page beyond the page
+// bounds (see maxPageEvents), stops the sync with ErrServerResponse.
 func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -124,40 +135,10 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	}
 	st := &syncState{
 		e: e, res: res, cid: cid, keys: keys, fn: fn,
-		stored: rec.Sync.LastSequenceID,
+		stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
 	}
-	token := ""
-	tokens := map[string]bool{}
-	idle := 0 // consecutive pages that extended the range walked by nothing
-	for pages := 1; ; pages++ {
-		resp, err := srv.GetConversationEvents(ctx, PathID(cid), e.cfg.pageSize, token)
-		if err != nil {
-			return res, fmt.Errorf("session: fetching events: %w", err)
-		}
-		lo, hi := st.lo, st.hi
-		done, err := st.page(ctx, resp)
-		if err != nil {
-			return res, err
-		}
-		if done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == "" {
-			break
-		}
-		if tokens[resp.Meta.NextToken] {
-			return res, fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
-		}
-		if st.lo == lo && st.hi == hi {
-			idle++
-		} else {
-			idle = 0
-		}
-		if idle >= maxIdlePages {
-			return res, fmt.Errorf("%w: %d pages in a row brought no new events but the server claims more", ErrServerResponse, idle)
-		}
-		if pages >= maxSyncPages {
-			return res, fmt.Errorf("%w: server still claims more events after %d pages", ErrServerResponse, pages)
-		}
-		tokens[resp.Meta.NextToken] = true
-		token = resp.Meta.NextToken
+	if err := st.run(ctx, srv); err != nil {
+		return res, err
 	}
 	if err := st.resolveGaps(ctx); err != nil {
 		return res, err
@@ -168,7 +149,21 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	if IsGroup(cid) {
 		e.refreshGroupTitle(ctx, cid)
 	}
-	return res, nil
+	return res, e.rosterResult(ctx, res)
+}
+
+// rosterResult fills in res.Roster and res.RosterSince.
+func (e *Engine) rosterResult(ctx context.Context, res *SyncResult) error {
+	if !IsGroup(res.ConversationID) {
+		res.Roster = RosterConfirmed
+		return nil
+	}
+	r, err := loadRoster(ctx, e.store, res.ConversationID)
+	if err != nil {
+		return err
+	}
+	res.Roster, res.RosterSince = r.state(), r.Since
+	return nil
 }
 
 // Pagination bounds of SyncEach: a server that keeps claiming more events
@@ -204,47 +199,39 @@ type syncState struct {
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
 	served map[string]string
+	// pass carries the roster checks from screening to storing, and the
+	// verified v6+ key changes seen by this sync (they bind a group create
+	// to the group, see rosterRec.stepCreate).
+	pass *rosterPass
 }
 
-// page processes one page of events.
-func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse) (bool, error) {
+// page processes one page of events. ordered says the pages come oldest
+// first (staged pages, see run).
+func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse, ordered bool) error {
 	raws, bad, kcCount, err := decodePage(resp)
 	if err != nil {
-		return false, err
+		return err
 	}
-	evs, err := s.decrypt(ctx, raws)
+	evs, err := s.decryptAll(ctx, raws)
 	if err != nil {
-		return false, err
-	}
-	// Peers whose signing keys were unknown: fetch them and decrypt again.
-	if missing := s.keys.missingSigners(); len(missing) > 0 {
-		changes, rerr := s.e.refreshPeers(ctx, missing...)
-		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
-		if rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
-			keys, err := s.e.keysFor(ctx)
-			if err != nil {
-				return false, err
-			}
-			s.keys = keys
-			evs = nil // the first pass's events are dropped before the second
-			if evs, err = s.decrypt(ctx, raws); err != nil {
-				return false, err
-			}
-		}
+		return err
 	}
 	s.res.Events += len(evs) + len(bad)
 	s.res.Failed += len(bad)
-	if err := s.e.screenSenders(ctx, s.cid, evs); err != nil {
-		return false, err
+	s.pass.pairs.add(evs)
+	found, err := s.e.screenSenders(ctx, s.cid, evs, s.pass)
+	if err != nil {
+		return err
 	}
+	s.res.Anomalies = append(s.res.Anomalies, found...)
 
 	// Adopt keys first (every key change of the page), then walk the
-	// page's events newest first for the transcript checks.
+	// page's events in transcript order for the transcript checks.
 	if err := s.adoptKeys(ctx, evs[:kcCount]); err != nil {
-		return false, err
+		return err
 	}
 	data := evs[kcCount:]
-	ascending := pageAscending(data)
+	ascending := ordered || pageAscending(data)
 	var walk []*Event
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
@@ -279,13 +266,11 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
-	reachedStored := false
 	for _, ev := range walk {
 		if s.stored != "" && !versionLess(s.stored, ev.SequenceID) {
 			// Already stored: the server must serve the same bytes again.
-			reachedStored = true
 			if prev, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID); err != nil {
-				return false, fmt.Errorf("session: reading history: %w", err)
+				return fmt.Errorf("session: reading history: %w", err)
 			} else if prev != nil {
 				prev.Body.Zero()
 				if !bytes.Equal(prev.Raw, ev.Raw) {
@@ -302,23 +287,44 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	// Store oldest first so that group changes apply in order.
 	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, keep); err != nil {
-		return false, err
+		return err
 	}
 	// Only now, with authorship decided as the deletes were stored, may
 	// they explain breaks in the chain.
 	if err := s.noteRemovals(ctx, data); err != nil {
-		return false, err
+		return err
 	}
 	for _, ev := range bad {
 		if s.fn != nil {
 			if err := s.fn(ev); err != nil {
-				return false, err
+				return err
 			}
 		}
 	}
-	// Newest-first paging (the X API's order) has reached stored history:
-	// older pages hold nothing new. Oldest-first paging must go on.
-	return reachedStored && !ascending, nil
+	return nil
+}
+
+// decryptAll decrypts raws; peers whose signing keys were unknown are
+// fetched and the events decrypted again.
+func (s *syncState) decryptAll(ctx context.Context, raws [][]byte) ([]*Event, error) {
+	evs, err := s.decrypt(ctx, raws)
+	if err != nil {
+		return nil, err
+	}
+	if missing := s.keys.missingSigners(); len(missing) > 0 {
+		changes, rerr := s.e.refreshPeers(ctx, missing...)
+		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
+		if rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
+			keys, err := s.e.keysFor(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s.keys = keys
+			clear(evs) // the first pass's events are dropped before the second
+			return s.decrypt(ctx, raws)
+		}
+	}
+	return evs, nil
 }
 
 // pageAscending reports whether the server listed data oldest first.
@@ -520,15 +526,11 @@ func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 			return err
 		}
 		m := loadMeta(c)
+		// The participant list is not signed: it records whom the key was
+		// (said to be) wrapped to, never who is a member.
 		m.KeyRecipients = map[string]string{}
 		for _, p := range kc.Participants {
 			m.KeyRecipients[p.UserID] = p.PublicKeyVersion
-		}
-		if IsGroup(cid) && len(c.Members) == 0 {
-			for _, p := range kc.Participants {
-				c.Members = append(c.Members, p.UserID)
-			}
-			c.Members = normaliseIDs(c.Members)
 		}
 		c.Meta = m.encode()
 		return tx.PutConversation(ctx, c)
@@ -553,12 +555,14 @@ func (s *syncState) note(ev *Event) {
 
 // store records events in one transaction and passes the new ones to fn.
 func (s *syncState) store(ctx context.Context, evs []*Event) error {
-	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs)
+	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
-	for _, ev := range evs {
-		s.note(ev)
+	for i, ev := range evs {
+		if fresh[i] {
+			s.note(ev)
+		}
 	}
 	for _, seq := range conflicts {
 		// The server now serves different bytes under a stored sequence
@@ -584,7 +588,7 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 // replaced: fresh reports which events were new, conflicts the sequence
 // ids stored with different bytes. Events without a valid sequence id are
 // not stored but count as fresh.
-func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fresh []bool, conflicts []string, err error) {
+func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -611,7 +615,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event) (fre
 				continue
 			}
 			fresh[i] = true
-			if err := e.gateEvent(ctx, tx, cid, ev); err != nil {
+			if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
 				return err
 			}
 			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
@@ -690,19 +694,21 @@ func (e *Engine) entryTitle(ctx context.Context, tx keystore.Tx, cid, version, t
 
 // gateEvent runs the checks that need the store as it stands at ev's
 // place in the transcript, rejecting ev (see reject) when it fails one:
-// a replayed message id, a group change its author may not make, a
-// delete-for-all of someone else's message.
-func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+// a replayed message id, an author who is not a group member, a group
+// change that does not fit the roster or that its author may not make (the
+// roster step, which also applies it), a delete-for-all of someone else's
+// message.
+func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
 	if err := gateReplay(ctx, tx, cid, ev); err != nil {
 		return err
 	}
-	if !ev.Verified {
-		return nil
-	}
-	if ev.GroupChange != nil && IsGroup(cid) {
-		if err := e.gateGroupChange(ctx, tx, cid, ev); err != nil {
+	if IsGroup(cid) && ev.SenderID != "" && ev.Kind.Signed() {
+		if err := e.gateRoster(ctx, tx, cid, ev, pass); err != nil {
 			return err
 		}
+	}
+	if !ev.Verified {
+		return nil
 	}
 	return gateDelete(ctx, tx, cid, ev)
 }
@@ -766,30 +772,16 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 	return nil
 }
 
-// applyGroupChange updates the stored roster from a verified group change
-// newer than the last one applied (its author was authorised by
-// gateGroupChange). Older changes only add to the users known as members.
+// applyGroupChange records what a verified group change, accepted by the
+// roster step (gateRoster), says of the group besides its roster: type,
+// title, avatar, TTL and screen-capture flag.
 func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
 		return err
 	}
 	m := loadMeta(c)
-	var rosterSeq string
-	if v, err := tx.Value(ctx, rosterKey(cid)); err == nil {
-		rosterSeq = string(v)
-	}
 	g := ev.GroupChange
-	r := roster{members: c.Members, admins: m.Admins, known: m.Known, seq: rosterSeq}
-	if r.past(ev.SequenceID) {
-		r.learn(g)
-		if len(r.known) == len(m.Known) {
-			return nil
-		}
-		m.Known = r.known
-		c.Meta = m.encode()
-		return tx.PutConversation(ctx, c)
-	}
 	switch g.Kind {
 	case inbound.GroupCreated:
 		c.Type = KindGroup
@@ -807,13 +799,14 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
 				m.Title = pt
+			} else if !looksSealed(g.Title) {
+				m.Title = g.Title // a client that signs its titles in plaintext
 			}
 		}
 		if g.ScreenCaptureBlocking != nil {
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}
-	case inbound.GroupMembersRemoved, inbound.GroupAdminsAdded, inbound.GroupAdminsRemoved:
 	case inbound.GroupTitleChanged:
 		m.TitleCipher = g.Title
 		m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
@@ -822,14 +815,9 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	default:
 		return nil
 	}
-	r.apply(g)
-	c.Members, m.Admins, m.Known = r.members, r.admins, r.known
 	c.Meta = m.encode()
 	c.UpdatedAt = e.now()
-	if err := tx.PutConversation(ctx, c); err != nil {
-		return err
-	}
-	return tx.SetValue(ctx, rosterKey(cid), []byte(ev.SequenceID))
+	return tx.PutConversation(ctx, c)
 }
 
 // decryptTitle opens an encrypted group title with the key of version, or

@@ -61,6 +61,7 @@ func TestMain(m *testing.M) {
 //	corrupt FILE empty|truncate|flip OFFSET|event
 //	                       damage a keystore file: empty it, cut it in half,
 //	                       flip 8 bytes at OFFSET, or alter one stored event
+//	juicebox …             realm switches, see juicebox_script_test.go
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   filepath.Join("testdata", "script"),
@@ -74,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"xchatd":    cmdXchatd,
 			"pngfile":   cmdPNGFile,
 			"corrupt":   cmdCorrupt,
+			"juicebox":  cmdJuicebox,
 		},
 		RequireExplicitExec: true,
 	})

@@ -346,7 +346,7 @@ func anomalies(r *syncResult) []string {
 }
 
 func TestAttacks(t *testing.T) {
-	all := slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, keyAttacks)
+	all := slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, keyAttacks, realtimeAttacks)
 	ran, detected, missed := 0, 0, 0
 	var missedNames []string
 	for _, a := range all {

@@ -59,6 +59,9 @@ const (
 	EnvClientID = "XCHAT_CLIENT_ID"
 	// EnvBrowser, when set, is run with the authorization URL by login.
 	EnvBrowser = "BROWSER"
+	// EnvStore selects the keystore like --store: a postgres:// URL, for an
+	// account served by several replicas (see keystore/storeurl).
+	EnvStore = "XCHAT_STORE"
 )
 
 // Env is the process environment a command runs in. Tests replace its
@@ -127,6 +130,7 @@ type globals struct {
 	apiURL       string
 	token        string
 	noPassphrase bool
+	store        string
 }
 
 // errHelp reports that help was requested and printed.
@@ -282,7 +286,7 @@ Global flags may also follow the command. Commands:
 	fmt.Fprintf(w, "  %-26s %s\n", "--version", "print the version and exit")
 	fmt.Fprintf(w, `
 The account directory defaults to %s.
-Environment: %s, %s, %s, %s and more; see 'xchat help environment'.
+Environment: %s, %s, %s, %s, %s and more; see 'xchat help environment'.
 %s
 Example:
   xchat --home ~/.xchat-alice init --user-id 1001
@@ -290,7 +294,7 @@ Example:
   xchat --home ~/.xchat-alice send --to 1002 "hello bob"
 
 Run 'xchat COMMAND --help' for a command's flags and an example.
-`, defaultHomeHint(), EnvHome, EnvAPI, EnvToken, EnvPassphrase, exitStatusHelp)
+`, defaultHomeHint(), EnvHome, EnvStore, EnvAPI, EnvToken, EnvPassphrase, exitStatusHelp)
 }
 
 // homeDir resolves the account directory: --home, XCHAT_HOME, then

@@ -134,7 +134,16 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 		name:    "conversations",
 		summary: "list conversations",
 		help: `Lists your conversations (fetching the list from the server unless --offline):
-id, kind, members, title, key version and the newest stored event.`,
+id, kind, members, title, key version and the newest stored event.
+
+A group's members and admins are the roster followed from signed group
+changes, never the server's listing; "roster" says how far it rests on them:
+confirmed (from the group's creation on), unconfirmed (this account joined
+later and takes the members then on trust, "since #SEQ"; or some admin's
+rights rest on the unsigned admin list of the group's creation), or unknown
+(no signed group change seen: no key is wrapped to the group). --json adds
+roster, roster_since, claimed_admins, unconfirmed_members and
+server_members (the server's unsigned listing).`,
 		example: "  xchat conversations\n  xchat conversations --json | jq -r .id",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			offline := fs.Bool("offline", false, "do not contact the server")
@@ -150,8 +159,10 @@ id, kind, members, title, key version and the newest stored event.`,
 		help: `Syncs the conversation (unless --offline), verifying every event's signature
 against the senders' pinned keys and decrypting it, then prints the stored
 history, oldest first. Each event is marked ✓ (verified) or ✗ with the reason;
-an unverified event's content is never shown as trusted. Peer key changes and
-transcript anomalies (gaps, forks) are reported on stderr.
+an unverified event's content is never shown as trusted. Peer key changes,
+transcript anomalies (gaps, forks, group changes that do not fit the roster)
+and a group roster that is not confirmed (see 'xchat conversations') are
+reported on stderr.
 
 --json prints one JSON object per event with sequence_id, message_id,
 sender_id, type, text (messages), verified and error (when not verified).
@@ -178,21 +189,31 @@ verification or decryption.`,
 	register(&command{
 		name:    "watch",
 		summary: "follow new events until interrupted",
-		help: `Polls the server every --interval and prints new events as they arrive (one
-conversation with --conversation, otherwise all of them), marked like 'read',
-starting with any not synced yet. The keystore is only held during each poll,
-so other xchat commands can use the account meanwhile. Stops cleanly on
-Ctrl-C (SIGINT) or SIGTERM.`,
-		example: "  xchat watch --conversation g1234 --interval 2s",
+		help: `Prints new events as they arrive (one conversation with --conversation,
+otherwise all of them), marked like 'read', starting with any not synced yet.
+
+By default events come through the X Activity stream, which needs the app
+bearer token (--app-token or ` + EnvAppToken + `): watch subscribes the account to its
+chat events, keeps the stream open (reconnecting as X documents, with a status
+line on a terminal) and reconciles with the API after deliveries and
+reconnections, so an event the stream lost is still shown, and none twice.
+Without the token, with --poll, or when the stream is not available, it polls
+every --interval instead.
+
+The keystore is only held while events are processed, so other xchat commands
+can use the account meanwhile. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+		example: "  xchat watch --json          # with XCHAT_APP_TOKEN set: the Activity stream\n  xchat watch --conversation g1234 --poll --interval 2s",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			conv := fs.String("conversation", "", "conversation `ID` (default: all conversations)")
 			interval := fs.Duration("interval", 3*time.Second, "polling interval")
 			asJSON := fs.Bool("json", false, "print one JSON object per event")
+			poll := fs.Bool("poll", false, "poll instead of using the Activity stream")
+			appToken := fs.String("app-token", "", "app bearer `TOKEN` for the stream (default $"+EnvAppToken+")")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if *interval <= 0 {
 					return usagef("watch", "--interval must be positive")
 				}
-				return a.watch(ctx, *conv, *interval, *asJSON)
+				return a.watch(ctx, *conv, *interval, *asJSON, *poll, *appToken)
 			}
 		},
 	})
@@ -381,7 +402,9 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			}
 			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
 				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
-				"last_sequence_id": c.LastSequenceID, "usernames": usernames}); err != nil {
+				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": c.Roster.String(), "roster_since": c.RosterSince,
+				"claimed_admins": nonNil(c.ClaimedAdmins), "unconfirmed_members": nonNil(c.UnconfirmedMembers),
+				"server_members": nonNil(c.ServerMembers)}); err != nil {
 				return err
 			}
 			continue
@@ -391,6 +414,12 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			members[i] = a.label(m)
 		}
 		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(members, ", "))
+		if c.Kind == session.KindGroup {
+			line += "  roster " + c.Roster.String()
+			if c.RosterSince != "" {
+				line += " since #" + c.RosterSince
+			}
+		}
 		if c.Title != "" {
 			line += fmt.Sprintf("  %q", c.Title)
 		}
@@ -450,6 +479,9 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 		a.fetchNames(ctx, e, cid)
 	}
 	a.names(ctx)
+	if c, err := e.Conversation(ctx, cid); err == nil {
+		a.rosterNotice(c)
+	}
 	hist, err := e.History(ctx, cid, after, 0)
 	if err != nil {
 		return err
@@ -477,6 +509,32 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 	return nil
 }
 
+// rosterNotice warns, on stderr, when a group's roster does not rest on
+// signed group changes from its creation on.
+func (a *app) rosterNotice(c *session.Conversation) {
+	if c.Kind != session.KindGroup {
+		return
+	}
+	switch {
+	case c.Roster == session.RosterUnknown:
+		a.warnf("group %s: roster unknown: no signed group change establishes its members (the server lists %s); no key will be wrapped to it",
+			c.ID, strings.Join(c.ServerMembers, ","))
+	case c.Roster == session.RosterConfirmed:
+	case c.RosterSince != "":
+		a.warnf("group %s: roster unconfirmed before #%s: this account never saw the group's creation and takes its members then on trust", c.ID, c.RosterSince)
+	default:
+		a.warnf("group %s: roster unconfirmed: the admin rights of %s rest on unsigned data; members added on them: %s",
+			c.ID, orNone(c.ClaimedAdmins), orNone(c.UnconfirmedMembers))
+	}
+}
+
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ",")
+}
+
 func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) error {
 	if asJSON {
 		j := toJSONEvent(en)
@@ -491,7 +549,7 @@ func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) 
 	return err
 }
 
-func (a *app) watch(ctx context.Context, conv string, interval time.Duration, asJSON bool) error {
+func (a *app) watch(ctx context.Context, conv string, interval time.Duration, asJSON, poll bool, appToken string) error {
 	e, err := a.openEngine(ctx, true)
 	if err != nil {
 		return err
@@ -501,6 +559,16 @@ func (a *app) watch(ctx context.Context, conv string, interval time.Duration, as
 		if cid, err = session.CanonicalID(conv, e.UserID()); err != nil {
 			return usagef("watch", "invalid conversation id %q", conv)
 		}
+	}
+	if token := a.appToken(appToken); !poll && token != "" {
+		err := a.watchStream(ctx, cid, asJSON, token)
+		if !errors.Is(err, errStreamUnavailable) {
+			return err
+		}
+		a.warnf("%s; polling instead", describe(err, a.apiBase()))
+		a.closeAccount()
+	} else if !poll {
+		a.infof("No app bearer token (--app-token or %s): polling instead of the Activity stream.", EnvAppToken)
 	}
 	a.infof("Watching %s every %s; press Ctrl-C to stop.", orAll(cid), interval)
 	for first := true; ; first = false {

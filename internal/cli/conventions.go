@@ -19,7 +19,7 @@ import (
 // The conventions every command shares (compared with age and gh), kept
 // here so commands added later inherit them:
 //
-//   - Global flags (--home, --api, --token, --no-passphrase) are accepted
+//   - Global flags (--home, --store, --api, --token, --no-passphrase) are accepted
 //     before the command and after it, anywhere among its arguments.
 //   - A command that prints a result takes --json and then prints it as
 //     one JSON object per line (see app.result); otherwise as text.
@@ -46,6 +46,7 @@ type envVar struct {
 // add it here.
 var environment = []envVar{
 	{EnvHome, "account directory (keystore and settings), like --home; default: " + defaultHomeHint()},
+	{EnvStore, "keystore URL, like --store: postgres://… for an account shared by several replicas (default: the file in the account directory)"},
 	{EnvAPI, "X API base URL, like --api; default " + api.DefaultBaseURL + " (or the URL given at init or login)"},
 	{EnvToken, "OAuth 2.0 bearer token, like --token; default: the token stored by 'xchat login'"},
 	{EnvPassphrase, "the keystore passphrase (otherwise asked on the terminal)"},
@@ -54,6 +55,12 @@ var environment = []envVar{
 	{EnvNoPrompt, "when set, never prompt on the terminal (scripts, CI): a missing passphrase or confirmation is an error"},
 	{EnvClientID, "the OAuth 2.0 client id for 'xchat login', like --client-id"},
 	{EnvBrowser, "a program 'xchat login' runs with the authorization URL"},
+	{EnvPIN, "the backup PIN (backup setup, restore, and the current PIN of backup change-pin)"},
+	{EnvNewPIN, "the new PIN of 'xchat backup change-pin'"},
+	{EnvInsecureTestBackup, "when 1, the backup client accepts what only test servers offer (FastInsecure PIN stretch, plain-HTTP realms); never for a real account"},
+	{EnvAppToken, "the app-only bearer token that opens the Activity stream and manages webhooks (watch, webhook)"},
+	{EnvConsumerSecret, "the default --secret-env of 'xchat webhook serve' (the app's consumer secret)"},
+	{EnvClientSecret, "the default --client-secret-env of 'xchat webhook serve'"},
 	{"XDG_CONFIG_HOME", "where the default account directory lives ($XDG_CONFIG_HOME/xchat; Linux and BSD)"},
 }
 
@@ -112,13 +119,16 @@ func versionString() string {
 }
 
 // globalFlag names, in the order help lists them.
-var globalFlagNames = []string{"home", "api", "token", "no-passphrase"}
+var globalFlagNames = []string{"home", "store", "api", "token", "no-passphrase"}
 
 // addGlobalFlags registers the global flags on fs (a command's flag set),
 // so they are accepted after the command too.
 func (a *app) addGlobalFlags(fs *flag.FlagSet) {
 	if fs.Lookup("home") == nil {
 		fs.StringVar(&a.g.home, "home", a.g.home, "account directory `DIR` (keystore and settings); env "+EnvHome+", default "+defaultHomeHint())
+	}
+	if fs.Lookup("store") == nil {
+		fs.StringVar(&a.g.store, "store", a.g.store, "keystore `URL`: postgres://… for an account shared by several replicas (default the file in --home); env "+EnvStore)
 	}
 	if fs.Lookup("api") == nil {
 		fs.StringVar(&a.g.apiURL, "api", a.g.apiURL, "X API base `URL`; env "+EnvAPI+" (default "+api.DefaultBaseURL+")")

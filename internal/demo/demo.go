@@ -22,6 +22,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -60,7 +61,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (err error) {
 type user struct {
 	name  string
 	id    string
-	store *keystore.DB
+	store *boltstore.DB
 	e     *session.Engine
 }
 
@@ -266,7 +267,7 @@ func (d *demo) newUser(ctx context.Context, name string) (*user, error) {
 	if d.opts.Argon2 != (keystore.Argon2Params{}) {
 		kopts = append(kopts, keystore.WithArgon2Params(d.opts.Argon2))
 	}
-	u.store, err = keystore.Open(filepath.Join(d.dir, name, "keystore.db"), kopts...)
+	u.store, err = boltstore.Open(filepath.Join(d.dir, name, "keystore.db"), kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: keystore of %s: %w", name, err)
 	}
@@ -364,7 +365,39 @@ func (d *demo) syncShow(ctx context.Context, u *user, cid string) error {
 	for _, a := range res.Anomalies {
 		d.printf("  !! transcript anomaly: %s\n", a)
 	}
+	if session.IsGroup(cid) {
+		c, err := u.e.Conversation(ctx, cid)
+		if err != nil {
+			return err
+		}
+		d.printf("  roster (from signed group changes): %s\n", d.roster(c))
+	}
 	return nil
+}
+
+// roster describes how far a group's roster rests on signed changes.
+func (d *demo) roster(c *session.Conversation) string {
+	names := func(ids []string) string {
+		if len(ids) == 0 {
+			return "none confirmed"
+		}
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = d.name(id)
+		}
+		return strings.Join(out, ", ")
+	}
+	s := fmt.Sprintf("%s: members %s; admins %s", c.Roster, names(c.Members), names(c.Admins))
+	if len(c.ClaimedAdmins) > 0 {
+		s += "; claimed admins " + names(c.ClaimedAdmins)
+	}
+	if len(c.UnconfirmedMembers) > 0 {
+		s += "; unconfirmed " + names(c.UnconfirmedMembers)
+	}
+	if c.RosterSince != "" {
+		s += "; taken on trust before #" + c.RosterSince
+	}
+	return s
 }
 
 // line renders one entry and counts its verification.

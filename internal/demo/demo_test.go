@@ -82,9 +82,25 @@ func TestRun(t *testing.T) {
 			}
 		}
 		for _, line := range strings.Split(strings.TrimSpace(body), "\n")[1:] {
+			if strings.HasPrefix(strings.TrimSpace(line), "roster ") {
+				continue
+			}
 			if !strings.HasPrefix(strings.TrimSpace(line), MarkVerified+" ") {
 				t.Errorf("%s: line not marked verified: %q", name, line)
 			}
+		}
+		// How far each view of the roster rests on signed changes: the
+		// creator chose everyone; bob's admin rights rest on the create's
+		// unsigned admin list for the others, and so does dave's place for
+		// carol; dave joined late and takes the roster then on trust.
+		roster := map[string]string{
+			"alice": "roster (from signed group changes): confirmed: members alice, bob, carol, dave; admins alice, bob\n",
+			"bob":   "roster (from signed group changes): unconfirmed: members alice, bob, carol, dave; admins alice; claimed admins bob\n",
+			"carol": "roster (from signed group changes): unconfirmed: members alice, bob, carol, dave; admins alice; claimed admins bob; unconfirmed dave\n",
+			"dave":  "roster (from signed group changes): unconfirmed: members alice, bob, carol, dave; admins none confirmed; claimed admins alice, bob; unconfirmed alice, bob, carol; taken on trust before #",
+		}[name]
+		if !strings.Contains(body, roster) {
+			t.Errorf("%s's roster line: want %q in:\n%s", name, roster, body)
 		}
 	}
 

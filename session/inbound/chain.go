@@ -31,6 +31,17 @@ const (
 	// AnomalyMissingKey: a message under a conversation key version for
 	// which no key (and no key change) is known.
 	AnomalyMissingKey
+	// AnomalyRosterDivergence: a signed group change that does not fit the
+	// group roster held (for example a member add whose signed current
+	// lists differ from it). Reported by the session engine.
+	AnomalyRosterDivergence
+	// AnomalyCreateRejected: a group create not accepted: a second create
+	// for the group, or one its paired key change does not bind to the
+	// group. Reported by the session engine.
+	AnomalyCreateRejected
+	// AnomalyCreateReplayed: a group create already accepted in another
+	// group, served again in this one. Reported by the session engine.
+	AnomalyCreateReplayed
 	// AnomalyUnconfirmedDelete: a verified delete for everyone names an
 	// event this account never saw (missing from the chain) or holds only
 	// unverified (its claimed sender is the server's word), so it cannot
@@ -41,7 +52,8 @@ const (
 	AnomalyUnconfirmedDelete
 )
 
-var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key", "unconfirmed_delete"}
+var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key",
+	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete"}
 
 // String returns the snake_case anomaly name.
 func (k AnomalyKind) String() string {
@@ -59,7 +71,9 @@ type Anomaly struct {
 	SequenceID string
 	// Related is the other sequence id involved: the missing predecessor
 	// (gap), the shared predecessor (fork), the highest id already seen
-	// (reorder), or the key version (missing key).
+	// (reorder), the key version (missing key, a create not bound), the
+	// sequence id the roster stood at (roster divergence, second create) or
+	// the group a replayed create was accepted in.
 	Related string
 }
 

@@ -1,0 +1,63 @@
+package boltstore
+
+import (
+	"github.com/xchat-go/xchat/keystore"
+
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func benchEvents(base, n int) []keystore.StoredEvent {
+	evs := make([]keystore.StoredEvent, n)
+	for i := range evs {
+		seq := strconv.Itoa(1700000000000 + base + i)
+		evs[i] = keystore.StoredEvent{SequenceID: seq, MessageID: "m" + seq, SenderID: "42", Type: "message",
+			Body: []byte(`{"text":"hello, this is a typical short chat message"}`), Verified: true, Raw: make([]byte, 300), CreatedAt: t0}
+	}
+	return evs
+}
+
+// BenchmarkPutEvents100 stores 100 events per transaction (one fsync).
+func BenchmarkPutEvents100(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := db.PutEvents(bg(), "c", benchEvents(i*100, 100)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkEvents100 reads and decrypts 100 events.
+func BenchmarkEvents100(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	mustNil(b, db.PutEvents(bg(), "c", benchEvents(0, 1000)))
+	b.ReportAllocs()
+	for b.Loop() {
+		evs, err := db.Events(bg(), "c", "1700000000400", 100)
+		if err != nil || len(evs) != 100 {
+			b.Fatal(len(evs), err)
+		}
+	}
+}
+
+// BenchmarkOpenArgon2 opens a passphrase store with keystore.DefaultArgon2Params
+// (the cost a user pays per unlock).
+func BenchmarkOpenArgon2(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.db")
+	pass := keystore.WithPassphrase([]byte("benchmark passphrase"))
+	db := openTestDB(b, path, pass)
+	mustNil(b, db.Close())
+	for b.Loop() {
+		db, err := Open(path, pass)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = db.Close()
+	}
+}
