@@ -94,13 +94,29 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 		return nil, false, err
 	}
 	var token int64
-	var prev *string
-	got := false
+	got, takeover := false, false
 	err := s.run(ctx, pgx.TxOptions{}, func(tx pgx.Tx, _ *keystore.Sealer) error {
-		err := tx.QueryRow(ctx, s.q.leaseTry, name, s.holder, s.ttl.Seconds()).Scan(&token, &prev)
-		if errors.Is(err, pgx.ErrNoRows) {
-			got = false
+		got, takeover = false, false
+		// The row is locked first, so a holder releasing it at the same
+		// time (deleting the row) is waited for and never counted as a
+		// takeover: only a row whose expiry passed is taken over.
+		var holder string
+		var expired bool
+		err := tx.QueryRow(ctx, s.q.leaseLock, name).Scan(&holder, &expired)
+		query := s.q.leaseTake
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			query = s.q.leaseInsert
+		case err != nil:
+			return classify(ctx, err)
+		case !expired:
 			return nil
+		default:
+			takeover = holder != s.holder
+		}
+		err = tx.QueryRow(ctx, query, name, s.holder, s.ttl.Seconds()).Scan(&token)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // inserted by another holder since the lock found none
 		}
 		got = err == nil
 		return classify(ctx, err)
@@ -108,7 +124,7 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 	if err != nil || !got {
 		return nil, false, err
 	}
-	if prev != nil && *prev != s.holder {
+	if takeover {
 		s.takeovers.Add(1)
 	}
 	s.held.addLease(name, token)

@@ -17,7 +17,7 @@ type queries struct {
 
 	get, put, del, scanFrom, scanAfter, last, walk string
 
-	leaseTry, leaseRelease, leaseRenew string
+	leaseLock, leaseInsert, leaseTake, leaseRelease, leaseRenew string
 
 	claimLock, claimSet, claimRelease, claimRenew, claimQueue string
 }
@@ -40,11 +40,9 @@ func newQueries(schema string) *queries {
 		walk:      r(`SELECT bucket, k, v FROM $S.records ORDER BY bucket, k`),
 
 		// A lease row exists while held; an expired row is taken over.
-		leaseTry: r(`WITH prev AS (SELECT holder FROM $S.leases WHERE name = $1)
-INSERT INTO $S.leases (name, holder, token, expires) VALUES ($1, $2, 1, now() + make_interval(secs => $3))
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = $S.leases.token + 1, expires = excluded.expires
-WHERE $S.leases.expires < now()
-RETURNING token, (SELECT holder FROM prev)`),
+		leaseLock:    r(`SELECT holder, expires < now() FROM $S.leases WHERE name = $1 FOR UPDATE`),
+		leaseInsert:  r(`INSERT INTO $S.leases (name, holder, token, expires) VALUES ($1, $2, 1, now() + make_interval(secs => $3)) ON CONFLICT (name) DO NOTHING RETURNING token`),
+		leaseTake:    r(`UPDATE $S.leases SET holder = $2, token = token + 1, expires = now() + make_interval(secs => $3) WHERE name = $1 RETURNING token`),
 		leaseRelease: r(`DELETE FROM $S.leases WHERE name = $1 AND holder = $2 AND token = $3`),
 		leaseRenew:   r(`UPDATE $S.leases SET expires = now() + make_interval(secs => $3) WHERE holder = $1 AND name = ANY($2)`),
 
