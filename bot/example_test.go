@@ -1,9 +1,7 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"log/slog"
@@ -25,13 +23,15 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	emu := emulator.New()
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
-	alice, _ := exampleAccount(ctx, srv.URL, "alice")
-	echobot, botsClient := exampleAccount(ctx, srv.URL, "echobot")
-	_, _, appToken := emu.AppCredentials()
-	app, err := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(appToken))
+	local, err := emulator.Start(ctx, "alice", "echobot")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	alice, _ := exampleAccount(ctx, local.URL, local.Users["alice"])
+	echobot, botsClient := exampleAccount(ctx, local.URL, local.Users["echobot"])
+	_, _, appToken := local.Server().AppCredentials()
+	app, err := api.New(api.WithBaseURL(local.URL), api.WithBearerToken(appToken))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,9 +44,6 @@ func Example() {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- b.Run(runCtx, bot.Stream(app, botsClient)) }()
-	for !b.Ready() {
-		time.Sleep(10 * time.Millisecond)
-	}
 
 	sent, err := alice.SendText(ctx, echobot.UserID(), "!echo hi there")
 	if err != nil {
@@ -75,19 +72,9 @@ func Example() {
 	// 1 handled
 }
 
-// exampleAccount provisions an emulator account and opens its engine.
-func exampleAccount(ctx context.Context, base, name string) (*session.Engine, *api.Client) {
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
-	resp, err := http.Post(base+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var u api.ProvisionUserResponse
-	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		log.Fatal(err)
-	}
-	client, err := api.New(api.WithBaseURL(base), api.WithBearerToken(u.AccessToken))
+// exampleAccount creates an emulator user's account and opens its engine.
+func exampleAccount(ctx context.Context, base string, u emulator.User) (*session.Engine, *api.Client) {
+	client, err := api.New(api.WithBaseURL(base), api.WithBearerToken(u.Token))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testref"
 )
 
 // TestOfficialVectors checks the crypto-only facts of chat-xdk's
@@ -113,7 +115,7 @@ func TestOfficialKeyChangeEvent(t *testing.T) {
 		officialVectors
 		EventKeyChange string `json:"event_key_change_b64"`
 	}
-	readJSON(t, filepath.Join(sharedDir(t), "reference", "chat-xdk-sdk_vectors.json"), &v)
+	testref.JSON(t, testref.SDKVectors, &v)
 	ev := b64(t, v.EventKeyChange)
 	var ck ConversationKey
 	copy(ck[:], b64(t, v.ConversationKey))

@@ -59,6 +59,7 @@ type config struct {
 	oauthClients    map[string]oauthClient
 	oauthAutoUser   string
 	provisionScopes []string
+	noMessageDedup  bool
 	recorder        *exchange.Recorder
 	dmDailyCap      int
 	failureEvents   bool
@@ -194,6 +195,15 @@ func WithOAuthAutoApprove(userID string) Option {
 // POST /emulator/v1/users (default: every scope the API uses).
 func WithProvisionScopes(scopes ...string) Option {
 	return func(c *config) { c.provisionScopes = append([]string(nil), scopes...) }
+}
+
+// WithoutMessageIDDedup makes sendChatMessage store every request as a new
+// event, even one repeating a message_id the sender already used. The
+// specification does not promise that the server de-duplicates a repeated
+// message_id (the default emulator answers the original event); tests use
+// this option to prove that clients never rely on it.
+func WithoutMessageIDDedup() Option {
+	return func(c *config) { c.noMessageDedup = true }
 }
 
 // WithRecorder records every exchange the server answers (for the contract

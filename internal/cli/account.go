@@ -21,7 +21,7 @@ type Account struct{ a *app }
 func NewAccount(env *Env) *Account { return &Account{a: &app{env: env}} }
 
 // RegisterFlags defines the global flags on fs (before it is parsed).
-func (ac *Account) RegisterFlags(fs *flag.FlagSet) { ac.a.g.register(fs) }
+func (ac *Account) RegisterFlags(fs *flag.FlagSet) { ac.a.addGlobalFlags(fs) }
 
 // OnKeyChange replaces the banner a peer's key change prints on stderr;
 // call it before Engine.

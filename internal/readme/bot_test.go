@@ -1,7 +1,8 @@
-package bot_test
+package readme
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,35 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
-
-// readmeBot returns the Go block of README.md's bot section.
-func readmeBot(t *testing.T, root string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
-	i := strings.Index(s, "\n## Write a bot in 30 lines\n")
-	if i < 0 {
-		t.Fatal(`README.md has no "## Write a bot in 30 lines" section`)
-	}
-	s = s[i:]
-	j := strings.Index(s, "\n```go\n")
-	if j < 0 {
-		t.Fatal("the bot section has no ```go block")
-	}
-	s = s[j+len("\n```go\n"):]
-	k := strings.Index(s, "\n```\n")
-	if k < 0 {
-		t.Fatal("the bot section's ```go block is not terminated")
-	}
-	return s[:k+1]
-}
 
 // codeLines counts the lines of src that are code: not blank, not
 // comments, not the package clause or the imports.
@@ -58,20 +36,38 @@ func codeLines(src string) int {
 	return n
 }
 
+// engineFor opens u's engine on store and publishes its keys.
+func engineFor(t *testing.T, ctx context.Context, base string, u emulator.User, store keystore.Store) *session.Engine {
+	t.Helper()
+	client, err := api.New(api.WithBaseURL(base), api.WithBearerToken(u.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // TestReadmeBot compiles the README's bot as written, in a module of its
-// own using this checkout, and runs it as the account echobot against an
-// in-process emulator: alice's "!echo" is answered, verified, and an
-// interrupt stops the program with status 0. The program has at most 30
-// lines of code.
+// own using this checkout, and runs it as the account echobot (a keystore
+// file with a passphrase, as xchat init and keys register leave it)
+// against an in-process emulator: alice's "!echo" and "@echobot help" are
+// answered, verified, and an interrupt stops the program with status 0.
+// The program has at most 30 lines of code.
 func TestReadmeBot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles and runs the README's bot")
 	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := readmeBot(t, root)
+	root := moduleRoot(t)
+	src := block(t, "## Write a bot in 30 lines", "go")
 	if n := codeLines(src); n > 30 {
 		t.Errorf("the README's bot has %d lines of code, not 30", n)
 	}
@@ -86,43 +82,30 @@ func TestReadmeBot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the README test needs the go command: %v", err)
-	}
-	build := exec.Command(gobin, "build", "-o", "readmebot", ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("the README's bot does not compile: %v\n%s", err, out)
-	}
+	goTool(t, dir, []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off"}, "build", "-o", "readmebot", ".")
 
-	n := newNet(t)
-	ctx := ctxT(t)
-	alice, echobot := n.user("alice"), n.user("echobot")
-	// echobot's account in a keystore file, as xchat init and keys
-	// register leave it.
-	home := t.TempDir()
-	pass := "a long passphrase"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	local, err := emulator.Start(ctx, "alice", "echobot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	alice := engineFor(t, ctx, local.URL, local.Users["alice"], keystore.NewMemory())
+	defer alice.Close()
+	home, pass := t.TempDir(), "a long passphrase"
 	db, err := boltstore.Open(filepath.Join(home, "keystore.db"), keystore.WithPassphrase([]byte(pass)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	backup, err := echobot.e.ExportBackup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.ImportBackup(ctx, db, echobot.id, backup, echobot.e.PublicKeyVersion()); err != nil {
-		t.Fatal(err)
-	}
-	clear(backup)
+	botID := engineFor(t, ctx, local.URL, local.Users["echobot"], db).UserID()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, appToken := n.emu.AppCredentials()
+	_, _, appToken := local.Server().AppCredentials()
 	run := exec.CommandContext(ctx, filepath.Join(dir, "readmebot"))
-	run.Env = append(os.Environ(), "XCHAT_STORE=", "XCHAT_HOME="+home, "XCHAT_PASSPHRASE="+pass, "XCHAT_API="+n.srv.URL,
-		"XCHAT_TOKEN="+echobot.token, "XCHAT_APP_TOKEN="+appToken)
+	run.Env = append(os.Environ(), "XCHAT_STORE=", "XCHAT_HOME="+home, "XCHAT_PASSPHRASE="+pass, "XCHAT_API="+local.URL,
+		"XCHAT_TOKEN="+local.Users["echobot"].Token, "XCHAT_APP_TOKEN="+appToken)
 	stderr, err := run.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -151,9 +134,30 @@ func TestReadmeBot(t *testing.T) {
 			t.Fatalf("the README's bot never got ready:\n%s", strings.Join(log, "\n"))
 		}
 	}
-	conv := alice.send(ctx, echobot.id, "!echo hi from the README").ConversationID
-	alice.send(ctx, conv, "@echobot help")
-	got := alice.waitMessages(ctx, conv, echobot.id, 2)
+	sent, err := alice.SendText(ctx, botID, "!echo hi from the README")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, sent.ConversationID, "@echobot help"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 2 {
+		res, err := alice.Sync(ctx, sent.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range res.Entries {
+			if en.SenderID == botID && en.Type == session.TypeMessage && en.Verified {
+				got = append(got, en.Text)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the README's bot answered %q:\n%s", got, strings.Join(log, "\n"))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if got[0] != "hi from the README" || !strings.Contains(got[1], "!echo (also !say)") {
 		t.Fatalf("the README's bot answered %q", got)
 	}
@@ -171,7 +175,7 @@ func TestReadmeBot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the README's bot exited with %v", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("the README's bot did not stop on an interrupt")
 	}
 	t.Logf("readme: the bot compiled (%d lines of code) and answered %q", codeLines(src), got[0])
