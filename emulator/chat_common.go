@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -148,7 +149,7 @@ func checkKeyVersion(conv *convRec, v string) *apiError {
 	if !isVersion(v) {
 		return errInvalid("conversation_key_version", "conversation_key_version must be a decimal string.")
 	}
-	if conv != nil && conv.KeyVersion != "" && compareDecimal(v, conv.KeyVersion) <= 0 {
+	if conv != nil && conv.KeyVersion != "" && decimal.Compare(v, conv.KeyVersion) <= 0 {
 		e := errInvalid("conversation_key_version", "%s: conversation_key_version %s is not newer than the latest version %s.", failNonLatestKey, v, conv.KeyVersion)
 		e.problem.Value = clip(v)
 		return e

@@ -3,9 +3,10 @@ package emulator
 import (
 	"io"
 
-	"github.com/xchat-go/xchat/internal/exchange"
 	"log/slog"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/exchange"
 )
 
 // Default limits. They are generous on purpose: the emulator serves tests

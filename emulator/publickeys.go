@@ -8,6 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // decodeB64 accepts standard or URL-safe base64, padded or not, as the XDK
@@ -116,7 +117,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 			}
 		}
 		version = fmtID(v)
-	} else if latest != nil && compareDecimal(version, latest.Version) <= 0 {
+	} else if latest != nil && decimal.Compare(version, latest.Version) <= 0 {
 		return errInvalid("version", "version must be greater than the latest registered version %s.", latest.Version)
 	}
 	method := pk.RegistrationMethod

@@ -108,10 +108,15 @@ func TestIDs(t *testing.T) {
 			t.Errorf("CanonicalID(%q,%q) = %q, %v", tc.in, tc.self, got, err)
 		}
 	}
-	for _, bad := range []string{"", "a:b", "1:1", "g", "gx", "1:2:3", "12345678901234567890"} {
-		if _, err := CanonicalID(bad, "5"); err == nil {
-			t.Errorf("CanonicalID(%q) accepted", bad)
+	// Ids with a leading zero are not canonical decimals: ordered by length
+	// then bytes "01" would sort above "2" (see internal/decimal).
+	for _, bad := range []string{"", "a:b", "1:1", "g", "gx", "1:2:3", "12345678901234567890", "01:2", "2-01", "01", "g01", "007"} {
+		if _, err := CanonicalID(bad, "5"); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("CanonicalID(%q) err = %v, want ErrInvalidArgument", bad, err)
 		}
+	}
+	if _, err := OneToOneID("01", "2"); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf(`OneToOneID("01", "2") err = %v, want ErrInvalidArgument`, err)
 	}
 	if PathID("9:10") != "9-10" || PathID("g1") != "g1" {
 		t.Error("PathID")

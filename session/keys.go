@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -76,7 +77,7 @@ func (k *storeKeys) held(conversationID, version string) heldKey {
 		return h
 	}
 	var h heldKey
-	if keystore.ValidVersion(version) {
+	if decimal.Valid(version) {
 		if stored, err := k.e.store.ConversationKey(k.ctx, conversationID, version); err == nil {
 			ck := crypto.ConversationKey(stored.Key)
 			stored.Key.Zero()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/thriftgen/event"
@@ -127,7 +128,7 @@ func (e *Engine) Unreact(ctx context.Context, id, target, emoji string) (*Sent, 
 }
 
 func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add bool) (*Sent, error) {
-	if !keystore.ValidVersion(target) {
+	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if emoji == "" || !utf8.ValidString(emoji) {
@@ -150,7 +151,7 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 // account (ErrNotAuthorized otherwise; sync first for a message not yet
 // stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
-	if !keystore.ValidVersion(target) {
+	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
@@ -518,7 +519,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		return nil, err
 	}
 	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID})
-	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !keystore.ValidVersion(ev.SequenceID) {
+	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
 	}
@@ -617,7 +618,7 @@ func (e *Engine) MarkRead(ctx context.Context, id, seq string) error {
 	if err != nil {
 		return err
 	}
-	if !keystore.ValidVersion(seq) {
+	if !decimal.Valid(seq) {
 		return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
 	}
 	resp, err := srv.MarkRead(ctx, PathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
@@ -737,7 +738,7 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 
 // storedEvent returns the stored event with sequence id seq of cid.
 func (e *Engine) storedEvent(ctx context.Context, cid, seq string) (*keystore.StoredEvent, error) {
-	if !keystore.ValidVersion(seq) {
+	if !decimal.Valid(seq) {
 		return nil, fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
 	}
 	ev, err := eventAt(ctx, e.store, cid, seq)

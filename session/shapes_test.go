@@ -8,6 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -138,7 +139,7 @@ func TestKeyDistributionRequestShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := rs.adds[0]
-	if len(a.ActionSignatures) != 2 || len(a.UserIDs) != 1 || a.UserIDs[0] != carol.id || !versionLess(c.ConversationKeyVersion, a.ConversationKeyVersion) {
+	if len(a.ActionSignatures) != 2 || len(a.UserIDs) != 1 || a.UserIDs[0] != carol.id || !decimal.Less(c.ConversationKeyVersion, a.ConversationKeyVersion) {
 		t.Fatalf("add %+v", a)
 	}
 	checkKeyChange(t, alice, gid, a.ConversationKeyVersion, a.ConversationParticipantKeys, a.ActionSignatures[0], versions)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -445,7 +446,7 @@ func (a *app) exportKeys(ctx context.Context, out string) error {
 }
 
 func (a *app) importKeys(ctx context.Context, userID, version, file string) error {
-	if version != "" && !keystore.ValidVersion(version) {
+	if version != "" && !decimal.Valid(version) {
 		return usagef("import-keys", "invalid --key-version %q", version)
 	}
 	var data []byte
