@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // testNet is an in-process emulator served over real loopback HTTP.
@@ -117,4 +119,29 @@ func texts(entries []Entry) []string {
 		}
 	}
 	return out
+}
+
+// actionEvent wraps a signed action (as the engine posts it) in the
+// MessageEvent envelope a server would deliver, from sender in conv at
+// sequence id seq, and returns it as padded base64.
+func actionEvent(t testing.TB, a api.ActionSignature, seq, sender, conv string) string {
+	t.Helper()
+	raw, err := wire.DecodeB64(a.EncodedMessageEventDetail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detail, err := wire.DecodeMessageEventDetail(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := crypto.DecodeSignature(a.MessageEventSignature.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := wire.Envelope{SequenceID: seq, MessageID: a.MessageID, SenderID: sender, ConversationID: conv}
+	env, err := h.Encode(detail, wire.Signature(sig, a.MessageEventSignature.PublicKeyVersion, crypto.SignatureVersion))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wire.EncodeB64(env)
 }

@@ -467,21 +467,12 @@ func TestHostileOutsiderKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
-	detail, _ := wire.DecodeMessageEventDetail(raw)
-	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, cid
-	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
-	env, err := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
-		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
-			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, mid := actionEvent(t, p.action, "9000000000000000000", carol.id, cid), p.action.MessageID
 	if _, err := alice.e.SendText(ctx, cid, "newer"); err != nil {
 		t.Fatal(err)
 	}
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
-		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	errs, _ := syncErrs(t, ctx, bob, cid)
 	if !errors.Is(errs[mid], ErrNotMember) {
@@ -520,15 +511,9 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
-	detail, _ := wire.DecodeMessageEventDetail(raw)
-	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, gid
-	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
-	env, _ := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
-		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
-			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
+	env := actionEvent(t, p.action, "9000000000000000000", carol.id, gid)
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
-		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	if _, err := alice.e.SendText(ctx, gid, "more"); err != nil {
 		t.Fatal(err)

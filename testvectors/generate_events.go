@@ -48,25 +48,19 @@ func (e *eventGen) newUser(id, version string) *user {
 // the given version.
 func (e *eventGen) envelope(sender *user, msgID, conv string, detail *event.MessageEventDetail, p crypto.Payload, version int) *event.MessageEvent {
 	e.seq++
-	ev := &event.MessageEvent{
-		SequenceID:     ptr(strconv.Itoa(1000 + e.seq)),
-		MessageID:      ptr(msgID),
-		SenderID:       ptr(sender.id),
-		ConversationID: ptr(conv),
-		CreatedAtMsec:  ptr(strconv.Itoa(1795000000000 + e.seq)),
-		Detail:         detail,
+	h := wire.Envelope{
+		SequenceID:     strconv.Itoa(1000 + e.seq),
+		MessageID:      msgID,
+		SenderID:       sender.id,
+		ConversationID: conv,
+		CreatedAtMsec:  strconv.Itoa(1795000000000 + e.seq),
 	}
 	sig, err := p.Sign(sender.kp.Signing)
 	if err != nil {
 		e.g.fail(err)
-		return ev
+		return h.Event(detail, nil)
 	}
-	ev.MessageEventSignature = &event.MessageEventSignature{
-		Signature:        ptr(crypto.EncodeSignature(sig)),
-		PublicKeyVersion: ptr(sender.keyVersion),
-		SignatureVersion: ptr(strconv.Itoa(version)),
-	}
-	return ev
+	return h.Event(detail, wire.Signature(sig, sender.keyVersion, version))
 }
 
 func (e *eventGen) header(msgID, sender, conv string) crypto.Header {

@@ -343,11 +343,11 @@ var inputAttacks = []attack{
 		mallory := w.newUser("mallory", false)
 		// An unsigned GroupMemberAdd "by alice" adding mallory, and a
 		// conversation listing that agrees.
-		seq, prev, mid := hostile.NextSequenceID(s.SequenceID, 1), s.SequenceID, "0b7c1a52-1111-4c4c-8888-000000000005"
-		add := &event.MessageEvent{SequenceID: &seq, PreviousSequenceID: &prev, MessageID: &mid, SenderID: &alice.id, ConversationID: &g,
-			Detail: &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
-				GroupMemberAdd: &event.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
-			}}}}
+		h := hostile.Envelope{SequenceID: hostile.NextSequenceID(s.SequenceID, 1), PreviousSequenceID: s.SequenceID,
+			MessageID: "0b7c1a52-1111-4c4c-8888-000000000005", SenderID: alice.id, ConversationID: g}
+		add := h.Event(&event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
+			GroupMemberAdd: &event.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
+		}}}, nil)
 		b64, err := hostile.EncodeEvent(add)
 		if err != nil {
 			return "", err
@@ -390,7 +390,7 @@ var inputAttacks = []attack{
 		if w.unwrappable(alice, g, mallory) {
 			return "", errorf("group key wrapped to the claimed member")
 		}
-		ev, seen := r.byMessage(mid)
+		ev, seen := r.byMessage(h.MessageID)
 		if !seen || !errors.Is(ev, inbound.ErrMissingSignature) {
 			return "", errorf("unsigned member add: seen %v, err %v", seen, ev)
 		}

@@ -362,10 +362,10 @@ func amplifiedKeyChanges(cid, sender string, n, parts int, seq0 uint64) ([]strin
 		for j := range ps {
 			ps[j] = &event.ConversationParticipantKey{}
 		}
-		seq, mid, version := strconv.FormatUint(seq0+uint64(i), 10), forgedMID(1000+i), strconv.Itoa(1000+i)
-		me := &event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender, ConversationID: &cid,
-			Detail: &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
-				ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}}
+		version := strconv.Itoa(1000 + i)
+		h := hostile.Envelope{SequenceID: strconv.FormatUint(seq0+uint64(i), 10), MessageID: forgedMID(1000 + i), SenderID: sender, ConversationID: cid}
+		me := h.Event(&event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+			ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}, nil)
 		b64, err := hostile.EncodeEvent(me)
 		if err != nil {
 			return nil, 0, err

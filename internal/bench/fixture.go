@@ -150,16 +150,9 @@ func (w *world) messageEvent(seq int64, i int, text string) ([]byte, error) {
 }
 
 func envelope(seq int64, mid string, detail *event.MessageEventDetail, sig []byte) ([]byte, error) {
-	s, prev := strconv.FormatInt(seq, 10), strconv.FormatInt(seq-1, 10)
-	sender, conv, created := aliceID, convID, strconv.FormatInt(1795000000000+seq, 10)
-	sigText, pkv, sv := crypto.EncodeSignature(sig), aliceVersion, "7"
-	ev := &event.MessageEvent{
-		SequenceID: &s, MessageID: &mid, SenderID: &sender, ConversationID: &conv, CreatedAtMsec: &created,
-		Detail:                detail,
-		MessageEventSignature: &event.MessageEventSignature{Signature: &sigText, PublicKeyVersion: &pkv, SignatureVersion: &sv},
-		PreviousSequenceID:    &prev,
-	}
-	b, err := wire.EncodeMessageEvent(ev)
+	h := wire.Envelope{SequenceID: strconv.FormatInt(seq, 10), PreviousSequenceID: strconv.FormatInt(seq-1, 10),
+		MessageID: mid, SenderID: aliceID, ConversationID: convID, CreatedAtMsec: strconv.FormatInt(1795000000000+seq, 10)}
+	b, err := h.Encode(detail, wire.Signature(sig, aliceVersion, crypto.SignatureVersion))
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}

@@ -49,10 +49,7 @@ func (w *world) sendText(text string) (out prepared, err error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	sigText, pkv, sv := crypto.EncodeSignature(sig), aliceVersion, "7"
-	encSig, err := wire.EncodeMessageEventSignature(&event.MessageEventSignature{
-		Signature: &sigText, PublicKeyVersion: &pkv, SignatureVersion: &sv,
-	})
+	encSig, err := wire.EncodeMessageEventSignature(wire.Signature(sig, aliceVersion, crypto.SignatureVersion))
 	if err != nil {
 		return prepared{}, err
 	}
