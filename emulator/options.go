@@ -10,7 +10,8 @@ import (
 )
 
 // Default limits. They are generous on purpose: the emulator serves tests
-// and demos, and tests that exercise limits configure their own.
+// and demos. Rate limits and the token lifetime have options; the body and
+// media bounds are fixed.
 const (
 	// DefaultRateLimit is the number of requests one user may make to one
 	// operation per DefaultRateWindow.
@@ -87,12 +88,6 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithRand sets the randomness used for access tokens, authorization codes
-// and media hash keys (default crypto/rand).
-func WithRand(r io.Reader) Option {
-	return func(c *config) { c.rand = r }
-}
-
 // WithIDSource replaces the snowflake generator used for user ids, group
 // ids, sequence ids, DM event ids and media session ids. next must return
 // distinct, strictly increasing positive values below 2^63.
@@ -127,28 +122,6 @@ func WithRateLimit(limit int, window time.Duration) Option {
 // operationId in the specification (e.g. "sendChatMessage").
 func WithOperationRateLimit(operationID string, limit int, window time.Duration) Option {
 	return func(c *config) { c.opRates[operationID] = rateRule{limit, window} }
-}
-
-// WithMaxBodyBytes bounds JSON request bodies (default 1 MiB); larger
-// bodies are answered with 413.
-func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.maxBody = n
-		}
-	}
-}
-
-// WithMaxMediaBytes bounds one media segment and one uploaded blob.
-func WithMaxMediaBytes(segment, total int64) Option {
-	return func(c *config) {
-		if segment > 0 {
-			c.maxSegment = segment
-		}
-		if total > 0 {
-			c.maxMedia = total
-		}
-	}
 }
 
 // WithAccessTokenTTL sets the lifetime of OAuth access tokens (default 2h).

@@ -70,12 +70,6 @@ func WithLockTimeout(d time.Duration) Option {
 	return func(o *options) { o.lockTimeout = d }
 }
 
-// WithRand sets the source of randomness for keys, salts and nonces
-// (default crypto/rand).
-func WithRand(r io.Reader) Option {
-	return func(o *options) { o.rand = r }
-}
-
 // Bucket and key names of the on-disk layout.
 var (
 	bucketMeta          = []byte("meta")

@@ -133,16 +133,6 @@ func WithTrustPolicy(p TrustPolicy) Option {
 	return func(c *config) { c.policy = p }
 }
 
-// WithWorkers bounds the number of goroutines used to decrypt a page of
-// events (default GOMAXPROCS).
-func WithWorkers(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.workers = n
-		}
-	}
-}
-
 // WithKeyChangeHandler registers fn to be called, synchronously and without
 // engine locks held, every time a peer's published keys change. The same
 // changes are also returned by RefreshPeers and recorded in the key history
