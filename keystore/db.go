@@ -22,8 +22,9 @@ import (
 // the store file before failing with ErrLocked.
 const DefaultLockTimeout = 500 * time.Millisecond
 
-// Option configures Open.
-type Option func(*options)
+// Option configures Open. An option given a value it cannot use makes Open
+// fail with ErrInvalid; no value is silently replaced by a default.
+type Option func(*options) error
 
 type options struct {
 	passphrase    []byte
@@ -39,35 +40,48 @@ type options struct {
 // WithPassphrase protects the store with a passphrase: the store key is
 // wrapped under a key derived from it with Argon2id. The slice is copied.
 func WithPassphrase(passphrase []byte) Option {
-	return func(o *options) {
+	return func(o *options) error {
 		o.passphrase = append([]byte{}, passphrase...)
 		o.hasPassphrase = true
+		return nil
 	}
 }
 
 // WithKey protects the store with a 32-byte key supplied by the embedding
 // application (for example from an OS keyring); no key derivation is done.
 func WithKey(key [32]byte) Option {
-	return func(o *options) {
+	return func(o *options) error {
 		o.key = key
 		o.hasKey = true
+		return nil
 	}
 }
 
 // WithArgon2Params sets the Argon2id cost used when a passphrase-protected
 // store is created or its passphrase is changed. Opening an existing store
-// always uses the parameters recorded in its header.
+// always uses the parameters recorded in its header. Parameters outside the
+// accepted bounds are refused.
 func WithArgon2Params(p Argon2Params) Option {
-	return func(o *options) {
+	return func(o *options) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
 		o.params = p
 		o.hasParams = true
+		return nil
 	}
 }
 
 // WithLockTimeout sets how long Open waits for the file lock held by another
-// process; d <= 0 selects DefaultLockTimeout.
+// process (default DefaultLockTimeout); d must be positive.
 func WithLockTimeout(d time.Duration) Option {
-	return func(o *options) { o.lockTimeout = d }
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: lock timeout %v is not positive", ErrInvalid, d)
+		}
+		o.lockTimeout = d
+		return nil
+	}
 }
 
 // Bucket and key names of the on-disk layout.
@@ -119,11 +133,18 @@ type DB struct {
 // store held by another process fails with ErrLocked after the lock timeout.
 func Open(path string, opts ...Option) (*DB, error) {
 	o := options{params: DefaultArgon2Params, lockTimeout: DefaultLockTimeout, rand: rand.Reader}
+	defer func() {
+		clear(o.passphrase)
+		o.key.Zero()
+	}()
 	for _, opt := range opts {
-		opt(&o)
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalid)
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
-	defer clear(o.passphrase)
-	defer o.key.Zero()
 	if o.hasPassphrase == o.hasKey {
 		return nil, fmt.Errorf("%w: exactly one of WithPassphrase or WithKey is required", ErrInvalid)
 	}
@@ -131,12 +152,6 @@ func Open(path string, opts ...Option) (*DB, error) {
 		if err := o.params.validate(); err != nil {
 			return nil, err
 		}
-	}
-	if o.lockTimeout <= 0 {
-		o.lockTimeout = DefaultLockTimeout
-	}
-	if o.rand == nil {
-		o.rand = rand.Reader
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: creating directory: %w", err)

@@ -109,6 +109,11 @@ func TestOpenOptionErrors(t *testing.T) {
 		"none":       nil,
 		"both":       {WithKey(testKey), WithPassphrase([]byte("p"))},
 		"bad params": {WithPassphrase([]byte("p")), WithArgon2Params(Argon2Params{Time: 0, MemoryKiB: 8, Threads: 1})},
+		// Refused even where they would not be used, rather than dropped.
+		"bad params with a key": {WithKey(testKey), WithArgon2Params(Argon2Params{Time: 1, MemoryKiB: 1, Threads: 1})},
+		"zero lock timeout":     {WithKey(testKey), WithLockTimeout(0)},
+		"negative lock timeout": {WithKey(testKey), WithLockTimeout(-time.Second)},
+		"nil option":            {WithKey(testKey), nil},
 	} {
 		if _, err := Open(path, opts...); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)

@@ -196,7 +196,7 @@ func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
 			return err
 		}
 		return p.put(newest, true, cur.Verified, originForward)
-	case p.e.cfg.policy == TrustStrict:
+	case p.e.cfg.policy.strict():
 		if err := p.put(newest, false, false, originForward); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func (e *Engine) keysFor(ctx context.Context) (*storeKeys, error) {
 		return nil, err
 	}
 	return &storeKeys{
-		e: e, ctx: ctx, strict: e.cfg.policy == TrustStrict,
+		e: e, ctx: ctx, strict: e.cfg.policy.strict(),
 		identity: kp.Identity, version: v,
 		conv:    map[string]heldKey{},
 		signing: map[string]*crypto.PublicKey{},

@@ -286,7 +286,7 @@ func (e *Engine) wrapTarget(ctx context.Context, userID string) (recipient, erro
 	if err != nil {
 		return recipient{}, err
 	}
-	if e.cfg.policy == TrustStrict {
+	if e.cfg.policy.strict() {
 		if peer.Pending != nil {
 			return recipient{}, fmt.Errorf("%w: user %s published version %s; verify it first", ErrKeyChanged, userID, peer.Pending.Version)
 		}

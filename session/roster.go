@@ -549,7 +549,7 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 	if !slices.Contains(targets, e.userID) {
 		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
 	}
-	if e.cfg.policy == TrustStrict {
+	if e.cfg.policy.strict() {
 		if un := r.unconfirmed(without(targets, []string{e.userID})); len(un) > 0 {
 			why := "was added by an admin whose own rights rest on unsigned data"
 			if r.Base == baseJoin {
