@@ -1,4 +1,4 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/internal/vectorgen"
+	"github.com/xchat-go/xchat/testvectors"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -24,39 +27,39 @@ import (
 func classOf(err error) string {
 	switch {
 	case err == nil:
-		return ExpectSuccess
-	case errors.Is(err, errBadInput):
+		return testvectors.ExpectSuccess
+	case errors.Is(err, vectorgen.ErrBadInput):
 		return "bad input: " + err.Error()
 	case errors.Is(err, crypto.ErrInvalidBackup):
-		return ExpectInvalidBackup
+		return testvectors.ExpectInvalidBackup
 	case errors.Is(err, crypto.ErrInvalidPrivateKey):
-		return ExpectInvalidPrivateKey
+		return testvectors.ExpectInvalidPrivateKey
 	case errors.Is(err, crypto.ErrInvalidPublicKey):
-		return ExpectInvalidPublicKey
+		return testvectors.ExpectInvalidPublicKey
 	case errors.Is(err, crypto.ErrDecrypt), errors.Is(err, secretstream.ErrDecrypt):
-		return ExpectDecryptionFailed
+		return testvectors.ExpectDecryptionFailed
 	case errors.Is(err, crypto.ErrInvalidConversationKey):
-		return ExpectInvalidConversationKey
+		return testvectors.ExpectInvalidConversationKey
 	case errors.Is(err, crypto.ErrUnsupportedSignatureVersion):
-		return ExpectUnsupportedVersion
+		return testvectors.ExpectUnsupportedVersion
 	case errors.Is(err, crypto.ErrInvalidSignature):
-		return ExpectInvalidSignature
+		return testvectors.ExpectInvalidSignature
 	case errors.Is(err, crypto.ErrInvalidPayload):
-		return ExpectInvalidPayload
+		return testvectors.ExpectInvalidPayload
 	case errors.Is(err, crypto.ErrInvalidLength):
-		return ExpectInvalidLength
+		return testvectors.ExpectInvalidLength
 	case errors.Is(err, secretstream.ErrInvalidKey):
-		return ExpectInvalidKey
+		return testvectors.ExpectInvalidKey
 	case errors.Is(err, secretstream.ErrTruncated):
-		return ExpectTruncatedStream
+		return testvectors.ExpectTruncatedStream
 	case errors.Is(err, secretstream.ErrDataAfterFinal):
-		return ExpectDataAfterFinal
+		return testvectors.ExpectDataAfterFinal
 	case errors.Is(err, wire.ErrMalformed), errors.Is(err, wire.ErrBase64), errors.Is(err, errMalformedEvent):
-		return ExpectMalformedEvent
+		return testvectors.ExpectMalformedEvent
 	case errors.Is(err, errUnknownSigningKey):
-		return ExpectUnknownSigningKey
+		return testvectors.ExpectUnknownSigningKey
 	case errors.Is(err, errMissingSignature):
-		return ExpectMissingSignature
+		return testvectors.ExpectMissingSignature
 	case errors.Is(err, errNotRecipient):
 		return "not a recipient" // receiver outcomes no vector expects
 	case errors.Is(err, errNoKey):
@@ -68,12 +71,12 @@ func classOf(err error) string {
 // checker evaluates one case. It returns the outputs the implementation
 // produced and its error; extra independent checks report through fail.
 type checker struct {
-	c    Case
+	c    testvectors.Case
 	fail func(format string, args ...any)
 }
 
 func (k *checker) in(name string) string {
-	s, ok, err := field(k.c.Inputs, name)
+	s, ok, err := vectorgen.Field(k.c.Inputs, name)
 	if err != nil || !ok {
 		k.fail("input %s missing or not a string", name)
 	}
@@ -95,26 +98,26 @@ func (k *checker) optHexIn(name string) ([]byte, bool) {
 	return k.hexIn(name), true
 }
 
-func (k *checker) success() bool { return k.c.Expect == ExpectSuccess }
+func (k *checker) success() bool { return k.c.Expect == testvectors.ExpectSuccess }
 
 // run dispatches on kind and op.
 func (k *checker) run() (map[string]any, error) {
 	switch k.c.Kind + "/" + k.c.Op {
-	case KindKeys + "/derive":
+	case testvectors.KindKeys + "/derive":
 		return k.keysDerive()
-	case KindKeys + "/parse_public":
+	case testvectors.KindKeys + "/parse_public":
 		return k.keysParse()
-	case KindKeys + "/backup":
+	case testvectors.KindKeys + "/backup":
 		return k.keysBackup()
-	case KindECIES + "/decrypt", KindECIES + "/unwrap":
+	case testvectors.KindECIES + "/decrypt", testvectors.KindECIES + "/unwrap":
 		return k.ecies()
-	case KindSecretbox + "/open":
+	case testvectors.KindSecretbox + "/open":
 		return k.secretbox()
-	case KindSecretstream + "/decrypt":
+	case testvectors.KindSecretstream + "/decrypt":
 		return k.secretstream()
-	case KindSignature + "/verify":
+	case testvectors.KindSignature + "/verify":
 		return k.sigVerify()
-	case KindSignature + "/decode":
+	case testvectors.KindSignature + "/decode":
 		// The base64 layers of crypto and wire must agree.
 		_, cerr := crypto.DecodeBase64(k.in("signature_b64"))
 		_, werr := wire.DecodeB64(k.in("signature_b64"))
@@ -126,24 +129,24 @@ func (k *checker) run() (map[string]any, error) {
 			return nil, err
 		}
 		return map[string]any{"signature_hex": hex.EncodeToString(sig)}, nil
-	case KindSignature + "/version":
+	case testvectors.KindSignature + "/version":
 		v, err := crypto.ParseSignatureVersion(k.in("signature_version"))
 		if err != nil {
 			return nil, err
 		}
 		return map[string]any{"version": strconv.Itoa(v)}, nil
-	case KindPayload + "/build":
+	case testvectors.KindPayload + "/build":
 		return k.payload()
-	case KindRegistration + "/bind":
+	case testvectors.KindRegistration + "/bind":
 		return k.regBind()
-	case KindRegistration + "/verify_binding":
+	case testvectors.KindRegistration + "/verify_binding":
 		return nil, k.regVerify()
-	case KindHKDF + "/derive":
+	case testvectors.KindHKDF + "/derive":
 		return k.hkdf()
-	case KindEvent + "/open":
+	case testvectors.KindEvent + "/open":
 		return k.event()
 	}
-	return nil, fmt.Errorf("%w: unknown kind/op %s/%s", errBadInput, k.c.Kind, k.c.Op)
+	return nil, fmt.Errorf("%w: unknown kind/op %s/%s", vectorgen.ErrBadInput, k.c.Kind, k.c.Op)
 }
 
 func (k *checker) keysDerive() (map[string]any, error) {
@@ -161,8 +164,11 @@ func (k *checker) keysDerive() (map[string]any, error) {
 	if std != nil && !bytes.Equal(std.PublicKey().Bytes(), pub.Bytes()) {
 		k.fail("crypto/ecdh derives a different public key")
 	}
-	if !bytes.Equal(pub.SPKI(), append(bytes.Clone(spkiPrefix), pub.Bytes()...)) {
-		k.fail("SPKI is not the fixed header followed by the SEC1 point")
+	if std != nil {
+		// Independent: crypto/x509 encodes the same SubjectPublicKeyInfo.
+		if der, err := x509.MarshalPKIXPublicKey(std.PublicKey()); err != nil || !bytes.Equal(pub.SPKI(), der) {
+			k.fail("SPKI differs from crypto/x509's encoding (%v)", err)
+		}
 	}
 	fp := sha256.Sum256(pub.SPKI())
 	if crypto.FingerprintString(pub) != b64urlNoPad(fp[:]) {
@@ -208,7 +214,7 @@ func (k *checker) keysBackup() (map[string]any, error) {
 func (k *checker) ecies() (map[string]any, error) {
 	priv, err := crypto.NewPrivateKey(k.hexIn("identity_private_hex"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	ct := k.hexIn("ciphertext_hex")
 	var pt []byte
@@ -226,7 +232,7 @@ func (k *checker) ecies() (map[string]any, error) {
 	if k.success() && (stdErr != nil || !bytes.Equal(stdPT, pt)) {
 		k.fail("independent ECIES decryption: %x, %v", stdPT, stdErr)
 	}
-	if !k.success() && k.c.Expect != ExpectInvalidConversationKey && stdErr == nil {
+	if !k.success() && k.c.Expect != testvectors.ExpectInvalidConversationKey && stdErr == nil {
 		k.fail("independent ECIES decryption accepts a ciphertext the case rejects")
 	}
 	if err != nil {
@@ -279,7 +285,7 @@ func stdECIESDecrypt(scalar, ct []byte) ([]byte, error) {
 func (k *checker) secretbox() (map[string]any, error) {
 	kb := k.hexIn("key_hex")
 	if len(kb) != crypto.ConversationKeySize {
-		return nil, fmt.Errorf("%w: key length", errBadInput)
+		return nil, fmt.Errorf("%w: key length", vectorgen.ErrBadInput)
 	}
 	key := crypto.ConversationKey(kb)
 	box := k.hexIn("box_hex")
@@ -333,7 +339,7 @@ func (k *checker) secretstream() (map[string]any, error) {
 func (k *checker) sigVerify() (map[string]any, error) {
 	pub, err := crypto.ParsePublicKey(k.hexIn("public_hex"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	msg, sig := k.hexIn("message_hex"), k.hexIn("signature_hex")
 	err = crypto.Verify(pub, msg, sig)
@@ -343,7 +349,7 @@ func (k *checker) sigVerify() (map[string]any, error) {
 	if priv, ok := k.optHexIn("private_hex"); ok && err == nil {
 		sk, perr := crypto.NewPrivateKey(priv)
 		if perr != nil {
-			return nil, fmt.Errorf("%w: %w", errBadInput, perr)
+			return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, perr)
 		}
 		if re, serr := crypto.Sign(sk, msg); serr != nil || !bytes.Equal(re, sig) {
 			k.fail("re-signing gives %x (%v), want %x", re, serr, sig)
@@ -353,7 +359,7 @@ func (k *checker) sigVerify() (map[string]any, error) {
 }
 
 func (k *checker) payload() (map[string]any, error) {
-	p, err := buildPayload(k.c.Inputs)
+	p, err := vectorgen.BuildPayload(k.c.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +375,7 @@ func (k *checker) payload() (map[string]any, error) {
 	}
 	sk, err := crypto.NewPrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	sig, err := p.Sign(sk)
 	if err != nil {
@@ -378,8 +384,8 @@ func (k *checker) payload() (map[string]any, error) {
 	out["signature_b64nopad"] = crypto.EncodeSignature(sig)
 	// The recorded signature verifies over the recorded payload, also with
 	// crypto/ecdsa, and the payload parses back to the same bytes.
-	want, _, _ := field(k.c.Outputs, "signature_b64nopad")
-	wantPayload, _, _ := field(k.c.Outputs, "payload_utf8")
+	want, _, _ := vectorgen.Field(k.c.Outputs, "signature_b64nopad")
+	wantPayload, _, _ := vectorgen.Field(k.c.Outputs, "payload_utf8")
 	rsig, derr := crypto.DecodeSignature(want)
 	if derr != nil || p.Verify(sk.PublicKey(), rsig) != nil || !stdVerifyQuiet(sk.PublicKey(), []byte(wantPayload), rsig) {
 		k.fail("recorded signature does not verify (%v)", derr)
@@ -445,7 +451,7 @@ func (k *checker) regVerify() error {
 		}
 		return crypto.VerifySigningKeyBinding(sg, pub, sig)
 	}
-	return fmt.Errorf("%w: binding", errBadInput)
+	return fmt.Errorf("%w: binding", vectorgen.ErrBadInput)
 }
 
 func (k *checker) hkdf() (map[string]any, error) {
@@ -453,7 +459,7 @@ func (k *checker) hkdf() (map[string]any, error) {
 	salt := k.in("salt_utf8")
 	n, err := strconv.Atoi(k.in("length"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: length", errBadInput)
+		return nil, fmt.Errorf("%w: length", vectorgen.ErrBadInput)
 	}
 	out, err := crypto.HKDF(secret, salt, n)
 	if err != nil {
@@ -512,9 +518,9 @@ func (k *checker) receiver() *receiver {
 				m[a] = b
 			}
 		}
-		u, _, _ := field(m, "user_id")
-		v, _, _ := field(m, "key_version")
-		spki, _, _ := field(m, "signing_public_spki_b64")
+		u, _, _ := vectorgen.Field(m, "user_id")
+		v, _, _ := vectorgen.Field(m, "key_version")
+		spki, _, _ := vectorgen.Field(m, "signing_public_spki_b64")
 		kb, err := crypto.DecodeBase64(spki)
 		if err != nil {
 			k.fail("signer key: %v", err)

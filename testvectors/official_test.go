@@ -1,4 +1,4 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
