@@ -20,6 +20,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 type emu struct {
@@ -211,28 +212,44 @@ func TestEmulatorRateLimitFailFast(t *testing.T) {
 	}
 }
 
+// TestEmulatorOAuthLoginAndRefresh logs in against the emulator and uses
+// the token until it expires: client and emulator share a fake clock, so
+// the request before expiry must reuse the login token and the one after
+// must carry a refreshed one (the emulator refuses the expired token).
 func TestEmulatorOAuthLoginAndRefresh(t *testing.T) {
 	// The emulator approves the authorization request for the user named
 	// by emulator_user=<id>, standing in for the consent page.
-	e := startEmulator(t)
+	clk := testutil.NewClock()
+	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithAccessTokenTTL(time.Hour))
 	alice, _ := e.provision("alice")
 	bob, _ := e.provision("bob")
 	cfg := api.NewOAuthConfig(e.url, "xchat-cli")
 	cfg.AuthURL += "?emulator_user=" + alice.ID
 	cfg.Timeout = 10 * time.Second
+	cfg.Now = clk.Now
 	ctx := context.Background()
-	tok, err := api.LoopbackLogin(ctx, cfg, browser(t))
+	br := newBrowser()
+	tok, err := api.LoopbackLogin(ctx, cfg, br.open)
 	if err != nil {
 		t.Fatal(err)
 	}
+	br.wait(t)
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token (offline.access requested)")
 	}
-	tok.Expiry = time.Now().Add(-time.Second) // force a refresh
 	var saved []*oauth2.Token
 	ts := cfg.TokenSource(ctx, tok, func(t *oauth2.Token) error { saved = append(saved, t); return nil })
-	c, err := api.New(api.WithBaseURL(e.url), api.WithTokenSource(ts))
+	c, err := api.New(api.WithBaseURL(e.url), api.WithTokenSource(ts), api.WithClock(clk.Now, clk.Sleep))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.SendDmToParticipant(ctx, bob.ID, &api.DmMessage{Text: "before expiry"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) != 0 {
+		t.Fatalf("the login token was refreshed before it expired (%d saves)", len(saved))
+	}
+	if err := clk.Sleep(ctx, time.Hour+time.Second); err != nil {
 		t.Fatal(err)
 	}
 	d, _, err := c.SendDmToParticipant(ctx, bob.ID, &api.DmMessage{Text: "via oauth"})
@@ -251,7 +268,7 @@ func TestEmulatorOAuthLoginAndRefresh(t *testing.T) {
 func TestEmulatorRateLimitWaitsForReset(t *testing.T) {
 	// Client and emulator share a fake clock: the client's wait for the
 	// window to reset advances the emulator's time too.
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithOperationRateLimit(api.OpGetChatConversations.ID, 2, time.Minute))
 	_, ac := e.provision("alice", api.WithClock(clk.Now, clk.Sleep))
 	ctx := context.Background()
@@ -271,7 +288,7 @@ func TestEmulatorRateLimitWaitsForReset(t *testing.T) {
 }
 
 func TestEmulator429RetriedAfterReset(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithOperationRateLimit(api.OpGetChatConversations.ID, 1, time.Minute))
 	alice, a1 := e.provision("alice", api.WithClock(clk.Now, clk.Sleep))
 	ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestRetry5xxIdempotentWithBackoff(t *testing.T) {
@@ -112,7 +113,7 @@ func TestSendMessageRetriedWithSameMessageID(t *testing.T) {
 }
 
 func TestRetry429HonoursReset(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(42 * time.Second).Truncate(time.Second)
 	var calls atomic.Int64
 	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +224,7 @@ func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64)
 
 func TestRetryConnectionReset(t *testing.T) {
 	url, reqs := resetServer(t, 2, `{"data":{"deleted":true}}`)
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep), api.WithRand(maxRand),
 		api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 	if err != nil {
@@ -240,7 +241,7 @@ func TestRetryConnectionReset(t *testing.T) {
 
 func TestNoRetryConnectionResetNonIdempotent(t *testing.T) {
 	url, reqs := resetServer(t, 1, `{"data":{"conversation_id":"g1"}}`)
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
 		api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 	if err != nil {
@@ -281,7 +282,7 @@ func TestDialFailureRetriedEvenForNonIdempotent(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL("http://"+addr), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep), api.WithMaxAttempts(3))
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +302,7 @@ func TestDialFailureRetriedEvenForNonIdempotent(t *testing.T) {
 func TestRetryAbandonedOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	// The caller gives up while the client waits to retry.
 	sleep := func(ctx context.Context, d time.Duration) error {
 		cancel()

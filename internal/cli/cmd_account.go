@@ -129,7 +129,7 @@ must exist (xchat init).`,
 					return usagef("login", "--client-id is required (or set %s)", EnvClientID)
 				}
 				return a.login(ctx, &api.OAuthConfig{ClientID: id, AuthURL: *authURL, TokenURL: *tokenURL,
-					LoopbackAddr: *listen, Timeout: *timeout, HTTPClient: httpClient})
+					LoopbackAddr: *listen, Timeout: *timeout, HTTPClient: httpClient, Now: a.env.Now})
 			}
 		},
 	})
