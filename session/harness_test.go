@@ -23,9 +23,12 @@ type testNet struct {
 	srv *httptest.Server
 }
 
-func newNet(t testing.TB) *testNet {
+func newNet(t testing.TB, opts ...emulator.Option) *testNet {
 	t.Helper()
-	emu := emulator.New()
+	emu := emulator.New(opts...)
+	if err := emu.Err(); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() {
 		srv.Close()
