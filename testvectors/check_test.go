@@ -5,6 +5,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -73,6 +76,18 @@ func classOf(err error) string {
 type checker struct {
 	c    testvectors.Case
 	fail func(format string, args ...any)
+	// crossed names the standard-library packages an independent check of
+	// this case used (see cross).
+	crossed map[string]bool
+}
+
+// cross records that an independent implementation from lib agreed with the
+// case (a disagreement is reported through fail).
+func (k *checker) cross(lib string) {
+	if k.crossed == nil {
+		k.crossed = map[string]bool{}
+	}
+	k.crossed[lib] = true
 }
 
 func (k *checker) in(name string) string {
@@ -157,6 +172,7 @@ func (k *checker) keysDerive() (map[string]any, error) {
 	if (err == nil) != (stdErr == nil) {
 		k.fail("crypto/ecdh validity %v differs from crypto %v", stdErr, err)
 	}
+	k.cross("crypto/ecdh")
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +185,13 @@ func (k *checker) keysDerive() (map[string]any, error) {
 		if der, err := x509.MarshalPKIXPublicKey(std.PublicKey()); err != nil || !bytes.Equal(pub.SPKI(), der) {
 			k.fail("SPKI differs from crypto/x509's encoding (%v)", err)
 		}
+		k.cross("crypto/x509")
 	}
 	fp := sha256.Sum256(pub.SPKI())
 	if crypto.FingerprintString(pub) != b64urlNoPad(fp[:]) {
 		k.fail("fingerprint is not base64url(SHA-256(SPKI))")
 	}
+	k.cross("crypto/sha256")
 	return map[string]any{
 		"public_sec1_hex": hx(pub.Bytes()), "public_spki_hex": hx(pub.SPKI()),
 		"fingerprint_b64url": crypto.FingerprintString(pub),
@@ -189,6 +207,7 @@ func (k *checker) keysParse() (map[string]any, error) {
 		if (err == nil) != (stdErr == nil) {
 			k.fail("crypto/ecdh validity %v differs from crypto %v", stdErr, err)
 		}
+		k.cross("crypto/ecdh")
 	}
 	if err != nil {
 		return nil, err
@@ -205,6 +224,15 @@ func (k *checker) keysBackup() (map[string]any, error) {
 	if !bytes.Equal(kp.Backup(), b) {
 		k.fail("Backup() does not round-trip")
 	}
+	// Independent: crypto/ecdh derives the same two public keys from the
+	// scalars of the backup (identity first).
+	for i, pub := range []*crypto.PublicKey{kp.Identity.PublicKey(), kp.Signing.PublicKey()} {
+		std, err := ecdh.P256().NewPrivateKey(b[32*i : 32*i+32])
+		if err != nil || !bytes.Equal(std.PublicKey().Bytes(), pub.Bytes()) {
+			k.fail("crypto/ecdh derives another public key from scalar %d (%v)", i, err)
+		}
+	}
+	k.cross("crypto/ecdh")
 	return map[string]any{
 		"identity_public_sec1_hex": hx(kp.Identity.PublicKey().Bytes()),
 		"signing_public_sec1_hex":  hx(kp.Signing.PublicKey().Bytes()),
@@ -235,6 +263,8 @@ func (k *checker) ecies() (map[string]any, error) {
 	if !k.success() && k.c.Expect != testvectors.ExpectInvalidConversationKey && stdErr == nil {
 		k.fail("independent ECIES decryption accepts a ciphertext the case rejects")
 	}
+	k.cross("crypto/ecdh")
+	k.cross("crypto/aes")
 	if err != nil {
 		return nil, err
 	}
@@ -346,6 +376,7 @@ func (k *checker) sigVerify() (map[string]any, error) {
 	if std := stdVerifyQuiet(pub, msg, sig); std != (err == nil) {
 		k.fail("crypto/ecdsa says %v, crypto says %v", std, err)
 	}
+	k.cross("crypto/ecdsa")
 	if priv, ok := k.optHexIn("private_hex"); ok && err == nil {
 		sk, perr := crypto.NewPrivateKey(priv)
 		if perr != nil {
@@ -390,6 +421,7 @@ func (k *checker) payload() (map[string]any, error) {
 	if derr != nil || p.Verify(sk.PublicKey(), rsig) != nil || !stdVerifyQuiet(sk.PublicKey(), []byte(wantPayload), rsig) {
 		k.fail("recorded signature does not verify (%v)", derr)
 	}
+	k.cross("crypto/ecdsa")
 	if pp, perr := crypto.ParsePayload(wantPayload); perr != nil {
 		k.fail("ParsePayload: %v", perr)
 	} else if pb, berr := pp.Bytes(); berr != nil || string(pb) != wantPayload {
@@ -419,6 +451,7 @@ func (k *checker) regBind() (map[string]any, error) {
 		!stdVerifyQuiet(id.PublicKey(), sg.PublicKey().SPKI(), reg.SigningSignature) {
 		k.fail("crypto/ecdsa rejects the binding signatures")
 	}
+	k.cross("crypto/ecdsa")
 	f := reg.Fields()
 	return map[string]any{
 		"public_key": f.PublicKey, "signing_public_key": f.SigningPublicKey,
@@ -437,21 +470,55 @@ func (k *checker) regVerify() error {
 		return b
 	}
 	id, sg, sig := dec("identity_public_b64"), dec("signing_public_b64"), dec("signature_b64")
+	var err error
+	var signer, signed []byte // the key that signs and the SPKI or key it signs
 	switch k.in("binding") {
 	case "identity":
-		pub, err := crypto.ParsePublicKey(sg)
-		if err != nil {
-			return err
+		signer, signed = sg, id
+		var pub *crypto.PublicKey
+		if pub, err = crypto.ParsePublicKey(sg); err == nil {
+			err = crypto.VerifyKeyBinding(id, pub, sig)
 		}
-		return crypto.VerifyKeyBinding(id, pub, sig)
 	case "signing":
-		pub, err := crypto.ParsePublicKey(id)
-		if err != nil {
-			return err
+		signer, signed = id, sg
+		var pub *crypto.PublicKey
+		if pub, err = crypto.ParsePublicKey(id); err == nil {
+			err = crypto.VerifySigningKeyBinding(sg, pub, sig)
 		}
-		return crypto.VerifySigningKeyBinding(sg, pub, sig)
+	default:
+		return fmt.Errorf("%w: binding", vectorgen.ErrBadInput)
 	}
-	return fmt.Errorf("%w: binding", vectorgen.ErrBadInput)
+	// Independent: crypto/ecdsa over the signed key as given, the signer
+	// given as SPKI or SEC1.
+	if std := stdVerifyBinding(signer, signed, sig); std != (err == nil) {
+		k.fail("crypto/ecdsa says %v, crypto says %v", std, err)
+	}
+	k.cross("crypto/ecdsa")
+	return err
+}
+
+// stdVerifyBinding verifies sig by signer over the bytes of signed as
+// given (SPKI or SEC1: the binding covers the key as published), with the
+// standard library only: crypto/x509 for SPKI keys, crypto/ecdsa for SEC1
+// points and the signature. Both keys must be valid P-256 points.
+func stdVerifyBinding(signer, signed, sig []byte) bool {
+	valid := func(b []byte) (*ecdsa.PublicKey, bool) {
+		if pk, err := x509.ParsePKIXPublicKey(b); err == nil {
+			ek, ok := pk.(*ecdsa.PublicKey)
+			return ek, ok && ek.Curve == elliptic.P256()
+		}
+		ek, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), b)
+		return ek, err == nil
+	}
+	sk, ok := valid(signer)
+	if !ok || len(sig) != 64 {
+		return false
+	}
+	if _, ok := valid(signed); !ok {
+		return false
+	}
+	h := sha256.Sum256(signed)
+	return ecdsaVerifyASN1(sk, h[:], rsToDER(sig[:32], sig[32:]))
 }
 
 func (k *checker) hkdf() (map[string]any, error) {
@@ -468,6 +535,11 @@ func (k *checker) hkdf() (map[string]any, error) {
 	if std := manualHKDF(secret, salt, n); !bytes.Equal(std, out) {
 		k.fail("independent HKDF differs")
 	}
+	k.cross("crypto/hmac")
+	if std, err := hkdf.Key(sha256.New, secret, []byte(salt), "", n); err != nil || !bytes.Equal(std, out) {
+		k.fail("crypto/hkdf gives %x, %v", std, err)
+	}
+	k.cross("crypto/hkdf")
 	return map[string]any{"okm_hex": hx(out)}, nil
 }
 
@@ -496,7 +568,7 @@ func manualHKDF(secret []byte, salt string, n int) []byte {
 func (k *checker) receiver() *receiver {
 	r := &receiver{
 		userID: k.in("recipient_user_id"), keyVersion: k.in("recipient_key_version"),
-		convKeys: map[string]*crypto.ConversationKey{},
+		convKeys: map[string]*crypto.ConversationKey{}, cross: k.cross,
 	}
 	id, err := crypto.NewPrivateKey(k.hexIn("recipient_identity_private_hex"))
 	if err != nil {

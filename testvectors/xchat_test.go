@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -47,6 +49,7 @@ func TestVectors(t *testing.T) {
 	type tally struct{ success, failure, mismatch int }
 	perKind := map[string]*tally{}
 	var total tally
+	crossed, perLib := 0, map[string]int{}
 	for _, c := range f.Cases {
 		if perKind[c.Kind] == nil {
 			perKind[c.Kind] = &tally{}
@@ -64,6 +67,14 @@ func TestVectors(t *testing.T) {
 				t.Helper()
 				t.Errorf(format, args...)
 			}}
+			defer func() {
+				if len(k.crossed) > 0 {
+					crossed++
+				}
+				for lib := range k.crossed {
+					perLib[lib]++
+				}
+			}()
 			got, err := k.run()
 			if class := classOf(err); class != c.Expect {
 				t.Fatalf("outcome %q, want %q (error: %v)", class, c.Expect, err)
@@ -104,6 +115,12 @@ func TestVectors(t *testing.T) {
 	}
 	t.Logf("%s: %d cases (%d success, %d failure), %d mismatches",
 		vectorFile, total.success+total.failure, total.success, total.failure, total.mismatch)
+	libs := slices.Sorted(maps.Keys(perLib))
+	for i, lib := range libs {
+		libs[i] = fmt.Sprintf("%s %d", lib, perLib[lib])
+	}
+	t.Logf("%s: %d cases also checked by the standard library (%s); secretbox and secretstream by libsodium (TestVectorsLibsodium)",
+		vectorFile, crossed, strings.Join(libs, ", "))
 }
 
 func trim(s string) string {
