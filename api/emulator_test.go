@@ -47,7 +47,7 @@ func startEmulator(t *testing.T, opts ...emulator.Option) *emu {
 // endpoint and returns it with a client authenticated as that user.
 func (e *emu) provision(name string, opts ...api.Option) (api.ProvisionUserResponse, *api.Client) {
 	e.t.Helper()
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+	body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: name}))(e.t)
 	resp, err := http.Post(e.url+api.PathEmulatorUsers, "application/json", bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
@@ -170,7 +170,7 @@ func TestEmulatorBlockAndErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// Bad token.
-	bad, _ := api.New(api.WithBaseURL(e.url), api.WithBearerToken("not-a-token"))
+	bad := testutil.Must(api.New(api.WithBaseURL(e.url), api.WithBearerToken("not-a-token")))(t)
 	if _, _, err := bad.ListConversations(ctx, nil); !errors.Is(err, api.ErrUnauthorized) {
 		t.Fatalf("bad token: %v", err)
 	}
@@ -310,7 +310,7 @@ func TestEmulator429RetriedAfterReset(t *testing.T) {
 		t.Fatalf("attempts=%d requests=%d", resp.Attempts, e.calls.Load()-before)
 	}
 	// A fail-fast client gets the 429 as an error.
-	a3, _ := api.New(api.WithBaseURL(e.url), api.WithBearerToken(alice.AccessToken), api.WithClock(clk.Now, clk.Sleep), api.WithFailFast(true))
+	a3 := testutil.Must(api.New(api.WithBaseURL(e.url), api.WithBearerToken(alice.AccessToken), api.WithClock(clk.Now, clk.Sleep), api.WithFailFast(true)))(t)
 	_, _, err = a3.ListConversations(ctx, nil)
 	var apiErr *api.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests || !errors.Is(err, api.ErrRateLimited) || !apiErr.RateLimit.Known() {

@@ -212,7 +212,11 @@ func TestAuthServerRejectsWrongVerifier(t *testing.T) {
 func TestLoopbackLoginStateMismatch(t *testing.T) {
 	a := newAuthServer(t)
 	_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
-		au, _ := url.Parse(u)
+		au, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		go func() {
 			resp, err := http.Get(au.Query().Get("redirect_uri") + "?code=code-1&state=forged")
 			if err == nil {
@@ -228,7 +232,11 @@ func TestLoopbackLoginStateMismatch(t *testing.T) {
 func TestLoopbackLoginDenied(t *testing.T) {
 	a := newAuthServer(t)
 	_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
-		au, _ := url.Parse(u)
+		au, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		go func() {
 			resp, err := http.Get(au.Query().Get("redirect_uri") + "?error=access_denied&state=" + url.QueryEscape(au.Query().Get("state")))
 			if err == nil {

@@ -93,7 +93,11 @@ func TestSendMessageRetriedWithSameMessageID(t *testing.T) {
 	var bodies []string
 	var mu sync.Mutex
 	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		mu.Lock()
 		bodies = append(bodies, string(b))
 		n := len(bodies)
@@ -207,7 +211,11 @@ func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64)
 				t.Error("no hijacker")
 				return
 			}
-			conn, _, _ := hj.Hijack()
+			conn, _, err := hj.Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			if tc, ok := conn.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0)
 			}

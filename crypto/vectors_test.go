@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestOfficialVectors checks the crypto-only facts of chat-xdk's
@@ -52,7 +54,7 @@ func TestOfficialVectors(t *testing.T) {
 	if err := VerifyKeyBinding(id.PublicKey().SPKI(), sg.PublicKey(), bind); err == nil {
 		t.Error("SEC1 binding verified over the SPKI form; the XDK would reject it")
 	}
-	got, _ = Sign(sg, id.PublicKey().Bytes())
+	got = testutil.Must(Sign(sg, id.PublicKey().Bytes()))(t)
 	if !bytes.Equal(got, bind) {
 		t.Error("binding signature differs from the XDK's")
 	}
@@ -97,7 +99,7 @@ func TestOfficialEventContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, _ := p.Sign(mustKey(t, 2))
+	sig := testutil.Must(p.Sign(mustKey(t, 2)))(t)
 	if !bytes.Contains(ev, []byte(EncodeSignature(sig))) {
 		t.Error("event signature is not our signature over the rebuilt MessageCreateEvent payload")
 	}
@@ -121,7 +123,7 @@ func TestOfficialKeyChangeEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, _ := p.Sign(mustKey(t, 2))
+	sig := testutil.Must(p.Sign(mustKey(t, 2)))(t)
 	if !bytes.Contains(ev, []byte(EncodeSignature(sig))) {
 		t.Error("key change signature not reproduced")
 	}
@@ -200,7 +202,7 @@ func TestSDKActions(t *testing.T) {
 			t.Errorf("%s: signature version %q", name, s.SignatureVersion)
 		}
 		if s.SignaturePayload != "" {
-			b, _ := p.Bytes()
+			b := testutil.Must(p.Bytes())(t)
 			if string(b) != s.SignaturePayload {
 				t.Errorf("%s: payload\n got %s\nwant %s", name, b, s.SignaturePayload)
 			}
@@ -212,7 +214,7 @@ func TestSDKActions(t *testing.T) {
 		if err := p.Verify(signing.PublicKey(), want); err != nil {
 			t.Errorf("%s: XDK signature does not verify over our payload: %v", name, err)
 		}
-		got, _ := p.Sign(signing)
+		got := testutil.Must(p.Sign(signing))(t)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: our signature differs from the XDK's", name)
 		}

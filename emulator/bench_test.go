@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // BenchmarkSendMessage measures the full send path (auth, Thrift decode,
@@ -16,7 +17,7 @@ func BenchmarkSendMessage(b *testing.B) {
 	f := newChatFixture(b, emulator.WithRateLimit(0, 0))
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		bodies[i], _ = json.Marshal(f.a.sendBody(f.conv, f.kc, "benchmark message"))
+		bodies[i] = testutil.Must(json.Marshal(f.a.sendBody(f.conv, f.kc, "benchmark message")))(b)
 	}
 	path := "/2/chat/conversations/" + f.b.id + "/messages"
 	b.ResetTimer()

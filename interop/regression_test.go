@@ -11,6 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -29,7 +30,7 @@ func newLocalUsers(t *testing.T, n int) []*ours {
 	t.Cleanup(func() { srv.Close(); _ = emu.Close() })
 	var out []*ours
 	for i := range n {
-		body, _ := json.Marshal(api.ProvisionUserRequest{Username: fmt.Sprintf("user%d", i)})
+		body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: fmt.Sprintf("user%d", i)}))(t)
 		resp, err := srv.Client().Post(srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)

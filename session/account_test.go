@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -52,8 +53,8 @@ func TestAccountLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f1, _ := e.Fingerprint()
-	f2, _ := e2.Fingerprint()
+	f1 := testutil.Must(e.Fingerprint())(t)
+	f2 := testutil.Must(e2.Fingerprint())(t)
 	if f1 != f2 || e2.PublicKeyVersion() != "1700000000000" {
 		t.Fatalf("restored %s/%s %q", f1, f2, e2.PublicKeyVersion())
 	}
@@ -92,8 +93,8 @@ func TestRegisterRoundTrip(t *testing.T) {
 	if _, err := bob.e.RefreshPeers(ctx, alice.id); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := bob.e.Peer(ctx, alice.id)
-	fp, _ := alice.e.Fingerprint()
+	p := testutil.Must(bob.e.Peer(ctx, alice.id))(t)
+	fp := testutil.Must(alice.e.Fingerprint())(t)
 	if p.Current == nil || p.Current.Version != v || p.Current.Fingerprint != fp {
 		t.Fatalf("bob's view of alice %+v (fingerprint %s)", p.Current, fp)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -45,8 +46,8 @@ func BenchmarkSealMessage1KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sg, _ := e.signer()
-	key, _ := crypto.NewConversationKey(nil)
+	sg := testutil.Must(e.signer())(b)
+	key := testutil.Must(crypto.NewConversationKey(nil))(b)
 	text := strings.Repeat("x", 1024)
 	b.SetBytes(1024)
 	for b.Loop() {
@@ -114,12 +115,12 @@ func BenchmarkDecryptBatch100(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cid, _ := OneToOneID(alice.id, bob.id)
+	cid := testutil.Must(OneToOneID(alice.id, bob.id))(b)
 	page, err := bob.server.GetConversationEvents(ctx, PathID(cid), 100, "")
 	if err != nil || len(page.Data) != 100 {
 		b.Fatalf("page: %v", err)
 	}
-	backup, _ := bob.e.ExportBackup()
+	backup := testutil.Must(bob.e.ExportBackup())(b)
 	pub, err := bob.server.GetPublicKeys(ctx, []string{alice.id})
 	if err != nil {
 		b.Fatal(err)

@@ -33,7 +33,10 @@ func (d *demo) account(ctx context.Context, name string, opts ...session.Option)
 
 // provision creates a user on the emulator.
 func (d *demo) provision(name string) (id, token string) {
-	body, _ := json.Marshal(map[string]string{"username": name})
+	body, err := json.Marshal(map[string]string{"username": name})
+	if err != nil {
+		log.Fatal(err)
+	}
 	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		log.Fatal(err)
@@ -75,14 +78,23 @@ func ExampleOpen() {
 	ctx := context.Background()
 	d := newDemo()
 	defer d.Close()
-	body, _ := json.Marshal(map[string]string{"username": "alice"})
-	resp, _ := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	body, err := json.Marshal(map[string]string{"username": "alice"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	if err != nil {
+		log.Fatal(err)
+	}
 	var u struct {
 		ID          string `json:"id"`
 		AccessToken string `json:"access_token"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&u)
+	err = json.NewDecoder(resp.Body).Decode(&u)
 	resp.Body.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	store := keystore.NewMemory()
 	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
@@ -101,8 +113,14 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fp, _ := e.Fingerprint()
-	backup, _ := e.ExportBackup()
+	fp, err := e.Fingerprint()
+	if err != nil {
+		log.Fatal(err)
+	}
+	backup, err := e.ExportBackup()
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(version == e.PublicKeyVersion(), len(fp), len(backup))
 	// Output: true 43 64
 }
@@ -119,11 +137,20 @@ func Example_startConversation() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, _ := alice.Conversation(ctx, cid)
+	c, err := alice.Conversation(ctx, cid)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(c.Kind, c.KeyVersion != "", session.PathID(cid) == session.PathID(c.ID))
 	// Both users compare this number out of band, then call Verify.
-	an, _ := alice.SafetyNumber(ctx, bob.UserID())
-	bn, _ := bob.SafetyNumber(ctx, alice.UserID())
+	an, err := alice.SafetyNumber(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	bn, err := bob.SafetyNumber(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(an == bn, len(an))
 	// Output:
 	// one_to_one true true
@@ -148,7 +175,10 @@ func Example_send() {
 	if _, err := alice.React(ctx, sent.ConversationID, sent.SequenceID, "👍"); err != nil {
 		log.Fatal(err)
 	}
-	pending, _ := alice.Outbox(ctx)
+	pending, err := alice.Outbox(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(len(pending))
 	// Output:
 	// see https://x.com true
@@ -172,7 +202,10 @@ func Example_sync() {
 	for _, e := range res.Entries {
 		fmt.Println(e.Type, e.Text, e.Verified)
 	}
-	hist, _ := bob.History(ctx, alice.UserID(), "", 0)
+	hist, err := bob.History(ctx, alice.UserID(), "", 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(len(hist), len(res.Anomalies))
 	// Output:
 	// key_change  true
@@ -201,7 +234,10 @@ func Example_group() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, _ := carol.Conversation(ctx, gid)
+	c, err := carol.Conversation(ctx, gid)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(session.IsGroup(gid), len(c.Members), c.Title)
 	for _, e := range res.Entries {
 		if e.Type == session.TypeMessage {
@@ -264,10 +300,16 @@ func Example_rotate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	second, _ := alice.SendText(ctx, first.ConversationID, "after")
+	second, err := alice.SendText(ctx, first.ConversationID, "after")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(second.KeyVersion == version, first.KeyVersion < version)
 
-	res, _ := bob.Sync(ctx, first.ConversationID)
+	res, err := bob.Sync(ctx, first.ConversationID)
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, e := range res.Entries {
 		if e.Type == session.TypeMessage {
 			fmt.Println(e.Text, e.KeyVersion == version)

@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -50,7 +51,7 @@ type testUser struct {
 // provision creates a user on the emulator and returns id and token.
 func (n *testNet) provision(name string) (string, string) {
 	n.t.Helper()
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
+	body := testutil.Must(json.Marshal(emulator.ProvisionRequest{Username: name}))(n.t)
 	resp, err := n.srv.Client().Post(n.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		n.t.Fatalf("provision %s: %v", name, err)

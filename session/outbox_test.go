@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 var errNetwork = errors.New("network down")
@@ -74,7 +75,7 @@ func TestOutboxRetry(t *testing.T) {
 	if err != nil || len(done) != 2 {
 		t.Fatalf("flush: %+v, %v", done, err)
 	}
-	if pending, _ := alice.e.Outbox(ctx); len(pending) != 0 {
+	if pending := testutil.Must(alice.e.Outbox(ctx))(t); len(pending) != 0 {
 		t.Fatalf("outbox after flush %+v", pending)
 	}
 	// Retries reused the message ids.
@@ -93,9 +94,9 @@ func TestOutboxRetry(t *testing.T) {
 		t.Fatalf("bob got %q", got)
 	}
 	// Alice's history holds each message once.
-	h, _ := alice.e.History(ctx, alice.id+":"+bob.id, "", 0)
+	h := testutil.Must(alice.e.History(ctx, alice.id+":"+bob.id, "", 0))(t)
 	if h == nil {
-		h, _ = alice.e.History(ctx, bob.id, "", 0)
+		h = testutil.Must(alice.e.History(ctx, bob.id, "", 0))(t)
 	}
 	if got := texts(h); len(got) != 3 {
 		t.Fatalf("alice history %q", got)
@@ -111,11 +112,11 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, carol.id, "x"); err != nil {
 		t.Fatal(err)
 	}
-	cid, _ := OneToOneID(bob.id, carol.id)
+	cid := testutil.Must(OneToOneID(bob.id, carol.id))(t)
 	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("send to foreign conversation: %v", err)
 	}
-	if out, _ := alice.e.Outbox(ctx); len(out) != 0 {
+	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
 		t.Fatalf("outbox %+v", out)
 	}
 	// A 4xx answer is final: the item leaves the outbox.
@@ -126,7 +127,7 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 	if err == nil || errors.Is(err, ErrQueued) || !errors.As(err, &ae) || ae.StatusCode != 400 {
 		t.Fatalf("rejected send: %v", err)
 	}
-	if out, _ := dave.e.Outbox(ctx); len(out) != 0 {
+	if out := testutil.Must(dave.e.Outbox(ctx))(t); len(out) != 0 {
 		t.Fatalf("outbox %+v", out)
 	}
 }

@@ -90,10 +90,14 @@ func (k *checker) cross(lib string) {
 	k.crossed[lib] = true
 }
 
-func (k *checker) in(name string) string {
-	s, ok, err := vectorgen.Field(k.c.Inputs, name)
+func (k *checker) in(name string) string { return k.field(k.c.Inputs, name) }
+
+// field returns the string named name of m, failing the case when it is
+// missing or not a string.
+func (k *checker) field(m map[string]any, name string) string {
+	s, ok, err := vectorgen.Field(m, name)
 	if err != nil || !ok {
-		k.fail("input %s missing or not a string", name)
+		k.fail("%s missing or not a string (%v)", name, err)
 	}
 	return s
 }
@@ -415,8 +419,7 @@ func (k *checker) payload() (map[string]any, error) {
 	out["signature_b64nopad"] = crypto.EncodeSignature(sig)
 	// The recorded signature verifies over the recorded payload, also with
 	// crypto/ecdsa, and the payload parses back to the same bytes.
-	want, _, _ := vectorgen.Field(k.c.Outputs, "signature_b64nopad")
-	wantPayload, _, _ := vectorgen.Field(k.c.Outputs, "payload_utf8")
+	want, wantPayload := k.field(k.c.Outputs, "signature_b64nopad"), k.field(k.c.Outputs, "payload_utf8")
 	rsig, derr := crypto.DecodeSignature(want)
 	if derr != nil || p.Verify(sk.PublicKey(), rsig) != nil || !stdVerifyQuiet(sk.PublicKey(), []byte(wantPayload), rsig) {
 		k.fail("recorded signature does not verify (%v)", derr)
@@ -590,9 +593,7 @@ func (k *checker) receiver() *receiver {
 				m[a] = b
 			}
 		}
-		u, _, _ := vectorgen.Field(m, "user_id")
-		v, _, _ := vectorgen.Field(m, "key_version")
-		spki, _, _ := vectorgen.Field(m, "signing_public_spki_b64")
+		u, v, spki := k.field(m, "user_id"), k.field(m, "key_version"), k.field(m, "signing_public_spki_b64")
 		kb, err := crypto.DecodeBase64(spki)
 		if err != nil {
 			k.fail("signer key: %v", err)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/internal/vectorgen"
 	"github.com/xchat-go/xchat/testvectors"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -35,8 +34,8 @@ func FuzzOpenEvent(f *testing.F) {
 			k := &checker{c: c, fail: func(format string, args ...any) { f.Fatalf(format, args...) }}
 			r = k.receiver()
 		}
-		s, _, _ := vectorgen.Field(c.Inputs, "envelope_b64")
-		if b, err := wire.DecodeB64(s); err == nil {
+		k := &checker{c: c, fail: func(format string, args ...any) { f.Fatalf(format, args...) }}
+		if b, err := wire.DecodeB64(k.in("envelope_b64")); err == nil {
 			f.Add(b)
 		}
 	}

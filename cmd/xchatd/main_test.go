@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]{1,5})$`)
@@ -103,7 +105,7 @@ func TestXchatd(t *testing.T) {
 	data := filepath.Join(dir, "state.db")
 	base, cmd := startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data)
 	id, token := provision(t, base, "alice")
-	req, _ := http.NewRequest("GET", base+"/2/users/me", nil)
+	req := testutil.Must(http.NewRequest("GET", base+"/2/users/me", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -117,7 +119,7 @@ func TestXchatd(t *testing.T) {
 
 	// Restart on the same data file: the account and its token survive.
 	base, cmd = startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data, "-rate-limit", "1")
-	req, _ = http.NewRequest("GET", base+"/2/users/me", nil)
+	req = testutil.Must(http.NewRequest("GET", base+"/2/users/me", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+token)
 	var me struct{ Data struct{ ID string } }
 	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
@@ -126,7 +128,9 @@ func TestXchatd(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			_ = json.NewDecoder(res.Body).Decode(&me)
+			if err := json.NewDecoder(res.Body).Decode(&me); err != nil {
+				t.Fatal(err)
+			}
 		}
 		res.Body.Close()
 		if res.StatusCode != want {

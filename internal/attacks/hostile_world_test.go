@@ -16,6 +16,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/thriftgen/event"
@@ -66,7 +67,7 @@ type user struct {
 // provision creates an emulator account.
 func (w *world) provision(name string) (id, token string) {
 	w.t.Helper()
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
+	body := testutil.Must(json.Marshal(emulator.ProvisionRequest{Username: name}))(w.t)
 	resp, err := http.Post(w.honest.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		w.t.Fatalf("provision %s: %v", name, err)

@@ -3,6 +3,7 @@ package inbound_test
 import (
 	"context"
 	"fmt"
+	"log"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/inbound"
@@ -45,9 +46,18 @@ func sealedMessage(from *crypto.KeyPair, seq, prev, text string, key *crypto.Con
 // Example decrypts a conversation history with DecryptBatch and checks the
 // transcript with a Chain.
 func Example() {
-	alice, _ := crypto.GenerateKeyPair(nil)
-	bob, _ := crypto.GenerateKeyPair(nil)
-	key, _ := crypto.NewConversationKey(nil)
+	alice, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// Bob's view: his identity, Alice's pinned signing key, the
 	// conversation key.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -259,7 +260,7 @@ func TestAdminSettingsChangeIsUnverifiable(t *testing.T) {
 	f := newFixture(t)
 	d := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
 		GroupAdminSettingsChange: &event.GroupAdminSettingsChange{AddMember: ptr(true)}}}}
-	p, _ := crypto.GroupIDListPayload(7, crypto.Header{MessageID: "m", SenderID: f.alice.id, ConversationID: "g1"}, crypto.KindGroupAdminAdd, nil)
+	p := testutil.Must(crypto.GroupIDListPayload(7, crypto.Header{MessageID: "m", SenderID: f.alice.id, ConversationID: "g1"}, crypto.KindGroupAdminAdd, nil))(t)
 	ev := Decrypt(f.bobKeys, encode(t, signedEvent(t, f.alice, env{seq: "1", conv: "g1"}, d, p)), nil)
 	if !errors.Is(ev.Err, ErrUnsignablePayload) || ev.Verified || ev.GroupChange != nil {
 		t.Fatalf("err %v", ev.Err)
