@@ -5,9 +5,7 @@ package api_test
 // rate-limit headers and the OAuth endpoints.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -47,22 +45,8 @@ func startEmulator(t *testing.T, opts ...emulator.Option) *emu {
 // endpoint and returns it with a client authenticated as that user.
 func (e *emu) provision(name string, opts ...api.Option) (api.ProvisionUserResponse, *api.Client) {
 	e.t.Helper()
-	body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: name}))(e.t)
-	resp, err := http.Post(e.url+api.PathEmulatorUsers, "application/json", bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var u api.ProvisionUserResponse
-	if resp.StatusCode != http.StatusCreated {
-		e.t.Fatalf("provision %s: status %d", name, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		e.t.Fatal(err)
-	}
-	if api.ValidateUserID(u.ID) != nil || u.AccessToken == "" {
-		e.t.Fatalf("provisioned %+v", u)
-	}
+	id, token := testutil.Provision(e.t, nil, e.url, name)
+	u := api.ProvisionUserResponse{ID: id, Username: name, AccessToken: token}
 	c, err := api.New(append([]api.Option{api.WithBaseURL(e.url), api.WithBearerToken(u.AccessToken)}, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,10 +1,7 @@
 package session
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -51,20 +48,7 @@ type testUser struct {
 // provision creates a user on the emulator and returns id and token.
 func (n *testNet) provision(name string) (string, string) {
 	n.t.Helper()
-	body := testutil.Must(json.Marshal(emulator.ProvisionRequest{Username: name}))(n.t)
-	resp, err := n.srv.Client().Post(n.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		n.t.Fatalf("provision %s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		n.t.Fatalf("provision %s: status %d", name, resp.StatusCode)
-	}
-	var pr emulator.ProvisionResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-		n.t.Fatalf("provision %s: %v", name, err)
-	}
-	return pr.ID, pr.AccessToken
+	return testutil.Provision(n.t, n.srv.Client(), n.srv.URL, name)
 }
 
 func (n *testNet) client(token string) *api.Client {

@@ -60,19 +60,7 @@ func startXchatd(t *testing.T, bin string, args ...string) (string, *exec.Cmd) {
 
 func provision(t *testing.T, base, name string) (id, token string) {
 	t.Helper()
-	res, err := http.Post(base+"/emulator/v1/users", "application/json", strings.NewReader(`{"username":"`+name+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var raw struct {
-		ID          string `json:"id"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&raw); err != nil || res.StatusCode/100 != 2 {
-		t.Fatalf("provision: %d %v", res.StatusCode, err)
-	}
-	return raw.ID, raw.AccessToken
+	return testutil.Provision(t, nil, base, name)
 }
 
 func stop(t *testing.T, cmd *exec.Cmd) {

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,19 +27,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 	srv := httptest.NewServer(emu)
 	defer func() { srv.Close(); _ = emu.Close() }()
 
-	body, err := json.Marshal(emulator.ProvisionRequest{Username: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pr emulator.ProvisionResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	aliceID, aliceToken := testutil.Provision(t, nil, srv.URL, "alice")
 
 	home := t.TempDir()
 	run := func(args ...string) (int, string, string) {
@@ -54,7 +40,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 				return err
 			}
 			q := pu.Query()
-			q.Set("emulator_user", pr.ID)
+			q.Set("emulator_user", aliceID)
 			pu.RawQuery = q.Encode()
 			browsed = make(chan error, 1)
 			go func() {
@@ -74,7 +60,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 		}
 		return st, out.String(), errb.String()
 	}
-	if st, _, errb := run("init", "--user-id", pr.ID); st != 0 {
+	if st, _, errb := run("init", "--user-id", aliceID); st != 0 {
 		t.Fatalf("init: %d %s", st, errb)
 	}
 	st, out, errb := run("login", "--client-id", "cli-test", "--auth-url", srv.URL+"/i/oauth2/authorize",
@@ -83,7 +69,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 		t.Fatalf("login: %d stdout %q stderr %q", st, out, errb)
 	}
 	first := storedTok(t, home)
-	if first.AccessToken == "" || first.RefreshToken == "" || first.AccessToken == pr.AccessToken {
+	if first.AccessToken == "" || first.RefreshToken == "" || first.AccessToken == aliceToken {
 		t.Fatalf("stored token after login: access %v refresh %v", first.AccessToken != "", first.RefreshToken != "")
 	}
 	if !first.Expiry.Equal(clk.Now().Add(time.Hour)) {
