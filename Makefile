@@ -1,6 +1,7 @@
 # xchat-go build and test entry points. See README.md.
 #
-#   make test      every test (installs Go modules and the interop suite's npm packages)
+#   make test      every test (installs Go modules, the interop suites' npm packages and
+#                  PostgreSQL for the keystore/pgstore and multi-replica tests)
 #   make demo      the end-to-end demo on an in-process emulator
 #   make check     gofmt + go vet + staticcheck
 #   make generate  regenerate thriftgen/ from idl/ (needs thrift-compiler 0.17)
@@ -12,11 +13,11 @@ GO          ?= go
 FUZZTIME    ?= 60s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all test unit gencheck interop-deps interop demo check generate vectors fuzz bench clean
+.PHONY: all test unit gencheck interop-deps pg-deps interop demo check generate vectors fuzz bench clean
 
 all: check test
 
-test: gencheck interop-deps unit
+test: gencheck interop-deps pg-deps unit
 
 deps:
 	$(GO) mod download
@@ -28,9 +29,13 @@ unit: deps
 gencheck:
 	./scripts/check-generate.sh
 
+pg-deps:
+	@./scripts/pg-deps.sh
+
 interop-deps:
 	@command -v node >/dev/null || { echo "interop: node is required (apt-get install nodejs npm)"; exit 1; }
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	cd interop/juicebox && npm ci --no-audit --no-fund --loglevel=error
 
 interop: interop-deps
 	$(GO) test -count=1 ./interop/...
@@ -52,10 +57,10 @@ vectors:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-bench:
+bench: pg-deps
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
 	$(GO) run ./cmd/xchat-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session/inbound ./internal/bench
 
 clean:
-	rm -rf interop/node_modules
+	rm -rf interop/node_modules interop/juicebox/node_modules

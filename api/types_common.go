@@ -71,9 +71,17 @@ type ProvisionUserRequest struct {
 	Username string `json:"username"`
 }
 
-// ProvisionUserResponse is the 201 body of POST /emulator/v1/users.
+// ProvisionUserResponse is the 201 body of POST /emulator/v1/users. The
+// app fields are the credentials of the emulator's one developer app,
+// which every provisioned account has authorised: the app-only bearer
+// token opens the Activity stream and manages webhooks, the consumer
+// secret answers webhook CRCs and verifies X-Twitter-Webhooks-Signature,
+// the client secret verifies X-Twitter-Webhooks-Signature-OAuth2.
 type ProvisionUserResponse struct {
-	ID          string `json:"id"`
-	Username    string `json:"username"`
-	AccessToken string `json:"access_token"`
+	ID             string `json:"id"`
+	Username       string `json:"username"`
+	AccessToken    string `json:"access_token"`
+	AppBearerToken string `json:"app_bearer_token,omitempty"`
+	ConsumerSecret string `json:"consumer_secret,omitempty"`
+	ClientSecret   string `json:"client_secret,omitempty"`
 }

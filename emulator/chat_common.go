@@ -132,10 +132,12 @@ func (tx *chatTx) commit() error {
 	if err := tx.s.commit(&tx.b); err != nil {
 		return err
 	}
+	before := tx.s.st.convs[tx.conv.Key]
 	tx.s.st.convs[tx.conv.Key] = tx.conv
 	for _, e := range tx.events {
 		tx.s.st.addEvent(e)
 	}
+	tx.s.publish(before, tx.conv, tx.events) // activity stream and webhooks
 	return nil
 }
 

@@ -1,8 +1,9 @@
 // Package emulator is a local, faithful server of the X API v2 chat surface:
 // encrypted Chat conversations, user public keys, Chat media and the legacy
-// Direct Messages endpoints described by x-api-chat-openapi.json, plus the
-// OAuth 2.0 (Authorization Code with PKCE) endpoints and an emulator-only
-// provisioning endpoint.
+// Direct Messages endpoints described by x-api-chat-openapi.json, the
+// Activity API (subscriptions and the stream) and webhooks of
+// x-api-activity-openapi.json, plus the OAuth 2.0 (Authorization Code with
+// PKCE) endpoints and an emulator-only provisioning endpoint.
 //
 // The emulator holds only what the real backend holds: public keys, wrapped
 // conversation keys, signed ciphertext envelopes and encrypted media. It
@@ -73,10 +74,71 @@
 //     kind, bearer tokens stored as SHA-256 digests) except unfinished media
 //     upload sessions and pending OAuth authorization codes.
 //   - Provisioning an existing username answers 200 with the same id and a
-//     new token. juicebox_config is not emulated. Legacy DM media is
+//     new token. Legacy DM media is
 //     uploaded through the emulator-only POST /emulator/v1/media (X uses a
 //     separate media endpoint); a DM may attach only media its sender
 //     uploaded in the last 24 hours, and the DM media download serves it.
 //   - addChatGroupMembers answers a Post (the specification's type) whose id
 //     is the key change's sequence id.
+//
+// # Real-time delivery: guesses beyond X's documents
+//
+// The Activity API (subscriptions, GET /2/activity/stream) and the
+// webhooks (/2/webhooks) follow x-api-activity-openapi.json and X's pages
+// on activity, webhooks and disconnections. Where those are silent or do
+// not fit a local server, the emulator decides:
+//
+//   - There is one developer app. Every provisioned account has authorised
+//     it; provisioning answers its app-only bearer token, consumer secret
+//     and OAuth 2.0 client secret (AppCredentials). One stream connection
+//     receives every subscription's events (X delivers per app); there is
+//     no limit on concurrent connections.
+//   - Who is told what: a message goes to its sender as chat.sent and to
+//     every other member as chat.received; a group change that adds
+//     members goes to the newcomers as chat.conversation.join and to the
+//     others as chat.conversation.member_added. Key changes are not pushed
+//     on their own: the payload of an event carries the key change of its
+//     key version (conversation_key_change_event, on chat.sent too, as in
+//     X's samples). Deletes, read marks, other group changes and the
+//     remaining chat.* types are never pushed (the reader's /events
+//     reconciliation finds them).
+//   - Payload: id is the message id; conversation_id is the event form
+//     ("A:B", "g…"); conversation_token, created_at_msec,
+//     conversation_key_version and message_event_signature (with the
+//     sender's registered signing key) come from the stored event.
+//     event_uuid is a 19-digit snowflake; backfill and replay repeat an
+//     event's uuid. The envelope has no includes.
+//   - Subscriptions: chat.* and dm.* need a user token with dm.read whose
+//     user is filter.user_id; the app token may create public ones only.
+//     A second subscription with the same event type, filter and webhook
+//     is refused (409 DuplicateSubscription). Updates and deletes take the
+//     app token. Listing with a user token shows that user's subscriptions
+//     and needs the scopes the specification lists (like.read,
+//     tweet.read). Answers follow the OpenAPI shapes (create:
+//     data.subscription; update: data.subscription and
+//     data.total_subscriptions; delete: data.deleted); the listing adds
+//     meta (total_subscriptions, result_count, next_token), which the
+//     OpenAPI document lacks but the quick start shows and pagination
+//     needs.
+//   - The stream keeps a heartbeat newline every 10 s
+//     (WithStreamHeartbeat), so a client's 20 s watchdog never fires on a
+//     healthy stream; X documents a 20 s heartbeat. A connection more than
+//     4096 events behind is closed. start_time replays retained events;
+//     with end_time the connection ends after the replay.
+//   - Retention: 24 hours, at most DefaultRetainedEvents events, in memory
+//     only, like the subscriptions and webhooks (nothing of the Activity
+//     API survives a restart, even with a data file).
+//   - Webhooks: see webhooks.go (loopback URLs with ports allowed, CRC on
+//     create and PUT only, three delivery attempts, both signature
+//     headers: x-twitter-webhooks-signature keyed with the consumer secret
+//     and x-twitter-webhooks-signature-oauth2 with the client secret).
+//   - Fault switches for tests (SetStreamFaults, DisconnectStreams,
+//     StallStreams) act on every delivery path at once.
+//
+// # Juicebox realms
+//
+// Three realms like X's (package realm) are served under /juicebox/, and
+// the public-key operations return juicebox_config to the account itself
+// only (its tokens can spend the user's guesses). Realm state lives in
+// memory, even with a data file (see juicebox.go).
 package emulator

@@ -7,9 +7,11 @@ import (
 	"slices"
 
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/emulator/realm"
 	"github.com/xchat-go/xchat/internal/exchange"
 )
 
@@ -68,6 +70,12 @@ type config struct {
 	dmDailyCap      int
 	failureEvents   bool
 	keyUserIDs      bool
+	// Activity API (realtime.go).
+	appConsumerSecret, appClientSecret, appBearer string
+	heartbeat                                     time.Duration
+	webhookClient                                 *http.Client
+	juicebox                                      *realm.Set     // see juicebox.go
+	juiceboxOpts                                  []realm.Option // see juicebox.go
 }
 
 func defaultConfig() *config {

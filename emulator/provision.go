@@ -14,8 +14,9 @@ import (
 // package's shared type).
 type ProvisionRequest = api.ProvisionUserRequest
 
-// ProvisionResponse is the answer of POST /emulator/v1/users: the account
-// and a bearer token carrying every scope (no expiry).
+// ProvisionResponse is the answer of POST /emulator/v1/users: the account,
+// a bearer token carrying every scope (no expiry) and the credentials of
+// the emulator's developer app (see AppCredentials).
 type ProvisionResponse = api.ProvisionUserResponse
 
 // ProvisionedUser is one element of GET /emulator/v1/users (no tokens).
@@ -69,7 +70,8 @@ func (s *Server) handleProvision(w http.ResponseWriter, r *http.Request) {
 	s.st.users[u.ID] = u
 	s.st.usernames[strings.ToLower(u.Username)] = u.ID
 	s.st.tokens[t.Hash] = t
-	writeJSON(w, status, ProvisionResponse{ID: u.ID, Username: u.Username, AccessToken: secret})
+	writeJSON(w, status, ProvisionResponse{ID: u.ID, Username: u.Username, AccessToken: secret,
+		AppBearerToken: s.rt.app.bearer, ConsumerSecret: s.rt.app.consumerSecret, ClientSecret: s.rt.app.clientSecret})
 }
 
 // handleListUsers lists provisioned accounts (ids and usernames only).

@@ -35,8 +35,8 @@ func parsePublicKeyB64(s string) (*crypto.PublicKey, []byte, bool) {
 // Versions: with generate_version the server mints a millisecond timestamp
 // (strictly above the user's latest version); otherwise version must be a
 // decimal string above the latest one. Re-posting an already registered
-// key pair answers its existing version (idempotent). juicebox_config is
-// not emulated and is omitted.
+// key pair answers its existing version (idempotent). The answer carries
+// the account's juicebox_config (see juicebox.go).
 func (s *Server) addUserPublicKey(c *call) *apiError {
 	id := c.r.PathValue("id")
 	if !isID(id) {
@@ -89,7 +89,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 	// Idempotent re-registration of the same key pair.
 	for _, k := range s.st.keys[id] {
 		if k.PublicKey == pk.PublicKey && k.SigningPublicKey == pk.SigningPublicKey {
-			writeJSON(c.w, http.StatusOK, api.AddUserPublicKeyResponse{Data: &api.AddUserPublicKeyData{PublicKeyVersion: k.Version}})
+			writeJSON(c.w, http.StatusOK, api.AddUserPublicKeyResponse{Data: &api.AddUserPublicKeyData{PublicKeyVersion: k.Version, JuiceboxConfig: s.juiceboxConfig(c, id, nil)}})
 			return nil
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 		return errInternal()
 	}
 	s.st.keys[id] = append(s.st.keys[id], rec)
-	writeJSON(c.w, http.StatusOK, api.AddUserPublicKeyResponse{Data: &api.AddUserPublicKeyData{PublicKeyVersion: version}})
+	writeJSON(c.w, http.StatusOK, api.AddUserPublicKeyResponse{Data: &api.AddUserPublicKeyData{PublicKeyVersion: version, JuiceboxConfig: s.juiceboxConfig(c, id, nil)}})
 	return nil
 }
 
@@ -189,7 +189,9 @@ func (s *Server) getUsersPublicKey(c *call) *apiError {
 	if s.st.users[id] == nil {
 		return errNotFound("user", id)
 	}
-	writeJSON(c.w, http.StatusOK, api.GetUsersPublicKeyResponse{Data: s.userKeysJSON(id, fields)})
+	data := s.userKeysJSON(id, fields)
+	s.attachJuiceboxConfig(c, data, id, fields)
+	writeJSON(c.w, http.StatusOK, api.GetUsersPublicKeyResponse{Data: data})
 	return nil
 }
 
@@ -229,7 +231,9 @@ func (s *Server) getUsersPublicKeys(c *call) *apiError {
 			resp.Errors = append(resp.Errors, errNotFound("user", id).problem)
 			continue
 		}
-		resp.Data = append(resp.Data, s.userKeysJSON(id, fields)...)
+		keys := s.userKeysJSON(id, fields)
+		s.attachJuiceboxConfig(c, keys, id, fields)
+		resp.Data = append(resp.Data, keys...)
 	}
 	writeJSON(c.w, http.StatusOK, resp)
 	return nil

@@ -42,6 +42,8 @@ type Server struct {
 
 	initErr error
 	ops     map[string]bool // operation ids the routes serve
+
+	rt *realtime // Activity API: subscriptions, streams, webhooks (realtime.go)
 }
 
 // New builds a Server. It never fails: if an option is invalid or the data
@@ -67,12 +69,16 @@ func New(opts ...Option) *Server {
 		ops:     map[string]bool{},
 	}
 	s.nextID = s.ids.next
+	s.rt = newRealtime(cfg)
 	if cfg.ids != nil {
 		s.nextID = cfg.ids
 	}
 	s.initErr = optErr
 	if s.initErr == nil && cfg.dataFile != "" {
 		s.initErr = s.openData(cfg.dataFile)
+	}
+	if err := s.initJuicebox(); err != nil && s.initErr == nil {
+		s.initErr = err
 	}
 	s.routes()
 	if s.initErr == nil {
@@ -141,6 +147,7 @@ func (s *Server) Err() error { return s.initErr }
 
 // Close releases the data file. The Server must not be used afterwards.
 func (s *Server) Close() error {
+	s.rt.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -193,6 +200,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
 }
+
+// Unwrap exposes the connection to http.ResponseController (the activity
+// stream flushes every line).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // call is one authenticated API request.
 type call struct {
@@ -409,6 +420,9 @@ func (s *Server) routes() {
 	s.handle(api.OpBlockUsersDms, (*Server).blockUserDMs)
 	s.handle(api.OpUnblockUsersDms, (*Server).unblockUserDMs)
 
+	s.realtimeRoutes()
+
+	s.routesJuicebox()
 	m.HandleFunc("/", s.handleUnknown)
 }
 

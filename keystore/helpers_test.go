@@ -1,9 +1,7 @@
 package keystore
 
 import (
-	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,40 +11,12 @@ var testParams = Argon2Params{Time: 1, MemoryKiB: 8, Threads: 1}
 
 var testKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
 
-func openTestDB(t testing.TB, path string, opts ...Option) *DB {
-	t.Helper()
-	if len(opts) == 0 {
-		opts = []Option{WithPassphrase([]byte("correct horse")), WithArgon2Params(testParams)}
-	}
-	db, err := Open(path, opts...)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	return db
-}
-
-func tempDB(t testing.TB) (*DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "account.db")
-	db := openTestDB(t, path)
-	t.Cleanup(func() { _ = db.Close() })
-	return db, path
-}
-
 func seqBlob(seed byte) []byte {
 	b := make([]byte, BackupSize)
 	for i := range b {
 		b[i] = seed + byte(i)
 	}
 	return b
-}
-
-func keyOf(seed byte) SecretKey {
-	var k SecretKey
-	for i := range k {
-		k[i] = seed ^ byte(i*7+1)
-	}
-	return k
 }
 
 var t0 = time.Date(2026, 11, 22, 3, 0, 0, 123456789, time.UTC)
@@ -59,12 +29,3 @@ func mustNil(t testing.TB, err error) {
 }
 
 func bg() context.Context { return context.Background() }
-
-func containsAny(hay string, needles ...[]byte) bool {
-	for _, n := range needles {
-		if len(n) > 0 && bytes.Contains([]byte(hay), n) {
-			return true
-		}
-	}
-	return false
-}

@@ -3,11 +3,17 @@
 // conversations with their sync position, decrypted history, the outbox of
 // prepared-but-unacknowledged sends and the OAuth token.
 //
-// Two implementations satisfy [Store]: [DB], a single go.etcd.io/bbolt file per
-// account in which every value is sealed with XChaCha20-Poly1305 under a random
-// store key (itself wrapped under a key derived from a passphrase with Argon2id,
-// or under a key supplied by the embedding application), and [Memory], an
-// in-memory store for tests.
+// This package is the contract ([Store]), the record sealing every durable
+// backend shares ([Records], [Sealer], [NewSealedTx]) and [Memory], an
+// in-memory store for tests and the model of the contract. The backends are
+// sub-packages an application picks one of: keystore/boltstore, a single
+// go.etcd.io/bbolt file per account (the embedded default), and
+// keystore/pgstore, an account in PostgreSQL for several replicas of one
+// account (keystore/storeurl chooses by one string). In both, every value is
+// sealed with XChaCha20-Poly1305 under a random store key (itself wrapped
+// under a key derived from a passphrase with Argon2id, or under a key
+// supplied by the embedding application). Neither the engine (package
+// session) nor this package depends on a backend.
 //
 // The package is data-oriented: it stores bytes and plain structs and leaves
 // their meaning to the caller. Versions (key versions) and sequence ids are
@@ -20,7 +26,8 @@
 //
 // # On-disk format
 //
-// A DB file is a bbolt database. The "meta" bucket holds a versioned header
+// A boltstore file is a bbolt database (a pgstore schema holds the same
+// records in one table). The "meta" bucket holds a versioned header
 // (magic "XCKS", format version, protection mode, Argon2id parameters, salt
 // and the wrapped store key); unknown versions are rejected. The other
 // buckets hold records whose keys are plain (user, conversation and message
@@ -332,7 +339,4 @@ type Store interface {
 }
 
 // Compile-time checks.
-var (
-	_ Store = (*DB)(nil)
-	_ Store = (*Memory)(nil)
-)
+var _ Store = (*Memory)(nil)

@@ -10,9 +10,9 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 )
 
-// Memory is an in-memory Store for tests. It follows the same rules as DB
-// (validation, ordering, conflicts, transactions) but keeps nothing on disk
-// and seals nothing. Values are copied in and out, so callers never share
+// Memory is an in-memory Store for tests. It follows the same rules as the
+// durable backends (validation, ordering, conflicts, transactions) but keeps
+// nothing on disk and seals nothing. Values are copied in and out, so callers never share
 // memory with the store. It is safe for concurrent use.
 //
 // Update holds the write lock for its whole run and writes in place,
@@ -20,11 +20,13 @@ import (
 // when fn fails (or panics), so a write costs the same whatever the size of
 // the store.
 type Memory struct {
-	autoTx
+	AutoTx
 
 	mu     sync.RWMutex
 	state  *memState
 	closed bool
+
+	leases localLeases // see Leaser and OutboxClaimer
 }
 
 // memState is the store's state. Readers see it only between updates.
@@ -49,7 +51,7 @@ func NewMemory() *Memory {
 		events:   map[string]*memEvents{},
 		outbox:   map[string]OutboxItem{},
 	}}
-	m.autoTx = autoTx{view: m.View, update: m.Update}
+	m.AutoTx = AutoTx{view: m.View, update: m.Update}
 	return m
 }
 

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -79,4 +80,14 @@ func BenchmarkMemoryPutEventLargeHistory(b *testing.B) {
 		}
 		i++
 	}
+}
+
+func benchEvents(base, n int) []StoredEvent {
+	evs := make([]StoredEvent, n)
+	for i := range evs {
+		seq := strconv.Itoa(1700000000000 + base + i)
+		evs[i] = StoredEvent{SequenceID: seq, MessageID: "m" + seq, SenderID: "42", Type: "message",
+			Body: []byte(`{"text":"hello, this is a typical short chat message"}`), Verified: true, Raw: make([]byte, 300), CreatedAt: t0}
+	}
+	return evs
 }

@@ -66,3 +66,18 @@ type tokenRecord struct {
 	Expiry       time.Time `json:"expiry"`
 	Scopes       []string  `json:"scopes,omitempty"`
 }
+
+// Bucket and key names of the record layout (shared by every backend).
+var (
+	bucketAccount       = []byte("account")
+	bucketValues        = []byte("values")
+	bucketPeers         = []byte("peers")
+	bucketConvKeys      = []byte("convkeys")
+	bucketConversations = []byte("conversations")
+	bucketEvents        = []byte("events")
+	bucketMsgIndex      = []byte("msgindex")
+	bucketOutbox        = []byte("outbox")
+
+	keyIdentity = []byte("identity")
+	keyToken    = []byte("token")
+)

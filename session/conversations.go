@@ -158,7 +158,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 		out.Roster, out.RosterSince, out.UnconfirmedMembers = r.state(), r.Since, r.unconfirmed(without(r.effective(), []string{e.userID}))
 		out.ServerMembers, out.ServerAdmins = slices.Clone(m.ServerMembers), slices.Clone(m.ServerAdmins)
 	}
-	k, v, err := e.encryptionKey(ctx, c.ID)
+	k, v, _, err := e.heldKey(ctx, c.ID)
 	switch {
 	case err == nil:
 		out.KeyVersion = v

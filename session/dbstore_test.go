@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 )
 
 // TestDiskStoreRoundTrip runs a conversation, a group and a reopen against
@@ -18,8 +19,8 @@ func TestDiskStoreRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bob.db")
 	var key [32]byte
 	key[0] = 7
-	open := func() (*Engine, *keystore.DB) {
-		db, err := keystore.Open(path, keystore.WithKey(key))
+	open := func() (*Engine, *boltstore.DB) {
+		db, err := boltstore.Open(path, keystore.WithKey(key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +30,7 @@ func TestDiskStoreRoundTrip(t *testing.T) {
 		}
 		return e, db
 	}
-	db, err := keystore.Open(path, keystore.WithKey(key))
+	db, err := boltstore.Open(path, keystore.WithKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@
 //
 // # Lifecycle
 //
-//	store := keystore.NewMemory()                   // or keystore.Open(path, ...)
+//	store := keystore.NewMemory()                   // or boltstore.Open(path, ...)
 //	session.CreateAccount(ctx, store, userID, nil)  // once: fresh keys
 //	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
 //	e.Register(ctx)                                 // publish the public keys
@@ -83,4 +83,18 @@
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
 // a title another client signed in plaintext is shown as it is.
+//
+// # Key backup
+//
+// The account's private keys can be backed up under a PIN with Juicebox,
+// as X's apps do (package juicebox; realms and tokens come from the
+// juicebox_config the X API returns to the account): SetupBackup,
+// BackupStatus, ChangeBackupPIN and DeleteBackup on an Engine, and
+// RestoreAccount on a new device, which stores the recovered keys only
+// after checking they are the account's newest registered keys. X's PIN
+// rules (CheckNewPIN) apply to new PINs; a wrong PIN costs one of the
+// account's guesses (InvalidPINError), and the limit locks the backup for
+// good (ErrBackupLocked). The server chooses the realms: a server that
+// controls them all could brute-force the PIN offline; the engine refuses
+// configurations that would weaken the PIN stretch or the realms' majority.
 package session

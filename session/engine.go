@@ -136,6 +136,8 @@ type Engine struct {
 	notifyMu sync.Mutex      // guards pending and refused
 	pending  []KeyChanged    // key changes not yet delivered to the handler
 	refused  map[string]bool // refused peer key versions already handed to the handler
+
+	live liveState // real-time deliveries (deliver.go)
 }
 
 // Open loads the account held by store and returns its engine. It fails with
@@ -243,7 +245,9 @@ func (e *Engine) srv() (Server, error) {
 	return e.server, nil
 }
 
-// lockConv serialises key changes, sends and syncs of one conversation.
+// lockConv serialises key changes, sends and syncs of one conversation,
+// within this engine and, through the store's lease (see lockShared),
+// across every replica sharing the store.
 func (e *Engine) lockConv(id string) func() {
 	e.convMu.Lock()
 	m, ok := e.convLocks[id]
@@ -253,7 +257,11 @@ func (e *Engine) lockConv(id string) func() {
 	}
 	e.convMu.Unlock()
 	m.Lock()
-	return m.Unlock
+	release := e.lockShared(id)
+	return func() {
+		release()
+		m.Unlock()
+	}
 }
 
 func (e *Engine) now() time.Time { return e.cfg.now() }

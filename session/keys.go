@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/xchat-go/xchat/crypto"
@@ -203,16 +204,17 @@ func (k *storeKeys) missingSigners() []string {
 	return normaliseIDs(out)
 }
 
-// encryptionKey returns the newest conversation key of cid that may encrypt:
+// heldKey returns the newest conversation key of cid that may encrypt:
 // the numerically highest version whose distribution was verified (a key
 // this account distributed, or a verified v6+ key change signed with its
 // sender's current signing key) and that is not implausibly far in the
-// future (see maxVersionLead). Replayed older key changes are stored under
-// their own, lower versions and so never displace it.
-func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+// future (see maxVersionLead), with the user who made it. Replayed older
+// key changes are stored under their own, lower versions and so never
+// displace it.
+func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version, maker string, err error) {
 	keys, err := e.store.ConversationKeys(ctx, cid)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: reading conversation keys: %w", err)
+		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
 	}
 	defer func() {
 		for i := range keys {
@@ -223,15 +225,65 @@ func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.Convers
 	for i := len(keys) - 1; i >= 0; i-- {
 		if keys[i].Verified && plausibleVersion(keys[i].Version, now) {
 			ck := crypto.ConversationKey(keys[i].Key)
-			return &ck, keys[i].Version, nil
+			return &ck, keys[i].Version, keys[i].CreatedBy, nil
 		}
 	}
-	return nil, "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+	return nil, "", "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+}
+
+// errUnvouchedKey reports that the newest key of a group was made by a
+// user the signed roster does not vouch for; ensureFreshKey then makes a
+// new key for the roster.
+var errUnvouchedKey = errors.New("session: the group's newest key was made by a user the signed roster does not vouch for")
+
+// encryptionKey returns the key new content of cid is encrypted under: the
+// held key (see heldKey). Whoever made a key chose whom it was wrapped to,
+// so in a group the maker must be this account or a member of the signed
+// roster (under TrustStrict a confirmed one): a key change signed by anyone
+// else, adopted while the roster was unknown (all group changes withheld),
+// would let its maker read what is sent. A group whose roster no signed
+// change establishes has no encryption key (ErrRosterUnknown); one whose
+// newest key has an unvouched maker gives errUnvouchedKey.
+func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	key, version, maker, err := e.heldKey(ctx, cid)
+	if err != nil {
+		return nil, "", err
+	}
+	if IsGroup(cid) {
+		if err := e.vouchKeyMaker(ctx, cid, version, maker); err != nil {
+			key.Zero()
+			return nil, "", err
+		}
+	}
+	return key, version, nil
+}
+
+// vouchKeyMaker checks that the signed roster of group cid vouches for
+// maker, who made its key version.
+func (e *Engine) vouchKeyMaker(ctx context.Context, cid, version, maker string) error {
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Base == "":
+		return fmt.Errorf("%w: %s: no signed group change of this group has been accepted, so nothing says who may read its key (version %s, made by %s); sync the group, or ask a member to add this account again", ErrRosterUnknown, cid, version, maker)
+	case maker == e.userID:
+		return nil
+	case maker == "" || !slices.Contains(r.effective(), maker):
+		return fmt.Errorf("%w: version %s of %s made by %q, not on the roster", errUnvouchedKey, version, cid, maker)
+	case e.cfg.policy == TrustStrict && len(r.unconfirmed([]string{maker})) > 0:
+		return fmt.Errorf("%w: version %s of %s made by %s, whose place on the roster is not confirmed", errUnvouchedKey, version, cid, maker)
+	}
+	return nil
 }
 
 // hasKey reports whether any key is stored for cid.
 func (e *Engine) hasKey(ctx context.Context, cid string) (bool, error) {
-	_, _, err := e.encryptionKey(ctx, cid)
+	k, _, _, err := e.heldKey(ctx, cid)
+	if err == nil {
+		k.Zero()
+	}
 	if errors.Is(err, ErrNoConversationKey) {
 		return false, nil
 	}

@@ -72,7 +72,9 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err := e.ensureConversation(ctx, cid); err != nil {
 		return nil, err
 	}
-	key, version, err := e.encryptionKey(ctx, cid)
+	unlock := e.lockConv(cid)
+	key, version, err := e.freshKey(ctx, cid)
+	unlock()
 	if err != nil {
 		return nil, err
 	}

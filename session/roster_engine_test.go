@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -131,8 +136,8 @@ func (d *dropGroupChanges) GetConversationEvents(ctx context.Context, cid string
 }
 
 // TestRosterUnknownRefusesWrap: with every group change withheld the roster
-// is unknown: messages still read and send under the key held, but no key
-// is wrapped to the group.
+// is unknown: messages still read, but nothing is sent or wrapped to the
+// group (nothing signed says who holds the key held: its maker chose).
 func TestRosterUnknownRefusesWrap(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
@@ -159,8 +164,8 @@ func TestRosterUnknownRefusesWrap(t *testing.T) {
 	if _, err := bob.e.Rotate(ctx, g); !errors.Is(err, ErrRosterUnknown) {
 		t.Fatalf("rotation with the roster unknown: %v", err)
 	}
-	if _, err := bob.e.SendText(ctx, g, "still talking"); err != nil {
-		t.Fatalf("send under the key held: %v", err)
+	if _, err := bob.e.SendText(ctx, g, "still talking"); !errors.Is(err, ErrRosterUnknown) {
+		t.Fatalf("send with the roster unknown: %v", err)
 	}
 }
 
@@ -287,5 +292,51 @@ func TestRosterCreatePairWithheld(t *testing.T) {
 	c := conv(t, bob, g)
 	if res.Roster != RosterUnconfirmed || c.RosterSince == "" || len(c.Members) != 4 || !slices.Equal(c.ClaimedAdmins, []string{alice.id}) {
 		t.Fatalf("roster from the first add naming bob: %s, %+v", res.Roster, c)
+	}
+}
+
+// TestUnvouchedKeyIsReplaced: a group's newest key made by a user the
+// signed roster does not name (as one adopted while the roster was still
+// unknown) never encrypts: the next send makes a new key for the roster.
+func TestUnvouchedKeyIsReplaced(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob, carol, mallory := n.user("alice"), n.user("bob"), n.user("carol"), n.user("mallory")
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := mustSync(t, bob, g); res.Roster != RosterConfirmed {
+		t.Fatalf("roster %s", res.Roster)
+	}
+	forged, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	if err := bob.store.Update(ctx, func(tx keystore.Tx) error {
+		return tx.PutConversationKey(ctx, keystore.ConversationKey{ConversationID: g, Version: version,
+			Key: keystore.SecretKey(*forged), Verified: true, CreatedBy: mallory.id})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := bob.e.SendText(ctx, g, "for the group only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.KeyVersion == version {
+		t.Fatalf("sent under the key %s made by %s, who is not on the roster", version, mallory.id)
+	}
+	k, err := bob.store.ConversationKey(ctx, g, sent.KeyVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Key.Zero()
+	if k.CreatedBy != bob.id || decimal.Less(sent.KeyVersion, version) {
+		t.Fatalf("sent under version %s made by %s; want a new key of bob's above %s", sent.KeyVersion, k.CreatedBy, version)
+	}
+	res := mustSync(t, carol, g)
+	if got := texts(res.Entries); !slices.Contains(got, "for the group only") {
+		t.Fatalf("carol reads %v", got)
 	}
 }

@@ -244,11 +244,8 @@ func (e *Engine) sendOnce(ctx context.Context, sg *signer, cid, pinned string, t
 			k.Key.Zero()
 			key, version = &ck, pinned
 		} else {
-			if err := e.ensureFreshKey(ctx, cid); err != nil {
-				return keystore.OutboxItem{}, "", err
-			}
 			var err error
-			if key, version, err = e.encryptionKey(ctx, cid); err != nil {
+			if key, version, err = e.freshKey(ctx, cid); err != nil {
 				return keystore.OutboxItem{}, "", err
 			}
 		}
@@ -331,7 +328,9 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys). The
+// to (under TrustStrict the rotation refuses unverified keys), and in a
+// group when the newest key was made by a user the signed roster does not
+// vouch for (see encryptionKey). The
 // participants are the conversation's two users or the group's roster
 // held from signed changes (see wrapTargets): a rotation that is needed
 // but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
@@ -346,6 +345,18 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
+	}
+	if IsGroup(cid) {
+		// A group key must come from someone the signed roster vouches
+		// for (see encryptionKey); otherwise make one for the roster.
+		switch k, _, err := e.encryptionKey(ctx, cid); {
+		case err == nil:
+			k.Zero()
+		case errors.Is(err, errUnvouchedKey):
+			return e.rekeyForRoster(ctx, cid)
+		case !errors.Is(err, ErrNoConversationKey):
+			return err
+		}
 	}
 	meta := loadMeta(rec)
 	if len(meta.KeyRecipients) == 0 {
@@ -379,6 +390,21 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 	if !stale {
 		return nil
 	}
+	return e.rekeyForRoster(ctx, cid)
+}
+
+// freshKey returns the key to encrypt new content of cid under, rotating
+// first when ensureFreshKey finds it stale. The caller holds the
+// conversation lock.
+func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if err := e.ensureFreshKey(ctx, cid); err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKey(ctx, cid)
+}
+
+// rekeyForRoster distributes a new key of cid to whom wrapTargets allows.
+func (e *Engine) rekeyForRoster(ctx context.Context, cid string) error {
 	targets, err := e.wrapTargets(ctx, cid)
 	if err != nil {
 		return err
@@ -430,9 +456,10 @@ func (e *Engine) deliver(ctx context.Context, item keystore.OutboxItem) (*Sent, 
 	if err := json.Unmarshal(item.Body, &body); err != nil {
 		return nil, fmt.Errorf("session: outbox item %s unreadable: %w", item.MessageID, err)
 	}
-	if err := e.store.PutOutbox(ctx, item); err != nil {
+	if err := e.queueOutbox(ctx, item); err != nil {
 		return nil, fmt.Errorf("session: queueing send: %w", err)
 	}
+	defer e.releaseOutbox(ctx, item.MessageID)
 	sent := &Sent{MessageID: item.MessageID, ConversationID: item.ConversationID}
 	switch {
 	case item.Kind == outboxMessage && body.Message != nil:
@@ -586,11 +613,14 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 // FlushOutbox resends every pending send, oldest first, each with its
 // original message id (so the server can deduplicate a send that did
 // arrive). It returns the sends that succeeded and the errors of the others.
+// Sends another replica is delivering are left to it (see
+// FlushConversation).
 func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
-	items, err := e.store.Outbox(ctx)
+	items, _, err := e.pendingOutbox(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("session: reading outbox: %w", err)
 	}
+	defer e.releaseOutboxItems(ctx, items)
 	var done []Sent
 	var errs []error
 	for _, it := range items {

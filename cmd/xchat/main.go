@@ -12,7 +12,8 @@
 //
 // Commands:
 //
-//	init --user-id ID                      create the keystore and keys
+//	init --user-id ID [--new-keys]         create the keystore and keys (offers restore
+//	                                       when the account already has keys)
 //	login --client-id ID                   OAuth 2.0 PKCE sign-in; stores the token
 //	keys register | show [USER_ID] | verify USER_ID
 //	send --to USER_ID | --conversation ID [--reply-to SEQ] [--file PATH] TEXT
@@ -23,6 +24,9 @@
 //	group create --members IDS [--admins IDS] [--name N] | add | rotate
 //	media get --conversation ID SEQ [-o FILE]
 //	export-keys [-o FILE] | import-keys --user-id ID FILE
+//	backup setup | status | change-pin | delete   PIN-protected key backup (Juicebox;
+//	                                       PIN from XCHAT_PIN / XCHAT_NEW_PIN or the terminal)
+//	restore --user-id ID                   recover the keys from the PIN backup (new home)
 //	passphrase change
 //	outbox [--flush]
 //	dm send --to USER_ID TEXT | dm list     legacy DMs, NOT end-to-end encrypted

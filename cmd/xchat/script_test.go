@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 //	                       the send (before) or only its answer (after)
 //	xchatd start           build and start the real xchatd binary; XCHAT_API points at it
 //	pngfile FILE W H       write a small PNG image
+//	juicebox …             realm switches, see juicebox_script_test.go
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   filepath.Join("testdata", "script"),
@@ -65,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"emulator":  cmdEmulator,
 			"xchatd":    cmdXchatd,
 			"pngfile":   cmdPNGFile,
+			"juicebox":  cmdJuicebox,
 		},
 		RequireExplicitExec: true,
 	})

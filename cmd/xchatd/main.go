@@ -1,6 +1,11 @@
 // Command xchatd serves the local X API v2 chat emulator.
 //
 //	xchatd -addr 127.0.0.1:8080 [-data FILE] [-rate-limit N] [-rate-window 15m]
+//	       [-juicebox-max-guesses N] [-juicebox-fast-insecure]
+//
+// It also serves three Juicebox realms under /juicebox/ (PIN-protected key
+// backup, state in memory); -juicebox-fast-insecure makes them advertise
+// the FastInsecure PIN stretch, for tests only.
 //
 // With -addr 127.0.0.1:0 it picks a free port; either way it prints
 // exactly "listening on http://HOST:PORT" on stdout once it accepts
@@ -22,6 +27,8 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/emulator/realm"
+	"github.com/xchat-go/xchat/juicebox"
 )
 
 func main() {
@@ -37,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	window := fs.Duration("rate-window", emulator.DefaultRateWindow, "rate-limit window")
 	autoUser := fs.String("oauth-auto-approve", "", "user id that /i/oauth2/authorize approves without a consent page")
 	verbose := fs.Bool("v", false, "log requests to stderr (never tokens or bodies)")
+	jbGuesses := fs.Uint("juicebox-max-guesses", realm.DefaultMaxGuesses, "max_guess_count served in juicebox_config (1..65535)")
+	jbFast := fs.Bool("juicebox-fast-insecure", false, "advertise the FastInsecure PIN stretch (tests only)")
 	keyUserIDs := fs.Bool("public-key-user-ids", false, "add user_id to public keys (not in the specification; off = spec-strict)")
 	failureEvents := fs.Bool("failure-events", false, "attach MessageFailureEvents to rejected sends (not in the specification)")
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +58,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "xchatd: error: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	opts := []emulator.Option{emulator.WithRateLimit(*rate, *window)}
+	if *jbGuesses < 1 || *jbGuesses > 0xffff {
+		fmt.Fprintf(stderr, "xchatd: error: -juicebox-max-guesses must be between 1 and 65535\n")
+		return 2
+	}
+	jbOpts := []realm.Option{realm.WithMaxGuesses(uint16(*jbGuesses))}
+	if *jbFast {
+		jbOpts = append(jbOpts, realm.WithPinHashingMode(juicebox.FastInsecure))
+	}
+	opts := []emulator.Option{emulator.WithRateLimit(*rate, *window), emulator.WithJuiceboxOptions(jbOpts...)}
 	if *data != "" {
 		opts = append(opts, emulator.WithDataFile(*data))
 	}
@@ -73,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(srv.EndStreams) // activity streams never end by themselves
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

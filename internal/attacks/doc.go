@@ -4,6 +4,7 @@
 // the adversaries of package internal/hostile.
 //
 //	go test ./internal/attacks -run TestAttacks -v      # the named attack table
+//	go test ./internal/attacks -run TestSecurityTable   # SECURITY.md lists each attack once
 //	go test ./internal/attacks -run TestFaultSends -v   # 1,000 sends under network faults and kills
 //	go test ./internal/attacks -run TestEngineCrash -v  # 20 × kill -9 of a sending child process
 //	go test ./internal/attacks -fuzz FuzzHostileEnvelope # arbitrary envelopes served to a victim

@@ -18,6 +18,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -42,7 +43,7 @@ func crashChild() {
 		fail("start: %v", err)
 	}
 	ctx := context.Background()
-	st, err := keystore.Open(os.Getenv("XCHAT_CRASH_STORE"), keystore.WithKey(crashKey), keystore.WithLockTimeout(5*time.Second))
+	st, err := boltstore.Open(os.Getenv("XCHAT_CRASH_STORE"), keystore.WithKey(crashKey), keystore.WithLockTimeout(5*time.Second))
 	if err != nil {
 		fail("open keystore: %v", err)
 	}
@@ -90,9 +91,9 @@ func TestEngineCrash(t *testing.T) {
 	aliceID, aliceToken := w.provision("alice")
 	path := filepath.Join(t.TempDir(), "alice.db")
 
-	openAlice := func() (*keystore.DB, *session.Engine) {
+	openAlice := func() (*boltstore.DB, *session.Engine) {
 		t.Helper()
-		st, err := keystore.Open(path, keystore.WithKey(crashKey))
+		st, err := boltstore.Open(path, keystore.WithKey(crashKey))
 		if err != nil {
 			t.Fatalf("keystore does not open after a kill: %v", err)
 		}
@@ -102,7 +103,7 @@ func TestEngineCrash(t *testing.T) {
 		}
 		return st, e
 	}
-	st, err := keystore.Open(path, keystore.WithKey(crashKey))
+	st, err := boltstore.Open(path, keystore.WithKey(crashKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -93,13 +94,13 @@ type faultyDevice struct {
 	token  string
 	faults *hostile.Faults
 	clock  *virtualClock
-	store  *keystore.DB
+	store  *boltstore.DB
 	e      *session.Engine
 }
 
 func (d *faultyDevice) open() {
 	d.t.Helper()
-	st, err := keystore.Open(d.path, keystore.WithKey(d.key))
+	st, err := boltstore.Open(d.path, keystore.WithKey(d.key))
 	if err != nil {
 		d.t.Fatalf("reopening keystore after a kill: %v", err)
 	}
@@ -139,7 +140,7 @@ func TestFaultSends(t *testing.T) {
 	dev := &faultyDevice{t: t, ctx: ctx, path: filepath.Join(t.TempDir(), "alice.db"), key: [32]byte{8, 8, 8},
 		url: srv.URL, token: aliceToken, faults: faults, clock: clock}
 	{
-		st, err := keystore.Open(dev.path, keystore.WithKey(dev.key))
+		st, err := boltstore.Open(dev.path, keystore.WithKey(dev.key))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,6 +40,7 @@ var rosterAttacks = []attack{
 	{"removal-withheld-later-add-excludes", attackRemovalWithheld},
 	{"late-joiner-fed-fake-roster-strict", attackLateJoinerFakeRoster},
 	{"member-add-replayed-to-exclude", attackAddReplayedToExclude},
+	{"outsider-key-change-while-roster-unknown", attackOutsiderKeyRosterUnknown},
 }
 
 // groupChangeOf returns the group change an envelope carries (empty when
@@ -152,7 +153,7 @@ func rotateLeaks(w *world, victim *user, g string, ww *wrapWatch, why string) (e
 // rotating without the leak are both a defence: the rotation's own outcome
 // is deliberately not checked, only the leak.
 func noLeakOnRotate(w *world, victim *user, g string, ww *wrapWatch, why string) error {
-	_, leak := rotateLeaks(w, victim, g, ww, why)
+	_, leak := rotateLeaks(w, victim, g, ww, why) // Rotate's own error: deliberately unchecked
 	return leak
 }
 
@@ -1163,4 +1164,49 @@ func attackAddReplayedToExclude(w *world) (string, error) {
 		return "", err
 	}
 	return "replayed add had no effect: " + ev.Error(), nil
+}
+
+// attackOutsiderKeyRosterUnknown: every group change is withheld from bob,
+// so no signed change tells him who is in g; mallory, an outsider with a
+// registered key, signs a v7 key change for g at a newer version wrapped to
+// bob and herself, and the server serves it. The key change signs the
+// conversation id and verifies, but nothing says mallory may key the
+// group: bob must not encrypt what he sends in g under her key.
+func attackOutsiderKeyRosterUnknown(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true)
+	carol := w.newUser("carol", false)
+	mallory := w.newUser("mallory", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		return "", err
+	}
+	alice.send(g, "hello")
+	w.withholdGroupChanges()
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	top := w.newestSeq(alice, g)
+	env := hostile.Envelope{SequenceID: hostile.NextSequenceID(top, 1), PreviousSequenceID: top, MessageID: forgedMID(900), ConversationID: g}
+	kc, err := mallory.forger().KeyChange(env, futureVersion(), key, []hostile.Recipient{bob.recipient(), mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	w.injectKeyChange("outsider-key", g, kc, false)
+	sends := w.watchSends(key)
+	if r := bob.sync(g); r.err != nil {
+		return "", r.err
+	}
+	_, serr := bob.e.SendText(w.ctx, g, "for the group only")
+	if l := sends.leaks(); len(l) > 0 {
+		return "", errorf("bob encrypted his message under the outsider's key (%v; send: %v)", l, serr)
+	}
+	if serr == nil {
+		return "", errorf("bob sent in a group whose roster no signed change establishes, under a key whose maker nothing vouches for")
+	}
+	if !errors.Is(serr, session.ErrRosterUnknown) {
+		return "", errorf("send refused for another reason: %v", serr)
+	}
+	return "send refused: " + serr.Error(), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -73,7 +74,7 @@ func runE2E(n int, dir string, logw io.Writer) (*childResult, error) {
 	defer alice.e.Close()
 	var dbKey [32]byte
 	_, _ = rand.Read(dbKey[:])
-	db, err := keystore.Open(filepath.Join(dir, "bob.db"), keystore.WithKey(dbKey))
+	db, err := boltstore.Open(filepath.Join(dir, "bob.db"), keystore.WithKey(dbKey))
 	if err != nil {
 		return nil, err
 	}

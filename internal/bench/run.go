@@ -266,6 +266,20 @@ func Run(cfg Config) (*Report, error) {
 		Ours: float64(e2e.Ns), Wall: float64(e2e.Ns), Allocs: int64(e2e.Allocs), RSSKiB: e2e.PeakRSS,
 		Note: fmt.Sprintf("%.0f events/s; seeding took %v", e2e.EventsPS, time.Duration(e2e.SeedNs).Round(time.Millisecond))})
 
+	// Replicas of one account on bbolt and PostgreSQL (replicas.go).
+	replicaRows, err := runReplicas(cfg.Quick, tmp, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, replicaRows...)
+
+	// Send-to-display latency, stream vs polling (realtime.go).
+	lrows, err := latencyRows(cfg.Quick, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, lrows...)
+
 	// The official SDK.
 	sdk, err := runSDK(cfg.SDK, root, tmp, logw, w, text, page, hist, recips, sz)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
+	"github.com/xchat-go/xchat/keystore/storeurl"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -49,7 +51,7 @@ type app struct {
 	g   globals
 	cmd string
 
-	store  *keystore.DB
+	store  keystore.Store
 	engine *session.Engine
 	client *api.Client
 	base   string
@@ -115,11 +117,14 @@ const lockTimeout = 15 * time.Second
 // knowledge: such a store is not protected at rest.
 var noKey [32]byte
 
-// openStore opens the account's keystore. With create it must not exist yet;
-// otherwise it must.
-func (a *app) openStore(ctx context.Context, create bool) (*keystore.DB, error) {
+// openStore opens the account's keystore (see storeSpec). With create it
+// must not exist yet; otherwise it must.
+func (a *app) openStore(ctx context.Context, create bool) (keystore.Store, error) {
 	if a.store != nil {
 		return a.store, nil
+	}
+	if spec := a.storeSpec(); storeurl.IsPostgres(spec) {
+		return a.openSharedStore(ctx, spec, create)
 	}
 	path, err := a.storePath()
 	if err != nil {
@@ -141,24 +146,11 @@ func (a *app) openStore(ctx context.Context, create bool) (*keystore.DB, error) 
 			return nil, fmt.Errorf("create account directory: %w", err)
 		}
 	}
-	var opt keystore.Option
-	if a.g.noPassphrase {
-		opt = keystore.WithKey(noKey)
-	} else {
-		prompt := "Keystore passphrase: "
-		if create {
-			prompt = "New keystore passphrase: "
-		}
-		if a.pass == nil {
-			pass, err := a.secret(EnvPassphrase, prompt, create)
-			if err != nil {
-				return nil, err
-			}
-			a.pass = pass
-		}
-		opt = keystore.WithPassphrase(a.pass)
+	opt, err := a.protection(create)
+	if err != nil {
+		return nil, err
 	}
-	db, err := keystore.Open(path, opt, keystore.WithLockTimeout(lockTimeout))
+	db, err := boltstore.Open(path, opt, keystore.WithLockTimeout(lockTimeout))
 	if err != nil {
 		switch {
 		case errors.Is(err, keystore.ErrWrongPassphrase):
@@ -176,8 +168,29 @@ func (a *app) openStore(ctx context.Context, create bool) (*keystore.DB, error) 
 	return db, nil
 }
 
+// protection returns how the keystore is protected: the passphrase (read
+// once, from XCHAT_PASSPHRASE or a prompt) or, with --no-passphrase, the
+// public no-key.
+func (a *app) protection(create bool) (keystore.Option, error) {
+	if a.g.noPassphrase {
+		return keystore.WithKey(noKey), nil
+	}
+	prompt := "Keystore passphrase: "
+	if create {
+		prompt = "New keystore passphrase: "
+	}
+	if a.pass == nil {
+		pass, err := a.secret(EnvPassphrase, prompt, create)
+		if err != nil {
+			return nil, err
+		}
+		a.pass = pass
+	}
+	return keystore.WithPassphrase(a.pass), nil
+}
+
 // loadSettings reads the CLI settings record (zero when absent).
-func (a *app) loadSettings(ctx context.Context, db *keystore.DB) (settings, error) {
+func (a *app) loadSettings(ctx context.Context, db keystore.Store) (settings, error) {
 	var s settings
 	b, err := db.Value(ctx, settingsKey)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -192,7 +205,7 @@ func (a *app) loadSettings(ctx context.Context, db *keystore.DB) (settings, erro
 	return s, nil
 }
 
-func (a *app) saveSettings(ctx context.Context, db *keystore.DB, s settings) error {
+func (a *app) saveSettings(ctx context.Context, db keystore.Store, s settings) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -240,7 +253,7 @@ func (a *app) openEngine(ctx context.Context, online bool) (*session.Engine, err
 	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(a.onKeyChange))
 	if err != nil {
 		if errors.Is(err, session.ErrNoAccount) {
-			return nil, fmt.Errorf("the keystore in %s holds no account: run 'xchat init --user-id ID'", filepath.Dir(db.Path()))
+			return nil, fmt.Errorf("the keystore in %s holds no account: run 'xchat init --user-id ID'", a.storeName())
 		}
 		return nil, err
 	}
@@ -258,7 +271,7 @@ func (a *app) onKeyChange(kc session.KeyChanged) {
 // newClient builds the API client: base from --api, XCHAT_API, the stored
 // settings or the default; token from --token, XCHAT_TOKEN or the token stored
 // by login (refreshed and saved back when it expires).
-func (a *app) newClient(ctx context.Context, db *keystore.DB) (*api.Client, error) {
+func (a *app) newClient(ctx context.Context, db keystore.Store) (*api.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}

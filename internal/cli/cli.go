@@ -57,6 +57,9 @@ const (
 	EnvClientID = "XCHAT_CLIENT_ID"
 	// EnvBrowser, when set, is run with the authorization URL by login.
 	EnvBrowser = "BROWSER"
+	// EnvStore selects the keystore like --store: a postgres:// URL, for an
+	// account served by several replicas (see keystore/storeurl).
+	EnvStore = "XCHAT_STORE"
 )
 
 // Env is the process environment a command runs in. Tests replace its
@@ -128,6 +131,7 @@ type globals struct {
 	apiURL       string
 	token        string
 	noPassphrase bool
+	store        string
 }
 
 // errHelp reports that help was requested and printed.
@@ -185,6 +189,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 	fs.StringVar(&a.g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
 	fs.StringVar(&a.g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
 	fs.StringVar(&a.g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
+	fs.StringVar(&a.g.store, "store", "", "keystore `URL`: postgres://… for an account shared by several replicas (default the file in --home); env "+EnvStore)
 	fs.BoolVar(&a.g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -266,7 +271,7 @@ Commands:
 	fmt.Fprint(w, "\nGlobal flags:\n")
 	printFlags(w, fs)
 	fmt.Fprintf(w, `
-Environment: %s, %s, %s, %s (keystore passphrase),
+Environment: %s, %s, %s, %s, %s (keystore passphrase),
 %s (no prompts), %s (export-keys/import-keys).
 
 Example:
@@ -275,7 +280,7 @@ Example:
   xchat --home ~/.xchat-alice send --to 1002 "hello bob"
 
 Run 'xchat COMMAND --help' for a command's flags and an example.
-`, EnvHome, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
+`, EnvHome, EnvStore, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
 }
 
 // printFlags prints fs's flags as "--name VALUE  usage".

@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -24,10 +25,13 @@ func init() {
 		help: `Creates the keystore in the account directory (--home) and generates the
 account's identity and signing keys. The keystore is encrypted with a
 passphrase (XCHAT_PASSPHRASE or a prompt). Publish the keys afterwards with
-'xchat keys register'. Prints the key fingerprint.`,
+'xchat keys register'. Prints the key fingerprint. If the account already has
+registered keys (checked when a token is given), init offers to restore them
+from the PIN backup instead; --new-keys creates new keys anyway.`,
 		example: "  xchat --home ~/.xchat init --user-id 1001",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			userID := fs.String("user-id", "", "your X user `ID` (required)")
+			newKeys := fs.Bool("new-keys", false, "create new keys even if the account already has registered keys (replaces them)")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if *userID == "" {
 					return usagef("init", "--user-id is required")
@@ -35,7 +39,16 @@ passphrase (XCHAT_PASSPHRASE or a prompt). Publish the keys afterwards with
 				if err := api.ValidateUserID(*userID); err != nil {
 					return usagef("init", "invalid --user-id %q: not a numeric user id", *userID)
 				}
-				return a.createAccount(ctx, func(db *keystore.DB) error {
+				if !*newKeys {
+					// See cmd_backup.go: an account with keys is restored, not replaced.
+					if restore, err := a.checkExistingKeys(ctx, *userID); err != nil || restore {
+						if err != nil {
+							return err
+						}
+						return a.restore(ctx, *userID)
+					}
+				}
+				return a.createAccount(ctx, func(db keystore.Store) error {
 					return session.CreateAccount(ctx, db, *userID, nil)
 				})
 			}
@@ -187,15 +200,17 @@ or a prompt (asked twice).`,
 
 // createAccount creates the keystore, runs create in it and prints the
 // fingerprint. On failure the new keystore is removed again.
-func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) error) error {
+func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) error) error {
 	db, err := a.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
-	path := db.Path()
+	path := storeFilePath(db)
 	fail := func(err error) error {
 		a.close()
-		_ = os.Remove(path)
+		if path != "" {
+			_ = os.Remove(path)
+		}
 		return err
 	}
 	if err := create(db); err != nil {
@@ -214,7 +229,7 @@ func (a *app) createAccount(ctx context.Context, create func(db *keystore.DB) er
 	if err != nil {
 		return fail(err)
 	}
-	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.mustHome())
+	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.storeName())
 	fmt.Fprintln(a.env.Stdout, fp)
 	return nil
 }
@@ -472,7 +487,7 @@ func (a *app) importKeys(ctx context.Context, userID, version, file string) erro
 		return fmt.Errorf("import-keys: %w", err)
 	}
 	defer blob.Zero()
-	return a.createAccount(ctx, func(db *keystore.DB) error {
+	return a.createAccount(ctx, func(db keystore.Store) error {
 		return session.ImportBackup(ctx, db, userID, blob, version)
 	})
 }
@@ -495,7 +510,11 @@ func (a *app) changePassphrase(ctx context.Context) error {
 		return err
 	}
 	defer clear(newPass)
-	if err := db.ChangePassphrase(old, newPass); err != nil {
+	file, ok := db.(*boltstore.DB)
+	if !ok {
+		return errors.New("passphrase change: only a keystore file can change its passphrase (migrate it to a file and back with 'xchat store migrate')")
+	}
+	if err := file.ChangePassphrase(old, newPass); err != nil {
 		if errors.Is(err, keystore.ErrWrongPassphrase) {
 			return errors.New("wrong passphrase")
 		}

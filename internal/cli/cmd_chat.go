@@ -167,21 +167,31 @@ verification or decryption.`,
 	register(&command{
 		name:    "watch",
 		summary: "follow new events until interrupted",
-		help: `Polls the server every --interval and prints new events as they arrive (one
-conversation with --conversation, otherwise all of them), marked like 'read',
-starting with any not synced yet. The keystore is only held during each poll,
-so other xchat commands can use the account meanwhile. Stops cleanly on
-Ctrl-C (SIGINT) or SIGTERM.`,
-		example: "  xchat watch --conversation g1234 --interval 2s",
+		help: `Prints new events as they arrive (one conversation with --conversation,
+otherwise all of them), marked like 'read', starting with any not synced yet.
+
+By default events come through the X Activity stream, which needs the app
+bearer token (--app-token or ` + EnvAppToken + `): watch subscribes the account to its
+chat events, keeps the stream open (reconnecting as X documents, with a status
+line on a terminal) and reconciles with the API after deliveries and
+reconnections, so an event the stream lost is still shown, and none twice.
+Without the token, with --poll, or when the stream is not available, it polls
+every --interval instead.
+
+The keystore is only held while events are processed, so other xchat commands
+can use the account meanwhile. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+		example: "  xchat watch --json          # with XCHAT_APP_TOKEN set: the Activity stream\n  xchat watch --conversation g1234 --poll --interval 2s",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			conv := fs.String("conversation", "", "conversation `ID` (default: all conversations)")
 			interval := fs.Duration("interval", 3*time.Second, "polling interval")
 			asJSON := fs.Bool("json", false, "print one JSON object per event")
+			poll := fs.Bool("poll", false, "poll instead of using the Activity stream")
+			appToken := fs.String("app-token", "", "app bearer `TOKEN` for the stream (default $"+EnvAppToken+")")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if *interval <= 0 {
 					return usagef("watch", "--interval must be positive")
 				}
-				return a.watch(ctx, *conv, *interval, *asJSON)
+				return a.watch(ctx, *conv, *interval, *asJSON, *poll, *appToken)
 			}
 		},
 	})
@@ -455,7 +465,7 @@ func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) 
 	return err
 }
 
-func (a *app) watch(ctx context.Context, conv string, interval time.Duration, asJSON bool) error {
+func (a *app) watch(ctx context.Context, conv string, interval time.Duration, asJSON, poll bool, appToken string) error {
 	e, err := a.openEngine(ctx, true)
 	if err != nil {
 		return err
@@ -465,6 +475,16 @@ func (a *app) watch(ctx context.Context, conv string, interval time.Duration, as
 		if cid, err = session.CanonicalID(conv, e.UserID()); err != nil {
 			return usagef("watch", "invalid conversation id %q", conv)
 		}
+	}
+	if token := a.appToken(appToken); !poll && token != "" {
+		err := a.watchStream(ctx, cid, asJSON, token)
+		if !errors.Is(err, errStreamUnavailable) {
+			return err
+		}
+		a.warnf("%s; polling instead", describe(err, a.apiBase()))
+		a.closeAccount()
+	} else if !poll {
+		a.infof("No app bearer token (--app-token or %s): polling instead of the Activity stream.", EnvAppToken)
 	}
 	a.infof("Watching %s every %s; press Ctrl-C to stop.", orAll(cid), interval)
 	for first := true; ; first = false {

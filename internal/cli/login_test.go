@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 )
 
 // TestLoginStoresAndRefreshesToken logs in through the emulator's OAuth
@@ -105,7 +106,7 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 
 func storedTok(t *testing.T, home string) *keystore.Token {
 	t.Helper()
-	db, err := keystore.Open(filepath.Join(home, storeFile), keystore.WithKey(noKey))
+	db, err := boltstore.Open(filepath.Join(home, storeFile), keystore.WithKey(noKey))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -63,7 +64,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (err error) {
 type user struct {
 	name  string
 	id    string
-	store *keystore.DB
+	store *boltstore.DB
 	e     *session.Engine
 }
 
@@ -290,7 +291,7 @@ func (d *demo) newUser(ctx context.Context, name string) (*user, error) {
 	if d.opts.Argon2 != (keystore.Argon2Params{}) {
 		kopts = append(kopts, keystore.WithArgon2Params(d.opts.Argon2))
 	}
-	u.store, err = keystore.Open(filepath.Join(d.dir, name, "keystore.db"), kopts...)
+	u.store, err = boltstore.Open(filepath.Join(d.dir, name, "keystore.db"), kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: keystore of %s: %w", name, err)
 	}

@@ -1,6 +1,8 @@
-package keystore
+package boltstore
 
 import (
+	"github.com/xchat-go/xchat/keystore"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -35,42 +37,42 @@ const (
 	crashPass    = "crash passphrase"
 )
 
-var crashOpts = []Option{WithPassphrase([]byte(crashPass)), WithArgon2Params(testParams)}
+var crashOpts = []keystore.Option{keystore.WithPassphrase([]byte(crashPass)), keystore.WithArgon2Params(testParams)}
 
 // crashWrite performs write number i as one transaction. The kinds cycle so
 // every record type and the ack-plus-event pattern are exercised.
-func crashWrite(s Store, i int) error {
+func crashWrite(s keystore.Store, i int) error {
 	ctx := bg()
-	return s.Update(ctx, func(tx Tx) error {
+	return s.Update(ctx, func(tx keystore.Tx) error {
 		switch i % 4 {
 		case 0: // a batch of three events plus the sync position
 			conv := fmt.Sprintf("c%d", i%3)
-			var evs []StoredEvent
+			var evs []keystore.StoredEvent
 			for j := 1; j <= 3; j++ {
 				seq := strconv.Itoa(3*i + j)
-				evs = append(evs, StoredEvent{SequenceID: seq, MessageID: "m" + seq, Body: []byte("body " + seq + strings.Repeat("x", 200))})
+				evs = append(evs, keystore.StoredEvent{SequenceID: seq, MessageID: "m" + seq, Body: []byte("body " + seq + strings.Repeat("x", 200))})
 			}
 			if err := tx.PutEvents(ctx, conv, evs); err != nil {
 				return err
 			}
-			if err := tx.PutConversation(ctx, &Conversation{ID: conv, Sync: SyncState{LastSequenceID: strconv.Itoa(3*i + 3)}}); err != nil {
+			if err := tx.PutConversation(ctx, &keystore.Conversation{ID: conv, Sync: keystore.SyncState{LastSequenceID: strconv.Itoa(3*i + 3)}}); err != nil {
 				return err
 			}
 		case 1:
-			var k SecretKey
+			var k keystore.SecretKey
 			copy(k[:], fmt.Sprintf("key-%028d", i))
-			if err := tx.PutConversationKey(ctx, ConversationKey{ConversationID: "k", Version: strconv.Itoa(i), Key: k}); err != nil {
+			if err := tx.PutConversationKey(ctx, keystore.ConversationKey{ConversationID: "k", Version: strconv.Itoa(i), Key: k}); err != nil {
 				return err
 			}
 		case 2:
-			if err := tx.PutOutbox(ctx, OutboxItem{MessageID: fmt.Sprintf("o%d", i), ConversationID: "sent", Body: []byte(fmt.Sprintf("prepared %d", i))}); err != nil {
+			if err := tx.PutOutbox(ctx, keystore.OutboxItem{MessageID: fmt.Sprintf("o%d", i), ConversationID: "sent", Body: []byte(fmt.Sprintf("prepared %d", i))}); err != nil {
 				return err
 			}
 		case 3: // acknowledge the previous send and store the server's event
 			if err := tx.AckOutbox(ctx, fmt.Sprintf("o%d", i-1)); err != nil {
 				return err
 			}
-			if err := tx.PutEvents(ctx, "sent", []StoredEvent{{SequenceID: strconv.Itoa(i), MessageID: fmt.Sprintf("o%d", i-1), Body: []byte("sent")}}); err != nil {
+			if err := tx.PutEvents(ctx, "sent", []keystore.StoredEvent{{SequenceID: strconv.Itoa(i), MessageID: fmt.Sprintf("o%d", i-1), Body: []byte("sent")}}); err != nil {
 				return err
 			}
 		}
@@ -80,7 +82,7 @@ func crashWrite(s Store, i int) error {
 
 // crashCheck reports whether write i is visible, and fails on partial
 // writes or undecryptable records.
-func crashCheck(s Store, i int) (present bool, err error) {
+func crashCheck(s keystore.Store, i int) (present bool, err error) {
 	ctx := bg()
 	switch i % 4 {
 	case 0:
@@ -108,7 +110,7 @@ func crashCheck(s Store, i int) (present bool, err error) {
 		return n == 3, nil
 	case 1:
 		k, err := s.ConversationKey(ctx, "k", strconv.Itoa(i))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, keystore.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -129,13 +131,13 @@ func crashCheck(s Store, i int) (present bool, err error) {
 			}
 		}
 		_, err = s.EventByMessageID(ctx, "sent", fmt.Sprintf("o%d", i))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, keystore.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil, err
 	default:
 		e, err := s.EventByMessageID(ctx, "sent", fmt.Sprintf("o%d", i-1))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, keystore.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -291,7 +293,7 @@ func verifyCrashStore(t *testing.T, path string, round, lastAcked int) int {
 	counter := -1
 	if v, err := db.Value(bg(), "counter"); err == nil {
 		counter = testutil.Must(strconv.Atoi(string(v)))(t)
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("round %d: counter: %v", round, err)
 	}
 	if counter < lastAcked || counter > lastAcked+1 {

@@ -1,16 +1,18 @@
-package keystore
+package boltstore
 
 import (
+	"github.com/xchat-go/xchat/keystore"
+
 	"path/filepath"
 	"strconv"
 	"testing"
 )
 
-func benchEvents(base, n int) []StoredEvent {
-	evs := make([]StoredEvent, n)
+func benchEvents(base, n int) []keystore.StoredEvent {
+	evs := make([]keystore.StoredEvent, n)
 	for i := range evs {
 		seq := strconv.Itoa(1700000000000 + base + i)
-		evs[i] = StoredEvent{SequenceID: seq, MessageID: "m" + seq, SenderID: "42", Type: "message",
+		evs[i] = keystore.StoredEvent{SequenceID: seq, MessageID: "m" + seq, SenderID: "42", Type: "message",
 			Body: []byte(`{"text":"hello, this is a typical short chat message"}`), Verified: true, Raw: make([]byte, 300), CreatedAt: t0}
 	}
 	return evs
@@ -18,7 +20,7 @@ func benchEvents(base, n int) []StoredEvent {
 
 // BenchmarkPutEvents100 stores 100 events per transaction (one fsync).
 func BenchmarkPutEvents100(b *testing.B) {
-	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), WithKey(testKey))
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
 	defer db.Close()
 	b.ReportAllocs()
 	i := 0
@@ -32,7 +34,7 @@ func BenchmarkPutEvents100(b *testing.B) {
 
 // BenchmarkEvents100 reads and decrypts 100 events.
 func BenchmarkEvents100(b *testing.B) {
-	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), WithKey(testKey))
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
 	defer db.Close()
 	mustNil(b, db.PutEvents(bg(), "c", benchEvents(0, 1000)))
 	b.ReportAllocs()
@@ -44,11 +46,11 @@ func BenchmarkEvents100(b *testing.B) {
 	}
 }
 
-// BenchmarkOpenArgon2 opens a passphrase store with DefaultArgon2Params
+// BenchmarkOpenArgon2 opens a passphrase store with keystore.DefaultArgon2Params
 // (the cost a user pays per unlock).
 func BenchmarkOpenArgon2(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
-	pass := WithPassphrase([]byte("benchmark passphrase"))
+	pass := keystore.WithPassphrase([]byte("benchmark passphrase"))
 	db := openTestDB(b, path, pass)
 	mustNil(b, db.Close())
 	for b.Loop() {

@@ -1,6 +1,8 @@
-package keystore
+package boltstore
 
 import (
+	"github.com/xchat-go/xchat/keystore"
+
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -24,8 +26,8 @@ func fileHash(t *testing.T, path string) [32]byte {
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a", "account.db")
 	db := openTestDB(t, path)
-	mustNil(t, db.SetIdentity(bg(), &Identity{UserID: "1", Backup: seqBlob(1), PublicKeyVersion: "5"}))
-	mustNil(t, db.PutConversationKey(bg(), ConversationKey{ConversationID: "c", Version: "3", Key: keyOf(3)}))
+	mustNil(t, db.SetIdentity(bg(), &keystore.Identity{UserID: "1", Backup: seqBlob(1), PublicKeyVersion: "5"}))
+	mustNil(t, db.PutConversationKey(bg(), keystore.ConversationKey{ConversationID: "c", Version: "3", Key: keyOf(3)}))
 	mustNil(t, db.Close())
 
 	db = openTestDB(t, path)
@@ -52,12 +54,12 @@ func TestWrongPassphraseChangesNothing(t *testing.T) {
 	mustNil(t, db.SetValue(bg(), "v", []byte("x")))
 	mustNil(t, db.Close())
 	before := fileHash(t, path)
-	_, err := Open(path, WithPassphrase([]byte("wrong horse")), WithArgon2Params(testParams))
-	if !errors.Is(err, ErrWrongPassphrase) {
+	_, err := Open(path, keystore.WithPassphrase([]byte("wrong horse")), keystore.WithArgon2Params(testParams))
+	if !errors.Is(err, keystore.ErrWrongPassphrase) {
 		t.Fatalf("wrong passphrase: err = %v", err)
 	}
-	_, err = Open(path, WithKey(testKey))
-	if !errors.Is(err, ErrWrongKey) {
+	_, err = Open(path, keystore.WithKey(testKey))
+	if !errors.Is(err, keystore.ErrWrongKey) {
 		t.Fatalf("key on a passphrase store: err = %v", err)
 	}
 	if fileHash(t, path) != before {
@@ -73,30 +75,30 @@ func TestWrongPassphraseChangesNothing(t *testing.T) {
 
 func TestKeyProtectedStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
-	db := openTestDB(t, path, WithKey(testKey))
+	db := openTestDB(t, path, keystore.WithKey(testKey))
 	mustNil(t, db.SetValue(bg(), "v", []byte("x")))
 	mustNil(t, db.Close())
 	other := testKey
 	other[31] ^= 1
-	if _, err := Open(path, WithKey(other)); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, keystore.WithKey(other)); !errors.Is(err, keystore.ErrWrongKey) {
 		t.Fatalf("wrong key: %v", err)
 	}
-	if _, err := Open(path, WithPassphrase([]byte("correct horse"))); !errors.Is(err, ErrWrongPassphrase) {
+	if _, err := Open(path, keystore.WithPassphrase([]byte("correct horse"))); !errors.Is(err, keystore.ErrWrongPassphrase) {
 		t.Fatalf("passphrase on a key store: %v", err)
 	}
-	db = openTestDB(t, path, WithKey(testKey))
-	if err := db.ChangePassphrase([]byte("a"), []byte("b")); !errors.Is(err, ErrInvalid) {
+	db = openTestDB(t, path, keystore.WithKey(testKey))
+	if err := db.ChangePassphrase([]byte("a"), []byte("b")); !errors.Is(err, keystore.ErrInvalid) {
 		t.Fatalf("ChangePassphrase on a key store: %v", err)
 	}
-	if err := db.ChangeKey(other, testKey); !errors.Is(err, ErrWrongKey) {
+	if err := db.ChangeKey(other, testKey); !errors.Is(err, keystore.ErrWrongKey) {
 		t.Fatalf("ChangeKey with a wrong old key: %v", err)
 	}
 	mustNil(t, db.ChangeKey(testKey, other))
 	mustNil(t, db.Close())
-	if _, err := Open(path, WithKey(testKey)); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, keystore.WithKey(testKey)); !errors.Is(err, keystore.ErrWrongKey) {
 		t.Fatalf("old key after ChangeKey: %v", err)
 	}
-	db = openTestDB(t, path, WithKey(other))
+	db = openTestDB(t, path, keystore.WithKey(other))
 	defer db.Close()
 	if v, err := db.Value(bg(), "v"); err != nil || string(v) != "x" {
 		t.Fatalf("value after ChangeKey: %q %v", v, err)
@@ -105,17 +107,17 @@ func TestKeyProtectedStore(t *testing.T) {
 
 func TestOpenOptionErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	for name, opts := range map[string][]Option{
+	for name, opts := range map[string][]keystore.Option{
 		"none":       nil,
-		"both":       {WithKey(testKey), WithPassphrase([]byte("p"))},
-		"bad params": {WithPassphrase([]byte("p")), WithArgon2Params(Argon2Params{Time: 0, MemoryKiB: 8, Threads: 1})},
+		"both":       {keystore.WithKey(testKey), keystore.WithPassphrase([]byte("p"))},
+		"bad params": {keystore.WithPassphrase([]byte("p")), keystore.WithArgon2Params(keystore.Argon2Params{Time: 0, MemoryKiB: 8, Threads: 1})},
 		// Refused even where they would not be used, rather than dropped.
-		"bad params with a key": {WithKey(testKey), WithArgon2Params(Argon2Params{Time: 1, MemoryKiB: 1, Threads: 1})},
-		"zero lock timeout":     {WithKey(testKey), WithLockTimeout(0)},
-		"negative lock timeout": {WithKey(testKey), WithLockTimeout(-time.Second)},
-		"nil option":            {WithKey(testKey), nil},
+		"bad params with a key": {keystore.WithKey(testKey), keystore.WithArgon2Params(keystore.Argon2Params{Time: 1, MemoryKiB: 1, Threads: 1})},
+		"zero lock timeout":     {keystore.WithKey(testKey), keystore.WithLockTimeout(0)},
+		"negative lock timeout": {keystore.WithKey(testKey), keystore.WithLockTimeout(-time.Second)},
+		"nil option":            {keystore.WithKey(testKey), nil},
 	} {
-		if _, err := Open(path, opts...); !errors.Is(err, ErrInvalid) {
+		if _, err := Open(path, opts...); !errors.Is(err, keystore.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
 	}
@@ -151,13 +153,13 @@ func rawRecords(t *testing.T, path string) map[string][]byte {
 
 func TestChangePassphrase(t *testing.T) {
 	db, path := tempDB(t)
-	mustNil(t, db.SetIdentity(bg(), &Identity{UserID: "1", Backup: seqBlob(9)}))
-	mustNil(t, db.PutEvents(bg(), "c", []StoredEvent{ev("1", "m1"), ev("2", "m2")}))
+	mustNil(t, db.SetIdentity(bg(), &keystore.Identity{UserID: "1", Backup: seqBlob(9)}))
+	mustNil(t, db.PutEvents(bg(), "c", []keystore.StoredEvent{ev("1", "m1"), ev("2", "m2")}))
 	mustNil(t, db.Close())
 	before := rawRecords(t, path)
 
 	db = openTestDB(t, path)
-	if err := db.ChangePassphrase([]byte("not it"), []byte("new")); !errors.Is(err, ErrWrongPassphrase) {
+	if err := db.ChangePassphrase([]byte("not it"), []byte("new")); !errors.Is(err, keystore.ErrWrongPassphrase) {
 		t.Fatalf("wrong old passphrase: %v", err)
 	}
 	mustNil(t, db.ChangePassphrase([]byte("correct horse"), []byte("battery staple")))
@@ -183,10 +185,10 @@ func TestChangePassphrase(t *testing.T) {
 		t.Errorf("record count %d -> %d", len(before), len(after))
 	}
 
-	if _, err := Open(path, WithPassphrase([]byte("correct horse"))); !errors.Is(err, ErrWrongPassphrase) {
+	if _, err := Open(path, keystore.WithPassphrase([]byte("correct horse"))); !errors.Is(err, keystore.ErrWrongPassphrase) {
 		t.Fatalf("old passphrase still opens: %v", err)
 	}
-	db = openTestDB(t, path, WithPassphrase([]byte("battery staple")))
+	db = openTestDB(t, path, keystore.WithPassphrase([]byte("battery staple")))
 	defer db.Close()
 	id, err := db.Identity(bg())
 	mustNil(t, err)
@@ -209,10 +211,10 @@ func mutateRaw(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
 func TestTamperDetected(t *testing.T) {
 	setup := func(t *testing.T) string {
 		db, path := tempDB(t)
-		mustNil(t, db.SetIdentity(bg(), &Identity{UserID: "1", Backup: seqBlob(9)}))
-		mustNil(t, db.PutConversationKey(bg(), ConversationKey{ConversationID: "a", Version: "1", Key: keyOf(1)}))
-		mustNil(t, db.PutConversationKey(bg(), ConversationKey{ConversationID: "b", Version: "1", Key: keyOf(2)}))
-		mustNil(t, db.PutEvents(bg(), "a", []StoredEvent{ev("1", "m1"), ev("2", "m2")}))
+		mustNil(t, db.SetIdentity(bg(), &keystore.Identity{UserID: "1", Backup: seqBlob(9)}))
+		mustNil(t, db.PutConversationKey(bg(), keystore.ConversationKey{ConversationID: "a", Version: "1", Key: keyOf(1)}))
+		mustNil(t, db.PutConversationKey(bg(), keystore.ConversationKey{ConversationID: "b", Version: "1", Key: keyOf(2)}))
+		mustNil(t, db.PutEvents(bg(), "a", []keystore.StoredEvent{ev("1", "m1"), ev("2", "m2")}))
 		mustNil(t, db.Close())
 		return path
 	}
@@ -231,8 +233,8 @@ func TestTamperDetected(t *testing.T) {
 			return b.Put(keyIdentity, v)
 		})
 		_, err := reopen(t, path).Identity(bg())
-		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "authentication failed") {
-			t.Fatalf("err = %v, want ErrCorrupt (authentication failed)", err)
+		if !errors.Is(err, keystore.ErrCorrupt) || !strings.Contains(err.Error(), "authentication failed") {
+			t.Fatalf("err = %v, want keystore.ErrCorrupt (authentication failed)", err)
 		}
 	})
 	t.Run("conversation key swapped between conversations", func(t *testing.T) {
@@ -243,7 +245,7 @@ func TestTamperDetected(t *testing.T) {
 			return ck.Bucket([]byte("b")).Put(versionKey("1"), va)
 		})
 		db := reopen(t, path)
-		if _, err := db.ConversationKey(bg(), "b", "1"); !errors.Is(err, ErrCorrupt) {
+		if _, err := db.ConversationKey(bg(), "b", "1"); !errors.Is(err, keystore.ErrCorrupt) {
 			t.Fatalf("swapped key: err = %v, want ErrCorrupt", err)
 		}
 		if _, err := db.ConversationKey(bg(), "a", "1"); err != nil {
@@ -256,7 +258,7 @@ func TestTamperDetected(t *testing.T) {
 			b := tx.Bucket(bucketEvents).Bucket([]byte("a"))
 			return b.Put(versionKey("2"), bytes.Clone(b.Get(versionKey("1"))))
 		})
-		if _, err := reopen(t, path).Events(bg(), "a", "", 0); !errors.Is(err, ErrCorrupt) {
+		if _, err := reopen(t, path).Events(bg(), "a", "", 0); !errors.Is(err, keystore.ErrCorrupt) {
 			t.Fatalf("moved event: err = %v, want ErrCorrupt", err)
 		}
 	})
@@ -268,7 +270,7 @@ func TestTamperDetected(t *testing.T) {
 			v[0] = 2
 			return b.Put(keyIdentity, v)
 		})
-		if _, err := reopen(t, path).Identity(bg()); !errors.Is(err, ErrUnsupportedVersion) {
+		if _, err := reopen(t, path).Identity(bg()); !errors.Is(err, keystore.ErrUnsupportedVersion) {
 			t.Fatalf("err = %v, want ErrUnsupportedVersion", err)
 		}
 	})
@@ -280,8 +282,8 @@ func TestTamperDetected(t *testing.T) {
 			v[9]++ // argon2 time, low byte
 			return b.Put(keyHeader, v)
 		})
-		_, err := Open(path, WithPassphrase([]byte("correct horse")))
-		if !errors.Is(err, ErrWrongPassphrase) {
+		_, err := Open(path, keystore.WithPassphrase([]byte("correct horse")))
+		if !errors.Is(err, keystore.ErrWrongPassphrase) {
 			t.Fatalf("err = %v, want ErrWrongPassphrase", err)
 		}
 	})
@@ -293,8 +295,8 @@ func TestTamperDetected(t *testing.T) {
 			v[4] = 9
 			return b.Put(keyHeader, v)
 		})
-		_, err := Open(path, WithPassphrase([]byte("correct horse")))
-		if !errors.Is(err, ErrUnsupportedVersion) {
+		_, err := Open(path, keystore.WithPassphrase([]byte("correct horse")))
+		if !errors.Is(err, keystore.ErrUnsupportedVersion) {
 			t.Fatalf("err = %v, want ErrUnsupportedVersion", err)
 		}
 	})
@@ -304,8 +306,8 @@ func TestLocked(t *testing.T) {
 	db, path := tempDB(t)
 	_ = db
 	start := time.Now()
-	_, err := Open(path, WithPassphrase([]byte("correct horse")), WithLockTimeout(50*time.Millisecond))
-	if !errors.Is(err, ErrLocked) {
+	_, err := Open(path, keystore.WithPassphrase([]byte("correct horse")), keystore.WithLockTimeout(50*time.Millisecond))
+	if !errors.Is(err, keystore.ErrLocked) {
 		t.Fatalf("second open: err = %v, want ErrLocked", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -318,11 +320,11 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	marker := []byte("PLAINTEXT-MARKER-7f3a")
 	secret := seqBlob(0x41)
 	ck := keyOf(0x55)
-	mustNil(t, db.SetIdentity(bg(), &Identity{UserID: "1", Backup: secret}))
-	mustNil(t, db.PutConversationKey(bg(), ConversationKey{ConversationID: "c", Version: "1", Key: ck}))
-	mustNil(t, db.PutEvents(bg(), "c", []StoredEvent{{SequenceID: "1", Body: marker, Raw: marker}}))
-	mustNil(t, db.PutOutbox(bg(), OutboxItem{MessageID: "m", Body: marker}))
-	mustNil(t, db.SetToken(bg(), &Token{AccessToken: string(marker) + "acc", RefreshToken: string(marker) + "ref"}))
+	mustNil(t, db.SetIdentity(bg(), &keystore.Identity{UserID: "1", Backup: secret}))
+	mustNil(t, db.PutConversationKey(bg(), keystore.ConversationKey{ConversationID: "c", Version: "1", Key: ck}))
+	mustNil(t, db.PutEvents(bg(), "c", []keystore.StoredEvent{{SequenceID: "1", Body: marker, Raw: marker}}))
+	mustNil(t, db.PutOutbox(bg(), keystore.OutboxItem{MessageID: "m", Body: marker}))
+	mustNil(t, db.SetToken(bg(), &keystore.Token{AccessToken: string(marker) + "acc", RefreshToken: string(marker) + "ref"}))
 	mustNil(t, db.SetValue(bg(), "v", marker))
 	mustNil(t, db.Close())
 	raw, err := os.ReadFile(path)
@@ -334,28 +336,17 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	}
 }
 
-func TestCloseZeroesKey(t *testing.T) {
-	db, _ := tempDB(t)
-	if db.key == (SecretKey{}) {
-		t.Fatal("open store has a zero key")
-	}
-	mustNil(t, db.Close())
-	if db.key != (SecretKey{}) {
-		t.Fatal("Close left the store key in memory")
-	}
-}
-
 func TestRedaction(t *testing.T) {
 	blob := seqBlob(0x61) // printable bytes: "abcd..."
 	ck := keyOf(0x70)
-	tok := Token{AccessToken: "ACCESS-SECRET", RefreshToken: "REFRESH-SECRET", TokenType: "bearer", Scopes: []string{"dm.read"}}
+	tok := keystore.Token{AccessToken: "ACCESS-SECRET", RefreshToken: "REFRESH-SECRET", TokenType: "bearer", Scopes: []string{"dm.read"}}
 	values := []any{
-		Identity{UserID: "1", Backup: blob},
-		&Identity{UserID: "1", Backup: blob},
-		ConversationKey{ConversationID: "c", Version: "1", Key: ck},
-		[]ConversationKey{{Key: ck}},
-		StoredEvent{SequenceID: "1", Body: []byte("BODY-SECRET")},
-		OutboxItem{MessageID: "m", Body: []byte("BODY-SECRET")},
+		keystore.Identity{UserID: "1", Backup: blob},
+		&keystore.Identity{UserID: "1", Backup: blob},
+		keystore.ConversationKey{ConversationID: "c", Version: "1", Key: ck},
+		[]keystore.ConversationKey{{Key: ck}},
+		keystore.StoredEvent{SequenceID: "1", Body: []byte("BODY-SECRET")},
+		keystore.OutboxItem{MessageID: "m", Body: []byte("BODY-SECRET")},
 		tok, &tok,
 	}
 	for _, v := range values {
@@ -394,7 +385,7 @@ func TestOpenRejectsForeignFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "junk.db")
 	junk := bytes.Repeat([]byte("not a database "), 2000)
 	mustNil(t, os.WriteFile(path, junk, 0o600))
-	if _, err := Open(path, WithKey(testKey)); err == nil {
+	if _, err := Open(path, keystore.WithKey(testKey)); err == nil {
 		t.Fatal("opened a file that is not a bbolt database")
 	}
 	got, err := os.ReadFile(path)

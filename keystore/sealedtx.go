@@ -3,27 +3,22 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"encoding/json"
 	"fmt"
-	"io"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// boltTx implements Tx over one bbolt transaction. Keys (ids, versions,
-// sequence ids) are stored in the clear so they can be ordered and looked
-// up; every value is sealed with the store key and an AAD naming its bucket
-// path and key.
-type boltTx struct {
+// sealedTx implements Tx over one transaction of a Records backend. Keys
+// (ids, versions, sequence ids) are stored in the clear so they can be
+// ordered and looked up; every value is sealed with the store key and an
+// AAD naming its bucket path and key.
+type sealedTx struct {
 	ctx      context.Context
-	tx       *bolt.Tx
-	aead     cipher.AEAD
-	rand     io.Reader
+	r        Records
+	s        *Sealer
 	writable bool
 }
 
-func (t *boltTx) check(ctx context.Context, write bool) error {
+func (t *sealedTx) check(ctx context.Context, write bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -36,34 +31,8 @@ func (t *boltTx) check(ctx context.Context, write bool) error {
 	return nil
 }
 
-// bucket returns the bucket at path, or nil when any level is missing.
-func (t *boltTx) bucket(path ...[]byte) *bolt.Bucket {
-	b := t.tx.Bucket(path[0])
-	for _, p := range path[1:] {
-		if b == nil {
-			return nil
-		}
-		b = b.Bucket(p)
-	}
-	return b
-}
-
-// mkBucket returns the bucket at path, creating missing levels.
-func (t *boltTx) mkBucket(path ...[]byte) (*bolt.Bucket, error) {
-	b, err := t.tx.CreateBucketIfNotExists(path[0])
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
-	}
-	for _, p := range path[1:] {
-		if b, err = b.CreateBucketIfNotExists(p); err != nil {
-			return nil, fmt.Errorf("keystore: %w", err)
-		}
-	}
-	return b, nil
-}
-
 // put seals the JSON encoding of v under key in the bucket at path.
-func (t *boltTx) put(path [][]byte, key []byte, v any) error {
+func (t *sealedTx) put(path [][]byte, key []byte, v any) error {
 	pt, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("keystore: encoding record: %w", err)
@@ -73,24 +42,17 @@ func (t *boltTx) put(path [][]byte, key []byte, v any) error {
 }
 
 // putRaw seals pt under key in the bucket at path.
-func (t *boltTx) putRaw(path [][]byte, key, pt []byte) error {
-	b, err := t.mkBucket(path...)
+func (t *sealedTx) putRaw(path [][]byte, key, pt []byte) error {
+	sealed, err := t.s.Seal(path, key, pt)
 	if err != nil {
 		return err
 	}
-	sealed, err := seal(t.aead, t.rand, pt, recordAAD(append(path[:len(path):len(path)], key)...))
-	if err != nil {
-		return err
-	}
-	if err := b.Put(key, sealed); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	return nil
+	return t.r.Put(path, key, sealed)
 }
 
 // open authenticates and decodes the sealed value stored under key at path
 // into v.
-func (t *boltTx) open(path [][]byte, key, sealed []byte, v any) error {
+func (t *sealedTx) open(path [][]byte, key, sealed []byte, v any) error {
 	pt, err := t.openRaw(path, key, sealed)
 	if err != nil {
 		return err
@@ -102,21 +64,24 @@ func (t *boltTx) open(path [][]byte, key, sealed []byte, v any) error {
 	return nil
 }
 
-func (t *boltTx) openRaw(path [][]byte, key, sealed []byte) ([]byte, error) {
-	return unseal(t.aead, sealed, recordAAD(append(path[:len(path):len(path)], key)...), describe(path, key))
+func (t *sealedTx) openRaw(path [][]byte, key, sealed []byte) ([]byte, error) {
+	return t.s.Open(path, key, sealed)
 }
 
 // get loads and decodes one record; found is false when it is absent.
-func (t *boltTx) get(path [][]byte, key []byte, v any) (found bool, err error) {
-	b := t.bucket(path...)
-	if b == nil {
-		return false, nil
-	}
-	sealed := b.Get(key)
-	if sealed == nil {
-		return false, nil
+func (t *sealedTx) get(path [][]byte, key []byte, v any) (found bool, err error) {
+	sealed, err := t.r.Get(path, key)
+	if err != nil || sealed == nil {
+		return false, err
 	}
 	return true, t.open(path, key, sealed, v)
+}
+
+// each opens every record of the bucket at path, in key order.
+func (t *sealedTx) each(path [][]byte, fn func(k, v []byte) error) error {
+	return t.r.Scan(path, nil, 0, func(k, v []byte) (bool, error) {
+		return true, fn(k, v)
+	})
 }
 
 // describe names a record for error messages (ids only, never values).
@@ -137,7 +102,7 @@ func path(p ...[]byte) [][]byte { return p }
 
 // --- identity ---
 
-func (t *boltTx) Identity(ctx context.Context) (*Identity, error) {
+func (t *sealedTx) Identity(ctx context.Context) (*Identity, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -156,7 +121,7 @@ func (t *boltTx) Identity(ctx context.Context) (*Identity, error) {
 	return &Identity{UserID: r.UserID, Backup: r.Backup, PublicKeyVersion: r.PublicKeyVersion}, nil
 }
 
-func (t *boltTx) SetIdentity(ctx context.Context, id *Identity) error {
+func (t *sealedTx) SetIdentity(ctx context.Context, id *Identity) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -180,7 +145,7 @@ func peerRecord(k *PeerKey) peerKeyRecord {
 		FirstSeen: k.FirstSeen, LastSeen: k.LastSeen, Verified: k.Verified, Pinned: k.Pinned, Origin: k.Origin}
 }
 
-func (t *boltTx) peerKey(userID, version string) (*PeerKey, error) {
+func (t *sealedTx) peerKey(userID, version string) (*PeerKey, error) {
 	var r peerKeyRecord
 	found, err := t.get(path(bucketPeers, []byte(userID)), versionKey(version), &r)
 	if err != nil || !found {
@@ -190,7 +155,7 @@ func (t *boltTx) peerKey(userID, version string) (*PeerKey, error) {
 	return &k, nil
 }
 
-func (t *boltTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) {
+func (t *sealedTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -199,11 +164,7 @@ func (t *boltTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error)
 	}
 	out := []PeerKey{}
 	p := path(bucketPeers, []byte(userID))
-	b := t.bucket(p...)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
+	err := t.each(p, func(k, v []byte) error {
 		ver, err := parseVersionKey(k)
 		if err != nil {
 			return err
@@ -221,7 +182,7 @@ func (t *boltTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error)
 	return out, nil
 }
 
-func (t *boltTx) PutPeerKey(ctx context.Context, k PeerKey) error {
+func (t *sealedTx) PutPeerKey(ctx context.Context, k PeerKey) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -239,7 +200,7 @@ func (t *boltTx) PutPeerKey(ctx context.Context, k PeerKey) error {
 	return t.put(path(bucketPeers, []byte(k.UserID)), versionKey(k.Version), peerRecord(&k))
 }
 
-func (t *boltTx) SetPeerVerified(ctx context.Context, userID, version string, verified bool) error {
+func (t *sealedTx) SetPeerVerified(ctx context.Context, userID, version string, verified bool) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -272,7 +233,7 @@ func convKeyFromRecord(convID, version string, r *convKeyRecord) (ConversationKe
 	return k, nil
 }
 
-func (t *boltTx) convKey(convID, version string) (*ConversationKey, error) {
+func (t *sealedTx) convKey(convID, version string) (*ConversationKey, error) {
 	var r convKeyRecord
 	found, err := t.get(path(bucketConvKeys, []byte(convID)), versionKey(version), &r)
 	if err != nil || !found {
@@ -285,7 +246,7 @@ func (t *boltTx) convKey(convID, version string) (*ConversationKey, error) {
 	return &k, nil
 }
 
-func (t *boltTx) PutConversationKey(ctx context.Context, k ConversationKey) error {
+func (t *sealedTx) PutConversationKey(ctx context.Context, k ConversationKey) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -308,7 +269,7 @@ func (t *boltTx) PutConversationKey(ctx context.Context, k ConversationKey) erro
 		convKeyRecord{Key: k.Key[:], Verified: k.Verified, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt})
 }
 
-func (t *boltTx) ConversationKey(ctx context.Context, conversationID, version string) (*ConversationKey, error) {
+func (t *sealedTx) ConversationKey(ctx context.Context, conversationID, version string) (*ConversationKey, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -328,7 +289,7 @@ func (t *boltTx) ConversationKey(ctx context.Context, conversationID, version st
 	return k, nil
 }
 
-func (t *boltTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
+func (t *sealedTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -336,27 +297,29 @@ func (t *boltTx) LatestConversationKey(ctx context.Context, conversationID strin
 		return nil, err
 	}
 	p := path(bucketConvKeys, []byte(conversationID))
-	if b := t.bucket(p...); b != nil {
-		if k, v := b.Cursor().Last(); k != nil {
-			ver, err := parseVersionKey(k)
-			if err != nil {
-				return nil, err
-			}
-			var r convKeyRecord
-			if err := t.open(p, k, v, &r); err != nil {
-				return nil, err
-			}
-			ck, err := convKeyFromRecord(conversationID, ver, &r)
-			if err != nil {
-				return nil, err
-			}
-			return &ck, nil
+	k, v, err := t.r.Last(p)
+	if err != nil {
+		return nil, err
+	}
+	if k != nil {
+		ver, err := parseVersionKey(k)
+		if err != nil {
+			return nil, err
 		}
+		var r convKeyRecord
+		if err := t.open(p, k, v, &r); err != nil {
+			return nil, err
+		}
+		ck, err := convKeyFromRecord(conversationID, ver, &r)
+		if err != nil {
+			return nil, err
+		}
+		return &ck, nil
 	}
 	return nil, fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID)
 }
 
-func (t *boltTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {
+func (t *sealedTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -365,11 +328,7 @@ func (t *boltTx) ConversationKeys(ctx context.Context, conversationID string) ([
 	}
 	out := []ConversationKey{}
 	p := path(bucketConvKeys, []byte(conversationID))
-	b := t.bucket(p...)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
+	err := t.each(p, func(k, v []byte) error {
 		ver, err := parseVersionKey(k)
 		if err != nil {
 			return err
@@ -399,7 +358,7 @@ func convFromRecord(id string, r *conversationRecord) Conversation {
 		UpdatedAt: r.UpdatedAt}
 }
 
-func (t *boltTx) Conversation(ctx context.Context, id string) (*Conversation, error) {
+func (t *sealedTx) Conversation(ctx context.Context, id string) (*Conversation, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -418,7 +377,7 @@ func (t *boltTx) Conversation(ctx context.Context, id string) (*Conversation, er
 	return &c, nil
 }
 
-func (t *boltTx) PutConversation(ctx context.Context, c *Conversation) error {
+func (t *sealedTx) PutConversation(ctx context.Context, c *Conversation) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -433,17 +392,13 @@ func (t *boltTx) PutConversation(ctx context.Context, c *Conversation) error {
 	})
 }
 
-func (t *boltTx) Conversations(ctx context.Context) ([]Conversation, error) {
+func (t *sealedTx) Conversations(ctx context.Context) ([]Conversation, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
 	out := []Conversation{}
 	p := path(bucketConversations)
-	b := t.bucket(p...)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
+	err := t.each(p, func(k, v []byte) error {
 		var r conversationRecord
 		if err := t.open(p, k, v, &r); err != nil {
 			return err
@@ -473,7 +428,7 @@ func msgIndexKey(messageID, seq string) []byte {
 	return append(k, versionKey(seq)...)
 }
 
-func (t *boltTx) PutEvents(ctx context.Context, conversationID string, events []StoredEvent) error {
+func (t *sealedTx) PutEvents(ctx context.Context, conversationID string, events []StoredEvent) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -497,19 +452,15 @@ func (t *boltTx) PutEvents(ctx context.Context, conversationID string, events []
 			return err
 		}
 		if e.MessageID != "" {
-			idx, err := t.mkBucket(bucketMsgIndex, []byte(conversationID))
-			if err != nil {
+			if err := t.r.Put(path(bucketMsgIndex, []byte(conversationID)), msgIndexKey(e.MessageID, e.SequenceID), []byte{}); err != nil {
 				return err
-			}
-			if err := idx.Put(msgIndexKey(e.MessageID, e.SequenceID), []byte{}); err != nil {
-				return fmt.Errorf("keystore: %w", err)
 			}
 		}
 	}
 	return nil
 }
 
-func (t *boltTx) Events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
+func (t *sealedTx) Events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -521,39 +472,45 @@ func (t *boltTx) Events(ctx context.Context, conversationID, afterSeq string, li
 	}
 	out := []StoredEvent{}
 	p := path(bucketEvents, []byte(conversationID))
-	b := t.bucket(p...)
-	if b == nil {
-		return out, nil
-	}
-	c := b.Cursor()
-	var k, v []byte
-	if afterSeq == "" {
-		k, v = c.First()
-	} else {
-		start := versionKey(afterSeq)
-		k, v = c.Seek(start)
-		if k != nil && bytes.Equal(k, start) {
-			k, v = c.Next()
+	var start []byte
+	scanLimit := limit
+	if afterSeq != "" {
+		start = versionKey(afterSeq)
+		if scanLimit > 0 {
+			scanLimit++ // the first key may be afterSeq itself
 		}
 	}
-	for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+	if limit <= 0 {
+		scanLimit = 0
+	}
+	err := t.r.Scan(p, start, scanLimit, func(k, v []byte) (bool, error) {
+		if start != nil && bytes.Equal(k, start) {
+			return true, nil
+		}
+		if limit > 0 && len(out) >= limit {
+			return false, nil
+		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return false, err
 		}
 		seq, err := parseVersionKey(k)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		var r eventRecord
 		if err := t.open(p, k, v, &r); err != nil {
-			return nil, err
+			return false, err
 		}
 		out = append(out, eventFromRecord(seq, &r))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (t *boltTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {
+func (t *sealedTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -563,24 +520,31 @@ func (t *boltTx) EventByMessageID(ctx context.Context, conversationID, messageID
 	if err := checkID("message id", messageID); err != nil {
 		return nil, err
 	}
-	idx := t.bucket(bucketMsgIndex, []byte(conversationID))
-	evs := t.bucket(bucketEvents, []byte(conversationID))
-	if idx != nil && evs != nil {
-		prefix := append([]byte(messageID), 0)
-		// Walk this message id's entries from the highest sequence id down;
-		// an entry is stale when its event was since replaced.
-		var cands [][]byte
-		c := idx.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			cands = append(cands, k[len(prefix):])
+	prefix := append([]byte(messageID), 0)
+	// Walk this message id's entries from the highest sequence id down;
+	// an entry is stale when its event was since replaced.
+	var cands [][]byte
+	err := t.r.Scan(path(bucketMsgIndex, []byte(conversationID)), prefix, 0, func(k, _ []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			return false, nil
 		}
+		cands = append(cands, bytes.Clone(k[len(prefix):]))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	{
 		p := path(bucketEvents, []byte(conversationID))
 		for i := len(cands) - 1; i >= 0; i-- {
 			seq, err := parseVersionKey(cands[i])
 			if err != nil {
 				return nil, err
 			}
-			sealed := evs.Get(cands[i])
+			sealed, err := t.r.Get(p, cands[i])
+			if err != nil {
+				return nil, err
+			}
 			if sealed == nil {
 				continue
 			}
@@ -600,7 +564,7 @@ func (t *boltTx) EventByMessageID(ctx context.Context, conversationID, messageID
 
 // --- outbox ---
 
-func (t *boltTx) PutOutbox(ctx context.Context, item OutboxItem) error {
+func (t *sealedTx) PutOutbox(ctx context.Context, item OutboxItem) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -613,17 +577,13 @@ func (t *boltTx) PutOutbox(ctx context.Context, item OutboxItem) error {
 		Body: it.Body, CreatedAt: it.CreatedAt, Attempts: it.Attempts, LastError: it.LastError})
 }
 
-func (t *boltTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
+func (t *sealedTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
 	out := []OutboxItem{}
 	p := path(bucketOutbox)
-	b := t.bucket(p...)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
+	err := t.each(p, func(k, v []byte) error {
 		var r outboxRecord
 		if err := t.open(p, k, v, &r); err != nil {
 			return err
@@ -639,26 +599,19 @@ func (t *boltTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
 	return out, nil
 }
 
-func (t *boltTx) AckOutbox(ctx context.Context, messageID string) error {
+func (t *sealedTx) AckOutbox(ctx context.Context, messageID string) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
 	if err := checkID("message id", messageID); err != nil {
 		return err
 	}
-	b, err := t.mkBucket(bucketOutbox)
-	if err != nil {
-		return err
-	}
-	if err := b.Delete([]byte(messageID)); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	return nil
+	return t.r.Delete(path(bucketOutbox), []byte(messageID))
 }
 
 // --- token ---
 
-func (t *boltTx) Token(ctx context.Context) (*Token, error) {
+func (t *sealedTx) Token(ctx context.Context) (*Token, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -673,19 +626,12 @@ func (t *boltTx) Token(ctx context.Context) (*Token, error) {
 	return &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType, Expiry: r.Expiry, Scopes: r.Scopes}, nil
 }
 
-func (t *boltTx) SetToken(ctx context.Context, tok *Token) error {
+func (t *sealedTx) SetToken(ctx context.Context, tok *Token) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
 	if tok == nil {
-		b, err := t.mkBucket(bucketAccount)
-		if err != nil {
-			return err
-		}
-		if err := b.Delete(keyToken); err != nil {
-			return fmt.Errorf("keystore: %w", err)
-		}
-		return nil
+		return t.r.Delete(path(bucketAccount), keyToken)
 	}
 	v := prepToken(tok)
 	return t.put(path(bucketAccount), keyToken, tokenRecord(v))
@@ -693,7 +639,7 @@ func (t *boltTx) SetToken(ctx context.Context, tok *Token) error {
 
 // --- values ---
 
-func (t *boltTx) Value(ctx context.Context, name string) ([]byte, error) {
+func (t *sealedTx) Value(ctx context.Context, name string) ([]byte, error) {
 	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
@@ -701,8 +647,12 @@ func (t *boltTx) Value(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	p := path(bucketValues)
-	if b := t.bucket(p...); b != nil {
-		if sealed := b.Get([]byte(name)); sealed != nil {
+	sealed, err := t.r.Get(p, []byte(name))
+	if err != nil {
+		return nil, err
+	}
+	{
+		if sealed != nil {
 			pt, err := t.openRaw(p, []byte(name), sealed)
 			if err != nil {
 				return nil, err
@@ -716,7 +666,7 @@ func (t *boltTx) Value(ctx context.Context, name string) ([]byte, error) {
 	return nil, fmt.Errorf("%w: value %s", ErrNotFound, name)
 }
 
-func (t *boltTx) SetValue(ctx context.Context, name string, value []byte) error {
+func (t *sealedTx) SetValue(ctx context.Context, name string, value []byte) error {
 	if err := t.check(ctx, true); err != nil {
 		return err
 	}
@@ -724,14 +674,7 @@ func (t *boltTx) SetValue(ctx context.Context, name string, value []byte) error 
 		return err
 	}
 	if value == nil {
-		b, err := t.mkBucket(bucketValues)
-		if err != nil {
-			return err
-		}
-		if err := b.Delete([]byte(name)); err != nil {
-			return fmt.Errorf("keystore: %w", err)
-		}
-		return nil
+		return t.r.Delete(path(bucketValues), []byte(name))
 	}
 	return t.putRaw(path(bucketValues), []byte(name), value)
 }

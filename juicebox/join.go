@@ -1,0 +1,75 @@
+package juicebox
+
+import (
+	"context"
+)
+
+// realmResult is one realm's outcome in a concurrent step.
+type realmResult[T any] struct {
+	realm *Realm
+	val   T
+	err   error
+}
+
+// joinThreshold runs f on every realm concurrently and waits for all of
+// them, unless so many fail that threshold successes are impossible: then
+// it cancels the rest and returns the most specific error (see rank). On
+// success it returns every successful result (at least threshold), in
+// realm order.
+func joinThreshold[T any](ctx context.Context, realms []*Realm, threshold int, f func(ctx context.Context, r *Realm) (T, error)) ([]realmResult[T], error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan realmResult[T], len(realms))
+	for _, r := range realms {
+		go func() {
+			v, err := f(ctx, r)
+			ch <- realmResult[T]{realm: r, val: v, err: err}
+		}()
+	}
+	byRealm := map[*Realm]realmResult[T]{}
+	var errs []error
+	for range realms {
+		res := <-ch
+		if res.err != nil {
+			errs = append(errs, res.err)
+			if len(errs) > len(realms)-threshold {
+				return nil, minError(errs)
+			}
+			continue
+		}
+		byRealm[res.realm] = res
+	}
+	out := make([]realmResult[T], 0, len(byRealm))
+	for _, r := range realms {
+		if res, ok := byRealm[r]; ok {
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
+
+// joinAll runs f on every realm concurrently, waits for all of them (one
+// failure does not cut the others short) and returns the most specific
+// error if any failed.
+func joinAll(ctx context.Context, realms []*Realm, f func(ctx context.Context, r *Realm) error) error {
+	ch := make(chan error, len(realms))
+	for _, r := range realms {
+		go func() { ch <- f(ctx, r) }()
+	}
+	var errs []error
+	for range realms {
+		if err := <-ch; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return minError(errs)
+}
+
+// realmPtrs lists a configuration's realms.
+func realmPtrs(cfg *Configuration) []*Realm {
+	out := make([]*Realm, len(cfg.Realms))
+	for i := range cfg.Realms {
+		out[i] = &cfg.Realms[i]
+	}
+	return out
+}

@@ -1,0 +1,250 @@
+package boltstore
+
+import (
+	"github.com/xchat-go/xchat/keystore"
+
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// The file's bbolt buckets: "meta" holds the header under "header"; the
+// others hold the records (created up front so a new file shows the whole
+// layout).
+var (
+	bucketMeta = []byte("meta")
+	keyHeader  = []byte("header")
+
+	fileBuckets = []string{"meta", "account", "values", "peers", "convkeys", "conversations", "events", "msgindex", "outbox"}
+)
+
+// DB is the bbolt-backed keystore.Store: one file per account, every value sealed
+// with XChaCha20-Poly1305 under a random store key. It is safe for
+// concurrent use; only one process can hold the file open.
+type DB struct {
+	keystore.AutoTx
+
+	path string
+	bolt *bolt.DB
+	set  keystore.OpenOptions
+
+	rekeyMu sync.Mutex // serialises ChangePassphrase / ChangeKey
+
+	mu     sync.RWMutex // guards everything below; held (read) during transactions
+	sealer *keystore.Sealer
+	closed bool
+
+	leases *keystore.InProcess // see keystore.Leaser and keystore.OutboxClaimer
+}
+
+// Open opens the store at path, creating it (and its directory) when it
+// does not exist. Exactly one of keystore.WithPassphrase or keystore.WithKey must be given.
+//
+// Opening an existing store writes nothing until the passphrase or key has
+// been verified; a wrong one fails with keystore.ErrWrongPassphrase or keystore.ErrWrongKey. A
+// store held by another process fails with keystore.ErrLocked after the lock timeout.
+func Open(path string, opts ...keystore.Option) (*DB, error) {
+	set, err := keystore.ReadOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("keystore: creating directory: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: set.LockTimeout})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s", keystore.ErrLocked, path)
+		}
+		return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
+	}
+	db := &DB{path: path, bolt: bdb, set: set}
+	if err := db.unlock(opts); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	db.AutoTx = keystore.NewAutoTx(db.View, db.Update)
+	db.leases = keystore.NewInProcess(db)
+	return db, nil
+}
+
+// unlock reads (or, for a new store, creates) the header and installs the
+// store key.
+func (db *DB) unlock(opts []keystore.Option) error {
+	raw, err := db.header()
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return db.create(opts)
+	}
+	s, err := keystore.UnlockHeader(raw, opts...)
+	if err != nil {
+		return err
+	}
+	db.sealer = s
+	return nil
+}
+
+// header returns a copy of the stored header, or nil for a new file.
+func (db *DB) header() ([]byte, error) {
+	var raw []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			if v := b.Get(keyHeader); v != nil {
+				raw = bytes.Clone(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keystore: reading header: %w", err)
+	}
+	return raw, nil
+}
+
+// create initialises a new store: random store key, header, buckets, in
+// one transaction.
+func (db *DB) create(opts []keystore.Option) error {
+	header, s, err := keystore.CreateHeader(opts...)
+	if err != nil {
+		return err
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range fileBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyHeader, header)
+	})
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("keystore: initialising store: %w", err)
+	}
+	db.sealer = s
+	return nil
+}
+
+// Path returns the file the store lives in.
+func (db *DB) Path() string { return db.path }
+
+// Update runs fn in one bbolt read-write transaction, committed (and
+// fsynced) before Update returns nil.
+func (db *DB) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
+	return db.UpdateRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
+		return fn(keystore.NewSealedTx(ctx, r, s, true))
+	})
+}
+
+// View runs fn in one read-only bbolt transaction.
+func (db *DB) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
+	return db.ViewRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
+		return fn(keystore.NewSealedTx(ctx, r, s, false))
+	})
+}
+
+// Close closes the file and zeroes the store key. The AEAD instance built
+// from the key keeps an internal copy Go gives no way to clear; it becomes
+// unreachable here.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	db.sealer.Close()
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("keystore: closing: %w", err)
+	}
+	return nil
+}
+
+// ChangePassphrase re-wraps the store key under a key derived from newPass
+// (with a fresh salt, and the parameters of keystore.WithArgon2Params if given, else
+// those already in use). Only the header is rewritten, in one transaction.
+// A wrong oldPass fails with keystore.ErrWrongPassphrase and changes nothing.
+func (db *DB) ChangePassphrase(oldPass, newPass []byte) error {
+	opts := []keystore.Option{keystore.WithRand(db.set.Rand)}
+	if db.set.HasArgon2 {
+		opts = append(opts, keystore.WithArgon2Params(db.set.Argon2))
+	}
+	return db.rekey(keystore.WithPassphrase(oldPass), keystore.WithPassphrase(newPass), opts)
+}
+
+// ChangeKey re-wraps the store key of a key-protected store under newKey.
+// A wrong oldKey fails with keystore.ErrWrongKey and changes nothing.
+func (db *DB) ChangeKey(oldKey, newKey [32]byte) error {
+	return db.rekey(keystore.WithKey(oldKey), keystore.WithKey(newKey), []keystore.Option{keystore.WithRand(db.set.Rand)})
+}
+
+func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option) error {
+	db.rekeyMu.Lock()
+	defer db.rekeyMu.Unlock()
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return keystore.ErrClosed
+	}
+	raw, err := db.header()
+	if err != nil {
+		return err
+	}
+	nh, err := keystore.RewrapHeader(raw, db.sealer, oldSecret, newSecret, opts...)
+	if err != nil {
+		return err
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if !bytes.Equal(b.Get(keyHeader), raw) {
+			return fmt.Errorf("%w: header changed during rekey", keystore.ErrConflict)
+		}
+		return b.Put(keyHeader, nh)
+	})
+	if err != nil {
+		return fmt.Errorf("keystore: writing header: %w", err)
+	}
+	return nil
+}
+
+// AcquireLease implements keystore.Leaser within this process (only one process
+// can open the file).
+func (db *DB) AcquireLease(ctx context.Context, name string) (func(), error) {
+	return db.leases.AcquireLease(ctx, name)
+}
+
+// TryLease implements keystore.Leaser within this process.
+func (db *DB) TryLease(ctx context.Context, name string) (func(), bool, error) {
+	return db.leases.TryLease(ctx, name)
+}
+
+// QueueOutbox implements keystore.OutboxClaimer within this process.
+func (db *DB) QueueOutbox(ctx context.Context, item keystore.OutboxItem) error {
+	return db.leases.QueueOutbox(ctx, item)
+}
+
+// ClaimOutbox implements keystore.OutboxClaimer within this process.
+func (db *DB) ClaimOutbox(ctx context.Context, conversationID string) ([]keystore.OutboxItem, int, error) {
+	return db.leases.ClaimOutbox(ctx, conversationID)
+}
+
+// ReleaseOutbox implements keystore.OutboxClaimer within this process.
+func (db *DB) ReleaseOutbox(ctx context.Context, messageID string) error {
+	return db.leases.ReleaseOutbox(ctx, messageID)
+}
+
+// Compile-time checks.
+var (
+	_ keystore.Store         = (*DB)(nil)
+	_ keystore.SealedStore   = (*DB)(nil)
+	_ keystore.Leaser        = (*DB)(nil)
+	_ keystore.OutboxClaimer = (*DB)(nil)
+)

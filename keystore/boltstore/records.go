@@ -1,0 +1,154 @@
+package boltstore
+
+import (
+	"github.com/xchat-go/xchat/keystore"
+
+	"bytes"
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// boltRecords implements keystore.Records over one bbolt transaction: a bucket path
+// is a chain of nested bbolt buckets.
+type boltRecords struct{ tx *bolt.Tx }
+
+// bucket returns the bucket at path, or nil when any level is missing.
+func (r boltRecords) bucket(path [][]byte) *bolt.Bucket {
+	b := r.tx.Bucket(path[0])
+	for _, p := range path[1:] {
+		if b == nil {
+			return nil
+		}
+		b = b.Bucket(p)
+	}
+	return b
+}
+
+// mkBucket returns the bucket at path, creating missing levels.
+func (r boltRecords) mkBucket(path [][]byte) (*bolt.Bucket, error) {
+	b, err := r.tx.CreateBucketIfNotExists(path[0])
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	for _, p := range path[1:] {
+		if b, err = b.CreateBucketIfNotExists(p); err != nil {
+			return nil, fmt.Errorf("keystore: %w", err)
+		}
+	}
+	return b, nil
+}
+
+func (r boltRecords) Get(bucket [][]byte, key []byte) ([]byte, error) {
+	if b := r.bucket(bucket); b != nil {
+		return b.Get(key), nil
+	}
+	return nil, nil
+}
+
+func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
+	b, err := r.mkBucket(bucket)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(key, value); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}
+
+func (r boltRecords) Delete(bucket [][]byte, key []byte) error {
+	b := r.bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	if err := b.Delete(key); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}
+
+func (r boltRecords) Scan(bucket [][]byte, from []byte, limit int, fn func(key, value []byte) (bool, error)) error {
+	b := r.bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	var k, v []byte
+	if from == nil {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek(from)
+	}
+	for n := 0; k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
+		if v == nil {
+			continue // a nested bucket, not a record
+		}
+		n++
+		more, err := fn(k, v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r boltRecords) Last(bucket [][]byte) ([]byte, []byte, error) {
+	b := r.bucket(bucket)
+	if b == nil {
+		return nil, nil, nil
+	}
+	c := b.Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if v != nil {
+			return k, v, nil
+		}
+	}
+	return nil, nil, nil
+}
+
+func (r boltRecords) Walk(fn func(bucket [][]byte, key, value []byte) error) error {
+	return r.tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		if bytes.Equal(name, bucketMeta) {
+			return nil
+		}
+		return walkBolt([][]byte{name}, b, fn)
+	})
+}
+
+func walkBolt(path [][]byte, b *bolt.Bucket, fn func(bucket [][]byte, key, value []byte) error) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return walkBolt(append(path[:len(path):len(path)], k), b.Bucket(k), fn)
+		}
+		return fn(path, k, v)
+	})
+}
+
+// ViewRecords runs fn in one read-only bbolt transaction (see keystore.SealedStore).
+func (db *DB) ViewRecords(ctx context.Context, fn func(r keystore.Records, s *keystore.Sealer) error) error {
+	return db.runRecords(ctx, false, fn)
+}
+
+// UpdateRecords runs fn in one read-write bbolt transaction (see
+// keystore.SealedStore).
+func (db *DB) UpdateRecords(ctx context.Context, fn func(r keystore.Records, s *keystore.Sealer) error) error {
+	return db.runRecords(ctx, true, fn)
+}
+
+func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.Records, s *keystore.Sealer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return keystore.ErrClosed
+	}
+	body := func(btx *bolt.Tx) error { return fn(boltRecords{btx}, db.sealer) }
+	if writable {
+		return db.bolt.Update(body)
+	}
+	return db.bolt.View(body)
+}

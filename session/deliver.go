@@ -1,0 +1,311 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Real-time delivery. The Activity stream and webhooks push the same
+// envelope (api.ActivityEvent); Deliver is the one entry point for both.
+// A pushed event is exactly as untrusted as a fetched one: its payload's
+// signing_public_key, ids, versions and every other unsigned field are
+// server claims, so the encoded events go through the page step of Sync
+// (syncState.page: decrypt against pinned keys, fetch unknown signers,
+// screen authors, adopt keys of verified key changes, gate and store), with
+// the carried key change ahead of the event, as a page's key changes are.
+//
+// Push is never trusted for completeness: a delivery does not move the
+// conversation's sync position, and Reconcile (or ReconcileAll after a
+// reconnection) reads /events from that position, which fills gaps and
+// runs the transcript checks (links, forks, reorders) over pushed and
+// fetched events alike. Events already stored are compared byte for byte,
+// so a push that differs from what /events serves is reported
+// (AnomalyConflict), and neither path hands an event to the application
+// twice.
+
+// DeliveryStatus is what became of one activity event.
+type DeliveryStatus int
+
+const (
+	// DeliveryStored: new events were stored and passed to fn (they may
+	// have failed verification: see Event.Err).
+	DeliveryStored DeliveryStatus = iota
+	// DeliveryDuplicate: the event_uuid was seen before, or every event it
+	// carried was already stored (backfill and replays repeat events).
+	DeliveryDuplicate
+	// DeliveryIgnored: not an encrypted Chat event, or for another user
+	// of the same app.
+	DeliveryIgnored
+	// DeliveryRejected: the payload is malformed or names a conversation
+	// its event does not belong to; nothing was stored (Err says why).
+	// ReconcileAll learns what the server really holds.
+	DeliveryRejected
+)
+
+// String names the status.
+func (s DeliveryStatus) String() string {
+	return [...]string{"stored", "duplicate", "ignored", "rejected"}[s]
+}
+
+// Delivered is the outcome of Deliver.
+type Delivered struct {
+	Status DeliveryStatus
+	// EventUUID and EventType are the delivery's, as the server sent them.
+	EventUUID, EventType string
+	// ConversationID is the canonical conversation of the event ("" when
+	// it could not be read).
+	ConversationID string
+	// Events are the events stored by this delivery, as passed to fn.
+	Events []*Event
+	// Anomalies are findings of the delivery (a pushed event that differs
+	// from the stored one at its sequence id, unknown key versions).
+	Anomalies []Anomaly
+	// KeyChanges are peer key changes seen while fetching unknown signers.
+	KeyChanges []KeyChanged
+	// Err explains DeliveryIgnored and DeliveryRejected.
+	Err error
+}
+
+// ErrDeliveryRejected is the Err of a rejected delivery.
+var ErrDeliveryRejected = errors.New("session: activity event rejected")
+
+// maxSeenDeliveries bounds the event_uuid memory of an engine.
+const maxSeenDeliveries = 8192
+
+// liveState is the engine's real-time bookkeeping.
+type liveState struct {
+	mu      sync.Mutex
+	seen    map[string]bool
+	order   []string        // seen, oldest first, for eviction
+	pending map[string]bool // conversations delivered to since the last reconcile
+}
+
+// firstSight records an event_uuid and reports whether it is new.
+func (l *liveState) firstSight(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	if l.seen[id] {
+		return false
+	}
+	l.seen[id] = true
+	l.order = append(l.order, id)
+	if len(l.order) > maxSeenDeliveries {
+		delete(l.seen, l.order[0])
+		l.order = slices.Delete(l.order, 0, 1)
+	}
+	return true
+}
+
+func (l *liveState) markPending(cids ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending == nil {
+		l.pending = map[string]bool{}
+	}
+	for _, c := range cids {
+		l.pending[c] = true
+	}
+}
+
+func (l *liveState) takePending() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.pending))
+	for c := range l.pending {
+		out = append(out, c)
+	}
+	l.pending = nil
+	slices.Sort(out)
+	return out
+}
+
+// Deliver verifies, decrypts and stores one activity event delivered by
+// the Activity stream or a webhook, and passes each newly stored event to
+// fn (when not nil), the key change it carries first. It is the engine's
+// one entry point for pushed events.
+//
+// Events for other users of the app and non-chat events are ignored;
+// deliveries are de-duplicated on event_uuid (in memory) and on what the
+// store holds (sequence ids, and signed message ids replayed under new
+// sequence ids, which fail with ErrReplayed). The conversation is routed by
+// the encoded event itself; a payload whose conversation_id disagrees with
+// it is rejected. Verification failures are stored as failed events and
+// take no effect, exactly as in Sync. The conversation's sync position does
+// not move: call Reconcile after deliveries (and ReconcileAll after a
+// reconnection) so that /events fills any gap.
+func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*Event) error) (*Delivered, error) {
+	defer e.deliverChanges()
+	if ev == nil {
+		return nil, fmt.Errorf("%w: nil activity event", ErrInvalidArgument)
+	}
+	if _, err := e.srv(); err != nil {
+		return nil, err
+	}
+	d := &Delivered{EventUUID: string(ev.EventUUID), EventType: ev.EventType}
+	switch {
+	case !ev.IsChat():
+		d.Status, d.Err = DeliveryIgnored, fmt.Errorf("session: %q is not an encrypted chat event", ev.EventType)
+		return d, nil
+	case ev.Filter.UserID != "" && ev.Filter.UserID != e.userID:
+		d.Status, d.Err = DeliveryIgnored, fmt.Errorf("session: event for user %s, not %s", ev.Filter.UserID, e.userID)
+		return d, nil
+	case d.EventUUID != "" && !e.live.firstSight(d.EventUUID):
+		d.Status = DeliveryDuplicate
+		return d, nil
+	}
+	p, err := ev.ChatPayload()
+	if err != nil {
+		d.Status, d.Err = DeliveryRejected, fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+		return d, nil
+	}
+	cid, err := e.routeDelivery(p)
+	if err != nil {
+		// Which conversation it was is a claim: reconcile them all (the
+		// Follower does so for a rejection without ConversationID).
+		d.Status, d.Err = DeliveryRejected, err
+		return d, nil
+	}
+	d.ConversationID = cid
+	if err := e.deliverPage(ctx, cid, p, d, fn); err != nil {
+		return d, err
+	}
+	e.live.markPending(cid)
+	if len(d.Events) == 0 {
+		d.Status = DeliveryDuplicate
+	}
+	return d, nil
+}
+
+// routeDelivery returns the canonical conversation of a chat payload: the
+// one its encoded event names, which must agree with the payload's
+// conversation_id (in either the ':' or the '-' form) and, for a
+// one-to-one conversation, include this account.
+func (e *Engine) routeDelivery(p *api.ChatPayload) (string, error) {
+	raw, err := wire.DecodeB64(p.EncodedEvent)
+	if err != nil {
+		return "", fmt.Errorf("%w: encoded_event is not base64: %w", ErrDeliveryRejected, err)
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, inbound.ErrMalformed, err)
+	}
+	named := me.GetConversationID()
+	cid, err := CanonicalID(named, e.userID)
+	if err != nil || cid != named {
+		return "", fmt.Errorf("%w: event names conversation %q", ErrDeliveryRejected, clipID(named))
+	}
+	if p.ConversationID != "" {
+		pc, err := CanonicalID(p.ConversationID, e.userID)
+		if err != nil || pc != cid {
+			return "", fmt.Errorf("%w: payload names conversation %q, its event %q", ErrDeliveryRejected, clipID(p.ConversationID), cid)
+		}
+	}
+	if !IsGroup(cid) {
+		if _, err := peerOf(cid, e.userID); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+		}
+	}
+	return cid, nil
+}
+
+func clipID(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// deliverPage runs the payload's events through Sync's page step: the
+// carried key change as the page's key change metadata, the event as its
+// data. The sync position is left where it was.
+func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*Event) error) error {
+	unlock := e.lockConv(cid)
+	defer unlock()
+	var rec *keystore.Conversation
+	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		var err error
+		rec, err = e.conversationRecord(ctx, tx, cid)
+		return err
+	}); err != nil {
+		return err
+	}
+	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
+		return fmt.Errorf("%w: %s", ErrNotMember, cid)
+	}
+	keys, err := e.keysFor(ctx)
+	if err != nil {
+		return err
+	}
+	res := &SyncResult{ConversationID: cid}
+	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
+		fn: func(ev *Event) error {
+			d.Events = append(d.Events, ev)
+			if fn != nil {
+				return fn(ev)
+			}
+			return nil
+		}}
+	page := &api.GetChatConversationEventsResponse{Data: []api.ChatMessageEvent{{EncodedEvent: p.EncodedEvent}}}
+	if kc := p.ConversationKeyChangeEvent; kc != "" {
+		page.Meta = &api.ChatEventsMeta{ConversationKeyEvents: []string{kc}}
+	}
+	err = st.page(ctx, page, false)
+	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
+	return err
+}
+
+// Reconcile syncs (see SyncEach) every conversation Deliver stored events
+// in since the last Reconcile, passing fn the events the pushes missed. A
+// conversation whose sync fails stays pending for the next call.
+func (e *Engine) Reconcile(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
+	return e.reconcile(ctx, e.live.takePending(), fn)
+}
+
+// ReconcileAll refreshes the conversation list and syncs every
+// conversation (and any still pending), passing fn the events not stored
+// before: what a transport may have missed while it was disconnected,
+// whichever conversation it was in.
+func (e *Engine) ReconcileAll(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
+	convs, err := e.RefreshConversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := e.live.takePending()
+	for _, c := range convs {
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+		}
+	}
+	return e.reconcile(ctx, ids, fn)
+}
+
+func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*Event) error) ([]*SyncResult, error) {
+	var out []*SyncResult
+	var errs []error
+	for i, id := range ids {
+		res, err := e.SyncEach(ctx, id, fn)
+		if res != nil {
+			out = append(out, res)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			e.live.markPending(id)
+			if ctx.Err() != nil {
+				e.live.markPending(ids[i+1:]...)
+				break
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,131 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// Several engines may serve one account at once when they share a store
+// that coordinates them (keystore/pgstore): each is a replica. The store's
+// leases and outbox claims (keystore.Leaser, keystore.OutboxClaimer) make
+// sure two replicas never work on the same conversation at the same time
+// (sync, key rotation, group change, the preparation of a send) and never
+// deliver the same outbox item; a replica that dies loses its leases and
+// claims when they expire, and the others take its work over. The
+// functions below are the engine's only contact with that coordination.
+// Stores that coordinate nothing (Memory, DB) implement the same interfaces
+// within their one process.
+
+// ErrOutboxBusy reports that another replica is delivering part of a
+// conversation's outbox; FlushConversation stops so the conversation's
+// sends keep their order.
+var ErrOutboxBusy = errors.New("session: outbox items of the conversation are being sent by another replica")
+
+// conversationLease names the lease serialising work on one conversation.
+func conversationLease(cid string) string { return "session/conversation/" + cid }
+
+// lockShared takes the store's lease on conversation cid (see lockConv),
+// waiting while another replica holds it. A store that cannot be reached is
+// tried again until it answers; a closed store (every call on it fails
+// anyway) or closed engine lets the caller through.
+func (e *Engine) lockShared(cid string) func() {
+	l, ok := e.store.(keystore.Leaser)
+	if !ok {
+		return func() {}
+	}
+	wait := 10 * time.Millisecond
+	for {
+		release, err := l.AcquireLease(context.Background(), conversationLease(cid))
+		if err == nil {
+			return release
+		}
+		if errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid) || e.isClosed() {
+			return func() {}
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, time.Second)
+	}
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.closed
+}
+
+// queueOutbox stores item in the outbox before it is sent, claimed by this
+// engine when the store hands out claims.
+func (e *Engine) queueOutbox(ctx context.Context, item keystore.OutboxItem) error {
+	if c, ok := e.store.(keystore.OutboxClaimer); ok {
+		return c.QueueOutbox(ctx, item)
+	}
+	return e.store.PutOutbox(ctx, item)
+}
+
+// releaseOutbox gives back this engine's claim on an outbox item once its
+// delivery attempt is over (an acknowledged item has none left).
+func (e *Engine) releaseOutbox(ctx context.Context, messageID string) {
+	if c, ok := e.store.(keystore.OutboxClaimer); ok {
+		_ = c.ReleaseOutbox(context.WithoutCancel(ctx), messageID)
+	}
+}
+
+// pendingOutbox returns the outbox items of cid ("" for all) this engine
+// may deliver: with a claiming store, the items it claimed (busy counts
+// those another replica holds); otherwise every item.
+func (e *Engine) pendingOutbox(ctx context.Context, cid string) (items []keystore.OutboxItem, busy int, err error) {
+	if c, ok := e.store.(keystore.OutboxClaimer); ok {
+		return c.ClaimOutbox(ctx, cid)
+	}
+	all, err := e.store.Outbox(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, it := range all {
+		if cid == "" || it.ConversationID == cid {
+			items = append(items, it)
+		}
+	}
+	return items, 0, nil
+}
+
+// releaseOutboxItems releases the claims of items not delivered.
+func (e *Engine) releaseOutboxItems(ctx context.Context, items []keystore.OutboxItem) {
+	for _, it := range items {
+		e.releaseOutbox(ctx, it.MessageID)
+	}
+}
+
+// FlushConversation resends the pending sends of one conversation, oldest
+// first, each with its original message id, and stops at the first that
+// fails so the conversation's sends keep their order. It fails with
+// ErrOutboxBusy (sending nothing) while another replica is delivering one of
+// them. A replica taking over a conversation calls it before sending
+// anything new there.
+func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	items, busy, err := e.pendingOutbox(ctx, cid)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	defer e.releaseOutboxItems(ctx, items)
+	if busy > 0 {
+		return nil, fmt.Errorf("%w: %d in %s", ErrOutboxBusy, busy, cid)
+	}
+	var done []Sent
+	for _, it := range items {
+		s, err := e.deliver(ctx, it)
+		if err != nil {
+			return done, err
+		}
+		done = append(done, *s)
+	}
+	return done, nil
+}
