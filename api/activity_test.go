@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
 
@@ -148,14 +149,8 @@ func TestSubscriptionDataForms(t *testing.T) {
 // TestActivityOperationsMatchSpec checks ActivityOperations against
 // x-api-activity-openapi.json: ids, methods, paths and user-token scopes.
 func TestActivityOperationsMatchSpec(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "shared", "reference", "x-api-activity-openapi.json"))
-	if err != nil {
-		t.Fatalf("the Activity OpenAPI extract is required: %v", err)
-	}
 	var spec map[string]any
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
+	testref.JSON(t, testref.ActivityOpenAPI, &spec)
 	type op struct{ method, path, scopes string }
 	want := map[string]op{}
 	for path, item := range obj(spec, "paths") {
@@ -192,24 +187,6 @@ func TestActivityOperationsMatchSpec(t *testing.T) {
 	}
 	if !slices.Equal(types, api.ActivityEventTypes) {
 		t.Errorf("event types differ from the spec:\n%v\n%v", types, api.ActivityEventTypes)
-	}
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("module root not found")
-		}
-		dir = parent
 	}
 }
 

@@ -34,7 +34,7 @@ func BenchmarkGetConversationEventsPage(b *testing.B) {
 	}
 }
 
-func BenchmarkSendMessage(b *testing.B) {
+func BenchmarkClientSendMessage(b *testing.B) {
 	c, _, _ := newServer(b, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 201, map[string]any{"data": map[string]string{"encoded_message_event": "ZQ=="}})
 	})

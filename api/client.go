@@ -276,6 +276,9 @@ func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]by
 	target := u.String()
 
 	resp := &Response{}
+	// landed is set once an attempt may have taken effect without an
+	// answer; a repeated DELETE then answered 404 has succeeded.
+	landed := false
 	for attempt := 1; ; attempt++ {
 		if err := c.limits.wait(ctx, c, r.op.ID); err != nil {
 			return resp, err
@@ -292,6 +295,7 @@ func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]by
 			if !r.op.Idempotent && !dialFailed(err) {
 				return resp, err
 			}
+			landed = landed || !dialFailed(err)
 			delay := c.backoff(attempt)
 			if exceedsDeadline(ctx, c.now(), delay) {
 				return resp, err
@@ -314,11 +318,18 @@ func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]by
 			}
 			return resp, c.decodeSuccess(r.op.ID, body, out, resp)
 		}
+		if landed && r.op.Method == http.MethodDelete && hr.StatusCode == http.StatusNotFound {
+			// The earlier attempt deleted it.
+			return resp, nil
+		}
 		apiErr := decodeError(r.op.ID, hr.StatusCode, body)
 		apiErr.RateLimit = resp.RateLimit
 		apiErr.RetryAfter = retryAfter
-		if attempt >= c.maxAttempts || !r.op.Idempotent {
+		if attempt >= c.maxAttempts || (!r.op.Idempotent && hr.StatusCode != http.StatusTooManyRequests) {
 			return resp, apiErr
+		}
+		if hr.StatusCode >= 500 {
+			landed = true
 		}
 		var delay time.Duration
 		switch {

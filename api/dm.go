@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 )
@@ -215,6 +216,11 @@ func (c *Client) DeleteDmEvent(ctx context.Context, eventID string) (*DeleteDmEv
 	}
 	out := new(DeleteDmEventResponse)
 	resp, err := c.do(ctx, &request{op: OpDeleteDirectMessagesEvents, path: PathDmEvent(eventID)}, out)
+	if err == nil && out.Data == nil && resp.StatusCode == http.StatusNotFound {
+		// A retry after an attempt that may have arrived found the event
+		// gone: that attempt deleted it (see exchange).
+		out.Data = &DeleteDmEventData{Deleted: true}
+	}
 	return data(out.Data, resp, err)
 }
 

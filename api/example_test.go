@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/emulator"
 )
 
 // exampleServer stands in for X (or the emulator) in the examples: it
@@ -127,22 +128,42 @@ func ExampleError() {
 	// true
 }
 
+// Sign in with OAuth 2.0 (authorization code with PKCE) through a loopback
+// redirect. The emulator plays X here and a stand-in browser approves the
+// request; with X, use &api.OAuthConfig{ClientID: "YOUR_CLIENT_ID"} (X's
+// endpoints and every chat scope by default) and open authURL for the user.
 func ExampleLoopbackLogin() {
-	cfg := &api.OAuthConfig{ClientID: "YOUR_CLIENT_ID"} // X's endpoints and all chat scopes by default
 	ctx := context.Background()
+	local, err := emulator.Start(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	cfg := api.NewOAuthConfig(local.URL, "YOUR_CLIENT_ID")
+	cfg.AuthURL += "?emulator_user=" + local.Users["alice"].ID // the emulator's consent page stand-in
+	cfg.LoopbackAddr = "127.0.0.1:0"                           // X needs the exact registered redirect: fix the port there
 	tok, err := api.LoopbackLogin(ctx, cfg, func(authURL string) {
-		fmt.Println("Open this URL to authorize xchat:", authURL)
+		go func() { // the "browser": follows authURL to the loopback redirect
+			if resp, err := http.Get(authURL); err == nil {
+				resp.Body.Close()
+			}
+		}()
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// Refreshes (offline.access) are saved before use, e.g. to the keystore.
 	ts := cfg.TokenSource(ctx, tok, func(t *oauth2.Token) error { return saveToKeystore(t) })
-	c, err := api.New(api.WithTokenSource(ts))
+	c, err := api.New(api.WithBaseURL(local.URL), api.WithTokenSource(ts))
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = c
+	convs, _, err := c.ListConversations(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.RefreshToken != "", len(convs.Data))
+	// Output: true 0
 }
 
 func saveToKeystore(*oauth2.Token) error { return nil }

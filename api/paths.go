@@ -179,10 +179,22 @@ type Operation struct {
 	Method  string   // HTTP method
 	Pattern string   // path template, with net/http ServeMux wildcards
 	Scopes  []string // OAuth 2.0 scopes the operation requires
-	// Idempotent reports whether the client may retry the operation after an
-	// ambiguous failure: every GET, plus writes keyed by a client-chosen
-	// message id (sends, key changes) or naturally idempotent (read marks,
-	// block state).
+	// Idempotent reports whether the client may repeat the operation after
+	// an ambiguous failure (a reset or timeout after the request left, a
+	// 5xx answer): every GET and DELETE, and writes whose repetition is
+	// harmless by their nature (read marks, block state). Every operation
+	// is repeated when the connection could not be made or the answer was
+	// 429, since the server did not act.
+	//
+	// Writes keyed by a client-minted message id (sendChatMessage,
+	// addConversationKeys) are not: the specification does not promise that
+	// the server de-duplicates a repeated message_id, so the engine looks
+	// for the first attempt in the conversation before it sends again
+	// (package session). chatMediaUploadAppend is: a segment is addressed
+	// by its upload session and segment_index, so a repeat names the same
+	// segment, the upload stays private until a message references it, and
+	// a corrupted upload fails finalize's size check or the recipients'
+	// authenticated decryption instead of producing different media.
 	Idempotent bool
 }
 
@@ -197,9 +209,9 @@ var (
 	OpInitializeChatGroup       = Operation{"initializeChatGroup", "POST", "/2/chat/conversations/group/initialize", []string{"dm.write"}, false}
 	OpGetChatConversation       = Operation{"getChatConversation", "GET", "/2/chat/conversations/{id}", []string{"dm.read", "users.read", "tweet.read"}, true}
 	OpGetChatConversationEvents = Operation{"getChatConversationEvents", "GET", "/2/chat/conversations/{id}/events", []string{"users.read", "dm.read", "tweet.read"}, true}
-	OpAddConversationKeys       = Operation{"addConversationKeys", "POST", "/2/chat/conversations/{id}/keys", []string{"users.read", "dm.write", "tweet.read"}, true}
+	OpAddConversationKeys       = Operation{"addConversationKeys", "POST", "/2/chat/conversations/{id}/keys", []string{"users.read", "dm.write", "tweet.read"}, false}
 	OpAddChatGroupMembers       = Operation{"addChatGroupMembers", "POST", "/2/chat/conversations/{id}/members", []string{"tweet.read", "users.read", "dm.write"}, false}
-	OpSendChatMessage           = Operation{"sendChatMessage", "POST", "/2/chat/conversations/{id}/messages", []string{"tweet.read", "users.read", "dm.write"}, true}
+	OpSendChatMessage           = Operation{"sendChatMessage", "POST", "/2/chat/conversations/{id}/messages", []string{"tweet.read", "users.read", "dm.write"}, false}
 	OpDeleteChatMessages        = Operation{"deleteChatMessages", "POST", "/2/chat/conversations/{id}/messages/delete", []string{"tweet.read", "users.read", "dm.write"}, false}
 	OpMarkChatConversationRead  = Operation{"markChatConversationRead", "POST", "/2/chat/conversations/{id}/read", []string{"tweet.read", "dm.write", "users.read"}, true}
 	OpSendChatTypingIndicator   = Operation{"sendChatTypingIndicator", "POST", "/2/chat/conversations/{id}/typing", []string{"users.read", "dm.write", "tweet.read"}, false}

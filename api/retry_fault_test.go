@@ -74,7 +74,7 @@ func TestBackoffJitterIsBoundedAndCapped(t *testing.T) {
 }
 
 func TestNoRetryForNonIdempotent(t *testing.T) {
-	for _, status := range []int{500, 503, 429} {
+	for _, status := range []int{500, 503} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			c, cnt, clk := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })
 			_, _, err := c.InitializeGroup(context.Background())
@@ -89,30 +89,99 @@ func TestNoRetryForNonIdempotent(t *testing.T) {
 	}
 }
 
-func TestSendMessageRetriedWithSameMessageID(t *testing.T) {
-	var bodies []string
-	var mu sync.Mutex
-	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Error(err)
+// A 429 means the server did not act: even a non-idempotent call is
+// repeated once the limit resets.
+func TestRetry429NonIdempotent(t *testing.T) {
+	var calls atomic.Int64
+	c, cnt, clk := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		n := len(bodies)
-		mu.Unlock()
-		if n == 1 {
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
-		writeJSON(w, 201, map[string]any{"data": map[string]string{"encoded_message_event": "ZQ=="}})
+		writeJSON(w, 200, map[string]any{"data": map[string]string{"conversation_id": "g123"}})
 	})
-	if _, _, err := c.SendMessage(context.Background(), groupID, validSendRequest("msg-77")); err != nil {
+	if _, _, err := c.InitializeGroup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if cnt.Count() != 2 || bodies[0] != bodies[1] {
-		t.Fatalf("calls=%d bodies=%q", cnt.Count(), bodies)
+	if cnt.Count() != 2 || len(clk.Sleeps()) != 1 || clk.Sleeps()[0] < 3*time.Second {
+		t.Fatalf("calls=%d sleeps=%v", cnt.Count(), clk.Sleeps())
+	}
+}
+
+// Issue #13 item 7: the spec does not promise that a repeated message_id is
+// de-duplicated, so the client never repeats a send or a key change whose
+// first attempt may have reached the server (5xx, or a reset after the
+// request left); the engine looks for it first (package session).
+func TestMessageIDWritesNotRepeatedAfterAmbiguousFailure(t *testing.T) {
+	calls := map[string]func(c *api.Client) error{
+		"sendChatMessage": func(c *api.Client) error {
+			_, _, err := c.SendMessage(context.Background(), groupID, validSendRequest("msg-77"))
+			return err
+		},
+		"addConversationKeys": func(c *api.Client) error {
+			_, _, err := c.AddConversationKeys(context.Background(), groupID, &api.AddConversationKeysRequest{
+				ConversationKeyVersion:      "2",
+				ConversationParticipantKeys: []api.ConversationParticipantKey{{UserID: aliceID, EncryptedConversationKey: "AA==", PublicKeyVersion: "1"}},
+			})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name+"/500", func(t *testing.T) {
+			c, cnt, clk := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+			var e *api.Error
+			if err := call(c); !errors.As(err, &e) || e.StatusCode != 500 {
+				t.Fatalf("err = %v", err)
+			}
+			if cnt.Count() != 1 || len(clk.Sleeps()) != 0 {
+				t.Fatalf("calls=%d sleeps=%v: repeated after a 5xx", cnt.Count(), clk.Sleeps())
+			}
+		})
+		t.Run(name+"/reset", func(t *testing.T) {
+			url, reqs := resetServer(t, 1, `{"data":{}}`)
+			clk := testutil.NewClock()
+			c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
+				api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := call(c); err == nil {
+				t.Fatal("no error after a reset")
+			}
+			if reqs.Load() != 1 {
+				t.Fatalf("sent %d times after a reset", reqs.Load())
+			}
+		})
+	}
+}
+
+// A DELETE repeated after an attempt that may have arrived (its connection
+// reset after the request left) and answered 404 has succeeded: the first
+// attempt deleted it. A 404 on the first attempt is an error.
+func TestRetriedDeleteNotFoundIsSuccess(t *testing.T) {
+	url, reqs := resetServerThen(t, 1, func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, api.Problem{Type: "https://api.x.com/2/problems/resource-not-found", Title: "Not Found Error"})
+	})
+	clk := testutil.NewClock()
+	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
+		api.WithRand(maxRand), api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, resp, err := c.DeleteDmEvent(context.Background(), "123")
+	if err != nil || d == nil || !d.Deleted {
+		t.Fatalf("retried delete answered 404: %+v, %v", d, err)
+	}
+	if reqs.Load() != 2 || resp.Attempts != 2 {
+		t.Fatalf("requests=%d attempts=%d", reqs.Load(), resp.Attempts)
+	}
+
+	c2, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusNotFound, api.Problem{Title: "Not Found Error"})
+	})
+	if _, _, err := c2.DeleteDmEvent(context.Background(), "123"); !errors.Is(err, api.ErrNotFound) || cnt.Count() != 1 {
+		t.Fatalf("first-attempt 404: %v after %d calls", err, cnt.Count())
 	}
 }
 
@@ -199,6 +268,16 @@ func TestRetryStopsAtDeadline(t *testing.T) {
 // (with RST) before answering; later ones get a JSON 200.
 func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64) {
 	t.Helper()
+	return resetServerThen(t, drops, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+// resetServerThen accepts connections and closes the first `drops` of them
+// (with RST) before answering; h answers the later ones.
+func resetServerThen(t *testing.T, drops int64, h http.HandlerFunc) (string, *atomic.Int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +301,7 @@ func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64)
 			conn.Close()
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
+		h(w, r)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

@@ -1,9 +1,6 @@
 package api_test
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -11,36 +8,8 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testref"
 )
-
-// loadSpec reads ../shared/reference/x-api-chat-openapi.json relative to the
-// module root; a missing file fails the test.
-func loadSpec(t *testing.T) map[string]any {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("module root not found")
-		}
-		dir = parent
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "..", "shared", "reference", "x-api-chat-openapi.json"))
-	if err != nil {
-		t.Fatalf("OpenAPI spec not available (../shared/reference/x-api-chat-openapi.json from the module root): %v", err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
-	return spec
-}
 
 func obj(v any, keys ...string) map[string]any {
 	for _, k := range keys {
@@ -52,7 +21,8 @@ func obj(v any, keys ...string) map[string]any {
 }
 
 func TestOperationsMatchSpec(t *testing.T) {
-	spec := loadSpec(t)
+	var spec map[string]any
+	testref.JSON(t, testref.ChatOpenAPI, &spec)
 	type specOp struct {
 		method, path string
 		scopes       []string
@@ -111,7 +81,8 @@ func jsonNames(t reflect.Type) []string {
 }
 
 func TestTypesMatchSpecSchemas(t *testing.T) {
-	spec := loadSpec(t)
+	var spec map[string]any
+	testref.JSON(t, testref.ChatOpenAPI, &spec)
 	schemas := obj(spec, "components", "schemas")
 	cases := []struct {
 		v      any
@@ -231,7 +202,8 @@ func TestTypesMatchSpecSchemas(t *testing.T) {
 }
 
 func TestFieldEnumsMatchSpec(t *testing.T) {
-	spec := loadSpec(t)
+	var spec map[string]any
+	testref.JSON(t, testref.ChatOpenAPI, &spec)
 	params := obj(spec, "components", "parameters")
 	cases := []struct {
 		param string

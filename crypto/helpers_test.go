@@ -6,34 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
-)
 
-// sharedDir returns ../shared relative to the module root, or skips the test
-// when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found; shared reference data unavailable")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("shared reference data not found at %s (expected ../shared next to the module root); skipping", shared)
-	}
-	return shared
-}
+	"github.com/xchat-go/xchat/internal/testref"
+)
 
 func readJSON(t testing.TB, path string, v any) {
 	t.Helper()
@@ -114,7 +90,7 @@ type officialVectors struct {
 func loadOfficial(t testing.TB) officialVectors {
 	t.Helper()
 	var v officialVectors
-	readJSON(t, filepath.Join(sharedDir(t), "reference", "chat-xdk-sdk_vectors.json"), &v)
+	testref.JSON(t, testref.SDKVectors, &v)
 	if v.IdentityPrivate == "" || v.Signature == "" {
 		t.Fatal("official vectors: missing fields")
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
 
@@ -115,7 +116,7 @@ func TestOfficialKeyChangeEvent(t *testing.T) {
 		officialVectors
 		EventKeyChange string `json:"event_key_change_b64"`
 	}
-	readJSON(t, filepath.Join(sharedDir(t), "reference", "chat-xdk-sdk_vectors.json"), &v)
+	testref.JSON(t, testref.SDKVectors, &v)
 	ev := b64(t, v.EventKeyChange)
 	var ck ConversationKey
 	copy(ck[:], b64(t, v.ConversationKey))

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testutil"
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/xchat-go/xchat/internal/testref"
 )
 
 // Wycheproof runners. Each honours valid/invalid/acceptable ("acceptable"
@@ -75,10 +76,6 @@ type wpCase struct {
 	Result  string   `json:"result"`
 }
 
-func wycheproofPath(t *testing.T, name string) string {
-	return filepath.Join(sharedDir(t), "reference", "wycheproof", name)
-}
-
 // TestWycheproofECDSAP1363 runs every ECDSA P-256/SHA-256 P1363 case through
 // Verify. Verify accepts high-S signatures like the XDK, which is also
 // Wycheproof's expectation, so no case is a policy deviation.
@@ -94,7 +91,7 @@ func TestWycheproofECDSAP1363(t *testing.T) {
 			Sig string `json:"sig"`
 		} `json:"tests"`
 	}]
-	readJSON(t, wycheproofPath(t, "ecdsa_secp256r1_sha256_p1363_test.json"), &f)
+	testref.JSON(t, testref.Wycheproof("ecdsa_secp256r1_sha256_p1363_test.json"), &f)
 	w := &wpTally{name: "ecdsa p1363"}
 	for _, g := range f.TestGroups {
 		if g.Sha != "SHA-256" {
@@ -134,7 +131,7 @@ func TestWycheproofAESGCM(t *testing.T) {
 			Tag string `json:"tag"`
 		} `json:"tests"`
 	}]
-	readJSON(t, wycheproofPath(t, "aes_gcm_test.json"), &f)
+	testref.JSON(t, testref.Wycheproof("aes_gcm_test.json"), &f)
 	w := &wpTally{name: "aes-gcm 128/128"}
 	for _, g := range f.TestGroups {
 		if g.KeySize != 128 || g.IvSize != 128 || g.TagSize != 128 {
@@ -182,7 +179,7 @@ func TestWycheproofECDH(t *testing.T) {
 			Shared  string `json:"shared"`
 		} `json:"tests"`
 	}]
-	readJSON(t, wycheproofPath(t, "ecdh_secp256r1_ecpoint_test.json"), &f)
+	testref.JSON(t, testref.Wycheproof("ecdh_secp256r1_ecpoint_test.json"), &f)
 	w := &wpTally{name: "ecdh p256 ecpoint"}
 	for _, g := range f.TestGroups {
 		if g.Curve != "secp256r1" {
@@ -229,7 +226,7 @@ func TestWycheproofXChaCha20Poly1305(t *testing.T) {
 			Tag string `json:"tag"`
 		} `json:"tests"`
 	}]
-	readJSON(t, wycheproofPath(t, "xchacha20_poly1305_test.json"), &f)
+	testref.JSON(t, testref.Wycheproof("xchacha20_poly1305_test.json"), &f)
 	w := &wpTally{name: "xchacha20-poly1305"}
 	for _, g := range f.TestGroups {
 		for _, c := range g.Tests {

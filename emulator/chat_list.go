@@ -3,6 +3,7 @@ package emulator
 import (
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -274,13 +275,15 @@ func (s *Server) getChatConversationEvents(c *call) *apiError {
 		return perr
 	}
 	events := s.st.events[key]
+	// Events are held by sequence id: start below the cursor.
+	start := len(events)
+	if hasCursor {
+		start = sort.Search(len(events), func(i int) bool { return events[i].Seq >= cursor })
+	}
 	var page []*eventRec
 	hasMore := false
-	for i := len(events) - 1; i >= 0; i-- {
+	for i := start - 1; i >= 0; i-- {
 		e := events[i]
-		if hasCursor && e.Seq >= cursor {
-			continue
-		}
 		if e.Kind == kindKeyChange || !e.visibleTo(conv, c.user.ID) {
 			continue
 		}
@@ -303,8 +306,8 @@ func (s *Server) getChatConversationEvents(c *call) *apiError {
 	if !hasCursor && conv.KeyVersion != "" {
 		needed[conv.KeyVersion] = true
 	}
-	for _, e := range events {
-		if e.Kind == kindKeyChange && needed[e.KeyVersion] && e.visibleTo(conv, c.user.ID) {
+	for _, e := range s.st.keyChanges[key] {
+		if needed[e.KeyVersion] && e.visibleTo(conv, c.user.ID) {
 			meta.ConversationKeyEvents = append(meta.ConversationKeyEvents, wire.EncodeB64(e.Encoded))
 		}
 	}

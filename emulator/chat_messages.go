@@ -30,7 +30,9 @@ import (
 //   - contents over 256 KiB: 400, CONTENTS_TOO_LARGE
 //
 // A repeated POST with a message_id the sender already used in the
-// conversation answers the original event (201) and stores nothing.
+// conversation answers the original event (201) and stores nothing (unless
+// WithoutMessageIDDedup: then it is stored again, as by a server that does
+// not de-duplicate).
 func (s *Server) sendChatMessage(c *call) *apiError {
 	raw := c.r.PathValue("id")
 	key, conv, perr := s.resolveConv(c.user.ID, raw)
@@ -51,7 +53,7 @@ func (s *Server) sendChatMessage(c *call) *apiError {
 	if perr := checkComponent("message_id", req.MessageID); perr != nil {
 		return perr
 	}
-	if e := s.existingAction(key, c.user.ID, req.MessageID); e != nil {
+	if e := s.existingAction(key, c.user.ID, req.MessageID); e != nil && !s.cfg.noMessageDedup {
 		if e.Kind != kindMessage {
 			return errInvalid("message_id", "message_id %s is already used by another event.", clip(req.MessageID))
 		}

@@ -1,11 +1,14 @@
 package emulator_test
 
 import (
+	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 )
 
@@ -35,4 +38,26 @@ func ExampleNew() {
 	// Output:
 	// 201
 	// 401
+}
+
+// ExampleStart runs an emulator inside the process with two accounts: the
+// one call examples, demos and embedders' tests need.
+func ExampleStart() {
+	ctx := context.Background()
+	local, err := emulator.Start(ctx, "alice", "bob")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	alice := local.Users["alice"]
+	client, err := api.New(api.WithBaseURL(local.URL), api.WithBearerToken(alice.Token))
+	if err != nil {
+		log.Fatal(err)
+	}
+	convs, _, err := client.ListConversations(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(alice.Username, local.Users["bob"].ID != alice.ID, len(convs.Data), strings.HasPrefix(local.URL, "http://127.0.0.1:"))
+	// Output: alice true 0 true
 }

@@ -66,6 +66,7 @@ type config struct {
 	oauthClients    map[string]oauthClient
 	oauthAutoUser   string
 	provisionScopes []string
+	noMessageDedup  bool
 	recorder        *exchange.Recorder
 	dmDailyCap      int
 	failureEvents   bool
@@ -243,6 +244,15 @@ func WithProvisionScopes(scopes ...string) Option {
 		c.provisionScopes = append([]string(nil), scopes...)
 		return nil
 	}
+}
+
+// WithoutMessageIDDedup makes sendChatMessage store every request as a new
+// event, even one repeating a message_id the sender already used. The
+// specification does not promise that the server de-duplicates a repeated
+// message_id (the default emulator answers the original event); tests use
+// this option to prove that clients never rely on it.
+func WithoutMessageIDDedup() Option {
+	return func(c *config) error { c.noMessageDedup = true; return nil }
 }
 
 // WithRecorder records every exchange the server answers (for the contract

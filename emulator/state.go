@@ -208,6 +208,7 @@ type state struct {
 	keys        map[string][]*publicKeyRec // user -> versions, oldest first
 	convs       map[string]*convRec
 	events      map[string][]*eventRec // conv -> events, by sequence id
+	keyChanges  map[string][]*eventRec // conv -> its key change events, by sequence id
 	eventBySeq  map[uint64]*eventRec
 	msgIndex    map[string]uint64    // conv|sender|message_id -> seq
 	media       map[string]*mediaRec // conv|hash -> record
@@ -226,6 +227,7 @@ func newState() *state {
 		keys:       map[string][]*publicKeyRec{},
 		convs:      map[string]*convRec{},
 		events:     map[string][]*eventRec{},
+		keyChanges: map[string][]*eventRec{},
 		eventBySeq: map[uint64]*eventRec{},
 		msgIndex:   map[string]uint64{},
 		media:      map[string]*mediaRec{},
@@ -259,6 +261,9 @@ func (st *state) keyVersion(user, version string) *publicKeyRec {
 // addEvent installs a committed event.
 func (st *state) addEvent(e *eventRec) {
 	st.events[e.Conv] = append(st.events[e.Conv], e)
+	if e.Kind == kindKeyChange {
+		st.keyChanges[e.Conv] = append(st.keyChanges[e.Conv], e)
+	}
 	st.eventBySeq[e.Seq] = e
 	if e.MessageID != "" {
 		st.msgIndex[msgKey(e.Conv, e.SenderID, e.MessageID)] = e.Seq

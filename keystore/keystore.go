@@ -53,6 +53,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -86,7 +87,36 @@ var (
 	ErrClosed = errors.New("keystore: store is closed")
 	// ErrReadOnly reports a write attempted inside [Store.View].
 	ErrReadOnly = errors.New("keystore: write in read-only transaction")
+	// ErrDamaged reports a store file that is damaged or is not a keystore:
+	// empty, foreign, truncated, structurally corrupt, or holding a record
+	// that fails authentication. The error is a *DamagedError naming the
+	// file; a damaged record also matches ErrCorrupt. The file is never
+	// modified by the failing call.
+	ErrDamaged = errors.New("keystore is damaged")
 )
+
+// DamagedError reports damage to the store file at Path. It matches
+// ErrDamaged and unwraps to the cause.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+// Error implements error: "keystore PATH is damaged: CAUSE".
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("keystore %s is damaged: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrDamaged) true.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// DamagedType is the StoredEvent.Type of a history record whose stored
+// bytes are damaged: Events returns it in place of the record (with the
+// reason in Error) so one bad record does not hide the others.
+const DamagedType = "damaged"
 
 // BackupSize is the length of the identity key backup blob: the 32-byte
 // identity private key followed by the 32-byte signing private key.

@@ -325,15 +325,27 @@ func (t *memTx) ConversationKey(ctx context.Context, conversationID, version str
 	return &k, nil
 }
 
+// LatestConversationKey scans the conversation's keys for the highest
+// version rather than sorting a copy of them all.
 func (t *memTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
-	ks, err := t.ConversationKeys(ctx, conversationID)
-	if err != nil {
+	if err := t.check(ctx, false); err != nil {
 		return nil, err
 	}
-	if len(ks) == 0 {
+	if err := checkID("conversation id", conversationID); err != nil {
+		return nil, err
+	}
+	keys := t.s.convKeys[conversationID]
+	latest, found := "", false
+	for v := range keys {
+		if !found || decimal.Compare(v, latest) > 0 {
+			latest, found = v, true
+		}
+	}
+	if !found {
 		return nil, fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID)
 	}
-	return &ks[len(ks)-1], nil
+	k := keys[latest]
+	return &k, nil
 }
 
 func (t *memTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {

@@ -82,6 +82,26 @@ func BenchmarkMemoryPutEventLargeHistory(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryLatestConversationKey looks up the newest of 1000 key
+// versions of a conversation (a key rotation does it every time): it must
+// not copy and sort them all.
+func BenchmarkMemoryLatestConversationKey(b *testing.B) {
+	m := NewMemory()
+	defer m.Close()
+	for i := range 1000 {
+		if err := m.PutConversationKey(bg(), ConversationKey{ConversationID: "c", Version: strconv.Itoa(1700000000000 + i),
+			Key: SecretKey{byte(i), byte(i >> 8)}, CreatedBy: "u", CreatedAt: t0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if k, err := m.LatestConversationKey(bg(), "c"); err != nil || k.Version != "1700000000999" {
+			b.Fatal(k, err)
+		}
+	}
+}
+
 func benchEvents(base, n int) []StoredEvent {
 	evs := make([]StoredEvent, n)
 	for i := range evs {

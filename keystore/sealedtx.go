@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -499,7 +500,12 @@ func (t *sealedTx) Events(ctx context.Context, conversationID, afterSeq string, 
 		}
 		var r eventRecord
 		if err := t.open(p, k, v, &r); err != nil {
-			return false, err
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
+				return false, err
+			}
+			// One damaged record fails alone: the others are returned.
+			out = append(out, StoredEvent{SequenceID: seq, Type: DamagedType, Error: err.Error()})
+			return true, nil
 		}
 		out = append(out, eventFromRecord(seq, &r))
 		return true, nil

@@ -1,13 +1,10 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
@@ -17,23 +14,11 @@ import (
 // login provisions (or logs in) a user on the demo emulator and returns its
 // id and an API client, as an app has after the user signs in.
 func (d *demo) login(name string) (string, *api.Client) {
-	body, err := json.Marshal(map[string]string{"username": name})
+	u, err := d.local.AddUser(context.Background(), name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var u struct {
-		ID          string `json:"id"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		log.Fatal(err)
-	}
-	c, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(u.AccessToken))
+	c, err := api.New(api.WithBaseURL(d.local.URL), api.WithBearerToken(u.Token))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
@@ -408,6 +409,7 @@ type preparedKey struct {
 	participants []api.ConversationParticipantKey
 	recipients   map[string]string
 	action       api.ActionSignature
+	messageID    string // of the key change action
 }
 
 func (p *preparedKey) zero() {
@@ -467,6 +469,7 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 		p.zero()
 		return nil, err
 	}
+	p.messageID = mid
 	p.action, err = sg.keyChangeAction(mid, cid, version, key, thriftParts)
 	if err != nil {
 		p.zero()
@@ -523,11 +526,7 @@ func (e *Engine) distributeKey(ctx context.Context, cid string, members []string
 			return "", err
 		}
 		defer p.zero()
-		resp, err = srv.AddConversationKeys(ctx, PathID(cid), &api.AddConversationKeysRequest{
-			ConversationKeyVersion:      p.version,
-			ConversationParticipantKeys: p.participants,
-			ActionSignatures:            []api.ActionSignature{p.action},
-		})
+		resp, err = e.postKeyChange(ctx, srv, cid, p)
 		if err == nil {
 			break
 		}
@@ -943,9 +942,10 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 
 // DeleteMessages deletes messages by sequence id. forAll deletes them for
 // every participant (own messages only); otherwise only from this account's
-// view. The signed MessageDeleteEvent is queued in the outbox before it is
-// sent, so a failed delete is retried by FlushOutbox with the same message
-// id.
+// view. Like a message, the signed MessageDeleteEvent goes through the
+// outbox (see FlushOutbox): older pending sends of the conversation go
+// first, and a delete that is not delivered stays queued (*QueuedError) for
+// a retry with the same message id.
 func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []string, forAll bool) error {
 	sg, err := e.signer()
 	if err != nil {
@@ -1002,11 +1002,17 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		DeleteMessageAction: restAction,
 		ActionSignatures:    []api.ActionSignature{sig},
 	}
-	item, err := newOutboxItem(mid, cid, outboxDelete, req, e.now())
+	p, err := newPending(mid, cid, outboxDelete, req,
+		&outboxContent{Type: TypeDelete, Target: strings.Join(sequenceIDs, ", #")}, e.now())
 	if err != nil {
 		return err
 	}
-	_, err = e.deliver(ctx, item)
+	unlock := e.lockOutbox(cid)
+	defer unlock()
+	_, res, err := e.submit(ctx, p)
+	if res != nil {
+		return res.with(err)
+	}
 	return err
 }
 

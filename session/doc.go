@@ -49,12 +49,26 @@
 // # Sending
 //
 // Every message is encrypted under the conversation's newest verified key,
-// signed (signature version 7) and stored in the outbox before the network
-// call. A transient failure leaves it there (ErrQueued) and FlushOutbox
-// resends it with the same message id, so the server can deduplicate; a
-// success removes it in the same store transaction that records the
-// server's copy. Replies embed the original's signed event (and its edit and
-// key change when needed) so recipients can validate the quoted preview.
+// signed (signature version 7) and stored in the outbox before any network
+// call; a success removes it in the same store transaction that records the
+// server's copy. Nothing in the outbox is lost or sent twice:
+//
+//   - A failure that is not a definite, content-related rejection leaves
+//     the send queued (*QueuedError, ErrQueued): network failures, 401 and
+//     403 (a token to renew), 429 and 5xx. A rejection removes it and says
+//     what was not sent and why (*RejectedError, ErrRejected); a send
+//     refused for a stale key is sealed again under the current one.
+//   - Before a send whose earlier attempt may have arrived is repeated, the
+//     conversation is synced and searched for its message id: the spec
+//     does not promise that the server de-duplicates. A repeated delete
+//     answered 404 has taken effect.
+//   - A conversation's sends go out in order: each send first delivers the
+//     older pending ones (Sent.Flushed) or waits behind them; sending text
+//     identical to a pending send (a resend by hand) delivers the pending
+//     one (Sent.Duplicate). FlushOutbox retries everything pending.
+//
+// Replies embed the original's signed event (and its edit and key change
+// when needed) so recipients can validate the quoted preview.
 //
 // # Groups
 //

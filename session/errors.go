@@ -79,10 +79,15 @@ var (
 	// not match the request (for example a returned event that is not the
 	// message sent).
 	ErrServerResponse = errors.New("session: unexpected server response")
-	// ErrQueued reports a send that failed with a transient error; the
-	// prepared request stays in the outbox and FlushOutbox retries it with
-	// the same message id.
+	// ErrQueued reports a send that was not delivered and stays, encrypted
+	// and signed, in the outbox; FlushOutbox (or the next send to the same
+	// conversation) delivers it with the same message id. The error is a
+	// *QueuedError.
 	ErrQueued = errors.New("session: send queued for retry")
+	// ErrRejected reports a send the server refused for good (a definite,
+	// content-related rejection); it was removed from the outbox. The
+	// error is a *RejectedError naming what was not sent.
+	ErrRejected = errors.New("session: send rejected by the server")
 	// ErrMediaTooLarge reports media above the upload limit.
 	ErrMediaTooLarge = errors.New("session: media too large")
 	// ErrMediaTruncated reports downloaded media that does not match the

@@ -3,11 +3,9 @@ package session_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
-	"net/http"
-	"net/http/httptest"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
@@ -15,14 +13,20 @@ import (
 	"github.com/xchat-go/xchat/session"
 )
 
-// demo runs an in-process emulator for the examples.
+// demo is a local emulator for the examples (see emulator.Start).
 type demo struct {
-	srv *httptest.Server
+	local *emulator.Local
 }
 
-func newDemo() *demo { return &demo{srv: httptest.NewServer(emulator.New())} }
+func newDemo() *demo {
+	local, err := emulator.Start(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	return &demo{local: local}
+}
 
-func (d *demo) Close() { d.srv.Close() }
+func (d *demo) Close() { _ = d.local.Close() }
 
 // account provisions a user on the emulator, creates and registers its
 // account and returns the opened engine.
@@ -33,29 +37,17 @@ func (d *demo) account(ctx context.Context, name string, opts ...session.Option)
 
 // provision creates a user on the emulator.
 func (d *demo) provision(name string) (id, token string) {
-	body, err := json.Marshal(map[string]string{"username": name})
+	u, err := d.local.AddUser(context.Background(), name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var u struct {
-		ID          string `json:"id"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		log.Fatal(err)
-	}
-	return u.ID, u.AccessToken
+	return u.ID, u.Token
 }
 
 // device creates, opens and registers a fresh key pair for user id: a new
 // account, or an existing user reinstalling.
 func (d *demo) device(ctx context.Context, id, token string, opts ...session.Option) *session.Engine {
-	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(token))
+	client, err := api.New(api.WithBaseURL(d.local.URL), api.WithBearerToken(token))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -76,31 +68,18 @@ func (d *demo) device(ctx context.Context, id, token string, opts ...session.Opt
 // Open an account: create its keys once, open the engine, publish the keys.
 func ExampleOpen() {
 	ctx := context.Background()
-	d := newDemo()
-	defer d.Close()
-	body, err := json.Marshal(map[string]string{"username": "alice"})
+	local, err := emulator.Start(ctx, "alice") // or X itself: api.New(api.WithBearerToken(token))
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, err := http.Post(d.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		log.Fatal(err)
-	}
-	var u struct {
-		ID          string `json:"id"`
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&u)
-	resp.Body.Close()
-	if err != nil {
-		log.Fatal(err)
-	}
+	defer local.Close()
+	alice := local.Users["alice"]
 
-	store := keystore.NewMemory()
-	if err := session.CreateAccount(ctx, store, u.ID, nil); err != nil {
+	store := keystore.NewMemory() // keystore.Open(path, keystore.WithPassphrase(p)) on disk
+	if err := session.CreateAccount(ctx, store, alice.ID, nil); err != nil {
 		log.Fatal(err)
 	}
-	client, err := api.New(api.WithBaseURL(d.srv.URL), api.WithBearerToken(u.AccessToken))
+	client, err := api.New(api.WithBaseURL(local.URL), api.WithBearerToken(alice.Token))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -356,4 +335,100 @@ func Example_keyChanges() {
 	// Output:
 	// new keys for the peer, pinned: true
 	// 1 rotated
+}
+
+// Reply to a message: the reply quotes the original's signed event, so the
+// recipient checks the quoted preview against what was really sent.
+func Example_reply() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+	q, err := alice.SendText(ctx, bob.UserID(), "lunch at noon?")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bob.Sync(ctx, alice.UserID()); err != nil { // bob needs the original to quote it
+		log.Fatal(err)
+	}
+	if _, err := bob.Reply(ctx, alice.UserID(), q.SequenceID, "yes!"); err != nil {
+		log.Fatal(err)
+	}
+	res, err := alice.Sync(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range res.Entries {
+		if e.ReplyTo != nil {
+			fmt.Printf("%s (re %q, preview %s) %v\n", e.Text, e.ReplyTo.Text, e.ReplyTo.Validation, e.Verified)
+		}
+	}
+	// Output: yes! (re "lunch at noon?", preview valid) true
+}
+
+// Send a file: it is encrypted with the conversation key (streamed, in
+// segments) before it is uploaded; the recipient downloads and decrypts it.
+func Example_media() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
+	data := []byte("%PDF-1.7 minutes of the meeting")
+	_, err := alice.SendMedia(ctx, bob.UserID(), session.Media{
+		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "minutes.pdf",
+		Type: session.MediaFile, Caption: "the minutes",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := bob.Sync(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range res.Entries {
+		for _, a := range e.Attachments {
+			if a.Media == nil {
+				continue
+			}
+			got, err := bob.DownloadMedia(ctx, e.ConversationID, a.Media, e.KeyVersion, 0)
+			if err != nil {
+				log.Fatal(err)
+			}
+			fmt.Println(e.Text, a.Media.Filename, e.Verified, bytes.Equal(got, data))
+		}
+	}
+	// Output: the minutes minutes.pdf true true
+}
+
+// Strict trust: nothing is encrypted to a peer's keys until the user has
+// compared safety numbers out of band and called Verify.
+func Example_strictTrust() {
+	ctx := context.Background()
+	d := newDemo()
+	defer d.Close()
+	alice := d.account(ctx, "alice")
+	bob := d.account(ctx, "bob", session.WithTrustPolicy(session.TrustStrict))
+
+	_, err := bob.SendText(ctx, alice.UserID(), "hi")
+	fmt.Println(errors.Is(err, session.ErrUnverifiedPeer))
+
+	// Both read their safety number to each other (in person, by phone…).
+	theirs, err := alice.SafetyNumber(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	mine, err := bob.SafetyNumber(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if mine == theirs {
+		if err := bob.Verify(ctx, alice.UserID()); err != nil {
+			log.Fatal(err)
+		}
+	}
+	sent, err := bob.SendText(ctx, alice.UserID(), "hi, verified")
+	fmt.Println(err == nil, sent.Entry.Verified)
+	// Output:
+	// true
+	// true true
 }

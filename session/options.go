@@ -61,6 +61,18 @@ func WithTrustPolicy(p TrustPolicy) Option {
 	}
 }
 
+// WithWorkers sets the number of goroutines that decrypt a page of events
+// (default GOMAXPROCS); a number below 1 is refused.
+func WithWorkers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalidOption("WithWorkers: %d workers", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
 // WithKeyChangeHandler registers fn to be called, synchronously and without
 // engine locks held, every time a peer's published keys change. The same
 // changes are also returned by RefreshPeers and recorded in the key history

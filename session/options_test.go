@@ -23,6 +23,8 @@ func TestOptionsFailClosed(t *testing.T) {
 		"nil key handler":      WithKeyChangeHandler(nil),
 		"page size 0":          WithPageSize(0),
 		"page size 101":        WithPageSize(101),
+		"no workers":           WithWorkers(0),
+		"negative workers":     WithWorkers(-1),
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
@@ -36,6 +38,7 @@ func TestOptionsFailClosed(t *testing.T) {
 		"clock":         WithClock(time.Now),
 		"page size 1":   WithPageSize(1),
 		"page size 100": WithPageSize(100),
+		"one worker":    WithWorkers(1),
 		"key handler":   WithKeyChangeHandler(func(KeyChanged) {}),
 	} {
 		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {

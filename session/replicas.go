@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
@@ -98,34 +97,4 @@ func (e *Engine) releaseOutboxItems(ctx context.Context, items []keystore.Outbox
 	for _, it := range items {
 		e.releaseOutbox(ctx, it.MessageID)
 	}
-}
-
-// FlushConversation resends the pending sends of one conversation, oldest
-// first, each with its original message id, and stops at the first that
-// fails so the conversation's sends keep their order. It fails with
-// ErrOutboxBusy (sending nothing) while another replica is delivering one of
-// them. A replica taking over a conversation calls it before sending
-// anything new there.
-func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
-	cid, err := CanonicalID(id, e.userID)
-	if err != nil {
-		return nil, err
-	}
-	items, busy, err := e.pendingOutbox(ctx, cid)
-	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	defer e.releaseOutboxItems(ctx, items)
-	if busy > 0 {
-		return nil, fmt.Errorf("%w: %d in %s", ErrOutboxBusy, busy, cid)
-	}
-	var done []Sent
-	for _, it := range items {
-		s, err := e.deliver(ctx, it)
-		if err != nil {
-			return done, err
-		}
-		done = append(done, *s)
-	}
-	return done, nil
 }

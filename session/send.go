@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -57,6 +56,16 @@ type Sent struct {
 	// Entry is the stored history entry of the message, when the server
 	// returned it.
 	Entry *Entry `json:"entry,omitempty"`
+	// Duplicate reports a send identical to one already waiting in the
+	// outbox (a resend by hand): that one was delivered, and no second
+	// copy was made.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Flushed lists the older pending sends of the conversation delivered
+	// first, in order.
+	Flushed []Sent `json:"flushed,omitempty"`
+	// Dropped lists older pending sends of the conversation the server
+	// refused for good while they were retried; they are no longer queued.
+	Dropped []Rejected `json:"dropped,omitempty"`
 }
 
 // SendText sends a text message to conversation id (any form accepted by
@@ -71,12 +80,14 @@ func (e *Engine) Reply(ctx context.Context, id, replyTo, text string) (*Sent, er
 	return e.Send(ctx, id, Outgoing{Text: text, ReplyTo: replyTo})
 }
 
-// Send encrypts, signs and sends a message. The prepared request is stored
-// in the outbox (keyed by its message id) before it is sent; a transient
-// failure leaves it there and returns an error wrapping ErrQueued, and
-// FlushOutbox resends it with the same message id. On success the outbox
-// entry is removed in the same store transaction that records the server's
-// copy of the message.
+// Send encrypts, signs and sends a message through the outbox (see
+// FlushOutbox for its rules). The older pending sends of the conversation
+// are delivered first, in order (Sent.Flushed); a message identical to a
+// pending one delivers that one instead (Sent.Duplicate). A send that is
+// not delivered but kept for a retry with the same message id returns a
+// *QueuedError (ErrQueued); one the server refused for good a
+// *RejectedError (ErrRejected). On success the outbox entry is removed in
+// the same store transaction that records the server's copy.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if m.Text == "" && len(m.attachments) == 0 {
 		return nil, fmt.Errorf("%w: empty message", ErrInvalidArgument)
@@ -92,17 +103,14 @@ func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error)
 	if m.TTL < 0 {
 		return nil, fmt.Errorf("%w: negative TTL", ErrInvalidArgument)
 	}
-	return e.sendContent(ctx, id, m.keyVersion, m.TTL, m.Silent, func(cid, keyVersion string, key *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
-		h, mc := m.holder()
-		if m.ReplyTo != "" {
-			p, err := e.replyPreview(ctx, cid, m.ReplyTo, keyVersion)
-			if err != nil {
-				return nil, err
-			}
-			mc.ReplyingToPreview = p
+	c := &outboxContent{Type: TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
+	for _, a := range m.attachments {
+		c.Media = "attachment"
+		if a.Media != nil && a.Media.GetFilename() != "" {
+			c.Media = a.Media.GetFilename()
 		}
-		return h, nil
-	})
+	}
+	return e.sendContent(ctx, id, m.keyVersion, c, e.builder(ctx, c, m.attachments))
 }
 
 // holder builds the plaintext entry of a text message.
@@ -134,15 +142,11 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 	if emoji == "" || !utf8.ValidString(emoji) {
 		return nil, fmt.Errorf("%w: emoji", ErrInvalidArgument)
 	}
-	return e.sendContent(ctx, id, "", 0, false, func(string, string, *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
-		c := &product.MessageEntryContents{}
-		if add {
-			c.ReactionAdd = &product.MessageReactionAdd{MessageSequenceID: &target, Emoji: &emoji}
-		} else {
-			c.ReactionRemove = &product.MessageReactionRemove{MessageSequenceID: &target, Emoji: &emoji}
-		}
-		return &product.MessageEntryHolder{Contents: c}, nil
-	})
+	c := &outboxContent{Type: TypeReactionRemove, Target: target, Emoji: emoji}
+	if add {
+		c.Type = TypeReactionAdd
+	}
+	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
 
 // Edit replaces the text of the message with sequence id target; entities
@@ -168,23 +172,53 @@ func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...
 	if orig.SenderID != e.userID || orig.Type != TypeMessage {
 		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
-	return e.sendContent(ctx, id, "", 0, false, func(string, string, *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
-		var ents []*product.RichTextEntity
-		if entities != nil {
-			ents = thriftEntities(entities)
-		}
-		return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
-			MessageEdit: &product.MessageEdit{MessageSequenceID: &target, UpdatedText: &text, Entities: ents},
-		}}, nil
-	})
+	c := &outboxContent{Type: TypeEdit, Target: target, Text: text, Entities: entities}
+	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
 
 // contentBuilder builds the plaintext of a message under the chosen key.
 type contentBuilder func(cid, keyVersion string, key *crypto.ConversationKey) (*product.MessageEntryHolder, error)
 
+// builder returns the contentBuilder of c (with attachments for a media
+// message).
+func (e *Engine) builder(ctx context.Context, c *outboxContent, attachments []*product.MessageAttachment) contentBuilder {
+	return func(cid, keyVersion string, _ *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
+		switch c.Type {
+		case TypeReactionAdd, TypeReactionRemove:
+			target, emoji := c.Target, c.Emoji
+			mc := &product.MessageEntryContents{}
+			if c.Type == TypeReactionAdd {
+				mc.ReactionAdd = &product.MessageReactionAdd{MessageSequenceID: &target, Emoji: &emoji}
+			} else {
+				mc.ReactionRemove = &product.MessageReactionRemove{MessageSequenceID: &target, Emoji: &emoji}
+			}
+			return &product.MessageEntryHolder{Contents: mc}, nil
+		case TypeEdit:
+			target, text := c.Target, c.Text
+			return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
+				MessageEdit: &product.MessageEdit{MessageSequenceID: &target, UpdatedText: &text, Entities: thriftEntities(c.Entities)},
+			}}, nil
+		}
+		m := Outgoing{Text: c.Text, Entities: c.Entities, attachments: attachments}
+		h, mc := m.holder()
+		if c.ReplyTo != "" {
+			p, err := e.replyPreview(ctx, cid, c.ReplyTo, keyVersion)
+			if err != nil {
+				return nil, err
+			}
+			mc.ReplyingToPreview = p
+		}
+		return h, nil
+	}
+}
+
 // sendContent resolves the conversation and its encryption key, builds,
-// encrypts and signs the MessageCreateEvent and delivers it via the outbox.
-func (e *Engine) sendContent(ctx context.Context, id, pinned string, ttl time.Duration, silent bool, build contentBuilder) (*Sent, error) {
+// encrypts and signs the MessageCreateEvent of c, stores it in the outbox,
+// delivers the conversation's older pending sends and then it (or leaves it
+// queued behind an older send that stays pending). A send identical to a
+// pending one delivers that one instead. pinned, when set, is the key
+// version the message must be sealed under (media).
+func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxContent, build contentBuilder) (*Sent, error) {
 	defer e.deliverChanges()
 	sg, err := e.signer()
 	if err != nil {
@@ -194,17 +228,39 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, ttl time.Du
 	if err != nil {
 		return nil, err
 	}
-	if err := e.ensureConversation(ctx, cid); err != nil {
+	unlock := e.lockOutbox(cid)
+	defer unlock()
+	prior := &flushResult{}
+	if dup, err := e.hasSame(ctx, cid, c); err != nil {
 		return nil, err
-	}
-	sent, err := e.sendOnce(ctx, sg, cid, pinned, ttl, silent, build)
-	if pinned == "" && rejectedFor(err, failNonLatestKey, "conversation_key_version") {
-		// Somebody rotated the key since the last sync: catch up and send
-		// again, sealed under the newest key (a new message: the rejected
-		// one was not stored).
-		if _, serr := e.Sync(ctx, cid); serr == nil {
-			return e.sendOnce(ctx, sg, cid, pinned, ttl, silent, build)
+	} else if dup {
+		// A resend by hand of a pending send: deliver that one instead.
+		if prior, err = e.flushConversation(ctx, cid, c, nil); err != nil {
+			return nil, err
 		}
+		if prior.dup {
+			return prior.duplicate(cid, c)
+		}
+		// The pending copy was refused for good meanwhile: send anew,
+		// reporting the refusal.
+	}
+	if err := e.ensureConversation(ctx, cid); err != nil {
+		return nil, prior.with(err)
+	}
+	p, err := e.prepare(ctx, sg, cid, pinned, c, build)
+	if err != nil {
+		return nil, prior.with(err)
+	}
+	sent, res, err := e.submit(ctx, p)
+	if res != nil {
+		res.rejected = append(prior.rejected, res.rejected...)
+		res.sent = append(prior.sent, res.sent...)
+		if sent != nil {
+			sent.Flushed, sent.Dropped = res.sent, res.dropped()
+		}
+	}
+	if sent == nil && res != nil {
+		return nil, res.with(err)
 	}
 	return sent, err
 }
@@ -228,47 +284,42 @@ func rejectedFor(err error, failure, parameter string) bool {
 	return parameter != "" && strings.HasPrefix(ae.Problem.Parameter, parameter)
 }
 
-// sendOnce seals one message under the conversation's key and delivers it.
-func (e *Engine) sendOnce(ctx context.Context, sg *signer, cid, pinned string, ttl time.Duration, silent bool, build contentBuilder) (*Sent, error) {
-	item, version, err := func() (keystore.OutboxItem, string, error) {
-		unlock := e.lockConv(cid)
-		defer unlock()
-		var key *crypto.ConversationKey
-		var version string
-		if pinned != "" {
-			k, err := e.store.ConversationKey(ctx, cid, pinned)
-			if err != nil {
-				return keystore.OutboxItem{}, "", fmt.Errorf("%w: version %s of %s", ErrNoConversationKey, pinned, cid)
-			}
-			ck := crypto.ConversationKey(k.Key)
-			k.Key.Zero()
-			key, version = &ck, pinned
-		} else {
-			var err error
-			if key, version, err = e.freshKey(ctx, cid); err != nil {
-				return keystore.OutboxItem{}, "", err
-			}
-		}
-		defer key.Zero()
-		holder, err := build(cid, version, key)
+// prepare seals one message under the conversation's key (the pinned
+// version, or the current one after any due rotation) as a new outbox
+// item, not yet stored.
+func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c *outboxContent, build contentBuilder) (*pending, error) {
+	unlock := e.lockConv(cid)
+	defer unlock()
+	var key *crypto.ConversationKey
+	var version string
+	if pinned != "" {
+		k, err := e.store.ConversationKey(ctx, cid, pinned)
 		if err != nil {
-			return keystore.OutboxItem{}, "", err
+			return nil, fmt.Errorf("%w: version %s of %s", ErrNoConversationKey, pinned, cid)
 		}
-		req, mid, err := e.sealMessage(sg, cid, version, key, holder, ttl, silent)
-		if err != nil {
-			return keystore.OutboxItem{}, "", err
+		ck := crypto.ConversationKey(k.Key)
+		k.Key.Zero()
+		key, version = &ck, pinned
+	} else {
+		var err error
+		if key, version, err = e.freshKey(ctx, cid); err != nil {
+			return nil, err
 		}
-		item, err := newOutboxItem(mid, cid, outboxMessage, req, e.now())
-		return item, version, err
-	}()
+	}
+	defer key.Zero()
+	holder, err := build(cid, version, key)
 	if err != nil {
 		return nil, err
 	}
-	sent, err := e.deliver(ctx, item)
-	if sent != nil {
-		sent.KeyVersion = version
+	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent)
+	if err != nil {
+		return nil, err
 	}
-	return sent, err
+	p, err := newPending(mid, cid, outboxMessage, req, c, e.now())
+	if p != nil {
+		p.version = version
+	}
+	return p, err
 }
 
 // ensureConversation makes sure cid can be sent to: a one-to-one
@@ -411,230 +462,6 @@ func (e *Engine) rekeyForRoster(ctx context.Context, cid string) error {
 	}
 	_, err = e.distributeKey(ctx, cid, targets)
 	return err
-}
-
-// Outbox item kinds.
-const (
-	outboxMessage = "message"
-	outboxDelete  = "delete"
-)
-
-// outboxBody is the prepared request stored (sealed) in an outbox item.
-type outboxBody struct {
-	Path    string                         `json:"path"`
-	Message *api.SendChatMessageRequest    `json:"message,omitempty"`
-	Delete  *api.DeleteChatMessagesRequest `json:"delete,omitempty"`
-}
-
-func newOutboxItem(mid, cid, kind string, req any, now time.Time) (keystore.OutboxItem, error) {
-	body := outboxBody{Path: PathID(cid)}
-	switch r := req.(type) {
-	case *api.SendChatMessageRequest:
-		body.Message = r
-	case *api.DeleteChatMessagesRequest:
-		body.Delete = r
-	default:
-		return keystore.OutboxItem{}, fmt.Errorf("%w: unknown outbox request %T", ErrInvalidArgument, req)
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return keystore.OutboxItem{}, fmt.Errorf("session: encoding outbox item: %w", err)
-	}
-	return keystore.OutboxItem{
-		MessageID: mid, ConversationID: cid, Kind: kind,
-		Body: keystore.SecretBytes(b), CreatedAt: now,
-	}, nil
-}
-
-// deliver stores item in the outbox, sends it and acknowledges it.
-func (e *Engine) deliver(ctx context.Context, item keystore.OutboxItem) (*Sent, error) {
-	srv, err := e.srv()
-	if err != nil {
-		return nil, err
-	}
-	var body outboxBody
-	if err := json.Unmarshal(item.Body, &body); err != nil {
-		return nil, fmt.Errorf("session: outbox item %s unreadable: %w", item.MessageID, err)
-	}
-	if err := e.queueOutbox(ctx, item); err != nil {
-		return nil, fmt.Errorf("session: queueing send: %w", err)
-	}
-	defer e.releaseOutbox(ctx, item.MessageID)
-	sent := &Sent{MessageID: item.MessageID, ConversationID: item.ConversationID}
-	switch {
-	case item.Kind == outboxMessage && body.Message != nil:
-		resp, err := srv.SendMessage(ctx, body.Path, body.Message)
-		if err == nil && resp.Data == nil {
-			err = problems("send message", resp.Errors)
-		}
-		if err != nil {
-			return nil, e.failOutbox(ctx, item, err)
-		}
-		return e.ackMessage(ctx, item, sent, resp.Data.EncodedMessageEvent)
-	case item.Kind == outboxDelete && body.Delete != nil:
-		resp, err := srv.DeleteMessages(ctx, body.Path, body.Delete)
-		if err == nil && resp.Data == nil {
-			err = problems("delete messages", resp.Errors)
-		}
-		if err != nil {
-			return nil, e.failOutbox(ctx, item, err)
-		}
-		if err := e.ackDelete(ctx, item, body.Delete); err != nil {
-			return nil, err
-		}
-		return sent, nil
-	}
-	_ = e.store.AckOutbox(ctx, item.MessageID)
-	return nil, fmt.Errorf("%w: outbox item %s of unknown kind %q dropped", ErrInvalidArgument, item.MessageID, item.Kind)
-}
-
-// ackDelete applies a delete the server accepted to the local history (the
-// server serves neither the removed messages nor, for a delete for self,
-// the delete event itself) and acknowledges the outbox item, in one
-// transaction. As on receipt, a delete for everyone removes only this
-// account's own messages.
-func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *api.DeleteChatMessagesRequest) error {
-	action := inbound.DeleteForSelf
-	if req.DeleteMessageAction == api.DeleteForAll {
-		action = inbound.DeleteForAll
-	}
-	ev := &Event{SenderID: e.userID, Delete: &inbound.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
-	err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		if err := e.applyDelete(ctx, tx, item.ConversationID, ev); err != nil {
-			return err
-		}
-		// Messages deleted before this account stored them: remember the
-		// removal, so the break their absence leaves in the transcript
-		// chain is not reported (see resolveGaps).
-		for _, seq := range req.SequenceIDs {
-			old, err := eventAt(ctx, tx, item.ConversationID, seq)
-			if err != nil {
-				return err
-			}
-			if old != nil {
-				old.Body.Zero()
-				continue
-			}
-			if err := tx.SetValue(ctx, removalKey(item.ConversationID, seq), []byte(e.userID)); err != nil {
-				return err
-			}
-		}
-		return tx.AckOutbox(ctx, item.MessageID)
-	})
-	if err != nil {
-		return fmt.Errorf("session: acknowledging delete: %w", err)
-	}
-	return nil
-}
-
-// ackMessage verifies the server's copy of a sent message and records it,
-// acknowledging the outbox item in the same transaction.
-func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string) (*Sent, error) {
-	if encoded == "" {
-		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
-			return nil, fmt.Errorf("session: acknowledging send: %w", err)
-		}
-		return sent, nil
-	}
-	raw, err := wire.DecodeB64(encoded)
-	if err != nil {
-		_ = e.store.AckOutbox(ctx, item.MessageID) // accepted by the server: never resend
-		return sent, fmt.Errorf("%w: returned event is not base64", ErrServerResponse)
-	}
-	keys, err := e.keysFor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID})
-	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
-		_ = e.store.AckOutbox(ctx, item.MessageID)
-		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
-	}
-	en := EntryFromEvent(ev)
-	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{en.stored(raw)}); err != nil {
-			return err
-		}
-		return tx.AckOutbox(ctx, item.MessageID)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: recording sent message: %w", err)
-	}
-	sent.SequenceID = ev.SequenceID
-	sent.Entry = &en
-	return sent, nil
-}
-
-// failOutbox records a failed attempt. A permanent rejection removes the
-// item (resending the same request cannot succeed); anything else keeps it
-// for FlushOutbox and returns an error wrapping ErrQueued.
-func (e *Engine) failOutbox(ctx context.Context, item keystore.OutboxItem, cause error) error {
-	var ae *api.Error
-	var pe *PartialError
-	if (errors.As(cause, &ae) && !ae.Temporary()) || errors.As(cause, &pe) {
-		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
-			return errors.Join(cause, err)
-		}
-		return fmt.Errorf("session: server rejected %s %s: %w", item.Kind, item.MessageID, cause)
-	}
-	item.Attempts++
-	item.LastError = cause.Error()
-	if err := e.store.PutOutbox(context.WithoutCancel(ctx), item); err != nil {
-		return errors.Join(cause, err)
-	}
-	return fmt.Errorf("%w: %s %s: %w", ErrQueued, item.Kind, item.MessageID, cause)
-}
-
-// Pending describes a send waiting in the outbox.
-type Pending struct {
-	MessageID      string    `json:"message_id"`
-	ConversationID string    `json:"conversation_id"`
-	Kind           string    `json:"kind"`
-	CreatedAt      time.Time `json:"created_at"`
-	Attempts       int       `json:"attempts"`
-	LastError      string    `json:"last_error,omitempty"`
-}
-
-// Outbox lists the sends waiting to be retried.
-func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
-	items, err := e.store.Outbox(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	out := make([]Pending, len(items))
-	for i, it := range items {
-		out[i] = Pending{MessageID: it.MessageID, ConversationID: it.ConversationID, Kind: it.Kind,
-			CreatedAt: it.CreatedAt, Attempts: it.Attempts, LastError: it.LastError}
-		it.Body.Zero()
-	}
-	return out, nil
-}
-
-// FlushOutbox resends every pending send, oldest first, each with its
-// original message id (so the server can deduplicate a send that did
-// arrive). It returns the sends that succeeded and the errors of the others.
-// Sends another replica is delivering are left to it (see
-// FlushConversation).
-func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
-	items, _, err := e.pendingOutbox(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	defer e.releaseOutboxItems(ctx, items)
-	var done []Sent
-	var errs []error
-	for _, it := range items {
-		s, err := e.deliver(ctx, it)
-		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		done = append(done, *s)
-	}
-	return done, errors.Join(errs...)
 }
 
 // MarkRead tells the server the conversation has been read up to

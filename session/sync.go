@@ -605,6 +605,9 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 			if err != nil {
 				return err
 			}
+			if prev != nil && prev.Type == keystore.DamagedType {
+				prev = nil // a damaged stored record is replaced by the server's copy
+			}
 			if prev != nil {
 				prev.Body.Zero()
 				if !bytes.Equal(prev.Raw, ev.Raw) {

@@ -2,34 +2,22 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// sdkVectors loads the official Chat XDK vectors from ../shared/reference
-// (relative to the module root), skipping when absent.
+// sdkVectors loads the official Chat XDK vectors (vendored; see
+// internal/testref).
 func sdkVectors(t testing.TB) map[string]string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file)) // module root
-	p := filepath.Join(root, "..", "shared", "reference", "chat-xdk-sdk_vectors.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Skipf("official vectors not available (%v)", err)
-	}
 	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	testref.JSON(t, testref.SDKVectors, &m)
 	return m
 }
 

@@ -10,7 +10,7 @@
 // against the implementation. See File and Case for the format.
 //
 // The package tests also replay the official Chat XDK vectors
-// (../shared/reference/chat-xdk-sdk_vectors.json, when present) and the
+// (vendored in testdata/reference, read through internal/testref) and the
 // samples recorded from the live SDK (interop/testdata/sdk-samples.json)
 // through the crypto and wire packages.
 package testvectors

@@ -297,18 +297,3 @@ func moduleRoot(t testing.TB) string {
 		dir = parent
 	}
 }
-
-// readShared reads a file under ../shared relative to the module root, or
-// skips the test when it is absent.
-func readShared(t testing.TB, rel string) []byte {
-	t.Helper()
-	path := filepath.Join(moduleRoot(t), "..", "shared", filepath.FromSlash(rel))
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("reference data %s not present (it lives in the shared workspace, not in the repository)", path)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

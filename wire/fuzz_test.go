@@ -12,13 +12,10 @@ import (
 	"github.com/xchat-go/xchat/thriftgen/trees"
 )
 
-// Seeds come from the official SDK vectors when available; the committed
-// corpus in testdata/fuzz holds inputs derived from the same vectors.
+// Seeds come from the official SDK vectors (vendored); the committed corpus
+// in testdata/fuzz holds inputs derived from the same vectors.
 
 func vectorEventSeeds(f *testing.F) [][]byte {
-	if !haveVectors() {
-		return nil
-	}
 	v := vectors(f)
 	var out [][]byte
 	for _, k := range []string{"event_message_b64", "event_key_change_b64", "event_failure_b64", "event_reply_valid_b64", "event_reply_forged_b64"} {
@@ -63,15 +60,13 @@ func FuzzDecodeMessageEvent(f *testing.F) {
 }
 
 func FuzzDecodeMessageEntryHolder(f *testing.F) {
-	if haveVectors() {
-		v := vectors(f)
-		for _, k := range []string{"event_message_b64", "event_reply_valid_b64", "event_reply_forged_b64"} {
-			ev, err := DecodeMessageEvent(vectorBytes(f, v, k))
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(openContents(f, v, ev.Detail.MessageCreateEvent.Contents))
+	v := vectors(f)
+	for _, k := range []string{"event_message_b64", "event_reply_valid_b64", "event_reply_forged_b64"} {
+		ev, err := DecodeMessageEvent(vectorBytes(f, v, k))
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(openContents(f, v, ev.Detail.MessageCreateEvent.Contents))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := DecodeMessageEntryHolder(b)
@@ -107,11 +102,9 @@ func FuzzDecodeGroupOpData(f *testing.F) {
 }
 
 func FuzzDecodeB64(f *testing.F) {
-	if haveVectors() {
-		for k, s := range vectors(f) {
-			if strings.HasSuffix(k, "_b64") {
-				f.Add(s)
-			}
+	for k, s := range vectors(f) {
+		if strings.HasSuffix(k, "_b64") {
+			f.Add(s)
 		}
 	}
 	f.Add("Zg=")

@@ -2,61 +2,23 @@ package wire
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/xchat-go/xchat/thriftgen/event"
 	"golang.org/x/crypto/nacl/secretbox"
+
+	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/thriftgen/event"
 )
 
-// vectors returns the official SDK fixture (tests/fixtures/sdk_vectors.json of
-// xdevplatform/chat-xdk, copied to ../shared/reference relative to the module
-// root), skipping the test when it is absent.
+// vectors returns the official SDK fixture (tests/fixtures/sdk_vectors.json
+// of xdevplatform/chat-xdk, vendored; see internal/testref).
 func vectors(tb testing.TB) map[string]string {
 	tb.Helper()
-	path, ok := sharedFile("reference/chat-xdk-sdk_vectors.json")
-	if !ok {
-		tb.Skip("official vectors not found at ../shared/reference/chat-xdk-sdk_vectors.json (relative to the module root)")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read vectors: %v", err)
-	}
 	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil {
-		tb.Fatalf("parse vectors: %v", err)
-	}
+	testref.JSON(tb, testref.SDKVectors, &m)
 	return m
-}
-
-// haveVectors reports whether the official vectors file is present.
-func haveVectors() bool {
-	_, ok := sharedFile("reference/chat-xdk-sdk_vectors.json")
-	return ok
-}
-
-// sharedFile resolves rel under ../shared next to the module root.
-func sharedFile(rel string) (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", filepath.FromSlash(rel))
-			_, err := os.Stat(p)
-			return p, err == nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 func vectorBytes(tb testing.TB, v map[string]string, key string) []byte {

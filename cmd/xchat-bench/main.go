@@ -1,9 +1,13 @@
-// Command xchat-bench measures the engine's hot paths against the
-// primitive floor and the official Chat XDK (timed in Node by
-// interop/bench.mjs) and prints one table row per operation.
+// Command xchat-bench measures the engine (session.Engine and its receive
+// pipeline) against the primitive floor and the official Chat XDK (timed
+// in Node by interop/bench.mjs) and prints one table row per operation,
+// then the targets met and missed. See internal/bench for what each row
+// times.
 //
-//	xchat-bench [-quick] [-sdk auto|off|require] [-benchtime 1s] [-v]
+//	xchat-bench [-quick] [-short] [-sdk auto|off|require] [-benchtime 400ms] [-profile dir] [-v]
 //
+// -short (or XCHAT_BENCH_SHORT=1) leaves out the 100k-event rows; -profile
+// writes CPU and allocation profiles of the end-to-end syncs.
 // Peak RSS figures come from re-executing this binary as a child process.
 package main
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/cli"
@@ -51,8 +53,14 @@ func TestMain(m *testing.M) {
 //	emulator fail-sends N before|after
 //	                       answer the next N message sends with 503, dropping
 //	                       the send (before) or only its answer (after)
-//	xchatd start           build and start the real xchatd binary; XCHAT_API points at it
+//	xchatd start           build and start the real xchatd binary (state in
+//	                       $WORK/xchatd.db); XCHAT_API points at it. Started
+//	                       again after a stop, it listens on the same address
+//	xchatd stop            stop it (SIGINT): connection refused until started
 //	pngfile FILE W H       write a small PNG image
+//	corrupt FILE empty|truncate|flip OFFSET|event
+//	                       damage a keystore file: empty it, cut it in half,
+//	                       flip 8 bytes at OFFSET, or alter one stored event
 //	juicebox …             realm switches, see juicebox_script_test.go
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
@@ -66,6 +74,7 @@ func TestScripts(t *testing.T) {
 			"emulator":  cmdEmulator,
 			"xchatd":    cmdXchatd,
 			"pngfile":   cmdPNGFile,
+			"corrupt":   cmdCorrupt,
 			"juicebox":  cmdJuicebox,
 		},
 		RequireExplicitExec: true,
@@ -86,6 +95,10 @@ type world struct {
 	// forwards them to the emulator first (the reply is lost, not the send).
 	failSends atomic.Int64
 	failAfter atomic.Bool
+	// xchatd is the running xchatd process, xchatdAddr its address (kept
+	// for a restart).
+	xchatd     *exec.Cmd
+	xchatdAddr string
 }
 
 func setupWorld(env *testscript.Env) error {
@@ -284,24 +297,34 @@ func buildXchatd() (string, error) {
 // cmdXchatd starts the real xchatd binary on a free port and points
 // XCHAT_API (and provision) at it.
 func cmdXchatd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 || args[0] != "start" {
-		ts.Fatalf("usage: xchatd start")
+	w := worldOf(ts)
+	switch {
+	case !neg && len(args) == 1 && args[0] == "start" && w.xchatd == nil:
+		startXchatd(ts, w)
+	case !neg && len(args) == 1 && args[0] == "stop" && w.xchatd != nil:
+		stopXchatd(w.xchatd)
+		w.xchatd = nil
+	default:
+		ts.Fatalf("usage: xchatd start | xchatd stop (start when stopped, stop when started)")
 	}
+}
+
+func startXchatd(ts *testscript.TestScript, w *world) {
 	bin, err := buildXchatd()
 	ts.Check(err)
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	addr := w.xchatdAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	cmd := exec.Command(bin, "-addr", addr, "-data", ts.MkAbs("xchatd.db"))
 	stdout, err := cmd.StdoutPipe()
 	ts.Check(err)
 	cmd.Stderr = ts.Stderr()
 	ts.Check(cmd.Start())
+	w.xchatd = cmd
 	ts.Defer(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
+		if w.xchatd == cmd {
+			stopXchatd(cmd)
 		}
 	})
 	line := make(chan string, 1)
@@ -319,12 +342,83 @@ func cmdXchatd(ts *testscript.TestScript, neg bool, args []string) {
 		if !ok {
 			ts.Fatalf("xchatd printed %q", l)
 		}
-		worldOf(ts).api = u
+		w.api, w.xchatdAddr = u, strings.TrimPrefix(u, "http://")
 		ts.Setenv(cli.EnvAPI, u)
 		ts.Setenv("XCHATD_URL", u)
 	case <-time.After(30 * time.Second):
 		ts.Fatalf("xchatd did not start")
 	}
+}
+
+// stopXchatd interrupts xchatd and waits for it (killing it after 5s).
+func stopXchatd(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cmdCorrupt damages a keystore file the way disks, copies and people do.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: corrupt FILE empty|truncate|flip OFFSET|event")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	switch {
+	case args[1] == "empty":
+		b = nil
+	case args[1] == "truncate":
+		b = b[:len(b)/2]
+	case args[1] == "flip" && len(args) == 3:
+		off, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		for i := off; i < off+8 && i < len(b); i++ {
+			b[i] ^= 0xff
+		}
+	case args[1] == "event":
+		ts.Check(corruptOneEvent(path))
+		return
+	default:
+		ts.Fatalf("usage: corrupt FILE empty|truncate|flip OFFSET|event")
+	}
+	ts.Check(os.WriteFile(path, b, 0o600))
+}
+
+// corruptOneEvent alters one byte of the sealed value of the second stored
+// event of the first conversation: the file stays a valid bbolt database.
+func corruptOneEvent(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(func(tx *bolt.Tx) error {
+		events := tx.Bucket([]byte("events"))
+		if events == nil {
+			return errors.New("no events bucket")
+		}
+		ck, _ := events.Cursor().First()
+		conv := events.Bucket(ck)
+		if conv == nil {
+			return errors.New("no conversation bucket")
+		}
+		c := conv.Cursor()
+		c.First()
+		k, v := c.Next()
+		if k == nil {
+			return errors.New("fewer than two events stored")
+		}
+		nv := bytes.Clone(v)
+		nv[len(nv)-5] ^= 1
+		return conv.Put(bytes.Clone(k), nv)
+	})
 }
 
 // cmdPNGFile writes a W×H PNG.

@@ -1,15 +1,20 @@
-// Command xchatd serves the local X API v2 chat emulator.
+// Command xchatd serves a local emulator of the X API v2 chat surface
+// (XChat conversations, keys, media, legacy DMs, OAuth 2.0) for tests, demos
+// and offline development.
 //
-//	xchatd -addr 127.0.0.1:8080 [-data FILE] [-rate-limit N] [-rate-window 15m]
+//	xchatd [-addr 127.0.0.1:8787] [-data FILE] [-rate-limit N] [-rate-window 15m] [-v]
 //	       [-juicebox-max-guesses N] [-juicebox-fast-insecure]
 //
 // It also serves three Juicebox realms under /juicebox/ (PIN-protected key
 // backup, state in memory); -juicebox-fast-insecure makes them advertise
 // the FastInsecure PIN stretch, for tests only.
 //
-// With -addr 127.0.0.1:0 it picks a free port; either way it prints
-// exactly "listening on http://HOST:PORT" on stdout once it accepts
-// connections. It shuts down gracefully on SIGINT or SIGTERM.
+// It prints exactly "listening on http://HOST:PORT" on stdout once it
+// accepts connections (-addr 127.0.0.1:0 picks a free port). Accounts are
+// provisioned with POST /emulator/v1/users {"username":"alice"}, which
+// answers the user id and a bearer token. State lives in memory unless
+// -data names a file, which keeps it across restarts. It shuts down
+// gracefully on SIGINT or SIGTERM.
 package main
 
 import (
@@ -35,23 +40,63 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// DefaultAddr is where xchatd listens unless -addr says otherwise (the
+// address the README's quick start uses).
+const DefaultAddr = "127.0.0.1:8787"
+
+// usage prints the description, synopsis and flags.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `xchatd: a local emulator of the X API v2 chat surface (XChat conversations,
+public keys, media, legacy Direct Messages, OAuth 2.0) for tests, demos and
+offline development. It behaves like the real API as far as X's
+specification and official SDK tell, and never talks to X.
+
+Usage: xchatd [-addr HOST:PORT] [-data FILE] [-rate-limit N] [-rate-window DURATION] [-v] [flags]
+
+Once it accepts connections it prints "listening on http://HOST:PORT".
+Create accounts with
+  curl -s -XPOST http://127.0.0.1:8787/emulator/v1/users -d '{"username":"alice"}'
+which answers {"id":…,"username":"alice","access_token":…}; use the token
+as the bearer token of every /2/… request (xchat --token).
+
+Flags:
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, u := flag.UnquoteUsage(f)
+		arg := "-" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  %-26s %s%s\n", arg, u, def)
+	})
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("xchatd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks one)")
-	data := fs.String("data", "", "bbolt data file to keep state across restarts (default: in memory)")
-	rate := fs.Int("rate-limit", emulator.DefaultRateLimit, "requests per user, per operation and window (0 disables)")
-	window := fs.Duration("rate-window", emulator.DefaultRateWindow, "rate-limit window")
-	autoUser := fs.String("oauth-auto-approve", "", "user id that /i/oauth2/authorize approves without a consent page")
+	addr := fs.String("addr", DefaultAddr, "listen on `HOST:PORT` (port 0 picks a free one)")
+	data := fs.String("data", "", "keep the emulator's state in `FILE` (a bbolt database, created if missing) so it survives restarts; default: in memory, lost on exit")
+	rate := fs.Int("rate-limit", emulator.DefaultRateLimit, "allow `N` requests per user, operation and window (0 disables)")
+	window := fs.Duration("rate-window", emulator.DefaultRateWindow, "length of a rate-limit window (`DURATION`)")
+	autoUser := fs.String("oauth-auto-approve", "", "user `ID` that /i/oauth2/authorize approves without a consent page")
 	verbose := fs.Bool("v", false, "log requests to stderr (never tokens or bodies)")
 	jbGuesses := fs.Uint("juicebox-max-guesses", realm.DefaultMaxGuesses, "max_guess_count served in juicebox_config (1..65535)")
 	jbFast := fs.Bool("juicebox-fast-insecure", false, "advertise the FastInsecure PIN stretch (tests only)")
 	keyUserIDs := fs.Bool("public-key-user-ids", false, "add user_id to public keys (not in the specification; off = spec-strict)")
 	failureEvents := fs.Bool("failure-events", false, "attach MessageFailureEvents to rejected sends (not in the specification)")
+	fs.Usage = func() {} // -help prints usage on stdout below; errors get a hint
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			usage(fs)
 			return 0
 		}
+		fmt.Fprintln(stderr, "Run 'xchatd -help' for usage.")
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -147,3 +147,26 @@ func TestRunFlags(t *testing.T) {
 		t.Fatalf("bad data file: exit %d", code)
 	}
 }
+
+// TestHelp: -help describes the emulator, documents -data and the README's
+// port as the default, on stdout, exit 0; a bad flag is a usage error.
+func TestHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if st := run([]string{"-help"}, &out, &errb); st != 0 || errb.Len() != 0 {
+		t.Fatalf("-help: exit %d, stderr %q", st, errb.String())
+	}
+	for _, want := range []string{"local emulator of the X API v2 chat surface", "-data FILE", "survives restarts",
+		"(default " + DefaultAddr + ")", "/emulator/v1/users"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-help lacks %q:\n%s", want, out.String())
+		}
+	}
+	if DefaultAddr != "127.0.0.1:8787" {
+		t.Errorf("default address %s is not the README's", DefaultAddr)
+	}
+	out.Reset()
+	errb.Reset()
+	if st := run([]string{"-bogus"}, &out, &errb); st != 2 || !strings.Contains(errb.String(), "xchatd -help") {
+		t.Fatalf("-bogus: exit %d, stderr %q", st, errb.String())
+	}
+}

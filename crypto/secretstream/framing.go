@@ -32,6 +32,27 @@ func EncryptedSize(n int64) int64 {
 	return HeaderSize + n + chunks*ABytes
 }
 
+// PlaintextSize inverts EncryptedSize: it returns the plaintext size of an
+// n-byte encrypted stream, or -1 when no plaintext encrypts to exactly n
+// bytes.
+func PlaintextSize(n int64) int64 {
+	if n < HeaderSize {
+		return -1
+	}
+	m := n - HeaderSize
+	if m == 0 {
+		return 0
+	}
+	full, rem := m/EncryptedChunkSize, m%EncryptedChunkSize
+	if rem == 0 {
+		return full * ChunkSize
+	}
+	if rem <= ABytes {
+		return -1 // a frame holds at least one byte
+	}
+	return full*ChunkSize + rem - ABytes
+}
+
 // Encrypt encrypts plaintext under key with the XChat framing: header, then
 // 1024-byte chunks with the last one tagged FINAL; empty plaintext yields
 // the header alone. The header is drawn from rand (nil means

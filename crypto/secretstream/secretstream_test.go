@@ -314,6 +314,19 @@ func TestEncryptedSize(t *testing.T) {
 	}
 }
 
+func TestPlaintextSizeInvertsEncryptedSize(t *testing.T) {
+	for n := int64(0); n < 5*ChunkSize; n++ {
+		if got := PlaintextSize(EncryptedSize(n)); got != n {
+			t.Fatalf("PlaintextSize(EncryptedSize(%d)) = %d", n, got)
+		}
+	}
+	for _, n := range []int64{-1, 0, HeaderSize - 1, HeaderSize + 1, HeaderSize + ABytes, HeaderSize + EncryptedChunkSize + ABytes} {
+		if got := PlaintextSize(n); got != -1 {
+			t.Errorf("PlaintextSize(%d) = %d, want -1 (no plaintext encrypts to it)", n, got)
+		}
+	}
+}
+
 func TestWriterCloseTwice(t *testing.T) {
 	var buf bytes.Buffer
 	w := testutil.Must(NewWriter(&buf, testKey(), nil))(t)

@@ -1,9 +1,11 @@
 package attacks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -66,17 +68,32 @@ func (c *virtualClock) sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// countingTransport counts message posts.
+// countingTransport counts the message posts that reach the server and the
+// ones it refuses because the conversation key moved on (stale key).
 type countingTransport struct {
 	base  http.RoundTripper
 	posts atomic.Int64
+	stale atomic.Int64
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {
+	post := isMessagePost(r)
+	if post {
 		c.posts.Add(1)
 	}
-	return c.base.RoundTrip(r)
+	resp, err := c.base.RoundTrip(r)
+	if post && err == nil && resp.StatusCode == http.StatusBadRequest {
+		b, rerr := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		if strings.Contains(string(b), "NON_LATEST_CKEY_VERSION") {
+			c.stale.Add(1)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return resp, err
 }
 
 func isMessagePost(r *http.Request) bool {
@@ -116,14 +133,23 @@ func (d *faultyDevice) open() {
 }
 
 // TestFaultSends sends faultSends messages from alice to bob through a
-// transport that resets connections, times out, answers 5xx bursts and 429
-// storms, and kills the process (closing its keystore mid-request, before
-// or after the server received the send). Every message must reach the
-// server exactly once and the outbox must drain.
+// transport that resets connections, times out, answers 5xx bursts, 429
+// storms and 401s, and kills the process (closing its keystore
+// mid-request, before or after the server received the send), while bob
+// rotates the conversation key now and then (so queued sends go stale).
+// The emulator does not de-duplicate repeated message ids (the spec does
+// not promise it): the engine must look before it resends. Every message
+// must reach the server exactly once, bob must see each exactly once, and
+// the outbox must drain.
 func TestFaultSends(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// No deadline: the clients' virtual clock runs hours ahead of the real
+	// one (go test's -timeout still bounds the run).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	emu := emulator.New()
+	clock := &virtualClock{}
+	// The emulator shares alice's virtual clock, so its rate-limit windows
+	// reset when her client's backoffs say they have.
+	emu := emulator.New(emulator.WithoutMessageIDDedup(), emulator.WithClock(clock.now))
 	srv := httptest.NewServer(emu)
 	defer func() { srv.Close(); _ = emu.Close() }()
 	w := &world{t: t, ctx: ctx, honest: srv, emu: emu}
@@ -131,10 +157,9 @@ func TestFaultSends(t *testing.T) {
 	bob := w.newUser("bob", false)
 	aliceID, aliceToken := w.provision("alice")
 	counter := &countingTransport{base: srv.Client().Transport}
-	clock := &virtualClock{}
 	faults := hostile.NewFaults(counter, hostile.FaultConfig{
 		Seed: faultSeed, ResetBefore: 0.03, ResetAfter: 0.03, Timeout: 0.02, ServerError: 0.04, RateLimit: 0.03,
-		MaxBurst: 4, Now: clock.now,
+		Unauthorized: 0.02, MaxBurst: 4, Now: clock.now,
 	})
 	faults.SetEnabled(false)
 	dev := &faultyDevice{t: t, ctx: ctx, path: filepath.Join(t.TempDir(), "alice.db"), key: [32]byte{8, 8, 8},
@@ -162,15 +187,32 @@ func TestFaultSends(t *testing.T) {
 
 	n := faultSends(t)
 	rng := rand.New(rand.NewPCG(faultSeed, 1))
-	var kills, queued, flushes int
+	var kills, queued, flushes, rotations int
 	var unqueued []string // sends that failed without being queued
 	for i := range n {
 		text := fmt.Sprintf("msg-%04d", i)
+		if i%100 == 50 { // bob rotates the key: alice's queued sends go stale
+			if _, err := bob.e.Sync(ctx, cid); err != nil {
+				t.Fatalf("bob sync: %v", err)
+			}
+			if _, err := bob.e.Rotate(ctx, cid); err != nil {
+				t.Fatalf("bob rotate: %v", err)
+			}
+			rotations++
+		}
 		if rng.IntN(50) == 0 { // ~20 kills per 1,000 sends
-			kills++
 			st := dev.store
-			faults.KillOn(isMessagePost, rng.IntN(2) == 0, func() { _ = st.Close() })
+			var died atomic.Bool
+			faults.KillOn(isMessagePost, rng.IntN(2) == 0, func() { died.Store(true); _ = st.Close() })
 			_, _ = dev.e.SendText(ctx, cid, text) // the process dies during this call
+			if died.Load() {
+				kills++
+			} else {
+				// No message left this time (queued behind a stuck send):
+				// the process ends anyway.
+				faults.Disarm()
+				_ = st.Close()
+			}
 			_ = dev.e.Close()
 			faults.Revive()
 			dev.open()
@@ -242,10 +284,19 @@ func TestFaultSends(t *testing.T) {
 	}
 	st := faults.Stats()
 	retries := int(counter.posts.Load()) - n - 1
-	line := fmt.Sprintf("faults: sends=%d retries=%d duplicates=%d lost=%d outbox=%d", n, retries, dups, lost, len(out))
+	var forced []string
+	total := 0
+	for f := hostile.FaultResetBefore; f <= hostile.FaultUnauthorized; f++ {
+		forced = append(forced, fmt.Sprintf("%s=%d", f, st.Injected[f]))
+		total += st.Injected[f]
+	}
+	forced = append(forced, fmt.Sprintf("stale_key=%d", counter.stale.Load()))
+	total += int(counter.stale.Load())
+	line := fmt.Sprintf("faults: sends=%d forced_failures=%d (%s) retries=%d lost=%d duplicates=%d outbox=%d",
+		n, total, strings.Join(forced, " "), retries, lost, dups, len(out))
 	t.Log(line)
-	t.Logf("faults: seed=%d kills=%d queued=%d flushes=%d server_messages=%d injected=%v virtual_sleep=%v requests=%d delivered=%d",
-		faultSeed, kills, queued, flushes, len(byMID), st.Injected, clock.slept.Round(time.Second), st.Requests, st.Delivered)
+	t.Logf("faults: seed=%d kills=%d rotations=%d queued=%d flushes=%d server_messages=%d virtual_sleep=%v requests=%d delivered=%d server_dedup=off",
+		faultSeed, kills, rotations, queued, flushes, len(byMID), clock.slept.Round(time.Second), st.Requests, st.Delivered)
 	addSummary(line)
 	if len(unqueued) > 0 {
 		t.Errorf("%d sends failed without being queued, e.g. %s", len(unqueued), unqueued[0])

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,143 +10,153 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// rebuild wraps a prepared send or key change into the envelope the server
-// would deliver, so the receive pipeline can check it.
-func rebuild(t *testing.T, p prepared, keyChange bool) []byte {
+// TestSendIsVerifiedAndRecorded checks that the timed send posts a message
+// the peer can open and that the engine verified and recorded the stub's
+// echo of it.
+func TestSendIsVerifiedAndRecorded(t *testing.T) {
+	r := newSend(t)
+	if err := r.send(sendText1KiB()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.e.History(context.Background(), r.peer, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, en := range h {
+		if en.Text != "" && en.Verified {
+			texts = append(texts, en.Text)
+		}
+	}
+	if len(texts) != 1 || texts[0] != sendText1KiB() {
+		t.Fatalf("history holds %d verified texts", len(texts))
+	}
+}
+
+// TestRotateWrapsToEveryone checks that each timed rotation posts a fresh
+// key version wrapped to every participant.
+func TestRotateWrapsToEveryone(t *testing.T) {
+	for _, n := range []int{2, 7} {
+		f, err := newRotateFixture(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.rig(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var versions []string
+		for range 2 {
+			if err := r.rotate(); err != nil {
+				t.Fatal(err)
+			}
+			req := r.stubReq(t)
+			if len(req.ConversationParticipantKeys) != n || len(req.ActionSignatures) != 1 {
+				t.Fatalf("n=%d: %d wrapped keys, %d signatures", n, len(req.ConversationParticipantKeys), len(req.ActionSignatures))
+			}
+			versions = append(versions, req.ConversationKeyVersion)
+		}
+		if !(len(versions[0]) <= len(versions[1]) && versions[0] < versions[1]) {
+			t.Fatalf("n=%d: versions %v do not increase", n, versions)
+		}
+	}
+}
+
+func (r *rotateRig) stubReq(t *testing.T) *api.AddConversationKeysRequest {
 	t.Helper()
-	raw, err := wire.DecodeB64(p.Detail)
-	if err != nil {
-		t.Fatal(err)
+	r.stub.mu.Lock()
+	defer r.stub.mu.Unlock()
+	if r.stub.lastKeys == nil {
+		t.Fatal("no key change posted")
 	}
-	var (
-		detail *event.MessageEventDetail
-		sig    []byte
-	)
-	if keyChange {
-		if detail, err = wire.DecodeMessageEventDetail(raw); err != nil {
-			t.Fatal(err)
-		}
-		if sig, err = crypto.DecodeSignature(p.Signature); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		mce, err := wire.DecodeMessageCreateEvent(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		detail = &event.MessageEventDetail{MessageCreateEvent: mce}
-		sraw, err := wire.DecodeB64(p.Signature)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mes, err := wire.DecodeMessageEventSignature(sraw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if mes.GetPublicKeyVersion() != aliceVersion || mes.GetSignatureVersion() != "7" {
-			t.Fatalf("signature info %q/%q", mes.GetPublicKeyVersion(), mes.GetSignatureVersion())
-		}
-		if sig, err = crypto.DecodeSignature(mes.GetSignature()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ev, err := envelope(5000, p.MessageID, detail, sig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev
+	return r.stub.lastKeys
 }
 
-// TestSendTextVerifies checks that the timed send produces a message bob's
-// receive pipeline verifies and decrypts to the text sent.
-func TestSendTextVerifies(t *testing.T) {
-	w := newTestWorld(t)
-	text := sendText1KiB()
-	if len(text) != 1024 {
-		t.Fatalf("text is %d bytes", len(text))
-	}
-	p, err := w.sendText(text)
+// TestSyncRigChecks checks that the timed sync stores every message
+// verified, and that its check fails when the server tampers with one.
+func TestSyncRigChecks(t *testing.T) {
+	fx := recordedConv(t, 30)
+	r, err := newSyncRig(context.Background(), fx.page, fx.alice, fx.aliceKeys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := inbound.Decrypt(w.receiverKeys(true), rebuild(t, p, false), nil)
-	if ev.Err != nil || !ev.Verified || ev.Text() != text {
-		t.Fatalf("verified=%v err=%v text %d bytes", ev.Verified, ev.Err, len(ev.Text()))
+	run, err := r.fresh(2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Another key must not open it: the benchmark really encrypts.
-	other := newTestWorld(t)
-	other.alice = w.alice
-	if ev := inbound.Decrypt(other.receiverKeys(true), rebuild(t, p, false), nil); ev.Err == nil {
-		t.Fatal("message opened under a different conversation key")
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	// Flip a byte inside the contents of one message: it must fail.
+	page := *fx.page.pages[0]
+	page.Data = append([]api.ChatMessageEvent(nil), page.Data...)
+	raw, err := wire.DecodeB64(page.Data[3].EncodedEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 1
+	page.Data[3].EncodedEvent = wire.EncodeB64(raw)
+	r.stub.servePages([]*api.GetChatConversationEventsResponse{&page})
+	if run, err = r.fresh(2); err != nil {
+		t.Fatal(err)
+	}
+	err = run()
+	if err == nil || !strings.Contains(err.Error(), "1 failed") {
+		t.Fatalf("a tampered history: %v", err)
 	}
 }
 
-// TestKeyChangeVerifies checks that the timed key change gives every
-// recipient the same key and verifies for bob.
-func TestKeyChangeVerifies(t *testing.T) {
-	w := newTestWorld(t)
-	rs, err := w.recipients(5)
+// TestMediaRoundTrip checks the media rig against a different payload
+// size than the rows.
+func TestMediaRoundTrip(t *testing.T) {
+	m, err := newMediaRig(newSend(t), randomBytes(3000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := w.prepareKeyChange(groupID, rs)
-	if err != nil {
+	if err := m.upload(); err != nil {
 		t.Fatal(err)
-	}
-	env := rebuild(t, p, true)
-	// envelope names the one-to-one conversation; the key change was
-	// signed for the group, so deliver it there.
-	me, err := wire.DecodeMessageEvent(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gid := groupID
-	me.ConversationID = &gid
-	env, err = wire.EncodeMessageEvent(me)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := inbound.Decrypt(w.receiverKeys(false), env, nil)
-	if ev.Err != nil || !ev.Verified || ev.KeyChange == nil || ev.KeyChange.Key == nil {
-		t.Fatalf("verified=%v err=%v", ev.Verified, ev.Err)
-	}
-	if got := len(ev.KeyChange.Participants); got != 5 {
-		t.Fatalf("%d participants, want 5", got)
-	}
-	for _, pk := range ev.KeyChange.Participants[:1] { // alice's copy
-		wrapped, err := wire.DecodeB64(pk.EncryptedKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := crypto.UnwrapConversationKey(w.alice.Identity, wrapped)
-		if err != nil || !k.Equal(ev.KeyChange.Key) {
-			t.Fatalf("alice's copy: %v", err)
-		}
 	}
 }
 
-// TestHistoryFileRoundTrip checks the child's event stream against the
-// in-memory history.
-func TestHistoryFileRoundTrip(t *testing.T) {
-	w := newTestWorld(t)
+// TestHistoryChild runs the streamed pipeline child on a recorded history
+// file.
+func TestHistoryChild(t *testing.T) {
+	fx := recordedConv(t, 30)
 	file := filepath.Join(t.TempDir(), "h.bin")
-	if err := writeHistoryFile(file, w, 7); err != nil {
+	if err := writeHistoryFile(file, fx.hist.backup, fx.aliceSPKI, fx.hist.events); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(childEnv, `{"kind":"history","file":"`+file+`","workers":2}`)
+	t.Setenv(childEnv, `{"kind":"history","file":"`+file+`","workers":2,"userId":"`+fx.hist.id+`","keyVersion":"`+fx.hist.version+
+		`","peerId":"`+fx.alice+`","peerVersion":"`+fx.aliceKeys[0].PublicKeyVersion+`"}`)
 	var out, errb bytes.Buffer
 	if code := ChildMain(&out, &errb); code != 0 {
 		t.Fatalf("child exit %d: %s", code, errb.String())
 	}
-	if !strings.Contains(out.String(), `"events":8`) {
+	if !strings.Contains(out.String(), `"events":31,`) {
 		t.Fatalf("child output %s", out.String())
 	}
+	// A file whose sender key is wrong must fail.
+	if err := writeHistoryFile(file, fx.hist.backup, otherSPKI(t), fx.hist.events); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := ChildMain(&out, &errb); code == 0 || !strings.Contains(errb.String(), errUnverified.Error()) {
+		t.Fatalf("child exit %d with a wrong sender key: %s", code, errb.String())
+	}
+}
+
+func otherSPKI(t *testing.T) []byte {
+	t.Helper()
+	kp, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp.Signing.PublicKey().SPKI()
 }
 
 // TestSmoke runs the whole table with tiny sizes. The SDK rows run when
@@ -154,10 +165,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run takes a few seconds")
 	}
-	root, err := findRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := mustRoot(t)
 	_, sdkErr := sdkAvailable(root)
 	if sdkErr != nil {
 		t.Logf("SDK rows skipped: %v", sdkErr)
@@ -169,12 +177,16 @@ func TestSmoke(t *testing.T) {
 	var buf bytes.Buffer
 	rep.Print(&buf)
 	t.Log("\n" + buf.String())
-	if len(rep.Rows) < 10 {
+	if len(rep.Rows) < 15 {
 		t.Fatalf("%d rows", len(rep.Rows))
 	}
+	rss := 0
 	for _, r := range rep.Rows {
-		if r.Ours <= 0 || r.Wall <= 0 || r.Allocs <= 0 {
-			t.Errorf("%s: ours %v wall %v allocs %d", r.Name, r.Ours, r.Wall, r.Allocs)
+		if r.Ours <= 0 || r.Wall <= 0 {
+			t.Errorf("%s: ours %v wall %v", r.Name, r.Ours, r.Wall)
+		}
+		if (r.Floor > 0 || r.RSSKiB != 0) && r.Allocs <= 0 {
+			t.Errorf("%s: allocs %d", r.Name, r.Allocs)
 		}
 		if r.FloorTarget > 0 && r.Floor <= 0 {
 			t.Errorf("%s: no floor", r.Name)
@@ -185,19 +197,14 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(buf.String(), r.Name) {
 			t.Errorf("%s missing from the table", r.Name)
 		}
-	}
-	if _, err := os.Stat("/proc/self/status"); err == nil {
-		n := 0
-		for _, r := range rep.Rows {
-			if r.RSSKiB > 0 {
-				n++
-			}
-		}
-		if n != 3 {
-			t.Errorf("%d rows with peak RSS, want 3", n)
+		if r.RSSKiB > 0 {
+			rss++
 		}
 	}
-	if len(rep.Targets) == 0 || !strings.Contains(buf.String(), "targets") {
+	if _, err := os.Stat("/proc/self/status"); err == nil && rss != 2*len(rep.Sizes.E2E) {
+		t.Errorf("%d rows with peak RSS, want %d", rss, 2*len(rep.Sizes.E2E))
+	}
+	if len(rep.Targets) == 0 || !strings.Contains(buf.String(), " met, ") {
 		t.Error("no targets reported")
 	}
 }
@@ -209,7 +216,7 @@ func TestSDKRequired(t *testing.T) {
 			t.Skip("SDK present")
 		}
 	}
-	_, err := runSDK(SDKRequire, mustRoot(t), t.TempDir(), nil, nil, "", nil, nil, nil, Sizes{})
+	_, err := runSDK(SDKRequire, mustRoot(t), t.TempDir(), nil, nil)
 	if !errors.Is(err, errSDK) {
 		t.Fatalf("err = %v, want errSDK", err)
 	}

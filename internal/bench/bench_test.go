@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"context"
+	"io"
 	"os"
+	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
 
@@ -16,94 +20,161 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newTestWorld(tb testing.TB) *world {
+// The Go benchmarks below time the same engine operations as the
+// xchat-bench rows of the same name (see the package documentation).
+
+func newSend(tb testing.TB) *sendRig {
 	tb.Helper()
-	w, err := newWorld()
+	r, err := newSendRig(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return w
+	return r
 }
 
+// BenchmarkSendText1KiB is Engine.Send of 1 KiB of text against the stub
+// server (the echoed event verified and recorded), memory keystore.
 func BenchmarkSendText1KiB(b *testing.B) {
-	w := newTestWorld(b)
+	r := newSend(b)
 	text := sendText1KiB()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := w.sendText(text); err != nil {
+		if err := r.send(text); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkDecryptPage100(b *testing.B) {
-	w := newTestWorld(b)
-	evs, err := w.history(100)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys := w.receiverKeys(false)
-	b.ReportAllocs()
-	for b.Loop() {
-		if n, err := decryptAll(keys, inbound.FromBytes(evs), 1); err != nil || n != len(evs) {
-			b.Fatal(n, err)
-		}
-	}
-}
-
-func BenchmarkKeyChange50(b *testing.B) {
-	w := newTestWorld(b)
-	rs, err := w.recipients(50)
+func benchRotate(b *testing.B, n int) {
+	ctx := context.Background()
+	f, err := newRotateFixture(ctx, n)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := w.prepareKeyChange(groupID, rs); err != nil {
+		b.StopTimer()
+		r, err := f.rig(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := r.rotate(); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkStreamEncrypt1MiB(b *testing.B) {
-	w := newTestWorld(b)
-	plain := randomBytes(1 << 20)
-	b.SetBytes(1 << 20)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := streamEncrypt(w.ckey[:], plain); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+// BenchmarkRotate2 is Engine.Rotate of a one-to-one conversation (keyed
+// once before) against the stub server.
+func BenchmarkRotate2(b *testing.B) { benchRotate(b, 2) }
 
-func BenchmarkStreamDecrypt1MiB(b *testing.B) {
-	w := newTestWorld(b)
-	ct, err := streamEncrypt(w.ckey[:], randomBytes(1<<20))
+// BenchmarkRotateGroup50 is Engine.Rotate of a 50-member group (created,
+// so keyed once, before) against the stub server: the roster sync, the
+// key checks, 50 wraps, the signature.
+func BenchmarkRotateGroup50(b *testing.B) { benchRotate(b, 50) }
+
+func benchMedia(b *testing.B, download bool) {
+	r, err := newMediaRig(newSend(b), randomBytes(1<<20))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(1 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := streamDecrypt(w.ckey[:], ct); err != nil {
+		if download {
+			_, err = r.download()
+		} else {
+			err = r.upload()
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkDecryptPage1000Parallel decrypts 1000 events with one worker
-// per GOMAXPROCS (run with -cpu 1,2 to see the scaling).
-func BenchmarkDecryptPage1000Parallel(b *testing.B) {
-	w := newTestWorld(b)
-	evs, err := w.history(1000)
+// BenchmarkSendMedia1MiB is Engine.SendMedia of 1 MiB against the stub.
+func BenchmarkSendMedia1MiB(b *testing.B) { benchMedia(b, false) }
+
+// BenchmarkDownloadMedia1MiB is Engine.DownloadMedia of 1 MiB from the stub.
+func BenchmarkDownloadMedia1MiB(b *testing.B) { benchMedia(b, true) }
+
+// recordedConv seeds (once per process) a conversation of n messages on an
+// emulator and records it.
+var (
+	recMu sync.Mutex
+	recFx = map[int]*fixtures{}
+)
+
+func recordedConv(tb testing.TB, n int) *fixtures {
+	tb.Helper()
+	recMu.Lock()
+	defer recMu.Unlock()
+	if fx := recFx[n]; fx != nil {
+		return fx
+	}
+	w, err := newWorld(context.Background(), io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer w.close()
+	keys, err := w.publicKeys(w.alice)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := w.recorded(keystore.NewMemory(), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fx := &fixtures{alice: w.alice.id, aliceKeys: keys, page: c, hist: c}
+	if fx.aliceSPKI, err = decodeSPKI(keys); err != nil {
+		tb.Fatal(err)
+	}
+	recFx[n] = fx
+	return fx
+}
+
+func benchSync(b *testing.B, n int) {
+	fx := recordedConv(b, n)
+	r, err := newSyncRig(context.Background(), fx.page, fx.alice, fx.aliceKeys)
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := w.receiverKeys(false)
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, err := decryptAll(keys, inbound.FromBytes(evs), 0); err != nil || n != len(evs) {
+		b.StopTimer()
+		run, err := r.fresh(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkSyncPage100 is Engine.Sync of a conversation of 100 messages
+// (one page) from the stub into a fresh memory keystore.
+func BenchmarkSyncPage100(b *testing.B) { benchSync(b, 100) }
+
+// BenchmarkSyncHistory10k is Engine.Sync of 10,000 messages (100 pages)
+// from the stub into a fresh memory keystore (run with -cpu 1,2 to see the
+// scaling).
+func BenchmarkSyncHistory10k(b *testing.B) { benchSync(b, 10000) }
+
+// BenchmarkDecryptPipeline10k is the bare receive pipeline
+// (inbound.DecryptBatch, GOMAXPROCS workers) over the same 10,000 events.
+func BenchmarkDecryptPipeline10k(b *testing.B) {
+	fx := recordedConv(b, 10000)
+	keys, err := pipelineKeys(fx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, err := decryptAll(keys, inbound.FromBytes(fx.hist.events), 0); err != nil || n != len(fx.hist.events) {
 			b.Fatal(n, err)
 		}
 	}

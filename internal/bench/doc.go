@@ -1,37 +1,74 @@
-// Package bench is the engine behind cmd/xchat-bench: it times the hot
-// paths of xchat-go against their primitive floor and against the official
+// Package bench is the engine behind cmd/xchat-bench: it times what users
+// run — the public engine, session.Engine, and its receive pipeline,
+// session/inbound — against the primitive floor and against the official
 // Chat XDK, and prints one table row per operation.
 //
-// Operations, each timed with testing.Benchmark (best of three runs):
+// Every history is made by the engine: alice's Engine.Send seals and signs
+// each message (against a server that captures the request) and the
+// emulator appends them in bulk with emulator.SeedMessages, building,
+// chaining and serving each event exactly as if it had been posted.
 //
-//   - send text 1 KiB: what the engine does before the network call
-//     (session.Engine.sealMessage): encode, secretbox, Thrift, mint a message
-//     id, sign the v7 payload, encode the MessageEventSignature, base64 both.
-//     Floor: one ECDSA sign of the same payload plus one secretbox seal.
-//   - decrypt+verify a page and a history through inbound.DecryptBatch
-//     (a key change followed by N messages, the key coming from the batch),
-//     on one core and on every core. Floor: N × (ECDSA verify + secretbox
-//     open) plus the key change's verify and ECIES unwrap.
-//   - prepare a key change for 2, 50 and 500 participants
-//     (session.Engine.prepareKey). Floor: N × ECIES wrap plus one sign.
-//   - secretstream encrypt and decrypt of 64 MiB. Floor: x/crypto
-//     chacha20poly1305 (XChaCha20) over the same bytes in 1 KiB frames.
-//   - peak RSS of a streamed history decrypt at two lengths, and an
-//     end-to-end Sync of a conversation seeded into an in-process emulator,
-//     each in a re-executed child process (see IsChild and ChildMain).
-//   - replicas of one account (replicas.go): sync events/s and sends/s
-//     with the keystore in bbolt (1 replica) and in one PostgreSQL database
-//     (1 and 4 replicas, a throwaway cluster); the bbolt figure is the
-//     floor, so ours/floor is the cost of the shared database.
-//   - send-to-display latency on loopback, median and p99 over 200
-//     messages sent every 20 ms: through the Activity stream
-//     (session.Follower) and by polling every 3 s as `xchat watch --poll`
-//     does (realtime.go). These rows are wall time.
+// Per-operation rows run the engine with a memory keystore against an
+// in-process stub server (stub.go): no HTTP, no JSON, no server work, so
+// the figures are the engine's own. Each is timed with testing.Benchmark,
+// or with a fresh store made (untimed) before each call, best of three
+// runs:
+//
+//   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, verify and
+//     record the server's echo). Floor: sign + seal, verify + open.
+//   - sync page of 100 and sync history 10k (on one core and on every
+//     core): Engine.Sync of a conversation recorded from the emulator into
+//     a fresh store. Floor: N × (verify + open) plus the key change's
+//     verify and unwrap.
+//   - decrypt pipeline, history 10k: inbound.DecryptBatch alone on the
+//     same events, one core and every core (the scaling reference).
+//   - rotate key, 2, 50 and 500 participants: Engine.Rotate of a
+//     one-to-one conversation or of a group the account created, each
+//     timed rotation in a fresh conversation keyed once (a rotation reads
+//     every key version held; a loop would pile up thousands). Group
+//     rotation syncs the roster and checks every member's keys first.
+//     Floor: N × ECIES wrap plus one sign.
+//   - send media and download media, 64 MiB: Engine.SendMedia and
+//     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
+//     same bytes in 1 KiB frames.
+//
+// Child rows each run in a re-executed process (see IsChild and ChildMain)
+// so that their peak RSS is their own, at 1k, 10k and (unless -short or
+// XCHAT_BENCH_SHORT=1) 100k events:
+//
+//   - decrypt pipeline streamed: a history file through inbound.DecryptBatch.
+//   - e2e sync: an account that never synced syncs the conversation from
+//     the emulator (served by the parent over loopback HTTP) through
+//     api.Client and Engine.SyncEach into its bbolt keystore; then a
+//     re-sync with no new events and a re-open (store and engine) + sync,
+//     each as a fraction of the first sync.
+//
+// The send-to-display latency rows (realtime.go) run alice and bob on an
+// in-process emulator over loopback: median and p99 over 200 messages sent
+// every 20 ms, bob following the Activity stream (session.Follower) or
+// polling every 3 s as `xchat watch --poll` does. These rows are wall time.
+//
+// The replica rows (replicas.go) sync and send with one account's keystore
+// in bbolt (one replica) and in one PostgreSQL database (1 and 4 replicas,
+// a throwaway cluster); the bbolt figure is the floor, so ours/floor is the
+// cost of the shared database.
 //
 // Rows run on one core report process CPU time per operation, so that the
 // ratios stay meaningful when other work competes for the machine; the
 // official SDK is timed the same way by interop/bench.mjs, in the same run,
-// on the same inputs.
+// on the same inputs (its rows prepare, where ours also post to the stub
+// and store). Targets are reported, never asserted; the table ends with
+// "N met, M missed".
 //
-// Targets are reported, never asserted.
+// The Go benchmarks of the same operations carry the same names wherever
+// they appear: BenchmarkSendText1KiB, BenchmarkSyncPage100,
+// BenchmarkSyncHistory10k, BenchmarkRotate2, BenchmarkRotateGroup50,
+// BenchmarkSendMedia1MiB and BenchmarkDownloadMedia1MiB are the rows
+// above (here); BenchmarkDecryptPipeline10k is the bare pipeline on the
+// same events; session/inbound's BenchmarkDecryptBatch100,
+// BenchmarkDecryptHistory10k and BenchmarkDecryptSingle time the pipeline
+// on its own fixtures; session's BenchmarkSendText1KiBLoopback (the send
+// over HTTP to the emulator), BenchmarkSealMessage1KiB and
+// BenchmarkPrepareKeyChange50 (unexported steps of a send and a rotation)
+// and BenchmarkHistory10k (reading stored history) time the parts.
 package bench

@@ -1,32 +1,148 @@
 package bench
 
 import (
+	"crypto/rand"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// sample returns the encoded plaintext, the secretbox contents and the
-// signed v7 payload of a message carrying text.
-func (w *world) sample(text string) (plain, contents, payload []byte, err error) {
-	plain, err = wire.EncodeMessageEntryHolder(textHolder(text))
+// The floors are the primitive operations an engine operation cannot do
+// without, timed alone on the same inputs: ECDSA P-256 sign and verify
+// (crypto/ecdsa), secretbox seal and open, ECIES wrap and unwrap, and the
+// XChaCha20-Poly1305 of media streams (golang.org/x/crypto).
+
+// floorTimes are the primitive costs, each on one core.
+type floorTimes struct {
+	sign1K, seal1K, verify1K, open1K float64 // a 1 KiB text message
+	verify, open                     float64 // a history message (about 100 bytes of text)
+	verifyOpenPar                    float64 // verify + open on every core at once, per message
+	unwrap, wrap, signKC             float64
+}
+
+// sendFloor is what Engine.Send must do: seal and sign the message, then
+// verify and open the server's copy before recording it.
+func (f *floorTimes) sendFloor() float64 { return f.sign1K + f.seal1K + f.verify1K + f.open1K }
+
+// syncFloor is what a sync of n messages under one key change must do on
+// procs cores.
+func (f *floorTimes) syncFloor(n, procs int) float64 {
+	per := f.verify + f.open
+	if procs > 1 {
+		per = f.verifyOpenPar
+	}
+	return float64(n)*per + f.verify + f.unwrap
+}
+
+// scaling is how much faster verify + open ran on every core at once than
+// on one.
+func (f *floorTimes) scaling() float64 {
+	if f.verifyOpenPar == 0 {
+		return 0
+	}
+	return (f.verify + f.open) / f.verifyOpenPar
+}
+
+// messageSample returns the encoded plaintext, the secretbox contents and
+// the signed v7 payload of a text message.
+func messageSample(key *crypto.ConversationKey, text string) (plain, contents, payload []byte, err error) {
+	s := text
+	plain, err = wire.EncodeMessageEntryHolder(&product.MessageEntryHolder{Contents: &product.MessageEntryContents{
+		Message: &product.MessageContents{MessageText: &s}}})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	contents, err = crypto.Seal(nil, w.ckey, plain)
-	if err != nil {
+	if contents, err = crypto.Seal(nil, key, plain); err != nil {
 		return nil, nil, nil, err
 	}
 	p, err := crypto.MessageCreatePayload(crypto.SignatureVersion,
-		crypto.Header{MessageID: messageID(1), SenderID: aliceID, ConversationID: convID}, ckeyVersion, contents)
+		crypto.Header{MessageID: "00000000-0000-4000-8000-000000000001", SenderID: "1001", ConversationID: "1001:1002"},
+		"1795000000100", contents)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	payload, err = p.Bytes()
 	return plain, contents, payload, err
+}
+
+func (m *measurer) floors(text string) (*floorTimes, error) {
+	kp, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		return nil, err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	var f floorTimes
+	if err := m.messageFloors(&f, kp, key, text); err != nil {
+		return nil, err
+	}
+	wrapped, err := crypto.WrapConversationKey(nil, kp.Identity.PublicKey(), key)
+	if err != nil {
+		return nil, err
+	}
+	f.unwrap = m.op(1, func() error { _, err := crypto.UnwrapConversationKey(kp.Identity, wrapped); return err }).ns
+	pub := kp.Identity.PublicKey()
+	f.wrap = m.op(1, func() error { _, err := crypto.WrapConversationKey(nil, pub, key); return err }).ns
+	kcPayload, err := crypto.KeyChangePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: "00000000-0000-4000-8000-000000000000", SenderID: "1001", ConversationID: "g1795000000000000123"},
+		crypto.KeyChange{ConversationKeyVersion: "1795000000100", Key: key})
+	if err != nil {
+		return nil, err
+	}
+	kcBytes, err := kcPayload.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	f.signKC = m.op(1, func() error { _, err := crypto.Sign(kp.Signing, kcBytes); return err }).ns
+	if m.err != nil {
+		return nil, m.err
+	}
+	return &f, nil
+}
+
+// messageFloors times sign, seal, verify and open of a 1 KiB message and
+// verify and open of a history message, on one core and (verify + open)
+// on every core at once.
+func (m *measurer) messageFloors(f *floorTimes, kp *crypto.KeyPair, key *crypto.ConversationKey, text string) error {
+	pub := kp.Signing.PublicKey()
+	plain, contents, payload, err := messageSample(key, text)
+	if err != nil {
+		return err
+	}
+	sig, err := crypto.Sign(kp.Signing, payload)
+	if err != nil {
+		return err
+	}
+	f.sign1K = m.op(1, func() error { _, err := crypto.Sign(kp.Signing, payload); return err }).ns
+	f.seal1K = m.op(1, func() error { _, err := crypto.Seal(nil, key, plain); return err }).ns
+	f.verify1K = m.op(1, func() error { return crypto.Verify(pub, payload, sig) }).ns
+	f.open1K = m.op(1, func() error { _, err := crypto.Open(key, contents); return err }).ns
+
+	if _, contents, payload, err = messageSample(key, historyText(0)); err != nil {
+		return err
+	}
+	if sig, err = crypto.Sign(kp.Signing, payload); err != nil {
+		return err
+	}
+	f.verify = m.op(1, func() error { return crypto.Verify(pub, payload, sig) }).ns
+	f.open = m.op(1, func() error { _, err := crypto.Open(key, contents); return err }).ns
+	if cores := runtime.NumCPU(); cores > 1 {
+		f.verifyOpenPar = m.opParallel(cores, func() error {
+			if err := crypto.Verify(pub, payload, sig); err != nil {
+				return err
+			}
+			_, err := crypto.Open(key, contents)
+			return err
+		}).ns
+	}
+	return nil
 }
 
 // streamFrame is the plaintext size of one secretstream frame in the XChat
@@ -42,7 +158,8 @@ type streamFloorTimes struct {
 // streamFloors measures golang.org/x/crypto/chacha20poly1305 (XChaCha20)
 // over n bytes cut into the 1 KiB frames the XChat stream format fixes,
 // into preallocated buffers, and once over the whole buffer.
-func (m *measurer) streamFloors(key []byte, n int) (*streamFloorTimes, error) {
+func (m *measurer) streamFloors(n int) (*streamFloorTimes, error) {
+	key := randomBytes(chacha20poly1305.KeySize)
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -79,4 +196,11 @@ func (m *measurer) streamFloors(key []byte, n int) (*streamFloorTimes, error) {
 		return nil, m.err
 	}
 	return &f, nil
+}
+
+// randomBytes returns n random bytes.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }

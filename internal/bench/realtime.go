@@ -76,6 +76,12 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
+// e2eUser is one provisioned emulator account with its engine.
+type e2eUser struct {
+	id string
+	e  *session.Engine
+}
+
 // latencyWorld is an emulator on loopback with alice and bob.
 type latencyWorld struct {
 	emu        *emulator.Server

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/xchat-go/xchat/api"
 )
 
 // sdkResult is one op's timing as reported by interop/bench.mjs.
@@ -74,9 +76,97 @@ func sdkAvailable(root string) (string, error) {
 	return node, nil
 }
 
+// sdkKeyChangeInput is one key change the SDK prepares: the same
+// participants as the engine's rotation row.
+type sdkKeyChangeInput struct {
+	op, conv string
+	keys     []api.PublicKey
+}
+
+// sdkInputs are the inputs the engine rows ran on, for the SDK to run on.
+type sdkInputs struct {
+	text                string
+	sendBackup          []byte
+	sendID, sendVersion string
+	reader              *convFixture    // the history's reader
+	senderKeys          []api.PublicKey // the history's sender (alice), as published
+	pageN               int             // the page is the history's first pageN messages
+	keyChanges          []sdkKeyChangeInput
+	streamBytes         int
+}
+
+// fill copies the SDK's figures into the rows that name an SDK op.
+func (s *sdkRun) fill(rows []Row) {
+	for i := range rows {
+		row := &rows[i]
+		if row.SDKOp == "" {
+			continue
+		}
+		res, ok := s.results[row.SDKOp]
+		if !ok {
+			continue
+		}
+		if res.Error != "" {
+			row.SDKNote = "error: " + res.Error
+			continue
+		}
+		row.SDK, row.SDKNote = res.NsPerOp, res.Note
+		if row.Procs == 1 && res.CPUNsPerOp > 0 {
+			row.SDK = res.CPUNsPerOp
+		}
+	}
+}
+
+// fixture renders the SDK's fixture.
+func (in *sdkInputs) fixture() *sdkFixture {
+	std := base64.StdEncoding.EncodeToString
+	b64s := func(evs [][]byte) []string {
+		out := make([]string, len(evs))
+		for i, e := range evs {
+			out[i] = std(e)
+		}
+		return out
+	}
+	sender := in.senderKeys[len(in.senderKeys)-1]
+	hist := in.reader.events
+	kcs := len(hist) - in.reader.n
+	fx := &sdkFixture{
+		Ops:                    []string{"send_text_1k", "decrypt_page", "decrypt_history"},
+		MinTimeMs:              1000,
+		Alice:                  sdkAccount{std(in.sendBackup), in.sendID, in.sendVersion},
+		Bob:                    sdkAccount{std(in.reader.backup), in.reader.id, in.reader.version},
+		ConversationID:         in.sendID + ":1002",
+		ConversationKey:        std(randomBytes(32)),
+		ConversationKeyVersion: "1795000000100",
+		Text:                   in.text,
+		SigningKeys: []map[string]string{{
+			"userId":                     sender.UserID,
+			"publicKeyVersion":           sender.PublicKeyVersion,
+			"publicKey":                  sender.SigningPublicKey,
+			"identityPublicKey":          sender.PublicKey,
+			"identityPublicKeySignature": sender.IdentityPublicKeySignature,
+		}},
+		Histories:   map[string][]string{"decrypt_page": b64s(hist[:kcs+in.pageN]), "decrypt_history": b64s(hist)},
+		KeyChanges:  map[string]sdkKeyChange{},
+		StreamBytes: in.streamBytes,
+	}
+	if in.pageN < 100 {
+		fx.MinTimeMs = 50
+	}
+	for _, kc := range in.keyChanges {
+		k := sdkKeyChange{ConversationID: kc.conv}
+		for _, p := range kc.keys {
+			k.PublicKeys = append(k.PublicKeys, sdkPublicKey{p.UserID, p.PublicKey, p.PublicKeyVersion})
+		}
+		fx.KeyChanges[kc.op] = k
+		fx.Ops = append(fx.Ops, kc.op)
+	}
+	fx.Ops = append(fx.Ops, "stream_encrypt", "stream_decrypt")
+	return fx
+}
+
 // runSDK times the official SDK on the same inputs with interop/bench.mjs.
-func runSDK(mode, root, tmp string, logw io.Writer, w *world, text string, page, hist [][]byte,
-	recips []recipient, sz Sizes) (*sdkRun, error) {
+func runSDK(mode, root, tmp string, logw io.Writer, in *sdkInputs) (*sdkRun, error) {
 	if mode == SDKOff {
 		return &sdkRun{version: "not run (-sdk=off)"}, nil
 	}
@@ -87,48 +177,7 @@ func runSDK(mode, root, tmp string, logw io.Writer, w *world, text string, page,
 		}
 		return &sdkRun{version: "not run: " + strings.TrimPrefix(err.Error(), "bench: ")}, nil
 	}
-	sk, err := w.sdkSigningKey()
-	if err != nil {
-		return nil, err
-	}
-	std := base64.StdEncoding.EncodeToString
-	b64s := func(evs [][]byte) []string {
-		out := make([]string, len(evs))
-		for i, e := range evs {
-			out[i] = std(e)
-		}
-		return out
-	}
-	fx := sdkFixture{
-		Ops:                    []string{"send_text_1k", "decrypt_page", "decrypt_history"},
-		MinTimeMs:              1000,
-		Alice:                  sdkAccount{std(w.alice.Backup()), aliceID, aliceVersion},
-		Bob:                    sdkAccount{std(w.bob.Backup()), bobID, bobVersion},
-		ConversationID:         convID,
-		ConversationKey:        std(w.ckey[:]),
-		ConversationKeyVersion: ckeyVersion,
-		Text:                   text,
-		SigningKeys:            []map[string]string{sk},
-		Histories:              map[string][]string{"decrypt_page": b64s(page), "decrypt_history": b64s(hist)},
-		KeyChanges:             map[string]sdkKeyChange{},
-		StreamBytes:            sz.Stream,
-	}
-	if sz.Page < 100 {
-		fx.MinTimeMs = 50
-	}
-	for _, n := range sz.KeyChange {
-		kc := sdkKeyChange{ConversationID: convID}
-		if n > 2 {
-			kc.ConversationID = groupID
-		}
-		for _, r := range recips[:n] {
-			kc.PublicKeys = append(kc.PublicKeys, sdkPublicKey{r.userID, std(r.identity.SPKI()), r.version})
-		}
-		op := fmt.Sprintf("keychange_%d", n)
-		fx.KeyChanges[op] = kc
-		fx.Ops = append(fx.Ops, op)
-	}
-	fx.Ops = append(fx.Ops, "stream_encrypt", "stream_decrypt")
+	fx := in.fixture()
 	file := filepath.Join(tmp, "sdk-fixture.json")
 	js, err := json.Marshal(fx)
 	if err != nil {

@@ -51,6 +51,11 @@ type app struct {
 	g   globals
 	cmd string
 
+	// json is set by a command's --json: its result is printed as JSON.
+	json bool
+	// usernames caches @usernames by user id (see names.go).
+	usernames map[string]string
+
 	store  keystore.Store
 	engine *session.Engine
 	client *api.Client
@@ -154,7 +159,7 @@ func (a *app) openStore(ctx context.Context, create bool) (keystore.Store, error
 	if err != nil {
 		switch {
 		case errors.Is(err, keystore.ErrWrongPassphrase):
-			return nil, fmt.Errorf("wrong passphrase for %s", path)
+			return nil, fmt.Errorf("%w for %s", errWrongPassphrase, path)
 		case errors.Is(err, keystore.ErrWrongKey) && a.g.noPassphrase:
 			return nil, fmt.Errorf("%s is protected by a passphrase: drop --no-passphrase", path)
 		case errors.Is(err, keystore.ErrWrongKey):
@@ -297,7 +302,7 @@ func (a *app) newClient(ctx context.Context, db keystore.Store) (*api.Client, er
 	} else {
 		stored, err := db.Token(ctx)
 		if errors.Is(err, keystore.ErrNotFound) {
-			return nil, fmt.Errorf("not logged in: run 'xchat login' or pass --token (or set %s)", EnvToken)
+			return nil, fmt.Errorf("%w: run 'xchat login' or pass --token (or set %s)", errNotLoggedIn, EnvToken)
 		}
 		if err != nil {
 			return nil, err

@@ -3,14 +3,15 @@
 // done by package session; this package only turns arguments into engine
 // calls and engine results into text.
 //
-// Conventions:
+// Conventions (see conventions.go, which holds the shared parts):
 //
-//   - Global flags come before the command:
+//   - Global flags come before or after the command:
 //     xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND …
-//   - stdout carries only the command's result, so it can be piped; progress,
-//     warnings and prompts go to stderr or the terminal (/dev/tty).
+//   - stdout carries only the command's result, so it can be piped (--json:
+//     one JSON object per line); progress, warnings and prompts go to
+//     stderr or the terminal (/dev/tty).
 //   - Errors are printed as "xchat: error: …" on stderr. Exit status 0 means
-//     full success, 1 a failure, 2 a usage error.
+//     full success, 1 a failure, 2 a usage error, 4 authentication needed.
 //   - Secrets (tokens, passphrases, keys) are never printed.
 package cli
 
@@ -38,6 +39,8 @@ const (
 	// ExitUsage is a command-line usage error.
 	ExitUsage = 2
 )
+
+// Exit statuses beyond these: ExitAuth (conventions.go).
 
 // Environment variables read by the tool.
 const (
@@ -161,6 +164,9 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // report prints err and returns the exit status.
 func (a *app) report(err error) int {
+	if errors.Is(err, errVersion) {
+		return ExitOK
+	}
 	if err == nil || errors.Is(err, errHelp) {
 		return ExitOK
 	}
@@ -175,28 +181,35 @@ func (a *app) report(err error) int {
 		return ExitUsage
 	}
 	// Error texts may quote the server: neutralise control characters.
-	fmt.Fprintf(a.env.Stderr, "xchat: error: %s\n", oneLine(describe(err, a.apiBase())))
+	fmt.Fprintf(a.env.Stderr, "xchat: error: %s\n", oneLine(cleanMessage(describe(err, a.apiBase()))))
 	var xe *exitError
 	if errors.As(err, &xe) {
 		return xe.status
 	}
+	if authFailure(err) {
+		return ExitAuth
+	}
 	return ExitFailure
 }
+
+// errVersion reports that --version was printed.
+var errVersion = errors.New("version printed")
 
 func (a *app) run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("xchat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&a.g.home, "home", "", "account directory `DIR` (keystore and settings); env "+EnvHome)
-	fs.StringVar(&a.g.apiURL, "api", "", "X API base `URL`; env "+EnvAPI+" (default https://api.x.com)")
-	fs.StringVar(&a.g.token, "token", "", "OAuth 2.0 bearer `TOKEN`; env "+EnvToken+" (default: the token stored by login)")
-	fs.StringVar(&a.g.store, "store", "", "keystore `URL`: postgres://… for an account shared by several replicas (default the file in --home); env "+EnvStore)
-	fs.BoolVar(&a.g.noPassphrase, "no-passphrase", false, "keystore without a passphrase (tests only: NOT protected at rest)")
+	a.addGlobalFlags(fs)
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.printTopHelp(a.env.Stdout, fs)
 			return errHelp
 		}
 		return usagef("", "%v", err)
+	}
+	if *version {
+		fmt.Fprintln(a.env.Stdout, versionString())
+		return errVersion
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -205,8 +218,12 @@ func (a *app) run(ctx context.Context, args []string) error {
 	}
 	name := rest[0]
 	if name == "help" {
-		if len(rest) == 1 {
+		switch {
+		case len(rest) == 1:
 			a.printTopHelp(a.env.Stdout, fs)
+			return errHelp
+		case len(rest) == 2 && (rest[1] == "environment" || rest[1] == "env"):
+			printEnvironment(a.env.Stdout)
 			return errHelp
 		}
 		return a.dispatch(ctx, append(rest[1:], "--help"))
@@ -258,7 +275,7 @@ func (a *app) printTopHelp(w io.Writer, fs *flag.FlagSet) {
 
 Usage: xchat [--home DIR] [--api URL] [--token T] [--no-passphrase] COMMAND [flags] [args]
 
-Commands:
+Global flags may also follow the command. Commands:
 `)
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -269,34 +286,19 @@ Commands:
 		fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags:\n")
-	printFlags(w, fs)
+	printFlags(w, fs, true)
+	fmt.Fprintf(w, "  %-26s %s\n", "--version", "print the version and exit")
 	fmt.Fprintf(w, `
-Environment: %s, %s, %s, %s, %s (keystore passphrase),
-%s (no prompts), %s (export-keys/import-keys).
-
+The account directory defaults to %s.
+Environment: %s, %s, %s, %s, %s and more; see 'xchat help environment'.
+%s
 Example:
   xchat --home ~/.xchat-alice init --user-id 1001
   xchat --home ~/.xchat-alice keys register
   xchat --home ~/.xchat-alice send --to 1002 "hello bob"
 
 Run 'xchat COMMAND --help' for a command's flags and an example.
-`, EnvHome, EnvStore, EnvAPI, EnvToken, EnvPassphrase, EnvNoPrompt, EnvBackupPassphrase)
-}
-
-// printFlags prints fs's flags as "--name VALUE  usage".
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		arg := "--" + f.Name
-		if name != "" {
-			arg += " " + name
-		}
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "  %-26s %s%s\n", arg, usage, def)
-	})
+`, defaultHomeHint(), EnvHome, EnvStore, EnvAPI, EnvToken, EnvPassphrase, exitStatusHelp)
 }
 
 // homeDir resolves the account directory: --home, XCHAT_HOME, then

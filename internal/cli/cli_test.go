@@ -178,7 +178,7 @@ func TestOneLineNeutralisesControls(t *testing.T) {
 func TestHumanEntryNeverShowsUnverifiedContent(t *testing.T) {
 	e := &session.Entry{SequenceID: "9", SenderID: "7", Type: session.TypeMessage, Text: "transfer the money",
 		Error: "signature does not verify"}
-	got := humanEntry(e, "1")
+	got := humanEntry(e, "1", nil)
 	if strings.Contains(got, "transfer") {
 		t.Errorf("unverified content shown: %q", got)
 	}
@@ -186,7 +186,7 @@ func TestHumanEntryNeverShowsUnverifiedContent(t *testing.T) {
 		t.Errorf("failure not marked: %q", got)
 	}
 	e.Verified, e.Error = true, ""
-	got = humanEntry(e, "7")
+	got = humanEntry(e, "7", nil)
 	if !strings.Contains(got, markOK+" 7 (you)  transfer the money") {
 		t.Errorf("verified line = %q", got)
 	}

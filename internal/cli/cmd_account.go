@@ -53,6 +53,7 @@ from the PIN backup instead; --new-keys creates new keys anyway.`,
 				})
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "keys register",
@@ -69,10 +70,10 @@ from the PIN backup instead; --new-keys creates new keys anyway.`,
 				if err != nil {
 					return fmt.Errorf("register keys: %w", err)
 				}
-				fmt.Fprintln(a.env.Stdout, v)
-				return nil
+				return a.result(map[string]string{"user_id": e.UserID(), "public_key_version": v}, v)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "keys show",
@@ -85,7 +86,7 @@ peer (fingerprint, pinned, verified); --refresh fetches them from the server
 first.`,
 		example: "  xchat keys show\n  xchat keys show --refresh 1002",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
-			asJSON := fs.Bool("json", false, "print JSON")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
 			refresh := fs.Bool("refresh", false, "fetch the peer's keys from the server first")
 			return func(ctx context.Context, a *app, args []string) error {
 				e, err := a.openEngine(ctx, len(args) == 1 && *refresh)
@@ -115,6 +116,7 @@ them verified without asking (only after comparing!).`,
 				return a.verifyPeer(ctx, args[0], *yes)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "login",
@@ -182,6 +184,7 @@ XCHAT_PASSPHRASE or a prompt. Run 'xchat keys register' afterwards unless
 				return a.importKeys(ctx, *userID, *version, args[0])
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "passphrase change",
@@ -230,8 +233,7 @@ func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) 
 		return fail(err)
 	}
 	a.infof("Created account %s in %s.\nNext: publish your keys with 'xchat keys register'.", e.UserID(), a.storeName())
-	fmt.Fprintln(a.env.Stdout, fp)
-	return nil
+	return a.result(map[string]string{"user_id": e.UserID(), "fingerprint": fp, "home": a.mustHome()}, fp)
 }
 
 func (a *app) mustHome() string {
@@ -314,7 +316,7 @@ func (a *app) verifyPeer(ctx context.Context, userID string, yes bool) error {
 		return err
 	}
 	if userID == e.UserID() {
-		return usagef("keys verify", "%s is your own user id", userID)
+		return usagef("keys verify", "%s is your own user id: verify other people's keys (show yours with 'xchat keys show')", userID)
 	}
 	if _, err := e.RefreshPeers(ctx, userID); err != nil {
 		return err
@@ -327,9 +329,15 @@ func (a *app) verifyPeer(ctx context.Context, userID string, yes bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.env.Stdout, "Safety number with %s:\n  %s\n", userID, sn)
-	if k := newestKey(p); k != nil {
-		fmt.Fprintf(a.env.Stdout, "Their fingerprint: %s (key version %s)\n", k.Fingerprint, k.Version)
+	a.names(ctx)
+	k := newestKey(p)
+	w := a.env.Stdout
+	if a.json {
+		w = a.env.Stderr // the result object comes last, once decided
+	}
+	fmt.Fprintf(w, "Safety number with %s:\n  %s\n", a.label(userID), sn)
+	if k != nil {
+		fmt.Fprintf(w, "Their fingerprint: %s (key version %s)\n", k.Fingerprint, k.Version)
 	}
 	if !yes {
 		ok, err := a.confirm(fmt.Sprintf("Does %s see the same safety number?", userID))
@@ -346,7 +354,14 @@ func (a *app) verifyPeer(ctx context.Context, userID string, yes bool) error {
 	if err := e.Verify(ctx, userID); err != nil {
 		return err
 	}
-	a.infof("%s The keys of %s are marked verified.", markOK, userID)
+	a.infof("%s The keys of %s are marked verified.", markOK, a.label(userID))
+	res := map[string]any{"user_id": userID, "safety_number": sn, "verified": true}
+	if k != nil {
+		res["fingerprint"], res["key_version"] = k.Fingerprint, k.Version
+	}
+	if a.json {
+		return a.result(res, "")
+	}
 	return nil
 }
 
@@ -482,7 +497,7 @@ func (a *app) importKeys(ctx context.Context, userID, version, file string) erro
 	clear(pass)
 	if err != nil {
 		if errors.Is(err, keystore.ErrWrongPassphrase) {
-			return errors.New("import-keys: wrong backup passphrase")
+			return fmt.Errorf("import-keys: %w of the backup file", errWrongPassphrase)
 		}
 		return fmt.Errorf("import-keys: %w", err)
 	}
@@ -516,7 +531,7 @@ func (a *app) changePassphrase(ctx context.Context) error {
 	}
 	if err := file.ChangePassphrase(old, newPass); err != nil {
 		if errors.Is(err, keystore.ErrWrongPassphrase) {
-			return errors.New("wrong passphrase")
+			return errWrongPassphrase
 		}
 		return err
 	}

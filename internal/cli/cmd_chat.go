@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -27,6 +28,14 @@ the conversation key is set up on first use) or to any conversation
 it is the caption. --reply-to quotes an earlier message by sequence id. Prints
 the new message's sequence id (--json: an object).
 
+Every send is first stored, encrypted and signed, in the outbox. Older
+messages of the conversation still waiting there are delivered first, in
+order; if they cannot be, this one waits behind them. A message that is not
+delivered stays queued ('xchat outbox'): do not send it again, run 'xchat
+outbox --flush' (sending the same text again delivers the queued copy,
+never a second one). Empty or whitespace-only messages are refused, and you
+cannot send to yourself.
+
 A file is encrypted with the conversation key before it is uploaded; a
 progress bar is drawn on stderr when stderr is a terminal.`,
 		example: "  xchat send --to 1002 \"hello bob\"\n" +
@@ -37,11 +46,11 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 			conv := fs.String("conversation", "", "conversation `ID` (A:B, A-B, g… or a user id)")
 			replyTo := fs.String("reply-to", "", "sequence id `SEQ` of the message replied to")
 			file := fs.String("file", "", "send the file at `PATH` as an encrypted attachment")
-			asJSON := fs.Bool("json", false, "print the result as JSON")
 			return func(ctx context.Context, a *app, args []string) error {
-				return a.send(ctx, *to, *conv, *replyTo, *file, args, *asJSON)
+				return a.send(ctx, *to, *conv, *replyTo, *file, args)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "react",
@@ -64,9 +73,10 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				} else {
 					s, err = e.React(ctx, cid, args[0], args[1])
 				}
-				return a.printSent(s, notFound(cid, err), false)
+				return a.printSent(s, notFound(cid, err))
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "edit",
@@ -82,10 +92,15 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				if err != nil {
 					return err
 				}
-				s, err := e.Edit(ctx, cid, args[0], strings.Join(args[1:], " "))
-				return a.printSent(s, notFound(cid, err), false)
+				text := strings.Join(args[1:], " ")
+				if strings.TrimSpace(text) == "" {
+					return usagef("edit", "the new text is empty or only whitespace")
+				}
+				s, err := e.Edit(ctx, cid, args[0], text)
+				return a.printSent(s, notFound(cid, err))
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "delete",
@@ -107,9 +122,14 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 						return usagef("delete", "invalid sequence id %q", s)
 					}
 				}
-				return notFound(cid, e.DeleteMessages(ctx, cid, args, *forAll))
+				if err := notFound(cid, e.DeleteMessages(ctx, cid, args, *forAll)); err != nil {
+					return err
+				}
+				a.infof("%s Deleted #%s.", markOK, strings.Join(args, ", #"))
+				return a.result(map[string]any{"conversation_id": cid, "deleted": args, "for_all": *forAll}, "")
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "conversations",
@@ -127,12 +147,12 @@ roster, roster_since, claimed_admins, unconfirmed_members and
 server_members (the server's unsigned listing).`,
 		example: "  xchat conversations\n  xchat conversations --json | jq -r .id",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
-			asJSON := fs.Bool("json", false, "print one JSON object per conversation")
 			offline := fs.Bool("offline", false, "do not contact the server")
 			return func(ctx context.Context, a *app, _ []string) error {
-				return a.conversations(ctx, *asJSON, *offline)
+				return a.conversations(ctx, *offline)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "read",
@@ -147,6 +167,9 @@ reported on stderr.
 
 --json prints one JSON object per event with sequence_id, message_id,
 sender_id, type, text (messages), verified and error (when not verified).
+Usernames the server gives for ids are shown next to them (sender_username
+in JSON); they are not signed, the ids are what is verified. Media sizes
+are the decrypted (plaintext) size.
 
 Exit status: 0 when the conversation was read, even if some events failed
 verification (they are marked); with --strict, 1 if any event failed
@@ -154,15 +177,15 @@ verification or decryption.`,
 		example: "  xchat read --conversation 1001:1002\n  xchat read --conversation g1234 --json | jq 'select(.verified)'",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			conv := fs.String("conversation", "", "conversation `ID` (required)")
-			asJSON := fs.Bool("json", false, "print one JSON object per event")
 			strict := fs.Bool("strict", false, "exit 1 if any event failed verification")
 			offline := fs.Bool("offline", false, "print stored history without syncing")
 			after := fs.String("after", "", "only events after sequence id `SEQ`")
-			limit := fs.Int("limit", 0, "only the newest N events (0: all)")
+			limit := fs.Int("limit", 0, "only the newest `N` events (0: all)")
 			return func(ctx context.Context, a *app, _ []string) error {
-				return a.read(ctx, *conv, *asJSON, *strict, *offline, *after, *limit)
+				return a.read(ctx, *conv, *strict, *offline, *after, *limit)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "watch",
@@ -201,30 +224,48 @@ can use the account meanwhile. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		minArgs: 1, maxArgs: 1,
 		summary: "download and decrypt a message's attachment",
 		help: `Downloads the encrypted media attached to the message with sequence id SEQ and
-decrypts it with the conversation key. Writes it to -o FILE, or to stdout when
-stdout is not a terminal.`,
+decrypts it with the conversation key. Writes it to -o FILE (refusing to
+replace an existing file unless --force), or to stdout when stdout is not a
+terminal. With -o, --json prints what was written.`,
 		example: "  xchat media get --conversation 1001:1002 1007 -o photo.png",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			conv := fs.String("conversation", "", "conversation `ID` (required)")
 			out := fs.String("o", "", "output `FILE`")
+			force := fs.Bool("force", false, "replace FILE if it exists")
 			return func(ctx context.Context, a *app, args []string) error {
-				return a.mediaGet(ctx, *conv, args[0], *out)
+				return a.mediaGet(ctx, *conv, args[0], *out, *force)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "outbox",
-		summary: "list (or --flush) sends waiting to be retried",
-		help: `A send that failed with a transient error stays in the outbox, already
-encrypted and signed. --flush resends each one with its original message id
-(so the server cannot duplicate it).`,
-		example: "  xchat outbox --flush",
+		summary: "list, deliver (--flush) or drop sends waiting in the outbox",
+		help: `A send that was not delivered stays in the outbox, already encrypted and
+signed: after a network failure, a refused token (401/403), a rate limit or
+a server error. Only a definite rejection of the message itself removes it,
+and then xchat says which message and why.
+
+Without flags, lists the pending sends (conversation, kind, message id,
+attempts, last error and the text). --flush delivers them, each
+conversation's in order, with their original message ids; a send whose
+earlier attempt may have arrived is first looked for in the conversation,
+so nothing is delivered twice. --drop MESSAGE_ID gives one up.`,
+		example: "  xchat outbox\n  xchat outbox --flush\n  xchat outbox --drop 5b1c0e1e-8d4f-4d5c-9a53-0c7e0c6f3a11",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
-			flush := fs.Bool("flush", false, "resend the pending sends")
+			flush := fs.Bool("flush", false, "deliver the pending sends")
+			drop := fs.String("drop", "", "remove the pending send with message id `MESSAGE_ID` without delivering it")
 			return func(ctx context.Context, a *app, _ []string) error {
+				if *flush && *drop != "" {
+					return usagef("outbox", "give either --flush or --drop, not both")
+				}
+				if *drop != "" {
+					return a.outboxDrop(ctx, *drop)
+				}
 				return a.outbox(ctx, *flush)
 			}
 		},
+		result: true,
 	})
 }
 
@@ -250,7 +291,7 @@ func (a *app) engineForConv(ctx context.Context, cmd, conv string, online bool) 
 
 func isSeq(s string) bool { return decimal.ValidID(s) }
 
-func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []string, asJSON bool) error {
+func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []string) error {
 	switch {
 	case to != "" && conv != "":
 		return usagef("send", "give either --to or --conversation, not both")
@@ -271,16 +312,27 @@ func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []s
 		}
 		text = strings.TrimRight(string(b), "\n")
 	}
-	if text == "" && file == "" {
+	if strings.TrimSpace(text) == "" && file == "" {
+		if text != "" {
+			return usagef("send", "nothing to send: the message is only whitespace")
+		}
 		return usagef("send", "nothing to send: give TEXT or --file")
 	}
 	target := conv
 	if to != "" {
 		target = to
 	}
-	e, cid, err := a.engineForConv(ctx, "send", target, true)
+	e, err := a.openEngine(ctx, true)
 	if err != nil {
 		return err
+	}
+	if target == e.UserID() {
+		return usagef("send", "%s is your own user id: X Chat conversations are between you and other accounts, "+
+			"so there is no conversation with yourself to send to (to check your keys, see 'xchat keys show')", target)
+	}
+	cid, err := session.CanonicalID(target, e.UserID())
+	if err != nil {
+		return usagef("send", "invalid conversation id %q", target)
 	}
 	var s *session.Sent
 	if file != "" {
@@ -288,27 +340,34 @@ func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []s
 	} else {
 		s, err = e.Send(ctx, cid, session.Outgoing{Text: text, ReplyTo: replyTo})
 	}
-	return a.printSent(s, notFound(cid, err), asJSON)
+	return a.printSent(s, notFound(cid, err))
 }
 
 // printSent prints the sequence id of a successful send (or an object with
-// --json).
-func (a *app) printSent(s *session.Sent, err error, asJSON bool) error {
-	if errors.Is(err, session.ErrQueued) {
-		return fmt.Errorf("%w (it is kept, encrypted, in the outbox: retry with 'xchat outbox --flush')", err)
-	}
+// --json), and on stderr the older queued sends it delivered first or that
+// the server refused meanwhile.
+func (a *app) printSent(s *session.Sent, err error) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return writeJSONLine(a.env.Stdout, map[string]string{"conversation_id": s.ConversationID,
-			"message_id": s.MessageID, "sequence_id": s.SequenceID, "key_version": s.KeyVersion})
+	for _, f := range s.Flushed {
+		a.infof("Delivered an older queued message of this conversation first: #%s (message id %s).", f.SequenceID, f.MessageID)
 	}
-	fmt.Fprintln(a.env.Stdout, s.SequenceID)
-	return nil
+	for _, d := range s.Dropped {
+		a.warnf("the server refused the queued %s (message id %s) for good; it was removed from the outbox and NOT delivered: %s", d.What, d.MessageID, cleanMessage(d.Reason))
+	}
+	if s.Duplicate {
+		a.infof("This message was already waiting in the outbox: that copy was delivered, no second one was sent.")
+	}
+	res := map[string]any{"conversation_id": s.ConversationID, "message_id": s.MessageID,
+		"sequence_id": s.SequenceID, "key_version": s.KeyVersion}
+	if s.Duplicate {
+		res["duplicate"] = true
+	}
+	return a.result(res, s.SequenceID)
 }
 
-func (a *app) conversations(ctx context.Context, asJSON, offline bool) error {
+func (a *app) conversations(ctx context.Context, offline bool) error {
 	e, err := a.openEngine(ctx, !offline)
 	if err != nil {
 		return err
@@ -318,22 +377,34 @@ func (a *app) conversations(ctx context.Context, asJSON, offline bool) error {
 		convs, err = e.Conversations(ctx)
 	} else {
 		convs, err = e.RefreshConversations(ctx)
+		a.fetchAllNames(ctx)
 	}
 	if err != nil {
 		return err
 	}
+	names := a.names(ctx)
 	for _, c := range convs {
-		if asJSON {
+		if a.json {
+			usernames := map[string]string{}
+			for _, m := range c.Members {
+				if n, ok := names[m]; ok {
+					usernames[m] = n
+				}
+			}
 			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
 				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
-				"last_sequence_id": c.LastSequenceID, "roster": c.Roster.String(), "roster_since": c.RosterSince,
+				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": c.Roster.String(), "roster_since": c.RosterSince,
 				"claimed_admins": nonNil(c.ClaimedAdmins), "unconfirmed_members": nonNil(c.UnconfirmedMembers),
 				"server_members": nonNil(c.ServerMembers)}); err != nil {
 				return err
 			}
 			continue
 		}
-		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(c.Members, ","))
+		members := make([]string, len(c.Members))
+		for i, m := range c.Members {
+			members[i] = a.label(m)
+		}
+		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(members, ", "))
 		if c.Kind == session.KindGroup {
 			line += "  roster " + c.Roster.String()
 			if c.RosterSince != "" {
@@ -373,7 +444,7 @@ func (a *app) syncReport(cid string, res *session.SyncResult, err error) error {
 	return nil
 }
 
-func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline bool, after string, limit int) error {
+func (a *app) read(ctx context.Context, conv string, strict, offline bool, after string, limit int) error {
 	if conv == "" {
 		return usagef("read", "--conversation is required")
 	}
@@ -396,7 +467,9 @@ func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline boo
 		if err := a.syncReport(cid, res, err); err != nil {
 			return err
 		}
+		a.fetchNames(ctx, e, cid)
 	}
+	a.names(ctx)
 	if c, err := e.Conversation(ctx, cid); err == nil {
 		a.rosterNotice(c)
 	}
@@ -413,7 +486,7 @@ func (a *app) read(ctx context.Context, conv string, asJSON, strict, offline boo
 		if !en.Verified {
 			failed++
 		}
-		if err := a.printEntry(en, e.UserID(), asJSON, false); err != nil {
+		if err := a.printEntry(en, e.UserID(), a.json, false); err != nil {
 			return err
 		}
 	}
@@ -455,9 +528,11 @@ func orNone(ids []string) string {
 
 func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) error {
 	if asJSON {
-		return writeJSONLine(a.env.Stdout, toJSONEvent(en))
+		j := toJSONEvent(en)
+		j.SenderUsername = a.username(en.SenderID)
+		return writeJSONLine(a.env.Stdout, j)
 	}
-	line := humanEntry(en, self)
+	line := humanEntry(en, self, a.usernames)
 	if withConv {
 		line = en.ConversationID + " " + line
 	}
@@ -554,15 +629,24 @@ func (a *app) watchOnce(ctx context.Context, e *session.Engine, cid string, asJS
 	return nil
 }
 
-func (a *app) mediaGet(ctx context.Context, conv, seq, out string) error {
+func (a *app) mediaGet(ctx context.Context, conv, seq, out string, force bool) error {
 	if conv == "" {
 		return usagef("media get", "--conversation is required")
 	}
 	if !isSeq(seq) {
 		return usagef("media get", "invalid sequence id %q", seq)
 	}
-	if out == "" && a.env.StdoutIsTerminal {
+	toStdout := out == "" || out == "-"
+	if toStdout && a.env.StdoutIsTerminal {
 		return usagef("media get", "refusing to write binary data to a terminal: use -o FILE")
+	}
+	if toStdout && a.json {
+		return usagef("media get", "--json needs -o FILE (stdout carries the file otherwise)")
+	}
+	if !toStdout && !force {
+		if _, err := os.Lstat(out); err == nil {
+			return usagef("media get", "%s already exists: pass --force to replace it", out)
+		}
 	}
 	e, cid, err := a.engineForConv(ctx, "media get", conv, true)
 	if err != nil {
@@ -590,15 +674,37 @@ func (a *app) mediaGet(ctx context.Context, conv, seq, out string) error {
 		return fmt.Errorf("media get: %w", err)
 	}
 	defer clear(data)
-	if out == "" || out == "-" {
+	if toStdout {
 		_, err = a.env.Stdout.Write(data)
 		return err
 	}
-	if err := os.WriteFile(out, data, 0o600); err != nil {
+	if err := writeNewFile(out, data, force); err != nil {
 		return fmt.Errorf("media get: %w", err)
 	}
 	a.infof("%s Wrote %s (%d bytes, %s).", markOK, out, len(data), media.Type)
-	return nil
+	return a.result(map[string]any{"path": out, "size": len(data), "media_type": media.Type.String(),
+		"filename": media.Filename, "conversation_id": cid, "sequence_id": seq}, "")
+}
+
+// writeNewFile writes data to path (mode 0600), refusing to replace an
+// existing file unless force.
+func writeNewFile(path string, data []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: pass --force to replace it", path)
+		}
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // findEntry returns the stored entry with sequence id seq, syncing first when
@@ -638,10 +744,71 @@ func (a *app) outbox(ctx context.Context, flush bool) error {
 		return err
 	}
 	if flush {
-		sent, err := e.FlushOutbox(ctx)
-		for _, s := range sent {
-			fmt.Fprintf(a.env.Stdout, "sent %s #%s\n", s.ConversationID, s.SequenceID)
+		return a.flushOutbox(ctx, e)
+	}
+	pending, err := e.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		human := oneLine(fmt.Sprintf("%s %s %s attempts=%d %s", p.ConversationID, p.Kind, p.MessageID, p.Attempts, p.What))
+		if p.LastError != "" {
+			human += oneLine("  last error: " + cleanMessage(p.LastError))
 		}
+		if err := a.result(p, human); err != nil {
+			return err
+		}
+	}
+	if len(pending) > 0 && !a.json {
+		a.infof("%d send(s) waiting: deliver them with 'xchat outbox --flush'.", len(pending))
+	}
+	return nil
+}
+
+// flushOutbox delivers the pending sends and reports each: delivered ones
+// on stdout, refused and still pending ones on stderr (and in the exit
+// status).
+func (a *app) flushOutbox(ctx context.Context, e *session.Engine) error {
+	sent, err := e.FlushOutbox(ctx)
+	for _, s := range sent {
+		if err := a.result(map[string]any{"status": "sent", "conversation_id": s.ConversationID,
+			"message_id": s.MessageID, "sequence_id": s.SequenceID}, fmt.Sprintf("sent %s #%s", s.ConversationID, s.SequenceID)); err != nil {
+			return err
+		}
+	}
+	if err == nil {
+		if len(sent) == 0 {
+			a.infof("The outbox is empty: nothing to deliver.")
+		}
+		return nil
+	}
+	var failures []error
+	for _, one := range unjoin(err) {
+		var rej *session.RejectedError
+		if errors.As(one, &rej) {
+			a.warnf("the server refused the %s (message id %s) for good; it was removed from the outbox and NOT delivered: %s",
+				rej.What, rej.MessageID, cleanMessage(rej.Reason))
+			if err := a.result(map[string]any{"status": "rejected", "conversation_id": rej.ConversationID,
+				"message_id": rej.MessageID, "text": rej.Text, "reason": cleanMessage(rej.Reason)}, ""); err != nil {
+				return err
+			}
+		}
+		failures = append(failures, one)
+	}
+	return errors.Join(failures...)
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (a *app) outboxDrop(ctx context.Context, mid string) error {
+	e, err := a.openEngine(ctx, false)
+	if err != nil {
 		return err
 	}
 	pending, err := e.Outbox(ctx)
@@ -649,7 +816,13 @@ func (a *app) outbox(ctx context.Context, flush bool) error {
 		return err
 	}
 	for _, p := range pending {
-		fmt.Fprintln(a.env.Stdout, oneLine(fmt.Sprintf("%s %s %s attempts=%d %s", p.ConversationID, p.Kind, p.MessageID, p.Attempts, p.LastError)))
+		if p.MessageID == mid {
+			if err := e.DropOutbox(ctx, mid); err != nil {
+				return err
+			}
+			a.infof("%s Dropped the pending %s; it will not be delivered.", markOK, p.What)
+			return a.result(map[string]any{"status": "dropped", "conversation_id": p.ConversationID, "message_id": mid, "text": p.Text}, "")
+		}
 	}
-	return nil
+	return fmt.Errorf("no pending send with message id %q (see 'xchat outbox')", mid)
 }

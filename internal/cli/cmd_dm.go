@@ -28,19 +28,23 @@ is printed on stderr every time. Prints the DM event id.`,
 				if api.ValidateUserID(*to) != nil {
 					return usagef("dm send", "--to USER_ID is required (a numeric user id)")
 				}
+				text := strings.Join(args, " ")
+				if strings.TrimSpace(text) == "" {
+					return usagef("dm send", "nothing to send: the message is empty or only whitespace")
+				}
 				fmt.Fprint(a.env.Stderr, dmWarning)
 				c, err := a.dmClient(ctx)
 				if err != nil {
 					return err
 				}
-				d, _, err := c.SendDmToParticipant(ctx, *to, &api.DmMessage{Text: strings.Join(args, " ")})
+				d, _, err := c.SendDmToParticipant(ctx, *to, &api.DmMessage{Text: text})
 				if err != nil {
 					return fmt.Errorf("dm send: %w", err)
 				}
-				fmt.Fprintln(a.env.Stdout, d.DmEventID)
-				return nil
+				return a.result(map[string]any{"dm_event_id": d.DmEventID, "dm_conversation_id": d.DmConversationID, "encrypted": false}, d.DmEventID)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "dm list",
@@ -52,7 +56,7 @@ about them is verified.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			with := fs.String("with", "", "only the conversation with `USER_ID`")
 			asJSON := fs.Bool("json", false, "print one JSON object per event")
-			limit := fs.Int("limit", 50, "at most this many events")
+			limit := fs.Int("limit", 50, "at most `N` events")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if *with != "" && api.ValidateUserID(*with) != nil {
 					return usagef("dm list", "invalid --with %q", *with)

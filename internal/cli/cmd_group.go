@@ -22,7 +22,7 @@ optional --name is encrypted under the group key. Prints the group id.`,
 			fs.Var(&members, "members", "comma-separated user `IDS` of the other members (required)")
 			var admins idList
 			fs.Var(&admins, "admins", "comma-separated user `IDS` of the admins (default: you)")
-			name := fs.String("name", "", "group title")
+			name := fs.String("name", "", "group title `TITLE` (encrypted under the group key)")
 			return func(ctx context.Context, a *app, _ []string) error {
 				if err := checkIDs("group create", members); err != nil {
 					return err
@@ -40,10 +40,10 @@ optional --name is encrypted under the group key. Prints the group id.`,
 				if err != nil {
 					return fmt.Errorf("group create: %w", err)
 				}
-				fmt.Fprintln(a.env.Stdout, gid)
-				return nil
+				return a.result(map[string]any{"conversation_id": gid, "members": []string(members)}, gid)
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "group add",
@@ -74,12 +74,14 @@ wrapped to every member, old and new.`,
 					return notFound(cid, fmt.Errorf("group add: %w", err))
 				}
 				c, err := e.Conversation(ctx, cid)
-				if err == nil && c.KeyVersion != "" {
-					a.infof("%s Added %d member(s) to %s; key rotated to version %s.", markOK, len(members), cid, c.KeyVersion)
+				if err != nil {
+					return err
 				}
-				return nil
+				a.infof("%s Added %d member(s) to %s; key rotated to version %s.", markOK, len(members), cid, c.KeyVersion)
+				return a.result(map[string]any{"conversation_id": cid, "added": []string(members), "key_version": c.KeyVersion}, "")
 			}
 		},
+		result: true,
 	})
 	register(&command{
 		name:    "group rotate",
@@ -101,10 +103,10 @@ wrapped to every member, old and new.`,
 				if err != nil {
 					return notFound(cid, fmt.Errorf("group rotate: %w", err))
 				}
-				fmt.Fprintln(a.env.Stdout, v)
-				return nil
+				return a.result(map[string]string{"conversation_id": cid, "key_version": v}, v)
 			}
 		},
+		result: true,
 	})
 }
 

@@ -26,6 +26,9 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, a *app, args []string) error
 	// nargs bounds the positional arguments (max < 0: unbounded).
 	minArgs, maxArgs int
+	// result marks a command that prints a result: it takes --json (unless
+	// it defines its own) and prints through app.result.
+	result bool
 }
 
 // commands is the command table, filled by the cmd_*.go files' init.
@@ -38,6 +41,10 @@ func (c *command) run(ctx context.Context, a *app, args []string) error {
 	fs := flag.NewFlagSet("xchat "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	runFn := c.flags(fs)
+	if c.result && fs.Lookup("json") == nil {
+		fs.BoolVar(&a.json, "json", false, "print the result as JSON (one object per line)")
+	}
+	a.addGlobalFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -45,6 +52,9 @@ func (c *command) run(ctx context.Context, a *app, args []string) error {
 			return errHelp
 		}
 		return usagef(c.name, "%v", err)
+	}
+	if f := fs.Lookup("json"); f != nil && f.Value.String() == "true" {
+		a.json = true
 	}
 	if len(pos) < c.minArgs {
 		return usagef(c.name, "%s: missing argument %s", c.name, c.args)
@@ -59,7 +69,7 @@ func (c *command) run(ctx context.Context, a *app, args []string) error {
 func (c *command) printHelp(w io.Writer, fs *flag.FlagSet) {
 	synopsis := "xchat [global flags] " + c.name
 	hasFlags := false
-	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	fs.VisitAll(func(f *flag.Flag) { hasFlags = hasFlags || !isGlobalFlag(f.Name) })
 	if hasFlags {
 		synopsis += " [flags]"
 	}
@@ -69,8 +79,10 @@ func (c *command) printHelp(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", synopsis, strings.TrimSpace(c.help))
 	if hasFlags {
 		fmt.Fprint(w, "\nFlags:\n")
-		printFlags(w, fs)
+		printFlags(w, fs, false)
 	}
+	fmt.Fprint(w, "\nGlobal flags (before or after the command; see 'xchat --help'):\n")
+	printFlags(w, fs, true)
 	if c.example != "" {
 		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.example, "\n"))
 	}

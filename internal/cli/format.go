@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -23,6 +25,9 @@ type jsonEvent struct {
 	SequenceID     string `json:"sequence_id"`
 	MessageID      string `json:"message_id"`
 	SenderID       string `json:"sender_id"`
+	// SenderUsername is the @username the server gives for SenderID, when
+	// known (unsigned: shown, never trusted).
+	SenderUsername string `json:"sender_username,omitempty"`
 	Type           string `json:"type"`
 	CreatedAt      string `json:"created_at,omitempty"`
 	// Text is present for messages (possibly empty) and edits.
@@ -44,13 +49,16 @@ type jsonEvent struct {
 }
 
 type jsonAttachment struct {
-	Kind         string `json:"kind"`
-	MediaType    string `json:"media_type,omitempty"`
-	Filename     string `json:"filename,omitempty"`
-	Size         int64  `json:"size,omitempty"`
-	Width        int64  `json:"width,omitempty"`
-	Height       int64  `json:"height,omitempty"`
-	MediaHashKey string `json:"media_hash_key,omitempty"`
+	Kind      string `json:"kind"`
+	MediaType string `json:"media_type,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	// Size is the decrypted (plaintext) size in bytes; EncryptedSize the
+	// size of the uploaded blob the attachment announces.
+	Size          int64  `json:"size,omitempty"`
+	EncryptedSize int64  `json:"encrypted_size,omitempty"`
+	Width         int64  `json:"width,omitempty"`
+	Height        int64  `json:"height,omitempty"`
+	MediaHashKey  string `json:"media_hash_key,omitempty"`
 }
 
 // jsonGroup is a group change. The title is left out: group changes carry
@@ -97,7 +105,7 @@ func toJSONEvent(e *session.Entry) jsonEvent {
 		if m := a.Media; m != nil {
 			ja.MediaType = m.Type.String()
 			ja.Filename = m.Filename
-			ja.Size = m.FilesizeBytes
+			ja.Size, ja.EncryptedSize = plaintextSize(m.FilesizeBytes), m.FilesizeBytes
 			ja.Width, ja.Height = m.Width, m.Height
 			ja.MediaHashKey = m.MediaHashKey
 		}
@@ -120,14 +128,24 @@ func writeJSONLine(w io.Writer, v any) error {
 	return err
 }
 
-// humanEntry renders one entry as a line for people. An unverified event's
-// content is never shown: only the reason it failed. Every field may come
-// from a hostile peer or server, so the whole line is neutralised.
-func humanEntry(e *session.Entry, self string) string {
-	return oneLine(humanEntryRaw(e, self))
+// plaintextSize is the decrypted size of an attachment whose blob is enc
+// bytes (the announced size itself when it is not a valid stream size).
+func plaintextSize(enc int64) int64 {
+	if n := secretstream.PlaintextSize(enc); n >= 0 {
+		return n
+	}
+	return enc
 }
 
-func humanEntryRaw(e *session.Entry, self string) string {
+// humanEntry renders one entry as a line for people. An unverified event's
+// content is never shown: only the reason it failed. Every field may come
+// from a hostile peer or server, so the whole line is neutralised. names
+// maps user ids to usernames shown next to them (may be nil).
+func humanEntry(e *session.Entry, self string, names map[string]string) string {
+	return oneLine(humanEntryRaw(e, self, names))
+}
+
+func humanEntryRaw(e *session.Entry, self string, names map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%s", e.SequenceID)
 	if !e.CreatedAt.IsZero() {
@@ -138,6 +156,12 @@ func humanEntryRaw(e *session.Entry, self string) string {
 		sender = "?"
 	} else if sender == self {
 		sender += " (you)"
+	} else if n, ok := names[sender]; ok {
+		sender += " (@" + n + ")"
+	}
+	if e.Type == keystore.DamagedType {
+		fmt.Fprintf(&b, " %s NOT READABLE: the stored record is damaged (%s); 'xchat read' cannot show it", markFail, oneLine(cleanStored(e.Error)))
+		return b.String()
 	}
 	if !e.Verified {
 		reason := e.Error
@@ -160,7 +184,7 @@ func humanEntryRaw(e *session.Entry, self string) string {
 				if name == "" {
 					name = "(unnamed)"
 				}
-				fmt.Fprintf(&b, " [%s %s, %d bytes; xchat media get --conversation %s %s]", m.Type, name, m.FilesizeBytes, e.ConversationID, e.SequenceID)
+				fmt.Fprintf(&b, " [%s %s, %d bytes; xchat media get --conversation %s %s]", m.Type, name, plaintextSize(m.FilesizeBytes), e.ConversationID, e.SequenceID)
 			} else {
 				fmt.Fprintf(&b, " [%s attachment]", a.Kind)
 			}
@@ -244,6 +268,11 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// cleanStored shortens a keystore record error for display.
+func cleanStored(s string) string {
+	return strings.TrimPrefix(cleanMessage(s), "corrupt or tampered data: ")
 }
 
 func truncate(s string, n int) string {

@@ -73,7 +73,7 @@ func decodeLossless[T any](doc string) (*T, error) {
 }
 
 // TestSeedExamplesDecodeLosslessly decodes every example payload of X's
-// documentation pages (../shared/seeds) with the client's types: nothing
+// documentation pages (testdata/reference/seeds) with the client's types: nothing
 // unknown, nothing dropped.
 func TestSeedExamplesDecodeLosslessly(t *testing.T) {
 	type check struct {

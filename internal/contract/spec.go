@@ -2,12 +2,10 @@ package contract
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/xchat-go/xchat/internal/testref"
 )
 
 // ChatSpec and ActivitySpec are the OpenAPI documents exchanges are
@@ -17,37 +15,14 @@ const (
 	ActivitySpec = "x-api-activity-openapi.json"
 )
 
-// ReadSpec returns the bytes of one reference OpenAPI document. It is the
-// single place that knows where the reference files live (../shared/reference
-// beside the module root), so switching to a vendored copy touches only
-// this function.
+// ReadSpec returns the bytes of one reference OpenAPI document, vendored
+// in testdata/reference (see internal/testref).
 func ReadSpec(name string) ([]byte, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(root, "..", "shared", "reference", name))
+	b, err := testref.Load(name)
 	if err != nil {
 		return nil, fmt.Errorf("contract: reading reference spec: %w", err)
 	}
 	return b, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("contract: module root (go.mod) not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // LoadSpec parses and validates one reference document and makes it
@@ -126,19 +101,13 @@ func Strict(doc *openapi3.T) {
 	}
 }
 
-// ReadSeed returns the text of the seed document whose file name starts
-// with prefix (e.g. "003_") in ../shared/seeds beside the module root.
+// ReadSeed returns the text of the seed document (an X documentation page,
+// vendored in testdata/reference/seeds) whose file name starts with prefix
+// (e.g. "003_").
 func ReadSeed(prefix string) ([]byte, error) {
-	root, err := moduleRoot()
+	name, err := testref.Seed(prefix)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("contract: %w", err)
 	}
-	names, err := filepath.Glob(filepath.Join(root, "..", "shared", "seeds", prefix+"*.txt"))
-	if err != nil {
-		return nil, err
-	}
-	if len(names) != 1 {
-		return nil, fmt.Errorf("contract: want one seed %s*.txt, found %d", prefix, len(names))
-	}
-	return os.ReadFile(names[0])
+	return testref.Load(name)
 }

@@ -8,15 +8,12 @@ package demo
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,8 +70,7 @@ type demo struct {
 	opts     Options
 	dir      string
 	tempDir  bool
-	emu      *emulator.Server
-	hs       *http.Server
+	local    *emulator.Local
 	base     string
 	users    []*user
 	names    map[string]string // user id -> name
@@ -229,14 +225,11 @@ func (d *demo) startEmulator() error {
 		}
 		d.dir, d.tempDir = dir, true
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	local, err := emulator.Start(context.Background())
 	if err != nil {
-		return fmt.Errorf("demo: listen: %w", err)
+		return fmt.Errorf("demo: %w", err)
 	}
-	d.emu = emulator.New()
-	d.hs = &http.Server{Handler: d.emu, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = d.hs.Serve(ln) }()
-	d.base = "http://" + ln.Addr().String()
+	d.local, d.base = local, local.URL
 	return nil
 }
 
@@ -250,13 +243,8 @@ func (d *demo) close() error {
 			errs = append(errs, u.store.Close())
 		}
 	}
-	if d.hs != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, d.hs.Shutdown(ctx))
-		cancel()
-	}
-	if d.emu != nil {
-		errs = append(errs, d.emu.Close())
+	if d.local != nil {
+		errs = append(errs, d.local.Close())
 	}
 	if d.tempDir {
 		errs = append(errs, os.RemoveAll(d.dir))
@@ -267,21 +255,9 @@ func (d *demo) close() error {
 // newUser provisions an account on the emulator, creates its keystore and
 // keys and registers them.
 func (d *demo) newUser(ctx context.Context, name string) (*user, error) {
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+api.PathEmulatorUsers, bytes.NewReader(body))
+	pr, err := d.local.AddUser(ctx, name)
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("demo: provision %s: %w", name, err)
-	}
-	var pr emulator.ProvisionResponse
-	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&pr)
-	resp.Body.Close()
-	if err != nil || pr.ID == "" {
-		return nil, fmt.Errorf("demo: provision %s: status %d: %v", name, resp.StatusCode, err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	u := &user{name: name, id: pr.ID}
 	d.users = append(d.users, u)
@@ -298,7 +274,7 @@ func (d *demo) newUser(ctx context.Context, name string) (*user, error) {
 	if err := session.CreateAccount(ctx, u.store, u.id, nil); err != nil {
 		return nil, err
 	}
-	client, err := api.New(api.WithBaseURL(d.base), api.WithBearerToken(pr.AccessToken))
+	client, err := api.New(api.WithBaseURL(d.base), api.WithBearerToken(pr.Token))
 	if err != nil {
 		return nil, err
 	}

@@ -22,16 +22,17 @@ type Fault int
 // server and lose its answer: the client cannot tell whether it took
 // effect, the case retries with the same message id exist for.
 const (
-	FaultNone        Fault = iota
-	FaultResetBefore       // connection reset before the request is sent
-	FaultResetAfter        // delivered, then the connection resets
-	FaultTimeout           // delivered, then the client times out
-	FaultServerError       // a 5xx answer (delivered or not, at random)
-	FaultRateLimit         // 429 with x-rate-limit-* and Retry-After headers
-	FaultKill              // delivered, then the client process "dies"
+	FaultNone         Fault = iota
+	FaultResetBefore        // connection reset before the request is sent
+	FaultResetAfter         // delivered, then the connection resets
+	FaultTimeout            // delivered, then the client times out
+	FaultServerError        // a 5xx answer (delivered or not, at random)
+	FaultRateLimit          // 429 with x-rate-limit-* and Retry-After headers
+	FaultKill               // delivered, then the client process "dies"
+	FaultUnauthorized       // 401: the token is refused (not delivered)
 )
 
-var faultNames = [...]string{"none", "reset_before", "reset_after", "timeout", "server_error", "rate_limit", "kill"}
+var faultNames = [...]string{"none", "reset_before", "reset_after", "timeout", "server_error", "rate_limit", "kill", "unauthorized"}
 
 // String returns the fault's snake_case name.
 func (f Fault) String() string {
@@ -47,9 +48,9 @@ var ErrKilled = errors.New("hostile: client process killed")
 // FaultConfig sets the probability that a request starts a burst of each
 // fault. A burst lasts 1 to MaxBurst consecutive eligible requests.
 type FaultConfig struct {
-	Seed                                                     uint64
-	ResetBefore, ResetAfter, Timeout, ServerError, RateLimit float64
-	MaxBurst                                                 int
+	Seed                                                                   uint64
+	ResetBefore, ResetAfter, Timeout, ServerError, RateLimit, Unauthorized float64
+	MaxBurst                                                               int
 	// Eligible selects the requests that may fail (nil: every request).
 	Eligible func(*http.Request) bool
 	// Now is the clock used for x-rate-limit-reset (default time.Now);
@@ -109,6 +110,13 @@ func NewFaults(base http.RoundTripper, cfg FaultConfig) *Faults {
 func (f *Faults) KillOn(match func(*http.Request) bool, deliver bool, onKill func()) {
 	f.mu.Lock()
 	f.killNext, f.killDeliver, f.onKill = match, deliver, onKill
+	f.mu.Unlock()
+}
+
+// Disarm cancels a kill armed by KillOn that has not happened.
+func (f *Faults) Disarm() {
+	f.mu.Lock()
+	f.killNext, f.onKill = nil, nil
 	f.mu.Unlock()
 }
 
@@ -172,7 +180,7 @@ func (f *Faults) next(req *http.Request) (Fault, func(), bool) {
 	}{
 		{f.cfg.ResetBefore, FaultResetBefore}, {f.cfg.ResetAfter, FaultResetAfter},
 		{f.cfg.Timeout, FaultTimeout}, {f.cfg.ServerError, FaultServerError},
-		{f.cfg.RateLimit, FaultRateLimit},
+		{f.cfg.RateLimit, FaultRateLimit}, {f.cfg.Unauthorized, FaultUnauthorized},
 	} {
 		if x < c.p {
 			f.burst, f.burstLeft = c.k, f.rng.IntN(f.cfg.MaxBurst)
@@ -256,6 +264,10 @@ func (f *Faults) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.Set("Retry-After", "2")
 		return synthetic(req, http.StatusTooManyRequests, h,
 			`{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}`), nil
+	case FaultUnauthorized:
+		closeBody(req)
+		return synthetic(req, http.StatusUnauthorized, nil,
+			`{"title":"Unauthorized","detail":"Unauthorized","type":"about:blank","status":401}`), nil
 	case FaultKill:
 		if onKill == nil { // already dead
 			closeBody(req)

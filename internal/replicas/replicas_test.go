@@ -229,9 +229,19 @@ func TestReplicas(t *testing.T) {
 	if !gate.killed.Load() || stats.takeovers == 0 {
 		t.Fatalf("no replica was killed (%v) or nothing was taken over (%d)", gate.killed.Load(), stats.takeovers)
 	}
-	if n := gate.posts[gate.killedMid]; n < 2 {
-		t.Fatalf("the send cut by the kill (%s) was posted %d times: its outbox item was not taken over", gate.killedMid, n)
+	// The send cut by the kill reached the server (the gate lets it); a
+	// surviving replica took its outbox item over: it looked for the
+	// message id in the conversation before sending again (the spec does
+	// not promise that the server de-duplicates, issue #13 item 7), found
+	// it and acknowledged it, or posted it again if it was not there.
+	// verify checked that the outbox is empty and nothing is duplicated.
+	gate.mu.Lock()
+	accepted, posts := gate.okMids[gate.killedMid], gate.posts[gate.killedMid]
+	gate.mu.Unlock()
+	if !accepted {
+		t.Fatalf("the send cut by the kill (%s) was posted %d times and never accepted: its outbox item was not taken over", gate.killedMid, posts)
 	}
+	t.Logf("replicas: the send cut by the kill was posted %d time(s) in all", posts)
 	if !gate.restarted.Load() {
 		t.Fatal("the database was not restarted during the run")
 	}

@@ -28,4 +28,5 @@ func ExampleStart() {
 		log.Fatal(err)
 	}
 	fmt.Println("binding verified:", ok)
+	// Output: binding verified: true
 }

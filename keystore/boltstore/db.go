@@ -1,6 +1,11 @@
 package boltstore
 
 import (
+	"io/fs"
+	"runtime/debug"
+	"strings"
+	"time"
+
 	"github.com/xchat-go/xchat/keystore"
 
 	"bytes"
@@ -58,17 +63,17 @@ func Open(path string, opts ...keystore.Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keystore: creating directory: %w", err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: set.LockTimeout})
+	if err := inspect(path, set.LockTimeout); err != nil {
+		return nil, err
+	}
+	bdb, err := openBolt(path, &bolt.Options{Timeout: set.LockTimeout})
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s", keystore.ErrLocked, path)
-		}
-		return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
+		return nil, err
 	}
 	db := &DB{path: path, bolt: bdb, set: set}
 	if err := db.unlock(opts); err != nil {
 		_ = bdb.Close()
-		return nil, err
+		return nil, db.damaged(err)
 	}
 	db.AutoTx = keystore.NewAutoTx(db.View, db.Update)
 	db.leases = keystore.NewInProcess(db)
@@ -186,7 +191,13 @@ func (db *DB) ChangeKey(oldKey, newKey [32]byte) error {
 	return db.rekey(keystore.WithKey(oldKey), keystore.WithKey(newKey), []keystore.Option{keystore.WithRand(db.set.Rand)})
 }
 
-func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option) error {
+func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &keystore.DamagedError{Path: db.path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+		err = db.damaged(err)
+	}()
 	db.rekeyMu.Lock()
 	defer db.rekeyMu.Unlock()
 	db.mu.RLock()
@@ -213,6 +224,98 @@ func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option
 		return fmt.Errorf("keystore: writing header: %w", err)
 	}
 	return nil
+}
+
+// openBolt opens the bolt file, turning its failures (and panics) into
+// keystore.ErrLocked or a *keystore.DamagedError.
+func openBolt(path string, opts *bolt.Options) (bdb *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			bdb, err = nil, &keystore.DamagedError{Path: path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+	}()
+	bdb, err = bolt.Open(path, 0o600, opts)
+	switch {
+	case err == nil:
+		return bdb, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s", keystore.ErrLocked, path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, &keystore.DamagedError{Path: path, Err: fmt.Errorf("not a readable keystore file (%w)", err)}
+	case strings.Contains(err.Error(), "file size too small"):
+		return nil, &keystore.DamagedError{Path: path, Err: fmt.Errorf("the file is truncated (%w)", err)}
+	}
+	return nil, fmt.Errorf("keystore: opening %s: %w", path, err)
+}
+
+// inspect refuses, without writing to it, an existing file that is not an
+// intact keystore: empty, foreign (another program's bolt file), or
+// structurally damaged (checkPages, then bbolt's consistency check over
+// every page on a read-only handle, so nothing is written to a damaged
+// file). A missing file or a bolt file with no bucket at all (a creation
+// interrupted before its first commit) passes: Open initialises it.
+func inspect(path string, lockTimeout time.Duration) (err error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return &keystore.DamagedError{Path: path, Err: errors.New("not a regular file")}
+	}
+	if fi.Size() == 0 {
+		return &keystore.DamagedError{Path: path, Err: errors.New("the file is empty (0 bytes); it was not created by a finished 'init' or was truncated")}
+	}
+	if err := checkPages(path); err != nil {
+		var de *keystore.DamagedError
+		if errors.As(err, &de) {
+			return err
+		}
+		return &keystore.DamagedError{Path: path, Err: err}
+	}
+	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = bdb.Close() }()
+	defer func() {
+		if r := recover(); r != nil {
+			err = &keystore.DamagedError{Path: path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+	}()
+	return bdb.View(func(tx *bolt.Tx) error {
+		var problems []string
+		for e := range tx.Check() {
+			if len(problems) < 3 {
+				problems = append(problems, e.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return &keystore.DamagedError{Path: path, Err: fmt.Errorf("the file structure is corrupt (%s)", strings.Join(problems, "; "))}
+		}
+		buckets := 0
+		if err := tx.ForEach(func([]byte, *bolt.Bucket) error { buckets++; return nil }); err != nil {
+			return &keystore.DamagedError{Path: path, Err: err}
+		}
+		if b := tx.Bucket(bucketMeta); buckets > 0 && (b == nil || b.Get(keyHeader) == nil) {
+			return &keystore.DamagedError{Path: path, Err: errors.New("not an xchat keystore (a bolt database without a keystore header)")}
+		}
+		return nil
+	})
+}
+
+// damaged names the file in a record or header corruption error, and
+// passes every other error through.
+func (db *DB) damaged(err error) error {
+	var de *keystore.DamagedError
+	if err == nil || errors.As(err, &de) || !errors.Is(err, keystore.ErrCorrupt) {
+		return err
+	}
+	return &keystore.DamagedError{Path: db.path, Err: err}
 }
 
 // AcquireLease implements keystore.Leaser within this process (only one process

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -137,7 +138,7 @@ func (db *DB) UpdateRecords(ctx context.Context, fn func(r keystore.Records, s *
 	return db.runRecords(ctx, true, fn)
 }
 
-func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.Records, s *keystore.Sealer) error) error {
+func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.Records, s *keystore.Sealer) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -146,6 +147,16 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 	if db.closed {
 		return keystore.ErrClosed
 	}
+	// bbolt panics on some corrupt pages (and, through its memory map,
+	// faults: made a panic here); its transactions roll back on the way
+	// out, so the panic is contained as a damaged store.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &keystore.DamagedError{Path: db.path, Err: fmt.Errorf("unreadable file structure (%v)", r)}
+		}
+		err = db.damaged(err)
+	}()
 	body := func(btx *bolt.Tx) error { return fn(boltRecords{btx}, db.sealer) }
 	if writable {
 		return db.bolt.Update(body)

@@ -17,16 +17,19 @@ func FuzzDecrypt(f *testing.F) {
 		f.Add(mustB64(f, s))
 	}
 	f.Add([]byte(v.EventGarbage))
-	if b, err := os.ReadFile(filepath.Join("..", "..", "interop", "testdata", "sdk-samples.json")); err == nil {
-		var s sdkSamples
-		if json.Unmarshal(b, &s) == nil {
-			for _, m := range s.Messages {
-				f.Add(mustB64(f, m.EncodedEvent))
-			}
-			for _, e := range append(s.GroupCreate.EncodedEvents, s.MessageDelete.EncodedEvent) {
-				f.Add(mustB64(f, e))
-			}
-		}
+	b, err := os.ReadFile(filepath.Join("..", "..", "interop", "testdata", "sdk-samples.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var s sdkSamples
+	if err := json.Unmarshal(b, &s); err != nil {
+		f.Fatalf("sdk-samples.json: %v", err)
+	}
+	for _, m := range s.Messages {
+		f.Add(mustB64(f, m.EncodedEvent))
+	}
+	for _, e := range append(s.GroupCreate.EncodedEvents, s.MessageDelete.EncodedEvent) {
+		f.Add(mustB64(f, e))
 	}
 	f.Add([]byte{})
 	keys := vectorKeys(f, v, "")

@@ -3,12 +3,11 @@ package inbound
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testref"
 )
 
 // sdkVectors is the official fixture crates/core/tests/fixtures/sdk_vectors.json.
@@ -34,14 +33,8 @@ type sdkVectors struct {
 
 func loadVectors(t testing.TB) *sdkVectors {
 	t.Helper()
-	b, err := os.ReadFile(sharedPath(t, "reference/chat-xdk-sdk_vectors.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v sdkVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testref.JSON(t, testref.SDKVectors, &v)
 	return &v
 }
 

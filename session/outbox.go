@@ -1,0 +1,891 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// The outbox holds every send that is prepared (encrypted and signed) but
+// not yet acknowledged by the server. Its rules:
+//
+//   - An item is stored before its first attempt and removed only when the
+//     server acknowledged it, when the conversation shows it arrived, or
+//     when the server refused it for good (a definite, content-related
+//     rejection, reported as a *RejectedError with the message's text).
+//     Authentication failures (401, 403), rate limits, 5xx answers and
+//     network failures keep it.
+//   - An attempt that may have reached the server (a reset or timeout after
+//     the request left, a 5xx answer, a process killed mid-request) is never
+//     simply repeated: before resending, the engine syncs the conversation
+//     and looks for the item's message id (the spec does not promise that
+//     the server de-duplicates a repeated message_id). A retried delete
+//     answered 404 after such an attempt has taken effect.
+//   - Items of one conversation are delivered in order: every send first
+//     delivers the older pending items of its conversation; while one of
+//     them cannot be delivered, later sends queue behind it. A send
+//     identical to a pending one (a resend by hand) delivers the pending
+//     one instead of a second copy.
+
+// Outbox item kinds.
+const (
+	outboxMessage = "message"
+	outboxDelete  = "delete"
+)
+
+// outboxBody is the prepared request stored (sealed) in an outbox item.
+type outboxBody struct {
+	Path    string                         `json:"path"`
+	Message *api.SendChatMessageRequest    `json:"message,omitempty"`
+	Delete  *api.DeleteChatMessagesRequest `json:"delete,omitempty"`
+	// Content is what the user asked to send (sealed at rest with the rest
+	// of the body): it names a rejected send to the user, recognises a
+	// resend by hand, and lets a send rejected for a stale key be sealed
+	// again under the current key.
+	Content *outboxContent `json:"content,omitempty"`
+	// Unsent is set while every attempt so far is known not to have
+	// reached the server (a refused connection; a 401, 403 or 429 answer):
+	// it can be resent without looking for it first. A new item is not
+	// Unsent: the process may die while its request is in flight.
+	Unsent bool `json:"unsent,omitempty"`
+	// Stale is set when the server refused the item because another key
+	// version became current: it is sealed again (a new message id) under
+	// the current key when next delivered.
+	Stale bool `json:"stale,omitempty"`
+}
+
+// outboxContent describes a queued send in the user's terms.
+type outboxContent struct {
+	// Type is TypeMessage, TypeReactionAdd, TypeReactionRemove, TypeEdit
+	// or TypeDelete.
+	Type     string        `json:"type"`
+	Text     string        `json:"text,omitempty"`
+	Entities []Entity      `json:"entities,omitempty"`
+	ReplyTo  string        `json:"reply_to,omitempty"`
+	Target   string        `json:"target,omitempty"`
+	Emoji    string        `json:"emoji,omitempty"`
+	TTL      time.Duration `json:"ttl,omitempty"`
+	Silent   bool          `json:"silent,omitempty"`
+	// Media is the file name of a media message. Its attachment belongs to
+	// one upload and key version: it is never sealed again nor matched as
+	// a resend.
+	Media string `json:"media,omitempty"`
+}
+
+// sameAs reports whether c and o ask for the same send.
+func (c *outboxContent) sameAs(o *outboxContent) bool {
+	if c == nil || o == nil || c.Media != "" || o.Media != "" {
+		return false
+	}
+	return reflect.DeepEqual(c, o)
+}
+
+// resealable reports whether a send of c rejected for a stale key can be
+// built again under the current key.
+func (c *outboxContent) resealable() bool {
+	return c != nil && c.Media == "" && c.Type != TypeDelete
+}
+
+// describe names the content for the user ("message \"hi\"").
+func (c *outboxContent) describe(kind string) string {
+	if c == nil {
+		return kind
+	}
+	switch c.Type {
+	case TypeMessage:
+		if c.Media != "" {
+			return fmt.Sprintf("file %q", c.Media)
+		}
+		return fmt.Sprintf("message %q", c.Text)
+	case TypeReactionAdd:
+		return fmt.Sprintf("reaction %s to #%s", c.Emoji, c.Target)
+	case TypeReactionRemove:
+		return fmt.Sprintf("removal of reaction %s from #%s", c.Emoji, c.Target)
+	case TypeEdit:
+		return fmt.Sprintf("edit of #%s to %q", c.Target, c.Text)
+	case TypeDelete:
+		return fmt.Sprintf("delete of #%s", c.Target)
+	}
+	return kind
+}
+
+// Rejected describes a queued send the server refused for good. It is no
+// longer in the outbox: sending the same request again cannot succeed.
+type Rejected struct {
+	MessageID      string `json:"message_id"`
+	ConversationID string `json:"conversation_id"`
+	// Kind is the outbox kind ("message" or "delete").
+	Kind string `json:"kind"`
+	// What names the send in the user's terms, e.g. `message "hello"`.
+	What string `json:"what"`
+	// Text is the message text, when the send carried one.
+	Text string `json:"text,omitempty"`
+	// Reason is the server's answer.
+	Reason string `json:"reason"`
+}
+
+// RejectedError reports a send the server refused for good (a definite,
+// content-related rejection such as a malformed, oversized or stale
+// request). The item has been removed from the outbox. It matches
+// ErrRejected and unwraps to the server's error.
+type RejectedError struct {
+	Rejected
+	Err error
+}
+
+// Error implements error.
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("session: the server rejected the %s (message id %s) and it was removed from the outbox: %v",
+		e.What, e.MessageID, e.Err)
+}
+
+// Unwrap returns the server's error.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// QueuedError reports a send that was not delivered and is kept, encrypted
+// and signed, in the outbox: FlushOutbox, or the next send to the same
+// conversation, delivers it with the same message id. It matches ErrQueued
+// and unwraps to the reason it is still pending.
+type QueuedError struct {
+	MessageID      string
+	ConversationID string
+	Kind           string
+	// What names the send in the user's terms.
+	What string
+	// Behind counts the older pending sends of the conversation this one
+	// waits behind (it was not attempted itself while they are stuck).
+	Behind int
+	// Duplicate reports a send identical to one already queued: nothing new
+	// was queued, the pending copy stays.
+	Duplicate bool
+	Err       error
+
+	stale bool // refused for a stale key: seal again
+}
+
+// Error implements error.
+func (e *QueuedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "session: %s not delivered yet", e.What)
+	switch {
+	case e.Duplicate:
+		b.WriteString(" (it was already queued; no second copy was made)")
+	case e.Behind > 0:
+		fmt.Fprintf(&b, " (queued behind %d older pending send(s) of this conversation)", e.Behind)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+// Unwrap returns the reason the send is pending.
+func (e *QueuedError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrQueued) true.
+func (e *QueuedError) Is(target error) bool { return target == ErrQueued }
+
+// newPending builds a new outbox item for req (not stored yet).
+func newPending(mid, cid, kind string, req any, content *outboxContent, now time.Time) (*pending, error) {
+	p := &pending{item: keystore.OutboxItem{MessageID: mid, ConversationID: cid, Kind: kind, CreatedAt: now},
+		body: outboxBody{Path: PathID(cid), Content: content}}
+	switch r := req.(type) {
+	case *api.SendChatMessageRequest:
+		p.body.Message = r
+	case *api.DeleteChatMessagesRequest:
+		p.body.Delete = r
+	default:
+		return nil, fmt.Errorf("%w: unknown outbox request %T", ErrInvalidArgument, req)
+	}
+	if err := p.encode(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// pending is one outbox item with its decoded body.
+type pending struct {
+	item keystore.OutboxItem
+	body outboxBody
+	// version is the key version a newly prepared message is sealed
+	// under ("" for items read back from the store).
+	version string
+	// unsentBefore is body.Unsent before the attempt in flight (see
+	// markInFlight).
+	unsentBefore bool
+}
+
+func decodePending(it keystore.OutboxItem) (*pending, error) {
+	p := &pending{item: it}
+	if err := json.Unmarshal(it.Body, &p.body); err != nil {
+		return nil, fmt.Errorf("session: outbox item %s unreadable: %w", it.MessageID, err)
+	}
+	return p, nil
+}
+
+// what names the item for messages.
+func (p *pending) what() string { return p.body.Content.describe(p.item.Kind) }
+
+func (p *pending) queued(cause error) *QueuedError {
+	return &QueuedError{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
+		Kind: p.item.Kind, What: p.what(), Err: cause}
+}
+
+// encode re-encodes p.body into the item.
+func (p *pending) encode() error {
+	b, err := json.Marshal(p.body)
+	if err != nil {
+		return fmt.Errorf("session: encoding outbox item: %w", err)
+	}
+	p.item.Body = keystore.SecretBytes(b)
+	return nil
+}
+
+// listPending returns the outbox items of cid, oldest first, without
+// claiming them (to look at, not to deliver).
+func (e *Engine) listPending(ctx context.Context, cid string) ([]*pending, error) {
+	items, err := e.store.Outbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	return decodeFor(items, cid)
+}
+
+// claimPending claims the outbox items of cid this engine may deliver (see
+// pendingOutbox), oldest first; busy counts those another replica holds.
+// The caller releases the claims (releasePending).
+func (e *Engine) claimPending(ctx context.Context, cid string) ([]*pending, int, error) {
+	items, busy, err := e.pendingOutbox(ctx, cid)
+	if err != nil {
+		return nil, 0, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	out, err := decodeFor(items, cid)
+	if err != nil {
+		e.releaseOutboxItems(ctx, items)
+		return nil, 0, err
+	}
+	return out, busy, nil
+}
+
+// releasePending gives back the claims on items (delivered ones have none
+// left) and zeroes their bodies.
+func (e *Engine) releasePending(ctx context.Context, items []*pending) {
+	for _, p := range items {
+		e.releaseOutbox(ctx, p.item.MessageID)
+		p.item.Body.Zero()
+	}
+}
+
+// decodeFor decodes the items of cid, zeroing the others.
+func decodeFor(items []keystore.OutboxItem, cid string) ([]*pending, error) {
+	var out []*pending
+	for _, it := range items {
+		if it.ConversationID != cid {
+			it.Body.Zero()
+			continue
+		}
+		p, err := decodePending(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// lockOutbox serialises the delivery of one conversation's outbox items
+// (and new sends to it), so they reach the server in order and no item is
+// sent by two callers at once. It is taken before, never while holding,
+// the conversation lock.
+func (e *Engine) lockOutbox(cid string) func() { return e.lockConv("outbox/" + cid) }
+
+// flushResult is what delivering a conversation's pending items did.
+type flushResult struct {
+	sent     []Sent
+	rejected []*RejectedError
+	// stuck is why the first item that stays pending did (nil when all
+	// went), behind the number of items left after it.
+	stuck  *QueuedError
+	behind int
+	// dup is set when a pending item is identical to the new send:
+	// delivered (dupSent) or still pending (stuck is set).
+	dup     bool
+	dupSent *Sent
+	// freshSent and freshErr are the outcome of the caller's new item.
+	freshSent *Sent
+	freshErr  error
+}
+
+// dropped lists the rejected items.
+func (r *flushResult) dropped() []Rejected {
+	var out []Rejected
+	for _, rej := range r.rejected {
+		out = append(out, rej.Rejected)
+	}
+	return out
+}
+
+// with joins err with the rejections of older items, so none goes
+// unreported.
+func (r *flushResult) with(err error) error {
+	if len(r.rejected) == 0 {
+		return err
+	}
+	errs := []error{err}
+	for _, rej := range r.rejected {
+		errs = append(errs, rej)
+	}
+	return errors.Join(errs...)
+}
+
+// duplicate answers a send identical to a pending item: that item's
+// delivery, or why it is still pending. No second copy is made.
+func (r *flushResult) duplicate(cid string, c *outboxContent) (*Sent, error) {
+	if r.dupSent != nil {
+		s := *r.dupSent
+		s.Duplicate, s.Flushed, s.Dropped = true, r.sent, r.dropped()
+		return &s, nil
+	}
+	q := &QueuedError{ConversationID: cid, Kind: outboxMessage, What: c.describe(outboxMessage), Duplicate: true, Err: r.stuck}
+	return nil, r.with(q)
+}
+
+// flushConversation delivers the pending items of cid in order, stopping at
+// the first one that stays pending. With like set, the first pending item
+// identical to it is delivered as the new send and the flush stops there.
+// fresh, when set, is a new item the caller has just stored: it goes last,
+// after every older item (res.freshSent, res.freshErr), or stays queued
+// behind the first one that cannot be delivered. The caller holds
+// lockOutbox(cid). The returned error is a local failure (reading or
+// writing the store).
+func (e *Engine) flushConversation(ctx context.Context, cid string, like *outboxContent, fresh *pending) (*flushResult, error) {
+	items, busy, err := e.claimPending(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	defer e.releasePending(ctx, items)
+	if fresh != nil {
+		// Stored (and claimed) before anything goes out: a crash from here
+		// on leaves it for FlushOutbox.
+		if err := e.queueOutbox(ctx, fresh.item); err != nil {
+			return nil, fmt.Errorf("session: queueing send: %w", err)
+		}
+		defer e.releaseOutbox(ctx, fresh.item.MessageID)
+	}
+	res := &flushResult{}
+	if busy > 0 {
+		// Another replica is delivering older sends: wait behind them.
+		res.stuck = &QueuedError{ConversationID: cid, Kind: outboxMessage,
+			What: fmt.Sprintf("%d older send(s) of %s", busy, cid), Err: fmt.Errorf("%w: %d in %s", ErrOutboxBusy, busy, cid)}
+		res.behind = len(items)
+		res.dup = like != nil && containsSame(items, like)
+	} else if err := e.flushItems(ctx, cid, items, like, res); err != nil {
+		return res, err
+	}
+	if res.dup {
+		return res, nil
+	}
+	if fresh != nil {
+		res.freshSent, res.freshErr = e.deliverFresh(ctx, fresh, res)
+	}
+	return res, nil
+}
+
+// flushItems delivers items (older pending items, in order) into res.
+func (e *Engine) flushItems(ctx context.Context, cid string, items []*pending, like *outboxContent, res *flushResult) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := e.checkLanded(ctx, cid, items); err != nil {
+		res.stuck, res.behind = items[0].queued(err), len(items)-1
+		res.dup = like != nil && containsSame(items, like)
+		return nil
+	}
+	for i, p := range items {
+		isDup := like != nil && p.body.Content.sameAs(like)
+		s, err := e.redeliver(ctx, p)
+		var rej *RejectedError
+		var qe *QueuedError
+		switch {
+		case errors.As(err, &rej):
+			res.rejected = append(res.rejected, rej)
+		case errors.As(err, &qe):
+			res.stuck, res.behind = qe, len(items)-1-i
+			res.dup = isDup || (like != nil && containsSame(items[i+1:], like))
+			return nil
+		case err != nil && s == nil:
+			return err
+		case isDup:
+			res.dup, res.dupSent = true, s
+			return nil
+		default:
+			res.sent = append(res.sent, *s)
+		}
+	}
+	return nil
+}
+
+// deliverFresh delivers a new item the caller stored, sealing it again once
+// if the key moved on meanwhile, or, when older items of its conversation
+// stay pending, leaves it queued behind them.
+func (e *Engine) deliverFresh(ctx context.Context, p *pending, older *flushResult) (*Sent, error) {
+	if older.stuck != nil {
+		// Never attempted: it can be sent without looking for it first.
+		p.body.Unsent = true
+		if err := p.encode(); err != nil {
+			return nil, err
+		}
+		p.item.LastError = "waiting behind older pending sends: " + older.stuck.Error()
+		if err := e.store.PutOutbox(ctx, p.item); err != nil {
+			return nil, fmt.Errorf("session: queueing send: %w", err)
+		}
+		q := p.queued(older.stuck)
+		q.Behind = older.behind + 1
+		return nil, q
+	}
+	s, err := e.deliver(ctx, p, false)
+	if q := (*QueuedError)(nil); errors.As(err, &q) && q.stale {
+		return e.reseal(ctx, p)
+	}
+	return s, err
+}
+
+func containsSame(items []*pending, like *outboxContent) bool {
+	for _, p := range items {
+		if p.body.Content.sameAs(like) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasSame reports whether a pending item of cid is identical to c.
+func (e *Engine) hasSame(ctx context.Context, cid string, c *outboxContent) (bool, error) {
+	items, err := e.listPending(ctx, cid)
+	if err != nil {
+		return false, err
+	}
+	found := containsSame(items, c)
+	for _, p := range items {
+		p.item.Body.Zero()
+	}
+	return found, nil
+}
+
+// submit stores a new item (so a crash from then on leaves it for
+// FlushOutbox), delivers the older pending items of its conversation and
+// then it. The caller holds lockOutbox.
+func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, error) {
+	res, err := e.flushConversation(ctx, p.item.ConversationID, nil, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.freshSent != nil {
+		res.freshSent.Flushed, res.freshSent.Dropped = res.sent, res.dropped()
+	}
+	return res.freshSent, res, res.freshErr
+}
+
+// checkLanded syncs the conversation when a message item may have reached
+// the server in an earlier attempt, so redeliver can find it by message id
+// instead of sending it twice. An error means the check could not be made
+// (the items stay pending).
+func (e *Engine) checkLanded(ctx context.Context, cid string, items []*pending) error {
+	for _, p := range items {
+		if p.item.Kind == outboxMessage && !p.body.Unsent {
+			if _, err := e.Sync(ctx, cid); err != nil {
+				return fmt.Errorf("cannot check whether an earlier attempt arrived: %w", err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// redeliver delivers one pending item: a message the conversation already
+// holds (an earlier attempt arrived) is acknowledged without resending, a
+// stale one is sealed again under the current key.
+func (e *Engine) redeliver(ctx context.Context, p *pending) (*Sent, error) {
+	if p.body.Stale {
+		return e.reseal(ctx, p)
+	}
+	if p.item.Kind == outboxMessage && !p.body.Unsent {
+		if s, err := e.landed(ctx, p); s != nil || err != nil {
+			return s, err
+		}
+	}
+	if p.body.Unsent {
+		// This attempt may arrive: until it is answered, the item must not
+		// be taken for one that never left (the process may die now).
+		if err := e.markInFlight(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	s, err := e.deliver(ctx, p, true)
+	if q := (*QueuedError)(nil); errors.As(err, &q) && q.stale {
+		return e.reseal(ctx, p)
+	}
+	return s, err
+}
+
+// markInFlight clears Unsent in the stored item before an attempt, keeping
+// the earlier value for failOutbox.
+func (e *Engine) markInFlight(ctx context.Context, p *pending) error {
+	p.unsentBefore, p.body.Unsent = true, false
+	if err := p.encode(); err != nil {
+		return err
+	}
+	if err := e.store.PutOutbox(ctx, p.item); err != nil {
+		return fmt.Errorf("session: updating outbox: %w", err)
+	}
+	return nil
+}
+
+// landed acknowledges a message item whose message id the (synced)
+// conversation already holds, returning nil, nil when it does not.
+func (e *Engine) landed(ctx context.Context, p *pending) (*Sent, error) {
+	cid, mid := p.item.ConversationID, p.item.MessageID
+	ev, err := e.store.EventByMessageID(ctx, cid, mid)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: reading history: %w", err)
+	}
+	defer ev.Body.Zero()
+	if ev.SenderID != e.userID {
+		// Message ids are client-minted and signed: another sender's event
+		// under ours is the server's doing. Do not take it for ours.
+		return nil, nil
+	}
+	if err := e.store.AckOutbox(ctx, mid); err != nil {
+		return nil, fmt.Errorf("session: acknowledging send: %w", err)
+	}
+	en := entryFromStored(cid, ev)
+	sent := &Sent{MessageID: mid, ConversationID: cid, SequenceID: ev.SequenceID, KeyVersion: en.KeyVersion, Entry: &en}
+	if !ev.Verified {
+		return sent, fmt.Errorf("%w: the server holds message %s but it does not verify (%s)", ErrServerResponse, mid, ev.Error)
+	}
+	return sent, nil
+}
+
+// reseal seals a message the server refused for a stale key again, under
+// the current key and with a new message id (the refused request was not
+// stored), replaces the pending item with it and delivers it. It syncs
+// first to learn the current key; until that works the item stays pending.
+func (e *Engine) reseal(ctx context.Context, p *pending) (*Sent, error) {
+	sg, err := e.signer()
+	if err != nil {
+		return nil, err
+	}
+	c, cid := p.body.Content, p.item.ConversationID
+	if _, err := e.Sync(ctx, cid); err != nil {
+		q := p.queued(fmt.Errorf("sealed under a key that is no longer current; cannot fetch the current one: %w", err))
+		return nil, q
+	}
+	np, err := e.prepare(ctx, sg, cid, "", c, e.builder(ctx, c, nil))
+	if err != nil {
+		return nil, err
+	}
+	np.item.CreatedAt = p.item.CreatedAt // keeps its place in the queue
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.AckOutbox(ctx, p.item.MessageID); err != nil {
+			return err
+		}
+		return tx.PutOutbox(ctx, np.item)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: re-queueing send: %w", err)
+	}
+	return e.deliver(ctx, np, false)
+}
+
+// deliver sends a stored item and acknowledges it, or records the failed
+// attempt (failOutbox). retry marks an item read back from the outbox,
+// whose earlier attempts may have taken effect.
+func (e *Engine) deliver(ctx context.Context, p *pending, retry bool) (*Sent, error) {
+	srv, err := e.srv()
+	if err != nil {
+		return nil, err
+	}
+	item, body := p.item, &p.body
+	sent := &Sent{MessageID: item.MessageID, ConversationID: item.ConversationID, KeyVersion: p.version}
+	switch {
+	case item.Kind == outboxMessage && body.Message != nil:
+		resp, err := srv.SendMessage(ctx, body.Path, body.Message)
+		if err == nil && resp.Data == nil {
+			err = problems("send message", resp.Errors)
+		}
+		if err != nil {
+			return nil, e.failOutbox(ctx, p, err)
+		}
+		return e.ackMessage(ctx, item, sent, resp.Data.EncodedMessageEvent)
+	case item.Kind == outboxDelete && body.Delete != nil:
+		resp, err := srv.DeleteMessages(ctx, body.Path, body.Delete)
+		if err == nil && resp.Data == nil {
+			err = problems("delete messages", resp.Errors)
+		}
+		// A 404 after an earlier attempt that may have arrived: that
+		// attempt deleted the messages. (Not after attempts that all
+		// failed before reaching the server: then the messages are
+		// unknown.)
+		gone := retry && !body.Unsent && !p.unsentBefore && errors.Is(err, api.ErrNotFound)
+		if err != nil && !gone {
+			return nil, e.failOutbox(ctx, p, err)
+		}
+		if err := e.ackDelete(ctx, item, body.Delete); err != nil {
+			return nil, err
+		}
+		return sent, nil
+	}
+	_ = e.store.AckOutbox(ctx, item.MessageID)
+	return nil, fmt.Errorf("%w: outbox item %s of unknown kind %q dropped", ErrInvalidArgument, item.MessageID, item.Kind)
+}
+
+// failOutbox records a failed attempt. A definite, content-related
+// rejection removes the item (*RejectedError), except a refusal for a
+// stale key of a send that can be sealed again; anything else keeps it
+// (*QueuedError), remembering whether it may have reached the server.
+func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	kind := classify(p.item.Kind, cause)
+	stale := kind == attemptRejected && p.body.Content.resealable() &&
+		rejectedFor(cause, failNonLatestKey, "conversation_key_version")
+	if kind == attemptRejected && !stale {
+		if err := e.store.AckOutbox(ctx, p.item.MessageID); err != nil {
+			return errors.Join(cause, err)
+		}
+		rej := &RejectedError{Err: cause, Rejected: Rejected{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
+			Kind: p.item.Kind, What: p.what(), Reason: cause.Error()}}
+		if c := p.body.Content; c != nil {
+			rej.Text = c.Text
+		}
+		return rej
+	}
+	first := p.item.Attempts == 0
+	p.item.Attempts++
+	p.item.LastError = cause.Error()
+	// Unsent holds only while every attempt was refused before acting.
+	p.body.Unsent = stale || (kind == attemptRefused && (first || p.unsentBefore))
+	p.body.Stale = stale
+	if err := p.encode(); err != nil {
+		return errors.Join(cause, err)
+	}
+	if err := e.store.PutOutbox(ctx, p.item); err != nil {
+		return errors.Join(cause, err)
+	}
+	q := p.queued(cause)
+	q.stale = stale
+	return q
+}
+
+// ackDelete applies a delete the server accepted to the local history (the
+// server serves neither the removed messages nor, for a delete for self,
+// the delete event itself) and acknowledges the outbox item, in one
+// transaction. As on receipt, a delete for everyone removes only this
+// account's own messages.
+func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *api.DeleteChatMessagesRequest) error {
+	action := inbound.DeleteForSelf
+	if req.DeleteMessageAction == api.DeleteForAll {
+		action = inbound.DeleteForAll
+	}
+	ev := &Event{SenderID: e.userID, Delete: &inbound.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := e.applyDelete(ctx, tx, item.ConversationID, ev); err != nil {
+			return err
+		}
+		// Messages deleted before this account stored them: remember the
+		// removal, so the break their absence leaves in the transcript
+		// chain is not reported (see resolveGaps).
+		for _, seq := range req.SequenceIDs {
+			old, err := eventAt(ctx, tx, item.ConversationID, seq)
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				old.Body.Zero()
+				continue
+			}
+			if err := tx.SetValue(ctx, removalKey(item.ConversationID, seq), []byte(e.userID)); err != nil {
+				return err
+			}
+		}
+		return tx.AckOutbox(ctx, item.MessageID)
+	})
+	if err != nil {
+		return fmt.Errorf("session: acknowledging delete: %w", err)
+	}
+	return nil
+}
+
+// ackMessage verifies the server's copy of a sent message and records it,
+// acknowledging the outbox item in the same transaction.
+func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string) (*Sent, error) {
+	if encoded == "" {
+		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
+			return nil, fmt.Errorf("session: acknowledging send: %w", err)
+		}
+		return sent, nil
+	}
+	raw, err := wire.DecodeB64(encoded)
+	if err != nil {
+		_ = e.store.AckOutbox(ctx, item.MessageID) // accepted by the server: never resend
+		return sent, fmt.Errorf("%w: returned event is not base64", ErrServerResponse)
+	}
+	keys, err := e.keysFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID})
+	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
+		_ = e.store.AckOutbox(ctx, item.MessageID)
+		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
+	}
+	en := EntryFromEvent(ev)
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{en.stored(raw)}); err != nil {
+			return err
+		}
+		return tx.AckOutbox(ctx, item.MessageID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: recording sent message: %w", err)
+	}
+	sent.SequenceID = ev.SequenceID
+	sent.Entry = &en
+	if sent.KeyVersion == "" {
+		sent.KeyVersion = en.KeyVersion
+	}
+	return sent, nil
+}
+
+// Pending describes a send waiting in the outbox.
+type Pending struct {
+	MessageID      string    `json:"message_id"`
+	ConversationID string    `json:"conversation_id"`
+	Kind           string    `json:"kind"`
+	CreatedAt      time.Time `json:"created_at"`
+	Attempts       int       `json:"attempts"`
+	LastError      string    `json:"last_error,omitempty"`
+	// What names the send in the user's terms, e.g. `message "hello"`.
+	What string `json:"what"`
+	// Text is the message text, when the send carries one.
+	Text string `json:"text,omitempty"`
+}
+
+// Outbox lists the sends waiting to be delivered, oldest first.
+func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
+	items, err := e.store.Outbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	out := make([]Pending, len(items))
+	for i, it := range items {
+		out[i] = Pending{MessageID: it.MessageID, ConversationID: it.ConversationID, Kind: it.Kind,
+			CreatedAt: it.CreatedAt, Attempts: it.Attempts, LastError: it.LastError, What: it.Kind}
+		if p, err := decodePending(it); err == nil {
+			out[i].What = p.what()
+			if c := p.body.Content; c != nil {
+				out[i].Text = c.Text
+			}
+		}
+		it.Body.Zero()
+	}
+	return out, nil
+}
+
+// FlushOutbox delivers every pending send, each conversation's in order,
+// with its original message id; a send that may have arrived in an earlier
+// attempt is first looked for in the conversation and not sent twice. It
+// returns the sends delivered and, joined, a *QueuedError for each
+// conversation whose sends are still pending (ErrOutboxBusy while another
+// replica is delivering some of them) and a *RejectedError for each send
+// the server refused for good (removed from the outbox).
+func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
+	items, err := e.store.Outbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
+	}
+	var convs []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if !seen[it.ConversationID] {
+			seen[it.ConversationID] = true
+			convs = append(convs, it.ConversationID)
+		}
+		it.Body.Zero()
+	}
+	var done []Sent
+	var errs []error
+	for _, cid := range convs {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		res, err := e.flushLocked(ctx, cid)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, res.sent...)
+		for _, r := range res.rejected {
+			errs = append(errs, r)
+		}
+		if res.stuck != nil {
+			res.stuck.Behind = res.behind
+			errs = append(errs, res.stuck)
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+// FlushConversation delivers the pending sends of one conversation like
+// FlushOutbox, and stops at the first that stays pending so the
+// conversation's sends keep their order: with ErrOutboxBusy (sending
+// nothing) while another replica is delivering one of them. A replica
+// taking over a conversation calls it before sending anything new there.
+func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
+	cid, err := CanonicalID(id, e.userID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.flushLocked(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, r := range res.rejected {
+		errs = append(errs, r)
+	}
+	if res.stuck != nil {
+		res.stuck.Behind = res.behind
+		errs = append(errs, res.stuck)
+	}
+	return res.sent, errors.Join(errs...)
+}
+
+func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {
+	unlock := e.lockOutbox(cid)
+	defer unlock()
+	return e.flushConversation(ctx, cid, nil, nil)
+}
+
+// DropOutbox removes a pending send without delivering it (for a send the
+// user gives up on). Dropping an absent item is not an error.
+func (e *Engine) DropOutbox(ctx context.Context, messageID string) error {
+	if err := e.store.AckOutbox(ctx, messageID); err != nil {
+		return fmt.Errorf("session: dropping outbox item: %w", err)
+	}
+	return nil
+}
