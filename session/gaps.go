@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 
 	"github.com/xchat-go/xchat/session/inbound"
@@ -33,7 +34,7 @@ type pendingGap struct {
 func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
-		if d == nil || !ev.Verified || ev.Err != nil || !validSequenceID(ev.SequenceID) {
+		if d == nil || !ev.Verified || ev.Err != nil || !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
 		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
@@ -54,7 +55,7 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 			s.removals = map[string]string{}
 		}
 		for _, seq := range d.SequenceIDs {
-			if !validSequenceID(seq) {
+			if !decimal.ValidID(seq) {
 				continue
 			}
 			s.removals[seq] = ev.SenderID
@@ -94,7 +95,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq s
 // of a page links to the key change its key came from).
 func (s *syncState) noteServed(kcs []*Event) {
 	for _, ev := range kcs {
-		if !validSequenceID(ev.SequenceID) {
+		if !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
 		if s.served == nil {
@@ -136,7 +137,7 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 		if cur == g.before {
 			return true, nil
 		}
-		if !validSequenceID(cur) || !versionLess(g.before, cur) {
+		if !decimal.ValidID(cur) || !decimal.Less(g.before, cur) {
 			return false, nil
 		}
 		if prev, ok := s.served[cur]; ok {
@@ -207,7 +208,7 @@ func previousOf(raw []byte) string {
 	if err != nil {
 		return ""
 	}
-	if p := me.GetPreviousSequenceID(); validSequenceID(p) {
+	if p := me.GetPreviousSequenceID(); decimal.ValidID(p) {
 		return p
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -71,7 +72,7 @@ func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.Public
 		}
 		return nil, errors.Join(errs...)
 	}
-	sort.Slice(valid, func(i, j int) bool { return versionLess(valid[i].Version, valid[j].Version) })
+	sort.Slice(valid, func(i, j int) bool { return decimal.Less(valid[i].Version, valid[j].Version) })
 
 	e.peerMu.Lock()
 	defer e.peerMu.Unlock()
@@ -145,7 +146,7 @@ func (p *pinning) apply(valid []*PeerKey) error {
 		switch {
 		case !plausibleVersion(k.Version, p.now):
 			p.report(KeyImplausible, k, false)
-		case cur != nil && versionLess(k.Version, cur.Version):
+		case cur != nil && decimal.Less(k.Version, cur.Version):
 			p.report(KeyBackdated, k, false)
 		default:
 			accepted = append(accepted, k)
@@ -186,7 +187,7 @@ func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
 	switch {
 	case cur.Version == newest.Version:
 		return p.put(newest, true, cur.Verified, "")
-	case versionLess(newest.Version, cur.Version):
+	case decimal.Less(newest.Version, cur.Version):
 		// The pinned version is no longer listed: keep it.
 		return nil
 	case cur.sameKeys(newest):
@@ -195,7 +196,7 @@ func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
 			return err
 		}
 		return p.put(newest, true, cur.Verified, originForward)
-	case p.e.cfg.policy == TrustStrict:
+	case p.e.cfg.policy.strict():
 		if err := p.put(newest, false, false, originForward); err != nil {
 			return err
 		}
@@ -253,5 +254,5 @@ func verifiable(k, pinned *keystore.PeerKey) bool {
 	case k.Origin != "":
 		return false
 	}
-	return pinned == nil || !versionLess(k.Version, pinned.Version) || !pinned.FirstSeen.Before(k.FirstSeen)
+	return pinned == nil || !decimal.Less(k.Version, pinned.Version) || !pinned.FirstSeen.Before(k.FirstSeen)
 }

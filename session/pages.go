@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -44,30 +45,30 @@ func (sp *span) scan(resp *api.GetChatConversationEventsResponse, stored string)
 			continue
 		}
 		me, err := wire.DecodeMessageEvent(raw)
-		if err != nil || !validSequenceID(me.GetSequenceID()) {
+		if err != nil || !decimal.ValidID(me.GetSequenceID()) {
 			continue
 		}
 		seq := me.GetSequenceID()
 		seqs = append(seqs, seq)
-		if top == "" || versionLess(top, seq) {
+		if top == "" || decimal.Less(top, seq) {
 			top = seq
 		}
-		if sp.lo == "" || versionLess(seq, sp.lo) {
+		if sp.lo == "" || decimal.Less(seq, sp.lo) {
 			sp.lo = seq
 		}
-		if sp.hi == "" || versionLess(sp.hi, seq) {
+		if sp.hi == "" || decimal.Less(sp.hi, seq) {
 			sp.hi = seq
 		}
-		if stored != "" && !versionLess(stored, seq) {
+		if stored != "" && !decimal.Less(stored, seq) {
 			done = true
 		}
 	}
 	up, down := 0, 0
 	for i := 1; i < len(seqs); i++ {
 		switch {
-		case versionLess(seqs[i-1], seqs[i]):
+		case decimal.Less(seqs[i-1], seqs[i]):
 			up++
-		case versionLess(seqs[i], seqs[i-1]):
+		case decimal.Less(seqs[i], seqs[i-1]):
 			down++
 		}
 	}
@@ -186,7 +187,7 @@ func (s *syncState) processStaged(ctx context.Context, pages []stagedPage) error
 		return nil
 	}
 	defer func() { _ = s.clearStaged(context.WithoutCancel(ctx)) }()
-	sort.SliceStable(pages, func(i, j int) bool { return versionLess(pages[i].top, pages[j].top) })
+	sort.SliceStable(pages, func(i, j int) bool { return decimal.Less(pages[i].top, pages[j].top) })
 	if IsGroup(s.cid) {
 		if err := s.collectPairs(ctx, pages); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -56,7 +57,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 		return nil
 	})
 	if res != nil {
-		sort.SliceStable(entries, func(i, j int) bool { return versionLess(entries[i].SequenceID, entries[j].SequenceID) })
+		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
 		res.Entries = entries
 	}
 	return res, err
@@ -235,19 +236,19 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	var walk []*Event
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
-		if !validSequenceID(ev.SequenceID) {
+		if !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
-		if pageMin == "" || versionLess(ev.SequenceID, pageMin) {
+		if pageMin == "" || decimal.Less(ev.SequenceID, pageMin) {
 			pageMin = ev.SequenceID
 		}
-		if pageMax == "" || versionLess(pageMax, ev.SequenceID) {
+		if pageMax == "" || decimal.Less(pageMax, ev.SequenceID) {
 			pageMax = ev.SequenceID
 		}
 	}
 	var keep []*Event
 	for _, ev := range data {
-		if validSequenceID(ev.SequenceID) {
+		if decimal.ValidID(ev.SequenceID) {
 			walk = append(walk, ev)
 		} else {
 			keep = append(keep, ev)
@@ -263,11 +264,11 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 			keep = append(keep, ev)
 		}
 	}
-	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
+	sort.SliceStable(walk, func(i, j int) bool { return decimal.Less(walk[i].SequenceID, walk[j].SequenceID) })
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
 	for _, ev := range walk {
-		if s.stored != "" && !versionLess(s.stored, ev.SequenceID) {
+		if s.stored != "" && !decimal.Less(s.stored, ev.SequenceID) {
 			// Already stored: the server must serve the same bytes again.
 			if prev, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID); err != nil {
 				return fmt.Errorf("session: reading history: %w", err)
@@ -279,13 +280,13 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 				continue
 			}
 		}
-		if s.newest == "" || versionLess(s.newest, ev.SequenceID) {
+		if s.newest == "" || decimal.Less(s.newest, ev.SequenceID) {
 			s.newest = ev.SequenceID
 		}
 		keep = append(keep, ev)
 	}
 	// Store oldest first so that group changes apply in order.
-	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
+	sort.SliceStable(keep, func(i, j int) bool { return decimal.Less(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, keep); err != nil {
 		return err
 	}
@@ -333,9 +334,9 @@ func pageAscending(data []*Event) bool {
 	for i := 1; i < len(data); i++ {
 		a, b := data[i-1].SequenceID, data[i].SequenceID
 		switch {
-		case versionLess(a, b):
+		case decimal.Less(a, b):
 			up++
-		case versionLess(b, a):
+		case decimal.Less(b, a):
 			down++
 		}
 	}
@@ -344,26 +345,26 @@ func pageAscending(data []*Event) bool {
 
 // seenBefore reports whether seq lies in the range already walked.
 func (s *syncState) seenBefore(seq string) bool {
-	return s.lo != "" && !versionLess(seq, s.lo) && !versionLess(s.hi, seq)
+	return s.lo != "" && !decimal.Less(seq, s.lo) && !decimal.Less(s.hi, seq)
 }
 
 // inWindow reports whether a key change at seq belongs to the stretch of
 // transcript this page covers: inside the page's range, or between the
 // page and the range walked before.
 func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool {
-	if !validSequenceID(seq) || pageMin == "" || s.seenBefore(seq) {
+	if !decimal.ValidID(seq) || pageMin == "" || s.seenBefore(seq) {
 		return false
 	}
-	if versionLess(pageMin, seq) && versionLess(seq, pageMax) {
+	if decimal.Less(pageMin, seq) && decimal.Less(seq, pageMax) {
 		return true
 	}
 	if s.lo == "" {
 		return false
 	}
 	if ascending {
-		return versionLess(s.hi, seq) && versionLess(seq, pageMin)
+		return decimal.Less(s.hi, seq) && decimal.Less(seq, pageMin)
 	}
-	return versionLess(pageMax, seq) && versionLess(seq, s.lo)
+	return decimal.Less(pageMax, seq) && decimal.Less(seq, s.lo)
 }
 
 // checkLinks checks the previous_sequence_id links of a page (sorted
@@ -379,9 +380,9 @@ func (s *syncState) checkLinks(walk []*Event) {
 		prev := ev.PreviousSequenceID
 		switch {
 		case prev == "" || prev == before:
-		case !versionLess(prev, ev.SequenceID):
+		case !decimal.Less(prev, ev.SequenceID):
 			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
-		case versionLess(before, prev):
+		case decimal.Less(before, prev):
 			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
 		default:
 			report(AnomalyFork, ev.SequenceID, prev)
@@ -409,24 +410,24 @@ func (s *syncState) checkLinks(walk []*Event) {
 	switch {
 	case s.lo == "":
 		s.lo, s.loPrev, s.hi = first.SequenceID, first.PreviousSequenceID, last.SequenceID
-	case versionLess(last.SequenceID, s.lo): // an older page
+	case decimal.Less(last.SequenceID, s.lo): // an older page
 		if s.loPrev != "" && s.loPrev != last.SequenceID {
-			if versionLess(last.SequenceID, s.loPrev) {
+			if decimal.Less(last.SequenceID, s.loPrev) {
 				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
 			} else {
 				report(AnomalyFork, s.lo, s.loPrev)
 			}
 		}
 		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
-	case versionLess(s.hi, first.SequenceID): // a newer page
+	case decimal.Less(s.hi, first.SequenceID): // a newer page
 		link(first, s.hi)
 		s.hi = last.SequenceID
 	default:
 		report(AnomalyReorder, first.SequenceID, s.hi)
-		if versionLess(first.SequenceID, s.lo) {
+		if decimal.Less(first.SequenceID, s.lo) {
 			s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
 		}
-		if versionLess(s.hi, last.SequenceID) {
+		if decimal.Less(s.hi, last.SequenceID) {
 			s.hi = last.SequenceID
 		}
 	}
@@ -451,7 +452,7 @@ func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error
 func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
-		if kc == nil || kc.Key == nil || !keystore.ValidVersion(kc.Version) {
+		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
 			continue
 		}
 		s.e.screenKey(s.keys, ev)
@@ -501,7 +502,7 @@ func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 		newest := true
 		if all, err := tx.ConversationKeys(ctx, cid); err == nil {
 			for i := range all {
-				if all[i].Verified && !versionLess(all[i].Version, kc.Version) && all[i].Version != kc.Version {
+				if all[i].Verified && !decimal.Less(all[i].Version, kc.Version) && all[i].Version != kc.Version {
 					newest = false
 				}
 				all[i].Key.Zero()
@@ -596,7 +597,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 		clear(titles)
 		for i, ev := range evs {
 			fresh[i] = false
-			if !validSequenceID(ev.SequenceID) {
+			if !decimal.ValidID(ev.SequenceID) {
 				fresh[i] = true
 				continue
 			}
@@ -638,10 +639,10 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 			if !ev.Verified {
 				continue
 			}
-			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && keystore.ValidVersion(m.Edit.TargetSequenceID) {
+			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
 				key := editIndexKey(cid, m.Edit.TargetSequenceID)
 				if old, err := tx.Value(ctx, key); err == nil {
-					if pe, err := wire.DecodeMessageEvent(old); err == nil && versionLess(ev.SequenceID, pe.GetSequenceID()) {
+					if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(ev.SequenceID, pe.GetSequenceID()) {
 						continue
 					}
 				}
@@ -850,7 +851,7 @@ func (e *Engine) openTitle(ctx context.Context, tx keystore.Tx, cid, version, ti
 		if (keys[i].Version == version) != (keys[j].Version == version) {
 			return keys[i].Version == version
 		}
-		return versionLess(keys[j].Version, keys[i].Version)
+		return decimal.Less(keys[j].Version, keys[i].Version)
 	})
 	for i := range keys {
 		key := crypto.ConversationKey(keys[i].Key)
@@ -912,7 +913,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 
 // finish records the sync position.
 func (s *syncState) finish(ctx context.Context) error {
-	if s.newest == "" || (s.stored != "" && !versionLess(s.stored, s.newest)) {
+	if s.newest == "" || (s.stored != "" && !decimal.Less(s.stored, s.newest)) {
 		s.res.NewestSequenceID = s.stored
 		return nil
 	}
@@ -921,7 +922,7 @@ func (s *syncState) finish(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Sync.LastSequenceID == "" || versionLess(c.Sync.LastSequenceID, s.newest) {
+		if c.Sync.LastSequenceID == "" || decimal.Less(c.Sync.LastSequenceID, s.newest) {
 			c.Sync.LastSequenceID = s.newest
 			c.Sync.ChainHead = s.newest
 		}

@@ -316,7 +316,7 @@ func (a *app) newClient(ctx context.Context, db keystore.Store) (*api.Client, er
 		ot := &oauth2.Token{AccessToken: stored.AccessToken, RefreshToken: stored.RefreshToken, TokenType: stored.TokenType, Expiry: stored.Expiry}
 		var ts oauth2.TokenSource = oauth2.StaticTokenSource(ot)
 		if st.OAuth != nil && stored.RefreshToken != "" {
-			cfg := &api.OAuthConfig{ClientID: st.OAuth.ClientID, AuthURL: st.OAuth.AuthURL, TokenURL: st.OAuth.TokenURL}
+			cfg := &api.OAuthConfig{ClientID: st.OAuth.ClientID, AuthURL: st.OAuth.AuthURL, TokenURL: st.OAuth.TokenURL, Now: a.env.Now}
 			ts = cfg.TokenSource(context.WithoutCancel(ctx), ot, func(t *oauth2.Token) error {
 				return db.SetToken(context.WithoutCancel(ctx), storedToken(t, stored.Scopes))
 			})
