@@ -8,8 +8,8 @@ import (
 	"runtime/debug"
 	"slices"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // Routing: what becomes of one stored event (a handler, a hook, or

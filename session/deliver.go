@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // Types of the receive pipeline, re-exported so embedders need import only

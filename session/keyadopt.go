@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // Unverified is not state. A key from a key change that did not verify

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 

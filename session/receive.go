@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 

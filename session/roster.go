@@ -10,8 +10,8 @@ import (
 	"slices"
 
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // A group's roster is a state machine advanced only by verified, authorised

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/internal/inbound"
 )
 
 // stepEnv is a roster environment for account self where every create is

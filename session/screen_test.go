@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 func TestScreenEnvelope(t *testing.T) {

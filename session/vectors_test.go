@@ -5,10 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 

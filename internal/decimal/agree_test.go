@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // TestCallSitesAgree checks that every exported comparator and validator of

@@ -6,7 +6,7 @@ import (
 	"log"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
