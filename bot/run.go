@@ -11,6 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // readyEventType is the type of the marker event Run queues ahead of the
@@ -150,7 +151,7 @@ func (b *Bot) follower(r *run, marker string, src Source) *session.Follower {
 	kc := &keyChanges{b: b, ctx: r.storeCtx}
 	f := &session.Follower{
 		Engine:         func(context.Context) (*session.Engine, error) { return b.e, nil },
-		Emit:           func(ev *session.Event, _ session.Via) error { r.emitted(ev); return nil },
+		Emit:           func(ev *event.Event, _ session.Via) error { r.emitted(ev); return nil },
 		ReconcileEvery: b.cfg.reconcileEvery,
 		ReconcileAfter: b.cfg.reconcileAfter,
 		OnError:        b.reportError,
@@ -178,7 +179,7 @@ func (b *Bot) follower(r *run, marker string, src Source) *session.Follower {
 }
 
 // anomalies logs transcript findings (gaps, forks, conflicting copies).
-func (b *Bot) anomalies(cid string, as []session.Anomaly) {
+func (b *Bot) anomalies(cid string, as []event.Anomaly) {
 	for _, a := range as {
 		b.cfg.logger.Warn("bot: transcript anomaly", "conversation", cid, "anomaly", a.String())
 	}

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -444,7 +446,7 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	p := &preparedKey{convID: cid, version: version, key: key, recipients: map[string]string{}}
-	thriftParts := make([]*event.ConversationParticipantKey, 0, len(recips))
+	thriftParts := make([]*tevent.ConversationParticipantKey, 0, len(recips))
 	for _, r := range recips {
 		wrapped, err := crypto.WrapConversationKey(e.rand, r.identity, key)
 		if err != nil {
@@ -458,7 +460,7 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 		}
 		p.participants = append(p.participants, pk)
 		p.recipients[r.userID] = r.version
-		thriftParts = append(thriftParts, &event.ConversationParticipantKey{
+		thriftParts = append(thriftParts, &tevent.ConversationParticipantKey{
 			UserID:                   &pk.UserID,
 			EncryptedConversationKey: &pk.EncryptedConversationKey,
 			PublicKeyVersion:         &pk.PublicKeyVersion,
@@ -699,8 +701,8 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	f := false
-	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
-		GroupChange: &event.GroupChange{GroupCreate: &event.GroupCreate{
+	detail := &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{
+		GroupChange: &tevent.GroupChange{GroupCreate: &tevent.GroupCreate{
 			MemberIds:              members,
 			AdminIds:               admins,
 			Title:                  title,
@@ -882,8 +884,8 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	f := false
-	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
-		GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+	detail := &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{
+		GroupChange: &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{
 			MemberIds:                    added,
 			CurrentMemberIds:             current,
 			CurrentAdminIds:              admins,
@@ -976,9 +978,9 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 			}
 		}
 	}
-	action, restAction := event.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
+	action, restAction := tevent.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
 	if forAll {
-		action, restAction = event.DeleteMessageAction_DELETE_FOR_ALL, api.DeleteForAll
+		action, restAction = tevent.DeleteMessageAction_DELETE_FOR_ALL, api.DeleteForAll
 	}
 	mid, err := newMessageID(e.rand)
 	if err != nil {
@@ -989,7 +991,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	detail := &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
+	detail := &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{
 		SequenceIds:         slices.Clone(sequenceIDs),
 		DeleteMessageAction: &action,
 	}}
@@ -1003,7 +1005,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		ActionSignatures:    []api.ActionSignature{sig},
 	}
 	p, err := newPending(mid, cid, outboxDelete, req,
-		&outboxContent{Type: TypeDelete, Target: strings.Join(sequenceIDs, ", #")}, e.now())
+		&outboxContent{Type: event.TypeDelete, Target: strings.Join(sequenceIDs, ", #")}, e.now())
 	if err != nil {
 		return err
 	}

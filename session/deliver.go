@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -64,10 +66,10 @@ type Delivered struct {
 	// it could not be read).
 	ConversationID string
 	// Events are the events stored by this delivery, as passed to fn.
-	Events []*Event
+	Events []*event.Event
 	// Anomalies are findings of the delivery (a pushed event that differs
 	// from the stored one at its sequence id, unknown key versions).
-	Anomalies []Anomaly
+	Anomalies []event.Anomaly
 	// KeyChanges are peer key changes seen while fetching unknown signers.
 	KeyChanges []KeyChanged
 	// Err explains DeliveryIgnored and DeliveryRejected.
@@ -144,7 +146,7 @@ func (l *liveState) takePending() []string {
 // take no effect, exactly as in Sync. The conversation's sync position does
 // not move: call Reconcile after deliveries (and ReconcileAll after a
 // reconnection) so that /events fills any gap.
-func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*Event) error) (*Delivered, error) {
+func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*event.Event) error) (*Delivered, error) {
 	defer e.deliverChanges()
 	if ev == nil {
 		return nil, fmt.Errorf("%w: nil activity event", ErrInvalidArgument)
@@ -229,7 +231,7 @@ func clipID(s string) string {
 // deliverPage runs the payload's events through Sync's page step: the
 // carried key change as the page's key change metadata, the event as its
 // data. The sync position is left where it was.
-func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*Event) error) error {
+func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
 	unlock := e.lockConv(cid)
 	defer unlock()
 	var rec *keystore.Conversation
@@ -249,7 +251,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	}
 	res := &SyncResult{ConversationID: cid}
 	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
-		fn: func(ev *Event) error {
+		fn: func(ev *event.Event) error {
 			d.Events = append(d.Events, ev)
 			if fn != nil {
 				return fn(ev)
@@ -268,7 +270,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 // Reconcile syncs (see SyncEach) every conversation Deliver stored events
 // in since the last Reconcile, passing fn the events the pushes missed. A
 // conversation whose sync fails stays pending for the next call.
-func (e *Engine) Reconcile(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
+func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error) ([]*SyncResult, error) {
 	return e.reconcile(ctx, e.live.takePending(), fn)
 }
 
@@ -276,7 +278,7 @@ func (e *Engine) Reconcile(ctx context.Context, fn func(*Event) error) ([]*SyncR
 // conversation (and any still pending), passing fn the events not stored
 // before: what a transport may have missed while it was disconnected,
 // whichever conversation it was in.
-func (e *Engine) ReconcileAll(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
+func (e *Engine) ReconcileAll(ctx context.Context, fn func(*event.Event) error) ([]*SyncResult, error) {
 	convs, err := e.RefreshConversations(ctx)
 	if err != nil {
 		return nil, err
@@ -290,7 +292,7 @@ func (e *Engine) ReconcileAll(ctx context.Context, fn func(*Event) error) ([]*Sy
 	return e.reconcile(ctx, ids, fn)
 }
 
-func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*Event) error) ([]*SyncResult, error) {
+func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Event) error) ([]*SyncResult, error) {
 	var out []*SyncResult
 	var errs []error
 	for i, id := range ids {

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
@@ -80,8 +82,8 @@ func ExampleFollower() {
 	got := make(chan string, 1)
 	f := &session.Follower{
 		Engine: func(context.Context) (*session.Engine, error) { return bob, nil },
-		Emit: func(ev *session.Event, _ session.Via) error {
-			if en := session.EntryFromEvent(ev); en.Type == session.TypeMessage && en.Verified {
+		Emit: func(ev *event.Event, _ session.Via) error {
+			if en := ev.Entry(); en.Type == event.TypeMessage && en.Verified {
 				got <- en.Text
 			}
 			return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
@@ -145,7 +147,7 @@ func Example_send() {
 
 	sent, err := alice.Send(ctx, bob.UserID(), session.Outgoing{
 		Text:     "see https://x.com",
-		Entities: []session.Entity{{Start: 4, End: 17, Type: session.EntityURL}},
+		Entities: []event.Entity{{Start: 4, End: 17, Type: event.EntityURL}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -219,7 +221,7 @@ func Example_group() {
 	}
 	fmt.Println(session.IsGroup(gid), len(c.Members), c.Title)
 	for _, e := range res.Entries {
-		if e.Type == session.TypeMessage {
+		if e.Type == event.TypeMessage {
 			fmt.Println(e.Text, e.Verified)
 		}
 	}
@@ -290,7 +292,7 @@ func Example_rotate() {
 		log.Fatal(err)
 	}
 	for _, e := range res.Entries {
-		if e.Type == session.TypeMessage {
+		if e.Type == event.TypeMessage {
 			fmt.Println(e.Text, e.KeyVersion == version)
 		}
 	}
@@ -376,7 +378,7 @@ func Example_media() {
 	data := []byte("%PDF-1.7 minutes of the meeting")
 	_, err := alice.SendMedia(ctx, bob.UserID(), session.Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "minutes.pdf",
-		Type: session.MediaFile, Caption: "the minutes",
+		Type: event.MediaFile, Caption: "the minutes",
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 )
 
@@ -51,7 +53,7 @@ type Follower struct {
 	IdleRelease time.Duration
 	// Emit receives every new event once, with the path it came by.
 	// An error stops Run.
-	Emit func(ev *Event, via Via) error
+	Emit func(ev *event.Event, via Via) error
 	// Conversation, when set, limits Emit and the full reconciliations to
 	// one conversation (deliveries to others are still stored).
 	Conversation string
@@ -215,8 +217,8 @@ func (f *Follower) report(err error) {
 }
 
 // emitter returns the fn given to Deliver and SyncEach.
-func (f *Follower) emitter(via Via) func(*Event) error {
-	return func(ev *Event) error {
+func (f *Follower) emitter(via Via) func(*event.Event) error {
+	return func(ev *event.Event) error {
 		if f.Conversation != "" && ev.ConversationID != "" && ev.ConversationID != f.Conversation {
 			return nil
 		}
@@ -241,9 +243,9 @@ type emitError struct{ err error }
 func (e *emitError) Error() string { return e.err.Error() }
 func (e *emitError) Unwrap() error { return e.err }
 
-func (f *Follower) wrappedEmitter(via Via) func(*Event) error {
+func (f *Follower) wrappedEmitter(via Via) func(*event.Event) error {
 	emit := f.emitter(via)
-	return func(ev *Event) error {
+	return func(ev *event.Event) error {
 		if err := emit(ev); err != nil {
 			return &emitError{err}
 		}

@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -31,13 +32,13 @@ type pendingGap struct {
 // which leaves a break in the chain that is not an attack. A delete counts
 // only as stored (its authorship checked, see gateDelete and
 // gateAuthorship): call it after the page is stored.
-func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
+func (s *syncState) noteRemovals(ctx context.Context, evs []*event.Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
 		if d == nil || !ev.Verified || ev.Err != nil || !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
-		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
+		if d.Action != event.DeleteForAll && ev.SenderID != s.e.userID {
 			continue
 		}
 		stored, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID)
@@ -72,8 +73,8 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*Event) error {
 // sender that event claims is the server's word, so whether the deleter
 // wrote it cannot be told (a stand-in for a withheld message would let the
 // delete pass as its own author's).
-func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq string) error {
-	if del.Delete.Action != inbound.DeleteForAll || del.SenderID == s.e.userID {
+func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *event.Event, seq string) error {
+	if del.Delete.Action != event.DeleteForAll || del.SenderID == s.e.userID {
 		return nil
 	}
 	t, err := eventAt(ctx, s.e.store, s.cid, seq)
@@ -85,7 +86,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq s
 	}
 	t.Body.Zero()
 	if !t.Verified {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
 	}
 	return nil
 }
@@ -93,7 +94,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *Event, seq s
 // noteServed records the key changes a page served in meta: they are in
 // the chain even when outside the window the walk checks (the oldest event
 // of a page links to the key change its key came from).
-func (s *syncState) noteServed(kcs []*Event) {
+func (s *syncState) noteServed(kcs []*event.Event) {
 	for _, ev := range kcs {
 		if !decimal.ValidID(ev.SequenceID) {
 			continue
@@ -122,7 +123,7 @@ func (s *syncState) resolveGaps(ctx context.Context) error {
 			return err
 		}
 		if !ok {
-			s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyGap, ConversationID: s.cid, SequenceID: g.seq, Related: g.prev})
+			s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyGap, ConversationID: s.cid, SequenceID: g.seq, Related: g.prev})
 		}
 	}
 	s.gaps = nil
@@ -156,7 +157,7 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 			// the break is reported as an unconfirmed delete.
 			if by, named := s.removals[cur]; named {
 				if by != s.e.userID {
-					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
+					s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
 				}
 				return true, nil
 			}
@@ -176,7 +177,7 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 		// A stored key change: the server serves key changes only for
 		// the versions a page needs (one whose messages are all deleted
 		// is no longer served), so its absence is not a withheld event.
-		if stored.Type == inbound.KindKeyChange.String() && len(stored.Raw) > 0 {
+		if stored.Type == event.KindKeyChange.String() && len(stored.Raw) > 0 {
 			stored.Body.Zero()
 			cur = previousOf(stored.Raw)
 			continue

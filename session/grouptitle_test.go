@@ -3,6 +3,8 @@ package session
 import (
 	"testing"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/internal/testutil"
 )
 
@@ -22,7 +24,7 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 	if err := alice.e.AddMembers(ctx, gid, carol.id); err != nil {
 		t.Fatal(err)
 	}
-	groupTitles := func(u *testUser, entries []Entry) map[string]string {
+	groupTitles := func(u *testUser, entries []event.Entry) map[string]string {
 		t.Helper()
 		out := map[string]string{}
 		for _, en := range entries {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
@@ -99,10 +101,10 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // texts returns the verified message texts of entries, in order.
-func texts(entries []Entry) []string {
+func texts(entries []event.Entry) []string {
 	var out []string
 	for _, e := range entries {
-		if e.Type == TypeMessage && e.Verified {
+		if e.Type == event.TypeMessage && e.Verified {
 			out = append(out, e.Text)
 		}
 	}

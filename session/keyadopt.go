@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/xchat-go/xchat/internal/inbound"
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -23,7 +24,7 @@ func unverifiedKeyKey(cid, version string) string {
 // keepUnverifiedKey stores the key of an unverified key change for
 // decryption only, unless a key is already held for its version (held keys
 // win; the pipeline dropped a different unverified key already).
-func (e *Engine) keepUnverifiedKey(ctx context.Context, cid string, kc *inbound.KeyChange) error {
+func (e *Engine) keepUnverifiedKey(ctx context.Context, cid string, kc *event.KeyChange) error {
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
 		old, err := tx.ConversationKey(ctx, cid, kc.Version)
 		switch {
@@ -52,16 +53,16 @@ func (e *Engine) keepUnverifiedKey(ctx context.Context, cid string, kc *inbound.
 // signing key its sender has since replaced (it may verify history, never
 // make a new encryption key) or one whose version lies implausibly far in
 // the future (see maxVersionLead).
-func (e *Engine) screenKey(keys *storeKeys, ev *Event) {
+func (e *Engine) screenKey(keys *storeKeys, ev *event.Event) {
 	kc := ev.KeyChange
 	if kc == nil || kc.Key == nil || !ev.Verified || !kc.UsableForEncryption {
 		return
 	}
 	switch {
 	case ev.Signature == nil || !keys.currentSigner(ev.SenderID, ev.Signature.PublicKeyVersion):
-		kc.DecryptOnly = inbound.DecryptOnlySupersededSigner
+		kc.DecryptOnly = event.DecryptOnlySupersededSigner
 	case !plausibleVersion(kc.Version, e.now()):
-		kc.DecryptOnly = inbound.DecryptOnlyImplausibleVersion
+		kc.DecryptOnly = event.DecryptOnlyImplausibleVersion
 	default:
 		return
 	}

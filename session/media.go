@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
@@ -31,7 +33,7 @@ type Media struct {
 	// Filename is shown to recipients and keys their decrypted-file cache.
 	Filename string
 	// Type is the media type (default MediaImage).
-	Type MediaType
+	Type event.MediaType
 	// Width, Height and DurationMillis describe images and videos.
 	Width, Height  int64
 	DurationMillis int64
@@ -63,7 +65,7 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	}
 	mediaType := m.Type
 	if mediaType == 0 {
-		mediaType = MediaImage
+		mediaType = event.MediaImage
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -194,7 +196,7 @@ func (u *segmentUploader) flush() error {
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
 // (0 = MaxMediaBytes).
-func (e *Engine) DownloadMedia(ctx context.Context, id string, att *MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
+func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -68,14 +70,14 @@ type outboxBody struct {
 type outboxContent struct {
 	// Type is TypeMessage, TypeReactionAdd, TypeReactionRemove, TypeEdit
 	// or TypeDelete.
-	Type     string        `json:"type"`
-	Text     string        `json:"text,omitempty"`
-	Entities []Entity      `json:"entities,omitempty"`
-	ReplyTo  string        `json:"reply_to,omitempty"`
-	Target   string        `json:"target,omitempty"`
-	Emoji    string        `json:"emoji,omitempty"`
-	TTL      time.Duration `json:"ttl,omitempty"`
-	Silent   bool          `json:"silent,omitempty"`
+	Type     string         `json:"type"`
+	Text     string         `json:"text,omitempty"`
+	Entities []event.Entity `json:"entities,omitempty"`
+	ReplyTo  string         `json:"reply_to,omitempty"`
+	Target   string         `json:"target,omitempty"`
+	Emoji    string         `json:"emoji,omitempty"`
+	TTL      time.Duration  `json:"ttl,omitempty"`
+	Silent   bool           `json:"silent,omitempty"`
 	// Media is the file name of a media message. Its attachment belongs to
 	// one upload and key version: it is never sealed again nor matched as
 	// a resend.
@@ -93,7 +95,7 @@ func (c *outboxContent) sameAs(o *outboxContent) bool {
 // resealable reports whether a send of c rejected for a stale key can be
 // built again under the current key.
 func (c *outboxContent) resealable() bool {
-	return c != nil && c.Media == "" && c.Type != TypeDelete
+	return c != nil && c.Media == "" && c.Type != event.TypeDelete
 }
 
 // describe names the content for the user ("message \"hi\"").
@@ -102,18 +104,18 @@ func (c *outboxContent) describe(kind string) string {
 		return kind
 	}
 	switch c.Type {
-	case TypeMessage:
+	case event.TypeMessage:
 		if c.Media != "" {
 			return fmt.Sprintf("file %q", c.Media)
 		}
 		return fmt.Sprintf("message %q", c.Text)
-	case TypeReactionAdd:
+	case event.TypeReactionAdd:
 		return fmt.Sprintf("reaction %s to #%s", c.Emoji, c.Target)
-	case TypeReactionRemove:
+	case event.TypeReactionRemove:
 		return fmt.Sprintf("removal of reaction %s from #%s", c.Emoji, c.Target)
-	case TypeEdit:
+	case event.TypeEdit:
 		return fmt.Sprintf("edit of #%s to %q", c.Target, c.Text)
-	case TypeDelete:
+	case event.TypeDelete:
 		return fmt.Sprintf("delete of #%s", c.Target)
 	}
 	return kind
@@ -696,11 +698,11 @@ func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error 
 // transaction. As on receipt, a delete for everyone removes only this
 // account's own messages.
 func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *api.DeleteChatMessagesRequest) error {
-	action := inbound.DeleteForSelf
+	action := event.DeleteForSelf
 	if req.DeleteMessageAction == api.DeleteForAll {
-		action = inbound.DeleteForAll
+		action = event.DeleteForAll
 	}
-	ev := &Event{SenderID: e.userID, Delete: &inbound.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
+	ev := &event.Event{SenderID: e.userID, Delete: &event.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
 	err := e.store.Update(ctx, func(tx keystore.Tx) error {
 		if err := e.applyDelete(ctx, tx, item.ConversationID, ev); err != nil {
 			return err
@@ -752,9 +754,9 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
 	}
-	en := EntryFromEvent(ev)
+	en := ev.Entry()
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{en.stored(raw)}); err != nil {
+		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{storeEntry(&en, raw, "")}); err != nil {
 			return err
 		}
 		return tx.AckOutbox(ctx, item.MessageID)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -552,7 +554,7 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 			}
 			keyChanges := 0
 			for _, en := range h {
-				if en.Type == TypeKeyChange {
+				if en.Type == event.TypeKeyChange {
 					keyChanges++
 				}
 			}

@@ -3,6 +3,8 @@ package session
 import (
 	"fmt"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -38,7 +40,7 @@ const (
 // from base64: the key changes of its meta first (kcCount of them), then
 // its data. Events that are not base64 are returned apart, failed. The
 // page's strings are released once decoded: only raws is kept.
-func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad []*Event, kcCount int, err error) {
+func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad []*event.Event, kcCount int, err error) {
 	var kcs []string
 	if resp.Meta != nil {
 		kcs = resp.Meta.KeyChangeEvents()
@@ -57,7 +59,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad
 	add := func(b64 string) {
 		raw, err := wire.DecodeB64(b64)
 		if err != nil {
-			bad = append(bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
+			bad = append(bad, &event.Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
 			return
 		}
 		raws = append(raws, raw)
@@ -83,7 +85,7 @@ type pageBudget struct{ used int }
 // budget, and otherwise an event carrying only its envelope ids, failed
 // with ErrMalformed: its decoded values are dropped before the next event
 // is decoded.
-func (b *pageBudget) hold(ev *Event) *Event {
+func (b *pageBudget) hold(ev *event.Event) *event.Event {
 	n := elements(ev)
 	if b.used+n <= maxPageElements {
 		b.used += n
@@ -92,7 +94,7 @@ func (b *pageBudget) hold(ev *Event) *Event {
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil {
 		kc.Key.Zero()
 	}
-	return &Event{
+	return &event.Event{
 		SequenceID: ev.SequenceID, PreviousSequenceID: ev.PreviousSequenceID, MessageID: ev.MessageID,
 		SenderID: ev.SenderID, ConversationID: ev.ConversationID, CreatedAt: ev.CreatedAt, Raw: ev.Raw, Kind: ev.Kind,
 		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", inbound.ErrMalformed, maxPageElements, n),
@@ -100,7 +102,7 @@ func (b *pageBudget) hold(ev *Event) *Event {
 }
 
 // elements counts the list elements an event keeps once decoded.
-func elements(ev *Event) int {
+func elements(ev *event.Event) int {
 	n := len(ev.Warnings)
 	if kc := ev.KeyChange; kc != nil {
 		n += len(kc.Participants)
@@ -119,7 +121,7 @@ func elements(ev *Event) int {
 }
 
 // messageElements counts the list elements of a decrypted message.
-func messageElements(m *Message) int {
+func messageElements(m *event.Message) int {
 	n := 0
 	if t := m.Text; t != nil {
 		n += len(t.Entities) + len(t.Attachments) + len(t.CallsToAction) + len(t.AdditionalFields)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -205,7 +207,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := map[string]error{}
-	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *Event) error {
+	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})

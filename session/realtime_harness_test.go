@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 )
@@ -23,7 +25,7 @@ type rtWatch struct {
 	mu       sync.Mutex
 	byMID    map[string]int // verified message id -> times emitted
 	texts    []string       // verified texts, in emission order
-	failed   []*Event
+	failed   []*event.Event
 	via      map[Via]int
 	changed  chan struct{}
 	reported []error
@@ -31,7 +33,7 @@ type rtWatch struct {
 	connected            chan struct{}
 	connects, reconnects int
 	deliveries           map[DeliveryStatus]int
-	anomalies            []Anomaly
+	anomalies            []event.Anomaly
 }
 
 // subscribe creates the chat subscriptions of u (user-context token), to
@@ -168,16 +170,16 @@ func (w *rtWatch) waitConnected(ctx context.Context) {
 	}
 }
 
-func (w *rtWatch) emit(ev *Event, via Via) error {
+func (w *rtWatch) emit(ev *event.Event, via Via) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.via[via]++
 	switch {
 	case ev.Err != nil:
 		w.failed = append(w.failed, ev)
-	case ev.Kind == KindMessageEvent && ev.Verified && ev.Message != nil:
+	case ev.Kind == event.KindMessage && ev.Verified && ev.Message != nil:
 		w.byMID[ev.MessageID]++
-		w.texts = append(w.texts, EntryFromEvent(ev).Text)
+		w.texts = append(w.texts, ev.Entry().Text)
 	}
 	w.signal()
 	return nil

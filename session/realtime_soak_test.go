@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 )
@@ -143,7 +145,7 @@ func TestRealtimeSoak(t *testing.T) {
 // checkTranscripts reconciles once more and requires bob's stored
 // history of each conversation to hold every event the server serves,
 // verified, with no transcript anomaly found on the way.
-func checkTranscripts(ctx context.Context, t *testing.T, n *testNet, u *testUser, convs []string, seen []Anomaly) {
+func checkTranscripts(ctx context.Context, t *testing.T, n *testNet, u *testUser, convs []string, seen []event.Anomaly) {
 	t.Helper()
 	res, err := u.e.ReconcileAll(ctx, nil)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -19,7 +21,7 @@ import (
 // checks need the surrounding events: run Sync for them. A group create
 // received before the key change that binds it to the group is returned
 // (failed, with a warning) but not stored, so that a later Sync applies it.
-func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
+func (e *Engine) Receive(ctx context.Context, encoded string) (*event.Event, error) {
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
 	if err != nil {
@@ -55,8 +57,8 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		}
 	}
 	pass := newRosterPass()
-	pass.pairs.add([]*Event{ev})
-	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pass); err != nil {
+	pass.pairs.add([]*event.Event{ev})
+	if _, err := e.screenSenders(ctx, cid, []*event.Event{ev}, pass); err != nil {
 		return nil, err
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
@@ -82,7 +84,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pass); err != nil {
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*event.Event{ev}, pass); err != nil {
 		return nil, err
 	} else if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

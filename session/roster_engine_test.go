@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -282,7 +284,7 @@ func TestRosterCreatePairWithheld(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := mustSync(t, bob, g)
-	if res.Roster != RosterUnknown || len(res.Anomalies) == 0 || res.Anomalies[0].Kind != AnomalyCreateRejected {
+	if res.Roster != RosterUnknown || len(res.Anomalies) == 0 || res.Anomalies[0].Kind != event.AnomalyCreateRejected {
 		t.Fatalf("create without its pair: roster %s, anomalies %v", res.Roster, res.Anomalies)
 	}
 	if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {

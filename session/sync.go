@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -24,12 +26,12 @@ type SyncResult struct {
 	ConversationID string
 	// Entries are the events stored by this sync, oldest first (empty for
 	// SyncEach).
-	Entries []Entry
+	Entries []event.Entry
 	// Anomalies are transcript findings: gaps, forks, duplicates,
 	// conflicting duplicates, reorders and messages under unknown key
 	// versions. Gaps also appear where the server legitimately withholds
 	// events (deleted messages, key changes no message uses).
-	Anomalies []Anomaly
+	Anomalies []event.Anomaly
 	// KeyChanges are peer key changes detected while refreshing the
 	// participants' keys.
 	KeyChanges []KeyChanged
@@ -51,9 +53,9 @@ type SyncResult struct {
 // decrypts them, stores them (see History) and returns what was stored.
 // See SyncEach for the details; Sync additionally collects the entries.
 func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
-	var entries []Entry
-	res, err := e.SyncEach(ctx, id, func(ev *Event) error {
-		entries = append(entries, EntryFromEvent(ev))
+	var entries []event.Entry
+	res, err := e.SyncEach(ctx, id, func(ev *event.Event) error {
+		entries = append(entries, ev.Entry())
 		return nil
 	})
 	if res != nil {
@@ -98,7 +100,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
 // bounds (see maxPageEvents), stops the sync with ErrServerResponse.
-func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
+func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
@@ -182,7 +184,7 @@ type syncState struct {
 	res  *SyncResult
 	cid  string
 	keys *storeKeys
-	fn   func(*Event) error
+	fn   func(*event.Event) error
 
 	stored string // newest sequence id stored before this sync
 
@@ -233,7 +235,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 	}
 	data := evs[kcCount:]
 	ascending := ordered || pageAscending(data)
-	var walk []*Event
+	var walk []*event.Event
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
 		if !decimal.ValidID(ev.SequenceID) {
@@ -246,7 +248,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 			pageMax = ev.SequenceID
 		}
 	}
-	var keep []*Event
+	var keep []*event.Event
 	for _, ev := range data {
 		if decimal.ValidID(ev.SequenceID) {
 			walk = append(walk, ev)
@@ -275,7 +277,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 			} else if prev != nil {
 				prev.Body.Zero()
 				if !bytes.Equal(prev.Raw, ev.Raw) {
-					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
+					s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
 				}
 				continue
 			}
@@ -307,7 +309,7 @@ func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEvent
 
 // decryptAll decrypts raws; peers whose signing keys were unknown are
 // fetched and the events decrypted again.
-func (s *syncState) decryptAll(ctx context.Context, raws [][]byte) ([]*Event, error) {
+func (s *syncState) decryptAll(ctx context.Context, raws [][]byte) ([]*event.Event, error) {
 	evs, err := s.decrypt(ctx, raws)
 	if err != nil {
 		return nil, err
@@ -329,7 +331,7 @@ func (s *syncState) decryptAll(ctx context.Context, raws [][]byte) ([]*Event, er
 }
 
 // pageAscending reports whether the server listed data oldest first.
-func pageAscending(data []*Event) bool {
+func pageAscending(data []*event.Event) bool {
 	up, down := 0, 0
 	for i := 1; i < len(data); i++ {
 		a, b := data[i-1].SequenceID, data[i].SequenceID
@@ -370,31 +372,31 @@ func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool 
 // checkLinks checks the previous_sequence_id links of a page (sorted
 // oldest first) and its join with the range walked before, then extends
 // that range.
-func (s *syncState) checkLinks(walk []*Event) {
-	report := func(k AnomalyKind, seq, related string) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
+func (s *syncState) checkLinks(walk []*event.Event) {
+	report := func(k event.AnomalyKind, seq, related string) {
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
 	}
 	// link reports how ev's claimed predecessor relates to the event
 	// actually before it.
-	link := func(ev *Event, before string) {
+	link := func(ev *event.Event, before string) {
 		prev := ev.PreviousSequenceID
 		switch {
 		case prev == "" || prev == before:
 		case !decimal.Less(prev, ev.SequenceID):
-			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
+			report(event.AnomalySelfReference, ev.SequenceID, prev)
 		case decimal.Less(before, prev):
 			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
 		default:
-			report(AnomalyFork, ev.SequenceID, prev)
+			report(event.AnomalyFork, ev.SequenceID, prev)
 		}
 	}
-	var uniq []*Event
+	var uniq []*event.Event
 	for i, ev := range walk {
 		if i > 0 && ev.SequenceID == walk[i-1].SequenceID {
 			if sha256.Sum256(ev.Raw) == sha256.Sum256(walk[i-1].Raw) {
-				report(AnomalyDuplicate, ev.SequenceID, ev.SequenceID)
+				report(event.AnomalyDuplicate, ev.SequenceID, ev.SequenceID)
 			} else {
-				report(AnomalyConflict, ev.SequenceID, ev.SequenceID)
+				report(event.AnomalyConflict, ev.SequenceID, ev.SequenceID)
 			}
 			continue
 		}
@@ -415,7 +417,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 			if decimal.Less(last.SequenceID, s.loPrev) {
 				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
 			} else {
-				report(AnomalyFork, s.lo, s.loPrev)
+				report(event.AnomalyFork, s.lo, s.loPrev)
 			}
 		}
 		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
@@ -423,7 +425,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 		link(first, s.hi)
 		s.hi = last.SequenceID
 	default:
-		report(AnomalyReorder, first.SequenceID, s.hi)
+		report(event.AnomalyReorder, first.SequenceID, s.hi)
 		if decimal.Less(first.SequenceID, s.lo) {
 			s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
 		}
@@ -435,9 +437,9 @@ func (s *syncState) checkLinks(walk []*Event) {
 
 // decrypt runs a page through the receive pipeline, holding the page to
 // its element budget (see pageBudget) as the events stream out.
-func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error) {
+func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*event.Event, error) {
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers}
-	evs := make([]*Event, 0, len(raws))
+	evs := make([]*event.Event, 0, len(raws))
 	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, s.keys, inbound.FromBytes(raws), opts) {
 		if err != nil {
@@ -449,7 +451,7 @@ func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*Event, error
 }
 
 // adoptKeys stores the keys of the page's key changes.
-func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
+func (s *syncState) adoptKeys(ctx context.Context, kcs []*event.Event) error {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
 		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
@@ -464,7 +466,7 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 			}
 			return err
 		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != inbound.DecryptOnlyUnverified)
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
 	}
 	return nil
 }
@@ -475,9 +477,9 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*Event) error {
 // version, records its recipients. A key whose change did not verify is
 // kept apart, for decryption only (keepUnverifiedKey); a verified key of
 // the same version replaces it.
-func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
+func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
 	kc := ev.KeyChange
-	if kc.DecryptOnly == inbound.DecryptOnlyUnverified {
+	if kc.DecryptOnly == event.DecryptOnlyUnverified {
 		return e.keepUnverifiedKey(ctx, cid, kc)
 	}
 	usable := ev.Verified && kc.UsableForEncryption
@@ -539,23 +541,23 @@ func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 }
 
 // note records an event's failure in the result.
-func (s *syncState) note(ev *Event) {
+func (s *syncState) note(ev *event.Event) {
 	if ev.Err == nil {
 		return
 	}
 	s.res.Failed++
 	var uk *inbound.UnknownKeyError
 	if errors.As(ev.Err, &uk) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
 	}
 	var re *replayedError
 	if errors.As(ev.Err, &re) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyDuplicate, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: re.original})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyDuplicate, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: re.original})
 	}
 }
 
 // store records events in one transaction and passes the new ones to fn.
-func (s *syncState) store(ctx context.Context, evs []*Event) error {
+func (s *syncState) store(ctx context.Context, evs []*event.Event) error {
 	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
@@ -568,7 +570,7 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 	for _, seq := range conflicts {
 		// The server now serves different bytes under a stored sequence
 		// id: the stored event is kept and the equivocation reported.
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
 	}
 	if s.fn == nil {
 		return nil
@@ -589,7 +591,7 @@ func (s *syncState) store(ctx context.Context, evs []*Event) error {
 // replaced: fresh reports which events were new, conflicts the sequence
 // ids stored with different bytes. Events without a valid sequence id are
 // not stored but count as fresh.
-func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -622,7 +624,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
 				return err
 			}
-			en := EntryFromEvent(ev)
+			en := ev.Entry()
 			if en.Group != nil && en.Group.Title != "" {
 				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
 				titles[i] = en.Group.Title
@@ -630,7 +632,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 			if !validMessageID(en.MessageID) {
 				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 			}
-			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
+			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
 				return err
 			}
 			if err := e.settle(ctx, tx, cid, ev); err != nil {
@@ -639,7 +641,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 			if !ev.Verified {
 				continue
 			}
-			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
+			if m := ev.Message; m != nil && m.Kind == event.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
 				key := editIndexKey(cid, m.Edit.TargetSequenceID)
 				if old, err := tx.Value(ctx, key); err == nil {
 					if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(ev.SequenceID, pe.GetSequenceID()) {
@@ -699,7 +701,7 @@ func (e *Engine) entryTitle(ctx context.Context, tx keystore.Tx, cid, version, t
 // change that does not fit the roster or that its author may not make (the
 // roster step, which also applies it), a delete-for-all of someone else's
 // message.
-func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
+func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) error {
 	if err := gateReplay(ctx, tx, cid, ev); err != nil {
 		return err
 	}
@@ -738,9 +740,9 @@ func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.St
 // stored message: an unverified one's sender is the server's word), or for
 // this account when it deleted them for itself. The entry stays (Removed) so
 // the transcript keeps its shape.
-func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	d := ev.Delete
-	forAll := d.Action == inbound.DeleteForAll
+	forAll := d.Action == event.DeleteForAll
 	if !forAll && ev.SenderID != e.userID {
 		return nil
 	}
@@ -760,10 +762,9 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 		if en.Removed {
 			continue
 		}
-		gone := Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
-			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true,
-			removedPrev: previousOf(old.Raw)}
-		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{gone.stored(nil)}); err != nil {
+		gone := event.Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
+			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true}
+		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&gone, nil, previousOf(old.Raw))}); err != nil {
 			return err
 		}
 		if err := tx.SetValue(ctx, editIndexKey(cid, seq), nil); err != nil {
@@ -776,7 +777,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 // applyGroupChange records what a verified group change, accepted by the
 // roster step (gateRoster), says of the group besides its roster: type,
 // title, avatar, TTL and screen-capture flag.
-func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
 		return err
@@ -784,7 +785,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	m := loadMeta(c)
 	g := ev.GroupChange
 	switch g.Kind {
-	case inbound.GroupCreated:
+	case event.GroupCreated:
 		c.Type = KindGroup
 		if g.Title != "" {
 			m.TitleCipher = g.Title
@@ -795,7 +796,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			t := g.TTL.Milliseconds()
 			m.TTLMsec = &t
 		}
-	case inbound.GroupMembersAdded:
+	case event.GroupMembersAdded:
 		if g.Title != "" && g.Title != m.TitleCipher {
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
@@ -808,10 +809,10 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}
-	case inbound.GroupTitleChanged:
+	case event.GroupTitleChanged:
 		m.TitleCipher = g.Title
 		m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
-	case inbound.GroupAvatarChanged:
+	case event.GroupAvatarChanged:
 		m.AvatarURL = g.AvatarURL
 	default:
 		return nil

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/xchat-go/xchat/internal/inbound"
+	"github.com/xchat-go/xchat/session/event"
+
 	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -73,7 +74,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 		t.Fatalf("warnings %v", msg.Warnings)
 	}
 	h, err := e.History(ctx, v["event_conversation_id"], "", 0)
-	if err != nil || len(h) != 1 || h[0].Type != TypeKeyChange || !h[0].Verified {
+	if err != nil || len(h) != 1 || h[0].Type != event.TypeKeyChange || !h[0].Verified {
 		t.Fatalf("history %+v, %v", h, err)
 	}
 
@@ -93,7 +94,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 		if err != nil || ev.Err != nil || !ev.Verified {
 			t.Fatalf("%s: %+v, %v", tc.key, ev, err)
 		}
-		en := EntryFromEvent(ev)
+		en := ev.Entry()
 		if en.ReplyTo == nil || (en.ReplyTo.Validation == "valid") != tc.valid || en.ReplyTo.Text != tc.preview {
 			t.Fatalf("%s: reply %+v", tc.key, en.ReplyTo)
 		}
@@ -101,7 +102,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 
 	// The failure event is unsigned server metadata; garbage is rejected.
 	f, err := e.Receive(ctx, v["event_failure_b64"])
-	if err != nil || f.Kind != inbound.KindFailure || f.Verified {
+	if err != nil || f.Kind != event.KindFailure || f.Verified {
 		t.Fatalf("failure: %+v, %v", f, err)
 	}
 	if _, err := e.Receive(ctx, v["event_garbage_b64"]); !errors.Is(err, ErrInvalidArgument) {

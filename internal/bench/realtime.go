@@ -16,6 +16,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Send-to-display latency (issue #14): alice sends n messages to bob at a
@@ -158,8 +159,8 @@ type displays struct {
 	done chan struct{}
 }
 
-func (d *displays) emit(ev *session.Event) {
-	if ev.Kind != session.KindMessageEvent || !ev.Verified {
+func (d *displays) emit(ev *event.Event) {
+	if ev.Kind != event.KindMessage || !ev.Verified {
 		return
 	}
 	d.mu.Lock()
@@ -267,7 +268,7 @@ func (w *latencyWorld) streamFollower(ctx context.Context, d *displays) (func() 
 	}
 	f := &session.Follower{
 		Engine: func(context.Context) (*session.Engine, error) { return w.bob.e, nil },
-		Emit:   func(ev *session.Event, _ session.Via) error { d.emit(ev); return nil },
+		Emit:   func(ev *event.Event, _ session.Via) error { d.emit(ev); return nil },
 	}
 	connected := make(chan struct{}, 1)
 	s, err := ac.ActivityStream(ctx, &api.StreamOptions{OnStatus: func(st api.StreamStatus) {
@@ -298,7 +299,7 @@ func (w *latencyWorld) poller(ctx context.Context, cid string, every time.Durati
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if _, err := w.bob.e.SyncEach(ctx, cid, func(ev *session.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
+			if _, err := w.bob.e.SyncEach(ctx, cid, func(ev *event.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
 				return err
 			}
 			select {

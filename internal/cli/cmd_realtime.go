@@ -14,6 +14,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Environment variables of the real-time commands.
@@ -127,8 +128,8 @@ func (a *app) follower(self, cid string, asJSON bool, status *statusLine) *sessi
 		Release:      a.closeAccount,
 		IdleRelease:  keystoreHold,
 		Conversation: cid,
-		Emit: func(ev *session.Event, _ session.Via) error {
-			en := session.EntryFromEvent(ev)
+		Emit: func(ev *event.Event, _ session.Via) error {
+			en := ev.Entry()
 			return status.around(func() error { return a.printEntry(&en, self, asJSON, cid == "") })
 		},
 		OnError: func(err error) {

@@ -7,6 +7,8 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // FromBytes adapts a slice of encoded events for DecryptBatch.
@@ -48,7 +50,7 @@ func FromBase64(events []string) iter.Seq2[[]byte, error] {
 // error wraps ErrMalformed yields an event carrying that error; any other
 // input error, or ctx ending, is yielded once as (nil, err) and ends the
 // sequence. Breaking out of the loop stops the workers.
-func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error], opts *Options) iter.Seq2[*Event, error] {
+func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error], opts *Options) iter.Seq2[*event.Event, error] {
 	workers, window := 0, 0
 	if opts != nil {
 		workers, window = opts.Workers, opts.Window
@@ -61,7 +63,7 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 	}
 	window = max(window, workers)
 
-	return func(yield func(*Event, error) bool) {
+	return func(yield func(*event.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 
@@ -129,9 +131,9 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 				yield(nil, err)
 				return
 			}
-			var ev *Event
+			var ev *event.Event
 			if s.err != nil {
-				ev = &Event{Err: s.err}
+				ev = &event.Event{Err: s.err}
 			} else {
 				finish(s.w, keys, ov)
 				ev = s.w.ev

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
@@ -73,7 +74,7 @@ func TestDecryptBatchKeyAppliesOnlyForward(t *testing.T) {
 	raw := history(t, f, 1, 2)
 	raw[0], raw[1] = raw[1], raw[0] // a message before its key change
 	keys := keysFor(f.bob, f.alice)
-	var evs []*Event
+	var evs []*event.Event
 	for ev, err := range DecryptBatch(context.Background(), keys, FromBytes(raw), nil) {
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +105,7 @@ func TestDecryptBatchConflictingKeyChange(t *testing.T) {
 		encode(t, keyChangeEvent(t, f.alice, env{seq: "2", conv: f.conv}, "1000", k2, f.alice, f.bob)),
 		encode(t, messageEvent(t, f.alice, env{seq: "3", conv: f.conv}, "1000", k1, textHolder("ok"))),
 	}
-	var evs []*Event
+	var evs []*event.Event
 	for ev, err := range DecryptBatch(context.Background(), keys, FromBytes(raw), nil) {
 		if err != nil {
 			t.Fatal(err)
@@ -119,7 +120,7 @@ func TestDecryptBatchConflictingKeyChange(t *testing.T) {
 func TestDecryptBatchInputErrors(t *testing.T) {
 	f := newFixture(t)
 	good := history(t, f, 1, 1)
-	var evs []*Event
+	var evs []*event.Event
 	for ev, err := range DecryptBatch(context.Background(), keysFor(f.bob, f.alice), FromBase64([]string{"%%%", "AAAA"}), nil) {
 		if err != nil {
 			t.Fatal(err)
@@ -246,14 +247,14 @@ func TestDecryptBatchPreviewUsesBatchKeys(t *testing.T) {
 	rep := messageEvent(t, f.bob, env{seq: "3", prev: "2", conv: f.conv}, "1000", f.key, reply)
 	raw := [][]byte{encode(t, kce), encode(t, orig), encode(t, rep)}
 	for _, o := range []*Options{{Workers: 1}, {Workers: 4}} {
-		var last *Event
+		var last *event.Event
 		for ev, err := range DecryptBatch(context.Background(), f.bobKeys, FromBytes(raw), o) {
 			if err != nil || ev.Err != nil {
 				t.Fatal(err, ev.Err)
 			}
 			last = ev
 		}
-		if v := last.Message.Text.ReplyPreview.Validation; v.Status != PreviewValid {
+		if v := last.Message.Text.ReplyPreview.Validation; v.Status != event.PreviewValid {
 			t.Fatalf("preview: %v %v", v.Status, v.Reason)
 		}
 	}

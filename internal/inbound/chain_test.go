@@ -2,14 +2,16 @@ package inbound
 
 import (
 	"testing"
+
+	"github.com/xchat-go/xchat/session/event"
 )
 
-func cev(seq, prev string, raw string) *Event {
-	return &Event{SequenceID: seq, PreviousSequenceID: prev, ConversationID: "c", Raw: []byte(raw), Kind: KindMessage}
+func cev(seq, prev string, raw string) *event.Event {
+	return &event.Event{SequenceID: seq, PreviousSequenceID: prev, ConversationID: "c", Raw: []byte(raw), Kind: event.KindMessage}
 }
 
-func kinds(a []Anomaly) []AnomalyKind {
-	var out []AnomalyKind
+func kinds(a []event.Anomaly) []event.AnomalyKind {
+	var out []event.AnomalyKind
 	for _, x := range a {
 		out = append(out, x.Kind)
 	}
@@ -19,20 +21,20 @@ func kinds(a []Anomaly) []AnomalyKind {
 func TestChain(t *testing.T) {
 	cases := []struct {
 		name string
-		evs  []*Event
-		want []AnomalyKind
+		evs  []*event.Event
+		want []event.AnomalyKind
 		rel  string
 	}{
-		{"linear", []*Event{cev("1", "", "a"), cev("2", "1", "b"), cev("3", "2", "c")}, nil, ""},
-		{"first event's predecessor is outside the window", []*Event{cev("7", "6", "a"), cev("8", "7", "b")}, nil, ""},
-		{"gap", []*Event{cev("1", "", "a"), cev("2", "1", "b"), cev("4", "3", "d")}, []AnomalyKind{AnomalyGap}, "3"},
-		{"duplicate", []*Event{cev("1", "", "a"), cev("2", "1", "b"), cev("2", "1", "b")}, []AnomalyKind{AnomalyDuplicate}, "2"},
-		{"conflict", []*Event{cev("1", "", "a"), cev("2", "1", "b"), cev("2", "1", "B")}, []AnomalyKind{AnomalyConflict}, "2"},
-		{"fork", []*Event{cev("1", "", "a"), cev("2", "1", "b"), cev("3", "1", "c")}, []AnomalyKind{AnomalyFork}, "1"},
-		{"reorder", []*Event{cev("1", "", "a"), cev("3", "1", "c"), cev("2", "1", "b")}, []AnomalyKind{AnomalyFork, AnomalyReorder}, "1"},
-		{"self reference", []*Event{cev("1", "", "a"), cev("2", "2", "b")}, []AnomalyKind{AnomalySelfReference}, "2"},
-		{"numeric ordering", []*Event{cev("9", "", "a"), cev("10", "9", "b")}, nil, ""},
-		{"events without sequence ids are ignored", []*Event{cev("1", "", "a"), cev("", "", "t"), cev("2", "1", "b")}, nil, ""},
+		{"linear", []*event.Event{cev("1", "", "a"), cev("2", "1", "b"), cev("3", "2", "c")}, nil, ""},
+		{"first event's predecessor is outside the window", []*event.Event{cev("7", "6", "a"), cev("8", "7", "b")}, nil, ""},
+		{"gap", []*event.Event{cev("1", "", "a"), cev("2", "1", "b"), cev("4", "3", "d")}, []event.AnomalyKind{event.AnomalyGap}, "3"},
+		{"duplicate", []*event.Event{cev("1", "", "a"), cev("2", "1", "b"), cev("2", "1", "b")}, []event.AnomalyKind{event.AnomalyDuplicate}, "2"},
+		{"conflict", []*event.Event{cev("1", "", "a"), cev("2", "1", "b"), cev("2", "1", "B")}, []event.AnomalyKind{event.AnomalyConflict}, "2"},
+		{"fork", []*event.Event{cev("1", "", "a"), cev("2", "1", "b"), cev("3", "1", "c")}, []event.AnomalyKind{event.AnomalyFork}, "1"},
+		{"reorder", []*event.Event{cev("1", "", "a"), cev("3", "1", "c"), cev("2", "1", "b")}, []event.AnomalyKind{event.AnomalyFork, event.AnomalyReorder}, "1"},
+		{"self reference", []*event.Event{cev("1", "", "a"), cev("2", "2", "b")}, []event.AnomalyKind{event.AnomalySelfReference}, "2"},
+		{"numeric ordering", []*event.Event{cev("9", "", "a"), cev("10", "9", "b")}, nil, ""},
+		{"events without sequence ids are ignored", []*event.Event{cev("1", "", "a"), cev("", "", "t"), cev("2", "1", "b")}, nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

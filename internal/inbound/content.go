@@ -3,23 +3,24 @@ package inbound
 import (
 	"time"
 
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
 // messageFromHolder maps a decrypted MessageEntryHolder into m. It returns
 // the wire preview (if any) for validation.
-func messageFromHolder(m *Message, h *product.MessageEntryHolder) *product.ReplyingToPreview {
+func messageFromHolder(m *event.Message, h *product.MessageEntryHolder) *product.ReplyingToPreview {
 	c := h.GetContents()
 	if c == nil {
-		m.Kind = ContentUnknown
+		m.Kind = event.ContentUnknown
 		return nil
 	}
 	switch {
 	case c.Message != nil:
 		mc := c.Message
-		m.Kind = ContentText
-		t := &TextMessage{
+		m.Kind = event.ContentText
+		t := &event.TextMessage{
 			Text:             mc.GetMessageText(),
 			Entities:         mapEntities(mc.Entities),
 			Attachments:      mapAttachments(mc.Attachments),
@@ -27,14 +28,14 @@ func messageFromHolder(m *Message, h *product.MessageEntryHolder) *product.Reply
 			AdditionalFields: mc.AdditionalFields,
 		}
 		if f := mc.ForwardedMessage; f != nil {
-			t.Forwarded = &Forwarded{Text: f.GetMessageText(), Entities: mapEntities(f.Entities)}
+			t.Forwarded = &event.Forwarded{Text: f.GetMessageText(), Entities: mapEntities(f.Entities)}
 		}
 		if q := mc.QuickReply; q != nil {
 			t.QuickReply = mapQuickReply(q)
 		}
 		for _, cta := range mc.Ctas {
 			if cta != nil {
-				t.CallsToAction = append(t.CallsToAction, CallToAction{Label: cta.GetLabel(), URL: cta.GetURL()})
+				t.CallsToAction = append(t.CallsToAction, event.CallToAction{Label: cta.GetLabel(), URL: cta.GetURL()})
 			}
 		}
 		if p := mc.ReplyingToPreview; p != nil {
@@ -43,63 +44,63 @@ func messageFromHolder(m *Message, h *product.MessageEntryHolder) *product.Reply
 		m.Text = t
 		return mc.ReplyingToPreview
 	case c.ReactionAdd != nil:
-		m.Kind = ContentReactionAdd
+		m.Kind = event.ContentReactionAdd
 		r := c.ReactionAdd
-		m.Reaction = &Reaction{TargetSequenceID: r.GetMessageSequenceID(), Emoji: r.GetEmoji(), TargetAttachmentID: r.GetMessageAttachmentID()}
+		m.Reaction = &event.Reaction{TargetSequenceID: r.GetMessageSequenceID(), Emoji: r.GetEmoji(), TargetAttachmentID: r.GetMessageAttachmentID()}
 	case c.ReactionRemove != nil:
-		m.Kind = ContentReactionRemove
+		m.Kind = event.ContentReactionRemove
 		r := c.ReactionRemove
-		m.Reaction = &Reaction{TargetSequenceID: r.GetMessageSequenceID(), Emoji: r.GetEmoji(), TargetAttachmentID: r.GetMessageAttachmentID()}
+		m.Reaction = &event.Reaction{TargetSequenceID: r.GetMessageSequenceID(), Emoji: r.GetEmoji(), TargetAttachmentID: r.GetMessageAttachmentID()}
 	case c.MessageEdit != nil:
-		m.Kind = ContentEdit
+		m.Kind = event.ContentEdit
 		e := c.MessageEdit
-		m.Edit = &Edit{TargetSequenceID: e.GetMessageSequenceID(), Text: e.GetUpdatedText(), Entities: mapEntities(e.Entities)}
+		m.Edit = &event.Edit{TargetSequenceID: e.GetMessageSequenceID(), Text: e.GetUpdatedText(), Entities: mapEntities(e.Entities)}
 	case c.MarkConversationRead != nil:
-		m.Kind = ContentMarkRead
-		m.ReadMarker = &ReadMarker{SeenUntilSequenceID: c.MarkConversationRead.GetSeenUntilSequenceID(), SeenAtMillis: c.MarkConversationRead.GetSeenAtMillis()}
+		m.Kind = event.ContentMarkRead
+		m.ReadMarker = &event.ReadMarker{SeenUntilSequenceID: c.MarkConversationRead.GetSeenUntilSequenceID(), SeenAtMillis: c.MarkConversationRead.GetSeenAtMillis()}
 	case c.MarkConversationUnread != nil:
-		m.Kind = ContentMarkUnread
-		m.ReadMarker = &ReadMarker{SeenUntilSequenceID: c.MarkConversationUnread.GetSeenUntilSequenceID()}
+		m.Kind = event.ContentMarkUnread
+		m.ReadMarker = &event.ReadMarker{SeenUntilSequenceID: c.MarkConversationUnread.GetSeenUntilSequenceID()}
 	case c.PinConversation != nil:
-		m.Kind = ContentPin
-		m.Pin = &Pin{ConversationID: c.PinConversation.GetConversationID()}
+		m.Kind = event.ContentPin
+		m.Pin = &event.Pin{ConversationID: c.PinConversation.GetConversationID()}
 	case c.UnpinConversation != nil:
-		m.Kind = ContentUnpin
-		m.Pin = &Pin{ConversationID: c.UnpinConversation.GetConversationID()}
+		m.Kind = event.ContentUnpin
+		m.Pin = &event.Pin{ConversationID: c.UnpinConversation.GetConversationID()}
 	case c.ScreenCaptureDetected != nil:
-		m.Kind = ContentScreenCapture
-		m.ScreenCapture = &ScreenCapture{Type: int32(c.ScreenCaptureDetected.GetType())}
+		m.Kind = event.ContentScreenCapture
+		m.ScreenCapture = &event.ScreenCapture{Type: int32(c.ScreenCaptureDetected.GetType())}
 	case c.AvCallEnded != nil:
-		m.Kind = ContentCallEnded
+		m.Kind = event.ContentCallEnded
 		x := c.AvCallEnded
-		m.Call = &Call{AudioOnly: x.GetIsAudioOnly(), BroadcastID: x.GetBroadcastID(), SentAtMillis: x.GetSentAtMillis(), DurationSeconds: x.GetDurationSeconds()}
+		m.Call = &event.Call{AudioOnly: x.GetIsAudioOnly(), BroadcastID: x.GetBroadcastID(), SentAtMillis: x.GetSentAtMillis(), DurationSeconds: x.GetDurationSeconds()}
 	case c.AvCallMissed != nil:
-		m.Kind = ContentCallMissed
+		m.Kind = event.ContentCallMissed
 		x := c.AvCallMissed
-		m.Call = &Call{AudioOnly: x.GetIsAudioOnly(), SentAtMillis: x.GetSentAtMillis()}
+		m.Call = &event.Call{AudioOnly: x.GetIsAudioOnly(), SentAtMillis: x.GetSentAtMillis()}
 	case c.AvCallStarted != nil:
-		m.Kind = ContentCallStarted
+		m.Kind = event.ContentCallStarted
 		x := c.AvCallStarted
-		m.Call = &Call{AudioOnly: x.GetIsAudioOnly(), BroadcastID: x.GetBroadcastID()}
+		m.Call = &event.Call{AudioOnly: x.GetIsAudioOnly(), BroadcastID: x.GetBroadcastID()}
 	case c.DraftMessage != nil:
-		m.Kind = ContentDraft
-		m.Draft = &Draft{ConversationID: c.DraftMessage.GetConversationID(), Text: c.DraftMessage.GetDraftText()}
+		m.Kind = event.ContentDraft
+		m.Draft = &event.Draft{ConversationID: c.DraftMessage.GetConversationID(), Text: c.DraftMessage.GetDraftText()}
 	case c.AcceptMessageRequest != nil:
-		m.Kind = ContentAcceptMessageRequest
+		m.Kind = event.ContentAcceptMessageRequest
 	case c.NicknameMessage != nil:
-		m.Kind = ContentNickname
-		m.Nickname = &Nickname{UserID: c.NicknameMessage.GetUserID(), Text: c.NicknameMessage.GetNicknameText()}
+		m.Kind = event.ContentNickname
+		m.Nickname = &event.Nickname{UserID: c.NicknameMessage.GetUserID(), Text: c.NicknameMessage.GetNicknameText()}
 	case c.SetVerifiedStatus != nil:
-		m.Kind = ContentSetVerifiedStatus
-		m.VerifiedStatus = &VerifiedStatus{UserID: c.SetVerifiedStatus.GetUserID(), Verified: c.SetVerifiedStatus.GetVerifiedStatus()}
+		m.Kind = event.ContentSetVerifiedStatus
+		m.VerifiedStatus = &event.VerifiedStatus{UserID: c.SetVerifiedStatus.GetUserID(), Verified: c.SetVerifiedStatus.GetVerifiedStatus()}
 	default:
-		m.Kind = ContentUnknown
+		m.Kind = event.ContentUnknown
 	}
 	return nil
 }
 
-func mapPreview(p *product.ReplyingToPreview) *ReplyPreview {
-	rp := &ReplyPreview{
+func mapPreview(p *product.ReplyingToPreview) *event.ReplyPreview {
+	rp := &event.ReplyPreview{
 		Text:              p.GetMessageText(),
 		HasText:           p.MessageText != nil,
 		Entities:          mapEntities(p.Entities),
@@ -117,32 +118,32 @@ func mapPreview(p *product.ReplyingToPreview) *ReplyPreview {
 	return rp
 }
 
-func mapEntities(in []*product.RichTextEntity) []Entity {
+func mapEntities(in []*product.RichTextEntity) []event.Entity {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make([]Entity, 0, len(in))
+	out := make([]event.Entity, 0, len(in))
 	for _, e := range in {
 		if e == nil {
 			continue
 		}
-		ent := Entity{Start: e.GetStartIndex(), End: e.GetEndIndex()}
+		ent := event.Entity{Start: e.GetStartIndex(), End: e.GetEndIndex()}
 		if c := e.Content; c != nil {
 			switch {
 			case c.Hashtag != nil:
-				ent.Type = EntityHashtag
+				ent.Type = event.EntityHashtag
 			case c.Cashtag != nil:
-				ent.Type = EntityCashtag
+				ent.Type = event.EntityCashtag
 			case c.Mention != nil:
-				ent.Type = EntityMention
+				ent.Type = event.EntityMention
 			case c.URL != nil:
-				ent.Type = EntityURL
+				ent.Type = event.EntityURL
 			case c.Email != nil:
-				ent.Type = EntityEmail
+				ent.Type = event.EntityEmail
 			case c.Address != nil:
-				ent.Type = EntityAddress
+				ent.Type = event.EntityAddress
 			case c.PhoneNumber != nil:
-				ent.Type = EntityPhoneNumber
+				ent.Type = event.EntityPhoneNumber
 			}
 		}
 		out = append(out, ent)
@@ -150,23 +151,23 @@ func mapEntities(in []*product.RichTextEntity) []Entity {
 	return out
 }
 
-func mapAttachments(in []*product.MessageAttachment) []Attachment {
+func mapAttachments(in []*product.MessageAttachment) []event.Attachment {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make([]Attachment, 0, len(in))
+	out := make([]event.Attachment, 0, len(in))
 	for _, a := range in {
 		if a == nil {
 			continue
 		}
-		var at Attachment
+		var at event.Attachment
 		switch {
 		case a.Media != nil:
 			x := a.Media
-			at.Kind = AttachmentMedia
-			at.Media = &MediaAttachment{
+			at.Kind = event.AttachmentMedia
+			at.Media = &event.MediaAttachment{
 				MediaHashKey:          x.GetMediaHashKey(),
-				Type:                  MediaType(x.GetType()),
+				Type:                  event.MediaType(x.GetType()),
 				DurationMillis:        x.GetDurationMillis(),
 				FilesizeBytes:         x.GetFilesizeBytes(),
 				Filename:              x.GetFilename(),
@@ -179,59 +180,59 @@ func mapAttachments(in []*product.MessageAttachment) []Attachment {
 				at.Media.Width, at.Media.Height = d.GetWidth(), d.GetHeight()
 			}
 		case a.Post != nil:
-			at.Kind = AttachmentPost
-			at.Post = &PostAttachment{RestID: a.Post.GetRestID(), PostURL: a.Post.GetPostURL(), AttachmentID: a.Post.GetAttachmentID()}
+			at.Kind = event.AttachmentPost
+			at.Post = &event.PostAttachment{RestID: a.Post.GetRestID(), PostURL: a.Post.GetPostURL(), AttachmentID: a.Post.GetAttachmentID()}
 		case a.URL != nil:
 			x := a.URL
-			at.Kind = AttachmentURL
-			at.URL = &URLAttachment{URL: x.GetURL(), DisplayTitle: x.GetDisplayTitle(), AttachmentID: x.GetAttachmentID(),
+			at.Kind = event.AttachmentURL
+			at.URL = &event.URLAttachment{URL: x.GetURL(), DisplayTitle: x.GetDisplayTitle(), AttachmentID: x.GetAttachmentID(),
 				Banner: mapURLImage(x.BannerImageMediaHashKey), Favicon: mapURLImage(x.FaviconImageMediaHashKey)}
 		case a.UnifiedCard != nil:
-			at.Kind = AttachmentUnifiedCard
-			at.UnifiedCard = &UnifiedCardAttachment{URL: a.UnifiedCard.GetURL(), AttachmentID: a.UnifiedCard.GetAttachmentID()}
+			at.Kind = event.AttachmentUnifiedCard
+			at.UnifiedCard = &event.UnifiedCardAttachment{URL: a.UnifiedCard.GetURL(), AttachmentID: a.UnifiedCard.GetAttachmentID()}
 		case a.Money != nil:
-			at.Kind = AttachmentMoney
-			at.Money = &MoneyAttachment{FallbackText: a.Money.GetFallbackText(), Payload: a.Money.Payload}
+			at.Kind = event.AttachmentMoney
+			at.Money = &event.MoneyAttachment{FallbackText: a.Money.GetFallbackText(), Payload: a.Money.Payload}
 		case a.Jetfuel != nil:
-			at.Kind = AttachmentJetfuel
-			at.Jetfuel = &JetfuelAttachment{Height: a.Jetfuel.GetHeight(), URL: a.Jetfuel.GetURL(), AttachmentID: a.Jetfuel.GetAttachmentID()}
+			at.Kind = event.AttachmentJetfuel
+			at.Jetfuel = &event.JetfuelAttachment{Height: a.Jetfuel.GetHeight(), URL: a.Jetfuel.GetURL(), AttachmentID: a.Jetfuel.GetAttachmentID()}
 		}
 		out = append(out, at)
 	}
 	return out
 }
 
-func mapURLImage(x *product.UrlAttachmentImage) *URLImage {
+func mapURLImage(x *product.UrlAttachmentImage) *event.URLImage {
 	if x == nil {
 		return nil
 	}
-	img := &URLImage{MediaHashKey: x.GetMediaHashKey(), FilesizeBytes: x.GetFilesizeBytes(), Filename: x.GetFilename()}
+	img := &event.URLImage{MediaHashKey: x.GetMediaHashKey(), FilesizeBytes: x.GetFilesizeBytes(), Filename: x.GetFilename()}
 	if d := x.Dimensions; d != nil {
 		img.Width, img.Height = d.GetWidth(), d.GetHeight()
 	}
 	return img
 }
 
-func mapQuickReply(q *product.QuickReply) *QuickReply {
+func mapQuickReply(q *product.QuickReply) *event.QuickReply {
 	switch {
 	case q.Request != nil && q.Request.Options != nil:
 		o := q.Request.Options
-		qr := &QuickReply{RequestID: o.GetID()}
+		qr := &event.QuickReply{RequestID: o.GetID()}
 		for _, opt := range o.Options {
 			if opt != nil {
-				qr.Options = append(qr.Options, QuickReplyOption{ID: opt.GetID(), Label: opt.GetLabel(), Metadata: opt.GetMetadata(), Description: opt.GetDescription()})
+				qr.Options = append(qr.Options, event.QuickReplyOption{ID: opt.GetID(), Label: opt.GetLabel(), Metadata: opt.GetMetadata(), Description: opt.GetDescription()})
 			}
 		}
 		return qr
 	case q.Response != nil && q.Response.Options != nil:
 		o := q.Response.Options
-		return &QuickReply{IsResponse: true, RequestID: o.GetRequestID(), Metadata: o.GetMetadata(), SelectedOptionID: o.GetSelectedOptionID()}
+		return &event.QuickReply{IsResponse: true, RequestID: o.GetRequestID(), Metadata: o.GetMetadata(), SelectedOptionID: o.GetSelectedOptionID()}
 	}
 	return nil
 }
 
-func mapGroupChange(g *event.GroupChangeEvent, sigVersion int) *GroupChange {
-	out := &GroupChange{ForKeyRotation: g.GetForKeyRotation()}
+func mapGroupChange(g *tevent.GroupChangeEvent, sigVersion int) *event.GroupChange {
+	out := &event.GroupChange{ForKeyRotation: g.GetForKeyRotation()}
 	gc := g.GroupChange
 	if gc == nil {
 		return out
@@ -239,7 +240,7 @@ func mapGroupChange(g *event.GroupChangeEvent, sigVersion int) *GroupChange {
 	switch {
 	case gc.GroupCreate != nil:
 		c := gc.GroupCreate
-		out.Kind = GroupCreated
+		out.Kind = event.GroupCreated
 		out.MemberIDs, out.AdminIDs = c.MemberIds, c.AdminIds
 		out.Title, out.AvatarURL, out.KeyVersion = c.GetTitle(), c.GetAvatarURL(), c.GetConversationKeyVersion()
 		out.IsLegacyGroupUpgrade = c.GetIsLegacyGroupUpgrade()
@@ -253,20 +254,20 @@ func mapGroupChange(g *event.GroupChangeEvent, sigVersion int) *GroupChange {
 			out.Unsigned = unsignedIf(out.Unsigned, c.AvatarURL != nil, "AvatarURL")
 		}
 	case gc.GroupTitleChange != nil:
-		out.Kind = GroupTitleChanged
+		out.Kind = event.GroupTitleChanged
 		out.Title, out.KeyVersion = gc.GroupTitleChange.GetCustomTitle(), gc.GroupTitleChange.GetConversationKeyVersion()
 	case gc.GroupAvatarChange != nil:
-		out.Kind = GroupAvatarChanged
+		out.Kind = event.GroupAvatarChanged
 		out.AvatarURL, out.KeyVersion = gc.GroupAvatarChange.GetCustomAvatarURL(), gc.GroupAvatarChange.GetConversationKeyVersion()
 	case gc.GroupAdminAdd != nil:
-		out.Kind = GroupAdminsAdded
+		out.Kind = event.GroupAdminsAdded
 		out.AdminIDs = gc.GroupAdminAdd.AdminIds
 	case gc.GroupAdminRemove != nil:
-		out.Kind = GroupAdminsRemoved
+		out.Kind = event.GroupAdminsRemoved
 		out.AdminIDs = gc.GroupAdminRemove.AdminIds
 	case gc.GroupMemberAdd != nil:
 		c := gc.GroupMemberAdd
-		out.Kind = GroupMembersAdded
+		out.Kind = event.GroupMembersAdded
 		out.MemberIDs = c.MemberIds
 		out.CurrentMemberIDs, out.CurrentAdminIDs, out.CurrentPendingMemberIDs = c.CurrentMemberIds, c.CurrentAdminIds, c.CurrentPendingMemberIds
 		out.Title, out.AvatarURL, out.KeyVersion = c.GetCurrentTitle(), c.GetCurrentAvatarURL(), c.GetConversationKeyVersion()
@@ -274,31 +275,31 @@ func mapGroupChange(g *event.GroupChangeEvent, sigVersion int) *GroupChange {
 		out.ScreenCaptureBlocking = c.ScreenCaptureBlockingEnabled
 		out.Invite = mapInvite(c.GroupInviteEnable)
 		if s := c.AdminSettings; s != nil {
-			out.AdminSettings = &GroupAdminSettings{s.EditGroupInfo, s.EditMessageTTL, s.BlockScreenCapture, s.AddMember, s.SendMessage, s.StartCall}
+			out.AdminSettings = &event.GroupAdminSettings{EditGroupInfo: s.EditGroupInfo, EditMessageTTL: s.EditMessageTTL, BlockScreenCapture: s.BlockScreenCapture, AddMember: s.AddMember, SendMessage: s.SendMessage, StartCall: s.StartCall}
 		}
 		out.Unsigned = unsignedIf(out.Unsigned, c.AdminSettings != nil, "AdminSettings")
 		out.Unsigned = unsignedIf(out.Unsigned, c.CurrentPendingMemberIds != nil && (sigVersion < 3 || sigVersion >= 7), "CurrentPendingMemberIDs")
 		out.Unsigned = unsignedIf(out.Unsigned, c.ScreenCaptureBlockingEnabled != nil && sigVersion <= 4, "ScreenCaptureBlocking")
 		out.Unsigned = unsignedIf(out.Unsigned, c.GroupInviteEnable != nil && sigVersion <= 6, "Invite")
 	case gc.GroupMemberRemove != nil:
-		out.Kind = GroupMembersRemoved
+		out.Kind = event.GroupMembersRemoved
 		out.MemberIDs = gc.GroupMemberRemove.MemberIds
 	case gc.GroupInviteEnable != nil:
-		out.Kind = GroupInviteEnabled
+		out.Kind = event.GroupInviteEnabled
 		out.Invite = mapInvite(gc.GroupInviteEnable)
 	case gc.GroupInviteDisable != nil:
-		out.Kind = GroupInviteDisabled
+		out.Kind = event.GroupInviteDisabled
 		out.DisabledBy = gc.GroupInviteDisable.GetDisabledByMemberID()
 	case gc.GroupJoinRequest != nil:
-		out.Kind = GroupJoinRequested
+		out.Kind = event.GroupJoinRequested
 		out.RequestingUserID = gc.GroupJoinRequest.GetRequestingUserID()
 	case gc.GroupJoinReject != nil:
-		out.Kind = GroupJoinRejected
+		out.Kind = event.GroupJoinRejected
 		out.RejectedUserIDs = gc.GroupJoinReject.RejectedUserIds
 	case gc.GroupAdminSettingsChange != nil:
 		s := gc.GroupAdminSettingsChange
-		out.Kind = GroupAdminSettingsChanged
-		out.AdminSettings = &GroupAdminSettings{s.EditGroupInfo, s.EditMessageTTL, s.BlockScreenCapture, s.AddMember, s.SendMessage, s.StartCall}
+		out.Kind = event.GroupAdminSettingsChanged
+		out.AdminSettings = &event.GroupAdminSettings{EditGroupInfo: s.EditGroupInfo, EditMessageTTL: s.EditMessageTTL, BlockScreenCapture: s.BlockScreenCapture, AddMember: s.AddMember, SendMessage: s.SendMessage, StartCall: s.StartCall}
 	}
 	return out
 }
@@ -310,41 +311,41 @@ func unsignedIf(list []string, cond bool, name string) []string {
 	return list
 }
 
-func mapInvite(x *event.GroupInviteEnable) *GroupInvite {
+func mapInvite(x *tevent.GroupInviteEnable) *event.GroupInvite {
 	if x == nil {
 		return nil
 	}
-	return &GroupInvite{URL: x.GetInviteURL(), AffiliateID: x.GetAffiliateID(), ExpiresAtMsec: x.GetExpiresAtMsec()}
+	return &event.GroupInvite{URL: x.GetInviteURL(), AffiliateID: x.GetAffiliateID(), ExpiresAtMsec: x.GetExpiresAtMsec()}
 }
 
-func mapMetadata(m *event.ConversationMetadataChangeEvent) *MetadataChange {
-	out := &MetadataChange{}
+func mapMetadata(m *tevent.ConversationMetadataChangeEvent) *event.MetadataChange {
+	out := &event.MetadataChange{}
 	c := m.ConversationMetadataChange
 	if c == nil {
 		return out
 	}
 	switch {
 	case c.MessageDurationChange != nil:
-		out.Kind = MetadataMessageDurationChanged
+		out.Kind = event.MetadataMessageDurationChanged
 		out.TTL = msec(c.MessageDurationChange.GetTTLMsec())
 		out.ApplyToAllMessages = c.MessageDurationChange.GetApplyToAllMessages()
 	case c.MessageDurationRemove != nil:
-		out.Kind = MetadataMessageDurationRemoved
+		out.Kind = event.MetadataMessageDurationRemoved
 		out.TTL = msec(c.MessageDurationRemove.GetCurrentTTLMsec())
 	case c.MuteConversation != nil:
-		out.Kind = MetadataMuted
+		out.Kind = event.MetadataMuted
 		out.ConversationIDs = c.MuteConversation.MutedConversationIds
 	case c.UnmuteConversation != nil:
-		out.Kind = MetadataUnmuted
+		out.Kind = event.MetadataUnmuted
 		out.ConversationIDs = c.UnmuteConversation.UnmutedConversationIds
 	case c.EnableScreenCaptureDetection != nil:
-		out.Kind = MetadataScreenCaptureDetectionEnabled
+		out.Kind = event.MetadataScreenCaptureDetectionEnabled
 	case c.DisableScreenCaptureDetection != nil:
-		out.Kind = MetadataScreenCaptureDetectionDisabled
+		out.Kind = event.MetadataScreenCaptureDetectionDisabled
 	case c.EnableScreenCaptureBlocking != nil:
-		out.Kind = MetadataScreenCaptureBlockingEnabled
+		out.Kind = event.MetadataScreenCaptureBlockingEnabled
 	case c.DisableScreenCaptureBlocking != nil:
-		out.Kind = MetadataScreenCaptureBlockingDisabled
+		out.Kind = event.MetadataScreenCaptureBlockingDisabled
 	}
 	return out
 }

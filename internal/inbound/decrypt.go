@@ -10,7 +10,8 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -34,7 +35,7 @@ type Options struct {
 // returned in Event.KeyChange, but Decrypt does not remember it: store it
 // through Keys before decrypting messages that depend on it, or use
 // DecryptBatch, which does that for the events it streams.
-func Decrypt(keys Keys, encoded []byte, opts *Options) *Event {
+func Decrypt(keys Keys, encoded []byte, opts *Options) *event.Event {
 	w := prepare(keys, encoded, opts)
 	finish(w, keys, nil)
 	return w.ev
@@ -42,10 +43,10 @@ func Decrypt(keys Keys, encoded []byte, opts *Options) *Event {
 
 // DecryptBase64 is Decrypt for the base64 form the REST API returns
 // (standard alphabet, padded or not).
-func DecryptBase64(keys Keys, encoded string, opts *Options) *Event {
+func DecryptBase64(keys Keys, encoded string, opts *Options) *event.Event {
 	raw, err := decodeB64(encoded)
 	if err != nil {
-		return &Event{Err: err}
+		return &event.Event{Err: err}
 	}
 	return Decrypt(keys, raw, opts)
 }
@@ -60,8 +61,8 @@ func decodeB64(s string) ([]byte, error) {
 
 // work is one event between the parallel and the sequential stage.
 type work struct {
-	ev      *Event
-	me      *event.MessageEvent
+	ev      *event.Event
+	me      *tevent.MessageEvent
 	opened  bool                       // message signature verified; contents await decryption
 	preview *product.ReplyingToPreview // decrypted reply's wire preview (validated)
 }
@@ -79,7 +80,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 		w.preview = nil // validated for good
 	}
 	if w.me != nil {
-		if w.ev.Kind != KindMessage || (!w.opened && w.preview == nil) {
+		if w.ev.Kind != event.KindMessage || (!w.opened && w.preview == nil) {
 			w.me = nil
 		} else {
 			w.me.MessageEventSignature = nil
@@ -91,7 +92,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 // prepareEvent is prepare before the decoded values it no longer needs are
 // dropped.
 func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
-	ev := &Event{Raw: raw}
+	ev := &event.Event{Raw: raw}
 	w := &work{ev: ev}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
@@ -108,7 +109,7 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 		ev.CreatedAt = time.UnixMilli(ms)
 	}
 	if s := me.MessageEventSignature; s != nil {
-		ev.Signature = &SignatureInfo{PublicKeyVersion: s.GetPublicKeyVersion()}
+		ev.Signature = &event.SignatureInfo{PublicKeyVersion: s.GetPublicKeyVersion()}
 		if s.SignatureVersion != nil {
 			ev.Signature.Version, _ = parseSigVersion(*s.SignatureVersion)
 		}
@@ -120,7 +121,7 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	ev.Kind = kindOf(d)
 	// An envelope without a detail (e.g. an empty struct) is malformed,
 	// whatever conversation it names or omits.
-	if d == nil || ev.Kind == KindUnknown {
+	if d == nil || ev.Kind == event.KindUnknown {
 		ev.Err = fmt.Errorf("%w: event carries no known detail", ErrMalformed)
 		return w
 	}
@@ -135,7 +136,7 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	}
 
 	switch ev.Kind {
-	case KindMessage:
+	case event.KindMessage:
 		mce := d.MessageCreateEvent
 		if mce.Contents == nil {
 			ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
@@ -157,23 +158,23 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 			heldKeyVerified(keys, ev.ConversationID, mce.GetConversationKeyVersion()) {
 			openMessage(w, keys, nil, k, true)
 		}
-	case KindKeyChange:
+	case event.KindKeyChange:
 		prepareKeyChange(keys, me, ev)
-	case KindFailure:
+	case event.KindFailure:
 		f := d.MessageFailureEvent
-		ev.Failure = &Failure{Type: FailureType(f.GetFailureType()), Tier: RateLimitTier(f.GetRateLimitTier())}
-		if ev.Failure.Type < 0 || ev.Failure.Type > FailureTooManyPins {
-			ev.Failure.Type = FailureUnknown
+		ev.Failure = &event.Failure{Type: event.FailureType(f.GetFailureType()), Tier: event.RateLimitTier(f.GetRateLimitTier())}
+		if ev.Failure.Type < 0 || ev.Failure.Type > event.FailureTooManyPins {
+			ev.Failure.Type = event.FailureUnknown
 		}
-		if ev.Failure.Tier < 0 || ev.Failure.Tier > TierPremiumBusiness {
-			ev.Failure.Tier = TierUnknown
+		if ev.Failure.Tier < 0 || ev.Failure.Tier > event.TierPremiumBusiness {
+			ev.Failure.Tier = event.TierUnknown
 		}
-	case KindTyping:
-		ev.Typing = &Typing{ConversationID: d.MessageTypingEvent.GetConversationID()}
-	case KindGrok:
-		ev.Grok = &Grok{SearchResponseID: d.GrokSearchResponseEvent.GetSearchResponseID()}
-	case KindMemberAccountDelete:
-		ev.MemberAccountDelete = &MemberAccountDelete{MemberID: d.MemberAccountDeleteEvent.GetMemberID()}
+	case event.KindTyping:
+		ev.Typing = &event.Typing{ConversationID: d.MessageTypingEvent.GetConversationID()}
+	case event.KindGrok:
+		ev.Grok = &event.Grok{SearchResponseID: d.GrokSearchResponseEvent.GetSearchResponseID()}
+	case event.KindMemberAccountDelete:
+		ev.MemberAccountDelete = &event.MemberAccountDelete{MemberID: d.MemberAccountDeleteEvent.GetMemberID()}
 	default: // the other signed kinds: verify, then expose
 		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
 			ev.Err = err
@@ -181,64 +182,64 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 		}
 		ev.Verified = true
 		switch ev.Kind {
-		case KindGroupChange:
+		case event.KindGroupChange:
 			v, _ := sigVersionOf(me) // verified above, so valid
 			ev.GroupChange = mapGroupChange(d.GroupChangeEvent, v)
-		case KindDelete:
+		case event.KindDelete:
 			x := d.MessageDeleteEvent
-			ev.Delete = &Delete{SequenceIDs: x.SequenceIds, Action: DeleteAction(x.GetDeleteMessageAction())}
-			if ev.Delete.Action != DeleteForSelf && ev.Delete.Action != DeleteForAll {
-				ev.Delete.Action = DeleteUnknown
+			ev.Delete = &event.Delete{SequenceIDs: x.SequenceIds, Action: event.DeleteAction(x.GetDeleteMessageAction())}
+			if ev.Delete.Action != event.DeleteForSelf && ev.Delete.Action != event.DeleteForAll {
+				ev.Delete.Action = event.DeleteUnknown
 			}
-		case KindConversationDelete:
+		case event.KindConversationDelete:
 			x := d.ConversationDeleteEvent
-			ev.ConversationDelete = &ConversationDelete{ConversationID: x.GetConversationID()}
+			ev.ConversationDelete = &event.ConversationDelete{ConversationID: x.GetConversationID()}
 			if o := x.ClearConversationOptions; o != nil {
 				ev.ConversationDelete.ClearAllMessages = o.GetClearAllMessages()
 				ev.ConversationDelete.SortOrderMsec = o.GetSortOrderMsec()
 			}
-		case KindMetadataChange:
+		case event.KindMetadataChange:
 			ev.MetadataChange = mapMetadata(d.ConversationMetadataChangeEvent)
-		case KindMarkRead:
+		case event.KindMarkRead:
 			x := d.MarkConversationReadEvent
-			ev.MarkRead = &MarkRead{SeenUntilSequenceID: x.GetSeenUntilSequenceID(), SeenAtMillis: x.GetSeenAtMillis()}
-		case KindMarkUnread:
-			ev.MarkUnread = &MarkUnread{SeenUntilSequenceID: d.MarkConversationUnreadEvent.GetSeenUntilSequenceID()}
+			ev.MarkRead = &event.MarkRead{SeenUntilSequenceID: x.GetSeenUntilSequenceID(), SeenAtMillis: x.GetSeenAtMillis()}
+		case event.KindMarkUnread:
+			ev.MarkUnread = &event.MarkUnread{SeenUntilSequenceID: d.MarkConversationUnreadEvent.GetSeenUntilSequenceID()}
 		}
 	}
 	return w
 }
 
-func kindOf(d *event.MessageEventDetail) Kind {
+func kindOf(d *tevent.MessageEventDetail) event.Kind {
 	switch {
 	case d == nil:
-		return KindUnknown
+		return event.KindUnknown
 	case d.MessageCreateEvent != nil:
-		return KindMessage
+		return event.KindMessage
 	case d.ConversationKeyChangeEvent != nil:
-		return KindKeyChange
+		return event.KindKeyChange
 	case d.GroupChangeEvent != nil:
-		return KindGroupChange
+		return event.KindGroupChange
 	case d.MessageFailureEvent != nil:
-		return KindFailure
+		return event.KindFailure
 	case d.MessageTypingEvent != nil:
-		return KindTyping
+		return event.KindTyping
 	case d.MessageDeleteEvent != nil:
-		return KindDelete
+		return event.KindDelete
 	case d.ConversationDeleteEvent != nil:
-		return KindConversationDelete
+		return event.KindConversationDelete
 	case d.ConversationMetadataChangeEvent != nil:
-		return KindMetadataChange
+		return event.KindMetadataChange
 	case d.GrokSearchResponseEvent != nil:
-		return KindGrok
+		return event.KindGrok
 	case d.MarkConversationReadEvent != nil:
-		return KindMarkRead
+		return event.KindMarkRead
 	case d.MarkConversationUnreadEvent != nil:
-		return KindMarkUnread
+		return event.KindMarkUnread
 	case d.MemberAccountDeleteEvent != nil:
-		return KindMemberAccountDelete
+		return event.KindMemberAccountDelete
 	}
-	return KindUnknown
+	return event.KindUnknown
 }
 
 // parseSigVersion parses a canonical decimal signature version.
@@ -253,7 +254,7 @@ func parseSigVersion(s string) (int, bool) {
 // sigVersionOf returns the event's signature version: absent means current
 // (as in the XDK); present but not a canonical decimal in
 // [crypto.MinSignatureVersion, crypto.SignatureVersion] is an error.
-func sigVersionOf(me *event.MessageEvent) (int, error) {
+func sigVersionOf(me *tevent.MessageEvent) (int, error) {
 	s := me.MessageEventSignature
 	if s == nil || s.SignatureVersion == nil {
 		return crypto.SignatureVersion, nil
@@ -274,7 +275,7 @@ func sigVersionOf(me *event.MessageEvent) (int, error) {
 // following verify_event_signature (crates/core/src/core.rs): the key is the
 // pinned key of the sender at the signature's public_key_version; the
 // payload is rebuilt from the event. Embedded keys are only compared.
-func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail, ckey *crypto.ConversationKey, ev *Event) error {
+func verifyEvent(keys Keys, me *tevent.MessageEvent, d *tevent.MessageEventDetail, ckey *crypto.ConversationKey, ev *event.Event) error {
 	sig := me.MessageEventSignature
 	if sig == nil || sig.Signature == nil {
 		return fmt.Errorf("%w: %s event", ErrMissingSignature, kindOf(d))
@@ -313,7 +314,7 @@ func verifyEvent(keys Keys, me *event.MessageEvent, d *event.MessageEventDetail,
 
 // compareEmbedded reports server-supplied signing keys that differ from the
 // pinned key (they are never used for verification).
-func compareEmbedded(me *event.MessageEvent, pinned *crypto.PublicKey, ev *Event) {
+func compareEmbedded(me *tevent.MessageEvent, pinned *crypto.PublicKey, ev *event.Event) {
 	sig := me.MessageEventSignature
 	check := func(where, b64 string) {
 		raw, err := wire.DecodeB64(b64)
@@ -344,9 +345,9 @@ func compareEmbedded(me *event.MessageEvent, pinned *crypto.PublicKey, ev *Event
 // prepareKeyChange maps a key change, unwraps this account's copy and
 // verifies the signature, applying the XDK's adoption rules
 // (extract_conversation_keys, enforce_ckey_signatures, decrypt_event).
-func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
+func prepareKeyChange(keys Keys, me *tevent.MessageEvent, ev *event.Event) {
 	kce := me.Detail.ConversationKeyChangeEvent
-	kc := &KeyChange{
+	kc := &event.KeyChange{
 		Version:        kce.GetConversationKeyVersion(),
 		ForKeyRotation: kce.GetForKeyRotation(),
 		HasRatchetTree: kce.RatchetTreeChange != nil,
@@ -357,12 +358,12 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 		kc.KeyErr = ev.Err
 		return
 	}
-	kc.Participants = make([]ParticipantKey, 0, len(kce.ConversationParticipantKeys))
+	kc.Participants = make([]event.ParticipantKey, 0, len(kce.ConversationParticipantKeys))
 	for _, pk := range kce.ConversationParticipantKeys {
 		if pk == nil {
 			continue
 		}
-		kc.Participants = append(kc.Participants, ParticipantKey{
+		kc.Participants = append(kc.Participants, event.ParticipantKey{
 			UserID: pk.GetUserID(), EncryptedKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
 		})
 	}
@@ -387,7 +388,7 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 		if kc.Key != nil {
 			kc.UsableForEncryption = version >= crypto.CKeyPlaintextSignatureVersion
 			if !kc.UsableForEncryption {
-				kc.DecryptOnly = DecryptOnlyPreV6
+				kc.DecryptOnly = event.DecryptOnlyPreV6
 			}
 		}
 		return
@@ -402,7 +403,7 @@ func prepareKeyChange(keys Keys, me *event.MessageEvent, ev *Event) {
 	// sequence id: the XDK's enforcement threshold would let a server that
 	// lowers the sequence id plant a key.
 	if verr == nil && version < crypto.CKeyPlaintextSignatureVersion {
-		kc.DecryptOnly = DecryptOnlyUnverified
+		kc.DecryptOnly = event.DecryptOnlyUnverified
 		return
 	}
 	kc.Key.Zero()
@@ -419,7 +420,7 @@ const maxUnwrapAttempts = 2
 // unwrapOwn finds this account's participant entry (matching user id when
 // known and key version when both sides name one) and unwraps it, trying
 // at most maxUnwrapAttempts matching entries.
-func unwrapOwn(keys Keys, kce *event.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
+func unwrapOwn(keys Keys, kce *tevent.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
 	priv, userID, keyVersion := keys.Identity()
 	if priv == nil {
 		return nil, fmt.Errorf("%w: identity key unavailable", ErrNotParticipant)
@@ -526,9 +527,9 @@ func lookupKeyTrust(keys Keys, ov overlay, conv, version string) (*crypto.Conver
 // a verified change replaces an unverified key; an unverified change never
 // replaces a known key (its key is dropped, the event keeps its signature
 // error).
-func adoptBatchKey(ev *Event, keys Keys, ov overlay) {
+func adoptBatchKey(ev *event.Event, keys Keys, ov overlay) {
 	kc := ev.KeyChange
-	verified := kc.DecryptOnly != DecryptOnlyUnverified
+	verified := kc.DecryptOnly != event.DecryptOnlyUnverified
 	old, oldVerified, ok := lookupKeyTrust(keys, ov, ev.ConversationID, kc.Version)
 	switch {
 	case !ok, old.Equal(kc.Key) && verified && !oldVerified:
@@ -596,7 +597,7 @@ func openMessage(w *work, keys Keys, ov overlay, key *crypto.ConversationKey, ok
 		ev.Err = fmt.Errorf("%w: decrypted contents: %w", ErrMalformed, err)
 		return
 	}
-	m := &Message{
+	m := &event.Message{
 		KeyVersion:       version,
 		ShouldNotify:     mce.ShouldNotify == nil || *mce.ShouldNotify,
 		TTL:              msec(mce.GetTTLMsec()),

@@ -7,7 +7,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -35,7 +35,7 @@ func sealedMessage(from *crypto.KeyPair, seq, prev, text string, key *crypto.Con
 	if err != nil {
 		panic(err)
 	}
-	raw, err := h.Encode(&event.MessageEventDetail{MessageCreateEvent: &event.MessageCreateEvent{Contents: box, ConversationKeyVersion: s("1000")}},
+	raw, err := h.Encode(&tevent.MessageEventDetail{MessageCreateEvent: &tevent.MessageCreateEvent{Contents: box, ConversationKeyVersion: s("1000")}},
 		wire.Signature(sig, "1", crypto.SignatureVersion))
 	if err != nil {
 		panic(err)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // FuzzDecrypt feeds arbitrary bytes (seeded with the official vectors and
@@ -37,7 +39,7 @@ func FuzzDecrypt(f *testing.F) {
 	keys.AddConversationKey(v.EventConversationID, v.EventCKeyVersion, ck)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, ev := range []*Event{Decrypt(keys, data, nil), batchOne(t, keys, data)} {
+		for _, ev := range []*event.Event{Decrypt(keys, data, nil), batchOne(t, keys, data)} {
 			if ev == nil {
 				t.Fatal("nil event")
 			}
@@ -57,8 +59,8 @@ func FuzzDecrypt(f *testing.F) {
 	})
 }
 
-func batchOne(t *testing.T, keys Keys, data []byte) *Event {
-	var out *Event
+func batchOne(t *testing.T, keys Keys, data []byte) *event.Event {
+	var out *event.Event
 	for ev, err := range DecryptBatch(context.Background(), keys, FromBytes([][]byte{data}), &Options{Workers: 1}) {
 		if err != nil {
 			t.Fatal(err)

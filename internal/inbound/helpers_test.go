@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -82,7 +82,7 @@ func sealHolder(t testing.TB, key *crypto.ConversationKey, h *product.MessageEnt
 }
 
 // signedEvent wraps detail in an envelope signed by `by` over payload.
-func signedEvent(t testing.TB, by *tuser, e env, d *event.MessageEventDetail, payload crypto.Payload) *event.MessageEvent {
+func signedEvent(t testing.TB, by *tuser, e env, d *tevent.MessageEventDetail, payload crypto.Payload) *tevent.MessageEvent {
 	t.Helper()
 	h := wire.Envelope{SequenceID: e.seq, PreviousSequenceID: e.prev, MessageID: payload.MessageID,
 		SenderID: by.id, ConversationID: e.conv, CreatedAtMsec: "1700000000000"}
@@ -104,7 +104,7 @@ func signedEvent(t testing.TB, by *tuser, e env, d *event.MessageEventDetail, pa
 	return h.Event(d, ms)
 }
 
-func encode(t testing.TB, me *event.MessageEvent) []byte {
+func encode(t testing.TB, me *tevent.MessageEvent) []byte {
 	t.Helper()
 	b, err := wire.EncodeMessageEvent(me)
 	if err != nil {
@@ -125,7 +125,7 @@ func sigVer(e env) int {
 }
 
 // messageEvent builds a signed MessageCreateEvent.
-func messageEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.ConversationKey, h *product.MessageEntryHolder) *event.MessageEvent {
+func messageEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.ConversationKey, h *product.MessageEntryHolder) *tevent.MessageEvent {
 	t.Helper()
 	if e.msgID == "" {
 		e.msgID = newMessageID()
@@ -135,19 +135,19 @@ func messageEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.Conver
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &event.MessageEventDetail{MessageCreateEvent: &event.MessageCreateEvent{
+	d := &tevent.MessageEventDetail{MessageCreateEvent: &tevent.MessageCreateEvent{
 		Contents: box, ConversationKeyVersion: ptr(ckv), ShouldNotify: ptr(true)}}
 	return signedEvent(t, by, e, d, p)
 }
 
 // keyChangeEvent builds a signed ConversationKeyChangeEvent wrapping key
 // for every participant.
-func keyChangeEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.ConversationKey, to ...*tuser) *event.MessageEvent {
+func keyChangeEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.ConversationKey, to ...*tuser) *tevent.MessageEvent {
 	t.Helper()
 	if e.msgID == "" {
 		e.msgID = newMessageID()
 	}
-	kce := &event.ConversationKeyChangeEvent{ConversationKeyVersion: ptr(ckv), ForKeyRotation: ptr(false)}
+	kce := &tevent.ConversationKeyChangeEvent{ConversationKeyVersion: ptr(ckv), ForKeyRotation: ptr(false)}
 	var parts []crypto.ParticipantKey
 	for _, u := range to {
 		w, err := crypto.WrapConversationKey(nil, u.kp.Identity.PublicKey(), key)
@@ -155,7 +155,7 @@ func keyChangeEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.Conv
 			t.Fatal(err)
 		}
 		enc := base64.StdEncoding.EncodeToString(w)
-		kce.ConversationParticipantKeys = append(kce.ConversationParticipantKeys, &event.ConversationParticipantKey{
+		kce.ConversationParticipantKeys = append(kce.ConversationParticipantKeys, &tevent.ConversationParticipantKey{
 			UserID: ptr(u.id), EncryptedConversationKey: ptr(enc), PublicKeyVersion: ptr(u.ver)})
 		parts = append(parts, crypto.ParticipantKey{UserID: u.id, EncryptedConversationKey: enc, PublicKeyVersion: u.ver})
 	}
@@ -164,5 +164,5 @@ func keyChangeEvent(t testing.TB, by *tuser, e env, ckv string, key *crypto.Conv
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signedEvent(t, by, e, &event.MessageEventDetail{ConversationKeyChangeEvent: kce}, p)
+	return signedEvent(t, by, e, &tevent.MessageEventDetail{ConversationKeyChangeEvent: kce}, p)
 }

@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // fixture: alice (1111) writes to bob (2222) in 1111:2222 under key v1000.
@@ -32,7 +33,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) msg(t *testing.T, e env, text string) *event.MessageEvent {
+func (f *fixture) msg(t *testing.T, e env, text string) *tevent.MessageEvent {
 	t.Helper()
 	if e.conv == "" {
 		e.conv = f.conv
@@ -49,96 +50,96 @@ func TestHostileMessages(t *testing.T) {
 
 	cases := []struct {
 		name string
-		mut  func(t *testing.T) *event.MessageEvent
+		mut  func(t *testing.T) *tevent.MessageEvent
 		opts *Options
 		want error
 	}{
-		{"forged signature (mallory signs as alice)", func(t *testing.T) *event.MessageEvent {
+		{"forged signature (mallory signs as alice)", func(t *testing.T) *tevent.MessageEvent {
 			me := messageEvent(t, f.mallory, env{seq: "11", conv: f.conv}, "1000", f.key, textHolder("forged"))
 			me.SenderID = ptr(f.alice.id)
 			return me
 		}, nil, ErrBadSignature},
-		{"wrong sender key version", func(t *testing.T) *event.MessageEvent {
+		{"wrong sender key version", func(t *testing.T) *tevent.MessageEvent {
 			return f.msg(t, env{seq: "12", keyVersion: "2"}, "x")
 		}, nil, ErrUnknownSigningKey},
-		{"downgraded signature version 1", func(t *testing.T) *event.MessageEvent {
+		{"downgraded signature version 1", func(t *testing.T) *tevent.MessageEvent {
 			return f.msg(t, env{seq: "13", sigVersion: "1"}, "x")
 		}, nil, ErrSignatureVersion},
-		{"unknown signature version 8", func(t *testing.T) *event.MessageEvent {
+		{"unknown signature version 8", func(t *testing.T) *tevent.MessageEvent {
 			return f.msg(t, env{seq: "14", sigVersion: "8"}, "x")
 		}, nil, ErrSignatureVersion},
-		{"non-canonical signature version 07", func(t *testing.T) *event.MessageEvent {
+		{"non-canonical signature version 07", func(t *testing.T) *tevent.MessageEvent {
 			return f.msg(t, env{seq: "15", sigVersion: "07"}, "x")
 		}, nil, ErrSignatureVersion},
-		{"empty signature version", func(t *testing.T) *event.MessageEvent {
+		{"empty signature version", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "15"}, "x")
 			me.MessageEventSignature.SignatureVersion = ptr("")
 			return me
 		}, nil, ErrSignatureVersion},
-		{"tampered ciphertext", func(t *testing.T) *event.MessageEvent {
+		{"tampered ciphertext", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "16"}, "x")
 			me.Detail.MessageCreateEvent.Contents[30] ^= 1
 			return me
 		}, nil, ErrBadSignature},
-		{"signed ciphertext under the wrong key", func(t *testing.T) *event.MessageEvent {
+		{"signed ciphertext under the wrong key", func(t *testing.T) *tevent.MessageEvent {
 			return messageEvent(t, f.alice, env{seq: "17", conv: f.conv}, "1000", newCKey(t), textHolder("x"))
 		}, nil, ErrDecrypt},
-		{"unknown key version", func(t *testing.T) *event.MessageEvent {
+		{"unknown key version", func(t *testing.T) *tevent.MessageEvent {
 			return messageEvent(t, f.alice, env{seq: "18", conv: f.conv}, "2000", newCKey(t), textHolder("x"))
 		}, nil, ErrUnknownKeyVersion},
-		{"moved to another conversation", func(t *testing.T) *event.MessageEvent {
+		{"moved to another conversation", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "19"}, "x")
 			me.ConversationID = ptr("1111:3333")
 			return me
 		}, nil, ErrBadSignature},
-		{"moved, caller expects its conversation", func(t *testing.T) *event.MessageEvent {
+		{"moved, caller expects its conversation", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "20"}, "x")
 			me.ConversationID = ptr("1111:3333")
 			return me
 		}, &Options{ConversationID: "2222-1111"}, ErrWrongConversation},
-		{"re-attributed sender", func(t *testing.T) *event.MessageEvent {
+		{"re-attributed sender", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "21"}, "x")
 			me.SenderID = ptr(f.bob.id)
 			me.MessageEventSignature.PublicKeyVersion = ptr(f.bob.ver)
 			return me
 		}, nil, ErrBadSignature},
-		{"re-attributed to an outsider", func(t *testing.T) *event.MessageEvent {
+		{"re-attributed to an outsider", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "21"}, "x")
 			me.SenderID = ptr(f.mallory.id)
 			return me
 		}, nil, ErrSenderNotParticipant},
-		{"re-attributed message id", func(t *testing.T) *event.MessageEvent {
+		{"re-attributed message id", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "22"}, "x")
 			me.MessageID = ptr("another-id")
 			return me
 		}, nil, ErrBadSignature},
-		{"key version relabelled", func(t *testing.T) *event.MessageEvent {
+		{"key version relabelled", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "23"}, "x")
 			me.Detail.MessageCreateEvent.ConversationKeyVersion = ptr("999")
 			return me
 		}, nil, ErrBadSignature},
-		{"missing signature", func(t *testing.T) *event.MessageEvent {
+		{"missing signature", func(t *testing.T) *tevent.MessageEvent {
 			return f.msg(t, env{seq: "24", noSig: true}, "x")
 		}, nil, ErrMissingSignature},
-		{"signature not base64", func(t *testing.T) *event.MessageEvent {
+		{"signature not base64", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "25"}, "x")
 			me.MessageEventSignature.Signature = ptr("!!!")
 			return me
 		}, nil, ErrBadSignature},
-		{"unencrypted message", func(t *testing.T) *event.MessageEvent {
+		{"unencrypted message", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "26"}, "x")
 			me.Detail.MessageCreateEvent.ConversationKeyVersion = nil
 			return me
 		}, nil, ErrUnencrypted},
-		{"comma in message id", func(t *testing.T) *event.MessageEvent {
+		{"comma in message id", func(t *testing.T) *tevent.MessageEvent {
 			me := f.msg(t, env{seq: "27"}, "x")
 			me.MessageID = ptr("a,b")
 			return me
 		}, nil, ErrUnsignablePayload},
-		{"third party's genuine message relayed into a one-to-one", func(t *testing.T) *event.MessageEvent {
+		{"third party's genuine message relayed into a one-to-one", func(t *testing.T) *tevent.MessageEvent {
 			return messageEvent(t, f.mallory, env{seq: "29", conv: f.conv}, "1000", f.key, textHolder("hi from outside"))
 		}, nil, ErrSenderNotParticipant},
-		{"signed by the embedded (attacker) key", func(t *testing.T) *event.MessageEvent {
+		{"signed by the embedded (attacker) key", func(t *testing.T) *tevent.MessageEvent {
 			me := messageEvent(t, f.mallory, env{seq: "28", conv: f.conv}, "1000", f.key, textHolder("x"))
 			me.SenderID = ptr(f.alice.id)
 			me.MessageEventSignature.SigningPublicKey = ptr(base64.StdEncoding.EncodeToString(f.mallory.kp.Signing.PublicKey().SPKI()))
@@ -169,7 +170,7 @@ func TestEmbeddedSigningKeyMismatchIsReported(t *testing.T) {
 	// The correct embedded key (SPKI or SEC1) produces no warning.
 	for _, k := range [][]byte{f.alice.kp.Signing.PublicKey().SPKI(), f.alice.kp.Signing.PublicKey().Bytes()} {
 		me.MessageEventSignature.SigningPublicKey = ptr(base64.StdEncoding.EncodeToString(k))
-		me.MessageEventSignature.MessageSigningKeyInfoList = []*event.MessageSigningKeyInfo{{
+		me.MessageEventSignature.MessageSigningKeyInfoList = []*tevent.MessageSigningKeyInfo{{
 			MemberID: ptr(f.alice.id), PublicKeyVersion: ptr(f.alice.ver), SigningPublicKey: ptr(base64.StdEncoding.EncodeToString(k))}}
 		if ev := Decrypt(f.bobKeys, encode(t, me), nil); ev.Err != nil || len(ev.Warnings) != 0 {
 			t.Fatalf("matching embedded key: %v %v", ev.Err, ev.Warnings)
@@ -198,7 +199,7 @@ func TestKeyChanges(t *testing.T) {
 	})
 	t.Run("pre-v6 verified but not usable for encryption", func(t *testing.T) {
 		ev := Decrypt(bobOnly, encode(t, keyChangeEvent(t, f.alice, env{seq: "1", conv: f.conv, sigVersion: "5"}, "2000", k2, f.alice, f.bob)), nil)
-		if ev.Err != nil || !ev.Verified || ev.KeyChange.Key == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != DecryptOnlyPreV6 {
+		if ev.Err != nil || !ev.Verified || ev.KeyChange.Key == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != event.DecryptOnlyPreV6 {
 			t.Fatalf("err %v verified %v kc %+v", ev.Err, ev.Verified, ev.KeyChange)
 		}
 	})
@@ -243,7 +244,7 @@ func TestKeyChanges(t *testing.T) {
 		me.SenderID = ptr(f.alice.id)
 		ev := Decrypt(bobOnly, encode(t, me), nil)
 		kc := ev.KeyChange
-		if !errors.Is(ev.Err, ErrBadSignature) || ev.Verified || kc.Key == nil || kc.UsableForEncryption || kc.DecryptOnly != DecryptOnlyUnverified {
+		if !errors.Is(ev.Err, ErrBadSignature) || ev.Verified || kc.Key == nil || kc.UsableForEncryption || kc.DecryptOnly != event.DecryptOnlyUnverified {
 			t.Fatalf("err %v verified %v kc %+v", ev.Err, ev.Verified, kc)
 		}
 	})
@@ -282,7 +283,7 @@ func TestReplayedOlderKeyChange(t *testing.T) {
 	// The caller's high-water mark, as session keeps it.
 	high := ""
 	chain := NewChain()
-	var anomalies []Anomaly
+	var anomalies []event.Anomaly
 	for _, raw := range [][]byte{old, newer, old} {
 		ev := Decrypt(keys, raw, nil)
 		if ev.Err != nil || !ev.KeyChange.UsableForEncryption {
@@ -296,7 +297,7 @@ func TestReplayedOlderKeyChange(t *testing.T) {
 	if high != "2000" {
 		t.Fatalf("replay displaced the newer key: high-water %q", high)
 	}
-	if len(anomalies) != 1 || anomalies[0].Kind != AnomalyDuplicate {
+	if len(anomalies) != 1 || anomalies[0].Kind != event.AnomalyDuplicate {
 		t.Fatalf("replay not reported: %v", anomalies)
 	}
 }
@@ -344,8 +345,8 @@ func TestUnverifiedKeysYield(t *testing.T) {
 		return encode(t, keyChangeEvent(t, f.alice, env{seq: seq, conv: f.conv}, "3000", real, f.alice, f.bob))
 	}
 	msg := encode(t, messageEvent(t, f.alice, env{seq: "9", conv: f.conv}, "3000", real, textHolder("under the real key")))
-	run := func(t *testing.T, keys Keys, raws ...[]byte) []*Event {
-		var out []*Event
+	run := func(t *testing.T, keys Keys, raws ...[]byte) []*event.Event {
+		var out []*event.Event
 		for ev, err := range DecryptBatch(context.Background(), keys, FromBytes(raws), nil) {
 			if err != nil {
 				t.Fatal(err)
@@ -356,7 +357,7 @@ func TestUnverifiedKeysYield(t *testing.T) {
 	}
 	t.Run("forged first in the batch", func(t *testing.T) {
 		evs := run(t, keysFor(f.bob, f.alice, f.mallory), forgedKC("1"), realKC("2"), msg)
-		if evs[0].KeyChange.DecryptOnly != DecryptOnlyUnverified || evs[0].Verified {
+		if evs[0].KeyChange.DecryptOnly != event.DecryptOnlyUnverified || evs[0].Verified {
 			t.Fatalf("forged: %+v", evs[0].KeyChange)
 		}
 		if evs[1].Err != nil || !evs[1].Verified || !evs[1].KeyChange.Key.Equal(real) || !evs[1].KeyChange.UsableForEncryption {
@@ -429,7 +430,7 @@ func TestEmbeddedKeyListBounded(t *testing.T) {
 	wrong := base64.StdEncoding.EncodeToString(f.mallory.kp.Signing.PublicKey().SPKI())
 	for range 5000 {
 		me.MessageEventSignature.MessageSigningKeyInfoList = append(me.MessageEventSignature.MessageSigningKeyInfoList,
-			&event.MessageSigningKeyInfo{MemberID: ptr(f.alice.id), PublicKeyVersion: ptr(f.alice.ver), SigningPublicKey: ptr(wrong)})
+			&tevent.MessageSigningKeyInfo{MemberID: ptr(f.alice.id), PublicKeyVersion: ptr(f.alice.ver), SigningPublicKey: ptr(wrong)})
 	}
 	ev := Decrypt(f.bobKeys, encode(t, me), nil)
 	if ev.Err != nil || len(ev.Warnings) != 1 || !errors.Is(ev.Warnings[0], ErrSigningKeyMismatch) {

@@ -7,7 +7,8 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // TestSignedKinds builds every signed non-message kind with the crypto
@@ -18,105 +19,105 @@ func TestSignedKinds(t *testing.T) {
 	g := "g1234567890"
 	type tc struct {
 		name  string
-		d     *event.MessageEventDetail
+		d     *tevent.MessageEventDetail
 		conv  string
 		sv    int
 		pl    func(h crypto.Header, v int) (crypto.Payload, error)
-		check func(t *testing.T, ev *Event)
+		check func(t *testing.T, ev *event.Event)
 	}
 	seqs := []string{"5", "7"}
 	cases := []tc{
-		{"delete", &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{SequenceIds: seqs, DeleteMessageAction: ptr(event.DeleteMessageAction_DELETE_FOR_ALL)}}, f.conv, 7,
+		{"delete", &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{SequenceIds: seqs, DeleteMessageAction: ptr(tevent.DeleteMessageAction_DELETE_FOR_ALL)}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.MessageDeletePayload(v, h, 2, seqs)
 			},
-			func(t *testing.T, ev *Event) {
-				if ev.Delete == nil || ev.Delete.Action != DeleteForAll || len(ev.Delete.SequenceIDs) != 2 || ev.Delete.Action.String() != "for_all" {
+			func(t *testing.T, ev *event.Event) {
+				if ev.Delete == nil || ev.Delete.Action != event.DeleteForAll || len(ev.Delete.SequenceIDs) != 2 || ev.Delete.Action.String() != "for_all" {
 					t.Fatalf("%+v", ev.Delete)
 				}
 			}},
-		{"conversation delete", &event.MessageEventDetail{ConversationDeleteEvent: &event.ConversationDeleteEvent{ConversationID: ptr(f.conv),
-			ClearConversationOptions: &event.ClearConversationOptions{ClearAllMessages: ptr(true), SortOrderMsec: ptr(int64(99))}}}, f.conv, 7,
+		{"conversation delete", &tevent.MessageEventDetail{ConversationDeleteEvent: &tevent.ConversationDeleteEvent{ConversationID: ptr(f.conv),
+			ClearConversationOptions: &tevent.ClearConversationOptions{ClearAllMessages: ptr(true), SortOrderMsec: ptr(int64(99))}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.ConversationDeletePayload(v, h, ptr(true), ptr(int64(99)))
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				if c := ev.ConversationDelete; c == nil || !c.ClearAllMessages || c.SortOrderMsec != 99 {
 					t.Fatalf("%+v", c)
 				}
 			}},
-		{"mark read", &event.MessageEventDetail{MarkConversationReadEvent: &event.MarkConversationReadEvent{SeenUntilSequenceID: ptr("42"), SeenAtMillis: ptr(int64(1700))}}, f.conv, 7,
+		{"mark read", &tevent.MessageEventDetail{MarkConversationReadEvent: &tevent.MarkConversationReadEvent{SeenUntilSequenceID: ptr("42"), SeenAtMillis: ptr(int64(1700))}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.MarkReadPayload(v, h, "42", ptr(int64(1700)))
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				if ev.MarkRead == nil || ev.MarkRead.SeenUntilSequenceID != "42" || ev.MarkRead.SeenAtMillis != 1700 {
 					t.Fatalf("%+v", ev.MarkRead)
 				}
 			}},
-		{"mark unread", &event.MessageEventDetail{MarkConversationUnreadEvent: &event.MarkConversationUnreadEvent{SeenUntilSequenceID: ptr("41")}}, f.conv, 7,
+		{"mark unread", &tevent.MessageEventDetail{MarkConversationUnreadEvent: &tevent.MarkConversationUnreadEvent{SeenUntilSequenceID: ptr("41")}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) { return crypto.MarkUnreadPayload(v, h, ptr("41")) },
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				if ev.MarkUnread == nil || ev.MarkUnread.SeenUntilSequenceID != "41" {
 					t.Fatalf("%+v", ev.MarkUnread)
 				}
 			}},
-		{"group create", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupCreate: &event.GroupCreate{
+		{"group create", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupCreate: &tevent.GroupCreate{
 			MemberIds: []string{"1111", "2222"}, AdminIds: []string{"1111"}, Title: ptr("Team"), ConversationKeyVersion: ptr("1000"), TTLMsec: ptr(int64(60000))}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupCreatePayload(v, h, crypto.GroupCreate{ConversationKeyVersion: "1000", MemberIDs: []string{"1111", "2222"}, Title: ptr("Team")})
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				gc := ev.GroupChange
-				if gc == nil || gc.Kind != GroupCreated || gc.Title != "Team" || len(gc.MemberIDs) != 2 || gc.TTL != time.Minute || gc.KeyVersion != "1000" {
+				if gc == nil || gc.Kind != event.GroupCreated || gc.Title != "Team" || len(gc.MemberIDs) != 2 || gc.TTL != time.Minute || gc.KeyVersion != "1000" {
 					t.Fatalf("%+v", gc)
 				}
 				if len(gc.Unsigned) != 2 || gc.Unsigned[0] != "AdminIDs" || gc.Unsigned[1] != "TTL" {
 					t.Fatalf("unsigned %v", gc.Unsigned)
 				}
 			}},
-		{"group create v3 layout", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupCreate: &event.GroupCreate{
+		{"group create v3 layout", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupCreate: &tevent.GroupCreate{
 			MemberIds: []string{"1111", "2222"}, Title: ptr("Team"), ConversationKeyVersion: ptr("1000")}}}}, g, 3,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupCreatePayload(v, h, crypto.GroupCreate{ConversationKeyVersion: "1000", MemberIDs: []string{"1111", "2222"}, Title: ptr("Team")})
-			}, func(t *testing.T, ev *Event) {
+			}, func(t *testing.T, ev *event.Event) {
 				if u := ev.GroupChange.Unsigned; len(u) != 1 || u[0] != "Title" {
 					t.Fatalf("unsigned %v", u)
 				}
 			}},
-		{"member add", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+		{"member add", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{
 			MemberIds: []string{"3333"}, CurrentMemberIds: []string{"1111", "2222"}, CurrentAdminIds: []string{"1111"}, CurrentTitle: ptr("Team"),
 			ConversationKeyVersion: ptr("2000"), CurrentPendingMemberIds: []string{"4444"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupMemberAddPayload(v, h, crypto.GroupMemberAdd{NewMemberIDs: []string{"3333"}, CurrentMemberIDs: []string{"1111", "2222"},
 					CurrentAdminIDs: []string{"1111"}, CurrentTitle: ptr("Team"), ConversationKeyVersion: "2000", CurrentPendingMemberIDs: []string{"4444"}})
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				gc := ev.GroupChange
-				if gc == nil || gc.Kind != GroupMembersAdded || gc.MemberIDs[0] != "3333" || len(gc.CurrentPendingMemberIDs) != 1 {
+				if gc == nil || gc.Kind != event.GroupMembersAdded || gc.MemberIDs[0] != "3333" || len(gc.CurrentPendingMemberIDs) != 1 {
 					t.Fatalf("%+v", gc)
 				}
 				if u := gc.Unsigned; len(u) != 1 || u[0] != "CurrentPendingMemberIDs" {
 					t.Fatalf("unsigned %v", u)
 				}
 			}},
-		{"member add v4 with pending ids", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+		{"member add v4 with pending ids", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{
 			MemberIds: []string{"3333"}, CurrentMemberIds: []string{"1111"}, CurrentAdminIds: []string{"1111"},
 			ConversationKeyVersion: ptr("2000"), CurrentPendingMemberIds: []string{"4444"}, CurrentTTLMsec: ptr(int64(5))}}}}, g, 4,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupMemberAddPayload(v, h, crypto.GroupMemberAdd{NewMemberIDs: []string{"3333"}, CurrentMemberIDs: []string{"1111"},
 					CurrentAdminIDs: []string{"1111"}, ConversationKeyVersion: "2000", CurrentPendingMemberIDs: []string{"4444"}, CurrentTTLMsec: ptr(int64(5))})
 			}, nil},
-		{"member add v7 with invite and screen capture", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+		{"member add v7 with invite and screen capture", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{
 			MemberIds: []string{"3333"}, CurrentMemberIds: []string{"1111"}, CurrentAdminIds: []string{"1111"}, ConversationKeyVersion: ptr("2000"),
-			ScreenCaptureBlockingEnabled: ptr(true), GroupInviteEnable: &event.GroupInviteEnable{InviteURL: ptr("https://i"), ExpiresAtMsec: ptr(int64(7))},
-			AdminSettings: &event.GroupAdminSettings{AddMember: ptr(false)}}}}}, g, 7,
+			ScreenCaptureBlockingEnabled: ptr(true), GroupInviteEnable: &tevent.GroupInviteEnable{InviteURL: ptr("https://i"), ExpiresAtMsec: ptr(int64(7))},
+			AdminSettings: &tevent.GroupAdminSettings{AddMember: ptr(false)}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupMemberAddPayload(v, h, crypto.GroupMemberAdd{NewMemberIDs: []string{"3333"}, CurrentMemberIDs: []string{"1111"},
 					CurrentAdminIDs: []string{"1111"}, ConversationKeyVersion: "2000", ScreenCaptureBlockingEnabled: ptr(true),
 					Invite: &crypto.GroupInvite{InviteURL: ptr("https://i"), ExpiresAtMsec: ptr(int64(7))}})
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				gc := ev.GroupChange
 				if gc.Invite == nil || gc.Invite.URL != "https://i" || gc.ScreenCaptureBlocking == nil || !*gc.ScreenCaptureBlocking ||
 					gc.AdminSettings == nil || gc.AdminSettings.AddMember == nil || *gc.AdminSettings.AddMember {
@@ -126,104 +127,104 @@ func TestSignedKinds(t *testing.T) {
 					t.Fatalf("unsigned %v", u)
 				}
 			}},
-		{"member add v5 with screen capture", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
+		{"member add v5 with screen capture", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{
 			MemberIds: []string{"3333"}, CurrentMemberIds: []string{"1111"}, CurrentAdminIds: []string{"1111"}, ConversationKeyVersion: ptr("2000"),
-			ScreenCaptureBlockingEnabled: ptr(false), GroupInviteEnable: &event.GroupInviteEnable{InviteURL: ptr("https://i")}}}}}, g, 5,
+			ScreenCaptureBlockingEnabled: ptr(false), GroupInviteEnable: &tevent.GroupInviteEnable{InviteURL: ptr("https://i")}}}}}, g, 5,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupMemberAddPayload(v, h, crypto.GroupMemberAdd{NewMemberIDs: []string{"3333"}, CurrentMemberIDs: []string{"1111"},
 					CurrentAdminIDs: []string{"1111"}, ConversationKeyVersion: "2000", ScreenCaptureBlockingEnabled: ptr(false),
 					Invite: &crypto.GroupInvite{InviteURL: ptr("https://i")}})
-			}, func(t *testing.T, ev *Event) {
+			}, func(t *testing.T, ev *event.Event) {
 				if u := ev.GroupChange.Unsigned; len(u) != 1 || u[0] != "Invite" {
 					t.Fatalf("unsigned %v", u)
 				}
 			}},
-		{"member remove", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupMemberRemove: &event.GroupMemberRemoveChange{MemberIds: []string{"2222"}}}}}, g, 7,
+		{"member remove", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupMemberRemove: &tevent.GroupMemberRemoveChange{MemberIds: []string{"2222"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindGroupMemberRemove, []string{"2222"})
 			},
-			func(t *testing.T, ev *Event) {
-				if ev.GroupChange.Kind != GroupMembersRemoved || ev.GroupChange.Kind.String() != "members_removed" {
+			func(t *testing.T, ev *event.Event) {
+				if ev.GroupChange.Kind != event.GroupMembersRemoved || ev.GroupChange.Kind.String() != "members_removed" {
 					t.Fatalf("%+v", ev.GroupChange)
 				}
 			}},
-		{"admin add", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupAdminAdd: &event.GroupAdminAddChange{AdminIds: []string{"2222"}}}}}, g, 7,
+		{"admin add", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupAdminAdd: &tevent.GroupAdminAddChange{AdminIds: []string{"2222"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindGroupAdminAdd, []string{"2222"})
 			}, nil},
-		{"admin remove", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupAdminRemove: &event.GroupAdminRemoveChange{AdminIds: []string{"2222"}}}}}, g, 7,
+		{"admin remove", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupAdminRemove: &tevent.GroupAdminRemoveChange{AdminIds: []string{"2222"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindGroupAdminRemove, []string{"2222"})
 			}, nil},
-		{"title", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupTitleChange: &event.GroupTitleChange{CustomTitle: ptr("New"), ConversationKeyVersion: ptr("1000")}}}}, g, 7,
+		{"title", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupTitleChange: &tevent.GroupTitleChange{CustomTitle: ptr("New"), ConversationKeyVersion: ptr("1000")}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupTitleChangePayload(v, h, "1000", ptr("New"))
 			},
-			func(t *testing.T, ev *Event) {
-				if ev.GroupChange.Kind != GroupTitleChanged || ev.GroupChange.Title != "New" {
+			func(t *testing.T, ev *event.Event) {
+				if ev.GroupChange.Kind != event.GroupTitleChanged || ev.GroupChange.Title != "New" {
 					t.Fatalf("%+v", ev.GroupChange)
 				}
 			}},
-		{"avatar", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupAvatarChange: &event.GroupAvatarUrlChange{CustomAvatarURL: ptr("https://a"), ConversationKeyVersion: ptr("1000")}}}}, g, 7,
+		{"avatar", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupAvatarChange: &tevent.GroupAvatarUrlChange{CustomAvatarURL: ptr("https://a"), ConversationKeyVersion: ptr("1000")}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupAvatarChangePayload(v, h, "1000", ptr("https://a"))
 			}, nil},
-		{"invite enable", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupInviteEnable: &event.GroupInviteEnable{InviteURL: ptr("https://i"), ExpiresAtMsec: ptr(int64(9))}}}}, g, 7,
+		{"invite enable", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupInviteEnable: &tevent.GroupInviteEnable{InviteURL: ptr("https://i"), ExpiresAtMsec: ptr(int64(9))}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupInviteEnablePayload(v, h, "https://i", ptr(int64(9)), nil)
 			},
-			func(t *testing.T, ev *Event) {
+			func(t *testing.T, ev *event.Event) {
 				if ev.GroupChange.Invite == nil || ev.GroupChange.Invite.ExpiresAtMsec != 9 {
 					t.Fatalf("%+v", ev.GroupChange)
 				}
 			}},
-		{"invite disable", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupInviteDisable: &event.GroupInviteDisable{DisabledByMemberID: ptr("1111")}}}}, g, 7,
+		{"invite disable", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupInviteDisable: &tevent.GroupInviteDisable{DisabledByMemberID: ptr("1111")}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupInviteDisablePayload(v, h, "1111")
 			}, nil},
-		{"join request", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupJoinRequest: &event.GroupJoinRequest{RequestingUserID: ptr("5555")}}}}, g, 7,
+		{"join request", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinRequest: &tevent.GroupJoinRequest{RequestingUserID: ptr("5555")}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupJoinRequestPayload(v, h, "5555")
 			}, nil},
-		{"join reject", &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{GroupJoinReject: &event.GroupJoinReject{RejectedUserIds: []string{"5555"}}}}}, g, 7,
+		{"join reject", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinReject: &tevent.GroupJoinReject{RejectedUserIds: []string{"5555"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindGroupJoinReject, []string{"5555"})
 			}, nil},
-		{"duration change", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			MessageDurationChange: &event.MessageDurationChange{TTLMsec: ptr(int64(3000)), ApplyToAllMessages: ptr(true)}}}}, f.conv, 7,
+		{"duration change", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			MessageDurationChange: &tevent.MessageDurationChange{TTLMsec: ptr(int64(3000)), ApplyToAllMessages: ptr(true)}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) { return crypto.DurationChangePayload(v, h, 3000) },
-			func(t *testing.T, ev *Event) {
-				if m := ev.MetadataChange; m == nil || m.Kind != MetadataMessageDurationChanged || m.TTL != 3*time.Second || !m.ApplyToAllMessages {
+			func(t *testing.T, ev *event.Event) {
+				if m := ev.MetadataChange; m == nil || m.Kind != event.MetadataMessageDurationChanged || m.TTL != 3*time.Second || !m.ApplyToAllMessages {
 					t.Fatalf("%+v", m)
 				}
 			}},
-		{"duration remove", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			MessageDurationRemove: &event.MessageDurationRemove{}}}}, f.conv, 7,
+		{"duration remove", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			MessageDurationRemove: &tevent.MessageDurationRemove{}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.FlagPayload(v, h, crypto.KindDurationRemove)
 			}, nil},
-		{"mute", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			MuteConversation: &event.MuteConversation{MutedConversationIds: []string{f.conv}}}}}, f.conv, 7,
+		{"mute", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			MuteConversation: &tevent.MuteConversation{MutedConversationIds: []string{f.conv}}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindMuteConversation, []string{f.conv})
 			},
-			func(t *testing.T, ev *Event) {
-				if ev.MetadataChange.Kind != MetadataMuted || ev.MetadataChange.ConversationIDs[0] != f.conv {
+			func(t *testing.T, ev *event.Event) {
+				if ev.MetadataChange.Kind != event.MetadataMuted || ev.MetadataChange.ConversationIDs[0] != f.conv {
 					t.Fatalf("%+v", ev.MetadataChange)
 				}
 			}},
-		{"unmute", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			UnmuteConversation: &event.UnmuteConversation{}}}}, f.conv, 7,
+		{"unmute", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			UnmuteConversation: &tevent.UnmuteConversation{}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindUnmuteConversation, nil)
 			}, nil},
-		{"screen capture blocking on", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			EnableScreenCaptureBlocking: &event.EnableScreenCaptureBlocking{}}}}, f.conv, 7,
+		{"screen capture blocking on", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			EnableScreenCaptureBlocking: &tevent.EnableScreenCaptureBlocking{}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.FlagPayload(v, h, crypto.KindEnableCaptureBlock)
 			}, nil},
-		{"screen capture detection off", &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{ConversationMetadataChange: &event.ConversationMetadataChange{
-			DisableScreenCaptureDetection: &event.DisableScreenCaptureDetection{}}}}, f.conv, 7,
+		{"screen capture detection off", &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{ConversationMetadataChange: &tevent.ConversationMetadataChange{
+			DisableScreenCaptureDetection: &tevent.DisableScreenCaptureDetection{}}}}, f.conv, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.FlagPayload(v, h, crypto.KindDisableCaptureDetect)
 			}, nil},
@@ -258,8 +259,8 @@ func TestSignedKinds(t *testing.T) {
 
 func TestAdminSettingsChangeIsUnverifiable(t *testing.T) {
 	f := newFixture(t)
-	d := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
-		GroupAdminSettingsChange: &event.GroupAdminSettingsChange{AddMember: ptr(true)}}}}
+	d := &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{
+		GroupAdminSettingsChange: &tevent.GroupAdminSettingsChange{AddMember: ptr(true)}}}}
 	p := testutil.Must(crypto.GroupIDListPayload(7, crypto.Header{MessageID: "m", SenderID: f.alice.id, ConversationID: "g1"}, crypto.KindGroupAdminAdd, nil))(t)
 	ev := Decrypt(f.bobKeys, encode(t, signedEvent(t, f.alice, env{seq: "1", conv: "g1"}, d, p)), nil)
 	if !errors.Is(ev.Err, ErrUnsignablePayload) || ev.Verified || ev.GroupChange != nil {
@@ -270,21 +271,21 @@ func TestAdminSettingsChangeIsUnverifiable(t *testing.T) {
 func TestUnsignedKinds(t *testing.T) {
 	f := newFixture(t)
 	cases := []struct {
-		d     *event.MessageEventDetail
-		kind  Kind
-		check func(*Event) bool
+		d     *tevent.MessageEventDetail
+		kind  event.Kind
+		check func(*event.Event) bool
 	}{
-		{&event.MessageEventDetail{MessageTypingEvent: &event.MessageTypingEvent{ConversationID: ptr(f.conv)}}, KindTyping,
-			func(e *Event) bool { return e.Typing.ConversationID == f.conv }},
-		{&event.MessageEventDetail{GrokSearchResponseEvent: &event.GrokSearchResponseEvent{SearchResponseID: ptr("r1")}}, KindGrok,
-			func(e *Event) bool { return e.Grok.SearchResponseID == "r1" }},
-		{&event.MessageEventDetail{MemberAccountDeleteEvent: &event.MemberAccountDeleteEvent{MemberID: ptr("2222")}}, KindMemberAccountDelete,
-			func(e *Event) bool { return e.MemberAccountDelete.MemberID == "2222" }},
-		{&event.MessageEventDetail{MessageFailureEvent: &event.MessageFailureEvent{FailureType: ptr(event.FailureType(99))}}, KindFailure,
-			func(e *Event) bool { return e.Failure.Type == FailureUnknown }},
+		{&tevent.MessageEventDetail{MessageTypingEvent: &tevent.MessageTypingEvent{ConversationID: ptr(f.conv)}}, event.KindTyping,
+			func(e *event.Event) bool { return e.Typing.ConversationID == f.conv }},
+		{&tevent.MessageEventDetail{GrokSearchResponseEvent: &tevent.GrokSearchResponseEvent{SearchResponseID: ptr("r1")}}, event.KindGrok,
+			func(e *event.Event) bool { return e.Grok.SearchResponseID == "r1" }},
+		{&tevent.MessageEventDetail{MemberAccountDeleteEvent: &tevent.MemberAccountDeleteEvent{MemberID: ptr("2222")}}, event.KindMemberAccountDelete,
+			func(e *event.Event) bool { return e.MemberAccountDelete.MemberID == "2222" }},
+		{&tevent.MessageEventDetail{MessageFailureEvent: &tevent.MessageFailureEvent{FailureType: ptr(tevent.FailureType(99))}}, event.KindFailure,
+			func(e *event.Event) bool { return e.Failure.Type == event.FailureUnknown }},
 	}
 	for _, c := range cases {
-		me := &event.MessageEvent{SequenceID: ptr("1"), SenderID: ptr("1111"), ConversationID: ptr(f.conv), Detail: c.d}
+		me := &tevent.MessageEvent{SequenceID: ptr("1"), SenderID: ptr("1111"), ConversationID: ptr(f.conv), Detail: c.d}
 		ev := Decrypt(f.bobKeys, encode(t, me), nil)
 		if ev.Err != nil || ev.Verified || ev.Kind != c.kind || ev.Kind.Signed() || !c.check(ev) {
 			t.Fatalf("%v: err %v verified %v kind %v", c.kind, ev.Err, ev.Verified, ev.Kind)
@@ -299,19 +300,19 @@ func TestFailureTypeNames(t *testing.T) {
 		"RATE_LIMIT_UPSELL", "SIGNATURE_FAILED_TO_VERIFY_AGAINST_PUBLIC_KEY", "GENERIC_ERROR",
 		"SENDER_NOT_GROUP_MEMBER", "INVALID_SIGNATURE_VERSION", "INVALID_PIN_REQUEST", "TOO_MANY_PINS"}
 	for i, w := range want {
-		ft := FailureType(i)
+		ft := event.FailureType(i)
 		if ft.String() != w {
 			t.Errorf("%d: %s want %s", i, ft, w)
 		}
 		// The generated enum agrees on every value.
-		if i > 0 && event.FailureType(i).String() != w {
-			t.Errorf("thrift enum %d = %s, want %s", i, event.FailureType(i), w)
+		if i > 0 && tevent.FailureType(i).String() != w {
+			t.Errorf("thrift enum %d = %s, want %s", i, tevent.FailureType(i), w)
 		}
 	}
-	if FailureType(19).String() != "UNKNOWN" || FailureType(-1).String() != "UNKNOWN" {
+	if event.FailureType(19).String() != "UNKNOWN" || event.FailureType(-1).String() != "UNKNOWN" {
 		t.Error("out of range names")
 	}
-	if !FailureNonLatestKeyVersion.Retryable() || FailureInvalidSenderSignature.Retryable() {
+	if !event.FailureNonLatestKeyVersion.Retryable() || event.FailureInvalidSenderSignature.Retryable() {
 		t.Error("retryable")
 	}
 }
@@ -337,20 +338,20 @@ func TestCompareVersions(t *testing.T) {
 
 func TestEnumNames(t *testing.T) {
 	checks := map[string]string{
-		KindMemberAccountDelete.String():               "member_account_delete",
-		Kind(99).String():                              "unknown",
-		ContentSetVerifiedStatus.String():              "set_verified_status",
-		ContentKind(-1).String():                       "unknown",
-		AttachmentJetfuel.String():                     "jetfuel",
-		MediaSVG.String():                              "svg",
-		MediaType(7).String():                          "unknown",
-		MetadataScreenCaptureBlockingDisabled.String(): "screen_capture_blocking_disabled",
-		TierPremiumBusiness.String():                   "PREMIUM_BUSINESS",
-		GroupAdminSettingsChanged.String():             "admin_settings_changed",
-		AnomalyMissingKey.String():                     "missing_key",
-		PreviewInvalid.String():                        "invalid",
-		DeleteAction(0).String():                       "unknown",
-		EntityPhoneNumber.String():                     "phone_number",
+		event.KindMemberAccountDelete.String():               "member_account_delete",
+		event.Kind(99).String():                              "unknown",
+		event.ContentSetVerifiedStatus.String():              "set_verified_status",
+		event.ContentKind(-1).String():                       "unknown",
+		event.AttachmentJetfuel.String():                     "jetfuel",
+		event.MediaSVG.String():                              "svg",
+		event.MediaType(7).String():                          "unknown",
+		event.MetadataScreenCaptureBlockingDisabled.String(): "screen_capture_blocking_disabled",
+		event.TierPremiumBusiness.String():                   "PREMIUM_BUSINESS",
+		event.GroupAdminSettingsChanged.String():             "admin_settings_changed",
+		event.AnomalyMissingKey.String():                     "missing_key",
+		event.PreviewInvalid.String():                        "invalid",
+		event.DeleteAction(0).String():                       "unknown",
+		event.EntityPhoneNumber.String():                     "phone_number",
 	}
 	for got, want := range checks {
 		if got != want {
@@ -358,7 +359,7 @@ func TestEnumNames(t *testing.T) {
 		}
 	}
 	// The thrift enums agree with ours where names are shared.
-	if event.RateLimitTier(3).String() != TierPremium.String() {
+	if tevent.RateLimitTier(3).String() != event.TierPremium.String() {
 		t.Error("tier names drift")
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // errNotSigned reports a detail that has no signed payload: an unsigned
@@ -22,7 +22,7 @@ var errNotSigned = errors.New("inbound: no signed payload")
 // The conversation component is the event's conversation_id, omitted when
 // absent (and always for GroupCreate). Empty message, sender or conversation
 // ids make the event unsignable, so it never verifies.
-func signedPayload(me *event.MessageEvent, d *event.MessageEventDetail, sigVersion int, ckey *crypto.ConversationKey) (crypto.Payload, bool) {
+func signedPayload(me *tevent.MessageEvent, d *tevent.MessageEventDetail, sigVersion int, ckey *crypto.ConversationKey) (crypto.Payload, bool) {
 	if me.MessageID == nil || me.SenderID == nil || d == nil {
 		return crypto.Payload{}, false
 	}
@@ -40,7 +40,7 @@ func signedPayload(me *event.MessageEvent, d *event.MessageEventDetail, sigVersi
 
 // detailPayload maps the decoded detail onto the crypto builder for its
 // kind.
-func detailPayload(d *event.MessageEventDetail, v int, h crypto.Header, ckey *crypto.ConversationKey) (crypto.Payload, error) {
+func detailPayload(d *tevent.MessageEventDetail, v int, h crypto.Header, ckey *crypto.ConversationKey) (crypto.Payload, error) {
 	switch {
 	case d.MessageCreateEvent != nil:
 		mce := d.MessageCreateEvent
@@ -114,7 +114,7 @@ func detailPayload(d *event.MessageEventDetail, v int, h crypto.Header, ckey *cr
 	return crypto.Payload{}, errNotSigned
 }
 
-func groupChangePayload(gc *event.GroupChange, v int, h crypto.Header) (crypto.Payload, error) {
+func groupChangePayload(gc *tevent.GroupChange, v int, h crypto.Header) (crypto.Payload, error) {
 	if gc == nil {
 		return crypto.Payload{}, errNotSigned
 	}
@@ -202,7 +202,7 @@ func idListPayload(v int, h crypto.Header, kind string, ids []string) (crypto.Pa
 	return crypto.GroupIDListPayload(v, h, kind, ids)
 }
 
-func metadataChangePayload(c *event.ConversationMetadataChange, v int, h crypto.Header) (crypto.Payload, error) {
+func metadataChangePayload(c *tevent.ConversationMetadataChange, v int, h crypto.Header) (crypto.Payload, error) {
 	if c == nil {
 		return crypto.Payload{}, errNotSigned
 	}

@@ -3,22 +3,22 @@ package inbound
 import (
 	"testing"
 
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // TestSignedPayloadEnvelopeEdges pins how envelope ids are signed: an absent
 // conversation id is omitted, GroupCreate never has one, and empty ids make
 // an event unsignable (no honest sender produces them).
 func TestSignedPayloadEnvelopeEdges(t *testing.T) {
-	unread := &event.MessageEventDetail{MarkConversationUnreadEvent: &event.MarkConversationUnreadEvent{SeenUntilSequenceID: ptr("41")}}
-	remove := &event.MessageEventDetail{ConversationMetadataChangeEvent: &event.ConversationMetadataChangeEvent{
-		ConversationMetadataChange: &event.ConversationMetadataChange{MessageDurationRemove: &event.MessageDurationRemove{}}}}
-	create := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
-		GroupCreate: &event.GroupCreate{MemberIds: []string{"1", "2"}, ConversationKeyVersion: ptr("9")}}}}
+	unread := &tevent.MessageEventDetail{MarkConversationUnreadEvent: &tevent.MarkConversationUnreadEvent{SeenUntilSequenceID: ptr("41")}}
+	remove := &tevent.MessageEventDetail{ConversationMetadataChangeEvent: &tevent.ConversationMetadataChangeEvent{
+		ConversationMetadataChange: &tevent.ConversationMetadataChange{MessageDurationRemove: &tevent.MessageDurationRemove{}}}}
+	create := &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{
+		GroupCreate: &tevent.GroupCreate{MemberIds: []string{"1", "2"}, ConversationKeyVersion: ptr("9")}}}}
 	for _, tc := range []struct {
 		name      string
 		msg, conv *string
-		d         *event.MessageEventDetail
+		d         *tevent.MessageEventDetail
 		want      string
 	}{
 		{"absent conversation", ptr("m"), nil, unread, "MarkConversationUnreadEvent,m,s,41"},
@@ -26,7 +26,7 @@ func TestSignedPayloadEnvelopeEdges(t *testing.T) {
 		{"group create ignores conversation", ptr("m"), ptr("g1"), create, "GroupChangeEvent.GroupCreate,m,s,9,1,2,null,null,null"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			me := &event.MessageEvent{MessageID: tc.msg, SenderID: ptr("s"), ConversationID: tc.conv}
+			me := &tevent.MessageEvent{MessageID: tc.msg, SenderID: ptr("s"), ConversationID: tc.conv}
 			p, ok := signedPayload(me, tc.d, 7, nil)
 			if !ok {
 				t.Fatal("not signable")
@@ -40,7 +40,7 @@ func TestSignedPayloadEnvelopeEdges(t *testing.T) {
 			}
 		})
 	}
-	for name, me := range map[string]*event.MessageEvent{
+	for name, me := range map[string]*tevent.MessageEvent{
 		"absent message id":  {SenderID: ptr("s")},
 		"empty message id":   {MessageID: ptr(""), SenderID: ptr("s"), ConversationID: ptr("g1")},
 		"empty sender id":    {MessageID: ptr("m"), SenderID: ptr(""), ConversationID: ptr("g1")},

@@ -5,7 +5,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -18,9 +19,9 @@ import (
 // they decide nothing here. Whether an embedded edit is of the quoted
 // message is for the caller to decide from its own store
 // (PreviewValidation.SourceMessageID and EditTargetSequenceID).
-func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *product.ReplyingToPreview) PreviewValidation {
-	invalid := func(reason error) PreviewValidation {
-		return PreviewValidation{Status: PreviewInvalid, Reason: reason}
+func validatePreview(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) event.PreviewValidation {
+	invalid := func(reason error) event.PreviewValidation {
+		return event.PreviewValidation{Status: event.PreviewInvalid, Reason: reason}
 	}
 	raw := p.RawEventMessageCreate
 	if raw == nil {
@@ -98,7 +99,7 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 			return invalid(ErrPreviewAttachments)
 		}
 	}
-	return PreviewValidation{Status: PreviewValid, SourceMessageID: *raw.MessageID, EditTargetSequenceID: editTarget}
+	return event.PreviewValidation{Status: event.PreviewValid, SourceMessageID: *raw.MessageID, EditTargetSequenceID: editTarget}
 }
 
 // prefixOnRuneBoundary reports whether claimed is quoted truncated on a
@@ -132,7 +133,7 @@ func containsAttachment(list []*product.MessageAttachment, a *product.MessageAtt
 // with the key from Keys, the batch, or an embedded key change addressed to
 // this account. Embedded key changes need no signature check here: the raw
 // event's ciphertext is signature-bound, so a wrong key cannot open it.
-func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.MessageEvent) ([]byte, bool) {
+func rawContents(keys Keys, ov overlay, raw *tevent.MessageEvent, ckces []*tevent.MessageEvent) ([]byte, bool) {
 	mce := raw.Detail.MessageCreateEvent
 	if mce.Contents == nil {
 		return nil, false

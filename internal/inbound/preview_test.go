@@ -5,7 +5,8 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
@@ -45,59 +46,59 @@ func TestReplyPreviewValidation(t *testing.T) {
 	cases := []struct {
 		name   string
 		mut    func(p *product.ReplyingToPreview)
-		want   PreviewStatus
+		want   event.PreviewStatus
 		reason error
 	}{
-		{"genuine", func(p *product.ReplyingToPreview) {}, PreviewValid, nil},
-		{"truncated on a rune boundary", func(p *product.ReplyingToPreview) { p.MessageText = ptr("hé") }, PreviewValid, nil},
-		{"forged text", func(p *product.ReplyingToPreview) { p.MessageText = ptr("I owe you $100") }, PreviewInvalid, ErrPreviewText},
-		{"claims another sender", func(p *product.ReplyingToPreview) { p.SenderID = ptr(int64(3333)) }, PreviewInvalid, ErrPreviewSender},
+		{"genuine", func(p *product.ReplyingToPreview) {}, event.PreviewValid, nil},
+		{"truncated on a rune boundary", func(p *product.ReplyingToPreview) { p.MessageText = ptr("hé") }, event.PreviewValid, nil},
+		{"forged text", func(p *product.ReplyingToPreview) { p.MessageText = ptr("I owe you $100") }, event.PreviewInvalid, ErrPreviewText},
+		{"claims another sender", func(p *product.ReplyingToPreview) { p.SenderID = ptr(int64(3333)) }, event.PreviewInvalid, ErrPreviewSender},
 		// Sequence ids are signed by nobody: the pipeline lets them pass,
 		// and the caller binds them through its store (session does).
-		{"claims another sequence id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageSequenceID = ptr("99") }, PreviewValid, nil},
-		{"embedded original relabelled", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate.SequenceID = ptr("99") }, PreviewValid, nil},
-		{"claims another message id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageID = ptr("nope") }, PreviewInvalid, ErrPreviewMessageID},
-		{"extra entity", func(p *product.ReplyingToPreview) { p.Entities = append(p.Entities, urlEntity(0, 1)) }, PreviewInvalid, ErrPreviewEntities},
-		{"extra attachment", func(p *product.ReplyingToPreview) { p.Attachments = append(p.Attachments, postAttachment("43")) }, PreviewInvalid, ErrPreviewAttachments},
+		{"claims another sequence id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageSequenceID = ptr("99") }, event.PreviewValid, nil},
+		{"embedded original relabelled", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate.SequenceID = ptr("99") }, event.PreviewValid, nil},
+		{"claims another message id", func(p *product.ReplyingToPreview) { p.ReplyingToMessageID = ptr("nope") }, event.PreviewInvalid, ErrPreviewMessageID},
+		{"extra entity", func(p *product.ReplyingToPreview) { p.Entities = append(p.Entities, urlEntity(0, 1)) }, event.PreviewInvalid, ErrPreviewEntities},
+		{"extra attachment", func(p *product.ReplyingToPreview) { p.Attachments = append(p.Attachments, postAttachment("43")) }, event.PreviewInvalid, ErrPreviewAttachments},
 		{"source from another conversation", func(p *product.ReplyingToPreview) {
 			p.RawEventMessageCreate = messageEvent(t, f.alice, env{seq: "100", conv: "1111:3333"}, "1000", f.key, origHolder)
-		}, PreviewInvalid, ErrPreviewSource},
+		}, event.PreviewInvalid, ErrPreviewSource},
 		{"source with forged signature", func(p *product.ReplyingToPreview) {
 			forged := messageEvent(t, f.mallory, env{seq: "100", conv: f.conv}, "1000", f.key, origHolder)
 			forged.SenderID = ptr(f.alice.id)
 			p.RawEventMessageCreate = forged
 			p.ReplyingToMessageID = forged.MessageID
-		}, PreviewInvalid, ErrPreviewSignature},
-		{"source not a message", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate = oldKCE }, PreviewInvalid, ErrPreviewSource},
+		}, event.PreviewInvalid, ErrPreviewSignature},
+		{"source not a message", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate = oldKCE }, event.PreviewInvalid, ErrPreviewSource},
 		{"source under an unknown key", func(p *product.ReplyingToPreview) {
 			p.RawEventMessageCreate = oldOrig
 			p.MessageText, p.Entities, p.Attachments, p.ReplyingToMessageSequenceID, p.ReplyingToMessageID = nil, nil, nil, nil, nil
-		}, PreviewInvalid, ErrPreviewDecrypt},
+		}, event.PreviewInvalid, ErrPreviewDecrypt},
 		{"source key delivered by an embedded key change", func(p *product.ReplyingToPreview) {
 			p.RawEventMessageCreate = oldOrig
-			p.RawEventCkces = []*event.MessageEvent{oldKCE}
+			p.RawEventCkces = []*tevent.MessageEvent{oldKCE}
 			p.MessageText, p.Entities, p.Attachments, p.ReplyingToMessageSequenceID, p.ReplyingToMessageID = ptr("from the old"), nil, nil, ptr("50"), oldOrig.MessageID
-		}, PreviewValid, nil},
+		}, event.PreviewValid, nil},
 		{"edited original quoted", func(p *product.ReplyingToPreview) {
 			p.RawEventEditMessage = edit
 			p.MessageText, p.Entities = ptr("edited"), []*product.RichTextEntity{urlEntity(0, 6)}
-		}, PreviewValid, nil},
-		{"pre-edit text with edit embedded", func(p *product.ReplyingToPreview) { p.RawEventEditMessage = edit }, PreviewInvalid, ErrPreviewText},
+		}, event.PreviewValid, nil},
+		{"pre-edit text with edit embedded", func(p *product.ReplyingToPreview) { p.RawEventEditMessage = edit }, event.PreviewInvalid, ErrPreviewText},
 		{"edit by someone else", func(p *product.ReplyingToPreview) {
 			p.RawEventEditMessage = messageEvent(t, f.mallory, env{seq: "101", conv: f.conv}, "1000", f.key, editHolder)
 			p.MessageText, p.Entities = ptr("edited"), nil
-		}, PreviewInvalid, ErrPreviewEdit},
+		}, event.PreviewInvalid, ErrPreviewEdit},
 		{"edit naming no target", func(p *product.ReplyingToPreview) {
 			other := &product.MessageEntryHolder{Contents: &product.MessageEntryContents{MessageEdit: &product.MessageEdit{
 				UpdatedText: ptr("edited text")}}}
 			p.RawEventEditMessage = messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key, other)
 			p.MessageText, p.Entities = ptr("edited"), nil
-		}, PreviewInvalid, ErrPreviewEdit},
+		}, event.PreviewInvalid, ErrPreviewEdit},
 		{"edit that is a plain message", func(p *product.ReplyingToPreview) {
 			p.RawEventEditMessage = messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key, textHolder("edited text"))
 			p.MessageText, p.Entities = ptr("edited"), nil
-		}, PreviewInvalid, ErrPreviewEdit},
-		{"no embedded source", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate = nil }, PreviewNotValidated, nil},
+		}, event.PreviewInvalid, ErrPreviewEdit},
+		{"no embedded source", func(p *product.ReplyingToPreview) { p.RawEventMessageCreate = nil }, event.PreviewNotValidated, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,13 +116,13 @@ func TestReplyPreviewValidation(t *testing.T) {
 			if rp.Validation.Status != c.want || !errors.Is(rp.Validation.Reason, c.reason) || (c.reason == nil && rp.Validation.Reason != nil) {
 				t.Fatalf("validation = %v (%v), want %v (%v)", rp.Validation.Status, rp.Validation.Reason, c.want, c.reason)
 			}
-			if c.want == PreviewValid && rp.Validation.SourceMessageID != p.RawEventMessageCreate.GetMessageID() {
+			if c.want == event.PreviewValid && rp.Validation.SourceMessageID != p.RawEventMessageCreate.GetMessageID() {
 				t.Fatalf("source message id %q", rp.Validation.SourceMessageID)
 			}
 		})
 	}
 	// The edit's signed target is handed to the caller, which binds it.
-	for target, edit := range map[string]*event.MessageEvent{"100": edit, "77": messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key,
+	for target, edit := range map[string]*tevent.MessageEvent{"100": edit, "77": messageEvent(t, f.alice, env{seq: "101", conv: f.conv}, "1000", f.key,
 		&product.MessageEntryHolder{Contents: &product.MessageEntryContents{MessageEdit: &product.MessageEdit{
 			MessageSequenceID: ptr("77"), UpdatedText: ptr("edited text")}}})} {
 		t.Run("edit target "+target, func(t *testing.T) {
@@ -132,7 +133,7 @@ func TestReplyPreviewValidation(t *testing.T) {
 				MessageText: ptr("my reply"), ReplyingToPreview: p}}}
 			ev := Decrypt(f.bobKeys, encode(t, messageEvent(t, f.bob, env{seq: "200", conv: f.conv}, "1000", f.key, reply)), nil)
 			v := ev.Message.Text.ReplyPreview.Validation
-			if v.Status != PreviewValid || v.EditTargetSequenceID != target || v.SourceMessageID != orig.GetMessageID() {
+			if v.Status != event.PreviewValid || v.EditTargetSequenceID != target || v.SourceMessageID != orig.GetMessageID() {
 				t.Fatalf("validation %+v", v)
 			}
 		})
@@ -158,7 +159,7 @@ func TestPreviewMapping(t *testing.T) {
 	ev := Decrypt(f.bobKeys, encode(t, messageEvent(t, f.alice, env{seq: "1", conv: f.conv}, "1000", f.key, reply)), nil)
 	rp := ev.Message.Text.ReplyPreview
 	if rp.SenderID != "1111" || rp.Text != "q" || !rp.HasText || rp.SenderDisplayName != "Alice" || rp.SequenceID != "5" ||
-		rp.MessageID != "m" || rp.AttachmentID != "a" || rp.HasSourceEvent || rp.Validation.Status != PreviewNotValidated {
+		rp.MessageID != "m" || rp.AttachmentID != "a" || rp.HasSourceEvent || rp.Validation.Status != event.PreviewNotValidated {
 		t.Fatalf("%+v", rp)
 	}
 	_ = crypto.SignatureSize

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // sdkSamples is interop/testdata/sdk-samples.json: events produced by the
@@ -146,7 +147,7 @@ func TestSDKSamplesMessages(t *testing.T) {
 			}
 			switch want.Content.Type {
 			case "text":
-				if msg.Kind != ContentText || msg.Text.Text != want.Content.Text || len(msg.Text.Entities) != len(want.Content.Entities) {
+				if msg.Kind != event.ContentText || msg.Text.Text != want.Content.Text || len(msg.Text.Entities) != len(want.Content.Entities) {
 					t.Errorf("%s: %+v", m.Name, msg.Text)
 				}
 				for i, e := range want.Content.Entities {
@@ -154,17 +155,17 @@ func TestSDKSamplesMessages(t *testing.T) {
 						t.Errorf("%s: entity %d", m.Name, i)
 					}
 				}
-				if want.ReplyPreviewValidation == "valid" && (msg.Text.ReplyPreview == nil || msg.Text.ReplyPreview.Validation.Status != PreviewValid) {
+				if want.ReplyPreviewValidation == "valid" && (msg.Text.ReplyPreview == nil || msg.Text.ReplyPreview.Validation.Status != event.PreviewValid) {
 					t.Errorf("%s: preview %+v", m.Name, msg.Text.ReplyPreview)
 				}
 			case "edit":
-				if msg.Kind != ContentEdit || msg.Edit.Text != want.Content.NewText || msg.Edit.TargetSequenceID != want.Content.Target {
+				if msg.Kind != event.ContentEdit || msg.Edit.Text != want.Content.NewText || msg.Edit.TargetSequenceID != want.Content.Target {
 					t.Errorf("%s: %+v", m.Name, msg.Edit)
 				}
 			case "reaction", "reactionRemoved":
-				k := ContentReactionAdd
+				k := event.ContentReactionAdd
 				if want.Content.Type == "reactionRemoved" {
-					k = ContentReactionRemove
+					k = event.ContentReactionRemove
 				}
 				if msg.Kind != k || msg.Reaction.Emoji != want.Content.Emoji || msg.Reaction.TargetSequenceID != want.Content.Target {
 					t.Errorf("%s: %+v", m.Name, msg.Reaction)
@@ -213,17 +214,17 @@ func TestSDKSamplesGroupAndDelete(t *testing.T) {
 	if !errors.Is(evs[0].Err, ErrUnsignablePayload) || !errors.Is(evs[0].KeyChange.KeyErr, ErrNotParticipant) {
 		t.Fatalf("group create key change for a non-member: %v / %v", evs[0].Err, evs[0].KeyChange.KeyErr)
 	}
-	if evs[1].Err != nil || evs[1].GroupChange.Kind != GroupCreated || evs[1].GroupChange.Title != "Team" {
+	if evs[1].Err != nil || evs[1].GroupChange.Kind != event.GroupCreated || evs[1].GroupChange.Title != "Team" {
 		t.Fatalf("group create: %v %+v", evs[1].Err, evs[1].GroupChange)
 	}
 	if evs[2].Err != nil || !evs[2].Verified || evs[2].KeyChange.Key == nil {
 		t.Fatalf("member-add key change: %v", evs[2].Err)
 	}
-	if evs[3].Err != nil || evs[3].GroupChange.Kind != GroupMembersAdded || evs[3].GroupChange.MemberIDs[0] != "333" {
+	if evs[3].Err != nil || evs[3].GroupChange.Kind != event.GroupMembersAdded || evs[3].GroupChange.MemberIDs[0] != "333" {
 		t.Fatalf("member add: %v %+v", evs[3].Err, evs[3].GroupChange)
 	}
 	del := DecryptBase64(sampleKeys(t, s, "222"), s.MessageDelete.EncodedEvent, nil)
-	if del.Err != nil || !del.Verified || del.Delete.Action != DeleteForAll || len(del.Delete.SequenceIDs) != 2 {
+	if del.Err != nil || !del.Verified || del.Delete.Action != event.DeleteForAll || len(del.Delete.SequenceIDs) != 2 {
 		t.Fatalf("delete: %v %+v", del.Err, del.Delete)
 	}
 }

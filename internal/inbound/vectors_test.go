@@ -8,6 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // sdkVectors is the official fixture crates/core/tests/fixtures/sdk_vectors.json.
@@ -64,9 +65,9 @@ func vectorKeys(t testing.TB, v *sdkVectors, userID string) *StaticKeys {
 	return k
 }
 
-func collect(t testing.TB, keys Keys, events []string, opts *Options) []*Event {
+func collect(t testing.TB, keys Keys, events []string, opts *Options) []*event.Event {
 	t.Helper()
-	var out []*Event
+	var out []*event.Event
 	for ev, err := range DecryptBatch(context.Background(), keys, FromBase64(events), opts) {
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +87,7 @@ func TestVectorsBatch(t *testing.T) {
 			t.Fatalf("got %d events", len(evs))
 		}
 		kc := evs[0]
-		if kc.Err != nil || !kc.Verified || kc.Kind != KindKeyChange {
+		if kc.Err != nil || !kc.Verified || kc.Kind != event.KindKeyChange {
 			t.Fatalf("key change: kind %v verified %v err %v", kc.Kind, kc.Verified, kc.Err)
 		}
 		if kc.KeyChange.Version != v.EventCKeyVersion || kc.KeyChange.Key == nil {
@@ -99,7 +100,7 @@ func TestVectorsBatch(t *testing.T) {
 			t.Error("verified v7 key change not usable for encryption")
 		}
 		msg := evs[1]
-		if msg.Err != nil || !msg.Verified || msg.Message == nil || msg.Message.Kind != ContentText {
+		if msg.Err != nil || !msg.Verified || msg.Message == nil || msg.Message.Kind != event.ContentText {
 			t.Fatalf("message: verified %v err %v", msg.Verified, msg.Err)
 		}
 		if msg.Text() != v.EventMessageText || msg.SenderID != v.EventSenderID || msg.ConversationID != v.EventConversationID {
@@ -160,13 +161,13 @@ func TestVectorsSingleEvent(t *testing.T) {
 func TestVectorsFailure(t *testing.T) {
 	v := loadVectors(t)
 	ev := DecryptBase64(&StaticKeys{}, v.EventFailure, nil)
-	if ev.Err != nil || ev.Kind != KindFailure || ev.Failure == nil {
+	if ev.Err != nil || ev.Kind != event.KindFailure || ev.Failure == nil {
 		t.Fatalf("failure: %v kind %v", ev.Err, ev.Kind)
 	}
-	if ev.Failure.Type != FailureRateLimitUpsell || ev.Failure.Type.String() != "RATE_LIMIT_UPSELL" {
+	if ev.Failure.Type != event.FailureRateLimitUpsell || ev.Failure.Type.String() != "RATE_LIMIT_UPSELL" {
 		t.Errorf("type %v", ev.Failure.Type)
 	}
-	if ev.Failure.Tier != TierPremium {
+	if ev.Failure.Tier != event.TierPremium {
 		t.Errorf("tier %v", ev.Failure.Tier)
 	}
 	if ev.SenderID != v.EventSenderID || ev.Verified {
@@ -186,16 +187,16 @@ func TestVectorsReplyPreview(t *testing.T) {
 		}
 	}
 	valid, forged := evs[1], evs[2]
-	for _, ev := range []*Event{valid, forged} {
+	for _, ev := range []*event.Event{valid, forged} {
 		if ev.Text() != v.EventReplyText || ev.Message.Text.ReplyPreview == nil || !ev.Message.Text.ReplyPreview.HasSourceEvent {
 			t.Fatalf("reply text %q preview %+v", ev.Text(), ev.Message.Text.ReplyPreview)
 		}
 	}
-	if got := valid.Message.Text.ReplyPreview.Validation; got.Status != PreviewValid || got.Reason != nil {
+	if got := valid.Message.Text.ReplyPreview.Validation; got.Status != event.PreviewValid || got.Reason != nil {
 		t.Fatalf("valid reply: %+v", got)
 	}
 	fp := forged.Message.Text.ReplyPreview
-	if fp.Validation.Status != PreviewInvalid || !errors.Is(fp.Validation.Reason, ErrPreviewText) {
+	if fp.Validation.Status != event.PreviewInvalid || !errors.Is(fp.Validation.Reason, ErrPreviewText) {
 		t.Fatalf("forged reply: %+v", fp.Validation)
 	}
 	if fp.Text != v.EventReplyForgedText {

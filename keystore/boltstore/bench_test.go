@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"github.com/xchat-go/xchat/keystore"
-
 	"path/filepath"
 	"strconv"
 	"testing"
