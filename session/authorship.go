@@ -26,13 +26,6 @@ import (
 // previews are bound the same way: the quoted message by its signed
 // message id, an embedded edit by the sequence id its author signed.
 
-// ErrPreviewEditUnconfirmed is the Reason of a reply preview that embeds an
-// edit when the quoted message is not stored here: the edit names its
-// target by sequence id, and without the quoted message the engine cannot
-// tell whether the edit is of that message. The preview is then not
-// validated (PreviewNotValidated) until the quoted message is stored.
-var ErrPreviewEditUnconfirmed = errors.New("session: reply preview edit cannot be bound to the quoted message")
-
 // Names of the pending-action records (values).
 func pendingDeleteKey(cid, seq string) string  { return "session/pending-delete/" + cid + "/" + seq }
 func pendingPreviewKey(cid, mid string) string { return "session/pending-preview/" + cid + "/" + mid }
@@ -63,7 +56,7 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 	if d := ev.Delete; d != nil {
 		for _, seq := range d.SequenceIDs {
 			if !decimal.ValidID(seq) || !decimal.Less(seq, ev.SequenceID) {
-				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", inbound.ErrMalformed, ev.SequenceID, seq))
+				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", ErrMalformed, ev.SequenceID, seq))
 				return nil
 			}
 		}
@@ -105,7 +98,7 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 		if v.EditTargetSequenceID == "" {
 			return nil
 		}
-		v.Status, v.Reason = event.PreviewNotValidated, ErrPreviewEditUnconfirmed
+		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
 		return addPending(ctx, tx, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
 	case err != nil:
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -75,9 +74,6 @@ type Delivered struct {
 	// Err explains DeliveryIgnored and DeliveryRejected.
 	Err error
 }
-
-// ErrDeliveryRejected is the Err of a rejected delivery.
-var ErrDeliveryRejected = errors.New("session: activity event rejected")
 
 // maxSeenDeliveries bounds the event_uuid memory of an engine.
 const maxSeenDeliveries = 8192
@@ -200,7 +196,7 @@ func (e *Engine) routeDelivery(p *api.ChatPayload) (string, error) {
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, inbound.ErrMalformed, err)
+		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, ErrMalformed, err)
 	}
 	named := me.GetConversationID()
 	cid, err := CanonicalID(named, e.userID)

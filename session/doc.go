@@ -33,7 +33,7 @@
 // gaps, forks, reorders and equivocation (SyncResult.Anomalies); a server
 // response to a send must be the message sent. Events that fail a check are
 // stored as failed, with the reason, and take no effect: malformed ids
-// (inbound.ErrMalformed), authors outside the conversation or the group
+// (ErrMalformed), authors outside the conversation or the group
 // roster at that point of the transcript (ErrNotMember), group changes and
 // deletes-for-all the author may not make (ErrNotAuthorized), group changes
 // that do not fit the roster held (ErrRosterDivergence), and old events

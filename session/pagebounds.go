@@ -6,7 +6,6 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -59,7 +58,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad
 	add := func(b64 string) {
 		raw, err := wire.DecodeB64(b64)
 		if err != nil {
-			bad = append(bad, &event.Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
+			bad = append(bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
 			return
 		}
 		raws = append(raws, raw)
@@ -97,7 +96,7 @@ func (b *pageBudget) hold(ev *event.Event) *event.Event {
 	return &event.Event{
 		SequenceID: ev.SequenceID, PreviousSequenceID: ev.PreviousSequenceID, MessageID: ev.MessageID,
 		SenderID: ev.SenderID, ConversationID: ev.ConversationID, CreatedAt: ev.CreatedAt, Raw: ev.Raw, Kind: ev.Kind,
-		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", inbound.ErrMalformed, maxPageElements, n),
+		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", ErrMalformed, maxPageElements, n),
 	}
 }
 

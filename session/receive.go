@@ -29,7 +29,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*event.Event, err
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", inbound.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	cid, err := CanonicalID(me.GetConversationID(), e.userID)
 	if err != nil || cid != me.GetConversationID() {
@@ -74,7 +74,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*event.Event, err
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err
 			}
-			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, cid, kc.Version))
+			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
 			ev.Verified = false
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 
 	"github.com/xchat-go/xchat/internal/decimal"
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -245,7 +244,7 @@ func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 		return stepResult{}
 	}
 	if n := len(g.MemberIDs) + len(g.CurrentMemberIDs) + len(g.CurrentAdminIDs) + len(g.AdminIDs); n > maxRosterIDs {
-		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", inbound.ErrMalformed, n, maxRosterIDs)}
+		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", ErrMalformed, n, maxRosterIDs)}
 	}
 	switch g.Kind {
 	case event.GroupCreated:
@@ -298,7 +297,7 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 	}
 	for _, u := range g.MemberIDs {
 		if !isUserID(u) {
-			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", inbound.ErrMalformed)}
+			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", ErrMalformed)}
 		}
 	}
 	members := normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID))

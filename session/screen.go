@@ -10,7 +10,6 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 
 	"github.com/xchat-go/xchat/internal/decimal"
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -58,7 +57,7 @@ func screenEnvelope(ev *event.Event) {
 		bad = append(bad, fmt.Sprintf("message id (%d bytes) is not 1-%d bytes without NUL", len(ev.MessageID), maxMessageIDLen))
 	}
 	if len(bad) > 0 {
-		reject(ev, fmt.Errorf("%w: %s", inbound.ErrMalformed, strings.Join(bad, "; ")))
+		reject(ev, fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; ")))
 	}
 }
 

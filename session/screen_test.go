@@ -7,7 +7,6 @@ import (
 
 	"github.com/xchat-go/xchat/session/event"
 
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
 
@@ -30,7 +29,7 @@ func TestScreenEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := &event.Event{SequenceID: tc.seq, PreviousSequenceID: tc.prev, MessageID: tc.id, Verified: true, Message: &event.Message{}}
 			screenEnvelope(ev)
-			if got := errors.Is(ev.Err, inbound.ErrMalformed); got != tc.bad {
+			if got := errors.Is(ev.Err, ErrMalformed); got != tc.bad {
 				t.Fatalf("malformed %v, want %v (%v)", got, tc.bad, ev.Err)
 			}
 			if tc.bad && (ev.Verified || ev.Message != nil) {

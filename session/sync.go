@@ -92,7 +92,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // AnomalyUnconfirmedDelete. fn returning an error stops the sync.
 //
 // Hostile input is contained: an event with a malformed id fails alone
-// (inbound.ErrMalformed); signed events by non-members of the
+// (ErrMalformed); signed events by non-members of the
 // conversation fail with ErrNotMember; unauthorised group changes, and
 // edits and deletes of another author's message, with ErrNotAuthorized;
 // group changes that do not fit the roster held with ErrRosterDivergence;
@@ -460,7 +460,7 @@ func (s *syncState) adoptKeys(ctx context.Context, kcs []*event.Event) error {
 		s.e.screenKey(s.keys, ev)
 		if err := s.e.adoptKey(ctx, s.cid, ev); err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, s.cid, kc.Version))
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
 				ev.Verified = false
 				continue
 			}

@@ -63,7 +63,7 @@ func expectMalformed(w *world, raws ...[]byte) (string, error) {
 	n := 0
 	var last error
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			n++
 			last = ev.Err
 		}
@@ -231,7 +231,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-id", d.mid(1), func(me *tevent.MessageEvent) { me.MessageID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, inbound.ErrMalformed) {
+			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -251,7 +251,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-seq", d.mid(2), func(me *tevent.MessageEvent) { me.SequenceID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, inbound.ErrMalformed) {
+			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)

@@ -448,7 +448,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	}
 	malformed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			malformed++
 		}
 	}
@@ -1258,7 +1258,7 @@ func attackContentAmplification(w *world) (string, error) {
 	}
 	failed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			failed++
 		}
 	}
