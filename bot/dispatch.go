@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Dispatch. The keystore is the bot's inbox: the engine stores every event

@@ -8,9 +8,8 @@ import (
 	"runtime/debug"
 	"slices"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Routing: what becomes of one stored event (a handler, a hook, or

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // BenchmarkSendText1KiBLoopback measures a full send of 1 KiB of text:

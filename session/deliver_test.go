@@ -5,9 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // chatEvent builds the activity event X pushes for a stored message:

@@ -6,9 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Via tells how a followed event reached the application.

@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 

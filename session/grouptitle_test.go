@@ -3,9 +3,8 @@ package session
 import (
 	"testing"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Group changes in the history carry the opened title, or none when this

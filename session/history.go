@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // entryBody is the part of an Entry sealed in keystore.StoredEvent.Body.

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Unverified is not state. A key from a key change that did not verify

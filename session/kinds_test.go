@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // findEntry returns the entry with sequence id seq.

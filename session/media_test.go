@@ -7,9 +7,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 func TestMediaRoundTrip(t *testing.T) {

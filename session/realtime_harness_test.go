@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // rtWatch is one account following its events in real time through a

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // soakEvents is the number of messages of TestRealtimeSoak

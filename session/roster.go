@@ -9,10 +9,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // A group's roster is a state machine advanced only by verified, authorised

@@ -7,10 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Screening of received events before their effects are applied: envelope

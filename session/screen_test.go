@@ -5,9 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xchat-go/xchat/session/event"
-
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 func TestScreenEnvelope(t *testing.T) {
