@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xchat-go/xchat/session/realtime"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -147,11 +148,11 @@ func withMarker(ctx context.Context, marker string, events <-chan *api.ActivityE
 }
 
 // follower builds the session.Follower feeding r.
-func (b *Bot) follower(r *run, marker string, src Source) *session.Follower {
+func (b *Bot) follower(r *run, marker string, src Source) *realtime.Follower {
 	kc := &keyChanges{b: b, ctx: r.storeCtx}
-	f := &session.Follower{
+	f := &realtime.Follower{
 		Engine:         func(context.Context) (*session.Engine, error) { return b.e, nil },
-		Emit:           func(ev *event.Event, _ session.Via) error { r.emitted(ev); return nil },
+		Emit:           func(ev *event.Event, _ realtime.Via) error { r.emitted(ev); return nil },
 		ReconcileEvery: b.cfg.reconcileEvery,
 		ReconcileAfter: b.cfg.reconcileAfter,
 		OnError:        b.reportError,

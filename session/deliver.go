@@ -263,9 +263,11 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 }
 
 // Reconcile syncs (see SyncEach) every conversation Deliver stored events
-// in since the last Reconcile, passing fn the events the pushes missed. A
-// conversation whose sync fails stays pending for the next call.
-func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error) ([]*SyncResult, error) {
+// in since the last Reconcile, and the conversations named in also,
+// passing fn the events the pushes missed. A conversation whose sync fails
+// stays pending for the next call.
+func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error, also ...string) ([]*SyncResult, error) {
+	e.live.markPending(also...)
 	return e.reconcile(ctx, e.live.takePending(), fn)
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat/session/realtime"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
@@ -266,9 +267,9 @@ func (w *latencyWorld) streamFollower(ctx context.Context, d *displays) (func() 
 	if err != nil {
 		return nil, err
 	}
-	f := &session.Follower{
+	f := &realtime.Follower{
 		Engine: func(context.Context) (*session.Engine, error) { return w.bob.e, nil },
-		Emit:   func(ev *event.Event, _ session.Via) error { d.emit(ev); return nil },
+		Emit:   func(ev *event.Event, _ realtime.Via) error { d.emit(ev); return nil },
 	}
 	connected := make(chan struct{}, 1)
 	s, err := ac.ActivityStream(ctx, &api.StreamOptions{OnStatus: func(st api.StreamStatus) {

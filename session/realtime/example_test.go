@@ -1,4 +1,4 @@
-package session_test
+package realtime_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // rtAccount provisions, creates and registers an account on the emulator
@@ -79,9 +80,9 @@ func ExampleFollower() {
 	}
 
 	got := make(chan string, 1)
-	f := &session.Follower{
+	f := &realtime.Follower{
 		Engine: func(context.Context) (*session.Engine, error) { return bob, nil },
-		Emit: func(ev *event.Event, _ session.Via) error {
+		Emit: func(ev *event.Event, _ realtime.Via) error {
 			if en := ev.Entry(); en.Type == event.TypeMessage && en.Verified {
 				got <- en.Text
 			}

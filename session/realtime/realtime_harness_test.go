@@ -1,15 +1,15 @@
-package session
+package realtime
 
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/sessiontest"
+	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -17,7 +17,7 @@ import (
 // Follower, recording what the application was handed.
 type rtWatch struct {
 	t    testing.TB
-	u    *testUser
+	u    *sessiontest.User
 	f    *Follower
 	done chan error
 
@@ -31,40 +31,17 @@ type rtWatch struct {
 
 	connected            chan struct{}
 	connects, reconnects int
-	deliveries           map[DeliveryStatus]int
+	deliveries           map[session.DeliveryStatus]int
 	anomalies            []event.Anomaly
-}
-
-// subscribe creates the chat subscriptions of u (user-context token), to
-// the stream and, when webhookID is set, to that webhook.
-func (n *testNet) subscribe(ctx context.Context, u *testUser, webhookID string, types ...string) {
-	n.t.Helper()
-	c := n.client(u.token)
-	if len(types) == 0 {
-		types = []string{api.EventChatReceived, api.EventChatSent, api.EventChatConversationJoin}
-	}
-	for _, typ := range types {
-		_, _, err := c.CreateActivitySubscription(ctx, &api.CreateActivitySubscriptionRequest{
-			EventType: typ, Filter: api.ActivitySubscriptionFilter{UserID: u.id}, Tag: u.name, WebhookID: webhookID})
-		if err != nil {
-			n.t.Fatalf("subscribe %s to %s: %v", u.name, typ, err)
-		}
-	}
-}
-
-// appClient is an API client holding the emulator app's bearer token.
-func (n *testNet) appClient() *api.Client {
-	_, _, tok := n.emu.AppCredentials()
-	return n.client(tok)
 }
 
 // newWatch prepares a Follower for u; reconcileEvery < 0 leaves
 // reconciliation to deliveries and Resync. Start it with run.
-func newWatch(t testing.TB, u *testUser, reconcileEvery time.Duration) *rtWatch {
+func newWatch(t testing.TB, u *sessiontest.User, reconcileEvery time.Duration) *rtWatch {
 	w := &rtWatch{t: t, u: u, done: make(chan error, 1), byMID: map[string]int{}, via: map[Via]int{},
-		changed: make(chan struct{}, 1), connected: make(chan struct{}, 1), deliveries: map[DeliveryStatus]int{}}
+		changed: make(chan struct{}, 1), connected: make(chan struct{}, 1), deliveries: map[session.DeliveryStatus]int{}}
 	w.f = &Follower{
-		Engine:         func(context.Context) (*Engine, error) { return u.e, nil },
+		Engine:         func(context.Context) (*session.Engine, error) { return u.E, nil },
 		Emit:           w.emit,
 		ReconcileEvery: reconcileEvery,
 		OnError: func(err error) {
@@ -72,13 +49,13 @@ func newWatch(t testing.TB, u *testUser, reconcileEvery time.Duration) *rtWatch 
 			w.reported = append(w.reported, err)
 			w.mu.Unlock()
 		},
-		OnDelivered: func(d *Delivered) {
+		OnDelivered: func(d *session.Delivered) {
 			w.mu.Lock()
 			w.deliveries[d.Status]++
 			w.mu.Unlock()
 			w.signal()
 		},
-		OnSync: func(r *SyncResult) {
+		OnSync: func(r *session.SyncResult) {
 			w.mu.Lock()
 			w.anomalies = append(w.anomalies, r.Anomalies...)
 			w.mu.Unlock()
@@ -119,7 +96,7 @@ func (w *rtWatch) onStatus(st api.StreamStatus) {
 }
 
 // stream opens the app's Activity stream for w and starts following it.
-func (w *rtWatch) stream(ctx context.Context, n *testNet, opts *api.StreamOptions) *api.Stream {
+func (w *rtWatch) stream(ctx context.Context, n *sessiontest.Net, opts *api.StreamOptions) *api.Stream {
 	w.t.Helper()
 	s := w.openStream(ctx, n, opts)
 	w.run(ctx, s.Events())
@@ -127,31 +104,18 @@ func (w *rtWatch) stream(ctx context.Context, n *testNet, opts *api.StreamOption
 }
 
 // openStream opens the app's Activity stream reporting to w.
-func (w *rtWatch) openStream(ctx context.Context, n *testNet, opts *api.StreamOptions) *api.Stream {
+func (w *rtWatch) openStream(ctx context.Context, n *sessiontest.Net, opts *api.StreamOptions) *api.Stream {
 	w.t.Helper()
 	o := api.StreamOptions{}
 	if opts != nil {
 		o = *opts
 	}
 	o.OnStatus = w.onStatus
-	s, err := n.appClient().ActivityStream(ctx, &o)
+	s, err := n.AppClient().ActivityStream(ctx, &o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return s
-}
-
-// newNetWith is newNet with emulator options.
-func newNetWith(t testing.TB, opts ...emulator.Option) *testNet {
-	t.Helper()
-	emu := emulator.New(opts...)
-	srv := httptest.NewServer(emu)
-	t.Cleanup(func() {
-		emu.EndStreams()
-		srv.Close()
-		_ = emu.Close()
-	})
-	return &testNet{t: t, emu: emu, srv: srv}
 }
 
 // run starts the follower over events.

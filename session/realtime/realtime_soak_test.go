@@ -1,4 +1,4 @@
-package session
+package realtime
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/sessiontest"
+	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -45,11 +47,11 @@ func pipe(from <-chan *api.ActivityEvent, to chan<- *api.ActivityEvent, done cha
 // the server's, with no anomaly. Prints the "realtime:" summary line.
 func TestRealtimeSoak(t *testing.T) {
 	total := soakEvents(t)
-	n := newNetWith(t, emulator.WithStreamHeartbeat(50*time.Millisecond))
-	ctx := ctxT(t)
-	alice, bob, carol, dave := n.user("alice"), n.user("bob"), n.user("carol"), n.user("dave")
-	n.subscribe(ctx, bob, "")
-	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
+	n := sessiontest.NewNet(t, emulator.WithStreamHeartbeat(50*time.Millisecond))
+	ctx := sessiontest.Ctx(t)
+	alice, bob, carol, dave := n.User("alice"), n.User("bob"), n.User("carol"), n.User("dave")
+	n.Subscribe(ctx, bob, "")
+	g, err := alice.E.CreateGroup(ctx, session.GroupOptions{Members: []string{bob.ID, carol.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,23 +69,23 @@ func TestRealtimeSoak(t *testing.T) {
 	s1done := make(chan struct{})
 	go pipe(s1.Events(), relay, s1done)
 	w.waitConnected(ctx)
-	n.emu.SetStreamFaults(emulator.StreamFaults{DropEvery: 7, DuplicateEvery: 5, ReorderEvery: 11})
+	n.Emu.SetStreamFaults(emulator.StreamFaults{DropEvery: 7, DuplicateEvery: 5, ReorderEvery: 11})
 
 	send := func(i int) string {
-		var from *testUser
+		var from *sessiontest.User
 		var to string
 		switch i % 4 {
 		case 0, 1:
-			from, to = alice, bob.id
+			from, to = alice, bob.ID
 		case 2:
-			from, to = carol, bob.id
+			from, to = carol, bob.ID
 		default:
 			from, to = alice, g
 			if i%8 == 7 {
 				from = carol
 			}
 		}
-		s, err := from.e.SendText(ctx, to, fmt.Sprintf("soak %d", i))
+		s, err := from.E.SendText(ctx, to, fmt.Sprintf("soak %d", i))
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
@@ -95,19 +97,19 @@ func TestRealtimeSoak(t *testing.T) {
 	for i := range total {
 		switch i {
 		case total / 5: // the server drops the connection
-			if n.emu.DisconnectStreams() != 1 {
+			if n.Emu.DisconnectStreams() != 1 {
 				t.Fatal("no open stream to drop")
 			}
 		case 2 * total / 5: // the server stalls
 			w.mu.Lock()
 			reconnectsBefore = w.reconnects
 			w.mu.Unlock()
-			n.emu.StallStreams(true)
+			n.Emu.StallStreams(true)
 		case 2*total/5 + total/10: // the client noticed the silence
 			w.waitFor(ctx, "a reconnection after the stall", func() bool { return w.reconnects > reconnectsBefore })
-			n.emu.StallStreams(false)
+			n.Emu.StallStreams(false)
 		case total / 2:
-			if _, err := alice.e.Rotate(ctx, bob.id); err != nil {
+			if _, err := alice.E.Rotate(ctx, bob.ID); err != nil {
 				t.Fatal(err)
 			}
 		case 3 * total / 5: // bob's stream is killed
@@ -118,7 +120,7 @@ func TestRealtimeSoak(t *testing.T) {
 			go pipe(s2.Events(), relay, make(chan struct{}))
 			w.f.Resync()
 		case 4 * total / 5:
-			if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {
+			if err := alice.E.AddMembers(ctx, g, dave.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -130,7 +132,7 @@ func TestRealtimeSoak(t *testing.T) {
 	got, lost, dups := w.tally(mids)
 	reconnects := s1.Stats().Reconnects + s2.Stats().Reconnects + 1 // + the restore
 	fmt.Printf("realtime: %d events, lost %d, duplicates %d, reconnects %d\n", got, lost, dups, reconnects)
-	st, rs := w.f.Stats(), n.emu.RealtimeStats()
+	st, rs := w.f.Stats(), n.Emu.RealtimeStats()
 	t.Logf("%s; follower %+v; emulator %+v", w, st, rs)
 	if got != total || lost != 0 || dups != 0 || len(w.failed) != 0 {
 		t.Fatalf("got %d of %d, lost %d, duplicates %d, failed %d", got, total, lost, dups, len(w.failed))
@@ -138,15 +140,15 @@ func TestRealtimeSoak(t *testing.T) {
 	if rs.Dropped == 0 || rs.Duplicated == 0 || rs.Reordered == 0 || reconnects < 3 || st.Pushed == 0 || st.Reconciled == 0 {
 		t.Fatalf("the faults did not all happen: emulator %+v, follower %+v, reconnects %d", rs, st, reconnects)
 	}
-	checkTranscripts(ctx, t, n, bob, []string{alice.id, carol.id, g}, w.anomalies)
+	checkTranscripts(ctx, t, n, bob, []string{alice.ID, carol.ID, g}, w.anomalies)
 }
 
 // checkTranscripts reconciles once more and requires bob's stored
 // history of each conversation to hold every event the server serves,
 // verified, with no transcript anomaly found on the way.
-func checkTranscripts(ctx context.Context, t *testing.T, n *testNet, u *testUser, convs []string, seen []event.Anomaly) {
+func checkTranscripts(ctx context.Context, t *testing.T, n *sessiontest.Net, u *sessiontest.User, convs []string, seen []event.Anomaly) {
 	t.Helper()
-	res, err := u.e.ReconcileAll(ctx, nil)
+	res, err := u.E.ReconcileAll(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +158,13 @@ func checkTranscripts(ctx context.Context, t *testing.T, n *testNet, u *testUser
 	if len(seen) > 0 {
 		t.Errorf("anomalies: %v", seen)
 	}
-	c := n.client(u.token)
+	c := n.Client(u.Token)
 	for _, id := range convs {
-		cid, err := CanonicalID(id, u.id)
+		cid, err := session.CanonicalID(id, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hist, err := u.e.History(ctx, cid, "", 0)
+		hist, err := u.E.History(ctx, cid, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +176,7 @@ func checkTranscripts(ctx context.Context, t *testing.T, n *testNet, u *testUser
 			stored[en.SequenceID] = true
 		}
 		var served []string
-		for ev, err := range c.ConversationEvents(ctx, PathID(cid), &api.ConversationEventsOptions{MaxResults: 100}) {
+		for ev, err := range c.ConversationEvents(ctx, session.PathID(cid), &api.ConversationEventsOptions{MaxResults: 100}) {
 			if err != nil {
 				t.Fatal(err)
 			}

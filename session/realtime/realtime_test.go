@@ -1,4 +1,4 @@
-package session
+package realtime
 
 import (
 	"bytes"
@@ -10,18 +10,20 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/sessiontest"
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session"
 )
 
 // TestRealtimeStream: alice sends, bob follows through the Activity stream
 // of the emulator over loopback; every message arrives once, verified,
 // by push.
 func TestRealtimeStream(t *testing.T) {
-	n := newNet(t)
-	ctx := ctxT(t)
-	alice, bob := n.user("alice"), n.user("bob")
-	n.subscribe(ctx, bob, "")
-	n.subscribe(ctx, alice, "") // events for another user of the app reach bob's stream too
+	n := sessiontest.NewNet(t)
+	ctx := sessiontest.Ctx(t)
+	alice, bob := n.User("alice"), n.User("bob")
+	n.Subscribe(ctx, bob, "")
+	n.Subscribe(ctx, alice, "") // events for another user of the app reach bob's stream too
 	sctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	w := newWatch(t, bob, -1)
@@ -29,7 +31,7 @@ func TestRealtimeStream(t *testing.T) {
 	w.waitConnected(ctx)
 	var mids []string
 	for i := range 20 {
-		s, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("live %d", i))
+		s, err := alice.E.SendText(ctx, bob.ID, fmt.Sprintf("live %d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +41,7 @@ func TestRealtimeStream(t *testing.T) {
 	// already fetched by a reconciliation: a duplicate, not shown twice);
 	// alice's deliveries on the same app stream are ignored.
 	w.waitFor(ctx, "20 messages and 40 deliveries", func() bool {
-		return len(w.byMID) >= 20 && w.deliveries[DeliveryStored]+w.deliveries[DeliveryDuplicate] >= 20 && w.deliveries[DeliveryIgnored] >= 20
+		return len(w.byMID) >= 20 && w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate] >= 20 && w.deliveries[session.DeliveryIgnored] >= 20
 	})
 	got, lost, dups := w.tally(mids)
 	if got != 20 || lost != 0 || dups != 0 {
@@ -56,35 +58,35 @@ func TestRealtimeStream(t *testing.T) {
 // served on loopback, registered with the emulator (CRC) and subscribed
 // to; a POST with a bad signature is refused before it is parsed.
 func TestRealtimeWebhook(t *testing.T) {
-	n := newNet(t)
-	ctx := ctxT(t)
-	alice, bob := n.user("alice"), n.user("bob")
-	consumer, client, _ := n.emu.AppCredentials()
+	n := sessiontest.NewNet(t)
+	ctx := sessiontest.Ctx(t)
+	alice, bob := n.User("alice"), n.User("bob")
+	consumer, client, _ := n.Emu.AppCredentials()
 	recv, err := api.NewWebhookReceiver(api.WebhookOptions{ConsumerSecret: []byte(consumer), OAuth2ClientSecret: []byte(client)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hook := httptest.NewServer(recv)
 	t.Cleanup(hook.Close)
-	wh, _, err := n.appClient().CreateWebhook(ctx, hook.URL+"/xchat/webhook")
+	wh, _, err := n.AppClient().CreateWebhook(ctx, hook.URL+"/xchat/webhook")
 	if err != nil || !wh.Data.Valid {
 		t.Fatalf("CreateWebhook: %+v %v", wh, err)
 	}
-	n.subscribe(ctx, bob, wh.Data.ID)
+	n.Subscribe(ctx, bob, wh.Data.ID)
 	sctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	w := newWatch(t, bob, -1)
 	w.run(sctx, recv.Events())
 	var mids []string
 	for i := range 20 {
-		s, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("hooked %d", i))
+		s, err := alice.E.SendText(ctx, bob.ID, fmt.Sprintf("hooked %d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		mids = append(mids, s.MessageID)
 	}
 	w.waitFor(ctx, "20 messages and deliveries", func() bool {
-		return len(w.byMID) >= 20 && w.deliveries[DeliveryStored]+w.deliveries[DeliveryDuplicate] >= 20
+		return len(w.byMID) >= 20 && w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate] >= 20
 	})
 	if got, lost, dups := w.tally(mids); got != 20 || lost != 0 || dups != 0 {
 		t.Fatalf("got %d, lost %d, duplicates %d", got, lost, dups)
@@ -95,7 +97,7 @@ func TestRealtimeWebhook(t *testing.T) {
 
 	// A forged delivery: a well-formed chat envelope signed with a guessed
 	// secret. The receiver refuses it before parsing; nothing is queued.
-	body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","filter":{"user_id":"` + bob.id +
+	body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","filter":{"user_id":"` + bob.ID +
 		`"},"payload":{"conversation_id":"1:2","encoded_event":"AAAA"}}}`)
 	req := testutil.Must(http.NewRequestWithContext(ctx, "POST", hook.URL+"/xchat/webhook", bytes.NewReader(body)))(t)
 	req.Header.Set(api.HeaderWebhookSignature, api.WebhookSignature([]byte("guessed"), body))
@@ -115,15 +117,15 @@ func TestRealtimeWebhook(t *testing.T) {
 // group change and the key change) and writes to it: carol's application
 // gets the message, verified, and her roster has the group.
 func TestRealtimeGroupJoin(t *testing.T) {
-	n := newNet(t)
-	ctx := ctxT(t)
-	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
-	n.subscribe(ctx, carol, "")
-	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}})
+	n := sessiontest.NewNet(t)
+	ctx := sessiontest.Ctx(t)
+	alice, bob, carol := n.User("alice"), n.User("bob"), n.User("carol")
+	n.Subscribe(ctx, carol, "")
+	g, err := alice.E.CreateGroup(ctx, session.GroupOptions{Members: []string{bob.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.SendText(ctx, g, "before carol"); err != nil {
+	if _, err := alice.E.SendText(ctx, g, "before carol"); err != nil {
 		t.Fatal(err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -131,10 +133,10 @@ func TestRealtimeGroupJoin(t *testing.T) {
 	w := newWatch(t, carol, -1)
 	w.stream(sctx, n, nil)
 	w.waitConnected(ctx)
-	if err := alice.e.AddMembers(ctx, g, carol.id); err != nil {
+	if err := alice.E.AddMembers(ctx, g, carol.ID); err != nil {
 		t.Fatal(err)
 	}
-	s, err := alice.e.SendText(ctx, g, "welcome carol")
+	s, err := alice.E.SendText(ctx, g, "welcome carol")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,15 +144,15 @@ func TestRealtimeGroupJoin(t *testing.T) {
 	// The welcome may have been stored by the reconciliation the stream's
 	// connection starts (on a loaded machine it can run after alice's
 	// sends); the pushes then arrive after it, as duplicates.
-	w.waitFor(ctx, "a push", func() bool { return w.deliveries[DeliveryStored]+w.deliveries[DeliveryDuplicate] > 0 })
+	w.waitFor(ctx, "a push", func() bool { return w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate] > 0 })
 	w.mu.Lock()
-	failed, pushed := slices.Clone(w.failed), w.deliveries[DeliveryStored]+w.deliveries[DeliveryDuplicate]
+	failed, pushed := slices.Clone(w.failed), w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate]
 	w.mu.Unlock()
 	if len(failed) != 0 {
 		t.Fatalf("%d failed events: %v", len(failed), failed[0].Err)
 	}
-	c, err := carol.e.Conversation(ctx, g)
-	if err != nil || !slices.Contains(c.Members, carol.id) || !slices.Contains(c.Members, alice.id) {
+	c, err := carol.E.Conversation(ctx, g)
+	if err != nil || !slices.Contains(c.Members, carol.ID) || !slices.Contains(c.Members, alice.ID) {
 		t.Fatalf("carol's view of the group: %+v %v", c, err)
 	}
 	if pushed == 0 {

@@ -1,4 +1,4 @@
-package session
+package realtime
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -44,7 +45,7 @@ const (
 // line) and every ReconcileEvery. Configure the fields, then call Run.
 type Follower struct {
 	// Engine returns the engine to use (it may open it). Required.
-	Engine func(ctx context.Context) (*Engine, error)
+	Engine func(ctx context.Context) (*session.Engine, error)
 	// Release, when set, is called after IdleRelease without work, so the
 	// caller can close the engine (and its keystore) meanwhile; Engine is
 	// called again when work comes.
@@ -71,17 +72,17 @@ type Follower struct {
 	// OnSync, when set, receives the result of every conversation a
 	// reconciliation synced (its Anomalies are the transcript findings),
 	// and OnDelivered the outcome of every delivery.
-	OnSync      func(*SyncResult)
-	OnDelivered func(*Delivered)
+	OnSync      func(*session.SyncResult)
+	OnDelivered func(*session.Delivered)
 
 	once   sync.Once
 	resync chan struct{}
 	mu     sync.Mutex
-	stats  FollowStats
+	stats  Stats
 }
 
-// FollowStats counts a Follower's work.
-type FollowStats struct {
+// Stats counts a Follower's work.
+type Stats struct {
 	// Delivered counts activity events handed to Deliver, by outcome.
 	Delivered, Stored, Duplicates, Ignored, Rejected int
 	// Pushed and Reconciled count the events emitted by each path.
@@ -105,13 +106,13 @@ func (f *Follower) Resync() {
 }
 
 // Stats returns the counters.
-func (f *Follower) Stats() FollowStats {
+func (f *Follower) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stats
 }
 
-func (f *Follower) count(fn func(*FollowStats)) {
+func (f *Follower) count(fn func(*Stats)) {
 	f.mu.Lock()
 	fn(&f.stats)
 	f.mu.Unlock()
@@ -221,7 +222,7 @@ func (f *Follower) emitter(via Via) func(*event.Event) error {
 		if f.Conversation != "" && ev.ConversationID != "" && ev.ConversationID != f.Conversation {
 			return nil
 		}
-		f.count(func(s *FollowStats) {
+		f.count(func(s *Stats) {
 			if via == ViaPush {
 				s.Pushed++
 			} else {
@@ -291,13 +292,13 @@ func (f *Follower) reconcilePending(ctx context.Context) error {
 		f.Resync()
 		return nil
 	}
-	f.count(func(s *FollowStats) { s.Reconciles++ })
+	f.count(func(s *Stats) { s.Reconciles++ })
 	res, err := e.Reconcile(ctx, f.wrappedEmitter(ViaReconcile))
 	f.results(res)
 	return f.settle(ctx, err)
 }
 
-func (f *Follower) results(res []*SyncResult) {
+func (f *Follower) results(res []*session.SyncResult) {
 	if f.OnSync == nil {
 		return
 	}
@@ -306,30 +307,30 @@ func (f *Follower) results(res []*SyncResult) {
 	}
 }
 
-func (f *Follower) deliver(ctx context.Context, e *Engine, ev *api.ActivityEvent) error {
+func (f *Follower) deliver(ctx context.Context, e *session.Engine, ev *api.ActivityEvent) error {
 	d, err := e.Deliver(ctx, ev, f.wrappedEmitter(ViaPush))
 	defer func() {
 		if d != nil && f.OnDelivered != nil {
 			f.OnDelivered(d)
 		}
 	}()
-	f.count(func(s *FollowStats) {
+	f.count(func(s *Stats) {
 		s.Delivered++
 		if d == nil {
 			return
 		}
 		switch d.Status {
-		case DeliveryStored:
+		case session.DeliveryStored:
 			s.Stored++
-		case DeliveryDuplicate:
+		case session.DeliveryDuplicate:
 			s.Duplicates++
-		case DeliveryIgnored:
+		case session.DeliveryIgnored:
 			s.Ignored++
-		case DeliveryRejected:
+		case session.DeliveryRejected:
 			s.Rejected++
 		}
 	})
-	if d != nil && d.Status == DeliveryRejected {
+	if d != nil && d.Status == session.DeliveryRejected {
 		f.report(d.Err)
 		if d.ConversationID == "" {
 			f.Resync() // the conversation is unknown: look everywhere
@@ -362,11 +363,10 @@ func (f *Follower) full(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.count(func(s *FollowStats) { s.FullReconciles++ })
-	var res []*SyncResult
+	f.count(func(s *Stats) { s.FullReconciles++ })
+	var res []*session.SyncResult
 	if f.Conversation != "" {
-		e.live.markPending(f.Conversation)
-		res, err = e.Reconcile(ctx, f.wrappedEmitter(ViaReconcile))
+		res, err = e.Reconcile(ctx, f.wrappedEmitter(ViaReconcile), f.Conversation)
 	} else {
 		res, err = e.ReconcileAll(ctx, f.wrappedEmitter(ViaReconcile))
 	}
