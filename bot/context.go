@@ -120,7 +120,7 @@ func (c *Context) Logger() *slog.Logger { return c.logger }
 // otherwise a plain message.
 func (c *Context) Reply(text string) (*session.Sent, error) {
 	if c.entry.Type == event.TypeMessage {
-		return c.bot.e.Reply(c, c.entry.ConversationID, c.entry.SequenceID, text)
+		return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{Text: text, ReplyTo: c.entry.SequenceID})
 	}
 	return c.Send(text)
 }

@@ -292,7 +292,7 @@ func replyO2F(t *testing.T, s *suite) {
 	// The original carries entities: the preview must reproduce them.
 	orig := them.send(t, conv, map[string]any{"text": entityText, "entities": sdkEntities})
 	syncOurs(t, s, us, conv)
-	snt, err := us.e.Reply(ctx, conv, orig.SequenceID, "our reply")
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Text: "our reply", ReplyTo: orig.SequenceID})
 	if err != nil {
 		t.Fatalf("engine Reply: %v", err)
 	}
@@ -349,7 +349,7 @@ func replyOldKeyO2F(t *testing.T, s *suite) {
 	if v2 == orig.KeyVersion {
 		t.Fatal("rotation kept the key version")
 	}
-	snt, err := us.e.Reply(ctx, conv, orig.SequenceID, "reply under the second key")
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Text: "reply under the second key", ReplyTo: orig.SequenceID})
 	if err != nil {
 		t.Fatalf("engine Reply: %v", err)
 	}

@@ -192,9 +192,6 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 // UserID returns the account's user id.
 func (e *Engine) UserID() string { return e.userID }
 
-// Policy returns the engine's trust policy.
-func (e *Engine) Policy() TrustPolicy { return e.cfg.policy }
-
 // Store returns the keystore the engine was opened with.
 func (e *Engine) Store() keystore.Store { return e.store }
 

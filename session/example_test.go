@@ -352,7 +352,7 @@ func Example_reply() {
 	if _, err := bob.Sync(ctx, alice.UserID()); err != nil { // bob needs the original to quote it
 		log.Fatal(err)
 	}
-	if _, err := bob.Reply(ctx, alice.UserID(), q.SequenceID, "yes!"); err != nil {
+	if _, err := bob.Send(ctx, alice.UserID(), session.Outgoing{Text: "yes!", ReplyTo: q.SequenceID}); err != nil {
 		log.Fatal(err)
 	}
 	res, err := alice.Sync(ctx, bob.UserID())

@@ -324,7 +324,7 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			case "message-ttl-silent":
 				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "self-destructing", TTL: time.Minute, Silent: true})
 			case "reply":
-				sent, err = e.Reply(ctx, "111:222", target, "pong")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "pong", ReplyTo: target})
 			case "edit":
 				sent, err = e.Edit(ctx, "111:222", target, "hello bob (edited)")
 			case "reaction-add":

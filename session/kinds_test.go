@@ -39,7 +39,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := bob.e.Reply(ctx, cid, first.SequenceID, "nice")
+	reply, err := bob.e.Send(ctx, cid, Outgoing{Text: "nice", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply2, err := bob.e.Reply(ctx, cid, first.SequenceID, "edited!")
+	reply2, err := bob.e.Send(ctx, cid, Outgoing{Text: "edited!", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply3, err := bob.e.Reply(ctx, cid, first.SequenceID, "after rotation")
+	reply3, err := bob.e.Send(ctx, cid, Outgoing{Text: "after rotation", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,15 +12,15 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// Receive verifies, decrypts and stores one event delivered out of band
-// (a webhook or push payload), given in base64 as the API returns events.
-// A key change's key is adopted under the same rules as Sync. The returned
+// receive verifies, decrypts and stores one event given alone, in base64
+// as the API returns events (for tests and fuzzing: pushed events go
+// through Deliver). A key change's key is adopted under the same rules as Sync. The returned
 // event carries any verification or decryption problem in Event.Err; the
 // error return is for malformed input and storage failures. Transcript
 // checks need the surrounding events: run Sync for them. A group create
 // received before the key change that binds it to the group is returned
 // (failed, with a warning) but not stored, so that a later Sync applies it.
-func (e *Engine) Receive(ctx context.Context, encoded string) (*event.Event, error) {
+func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, error) {
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
 	if err != nil {

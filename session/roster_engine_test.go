@@ -190,7 +190,7 @@ func TestReceiveCreateBeforeItsKeyChange(t *testing.T) {
 			create = d.EncodedEvent
 		}
 	}
-	ev, err := bob.e.Receive(ctx, create)
+	ev, err := bob.e.receive(ctx, create)
 	if err != nil {
 		t.Fatal(err)
 	}

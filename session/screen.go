@@ -85,7 +85,7 @@ func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*event.Eve
 	return nil, nil
 }
 
-// rosterPass carries the roster checks of one sync (or Receive) from the
+// rosterPass carries the roster checks of one sync (or receive) from the
 // screening of its events to the storing transaction.
 type rosterPass struct {
 	// pairs are the verified v6+ key changes seen besides the store's.

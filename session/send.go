@@ -75,11 +75,6 @@ func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 	return e.Send(ctx, id, Outgoing{Text: text})
 }
 
-// Reply sends text as a reply to the message with sequence id replyTo.
-func (e *Engine) Reply(ctx context.Context, id, replyTo, text string) (*Sent, error) {
-	return e.Send(ctx, id, Outgoing{Text: text, ReplyTo: replyTo})
-}
-
 // Send encrypts, signs and sends a message through the outbox (see
 // FlushOutbox for its rules). The older pending sends of the conversation
 // are delivered first, in order (Sent.Flushed); a message identical to a

@@ -175,7 +175,7 @@ var inputAttacks = []attack{
 		if r := d.alice.sync(d.cid); r.err != nil {
 			return "", r.err
 		}
-		reply, err := d.alice.e.Reply(w.ctx, d.cid, orig.SequenceID, "ok, noted")
+		reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "ok, noted", ReplyTo: orig.SequenceID})
 		if err != nil {
 			return "", err
 		}

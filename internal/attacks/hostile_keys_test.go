@@ -536,7 +536,7 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if edit == nil {
 		return "", errorf("bob's edit not found on the server")
 	}
-	reply, err := d.alice.e.Reply(w.ctx, d.cid, m1.SequenceID, "noted")
+	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -613,7 +613,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 		return "", r.err
 	}
 	ev := r.eventOf(ed.GetMessageID())
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, gr.hello.SequenceID, "sure")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "sure", ReplyTo: gr.hello.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -968,7 +968,7 @@ func attackEditRenumbered(w *world) (string, error) {
 	if len(bad) > 0 {
 		return "", errorf("edit applied to another author's message after renumbering: %q", bad)
 	}
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, c1.SequenceID, "ok")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "ok", ReplyTo: c1.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -1063,7 +1063,7 @@ func attackLateTargetEdit(w *world) (string, error) {
 	if len(bad) > 0 {
 		return "", errorf("carol's edit stands once alice's message arrived: %q", bad)
 	}
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, m.SequenceID, "ok")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "ok", ReplyTo: m.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -1097,7 +1097,7 @@ func attackPreviewSequenceClaim(w *world) (string, error) {
 	if r := d.alice.sync(d.cid); r.err != nil {
 		return "", r.err
 	}
-	reply, err := d.alice.e.Reply(w.ctx, d.cid, m1.SequenceID, "noted")
+	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
 	if err != nil {
 		return "", err
 	}
