@@ -14,8 +14,8 @@ import (
 var (
 	// ErrNoAccount reports a store without an identity (see CreateAccount).
 	ErrNoAccount = errors.New("session: no account in store")
-	// ErrAccountExists reports CreateAccount or ImportKeys on a store that
-	// already holds an identity.
+	// ErrAccountExists reports CreateAccount, ImportBackup or
+	// backup.Restore on a store that already holds an identity.
 	ErrAccountExists = errors.New("session: store already holds an account")
 	// ErrNotRegistered reports an operation that needs the account's public
 	// keys to be registered (see Engine.Register).

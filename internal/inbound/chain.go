@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -63,7 +64,7 @@ func (c *Chain) Observe(ev *event.Event) []event.Anomaly {
 
 	prev := ev.PreviousSequenceID
 	if prev != "" {
-		if CompareVersions(prev, ev.SequenceID) >= 0 {
+		if decimal.Compare(prev, ev.SequenceID) >= 0 {
 			report(event.AnomalySelfReference, prev)
 		}
 		if _, ok := cv.childOf[prev]; ok {
@@ -75,10 +76,10 @@ func (c *Chain) Observe(ev *event.Event) []event.Anomaly {
 			report(event.AnomalyGap, prev)
 		}
 	}
-	if cv.started && CompareVersions(ev.SequenceID, cv.max) <= 0 {
+	if cv.started && decimal.Compare(ev.SequenceID, cv.max) <= 0 {
 		report(event.AnomalyReorder, cv.max)
 	}
-	if !cv.started || CompareVersions(ev.SequenceID, cv.max) > 0 {
+	if !cv.started || decimal.Compare(ev.SequenceID, cv.max) > 0 {
 		cv.max = ev.SequenceID
 	}
 	cv.started = true
@@ -117,6 +118,6 @@ func (c *Chain) MissingKeyVersions(conversationID string) []string {
 			out = append(out, v)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return CompareVersions(out[i], out[j]) < 0 })
+	sort.Slice(out, func(i, j int) bool { return decimal.Compare(out[i], out[j]) < 0 })
 	return out
 }

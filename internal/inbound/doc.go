@@ -1,6 +1,9 @@
 // Package inbound is the receive pipeline of the xchat-go engine: it turns
-// encoded server events (Thrift MessageEvent envelopes) into typed, verified,
-// decrypted Go values.
+// encoded server events (Thrift MessageEvent envelopes) into the verified,
+// decrypted values of package session/event. It is internal: the session
+// engine is its one caller, besides this module's benchmarks and attack
+// tests. Its sentinel errors are finer than an app needs; each matches one
+// of package session's (see Class), which are the ones apps test for.
 //
 // The server is untrusted. Every signed event is verified against signing
 // keys the caller has pinned (see Keys); keys carried inside an event
@@ -18,7 +21,6 @@
 //     preserving order and applying key changes before later messages.
 //   - Chain checks a transcript for gaps, duplicates, forks and reorders and
 //     names the key versions whose key changes are missing.
-//   - CompareVersions orders key versions numerically.
 //
 // # Behaviour matched to the official Chat XDK
 //
@@ -46,7 +48,7 @@
 //     usable for decrypting history (messages are verified on their own),
 //     flagged KeyChange.DecryptOnly; only a verified v6+ key change may
 //     supply an encryption key (KeyChange.UsableForEncryption), and callers
-//     keep a monotonic high-water mark with CompareVersions.
+//     keep a monotonic high-water mark (internal/decimal compares versions).
 //   - Reply previews that embed their raw source event are validated:
 //     same conversation, source signature verified with pinned keys, source
 //     decrypted (caller keys, keys from the batch, or embedded key changes),

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -289,7 +290,7 @@ func TestReplayedOlderKeyChange(t *testing.T) {
 		if ev.Err != nil || !ev.KeyChange.UsableForEncryption {
 			t.Fatalf("err %v", ev.Err)
 		}
-		if CompareVersions(ev.KeyChange.Version, high) > 0 {
+		if decimal.Compare(ev.KeyChange.Version, high) > 0 {
 			high = ev.KeyChange.Version
 		}
 		anomalies = append(anomalies, chain.Observe(ev)...)

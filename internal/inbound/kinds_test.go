@@ -317,25 +317,6 @@ func TestFailureTypeNames(t *testing.T) {
 	}
 }
 
-func TestCompareVersions(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want int
-	}{
-		{"9", "10", -1}, {"10", "9", 1}, {"1795316937325", "1795316937325", 0},
-		{"99999999999999999999999", "100000000000000000000000", -1},
-		// Non-canonical strings sort below every canonical one, bytewise
-		// among themselves: "007" is not 7, and "01" is below "2".
-		{"007", "7", -1}, {"01", "2", -1}, {"2", "01", 1},
-		{"", "1", -1}, {"x", "1", -1}, {"1", "x", 1}, {"a", "b", -1}, {"", "", 0}, {"0", "", 1},
-	}
-	for _, c := range cases {
-		if got := CompareVersions(c.a, c.b); got != c.want {
-			t.Errorf("CompareVersions(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestEnumNames(t *testing.T) {
 	checks := map[string]string{
 		event.KindMemberAccountDelete.String():               "member_account_delete",

@@ -5,7 +5,7 @@ import "fmt"
 // AnomalyKind classifies a transcript finding.
 type AnomalyKind int
 
-// Transcript anomalies reported by Chain.
+// Transcript anomalies the engine reports (SyncResult.Anomalies).
 const (
 	// AnomalyGap: an event's previous_sequence_id was never seen, so events
 	// are missing (or withheld) between it and its predecessor.

@@ -20,12 +20,12 @@ type ParticipantKey struct {
 // and the key may be adopted for decryption. A change whose signature
 // verifies yields its key; one that does not fails closed (Key nil),
 // except a pre-v6 change (whose plaintext key is not signed), which the XDK
-// keeps for reading old histories and so does the pipeline, flagged
+// keeps for reading old histories and so does the engine, flagged
 // DecryptOnlyUnverified. No sequence id decides anything: they are not
-// signed. A key may only become the conversation's encryption key when the
+// signed. A key only becomes the conversation's encryption key when the
 // event is Verified, UsableForEncryption is set and Version is above the
-// caller's high-water mark (CompareVersions): a replayed older key change
-// never displaces a newer key.
+// conversation's high-water mark (versions compare as decimals): a
+// replayed older key change never displaces a newer key.
 type KeyChange struct {
 	// Version is the conversation key version (decimal ms timestamp).
 	Version string
@@ -44,8 +44,9 @@ type KeyChange struct {
 	// signed), as in the XDK's apply_ckey_freshness, and DecryptOnly is
 	// empty.
 	UsableForEncryption bool
-	// KeyErr explains why Key is nil (ErrNotParticipant, ErrUnwrap,
-	// ErrBadSignature…), nil when Key is set.
+	// KeyErr explains why Key is nil (this account is not a participant,
+	// its copy does not unwrap, the signature fails; errors.Is against
+	// session.ErrNotMember, ErrDecrypt, ErrSignature), nil when Key is set.
 	KeyErr error
 	// DecryptOnly, when not empty, says why Key (which is set) may decrypt
 	// messages but must never become the conversation's encryption key,
@@ -56,13 +57,14 @@ type KeyChange struct {
 // DecryptOnlyReason says why a key change's key may only decrypt.
 type DecryptOnlyReason string
 
-// Reasons a key is decrypt-only. The pipeline sets the first two; the
-// session engine adds the others from state the pipeline does not hold.
+// Reasons a key is decrypt-only. The first two follow from the event
+// alone; the others from the engine's state (the sender's key history,
+// the clock).
 const (
 	// DecryptOnlyUnverified: the change's signature failed or could not be
 	// checked and its signature version (2 to 5) predates signed plaintext
 	// keys. The XDK keeps such keys to read old histories; so does the
-	// pipeline, flagged. The event is not Verified; messages under the key
+	// engine, flagged. The event is not Verified; messages under the key
 	// are still verified on their own signatures.
 	DecryptOnlyUnverified DecryptOnlyReason = "unverified"
 	// DecryptOnlyPreV6: the change verified, but below signature version 6

@@ -57,7 +57,7 @@ type Entry struct {
 	KeyVersion string `json:"key_version,omitempty"`
 	// DecryptOnly, for a key change whose key this account holds, says why
 	// that key may decrypt but never encrypt (see
-	// inbound.DecryptOnlyReason): "unverified" (its signature failed or
+	// DecryptOnlyReason): "unverified" (its signature failed or
 	// could not be checked; the entry is not Verified), "pre_v6",
 	// "superseded_signer" or "implausible_version". Empty otherwise.
 	DecryptOnly string `json:"decrypt_only,omitempty"`

@@ -86,7 +86,7 @@ type Event struct {
 	// SequenceID is the server-assigned position in the conversation.
 	SequenceID string
 	// PreviousSequenceID is the sequence id the server claims precedes this
-	// event (checked by Chain).
+	// event (the engine checks the chain: see Anomaly).
 	PreviousSequenceID string
 	// MessageID is the client-minted id bound into the signature.
 	MessageID string
@@ -97,7 +97,7 @@ type Event struct {
 	// CreatedAt is the server timestamp (zero when absent or malformed).
 	CreatedAt time.Time
 	// Raw is the encoded Thrift MessageEvent exactly as received (decoded
-	// from base64). The pipeline does not retain it beyond this value.
+	// from base64).
 	Raw []byte
 
 	// Kind selects the detail field below.
@@ -106,12 +106,14 @@ type Event struct {
 	// sender's pinned signing key (and, for a message, decryption and
 	// parsing succeeded). Unsigned kinds are never Verified.
 	Verified bool
-	// Err is why the event could not be decoded, verified or decrypted
-	// (errors.Is against the Err* sentinels); nil otherwise.
+	// Err is why the event could not be decoded, verified, decrypted or
+	// applied (errors.Is against package session's sentinels); nil
+	// otherwise. An event with Err set took no effect.
 	Err error
 	// Signature describes the signature the event carried (nil if none).
 	Signature *SignatureInfo
-	// Warnings lists non-fatal findings, e.g. ErrSigningKeyMismatch.
+	// Warnings lists non-fatal findings, e.g. that the signing key the
+	// server embedded differs from the pinned one (session.ErrSignature).
 	Warnings []error
 
 	Message             *Message             // KindMessage
@@ -502,7 +504,8 @@ func (s PreviewStatus) String() string {
 // embedded signed source event.
 type PreviewValidation struct {
 	Status PreviewStatus
-	// Reason is one of the ErrPreview* errors when Status is PreviewInvalid.
+	// Reason says why Status is PreviewInvalid (or why a preview stays
+	// PreviewNotValidated): for display; act on Status.
 	Reason error
 	// SourceMessageID is the quoted message's id as its embedded event
 	// signs it (set once that signature verified). The sequence ids a
