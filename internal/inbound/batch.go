@@ -51,96 +51,27 @@ func FromBase64(events []string) iter.Seq2[[]byte, error] {
 // input error, or ctx ending, is yielded once as (nil, err) and ends the
 // sequence. Breaking out of the loop stops the workers.
 func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error], opts *Options) iter.Seq2[*event.Event, error] {
-	workers, window := 0, 0
-	if opts != nil {
-		workers, window = opts.Workers, opts.Window
-	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	if window <= 0 {
-		window = max(8*workers, 32)
-	}
-	window = max(window, workers)
-
+	workers, window := batchSize(opts)
 	return func(yield func(*event.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-
-		type slot struct {
-			raw  []byte
-			err  error
-			w    *work
-			done chan struct{}
-		}
 		jobs := make(chan *slot)
 		order := make(chan *slot, window) // bounds the in-flight window
 		var srcErr error                  // written by the producer before closing order
-
 		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for s := range jobs {
-					if s.err == nil {
-						s.w = prepare(keys, s.raw, opts)
-					}
-					close(s.done)
-				}
-			}()
-		}
+		prepareIn(&wg, workers, jobs, keys, opts)
 		wg.Add(1)
-		go func() { // producer
+		go func() {
 			defer wg.Done()
-			defer close(order)
-			defer close(jobs)
-			for raw, err := range events {
-				s := &slot{raw: raw, err: err, done: make(chan struct{})}
-				if err != nil && !isMalformed(err) {
-					srcErr = fmt.Errorf("inbound: reading events: %w", err)
-					return
-				}
-				select {
-				case order <- s:
-				case <-ctx.Done():
-					return
-				}
-				if err != nil { // malformed input: no work to do
-					close(s.done)
-					continue
-				}
-				select {
-				case jobs <- s:
-				case <-ctx.Done():
-					close(s.done)
-					return
-				}
-			}
+			err := feed(ctx, events, order, jobs)
+			srcErr = err
+			close(jobs)
+			close(order)
 		}()
 		defer wg.Wait()
 		defer cancel()
-
-		ov := overlay{}
-		for s := range order {
-			select {
-			case <-s.done:
-			case <-ctx.Done():
-			}
-			if err := ctx.Err(); err != nil {
-				yield(nil, err)
-				return
-			}
-			var ev *event.Event
-			if s.err != nil {
-				ev = &event.Event{Err: s.err}
-			} else {
-				finish(s.w, keys, ov)
-				ev = s.w.ev
-			}
-			if !yield(ev, nil) {
-				return
-			}
+		if !finishInOrder(ctx, order, keys, yield) {
+			return
 		}
 		if srcErr != nil {
 			yield(nil, srcErr)
@@ -150,6 +81,103 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 			yield(nil, err)
 		}
 	}
+}
+
+// batchSize returns the number of workers (default GOMAXPROCS) and the
+// in-flight window (default 8 per worker, at least 32, never below the
+// number of workers).
+func batchSize(opts *Options) (workers, window int) {
+	if opts != nil {
+		workers, window = opts.Workers, opts.Window
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if window <= 0 {
+		window = max(8*workers, 32)
+	}
+	return workers, max(window, workers)
+}
+
+// slot is one input event on its way through DecryptBatch: prepared by a
+// worker (then done is closed), finished in input order.
+type slot struct {
+	raw  []byte
+	err  error
+	w    *work
+	done chan struct{}
+}
+
+// prepareIn starts the workers that verify signatures and unwrap keys (the
+// costly, order-free steps) of the slots sent on jobs.
+func prepareIn(wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options) {
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range jobs {
+				if s.err == nil {
+					s.w = prepare(keys, s.raw, opts)
+				}
+				close(s.done)
+			}
+		}()
+	}
+}
+
+// feed queues every input event in order (blocking while the window is
+// full) and hands it to the workers. A malformed input item is queued as
+// it is, with no work; another input error is returned and ends the
+// batch, as does ctx.
+func feed(ctx context.Context, events iter.Seq2[[]byte, error], order chan<- *slot, jobs chan<- *slot) error {
+	for raw, err := range events {
+		s := &slot{raw: raw, err: err, done: make(chan struct{})}
+		if err != nil && !isMalformed(err) {
+			return fmt.Errorf("inbound: reading events: %w", err)
+		}
+		select {
+		case order <- s:
+		case <-ctx.Done():
+			return nil
+		}
+		if err != nil { // malformed input: no work to do
+			close(s.done)
+			continue
+		}
+		select {
+		case jobs <- s:
+		case <-ctx.Done():
+			close(s.done)
+			return nil
+		}
+	}
+	return nil
+}
+
+// finishInOrder finishes each prepared event in input order (key adoption,
+// then decryption with the keys learnt so far in the batch) and yields it.
+// It reports whether the sequence may go on.
+func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, yield func(*event.Event, error) bool) bool {
+	ov := overlay{}
+	for s := range order {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return false
+		}
+		ev := &event.Event{Err: s.err}
+		if s.err == nil {
+			finish(s.w, keys, ov)
+			ev = s.w.ev
+		}
+		if !yield(ev, nil) {
+			return false
+		}
+	}
+	return true
 }
 
 func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }

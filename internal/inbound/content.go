@@ -11,38 +11,47 @@ import (
 // messageFromHolder maps a decrypted MessageEntryHolder into m. It returns
 // the wire preview (if any) for validation.
 func messageFromHolder(m *event.Message, h *product.MessageEntryHolder) *product.ReplyingToPreview {
-	c := h.GetContents()
-	if c == nil {
+	switch c := h.GetContents(); {
+	case c == nil:
 		m.Kind = event.ContentUnknown
-		return nil
-	}
-	switch {
 	case c.Message != nil:
-		mc := c.Message
-		m.Kind = event.ContentText
-		t := &event.TextMessage{
-			Text:             mc.GetMessageText(),
-			Entities:         mapEntities(mc.Entities),
-			Attachments:      mapAttachments(mc.Attachments),
-			SentFrom:         int32(mc.GetSentFrom()),
-			AdditionalFields: mc.AdditionalFields,
+		m.Kind, m.Text = event.ContentText, mapText(c.Message)
+		return c.Message.ReplyingToPreview
+	default:
+		mapContents(m, c)
+	}
+	return nil
+}
+
+// mapText maps a chat message.
+func mapText(mc *product.MessageContents) *event.TextMessage {
+	t := &event.TextMessage{
+		Text:             mc.GetMessageText(),
+		Entities:         mapEntities(mc.Entities),
+		Attachments:      mapAttachments(mc.Attachments),
+		SentFrom:         int32(mc.GetSentFrom()),
+		AdditionalFields: mc.AdditionalFields,
+	}
+	if f := mc.ForwardedMessage; f != nil {
+		t.Forwarded = &event.Forwarded{Text: f.GetMessageText(), Entities: mapEntities(f.Entities)}
+	}
+	if q := mc.QuickReply; q != nil {
+		t.QuickReply = mapQuickReply(q)
+	}
+	for _, cta := range mc.Ctas {
+		if cta != nil {
+			t.CallsToAction = append(t.CallsToAction, event.CallToAction{Label: cta.GetLabel(), URL: cta.GetURL()})
 		}
-		if f := mc.ForwardedMessage; f != nil {
-			t.Forwarded = &event.Forwarded{Text: f.GetMessageText(), Entities: mapEntities(f.Entities)}
-		}
-		if q := mc.QuickReply; q != nil {
-			t.QuickReply = mapQuickReply(q)
-		}
-		for _, cta := range mc.Ctas {
-			if cta != nil {
-				t.CallsToAction = append(t.CallsToAction, event.CallToAction{Label: cta.GetLabel(), URL: cta.GetURL()})
-			}
-		}
-		if p := mc.ReplyingToPreview; p != nil {
-			t.ReplyPreview = mapPreview(p)
-		}
-		m.Text = t
-		return mc.ReplyingToPreview
+	}
+	if p := mc.ReplyingToPreview; p != nil {
+		t.ReplyPreview = mapPreview(p)
+	}
+	return t
+}
+
+// mapContents maps the entry contents other than a chat message.
+func mapContents(m *event.Message, c *product.MessageEntryContents) {
+	switch {
 	case c.ReactionAdd != nil:
 		m.Kind = event.ContentReactionAdd
 		r := c.ReactionAdd
@@ -96,7 +105,6 @@ func messageFromHolder(m *event.Message, h *product.MessageEntryHolder) *product
 	default:
 		m.Kind = event.ContentUnknown
 	}
-	return nil
 }
 
 func mapPreview(p *product.ReplyingToPreview) *event.ReplyPreview {
