@@ -13,7 +13,7 @@ import (
 )
 
 // Dispatch. The keystore is the bot's inbox: the engine stores every event
-// before it reports it (session.Follower's Emit), so a conversation's
+// before it reports it (realtime.Follower's Emit), so a conversation's
 // worker reads what is stored after its cursor (History) and handles it in
 // sequence order; reports only ring the bell. Events stored by paths that
 // report nothing (the bot's own sends, a handler's Sync) and events a

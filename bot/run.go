@@ -147,7 +147,7 @@ func withMarker(ctx context.Context, marker string, events <-chan *api.ActivityE
 	return out, &ended
 }
 
-// follower builds the session.Follower feeding r.
+// follower builds the realtime.Follower feeding r.
 func (b *Bot) follower(r *run, marker string, src Source) *realtime.Follower {
 	kc := &keyChanges{b: b, ctx: r.storeCtx}
 	f := &realtime.Follower{

@@ -45,7 +45,7 @@
 //
 // The send-to-display latency rows (realtime.go) run alice and bob on an
 // in-process emulator over loopback: median and p99 over 200 messages sent
-// every 20 ms, bob following the Activity stream (session.Follower) or
+// every 20 ms, bob following the Activity stream (realtime.Follower) or
 // polling every 3 s as `xchat watch --poll` does. These rows are wall time.
 //
 // The replica rows (replicas.go) sync and send with one account's keystore

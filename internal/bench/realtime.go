@@ -24,7 +24,7 @@ import (
 // steady pace over loopback to an in-process emulator; each message's
 // latency runs from the moment alice starts SendText (encrypt, sign, POST)
 // to the moment bob's application is handed the verified, decrypted
-// event. Bob follows either the Activity stream (session.Follower over
+// event. Bob follows either the Activity stream (realtime.Follower over
 // api.Stream, as `xchat watch` does) or polls /events at the CLI's
 // default interval. The median and p99 over the n messages are reported.
 
