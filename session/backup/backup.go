@@ -125,59 +125,69 @@ type record struct {
 // of the account's juicebox_config. The keys must be registered and be the
 // account's newest.
 func Setup(ctx context.Context, e *session.Engine, srv Server, pin []byte, opts ...Option) error {
-	if err := juicebox.CheckNewPIN(pin); err != nil {
-		return err
-	}
-	cfg, err := configure(opts)
+	t, err := begin(ctx, e, srv, pin, opts)
 	if err != nil {
 		return err
 	}
-	kp, rec, err := target(ctx, e, srv)
-	if err != nil {
-		return err
-	}
-	defer kp.Zero()
-	c, x, err := client(rec.config, cfg)
-	if err != nil {
-		return err
-	}
-	secret := kp.Backup()
-	defer clear(secret)
-	if err := c.Register(ctx, pin, secret, juicebox.XUserInfo, x.MaxGuessCount); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	return saveRecord(ctx, e.Store(), &record{KeyVersion: rec.version, SetUpAt: time.Now().UTC()})
+	defer t.kp.Zero()
+	return t.register(ctx, e, pin)
 }
 
 // ChangePIN re-registers the backup under newPIN after proving oldPIN (a
 // wrong old PIN costs a guess, as in the XDK). The backup must hold this
 // device's keys.
 func ChangePIN(ctx context.Context, e *session.Engine, srv Server, oldPIN, newPIN []byte, opts ...Option) error {
-	if err := juicebox.CheckNewPIN(newPIN); err != nil {
+	t, err := begin(ctx, e, srv, newPIN, opts)
+	if err != nil {
 		return err
+	}
+	defer t.kp.Zero()
+	if err := holdsKeys(ctx, t.c, oldPIN, t.kp); err != nil {
+		return err
+	}
+	return t.register(ctx, e, newPIN)
+}
+
+// registration is what Setup and ChangePIN register: this device's keys,
+// the account's newest key record and its Juicebox client.
+type registration struct {
+	kp  *crypto.KeyPair
+	rec *keyRecord
+	c   *juicebox.Client
+	x   *juicebox.XConfig
+}
+
+// begin checks the new PIN and resolves what a registration needs. The
+// caller zeroes the key pair.
+func begin(ctx context.Context, e *session.Engine, srv Server, newPIN []byte, opts []Option) (*registration, error) {
+	if err := juicebox.CheckNewPIN(newPIN); err != nil {
+		return nil, err
 	}
 	cfg, err := configure(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	kp, rec, err := target(ctx, e, srv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer kp.Zero()
 	c, x, err := client(rec.config, cfg)
 	if err != nil {
-		return err
+		kp.Zero()
+		return nil, err
 	}
-	if err := holdsKeys(ctx, c, oldPIN, kp); err != nil {
-		return err
-	}
-	secret := kp.Backup()
+	return &registration{kp: kp, rec: rec, c: c, x: x}, nil
+}
+
+// register registers the keys under pin, replacing any registration, and
+// records the setup.
+func (t *registration) register(ctx context.Context, e *session.Engine, pin []byte) error {
+	secret := t.kp.Backup()
 	defer clear(secret)
-	if err := c.Register(ctx, newPIN, secret, juicebox.XUserInfo, x.MaxGuessCount); err != nil {
+	if err := t.c.Register(ctx, pin, secret, juicebox.XUserInfo, t.x.MaxGuessCount); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	return saveRecord(ctx, e.Store(), &record{KeyVersion: rec.version, SetUpAt: time.Now().UTC()})
+	return saveRecord(ctx, e.Store(), &record{KeyVersion: t.rec.version, SetUpAt: time.Now().UTC()})
 }
 
 // holdsKeys recovers the backup with pin and checks it holds kp.
