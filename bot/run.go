@@ -9,10 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xchat-go/xchat/session/realtime"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // readyEventType is the type of the marker event Run queues ahead of the

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xchat-go/xchat/session/realtime"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // Send-to-display latency (issue #14): alice sends n messages to bob at a

@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xchat-go/xchat/session/realtime"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // Environment variables of the real-time commands.
