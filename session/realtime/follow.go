@@ -15,7 +15,7 @@ import (
 type Via int
 
 const (
-	// ViaPush: delivered by the stream or a webhook (Deliver).
+	// ViaPush: delivered by the stream or a webhook (session.Engine.Deliver).
 	ViaPush Via = iota
 	// ViaReconcile: fetched from /events by a reconciliation (the push
 	// missed it, or it was not pushed at all).
@@ -39,10 +39,11 @@ const (
 )
 
 // Follower turns a transport's activity events into application events,
-// each exactly once: it passes every event to Deliver, reconciles the
-// touched conversations with /events after each burst of deliveries, and
-// reconciles everything at start, after Resync (a reconnection, a skipped
-// line) and every ReconcileEvery. Configure the fields, then call Run.
+// each exactly once: it passes every event to session.Engine.Deliver,
+// reconciles the touched conversations with /events after each burst of
+// deliveries, and reconciles everything at start, after Resync (a
+// reconnection, a skipped line) and every ReconcileEvery. Configure the
+// fields, then call Run.
 type Follower struct {
 	// Engine returns the engine to use (it may open it). Required.
 	Engine func(ctx context.Context) (*session.Engine, error)
