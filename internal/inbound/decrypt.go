@@ -100,6 +100,32 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 		return w
 	}
 	w.me = me
+	mapHeader(ev, me)
+	d := me.Detail
+	if ev.Err = screen(ev, d, opts); ev.Err != nil {
+		return w
+	}
+	switch ev.Kind {
+	case event.KindMessage:
+		prepareMessage(w, keys, d)
+	case event.KindKeyChange:
+		prepareKeyChange(keys, me, ev)
+	case event.KindFailure, event.KindTyping, event.KindGrok, event.KindMemberAccountDelete:
+		mapUnsigned(ev, d)
+	default: // the other signed kinds: verify, then expose
+		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
+			ev.Err = err
+			return w
+		}
+		ev.Verified = true
+		mapSigned(ev, me, d)
+	}
+	return w
+}
+
+// mapHeader maps the envelope: ids, time, the signature as described (not
+// checked) and the kind of detail.
+func mapHeader(ev *event.Event, me *tevent.MessageEvent) {
 	ev.SequenceID = me.GetSequenceID()
 	ev.PreviousSequenceID = me.GetPreviousSequenceID()
 	ev.MessageID = me.GetMessageID()
@@ -117,49 +143,56 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 			ev.Signature.EmbeddedKey, _ = base64.StdEncoding.DecodeString(*s.SigningPublicKey)
 		}
 	}
-	d := me.Detail
-	ev.Kind = kindOf(d)
+	ev.Kind = kindOf(me.Detail)
+}
+
+// screen refuses, before any key is used, an event with no known detail,
+// one from another conversation than the caller's, and a signed one in a
+// one-to-one conversation from neither of its users.
+func screen(ev *event.Event, d *tevent.MessageEventDetail, opts *Options) error {
 	// An envelope without a detail (e.g. an empty struct) is malformed,
 	// whatever conversation it names or omits.
 	if d == nil || ev.Kind == event.KindUnknown {
-		ev.Err = fmt.Errorf("%w: event carries no known detail", ErrMalformed)
-		return w
+		return fmt.Errorf("%w: event carries no known detail", ErrMalformed)
 	}
 	if opts != nil && opts.ConversationID != "" && ev.ConversationID != CanonicalConversationID(opts.ConversationID) {
-		ev.Err = fmt.Errorf("%w: event names %q, expected %q", ErrWrongConversation, ev.ConversationID, opts.ConversationID)
-		return w
+		return fmt.Errorf("%w: event names %q, expected %q", ErrWrongConversation, ev.ConversationID, opts.ConversationID)
 	}
-
 	if ev.Kind.Signed() && !oneToOneMember(ev.ConversationID, ev.SenderID) {
-		ev.Err = fmt.Errorf("%w: sender %s in %s", ErrSenderNotParticipant, ev.SenderID, ev.ConversationID)
-		return w
+		return fmt.Errorf("%w: sender %s in %s", ErrSenderNotParticipant, ev.SenderID, ev.ConversationID)
 	}
+	return nil
+}
 
+// prepareMessage verifies a message create and, when a verified key is
+// already at hand, decrypts it here, in parallel; keys learnt from earlier
+// events of a batch (which may replace an unverified held key) are
+// applied in finish.
+func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail) {
+	ev, mce := w.ev, d.MessageCreateEvent
+	if mce.Contents == nil {
+		ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
+		return
+	}
+	if mce.ConversationKeyVersion == nil {
+		ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
+		return
+	}
+	if err := verifyEvent(keys, w.me, d, nil, ev); err != nil {
+		ev.Err = err
+		return
+	}
+	w.opened = true
+	if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil &&
+		heldKeyVerified(keys, ev.ConversationID, mce.GetConversationKeyVersion()) {
+		openMessage(w, keys, nil, k, true)
+	}
+}
+
+// mapUnsigned maps the details no sender signs (failure, typing, Grok,
+// member account delete): server assertions, never Verified.
+func mapUnsigned(ev *event.Event, d *tevent.MessageEventDetail) {
 	switch ev.Kind {
-	case event.KindMessage:
-		mce := d.MessageCreateEvent
-		if mce.Contents == nil {
-			ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
-			return w
-		}
-		if mce.ConversationKeyVersion == nil {
-			ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
-			return w
-		}
-		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
-			ev.Err = err
-			return w
-		}
-		w.opened = true
-		// With a verified key already at hand, decrypt here, in parallel;
-		// keys learnt from earlier events of a batch (which may replace an
-		// unverified held key) are applied in finish.
-		if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil &&
-			heldKeyVerified(keys, ev.ConversationID, mce.GetConversationKeyVersion()) {
-			openMessage(w, keys, nil, k, true)
-		}
-	case event.KindKeyChange:
-		prepareKeyChange(keys, me, ev)
 	case event.KindFailure:
 		f := d.MessageFailureEvent
 		ev.Failure = &event.Failure{Type: event.FailureType(f.GetFailureType()), Tier: event.RateLimitTier(f.GetRateLimitTier())}
@@ -175,39 +208,37 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 		ev.Grok = &event.Grok{SearchResponseID: d.GrokSearchResponseEvent.GetSearchResponseID()}
 	case event.KindMemberAccountDelete:
 		ev.MemberAccountDelete = &event.MemberAccountDelete{MemberID: d.MemberAccountDeleteEvent.GetMemberID()}
-	default: // the other signed kinds: verify, then expose
-		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
-			ev.Err = err
-			return w
-		}
-		ev.Verified = true
-		switch ev.Kind {
-		case event.KindGroupChange:
-			v, _ := sigVersionOf(me) // verified above, so valid
-			ev.GroupChange = mapGroupChange(d.GroupChangeEvent, v)
-		case event.KindDelete:
-			x := d.MessageDeleteEvent
-			ev.Delete = &event.Delete{SequenceIDs: x.SequenceIds, Action: event.DeleteAction(x.GetDeleteMessageAction())}
-			if ev.Delete.Action != event.DeleteForSelf && ev.Delete.Action != event.DeleteForAll {
-				ev.Delete.Action = event.DeleteUnknown
-			}
-		case event.KindConversationDelete:
-			x := d.ConversationDeleteEvent
-			ev.ConversationDelete = &event.ConversationDelete{ConversationID: x.GetConversationID()}
-			if o := x.ClearConversationOptions; o != nil {
-				ev.ConversationDelete.ClearAllMessages = o.GetClearAllMessages()
-				ev.ConversationDelete.SortOrderMsec = o.GetSortOrderMsec()
-			}
-		case event.KindMetadataChange:
-			ev.MetadataChange = mapMetadata(d.ConversationMetadataChangeEvent)
-		case event.KindMarkRead:
-			x := d.MarkConversationReadEvent
-			ev.MarkRead = &event.MarkRead{SeenUntilSequenceID: x.GetSeenUntilSequenceID(), SeenAtMillis: x.GetSeenAtMillis()}
-		case event.KindMarkUnread:
-			ev.MarkUnread = &event.MarkUnread{SeenUntilSequenceID: d.MarkConversationUnreadEvent.GetSeenUntilSequenceID()}
-		}
 	}
-	return w
+}
+
+// mapSigned maps the detail of a verified signed event other than a
+// message or key change.
+func mapSigned(ev *event.Event, me *tevent.MessageEvent, d *tevent.MessageEventDetail) {
+	switch ev.Kind {
+	case event.KindGroupChange:
+		v, _ := sigVersionOf(me) // verified, so valid
+		ev.GroupChange = mapGroupChange(d.GroupChangeEvent, v)
+	case event.KindDelete:
+		x := d.MessageDeleteEvent
+		ev.Delete = &event.Delete{SequenceIDs: x.SequenceIds, Action: event.DeleteAction(x.GetDeleteMessageAction())}
+		if ev.Delete.Action != event.DeleteForSelf && ev.Delete.Action != event.DeleteForAll {
+			ev.Delete.Action = event.DeleteUnknown
+		}
+	case event.KindConversationDelete:
+		x := d.ConversationDeleteEvent
+		ev.ConversationDelete = &event.ConversationDelete{ConversationID: x.GetConversationID()}
+		if o := x.ClearConversationOptions; o != nil {
+			ev.ConversationDelete.ClearAllMessages = o.GetClearAllMessages()
+			ev.ConversationDelete.SortOrderMsec = o.GetSortOrderMsec()
+		}
+	case event.KindMetadataChange:
+		ev.MetadataChange = mapMetadata(d.ConversationMetadataChangeEvent)
+	case event.KindMarkRead:
+		x := d.MarkConversationReadEvent
+		ev.MarkRead = &event.MarkRead{SeenUntilSequenceID: x.GetSeenUntilSequenceID(), SeenAtMillis: x.GetSeenAtMillis()}
+	case event.KindMarkUnread:
+		ev.MarkUnread = &event.MarkUnread{SeenUntilSequenceID: d.MarkConversationUnreadEvent.GetSeenUntilSequenceID()}
+	}
 }
 
 func kindOf(d *tevent.MessageEventDetail) event.Kind {

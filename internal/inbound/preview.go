@@ -23,83 +23,107 @@ func validatePreview(keys Keys, ov overlay, outer *tevent.MessageEvent, p *produ
 	invalid := func(reason error) event.PreviewValidation {
 		return event.PreviewValidation{Status: event.PreviewInvalid, Reason: reason}
 	}
-	raw := p.RawEventMessageCreate
-	if raw == nil {
-		return invalid(ErrPreviewSource)
+	raw, original, err := previewSource(keys, ov, outer, p)
+	if err != nil {
+		return invalid(err)
 	}
-	// Same conversation, or words from elsewhere could be attributed.
-	if raw.ConversationID == nil || outer.ConversationID == nil || *raw.ConversationID != *outer.ConversationID {
-		return invalid(ErrPreviewSource)
-	}
-	if raw.Detail == nil || raw.Detail.MessageCreateEvent == nil || raw.SenderID == nil {
-		return invalid(ErrPreviewSource)
-	}
-	// Pinned keys of the original's sender; embedded keys are never used.
-	if verifyEvent(keys, raw, raw.Detail, nil, nil) != nil {
-		return invalid(ErrPreviewSignature)
-	}
-	plain, ok := rawContents(keys, ov, raw, p.RawEventCkces)
-	if !ok {
-		return invalid(ErrPreviewDecrypt)
-	}
-	holder, err := wire.DecodeMessageEntryHolder(plain)
-	if err != nil || holder.Contents == nil || holder.Contents.Message == nil {
-		return invalid(ErrPreviewDecrypt)
-	}
-	original := holder.Contents.Message
-
 	if p.SenderID != nil && formatInt(*p.SenderID) != *raw.SenderID {
 		return invalid(ErrPreviewSender)
 	}
 	if p.ReplyingToMessageID != nil && (raw.MessageID == nil || *raw.MessageID != *p.ReplyingToMessageID) {
 		return invalid(ErrPreviewMessageID)
 	}
-
-	quotedText := original.GetMessageText()
-	quotedEntities := original.Entities
-	editTarget := ""
-	if edit := p.RawEventEditMessage; edit != nil {
-		if edit.ConversationID == nil || *edit.ConversationID != *outer.ConversationID ||
-			edit.SenderID == nil || *edit.SenderID != *raw.SenderID ||
-			edit.Detail == nil || edit.Detail.MessageCreateEvent == nil {
-			return invalid(ErrPreviewEdit)
+	quotedText, quotedEntities, editTarget := original.GetMessageText(), original.Entities, ""
+	if p.RawEventEditMessage != nil {
+		edit, err := previewEdit(keys, ov, outer, raw, p)
+		if err != nil {
+			return invalid(err)
 		}
-		if verifyEvent(keys, edit, edit.Detail, nil, nil) != nil {
-			return invalid(ErrPreviewEdit)
-		}
-		ep, ok := rawContents(keys, ov, edit, p.RawEventCkces)
-		if !ok {
-			return invalid(ErrPreviewEdit)
-		}
-		eh, err := wire.DecodeMessageEntryHolder(ep)
-		if err != nil || eh.Contents == nil || eh.Contents.MessageEdit == nil {
-			return invalid(ErrPreviewEdit)
-		}
-		me := eh.Contents.MessageEdit
-		// The edit must name its target (signed by the author); whether
-		// that is the quoted message the caller decides (see above).
-		if me.MessageSequenceID == nil || *me.MessageSequenceID == "" {
-			return invalid(ErrPreviewEdit)
-		}
-		editTarget = *me.MessageSequenceID
-		quotedText = me.GetUpdatedText()
-		quotedEntities = me.Entities
+		editTarget, quotedText, quotedEntities = *edit.MessageSequenceID, edit.GetUpdatedText(), edit.Entities
 	}
+	if err := checkQuote(p, quotedText, quotedEntities, original.Attachments); err != nil {
+		return invalid(err)
+	}
+	return event.PreviewValidation{Status: event.PreviewValid, SourceMessageID: *raw.MessageID, EditTargetSequenceID: editTarget}
+}
 
-	if p.MessageText != nil && !prefixOnRuneBoundary(quotedText, *p.MessageText) {
-		return invalid(ErrPreviewText)
+// previewSource returns the quoted message embedded in a preview (its raw
+// event and decrypted contents) once it is known to be a message create of
+// the same conversation, signed by its sender's pinned key.
+func previewSource(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) (*tevent.MessageEvent, *product.MessageContents, error) {
+	raw := p.RawEventMessageCreate
+	if raw == nil {
+		return nil, nil, ErrPreviewSource
+	}
+	// Same conversation, or words from elsewhere could be attributed.
+	if raw.ConversationID == nil || outer.ConversationID == nil || *raw.ConversationID != *outer.ConversationID {
+		return nil, nil, ErrPreviewSource
+	}
+	if raw.Detail == nil || raw.Detail.MessageCreateEvent == nil || raw.SenderID == nil {
+		return nil, nil, ErrPreviewSource
+	}
+	// Pinned keys of the original's sender; embedded keys are never used.
+	if verifyEvent(keys, raw, raw.Detail, nil, nil) != nil {
+		return nil, nil, ErrPreviewSignature
+	}
+	plain, ok := rawContents(keys, ov, raw, p.RawEventCkces)
+	if !ok {
+		return nil, nil, ErrPreviewDecrypt
+	}
+	holder, err := wire.DecodeMessageEntryHolder(plain)
+	if err != nil || holder.Contents == nil || holder.Contents.Message == nil {
+		return nil, nil, ErrPreviewDecrypt
+	}
+	return raw, holder.Contents.Message, nil
+}
+
+// previewEdit returns the edit embedded in a preview once it is known to
+// be a verified edit by the quoted message's author in this conversation,
+// naming its target (signed by the author); whether that target is the
+// quoted message the caller decides.
+func previewEdit(keys Keys, ov overlay, outer, raw *tevent.MessageEvent, p *product.ReplyingToPreview) (*product.MessageEdit, error) {
+	edit := p.RawEventEditMessage
+	if edit.ConversationID == nil || *edit.ConversationID != *outer.ConversationID ||
+		edit.SenderID == nil || *edit.SenderID != *raw.SenderID ||
+		edit.Detail == nil || edit.Detail.MessageCreateEvent == nil {
+		return nil, ErrPreviewEdit
+	}
+	if verifyEvent(keys, edit, edit.Detail, nil, nil) != nil {
+		return nil, ErrPreviewEdit
+	}
+	ep, ok := rawContents(keys, ov, edit, p.RawEventCkces)
+	if !ok {
+		return nil, ErrPreviewEdit
+	}
+	eh, err := wire.DecodeMessageEntryHolder(ep)
+	if err != nil || eh.Contents == nil || eh.Contents.MessageEdit == nil {
+		return nil, ErrPreviewEdit
+	}
+	me := eh.Contents.MessageEdit
+	if me.MessageSequenceID == nil || *me.MessageSequenceID == "" {
+		return nil, ErrPreviewEdit
+	}
+	return me, nil
+}
+
+// checkQuote compares what the preview quotes with the original (or its
+// edit): the text a prefix on a character boundary, every entity and
+// attachment one of the original's.
+func checkQuote(p *product.ReplyingToPreview, text string, entities []*product.RichTextEntity, attachments []*product.MessageAttachment) error {
+	if p.MessageText != nil && !prefixOnRuneBoundary(text, *p.MessageText) {
+		return ErrPreviewText
 	}
 	for _, claimed := range p.Entities {
-		if !containsEntity(quotedEntities, claimed) {
-			return invalid(ErrPreviewEntities)
+		if !containsEntity(entities, claimed) {
+			return ErrPreviewEntities
 		}
 	}
 	for _, claimed := range p.Attachments {
-		if !containsAttachment(original.Attachments, claimed) {
-			return invalid(ErrPreviewAttachments)
+		if !containsAttachment(attachments, claimed) {
+			return ErrPreviewAttachments
 		}
 	}
-	return event.PreviewValidation{Status: event.PreviewValid, SourceMessageID: *raw.MessageID, EditTargetSequenceID: editTarget}
+	return nil
 }
 
 // prefixOnRuneBoundary reports whether claimed is quoted truncated on a
