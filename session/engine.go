@@ -105,6 +105,7 @@ type config struct {
 	workers  int
 	onChange func(KeyChanged)
 	pageSize int
+	spillDir string
 }
 
 // WithRand sets the randomness source for keys, nonces and message ids
@@ -159,6 +160,16 @@ func WithPageSize(n int) Option {
 			c.pageSize = n
 		}
 	}
+}
+
+// WithSpillDir sets the directory of the temporary files in which a sync
+// of several pages keeps the pages it has fetched until it processes them
+// oldest first (default: the system's temporary directory). Each page is
+// sealed under a key held only in memory and the file is removed at once
+// (or, where the system does not allow that, when the sync ends). Where
+// no file can be made, the pages are kept in the keystore instead.
+func WithSpillDir(dir string) Option {
+	return func(c *config) { c.spillDir = dir }
 }
 
 // Engine is one XChat account: its keys, peers, conversations and the
