@@ -123,6 +123,27 @@ func (p Payload) VerifyMemo(pub *PublicKey, sig []byte, memo *VerifyMemo) error 
 	return nil
 }
 
+// VerifyMessageMemo is Verify, consulting memo first (see
+// Payload.VerifyMemo). A nil memo makes it Verify.
+func VerifyMessageMemo(pub *PublicKey, msg, sig []byte, memo *VerifyMemo) error {
+	if memo == nil {
+		return Verify(pub, msg, sig)
+	}
+	if err := checkVerifier(pub, sig); err != nil {
+		return err
+	}
+	h := sha256.Sum256(msg)
+	e := memoKey(pub, &h, sig)
+	if memo.has(e) {
+		return nil
+	}
+	if err := verifyDigest(pub, &h, sig); err != nil {
+		return err
+	}
+	memo.add(e)
+	return nil
+}
+
 // UnwrapMemo records the conversation keys unwrapped from wrapped keys, so
 // that UnwrapConversationKeyMemo does the ECIES decryption of one wrapped
 // key once. It holds secret keys: Close zeroes them. It holds at most its

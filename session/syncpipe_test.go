@@ -385,3 +385,66 @@ func FuzzDecodeStaged(f *testing.F) {
 		}
 	})
 }
+
+// TestRefreshPeersOneTransaction: the peers of one refresh are pinned in
+// one write transaction, each key binding verified once per engine; a
+// peer whose listed keys changed under a pinned version is refused
+// (ErrKeyChanged) and changes nothing, the others are pinned all the same.
+func TestRefreshPeersOneTransaction(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	alice, carol, dave := n.user("alice"), n.user("carol"), n.user("dave")
+	ks := &keyListServer{of: carol.id}
+	cs := &countingStore{Store: keystore.NewMemory()}
+	id, token := n.provision("bob")
+	if err := CreateAccount(c, cs, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	ks.Server = NewAPIServer(n.client(token))
+	bob, err := Open(c, cs, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err := bob.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	before := cs.writes.Load()
+	if _, err := bob.RefreshPeers(c, alice.id, carol.id, dave.id); err != nil {
+		t.Fatal(err)
+	}
+	if w := cs.writes.Load() - before; w != 1 || bob.bindings.Len() != 3 {
+		t.Fatalf("first refresh: %d write transactions, %d bindings verified", w, bob.bindings.Len())
+	}
+	if _, err := bob.RefreshPeers(c, alice.id, carol.id, dave.id); err != nil || bob.bindings.Len() != 3 {
+		t.Fatalf("second refresh: %v, %d bindings", err, bob.bindings.Len())
+	}
+	swapped, _ := serverKeySet(t, carol.e.PublicKeyVersion())
+	ks.add(swapped)
+	before = cs.writes.Load()
+	_, err = bob.RefreshPeers(c, alice.id, carol.id, dave.id)
+	if !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("keys changed under carol's pinned version: %v", err)
+	}
+	if w := cs.writes.Load() - before; w != 1 {
+		t.Fatalf("refresh with a refusal: %d write transactions", w)
+	}
+	p, err := bob.Peer(c, carol.id)
+	if err != nil || p.Current == nil || p.Current.Fingerprint != mustFingerprint(t, carol) {
+		t.Fatalf("carol's pinned keys changed: %+v, %v", p, err)
+	}
+	for _, u := range []*testUser{alice, dave} {
+		if p, err := bob.Peer(c, u.id); err != nil || p.Current == nil || p.Current.Fingerprint != mustFingerprint(t, u) {
+			t.Fatalf("%s not pinned: %+v, %v", u.name, p, err)
+		}
+	}
+}
+
+func mustFingerprint(t *testing.T, u *testUser) string {
+	t.Helper()
+	f, err := u.e.Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
