@@ -51,6 +51,13 @@ type syncPage struct {
 	// fetched (see fetchPages); sigs is the page's verification memo.
 	memo []crypto.MemoEntry
 	sigs *crypto.VerifyMemo
+	// stubs stand for the messages of raws (by index) stored byte for
+	// byte before the sync (see reserved), stubbed are those handed out
+	// in place of events, and full says the page must be decrypted in
+	// full.
+	stubs   map[int]*Event
+	stubbed map[*Event]bool
+	full    bool
 }
 
 // err is the error of a page beyond the page bounds.

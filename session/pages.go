@@ -229,7 +229,7 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 // Nothing else of this run is kept: the page is decrypted again in
 // transcript order, with the keys learnt by then.
 func (s *syncState) preverify(ctx context.Context, p *syncPage) {
-	if len(p.raws) == 0 {
+	if len(p.raws) == 0 || !verifyWhileFetching {
 		return
 	}
 	if s.pre == nil {
@@ -240,7 +240,7 @@ func (s *syncState) preverify(ctx context.Context, p *syncPage) {
 		s.pre = keys
 	}
 	memo := p.memoOf()
-	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwraps, VerifyOnly: true}
+	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwrapMemo(), VerifyOnly: true}
 	for ev, err := range inbound.DecryptBatch(ctx, s.pre, inbound.FromBytes(p.raws), opts) {
 		if err != nil {
 			break

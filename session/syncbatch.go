@@ -146,6 +146,12 @@ func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
 	if errors.Is(err, errDecryptFirst) {
 		return nil
 	}
+	if errors.Is(err, errReDecrypt) {
+		s.restore(snap)
+		dropEvents(first)
+		r.queued[0].full = true
+		return nil
+	}
 	if err != nil {
 		return err
 	}

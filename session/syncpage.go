@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"time"
 
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // pageIn processes one decrypted page of a sync inside tx, the storing
@@ -43,6 +47,8 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 			// Already stored: the server must serve the same bytes again.
 			if prev, err := eventAt(ctx, tx, s.cid, ev.SequenceID); err != nil {
 				return fmt.Errorf("session: reading history: %w", err)
+			} else if p.stubbed[ev] && (prev == nil || prev.Type == keystore.DamagedType || !bytes.Equal(prev.Raw, ev.Raw)) {
+				return errReDecrypt
 			} else if prev != nil {
 				prev.Body.Zero()
 				if !bytes.Equal(prev.Raw, ev.Raw) {
@@ -124,11 +130,15 @@ func (s *syncState) flush() error {
 }
 
 // decryptAll decrypts a page with the store's keys; peers whose signing
-// keys were unknown are fetched and the events decrypted again. It reads
-// the store and may write it (pinning fetched keys): never call it inside
-// a transaction.
+// keys were unknown are fetched and the events decrypted again. Messages
+// this account holds byte for byte are not run through the pipeline again
+// (see reserved). It reads the store and may write it (pinning fetched
+// keys): never call it inside a transaction.
 func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*Event, error) {
-	evs, err := s.decrypt(ctx, s.keys, p)
+	if err := s.reserved(ctx, p); err != nil {
+		return nil, err
+	}
+	evs, err := s.decryptKnown(ctx, s.keys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +152,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*Event, erro
 			}
 			s.keys = keys
 			dropEvents(evs) // the first pass's events are dropped before the second
-			return s.decrypt(ctx, s.keys, p)
+			return s.decryptKnown(ctx, s.keys, p)
 		}
 	}
 	return evs, nil
@@ -151,7 +161,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*Event, erro
 // decrypt runs a page through the receive pipeline with keys, holding the
 // page to its element budget (see pageBudget) as the events stream out.
 func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*Event, error) {
-	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: p.memoOf(), Unwraps: s.unwraps}
+	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: p.memoOf(), Unwraps: s.unwrapMemo()}
 	evs := make([]*Event, 0, len(p.raws))
 	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(p.raws), opts) {
@@ -162,6 +172,130 @@ func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage)
 		evs = append(evs, budget.hold(ev))
 	}
 	return evs, nil
+}
+
+// Re-served events. A sync reads again the events a page serves that this
+// account stored before (the page that reaches the stored history, a
+// re-sync with nothing new): their verdict is the stored one, and the walk
+// only compares their bytes with the stored copy (see pageIn). So a
+// message served byte for byte as stored, under the same conversation and
+// sequence id, at or below the sync position, is not verified and
+// decrypted again: it goes on with its envelope's ids alone (a stub). Only
+// messages are: a re-served delete, key change or group change still
+// counts for what this sync learns from it. The page's element budget
+// cannot tell the difference: reserved applies only to pages whose bytes
+// bound their decoded elements below it. Should a stub's stored copy be
+// gone by the time the page is stored, the batch is run again with the
+// page decrypted in full (errReDecrypt).
+
+// What a sync does not do again, each switched on; benchmarks switch them
+// off to measure what they save (BenchmarkResync, BenchmarkSyncPaged):
+// the stubs of re-served messages, the memo of the keys unwrapped from the
+// key change served with every page, and the verification of a page's
+// signatures while the next page is fetched.
+var (
+	reuseStoredVerdicts = true
+	memoUnwraps         = true
+	verifyWhileFetching = true
+)
+
+// errReDecrypt ends a batch whose first page must be decrypted in full.
+var errReDecrypt = errors.New("session: re-served event no longer stored as served")
+
+// reserved finds the messages of p stored byte for byte (see above) and
+// records their stubs in p.stubs.
+func (s *syncState) reserved(ctx context.Context, p *syncPage) error {
+	p.stubs, p.stubbed = nil, nil
+	if !reuseStoredVerdicts || s.stored == "" || p.full || len(p.raws) == p.kcCount {
+		return nil
+	}
+	bound := 0
+	for _, raw := range p.raws {
+		bound += len(raw) + 2 // the pipeline's warnings: at most two an event
+	}
+	if bound > maxPageElements {
+		return nil
+	}
+	return s.e.store.View(ctx, func(tx keystore.Tx) error {
+		for i := p.kcCount; i < len(p.raws); i++ {
+			stub, err := s.stubOf(ctx, tx, p.raws[i])
+			if err != nil {
+				return err
+			}
+			if stub != nil {
+				if p.stubs == nil {
+					p.stubs = map[int]*Event{}
+				}
+				p.stubs[i] = stub
+			}
+		}
+		return nil
+	})
+}
+
+// stubOf returns the stub of raw when it is a message stored byte for byte
+// at its sequence id, at or below the sync position, or nil.
+func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*Event, error) {
+	seq, ok := wire.PeekSequenceID(raw)
+	if !ok || !validSequenceID(seq) || versionLess(s.stored, seq) {
+		return nil, nil
+	}
+	prev, err := eventAt(ctx, tx, s.cid, seq)
+	if err != nil || prev == nil {
+		return nil, err
+	}
+	prev.Body.Zero()
+	if prev.Type == keystore.DamagedType || !bytes.Equal(prev.Raw, raw) {
+		return nil, nil
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil || me.GetSequenceID() != seq || me.Detail == nil || me.Detail.MessageCreateEvent == nil {
+		return nil, nil
+	}
+	ev := &Event{SequenceID: seq, PreviousSequenceID: me.GetPreviousSequenceID(), MessageID: me.GetMessageID(),
+		SenderID: me.GetSenderID(), ConversationID: me.GetConversationID(), Raw: raw, Kind: inbound.KindMessage}
+	if ms, err := strconv.ParseInt(me.GetCreatedAtMsec(), 10, 64); err == nil {
+		ev.CreatedAt = time.UnixMilli(ms)
+	}
+	return ev, nil
+}
+
+// decryptKnown is decrypt with the page's stubs in place of their
+// messages (see reserved).
+func (s *syncState) decryptKnown(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*Event, error) {
+	if len(p.stubs) == 0 {
+		return s.decrypt(ctx, keys, p)
+	}
+	rest := &syncPage{kcCount: p.kcCount, sigs: p.memoOf(), raws: make([][]byte, 0, len(p.raws)-len(p.stubs))}
+	for i, raw := range p.raws {
+		if p.stubs[i] == nil {
+			rest.raws = append(rest.raws, raw)
+		}
+	}
+	got, err := s.decrypt(ctx, keys, rest)
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]*Event, 0, len(p.raws))
+	p.stubbed = map[*Event]bool{}
+	for i := range p.raws {
+		if stub := p.stubs[i]; stub != nil {
+			c := *stub
+			p.stubbed[&c] = true
+			evs = append(evs, &c)
+			continue
+		}
+		evs, got = append(evs, got[0]), got[1:]
+	}
+	return evs, nil
+}
+
+// unwrapMemo is the sync's memo of unwrapped keys (nil when switched off).
+func (s *syncState) unwrapMemo() *crypto.UnwrapMemo {
+	if !memoUnwraps {
+		return nil
+	}
+	return s.unwraps
 }
 
 // dropEvents wipes the keys of events that are dropped unused.

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // countingStore counts the write transactions run on a store (Update and
@@ -447,4 +449,125 @@ func mustFingerprint(t *testing.T, u *testUser) string {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestReservedStubs: a re-sync finds the messages stored byte for byte and
+// stands stubs in for them (their verdict is the stored one); a key change,
+// a message served with other bytes, and one above the sync position go
+// through the pipeline.
+func TestReservedStubs(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	for i := range 5 {
+		if _, err := alice.e.SendText(c, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bob.e.Sync(c, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	cid := oneToOne(t, alice, bob)
+	rec, err := bob.store.Conversation(c, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := bob.server.GetConversationEvents(c, PathID(cid), 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := decodePage(resp)
+	if p.kcCount == 0 || len(p.raws) != p.kcCount+5 {
+		t.Fatalf("page of %d events, %d key changes", len(p.raws), p.kcCount)
+	}
+	altered := append([]byte(nil), p.raws[p.kcCount]...)
+	altered[len(altered)-3] ^= 1
+	p.raws[p.kcCount] = altered
+	st := &syncState{e: bob.e, cid: cid, stored: rec.Sync.LastSequenceID}
+	if err := st.reserved(c, p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.stubs) != 4 || p.stubs[p.kcCount] != nil {
+		t.Fatalf("%d stubs (the altered message stubbed: %v)", len(p.stubs), p.stubs[p.kcCount] != nil)
+	}
+	for i, stub := range p.stubs {
+		if i < p.kcCount || stub.Kind != inbound.KindMessage || stub.SenderID != alice.id || !validSequenceID(stub.SequenceID) {
+			t.Fatalf("stub %d: %+v", i, stub)
+		}
+	}
+	var seqs []string
+	for _, stub := range p.stubs {
+		seqs = append(seqs, stub.SequenceID)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return versionLess(seqs[i], seqs[j]) })
+	st.stored = seqs[1] // a sync position below the two newest stubs
+	if err := st.reserved(c, p); err != nil || len(p.stubs) != 2 {
+		t.Fatalf("stubs above the sync position: %d, %v", len(p.stubs), err)
+	}
+	p.full = true
+	if err := st.reserved(c, p); err != nil || len(p.stubs) != 0 {
+		t.Fatalf("a page to decrypt in full has %d stubs (%v)", len(p.stubs), err)
+	}
+	res, err := bob.e.Sync(c, alice.id)
+	if err != nil || res.Events != 6 || res.Failed != 0 || len(res.Anomalies) != 0 || len(res.Entries) != 0 {
+		t.Fatalf("re-sync: %v, %d events, %d failed, %v, %d new", err, res.Events, res.Failed, res.Anomalies, len(res.Entries))
+	}
+}
+
+// hidingStore hides, inside write transactions, the stored event at one
+// sequence id (as if it were gone by the time a page is stored).
+type hidingStore struct {
+	keystore.Store
+	hide string
+}
+
+func (h *hidingStore) Update(ctx context.Context, fn func(keystore.Tx) error) error {
+	return h.Store.Update(ctx, func(tx keystore.Tx) error { return fn(hidingTx{Tx: tx, hide: h.hide}) })
+}
+
+type hidingTx struct {
+	keystore.Tx
+	hide string
+}
+
+func (h hidingTx) Events(ctx context.Context, cid, after string, limit int) ([]keystore.StoredEvent, error) {
+	evs, err := h.Tx.Events(ctx, cid, after, 0)
+	if err != nil {
+		return nil, err
+	}
+	evs = slices.DeleteFunc(evs, func(e keystore.StoredEvent) bool { return e.SequenceID == h.hide })
+	if limit > 0 && len(evs) > limit {
+		evs = evs[:limit]
+	}
+	return evs, nil
+}
+
+// TestStubNoLongerStored: a re-served message found stored when the page
+// was read, but gone when it is stored, is decrypted in full after all:
+// what is stored in its place is the verified message, not a stub.
+func TestStubNoLongerStored(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	hs := &hidingStore{Store: keystore.NewMemory()}
+	bob := n.userOn("bob", hs)
+	var sent []*Sent
+	for i := range 3 {
+		s, err := alice.e.SendText(c, bob.id, fmt.Sprintf("m%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, s)
+	}
+	if _, err := bob.e.Sync(c, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	hs.hide = sent[1].SequenceID
+	res, err := bob.e.Sync(c, alice.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].SequenceID != hs.hide || !res.Entries[0].Verified || res.Entries[0].Text != "m1" {
+		t.Fatalf("the hidden message came back as %+v", res.Entries)
+	}
 }
