@@ -9,10 +9,10 @@ import (
 )
 
 // Storing a sync in batches. The pages of a sync are stored in batches of
-// up to maxBatchPages pages, one write transaction each (every commit of a
-// durable store is flushed to disk: one per page made the disk the
-// bottleneck), and the next page is decrypted while the page before is
-// screened and stored. That page's decryption may only use what the
+// a few pages (maxBatchPages, maxBatchEvents), one write transaction each
+// (every commit of a durable store is flushed to disk: four per page made
+// the disk the bottleneck), and the next page is decrypted while the page
+// before is screened and stored. That page's decryption may only use what the
 // sequential order would have given it: the keys learnt from the pages
 // before it, which are stored in the open transaction. So it runs ahead
 // with the keys cached so far and never reads the store (cachedKeys), and
@@ -23,10 +23,18 @@ import (
 // fetch unknown signers' keys: never inside a transaction). fn sees a
 // batch's new events once it has committed.
 
-// maxBatchPages bounds the pages stored in one transaction: it bounds the
-// memory a batch holds (its pages and their new events until fn has seen
-// them) and how long other writers wait for the store.
-const maxBatchPages = 8
+// maxBatchPages and maxBatchEvents bound a batch: a page joins the batch
+// while the batch holds fewer pages, and its events would not take it past
+// maxBatchEvents. They bound the memory a batch holds (its pages and their
+// new events until fn has seen them, and the store's own copy of what the
+// transaction changed: a history's message-id index is keyed by random
+// ids, so each event of a transaction dirties a page of it) and how long
+// other writers wait for the store; each batch costs one commit, flushed
+// to disk.
+const (
+	maxBatchPages  = 8
+	maxBatchEvents = 256
+)
 
 // errDecryptFirst ends a batch's transaction, uncommitted, whose first page
 // must be decrypted outside any transaction.
@@ -104,7 +112,7 @@ func (r *pageRunner) page(ctx context.Context, tx keystore.Tx, i int) (*syncPage
 
 // batch stores, in one transaction, the first queued page (its events
 // given) and the pages after it while their decryption ahead holds, up to
-// maxBatchPages.
+// maxBatchPages and maxBatchEvents.
 func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
 	s := r.s
 	snap := s.snapshot()
@@ -118,6 +126,7 @@ func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
 			first = nil
 		}
 		done = 0
+		events := 0
 		evs := first
 		for {
 			p := r.queued[done]
@@ -137,7 +146,8 @@ func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
 				return err
 			}
 			done++
-			if err != nil || next == nil || done == maxBatchPages {
+			events += len(p.raws)
+			if err != nil || next == nil || done == maxBatchPages || events+len(next.raws) > maxBatchEvents {
 				return nil // a page's error is met as its turn comes
 			}
 			evs = r.takeAhead(next)
