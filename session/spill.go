@@ -273,6 +273,9 @@ func (r *stagedReader) uint(limit int) int {
 
 func (r *stagedReader) bytes() []byte {
 	l := r.uint(len(r.b))
+	if r.err == nil && l > len(r.b) {
+		r.err, r.b = errStaged, nil
+	}
 	if r.err != nil {
 		return nil
 	}
