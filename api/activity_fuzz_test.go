@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // activitySeeds are the documented chat payloads (testdata/activity) and
@@ -31,7 +33,7 @@ func activitySeeds(f *testing.F) [][]byte {
 		if err := json.Unmarshal(b, &v); err != nil {
 			f.Fatalf("%s: %v", name, err)
 		}
-		compact, _ := json.Marshal(v)
+		compact := testutil.Must(json.Marshal(v))(f)
 		out = append(out, b, compact)
 	}
 	return append(out, []byte(`{}`), []byte(`{"errors":[{"title":"operational-disconnect"}]}`),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func readActivityVector(t testing.TB, name string) []byte {
@@ -76,11 +77,11 @@ func TestParseActivityShapes(t *testing.T) {
 			t.Errorf("%s: KeepAlive %v", name, m.KeepAlive())
 		}
 	}
-	m, _ := api.ParseActivityMessage([]byte(good["numbers"]))
+	m := testutil.Must(api.ParseActivityMessage([]byte(good["numbers"])))(t)
 	if p, err := m.Data.ChatPayload(); err != nil || p.CreatedAtMsec != "1784841183370" || p.SenderID != "2" {
 		t.Errorf("numbers: %+v %v", p, err)
 	}
-	if m, _ := api.ParseActivityMessage([]byte(good["numeric uuid"])); m.Data.EventUUID != "-3577827201104920132" {
+	if m := testutil.Must(api.ParseActivityMessage([]byte(good["numeric uuid"])))(t); m.Data.EventUUID != "-3577827201104920132" {
 		t.Errorf("numeric uuid %q", m.Data.EventUUID)
 	}
 	bad := map[string]string{

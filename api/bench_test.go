@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func BenchmarkGetConversationEventsPage(b *testing.B) {
@@ -19,7 +20,7 @@ func BenchmarkGetConversationEventsPage(b *testing.B) {
 			MessageEventSignature: &api.MessageEventSignature{Signature: "c2ln", PublicKeyVersion: "1", SignatureVersion: "1"},
 		})
 	}
-	body, _ := json.Marshal(page)
+	body := testutil.Must(json.Marshal(page))(b)
 	c, _, _ := newServer(b, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)

@@ -23,7 +23,9 @@ func TestSendMessageRequestShape(t *testing.T) {
 	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		got.method, got.path = r.Method, r.URL.EscapedPath()
 		got.auth, got.ua, got.ctype = r.Header.Get("Authorization"), r.Header.Get("User-Agent"), r.Header.Get("Content-Type")
-		_ = json.NewDecoder(r.Body).Decode(&got.body)
+		if err := json.NewDecoder(r.Body).Decode(&got.body); err != nil {
+			t.Errorf("request body: %v", err)
+		}
 		writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]string{"encoded_message_event": "ZXZ0"}})
 	}, api.WithUserAgent("xchat-test/1"))
 
@@ -201,7 +203,9 @@ func TestMediaAppendJSONBase64AndDownload(t *testing.T) {
 	c, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/2/chat/media/upload/42/append":
-			_ = json.NewDecoder(r.Body).Decode(&appendBody)
+			if err := json.NewDecoder(r.Body).Decode(&appendBody); err != nil {
+				t.Errorf("append body: %v", err)
+			}
 			writeJSON(w, 200, map[string]any{"data": map[string]any{"expires_at": 1700000000}})
 		case strings.HasPrefix(r.URL.Path, "/2/chat/media/g1/"):
 			if r.Header.Get("Accept") != "application/octet-stream" {

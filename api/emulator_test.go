@@ -5,9 +5,7 @@ package api_test
 // rate-limit headers and the OAuth endpoints.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 type emu struct {
@@ -46,22 +45,8 @@ func startEmulator(t *testing.T, opts ...emulator.Option) *emu {
 // endpoint and returns it with a client authenticated as that user.
 func (e *emu) provision(name string, opts ...api.Option) (api.ProvisionUserResponse, *api.Client) {
 	e.t.Helper()
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
-	resp, err := http.Post(e.url+api.PathEmulatorUsers, "application/json", bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var u api.ProvisionUserResponse
-	if resp.StatusCode != http.StatusCreated {
-		e.t.Fatalf("provision %s: status %d", name, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
-		e.t.Fatal(err)
-	}
-	if api.ValidateUserID(u.ID) != nil || u.AccessToken == "" {
-		e.t.Fatalf("provisioned %+v", u)
-	}
+	id, token := testutil.Provision(e.t, nil, e.url, name)
+	u := api.ProvisionUserResponse{ID: id, Username: name, AccessToken: token}
 	c, err := api.New(append([]api.Option{api.WithBaseURL(e.url), api.WithBearerToken(u.AccessToken)}, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
@@ -169,7 +154,7 @@ func TestEmulatorBlockAndErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	// Bad token.
-	bad, _ := api.New(api.WithBaseURL(e.url), api.WithBearerToken("not-a-token"))
+	bad := testutil.Must(api.New(api.WithBaseURL(e.url), api.WithBearerToken("not-a-token")))(t)
 	if _, _, err := bad.ListConversations(ctx, nil); !errors.Is(err, api.ErrUnauthorized) {
 		t.Fatalf("bad token: %v", err)
 	}
@@ -211,28 +196,44 @@ func TestEmulatorRateLimitFailFast(t *testing.T) {
 	}
 }
 
+// TestEmulatorOAuthLoginAndRefresh logs in against the emulator and uses
+// the token until it expires: client and emulator share a fake clock, so
+// the request before expiry must reuse the login token and the one after
+// must carry a refreshed one (the emulator refuses the expired token).
 func TestEmulatorOAuthLoginAndRefresh(t *testing.T) {
 	// The emulator approves the authorization request for the user named
 	// by emulator_user=<id>, standing in for the consent page.
-	e := startEmulator(t)
+	clk := testutil.NewClock()
+	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithAccessTokenTTL(time.Hour))
 	alice, _ := e.provision("alice")
 	bob, _ := e.provision("bob")
 	cfg := api.NewOAuthConfig(e.url, "xchat-cli")
 	cfg.AuthURL += "?emulator_user=" + alice.ID
 	cfg.Timeout = 10 * time.Second
+	cfg.Now = clk.Now
 	ctx := context.Background()
-	tok, err := api.LoopbackLogin(ctx, cfg, browser(t))
+	br := newBrowser()
+	tok, err := api.LoopbackLogin(ctx, cfg, br.open)
 	if err != nil {
 		t.Fatal(err)
 	}
+	br.wait(t)
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token (offline.access requested)")
 	}
-	tok.Expiry = time.Now().Add(-time.Second) // force a refresh
 	var saved []*oauth2.Token
 	ts := cfg.TokenSource(ctx, tok, func(t *oauth2.Token) error { saved = append(saved, t); return nil })
-	c, err := api.New(api.WithBaseURL(e.url), api.WithTokenSource(ts))
+	c, err := api.New(api.WithBaseURL(e.url), api.WithTokenSource(ts), api.WithClock(clk.Now, clk.Sleep))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.SendDmToParticipant(ctx, bob.ID, &api.DmMessage{Text: "before expiry"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) != 0 {
+		t.Fatalf("the login token was refreshed before it expired (%d saves)", len(saved))
+	}
+	if err := clk.Sleep(ctx, time.Hour+time.Second); err != nil {
 		t.Fatal(err)
 	}
 	d, _, err := c.SendDmToParticipant(ctx, bob.ID, &api.DmMessage{Text: "via oauth"})
@@ -251,7 +252,7 @@ func TestEmulatorOAuthLoginAndRefresh(t *testing.T) {
 func TestEmulatorRateLimitWaitsForReset(t *testing.T) {
 	// Client and emulator share a fake clock: the client's wait for the
 	// window to reset advances the emulator's time too.
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithOperationRateLimit(api.OpGetChatConversations.ID, 2, time.Minute))
 	_, ac := e.provision("alice", api.WithClock(clk.Now, clk.Sleep))
 	ctx := context.Background()
@@ -271,7 +272,7 @@ func TestEmulatorRateLimitWaitsForReset(t *testing.T) {
 }
 
 func TestEmulator429RetriedAfterReset(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	e := startEmulator(t, emulator.WithClock(clk.Now), emulator.WithOperationRateLimit(api.OpGetChatConversations.ID, 1, time.Minute))
 	alice, a1 := e.provision("alice", api.WithClock(clk.Now, clk.Sleep))
 	ctx := context.Background()
@@ -293,7 +294,7 @@ func TestEmulator429RetriedAfterReset(t *testing.T) {
 		t.Fatalf("attempts=%d requests=%d", resp.Attempts, e.calls.Load()-before)
 	}
 	// A fail-fast client gets the 429 as an error.
-	a3, _ := api.New(api.WithBaseURL(e.url), api.WithBearerToken(alice.AccessToken), api.WithClock(clk.Now, clk.Sleep), api.WithFailFast(true))
+	a3 := testutil.Must(api.New(api.WithBaseURL(e.url), api.WithBearerToken(alice.AccessToken), api.WithClock(clk.Now, clk.Sleep), api.WithFailFast(true)))(t)
 	_, _, err = a3.ListConversations(ctx, nil)
 	var apiErr *api.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests || !errors.Is(err, api.ErrRateLimited) || !apiErr.RateLimit.Known() {

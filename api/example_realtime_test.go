@@ -23,12 +23,18 @@ func ExampleWebhookReceiver() {
 	defer srv.Close()
 
 	// What X sends: a CRC, then a signed delivery, then a forgery.
-	resp, _ := http.Get(srv.URL + "?crc_token=challenge")
+	resp, err := http.Get(srv.URL + "?crc_token=challenge")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("CRC:", resp.StatusCode)
 	resp.Body.Close()
 	body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","payload":{"encoded_event":"AA=="}}}`)
 	for _, sig := range []string{api.WebhookSignature(secret, body), api.WebhookSignature([]byte("guess"), body)} {
-		req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+		req, err := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+		if err != nil {
+			log.Fatal(err)
+		}
 		req.Header.Set(api.HeaderWebhookSignature, sig)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

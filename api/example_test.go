@@ -40,7 +40,11 @@ func exampleServer() *httptest.Server {
 		// One event per page, to show pagination.
 		i := 0
 		if tok := r.URL.Query().Get("pagination_token"); tok != "" {
-			i, _ = strconv.Atoi(tok)
+			var err error
+			if i, err = strconv.Atoi(tok); err != nil {
+				http.Error(w, "bad pagination_token", http.StatusBadRequest)
+				return
+			}
 		}
 		resp := api.GetChatConversationEventsResponse{Meta: &api.ChatEventsMeta{}}
 		if i < len(events) {

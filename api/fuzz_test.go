@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/b64"
 )
 
 func FuzzDecodeError(f *testing.F) {
@@ -92,8 +94,8 @@ func FuzzKeyAttribution(f *testing.F) {
 			return
 		}
 		ids := []string{"1", "2"}
-		pk, _ := decodeKeyB64(pub)
-		sk, _ := decodeKeyB64("U0lH")
+		pk, _ := b64.DecodeAny(pub)
+		sk, _ := b64.DecodeAny("U0lH")
 		knownBy := map[string][]KnownKey{"1": {{UserID: "1", Version: version, PublicKey: pk, SigningPublicKey: sk}}}
 		out := &UserKeys{Keys: map[string][]PublicKey{}}
 		var err error
@@ -114,7 +116,7 @@ func FuzzKeyAttribution(f *testing.F) {
 				t.Fatalf("unrequested user %q", uid)
 			}
 			for _, k := range ks {
-				b, ok := decodeKeyB64(k.PublicKey)
+				b, ok := b64.DecodeAny(k.PublicKey)
 				if !ok {
 					continue
 				}

@@ -1,56 +1,18 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"golang.org/x/oauth2"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
-
-// fakeClock is a manual clock whose sleep advances time instantly and
-// records every requested delay.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock {
-	// Start at the real time so that context deadlines (which use the real
-	// clock) and the fake clock agree at the start of a test.
-	return &fakeClock{now: time.Now().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return nil
-}
-
-func (c *fakeClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.sleeps...)
-}
 
 // maxRand makes the full-jitter backoff deterministic: always the ceiling.
 func maxRand(n int64) int64 { return n - 1 }
@@ -70,12 +32,12 @@ func (c *counter) Count() int { return int(c.n.Load()) }
 
 // newServer starts an httptest server and a client pointed at it, with a
 // fake clock and deterministic jitter. Extra options come last.
-func newServer(t testing.TB, h http.HandlerFunc, opts ...api.Option) (*api.Client, *counter, *fakeClock) {
+func newServer(t testing.TB, h http.HandlerFunc, opts ...api.Option) (*api.Client, *counter, *testutil.Clock) {
 	t.Helper()
 	cnt := &counter{h: h}
 	srv := httptest.NewServer(cnt)
 	t.Cleanup(srv.Close)
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	base := []api.Option{
 		api.WithBaseURL(srv.URL),
 		api.WithHTTPClient(srv.Client()),

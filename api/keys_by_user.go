@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/xchat-go/xchat/internal/b64"
 )
 
 // ErrKeyAttribution is matched (errors.Is) when a key answer would give one
@@ -216,8 +218,8 @@ func matchKnown(keys []PublicKey, knownBy map[string][]KnownKey, out *UserKeys) 
 
 // keyID is the identity of a published key set: version and key bytes.
 func keyID(k PublicKey) (string, bool) {
-	pk, ok1 := decodeKeyB64(k.PublicKey)
-	sk, ok2 := decodeKeyB64(k.SigningPublicKey)
+	pk, ok1 := b64.DecodeAny(k.PublicKey)
+	sk, ok2 := b64.DecodeAny(k.SigningPublicKey)
 	if !ok1 || !ok2 || k.PublicKeyVersion == "" {
 		return "", false
 	}
@@ -225,8 +227,8 @@ func keyID(k PublicKey) (string, bool) {
 }
 
 func sameKey(k PublicKey, kk KnownKey) bool {
-	pk, ok1 := decodeKeyB64(k.PublicKey)
-	sk, ok2 := decodeKeyB64(k.SigningPublicKey)
+	pk, ok1 := b64.DecodeAny(k.PublicKey)
+	sk, ok2 := b64.DecodeAny(k.SigningPublicKey)
 	return ok1 && ok2 && k.PublicKeyVersion == kk.Version && bytes.Equal(pk, kk.PublicKey) && bytes.Equal(sk, kk.SigningPublicKey)
 }
 
@@ -257,7 +259,7 @@ func checkAttribution(keys map[string][]PublicKey) error {
 	owner := map[string]string{}
 	for uid, ks := range keys {
 		for _, k := range ks {
-			pk, ok := decodeKeyB64(k.PublicKey)
+			pk, ok := b64.DecodeAny(k.PublicKey)
 			if !ok {
 				continue // the caller rejects undecodable keys itself
 			}
@@ -270,18 +272,6 @@ func checkAttribution(keys map[string][]PublicKey) error {
 		}
 	}
 	return nil
-}
-
-func decodeKeyB64(s string) ([]byte, bool) {
-	if s == "" {
-		return nil, false
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.Strict().DecodeString(s); err == nil {
-			return b, true
-		}
-	}
-	return nil, false
 }
 
 func withFields(fields, need []string) []string {

@@ -78,7 +78,16 @@ type OAuthConfig struct {
 	// HTTPClient is used to reach the token endpoint (default
 	// http.DefaultClient).
 	HTTPClient *http.Client
+	// Now is the clock that stamps a new token's expiry (from the token
+	// endpoint's expires_in) and decides when it has expired (default
+	// time.Now).
+	Now func() time.Time
 }
+
+// RefreshMargin is how long before its expiry an access token is
+// refreshed, so that it does not expire in flight (the oauth2 package's
+// own margin).
+const RefreshMargin = 10 * time.Second
 
 // NewOAuthConfig returns the OAuth configuration for the API at
 // apiBaseURL: X's endpoints when it is empty or DefaultBaseURL, otherwise
@@ -133,6 +142,21 @@ func (c *OAuthConfig) Config(redirectURL string) *oauth2.Config {
 	}
 }
 
+func (c *OAuthConfig) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// stampExpiry sets tok's expiry from its expires_in on c's clock (the oauth2
+// package stamps it on the wall clock).
+func (c *OAuthConfig) stampExpiry(tok *oauth2.Token) {
+	if tok.ExpiresIn > 0 {
+		tok.Expiry = c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+}
+
 func (c *OAuthConfig) context(ctx context.Context) context.Context {
 	if c.HTTPClient != nil {
 		return context.WithValue(ctx, oauth2.HTTPClient, c.HTTPClient)
@@ -144,14 +168,50 @@ func (c *OAuthConfig) context(ctx context.Context) context.Context {
 // token (scope offline.access) and, when save is non-nil, hands every new
 // token to save before using it (see NewPersistingTokenSource). ctx is kept
 // for refreshes and should outlive the token source.
+//
+// The token is reused until RefreshMargin before its expiry on c's clock
+// (c.Now), and refreshed then: not on every call, and not only once the
+// server has refused it.
 func (c *OAuthConfig) TokenSource(ctx context.Context, tok *oauth2.Token, save func(*oauth2.Token) error) oauth2.TokenSource {
-	ts := c.Config("").TokenSource(c.context(ctx), tok)
+	var ts oauth2.TokenSource = &refreshingTokenSource{ctx: c.context(ctx), cfg: c, conf: c.Config(""), tok: tok}
 	if save == nil {
 		return ts
 	}
 	p := NewPersistingTokenSource(ts, save).(*persistingTokenSource)
 	p.last = tokenFingerprint(tok) // already stored by the caller
 	return p
+}
+
+// refreshingTokenSource reuses a token until it expires on the
+// configuration's clock, then refreshes it with its refresh token.
+type refreshingTokenSource struct {
+	ctx  context.Context
+	cfg  *OAuthConfig
+	conf *oauth2.Config
+
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+// Token implements oauth2.TokenSource.
+func (r *refreshingTokenSource) Token() (*oauth2.Token, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tok != nil && r.tok.AccessToken != "" && (r.tok.Expiry.IsZero() || r.cfg.now().Add(RefreshMargin).Before(r.tok.Expiry)) {
+		return r.tok, nil
+	}
+	if r.tok == nil || r.tok.RefreshToken == "" {
+		return nil, errors.New("api: oauth: the access token expired and there is no refresh token")
+	}
+	// A token with no access token is refreshed at once by the oauth2
+	// package, whatever its own clock says.
+	nt, err := r.conf.TokenSource(r.ctx, &oauth2.Token{RefreshToken: r.tok.RefreshToken}).Token()
+	if err != nil {
+		return nil, err
+	}
+	r.cfg.stampExpiry(nt)
+	r.tok = nt
+	return nt, nil
 }
 
 // LoopbackLogin runs the Authorization Code flow with PKCE (S256) for a
@@ -260,6 +320,7 @@ func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) 
 	if tok.AccessToken == "" {
 		return nil, fmt.Errorf("%w: token response without access token", ErrLogin)
 	}
+	cfg.stampExpiry(tok)
 	return tok, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // authServer is an OAuth 2.0 authorization server for tests that enforces
@@ -123,32 +124,62 @@ func (a *authServer) token(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// browser follows the authorization URL like a user agent would.
-func browser(t *testing.T) func(string) {
-	return func(u string) {
-		go func() {
-			resp, err := http.Get(u)
-			if err != nil {
-				t.Errorf("browser: %v", err)
-				return
-			}
+// fakeBrowser follows the authorization URL like a user agent would, in
+// the background, and keeps what it met for the test goroutine: a test
+// must not report from another goroutine, nor end before it has finished.
+type fakeBrowser struct{ done chan error }
+
+func newBrowser() *fakeBrowser { return &fakeBrowser{done: make(chan error, 1)} }
+
+// open fetches u, following redirects, and reads the page to the end.
+func (b *fakeBrowser) open(u string) {
+	go func() {
+		resp, err := http.Get(u)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-		}()
+		}
+		b.done <- err
+	}()
+}
+
+// wait waits for the page opened by open and fails the test if it could
+// not be fetched. Call it only after open was called.
+func (b *fakeBrowser) wait(t *testing.T) {
+	t.Helper()
+	if err := <-b.done; err != nil {
+		t.Fatalf("browser: %v", err)
 	}
+}
+
+// login runs LoopbackLogin with a fake browser and waits for the browser.
+func login(t *testing.T, cfg *api.OAuthConfig) *oauth2.Token {
+	t.Helper()
+	br := newBrowser()
+	tok, err := api.LoopbackLogin(context.Background(), cfg, br.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.wait(t)
+	return tok
 }
 
 func TestLoopbackLoginPKCE(t *testing.T) {
 	a := newAuthServer(t)
 	var opened string
-	open := browser(t)
-	tok, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) { opened = u; open(u) })
+	br := newBrowser()
+	tok, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) { opened = u; br.open(u) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	br.wait(t)
 	if !strings.HasPrefix(tok.AccessToken, "at-") || !strings.HasPrefix(tok.RefreshToken, "rt-") || tok.Expiry.IsZero() {
 		t.Fatalf("token = %+v", tok)
 	}
-	u, _ := url.Parse(opened)
+	u, err := url.Parse(opened)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if u.Query().Get("code_challenge_method") != "S256" || len(u.Query().Get("state")) < 32 {
 		t.Errorf("authorization url = %s", opened)
 	}
@@ -181,7 +212,11 @@ func TestAuthServerRejectsWrongVerifier(t *testing.T) {
 func TestLoopbackLoginStateMismatch(t *testing.T) {
 	a := newAuthServer(t)
 	_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
-		au, _ := url.Parse(u)
+		au, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		go func() {
 			resp, err := http.Get(au.Query().Get("redirect_uri") + "?code=code-1&state=forged")
 			if err == nil {
@@ -197,7 +232,11 @@ func TestLoopbackLoginStateMismatch(t *testing.T) {
 func TestLoopbackLoginDenied(t *testing.T) {
 	a := newAuthServer(t)
 	_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
-		au, _ := url.Parse(u)
+		au, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		go func() {
 			resp, err := http.Get(au.Query().Get("redirect_uri") + "?error=access_denied&state=" + url.QueryEscape(au.Query().Get("state")))
 			if err == nil {
@@ -230,10 +269,7 @@ func TestLoopbackLoginRejectsNonLoopback(t *testing.T) {
 func TestRefreshPersistsRotatedToken(t *testing.T) {
 	a := newAuthServer(t)
 	cfg := a.config()
-	tok, err := api.LoopbackLogin(context.Background(), cfg, browser(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := login(t, cfg)
 	tok.Expiry = time.Now().Add(-time.Minute) // force a refresh
 
 	var saved []*oauth2.Token
@@ -262,7 +298,7 @@ func TestRefreshPersistsRotatedToken(t *testing.T) {
 		t.Fatalf("authorization headers = %v, want %q", auths, want)
 	}
 	// The old refresh token was rotated out by the server.
-	_, err = cfg.Config("").TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	_, err := cfg.Config("").TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	if err == nil {
 		t.Fatal("old refresh token still valid; rotation not exercised")
 	}
@@ -338,16 +374,20 @@ func TestLoopbackLoginDefaultRedirectIsFixed(t *testing.T) {
 	cfg := a.config()
 	cfg.LoopbackAddr = "" // the default
 	var redirect string
-	open := browser(t)
+	var parseErr error
+	br := newBrowser()
 	if _, err := api.LoopbackLogin(context.Background(), cfg, func(u string) {
-		p, err := url.Parse(u)
-		if err != nil {
-			t.Error(err)
+		var p *url.URL
+		if p, parseErr = url.Parse(u); parseErr == nil {
+			redirect = p.Query().Get("redirect_uri")
 		}
-		redirect = p.Query().Get("redirect_uri")
-		open(u)
+		br.open(u)
 	}); err != nil {
 		t.Fatal(err)
+	}
+	br.wait(t)
+	if parseErr != nil {
+		t.Fatal(parseErr)
 	}
 	if redirect != api.DefaultRedirectURL || api.DefaultRedirectURL != "http://127.0.0.1:8976/callback" {
 		t.Fatalf("redirect_uri %q, default %q", redirect, api.DefaultRedirectURL)
@@ -382,5 +422,51 @@ func TestLoopbackLoginPageReachesBrowser(t *testing.T) {
 		if page := <-pages; !strings.Contains(page, "Login complete") {
 			t.Fatalf("browser got %q", page)
 		}
+	}
+}
+
+// TestTokenSourceRefreshesOnExpiry tells refresh-on-expiry from
+// refresh-always and refresh-never: on the configuration's clock the
+// token is reused until RefreshMargin before the expiry the token endpoint
+// gave (expires_in 7200), and refreshed from then on.
+func TestTokenSourceRefreshesOnExpiry(t *testing.T) {
+	a := newAuthServer(t)
+	clk := testutil.NewClock()
+	cfg := a.config()
+	cfg.Now = clk.Now
+	tok := login(t, cfg)
+	if want := clk.Now().Add(7200 * time.Second); !tok.Expiry.Equal(want) {
+		t.Fatalf("login token expires %v, want %v (expires_in on the configured clock)", tok.Expiry, want)
+	}
+	ts := cfg.TokenSource(context.Background(), tok, nil)
+	get := func() *oauth2.Token {
+		t.Helper()
+		got, err := ts.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := get(); got.AccessToken != tok.AccessToken {
+		t.Fatal("a fresh token was refreshed")
+	}
+	if err := clk.Sleep(context.Background(), 7200*time.Second-api.RefreshMargin-time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.AccessToken != tok.AccessToken {
+		t.Fatal("refreshed before the refresh margin")
+	}
+	if err := clk.Sleep(context.Background(), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	second := get()
+	if second.AccessToken == tok.AccessToken || second.RefreshToken == tok.RefreshToken {
+		t.Fatal("not refreshed within the refresh margin of expiry")
+	}
+	if want := clk.Now().Add(7200 * time.Second); !second.Expiry.Equal(want) {
+		t.Fatalf("refreshed token expires %v, want %v", second.Expiry, want)
+	}
+	if got := get(); got.AccessToken != second.AccessToken {
+		t.Fatal("the refreshed token was refreshed again at once")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // limitedHandler reports a window of `limit` requests resetting at reset
@@ -36,7 +37,7 @@ func limitedHandler(limit int, reset func() time.Time) (http.HandlerFunc, *atomi
 }
 
 func TestRateLimitHeadersOnResponse(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(15 * time.Minute).Truncate(time.Second)
 	h, _ := limitedHandler(50, func() time.Time { return reset })
 	c, _, _ := newServer(t, h, api.WithClock(clk.Now, clk.Sleep))
@@ -57,7 +58,7 @@ func TestRateLimitHeadersOnResponse(t *testing.T) {
 }
 
 func TestExhaustedLimitFailsFastWithoutNetwork(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(10 * time.Minute).Truncate(time.Second)
 	h, _ := limitedHandler(2, func() time.Time { return reset })
 	c, cnt, _ := newServer(t, h, api.WithClock(clk.Now, clk.Sleep), api.WithFailFast(true))
@@ -88,7 +89,7 @@ func TestExhaustedLimitFailsFastWithoutNetwork(t *testing.T) {
 }
 
 func TestExhaustedLimitWaitsForReset(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	var reset atomic.Int64
 	reset.Store(clk.Now().Add(90 * time.Second).Unix())
 	var calls atomic.Int64
@@ -122,7 +123,7 @@ func TestExhaustedLimitWaitsForReset(t *testing.T) {
 }
 
 func TestExhaustedLimitBeyondDeadlineFailsWithoutNetwork(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(10 * time.Minute)
 	h, _ := limitedHandler(1, func() time.Time { return reset })
 	c, cnt, _ := newServer(t, h, api.WithClock(clk.Now, clk.Sleep))
@@ -138,7 +139,7 @@ func TestExhaustedLimitBeyondDeadlineFailsWithoutNetwork(t *testing.T) {
 }
 
 func TestLocalReservationPreventsBurst(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(time.Hour)
 	// The server reports remaining=3 after the first call and then stops
 	// sending headers, so only local accounting can stop the fifth call.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestRetry5xxIdempotentWithBackoff(t *testing.T) {
@@ -139,7 +140,7 @@ func TestMessageIDWritesNotRepeatedAfterAmbiguousFailure(t *testing.T) {
 		})
 		t.Run(name+"/reset", func(t *testing.T) {
 			url, reqs := resetServer(t, 1, `{"data":{}}`)
-			clk := newFakeClock()
+			clk := testutil.NewClock()
 			c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
 				api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 			if err != nil {
@@ -159,26 +160,11 @@ func TestMessageIDWritesNotRepeatedAfterAmbiguousFailure(t *testing.T) {
 // reset after the request left) and answered 404 has succeeded: the first
 // attempt deleted it. A 404 on the first attempt is an error.
 func TestRetriedDeleteNotFoundIsSuccess(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reqs atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if reqs.Add(1) == 1 {
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			conn.Close()
-			return
-		}
+	url, reqs := resetServerThen(t, 1, func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, api.Problem{Type: "https://api.x.com/2/problems/resource-not-found", Title: "Not Found Error"})
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	clk := newFakeClock()
-	c, err := api.New(api.WithBaseURL("http://"+ln.Addr().String()), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
+	})
+	clk := testutil.NewClock()
+	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
 		api.WithRand(maxRand), api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +186,7 @@ func TestRetriedDeleteNotFoundIsSuccess(t *testing.T) {
 }
 
 func TestRetry429HonoursReset(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	reset := clk.Now().Add(42 * time.Second).Truncate(time.Second)
 	var calls atomic.Int64
 	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -282,6 +268,16 @@ func TestRetryStopsAtDeadline(t *testing.T) {
 // (with RST) before answering; later ones get a JSON 200.
 func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64) {
 	t.Helper()
+	return resetServerThen(t, drops, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+// resetServerThen accepts connections and closes the first `drops` of them
+// (with RST) before answering; h answers the later ones.
+func resetServerThen(t *testing.T, drops int64, h http.HandlerFunc) (string, *atomic.Int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -294,15 +290,18 @@ func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64)
 				t.Error("no hijacker")
 				return
 			}
-			conn, _, _ := hj.Hijack()
+			conn, _, err := hj.Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			if tc, ok := conn.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0)
 			}
 			conn.Close()
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
+		h(w, r)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -311,7 +310,7 @@ func resetServer(t *testing.T, drops int64, body string) (string, *atomic.Int64)
 
 func TestRetryConnectionReset(t *testing.T) {
 	url, reqs := resetServer(t, 2, `{"data":{"deleted":true}}`)
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep), api.WithRand(maxRand),
 		api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 	if err != nil {
@@ -328,7 +327,7 @@ func TestRetryConnectionReset(t *testing.T) {
 
 func TestNoRetryConnectionResetNonIdempotent(t *testing.T) {
 	url, reqs := resetServer(t, 1, `{"data":{"conversation_id":"g1"}}`)
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL(url), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep),
 		api.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
 	if err != nil {
@@ -369,7 +368,7 @@ func TestDialFailureRetriedEvenForNonIdempotent(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	c, err := api.New(api.WithBaseURL("http://"+addr), api.WithBearerToken("t"), api.WithClock(clk.Now, clk.Sleep), api.WithMaxAttempts(3))
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +388,7 @@ func TestDialFailureRetriedEvenForNonIdempotent(t *testing.T) {
 func TestRetryAbandonedOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	// The caller gives up while the client waits to retry.
 	sleep := func(ctx context.Context, d time.Duration) error {
 		cancel()

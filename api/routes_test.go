@@ -18,6 +18,7 @@ type routeRecorder struct {
 	mu     sync.Mutex
 	hits   []string
 	bodies []map[string]any
+	bad    []string // requests whose body could not be read or decoded
 }
 
 func (rr *routeRecorder) handler() http.Handler {
@@ -31,10 +32,14 @@ func (rr *routeRecorder) handler() http.Handler {
 	for _, op := range api.Operations {
 		mux.HandleFunc(op.Route(), func(w http.ResponseWriter, r *http.Request) {
 			var body map[string]any
-			if b, _ := io.ReadAll(r.Body); len(b) > 0 {
-				_ = json.Unmarshal(b, &body)
+			b, err := io.ReadAll(r.Body)
+			if err == nil && len(b) > 0 {
+				err = json.Unmarshal(b, &body)
 			}
 			rr.mu.Lock()
+			if err != nil {
+				rr.bad = append(rr.bad, op.ID+": "+err.Error())
+			}
 			rr.hits = append(rr.hits, op.ID)
 			rr.bodies = append(rr.bodies, body)
 			rr.mu.Unlock()
@@ -137,8 +142,8 @@ func TestEveryMethodHitsItsOperation(t *testing.T) {
 		if err := tc.call(); err != nil {
 			t.Fatalf("%s: %v", tc.op.ID, err)
 		}
-		if len(rr.hits) != i+1 || rr.hits[i] != tc.op.ID {
-			t.Fatalf("call for %s hit %v", tc.op.ID, rr.hits[i:])
+		if len(rr.hits) != i+1 || rr.hits[i] != tc.op.ID || len(rr.bad) != 0 {
+			t.Fatalf("call for %s hit %v (unreadable bodies: %v)", tc.op.ID, rr.hits[i:], rr.bad)
 		}
 		covered[tc.op.ID] = true
 	}

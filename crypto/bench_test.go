@@ -1,6 +1,10 @@
 package crypto
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
+)
 
 func BenchmarkECIESWrap(b *testing.B) {
 	k := mustKey(b, 5)
@@ -12,7 +16,7 @@ func BenchmarkECIESWrap(b *testing.B) {
 			}
 		}
 	})
-	w, _ := WrapConversationKey(nil, k.PublicKey(), ck)
+	w := testutil.Must(WrapConversationKey(nil, k.PublicKey(), ck))(b)
 	b.Run("unwrap", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := UnwrapConversationKey(k, w); err != nil {
@@ -35,7 +39,7 @@ func BenchmarkSign(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	k := mustKey(b, 2)
 	msg := make([]byte, 200)
-	sig, _ := Sign(k, msg)
+	sig := testutil.Must(Sign(k, msg))(b)
 	pub := k.PublicKey()
 	for b.Loop() {
 		if err := Verify(pub, msg, sig); err != nil {
@@ -64,7 +68,7 @@ func BenchmarkSecretbox1KiB(b *testing.B) {
 			}
 		}
 	})
-	box, _ := Seal(nil, key, pt)
+	box := testutil.Must(Seal(nil, key, pt))(b)
 	b.Run("open", func(b *testing.B) {
 		b.SetBytes(1024)
 		for b.Loop() {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestECIESRoundTrip(t *testing.T) {
@@ -43,7 +45,7 @@ func TestECIESEphemeralFromReader(t *testing.T) {
 
 func TestECIESRejects(t *testing.T) {
 	k := mustKey(t, 5)
-	ct, _ := ECIESEncrypt(nil, k.PublicKey(), []byte("conversation key"))
+	ct := testutil.Must(ECIESEncrypt(nil, k.PublicKey(), []byte("conversation key")))(t)
 	if _, err := ECIESDecrypt(k, ct[:80]); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("80 bytes: %v", err)
 	}
@@ -96,11 +98,11 @@ func TestWrapConversationKey(t *testing.T) {
 	if err != nil || !got.Equal(ck) {
 		t.Fatalf("unwrap: %v", err)
 	}
-	short, _ := ECIESEncrypt(nil, k.PublicKey(), make([]byte, 31))
+	short := testutil.Must(ECIESEncrypt(nil, k.PublicKey(), make([]byte, 31)))(t)
 	if _, err := UnwrapConversationKey(k, short); !errors.Is(err, ErrInvalidConversationKey) {
 		t.Errorf("31-byte key: %v", err)
 	}
-	long, _ := ECIESEncrypt(nil, k.PublicKey(), make([]byte, 33))
+	long := testutil.Must(ECIESEncrypt(nil, k.PublicKey(), make([]byte, 33)))(t)
 	if _, err := UnwrapConversationKey(k, long); !errors.Is(err, ErrInvalidConversationKey) {
 		t.Errorf("33-byte key: %v", err)
 	}

@@ -2,6 +2,7 @@ package crypto_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/xchat-go/xchat/crypto"
 )
@@ -10,21 +11,48 @@ import (
 // recipient's identity key, a message is sealed under it and the event is
 // signed; the recipient unwraps, verifies and opens.
 func Example() {
-	alice, _ := crypto.GenerateKeyPair(nil)
-	bob, _ := crypto.GenerateKeyPair(nil)
+	alice, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	ck, _ := crypto.NewConversationKey(nil)
-	wrapped, _ := crypto.WrapConversationKey(nil, bob.Identity.PublicKey(), ck)
+	ck, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	wrapped, err := crypto.WrapConversationKey(nil, bob.Identity.PublicKey(), ck)
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	contents, _ := crypto.Seal(nil, ck, []byte("serialized MessageEntryHolder"))
+	contents, err := crypto.Seal(nil, ck, []byte("serialized MessageEntryHolder"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	h := crypto.Header{MessageID: "6f1c…uuid", SenderID: "111", ConversationID: "111:222"}
-	payload, _ := crypto.MessageCreatePayload(crypto.SignatureVersion, h, "1700000000000", contents)
-	sig, _ := payload.Sign(alice.Signing)
+	payload, err := crypto.MessageCreatePayload(crypto.SignatureVersion, h, "1700000000000", contents)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sig, err := payload.Sign(alice.Signing)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// Bob's side.
-	bobKey, _ := crypto.UnwrapConversationKey(bob.Identity, wrapped)
+	bobKey, err := crypto.UnwrapConversationKey(bob.Identity, wrapped)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("signature:", payload.Verify(alice.Signing.PublicKey(), sig))
-	pt, _ := crypto.Open(bobKey, contents)
+	pt, err := crypto.Open(bobKey, contents)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(string(pt))
 	// Output:
 	// signature: <nil>
@@ -34,8 +62,14 @@ func Example() {
 // ExampleNewRegistration builds the key-binding fields of the public key
 // registration request.
 func ExampleNewRegistration() {
-	kp, _ := crypto.GenerateKeyPair(nil)
-	reg, _ := crypto.NewRegistration(kp)
+	kp, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg, err := crypto.NewRegistration(kp)
+	if err != nil {
+		log.Fatal(err)
+	}
 	f := reg.Fields()
 	fmt.Println(f.RegistrationMethod, len(f.PublicKeyFingerprint), reg.Verify())
 	// Output: CustomPin 43 <nil>
@@ -43,7 +77,10 @@ func ExampleNewRegistration() {
 
 // ExampleKeyPair_Backup round-trips the 64-byte identity ‖ signing backup.
 func ExampleKeyPair_Backup() {
-	kp, _ := crypto.GenerateKeyPair(nil)
+	kp, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	restored, err := crypto.ParseBackup(kp.Backup())
 	fmt.Println(err, restored.Signing.PublicKey().Equal(kp.Signing.PublicKey()))
 	fmt.Println(kp.Identity) // secrets never print

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 const orderHex = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
@@ -65,8 +67,8 @@ func TestGenerateKeyDeterministic(t *testing.T) {
 	if _, err := GenerateKey(&fixedReader{b: make([]byte, 10)}); err == nil {
 		t.Fatal("short reader accepted")
 	}
-	a, _ := GenerateKey(nil)
-	b, _ := GenerateKey(nil)
+	a := testutil.Must(GenerateKey(nil))(t)
+	b := testutil.Must(GenerateKey(nil))(t)
 	if a.Equal(b) {
 		t.Fatal("two random keys are equal")
 	}

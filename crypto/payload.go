@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // Signature protocol versions (MessageEventSignature.signature_version).
@@ -76,13 +78,8 @@ var knownKinds = map[string]bool{
 // layout. A missing version is the caller's decision; this function
 // rejects "".
 func ParseSignatureVersion(s string) (int, error) {
-	if s == "" || len(s) > 2 || s[0] == '0' {
+	if len(s) > 2 || !decimal.Valid(s) {
 		return 0, fmt.Errorf("%w: %q", ErrUnsupportedSignatureVersion, s)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, fmt.Errorf("%w: %q", ErrUnsupportedSignatureVersion, s)
-		}
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v < MinSignatureVersion || v > SignatureVersion {

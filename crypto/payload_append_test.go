@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestAppendMessageCreatePayload checks the append-style builder against
@@ -19,7 +21,7 @@ func TestAppendMessageCreatePayload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := p.Bytes()
+			want := testutil.Must(p.Bytes())(t)
 			prefix := []byte("prefix|")
 			got, err := AppendMessageCreatePayload(bytes.Clone(prefix), SignatureVersion, h, "170", contents)
 			if err != nil {

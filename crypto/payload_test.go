@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestParseSignatureVersion(t *testing.T) {
@@ -117,7 +119,7 @@ func TestPayloadLayouts(t *testing.T) {
 			t.Errorf("%s: parse: %v", c.name, err)
 			continue
 		}
-		if qb, _ := q.Bytes(); string(qb) != c.want || q.Kind != p.Kind || q.MessageID != p.MessageID {
+		if qb := testutil.Must(q.Bytes())(t); string(qb) != c.want || q.Kind != p.Kind || q.MessageID != p.MessageID {
 			t.Errorf("%s: parse round trip %q", c.name, qb)
 		}
 	}
@@ -161,14 +163,14 @@ func TestPayloadRedaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := p.Bytes()
+	b := testutil.Must(p.Bytes())(t)
 	secret := string(b[strings.LastIndexByte(string(b), ',')+1:])
 	for _, out := range []string{p.String(), fmt.Sprintf("%v", p), fmt.Sprintf("%#v", p), fmt.Sprintf("%+v", p)} {
 		if strings.Contains(out, secret) || !strings.Contains(out, "REDACTED") {
 			t.Errorf("key change payload not redacted: %q", out)
 		}
 	}
-	parsed, _ := ParsePayload(string(b))
+	parsed := testutil.Must(ParsePayload(string(b)))(t)
 	if strings.Contains(parsed.String(), secret) {
 		t.Error("parsed key change payload not redacted")
 	}
@@ -176,7 +178,7 @@ func TestPayloadRedaction(t *testing.T) {
 
 func TestPayloadSignVerify(t *testing.T) {
 	k := mustKey(t, 2)
-	p, _ := MessageCreatePayload(7, Header{MessageID: "m", SenderID: "1", ConversationID: "1:2"}, "5", []byte("box"))
+	p := testutil.Must(MessageCreatePayload(7, Header{MessageID: "m", SenderID: "1", ConversationID: "1:2"}, "5", []byte("box")))(t)
 	sig, err := p.Sign(k)
 	if err != nil {
 		t.Fatal(err)

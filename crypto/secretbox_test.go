@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
@@ -28,7 +29,7 @@ func TestSecretboxLayout(t *testing.T) {
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("Open: %v", err)
 	}
-	empty, _ := Seal(nil, key, nil)
+	empty := testutil.Must(Seal(nil, key, nil))(t)
 	if got, err := Open(key, empty); err != nil || len(got) != 0 || len(empty) != 40 {
 		t.Fatalf("empty box: %v", err)
 	}
@@ -36,7 +37,7 @@ func TestSecretboxLayout(t *testing.T) {
 
 func TestSecretboxRejects(t *testing.T) {
 	key := &ConversationKey{9}
-	box, _ := Seal(nil, key, []byte("payload"))
+	box := testutil.Must(Seal(nil, key, []byte("payload")))(t)
 	if _, err := Open(key, box[:39]); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("39 bytes: %v", err)
 	}

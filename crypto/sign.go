@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
+	xb64 "github.com/xchat-go/xchat/internal/b64"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -128,20 +128,9 @@ func DecodeSignature(s string) ([]byte, error) {
 // this behaviour (see the tests). Errors match ErrInvalidBase64; the empty
 // string decodes to an empty slice.
 func DecodeBase64(s string) ([]byte, error) {
-	core := strings.TrimRight(s, "=")
-	pad := len(s) - len(core)
-	if pad > 0 && pad > (4-len(core)%4)%4 {
-		return nil, fmt.Errorf("%w: %d padding characters where at most %d fit", ErrInvalidBase64, pad, (4-len(core)%4)%4)
-	}
-	if strings.ContainsAny(core, "=\r\n") {
-		return nil, fmt.Errorf("%w: misplaced '=' or line break", ErrInvalidBase64)
-	}
-	b, err := base64.RawStdEncoding.Strict().DecodeString(core)
+	b, err := xb64.Decode(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidBase64, err)
-	}
-	if b == nil {
-		b = []byte{}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidBase64, err)
 	}
 	return b, nil
 }

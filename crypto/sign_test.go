@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestSignVerify(t *testing.T) {
@@ -15,7 +17,7 @@ func TestSignVerify(t *testing.T) {
 	if err != nil || len(sig) != SignatureSize {
 		t.Fatalf("Sign: %v", err)
 	}
-	again, _ := Sign(k, msg)
+	again := testutil.Must(Sign(k, msg))(t)
 	if !bytes.Equal(sig, again) {
 		t.Fatal("signatures are not deterministic")
 	}
@@ -37,7 +39,7 @@ func TestSignVerify(t *testing.T) {
 func TestSignatureScalars(t *testing.T) {
 	k := mustKey(t, 2)
 	msg := []byte("m")
-	sig, _ := Sign(k, msg)
+	sig := testutil.Must(Sign(k, msg))(t)
 	n, _ := new(big.Int).SetString(orderHex, 16)
 	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 	mk := func(r, s *big.Int) []byte {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestOfficialVectors checks the crypto-only facts of chat-xdk's
@@ -54,7 +55,7 @@ func TestOfficialVectors(t *testing.T) {
 	if err := VerifyKeyBinding(id.PublicKey().SPKI(), sg.PublicKey(), bind); err == nil {
 		t.Error("SEC1 binding verified over the SPKI form; the XDK would reject it")
 	}
-	got, _ = Sign(sg, id.PublicKey().Bytes())
+	got = testutil.Must(Sign(sg, id.PublicKey().Bytes()))(t)
 	if !bytes.Equal(got, bind) {
 		t.Error("binding signature differs from the XDK's")
 	}
@@ -99,7 +100,7 @@ func TestOfficialEventContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, _ := p.Sign(mustKey(t, 2))
+	sig := testutil.Must(p.Sign(mustKey(t, 2)))(t)
 	if !bytes.Contains(ev, []byte(EncodeSignature(sig))) {
 		t.Error("event signature is not our signature over the rebuilt MessageCreateEvent payload")
 	}
@@ -123,7 +124,7 @@ func TestOfficialKeyChangeEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, _ := p.Sign(mustKey(t, 2))
+	sig := testutil.Must(p.Sign(mustKey(t, 2)))(t)
 	if !bytes.Contains(ev, []byte(EncodeSignature(sig))) {
 		t.Error("key change signature not reproduced")
 	}
@@ -202,7 +203,7 @@ func TestSDKActions(t *testing.T) {
 			t.Errorf("%s: signature version %q", name, s.SignatureVersion)
 		}
 		if s.SignaturePayload != "" {
-			b, _ := p.Bytes()
+			b := testutil.Must(p.Bytes())(t)
 			if string(b) != s.SignaturePayload {
 				t.Errorf("%s: payload\n got %s\nwant %s", name, b, s.SignaturePayload)
 			}
@@ -214,7 +215,7 @@ func TestSDKActions(t *testing.T) {
 		if err := p.Verify(signing.PublicKey(), want); err != nil {
 			t.Errorf("%s: XDK signature does not verify over our payload: %v", name, err)
 		}
-		got, _ := p.Sign(signing)
+		got := testutil.Must(p.Sign(signing))(t)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: our signature differs from the XDK's", name)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // principal is the caller of an Activity API operation: the app (its
@@ -258,7 +259,7 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	total := len(rt.subs)
 	rt.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return compareDecimal(all[i].SubscriptionID, all[j].SubscriptionID) < 0 })
+	sort.Slice(all, func(i, j int) bool { return decimal.Compare(all[i].SubscriptionID, all[j].SubscriptionID) < 0 })
 	page := []api.ActivitySubscription{}
 	next := ""
 	for _, sub := range all {

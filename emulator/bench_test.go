@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // BenchmarkServeSendMessage measures the server's full send path (auth, Thrift decode,
@@ -17,7 +18,7 @@ func BenchmarkServeSendMessage(b *testing.B) {
 	f := newChatFixture(b, emulator.WithRateLimit(0, 0))
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		bodies[i], _ = json.Marshal(f.a.sendBody(f.conv, f.kc, "benchmark message"))
+		bodies[i] = testutil.Must(json.Marshal(f.a.sendBody(f.conv, f.kc, "benchmark message")))(b)
 	}
 	path := "/2/chat/conversations/" + f.b.id + "/messages"
 	b.ResetTimer()

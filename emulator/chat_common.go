@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/b64"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -97,22 +99,19 @@ func (tx *chatTx) emit(kind, sender, messageID, keyVersion, token string, detail
 	s := tx.s
 	seq := s.nextID()
 	now := s.nowMsec()
-	seqStr := fmtID(seq)
-	me := &event.MessageEvent{
-		SequenceID:            &seqStr,
-		MessageID:             optStr(messageID),
-		SenderID:              strPtr(sender),
-		ConversationID:        strPtr(tx.conv.Key),
-		ConversationToken:     optStr(token),
-		CreatedAtMsec:         strPtr(strconv.FormatInt(now, 10)),
-		Detail:                detail,
-		MessageEventSignature: sig,
-		IsTrusted:             boolPtr(true),
+	h := wire.Envelope{
+		SequenceID:        fmtID(seq),
+		MessageID:         messageID,
+		SenderID:          sender,
+		ConversationID:    tx.conv.Key,
+		ConversationToken: token,
+		CreatedAtMsec:     strconv.FormatInt(now, 10),
+		IsTrusted:         true,
 	}
 	if tx.conv.LastSeq != 0 {
-		me.PreviousSequenceID = strPtr(fmtID(tx.conv.LastSeq))
+		h.PreviousSequenceID = fmtID(tx.conv.LastSeq)
 	}
-	enc, err := wire.EncodeMessageEvent(me)
+	enc, err := h.Encode(detail, sig)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +149,7 @@ func checkKeyVersion(conv *convRec, v string) *apiError {
 	if !isVersion(v) {
 		return errInvalid("conversation_key_version", "conversation_key_version must be a decimal string.")
 	}
-	if conv != nil && conv.KeyVersion != "" && compareDecimal(v, conv.KeyVersion) <= 0 {
+	if conv != nil && conv.KeyVersion != "" && decimal.Compare(v, conv.KeyVersion) <= 0 {
 		e := errInvalid("conversation_key_version", "%s: conversation_key_version %s is not newer than the latest version %s.", failNonLatestKey, v, conv.KeyVersion)
 		e.problem.Value = clip(v)
 		return e
@@ -178,7 +177,7 @@ func (s *Server) checkParticipantKeys(keys []api.ConversationParticipantKey, ros
 			return nil, errInvalid(f+".user_id", "User %s has more than one key.", k.UserID)
 		}
 		seen[k.UserID] = true
-		wrapped, ok := decodeB64(k.EncryptedConversationKey)
+		wrapped, ok := b64.DecodeAny(k.EncryptedConversationKey)
 		if !ok || len(wrapped) < minWrappedKeyBytes || len(wrapped) > maxWrappedKeyBytes {
 			return nil, errInvalid(f+".encrypted_conversation_key", "encrypted_conversation_key must be base64 ECIES ciphertext (%d..%d bytes).", minWrappedKeyBytes, maxWrappedKeyBytes)
 		}

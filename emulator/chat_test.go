@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -54,7 +55,7 @@ func TestAuth(t *testing.T) {
 	e := newEnv(t)
 	a := e.provision("alice")
 	for _, h := range []string{"", "Bearer", "Bearer nope", "Basic " + a.token, "Bearer " + a.token + "x"} {
-		req, _ := http.NewRequest("GET", e.ts.URL+"/2/chat/conversations", nil)
+		req := testutil.Must(http.NewRequest("GET", e.ts.URL+"/2/chat/conversations", nil))(t)
 		if h != "" {
 			req.Header.Set("Authorization", h)
 		}
@@ -95,7 +96,7 @@ func TestPublicKeys(t *testing.T) {
 	b.register()
 	first := b.keyVersion
 	b.register() // rotation: a newer version
-	if compare(b.keyVersion, first) <= 0 {
+	if compare(t, b.keyVersion, first) <= 0 {
 		t.Fatalf("versions %s then %s", first, b.keyVersion)
 	}
 	var one api.GetUsersPublicKeyResponse
@@ -117,11 +118,11 @@ func TestPublicKeys(t *testing.T) {
 	e.must(e.do("GET", "/2/users/"+a.id+"/public_keys?public_key.fields=bogus", a.token, nil), http.StatusBadRequest)
 
 	// A forged binding signature is rejected and stores nothing.
-	kp, _ := crypto.GenerateKeyPair(nil)
-	reg, _ := crypto.NewRegistration(kp)
+	kp := testutil.Must(crypto.GenerateKeyPair(nil))(t)
+	reg := testutil.Must(crypto.NewRegistration(kp))(t)
 	f := reg.Fields()
-	other, _ := crypto.GenerateKeyPair(nil)
-	otherReg, _ := crypto.NewRegistration(other)
+	other := testutil.Must(crypto.GenerateKeyPair(nil))(t)
+	otherReg := testutil.Must(crypto.NewRegistration(other))(t)
 	bad := api.AddUserPublicKeyRequest{Version: "1", GenerateVersion: true, PublicKey: api.PublicKeyRegistration{
 		PublicKey: f.PublicKey, SigningPublicKey: f.SigningPublicKey, IdentityPublicKeySignature: otherReg.Fields().IdentityPublicKeySignature}}
 	e.must(e.do("POST", "/2/users/"+a.id+"/public_keys", a.token, bad), http.StatusBadRequest)
@@ -137,9 +138,12 @@ func TestPublicKeys(t *testing.T) {
 	}
 }
 
-func compare(a, b string) int {
-	x, _ := strconv.ParseUint(a, 10, 64)
-	y, _ := strconv.ParseUint(b, 10, 64)
+// compare orders two decimal ids numerically with strconv, independently of
+// the emulator's own comparison; an id that does not parse fails the test.
+func compare(t *testing.T, a, b string) int {
+	t.Helper()
+	x := testutil.Must(strconv.ParseUint(a, 10, 64))(t)
+	y := testutil.Must(strconv.ParseUint(b, 10, 64))(t)
 	switch {
 	case x < y:
 		return -1
@@ -178,7 +182,7 @@ func TestOneToOne(t *testing.T) {
 	e.must(e.do("POST", "/2/chat/conversations/"+b.id+"/messages", a.token, body), http.StatusCreated).decode(t, &sent)
 	me := decodeEvent(t, sent.Data.EncodedMessageEvent)
 	if me.GetConversationID() != conv || me.GetSenderID() != a.id || me.GetMessageID() != body.MessageID ||
-		me.GetPreviousSequenceID() != kr.Data.SequenceID || compare(me.GetSequenceID(), kr.Data.SequenceID) <= 0 || me.GetCreatedAtMsec() == "" {
+		me.GetPreviousSequenceID() != kr.Data.SequenceID || compare(t, me.GetSequenceID(), kr.Data.SequenceID) <= 0 || me.GetCreatedAtMsec() == "" {
 		t.Fatalf("envelope %+v", me)
 	}
 	if me.MessageEventSignature == nil || me.MessageEventSignature.GetPublicKeyVersion() != a.keyVersion {
@@ -342,7 +346,7 @@ func TestGroup(t *testing.T) {
 		t.Fatalf("key events %d", len(keys))
 	}
 	kc := keyChange{version: "5000", keys: req.ConversationParticipantKeys}
-	raw, _ := wire.DecodeB64(req.ConversationParticipantKeys[1].EncryptedConversationKey)
+	raw := testutil.Must(wire.DecodeB64(req.ConversationParticipantKeys[1].EncryptedConversationKey))(t)
 	ck, err := crypto.UnwrapConversationKey(b.kp.Identity, raw)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // FuzzHandlers throws hostile bodies at every POST endpoint of a populated
@@ -66,7 +67,7 @@ func FuzzHandlers(f *testing.F) {
 	for i, s := range seeds {
 		var body []byte
 		if s != nil {
-			body, _ = json.Marshal(s)
+			body = testutil.Must(json.Marshal(s))(f)
 		}
 		f.Add(uint8(i), body)
 	}

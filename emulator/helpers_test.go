@@ -335,7 +335,10 @@ func (u *user) openMessage(me *event.MessageEvent, kc keyChange) string {
 			wrapped = k.EncryptedConversationKey
 		}
 	}
-	raw, _ := wire.DecodeB64(wrapped)
+	raw, err := wire.DecodeB64(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ck, err := crypto.UnwrapConversationKey(u.kp.Identity, raw)
 	if err != nil {
 		t.Fatal(err)

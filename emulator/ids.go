@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // twitterEpochMsec is the snowflake epoch X uses (2010-11-04T01:42:54.657Z).
@@ -45,16 +48,14 @@ func (s *snowflake) observe(id uint64) {
 }
 
 var (
-	reUserID   = regexp.MustCompile(`^[0-9]{1,19}$`)
 	reConvPath = regexp.MustCompile(`^([0-9]{1,19}|[0-9]{1,19}[-:][0-9]{1,19}|g[0-9]{1,19})$`)
 	reHashKey  = regexp.MustCompile(`^[a-zA-Z0-9]{1,50}$`)
-	reDecimal  = regexp.MustCompile(`^[0-9]{1,19}$`)
 )
 
 // parseID parses a canonical decimal id (no sign, no leading zeros, fits in
 // int64). ok is false for anything else.
 func parseID(s string) (uint64, bool) {
-	if !reUserID.MatchString(s) || (len(s) > 1 && s[0] == '0') {
+	if !decimal.ValidID(s) {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(s, 10, 63)
@@ -71,14 +72,7 @@ func isID(s string) bool { _, ok := parseID(s); return ok }
 
 // oneToOneKey is the canonical (event / signature) id of the 1:1
 // conversation between a and b: both ids sorted numerically, joined by ':'.
-func oneToOneKey(a, b string) string {
-	av, _ := parseID(a)
-	bv, _ := parseID(b)
-	if av > bv {
-		a, b = b, a
-	}
-	return a + ":" + b
-}
+func oneToOneKey(a, b string) string { return wire.OneToOneID(a, b) }
 
 // isGroupKey reports whether a conversation key names a group.
 func isGroupKey(key string) bool { return strings.HasPrefix(key, "g") }
@@ -94,19 +88,6 @@ func oneToOneMembers(key string) (string, string) {
 	return a, b
 }
 
-// compareDecimal compares two canonical decimal strings numerically.
-func compareDecimal(a, b string) int {
-	a = strings.TrimLeft(a, "0")
-	b = strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
-// isVersion reports whether v is a key or signature version: 1 to 19
-// decimal digits.
-func isVersion(v string) bool { return reDecimal.MatchString(v) }
+// isVersion reports whether v is a key or signature version: a canonical
+// decimal of 1 to 19 digits.
+func isVersion(v string) bool { return decimal.ValidID(v) }

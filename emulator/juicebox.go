@@ -22,15 +22,21 @@ import (
 //	GET  /emulator/v1/juicebox/users/{id}            every realm's record of the user
 //	POST /emulator/v1/juicebox/realms/{name}/faults  set a realm's fault switches
 
-// WithJuicebox serves set instead of a fresh realm set.
+// WithJuicebox serves set instead of a fresh realm set; nil is refused.
 func WithJuicebox(set *realm.Set) Option {
-	return func(c *config) { c.juicebox = set }
+	return func(c *config) error {
+		if set == nil {
+			return optionError("WithJuicebox: nil realm set")
+		}
+		c.juicebox = set
+		return nil
+	}
 }
 
 // WithJuiceboxOptions configures the realm set the emulator creates (for
 // example realm.WithPinHashingMode(juicebox.FastInsecure) in tests).
 func WithJuiceboxOptions(opts ...realm.Option) Option {
-	return func(c *config) { c.juiceboxOpts = append(c.juiceboxOpts, opts...) }
+	return func(c *config) error { c.juiceboxOpts = append(c.juiceboxOpts, opts...); return nil }
 }
 
 // Juicebox returns the emulator's realms.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/b64"
 )
 
 // uploadTTL is how long an unfinished upload session lives.
@@ -171,7 +172,7 @@ func (s *Server) chatMediaUploadAppend(c *call) *apiError {
 		}
 		if req.Media != "" {
 			var ok bool
-			if media, ok = decodeB64(req.Media); !ok {
+			if media, ok = b64.DecodeAny(req.Media); !ok {
 				return errInvalid("media", "media must be base64 in JSON bodies.")
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"golang.org/x/oauth2"
 )
 
@@ -210,7 +211,7 @@ func TestPersistence(t *testing.T) {
 	}
 	// Tokens, keys and idempotency survive; new ids keep growing.
 	second := a.send(b.id, f.conv, f.kc, "after restart")
-	if compare(second.GetSequenceID(), first.GetSequenceID()) <= 0 || second.GetPreviousSequenceID() != first.GetSequenceID() {
+	if compare(t, second.GetSequenceID(), first.GetSequenceID()) <= 0 || second.GetPreviousSequenceID() != first.GetSequenceID() {
 		t.Fatalf("sequence after restart: %s after %s", second.GetSequenceID(), first.GetSequenceID())
 	}
 	var users struct{ Data []emulator.ProvisionedUser }
@@ -342,7 +343,7 @@ func TestOAuthPKCE(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusFound || loc.Query().Get("error") != "invalid_request" {
+	if loc := testutil.Must(url.Parse(res.Header.Get("Location")))(t); res.StatusCode != http.StatusFound || loc.Query().Get("error") != "invalid_request" {
 		t.Fatalf("missing PKCE challenge: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }
@@ -374,7 +375,7 @@ func TestMedia(t *testing.T) {
 	_ = w.WriteField("conversation_id", f.hyphen)
 	_ = w.WriteField("media_hash_key", d.MediaHashKey)
 	_ = w.WriteField("segment_index", "1")
-	fw, _ := w.CreateFormFile("media", "blob")
+	fw := testutil.Must(w.CreateFormFile("media", "blob"))(t)
 	_, _ = fw.Write(blob[2000:])
 	_ = w.Close()
 	e.must(e.raw("POST", appendPath, a.token, w.FormDataContentType(), mp.Bytes()), http.StatusOK)
@@ -481,8 +482,16 @@ func TestConcurrentSends(t *testing.T) {
 	for i := range bodies {
 		for range 2 { // each message twice, concurrently: still stored once
 			go func() {
-				raw, _ := json.Marshal(bodies[i])
-				req, _ := http.NewRequest("POST", f.e.ts.URL+"/2/chat/conversations/"+f.b.id+"/messages", bytes.NewReader(raw))
+				raw, err := json.Marshal(bodies[i])
+				if err != nil {
+					errc <- err
+					return
+				}
+				req, err := http.NewRequest("POST", f.e.ts.URL+"/2/chat/conversations/"+f.b.id+"/messages", bytes.NewReader(raw))
+				if err != nil {
+					errc <- err
+					return
+				}
 				req.Header.Set("Authorization", "Bearer "+f.a.token)
 				req.Header.Set("Content-Type", "application/json")
 				res, err := f.e.ts.Client().Do(req)
@@ -546,7 +555,10 @@ func TestOAuthConfidentialClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		loc, _ := url.Parse(res.Header.Get("Location"))
+		loc, err := url.Parse(res.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		return loc.Query().Get("code")
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.ts.Client())

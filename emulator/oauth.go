@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // OAuth 2.0 Authorization Code grant with PKCE (RFC 6749, RFC 7636), as X
@@ -185,7 +187,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 		q.Set("emulator_user", u.ID)
 		users = append(users, entry{u.ID, u.Username, r.URL.Path + "?" + q.Encode()})
 	}
-	slices.SortFunc(users, func(a, b entry) int { return compareDecimal(a.ID, b.ID) })
+	slices.SortFunc(users, func(a, b entry) int { return decimal.Compare(a.ID, b.ID) })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = consentTmpl.Execute(w, map[string]any{"Users": users})

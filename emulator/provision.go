@@ -1,11 +1,13 @@
 package emulator
 
 import (
-	"github.com/xchat-go/xchat/api"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // ProvisionRequest is the body of POST /emulator/v1/users (the api
@@ -80,6 +82,6 @@ func (s *Server) handleListUsers(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, ProvisionedUser{ID: u.ID, Username: u.Username})
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b ProvisionedUser) int { return compareDecimal(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b ProvisionedUser) int { return decimal.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }

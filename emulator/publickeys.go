@@ -1,33 +1,20 @@
 package emulator
 
 import (
-	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/b64"
+	"github.com/xchat-go/xchat/internal/decimal"
 )
-
-// decodeB64 accepts standard or URL-safe base64, padded or not, as the XDK
-// decoders do.
-func decodeB64(s string) ([]byte, bool) {
-	if s == "" {
-		return nil, false
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.Strict().DecodeString(s); err == nil {
-			return b, true
-		}
-	}
-	return nil, false
-}
 
 // parsePublicKeyB64 decodes and validates a base64 P-256 public key (SPKI
 // or uncompressed SEC1).
 func parsePublicKeyB64(s string) (*crypto.PublicKey, []byte, bool) {
-	raw, ok := decodeB64(s)
+	raw, ok := b64.DecodeAny(s)
 	if !ok || len(raw) > 256 {
 		return nil, nil, false
 	}
@@ -74,7 +61,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 	if identity.Equal(signing) {
 		return errInvalid("public_key.signing_public_key", "The signing key must differ from the identity key.")
 	}
-	idSig, ok := decodeB64(pk.IdentityPublicKeySignature)
+	idSig, ok := b64.DecodeAny(pk.IdentityPublicKeySignature)
 	if !ok {
 		return errInvalid("public_key.identity_public_key_signature", "identity_public_key_signature is required (base64 raw r||s).")
 	}
@@ -82,7 +69,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 		return errInvalid("public_key.identity_public_key_signature", "identity_public_key_signature does not verify with the signing key.")
 	}
 	if pk.SigningPublicKeySignature != "" {
-		sgSig, ok := decodeB64(pk.SigningPublicKeySignature)
+		sgSig, ok := b64.DecodeAny(pk.SigningPublicKeySignature)
 		if !ok {
 			return errInvalid("public_key.signing_public_key_signature", "signing_public_key_signature must be base64.")
 		}
@@ -116,7 +103,7 @@ func (s *Server) addUserPublicKey(c *call) *apiError {
 			}
 		}
 		version = fmtID(v)
-	} else if latest != nil && compareDecimal(version, latest.Version) <= 0 {
+	} else if latest != nil && decimal.Compare(version, latest.Version) <= 0 {
 		return errInvalid("version", "version must be greater than the latest registered version %s.", latest.Version)
 	}
 	method := pk.RegistrationMethod

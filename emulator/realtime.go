@@ -86,28 +86,33 @@ type RealtimeStats struct {
 // signs the -OAuth2 signature header) and the app-only bearer token (the
 // stream and webhook endpoints). Empty values are minted at random.
 func WithApp(consumerSecret, clientSecret, bearerToken string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		c.appConsumerSecret, c.appClientSecret, c.appBearer = consumerSecret, clientSecret, bearerToken
+		return nil
 	}
 }
 
 // WithStreamHeartbeat sets the keep-alive interval of activity streams
-// (default DefaultStreamHeartbeat).
+// (default DefaultStreamHeartbeat); d must be positive.
 func WithStreamHeartbeat(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.heartbeat = d
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithStreamHeartbeat: %v is not positive", d)
 		}
+		c.heartbeat = d
+		return nil
 	}
 }
 
 // WithWebhookClient sets the HTTP client used for CRC checks and webhook
-// deliveries (default: 10 s timeout).
+// deliveries (default: 10 s timeout); nil is refused.
 func WithWebhookClient(hc *http.Client) Option {
-	return func(c *config) {
-		if hc != nil {
-			c.webhookClient = hc
+	return func(c *config) error {
+		if hc == nil {
+			return optionError("WithWebhookClient: nil client")
 		}
+		c.webhookClient = hc
+		return nil
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -37,7 +38,7 @@ func (s *Server) publish(before, after *convRec, evs []*eventRec) {
 	for _, sub := range rt.subs {
 		subs = append(subs, sub)
 	}
-	sort.Slice(subs, func(i, j int) bool { return compareDecimal(subs[i].SubscriptionID, subs[j].SubscriptionID) < 0 })
+	sort.Slice(subs, func(i, j int) bool { return decimal.Compare(subs[i].SubscriptionID, subs[j].SubscriptionID) < 0 })
 	for _, e := range evs {
 		var payload []byte // built once per event, on first use
 		for _, d := range deliveriesFor(before, after, e) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -256,7 +257,7 @@ func TestActivityStreamBackfillAndHeartbeat(t *testing.T) {
 	early := d.a.send(d.path, d.conv, d.kc, "before anyone listened")
 
 	// Without backfill: the first line is a heartbeat.
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/2/activity/stream", nil)
+	req := testutil.Must(http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/2/activity/stream", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+app2token(e))
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
@@ -281,7 +282,7 @@ func TestActivityStreamBackfillAndHeartbeat(t *testing.T) {
 	}
 	late := d.a.send(d.path, d.conv, d.kc, "live")
 	ev = collect(t, ctx, s, 1)[0]
-	if p, _ := ev.ChatPayload(); decodeEvent(t, p.EncodedEvent).GetSequenceID() != late.GetSequenceID() {
+	if p := testutil.Must(ev.ChatPayload())(t); decodeEvent(t, p.EncodedEvent).GetSequenceID() != late.GetSequenceID() {
 		t.Fatal("live event not delivered after the backfill")
 	}
 }
@@ -368,7 +369,7 @@ func TestWebhooks(t *testing.T) {
 		recv.ServeHTTP(w, r)
 	}))
 	defer hook.Close()
-	wrong, _ := api.NewWebhookReceiver(api.WebhookOptions{ConsumerSecret: []byte("not the secret")})
+	wrong := testutil.Must(api.NewWebhookReceiver(api.WebhookOptions{ConsumerSecret: []byte("not the secret")}))(t)
 	wrongHook := httptest.NewServer(wrong)
 	defer wrongHook.Close()
 

@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,20 +41,17 @@ type Server struct {
 	dmMedia map[string]*dmMediaRec
 
 	initErr error
+	ops     map[string]bool // operation ids the routes serve
 
 	rt *realtime // Activity API: subscriptions, streams, webhooks (realtime.go)
 }
 
-// New builds a Server. It never fails: if the data file cannot be opened
-// the error is kept, Err reports it and every request is answered with a
-// 503 problem. Use Open to get the error directly.
+// New builds a Server. It never fails: if an option is invalid or the data
+// file cannot be opened the error is kept, Err reports it and every request
+// is answered with a 503 problem. Use Open to get the error directly.
 func New(opts ...Option) *Server {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o(cfg)
-		}
-	}
+	optErr := applyOptions(cfg, opts)
 	if cfg.rand == nil {
 		cfg.rand = rand.Reader
 	}
@@ -67,29 +66,24 @@ func New(opts ...Option) *Server {
 		st:      newState(),
 		blobs:   map[string][]byte{},
 		dmMedia: map[string]*dmMediaRec{},
+		ops:     map[string]bool{},
 	}
 	s.nextID = s.ids.next
 	s.rt = newRealtime(cfg)
 	if cfg.ids != nil {
 		s.nextID = cfg.ids
 	}
-	if cfg.dataFile != "" {
-		db, err := openDB(cfg.dataFile)
-		if err != nil {
-			s.initErr = err
-		} else {
-			s.db = db
-			if err := s.load(); err != nil {
-				s.initErr = err
-				_ = db.Close()
-				s.db = nil
-			}
-		}
+	s.initErr = optErr
+	if s.initErr == nil && cfg.dataFile != "" {
+		s.initErr = s.openData(cfg.dataFile)
 	}
 	if err := s.initJuicebox(); err != nil && s.initErr == nil {
 		s.initErr = err
 	}
 	s.routes()
+	if s.initErr == nil {
+		s.initErr = s.checkRateLimitedOps()
+	}
 	rec := cfg.recorder
 	if rec == nil && !cfg.beyondSpec() {
 		// The contract test validates spec-strict servers only: a server
@@ -100,7 +94,46 @@ func New(opts ...Option) *Server {
 	return s
 }
 
-// Open is New for callers that want the data-file error up front.
+// applyOptions applies opts to cfg and returns the first error.
+func applyOptions(cfg *config, opts []Option) error {
+	for _, o := range opts {
+		if o == nil {
+			return optionError("nil option")
+		}
+		if err := o(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openData opens the data file and loads the state it holds.
+func (s *Server) openData(path string) error {
+	db, err := openDB(path)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		s.db = nil
+		return err
+	}
+	return nil
+}
+
+// checkRateLimitedOps refuses a per-operation rate limit naming an
+// operation the server does not serve.
+func (s *Server) checkRateLimitedOps() error {
+	for _, id := range slices.Sorted(maps.Keys(s.cfg.opRates)) {
+		if !s.ops[id] {
+			return optionError("WithOperationRateLimit: unknown operation %q", id)
+		}
+	}
+	return nil
+}
+
+// Open is New for callers that want the option or data-file error up front.
 func Open(opts ...Option) (*Server, error) {
 	s := New(opts...)
 	if s.initErr != nil {
@@ -197,6 +230,7 @@ func (s *Server) bodyLimit(op api.Operation) int64 {
 // the x-rate-limit-* headers, a refused credential's included (counted
 // against the caller's address).
 func (s *Server) handle(op api.Operation, h handler) {
+	s.ops[op.ID] = true
 	s.mux.HandleFunc(op.Route(), func(w http.ResponseWriter, r *http.Request) {
 		c := &call{w: w, r: r, op: op}
 		s.mu.Lock()

@@ -243,14 +243,9 @@ func messageDeletePayload(version int, messageID, senderID, convID string, d *ev
 // failureEvent builds the Thrift MessageEvent a sender receives when the
 // server rejects a message (detail = MessageFailureEvent), base64-encoded.
 func (s *Server) failureEvent(convKey, sender, messageID string, ft event.FailureType) string {
-	me := &event.MessageEvent{
-		MessageID:      optStr(messageID),
-		SenderID:       strPtr(sender),
-		ConversationID: strPtr(convKey),
-		CreatedAtMsec:  strPtr(strconv.FormatInt(s.nowMsec(), 10)),
-		Detail:         &event.MessageEventDetail{MessageFailureEvent: &event.MessageFailureEvent{FailureType: &ft}},
-	}
-	b, err := wire.EncodeMessageEvent(me)
+	h := wire.Envelope{MessageID: messageID, SenderID: sender, ConversationID: convKey,
+		CreatedAtMsec: strconv.FormatInt(s.nowMsec(), 10)}
+	b, err := h.Encode(&event.MessageEventDetail{MessageFailureEvent: &event.MessageFailureEvent{FailureType: &ft}}, nil)
 	if err != nil {
 		return ""
 	}

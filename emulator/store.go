@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -231,7 +232,7 @@ func (s *Server) load() error {
 		return fmt.Errorf("emulator: load data file: %w", err)
 	}
 	for _, ks := range st.keys {
-		slices.SortFunc(ks, func(a, b *publicKeyRec) int { return compareDecimal(a.Version, b.Version) })
+		slices.SortFunc(ks, func(a, b *publicKeyRec) int { return decimal.Compare(a.Version, b.Version) })
 	}
 	s.st = st
 	s.ids.observe(maxID)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // Webhook emulation, decided where X's documents are silent or do not fit
@@ -162,7 +163,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, _ *http.Request, _ *princip
 		out = append(out, *wh.config())
 	}
 	rt.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return compareDecimal(out[i].ID, out[j].ID) < 0 })
+	sort.Slice(out, func(i, j int) bool { return decimal.Compare(out[i].ID, out[j].ID) < 0 })
 	writeJSON(w, http.StatusOK, api.GetWebhooksResponse{Data: out, Meta: &api.WebhooksMeta{ResultCount: len(out)}})
 	return nil
 }

@@ -167,8 +167,7 @@ func forgeReply(t *testing.T, s *suite, us *ours, conv string, orig *sent, text 
 	if err != nil {
 		t.Fatal(err)
 	}
-	sigText, pkv, sv := crypto.EncodeSignature(sig), us.e.PublicKeyVersion(), "7"
-	es, err := wire.EncodeMessageEventSignature(&event.MessageEventSignature{Signature: &sigText, PublicKeyVersion: &pkv, SignatureVersion: &sv})
+	es, err := wire.EncodeMessageEventSignature(wire.Signature(sig, us.e.PublicKeyVersion(), crypto.SignatureVersion))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,9 @@ func groupAddO2F(t *testing.T, s *suite) {
 	for _, gc := range gcs {
 		verifiedEvent(t, gc)
 		var c sdkGroupChange
-		_ = json.Unmarshal(gc.Change, &c)
+		if err := json.Unmarshal(gc.Change, &c); err != nil {
+			t.Fatal(err)
+		}
 		if c.ChangeType == "membersAdded" && slices.Contains(c.MemberIDs, o2.id) {
 			added = true
 		}
@@ -295,7 +297,9 @@ func groupAdminAddO2F(t *testing.T, s *suite) {
 		var added bool
 		for _, gc := range gcs {
 			var c sdkGroupChange
-			_ = json.Unmarshal(gc.Change, &c)
+			if err := json.Unmarshal(gc.Change, &c); err != nil {
+				t.Fatal(err)
+			}
 			if c.ChangeType == "membersAdded" && gc.SenderID == us.id {
 				verifiedEvent(t, gc)
 				added = true

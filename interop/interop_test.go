@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
@@ -234,21 +235,7 @@ func (s *suite) provision(t *testing.T, name string) (string, string) {
 	s.n++
 	username := fmt.Sprintf("%s_%d", s.prefix, s.n) // at most 15 characters
 	s.mu.Unlock()
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: username})
-	resp, err := s.http.Post(s.baseURL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("provision %s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("provision %s: HTTP %d: %s", name, resp.StatusCode, b)
-	}
-	var pr api.ProvisionUserResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-		t.Fatalf("provision %s: %v", name, err)
-	}
-	return pr.ID, pr.AccessToken
+	return testutil.Provision(t, s.http, s.baseURL, username)
 }
 
 // ours is an account driven by our engine.

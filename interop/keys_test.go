@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // keyReport is app.fetchKeys' answer for one user.
@@ -42,7 +43,7 @@ func keyRegistrationO2F(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatalf("signing_public_key_signature: %v", err)
 	}
-	spki, _ := base64.StdEncoding.DecodeString(pk.SigningPublicKey)
+	spki := testutil.Must(base64.StdEncoding.DecodeString(pk.SigningPublicKey))(t)
 	them.call(t, "verify", map[string]any{"publicKey": pk.PublicKey, "signature": sig, "data": spki}, &ok)
 	if !ok {
 		t.Fatal("SDK verify rejected our signing_public_key_signature (identity key over signing SPKI)")
@@ -98,7 +99,7 @@ func keyRegistrationO2F(t *testing.T, s *suite) {
 
 	// Shape: the same JSON members, encodings and lengths as the SDK's own
 	// registration body.
-	ourBody, _ := json.Marshal(req)
+	ourBody := testutil.Must(json.Marshal(req))(t)
 	compareShape(t, "registration body", ourBody, them.reg.RequestBody)
 	_ = ctx
 }
@@ -141,8 +142,8 @@ func keyRegistrationF2O(t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	b := body.PublicKey
-	idSPKI, _ := base64.StdEncoding.DecodeString(b.PublicKey)
-	sgSPKI, _ := base64.StdEncoding.DecodeString(b.SigningPublicKey)
+	idSPKI := testutil.Must(base64.StdEncoding.DecodeString(b.PublicKey))(t)
+	sgSPKI := testutil.Must(base64.StdEncoding.DecodeString(b.SigningPublicKey))(t)
 	id, err := crypto.ParsePublicKey(idSPKI)
 	if err != nil {
 		t.Fatalf("parse SDK identity key: %v", err)
@@ -151,8 +152,8 @@ func keyRegistrationF2O(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatalf("parse SDK signing key: %v", err)
 	}
-	isig, _ := base64.StdEncoding.DecodeString(b.IdentityPublicKeySignature)
-	ssig, _ := base64.StdEncoding.DecodeString(b.SigningPublicKeySignature)
+	isig := testutil.Must(base64.StdEncoding.DecodeString(b.IdentityPublicKeySignature))(t)
+	ssig := testutil.Must(base64.StdEncoding.DecodeString(b.SigningPublicKeySignature))(t)
 	if err := crypto.VerifyKeyBinding(idSPKI, sg, isig); err != nil {
 		t.Errorf("our crypto rejects the SDK's identity_public_key_signature: %v", err)
 	}

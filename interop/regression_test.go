@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -29,23 +29,13 @@ func newLocalUsers(t *testing.T, n int) []*ours {
 	t.Cleanup(func() { srv.Close(); _ = emu.Close() })
 	var out []*ours
 	for i := range n {
-		body, _ := json.Marshal(api.ProvisionUserRequest{Username: fmt.Sprintf("user%d", i)})
-		resp, err := srv.Client().Post(srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pr api.ProvisionUserResponse
-		err = json.NewDecoder(resp.Body).Decode(&pr)
-		resp.Body.Close()
-		if err != nil || pr.ID == "" {
-			t.Fatalf("provision: HTTP %d, %v", resp.StatusCode, err)
-		}
-		c, err := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(pr.AccessToken), api.WithHTTPClient(srv.Client()), api.WithMaxAttempts(1))
+		id, token := testutil.Provision(t, srv.Client(), srv.URL, fmt.Sprintf("user%d", i))
+		c, err := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(token), api.WithHTTPClient(srv.Client()), api.WithMaxAttempts(1))
 		if err != nil {
 			t.Fatal(err)
 		}
 		store := keystore.NewMemory()
-		if err := session.CreateAccount(ctx, store, pr.ID, nil); err != nil {
+		if err := session.CreateAccount(ctx, store, id, nil); err != nil {
 			t.Fatal(err)
 		}
 		hs := &hostileServer{Server: session.NewAPIServer(c)}
@@ -57,7 +47,7 @@ func newLocalUsers(t *testing.T, n int) []*ours {
 		if _, err := e.Register(ctx); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, &ours{id: pr.ID, e: e, client: c, srv: hs})
+		out = append(out, &ours{id: id, e: e, client: c, srv: hs})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -52,14 +53,18 @@ func valueShape(typ string, v json.RawMessage) string {
 	switch typ {
 	case "struct":
 		var sub []tnode
-		_ = json.Unmarshal(v, &sub)
+		if err := json.Unmarshal(v, &sub); err != nil {
+			return "undecodable struct: " + err.Error()
+		}
 		return shapeOf(sub)
 	case "list", "set":
 		var l struct {
 			Elem  string            `json:"elem"`
 			Items []json.RawMessage `json:"items"`
 		}
-		_ = json.Unmarshal(v, &l)
+		if err := json.Unmarshal(v, &l); err != nil {
+			return "undecodable " + typ + ": " + err.Error()
+		}
 		if len(l.Items) == 0 {
 			return typ + "<" + l.Elem + ">[]"
 		}
@@ -300,7 +305,7 @@ func wireShapes(t *testing.T, s *suite) {
 	// Key changes and deletes, found by sender and kind.
 	byKind := func(sender string, detailID int) string {
 		for _, e := range evs {
-			raw, _ := wire.DecodeB64(e)
+			raw := testutil.Must(wire.DecodeB64(e))(t)
 			ev, err := wire.DecodeMessageEvent(raw)
 			if err != nil || ev.SenderID == nil || *ev.SenderID != sender || ev.Detail == nil {
 				continue
@@ -332,7 +337,7 @@ func wireShapes(t *testing.T, s *suite) {
 	them.call(t, "app.addMembers", map[string]any{"conversationId": g.ConversationID, "memberIds": []string{o3.id}}, nil)
 	groupEvs := func(gid string) (kcs, gcs []string) {
 		for _, e := range rawEvents(t, s, us, gid) {
-			raw, _ := wire.DecodeB64(e)
+			raw := testutil.Must(wire.DecodeB64(e))(t)
 			ev, err := wire.DecodeMessageEvent(raw)
 			if err != nil || ev.Detail == nil {
 				continue
@@ -354,7 +359,7 @@ func wireShapes(t *testing.T, s *suite) {
 	}
 	// Pair create with create and add with add by their GroupChange variant.
 	variant := func(e string) int { // the GroupChange union member
-		raw, _ := wire.DecodeB64(e)
+		raw := testutil.Must(wire.DecodeB64(e))(t)
 		gce := sub(t, field(sub(t, field(s.thriftTree(t, raw), 7)), 4))
 		gc := sub(t, field(gce, 1))
 		if len(gc) != 1 {

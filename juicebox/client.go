@@ -40,8 +40,9 @@ func (t StaticTokens) AuthToken(_ context.Context, realm RealmID) (string, error
 	return tok, nil
 }
 
-// Option configures a Client.
-type Option func(*options)
+// Option configures a Client. An option given a value it cannot use makes
+// NewClient fail with ErrConfig; no value is silently replaced by a default.
+type Option func(*options) error
 
 type options struct {
 	http      *http.Client
@@ -53,45 +54,58 @@ type options struct {
 	userAgent string
 }
 
+// optionError is the error of an option given a value it cannot use.
+func optionError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+
 // WithHTTPClient sets the HTTP client (default: a client without its own
-// timeout; WithRequestTimeout bounds each realm request).
+// timeout; WithRequestTimeout bounds each realm request); nil is refused.
 func WithHTTPClient(c *http.Client) Option {
-	return func(o *options) {
-		if c != nil {
-			o.http = c
+	return func(o *options) error {
+		if c == nil {
+			return optionError("WithHTTPClient: nil client")
 		}
+		o.http = c
+		return nil
 	}
 }
 
 // WithRand sets the randomness source (default crypto/rand). Reads are
-// serialised, so any io.Reader may be used.
+// serialised, so any io.Reader may be used; nil is refused.
 func WithRand(r io.Reader) Option {
-	return func(o *options) {
-		if r != nil {
-			o.rand = r
+	return func(o *options) error {
+		if r == nil {
+			return optionError("WithRand: nil reader")
 		}
+		o.rand = r
+		return nil
 	}
 }
 
 // WithClock sets the clock used to expire Noise sessions (default
-// time.Now).
+// time.Now); nil is refused.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) {
-		if now != nil {
-			o.now = now
+	return func(o *options) error {
+		if now == nil {
+			return optionError("WithClock: nil clock")
 		}
+		o.now = now
+		return nil
 	}
 }
 
 // WithRequestTimeout bounds each realm request, retries included (default
-// DefaultRequestTimeout). A realm that does not answer in time counts as a
-// transient failure, so an operation can still reach its threshold on the
-// others.
+// DefaultRequestTimeout); d must be positive. A realm that does not answer
+// in time counts as a transient failure, so an operation can still reach
+// its threshold on the others.
 func WithRequestTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.timeout = d
+	return func(o *options) error {
+		if d <= 0 {
+			return optionError("WithRequestTimeout: %v is not positive", d)
 		}
+		o.timeout = d
+		return nil
 	}
 }
 
@@ -99,7 +113,7 @@ func WithRequestTimeout(d time.Duration) Option {
 // newest first: Recover falls back to them when the current one holds no
 // registration.
 func WithPreviousConfigurations(cs ...*Configuration) Option {
-	return func(o *options) { o.previous = append(o.previous, cs...) }
+	return func(o *options) error { o.previous = append(o.previous, cs...); return nil }
 }
 
 // WithInsecureTestSettings allows what only tests may use: the FastInsecure
@@ -107,15 +121,17 @@ func WithPreviousConfigurations(cs ...*Configuration) Option {
 // a Client refuses both (a configuration comes from a server, and a server
 // must not be able to weaken the PIN stretch or strip transport security).
 func WithInsecureTestSettings() Option {
-	return func(o *options) { o.insecure = true }
+	return func(o *options) error { o.insecure = true; return nil }
 }
 
-// WithUserAgent sets the User-Agent header.
+// WithUserAgent sets the User-Agent header; an empty one is refused.
 func WithUserAgent(ua string) Option {
-	return func(o *options) {
-		if ua != "" {
-			o.userAgent = ua
+	return func(o *options) error {
+		if ua == "" {
+			return optionError("WithUserAgent: empty user agent")
 		}
+		o.userAgent = ua
+		return nil
 	}
 }
 
@@ -157,7 +173,12 @@ func NewClient(cfg *Configuration, tokens AuthTokens, opts ...Option) (*Client, 
 		userAgent: "xchat-go-juicebox/" + ProtocolVersion,
 	}
 	for _, f := range opts {
-		f(&o)
+		if f == nil {
+			return nil, optionError("nil option")
+		}
+		if err := f(&o); err != nil {
+			return nil, err
+		}
 	}
 	if cfg == nil || tokens == nil {
 		return nil, fmt.Errorf("%w: nil configuration or tokens", ErrConfig)

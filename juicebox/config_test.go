@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // sdkConfigJSON is rust/sdk/src/configuration.rs test_configuration_json.
@@ -46,10 +48,14 @@ func TestParseConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a, bb any
-	_ = json.Unmarshal([]byte(sdkConfigJSON), &a)
-	_ = json.Unmarshal(b, &bb)
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(bb)
+	if err := json.Unmarshal([]byte(sdkConfigJSON), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &bb); err != nil {
+		t.Fatal(err)
+	}
+	ja := testutil.Must(json.Marshal(a))(t)
+	jb := testutil.Must(json.Marshal(bb))(t)
 	if string(ja) != string(jb) {
 		t.Fatalf("re-encoded\n%s\nwant\n%s", jb, ja)
 	}
@@ -150,7 +156,7 @@ func TestParseXConfig(t *testing.T) {
 	if hw != 2 {
 		t.Fatalf("%d hardware realms, want 2", hw)
 	}
-	id, _ := ParseRealmID("bb220000000000000000000000000000")
+	id := testutil.Must(ParseRealmID("bb220000000000000000000000000000"))(t)
 	if x.Tokens[id] != "t2" {
 		t.Fatalf("token of bb22: %q", x.Tokens[id])
 	}

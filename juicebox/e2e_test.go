@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/emulator/realm"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/juicebox/proto"
 )
@@ -397,7 +398,7 @@ func TestStandard2019(t *testing.T) {
 	}
 	// A client refuses a FastInsecure configuration unless told otherwise.
 	fw := newWorld(t)
-	raw, _ := fw.set.XConfig(fw.url, "12")
+	raw := testutil.Must(fw.set.XConfig(fw.url, "12"))(t)
 	fx, err := juicebox.ParseXConfig(raw)
 	if err != nil {
 		t.Fatal(err)

@@ -97,8 +97,9 @@ func NewSealedTx(ctx context.Context, r Records, s *Sealer, writable bool) Tx {
 // UnlockHeader.
 func keyOptions(opts []Option) (*options, error) {
 	o := &options{params: DefaultArgon2Params, rand: rand.Reader}
-	for _, opt := range opts {
-		opt(o)
+	if err := applyOptions(o, opts); err != nil {
+		o.zero()
+		return nil, err
 	}
 	if o.hasPassphrase == o.hasKey {
 		o.zero()
@@ -109,9 +110,6 @@ func keyOptions(opts []Option) (*options, error) {
 			o.zero()
 			return nil, err
 		}
-	}
-	if o.rand == nil {
-		o.rand = rand.Reader
 	}
 	return o, nil
 }
@@ -336,15 +334,19 @@ func ReadOptions(opts ...Option) (OpenOptions, error) {
 // key than s's fails with ErrCorrupt.
 func RewrapHeader(raw []byte, s *Sealer, oldSecret, newSecret Option, opts ...Option) ([]byte, error) {
 	var oldO, newO options
-	oldSecret(&oldO)
-	newSecret(&newO)
 	defer oldO.zero()
 	defer newO.zero()
 	extra := options{rand: rand.Reader}
-	for _, opt := range opts {
-		opt(&extra)
-	}
 	defer extra.zero()
+	if err := applyOptions(&oldO, []Option{oldSecret}); err != nil {
+		return nil, err
+	}
+	if err := applyOptions(&newO, []Option{newSecret}); err != nil {
+		return nil, err
+	}
+	if err := applyOptions(&extra, opts); err != nil {
+		return nil, err
+	}
 	h, err := parseHeader(raw)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/xchat-go/xchat/internal/decimal"
 )
 
 // Memory is an in-memory Store for tests. It follows the same rules as the
@@ -188,18 +190,18 @@ func deleteEntry[V any](t *memTx, m map[string]V, k string) {
 // the ids kept sorted) and by message id.
 type memEvents struct {
 	bySeq map[string]StoredEvent
-	seqs  []string            // ascending (compareCanonical)
+	seqs  []string            // ascending (decimal.Compare)
 	byMID map[string][]string // message id -> sequence ids (possibly stale)
 }
 
 // put stores e, journalling how to undo it.
 func (es *memEvents) put(t *memTx, e StoredEvent) {
 	if _, ok := es.bySeq[e.SequenceID]; !ok {
-		i, _ := slices.BinarySearchFunc(es.seqs, e.SequenceID, compareCanonical)
+		i, _ := slices.BinarySearchFunc(es.seqs, e.SequenceID, decimal.Compare)
 		es.seqs = slices.Insert(es.seqs, i, e.SequenceID)
 		seq := e.SequenceID
 		t.undo = append(t.undo, func() {
-			if j, found := slices.BinarySearchFunc(es.seqs, seq, compareCanonical); found {
+			if j, found := slices.BinarySearchFunc(es.seqs, seq, decimal.Compare); found {
 				es.seqs = slices.Delete(es.seqs, j, j+1)
 			}
 		})
@@ -245,7 +247,7 @@ func (t *memTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) 
 	for _, k := range t.s.peers[userID] {
 		out = append(out, clonePeerKey(k))
 	}
-	slices.SortFunc(out, func(a, b PeerKey) int { return compareCanonical(a.Version, b.Version) })
+	slices.SortFunc(out, func(a, b PeerKey) int { return decimal.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
@@ -335,7 +337,7 @@ func (t *memTx) LatestConversationKey(ctx context.Context, conversationID string
 	keys := t.s.convKeys[conversationID]
 	latest, found := "", false
 	for v := range keys {
-		if !found || compareCanonical(v, latest) > 0 {
+		if !found || decimal.Compare(v, latest) > 0 {
 			latest, found = v, true
 		}
 	}
@@ -357,7 +359,7 @@ func (t *memTx) ConversationKeys(ctx context.Context, conversationID string) ([]
 	if out == nil {
 		out = []ConversationKey{}
 	}
-	slices.SortFunc(out, func(a, b ConversationKey) int { return compareCanonical(a.Version, b.Version) })
+	slices.SortFunc(out, func(a, b ConversationKey) int { return decimal.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
@@ -445,7 +447,7 @@ func (t *memTx) Events(ctx context.Context, conversationID, afterSeq string, lim
 	i := 0
 	if afterSeq != "" {
 		var found bool
-		if i, found = slices.BinarySearchFunc(es.seqs, afterSeq, compareCanonical); found {
+		if i, found = slices.BinarySearchFunc(es.seqs, afterSeq, decimal.Compare); found {
 			i++
 		}
 	}
@@ -473,7 +475,7 @@ func (t *memTx) EventByMessageID(ctx context.Context, conversationID, messageID 
 	if es := t.s.events[conversationID]; es != nil {
 		for _, seq := range es.byMID[messageID] {
 			e, ok := es.bySeq[seq]
-			if ok && e.MessageID == messageID && (best == nil || compareCanonical(e.SequenceID, best.SequenceID) > 0) {
+			if ok && e.MessageID == messageID && (best == nil || decimal.Compare(e.SequenceID, best.SequenceID) > 0) {
 				best = &e
 			}
 		}

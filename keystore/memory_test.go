@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestMemoryRollbackOnPanic checks that writes of an Update whose fn panics
@@ -32,7 +34,7 @@ func TestMemoryRollbackOnPanic(t *testing.T) {
 	if len(evs) != 3 || evs[2].SequenceID != "1700000000002" {
 		t.Fatalf("events after rollback: %d", len(evs))
 	}
-	if evs, _ := m.Events(bg(), "d", "", 0); len(evs) != 0 {
+	if evs := testutil.Must(m.Events(bg(), "d", "", 0))(t); len(evs) != 0 {
 		t.Fatalf("new conversation's events kept: %d", len(evs))
 	}
 	if v, err := m.Value(bg(), "v"); err != nil || string(v) != "old" {

@@ -1,56 +1,28 @@
 package keystore
 
-import "fmt"
+import (
+	"fmt"
 
-// maxDigits bounds the length of a version or sequence id. It comfortably
-// covers 64-bit snowflake ids and millisecond timestamps.
-const maxDigits = 40
+	"github.com/xchat-go/xchat/internal/decimal"
+)
 
 // ValidVersion reports whether v is a canonical decimal string: one or more
 // ASCII digits, no sign, no leading zero unless v is "0", at most 40 digits.
-// Key versions and sequence ids must be canonical.
-func ValidVersion(v string) bool {
-	if len(v) == 0 || len(v) > maxDigits {
-		return false
-	}
-	if len(v) > 1 && v[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// Key versions and sequence ids must be canonical. It is the module's one
+// decimal rule (internal/decimal).
+func ValidVersion(v string) bool { return decimal.Valid(v) }
 
 // CompareVersions compares two canonical decimal strings numerically and
 // returns -1, 0 or +1. It fails with ErrInvalid when either is not
 // canonical, so "9" < "10" and "999" < "1700000000000".
 func CompareVersions(a, b string) (int, error) {
-	if !ValidVersion(a) {
+	if !decimal.Valid(a) {
 		return 0, fmt.Errorf("%w: non-canonical version %q", ErrInvalid, a)
 	}
-	if !ValidVersion(b) {
+	if !decimal.Valid(b) {
 		return 0, fmt.Errorf("%w: non-canonical version %q", ErrInvalid, b)
 	}
-	return compareCanonical(a, b), nil
-}
-
-// compareCanonical orders canonical decimals: shorter is smaller, equal
-// lengths compare bytewise.
-func compareCanonical(a, b string) int {
-	switch {
-	case len(a) < len(b):
-		return -1
-	case len(a) > len(b):
-		return 1
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return decimal.Compare(a, b), nil
 }
 
 // versionKey encodes a canonical decimal as a bbolt key whose byte order is

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/big"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestCompareVersions(t *testing.T) {
@@ -51,7 +53,7 @@ func TestVersionKeyOrderMatchesBigInt(t *testing.T) {
 			if got != want {
 				t.Errorf("key order %s vs %s = %d, want %d", a, b, got, want)
 			}
-			if c, _ := CompareVersions(a, b); c != want {
+			if c := testutil.Must(CompareVersions(a, b))(t); c != want {
 				t.Errorf("CompareVersions(%s, %s) = %d, want %d", a, b, c, want)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -37,7 +38,7 @@ func ImportBackup(ctx context.Context, store keystore.Store, userID string, back
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
-	if publicKeyVersion != "" && !keystore.ValidVersion(publicKeyVersion) {
+	if publicKeyVersion != "" && !decimal.Valid(publicKeyVersion) {
 		return fmt.Errorf("%w: public key version %q is not a decimal", ErrInvalidArgument, publicKeyVersion)
 	}
 	kp, err := crypto.ParseBackup(backup)
@@ -151,7 +152,7 @@ func (e *Engine) Register(ctx context.Context) (string, error) {
 	if resp.Data != nil && resp.Data.PublicKeyVersion != "" {
 		version = resp.Data.PublicKeyVersion
 	}
-	if !keystore.ValidVersion(version) {
+	if !decimal.Valid(version) {
 		return "", fmt.Errorf("%w: public key version %q is not a decimal", ErrServerResponse, version)
 	}
 	if err := e.setRegisteredVersion(ctx, version); err != nil {
@@ -182,19 +183,9 @@ func (e *Engine) setRegisteredVersion(ctx context.Context, version string) error
 // checkUserID accepts 1..19 ASCII digits, the X user id form.
 func checkUserID(id string) error {
 	if !isUserID(id) {
-		return fmt.Errorf("%w: user id %q is not 1-19 decimal digits", ErrInvalidArgument, id)
+		return fmt.Errorf("%w: user id %q is not a canonical decimal of 1-19 digits", ErrInvalidArgument, id)
 	}
 	return nil
 }
 
-func isUserID(id string) bool {
-	if len(id) == 0 || len(id) > 19 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func isUserID(id string) bool { return decimal.ValidID(id) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -52,8 +53,8 @@ func TestAccountLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f1, _ := e.Fingerprint()
-	f2, _ := e2.Fingerprint()
+	f1 := testutil.Must(e.Fingerprint())(t)
+	f2 := testutil.Must(e2.Fingerprint())(t)
 	if f1 != f2 || e2.PublicKeyVersion() != "1700000000000" {
 		t.Fatalf("restored %s/%s %q", f1, f2, e2.PublicKeyVersion())
 	}
@@ -92,8 +93,8 @@ func TestRegisterRoundTrip(t *testing.T) {
 	if _, err := bob.e.RefreshPeers(ctx, alice.id); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := bob.e.Peer(ctx, alice.id)
-	fp, _ := alice.e.Fingerprint()
+	p := testutil.Must(bob.e.Peer(ctx, alice.id))(t)
+	fp := testutil.Must(alice.e.Fingerprint())(t)
 	if p.Current == nil || p.Current.Version != v || p.Current.Fingerprint != fp {
 		t.Fatalf("bob's view of alice %+v (fingerprint %s)", p.Current, fp)
 	}
@@ -108,10 +109,15 @@ func TestIDs(t *testing.T) {
 			t.Errorf("CanonicalID(%q,%q) = %q, %v", tc.in, tc.self, got, err)
 		}
 	}
-	for _, bad := range []string{"", "a:b", "1:1", "g", "gx", "1:2:3", "12345678901234567890"} {
-		if _, err := CanonicalID(bad, "5"); err == nil {
-			t.Errorf("CanonicalID(%q) accepted", bad)
+	// Ids with a leading zero are not canonical decimals: ordered by length
+	// then bytes "01" would sort above "2" (see internal/decimal).
+	for _, bad := range []string{"", "a:b", "1:1", "g", "gx", "1:2:3", "12345678901234567890", "01:2", "2-01", "01", "g01", "007"} {
+		if _, err := CanonicalID(bad, "5"); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("CanonicalID(%q) err = %v, want ErrInvalidArgument", bad, err)
 		}
+	}
+	if _, err := OneToOneID("01", "2"); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf(`OneToOneID("01", "2") err = %v, want ErrInvalidArgument`, err)
 	}
 	if PathID("9:10") != "9-10" || PathID("g1") != "g1" {
 		t.Error("PathID")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -59,7 +60,7 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 	}
 	if d := ev.Delete; d != nil {
 		for _, seq := range d.SequenceIDs {
-			if !validSequenceID(seq) || !versionLess(seq, ev.SequenceID) {
+			if !decimal.ValidID(seq) || !decimal.Less(seq, ev.SequenceID) {
 				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", inbound.ErrMalformed, ev.SequenceID, seq))
 				return nil
 			}
@@ -156,7 +157,7 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 // rejected; a delete for everyone by its author removes it, by anyone else
 // is rejected; a reply preview that quoted it is bound.
 func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	if !validSequenceID(ev.SequenceID) || !ev.Verified {
+	if !decimal.ValidID(ev.SequenceID) || !ev.Verified {
 		return nil // an unverified event's sender decides nothing
 	}
 	if err := e.settleEdit(ctx, tx, cid, ev); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -125,7 +126,7 @@ func ownKeys(ctx context.Context, srv BackupServer, userID string) ([]keyRecord,
 	}
 	// Newest (numerically largest version) first.
 	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && versionLess(out[j-1].version, out[j].version); j-- {
+		for j := i; j > 0 && decimal.Less(out[j-1].version, out[j].version); j-- {
 			out[j-1], out[j] = out[j], out[j-1]
 		}
 	}
@@ -133,7 +134,7 @@ func ownKeys(ctx context.Context, srv BackupServer, userID string) ([]keyRecord,
 }
 
 func parseKeyRecord(k api.PublicKey) (keyRecord, bool) {
-	if !keystore.ValidVersion(k.PublicKeyVersion) {
+	if !decimal.Valid(k.PublicKeyVersion) {
 		return keyRecord{}, false
 	}
 	idRaw, err1 := decodeB64(k.PublicKey)

@@ -68,7 +68,10 @@ func Example_backup() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fp, _ := e.Fingerprint()
+	fp, err := e.Fingerprint()
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("same keys:", restored.Fingerprint == fp, restored.PublicKeyVersion == e.PublicKeyVersion())
 	// Output:
 	// 1234 refused: juicebox: PIN too weak: it must not be a sequential run of digits

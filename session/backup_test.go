@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/emulator/realm"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -74,7 +75,7 @@ func TestBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, _ := alice.e.Fingerprint()
+	fp := testutil.Must(alice.e.Fingerprint())(t)
 	if r.Fingerprint != fp || r.PublicKeyVersion != alice.e.PublicKeyVersion() || r.UserID != alice.id {
 		t.Fatalf("restored %+v, want fingerprint %s version %s", r, fp, alice.e.PublicKeyVersion())
 	}
@@ -100,7 +101,7 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
 		t.Fatal(err)
 	}
-	bh, _ := bob.e.History(ctx, alice.id, "", 0)
+	bh := testutil.Must(bob.e.History(ctx, alice.id, "", 0))(t)
 	if got := texts(bh); got[len(got)-1] != "from the new device" {
 		t.Fatalf("bob reads %q", got)
 	}
@@ -205,7 +206,7 @@ func TestBackupKeyMismatch(t *testing.T) {
 		t.Fatalf("backup from the old device: %v", err)
 	}
 	v, fp, err := RegisteredKeys(ctx, NewAPIServer(n.client(alice.token)), alice.id)
-	want, _ := e2.Fingerprint()
+	want := testutil.Must(e2.Fingerprint())(t)
 	if err != nil || v != v2 || fp != want {
 		t.Fatalf("RegisteredKeys: %s %s %v", v, fp, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -46,8 +47,8 @@ func BenchmarkSealMessage1KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sg, _ := e.signer()
-	key, _ := crypto.NewConversationKey(nil)
+	sg := testutil.Must(e.signer())(b)
+	key := testutil.Must(crypto.NewConversationKey(nil))(b)
 	text := strings.Repeat("x", 1024)
 	b.SetBytes(1024)
 	for b.Loop() {

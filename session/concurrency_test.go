@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestConcurrentUse(t *testing.T) {
@@ -53,7 +55,7 @@ func TestConcurrentUse(t *testing.T) {
 		if _, err := u.e.Sync(ctx, gid); err != nil {
 			t.Fatal(err)
 		}
-		h, _ := u.e.History(ctx, gid, "", 0)
+		h := testutil.Must(u.e.History(ctx, gid, "", 0))(t)
 		got := texts(h)
 		for i := range each {
 			if !slices.Contains(got, fmt.Sprintf("group %d", i)) {
@@ -67,7 +69,7 @@ func TestConcurrentUse(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := bob.e.History(ctx, alice.id, "", 0)
+	h := testutil.Must(bob.e.History(ctx, alice.id, "", 0))(t)
 	if got := texts(h); len(got) != each {
 		t.Fatalf("bob dm history %q", got)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
@@ -546,7 +547,7 @@ func (e *Engine) distributeKey(ctx context.Context, cid string, members []string
 	if err := e.commitKey(ctx, p, nil); err != nil {
 		return "", err
 	}
-	if resp.Data != nil && validSequenceID(resp.Data.SequenceID) {
+	if resp.Data != nil && decimal.ValidID(resp.Data.SequenceID) {
 		// Remember where the key change sits in the transcript: the
 		// server serves it only while a message uses its version, and its
 		// absence must not read as a withheld event (see resolveGaps).
@@ -958,7 +959,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		return fmt.Errorf("%w: no sequence ids", ErrInvalidArgument)
 	}
 	for _, s := range sequenceIDs {
-		if !keystore.ValidVersion(s) {
+		if !decimal.Valid(s) {
 			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
 		}
 		if !forAll {
@@ -1021,7 +1022,7 @@ func normaliseIDs(ids []string) []string {
 		return nil
 	}
 	out := slices.Clone(ids)
-	sort.Slice(out, func(i, j int) bool { return versionLess(out[i], out[j]) })
+	sort.Slice(out, func(i, j int) bool { return decimal.Less(out[i], out[j]) })
 	return slices.Compact(out)
 }
 

@@ -29,13 +29,25 @@ const (
 	TrustStrict
 )
 
-// String returns "tofu" or "strict".
+// String returns "tofu", "strict", or "TrustPolicy(N)" for a value that is
+// neither.
 func (p TrustPolicy) String() string {
-	if p == TrustStrict {
+	switch p {
+	case TrustOnFirstUse:
+		return "tofu"
+	case TrustStrict:
 		return "strict"
 	}
-	return "tofu"
+	return fmt.Sprintf("TrustPolicy(%d)", int(p))
 }
+
+// valid reports whether p is one of the defined policies.
+func (p TrustPolicy) valid() bool { return p == TrustOnFirstUse || p == TrustStrict }
+
+// strict reports whether p refuses unverified keys. It fails closed: only
+// TrustOnFirstUse is lenient (Open refuses any other value, so this is
+// defence in depth).
+func (p TrustPolicy) strict() bool { return p != TrustOnFirstUse }
 
 // KeyChangeKind classifies a KeyChanged report.
 type KeyChangeKind int
@@ -95,83 +107,6 @@ type KeyChanged struct {
 	Pinned bool
 }
 
-// Option configures Open.
-type Option func(*config)
-
-type config struct {
-	rand     io.Reader
-	now      func() time.Time
-	policy   TrustPolicy
-	workers  int
-	onChange func(KeyChanged)
-	pageSize int
-	spillDir string
-}
-
-// WithRand sets the randomness source for keys, nonces and message ids
-// (default crypto/rand). The engine serialises reads from it, so any
-// io.Reader may be used.
-func WithRand(r io.Reader) Option {
-	return func(c *config) {
-		if r != nil {
-			c.rand = r
-		}
-	}
-}
-
-// WithClock sets the clock used for conversation key versions and
-// timestamps (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(c *config) {
-		if now != nil {
-			c.now = now
-		}
-	}
-}
-
-// WithTrustPolicy sets the peer key trust policy (default TrustOnFirstUse).
-func WithTrustPolicy(p TrustPolicy) Option {
-	return func(c *config) { c.policy = p }
-}
-
-// WithWorkers bounds the number of goroutines used to decrypt a page of
-// events (default GOMAXPROCS).
-func WithWorkers(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.workers = n
-		}
-	}
-}
-
-// WithKeyChangeHandler registers fn to be called, synchronously and without
-// engine locks held, every time a peer's published keys change. The same
-// changes are also returned by RefreshPeers and recorded in the key history
-// (see Peer).
-func WithKeyChangeHandler(fn func(KeyChanged)) Option {
-	return func(c *config) { c.onChange = fn }
-}
-
-// WithPageSize sets max_results for event and conversation listing requests
-// (1..100, default 100).
-func WithPageSize(n int) Option {
-	return func(c *config) {
-		if n >= 1 && n <= 100 {
-			c.pageSize = n
-		}
-	}
-}
-
-// WithSpillDir sets the directory of the temporary files in which a sync
-// of several pages keeps the pages it has fetched until it processes them
-// oldest first (default: the system's temporary directory). Each page is
-// sealed under a key held only in memory and the file is removed at once
-// (or, where the system does not allow that, when the sync ends). Where
-// no file can be made, the pages are kept in the keystore instead.
-func WithSpillDir(dir string) Option {
-	return func(c *config) { c.spillDir = dir }
-}
-
 // Engine is one XChat account: its keys, peers, conversations and the
 // operations a client performs on them. Create the account once with
 // CreateAccount (or ImportBackup), then Open it. An Engine is safe for
@@ -225,7 +160,12 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		pageSize: 100,
 	}
 	for _, o := range opts {
-		o(&cfg)
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidArgument)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	id, err := store.Identity(ctx)
 	if errors.Is(err, keystore.ErrNotFound) {

@@ -19,7 +19,10 @@ import (
 // rtAccount provisions, creates and registers an account on the emulator
 // at base; the provisioning answer carries the app's credentials too.
 func rtAccount(ctx context.Context, base, name string) (*session.Engine, api.ProvisionUserResponse) {
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+	body, err := json.Marshal(api.ProvisionUserRequest{Username: name})
+	if err != nil {
+		log.Fatal(err)
+	}
 	resp, err := http.Post(base+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		log.Fatal(err)
@@ -61,12 +64,18 @@ func ExampleFollower() {
 	alice, _ := rtAccount(ctx, srv.URL, "alice")
 	bob, b := rtAccount(ctx, srv.URL, "bob")
 
-	user, _ := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(b.AccessToken))
+	user, err := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(b.AccessToken))
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, _, err := user.CreateActivitySubscription(ctx, &api.CreateActivitySubscriptionRequest{
 		EventType: api.EventChatReceived, Filter: api.ActivitySubscriptionFilter{UserID: bob.UserID()}}); err != nil {
 		log.Fatal(err)
 	}
-	app, _ := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(b.AppBearerToken))
+	app, err := api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(b.AppBearerToken))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	got := make(chan string, 1)
 	f := &session.Follower{

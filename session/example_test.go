@@ -92,8 +92,14 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fp, _ := e.Fingerprint()
-	backup, _ := e.ExportBackup()
+	fp, err := e.Fingerprint()
+	if err != nil {
+		log.Fatal(err)
+	}
+	backup, err := e.ExportBackup()
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(version == e.PublicKeyVersion(), len(fp), len(backup))
 	// Output: true 43 64
 }
@@ -110,11 +116,20 @@ func Example_startConversation() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, _ := alice.Conversation(ctx, cid)
+	c, err := alice.Conversation(ctx, cid)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(c.Kind, c.KeyVersion != "", session.PathID(cid) == session.PathID(c.ID))
 	// Both users compare this number out of band, then call Verify.
-	an, _ := alice.SafetyNumber(ctx, bob.UserID())
-	bn, _ := bob.SafetyNumber(ctx, alice.UserID())
+	an, err := alice.SafetyNumber(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	bn, err := bob.SafetyNumber(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(an == bn, len(an))
 	// Output:
 	// one_to_one true true
@@ -139,7 +154,10 @@ func Example_send() {
 	if _, err := alice.React(ctx, sent.ConversationID, sent.SequenceID, "👍"); err != nil {
 		log.Fatal(err)
 	}
-	pending, _ := alice.Outbox(ctx)
+	pending, err := alice.Outbox(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(len(pending))
 	// Output:
 	// see https://x.com true
@@ -163,7 +181,10 @@ func Example_sync() {
 	for _, e := range res.Entries {
 		fmt.Println(e.Type, e.Text, e.Verified)
 	}
-	hist, _ := bob.History(ctx, alice.UserID(), "", 0)
+	hist, err := bob.History(ctx, alice.UserID(), "", 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(len(hist), len(res.Anomalies))
 	// Output:
 	// key_change  true
@@ -192,7 +213,10 @@ func Example_group() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, _ := carol.Conversation(ctx, gid)
+	c, err := carol.Conversation(ctx, gid)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(session.IsGroup(gid), len(c.Members), c.Title)
 	for _, e := range res.Entries {
 		if e.Type == session.TypeMessage {
@@ -255,10 +279,16 @@ func Example_rotate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	second, _ := alice.SendText(ctx, first.ConversationID, "after")
+	second, err := alice.SendText(ctx, first.ConversationID, "after")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(second.KeyVersion == version, first.KeyVersion < version)
 
-	res, _ := bob.Sync(ctx, first.ConversationID)
+	res, err := bob.Sync(ctx, first.ConversationID)
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, e := range res.Entries {
 		if e.Type == session.TypeMessage {
 			fmt.Println(e.Text, e.KeyVersion == version)
@@ -383,8 +413,14 @@ func Example_strictTrust() {
 	fmt.Println(errors.Is(err, session.ErrUnverifiedPeer))
 
 	// Both read their safety number to each other (in person, by phone…).
-	theirs, _ := alice.SafetyNumber(ctx, bob.UserID())
-	mine, _ := bob.SafetyNumber(ctx, alice.UserID())
+	theirs, err := alice.SafetyNumber(ctx, bob.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	mine, err := bob.SafetyNumber(ctx, alice.UserID())
+	if err != nil {
+		log.Fatal(err)
+	}
 	if mine == theirs {
 		if err := bob.Verify(ctx, alice.UserID()); err != nil {
 			log.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 
 	"github.com/xchat-go/xchat/session/inbound"
@@ -33,7 +34,7 @@ type pendingGap struct {
 func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
-		if d == nil || !ev.Verified || ev.Err != nil || !validSequenceID(ev.SequenceID) {
+		if d == nil || !ev.Verified || ev.Err != nil || !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
 		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
@@ -51,7 +52,7 @@ func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*Eve
 			continue // rejected when stored, or not this delete
 		}
 		for _, seq := range d.SequenceIDs {
-			if !validSequenceID(seq) {
+			if !decimal.ValidID(seq) {
 				continue
 			}
 			s.setRemoval(seq, ev.SenderID)
@@ -91,7 +92,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, d
 // of a page links to the key change its key came from).
 func (s *syncState) noteServed(kcs []*Event) {
 	for _, ev := range kcs {
-		if !validSequenceID(ev.SequenceID) {
+		if !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
 		s.setServed(ev.SequenceID, ev.PreviousSequenceID)
@@ -130,7 +131,7 @@ func (s *syncState) explained(ctx context.Context, r keystore.Tx, g pendingGap) 
 		if cur == g.before {
 			return true, nil
 		}
-		if !validSequenceID(cur) || !versionLess(g.before, cur) {
+		if !decimal.ValidID(cur) || !decimal.Less(g.before, cur) {
 			return false, nil
 		}
 		if prev, ok := s.served[cur]; ok {
@@ -201,7 +202,7 @@ func previousOf(raw []byte) string {
 	if err != nil {
 		return ""
 	}
-	if p := me.GetPreviousSequenceID(); validSequenceID(p) {
+	if p := me.GetPreviousSequenceID(); decimal.ValidID(p) {
 		return p
 	}
 	return ""

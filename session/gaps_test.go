@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -98,7 +99,7 @@ func TestDeletedEventsAreNotGaps(t *testing.T) {
 				// The deleter's own history drops the messages either way;
 				// the peer's only for a delete for everyone.
 				for _, u := range []*testUser{alice, bob} {
-					h, _ := u.e.History(ctx, cid, "", 0)
+					h := testutil.Must(u.e.History(ctx, cid, "", 0))(t)
 					got := texts(h)
 					if gone := u == alice || forAll; slices.Contains(got, "m1") == gone || !slices.Contains(got, "m2") {
 						t.Fatalf("%s's history after the deletes (for all %v): %q", u.name, forAll, got)

@@ -2,6 +2,8 @@ package session
 
 import (
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // Group changes in the history carry the opened title, or none when this
@@ -67,7 +69,7 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 				}
 			}
 		}
-		c, _ := u.e.Conversation(ctx, gid)
+		c := testutil.Must(u.e.Conversation(ctx, gid))(t)
 		if c.Title != "Team" {
 			t.Errorf("%s: conversation title %q", u.name, c.Title)
 		}

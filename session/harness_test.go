@@ -1,17 +1,17 @@
 package session
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // testNet is an in-process emulator served over real loopback HTTP.
@@ -21,9 +21,12 @@ type testNet struct {
 	srv *httptest.Server
 }
 
-func newNet(t testing.TB) *testNet {
+func newNet(t testing.TB, opts ...emulator.Option) *testNet {
 	t.Helper()
-	emu := emulator.New()
+	emu := emulator.New(opts...)
+	if err := emu.Err(); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() {
 		srv.Close()
@@ -45,20 +48,7 @@ type testUser struct {
 // provision creates a user on the emulator and returns id and token.
 func (n *testNet) provision(name string) (string, string) {
 	n.t.Helper()
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
-	resp, err := n.srv.Client().Post(n.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		n.t.Fatalf("provision %s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		n.t.Fatalf("provision %s: status %d", name, resp.StatusCode)
-	}
-	var pr emulator.ProvisionResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-		n.t.Fatalf("provision %s: %v", name, err)
-	}
-	return pr.ID, pr.AccessToken
+	return testutil.Provision(n.t, n.srv.Client(), n.srv.URL, name)
 }
 
 func (n *testNet) client(token string) *api.Client {
@@ -117,4 +107,29 @@ func texts(entries []Entry) []string {
 		}
 	}
 	return out
+}
+
+// actionEvent wraps a signed action (as the engine posts it) in the
+// MessageEvent envelope a server would deliver, from sender in conv at
+// sequence id seq, and returns it as padded base64.
+func actionEvent(t testing.TB, a api.ActionSignature, seq, sender, conv string) string {
+	t.Helper()
+	raw, err := wire.DecodeB64(a.EncodedMessageEventDetail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detail, err := wire.DecodeMessageEventDetail(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := crypto.DecodeSignature(a.MessageEventSignature.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := wire.Envelope{SequenceID: seq, MessageID: a.MessageID, SenderID: sender, ConversationID: conv}
+	env, err := h.Encode(detail, wire.Signature(sig, a.MessageEventSignature.PublicKeyVersion, crypto.SignatureVersion))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wire.EncodeB64(env)
 }

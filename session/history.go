@@ -125,13 +125,17 @@ type Reply struct {
 // Entry is one stored history item: an event of a conversation as this
 // account decoded it. Only entries with Verified true are authentic.
 type Entry struct {
-	ConversationID string    `json:"conversation_id"`
-	SequenceID     string    `json:"sequence_id"`
-	MessageID      string    `json:"message_id,omitempty"`
-	SenderID       string    `json:"sender_id,omitempty"`
-	Type           string    `json:"type"`
-	CreatedAt      time.Time `json:"created_at"`
-	Verified       bool      `json:"verified"`
+	ConversationID string `json:"conversation_id"`
+	SequenceID     string `json:"sequence_id"`
+	// PreviousSequenceID is the sequence id the server claims precedes
+	// this event (unsigned; "" when absent). Consumers that must see a
+	// conversation's events in order use it to notice one not stored yet.
+	PreviousSequenceID string    `json:"previous_sequence_id,omitempty"`
+	MessageID          string    `json:"message_id,omitempty"`
+	SenderID           string    `json:"sender_id,omitempty"`
+	Type               string    `json:"type"`
+	CreatedAt          time.Time `json:"created_at"`
+	Verified           bool      `json:"verified"`
 	// Error says why the event could not be verified or decrypted.
 	Error string `json:"error,omitempty"`
 
@@ -196,13 +200,14 @@ type entryBody struct {
 // EntryFromEvent converts a decoded event to its history form.
 func EntryFromEvent(ev *Event) Entry {
 	en := Entry{
-		ConversationID: ev.ConversationID,
-		SequenceID:     ev.SequenceID,
-		MessageID:      ev.MessageID,
-		SenderID:       ev.SenderID,
-		Type:           ev.Kind.String(),
-		CreatedAt:      ev.CreatedAt,
-		Verified:       ev.Verified,
+		ConversationID:     ev.ConversationID,
+		SequenceID:         ev.SequenceID,
+		MessageID:          ev.MessageID,
+		SenderID:           ev.SenderID,
+		Type:               ev.Kind.String(),
+		PreviousSequenceID: ev.PreviousSequenceID,
+		CreatedAt:          ev.CreatedAt,
+		Verified:           ev.Verified,
 	}
 	if ev.Err != nil {
 		en.Error = ev.Err.Error()
@@ -296,6 +301,9 @@ func entryFromStored(cid string, s *keystore.StoredEvent) Entry {
 	en.Text, en.Entities, en.Attachments, en.ReplyTo = b.Text, b.Entities, b.Attachments, b.ReplyTo
 	en.Emoji, en.TargetSequenceID, en.KeyVersion, en.DecryptOnly, en.TTL = b.Emoji, b.TargetSequenceID, b.KeyVersion, b.DecryptOnly, b.TTL
 	en.Deleted, en.DeleteForAll, en.Group, en.Failure, en.Removed = b.Deleted, b.DeleteForAll, b.Group, b.Failure, b.Removed
+	if en.PreviousSequenceID = previousOf(s.Raw); en.PreviousSequenceID == "" {
+		en.PreviousSequenceID = b.Prev // a removed entry keeps it in its body
+	}
 	return en
 }
 

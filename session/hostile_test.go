@@ -10,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/thriftgen/event"
@@ -161,7 +162,7 @@ func TestHostileForgedSignature(t *testing.T) {
 	if got := texts(res.Entries); len(got) != 0 {
 		t.Fatalf("SyncEach collected entries %q", got)
 	}
-	h, _ := bob.e.History(ctx, cid, "", 0)
+	h := testutil.Must(bob.e.History(ctx, cid, "", 0))(t)
 	for _, e := range h {
 		if e.MessageID == sent[1].MessageID && (e.Verified || e.Text != "" || e.Error == "") {
 			t.Fatalf("forged event stored as %+v", e)
@@ -270,8 +271,16 @@ func TestHostileBrokenChain(t *testing.T) {
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
 		var keep []api.ChatMessageEvent
 		for _, d := range r.Data {
-			raw, _ := wire.DecodeB64(d.EncodedEvent)
-			me, _ := wire.DecodeMessageEvent(raw)
+			raw, err := wire.DecodeB64(d.EncodedEvent)
+			if err != nil {
+				t.Errorf("served event: %v", err)
+				continue
+			}
+			me, err := wire.DecodeMessageEvent(raw)
+			if err != nil {
+				t.Errorf("served event: %v", err)
+				continue
+			}
 			if me.GetMessageID() != sent[1].MessageID {
 				keep = append(keep, d)
 			}
@@ -310,7 +319,7 @@ func TestHostileEquivocation(t *testing.T) {
 	if !conflict {
 		t.Fatalf("equivocation not reported: %v", res.Anomalies)
 	}
-	h, _ := bob.e.History(ctx, cid, "", 0)
+	h := testutil.Must(bob.e.History(ctx, cid, "", 0))(t)
 	for _, e := range h {
 		if e.MessageID == sent[1].MessageID && e.CreatedAt.UnixMilli() == 123 {
 			t.Fatalf("stored event replaced by the server's new version")
@@ -323,7 +332,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := bob.e.Conversation(ctx, cid)
+	c := testutil.Must(bob.e.Conversation(ctx, cid))(t)
 	old := c.KeyVersion
 	// Capture the first key change as served.
 	var oldKC string
@@ -346,7 +355,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := bob.e.Conversation(ctx, cid); c.KeyVersion != v2 {
+	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
 		t.Fatalf("key version %s, want %s", c.KeyVersion, v2)
 	}
 	// The relay now replays the old key change, re-sequenced as the newest
@@ -365,7 +374,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := bob.e.Conversation(ctx, cid); c.KeyVersion != v2 {
+	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
 		t.Fatalf("replayed key change %s displaced %s", old, c.KeyVersion)
 	}
 	s, err := bob.e.SendText(ctx, cid, "reply")
@@ -397,7 +406,7 @@ func TestHostileKeySubstitution(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, ErrKeyBinding) {
 		t.Fatalf("send with substituted key: %v", err)
 	}
-	if p, _ := alice.e.Peer(ctx, bob.id); p.Current != nil {
+	if p := testutil.Must(alice.e.Peer(ctx, bob.id))(t); p.Current != nil {
 		t.Fatalf("substituted key pinned: %+v", p.Current)
 	}
 }
@@ -420,14 +429,14 @@ func TestHostileSendResponse(t *testing.T) {
 		}
 	}
 	ts.mu.Unlock()
-	h, _ := alice.e.History(ctx, first.ConversationID, "", 0)
-	raw, _ := alice.store.Events(ctx, first.ConversationID, "", 0)
+	h := testutil.Must(alice.e.History(ctx, first.ConversationID, "", 0))(t)
+	raw := testutil.Must(alice.store.Events(ctx, first.ConversationID, "", 0))(t)
 	_ = h
 	firstEvent = wire.EncodeB64(raw[len(raw)-1].Raw)
 	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, ErrServerResponse) {
 		t.Fatalf("mismatched send response: %v", err)
 	}
-	if out, _ := alice.e.Outbox(ctx); len(out) != 0 {
+	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
 		t.Fatalf("accepted send kept in outbox: %+v", out)
 	}
 }
@@ -440,7 +449,7 @@ func TestHostileWrongConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = alice
-	otherRaw, _ := carol.store.Events(ctx, other.ConversationID, "", 0)
+	otherRaw := testutil.Must(carol.store.Events(ctx, other.ConversationID, "", 0))(t)
 	inject := wire.EncodeB64(otherRaw[len(otherRaw)-1].Raw)
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
 		r.Data = append([]api.ChatMessageEvent{{EncodedEvent: inject}}, r.Data...)
@@ -456,7 +465,7 @@ func TestHostileOutsiderKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := bob.e.Conversation(ctx, cid)
+	before := testutil.Must(bob.e.Conversation(ctx, cid))(t)
 	// Carol, a registered user outside the conversation, signs a key change
 	// for alice:bob wrapped to bob; the relay injects it.
 	carol := n.user("carol")
@@ -467,27 +476,18 @@ func TestHostileOutsiderKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
-	detail, _ := wire.DecodeMessageEventDetail(raw)
-	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, cid
-	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
-	env, err := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
-		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
-			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, mid := actionEvent(t, p.action, "9000000000000000000", carol.id, cid), p.action.MessageID
 	if _, err := alice.e.SendText(ctx, cid, "newer"); err != nil {
 		t.Fatal(err)
 	}
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
-		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	errs, _ := syncErrs(t, ctx, bob, cid)
 	if !errors.Is(errs[mid], ErrNotMember) {
 		t.Fatalf("errors %v", errs)
 	}
-	if after, _ := bob.e.Conversation(ctx, cid); after.KeyVersion != before.KeyVersion {
+	if after := testutil.Must(bob.e.Conversation(ctx, cid))(t); after.KeyVersion != before.KeyVersion {
 		t.Fatalf("outsider's key adopted: %s -> %s", before.KeyVersion, after.KeyVersion)
 	}
 	if _, err := bob.e.store.ConversationKey(ctx, cid, p.version); err == nil {
@@ -512,7 +512,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, gid); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := bob.e.Conversation(ctx, gid)
+	before := testutil.Must(bob.e.Conversation(ctx, gid))(t)
 	if _, err := carol.e.RefreshPeers(ctx, bob.id); err != nil {
 		t.Fatal(err)
 	}
@@ -520,15 +520,9 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := wire.DecodeB64(p.action.EncodedMessageEventDetail)
-	detail, _ := wire.DecodeMessageEventDetail(raw)
-	seq, sender, mid, conv := "9000000000000000000", carol.id, p.action.MessageID, gid
-	sig, pkv, sv := p.action.MessageEventSignature.Signature, p.action.MessageEventSignature.PublicKeyVersion, "7"
-	env, _ := wire.EncodeMessageEvent(&event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
-		ConversationID: &conv, Detail: detail, MessageEventSignature: &event.MessageEventSignature{
-			Signature: &sig, PublicKeyVersion: &pkv, SignatureVersion: &sv}})
+	env := actionEvent(t, p.action, "9000000000000000000", carol.id, gid)
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
-		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, wire.EncodeB64(env))
+		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	if _, err := alice.e.SendText(ctx, gid, "more"); err != nil {
 		t.Fatal(err)
@@ -536,7 +530,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, gid); err != nil {
 		t.Fatal(err)
 	}
-	if after, _ := bob.e.Conversation(ctx, gid); after.KeyVersion != before.KeyVersion {
+	if after := testutil.Must(bob.e.Conversation(ctx, gid))(t); after.KeyVersion != before.KeyVersion {
 		t.Fatalf("non-member's key became the encryption key: %s -> %s", before.KeyVersion, after.KeyVersion)
 	}
 	ts.set(nil)

@@ -3,6 +3,8 @@ package session
 import (
 	"fmt"
 	"strings"
+
+	"github.com/xchat-go/xchat/wire"
 )
 
 // OneToOneID returns the canonical id of the one-to-one conversation between
@@ -18,16 +20,7 @@ func OneToOneID(a, b string) (string, error) {
 	if a == b {
 		return "", fmt.Errorf("%w: a conversation needs two distinct users", ErrInvalidArgument)
 	}
-	return joinSorted(a, b), nil
-}
-
-// joinSorted orders two decimal ids by length then bytes (numeric order for
-// canonical decimals, deterministic otherwise), as the XDK does.
-func joinSorted(a, b string) string {
-	if len(a) < len(b) || (len(a) == len(b) && a <= b) {
-		return a + ":" + b
-	}
-	return b + ":" + a
+	return wire.OneToOneID(a, b), nil
 }
 
 // CanonicalID normalises any accepted conversation id form to the form used

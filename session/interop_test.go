@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -145,7 +146,7 @@ func sampleEngine(t testing.TB, s *sdkSamples, userID string, rnd io.Reader) (*E
 	var backup []byte
 	for _, a := range s.Accounts {
 		if a.UserID == userID {
-			backup, _ = wire.DecodeB64(a.PrivateKeys)
+			backup = testutil.Must(wire.DecodeB64(a.PrivateKeys))(t)
 		}
 	}
 	var version string
@@ -224,7 +225,7 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 	if e := byName["reaction-remove"]; e.Type != TypeReactionRemove || e.Emoji != "👍" {
 		t.Fatalf("reaction remove %+v", e)
 	}
-	c, _ := bob.Conversation(ctx, "111:222")
+	c := testutil.Must(bob.Conversation(ctx, "111:222"))(t)
 	if c.KeyVersion != s.KeyChange.Prepared.ConversationKeyVersion {
 		t.Fatalf("key version %s", c.KeyVersion)
 	}
@@ -285,10 +286,10 @@ func uuidBytes(t testing.TB, u string) []byte {
 func TestSDKByteIdenticalSends(t *testing.T) {
 	s := loadSamples(t)
 	ctx := ctxT(t)
-	ckey, _ := wire.DecodeB64(s.KeyChange.Prepared.ConversationKey)
+	ckey := testutil.Must(wire.DecodeB64(s.KeyChange.Prepared.ConversationKey))(t)
 	for _, m := range s.Messages {
 		t.Run(m.Name, func(t *testing.T) {
-			content, _ := wire.DecodeB64(m.SendPayload.EncryptedContent)
+			content := testutil.Must(wire.DecodeB64(m.SendPayload.EncryptedContent))(t)
 			mce, err := wire.DecodeMessageCreateEvent(content)
 			if err != nil {
 				t.Fatal(err)
@@ -338,12 +339,16 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			if len(rs.sent) != 1 {
 				t.Fatalf("%d requests", len(rs.sent))
 			}
-			got, _ := json.Marshal(rs.sent[0])
+			got := testutil.Must(json.Marshal(rs.sent[0]))(t)
 			var want, have map[string]any
-			_ = json.Unmarshal(m.RestBody, &want)
-			_ = json.Unmarshal(got, &have)
-			wj, _ := json.Marshal(want)
-			hj, _ := json.Marshal(have)
+			if err := json.Unmarshal(m.RestBody, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(got, &have); err != nil {
+				t.Fatal(err)
+			}
+			wj := testutil.Must(json.Marshal(want))(t)
+			hj := testutil.Must(json.Marshal(have))(t)
 			if !bytes.Equal(wj, hj) {
 				t.Fatalf("REST body differs from the SDK's:\n got %s\nwant %s", hj, wj)
 			}
@@ -386,20 +391,24 @@ func TestSDKByteIdenticalRegistration(t *testing.T) {
 		if err := json.Unmarshal(a.RestBody, &want); err != nil {
 			t.Fatal(err)
 		}
-		ms, _ := strconv.ParseInt(want.Version, 10, 64)
+		ms := testutil.Must(strconv.ParseInt(want.Version, 10, 64))(t)
 		e, _ := sampleEngine(t, s, a.UserID, nil)
 		e.cfg.now = func() time.Time { return time.UnixMilli(ms) }
 		got, err := e.RegistrationRequest()
 		if err != nil {
 			t.Fatal(err)
 		}
-		gj, _ := json.Marshal(got)
+		gj := testutil.Must(json.Marshal(got))(t)
 		var norm map[string]any
-		_ = json.Unmarshal(a.RestBody, &norm)
-		wj, _ := json.Marshal(norm)
+		if err := json.Unmarshal(a.RestBody, &norm); err != nil {
+			t.Fatal(err)
+		}
+		wj := testutil.Must(json.Marshal(norm))(t)
 		var gnorm map[string]any
-		_ = json.Unmarshal(gj, &gnorm)
-		gj, _ = json.Marshal(gnorm)
+		if err := json.Unmarshal(gj, &gnorm); err != nil {
+			t.Fatal(err)
+		}
+		gj = testutil.Must(json.Marshal(gnorm))(t)
 		if !bytes.Equal(gj, wj) {
 			t.Fatalf("account %s: registration differs:\n got %s\nwant %s", a.UserID, gj, wj)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -74,7 +75,7 @@ func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *Event) {
 func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*Event) error {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
-		if kc == nil || kc.Key == nil || !keystore.ValidVersion(kc.Version) {
+		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
 			continue
 		}
 		s.e.screenKey(tx, s.keys, ev)
@@ -158,7 +159,7 @@ func newestUsable(ctx context.Context, tx keystore.Tx, cid, version string) bool
 	newest := true
 	if all, err := tx.ConversationKeys(ctx, cid); err == nil {
 		for i := range all {
-			if all[i].Verified && !versionLess(all[i].Version, version) && all[i].Version != version {
+			if all[i].Verified && !decimal.Less(all[i].Version, version) && all[i].Version != version {
 				newest = false
 			}
 			all[i].Key.Zero()

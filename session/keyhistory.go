@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -70,7 +71,7 @@ func (e *Engine) validPublished(uid string, published []api.PublicKey) ([]*PeerK
 		}
 		return nil, errors.Join(errs...)
 	}
-	sort.Slice(valid, func(i, j int) bool { return versionLess(valid[i].Version, valid[j].Version) })
+	sort.Slice(valid, func(i, j int) bool { return decimal.Less(valid[i].Version, valid[j].Version) })
 	return valid, nil
 }
 
@@ -224,7 +225,7 @@ func (p *pinning) apply(valid []*PeerKey) error {
 		switch {
 		case !plausibleVersion(k.Version, p.now):
 			p.report(KeyImplausible, k, false)
-		case cur != nil && versionLess(k.Version, cur.Version):
+		case cur != nil && decimal.Less(k.Version, cur.Version):
 			p.report(KeyBackdated, k, false)
 		default:
 			accepted = append(accepted, k)
@@ -265,7 +266,7 @@ func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
 	switch {
 	case cur.Version == newest.Version:
 		return p.put(newest, true, cur.Verified, "")
-	case versionLess(newest.Version, cur.Version):
+	case decimal.Less(newest.Version, cur.Version):
 		// The pinned version is no longer listed: keep it.
 		return nil
 	case cur.sameKeys(newest):
@@ -274,7 +275,7 @@ func (p *pinning) movePin(cur, newest *PeerKey, already bool) error {
 			return err
 		}
 		return p.put(newest, true, cur.Verified, originForward)
-	case p.e.cfg.policy == TrustStrict:
+	case p.e.cfg.policy.strict():
 		if err := p.put(newest, false, false, originForward); err != nil {
 			return err
 		}
@@ -332,5 +333,5 @@ func verifiable(k, pinned *keystore.PeerKey) bool {
 	case k.Origin != "":
 		return false
 	}
-	return pinned == nil || !versionLess(k.Version, pinned.Version) || !pinned.FirstSeen.Before(k.FirstSeen)
+	return pinned == nil || !decimal.Less(k.Version, pinned.Version) || !pinned.FirstSeen.Before(k.FirstSeen)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -101,7 +102,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 	if err != nil || len(changes) != 2 || changes[1].Kind != KeyImplausible {
 		t.Fatalf("implausible: %+v %v", changes, err)
 	}
-	p, _ := bob.e.Peer(ctx, alice.id)
+	p := testutil.Must(bob.e.Peer(ctx, alice.id))(t)
 	if len(p.History) != 1 || p.Current.Version != pinned {
 		t.Fatalf("refused versions stored: %+v", p.History)
 	}
@@ -116,7 +117,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 
 	// A re-key with a version in between published at once: the skipped
 	// one is stored (it may have signed something) and reported.
-	p0, _ := strconv.ParseUint(pinned, 10, 64)
+	p0 := testutil.Must(strconv.ParseUint(pinned, 10, 64))(t)
 	mid, _ := serverKeySet(t, strconv.FormatUint(p0+1, 10))
 	newest, _ := serverKeySet(t, strconv.FormatUint(p0+2, 10))
 	ks.mu.Lock()
@@ -127,7 +128,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 		changes[1].Kind != KeyRotated || changes[1].New.Version != newest.PublicKeyVersion || !changes[1].Pinned {
 		t.Fatalf("re-key with a skipped version: %+v %v", changes, err)
 	}
-	keys, _ = bob.e.keysFor(ctx)
+	keys = testutil.Must(bob.e.keysFor(ctx))(t)
 	if keys.currentSigner(bob.store, alice.id, pinned) || keys.currentSigner(bob.store, alice.id, mid.PublicKeyVersion) || !keys.currentSigner(bob.store, alice.id, newest.PublicKeyVersion) {
 		t.Fatal("superseded versions still count as the current signer")
 	}

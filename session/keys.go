@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -52,7 +53,7 @@ func (e *Engine) keysFor(ctx context.Context) (*storeKeys, error) {
 		return nil, err
 	}
 	return &storeKeys{
-		e: e, ctx: ctx, strict: e.cfg.policy == TrustStrict,
+		e: e, ctx: ctx, strict: e.cfg.policy.strict(),
 		identity: kp.Identity, version: v,
 		conv:    map[string]heldKey{},
 		signing: map[string]*crypto.PublicKey{},
@@ -82,7 +83,7 @@ func (k *storeKeys) held(conversationID, version string) heldKey {
 		return h
 	}
 	var h heldKey
-	if keystore.ValidVersion(version) {
+	if decimal.Valid(version) {
 		if stored, err := k.e.store.ConversationKey(k.ctx, conversationID, version); err == nil {
 			ck := crypto.ConversationKey(stored.Key)
 			stored.Key.Zero()

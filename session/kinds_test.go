@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // findEntry returns the entry with sequence id seq.
@@ -101,7 +103,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := alice.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	h, _ = alice.e.History(ctx, cid, "", 0)
+	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
 	if r := findEntry(t, h, reply2.SequenceID); r.ReplyTo == nil || r.ReplyTo.Validation != "valid" || r.ReplyTo.Text != "see https://x.com now" {
 		t.Fatalf("reply to edited %+v", r.ReplyTo)
 	}
@@ -125,7 +127,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := alice.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	h, _ = alice.e.History(ctx, cid, "", 0)
+	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
 	if r := findEntry(t, h, reply3.SequenceID); r.ReplyTo == nil || r.ReplyTo.Validation != "valid" {
 		t.Fatalf("reply across rotation %+v", r.ReplyTo)
 	}
@@ -148,11 +150,11 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		t.Fatalf("delete entry %+v in %+v", del, res.Entries)
 	}
 	// The deleted message's content is erased from bob's history.
-	h, _ = bob.e.History(ctx, cid, "", 0)
+	h = testutil.Must(bob.e.History(ctx, cid, "", 0))(t)
 	if e := findEntry(t, h, first.SequenceID); !e.Removed || e.Text != "" || len(e.Entities) != 0 {
 		t.Fatalf("deleted message still stored: %+v", e)
 	}
-	if raw, _ := bob.store.Events(ctx, cid, "", 0); len(raw) == 0 {
+	if raw := testutil.Must(bob.store.Events(ctx, cid, "", 0))(t); len(raw) == 0 {
 		t.Fatal("history empty")
 	} else {
 		for _, r := range raw {
@@ -168,14 +170,14 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := alice.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	h, _ = alice.e.History(ctx, cid, "", 0)
+	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
 	if e := findEntry(t, h, reply.SequenceID); !e.Removed {
 		t.Fatalf("bob's deleted reply %+v", e)
 	}
 	if e := findEntry(t, h, edit.SequenceID); e.Removed {
 		t.Fatalf("alice's edit removed by bob's delete")
 	}
-	if out, _ := alice.e.Outbox(ctx); len(out) != 0 {
+	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
 		t.Fatalf("outbox not empty: %+v", out)
 	}
 }

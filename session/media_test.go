@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 func TestMediaRoundTrip(t *testing.T) {
@@ -45,7 +47,7 @@ func TestMediaRoundTrip(t *testing.T) {
 	if _, err := alice.e.Rotate(ctx, sent.ConversationID); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := alice.e.Conversation(ctx, sent.ConversationID)
+	c := testutil.Must(alice.e.Conversation(ctx, sent.ConversationID))(t)
 	if _, err := alice.e.DownloadMedia(ctx, sent.ConversationID, att, c.KeyVersion, 0); err == nil {
 		t.Fatal("media decrypted under the wrong key")
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -747,7 +748,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		return nil, err
 	}
 	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID})
-	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !keystore.ValidVersion(ev.SequenceID) {
+	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 var errNetwork = errors.New("network down")
@@ -264,7 +265,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 	if !errors.Is(err, ErrQueued) || !errors.Is(err, api.ErrUnauthorized) {
 		t.Fatalf("flush with a rejected token: %v", err)
 	}
-	if out, _ := bad.Outbox(ctx); len(out) != 1 || out[0].Text != "queued while down" {
+	if out := testutil.Must(bad.Outbox(ctx))(t); len(out) != 1 || out[0].Text != "queued while down" {
 		t.Fatalf("outbox after a 401: %+v", out)
 	}
 	_ = bad.Close()
@@ -277,7 +278,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 	if done, err := good.FlushOutbox(ctx); err != nil || len(done) != 1 {
 		t.Fatalf("flush with the right token: %+v, %v", done, err)
 	}
-	cid, _ := OneToOneID(alice.id, bob.id)
+	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
 	if got := bobSees(t, bob, cid); !slices.Equal(got, []string{"warm-up", "queued while down"}) {
 		t.Fatalf("bob sees %q", got)
 	}
@@ -316,7 +317,7 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, carol.id, "x"); err != nil {
 		t.Fatal(err)
 	}
-	cid, _ := OneToOneID(bob.id, carol.id)
+	cid := testutil.Must(OneToOneID(bob.id, carol.id))(t)
 	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("send to foreign conversation: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -54,29 +55,29 @@ func (sp *span) scan(data [][]byte, stored string) (done bool, top string) {
 			}
 			seq = me.GetSequenceID()
 		}
-		if !validSequenceID(seq) {
+		if !decimal.ValidID(seq) {
 			continue
 		}
 		seqs = append(seqs, seq)
-		if top == "" || versionLess(top, seq) {
+		if top == "" || decimal.Less(top, seq) {
 			top = seq
 		}
-		if sp.lo == "" || versionLess(seq, sp.lo) {
+		if sp.lo == "" || decimal.Less(seq, sp.lo) {
 			sp.lo = seq
 		}
-		if sp.hi == "" || versionLess(sp.hi, seq) {
+		if sp.hi == "" || decimal.Less(sp.hi, seq) {
 			sp.hi = seq
 		}
-		if stored != "" && !versionLess(stored, seq) {
+		if stored != "" && !decimal.Less(stored, seq) {
 			done = true
 		}
 	}
 	up, down := 0, 0
 	for i := 1; i < len(seqs); i++ {
 		switch {
-		case versionLess(seqs[i-1], seqs[i]):
+		case decimal.Less(seqs[i-1], seqs[i]):
 			up++
-		case versionLess(seqs[i], seqs[i-1]):
+		case decimal.Less(seqs[i], seqs[i-1]):
 			down++
 		}
 	}
@@ -257,7 +258,7 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 	if len(pages) == 0 {
 		return nil
 	}
-	sort.SliceStable(pages, func(i, j int) bool { return versionLess(pages[i].top, pages[j].top) })
+	sort.SliceStable(pages, func(i, j int) bool { return decimal.Less(pages[i].top, pages[j].top) })
 	if IsGroup(s.cid) {
 		if err := s.collectPairs(ctx, sp, pages); err != nil {
 			return err

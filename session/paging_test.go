@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestSyncPaging syncs across many small pages, incrementally, with the
@@ -50,7 +51,7 @@ func TestSyncPaging(t *testing.T) {
 			if got := texts(res.Entries); !slices.Equal(got, want[10:]) || len(res.Anomalies) != 0 {
 				t.Fatalf("incremental sync %q, anomalies %v", got, res.Anomalies)
 			}
-			h, _ := bob.e.History(ctx, alice.id, "", 0)
+			h := testutil.Must(bob.e.History(ctx, alice.id, "", 0))(t)
 			if got := texts(h); !slices.Equal(got, want) {
 				t.Fatalf("history %q", got)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -114,7 +115,7 @@ func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
 	if p.Current != nil {
 		for i := range p.History {
 			k := p.History[i]
-			if !k.Pinned && versionLess(p.Current.Version, k.Version) {
+			if !k.Pinned && decimal.Less(p.Current.Version, k.Version) {
 				p.Pending = &k
 			}
 		}
@@ -172,7 +173,7 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 // parsePublished validates one published key set and normalises it. The
 // binding signature is checked against memo (nil: always checked).
 func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo) (*PeerKey, error) {
-	if !keystore.ValidVersion(k.PublicKeyVersion) {
+	if !decimal.Valid(k.PublicKeyVersion) {
 		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", ErrNoPeerKeys, uid, k.PublicKeyVersion)
 	}
 	idRaw, err1 := decodeB64(k.PublicKey)
@@ -282,7 +283,7 @@ func (e *Engine) wrapTarget(ctx context.Context, userID string) (recipient, erro
 	if err != nil {
 		return recipient{}, err
 	}
-	if e.cfg.policy == TrustStrict {
+	if e.cfg.policy.strict() {
 		if peer.Pending != nil {
 			return recipient{}, fmt.Errorf("%w: user %s published version %s; verify it first", ErrKeyChanged, userID, peer.Pending.Version)
 		}
@@ -336,7 +337,7 @@ func (e *Engine) SafetyNumber(ctx context.Context, userID string) (string, error
 	mine := safetyHalf(e.userID, kp.Identity.PublicKey().SPKI(), kp.Signing.PublicKey().SPKI())
 	theirs := safetyHalf(userID, target.IdentityKey, target.SigningKey)
 	digits := mine + theirs
-	if versionLess(userID, e.userID) {
+	if decimal.Less(userID, e.userID) {
 		digits = theirs + mine
 	}
 	var b strings.Builder
@@ -373,14 +374,6 @@ func safetyHalf(userID string, identitySPKI, signingSPKI []byte) string {
 		fmt.Fprintf(&b, "%05d", v%100000)
 	}
 	return b.String()
-}
-
-// versionLess orders decimal strings numerically (length, then bytes).
-func versionLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 // decodeB64 accepts standard base64 with or without padding.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -71,10 +72,10 @@ func TestTOFUKeyChange(t *testing.T) {
 	}
 	mu.Unlock()
 	// Refreshing again reports nothing new.
-	if changes, _ := alice.e.RefreshPeers(ctx, bob.id); len(changes) != 0 {
+	if changes := testutil.Must(alice.e.RefreshPeers(ctx, bob.id))(t); len(changes) != 0 {
 		t.Fatalf("repeated change report %+v", changes)
 	}
-	p, _ = alice.e.Peer(ctx, bob.id)
+	p = testutil.Must(alice.e.Peer(ctx, bob.id))(t)
 	if !p.Changed() || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
 		t.Fatalf("peer after change: %+v", p)
 	}
@@ -112,7 +113,7 @@ func TestStrictPolicy(t *testing.T) {
 	if err != nil || len(changes) != 1 || changes[0].Pinned {
 		t.Fatalf("changes %+v, %v", changes, err)
 	}
-	p, _ := alice.e.Peer(ctx, bob.id)
+	p := testutil.Must(alice.e.Peer(ctx, bob.id))(t)
 	if p.Pending == nil || p.Pending.Version != bob2.e.PublicKeyVersion() || !p.Current.Verified {
 		t.Fatalf("peer %+v", p)
 	}
@@ -171,8 +172,8 @@ func TestSafetyNumber(t *testing.T) {
 	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
 		t.Fatal(err)
 	}
-	ab2, _ := alice.e.SafetyNumber(ctx, bob.id)
-	b2a, _ := bob2.e.SafetyNumber(ctx, alice.id)
+	ab2 := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
+	b2a := testutil.Must(bob2.e.SafetyNumber(ctx, alice.id))(t)
 	if ab2 == ab || ab2 != b2a {
 		t.Fatalf("after key change: %s / %s (was %s)", ab2, b2a, ab)
 	}

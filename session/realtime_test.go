@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestRealtimeStream: alice sends, bob follows through the Activity stream
@@ -96,7 +97,7 @@ func TestRealtimeWebhook(t *testing.T) {
 	// secret. The receiver refuses it before parsing; nothing is queued.
 	body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","filter":{"user_id":"` + bob.id +
 		`"},"payload":{"conversation_id":"1:2","encoded_event":"AAAA"}}}`)
-	req, _ := http.NewRequestWithContext(ctx, "POST", hook.URL+"/xchat/webhook", bytes.NewReader(body))
+	req := testutil.Must(http.NewRequestWithContext(ctx, "POST", hook.URL+"/xchat/webhook", bytes.NewReader(body)))(t)
 	req.Header.Set(api.HeaderWebhookSignature, api.WebhookSignature([]byte("guessed"), body))
 	resp, err := hook.Client().Do(req)
 	if err != nil {

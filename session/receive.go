@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -65,7 +66,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", ErrRosterUnknown))
 		return ev, nil
 	}
-	if kc := ev.KeyChange; kc != nil && kc.Key != nil && keystore.ValidVersion(kc.Version) {
+	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
 		e.screenKey(e.store, keys, ev)
 		if err := e.adoptKey(ctx, cid, ev); err != nil {
 			if !errors.Is(err, keystore.ErrConflict) {

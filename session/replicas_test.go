@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -108,7 +109,7 @@ func TestConversationWorkTakesTheStoreLease(t *testing.T) {
 	if _, err := e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cid, _ := OneToOneID(id, bob.id)
+	cid := testutil.Must(OneToOneID(id, bob.id))(t)
 	want := conversationLease(cid)
 	steps := []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -280,7 +281,7 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *Event) stepResult {
 	}
 	if r.Base != "" {
 		if ev.MessageID == r.CreateMID && ev.SenderID == r.Creator {
-			if r.Seq == "" || versionLess(r.Seq, ev.SequenceID) {
+			if r.Seq == "" || decimal.Less(r.Seq, ev.SequenceID) {
 				r.Seq = ev.SequenceID
 				return stepResult{changed: true}
 			}
@@ -548,7 +549,7 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 	if !slices.Contains(targets, e.userID) {
 		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
 	}
-	if e.cfg.policy == TrustStrict {
+	if e.cfg.policy.strict() {
 		if un := r.unconfirmed(without(targets, []string{e.userID})); len(un) > 0 {
 			why := "was added by an admin whose own rights rest on unsigned data"
 			if r.Base == baseJoin {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -331,7 +332,7 @@ func TestUnvouchedKeyIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.Key.Zero()
-	if k.CreatedBy != bob.id || versionLess(sent.KeyVersion, version) {
+	if k.CreatedBy != bob.id || decimal.Less(sent.KeyVersion, version) {
 		t.Fatalf("sent under version %s made by %s; want a new key of bob's above %s", sent.KeyVersion, k.CreatedBy, version)
 	}
 	res := mustSync(t, carol, g)

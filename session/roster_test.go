@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // hookServer runs before, once, ahead of the first key change it forwards.
@@ -62,7 +63,7 @@ func checkDaveReads(t *testing.T, dave *testUser, gid, version, text string) {
 	if version != "" && c.KeyVersion != version {
 		t.Fatalf("dave holds key version %s, want %s", c.KeyVersion, version)
 	}
-	h, _ := dave.e.History(ctx, gid, "", 0)
+	h := testutil.Must(dave.e.History(ctx, gid, "", 0))(t)
 	if !slices.Contains(texts(h), text) {
 		t.Fatalf("dave cannot read %q: %q", text, texts(h))
 	}
@@ -80,7 +81,7 @@ func TestRotateSyncsRosterFirst(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Rotate with a stale roster: %v", err)
 	}
-	c, _ := alice.e.Conversation(ctx, gid)
+	c := testutil.Must(alice.e.Conversation(ctx, gid))(t)
 	if !slices.Contains(c.Members, dave.id) {
 		t.Fatalf("alice's roster after rotate: %v", c.Members)
 	}
@@ -101,7 +102,7 @@ func TestAddMembersSyncsRosterFirst(t *testing.T) {
 	if err := alice.e.AddMembers(ctx, gid, erin.id); err != nil {
 		t.Fatalf("AddMembers with a stale roster: %v", err)
 	}
-	c, _ := alice.e.Conversation(ctx, gid)
+	c := testutil.Must(alice.e.Conversation(ctx, gid))(t)
 	if !slices.Contains(c.Members, dave.id) || !slices.Contains(c.Members, erin.id) || len(c.Members) != 4 {
 		t.Fatalf("alice's roster after add: %v", c.Members)
 	}
@@ -153,7 +154,7 @@ func TestRotateRetriesAfterRosterRace(t *testing.T) {
 			if hook.posts != 2 {
 				t.Fatalf("%d posts, want the rejected one and one retry", hook.posts)
 			}
-			c, _ := alice.e.Conversation(ctx, gid)
+			c := testutil.Must(alice.e.Conversation(ctx, gid))(t)
 			if _, err := alice.e.SendText(ctx, gid, "raced"); err != nil {
 				t.Fatal(err)
 			}

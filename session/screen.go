@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -15,17 +16,8 @@ import (
 // ids the store cannot hold faithfully, authors who cannot speak in the
 // conversation, and group changes their author may not make.
 
-// maxSequenceDigits bounds sequence ids (and previous_sequence_id): X's ids
-// are 64-bit snowflakes, at most 19 decimal digits.
-const maxSequenceDigits = 19
-
 // maxMessageIDLen bounds message ids (client-minted UUIDs in practice).
 const maxMessageIDLen = 256
-
-// validSequenceID reports whether s is a canonical decimal of 1–19 digits.
-func validSequenceID(s string) bool {
-	return len(s) <= maxSequenceDigits && keystore.ValidVersion(s)
-}
 
 // validMessageID reports whether id can be stored and indexed: 1–256 bytes
 // without NUL.
@@ -53,11 +45,11 @@ func reject(ev *Event, err error) {
 // be skipped silently.
 func screenEnvelope(ev *Event) {
 	var bad []string
-	if ev.SequenceID != "" && !validSequenceID(ev.SequenceID) {
-		bad = append(bad, fmt.Sprintf("sequence id (%d bytes) is not a canonical decimal of 1-%d digits", len(ev.SequenceID), maxSequenceDigits))
+	if ev.SequenceID != "" && !decimal.ValidID(ev.SequenceID) {
+		bad = append(bad, fmt.Sprintf("sequence id (%d bytes) is not a canonical decimal of 1-%d digits", len(ev.SequenceID), decimal.MaxIDDigits))
 	}
-	if ev.PreviousSequenceID != "" && !validSequenceID(ev.PreviousSequenceID) {
-		bad = append(bad, fmt.Sprintf("previous sequence id (%d bytes) is not a canonical decimal of 1-%d digits", len(ev.PreviousSequenceID), maxSequenceDigits))
+	if ev.PreviousSequenceID != "" && !decimal.ValidID(ev.PreviousSequenceID) {
+		bad = append(bad, fmt.Sprintf("previous sequence id (%d bytes) is not a canonical decimal of 1-%d digits", len(ev.PreviousSequenceID), decimal.MaxIDDigits))
 		ev.PreviousSequenceID = ""
 	}
 	if ev.MessageID != "" && !validMessageID(ev.MessageID) {
@@ -144,7 +136,7 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 			if pairs[pairKey(sender, version)] {
 				return true
 			}
-			if !keystore.ValidVersion(version) {
+			if !decimal.Valid(version) {
 				return false
 			}
 			k, err := v.ConversationKey(ctx, cid, version)
@@ -179,11 +171,11 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	order := make([]*Event, 0, len(evs))
 	for _, ev := range evs {
-		if ev.SenderID != "" && ev.Kind.Signed() && validSequenceID(ev.SequenceID) {
+		if ev.SenderID != "" && ev.Kind.Signed() && decimal.ValidID(ev.SequenceID) {
 			order = append(order, ev)
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return versionLess(order[i].SequenceID, order[j].SequenceID) })
+	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var out []Anomaly
 	verdicts := map[string]error{}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/inbound"
 )
 
@@ -110,7 +111,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 	if len(got) != 5 {
 		t.Fatalf("verified texts %v", got)
 	}
-	c, _ := bob.e.Conversation(ctx, g)
+	c := testutil.Must(bob.e.Conversation(ctx, g))(t)
 	if len(c.Members) != 4 {
 		t.Fatalf("roster %v", c.Members)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/thriftgen/event"
@@ -135,7 +136,7 @@ func (e *Engine) Unreact(ctx context.Context, id, target, emoji string) (*Sent, 
 }
 
 func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add bool) (*Sent, error) {
-	if !keystore.ValidVersion(target) {
+	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if emoji == "" || !utf8.ValidString(emoji) {
@@ -154,7 +155,7 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 // account (ErrNotAuthorized otherwise; sync first for a message not yet
 // stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
-	if !keystore.ValidVersion(target) {
+	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
@@ -474,7 +475,7 @@ func (e *Engine) MarkRead(ctx context.Context, id, seq string) error {
 	if err != nil {
 		return err
 	}
-	if !keystore.ValidVersion(seq) {
+	if !decimal.Valid(seq) {
 		return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
 	}
 	resp, err := srv.MarkRead(ctx, PathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
@@ -594,7 +595,7 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 
 // storedEvent returns the stored event with sequence id seq of cid.
 func (e *Engine) storedEvent(ctx context.Context, cid, seq string) (*keystore.StoredEvent, error) {
-	if !keystore.ValidVersion(seq) {
+	if !decimal.Valid(seq) {
 		return nil, fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
 	}
 	ev, err := eventAt(ctx, e.store, cid, seq)

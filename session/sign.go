@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
@@ -13,7 +14,7 @@ import (
 
 // signatureVersion is the signature_version stamped on everything the engine
 // signs (crates/core/src/signatures.rs SIGNATURE_VERSION).
-const signatureVersion = "7"
+var signatureVersion = strconv.Itoa(crypto.SignatureVersion)
 
 // signer signs payloads with the account's signing key under its registered
 // public key version.
@@ -29,15 +30,6 @@ func (e *Engine) signer() (*signer, error) {
 		return nil, err
 	}
 	return &signer{key: kp.Signing, self: e.userID, version: v}, nil
-}
-
-// sign returns the unpadded base64 raw r‖s signature of payload.
-func (s *signer) sign(payload []byte) (string, error) {
-	sig, err := crypto.Sign(s.key, payload)
-	if err != nil {
-		return "", fmt.Errorf("session: signing: %w", err)
-	}
-	return wire.EncodeB64NoPad(sig), nil
 }
 
 // action packages a signed action for the REST action_signatures array.
@@ -101,16 +93,11 @@ func (s *signer) messageSignature(messageID, convID, keyVersion string, contents
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	sig, err := s.sign(payload)
+	sig, err := crypto.Sign(s.key, payload)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("session: signing: %w", err)
 	}
-	v, sv := s.version, signatureVersion
-	enc, err := wire.EncodeMessageEventSignature(&event.MessageEventSignature{
-		Signature:        &sig,
-		PublicKeyVersion: &v,
-		SignatureVersion: &sv,
-	})
+	enc, err := wire.EncodeMessageEventSignature(wire.Signature(sig, s.version, crypto.SignatureVersion))
 	if err != nil {
 		return "", fmt.Errorf("session: encoding signature: %w", err)
 	}

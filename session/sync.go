@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -55,7 +56,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 		return nil
 	})
 	if res != nil {
-		sort.SliceStable(entries, func(i, j int) bool { return versionLess(entries[i].SequenceID, entries[j].SequenceID) })
+		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
 		res.Entries = entries
 	}
 	return res, err
@@ -225,9 +226,9 @@ func pageAscending(data []*Event) bool {
 	for i := 1; i < len(data); i++ {
 		a, b := data[i-1].SequenceID, data[i].SequenceID
 		switch {
-		case versionLess(a, b):
+		case decimal.Less(a, b):
 			up++
-		case versionLess(b, a):
+		case decimal.Less(b, a):
 			down++
 		}
 	}
@@ -236,26 +237,26 @@ func pageAscending(data []*Event) bool {
 
 // seenBefore reports whether seq lies in the range already walked.
 func (s *syncState) seenBefore(seq string) bool {
-	return s.lo != "" && !versionLess(seq, s.lo) && !versionLess(s.hi, seq)
+	return s.lo != "" && !decimal.Less(seq, s.lo) && !decimal.Less(s.hi, seq)
 }
 
 // inWindow reports whether a key change at seq belongs to the stretch of
 // transcript this page covers: inside the page's range, or between the
 // page and the range walked before.
 func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool {
-	if !validSequenceID(seq) || pageMin == "" || s.seenBefore(seq) {
+	if !decimal.ValidID(seq) || pageMin == "" || s.seenBefore(seq) {
 		return false
 	}
-	if versionLess(pageMin, seq) && versionLess(seq, pageMax) {
+	if decimal.Less(pageMin, seq) && decimal.Less(seq, pageMax) {
 		return true
 	}
 	if s.lo == "" {
 		return false
 	}
 	if ascending {
-		return versionLess(s.hi, seq) && versionLess(seq, pageMin)
+		return decimal.Less(s.hi, seq) && decimal.Less(seq, pageMin)
 	}
-	return versionLess(pageMax, seq) && versionLess(seq, s.lo)
+	return decimal.Less(pageMax, seq) && decimal.Less(seq, s.lo)
 }
 
 // checkLinks checks the previous_sequence_id links of a page (sorted
@@ -271,9 +272,9 @@ func (s *syncState) checkLinks(walk []*Event) {
 		prev := ev.PreviousSequenceID
 		switch {
 		case prev == "" || prev == before:
-		case !versionLess(prev, ev.SequenceID):
+		case !decimal.Less(prev, ev.SequenceID):
 			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
-		case versionLess(before, prev):
+		case decimal.Less(before, prev):
 			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
 		default:
 			report(AnomalyFork, ev.SequenceID, prev)
@@ -301,24 +302,24 @@ func (s *syncState) checkLinks(walk []*Event) {
 	switch {
 	case s.lo == "":
 		s.lo, s.loPrev, s.hi = first.SequenceID, first.PreviousSequenceID, last.SequenceID
-	case versionLess(last.SequenceID, s.lo): // an older page
+	case decimal.Less(last.SequenceID, s.lo): // an older page
 		if s.loPrev != "" && s.loPrev != last.SequenceID {
-			if versionLess(last.SequenceID, s.loPrev) {
+			if decimal.Less(last.SequenceID, s.loPrev) {
 				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
 			} else {
 				report(AnomalyFork, s.lo, s.loPrev)
 			}
 		}
 		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
-	case versionLess(s.hi, first.SequenceID): // a newer page
+	case decimal.Less(s.hi, first.SequenceID): // a newer page
 		link(first, s.hi)
 		s.hi = last.SequenceID
 	default:
 		report(AnomalyReorder, first.SequenceID, s.hi)
-		if versionLess(first.SequenceID, s.lo) {
+		if decimal.Less(first.SequenceID, s.lo) {
 			s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
 		}
-		if versionLess(s.hi, last.SequenceID) {
+		if decimal.Less(s.hi, last.SequenceID) {
 			s.hi = last.SequenceID
 		}
 	}
@@ -393,7 +394,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 	err = func() error {
 		for i, ev := range evs {
 			fresh[i] = false
-			if !validSequenceID(ev.SequenceID) {
+			if !decimal.ValidID(ev.SequenceID) {
 				fresh[i] = true
 				continue
 			}
@@ -435,10 +436,10 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 			if !ev.Verified {
 				continue
 			}
-			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && keystore.ValidVersion(m.Edit.TargetSequenceID) {
+			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
 				key := editIndexKey(cid, m.Edit.TargetSequenceID)
 				if old, err := tx.Value(ctx, key); err == nil {
-					if pe, err := wire.DecodeMessageEvent(old); err == nil && versionLess(ev.SequenceID, pe.GetSequenceID()) {
+					if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(ev.SequenceID, pe.GetSequenceID()) {
 						continue
 					}
 				}
@@ -647,7 +648,7 @@ func (e *Engine) openTitle(ctx context.Context, tx keystore.Tx, cid, version, ti
 		if (keys[i].Version == version) != (keys[j].Version == version) {
 			return keys[i].Version == version
 		}
-		return versionLess(keys[j].Version, keys[i].Version)
+		return decimal.Less(keys[j].Version, keys[i].Version)
 	})
 	for i := range keys {
 		key := crypto.ConversationKey(keys[i].Key)
@@ -709,7 +710,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 
 // finish records the sync position.
 func (s *syncState) finish(ctx context.Context) error {
-	if s.newest == "" || (s.stored != "" && !versionLess(s.stored, s.newest)) {
+	if s.newest == "" || (s.stored != "" && !decimal.Less(s.stored, s.newest)) {
 		s.res.NewestSequenceID = s.stored
 		return nil
 	}
@@ -718,7 +719,7 @@ func (s *syncState) finish(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Sync.LastSequenceID == "" || versionLess(c.Sync.LastSequenceID, s.newest) {
+		if c.Sync.LastSequenceID == "" || decimal.Less(c.Sync.LastSequenceID, s.newest) {
 			c.Sync.LastSequenceID = s.newest
 			c.Sync.ChainHead = s.newest
 		}

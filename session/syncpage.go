@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -43,7 +44,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
 	for _, ev := range walk {
-		if s.stored != "" && !versionLess(s.stored, ev.SequenceID) {
+		if s.stored != "" && !decimal.Less(s.stored, ev.SequenceID) {
 			// Already stored: the server must serve the same bytes again.
 			if prev, err := eventAt(ctx, tx, s.cid, ev.SequenceID); err != nil {
 				return fmt.Errorf("session: reading history: %w", err)
@@ -57,13 +58,13 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 				continue
 			}
 		}
-		if s.newest == "" || versionLess(s.newest, ev.SequenceID) {
+		if s.newest == "" || decimal.Less(s.newest, ev.SequenceID) {
 			s.newest = ev.SequenceID
 		}
 		keep = append(keep, ev)
 	}
 	// Store oldest first so that group changes apply in order.
-	sort.SliceStable(keep, func(i, j int) bool { return versionLess(keep[i].SequenceID, keep[j].SequenceID) })
+	sort.SliceStable(keep, func(i, j int) bool { return decimal.Less(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, tx, keep); err != nil {
 		return err
 	}
@@ -86,18 +87,18 @@ func (s *syncState) window(data, kcs []*Event, ordered bool) (walk, keep []*Even
 	ascending := ordered || pageAscending(data)
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
-		if !validSequenceID(ev.SequenceID) {
+		if !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
-		if pageMin == "" || versionLess(ev.SequenceID, pageMin) {
+		if pageMin == "" || decimal.Less(ev.SequenceID, pageMin) {
 			pageMin = ev.SequenceID
 		}
-		if pageMax == "" || versionLess(pageMax, ev.SequenceID) {
+		if pageMax == "" || decimal.Less(pageMax, ev.SequenceID) {
 			pageMax = ev.SequenceID
 		}
 	}
 	for _, ev := range data {
-		if validSequenceID(ev.SequenceID) {
+		if decimal.ValidID(ev.SequenceID) {
 			walk = append(walk, ev)
 		} else {
 			keep = append(keep, ev)
@@ -110,7 +111,7 @@ func (s *syncState) window(data, kcs []*Event, ordered bool) (walk, keep []*Even
 			keep = append(keep, ev)
 		}
 	}
-	sort.SliceStable(walk, func(i, j int) bool { return versionLess(walk[i].SequenceID, walk[j].SequenceID) })
+	sort.SliceStable(walk, func(i, j int) bool { return decimal.Less(walk[i].SequenceID, walk[j].SequenceID) })
 	return walk, keep
 }
 
@@ -237,7 +238,7 @@ func (s *syncState) reserved(ctx context.Context, p *syncPage) error {
 // at its sequence id, at or below the sync position, or nil.
 func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*Event, error) {
 	seq, ok := wire.PeekSequenceID(raw)
-	if !ok || !validSequenceID(seq) || versionLess(s.stored, seq) {
+	if !ok || !decimal.ValidID(seq) || decimal.Less(s.stored, seq) {
 		return nil, nil
 	}
 	prev, err := eventAt(ctx, tx, s.cid, seq)

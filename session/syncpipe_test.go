@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 )
@@ -491,7 +492,7 @@ func TestReservedStubs(t *testing.T) {
 		t.Fatalf("%d stubs (the altered message stubbed: %v)", len(p.stubs), p.stubs[p.kcCount] != nil)
 	}
 	for i, stub := range p.stubs {
-		if i < p.kcCount || stub.Kind != inbound.KindMessage || stub.SenderID != alice.id || !validSequenceID(stub.SequenceID) {
+		if i < p.kcCount || stub.Kind != inbound.KindMessage || stub.SenderID != alice.id || !decimal.ValidID(stub.SequenceID) {
 			t.Fatalf("stub %d: %+v", i, stub)
 		}
 	}
@@ -499,7 +500,7 @@ func TestReservedStubs(t *testing.T) {
 	for _, stub := range p.stubs {
 		seqs = append(seqs, stub.SequenceID)
 	}
-	sort.Slice(seqs, func(i, j int) bool { return versionLess(seqs[i], seqs[j]) })
+	sort.Slice(seqs, func(i, j int) bool { return decimal.Less(seqs[i], seqs[j]) })
 	st.stored = seqs[1] // a sync position below the two newest stubs
 	if err := st.reserved(c, p); err != nil || len(p.stubs) != 2 {
 		t.Fatalf("stubs above the sync position: %d, %v", len(p.stubs), err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/wire"
@@ -46,7 +47,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 	ctx := ctxT(t)
 
 	e := vectorEngine(t, v)
-	if got, _ := e.ExportBackup(); wire.EncodeB64(got) != v["private_keys_concat_b64"] {
+	if got := testutil.Must(e.ExportBackup())(t); wire.EncodeB64(got) != v["private_keys_concat_b64"] {
 		t.Fatal("backup does not round-trip")
 	}
 	kc, err := e.Receive(ctx, v["event_key_change_b64"])

@@ -1,12 +1,16 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +21,8 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/internal/vectorgen"
+	"github.com/xchat-go/xchat/testvectors"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -24,39 +30,39 @@ import (
 func classOf(err error) string {
 	switch {
 	case err == nil:
-		return ExpectSuccess
-	case errors.Is(err, errBadInput):
+		return testvectors.ExpectSuccess
+	case errors.Is(err, vectorgen.ErrBadInput):
 		return "bad input: " + err.Error()
 	case errors.Is(err, crypto.ErrInvalidBackup):
-		return ExpectInvalidBackup
+		return testvectors.ExpectInvalidBackup
 	case errors.Is(err, crypto.ErrInvalidPrivateKey):
-		return ExpectInvalidPrivateKey
+		return testvectors.ExpectInvalidPrivateKey
 	case errors.Is(err, crypto.ErrInvalidPublicKey):
-		return ExpectInvalidPublicKey
+		return testvectors.ExpectInvalidPublicKey
 	case errors.Is(err, crypto.ErrDecrypt), errors.Is(err, secretstream.ErrDecrypt):
-		return ExpectDecryptionFailed
+		return testvectors.ExpectDecryptionFailed
 	case errors.Is(err, crypto.ErrInvalidConversationKey):
-		return ExpectInvalidConversationKey
+		return testvectors.ExpectInvalidConversationKey
 	case errors.Is(err, crypto.ErrUnsupportedSignatureVersion):
-		return ExpectUnsupportedVersion
+		return testvectors.ExpectUnsupportedVersion
 	case errors.Is(err, crypto.ErrInvalidSignature):
-		return ExpectInvalidSignature
+		return testvectors.ExpectInvalidSignature
 	case errors.Is(err, crypto.ErrInvalidPayload):
-		return ExpectInvalidPayload
+		return testvectors.ExpectInvalidPayload
 	case errors.Is(err, crypto.ErrInvalidLength):
-		return ExpectInvalidLength
+		return testvectors.ExpectInvalidLength
 	case errors.Is(err, secretstream.ErrInvalidKey):
-		return ExpectInvalidKey
+		return testvectors.ExpectInvalidKey
 	case errors.Is(err, secretstream.ErrTruncated):
-		return ExpectTruncatedStream
+		return testvectors.ExpectTruncatedStream
 	case errors.Is(err, secretstream.ErrDataAfterFinal):
-		return ExpectDataAfterFinal
+		return testvectors.ExpectDataAfterFinal
 	case errors.Is(err, wire.ErrMalformed), errors.Is(err, wire.ErrBase64), errors.Is(err, errMalformedEvent):
-		return ExpectMalformedEvent
+		return testvectors.ExpectMalformedEvent
 	case errors.Is(err, errUnknownSigningKey):
-		return ExpectUnknownSigningKey
+		return testvectors.ExpectUnknownSigningKey
 	case errors.Is(err, errMissingSignature):
-		return ExpectMissingSignature
+		return testvectors.ExpectMissingSignature
 	case errors.Is(err, errNotRecipient):
 		return "not a recipient" // receiver outcomes no vector expects
 	case errors.Is(err, errNoKey):
@@ -68,14 +74,30 @@ func classOf(err error) string {
 // checker evaluates one case. It returns the outputs the implementation
 // produced and its error; extra independent checks report through fail.
 type checker struct {
-	c    Case
+	c    testvectors.Case
 	fail func(format string, args ...any)
+	// crossed names the standard-library packages an independent check of
+	// this case used (see cross).
+	crossed map[string]bool
 }
 
-func (k *checker) in(name string) string {
-	s, ok, err := field(k.c.Inputs, name)
+// cross records that an independent implementation from lib agreed with the
+// case (a disagreement is reported through fail).
+func (k *checker) cross(lib string) {
+	if k.crossed == nil {
+		k.crossed = map[string]bool{}
+	}
+	k.crossed[lib] = true
+}
+
+func (k *checker) in(name string) string { return k.field(k.c.Inputs, name) }
+
+// field returns the string named name of m, failing the case when it is
+// missing or not a string.
+func (k *checker) field(m map[string]any, name string) string {
+	s, ok, err := vectorgen.Field(m, name)
 	if err != nil || !ok {
-		k.fail("input %s missing or not a string", name)
+		k.fail("%s missing or not a string (%v)", name, err)
 	}
 	return s
 }
@@ -95,26 +117,26 @@ func (k *checker) optHexIn(name string) ([]byte, bool) {
 	return k.hexIn(name), true
 }
 
-func (k *checker) success() bool { return k.c.Expect == ExpectSuccess }
+func (k *checker) success() bool { return k.c.Expect == testvectors.ExpectSuccess }
 
 // run dispatches on kind and op.
 func (k *checker) run() (map[string]any, error) {
 	switch k.c.Kind + "/" + k.c.Op {
-	case KindKeys + "/derive":
+	case testvectors.KindKeys + "/derive":
 		return k.keysDerive()
-	case KindKeys + "/parse_public":
+	case testvectors.KindKeys + "/parse_public":
 		return k.keysParse()
-	case KindKeys + "/backup":
+	case testvectors.KindKeys + "/backup":
 		return k.keysBackup()
-	case KindECIES + "/decrypt", KindECIES + "/unwrap":
+	case testvectors.KindECIES + "/decrypt", testvectors.KindECIES + "/unwrap":
 		return k.ecies()
-	case KindSecretbox + "/open":
+	case testvectors.KindSecretbox + "/open":
 		return k.secretbox()
-	case KindSecretstream + "/decrypt":
+	case testvectors.KindSecretstream + "/decrypt":
 		return k.secretstream()
-	case KindSignature + "/verify":
+	case testvectors.KindSignature + "/verify":
 		return k.sigVerify()
-	case KindSignature + "/decode":
+	case testvectors.KindSignature + "/decode":
 		// The base64 layers of crypto and wire must agree.
 		_, cerr := crypto.DecodeBase64(k.in("signature_b64"))
 		_, werr := wire.DecodeB64(k.in("signature_b64"))
@@ -126,24 +148,24 @@ func (k *checker) run() (map[string]any, error) {
 			return nil, err
 		}
 		return map[string]any{"signature_hex": hex.EncodeToString(sig)}, nil
-	case KindSignature + "/version":
+	case testvectors.KindSignature + "/version":
 		v, err := crypto.ParseSignatureVersion(k.in("signature_version"))
 		if err != nil {
 			return nil, err
 		}
 		return map[string]any{"version": strconv.Itoa(v)}, nil
-	case KindPayload + "/build":
+	case testvectors.KindPayload + "/build":
 		return k.payload()
-	case KindRegistration + "/bind":
+	case testvectors.KindRegistration + "/bind":
 		return k.regBind()
-	case KindRegistration + "/verify_binding":
+	case testvectors.KindRegistration + "/verify_binding":
 		return nil, k.regVerify()
-	case KindHKDF + "/derive":
+	case testvectors.KindHKDF + "/derive":
 		return k.hkdf()
-	case KindEvent + "/open":
+	case testvectors.KindEvent + "/open":
 		return k.event()
 	}
-	return nil, fmt.Errorf("%w: unknown kind/op %s/%s", errBadInput, k.c.Kind, k.c.Op)
+	return nil, fmt.Errorf("%w: unknown kind/op %s/%s", vectorgen.ErrBadInput, k.c.Kind, k.c.Op)
 }
 
 func (k *checker) keysDerive() (map[string]any, error) {
@@ -154,6 +176,7 @@ func (k *checker) keysDerive() (map[string]any, error) {
 	if (err == nil) != (stdErr == nil) {
 		k.fail("crypto/ecdh validity %v differs from crypto %v", stdErr, err)
 	}
+	k.cross("crypto/ecdh")
 	if err != nil {
 		return nil, err
 	}
@@ -161,13 +184,18 @@ func (k *checker) keysDerive() (map[string]any, error) {
 	if std != nil && !bytes.Equal(std.PublicKey().Bytes(), pub.Bytes()) {
 		k.fail("crypto/ecdh derives a different public key")
 	}
-	if !bytes.Equal(pub.SPKI(), append(bytes.Clone(spkiPrefix), pub.Bytes()...)) {
-		k.fail("SPKI is not the fixed header followed by the SEC1 point")
+	if std != nil {
+		// Independent: crypto/x509 encodes the same SubjectPublicKeyInfo.
+		if der, err := x509.MarshalPKIXPublicKey(std.PublicKey()); err != nil || !bytes.Equal(pub.SPKI(), der) {
+			k.fail("SPKI differs from crypto/x509's encoding (%v)", err)
+		}
+		k.cross("crypto/x509")
 	}
 	fp := sha256.Sum256(pub.SPKI())
 	if crypto.FingerprintString(pub) != b64urlNoPad(fp[:]) {
 		k.fail("fingerprint is not base64url(SHA-256(SPKI))")
 	}
+	k.cross("crypto/sha256")
 	return map[string]any{
 		"public_sec1_hex": hx(pub.Bytes()), "public_spki_hex": hx(pub.SPKI()),
 		"fingerprint_b64url": crypto.FingerprintString(pub),
@@ -183,6 +211,7 @@ func (k *checker) keysParse() (map[string]any, error) {
 		if (err == nil) != (stdErr == nil) {
 			k.fail("crypto/ecdh validity %v differs from crypto %v", stdErr, err)
 		}
+		k.cross("crypto/ecdh")
 	}
 	if err != nil {
 		return nil, err
@@ -199,6 +228,15 @@ func (k *checker) keysBackup() (map[string]any, error) {
 	if !bytes.Equal(kp.Backup(), b) {
 		k.fail("Backup() does not round-trip")
 	}
+	// Independent: crypto/ecdh derives the same two public keys from the
+	// scalars of the backup (identity first).
+	for i, pub := range []*crypto.PublicKey{kp.Identity.PublicKey(), kp.Signing.PublicKey()} {
+		std, err := ecdh.P256().NewPrivateKey(b[32*i : 32*i+32])
+		if err != nil || !bytes.Equal(std.PublicKey().Bytes(), pub.Bytes()) {
+			k.fail("crypto/ecdh derives another public key from scalar %d (%v)", i, err)
+		}
+	}
+	k.cross("crypto/ecdh")
 	return map[string]any{
 		"identity_public_sec1_hex": hx(kp.Identity.PublicKey().Bytes()),
 		"signing_public_sec1_hex":  hx(kp.Signing.PublicKey().Bytes()),
@@ -208,7 +246,7 @@ func (k *checker) keysBackup() (map[string]any, error) {
 func (k *checker) ecies() (map[string]any, error) {
 	priv, err := crypto.NewPrivateKey(k.hexIn("identity_private_hex"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	ct := k.hexIn("ciphertext_hex")
 	var pt []byte
@@ -226,9 +264,11 @@ func (k *checker) ecies() (map[string]any, error) {
 	if k.success() && (stdErr != nil || !bytes.Equal(stdPT, pt)) {
 		k.fail("independent ECIES decryption: %x, %v", stdPT, stdErr)
 	}
-	if !k.success() && k.c.Expect != ExpectInvalidConversationKey && stdErr == nil {
+	if !k.success() && k.c.Expect != testvectors.ExpectInvalidConversationKey && stdErr == nil {
 		k.fail("independent ECIES decryption accepts a ciphertext the case rejects")
 	}
+	k.cross("crypto/ecdh")
+	k.cross("crypto/aes")
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +319,7 @@ func stdECIESDecrypt(scalar, ct []byte) ([]byte, error) {
 func (k *checker) secretbox() (map[string]any, error) {
 	kb := k.hexIn("key_hex")
 	if len(kb) != crypto.ConversationKeySize {
-		return nil, fmt.Errorf("%w: key length", errBadInput)
+		return nil, fmt.Errorf("%w: key length", vectorgen.ErrBadInput)
 	}
 	key := crypto.ConversationKey(kb)
 	box := k.hexIn("box_hex")
@@ -333,17 +373,18 @@ func (k *checker) secretstream() (map[string]any, error) {
 func (k *checker) sigVerify() (map[string]any, error) {
 	pub, err := crypto.ParsePublicKey(k.hexIn("public_hex"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	msg, sig := k.hexIn("message_hex"), k.hexIn("signature_hex")
 	err = crypto.Verify(pub, msg, sig)
 	if std := stdVerifyQuiet(pub, msg, sig); std != (err == nil) {
 		k.fail("crypto/ecdsa says %v, crypto says %v", std, err)
 	}
+	k.cross("crypto/ecdsa")
 	if priv, ok := k.optHexIn("private_hex"); ok && err == nil {
 		sk, perr := crypto.NewPrivateKey(priv)
 		if perr != nil {
-			return nil, fmt.Errorf("%w: %w", errBadInput, perr)
+			return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, perr)
 		}
 		if re, serr := crypto.Sign(sk, msg); serr != nil || !bytes.Equal(re, sig) {
 			k.fail("re-signing gives %x (%v), want %x", re, serr, sig)
@@ -353,7 +394,7 @@ func (k *checker) sigVerify() (map[string]any, error) {
 }
 
 func (k *checker) payload() (map[string]any, error) {
-	p, err := buildPayload(k.c.Inputs)
+	p, err := vectorgen.BuildPayload(k.c.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +410,7 @@ func (k *checker) payload() (map[string]any, error) {
 	}
 	sk, err := crypto.NewPrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadInput, err)
+		return nil, fmt.Errorf("%w: %w", vectorgen.ErrBadInput, err)
 	}
 	sig, err := p.Sign(sk)
 	if err != nil {
@@ -378,12 +419,12 @@ func (k *checker) payload() (map[string]any, error) {
 	out["signature_b64nopad"] = crypto.EncodeSignature(sig)
 	// The recorded signature verifies over the recorded payload, also with
 	// crypto/ecdsa, and the payload parses back to the same bytes.
-	want, _, _ := field(k.c.Outputs, "signature_b64nopad")
-	wantPayload, _, _ := field(k.c.Outputs, "payload_utf8")
+	want, wantPayload := k.field(k.c.Outputs, "signature_b64nopad"), k.field(k.c.Outputs, "payload_utf8")
 	rsig, derr := crypto.DecodeSignature(want)
 	if derr != nil || p.Verify(sk.PublicKey(), rsig) != nil || !stdVerifyQuiet(sk.PublicKey(), []byte(wantPayload), rsig) {
 		k.fail("recorded signature does not verify (%v)", derr)
 	}
+	k.cross("crypto/ecdsa")
 	if pp, perr := crypto.ParsePayload(wantPayload); perr != nil {
 		k.fail("ParsePayload: %v", perr)
 	} else if pb, berr := pp.Bytes(); berr != nil || string(pb) != wantPayload {
@@ -413,6 +454,7 @@ func (k *checker) regBind() (map[string]any, error) {
 		!stdVerifyQuiet(id.PublicKey(), sg.PublicKey().SPKI(), reg.SigningSignature) {
 		k.fail("crypto/ecdsa rejects the binding signatures")
 	}
+	k.cross("crypto/ecdsa")
 	f := reg.Fields()
 	return map[string]any{
 		"public_key": f.PublicKey, "signing_public_key": f.SigningPublicKey,
@@ -431,21 +473,55 @@ func (k *checker) regVerify() error {
 		return b
 	}
 	id, sg, sig := dec("identity_public_b64"), dec("signing_public_b64"), dec("signature_b64")
+	var err error
+	var signer, signed []byte // the key that signs and the SPKI or key it signs
 	switch k.in("binding") {
 	case "identity":
-		pub, err := crypto.ParsePublicKey(sg)
-		if err != nil {
-			return err
+		signer, signed = sg, id
+		var pub *crypto.PublicKey
+		if pub, err = crypto.ParsePublicKey(sg); err == nil {
+			err = crypto.VerifyKeyBinding(id, pub, sig)
 		}
-		return crypto.VerifyKeyBinding(id, pub, sig)
 	case "signing":
-		pub, err := crypto.ParsePublicKey(id)
-		if err != nil {
-			return err
+		signer, signed = id, sg
+		var pub *crypto.PublicKey
+		if pub, err = crypto.ParsePublicKey(id); err == nil {
+			err = crypto.VerifySigningKeyBinding(sg, pub, sig)
 		}
-		return crypto.VerifySigningKeyBinding(sg, pub, sig)
+	default:
+		return fmt.Errorf("%w: binding", vectorgen.ErrBadInput)
 	}
-	return fmt.Errorf("%w: binding", errBadInput)
+	// Independent: crypto/ecdsa over the signed key as given, the signer
+	// given as SPKI or SEC1.
+	if std := stdVerifyBinding(signer, signed, sig); std != (err == nil) {
+		k.fail("crypto/ecdsa says %v, crypto says %v", std, err)
+	}
+	k.cross("crypto/ecdsa")
+	return err
+}
+
+// stdVerifyBinding verifies sig by signer over the bytes of signed as
+// given (SPKI or SEC1: the binding covers the key as published), with the
+// standard library only: crypto/x509 for SPKI keys, crypto/ecdsa for SEC1
+// points and the signature. Both keys must be valid P-256 points.
+func stdVerifyBinding(signer, signed, sig []byte) bool {
+	valid := func(b []byte) (*ecdsa.PublicKey, bool) {
+		if pk, err := x509.ParsePKIXPublicKey(b); err == nil {
+			ek, ok := pk.(*ecdsa.PublicKey)
+			return ek, ok && ek.Curve == elliptic.P256()
+		}
+		ek, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), b)
+		return ek, err == nil
+	}
+	sk, ok := valid(signer)
+	if !ok || len(sig) != 64 {
+		return false
+	}
+	if _, ok := valid(signed); !ok {
+		return false
+	}
+	h := sha256.Sum256(signed)
+	return ecdsaVerifyASN1(sk, h[:], rsToDER(sig[:32], sig[32:]))
 }
 
 func (k *checker) hkdf() (map[string]any, error) {
@@ -453,7 +529,7 @@ func (k *checker) hkdf() (map[string]any, error) {
 	salt := k.in("salt_utf8")
 	n, err := strconv.Atoi(k.in("length"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: length", errBadInput)
+		return nil, fmt.Errorf("%w: length", vectorgen.ErrBadInput)
 	}
 	out, err := crypto.HKDF(secret, salt, n)
 	if err != nil {
@@ -462,6 +538,11 @@ func (k *checker) hkdf() (map[string]any, error) {
 	if std := manualHKDF(secret, salt, n); !bytes.Equal(std, out) {
 		k.fail("independent HKDF differs")
 	}
+	k.cross("crypto/hmac")
+	if std, err := hkdf.Key(sha256.New, secret, []byte(salt), "", n); err != nil || !bytes.Equal(std, out) {
+		k.fail("crypto/hkdf gives %x, %v", std, err)
+	}
+	k.cross("crypto/hkdf")
 	return map[string]any{"okm_hex": hx(out)}, nil
 }
 
@@ -490,7 +571,7 @@ func manualHKDF(secret []byte, salt string, n int) []byte {
 func (k *checker) receiver() *receiver {
 	r := &receiver{
 		userID: k.in("recipient_user_id"), keyVersion: k.in("recipient_key_version"),
-		convKeys: map[string]*crypto.ConversationKey{},
+		convKeys: map[string]*crypto.ConversationKey{}, cross: k.cross,
 	}
 	id, err := crypto.NewPrivateKey(k.hexIn("recipient_identity_private_hex"))
 	if err != nil {
@@ -512,9 +593,7 @@ func (k *checker) receiver() *receiver {
 				m[a] = b
 			}
 		}
-		u, _, _ := field(m, "user_id")
-		v, _, _ := field(m, "key_version")
-		spki, _, _ := field(m, "signing_public_spki_b64")
+		u, v, spki := k.field(m, "user_id"), k.field(m, "key_version"), k.field(m, "signing_public_spki_b64")
 		kb, err := crypto.DecodeBase64(spki)
 		if err != nil {
 			k.fail("signer key: %v", err)

@@ -1,6 +1,7 @@
-package testvectors
+package testvectors_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -42,6 +43,14 @@ type receiver struct {
 	identity           *crypto.PrivateKey
 	signers            []signer
 	convKeys           map[string]*crypto.ConversationKey
+	cross              func(lib string) // records an independent check
+}
+
+// record notes an independent check for the case being checked, if any.
+func (r *receiver) record(lib string) {
+	if r.cross != nil {
+		r.cross(lib)
+	}
 }
 
 // opened is a decoded, verified event.
@@ -157,6 +166,11 @@ func (r *receiver) openEvent(ev *event.MessageEvent) (*opened, error) {
 			return nil, fmt.Errorf("%w: encrypted_conversation_key: %w", errMalformedEvent, err)
 		}
 		ck, err := crypto.UnwrapConversationKey(r.identity, wrapped)
+		// Independent: the standard-library ECIES opens the same key.
+		if std, stdErr := stdECIESDecrypt(r.identity.Bytes(), wrapped); err == nil && (stdErr != nil || !bytes.Equal(std, ck[:])) {
+			return nil, fmt.Errorf("standard-library ECIES gives %x, %v", std, stdErr)
+		}
+		r.record("crypto/aes")
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +229,13 @@ func (r *receiver) verify(o *opened, p crypto.Payload, pub *crypto.PublicKey, si
 	if err != nil {
 		return err
 	}
-	if err := crypto.Verify(pub, b, sig); err != nil {
+	err = crypto.Verify(pub, b, sig)
+	// Independent: crypto/ecdsa reaches the same verdict.
+	if std := stdVerifyQuiet(pub, b, sig); std != (err == nil) {
+		return fmt.Errorf("crypto/ecdsa says %v, crypto says %w", std, err)
+	}
+	r.record("crypto/ecdsa")
+	if err != nil {
 		return err
 	}
 	o.payload = b

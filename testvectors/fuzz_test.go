@@ -1,4 +1,4 @@
-package testvectors
+package testvectors_test
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/testvectors"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -18,13 +19,13 @@ func FuzzOpenEvent(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	file, err := Unmarshal(raw)
+	file, err := testvectors.Unmarshal(raw)
 	if err != nil {
 		f.Fatal(err)
 	}
 	var r *receiver
 	for _, c := range file.Cases {
-		if c.Kind != KindEvent {
+		if c.Kind != testvectors.KindEvent {
 			continue
 		}
 		if r == nil {
@@ -33,8 +34,8 @@ func FuzzOpenEvent(f *testing.F) {
 			k := &checker{c: c, fail: func(format string, args ...any) { f.Fatalf(format, args...) }}
 			r = k.receiver()
 		}
-		s, _, _ := field(c.Inputs, "envelope_b64")
-		if b, err := wire.DecodeB64(s); err == nil {
+		k := &checker{c: c, fail: func(format string, args ...any) { f.Fatalf(format, args...) }}
+		if b, err := wire.DecodeB64(k.in("envelope_b64")); err == nil {
 			f.Add(b)
 		}
 	}

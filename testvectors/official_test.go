@@ -1,4 +1,4 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testref"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -169,7 +170,7 @@ func TestOfficialSignatures(t *testing.T) {
 	if !stdVerify(t, signPub, idRaw, bind) {
 		t.Error("crypto/ecdsa rejects the key binding over the raw SEC1 identity key")
 	}
-	if got, _ := crypto.Sign(kp.Signing, idRaw); !bytes.Equal(got, bind) {
+	if got := testutil.Must(crypto.Sign(kp.Signing, idRaw))(t); !bytes.Equal(got, bind) {
 		t.Errorf("Sign(identity SEC1) = %x, want %x", got, bind)
 	}
 	// The binding is not accepted under the wrong key.
@@ -259,7 +260,7 @@ func TestOfficialEvents(t *testing.T) {
 		}
 		// The plaintext re-encodes to the same bytes (our encoder matches the XDK's).
 		ck := crypto.ConversationKey(mustB64(t, v.ConversationKey))
-		pt, _ := crypto.Open(&ck, mc.Contents)
+		pt := testutil.Must(crypto.Open(&ck, mc.Contents))(t)
 		if re, err := wire.EncodeMessageEntryHolder(o.entry); err != nil || !bytes.Equal(re, pt) {
 			t.Errorf("MessageEntryHolder re-encodes to %x, want %x (%v)", re, pt, err)
 		}
@@ -400,7 +401,7 @@ func TestOfficialEvents(t *testing.T) {
 
 	t.Run("wrong key", func(t *testing.T) {
 		// The same events under a different signing key must fail.
-		other, _ := crypto.NewPrivateKey(append(make([]byte, 31), 9))
+		other := testutil.Must(crypto.NewPrivateKey(append(make([]byte, 31), 9)))(t)
 		r2 := *r
 		r2.signers = []signer{{userID: v.EventSenderID, keyVersion: v.EventSigningKeyVersion, pub: other.PublicKey()}}
 		for _, ev := range []string{v.EventMessage, v.EventKeyChange, v.EventReplyValid} {

@@ -1,4 +1,4 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/internal/vectorgen"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -404,7 +405,7 @@ func TestSDKSamplesStreams(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d bytes: %v", sm.PlaintextLength, err)
 		}
-		if !bytes.Equal(pt, pattern(sm.PlaintextLength)) {
+		if !bytes.Equal(pt, vectorgen.Pattern(sm.PlaintextLength)) {
 			t.Errorf("%d bytes: plaintext differs", sm.PlaintextLength)
 		}
 		if got := secretstream.EncryptedSize(int64(sm.PlaintextLength)); got != int64(len(ct)) {

@@ -1,15 +1,20 @@
-package testvectors
+package testvectors_test
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/asn1"
+	"encoding/base64"
+	"encoding/hex"
 	"math/big"
 
 	"github.com/xchat-go/xchat/crypto"
 )
 
 // Helpers for independent checks with the standard library.
+
+func hx(b []byte) string          { return hex.EncodeToString(b) }
+func b64urlNoPad(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // parseStdKey converts a public key to a crypto/ecdsa key.
 func parseStdKey(pub *crypto.PublicKey) (*ecdsa.PublicKey, error) {

@@ -1,25 +1,30 @@
-package testvectors
+package testvectors_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/vectorgen"
+	"github.com/xchat-go/xchat/testvectors"
 )
 
 const vectorFile = "xchat.json"
 
-func loadVectors(t *testing.T) (*File, []byte) {
+func loadVectors(t *testing.T) (*testvectors.File, []byte) {
 	t.Helper()
 	raw, err := os.ReadFile(vectorFile)
 	if err != nil {
 		t.Fatalf("%v (run `make vectors`)", err)
 	}
-	f, err := Unmarshal(raw)
+	f, err := testvectors.Unmarshal(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,18 +43,19 @@ func canon(v any) string {
 // TestVectors checks every case of xchat.json against the implementation.
 func TestVectors(t *testing.T) {
 	f, _ := loadVectors(t)
-	if f.Seed != Seed {
-		t.Errorf("file seed %q, package seed %q", f.Seed, Seed)
+	if f.Seed != testvectors.Seed {
+		t.Errorf("file seed %q, package seed %q", f.Seed, testvectors.Seed)
 	}
 	type tally struct{ success, failure, mismatch int }
 	perKind := map[string]*tally{}
 	var total tally
+	crossed, perLib := 0, map[string]int{}
 	for _, c := range f.Cases {
 		if perKind[c.Kind] == nil {
 			perKind[c.Kind] = &tally{}
 		}
 		tk := perKind[c.Kind]
-		if c.Expect == ExpectSuccess {
+		if c.Expect == testvectors.ExpectSuccess {
 			tk.success++
 			total.success++
 		} else {
@@ -61,11 +67,19 @@ func TestVectors(t *testing.T) {
 				t.Helper()
 				t.Errorf(format, args...)
 			}}
+			defer func() {
+				if len(k.crossed) > 0 {
+					crossed++
+				}
+				for lib := range k.crossed {
+					perLib[lib]++
+				}
+			}()
 			got, err := k.run()
 			if class := classOf(err); class != c.Expect {
 				t.Fatalf("outcome %q, want %q (error: %v)", class, c.Expect, err)
 			}
-			if c.Expect != ExpectSuccess {
+			if c.Expect != testvectors.ExpectSuccess {
 				if len(c.Outputs) != 0 {
 					t.Error("a failure case lists outputs")
 				}
@@ -101,6 +115,12 @@ func TestVectors(t *testing.T) {
 	}
 	t.Logf("%s: %d cases (%d success, %d failure), %d mismatches",
 		vectorFile, total.success+total.failure, total.success, total.failure, total.mismatch)
+	libs := slices.Sorted(maps.Keys(perLib))
+	for i, lib := range libs {
+		libs[i] = fmt.Sprintf("%s %d", lib, perLib[lib])
+	}
+	t.Logf("%s: %d cases also checked by the standard library (%s); secretbox and secretstream by libsodium (TestVectorsLibsodium)",
+		vectorFile, crossed, strings.Join(libs, ", "))
 }
 
 func trim(s string) string {
@@ -115,22 +135,22 @@ func trim(s string) string {
 // the implementation is caught (fix with `make vectors` once understood).
 func TestVectorsUpToDate(t *testing.T) {
 	_, raw := loadVectors(t)
-	f, err := Generate()
+	f, err := vectorgen.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Marshal(f)
+	b, err := testvectors.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Equal(b, raw) {
 		return
 	}
-	old, err := Unmarshal(raw)
+	old, err := testvectors.Unmarshal(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	regen, err := Unmarshal(b)
+	regen, err := testvectors.Unmarshal(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +176,13 @@ func TestVectorsUpToDate(t *testing.T) {
 // that is stricter than or shares a weakness with the official SDK.
 func TestVectorNames(t *testing.T) {
 	f, _ := loadVectors(t)
-	kinds := map[string]bool{KindKeys: true, KindECIES: true, KindSecretbox: true, KindSecretstream: true,
-		KindSignature: true, KindPayload: true, KindRegistration: true, KindHKDF: true, KindEvent: true}
-	expects := map[string]bool{ExpectSuccess: true, ExpectInvalidPrivateKey: true, ExpectInvalidPublicKey: true,
-		ExpectInvalidBackup: true, ExpectDecryptionFailed: true, ExpectInvalidConversationKey: true,
-		ExpectInvalidSignature: true, ExpectUnsupportedVersion: true, ExpectInvalidPayload: true,
-		ExpectInvalidLength: true, ExpectInvalidKey: true, ExpectTruncatedStream: true, ExpectDataAfterFinal: true,
-		ExpectMalformedEvent: true, ExpectUnknownSigningKey: true, ExpectMissingSignature: true}
+	kinds := map[string]bool{testvectors.KindKeys: true, testvectors.KindECIES: true, testvectors.KindSecretbox: true, testvectors.KindSecretstream: true,
+		testvectors.KindSignature: true, testvectors.KindPayload: true, testvectors.KindRegistration: true, testvectors.KindHKDF: true, testvectors.KindEvent: true}
+	expects := map[string]bool{testvectors.ExpectSuccess: true, testvectors.ExpectInvalidPrivateKey: true, testvectors.ExpectInvalidPublicKey: true,
+		testvectors.ExpectInvalidBackup: true, testvectors.ExpectDecryptionFailed: true, testvectors.ExpectInvalidConversationKey: true,
+		testvectors.ExpectInvalidSignature: true, testvectors.ExpectUnsupportedVersion: true, testvectors.ExpectInvalidPayload: true,
+		testvectors.ExpectInvalidLength: true, testvectors.ExpectInvalidKey: true, testvectors.ExpectTruncatedStream: true, testvectors.ExpectDataAfterFinal: true,
+		testvectors.ExpectMalformedEvent: true, testvectors.ExpectUnknownSigningKey: true, testvectors.ExpectMissingSignature: true}
 	seen := map[string]bool{}
 	for _, c := range f.Cases {
 		if !kinds[c.Kind] || !expects[c.Expect] || c.Op == "" {
@@ -175,12 +195,12 @@ func TestVectorNames(t *testing.T) {
 	}
 	// Every primitive has both accepted and rejected inputs.
 	for k := range kinds {
-		if !seen[k+"/"+ExpectSuccess] {
+		if !seen[k+"/"+testvectors.ExpectSuccess] {
 			t.Errorf("kind %s has no success case", k)
 		}
 		failures := 0
 		for e := range expects {
-			if e != ExpectSuccess && seen[k+"/"+e] {
+			if e != testvectors.ExpectSuccess && seen[k+"/"+e] {
 				failures++
 			}
 		}

@@ -4,7 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
-	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/b64"
 )
 
 // DecodeB64 decodes standard-alphabet base64 the way the official SDK does
@@ -15,7 +15,7 @@ import (
 // trailing bits are rejected with an error matching ErrBase64. The empty
 // string decodes to an empty slice.
 func DecodeB64(s string) ([]byte, error) {
-	out, err := crypto.DecodeBase64(s)
+	out, err := b64.Decode(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBase64, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -57,14 +58,14 @@ func TestMarshalReusesBuffersSafely(t *testing.T) {
 	// Earlier results are not overwritten by later encodes, and scribbling
 	// on a result does not reach the pool.
 	for i, n := range sizes {
-		again, _ := Marshal(pooledEvent(n))
+		again := testutil.Must(Marshal(pooledEvent(n)))(t)
 		if !bytes.Equal(again, want[i]) {
 			t.Fatalf("size %d: encoding not stable", n)
 		}
 		clear(again[:cap(again)])
 	}
 	for i, n := range sizes {
-		again, _ := Marshal(pooledEvent(n))
+		again := testutil.Must(Marshal(pooledEvent(n)))(t)
 		if !bytes.Equal(again, want[i]) {
 			t.Fatalf("size %d: encoding changed after a result was modified", n)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/thriftgen/trees"
@@ -388,8 +389,8 @@ func TestUnknownFieldsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ea, _ := EncodeMessageEvent(a)
-	eb, _ := EncodeMessageEvent(b)
+	ea := testutil.Must(EncodeMessageEvent(a))(t)
+	eb := testutil.Must(EncodeMessageEvent(b))(t)
 	if !bytes.Equal(ea, eb) || !bytes.Equal(ea, plain) {
 		t.Fatalf("unknown fields changed the result:\n%x\n%x", ea, eb)
 	}

@@ -46,7 +46,8 @@ func cmdJuicebox(ts *testscript.TestScript, neg bool, args []string) {
 		default:
 			ts.Fatalf("juicebox fault: unknown fault %q", args[2])
 		}
-		b, _ := json.Marshal(f)
+		b, err := json.Marshal(f)
+		ts.Check(err)
 		resp, err := http.Post(w.api+"/emulator/v1/juicebox/realms/"+args[1]+"/faults", "application/json", bytes.NewReader(b))
 		ts.Check(err)
 		resp.Body.Close()

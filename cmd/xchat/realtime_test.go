@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 var (
@@ -113,7 +114,7 @@ func TestWatchStreamXchatd(t *testing.T) {
 	}
 	users := map[string]api.ProvisionUserResponse{}
 	for _, name := range []string{"alice", "bob"} {
-		body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+		body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: name}))(t)
 		resp, err := http.Post(base+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -210,8 +211,8 @@ func TestWatchStreamXchatd(t *testing.T) {
 	// Without access to the Activity API, watch says so and polls.
 	poll := xc("bob", "watch", "--json", "--interval", "100ms")
 	poll.Env = append(poll.Env, "XCHAT_APP_TOKEN=not-the-app-token")
-	pout, _ := poll.StdoutPipe()
-	perr, _ := poll.StderrPipe()
+	pout := testutil.Must(poll.StdoutPipe())(t)
+	perr := testutil.Must(poll.StderrPipe())(t)
 	if err := poll.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestWebhookServeXchatd(t *testing.T) {
 	base, _ := strings.CutPrefix(waitLine(t, ctx, lines(out), "listening on ", "xchatd"), "listening on ")
 	users := map[string]api.ProvisionUserResponse{}
 	for _, name := range []string{"alice", "bob"} {
-		body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+		body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: name}))(t)
 		resp, err := http.Post(base+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -291,8 +292,8 @@ func TestWebhookServeXchatd(t *testing.T) {
 		run(name, "keys", "register")
 	}
 	serve := xc("bob", "webhook", "serve", "--addr", "127.0.0.1:0", "--register", "local", "--json")
-	sout, _ := serve.StdoutPipe()
-	serr, _ := serve.StderrPipe()
+	sout := testutil.Must(serve.StdoutPipe())(t)
+	serr := testutil.Must(serve.StderrPipe())(t)
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestWebhookServeXchatd(t *testing.T) {
 		t.Fatalf("printed %s", line)
 	}
 	body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","payload":{"encoded_event":"AAAA"}}}`)
-	req, _ := http.NewRequestWithContext(ctx, "POST", hook, bytes.NewReader(body))
+	req := testutil.Must(http.NewRequestWithContext(ctx, "POST", hook, bytes.NewReader(body)))(t)
 	req.Header.Set(api.HeaderWebhookSignature, api.WebhookSignature([]byte("wrong"), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -200,7 +200,8 @@ func cmdProvision(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	w := worldOf(ts)
 	for _, name := range args {
-		body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
+		body, err := json.Marshal(emulator.ProvisionRequest{Username: name})
+		ts.Check(err)
 		resp, err := http.Post(w.api+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 		ts.Check(err)
 		var pr emulator.ProvisionResponse

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
@@ -62,7 +63,7 @@ func TestXchatdJuicebox(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(c), id, []byte("2580"), opt)
-	fp, _ := e.Fingerprint()
+	fp := testutil.Must(e.Fingerprint())(t)
 	if err != nil || r.Fingerprint != fp {
 		t.Fatalf("restore through xchatd: %v", err)
 	}

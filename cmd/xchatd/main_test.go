@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[0-9]{1,5})$`)
@@ -58,19 +60,7 @@ func startXchatd(t *testing.T, bin string, args ...string) (string, *exec.Cmd) {
 
 func provision(t *testing.T, base, name string) (id, token string) {
 	t.Helper()
-	res, err := http.Post(base+"/emulator/v1/users", "application/json", strings.NewReader(`{"username":"`+name+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var raw struct {
-		ID          string `json:"id"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&raw); err != nil || res.StatusCode/100 != 2 {
-		t.Fatalf("provision: %d %v", res.StatusCode, err)
-	}
-	return raw.ID, raw.AccessToken
+	return testutil.Provision(t, nil, base, name)
 }
 
 func stop(t *testing.T, cmd *exec.Cmd) {
@@ -103,7 +93,7 @@ func TestXchatd(t *testing.T) {
 	data := filepath.Join(dir, "state.db")
 	base, cmd := startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data)
 	id, token := provision(t, base, "alice")
-	req, _ := http.NewRequest("GET", base+"/2/users/me", nil)
+	req := testutil.Must(http.NewRequest("GET", base+"/2/users/me", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -117,7 +107,7 @@ func TestXchatd(t *testing.T) {
 
 	// Restart on the same data file: the account and its token survive.
 	base, cmd = startXchatd(t, bin, "-addr", "127.0.0.1:0", "-data", data, "-rate-limit", "1")
-	req, _ = http.NewRequest("GET", base+"/2/users/me", nil)
+	req = testutil.Must(http.NewRequest("GET", base+"/2/users/me", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+token)
 	var me struct{ Data struct{ ID string } }
 	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
@@ -126,7 +116,9 @@ func TestXchatd(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			_ = json.NewDecoder(res.Body).Decode(&me)
+			if err := json.NewDecoder(res.Body).Decode(&me); err != nil {
+				t.Fatal(err)
+			}
 		}
 		res.Body.Close()
 		if res.StatusCode != want {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 
 	"github.com/xchat-go/xchat/crypto/secretstream"
 )
@@ -15,12 +16,18 @@ func Example() {
 	media := bytes.Repeat([]byte("jpeg"), 600)
 
 	var wire bytes.Buffer
-	w, _ := secretstream.NewWriter(&wire, key, nil)
+	w, err := secretstream.NewWriter(&wire, key, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	_, _ = w.Write(media)
 	_ = w.Close()
 	fmt.Println(wire.Len() == int(secretstream.EncryptedSize(int64(len(media)))))
 
-	r, _ := secretstream.NewReader(&wire, key)
+	r, err := secretstream.NewReader(&wire, key)
+	if err != nil {
+		log.Fatal(err)
+	}
 	got, err := io.ReadAll(r)
 	fmt.Println(err, bytes.Equal(got, media))
 	// Output:

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // TestAEADPathMatchesGeneric checks Push and Pull, which take the AEAD fast
@@ -30,9 +32,9 @@ func TestAEADPathMatchesGeneric(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slow, _, _ := NewPushState(&fixedReader{b: bytes.Clone(header)}, key)
-		pullFast, _ := NewPullState(key, header)
-		pullSlow, _ := NewPullState(key, header)
+		slow, _ := testutil.Must2(NewPushState(&fixedReader{b: bytes.Clone(header)}, key))(t)
+		pullFast := testutil.Must(NewPullState(key, header))(t)
+		pullSlow := testutil.Must(NewPullState(key, header))(t)
 		if c%3 == 0 { // start just before the 32-bit counter wraps
 			ctr := uint32(0xffffffff - rng.IntN(3))
 			for _, st := range []*state{&fast.s, &slow.s, &pullFast.s, &pullSlow.s} {
@@ -113,8 +115,8 @@ func TestAEADPathMatchesGeneric(t *testing.T) {
 // are zero afterwards.
 func TestPullWipesScratch(t *testing.T) {
 	key := testKey()
-	push, header, _ := NewPushState(nil, key)
-	pull, _ := NewPullState(key, header[:])
+	push, header := testutil.Must2(NewPushState(nil, key))(t)
+	pull := testutil.Must(NewPullState(key, header[:]))(t)
 	msg := bytes.Repeat([]byte{0xa5}, 256)
 	frame, err := push.Push(nil, msg, nil, TagMessage)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"testing"
 	"testing/iotest"
+
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 type katFile struct {
@@ -185,8 +187,8 @@ func TestRejections(t *testing.T) {
 		t.Fatalf("header-only stream: %v", err)
 	}
 	// A second stream encrypted under the same key, to splice frames.
-	ct2, _ := Encrypt(nil, key, pt)
-	full, _ := Encrypt(nil, key, pt[:3*ChunkSize]) // ends on a frame boundary
+	ct2 := testutil.Must(Encrypt(nil, key, pt))(t)
+	full := testutil.Must(Encrypt(nil, key, pt[:3*ChunkSize]))(t) // ends on a frame boundary
 	flip := bytes.Clone(ct)
 	flip[HeaderSize+5] ^= 1
 	wrongKey := bytes.Clone(key)
@@ -235,12 +237,12 @@ func TestFinalInMiddle(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := hdr[:]
-	out, _ = p.Push(out, make([]byte, ChunkSize), nil, TagFinal)
-	out, _ = p.Push(out, []byte("more"), nil, TagFinal)
+	out = testutil.Must(p.Push(out, make([]byte, ChunkSize), nil, TagFinal))(t)
+	out = testutil.Must(p.Push(out, []byte("more"), nil, TagFinal))(t)
 	if _, err := Decrypt(key, out); !errors.Is(err, ErrDataAfterFinal) {
 		t.Fatalf("Decrypt: %v", err)
 	}
-	r, _ := NewReader(bytes.NewReader(out), key)
+	r := testutil.Must(NewReader(bytes.NewReader(out), key))(t)
 	if _, err := io.ReadAll(r); !errors.Is(err, ErrDataAfterFinal) {
 		t.Fatalf("Reader: %v", err)
 	}
@@ -250,12 +252,12 @@ func TestFinalInMiddle(t *testing.T) {
 // libsodium allows, are accepted by Decrypt and Reader.
 func TestRekeyTagMidStream(t *testing.T) {
 	key := testKey()
-	p, hdr, _ := NewPushState(nil, key)
+	p, hdr := testutil.Must2(NewPushState(nil, key))(t)
 	out := hdr[:]
 	a, b, c := bytes.Repeat([]byte{1}, ChunkSize), bytes.Repeat([]byte{2}, ChunkSize), []byte{3}
-	out, _ = p.Push(out, a, nil, TagRekey)
-	out, _ = p.Push(out, b, nil, TagPush)
-	out, _ = p.Push(out, c, nil, TagFinal)
+	out = testutil.Must(p.Push(out, a, nil, TagRekey))(t)
+	out = testutil.Must(p.Push(out, b, nil, TagPush))(t)
+	out = testutil.Must(p.Push(out, c, nil, TagFinal))(t)
 	want := append(append(bytes.Clone(a), b...), c...)
 	got, err := Decrypt(key, out)
 	if err != nil || !bytes.Equal(got, want) {
@@ -281,7 +283,7 @@ func TestRoundTripSizes(t *testing.T) {
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("n=%d: %v", n, err)
 		}
-		r, _ := NewReader(iotest.HalfReader(bytes.NewReader(ct)), key)
+		r := testutil.Must(NewReader(iotest.HalfReader(bytes.NewReader(ct)), key))(t)
 		got, err = io.ReadAll(r)
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("n=%d reader: %v", n, err)
@@ -327,7 +329,7 @@ func TestPlaintextSizeInvertsEncryptedSize(t *testing.T) {
 
 func TestWriterCloseTwice(t *testing.T) {
 	var buf bytes.Buffer
-	w, _ := NewWriter(&buf, testKey(), nil)
+	w := testutil.Must(NewWriter(&buf, testKey(), nil))(t)
 	_, _ = w.Write([]byte("hi"))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -344,13 +346,13 @@ func TestWriterCloseTwice(t *testing.T) {
 func FuzzDecrypt(f *testing.F) {
 	key := testKey()
 	for _, n := range []int{0, 1, 1024, 1500} {
-		ct, _ := Encrypt(nil, key, make([]byte, n))
+		ct := testutil.Must(Encrypt(nil, key, make([]byte, n)))(f)
 		f.Add(ct)
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, ct []byte) {
 		pt, err := Decrypt(key, ct)
-		r, _ := NewReader(bytes.NewReader(ct), key)
+		r := testutil.Must(NewReader(bytes.NewReader(ct), key))(t)
 		pt2, err2 := io.ReadAll(r)
 		if (err == nil) != (err2 == nil) {
 			t.Fatalf("Decrypt err %v, Reader err %v", err, err2)
@@ -367,7 +369,7 @@ func FuzzDecrypt(f *testing.F) {
 func BenchmarkSecretstreamMiB(b *testing.B) {
 	key := testKey()
 	pt := make([]byte, 1<<20)
-	ct, _ := Encrypt(nil, key, pt)
+	ct := testutil.Must(Encrypt(nil, key, pt))(b)
 	b.Run("encrypt", func(b *testing.B) {
 		b.SetBytes(int64(len(pt)))
 		for b.Loop() {
@@ -387,7 +389,7 @@ func BenchmarkSecretstreamMiB(b *testing.B) {
 	b.Run("writer", func(b *testing.B) {
 		b.SetBytes(int64(len(pt)))
 		for b.Loop() {
-			w, _ := NewWriter(io.Discard, key, nil)
+			w := testutil.Must(NewWriter(io.Discard, key, nil))(b)
 			_, _ = w.Write(pt)
 			if err := w.Close(); err != nil {
 				b.Fatal(err)
@@ -397,7 +399,7 @@ func BenchmarkSecretstreamMiB(b *testing.B) {
 	b.Run("reader", func(b *testing.B) {
 		b.SetBytes(int64(len(pt)))
 		for b.Loop() {
-			r, _ := NewReader(bytes.NewReader(ct), key)
+			r := testutil.Must(NewReader(bytes.NewReader(ct), key))(b)
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				b.Fatal(err)
 			}
@@ -434,7 +436,7 @@ func TestSDKTagBehaviour(t *testing.T) {
 		if (w == nil && err != nil) || (w != nil && !errors.Is(err, w)) {
 			t.Errorf("%s: Decrypt = %v, SDK outcome %s", c.Name, err, c.SDK)
 		}
-		r, _ := NewReader(bytes.NewReader(unhex(t, c.Stream)), key)
+		r := testutil.Must(NewReader(bytes.NewReader(unhex(t, c.Stream)), key))(t)
 		_, err = io.ReadAll(r)
 		if (w == nil && err != nil) || (w != nil && !errors.Is(err, w)) {
 			t.Errorf("%s: Reader = %v, SDK outcome %s", c.Name, err, c.SDK)

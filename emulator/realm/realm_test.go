@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/juicebox/proto"
 )
@@ -70,7 +71,7 @@ func TestHTTPErrors(t *testing.T) {
 	defer ts.Close()
 	soft := set.Realm("realm-b")
 	post := func(path, version, auth string, body []byte) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+path, bytes.NewReader(body))
+		req := testutil.Must(http.NewRequest(http.MethodPost, ts.URL+path, bytes.NewReader(body)))(t)
 		if version != "" {
 			req.Header.Set("X-Juicebox-Version", version)
 		}
@@ -85,7 +86,7 @@ func TestHTTPErrors(t *testing.T) {
 		res.Body.Close()
 		return res
 	}
-	r1, _ := (&proto.SecretsRequest{Kind: proto.Recover1}).Marshal()
+	r1 := testutil.Must((&proto.SecretsRequest{Kind: proto.Recover1}).Marshal())(t)
 	tok := set.Token(soft, "u")
 	cases := []struct {
 		name, path, version, auth string

@@ -3,6 +3,7 @@ package realm
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,8 +44,9 @@ var defaultRealms = []struct {
 // maxSessions bounds the Noise sessions a realm keeps.
 const maxSessions = 4096
 
-// Option configures a Set.
-type Option func(*setConfig)
+// Option configures a Set. An option given a value it cannot use makes
+// NewSet fail; no value is silently replaced by a default.
+type Option func(*setConfig) error
 
 type setConfig struct {
 	rand       io.Reader
@@ -55,33 +57,55 @@ type setConfig struct {
 	tenant     string
 }
 
-// WithRand sets the randomness source (keys, ids, proofs, Noise).
-func WithRand(r io.Reader) Option { return func(c *setConfig) { c.rand = r } }
+// WithRand sets the randomness source (keys, ids, proofs, Noise); nil is
+// refused.
+func WithRand(r io.Reader) Option {
+	return func(c *setConfig) error {
+		if r == nil {
+			return errors.New("realm: WithRand: nil reader")
+		}
+		c.rand = r
+		return nil
+	}
+}
 
-// WithClock sets the clock for tokens and sessions.
-func WithClock(now func() time.Time) Option { return func(c *setConfig) { c.now = now } }
+// WithClock sets the clock for tokens and sessions; nil is refused.
+func WithClock(now func() time.Time) Option {
+	return func(c *setConfig) error {
+		if now == nil {
+			return errors.New("realm: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
 
 // WithPinHashingMode sets the mode served in the configuration (tests use
 // FastInsecure; the default is X's Standard2019).
 func WithPinHashingMode(m juicebox.PinHashingMode) Option {
-	return func(c *setConfig) { c.mode = m }
+	return func(c *setConfig) error { c.mode = m; return nil }
 }
 
-// WithMaxGuesses sets max_guess_count in the served configuration.
+// WithMaxGuesses sets max_guess_count in the served configuration; it must
+// be at least 1.
 func WithMaxGuesses(n uint16) Option {
-	return func(c *setConfig) {
-		if n > 0 {
-			c.maxGuesses = n
+	return func(c *setConfig) error {
+		if n == 0 {
+			return errors.New("realm: WithMaxGuesses: 0 guesses")
 		}
+		c.maxGuesses = n
+		return nil
 	}
 }
 
-// WithSessionLifetime sets the Noise session lifetime.
+// WithSessionLifetime sets the Noise session lifetime; d must be positive.
 func WithSessionLifetime(d time.Duration) Option {
-	return func(c *setConfig) {
-		if d > 0 {
-			c.lifetime = d
+	return func(c *setConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("realm: WithSessionLifetime: %v is not positive", d)
 		}
+		c.lifetime = d
+		return nil
 	}
 }
 
@@ -103,8 +127,11 @@ func NewSet(opts ...Option) (*Set, error) {
 	c := setConfig{rand: rand.Reader, now: time.Now, mode: juicebox.Standard2019,
 		maxGuesses: DefaultMaxGuesses, lifetime: DefaultSessionLifetime, tenant: DefaultTenant}
 	for _, o := range opts {
-		if o != nil {
-			o(&c)
+		if o == nil {
+			return nil, errors.New("realm: nil option")
+		}
+		if err := o(&c); err != nil {
+			return nil, err
 		}
 	}
 	s := &Set{cfg: c, keys: map[proto.RealmID][]byte{}, mode: c.mode, maxGuesses: c.maxGuesses}

@@ -1,7 +1,9 @@
 // Package attacks holds the hostile-server, fault-injection and crash-safety
 // suites of xchat-go (issue #8). It has no API: everything is in its tests,
 // which drive real engines (package session) against the emulator through
-// the adversaries of package internal/hostile.
+// the adversaries of package internal/hostile. Its botAttacks run a bot
+// (package bot) on the victim's engine: no forged, replayed or
+// mis-attributed command may reach a handler.
 //
 //	go test ./internal/attacks -run TestAttacks -v      # the named attack table
 //	go test ./internal/attacks -run TestSecurityTable   # SECURITY.md lists each attack once

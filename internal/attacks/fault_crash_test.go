@@ -16,6 +16,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
@@ -163,7 +164,7 @@ func TestEngineCrash(t *testing.T) {
 		for line := range lines {
 			f := strings.Fields(line)
 			if len(f) >= 2 {
-				i, _ := strconv.Atoi(f[1])
+				i := testutil.Must(strconv.Atoi(f[1]))(t)
 				switch f[0] {
 				case "TRY":
 					lastTry = i
@@ -213,7 +214,7 @@ func TestEngineCrash(t *testing.T) {
 	if _, err := e.FlushOutbox(ctx); err != nil {
 		t.Fatalf("final flush: %v", err)
 	}
-	pending, _ := e.Outbox(ctx)
+	pending := testutil.Must(e.Outbox(ctx))(t)
 	_ = e.Close()
 	_ = st.Close()
 	if r := bob.sync(cid); r.err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
@@ -233,7 +234,7 @@ func TestFaultSends(t *testing.T) {
 	// The network heals; the app flushes until the outbox is empty.
 	faults.SetEnabled(false)
 	for range 5 {
-		if out, _ := dev.e.Outbox(ctx); len(out) == 0 {
+		if out := testutil.Must(dev.e.Outbox(ctx))(t); len(out) == 0 {
 			break
 		}
 		flushes++

@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/wire"
@@ -35,7 +36,7 @@ func FuzzHostileEnvelope(f *testing.F) {
 		f.Add(raw)
 	}
 	for _, me := range w.serverKeyChanges(d.alice, d.path) {
-		raw, _ := wire.EncodeMessageEvent(me)
+		raw := testutil.Must(wire.EncodeMessageEvent(me))(f)
 		f.Add(raw)
 	}
 	f.Add(hostile.NestedEnvelope("9123456789012345678", "1", 200))

@@ -47,7 +47,10 @@ var groupAttacks = []attack{
 		// adding herself; the server delivers it.
 		gr := newGroup(w)
 		mallory := w.newUser("mallory", false)
-		c, _ := gr.bob.e.Conversation(w.ctx, gr.g)
+		c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+		if err != nil {
+			return "", err
+		}
 		env := hostile.Envelope{SequenceID: hostile.NextSequenceID(gr.hello.SequenceID, 1), PreviousSequenceID: gr.hello.SequenceID,
 			MessageID: "0b7c1a52-1111-4c4c-8888-000000000010", ConversationID: gr.g}
 		current := []string{gr.alice.id, gr.bob.id, gr.carol.id}
@@ -67,13 +70,19 @@ var groupAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		b64, _ := hostile.EncodeEvent(me)
+		b64, err := hostile.EncodeEvent(me)
+		if err != nil {
+			return "", err
+		}
 		w.injectData("self-add", gr.g, b64)
 		r := gr.bob.sync(gr.g)
 		if r.err != nil {
 			return "", r.err
 		}
-		after, _ := gr.bob.e.Conversation(w.ctx, gr.g)
+		after, err := gr.bob.e.Conversation(w.ctx, gr.g)
+		if err != nil {
+			return "", err
+		}
 		// Watch what bob discloses when he rotates the group key.
 		var mu sync.Mutex
 		var posted []api.AddConversationKeysRequest
@@ -130,7 +139,10 @@ var groupAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		b64, _ := hostile.EncodeEvent(me)
+		b64, err := hostile.EncodeEvent(me)
+		if err != nil {
+			return "", err
+		}
 		w.injectData("delete-other", gr.g, b64)
 		r := gr.bob.sync(gr.g)
 		if r.err != nil {
@@ -152,8 +164,14 @@ var groupAttacks = []attack{
 		if r := d.bob.sync(d.cid); r.err != nil {
 			return "", r.err
 		}
-		c, _ := d.bob.e.Conversation(w.ctx, d.cid)
-		key, _ := crypto.NewConversationKey(nil)
+		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		if err != nil {
+			return "", err
+		}
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		me, err := d.alice.forger().KeyChange(hostile.Envelope{
 			SequenceID: hostile.NextSequenceID(d.sent[2].SequenceID, 1), PreviousSequenceID: d.sent[2].SequenceID,
 			MessageID: "0b7c1a52-1111-4c4c-8888-000000000012", ConversationID: d.cid,
@@ -232,7 +250,10 @@ var groupAttacks = []attack{
 			return "", err
 		}
 		_, rerr := bob.e.Rotate(w.ctx, g)
-		c, _ := bob.e.Conversation(w.ctx, g)
+		c, err := bob.e.Conversation(w.ctx, g)
+		if err != nil {
+			return "", err
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if len(wrapped) > 0 {

@@ -127,7 +127,10 @@ var inputAttacks = []attack{
 		}
 		mallory := w.newUser("mallory", false)
 		f := mallory.forger()
-		key, _ := crypto.NewConversationKey(nil)
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		version := futureVersion()
 		kc, err := f.KeyChange(hostile.Envelope{SequenceID: hostile.NextSequenceID(s.SequenceID, 1), PreviousSequenceID: s.SequenceID,
 			MessageID: "0b7c1a52-1111-4c4c-8888-000000000003", ConversationID: g}, version, key, []hostile.Recipient{bob.recipient(), mallory.recipient()})
@@ -142,7 +145,10 @@ var inputAttacks = []attack{
 			return "", err
 		}
 		w.injectKeyChange("kc", g, kc, false)
-		mb, _ := hostile.EncodeEvent(msg)
+		mb, err := hostile.EncodeEvent(msg)
+		if err != nil {
+			return "", err
+		}
 		w.injectData("msg", g, mb)
 		r := bob.sync(g)
 		if r.err != nil {
@@ -205,7 +211,10 @@ var inputAttacks = []attack{
 			if pv.Status != inbound.PreviewInvalid || !errors.Is(pv.Reason, inbound.ErrPreviewText) {
 				return "", errorf("forged preview validation %v (%v)", pv.Status, pv.Reason)
 			}
-			h, _ := d.bob.e.History(w.ctx, d.cid, "", 0)
+			h, err := d.bob.e.History(w.ctx, d.cid, "", 0)
+			if err != nil {
+				return "", err
+			}
 			for _, en := range h {
 				if en.MessageID == reply.MessageID && (en.ReplyTo == nil || en.ReplyTo.Validation != "invalid") {
 					return "", errorf("stored reply preview %+v", en.ReplyTo)
@@ -343,11 +352,11 @@ var inputAttacks = []attack{
 		mallory := w.newUser("mallory", false)
 		// An unsigned GroupMemberAdd "by alice" adding mallory, and a
 		// conversation listing that agrees.
-		seq, prev, mid := hostile.NextSequenceID(s.SequenceID, 1), s.SequenceID, "0b7c1a52-1111-4c4c-8888-000000000005"
-		add := &event.MessageEvent{SequenceID: &seq, PreviousSequenceID: &prev, MessageID: &mid, SenderID: &alice.id, ConversationID: &g,
-			Detail: &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
-				GroupMemberAdd: &event.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
-			}}}}
+		h := hostile.Envelope{SequenceID: hostile.NextSequenceID(s.SequenceID, 1), PreviousSequenceID: s.SequenceID,
+			MessageID: "0b7c1a52-1111-4c4c-8888-000000000005", SenderID: alice.id, ConversationID: g}
+		add := h.Event(&event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
+			GroupMemberAdd: &event.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
+		}}}, nil)
 		b64, err := hostile.EncodeEvent(add)
 		if err != nil {
 			return "", err
@@ -390,7 +399,7 @@ var inputAttacks = []attack{
 		if w.unwrappable(alice, g, mallory) {
 			return "", errorf("group key wrapped to the claimed member")
 		}
-		ev, seen := r.byMessage(mid)
+		ev, seen := r.byMessage(h.MessageID)
 		if !seen || !errors.Is(ev, inbound.ErrMissingSignature) {
 			return "", errorf("unsigned member add: seen %v, err %v", seen, ev)
 		}
@@ -538,12 +547,15 @@ var inputAttacks = []attack{
 		bob := w.newUser("bob", false)
 		first := alice.send(bob.id, "one")[0]
 		old := w.serverEvents(bob, session.PathID(first.ConversationID))[0]
-		ob, _ := hostile.EncodeEvent(old)
+		ob, err := hostile.EncodeEvent(old)
+		if err != nil {
+			return "", err
+		}
 		w.proxy.Add(hostile.SendResponse("stale-ack", func(_ *http.Request, v *api.SendChatMessageResponse) error {
 			v.Data.EncodedMessageEvent = ob
 			return nil
 		}))
-		_, err := alice.e.SendText(w.ctx, bob.id, "two")
+		_, err = alice.e.SendText(w.ctx, bob.id, "two")
 		if !errors.Is(err, session.ErrServerResponse) {
 			return "", errorf("send with a substituted acknowledgement: %v", err)
 		}

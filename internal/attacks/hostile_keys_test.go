@@ -131,7 +131,10 @@ func attackBackdatedPeerKey(w *world) (string, error) {
 		return "", err
 	}
 	w.injectKeyChange("backdated-kc", d.path, kc, false)
-	mb, _ := hostile.EncodeEvent(msg)
+	mb, err := hostile.EncodeEvent(msg)
+	if err != nil {
+		return "", err
+	}
 	w.injectData("backdated-msg", d.path, mb)
 	r := d.bob.sync(d.cid)
 	if r.err != nil {
@@ -190,7 +193,10 @@ func attackForgedKeyLowSequence(w *world) (string, error) {
 	}
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	kc, err := f.KeyChange(hostile.Envelope{SequenceID: "5", MessageID: forgedMID(3), ConversationID: d.cid}, next, key,
 		[]hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
 	if err != nil {
@@ -240,7 +246,10 @@ func attackUnverifiedMaxVersion(w *world) (string, error) {
 	}
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	const top = "18446744073709551615"
 	kc, err := f.KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 4), top, key, []hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
 	if err != nil {
@@ -315,7 +324,10 @@ func attackSupersededSigner(w *world) (string, error) {
 		return "", err
 	}
 	mallory := w.newUser("mallory", false)
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	forged := futureVersion()
 	toServer := hostile.Recipient{UserID: d.alice.id, KeyVersion: oldSigner.KeyVersion, Identity: mallory.keys().Identity.PublicKey()}
 	kc, err := oldSigner.KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 5), forged, key, []hostile.Recipient{d.bob.recipient(), toServer})
@@ -362,10 +374,10 @@ func amplifiedKeyChanges(cid, sender string, n, parts int, seq0 uint64) ([]strin
 		for j := range ps {
 			ps[j] = &event.ConversationParticipantKey{}
 		}
-		seq, mid, version := strconv.FormatUint(seq0+uint64(i), 10), forgedMID(1000+i), strconv.Itoa(1000+i)
-		me := &event.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender, ConversationID: &cid,
-			Detail: &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
-				ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}}
+		version := strconv.Itoa(1000 + i)
+		h := hostile.Envelope{SequenceID: strconv.FormatUint(seq0+uint64(i), 10), MessageID: forgedMID(1000 + i), SenderID: sender, ConversationID: cid}
+		me := h.Event(&event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+			ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}, nil)
 		b64, err := hostile.EncodeEvent(me)
 		if err != nil {
 			return nil, 0, err
@@ -472,7 +484,10 @@ func attackNonAuthorDeleteHidesGap(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b64, _ := hostile.EncodeEvent(del)
+	b64, err := hostile.EncodeEvent(del)
+	if err != nil {
+		return "", err
+	}
 	w.withhold("withhold", hidden.MessageID)
 	w.injectData("cover", gr.g, b64)
 	r := gr.bob.sync(gr.g)
@@ -587,7 +602,10 @@ func attackEditOfOtherMember(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b64, _ := hostile.EncodeEvent(ed)
+	b64, err := hostile.EncodeEvent(ed)
+	if err != nil {
+		return "", err
+	}
 	w.injectData("foreign-edit", gr.g, b64)
 	r := gr.bob.sync(gr.g)
 	if r.err != nil {
@@ -644,8 +662,14 @@ func attackIntermediateVersion(w *world) (string, error) {
 	}
 	oldVersion := d.alice.e.PublicKeyVersion()
 	newAlice := w.rekey(d.alice)
-	o, _ := strconv.ParseUint(oldVersion, 10, 64)
-	n, _ := strconv.ParseUint(newAlice.e.PublicKeyVersion(), 10, 64)
+	o, err := strconv.ParseUint(oldVersion, 10, 64)
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.ParseUint(newAlice.e.PublicKeyVersion(), 10, 64)
+	if err != nil {
+		return "", err
+	}
 	if n < o+2 {
 		return "", errorf("no room between versions %d and %d", o, n)
 	}
@@ -714,7 +738,10 @@ func attackBackdatedBetweenPins(w *world) (string, error) {
 	if _, err := d.bob.e.RefreshPeers(w.ctx, d.alice.id); err != nil {
 		return "", err
 	}
-	o, _ := strconv.ParseUint(oldVersion, 10, 64)
+	o, err := strconv.ParseUint(oldVersion, 10, 64)
+	if err != nil {
+		return "", err
+	}
 	mallory := w.newUser("mallory", false)
 	between := w.publishedKeys(mallory)
 	between.PublicKeyVersion = strconv.FormatUint(o+1, 10)
@@ -733,7 +760,10 @@ func attackBackdatedBetweenPins(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mb, _ := hostile.EncodeEvent(msg)
+	mb, err := hostile.EncodeEvent(msg)
+	if err != nil {
+		return "", err
+	}
 	w.injectData("between-msg", d.path, mb)
 	r := d.bob.sync(d.cid)
 	if r.err != nil {
@@ -760,7 +790,10 @@ func attackPreV6Squat(w *world) (string, error) {
 	}
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	kc, err := f.KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 9), next, key, []hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
 	if err != nil {
 		return "", err
@@ -803,14 +836,20 @@ func attackUnverifiedAheadInPage(w *world) (string, error) {
 	d.alice.send(d.cid, "after the rotation")
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	kc, err := f.KeyChange(hostile.Envelope{SequenceID: "7", MessageID: forgedMID(10), ConversationID: d.cid}, v, key,
 		[]hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
 	if err != nil {
 		return "", err
 	}
 	kc.MessageEventSignature.SignatureVersion = strp("5")
-	b64, _ := hostile.EncodeEvent(kc)
+	b64, err := hostile.EncodeEvent(kc)
+	if err != nil {
+		return "", err
+	}
 	w.proxy.Add(hostile.Events("ahead", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
 		if hostile.ConversationOf(r.URL.Path) == d.path && page.Meta != nil {
 			page.Meta.ConversationKeyEvents = append([]string{b64}, page.Meta.ConversationKeyEvents...)
@@ -843,7 +882,10 @@ func attackVerifiedAbsurdVersion(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	const top = "18446744073709551615"
 	kc, err := d.alice.forger().KeyChange(envAfter(d.sent[2].SequenceID, d.cid, 1, 11), top, key, []hostile.Recipient{d.bob.recipient(), d.alice.recipient()})
 	if err != nil {
@@ -929,7 +971,10 @@ func attackEditRenumbered(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h, _ := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	h, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
 	for _, en := range h {
 		if en.MessageID == reply.MessageID && en.ReplyTo != nil && en.ReplyTo.Text == "meet at 9 instead" {
 			return "", errorf("bob's reply quotes carol's edit as alice's")
@@ -941,13 +986,16 @@ func attackEditRenumbered(w *world) (string, error) {
 // lateTarget withholds alice's message m from bob while the proxy serves
 // action (carol's delete or edit of m); after bob's first sync the server
 // turns honest and serves m. It returns both syncs.
-func lateTarget(w *world, gr *group, m *session.Sent, action *event.MessageEvent) (*syncResult, *syncResult) {
-	b64, _ := hostile.EncodeEvent(action)
+func lateTarget(w *world, gr *group, m *session.Sent, action *event.MessageEvent) (*syncResult, *syncResult, error) {
+	b64, err := hostile.EncodeEvent(action)
+	if err != nil {
+		return nil, nil, err
+	}
 	w.withhold("withhold", m.MessageID)
 	w.injectData("action", gr.g, b64)
 	r1 := gr.bob.sync(gr.g)
 	w.proxy.Reset()
-	return r1, gr.bob.sync(gr.g)
+	return r1, gr.bob.sync(gr.g), nil
 }
 
 // attackLateTargetDelete: carol's delete-for-all of alice's message reaches
@@ -962,7 +1010,10 @@ func attackLateTargetDelete(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r1, r2 := lateTarget(w, gr, m, del)
+	r1, r2, err := lateTarget(w, gr, m, del)
+	if err != nil {
+		return "", err
+	}
 	if r1.err != nil || r2.err != nil {
 		return "", errors.Join(r1.err, r2.err)
 	}
@@ -997,7 +1048,10 @@ func attackLateTargetEdit(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r1, r2 := lateTarget(w, gr, m, ed)
+	r1, r2, err := lateTarget(w, gr, m, ed)
+	if err != nil {
+		return "", err
+	}
 	if r1.err != nil || r2.err != nil {
 		return "", errors.Join(r1.err, r2.err)
 	}
@@ -1012,7 +1066,10 @@ func attackLateTargetEdit(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h, _ := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	h, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
 	for _, en := range h {
 		if en.MessageID == reply.MessageID && en.ReplyTo != nil && en.ReplyTo.Text == forged {
 			return "", errorf("bob's reply quotes carol's edit as alice's words")
@@ -1220,7 +1277,10 @@ func attackStandIn(w *world) (string, error) {
 		return "", err
 	}
 	mallory := w.newUser("mallory", false)
-	key, _ := crypto.NewConversationKey(nil)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
 	fake := &hostile.Forger{UserID: gr.carol.id, KeyVersion: gr.carol.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
 	stand, err := fake.Message(hostile.Envelope{SequenceID: m.SequenceID, PreviousSequenceID: gr.hello.SequenceID,
 		MessageID: forgedMID(14), ConversationID: gr.g}, c.KeyVersion, key, textHolder("placeholder"))
@@ -1231,8 +1291,14 @@ func attackStandIn(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sb, _ := hostile.EncodeEvent(stand)
-	db, _ := hostile.EncodeEvent(del)
+	sb, err := hostile.EncodeEvent(stand)
+	if err != nil {
+		return "", err
+	}
+	db, err := hostile.EncodeEvent(del)
+	if err != nil {
+		return "", err
+	}
 	w.withhold("withhold", m.MessageID)
 	w.injectData("stand-in", gr.g, db, sb)
 	r := gr.bob.sync(gr.g)

@@ -256,7 +256,10 @@ var moreAttacks = []attack{
 		if !errors.Is(err, session.ErrKeyBinding) {
 			return "", errorf("RefreshPeers: %v, want ErrKeyBinding", err)
 		}
-		p, _ := d.bob.e.Peer(w.ctx, d.alice.id)
+		p, perr := d.bob.e.Peer(w.ctx, d.alice.id)
+		if perr != nil {
+			return "", perr
+		}
 		if p == nil || p.Current == nil || p.Current.Version == sub.PublicKeyVersion {
 			return "", errorf("forged key set pinned: %+v", p)
 		}
@@ -269,9 +272,15 @@ var moreAttacks = []attack{
 		if r := d.bob.sync(d.cid); r.err != nil {
 			return "", r.err
 		}
-		c, _ := d.bob.e.Conversation(w.ctx, d.cid)
+		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		if err != nil {
+			return "", err
+		}
 		mallory := w.newUser("mallory", false)
-		key, _ := crypto.NewConversationKey(nil)
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		forged := futureVersion()
 		me, err := mallory.forger().KeyChange(hostile.Envelope{
 			SequenceID: hostile.NextSequenceID(d.sent[2].SequenceID, 1), PreviousSequenceID: d.sent[2].SequenceID,
@@ -306,9 +315,15 @@ var moreAttacks = []attack{
 		if r := bob.sync(g); r.err != nil {
 			return "", r.err
 		}
-		c, _ := bob.e.Conversation(w.ctx, g)
+		c, err := bob.e.Conversation(w.ctx, g)
+		if err != nil {
+			return "", err
+		}
 		mallory := w.newUser("mallory", false)
-		key, _ := crypto.NewConversationKey(nil)
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		forged := futureVersion()
 		me, err := mallory.forger().KeyChange(hostile.Envelope{
 			SequenceID: hostile.NextSequenceID(s.SequenceID, 1), PreviousSequenceID: s.SequenceID,

@@ -240,7 +240,10 @@ var realtimeAttacks = []attack{
 			return "", err
 		}
 		mallory := w.newUser("mallory", false)
-		key, _ := crypto.NewConversationKey(nil)
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		forged := futureVersion()
 		kcSeq := hostile.NextSequenceID(d.sent[2].SequenceID, 1)
 		kc, err := mallory.forger().KeyChange(hostile.Envelope{SequenceID: kcSeq, PreviousSequenceID: d.sent[2].SequenceID,
@@ -293,7 +296,10 @@ var realtimeAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		other, _ := session.OneToOneID(d.bob.id, carol.id)
+		other, err := session.OneToOneID(d.bob.id, carol.id)
+		if err != nil {
+			return "", err
+		}
 		ev, err := pushOf(d.bob, "claim-1", me, kc, func(p *api.ChatPayload) { p.ConversationID = other })
 		if err != nil {
 			return "", err
@@ -339,7 +345,10 @@ var realtimeAttacks = []attack{
 		defer hook.Close()
 		body := []byte(`{"data":{"event_uuid":"1","event_type":"chat.received","payload":{"encoded_event":"AAAA"}}}`)
 		for _, h := range []string{api.HeaderWebhookSignature, api.HeaderWebhookSignatureOAuth2} {
-			req, _ := http.NewRequestWithContext(w.ctx, "POST", hook.URL, bytes.NewReader(body))
+			req, err := http.NewRequestWithContext(w.ctx, "POST", hook.URL, bytes.NewReader(body))
+			if err != nil {
+				return "", err
+			}
 			req.Header.Set(h, api.WebhookSignature([]byte("a guessed secret"), body))
 			resp, err := hook.Client().Do(req)
 			if err != nil {

@@ -1,11 +1,8 @@
 package attacks
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -16,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/thriftgen/event"
@@ -66,17 +64,7 @@ type user struct {
 // provision creates an emulator account.
 func (w *world) provision(name string) (id, token string) {
 	w.t.Helper()
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: name})
-	resp, err := http.Post(w.honest.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		w.t.Fatalf("provision %s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	var pr emulator.ProvisionResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || pr.ID == "" {
-		w.t.Fatalf("provision %s: status %d, %v", name, resp.StatusCode, err)
-	}
-	return pr.ID, pr.AccessToken
+	return testutil.Provision(w.t, nil, w.honest.URL, name)
 }
 
 func apiClient(t testing.TB, base, token string, opts ...api.Option) *api.Client {

@@ -123,7 +123,9 @@ func checkAttackTable(doc string, names []string, root string) []error {
 	}
 	if m := declaredCount.FindStringSubmatch(strings.Join(lines, " ")); m == nil {
 		errs = append(errs, fmt.Errorf("the section does not say %q", "one row for each of the N named attacks"))
-	} else if n, _ := strconv.Atoi(m[1]); n != len(names) {
+	} else if n, err := strconv.Atoi(m[1]); err != nil {
+		errs = append(errs, fmt.Errorf("the section's row count %q: %w", m[1], err))
+	} else if n != len(names) {
 		errs = append(errs, fmt.Errorf("the section says it has %d rows; TestAttacks runs %d attacks", n, len(names)))
 	}
 	code := &codeIndex{root: root, files: map[string]*ast.File{}, tests: map[string]map[string]bool{}}

@@ -152,11 +152,9 @@ func (s *stubServer) SendMessage(_ context.Context, id string, req *api.SendChat
 	s.seq++
 	seq := strconv.FormatUint(s.seq, 10)
 	s.mu.Unlock()
-	mid, sender, created := req.MessageID, s.self, strconv.FormatInt(time.Now().UnixMilli(), 10)
-	enc, err := wire.EncodeMessageEvent(&event.MessageEvent{
-		SequenceID: &seq, PreviousSequenceID: &prev, MessageID: &mid, SenderID: &sender, ConversationID: &cid,
-		CreatedAtMsec: &created, Detail: &event.MessageEventDetail{MessageCreateEvent: create}, MessageEventSignature: sig,
-	})
+	h := wire.Envelope{SequenceID: seq, PreviousSequenceID: prev, MessageID: req.MessageID, SenderID: s.self,
+		ConversationID: cid, CreatedAtMsec: strconv.FormatInt(time.Now().UnixMilli(), 10)}
+	enc, err := h.Encode(&event.MessageEventDetail{MessageCreateEvent: create}, sig)
 	if err != nil {
 		return nil, err
 	}

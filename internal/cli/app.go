@@ -68,6 +68,8 @@ type app struct {
 	// mu serialises key change notices (the engine may report from several
 	// goroutines).
 	mu sync.Mutex
+	// keyChange, when set, replaces the key change banner (see Account).
+	keyChange func(session.KeyChanged)
 }
 
 func (a *app) close() {
@@ -255,7 +257,11 @@ func (a *app) openEngine(ctx context.Context, online bool) (*session.Engine, err
 		}
 		srv = session.NewAPIServer(c)
 	}
-	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(a.onKeyChange))
+	onChange := a.onKeyChange
+	if a.keyChange != nil {
+		onChange = a.keyChange
+	}
+	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(onChange))
 	if err != nil {
 		if errors.Is(err, session.ErrNoAccount) {
 			return nil, fmt.Errorf("the keystore in %s holds no account: run 'xchat init --user-id ID'", a.storeName())
@@ -310,7 +316,7 @@ func (a *app) newClient(ctx context.Context, db keystore.Store) (*api.Client, er
 		ot := &oauth2.Token{AccessToken: stored.AccessToken, RefreshToken: stored.RefreshToken, TokenType: stored.TokenType, Expiry: stored.Expiry}
 		var ts oauth2.TokenSource = oauth2.StaticTokenSource(ot)
 		if st.OAuth != nil && stored.RefreshToken != "" {
-			cfg := &api.OAuthConfig{ClientID: st.OAuth.ClientID, AuthURL: st.OAuth.AuthURL, TokenURL: st.OAuth.TokenURL}
+			cfg := &api.OAuthConfig{ClientID: st.OAuth.ClientID, AuthURL: st.OAuth.AuthURL, TokenURL: st.OAuth.TokenURL, Now: a.env.Now}
 			ts = cfg.TokenSource(context.WithoutCancel(ctx), ot, func(t *oauth2.Token) error {
 				return db.SetToken(context.WithoutCancel(ctx), storedToken(t, stored.Scopes))
 			})

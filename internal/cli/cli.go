@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Exit statuses.
@@ -83,6 +84,9 @@ type Env struct {
 	// OpenBrowser, when set, is called by login with the authorization URL
 	// (after it is printed). ProcessEnv runs $BROWSER.
 	OpenBrowser func(url string) error
+	// Now is the clock that decides when the stored access token has
+	// expired and must be refreshed (nil: time.Now).
+	Now func() time.Time
 }
 
 // ProcessEnv returns the Env of the running process.

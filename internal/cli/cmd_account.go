@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
@@ -44,7 +45,7 @@ from the PIN backup instead; --new-keys creates new keys anyway.`,
 						if err != nil {
 							return err
 						}
-						return a.restore(ctx, *userID)
+						return a.restore(ctx, *userID, nil)
 					}
 				}
 				return a.createAccount(ctx, func(db keystore.Store) error {
@@ -129,21 +130,13 @@ must exist (xchat init).`,
 			"  xchat --api http://127.0.0.1:8080 login --client-id test \\\n" +
 			"      --auth-url http://127.0.0.1:8080/i/oauth2/authorize --token-url http://127.0.0.1:8080/2/oauth2/token",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
-			clientID := fs.String("client-id", "", "OAuth 2.0 client `ID` (env "+EnvClientID+")")
-			authURL := fs.String("auth-url", api.DefaultAuthURL, "authorization endpoint `URL`")
-			tokenURL := fs.String("token-url", api.DefaultTokenURL, "token endpoint `URL`")
-			listen := fs.String("listen", api.DefaultLoopbackAddr, "loopback address `ADDR` for the redirect; X requires the exact callback registered with the app (default http://"+api.DefaultLoopbackAddr+api.DefaultCallbackPath+"); port 0 picks a free port")
-			timeout := fs.Duration("timeout", api.DefaultLoginTimeout, "give up after this long")
+			oauth := oauthFlags(fs)
 			return func(ctx context.Context, a *app, _ []string) error {
-				id := *clientID
-				if id == "" {
-					id = a.env.Getenv(EnvClientID)
-				}
-				if id == "" {
+				cfg := oauth(a)
+				if cfg == nil {
 					return usagef("login", "--client-id is required (or set %s)", EnvClientID)
 				}
-				return a.login(ctx, &api.OAuthConfig{ClientID: id, AuthURL: *authURL, TokenURL: *tokenURL,
-					LoopbackAddr: *listen, Timeout: *timeout, HTTPClient: httpClient})
+				return a.login(ctx, cfg)
 			}
 		},
 	})
@@ -378,11 +371,43 @@ func newestKey(p *session.Peer) *session.PeerKey {
 	return nil
 }
 
+// oauthFlags declares the OAuth 2.0 login flags (login, restore) on fs and
+// returns the function that builds their configuration: nil when no client
+// id is given (--client-id or XCHAT_CLIENT_ID).
+func oauthFlags(fs *flag.FlagSet) func(a *app) *api.OAuthConfig {
+	clientID := fs.String("client-id", "", "OAuth 2.0 client `ID` (env "+EnvClientID+")")
+	authURL := fs.String("auth-url", api.DefaultAuthURL, "authorization endpoint `URL`")
+	tokenURL := fs.String("token-url", api.DefaultTokenURL, "token endpoint `URL`")
+	listen := fs.String("listen", api.DefaultLoopbackAddr, "loopback address `ADDR` for the redirect; X requires the exact callback registered with the app (default http://"+api.DefaultLoopbackAddr+api.DefaultCallbackPath+"); port 0 picks a free port")
+	timeout := fs.Duration("timeout", api.DefaultLoginTimeout, "give up after this long")
+	return func(a *app) *api.OAuthConfig {
+		id := *clientID
+		if id == "" {
+			id = a.env.Getenv(EnvClientID)
+		}
+		if id == "" {
+			return nil
+		}
+		return &api.OAuthConfig{ClientID: id, AuthURL: *authURL, TokenURL: *tokenURL,
+			LoopbackAddr: *listen, Timeout: *timeout, HTTPClient: httpClient, Now: a.env.Now}
+	}
+}
+
 func (a *app) login(ctx context.Context, cfg *api.OAuthConfig) error {
 	db, err := a.openStore(ctx, false)
 	if err != nil {
 		return err
 	}
+	if err := a.loginTo(ctx, db, cfg); err != nil {
+		return err
+	}
+	a.infof("%s Logged in; the token is stored (encrypted) in the keystore.", markOK)
+	return nil
+}
+
+// loginTo runs the OAuth 2.0 login and stores the token (sealed) and the
+// settings to refresh it in db.
+func (a *app) loginTo(ctx context.Context, db keystore.Store, cfg *api.OAuthConfig) error {
 	open := func(u string) {
 		fmt.Fprintf(a.env.Stderr, "To authorize xchat, open this URL in your browser:\n\n  %s\n\nWaiting for the redirect…\n", u)
 		if a.env.OpenBrowser != nil {
@@ -403,19 +428,10 @@ func (a *app) login(ctx context.Context, cfg *api.OAuthConfig) error {
 	if base := a.explicitAPI(); base != "" {
 		st.APIURL = base
 	}
-	if err := db.Update(ctx, func(tx keystore.Tx) error {
-		if err := tx.SetToken(ctx, storedToken(tok, cfg.Scopes)); err != nil {
-			return err
-		}
-		return nil
-	}); err != nil {
+	if err := db.SetToken(ctx, storedToken(tok, cfg.Scopes)); err != nil {
 		return err
 	}
-	if err := a.saveSettings(ctx, db, st); err != nil {
-		return err
-	}
-	a.infof("%s Logged in; the token is stored (encrypted) in the keystore.", markOK)
-	return nil
+	return a.saveSettings(ctx, db, st)
 }
 
 // runBrowser runs $BROWSER with u, if set, without waiting for it.
@@ -475,7 +491,7 @@ func (a *app) exportKeys(ctx context.Context, out string) error {
 }
 
 func (a *app) importKeys(ctx context.Context, userID, version, file string) error {
-	if version != "" && !keystore.ValidVersion(version) {
+	if version != "" && !decimal.Valid(version) {
 		return usagef("import-keys", "invalid --key-version %q", version)
 	}
 	var data []byte

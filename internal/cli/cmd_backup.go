@@ -92,19 +92,24 @@ export-keys file). Asks for confirmation on the terminal unless --yes.`,
 		name:    "restore",
 		summary: "restore the account's keys from its PIN backup (new device)",
 		help: `Creates the keystore in a new account directory (--home) holding the account's
-private keys recovered from its PIN backup. Needs a token (--token or
-XCHAT_TOKEN) and the PIN (XCHAT_PIN or a prompt). The recovered keys are
+private keys recovered from its PIN backup. Needs a token: --token or
+XCHAT_TOKEN, or --client-id (or XCHAT_CLIENT_ID) to sign in with OAuth 2.0
+first, as 'xchat login' does, on a device that has no keystore yet (the
+token is then kept in the new keystore). Needs the PIN (XCHAT_PIN or a
+prompt). The recovered keys are
 checked against the account's registered public keys before anything is
 stored, so the fingerprint printed is the one your contacts know, and earlier
 conversations can be read again. Each wrong PIN uses up one guess.`,
-		example: "  xchat --home ~/.xchat-new restore --user-id 1001",
+		example: "  xchat --home ~/.xchat-new restore --user-id 1001 --client-id YOUR_CLIENT_ID\n" +
+			"  XCHAT_TOKEN=… xchat --home ~/.xchat-new restore --user-id 1001",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			userID := fs.String("user-id", "", "your X user `ID` (required)")
+			oauth := oauthFlags(fs)
 			return func(ctx context.Context, a *app, _ []string) error {
 				if err := api.ValidateUserID(*userID); err != nil {
 					return usagef("restore", "--user-id is required (a numeric user id)")
 				}
-				return a.restore(ctx, *userID)
+				return a.restore(ctx, *userID, oauth(a))
 			}
 		},
 	})
@@ -299,7 +304,10 @@ func (a *app) backupDelete(ctx context.Context, yes bool) error {
 
 // restore creates the account directory's keystore from the PIN backup.
 // On any failure the new keystore is removed again.
-func (a *app) restore(ctx context.Context, userID string) error {
+func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig) error {
+	if login == nil && a.g.token == "" && a.env.Getenv(EnvToken) == "" {
+		return fmt.Errorf("%w: restore needs to sign in: pass --client-id (or set %s) to sign in with OAuth 2.0 now, or --token (or set %s)", errNotLoggedIn, EnvClientID, EnvToken)
+	}
 	db, err := a.openStore(ctx, true)
 	if err != nil {
 		return err
@@ -311,6 +319,12 @@ func (a *app) restore(ctx context.Context, userID string) error {
 			_ = os.Remove(path)
 		}
 		return err
+	}
+	if login != nil && a.g.token == "" && a.env.Getenv(EnvToken) == "" {
+		// A new device has no keystore to log in to before this one.
+		if err := a.loginTo(ctx, db, login); err != nil {
+			return fail(err)
+		}
 	}
 	c, err := a.newClient(ctx, db)
 	if err != nil {
@@ -332,7 +346,12 @@ func (a *app) restore(ctx context.Context, userID string) error {
 		return fail(backupError(err))
 	}
 	if base := a.explicitAPI(); base != "" {
-		if err := a.saveSettings(ctx, db, settings{APIURL: base}); err != nil {
+		st, err := a.loadSettings(ctx, db)
+		if err != nil {
+			return fail(err)
+		}
+		st.APIURL = base
+		if err := a.saveSettings(ctx, db, st); err != nil {
 			return fail(err)
 		}
 	}

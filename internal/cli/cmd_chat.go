@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -288,17 +289,7 @@ func (a *app) engineForConv(ctx context.Context, cmd, conv string, online bool) 
 	return e, cid, nil
 }
 
-func isSeq(s string) bool {
-	if s == "" || len(s) > 19 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
+func isSeq(s string) bool { return decimal.ValidID(s) }
 
 func (a *app) send(ctx context.Context, to, conv, replyTo, file string, args []string) error {
 	switch {

@@ -40,7 +40,11 @@ func TestEveryEnvironmentVariableDocumented(t *testing.T) {
 				for i, id := range n.Names {
 					if i < len(n.Values) {
 						if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							consts[id.Name], _ = strconv.Unquote(lit.Value)
+							v, err := strconv.Unquote(lit.Value)
+							if err != nil {
+								t.Fatalf("%s: %v", fset.Position(lit.Pos()), err)
+							}
+							consts[id.Name] = v
 						}
 					}
 				}
@@ -66,7 +70,14 @@ func TestEveryEnvironmentVariableDocumented(t *testing.T) {
 				continue // a variable: the caller passes a documented constant
 			}
 		case *ast.BasicLit:
-			name, _ = strconv.Unquote(a.Value)
+			if a.Kind != token.STRING {
+				t.Errorf("Getenv(%s) at %s: not a string", a.Value, fset.Position(arg.Pos()))
+				continue
+			}
+			var err error
+			if name, err = strconv.Unquote(a.Value); err != nil {
+				t.Fatalf("%s: %v", fset.Position(arg.Pos()), err)
+			}
 		default:
 			continue
 		}

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,51 +11,57 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 )
 
 // TestLoginStoresAndRefreshesToken logs in through the emulator's OAuth
-// endpoints, lets the access token expire and checks that the next command
-// refreshes it and saves the new token in the keystore.
+// endpoints and checks when the next commands refresh the stored token.
+// The CLI and the emulator share a manual clock, so the test tells
+// refresh-on-expiry from refresh-always (a command just before expiry must
+// keep the token) and from refresh-never (the emulator refuses the expired
+// token, so a command just after must refresh it and store the new one).
 func TestLoginStoresAndRefreshesToken(t *testing.T) {
-	emu := emulator.New(emulator.WithAccessTokenTTL(2 * time.Second))
+	clk := testutil.NewClock()
+	emu := emulator.New(emulator.WithClock(clk.Now), emulator.WithAccessTokenTTL(time.Hour))
 	srv := httptest.NewServer(emu)
 	defer func() { srv.Close(); _ = emu.Close() }()
 
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: "alice"})
-	resp, err := http.Post(srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pr emulator.ProvisionResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	aliceID, aliceToken := testutil.Provision(t, nil, srv.URL, "alice")
 
 	home := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		env, out, errb := testEnv(map[string]string{EnvNoPrompt: "1"}, nil)
+		env.Now = clk.Now
+		var browsed chan error
 		env.OpenBrowser = func(u string) error {
 			pu, err := url.Parse(u)
 			if err != nil {
 				return err
 			}
 			q := pu.Query()
-			q.Set("emulator_user", pr.ID)
+			q.Set("emulator_user", aliceID)
 			pu.RawQuery = q.Encode()
+			browsed = make(chan error, 1)
 			go func() {
-				if r, err := http.Get(pu.String()); err == nil {
+				r, err := http.Get(pu.String())
+				if err == nil {
 					r.Body.Close()
 				}
+				browsed <- err
 			}()
 			return nil
 		}
 		st := Run(context.Background(), append([]string{"--home", home, "--api", srv.URL, "--no-passphrase"}, args...), env)
+		if browsed != nil {
+			if err := <-browsed; err != nil {
+				t.Fatalf("browser: %v", err)
+			}
+		}
 		return st, out.String(), errb.String()
 	}
-	if st, _, errb := run("init", "--user-id", pr.ID); st != 0 {
+	if st, _, errb := run("init", "--user-id", aliceID); st != 0 {
 		t.Fatalf("init: %d %s", st, errb)
 	}
 	st, out, errb := run("login", "--client-id", "cli-test", "--auth-url", srv.URL+"/i/oauth2/authorize",
@@ -66,8 +70,11 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 		t.Fatalf("login: %d stdout %q stderr %q", st, out, errb)
 	}
 	first := storedTok(t, home)
-	if first.AccessToken == "" || first.RefreshToken == "" || first.AccessToken == pr.AccessToken {
+	if first.AccessToken == "" || first.RefreshToken == "" || first.AccessToken == aliceToken {
 		t.Fatalf("stored token after login: access %v refresh %v", first.AccessToken != "", first.RefreshToken != "")
+	}
+	if !first.Expiry.Equal(clk.Now().Add(time.Hour)) {
+		t.Fatalf("stored expiry %v, want an hour after %v on the shared clock", first.Expiry, clk.Now())
 	}
 	if strings.Contains(errb, first.AccessToken) || strings.Contains(errb, first.RefreshToken) {
 		t.Fatal("login printed the token")
@@ -76,16 +83,24 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 		t.Fatalf("register with the login token: %d %s", st, errb)
 	}
 
-	time.Sleep(2500 * time.Millisecond) // the access token expires
-	if st, _, errb := run("keys", "register"); st != 0 {
-		t.Fatalf("register after expiry: %d %s", st, errb)
+	clk.Advance(time.Hour - time.Minute) // a minute before expiry
+	if st, _, errb := run("conversations", "--json"); st != 0 {
+		t.Fatalf("command before expiry: %d %s", st, errb)
+	}
+	if kept := storedTok(t, home); kept.AccessToken != first.AccessToken || kept.RefreshToken != first.RefreshToken {
+		t.Fatal("the token was refreshed before it expired")
+	}
+
+	clk.Advance(2 * time.Minute) // a minute after expiry
+	if st, _, errb := run("conversations", "--json"); st != 0 {
+		t.Fatalf("command after expiry: %d %s", st, errb)
 	}
 	second := storedTok(t, home)
-	if second.AccessToken == first.AccessToken {
+	if second.AccessToken == first.AccessToken || second.RefreshToken == first.RefreshToken {
 		t.Error("the expired access token was not refreshed")
 	}
-	if !second.Expiry.After(first.Expiry) {
-		t.Errorf("expiry not moved forward: %v then %v", first.Expiry, second.Expiry)
+	if !second.Expiry.Equal(clk.Now().Add(time.Hour)) {
+		t.Errorf("refreshed expiry %v, want an hour after %v", second.Expiry, clk.Now())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/exchange"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -58,7 +59,7 @@ func (f *flow) post(path, token, contentType string, body []byte, out any) {
 func (f *flow) account(name string) *account {
 	f.t.Helper()
 	var u api.ProvisionUserResponse
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+	body := testutil.Must(json.Marshal(api.ProvisionUserRequest{Username: name}))(f.t)
 	f.post(api.PathEmulatorUsers, "", "application/json", body, &u)
 	c, err := api.New(api.WithBaseURL(f.url), api.WithBearerToken(u.AccessToken), api.WithHTTPClient(f.hc), api.WithMaxAttempts(1))
 	f.must(err)

@@ -28,30 +28,18 @@ type Recipient struct {
 	Identity   *crypto.PublicKey
 }
 
-// Envelope is the unsigned server metadata of a forged event.
-type Envelope struct {
-	SequenceID, PreviousSequenceID, MessageID, ConversationID, CreatedAtMsec string
-}
+// Envelope is the header of a forged event (the sender is the forger's
+// user id, whatever SenderID says).
+type Envelope = wire.Envelope
 
 func (f *Forger) envelope(env Envelope, detail *event.MessageEventDetail, sig []byte) *event.MessageEvent {
-	s, v, sv := crypto.EncodeSignature(sig), f.KeyVersion, strconv.Itoa(crypto.SignatureVersion)
-	me := &event.MessageEvent{
-		SequenceID:     &env.SequenceID,
-		MessageID:      &env.MessageID,
-		SenderID:       &f.UserID,
-		ConversationID: &env.ConversationID,
-		Detail:         detail,
-		MessageEventSignature: &event.MessageEventSignature{
-			Signature: &s, PublicKeyVersion: &v, SignatureVersion: &sv,
-		},
-	}
-	if env.PreviousSequenceID != "" {
-		me.PreviousSequenceID = &env.PreviousSequenceID
-	}
-	if env.CreatedAtMsec != "" {
-		me.CreatedAtMsec = &env.CreatedAtMsec
-	}
-	return me
+	env.SenderID = f.UserID
+	return env.Event(detail, f.signature(sig))
+}
+
+// signature is the forger's MessageEventSignature of sig.
+func (f *Forger) signature(sig []byte) *event.MessageEventSignature {
+	return wire.Signature(sig, f.KeyVersion, crypto.SignatureVersion)
 }
 
 // KeyChange returns a signed (v7) ConversationKeyChangeEvent distributing
@@ -119,12 +107,12 @@ func (f *Forger) Resign(me *event.MessageEvent) error {
 	if err != nil {
 		return fmt.Errorf("hostile: signing: %w", err)
 	}
-	s, v, sv := crypto.EncodeSignature(sig), f.KeyVersion, strconv.Itoa(crypto.SignatureVersion)
+	ns := f.signature(sig)
 	me.SenderID = &f.UserID
 	if me.MessageEventSignature == nil {
 		me.MessageEventSignature = &event.MessageEventSignature{}
 	}
-	me.MessageEventSignature.Signature, me.MessageEventSignature.PublicKeyVersion, me.MessageEventSignature.SignatureVersion = &s, &v, &sv
+	me.MessageEventSignature.Signature, me.MessageEventSignature.PublicKeyVersion, me.MessageEventSignature.SignatureVersion = ns.Signature, ns.PublicKeyVersion, ns.SignatureVersion
 	return nil
 }
 

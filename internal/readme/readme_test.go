@@ -141,8 +141,10 @@ func freePort(t *testing.T) string {
 // TestReadmeQuickStart runs the README's install step (go install
 // ./cmd/... into a temporary GOBIN) and then its CLI quick start, as
 // written, in bash with a fresh HOME and only GOBIN and the system
-// directories on PATH. The one change: the emulator's port 8787 becomes a
-// free one, so parallel runs do not collide.
+// directories on PATH, with the "Running several replicas" block (which
+// continues the quick start) run before the final kill: two xchat
+// processes on one account in a throwaway PostgreSQL. The one change: the
+// emulator's port 8787 becomes a free one, so parallel runs do not collide.
 func TestReadmeQuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs the README's shell block")
@@ -166,6 +168,16 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 
 	script := block(t, "## CLI quick start", "bash")
+	// The replicas section continues the quick start while xchatd still
+	// runs, before its kill.
+	const kill = "kill \"$XCHATD_PID\"\n"
+	if !strings.HasSuffix(script, kill) {
+		t.Fatalf("the README's quick start no longer ends with %q", kill)
+	}
+	if _, err := exec.LookPath("pg_virtualenv"); err != nil {
+		t.Fatalf("the README's replicas section needs pg_virtualenv (Debian's postgresql-common; make test installs it): %v", err)
+	}
+	script = strings.TrimSuffix(script, kill) + block(t, "## Running several replicas", "") + kill
 	port := freePort(t)
 	script = strings.ReplaceAll(script, "127.0.0.1:8787", "127.0.0.1:"+port)
 	home := t.TempDir()
@@ -189,6 +201,8 @@ func TestReadmeQuickStart(t *testing.T) {
 		{"bob reads alice's message, verified", `(?m)^#[0-9]+ .* ✓ [0-9]+ \(@alice\)  hello bob$`},
 		{"alice reads bob's answer, verified", `"sender_username":"bob","type":"message".*"text":"hi alice","verified":true`},
 		{"xchatd announced itself", `(?m)^listening on http://127\.0\.0\.1:` + port + `$`},
+		{"replica 1's message read back from PostgreSQL", `"text":"from replica 1","verified":true`},
+		{"replica 2's message read back from PostgreSQL", `"text":"from replica 2","verified":true`},
 	}
 	for _, c := range checks {
 		if !regexp.MustCompile(c.re).MatchString(out) {

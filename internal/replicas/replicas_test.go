@@ -22,6 +22,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/pgtest"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 	"github.com/xchat-go/xchat/session"
@@ -59,7 +60,11 @@ func childMain(raw string) int {
 		fmt.Fprintln(os.Stderr, "replica: config:", err)
 		return 2
 	}
-	ttl, _ := time.ParseDuration(cfg.LeaseTTL)
+	ttl, err := time.ParseDuration(cfg.LeaseTTL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replica: config:", err)
+		return 2
+	}
 	ctx := context.Background()
 	store, err := pgstore.Open(ctx, cfg.DSN, pgstore.Keystore(keystore.WithKey(storeKey)), pgstore.WithSchema(cfg.Schema),
 		pgstore.WithLeaseTTL(ttl), pgstore.WithHolder(cfg.Name))
@@ -91,10 +96,14 @@ func childMain(raw string) int {
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stop) }()
 	fmt.Println("ready")
 	serveUntil(ctx, w, stop)
-	out, _ := json.Marshal(struct {
+	out, err := json.Marshal(struct {
 		Stats
 		Takeovers int64 `json:"takeovers"`
 	}{w.Stats(), store.Takeovers()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replica: stats:", err)
+		return 1
+	}
 	fmt.Printf("stats %s\n", out)
 	return 0
 }
@@ -111,7 +120,11 @@ func serveUntil(ctx context.Context, w *Worker, stop <-chan struct{}) {
 			stopping = true
 		default:
 		}
-		p, _ := w.Pass(ctx)
+		p, err := w.Pass(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "replica: pass:", err)
+			return
+		}
 		if stopping && !p.Progress && p.Unserved == 0 {
 			return
 		}
@@ -263,7 +276,7 @@ func verify(t *testing.T, ctx context.Context, dsn string, peers []*peer, botID 
 			if !en.Verified {
 				t.Errorf("%s: unverified reply %+v", p.name, en)
 			}
-			k, _ := strconv.Atoi(n)
+			k := testutil.Must(strconv.Atoi(n))(t)
 			total++
 			seen[k]++
 			if k < last {
@@ -360,9 +373,15 @@ func (g *sendGate) handler(replica string) http.Handler {
 			g.emu.ServeHTTP(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
 		var req api.SendChatMessageRequest
-		_ = json.Unmarshal(body, &req)
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			err = json.Unmarshal(body, &req)
+		}
+		if err != nil {
+			http.Error(w, "unreadable send: "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		g.mu.Lock()
 		g.posts[req.MessageID]++
 		first := g.posts[req.MessageID] == 1
@@ -456,8 +475,8 @@ func (f *fleet) start(ctx context.Context, name string) {
 func (f *fleet) launch(ctx context.Context, name string) error {
 	srv := httptest.NewServer(f.gate.handler(name))
 	f.t.Cleanup(srv.Close)
-	cfg, _ := json.Marshal(replicaConfig{Name: name, DSN: f.dsn, Schema: "bot", API: srv.URL, Token: f.token,
-		Conversations: f.convs, LeaseTTL: leaseTTL.String()})
+	cfg := testutil.Must(json.Marshal(replicaConfig{Name: name, DSN: f.dsn, Schema: "bot", API: srv.URL, Token: f.token,
+		Conversations: f.convs, LeaseTTL: leaseTTL.String()}))(f.t)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
 	cmd.Stderr = os.Stderr

@@ -23,6 +23,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/emulator/realm"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/juicebox/proto"
@@ -111,7 +112,7 @@ func newWorld(t *testing.T, opts ...realm.Option) *world {
 func (w *world) provision() (string, *api.Client) {
 	w.t.Helper()
 	w.n++
-	body, _ := json.Marshal(emulator.ProvisionRequest{Username: fmt.Sprintf("jb_%d", w.n)})
+	body := testutil.Must(json.Marshal(emulator.ProvisionRequest{Username: fmt.Sprintf("jb_%d", w.n)}))(w.t)
 	resp, err := http.Post(w.url+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		w.t.Fatal(err)
@@ -291,7 +292,7 @@ func (w *world) jsToGo(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("the XDK does not verify the restored key's signature: %v", err)
 	}
-	if ok, _ := xa.Verify(ctx, reg.PublicKey.SigningPublicKey, sig, append(msg, '!')); ok {
+	if ok := testutil.Must(xa.Verify(ctx, reg.PublicKey.SigningPublicKey, sig, append(msg, '!')))(t); ok {
 		t.Fatal("the XDK verified a signature over another message")
 	}
 	results.mu.Lock()
@@ -340,7 +341,7 @@ func (w *world) goToJS(t *testing.T) *goAccount {
 	if err != nil {
 		t.Fatalf("official client recover of the Go registration: %v", err)
 	}
-	want, _ := e.ExportBackup()
+	want := testutil.Must(e.ExportBackup())(t)
 	if !bytes.Equal(got, want) {
 		t.Fatal("the official client recovered other bytes than Go registered")
 	}
@@ -348,11 +349,11 @@ func (w *world) goToJS(t *testing.T) *goAccount {
 	if err := xb.ImportKeys(ctx, got, e.PublicKeyVersion()); err != nil {
 		t.Fatal(err)
 	}
-	fp, _ := e.Fingerprint()
+	fp := testutil.Must(e.Fingerprint())(t)
 	if xfp, err := xb.Fingerprint(ctx); err != nil || xfp != fp {
 		t.Fatalf("XDK fingerprint %s after import, ours %s (%v)", xfp, fp, err)
 	}
-	kp, _ := crypto.ParseBackup(want)
+	kp := testutil.Must(crypto.ParseBackup(want))(t)
 	msg := []byte("MessageCreateEvent,recovered by the official Juicebox client")
 	sig, err := xb.Sign(ctx, msg)
 	if err != nil {
@@ -467,7 +468,7 @@ func TestFastInsecureStretch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Go restore: %v", err)
 	}
-	if fp, _ := xa.Fingerprint(ctx); fp != r.Fingerprint {
+	if fp := testutil.Must(xa.Fingerprint(ctx))(t); fp != r.Fingerprint {
 		t.Fatal("fingerprint differs")
 	}
 	if _, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(c), id, []byte("2580")); !errors.Is(err, juicebox.ErrConfig) {
@@ -519,7 +520,7 @@ func TestRealmAnswersJSUnderstands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, _ := e.ExportBackup()
+	secret := testutil.Must(e.ExportBackup())(t)
 	set := w.emu.Juicebox()
 	wantJS := func(what string, err error, reason string, remaining int) {
 		t.Helper()

@@ -12,9 +12,6 @@ type Account struct {
 // Account returns the handle for the named account.
 func (p *Peer) Account(name string) *Account { return &Account{p: p, name: name} }
 
-// Name returns the account's name.
-func (a *Account) Name() string { return a.name }
-
 func (a *Account) call(ctx context.Context, op string, args map[string]any, out any) error {
 	if args == nil {
 		args = map[string]any{}
@@ -22,9 +19,6 @@ func (a *Account) call(ctx context.Context, op string, args map[string]any, out 
 	args["account"] = a.name
 	return a.p.Call(ctx, op, args, out)
 }
-
-// Reset replaces the account with a fresh SDK instance.
-func (a *Account) Reset(ctx context.Context) error { return a.call(ctx, "newAccount", nil, nil) }
 
 // GenerateKeypairs creates new identity and signing keys.
 func (a *Account) GenerateKeypairs(ctx context.Context) (*Registration, error) {
@@ -72,22 +66,6 @@ func (a *Account) Fingerprint(ctx context.Context) (string, error) {
 // SetIdentity sets the session user id and signing-key version.
 func (a *Account) SetIdentity(ctx context.Context, userID, signingKeyVersion string) error {
 	return a.call(ctx, "setIdentity", map[string]any{"userId": userID, "signingKeyVersion": signingKeyVersion}, nil)
-}
-
-// SetSigningKeys stores the signing keys used when decrypt calls omit them.
-func (a *Account) SetSigningKeys(ctx context.Context, keys []SigningKeyEntry) error {
-	return a.call(ctx, "setSigningKeys", map[string]any{"signingKeys": keys}, nil)
-}
-
-// SetCacheKeys enables or disables the SDK's conversation-key cache.
-func (a *Account) SetCacheKeys(ctx context.Context, enabled bool) error {
-	return a.call(ctx, "setCacheKeys", map[string]any{"enabled": enabled}, nil)
-}
-
-// SetRejectUnverified sets whether decryptEvent throws on unverified events
-// (the SDK default) or returns them with Verified false.
-func (a *Account) SetRejectUnverified(ctx context.Context, reject bool) error {
-	return a.call(ctx, "setRejectUnverified", map[string]any{"reject": reject}, nil)
 }
 
 // VerifyKeyBinding checks identityPublicKeySignature (all inputs base64).
@@ -176,26 +154,6 @@ func (a *Account) EncryptMessage(ctx context.Context, p MessageParams) (*SendPay
 	return a.send(ctx, "encryptMessage", p)
 }
 
-// EncryptReply encrypts and signs a reply.
-func (a *Account) EncryptReply(ctx context.Context, p ReplyParams) (*SendPayload, error) {
-	return a.send(ctx, "encryptReply", p)
-}
-
-// EncryptEdit encrypts and signs an edit.
-func (a *Account) EncryptEdit(ctx context.Context, p EditParams) (*SendPayload, error) {
-	return a.send(ctx, "encryptEdit", p)
-}
-
-// EncryptAddReaction encrypts and signs a reaction.
-func (a *Account) EncryptAddReaction(ctx context.Context, p ReactionParams) (*SendPayload, error) {
-	return a.send(ctx, "encryptAddReaction", p)
-}
-
-// EncryptRemoveReaction encrypts and signs a reaction removal.
-func (a *Account) EncryptRemoveReaction(ctx context.Context, p ReactionParams) (*SendPayload, error) {
-	return a.send(ctx, "encryptRemoveReaction", p)
-}
-
 // Encrypt seals a metadata string (e.g. a group title) under a conversation key.
 func (a *Account) Encrypt(ctx context.Context, plaintext string, key []byte) (string, error) {
 	var r struct {
@@ -240,16 +198,6 @@ func (a *Account) DecryptEvents(ctx context.Context, events []string, signingKey
 	}
 	var r DecryptEventsResult
 	if err := a.call(ctx, "decryptEvents", args, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-// ExtractConversationKeys unwraps the keys in key-change events (the SDK
-// checks no signatures here).
-func (a *Account) ExtractConversationKeys(ctx context.Context, events []string) (*ConversationKeys, error) {
-	var r ConversationKeys
-	if err := a.call(ctx, "extractConversationKeys", map[string]any{"events": events}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -50,20 +50,11 @@ func (e *RemoteError) Error() string { return "peer: " + e.Op + ": " + e.Message
 type Option func(*config)
 
 type config struct {
-	dir    string
-	node   string
-	stderr io.Writer
+	dir string
 }
 
 // WithDir sets the interop directory (holding harness.mjs and node_modules).
 func WithDir(dir string) Option { return func(c *config) { c.dir = dir } }
-
-// WithNode sets the node executable to run instead of the one on PATH.
-func WithNode(path string) Option { return func(c *config) { c.node = path } }
-
-// WithStderr mirrors the harness's stderr to w (it is always kept, bounded,
-// for error reports).
-func WithStderr(w io.Writer) Option { return func(c *config) { c.stderr = w } }
 
 // Peer is a running harness process. Its methods are safe for concurrent
 // use; calls are serialised because the SDK is single-threaded.
@@ -147,22 +138,15 @@ func Start(ctx context.Context, opts ...Option) (*Peer, error) {
 	if _, err := os.Stat(filepath.Join(c.dir, "node_modules", "@xdevplatform", "chat-xdk", "package.json")); err != nil {
 		return nil, fmt.Errorf("%w (looked in %s)", ErrSDKNotInstalled, filepath.Join(c.dir, "node_modules"))
 	}
-	if c.node == "" {
-		p, err := exec.LookPath("node")
-		if err != nil {
-			return nil, ErrNodeNotFound
-		}
-		c.node = p
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, ErrNodeNotFound
 	}
 
-	cmd := exec.Command(c.node, harness)
+	cmd := exec.Command(node, harness)
 	cmd.Dir = c.dir
 	tail := &tailBuffer{max: 16 << 10}
-	if c.stderr != nil {
-		cmd.Stderr = io.MultiWriter(tail, c.stderr)
-	} else {
-		cmd.Stderr = tail
-	}
+	cmd.Stderr = tail
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("peer: stdin pipe: %w", err)
@@ -329,9 +313,6 @@ func (p *Peer) Close() error {
 	})
 	return p.closeErr
 }
-
-// Stderr returns the last few kilobytes the harness wrote to stderr.
-func (p *Peer) Stderr() string { return p.stderr.String() }
 
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {

@@ -203,43 +203,6 @@ type MessageParams struct {
 	TTLMsec                *int64            `json:"ttlMsec,omitempty"`
 }
 
-// ReplyParams are encryptReply's parameters.
-type ReplyParams struct {
-	MessageParams
-	ReplyToEvent      string   `json:"replyToEvent,omitempty"` // base64 raw event replied to
-	ReplyToEditEvent  string   `json:"replyToEditEvent,omitempty"`
-	ReplyToCkces      []string `json:"replyToCkces,omitempty"`
-	ReplyToSequenceID string   `json:"replyToSequenceId,omitempty"`
-	ReplyToSenderID   string   `json:"replyToSenderId,omitempty"`
-	ReplyToText       *string  `json:"replyToText,omitempty"`
-	ReplyToEntities   []Entity `json:"replyToEntities,omitempty"`
-}
-
-// EditParams are encryptEdit's parameters.
-type EditParams struct {
-	UpdatedText             string   `json:"updatedText"`
-	Entities                []Entity `json:"entities,omitempty"`
-	TargetEvent             string   `json:"targetEvent,omitempty"`
-	ConversationID          string   `json:"conversationId,omitempty"`
-	TargetMessageSequenceID string   `json:"targetMessageSequenceId,omitempty"`
-	SenderID                string   `json:"senderId,omitempty"`
-	SigningKeyVersion       string   `json:"signingKeyVersion,omitempty"`
-	ConversationKey         []byte   `json:"conversationKey,omitempty"`
-	ConversationKeyVersion  string   `json:"conversationKeyVersion,omitempty"`
-}
-
-// ReactionParams are encryptAddReaction's and encryptRemoveReaction's parameters.
-type ReactionParams struct {
-	Emoji                   string `json:"emoji"`
-	TargetEvent             string `json:"targetEvent,omitempty"`
-	ConversationID          string `json:"conversationId,omitempty"`
-	TargetMessageSequenceID string `json:"targetMessageSequenceId,omitempty"`
-	SenderID                string `json:"senderId,omitempty"`
-	SigningKeyVersion       string `json:"signingKeyVersion,omitempty"`
-	ConversationKey         []byte `json:"conversationKey,omitempty"`
-	ConversationKeyVersion  string `json:"conversationKeyVersion,omitempty"`
-}
-
 // MessageContent is the decrypted content of a message event. The SDK
 // writes these keys in snake_case.
 type MessageContent struct {

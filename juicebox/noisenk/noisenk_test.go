@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"golang.org/x/crypto/curve25519"
 )
 
@@ -124,7 +125,7 @@ func TestRoundTripAndTampering(t *testing.T) {
 		}
 	}
 	// A request for another realm's key fails too.
-	other, _ := GenerateStaticKey(rand.Reader)
+	other := testutil.Must(GenerateStaticKey(rand.Reader))(t)
 	if _, _, err := Respond(other, req, rand.Reader); !errors.Is(err, ErrHandshake) {
 		t.Errorf("request to the wrong realm accepted: %v", err)
 	}
@@ -138,7 +139,7 @@ func TestRoundTripAndTampering(t *testing.T) {
 	}
 	bad := &HandshakeResponse{resp.ServerEphemeralPublic, append([]byte(nil), resp.PayloadCiphertext...)}
 	bad.PayloadCiphertext[0] ^= 1
-	c2, _, _ := StartClient(static.Public[:], nil, rand.Reader)
+	c2, _ := testutil.Must2(StartClient(static.Public[:], nil, rand.Reader))(t)
 	if _, _, err := c2.Finish(resp); !errors.Is(err, ErrHandshake) {
 		t.Errorf("response for another handshake accepted: %v", err)
 	}

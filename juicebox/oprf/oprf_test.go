@@ -84,8 +84,8 @@ func TestSDKVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n, _ := seeds.Read(make([]byte, 1)); n != 0 {
-				t.Fatal("vector entropy not fully consumed")
+			if n, err := seeds.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Fatalf("vector entropy not fully consumed (read %d, %v)", n, err)
 			}
 			blindedOutput := Encode(w)
 			if err := VerifyProof(blindedInput, pub, blindedOutput, proof); err != nil {

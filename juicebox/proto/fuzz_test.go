@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox/noisenk"
 )
 
@@ -12,9 +13,9 @@ import (
 // something that decodes to the same value.
 
 func FuzzDecodeSecretsRequest(f *testing.F) {
-	for _, r := range []*SecretsRequest{{Kind: Register1}, {Kind: Delete}, maxRegister2(),
+	for _, r := range []*SecretsRequest{{Kind: Register1}, {Kind: Delete}, maxRegister2(f),
 		{Kind: Recover3, Recover3: &Recover3Request{}}} {
-		b, _ := r.Marshal()
+		b := testutil.Must(r.Marshal())(f)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -35,9 +36,9 @@ func FuzzDecodeSecretsRequest(f *testing.F) {
 
 func FuzzDecodeSecretsResponse(f *testing.F) {
 	for _, r := range sampleResponses() {
-		b, _ := r.Marshal()
+		b := testutil.Must(r.Marshal())(f)
 		f.Add(b, false)
-		p, _ := r.MarshalPadded()
+		p := testutil.Must(r.MarshalPadded())(f)
 		f.Add(p, true)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, padded bool) {
@@ -65,16 +66,16 @@ func FuzzDecodeSecretsResponse(f *testing.F) {
 func FuzzDecodeNoiseMessages(f *testing.F) {
 	req := &ClientRequest{Realm: RealmID{1}, AuthToken: "x.y.z", SessionID: 9, Kind: HandshakeOnly,
 		Handshake: &noisenk.HandshakeRequest{ClientEphemeralPublic: make([]byte, 32), PayloadCiphertext: make([]byte, 16)}}
-	b, _ := req.Marshal()
+	b := testutil.Must(req.Marshal())(f)
 	f.Add(b, false)
 	req = &ClientRequest{Realm: RealmID{1}, AuthToken: "t", Kind: SecretsRequestKind, Transport: []byte{1}}
-	b, _ = req.Marshal()
+	b = testutil.Must(req.Marshal())(f)
 	f.Add(b, false)
 	for _, r := range []*ClientResponse{
 		{Status: ClientOK, SessionLifetime: time.Minute, Handshake: &noisenk.HandshakeResponse{ServerEphemeralPublic: make([]byte, 32), PayloadCiphertext: make([]byte, 16)}},
 		{Status: ClientOK, Transport: []byte{2}}, {Status: ClientSessionError},
 	} {
-		b, _ := r.Marshal()
+		b := testutil.Must(r.Marshal())(f)
 		f.Add(b, true)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, response bool) {

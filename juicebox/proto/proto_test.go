@@ -11,6 +11,7 @@ import (
 
 	"github.com/bwesterb/go-ristretto"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox/noisenk"
 	"github.com/xchat-go/xchat/juicebox/oprf"
 )
@@ -29,7 +30,8 @@ func randomPoint() [32]byte { return oprf.Encode(new(ristretto.Point).Rand()) }
 
 // maxRegister2 mirrors the SDK's test_request_body_size_limit request: every
 // field at its largest.
-func maxRegister2() *SecretsRequest {
+func maxRegister2(t testing.TB) *SecretsRequest {
+	t.Helper()
 	q := &Register2Request{}
 	fill(q.Version[:], 0xff)
 	q.OprfPrivateKey = randomScalar()
@@ -39,7 +41,7 @@ func maxRegister2() *SecretsRequest {
 	fill(q.UnlockKeyCommitment[:], 0xff)
 	fill(q.UnlockKeyTag[:], 0xff)
 	// -1 mod l, the largest canonical scalar.
-	l1, _ := hex.DecodeString("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+	l1 := testutil.Must(hex.DecodeString("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"))(t)
 	copy(q.EncryptionKeyScalarShare[:], l1)
 	fill(q.EncryptedSecret[:], 0xff)
 	fill(q.EncryptedSecretCommitment[:], 0xff)
@@ -51,8 +53,8 @@ func maxRegister2() *SecretsRequest {
 // (rust/oprf/src/dleq.rs test_proof_serialize): Proof{c: -2, beta_z: -1}.
 func TestSDKProofEncoding(t *testing.T) {
 	const want = "a261635820ebd3f55c1a631258d69cf7a2def9de140000000000000000000000000000001066626574615f7a5820ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"
-	minusTwo, _ := hex.DecodeString("ebd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
-	minusOne, _ := hex.DecodeString("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+	minusTwo := testutil.Must(hex.DecodeString("ebd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"))(t)
+	minusOne := testutil.Must(hex.DecodeString("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"))(t)
 	got, err := marshal(proofWire{minusTwo, minusOne})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func TestSDKProofEncoding(t *testing.T) {
 // TestBodySizeLimit mirrors the SDK's test_request_body_size_limit, and
 // pins the sizes the protocol's fixed fields give.
 func TestBodySizeLimit(t *testing.T) {
-	b, err := maxRegister2().Marshal()
+	b, err := maxRegister2(t).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestBodySizeLimit(t *testing.T) {
 func TestRequestRoundTrip(t *testing.T) {
 	reqs := []*SecretsRequest{
 		{Kind: Register1}, {Kind: Recover1}, {Kind: Delete},
-		maxRegister2(),
+		maxRegister2(t),
 		{Kind: Recover2, Recover2: &Recover2Request{Version: Version{1, 2}, OprfBlindedInput: randomPoint()}},
 		{Kind: Recover3, Recover3: &Recover3Request{Version: Version{3}, UnlockKeyTag: [16]byte{9}}},
 	}
@@ -113,12 +115,12 @@ func TestRequestRoundTrip(t *testing.T) {
 		}
 	}
 	// Unit variants are bare text strings.
-	b, _ := (&SecretsRequest{Kind: Register1}).Marshal()
+	b := testutil.Must((&SecretsRequest{Kind: Register1}).Marshal())(t)
 	if !bytes.Equal(b, append([]byte{0x69}, "Register1"...)) {
 		t.Fatalf("Register1 = %x", b)
 	}
 	// Data variants are one-entry maps.
-	b, _ = reqs[4].Marshal()
+	b = testutil.Must(reqs[4].Marshal())(t)
 	if !bytes.HasPrefix(b, append([]byte{0xa1, 0x68}, "Recover2"...)) {
 		t.Fatalf("Recover2 = %x", b)
 	}
@@ -172,7 +174,7 @@ func TestResponseRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	b, _ := (&SecretsResponse{Kind: Register1, Status: StatusOK}).Marshal()
+	b := testutil.Must((&SecretsResponse{Kind: Register1, Status: StatusOK}).Marshal())(t)
 	if want := append(append([]byte{0xa1, 0x69}, "Register1"...), append([]byte{0x62}, "Ok"...)...); !bytes.Equal(b, want) {
 		t.Fatalf("Register1 Ok = %x, want %x", b, want)
 	}
@@ -222,12 +224,12 @@ func TestClientMessagesRoundTrip(t *testing.T) {
 
 // TestStrictDecoding feeds malformed variants of valid messages.
 func TestStrictDecoding(t *testing.T) {
-	good, _ := (&SecretsRequest{Kind: Recover3, Recover3: &Recover3Request{}}).Marshal()
-	nonCanonical := maxRegister2()
+	good := testutil.Must((&SecretsRequest{Kind: Recover3, Recover3: &Recover3Request{}}).Marshal())(t)
+	nonCanonical := maxRegister2(t)
 	nonCanonical.Register2.OprfPrivateKey = [32]byte{0: 0xff, 31: 0xff}
-	nc, _ := nonCanonical.Marshal()
+	nc := testutil.Must(nonCanonical.Marshal())(t)
 	badPoint := &SecretsRequest{Kind: Recover2, Recover2: &Recover2Request{OprfBlindedInput: [32]byte{1}}}
-	bp, _ := badPoint.Marshal()
+	bp := testutil.Must(badPoint.Marshal())(t)
 	cases := map[string][]byte{
 		"trailing byte":      append(append([]byte(nil), good...), 0),
 		"truncated":          good[:len(good)-1],
@@ -269,12 +271,12 @@ func TestStrictDecoding(t *testing.T) {
 		t.Errorf("Register1 NoGuesses: %v", err)
 	}
 	// Padding must be zeros and the length in range.
-	p, _ := (&SecretsResponse{Kind: Delete, Status: StatusOK}).MarshalPadded()
+	p := testutil.Must((&SecretsResponse{Kind: Delete, Status: StatusOK}).MarshalPadded())(t)
 	p[len(p)-1] = 1
 	if _, err := DecodePaddedSecretsResponse(p); !errors.Is(err, ErrDecode) {
 		t.Errorf("non-zero padding: %v", err)
 	}
-	big, _ := marshal(paddedWire{PaddedResponseSize + 1, make([]byte, PaddedResponseSize)})
+	big := testutil.Must(marshal(paddedWire{PaddedResponseSize + 1, make([]byte, PaddedResponseSize)}))(t)
 	if _, err := DecodePaddedSecretsResponse(big); !errors.Is(err, ErrDecode) {
 		t.Errorf("unpadded length 437: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -92,7 +93,11 @@ func crashCheck(s keystore.Store, i int) (present bool, err error) {
 		}
 		n := 0
 		for _, e := range evs {
-			if seq, _ := strconv.Atoi(e.SequenceID); seq > 3*i && seq <= 3*i+3 {
+			seq, err := strconv.Atoi(e.SequenceID)
+			if err != nil {
+				return false, fmt.Errorf("write %d: sequence id %q: %w", i, e.SequenceID, err)
+			}
+			if seq > 3*i && seq <= 3*i+3 {
 				if !strings.HasPrefix(string(e.Body), "body "+e.SequenceID) {
 					return false, fmt.Errorf("write %d: event %s has body %.20q", i, e.SequenceID, e.Body)
 				}
@@ -164,7 +169,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	next := 0
 	if v, err := db.Value(bg(), "counter"); err == nil {
-		n, _ := strconv.Atoi(string(v))
+		n := testutil.Must(strconv.Atoi(string(v)))(t)
 		next = n + 1
 	}
 	for i := next; ; i++ {
@@ -287,7 +292,7 @@ func verifyCrashStore(t *testing.T, path string, round, lastAcked int) int {
 	defer db.Close()
 	counter := -1
 	if v, err := db.Value(bg(), "counter"); err == nil {
-		counter, _ = strconv.Atoi(string(v))
+		counter = testutil.Must(strconv.Atoi(string(v)))(t)
 	} else if !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("round %d: counter: %v", round, err)
 	}

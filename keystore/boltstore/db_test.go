@@ -111,6 +111,11 @@ func TestOpenOptionErrors(t *testing.T) {
 		"none":       nil,
 		"both":       {keystore.WithKey(testKey), keystore.WithPassphrase([]byte("p"))},
 		"bad params": {keystore.WithPassphrase([]byte("p")), keystore.WithArgon2Params(keystore.Argon2Params{Time: 0, MemoryKiB: 8, Threads: 1})},
+		// Refused even where they would not be used, rather than dropped.
+		"bad params with a key": {keystore.WithKey(testKey), keystore.WithArgon2Params(keystore.Argon2Params{Time: 1, MemoryKiB: 1, Threads: 1})},
+		"zero lock timeout":     {keystore.WithKey(testKey), keystore.WithLockTimeout(0)},
+		"negative lock timeout": {keystore.WithKey(testKey), keystore.WithLockTimeout(-time.Second)},
+		"nil option":            {keystore.WithKey(testKey), nil},
 	} {
 		if _, err := Open(path, opts...); !errors.Is(err, keystore.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)

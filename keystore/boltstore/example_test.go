@@ -64,7 +64,10 @@ func ExampleOpen() {
 	for _, e := range events {
 		fmt.Println(e.SequenceID, string(e.Body), e.Verified)
 	}
-	pending, _ := db.Outbox(ctx)
+	pending, err := db.Outbox(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("pending sends:", len(pending))
 	// Output:
 	// keystore: wrong passphrase

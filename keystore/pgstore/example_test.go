@@ -49,12 +49,21 @@ func Example() {
 	v, err := b.Value(ctx, "greeting")
 	fmt.Println(string(v), err)
 
-	release, ok, _ := a.TryLease(ctx, "bot/conversation-1")
+	release, ok, err := a.TryLease(ctx, "bot/conversation-1")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("a holds the conversation:", ok)
-	_, ok, _ = b.TryLease(ctx, "bot/conversation-1")
+	_, ok, err = b.TryLease(ctx, "bot/conversation-1")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("b holds it too:", ok)
 	release()
-	releaseB, ok, _ := b.TryLease(ctx, "bot/conversation-1")
+	releaseB, ok, err := b.TryLease(ctx, "bot/conversation-1")
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("after a released, b holds it:", ok)
 	releaseB()
 	// Output:

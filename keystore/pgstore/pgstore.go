@@ -36,6 +36,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"sync"
@@ -67,8 +68,9 @@ const DefaultLeaseTTL = 30 * time.Second
 // WithSchema says otherwise.
 const DefaultSchema = "xchat"
 
-// Option configures Open.
-type Option func(*config)
+// Option configures Open. An option given a value it cannot use makes Open
+// fail with keystore.ErrInvalid; no value is silently replaced by a default.
+type Option func(*config) error
 
 type config struct {
 	protect  []keystore.Option
@@ -82,24 +84,59 @@ type config struct {
 // keystore.WithPassphrase or keystore.WithKey (keystore.WithArgon2Params and
 // keystore.WithRand apply too). Required.
 func Keystore(opts ...keystore.Option) Option {
-	return func(c *config) { c.protect = append(c.protect, opts...) }
+	return func(c *config) error { c.protect = append(c.protect, opts...); return nil }
 }
 
 // WithSchema sets the PostgreSQL schema holding the account (lower-case
 // letters, digits and '_', at most 63), so one database can hold several
 // accounts.
-func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+func WithSchema(name string) Option {
+	return func(c *config) error {
+		if !schemaName.MatchString(name) {
+			return fmt.Errorf("%w: schema name %q", keystore.ErrInvalid, name)
+		}
+		c.schema = name
+		return nil
+	}
+}
 
 // WithLeaseTTL sets how long a lease or outbox claim outlives its holder's
 // last renewal (default DefaultLeaseTTL); holders renew every third of it.
-func WithLeaseTTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
+// d must be positive.
+func WithLeaseTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: lease TTL %v is not positive", keystore.ErrInvalid, d)
+		}
+		c.ttl = d
+		return nil
+	}
+}
 
 // WithHolder names this process in the leases it holds (default: host
-// name, process id and a random suffix). Every replica needs its own.
-func WithHolder(id string) Option { return func(c *config) { c.holder = id } }
+// name, process id and a random suffix). Every replica needs its own; an
+// empty name is refused.
+func WithHolder(id string) Option {
+	return func(c *config) error {
+		if id == "" {
+			return fmt.Errorf("%w: empty lease holder", keystore.ErrInvalid)
+		}
+		c.holder = id
+		return nil
+	}
+}
 
-// WithMaxConns bounds the connection pool (default: pgxpool's).
-func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = int32(n) } }
+// WithMaxConns bounds the connection pool (default: pgxpool's); n must be
+// between 1 and 2^31-1.
+func WithMaxConns(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > math.MaxInt32 {
+			return fmt.Errorf("%w: %d connections", keystore.ErrInvalid, n)
+		}
+		c.maxConns = int32(n)
+		return nil
+	}
+}
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -132,7 +169,12 @@ type Store struct {
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	c := config{schema: DefaultSchema, ttl: DefaultLeaseTTL}
 	for _, o := range opts {
-		o(&c)
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", keystore.ErrInvalid)
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
 	}
 	if !schemaName.MatchString(c.schema) {
 		return nil, fmt.Errorf("%w: schema name %q", keystore.ErrInvalid, c.schema)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xchat-go/xchat/internal/pgtest"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
@@ -77,7 +78,7 @@ func TestLeaseTakeoverAfterExpiry(t *testing.T) {
 	// Close releases held leases; simulate a crash instead with a fresh
 	// lease written by a holder that never renews.
 	mustExec(t, b, `INSERT INTO `+b.Schema()+`.leases (name, holder, token, expires) VALUES ('conv/2', 'dead', 1, now() + interval '1 hour')`)
-	if _, ok, _ := b.TryLease(ctx, "conv/2"); ok {
+	if _, ok := testutil.Must2(b.TryLease(ctx, "conv/2"))(t); ok {
 		t.Fatal("b took a live lease of a dead holder before it expired")
 	}
 	// Its expiry passes (by the database's clock, which decides).
@@ -276,10 +277,10 @@ func TestCopyBoltPostgresBolt(t *testing.T) {
 		if err != nil || string(e.Body) != "hi" {
 			t.Fatalf("%T: event %v %v", s, e, err)
 		}
-		evs, _ := s.Events(ctx, "c", "", 0)
-		v, _ := s.Value(ctx, "cursor")
-		pk, _ := s.PeerKeys(ctx, "7")
-		ob, _ := s.Outbox(ctx)
+		evs := testutil.Must(s.Events(ctx, "c", "", 0))(t)
+		v := testutil.Must(s.Value(ctx, "cursor"))(t)
+		pk := testutil.Must(s.PeerKeys(ctx, "7"))(t)
+		ob := testutil.Must(s.Outbox(ctx))(t)
 		id, err := s.Identity(ctx)
 		if len(evs) != 2 || string(v) != "10" || len(pk) != 1 || len(ob) != 1 || string(ob[0].Body) != "req" || err != nil || id.UserID != "42" {
 			t.Fatalf("%T after copy: %d events, value %q, %d peer keys, outbox %v, identity %v", s, len(evs), v, len(pk), ob, err)
@@ -370,11 +371,16 @@ func TestImmutableKeysAcrossReplicas(t *testing.T) {
 			defer wg.Done()
 			for range 10 {
 				err := s.Update(ctx, func(tx keystore.Tx) error {
+					n := 0 // no counter yet
 					v, err := tx.Value(ctx, "counter")
-					if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+					switch {
+					case err == nil:
+						if n, err = strconv.Atoi(string(v)); err != nil {
+							return err
+						}
+					case !errors.Is(err, keystore.ErrNotFound):
 						return err
 					}
-					n, _ := strconv.Atoi(string(v))
 					return tx.SetValue(ctx, "counter", []byte(strconv.Itoa(n+1)))
 				})
 				if err != nil {

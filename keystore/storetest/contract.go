@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -107,7 +108,7 @@ func testPeers(t *testing.T, s keystore.Store) {
 	// Same bytes again: FirstSeen keeps the earliest, flags are replaced.
 	mustNil(t, s.PutPeerKey(ctx, keystore.PeerKey{UserID: "7", Version: "10", IdentityPublicKey: []byte("id-10"),
 		SigningPublicKey: []byte("sig-10"), FirstSeen: t0.Add(100 * time.Hour), LastSeen: t0.Add(101 * time.Hour), Pinned: true}))
-	ks, _ = s.PeerKeys(ctx, "7")
+	ks = testutil.Must(s.PeerKeys(ctx, "7"))(t)
 	k10 := ks[2]
 	if !k10.FirstSeen.Equal(t0) || !k10.LastSeen.Equal(t0.Add(101*time.Hour)) || !k10.Pinned || k10.Verified {
 		t.Fatalf("after re-put: %+v", k10)
@@ -118,7 +119,7 @@ func testPeers(t *testing.T, s keystore.Store) {
 		t.Fatalf("conflicting put: err = %v, want ErrConflict", err)
 	}
 	mustNil(t, s.SetPeerVerified(ctx, "7", "10", true))
-	ks, _ = s.PeerKeys(ctx, "7")
+	ks = testutil.Must(s.PeerKeys(ctx, "7"))(t)
 	if !ks[2].Verified || string(ks[2].IdentityPublicKey) != "id-10" || !ks[2].Pinned {
 		t.Fatalf("after SetPeerVerified: %+v", ks[2])
 	}
@@ -132,7 +133,7 @@ func testPeers(t *testing.T, s keystore.Store) {
 	mustNil(t, s.PutPeerKey(ctx, keystore.PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Origin: "first"}))
 	mustNil(t, s.PutPeerKey(ctx, keystore.PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Origin: "later"}))
 	mustNil(t, s.PutPeerKey(ctx, keystore.PeerKey{UserID: "7", Version: "9", IdentityPublicKey: []byte("id-9"), SigningPublicKey: []byte("sig-9"), Pinned: true}))
-	ks, _ = s.PeerKeys(ctx, "7")
+	ks = testutil.Must(s.PeerKeys(ctx, "7"))(t)
 	if ks[1].Version != "9" || ks[1].Origin != "first" || !ks[1].Pinned {
 		t.Fatalf("origin after re-puts: %+v", ks[1])
 	}
@@ -143,7 +144,7 @@ func testPeers(t *testing.T, s keystore.Store) {
 	if err := s.PutPeerKey(ctx, long); !errors.Is(err, keystore.ErrInvalid) {
 		t.Fatalf("oversized origin: %v", err)
 	}
-	other, _ := s.PeerKeys(ctx, "70")
+	other := testutil.Must(s.PeerKeys(ctx, "70"))(t)
 	if len(other) != 0 {
 		t.Fatalf("user 70 sees %d keys of user 7", len(other))
 	}
@@ -191,7 +192,7 @@ func testConversationKeys(t *testing.T, s keystore.Store) {
 		t.Fatalf("replacing key material: %v", err)
 	}
 	mustNil(t, s.PutConversationKey(ctx, keystore.ConversationKey{ConversationID: "c1", Version: "10", Key: keyOf(3), Verified: true, CreatedAt: t0.Add(time.Hour)}))
-	k, _ = s.ConversationKey(ctx, "c1", "10")
+	k = testutil.Must(s.ConversationKey(ctx, "c1", "10"))(t)
 	if !k.Verified || !k.CreatedAt.Equal(t0) || k.Key != keyOf(3) {
 		t.Fatalf("after verified re-put: %+v", k)
 	}
@@ -226,7 +227,7 @@ func testConversations(t *testing.T, s keystore.Store) {
 	got.Sync.NextToken = ""
 	got.Sync.LastSequenceID = "1700000000002"
 	mustNil(t, s.PutConversation(ctx, got))
-	again, _ := s.Conversation(ctx, "b")
+	again := testutil.Must(s.Conversation(ctx, "b"))(t)
 	if again.Sync.NextToken != "" || again.Sync.LastSequenceID != "1700000000002" {
 		t.Fatalf("replace: %+v", again.Sync)
 	}
@@ -269,7 +270,7 @@ func testEvents(t *testing.T, s keystore.Store) {
 		t.Fatalf("event 10 = %+v", e)
 	}
 	all[1].Body[0], all[1].Raw[0] = 'X', 'X' // returned events must not alias the store
-	if again, _ := s.Events(ctx, "c", "9", 1); string(again[0].Body) != "body 10" || string(again[0].Raw) != "raw 10" {
+	if again := testutil.Must(s.Events(ctx, "c", "9", 1))(t); string(again[0].Body) != "body 10" || string(again[0].Raw) != "raw 10" {
 		t.Fatalf("mutating a returned event changed the store: %q %q", again[0].Body, again[0].Raw)
 	}
 	for _, c := range []struct {
@@ -294,7 +295,7 @@ func testEvents(t *testing.T, s keystore.Store) {
 	upd := ev("10", "m10")
 	upd.Verified, upd.Error, upd.Body = false, "bad signature", nil
 	mustNil(t, s.PutEvents(ctx, "c", []keystore.StoredEvent{upd}))
-	got, _ := s.Events(ctx, "c", "9", 1)
+	got := testutil.Must(s.Events(ctx, "c", "9", 1))(t)
 	if len(got) != 1 || got[0].Verified || got[0].Error != "bad signature" || got[0].Body != nil {
 		t.Fatalf("replaced event = %+v", got)
 	}
@@ -312,7 +313,7 @@ func testEventsAtomic(t *testing.T, s keystore.Store) {
 	if !errors.Is(err, keystore.ErrInvalid) {
 		t.Fatalf("batch with bad seq: %v", err)
 	}
-	evs, _ := s.Events(ctx, "c", "", 0)
+	evs := testutil.Must(s.Events(ctx, "c", "", 0))(t)
 	if len(evs) != 0 {
 		t.Fatalf("failed batch left %d events", len(evs))
 	}
@@ -356,7 +357,7 @@ func testOutbox(t *testing.T, s keystore.Store) {
 	mustNil(t, s.PutOutbox(ctx, keystore.OutboxItem{MessageID: "m2", ConversationID: "c", Kind: "message", Body: []byte("b2"), CreatedAt: t0.Add(time.Second)}))
 	mustNil(t, s.PutOutbox(ctx, keystore.OutboxItem{MessageID: "m1", ConversationID: "c", Kind: "message", Body: []byte("b1"), CreatedAt: t0.Add(time.Second)}))
 	mustNil(t, s.PutOutbox(ctx, keystore.OutboxItem{MessageID: "m3", ConversationID: "c", Kind: "key_change", Body: []byte("b3"), CreatedAt: t0}))
-	items, _ = s.Outbox(ctx)
+	items = testutil.Must(s.Outbox(ctx))(t)
 	var ids []string
 	for _, it := range items {
 		ids = append(ids, it.MessageID)
@@ -372,7 +373,7 @@ func testOutbox(t *testing.T, s keystore.Store) {
 		CreatedAt: t0.Add(time.Second), Attempts: 2, LastError: "503"}))
 	mustNil(t, s.AckOutbox(ctx, "m3"))
 	mustNil(t, s.AckOutbox(ctx, "m3")) // idempotent
-	items, _ = s.Outbox(ctx)
+	items = testutil.Must(s.Outbox(ctx))(t)
 	if len(items) != 2 || items[0].MessageID != "m1" || items[0].Attempts != 2 || items[0].LastError != "503" {
 		t.Fatalf("after retry and ack: %+v", items)
 	}
@@ -437,10 +438,10 @@ func testUpdateAtomic(t *testing.T, s keystore.Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update err = %v", err)
 	}
-	if items, _ := s.Outbox(ctx); len(items) != 1 {
+	if items := testutil.Must(s.Outbox(ctx))(t); len(items) != 1 {
 		t.Fatalf("rolled-back ack removed the item")
 	}
-	if evs, _ := s.Events(ctx, "c", "", 0); len(evs) != 0 {
+	if evs := testutil.Must(s.Events(ctx, "c", "", 0))(t); len(evs) != 0 {
 		t.Fatalf("rolled-back events visible")
 	}
 	// Writes inside a transaction are visible to later reads in it.
@@ -457,10 +458,10 @@ func testUpdateAtomic(t *testing.T, s keystore.Store) {
 		}
 		return nil
 	}))
-	if items, _ := s.Outbox(ctx); len(items) != 0 {
+	if items := testutil.Must(s.Outbox(ctx))(t); len(items) != 0 {
 		t.Fatalf("ack not committed")
 	}
-	if evs, _ := s.Events(ctx, "c", "", 0); len(evs) != 1 {
+	if evs := testutil.Must(s.Events(ctx, "c", "", 0))(t); len(evs) != 1 {
 		t.Fatalf("events not committed")
 	}
 }
@@ -565,7 +566,7 @@ func testConcurrent(t *testing.T, s keystore.Store) {
 	}
 	for w := range writers {
 		conv := fmt.Sprintf("c%d", w)
-		evs, _ := s.Events(ctx, conv, "", 0)
+		evs := testutil.Must(s.Events(ctx, conv, "", 0))(t)
 		latest, err := s.LatestConversationKey(ctx, conv)
 		mustNil(t, err)
 		if len(evs) != perWriter || latest.Version != fmt.Sprint(perWriter) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -92,7 +93,7 @@ func testOutboxClaims(t *testing.T, s keystore.Store) {
 	retry := item("m2", "c1", time.Second)
 	retry.Attempts, retry.LastError = 1, "503"
 	mustNil(t, c.QueueOutbox(ctx, retry))
-	if more, _, _ := c.ClaimOutbox(ctx, "c1"); len(more) != 0 {
+	if more, _ := testutil.Must2(c.ClaimOutbox(ctx, "c1"))(t); len(more) != 0 {
 		t.Fatalf("a held item was claimed twice: %v", mids(more))
 	}
 	all, err := s.Outbox(ctx)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
@@ -105,7 +106,7 @@ func TestContentVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := crypto.Header{MessageID: newMessageID(), SenderID: f.alice.id, ConversationID: f.conv}
-	p, _ := crypto.MessageCreatePayload(7, h, "1000", box)
+	p := testutil.Must(crypto.MessageCreatePayload(7, h, "1000", box))(t)
 	d := &event.MessageEventDetail{MessageCreateEvent: &event.MessageCreateEvent{Contents: box, ConversationKeyVersion: ptr("1000")}}
 	ev := Decrypt(f.bobKeys, encode(t, signedEvent(t, f.alice, env{seq: "2", conv: f.conv}, d, p)), nil)
 	if !errors.Is(ev.Err, ErrMalformed) || ev.Verified || ev.Message != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
@@ -274,17 +275,11 @@ func kindOf(d *event.MessageEventDetail) Kind {
 
 // parseSigVersion parses a canonical decimal signature version.
 func parseSigVersion(s string) (int, bool) {
-	if s == "" || len(s) > 4 || (len(s) > 1 && s[0] == '0') {
+	if len(s) > 4 || !decimal.Valid(s) {
 		return 0, false
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n, true
+	n, err := strconv.Atoi(s)
+	return n, err == nil
 }
 
 // sigVersionOf returns the event's signature version: absent means current
@@ -402,7 +397,7 @@ func prepareKeyChange(keys Keys, mm memos, me *event.MessageEvent, ev *Event) {
 			UserID: pk.GetUserID(), EncryptedKey: pk.GetEncryptedConversationKey(), PublicKeyVersion: pk.GetPublicKeyVersion(),
 		})
 	}
-	if kce.ConversationKeyVersion == nil || !validVersion(kc.Version) {
+	if kce.ConversationKeyVersion == nil || !decimal.Valid(kc.Version) {
 		ev.Err = fmt.Errorf("%w: key change has no valid key version", ErrMalformed)
 		kc.KeyErr = ev.Err
 		return
@@ -653,29 +648,18 @@ func openMessage(w *work, keys Keys, ov overlay, key *crypto.ConversationKey, ok
 // (The XDK's canonical_conversation_id, crates/core/src/pipeline.rs, minus
 // its bare-user-id form, which needs the sender.)
 func CanonicalConversationID(id string) string {
-	i := strings.IndexAny(id, ":-")
-	if i < 0 {
+	a, b, ok := wire.SplitOneToOne(strings.Replace(id, "-", ":", 1))
+	if !ok {
 		return id
 	}
-	a, b := id[:i], id[i+1:]
-	if !validVersion(a) || !validVersion(b) {
-		return id
-	}
-	// Length, then bytes: numeric order for decimal ids of any size.
-	if len(a) > len(b) || (len(a) == len(b) && a > b) {
-		a, b = b, a
-	}
-	return a + ":" + b
+	return wire.OneToOneID(a, b)
 }
 
 // oneToOneMember reports whether sender may author events in conv: always
 // for group and other ids, and only the two users of a one-to-one "a:b".
 func oneToOneMember(conv, sender string) bool {
-	a, b, ok := strings.Cut(conv, ":")
-	if !ok || !validVersion(a) || !validVersion(b) {
-		return true
-	}
-	return sender == a || sender == b
+	a, b, ok := wire.SplitOneToOne(conv)
+	return !ok || sender == a || sender == b
 }
 
 func formatInt(v int64) string { return strconv.FormatInt(v, 10) }

@@ -2,8 +2,8 @@ package inbound_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
+	"log"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/inbound"
@@ -16,28 +16,48 @@ import (
 // way the official SDK does, and wraps it in the server's envelope.
 func sealedMessage(from *crypto.KeyPair, seq, prev, text string, key *crypto.ConversationKey) []byte {
 	s := func(v string) *string { return &v }
-	plain, _ := wire.EncodeMessageEntryHolder(&product.MessageEntryHolder{Contents: &product.MessageEntryContents{
+	plain, err := wire.EncodeMessageEntryHolder(&product.MessageEntryHolder{Contents: &product.MessageEntryContents{
 		Message: &product.MessageContents{MessageText: s(text)}}})
-	box, _ := crypto.Seal(nil, key, plain)
-	h := crypto.Header{MessageID: "msg-" + seq, SenderID: "1111", ConversationID: "1111:2222"}
-	p, _ := crypto.MessageCreatePayload(crypto.SignatureVersion, h, "1000", box)
-	sig, _ := p.Sign(from.Signing)
-	raw, _ := wire.EncodeMessageEvent(&event.MessageEvent{
-		SequenceID: s(seq), PreviousSequenceID: s(prev), MessageID: s(h.MessageID), SenderID: s(h.SenderID),
-		ConversationID: s(h.ConversationID),
-		Detail:         &event.MessageEventDetail{MessageCreateEvent: &event.MessageCreateEvent{Contents: box, ConversationKeyVersion: s("1000")}},
-		MessageEventSignature: &event.MessageEventSignature{Signature: s(base64.RawStdEncoding.EncodeToString(sig)),
-			PublicKeyVersion: s("1"), SignatureVersion: s("7")},
-	})
+	if err != nil {
+		panic(err)
+	}
+	box, err := crypto.Seal(nil, key, plain)
+	if err != nil {
+		panic(err)
+	}
+	h := wire.Envelope{SequenceID: seq, PreviousSequenceID: prev, MessageID: "msg-" + seq, SenderID: "1111", ConversationID: "1111:2222"}
+	p, err := crypto.MessageCreatePayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: h.MessageID, SenderID: h.SenderID, ConversationID: h.ConversationID}, "1000", box)
+	if err != nil {
+		panic(err)
+	}
+	sig, err := p.Sign(from.Signing)
+	if err != nil {
+		panic(err)
+	}
+	raw, err := h.Encode(&event.MessageEventDetail{MessageCreateEvent: &event.MessageCreateEvent{Contents: box, ConversationKeyVersion: s("1000")}},
+		wire.Signature(sig, "1", crypto.SignatureVersion))
+	if err != nil {
+		panic(err)
+	}
 	return raw
 }
 
 // Example decrypts a conversation history with DecryptBatch and checks the
 // transcript with a Chain.
 func Example() {
-	alice, _ := crypto.GenerateKeyPair(nil)
-	bob, _ := crypto.GenerateKeyPair(nil)
-	key, _ := crypto.NewConversationKey(nil)
+	alice, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, err := crypto.GenerateKeyPair(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// Bob's view: his identity, Alice's pinned signing key, the
 	// conversation key.

@@ -84,37 +84,24 @@ func sealHolder(t testing.TB, key *crypto.ConversationKey, h *product.MessageEnt
 // signedEvent wraps detail in an envelope signed by `by` over payload.
 func signedEvent(t testing.TB, by *tuser, e env, d *event.MessageEventDetail, payload crypto.Payload) *event.MessageEvent {
 	t.Helper()
-	me := &event.MessageEvent{
-		SequenceID:     ptr(e.seq),
-		MessageID:      ptr(payload.MessageID),
-		SenderID:       ptr(by.id),
-		ConversationID: ptr(e.conv),
-		CreatedAtMsec:  ptr("1700000000000"),
-		Detail:         d,
+	h := wire.Envelope{SequenceID: e.seq, PreviousSequenceID: e.prev, MessageID: payload.MessageID,
+		SenderID: by.id, ConversationID: e.conv, CreatedAtMsec: "1700000000000"}
+	if e.noSig {
+		return h.Event(d, nil)
 	}
-	if e.prev != "" {
-		me.PreviousSequenceID = ptr(e.prev)
+	sig, err := payload.Sign(by.kp.Signing)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !e.noSig {
-		sig, err := payload.Sign(by.kp.Signing)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sv := e.sigVersion
-		if sv == "" {
-			sv = "7"
-		}
-		kv := by.ver
-		if e.keyVersion != "" {
-			kv = e.keyVersion
-		}
-		me.MessageEventSignature = &event.MessageEventSignature{
-			Signature:        ptr(base64.RawStdEncoding.EncodeToString(sig)),
-			PublicKeyVersion: ptr(kv),
-			SignatureVersion: ptr(sv),
-		}
+	kv := by.ver
+	if e.keyVersion != "" {
+		kv = e.keyVersion
 	}
-	return me
+	ms := wire.Signature(sig, kv, crypto.SignatureVersion)
+	if e.sigVersion != "" {
+		ms.SignatureVersion = ptr(e.sigVersion) // possibly malformed, on purpose
+	}
+	return h.Event(d, ms)
 }
 
 func encode(t testing.TB, me *event.MessageEvent) []byte {

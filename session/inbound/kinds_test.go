@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -259,7 +260,7 @@ func TestAdminSettingsChangeIsUnverifiable(t *testing.T) {
 	f := newFixture(t)
 	d := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
 		GroupAdminSettingsChange: &event.GroupAdminSettingsChange{AddMember: ptr(true)}}}}
-	p, _ := crypto.GroupIDListPayload(7, crypto.Header{MessageID: "m", SenderID: f.alice.id, ConversationID: "g1"}, crypto.KindGroupAdminAdd, nil)
+	p := testutil.Must(crypto.GroupIDListPayload(7, crypto.Header{MessageID: "m", SenderID: f.alice.id, ConversationID: "g1"}, crypto.KindGroupAdminAdd, nil))(t)
 	ev := Decrypt(f.bobKeys, encode(t, signedEvent(t, f.alice, env{seq: "1", conv: "g1"}, d, p)), nil)
 	if !errors.Is(ev.Err, ErrUnsignablePayload) || ev.Verified || ev.GroupChange != nil {
 		t.Fatalf("err %v", ev.Err)
@@ -321,7 +322,10 @@ func TestCompareVersions(t *testing.T) {
 		want int
 	}{
 		{"9", "10", -1}, {"10", "9", 1}, {"1795316937325", "1795316937325", 0},
-		{"007", "7", 0}, {"99999999999999999999999", "100000000000000000000000", -1},
+		{"99999999999999999999999", "100000000000000000000000", -1},
+		// Non-canonical strings sort below every canonical one, bytewise
+		// among themselves: "007" is not 7, and "01" is below "2".
+		{"007", "7", -1}, {"01", "2", -1}, {"2", "01", 1},
 		{"", "1", -1}, {"x", "1", -1}, {"1", "x", 1}, {"a", "b", -1}, {"", "", 0}, {"0", "", 1},
 	}
 	for _, c := range cases {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/xchat-go/xchat/internal/vectorgen"
 	"github.com/xchat-go/xchat/testvectors"
 )
 
@@ -24,7 +25,7 @@ func main() {
 }
 
 func run(out string) error {
-	f, err := testvectors.Generate()
+	f, err := vectorgen.Generate()
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package testvectors
+package vectorgen
 
 import (
 	"bytes"
@@ -6,13 +6,14 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/testvectors"
 )
 
 // Cases for the symmetric primitives: secretbox, secretstream and HKDF.
 
-// pattern returns n bytes byte[i] = (7*i + 3) & 0xff, the plaintext pattern
+// Pattern returns n bytes byte[i] = (7*i + 3) & 0xff, the plaintext pattern
 // of the SDK stream samples.
-func pattern(n int) []byte {
+func Pattern(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(7*i + 3)
@@ -31,7 +32,7 @@ func (g *generator) secretbox() {
 		if err != nil {
 			g.fail(err)
 		}
-		g.add(Case{Name: name, Kind: KindSecretbox, Op: "open", Expect: ExpectSuccess, Note: note,
+		g.add(testvectors.Case{Name: name, Kind: testvectors.KindSecretbox, Op: "open", Expect: testvectors.ExpectSuccess, Note: note,
 			Inputs:  map[string]any{"key_hex": hx(ck[:]), "box_hex": hx(box)},
 			Outputs: map[string]any{"plaintext_hex": hx(pt)}})
 		return box
@@ -41,7 +42,7 @@ func (g *generator) secretbox() {
 	seal("secretbox/1000-bytes", g.rng.Bytes(1000), "")
 	other, _ := crypto.NewConversationKey(g.rng)
 	fail := func(name string, key *crypto.ConversationKey, b []byte, note string) {
-		g.add(Case{Name: name, Kind: KindSecretbox, Op: "open", Expect: ExpectDecryptionFailed, Note: note,
+		g.add(testvectors.Case{Name: name, Kind: testvectors.KindSecretbox, Op: "open", Expect: testvectors.ExpectDecryptionFailed, Note: note,
 			Inputs: map[string]any{"key_hex": hx(key[:]), "box_hex": hx(b)}})
 	}
 	fail("secretbox/nonce-flip", ck, flip(box, 0), "")
@@ -62,16 +63,16 @@ func (g *generator) secretstream() {
 		return ct
 	}
 	add := func(name string, ct []byte, expect string, pt []byte, note string) {
-		c := Case{Name: name, Kind: KindSecretstream, Op: "decrypt", Expect: expect, Note: note,
+		c := testvectors.Case{Name: name, Kind: testvectors.KindSecretstream, Op: "decrypt", Expect: expect, Note: note,
 			Inputs: map[string]any{"key_hex": hx(key), "ciphertext_hex": hx(ct)}}
-		if expect == ExpectSuccess {
+		if expect == testvectors.ExpectSuccess {
 			c.Outputs = map[string]any{"plaintext_hex": hx(pt)}
 		}
 		g.add(c)
 	}
 	streams := map[int][]byte{}
 	for _, n := range []int{0, 1, 1023, 1024, 1025, 2500} {
-		pt := pattern(n)
+		pt := Pattern(n)
 		ct := enc(pt)
 		streams[n] = ct
 		note := ""
@@ -83,22 +84,22 @@ func (g *generator) secretstream() {
 		case 2500:
 			note = "chunks of 1024, 1024 and 452 bytes, the last tagged FINAL"
 		}
-		add("secretstream/"+strconv.Itoa(n)+"-bytes", ct, ExpectSuccess, pt, note)
+		add("secretstream/"+strconv.Itoa(n)+"-bytes", ct, testvectors.ExpectSuccess, pt, note)
 	}
 	s2500 := streams[2500]
-	add("secretstream/truncated-drop-final", s2500[:24+2*1041], ExpectTruncatedStream, nil,
+	add("secretstream/truncated-drop-final", s2500[:24+2*1041], testvectors.ExpectTruncatedStream, nil,
 		"the FINAL chunk is dropped: the stream ends on a MESSAGE chunk")
-	add("secretstream/truncated-to-header", s2500[:24], ExpectSuccess, nil,
+	add("secretstream/truncated-to-header", s2500[:24], testvectors.ExpectSuccess, nil,
 		"KNOWN WEAKNESS shared with the XDK (SDK-FACTS §12): a non-empty stream cut down to its header is indistinguishable from an empty stream and decrypts to empty; callers must check the expected size out of band")
-	add("secretstream/truncated-mid-chunk", s2500[:24+1041+100], ExpectDecryptionFailed, nil,
+	add("secretstream/truncated-mid-chunk", s2500[:24+1041+100], testvectors.ExpectDecryptionFailed, nil,
 		"a partial last frame fails authentication")
-	add("secretstream/short-header", s2500[:23], ExpectTruncatedStream, nil, "")
-	add("secretstream/empty-input", nil, ExpectTruncatedStream, nil, "not even a header")
-	add("secretstream/chunk-flip", flip(s2500, 24+1041+5), ExpectDecryptionFailed, nil, "")
-	add("secretstream/header-flip", flip(s2500, 3), ExpectDecryptionFailed, nil, "")
-	add("secretstream/final-tag-flip", flip(streams[1], -1), ExpectDecryptionFailed, nil, "")
+	add("secretstream/short-header", s2500[:23], testvectors.ExpectTruncatedStream, nil, "")
+	add("secretstream/empty-input", nil, testvectors.ExpectTruncatedStream, nil, "not even a header")
+	add("secretstream/chunk-flip", flip(s2500, 24+1041+5), testvectors.ExpectDecryptionFailed, nil, "")
+	add("secretstream/header-flip", flip(s2500, 3), testvectors.ExpectDecryptionFailed, nil, "")
+	add("secretstream/final-tag-flip", flip(streams[1], -1), testvectors.ExpectDecryptionFailed, nil, "")
 	add("secretstream/swapped-chunks", append(append(bytes.Clone(s2500[:24]), s2500[24+1041:24+2*1041]...), append(bytes.Clone(s2500[24:24+1041]), s2500[24+2*1041:]...)...),
-		ExpectDecryptionFailed, nil, "chunks are bound to their position")
+		testvectors.ExpectDecryptionFailed, nil, "chunks are bound to their position")
 
 	// Data after FINAL: a full-size FINAL frame followed by one more frame.
 	s1024 := streams[1024]
@@ -108,32 +109,32 @@ func (g *generator) secretstream() {
 		return
 	}
 	var extra []byte
-	if _, err := p.Push(nil, pattern(1024), nil, secretstream.TagFinal); err != nil {
+	if _, err := p.Push(nil, Pattern(1024), nil, secretstream.TagFinal); err != nil {
 		g.fail(err)
 	}
 	if extra, err = p.Push(nil, []byte{1}, nil, secretstream.TagMessage); err != nil {
 		g.fail(err)
 	}
-	add("secretstream/data-after-final", append(bytes.Clone(s1024), extra...), ExpectDataAfterFinal, nil,
+	add("secretstream/data-after-final", append(bytes.Clone(s1024), extra...), testvectors.ExpectDataAfterFinal, nil,
 		"a validly encrypted frame follows the FINAL frame (the XDK reports a pull failure)")
-	add("secretstream/trailing-byte", append(bytes.Clone(streams[1]), 0), ExpectDecryptionFailed, nil,
+	add("secretstream/trailing-byte", append(bytes.Clone(streams[1]), 0), testvectors.ExpectDecryptionFailed, nil,
 		"one stray byte after a short FINAL frame makes that frame fail authentication")
 
-	g.add(Case{Name: "secretstream/key-31-bytes", Kind: KindSecretstream, Op: "decrypt", Expect: ExpectInvalidKey,
+	g.add(testvectors.Case{Name: "secretstream/key-31-bytes", Kind: testvectors.KindSecretstream, Op: "decrypt", Expect: testvectors.ExpectInvalidKey,
 		Inputs: map[string]any{"key_hex": hx(key[:31]), "ciphertext_hex": hx(streams[1])}})
 }
 
 func (g *generator) hkdf() {
 	secret := g.rng.Bytes(32)
 	add := func(name, salt string, n int, note string) {
-		expect := ExpectSuccess
+		expect := testvectors.ExpectSuccess
 		if n < 0 || n > 8160 {
-			expect = ExpectInvalidLength
+			expect = testvectors.ExpectInvalidLength
 		}
-		c := Case{Name: name, Kind: KindHKDF, Op: "derive", Expect: expect, Note: note,
+		c := testvectors.Case{Name: name, Kind: testvectors.KindHKDF, Op: "derive", Expect: expect, Note: note,
 			Inputs: map[string]any{"secret_hex": hx(secret), "salt_utf8": salt, "length": strconv.Itoa(n)}}
 		out, err := crypto.HKDF(secret, salt, n)
-		if g.mismatch(name, err, expect, ExpectInvalidLength) {
+		if g.mismatch(name, err, expect, testvectors.ExpectInvalidLength) {
 			return
 		}
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/testutil"
 	"golang.org/x/crypto/chacha20"
 )
 
@@ -31,7 +32,7 @@ func TestKeystream(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Reader{c: c}
-	want, _ := hex.DecodeString("76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7")
+	want := testutil.Must(hex.DecodeString("76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"))(t)
 	if got := r.Bytes(32); !bytes.Equal(got, want) {
 		t.Fatalf("keystream %x, want %x", got, want)
 	}

@@ -1,4 +1,4 @@
-package testvectors
+package vectorgen
 
 import (
 	"encoding/hex"
@@ -9,19 +9,19 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 )
 
-// errBadInput reports a vector whose inputs cannot be interpreted.
-var errBadInput = errors.New("testvectors: bad case input")
+// ErrBadInput reports a vector whose inputs cannot be interpreted.
+var ErrBadInput = errors.New("testvectors: bad case input")
 
-// field returns the string input or output named k, and whether it is
+// Field returns the string input or output named k, and whether it is
 // present. It fails for a value of another type.
-func field(m map[string]any, k string) (string, bool, error) {
+func Field(m map[string]any, k string) (string, bool, error) {
 	v, ok := m[k]
 	if !ok {
 		return "", false, nil
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", false, fmt.Errorf("%w: %s is %T, want a string", errBadInput, k, v)
+		return "", false, fmt.Errorf("%w: %s is %T, want a string", ErrBadInput, k, v)
 	}
 	return s, true, nil
 }
@@ -40,32 +40,32 @@ func listField(m map[string]any, k string) ([]string, error) {
 		for i, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("%w: %s[%d] is %T", errBadInput, k, i, e)
+				return nil, fmt.Errorf("%w: %s[%d] is %T", ErrBadInput, k, i, e)
 			}
 			out[i] = s
 		}
 		return out, nil
 	default:
-		return nil, fmt.Errorf("%w: %s is %T, want a list", errBadInput, k, v)
+		return nil, fmt.Errorf("%w: %s is %T, want a list", ErrBadInput, k, v)
 	}
 }
 
-// buildPayload builds the signed payload a KindPayload case describes. Its
+// BuildPayload builds the signed payload a KindPayload case describes. Its
 // inputs are: payload_kind (a crypto.Kind* string), signature_version,
 // message_id, sender_id, conversation_id, and the kind's own fields (see
 // xchat.json). Optional values absent from the inputs are absent (null) in
 // the payload.
-func buildPayload(in map[string]any) (crypto.Payload, error) {
+func BuildPayload(in map[string]any) (crypto.Payload, error) {
 	var firstErr error
 	get := func(k string) string {
-		s, _, err := field(in, k)
+		s, _, err := Field(in, k)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 		return s
 	}
 	opt := func(k string) *string {
-		s, ok, err := field(in, k)
+		s, ok, err := Field(in, k)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -81,7 +81,7 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 		}
 		b, err := strconv.ParseBool(*s)
 		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%w: %s: %w", errBadInput, k, err)
+			firstErr = fmt.Errorf("%w: %s: %w", ErrBadInput, k, err)
 		}
 		return &b
 	}
@@ -92,7 +92,7 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 		}
 		n, err := strconv.ParseInt(*s, 10, 64)
 		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%w: %s: %w", errBadInput, k, err)
+			firstErr = fmt.Errorf("%w: %s: %w", ErrBadInput, k, err)
 		}
 		return &n
 	}
@@ -105,7 +105,7 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 	}
 	version, err := strconv.Atoi(get("signature_version"))
 	if err != nil {
-		return crypto.Payload{}, fmt.Errorf("%w: signature_version: %w", errBadInput, err)
+		return crypto.Payload{}, fmt.Errorf("%w: signature_version: %w", ErrBadInput, err)
 	}
 	h := crypto.Header{MessageID: get("message_id"), SenderID: get("sender_id"), ConversationID: get("conversation_id")}
 	ckv := get("conversation_key_version")
@@ -115,7 +115,7 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 	case crypto.KindMessageCreate:
 		contents, derr := hex.DecodeString(get("contents_hex"))
 		if derr != nil {
-			return crypto.Payload{}, fmt.Errorf("%w: contents_hex: %w", errBadInput, derr)
+			return crypto.Payload{}, fmt.Errorf("%w: contents_hex: %w", ErrBadInput, derr)
 		}
 		p, err = crypto.MessageCreatePayload(version, h, ckv, contents)
 	case crypto.KindConversationKey:
@@ -123,13 +123,13 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 		if s := opt("conversation_key_hex"); s != nil {
 			kb, derr := hex.DecodeString(*s)
 			if derr != nil || len(kb) != crypto.ConversationKeySize {
-				return crypto.Payload{}, fmt.Errorf("%w: conversation_key_hex", errBadInput)
+				return crypto.Payload{}, fmt.Errorf("%w: conversation_key_hex", ErrBadInput)
 			}
 			kc.Key = (*crypto.ConversationKey)(kb)
 		}
 		ids, keys, vers := list("participant_user_ids"), list("participant_encrypted_keys_b64"), list("participant_key_versions")
 		if len(ids) != len(keys) || len(ids) != len(vers) {
-			return crypto.Payload{}, fmt.Errorf("%w: participant lists differ in length", errBadInput)
+			return crypto.Payload{}, fmt.Errorf("%w: participant lists differ in length", ErrBadInput)
 		}
 		for i := range ids {
 			kc.Participants = append(kc.Participants, crypto.ParticipantKey{UserID: ids[i], EncryptedConversationKey: keys[i], PublicKeyVersion: vers[i]})
@@ -155,11 +155,11 @@ func buildPayload(in map[string]any) (crypto.Payload, error) {
 	case crypto.KindMessageDelete:
 		action, aerr := strconv.ParseInt(get("delete_action"), 10, 32)
 		if aerr != nil {
-			return crypto.Payload{}, fmt.Errorf("%w: delete_action: %w", errBadInput, aerr)
+			return crypto.Payload{}, fmt.Errorf("%w: delete_action: %w", ErrBadInput, aerr)
 		}
 		p, err = crypto.MessageDeletePayload(version, h, int32(action), list("sequence_ids"))
 	default:
-		return crypto.Payload{}, fmt.Errorf("%w: payload_kind %q", errBadInput, kind)
+		return crypto.Payload{}, fmt.Errorf("%w: payload_kind %q", ErrBadInput, kind)
 	}
 	if firstErr != nil {
 		return crypto.Payload{}, firstErr

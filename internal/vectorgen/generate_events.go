@@ -1,4 +1,4 @@
-package testvectors
+package vectorgen
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/testvectors"
 	"github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
@@ -48,25 +49,19 @@ func (e *eventGen) newUser(id, version string) *user {
 // the given version.
 func (e *eventGen) envelope(sender *user, msgID, conv string, detail *event.MessageEventDetail, p crypto.Payload, version int) *event.MessageEvent {
 	e.seq++
-	ev := &event.MessageEvent{
-		SequenceID:     ptr(strconv.Itoa(1000 + e.seq)),
-		MessageID:      ptr(msgID),
-		SenderID:       ptr(sender.id),
-		ConversationID: ptr(conv),
-		CreatedAtMsec:  ptr(strconv.Itoa(1795000000000 + e.seq)),
-		Detail:         detail,
+	h := wire.Envelope{
+		SequenceID:     strconv.Itoa(1000 + e.seq),
+		MessageID:      msgID,
+		SenderID:       sender.id,
+		ConversationID: conv,
+		CreatedAtMsec:  strconv.Itoa(1795000000000 + e.seq),
 	}
 	sig, err := p.Sign(sender.kp.Signing)
 	if err != nil {
 		e.g.fail(err)
-		return ev
+		return h.Event(detail, nil)
 	}
-	ev.MessageEventSignature = &event.MessageEventSignature{
-		Signature:        ptr(crypto.EncodeSignature(sig)),
-		PublicKeyVersion: ptr(sender.keyVersion),
-		SignatureVersion: ptr(strconv.Itoa(version)),
-	}
-	return ev
+	return h.Event(detail, wire.Signature(sig, sender.keyVersion, version))
 }
 
 func (e *eventGen) header(msgID, sender, conv string) crypto.Header {
@@ -157,7 +152,7 @@ func (e *eventGen) addRaw(name, envelope, expect, note string, outputs map[strin
 	for i, s := range e.signers {
 		signers[i] = s
 	}
-	c := Case{Name: name, Kind: KindEvent, Op: "open", Expect: expect, Note: note,
+	c := testvectors.Case{Name: name, Kind: testvectors.KindEvent, Op: "open", Expect: expect, Note: note,
 		Inputs: map[string]any{
 			"envelope_b64":                   envelope,
 			"recipient_user_id":              e.bob.id,
@@ -166,7 +161,7 @@ func (e *eventGen) addRaw(name, envelope, expect, note string, outputs map[strin
 			"signers":                        signers,
 			"conversation_keys":              keys,
 		}}
-	if expect == ExpectSuccess {
+	if expect == testvectors.ExpectSuccess {
 		c.Outputs = outputs
 	}
 	e.g.add(c)
@@ -235,13 +230,13 @@ func (g *generator) events() {
 	out := common("keyChange", kc, 7, payloadOf("keyChange", kc, 7, hx(e.ck[:])))
 	out["conversation_key_version"] = e.ckv
 	out["conversation_key_hex"] = hx(e.ck[:])
-	e.add("event/key-change-v7", kc, ExpectSuccess, "1:1 key change wrapping the key to both participants; the recipient unwraps its copy, then verifies the v7 signature over the plaintext key", out)
+	e.add("event/key-change-v7", kc, testvectors.ExpectSuccess, "1:1 key change wrapping the key to both participants; the recipient unwraps its copy, then verifies the v7 signature over the plaintext key", out)
 
 	kc6 := e.keyChange(a, e.conv, e.ckv, e.ck, 6, e.bob, a)
 	out = common("keyChange", kc6, 6, payloadOf("keyChange", kc6, 6, hx(e.ck[:])))
 	out["conversation_key_version"] = e.ckv
 	out["conversation_key_hex"] = hx(e.ck[:])
-	e.add("event/key-change-v6", kc6, ExpectSuccess, "", out)
+	e.add("event/key-change-v6", kc6, testvectors.ExpectSuccess, "", out)
 
 	kc5 := e.keyChange(a, e.conv, e.ckv, e.ck, 5, e.bob, a)
 	kc5p := make([]string, 0)
@@ -251,26 +246,26 @@ func (g *generator) events() {
 	out = common("keyChange", kc5, 5, []byte(join(append([]string{crypto.KindConversationKey, *kc5.MessageID, a.id, e.conv, e.ckv}, kc5p...))))
 	out["conversation_key_version"] = e.ckv
 	out["conversation_key_hex"] = hx(e.ck[:])
-	e.add("event/key-change-v5-legacy", kc5, ExpectSuccess, "pre-v6 layout: the participant list is signed (accepted: still >= 2)", out)
+	e.add("event/key-change-v5-legacy", kc5, testvectors.ExpectSuccess, "pre-v6 layout: the participant list is signed (accepted: still >= 2)", out)
 
 	msg := e.message(a, e.conv, e.ckv, e.ck, textEntry("hello bob"), 7)
 	out = common("message", msg, 7, payloadOf("message", msg, 7))
 	out["text_utf8"] = "hello bob"
 	out["conversation_key_version"] = e.ckv
-	e.add("event/message-v7", msg, ExpectSuccess, "", out)
+	e.add("event/message-v7", msg, testvectors.ExpectSuccess, "", out)
 
 	msg2 := e.message(a, e.conv, e.ckv, e.ck, textEntry("old signer"), 2)
 	out = common("message", msg2, 2, payloadOf("message", msg2, 2))
 	out["text_utf8"] = "old signer"
 	out["conversation_key_version"] = e.ckv
-	e.add("event/message-v2", msg2, ExpectSuccess, "the message payload is the same at every version from 2 to 7", out)
+	e.add("event/message-v2", msg2, testvectors.ExpectSuccess, "the message payload is the same at every version from 2 to 7", out)
 
 	// Group: key change to all three, group create, member add.
 	gkc := e.keyChange(a, e.group, e.gckv, e.gck, 7, a, e.bob, e.carol)
 	out = common("keyChange", gkc, 7, payloadOf("keyChange", gkc, 7, hx(e.gck[:])))
 	out["conversation_key_version"] = e.gckv
 	out["conversation_key_hex"] = hx(e.gck[:])
-	e.add("event/group-key-change-v7", gkc, ExpectSuccess, "first action signature of a group create", out)
+	e.add("event/group-key-change-v7", gkc, testvectors.ExpectSuccess, "first action signature of a group create", out)
 
 	gcID := g.uuid()
 	gcDetail := &event.GroupCreate{MemberIds: []string{"111", "222", "333"}, AdminIds: []string{"111"}, Title: ptr("Team"), ConversationKeyVersion: ptr(e.gckv)}
@@ -285,7 +280,7 @@ func (g *generator) events() {
 	out = common("groupCreate", gc, 7, gcB)
 	out["member_ids"] = gcDetail.MemberIds
 	out["title_utf8"] = "Team"
-	e.add("event/group-create-v7", gc, ExpectSuccess, "second action signature of a group create; the payload carries no conversation id", out)
+	e.add("event/group-create-v7", gc, testvectors.ExpectSuccess, "second action signature of a group create; the payload carries no conversation id", out)
 
 	maID := g.uuid()
 	maDetail := &event.GroupMemberAddChange{
@@ -305,7 +300,7 @@ func (g *generator) events() {
 	maB, _ := maP.Bytes()
 	out = common("groupMemberAdd", ma, 7, maB)
 	out["member_ids"] = maDetail.MemberIds
-	e.add("event/group-member-add-v7", ma, ExpectSuccess, "", out)
+	e.add("event/group-member-add-v7", ma, testvectors.ExpectSuccess, "", out)
 
 	delID := g.uuid()
 	delP, err := crypto.MessageDeletePayload(7, e.header(delID, a.id, e.conv), crypto.DeleteForAll, []string{"1004", "1005"})
@@ -319,7 +314,7 @@ func (g *generator) events() {
 	out = common("messageDelete", del, 7, delB)
 	out["sequence_ids"] = []string{"1004", "1005"}
 	out["delete_action"] = "2"
-	e.add("event/message-delete-v7", del, ExpectSuccess, "", out)
+	e.add("event/message-delete-v7", del, testvectors.ExpectSuccess, "", out)
 
 	// Unsigned fields: accepted, documented.
 	gcAdmin := e.clone(gc)
@@ -327,7 +322,7 @@ func (g *generator) events() {
 	out = common("groupCreate", gcAdmin, 7, gcB)
 	out["member_ids"] = gcDetail.MemberIds
 	out["title_utf8"] = "Team"
-	e.add("event/group-create-admins-tampered", gcAdmin, ExpectSuccess,
+	e.add("event/group-create-admins-tampered", gcAdmin, testvectors.ExpectSuccess,
 		"KNOWN GAP shared with the XDK (SDK-FACTS Version 4): admin_ids are not signed, so a server-added admin still verifies; do not treat admin lists as authenticated", out)
 	msgTTL := e.clone(msg)
 	msgTTL.Detail.MessageCreateEvent.TTLMsec = ptr(int64(1000))
@@ -336,7 +331,7 @@ func (g *generator) events() {
 	out = common("message", msgTTL, 7, payloadOf("message", msg, 7))
 	out["text_utf8"] = "hello bob"
 	out["conversation_key_version"] = e.ckv
-	e.add("event/message-unsigned-fields-tampered", msgTTL, ExpectSuccess,
+	e.add("event/message-unsigned-fields-tampered", msgTTL, testvectors.ExpectSuccess,
 		"KNOWN GAP shared with the XDK: ttl_msec, should_notify and the sequence id are not signed", out)
 
 	// High-S: same message with s replaced by n-s.
@@ -348,14 +343,14 @@ func (g *generator) events() {
 	out = common("message", hs, 7, payloadOf("message", msg, 7))
 	out["text_utf8"] = "hello bob"
 	out["conversation_key_version"] = e.ckv
-	e.add("event/message-malleated-s", hs, ExpectSuccess, "s -> n-s still verifies, as in the XDK, which itself emits high-S signatures", out)
+	e.add("event/message-malleated-s", hs, testvectors.ExpectSuccess, "s -> n-s still verifies, as in the XDK, which itself emits high-S signatures", out)
 
 	padded := e.clone(msg)
 	padded.MessageEventSignature.Signature = ptr(b64(mustB64Gen(g, *msg.MessageEventSignature.Signature)))
 	out = common("message", padded, 7, payloadOf("message", msg, 7))
 	out["text_utf8"] = "hello bob"
 	out["conversation_key_version"] = e.ckv
-	e.add("event/message-signature-padded", padded, ExpectSuccess, "the signature string may carry base64 padding", out)
+	e.add("event/message-signature-padded", padded, testvectors.ExpectSuccess, "the signature string may carry base64 padding", out)
 
 	// --- Tampered events. ---
 	t := func(name string, base *event.MessageEvent, expect, note string, mutate func(ev *event.MessageEvent)) {
@@ -363,51 +358,51 @@ func (g *generator) events() {
 		mutate(ev)
 		e.add(name, ev, expect, note, nil)
 	}
-	t("event/message-contents-bit-flip", msg, ExpectInvalidSignature, "the contents are signed; verification precedes decryption", func(ev *event.MessageEvent) {
+	t("event/message-contents-bit-flip", msg, testvectors.ExpectInvalidSignature, "the contents are signed; verification precedes decryption", func(ev *event.MessageEvent) {
 		ev.Detail.MessageCreateEvent.Contents = flip(ev.Detail.MessageCreateEvent.Contents, 30)
 	})
-	t("event/message-signature-bit-flip", msg, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/message-signature-bit-flip", msg, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		sig, _ := crypto.DecodeSignature(*ev.MessageEventSignature.Signature)
 		ev.MessageEventSignature.Signature = ptr(crypto.EncodeSignature(flip(sig, 10)))
 	})
-	t("event/message-swapped-signature", msg, ExpectInvalidSignature, "the delete event's valid signature on the message", func(ev *event.MessageEvent) {
+	t("event/message-swapped-signature", msg, testvectors.ExpectInvalidSignature, "the delete event's valid signature on the message", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature = e.clone(del).MessageEventSignature
 	})
-	t("event/message-wrong-key-version", msg, ExpectUnknownSigningKey, "no signing key registered for that sender at that version", func(ev *event.MessageEvent) {
+	t("event/message-wrong-key-version", msg, testvectors.ExpectUnknownSigningKey, "no signing key registered for that sender at that version", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.PublicKeyVersion = ptr("1795000000100")
 	})
-	t("event/message-key-version-leading-zero", msg, ExpectUnknownSigningKey, "key versions are matched exactly, as in the XDK", func(ev *event.MessageEvent) {
+	t("event/message-key-version-leading-zero", msg, testvectors.ExpectUnknownSigningKey, "key versions are matched exactly, as in the XDK", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.PublicKeyVersion = ptr("0" + a.keyVersion)
 	})
-	t("event/message-signature-version-1", msg, ExpectUnsupportedVersion, "", func(ev *event.MessageEvent) {
+	t("event/message-signature-version-1", msg, testvectors.ExpectUnsupportedVersion, "", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = ptr("1")
 	})
-	t("event/message-signature-version-07", msg, ExpectUnsupportedVersion, "STRICTER than the XDK, which accepts \"07\" as 7", func(ev *event.MessageEvent) {
+	t("event/message-signature-version-07", msg, testvectors.ExpectUnsupportedVersion, "STRICTER than the XDK, which accepts \"07\" as 7", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = ptr("07")
 	})
-	t("event/message-signature-version-8", msg, ExpectUnsupportedVersion, "STRICTER than the XDK, which accepts versions above 7", func(ev *event.MessageEvent) {
+	t("event/message-signature-version-8", msg, testvectors.ExpectUnsupportedVersion, "STRICTER than the XDK, which accepts versions above 7", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = ptr("8")
 	})
-	t("event/message-signature-version-absent", msg, ExpectUnsupportedVersion, "STRICTER than the XDK, which treats a missing version as current", func(ev *event.MessageEvent) {
+	t("event/message-signature-version-absent", msg, testvectors.ExpectUnsupportedVersion, "STRICTER than the XDK, which treats a missing version as current", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = nil
 	})
-	t("event/message-moved-conversation", msg, ExpectInvalidSignature, "replayed into another conversation", func(ev *event.MessageEvent) {
+	t("event/message-moved-conversation", msg, testvectors.ExpectInvalidSignature, "replayed into another conversation", func(ev *event.MessageEvent) {
 		ev.ConversationID = ptr("111:333")
 	})
-	t("event/message-reversed-conversation-id", msg, ExpectInvalidSignature, "222:111 is not the canonical id that was signed", func(ev *event.MessageEvent) {
+	t("event/message-reversed-conversation-id", msg, testvectors.ExpectInvalidSignature, "222:111 is not the canonical id that was signed", func(ev *event.MessageEvent) {
 		ev.ConversationID = ptr("222:111")
 	})
-	t("event/message-reattributed-sender", msg, ExpectInvalidSignature, "sender changed to carol, whose key is known: her key does not verify alice's signature", func(ev *event.MessageEvent) {
+	t("event/message-reattributed-sender", msg, testvectors.ExpectInvalidSignature, "sender changed to carol, whose key is known: her key does not verify alice's signature", func(ev *event.MessageEvent) {
 		ev.SenderID = ptr(e.carol.id)
 		ev.MessageEventSignature.PublicKeyVersion = ptr(e.carol.keyVersion)
 	})
-	t("event/message-changed-message-id", msg, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/message-changed-message-id", msg, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		ev.MessageID = ptr(g.uuid())
 	})
-	t("event/message-changed-key-version", msg, ExpectInvalidSignature, "conversation_key_version is signed", func(ev *event.MessageEvent) {
+	t("event/message-changed-key-version", msg, testvectors.ExpectInvalidSignature, "conversation_key_version is signed", func(ev *event.MessageEvent) {
 		ev.Detail.MessageCreateEvent.ConversationKeyVersion = ptr("1795000001001")
 	})
-	t("event/message-embedded-attacker-key", msg, ExpectInvalidSignature,
+	t("event/message-embedded-attacker-key", msg, testvectors.ExpectInvalidSignature,
 		"signed by an attacker who embeds his key in signing_public_key: the embedded key is ignored for trust", func(ev *event.MessageEvent) {
 			mallory := g.key()
 			p, _ := crypto.MessageCreatePayload(7, e.header(*ev.MessageID, *ev.SenderID, *ev.ConversationID), e.ckv, ev.Detail.MessageCreateEvent.Contents)
@@ -415,17 +410,17 @@ func (g *generator) events() {
 			ev.MessageEventSignature.Signature = ptr(crypto.EncodeSignature(s))
 			ev.MessageEventSignature.SigningPublicKey = ptr(b64(mallory.PublicKey().SPKI()))
 		})
-	t("event/message-signature-zero", msg, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/message-signature-zero", msg, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.Signature = ptr(crypto.EncodeSignature(make([]byte, 64)))
 	})
-	t("event/message-signature-url-safe", msg, ExpectInvalidSignature, "URL-safe base64 is rejected, as in the XDK", func(ev *event.MessageEvent) {
+	t("event/message-signature-url-safe", msg, testvectors.ExpectInvalidSignature, "URL-safe base64 is rejected, as in the XDK", func(ev *event.MessageEvent) {
 		sig, _ := crypto.DecodeSignature(*ev.MessageEventSignature.Signature)
 		ev.MessageEventSignature.Signature = ptr(b64urlNoPad(sig))
 	})
-	t("event/message-no-signature", msg, ExpectMissingSignature, "", func(ev *event.MessageEvent) {
+	t("event/message-no-signature", msg, testvectors.ExpectMissingSignature, "", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature = nil
 	})
-	t("event/key-change-wrapped-key-tag-flip", kc, ExpectDecryptionFailed, "bob's encrypted key corrupted: ECIES authentication fails before the signature can be checked", func(ev *event.MessageEvent) {
+	t("event/key-change-wrapped-key-tag-flip", kc, testvectors.ExpectDecryptionFailed, "bob's encrypted key corrupted: ECIES authentication fails before the signature can be checked", func(ev *event.MessageEvent) {
 		for _, pk := range ev.Detail.ConversationKeyChangeEvent.ConversationParticipantKeys {
 			if *pk.UserID == e.bob.id {
 				w, _ := crypto.DecodeBase64(*pk.EncryptedConversationKey)
@@ -433,16 +428,16 @@ func (g *generator) events() {
 			}
 		}
 	})
-	t("event/key-change-changed-version", kc, ExpectInvalidSignature, "the conversation key version is signed", func(ev *event.MessageEvent) {
+	t("event/key-change-changed-version", kc, testvectors.ExpectInvalidSignature, "the conversation key version is signed", func(ev *event.MessageEvent) {
 		ev.Detail.ConversationKeyChangeEvent.ConversationKeyVersion = ptr("1795000009999")
 	})
-	t("event/key-change-moved-conversation", kc, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/key-change-moved-conversation", kc, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		ev.ConversationID = ptr("111:333")
 	})
-	t("event/key-change-signature-version-1", kc, ExpectUnsupportedVersion, "", func(ev *event.MessageEvent) {
+	t("event/key-change-signature-version-1", kc, testvectors.ExpectUnsupportedVersion, "", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = ptr("1")
 	})
-	t("event/key-change-downgraded-to-v5", kc, ExpectInvalidSignature, "a v7 signature relabelled as v5 fails: the v5 payload is different", func(ev *event.MessageEvent) {
+	t("event/key-change-downgraded-to-v5", kc, testvectors.ExpectInvalidSignature, "a v7 signature relabelled as v5 fails: the v5 payload is different", func(ev *event.MessageEvent) {
 		ev.MessageEventSignature.SignatureVersion = ptr("5")
 	})
 	// The signed plaintext key must match what was wrapped: a sender wraps
@@ -452,36 +447,36 @@ func (g *generator) events() {
 	sp, _ := crypto.KeyChangePayload(7, e.header(*swap.MessageID, a.id, e.conv), crypto.KeyChange{ConversationKeyVersion: e.ckv, Key: other})
 	ssig, _ := sp.Sign(a.kp.Signing)
 	swap.MessageEventSignature.Signature = ptr(crypto.EncodeSignature(ssig))
-	e.add("event/key-change-signs-other-key", swap, ExpectInvalidSignature, "the signature covers a different plaintext key than the one wrapped to the recipient", nil)
-	t("event/group-create-title-tampered", gc, ExpectInvalidSignature, "the title is signed", func(ev *event.MessageEvent) {
+	e.add("event/key-change-signs-other-key", swap, testvectors.ExpectInvalidSignature, "the signature covers a different plaintext key than the one wrapped to the recipient", nil)
+	t("event/group-create-title-tampered", gc, testvectors.ExpectInvalidSignature, "the title is signed", func(ev *event.MessageEvent) {
 		ev.Detail.GroupChangeEvent.GroupChange.GroupCreate.Title = ptr("Hacked")
 	})
-	t("event/group-create-member-added", gc, ExpectInvalidSignature, "member ids are signed", func(ev *event.MessageEvent) {
+	t("event/group-create-member-added", gc, testvectors.ExpectInvalidSignature, "member ids are signed", func(ev *event.MessageEvent) {
 		gcx := ev.Detail.GroupChangeEvent.GroupChange.GroupCreate
 		gcx.MemberIds = append(gcx.MemberIds, "666")
 	})
-	t("event/group-member-add-changed", ma, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/group-member-add-changed", ma, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		ev.Detail.GroupChangeEvent.GroupChange.GroupMemberAdd.MemberIds = []string{"666"}
 	})
-	t("event/message-delete-action-changed", del, ExpectInvalidSignature, "delete-for-all turned into delete-for-self", func(ev *event.MessageEvent) {
+	t("event/message-delete-action-changed", del, testvectors.ExpectInvalidSignature, "delete-for-all turned into delete-for-self", func(ev *event.MessageEvent) {
 		ev.Detail.MessageDeleteEvent.DeleteMessageAction = ptr(event.DeleteMessageAction(crypto.DeleteForSelf))
 	})
-	t("event/message-delete-sequence-added", del, ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
+	t("event/message-delete-sequence-added", del, testvectors.ExpectInvalidSignature, "", func(ev *event.MessageEvent) {
 		ev.Detail.MessageDeleteEvent.SequenceIds = append(ev.Detail.MessageDeleteEvent.SequenceIds, "1006")
 	})
 
 	// Validly signed garbage: the signature is fine but the box does not open.
 	junk := e.signedMessage(a, e.conv, e.ckv, g.rng.Bytes(60), 7)
-	e.add("event/message-signed-garbage-contents", junk, ExpectDecryptionFailed, "the sender signed contents that are not a valid secretbox under the conversation key", nil)
+	e.add("event/message-signed-garbage-contents", junk, testvectors.ExpectDecryptionFailed, "the sender signed contents that are not a valid secretbox under the conversation key", nil)
 
 	// Malformed envelopes.
 	raw, _ := wire.EncodeMessageEvent(msg)
-	e.addRaw("event/malformed-truncated", b64(raw[:len(raw)/2]), ExpectMalformedEvent, "", nil)
-	e.addRaw("event/malformed-not-base64", "!!!not-an-event!!!", ExpectMalformedEvent, "the official vectors' garbage event", nil)
-	e.addRaw("event/malformed-url-safe-base64", b64urlNoPad(raw), ExpectMalformedEvent, "the XDK rejects the URL-safe alphabet too", nil)
-	e.addRaw("event/malformed-empty", "", ExpectMalformedEvent, "", nil)
+	e.addRaw("event/malformed-truncated", b64(raw[:len(raw)/2]), testvectors.ExpectMalformedEvent, "", nil)
+	e.addRaw("event/malformed-not-base64", "!!!not-an-event!!!", testvectors.ExpectMalformedEvent, "the official vectors' garbage event", nil)
+	e.addRaw("event/malformed-url-safe-base64", b64urlNoPad(raw), testvectors.ExpectMalformedEvent, "the XDK rejects the URL-safe alphabet too", nil)
+	e.addRaw("event/malformed-empty", "", testvectors.ExpectMalformedEvent, "", nil)
 	twoRaw := encodeTwoVariantEvent(g, msg, del)
-	e.addRaw("event/malformed-union-two-variants", b64(twoRaw), ExpectMalformedEvent, "a detail union carrying both a message and a delete", nil)
+	e.addRaw("event/malformed-union-two-variants", b64(twoRaw), testvectors.ExpectMalformedEvent, "a detail union carrying both a message and a delete", nil)
 }
 
 // encodeTwoVariantEvent hand-assembles an envelope whose detail union holds

@@ -1,0 +1,91 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// The bot's durable state lives in the account's keystore (sealed like
+// every value there), under these names.
+const (
+	// epochKey holds the time of the bot's first run in the keystore.
+	epochKey = "xchat.bot.v1.epoch"
+	// cursorPrefix + conversation id holds that conversation's cursor.
+	cursorPrefix = "xchat.bot.v1.cursor."
+	// recentIDs is how many settled message ids a cursor remembers.
+	recentIDs = 256
+)
+
+// cursor is how far the bot got in one conversation: every stored event up
+// to Seq has been settled (handled, or refused, or skipped by rule), and
+// Recent are the signed message ids of the last verified ones settled (the
+// duplicate check).
+type cursor struct {
+	Seq    string   `json:"seq,omitempty"`
+	Recent []string `json:"recent,omitempty"`
+}
+
+func (c *cursor) seen(mid string) bool { return mid != "" && slices.Contains(c.Recent, mid) }
+
+func (c *cursor) remember(mid string) {
+	if mid == "" || c.seen(mid) {
+		return
+	}
+	c.Recent = append(c.Recent, mid)
+	if n := len(c.Recent) - recentIDs; n > 0 {
+		c.Recent = slices.Delete(c.Recent, 0, n)
+	}
+}
+
+func loadCursor(ctx context.Context, st keystore.ValueStore, cid string) (cursor, error) {
+	var c cursor
+	b, err := st.Value(ctx, cursorPrefix+cid)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("bot: reading the cursor of %s: %w", cid, err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil || (c.Seq != "" && !keystore.ValidVersion(c.Seq)) {
+		return cursor{}, fmt.Errorf("bot: the cursor of %s is unreadable: %w", cid, keystore.ErrCorrupt)
+	}
+	return c, nil
+}
+
+func saveCursor(ctx context.Context, st keystore.ValueStore, cid string, c cursor) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := st.SetValue(ctx, cursorPrefix+cid, b); err != nil {
+		return fmt.Errorf("bot: saving the cursor of %s: %w", cid, err)
+	}
+	return nil
+}
+
+// loadEpoch returns the time of the bot's first run in the keystore,
+// recording now when there is none.
+func loadEpoch(ctx context.Context, st keystore.ValueStore, now time.Time) (time.Time, error) {
+	b, err := st.Value(ctx, epochKey)
+	if errors.Is(err, keystore.ErrNotFound) {
+		t := now.UTC().Truncate(time.Millisecond)
+		if err := st.SetValue(ctx, epochKey, []byte(t.Format(time.RFC3339Nano))); err != nil {
+			return time.Time{}, fmt.Errorf("bot: recording the first run: %w", err)
+		}
+		return t, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bot: reading the first run: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bot: the first run's time is unreadable: %w", keystore.ErrCorrupt)
+	}
+	return t, nil
+}

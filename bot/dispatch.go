@@ -1,0 +1,389 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+)
+
+// Dispatch. The keystore is the bot's inbox: the engine stores every event
+// before it reports it (session.Follower's Emit), so a conversation's
+// worker reads what is stored after its cursor (History) and handles it in
+// sequence order; reports only ring the bell. Events stored by paths that
+// report nothing (the bot's own sends, a handler's Sync) and events a
+// crash left unhandled are found the same way.
+//
+// Order: an entry whose claimed predecessor (previous_sequence_id) is
+// neither the entry before it nor already behind the cursor waits: a push
+// overtook one that was dropped or delayed. It is released when the
+// missing event is stored, when a reconciliation with /events has covered
+// its position (the server serves nothing in between: a deleted message,
+// a withheld key change), or after WithMaxHold.
+
+// leasePrefix + conversation id names the store lease a conversation's
+// worker holds (see pass); leaseRetry is how soon a worker that found it
+// taken tries again.
+const (
+	leasePrefix = "xchat.bot.v1.conversation/"
+	leaseRetry  = time.Second
+)
+
+// conv is the dispatch state of one conversation.
+type conv struct {
+	id string
+	// Guarded by run.mu:
+	queued, running, again bool
+	// emitted maps the sequence ids of reported events not yet taken up
+	// in order to their message ids: one the cursor passes without
+	// taking it up was stored late (see handleLate).
+	emitted map[string]string
+	recon   string      // newest sequence id a reconciliation covered
+	hold    *time.Timer // wakes the conversation when a hold runs out
+	// Owned by the worker running the conversation:
+	loaded    bool
+	cur       cursor
+	dirty     bool
+	heldSince time.Time
+	heldAt    string
+	settled   []string // the sequence ids settled last (see handleLate)
+}
+
+// run is the state of one Run.
+type run struct {
+	b        *Bot
+	storeCtx context.Context // engine and keystore work: survives the shutdown
+	hctx     context.Context // parent of handler contexts
+	hcancel  context.CancelFunc
+	epoch    time.Time
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	convs    map[string]*conv
+	ready    []*conv
+	stopping bool
+	workers  sync.WaitGroup
+}
+
+func newRun(ctx context.Context, b *Bot, epoch time.Time) *run {
+	r := &run{b: b, storeCtx: context.WithoutCancel(ctx), epoch: epoch, convs: map[string]*conv{}}
+	r.hctx, r.hcancel = context.WithCancel(context.WithoutCancel(ctx))
+	r.cond = sync.NewCond(&r.mu)
+	return r
+}
+
+// start starts the workers.
+func (r *run) start() {
+	for range r.b.cfg.concurrency {
+		r.workers.Add(1)
+		go r.worker()
+	}
+}
+
+// conv returns the state of cid (r.mu held).
+func (r *run) convLocked(cid string) *conv {
+	c := r.convs[cid]
+	if c == nil {
+		c = &conv{id: cid}
+		r.convs[cid] = c
+	}
+	return c
+}
+
+// wake schedules a pass over cid.
+func (r *run) wake(cid string) {
+	if cid == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wakeLocked(r.convLocked(cid))
+}
+
+func (r *run) wakeLocked(c *conv) {
+	switch {
+	case r.stopping:
+	case c.running:
+		c.again = true
+	case !c.queued:
+		c.queued = true
+		r.ready = append(r.ready, c)
+		r.cond.Signal()
+	}
+}
+
+// reconciled records that a reconciliation covered cid up to seq.
+func (r *run) reconciled(cid, seq string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.convLocked(cid)
+	if seq != "" && (c.recon == "" || less(c.recon, seq)) {
+		c.recon = seq
+	}
+	r.wakeLocked(c)
+}
+
+// emitted is the engine's report of a newly stored event.
+func (r *run) emitted(ev *session.Event) {
+	if ev.ConversationID == "" {
+		return
+	}
+	if !keystore.ValidVersion(ev.SequenceID) {
+		// Not stored: it has no place in the conversation.
+		en := session.EntryFromEvent(ev)
+		r.b.unverified(r.storeCtx, &en, fmt.Errorf("%w: %w", ErrUnverified, ErrUnordered))
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.convLocked(ev.ConversationID)
+	if c.emitted == nil {
+		c.emitted = map[string]string{}
+	}
+	c.emitted[ev.SequenceID] = ev.MessageID
+	r.wakeLocked(c)
+}
+
+// stop stops handing out work; passes end after their current event.
+func (r *run) stop() {
+	r.mu.Lock()
+	r.stopping = true
+	for _, c := range r.convs {
+		if c.hold != nil {
+			c.hold.Stop()
+		}
+	}
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+func (r *run) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
+// drain waits for the workers, cancelling the handlers' contexts after
+// limit. It reports whether every worker returned.
+func (r *run) drain(limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() { r.workers.Wait(); close(done) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+		r.hcancel()
+		return true
+	case <-t.C:
+	}
+	r.hcancel()
+	grace := time.NewTimer(5 * time.Second)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return true
+	case <-grace.C:
+		return false
+	}
+}
+
+func (r *run) worker() {
+	defer r.workers.Done()
+	for {
+		r.mu.Lock()
+		for len(r.ready) == 0 && !r.stopping {
+			r.cond.Wait()
+		}
+		if r.stopping {
+			r.mu.Unlock()
+			return
+		}
+		c := r.ready[0]
+		r.ready = slices.Delete(r.ready, 0, 1)
+		c.queued, c.running = false, true
+		r.mu.Unlock()
+
+		r.pass(c)
+
+		r.mu.Lock()
+		c.running = false
+		if c.again {
+			c.again = false
+			r.wakeLocked(c)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// pass handles what is stored after c's cursor, in order, until it runs
+// out, meets a gap or the bot stops.
+func (r *run) pass(c *conv) {
+	ctx := r.storeCtx
+	if l, ok := r.b.e.Store().(keystore.Leaser); ok {
+		// Replicas of the account (a shared store) take turns on a
+		// conversation; the one holding its lease reads the cursor the
+		// previous holder left.
+		release, got, err := l.TryLease(ctx, leasePrefix+c.id)
+		if err != nil || !got {
+			if err != nil {
+				r.b.reportError(fmt.Errorf("bot: taking the lease of %s: %w", c.id, err))
+			}
+			r.b.m.busy.Add(1)
+			r.after(leaseRetry, c)
+			return
+		}
+		defer release() // after the cursor is written (defers run last first)
+		if !c.dirty {
+			c.loaded = false
+		}
+	}
+	if !c.loaded {
+		cur, err := loadCursor(ctx, r.b.e.Store(), c.id)
+		if err != nil {
+			r.b.reportError(err)
+			return
+		}
+		c.cur, c.loaded = cur, true
+	}
+	defer r.persist(c)
+	defer r.handleLate(c) // what the cursor passed meanwhile
+	r.handleLate(c)
+	for !r.isStopping() {
+		entries, err := r.b.e.History(ctx, c.id, c.cur.Seq, batch)
+		if err != nil {
+			r.b.reportError(fmt.Errorf("bot: reading %s: %w", c.id, err))
+			return
+		}
+		for i := range entries {
+			en := &entries[i]
+			if r.isStopping() || !r.linked(c, en) || !r.process(c, en, false) {
+				return
+			}
+		}
+		if len(entries) < batch {
+			return
+		}
+	}
+}
+
+// persist writes c's cursor if it moved.
+func (r *run) persist(c *conv) {
+	if !c.dirty {
+		return
+	}
+	if err := saveCursor(r.storeCtx, r.b.e.Store(), c.id, c.cur); err != nil {
+		r.b.reportError(err)
+		return
+	}
+	c.dirty = false
+}
+
+// linked reports whether en may be handled now: its claimed predecessor is
+// behind the cursor, or a reconciliation covered it, or it waited long
+// enough.
+func (r *run) linked(c *conv, en *session.Entry) bool {
+	p, at := en.PreviousSequenceID, c.cur.Seq
+	r.mu.Lock()
+	recon := c.recon
+	r.mu.Unlock()
+	switch {
+	case at == "" || p == "" || p == at || less(p, at):
+		// A predecessor behind the cursor is a fork the engine reports;
+		// waiting would not mend it.
+	case recon != "" && !less(recon, en.SequenceID):
+	default:
+		now := r.b.cfg.now()
+		if c.heldAt != en.SequenceID {
+			c.heldAt, c.heldSince = en.SequenceID, now
+		}
+		if wait := r.b.cfg.maxHold - now.Sub(c.heldSince); wait > 0 {
+			r.after(wait, c)
+			return false
+		}
+		r.b.m.gapsReleased.Add(1)
+		r.b.cfg.logger.Warn("bot: handling an event whose predecessor never came",
+			"conversation", c.id, "sequence_id", en.SequenceID, "missing", p)
+	}
+	c.heldAt, c.heldSince = "", time.Time{}
+	return true
+}
+
+// after wakes c after d (replacing an earlier hold's wake-up).
+func (r *run) after(d time.Duration, c *conv) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopping {
+		return
+	}
+	if c.hold != nil {
+		c.hold.Stop()
+	}
+	c.hold = time.AfterFunc(d, func() { r.wake(c.id) })
+}
+
+// handleLate handles the reported events the cursor passed without taking
+// them up: stored after a gap before them was given up on. Reports of
+// events already settled (a report can run after its event was handled)
+// are dropped.
+func (r *run) handleLate(c *conv) {
+	r.mu.Lock()
+	var late []string
+	for seq, mid := range c.emitted {
+		if c.cur.Seq == "" || less(c.cur.Seq, seq) {
+			continue // ahead: History brings it
+		}
+		delete(c.emitted, seq)
+		if mid != "" && !slices.Contains(c.settled, seq) && !c.cur.seen(mid) {
+			late = append(late, seq)
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(late, func(a, b string) int {
+		if less(a, b) {
+			return -1
+		}
+		return 1
+	})
+	for _, seq := range late {
+		if r.isStopping() {
+			return
+		}
+		en, err := r.entryAt(c.id, seq)
+		if err != nil || en == nil {
+			r.b.reportError(fmt.Errorf("bot: reading late event %s of %s: %v", seq, c.id, err))
+			continue
+		}
+		r.b.m.late.Add(1)
+		if !r.process(c, en, true) {
+			return
+		}
+	}
+}
+
+// entryAt returns the stored entry of cid at seq (nil when none).
+func (r *run) entryAt(cid, seq string) (*session.Entry, error) {
+	n, ok := new(big.Int).SetString(seq, 10)
+	if !ok || n.Sign() <= 0 {
+		return nil, fmt.Errorf("sequence id %q", seq)
+	}
+	prev := ""
+	if n.Cmp(big.NewInt(1)) > 0 {
+		prev = n.Sub(n, big.NewInt(1)).String()
+	}
+	got, err := r.b.e.History(r.storeCtx, cid, prev, 1)
+	if err != nil || len(got) == 0 || got[0].SequenceID != seq {
+		return nil, err
+	}
+	return &got[0], nil
+}
+
+// less compares sequence ids numerically (invalid ones are never less).
+func less(a, b string) bool {
+	c, err := keystore.CompareVersions(a, b)
+	return err == nil && c < 0
+}

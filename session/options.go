@@ -1,0 +1,118 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Option configures Open. An option given a value it cannot use makes Open
+// fail with ErrInvalidArgument; no value is silently replaced by a default.
+type Option func(*config) error
+
+type config struct {
+	rand     io.Reader
+	now      func() time.Time
+	policy   TrustPolicy
+	workers  int
+	onChange func(KeyChanged)
+	pageSize int
+	spillDir string
+}
+
+// invalidOption is the error of an option given a value it cannot use.
+func invalidOption(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+}
+
+// WithRand sets the randomness source for keys, nonces and message ids
+// (default crypto/rand). The engine serialises reads from it, so any
+// io.Reader may be used; nil is refused.
+func WithRand(r io.Reader) Option {
+	return func(c *config) error {
+		if r == nil {
+			return invalidOption("WithRand: nil reader")
+		}
+		c.rand = r
+		return nil
+	}
+}
+
+// WithClock sets the clock used for conversation key versions and
+// timestamps (default time.Now); nil is refused.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return invalidOption("WithClock: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithTrustPolicy sets the peer key trust policy (default TrustOnFirstUse).
+// A value other than TrustOnFirstUse and TrustStrict is refused.
+func WithTrustPolicy(p TrustPolicy) Option {
+	return func(c *config) error {
+		if !p.valid() {
+			return invalidOption("WithTrustPolicy: unknown policy %v", p)
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithWorkers sets the number of goroutines that decrypt a page of events
+// (default GOMAXPROCS); a number below 1 is refused.
+func WithWorkers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalidOption("WithWorkers: %d workers", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// WithKeyChangeHandler registers fn to be called, synchronously and without
+// engine locks held, every time a peer's published keys change. The same
+// changes are also returned by RefreshPeers and recorded in the key history
+// (see Peer). nil is refused (leave the option out for no handler).
+func WithKeyChangeHandler(fn func(KeyChanged)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return invalidOption("WithKeyChangeHandler: nil handler")
+		}
+		c.onChange = fn
+		return nil
+	}
+}
+
+// WithPageSize sets max_results for event and conversation listing requests
+// (1..100, default 100); a size outside that range is refused.
+func WithPageSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 100 {
+			return invalidOption("WithPageSize: %d is outside 1..100", n)
+		}
+		c.pageSize = n
+		return nil
+	}
+}
+
+// WithSpillDir sets the directory of the temporary files in which a sync
+// of several pages keeps the pages it has fetched until it processes them
+// oldest first (default: the system's temporary directory); "" is refused
+// (leave the option out for the default). Each page is sealed under a key
+// held only in memory, and the file is removed at once (or, where the
+// system does not allow that, when the sync ends). Where no file can be
+// made there, the pages are kept in the keystore instead.
+func WithSpillDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return invalidOption("WithSpillDir: empty directory")
+		}
+		c.spillDir = dir
+		return nil
+	}
+}

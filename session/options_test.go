@@ -1,0 +1,63 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/keystore"
+)
+
+// TestOptionsFailClosed checks that every option refuses a value it cannot
+// use, so Open fails instead of running with a silently substituted
+// default. An empty store makes a valid configuration fail later, with
+// ErrNoAccount.
+func TestOptionsFailClosed(t *testing.T) {
+	ctx := context.Background()
+	for name, opt := range map[string]Option{
+		"unknown trust policy": WithTrustPolicy(TrustPolicy(2)),
+		"negative policy":      WithTrustPolicy(TrustPolicy(-1)),
+		"nil rand":             WithRand(nil),
+		"nil clock":            WithClock(nil),
+		"nil key handler":      WithKeyChangeHandler(nil),
+		"page size 0":          WithPageSize(0),
+		"page size 101":        WithPageSize(101),
+		"no workers":           WithWorkers(0),
+		"negative workers":     WithWorkers(-1),
+		"empty spill dir":      WithSpillDir(""),
+		"nil option":           nil,
+	} {
+		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: Open err = %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	for name, opt := range map[string]Option{
+		"tofu":          WithTrustPolicy(TrustOnFirstUse),
+		"strict":        WithTrustPolicy(TrustStrict),
+		"clock":         WithClock(time.Now),
+		"page size 1":   WithPageSize(1),
+		"page size 100": WithPageSize(100),
+		"one worker":    WithWorkers(1),
+		"key handler":   WithKeyChangeHandler(func(KeyChanged) {}),
+		"spill dir":     WithSpillDir(t.TempDir()),
+	} {
+		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {
+			t.Errorf("%s: Open err = %v, want ErrNoAccount (the option is valid)", name, err)
+		}
+	}
+}
+
+// TestTrustPolicyFailsClosed checks that a policy value Open would refuse
+// still counts as strict inside the engine, and names itself.
+func TestTrustPolicyFailsClosed(t *testing.T) {
+	if TrustOnFirstUse.strict() || !TrustStrict.strict() || !TrustPolicy(2).strict() || !TrustPolicy(-1).strict() {
+		t.Fatal("only TrustOnFirstUse may be lenient")
+	}
+	for p, want := range map[TrustPolicy]string{TrustOnFirstUse: "tofu", TrustStrict: "strict", 7: "TrustPolicy(7)"} {
+		if got := p.String(); got != want {
+			t.Errorf("TrustPolicy(%d).String() = %q, want %q", int(p), got, want)
+		}
+	}
+}
