@@ -56,7 +56,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}
 	pass := newRosterPass()
 	pass.pairs.add([]*Event{ev})
-	if _, err := e.screenSenders(ctx, cid, []*Event{ev}, pass); err != nil {
+	if _, err := e.screenSenders(ctx, e.store, cid, []*Event{ev}, pass); err != nil {
 		return nil, err
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
@@ -67,7 +67,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		return ev, nil
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
-		e.screenKey(keys, ev)
+		e.screenKey(e.store, keys, ev)
 		if err := e.adoptKey(ctx, cid, ev); err != nil {
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err

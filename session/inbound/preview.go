@@ -18,7 +18,7 @@ import (
 // they decide nothing here. Whether an embedded edit is of the quoted
 // message is for the caller to decide from its own store
 // (PreviewValidation.SourceMessageID and EditTargetSequenceID).
-func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *product.ReplyingToPreview) PreviewValidation {
+func validatePreview(keys Keys, mm memos, ov overlay, outer *event.MessageEvent, p *product.ReplyingToPreview) PreviewValidation {
 	invalid := func(reason error) PreviewValidation {
 		return PreviewValidation{Status: PreviewInvalid, Reason: reason}
 	}
@@ -34,10 +34,10 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 		return invalid(ErrPreviewSource)
 	}
 	// Pinned keys of the original's sender; embedded keys are never used.
-	if verifyEvent(keys, raw, raw.Detail, nil, nil) != nil {
+	if verifyEvent(keys, mm, raw, raw.Detail, nil, nil) != nil {
 		return invalid(ErrPreviewSignature)
 	}
-	plain, ok := rawContents(keys, ov, raw, p.RawEventCkces)
+	plain, ok := rawContents(keys, mm, ov, raw, p.RawEventCkces)
 	if !ok {
 		return invalid(ErrPreviewDecrypt)
 	}
@@ -63,10 +63,10 @@ func validatePreview(keys Keys, ov overlay, outer *event.MessageEvent, p *produc
 			edit.Detail == nil || edit.Detail.MessageCreateEvent == nil {
 			return invalid(ErrPreviewEdit)
 		}
-		if verifyEvent(keys, edit, edit.Detail, nil, nil) != nil {
+		if verifyEvent(keys, mm, edit, edit.Detail, nil, nil) != nil {
 			return invalid(ErrPreviewEdit)
 		}
-		ep, ok := rawContents(keys, ov, edit, p.RawEventCkces)
+		ep, ok := rawContents(keys, mm, ov, edit, p.RawEventCkces)
 		if !ok {
 			return invalid(ErrPreviewEdit)
 		}
@@ -132,7 +132,7 @@ func containsAttachment(list []*product.MessageAttachment, a *product.MessageAtt
 // with the key from Keys, the batch, or an embedded key change addressed to
 // this account. Embedded key changes need no signature check here: the raw
 // event's ciphertext is signature-bound, so a wrong key cannot open it.
-func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.MessageEvent) ([]byte, bool) {
+func rawContents(keys Keys, mm memos, ov overlay, raw *event.MessageEvent, ckces []*event.MessageEvent) ([]byte, bool) {
 	mce := raw.Detail.MessageCreateEvent
 	if mce.Contents == nil {
 		return nil, false
@@ -158,7 +158,7 @@ func rawContents(keys Keys, ov overlay, raw *event.MessageEvent, ckces []*event.
 			break // an honest preview embeds one key change per version
 		}
 		tried++
-		k, err := unwrapOwn(keys, kce)
+		k, err := unwrapOwn(keys, kce, mm.unwraps)
 		if err != nil {
 			continue
 		}
