@@ -189,6 +189,23 @@ func (p *PublicKey) Equal(other *PublicKey) bool {
 	return p.raw == other.raw
 }
 
+// EqualEncoded reports whether b encodes p in a form ParsePublicKey
+// accepts (SEC1 uncompressed or SubjectPublicKeyInfo): the answer of
+// parsing b and comparing, without the cost of parsing. A point has one
+// encoding of each form, so comparing bytes is exact.
+func (p *PublicKey) EqualEncoded(b []byte) bool {
+	if p == nil {
+		return false
+	}
+	switch len(b) {
+	case PublicKeySize:
+		return bytes.Equal(b, p.raw[:])
+	case SPKISize:
+		return bytes.Equal(b[:len(spkiPrefix)], spkiPrefix) && bytes.Equal(b[len(spkiPrefix):], p.raw[:])
+	}
+	return false
+}
+
 // KeyPair is a user's pair of long-term keys.
 type KeyPair struct {
 	// Identity is the ECDH key that conversation keys are wrapped to.

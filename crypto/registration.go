@@ -109,10 +109,18 @@ func (r *Registration) Verify() error {
 // of the same key and vice versa. identityKey must itself parse as a valid
 // public key.
 func VerifyKeyBinding(identityKey []byte, signing *PublicKey, sig []byte) error {
+	return VerifyKeyBindingMemo(identityKey, signing, sig, nil)
+}
+
+// VerifyKeyBindingMemo is VerifyKeyBinding, consulting memo first for the
+// signature (see VerifyMemo): a binding that verified before with the same
+// key, bytes and signature is not verified again. A nil memo makes it
+// VerifyKeyBinding.
+func VerifyKeyBindingMemo(identityKey []byte, signing *PublicKey, sig []byte, memo *VerifyMemo) error {
 	if _, err := ParsePublicKey(identityKey); err != nil {
 		return fmt.Errorf("crypto: key binding: identity key: %w", err)
 	}
-	if err := Verify(signing, identityKey, sig); err != nil {
+	if err := VerifyMessageMemo(signing, identityKey, sig, memo); err != nil {
 		return fmt.Errorf("crypto: key binding: %w", err)
 	}
 	return nil

@@ -72,7 +72,7 @@ func (s *Sealer) Seal(bucket [][]byte, key, plaintext []byte) ([]byte, error) {
 // bucket/key; a value moved to another record or altered fails with
 // ErrCorrupt.
 func (s *Sealer) Open(bucket [][]byte, key, sealed []byte) ([]byte, error) {
-	return unseal(s.aead, sealed, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...), describe(bucket, key))
+	return unseal(s.aead, sealed, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...), func() string { return describe(bucket, key) })
 }
 
 // SameKey reports, in constant time, whether s and o seal under the same

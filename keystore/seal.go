@@ -44,18 +44,19 @@ func seal(aead cipher.AEAD, rand io.Reader, plaintext, aad []byte) ([]byte, erro
 	return aead.Seal(out, out[1:1+chacha20poly1305.NonceSizeX], plaintext, aad), nil
 }
 
-// unseal reverses seal. what names the record for the error message.
-func unseal(aead cipher.AEAD, sealed, aad []byte, what string) ([]byte, error) {
+// unseal reverses seal. what names the record for the error message (it
+// is called only on failure: naming a record costs more than opening it).
+func unseal(aead cipher.AEAD, sealed, aad []byte, what func() string) ([]byte, error) {
 	if len(sealed) < sealedOverhead {
-		return nil, fmt.Errorf("%w: %s: sealed value too short", ErrCorrupt, what)
+		return nil, fmt.Errorf("%w: %s: sealed value too short", ErrCorrupt, what())
 	}
 	if sealed[0] != sealVersion {
-		return nil, fmt.Errorf("%w: %s: sealed value version %d", ErrUnsupportedVersion, what, sealed[0])
+		return nil, fmt.Errorf("%w: %s: sealed value version %d", ErrUnsupportedVersion, what(), sealed[0])
 	}
 	nonce := sealed[1 : 1+chacha20poly1305.NonceSizeX]
 	pt, err := aead.Open(nil, nonce, sealed[1+chacha20poly1305.NonceSizeX:], aad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: authentication failed", ErrCorrupt, what)
+		return nil, fmt.Errorf("%w: %s: authentication failed", ErrCorrupt, what())
 	}
 	return pt, nil
 }

@@ -134,3 +134,80 @@ func BenchmarkHistory10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResync measures a sync with no new events after 100 messages
+// (one page, every message stored before), with the stored verdicts of
+// re-served messages reused (stubs) and with every message verified and
+// decrypted again: what reserved saves.
+func BenchmarkResync(b *testing.B) {
+	ctx := context.Background()
+	n := newNet(b)
+	alice, bob := n.user("alice"), n.user("bob")
+	for i := range 100 {
+		if _, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+		b.Fatal(err)
+	}
+	for _, reuse := range []bool{true, false} {
+		b.Run(fmt.Sprintf("stubs=%v", reuse), func(b *testing.B) {
+			defer func(v bool) { reuseStoredVerdicts = v }(reuseStoredVerdicts)
+			reuseStoredVerdicts = reuse
+			for b.Loop() {
+				res, err := bob.e.Sync(ctx, alice.id)
+				if err != nil || len(res.Entries) != 0 || res.Failed != 0 {
+					b.Fatalf("re-sync: %v, %d new, %d failed", err, len(res.Entries), res.Failed)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSyncPaged measures a first sync of 1,000 messages in pages of
+// 100 from the emulator over loopback (a fresh device of the reader each
+// time), as it runs, without the memo of unwrapped keys (the key change
+// served with every page unwrapped every time), and without verifying
+// pages while the next is fetched.
+func BenchmarkSyncPaged(b *testing.B) {
+	ctx := context.Background()
+	n := newNet(b)
+	alice, bob := n.user("alice"), n.user("bob")
+	for i := range 1000 {
+		if _, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	backup, err := bob.e.ExportBackup()
+	if err != nil {
+		b.Fatal(err)
+	}
+	type variant struct {
+		name              string
+		unwraps, preverif bool
+	}
+	for _, v := range []variant{{"as-is", true, true}, {"no-unwrap-memo", false, true}, {"no-verify-while-fetching", true, false}} {
+		b.Run(v.name, func(b *testing.B) {
+			defer func(u, p bool) { memoUnwraps, verifyWhileFetching = u, p }(memoUnwraps, verifyWhileFetching)
+			memoUnwraps, verifyWhileFetching = v.unwraps, v.preverif
+			for b.Loop() {
+				b.StopTimer()
+				store := keystore.NewMemory()
+				if err := ImportBackup(ctx, store, bob.id, backup, bob.e.PublicKeyVersion()); err != nil {
+					b.Fatal(err)
+				}
+				e, err := Open(ctx, store, bob.server)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				res, err := e.Sync(ctx, alice.id)
+				if err != nil || len(texts(res.Entries)) != 1000 || res.Failed != 0 {
+					b.Fatalf("sync: %v, %d stored, %d failed", err, len(res.Entries), res.Failed)
+				}
+				e.Close()
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
@@ -18,7 +19,7 @@ import (
 // A pushed event is exactly as untrusted as a fetched one: its payload's
 // signing_public_key, ids, versions and every other unsigned field are
 // server claims, so the encoded events go through the page step of Sync
-// (syncState.page: decrypt against pinned keys, fetch unknown signers,
+// (syncState.pageIn: decrypt against pinned keys, fetch unknown signers,
 // screen authors, adopt keys of verified key changes, gate and store), with
 // the carried key change ahead of the event, as a page's key changes are.
 //
@@ -245,7 +246,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		return err
 	}
 	res := &SyncResult{ConversationID: cid}
-	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
+	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
 		fn: func(ev *event.Event) error {
 			d.Events = append(d.Events, ev)
 			if fn != nil {
@@ -257,7 +258,9 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	if kc := p.ConversationKeyChangeEvent; kc != "" {
 		page.Meta = &api.ChatEventsMeta{ConversationKeyEvents: []string{kc}}
 	}
-	err = st.page(ctx, page, false)
+	st.pass.journal = &st.undo
+	defer st.unwraps.Close()
+	err = st.processPages(ctx, singlePage(decodePage(page)), false)
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
 	return err
 }

@@ -138,6 +138,11 @@ type Engine struct {
 	refused  map[string]bool // refused peer key versions already handed to the handler
 
 	live liveState // real-time deliveries (deliver.go)
+
+	// bindings remembers the key-binding signatures that verified (see
+	// crypto.VerifyKeyBindingMemo): a peer's keys are listed again at
+	// every sync and rotation, unchanged.
+	bindings *crypto.VerifyMemo
 }
 
 // Open loads the account held by store and returns its engine. It fails with
@@ -186,8 +191,13 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		keys:       kp,
 		pubVersion: id.PublicKeyVersion,
 		convLocks:  make(map[string]*sync.Mutex),
+		bindings:   crypto.NewVerifyMemo(bindingMemoEntries),
 	}, nil
 }
+
+// bindingMemoEntries bounds the key bindings an engine remembers having
+// verified (about 100 bytes each): every peer of a large account.
+const bindingMemoEntries = 8192
 
 // UserID returns the account's user id.
 func (e *Engine) UserID() string { return e.userID }

@@ -30,7 +30,7 @@ type pendingGap struct {
 // which leaves a break in the chain that is not an attack. A delete counts
 // only as stored (its authorship checked, see gateDelete and
 // gateAuthorship): call it after the page is stored.
-func (s *syncState) noteRemovals(ctx context.Context, evs []*event.Event) error {
+func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
 		if d == nil || !ev.Verified || ev.Err != nil || !decimal.ValidID(ev.SequenceID) {
@@ -39,7 +39,7 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*event.Event) error 
 		if d.Action != event.DeleteForAll && ev.SenderID != s.e.userID {
 			continue
 		}
-		stored, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID)
+		stored, err := eventAt(ctx, tx, s.cid, ev.SequenceID)
 		if err != nil {
 			return fmt.Errorf("session: reading history: %w", err)
 		}
@@ -50,15 +50,12 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*event.Event) error 
 		if !stored.Verified || !bytes.Equal(stored.Raw, ev.Raw) {
 			continue // rejected when stored, or not this delete
 		}
-		if s.removals == nil {
-			s.removals = map[string]string{}
-		}
 		for _, seq := range d.SequenceIDs {
 			if !decimal.ValidID(seq) {
 				continue
 			}
-			s.removals[seq] = ev.SenderID
-			if err := s.noteUnconfirmedTarget(ctx, ev, seq); err != nil {
+			s.setRemoval(seq, ev.SenderID)
+			if err := s.noteUnconfirmedTarget(ctx, tx, ev, seq); err != nil {
 				return err
 			}
 		}
@@ -71,11 +68,11 @@ func (s *syncState) noteRemovals(ctx context.Context, evs []*event.Event) error 
 // sender that event claims is the server's word, so whether the deleter
 // wrote it cannot be told (a stand-in for a withheld message would let the
 // delete pass as its own author's).
-func (s *syncState) noteUnconfirmedTarget(ctx context.Context, del *event.Event, seq string) error {
+func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, del *event.Event, seq string) error {
 	if del.Delete.Action != event.DeleteForAll || del.SenderID == s.e.userID {
 		return nil
 	}
-	t, err := eventAt(ctx, s.e.store, s.cid, seq)
+	t, err := eventAt(ctx, tx, s.cid, seq)
 	if err != nil {
 		return fmt.Errorf("session: reading history: %w", err)
 	}
@@ -97,10 +94,7 @@ func (s *syncState) noteServed(kcs []*event.Event) {
 		if !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
-		if s.served == nil {
-			s.served = map[string]string{}
-		}
-		s.served[ev.SequenceID] = ev.PreviousSequenceID
+		s.setServed(ev.SequenceID, ev.PreviousSequenceID)
 	}
 }
 
@@ -114,9 +108,9 @@ func (s *syncState) noteServed(kcs []*event.Event) {
 // explained, at a removed event this account never stored (its own
 // predecessor is unknowable, and the delete vouches for the event's
 // absence). Anything else, a withheld event no delete names, is reported.
-func (s *syncState) resolveGaps(ctx context.Context) error {
+func (s *syncState) resolveGaps(ctx context.Context, r keystore.Tx) error {
 	for _, g := range s.gaps {
-		ok, err := s.explained(ctx, g)
+		ok, err := s.explained(ctx, r, g)
 		if err != nil {
 			return err
 		}
@@ -130,7 +124,7 @@ func (s *syncState) resolveGaps(ctx context.Context) error {
 
 // explained reports whether the events between g.before and g.seq that the
 // server withheld were all removed by held deletes.
-func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
+func (s *syncState) explained(ctx context.Context, r keystore.Tx, g pendingGap) (bool, error) {
 	cur := g.prev
 	for range maxGapWalk {
 		if cur == g.before {
@@ -144,7 +138,7 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 			cur = prev
 			continue
 		}
-		stored, err := eventAt(ctx, s.e.store, s.cid, cur)
+		stored, err := eventAt(ctx, r, s.cid, cur)
 		if err != nil {
 			return false, fmt.Errorf("session: reading history: %w", err)
 		}
@@ -162,7 +156,7 @@ func (s *syncState) explained(ctx context.Context, g pendingGap) (bool, error) {
 			// Or it is a key change this account posted, served only
 			// while a message uses its version.
 			for _, key := range []string{removalKey(s.cid, cur), ownKeyChangeKey(s.cid, cur)} {
-				v, err := s.e.store.Value(ctx, key)
+				v, err := r.Value(ctx, key)
 				if err != nil && !errors.Is(err, keystore.ErrNotFound) {
 					return false, fmt.Errorf("session: reading history: %w", err)
 				}

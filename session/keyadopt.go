@@ -2,15 +2,18 @@ package session
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 )
 
 // Unverified is not state. A key from a key change that did not verify
 // (a pre-v6 change the pipeline keeps for decryption, flagged
-// inbound.DecryptOnlyUnverified) is kept apart from the conversation keys,
+// event.DecryptOnlyUnverified) is kept apart from the conversation keys,
 // in a value of its own: it decrypts history, but it is never an
 // encryption key, never conflicts with a verified key, never bounds the
 // next key version, and a verified key of the same version replaces it.
@@ -23,28 +26,26 @@ func unverifiedKeyKey(cid, version string) string {
 // keepUnverifiedKey stores the key of an unverified key change for
 // decryption only, unless a key is already held for its version (held keys
 // win; the pipeline dropped a different unverified key already).
-func (e *Engine) keepUnverifiedKey(ctx context.Context, cid string, kc *event.KeyChange) error {
-	return e.store.Update(ctx, func(tx keystore.Tx) error {
-		old, err := tx.ConversationKey(ctx, cid, kc.Version)
-		switch {
-		case err == nil:
-			old.Key.Zero()
-			return nil
-		case !errors.Is(err, keystore.ErrNotFound):
-			return err
-		}
-		name := unverifiedKeyKey(cid, kc.Version)
-		v, err := tx.Value(ctx, name)
-		switch {
-		case err == nil:
-			clear(v)
-			return nil
-		case !errors.Is(err, keystore.ErrNotFound):
-			return err
-		}
-		b := kc.Key[:]
-		return tx.SetValue(ctx, name, b)
-	})
+func keepUnverifiedKey(ctx context.Context, tx keystore.Tx, cid string, kc *event.KeyChange) error {
+	old, err := tx.ConversationKey(ctx, cid, kc.Version)
+	switch {
+	case err == nil:
+		old.Key.Zero()
+		return nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return err
+	}
+	name := unverifiedKeyKey(cid, kc.Version)
+	v, err := tx.Value(ctx, name)
+	switch {
+	case err == nil:
+		clear(v)
+		return nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return err
+	}
+	b := kc.Key[:]
+	return tx.SetValue(ctx, name, b)
 }
 
 // screenKey makes decrypt-only a verified key change the pipeline found
@@ -52,13 +53,13 @@ func (e *Engine) keepUnverifiedKey(ctx context.Context, cid string, kc *event.Ke
 // signing key its sender has since replaced (it may verify history, never
 // make a new encryption key) or one whose version lies implausibly far in
 // the future (see maxVersionLead).
-func (e *Engine) screenKey(keys *storeKeys, ev *event.Event) {
+func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *event.Event) {
 	kc := ev.KeyChange
 	if kc == nil || kc.Key == nil || !ev.Verified || !kc.UsableForEncryption {
 		return
 	}
 	switch {
-	case ev.Signature == nil || !keys.currentSigner(ev.SenderID, ev.Signature.PublicKeyVersion):
+	case ev.Signature == nil || !keys.currentSigner(r, ev.SenderID, ev.Signature.PublicKeyVersion):
 		kc.DecryptOnly = event.DecryptOnlySupersededSigner
 	case !plausibleVersion(kc.Version, e.now()):
 		kc.DecryptOnly = event.DecryptOnlyImplausibleVersion
@@ -66,4 +67,121 @@ func (e *Engine) screenKey(keys *storeKeys, ev *event.Event) {
 		return
 	}
 	kc.UsableForEncryption = false
+}
+
+// adoptKeys stores the keys of the page's key changes in tx (the page's
+// storing transaction): one already stored as it would be stored again
+// costs a read and no write (see adoptKeyTx).
+func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.Event) error {
+	for _, ev := range kcs {
+		kc := ev.KeyChange
+		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
+			continue
+		}
+		s.e.screenKey(tx, s.keys, ev)
+		if err := s.e.adoptKeyTx(ctx, tx, s.cid, ev); err != nil {
+			if errors.Is(err, keystore.ErrConflict) {
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
+				ev.Verified = false
+				continue
+			}
+			return err
+		}
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
+	}
+	return nil
+}
+
+// adoptKey is adoptKeyTx in a transaction of its own.
+func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
+	return e.store.Update(ctx, func(tx keystore.Tx) error { return e.adoptKeyTx(ctx, tx, cid, ev) })
+}
+
+// adoptKeyTx stores a key change's key. It is marked usable for encryption
+// only when the change verified at signature version 6+ and is not
+// decrypt-only (see screenKey), and then, when it is the newest usable
+// version, records its recipients. A key whose change did not verify is
+// kept apart, for decryption only (keepUnverifiedKey); a verified key of
+// the same version replaces it. A different key already stored under the
+// version fails with keystore.ErrConflict before anything is written, so
+// tx stays usable; the same key stored verified (or when this change may
+// not make it usable) is left as it is.
+func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	kc := ev.KeyChange
+	if kc.DecryptOnly == event.DecryptOnlyUnverified {
+		return keepUnverifiedKey(ctx, tx, cid, kc)
+	}
+	usable := ev.Verified && kc.UsableForEncryption
+	old, err := tx.ConversationKey(ctx, cid, kc.Version)
+	held := err == nil
+	switch {
+	case held:
+		same := subtle.ConstantTimeCompare(old.Key[:], kc.Key[:]) == 1
+		oldVerified := old.Verified
+		old.Key.Zero()
+		if !same {
+			return keystore.ErrConflict
+		}
+		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
+			return err
+		}
+		if oldVerified || !usable {
+			return nil
+		}
+	case !errors.Is(err, keystore.ErrNotFound):
+		return err
+	default:
+		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
+			return err
+		}
+	}
+	newest := newestUsable(ctx, tx, cid, kc.Version)
+	if err := tx.PutConversationKey(ctx, keystore.ConversationKey{
+		ConversationID: cid, Version: kc.Version, Key: keystore.SecretKey(*kc.Key),
+		Verified: usable, CreatedBy: ev.SenderID, CreatedAt: ev.CreatedAt,
+	}); err != nil {
+		return err
+	}
+	if len(ev.Raw) > 0 {
+		if err := tx.SetValue(ctx, keyChangeIndexKey(cid, kc.Version), ev.Raw); err != nil {
+			return err
+		}
+	}
+	if !usable || !newest {
+		return nil
+	}
+	return e.recordRecipients(ctx, tx, cid, kc)
+}
+
+// newestUsable reports whether no other verified key of cid has a version
+// at or above version (true when the keys cannot be read).
+func newestUsable(ctx context.Context, tx keystore.Tx, cid, version string) bool {
+	newest := true
+	if all, err := tx.ConversationKeys(ctx, cid); err == nil {
+		for i := range all {
+			if all[i].Verified && !decimal.Less(all[i].Version, version) && all[i].Version != version {
+				newest = false
+			}
+			all[i].Key.Zero()
+		}
+	}
+	return newest
+}
+
+// recordRecipients records whom the newest usable key was (said to be)
+// wrapped to.
+func (e *Engine) recordRecipients(ctx context.Context, tx keystore.Tx, cid string, kc *event.KeyChange) error {
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	m := loadMeta(c)
+	// The participant list is not signed: it records whom the key was
+	// (said to be) wrapped to, never who is a member.
+	m.KeyRecipients = map[string]string{}
+	for _, p := range kc.Participants {
+		m.KeyRecipients[p.UserID] = p.PublicKeyVersion
+	}
+	c.Meta = m.encode()
+	return tx.PutConversation(ctx, c)
 }

@@ -52,14 +52,13 @@ func plausibleVersion(v string, now time.Time) bool {
 	return limit < 0 || n <= uint64(limit)
 }
 
-// pinPeer applies the trust policy and the forward-only rule to the key
-// sets published for uid, returning every report (rotations, skipped,
-// backdated and implausible versions).
-func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) ([]KeyChanged, error) {
+// validPublished parses the key sets published for uid (see
+// parsePublished), ascending by version; it fails when none is valid.
+func (e *Engine) validPublished(uid string, published []api.PublicKey) ([]*PeerKey, error) {
 	var valid []*PeerKey
 	var errs []error
 	for _, k := range published {
-		pk, err := parsePublished(uid, k)
+		pk, err := parsePublished(uid, k, e.bindings)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -73,28 +72,106 @@ func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.Public
 		return nil, errors.Join(errs...)
 	}
 	sort.Slice(valid, func(i, j int) bool { return decimal.Less(valid[i].Version, valid[j].Version) })
+	return valid, nil
+}
 
+// pinPeer applies the trust policy and the forward-only rule to the key
+// sets published for uid, returning every report (rotations, skipped,
+// backdated and implausible versions).
+func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) ([]KeyChanged, error) {
+	valid, err := e.validPublished(uid, published)
+	if err != nil {
+		return nil, err
+	}
 	e.peerMu.Lock()
 	defer e.peerMu.Unlock()
 	var reports []KeyChanged
-	err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		reports = reports[:0]
-		stored, err := tx.PeerKeys(ctx, uid)
-		if err != nil {
-			return err
-		}
-		p := &pinning{e: e, tx: tx, ctx: ctx, uid: uid, now: e.now(), peer: buildPeer(uid, stored)}
-		err = p.apply(valid)
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		p, err := e.pinIn(ctx, tx, uid, valid)
 		reports = p.reports
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("session: pinning keys of %s: %w", uid, err)
+		return nil, pinError(uid, err)
 	}
 	return reports, nil
+}
+
+// pinIn runs the pinning decision for uid in tx.
+func (e *Engine) pinIn(ctx context.Context, tx keystore.Tx, uid string, valid []*PeerKey) (*pinning, error) {
+	stored, err := tx.PeerKeys(ctx, uid)
+	if err != nil {
+		return &pinning{}, err
+	}
+	p := &pinning{e: e, tx: tx, ctx: ctx, uid: uid, now: e.now(), peer: buildPeer(uid, stored)}
+	return p, p.apply(valid)
+}
+
+// pinError is the error pinPeer returns for err.
+func pinError(uid string, err error) error {
+	if errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys) {
+		return err
+	}
+	return fmt.Errorf("session: pinning keys of %s: %w", uid, err)
+}
+
+// errPinAlone ends the transaction of pinPeers for a user whose refusal
+// came after a write (see pinPeers).
+var errPinAlone = errors.New("session: pin users one by one")
+
+// pinPeers is pinPeer for the users of one batch, in one transaction
+// instead of one each. A refused user (ErrKeyChanged, ErrNoPeerKeys)
+// changes nothing, as in pinPeer: apply decides every refusal before the
+// user's first write; should one ever come after a write, the batch is
+// pinned again user by user, each in a transaction of its own.
+func (e *Engine) pinPeers(ctx context.Context, uids []string, byUser map[string][]api.PublicKey) ([]KeyChanged, []error) {
+	valid := make([][]*PeerKey, len(uids))
+	parseErrs := make([]error, len(uids))
+	for i, uid := range uids {
+		valid[i], parseErrs[i] = e.validPublished(uid, byUser[uid])
+	}
+	var reports []KeyChanged
+	var errs []error
+	err := func() error {
+		e.peerMu.Lock()
+		defer e.peerMu.Unlock()
+		return e.store.Update(ctx, func(tx keystore.Tx) error {
+			reports, errs = reports[:0], errs[:0]
+			for i, uid := range uids {
+				if parseErrs[i] != nil {
+					errs = append(errs, parseErrs[i])
+					continue
+				}
+				p, err := e.pinIn(ctx, tx, uid, valid[i])
+				switch {
+				case err == nil:
+					reports = append(reports, p.reports...)
+				case p.wrote:
+					return errPinAlone
+				case errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys):
+					errs = append(errs, err)
+				default:
+					return pinError(uid, err)
+				}
+			}
+			return nil
+		})
+	}()
+	if errors.Is(err, errPinAlone) {
+		reports, errs = nil, nil
+		for _, uid := range uids {
+			ch, err := e.pinPeer(ctx, uid, byUser[uid])
+			reports = append(reports, ch...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return reports, errs
+	}
+	if err != nil {
+		return nil, append(errs, err)
+	}
+	return reports, errs
 }
 
 // pinning is one pinPeer decision inside its store transaction.
@@ -106,11 +183,13 @@ type pinning struct {
 	now     time.Time
 	peer    *Peer
 	reports []KeyChanged
+	wrote   bool // a key was stored
 }
 
 // put stores k; origin is recorded only when k is stored for the first time
 // (the store keeps the first one).
 func (p *pinning) put(k *PeerKey, pinned, verified bool, origin string) error {
+	p.wrote = true
 	err := p.tx.PutPeerKey(p.ctx, keystore.PeerKey{
 		UserID: p.uid, Version: k.Version,
 		IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,

@@ -82,7 +82,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !keys.currentSigner(alice.id, pinned) {
+	if !keys.currentSigner(bob.store, alice.id, pinned) {
 		t.Fatal("pinned version is not the current signer")
 	}
 
@@ -129,7 +129,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 		t.Fatalf("re-key with a skipped version: %+v %v", changes, err)
 	}
 	keys = testutil.Must(bob.e.keysFor(ctx))(t)
-	if keys.currentSigner(alice.id, pinned) || keys.currentSigner(alice.id, mid.PublicKeyVersion) || !keys.currentSigner(alice.id, newest.PublicKeyVersion) {
+	if keys.currentSigner(bob.store, alice.id, pinned) || keys.currentSigner(bob.store, alice.id, mid.PublicKeyVersion) || !keys.currentSigner(bob.store, alice.id, newest.PublicKeyVersion) {
 		t.Fatal("superseded versions still count as the current signer")
 	}
 	for _, v := range []string{pinned, mid.PublicKeyVersion, newest.PublicKeyVersion} {

@@ -3,10 +3,12 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -29,6 +31,9 @@ type storeKeys struct {
 	conv    map[string]heldKey           // conv+"\x00"+version
 	signing map[string]*crypto.PublicKey // user+"\x00"+version
 	missing map[string]bool              // signing lookups that failed
+	// gen counts the changes addConversationKey made to conv: a page
+	// decrypted ahead (see cachedKeys) is valid only while it stays put.
+	gen uint64
 }
 
 // heldKey is a cached conversation key lookup (key nil: none held).
@@ -96,10 +101,105 @@ func (k *storeKeys) held(conversationID, version string) heldKey {
 // addConversationKey caches a key adopted during the operation.
 func (k *storeKeys) addConversationKey(conversationID, version string, key *crypto.ConversationKey, verified bool) {
 	c := *key
+	id := conversationID + "\x00" + version
 	k.mu.Lock()
-	k.conv[conversationID+"\x00"+version] = heldKey{key: &c, verified: verified}
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if old, ok := k.conv[id]; ok && old.key != nil && subtle.ConstantTimeCompare(old.key[:], c[:]) == 1 && old.verified == verified {
+		return
+	}
+	k.conv[id] = heldKey{key: &c, verified: verified}
+	k.gen++
 }
+
+// generation returns the count of changes made by addConversationKey.
+func (k *storeKeys) generation() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen
+}
+
+// convSnapshot is the conversation key cache at a point (see restore).
+type convSnapshot struct {
+	conv map[string]heldKey
+	gen  uint64
+}
+
+// snapshot returns the conversation key cache, for restore.
+func (k *storeKeys) snapshot() convSnapshot {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c := make(map[string]heldKey, len(k.conv))
+	for id, h := range k.conv {
+		c[id] = h
+	}
+	return convSnapshot{conv: c, gen: k.gen}
+}
+
+// restore puts back the conversation key cache of a snapshot: keys cached
+// by a store transaction that is run again are forgotten with it. The
+// generation moves on, so a page decrypted ahead meanwhile is not used.
+func (k *storeKeys) restore(s convSnapshot) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.conv = make(map[string]heldKey, len(s.conv))
+	for id, h := range s.conv {
+		k.conv[id] = h
+	}
+	k.gen++
+}
+
+// cachedKeys is a view of a storeKeys that answers from its caches only,
+// never from the store. It lets the next page of a sync be decrypted
+// while the storing transaction of the page before is open (the store may
+// not be read from another goroutine then, and would not yet show that
+// transaction's writes). A lookup the caches cannot answer marks the view
+// incomplete: the page is then decrypted again the ordinary way.
+type cachedKeys struct {
+	k    *storeKeys
+	miss atomic.Bool
+}
+
+var (
+	_ inbound.Keys     = (*cachedKeys)(nil)
+	_ inbound.KeyTrust = (*cachedKeys)(nil)
+)
+
+func (c *cachedKeys) cached(conversationID, version string) heldKey {
+	c.k.mu.Lock()
+	h, ok := c.k.conv[conversationID+"\x00"+version]
+	c.k.mu.Unlock()
+	if !ok {
+		c.miss.Store(true)
+	}
+	return h
+}
+
+// ConversationKey implements inbound.Keys.
+func (c *cachedKeys) ConversationKey(conversationID, version string) (*crypto.ConversationKey, bool) {
+	h := c.cached(conversationID, version)
+	return h.key, h.key != nil
+}
+
+// ConversationKeyVerified implements inbound.KeyTrust.
+func (c *cachedKeys) ConversationKeyVerified(conversationID, version string) bool {
+	return c.cached(conversationID, version).verified
+}
+
+// SigningKey implements inbound.Keys. Only found keys are cached (a miss
+// is looked up again, and recorded for missingSigners), so a key not
+// cached makes the view incomplete.
+func (c *cachedKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool) {
+	c.k.mu.Lock()
+	pk, ok := c.k.signing[userID+"\x00"+version]
+	c.k.mu.Unlock()
+	if !ok {
+		c.miss.Store(true)
+	}
+	return pk, ok
+}
+
+// Identity implements inbound.Keys.
+func (c *cachedKeys) Identity() (*crypto.PrivateKey, string, string) { return c.k.Identity() }
 
 // SigningKey implements inbound.Keys. Every stored version of a peer's keys
 // passed the binding check; only versions legitimately known are usable
@@ -160,11 +260,11 @@ func pinnedOf(stored []keystore.PeerKey) *keystore.PeerKey {
 // this account's registered version, or a peer's pinned version (or one
 // with the same signing key, re-registered under a new version). A key
 // change signed with any other, superseded, version may only decrypt.
-func (k *storeKeys) currentSigner(userID, version string) bool {
+func (k *storeKeys) currentSigner(r keystore.Tx, userID, version string) bool {
 	if userID == k.e.userID {
 		return version == k.version
 	}
-	stored, err := k.e.store.PeerKeys(k.ctx, userID)
+	stored, err := r.PeerKeys(k.ctx, userID)
 	if err != nil {
 		return false
 	}

@@ -17,6 +17,7 @@ type config struct {
 	workers  int
 	onChange func(KeyChanged)
 	pageSize int
+	spillDir string
 }
 
 // invalidOption is the error of an option given a value it cannot use.
@@ -95,6 +96,23 @@ func WithPageSize(n int) Option {
 			return invalidOption("WithPageSize: %d is outside 1..100", n)
 		}
 		c.pageSize = n
+		return nil
+	}
+}
+
+// WithSpillDir sets the directory of the temporary files in which a sync
+// of several pages keeps the pages it has fetched until it processes them
+// oldest first (default: the system's temporary directory); "" is refused
+// (leave the option out for the default). Each page is sealed under a key
+// held only in memory, and the file is removed at once (or, where the
+// system does not allow that, when the sync ends). Where no file can be
+// made there, the pages are kept in the keystore instead.
+func WithSpillDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return invalidOption("WithSpillDir: empty directory")
+		}
+		c.spillDir = dir
 		return nil
 	}
 }

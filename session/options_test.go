@@ -25,6 +25,7 @@ func TestOptionsFailClosed(t *testing.T) {
 		"page size 101":        WithPageSize(101),
 		"no workers":           WithWorkers(0),
 		"negative workers":     WithWorkers(-1),
+		"empty spill dir":      WithSpillDir(""),
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
@@ -40,6 +41,7 @@ func TestOptionsFailClosed(t *testing.T) {
 		"page size 100": WithPageSize(100),
 		"one worker":    WithWorkers(1),
 		"key handler":   WithKeyChangeHandler(func(KeyChanged) {}),
+		"spill dir":     WithSpillDir(t.TempDir()),
 	} {
 		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {
 			t.Errorf("%s: Open err = %v, want ErrNoAccount (the option is valid)", name, err)

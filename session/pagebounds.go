@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -34,11 +35,55 @@ const (
 	maxPageElements = 1 << 17
 )
 
+// syncPage is one page of a sync decoded from base64 (see decodePage):
+// the key changes of its meta first (kcCount of them), then its data.
+type syncPage struct {
+	raws    [][]byte
+	kcCount int
+	// bad are the entries that were not base64 (failed events), badB64
+	// those entries as served.
+	bad    []*event.Event
+	badB64 []string
+	// overEvents and overBytes are the size of a page beyond the page
+	// bounds (zero for a page within them); such a page holds no events.
+	overEvents, overBytes int
+	// memo are the signatures of the page that verified while it was
+	// fetched (see fetchPages); sigs is the page's verification memo.
+	memo []crypto.MemoEntry
+	sigs *crypto.VerifyMemo
+	// stubs stand for the messages of raws (by index) stored byte for
+	// byte before the sync (see reserved), stubbed are those handed out
+	// in place of events, and full says the page must be decrypted in
+	// full.
+	stubs   map[int]*event.Event
+	stubbed map[*event.Event]bool
+	full    bool
+}
+
+// err is the error of a page beyond the page bounds.
+func (p *syncPage) err() error {
+	if p.overEvents == 0 && p.overBytes == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: a page of %d events (%d bytes) exceeds %d events or %d bytes", ErrServerResponse, p.overEvents, p.overBytes, maxPageEvents, maxPageBytes)
+}
+
+// memoOf returns the page's verification memo, holding the signatures
+// verified while it was fetched.
+func (p *syncPage) memoOf() *crypto.VerifyMemo {
+	if p.sigs == nil {
+		p.sigs = crypto.NewVerifyMemo(len(p.raws) + 8)
+		p.sigs.Restore(p.memo)
+	}
+	return p.sigs
+}
+
 // decodePage checks a page against the page bounds and decodes its events
-// from base64: the key changes of its meta first (kcCount of them), then
-// its data. Events that are not base64 are returned apart, failed. The
-// page's strings are released once decoded: only raws is kept.
-func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad []*event.Event, kcCount int, err error) {
+// from base64: the key changes of its meta first, then its data. Entries
+// that are not base64 are returned apart, failed. The page's strings are
+// released once decoded: only the page's bytes are kept. A page beyond
+// the bounds is returned empty (see syncPage.err).
+func decodePage(resp *api.GetChatConversationEventsResponse) *syncPage {
 	var kcs []string
 	if resp.Meta != nil {
 		kcs = resp.Meta.KeyChangeEvents()
@@ -50,22 +95,25 @@ func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad
 	for _, d := range resp.Data {
 		size += len(d.EncodedEvent)
 	}
+	p := &syncPage{}
 	if n > maxPageEvents || size > maxPageBytes {
-		return nil, nil, 0, fmt.Errorf("%w: a page of %d events (%d bytes) exceeds %d events or %d bytes", ErrServerResponse, n, size, maxPageEvents, maxPageBytes)
+		p.overEvents, p.overBytes = n, size
+		return p
 	}
-	raws = make([][]byte, 0, n)
+	p.raws = make([][]byte, 0, n)
 	add := func(b64 string) {
 		raw, err := wire.DecodeB64(b64)
 		if err != nil {
-			bad = append(bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+			p.badB64 = append(p.badB64, b64)
 			return
 		}
-		raws = append(raws, raw)
+		p.raws = append(p.raws, raw)
 	}
 	for _, k := range kcs {
 		add(k)
 	}
-	kcCount = len(raws)
+	p.kcCount = len(p.raws)
 	for _, d := range resp.Data {
 		add(d.EncodedEvent)
 	}
@@ -73,7 +121,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) (raws [][]byte, bad
 	if resp.Meta != nil {
 		resp.Meta.ConversationKeyEvents, resp.Meta.MissingConversationKeyChangeEvents = nil, nil
 	}
-	return raws, bad, kcCount, nil
+	return p
 }
 
 // pageBudget counts the decoded elements the events of a page keep.

@@ -2,53 +2,63 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// Paging of a sync. The X API lists a conversation newest first, but a
-// group's roster must be followed in transcript order: a member added (or
-// removed) on an older page decides whether the events of newer pages are
-// by members. So when the new events span several pages, the pages are
-// fetched down to the history already stored, staged in the keystore
-// (sealed, one page at a time in memory) and then processed oldest first.
-// A sync that fits one page processes it directly.
+// Paging of a sync. The X API lists a conversation newest first, but the
+// checks of a sync read the transcript in order: a group's roster (a member
+// added or removed on an older page decides whether the events of newer
+// pages are by members), and for every conversation which of two events
+// with one message id is the replay, whether an edit or a delete is by the
+// author of its target and whether a reply's quote is bound, which must be
+// decided before the event is stored and handed to the application. So
+// when the new events span several pages, the pages are fetched down to
+// the history already stored, staged (see spill) and then processed oldest
+// first. A sync that fits one page processes it directly.
+//
+// Fetching overlaps the rest: the next page is requested while the page
+// just received is staged, and its signatures are verified meanwhile
+// (preverify), on every core, with keys of their own. The signatures that
+// verify are staged with the page, so processing it in turn checks each
+// one once (see crypto.VerifyMemo: only an identical key, payload and
+// signature is taken as verified).
 
-// stagedPage is one page of a sync staged in the keystore.
+// stagedPage is one page of a sync staged aside.
 type stagedPage struct {
 	n   int    // its stage number
 	top string // newest sequence id of its data ("" when none)
 }
 
-func stageKey(cid string, n int) string { return "session/stage/" + cid + "/" + strconv.Itoa(n) }
-
 // span tracks the sequence ids the fetched pages cover.
 type span struct{ lo, hi string }
 
-// scan extends the span by the data of resp (envelopes decoded for their
-// sequence ids only) and returns whether the page reaches the history
-// stored before the sync (newest-first paging need not go further) and its
-// newest sequence id.
-func (sp *span) scan(resp *api.GetChatConversationEventsResponse, stored string) (done bool, top string) {
+// scan extends the span by a page's data (encoded events) and returns
+// whether the page reaches the history stored before the sync
+// (newest-first paging need not go further) and its newest sequence id.
+// Only the sequence ids are read (see wire.PeekSequenceID).
+func (sp *span) scan(data [][]byte, stored string) (done bool, top string) {
 	var seqs []string
-	for _, d := range resp.Data {
-		raw, err := wire.DecodeB64(d.EncodedEvent)
-		if err != nil {
+	for _, raw := range data {
+		seq, ok := wire.PeekSequenceID(raw)
+		if !ok {
+			me, err := wire.DecodeMessageEvent(raw)
+			if err != nil {
+				continue
+			}
+			seq = me.GetSequenceID()
+		}
+		if !decimal.ValidID(seq) {
 			continue
 		}
-		me, err := wire.DecodeMessageEvent(raw)
-		if err != nil || !decimal.ValidID(me.GetSequenceID()) {
-			continue
-		}
-		seq := me.GetSequenceID()
 		seqs = append(seqs, seq)
 		if top == "" || decimal.Less(top, seq) {
 			top = seq
@@ -76,6 +86,74 @@ func (sp *span) scan(resp *api.GetChatConversationEventsResponse, stored string)
 	return done && up <= down, top
 }
 
+// pageData returns the encoded events of a fetched page's data: those
+// of the decoded page, or, for a page beyond the page bounds (which keeps
+// none), those of resp.
+func pageData(p *syncPage, resp *api.GetChatConversationEventsResponse) [][]byte {
+	if p.err() == nil {
+		return p.raws[p.kcCount:]
+	}
+	var data [][]byte
+	for _, d := range resp.Data {
+		if raw, err := wire.DecodeB64(d.EncodedEvent); err == nil {
+			data = append(data, raw)
+		}
+	}
+	return data
+}
+
+// fetched is one page handed over by fetchPages.
+type fetched struct {
+	page *syncPage // nil when the fetch failed
+	top  string    // newest sequence id of its data
+	last bool      // no page follows
+	err  error     // the fetch failed, or the pagination (after this page)
+}
+
+// fetchPages requests the conversation's pages, newest first, down to the
+// history stored, and hands them over one by one: the request for a page
+// goes out as soon as the page before it has been read, while that page is
+// processed. It stops after the last page, an error, or when ctx ends.
+func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
+	out := make(chan fetched, 1)
+	go func() {
+		defer close(out)
+		send := func(f fetched) bool {
+			select {
+			case out <- f:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		var sp span
+		token, tokens, idle := "", map[string]bool{}, 0
+		for pages := 1; ; pages++ {
+			resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
+			if err != nil {
+				send(fetched{err: fmt.Errorf("session: fetching events: %w", err)})
+				return
+			}
+			lo, hi := sp.lo, sp.hi
+			if resp == nil {
+				send(fetched{err: fmt.Errorf("%w: no events page", ErrServerResponse)})
+				return
+			}
+			p := decodePage(resp)
+			done, top := sp.scan(pageData(p, resp), s.stored)
+			f := fetched{page: p, top: top, last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
+			if !f.last {
+				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
+			}
+			if !send(f) || f.last || f.err != nil {
+				return
+			}
+			token = resp.Meta.NextToken
+		}
+	}()
+	return out
+}
+
 // run fetches the conversation's new pages and processes them: directly
 // when the first page is the last, otherwise staged and oldest first.
 // Pagination that keeps claiming more events without bringing any stops
@@ -85,36 +163,44 @@ func (s *syncState) run(ctx context.Context, srv Server) error {
 	if err := s.clearStaged(ctx); err != nil {
 		return err
 	}
-	var staged []stagedPage
-	var sp span
-	token, tokens, idle := "", map[string]bool{}, 0
-	var ferr error
-	for pages := 1; ; pages++ {
-		resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
-		if err != nil {
-			ferr = fmt.Errorf("session: fetching events: %w", err)
-			break
+	fctx, stop := context.WithCancel(ctx)
+	pages := s.fetchPages(fctx, srv)
+	defer func() {
+		stop()
+		for range pages { // the fetcher ends once ctx is done
 		}
-		lo, hi := sp.lo, sp.hi
-		done, top := sp.scan(resp, s.stored)
-		last := done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""
-		if pages == 1 && last {
-			return s.page(ctx, resp, false)
-		}
-		if err := s.stage(ctx, len(staged)+1, resp); err != nil {
-			ferr = err
-			break
-		}
-		staged = append(staged, stagedPage{n: len(staged) + 1, top: top})
-		if last {
-			break
-		}
-		if ferr = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages); ferr != nil {
-			break
-		}
-		token = resp.Meta.NextToken
+	}()
+	first, ok := <-pages
+	if !ok {
+		return context.Cause(fctx)
 	}
-	return errors.Join(ferr, s.processStaged(ctx, staged))
+	if first.page != nil && first.last {
+		return s.processPages(ctx, singlePage(first.page), false)
+	}
+	sp := s.newSpill(s.e.cfg.spillDir)
+	defer func() { _ = sp.close(ctx) }()
+	var staged []stagedPage
+	var ferr error
+	for f := first; ; f, ok = <-pages {
+		if !ok {
+			ferr = context.Cause(fctx)
+			break
+		}
+		if p := f.page; p != nil {
+			s.preverify(ctx, p)
+			if err := sp.put(ctx, len(staged)+1, p); err != nil {
+				ferr = err
+				break
+			}
+			staged = append(staged, stagedPage{n: len(staged) + 1, top: f.top})
+		}
+		if f.err != nil || f.last {
+			ferr = f.err
+			break
+		}
+	}
+	stop()
+	return errors.Join(ferr, s.processStaged(ctx, sp, staged))
 }
 
 // pagingFault reports a server whose pagination does not progress: a
@@ -139,94 +225,74 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 	return nil
 }
 
-// stage stores page n of this sync.
-func (s *syncState) stage(ctx context.Context, n int, resp *api.GetChatConversationEventsResponse) error {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		return fmt.Errorf("session: staging page: %w", err)
+// preverify verifies the signatures of a page as it is fetched, with keys
+// of its own (their lookups and failures leave the sync's keys as they
+// are), and records those that verify with the page (syncPage.memo).
+// Nothing else of this run is kept: the page is decrypted again in
+// transcript order, with the keys learnt by then.
+func (s *syncState) preverify(ctx context.Context, p *syncPage) {
+	if len(p.raws) == 0 || !verifyWhileFetching {
+		return
 	}
-	if err := s.e.store.SetValue(ctx, stageKey(s.cid, n), b); err != nil {
-		return fmt.Errorf("session: staging page: %w", err)
-	}
-	return nil
-}
-
-// staged reads back staged page n.
-func (s *syncState) staged(ctx context.Context, n int) (*api.GetChatConversationEventsResponse, error) {
-	b, err := s.e.store.Value(ctx, stageKey(s.cid, n))
-	if err != nil {
-		return nil, fmt.Errorf("session: reading staged page: %w", err)
-	}
-	var resp api.GetChatConversationEventsResponse
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return nil, fmt.Errorf("session: staged page unreadable: %w", err)
-	}
-	return &resp, nil
-}
-
-// clearStaged deletes the staged pages of cid (left by an interrupted
-// sync, or by this one).
-func (s *syncState) clearStaged(ctx context.Context) error {
-	for n := 1; ; n++ {
-		if _, err := s.e.store.Value(ctx, stageKey(s.cid, n)); errors.Is(err, keystore.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("session: reading staged page: %w", err)
+	if s.pre == nil {
+		keys, err := s.e.keysFor(ctx)
+		if err != nil {
+			return
 		}
-		if err := s.e.store.SetValue(ctx, stageKey(s.cid, n), nil); err != nil {
-			return fmt.Errorf("session: clearing staged page: %w", err)
-		}
+		s.pre = keys
 	}
+	memo := p.memoOf()
+	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwrapMemo(), VerifyOnly: true}
+	for ev, err := range inbound.DecryptBatch(ctx, s.pre, inbound.FromBytes(p.raws), opts) {
+		if err != nil {
+			break
+		}
+		dropEvents([]*event.Event{ev})
+	}
+	p.memo, p.sigs = memo.Entries(), nil
 }
 
 // processStaged processes the staged pages oldest first, after collecting
 // the key-change pairs all of them carry (a group create on an older page
 // may be bound by a key change served with a newer one).
-func (s *syncState) processStaged(ctx context.Context, pages []stagedPage) error {
+func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedPage) error {
 	if len(pages) == 0 {
 		return nil
 	}
-	defer func() { _ = s.clearStaged(context.WithoutCancel(ctx)) }()
 	sort.SliceStable(pages, func(i, j int) bool { return decimal.Less(pages[i].top, pages[j].top) })
 	if IsGroup(s.cid) {
-		if err := s.collectPairs(ctx, pages); err != nil {
+		if err := s.collectPairs(ctx, sp, pages); err != nil {
 			return err
 		}
 	}
-	for _, p := range pages {
-		resp, err := s.staged(ctx, p.n)
-		if err != nil {
-			return err
+	i := 0
+	return s.processPages(ctx, func(ctx context.Context, tx keystore.Tx) (*syncPage, error) {
+		if i == len(pages) {
+			return nil, nil
 		}
-		if err := s.page(ctx, resp, true); err != nil {
-			return err
-		}
-	}
-	return nil
+		i++
+		return sp.get(ctx, tx, pages[i-1].n)
+	}, true)
 }
 
 // collectPairs records the verified v6+ key changes the staged pages serve
 // (verifying them; their keys are not kept).
-func (s *syncState) collectPairs(ctx context.Context, pages []stagedPage) error {
-	for _, p := range pages {
-		resp, err := s.staged(ctx, p.n)
+func (s *syncState) collectPairs(ctx context.Context, sp spill, pages []stagedPage) error {
+	for _, sg := range pages {
+		p, err := sp.get(ctx, nil, sg.n)
 		if err != nil {
 			return err
 		}
-		raws, _, kcCount, err := decodePage(resp)
-		if err != nil {
+		if err := p.err(); err != nil {
 			return err
 		}
-		evs, err := s.decryptAll(ctx, raws[:kcCount])
+		kcs := &syncPage{raws: p.raws[:p.kcCount], kcCount: p.kcCount, memo: p.memo}
+		evs, err := s.decryptAll(ctx, kcs)
 		if err != nil {
 			return err
 		}
 		s.pass.pairs.add(evs)
-		for _, ev := range evs {
-			if ev.KeyChange != nil && ev.KeyChange.Key != nil {
-				ev.KeyChange.Key.Zero()
-			}
-		}
+		dropEvents(evs)
 	}
 	return nil
 }

@@ -162,20 +162,17 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 		if err != nil {
 			return changes, fmt.Errorf("session: fetching public keys: %w", err)
 		}
-		for _, uid := range batch {
-			ch, err := e.pinPeer(ctx, uid, byUser[uid])
-			changes = append(changes, ch...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
+		ch, berrs := e.pinPeers(ctx, batch, byUser)
+		changes = append(changes, ch...)
+		errs = append(errs, berrs...)
 	}
 	e.queueChanges(changes)
 	return changes, errors.Join(errs...)
 }
 
-// parsePublished validates one published key set and normalises it.
-func parsePublished(uid string, k api.PublicKey) (*PeerKey, error) {
+// parsePublished validates one published key set and normalises it. The
+// binding signature is checked against memo (nil: always checked).
+func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo) (*PeerKey, error) {
 	if !decimal.Valid(k.PublicKeyVersion) {
 		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", ErrNoPeerKeys, uid, k.PublicKeyVersion)
 	}
@@ -193,7 +190,7 @@ func parsePublished(uid string, k api.PublicKey) (*PeerKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: user %s version %s: signing key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
 	}
-	if err := crypto.VerifyKeyBinding(idRaw, sg, sig); err != nil {
+	if err := crypto.VerifyKeyBindingMemo(idRaw, sg, sig, memo); err != nil {
 		return nil, fmt.Errorf("%w: user %s version %s: %w", ErrKeyBinding, uid, k.PublicKeyVersion, err)
 	}
 	return &PeerKey{

@@ -57,7 +57,7 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 	}
 	pass := newRosterPass()
 	pass.pairs.add([]*event.Event{ev})
-	if _, err := e.screenSenders(ctx, cid, []*event.Event{ev}, pass); err != nil {
+	if _, err := e.screenSenders(ctx, e.store, cid, []*event.Event{ev}, pass); err != nil {
 		return nil, err
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
@@ -68,7 +68,7 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 		return ev, nil
 	}
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
-		e.screenKey(keys, ev)
+		e.screenKey(e.store, keys, ev)
 		if err := e.adoptKey(ctx, cid, ev); err != nil {
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err

@@ -67,12 +67,12 @@ func screenEnvelope(ev *event.Event) {
 // against the roster held from signed group changes (see screenGroup); it
 // returns the roster anomalies found and records in pass what the storing
 // transaction needs to advance the roster the same way.
-func (e *Engine) screenSenders(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
+func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
 	}
 	if IsGroup(cid) {
-		return e.screenGroup(ctx, cid, evs, pass)
+		return e.screenGroup(ctx, r, cid, evs, pass)
 	}
 	for _, ev := range evs {
 		if ev.SenderID == "" || !ev.Kind.Signed() {
@@ -94,9 +94,20 @@ type rosterPass struct {
 	// step while screening (a rejection there is replayed in the storing
 	// transaction, with its effects).
 	stepped map[string]bool
+	// journal, when set, records how to take back each change to the
+	// pass (see syncState.restore).
+	journal *[]func()
 }
 
 func newRosterPass() *rosterPass { return &rosterPass{pairs: pairSet{}, stepped: map[string]bool{}} }
+
+// markStepped records that the event at seq went through the roster step.
+func (p *rosterPass) markStepped(seq string) {
+	if p.journal != nil {
+		*p.journal = append(*p.journal, undoSet(p.stepped, seq))
+	}
+	p.stepped[seq] = true
+}
 
 // pairSet holds the (sender, key version) of verified v6+ key changes of
 // one conversation: the pairs that bind a group create to its group.
@@ -153,8 +164,8 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // rejected key change's key is not adopted. An event already stored keeps
 // its stored verdict (it is never applied twice). While no roster is held
 // (RosterUnknown) only group changes are checked.
-func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
-	r, err := loadRoster(ctx, e.store, cid)
+func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
+	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +176,13 @@ func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*event.Event
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
-	env := e.rosterEnv(ctx, e.store, cid, pass.pairs)
+	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var out []event.Anomaly
 	verdicts := map[string]error{}
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
 		if !seen {
-			verdict, seen, err = e.storedVerdict(ctx, cid, ev.SequenceID)
+			verdict, seen, err = storedVerdict(ctx, tx, cid, ev.SequenceID)
 			if err != nil {
 				return nil, err
 			}
@@ -180,14 +191,14 @@ func (e *Engine) screenGroup(ctx context.Context, cid string, evs []*event.Event
 			// A replay of a stored event (its message id under a new
 			// sequence id) is refused when stored (gateReplay): it must
 			// not advance the roster, not even here.
-			if verdict, err = replayOf(ctx, e.store, cid, ev); err != nil {
+			if verdict, err = replayOf(ctx, tx, cid, ev); err != nil {
 				return nil, err
 			}
 			seen = verdict != nil
 		}
 		if !seen {
 			if ev.Verified {
-				pass.stepped[ev.SequenceID] = true
+				pass.markStepped(ev.SequenceID)
 			}
 			res := r.screen(env, ev)
 			if res.anomaly != nil {
@@ -220,8 +231,8 @@ var errStoredFailed = errors.New("session: event stored as failed before")
 
 // storedVerdict returns the verdict of the stored event at seq: nil when it
 // verified, why it failed otherwise; stored is false when none is stored.
-func (e *Engine) storedVerdict(ctx context.Context, cid, seq string) (verdict error, stored bool, err error) {
-	old, err := eventAt(ctx, e.store, cid, seq)
+func storedVerdict(ctx context.Context, tx keystore.Tx, cid, seq string) (verdict error, stored bool, err error) {
+	old, err := eventAt(ctx, tx, cid, seq)
 	if err != nil || old == nil {
 		return nil, false, err
 	}

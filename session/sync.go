@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -68,11 +67,14 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // newest one already stored, page by page (a server paging oldest first is
 // read to the end instead), and calls fn (when not nil) with every event
 // not stored before. When the new events span several pages, the pages are
-// staged (sealed) in the keystore and processed oldest first, so that a
-// group's roster is followed in transcript order. Each page streams through
-// the receive pipeline (signature verification against pinned keys, ECIES
-// unwrap of key changes, decryption) and into the store, so memory use does
-// not depend on the history's length.
+// staged (sealed, see WithSpillDir) and processed oldest first, so that the
+// transcript's checks (a group's roster, replays, the authorship of edits
+// and deletes) read it in order; their signatures are verified while they
+// are fetched. Each page streams through the receive pipeline (signature
+// verification against pinned keys, ECIES unwrap of key changes,
+// decryption) and into the store, pages in batches of one transaction
+// (fn sees a batch's events once it has committed), so memory use does not
+// depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // signed with its sender's current key, above the conversation's
@@ -137,12 +139,14 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	st := &syncState{
 		e: e, res: res, cid: cid, keys: keys, fn: fn,
-		stored: rec.Sync.LastSequenceID, pass: newRosterPass(),
+		stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
 	}
+	st.pass.journal = &st.undo
+	defer st.unwraps.Close()
 	if err := st.run(ctx, srv); err != nil {
 		return res, err
 	}
-	if err := st.resolveGaps(ctx); err != nil {
+	if err := st.resolveGaps(ctx, e.store); err != nil {
 		return res, err
 	}
 	if err := st.finish(ctx); err != nil {
@@ -205,128 +209,16 @@ type syncState struct {
 	// verified v6+ key changes seen by this sync (they bind a group create
 	// to the group, see rosterRec.stepCreate).
 	pass *rosterPass
-}
 
-// page processes one page of events. ordered says the pages come oldest
-// first (staged pages, see run).
-func (s *syncState) page(ctx context.Context, resp *api.GetChatConversationEventsResponse, ordered bool) error {
-	raws, bad, kcCount, err := decodePage(resp)
-	if err != nil {
-		return err
-	}
-	evs, err := s.decryptAll(ctx, raws)
-	if err != nil {
-		return err
-	}
-	s.res.Events += len(evs) + len(bad)
-	s.res.Failed += len(bad)
-	s.pass.pairs.add(evs)
-	found, err := s.e.screenSenders(ctx, s.cid, evs, s.pass)
-	if err != nil {
-		return err
-	}
-	s.res.Anomalies = append(s.res.Anomalies, found...)
-
-	// Adopt keys first (every key change of the page), then walk the
-	// page's events in transcript order for the transcript checks.
-	if err := s.adoptKeys(ctx, evs[:kcCount]); err != nil {
-		return err
-	}
-	data := evs[kcCount:]
-	ascending := ordered || pageAscending(data)
-	var walk []*event.Event
-	pageMin, pageMax := "", ""
-	for _, ev := range data {
-		if !decimal.ValidID(ev.SequenceID) {
-			continue
-		}
-		if pageMin == "" || decimal.Less(ev.SequenceID, pageMin) {
-			pageMin = ev.SequenceID
-		}
-		if pageMax == "" || decimal.Less(pageMax, ev.SequenceID) {
-			pageMax = ev.SequenceID
-		}
-	}
-	var keep []*event.Event
-	for _, ev := range data {
-		if decimal.ValidID(ev.SequenceID) {
-			walk = append(walk, ev)
-		} else {
-			keep = append(keep, ev)
-		}
-	}
-	for _, ev := range evs[:kcCount] {
-		// Key changes inside the window this page covers (or between it
-		// and what was walked before) take part in the chain; others are
-		// served for their keys only.
-		if s.inWindow(ev.SequenceID, pageMin, pageMax, ascending) {
-			walk = append(walk, ev)
-		} else if !s.seenBefore(ev.SequenceID) {
-			keep = append(keep, ev)
-		}
-	}
-	sort.SliceStable(walk, func(i, j int) bool { return decimal.Less(walk[i].SequenceID, walk[j].SequenceID) })
-	s.noteServed(evs[:kcCount])
-	s.checkLinks(walk)
-	for _, ev := range walk {
-		if s.stored != "" && !decimal.Less(s.stored, ev.SequenceID) {
-			// Already stored: the server must serve the same bytes again.
-			if prev, err := eventAt(ctx, s.e.store, s.cid, ev.SequenceID); err != nil {
-				return fmt.Errorf("session: reading history: %w", err)
-			} else if prev != nil {
-				prev.Body.Zero()
-				if !bytes.Equal(prev.Raw, ev.Raw) {
-					s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
-				}
-				continue
-			}
-		}
-		if s.newest == "" || decimal.Less(s.newest, ev.SequenceID) {
-			s.newest = ev.SequenceID
-		}
-		keep = append(keep, ev)
-	}
-	// Store oldest first so that group changes apply in order.
-	sort.SliceStable(keep, func(i, j int) bool { return decimal.Less(keep[i].SequenceID, keep[j].SequenceID) })
-	if err := s.store(ctx, keep); err != nil {
-		return err
-	}
-	// Only now, with authorship decided as the deletes were stored, may
-	// they explain breaks in the chain.
-	if err := s.noteRemovals(ctx, data); err != nil {
-		return err
-	}
-	for _, ev := range bad {
-		if s.fn != nil {
-			if err := s.fn(ev); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// decryptAll decrypts raws; peers whose signing keys were unknown are
-// fetched and the events decrypted again.
-func (s *syncState) decryptAll(ctx context.Context, raws [][]byte) ([]*event.Event, error) {
-	evs, err := s.decrypt(ctx, raws)
-	if err != nil {
-		return nil, err
-	}
-	if missing := s.keys.missingSigners(); len(missing) > 0 {
-		changes, rerr := s.e.refreshPeers(ctx, missing...)
-		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
-		if rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
-			keys, err := s.e.keysFor(ctx)
-			if err != nil {
-				return nil, err
-			}
-			s.keys = keys
-			clear(evs) // the first pass's events are dropped before the second
-			return s.decrypt(ctx, raws)
-		}
-	}
-	return evs, nil
+	// queue holds the events stored by the batch in progress, for fn
+	// once it has committed (see flush); undo journals what the batch's
+	// transaction changed in this state (see restore).
+	queue []*event.Event
+	undo  []func()
+	// unwraps memoises the keys unwrapped from key changes (the same key
+	// change is served with every page); pre are the keys of preverify.
+	unwraps *crypto.UnwrapMemo
+	pre     *storeKeys
 }
 
 // pageAscending reports whether the server listed data oldest first.
@@ -434,111 +326,6 @@ func (s *syncState) checkLinks(walk []*event.Event) {
 	}
 }
 
-// decrypt runs a page through the receive pipeline, holding the page to
-// its element budget (see pageBudget) as the events stream out.
-func (s *syncState) decrypt(ctx context.Context, raws [][]byte) ([]*event.Event, error) {
-	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers}
-	evs := make([]*event.Event, 0, len(raws))
-	var budget pageBudget
-	for ev, err := range inbound.DecryptBatch(ctx, s.keys, inbound.FromBytes(raws), opts) {
-		if err != nil {
-			return nil, fmt.Errorf("session: decrypting events: %w", err)
-		}
-		evs = append(evs, budget.hold(ev))
-	}
-	return evs, nil
-}
-
-// adoptKeys stores the keys of the page's key changes.
-func (s *syncState) adoptKeys(ctx context.Context, kcs []*event.Event) error {
-	for _, ev := range kcs {
-		kc := ev.KeyChange
-		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
-			continue
-		}
-		s.e.screenKey(s.keys, ev)
-		if err := s.e.adoptKey(ctx, s.cid, ev); err != nil {
-			if errors.Is(err, keystore.ErrConflict) {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
-				ev.Verified = false
-				continue
-			}
-			return err
-		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
-	}
-	return nil
-}
-
-// adoptKey stores a key change's key. It is marked usable for encryption
-// only when the change verified at signature version 6+ and is not
-// decrypt-only (see screenKey), and then, when it is the newest usable
-// version, records its recipients. A key whose change did not verify is
-// kept apart, for decryption only (keepUnverifiedKey); a verified key of
-// the same version replaces it.
-func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
-	kc := ev.KeyChange
-	if kc.DecryptOnly == event.DecryptOnlyUnverified {
-		return e.keepUnverifiedKey(ctx, cid, kc)
-	}
-	usable := ev.Verified && kc.UsableForEncryption
-	return e.store.Update(ctx, func(tx keystore.Tx) error {
-		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
-			return err
-		}
-		old, err := tx.ConversationKey(ctx, cid, kc.Version)
-		switch {
-		case err == nil:
-			same := old.Key == keystore.SecretKey(*kc.Key)
-			old.Key.Zero()
-			if !same {
-				return keystore.ErrConflict
-			}
-			if old.Verified || !usable {
-				return nil
-			}
-		case !errors.Is(err, keystore.ErrNotFound):
-			return err
-		}
-		newest := true
-		if all, err := tx.ConversationKeys(ctx, cid); err == nil {
-			for i := range all {
-				if all[i].Verified && !decimal.Less(all[i].Version, kc.Version) && all[i].Version != kc.Version {
-					newest = false
-				}
-				all[i].Key.Zero()
-			}
-		}
-		if err := tx.PutConversationKey(ctx, keystore.ConversationKey{
-			ConversationID: cid, Version: kc.Version, Key: keystore.SecretKey(*kc.Key),
-			Verified: usable, CreatedBy: ev.SenderID, CreatedAt: ev.CreatedAt,
-		}); err != nil {
-			return err
-		}
-		if len(ev.Raw) > 0 {
-			if err := tx.SetValue(ctx, keyChangeIndexKey(cid, kc.Version), ev.Raw); err != nil {
-				return err
-			}
-		}
-		if !usable || !newest {
-			return nil
-		}
-		c, err := e.conversationRecord(ctx, tx, cid)
-		if err != nil {
-			return err
-		}
-		m := loadMeta(c)
-		// The participant list is not signed: it records whom the key was
-		// (said to be) wrapped to, never who is a member.
-		m.KeyRecipients = map[string]string{}
-		for _, p := range kc.Participants {
-			m.KeyRecipients[p.UserID] = p.PublicKeyVersion
-		}
-		c.Meta = m.encode()
-		return tx.PutConversation(ctx, c)
-	})
-}
-
 // note records an event's failure in the result.
 func (s *syncState) note(ev *event.Event) {
 	if ev.Err == nil {
@@ -555,9 +342,9 @@ func (s *syncState) note(ev *event.Event) {
 	}
 }
 
-// store records events in one transaction and passes the new ones to fn.
-func (s *syncState) store(ctx context.Context, evs []*event.Event) error {
-	fresh, conflicts, err := s.e.storeEvents(ctx, s.cid, evs, s.pass)
+// store records events in tx and queues the new ones for fn.
+func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
+	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
@@ -571,31 +358,41 @@ func (s *syncState) store(ctx context.Context, evs []*event.Event) error {
 		// id: the stored event is kept and the equivocation reported.
 		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
 	}
-	if s.fn == nil {
-		return nil
-	}
 	for i, ev := range evs {
 		if fresh[i] {
-			if err := s.fn(ev); err != nil {
-				return err
-			}
+			s.queue = append(s.queue, ev)
 		}
 	}
 	return nil
 }
 
-// storeEvents stores events of cid in one transaction, applying the side
-// effects of verified ones (edit index, group roster, deletes) after
-// gateEvent's checks. An event whose sequence id is already stored is not
-// replaced: fresh reports which events were new, conflicts the sequence
-// ids stored with different bytes. Events without a valid sequence id are
-// not stored but count as fresh.
+// storeEvents is storeEventsTx in a transaction of its own.
 func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+	inner := false
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		fresh, conflicts, err = e.storeEventsTx(ctx, tx, cid, evs, pass)
+		inner = err != nil
+		return err
+	})
+	switch {
+	case err == nil:
+		return fresh, conflicts, nil
+	case inner:
+		return nil, nil, err
+	}
+	return nil, nil, fmt.Errorf("session: storing events: %w", err)
+}
+
+// storeEventsTx stores events of cid in tx, applying the side effects of
+// verified ones (edit index, group roster, deletes) after gateEvent's
+// checks. An event whose sequence id is already stored is not replaced:
+// fresh reports which events were new, conflicts the sequence ids stored
+// with different bytes. Events without a valid sequence id are not stored
+// but count as fresh.
+func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
-	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		conflicts = conflicts[:0]
-		clear(titles)
+	err = func() error {
 		for i, ev := range evs {
 			fresh[i] = false
 			if !decimal.ValidID(ev.SequenceID) {
@@ -666,7 +463,7 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 // Seeds come from the official SDK vectors (vendored); the committed corpus
 // in testdata/fuzz holds inputs derived from the same vectors.
 
-func vectorEventSeeds(f *testing.F) [][]byte {
+func vectorEventSeeds(f testing.TB) [][]byte {
 	v := vectors(f)
 	var out [][]byte
 	for _, k := range []string{"event_message_b64", "event_key_change_b64", "event_failure_b64", "event_reply_valid_b64", "event_reply_forged_b64"} {

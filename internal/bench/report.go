@@ -120,11 +120,19 @@ func e2eTargets(rep *Report, runs []e2eRun) []Target {
 	if runs[0].e2e.PeakRSS <= 0 || runs[0].streamed.PeakRSS <= 0 {
 		return append(ts, Target{Name: "peak RSS targets", Skipped: true, Detail: "no /proc/self/status"})
 	}
+	// VmHWM counts the pages of the keystore's memory map the sync touched:
+	// file-backed, clean once written, shared with the page cache and
+	// reclaimed by the kernel under pressure. The anonymous RSS (heap,
+	// stacks) is the memory the sync itself holds. Both are reported.
 	for _, r := range runs {
 		g := float64(r.e2e.PeakRSS) / float64(r.streamed.PeakRSS)
-		ts = append(ts, Target{Name: fmt.Sprintf("e2e peak RSS, %s events: ≤ %.0f× the streamed pipeline", count(r.n), e2eRSSLimit),
-			Met: g <= e2eRSSLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×); anonymous only %s vs %s",
-				kib(r.e2e.PeakRSS), kib(r.streamed.PeakRSS), g, kib(r.e2e.PeakAnon), kib(r.streamed.PeakAnon))})
+		ts = append(ts, Target{Name: fmt.Sprintf("e2e peak RSS (VmHWM), %s events: ≤ %.0f× the streamed pipeline", count(r.n), e2eRSSLimit),
+			Met: g <= e2eRSSLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×); file-backed after the sync %s vs %s",
+				kib(r.e2e.PeakRSS), kib(r.streamed.PeakRSS), g, kib(r.e2e.RSSFile), kib(r.streamed.RSSFile))})
+		a := float64(r.e2e.PeakAnon) / float64(max(r.streamed.PeakAnon, 1))
+		ts = append(ts, Target{Name: fmt.Sprintf("e2e peak anonymous RSS, %s events: ≤ %.0f× the streamed pipeline", count(r.n), e2eRSSLimit),
+			Met: a <= e2eRSSLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×); peak heap %s vs %s",
+				kib(r.e2e.PeakAnon), kib(r.streamed.PeakAnon), a, kib(r.e2e.PeakHeap), kib(r.streamed.PeakHeap))})
 	}
 	first, last := runs[0], runs[len(runs)-1]
 	for _, k := range []struct {
@@ -132,9 +140,11 @@ func e2eTargets(rep *Report, runs []e2eRun) []Target {
 		long, shrt *childResult
 	}{{"e2e sync", last.e2e, first.e2e}, {"streamed pipeline", last.streamed, first.streamed}} {
 		g := float64(k.long.PeakRSS) / float64(k.shrt.PeakRSS)
-		ts = append(ts, Target{Name: fmt.Sprintf("%s peak RSS flat: %s vs %s events ≤ %.2f×", k.what, count(last.n), count(first.n), rssGrowthLimit),
-			Met: g <= rssGrowthLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×); anonymous only %s vs %s (%.2f×)", kib(k.long.PeakRSS), kib(k.shrt.PeakRSS), g,
-				kib(k.long.PeakAnon), kib(k.shrt.PeakAnon), float64(k.long.PeakAnon)/float64(max(k.shrt.PeakAnon, 1)))})
+		ts = append(ts, Target{Name: fmt.Sprintf("%s peak RSS (VmHWM) flat: %s vs %s events ≤ %.2f×", k.what, count(last.n), count(first.n), rssGrowthLimit),
+			Met: g <= rssGrowthLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×)", kib(k.long.PeakRSS), kib(k.shrt.PeakRSS), g)})
+		a := float64(k.long.PeakAnon) / float64(max(k.shrt.PeakAnon, 1))
+		ts = append(ts, Target{Name: fmt.Sprintf("%s peak anonymous RSS flat: %s vs %s events ≤ %.2f×", k.what, count(last.n), count(first.n), rssGrowthLimit),
+			Met: a <= rssGrowthLimit, Detail: fmt.Sprintf("%s vs %s (%.2f×)", kib(k.long.PeakAnon), kib(k.shrt.PeakAnon), a)})
 	}
 	for _, r := range runs {
 		if r.n != rep.Sizes.History {
@@ -183,7 +193,9 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "the engine with a memory keystore against an in-process stub server (no HTTP; histories recorded from the emulator).")
 	fmt.Fprintln(w, "Child rows: one process each, for peak RSS; e2e = the emulator over loopback HTTP and a bbolt keystore.")
 	fmt.Fprintln(w, "ns/op: process CPU time per op (best of 3 runs) on rows run on 1 core, for ours, the floor and the SDK alike;")
-	fmt.Fprintln(w, "wall time on multi-core and child rows. allocs and bytes are per op (per event on child rows).")
+	fmt.Fprintln(w, "wall time on multi-core and child rows. allocs and bytes are per op (per event on child rows). peak RSS is")
+	fmt.Fprintln(w, "VmHWM, which counts the keystore's memory-mapped file pages the e2e sync touched (clean page cache, reclaimable);")
+	fmt.Fprintln(w, "the anonymous RSS (heap, stacks: the memory the sync holds itself) is in the notes and has targets of its own.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tours ns/op\tfloor ns/op\tours/floor\tSDK ns/op\tSDK/ours\tallocs/op\tB/op\tpeak RSS\tours wall ns/op\t")

@@ -27,6 +27,34 @@ type Options struct {
 	// Window bounds how many events DecryptBatch holds in flight (0 =
 	// 8×Workers, at least 32); memory use is proportional to it.
 	Window int
+	// Signatures, when set, is consulted before a signature is verified
+	// and records those that verify (see crypto.VerifyMemo): the same
+	// signature over the same payload with the same pinned key is checked
+	// once. Only the costly step is saved; every check runs as without it.
+	Signatures *crypto.VerifyMemo
+	// Unwraps, when set, records the conversation keys unwrapped from key
+	// changes for this account (see crypto.UnwrapMemo): a key change
+	// served again is not ECIES-decrypted again.
+	Unwraps *crypto.UnwrapMemo
+	// VerifyOnly checks signatures without decrypting messages: a message
+	// whose signature verifies is returned with neither Message nor
+	// Verified nor Err set (and its reply preview is not checked). Key
+	// changes are processed in full (a v6+ signature covers the key). Use
+	// it with Signatures to verify ahead of decrypting.
+	VerifyOnly bool
+}
+
+// memos are the memos of one decryption (from its Options).
+type memos struct {
+	sigs    *crypto.VerifyMemo
+	unwraps *crypto.UnwrapMemo
+}
+
+func memosOf(opts *Options) memos {
+	if opts == nil {
+		return memos{}
+	}
+	return memos{sigs: opts.Signatures, unwraps: opts.Unwraps}
 }
 
 // Decrypt decodes, verifies and decrypts one encoded MessageEvent (raw
@@ -62,6 +90,7 @@ func decodeB64(s string) ([]byte, error) {
 // work is one event between the parallel and the sequential stage.
 type work struct {
 	ev      *event.Event
+	mm      memos
 	me      *tevent.MessageEvent
 	opened  bool                       // message signature verified; contents await decryption
 	preview *product.ReplyingToPreview // decrypted reply's wire preview (validated)
@@ -93,7 +122,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 // dropped.
 func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	ev := &event.Event{Raw: raw}
-	w := &work{ev: ev}
+	w := &work{ev: ev, mm: memosOf(opts)}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
 		ev.Err = fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -107,13 +136,13 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	}
 	switch ev.Kind {
 	case event.KindMessage:
-		prepareMessage(w, keys, d)
+		prepareMessage(w, keys, d, opts != nil && opts.VerifyOnly)
 	case event.KindKeyChange:
-		prepareKeyChange(keys, me, ev)
+		prepareKeyChange(keys, w.mm, me, ev)
 	case event.KindFailure, event.KindTyping, event.KindGrok, event.KindMemberAccountDelete:
 		mapUnsigned(ev, d)
 	default: // the other signed kinds: verify, then expose
-		if err := verifyEvent(keys, me, d, nil, ev); err != nil {
+		if err := verifyEvent(keys, w.mm, me, d, nil, ev); err != nil {
 			ev.Err = err
 			return w
 		}
@@ -167,8 +196,9 @@ func screen(ev *event.Event, d *tevent.MessageEventDetail, opts *Options) error 
 // prepareMessage verifies a message create and, when a verified key is
 // already at hand, decrypts it here, in parallel; keys learnt from earlier
 // events of a batch (which may replace an unverified held key) are
-// applied in finish.
-func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail) {
+// applied in finish. With verifyOnly, a message whose signature verifies
+// is left neither opened nor failed.
+func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail, verifyOnly bool) {
 	ev, mce := w.ev, d.MessageCreateEvent
 	if mce.Contents == nil {
 		ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
@@ -178,8 +208,11 @@ func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail) {
 		ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
 		return
 	}
-	if err := verifyEvent(keys, w.me, d, nil, ev); err != nil {
+	if err := verifyEvent(keys, w.mm, w.me, d, nil, ev); err != nil {
 		ev.Err = err
+		return
+	}
+	if verifyOnly {
 		return
 	}
 	w.opened = true
@@ -306,7 +339,7 @@ func sigVersionOf(me *tevent.MessageEvent) (int, error) {
 // following verify_event_signature (crates/core/src/core.rs): the key is the
 // pinned key of the sender at the signature's public_key_version; the
 // payload is rebuilt from the event. Embedded keys are only compared.
-func verifyEvent(keys Keys, me *tevent.MessageEvent, d *tevent.MessageEventDetail, ckey *crypto.ConversationKey, ev *event.Event) error {
+func verifyEvent(keys Keys, mm memos, me *tevent.MessageEvent, d *tevent.MessageEventDetail, ckey *crypto.ConversationKey, ev *event.Event) error {
 	sig := me.MessageEventSignature
 	if sig == nil || sig.Signature == nil {
 		return fmt.Errorf("%w: %s event", ErrMissingSignature, kindOf(d))
@@ -334,7 +367,7 @@ func verifyEvent(keys Keys, me *tevent.MessageEvent, d *tevent.MessageEventDetai
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
 	}
-	if err := payload.Verify(pub, raw); err != nil {
+	if err := payload.VerifyMemo(pub, raw, mm.sigs); err != nil {
 		return fmt.Errorf("%w: sender %s, key version %s: %w", ErrBadSignature, *me.SenderID, keyVersion, err)
 	}
 	if ev != nil {
@@ -353,8 +386,7 @@ func compareEmbedded(me *tevent.MessageEvent, pinned *crypto.PublicKey, ev *even
 			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s is not base64", ErrSigningKeyMismatch, where))
 			return
 		}
-		k, err := crypto.ParsePublicKey(raw)
-		if err != nil || !k.Equal(pinned) {
+		if !pinned.EqualEncoded(raw) { // as parsing raw and comparing
 			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", ErrSigningKeyMismatch, where))
 		}
 	}
@@ -376,7 +408,7 @@ func compareEmbedded(me *tevent.MessageEvent, pinned *crypto.PublicKey, ev *even
 // prepareKeyChange maps a key change, unwraps this account's copy and
 // verifies the signature, applying the XDK's adoption rules
 // (extract_conversation_keys, enforce_ckey_signatures, decrypt_event).
-func prepareKeyChange(keys Keys, me *tevent.MessageEvent, ev *event.Event) {
+func prepareKeyChange(keys Keys, mm memos, me *tevent.MessageEvent, ev *event.Event) {
 	kce := me.Detail.ConversationKeyChangeEvent
 	kc := &event.KeyChange{
 		Version:        kce.GetConversationKeyVersion(),
@@ -404,7 +436,7 @@ func prepareKeyChange(keys Keys, me *tevent.MessageEvent, ev *event.Event) {
 		return
 	}
 
-	kc.Key, kc.KeyErr = unwrapOwn(keys, kce)
+	kc.Key, kc.KeyErr = unwrapOwn(keys, kce, mm.unwraps)
 
 	// The v6+ payload signs the plaintext key: use ours, else a key the
 	// caller already holds for this version.
@@ -413,7 +445,7 @@ func prepareKeyChange(keys Keys, me *tevent.MessageEvent, ev *event.Event) {
 		ckey, _ = keys.ConversationKey(ev.ConversationID, kc.Version)
 	}
 	version, verr := sigVersionOf(me)
-	err := verifyEvent(keys, me, me.Detail, ckey, ev)
+	err := verifyEvent(keys, mm, me, me.Detail, ckey, ev)
 	if err == nil {
 		ev.Verified = true
 		if kc.Key != nil {
@@ -451,7 +483,7 @@ const maxUnwrapAttempts = 2
 // unwrapOwn finds this account's participant entry (matching user id when
 // known and key version when both sides name one) and unwraps it, trying
 // at most maxUnwrapAttempts matching entries.
-func unwrapOwn(keys Keys, kce *tevent.ConversationKeyChangeEvent) (*crypto.ConversationKey, error) {
+func unwrapOwn(keys Keys, kce *tevent.ConversationKeyChangeEvent, memo *crypto.UnwrapMemo) (*crypto.ConversationKey, error) {
 	priv, userID, keyVersion := keys.Identity()
 	if priv == nil {
 		return nil, fmt.Errorf("%w: identity key unavailable", ErrNotParticipant)
@@ -478,7 +510,7 @@ func unwrapOwn(keys Keys, kce *tevent.ConversationKeyChangeEvent) (*crypto.Conve
 			lastErr = fmt.Errorf("%w: wrapped key is not base64", ErrUnwrap)
 			continue
 		}
-		k, err := crypto.UnwrapConversationKey(priv, wrapped)
+		k, err := crypto.UnwrapConversationKeyMemo(priv, wrapped, memo)
 		if err != nil {
 			lastErr = fmt.Errorf("%w: %w", ErrUnwrap, err)
 			continue
@@ -600,7 +632,7 @@ func finish(w *work, keys Keys, ov overlay) {
 		// Decrypted early without the batch's keys; a preview whose source
 		// could not be decrypted then gets a second chance with them.
 		if v := &w.ev.Message.Text.ReplyPreview.Validation; errors.Is(v.Reason, ErrPreviewDecrypt) {
-			*v = validatePreview(keys, ov, w.me, w.preview)
+			*v = validatePreview(keys, w.mm, ov, w.me, w.preview)
 		}
 	}
 }
@@ -635,7 +667,7 @@ func openMessage(w *work, keys Keys, ov overlay, key *crypto.ConversationKey, ok
 		IsMessageRequest: mce.GetIsMessageRequest(),
 	}
 	if p := messageFromHolder(m, holder); p != nil && p.RawEventMessageCreate != nil {
-		m.Text.ReplyPreview.Validation = validatePreview(keys, ov, w.me, p)
+		m.Text.ReplyPreview.Validation = validatePreview(keys, w.mm, ov, w.me, p)
 		w.preview = p
 	}
 	ev.Message = m

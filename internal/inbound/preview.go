@@ -19,11 +19,11 @@ import (
 // they decide nothing here. Whether an embedded edit is of the quoted
 // message is for the caller to decide from its own store
 // (PreviewValidation.SourceMessageID and EditTargetSequenceID).
-func validatePreview(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) event.PreviewValidation {
+func validatePreview(keys Keys, mm memos, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) event.PreviewValidation {
 	invalid := func(reason error) event.PreviewValidation {
 		return event.PreviewValidation{Status: event.PreviewInvalid, Reason: reason}
 	}
-	raw, original, err := previewSource(keys, ov, outer, p)
+	raw, original, err := previewSource(keys, mm, ov, outer, p)
 	if err != nil {
 		return invalid(err)
 	}
@@ -35,7 +35,7 @@ func validatePreview(keys Keys, ov overlay, outer *tevent.MessageEvent, p *produ
 	}
 	quotedText, quotedEntities, editTarget := original.GetMessageText(), original.Entities, ""
 	if p.RawEventEditMessage != nil {
-		edit, err := previewEdit(keys, ov, outer, raw, p)
+		edit, err := previewEdit(keys, mm, ov, outer, raw, p)
 		if err != nil {
 			return invalid(err)
 		}
@@ -50,7 +50,7 @@ func validatePreview(keys Keys, ov overlay, outer *tevent.MessageEvent, p *produ
 // previewSource returns the quoted message embedded in a preview (its raw
 // event and decrypted contents) once it is known to be a message create of
 // the same conversation, signed by its sender's pinned key.
-func previewSource(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) (*tevent.MessageEvent, *product.MessageContents, error) {
+func previewSource(keys Keys, mm memos, ov overlay, outer *tevent.MessageEvent, p *product.ReplyingToPreview) (*tevent.MessageEvent, *product.MessageContents, error) {
 	raw := p.RawEventMessageCreate
 	if raw == nil {
 		return nil, nil, ErrPreviewSource
@@ -63,10 +63,10 @@ func previewSource(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product
 		return nil, nil, ErrPreviewSource
 	}
 	// Pinned keys of the original's sender; embedded keys are never used.
-	if verifyEvent(keys, raw, raw.Detail, nil, nil) != nil {
+	if verifyEvent(keys, mm, raw, raw.Detail, nil, nil) != nil {
 		return nil, nil, ErrPreviewSignature
 	}
-	plain, ok := rawContents(keys, ov, raw, p.RawEventCkces)
+	plain, ok := rawContents(keys, mm, ov, raw, p.RawEventCkces)
 	if !ok {
 		return nil, nil, ErrPreviewDecrypt
 	}
@@ -81,17 +81,17 @@ func previewSource(keys Keys, ov overlay, outer *tevent.MessageEvent, p *product
 // be a verified edit by the quoted message's author in this conversation,
 // naming its target (signed by the author); whether that target is the
 // quoted message the caller decides.
-func previewEdit(keys Keys, ov overlay, outer, raw *tevent.MessageEvent, p *product.ReplyingToPreview) (*product.MessageEdit, error) {
+func previewEdit(keys Keys, mm memos, ov overlay, outer, raw *tevent.MessageEvent, p *product.ReplyingToPreview) (*product.MessageEdit, error) {
 	edit := p.RawEventEditMessage
 	if edit.ConversationID == nil || *edit.ConversationID != *outer.ConversationID ||
 		edit.SenderID == nil || *edit.SenderID != *raw.SenderID ||
 		edit.Detail == nil || edit.Detail.MessageCreateEvent == nil {
 		return nil, ErrPreviewEdit
 	}
-	if verifyEvent(keys, edit, edit.Detail, nil, nil) != nil {
+	if verifyEvent(keys, mm, edit, edit.Detail, nil, nil) != nil {
 		return nil, ErrPreviewEdit
 	}
-	ep, ok := rawContents(keys, ov, edit, p.RawEventCkces)
+	ep, ok := rawContents(keys, mm, ov, edit, p.RawEventCkces)
 	if !ok {
 		return nil, ErrPreviewEdit
 	}
@@ -157,7 +157,7 @@ func containsAttachment(list []*product.MessageAttachment, a *product.MessageAtt
 // with the key from Keys, the batch, or an embedded key change addressed to
 // this account. Embedded key changes need no signature check here: the raw
 // event's ciphertext is signature-bound, so a wrong key cannot open it.
-func rawContents(keys Keys, ov overlay, raw *tevent.MessageEvent, ckces []*tevent.MessageEvent) ([]byte, bool) {
+func rawContents(keys Keys, mm memos, ov overlay, raw *tevent.MessageEvent, ckces []*tevent.MessageEvent) ([]byte, bool) {
 	mce := raw.Detail.MessageCreateEvent
 	if mce.Contents == nil {
 		return nil, false
@@ -183,7 +183,7 @@ func rawContents(keys Keys, ov overlay, raw *tevent.MessageEvent, ckces []*teven
 			break // an honest preview embeds one key change per version
 		}
 		tried++
-		k, err := unwrapOwn(keys, kce)
+		k, err := unwrapOwn(keys, kce, mm.unwraps)
 		if err != nil {
 			continue
 		}

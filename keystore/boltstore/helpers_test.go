@@ -81,7 +81,6 @@ func ev(seq, msg string) keystore.StoredEvent {
 var (
 	bucketAccount  = []byte("account")
 	bucketConvKeys = []byte("convkeys")
-	bucketEvents   = []byte("events")
 	keyIdentity    = []byte("identity")
 )
 

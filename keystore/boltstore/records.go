@@ -47,10 +47,24 @@ func (r boltRecords) Get(bucket [][]byte, key []byte) ([]byte, error) {
 	return nil, nil
 }
 
+// bucketEvents holds the history, one bucket per conversation, keyed by
+// sequence id.
+var bucketEvents = []byte("events")
+
+// eventsFill is how full bbolt packs the pages of a history bucket. Events
+// mostly arrive in sequence order (a sync stores oldest first), and bbolt
+// splits a page at its fill percent (half, by default), so appended
+// records would leave every page half empty: twice the pages to write at
+// each commit, twice the file.
+const eventsFill = 0.9
+
 func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	b, err := r.mkBucket(bucket)
 	if err != nil {
 		return err
+	}
+	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketEvents) {
+		b.FillPercent = eventsFill
 	}
 	if err := b.Put(key, value); err != nil {
 		return fmt.Errorf("keystore: %w", err)

@@ -1,0 +1,320 @@
+package session
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Staging of a multi-page sync. The pages are fetched newest first but
+// processed oldest first (see run), so they are kept aside until the last
+// one has arrived: in a spill file, a temporary file that only this sync
+// can read (each page sealed with XChaCha20-Poly1305 under a random key
+// held in memory, bound to its place in the file, and the file removed
+// when the sync ends), or, when no such file can be made, in the keystore
+// (sealed there like every value). Either way memory holds a few pages,
+// whatever the history's length, and nothing staged is ever read back
+// unauthenticated.
+
+// stageKey names a page staged in the keystore.
+func stageKey(cid string, n int) string { return "session/stage/" + cid + "/" + strconv.Itoa(n) }
+
+// spill holds the pages of one sync aside.
+type spill interface {
+	// put stores page n (numbered from 1, in fetch order).
+	put(ctx context.Context, n int, p *syncPage) error
+	// get reads page n back, through tx when it is not nil.
+	get(ctx context.Context, tx keystore.Tx, n int) (*syncPage, error)
+	// close releases what the spill holds.
+	close(ctx context.Context) error
+}
+
+// newSpill returns a spill file in dir ("" is the system's temporary
+// directory), or the keystore when no file can be made there.
+func (s *syncState) newSpill(dir string) spill {
+	f, err := newFileSpill(dir)
+	if err != nil {
+		return &storeSpill{s: s}
+	}
+	return f
+}
+
+// fileSpill is a spill file.
+type fileSpill struct {
+	f    *os.File
+	aead cipher.AEAD
+	id   [16]byte // binds the records to this file
+	at   map[int][2]int64
+	end  int64
+}
+
+func newFileSpill(dir string) (*fileSpill, error) {
+	f, err := os.CreateTemp(dir, "xchat-sync-*")
+	if err != nil {
+		return nil, err
+	}
+	// Gone from the directory at once where the system allows it; the
+	// open file stays usable until closed.
+	removed := os.Remove(f.Name()) == nil
+	var key [chacha20poly1305.KeySize]byte
+	sp := &fileSpill{f: f, at: map[int][2]int64{}}
+	if _, err := rand.Read(key[:]); err != nil {
+		sp.discard(removed)
+		return nil, err
+	}
+	if _, err := rand.Read(sp.id[:]); err != nil {
+		sp.discard(removed)
+		return nil, err
+	}
+	sp.aead, err = chacha20poly1305.NewX(key[:])
+	clear(key[:])
+	if err != nil {
+		sp.discard(removed)
+		return nil, err
+	}
+	return sp, nil
+}
+
+func (sp *fileSpill) discard(removed bool) {
+	name := sp.f.Name()
+	_ = sp.f.Close()
+	if !removed {
+		_ = os.Remove(name)
+	}
+}
+
+// aad binds a record to this file and to its page number.
+func (sp *fileSpill) aad(n int) []byte {
+	b := make([]byte, 0, 40)
+	b = append(b, "xchat-go sync spill v1\x00"...)
+	b = append(b, sp.id[:]...)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
+}
+
+// nonce is the page number: each is sealed once under the file's key.
+func nonce(n int) []byte {
+	var b [chacha20poly1305.NonceSizeX]byte
+	binary.BigEndian.PutUint64(b[len(b)-8:], uint64(n))
+	return b[:]
+}
+
+func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
+	if _, ok := sp.at[n]; ok {
+		return fmt.Errorf("session: staging page %d twice", n)
+	}
+	plain := p.encode()
+	sealed := sp.aead.Seal(plain[:0:0], nonce(n), plain, sp.aad(n))
+	clear(plain)
+	if _, err := sp.f.WriteAt(sealed, sp.end); err != nil {
+		return fmt.Errorf("session: staging page: %w", err)
+	}
+	sp.at[n] = [2]int64{sp.end, int64(len(sealed))}
+	sp.end += int64(len(sealed))
+	return nil
+}
+
+func (sp *fileSpill) get(_ context.Context, _ keystore.Tx, n int) (*syncPage, error) {
+	at, ok := sp.at[n]
+	if !ok {
+		return nil, fmt.Errorf("session: staged page %d missing", n)
+	}
+	sealed := make([]byte, at[1])
+	if _, err := sp.f.ReadAt(sealed, at[0]); err != nil {
+		return nil, fmt.Errorf("session: reading staged page: %w", err)
+	}
+	plain, err := sp.aead.Open(sealed[:0], nonce(n), sealed, sp.aad(n))
+	if err != nil {
+		return nil, fmt.Errorf("session: staged page %d was altered", n)
+	}
+	return decodeStaged(plain)
+}
+
+func (sp *fileSpill) close(context.Context) error {
+	name := sp.f.Name()
+	err := sp.f.Close()
+	_ = os.Remove(name) // already removed where the system allowed it
+	return err
+}
+
+// storeSpill stages pages in the keystore, for a sync that cannot make a
+// spill file.
+type storeSpill struct {
+	s *syncState
+	n int // pages put
+}
+
+func (sp *storeSpill) put(ctx context.Context, n int, p *syncPage) error {
+	b := p.encode()
+	defer clear(b)
+	if err := sp.s.e.store.SetValue(ctx, stageKey(sp.s.cid, n), b); err != nil {
+		return fmt.Errorf("session: staging page: %w", err)
+	}
+	sp.n = max(sp.n, n)
+	return nil
+}
+
+func (sp *storeSpill) get(ctx context.Context, tx keystore.Tx, n int) (*syncPage, error) {
+	var r keystore.Tx = sp.s.e.store
+	if tx != nil {
+		r = tx
+	}
+	b, err := r.Value(ctx, stageKey(sp.s.cid, n))
+	if err != nil {
+		return nil, fmt.Errorf("session: reading staged page: %w", err)
+	}
+	return decodeStaged(b)
+}
+
+// close deletes the staged pages in one transaction.
+func (sp *storeSpill) close(ctx context.Context) error {
+	if sp.n == 0 {
+		return nil
+	}
+	return sp.s.e.store.Update(context.WithoutCancel(ctx), func(tx keystore.Tx) error {
+		for n := 1; n <= sp.n; n++ {
+			if err := tx.SetValue(ctx, stageKey(sp.s.cid, n), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// clearStaged deletes the pages of cid a sync left in the keystore (an
+// interrupted one, or one of an earlier version of this package).
+func (s *syncState) clearStaged(ctx context.Context) error {
+	if _, err := s.e.store.Value(ctx, stageKey(s.cid, 1)); errors.Is(err, keystore.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("session: reading staged page: %w", err)
+	}
+	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
+		for n := 1; ; n++ {
+			if _, err := tx.Value(ctx, stageKey(s.cid, n)); errors.Is(err, keystore.ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("session: reading staged page: %w", err)
+			}
+			if err := tx.SetValue(ctx, stageKey(s.cid, n), nil); err != nil {
+				return fmt.Errorf("session: clearing staged page: %w", err)
+			}
+		}
+	})
+}
+
+// The staged form of a page: a version byte, then uvarint counts and
+// length-prefixed fields: the key change count, the events (raw), the
+// entries that were not base64 (as served), the page's bound violation
+// (events, bytes; zero when within bounds) and the verified signatures.
+const stagedVersion = 1
+
+func (p *syncPage) encode() []byte {
+	n := 1 + 5*binary.MaxVarintLen64 + len(p.memo)*len(crypto.MemoEntry{})
+	for _, r := range p.raws {
+		n += binary.MaxVarintLen64 + len(r)
+	}
+	for _, b := range p.badB64 {
+		n += binary.MaxVarintLen64 + len(b)
+	}
+	b := make([]byte, 0, n+4*binary.MaxVarintLen64)
+	b = append(b, stagedVersion)
+	b = binary.AppendUvarint(b, uint64(p.kcCount))
+	b = binary.AppendUvarint(b, uint64(len(p.raws)))
+	for _, r := range p.raws {
+		b = binary.AppendUvarint(b, uint64(len(r)))
+		b = append(b, r...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.badB64)))
+	for _, s := range p.badB64 {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(p.overEvents))
+	b = binary.AppendUvarint(b, uint64(p.overBytes))
+	b = binary.AppendUvarint(b, uint64(len(p.memo)))
+	for _, e := range p.memo {
+		b = append(b, e[:]...)
+	}
+	return b
+}
+
+// errStaged reports a staged page that does not decode (it was
+// authenticated, so only a fault of this package would cause it).
+var errStaged = errors.New("session: staged page does not decode")
+
+// stagedReader reads the fields of a staged page.
+type stagedReader struct {
+	b   []byte
+	err error
+}
+
+func (r *stagedReader) uint(limit int) int {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > uint64(limit) || n != len(binary.AppendUvarint(nil, v)) {
+		r.err = errStaged
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+func (r *stagedReader) bytes() []byte {
+	l := r.uint(len(r.b))
+	if r.err == nil && l > len(r.b) {
+		r.err, r.b = errStaged, nil
+	}
+	if r.err != nil {
+		return nil
+	}
+	v := r.b[:l:l]
+	r.b = r.b[l:]
+	return v
+}
+
+// decodeStaged decodes a staged page; its events alias b.
+func decodeStaged(b []byte) (*syncPage, error) {
+	if len(b) == 0 || b[0] != stagedVersion {
+		return nil, errStaged
+	}
+	r := &stagedReader{b: b[1:]}
+	p := &syncPage{kcCount: r.uint(maxPageEvents)}
+	if n := r.uint(maxPageEvents); r.err == nil {
+		p.raws = make([][]byte, 0, n)
+		for range n {
+			p.raws = append(p.raws, r.bytes())
+		}
+	}
+	if n := r.uint(maxPageEvents); r.err == nil {
+		for range n {
+			s := string(r.bytes())
+			p.badB64 = append(p.badB64, s)
+			_, err := wire.DecodeB64(s)
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+		}
+	}
+	p.overEvents, p.overBytes = r.uint(1<<40), r.uint(1<<40)
+	if n := r.uint(len(r.b) / len(crypto.MemoEntry{})); r.err == nil {
+		p.memo = make([]crypto.MemoEntry, n)
+		for i := range p.memo {
+			copy(p.memo[i][:], r.b)
+			r.b = r.b[len(crypto.MemoEntry{}):]
+		}
+	}
+	if r.err != nil || len(r.b) != 0 || p.kcCount > len(p.raws) {
+		return nil, errStaged
+	}
+	return p, nil
+}
