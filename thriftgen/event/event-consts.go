@@ -7,10 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
 	thrift "github.com/apache/thrift/lib/go/thrift"
 	"github.com/xchat-go/xchat/thriftgen/trees"
+	"time"
 )
 
 // (needed to ensure safety because of naive import list construction.)

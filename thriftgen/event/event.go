@@ -8,10 +8,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"time"
-
 	thrift "github.com/apache/thrift/lib/go/thrift"
 	"github.com/xchat-go/xchat/thriftgen/trees"
+	"time"
 )
 
 // (needed to ensure safety because of naive import list construction.)

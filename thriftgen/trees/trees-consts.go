@@ -7,9 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
 	thrift "github.com/apache/thrift/lib/go/thrift"
+	"time"
 )
 
 // (needed to ensure safety because of naive import list construction.)
