@@ -392,80 +392,30 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event
 func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
-	err = func() error {
-		for i, ev := range evs {
-			fresh[i] = false
-			if !decimal.ValidID(ev.SequenceID) {
-				fresh[i] = true
-				continue
-			}
-			prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
-			if err != nil {
-				return err
-			}
-			if prev != nil && prev.Type == keystore.DamagedType {
-				prev = nil // a damaged stored record is replaced by the server's copy
-			}
-			if prev != nil {
-				prev.Body.Zero()
-				if !bytes.Equal(prev.Raw, ev.Raw) {
-					conflicts = append(conflicts, ev.SequenceID)
-				}
-				continue
-			}
+	for i, ev := range evs {
+		if !decimal.ValidID(ev.SequenceID) {
 			fresh[i] = true
-			if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
-				return err
-			}
-			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
-				return err
-			}
-			en := ev.Entry()
-			if en.Group != nil && en.Group.Title != "" {
-				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
-				titles[i] = en.Group.Title
-			}
-			if !validMessageID(en.MessageID) {
-				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
-			}
-			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
-				return err
-			}
-			if err := e.settle(ctx, tx, cid, ev); err != nil {
-				return err
-			}
-			if !ev.Verified {
-				continue
-			}
-			if m := ev.Message; m != nil && m.Kind == event.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
-				key := editIndexKey(cid, m.Edit.TargetSequenceID)
-				if old, err := tx.Value(ctx, key); err == nil {
-					if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(ev.SequenceID, pe.GetSequenceID()) {
-						continue
-					}
-				}
-				if err := tx.SetValue(ctx, key, ev.Raw); err != nil {
-					return err
-				}
-			}
-			if ev.GroupChange != nil {
-				if err := e.applyGroupChange(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-			}
-			if ev.Delete != nil {
-				if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-				if err := e.notePendingDeletes(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-			}
+			continue
 		}
-		return nil
-	}()
-	if err != nil {
-		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		held, err := storedCopy(ctx, tx, cid, ev)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		switch held {
+		case heldSame:
+			continue
+		case heldOther:
+			conflicts = append(conflicts, ev.SequenceID)
+			continue
+		}
+		fresh[i] = true
+		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		if title != nil {
+			titles[i] = *title
+		}
 	}
 	// The roster is applied; callers see the group changes as stored, with
 	// the title opened (the wire form stays in Raw).
@@ -475,6 +425,93 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		evs[i].GroupChange = &g
 	}
 	return fresh, conflicts, nil
+}
+
+// held says what the store holds under an event's sequence id.
+type held int
+
+const (
+	heldNone  held = iota // nothing, or a damaged record the server's copy replaces
+	heldSame              // the same bytes
+	heldOther             // other bytes: the server equivocates
+)
+
+// storedCopy compares ev with the event stored under its sequence id.
+func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (held, error) {
+	prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
+	if err != nil {
+		return heldNone, err
+	}
+	if prev == nil || prev.Type == keystore.DamagedType {
+		return heldNone, nil
+	}
+	prev.Body.Zero()
+	if !bytes.Equal(prev.Raw, ev.Raw) {
+		return heldOther, nil
+	}
+	return heldSame, nil
+}
+
+// storeEvent gates a new event (gateEvent, gateAuthorship), stores it and
+// applies its effects. title is the group change's title as shown, when
+// it names one.
+func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) (title *string, err error) {
+	if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
+		return nil, err
+	}
+	if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
+		return nil, err
+	}
+	en := ev.Entry()
+	if en.Group != nil && en.Group.Title != "" {
+		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
+		title = &en.Group.Title
+	}
+	if !validMessageID(en.MessageID) {
+		en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
+	}
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return nil, err
+	}
+	if err := e.settle(ctx, tx, cid, ev); err != nil {
+		return nil, err
+	}
+	if !ev.Verified {
+		return title, nil
+	}
+	return title, e.applyEffects(ctx, tx, cid, ev)
+}
+
+// applyEffects applies what a verified, stored event changes beyond its
+// own record: the edit index, the group roster, deletes.
+func (e *Engine) applyEffects(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if m := ev.Message; m != nil && m.Kind == event.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
+		return indexEdit(ctx, tx, cid, m.Edit.TargetSequenceID, ev)
+	}
+	if ev.GroupChange != nil {
+		if err := e.applyGroupChange(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+	}
+	if ev.Delete != nil {
+		if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		return e.notePendingDeletes(ctx, tx, cid, ev)
+	}
+	return nil
+}
+
+// indexEdit records edit as the newest edit of target, unless a later
+// one (by sequence id) is indexed already.
+func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *event.Event) error {
+	key := editIndexKey(cid, target)
+	if old, err := tx.Value(ctx, key); err == nil {
+		if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
+			return nil
+		}
+	}
+	return tx.SetValue(ctx, key, edit.Raw)
 }
 
 // entryTitle is the title a group change shows in the history: opened with
