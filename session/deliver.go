@@ -274,24 +274,6 @@ func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error, als
 	return e.reconcile(ctx, e.live.takePending(), fn)
 }
 
-// ReconcileAll refreshes the conversation list and syncs every
-// conversation (and any still pending), passing fn the events not stored
-// before: what a transport may have missed while it was disconnected,
-// whichever conversation it was in.
-func (e *Engine) ReconcileAll(ctx context.Context, fn func(*event.Event) error) ([]*SyncResult, error) {
-	convs, err := e.RefreshConversations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := e.live.takePending()
-	for _, c := range convs {
-		if !slices.Contains(ids, c.ID) {
-			ids = append(ids, c.ID)
-		}
-	}
-	return e.reconcile(ctx, ids, fn)
-}
-
 func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Event) error) ([]*SyncResult, error) {
 	var out []*SyncResult
 	var errs []error

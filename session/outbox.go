@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -806,26 +807,21 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 	return out, nil
 }
 
-// FlushOutbox delivers every pending send, each conversation's in order,
-// with its original message id; a send that may have arrived in an earlier
-// attempt is first looked for in the conversation and not sent twice. It
-// returns the sends delivered and, joined, a *QueuedError for each
-// conversation whose sends are still pending (ErrOutboxBusy while another
-// replica is delivering some of them) and a *RejectedError for each send
-// the server refused for good (removed from the outbox).
-func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
-	items, err := e.store.Outbox(ctx)
+// FlushOutbox delivers the pending sends of the conversations named in
+// ids, or of every conversation when none is named: each conversation's
+// in order, with its original message id, stopping at the first send that
+// stays pending so the order holds. A send that may have arrived in an
+// earlier attempt is first looked for in the conversation and not sent
+// twice. It returns the sends delivered and, joined, a *QueuedError for
+// each conversation whose sends are still pending (ErrOutboxBusy, sending
+// nothing there, while another replica is delivering one of them) and a
+// *RejectedError for each send the server refused for good (removed from
+// the outbox). A replica taking over a conversation flushes it before
+// sending anything new there.
+func (e *Engine) FlushOutbox(ctx context.Context, ids ...string) ([]Sent, error) {
+	convs, err := e.outboxConversations(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	var convs []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		if !seen[it.ConversationID] {
-			seen[it.ConversationID] = true
-			convs = append(convs, it.ConversationID)
-		}
-		it.Body.Zero()
+		return nil, err
 	}
 	var done []Sent
 	var errs []error
@@ -851,29 +847,34 @@ func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
 	return done, errors.Join(errs...)
 }
 
-// FlushConversation delivers the pending sends of one conversation like
-// FlushOutbox, and stops at the first that stays pending so the
-// conversation's sends keep their order: with ErrOutboxBusy (sending
-// nothing) while another replica is delivering one of them. A replica
-// taking over a conversation calls it before sending anything new there.
-func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
-	cid, err := CanonicalID(id, e.userID)
+// outboxConversations returns the canonical ids of the conversations
+// named, or else of those with pending sends, in outbox order.
+func (e *Engine) outboxConversations(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) > 0 {
+		convs := make([]string, 0, len(ids))
+		for _, id := range ids {
+			cid, err := CanonicalID(id, e.userID)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(convs, cid) {
+				convs = append(convs, cid)
+			}
+		}
+		return convs, nil
+	}
+	items, err := e.store.Outbox(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
 	}
-	res, err := e.flushLocked(ctx, cid)
-	if err != nil {
-		return nil, err
+	var convs []string
+	for _, it := range items {
+		if !slices.Contains(convs, it.ConversationID) {
+			convs = append(convs, it.ConversationID)
+		}
+		it.Body.Zero()
 	}
-	var errs []error
-	for _, r := range res.rejected {
-		errs = append(errs, r)
-	}
-	if res.stuck != nil {
-		res.stuck.Behind = res.behind
-		errs = append(errs, res.stuck)
-	}
-	return res.sent, errors.Join(errs...)
+	return convs, nil
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {

@@ -9,8 +9,8 @@
 // events, which verifies and stores them exactly as a sync would), then
 // reconciles the conversations it touched with /events
 // (session.Engine.Reconcile), and everything at start, after a
-// reconnection (Resync) and periodically (session.Engine.ReconcileAll), so
-// an event the push dropped still arrives, by reconciliation. Events are
-// de-duplicated by the engine's store: one fetched first is not emitted
+// reconnection (Resync) and periodically (session.Engine.RefreshConversations,
+// then Reconcile naming every conversation), so an event the push dropped
+// still arrives, by reconciliation. Events are de-duplicated by the engine's store: one fetched first is not emitted
 // again when its push arrives.
 package realtime

@@ -369,10 +369,26 @@ func (f *Follower) full(ctx context.Context) error {
 	if f.Conversation != "" {
 		res, err = e.Reconcile(ctx, f.wrappedEmitter(ViaReconcile), f.Conversation)
 	} else {
-		res, err = e.ReconcileAll(ctx, f.wrappedEmitter(ViaReconcile))
+		res, err = reconcileAll(ctx, e, f.wrappedEmitter(ViaReconcile))
 	}
 	f.results(res)
 	return err
+}
+
+// reconcileAll refreshes the conversation list and reconciles every
+// conversation (and any still pending), passing fn the events not stored
+// before: what a transport may have missed while it was disconnected,
+// whichever conversation it was in.
+func reconcileAll(ctx context.Context, e *session.Engine, fn func(*event.Event) error) ([]*session.SyncResult, error) {
+	convs, err := e.RefreshConversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(convs))
+	for i, c := range convs {
+		ids[i] = c.ID
+	}
+	return e.Reconcile(ctx, fn, ids...)
 }
 
 // unwrapEmit returns Emit's own error when err carries one.

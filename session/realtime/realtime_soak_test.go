@@ -148,7 +148,7 @@ func TestRealtimeSoak(t *testing.T) {
 // verified, with no transcript anomaly found on the way.
 func checkTranscripts(ctx context.Context, t *testing.T, n *sessiontest.Net, u *sessiontest.User, convs []string, seen []event.Anomaly) {
 	t.Helper()
-	res, err := u.E.ReconcileAll(ctx, nil)
+	res, err := reconcileAll(ctx, u.E, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
