@@ -288,6 +288,17 @@ func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error
 	})
 }
 
+// readConversation is conversationRecord in a transaction of its own.
+func (e *Engine) readConversation(ctx context.Context, cid string) (*keystore.Conversation, error) {
+	var rec *keystore.Conversation
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		var err error
+		rec, err = e.conversationRecord(ctx, tx, cid)
+		return err
+	})
+	return rec, err
+}
+
 // conversationRecord returns the stored record of cid, creating it (not
 // persisted until the caller puts it) for a one-to-one conversation.
 func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid string) (*keystore.Conversation, error) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -230,12 +229,8 @@ func clipID(s string) string {
 func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
 	unlock := e.lockConv(cid)
 	defer unlock()
-	var rec *keystore.Conversation
-	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		var err error
-		rec, err = e.conversationRecord(ctx, tx, cid)
-		return err
-	}); err != nil {
+	rec, err := e.readConversation(ctx, cid)
+	if err != nil {
 		return err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {

@@ -115,12 +115,8 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	defer unlock()
 
 	res := &SyncResult{ConversationID: cid}
-	var rec *keystore.Conversation
-	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		var err error
-		rec, err = e.conversationRecord(ctx, tx, cid)
-		return err
-	}); err != nil {
+	rec, err := e.readConversation(ctx, cid)
+	if err != nil {
 		return nil, err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
