@@ -95,7 +95,8 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 	}
 	var token int64
 	got, takeover := false, false
-	err := s.run(ctx, pgx.TxOptions{}, func(tx pgx.Tx, _ *keystore.Sealer) error {
+	err := s.run(ctx, pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
+		tx := r.tx
 		got, takeover = false, false
 		// The row is locked first, so a holder releasing it at the same
 		// time (deleting the row) is waited for and never counted as a
@@ -172,7 +173,8 @@ func (s *Store) releaseLease(name string, token int64) {
 // transaction; ErrClaimed when another holder's claim on it is live.
 func (s *Store) QueueOutbox(ctx context.Context, item keystore.OutboxItem) error {
 	takeover := false
-	err := s.run(ctx, pgx.TxOptions{}, func(tx pgx.Tx, sealer *keystore.Sealer) error {
+	err := s.run(ctx, pgx.TxOptions{}, func(r *records, sealer *keystore.Sealer) error {
+		tx := r.tx
 		takeover = false
 		var holder *string
 		var live bool
@@ -186,7 +188,7 @@ func (s *Store) QueueOutbox(ctx context.Context, item keystore.OutboxItem) error
 		case holder != nil && *holder != s.holder:
 			takeover = true
 		}
-		if err := keystore.NewSealedTx(ctx, &records{ctx: ctx, tx: tx, q: s.q}, sealer, true).PutOutbox(ctx, item); err != nil {
+		if err := keystore.NewSealedTx(ctx, r, sealer, true).PutOutbox(ctx, item); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, s.q.claimSet, outboxBucket, [][]byte{[]byte(item.MessageID)}, s.holder, s.ttl.Seconds())
@@ -213,9 +215,10 @@ func (s *Store) ClaimOutbox(ctx context.Context, conversationID string) ([]keyst
 	}
 	var out []keystore.OutboxItem
 	var busy, takeovers int
-	err := s.run(ctx, pgx.TxOptions{}, func(tx pgx.Tx, sealer *keystore.Sealer) error {
+	err := s.run(ctx, pgx.TxOptions{}, func(r *records, sealer *keystore.Sealer) error {
+		tx := r.tx
 		out, busy, takeovers = nil, 0, 0
-		all, err := keystore.NewSealedTx(ctx, &records{ctx: ctx, tx: tx, q: s.q}, sealer, false).Outbox(ctx)
+		all, err := keystore.NewSealedTx(ctx, r, sealer, false).Outbox(ctx)
 		if err != nil {
 			return err
 		}
@@ -307,7 +310,8 @@ func (s *Store) ReleaseOutbox(ctx context.Context, messageID string) error {
 		return err
 	}
 	s.held.dropClaim(messageID)
-	return s.run(ctx, pgx.TxOptions{}, func(tx pgx.Tx, _ *keystore.Sealer) error {
+	return s.run(ctx, pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
+		tx := r.tx
 		_, err := tx.Exec(ctx, s.q.claimRelease, outboxBucket, []byte(messageID), s.holder)
 		return classify(ctx, err)
 	})

@@ -288,16 +288,16 @@ func (s *Store) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
 // ViewRecords runs fn over the raw records in one read-only snapshot (see
 // keystore.SealedStore).
 func (s *Store) ViewRecords(ctx context.Context, fn func(r keystore.Records, sealer *keystore.Sealer) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx, sealer *keystore.Sealer) error {
-		return fn(&records{ctx: ctx, tx: tx, q: s.q}, sealer)
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(r *records, sealer *keystore.Sealer) error {
+		return fn(r, sealer)
 	})
 }
 
 // UpdateRecords runs fn over the raw records in one SERIALIZABLE
 // transaction (see keystore.SealedStore).
 func (s *Store) UpdateRecords(ctx context.Context, fn func(r keystore.Records, sealer *keystore.Sealer) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx, sealer *keystore.Sealer) error {
-		return fn(&records{ctx: ctx, tx: tx, q: s.q}, sealer)
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(r *records, sealer *keystore.Sealer) error {
+		return fn(r, sealer)
 	})
 }
 
@@ -307,7 +307,7 @@ const maxAttempts = 20
 
 // run runs fn in a transaction with opts, again after a serialization
 // failure or deadlock.
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx, sealer *keystore.Sealer) error) error {
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(r *records, sealer *keystore.Sealer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -326,13 +326,21 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx, 
 	return fmt.Errorf("pgstore: transaction kept conflicting with other replicas: %w", err)
 }
 
-func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx, sealer *keystore.Sealer) error) error {
+func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(r *records, sealer *keystore.Sealer) error) error {
 	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return classify(ctx, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(tx, s.sealer); err != nil {
+	var aborted error // the first failed statement's error (see records.failed)
+	err = fn(&records{ctx: ctx, tx: tx, q: s.q, aborted: &aborted}, s.sealer)
+	if aborted != nil {
+		// The transaction ended at its first failed statement, whatever
+		// fn made of that error: its outcome is that error (a
+		// serialization failure runs it again).
+		return aborted
+	}
+	if err != nil {
 		return err // driver errors are classified where they arise
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -18,6 +19,22 @@ type records struct {
 	ctx context.Context
 	tx  pgx.Tx
 	q   *queries
+	// aborted is the first statement error of tx (see failed).
+	aborted *error
+}
+
+// failed records err when it is the first error of a statement in r's
+// transaction, and returns err. PostgreSQL aborts a transaction at its
+// first failed statement: every later one fails with "current
+// transaction is aborted". The first error is the one that says why (a
+// serialization failure, say, which runs the transaction again), so the
+// transaction's outcome is that error even when the caller dropped it.
+func (r *records) failed(err error) error {
+	var pe *pgconn.PgError
+	if err != nil && r.aborted != nil && *r.aborted == nil && errors.As(err, &pe) {
+		*r.aborted = err
+	}
+	return err
 }
 
 // scanPage bounds the rows one query of an unlimited Scan fetches, so a
@@ -47,7 +64,7 @@ func (r *records) Get(bucket [][]byte, key []byte) ([]byte, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
-	return v, classify(r.ctx, err)
+	return v, r.failed(classify(r.ctx, err))
 }
 
 func (r *records) Put(bucket [][]byte, key, value []byte) error {
@@ -59,7 +76,7 @@ func (r *records) Put(bucket [][]byte, key, value []byte) error {
 		value = []byte{}
 	}
 	_, err = r.tx.Exec(r.ctx, r.q.put, b, key, value)
-	return classify(r.ctx, err)
+	return r.failed(classify(r.ctx, err))
 }
 
 func (r *records) Delete(bucket [][]byte, key []byte) error {
@@ -68,7 +85,7 @@ func (r *records) Delete(bucket [][]byte, key []byte) error {
 		return err
 	}
 	_, err = r.tx.Exec(r.ctx, r.q.del, b, key)
-	return classify(r.ctx, err)
+	return r.failed(classify(r.ctx, err))
 }
 
 func (r *records) Scan(bucket [][]byte, from []byte, limit int, fn func(key, value []byte) (bool, error)) error {
@@ -87,7 +104,7 @@ func (r *records) Scan(bucket [][]byte, from []byte, limit int, fn func(key, val
 		}
 		n, more, last, err := r.scanOnce(q, b, cursor, page, fn)
 		if err != nil || !more || n < page {
-			return classify(r.ctx, err)
+			return r.failed(classify(r.ctx, err))
 		}
 		visited += n
 		q, cursor = r.q.scanAfter, last
@@ -128,11 +145,11 @@ func (r *records) Last(bucket [][]byte) ([]byte, []byte, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
 	}
-	return k, v, classify(r.ctx, err)
+	return k, v, r.failed(classify(r.ctx, err))
 }
 
 func (r *records) Walk(fn func(bucket [][]byte, key, value []byte) error) error {
-	return classify(r.ctx, r.walk(fn))
+	return r.failed(classify(r.ctx, r.walk(fn)))
 }
 
 func (r *records) walk(fn func(bucket [][]byte, key, value []byte) error) error {

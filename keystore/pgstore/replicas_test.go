@@ -396,3 +396,43 @@ func TestImmutableKeysAcrossReplicas(t *testing.T) {
 		t.Fatalf("counter = %q, %v; want %d", v, err, 10*len(stores))
 	}
 }
+
+// TestSwallowedConflictRetries: a serialization failure inside a
+// transaction aborts it in PostgreSQL, and every later statement fails
+// with "current transaction is aborted". When the caller's function drops
+// the first error (as a best-effort read may), Update must still see the
+// conflict and run the function again, not fail with the aborted
+// transaction's error.
+func TestSwallowedConflictRetries(t *testing.T) {
+	ctx := context.Background()
+	a, b := replicaPair(t, time.Minute)
+	mustNil(t, a.SetValue(ctx, "shared", []byte("0")))
+	attempts := 0
+	err := a.Update(ctx, func(tx keystore.Tx) error {
+		attempts++
+		if _, err := tx.Value(ctx, "shared"); err != nil { // takes the snapshot
+			return err
+		}
+		if attempts == 1 {
+			// Another replica changes the row after this snapshot.
+			if err := b.SetValue(ctx, "shared", []byte("b")); err != nil {
+				return err
+			}
+		}
+		// Writing the row b changed fails with a serialization failure
+		// on the first attempt; the function drops that error.
+		_ = tx.SetValue(ctx, "shared", []byte("a"))
+		return tx.SetValue(ctx, "other", []byte("a"))
+	})
+	if err != nil {
+		t.Fatalf("Update after a dropped serialization failure: %v", err)
+	}
+	if attempts != 2 {
+		t.Fatalf("Update ran its function %d times, want 2 (the conflict retried once)", attempts)
+	}
+	v, err := a.Value(ctx, "shared")
+	mustNil(t, err)
+	if string(v) != "a" {
+		t.Fatalf("shared = %q, want the retried write %q", v, "a")
+	}
+}
