@@ -67,7 +67,7 @@ fuzz:
 bench: pg-deps
 	@if command -v node >/dev/null; then $(MAKE) --no-print-directory interop-deps; fi
 	$(GO) run ./cmd/xchat-bench $(BENCHFLAGS)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session ./session/inbound ./internal/bench
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./crypto/... ./wire ./session ./internal/inbound ./internal/bench
 
 clean:
 	rm -rf interop/node_modules interop/juicebox/node_modules

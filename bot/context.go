@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Kind is what made a handler run.
@@ -36,7 +37,7 @@ type Context struct {
 	context.Context
 	bot    *Bot
 	kind   Kind
-	entry  session.Entry
+	entry  event.Entry
 	p      parsed
 	logger *slog.Logger
 }
@@ -62,7 +63,7 @@ func (c *Context) IsGroup() bool { return session.IsGroup(c.entry.ConversationID
 func (c *Context) Sender() string { return c.entry.SenderID }
 
 // Entry returns the verified event as the engine stored it (a copy).
-func (c *Context) Entry() session.Entry { return c.entry }
+func (c *Context) Entry() event.Entry { return c.entry }
 
 // SequenceID returns the event's position in the conversation.
 func (c *Context) SequenceID() string { return c.entry.SequenceID }
@@ -108,7 +109,7 @@ func (c *Context) Target() string { return c.entry.TargetSequenceID }
 
 // Reaction returns a reaction's emoji and whether it was removed.
 func (c *Context) Reaction() (emoji string, removed bool) {
-	return c.entry.Emoji, c.entry.Type == session.TypeReactionRemove
+	return c.entry.Emoji, c.entry.Type == event.TypeReactionRemove
 }
 
 // Logger returns the bot's logger with the event's ids attached.
@@ -118,8 +119,8 @@ func (c *Context) Logger() *slog.Logger { return c.logger }
 // it (recipients can check the quote: it embeds the signed original);
 // otherwise a plain message.
 func (c *Context) Reply(text string) (*session.Sent, error) {
-	if c.entry.Type == session.TypeMessage {
-		return c.bot.e.Reply(c, c.entry.ConversationID, c.entry.SequenceID, text)
+	if c.entry.Type == event.TypeMessage {
+		return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{Text: text, ReplyTo: c.entry.SequenceID})
 	}
 	return c.Send(text)
 }
@@ -165,7 +166,7 @@ type File struct {
 	// Data is the file's content.
 	Data []byte
 	// Type is the media type (0: guessed from Name's extension).
-	Type session.MediaType
+	Type event.MediaType
 	// Caption is optional message text.
 	Caption string
 }
@@ -182,18 +183,18 @@ func (c *Context) SendFile(f File) (*session.Sent, error) {
 }
 
 // mediaTypeOf guesses an attachment's type from its name.
-func mediaTypeOf(name string) session.MediaType {
+func mediaTypeOf(name string) event.MediaType {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".png", ".jpg", ".jpeg", ".webp", ".heic":
-		return session.MediaImage
+		return event.MediaImage
 	case ".gif":
-		return session.MediaGIF
+		return event.MediaGIF
 	case ".mp4", ".mov", ".webm", ".m4v":
-		return session.MediaVideo
+		return event.MediaVideo
 	case ".mp3", ".m4a", ".ogg", ".wav", ".aac", ".opus":
-		return session.MediaAudio
+		return event.MediaAudio
 	}
-	return session.MediaFile
+	return event.MediaFile
 }
 
 // Media is an encrypted attachment of the message; nothing is downloaded
@@ -202,21 +203,21 @@ type Media struct {
 	bot        *Bot
 	conv       string
 	keyVersion string
-	att        session.MediaAttachment
+	att        event.MediaAttachment
 }
 
 // Name returns the file name the sender gave (unchecked).
 func (m *Media) Name() string { return m.att.Filename }
 
 // Type returns the media type the sender gave.
-func (m *Media) Type() session.MediaType { return m.att.Type }
+func (m *Media) Type() event.MediaType { return m.att.Type }
 
 // Size returns the size the sender announced (the download is bounded by
 // WithMaxMediaBytes, not by this claim).
 func (m *Media) Size() int64 { return m.att.FilesizeBytes }
 
 // Attachment returns the attachment's details.
-func (m *Media) Attachment() session.MediaAttachment { return m.att }
+func (m *Media) Attachment() event.MediaAttachment { return m.att }
 
 // Download fetches the attachment and decrypts it with the conversation
 // key its message was sealed under (authenticated decryption: altered
@@ -228,7 +229,7 @@ func (m *Media) Download(ctx context.Context) ([]byte, error) {
 
 // Media returns the message's media attachments (none for other kinds).
 func (c *Context) Media() []*Media {
-	if c.entry.Type != session.TypeMessage {
+	if c.entry.Type != event.TypeMessage {
 		return nil
 	}
 	var out []*Media

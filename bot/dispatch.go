@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Dispatch. The keystore is the bot's inbox: the engine stores every event
-// before it reports it (session.Follower's Emit), so a conversation's
+// before it reports it (realtime.Follower's Emit), so a conversation's
 // worker reads what is stored after its cursor (History) and handles it in
 // sequence order; reports only ring the bell. Events stored by paths that
 // report nothing (the bot's own sends, a handler's Sync) and events a
@@ -129,13 +129,13 @@ func (r *run) reconciled(cid, seq string) {
 }
 
 // emitted is the engine's report of a newly stored event.
-func (r *run) emitted(ev *session.Event) {
+func (r *run) emitted(ev *event.Event) {
 	if ev.ConversationID == "" {
 		return
 	}
 	if !keystore.ValidVersion(ev.SequenceID) {
 		// Not stored: it has no place in the conversation.
-		en := session.EntryFromEvent(ev)
+		en := ev.Entry()
 		r.b.unverified(r.storeCtx, &en, fmt.Errorf("%w: %w", ErrUnverified, ErrUnordered))
 		return
 	}
@@ -286,7 +286,7 @@ func (r *run) persist(c *conv) {
 // linked reports whether en may be handled now: its claimed predecessor is
 // behind the cursor, or a reconciliation covered it, or it waited long
 // enough.
-func (r *run) linked(c *conv, en *session.Entry) bool {
+func (r *run) linked(c *conv, en *event.Entry) bool {
 	p, at := en.PreviousSequenceID, c.cur.Seq
 	r.mu.Lock()
 	recon := c.recon
@@ -366,7 +366,7 @@ func (r *run) handleLate(c *conv) {
 }
 
 // entryAt returns the stored entry of cid at seq (nil when none).
-func (r *run) entryAt(cid, seq string) (*session.Entry, error) {
+func (r *run) entryAt(cid, seq string) (*event.Entry, error) {
 	n, ok := new(big.Int).SetString(seq, 10)
 	if !ok || n.Sign() <= 0 {
 		return nil, fmt.Errorf("sequence id %q", seq)

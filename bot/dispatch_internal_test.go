@@ -7,6 +7,7 @@ import (
 
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // offlineBot is a bot on an offline engine, for driving the dispatch with
@@ -36,9 +37,9 @@ func TestDuplicateMessageID(t *testing.T) {
 	var calls []string
 	b.OnMessage(func(c *Context) error { calls = append(calls, c.SequenceID()); return nil })
 	c := &conv{id: "1000:2000", loaded: true}
-	en := func(seq, mid string, verified bool) *session.Entry {
-		return &session.Entry{ConversationID: c.id, SequenceID: seq, MessageID: mid, SenderID: "2000",
-			Type: session.TypeMessage, Text: "hi", Verified: verified, CreatedAt: time.Now()}
+	en := func(seq, mid string, verified bool) *event.Entry {
+		return &event.Entry{ConversationID: c.id, SequenceID: seq, MessageID: mid, SenderID: "2000",
+			Type: event.TypeMessage, Text: "hi", Verified: verified, CreatedAt: time.Now()}
 	}
 	r.process(c, en("10", "m-1", true), false)
 	r.process(c, en("11", "m-1", true), false)  // same signed id again

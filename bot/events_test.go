@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // TestJoinEditReaction: being added to a group runs OnJoin (the adder
@@ -106,7 +107,7 @@ func TestFileRoundTrip(t *testing.T) {
 	r.waitReady(t, ctx)
 	blob := bytes.Repeat([]byte("xchat bot file round trip\n"), 4000) // ~100 KiB, several chunks
 	sent, err := alice.e.SendMedia(ctx, echobot.id, session.Media{Data: bytes.NewReader(blob), Size: int64(len(blob)),
-		Filename: "notes.txt", Type: session.MediaFile, Caption: "!file"})
+		Filename: "notes.txt", Type: event.MediaFile, Caption: "!file"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +205,8 @@ func TestContextActions(t *testing.T) {
 	r := start(ctx, b, n.stream(echobot))
 	r.waitReady(t, ctx)
 	cmd := alice.send(ctx, echobot.id, "!work")
-	var hist []session.Entry
-	for len(hist) == 0 || hist[len(hist)-1].Type != session.TypeEdit {
+	var hist []event.Entry
+	for len(hist) == 0 || hist[len(hist)-1].Type != event.TypeEdit {
 		if _, err := alice.e.Sync(ctx, cmd.ConversationID); err != nil {
 			t.Fatal(err)
 		}

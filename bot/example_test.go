@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // An echo bot on a local emulator of the X API: alice sends "!echo hi
@@ -55,7 +56,7 @@ func Example() {
 			log.Fatal(err)
 		}
 		for _, en := range res.Entries {
-			if en.SenderID == echobot.UserID() && en.Type == session.TypeMessage {
+			if en.SenderID == echobot.UserID() && en.Type == event.TypeMessage {
 				fmt.Println(en.Text, en.Verified, en.ReplyTo.Validation)
 				stop()
 				if err := <-done; err != nil {

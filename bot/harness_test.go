@@ -20,6 +20,7 @@ import (
 	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // summary lines printed by TestMain (scripts/test.sh collects them).
@@ -137,7 +138,7 @@ func (a *account) send(ctx context.Context, to, text string) *session.Sent {
 }
 
 // messages syncs conv and returns the verified messages from sender.
-func (a *account) messages(ctx context.Context, conv, sender string) []session.Entry {
+func (a *account) messages(ctx context.Context, conv, sender string) []event.Entry {
 	a.n.t.Helper()
 	if _, err := a.e.Sync(ctx, conv); err != nil {
 		a.n.t.Fatalf("%s syncs %s: %v", a.name, conv, err)
@@ -146,9 +147,9 @@ func (a *account) messages(ctx context.Context, conv, sender string) []session.E
 	if err != nil {
 		a.n.t.Fatal(err)
 	}
-	var out []session.Entry
+	var out []event.Entry
 	for _, en := range hist {
-		if en.Type == session.TypeMessage && en.SenderID == sender && en.Verified {
+		if en.Type == event.TypeMessage && en.SenderID == sender && en.Verified {
 			out = append(out, en)
 		}
 	}

@@ -212,7 +212,7 @@ func WithMaxHold(d time.Duration) Option {
 }
 
 // WithReconcile sets the Follower's reconciliation periods (see
-// session.Follower: ReconcileEvery and ReconcileAfter; 0 keeps the
+// realtime.Follower: ReconcileEvery and ReconcileAfter; 0 keeps the
 // defaults).
 func WithReconcile(every, after time.Duration) Option {
 	return func(c *config) { c.reconcileEvery, c.reconcileAfter = every, after }

@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Routing: what becomes of one stored event (a handler, a hook, or
@@ -19,7 +19,7 @@ import (
 // it (and is written at once when a handler ran, so that a crash replays
 // as little as possible). It returns false, settling nothing, when a
 // shutdown cancelled the handler: the next run handles the entry again.
-func (r *run) process(c *conv, en *session.Entry, late bool) bool {
+func (r *run) process(c *conv, en *event.Entry, late bool) bool {
 	ran, ok := r.route(c, en)
 	if !ok {
 		return false
@@ -48,7 +48,7 @@ func (r *run) process(c *conv, en *session.Entry, late bool) bool {
 
 // route hands en to the hooks and handlers its kind and sender call for.
 // ran reports a handler call; ok is false when a shutdown cancelled it.
-func (r *run) route(c *conv, en *session.Entry) (ran, ok bool) {
+func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 	b := r.b
 	switch {
 	case !en.Verified:
@@ -81,11 +81,11 @@ func (r *run) route(c *conv, en *session.Entry) (ran, ok bool) {
 }
 
 // pick chooses the handler of a verified entry of another user.
-func (b *Bot) pick(en *session.Entry) (Kind, Handler, parsed) {
+func (b *Bot) pick(en *event.Entry) (Kind, Handler, parsed) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	switch en.Type {
-	case session.TypeMessage:
+	case event.TypeMessage:
 		a := b.cfg.direct
 		if session.IsGroup(en.ConversationID) {
 			a = b.cfg.group
@@ -103,11 +103,11 @@ func (b *Bot) pick(en *session.Entry) (Kind, Handler, parsed) {
 			return KindCommand, b.onNotFound, p
 		}
 		return KindMessage, b.onMessage, p
-	case session.TypeEdit:
+	case event.TypeEdit:
 		return KindEdit, b.onEdit, parsed{}
-	case session.TypeReactionAdd, session.TypeReactionRemove:
+	case event.TypeReactionAdd, event.TypeReactionRemove:
 		return KindReaction, b.onReaction, parsed{}
-	case session.TypeGroupChange:
+	case event.TypeGroupChange:
 		if joined(en, b.e.UserID()) {
 			return KindJoin, b.onJoin, parsed{}
 		}
@@ -116,9 +116,9 @@ func (b *Bot) pick(en *session.Entry) (Kind, Handler, parsed) {
 }
 
 // joined reports whether a group change adds me.
-func joined(en *session.Entry, me string) bool {
+func joined(en *event.Entry, me string) bool {
 	g := en.Group
-	if g == nil || (g.Kind != inbound.GroupCreated && g.Kind != inbound.GroupMembersAdded) {
+	if g == nil || (g.Kind != event.GroupCreated && g.Kind != event.GroupMembersAdded) {
 		return false
 	}
 	return slices.Contains(g.MemberIDs, me)
@@ -126,7 +126,7 @@ func joined(en *session.Entry, me string) bool {
 
 // invoke runs h (wrapped in the middleware) for en and reports the
 // outcome. It returns false when a shutdown cancelled the handler.
-func (r *run) invoke(kind Kind, h Handler, en *session.Entry, p parsed) bool {
+func (r *run) invoke(kind Kind, h Handler, en *event.Entry, p parsed) bool {
 	b := r.b
 	ctx, cancel := r.hctx, context.CancelFunc(func() {})
 	if b.cfg.handlerTimeout > 0 {
@@ -186,7 +186,7 @@ func (b *Bot) handlerError(c *Context, err error) {
 }
 
 // unverified hands a refused event to OnUnverified or the log.
-func (b *Bot) unverified(ctx context.Context, en *session.Entry, reason error) {
+func (b *Bot) unverified(ctx context.Context, en *event.Entry, reason error) {
 	b.m.unverified.Add(1)
 	u := &Unverified{ConversationID: en.ConversationID, SequenceID: en.SequenceID, MessageID: en.MessageID,
 		ClaimedSender: en.SenderID, Type: en.Type, Reason: reason}

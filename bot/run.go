@@ -11,6 +11,8 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // readyEventType is the type of the marker event Run queues ahead of the
@@ -145,12 +147,12 @@ func withMarker(ctx context.Context, marker string, events <-chan *api.ActivityE
 	return out, &ended
 }
 
-// follower builds the session.Follower feeding r.
-func (b *Bot) follower(r *run, marker string, src Source) *session.Follower {
+// follower builds the realtime.Follower feeding r.
+func (b *Bot) follower(r *run, marker string, src Source) *realtime.Follower {
 	kc := &keyChanges{b: b, ctx: r.storeCtx}
-	f := &session.Follower{
+	f := &realtime.Follower{
 		Engine:         func(context.Context) (*session.Engine, error) { return b.e, nil },
-		Emit:           func(ev *session.Event, _ session.Via) error { r.emitted(ev); return nil },
+		Emit:           func(ev *event.Event, _ realtime.Via) error { r.emitted(ev); return nil },
 		ReconcileEvery: b.cfg.reconcileEvery,
 		ReconcileAfter: b.cfg.reconcileAfter,
 		OnError:        b.reportError,
@@ -178,7 +180,7 @@ func (b *Bot) follower(r *run, marker string, src Source) *session.Follower {
 }
 
 // anomalies logs transcript findings (gaps, forks, conflicting copies).
-func (b *Bot) anomalies(cid string, as []session.Anomaly) {
+func (b *Bot) anomalies(cid string, as []event.Anomaly) {
 	for _, a := range as {
 		b.cfg.logger.Warn("bot: transcript anomaly", "conversation", cid, "anomaly", a.String())
 	}

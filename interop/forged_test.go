@@ -33,7 +33,7 @@ func forgedPreviewO2F(t *testing.T, s *suite) {
 	syncOurs(t, s, us, conv)
 
 	// Control: the engine's honest reply validates.
-	honest, err := us.e.Reply(ctx, conv, orig.SequenceID, "an honest reply")
+	honest, err := us.e.Send(ctx, conv, session.Outgoing{Text: "an honest reply", ReplyTo: orig.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 type sdkGroupChange struct {
@@ -99,12 +100,12 @@ func groupCreateF2O(t *testing.T, s *suite) {
 			t.Fatalf("engine RefreshConversations: %v", err)
 		}
 		h := syncOurs(t, s, u, g.ConversationID)
-		var kc, gc *session.Entry
+		var kc, gc *event.Entry
 		for i := range h {
 			switch h[i].Type {
-			case session.TypeKeyChange:
+			case event.TypeKeyChange:
 				kc = &h[i]
-			case session.TypeGroupChange:
+			case event.TypeGroupChange:
 				gc = &h[i]
 			}
 		}
@@ -235,7 +236,7 @@ func groupAddF2O(t *testing.T, s *suite) {
 	}
 	var added bool
 	for _, e := range h {
-		if e.Type == session.TypeGroupChange && e.Verified && e.Group != nil {
+		if e.Type == event.TypeGroupChange && e.Verified && e.Group != nil {
 			added = true
 		}
 	}
@@ -348,7 +349,7 @@ func groupAdminAddF2O(t *testing.T, s *suite) {
 		h := syncOurs(t, s, u, gid)
 		var added bool
 		for i := range h {
-			if e := &h[i]; e.Type == session.TypeGroupChange && e.SenderID == o1.id {
+			if e := &h[i]; e.Type == event.TypeGroupChange && e.SenderID == o1.id {
 				verifiedMessage(t, e)
 				added = true
 			}

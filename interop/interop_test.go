@@ -22,6 +22,7 @@ import (
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // The two directions of every scenario.
@@ -390,7 +391,7 @@ func (r *sdkSync) failure(mid string) string {
 }
 
 // entry finds our engine's stored entry with message id mid.
-func entry(t *testing.T, entries []session.Entry, mid string) *session.Entry {
+func entry(t *testing.T, entries []event.Entry, mid string) *event.Entry {
 	t.Helper()
 	for i := range entries {
 		if entries[i].MessageID == mid {
@@ -402,7 +403,7 @@ func entry(t *testing.T, entries []session.Entry, mid string) *session.Entry {
 }
 
 // syncOurs syncs conv on our engine and returns its whole stored history.
-func syncOurs(t *testing.T, s *suite, o *ours, conv string) []session.Entry {
+func syncOurs(t *testing.T, s *suite, o *ours, conv string) []event.Entry {
 	t.Helper()
 	ctx := s.ctx(t)
 	if _, err := o.e.Sync(ctx, conv); err != nil {
@@ -416,7 +417,7 @@ func syncOurs(t *testing.T, s *suite, o *ours, conv string) []session.Entry {
 }
 
 // verifiedMessage asserts that e is a verified message entry.
-func verifiedMessage(t *testing.T, e *session.Entry) {
+func verifiedMessage(t *testing.T, e *event.Entry) {
 	t.Helper()
 	if !e.Verified || e.Error != "" {
 		t.Fatalf("engine: entry %s (%s) not verified: %q", e.MessageID, e.Type, e.Error)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // sdkAttachment is one element of the SDK's decrypted content.attachments.
@@ -87,7 +88,7 @@ func attachmentO2F(t *testing.T, s *suite) {
 	us, them, conv := pair(t, s, true)
 	data := payload(4096, 5)
 	snt, err := us.e.SendMedia(ctx, conv, session.Media{
-		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "photo.jpg", Type: session.MediaImage, Width: 640, Height: 480,
+		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "photo.jpg", Type: event.MediaImage, Width: 640, Height: 480,
 	})
 	if err != nil {
 		t.Fatalf("engine SendMedia: %v", err)
@@ -143,7 +144,7 @@ func mediaSizesO2F(t *testing.T, s *suite) {
 	var mids []string
 	for i, n := range mediaSizes {
 		data := payload(n, uint64(i))
-		snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(n), Filename: fmt.Sprintf("f%d", n), Type: session.MediaFile})
+		snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(n), Filename: fmt.Sprintf("f%d", n), Type: event.MediaFile})
 		if err != nil {
 			t.Errorf("engine SendMedia(%d bytes): %v", n, err)
 			mids = append(mids, "")
@@ -210,7 +211,7 @@ func mediaTruncatedO2F(t *testing.T, s *suite) {
 	ctx := s.ctx(t)
 	us, them, conv := pair(t, s, true)
 	data := payload(3000, 15)
-	snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: 3000, Filename: "t.bin", Type: session.MediaFile})
+	snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: 3000, Filename: "t.bin", Type: event.MediaFile})
 	if err != nil {
 		t.Fatal(err)
 	}

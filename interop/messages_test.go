@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/interop/peer"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // --- 02: the 1:1 key change (/keys) and the first messages ---
@@ -94,9 +95,9 @@ func keyChangeF2O(t *testing.T, s *suite) {
 	}
 	first := them.send(t, conv, map[string]any{"text": "first message from the SDK"})
 	h := syncOurs(t, s, us, conv)
-	var kce *session.Entry
+	var kce *event.Entry
 	for i := range h {
-		if h[i].Type == session.TypeKeyChange {
+		if h[i].Type == event.TypeKeyChange {
 			kce = &h[i]
 		}
 	}
@@ -142,25 +143,25 @@ const entityText = "see https://x.com #golang @jack $TSLA mail a@b.co call +1 55
 // the SDK's tuple name and our type.
 var entitySpans = []struct {
 	sub, sdk string
-	ours     session.EntityType
+	ours     event.EntityType
 }{
-	{"https://x.com", "url", session.EntityURL},
-	{"#golang", "hashtag", session.EntityHashtag},
-	{"@jack", "mention", session.EntityMention},
-	{"$TSLA", "cashtag", session.EntityCashtag},
-	{"a@b.co", "email", session.EntityEmail},
-	{"+1 555 0100", "phoneNumber", session.EntityPhoneNumber},
-	{"1 Main St", "address", session.EntityAddress},
+	{"https://x.com", "url", event.EntityURL},
+	{"#golang", "hashtag", event.EntityHashtag},
+	{"@jack", "mention", event.EntityMention},
+	{"$TSLA", "cashtag", event.EntityCashtag},
+	{"a@b.co", "email", event.EntityEmail},
+	{"+1 555 0100", "phoneNumber", event.EntityPhoneNumber},
+	{"1 Main St", "address", event.EntityAddress},
 }
 
 // sdkEntities and ourEntities are entitySpans as each side takes them.
-var sdkEntities, ourEntities = func() ([]peer.Entity, []session.Entity) {
+var sdkEntities, ourEntities = func() ([]peer.Entity, []event.Entity) {
 	var a []peer.Entity
-	var b []session.Entity
+	var b []event.Entity
 	for _, e := range entitySpans {
 		i := strings.Index(entityText, e.sub)
 		a = append(a, peer.Entity{Start: i, End: i + len(e.sub), Type: e.sdk})
-		b = append(b, session.Entity{Start: int32(i), End: int32(i + len(e.sub)), Type: e.ours})
+		b = append(b, event.Entity{Start: int32(i), End: int32(i + len(e.sub)), Type: e.ours})
 	}
 	return a, b
 }()
@@ -291,7 +292,7 @@ func replyO2F(t *testing.T, s *suite) {
 	// The original carries entities: the preview must reproduce them.
 	orig := them.send(t, conv, map[string]any{"text": entityText, "entities": sdkEntities})
 	syncOurs(t, s, us, conv)
-	snt, err := us.e.Reply(ctx, conv, orig.SequenceID, "our reply")
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Text: "our reply", ReplyTo: orig.SequenceID})
 	if err != nil {
 		t.Fatalf("engine Reply: %v", err)
 	}
@@ -348,7 +349,7 @@ func replyOldKeyO2F(t *testing.T, s *suite) {
 	if v2 == orig.KeyVersion {
 		t.Fatal("rotation kept the key version")
 	}
-	snt, err := us.e.Reply(ctx, conv, orig.SequenceID, "reply under the second key")
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Text: "reply under the second key", ReplyTo: orig.SequenceID})
 	if err != nil {
 		t.Fatalf("engine Reply: %v", err)
 	}
@@ -437,10 +438,10 @@ func reactionsF2O(t *testing.T, s *suite) {
 	a, d := entry(t, h, add.MessageID), entry(t, h, rm.MessageID)
 	verifiedMessage(t, a)
 	verifiedMessage(t, d)
-	if a.Type != session.TypeReactionAdd || a.Emoji != "❤️" || a.TargetSequenceID != orig.SequenceID {
+	if a.Type != event.TypeReactionAdd || a.Emoji != "❤️" || a.TargetSequenceID != orig.SequenceID {
 		t.Errorf("engine read reaction %+v", a)
 	}
-	if d.Type != session.TypeReactionRemove || d.Emoji != "❤️" || d.TargetSequenceID != orig.SequenceID {
+	if d.Type != event.TypeReactionRemove || d.Emoji != "❤️" || d.TargetSequenceID != orig.SequenceID {
 		t.Errorf("engine read reaction removal %+v", d)
 	}
 }
@@ -472,7 +473,7 @@ func editF2O(t *testing.T, s *suite) {
 	them.call(t, "app.edit", map[string]any{"conversationId": conv, "target": orig.SequenceID, "text": "typo fixed"}, &ed)
 	e := entry(t, syncOurs(t, s, us, conv), ed.MessageID)
 	verifiedMessage(t, e)
-	if e.Type != session.TypeEdit || e.Text != "typo fixed" || e.TargetSequenceID != orig.SequenceID {
+	if e.Type != event.TypeEdit || e.Text != "typo fixed" || e.TargetSequenceID != orig.SequenceID {
 		t.Errorf("engine read edit %+v", e)
 	}
 }
@@ -519,7 +520,7 @@ func deleteF2O(t *testing.T, s *suite) {
 	them.call(t, "app.delete", map[string]any{"conversationId": conv, "sequenceIds": []string{victim.SequenceID}, "deleteForAll": true}, &del)
 	e := entry(t, syncOurs(t, s, us, conv), del.MessageID)
 	verifiedMessage(t, e)
-	if e.Type != session.TypeDelete || !slices.Contains(e.Deleted, victim.SequenceID) || !e.DeleteForAll || e.SenderID != them.id {
+	if e.Type != event.TypeDelete || !slices.Contains(e.Deleted, victim.SequenceID) || !e.DeleteForAll || e.SenderID != them.id {
 		t.Errorf("engine read delete %+v", e)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Regression tests for disagreements and weaknesses the live suite found.
@@ -80,7 +81,7 @@ func TestRegressionHeaderOnlyMediaStream(t *testing.T) {
 	defer cancel()
 	a, b, conv := newLocalPair(t)
 	data := payload(3000, 42)
-	snt, err := a.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: session.MediaFile})
+	snt, err := a.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: event.MediaFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func wireShapes(t *testing.T, s *suite) {
 
 	sr := them.send(t, conv, map[string]any{"text": "reply", "replyTo": oo.SequenceID})
 	sdkMsgs["reply"] = sr.MessageID
-	or, err := us.e.Reply(ctx, conv, so.SequenceID, "reply")
+	or, err := us.e.Send(ctx, conv, session.Outgoing{Text: "reply", ReplyTo: so.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}

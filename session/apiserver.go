@@ -9,16 +9,16 @@ import (
 	"github.com/xchat-go/xchat/api"
 )
 
-// APIServer adapts *api.Client to the Server interface.
-type APIServer struct {
-	// Client is the X API client used for every call.
-	Client *api.Client
+// apiServer adapts *api.Client to the Server interface.
+type apiServer struct {
+	client *api.Client // used for every call
 }
 
-// NewAPIServer returns a Server backed by c.
-func NewAPIServer(c *api.Client) *APIServer { return &APIServer{Client: c} }
+// NewAPIServer returns the Server backed by c: X's API, or any server of
+// the same REST surface (the emulator).
+func NewAPIServer(c *api.Client) Server { return &apiServer{client: c} }
 
-var _ Server = (*APIServer)(nil)
+var _ Server = (*apiServer)(nil)
 
 // eventFields are the ChatMessageEvent fields the engine needs. created_at
 // is not asked for: the specification lists it but X's events page (seed
@@ -37,8 +37,8 @@ var (
 var publicKeyFields = []string{"public_key", "public_key_version", "signing_public_key", "identity_public_key_signature"}
 
 // RegisterPublicKey implements Server.
-func (s *APIServer) RegisterPublicKey(ctx context.Context, userID string, req *api.AddUserPublicKeyRequest) (*api.AddUserPublicKeyResponse, error) {
-	d, _, err := s.Client.RegisterPublicKey(ctx, userID, req)
+func (s *apiServer) RegisterPublicKey(ctx context.Context, userID string, req *api.AddUserPublicKeyRequest) (*api.AddUserPublicKeyResponse, error) {
+	d, _, err := s.client.RegisterPublicKey(ctx, userID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +48,8 @@ func (s *APIServer) RegisterPublicKey(ctx context.Context, userID string, req *a
 // GetPublicKeys implements Server. When the batch answer does not say which
 // user each key belongs to (user_id is not in the specification), the keys
 // are fetched user by user instead, so they can be attributed reliably.
-func (s *APIServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.GetUsersPublicKeysResponse, error) {
-	resp, _, err := s.Client.GetUsersPublicKeys(ctx, userIDs, publicKeyFields)
+func (s *apiServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.GetUsersPublicKeysResponse, error) {
+	resp, _, err := s.client.GetUsersPublicKeys(ctx, userIDs, publicKeyFields)
 	if err = partialOK(resp != nil, err); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *APIServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.G
 	}
 	out := &api.GetUsersPublicKeysResponse{}
 	for _, id := range userIDs {
-		one, _, err := s.Client.GetUserPublicKeys(ctx, id, publicKeyFields)
+		one, _, err := s.client.GetUserPublicKeys(ctx, id, publicKeyFields)
 		if err = partialOK(one != nil, err); err != nil {
 			if errors.Is(err, api.ErrNotFound) {
 				continue
@@ -83,8 +83,8 @@ func (s *APIServer) GetPublicKeys(ctx context.Context, userIDs []string) (*api.G
 // api.Client.GetPublicKeysByUser): one batch call when every key matches a
 // known key set, per-user calls only for what a batch answer cannot
 // attribute. The engine uses it instead of GetPublicKeys.
-func (s *APIServer) PublicKeysByUser(ctx context.Context, userIDs []string, known []api.KnownKey) (map[string][]api.PublicKey, error) {
-	got, err := s.Client.GetPublicKeysByUser(ctx, userIDs, publicKeyFields, known)
+func (s *apiServer) PublicKeysByUser(ctx context.Context, userIDs []string, known []api.KnownKey) (map[string][]api.PublicKey, error) {
+	got, err := s.client.GetPublicKeysByUser(ctx, userIDs, publicKeyFields, known)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +92,8 @@ func (s *APIServer) PublicKeysByUser(ctx context.Context, userIDs []string, know
 }
 
 // AddConversationKeys implements Server.
-func (s *APIServer) AddConversationKeys(ctx context.Context, conversationID string, req *api.AddConversationKeysRequest) (*api.AddConversationKeysResponse, error) {
-	d, _, err := s.Client.AddConversationKeys(ctx, conversationID, req)
+func (s *apiServer) AddConversationKeys(ctx context.Context, conversationID string, req *api.AddConversationKeysRequest) (*api.AddConversationKeysResponse, error) {
+	d, _, err := s.client.AddConversationKeys(ctx, conversationID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +101,8 @@ func (s *APIServer) AddConversationKeys(ctx context.Context, conversationID stri
 }
 
 // InitializeGroup implements Server.
-func (s *APIServer) InitializeGroup(ctx context.Context) (*api.InitializeChatGroupResponse, error) {
-	d, _, err := s.Client.InitializeGroup(ctx)
+func (s *apiServer) InitializeGroup(ctx context.Context) (*api.InitializeChatGroupResponse, error) {
+	d, _, err := s.client.InitializeGroup(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +110,8 @@ func (s *APIServer) InitializeGroup(ctx context.Context) (*api.InitializeChatGro
 }
 
 // CreateGroup implements Server.
-func (s *APIServer) CreateGroup(ctx context.Context, req *api.CreateChatConversationRequest) (*api.CreateChatConversationResponse, error) {
-	d, _, err := s.Client.CreateGroup(ctx, req)
+func (s *apiServer) CreateGroup(ctx context.Context, req *api.CreateChatConversationRequest) (*api.CreateChatConversationResponse, error) {
+	d, _, err := s.client.CreateGroup(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +119,8 @@ func (s *APIServer) CreateGroup(ctx context.Context, req *api.CreateChatConversa
 }
 
 // AddGroupMembers implements Server.
-func (s *APIServer) AddGroupMembers(ctx context.Context, conversationID string, req *api.AddChatGroupMembersRequest) (*api.AddChatGroupMembersResponse, error) {
-	d, _, err := s.Client.AddMembers(ctx, conversationID, req)
+func (s *apiServer) AddGroupMembers(ctx context.Context, conversationID string, req *api.AddChatGroupMembersRequest) (*api.AddChatGroupMembersResponse, error) {
+	d, _, err := s.client.AddMembers(ctx, conversationID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +128,8 @@ func (s *APIServer) AddGroupMembers(ctx context.Context, conversationID string, 
 }
 
 // SendMessage implements Server.
-func (s *APIServer) SendMessage(ctx context.Context, conversationID string, req *api.SendChatMessageRequest) (*api.SendChatMessageResponse, error) {
-	d, _, err := s.Client.SendMessage(ctx, conversationID, req)
+func (s *apiServer) SendMessage(ctx context.Context, conversationID string, req *api.SendChatMessageRequest) (*api.SendChatMessageResponse, error) {
+	d, _, err := s.client.SendMessage(ctx, conversationID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +137,8 @@ func (s *APIServer) SendMessage(ctx context.Context, conversationID string, req 
 }
 
 // DeleteMessages implements Server.
-func (s *APIServer) DeleteMessages(ctx context.Context, conversationID string, req *api.DeleteChatMessagesRequest) (*api.DeleteChatMessagesResponse, error) {
-	d, _, err := s.Client.DeleteMessages(ctx, conversationID, req)
+func (s *apiServer) DeleteMessages(ctx context.Context, conversationID string, req *api.DeleteChatMessagesRequest) (*api.DeleteChatMessagesResponse, error) {
+	d, _, err := s.client.DeleteMessages(ctx, conversationID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +146,8 @@ func (s *APIServer) DeleteMessages(ctx context.Context, conversationID string, r
 }
 
 // GetConversationEvents implements Server.
-func (s *APIServer) GetConversationEvents(ctx context.Context, conversationID string, maxResults int, paginationToken string) (*api.GetChatConversationEventsResponse, error) {
-	resp, _, err := s.Client.GetConversationEvents(ctx, conversationID, &api.ConversationEventsOptions{
+func (s *apiServer) GetConversationEvents(ctx context.Context, conversationID string, maxResults int, paginationToken string) (*api.GetChatConversationEventsResponse, error) {
+	resp, _, err := s.client.GetConversationEvents(ctx, conversationID, &api.ConversationEventsOptions{
 		MaxResults:             maxResults,
 		PaginationToken:        paginationToken,
 		ChatMessageEventFields: eventFields,
@@ -156,8 +156,8 @@ func (s *APIServer) GetConversationEvents(ctx context.Context, conversationID st
 }
 
 // GetConversations implements Server.
-func (s *APIServer) GetConversations(ctx context.Context, maxResults int, paginationToken string) (*api.GetChatConversationsResponse, error) {
-	resp, _, err := s.Client.ListConversations(ctx, &api.ListConversationsOptions{
+func (s *apiServer) GetConversations(ctx context.Context, maxResults int, paginationToken string) (*api.GetChatConversationsResponse, error) {
+	resp, _, err := s.client.ListConversations(ctx, &api.ListConversationsOptions{
 		MaxResults:             maxResults,
 		PaginationToken:        paginationToken,
 		ChatConversationFields: conversationFields,
@@ -167,8 +167,8 @@ func (s *APIServer) GetConversations(ctx context.Context, maxResults int, pagina
 }
 
 // GetConversation implements Server.
-func (s *APIServer) GetConversation(ctx context.Context, conversationID string) (*api.GetChatConversationResponse, error) {
-	resp, _, err := s.Client.GetConversation(ctx, conversationID, &api.GetConversationOptions{
+func (s *apiServer) GetConversation(ctx context.Context, conversationID string) (*api.GetChatConversationResponse, error) {
+	resp, _, err := s.client.GetConversation(ctx, conversationID, &api.GetConversationOptions{
 		ChatConversationFields: conversationFields,
 		Expansions:             conversationExpansions,
 	})
@@ -176,8 +176,8 @@ func (s *APIServer) GetConversation(ctx context.Context, conversationID string) 
 }
 
 // MarkRead implements Server.
-func (s *APIServer) MarkRead(ctx context.Context, conversationID string, req *api.MarkChatConversationReadRequest) (*api.MarkChatConversationReadResponse, error) {
-	d, _, err := s.Client.MarkRead(ctx, conversationID, req.SeenUntilSequenceID)
+func (s *apiServer) MarkRead(ctx context.Context, conversationID string, req *api.MarkChatConversationReadRequest) (*api.MarkChatConversationReadResponse, error) {
+	d, _, err := s.client.MarkRead(ctx, conversationID, req.SeenUntilSequenceID)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +185,8 @@ func (s *APIServer) MarkRead(ctx context.Context, conversationID string, req *ap
 }
 
 // SendTyping implements Server.
-func (s *APIServer) SendTyping(ctx context.Context, conversationID string) (*api.SendChatTypingIndicatorResponse, error) {
-	d, _, err := s.Client.SendTyping(ctx, conversationID)
+func (s *apiServer) SendTyping(ctx context.Context, conversationID string) (*api.SendChatTypingIndicatorResponse, error) {
+	d, _, err := s.client.SendTyping(ctx, conversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +194,8 @@ func (s *APIServer) SendTyping(ctx context.Context, conversationID string) (*api
 }
 
 // MediaUploadInitialize implements Server.
-func (s *APIServer) MediaUploadInitialize(ctx context.Context, req *api.ChatMediaUploadInitializeRequest) (*api.ChatMediaUploadInitializeResponse, error) {
-	d, _, err := s.Client.MediaUploadInitialize(ctx, req)
+func (s *apiServer) MediaUploadInitialize(ctx context.Context, req *api.ChatMediaUploadInitializeRequest) (*api.ChatMediaUploadInitializeResponse, error) {
+	d, _, err := s.client.MediaUploadInitialize(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +203,8 @@ func (s *APIServer) MediaUploadInitialize(ctx context.Context, req *api.ChatMedi
 }
 
 // MediaUploadAppend implements Server.
-func (s *APIServer) MediaUploadAppend(ctx context.Context, sessionID string, req *api.ChatMediaUploadAppendRequest) (*api.ChatMediaUploadAppendResponse, error) {
-	d, _, err := s.Client.MediaUploadAppend(ctx, sessionID, req)
+func (s *apiServer) MediaUploadAppend(ctx context.Context, sessionID string, req *api.ChatMediaUploadAppendRequest) (*api.ChatMediaUploadAppendResponse, error) {
+	d, _, err := s.client.MediaUploadAppend(ctx, sessionID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +212,8 @@ func (s *APIServer) MediaUploadAppend(ctx context.Context, sessionID string, req
 }
 
 // MediaUploadFinalize implements Server.
-func (s *APIServer) MediaUploadFinalize(ctx context.Context, sessionID string, req *api.ChatMediaUploadFinalizeRequest) (*api.ChatMediaUploadFinalizeResponse, error) {
-	d, _, err := s.Client.MediaUploadFinalize(ctx, sessionID, req)
+func (s *apiServer) MediaUploadFinalize(ctx context.Context, sessionID string, req *api.ChatMediaUploadFinalizeRequest) (*api.ChatMediaUploadFinalizeResponse, error) {
+	d, _, err := s.client.MediaUploadFinalize(ctx, sessionID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -221,8 +221,8 @@ func (s *APIServer) MediaUploadFinalize(ctx context.Context, sessionID string, r
 }
 
 // MediaDownload implements Server.
-func (s *APIServer) MediaDownload(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, error) {
-	b, _, err := s.Client.DownloadMedia(ctx, conversationID, mediaHashKey)
+func (s *apiServer) MediaDownload(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, error) {
+	b, _, err := s.client.DownloadMedia(ctx, conversationID, mediaHashKey)
 	if err != nil {
 		return nil, err
 	}

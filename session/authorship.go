@@ -7,8 +7,9 @@ import (
 	"fmt"
 
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -23,13 +24,6 @@ import (
 // then removes it, anyone else's action is rejected after the fact. Reply
 // previews are bound the same way: the quoted message by its signed
 // message id, an embedded edit by the sequence id its author signed.
-
-// ErrPreviewEditUnconfirmed is the Reason of a reply preview that embeds an
-// edit when the quoted message is not stored here: the edit names its
-// target by sequence id, and without the quoted message the engine cannot
-// tell whether the edit is of that message. The preview is then not
-// validated (PreviewNotValidated) until the quoted message is stored.
-var ErrPreviewEditUnconfirmed = errors.New("session: reply preview edit cannot be bound to the quoted message")
 
 // Names of the pending-action records (values).
 func pendingDeleteKey(cid, seq string) string  { return "session/pending-delete/" + cid + "/" + seq }
@@ -54,19 +48,19 @@ type pendingAction struct {
 // authorship that need the target as stored: an edit of another author's
 // message, a delete naming events not before it, and the binding of a reply
 // preview's quoted message and embedded edit.
-func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if !ev.Verified {
 		return nil
 	}
 	if d := ev.Delete; d != nil {
 		for _, seq := range d.SequenceIDs {
 			if !decimal.ValidID(seq) || !decimal.Less(seq, ev.SequenceID) {
-				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", inbound.ErrMalformed, ev.SequenceID, seq))
+				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", ErrMalformed, ev.SequenceID, seq))
 				return nil
 			}
 		}
 	}
-	if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil {
+	if m := ev.Message; m != nil && m.Kind == event.ContentEdit && m.Edit != nil {
 		target, err := eventAt(ctx, tx, cid, m.Edit.TargetSequenceID)
 		if err != nil {
 			return err
@@ -76,7 +70,7 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 			// An unverified target's sender is the server's word: it
 			// decides nothing (the edit is settled if a verified event
 			// ever takes its place; see settle).
-			if target.Verified && (target.SenderID != ev.SenderID || target.Type != TypeMessage) {
+			if target.Verified && (target.SenderID != ev.SenderID || target.Type != event.TypeMessage) {
 				reject(ev, notAuthorized("%s edits %s %s of %s", ev.SenderID, target.Type, target.SequenceID, target.SenderID))
 			}
 		}
@@ -90,9 +84,9 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 // must be the sequence id under which this account stored the message the
 // signed source event names. Without the quoted message stored, a preview
 // embedding an edit is not validated, and recorded to be settled.
-func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	m := ev.Message
-	if m == nil || m.Text == nil || m.Text.ReplyPreview == nil || m.Text.ReplyPreview.Validation.Status != inbound.PreviewValid {
+	if m == nil || m.Text == nil || m.Text.ReplyPreview == nil || m.Text.ReplyPreview.Validation.Status != event.PreviewValid {
 		return nil
 	}
 	p := m.Text.ReplyPreview
@@ -103,7 +97,7 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 		if v.EditTargetSequenceID == "" {
 			return nil
 		}
-		v.Status, v.Reason = inbound.PreviewNotValidated, ErrPreviewEditUnconfirmed
+		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
 		return addPending(ctx, tx, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
 	case err != nil:
 		return err
@@ -115,14 +109,14 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 
 // previewVerdict checks a preview's claimed sequence id and embedded edit
 // target against the quoted message's stored sequence id.
-func previewVerdict(v inbound.PreviewValidation, claimed, stored string) inbound.PreviewValidation {
+func previewVerdict(v event.PreviewValidation, claimed, stored string) event.PreviewValidation {
 	switch {
 	case claimed != "" && claimed != stored:
-		v.Status, v.Reason = inbound.PreviewInvalid, inbound.ErrPreviewSequence
+		v.Status, v.Reason = event.PreviewInvalid, inbound.ErrPreviewSequence
 	case v.EditTargetSequenceID != "" && v.EditTargetSequenceID != stored:
-		v.Status, v.Reason = inbound.PreviewInvalid, inbound.ErrPreviewEdit
+		v.Status, v.Reason = event.PreviewInvalid, inbound.ErrPreviewEdit
 	default:
-		v.Status, v.Reason = inbound.PreviewValid, nil
+		v.Status, v.Reason = event.PreviewValid, nil
 	}
 	return v
 }
@@ -130,8 +124,8 @@ func previewVerdict(v inbound.PreviewValidation, claimed, stored string) inbound
 // notePendingDeletes records the targets of a verified delete for everyone
 // that this account has not stored (or stored unverified), to be settled
 // when a verified event arrives there.
-func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
-	if d := ev.Delete; d == nil || d.Action != inbound.DeleteForAll || !ev.Verified {
+func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if d := ev.Delete; d == nil || d.Action != event.DeleteForAll || !ev.Verified {
 		return nil
 	}
 	for _, seq := range ev.Delete.SequenceIDs {
@@ -156,7 +150,7 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 // was: an edit indexed for it by someone other than its author is
 // rejected; a delete for everyone by its author removes it, by anyone else
 // is rejected; a reply preview that quoted it is bound.
-func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if !decimal.ValidID(ev.SequenceID) || !ev.Verified {
 		return nil // an unverified event's sender decides nothing
 	}
@@ -168,8 +162,8 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Eve
 		return err
 	}
 	for _, d := range dels {
-		if d.By == ev.SenderID && ev.Kind == inbound.KindMessage {
-			del := &Event{SenderID: d.By, Delete: &inbound.Delete{SequenceIDs: []string{ev.SequenceID}, Action: inbound.DeleteForAll}}
+		if d.By == ev.SenderID && ev.Kind == event.KindMessage {
+			del := &event.Event{SenderID: d.By, Delete: &event.Delete{SequenceIDs: []string{ev.SequenceID}, Action: event.DeleteForAll}}
 			if err := e.applyDelete(ctx, tx, cid, del); err != nil {
 				return err
 			}
@@ -187,7 +181,7 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Eve
 		return err
 	}
 	for _, q := range quotes {
-		v := previewVerdict(inbound.PreviewValidation{Status: inbound.PreviewValid, EditTargetSequenceID: q.Edit}, q.Claimed, ev.SequenceID)
+		v := previewVerdict(event.PreviewValidation{Status: event.PreviewValid, EditTargetSequenceID: q.Edit}, q.Claimed, ev.SequenceID)
 		if err := setReplyValidation(ctx, tx, cid, q.Seq, v.Status.String()); err != nil {
 			return err
 		}
@@ -197,7 +191,7 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *Eve
 
 // settleEdit drops the edit indexed for ev when ev turns out not to be a
 // message of the edit's author, and rejects that edit.
-func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	key := editIndexKey(cid, ev.SequenceID)
 	raw, err := tx.Value(ctx, key)
 	switch {
@@ -207,7 +201,7 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 		return err
 	}
 	edit, derr := wire.DecodeMessageEvent(raw)
-	if derr == nil && edit.GetSenderID() == ev.SenderID && ev.Kind == inbound.KindMessage {
+	if derr == nil && edit.GetSenderID() == ev.SenderID && ev.Kind == event.KindMessage {
 		return nil
 	}
 	if err := tx.SetValue(ctx, key, nil); err != nil || derr != nil {
@@ -281,7 +275,7 @@ func flipEntry(ctx context.Context, tx keystore.Tx, cid, seq string, cause error
 		en.Error += "; " + cause.Error()
 	}
 	en.Text, en.Entities = "", nil
-	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(old.Raw)})
+	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, old.Raw, "")})
 }
 
 // setReplyValidation updates the stored validation of the reply at seq.
@@ -296,5 +290,5 @@ func setReplyValidation(ctx context.Context, tx keystore.Tx, cid, seq, validatio
 		return nil
 	}
 	en.ReplyTo.Validation = validation
-	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(old.Raw)})
+	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, old.Raw, "")})
 }

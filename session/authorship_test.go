@@ -6,7 +6,7 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// A reply embedding an edit, delivered (Receive, as a push would) before
+// A reply embedding an edit, delivered (receive, as a push would) before
 // the quoted message is stored, is left unvalidated, then validated once
 // the quoted message arrives with the next sync. (A sync alone stores
 // oldest first, so there the quoted message always comes first.)
@@ -31,7 +31,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if _, err := carol.e.Sync(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := carol.e.Reply(ctx, g, m.SequenceID, "ok")
+	reply, err := carol.e.Send(ctx, g, Outgoing{Text: "ok", ReplyTo: m.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if encoded == "" {
 		t.Fatal("the server does not serve the reply")
 	}
-	ev, err := bob.e.Receive(ctx, encoded)
+	ev, err := bob.e.receive(ctx, encoded)
 	if err != nil {
 		t.Fatal(err)
 	}

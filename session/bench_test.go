@@ -11,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // BenchmarkSendText1KiBLoopback measures a full send of 1 KiB of text:
@@ -119,9 +120,9 @@ func BenchmarkHistory10k(b *testing.B) {
 	}
 	var evs []keystore.StoredEvent
 	for i := range 10000 {
-		en := Entry{SequenceID: strconv.Itoa(1000000 + i), MessageID: fmt.Sprint(i), SenderID: "222",
-			Type: TypeMessage, Text: fmt.Sprintf("message number %d", i), Verified: true, CreatedAt: time.Now()}
-		evs = append(evs, en.stored([]byte("raw")))
+		en := event.Entry{SequenceID: strconv.Itoa(1000000 + i), MessageID: fmt.Sprint(i), SenderID: "222",
+			Type: event.TypeMessage, Text: fmt.Sprintf("message number %d", i), Verified: true, CreatedAt: time.Now()}
+		evs = append(evs, storeEntry(&en, []byte("raw"), ""))
 	}
 	if err := store.PutEvents(ctx, "111:222", evs); err != nil {
 		b.Fatal(err)

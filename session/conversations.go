@@ -15,7 +15,8 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -287,6 +288,17 @@ func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error
 	})
 }
 
+// readConversation is conversationRecord in a transaction of its own.
+func (e *Engine) readConversation(ctx context.Context, cid string) (*keystore.Conversation, error) {
+	var rec *keystore.Conversation
+	err := e.store.Update(ctx, func(tx keystore.Tx) error {
+		var err error
+		rec, err = e.conversationRecord(ctx, tx, cid)
+		return err
+	})
+	return rec, err
+}
+
 // conversationRecord returns the stored record of cid, creating it (not
 // persisted until the caller puts it) for a one-to-one conversation.
 func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid string) (*keystore.Conversation, error) {
@@ -444,7 +456,7 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	p := &preparedKey{convID: cid, version: version, key: key, recipients: map[string]string{}}
-	thriftParts := make([]*event.ConversationParticipantKey, 0, len(recips))
+	thriftParts := make([]*tevent.ConversationParticipantKey, 0, len(recips))
 	for _, r := range recips {
 		wrapped, err := crypto.WrapConversationKey(e.rand, r.identity, key)
 		if err != nil {
@@ -458,7 +470,7 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 		}
 		p.participants = append(p.participants, pk)
 		p.recipients[r.userID] = r.version
-		thriftParts = append(thriftParts, &event.ConversationParticipantKey{
+		thriftParts = append(thriftParts, &tevent.ConversationParticipantKey{
 			UserID:                   &pk.UserID,
 			EncryptedConversationKey: &pk.EncryptedConversationKey,
 			PublicKeyVersion:         &pk.PublicKeyVersion,
@@ -592,354 +604,6 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keys
 	})
 }
 
-// GroupOptions describes a group to create.
-type GroupOptions struct {
-	// Members are the other members (this account is added automatically).
-	Members []string
-	// Admins default to this account.
-	Admins []string
-	// Title is an optional group title. It is encrypted under the group's
-	// conversation key before it leaves the engine and must not contain a
-	// comma.
-	Title string
-	// AvatarURL is an optional avatar URL (sent as is; must not contain a
-	// comma).
-	AvatarURL string
-	// TTL is an optional default message lifetime.
-	TTL time.Duration
-}
-
-// CreateGroup creates a group conversation: it obtains a group id from the
-// server, generates the group's first conversation key, wraps it to every
-// member's pinned identity key and posts the create with its two action
-// signatures (the key change and the GroupCreate). It returns the group id.
-func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, error) {
-	defer e.deliverChanges()
-	srv, err := e.srv()
-	if err != nil {
-		return "", err
-	}
-	sg, err := e.signer()
-	if err != nil {
-		return "", err
-	}
-	for _, m := range opts.Members {
-		if err := checkUserID(m); err != nil {
-			return "", err
-		}
-	}
-	members := normaliseIDs(append(slices.Clone(opts.Members), e.userID))
-	if len(members) < 2 {
-		return "", fmt.Errorf("%w: a group needs at least one other member", ErrInvalidArgument)
-	}
-	admins := normaliseIDs(opts.Admins)
-	if len(admins) == 0 {
-		admins = []string{e.userID}
-	}
-	for _, a := range admins {
-		if !slices.Contains(members, a) {
-			return "", fmt.Errorf("%w: admin %s is not a member", ErrInvalidArgument, a)
-		}
-	}
-	// Resolve every member's keys before minting an id on the server.
-	if _, err := e.refreshPeers(ctx, members...); err != nil {
-		return "", err
-	}
-	for _, m := range members {
-		if _, err := e.wrapTarget(ctx, m); err != nil {
-			return "", err
-		}
-	}
-	ini, err := srv.InitializeGroup(ctx)
-	if err != nil {
-		return "", fmt.Errorf("session: initializing group: %w", err)
-	}
-	if ini.Data == nil || !IsGroup(ini.Data.ConversationID) {
-		return "", fmt.Errorf("%w: initialize returned no valid group id", ErrServerResponse)
-	}
-	gid := ini.Data.ConversationID
-	unlock := e.lockConv(gid)
-	defer unlock()
-
-	p, err := e.prepareKey(ctx, gid, members)
-	if err != nil {
-		return "", err
-	}
-	defer p.zero()
-
-	var title, avatar *string
-	var titlePlain string
-	if opts.Title != "" {
-		ct, err := crypto.Seal(e.rand, p.key, []byte(opts.Title))
-		if err != nil {
-			return "", fmt.Errorf("session: encrypting title: %w", err)
-		}
-		s := wire.EncodeB64(ct)
-		title, titlePlain = &s, opts.Title
-	}
-	if opts.AvatarURL != "" {
-		s := opts.AvatarURL
-		avatar = &s
-	}
-	var ttl *int64
-	if opts.TTL > 0 {
-		t := opts.TTL.Milliseconds()
-		ttl = &t
-	}
-	mid, err := newMessageID(e.rand)
-	if err != nil {
-		return "", err
-	}
-	// GroupCreate never signs the conversation id; is_legacy_group_upgrade
-	// is absent and signs as "null".
-	payload, err := crypto.GroupCreatePayload(crypto.SignatureVersion,
-		crypto.Header{MessageID: mid, SenderID: e.userID},
-		crypto.GroupCreate{ConversationKeyVersion: p.version, MemberIDs: members, Title: title, AvatarURL: avatar})
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}
-	f := false
-	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
-		GroupChange: &event.GroupChange{GroupCreate: &event.GroupCreate{
-			MemberIds:              members,
-			AdminIds:               admins,
-			Title:                  title,
-			AvatarURL:              avatar,
-			ConversationKeyVersion: &p.version,
-			TTLMsec:                ttl,
-		}},
-		ForKeyRotation: &f,
-	}}
-	createSig, err := sg.action(mid, detail, payload, true)
-	if err != nil {
-		return "", err
-	}
-	req := &api.CreateChatConversationRequest{
-		ConversationID:              gid,
-		ConversationKeyVersion:      p.version,
-		ConversationParticipantKeys: p.participants,
-		GroupMembers:                members,
-		GroupAdmins:                 admins,
-		ActionSignatures:            []api.ActionSignature{p.action, createSig},
-	}
-	if title != nil {
-		req.GroupName = *title
-	}
-	if avatar != nil {
-		req.GroupAvatarURL = *avatar
-	}
-	if ttl != nil {
-		req.TTLMsec = strconv.FormatInt(*ttl, 10)
-	}
-	resp, err := srv.CreateGroup(ctx, req)
-	if err != nil {
-		return "", fmt.Errorf("session: creating group: %w", err)
-	}
-	if resp.Data == nil {
-		if err := problems("create group", resp.Errors); err != nil {
-			return "", err
-		}
-	}
-	err = e.commitKey(ctx, p, func(tx keystore.Tx, c *keystore.Conversation, m *convMeta) error {
-		c.Type = KindGroup
-		c.Members = members
-		m.Title = titlePlain
-		if title != nil {
-			m.TitleCipher = *title
-		}
-		m.AvatarURL = opts.AvatarURL
-		m.TTLMsec = ttl
-		// This account chose every member and admin: its own roster is
-		// confirmed, and the create it will read back is recognised by
-		// its message id.
-		r := rosterRec{Base: baseCreate, Members: members, Admins: admins, Creator: e.userID, CreateMID: mid}
-		if err := r.save(ctx, tx, gid); err != nil {
-			return err
-		}
-		return tx.SetValue(ctx, createIndexKey(mid), []byte(gid))
-	})
-	if err != nil {
-		return "", err
-	}
-	return gid, nil
-}
-
-// AddMembers adds users to group id and rotates the group key: the new key
-// is wrapped to every member (old and new) and the request carries the two
-// action signatures (the key change and the GroupMemberAddChange over the
-// current roster, held from signed group changes). Only admins add members
-// (ErrNotAuthorized otherwise); the roster must be known (ErrRosterUnknown)
-// and, under TrustStrict, confirmed (ErrRosterUnconfirmed).
-func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) error {
-	defer e.deliverChanges()
-	srv, err := e.srv()
-	if err != nil {
-		return err
-	}
-	sg, err := e.signer()
-	if err != nil {
-		return err
-	}
-	cid, err := CanonicalID(id, e.userID)
-	if err != nil {
-		return err
-	}
-	if !IsGroup(cid) {
-		return fmt.Errorf("%w: %s is not a group", ErrInvalidArgument, cid)
-	}
-	for _, u := range userIDs {
-		if err := checkUserID(u); err != nil {
-			return err
-		}
-	}
-	return e.withSyncedRoster(ctx, cid, func() error {
-		return e.addMembers(ctx, srv, sg, cid, userIDs)
-	})
-}
-
-// addLists returns the lists a member add of userIDs to group cid signs:
-// the current members and admins are the roster held from signed changes
-// (never the server's listing), the new ones those of userIDs not in it.
-func (e *Engine) addLists(ctx context.Context, cid string, userIDs []string) (current, added, admins []string, err error) {
-	if current, err = e.wrapTargets(ctx, cid); err != nil {
-		return nil, nil, nil, err
-	}
-	roster, err := loadRoster(ctx, e.store, cid)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !roster.admin(e.userID) {
-		return nil, nil, nil, fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
-	}
-	for _, u := range normaliseIDs(userIDs) {
-		if !slices.Contains(current, u) {
-			added = append(added, u)
-		}
-	}
-	if len(added) == 0 {
-		return nil, nil, nil, fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
-	}
-	admins = normaliseIDs(slices.Concat(roster.Admins, roster.Claimed))
-	if admins == nil {
-		admins = []string{}
-	}
-	return current, added, admins, nil
-}
-
-// addMembers posts the member addition of AddMembers against the stored
-// roster of group cid.
-func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
-	unlock := e.lockConv(cid)
-	defer unlock()
-	rec, err := e.store.Conversation(ctx, cid)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
-	}
-	if err != nil {
-		return fmt.Errorf("session: reading conversation: %w", err)
-	}
-	current, added, admins, err := e.addLists(ctx, cid, userIDs)
-	if err != nil {
-		return err
-	}
-	meta := loadMeta(rec)
-	all := normaliseIDs(append(slices.Clone(current), added...))
-	if _, err := e.refreshPeers(ctx, all...); err != nil {
-		return err
-	}
-	p, err := e.prepareKey(ctx, cid, all)
-	if err != nil {
-		return err
-	}
-	defer p.zero()
-
-	var curTitle, curAvatar *string
-	if meta.TitleCipher != "" {
-		s := meta.TitleCipher
-		curTitle = &s
-	}
-	if meta.AvatarURL != "" {
-		s := meta.AvatarURL
-		curAvatar = &s
-	}
-	mid, err := newMessageID(e.rand)
-	if err != nil {
-		return err
-	}
-	payload, err := crypto.GroupMemberAddPayload(crypto.SignatureVersion,
-		crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid},
-		crypto.GroupMemberAdd{
-			NewMemberIDs:                 added,
-			CurrentMemberIDs:             current,
-			CurrentAdminIDs:              admins,
-			CurrentTitle:                 curTitle,
-			CurrentAvatarURL:             curAvatar,
-			CurrentTTLMsec:               meta.TTLMsec,
-			ConversationKeyVersion:       p.version,
-			ScreenCaptureBlockingEnabled: meta.ScreenCaptureBlocking,
-		})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}
-	f := false
-	detail := &event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{
-		GroupChange: &event.GroupChange{GroupMemberAdd: &event.GroupMemberAddChange{
-			MemberIds:                    added,
-			CurrentMemberIds:             current,
-			CurrentAdminIds:              admins,
-			CurrentTitle:                 curTitle,
-			CurrentAvatarURL:             curAvatar,
-			ConversationKeyVersion:       &p.version,
-			CurrentTTLMsec:               meta.TTLMsec,
-			CurrentPendingMemberIds:      []string{},
-			ScreenCaptureBlockingEnabled: meta.ScreenCaptureBlocking,
-		}},
-		ForKeyRotation: &f,
-	}}
-	addSig, err := sg.action(mid, detail, payload, true)
-	if err != nil {
-		return err
-	}
-	req := &api.AddChatGroupMembersRequest{
-		UserIDs:                     added,
-		ConversationKeyVersion:      p.version,
-		ConversationParticipantKeys: p.participants,
-		ActionSignatures:            []api.ActionSignature{p.action, addSig},
-	}
-	newCipher := ""
-	if meta.Title != "" {
-		ct, err := crypto.Seal(e.rand, p.key, []byte(meta.Title))
-		if err != nil {
-			return fmt.Errorf("session: encrypting title: %w", err)
-		}
-		newCipher = wire.EncodeB64(ct)
-		req.EncryptedTitle = newCipher
-	}
-	resp, err := srv.AddGroupMembers(ctx, PathID(cid), req)
-	if err != nil {
-		return fmt.Errorf("session: adding members: %w", err)
-	}
-	if resp.Data == nil {
-		if err := problems("add members", resp.Errors); err != nil {
-			return err
-		}
-	}
-	return e.commitKey(ctx, p, func(tx keystore.Tx, c *keystore.Conversation, m *convMeta) error {
-		if newCipher != "" {
-			m.TitleCipher = newCipher
-		}
-		// The add is applied on top of the roster until the server serves
-		// it back (see rosterRec.Pending).
-		r, err := loadRoster(ctx, tx, cid)
-		if err != nil {
-			return err
-		}
-		r.Pending = append(r.Pending, pendingAdd{MID: mid, Added: added})
-		c.Members = r.effective()
-		return r.save(ctx, tx, cid)
-	})
-}
-
 // DeleteMessages deletes messages by sequence id. forAll deletes them for
 // every participant (own messages only); otherwise only from this account's
 // view. Like a message, the signed MessageDeleteEvent goes through the
@@ -976,9 +640,9 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 			}
 		}
 	}
-	action, restAction := event.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
+	action, restAction := tevent.DeleteMessageAction_DELETE_FOR_SELF, api.DeleteForSelf
 	if forAll {
-		action, restAction = event.DeleteMessageAction_DELETE_FOR_ALL, api.DeleteForAll
+		action, restAction = tevent.DeleteMessageAction_DELETE_FOR_ALL, api.DeleteForAll
 	}
 	mid, err := newMessageID(e.rand)
 	if err != nil {
@@ -989,7 +653,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	detail := &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
+	detail := &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{
 		SequenceIds:         slices.Clone(sequenceIDs),
 		DeleteMessageAction: &action,
 	}}
@@ -1003,7 +667,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		ActionSignatures:    []api.ActionSignature{sig},
 	}
 	p, err := newPending(mid, cid, outboxDelete, req,
-		&outboxContent{Type: TypeDelete, Target: strings.Join(sequenceIDs, ", #")}, e.now())
+		&outboxContent{Type: event.TypeDelete, Target: strings.Join(sequenceIDs, ", #")}, e.now())
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -65,18 +64,15 @@ type Delivered struct {
 	// it could not be read).
 	ConversationID string
 	// Events are the events stored by this delivery, as passed to fn.
-	Events []*Event
+	Events []*event.Event
 	// Anomalies are findings of the delivery (a pushed event that differs
 	// from the stored one at its sequence id, unknown key versions).
-	Anomalies []Anomaly
+	Anomalies []event.Anomaly
 	// KeyChanges are peer key changes seen while fetching unknown signers.
 	KeyChanges []KeyChanged
 	// Err explains DeliveryIgnored and DeliveryRejected.
 	Err error
 }
-
-// ErrDeliveryRejected is the Err of a rejected delivery.
-var ErrDeliveryRejected = errors.New("session: activity event rejected")
 
 // maxSeenDeliveries bounds the event_uuid memory of an engine.
 const maxSeenDeliveries = 8192
@@ -145,7 +141,7 @@ func (l *liveState) takePending() []string {
 // take no effect, exactly as in Sync. The conversation's sync position does
 // not move: call Reconcile after deliveries (and ReconcileAll after a
 // reconnection) so that /events fills any gap.
-func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*Event) error) (*Delivered, error) {
+func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*event.Event) error) (*Delivered, error) {
 	defer e.deliverChanges()
 	if ev == nil {
 		return nil, fmt.Errorf("%w: nil activity event", ErrInvalidArgument)
@@ -199,7 +195,7 @@ func (e *Engine) routeDelivery(p *api.ChatPayload) (string, error) {
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, inbound.ErrMalformed, err)
+		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, ErrMalformed, err)
 	}
 	named := me.GetConversationID()
 	cid, err := CanonicalID(named, e.userID)
@@ -230,15 +226,11 @@ func clipID(s string) string {
 // deliverPage runs the payload's events through Sync's page step: the
 // carried key change as the page's key change metadata, the event as its
 // data. The sync position is left where it was.
-func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*Event) error) error {
+func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
 	unlock := e.lockConv(cid)
 	defer unlock()
-	var rec *keystore.Conversation
-	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		var err error
-		rec, err = e.conversationRecord(ctx, tx, cid)
-		return err
-	}); err != nil {
+	rec, err := e.readConversation(ctx, cid)
+	if err != nil {
 		return err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
@@ -250,7 +242,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	}
 	res := &SyncResult{ConversationID: cid}
 	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
-		fn: func(ev *Event) error {
+		fn: func(ev *event.Event) error {
 			d.Events = append(d.Events, ev)
 			if fn != nil {
 				return fn(ev)
@@ -269,31 +261,15 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 }
 
 // Reconcile syncs (see SyncEach) every conversation Deliver stored events
-// in since the last Reconcile, passing fn the events the pushes missed. A
-// conversation whose sync fails stays pending for the next call.
-func (e *Engine) Reconcile(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
+// in since the last Reconcile, and the conversations named in also,
+// passing fn the events the pushes missed. A conversation whose sync fails
+// stays pending for the next call.
+func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error, also ...string) ([]*SyncResult, error) {
+	e.live.markPending(also...)
 	return e.reconcile(ctx, e.live.takePending(), fn)
 }
 
-// ReconcileAll refreshes the conversation list and syncs every
-// conversation (and any still pending), passing fn the events not stored
-// before: what a transport may have missed while it was disconnected,
-// whichever conversation it was in.
-func (e *Engine) ReconcileAll(ctx context.Context, fn func(*Event) error) ([]*SyncResult, error) {
-	convs, err := e.RefreshConversations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := e.live.takePending()
-	for _, c := range convs {
-		if !slices.Contains(ids, c.ID) {
-			ids = append(ids, c.ID)
-		}
-	}
-	return e.reconcile(ctx, ids, fn)
-}
-
-func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*Event) error) ([]*SyncResult, error) {
+func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Event) error) ([]*SyncResult, error) {
 	var out []*SyncResult
 	var errs []error
 	for i, id := range ids {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // chatEvent builds the activity event X pushes for a stored message:
@@ -56,16 +57,16 @@ func TestDeliver(t *testing.T) {
 	if len(evs) != 2 || len(kcs) != 1 {
 		t.Fatalf("server holds %d events, %d key changes", len(evs), len(kcs))
 	}
-	var handed []*Event
-	fn := func(ev *Event) error { handed = append(handed, ev); return nil }
+	var handed []*event.Event
+	fn := func(ev *event.Event) error { handed = append(handed, ev); return nil }
 
 	// bob has never synced: only the carried key change opens the message.
 	d, err := bob.e.Deliver(ctx, chatEvent(t, "u1", bob.id, PathID(cid), evs[0].EncodedEvent, kcs[0]), fn)
 	if err != nil || d.Status != DeliveryStored || d.ConversationID != cid {
 		t.Fatalf("Deliver: %+v %v", d, err)
 	}
-	if len(handed) != 2 || handed[0].Kind != KindKeyChangeEvent || handed[1].MessageID != sent[0].MessageID ||
-		!handed[1].Verified || handed[1].Err != nil || EntryFromEvent(handed[1]).Text != "one" {
+	if len(handed) != 2 || handed[0].Kind != event.KindKeyChange || handed[1].MessageID != sent[0].MessageID ||
+		!handed[1].Verified || handed[1].Err != nil || handed[1].Entry().Text != "one" {
 		t.Fatalf("handed %+v", handed)
 	}
 	// Again under the same uuid, and under a new one: nothing new.

@@ -19,6 +19,12 @@
 // keystore.Store. An Engine is safe for concurrent use; operations on one
 // conversation are serialised.
 //
+// Three packages beside this one complete it: session/event is what the
+// engine hands an app (Event, a received event decoded; Entry, its stored
+// form; their contents; transcript anomalies), session/realtime follows
+// pushed events (Activity stream, webhooks) with a Follower, and
+// session/backup keeps the account's keys under a PIN with Juicebox.
+//
 // # Trust
 //
 // The server is untrusted. Peer keys are fetched from it but each key set's
@@ -33,7 +39,7 @@
 // gaps, forks, reorders and equivocation (SyncResult.Anomalies); a server
 // response to a send must be the message sent. Events that fail a check are
 // stored as failed, with the reason, and take no effect: malformed ids
-// (inbound.ErrMalformed), authors outside the conversation or the group
+// (ErrMalformed), authors outside the conversation or the group
 // roster at that point of the transcript (ErrNotMember), group changes and
 // deletes-for-all the author may not make (ErrNotAuthorized), group changes
 // that do not fit the roster held (ErrRosterDivergence), and old events
@@ -98,17 +104,81 @@
 // encrypt(text, key) form that its documentation prescribes for group_name;
 // a title another client signed in plaintext is shown as it is.
 //
+// # Errors
+//
+// One family of sentinel errors covers the calls and what an event can
+// carry in Event.Err (Entry.Error holds its text). They come wrapped with
+// detail: test with errors.Is, and errors.As for *QueuedError and
+// *RejectedError. The receive pipeline tells some of them apart more finely
+// for diagnostics (the text says which signature check failed, say); every
+// such error matches the sentinel of its row.
+//
+//	Error                   Meaning                                          What the app should do
+//	----------------------  -----------------------------------------------  ----------------------------------------
+//	Opening an account
+//	ErrNoAccount            the store holds no account                       CreateAccount (or ImportBackup,
+//	                                                                         backup.Restore), then Open
+//	ErrAccountExists        the store already holds an account               Open it
+//	ErrNotRegistered        the account's keys are not published yet         Register
+//	ErrClosed               the engine was closed                            Open the store again
+//	ErrOffline              the engine was opened without a server           Open it with one for network calls
+//	ErrInvalidArgument      a malformed argument or option                   fix the call; retrying cannot help
+//	Peers and trust
+//	ErrNoPeerKeys           the peer published no usable keys                wait until the peer registers
+//	ErrKeyBinding           the peer's published keys are not bound by       treat as an attack; do not message
+//	                        their signature: a forged key set                the peer until it is resolved
+//	ErrKeyChanged           TrustStrict: the peer's keys changed since       compare SafetyNumber out of band,
+//	                        they were verified                               then Verify
+//	ErrUnverifiedPeer       TrustStrict: the peer was never verified         compare SafetyNumber, then Verify
+//	Conversations and groups
+//	ErrUnknownConversation  the engine holds nothing of that conversation    RefreshConversations or Sync first
+//	ErrNoConversationKey    no conversation key is held                      Sync (the key change may arrive), or
+//	                                                                         send, which sets a 1:1 key up
+//	ErrNotMember            this account, or a user named, is not a member;  operations: check the ids; events: show
+//	                        as Event.Err: the author was not a member at     as failed, never as from the author
+//	                        that point of the transcript (or the 1:1's)
+//	ErrRosterUnknown        no signed group change establishes the roster    Sync the group; no key is wrapped to a
+//	                        (Conversation.Roster is RosterUnknown)           roster the engine cannot confirm
+//	ErrRosterUnconfirmed    TrustStrict: members' place rests on trust on    confirm them (see Conversation.
+//	                        first use                                        UnconfirmedMembers) or use TOFU
+//	Sending
+//	ErrQueued               not delivered; kept in the outbox, encrypted,    show as pending; FlushOutbox later (the
+//	                        with its message id (*QueuedError)               same message id is reused)
+//	ErrRejected             refused for good by the server and dropped       tell the user what was not sent and why
+//	                        from the outbox (*RejectedError)
+//	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
+//	                        conversation's pending sends
+//	ErrMediaTooLarge        media above MaxMediaBytes                        send something smaller
+//	The server's answers
+//	ErrServerResponse       an answer that is malformed or does not match    retry later; report if it persists
+//	                        the request (endless paging, a wrong echo)
+//	ErrMediaTruncated       downloaded media shorter than announced          download again; do not show it
+//	ErrDeliveryRejected     Delivered.Err: a pushed event that cannot be     nothing: the next reconciliation
+//	                        routed                                           fetches the conversation from /events
+//	Events (Event.Err)
+//	ErrMalformed            not a well-formed event (bytes, ids, bounds)     show as failed
+//	ErrSignature            no valid signature by the sender's pinned key    show as failed, never as the sender's
+//	ErrUnknownKeyVersion    sealed under a key version this account does     show as not readable yet; a later Sync
+//	                        not hold (see AnomalyMissingKey)                 may bring the key change
+//	ErrDecrypt              verified, but the contents do not decrypt        show as failed
+//	ErrNotAuthorized        a member doing what only an admin, or the        show as failed; it was not applied
+//	                        message's author, may do
+//	ErrRosterDivergence     a group change that does not fit the roster      show as failed; the transcripts differ
+//	                        held (AnomalyRosterDivergence and others)        (see SyncResult.Anomalies)
+//	ErrReplayed             a genuine event served again out of place (new   ignore it: the original keeps its place
+//	                        sequence id, or another conversation)
+//	ErrKeyConflict          a second, different key for a key version held   show as failed; the held key is kept
+//	                                                                         and its author equivocates
+//
+// An event whose Err is set was stored as failed and took no effect. The
+// same sentinels describe KeyChange.KeyErr (why a key change gave this
+// account no key) and Event.Warnings; the Reason of an invalid reply
+// preview explains PreviewValidation.Status, which is what to act on.
+//
 // # Key backup
 //
 // The account's private keys can be backed up under a PIN with Juicebox,
-// as X's apps do (package juicebox; realms and tokens come from the
-// juicebox_config the X API returns to the account): SetupBackup,
-// BackupStatus, ChangeBackupPIN and DeleteBackup on an Engine, and
-// RestoreAccount on a new device, which stores the recovered keys only
-// after checking they are the account's newest registered keys. X's PIN
-// rules (CheckNewPIN) apply to new PINs; a wrong PIN costs one of the
-// account's guesses (InvalidPINError), and the limit locks the backup for
-// good (ErrBackupLocked). The server chooses the realms: a server that
-// controls them all could brute-force the PIN offline; the engine refuses
-// configurations that would weaken the PIN stretch or the realms' majority.
+// as X's apps do: see package session/backup. ExportBackup and
+// ImportBackup move the same 64-byte key blob by hand (the XDK's
+// exportKeys and importKeys).
 package session

@@ -202,9 +202,6 @@ const bindingMemoEntries = 8192
 // UserID returns the account's user id.
 func (e *Engine) UserID() string { return e.userID }
 
-// Policy returns the engine's trust policy.
-func (e *Engine) Policy() TrustPolicy { return e.cfg.policy }
-
 // Store returns the keystore the engine was opened with.
 func (e *Engine) Store() keystore.Store { return e.store }
 

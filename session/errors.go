@@ -2,15 +2,20 @@ package session
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/inbound"
 )
 
-// Sentinel errors returned (wrapped) by the engine; test with errors.Is.
+// The engine's errors: one family for the calls and for Event.Err, listed
+// in the table of the package documentation. They are returned wrapped
+// with detail; test with errors.Is (and errors.As for *QueuedError and
+// *RejectedError).
 var (
 	// ErrNoAccount reports a store without an identity (see CreateAccount).
 	ErrNoAccount = errors.New("session: no account in store")
-	// ErrAccountExists reports CreateAccount or ImportBackup on a store that
-	// already holds an identity.
+	// ErrAccountExists reports CreateAccount, ImportBackup or
+	// backup.Restore on a store that already holds an identity.
 	ErrAccountExists = errors.New("session: store already holds an account")
 	// ErrNotRegistered reports an operation that needs the account's public
 	// keys to be registered (see Engine.Register).
@@ -21,8 +26,9 @@ var (
 	// server.
 	ErrOffline = errors.New("session: no server configured")
 	// ErrInvalidArgument reports a malformed argument (user id, conversation
-	// id, empty text, ...).
+	// id, empty text, ...) or an option given a value it cannot use.
 	ErrInvalidArgument = errors.New("session: invalid argument")
+
 	// ErrNoPeerKeys reports a peer with no usable registered public keys.
 	ErrNoPeerKeys = errors.New("session: peer has no usable public keys")
 	// ErrKeyBinding reports published keys whose binding signature (the
@@ -35,24 +41,20 @@ var (
 	// ErrUnverifiedPeer reports, under TrustStrict, a peer whose keys have not
 	// been verified with Engine.Verify.
 	ErrUnverifiedPeer = errors.New("session: peer keys not verified")
-	// ErrNoConversationKey reports a conversation for which no conversation
-	// key is held.
-	ErrNoConversationKey = errors.New("session: no conversation key")
+
 	// ErrUnknownConversation reports a conversation the engine knows nothing
 	// about.
 	ErrUnknownConversation = errors.New("session: unknown conversation")
+	// ErrNoConversationKey reports a conversation for which no conversation
+	// key is held.
+	ErrNoConversationKey = errors.New("session: no conversation key")
 	// ErrNotMember reports an operation on a group this account is not a
 	// member of, or naming a user who is not a member. As an Event.Err it
 	// marks a signed event whose author is not a participant of the
 	// one-to-one conversation or not a member of the group at that point of
-	// the transcript; such an event takes no effect.
-	ErrNotMember = errors.New("session: not a member of the conversation")
-	// ErrNotAuthorized is the Event.Err of a signed event whose author is a
-	// member but may not do what it asks: a delete-for-all of another
-	// member's message, or a group change that needs an admin (admin
-	// changes, removing other members) by a non-admin. It is stored as
-	// failed and not applied.
-	ErrNotAuthorized = errors.New("session: sender not authorised for this action")
+	// the transcript (or a key change that wraps no key to this account);
+	// such an event takes no effect.
+	ErrNotMember error = &eventError{inbound.ClassNotMember, "session: not a member of the conversation"}
 	// ErrRosterUnknown reports a group whose roster no signed group change
 	// establishes (RosterUnknown): the engine refuses to wrap a conversation
 	// key to it (Rotate, AddMembers, a send that must rotate). As an
@@ -63,22 +65,7 @@ var (
 	// wrapped to group members whose place rests on trust on first use
 	// (RosterUnconfirmed; see Conversation.UnconfirmedMembers).
 	ErrRosterUnconfirmed = errors.New("session: group roster unconfirmed")
-	// ErrRosterDivergence is the Event.Err of a signed group change that
-	// does not fit the roster held: a member add whose signed lists differ
-	// from it (this account and the author see different groups), a second
-	// group create, a create not bound to its group by its paired key change
-	// or replayed from another group, an admin add naming a non-member. It
-	// is stored as failed, not applied, and reported as an anomaly.
-	ErrRosterDivergence = errors.New("session: group change does not fit the roster held")
-	// ErrReplayed is the Event.Err of a signed event whose message id is
-	// already stored under another sequence id: the server re-sequenced
-	// (replayed) an old event. The replay is stored as failed and not
-	// applied; the original keeps its place.
-	ErrReplayed = errors.New("session: event replayed under another sequence id")
-	// ErrServerResponse reports a server response that is malformed or does
-	// not match the request (for example a returned event that is not the
-	// message sent).
-	ErrServerResponse = errors.New("session: unexpected server response")
+
 	// ErrQueued reports a send that was not delivered and stays, encrypted
 	// and signed, in the outbox; FlushOutbox (or the next send to the same
 	// conversation) delivers it with the same message id. The error is a
@@ -88,24 +75,85 @@ var (
 	// content-related rejection); it was removed from the outbox. The
 	// error is a *RejectedError naming what was not sent.
 	ErrRejected = errors.New("session: send rejected by the server")
-	// ErrMediaTooLarge reports media above the upload limit.
+	// ErrOutboxBusy reports outbox items of a conversation being sent by
+	// another replica sharing the store; they are left to it.
+	ErrOutboxBusy = errors.New("session: outbox items of the conversation are being sent by another replica")
+	// ErrMediaTooLarge reports media above the upload limit (MaxMediaBytes).
 	ErrMediaTooLarge = errors.New("session: media too large")
+
+	// ErrServerResponse reports a server response that is malformed or does
+	// not match the request (for example a returned event that is not the
+	// message sent, or endless pagination).
+	ErrServerResponse = errors.New("session: unexpected server response")
 	// ErrMediaTruncated reports downloaded media that does not match the
 	// size its attachment announces (for example a stream cut down to its
 	// header, which would otherwise decrypt as an empty file).
 	ErrMediaTruncated = errors.New("session: media truncated")
+	// ErrDeliveryRejected is the Delivered.Err of an activity event the
+	// engine refused to route (undecodable, or naming a conversation that
+	// disagrees with its encoded event).
+	ErrDeliveryRejected = errors.New("session: activity event rejected")
+
+	// ErrMalformed is the Event.Err of bytes that are not a well-formed
+	// event: bad base64 or Thrift, a missing detail or required field,
+	// malformed ids, lists beyond the engine's bounds.
+	ErrMalformed error = &eventError{inbound.ClassMalformed, "session: malformed event"}
+	// ErrSignature is the Event.Err of a signed kind of event that carries
+	// no valid signature by its sender's pinned key: the signature is
+	// missing, of a refused signature_version, names a key version with no
+	// pinned key, covers a payload that cannot be rebuilt, or does not
+	// verify.
+	ErrSignature error = &eventError{inbound.ClassSignature, "session: event signature invalid"}
+	// ErrUnknownKeyVersion is the Event.Err of a message sealed under a
+	// conversation key version this account does not hold (its key change
+	// has not arrived, or was withheld: see AnomalyMissingKey).
+	ErrUnknownKeyVersion error = &eventError{inbound.ClassUnknownKeyVersion, "session: unknown conversation key version"}
+	// ErrDecrypt is the Event.Err of a verified message whose contents do
+	// not open under the conversation key, or are not encrypted at all.
+	ErrDecrypt error = &eventError{inbound.ClassDecrypt, "session: event contents do not decrypt"}
+	// ErrNotAuthorized is the Event.Err of a signed event whose author is a
+	// member but may not do what it asks: a delete-for-all of another
+	// member's message, or a group change that needs an admin (admin
+	// changes, removing other members) by a non-admin. It is stored as
+	// failed and not applied.
+	ErrNotAuthorized = errors.New("session: sender not authorised for this action")
+	// ErrRosterDivergence is the Event.Err of a signed group change that
+	// does not fit the roster held: a member add whose signed lists differ
+	// from it (this account and the author see different groups), a second
+	// group create, a create not bound to its group by its paired key change
+	// or replayed from another group, an admin add naming a non-member. It
+	// is stored as failed, not applied, and reported as an anomaly.
+	ErrRosterDivergence = errors.New("session: group change does not fit the roster held")
+	// ErrReplayed is the Event.Err of a genuine signed event the server
+	// serves out of its place: again under another sequence id (its message
+	// id is already stored; the original keeps its place) or in another
+	// conversation than its own. It is stored as failed and not applied.
+	ErrReplayed error = &eventError{inbound.ClassReplayed, "session: event replayed under another sequence id"}
+	// ErrKeyConflict is the Event.Err of a key change carrying a different
+	// key for a conversation key version this account already holds: its
+	// author equivocates. The held key is kept.
+	ErrKeyConflict error = &eventError{inbound.ClassKeyConflict, "session: conflicting conversation key for version"}
 )
 
-// PartialError is returned when a server answers a request successfully but
-// reports problems in its "errors" array.
-type PartialError struct {
-	// Op names the request.
-	Op string
-	// Details are the problem titles/details reported.
-	Details []string
+// eventError is a sentinel that the receive pipeline's errors of the same
+// class match too (see inbound.Class): errors.Is(ev.Err, ErrSignature)
+// holds for every way a signature can fail, which the pipeline tells apart
+// for diagnostics.
+type eventError struct {
+	class inbound.Class
+	msg   string
 }
 
-// Error implements error.
-func (e *PartialError) Error() string {
-	return fmt.Sprintf("session: %s: server reported %d problem(s): %v", e.Op, len(e.Details), e.Details)
+func (e *eventError) Error() string { return e.msg }
+
+// EventClass returns the pipeline class the error stands for.
+func (e *eventError) EventClass() inbound.Class { return e.class }
+
+// problems turns a response "errors" array into an *api.PartialError, or
+// nil.
+func problems(op string, ps []api.Problem) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &api.PartialError{Op: op, Errors: ps}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // demo is a local emulator for the examples (see emulator.Start).
@@ -145,7 +146,7 @@ func Example_send() {
 
 	sent, err := alice.Send(ctx, bob.UserID(), session.Outgoing{
 		Text:     "see https://x.com",
-		Entities: []session.Entity{{Start: 4, End: 17, Type: session.EntityURL}},
+		Entities: []event.Entity{{Start: 4, End: 17, Type: event.EntityURL}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -219,7 +220,7 @@ func Example_group() {
 	}
 	fmt.Println(session.IsGroup(gid), len(c.Members), c.Title)
 	for _, e := range res.Entries {
-		if e.Type == session.TypeMessage {
+		if e.Type == event.TypeMessage {
 			fmt.Println(e.Text, e.Verified)
 		}
 	}
@@ -290,7 +291,7 @@ func Example_rotate() {
 		log.Fatal(err)
 	}
 	for _, e := range res.Entries {
-		if e.Type == session.TypeMessage {
+		if e.Type == event.TypeMessage {
 			fmt.Println(e.Text, e.KeyVersion == version)
 		}
 	}
@@ -351,7 +352,7 @@ func Example_reply() {
 	if _, err := bob.Sync(ctx, alice.UserID()); err != nil { // bob needs the original to quote it
 		log.Fatal(err)
 	}
-	if _, err := bob.Reply(ctx, alice.UserID(), q.SequenceID, "yes!"); err != nil {
+	if _, err := bob.Send(ctx, alice.UserID(), session.Outgoing{Text: "yes!", ReplyTo: q.SequenceID}); err != nil {
 		log.Fatal(err)
 	}
 	res, err := alice.Sync(ctx, bob.UserID())
@@ -376,7 +377,7 @@ func Example_media() {
 	data := []byte("%PDF-1.7 minutes of the meeting")
 	_, err := alice.SendMedia(ctx, bob.UserID(), session.Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "minutes.pdf",
-		Type: session.MediaFile, Caption: "the minutes",
+		Type: event.MediaFile, Caption: "the minutes",
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzReceive feeds arbitrary events to Receive (offline): it must never
+// FuzzReceive feeds arbitrary events to receive (offline): it must never
 // panic, and anything it reports as verified must carry no error.
 func FuzzReceive(f *testing.F) {
 	v := sdkVectors(f)
@@ -15,11 +15,11 @@ func FuzzReceive(f *testing.F) {
 	}
 	ctx := context.Background()
 	e := vectorEngine(f, v)
-	if _, err := e.Receive(ctx, v["event_key_change_b64"]); err != nil {
+	if _, err := e.receive(ctx, v["event_key_change_b64"]); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ev, err := e.Receive(ctx, s)
+		ev, err := e.receive(ctx, s)
 		if err != nil {
 			return
 		}

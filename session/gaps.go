@@ -9,8 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -31,13 +30,13 @@ type pendingGap struct {
 // which leaves a break in the chain that is not an attack. A delete counts
 // only as stored (its authorship checked, see gateDelete and
 // gateAuthorship): call it after the page is stored.
-func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*Event) error {
+func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
 	for _, ev := range evs {
 		d := ev.Delete
 		if d == nil || !ev.Verified || ev.Err != nil || !decimal.ValidID(ev.SequenceID) {
 			continue
 		}
-		if d.Action != inbound.DeleteForAll && ev.SenderID != s.e.userID {
+		if d.Action != event.DeleteForAll && ev.SenderID != s.e.userID {
 			continue
 		}
 		stored, err := eventAt(ctx, tx, s.cid, ev.SequenceID)
@@ -69,8 +68,8 @@ func (s *syncState) noteRemovals(ctx context.Context, tx keystore.Tx, evs []*Eve
 // sender that event claims is the server's word, so whether the deleter
 // wrote it cannot be told (a stand-in for a withheld message would let the
 // delete pass as its own author's).
-func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, del *Event, seq string) error {
-	if del.Delete.Action != inbound.DeleteForAll || del.SenderID == s.e.userID {
+func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, del *event.Event, seq string) error {
+	if del.Delete.Action != event.DeleteForAll || del.SenderID == s.e.userID {
 		return nil
 	}
 	t, err := eventAt(ctx, tx, s.cid, seq)
@@ -82,7 +81,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, d
 	}
 	t.Body.Zero()
 	if !t.Verified {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: seq, Related: del.SenderID})
 	}
 	return nil
 }
@@ -90,7 +89,7 @@ func (s *syncState) noteUnconfirmedTarget(ctx context.Context, tx keystore.Tx, d
 // noteServed records the key changes a page served in meta: they are in
 // the chain even when outside the window the walk checks (the oldest event
 // of a page links to the key change its key came from).
-func (s *syncState) noteServed(kcs []*Event) {
+func (s *syncState) noteServed(kcs []*event.Event) {
 	for _, ev := range kcs {
 		if !decimal.ValidID(ev.SequenceID) {
 			continue
@@ -116,7 +115,7 @@ func (s *syncState) resolveGaps(ctx context.Context, r keystore.Tx) error {
 			return err
 		}
 		if !ok {
-			s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyGap, ConversationID: s.cid, SequenceID: g.seq, Related: g.prev})
+			s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyGap, ConversationID: s.cid, SequenceID: g.seq, Related: g.prev})
 		}
 	}
 	s.gaps = nil
@@ -150,7 +149,7 @@ func (s *syncState) explained(ctx context.Context, r keystore.Tx, g pendingGap) 
 			// the break is reported as an unconfirmed delete.
 			if by, named := s.removals[cur]; named {
 				if by != s.e.userID {
-					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
+					s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyUnconfirmedDelete, ConversationID: s.cid, SequenceID: cur, Related: by})
 				}
 				return true, nil
 			}
@@ -170,7 +169,7 @@ func (s *syncState) explained(ctx context.Context, r keystore.Tx, g pendingGap) 
 		// A stored key change: the server serves key changes only for
 		// the versions a page needs (one whose messages are all deleted
 		// is no longer served), so its absence is not a withheld event.
-		if stored.Type == inbound.KindKeyChange.String() && len(stored.Raw) > 0 {
+		if stored.Type == event.KindKeyChange.String() && len(stored.Raw) > 0 {
 			stored.Body.Zero()
 			cur = previousOf(stored.Raw)
 			continue

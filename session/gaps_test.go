@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -41,7 +42,7 @@ func (w *withholdServer) GetConversationEvents(ctx context.Context, cid string, 
 func gapsOf(res *SyncResult) []string {
 	var out []string
 	for _, a := range res.Anomalies {
-		if a.Kind == AnomalyGap || a.Kind == AnomalyFork {
+		if a.Kind == event.AnomalyGap || a.Kind == event.AnomalyFork {
 			out = append(out, fmt.Sprintf("%s at %s (claims %s)", a.Kind, a.SequenceID, a.Related))
 		}
 	}

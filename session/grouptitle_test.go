@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Group changes in the history carry the opened title, or none when this
@@ -22,7 +23,7 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 	if err := alice.e.AddMembers(ctx, gid, carol.id); err != nil {
 		t.Fatal(err)
 	}
-	groupTitles := func(u *testUser, entries []Entry) map[string]string {
+	groupTitles := func(u *testUser, entries []event.Entry) map[string]string {
 		t.Helper()
 		out := map[string]string{}
 		for _, en := range entries {

@@ -11,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -99,10 +100,10 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // texts returns the verified message texts of entries, in order.
-func texts(entries []Entry) []string {
+func texts(entries []event.Entry) []string {
 	var out []string
 	for _, e := range entries {
-		if e.Type == TypeMessage && e.Verified {
+		if e.Type == event.TypeMessage && e.Verified {
 			out = append(out, e.Text)
 		}
 	}

@@ -10,10 +10,11 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -66,7 +67,7 @@ func (s *tamperServer) set(f func(*api.GetChatConversationEventsResponse)) {
 }
 
 // editEvent decodes, edits and re-encodes one base64 event.
-func editEvent(t testing.TB, b64 string, f func(*event.MessageEvent)) string {
+func editEvent(t testing.TB, b64 string, f func(*tevent.MessageEvent)) string {
 	t.Helper()
 	raw, err := wire.DecodeB64(b64)
 	if err != nil {
@@ -86,7 +87,7 @@ func editEvent(t testing.TB, b64 string, f func(*event.MessageEvent)) string {
 
 // resign signs a message event again with u's signing key, as a
 // malicious participant could.
-func resign(t testing.TB, u *testUser, me *event.MessageEvent) {
+func resign(t testing.TB, u *testUser, me *tevent.MessageEvent) {
 	t.Helper()
 	kp, _, err := u.e.identity()
 	if err != nil {
@@ -125,7 +126,7 @@ func hostileSetup(t *testing.T) (context.Context, *testNet, *testUser, *testUser
 func syncErrs(t *testing.T, ctx context.Context, u *testUser, cid string) (map[string]error, *SyncResult) {
 	t.Helper()
 	errs := map[string]error{}
-	res, err := u.e.SyncEach(ctx, cid, func(ev *Event) error {
+	res, err := u.e.SyncEach(ctx, cid, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})
@@ -135,10 +136,10 @@ func syncErrs(t *testing.T, ctx context.Context, u *testUser, cid string) (map[s
 	return errs, res
 }
 
-func tamperMessage(t *testing.T, ts *tamperServer, mid string, f func(*event.MessageEvent)) {
+func tamperMessage(t *testing.T, ts *tamperServer, mid string, f func(*tevent.MessageEvent)) {
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
 		for i := range r.Data {
-			r.Data[i].EncodedEvent = editEvent(t, r.Data[i].EncodedEvent, func(me *event.MessageEvent) {
+			r.Data[i].EncodedEvent = editEvent(t, r.Data[i].EncodedEvent, func(me *tevent.MessageEvent) {
 				if me.GetMessageID() == mid {
 					f(me)
 				}
@@ -149,7 +150,7 @@ func tamperMessage(t *testing.T, ts *tamperServer, mid string, f func(*event.Mes
 
 func TestHostileForgedSignature(t *testing.T) {
 	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		sig := []byte(*me.MessageEventSignature.Signature)
 		sig[3] ^= 1
 		s := string(sig)
@@ -172,7 +173,7 @@ func TestHostileForgedSignature(t *testing.T) {
 
 func TestHostileWrongSenderKeyVersion(t *testing.T) {
 	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		v := "1"
 		me.MessageEventSignature.PublicKeyVersion = &v
 	})
@@ -184,7 +185,7 @@ func TestHostileWrongSenderKeyVersion(t *testing.T) {
 
 func TestHostileDowngradedSignatureVersion(t *testing.T) {
 	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		v := "1"
 		me.MessageEventSignature.SignatureVersion = &v
 	})
@@ -197,7 +198,7 @@ func TestHostileDowngradedSignatureVersion(t *testing.T) {
 func TestHostileTamperedCiphertext(t *testing.T) {
 	ctx, _, alice, bob, ts, cid, sent := hostileSetup(t)
 	// Tampering alone breaks the signature.
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		me.Detail.MessageCreateEvent.Contents[30] ^= 1
 	})
 	errs, _ := syncErrs(t, ctx, bob, cid)
@@ -205,7 +206,7 @@ func TestHostileTamperedCiphertext(t *testing.T) {
 		t.Fatalf("errors %v", errs)
 	}
 	// A participant signing garbage ciphertext fails authentication.
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		me.Detail.MessageCreateEvent.Contents[30] ^= 1
 		resign(t, alice, me)
 	})
@@ -242,7 +243,7 @@ func restoreDevice(t *testing.T, u *testUser, srv Server) *testUser {
 
 func TestHostileUnknownKeyVersion(t *testing.T) {
 	ctx, _, alice, bob, ts, cid, sent := hostileSetup(t)
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		v := "4000000000000"
 		me.Detail.MessageCreateEvent.ConversationKeyVersion = &v
 		resign(t, alice, me)
@@ -253,7 +254,7 @@ func TestHostileUnknownKeyVersion(t *testing.T) {
 	}
 	found := false
 	for _, a := range res.Anomalies {
-		if a.Kind == AnomalyMissingKey && a.Related == "4000000000000" {
+		if a.Kind == event.AnomalyMissingKey && a.Related == "4000000000000" {
 			found = true
 		}
 	}
@@ -290,7 +291,7 @@ func TestHostileBrokenChain(t *testing.T) {
 	_, res := syncErrs(t, ctx, bob, cid)
 	gap := false
 	for _, a := range res.Anomalies {
-		if a.Kind == AnomalyGap && a.Related == sent[1].SequenceID {
+		if a.Kind == event.AnomalyGap && a.Related == sent[1].SequenceID {
 			gap = true
 		}
 	}
@@ -305,14 +306,14 @@ func TestHostileEquivocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Later the server serves other bytes under a stored sequence id.
-	tamperMessage(t, ts, sent[1].MessageID, func(me *event.MessageEvent) {
+	tamperMessage(t, ts, sent[1].MessageID, func(me *tevent.MessageEvent) {
 		v := "123"
 		me.CreatedAtMsec = &v
 	})
 	_, res := syncErrs(t, ctx, bob, cid)
 	conflict := false
 	for _, a := range res.Anomalies {
-		if a.Kind == AnomalyConflict && a.SequenceID == sent[1].SequenceID {
+		if a.Kind == event.AnomalyConflict && a.SequenceID == sent[1].SequenceID {
 			conflict = true
 		}
 	}
@@ -364,7 +365,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.set(func(r *api.GetChatConversationEventsResponse) {
-		replay := editEvent(t, oldKC, func(me *event.MessageEvent) {
+		replay := editEvent(t, oldKC, func(me *tevent.MessageEvent) {
 			s := strconv.FormatUint(^uint64(0)>>2, 10)
 			me.SequenceID = &s
 		})

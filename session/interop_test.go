@@ -18,6 +18,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -195,7 +196,7 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 	if res.Failed != 0 || len(res.Entries) != 7 {
 		t.Fatalf("result %+v", res)
 	}
-	byName := map[string]Entry{}
+	byName := map[string]event.Entry{}
 	for _, en := range res.Entries {
 		if !en.Verified {
 			t.Fatalf("unverified %+v", en)
@@ -207,7 +208,7 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 		}
 	}
 	m := byName["message"]
-	if m.Text != "hello bob, see https://x.com" || len(m.Entities) != 1 || m.Entities[0] != (Entity{Start: 15, End: 28, Type: EntityURL}) {
+	if m.Text != "hello bob, see https://x.com" || len(m.Entities) != 1 || m.Entities[0] != (event.Entity{Start: 15, End: 28, Type: event.EntityURL}) {
 		t.Fatalf("message %+v", m)
 	}
 	if e := byName["message-ttl-silent"]; e.Text != "self-destructing" || e.TTL != time.Minute {
@@ -216,13 +217,13 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 	if e := byName["reply"]; e.Text != "pong" || e.ReplyTo == nil || e.ReplyTo.Validation != "valid" || e.ReplyTo.SequenceID != m.SequenceID {
 		t.Fatalf("reply %+v %+v", e, e.ReplyTo)
 	}
-	if e := byName["edit"]; e.Type != TypeEdit || e.Text != "hello bob (edited)" || e.TargetSequenceID != m.SequenceID {
+	if e := byName["edit"]; e.Type != event.TypeEdit || e.Text != "hello bob (edited)" || e.TargetSequenceID != m.SequenceID {
 		t.Fatalf("edit %+v", e)
 	}
-	if e := byName["reaction-add"]; e.Type != TypeReactionAdd || e.Emoji != "👍" {
+	if e := byName["reaction-add"]; e.Type != event.TypeReactionAdd || e.Emoji != "👍" {
 		t.Fatalf("reaction %+v", e)
 	}
-	if e := byName["reaction-remove"]; e.Type != TypeReactionRemove || e.Emoji != "👍" {
+	if e := byName["reaction-remove"]; e.Type != event.TypeReactionRemove || e.Emoji != "👍" {
 		t.Fatalf("reaction remove %+v", e)
 	}
 	c := testutil.Must(bob.Conversation(ctx, "111:222"))(t)
@@ -319,11 +320,11 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			switch m.Name {
 			case "message":
 				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "hello bob, see https://x.com",
-					Entities: []Entity{{Start: 15, End: 28, Type: EntityURL}}})
+					Entities: []event.Entity{{Start: 15, End: 28, Type: event.EntityURL}}})
 			case "message-ttl-silent":
 				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "self-destructing", TTL: time.Minute, Silent: true})
 			case "reply":
-				sent, err = e.Reply(ctx, "111:222", target, "pong")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "pong", ReplyTo: target})
 			case "edit":
 				sent, err = e.Edit(ctx, "111:222", target, "hello bob (edited)")
 			case "reaction-add":

@@ -8,12 +8,12 @@ import (
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Unverified is not state. A key from a key change that did not verify
 // (a pre-v6 change the pipeline keeps for decryption, flagged
-// inbound.DecryptOnlyUnverified) is kept apart from the conversation keys,
+// event.DecryptOnlyUnverified) is kept apart from the conversation keys,
 // in a value of its own: it decrypts history, but it is never an
 // encryption key, never conflicts with a verified key, never bounds the
 // next key version, and a verified key of the same version replaces it.
@@ -26,7 +26,7 @@ func unverifiedKeyKey(cid, version string) string {
 // keepUnverifiedKey stores the key of an unverified key change for
 // decryption only, unless a key is already held for its version (held keys
 // win; the pipeline dropped a different unverified key already).
-func keepUnverifiedKey(ctx context.Context, tx keystore.Tx, cid string, kc *inbound.KeyChange) error {
+func keepUnverifiedKey(ctx context.Context, tx keystore.Tx, cid string, kc *event.KeyChange) error {
 	old, err := tx.ConversationKey(ctx, cid, kc.Version)
 	switch {
 	case err == nil:
@@ -53,16 +53,16 @@ func keepUnverifiedKey(ctx context.Context, tx keystore.Tx, cid string, kc *inbo
 // signing key its sender has since replaced (it may verify history, never
 // make a new encryption key) or one whose version lies implausibly far in
 // the future (see maxVersionLead).
-func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *Event) {
+func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *event.Event) {
 	kc := ev.KeyChange
 	if kc == nil || kc.Key == nil || !ev.Verified || !kc.UsableForEncryption {
 		return
 	}
 	switch {
 	case ev.Signature == nil || !keys.currentSigner(r, ev.SenderID, ev.Signature.PublicKeyVersion):
-		kc.DecryptOnly = inbound.DecryptOnlySupersededSigner
+		kc.DecryptOnly = event.DecryptOnlySupersededSigner
 	case !plausibleVersion(kc.Version, e.now()):
-		kc.DecryptOnly = inbound.DecryptOnlyImplausibleVersion
+		kc.DecryptOnly = event.DecryptOnlyImplausibleVersion
 	default:
 		return
 	}
@@ -72,7 +72,7 @@ func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *Event) {
 // adoptKeys stores the keys of the page's key changes in tx (the page's
 // storing transaction): one already stored as it would be stored again
 // costs a read and no write (see adoptKeyTx).
-func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*Event) error {
+func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.Event) error {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
 		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
@@ -81,19 +81,19 @@ func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*Event)
 		s.e.screenKey(tx, s.keys, ev)
 		if err := s.e.adoptKeyTx(ctx, tx, s.cid, ev); err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, s.cid, kc.Version))
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
 				ev.Verified = false
 				continue
 			}
 			return err
 		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != inbound.DecryptOnlyUnverified)
+		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
 	}
 	return nil
 }
 
 // adoptKey is adoptKeyTx in a transaction of its own.
-func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
+func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
 	return e.store.Update(ctx, func(tx keystore.Tx) error { return e.adoptKeyTx(ctx, tx, cid, ev) })
 }
 
@@ -106,9 +106,9 @@ func (e *Engine) adoptKey(ctx context.Context, cid string, ev *Event) error {
 // version fails with keystore.ErrConflict before anything is written, so
 // tx stays usable; the same key stored verified (or when this change may
 // not make it usable) is left as it is.
-func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	kc := ev.KeyChange
-	if kc.DecryptOnly == inbound.DecryptOnlyUnverified {
+	if kc.DecryptOnly == event.DecryptOnlyUnverified {
 		return keepUnverifiedKey(ctx, tx, cid, kc)
 	}
 	usable := ev.Verified && kc.UsableForEncryption
@@ -170,7 +170,7 @@ func newestUsable(ctx context.Context, tx keystore.Tx, cid, version string) bool
 
 // recordRecipients records whom the newest usable key was (said to be)
 // wrapped to.
-func (e *Engine) recordRecipients(ctx context.Context, tx keystore.Tx, cid string, kc *inbound.KeyChange) error {
+func (e *Engine) recordRecipients(ctx context.Context, tx keystore.Tx, cid string, kc *event.KeyChange) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
 		return err

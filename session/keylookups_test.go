@@ -11,7 +11,7 @@ import (
 	"github.com/xchat-go/xchat/internal/exchange"
 )
 
-// batchOnly hides APIServer's PublicKeysByUser, so the engine takes the
+// batchOnly hides apiServer's PublicKeysByUser, so the engine takes the
 // path it had before issue #13: GetPublicKeys, which falls back to one call
 // per user whenever a batch answer lacks user_id.
 type batchOnly struct{ Server }

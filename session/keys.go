@@ -12,8 +12,8 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // storeKeys adapts the keystore to inbound.Keys for one receive operation.

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // findEntry returns the entry with sequence id seq.
-func findEntry(t *testing.T, es []Entry, seq string) Entry {
+func findEntry(t *testing.T, es []event.Entry, seq string) event.Entry {
 	t.Helper()
 	for _, e := range es {
 		if e.SequenceID == seq {
@@ -17,7 +18,7 @@ func findEntry(t *testing.T, es []Entry, seq string) Entry {
 		}
 	}
 	t.Fatalf("no entry %s in %+v", seq, es)
-	return Entry{}
+	return event.Entry{}
 }
 
 func TestMessageKindsRoundTrip(t *testing.T) {
@@ -28,7 +29,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	text := "see https://x.com #go"
 	first, err := alice.e.Send(ctx, bob.id, Outgoing{
 		Text:     text,
-		Entities: []Entity{{Start: 4, End: 17, Type: EntityURL}, {Start: 18, End: 21, Type: EntityHashtag}},
+		Entities: []event.Entity{{Start: 4, End: 17, Type: event.EntityURL}, {Start: 18, End: 21, Type: event.EntityHashtag}},
 		TTL:      time.Hour,
 	})
 	if err != nil {
@@ -38,7 +39,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := bob.e.Reply(ctx, cid, first.SequenceID, "nice")
+	reply, err := bob.e.Send(ctx, cid, Outgoing{Text: "nice", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
@@ -74,7 +75,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		}
 	}
 	m := findEntry(t, h, first.SequenceID)
-	if m.Text != text || len(m.Entities) != 2 || m.Entities[0].Type != EntityURL || m.TTL != time.Hour {
+	if m.Text != text || len(m.Entities) != 2 || m.Entities[0].Type != event.EntityURL || m.TTL != time.Hour {
 		t.Fatalf("first message %+v", m)
 	}
 	r := findEntry(t, h, reply.SequenceID)
@@ -82,13 +83,13 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		r.ReplyTo.Validation != "valid" || r.ReplyTo.Text != text || r.ReplyTo.SenderID != alice.id {
 		t.Fatalf("reply %+v / %+v", r, r.ReplyTo)
 	}
-	if e := findEntry(t, h, react.SequenceID); e.Type != TypeReactionAdd || e.Emoji != "👍" || e.TargetSequenceID != first.SequenceID {
+	if e := findEntry(t, h, react.SequenceID); e.Type != event.TypeReactionAdd || e.Emoji != "👍" || e.TargetSequenceID != first.SequenceID {
 		t.Fatalf("reaction %+v", e)
 	}
-	if e := findEntry(t, h, unreact.SequenceID); e.Type != TypeReactionRemove || e.Emoji != "👍" {
+	if e := findEntry(t, h, unreact.SequenceID); e.Type != event.TypeReactionRemove || e.Emoji != "👍" {
 		t.Fatalf("unreaction %+v", e)
 	}
-	if e := findEntry(t, h, edit.SequenceID); e.Type != TypeEdit || e.Text != "see https://x.com now" || e.TargetSequenceID != first.SequenceID {
+	if e := findEntry(t, h, edit.SequenceID); e.Type != event.TypeEdit || e.Text != "see https://x.com now" || e.TargetSequenceID != first.SequenceID {
 		t.Fatalf("edit %+v", e)
 	}
 
@@ -96,7 +97,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply2, err := bob.e.Reply(ctx, cid, first.SequenceID, "edited!")
+	reply2, err := bob.e.Send(ctx, cid, Outgoing{Text: "edited!", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := bob.e.Sync(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	reply3, err := bob.e.Reply(ctx, cid, first.SequenceID, "after rotation")
+	reply3, err := bob.e.Send(ctx, cid, Outgoing{Text: "after rotation", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +141,9 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var del *Entry
+	var del *event.Entry
 	for i := range res.Entries {
-		if res.Entries[i].Type == TypeDelete {
+		if res.Entries[i].Type == event.TypeDelete {
 			del = &res.Entries[i]
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
@@ -31,7 +32,7 @@ type Media struct {
 	// Filename is shown to recipients and keys their decrypted-file cache.
 	Filename string
 	// Type is the media type (default MediaImage).
-	Type MediaType
+	Type event.MediaType
 	// Width, Height and DurationMillis describe images and videos.
 	Width, Height  int64
 	DurationMillis int64
@@ -52,18 +53,8 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err != nil {
 		return nil, err
 	}
-	if m.Data == nil || m.Size < 0 {
-		return nil, fmt.Errorf("%w: media needs data and a size", ErrInvalidArgument)
-	}
-	if m.Size > MaxMediaBytes {
-		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrMediaTooLarge, m.Size, MaxMediaBytes)
-	}
-	if m.Filename == "" {
-		return nil, fmt.Errorf("%w: media needs a filename", ErrInvalidArgument)
-	}
-	mediaType := m.Type
-	if mediaType == 0 {
-		mediaType = MediaImage
+	if err := checkMedia(&m); err != nil {
+		return nil, err
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -79,23 +70,79 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 		return nil, err
 	}
 	defer key.Zero()
+	up, err := e.uploadMedia(ctx, srv, cid, key, m)
+	if err != nil {
+		return nil, err
+	}
+	return e.Send(ctx, cid, Outgoing{
+		Text:        m.Caption,
+		TTL:         m.TTL,
+		attachments: []*product.MessageAttachment{{Media: mediaAttachment(m, up)}},
+		keyVersion:  version,
+	})
+}
 
+// checkMedia refuses media that cannot be sent and defaults its type to
+// MediaImage.
+func checkMedia(m *Media) error {
+	if m.Data == nil || m.Size < 0 {
+		return fmt.Errorf("%w: media needs data and a size", ErrInvalidArgument)
+	}
+	if m.Size > MaxMediaBytes {
+		return fmt.Errorf("%w: %d bytes (limit %d)", ErrMediaTooLarge, m.Size, MaxMediaBytes)
+	}
+	if m.Filename == "" {
+		return fmt.Errorf("%w: media needs a filename", ErrInvalidArgument)
+	}
+	if m.Type == 0 {
+		m.Type = event.MediaImage
+	}
+	return nil
+}
+
+// uploaded is a finished media upload.
+type uploaded struct {
+	hashKey string // media_hash_key, naming the blob
+	size    int64  // of the encrypted blob
+}
+
+// uploadMedia encrypts m under key as it streams it to the server:
+// initialize, append segment by segment, finalize.
+func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *crypto.ConversationKey, m Media) (uploaded, error) {
 	encSize := secretstream.EncryptedSize(m.Size)
 	ini, err := srv.MediaUploadInitialize(ctx, &api.ChatMediaUploadInitializeRequest{
 		ConversationID: PathID(cid), TotalBytes: encSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("session: starting media upload: %w", err)
+		return uploaded{}, fmt.Errorf("session: starting media upload: %w", err)
 	}
 	if ini.Data == nil || ini.Data.SessionID == "" || ini.Data.MediaHashKey == "" {
-		return nil, fmt.Errorf("%w: media upload initialize returned no session", ErrServerResponse)
+		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", ErrServerResponse)
 	}
 	up := &segmentUploader{ctx: ctx, srv: srv, session: ini.Data.SessionID, req: api.ChatMediaUploadAppendRequest{
 		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey,
 	}}
+	if err := e.encryptTo(up, key, m); err != nil {
+		return uploaded{}, fmt.Errorf("session: uploading media: %w", err)
+	}
+	fin, err := srv.MediaUploadFinalize(ctx, ini.Data.SessionID, &api.ChatMediaUploadFinalizeRequest{
+		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
+	})
+	if err != nil {
+		return uploaded{}, fmt.Errorf("session: finalizing media upload: %w", err)
+	}
+	if fin.Data == nil || !fin.Data.Success {
+		return uploaded{}, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
+	}
+	return uploaded{hashKey: ini.Data.MediaHashKey, size: encSize}, nil
+}
+
+// encryptTo streams exactly m.Size bytes of m.Data through secretstream
+// under key into up, and uploads what up still buffers.
+func (e *Engine) encryptTo(up *segmentUploader, key *crypto.ConversationKey, m Media) error {
 	w, err := secretstream.NewWriter(up, key[:], e.rand)
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return err
 	}
 	n, err := io.Copy(w, io.LimitReader(m.Data, m.Size))
 	if err == nil && n != m.Size {
@@ -107,23 +154,16 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err == nil {
 		err = up.flush()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("session: uploading media: %w", err)
-	}
-	fin, err := srv.MediaUploadFinalize(ctx, ini.Data.SessionID, &api.ChatMediaUploadFinalizeRequest{
-		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: finalizing media upload: %w", err)
-	}
-	if fin.Data == nil || !fin.Data.Success {
-		return nil, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
-	}
-	hash, fname, mt := ini.Data.MediaHashKey, m.Filename, product.MediaType(mediaType)
-	// filesize_bytes is the size of the uploaded (encrypted) blob, as the
-	// XDK documents for its attachment descriptors ("size of the encrypted
-	// blob in bytes", chat-xdk docs/API.md, AttachmentDescriptor).
-	w64, h64, size := m.Width, m.Height, encSize
+	return err
+}
+
+// mediaAttachment describes an uploaded file to recipients. Its
+// filesize_bytes is the size of the uploaded (encrypted) blob, as the XDK
+// documents for its attachment descriptors ("size of the encrypted blob in
+// bytes", chat-xdk docs/API.md, AttachmentDescriptor).
+func mediaAttachment(m Media, up uploaded) *product.MediaAttachment {
+	hash, fname, mt := up.hashKey, m.Filename, product.MediaType(m.Type)
+	w64, h64, size := m.Width, m.Height, up.size
 	att := &product.MediaAttachment{
 		MediaHashKey:  &hash,
 		Dimensions:    &product.MediaDimensions{Width: &w64, Height: &h64},
@@ -135,12 +175,7 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 		d := m.DurationMillis
 		att.DurationMillis = &d
 	}
-	return e.Send(ctx, cid, Outgoing{
-		Text:        m.Caption,
-		TTL:         m.TTL,
-		attachments: []*product.MessageAttachment{{Media: att}},
-		keyVersion:  version,
-	})
+	return att
 }
 
 // segmentUploader buffers ciphertext and uploads it in fixed-size segments.
@@ -194,7 +229,7 @@ func (u *segmentUploader) flush() error {
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
 // (0 = MaxMediaBytes).
-func (e *Engine) DownloadMedia(ctx context.Context, id string, att *MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
+func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 func TestMediaRoundTrip(t *testing.T) {
@@ -33,7 +34,7 @@ func TestMediaRoundTrip(t *testing.T) {
 		t.Fatalf("entry %+v", en)
 	}
 	att := en.Attachments[0].Media
-	if att.Filename != "pic.png" || att.Width != 640 || att.Type != MediaImage {
+	if att.Filename != "pic.png" || att.Width != 640 || att.Type != event.MediaImage {
 		t.Fatalf("attachment %+v", att)
 	}
 	got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0)
@@ -79,7 +80,7 @@ func TestMediaTruncation(t *testing.T) {
 	var mt *mediaTamper
 	bob := n.userWith("bob", func(s Server) Server { mt = &mediaTamper{Server: s, cut: 1 << 30}; return mt })
 	data := bytes.Repeat([]byte{7}, 3000)
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: 3000, Filename: "f.bin", Type: MediaFile})
+	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: 3000, Filename: "f.bin", Type: event.MediaFile})
 	if err != nil {
 		t.Fatal(err)
 	}

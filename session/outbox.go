@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -68,14 +70,14 @@ type outboxBody struct {
 type outboxContent struct {
 	// Type is TypeMessage, TypeReactionAdd, TypeReactionRemove, TypeEdit
 	// or TypeDelete.
-	Type     string        `json:"type"`
-	Text     string        `json:"text,omitempty"`
-	Entities []Entity      `json:"entities,omitempty"`
-	ReplyTo  string        `json:"reply_to,omitempty"`
-	Target   string        `json:"target,omitempty"`
-	Emoji    string        `json:"emoji,omitempty"`
-	TTL      time.Duration `json:"ttl,omitempty"`
-	Silent   bool          `json:"silent,omitempty"`
+	Type     string         `json:"type"`
+	Text     string         `json:"text,omitempty"`
+	Entities []event.Entity `json:"entities,omitempty"`
+	ReplyTo  string         `json:"reply_to,omitempty"`
+	Target   string         `json:"target,omitempty"`
+	Emoji    string         `json:"emoji,omitempty"`
+	TTL      time.Duration  `json:"ttl,omitempty"`
+	Silent   bool           `json:"silent,omitempty"`
 	// Media is the file name of a media message. Its attachment belongs to
 	// one upload and key version: it is never sealed again nor matched as
 	// a resend.
@@ -93,7 +95,7 @@ func (c *outboxContent) sameAs(o *outboxContent) bool {
 // resealable reports whether a send of c rejected for a stale key can be
 // built again under the current key.
 func (c *outboxContent) resealable() bool {
-	return c != nil && c.Media == "" && c.Type != TypeDelete
+	return c != nil && c.Media == "" && c.Type != event.TypeDelete
 }
 
 // describe names the content for the user ("message \"hi\"").
@@ -102,18 +104,18 @@ func (c *outboxContent) describe(kind string) string {
 		return kind
 	}
 	switch c.Type {
-	case TypeMessage:
+	case event.TypeMessage:
 		if c.Media != "" {
 			return fmt.Sprintf("file %q", c.Media)
 		}
 		return fmt.Sprintf("message %q", c.Text)
-	case TypeReactionAdd:
+	case event.TypeReactionAdd:
 		return fmt.Sprintf("reaction %s to #%s", c.Emoji, c.Target)
-	case TypeReactionRemove:
+	case event.TypeReactionRemove:
 		return fmt.Sprintf("removal of reaction %s from #%s", c.Emoji, c.Target)
-	case TypeEdit:
+	case event.TypeEdit:
 		return fmt.Sprintf("edit of #%s to %q", c.Target, c.Text)
-	case TypeDelete:
+	case event.TypeDelete:
 		return fmt.Sprintf("delete of #%s", c.Target)
 	}
 	return kind
@@ -696,11 +698,11 @@ func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error 
 // transaction. As on receipt, a delete for everyone removes only this
 // account's own messages.
 func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *api.DeleteChatMessagesRequest) error {
-	action := inbound.DeleteForSelf
+	action := event.DeleteForSelf
 	if req.DeleteMessageAction == api.DeleteForAll {
-		action = inbound.DeleteForAll
+		action = event.DeleteForAll
 	}
-	ev := &Event{SenderID: e.userID, Delete: &inbound.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
+	ev := &event.Event{SenderID: e.userID, Delete: &event.Delete{SequenceIDs: req.SequenceIDs, Action: action}}
 	err := e.store.Update(ctx, func(tx keystore.Tx) error {
 		if err := e.applyDelete(ctx, tx, item.ConversationID, ev); err != nil {
 			return err
@@ -752,9 +754,9 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
 	}
-	en := EntryFromEvent(ev)
+	en := ev.Entry()
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{en.stored(raw)}); err != nil {
+		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{storeEntry(&en, raw, "")}); err != nil {
 			return err
 		}
 		return tx.AckOutbox(ctx, item.MessageID)
@@ -805,26 +807,21 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 	return out, nil
 }
 
-// FlushOutbox delivers every pending send, each conversation's in order,
-// with its original message id; a send that may have arrived in an earlier
-// attempt is first looked for in the conversation and not sent twice. It
-// returns the sends delivered and, joined, a *QueuedError for each
-// conversation whose sends are still pending (ErrOutboxBusy while another
-// replica is delivering some of them) and a *RejectedError for each send
-// the server refused for good (removed from the outbox).
-func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
-	items, err := e.store.Outbox(ctx)
+// FlushOutbox delivers the pending sends of the conversations named in
+// ids, or of every conversation when none is named: each conversation's
+// in order, with its original message id, stopping at the first send that
+// stays pending so the order holds. A send that may have arrived in an
+// earlier attempt is first looked for in the conversation and not sent
+// twice. It returns the sends delivered and, joined, a *QueuedError for
+// each conversation whose sends are still pending (ErrOutboxBusy, sending
+// nothing there, while another replica is delivering one of them) and a
+// *RejectedError for each send the server refused for good (removed from
+// the outbox). A replica taking over a conversation flushes it before
+// sending anything new there.
+func (e *Engine) FlushOutbox(ctx context.Context, ids ...string) ([]Sent, error) {
+	convs, err := e.outboxConversations(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	var convs []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		if !seen[it.ConversationID] {
-			seen[it.ConversationID] = true
-			convs = append(convs, it.ConversationID)
-		}
-		it.Body.Zero()
+		return nil, err
 	}
 	var done []Sent
 	var errs []error
@@ -850,29 +847,34 @@ func (e *Engine) FlushOutbox(ctx context.Context) ([]Sent, error) {
 	return done, errors.Join(errs...)
 }
 
-// FlushConversation delivers the pending sends of one conversation like
-// FlushOutbox, and stops at the first that stays pending so the
-// conversation's sends keep their order: with ErrOutboxBusy (sending
-// nothing) while another replica is delivering one of them. A replica
-// taking over a conversation calls it before sending anything new there.
-func (e *Engine) FlushConversation(ctx context.Context, id string) ([]Sent, error) {
-	cid, err := CanonicalID(id, e.userID)
+// outboxConversations returns the canonical ids of the conversations
+// named, or else of those with pending sends, in outbox order.
+func (e *Engine) outboxConversations(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) > 0 {
+		convs := make([]string, 0, len(ids))
+		for _, id := range ids {
+			cid, err := CanonicalID(id, e.userID)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(convs, cid) {
+				convs = append(convs, cid)
+			}
+		}
+		return convs, nil
+	}
+	items, err := e.store.Outbox(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("session: reading outbox: %w", err)
 	}
-	res, err := e.flushLocked(ctx, cid)
-	if err != nil {
-		return nil, err
+	var convs []string
+	for _, it := range items {
+		if !slices.Contains(convs, it.ConversationID) {
+			convs = append(convs, it.ConversationID)
+		}
+		it.Body.Zero()
 	}
-	var errs []error
-	for _, r := range res.rejected {
-		errs = append(errs, r)
-	}
-	if res.stuck != nil {
-		res.stuck.Behind = res.behind
-		errs = append(errs, res.stuck)
-	}
-	return res.sent, errors.Join(errs...)
+	return convs, nil
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {

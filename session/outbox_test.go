@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 var errNetwork = errors.New("network down")
@@ -552,7 +553,7 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 			}
 			keyChanges := 0
 			for _, en := range h {
-				if en.Type == TypeKeyChange {
+				if en.Type == event.TypeKeyChange {
 					keyChanges++
 				}
 			}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -42,7 +42,7 @@ type syncPage struct {
 	kcCount int
 	// bad are the entries that were not base64 (failed events), badB64
 	// those entries as served.
-	bad    []*Event
+	bad    []*event.Event
 	badB64 []string
 	// overEvents and overBytes are the size of a page beyond the page
 	// bounds (zero for a page within them); such a page holds no events.
@@ -55,8 +55,8 @@ type syncPage struct {
 	// byte before the sync (see reserved), stubbed are those handed out
 	// in place of events, and full says the page must be decrypted in
 	// full.
-	stubs   map[int]*Event
-	stubbed map[*Event]bool
+	stubs   map[int]*event.Event
+	stubbed map[*event.Event]bool
 	full    bool
 }
 
@@ -104,7 +104,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) *syncPage {
 	add := func(b64 string) {
 		raw, err := wire.DecodeB64(b64)
 		if err != nil {
-			p.bad = append(p.bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
 			p.badB64 = append(p.badB64, b64)
 			return
 		}
@@ -131,7 +131,7 @@ type pageBudget struct{ used int }
 // budget, and otherwise an event carrying only its envelope ids, failed
 // with ErrMalformed: its decoded values are dropped before the next event
 // is decoded.
-func (b *pageBudget) hold(ev *Event) *Event {
+func (b *pageBudget) hold(ev *event.Event) *event.Event {
 	n := elements(ev)
 	if b.used+n <= maxPageElements {
 		b.used += n
@@ -140,15 +140,15 @@ func (b *pageBudget) hold(ev *Event) *Event {
 	if kc := ev.KeyChange; kc != nil && kc.Key != nil {
 		kc.Key.Zero()
 	}
-	return &Event{
+	return &event.Event{
 		SequenceID: ev.SequenceID, PreviousSequenceID: ev.PreviousSequenceID, MessageID: ev.MessageID,
 		SenderID: ev.SenderID, ConversationID: ev.ConversationID, CreatedAt: ev.CreatedAt, Raw: ev.Raw, Kind: ev.Kind,
-		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", inbound.ErrMalformed, maxPageElements, n),
+		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", ErrMalformed, maxPageElements, n),
 	}
 }
 
 // elements counts the list elements an event keeps once decoded.
-func elements(ev *Event) int {
+func elements(ev *event.Event) int {
 	n := len(ev.Warnings)
 	if kc := ev.KeyChange; kc != nil {
 		n += len(kc.Participants)
@@ -167,7 +167,7 @@ func elements(ev *Event) int {
 }
 
 // messageElements counts the list elements of a decrypted message.
-func messageElements(m *Message) int {
+func messageElements(m *event.Message) int {
 	n := 0
 	if t := m.Text; t != nil {
 		n += len(t.Entities) + len(t.Attachments) + len(t.CallsToAction) + len(t.AdditionalFields)

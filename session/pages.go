@@ -8,8 +8,9 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -246,7 +247,7 @@ func (s *syncState) preverify(ctx context.Context, p *syncPage) {
 		if err != nil {
 			break
 		}
-		dropEvents([]*Event{ev})
+		dropEvents([]*event.Event{ev})
 	}
 	p.memo, p.sigs = memo.Entries(), nil
 }

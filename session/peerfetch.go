@@ -8,7 +8,7 @@ import (
 )
 
 // keyDirectory is implemented by Servers that attribute batch public-key
-// answers to users themselves (APIServer, through
+// answers to users themselves (apiServer, through
 // api.Client.GetPublicKeysByUser): the specification's PublicKey has no
 // user_id, so a batch answer alone does not say whose keys are whose.
 type keyDirectory interface {

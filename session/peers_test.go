@@ -9,9 +9,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // newDevice gives u a fresh identity (new keys, new registration) in a new
@@ -205,7 +206,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := map[string]error{}
-	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *Event) error {
+	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})

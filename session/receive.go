@@ -6,20 +6,21 @@ import (
 	"fmt"
 
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// Receive verifies, decrypts and stores one event delivered out of band
-// (a webhook or push payload), given in base64 as the API returns events.
-// A key change's key is adopted under the same rules as Sync. The returned
+// receive verifies, decrypts and stores one event given alone, in base64
+// as the API returns events (for tests and fuzzing: pushed events go
+// through Deliver). A key change's key is adopted under the same rules as Sync. The returned
 // event carries any verification or decryption problem in Event.Err; the
 // error return is for malformed input and storage failures. Transcript
 // checks need the surrounding events: run Sync for them. A group create
 // received before the key change that binds it to the group is returned
 // (failed, with a warning) but not stored, so that a later Sync applies it.
-func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
+func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, error) {
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
 	if err != nil {
@@ -27,7 +28,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", inbound.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	cid, err := CanonicalID(me.GetConversationID(), e.userID)
 	if err != nil || cid != me.GetConversationID() {
@@ -55,8 +56,8 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 		}
 	}
 	pass := newRosterPass()
-	pass.pairs.add([]*Event{ev})
-	if _, err := e.screenSenders(ctx, e.store, cid, []*Event{ev}, pass); err != nil {
+	pass.pairs.add([]*event.Event{ev})
+	if _, err := e.screenSenders(ctx, e.store, cid, []*event.Event{ev}, pass); err != nil {
 		return nil, err
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
@@ -72,7 +73,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 			if !errors.Is(err, keystore.ErrConflict) {
 				return nil, err
 			}
-			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", inbound.ErrKeyConflict, cid, kc.Version))
+			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
 			ev.Verified = false
 		}
 	}
@@ -82,7 +83,7 @@ func (e *Engine) Receive(ctx context.Context, encoded string) (*Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*Event{ev}, pass); err != nil {
+	if _, conflicts, err := e.storeEvents(ctx, cid, []*event.Event{ev}, pass); err != nil {
 		return nil, err
 	} else if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

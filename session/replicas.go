@@ -19,11 +19,6 @@ import (
 // Stores that coordinate nothing (Memory, DB) implement the same interfaces
 // within their one process.
 
-// ErrOutboxBusy reports that another replica is delivering part of a
-// conversation's outbox; FlushConversation stops so the conversation's
-// sends keep their order.
-var ErrOutboxBusy = errors.New("session: outbox items of the conversation are being sent by another replica")
-
 // conversationLease names the lease serialising work on one conversation.
 func conversationLease(cid string) string { return "session/conversation/" + cid }
 

@@ -12,11 +12,11 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 )
 
-// TestFlushConversationWaitsForAnotherReplica: a send another deliverer
+// TestFlushOutboxWaitsForAnotherReplica: a send another deliverer
 // holds stops the conversation's flush (sending nothing, so the order is
 // kept); once released, the flush sends the conversation's items oldest
 // first under their original message ids.
-func TestFlushConversationWaitsForAnotherReplica(t *testing.T) {
+func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
 	var fs *flakyServer
@@ -48,7 +48,7 @@ func TestFlushConversationWaitsForAnotherReplica(t *testing.T) {
 	fs.mu.Lock()
 	posted := len(fs.messageIDs)
 	fs.mu.Unlock()
-	if _, err := alice.e.FlushConversation(ctx, bob.id); !errors.Is(err, ErrOutboxBusy) {
+	if _, err := alice.e.FlushOutbox(ctx, bob.id); !errors.Is(err, ErrOutboxBusy) {
 		t.Fatalf("flush while another replica holds the oldest item: %v", err)
 	}
 	fs.mu.Lock()
@@ -59,7 +59,7 @@ func TestFlushConversationWaitsForAnotherReplica(t *testing.T) {
 	if err := claimer.ReleaseOutbox(ctx, held[0].MessageID); err != nil {
 		t.Fatal(err)
 	}
-	done, err := alice.e.FlushConversation(ctx, bob.id)
+	done, err := alice.e.FlushOutbox(ctx, bob.id)
 	if err != nil || len(done) != 2 || done[0].MessageID != held[0].MessageID || done[1].MessageID != held[1].MessageID {
 		t.Fatalf("flush after release: %+v, %v", done, err)
 	}
@@ -70,7 +70,7 @@ func TestFlushConversationWaitsForAnotherReplica(t *testing.T) {
 	if got := texts(res.Entries); !slices.Equal(got, []string{"warm-up", "one", "two"}) {
 		t.Fatalf("bob got %q", got)
 	}
-	if _, err := alice.e.FlushConversation(ctx, "not a conversation"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := alice.e.FlushOutbox(ctx, "not a conversation"); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("bad id: %v", err)
 	}
 }

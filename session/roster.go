@@ -11,7 +11,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // A group's roster is a state machine advanced only by verified, authorised
@@ -226,15 +226,15 @@ type rosterEnv struct {
 
 // stepResult is the outcome of one roster step.
 type stepResult struct {
-	err     error            // why the event is rejected (nil: accepted)
-	anomaly *inbound.Anomaly // a roster finding to report
-	changed bool             // whether the record changed
+	err     error          // why the event is rejected (nil: accepted)
+	anomaly *event.Anomaly // a roster finding to report
+	changed bool           // whether the record changed
 }
 
 // step checks the verified, signed event ev against r and applies it. An
 // event that does not change the group is only checked for its author's
 // membership.
-func (r *rosterRec) step(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if g == nil {
 		if r.Base != "" && !r.member(ev.SenderID) {
@@ -243,18 +243,18 @@ func (r *rosterRec) step(env rosterEnv, ev *Event) stepResult {
 		return stepResult{}
 	}
 	if n := len(g.MemberIDs) + len(g.CurrentMemberIDs) + len(g.CurrentAdminIDs) + len(g.AdminIDs); n > maxRosterIDs {
-		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", inbound.ErrMalformed, n, maxRosterIDs)}
+		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", ErrMalformed, n, maxRosterIDs)}
 	}
 	switch g.Kind {
-	case inbound.GroupCreated:
+	case event.GroupCreated:
 		return r.stepCreate(env, ev)
-	case inbound.GroupMembersAdded:
+	case event.GroupMembersAdded:
 		return r.stepMemberAdd(env, ev)
-	case inbound.GroupMembersRemoved:
+	case event.GroupMembersRemoved:
 		return r.stepRemove(env, ev)
-	case inbound.GroupAdminsAdded, inbound.GroupAdminsRemoved:
+	case event.GroupAdminsAdded, event.GroupAdminsRemoved:
 		return r.stepAdmins(env, ev)
-	case inbound.GroupJoinRequested:
+	case event.GroupJoinRequested:
 		return stepResult{} // by a non-member by nature; changes nothing
 	}
 	if r.Base != "" && !r.member(ev.SenderID) {
@@ -264,8 +264,8 @@ func (r *rosterRec) step(env rosterEnv, ev *Event) stepResult {
 }
 
 // anomaly returns a roster anomaly of kind for ev.
-func rosterAnomaly(kind AnomalyKind, cid string, ev *Event, related string) *inbound.Anomaly {
-	return &inbound.Anomaly{Kind: kind, ConversationID: cid, SequenceID: ev.SequenceID, Related: related}
+func rosterAnomaly(kind event.AnomalyKind, cid string, ev *event.Event, related string) *event.Anomaly {
+	return &event.Anomaly{Kind: kind, ConversationID: cid, SequenceID: ev.SequenceID, Related: related}
 }
 
 // errCreateUnbound marks a group create its paired key change does not
@@ -273,11 +273,11 @@ func rosterAnomaly(kind AnomalyKind, cid string, ev *Event, related string) *inb
 var errCreateUnbound = errors.New("group create not bound to this group")
 
 // stepCreate accepts the group's one create when its pair is held.
-func (r *rosterRec) stepCreate(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if other := env.createdIn(ev.MessageID); other != "" && other != env.cid {
 		return stepResult{err: fmt.Errorf("%w: group create %s was accepted in %s already: replayed into %s", ErrRosterDivergence, ev.MessageID, other, env.cid),
-			anomaly: rosterAnomaly(AnomalyCreateReplayed, env.cid, ev, other)}
+			anomaly: rosterAnomaly(event.AnomalyCreateReplayed, env.cid, ev, other)}
 	}
 	if r.Base != "" {
 		if ev.MessageID == r.CreateMID && ev.SenderID == r.Creator {
@@ -288,15 +288,15 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *Event) stepResult {
 			return stepResult{}
 		}
 		return stepResult{err: fmt.Errorf("%w: a second group create (by %s) for a group whose roster is established", ErrRosterDivergence, ev.SenderID),
-			anomaly: rosterAnomaly(AnomalyCreateRejected, env.cid, ev, r.Seq)}
+			anomaly: rosterAnomaly(event.AnomalyCreateRejected, env.cid, ev, r.Seq)}
 	}
 	if !env.paired(ev.SenderID, g.KeyVersion) {
 		return stepResult{err: fmt.Errorf("%w: %w: group create by %s: the group holds no verified key change by its author at key version %s",
-			ErrRosterDivergence, errCreateUnbound, ev.SenderID, g.KeyVersion), anomaly: rosterAnomaly(AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
+			ErrRosterDivergence, errCreateUnbound, ev.SenderID, g.KeyVersion), anomaly: rosterAnomaly(event.AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
 	}
 	for _, u := range g.MemberIDs {
 		if !isUserID(u) {
-			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", inbound.ErrMalformed)}
+			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", ErrMalformed)}
 		}
 	}
 	members := normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID))
@@ -349,7 +349,7 @@ func flatSplit(flat []string) (head, admins []string, ok bool) {
 // but admins held (confirmed or claimed). The event's own split is never
 // used. It returns the new ids, the current ones and the admin tail, or
 // why the lists do not fit the roster.
-func (r *rosterRec) splitMemberAdd(g *GroupChange) (added, current, admins []string, err error) {
+func (r *rosterRec) splitMemberAdd(g *event.GroupChange) (added, current, admins []string, err error) {
 	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
 	if !ok {
 		return nil, nil, nil, errors.New("its signed id list is not new, current and admin ids")
@@ -379,7 +379,7 @@ func (r *rosterRec) splitMemberAdd(g *GroupChange) (added, current, admins []str
 
 // stepMemberAdd applies a member add read against the roster held, or
 // starts a join-based roster from one naming this account.
-func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *event.Event) stepResult {
 	r.dropPending(ev)
 	if r.Base == "" {
 		return r.seedJoin(env, ev)
@@ -393,7 +393,7 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 	added, current, admins, err := r.splitMemberAdd(ev.GroupChange)
 	if err != nil {
 		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
-			anomaly: rosterAnomaly(AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
+			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
 		if ev.SenderID != env.self {
 			r.excludeDoubted(ev.GroupChange)
 		}
@@ -428,7 +428,7 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *Event) stepResult {
 // excluded (a removal the server withheld shows this way); nobody is added.
 // When in doubt, exclude: the server can cause exclusion (it can withhold
 // anything), never inclusion.
-func (r *rosterRec) excludeDoubted(g *GroupChange) {
+func (r *rosterRec) excludeDoubted(g *event.GroupChange) {
 	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
 	if !ok {
 		return
@@ -443,12 +443,12 @@ func (r *rosterRec) excludeDoubted(g *GroupChange) {
 
 // seedJoin starts a roster from a member add that names this account, when
 // no roster is held: trust on first use.
-func (r *rosterRec) seedJoin(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) seedJoin(env rosterEnv, ev *event.Event) stepResult {
 	head, admins, ok := flatSplit(slices.Concat(ev.GroupChange.MemberIDs, ev.GroupChange.CurrentMemberIDs, ev.GroupChange.CurrentAdminIDs))
 	switch {
 	case !ok:
 		return stepResult{err: fmt.Errorf("%w: member add whose signed id list is not new, current and admin ids", ErrRosterDivergence),
-			anomaly: rosterAnomaly(AnomalyRosterDivergence, env.cid, ev, "")}
+			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, "")}
 	case !slices.Contains(head, env.self):
 		return stepResult{err: fmt.Errorf("%w: member add by %s before any roster is established, not naming this account", ErrRosterUnknown, ev.SenderID)}
 	case !slices.Contains(admins, ev.SenderID):
@@ -462,13 +462,13 @@ func (r *rosterRec) seedJoin(env rosterEnv, ev *Event) stepResult {
 
 // dropPending forgets this account's own member add ev once it is read
 // back, whatever its outcome.
-func (r *rosterRec) dropPending(ev *Event) {
+func (r *rosterRec) dropPending(ev *event.Event) {
 	r.Pending = slices.DeleteFunc(r.Pending, func(p pendingAdd) bool { return p.MID == ev.MessageID })
 }
 
 // stepRemove applies a removal: an admin removes anyone, a member removes
 // only itself (leaving).
-func (r *rosterRec) stepRemove(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if res, ok := r.authorise(env, ev, !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == ev.SenderID)); !ok {
 		return res
@@ -484,12 +484,12 @@ func (r *rosterRec) stepRemove(env rosterEnv, ev *Event) stepResult {
 
 // stepAdmins applies an admin add or removal by an admin. Admins named by
 // a confirmed admin are confirmed; by a claimed one, claimed.
-func (r *rosterRec) stepAdmins(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) stepAdmins(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if res, ok := r.authorise(env, ev, true); !ok {
 		return res
 	}
-	if g.Kind == inbound.GroupAdminsRemoved {
+	if g.Kind == event.GroupAdminsRemoved {
 		r.Admins, r.Claimed = without(r.Admins, g.AdminIDs), without(r.Claimed, g.AdminIDs)
 		r.Seq = ev.SequenceID
 		return stepResult{changed: true}
@@ -497,7 +497,7 @@ func (r *rosterRec) stepAdmins(env rosterEnv, ev *Event) stepResult {
 	for _, a := range g.AdminIDs {
 		if !r.member(a) {
 			return stepResult{err: fmt.Errorf("%w: admin add names %s, who is not a member", ErrRosterDivergence, a),
-				anomaly: rosterAnomaly(AnomalyRosterDivergence, env.cid, ev, r.Seq)}
+				anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)}
 		}
 	}
 	if slices.Contains(r.Admins, ev.SenderID) {
@@ -511,7 +511,7 @@ func (r *rosterRec) stepAdmins(env rosterEnv, ev *Event) stepResult {
 
 // authorise checks the author of a removal or admin change: a member, and
 // an admin when needAdmin. ok is false with the rejection otherwise.
-func (r *rosterRec) authorise(env rosterEnv, ev *Event, needAdmin bool) (stepResult, bool) {
+func (r *rosterRec) authorise(env rosterEnv, ev *event.Event, needAdmin bool) (stepResult, bool) {
 	kind := ev.GroupChange.Kind
 	switch {
 	case r.Base == "":

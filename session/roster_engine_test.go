@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -189,7 +190,7 @@ func TestReceiveCreateBeforeItsKeyChange(t *testing.T) {
 			create = d.EncodedEvent
 		}
 	}
-	ev, err := bob.e.Receive(ctx, create)
+	ev, err := bob.e.receive(ctx, create)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestRosterCreatePairWithheld(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := mustSync(t, bob, g)
-	if res.Roster != RosterUnknown || len(res.Anomalies) == 0 || res.Anomalies[0].Kind != AnomalyCreateRejected {
+	if res.Roster != RosterUnknown || len(res.Anomalies) == 0 || res.Anomalies[0].Kind != event.AnomalyCreateRejected {
 		t.Fatalf("create without its pair: roster %s, anomalies %v", res.Roster, res.Anomalies)
 	}
 	if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // stepEnv is a roster environment for account self where every create is
@@ -17,12 +17,12 @@ func stepEnv(self string, unbound bool) rosterEnv {
 		createdIn: func(mid string) string { return map[string]string{"g2-create": "g2"}[mid] }}
 }
 
-func groupEvent(seq, mid, sender string, g GroupChange) *Event {
-	return &Event{SequenceID: seq, MessageID: mid, SenderID: sender, Verified: true, Kind: inbound.KindGroupChange, GroupChange: &g}
+func groupEvent(seq, mid, sender string, g event.GroupChange) *event.Event {
+	return &event.Event{SequenceID: seq, MessageID: mid, SenderID: sender, Verified: true, Kind: event.KindGroupChange, GroupChange: &g}
 }
 
-func add(added, current, admins []string) GroupChange {
-	return GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: added, CurrentMemberIDs: current, CurrentAdminIDs: admins}
+func add(added, current, admins []string) event.GroupChange {
+	return event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: added, CurrentMemberIDs: current, CurrentAdminIDs: admins}
 }
 
 // TestFlatSplit pins the structural reading of a member add's signed list:
@@ -52,14 +52,14 @@ func TestFlatSplit(t *testing.T) {
 // TestRosterStepCreate covers the create rules: bound by its pair, once,
 // the creator alone confirmed, a replay from another group reported.
 func TestRosterStepCreate(t *testing.T) {
-	create := GroupChange{Kind: inbound.GroupCreated, MemberIDs: []string{"2", "3"}, AdminIDs: []string{"1", "2", "9"}, KeyVersion: "100"}
+	create := event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"2", "3"}, AdminIDs: []string{"1", "2", "9"}, KeyVersion: "100"}
 	var r rosterRec
 	if res := r.step(stepEnv("2", true), groupEvent("10", "c", "1", create)); !errors.Is(res.err, ErrRosterDivergence) || !errors.Is(res.err, errCreateUnbound) ||
-		res.anomaly == nil || res.anomaly.Kind != AnomalyCreateRejected || r.Base != "" {
+		res.anomaly == nil || res.anomaly.Kind != event.AnomalyCreateRejected || r.Base != "" {
 		t.Fatalf("unbound create: %+v, roster %+v", res, r)
 	}
 	if res := r.step(stepEnv("2", false), groupEvent("10", "g2-create", "1", create)); !errors.Is(res.err, ErrRosterDivergence) ||
-		res.anomaly == nil || res.anomaly.Kind != AnomalyCreateReplayed || res.anomaly.Related != "g2" {
+		res.anomaly == nil || res.anomaly.Kind != event.AnomalyCreateReplayed || res.anomaly.Related != "g2" {
 		t.Fatalf("replayed create: %+v", res)
 	}
 	if res := r.step(stepEnv("2", false), groupEvent("10", "c", "1", create)); res.err != nil || !res.changed {
@@ -69,7 +69,7 @@ func TestRosterStepCreate(t *testing.T) {
 		r.state() != RosterUnconfirmed || r.Seq != "10" {
 		t.Fatalf("roster after create %+v (state %s)", r, r.state())
 	}
-	if res := r.step(stepEnv("2", false), groupEvent("20", "c2", "1", create)); !errors.Is(res.err, ErrRosterDivergence) || res.anomaly.Kind != AnomalyCreateRejected {
+	if res := r.step(stepEnv("2", false), groupEvent("20", "c2", "1", create)); !errors.Is(res.err, ErrRosterDivergence) || res.anomaly.Kind != event.AnomalyCreateRejected {
 		t.Fatalf("second create: %+v", res)
 	}
 }
@@ -81,7 +81,7 @@ func TestRosterStepMemberAdd(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		sender      string
-		g           GroupChange
+		g           event.GroupChange
 		want        error
 		members     []string
 		admins      []string
@@ -130,7 +130,7 @@ func TestRosterStepMemberAdd(t *testing.T) {
 // account, and refuses every other change before one is held.
 func TestRosterStepJoin(t *testing.T) {
 	var r rosterRec
-	if res := r.step(stepEnv("4", false), groupEvent("20", "rm", "1", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}})); !errors.Is(res.err, ErrRosterUnknown) {
+	if res := r.step(stepEnv("4", false), groupEvent("20", "rm", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}})); !errors.Is(res.err, ErrRosterUnknown) {
 		t.Fatalf("removal before any roster: %v", res.err)
 	}
 	if res := r.step(stepEnv("4", false), groupEvent("20", "a0", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); !errors.Is(res.err, ErrRosterUnknown) {
@@ -156,18 +156,18 @@ func TestRosterStepRemoveAndAdmins(t *testing.T) {
 	r := rosterRec{Base: baseCreate, Members: []string{"1", "2", "3", "4"}, Admins: []string{"1"}, Claimed: []string{"2"}, Seq: "10"}
 	steps := []struct {
 		sender string
-		g      GroupChange
+		g      event.GroupChange
 		want   error
 	}{
-		{"2", GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: []string{"3"}}, nil},                 // claimed makes a claimed admin
-		{"1", GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: []string{"9"}}, ErrRosterDivergence}, // not a member
-		{"1", GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: []string{"2"}}, nil},                 // confirmed confirms
-		{"4", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"4"}}, nil},             // leaves
-		{"4", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"1"}}, ErrNotMember},
-		{"3", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil}, // claimed admin removes
-		{"1", GroupChange{Kind: inbound.GroupAdminsRemoved, AdminIDs: []string{"3"}}, nil},
-		{"3", GroupChange{Kind: inbound.GroupTitleChanged, Title: "t"}, nil},
-		{"2", GroupChange{Kind: inbound.GroupTitleChanged, Title: "t"}, ErrNotMember},
+		{"2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"3"}}, nil},                 // claimed makes a claimed admin
+		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"9"}}, ErrRosterDivergence}, // not a member
+		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, nil},                 // confirmed confirms
+		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"4"}}, nil},             // leaves
+		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"1"}}, ErrNotMember},
+		{"3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil}, // claimed admin removes
+		{"1", event.GroupChange{Kind: event.GroupAdminsRemoved, AdminIDs: []string{"3"}}, nil},
+		{"3", event.GroupChange{Kind: event.GroupTitleChanged, Title: "t"}, nil},
+		{"2", event.GroupChange{Kind: event.GroupTitleChanged, Title: "t"}, ErrNotMember},
 	}
 	for i, s := range steps {
 		res := r.step(stepEnv("1", false), groupEvent("2"+string(rune('0'+i)), "m", s.sender, s.g))
@@ -179,10 +179,10 @@ func TestRosterStepRemoveAndAdmins(t *testing.T) {
 		t.Fatalf("roster %+v", r)
 	}
 	// A message by a removed member is refused; by a member accepted.
-	if res := r.step(stepEnv("1", false), &Event{SequenceID: "40", SenderID: "2", Verified: true, Kind: inbound.KindMessage}); !errors.Is(res.err, ErrNotMember) {
+	if res := r.step(stepEnv("1", false), &event.Event{SequenceID: "40", SenderID: "2", Verified: true, Kind: event.KindMessage}); !errors.Is(res.err, ErrNotMember) {
 		t.Fatalf("removed member's message: %v", res.err)
 	}
-	if res := r.step(stepEnv("1", false), &Event{SequenceID: "41", SenderID: "3", Verified: true, Kind: inbound.KindMessage}); res.err != nil {
+	if res := r.step(stepEnv("1", false), &event.Event{SequenceID: "41", SenderID: "3", Verified: true, Kind: event.KindMessage}); res.err != nil {
 		t.Fatalf("member's message: %v", res.err)
 	}
 }
@@ -246,22 +246,22 @@ func FuzzRosterStep(f *testing.F) {
 		var r rosterRec
 		for seq := 10; len(b) > 0; seq++ {
 			op, sender := next()%7, ids[next()%len(ids)]
-			var g *GroupChange
+			var g *event.GroupChange
 			switch op {
 			case 0:
-				g = &GroupChange{Kind: inbound.GroupCreated, MemberIDs: list(), AdminIDs: list(), KeyVersion: "1"}
+				g = &event.GroupChange{Kind: event.GroupCreated, MemberIDs: list(), AdminIDs: list(), KeyVersion: "1"}
 			case 1:
-				g = &GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: list(), CurrentMemberIDs: list(), CurrentAdminIDs: list()}
+				g = &event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: list(), CurrentMemberIDs: list(), CurrentAdminIDs: list()}
 			case 2:
-				g = &GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: list()}
+				g = &event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: list()}
 			case 3:
-				g = &GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: list()}
+				g = &event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: list()}
 			case 4:
-				g = &GroupChange{Kind: inbound.GroupAdminsRemoved, AdminIDs: list()}
+				g = &event.GroupChange{Kind: event.GroupAdminsRemoved, AdminIDs: list()}
 			}
-			ev := &Event{SequenceID: fmt.Sprint(seq), MessageID: fmt.Sprint("m", seq), SenderID: sender, Verified: true, Kind: inbound.KindMessage}
+			ev := &event.Event{SequenceID: fmt.Sprint(seq), MessageID: fmt.Sprint("m", seq), SenderID: sender, Verified: true, Kind: event.KindMessage}
 			if g != nil {
-				ev.Kind, ev.GroupChange = inbound.KindGroupChange, g
+				ev.Kind, ev.GroupChange = event.KindGroupChange, g
 			}
 			before := r.clone()
 			res := r.step(stepEnv("1", next()%2 == 0), ev)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Screening of received events before their effects are applied: envelope
@@ -28,7 +28,7 @@ func validMessageID(id string) bool {
 // reject marks ev as failed with err: it is no longer verified, its
 // content is dropped and a key it carried is wiped, so nothing of it is
 // shown as authentic or applied.
-func reject(ev *Event, err error) {
+func reject(ev *event.Event, err error) {
 	ev.Err = errors.Join(ev.Err, err)
 	ev.Verified = false
 	ev.Message = nil
@@ -43,7 +43,7 @@ func reject(ev *Event, err error) {
 // screenEnvelope rejects an event whose sequence ids or message id are not
 // well formed (ErrMalformed). Such ids would otherwise fail the store, or
 // be skipped silently.
-func screenEnvelope(ev *Event) {
+func screenEnvelope(ev *event.Event) {
 	var bad []string
 	if ev.SequenceID != "" && !decimal.ValidID(ev.SequenceID) {
 		bad = append(bad, fmt.Sprintf("sequence id (%d bytes) is not a canonical decimal of 1-%d digits", len(ev.SequenceID), decimal.MaxIDDigits))
@@ -56,7 +56,7 @@ func screenEnvelope(ev *Event) {
 		bad = append(bad, fmt.Sprintf("message id (%d bytes) is not 1-%d bytes without NUL", len(ev.MessageID), maxMessageIDLen))
 	}
 	if len(bad) > 0 {
-		reject(ev, fmt.Errorf("%w: %s", inbound.ErrMalformed, strings.Join(bad, "; ")))
+		reject(ev, fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; ")))
 	}
 }
 
@@ -67,7 +67,7 @@ func screenEnvelope(ev *Event) {
 // against the roster held from signed group changes (see screenGroup); it
 // returns the roster anomalies found and records in pass what the storing
 // transaction needs to advance the roster the same way.
-func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
+func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
 	}
@@ -85,7 +85,7 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 	return nil, nil
 }
 
-// rosterPass carries the roster checks of one sync (or Receive) from the
+// rosterPass carries the roster checks of one sync (or receive) from the
 // screening of its events to the storing transaction.
 type rosterPass struct {
 	// pairs are the verified v6+ key changes seen besides the store's.
@@ -116,7 +116,7 @@ type pairSet map[string]bool
 func pairKey(sender, version string) string { return sender + "\x00" + version }
 
 // add records the verified v6+ key changes among evs.
-func (p pairSet) add(evs []*Event) {
+func (p pairSet) add(evs []*event.Event) {
 	for _, ev := range evs {
 		if kc := ev.KeyChange; kc != nil && ev.Verified && kc.UsableForEncryption {
 			p[pairKey(ev.SenderID, kc.Version)] = true
@@ -164,12 +164,12 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // rejected key change's key is not adopted. An event already stored keeps
 // its stored verdict (it is never applied twice). While no roster is held
 // (RosterUnknown) only group changes are checked.
-func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*Event, pass *rosterPass) ([]Anomaly, error) {
+func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return nil, err
 	}
-	order := make([]*Event, 0, len(evs))
+	order := make([]*event.Event, 0, len(evs))
 	for _, ev := range evs {
 		if ev.SenderID != "" && ev.Kind.Signed() && decimal.ValidID(ev.SequenceID) {
 			order = append(order, ev)
@@ -177,7 +177,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
-	var out []Anomaly
+	var out []event.Anomaly
 	verdicts := map[string]error{}
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
@@ -216,11 +216,11 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 
 // screen is step for an event that may not have verified: an unverified
 // event changes nothing and is only checked for its author's membership.
-func (r *rosterRec) screen(env rosterEnv, ev *Event) stepResult {
+func (r *rosterRec) screen(env rosterEnv, ev *event.Event) stepResult {
 	if ev.Verified {
 		return r.step(env, ev)
 	}
-	if r.Base != "" && !r.member(ev.SenderID) && !(ev.GroupChange != nil && ev.GroupChange.Kind == inbound.GroupJoinRequested) {
+	if r.Base != "" && !r.member(ev.SenderID) && !(ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupJoinRequested) {
 		return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", ErrNotMember, ev.SenderID, env.cid)}
 	}
 	return stepResult{}
@@ -249,7 +249,7 @@ func storedVerdict(ctx context.Context, tx keystore.Tx, cid, seq string) (verdic
 // ev when it fails and stores the roster it leaves. An event the step
 // rejected while screening is stepped again for its effects (a divergent
 // member add excludes, an own add is read back) but never applied.
-func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
+func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) error {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return err
@@ -276,7 +276,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if err := r.save(ctx, tx, cid); err != nil {
 		return err
 	}
-	if res.err == nil && ev.GroupChange != nil && ev.GroupChange.Kind == inbound.GroupCreated && validMessageID(ev.MessageID) {
+	if res.err == nil && ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupCreated && validMessageID(ev.MessageID) {
 		if err := tx.SetValue(ctx, createIndexKey(ev.MessageID), []byte(cid)); err != nil {
 			return err
 		}
@@ -294,9 +294,9 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 // for everyone. Only a verified stored event has a known author: the
 // sender an unverified event claims is the server's word, so such a target
 // neither rejects nor vouches for the delete (see applyDelete).
-func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	d := ev.Delete
-	if d == nil || d.Action != inbound.DeleteForAll {
+	if d == nil || d.Action != event.DeleteForAll {
 		return nil
 	}
 	for _, seq := range d.SequenceIDs {
@@ -320,7 +320,7 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) erro
 // already stored under another sequence id. The message id is bound into
 // the signature, so a verified event under a new sequence id is an old
 // event the server re-sequenced.
-func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	verdict, err := replayOf(ctx, tx, cid, ev)
 	if verdict != nil {
 		reject(ev, verdict)
@@ -332,7 +332,7 @@ func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *Event) erro
 // another sequence id.
 func replayOf(ctx context.Context, h interface {
 	EventByMessageID(ctx context.Context, cid, mid string) (*keystore.StoredEvent, error)
-}, cid string, ev *Event) (verdict, err error) {
+}, cid string, ev *event.Event) (verdict, err error) {
 	if !ev.Kind.Signed() || !validMessageID(ev.MessageID) {
 		return nil, nil
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/testutil"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 func TestScreenEnvelope(t *testing.T) {
@@ -26,9 +26,9 @@ func TestScreenEnvelope(t *testing.T) {
 		{"id with NUL", "5", "4", "ab\x00cd", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := &Event{SequenceID: tc.seq, PreviousSequenceID: tc.prev, MessageID: tc.id, Verified: true, Message: &Message{}}
+			ev := &event.Event{SequenceID: tc.seq, PreviousSequenceID: tc.prev, MessageID: tc.id, Verified: true, Message: &event.Message{}}
 			screenEnvelope(ev)
-			if got := errors.Is(ev.Err, inbound.ErrMalformed); got != tc.bad {
+			if got := errors.Is(ev.Err, ErrMalformed); got != tc.bad {
 				t.Fatalf("malformed %v, want %v (%v)", got, tc.bad, ev.Err)
 			}
 			if tc.bad && (ev.Verified || ev.Message != nil) {
@@ -44,22 +44,22 @@ func TestRosterAuthorise(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		sender string
-		g      GroupChange
+		g      event.GroupChange
 		want   error
 	}{
-		{"admin adds", "1", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, nil},
-		{"member adds", "2", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, ErrNotAuthorized},
-		{"outsider adds self", "9", GroupChange{Kind: inbound.GroupMembersAdded, MemberIDs: []string{"9"}}, ErrNotMember},
-		{"outsider retitles", "9", GroupChange{Kind: inbound.GroupTitleChanged}, ErrNotMember},
-		{"member leaves", "3", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"3"}}, nil},
-		{"member removes other", "3", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}}, ErrNotAuthorized},
-		{"admin removes other", "1", GroupChange{Kind: inbound.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil},
-		{"member makes self admin", "2", GroupChange{Kind: inbound.GroupAdminsAdded, AdminIDs: []string{"2"}}, ErrNotAuthorized},
-		{"second create", "1", GroupChange{Kind: inbound.GroupCreated, MemberIDs: []string{"1", "9"}}, ErrRosterDivergence},
+		{"admin adds", "1", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, nil},
+		{"member adds", "2", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, ErrNotAuthorized},
+		{"outsider adds self", "9", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"9"}}, ErrNotMember},
+		{"outsider retitles", "9", event.GroupChange{Kind: event.GroupTitleChanged}, ErrNotMember},
+		{"member leaves", "3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"3"}}, nil},
+		{"member removes other", "3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, ErrNotAuthorized},
+		{"admin removes other", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil},
+		{"member makes self admin", "2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, ErrNotAuthorized},
+		{"second create", "1", event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"1", "9"}}, ErrRosterDivergence},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := held.clone()
-			ev := &Event{SequenceID: "11", MessageID: "m", SenderID: tc.sender, Verified: true, Kind: inbound.KindGroupChange, GroupChange: &tc.g}
+			ev := &event.Event{SequenceID: "11", MessageID: "m", SenderID: tc.sender, Verified: true, Kind: event.KindGroupChange, GroupChange: &tc.g}
 			err := r.step(env, ev).err
 			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("step: %v, want %v", err, tc.want)
@@ -104,7 +104,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 		if en.Error != "" {
 			t.Errorf("entry %s (%s) failed: %s", en.SequenceID, en.Type, en.Error)
 		}
-		if en.Verified && en.Type == TypeMessage {
+		if en.Verified && en.Type == event.TypeMessage {
 			got[en.Text] = true
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -25,7 +25,7 @@ type Outgoing struct {
 	// message carries attachments.
 	Text string
 	// Entities mark rich-text spans of Text (byte offsets).
-	Entities []Entity
+	Entities []event.Entity
 	// ReplyTo is the sequence id of the message replied to. The reply
 	// embeds the original's raw signed event (and, when it was encrypted
 	// under another key version, the key change needed to read it) so
@@ -55,7 +55,7 @@ type Sent struct {
 	KeyVersion string `json:"key_version,omitempty"`
 	// Entry is the stored history entry of the message, when the server
 	// returned it.
-	Entry *Entry `json:"entry,omitempty"`
+	Entry *event.Entry `json:"entry,omitempty"`
 	// Duplicate reports a send identical to one already waiting in the
 	// outbox (a resend by hand): that one was delivered, and no second
 	// copy was made.
@@ -73,11 +73,6 @@ type Sent struct {
 // user, which is keyed first if needed).
 func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 	return e.Send(ctx, id, Outgoing{Text: text})
-}
-
-// Reply sends text as a reply to the message with sequence id replyTo.
-func (e *Engine) Reply(ctx context.Context, id, replyTo, text string) (*Sent, error) {
-	return e.Send(ctx, id, Outgoing{Text: text, ReplyTo: replyTo})
 }
 
 // Send encrypts, signs and sends a message through the outbox (see
@@ -103,7 +98,7 @@ func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error)
 	if m.TTL < 0 {
 		return nil, fmt.Errorf("%w: negative TTL", ErrInvalidArgument)
 	}
-	c := &outboxContent{Type: TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
+	c := &outboxContent{Type: event.TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
 	for _, a := range m.attachments {
 		c.Media = "attachment"
 		if a.Media != nil && a.Media.GetFilename() != "" {
@@ -142,9 +137,9 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 	if emoji == "" || !utf8.ValidString(emoji) {
 		return nil, fmt.Errorf("%w: emoji", ErrInvalidArgument)
 	}
-	c := &outboxContent{Type: TypeReactionRemove, Target: target, Emoji: emoji}
+	c := &outboxContent{Type: event.TypeReactionRemove, Target: target, Emoji: emoji}
 	if add {
-		c.Type = TypeReactionAdd
+		c.Type = event.TypeReactionAdd
 	}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
@@ -154,7 +149,7 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 // message's author may edit it: target must be a stored message of this
 // account (ErrNotAuthorized otherwise; sync first for a message not yet
 // stored).
-func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...Entity) (*Sent, error) {
+func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...event.Entity) (*Sent, error) {
 	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
 	}
@@ -169,10 +164,10 @@ func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...
 	if err != nil {
 		return nil, err
 	}
-	if orig.SenderID != e.userID || orig.Type != TypeMessage {
+	if orig.SenderID != e.userID || orig.Type != event.TypeMessage {
 		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
-	c := &outboxContent{Type: TypeEdit, Target: target, Text: text, Entities: entities}
+	c := &outboxContent{Type: event.TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
 
@@ -184,16 +179,16 @@ type contentBuilder func(cid, keyVersion string, key *crypto.ConversationKey) (*
 func (e *Engine) builder(ctx context.Context, c *outboxContent, attachments []*product.MessageAttachment) contentBuilder {
 	return func(cid, keyVersion string, _ *crypto.ConversationKey) (*product.MessageEntryHolder, error) {
 		switch c.Type {
-		case TypeReactionAdd, TypeReactionRemove:
+		case event.TypeReactionAdd, event.TypeReactionRemove:
 			target, emoji := c.Target, c.Emoji
 			mc := &product.MessageEntryContents{}
-			if c.Type == TypeReactionAdd {
+			if c.Type == event.TypeReactionAdd {
 				mc.ReactionAdd = &product.MessageReactionAdd{MessageSequenceID: &target, Emoji: &emoji}
 			} else {
 				mc.ReactionRemove = &product.MessageReactionRemove{MessageSequenceID: &target, Emoji: &emoji}
 			}
 			return &product.MessageEntryHolder{Contents: mc}, nil
-		case TypeEdit:
+		case event.TypeEdit:
 			target, text := c.Target, c.Text
 			return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
 				MessageEdit: &product.MessageEdit{MessageSequenceID: &target, UpdatedText: &text, Entities: thriftEntities(c.Entities)},
@@ -349,7 +344,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 		return nil, "", fmt.Errorf("session: encrypting message: %w", err)
 	}
 	notify := !silent
-	mce := &event.MessageCreateEvent{
+	mce := &tevent.MessageCreateEvent{
 		Contents:               contents,
 		ConversationKeyVersion: &version,
 		ShouldNotify:           &notify,
@@ -510,24 +505,24 @@ func (e *Engine) Typing(ctx context.Context, id string) error {
 
 // thriftEntities converts entities to the wire form (nil for none).
 // Entities of unknown type are dropped, as the XDK drops unknown tokens.
-func thriftEntities(in []Entity) []*product.RichTextEntity {
+func thriftEntities(in []event.Entity) []*product.RichTextEntity {
 	var out []*product.RichTextEntity
 	for _, en := range in {
 		c := &product.RichTextContent{}
 		switch en.Type {
-		case inbound.EntityURL:
+		case event.EntityURL:
 			c.URL = product.NewUrlRichTextContent()
-		case inbound.EntityMention:
+		case event.EntityMention:
 			c.Mention = product.NewMentionRichTextContent()
-		case inbound.EntityHashtag:
+		case event.EntityHashtag:
 			c.Hashtag = product.NewHashtagRichTextContent()
-		case inbound.EntityCashtag:
+		case event.EntityCashtag:
 			c.Cashtag = product.NewCashtagRichTextContent()
-		case inbound.EntityEmail:
+		case event.EntityEmail:
 			c.Email = product.NewEmailRichTextContent()
-		case inbound.EntityAddress:
+		case event.EntityAddress:
 			c.Address = product.NewAddressRichTextContent()
-		case inbound.EntityPhoneNumber:
+		case event.EntityPhoneNumber:
 			c.PhoneNumber = product.NewPhoneNumberRichTextContent()
 		default:
 			continue
@@ -586,7 +581,7 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if version != outerVersion {
 		if kc, err := e.store.Value(ctx, keyChangeIndexKey(cid, version)); err == nil {
 			if ev, err := wire.DecodeMessageEvent(kc); err == nil {
-				p.RawEventCkces = []*event.MessageEvent{ev}
+				p.RawEventCkces = []*tevent.MessageEvent{ev}
 			}
 		}
 	}
@@ -611,7 +606,7 @@ func (e *Engine) storedEvent(ctx context.Context, cid, seq string) (*keystore.St
 
 // openStoredMessage decrypts a stored raw message event with the key of its
 // version and returns its contents.
-func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *event.MessageEvent) (*product.MessageEntryContents, string, error) {
+func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *tevent.MessageEvent) (*product.MessageEntryContents, string, error) {
 	mce := me.Detail.MessageCreateEvent
 	version := mce.GetConversationKeyVersion()
 	k, err := e.store.ConversationKey(ctx, cid, version)

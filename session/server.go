@@ -69,19 +69,3 @@ type Server interface {
 	// reader.
 	MediaDownload(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, error)
 }
-
-// problems turns a response "errors" array into a PartialError, or nil.
-func problems(op string, ps []api.Problem) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	pe := &PartialError{Op: op}
-	for _, p := range ps {
-		d := p.Title
-		if p.Detail != "" {
-			d += ": " + p.Detail
-		}
-		pe.Details = append(pe.Details, d)
-	}
-	return pe
-}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -35,7 +35,7 @@ func (e *Engine) signer() (*signer, error) {
 // action packages a signed action for the REST action_signatures array.
 // The payload's byte string is echoed as signature_payload only when echo is
 // set; a payload that embeds a secret must never be echoed.
-func (s *signer) action(messageID string, detail *event.MessageEventDetail, p crypto.Payload, echo bool) (api.ActionSignature, error) {
+func (s *signer) action(messageID string, detail *tevent.MessageEventDetail, p crypto.Payload, echo bool) (api.ActionSignature, error) {
 	raw, err := p.Sign(s.key)
 	if errors.Is(err, crypto.ErrInvalidPayload) {
 		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -69,7 +69,7 @@ func (s *signer) action(messageID string, detail *event.MessageEventDetail, p cr
 // keyChangeAction signs a v7 ConversationKeyChangeEvent. The payload embeds
 // the plaintext conversation key, so it is never echoed (signature_payload
 // stays empty) and is signed without joining its components.
-func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.ConversationKey, parts []*event.ConversationParticipantKey) (api.ActionSignature, error) {
+func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.ConversationKey, parts []*tevent.ConversationParticipantKey) (api.ActionSignature, error) {
 	p, err := crypto.KeyChangePayload(crypto.SignatureVersion,
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID},
 		crypto.KeyChange{ConversationKeyVersion: version, Key: key})
@@ -77,7 +77,7 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	f := false
-	detail := &event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+	detail := &tevent.MessageEventDetail{ConversationKeyChangeEvent: &tevent.ConversationKeyChangeEvent{
 		ConversationKeyVersion:      &version,
 		ConversationParticipantKeys: parts,
 		ForKeyRotation:              &f,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -302,7 +302,7 @@ func decodeStaged(b []byte) (*syncPage, error) {
 			s := string(r.bytes())
 			p.badB64 = append(p.badB64, s)
 			_, err := wire.DecodeB64(s)
-			p.bad = append(p.bad, &Event{Err: fmt.Errorf("%w: %w", inbound.ErrMalformed, err)})
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
 		}
 	}
 	p.overEvents, p.overBytes = r.uint(1<<40), r.uint(1<<40)

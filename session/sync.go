@@ -12,8 +12,9 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -23,12 +24,12 @@ type SyncResult struct {
 	ConversationID string
 	// Entries are the events stored by this sync, oldest first (empty for
 	// SyncEach).
-	Entries []Entry
+	Entries []event.Entry
 	// Anomalies are transcript findings: gaps, forks, duplicates,
 	// conflicting duplicates, reorders and messages under unknown key
 	// versions. Gaps also appear where the server legitimately withholds
 	// events (deleted messages, key changes no message uses).
-	Anomalies []Anomaly
+	Anomalies []event.Anomaly
 	// KeyChanges are peer key changes detected while refreshing the
 	// participants' keys.
 	KeyChanges []KeyChanged
@@ -50,9 +51,9 @@ type SyncResult struct {
 // decrypts them, stores them (see History) and returns what was stored.
 // See SyncEach for the details; Sync additionally collects the entries.
 func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
-	var entries []Entry
-	res, err := e.SyncEach(ctx, id, func(ev *Event) error {
-		entries = append(entries, EntryFromEvent(ev))
+	var entries []event.Entry
+	res, err := e.SyncEach(ctx, id, func(ev *event.Event) error {
+		entries = append(entries, ev.Entry())
 		return nil
 	})
 	if res != nil {
@@ -92,7 +93,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // AnomalyUnconfirmedDelete. fn returning an error stops the sync.
 //
 // Hostile input is contained: an event with a malformed id fails alone
-// (inbound.ErrMalformed); signed events by non-members of the
+// (ErrMalformed); signed events by non-members of the
 // conversation fail with ErrNotMember; unauthorised group changes, and
 // edits and deletes of another author's message, with ErrNotAuthorized;
 // group changes that do not fit the roster held with ErrRosterDivergence;
@@ -100,7 +101,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
 // bounds (see maxPageEvents), stops the sync with ErrServerResponse.
-func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error) (*SyncResult, error) {
+func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
@@ -114,12 +115,8 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*Event) error)
 	defer unlock()
 
 	res := &SyncResult{ConversationID: cid}
-	var rec *keystore.Conversation
-	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		var err error
-		rec, err = e.conversationRecord(ctx, tx, cid)
-		return err
-	}); err != nil {
+	rec, err := e.readConversation(ctx, cid)
+	if err != nil {
 		return nil, err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
@@ -186,7 +183,7 @@ type syncState struct {
 	res  *SyncResult
 	cid  string
 	keys *storeKeys
-	fn   func(*Event) error
+	fn   func(*event.Event) error
 
 	stored string // newest sequence id stored before this sync
 
@@ -212,7 +209,7 @@ type syncState struct {
 	// queue holds the events stored by the batch in progress, for fn
 	// once it has committed (see flush); undo journals what the batch's
 	// transaction changed in this state (see restore).
-	queue []*Event
+	queue []*event.Event
 	undo  []func()
 	// unwraps memoises the keys unwrapped from key changes (the same key
 	// change is served with every page); pre are the keys of preverify.
@@ -221,7 +218,7 @@ type syncState struct {
 }
 
 // pageAscending reports whether the server listed data oldest first.
-func pageAscending(data []*Event) bool {
+func pageAscending(data []*event.Event) bool {
 	up, down := 0, 0
 	for i := 1; i < len(data); i++ {
 		a, b := data[i-1].SequenceID, data[i].SequenceID
@@ -262,31 +259,31 @@ func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool 
 // checkLinks checks the previous_sequence_id links of a page (sorted
 // oldest first) and its join with the range walked before, then extends
 // that range.
-func (s *syncState) checkLinks(walk []*Event) {
-	report := func(k AnomalyKind, seq, related string) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
+func (s *syncState) checkLinks(walk []*event.Event) {
+	report := func(k event.AnomalyKind, seq, related string) {
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
 	}
 	// link reports how ev's claimed predecessor relates to the event
 	// actually before it.
-	link := func(ev *Event, before string) {
+	link := func(ev *event.Event, before string) {
 		prev := ev.PreviousSequenceID
 		switch {
 		case prev == "" || prev == before:
 		case !decimal.Less(prev, ev.SequenceID):
-			report(inbound.AnomalySelfReference, ev.SequenceID, prev)
+			report(event.AnomalySelfReference, ev.SequenceID, prev)
 		case decimal.Less(before, prev):
 			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
 		default:
-			report(AnomalyFork, ev.SequenceID, prev)
+			report(event.AnomalyFork, ev.SequenceID, prev)
 		}
 	}
-	var uniq []*Event
+	var uniq []*event.Event
 	for i, ev := range walk {
 		if i > 0 && ev.SequenceID == walk[i-1].SequenceID {
 			if sha256.Sum256(ev.Raw) == sha256.Sum256(walk[i-1].Raw) {
-				report(AnomalyDuplicate, ev.SequenceID, ev.SequenceID)
+				report(event.AnomalyDuplicate, ev.SequenceID, ev.SequenceID)
 			} else {
-				report(AnomalyConflict, ev.SequenceID, ev.SequenceID)
+				report(event.AnomalyConflict, ev.SequenceID, ev.SequenceID)
 			}
 			continue
 		}
@@ -307,7 +304,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 			if decimal.Less(last.SequenceID, s.loPrev) {
 				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
 			} else {
-				report(AnomalyFork, s.lo, s.loPrev)
+				report(event.AnomalyFork, s.lo, s.loPrev)
 			}
 		}
 		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
@@ -315,7 +312,7 @@ func (s *syncState) checkLinks(walk []*Event) {
 		link(first, s.hi)
 		s.hi = last.SequenceID
 	default:
-		report(AnomalyReorder, first.SequenceID, s.hi)
+		report(event.AnomalyReorder, first.SequenceID, s.hi)
 		if decimal.Less(first.SequenceID, s.lo) {
 			s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
 		}
@@ -326,23 +323,23 @@ func (s *syncState) checkLinks(walk []*Event) {
 }
 
 // note records an event's failure in the result.
-func (s *syncState) note(ev *Event) {
+func (s *syncState) note(ev *event.Event) {
 	if ev.Err == nil {
 		return
 	}
 	s.res.Failed++
 	var uk *inbound.UnknownKeyError
 	if errors.As(ev.Err, &uk) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyMissingKey, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: uk.Version})
 	}
 	var re *replayedError
 	if errors.As(ev.Err, &re) {
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyDuplicate, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: re.original})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyDuplicate, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: re.original})
 	}
 }
 
 // store records events in tx and queues the new ones for fn.
-func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*Event) error {
+func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
 	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
@@ -355,7 +352,7 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*Event) err
 	for _, seq := range conflicts {
 		// The server now serves different bytes under a stored sequence
 		// id: the stored event is kept and the equivocation reported.
-		s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
+		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: seq, Related: seq})
 	}
 	for i, ev := range evs {
 		if fresh[i] {
@@ -366,7 +363,7 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*Event) err
 }
 
 // storeEvents is storeEventsTx in a transaction of its own.
-func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	inner := false
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		fresh, conflicts, err = e.storeEventsTx(ctx, tx, cid, evs, pass)
@@ -388,83 +385,33 @@ func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*Event, pass
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. Events without a valid sequence id are not stored
 // but count as fresh.
-func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
-	err = func() error {
-		for i, ev := range evs {
-			fresh[i] = false
-			if !decimal.ValidID(ev.SequenceID) {
-				fresh[i] = true
-				continue
-			}
-			prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
-			if err != nil {
-				return err
-			}
-			if prev != nil && prev.Type == keystore.DamagedType {
-				prev = nil // a damaged stored record is replaced by the server's copy
-			}
-			if prev != nil {
-				prev.Body.Zero()
-				if !bytes.Equal(prev.Raw, ev.Raw) {
-					conflicts = append(conflicts, ev.SequenceID)
-				}
-				continue
-			}
+	for i, ev := range evs {
+		if !decimal.ValidID(ev.SequenceID) {
 			fresh[i] = true
-			if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
-				return err
-			}
-			if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
-				return err
-			}
-			en := EntryFromEvent(ev)
-			if en.Group != nil && en.Group.Title != "" {
-				en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
-				titles[i] = en.Group.Title
-			}
-			if !validMessageID(en.MessageID) {
-				en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
-			}
-			if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{en.stored(ev.Raw)}); err != nil {
-				return err
-			}
-			if err := e.settle(ctx, tx, cid, ev); err != nil {
-				return err
-			}
-			if !ev.Verified {
-				continue
-			}
-			if m := ev.Message; m != nil && m.Kind == inbound.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
-				key := editIndexKey(cid, m.Edit.TargetSequenceID)
-				if old, err := tx.Value(ctx, key); err == nil {
-					if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(ev.SequenceID, pe.GetSequenceID()) {
-						continue
-					}
-				}
-				if err := tx.SetValue(ctx, key, ev.Raw); err != nil {
-					return err
-				}
-			}
-			if ev.GroupChange != nil {
-				if err := e.applyGroupChange(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-			}
-			if ev.Delete != nil {
-				if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-				if err := e.notePendingDeletes(ctx, tx, cid, ev); err != nil {
-					return err
-				}
-			}
+			continue
 		}
-		return nil
-	}()
-	if err != nil {
-		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		held, err := storedCopy(ctx, tx, cid, ev)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		switch held {
+		case heldSame:
+			continue
+		case heldOther:
+			conflicts = append(conflicts, ev.SequenceID)
+			continue
+		}
+		fresh[i] = true
+		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		if title != nil {
+			titles[i] = *title
+		}
 	}
 	// The roster is applied; callers see the group changes as stored, with
 	// the title opened (the wire form stays in Raw).
@@ -474,6 +421,93 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		evs[i].GroupChange = &g
 	}
 	return fresh, conflicts, nil
+}
+
+// held says what the store holds under an event's sequence id.
+type held int
+
+const (
+	heldNone  held = iota // nothing, or a damaged record the server's copy replaces
+	heldSame              // the same bytes
+	heldOther             // other bytes: the server equivocates
+)
+
+// storedCopy compares ev with the event stored under its sequence id.
+func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (held, error) {
+	prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
+	if err != nil {
+		return heldNone, err
+	}
+	if prev == nil || prev.Type == keystore.DamagedType {
+		return heldNone, nil
+	}
+	prev.Body.Zero()
+	if !bytes.Equal(prev.Raw, ev.Raw) {
+		return heldOther, nil
+	}
+	return heldSame, nil
+}
+
+// storeEvent gates a new event (gateEvent, gateAuthorship), stores it and
+// applies its effects. title is the group change's title as shown, when
+// it names one.
+func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) (title *string, err error) {
+	if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
+		return nil, err
+	}
+	if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil {
+		return nil, err
+	}
+	en := ev.Entry()
+	if en.Group != nil && en.Group.Title != "" {
+		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
+		title = &en.Group.Title
+	}
+	if !validMessageID(en.MessageID) {
+		en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
+	}
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return nil, err
+	}
+	if err := e.settle(ctx, tx, cid, ev); err != nil {
+		return nil, err
+	}
+	if !ev.Verified {
+		return title, nil
+	}
+	return title, e.applyEffects(ctx, tx, cid, ev)
+}
+
+// applyEffects applies what a verified, stored event changes beyond its
+// own record: the edit index, the group roster, deletes.
+func (e *Engine) applyEffects(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if m := ev.Message; m != nil && m.Kind == event.ContentEdit && m.Edit != nil && decimal.Valid(m.Edit.TargetSequenceID) {
+		return indexEdit(ctx, tx, cid, m.Edit.TargetSequenceID, ev)
+	}
+	if ev.GroupChange != nil {
+		if err := e.applyGroupChange(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+	}
+	if ev.Delete != nil {
+		if err := e.applyDelete(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		return e.notePendingDeletes(ctx, tx, cid, ev)
+	}
+	return nil
+}
+
+// indexEdit records edit as the newest edit of target, unless a later
+// one (by sequence id) is indexed already.
+func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *event.Event) error {
+	key := editIndexKey(cid, target)
+	if old, err := tx.Value(ctx, key); err == nil {
+		if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
+			return nil
+		}
+	}
+	return tx.SetValue(ctx, key, edit.Raw)
 }
 
 // entryTitle is the title a group change shows in the history: opened with
@@ -496,7 +530,7 @@ func (e *Engine) entryTitle(ctx context.Context, tx keystore.Tx, cid, version, t
 // change that does not fit the roster or that its author may not make (the
 // roster step, which also applies it), a delete-for-all of someone else's
 // message.
-func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *Event, pass *rosterPass) error {
+func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) error {
 	if err := gateReplay(ctx, tx, cid, ev); err != nil {
 		return err
 	}
@@ -535,9 +569,9 @@ func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.St
 // stored message: an unverified one's sender is the server's word), or for
 // this account when it deleted them for itself. The entry stays (Removed) so
 // the transcript keeps its shape.
-func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	d := ev.Delete
-	forAll := d.Action == inbound.DeleteForAll
+	forAll := d.Action == event.DeleteForAll
 	if !forAll && ev.SenderID != e.userID {
 		return nil
 	}
@@ -557,10 +591,9 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 		if en.Removed {
 			continue
 		}
-		gone := Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
-			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true,
-			removedPrev: previousOf(old.Raw)}
-		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{gone.stored(nil)}); err != nil {
+		gone := event.Entry{ConversationID: cid, SequenceID: en.SequenceID, MessageID: en.MessageID, SenderID: en.SenderID,
+			Type: en.Type, CreatedAt: en.CreatedAt, Verified: en.Verified, Error: en.Error, KeyVersion: en.KeyVersion, Removed: true}
+		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&gone, nil, previousOf(old.Raw))}); err != nil {
 			return err
 		}
 		if err := tx.SetValue(ctx, editIndexKey(cid, seq), nil); err != nil {
@@ -573,7 +606,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 // applyGroupChange records what a verified group change, accepted by the
 // roster step (gateRoster), says of the group besides its roster: type,
 // title, avatar, TTL and screen-capture flag.
-func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *Event) error {
+func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
 		return err
@@ -581,7 +614,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	m := loadMeta(c)
 	g := ev.GroupChange
 	switch g.Kind {
-	case inbound.GroupCreated:
+	case event.GroupCreated:
 		c.Type = KindGroup
 		if g.Title != "" {
 			m.TitleCipher = g.Title
@@ -592,7 +625,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			t := g.TTL.Milliseconds()
 			m.TTLMsec = &t
 		}
-	case inbound.GroupMembersAdded:
+	case event.GroupMembersAdded:
 		if g.Title != "" && g.Title != m.TitleCipher {
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
@@ -605,10 +638,10 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}
-	case inbound.GroupTitleChanged:
+	case event.GroupTitleChanged:
 		m.TitleCipher = g.Title
 		m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
-	case inbound.GroupAvatarChanged:
+	case event.GroupAvatarChanged:
 		m.AvatarURL = g.AvatarURL
 	default:
 		return nil

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Storing a sync in batches. The pages of a sync are stored in batches of
@@ -113,7 +114,7 @@ func (r *pageRunner) page(ctx context.Context, tx keystore.Tx, i int) (*syncPage
 // batch stores, in one transaction, the first queued page (its events
 // given) and the pages after it while their decryption ahead holds, up to
 // maxBatchPages and maxBatchEvents.
-func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
+func (r *pageRunner) batch(ctx context.Context, first []*event.Event) error {
 	s := r.s
 	snap := s.snapshot()
 	runs, done := 0, 0
@@ -173,7 +174,7 @@ func (r *pageRunner) batch(ctx context.Context, first []*Event) error {
 
 // takeAhead returns the events of p decrypted ahead, when they are what a
 // decryption now would give, or nil.
-func (r *pageRunner) takeAhead(p *syncPage) []*Event {
+func (r *pageRunner) takeAhead(p *syncPage) []*event.Event {
 	a := r.ahead
 	if a == nil || a.p != p {
 		return nil
@@ -184,7 +185,7 @@ func (r *pageRunner) takeAhead(p *syncPage) []*Event {
 
 // decryptCached decrypts p with the keys cached so far, or returns nil
 // when they do not answer every lookup.
-func (r *pageRunner) decryptCached(ctx context.Context, p *syncPage) []*Event {
+func (r *pageRunner) decryptCached(ctx context.Context, p *syncPage) []*event.Event {
 	a := r.s.decryptAhead(ctx, p)
 	return a.result(r.s)
 }
@@ -196,7 +197,7 @@ type aheadRun struct {
 	gen  uint64
 	view *cachedKeys
 	wg   sync.WaitGroup
-	evs  []*Event
+	evs  []*event.Event
 	err  error
 }
 
@@ -215,7 +216,7 @@ func (s *syncState) decryptAhead(ctx context.Context, p *syncPage) *aheadRun {
 // what decrypting p now would give: no lookup missed the cache, and
 // neither the keys nor their cache changed since it started. Otherwise
 // the events are dropped and result returns nil.
-func (a *aheadRun) result(s *syncState) []*Event {
+func (a *aheadRun) result(s *syncState) []*event.Event {
 	a.wg.Wait()
 	if a.err != nil || a.view.miss.Load() || a.keys != s.keys || a.gen != s.keys.generation() {
 		a.drop()

@@ -11,8 +11,9 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -23,7 +24,7 @@ import (
 // stored before, and those that were not base64, are queued for fn, which
 // sees them once tx has committed (see flush). ordered says the pages come
 // oldest first (staged pages, see run).
-func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs []*Event, ordered bool) error {
+func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs []*event.Event, ordered bool) error {
 	kcCount := p.kcCount
 	s.res.Events += len(evs) + len(p.bad)
 	s.res.Failed += len(p.bad)
@@ -53,7 +54,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 			} else if prev != nil {
 				prev.Body.Zero()
 				if !bytes.Equal(prev.Raw, ev.Raw) {
-					s.res.Anomalies = append(s.res.Anomalies, Anomaly{Kind: AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
+					s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: event.AnomalyConflict, ConversationID: s.cid, SequenceID: ev.SequenceID, Related: ev.SequenceID})
 				}
 				continue
 			}
@@ -83,7 +84,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 // walked before), sorted oldest first; keep are those stored without
 // being walked (data without a valid sequence id, key changes served for
 // their keys only and not walked before).
-func (s *syncState) window(data, kcs []*Event, ordered bool) (walk, keep []*Event) {
+func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep []*event.Event) {
 	ascending := ordered || pageAscending(data)
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
@@ -135,7 +136,7 @@ func (s *syncState) flush() error {
 // this account holds byte for byte are not run through the pipeline again
 // (see reserved). It reads the store and may write it (pinning fetched
 // keys): never call it inside a transaction.
-func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*Event, error) {
+func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*event.Event, error) {
 	if err := s.reserved(ctx, p); err != nil {
 		return nil, err
 	}
@@ -161,9 +162,9 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*Event, erro
 
 // decrypt runs a page through the receive pipeline with keys, holding the
 // page to its element budget (see pageBudget) as the events stream out.
-func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*Event, error) {
+func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*event.Event, error) {
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: p.memoOf(), Unwraps: s.unwrapMemo()}
-	evs := make([]*Event, 0, len(p.raws))
+	evs := make([]*event.Event, 0, len(p.raws))
 	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(p.raws), opts) {
 		if err != nil {
@@ -225,7 +226,7 @@ func (s *syncState) reserved(ctx context.Context, p *syncPage) error {
 			}
 			if stub != nil {
 				if p.stubs == nil {
-					p.stubs = map[int]*Event{}
+					p.stubs = map[int]*event.Event{}
 				}
 				p.stubs[i] = stub
 			}
@@ -236,7 +237,7 @@ func (s *syncState) reserved(ctx context.Context, p *syncPage) error {
 
 // stubOf returns the stub of raw when it is a message stored byte for byte
 // at its sequence id, at or below the sync position, or nil.
-func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*Event, error) {
+func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*event.Event, error) {
 	seq, ok := wire.PeekSequenceID(raw)
 	if !ok || !decimal.ValidID(seq) || decimal.Less(s.stored, seq) {
 		return nil, nil
@@ -253,8 +254,8 @@ func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*Ev
 	if err != nil || me.GetSequenceID() != seq || me.Detail == nil || me.Detail.MessageCreateEvent == nil {
 		return nil, nil
 	}
-	ev := &Event{SequenceID: seq, PreviousSequenceID: me.GetPreviousSequenceID(), MessageID: me.GetMessageID(),
-		SenderID: me.GetSenderID(), ConversationID: me.GetConversationID(), Raw: raw, Kind: inbound.KindMessage}
+	ev := &event.Event{SequenceID: seq, PreviousSequenceID: me.GetPreviousSequenceID(), MessageID: me.GetMessageID(),
+		SenderID: me.GetSenderID(), ConversationID: me.GetConversationID(), Raw: raw, Kind: event.KindMessage}
 	if ms, err := strconv.ParseInt(me.GetCreatedAtMsec(), 10, 64); err == nil {
 		ev.CreatedAt = time.UnixMilli(ms)
 	}
@@ -263,7 +264,7 @@ func (s *syncState) stubOf(ctx context.Context, tx keystore.Tx, raw []byte) (*Ev
 
 // decryptKnown is decrypt with the page's stubs in place of their
 // messages (see reserved).
-func (s *syncState) decryptKnown(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*Event, error) {
+func (s *syncState) decryptKnown(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*event.Event, error) {
 	if len(p.stubs) == 0 {
 		return s.decrypt(ctx, keys, p)
 	}
@@ -277,8 +278,8 @@ func (s *syncState) decryptKnown(ctx context.Context, keys inbound.Keys, p *sync
 	if err != nil {
 		return nil, err
 	}
-	evs := make([]*Event, 0, len(p.raws))
-	p.stubbed = map[*Event]bool{}
+	evs := make([]*event.Event, 0, len(p.raws))
+	p.stubbed = map[*event.Event]bool{}
 	for i := range p.raws {
 		if stub := p.stubs[i]; stub != nil {
 			c := *stub
@@ -300,7 +301,7 @@ func (s *syncState) unwrapMemo() *crypto.UnwrapMemo {
 }
 
 // dropEvents wipes the keys of events that are dropped unused.
-func dropEvents(evs []*Event) {
+func dropEvents(evs []*event.Event) {
 	for _, ev := range evs {
 		if ev != nil && ev.KeyChange != nil && ev.KeyChange.Key != nil {
 			ev.KeyChange.Key.Zero()
@@ -365,7 +366,7 @@ func (s *syncState) setServed(seq, prev string) {
 }
 
 // addPairs records the verified v6+ key changes among evs, journalled.
-func (s *syncState) addPairs(evs []*Event) {
+func (s *syncState) addPairs(evs []*event.Event) {
 	for _, ev := range evs {
 		if kc := ev.KeyChange; kc != nil && ev.Verified && kc.UsableForEncryption {
 			k := pairKey(ev.SenderID, kc.Version)

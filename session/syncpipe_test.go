@@ -14,7 +14,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // countingStore counts the write transactions run on a store (Update and
@@ -126,7 +126,7 @@ func TestSyncBatchesStoreWrites(t *testing.T) {
 	}
 	before := cs.writes.Load()
 	var seen []string
-	res, err := bob.e.SyncEach(c, alice.id, func(ev *Event) error {
+	res, err := bob.e.SyncEach(c, alice.id, func(ev *event.Event) error {
 		if ev.Message != nil {
 			seen = append(seen, ev.Text())
 		}
@@ -215,7 +215,7 @@ func TestSyncTransactionRunAgain(t *testing.T) {
 		!slices.Equal(texts(rb.Entries), texts(rc.Entries)) {
 		t.Fatalf("results differ: %d/%d events, %d/%d failed, %s/%s, %v / %v", rb.Events, rc.Events, rb.Failed, rc.Failed, rb.Roster, rc.Roster, anomalyKinds(rb), anomalyKinds(rc))
 	}
-	edited := slices.ContainsFunc(rb.Entries, func(en Entry) bool { return en.Type == TypeEdit && en.Text == "a1 edited" && en.Verified })
+	edited := slices.ContainsFunc(rb.Entries, func(en event.Entry) bool { return en.Type == event.TypeEdit && en.Text == "a1 edited" && en.Verified })
 	if rb.Roster != RosterConfirmed || rb.Failed != 0 || !slices.Contains(texts(rb.Entries), "dave here") || !edited || slices.Contains(texts(rb.Entries), "a2") {
 		t.Fatalf("bob's sync: roster %s, failed %d, texts %q, anomalies %v", rb.Roster, rb.Failed, texts(rb.Entries), rb.Anomalies)
 	}
@@ -273,7 +273,7 @@ func TestSyncSpill(t *testing.T) {
 		}
 	}
 	listed := -1
-	res, err := bob.e.SyncEach(c, alice.id, func(*Event) error {
+	res, err := bob.e.SyncEach(c, alice.id, func(*event.Event) error {
 		if listed < 0 {
 			entries, err := os.ReadDir(dir)
 			if err != nil {
@@ -290,7 +290,7 @@ func TestSyncSpill(t *testing.T) {
 		t.Fatalf("%d files in the spill directory during the sync", listed)
 	}
 	stagedSeen := false
-	res, err = carol.e.SyncEach(c, alice.id, func(*Event) error {
+	res, err = carol.e.SyncEach(c, alice.id, func(*event.Event) error {
 		if _, err := carol.store.Value(c, stageKey(oneToOne(t, alice, carol), 1)); err == nil {
 			stagedSeen = true
 		}
@@ -319,7 +319,7 @@ func oneToOne(t *testing.T, a, b *testUser) string {
 	return cid
 }
 
-func mustHistory(t *testing.T, u *testUser, id string) []Entry {
+func mustHistory(t *testing.T, u *testUser, id string) []event.Entry {
 	t.Helper()
 	h, err := u.e.History(ctx(t), id, "", 0)
 	if err != nil {
@@ -492,7 +492,7 @@ func TestReservedStubs(t *testing.T) {
 		t.Fatalf("%d stubs (the altered message stubbed: %v)", len(p.stubs), p.stubs[p.kcCount] != nil)
 	}
 	for i, stub := range p.stubs {
-		if i < p.kcCount || stub.Kind != inbound.KindMessage || stub.SenderID != alice.id || !decimal.ValidID(stub.SequenceID) {
+		if i < p.kcCount || stub.Kind != event.KindMessage || stub.SenderID != alice.id || !decimal.ValidID(stub.SequenceID) {
 			t.Fatalf("stub %d: %+v", i, stub)
 		}
 	}

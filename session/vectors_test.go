@@ -8,7 +8,7 @@ import (
 	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -50,7 +50,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 	if got := testutil.Must(e.ExportBackup())(t); wire.EncodeB64(got) != v["private_keys_concat_b64"] {
 		t.Fatal("backup does not round-trip")
 	}
-	kc, err := e.Receive(ctx, v["event_key_change_b64"])
+	kc, err := e.receive(ctx, v["event_key_change_b64"])
 	if err != nil || kc.Err != nil || !kc.Verified || kc.KeyChange == nil || kc.KeyChange.Version != v["event_conversation_key_version"] {
 		t.Fatalf("key change: %+v, %v", kc, err)
 	}
@@ -63,7 +63,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 	if err != nil || wire.EncodeB64(k.Key[:]) != v["conversation_key_b64"] {
 		t.Fatalf("adopted key differs (%v)", err)
 	}
-	msg, err := e.Receive(ctx, v["event_message_b64"])
+	msg, err := e.receive(ctx, v["event_message_b64"])
 	if err != nil || msg.Err != nil || !msg.Verified || msg.Text() != v["event_message_text"] {
 		t.Fatalf("message: %+v, %v", msg, err)
 	}
@@ -73,7 +73,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 		t.Fatalf("warnings %v", msg.Warnings)
 	}
 	h, err := e.History(ctx, v["event_conversation_id"], "", 0)
-	if err != nil || len(h) != 1 || h[0].Type != TypeKeyChange || !h[0].Verified {
+	if err != nil || len(h) != 1 || h[0].Type != event.TypeKeyChange || !h[0].Verified {
 		t.Fatalf("history %+v, %v", h, err)
 	}
 
@@ -86,25 +86,25 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 		{"event_reply_forged_b64", v["event_reply_text"], v["event_reply_forged_preview_text"], false},
 	} {
 		e := vectorEngine(t, v)
-		if _, err := e.Receive(ctx, v["event_key_change_b64"]); err != nil {
+		if _, err := e.receive(ctx, v["event_key_change_b64"]); err != nil {
 			t.Fatal(err)
 		}
-		ev, err := e.Receive(ctx, v[tc.key])
+		ev, err := e.receive(ctx, v[tc.key])
 		if err != nil || ev.Err != nil || !ev.Verified {
 			t.Fatalf("%s: %+v, %v", tc.key, ev, err)
 		}
-		en := EntryFromEvent(ev)
+		en := ev.Entry()
 		if en.ReplyTo == nil || (en.ReplyTo.Validation == "valid") != tc.valid || en.ReplyTo.Text != tc.preview {
 			t.Fatalf("%s: reply %+v", tc.key, en.ReplyTo)
 		}
 	}
 
 	// The failure event is unsigned server metadata; garbage is rejected.
-	f, err := e.Receive(ctx, v["event_failure_b64"])
-	if err != nil || f.Kind != inbound.KindFailure || f.Verified {
+	f, err := e.receive(ctx, v["event_failure_b64"])
+	if err != nil || f.Kind != event.KindFailure || f.Verified {
 		t.Fatalf("failure: %+v, %v", f, err)
 	}
-	if _, err := e.Receive(ctx, v["event_garbage_b64"]); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := e.receive(ctx, v["event_garbage_b64"]); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("garbage: %v", err)
 	}
 }

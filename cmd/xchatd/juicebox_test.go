@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/backup"
 )
 
 // TestXchatdJuicebox: the binary serves the three realms and juicebox_config
@@ -47,7 +48,7 @@ func TestXchatdJuicebox(t *testing.T) {
 	if _, err := e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := session.NewAPIServer(c).OwnPublicKeys(ctx, id)
+	keys, _, err := c.GetUserPublicKeys(ctx, id, []string{"public_key_version", "juicebox_config"})
 	if err != nil || len(keys.Data) != 1 {
 		t.Fatalf("own keys: %v", err)
 	}
@@ -58,11 +59,11 @@ func TestXchatdJuicebox(t *testing.T) {
 	if x.MaxGuessCount != 7 || x.Configuration.PinHashingMode != juicebox.FastInsecure {
 		t.Fatalf("served %d guesses, %v", x.MaxGuessCount, x.Configuration.PinHashingMode)
 	}
-	opt := session.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())
-	if err := e.SetupBackup(ctx, []byte("2580"), opt); err != nil {
+	opt := backup.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())
+	if err := backup.Setup(ctx, e, c, []byte("2580"), opt); err != nil {
 		t.Fatal(err)
 	}
-	r, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(c), id, []byte("2580"), opt)
+	r, err := backup.Restore(ctx, keystore.NewMemory(), c, id, []byte("2580"), opt)
 	fp := testutil.Must(e.Fingerprint())(t)
 	if err != nil || r.Fingerprint != fp {
 		t.Fatalf("restore through xchatd: %v", err)

@@ -12,9 +12,10 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 var errorf = fmt.Errorf
@@ -76,9 +77,9 @@ func newDM(w *world, texts ...string) *dm {
 func (d *dm) mid(i int) string { return d.sent[i].MessageID }
 
 // tamper installs a rule editing every served copy of message mid.
-func (w *world) tamper(name, mid string, f func(me *event.MessageEvent)) {
+func (w *world) tamper(name, mid string, f func(me *tevent.MessageEvent)) {
 	w.proxy.Add(hostile.Events(name, func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
+		return hostile.EditData(page, func(me *tevent.MessageEvent) error {
 			if me.GetMessageID() == mid {
 				f(me)
 			}
@@ -120,7 +121,7 @@ func strp(s string) *string { return &s }
 var attacks = []attack{
 	{"ciphertext-bit-flip", func(w *world) (string, error) {
 		d := newDM(w)
-		w.tamper("flip", d.mid(1), func(me *event.MessageEvent) {
+		w.tamper("flip", d.mid(1), func(me *tevent.MessageEvent) {
 			c := me.Detail.MessageCreateEvent.Contents
 			c[len(c)/2] ^= 0x01
 		})
@@ -128,13 +129,13 @@ var attacks = []attack{
 	}},
 	{"signature-swapped-between-events", func(w *world) (string, error) {
 		d := newDM(w)
-		var sigs = map[string]*event.MessageEventSignature{}
+		var sigs = map[string]*tevent.MessageEventSignature{}
 		for _, me := range w.serverEvents(d.alice, d.path) {
 			sigs[me.GetMessageID()] = me.MessageEventSignature
 		}
 		a, b := d.mid(0), d.mid(1)
 		w.proxy.Add(hostile.Events("swap", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-			return hostile.EditData(page, func(me *event.MessageEvent) error {
+			return hostile.EditData(page, func(me *tevent.MessageEvent) error {
 				switch me.GetMessageID() {
 				case a:
 					me.MessageEventSignature = sigs[b]
@@ -166,7 +167,7 @@ var attacks = []attack{
 			return "", err
 		}
 		s := alice.send(g, "alice says")[0]
-		w.tamper("reattribute", s.MessageID, func(me *event.MessageEvent) {
+		w.tamper("reattribute", s.MessageID, func(me *tevent.MessageEvent) {
 			me.SenderID = strp(carol.id)
 			me.MessageEventSignature.PublicKeyVersion = strp(carol.e.PublicKeyVersion())
 		})
@@ -231,7 +232,7 @@ var attacks = []attack{
 			return nil
 		}))
 		r := d.bob.sync(d.cid)
-		a, ok := r.anomaly(session.AnomalyGap)
+		a, ok := r.anomaly(event.AnomalyGap)
 		if r.err != nil || !ok || a.Related != d.sent[1].SequenceID {
 			return "", errorf("sync err %v, anomalies %v", r.err, anomalies(r))
 		}
@@ -250,7 +251,7 @@ var attacks = []attack{
 			return nil
 		}))
 		r := d.bob.sync(d.cid)
-		a, ok := r.anomaly(session.AnomalyDuplicate)
+		a, ok := r.anomaly(event.AnomalyDuplicate)
 		if r.err != nil || !ok {
 			return "", errorf("sync err %v, anomalies %v", r.err, anomalies(r))
 		}
@@ -268,7 +269,7 @@ var attacks = []attack{
 		d := newDM(w, "m1", "m2", "m3", "m4")
 		s1, s2 := d.sent[1].SequenceID, d.sent[2].SequenceID
 		w.proxy.Add(hostile.Events("reorder", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-			return hostile.EditData(page, func(me *event.MessageEvent) error {
+			return hostile.EditData(page, func(me *tevent.MessageEvent) error {
 				switch me.GetSequenceID() {
 				case s1:
 					me.SequenceID = strp(s2)
@@ -279,7 +280,7 @@ var attacks = []attack{
 			})
 		}))
 		r := d.bob.sync(d.cid)
-		a, ok := r.anomaly(session.AnomalyReorder, session.AnomalyGap, session.AnomalyFork, inbound.AnomalySelfReference)
+		a, ok := r.anomaly(event.AnomalyReorder, event.AnomalyGap, event.AnomalyFork, event.AnomalySelfReference)
 		if r.err != nil || !ok {
 			return "", errorf("sync err %v, anomalies %v", r.err, anomalies(r))
 		}
@@ -289,7 +290,7 @@ var attacks = []attack{
 		d := newDM(w)
 		fork := d.sent[0].SequenceID
 		w.proxy.Add(hostile.Events("fork", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-			return hostile.EditData(page, func(me *event.MessageEvent) error {
+			return hostile.EditData(page, func(me *tevent.MessageEvent) error {
 				if me.GetMessageID() == d.mid(2) {
 					me.PreviousSequenceID = strp(fork) // m2 and m3 both follow m1
 				}
@@ -297,7 +298,7 @@ var attacks = []attack{
 			})
 		}))
 		r := d.bob.sync(d.cid)
-		a, ok := r.anomaly(session.AnomalyFork, session.AnomalyGap)
+		a, ok := r.anomaly(event.AnomalyFork, event.AnomalyGap)
 		if r.err != nil || !ok {
 			return "", errorf("sync err %v, anomalies %v", r.err, anomalies(r))
 		}
@@ -309,9 +310,9 @@ var attacks = []attack{
 			return "", r.err
 		}
 		d.alice.send(d.bob.id, "m4")
-		w.tamper("rewrite", d.mid(2), func(me *event.MessageEvent) { me.CreatedAtMsec = strp("1") })
+		w.tamper("rewrite", d.mid(2), func(me *tevent.MessageEvent) { me.CreatedAtMsec = strp("1") })
 		r := d.bob.sync(d.cid)
-		a, ok := r.anomaly(session.AnomalyConflict)
+		a, ok := r.anomaly(event.AnomalyConflict)
 		if r.err != nil || !ok {
 			return "", errorf("sync err %v, anomalies %v", r.err, anomalies(r))
 		}
@@ -319,17 +320,17 @@ var attacks = []attack{
 	}},
 	{"signature-version-downgrade", func(w *world) (string, error) {
 		d := newDM(w)
-		w.tamper("downgrade", d.mid(1), func(me *event.MessageEvent) { me.MessageEventSignature.SignatureVersion = strp("1") })
+		w.tamper("downgrade", d.mid(1), func(me *tevent.MessageEvent) { me.MessageEventSignature.SignatureVersion = strp("1") })
 		return d.expectEventErr(d.mid(1), inbound.ErrSignatureVersion)
 	}},
 	{"signature-version-noncanonical", func(w *world) (string, error) {
 		d := newDM(w)
-		w.tamper("noncanonical", d.mid(1), func(me *event.MessageEvent) { me.MessageEventSignature.SignatureVersion = strp("07") })
+		w.tamper("noncanonical", d.mid(1), func(me *tevent.MessageEvent) { me.MessageEventSignature.SignatureVersion = strp("07") })
 		return d.expectEventErr(d.mid(1), inbound.ErrSignatureVersion)
 	}},
 	{"signer-key-version-swapped", func(w *world) (string, error) {
 		d := newDM(w)
-		w.tamper("pkv", d.mid(1), func(me *event.MessageEvent) { me.MessageEventSignature.PublicKeyVersion = strp("1") })
+		w.tamper("pkv", d.mid(1), func(me *tevent.MessageEvent) { me.MessageEventSignature.PublicKeyVersion = strp("1") })
 		return d.expectEventErr(d.mid(1), inbound.ErrUnknownSigningKey)
 	}},
 }

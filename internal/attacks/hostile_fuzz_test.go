@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -83,7 +84,7 @@ func FuzzHostileEnvelope(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, en := range h {
-			if !en.Verified || en.Type != session.TypeMessage {
+			if !en.Verified || en.Type != event.TypeMessage {
 				continue
 			}
 			want, ok := honest[en.MessageID]

@@ -8,13 +8,12 @@ import (
 	"sync"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/wire"
-
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
 	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // group is a group of honest alice and carol with bob, the victim, who has

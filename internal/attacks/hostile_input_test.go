@@ -12,9 +12,10 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -62,7 +63,7 @@ func expectMalformed(w *world, raws ...[]byte) (string, error) {
 	n := 0
 	var last error
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			n++
 			last = ev.Err
 		}
@@ -77,14 +78,14 @@ func expectMalformed(w *world, raws ...[]byte) (string, error) {
 }
 
 // media sends a file from alice to bob and returns bob's view of it.
-func mediaDM(w *world, sizes ...int) (*dm, []*session.MediaAttachment, []string, [][]byte) {
+func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [][]byte) {
 	d := newDM(w, "intro")
 	var plains [][]byte
 	for i, n := range sizes {
 		p := bytes.Repeat([]byte{byte('a' + i)}, n)
 		plains = append(plains, p)
 		if _, err := d.alice.e.SendMedia(w.ctx, d.cid, session.Media{
-			Data: bytes.NewReader(p), Size: int64(n), Filename: fmt.Sprintf("f%d.bin", i), Type: session.MediaFile,
+			Data: bytes.NewReader(p), Size: int64(n), Filename: fmt.Sprintf("f%d.bin", i), Type: event.MediaFile,
 		}); err != nil {
 			w.t.Fatalf("SendMedia: %v", err)
 		}
@@ -96,7 +97,7 @@ func mediaDM(w *world, sizes ...int) (*dm, []*session.MediaAttachment, []string,
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	var atts []*session.MediaAttachment
+	var atts []*event.MediaAttachment
 	var versions []string
 	for _, en := range h {
 		for _, a := range en.Attachments {
@@ -174,14 +175,14 @@ var inputAttacks = []attack{
 		if r := d.alice.sync(d.cid); r.err != nil {
 			return "", r.err
 		}
-		reply, err := d.alice.e.Reply(w.ctx, d.cid, orig.SequenceID, "ok, noted")
+		reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "ok, noted", ReplyTo: orig.SequenceID})
 		if err != nil {
 			return "", err
 		}
 		key := d.alice.convKey(d.cid, reply.KeyVersion)
 		f := d.alice.forger()
 		var ferr error
-		w.tamper("forge-preview", reply.MessageID, func(me *event.MessageEvent) {
+		w.tamper("forge-preview", reply.MessageID, func(me *tevent.MessageEvent) {
 			h, err := hostile.OpenContents(me, key)
 			if err != nil {
 				ferr = err
@@ -208,7 +209,7 @@ var inputAttacks = []attack{
 				return "", errorf("reply not decoded: err %v", ev.Err)
 			}
 			pv := ev.Message.Text.ReplyPreview.Validation
-			if pv.Status != inbound.PreviewInvalid || !errors.Is(pv.Reason, inbound.ErrPreviewText) {
+			if pv.Status != event.PreviewInvalid || !errors.Is(pv.Reason, inbound.ErrPreviewText) {
 				return "", errorf("forged preview validation %v (%v)", pv.Status, pv.Reason)
 			}
 			h, err := d.bob.e.History(w.ctx, d.cid, "", 0)
@@ -227,10 +228,10 @@ var inputAttacks = []attack{
 	{"oversized-message-id", func(w *world) (string, error) {
 		d := newDM(w)
 		huge := strings.Repeat("9", 1<<20)
-		w.tamper("huge-id", d.mid(1), func(me *event.MessageEvent) { me.MessageID = &huge })
+		w.tamper("huge-id", d.mid(1), func(me *tevent.MessageEvent) { me.MessageID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, inbound.ErrMalformed) {
+			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -247,10 +248,10 @@ var inputAttacks = []attack{
 	{"oversized-sequence-id", func(w *world) (string, error) {
 		d := newDM(w)
 		huge := strings.Repeat("9", 5000)
-		w.tamper("huge-seq", d.mid(2), func(me *event.MessageEvent) { me.SequenceID = &huge })
+		w.tamper("huge-seq", d.mid(2), func(me *tevent.MessageEvent) { me.SequenceID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, inbound.ErrMalformed) {
+			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -260,7 +261,7 @@ var inputAttacks = []attack{
 				return fmt.Sprintf("rejected: %.120s", ev.Err.Error()), nil
 			}
 		}
-		if a, ok := r.anomaly(session.AnomalyGap, session.AnomalyFork, session.AnomalyReorder, inbound.AnomalySelfReference); ok {
+		if a, ok := r.anomaly(event.AnomalyGap, event.AnomalyFork, event.AnomalyReorder, event.AnomalySelfReference); ok {
 			return "exposed: " + a.String()[:60], nil
 		}
 		return "", errorf("5000-digit sequence id accepted silently")
@@ -354,8 +355,8 @@ var inputAttacks = []attack{
 		// conversation listing that agrees.
 		h := hostile.Envelope{SequenceID: hostile.NextSequenceID(s.SequenceID, 1), PreviousSequenceID: s.SequenceID,
 			MessageID: "0b7c1a52-1111-4c4c-8888-000000000005", SenderID: alice.id, ConversationID: g}
-		add := h.Event(&event.MessageEventDetail{GroupChangeEvent: &event.GroupChangeEvent{GroupChange: &event.GroupChange{
-			GroupMemberAdd: &event.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
+		add := h.Event(&tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{
+			GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: []string{mallory.id}, CurrentMemberIds: []string{alice.id, bob.id, carol.id}},
 		}}}, nil)
 		b64, err := hostile.EncodeEvent(add)
 		if err != nil {
@@ -417,7 +418,7 @@ var inputAttacks = []attack{
 		if r.err != nil {
 			return "", r.err
 		}
-		a, ok := r.anomaly(session.AnomalyMissingKey)
+		a, ok := r.anomaly(event.AnomalyMissingKey)
 		if !ok || !r.anyErr(inbound.ErrUnknownKeyVersion) {
 			return "", errorf("withheld key change not reported: anomalies %v", anomalies(r))
 		}
@@ -449,7 +450,7 @@ var inputAttacks = []attack{
 		if !seen || !errors.Is(ev, inbound.ErrWrongConversation) {
 			return "", errorf("foreign key change: seen %v, err %v", seen, ev)
 		}
-		if _, ok := r.anomaly(session.AnomalyMissingKey); !ok {
+		if _, ok := r.anomaly(event.AnomalyMissingKey); !ok {
 			return "", errorf("missing key not reported: %v", anomalies(r))
 		}
 		return "foreign key change rejected and missing key reported: " + ev.Error()[:60], nil
@@ -482,7 +483,7 @@ var inputAttacks = []attack{
 			return "", errorf("engine followed %d pages of the same three events (sync err %v)", pages, r.err)
 		}
 		if r.err == nil {
-			if a, ok := r.anomaly(session.AnomalyDuplicate, session.AnomalyConflict, session.AnomalyReorder); ok {
+			if a, ok := r.anomaly(event.AnomalyDuplicate, event.AnomalyConflict, event.AnomalyReorder); ok {
 				return fmt.Sprintf("stopped after %d pages, reported %s", pages, a.Kind), nil
 			}
 			return "", errorf("stopped after %d pages without reporting anything", pages)
@@ -533,7 +534,7 @@ var inputAttacks = []attack{
 		if r.err != nil {
 			return "", r.err
 		}
-		a, ok := r.anomaly(session.AnomalyReorder, session.AnomalyDuplicate, session.AnomalyConflict)
+		a, ok := r.anomaly(event.AnomalyReorder, event.AnomalyDuplicate, event.AnomalyConflict)
 		if !ok {
 			return "", errorf("newest event served again in an older page not reported: %v", anomalies(r))
 		}

@@ -14,10 +14,11 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
@@ -73,7 +74,7 @@ func (w *world) publishAlso(name, of string, extra ...api.PublicKey) {
 }
 
 // eventOf returns the event with message id mid of a sync, or nil.
-func (s *syncResult) eventOf(mid string) *session.Event {
+func (s *syncResult) eventOf(mid string) *event.Event {
 	for _, ev := range s.events {
 		if ev.MessageID == mid {
 			return ev
@@ -275,7 +276,7 @@ func attackUnverifiedMaxVersion(w *world) (string, error) {
 	}
 	flag := "dropped"
 	if ev.KeyChange != nil && ev.KeyChange.Key != nil {
-		if ev.KeyChange.DecryptOnly != inbound.DecryptOnlyUnverified || ev.KeyChange.UsableForEncryption {
+		if ev.KeyChange.DecryptOnly != event.DecryptOnlyUnverified || ev.KeyChange.UsableForEncryption {
 			return "", errorf("unverified key kept without the decrypt-only flag: %+v", ev.KeyChange)
 		}
 		flag = "kept decrypt-only (" + string(ev.KeyChange.DecryptOnly) + ")"
@@ -343,7 +344,7 @@ func attackSupersededSigner(w *world) (string, error) {
 		return "", err
 	}
 	ev := r.eventOf(kc.GetMessageID())
-	if ev == nil || ev.KeyChange == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != inbound.DecryptOnlySupersededSigner {
+	if ev == nil || ev.KeyChange == nil || ev.KeyChange.UsableForEncryption || ev.KeyChange.DecryptOnly != event.DecryptOnlySupersededSigner {
 		return "", errorf("key change signed with the superseded key not flagged decrypt-only: %+v", ev)
 	}
 	if w.unwrappable(d.alice, d.path, mallory) {
@@ -370,13 +371,13 @@ func amplifiedKeyChanges(cid, sender string, n, parts int, seq0 uint64) ([]strin
 	var out []string
 	size := 0
 	for i := range n {
-		ps := make([]*event.ConversationParticipantKey, parts)
+		ps := make([]*tevent.ConversationParticipantKey, parts)
 		for j := range ps {
-			ps[j] = &event.ConversationParticipantKey{}
+			ps[j] = &tevent.ConversationParticipantKey{}
 		}
 		version := strconv.Itoa(1000 + i)
 		h := hostile.Envelope{SequenceID: strconv.FormatUint(seq0+uint64(i), 10), MessageID: forgedMID(1000 + i), SenderID: sender, ConversationID: cid}
-		me := h.Event(&event.MessageEventDetail{ConversationKeyChangeEvent: &event.ConversationKeyChangeEvent{
+		me := h.Event(&tevent.MessageEventDetail{ConversationKeyChangeEvent: &tevent.ConversationKeyChangeEvent{
 			ConversationKeyVersion: &version, ConversationParticipantKeys: ps}}, nil)
 		b64, err := hostile.EncodeEvent(me)
 		if err != nil {
@@ -397,7 +398,7 @@ func probedSync(u *user, probe *heapProbe, cid string) (uint64, *syncResult) {
 	probe.mu.Unlock()
 	out := &syncResult{}
 	n := 0
-	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *session.Event) error {
+	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *event.Event) error {
 		out.events = append(out.events, ev)
 		if n++; n%64 == 1 {
 			probe.sample()
@@ -447,7 +448,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	}
 	malformed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			malformed++
 		}
 	}
@@ -455,14 +456,14 @@ func attackParticipantAmplification(w *world) (string, error) {
 }
 
 // deleteEvent returns a delete-for-all of seqs signed by f.
-func deleteEvent(f *hostile.Forger, env hostile.Envelope, seqs ...string) (*event.MessageEvent, error) {
+func deleteEvent(f *hostile.Forger, env hostile.Envelope, seqs ...string) (*tevent.MessageEvent, error) {
 	p, err := crypto.MessageDeletePayload(crypto.SignatureVersion,
 		crypto.Header{MessageID: env.MessageID, SenderID: f.UserID, ConversationID: env.ConversationID}, crypto.DeleteForAll, seqs)
 	if err != nil {
 		return nil, err
 	}
-	action := event.DeleteMessageAction(crypto.DeleteForAll)
-	return f.Action(env, &event.MessageEventDetail{MessageDeleteEvent: &event.MessageDeleteEvent{
+	action := tevent.DeleteMessageAction(crypto.DeleteForAll)
+	return f.Action(env, &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{
 		SequenceIds: seqs, DeleteMessageAction: &action}}, p)
 }
 
@@ -494,11 +495,11 @@ func attackNonAuthorDeleteHidesGap(w *world) (string, error) {
 	if r.err != nil {
 		return "", r.err
 	}
-	a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete)
+	a, ok := r.anomaly(event.AnomalyGap, event.AnomalyUnconfirmedDelete)
 	if !ok {
 		return "", errorf("withheld message %s hidden behind carol's delete: anomalies %v", hidden.SequenceID, anomalies(r))
 	}
-	if a.Kind == session.AnomalyUnconfirmedDelete && a.Related != gr.carol.id {
+	if a.Kind == event.AnomalyUnconfirmedDelete && a.Related != gr.carol.id {
 		return "", errorf("unconfirmed delete names %s, not the deleter %s", a.Related, gr.carol.id)
 	}
 	return "reported: " + a.String(), nil
@@ -525,7 +526,7 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if r := d.alice.sync(d.cid); r.err != nil {
 		return "", r.err
 	}
-	var edit *event.MessageEvent
+	var edit *tevent.MessageEvent
 	for _, me := range w.serverEvents(d.alice, d.path) {
 		if me.GetSenderID() == d.bob.id && me.GetSequenceID() != m1.SequenceID && me.GetSequenceID() != m2.SequenceID &&
 			me.GetDetail().GetMessageCreateEvent() != nil {
@@ -535,14 +536,14 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if edit == nil {
 		return "", errorf("bob's edit not found on the server")
 	}
-	reply, err := d.alice.e.Reply(w.ctx, d.cid, m1.SequenceID, "noted")
+	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
 	if err != nil {
 		return "", err
 	}
 	key := d.alice.convKey(d.cid, reply.KeyVersion)
 	f := d.alice.forger()
 	var ferr error
-	w.tamper("edit-swap", reply.MessageID, func(me *event.MessageEvent) {
+	w.tamper("edit-swap", reply.MessageID, func(me *tevent.MessageEvent) {
 		h, err := hostile.OpenContents(me, key)
 		if err != nil {
 			ferr = err
@@ -569,14 +570,14 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 		return "", errorf("reply not decoded: %+v", ev)
 	}
 	pv := ev.Message.Text.ReplyPreview.Validation
-	if pv.Status == inbound.PreviewValid {
+	if pv.Status == event.PreviewValid {
 		return "", errorf("preview quoting %q as the edited %s (message id %s) accepted as valid", ev.Message.Text.ReplyPreview.Text, m1.SequenceID, m1.MessageID)
 	}
 	return fmt.Sprintf("preview %s: %v", pv.Status, pv.Reason), nil
 }
 
 // editEvent returns an edit of target by f under key (version).
-func editEvent(f *hostile.Forger, env hostile.Envelope, version string, key *crypto.ConversationKey, target, text string) (*event.MessageEvent, error) {
+func editEvent(f *hostile.Forger, env hostile.Envelope, version string, key *crypto.ConversationKey, target, text string) (*tevent.MessageEvent, error) {
 	return f.Message(env, version, key, &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
 		MessageEdit: &product.MessageEdit{MessageSequenceID: &target, UpdatedText: &text}}})
 }
@@ -612,7 +613,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 		return "", r.err
 	}
 	ev := r.eventOf(ed.GetMessageID())
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, gr.hello.SequenceID, "sure")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "sure", ReplyTo: gr.hello.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -904,7 +905,7 @@ func attackVerifiedAbsurdVersion(w *world) (string, error) {
 		return "", errorf("bob cannot rotate after a verified key change at %s: %w", top, err)
 	}
 	ev := r.eventOf(kc.GetMessageID())
-	if ev == nil || ev.KeyChange == nil || ev.KeyChange.DecryptOnly != inbound.DecryptOnlyImplausibleVersion {
+	if ev == nil || ev.KeyChange == nil || ev.KeyChange.DecryptOnly != event.DecryptOnlyImplausibleVersion {
 		return "", errorf("absurd version not flagged: %+v", ev)
 	}
 	return fmt.Sprintf("verified key change at %s kept %s; bob rotated to %s", top, ev.KeyChange.DecryptOnly, v), nil
@@ -914,7 +915,7 @@ func attackVerifiedAbsurdVersion(w *world) (string, error) {
 // two events for the victim.
 func (w *world) swapSequences(name, a, b string) {
 	w.proxy.Add(hostile.Events(name, func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
+		return hostile.EditData(page, func(me *tevent.MessageEvent) error {
 			switch me.GetSequenceID() {
 			case a:
 				me.SequenceID = strp(b)
@@ -939,7 +940,7 @@ func verifiedEditsOfOthers(u *user, cid string) ([]string, error) {
 	}
 	var out []string
 	for _, en := range h {
-		if en.Type == session.TypeEdit && en.Verified && by[en.TargetSequenceID] != en.SenderID {
+		if en.Type == event.TypeEdit && en.Verified && by[en.TargetSequenceID] != en.SenderID {
 			out = append(out, fmt.Sprintf("%s's edit %q of %s's %s", short(en.SenderID), en.Text, short(by[en.TargetSequenceID]), en.TargetSequenceID))
 		}
 	}
@@ -967,7 +968,7 @@ func attackEditRenumbered(w *world) (string, error) {
 	if len(bad) > 0 {
 		return "", errorf("edit applied to another author's message after renumbering: %q", bad)
 	}
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, c1.SequenceID, "ok")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "ok", ReplyTo: c1.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -986,7 +987,7 @@ func attackEditRenumbered(w *world) (string, error) {
 // lateTarget withholds alice's message m from bob while the proxy serves
 // action (carol's delete or edit of m); after bob's first sync the server
 // turns honest and serves m. It returns both syncs.
-func lateTarget(w *world, gr *group, m *session.Sent, action *event.MessageEvent) (*syncResult, *syncResult, error) {
+func lateTarget(w *world, gr *group, m *session.Sent, action *tevent.MessageEvent) (*syncResult, *syncResult, error) {
 	b64, err := hostile.EncodeEvent(action)
 	if err != nil {
 		return nil, nil, err
@@ -1062,7 +1063,7 @@ func attackLateTargetEdit(w *world) (string, error) {
 	if len(bad) > 0 {
 		return "", errorf("carol's edit stands once alice's message arrived: %q", bad)
 	}
-	reply, err := gr.bob.e.Reply(w.ctx, gr.g, m.SequenceID, "ok")
+	reply, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: "ok", ReplyTo: m.SequenceID})
 	if err != nil {
 		return "", err
 	}
@@ -1096,14 +1097,14 @@ func attackPreviewSequenceClaim(w *world) (string, error) {
 	if r := d.alice.sync(d.cid); r.err != nil {
 		return "", r.err
 	}
-	reply, err := d.alice.e.Reply(w.ctx, d.cid, m1.SequenceID, "noted")
+	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
 	if err != nil {
 		return "", err
 	}
 	key := d.alice.convKey(d.cid, reply.KeyVersion)
 	f := d.alice.forger()
 	var ferr error
-	w.tamper("claim", reply.MessageID, func(me *event.MessageEvent) {
+	w.tamper("claim", reply.MessageID, func(me *tevent.MessageEvent) {
 		h, err := hostile.OpenContents(me, key)
 		if err != nil {
 			ferr = err
@@ -1257,7 +1258,7 @@ func attackContentAmplification(w *world) (string, error) {
 	}
 	failed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, inbound.ErrMalformed) {
+		if errors.Is(ev.Err, session.ErrMalformed) {
 			failed++
 		}
 	}
@@ -1311,13 +1312,13 @@ func attackStandIn(w *world) (string, error) {
 	}
 	for _, en := range h {
 		if en.SequenceID == m.SequenceID && en.Removed {
-			if a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete); ok {
+			if a, ok := r.anomaly(event.AnomalyGap, event.AnomalyUnconfirmedDelete); ok {
 				return "stand-in removed, but reported: " + a.String(), nil
 			}
 			return "", errorf("forged stand-in at %s removed by carol's delete, no anomaly: alice's message hidden", m.SequenceID)
 		}
 	}
-	a, ok := r.anomaly(session.AnomalyGap, session.AnomalyUnconfirmedDelete)
+	a, ok := r.anomaly(event.AnomalyGap, event.AnomalyUnconfirmedDelete)
 	if !ok {
 		return "", errorf("carol's delete of an event whose author is unconfirmed not reported: %v", anomalies(r))
 	}

@@ -10,9 +10,10 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -80,7 +81,7 @@ func (w *world) unwrappable(reader *user, pathID string, outsider *user) bool {
 
 // injectKeyChange makes the proxy serve me as the newest key change of
 // the conversation at path (in meta.conversation_key_events).
-func (w *world) injectKeyChange(name, path string, me *event.MessageEvent, missing bool) {
+func (w *world) injectKeyChange(name, path string, me *tevent.MessageEvent, missing bool) {
 	b64, err := hostile.EncodeEvent(me)
 	if err != nil {
 		w.t.Fatal(err)
@@ -177,7 +178,7 @@ func replayOldKeyChange(w *world, withhold bool) (string, error) {
 			}
 		}
 	}
-	if a, ok := r.anomaly(session.AnomalyDuplicate, session.AnomalyConflict, session.AnomalyReorder, session.AnomalyGap, session.AnomalyFork); ok {
+	if a, ok := r.anomaly(event.AnomalyDuplicate, event.AnomalyConflict, event.AnomalyReorder, event.AnomalyGap, event.AnomalyFork); ok {
 		return "key version kept at " + v2 + ", replay exposed: " + a.String(), nil
 	}
 	return "", errorf("key version kept at %s but the replayed key change (message %s re-sequenced as %s) was not reported", v2, short(oldKC.GetMessageID()), oldKC.GetSequenceID())
@@ -369,10 +370,10 @@ var moreAttacks = []attack{
 		f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
 		spki := wire.EncodeB64(f.Signing.PublicKey().SPKI())
 		var ferr error
-		w.tamper("embedded-key", d.mid(1), func(me *event.MessageEvent) {
+		w.tamper("embedded-key", d.mid(1), func(me *tevent.MessageEvent) {
 			ferr = f.Resign(me)
 			me.MessageEventSignature.SigningPublicKey = &spki
-			me.MessageEventSignature.MessageSigningKeyInfoList = []*event.MessageSigningKeyInfo{{MemberID: &f.UserID, PublicKeyVersion: &f.KeyVersion, SigningPublicKey: &spki}}
+			me.MessageEventSignature.MessageSigningKeyInfoList = []*tevent.MessageSigningKeyInfo{{MemberID: &f.UserID, PublicKeyVersion: &f.KeyVersion, SigningPublicKey: &spki}}
 		})
 		got, err := d.expectEventErr(d.mid(1), inbound.ErrBadSignature)
 		if ferr != nil {

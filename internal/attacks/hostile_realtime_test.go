@@ -12,9 +12,10 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/session/inbound"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -27,7 +28,7 @@ import (
 
 // pushOf is the activity event X would push to u for envelope me, with
 // the key change kc (base64, may be empty).
-func pushOf(u *user, uuid string, me *event.MessageEvent, kc string, claims func(*api.ChatPayload)) (*api.ActivityEvent, error) {
+func pushOf(u *user, uuid string, me *tevent.MessageEvent, kc string, claims func(*api.ChatPayload)) (*api.ActivityEvent, error) {
 	b64, err := hostile.EncodeEvent(me)
 	if err != nil {
 		return nil, err
@@ -47,16 +48,16 @@ func pushOf(u *user, uuid string, me *event.MessageEvent, kc string, claims func
 
 // deliver pushes ev to u and returns the outcome and the events handed to
 // the application.
-func (u *user) deliver(ev *api.ActivityEvent) (*session.Delivered, []*session.Event, error) {
-	var handed []*session.Event
-	d, err := u.e.Deliver(u.w.ctx, ev, func(e *session.Event) error { handed = append(handed, e); return nil })
+func (u *user) deliver(ev *api.ActivityEvent) (*session.Delivered, []*event.Event, error) {
+	var handed []*event.Event
+	d, err := u.e.Deliver(u.w.ctx, ev, func(e *event.Event) error { handed = append(handed, e); return nil })
 	return d, handed, err
 }
 
 // honestEnvelope returns the server's envelope of message mid in the dm,
 // and the newest key change envelope (base64), as bob reads them.
-func (d *dm) honestEnvelope(mid string) (*event.MessageEvent, string, error) {
-	var found *event.MessageEvent
+func (d *dm) honestEnvelope(mid string) (*tevent.MessageEvent, string, error) {
+	var found *tevent.MessageEvent
 	for _, me := range d.w.serverEvents(d.bob, d.path) {
 		if me.GetMessageID() == mid {
 			found = me
@@ -72,7 +73,7 @@ func (d *dm) honestEnvelope(mid string) (*event.MessageEvent, string, error) {
 
 // tamperer prepares an attack on a dm (creating the accounts it needs)
 // and returns the edit it makes to an envelope.
-type tamperer func(w *world, d *dm) (func(me *event.MessageEvent) error, error)
+type tamperer func(w *world, d *dm) (func(me *tevent.MessageEvent) error, error)
 
 // pushTampered pushes message i of a fresh dm, edited by the tamperer, to
 // bob and returns the error its event was rejected with.
@@ -103,7 +104,7 @@ func pushTampered(w *world, i int, prepare tamperer) (error, *dm, error) {
 		return nil, nil, errorf("Deliver failed instead of reporting the event: %w", err)
 	}
 	for _, h := range handed {
-		if h.MessageID == me.GetMessageID() && h.Kind == session.KindMessageEvent {
+		if h.MessageID == me.GetMessageID() && h.Kind == event.KindMessage {
 			if h.Err == nil || h.Verified {
 				return nil, nil, errorf("pushed forgery accepted as verified (%s)", del.Status)
 			}
@@ -132,7 +133,7 @@ func sameAsFetched(w *world, prepare tamperer, targets ...error) (string, error)
 	}
 	var mu sync.Mutex
 	var terr error
-	w2.tamper("fetched-twin", d2.mid(1), func(me *event.MessageEvent) {
+	w2.tamper("fetched-twin", d2.mid(1), func(me *tevent.MessageEvent) {
 		if err := tamper(me); err != nil {
 			mu.Lock()
 			terr = errors.Join(terr, err)
@@ -162,8 +163,8 @@ func sameAsFetched(w *world, prepare tamperer, targets ...error) (string, error)
 
 var realtimeAttacks = []attack{
 	{"pushed-signer-key-version-swapped", func(w *world) (string, error) {
-		return sameAsFetched(w, func(*world, *dm) (func(*event.MessageEvent) error, error) {
-			return func(me *event.MessageEvent) error {
+		return sameAsFetched(w, func(*world, *dm) (func(*tevent.MessageEvent) error, error) {
+			return func(me *tevent.MessageEvent) error {
 				me.MessageEventSignature.PublicKeyVersion = strp("1")
 				return nil
 			}, nil
@@ -173,11 +174,11 @@ var realtimeAttacks = []attack{
 		// mallory re-signs alice's message with her own key and the push
 		// names mallory's key as the signing key: verification must use
 		// alice's pinned key, never the one the payload offers.
-		return sameAsFetched(w, func(w *world, d *dm) (func(*event.MessageEvent) error, error) {
+		return sameAsFetched(w, func(w *world, d *dm) (func(*tevent.MessageEvent) error, error) {
 			mallory := w.newUser("mallory", false)
 			forger, spki := mallory.forger(), wire.EncodeB64(mallory.keys().Signing.PublicKey().SPKI())
 			aliceVersion := d.alice.e.PublicKeyVersion()
-			return func(me *event.MessageEvent) error {
+			return func(me *tevent.MessageEvent) error {
 				if err := forger.Resign(me); err != nil {
 					return err
 				}
@@ -189,13 +190,13 @@ var realtimeAttacks = []attack{
 		}, inbound.ErrSigningKeyMismatch, inbound.ErrBadSignature)
 	}},
 	{"pushed-contents-swapped", func(w *world) (string, error) {
-		return sameAsFetched(w, func(_ *world, d *dm) (func(*event.MessageEvent) error, error) {
+		return sameAsFetched(w, func(_ *world, d *dm) (func(*tevent.MessageEvent) error, error) {
 			other, _, err := d.honestEnvelope(d.mid(0))
 			if err != nil {
 				return nil, err
 			}
 			contents := other.GetDetail().GetMessageCreateEvent().Contents
-			return func(me *event.MessageEvent) error {
+			return func(me *tevent.MessageEvent) error {
 				me.Detail.MessageCreateEvent.Contents = contents
 				return nil
 			}, nil
@@ -316,7 +317,7 @@ var realtimeAttacks = []attack{
 		bob := w.newUser("bob", true)
 		carol := w.newUser("carol", false)
 		s := alice.send(carol.id, "not for bob")[0]
-		var me *event.MessageEvent
+		var me *tevent.MessageEvent
 		for _, e := range w.serverEvents(carol, session.PathID(s.ConversationID)) {
 			if e.GetMessageID() == s.MessageID {
 				me = e

@@ -16,7 +16,8 @@ import (
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
-	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // world is one emulator reachable two ways: honestly (for the attacker's
@@ -159,7 +160,7 @@ func (u *user) send(to string, texts ...string) []*session.Sent {
 type syncResult struct {
 	res    *session.SyncResult
 	err    error
-	events []*session.Event
+	events []*event.Event
 }
 
 // byMessage returns the error of the event with message id mid (and
@@ -184,21 +185,21 @@ func (s *syncResult) anyErr(target error) bool {
 }
 
 // anomaly reports whether an anomaly of one of kinds was found.
-func (s *syncResult) anomaly(kinds ...session.AnomalyKind) (session.Anomaly, bool) {
+func (s *syncResult) anomaly(kinds ...event.AnomalyKind) (event.Anomaly, bool) {
 	if s.res == nil {
-		return session.Anomaly{}, false
+		return event.Anomaly{}, false
 	}
 	for _, a := range s.res.Anomalies {
 		if slices.Contains(kinds, a.Kind) {
 			return a, true
 		}
 	}
-	return session.Anomaly{}, false
+	return event.Anomaly{}, false
 }
 
 func (u *user) sync(cid string) *syncResult {
 	out := &syncResult{}
-	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *session.Event) error {
+	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *event.Event) error {
 		out.events = append(out.events, ev)
 		return nil
 	})
@@ -214,7 +215,7 @@ func (u *user) verifiedTexts(cid string) []string {
 	}
 	var out []string
 	for _, en := range h {
-		if en.Verified && en.Type == session.TypeMessage {
+		if en.Verified && en.Type == event.TypeMessage {
 			out = append(out, en.Text)
 		}
 	}
@@ -244,10 +245,10 @@ func (u *user) forgedShown(cid string, mids []string, texts []string) error {
 
 // serverEvents lists every envelope of a conversation as the honest
 // server holds it (newest first), read by u over the honest path.
-func (w *world) serverEvents(u *user, pathID string) []*event.MessageEvent {
+func (w *world) serverEvents(u *user, pathID string) []*tevent.MessageEvent {
 	w.t.Helper()
 	c := apiClient(w.t, w.honest.URL, u.token)
-	var out []*event.MessageEvent
+	var out []*tevent.MessageEvent
 	for d, err := range c.ConversationEvents(w.ctx, pathID, &api.ConversationEventsOptions{MaxResults: 100}) {
 		if err != nil {
 			w.t.Fatalf("listing events: %v", err)
@@ -263,14 +264,14 @@ func (w *world) serverEvents(u *user, pathID string) []*event.MessageEvent {
 
 // serverKeyChanges returns the key change envelopes of the newest page's
 // metadata as the honest server serves them.
-func (w *world) serverKeyChanges(u *user, pathID string) []*event.MessageEvent {
+func (w *world) serverKeyChanges(u *user, pathID string) []*tevent.MessageEvent {
 	w.t.Helper()
 	c := apiClient(w.t, w.honest.URL, u.token)
 	page, _, err := c.GetConversationEvents(w.ctx, pathID, &api.ConversationEventsOptions{MaxResults: 100})
 	if err != nil {
 		w.t.Fatalf("listing events: %v", err)
 	}
-	var out []*event.MessageEvent
+	var out []*tevent.MessageEvent
 	if page.Meta != nil {
 		for _, b := range page.Meta.KeyChangeEvents() {
 			me, err := hostile.DecodeEvent(b)

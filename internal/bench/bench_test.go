@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/inbound"
 )
 
 // TestMain lets the test binary serve as a measurement child, as the

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/internal/inbound"
 )
 
 // childEnv names the environment variable that turns a re-executed bench

@@ -1,6 +1,6 @@
 // Package bench is the engine behind cmd/xchat-bench: it times what users
 // run — the public engine, session.Engine, and its receive pipeline,
-// session/inbound — against the primitive floor and against the official
+// internal/inbound — against the primitive floor and against the official
 // Chat XDK, and prints one table row per operation.
 //
 // Every history is made by the engine: alice's Engine.Send seals and signs
@@ -45,7 +45,7 @@
 //
 // The send-to-display latency rows (realtime.go) run alice and bob on an
 // in-process emulator over loopback: median and p99 over 200 messages sent
-// every 20 ms, bob following the Activity stream (session.Follower) or
+// every 20 ms, bob following the Activity stream (realtime.Follower) or
 // polling every 3 s as `xchat watch --poll` does. These rows are wall time.
 //
 // The replica rows (replicas.go) sync and send with one account's keystore
@@ -65,7 +65,7 @@
 // BenchmarkSyncHistory10k, BenchmarkRotate2, BenchmarkRotateGroup50,
 // BenchmarkSendMedia1MiB and BenchmarkDownloadMedia1MiB are the rows
 // above (here); BenchmarkDecryptPipeline10k is the bare pipeline on the
-// same events; session/inbound's BenchmarkDecryptBatch100,
+// same events; internal/inbound's BenchmarkDecryptBatch100,
 // BenchmarkDecryptHistory10k and BenchmarkDecryptSingle time the pipeline
 // on its own fixtures; session's BenchmarkSendText1KiBLoopback (the send
 // over HTTP to the emulator), BenchmarkSealMessage1KiB and

@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // childE2E is the end-to-end sync child: the account spec.UserID, whose
@@ -52,7 +53,7 @@ func childE2E(spec childSpec) (*childResult, error) {
 		return db, e, nil
 	}
 	sync := func(e *session.Engine) (msgs int, res *session.SyncResult, err error) {
-		res, err = e.SyncEach(ctx, spec.PeerID, func(ev *session.Event) error {
+		res, err = e.SyncEach(ctx, spec.PeerID, func(ev *event.Event) error {
 			if ev.Message != nil && ev.Verified && ev.Err == nil {
 				msgs++
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // The rigs below are what the per-operation rows time: the public engine
@@ -115,14 +116,14 @@ func (r *sendRig) send(text string) error {
 // sendMedia sends data as a media attachment (Engine.SendMedia).
 func (r *sendRig) sendMedia(data []byte) (*session.Sent, error) {
 	return r.e.SendMedia(r.ctx, r.peer, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)),
-		Filename: "bench.bin", Type: session.MediaFile})
+		Filename: "bench.bin", Type: event.MediaFile})
 }
 
 // mediaRig times SendMedia and DownloadMedia of one payload.
 type mediaRig struct {
 	*sendRig
 	plain   []byte
-	att     session.MediaAttachment
+	att     event.MediaAttachment
 	version string
 }
 
@@ -140,7 +141,7 @@ func newMediaRig(r *sendRig, plain []byte) (*mediaRig, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mediaRig{sendRig: r, plain: plain, version: sent.KeyVersion, att: session.MediaAttachment{
+	m := &mediaRig{sendRig: r, plain: plain, version: sent.KeyVersion, att: event.MediaAttachment{
 		MediaHashKey: "h", FilesizeBytes: secretstream.EncryptedSize(int64(len(plain)))}}
 	got, err := m.download()
 	if err != nil {
@@ -273,10 +274,10 @@ func (r *syncRig) fresh(workers int) (func() error, error) {
 
 // checkSynced checks that a sync stored want verified messages and no
 // failures.
-func checkSynced(entries []session.Entry, failed, want int) error {
+func checkSynced(entries []event.Entry, failed, want int) error {
 	n := 0
 	for _, en := range entries {
-		if en.Type == session.TypeMessage && en.Verified {
+		if en.Type == event.TypeMessage && en.Verified {
 			n++
 		}
 	}

@@ -16,13 +16,15 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // Send-to-display latency (issue #14): alice sends n messages to bob at a
 // steady pace over loopback to an in-process emulator; each message's
 // latency runs from the moment alice starts SendText (encrypt, sign, POST)
 // to the moment bob's application is handed the verified, decrypted
-// event. Bob follows either the Activity stream (session.Follower over
+// event. Bob follows either the Activity stream (realtime.Follower over
 // api.Stream, as `xchat watch` does) or polls /events at the CLI's
 // default interval. The median and p99 over the n messages are reported.
 
@@ -158,8 +160,8 @@ type displays struct {
 	done chan struct{}
 }
 
-func (d *displays) emit(ev *session.Event) {
-	if ev.Kind != session.KindMessageEvent || !ev.Verified {
+func (d *displays) emit(ev *event.Event) {
+	if ev.Kind != event.KindMessage || !ev.Verified {
 		return
 	}
 	d.mu.Lock()
@@ -265,9 +267,9 @@ func (w *latencyWorld) streamFollower(ctx context.Context, d *displays) (func() 
 	if err != nil {
 		return nil, err
 	}
-	f := &session.Follower{
+	f := &realtime.Follower{
 		Engine: func(context.Context) (*session.Engine, error) { return w.bob.e, nil },
-		Emit:   func(ev *session.Event, _ session.Via) error { d.emit(ev); return nil },
+		Emit:   func(ev *event.Event, _ realtime.Via) error { d.emit(ev); return nil },
 	}
 	connected := make(chan struct{}, 1)
 	s, err := ac.ActivityStream(ctx, &api.StreamOptions{OnStatus: func(st api.StreamStatus) {
@@ -298,7 +300,7 @@ func (w *latencyWorld) poller(ctx context.Context, cid string, every time.Durati
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if _, err := w.bob.e.SyncEach(ctx, cid, func(ev *session.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
+			if _, err := w.bob.e.SyncEach(ctx, cid, func(ev *event.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
 				return err
 			}
 			select {

@@ -189,7 +189,7 @@ func ns(v float64) string {
 // Print writes the table and the targets.
 func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "xchat-bench: %d cores; SDK: %s\n", rep.Cores, rep.SDK)
-	fmt.Fprintln(w, "Every row runs the public engine (session.Engine) or its receive pipeline (session/inbound). Per-operation rows:")
+	fmt.Fprintln(w, "Every row runs the public engine (session.Engine) or its receive pipeline (internal/inbound). Per-operation rows:")
 	fmt.Fprintln(w, "the engine with a memory keystore against an in-process stub server (no HTTP; histories recorded from the emulator).")
 	fmt.Fprintln(w, "Child rows: one process each, for peak RSS; e2e = the emulator over loopback HTTP and a bbolt keystore.")
 	fmt.Fprintln(w, "ns/op: process CPU time per op (best of 3 runs) on rows run on 1 core, for ours, the floor and the SDK alike;")

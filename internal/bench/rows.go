@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/session/inbound"
+	"github.com/xchat-go/xchat/internal/inbound"
 )
 
 // engineRows times the per-operation rows (the engine against a stub

@@ -37,7 +37,7 @@ type account struct {
 	id, token string
 	store     keystore.Store
 	e         *session.Engine
-	api       *session.APIServer
+	api       session.Server
 }
 
 func newWorld(ctx context.Context, logw io.Writer) (*world, error) {
@@ -79,7 +79,7 @@ func (w *world) provision() (id, token string, err error) {
 }
 
 // apiServer returns a Server talking to the emulator with token.
-func (w *world) apiServer(token string) (*session.APIServer, error) {
+func (w *world) apiServer(token string) (session.Server, error) {
 	c, err := api.New(api.WithBaseURL(w.srv.URL), api.WithBearerToken(token), api.WithHTTPClient(w.srv.Client()))
 	if err != nil {
 		return nil, err

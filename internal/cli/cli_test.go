@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // testEnv is an Env with captured output, a fixed environment and an
@@ -176,7 +177,7 @@ func TestOneLineNeutralisesControls(t *testing.T) {
 }
 
 func TestHumanEntryNeverShowsUnverifiedContent(t *testing.T) {
-	e := &session.Entry{SequenceID: "9", SenderID: "7", Type: session.TypeMessage, Text: "transfer the money",
+	e := &event.Entry{SequenceID: "9", SenderID: "7", Type: event.TypeMessage, Text: "transfer the money",
 		Error: "signature does not verify"}
 	got := humanEntry(e, "1", nil)
 	if strings.Contains(got, "transfer") {
@@ -194,8 +195,8 @@ func TestHumanEntryNeverShowsUnverifiedContent(t *testing.T) {
 
 func TestJSONEventContract(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	msg := toJSONEvent(&session.Entry{ConversationID: "1:2", SequenceID: "10", MessageID: "m", SenderID: "1",
-		Type: session.TypeMessage, CreatedAt: at, Verified: false})
+	msg := toJSONEvent(&event.Entry{ConversationID: "1:2", SequenceID: "10", MessageID: "m", SenderID: "1",
+		Type: event.TypeMessage, CreatedAt: at, Verified: false})
 	var buf bytes.Buffer
 	if err := writeJSONLine(&buf, msg); err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestJSONEventContract(t *testing.T) {
 	if buf.String() != want {
 		t.Errorf("json =\n%s want\n%s", buf.String(), want)
 	}
-	kc := toJSONEvent(&session.Entry{SequenceID: "11", Type: session.TypeKeyChange, Verified: true, KeyVersion: "5"})
+	kc := toJSONEvent(&event.Entry{SequenceID: "11", Type: event.TypeKeyChange, Verified: true, KeyVersion: "5"})
 	if kc.Text != nil || kc.Error != "" || kc.KeyVersion != "5" {
 		t.Errorf("key change json = %+v", kc)
 	}
@@ -278,8 +279,8 @@ func TestRecoverPanic(t *testing.T) {
 }
 
 func TestMediaTypeOf(t *testing.T) {
-	for name, want := range map[string]session.MediaType{"a.PNG": session.MediaImage, "b.gif": session.MediaGIF,
-		"c.mp4": session.MediaVideo, "d.ogg": session.MediaAudio, "e.pdf": session.MediaFile, "noext": session.MediaFile} {
+	for name, want := range map[string]event.MediaType{"a.PNG": event.MediaImage, "b.gif": event.MediaGIF,
+		"c.mp4": event.MediaVideo, "d.ogg": event.MediaAudio, "e.pdf": event.MediaFile, "noext": event.MediaFile} {
 		if got := mediaTypeOf(name); got != want {
 			t.Errorf("mediaTypeOf(%q) = %v, want %v", name, got, want)
 		}

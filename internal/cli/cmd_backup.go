@@ -12,7 +12,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/juicebox"
-	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/backup"
 )
 
 // Environment variables of the backup commands.
@@ -116,9 +116,9 @@ conversations can be read again. Each wrong PIN uses up one guess.`,
 }
 
 // backupOptions are the Juicebox client options of every backup command.
-func (a *app) backupOptions() []session.BackupOption {
+func (a *app) backupOptions() []backup.Option {
 	if a.env.Getenv(EnvInsecureTestBackup) == "1" {
-		return []session.BackupOption{session.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())}
+		return []backup.Option{backup.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())}
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (a *app) readPIN(envName, prompt string, confirm bool) ([]byte, error) {
 	if !confirm {
 		return p, nil
 	}
-	if err := session.CheckNewPIN(p); err != nil {
+	if err := juicebox.CheckNewPIN(p); err != nil {
 		clear(p)
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (a *app) backupSetup(ctx context.Context, replace bool) error {
 		return err
 	}
 	if !replace {
-		st, err := e.BackupStatus(ctx, a.backupOptions()...)
+		st, err := backup.Status(ctx, e, a.client, a.backupOptions()...)
 		if err != nil {
 			return backupError(err)
 		}
@@ -187,7 +187,7 @@ func (a *app) backupSetup(ctx context.Context, replace bool) error {
 		return err
 	}
 	defer clear(pin)
-	if err := e.SetupBackup(ctx, pin, a.backupOptions()...); err != nil {
+	if err := backup.Setup(ctx, e, a.client, pin, a.backupOptions()...); err != nil {
 		return backupError(err)
 	}
 	fp, _ := e.Fingerprint()
@@ -200,7 +200,7 @@ func (a *app) backupStatus(ctx context.Context, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.BackupStatus(ctx, a.backupOptions()...)
+	st, err := backup.Status(ctx, e, a.client, a.backupOptions()...)
 	if err != nil {
 		return backupError(err)
 	}
@@ -271,7 +271,7 @@ func (a *app) backupChangePIN(ctx context.Context) error {
 		return err
 	}
 	defer clear(pin)
-	if err := e.ChangeBackupPIN(ctx, old, pin, a.backupOptions()...); err != nil {
+	if err := backup.ChangePIN(ctx, e, a.client, old, pin, a.backupOptions()...); err != nil {
 		return backupError(err)
 	}
 	a.infof("%s The backup's PIN is changed.", markOK)
@@ -295,7 +295,7 @@ func (a *app) backupDelete(ctx context.Context, yes bool) error {
 			return errors.New("not deleted")
 		}
 	}
-	if err := e.DeleteBackup(ctx, a.backupOptions()...); err != nil {
+	if err := backup.Delete(ctx, e, a.client, a.backupOptions()...); err != nil {
 		return backupError(err)
 	}
 	a.infof("%s The backup is deleted. Keep this device or an export-keys file: the keys can no longer be restored with a PIN.", markOK)
@@ -330,8 +330,7 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 	if err != nil {
 		return fail(err)
 	}
-	srv := session.NewAPIServer(c)
-	version, fp, err := session.RegisteredKeys(ctx, srv, userID)
+	version, fp, err := backup.RegisteredKeys(ctx, c, userID)
 	if err != nil {
 		return fail(backupError(err))
 	}
@@ -341,7 +340,7 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 		return fail(err)
 	}
 	defer clear(pin)
-	r, err := session.RestoreAccount(ctx, db, srv, userID, pin, a.backupOptions()...)
+	r, err := backup.Restore(ctx, db, c, userID, pin, a.backupOptions()...)
 	if err != nil {
 		return fail(backupError(err))
 	}
@@ -362,21 +361,21 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 
 // backupError adds what the user needs to know to backup failures.
 func backupError(err error) error {
-	var pe *session.InvalidPINError
+	var pe *juicebox.InvalidPinError
 	switch {
 	case errors.As(err, &pe) && pe.GuessesRemaining > 0:
 		return &exitError{status: ExitFailure, err: fmt.Errorf("wrong PIN: %d %s remaining before the backup is destroyed", pe.GuessesRemaining, plural(int(pe.GuessesRemaining), "guess", "guesses"))}
-	case errors.Is(err, session.ErrBackupLocked):
+	case errors.Is(err, juicebox.ErrNoGuesses):
 		return &exitError{status: ExitFailure, err: errors.New("the backup is locked: too many wrong PINs were entered, and its realms have destroyed it. " +
 			"The keys cannot be recovered with a PIN any more: restore from an export-keys file or another device, " +
 			"or start over with new keys ('xchat init --new-keys'; earlier conversations stay unreadable)")}
-	case errors.Is(err, session.ErrBackupNotFound):
+	case errors.Is(err, juicebox.ErrNotRegistered):
 		return fmt.Errorf("no backup found: set one up on a device that has the keys with 'xchat backup setup' (%w)", err)
-	case errors.Is(err, session.ErrNoRegisteredKeys):
+	case errors.Is(err, backup.ErrNoRegisteredKeys):
 		return fmt.Errorf("the account has no registered keys, so there is nothing to restore: create them with 'xchat init' (%w)", err)
-	case errors.Is(err, session.ErrBackupKeyMismatch):
+	case errors.Is(err, backup.ErrKeyMismatch):
 		return fmt.Errorf("%w; nothing was stored", err)
-	case errors.Is(err, session.ErrKeysSuperseded):
+	case errors.Is(err, backup.ErrKeysSuperseded):
 		return fmt.Errorf("%w: the account registered other keys since; restore those with 'xchat restore' in a new --home", err)
 	}
 	return err
@@ -410,8 +409,8 @@ func (a *app) checkExistingKeys(ctx context.Context, userID string) (restore boo
 	if err != nil {
 		return false, err
 	}
-	version, fp, err := session.RegisteredKeys(ctx, session.NewAPIServer(c), userID)
-	if errors.Is(err, session.ErrNoRegisteredKeys) {
+	version, fp, err := backup.RegisteredKeys(ctx, c, userID)
+	if errors.Is(err, backup.ErrNoRegisteredKeys) {
 		return false, nil
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 func init() {
@@ -526,7 +527,7 @@ func orNone(ids []string) string {
 	return strings.Join(ids, ",")
 }
 
-func (a *app) printEntry(en *session.Entry, self string, asJSON, withConv bool) error {
+func (a *app) printEntry(en *event.Entry, self string, asJSON, withConv bool) error {
 	if asJSON {
 		j := toJSONEvent(en)
 		j.SenderUsername = a.username(en.SenderID)
@@ -659,7 +660,7 @@ func (a *app) mediaGet(ctx context.Context, conv, seq, out string, force bool) e
 	if !en.Verified {
 		return fmt.Errorf("message #%s was not verified (%s): refusing to fetch its attachment", seq, en.Error)
 	}
-	var media *session.MediaAttachment
+	var media *event.MediaAttachment
 	for _, at := range en.Attachments {
 		if at.Media != nil {
 			media = at.Media
@@ -709,8 +710,8 @@ func writeNewFile(path string, data []byte, force bool) error {
 
 // findEntry returns the stored entry with sequence id seq, syncing first when
 // it is not stored yet.
-func findEntry(ctx context.Context, e *session.Engine, cid, seq string) (*session.Entry, error) {
-	look := func() (*session.Entry, error) {
+func findEntry(ctx context.Context, e *session.Engine, cid, seq string) (*event.Entry, error) {
+	look := func() (*event.Entry, error) {
 		hist, err := e.History(ctx, cid, "", 0)
 		if err != nil {
 			return nil, err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/session/realtime"
 )
 
 // Environment variables of the real-time commands.
@@ -121,14 +123,14 @@ func (a *app) ensureSubscriptions(ctx context.Context, app *api.Client, userID, 
 }
 
 // follower builds the Follower that prints events as watch does.
-func (a *app) follower(self, cid string, asJSON bool, status *statusLine) *session.Follower {
-	return &session.Follower{
+func (a *app) follower(self, cid string, asJSON bool, status *statusLine) *realtime.Follower {
+	return &realtime.Follower{
 		Engine:       func(ctx context.Context) (*session.Engine, error) { return a.openEngine(ctx, true) },
 		Release:      a.closeAccount,
 		IdleRelease:  keystoreHold,
 		Conversation: cid,
-		Emit: func(ev *session.Event, _ session.Via) error {
-			en := session.EntryFromEvent(ev)
+		Emit: func(ev *event.Event, _ realtime.Via) error {
+			en := ev.Entry()
 			return status.around(func() error { return a.printEntry(&en, self, asJSON, cid == "") })
 		},
 		OnError: func(err error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Verification marks.
@@ -37,7 +38,7 @@ type jsonEvent struct {
 	Verified bool   `json:"verified"`
 	Error    string `json:"error,omitempty"`
 
-	ReplyTo          *session.Reply   `json:"reply_to,omitempty"`
+	ReplyTo          *event.Reply     `json:"reply_to,omitempty"`
 	Emoji            string           `json:"emoji,omitempty"`
 	TargetSequenceID string           `json:"target_sequence_id,omitempty"`
 	KeyVersion       string           `json:"key_version,omitempty"`
@@ -73,7 +74,7 @@ type jsonGroup struct {
 // reason of its own.
 const errNotVerified = "not verified"
 
-func toJSONEvent(e *session.Entry) jsonEvent {
+func toJSONEvent(e *event.Entry) jsonEvent {
 	j := jsonEvent{
 		ConversationID:   e.ConversationID,
 		SequenceID:       e.SequenceID,
@@ -96,7 +97,7 @@ func toJSONEvent(e *session.Entry) jsonEvent {
 	if !e.Verified && j.Error == "" {
 		j.Error = errNotVerified
 	}
-	if e.Type == session.TypeMessage || e.Type == session.TypeEdit {
+	if e.Type == event.TypeMessage || e.Type == event.TypeEdit {
 		t := e.Text
 		j.Text = &t
 	}
@@ -141,11 +142,11 @@ func plaintextSize(enc int64) int64 {
 // content is never shown: only the reason it failed. Every field may come
 // from a hostile peer or server, so the whole line is neutralised. names
 // maps user ids to usernames shown next to them (may be nil).
-func humanEntry(e *session.Entry, self string, names map[string]string) string {
+func humanEntry(e *event.Entry, self string, names map[string]string) string {
 	return oneLine(humanEntryRaw(e, self, names))
 }
 
-func humanEntryRaw(e *session.Entry, self string, names map[string]string) string {
+func humanEntryRaw(e *event.Entry, self string, names map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%s", e.SequenceID)
 	if !e.CreatedAt.IsZero() {
@@ -173,7 +174,7 @@ func humanEntryRaw(e *session.Entry, self string, names map[string]string) strin
 	}
 	fmt.Fprintf(&b, " %s %s  ", markOK, sender)
 	switch e.Type {
-	case session.TypeMessage:
+	case event.TypeMessage:
 		if r := e.ReplyTo; r != nil {
 			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", r.SequenceID, truncate(r.Text, 40), r.Validation)
 		}
@@ -189,18 +190,18 @@ func humanEntryRaw(e *session.Entry, self string, names map[string]string) strin
 				fmt.Fprintf(&b, " [%s attachment]", a.Kind)
 			}
 		}
-	case session.TypeReactionAdd:
+	case event.TypeReactionAdd:
 		fmt.Fprintf(&b, "reacted %s to #%s", e.Emoji, e.TargetSequenceID)
-	case session.TypeReactionRemove:
+	case event.TypeReactionRemove:
 		fmt.Fprintf(&b, "removed reaction %s from #%s", e.Emoji, e.TargetSequenceID)
-	case session.TypeEdit:
+	case event.TypeEdit:
 		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, oneLine(e.Text))
-	case session.TypeKeyChange:
+	case event.TypeKeyChange:
 		fmt.Fprintf(&b, "conversation key changed (version %s)", e.KeyVersion)
 		if e.DecryptOnly != "" {
 			fmt.Fprintf(&b, " [decrypt only: %s]", strings.ReplaceAll(e.DecryptOnly, "_", " "))
 		}
-	case session.TypeGroupChange:
+	case event.TypeGroupChange:
 		if g := e.Group; g != nil {
 			fmt.Fprintf(&b, "group %s", strings.ReplaceAll(g.Kind.String(), "_", " "))
 			if len(g.MemberIDs) > 0 {
@@ -209,7 +210,7 @@ func humanEntryRaw(e *session.Entry, self string, names map[string]string) strin
 		} else {
 			b.WriteString("group change")
 		}
-	case session.TypeDelete:
+	case event.TypeDelete:
 		scope := "for themselves"
 		if e.DeleteForAll {
 			scope = "for everyone"

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // FuzzHumanEntry checks that no message content can break the one-line
@@ -16,7 +16,7 @@ func FuzzHumanEntry(f *testing.F) {
 	f.Add("line\nbreak\r\x1b[31mred\x07", "1", true)
 	f.Add("\u0085\u009b2J\u2028", "", true)
 	f.Fuzz(func(t *testing.T, text, sender string, verified bool) {
-		e := &session.Entry{SequenceID: "5", SenderID: sender, Type: session.TypeMessage, Text: text, Verified: verified}
+		e := &event.Entry{SequenceID: "5", SenderID: sender, Type: event.TypeMessage, Text: text, Verified: verified}
 		got := humanEntry(e, "1", map[string]string{sender: "alice_1"})
 		if strings.ContainsAny(got, "\n\r") {
 			t.Fatalf("line break in %q", got)
@@ -27,7 +27,7 @@ func FuzzHumanEntry(f *testing.F) {
 			}
 		}
 		if !verified && strings.TrimFunc(text, unicode.IsSpace) != "" && len(text) > 3 &&
-			strings.Contains(got, oneLine(text)) && !strings.Contains(humanEntry(&session.Entry{SequenceID: "5", SenderID: sender, Type: session.TypeMessage}, "1", nil), oneLine(text)) {
+			strings.Contains(got, oneLine(text)) && !strings.Contains(humanEntry(&event.Entry{SequenceID: "5", SenderID: sender, Type: event.TypeMessage}, "1", nil), oneLine(text)) {
 			t.Fatalf("unverified content shown: %q", got)
 		}
 	})

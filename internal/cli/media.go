@@ -15,21 +15,22 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // mediaTypeOf guesses the attachment type from a file name.
-func mediaTypeOf(name string) session.MediaType {
+func mediaTypeOf(name string) event.MediaType {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".png", ".jpg", ".jpeg", ".webp", ".heic":
-		return session.MediaImage
+		return event.MediaImage
 	case ".gif":
-		return session.MediaGIF
+		return event.MediaGIF
 	case ".mp4", ".mov", ".webm", ".m4v":
-		return session.MediaVideo
+		return event.MediaVideo
 	case ".mp3", ".m4a", ".ogg", ".wav", ".aac", ".opus":
-		return session.MediaAudio
+		return event.MediaAudio
 	}
-	return session.MediaFile
+	return event.MediaFile
 }
 
 func (a *app) sendFile(ctx context.Context, e *session.Engine, cid, path, caption string) (*session.Sent, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // Verification marks used in the transcript.
@@ -174,7 +175,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	img, err := carol.e.SendMedia(ctx, gid, session.Media{Data: bytes.NewReader(pic), Size: int64(len(pic)),
-		Filename: "mockup.png", Type: session.MediaImage, Width: 32, Height: 24, Caption: "First mockup"})
+		Filename: "mockup.png", Type: event.MediaImage, Width: 32, Height: 24, Caption: "First mockup"})
 	if err != nil {
 		return fmt.Errorf("demo: carol sends image: %w", err)
 	}
@@ -401,7 +402,7 @@ func (d *demo) roster(c *session.Conversation) string {
 }
 
 // line renders one entry and counts its verification.
-func (d *demo) line(en *session.Entry) string {
+func (d *demo) line(en *event.Entry) string {
 	who := d.name(en.SenderID)
 	if !en.Verified {
 		d.failed++
@@ -410,7 +411,7 @@ func (d *demo) line(en *session.Entry) string {
 	d.verified++
 	var what string
 	switch en.Type {
-	case session.TypeMessage:
+	case event.TypeMessage:
 		what = fmt.Sprintf("%q", en.Text)
 		if r := en.ReplyTo; r != nil {
 			what = fmt.Sprintf("replying to #%s (quote %s): %s", r.SequenceID, r.Validation, what)
@@ -420,13 +421,13 @@ func (d *demo) line(en *session.Entry) string {
 				what += fmt.Sprintf(" [%s %s %dx%d]", m.Type, m.Filename, m.Width, m.Height)
 			}
 		}
-	case session.TypeReactionAdd:
+	case event.TypeReactionAdd:
 		what = fmt.Sprintf("reacted %s to #%s", en.Emoji, en.TargetSequenceID)
-	case session.TypeEdit:
+	case event.TypeEdit:
 		what = fmt.Sprintf("edited #%s: %q", en.TargetSequenceID, en.Text)
-	case session.TypeKeyChange:
+	case event.TypeKeyChange:
 		what = "distributed conversation key " + en.KeyVersion
-	case session.TypeGroupChange:
+	case event.TypeGroupChange:
 		what = "group change"
 		if g := en.Group; g != nil {
 			names := make([]string, len(g.MemberIDs))

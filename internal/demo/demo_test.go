@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // fastArgon2 keeps the test quick; the demo itself uses the default cost.
@@ -134,11 +134,11 @@ func TestRunCleansUp(t *testing.T) {
 // TestLineMarksFailures checks an unverified entry is marked and counted.
 func TestLineMarksFailures(t *testing.T) {
 	d := &demo{names: map[string]string{"1": "alice"}}
-	bad := d.line(&session.Entry{SequenceID: "7", SenderID: "1", Type: session.TypeMessage, Text: "forged", Error: "signature mismatch"})
+	bad := d.line(&event.Entry{SequenceID: "7", SenderID: "1", Type: event.TypeMessage, Text: "forged", Error: "signature mismatch"})
 	if !strings.HasPrefix(bad, MarkFailed) || strings.Contains(bad, "forged") || !strings.Contains(bad, "signature mismatch") {
 		t.Errorf("unverified line = %q", bad)
 	}
-	good := d.line(&session.Entry{SequenceID: "8", SenderID: "1", Type: session.TypeMessage, Text: "hi", Verified: true})
+	good := d.line(&event.Entry{SequenceID: "8", SenderID: "1", Type: event.TypeMessage, Text: "hi", Verified: true})
 	if !strings.HasPrefix(good, MarkVerified) || !strings.Contains(good, `"hi"`) {
 		t.Errorf("verified line = %q", good)
 	}

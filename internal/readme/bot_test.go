@@ -15,6 +15,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // codeLines counts the lines of src that are code: not blank, not
@@ -148,7 +149,7 @@ func TestReadmeBot(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, en := range res.Entries {
-			if en.SenderID == botID && en.Type == session.TypeMessage && en.Verified {
+			if en.SenderID == botID && en.Type == event.TypeMessage && en.Verified {
 				got = append(got, en.Text)
 			}
 		}

@@ -227,10 +227,10 @@ func TestReadmeExamplesExist(t *testing.T) {
 		t.Fatalf("README names %d examples, want the workflows listed", len(named))
 	}
 	examples := map[string]*doc.Example{}
-	for _, pkg := range []string{"session", "emulator", "api"} {
+	for _, pkg := range []string{"session", "session/realtime", "session/backup", "emulator", "api"} {
 		for name, ex := range packageExamples(t, filepath.Join(root, pkg)) {
 			examples[name] = ex
-			examples[pkg+"."+name] = ex
+			examples[filepath.Base(pkg)+"."+name] = ex
 		}
 	}
 	for _, m := range named {

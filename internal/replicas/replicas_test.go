@@ -26,6 +26,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/pgstore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // childEnv carries a replica's configuration (JSON) to a re-executed test
@@ -295,7 +296,7 @@ func verify(t *testing.T, ctx context.Context, dsn string, peers []*peer, botID 
 		mustNil(t, err)
 		mids := map[string]bool{}
 		for _, ev := range evs {
-			if ev.SenderID == p.id && ev.Type == session.TypeMessage && !mids[ev.MessageID] {
+			if ev.SenderID == p.id && ev.Type == event.TypeMessage && !mids[ev.MessageID] {
 				mids[ev.MessageID] = true
 				r.received++
 			}

@@ -115,7 +115,7 @@ func (w *Worker) fail(format string, args ...any) {
 // that another replica still holds part of its outbox.
 func (w *Worker) serve(ctx context.Context, cid string) (progress, busy bool, err error) {
 	e := w.Engine
-	flushed, err := e.FlushConversation(ctx, cid)
+	flushed, err := e.FlushOutbox(ctx, cid)
 	w.flushed.Add(int64(len(flushed)))
 	if errors.Is(err, session.ErrOutboxBusy) {
 		w.busy.Add(1)

@@ -29,6 +29,7 @@ import (
 	"github.com/xchat-go/xchat/juicebox/proto"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/backup"
 )
 
 // results feed the summary line TestMain prints.
@@ -133,7 +134,7 @@ func (w *world) provision() (string, *api.Client) {
 // for Go and split for the official client.
 func (w *world) ownConfig(ctx context.Context, c *api.Client, id string) (*juicebox.XConfig, *jsAccount) {
 	w.t.Helper()
-	keys, err := session.NewAPIServer(c).OwnPublicKeys(ctx, id)
+	keys, _, err := c.GetUserPublicKeys(ctx, id, []string{"public_key_version", "juicebox_config"})
 	if err != nil || len(keys.Data) == 0 || keys.Data[0].JuiceboxConfig == nil {
 		w.t.Fatalf("own keys: %v", err)
 	}
@@ -214,11 +215,11 @@ func (w *world) registerXDKAccount(ctx context.Context, name string) (string, *a
 			PublicKeyFingerprint: k.PublicKeyFingerprint, RegistrationMethod: k.RegistrationMethod}}); err != nil {
 		w.t.Fatal(err)
 	}
-	backup, err := xa.ExportKeys(ctx)
-	if err != nil || len(backup) != juicebox.XSecretSize {
-		w.t.Fatalf("XDK exportKeys: %d bytes, %v", len(backup), err)
+	blob, err := xa.ExportKeys(ctx)
+	if err != nil || len(blob) != juicebox.XSecretSize {
+		w.t.Fatalf("XDK exportKeys: %d bytes, %v", len(blob), err)
 	}
-	return id, c, xa, reg, backup
+	return id, c, xa, reg, blob
 }
 
 // TestJuiceboxCrossCheck runs X's settings (Standard2019, 20 guesses, three
@@ -250,9 +251,9 @@ func TestJuiceboxCrossCheck(t *testing.T) {
 // the XDK verifies with the account's registered signing key.
 func (w *world) jsToGo(t *testing.T) {
 	ctx := ctxT(t)
-	id, c, xa, reg, backup := w.registerXDKAccount(ctx, "js-registers")
+	id, c, xa, reg, blob := w.registerXDKAccount(ctx, "js-registers")
 	x, ja := w.ownConfig(ctx, c, id)
-	if err := ja.register("2580", backup, x.MaxGuessCount); err != nil {
+	if err := ja.register("2580", blob, x.MaxGuessCount); err != nil {
 		t.Fatalf("official client register: %v", err)
 	}
 	n, hw, versions := w.records(id)
@@ -261,7 +262,7 @@ func (w *world) jsToGo(t *testing.T) {
 	}
 	up := w.softwareDown()
 	store := keystore.NewMemory()
-	r, err := session.RestoreAccount(ctx, store, session.NewAPIServer(c), id, []byte("2580"))
+	r, err := backup.Restore(ctx, store, c, id, []byte("2580"))
 	up()
 	if err != nil {
 		t.Fatalf("Go restore of the official registration: %v", err)
@@ -276,7 +277,7 @@ func (w *world) jsToGo(t *testing.T) {
 	}
 	defer e.Close()
 	got, err := e.ExportBackup()
-	if err != nil || !bytes.Equal(got, backup) {
+	if err != nil || !bytes.Equal(got, blob) {
 		t.Fatal("restored keys differ from the XDK's export")
 	}
 	kp, err := crypto.ParseBackup(got)
@@ -330,7 +331,7 @@ func (w *world) goToJS(t *testing.T) *goAccount {
 	if _, err := e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.SetupBackup(ctx, []byte("1357")); err != nil {
+	if err := backup.Setup(ctx, e, c, []byte("1357")); err != nil {
 		t.Fatalf("Go backup: %v", err)
 	}
 	x, ja := w.ownConfig(ctx, c, id)
@@ -378,7 +379,7 @@ func (w *world) counters(t *testing.T, b *goAccount) {
 	expect := func(who string, remaining uint16, count uint16, err error) {
 		t.Helper()
 		reported := -1
-		var pe *session.InvalidPINError
+		var pe *juicebox.InvalidPinError
 		var je *jsError
 		switch {
 		case errors.As(err, &pe):
@@ -397,7 +398,7 @@ func (w *world) counters(t *testing.T, b *goAccount) {
 		}
 	}
 	goRestore := func(pin string) error {
-		_, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(b.c), b.id, []byte(pin))
+		_, err := backup.Restore(ctx, keystore.NewMemory(), b.c, b.id, []byte(pin))
 		return err
 	}
 	_, err := b.ja.recover("0000")
@@ -433,14 +434,14 @@ func (w *world) deleteBothWays(t *testing.T, b *goAccount) {
 	if err := b.ja.delete(); err != nil {
 		t.Fatalf("official delete: %v", err)
 	}
-	st, err := b.e.BackupStatus(ctx)
+	st, err := backup.Status(ctx, b.e, b.c)
 	if err != nil || st.Registered {
 		t.Fatalf("Go status after the official delete: %+v %v", st, err)
 	}
-	if err := b.e.SetupBackup(ctx, []byte(b.pin)); err != nil {
+	if err := backup.Setup(ctx, b.e, b.c, []byte(b.pin)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.e.DeleteBackup(ctx); err != nil {
+	if err := backup.Delete(ctx, b.e, b.c); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.ja.recover(b.pin)
@@ -455,23 +456,23 @@ func (w *world) deleteBothWays(t *testing.T, b *goAccount) {
 func TestFastInsecureStretch(t *testing.T) {
 	w := newWorld(t, realm.WithPinHashingMode(juicebox.FastInsecure))
 	ctx := ctxT(t)
-	id, c, xa, _, backup := w.registerXDKAccount(ctx, "fast")
+	id, c, xa, _, blob := w.registerXDKAccount(ctx, "fast")
 	x, ja := w.ownConfig(ctx, c, id)
 	if x.Configuration.PinHashingMode != juicebox.FastInsecure {
 		t.Fatal("realms do not advertise FastInsecure")
 	}
-	if err := ja.register("2580", backup, x.MaxGuessCount); err != nil {
+	if err := ja.register("2580", blob, x.MaxGuessCount); err != nil {
 		t.Fatal(err)
 	}
-	jb := session.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())
-	r, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(c), id, []byte("2580"), jb)
+	jb := backup.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())
+	r, err := backup.Restore(ctx, keystore.NewMemory(), c, id, []byte("2580"), jb)
 	if err != nil {
 		t.Fatalf("Go restore: %v", err)
 	}
 	if fp := testutil.Must(xa.Fingerprint(ctx))(t); fp != r.Fingerprint {
 		t.Fatal("fingerprint differs")
 	}
-	if _, err := session.RestoreAccount(ctx, keystore.NewMemory(), session.NewAPIServer(c), id, []byte("2580")); !errors.Is(err, juicebox.ErrConfig) {
+	if _, err := backup.Restore(ctx, keystore.NewMemory(), c, id, []byte("2580")); !errors.Is(err, juicebox.ErrConfig) {
 		t.Fatalf("Go accepted FastInsecure without opting in: %v", err)
 	}
 	// And back: Go registers under FastInsecure, the official client recovers.

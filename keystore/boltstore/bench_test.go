@@ -1,11 +1,11 @@
 package boltstore
 
 import (
-	"github.com/xchat-go/xchat/keystore"
-
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/xchat-go/xchat/keystore"
 )
 
 func benchEvents(base, n int) []keystore.StoredEvent {

@@ -1,8 +1,6 @@
 package boltstore
 
 import (
-	"github.com/xchat-go/xchat/keystore"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/internal/testutil"
+	"github.com/xchat-go/xchat/keystore"
 	bolt "go.etcd.io/bbolt"
 )
 

@@ -1,8 +1,6 @@
 package boltstore
 
 import (
-	"github.com/xchat-go/xchat/keystore"
-
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/keystore"
 	bolt "go.etcd.io/bbolt"
 )
 

@@ -1,13 +1,12 @@
 package boltstore
 
 import (
-	"github.com/xchat-go/xchat/keystore"
-
 	"bytes"
 	"context"
 	"fmt"
 	"runtime/debug"
 
+	"github.com/xchat-go/xchat/keystore"
 	bolt "go.etcd.io/bbolt"
 )
 

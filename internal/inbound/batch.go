@@ -1,0 +1,183 @@
+package inbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"runtime"
+	"sync"
+
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// FromBytes adapts a slice of encoded events for DecryptBatch.
+func FromBytes(events [][]byte) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		for _, e := range events {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// FromBase64 adapts base64 events (as the REST API returns them) for
+// DecryptBatch. An entry that is not base64 becomes an event with
+// ErrMalformed; it does not stop the batch.
+func FromBase64(events []string) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		for _, s := range events {
+			if !yield(decodeB64(s)) {
+				return
+			}
+		}
+	}
+}
+
+// DecryptBatch decrypts a stream of encoded events (raw Thrift bytes) in
+// order. Signature verification and key unwrapping, the costly steps, run
+// on a bounded pool of workers; key adoption and message decryption run in
+// input order, so a key change is applied before every later message that
+// depends on it (its key is remembered for the rest of the batch, keyed by
+// conversation and version; Keys wins on lookups, and a batch key that
+// contradicts a known key is rejected with ErrKeyConflict). At most
+// Options.Window events are in flight, so memory stays flat however long
+// the history is.
+//
+// The sequence yields every input event exactly once, in input order, with
+// a nil error; per-event problems are in Event.Err. An input item whose
+// error wraps ErrMalformed yields an event carrying that error; any other
+// input error, or ctx ending, is yielded once as (nil, err) and ends the
+// sequence. Breaking out of the loop stops the workers.
+func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error], opts *Options) iter.Seq2[*event.Event, error] {
+	workers, window := batchSize(opts)
+	return func(yield func(*event.Event, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		jobs := make(chan *slot)
+		order := make(chan *slot, window) // bounds the in-flight window
+		var srcErr error                  // written by the producer before closing order
+		var wg sync.WaitGroup
+		prepareIn(&wg, workers, jobs, keys, opts)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := feed(ctx, events, order, jobs)
+			srcErr = err
+			close(jobs)
+			close(order)
+		}()
+		defer wg.Wait()
+		defer cancel()
+		if !finishInOrder(ctx, order, keys, yield) {
+			return
+		}
+		if srcErr != nil {
+			yield(nil, srcErr)
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// batchSize returns the number of workers (default GOMAXPROCS) and the
+// in-flight window (default 8 per worker, at least 32, never below the
+// number of workers).
+func batchSize(opts *Options) (workers, window int) {
+	if opts != nil {
+		workers, window = opts.Workers, opts.Window
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if window <= 0 {
+		window = max(8*workers, 32)
+	}
+	return workers, max(window, workers)
+}
+
+// slot is one input event on its way through DecryptBatch: prepared by a
+// worker (then done is closed), finished in input order.
+type slot struct {
+	raw  []byte
+	err  error
+	w    *work
+	done chan struct{}
+}
+
+// prepareIn starts the workers that verify signatures and unwrap keys (the
+// costly, order-free steps) of the slots sent on jobs.
+func prepareIn(wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options) {
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range jobs {
+				if s.err == nil {
+					s.w = prepare(keys, s.raw, opts)
+				}
+				close(s.done)
+			}
+		}()
+	}
+}
+
+// feed queues every input event in order (blocking while the window is
+// full) and hands it to the workers. A malformed input item is queued as
+// it is, with no work; another input error is returned and ends the
+// batch, as does ctx.
+func feed(ctx context.Context, events iter.Seq2[[]byte, error], order chan<- *slot, jobs chan<- *slot) error {
+	for raw, err := range events {
+		s := &slot{raw: raw, err: err, done: make(chan struct{})}
+		if err != nil && !isMalformed(err) {
+			return fmt.Errorf("inbound: reading events: %w", err)
+		}
+		select {
+		case order <- s:
+		case <-ctx.Done():
+			return nil
+		}
+		if err != nil { // malformed input: no work to do
+			close(s.done)
+			continue
+		}
+		select {
+		case jobs <- s:
+		case <-ctx.Done():
+			close(s.done)
+			return nil
+		}
+	}
+	return nil
+}
+
+// finishInOrder finishes each prepared event in input order (key adoption,
+// then decryption with the keys learnt so far in the batch) and yields it.
+// It reports whether the sequence may go on.
+func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, yield func(*event.Event, error) bool) bool {
+	ov := overlay{}
+	for s := range order {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return false
+		}
+		ev := &event.Event{Err: s.err}
+		if s.err == nil {
+			finish(s.w, keys, ov)
+			ev = s.w.ev
+		}
+		if !yield(ev, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }

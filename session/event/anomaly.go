@@ -1,0 +1,78 @@
+package event
+
+import "fmt"
+
+// AnomalyKind classifies a transcript finding.
+type AnomalyKind int
+
+// Transcript anomalies the engine reports (SyncResult.Anomalies).
+const (
+	// AnomalyGap: an event's previous_sequence_id was never seen, so events
+	// are missing (or withheld) between it and its predecessor.
+	AnomalyGap AnomalyKind = iota + 1
+	// AnomalyDuplicate: the same sequence id arrived again with identical
+	// bytes (a harmless replay, still reported).
+	AnomalyDuplicate
+	// AnomalyConflict: the same sequence id arrived again with different
+	// bytes (equivocation by the server).
+	AnomalyConflict
+	// AnomalyFork: two different events claim the same previous_sequence_id.
+	AnomalyFork
+	// AnomalyReorder: an event's sequence id is not above one already seen.
+	AnomalyReorder
+	// AnomalySelfReference: an event names itself, or a later event, as
+	// its predecessor.
+	AnomalySelfReference
+	// AnomalyMissingKey: a message under a conversation key version for
+	// which no key (and no key change) is known.
+	AnomalyMissingKey
+	// AnomalyRosterDivergence: a signed group change that does not fit the
+	// group roster held (for example a member add whose signed current
+	// lists differ from it). Reported by the session engine.
+	AnomalyRosterDivergence
+	// AnomalyCreateRejected: a group create not accepted: a second create
+	// for the group, or one its paired key change does not bind to the
+	// group. Reported by the session engine.
+	AnomalyCreateRejected
+	// AnomalyCreateReplayed: a group create already accepted in another
+	// group, served again in this one. Reported by the session engine.
+	AnomalyCreateReplayed
+	// AnomalyUnconfirmedDelete: a verified delete for everyone names an
+	// event this account never saw (missing from the chain) or holds only
+	// unverified (its claimed sender is the server's word), so it cannot
+	// confirm that the deleter wrote it (only a message's author may delete
+	// it for everyone). SequenceID is that event, Related the deleter. Reported by the session engine instead of AnomalyGap: the
+	// break may be an honest delete, or a member's delete covering a
+	// message the server withheld.
+	AnomalyUnconfirmedDelete
+)
+
+var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key",
+	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete"}
+
+// String returns the snake_case anomaly name.
+func (k AnomalyKind) String() string {
+	if k > 0 && int(k) < len(anomalyNames) {
+		return anomalyNames[k]
+	}
+	return "unknown"
+}
+
+// Anomaly is one transcript finding.
+type Anomaly struct {
+	Kind           AnomalyKind
+	ConversationID string
+	// SequenceID is the event that exposed the anomaly.
+	SequenceID string
+	// Related is the other sequence id involved: the missing predecessor
+	// (gap), the shared predecessor (fork), the highest id already seen
+	// (reorder), the key version (missing key, a create not bound), the
+	// sequence id the roster stood at (roster divergence, second create) or
+	// the group a replayed create was accepted in.
+	Related string
+}
+
+// String describes the anomaly.
+func (a Anomaly) String() string {
+	return fmt.Sprintf("%s in %s at %s (%s)", a.Kind, a.ConversationID, a.SequenceID, a.Related)
+}
