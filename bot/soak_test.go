@@ -74,7 +74,13 @@ func TestSoak(t *testing.T) {
 	workers := min(8, nconv)
 	log := &soakLog{seen: map[string]int{}, next: map[string]int{}, inflight: map[string]bool{}, changed: make(chan struct{}, 1),
 		full: make(chan struct{}), workers: workers}
-	b := bot.New(echobot.e, bot.WithLogger(quiet()), bot.WithConcurrency(workers), bot.WithReconcile(0, 50*time.Millisecond))
+	// Reconciliation every 50 ms fills each gap the stream leaves; the
+	// hold is long so that a loaded machine, where a reconciliation can
+	// take seconds, never reaches the give-up path (a wall-clock race,
+	// tested on its own in TestGapGivenUp): the order asserted here is
+	// the one reconciliation restores.
+	b := bot.New(echobot.e, bot.WithLogger(quiet()), bot.WithConcurrency(workers), bot.WithReconcile(0, 50*time.Millisecond),
+		bot.WithMaxHold(time.Hour))
 	var herrs []error
 	var hmu sync.Mutex
 	b.OnHandlerError(func(_ *bot.Context, err error) { hmu.Lock(); herrs = append(herrs, err); hmu.Unlock() })
