@@ -447,7 +447,11 @@ func (t *sealedTx) PutEvents(ctx context.Context, conversationID string, events 
 	for _, e := range prepped {
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
-		err := t.put(p, versionKey(e.SequenceID), r)
+		pt, err := encodeEventRecord(&r)
+		if err == nil {
+			err = t.putRaw(p, versionKey(e.SequenceID), pt)
+			clear(pt)
+		}
 		e.Body.Zero()
 		if err != nil {
 			return err
@@ -565,7 +569,7 @@ func (t *sealedTx) EventByMessageID(ctx context.Context, conversationID, message
 			clear(r.Body)
 		}
 	}
-	return nil, fmt.Errorf("%w: message %s", ErrNotFound, messageID)
+	return nil, &notFound{"message", messageID}
 }
 
 // --- outbox ---
@@ -669,7 +673,7 @@ func (t *sealedTx) Value(ctx context.Context, name string) ([]byte, error) {
 			return pt, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: value %s", ErrNotFound, name)
+	return nil, &notFound{"value", name}
 }
 
 func (t *sealedTx) SetValue(ctx context.Context, name string, value []byte) error {
