@@ -108,44 +108,4 @@ func TestMediaTruncation(t *testing.T) {
 	}
 }
 
-// chunkReader returns data in reads of at most n bytes, then err.
-type chunkReader struct {
-	data []byte
-	n    int
-	err  error
-}
 
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, c.err
-	}
-	k := min(len(p), c.n, len(c.data))
-	copy(p, c.data[:k])
-	c.data = c.data[k:]
-	return k, nil
-}
-
-// TestReadAllSecret: every length reads back whole, in at most one buffer
-// twice its size (an exact fit is not doubled for the end of the stream);
-// a failing stream returns its error and nothing.
-func TestReadAllSecret(t *testing.T) {
-	for _, size := range []int{0, 1, 511, 64 << 10, 64<<10 + 1, 128 << 10, 300_000, 1 << 20} {
-		data := make([]byte, size)
-		for i := range data {
-			data[i] = byte(i*7 + 3)
-		}
-		for _, chunk := range []int{1 << 20, 1000, 512} {
-			got, err := readAllSecret(&chunkReader{data: data, n: chunk, err: io.EOF})
-			if err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("size %d, reads of %d: %d bytes, %v", size, chunk, len(got), err)
-			}
-			if size >= 64<<10 && cap(got) >= 2*size && cap(got) > 64<<10 {
-				t.Fatalf("size %d: buffer of %d", size, cap(got))
-			}
-		}
-	}
-	boom := errors.New("boom")
-	if got, err := readAllSecret(&chunkReader{data: make([]byte, 70_000), n: 4096, err: boom}); !errors.Is(err, boom) || got != nil {
-		t.Fatalf("failing stream: %d bytes, %v", len(got), err)
-	}
-}
