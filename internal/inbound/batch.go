@@ -57,13 +57,16 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 	return func(yield func(*event.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		jobs := make(chan *slot)
+		// jobs is buffered like order, so that handing an event to the
+		// workers never parks the producer: a rendezvous per event cost a
+		// thread wake-up each, and kept a worker waiting for the producer.
+		jobs := make(chan *slot, window)
 		order := make(chan *slot, window) // bounds the in-flight window
 		var srcErr error                  // written by the producer before closing order
 		var wg sync.WaitGroup
 		learnt := &learntKeys{}
 		defer learnt.zero() // after wg.Wait (deferred later, run first)
-		prepareIn(&wg, workers, jobs, keys, opts, learnt)
+		prepareIn(ctx, &wg, workers, jobs, keys, opts, learnt)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -113,14 +116,15 @@ type slot struct {
 }
 
 // prepareIn starts the workers that verify signatures and unwrap keys (the
-// costly, order-free steps) of the slots sent on jobs.
-func prepareIn(wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options, learnt *learntKeys) {
+// costly, order-free steps) of the slots sent on jobs. Once ctx is done
+// they only release what is queued (the batch ends without its events).
+func prepareIn(ctx context.Context, wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options, learnt *learntKeys) {
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for s := range jobs {
-				if s.err == nil {
+				if s.err == nil && ctx.Err() == nil {
 					s.w = prepare(keys, s.raw, opts, learnt)
 				}
 				close(s.done)
