@@ -84,6 +84,28 @@ func (t *checkedTx) guard(ctx context.Context, write bool, argChecks ...error) e
 	return nil
 }
 
+// writePrepared admits a write, validates and normalises arg with prep and
+// stores the result with store.
+func writePrepared[A, V any](t *checkedTx, ctx context.Context, arg A, prep func(A) (V, error), store func(V) error) error {
+	if err := t.guard(ctx, true); err != nil {
+		return err
+	}
+	v, err := prep(arg)
+	if err != nil {
+		return err
+	}
+	return store(v)
+}
+
+// orNotFound returns what a txStorage finder returned, with the error
+// notFound makes when the record is absent.
+func orNotFound[T any](v *T, err error, notFound func() error) (*T, error) {
+	if err == nil && v == nil {
+		return nil, notFound()
+	}
+	return v, err
+}
+
 // --- identity ---
 
 func (t *checkedTx) Identity(ctx context.Context) (*Identity, error) {
@@ -91,21 +113,11 @@ func (t *checkedTx) Identity(ctx context.Context) (*Identity, error) {
 		return nil, err
 	}
 	id, err := t.st.identity()
-	if err == nil && id == nil {
-		err = fmt.Errorf("%w: identity", ErrNotFound)
-	}
-	return id, err
+	return orNotFound(id, err, func() error { return fmt.Errorf("%w: identity", ErrNotFound) })
 }
 
 func (t *checkedTx) SetIdentity(ctx context.Context, id *Identity) error {
-	if err := t.guard(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepIdentity(id)
-	if err != nil {
-		return err
-	}
-	return t.st.setIdentity(v)
+	return writePrepared(t, ctx, id, prepIdentity, t.st.setIdentity)
 }
 
 // --- peers ---
@@ -180,10 +192,7 @@ func (t *checkedTx) ConversationKey(ctx context.Context, conversationID, version
 		return nil, err
 	}
 	k, err := t.st.conversationKey(conversationID, version)
-	if err == nil && k == nil {
-		err = fmt.Errorf("%w: conversation key %s/%s", ErrNotFound, conversationID, version)
-	}
-	return k, err
+	return orNotFound(k, err, func() error { return fmt.Errorf("%w: conversation key %s/%s", ErrNotFound, conversationID, version) })
 }
 
 func (t *checkedTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
@@ -191,10 +200,7 @@ func (t *checkedTx) LatestConversationKey(ctx context.Context, conversationID st
 		return nil, err
 	}
 	k, err := t.st.latestConversationKey(conversationID)
-	if err == nil && k == nil {
-		err = fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID)
-	}
-	return k, err
+	return orNotFound(k, err, func() error { return fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID) })
 }
 
 func (t *checkedTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {
@@ -211,21 +217,11 @@ func (t *checkedTx) Conversation(ctx context.Context, id string) (*Conversation,
 		return nil, err
 	}
 	c, err := t.st.conversation(id)
-	if err == nil && c == nil {
-		err = fmt.Errorf("%w: conversation %s", ErrNotFound, id)
-	}
-	return c, err
+	return orNotFound(c, err, func() error { return fmt.Errorf("%w: conversation %s", ErrNotFound, id) })
 }
 
 func (t *checkedTx) PutConversation(ctx context.Context, c *Conversation) error {
-	if err := t.guard(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepConversation(c)
-	if err != nil {
-		return err
-	}
-	return t.st.putConversation(v)
+	return writePrepared(t, ctx, c, prepConversation, t.st.putConversation)
 }
 
 func (t *checkedTx) Conversations(ctx context.Context) ([]Conversation, error) {
@@ -267,23 +263,13 @@ func (t *checkedTx) EventByMessageID(ctx context.Context, conversationID, messag
 		return nil, err
 	}
 	e, err := t.st.eventByMessageID(conversationID, messageID)
-	if err == nil && e == nil {
-		err = fmt.Errorf("%w: message %s", ErrNotFound, messageID)
-	}
-	return e, err
+	return orNotFound(e, err, func() error { return fmt.Errorf("%w: message %s", ErrNotFound, messageID) })
 }
 
 // --- outbox ---
 
 func (t *checkedTx) PutOutbox(ctx context.Context, item OutboxItem) error {
-	if err := t.guard(ctx, true); err != nil {
-		return err
-	}
-	it, err := prepOutbox(item)
-	if err != nil {
-		return err
-	}
-	return t.st.putOutbox(it)
+	return writePrepared(t, ctx, item, prepOutbox, t.st.putOutbox)
 }
 
 func (t *checkedTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
@@ -312,10 +298,7 @@ func (t *checkedTx) Token(ctx context.Context) (*Token, error) {
 		return nil, err
 	}
 	tok, err := t.st.token()
-	if err == nil && tok == nil {
-		err = fmt.Errorf("%w: token", ErrNotFound)
-	}
-	return tok, err
+	return orNotFound(tok, err, func() error { return fmt.Errorf("%w: token", ErrNotFound) })
 }
 
 func (t *checkedTx) SetToken(ctx context.Context, tok *Token) error {

@@ -64,11 +64,22 @@ func (t *sealedTx) get(path [][]byte, key []byte, v any) (found bool, err error)
 	return true, t.open(path, key, sealed, v)
 }
 
-// each opens every record of the bucket at path, in key order.
-func (t *sealedTx) each(path [][]byte, fn func(k, v []byte) error) error {
-	return t.r.Scan(path, nil, 0, func(k, v []byte) (bool, error) {
-		return true, fn(k, v)
+// collect returns what conv makes of every record of the bucket at p, in
+// key order; an empty bucket gives an empty, non-nil slice.
+func collect[T any](t *sealedTx, p [][]byte, conv func(k, v []byte) (T, error)) ([]T, error) {
+	out := []T{}
+	err := t.r.Scan(p, nil, 0, func(k, v []byte) (bool, error) {
+		x, err := conv(k, v)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, x)
+		return true, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // describe names a record for error messages (ids only, never values).
@@ -131,24 +142,16 @@ func (t *sealedTx) peerKey(userID, version string) (*PeerKey, error) {
 }
 
 func (t *sealedTx) peerKeys(userID string) ([]PeerKey, error) {
-	out := []PeerKey{}
 	p := path(bucketPeers, []byte(userID))
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (PeerKey, error) {
 		ver, err := parseVersionKey(k)
 		if err != nil {
-			return err
+			return PeerKey{}, err
 		}
 		var r peerKeyRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, peerFromRecord(userID, ver, &r))
-		return nil
+		err = t.open(p, k, v, &r)
+		return peerFromRecord(userID, ver, &r), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (t *sealedTx) putPeerKey(k PeerKey) error {
@@ -207,20 +210,10 @@ func (t *sealedTx) latestConversationKey(conversationID string) (*ConversationKe
 }
 
 func (t *sealedTx) conversationKeys(conversationID string) ([]ConversationKey, error) {
-	out := []ConversationKey{}
 	p := path(bucketConvKeys, []byte(conversationID))
-	err := t.each(p, func(k, v []byte) error {
-		ck, err := t.openConvKey(p, conversationID, k, v)
-		if err != nil {
-			return err
-		}
-		out = append(out, ck)
-		return nil
+	return collect(t, p, func(k, v []byte) (ConversationKey, error) {
+		return t.openConvKey(p, conversationID, k, v)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (t *sealedTx) putConversationKey(k ConversationKey) error {
@@ -255,20 +248,12 @@ func (t *sealedTx) putConversation(c Conversation) error {
 }
 
 func (t *sealedTx) conversations() ([]Conversation, error) {
-	out := []Conversation{}
 	p := path(bucketConversations)
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (Conversation, error) {
 		var r conversationRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, convFromRecord(string(k), &r))
-		return nil
+		err := t.open(p, k, v, &r)
+		return convFromRecord(string(k), &r), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // --- history ---
@@ -404,21 +389,13 @@ func (t *sealedTx) putOutbox(it OutboxItem) error {
 }
 
 func (t *sealedTx) outbox() ([]OutboxItem, error) {
-	out := []OutboxItem{}
 	p := path(bucketOutbox)
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (OutboxItem, error) {
 		var r outboxRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, OutboxItem{MessageID: string(k), ConversationID: r.ConversationID, Kind: r.Kind, Body: r.Body,
-			CreatedAt: r.CreatedAt, Attempts: r.Attempts, LastError: r.LastError})
-		return nil
+		err := t.open(p, k, v, &r)
+		return OutboxItem{MessageID: string(k), ConversationID: r.ConversationID, Kind: r.Kind, Body: r.Body,
+			CreatedAt: r.CreatedAt, Attempts: r.Attempts, LastError: r.LastError}, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (t *sealedTx) deleteOutbox(messageID string) error {
