@@ -132,15 +132,9 @@ func (s *Server) createDMConversation(c *call) *apiError {
 // createDMByParticipant sends a 1:1 DM, creating the conversation if
 // needed.
 func (s *Server) createDMByParticipant(c *call) *apiError {
-	other := c.r.PathValue("participant_id")
-	if !isID(other) {
-		return errInvalid("participant_id", "participant_id must be a user id.")
-	}
-	if other == c.user.ID {
-		return errInvalid("participant_id", "You cannot send a Direct Message to yourself.")
-	}
-	if s.st.users[other] == nil {
-		return errNotFound("user", other)
+	other, perr := s.dmParticipant(c, "You cannot send a Direct Message to yourself.")
+	if perr != nil {
+		return perr
 	}
 	var m api.DmMessage
 	if perr := decodeJSON(c.body, &m, true); perr != nil {
@@ -405,18 +399,29 @@ func (s *Server) getDMEventsByConversation(c *call) *apiError {
 // getDMEventsByParticipant lists the 1:1 conversation with a user (empty if
 // none exists yet).
 func (s *Server) getDMEventsByParticipant(c *call) *apiError {
-	other := c.r.PathValue("participant_id")
-	if !isID(other) {
-		return errInvalid("participant_id", "participant_id must be a user id.")
-	}
-	if other == c.user.ID {
-		return errInvalid("participant_id", "participant_id must be another user.")
-	}
-	if s.st.users[other] == nil {
-		return errNotFound("user", other)
+	other, perr := s.dmParticipant(c, "participant_id must be another user.")
+	if perr != nil {
+		return perr
 	}
 	conv, _ := s.oneToOneDM(c.user.ID, other)
 	return s.listDMEvents(c, map[string]bool{conv.ID: true})
+}
+
+// dmParticipant returns the participant_id path value once it names
+// another user who exists; selfMessage is the error detail when it names
+// the caller.
+func (s *Server) dmParticipant(c *call, selfMessage string) (string, *apiError) {
+	other := c.r.PathValue("participant_id")
+	if !isID(other) {
+		return "", errInvalid("participant_id", "participant_id must be a user id.")
+	}
+	if other == c.user.ID {
+		return "", errInvalid("participant_id", "%s", selfMessage)
+	}
+	if s.st.users[other] == nil {
+		return "", errNotFound("user", other)
+	}
+	return other, nil
 }
 
 // dmEventFor finds a DM event the caller may see.
