@@ -247,11 +247,7 @@ func (s *Server) listDMEvents(c *call, convs map[string]bool) *apiError {
 	if perr != nil {
 		return perr
 	}
-	fields, perr := parseFields(c, "dm_event.fields", dmEventFields)
-	if perr != nil {
-		return perr
-	}
-	exp, perr := parseFields(c, "expansions", dmEventExpansions)
+	fields, exp, perr := dmEventFieldParams(c)
 	if perr != nil {
 		return perr
 	}
@@ -441,17 +437,25 @@ func (s *Server) dmEventFor(c *call) (*dmEventRec, *apiError) {
 	return e, nil
 }
 
+// dmEventFieldParams parses the dm_event.fields and expansions query
+// parameters of a DM event lookup.
+func dmEventFieldParams(c *call) (fields, exp []string, perr *apiError) {
+	if fields, perr = parseFields(c, "dm_event.fields", dmEventFields); perr != nil {
+		return nil, nil, perr
+	}
+	if exp, perr = parseFields(c, "expansions", dmEventExpansions); perr != nil {
+		return nil, nil, perr
+	}
+	return fields, exp, nil
+}
+
 // getDMEvent returns one DM event.
 func (s *Server) getDMEvent(c *call) *apiError {
 	e, perr := s.dmEventFor(c)
 	if perr != nil {
 		return perr
 	}
-	fields, perr := parseFields(c, "dm_event.fields", dmEventFields)
-	if perr != nil {
-		return perr
-	}
-	exp, perr := parseFields(c, "expansions", dmEventExpansions)
+	fields, exp, perr := dmEventFieldParams(c)
 	if perr != nil {
 		return perr
 	}

@@ -52,3 +52,21 @@ func TestDMParticipantChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDMEventFieldParams checks that the DM event list and lookup both
+// reject an unknown dm_event.fields or expansions value, naming it.
+func TestDMEventFieldParams(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.provision("alice"), e.provision("bob")
+	var cr api.DmCreateResponse
+	e.must(e.do("POST", "/2/dm_conversations/with/"+b.id+"/messages", a.token, api.DmMessage{Text: "hi"}), http.StatusCreated).decode(t, &cr)
+	for _, path := range []string{"/2/dm_events", "/2/dm_events/" + cr.Data.DmEventID} {
+		for _, param := range []string{"dm_event.fields", "expansions"} {
+			r := e.must(e.do("GET", path+"?"+param+"=bogus", a.token, nil), http.StatusBadRequest)
+			if p := r.problem(t); p.Type != api.ProblemInvalidRequest || p.Parameter != param {
+				t.Errorf("%s?%s=bogus: problem %+v", path, param, p)
+			}
+		}
+		e.must(e.do("GET", path+"?dm_event.fields=id,text&expansions=sender_id", a.token, nil), http.StatusOK)
+	}
+}
