@@ -66,10 +66,15 @@ func (s *Server) checkKeyChange(user, version string, roster []string, keys []ap
 }
 
 // emit emits the key change event, as user signed it, with the request's
-// keys and rotation.
+// keys and rotation, and makes its version the conversation's current key.
 func (k *keyChange) emit(tx *chatTx, user string) (*eventRec, error) {
-	return tx.emit(kindKeyChange, user, k.signed.messageID, k.version, "",
+	e, err := tx.emit(kindKeyChange, user, k.signed.messageID, k.version, "",
 		keyChangeDetail(k.version, k.keys, k.rotation, k.signed.detail.ConversationKeyChangeEvent), k.signed.signer.sig)
+	if err != nil {
+		return nil, err
+	}
+	tx.conv.KeyVersion, tx.conv.KeySeq = k.version, e.Seq
+	return e, nil
 }
 
 // initializeChatGroup mints a fresh "g<digits>" id reserved for the caller.
@@ -214,7 +219,6 @@ func (s *Server) createChatConversation(c *call) *apiError {
 	if err != nil {
 		return errInternal()
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, kcEvent.Seq
 	if err := tx.commit(); err != nil {
 		return errInternal()
 	}
@@ -289,7 +293,6 @@ func (s *Server) addConversationKeys(c *call) *apiError {
 	if err != nil {
 		return errInternal()
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, e.Seq
 	if err := tx.commit(); err != nil {
 		return errInternal()
 	}
@@ -391,7 +394,6 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	for _, u := range req.UserIDs {
 		tx.conv.JoinedAt[u] = gcEvent.Seq
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, kcEvent.Seq
 	if req.EncryptedTitle != "" {
 		tx.conv.Name = req.EncryptedTitle
 	}
