@@ -136,15 +136,24 @@ func (s *Server) createDMByParticipant(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	var m api.DmMessage
-	if perr := decodeJSON(c.body, &m, true); perr != nil {
-		return perr
-	}
-	if perr := checkDMMessage("body", m); perr != nil {
+	m, perr := dmMessageBody(c)
+	if perr != nil {
 		return perr
 	}
 	conv, isNew := s.oneToOneDM(c.user.ID, other)
 	return s.dmMessage(c, conv, isNew, m, false)
+}
+
+// dmMessageBody decodes and checks the DmMessage request body of a send.
+func dmMessageBody(c *call) (api.DmMessage, *apiError) {
+	var m api.DmMessage
+	if perr := decodeJSON(c.body, &m, true); perr != nil {
+		return api.DmMessage{}, perr
+	}
+	if perr := checkDMMessage("body", m); perr != nil {
+		return api.DmMessage{}, perr
+	}
+	return m, nil
 }
 
 // dmConvFor resolves a legacy conversation id for the caller.
@@ -189,11 +198,8 @@ func (s *Server) createDMByConversation(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	var m api.DmMessage
-	if perr := decodeJSON(c.body, &m, true); perr != nil {
-		return perr
-	}
-	if perr := checkDMMessage("body", m); perr != nil {
+	m, perr := dmMessageBody(c)
+	if perr != nil {
 		return perr
 	}
 	return s.dmMessage(c, conv, isNew, m, false)
