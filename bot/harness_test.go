@@ -94,7 +94,10 @@ type account struct {
 func (n *testNet) user(name string) *account {
 	n.t.Helper()
 	ctx := context.Background()
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+	body, err := json.Marshal(api.ProvisionUserRequest{Username: name})
+	if err != nil {
+		n.t.Fatal(err)
+	}
 	resp, err := n.srv.Client().Post(n.srv.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		n.t.Fatal(err)

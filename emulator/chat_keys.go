@@ -31,6 +31,52 @@ func parseRotation(s string) (*apiRotation, *apiError) {
 	return &apiRotation{op: op}, nil
 }
 
+// keyChange is the checked key distribution of a request that sets a new
+// conversation key (group create, key change, member add): the
+// participants' wrapped keys, the optional key rotation, the signed
+// actions and the key change among them.
+type keyChange struct {
+	version  string
+	keys     []*event.ConversationParticipantKey
+	rotation *apiRotation
+	actions  []*action
+	signed   *action // the key change action
+}
+
+// checkKeyChange checks, in this order, the participant keys against
+// roster, the key rotation ("" for none), user's action signatures and the
+// key change action for version among them.
+func (s *Server) checkKeyChange(user, version string, roster []string, keys []api.ConversationParticipantKey,
+	rotation string, sigs []api.ActionSignature) (*keyChange, *apiError) {
+	k := &keyChange{version: version}
+	var perr *apiError
+	if k.keys, perr = s.checkParticipantKeys(keys, roster); perr != nil {
+		return nil, perr
+	}
+	if k.rotation, perr = parseRotation(rotation); perr != nil {
+		return nil, perr
+	}
+	if k.actions, perr = s.parseActions(user, sigs); perr != nil {
+		return nil, perr
+	}
+	if k.signed, perr = keyChangeAction(k.actions, version, k.keys); perr != nil {
+		return nil, perr
+	}
+	return k, nil
+}
+
+// emit emits the key change event, as user signed it, with the request's
+// keys and rotation, and makes its version the conversation's current key.
+func (k *keyChange) emit(tx *chatTx, user string) (*eventRec, error) {
+	e, err := tx.emit(kindKeyChange, user, k.signed.messageID, k.version, "",
+		keyChangeDetail(k.version, k.keys, k.rotation, k.signed.detail.ConversationKeyChangeEvent), k.signed.signer.sig)
+	if err != nil {
+		return nil, err
+	}
+	tx.conv.KeyVersion, tx.conv.KeySeq = k.version, e.Seq
+	return e, nil
+}
+
 // initializeChatGroup mints a fresh "g<digits>" id reserved for the caller.
 // The group exists (for its creator only) once created with
 // POST /2/chat/conversations/group. The request body, if any, is ignored
@@ -132,23 +178,12 @@ func (s *Server) createChatConversation(c *call) *apiError {
 	if perr := checkKeyVersion(nil, req.ConversationKeyVersion); perr != nil {
 		return perr
 	}
-	keys, perr := s.checkParticipantKeys(req.ConversationParticipantKeys, members)
+	kc, perr := s.checkKeyChange(c.user.ID, req.ConversationKeyVersion, members, req.ConversationParticipantKeys,
+		req.Base64EncodedKeyRotation, req.ActionSignatures)
 	if perr != nil {
 		return perr
 	}
-	rotation, perr := parseRotation(req.Base64EncodedKeyRotation)
-	if perr != nil {
-		return perr
-	}
-	actions, perr := s.parseActions(c.user.ID, req.ActionSignatures)
-	if perr != nil {
-		return perr
-	}
-	kcAction, perr := keyChangeAction(actions, req.ConversationKeyVersion, keys)
-	if perr != nil {
-		return perr
-	}
-	gcAction, perr := groupChangeAction(actions, kcAction, "GroupCreate", func(g *event.GroupChange) bool { return g.GroupCreate != nil })
+	gcAction, perr := groupChangeAction(kc.actions, kc.signed, "GroupCreate", func(g *event.GroupChange) bool { return g.GroupCreate != nil })
 	if perr != nil {
 		return perr
 	}
@@ -180,12 +215,10 @@ func (s *Server) createChatConversation(c *call) *apiError {
 		&event.MessageEventDetail{GroupChangeEvent: gcAction.detail.GroupChangeEvent}, gcAction.signer.sig); err != nil {
 		return errInternal()
 	}
-	kcEvent, err := tx.emit(kindKeyChange, c.user.ID, kcAction.messageID, req.ConversationKeyVersion, "",
-		keyChangeDetail(req.ConversationKeyVersion, keys, rotation, kcAction.detail.ConversationKeyChangeEvent), kcAction.signer.sig)
+	kcEvent, err := kc.emit(tx, c.user.ID)
 	if err != nil {
 		return errInternal()
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, kcEvent.Seq
 	if err := tx.commit(); err != nil {
 		return errInternal()
 	}
@@ -242,24 +275,13 @@ func (s *Server) addConversationKeys(c *call) *apiError {
 			return errForbidden("user", other, "You cannot message this user.")
 		}
 	}
-	keys, perr := s.checkParticipantKeys(req.ConversationParticipantKeys, roster)
+	kc, perr := s.checkKeyChange(c.user.ID, req.ConversationKeyVersion, roster, req.ConversationParticipantKeys,
+		req.Base64EncodedKeyRotation, req.ActionSignatures)
 	if perr != nil {
 		return perr
 	}
-	rotation, perr := parseRotation(req.Base64EncodedKeyRotation)
-	if perr != nil {
-		return perr
-	}
-	actions, perr := s.parseActions(c.user.ID, req.ActionSignatures)
-	if perr != nil {
-		return perr
-	}
-	kcAction, perr := keyChangeAction(actions, req.ConversationKeyVersion, keys)
-	if perr != nil {
-		return perr
-	}
-	if e := s.existingAction(key, c.user.ID, kcAction.messageID); e != nil {
-		return errInvalid("action_signatures", "message_id %s is already used in this conversation.", clip(kcAction.messageID))
+	if e := s.existingAction(key, c.user.ID, kc.signed.messageID); e != nil {
+		return errInvalid("action_signatures", "message_id %s is already used in this conversation.", clip(kc.signed.messageID))
 	}
 	if conv == nil {
 		now := s.cfg.clock().UTC()
@@ -267,12 +289,10 @@ func (s *Server) addConversationKeys(c *call) *apiError {
 		conv = &convRec{Key: key, Members: []string{a, b}, CreatorID: c.user.ID, CreatedAt: now, UpdatedAt: now}
 	}
 	tx := s.beginTx(conv)
-	e, err := tx.emit(kindKeyChange, c.user.ID, kcAction.messageID, req.ConversationKeyVersion, "",
-		keyChangeDetail(req.ConversationKeyVersion, keys, rotation, kcAction.detail.ConversationKeyChangeEvent), kcAction.signer.sig)
+	e, err := kc.emit(tx, c.user.ID)
 	if err != nil {
 		return errInternal()
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, e.Seq
 	if err := tx.commit(); err != nil {
 		return errInternal()
 	}
@@ -330,23 +350,15 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 		return perr
 	}
 	roster := append(slices.Clone(conv.Members), req.UserIDs...)
-	keys, perr := s.checkParticipantKeys(req.ConversationParticipantKeys, roster)
+	kc, perr := s.checkKeyChange(c.user.ID, req.ConversationKeyVersion, roster, req.ConversationParticipantKeys, "", req.ActionSignatures)
 	if perr != nil {
 		return perr
 	}
-	actions, perr := s.parseActions(c.user.ID, req.ActionSignatures)
+	maAction, perr := groupChangeAction(kc.actions, kc.signed, "GroupMemberAddChange", func(g *event.GroupChange) bool { return g.GroupMemberAdd != nil })
 	if perr != nil {
 		return perr
 	}
-	kcAction, perr := keyChangeAction(actions, req.ConversationKeyVersion, keys)
-	if perr != nil {
-		return perr
-	}
-	maAction, perr := groupChangeAction(actions, kcAction, "GroupMemberAddChange", func(g *event.GroupChange) bool { return g.GroupMemberAdd != nil })
-	if perr != nil {
-		return perr
-	}
-	for _, a := range []*action{kcAction, maAction} {
+	for _, a := range []*action{kc.signed, maAction} {
 		if s.existingAction(key, c.user.ID, a.messageID) != nil {
 			return errInvalid("action_signatures", "message_id %s is already used in this conversation.", clip(a.messageID))
 		}
@@ -371,8 +383,7 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	if err != nil {
 		return errInternal()
 	}
-	kcEvent, err := tx.emit(kindKeyChange, c.user.ID, kcAction.messageID, req.ConversationKeyVersion, "",
-		keyChangeDetail(req.ConversationKeyVersion, keys, nil, kcAction.detail.ConversationKeyChangeEvent), kcAction.signer.sig)
+	kcEvent, err := kc.emit(tx, c.user.ID)
 	if err != nil {
 		return errInternal()
 	}
@@ -383,7 +394,6 @@ func (s *Server) addChatGroupMembers(c *call) *apiError {
 	for _, u := range req.UserIDs {
 		tx.conv.JoinedAt[u] = gcEvent.Seq
 	}
-	tx.conv.KeyVersion, tx.conv.KeySeq = req.ConversationKeyVersion, kcEvent.Seq
 	if req.EncryptedTitle != "" {
 		tx.conv.Name = req.EncryptedTitle
 	}

@@ -132,25 +132,28 @@ func (s *Server) createDMConversation(c *call) *apiError {
 // createDMByParticipant sends a 1:1 DM, creating the conversation if
 // needed.
 func (s *Server) createDMByParticipant(c *call) *apiError {
-	other := c.r.PathValue("participant_id")
-	if !isID(other) {
-		return errInvalid("participant_id", "participant_id must be a user id.")
-	}
-	if other == c.user.ID {
-		return errInvalid("participant_id", "You cannot send a Direct Message to yourself.")
-	}
-	if s.st.users[other] == nil {
-		return errNotFound("user", other)
-	}
-	var m api.DmMessage
-	if perr := decodeJSON(c.body, &m, true); perr != nil {
+	other, perr := s.dmParticipant(c, "You cannot send a Direct Message to yourself.")
+	if perr != nil {
 		return perr
 	}
-	if perr := checkDMMessage("body", m); perr != nil {
+	m, perr := dmMessageBody(c)
+	if perr != nil {
 		return perr
 	}
 	conv, isNew := s.oneToOneDM(c.user.ID, other)
 	return s.dmMessage(c, conv, isNew, m, false)
+}
+
+// dmMessageBody decodes and checks the DmMessage request body of a send.
+func dmMessageBody(c *call) (api.DmMessage, *apiError) {
+	var m api.DmMessage
+	if perr := decodeJSON(c.body, &m, true); perr != nil {
+		return api.DmMessage{}, perr
+	}
+	if perr := checkDMMessage("body", m); perr != nil {
+		return api.DmMessage{}, perr
+	}
+	return m, nil
 }
 
 // dmConvFor resolves a legacy conversation id for the caller.
@@ -195,11 +198,8 @@ func (s *Server) createDMByConversation(c *call) *apiError {
 	if perr != nil {
 		return perr
 	}
-	var m api.DmMessage
-	if perr := decodeJSON(c.body, &m, true); perr != nil {
-		return perr
-	}
-	if perr := checkDMMessage("body", m); perr != nil {
+	m, perr := dmMessageBody(c)
+	if perr != nil {
 		return perr
 	}
 	return s.dmMessage(c, conv, isNew, m, false)
@@ -253,11 +253,7 @@ func (s *Server) listDMEvents(c *call, convs map[string]bool) *apiError {
 	if perr != nil {
 		return perr
 	}
-	fields, perr := parseFields(c, "dm_event.fields", dmEventFields)
-	if perr != nil {
-		return perr
-	}
-	exp, perr := parseFields(c, "expansions", dmEventExpansions)
+	fields, exp, perr := dmEventFieldParams(c)
 	if perr != nil {
 		return perr
 	}
@@ -405,18 +401,29 @@ func (s *Server) getDMEventsByConversation(c *call) *apiError {
 // getDMEventsByParticipant lists the 1:1 conversation with a user (empty if
 // none exists yet).
 func (s *Server) getDMEventsByParticipant(c *call) *apiError {
-	other := c.r.PathValue("participant_id")
-	if !isID(other) {
-		return errInvalid("participant_id", "participant_id must be a user id.")
-	}
-	if other == c.user.ID {
-		return errInvalid("participant_id", "participant_id must be another user.")
-	}
-	if s.st.users[other] == nil {
-		return errNotFound("user", other)
+	other, perr := s.dmParticipant(c, "participant_id must be another user.")
+	if perr != nil {
+		return perr
 	}
 	conv, _ := s.oneToOneDM(c.user.ID, other)
 	return s.listDMEvents(c, map[string]bool{conv.ID: true})
+}
+
+// dmParticipant returns the participant_id path value once it names
+// another user who exists; selfMessage is the error detail when it names
+// the caller.
+func (s *Server) dmParticipant(c *call, selfMessage string) (string, *apiError) {
+	other := c.r.PathValue("participant_id")
+	if !isID(other) {
+		return "", errInvalid("participant_id", "participant_id must be a user id.")
+	}
+	if other == c.user.ID {
+		return "", errInvalid("participant_id", "%s", selfMessage)
+	}
+	if s.st.users[other] == nil {
+		return "", errNotFound("user", other)
+	}
+	return other, nil
 }
 
 // dmEventFor finds a DM event the caller may see.
@@ -436,17 +443,25 @@ func (s *Server) dmEventFor(c *call) (*dmEventRec, *apiError) {
 	return e, nil
 }
 
+// dmEventFieldParams parses the dm_event.fields and expansions query
+// parameters of a DM event lookup.
+func dmEventFieldParams(c *call) (fields, exp []string, perr *apiError) {
+	if fields, perr = parseFields(c, "dm_event.fields", dmEventFields); perr != nil {
+		return nil, nil, perr
+	}
+	if exp, perr = parseFields(c, "expansions", dmEventExpansions); perr != nil {
+		return nil, nil, perr
+	}
+	return fields, exp, nil
+}
+
 // getDMEvent returns one DM event.
 func (s *Server) getDMEvent(c *call) *apiError {
 	e, perr := s.dmEventFor(c)
 	if perr != nil {
 		return perr
 	}
-	fields, perr := parseFields(c, "dm_event.fields", dmEventFields)
-	if perr != nil {
-		return perr
-	}
-	exp, perr := parseFields(c, "expansions", dmEventExpansions)
+	fields, exp, perr := dmEventFieldParams(c)
 	if perr != nil {
 		return perr
 	}

@@ -90,7 +90,7 @@ func (s *Sealer) Close() {
 // transaction. Writes fail with ErrReadOnly unless writable; every call
 // fails once ctx is done.
 func NewSealedTx(ctx context.Context, r Records, s *Sealer, writable bool) Tx {
-	return &sealedTx{ctx: ctx, r: r, s: s, writable: writable}
+	return &checkedTx{ctx: ctx, writable: writable, st: &sealedTx{r: r, s: s}}
 }
 
 // keyOptions collects the protection options of Open for CreateHeader and

@@ -16,3 +16,9 @@ func openMemory(t *testing.T) keystore.Store {
 func TestContract(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { storetest.Contract(t, openMemory) })
 }
+
+// TestMemoryTxAfterEndEveryMethod checks that every method of a Memory
+// transaction kept past its fn fails with ErrClosed.
+func TestMemoryTxAfterEndEveryMethod(t *testing.T) {
+	storetest.TxAfterEnd(t, openMemory(t))
+}

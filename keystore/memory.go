@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -66,16 +65,15 @@ func (m *Memory) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	tx := &memTx{ctx: ctx, s: m.state, writable: true}
+	mt := &memTx{s: m.state}
+	tx := &checkedTx{ctx: ctx, writable: true, st: mt}
 	committed := false
 	defer func() {
 		tx.done = true
 		if !committed {
-			for i := len(tx.undo) - 1; i >= 0; i-- {
-				tx.undo[i]()
-			}
+			mt.rollback()
 		}
-		tx.undo = nil
+		mt.undo = nil
 	}()
 	if err := fn(tx); err != nil {
 		return err
@@ -94,7 +92,7 @@ func (m *Memory) View(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	tx := &memTx{ctx: ctx, s: m.state}
+	tx := &checkedTx{ctx: ctx, st: &memTx{s: m.state}}
 	defer func() { tx.done = true }()
 	return fn(tx)
 }
@@ -132,29 +130,18 @@ func (m *Memory) Close() error {
 	return nil
 }
 
-// memTx is a transaction over a memState.
+// memTx keeps the records of one transaction over a memState (the
+// txStorage under Memory's checkedTx), journalling how to undo each write.
 type memTx struct {
-	ctx      context.Context
-	s        *memState
-	writable bool
-	done     bool     // fn has returned: the transaction may no longer be used
-	undo     []func() // how to undo this transaction's writes, oldest first
+	s    *memState
+	undo []func() // how to undo this transaction's writes, oldest first
 }
 
-func (t *memTx) check(ctx context.Context, write bool) error {
-	if t.done {
-		return fmt.Errorf("%w: transaction used after it ended", ErrClosed)
+// rollback undoes the transaction's writes, newest first.
+func (t *memTx) rollback() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		t.undo[i]()
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := t.ctx.Err(); err != nil {
-		return err
-	}
-	if write && !t.writable {
-		return ErrReadOnly
-	}
-	return nil
 }
 
 // setInner sets outer[key][k] = v, journalling the previous state.
@@ -212,37 +199,21 @@ func (es *memEvents) put(t *memTx, e StoredEvent) {
 	}
 }
 
-func (t *memTx) Identity(ctx context.Context) (*Identity, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *memTx) identity() (*Identity, error) {
 	if t.s.identity == nil {
-		return nil, fmt.Errorf("%w: identity", ErrNotFound)
+		return nil, nil
 	}
 	return cloneIdentity(*t.s.identity), nil
 }
 
-func (t *memTx) SetIdentity(ctx context.Context, id *Identity) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepIdentity(id)
-	if err != nil {
-		return err
-	}
+func (t *memTx) setIdentity(id Identity) error {
 	old := t.s.identity
 	t.undo = append(t.undo, func() { t.s.identity = old })
-	t.s.identity = &v
+	t.s.identity = &id
 	return nil
 }
 
-func (t *memTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("user id", userID); err != nil {
-		return nil, err
-	}
+func (t *memTx) peerKeys(userID string) ([]PeerKey, error) {
 	out := []PeerKey{}
 	for _, k := range t.s.peers[userID] {
 		out = append(out, clonePeerKey(k))
@@ -251,89 +222,28 @@ func (t *memTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) 
 	return out, nil
 }
 
-func (t *memTx) PutPeerKey(ctx context.Context, k PeerKey) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
+func (t *memTx) peerKey(userID, version string) (*PeerKey, error) {
+	if k, ok := t.s.peers[userID][version]; ok {
+		return &k, nil
 	}
-	k, err := prepPeerKey(k)
-	if err != nil {
-		return err
-	}
-	var old *PeerKey
-	if o, ok := t.s.peers[k.UserID][k.Version]; ok {
-		old = &o
-	}
-	if k, err = mergePeerKey(old, k); err != nil {
-		return err
-	}
+	return nil, nil
+}
+
+func (t *memTx) putPeerKey(k PeerKey) error {
 	setInner(t, t.s.peers, k.UserID, k.Version, k)
 	return nil
 }
 
-func (t *memTx) SetPeerVerified(ctx context.Context, userID, version string, verified bool) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
+func (t *memTx) conversationKey(conversationID, version string) (*ConversationKey, error) {
+	if k, ok := t.s.convKeys[conversationID][version]; ok {
+		return &k, nil
 	}
-	if err := checkID("user id", userID); err != nil {
-		return err
-	}
-	if err := checkVersion("peer key version", version); err != nil {
-		return err
-	}
-	k, ok := t.s.peers[userID][version]
-	if !ok {
-		return fmt.Errorf("%w: peer key %s/%s", ErrNotFound, userID, version)
-	}
-	k.Verified = verified
-	setInner(t, t.s.peers, userID, version, k)
-	return nil
+	return nil, nil
 }
 
-func (t *memTx) PutConversationKey(ctx context.Context, k ConversationKey) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	k, err := prepConversationKey(k)
-	if err != nil {
-		return err
-	}
-	var old *ConversationKey
-	if o, ok := t.s.convKeys[k.ConversationID][k.Version]; ok {
-		old = &o
-	}
-	if k, err = mergeConversationKey(old, k); err != nil {
-		return err
-	}
-	setInner(t, t.s.convKeys, k.ConversationID, k.Version, k)
-	return nil
-}
-
-func (t *memTx) ConversationKey(ctx context.Context, conversationID, version string) (*ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkVersion("conversation key version", version); err != nil {
-		return nil, err
-	}
-	k, ok := t.s.convKeys[conversationID][version]
-	if !ok {
-		return nil, fmt.Errorf("%w: conversation key %s/%s", ErrNotFound, conversationID, version)
-	}
-	return &k, nil
-}
-
-// LatestConversationKey scans the conversation's keys for the highest
+// latestConversationKey scans the conversation's keys for the highest
 // version rather than sorting a copy of them all.
-func (t *memTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
+func (t *memTx) latestConversationKey(conversationID string) (*ConversationKey, error) {
 	keys := t.s.convKeys[conversationID]
 	latest, found := "", false
 	for v := range keys {
@@ -342,19 +252,13 @@ func (t *memTx) LatestConversationKey(ctx context.Context, conversationID string
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID)
+		return nil, nil
 	}
 	k := keys[latest]
 	return &k, nil
 }
 
-func (t *memTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
+func (t *memTx) conversationKeys(conversationID string) ([]ConversationKey, error) {
 	out := slices.Collect(maps.Values(t.s.convKeys[conversationID]))
 	if out == nil {
 		out = []ConversationKey{}
@@ -363,37 +267,21 @@ func (t *memTx) ConversationKeys(ctx context.Context, conversationID string) ([]
 	return out, nil
 }
 
-func (t *memTx) Conversation(ctx context.Context, id string) (*Conversation, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", id); err != nil {
-		return nil, err
-	}
+func (t *memTx) putConversationKey(k ConversationKey) error {
+	setInner(t, t.s.convKeys, k.ConversationID, k.Version, k)
+	return nil
+}
+
+func (t *memTx) conversation(id string) (*Conversation, error) {
 	c, ok := t.s.convs[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: conversation %s", ErrNotFound, id)
+		return nil, nil
 	}
 	c = cloneConversation(c)
 	return &c, nil
 }
 
-func (t *memTx) PutConversation(ctx context.Context, c *Conversation) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepConversation(c)
-	if err != nil {
-		return err
-	}
-	setEntry(t, t.s.convs, v.ID, v)
-	return nil
-}
-
-func (t *memTx) Conversations(ctx context.Context) ([]Conversation, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *memTx) conversations() ([]Conversation, error) {
 	out := make([]Conversation, 0, len(t.s.convs))
 	for _, id := range slices.Sorted(maps.Keys(t.s.convs)) {
 		out = append(out, cloneConversation(t.s.convs[id]))
@@ -401,44 +289,24 @@ func (t *memTx) Conversations(ctx context.Context) ([]Conversation, error) {
 	return out, nil
 }
 
-func (t *memTx) PutEvents(ctx context.Context, conversationID string, events []StoredEvent) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return err
-	}
-	prepped := make([]StoredEvent, len(events))
-	for i, e := range events {
-		var err error
-		if prepped[i], err = prepEvent(e); err != nil {
-			return err
-		}
-	}
-	if len(prepped) == 0 {
-		return nil
-	}
+func (t *memTx) putConversation(c Conversation) error {
+	setEntry(t, t.s.convs, c.ID, c)
+	return nil
+}
+
+func (t *memTx) putEvents(conversationID string, events []StoredEvent) error {
 	es, ok := t.s.events[conversationID]
 	if !ok {
 		es = &memEvents{bySeq: map[string]StoredEvent{}, byMID: map[string][]string{}}
 		setEntry(t, t.s.events, conversationID, es)
 	}
-	for _, e := range prepped {
+	for _, e := range events {
 		es.put(t, e)
 	}
 	return nil
 }
 
-func (t *memTx) Events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkOptionalVersion("sequence id", afterSeq); err != nil {
-		return nil, err
-	}
+func (t *memTx) events(_ context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
 	out := []StoredEvent{}
 	es := t.s.events[conversationID]
 	if es == nil {
@@ -460,17 +328,9 @@ func (t *memTx) Events(ctx context.Context, conversationID, afterSeq string, lim
 	return out, nil
 }
 
-func (t *memTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkID("message id", messageID); err != nil {
-		return nil, err
-	}
-	// The highest sequence id wins when a message id appears twice, as in DB.
+// eventByMessageID returns the event with the highest sequence id when a
+// message id appears twice, as the sealed store does.
+func (t *memTx) eventByMessageID(conversationID, messageID string) (*StoredEvent, error) {
 	var best *StoredEvent
 	if es := t.s.events[conversationID]; es != nil {
 		for _, seq := range es.byMID[messageID] {
@@ -481,97 +341,62 @@ func (t *memTx) EventByMessageID(ctx context.Context, conversationID, messageID 
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("%w: message %s", ErrNotFound, messageID)
+		return nil, nil
 	}
 	e := cloneEvent(*best)
 	return &e, nil
 }
 
-func (t *memTx) PutOutbox(ctx context.Context, item OutboxItem) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	it, err := prepOutbox(item)
-	if err != nil {
-		return err
-	}
-	setEntry(t, t.s.outbox, it.MessageID, it)
-	return nil
-}
-
-func (t *memTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *memTx) outbox() ([]OutboxItem, error) {
 	out := make([]OutboxItem, 0, len(t.s.outbox))
 	for _, it := range t.s.outbox {
 		out = append(out, cloneOutbox(it))
 	}
-	sortOutbox(out)
 	return out, nil
 }
 
-func (t *memTx) AckOutbox(ctx context.Context, messageID string) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkID("message id", messageID); err != nil {
-		return err
-	}
+func (t *memTx) putOutbox(it OutboxItem) error {
+	setEntry(t, t.s.outbox, it.MessageID, it)
+	return nil
+}
+
+func (t *memTx) deleteOutbox(messageID string) error {
 	deleteEntry(t, t.s.outbox, messageID)
 	return nil
 }
 
-func (t *memTx) Token(ctx context.Context) (*Token, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *memTx) token() (*Token, error) {
 	if t.s.token == nil {
-		return nil, fmt.Errorf("%w: token", ErrNotFound)
+		return nil, nil
 	}
 	return cloneToken(*t.s.token), nil
 }
 
-func (t *memTx) SetToken(ctx context.Context, tok *Token) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
+func (t *memTx) setToken(tok Token) error { t.swapToken(&tok); return nil }
+
+func (t *memTx) deleteToken() error { t.swapToken(nil); return nil }
+
+// swapToken replaces the stored token (nil: none), journalling the old one.
+func (t *memTx) swapToken(tok *Token) {
 	old := t.s.token
 	t.undo = append(t.undo, func() { t.s.token = old })
-	if tok == nil {
-		t.s.token = nil
-		return nil
-	}
-	v := prepToken(tok)
-	t.s.token = &v
-	return nil
+	t.s.token = tok
 }
 
-func (t *memTx) Value(ctx context.Context, name string) ([]byte, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkValueName(name); err != nil {
-		return nil, err
-	}
+func (t *memTx) value(name string) ([]byte, error) {
 	v, ok := t.s.values[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: value %s", ErrNotFound, name)
+		return nil, nil
 	}
 	return append([]byte{}, v...), nil
 }
 
-func (t *memTx) SetValue(ctx context.Context, name string, value []byte) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkValueName(name); err != nil {
-		return err
-	}
-	if value == nil {
-		deleteEntry(t, t.s.values, name)
-		return nil
-	}
+func (t *memTx) setValue(name string, value []byte) error {
 	setEntry(t, t.s.values, name, append([]byte{}, value...))
+	return nil
+}
+
+func (t *memTx) deleteValue(name string) error {
+	deleteEntry(t, t.s.values, name)
 	return nil
 }

@@ -8,28 +8,14 @@ import (
 	"fmt"
 )
 
-// sealedTx implements Tx over one transaction of a Records backend. Keys
-// (ids, versions, sequence ids) are stored in the clear so they can be
-// ordered and looked up; every value is sealed with the store key and an
-// AAD naming its bucket path and key.
+// sealedTx keeps the records of one transaction of a Records backend (the
+// txStorage under the checkedTx NewSealedTx returns). Keys (ids, versions,
+// sequence ids) are stored in the clear so they can be ordered and looked
+// up; every value is sealed with the store key and an AAD naming its bucket
+// path and key.
 type sealedTx struct {
-	ctx      context.Context
-	r        Records
-	s        *Sealer
-	writable bool
-}
-
-func (t *sealedTx) check(ctx context.Context, write bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := t.ctx.Err(); err != nil {
-		return err
-	}
-	if write && !t.writable {
-		return ErrReadOnly
-	}
-	return nil
+	r Records
+	s *Sealer
 }
 
 // put seals the JSON encoding of v under key in the bucket at path.
@@ -78,11 +64,22 @@ func (t *sealedTx) get(path [][]byte, key []byte, v any) (found bool, err error)
 	return true, t.open(path, key, sealed, v)
 }
 
-// each opens every record of the bucket at path, in key order.
-func (t *sealedTx) each(path [][]byte, fn func(k, v []byte) error) error {
-	return t.r.Scan(path, nil, 0, func(k, v []byte) (bool, error) {
-		return true, fn(k, v)
+// collect returns what conv makes of every record of the bucket at p, in
+// key order; an empty bucket gives an empty, non-nil slice.
+func collect[T any](t *sealedTx, p [][]byte, conv func(k, v []byte) (T, error)) ([]T, error) {
+	out := []T{}
+	err := t.r.Scan(p, nil, 0, func(k, v []byte) (bool, error) {
+		x, err := conv(k, v)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, x)
+		return true, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // describe names a record for error messages (ids only, never values).
@@ -103,17 +100,11 @@ func path(p ...[]byte) [][]byte { return p }
 
 // --- identity ---
 
-func (t *sealedTx) Identity(ctx context.Context) (*Identity, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *sealedTx) identity() (*Identity, error) {
 	var r identityRecord
 	found, err := t.get(path(bucketAccount), keyIdentity, &r)
-	if err != nil {
+	if err != nil || !found {
 		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: identity", ErrNotFound)
 	}
 	if len(r.Backup) != BackupSize {
 		clear(r.Backup)
@@ -122,16 +113,10 @@ func (t *sealedTx) Identity(ctx context.Context) (*Identity, error) {
 	return &Identity{UserID: r.UserID, Backup: r.Backup, PublicKeyVersion: r.PublicKeyVersion}, nil
 }
 
-func (t *sealedTx) SetIdentity(ctx context.Context, id *Identity) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepIdentity(id)
-	if err != nil {
-		return err
-	}
-	defer v.Backup.Zero()
-	return t.put(path(bucketAccount), keyIdentity, identityRecord{UserID: v.UserID, Backup: v.Backup, PublicKeyVersion: v.PublicKeyVersion})
+// setIdentity zeroes id.Backup (checkedTx's copy) once it is sealed.
+func (t *sealedTx) setIdentity(id Identity) error {
+	defer id.Backup.Zero()
+	return t.put(path(bucketAccount), keyIdentity, identityRecord{UserID: id.UserID, Backup: id.Backup, PublicKeyVersion: id.PublicKeyVersion})
 }
 
 // --- peers ---
@@ -156,70 +141,21 @@ func (t *sealedTx) peerKey(userID, version string) (*PeerKey, error) {
 	return &k, nil
 }
 
-func (t *sealedTx) PeerKeys(ctx context.Context, userID string) ([]PeerKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("user id", userID); err != nil {
-		return nil, err
-	}
-	out := []PeerKey{}
+func (t *sealedTx) peerKeys(userID string) ([]PeerKey, error) {
 	p := path(bucketPeers, []byte(userID))
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (PeerKey, error) {
 		ver, err := parseVersionKey(k)
 		if err != nil {
-			return err
+			return PeerKey{}, err
 		}
 		var r peerKeyRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, peerFromRecord(userID, ver, &r))
-		return nil
+		err = t.open(p, k, v, &r)
+		return peerFromRecord(userID, ver, &r), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-func (t *sealedTx) PutPeerKey(ctx context.Context, k PeerKey) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	k, err := prepPeerKey(k)
-	if err != nil {
-		return err
-	}
-	old, err := t.peerKey(k.UserID, k.Version)
-	if err != nil {
-		return err
-	}
-	if k, err = mergePeerKey(old, k); err != nil {
-		return err
-	}
+func (t *sealedTx) putPeerKey(k PeerKey) error {
 	return t.put(path(bucketPeers, []byte(k.UserID)), versionKey(k.Version), peerRecord(&k))
-}
-
-func (t *sealedTx) SetPeerVerified(ctx context.Context, userID, version string, verified bool) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkID("user id", userID); err != nil {
-		return err
-	}
-	if err := checkVersion("peer key version", version); err != nil {
-		return err
-	}
-	k, err := t.peerKey(userID, version)
-	if err != nil {
-		return err
-	}
-	if k == nil {
-		return fmt.Errorf("%w: peer key %s/%s", ErrNotFound, userID, version)
-	}
-	k.Verified = verified
-	return t.put(path(bucketPeers, []byte(userID)), versionKey(version), peerRecord(k))
 }
 
 // --- conversation keys ---
@@ -234,7 +170,20 @@ func convKeyFromRecord(convID, version string, r *convKeyRecord) (ConversationKe
 	return k, nil
 }
 
-func (t *sealedTx) convKey(convID, version string) (*ConversationKey, error) {
+// openConvKey opens the conversation key record stored under k at p.
+func (t *sealedTx) openConvKey(p [][]byte, convID string, k, v []byte) (ConversationKey, error) {
+	ver, err := parseVersionKey(k)
+	if err != nil {
+		return ConversationKey{}, err
+	}
+	var r convKeyRecord
+	if err := t.open(p, k, v, &r); err != nil {
+		return ConversationKey{}, err
+	}
+	return convKeyFromRecord(convID, ver, &r)
+}
+
+func (t *sealedTx) conversationKey(convID, version string) (*ConversationKey, error) {
 	var r convKeyRecord
 	found, err := t.get(path(bucketConvKeys, []byte(convID)), versionKey(version), &r)
 	if err != nil || !found {
@@ -247,108 +196,29 @@ func (t *sealedTx) convKey(convID, version string) (*ConversationKey, error) {
 	return &k, nil
 }
 
-func (t *sealedTx) PutConversationKey(ctx context.Context, k ConversationKey) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	k, err := prepConversationKey(k)
-	if err != nil {
-		return err
-	}
-	defer k.Key.Zero()
-	old, err := t.convKey(k.ConversationID, k.Version)
-	if err != nil {
-		return err
-	}
-	if old != nil {
-		defer old.Key.Zero()
-	}
-	if k, err = mergeConversationKey(old, k); err != nil {
-		return err
-	}
-	return t.put(path(bucketConvKeys, []byte(k.ConversationID)), versionKey(k.Version),
-		convKeyRecord{Key: k.Key[:], Verified: k.Verified, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt})
-}
-
-func (t *sealedTx) ConversationKey(ctx context.Context, conversationID, version string) (*ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkVersion("conversation key version", version); err != nil {
-		return nil, err
-	}
-	k, err := t.convKey(conversationID, version)
-	if err != nil {
-		return nil, err
-	}
-	if k == nil {
-		return nil, fmt.Errorf("%w: conversation key %s/%s", ErrNotFound, conversationID, version)
-	}
-	return k, nil
-}
-
-func (t *sealedTx) LatestConversationKey(ctx context.Context, conversationID string) (*ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
+func (t *sealedTx) latestConversationKey(conversationID string) (*ConversationKey, error) {
 	p := path(bucketConvKeys, []byte(conversationID))
 	k, v, err := t.r.Last(p)
+	if err != nil || k == nil {
+		return nil, err
+	}
+	ck, err := t.openConvKey(p, conversationID, k, v)
 	if err != nil {
 		return nil, err
 	}
-	if k != nil {
-		ver, err := parseVersionKey(k)
-		if err != nil {
-			return nil, err
-		}
-		var r convKeyRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return nil, err
-		}
-		ck, err := convKeyFromRecord(conversationID, ver, &r)
-		if err != nil {
-			return nil, err
-		}
-		return &ck, nil
-	}
-	return nil, fmt.Errorf("%w: no key for conversation %s", ErrNotFound, conversationID)
+	return &ck, nil
 }
 
-func (t *sealedTx) ConversationKeys(ctx context.Context, conversationID string) ([]ConversationKey, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	out := []ConversationKey{}
+func (t *sealedTx) conversationKeys(conversationID string) ([]ConversationKey, error) {
 	p := path(bucketConvKeys, []byte(conversationID))
-	err := t.each(p, func(k, v []byte) error {
-		ver, err := parseVersionKey(k)
-		if err != nil {
-			return err
-		}
-		var r convKeyRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		ck, err := convKeyFromRecord(conversationID, ver, &r)
-		if err != nil {
-			return err
-		}
-		out = append(out, ck)
-		return nil
+	return collect(t, p, func(k, v []byte) (ConversationKey, error) {
+		return t.openConvKey(p, conversationID, k, v)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+}
+
+func (t *sealedTx) putConversationKey(k ConversationKey) error {
+	return t.put(path(bucketConvKeys, []byte(k.ConversationID)), versionKey(k.Version),
+		convKeyRecord{Key: k.Key[:], Verified: k.Verified, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt})
 }
 
 // --- conversations ---
@@ -359,58 +229,31 @@ func convFromRecord(id string, r *conversationRecord) Conversation {
 		UpdatedAt: r.UpdatedAt}
 }
 
-func (t *sealedTx) Conversation(ctx context.Context, id string) (*Conversation, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", id); err != nil {
-		return nil, err
-	}
+func (t *sealedTx) conversation(id string) (*Conversation, error) {
 	var r conversationRecord
 	found, err := t.get(path(bucketConversations), []byte(id), &r)
-	if err != nil {
+	if err != nil || !found {
 		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: conversation %s", ErrNotFound, id)
 	}
 	c := convFromRecord(id, &r)
 	return &c, nil
 }
 
-func (t *sealedTx) PutConversation(ctx context.Context, c *Conversation) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	v, err := prepConversation(c)
-	if err != nil {
-		return err
-	}
-	return t.put(path(bucketConversations), []byte(v.ID), conversationRecord{
-		Type: v.Type, Name: v.Name, Members: v.Members, Meta: v.Meta,
-		LastSequenceID: v.Sync.LastSequenceID, ChainHead: v.Sync.ChainHead, NextToken: v.Sync.NextToken,
-		UpdatedAt: v.UpdatedAt,
+func (t *sealedTx) putConversation(c Conversation) error {
+	return t.put(path(bucketConversations), []byte(c.ID), conversationRecord{
+		Type: c.Type, Name: c.Name, Members: c.Members, Meta: c.Meta,
+		LastSequenceID: c.Sync.LastSequenceID, ChainHead: c.Sync.ChainHead, NextToken: c.Sync.NextToken,
+		UpdatedAt: c.UpdatedAt,
 	})
 }
 
-func (t *sealedTx) Conversations(ctx context.Context) ([]Conversation, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	out := []Conversation{}
+func (t *sealedTx) conversations() ([]Conversation, error) {
 	p := path(bucketConversations)
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (Conversation, error) {
 		var r conversationRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, convFromRecord(string(k), &r))
-		return nil
+		err := t.open(p, k, v, &r)
+		return convFromRecord(string(k), &r), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // --- history ---
@@ -429,22 +272,10 @@ func msgIndexKey(messageID, seq string) []byte {
 	return append(k, versionKey(seq)...)
 }
 
-func (t *sealedTx) PutEvents(ctx context.Context, conversationID string, events []StoredEvent) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return err
-	}
-	prepped := make([]StoredEvent, len(events))
-	for i, e := range events {
-		var err error
-		if prepped[i], err = prepEvent(e); err != nil {
-			return err
-		}
-	}
+// putEvents zeroes each event's Body (checkedTx's copy) once it is sealed.
+func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error {
 	p := path(bucketEvents, []byte(conversationID))
-	for _, e := range prepped {
+	for _, e := range events {
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
 		pt, err := encodeEventRecord(&r)
@@ -465,16 +296,7 @@ func (t *sealedTx) PutEvents(ctx context.Context, conversationID string, events 
 	return nil
 }
 
-func (t *sealedTx) Events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkOptionalVersion("sequence id", afterSeq); err != nil {
-		return nil, err
-	}
+func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
 	out := []StoredEvent{}
 	p := path(bucketEvents, []byte(conversationID))
 	var start []byte
@@ -520,19 +342,10 @@ func (t *sealedTx) Events(ctx context.Context, conversationID, afterSeq string, 
 	return out, nil
 }
 
-func (t *sealedTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkID("conversation id", conversationID); err != nil {
-		return nil, err
-	}
-	if err := checkID("message id", messageID); err != nil {
-		return nil, err
-	}
+// eventByMessageID walks the message id's index entries from the highest
+// sequence id down; an entry is stale when its event was since replaced.
+func (t *sealedTx) eventByMessageID(conversationID, messageID string) (*StoredEvent, error) {
 	prefix := append([]byte(messageID), 0)
-	// Walk this message id's entries from the highest sequence id down;
-	// an entry is stale when its event was since replaced.
 	var cands [][]byte
 	err := t.r.Scan(path(bucketMsgIndex, []byte(conversationID)), prefix, 0, func(k, _ []byte) (bool, error) {
 		if !bytes.HasPrefix(k, prefix) {
@@ -544,147 +357,97 @@ func (t *sealedTx) EventByMessageID(ctx context.Context, conversationID, message
 	if err != nil {
 		return nil, err
 	}
-	{
-		p := path(bucketEvents, []byte(conversationID))
-		for i := len(cands) - 1; i >= 0; i-- {
-			seq, err := parseVersionKey(cands[i])
-			if err != nil {
-				return nil, err
-			}
-			sealed, err := t.r.Get(p, cands[i])
-			if err != nil {
-				return nil, err
-			}
-			if sealed == nil {
-				continue
-			}
-			var r eventRecord
-			if err := t.open(p, cands[i], sealed, &r); err != nil {
-				return nil, err
-			}
-			if r.MessageID == messageID {
-				e := eventFromRecord(seq, &r)
-				return &e, nil
-			}
-			clear(r.Body)
+	p := path(bucketEvents, []byte(conversationID))
+	for i := len(cands) - 1; i >= 0; i-- {
+		seq, err := parseVersionKey(cands[i])
+		if err != nil {
+			return nil, err
 		}
+		sealed, err := t.r.Get(p, cands[i])
+		if err != nil {
+			return nil, err
+		}
+		if sealed == nil {
+			continue
+		}
+		var r eventRecord
+		if err := t.open(p, cands[i], sealed, &r); err != nil {
+			return nil, err
+		}
+		if r.MessageID == messageID {
+			e := eventFromRecord(seq, &r)
+			return &e, nil
+		}
+		clear(r.Body)
 	}
-	return nil, &notFound{"message", messageID}
+	return nil, nil
 }
 
 // --- outbox ---
 
-func (t *sealedTx) PutOutbox(ctx context.Context, item OutboxItem) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	it, err := prepOutbox(item)
-	if err != nil {
-		return err
-	}
+// putOutbox zeroes it.Body (checkedTx's copy) once it is sealed.
+func (t *sealedTx) putOutbox(it OutboxItem) error {
 	defer it.Body.Zero()
 	return t.put(path(bucketOutbox), []byte(it.MessageID), outboxRecord{ConversationID: it.ConversationID, Kind: it.Kind,
 		Body: it.Body, CreatedAt: it.CreatedAt, Attempts: it.Attempts, LastError: it.LastError})
 }
 
-func (t *sealedTx) Outbox(ctx context.Context) ([]OutboxItem, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	out := []OutboxItem{}
+func (t *sealedTx) outbox() ([]OutboxItem, error) {
 	p := path(bucketOutbox)
-	err := t.each(p, func(k, v []byte) error {
+	return collect(t, p, func(k, v []byte) (OutboxItem, error) {
 		var r outboxRecord
-		if err := t.open(p, k, v, &r); err != nil {
-			return err
-		}
-		out = append(out, OutboxItem{MessageID: string(k), ConversationID: r.ConversationID, Kind: r.Kind, Body: r.Body,
-			CreatedAt: r.CreatedAt, Attempts: r.Attempts, LastError: r.LastError})
-		return nil
+		err := t.open(p, k, v, &r)
+		return OutboxItem{MessageID: string(k), ConversationID: r.ConversationID, Kind: r.Kind, Body: r.Body,
+			CreatedAt: r.CreatedAt, Attempts: r.Attempts, LastError: r.LastError}, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	sortOutbox(out)
-	return out, nil
 }
 
-func (t *sealedTx) AckOutbox(ctx context.Context, messageID string) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkID("message id", messageID); err != nil {
-		return err
-	}
+func (t *sealedTx) deleteOutbox(messageID string) error {
 	return t.r.Delete(path(bucketOutbox), []byte(messageID))
 }
 
 // --- token ---
 
-func (t *sealedTx) Token(ctx context.Context) (*Token, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
+func (t *sealedTx) token() (*Token, error) {
 	var r tokenRecord
 	found, err := t.get(path(bucketAccount), keyToken, &r)
-	if err != nil {
+	if err != nil || !found {
 		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: token", ErrNotFound)
 	}
 	return &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, TokenType: r.TokenType, Expiry: r.Expiry, Scopes: r.Scopes}, nil
 }
 
-func (t *sealedTx) SetToken(ctx context.Context, tok *Token) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if tok == nil {
-		return t.r.Delete(path(bucketAccount), keyToken)
-	}
-	v := prepToken(tok)
-	return t.put(path(bucketAccount), keyToken, tokenRecord(v))
+func (t *sealedTx) setToken(tok Token) error {
+	return t.put(path(bucketAccount), keyToken, tokenRecord(tok))
+}
+
+func (t *sealedTx) deleteToken() error {
+	return t.r.Delete(path(bucketAccount), keyToken)
 }
 
 // --- values ---
 
-func (t *sealedTx) Value(ctx context.Context, name string) ([]byte, error) {
-	if err := t.check(ctx, false); err != nil {
-		return nil, err
-	}
-	if err := checkValueName(name); err != nil {
-		return nil, err
-	}
+// value returns a stored empty value as an empty, non-nil slice.
+func (t *sealedTx) value(name string) ([]byte, error) {
 	p := path(bucketValues)
 	sealed, err := t.r.Get(p, []byte(name))
+	if err != nil || sealed == nil {
+		return nil, err
+	}
+	pt, err := t.openRaw(p, []byte(name), sealed)
 	if err != nil {
 		return nil, err
 	}
-	{
-		if sealed != nil {
-			pt, err := t.openRaw(p, []byte(name), sealed)
-			if err != nil {
-				return nil, err
-			}
-			if pt == nil {
-				pt = []byte{}
-			}
-			return pt, nil
-		}
+	if pt == nil {
+		pt = []byte{}
 	}
-	return nil, &notFound{"value", name}
+	return pt, nil
 }
 
-func (t *sealedTx) SetValue(ctx context.Context, name string, value []byte) error {
-	if err := t.check(ctx, true); err != nil {
-		return err
-	}
-	if err := checkValueName(name); err != nil {
-		return err
-	}
-	if value == nil {
-		return t.r.Delete(path(bucketValues), []byte(name))
-	}
+func (t *sealedTx) setValue(name string, value []byte) error {
 	return t.putRaw(path(bucketValues), []byte(name), value)
+}
+
+func (t *sealedTx) deleteValue(name string) error {
+	return t.r.Delete(path(bucketValues), []byte(name))
 }

@@ -288,7 +288,10 @@ var botAttacks = []attack{
 		}
 		mallory := w.newUser("mallory", false)
 		f := mallory.forger()
-		key, _ := crypto.NewConversationKey(nil)
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			return "", err
+		}
 		version := futureVersion()
 		base := gr.hello.SequenceID
 		kc, err := f.KeyChange(hostile.Envelope{SequenceID: hostile.NextSequenceID(base, 1), PreviousSequenceID: base,

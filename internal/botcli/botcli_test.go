@@ -91,7 +91,10 @@ func (w *world) xchat(name string, args ...string) string {
 // account provisions name and makes its account with xchat.
 func (w *world) account(name string) string {
 	w.t.Helper()
-	body, _ := json.Marshal(api.ProvisionUserRequest{Username: name})
+	body, err := json.Marshal(api.ProvisionUserRequest{Username: name})
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	resp, err := http.Post(w.url+"/emulator/v1/users", "application/json", bytes.NewReader(body))
 	if err != nil {
 		w.t.Fatal(err)

@@ -126,88 +126,88 @@ func mapPreview(p *product.ReplyingToPreview) *event.ReplyPreview {
 	return rp
 }
 
-func mapEntities(in []*product.RichTextEntity) []event.Entity {
+// mapEach maps the non-nil elements of in with f; an empty in gives nil.
+func mapEach[T, U any](in []*T, f func(*T) U) []U {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make([]event.Entity, 0, len(in))
-	for _, e := range in {
-		if e == nil {
-			continue
+	out := make([]U, 0, len(in))
+	for _, x := range in {
+		if x != nil {
+			out = append(out, f(x))
 		}
-		ent := event.Entity{Start: e.GetStartIndex(), End: e.GetEndIndex()}
-		if c := e.Content; c != nil {
-			switch {
-			case c.Hashtag != nil:
-				ent.Type = event.EntityHashtag
-			case c.Cashtag != nil:
-				ent.Type = event.EntityCashtag
-			case c.Mention != nil:
-				ent.Type = event.EntityMention
-			case c.URL != nil:
-				ent.Type = event.EntityURL
-			case c.Email != nil:
-				ent.Type = event.EntityEmail
-			case c.Address != nil:
-				ent.Type = event.EntityAddress
-			case c.PhoneNumber != nil:
-				ent.Type = event.EntityPhoneNumber
-			}
-		}
-		out = append(out, ent)
 	}
 	return out
 }
 
-func mapAttachments(in []*product.MessageAttachment) []event.Attachment {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]event.Attachment, 0, len(in))
-	for _, a := range in {
-		if a == nil {
-			continue
-		}
-		var at event.Attachment
+func mapEntities(in []*product.RichTextEntity) []event.Entity { return mapEach(in, mapEntity) }
+
+func mapEntity(e *product.RichTextEntity) event.Entity {
+	ent := event.Entity{Start: e.GetStartIndex(), End: e.GetEndIndex()}
+	if c := e.Content; c != nil {
 		switch {
-		case a.Media != nil:
-			x := a.Media
-			at.Kind = event.AttachmentMedia
-			at.Media = &event.MediaAttachment{
-				MediaHashKey:          x.GetMediaHashKey(),
-				Type:                  event.MediaType(x.GetType()),
-				DurationMillis:        x.GetDurationMillis(),
-				FilesizeBytes:         x.GetFilesizeBytes(),
-				Filename:              x.GetFilename(),
-				AttachmentID:          x.GetAttachmentID(),
-				LegacyMediaURLHTTPS:   x.GetLegacyMediaURLHTTPS(),
-				LegacyMediaPreviewURL: x.GetLegacyMediaPreviewURL(),
-				GrokTag:               x.GetGrokTag(),
-			}
-			if d := x.Dimensions; d != nil {
-				at.Media.Width, at.Media.Height = d.GetWidth(), d.GetHeight()
-			}
-		case a.Post != nil:
-			at.Kind = event.AttachmentPost
-			at.Post = &event.PostAttachment{RestID: a.Post.GetRestID(), PostURL: a.Post.GetPostURL(), AttachmentID: a.Post.GetAttachmentID()}
-		case a.URL != nil:
-			x := a.URL
-			at.Kind = event.AttachmentURL
-			at.URL = &event.URLAttachment{URL: x.GetURL(), DisplayTitle: x.GetDisplayTitle(), AttachmentID: x.GetAttachmentID(),
-				Banner: mapURLImage(x.BannerImageMediaHashKey), Favicon: mapURLImage(x.FaviconImageMediaHashKey)}
-		case a.UnifiedCard != nil:
-			at.Kind = event.AttachmentUnifiedCard
-			at.UnifiedCard = &event.UnifiedCardAttachment{URL: a.UnifiedCard.GetURL(), AttachmentID: a.UnifiedCard.GetAttachmentID()}
-		case a.Money != nil:
-			at.Kind = event.AttachmentMoney
-			at.Money = &event.MoneyAttachment{FallbackText: a.Money.GetFallbackText(), Payload: a.Money.Payload}
-		case a.Jetfuel != nil:
-			at.Kind = event.AttachmentJetfuel
-			at.Jetfuel = &event.JetfuelAttachment{Height: a.Jetfuel.GetHeight(), URL: a.Jetfuel.GetURL(), AttachmentID: a.Jetfuel.GetAttachmentID()}
+		case c.Hashtag != nil:
+			ent.Type = event.EntityHashtag
+		case c.Cashtag != nil:
+			ent.Type = event.EntityCashtag
+		case c.Mention != nil:
+			ent.Type = event.EntityMention
+		case c.URL != nil:
+			ent.Type = event.EntityURL
+		case c.Email != nil:
+			ent.Type = event.EntityEmail
+		case c.Address != nil:
+			ent.Type = event.EntityAddress
+		case c.PhoneNumber != nil:
+			ent.Type = event.EntityPhoneNumber
 		}
-		out = append(out, at)
 	}
-	return out
+	return ent
+}
+
+func mapAttachments(in []*product.MessageAttachment) []event.Attachment {
+	return mapEach(in, mapAttachment)
+}
+
+func mapAttachment(a *product.MessageAttachment) event.Attachment {
+	var at event.Attachment
+	switch {
+	case a.Media != nil:
+		x := a.Media
+		at.Kind = event.AttachmentMedia
+		at.Media = &event.MediaAttachment{
+			MediaHashKey:          x.GetMediaHashKey(),
+			Type:                  event.MediaType(x.GetType()),
+			DurationMillis:        x.GetDurationMillis(),
+			FilesizeBytes:         x.GetFilesizeBytes(),
+			Filename:              x.GetFilename(),
+			AttachmentID:          x.GetAttachmentID(),
+			LegacyMediaURLHTTPS:   x.GetLegacyMediaURLHTTPS(),
+			LegacyMediaPreviewURL: x.GetLegacyMediaPreviewURL(),
+			GrokTag:               x.GetGrokTag(),
+		}
+		if d := x.Dimensions; d != nil {
+			at.Media.Width, at.Media.Height = d.GetWidth(), d.GetHeight()
+		}
+	case a.Post != nil:
+		at.Kind = event.AttachmentPost
+		at.Post = &event.PostAttachment{RestID: a.Post.GetRestID(), PostURL: a.Post.GetPostURL(), AttachmentID: a.Post.GetAttachmentID()}
+	case a.URL != nil:
+		x := a.URL
+		at.Kind = event.AttachmentURL
+		at.URL = &event.URLAttachment{URL: x.GetURL(), DisplayTitle: x.GetDisplayTitle(), AttachmentID: x.GetAttachmentID(),
+			Banner: mapURLImage(x.BannerImageMediaHashKey), Favicon: mapURLImage(x.FaviconImageMediaHashKey)}
+	case a.UnifiedCard != nil:
+		at.Kind = event.AttachmentUnifiedCard
+		at.UnifiedCard = &event.UnifiedCardAttachment{URL: a.UnifiedCard.GetURL(), AttachmentID: a.UnifiedCard.GetAttachmentID()}
+	case a.Money != nil:
+		at.Kind = event.AttachmentMoney
+		at.Money = &event.MoneyAttachment{FallbackText: a.Money.GetFallbackText(), Payload: a.Money.Payload}
+	case a.Jetfuel != nil:
+		at.Kind = event.AttachmentJetfuel
+		at.Jetfuel = &event.JetfuelAttachment{Height: a.Jetfuel.GetHeight(), URL: a.Jetfuel.GetURL(), AttachmentID: a.Jetfuel.GetAttachmentID()}
+	}
+	return at
 }
 
 func mapURLImage(x *product.UrlAttachmentImage) *event.URLImage {

@@ -38,6 +38,7 @@ var contractCases = []struct {
 	{"view is read-only", testViewReadOnly},
 	{"invalid ids and versions", testInvalid},
 	{"cancelled context", testCancelled},
+	{"context and read-only checks before arguments", testGuardsFirst},
 	{"concurrent readers and writers", testConcurrent},
 	{"closed", testClosed},
 	{"backup import and export", testBackupImportExport},
