@@ -30,7 +30,7 @@ type storeKeys struct {
 	mu      sync.Mutex
 	conv    map[keyID]heldKey           // by conversation and version
 	signing map[keyID]*crypto.PublicKey // by user and version
-	missing map[string]bool              // signing lookups that failed
+	missing map[string]bool             // signing lookups that failed
 	// gen counts the changes addConversationKey made to conv: a page
 	// decrypted ahead (see cachedKeys) is valid only while it stays put.
 	gen uint64

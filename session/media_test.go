@@ -107,5 +107,3 @@ func TestMediaTruncation(t *testing.T) {
 		t.Fatalf("header-only: %v", err)
 	}
 }
-
-

@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"io"
-	"runtime"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 
