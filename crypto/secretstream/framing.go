@@ -373,10 +373,16 @@ func (r *Reader) pull(dst []byte, frameLen int, last bool) ([]byte, error) {
 // doubles when a frame that has arrived does not fit: it is never sized
 // from a length the sender or the server announces, and a stream whose
 // plaintext fills it exactly does not double it. Every buffer it
-// outgrows is wiped, and on error so is what was decrypted. Call it
-// instead of Read, not after.
+// outgrows is wiped, and on error so is what was decrypted. After Read,
+// it returns the rest (what Read has not returned yet first).
 func (r *Reader) ReadAll() ([]byte, error) {
-	buf := make([]byte, 0, 64<<10+pullSlack)
+	if r.err != nil {
+		return nil, r.err
+	}
+	buf := make([]byte, 0, max(64<<10, len(r.out))+pullSlack)
+	buf = append(buf, r.out...)
+	clear(r.out)
+	r.out = nil
 	for {
 		frameLen, last, err := r.frame()
 		if err == io.EOF {

@@ -322,9 +322,19 @@ func TestReadAllBuffer(t *testing.T) {
 			}
 		}
 	}
+	// After Read: the rest, starting with what Read had not returned.
+	pt := bytes.Repeat([]byte("0123456789"), 500)
+	r := testutil.Must(NewReader(bytes.NewReader(testutil.Must(Encrypt(nil, key, pt))(t)), key))(t)
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(r, head); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := r.ReadAll(); err != nil || !bytes.Equal(append(head, rest...), pt) {
+		t.Fatalf("ReadAll after Read: %d bytes, %v", len(rest), err)
+	}
 	boom := errors.New("boom")
 	ct := testutil.Must(Encrypt(nil, key, make([]byte, 70_000)))(t)
-	r := testutil.Must(NewReader(io.MultiReader(bytes.NewReader(ct[:40_000]), iotest.ErrReader(boom)), key))(t)
+	r = testutil.Must(NewReader(io.MultiReader(bytes.NewReader(ct[:40_000]), iotest.ErrReader(boom)), key))(t)
 	if got, err := r.ReadAll(); !errors.Is(err, boom) || got != nil {
 		t.Fatalf("failing stream: %d bytes, %v", len(got), err)
 	}
