@@ -263,7 +263,7 @@ func (t *checkedTx) EventByMessageID(ctx context.Context, conversationID, messag
 		return nil, err
 	}
 	e, err := t.st.eventByMessageID(conversationID, messageID)
-	return orNotFound(e, err, func() error { return fmt.Errorf("%w: message %s", ErrNotFound, messageID) })
+	return orNotFound(e, err, func() error { return &notFound{"message", messageID} })
 }
 
 // --- outbox ---
@@ -319,7 +319,7 @@ func (t *checkedTx) Value(ctx context.Context, name string) ([]byte, error) {
 	}
 	v, err := t.st.value(name)
 	if err == nil && v == nil {
-		err = fmt.Errorf("%w: value %s", ErrNotFound, name)
+		err = &notFound{"value", name}
 	}
 	return v, err
 }

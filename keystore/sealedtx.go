@@ -278,7 +278,11 @@ func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error 
 	for _, e := range events {
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
-		err := t.put(p, versionKey(e.SequenceID), r)
+		pt, err := encodeEventRecord(&r)
+		if err == nil {
+			err = t.putRaw(p, versionKey(e.SequenceID), pt)
+			clear(pt)
+		}
 		e.Body.Zero()
 		if err != nil {
 			return err

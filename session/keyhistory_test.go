@@ -111,7 +111,7 @@ func TestPeerKeyHistoryMovesForward(t *testing.T) {
 		t.Fatalf("handler saw %+v", handled)
 	}
 	mu.Unlock()
-	if _, ok := (&storeKeys{e: bob.e, ctx: ctx, signing: map[string]*crypto.PublicKey{}, missing: map[string]bool{}}).SigningKey(alice.id, "1000"); ok {
+	if _, ok := (&storeKeys{e: bob.e, ctx: ctx, signing: map[keyID]*crypto.PublicKey{}, missing: map[string]bool{}}).SigningKey(alice.id, "1000"); ok {
 		t.Fatal("backdated version verifies")
 	}
 

@@ -28,13 +28,17 @@ type storeKeys struct {
 	version  string
 
 	mu      sync.Mutex
-	conv    map[string]heldKey           // conv+"\x00"+version
-	signing map[string]*crypto.PublicKey // user+"\x00"+version
-	missing map[string]bool              // signing lookups that failed
+	conv    map[keyID]heldKey           // by conversation and version
+	signing map[keyID]*crypto.PublicKey // by user and version
+	missing map[string]bool             // signing lookups that failed
 	// gen counts the changes addConversationKey made to conv: a page
 	// decrypted ahead (see cachedKeys) is valid only while it stays put.
 	gen uint64
 }
+
+// keyID names a cached key: a conversation or user and a version (a
+// struct, so that a lookup builds no string).
+type keyID struct{ owner, version string }
 
 // heldKey is a cached conversation key lookup (key nil: none held).
 type heldKey struct {
@@ -55,8 +59,8 @@ func (e *Engine) keysFor(ctx context.Context) (*storeKeys, error) {
 	return &storeKeys{
 		e: e, ctx: ctx, strict: e.cfg.policy.strict(),
 		identity: kp.Identity, version: v,
-		conv:    map[string]heldKey{},
-		signing: map[string]*crypto.PublicKey{},
+		conv:    map[keyID]heldKey{},
+		signing: map[keyID]*crypto.PublicKey{},
 		missing: map[string]bool{},
 	}, nil
 }
@@ -76,7 +80,7 @@ func (k *storeKeys) ConversationKeyVerified(conversationID, version string) bool
 
 // held looks a conversation key up in the store, once per operation.
 func (k *storeKeys) held(conversationID, version string) heldKey {
-	id := conversationID + "\x00" + version
+	id := keyID{conversationID, version}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if h, ok := k.conv[id]; ok {
@@ -101,7 +105,7 @@ func (k *storeKeys) held(conversationID, version string) heldKey {
 // addConversationKey caches a key adopted during the operation.
 func (k *storeKeys) addConversationKey(conversationID, version string, key *crypto.ConversationKey, verified bool) {
 	c := *key
-	id := conversationID + "\x00" + version
+	id := keyID{conversationID, version}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old, ok := k.conv[id]; ok && old.key != nil && subtle.ConstantTimeCompare(old.key[:], c[:]) == 1 && old.verified == verified {
@@ -120,7 +124,7 @@ func (k *storeKeys) generation() uint64 {
 
 // convSnapshot is the conversation key cache at a point (see restore).
 type convSnapshot struct {
-	conv map[string]heldKey
+	conv map[keyID]heldKey
 	gen  uint64
 }
 
@@ -128,7 +132,7 @@ type convSnapshot struct {
 func (k *storeKeys) snapshot() convSnapshot {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c := make(map[string]heldKey, len(k.conv))
+	c := make(map[keyID]heldKey, len(k.conv))
 	for id, h := range k.conv {
 		c[id] = h
 	}
@@ -141,7 +145,7 @@ func (k *storeKeys) snapshot() convSnapshot {
 func (k *storeKeys) restore(s convSnapshot) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.conv = make(map[string]heldKey, len(s.conv))
+	k.conv = make(map[keyID]heldKey, len(s.conv))
 	for id, h := range s.conv {
 		k.conv[id] = h
 	}
@@ -166,7 +170,7 @@ var (
 
 func (c *cachedKeys) cached(conversationID, version string) heldKey {
 	c.k.mu.Lock()
-	h, ok := c.k.conv[conversationID+"\x00"+version]
+	h, ok := c.k.conv[keyID{conversationID, version}]
 	c.k.mu.Unlock()
 	if !ok {
 		c.miss.Store(true)
@@ -190,7 +194,7 @@ func (c *cachedKeys) ConversationKeyVerified(conversationID, version string) boo
 // cached makes the view incomplete.
 func (c *cachedKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool) {
 	c.k.mu.Lock()
-	pk, ok := c.k.signing[userID+"\x00"+version]
+	pk, ok := c.k.signing[keyID{userID, version}]
 	c.k.mu.Unlock()
 	if !ok {
 		c.miss.Store(true)
@@ -207,7 +211,7 @@ func (c *cachedKeys) Identity() (*crypto.PrivateKey, string, string) { return c.
 // the time: see verifiable), and under TrustStrict only pinned or verified
 // ones.
 func (k *storeKeys) SigningKey(userID, version string) (*crypto.PublicKey, bool) {
-	id := userID + "\x00" + version
+	id := keyID{userID, version}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if pk, ok := k.signing[id]; ok {

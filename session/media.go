@@ -264,7 +264,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if err != nil {
 		return nil, fmt.Errorf("session: media: %w", err)
 	}
-	out, err := readAllSecret(r)
+	out, err := r.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("session: decrypting media: %w", err)
 	}
@@ -277,50 +277,6 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 			ErrMediaTruncated, counted.n, len(out), n)
 	}
 	return out, nil
-}
-
-// readAllSecret reads r to its end into a buffer that grows by doubling
-// (never sized from a length the sender or the server announces), wiping
-// every buffer it outgrows and, on error, what it read: the bytes are a
-// decrypted attachment. A buffer that fills up exactly is not doubled for
-// the end of the stream alone.
-func readAllSecret(r io.Reader) ([]byte, error) {
-	buf := make([]byte, 0, 64<<10)
-	var probe [512]byte
-	for {
-		if len(buf) == cap(buf) {
-			n, err := r.Read(probe[:])
-			if n == 0 && err == io.EOF {
-				return buf, nil
-			}
-			grown := make([]byte, len(buf), 2*cap(buf))
-			copy(grown, buf)
-			clear(buf)
-			buf = append(grown, probe[:n]...)
-			clear(probe[:n])
-			if err == io.EOF {
-				return buf, nil
-			}
-			if err != nil {
-				return nil, readFailed(buf, err)
-			}
-			continue
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, readFailed(buf, err)
-		}
-	}
-}
-
-// readFailed wipes what readAllSecret read and returns err.
-func readFailed(buf []byte, err error) error {
-	clear(buf)
-	return err
 }
 
 // countingReader counts the bytes read through it.

@@ -111,7 +111,8 @@ func unmarshal(b []byte, s thrift.TStruct) (int, error) {
 	if len(b) > MaxMessageSize {
 		return 0, withContext(limit("input of %d bytes exceeds %d", len(b), MaxMessageSize), what)
 	}
-	r := newBinReader(b)
+	r := getBinReader(b)
+	defer putBinReader(r)
 	if err := s.Read(context.Background(), r); err != nil {
 		if r.err != nil {
 			return 0, withContext(r.err, what)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -92,6 +93,29 @@ func newBinReader(b []byte) *binReader {
 	r := &binReader{buf: b, fields: make([]fieldSet, 0, 8)}
 	r.TProtocol = thrift.NewTBinaryProtocolConf(&sliceTransport{r: r}, &thrift.TConfiguration{})
 	return r
+}
+
+// Every event a sync receives is decoded more than once (envelope, then
+// contents), so the readers are reused: a binReader with its protocol and
+// transport is most of a small event's decoding garbage.
+var binReaders = sync.Pool{New: func() any { return newBinReader(nil) }}
+
+// getBinReader returns a reader over b, reused when one is free; give it
+// back with putBinReader once nothing decoded still needs it.
+func getBinReader(b []byte) *binReader {
+	r := binReaders.Get().(*binReader)
+	r.buf = b
+	return r
+}
+
+// putBinReader resets r (keeping nothing of its input) and pools it.
+func putBinReader(r *binReader) {
+	clear(r.fields[:cap(r.fields)])
+	if cap(r.fields) > 64 {
+		return // grown by deep nesting: let it go
+	}
+	r.buf, r.off, r.depth, r.total, r.err, r.fields = nil, 0, 0, 0, nil, r.fields[:0]
+	binReaders.Put(r)
 }
 
 // fail records the first error and returns it.

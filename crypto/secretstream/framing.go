@@ -284,15 +284,31 @@ func (r *Reader) Read(b []byte) (int, error) {
 // fill decrypts the next frame into r.out, or returns the terminal error
 // (io.EOF on a complete stream).
 func (r *Reader) fill() error {
+	frameLen, last, err := r.frame()
+	if err != nil {
+		return err
+	}
+	out, err := r.pull(r.outBuf[:0], frameLen, last)
+	if err != nil {
+		return err
+	}
+	r.outBuf, r.out = out, out
+	return nil
+}
+
+// frame reads the next frame into r.cur and returns its length and
+// whether it is the last one, or the terminal error (io.EOF on a complete
+// stream).
+func (r *Reader) frame() (frameLen int, last bool, err error) {
 	if r.p == nil {
 		var header [HeaderSize]byte
 		if _, err := io.ReadFull(r.r, header[:]); err != nil {
-			return r.fail(readErr(err, "header"))
+			return 0, false, r.fail(readErr(err, "header"))
 		}
 		p, err := NewPullState(r.key, header[:])
 		clear(r.key)
 		if err != nil {
-			return r.fail(err)
+			return 0, false, r.fail(err)
 		}
 		r.p = p
 	}
@@ -308,42 +324,87 @@ func (r *Reader) fill() error {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		if total == 0 {
 			if r.frames > 0 && !r.final {
-				return r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
+				return 0, false, r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
 			}
 			r.p.Zero()
-			return io.EOF
+			return 0, false, io.EOF
 		}
 	default:
-		return r.fail(fmt.Errorf("secretstream: read: %w", err))
+		return 0, false, r.fail(fmt.Errorf("secretstream: read: %w", err))
 	}
 	if r.final {
-		return r.fail(ErrDataAfterFinal)
+		return 0, false, r.fail(ErrDataAfterFinal)
 	}
-	frameLen := min(total, EncryptedChunkSize)
-	last := total <= EncryptedChunkSize
-	var tag Tag
-	r.outBuf, tag, err = r.p.Pull(r.outBuf[:0], r.cur[:frameLen], nil)
+	frameLen = min(total, EncryptedChunkSize)
+	r.next = append(r.next[:0], r.cur[frameLen:total]...)
+	return frameLen, total <= EncryptedChunkSize, nil
+}
+
+// pull authenticates the frame read by frame and appends its plaintext
+// to dst (Pull grows dst unless it has frameLen-ABytes+pullSlack bytes of
+// spare capacity).
+func (r *Reader) pull(dst []byte, frameLen int, last bool) ([]byte, error) {
+	start := len(dst)
+	out, tag, err := r.p.Pull(dst, r.cur[:frameLen], nil)
 	if err != nil {
-		return r.fail(err)
+		return nil, r.fail(err)
 	}
 	r.frames++
-	r.next = append(r.next[:0], r.cur[frameLen:total]...)
 	if tag > TagFinal {
-		clear(r.outBuf)
-		return r.fail(fmt.Errorf("%w: unknown tag %d", ErrDecrypt, tag))
+		clear(out[start:])
+		return nil, r.fail(fmt.Errorf("%w: unknown tag %d", ErrDecrypt, tag))
 	}
 	if tag == TagFinal {
 		if !last {
-			clear(r.outBuf)
-			return r.fail(ErrDataAfterFinal)
+			clear(out[start:])
+			return nil, r.fail(ErrDataAfterFinal)
 		}
 		r.final = true
 	} else if last {
-		clear(r.outBuf)
-		return r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
+		clear(out[start:])
+		return nil, r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
 	}
-	r.out = r.outBuf
-	return nil
+	return out, nil
+}
+
+// ReadAll decrypts the rest of the stream into one buffer, each frame
+// straight into its place, and returns it once the stream has ended
+// complete (io.EOF is not an error). The buffer starts at 64 KiB and
+// doubles when a frame that has arrived does not fit: it is never sized
+// from a length the sender or the server announces, and a stream whose
+// plaintext fills it exactly does not double it. Every buffer it
+// outgrows is wiped, and on error so is what was decrypted. After Read,
+// it returns the rest (what Read has not returned yet first).
+func (r *Reader) ReadAll() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	buf := make([]byte, 0, max(64<<10, len(r.out))+pullSlack)
+	buf = append(buf, r.out...)
+	clear(r.out)
+	r.out = nil
+	for {
+		frameLen, last, err := r.frame()
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			clear(buf)
+			return nil, err
+		}
+		if need := len(buf) + frameLen - ABytes + pullSlack; need > cap(buf) {
+			grown := make([]byte, len(buf), max(2*cap(buf), need))
+			copy(grown, buf)
+			clear(buf)
+			buf = grown
+		}
+		out, err := r.pull(buf, frameLen, last)
+		if err != nil {
+			clear(buf[:cap(buf)])
+			return nil, err
+		}
+		buf = out
+	}
 }
 
 func (r *Reader) fail(err error) error {

@@ -224,6 +224,10 @@ func TestRejections(t *testing.T) {
 			if _, err := io.ReadAll(r); !errors.Is(err, c.want) {
 				t.Errorf("Reader: got %v, want %v", err, c.want)
 			}
+			r = testutil.Must(NewReader(iotest.HalfReader(bytes.NewReader(c.ct)), c.key))(t)
+			if got, err := r.ReadAll(); !errors.Is(err, c.want) || got != nil {
+				t.Errorf("ReadAll: got %d bytes, %v, want %v", len(got), err, c.want)
+			}
 		})
 	}
 }
@@ -288,6 +292,51 @@ func TestRoundTripSizes(t *testing.T) {
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("n=%d reader: %v", n, err)
 		}
+		r = testutil.Must(NewReader(iotest.HalfReader(bytes.NewReader(ct)), key))(t)
+		got, err = r.ReadAll()
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("n=%d ReadAll: %v", n, err)
+		}
+	}
+}
+
+// TestReadAllBuffer: ReadAll returns every length whole in one buffer of
+// less than twice its size and Pull's working space (a plaintext that fills the buffer exactly does
+// not double it for the end of the stream), whatever the reads' sizes.
+func TestReadAllBuffer(t *testing.T) {
+	key := testKey()
+	for _, size := range []int{0, 1, 511, 64 << 10, 64<<10 + 1, 128 << 10, 300_000, 1 << 20} {
+		pt := make([]byte, size)
+		for i := range pt {
+			pt[i] = byte(i*7 + 3)
+		}
+		ct := testutil.Must(Encrypt(nil, key, pt))(t)
+		for _, rd := range []io.Reader{bytes.NewReader(ct), iotest.HalfReader(bytes.NewReader(ct)), iotest.OneByteReader(bytes.NewReader(ct))} {
+			r := testutil.Must(NewReader(rd, key))(t)
+			got, err := r.ReadAll()
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("size %d: %d bytes, %v", size, len(got), err)
+			}
+			if size >= 64<<10 && cap(got) >= 2*(size+pullSlack) {
+				t.Fatalf("size %d: buffer of %d", size, cap(got))
+			}
+		}
+	}
+	// After Read: the rest, starting with what Read had not returned.
+	pt := bytes.Repeat([]byte("0123456789"), 500)
+	r := testutil.Must(NewReader(bytes.NewReader(testutil.Must(Encrypt(nil, key, pt))(t)), key))(t)
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(r, head); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := r.ReadAll(); err != nil || !bytes.Equal(append(head, rest...), pt) {
+		t.Fatalf("ReadAll after Read: %d bytes, %v", len(rest), err)
+	}
+	boom := errors.New("boom")
+	ct := testutil.Must(Encrypt(nil, key, make([]byte, 70_000)))(t)
+	r = testutil.Must(NewReader(io.MultiReader(bytes.NewReader(ct[:40_000]), iotest.ErrReader(boom)), key))(t)
+	if got, err := r.ReadAll(); !errors.Is(err, boom) || got != nil {
+		t.Fatalf("failing stream: %d bytes, %v", len(got), err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -143,7 +144,7 @@ func benchSync(b *testing.B, n int) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		run, err := r.fresh(0)
+		run, err := r.fresh(runtime.GOMAXPROCS(0))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,9 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -55,11 +57,16 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 	return func(yield func(*event.Event, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		jobs := make(chan *slot)
+		// jobs is buffered like order, so that handing an event to the
+		// workers never parks the producer: a rendezvous per event cost a
+		// thread wake-up each, and kept a worker waiting for the producer.
+		jobs := make(chan *slot, window)
 		order := make(chan *slot, window) // bounds the in-flight window
 		var srcErr error                  // written by the producer before closing order
 		var wg sync.WaitGroup
-		prepareIn(&wg, workers, jobs, keys, opts)
+		learnt := &learntKeys{}
+		defer learnt.zero() // after wg.Wait (deferred later, run first)
+		prepareIn(ctx, &wg, workers, jobs, keys, opts, learnt)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -70,7 +77,7 @@ func DecryptBatch(ctx context.Context, keys Keys, events iter.Seq2[[]byte, error
 		}()
 		defer wg.Wait()
 		defer cancel()
-		if !finishInOrder(ctx, order, keys, yield) {
+		if !finishInOrder(ctx, order, keys, learnt, yield) {
 			return
 		}
 		if srcErr != nil {
@@ -109,15 +116,16 @@ type slot struct {
 }
 
 // prepareIn starts the workers that verify signatures and unwrap keys (the
-// costly, order-free steps) of the slots sent on jobs.
-func prepareIn(wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options) {
+// costly, order-free steps) of the slots sent on jobs. Once ctx is done
+// they only release what is queued (the batch ends without its events).
+func prepareIn(ctx context.Context, wg *sync.WaitGroup, workers int, jobs <-chan *slot, keys Keys, opts *Options, learnt *learntKeys) {
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for s := range jobs {
-				if s.err == nil {
-					s.w = prepare(keys, s.raw, opts)
+				if s.err == nil && ctx.Err() == nil {
+					s.w = prepare(keys, s.raw, opts, learnt)
 				}
 				close(s.done)
 			}
@@ -155,9 +163,10 @@ func feed(ctx context.Context, events iter.Seq2[[]byte, error], order chan<- *sl
 }
 
 // finishInOrder finishes each prepared event in input order (key adoption,
-// then decryption with the keys learnt so far in the batch) and yields it.
+// then decryption with the keys learnt so far in the batch) and yields it;
+// the verified keys learnt are published to the workers (see learntKeys).
 // It reports whether the sequence may go on.
-func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, yield func(*event.Event, error) bool) bool {
+func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, learnt *learntKeys, yield func(*event.Event, error) bool) bool {
 	ov := overlay{}
 	for s := range order {
 		select {
@@ -172,6 +181,9 @@ func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, yield fun
 		if s.err == nil {
 			finish(s.w, keys, ov)
 			ev = s.w.ev
+			if ev.KeyChange != nil {
+				learnt.publish(ov)
+			}
 		}
 		if !yield(ev, nil) {
 			return false
@@ -181,3 +193,59 @@ func finishInOrder(ctx context.Context, order <-chan *slot, keys Keys, yield fun
 }
 
 func isMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
+
+// learntKeys publishes to the workers of a batch the verified keys its key
+// changes taught the sequential stage, so that a message under such a key
+// is decrypted in parallel, as one under a key held before the batch is.
+// Only verified keys are published: a verified batch key is never replaced
+// for the rest of the batch (adoptBatchKey: a conflicting verified change
+// is refused, an unverified one never replaces a key), and keys learnt in
+// the batch win over the caller's on lookup (lookupKey), so the key a
+// worker finds is the one finish would use. Published keys come only from
+// events already finished, which precede in input order every event still
+// being prepared. The snapshots hold copies of the keys (the caller may
+// wipe a yielded key change's key), wiped when the batch ends.
+type learntKeys struct {
+	cur    atomic.Pointer[overlay]
+	copies []*crypto.ConversationKey // every key published; sequential stage only
+}
+
+// key returns the verified key published for conv and version, or nil.
+func (l *learntKeys) key(conv, version string) *crypto.ConversationKey {
+	if l == nil {
+		return nil
+	}
+	ov := l.cur.Load()
+	if ov == nil {
+		return nil
+	}
+	if bk, ok := ov.get(conv, version); ok && bk.verified {
+		return bk.key
+	}
+	return nil
+}
+
+// publish makes the verified keys of ov the ones workers see.
+func (l *learntKeys) publish(ov overlay) {
+	snap := overlay{}
+	for conv, vs := range ov {
+		for version, bk := range vs {
+			if !bk.verified || bk.key == nil {
+				continue
+			}
+			k := *bk.key
+			l.copies = append(l.copies, &k)
+			snap.put(conv, version, &k, true)
+		}
+	}
+	l.cur.Store(&snap)
+}
+
+// zero wipes every key published (call once no worker runs).
+func (l *learntKeys) zero() {
+	l.cur.Store(nil)
+	for _, k := range l.copies {
+		k.Zero()
+	}
+	l.copies = nil
+}

@@ -264,3 +264,44 @@ func TestDecryptBatchPreviewUsesBatchKeys(t *testing.T) {
 		t.Fatalf("alone: %v %v", v.Status, v.Reason)
 	}
 }
+
+// TestLearntKeysOpenInParallel: a message under a key a finished key change
+// taught the batch is decrypted by the worker that verifies it (prepare),
+// not left to the sequential stage; an unverified batch key is never
+// published; published keys are copies, wiped when the batch ends.
+func TestLearntKeysOpenInParallel(t *testing.T) {
+	f := newFixture(t)
+	key := newCKey(t)
+	raw := encode(t, messageEvent(t, f.alice, env{seq: "2", conv: f.conv}, "1000", key, textHolder("hi")))
+	keys := keysFor(f.bob, f.alice) // no conversation key held
+
+	w := prepare(keys, raw, nil, nil)
+	if !w.opened || w.ev.Message != nil {
+		t.Fatalf("no key at hand: opened=%v message=%v", w.opened, w.ev.Message)
+	}
+	var l learntKeys
+	ov := overlay{}
+	ov.put(f.conv, "1000", key, false) // unverified: not published
+	l.publish(ov)
+	if w := prepare(keys, raw, nil, &l); !w.opened || w.ev.Message != nil {
+		t.Fatal("opened with an unverified batch key")
+	}
+	ov.put(f.conv, "1000", key, true)
+	l.publish(ov)
+	w = prepare(keys, raw, nil, &l)
+	if w.opened || !w.ev.Verified || w.ev.Text() != "hi" {
+		t.Fatalf("published key: opened=%v verified=%v text=%q err=%v", w.opened, w.ev.Verified, w.ev.Text(), w.ev.Err)
+	}
+	finish(w, keys, ov) // the sequential stage leaves it as it is
+	if w.ev.Err != nil || w.ev.Text() != "hi" {
+		t.Fatalf("after finish: %v %q", w.ev.Err, w.ev.Text())
+	}
+	pub := l.key(f.conv, "1000")
+	if pub == nil || pub == key || !pub.Equal(key) {
+		t.Fatal("published key is not a copy of the batch key")
+	}
+	l.zero()
+	if l.key(f.conv, "1000") != nil || pub.Equal(key) {
+		t.Fatal("published keys not wiped")
+	}
+}

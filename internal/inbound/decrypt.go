@@ -64,7 +64,7 @@ func memosOf(opts *Options) memos {
 // through Keys before decrypting messages that depend on it, or use
 // DecryptBatch, which does that for the events it streams.
 func Decrypt(keys Keys, encoded []byte, opts *Options) *event.Event {
-	w := prepare(keys, encoded, opts)
+	w := prepare(keys, encoded, opts, nil)
 	finish(w, keys, nil)
 	return w.ev
 }
@@ -99,8 +99,8 @@ type work struct {
 // prepare does everything that does not depend on earlier events of a
 // batch: Thrift decode, header mapping, signature verification (the costly
 // part) and, for key changes, ECIES unwrap. Safe to run concurrently.
-func prepare(keys Keys, raw []byte, opts *Options) *work {
-	w := prepareEvent(keys, raw, opts)
+func prepare(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *work {
+	w := prepareEvent(keys, raw, opts, learnt)
 	// Only a message still to decrypt, or whose preview gets a second
 	// chance with the batch's keys, needs decoded values in finish;
 	// everything else was mapped into the Event. Dropping the rest now
@@ -120,7 +120,7 @@ func prepare(keys Keys, raw []byte, opts *Options) *work {
 
 // prepareEvent is prepare before the decoded values it no longer needs are
 // dropped.
-func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
+func prepareEvent(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *work {
 	ev := &event.Event{Raw: raw}
 	w := &work{ev: ev, mm: memosOf(opts)}
 	me, err := wire.DecodeMessageEvent(raw)
@@ -136,7 +136,7 @@ func prepareEvent(keys Keys, raw []byte, opts *Options) *work {
 	}
 	switch ev.Kind {
 	case event.KindMessage:
-		prepareMessage(w, keys, d, opts != nil && opts.VerifyOnly)
+		prepareMessage(w, keys, learnt, d, opts != nil && opts.VerifyOnly)
 	case event.KindKeyChange:
 		prepareKeyChange(keys, w.mm, me, ev)
 	case event.KindFailure, event.KindTyping, event.KindGrok, event.KindMemberAccountDelete:
@@ -198,7 +198,7 @@ func screen(ev *event.Event, d *tevent.MessageEventDetail, opts *Options) error 
 // events of a batch (which may replace an unverified held key) are
 // applied in finish. With verifyOnly, a message whose signature verifies
 // is left neither opened nor failed.
-func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail, verifyOnly bool) {
+func prepareMessage(w *work, keys Keys, learnt *learntKeys, d *tevent.MessageEventDetail, verifyOnly bool) {
 	ev, mce := w.ev, d.MessageCreateEvent
 	if mce.Contents == nil {
 		ev.Err = fmt.Errorf("%w: message has no contents", ErrMalformed)
@@ -216,8 +216,11 @@ func prepareMessage(w *work, keys Keys, d *tevent.MessageEventDetail, verifyOnly
 		return
 	}
 	w.opened = true
-	if k, ok := keys.ConversationKey(ev.ConversationID, mce.GetConversationKeyVersion()); ok && k != nil &&
-		heldKeyVerified(keys, ev.ConversationID, mce.GetConversationKeyVersion()) {
+	version := mce.GetConversationKeyVersion()
+	if k, ok := keys.ConversationKey(ev.ConversationID, version); ok && k != nil &&
+		heldKeyVerified(keys, ev.ConversationID, version) {
+		openMessage(w, keys, nil, k, true)
+	} else if k := learnt.key(ev.ConversationID, version); k != nil {
 		openMessage(w, keys, nil, k, true)
 	}
 }
