@@ -70,3 +70,22 @@ func BenchmarkEncodeEventRecord(b *testing.B) {
 		}
 	})
 }
+
+// FuzzEventRecordJSON holds encodeEventRecord to encoding/json on arbitrary
+// strings, bytes and times.
+func FuzzEventRecordJSON(f *testing.F) {
+	f.Add("1795000000000000001", "42", "message", []byte("body"), true, "", []byte("raw"), int64(1795000000123), int64(0))
+	f.Add("a\"b<&>", "\u2028", "bad\xff", []byte{}, false, "\x00", []byte(nil), int64(-62135596800000), int64(19800))
+	f.Fuzz(func(t *testing.T, mid, sender, typ string, body []byte, verified bool, errText string, raw []byte, ms, offset int64) {
+		r := eventRecord{MessageID: mid, SenderID: sender, Type: typ, Body: body, Verified: verified, Error: errText, Raw: raw,
+			CreatedAt: time.UnixMilli(ms).In(time.FixedZone("z", int(offset%(30*3600))))}
+		want, werr := json.Marshal(&r)
+		got, gerr := encodeEventRecord(&r)
+		if (werr != nil) != (gerr != nil) {
+			t.Fatalf("%+v: error %v, json.Marshal %v", r, gerr, werr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got\n%s\nwant\n%s", got, want)
+		}
+	})
+}
