@@ -63,7 +63,9 @@
 //     the send queued (*QueuedError, ErrQueued): network failures, 401 and
 //     403 (a token to renew), 429 and 5xx. A rejection removes it and says
 //     what was not sent and why (*RejectedError, ErrRejected); a send
-//     refused for a stale key is sealed again under the current one.
+//     refused for a stale key is sealed again under the current one (up
+//     to four times in one call, when rotations keep overtaking it; then
+//     it stays queued).
 //   - Before a send whose earlier attempt may have arrived is repeated, the
 //     conversation is synced and searched for its message id: the spec
 //     does not promise that the server de-duplicates. A repeated delete

@@ -582,23 +582,43 @@ func (e *Engine) landed(ctx context.Context, p *pending) (*Sent, error) {
 	return sent, nil
 }
 
+// maxReseals bounds the reseals of one delivery: each refusal for a stale
+// key means the conversation was re-keyed meanwhile, so a few more tries
+// ride out rotations racing the send, and the bound keeps a server that
+// calls every key stale from looping (the item then stays pending).
+const maxReseals = 4
+
 // reseal seals a message the server refused for a stale key again, under
 // the current key and with a new message id (the refused request was not
-// stored), replaces the pending item with it and delivers it. It syncs
+// stored), replaces the pending item with it and delivers it, again while
+// the server still refuses the key as stale (up to maxReseals). It syncs
 // first to learn the current key; until that works the item stays pending.
 func (e *Engine) reseal(ctx context.Context, p *pending) (*Sent, error) {
+	for range maxReseals - 1 {
+		s, np, err := e.resealOnce(ctx, p)
+		if q := (*QueuedError)(nil); np == nil || !errors.As(err, &q) || !q.stale {
+			return s, err
+		}
+		p = np // refused as stale again: the item now pending
+	}
+	s, _, err := e.resealOnce(ctx, p)
+	return s, err
+}
+
+// resealOnce is one reseal and delivery; np is the item it made.
+func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pending, err error) {
 	sg, err := e.signer()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, cid := p.body.Content, p.item.ConversationID
 	if _, err := e.Sync(ctx, cid); err != nil {
 		q := p.queued(fmt.Errorf("sealed under a key that is no longer current; cannot fetch the current one: %w", err))
-		return nil, q
+		return nil, nil, q
 	}
-	np, err := e.prepare(ctx, sg, cid, "", c, e.builder(ctx, c, nil))
+	np, err = e.prepare(ctx, sg, cid, "", c, e.builder(ctx, c, nil))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	np.item.CreatedAt = p.item.CreatedAt // keeps its place in the queue
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -608,9 +628,10 @@ func (e *Engine) reseal(ctx context.Context, p *pending) (*Sent, error) {
 		return tx.PutOutbox(ctx, np.item)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("session: re-queueing send: %w", err)
+		return nil, nil, fmt.Errorf("session: re-queueing send: %w", err)
 	}
-	return e.deliver(ctx, np, false)
+	s, err = e.deliver(ctx, np, false)
+	return s, np, err
 }
 
 // deliver sends a stored item and acknowledges it, or records the failed

@@ -578,3 +578,80 @@ func TestRetriedDeleteNeverSentNotFoundIsRejected(t *testing.T) {
 		t.Fatalf("flush of a never-sent delete of an unknown message: %v", err)
 	}
 }
+
+// rotateOnSend has the peer rotate the conversation key just before each of
+// the next `left` sends reaches the server, so each is sealed under a key
+// that is no longer the latest when it arrives.
+type rotateOnSend struct {
+	Server
+	mu    sync.Mutex
+	peer  *Engine
+	cid   string
+	left  int
+	sends int
+	last  string // the version of the last rotation
+}
+
+func (s *rotateOnSend) SendMessage(ctx context.Context, id string, req *api.SendChatMessageRequest) (*api.SendChatMessageResponse, error) {
+	s.mu.Lock()
+	s.sends++
+	rotate := s.left > 0 && s.peer != nil
+	if rotate {
+		s.left--
+	}
+	s.mu.Unlock()
+	if rotate {
+		if _, err := s.peer.Sync(ctx, s.cid); err != nil {
+			return nil, err
+		}
+		v, err := s.peer.Rotate(ctx, s.cid)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.last = v
+		s.mu.Unlock()
+	}
+	return s.Server.SendMessage(ctx, id, req)
+}
+
+// TestStaleKeyRacesRotations: a send that the peer's rotations overtake
+// more than once (each refused as NON_LATEST_CKEY_VERSION) is sealed again
+// each time and delivered under the latest key, within maxReseals; a
+// server that calls every key stale leaves the send pending after
+// maxReseals reseals, not looping and not dropping it.
+func TestStaleKeyRacesRotations(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	var rs *rotateOnSend
+	alice := n.userWith("alice", func(s Server) Server { rs = &rotateOnSend{Server: s}; return rs })
+	bob := n.user("bob")
+	s, err := alice.e.SendText(ctx, bob.id, "warm-up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := s.ConversationID
+
+	rs.mu.Lock()
+	rs.peer, rs.cid, rs.left, rs.sends = bob.e, cid, 2, 0
+	rs.mu.Unlock()
+	s, err = alice.e.SendText(ctx, cid, "overtaken twice")
+	if err != nil {
+		t.Fatalf("send overtaken by two rotations: %v", err)
+	}
+	if s.KeyVersion != rs.last || rs.sends != 3 {
+		t.Fatalf("sent under %s after %d attempts; want the last rotation's %s after 3", s.KeyVersion, rs.sends, rs.last)
+	}
+	if got := bobSees(t, bob, cid); !slices.Equal(got, []string{"warm-up", "overtaken twice"}) {
+		t.Fatalf("bob sees %q", got)
+	}
+
+	rs.mu.Lock()
+	rs.left, rs.sends = 100, 0
+	rs.mu.Unlock()
+	_, err = alice.e.SendText(ctx, cid, "always overtaken")
+	queuedErr(t, err)
+	if rs.sends != 1+maxReseals || outboxLen(t, alice) != 1 {
+		t.Fatalf("%d attempts, %d pending; want %d attempts and the send kept", rs.sends, outboxLen(t, alice), 1+maxReseals)
+	}
+}
