@@ -306,7 +306,11 @@ func decodeStaged(b []byte) (*syncPage, error) {
 		}
 	}
 	p.overEvents, p.overBytes = r.uint(1<<40), r.uint(1<<40)
-	if n := r.uint(len(r.b) / len(crypto.MemoEntry{})); r.err == nil {
+	// The count is bounded by the bytes left after it (the varint itself
+	// takes some of those the limit was computed from).
+	if n := r.uint(len(r.b) / len(crypto.MemoEntry{})); r.err == nil && n*len(crypto.MemoEntry{}) > len(r.b) {
+		r.err = errStaged
+	} else if r.err == nil {
 		p.memo = make([]crypto.MemoEntry, n)
 		for i := range p.memo {
 			copy(p.memo[i][:], r.b)
