@@ -552,16 +552,21 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 		if secs < 0 {
 			return 0
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
+		if secs > int64(maxRetryAfter/time.Second) {
+			secs = int64(maxRetryAfter / time.Second)
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }
+
+// maxRetryAfter bounds the wait a Retry-After header can ask for, in
+// either of its forms (seconds or an HTTP date), so that a server cannot
+// stall a client for longer than a day.
+const maxRetryAfter = 24 * time.Hour
 
 // String describes the client without credentials.
 func (c *Client) String() string { return "api.Client{base: " + c.baseURL.String() + "}" }

@@ -68,7 +68,9 @@ func parse(text, prefix, name string) parsed {
 			t = strings.TrimLeftFunc(strings.TrimLeft(rest, ":,"), unicode.IsSpace)
 		}
 	}
-	if prefix != "" && strings.HasPrefix(t, prefix) {
+	// A prefix that is not valid UTF-8 could end inside a character of the
+	// text and leave half of it as the command: it never matches.
+	if prefix != "" && utf8.ValidString(prefix) && strings.HasPrefix(t, prefix) {
 		p.prefixed = true
 		t = t[len(prefix):]
 	}

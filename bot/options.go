@@ -110,7 +110,8 @@ func (c *config) validate() error {
 	return nil
 }
 
-// WithPrefix sets the command prefix (default "!"; "" for none).
+// WithPrefix sets the command prefix (default "!"; "" for none). A prefix
+// that is not valid UTF-8 never matches.
 func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
 
 // WithName sets the bot's X username (without "@"): a message starting
