@@ -502,10 +502,18 @@ func (e *Engine) applyEffects(ctx context.Context, tx keystore.Tx, cid string, e
 // one (by sequence id) is indexed already.
 func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *event.Event) error {
 	key := editIndexKey(cid, target)
-	if old, err := tx.Value(ctx, key); err == nil {
+	old, err := tx.Value(ctx, key)
+	switch {
+	case err == nil:
 		if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
 			return nil
 		}
+	case errors.Is(err, keystore.ErrNotFound):
+		// No edit of target indexed yet.
+	default:
+		// As in settleEdit: an entry that cannot be read is not taken
+		// for a missing one.
+		return fmt.Errorf("session: reading the edit index: %w", err)
 	}
 	return tx.SetValue(ctx, key, edit.Raw)
 }

@@ -572,3 +572,80 @@ func TestStubNoLongerStored(t *testing.T) {
 		t.Fatalf("the hidden message came back as %+v", res.Entries)
 	}
 }
+
+// editIndexStore makes reads of one edit index entry fail with err inside
+// write transactions (when err is set).
+type editIndexStore struct {
+	keystore.Store
+	key string
+	err error
+}
+
+func (s *editIndexStore) Update(ctx context.Context, fn func(keystore.Tx) error) error {
+	if s.err == nil {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(tx keystore.Tx) error { return fn(editIndexTx{Tx: tx, key: s.key, err: s.err}) })
+}
+
+type editIndexTx struct {
+	keystore.Tx
+	key string
+	err error
+}
+
+func (t editIndexTx) Value(ctx context.Context, key string) ([]byte, error) {
+	if key == t.key {
+		return nil, t.err
+	}
+	return t.Tx.Value(ctx, key)
+}
+
+// TestEditIndexReadErrors: storing an edit reads the edit index entry of
+// its target. No entry is replaced by the edit; any other failure to read
+// it (a value that does not open, an I/O error) fails the sync instead of
+// being taken for "no entry", as settleEdit does.
+func TestEditIndexReadErrors(t *testing.T) {
+	c := ctx(t)
+	for name, tc := range map[string]struct {
+		err  error
+		fail bool
+	}{
+		"not found": {fmt.Errorf("%w: no such value", keystore.ErrNotFound), false},
+		"corrupt":   {fmt.Errorf("%w: value does not open", keystore.ErrCorrupt), true},
+		"io error":  {errors.New("disk unreadable"), true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := newNet(t)
+			alice := n.user("alice")
+			es := &editIndexStore{Store: keystore.NewMemory()}
+			bob := n.userOn("bob", es)
+			m, err := alice.e.SendText(c, bob.id, "draft")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// bob holds the target first, so only storing the edit reads
+			// the target's index entry.
+			if _, err := bob.e.Sync(c, m.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+			es.key, es.err = editIndexKey(m.ConversationID, m.SequenceID), tc.err
+			if _, err := alice.e.Edit(c, m.ConversationID, m.SequenceID, "final"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = bob.e.Sync(c, m.ConversationID)
+			if tc.fail {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("sync with an unreadable edit index: %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := es.Store.Value(c, editIndexKey(m.ConversationID, m.SequenceID)); err != nil {
+				t.Fatalf("edit index not written: %v", err)
+			}
+		})
+	}
+}
