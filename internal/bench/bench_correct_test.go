@@ -230,3 +230,16 @@ func mustRoot(t *testing.T) string {
 	}
 	return r
 }
+
+// TestRatioText: a ratio that rounds to its limit is printed with a third
+// decimal, so a near miss does not read as the limit.
+func TestRatioText(t *testing.T) {
+	for _, c := range []struct {
+		ratio, limit float64
+		want         string
+	}{{1.2534, 1.25, "1.253×"}, {1.2466, 1.25, "1.247×"}, {1.25, 1.25, "1.25×"}, {1.58, 1.25, "1.58×"}} {
+		if got := ratioText(c.ratio, c.limit); got != c.want {
+			t.Errorf("ratioText(%v, %v) = %q, want %q", c.ratio, c.limit, got, c.want)
+		}
+	}
+}

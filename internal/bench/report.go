@@ -30,13 +30,23 @@ const (
 	redoLimit = 0.05
 )
 
+// ratioText prints ratio to two decimals, or three when two would print
+// the limit itself (so that a miss by less than 0.005 does not read 1.25×
+// ✗ against a limit of 1.25).
+func ratioText(ratio, limit float64) string {
+	if s := fmt.Sprintf("%.2f", ratio); s == fmt.Sprintf("%.2f", limit) && ratio != limit {
+		return fmt.Sprintf("%.3f×", ratio)
+	}
+	return fmt.Sprintf("%.2f×", ratio)
+}
+
 func evaluate(rep *Report, fl *floorTimes, runs []e2eRun) []Target {
 	var ts []Target
 	for _, r := range rep.Rows {
 		if r.FloorTarget > 0 && r.Floor > 0 {
 			ratio := r.Ours / r.Floor
 			ts = append(ts, Target{Name: r.Name + ": ≤ " + fmt.Sprint(r.FloorTarget) + "× floor", Met: ratio <= r.FloorTarget,
-				Detail: fmt.Sprintf("%.2f×", ratio)})
+				Detail: ratioText(ratio, r.FloorTarget)})
 		}
 	}
 	ts = append(ts, scalingTarget(rep, fl))
