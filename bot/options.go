@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -59,7 +60,9 @@ const (
 	batch = 128
 )
 
-// Option configures New.
+// Option configures New. An option given a value it does not accept (a
+// nil logger, a non-positive concurrency, …) is not ignored: Run refuses
+// to start, with an error that matches ErrConfig and names the option.
 type Option func(*config)
 
 type config struct {
@@ -77,6 +80,14 @@ type config struct {
 	reconcileEvery time.Duration
 	reconcileAfter time.Duration
 	maxMedia       int64
+	// bad holds the options given values they do not accept; Run
+	// refuses to start with them (see validate).
+	bad []error
+}
+
+// reject records an option given a value it does not accept.
+func (c *config) reject(format string, args ...any) {
+	c.bad = append(c.bad, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
 }
 
 func defaultConfig() config {
@@ -93,6 +104,9 @@ func defaultConfig() config {
 }
 
 func (c *config) validate() error {
+	if len(c.bad) > 0 {
+		return errors.Join(c.bad...)
+	}
 	if strings.ContainsAny(c.prefix, " \t\n") {
 		return fmt.Errorf("%w: prefix %q contains white space", ErrConfig, c.prefix)
 	}
@@ -149,9 +163,11 @@ func WithAllowList(userIDs ...string) Option {
 // time, in order.
 func WithConcurrency(n int) Option {
 	return func(c *config) {
-		if n > 0 {
-			c.concurrency = n
+		if n <= 0 {
+			c.reject("WithConcurrency(%d): want at least 1", n)
+			return
 		}
+		c.concurrency = n
 	}
 }
 
@@ -159,9 +175,11 @@ func WithConcurrency(n int) Option {
 // logs ids, commands and outcomes, never message text or arguments.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
-		if l != nil {
-			c.logger = l
+		if l == nil {
+			c.reject("WithLogger(nil)")
+			return
 		}
+		c.logger = l
 	}
 }
 
@@ -169,9 +187,11 @@ func WithLogger(l *slog.Logger) Option {
 // backlog rule (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
-		if now != nil {
-			c.now = now
+		if now == nil {
+			c.reject("WithClock(nil)")
+			return
 		}
+		c.now = now
 	}
 }
 
@@ -179,9 +199,11 @@ func WithClock(now func() time.Time) Option {
 // handlers in flight before cancelling their contexts (default 10 s).
 func WithDrain(d time.Duration) Option {
 	return func(c *config) {
-		if d >= 0 {
-			c.drain = d
+		if d < 0 {
+			c.reject("WithDrain(%v): negative", d)
+			return
 		}
+		c.drain = d
 	}
 }
 
@@ -189,9 +211,11 @@ func WithDrain(d time.Duration) Option {
 // 0, the default, means none.
 func WithHandlerTimeout(d time.Duration) Option {
 	return func(c *config) {
-		if d >= 0 {
-			c.handlerTimeout = d
+		if d < 0 {
+			c.reject("WithHandlerTimeout(%v): negative", d)
+			return
 		}
+		c.handlerTimeout = d
 	}
 }
 
@@ -206,9 +230,11 @@ func WithBacklog(d time.Duration) Option { return func(c *config) { c.backlog = 
 // (default 10 s) when no reconciliation with /events settles the gap.
 func WithMaxHold(d time.Duration) Option {
 	return func(c *config) {
-		if d > 0 {
-			c.maxHold = d
+		if d <= 0 {
+			c.reject("WithMaxHold(%v): want a positive duration", d)
+			return
 		}
+		c.maxHold = d
 	}
 }
 
@@ -223,8 +249,10 @@ func WithReconcile(every, after time.Duration) Option {
 // MiB).
 func WithMaxMediaBytes(n int64) Option {
 	return func(c *config) {
-		if n > 0 {
-			c.maxMedia = n
+		if n <= 0 {
+			c.reject("WithMaxMediaBytes(%d): want a positive size", n)
+			return
 		}
+		c.maxMedia = n
 	}
 }
