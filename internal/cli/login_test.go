@@ -34,31 +34,10 @@ func TestLoginStoresAndRefreshesToken(t *testing.T) {
 	run := func(args ...string) (int, string, string) {
 		env, out, errb := testEnv(map[string]string{EnvNoPrompt: "1"}, nil)
 		env.Now = clk.Now
-		var browsed chan error
-		env.OpenBrowser = func(u string) error {
-			pu, err := url.Parse(u)
-			if err != nil {
-				return err
-			}
-			q := pu.Query()
-			q.Set("emulator_user", aliceID)
-			pu.RawQuery = q.Encode()
-			browsed = make(chan error, 1)
-			go func() {
-				r, err := http.Get(pu.String())
-				if err == nil {
-					r.Body.Close()
-				}
-				browsed <- err
-			}()
-			return nil
-		}
+		b := &emulatorBrowser{user: aliceID}
+		env.OpenBrowser = b.open
 		st := Run(context.Background(), append([]string{"--home", home, "--api", srv.URL, "--no-passphrase"}, args...), env)
-		if browsed != nil {
-			if err := <-browsed; err != nil {
-				t.Fatalf("browser: %v", err)
-			}
-		}
+		b.wait(t)
 		return st, out.String(), errb.String()
 	}
 	if st, _, errb := run("init", "--user-id", aliceID); st != 0 {
@@ -116,4 +95,42 @@ func storedTok(t *testing.T, home string) *keystore.Token {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// emulatorBrowser stands in for the user's browser on the emulator's
+// authorize page: it signs in as user (the emulator's emulator_user
+// parameter) and follows the redirect back to the CLI's loopback callback.
+type emulatorBrowser struct {
+	user string
+	done chan error // the browsing's outcome; nil until a page is opened
+}
+
+func (b *emulatorBrowser) open(u string) error {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	q := pu.Query()
+	q.Set("emulator_user", b.user)
+	pu.RawQuery = q.Encode()
+	b.done = make(chan error, 1)
+	go func() {
+		r, err := http.Get(pu.String())
+		if err == nil {
+			r.Body.Close()
+		}
+		b.done <- err
+	}()
+	return nil
+}
+
+// wait fails t when a page was opened and browsing it failed.
+func (b *emulatorBrowser) wait(t *testing.T) {
+	t.Helper()
+	if b.done == nil {
+		return
+	}
+	if err := <-b.done; err != nil {
+		t.Fatalf("browser: %v", err)
+	}
 }

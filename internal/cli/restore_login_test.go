@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -28,31 +26,10 @@ func TestRestoreSignsInOnFreshHome(t *testing.T) {
 	run := func(home string, env map[string]string, args ...string) (int, string, string) {
 		env[EnvNoPrompt], env[EnvInsecureTestBackup], env[EnvPIN] = "1", "1", "2580"
 		e, out, errb := testEnv(env, nil)
-		var browsed chan error
-		e.OpenBrowser = func(u string) error {
-			pu, err := url.Parse(u)
-			if err != nil {
-				return err
-			}
-			q := pu.Query()
-			q.Set("emulator_user", aliceID)
-			pu.RawQuery = q.Encode()
-			browsed = make(chan error, 1)
-			go func() {
-				r, err := http.Get(pu.String())
-				if err == nil {
-					r.Body.Close()
-				}
-				browsed <- err
-			}()
-			return nil
-		}
+		b := &emulatorBrowser{user: aliceID}
+		e.OpenBrowser = b.open
 		st := Run(context.Background(), append([]string{"--home", home, "--api", srv.URL, "--no-passphrase"}, args...), e)
-		if browsed != nil {
-			if err := <-browsed; err != nil {
-				t.Fatalf("browser: %v", err)
-			}
-		}
+		b.wait(t)
 		return st, out.String(), errb.String()
 	}
 
