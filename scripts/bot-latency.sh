@@ -24,27 +24,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-go build -o "$work/xchatd" ./cmd/xchatd
-go build -o "$work/xchat" ./cmd/xchat
-go build -o "$work/xchat-bot" ./cmd/xchat-bot
-
-"$work/xchatd" -addr 127.0.0.1:0 >"$work/xchatd.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^listening on ' "$work/xchatd.out" 2>/dev/null && break; sleep 0.05; done
-api=$(sed -n 's/^listening on //p' "$work/xchatd.out")
-[ -n "$api" ] || { echo "xchatd did not start" >&2; exit 1; }
-export XCHAT_API=$api XCHAT_PASSPHRASE='correct horse battery staple' XCHAT_NO_PROMPT=1
-
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-declare -A id token
-for u in alice echobot; do
-  resp=$(curl -s -XPOST "$api/emulator/v1/users" -d "{\"username\":\"$u\"}")
-  id[$u]=$(field id <<<"$resp")
-  token[$u]=$(field access_token <<<"$resp")
-  app_token=$(field app_bearer_token <<<"$resp")
-  "$work/xchat" "${nopass[@]}" --home "$work/$u" --token "${token[$u]}" init --user-id "${id[$u]}" >/dev/null 2>&1
-  "$work/xchat" "${nopass[@]}" --home "$work/$u" --token "${token[$u]}" keys register >/dev/null
-done
+. scripts/lib-xchatd.sh
+build_binaries xchatd xchat xchat-bot
+start_xchatd
+make_users alice echobot
 
 XCHAT_APP_TOKEN=$app_token "$work/xchat-bot" "${nopass[@]}" --home "$work/echobot" --token "${token[echobot]}" --name echobot \
   >"$work/bot.out" 2>"$work/bot.err" &
