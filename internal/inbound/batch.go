@@ -225,13 +225,22 @@ func (l *learntKeys) key(conv, version string) *crypto.ConversationKey {
 	return nil
 }
 
-// publish makes the verified keys of ov the ones workers see.
+// publish makes the verified keys of ov the ones workers see. A key the
+// previous snapshot already holds, byte for byte, keeps its copy, so a
+// batch of many key changes copies each key once, not once per publish.
 func (l *learntKeys) publish(ov overlay) {
+	prev := l.cur.Load()
 	snap := overlay{}
 	for conv, vs := range ov {
 		for version, bk := range vs {
 			if !bk.verified || bk.key == nil {
 				continue
+			}
+			if prev != nil {
+				if old, ok := prev.get(conv, version); ok && old.key.Equal(bk.key) {
+					snap.put(conv, version, old.key, true)
+					continue
+				}
 			}
 			k := *bk.key
 			l.copies = append(l.copies, &k)

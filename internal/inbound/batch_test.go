@@ -305,3 +305,26 @@ func TestLearntKeysOpenInParallel(t *testing.T) {
 		t.Fatal("published keys not wiped")
 	}
 }
+
+// TestLearntKeysCopiedOnce: publishing after each key change keeps the
+// copy of a key already published, byte for byte; a different key under
+// the same version gets a copy of its own.
+func TestLearntKeysCopiedOnce(t *testing.T) {
+	f := newFixture(t)
+	key, other := newCKey(t), newCKey(t)
+	var l learntKeys
+	defer l.zero()
+	ov := overlay{}
+	ov.put(f.conv, "1000", key, true)
+	for range 5 {
+		l.publish(ov)
+	}
+	if len(l.copies) != 1 || !l.key(f.conv, "1000").Equal(key) {
+		t.Fatalf("%d copies after five publishes of one key", len(l.copies))
+	}
+	ov.put(f.conv, "1000", other, true)
+	l.publish(ov)
+	if len(l.copies) != 2 || !l.key(f.conv, "1000").Equal(other) {
+		t.Fatalf("%d copies; the changed key is not the one published", len(l.copies))
+	}
+}
