@@ -306,13 +306,14 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 	if err != nil {
 		return nil, err
 	}
-	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent)
+	own := crypto.NewVerifyMemo(1)
+	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent, own)
 	if err != nil {
 		return nil, err
 	}
 	p, err := newPending(mid, cid, outboxMessage, req, c, e.now())
 	if p != nil {
-		p.version = version
+		p.version, p.own = version, own
 	}
 	return p, err
 }
@@ -332,8 +333,9 @@ func (e *Engine) ensureConversation(ctx context.Context, cid string) error {
 }
 
 // sealMessage encrypts holder under key and signs the MessageCreateEvent
-// exactly as the XDK's encrypt_and_sign does.
-func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool) (*api.SendChatMessageRequest, string, error) {
+// exactly as the XDK's encrypt_and_sign does; own (when not nil) records
+// the signature (see crypto.SignMemo).
+func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool, own *crypto.VerifyMemo) (*api.SendChatMessageRequest, string, error) {
 	plain, err := wire.EncodeMessageEntryHolder(holder)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: encoding message: %w", err)
@@ -361,7 +363,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	if err != nil {
 		return nil, "", err
 	}
-	sig, err := sg.messageSignature(mid, cid, version, contents)
+	sig, err := sg.messageSignature(mid, cid, version, contents, own)
 	if err != nil {
 		return nil, "", err
 	}
