@@ -230,7 +230,10 @@ func clipID(s string) string {
 // carried key change as the page's key change metadata, the event as its
 // data. The sync position is left where it was.
 func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	rec, err := e.readConversation(ctx, cid)
 	if err != nil {

@@ -315,7 +315,9 @@ func decodeFor(items []keystore.OutboxItem, cid string) ([]*pending, error) {
 // (and new sends to it), so they reach the server in order and no item is
 // sent by two callers at once. It is taken before, never while holding,
 // the conversation lock.
-func (e *Engine) lockOutbox(cid string) func() { return e.lockConv("outbox/" + cid) }
+func (e *Engine) lockOutbox(ctx context.Context, cid string) (unlock func(), err error) {
+	return e.lockConv(ctx, "outbox/"+cid)
+}
 
 // flushResult is what delivering a conversation's pending items did.
 type flushResult struct {
@@ -907,7 +909,10 @@ func (e *Engine) outboxConversations(ctx context.Context, ids []string) ([]strin
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {
-	unlock := e.lockOutbox(cid)
+	unlock, err := e.lockOutbox(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	return e.flushConversation(ctx, cid, nil, nil)
 }

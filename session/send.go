@@ -223,7 +223,10 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 	if err != nil {
 		return nil, err
 	}
-	unlock := e.lockOutbox(cid)
+	unlock, err := e.lockOutbox(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	prior := &flushResult{}
 	if dup, err := e.hasSame(ctx, cid, c); err != nil {
@@ -283,7 +286,10 @@ func rejectedFor(err error, failure, parameter string) bool {
 // version, or the current one after any due rotation) as a new outbox
 // item, not yet stored.
 func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c *outboxContent, build contentBuilder) (*pending, error) {
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	var key *crypto.ConversationKey
 	var version string
