@@ -66,7 +66,9 @@ func screenEnvelope(ev *event.Event) {
 // is still a forgery of the conversation. In a group, the events are read
 // against the roster held from signed group changes (see screenGroup); it
 // returns the roster anomalies found and records in pass what the storing
-// transaction needs to advance the roster the same way.
+// transaction needs to advance the roster the same way. Verified key
+// changes wrapped to anyone outside the conversation are reported
+// (AnomalyKeyWrappedToNonMember, see keyexposure.go).
 func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
@@ -82,7 +84,7 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
 		}
 	}
-	return nil, nil
+	return screenPairExposure(ctx, r, cid, evs)
 }
 
 // rosterPass carries the roster checks of one sync (or receive) from the
@@ -161,7 +163,8 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // (gateRoster): signed events by non-members fail with ErrNotMember, group
 // changes their author may not make with ErrNotAuthorized, ErrRosterUnknown
 // or ErrRosterDivergence. Such an event takes no effect; in particular a
-// rejected key change's key is not adopted. An event already stored keeps
+// rejected key change's key is not adopted. An accepted key change listing
+// participants off the roster is reported (AnomalyKeyWrappedToNonMember). An event already stored keeps
 // its stored verdict (it is never applied twice). While no roster is held
 // (RosterUnknown) only group changes are checked.
 func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
@@ -205,6 +208,10 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
+			if verdict == nil && r.Base != "" {
+				// Rule 5: judged against the roster as it stands here.
+				out = append(out, exposureAnomalies(cid, ev, r.effective())...)
+			}
 		}
 		verdicts[ev.SequenceID] = verdict
 		if verdict != nil {
