@@ -164,9 +164,10 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // changes their author may not make with ErrNotAuthorized, ErrRosterUnknown
 // or ErrRosterDivergence. Such an event takes no effect; in particular a
 // rejected key change's key is not adopted. An accepted key change listing
-// participants off the roster is reported (AnomalyKeyWrappedToNonMember). An event already stored keeps
-// its stored verdict (it is never applied twice). While no roster is held
-// (RosterUnknown) only group changes are checked.
+// participants off the roster is reported (AnomalyKeyWrappedToNonMember).
+// An event already stored keeps its stored verdict (it is never applied
+// twice). While no roster is held (RosterUnknown) only group changes are
+// checked, and no key change is judged.
 func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
