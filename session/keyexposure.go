@@ -88,3 +88,49 @@ func exposedKey(cid string, recipients map[string]string, members []string) bool
 	}
 	return false
 }
+
+// exposures collects the exposure findings of one screening of a group's
+// events. A member add and the key change made with it (same sender, the
+// add signing the key's version) may be served in either order: when the
+// key change comes first, the users the add brings in are not members yet
+// where the key change sits. So a finding waits for the rest of the
+// events screened with it, and an accepted, verified member add by the key
+// change's sender, signing its version, settles the users it adds. A pair
+// split across two screenings (two pages, or two pushes) is reported.
+type exposures struct {
+	cid     string
+	pending []event.Anomaly
+	makers  map[string]string // key change sequence id -> sender ‖ version
+}
+
+// judge records the findings of a verified key change ev against members,
+// or, for an accepted member add, settles the findings it explains.
+func (x *exposures) judge(ev *event.Event, members []string) {
+	if gc := ev.GroupChange; gc != nil && gc.Kind == event.GroupMembersAdded && ev.Verified && ev.Err == nil {
+		x.settle(ev.SenderID, gc.KeyVersion, gc.MemberIDs)
+		return
+	}
+	found := exposureAnomalies(x.cid, ev, members)
+	if len(found) == 0 {
+		return
+	}
+	if x.makers == nil {
+		x.makers = map[string]string{}
+	}
+	x.makers[ev.SequenceID] = ev.SenderID + "\x00" + ev.KeyChange.Version
+	x.pending = append(x.pending, found...)
+}
+
+// settle drops the findings of sender's key change at version for the
+// users added.
+func (x *exposures) settle(sender, version string, added []string) {
+	if version == "" {
+		return
+	}
+	x.pending = slices.DeleteFunc(x.pending, func(a event.Anomaly) bool {
+		return x.makers[a.SequenceID] == sender+"\x00"+version && slices.Contains(added, a.Related)
+	})
+}
+
+// found returns the findings no member add settled.
+func (x *exposures) found() []event.Anomaly { return x.pending }

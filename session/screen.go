@@ -182,6 +182,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var out []event.Anomaly
+	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
@@ -210,8 +211,9 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			}
 			verdict = res.err
 			if verdict == nil && r.Base != "" {
-				// Rule 5: judged against the roster as it stands here.
-				out = append(out, exposureAnomalies(cid, ev, r.effective())...)
+				// Rule 5: judged against the roster as it stands here,
+				// and settled by a member add paired with the key change.
+				exp.judge(ev, r.effective())
 			}
 		}
 		verdicts[ev.SequenceID] = verdict
@@ -219,7 +221,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			reject(ev, verdict)
 		}
 	}
-	return out, nil
+	return append(out, exp.found()...), nil
 }
 
 // screen is step for an event that may not have verified: an unverified
