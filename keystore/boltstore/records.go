@@ -58,6 +58,13 @@ var bucketEvents = []byte("events")
 // each commit, twice the file.
 const eventsFill = 0.9
 
+// bucketMsgSeg holds the segments of a conversation's message-id index,
+// each appended at the end in key order and never changed: its pages are
+// packed full.
+var bucketMsgSeg = []byte("msgseg")
+
+const segmentsFill = 1.0
+
 func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	b, err := r.mkBucket(bucket)
 	if err != nil {
@@ -65,6 +72,9 @@ func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	}
 	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketEvents) {
 		b.FillPercent = eventsFill
+	}
+	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketMsgSeg) {
+		b.FillPercent = segmentsFill
 	}
 	if err := b.Put(key, value); err != nil {
 		return fmt.Errorf("keystore: %w", err)
@@ -79,6 +89,44 @@ func (r boltRecords) Delete(bucket [][]byte, key []byte) error {
 	}
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}
+
+// MoveRecords implements keystore.RecordMover: the records are appended to
+// to in from's (key) order, then from is deleted as a whole.
+func (r boltRecords) MoveRecords(from, to [][]byte, prefix []byte) error {
+	src := r.bucket(from)
+	if src == nil {
+		return nil
+	}
+	dst, err := r.mkBucket(to)
+	if err != nil {
+		return err
+	}
+	if len(to) == 2 && bytes.Equal(to[0], bucketMsgSeg) {
+		dst.FillPercent = segmentsFill
+	}
+	c := src.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue // a nested bucket, not a record
+		}
+		// bbolt keeps the slices given to Put until commit: copy them
+		// out of the memory map.
+		key := append(append(make([]byte, 0, len(prefix)+len(k)), prefix...), k...)
+		if err := dst.Put(key, bytes.Clone(v)); err != nil {
+			return fmt.Errorf("keystore: %w", err)
+		}
+	}
+	var err2 error
+	if len(from) == 1 {
+		err2 = r.tx.DeleteBucket(from[0])
+	} else {
+		err2 = r.bucket(from[:len(from)-1]).DeleteBucket(from[len(from)-1])
+	}
+	if err2 != nil {
+		return fmt.Errorf("keystore: %w", err2)
 	}
 	return nil
 }

@@ -240,7 +240,17 @@ func (s *Store) unlock(ctx context.Context, protect []keystore.Option) (*keystor
 	} else if err != nil {
 		return nil, classify(ctx, err)
 	}
-	return keystore.UnlockHeader(raw, protect...)
+	sealer, upgraded, err := keystore.OpenHeader(raw, protect...)
+	if err != nil || upgraded == nil {
+		return sealer, err
+	}
+	// A format-1 header: store its upgrade before anything is written in
+	// the new layout (the first of several replicas does it).
+	if _, err := s.pool.Exec(ctx, s.q.upgradeHeader, raw, upgraded); err != nil {
+		sealer.Close()
+		return nil, classify(ctx, err)
+	}
+	return sealer, nil
 }
 
 // createHeader stores a new header unless one exists; created is false

@@ -169,3 +169,23 @@ func (r *records) walk(fn func(bucket [][]byte, key, value []byte) error) error 
 	}
 	return rows.Err()
 }
+
+// MoveRecords implements keystore.RecordMover in two statements.
+func (r *records) MoveRecords(from, to [][]byte, prefix []byte) error {
+	f, err := bucketKey(from)
+	if err != nil {
+		return err
+	}
+	t, err := bucketKey(to)
+	if err != nil {
+		return err
+	}
+	if prefix == nil {
+		prefix = []byte{}
+	}
+	if _, err := r.tx.Exec(r.ctx, r.q.moveRecords, f, t, prefix); err != nil {
+		return r.failed(classify(r.ctx, err))
+	}
+	_, err = r.tx.Exec(r.ctx, r.q.clearBucket, f)
+	return r.failed(classify(r.ctx, err))
+}
