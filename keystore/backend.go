@@ -55,6 +55,7 @@ type Sealer struct {
 
 	indexRecent int          // R, see WithMessageIndexRecent
 	filters     *filterCache // decoded filters of committed segments
+	states      *stateCache  // segment lists last read from committed records
 }
 
 func newSealer(key *SecretKey, o *options) (*Sealer, error) {
@@ -70,7 +71,7 @@ func newSealer(key *SecretKey, o *options) (*Sealer, error) {
 	if recent <= 0 {
 		recent = DefaultIndexRecent
 	}
-	return &Sealer{key: *key, aead: aead, rand: r, indexRecent: recent, filters: newFilterCache()}, nil
+	return &Sealer{key: *key, aead: aead, rand: r, indexRecent: recent, filters: newFilterCache(), states: newStateCache()}, nil
 }
 
 // Seal seals plaintext for the record at bucket/key as
@@ -96,6 +97,7 @@ func (s *Sealer) Close() {
 	s.key.Zero()
 	s.aead = nil
 	s.filters.clear()
+	s.states.clear()
 }
 
 // NewSealedTx returns the Tx of a sealed store over one backend

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -15,12 +16,21 @@ import (
 //
 // Probe i of a message id sets bit (h1 + i·h2) mod m, where h1 and h2 are
 // the first two big-endian 64-bit words of SHA-256(message id) (h2 made
-// odd). About 10 bits per entry with k = 7 give ≈1% false positives; a
-// false positive only costs one B-tree lookup.
+// odd).
+//
+// A false positive costs one B-tree seek into a segment, i.e. one random
+// page of the file read (and, through bbolt's memory map, kept resident),
+// and every lookup probes every segment: segment filters take 20 bits per
+// entry with k = 14 (≈0.007% false positives; 2.5 bytes per indexed event
+// in the cache). The recent part's filter, rewritten with every write and
+// whose false positives only cost a scan of resident pages, takes 10 bits
+// per entry with k = 7 (≈0.8%).
 const (
 	filterVersion    = 1
-	filterProbes     = 7
-	filterBitsPerKey = 10
+	segmentBits      = 20
+	segmentProbes    = 14
+	recentBits       = 10
+	recentProbes     = 7
 	filterHeaderSize = 1 + 1 + 4 + 4
 	filterMinBits    = 64
 	filterMaxBits    = 1 << 31 // 256 MiB of bits: far above any history
@@ -41,11 +51,16 @@ func hashMessageID(messageID []byte) idHash {
 	return idHash{binary.BigEndian.Uint64(d[0:]), binary.BigEndian.Uint64(d[8:]) | 1}
 }
 
-// newSegmentFilter sizes an empty filter for n entries.
-func newSegmentFilter(n int) *segmentFilter {
-	m := max(filterMinBits, n*filterBitsPerKey)
+// newSegmentFilter sizes an empty filter for n entries of a segment.
+func newSegmentFilter(n int) *segmentFilter { return newFilter(n, segmentBits, segmentProbes) }
+
+// newRecentFilter sizes an empty filter for a recent part of n entries.
+func newRecentFilter(n int) *segmentFilter { return newFilter(n, recentBits, recentProbes) }
+
+func newFilter(n, bitsPerKey, k int) *segmentFilter {
+	m := max(filterMinBits, n*bitsPerKey)
 	m = min((m+63)/64*64, filterMaxBits)
-	return &segmentFilter{k: filterProbes, n: uint32(n), bits: make([]byte, m/8)}
+	return &segmentFilter{k: k, n: uint32(n), bits: make([]byte, m/8)}
 }
 
 func (f *segmentFilter) add(h idHash) {
@@ -110,7 +125,7 @@ func filterDigest(plaintext []byte) [8]byte {
 
 // filterCache keeps the decoded filters of committed segments for the life
 // of an opened store (they are immutable and their ids never reused), so a
-// lookup reads no filter record twice. It holds ≈1.25 bytes per indexed
+// lookup reads no filter record twice. It holds ≈2.5 bytes per indexed
 // event. It is only filled with filters read from records the filling
 // transaction did not write itself, i.e. committed ones, so a transaction
 // that rolls back leaves no trace in it; each entry is checked against the
@@ -156,6 +171,46 @@ func (c *filterCache) len() int {
 }
 
 func (c *filterCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
+// stateCache keeps, per conversation, the last segment list read from a
+// committed record with the sealed bytes it was opened from: the same
+// bytes (nonce and tag included) are the same authenticated record, so
+// a lookup compares instead of opening it again. It holds one entry per
+// conversation.
+type stateCache struct {
+	mu sync.Mutex
+	m  map[string]cachedState
+}
+
+type cachedState struct {
+	sealed []byte
+	st     *indexState
+}
+
+func newStateCache() *stateCache { return &stateCache{m: map[string]cachedState{}} }
+
+// get returns the cached list when sealed is the record it was opened
+// from; it must not be changed.
+func (c *stateCache) get(conversationID string, sealed []byte) *indexState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[conversationID]; ok && bytes.Equal(e.sealed, sealed) {
+		return e.st
+	}
+	return nil
+}
+
+func (c *stateCache) put(conversationID string, sealed []byte, st *indexState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[conversationID] = cachedState{bytes.Clone(sealed), st}
+}
+
+func (c *stateCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)

@@ -12,30 +12,42 @@ import (
 // is written and read at random; instead the index is log-structured, per
 // conversation <c>:
 //
-//   - msgrecent/<c>: the recent part, keys messageID ‖ 0x00 ‖ versionKey(seq),
-//     empty values (unsealed). It holds at most R entries (DefaultIndexRecent,
-//     WithMessageIndexRecent), so a batch only rewrites its few leaves.
+//   - msgrecent/<c>: the recent part, keys position (4, big-endian) ‖
+//     messageID ‖ 0x00 ‖ versionKey(seq), empty values (unsealed), in the
+//     order they were added: a batch appends to its last leaf only. It
+//     holds at most R entries (DefaultIndexRecent, WithMessageIndexRecent)
+//     and has a Bloom filter in the segment list record; a lookup the
+//     filter does not exclude reads it whole.
 //   - msgseg/<c>: the segments, keys segmentID (8, big-endian) ‖ messageID ‖
 //     0x00 ‖ versionKey(seq), empty values (unsealed). When the recent part
-//     reaches R entries they are moved, in order, into a new segment (an
-//     append at the end of this bucket) in the same transaction. A segment
-//     is never changed afterwards; segment ids are never reused.
+//     reaches R entries they are sorted into a new segment (an append at
+//     the end of this bucket) and the recent part is emptied, in the same
+//     transaction. A segment is never changed afterwards; segment ids are
+//     never reused.
 //   - msgfilter/<c>: one sealed Bloom filter record per segment, keyed by
 //     its id (see msgfilter.go).
-//   - msgstate/<c>: the sealed segment list (see indexState).
+//   - msgstate, key <c>: the sealed segment list and recent filter (see
+//     indexState).
 //   - msgindex/<c>: the index of a store written by format 1, adopted as
 //     the oldest segment, id 0 (its filter is built by one sequential scan
 //     when the conversation is first written to by this version; until
 //     then lookups read it by prefix, as format 1 did). Nothing is added
 //     to it.
 //
-// A lookup reads the recent part by prefix, then every segment whose
-// filter may hold the id, by prefix, and checks the candidates against the
-// sealed event records (newest first). Without compaction a history of N
-// events has about N/R segments: a lookup costs one SHA-256, N/R filter
-// probes (in memory once cached) and, besides the recent part, about
-// 1% of N/R B-tree seeks for false positives plus one per segment really
-// holding the id.
+// Every page a transaction changes or reads is read through bbolt's memory
+// map and stays resident, so the layout keeps those pages few: a batch
+// changes the last leaf of the recent part and the segment list's leaf,
+// plus, once every R entries, the end of msgseg/<c> and msgfilter/<c>
+// (and the recent part is read once, to be sorted).
+//
+// A lookup reads the recent part if its filter may hold the id, then every
+// segment whose filter may hold the id, by prefix, and checks the
+// candidates against the sealed event records (newest first): only those
+// decide the answer. Segments are not compacted: a history of N events has
+// about N/R segments, and a lookup costs one SHA-256, N/R filter probes (in
+// memory once cached), about 0.007% × N/R B-tree seeks for false
+// positives plus one per segment really holding the id, and a scan of the
+// recent part (at most R entries, resident) for ≈0.8% of absent ids.
 
 // DefaultIndexRecent is R, the number of entries the recent part of a
 // conversation's message-id index holds before it becomes a segment.
@@ -65,14 +77,18 @@ type segmentRef struct {
 // indexState is the sealed record msgstate/<c>, (big-endian):
 //
 //	version 1 (1) ‖ recent entries (4) ‖ next segment id (8) ‖ count (4) ‖
-//	count × (segment id (8) ‖ entries (4) ‖ filter digest (8))
+//	count × (segment id (8) ‖ entries (4) ‖ filter digest (8)) ‖
+//	recent filter (a filter record, see msgfilter.go; empty when there is
+//	no recent entry)
 //
 // with segment ids strictly ascending and below the next id. The recent
-// count only decides when the recent part becomes a segment.
+// count is the position of the next recent entry and decides when the
+// recent part becomes a segment.
 type indexState struct {
-	recent uint32
-	next   uint64
-	segs   []segmentRef
+	recent       uint32
+	next         uint64
+	segs         []segmentRef
+	recentFilter *segmentFilter // nil when recent == 0
 }
 
 const (
@@ -92,6 +108,9 @@ func (s *indexState) encode() []byte {
 		b = binary.BigEndian.AppendUint32(b, g.n)
 		b = append(b, g.digest[:]...)
 	}
+	if s.recentFilter != nil {
+		b = append(b, s.recentFilter.encode()...)
+	}
 	return b
 }
 
@@ -105,10 +124,21 @@ func decodeIndexState(b []byte) (*indexState, error) {
 	}
 	s := &indexState{recent: binary.BigEndian.Uint32(b[1:]), next: binary.BigEndian.Uint64(b[5:])}
 	count := binary.BigEndian.Uint32(b[13:])
-	if uint64(len(b)-indexStateHeader) != uint64(count)*segmentRefSize || s.next == 0 {
+	if uint64(len(b)-indexStateHeader) < uint64(count)*segmentRefSize || s.next == 0 {
 		return nil, fmt.Errorf("%w: malformed message index state", ErrCorrupt)
 	}
-	for p := b[indexStateHeader:]; len(p) > 0; p = p[segmentRefSize:] {
+	refs, rest := b[indexStateHeader:indexStateHeader+int(count)*segmentRefSize], b[indexStateHeader+int(count)*segmentRefSize:]
+	if (s.recent == 0) != (len(rest) == 0) {
+		return nil, fmt.Errorf("%w: malformed message index state", ErrCorrupt)
+	}
+	if len(rest) > 0 {
+		f, err := decodeSegmentFilter(rest)
+		if err != nil {
+			return nil, err
+		}
+		s.recentFilter = f
+	}
+	for p := refs; len(p) > 0; p = p[segmentRefSize:] {
 		g := segmentRef{id: binary.BigEndian.Uint64(p), n: binary.BigEndian.Uint32(p[8:]), digest: [8]byte(p[12:20])}
 		if g.n == 0 || g.id >= s.next || (len(s.segs) > 0 && g.id <= s.segs[len(s.segs)-1].id) {
 			return nil, fmt.Errorf("%w: malformed message index state", ErrCorrupt)
@@ -121,22 +151,54 @@ func decodeIndexState(b []byte) (*indexState, error) {
 func segKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
 // indexState loads the conversation's segment list; nil when it has none
-// (a conversation never written by this format).
+// (a conversation never written by this format). The result may be
+// shared with the cache: change a clone.
 func (t *sealedTx) indexState(conversationID string) (*indexState, error) {
+	if st, ok := t.ownState[conversationID]; ok {
+		return st, nil
+	}
 	p, k := path(bucketMsgState), []byte(conversationID)
 	sealed, err := t.r.Get(p, k)
 	if err != nil || sealed == nil {
 		return nil, err
 	}
+	if st := t.s.states.get(conversationID, sealed); st != nil {
+		return st, nil
+	}
 	pt, err := t.openRaw(p, k, sealed)
 	if err != nil {
 		return nil, err
 	}
-	return decodeIndexState(pt)
+	st, err := decodeIndexState(pt)
+	if err != nil {
+		return nil, err
+	}
+	t.s.states.put(conversationID, sealed, st) // committed (not ownState): cache it
+	return st, nil
 }
 
+// putIndexState writes s, which this transaction then reads (and changes
+// only as a clone) without opening the record again.
 func (t *sealedTx) putIndexState(conversationID string, s *indexState) error {
-	return t.putRaw(path(bucketMsgState), []byte(conversationID), s.encode())
+	if err := t.putRaw(path(bucketMsgState), []byte(conversationID), s.encode()); err != nil {
+		return err
+	}
+	if t.ownState == nil {
+		t.ownState = map[string]*indexState{}
+	}
+	t.ownState[conversationID] = s
+	return nil
+}
+
+func (s *indexState) clone() *indexState {
+	c := *s
+	c.segs = slices.Clone(s.segs)
+	if s.recentFilter != nil {
+		f := *s.recentFilter
+		f.bits = slices.Clone(f.bits)
+		c.recentFilter = &f
+	}
+	return &c
 }
 
 // indexAdd adds the index keys (msgIndexKey) of events just stored.
@@ -149,12 +211,23 @@ func (t *sealedTx) indexAdd(conversationID string, keys [][]byte) error {
 		if st, err = t.adoptLegacy(conversationID); err != nil {
 			return err
 		}
+	} else {
+		st = st.clone()
 	}
 	recent := path(bucketMsgRecent, []byte(conversationID))
 	for _, k := range keys {
-		if err := t.r.Put(recent, k, []byte{}); err != nil {
+		if st.recentFilter == nil {
+			st.recentFilter = newRecentFilter(t.s.indexRecent)
+		}
+		id, err := indexKeyMessageID(k, 0)
+		if err != nil {
 			return err
 		}
+		key := append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(k)), st.recent), k...)
+		if err := t.r.Put(recent, key, []byte{}); err != nil {
+			return err
+		}
+		st.recentFilter.add(hashMessageID(id))
 		st.recent++
 		if int(st.recent) >= t.s.indexRecent {
 			if err := t.flushRecent(conversationID, st); err != nil {
@@ -227,8 +300,8 @@ func (t *sealedTx) adoptLegacy(conversationID string) (*indexState, error) {
 	return st, nil
 }
 
-// flushRecent turns the recent part into a new segment: its entries
-// are moved in key order to the end of msgseg/<c> under a fresh id.
+// flushRecent turns the recent part into a new segment: its entries,
+// sorted, are appended to the end of msgseg/<c> under a fresh id.
 func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 	recent := path(bucketMsgRecent, []byte(conversationID))
 	seg := path(bucketMsgSeg, []byte(conversationID))
@@ -236,12 +309,33 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 	if err != nil {
 		return err
 	}
-	st.recent = 0
-	f, err := t.scanFilter(recent, 0)
-	if err != nil || f == nil {
+	st.recent, st.recentFilter = 0, nil
+	prefix := segKey(id)
+	var keys [][]byte
+	err = t.r.Scan(recent, nil, 0, func(k, _ []byte) (bool, error) {
+		if len(k) < 4 {
+			return false, fmt.Errorf("%w: malformed message index key %q", ErrCorrupt, k)
+		}
+		keys = append(keys, append(slices.Clip(prefix), k[4:]...))
+		return true, nil
+	})
+	if err != nil || len(keys) == 0 {
 		return err
 	}
-	if err := moveRecords(t.r, recent, seg, segKey(id)); err != nil {
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	f := newSegmentFilter(len(keys))
+	for _, k := range keys {
+		mid, err := indexKeyMessageID(k, len(prefix))
+		if err != nil {
+			return err
+		}
+		f.add(hashMessageID(mid))
+	}
+	if err := putEmpty(t.r, seg, keys); err != nil {
+		return err
+	}
+	if err := deleteBucket(t.r, recent); err != nil {
 		return err
 	}
 	ref, err := t.storeFilter(conversationID, id, f)
@@ -263,50 +357,53 @@ func (t *sealedTx) freshSegmentID(seg [][]byte, next uint64) (uint64, error) {
 	return max(next, binary.BigEndian.Uint64(k)+1), nil
 }
 
-// RecordMover is implemented by a Records backend that moves a bucket's
-// records in bulk; the message-id index uses it when it is available.
-type RecordMover interface {
-	// MoveRecords moves every record of bucket from into bucket to, its
-	// key prefixed with prefix, leaving from empty.
-	MoveRecords(from, to [][]byte, prefix []byte) error
+// BulkRecords is implemented by a Records backend with bulk operations;
+// the message-id index uses them when they are available.
+type BulkRecords interface {
+	// PutEmpty stores an empty value under each of keys (ascending) in
+	// bucket.
+	PutEmpty(bucket [][]byte, keys [][]byte) error
+	// DeleteBucket removes every record of bucket.
+	DeleteBucket(bucket [][]byte) error
 }
 
-// moveRecords moves the records of from into to (keys prefixed), with r's
-// MoveRecords when it has one.
-func moveRecords(r Records, from, to [][]byte, prefix []byte) error {
-	if m, ok := r.(RecordMover); ok {
-		return m.MoveRecords(from, to, prefix)
-	}
-	var keys, values [][]byte
-	err := r.Scan(from, nil, 0, func(k, v []byte) (bool, error) {
-		keys, values = append(keys, bytes.Clone(k)), append(values, bytes.Clone(v))
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, k := range keys {
-		if err := r.Put(to, append(slices.Clip(prefix), k...), values[i]); err != nil {
-			return err
-		}
+// putEmpty stores empty values under keys, with r's PutEmpty when it has
+// one.
+func putEmpty(r Records, bucket [][]byte, keys [][]byte) error {
+	if b, ok := r.(BulkRecords); ok {
+		return b.PutEmpty(bucket, keys)
 	}
 	for _, k := range keys {
-		if err := r.Delete(from, k); err != nil {
+		if err := r.Put(bucket, k, []byte{}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// deleteBucket removes every record of bucket, with r's DeleteBucket when
+// it has one.
+func deleteBucket(r Records, bucket [][]byte) error {
+	if b, ok := r.(BulkRecords); ok {
+		return b.DeleteBucket(bucket)
+	}
+	var keys [][]byte
+	err := r.Scan(bucket, nil, 0, func(k, _ []byte) (bool, error) {
+		keys = append(keys, bytes.Clone(k))
+		return true, nil
+	})
+	for _, k := range keys {
+		if err == nil {
+			err = r.Delete(bucket, k)
+		}
+	}
+	return err
+}
+
 // indexCandidates returns the sequence-id keys (versionKey) the index
 // holds for the message id, ascending and without duplicates.
 func (t *sealedTx) indexCandidates(conversationID, messageID string) ([][]byte, error) {
 	prefix := append([]byte(messageID), 0)
-	cid := []byte(conversationID)
-	cands, err := t.scanPrefix(nil, path(bucketMsgRecent, cid), prefix)
-	if err != nil {
-		return nil, err
-	}
 	st, err := t.indexState(conversationID)
 	if err != nil {
 		return nil, err
@@ -315,6 +412,12 @@ func (t *sealedTx) indexCandidates(conversationID, messageID string) ([][]byte, 
 		st = &indexState{segs: []segmentRef{{id: 0}}} // format 1: search msgindex by prefix
 	}
 	h := hashMessageID([]byte(messageID))
+	var cands [][]byte
+	if st.recentFilter != nil && st.recentFilter.mayContain(h) {
+		if cands, err = t.scanRecent(conversationID, prefix); err != nil {
+			return nil, err
+		}
+	}
 	for i := len(st.segs) - 1; i >= 0; i-- {
 		if cands, err = t.searchSegment(cands, conversationID, st.segs[i], h, prefix); err != nil {
 			return nil, err
@@ -372,6 +475,19 @@ func (t *sealedTx) segmentFilter(conversationID string, g segmentRef) (*segmentF
 	}
 	t.s.filters.put(k, g.digest, f)
 	return f, nil
+}
+
+// scanRecent returns the rest of every recent entry (position stripped)
+// that starts with prefix.
+func (t *sealedTx) scanRecent(conversationID string, prefix []byte) ([][]byte, error) {
+	var out [][]byte
+	err := t.r.Scan(path(bucketMsgRecent, []byte(conversationID)), nil, 0, func(k, _ []byte) (bool, error) {
+		if len(k) >= 4 && bytes.HasPrefix(k[4:], prefix) {
+			out = append(out, bytes.Clone(k[4+len(prefix):]))
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // scanPrefix appends to out the rest of every key of bucket p that starts

@@ -159,6 +159,12 @@ func TestIndexRollbackLeavesNoTrace(t *testing.T) {
 	if n := m.s.filters.len(); n != 0 {
 		t.Fatalf("a rolled-back transaction left %d filters in the cache", n)
 	}
+	committed := m.data[recKey([][]byte{bucketMsgState}, []byte("c"))]
+	for c, e := range m.s.states.m {
+		if c != "c" || !bytes.Equal(e.sealed, committed) {
+			t.Fatalf("the segment list cache holds %q: %x, not the committed record", c, e.sealed)
+		}
+	}
 	if m.lookup(t, "x10") != "" || m.lookup(t, "m1") != "1" {
 		t.Fatal("lookups after the rollback")
 	}
@@ -217,7 +223,7 @@ func toFormat1(data mapRecords, c string) {
 		b, key, _ := strings.Cut(k, "\x00")
 		switch b {
 		case "msgrecent/" + c:
-			data[recKey([][]byte{bucketMsgIndex, []byte(c)}, []byte(key))] = []byte{}
+			data[recKey([][]byte{bucketMsgIndex, []byte(c)}, []byte(key[4:]))] = []byte{}
 		case "msgseg/" + c:
 			data[recKey([][]byte{bucketMsgIndex, []byte(c)}, []byte(key[8:]))] = []byte{}
 		case "msgstate", "msgfilter/" + c:
@@ -346,7 +352,8 @@ func FuzzDecodeSegmentFilter(f *testing.F) {
 
 func FuzzDecodeIndexState(f *testing.F) {
 	f.Add((&indexState{next: 1}).encode())
-	f.Add((&indexState{recent: 5, next: 9, segs: []segmentRef{{id: 0, n: 3}, {id: 4, n: 2048, digest: [8]byte{1}}}}).encode())
+	f.Add((&indexState{recent: 5, next: 9, segs: []segmentRef{{id: 0, n: 3}, {id: 4, n: 2048, digest: [8]byte{1}}},
+		recentFilter: newRecentFilter(8)}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeIndexState(b)
 		if err != nil {

@@ -19,6 +19,9 @@ type sealedTx struct {
 	// wrote holds the segment filters this transaction wrote: used by its
 	// own lookups, never cached (it may yet roll back).
 	wrote map[filterKey]*segmentFilter
+	// ownState holds the segment lists this transaction wrote (never
+	// cached, likewise).
+	ownState map[string]*indexState
 }
 
 // put seals the JSON encoding of v under key in the bucket at path.

@@ -61,3 +61,23 @@ func BenchmarkOpenArgon2(b *testing.B) {
 		_ = db.Close()
 	}
 }
+
+// BenchmarkEventByMessageID looks up random message ids (every other one
+// absent) in a history of 20k events stored 256 per transaction.
+func BenchmarkEventByMessageID(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	const n = 20000
+	for i := 0; i < n; i += 256 {
+		mustNil(b, db.PutEvents(bg(), "c", benchEvents(i, min(256, n-i))))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i = (i*7919 + 1) % (2 * n)
+		id := "m" + strconv.Itoa(1700000000000+i)
+		if _, err := db.EventByMessageID(bg(), "c", id); (err == nil) != (i < n) {
+			b.Fatal(id, err)
+		}
+	}
+}

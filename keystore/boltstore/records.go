@@ -3,11 +3,13 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/xchat-go/xchat/keystore"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // boltRecords implements keystore.Records over one bbolt transaction: a bucket path
@@ -59,9 +61,13 @@ var bucketEvents = []byte("events")
 const eventsFill = 0.9
 
 // bucketMsgSeg holds the segments of a conversation's message-id index,
-// each appended at the end in key order and never changed: its pages are
+// each appended at the end in key order and never changed, and
+// bucketMsgRecent its recent part, appended to in order: their pages are
 // packed full.
-var bucketMsgSeg = []byte("msgseg")
+var (
+	bucketMsgSeg    = []byte("msgseg")
+	bucketMsgRecent = []byte("msgrecent")
+)
 
 const segmentsFill = 1.0
 
@@ -73,7 +79,7 @@ func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketEvents) {
 		b.FillPercent = eventsFill
 	}
-	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketMsgSeg) {
+	if len(bucket) == 2 && (bytes.Equal(bucket[0], bucketMsgSeg) || bytes.Equal(bucket[0], bucketMsgRecent)) {
 		b.FillPercent = segmentsFill
 	}
 	if err := b.Put(key, value); err != nil {
@@ -93,40 +99,35 @@ func (r boltRecords) Delete(bucket [][]byte, key []byte) error {
 	return nil
 }
 
-// MoveRecords implements keystore.RecordMover: the records are appended to
-// to in from's (key) order, then from is deleted as a whole.
-func (r boltRecords) MoveRecords(from, to [][]byte, prefix []byte) error {
-	src := r.bucket(from)
-	if src == nil {
-		return nil
-	}
-	dst, err := r.mkBucket(to)
+// PutEmpty implements keystore.BulkRecords: keys are appended in order
+// to pages packed full when the bucket is a segment bucket.
+func (r boltRecords) PutEmpty(bucket [][]byte, keys [][]byte) error {
+	b, err := r.mkBucket(bucket)
 	if err != nil {
 		return err
 	}
-	if len(to) == 2 && bytes.Equal(to[0], bucketMsgSeg) {
-		dst.FillPercent = segmentsFill
+	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketMsgSeg) {
+		b.FillPercent = segmentsFill
 	}
-	c := src.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue // a nested bucket, not a record
-		}
-		// bbolt keeps the slices given to Put until commit: copy them
-		// out of the memory map.
-		key := append(append(make([]byte, 0, len(prefix)+len(k)), prefix...), k...)
-		if err := dst.Put(key, bytes.Clone(v)); err != nil {
+	for _, k := range keys {
+		if err := b.Put(k, []byte{}); err != nil {
 			return fmt.Errorf("keystore: %w", err)
 		}
 	}
-	var err2 error
-	if len(from) == 1 {
-		err2 = r.tx.DeleteBucket(from[0])
-	} else {
-		err2 = r.bucket(from[:len(from)-1]).DeleteBucket(from[len(from)-1])
+	return nil
+}
+
+// DeleteBucket implements keystore.BulkRecords: the bbolt bucket is
+// deleted as a whole.
+func (r boltRecords) DeleteBucket(bucket [][]byte) error {
+	var err error
+	if len(bucket) == 1 {
+		err = r.tx.DeleteBucket(bucket[0])
+	} else if parent := r.bucket(bucket[:len(bucket)-1]); parent != nil {
+		err = parent.DeleteBucket(bucket[len(bucket)-1])
 	}
-	if err2 != nil {
-		return fmt.Errorf("keystore: %w", err2)
+	if err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ type queries struct {
 
 	getHeader, putHeader, upgradeHeader string
 
-	moveRecords, clearBucket string
+	putEmpty, clearBucket string
 
 	get, put, del, scanFrom, scanAfter, last, walk string
 
@@ -36,7 +36,7 @@ func newQueries(schema string) *queries {
 		// upgraded it first leaves nothing to do.
 		upgradeHeader: r(`UPDATE $S.meta SET value = $2 WHERE name = 'header' AND value = $1`),
 
-		moveRecords: r(`INSERT INTO $S.records (bucket, k, v) SELECT $2, $3 || k, v FROM $S.records WHERE bucket = $1
+		putEmpty: r(`INSERT INTO $S.records (bucket, k, v) SELECT $1, k, '' FROM unnest($2::bytea[]) AS k
 ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`),
 		clearBucket: r(`DELETE FROM $S.records WHERE bucket = $1`),
 

@@ -170,22 +170,22 @@ func (r *records) walk(fn func(bucket [][]byte, key, value []byte) error) error 
 	return rows.Err()
 }
 
-// MoveRecords implements keystore.RecordMover in two statements.
-func (r *records) MoveRecords(from, to [][]byte, prefix []byte) error {
-	f, err := bucketKey(from)
+// PutEmpty implements keystore.BulkRecords in one statement.
+func (r *records) PutEmpty(bucket [][]byte, keys [][]byte) error {
+	b, err := bucketKey(bucket)
 	if err != nil {
 		return err
 	}
-	t, err := bucketKey(to)
+	_, err = r.tx.Exec(r.ctx, r.q.putEmpty, b, keys)
+	return r.failed(classify(r.ctx, err))
+}
+
+// DeleteBucket implements keystore.BulkRecords in one statement.
+func (r *records) DeleteBucket(bucket [][]byte) error {
+	b, err := bucketKey(bucket)
 	if err != nil {
 		return err
 	}
-	if prefix == nil {
-		prefix = []byte{}
-	}
-	if _, err := r.tx.Exec(r.ctx, r.q.moveRecords, f, t, prefix); err != nil {
-		return r.failed(classify(r.ctx, err))
-	}
-	_, err = r.tx.Exec(r.ctx, r.q.clearBucket, f)
+	_, err = r.tx.Exec(r.ctx, r.q.clearBucket, b)
 	return r.failed(classify(r.ctx, err))
 }
