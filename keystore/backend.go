@@ -107,6 +107,22 @@ func NewSealedTx(ctx context.Context, r Records, s *Sealer, writable bool) Tx {
 	return &checkedTx{ctx: ctx, writable: writable, st: &sealedTx{r: r, s: s}}
 }
 
+// RunSealedTx runs fn with the Tx of a sealed store over one backend
+// transaction, which the backend commits when RunSealedTx returns nil.
+// Unlike NewSealedTx's Tx, it writes each conversation's message-id index
+// state once, after fn, instead of at every PutEvents; the Tx fails with
+// ErrClosed once fn has returned.
+func RunSealedTx(ctx context.Context, r Records, s *Sealer, writable bool, fn func(tx Tx) error) error {
+	st := &sealedTx{r: r, s: s, deferState: writable}
+	tx := &checkedTx{ctx: ctx, writable: writable, st: st}
+	err := fn(tx)
+	tx.done = true
+	if err != nil {
+		return err
+	}
+	return st.finish()
+}
+
 // keyOptions collects the protection options of Open for CreateHeader and
 // UnlockHeader.
 func keyOptions(opts []Option) (*options, error) {

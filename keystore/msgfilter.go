@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sync"
 )
 
@@ -14,9 +15,9 @@ import (
 //
 //	version 1 (1) ‖ probes k (1) ‖ entries n (4) ‖ bits m (4) ‖ bit array (m/8)
 //
-// Probe i of a message id sets bit (h1 + i·h2) mod m, where h1 and h2 are
-// the first two big-endian 64-bit words of SHA-256(message id) (h2 made
-// odd).
+// Probe i of a message id sets bit ⌊x·m / 2^64⌋ for x = h1 + i·h2 (mod
+// 2^64), where h1 and h2 are the first two big-endian 64-bit words of
+// SHA-256(message id) (h2 made odd).
 //
 // A false positive costs one B-tree seek into a segment, i.e. one random
 // page of the file read (and, through bbolt's memory map, kept resident),
@@ -66,7 +67,7 @@ func newFilter(n, bitsPerKey, k int) *segmentFilter {
 func (f *segmentFilter) add(h idHash) {
 	m := uint64(len(f.bits)) * 8
 	for i := range uint64(f.k) {
-		b := (h.h1 + i*h.h2) % m
+		b, _ := bits.Mul64(h.h1+i*h.h2, m)
 		f.bits[b/8] |= 1 << (b % 8)
 	}
 }
@@ -76,7 +77,7 @@ func (f *segmentFilter) add(h idHash) {
 func (f *segmentFilter) mayContain(h idHash) bool {
 	m := uint64(len(f.bits)) * 8
 	for i := range uint64(f.k) {
-		b := (h.h1 + i*h.h2) % m
+		b, _ := bits.Mul64(h.h1+i*h.h2, m)
 		if f.bits[b/8]&(1<<(b%8)) == 0 {
 			return false
 		}

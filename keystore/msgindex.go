@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -177,16 +178,30 @@ func (t *sealedTx) indexState(conversationID string) (*indexState, error) {
 	return st, nil
 }
 
-// putIndexState writes s, which this transaction then reads (and changes
-// only as a clone) without opening the record again.
-func (t *sealedTx) putIndexState(conversationID string, s *indexState) error {
-	if err := t.putRaw(path(bucketMsgState), []byte(conversationID), s.encode()); err != nil {
-		return err
-	}
+// ownIndexState makes s the transaction's own segment list, which it then
+// reads (and changes in place) without opening the record again; with
+// deferState, finish writes it once fn has returned.
+func (t *sealedTx) ownIndexState(conversationID string, s *indexState) {
 	if t.ownState == nil {
 		t.ownState = map[string]*indexState{}
 	}
 	t.ownState[conversationID] = s
+	if t.deferState {
+		if t.dirtyState == nil {
+			t.dirtyState = map[string]bool{}
+		}
+		t.dirtyState[conversationID] = true
+	}
+}
+
+// finish writes the segment lists putIndexState deferred.
+func (t *sealedTx) finish() error {
+	for _, c := range slices.Sorted(maps.Keys(t.dirtyState)) {
+		if err := t.putRaw(path(bucketMsgState), []byte(c), t.ownState[c].encode()); err != nil {
+			return err
+		}
+	}
+	clear(t.dirtyState)
 	return nil
 }
 
@@ -207,13 +222,15 @@ func (t *sealedTx) indexAdd(conversationID string, keys [][]byte) error {
 	if err != nil {
 		return err
 	}
-	if st == nil {
+	switch {
+	case st == nil:
 		if st, err = t.adoptLegacy(conversationID); err != nil {
 			return err
 		}
-	} else {
-		st = st.clone()
+	case t.ownState[conversationID] != st:
+		st = st.clone() // shared with the cache
 	}
+	t.ownIndexState(conversationID, st)
 	recent := path(bucketMsgRecent, []byte(conversationID))
 	for _, k := range keys {
 		if st.recentFilter == nil {
@@ -235,7 +252,10 @@ func (t *sealedTx) indexAdd(conversationID string, keys [][]byte) error {
 			}
 		}
 	}
-	return t.putIndexState(conversationID, st)
+	if t.deferState {
+		return nil
+	}
+	return t.putRaw(path(bucketMsgState), []byte(conversationID), st.encode())
 }
 
 // scanFilter builds the filter of every entry of bucket p (keys
@@ -309,7 +329,6 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 	if err != nil {
 		return err
 	}
-	st.recent, st.recentFilter = 0, nil
 	prefix := segKey(id)
 	var keys [][]byte
 	err = t.r.Scan(recent, nil, 0, func(k, _ []byte) (bool, error) {
@@ -319,8 +338,12 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 		keys = append(keys, append(slices.Clip(prefix), k[4:]...))
 		return true, nil
 	})
-	if err != nil || len(keys) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(keys) == 0 {
+		st.recent, st.recentFilter = 0, nil
+		return nil
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	keys = slices.CompactFunc(keys, bytes.Equal)
@@ -343,6 +366,7 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 		return err
 	}
 	st.segs, st.next = append(st.segs, ref), id+1
+	st.recent, st.recentFilter = 0, nil
 	return nil
 }
 

@@ -70,10 +70,12 @@ func (m mapRecords) Walk(fn func(bucket [][]byte, key, value []byte) error) erro
 	return nil
 }
 
-// mapStore runs sealed transactions over a mapRecords.
+// mapStore runs sealed transactions over a mapRecords, as the backends do
+// (RunSealedTx), or with NewSealedTx's Tx when immediate.
 type mapStore struct {
-	data mapRecords
-	s    *Sealer
+	data      mapRecords
+	s         *Sealer
+	immediate bool
 }
 
 func newMapStore(t *testing.T, opts ...Option) *mapStore {
@@ -86,7 +88,13 @@ func newMapStore(t *testing.T, opts ...Option) *mapStore {
 
 func (m *mapStore) update(fn func(tx Tx) error) error {
 	work := maps.Clone(m.data)
-	if err := fn(NewSealedTx(bg(), work, m.s, true)); err != nil {
+	var err error
+	if m.immediate {
+		err = fn(NewSealedTx(bg(), work, m.s, true))
+	} else {
+		err = RunSealedTx(bg(), work, m.s, true, fn)
+	}
+	if err != nil {
 		return err
 	}
 	m.data = work
@@ -135,7 +143,16 @@ func events(from, n int, prefix string) []StoredEvent {
 // looks them up, then fails, leaves the records and the filter cache as
 // they were; filters are cached once read from committed records.
 func TestIndexRollbackLeavesNoTrace(t *testing.T) {
-	m := newMapStore(t, WithMessageIndexRecent(4))
+	for _, immediate := range []bool{false, true} {
+		t.Run(fmt.Sprint("immediate=", immediate), func(t *testing.T) {
+			m := newMapStore(t, WithMessageIndexRecent(4))
+			m.immediate = immediate
+			testRollbackLeavesNoTrace(t, m)
+		})
+	}
+}
+
+func testRollbackLeavesNoTrace(t *testing.T, m *mapStore) {
 	mustNil(t, m.update(func(tx Tx) error { return tx.PutEvents(bg(), "c", events(1, 3, "m")) }))
 	before := maps.Clone(m.data)
 	boom := errors.New("boom")

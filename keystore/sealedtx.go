@@ -20,8 +20,11 @@ type sealedTx struct {
 	// own lookups, never cached (it may yet roll back).
 	wrote map[filterKey]*segmentFilter
 	// ownState holds the segment lists this transaction wrote (never
-	// cached, likewise).
-	ownState map[string]*indexState
+	// cached, likewise); with deferState those of dirtyState are only
+	// written by finish.
+	ownState   map[string]*indexState
+	deferState bool
+	dirtyState map[string]bool
 }
 
 // put seals the JSON encoding of v under key in the bucket at path.

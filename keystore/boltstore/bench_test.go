@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -79,5 +81,31 @@ func BenchmarkEventByMessageID(b *testing.B) {
 		if _, err := db.EventByMessageID(bg(), "c", id); (err == nil) != (i < n) {
 			b.Fatal(id, err)
 		}
+	}
+}
+
+// BenchmarkSyncBatch256 is one batch of a first sync as the engine stores
+// it: one transaction looking up, then storing, each of 256 new events.
+func BenchmarkSyncBatch256(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		err := db.Update(bg(), func(tx keystore.Tx) error {
+			for _, e := range benchEvents(i*256, 256) {
+				if _, err := tx.EventByMessageID(bg(), "c", e.MessageID); !errors.Is(err, keystore.ErrNotFound) {
+					return fmt.Errorf("lookup of a new id: %w", err)
+				}
+				if err := tx.PutEvents(bg(), "c", []keystore.StoredEvent{e}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

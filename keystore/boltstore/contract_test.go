@@ -47,3 +47,9 @@ func TestMessageIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestTxAfterEnd: a Tx kept past its fn fails with ErrClosed (its index
+// state was written when fn returned).
+func TestTxAfterEnd(t *testing.T) {
+	storetest.TxAfterEnd(t, openBolt(t))
+}

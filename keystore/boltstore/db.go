@@ -174,14 +174,14 @@ func (db *DB) Path() string { return db.path }
 // fsynced) before Update returns nil.
 func (db *DB) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return db.UpdateRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, s, true))
+		return keystore.RunSealedTx(ctx, r, s, true, fn)
 	})
 }
 
 // View runs fn in one read-only bbolt transaction.
 func (db *DB) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return db.ViewRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, s, false))
+		return keystore.RunSealedTx(ctx, r, s, false, fn)
 	})
 }
 

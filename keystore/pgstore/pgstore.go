@@ -284,14 +284,14 @@ func (s *Store) Takeovers() int64 { return s.takeovers.Load() }
 // must keep its effects inside tx.
 func (s *Store) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return s.UpdateRecords(ctx, func(r keystore.Records, sealer *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, sealer, true))
+		return keystore.RunSealedTx(ctx, r, sealer, true, fn)
 	})
 }
 
 // View runs fn in one REPEATABLE READ, READ ONLY snapshot.
 func (s *Store) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return s.ViewRecords(ctx, func(r keystore.Records, sealer *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, sealer, false))
+		return keystore.RunSealedTx(ctx, r, sealer, false, fn)
 	})
 }
 
