@@ -181,7 +181,7 @@ func (c *filterCache) clear() {
 // committed record with the sealed bytes it was opened from: the same
 // bytes (nonce and tag included) are the same authenticated record, so
 // a lookup compares instead of opening it again. It holds one entry per
-// conversation.
+// conversation (a few KiB at most), up to maxCachedStates.
 type stateCache struct {
 	mu sync.Mutex
 	m  map[string]cachedState
@@ -205,9 +205,15 @@ func (c *stateCache) get(conversationID string, sealed []byte) *indexState {
 	return nil
 }
 
+// maxCachedStates bounds the state cache; past it the cache starts over.
+const maxCachedStates = 1024
+
 func (c *stateCache) put(conversationID string, sealed []byte, st *indexState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedStates {
+		clear(c.m)
+	}
 	c.m[conversationID] = cachedState{bytes.Clone(sealed), st}
 }
 

@@ -233,8 +233,8 @@ func (t *sealedTx) indexAdd(conversationID string, keys [][]byte) error {
 	t.ownIndexState(conversationID, st)
 	recent := path(bucketMsgRecent, []byte(conversationID))
 	for _, k := range keys {
-		if st.recentFilter == nil {
-			st.recentFilter = newRecentFilter(t.s.indexRecent)
+		if err := t.roomInRecentFilter(recent, st); err != nil {
+			return err
 		}
 		id, err := indexKeyMessageID(k, 0)
 		if err != nil {
@@ -256,6 +256,36 @@ func (t *sealedTx) indexAdd(conversationID string, keys [][]byte) error {
 		return nil
 	}
 	return t.putRaw(path(bucketMsgState), []byte(conversationID), st.encode())
+}
+
+// recentFilterMin is the capacity of a new recent filter.
+const recentFilterMin = 64
+
+// roomInRecentFilter makes room for one more entry in st's recent filter:
+// a full one is rebuilt, twice as large (up to R), from the recent part,
+// so a small conversation keeps a small segment list record.
+func (t *sealedTx) roomInRecentFilter(recent [][]byte, st *indexState) error {
+	f := st.recentFilter
+	if f != nil && st.recent < f.n {
+		return nil
+	}
+	capacity := min(recentFilterMin, t.s.indexRecent)
+	if f != nil {
+		capacity = min(2*int(f.n), t.s.indexRecent)
+	}
+	nf := newRecentFilter(max(capacity, int(st.recent)+1))
+	err := t.r.Scan(recent, nil, 0, func(k, _ []byte) (bool, error) {
+		id, err := indexKeyMessageID(k, 4)
+		if err == nil {
+			nf.add(hashMessageID(id))
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	st.recentFilter = nf
+	return nil
 }
 
 // scanFilter builds the filter of every entry of bucket p (keys

@@ -384,3 +384,41 @@ func FuzzDecodeIndexState(f *testing.F) {
 		}
 	})
 }
+
+// TestRecentFilterGrows: the recent part's filter starts small and is
+// rebuilt twice as large (up to R) when full; lookups find every entry
+// across the rebuilds, in the transaction that rebuilds and after.
+func TestRecentFilterGrows(t *testing.T) {
+	m := newMapStore(t, WithMessageIndexRecent(200))
+	capacity := func() uint32 {
+		var n uint32
+		mustNil(t, m.view(func(tx Tx) error {
+			st, err := tx.(*checkedTx).st.(*sealedTx).indexState("c")
+			if st != nil && st.recentFilter != nil {
+				n = st.recentFilter.n
+			}
+			return err
+		}))
+		return n
+	}
+	want := map[int]uint32{1: 64, 64: 64, 65: 128, 129: 200, 199: 200, 200: 0}
+	for i := 1; i <= 200; i++ {
+		mustNil(t, m.update(func(tx Tx) error {
+			if err := tx.PutEvents(bg(), "c", events(i, 1, "m")); err != nil {
+				return err
+			}
+			_, err := tx.EventByMessageID(bg(), "c", fmt.Sprint("m", i))
+			return err
+		}))
+		if w, ok := want[i]; ok {
+			if got := capacity(); got != w {
+				t.Fatalf("after %d entries the recent filter holds %d, want %d", i, got, w)
+			}
+			for j := 1; j <= i; j++ {
+				if got := m.lookup(t, fmt.Sprint("m", j)); got != fmt.Sprint(j) {
+					t.Fatalf("after %d entries: m%d = %q", i, j, got)
+				}
+			}
+		}
+	}
+}
