@@ -385,10 +385,9 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 		}
 		f.add(hashMessageID(mid))
 	}
+	// In this order, a step that fails leaves every entry findable: in
+	// the recent part until the segment is listed.
 	if err := putEmpty(t.r, seg, keys); err != nil {
-		return err
-	}
-	if err := deleteBucket(t.r, recent); err != nil {
 		return err
 	}
 	ref, err := t.storeFilter(conversationID, id, f)
@@ -396,6 +395,9 @@ func (t *sealedTx) flushRecent(conversationID string, st *indexState) error {
 		return err
 	}
 	st.segs, st.next = append(st.segs, ref), id+1
+	if err := deleteBucket(t.r, recent); err != nil {
+		return err
+	}
 	st.recent, st.recentFilter = 0, nil
 	return nil
 }
