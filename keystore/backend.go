@@ -45,21 +45,33 @@ type Records interface {
 // Sealer seals and opens the values of a sealed store under its store key,
 // bound to each record's bucket path and key. It is created by CreateHeader
 // or UnlockHeader and must be closed to zero the key.
+//
+// It also carries what the sealed transactions of one opened store share:
+// the message-id index settings and its cache of segment filters.
 type Sealer struct {
 	key  SecretKey
 	aead cipher.AEAD
 	rand io.Reader
+
+	indexRecent int          // R, see WithMessageIndexRecent
+	filters     *filterCache // decoded filters of committed segments
+	states      *stateCache  // segment lists last read from committed records
 }
 
-func newSealer(key *SecretKey, r io.Reader) (*Sealer, error) {
+func newSealer(key *SecretKey, o *options) (*Sealer, error) {
 	aead, err := chacha20poly1305.NewX(key[:])
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
+	r := o.rand
 	if r == nil {
 		r = rand.Reader
 	}
-	return &Sealer{key: *key, aead: aead, rand: r}, nil
+	recent := o.indexRecent
+	if recent <= 0 {
+		recent = DefaultIndexRecent
+	}
+	return &Sealer{key: *key, aead: aead, rand: r, indexRecent: recent, filters: newFilterCache(), states: newStateCache()}, nil
 }
 
 // Seal seals plaintext for the record at bucket/key as
@@ -84,6 +96,8 @@ func (s *Sealer) SameKey(o *Sealer) bool { return s.key.Equal(&o.key) }
 func (s *Sealer) Close() {
 	s.key.Zero()
 	s.aead = nil
+	s.filters.clear()
+	s.states.clear()
 }
 
 // NewSealedTx returns the Tx of a sealed store over one backend
@@ -91,6 +105,22 @@ func (s *Sealer) Close() {
 // fails once ctx is done.
 func NewSealedTx(ctx context.Context, r Records, s *Sealer, writable bool) Tx {
 	return &checkedTx{ctx: ctx, writable: writable, st: &sealedTx{r: r, s: s}}
+}
+
+// RunSealedTx runs fn with the Tx of a sealed store over one backend
+// transaction, which the backend commits when RunSealedTx returns nil.
+// Unlike NewSealedTx's Tx, it writes each conversation's message-id index
+// state once, after fn, instead of at every PutEvents; the Tx fails with
+// ErrClosed once fn has returned.
+func RunSealedTx(ctx context.Context, r Records, s *Sealer, writable bool, fn func(tx Tx) error) error {
+	st := &sealedTx{r: r, s: s, deferState: writable}
+	tx := &checkedTx{ctx: ctx, writable: writable, st: st}
+	err := fn(tx)
+	tx.done = true
+	if err != nil {
+		return err
+	}
+	return st.finish()
 }
 
 // keyOptions collects the protection options of Open for CreateHeader and
@@ -136,7 +166,7 @@ func CreateHeader(opts ...Option) (header []byte, s *Sealer, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err = newSealer(&key, o.rand)
+	s, err = newSealer(&key, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,7 +178,7 @@ func newHeader(o *options, key, kek *SecretKey) (*header, error) {
 	if _, err := io.ReadFull(o.rand, key[:]); err != nil {
 		return nil, fmt.Errorf("keystore: generating store key: %w", err)
 	}
-	h := &header{}
+	h := &header{version: formatVersion}
 	if _, err := io.ReadFull(o.rand, h.salt[:]); err != nil {
 		return nil, fmt.Errorf("keystore: generating salt: %w", err)
 	}
@@ -169,24 +199,37 @@ func newHeader(o *options, key, kek *SecretKey) (*header, error) {
 // or ErrWrongKey, an unknown format with ErrUnsupportedVersion, a damaged
 // header with ErrCorrupt.
 func UnlockHeader(header []byte, opts ...Option) (*Sealer, error) {
-	o, err := keyOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer o.zero()
-	key, err := unlockHeader(bytes.Clone(header), o)
-	defer key.Zero()
-	if err != nil {
-		return nil, err
-	}
-	return newSealer(&key, o.rand)
+	s, _, err := OpenHeader(header, opts...)
+	return s, err
 }
 
-// unlockHeader parses raw and unwraps its store key with o's secret.
-func unlockHeader(raw []byte, o *options) (SecretKey, error) {
+// OpenHeader is UnlockHeader that also returns, for a header of format 1,
+// the header upgraded to the current format (the same store key, secret,
+// salt and parameters; the key wrapped again with a fresh nonce), nil for
+// a current one. A backend opening a store for writing must store the
+// upgraded header before any write, so that a program knowing only format
+// 1 no longer opens the store.
+func OpenHeader(header []byte, opts ...Option) (s *Sealer, upgraded []byte, err error) {
+	o, err := keyOptions(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer o.zero()
+	key, upgraded, err := unlockHeader(bytes.Clone(header), o)
+	defer key.Zero()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err = newSealer(&key, o)
+	return s, upgraded, err
+}
+
+// unlockHeader parses raw and unwraps its store key with o's secret; an
+// older format is also re-wrapped as the current one.
+func unlockHeader(raw []byte, o *options) (key SecretKey, upgraded []byte, err error) {
 	h, err := parseHeader(raw)
 	if err != nil {
-		return SecretKey{}, err
+		return SecretKey{}, nil, err
 	}
 	var kek SecretKey
 	defer kek.Zero()
@@ -197,15 +240,24 @@ func unlockHeader(raw []byte, o *options) (SecretKey, error) {
 	case o.hasKey && h.mode == modeKey:
 		kek, wrongErr = o.key, ErrWrongKey
 	case o.hasKey:
-		return SecretKey{}, fmt.Errorf("%w: store is protected by a passphrase", ErrWrongKey)
+		return SecretKey{}, nil, fmt.Errorf("%w: store is protected by a passphrase", ErrWrongKey)
 	default:
-		return SecretKey{}, fmt.Errorf("%w: store is protected by a key, not a passphrase", ErrWrongPassphrase)
+		return SecretKey{}, nil, fmt.Errorf("%w: store is protected by a key, not a passphrase", ErrWrongPassphrase)
 	}
 	key, ok := h.unwrap(&kek)
 	if !ok {
-		return SecretKey{}, wrongErr
+		return SecretKey{}, nil, wrongErr
 	}
-	return key, nil
+	if h.version == formatVersion {
+		return key, nil, nil
+	}
+	nh := *h
+	nh.version = formatVersion
+	if err := nh.wrap(&kek, &key, o.rand); err != nil {
+		key.Zero()
+		return SecretKey{}, nil, err
+	}
+	return key, nh.marshal(), nil
 }
 
 // SealedStore is a Store whose records live in a Records backend under a
@@ -252,7 +304,7 @@ func CopyRecords(ctx context.Context, dst, src SealedStore) (int, error) {
 				b[i] = bytes.Clone(bucket[i])
 			}
 			k := bytes.Clone(key)
-			if bytes.Equal(b[0], bucketMsgIndex) {
+			if unsealedBucket(b[0]) {
 				recs = append(recs, rec{b, k, nil, false}) // index entries are not sealed
 				return nil
 			}
@@ -354,7 +406,7 @@ func RewrapHeader(raw []byte, s *Sealer, oldSecret, newSecret Option, opts ...Op
 	if err := checkCurrent(h, &oldO, s); err != nil {
 		return nil, err
 	}
-	nh := &header{params: h.params}
+	nh := &header{version: h.version, params: h.params}
 	if extra.hasParams {
 		nh.params = extra.params
 	}

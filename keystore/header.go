@@ -17,9 +17,15 @@ import (
 //
 // The wrapped store key is authenticated with everything before it as AAD,
 // so the parameters cannot be altered without detection.
+//
+// Format 2 differs from format 1 only in the message-id index (see
+// msgindex.go): a program knowing only format 1 refuses a format-2 store,
+// since it would miss the index entries format 2 keeps elsewhere. A
+// format-1 header is still read, and upgraded by OpenHeader.
 const (
 	headerMagic      = "XCKS"
-	formatVersion    = 1
+	formatVersion    = 2
+	formatVersion1   = 1
 	headerPrefixSize = 4 + 1 + 1 + 4 + 4 + 1 + saltSize
 	wrappedKeySize   = chacha20poly1305.NonceSizeX + 32 + chacha20poly1305.Overhead
 	headerSize       = headerPrefixSize + wrappedKeySize
@@ -33,6 +39,7 @@ const (
 
 // header is the parsed store header.
 type header struct {
+	version byte // formatVersion1 or formatVersion
 	mode    byte
 	params  Argon2Params // zero in key mode
 	salt    [saltSize]byte
@@ -42,7 +49,7 @@ type header struct {
 func (h *header) prefix() []byte {
 	b := make([]byte, 0, headerSize)
 	b = append(b, headerMagic...)
-	b = append(b, formatVersion, h.mode)
+	b = append(b, h.version, h.mode)
 	b = binary.BigEndian.AppendUint32(b, h.params.Time)
 	b = binary.BigEndian.AppendUint32(b, h.params.MemoryKiB)
 	b = append(b, h.params.Threads)
@@ -57,13 +64,14 @@ func parseHeader(b []byte) (*header, error) {
 	if len(b) < len(headerMagic)+1 || string(b[:len(headerMagic)]) != headerMagic {
 		return nil, fmt.Errorf("%w: not a keystore header", ErrCorrupt)
 	}
-	if v := b[len(headerMagic)]; v != formatVersion {
+	v := b[len(headerMagic)]
+	if v != formatVersion && v != formatVersion1 {
 		return nil, fmt.Errorf("%w: store format %d", ErrUnsupportedVersion, v)
 	}
 	if len(b) != headerSize {
 		return nil, fmt.Errorf("%w: header is %d bytes, want %d", ErrCorrupt, len(b), headerSize)
 	}
-	h := &header{mode: b[5]}
+	h := &header{version: v, mode: b[5]}
 	h.params.Time = binary.BigEndian.Uint32(b[6:])
 	h.params.MemoryKiB = binary.BigEndian.Uint32(b[10:])
 	h.params.Threads = b[14]

@@ -37,7 +37,14 @@
 //	version (1) ‖ nonce (24) ‖ XChaCha20-Poly1305(store key, JSON record, aad)
 //
 // where aad names the record's bucket path and key, so a value moved to
-// another record fails authentication with ErrCorrupt.
+// another record fails authentication with ErrCorrupt. The entries of the
+// message-id index (which sequence ids a message id was stored under) are
+// keys with empty values; the index is log-structured (a small recent part
+// and immutable sorted segments with sealed Bloom filters, see
+// msgindex.go), which is store format 2. A format-1 store (one index
+// B-tree, "msgindex") is upgraded in place when it is opened: its index is
+// kept as the oldest segment, and programs that know only format 1 refuse
+// the store from then on.
 //
 // # Security and durability
 //

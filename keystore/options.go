@@ -23,6 +23,7 @@ type options struct {
 	hasParams     bool
 	lockTimeout   time.Duration
 	rand          io.Reader
+	indexRecent   int
 }
 
 // applyOptions applies opts to o and returns the first error; a nil option
@@ -94,6 +95,24 @@ func WithRand(r io.Reader) Option {
 			return fmt.Errorf("%w: nil randomness source", ErrInvalid)
 		}
 		o.rand = r
+		return nil
+	}
+}
+
+// MaxIndexRecent bounds WithMessageIndexRecent.
+const MaxIndexRecent = 1 << 20
+
+// WithMessageIndexRecent sets R, how many entries the recent part of a
+// conversation's message-id index holds before they become an immutable
+// segment (default DefaultIndexRecent; 1..MaxIndexRecent). It changes
+// only when segments are made, never what a lookup answers, so a store
+// may be opened with any value.
+func WithMessageIndexRecent(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > MaxIndexRecent {
+			return fmt.Errorf("%w: message index recent size %d", ErrInvalid, n)
+		}
+		o.indexRecent = n
 		return nil
 	}
 }

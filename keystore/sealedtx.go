@@ -16,6 +16,15 @@ import (
 type sealedTx struct {
 	r Records
 	s *Sealer
+	// wrote holds the segment filters this transaction wrote: used by its
+	// own lookups, never cached (it may yet roll back).
+	wrote map[filterKey]*segmentFilter
+	// ownState holds the segment lists this transaction wrote (never
+	// cached, likewise); with deferState those of dirtyState are only
+	// written by finish.
+	ownState   map[string]*indexState
+	deferState bool
+	dirtyState map[string]bool
 }
 
 // put seals the JSON encoding of v under key in the bucket at path.
@@ -275,6 +284,7 @@ func msgIndexKey(messageID, seq string) []byte {
 // putEvents zeroes each event's Body (checkedTx's copy) once it is sealed.
 func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error {
 	p := path(bucketEvents, []byte(conversationID))
+	var index [][]byte
 	for _, e := range events {
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
@@ -288,12 +298,13 @@ func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error 
 			return err
 		}
 		if e.MessageID != "" {
-			if err := t.r.Put(path(bucketMsgIndex, []byte(conversationID)), msgIndexKey(e.MessageID, e.SequenceID), []byte{}); err != nil {
-				return err
-			}
+			index = append(index, msgIndexKey(e.MessageID, e.SequenceID))
 		}
 	}
-	return nil
+	if len(index) == 0 {
+		return nil
+	}
+	return t.indexAdd(conversationID, index)
 }
 
 func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
@@ -342,18 +353,12 @@ func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, 
 	return out, nil
 }
 
-// eventByMessageID walks the message id's index entries from the highest
-// sequence id down; an entry is stale when its event was since replaced.
+// eventByMessageID walks the message id's index entries (see msgindex.go)
+// from the highest sequence id down; an entry is stale when its event was
+// since replaced. Only the sealed event record decides the answer: the
+// index only chooses which records are read.
 func (t *sealedTx) eventByMessageID(conversationID, messageID string) (*StoredEvent, error) {
-	prefix := append([]byte(messageID), 0)
-	var cands [][]byte
-	err := t.r.Scan(path(bucketMsgIndex, []byte(conversationID)), prefix, 0, func(k, _ []byte) (bool, error) {
-		if !bytes.HasPrefix(k, prefix) {
-			return false, nil
-		}
-		cands = append(cands, bytes.Clone(k[len(prefix):]))
-		return true, nil
-	})
+	cands, err := t.indexCandidates(conversationID, messageID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -59,5 +61,51 @@ func BenchmarkOpenArgon2(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = db.Close()
+	}
+}
+
+// BenchmarkEventByMessageID looks up random message ids (every other one
+// absent) in a history of 20k events stored 256 per transaction.
+func BenchmarkEventByMessageID(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	const n = 20000
+	for i := 0; i < n; i += 256 {
+		mustNil(b, db.PutEvents(bg(), "c", benchEvents(i, min(256, n-i))))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i = (i*7919 + 1) % (2 * n)
+		id := "m" + strconv.Itoa(1700000000000+i)
+		if _, err := db.EventByMessageID(bg(), "c", id); (err == nil) != (i < n) {
+			b.Fatal(id, err)
+		}
+	}
+}
+
+// BenchmarkSyncBatch256 is one batch of a first sync as the engine stores
+// it: one transaction looking up, then storing, each of 256 new events.
+func BenchmarkSyncBatch256(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		err := db.Update(bg(), func(tx keystore.Tx) error {
+			for _, e := range benchEvents(i*256, 256) {
+				if _, err := tx.EventByMessageID(bg(), "c", e.MessageID); !errors.Is(err, keystore.ErrNotFound) {
+					return fmt.Errorf("lookup of a new id: %w", err)
+				}
+				if err := tx.PutEvents(bg(), "c", []keystore.StoredEvent{e}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -15,11 +15,12 @@ import (
 )
 
 // damageFixture writes a keystore with one record of every kind and a
-// conversation of 40 events, and returns its bytes.
+// conversation of 40 events (their message-id index in 4 segments with
+// filters and a recent part), and returns its bytes.
 func damageFixture(t testing.TB) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "fixture.db")
-	db, err := Open(path, keystore.WithKey(testKey))
+	db, err := Open(path, keystore.WithKey(testKey), keystore.WithMessageIndexRecent(9))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,8 @@ var (
 	bucketMeta = []byte("meta")
 	keyHeader  = []byte("header")
 
-	fileBuckets = []string{"meta", "account", "values", "peers", "convkeys", "conversations", "events", "msgindex", "outbox"}
+	fileBuckets = []string{"meta", "account", "values", "peers", "convkeys", "conversations", "events",
+		"msgrecent", "msgseg", "msgfilter", "msgstate", "outbox"}
 )
 
 // DB is the bbolt-backed keystore.Store: one file per account, every value sealed
@@ -90,11 +91,39 @@ func (db *DB) unlock(opts []keystore.Option) error {
 	if raw == nil {
 		return db.create(opts)
 	}
-	s, err := keystore.UnlockHeader(raw, opts...)
+	s, upgraded, err := keystore.OpenHeader(raw, opts...)
 	if err != nil {
 		return err
 	}
+	if upgraded != nil {
+		if err := db.upgrade(raw, upgraded); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	db.sealer = s
+	return nil
+}
+
+// upgrade replaces a format-1 header by its upgrade (see
+// keystore.OpenHeader) before anything is written in the new layout, and
+// creates the buckets format 2 adds.
+func (db *DB) upgrade(raw, upgraded []byte) error {
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if !bytes.Equal(b.Get(keyHeader), raw) {
+			return fmt.Errorf("%w: header changed during upgrade", keystore.ErrConflict)
+		}
+		for _, name := range fileBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return b.Put(keyHeader, upgraded)
+	})
+	if err != nil {
+		return fmt.Errorf("keystore: upgrading the store format: %w", err)
+	}
 	return nil
 }
 
@@ -145,14 +174,14 @@ func (db *DB) Path() string { return db.path }
 // fsynced) before Update returns nil.
 func (db *DB) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return db.UpdateRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, s, true))
+		return keystore.RunSealedTx(ctx, r, s, true, fn)
 	})
 }
 
 // View runs fn in one read-only bbolt transaction.
 func (db *DB) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return db.ViewRecords(ctx, func(r keystore.Records, s *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, s, false))
+		return keystore.RunSealedTx(ctx, r, s, false, fn)
 	})
 }
 

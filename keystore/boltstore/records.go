@@ -3,11 +3,13 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/xchat-go/xchat/keystore"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // boltRecords implements keystore.Records over one bbolt transaction: a bucket path
@@ -58,6 +60,17 @@ var bucketEvents = []byte("events")
 // each commit, twice the file.
 const eventsFill = 0.9
 
+// bucketMsgSeg holds the segments of a conversation's message-id index,
+// each appended at the end in key order and never changed, and
+// bucketMsgRecent its recent part, appended to in order: their pages are
+// packed full.
+var (
+	bucketMsgSeg    = []byte("msgseg")
+	bucketMsgRecent = []byte("msgrecent")
+)
+
+const segmentsFill = 1.0
+
 func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	b, err := r.mkBucket(bucket)
 	if err != nil {
@@ -65,6 +78,9 @@ func (r boltRecords) Put(bucket [][]byte, key, value []byte) error {
 	}
 	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketEvents) {
 		b.FillPercent = eventsFill
+	}
+	if len(bucket) == 2 && (bytes.Equal(bucket[0], bucketMsgSeg) || bytes.Equal(bucket[0], bucketMsgRecent)) {
+		b.FillPercent = segmentsFill
 	}
 	if err := b.Put(key, value); err != nil {
 		return fmt.Errorf("keystore: %w", err)
@@ -78,6 +94,39 @@ func (r boltRecords) Delete(bucket [][]byte, key []byte) error {
 		return nil
 	}
 	if err := b.Delete(key); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}
+
+// PutEmpty implements keystore.BulkRecords: keys are appended in order
+// to pages packed full when the bucket is a segment bucket.
+func (r boltRecords) PutEmpty(bucket [][]byte, keys [][]byte) error {
+	b, err := r.mkBucket(bucket)
+	if err != nil {
+		return err
+	}
+	if len(bucket) == 2 && bytes.Equal(bucket[0], bucketMsgSeg) {
+		b.FillPercent = segmentsFill
+	}
+	for _, k := range keys {
+		if err := b.Put(k, []byte{}); err != nil {
+			return fmt.Errorf("keystore: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteBucket implements keystore.BulkRecords: the bbolt bucket is
+// deleted as a whole.
+func (r boltRecords) DeleteBucket(bucket [][]byte) error {
+	var err error
+	if len(bucket) == 1 {
+		err = r.tx.DeleteBucket(bucket[0])
+	} else if parent := r.bucket(bucket[:len(bucket)-1]); parent != nil {
+		err = parent.DeleteBucket(bucket[len(bucket)-1])
+	}
+	if err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil

@@ -240,7 +240,17 @@ func (s *Store) unlock(ctx context.Context, protect []keystore.Option) (*keystor
 	} else if err != nil {
 		return nil, classify(ctx, err)
 	}
-	return keystore.UnlockHeader(raw, protect...)
+	sealer, upgraded, err := keystore.OpenHeader(raw, protect...)
+	if err != nil || upgraded == nil {
+		return sealer, err
+	}
+	// A format-1 header: store its upgrade before anything is written in
+	// the new layout (the first of several replicas does it).
+	if _, err := s.pool.Exec(ctx, s.q.upgradeHeader, raw, upgraded); err != nil {
+		sealer.Close()
+		return nil, classify(ctx, err)
+	}
+	return sealer, nil
 }
 
 // createHeader stores a new header unless one exists; created is false
@@ -274,14 +284,14 @@ func (s *Store) Takeovers() int64 { return s.takeovers.Load() }
 // must keep its effects inside tx.
 func (s *Store) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return s.UpdateRecords(ctx, func(r keystore.Records, sealer *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, sealer, true))
+		return keystore.RunSealedTx(ctx, r, sealer, true, fn)
 	})
 }
 
 // View runs fn in one REPEATABLE READ, READ ONLY snapshot.
 func (s *Store) View(ctx context.Context, fn func(tx keystore.Tx) error) error {
 	return s.ViewRecords(ctx, func(r keystore.Records, sealer *keystore.Sealer) error {
-		return fn(keystore.NewSealedTx(ctx, r, sealer, false))
+		return keystore.RunSealedTx(ctx, r, sealer, false, fn)
 	})
 }
 

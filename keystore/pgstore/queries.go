@@ -13,7 +13,9 @@ type queries struct {
 	name   string // schema name
 	schema string // quoted
 
-	getHeader, putHeader string
+	getHeader, putHeader, upgradeHeader string
+
+	putEmpty, clearBucket string
 
 	get, put, del, scanFrom, scanAfter, last, walk string
 
@@ -30,6 +32,13 @@ func newQueries(schema string) *queries {
 		schema:    s,
 		getHeader: r(`SELECT value FROM $S.meta WHERE name = 'header'`),
 		putHeader: r(`INSERT INTO $S.meta (name, value) VALUES ('header', $1) ON CONFLICT (name) DO NOTHING`),
+		// Only the header that was read is replaced: a replica that
+		// upgraded it first leaves nothing to do.
+		upgradeHeader: r(`UPDATE $S.meta SET value = $2 WHERE name = 'header' AND value = $1`),
+
+		putEmpty: r(`INSERT INTO $S.records (bucket, k, v) SELECT $1, k, '' FROM unnest($2::bytea[]) AS k
+ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`),
+		clearBucket: r(`DELETE FROM $S.records WHERE bucket = $1`),
 
 		get:       r(`SELECT v FROM $S.records WHERE bucket = $1 AND k = $2`),
 		put:       r(`INSERT INTO $S.records (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`),
@@ -82,6 +91,12 @@ CREATE TABLE $S.leases (
 	expires timestamptz NOT NULL
 );
 ALTER TABLE $S.records ADD COLUMN holder text, ADD COLUMN held_until timestamptz;`},
+	// Store format 2 keeps the message-id index in a recent part and
+	// segments (msgrecent, msgseg, msgfilter, msgstate): a program that
+	// knows only msgindex would miss entries, so it must not open the
+	// schema (ErrSchemaTooNew).
+	{3, "log-structured message-id index", `
+COMMENT ON TABLE $S.records IS 'xchat keystore records, store format 2 (message-id index in msgrecent/msgseg/msgfilter/msgstate)';`},
 }
 
 // SchemaVersion is the schema version this package migrates to.

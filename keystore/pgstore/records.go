@@ -169,3 +169,23 @@ func (r *records) walk(fn func(bucket [][]byte, key, value []byte) error) error 
 	}
 	return rows.Err()
 }
+
+// PutEmpty implements keystore.BulkRecords in one statement.
+func (r *records) PutEmpty(bucket [][]byte, keys [][]byte) error {
+	b, err := bucketKey(bucket)
+	if err != nil {
+		return err
+	}
+	_, err = r.tx.Exec(r.ctx, r.q.putEmpty, b, keys)
+	return r.failed(classify(r.ctx, err))
+}
+
+// DeleteBucket implements keystore.BulkRecords in one statement.
+func (r *records) DeleteBucket(bucket [][]byte) error {
+	b, err := bucketKey(bucket)
+	if err != nil {
+		return err
+	}
+	_, err = r.tx.Exec(r.ctx, r.q.clearBucket, b)
+	return r.failed(classify(r.ctx, err))
+}
