@@ -198,6 +198,7 @@ func (s *syncState) stageAll(ctx context.Context, sp spill, first fetched, pages
 			return err
 		}
 		staged[j.n-1].verified, held[j.n-1] = j.done, true
+		trace("staged", j.n, j.p, j.done)
 		return nil
 	}
 	v := s.startFetchVerifier(ctx)

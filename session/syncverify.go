@@ -52,6 +52,24 @@ const (
 	maxVerifying    = 2*verifyQueue + 2
 )
 
+// syncTrace, when set (by tests), is told of each page of a staged sync
+// as it is staged (step "staged") and as it is verified ahead of the store
+// loop (step "ahead"), by stage number, with the count of signatures its
+// memo holds (-1: it was not verified, or not to the end).
+var syncTrace func(step string, n, memo int)
+
+// trace calls syncTrace, if set.
+func trace(step string, n int, p *syncPage, done bool) {
+	if syncTrace == nil {
+		return
+	}
+	memo := -1
+	if done {
+		memo = len(p.memo)
+	}
+	syncTrace(step, n, memo)
+}
+
 // verifyPage verifies the signatures of p with keys and records in p.memo
 // those that verified. It reports whether the verification ran to its
 // end; when it did not, p is left without a memo.
@@ -196,7 +214,7 @@ func (s *syncState) readAhead(ctx context.Context, sp spill, pages []stagedPage)
 		for _, sg := range pages {
 			p, err := sp.get(rctx, nil, sg.n)
 			if err == nil && !sg.verified && keys != nil && p.err() == nil {
-				s.verifyPage(rctx, keys, p)
+				trace("ahead", sg.n, p, s.verifyPage(rctx, keys, p))
 			}
 			select {
 			case out <- readPage{p: p, err: err}:
