@@ -36,7 +36,7 @@ import (
 type stagedPage struct {
 	n        int    // its stage number (the order it was fetched in)
 	top      string // newest sequence id of its data ("" when none)
-	verified bool   // its signatures were verified ahead: its memo is staged
+	verified bool   // every signature of it verified ahead (its memo holds them)
 }
 
 // span tracks the sequence ids the fetched pages cover.
@@ -290,6 +290,7 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 		}
 	}
 	if sp.shared() {
+		s.shareSigners() // those collectPairs found
 		next, stop := s.readAhead(ctx, sp, pages)
 		defer stop()
 		return s.processPages(ctx, next, true)

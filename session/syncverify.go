@@ -23,7 +23,8 @@ import (
 //     for it.
 //   - While the staged pages are stored, oldest first, a reader reads them
 //     from the spill up to verifyLookahead pages ahead of the store loop
-//     (readAhead) and verifies those staged without a memo.
+//     (readAhead) and verifies those not every signature of which
+//     verified while fetching.
 //
 // What either records is a page's memo (syncPage.memo): the signatures
 // that verified, each keyed on SHA-256 of its key, payload and signature
@@ -31,14 +32,16 @@ import (
 // transcript order at its turn, with the keys of that turn; only a
 // signature verified with the identical key over the identical bytes is
 // not checked again. A verification that does not run to its end
-// (cancelled, or failing) leaves the page without a memo, so it is
-// verified in full at its turn, and so is a page never verified ahead.
+// (cancelled, or failing) records nothing, and a signature that did not
+// verify is never recorded: such signatures, and those of a page never
+// verified ahead, are checked at the page's turn.
 //
 // The verification keys are the sync's own (syncState.pre): while fetching
 // they are read from the store; while storing only their cache is used
 // (cachedKeys: the store may not be read from another goroutine while the
-// storing transaction is open), and a signature whose key was not cached
-// is simply left to the page's turn.
+// storing transaction is open), given the signing keys each page's turn
+// found (shareSigners); a signature whose key is not cached is left to
+// the page's turn.
 
 // verifyQueue is how many fetched pages may wait for the fetch verifier
 // (besides the one it verifies); verifyLookahead how many staged pages the
@@ -55,39 +58,60 @@ const (
 // syncTrace, when set (by tests), is told of each page of a staged sync
 // as it is staged (step "staged") and as it is verified ahead of the store
 // loop (step "ahead"), by stage number, with the count of signatures its
-// memo holds (-1: it was not verified, or not to the end).
-var syncTrace func(step string, n, memo int)
+// memo holds and whether every signature of it verified ahead.
+var syncTrace func(step string, n, memo int, all bool)
 
 // trace calls syncTrace, if set.
-func trace(step string, n int, p *syncPage, done bool) {
-	if syncTrace == nil {
-		return
+func trace(step string, n int, p *syncPage, all bool) {
+	if syncTrace != nil {
+		syncTrace(step, n, len(p.memo), all)
 	}
-	memo := -1
-	if done {
-		memo = len(p.memo)
-	}
-	syncTrace(step, n, memo)
 }
 
-// verifyPage verifies the signatures of p with keys and records in p.memo
-// those that verified. It reports whether the verification ran to its
-// end; when it did not, p is left without a memo.
+// verifyPage verifies the signatures of p with keys (those its memo does
+// not hold) and records in p.memo those that verified. It reports whether
+// every signature of p verified. A verification that does not run to its
+// end leaves the memo as it was.
 func (s *syncState) verifyPage(ctx context.Context, keys inbound.Keys, p *syncPage) bool {
-	p.memo, p.sigs = nil, nil
 	if len(p.raws) == 0 {
 		return true
 	}
 	memo := crypto.NewVerifyMemo(len(p.raws) + 8)
+	memo.Restore(p.memo)
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwrapMemo(), VerifyOnly: true}
+	all := true
 	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(p.raws), opts) {
 		if err != nil {
 			return false
 		}
+		all = all && ev.Err == nil
 		dropEvents([]*event.Event{ev})
 	}
-	p.memo = memo.Entries()
-	return true
+	p.memo, p.sigs = memo.Entries(), nil
+	return all
+}
+
+// shareSigners gives the verification keys the signing keys the sync's
+// keys have found (the peers whose keys a page's turn fetched and pinned,
+// see decryptAll), so that the pages read ahead of the store loop are
+// verified with them too.
+func (s *syncState) shareSigners() {
+	if s.pre == nil || s.keys == nil || s.pre == s.keys {
+		return
+	}
+	s.keys.mu.Lock()
+	found := make(map[keyID]*crypto.PublicKey, len(s.keys.signing))
+	for id, pk := range s.keys.signing {
+		found[id] = pk
+	}
+	s.keys.mu.Unlock()
+	s.pre.mu.Lock()
+	defer s.pre.mu.Unlock()
+	for id, pk := range found {
+		if _, ok := s.pre.signing[id]; !ok {
+			s.pre.signing[id] = pk
+		}
+	}
 }
 
 // preKeys returns the sync's verification keys, made on first use, or
@@ -104,7 +128,7 @@ func (s *syncState) preKeys(ctx context.Context) *storeKeys {
 }
 
 // verifyJob is a fetched page on its way through the fetch verifier: its
-// stage number, and whether its verification ran to its end.
+// stage number, and whether every signature of it verified.
 type verifyJob struct {
 	n    int
 	p    *syncPage

@@ -139,27 +139,29 @@ type traced struct {
 	mu    sync.Mutex
 	steps []string
 	memo  map[string]int
+	all   map[string]bool
 }
 
 func traceSync(t *testing.T) *traced {
-	tr := &traced{memo: map[string]int{}}
-	syncTrace = func(step string, n, memo int) {
+	tr := &traced{memo: map[string]int{}, all: map[string]bool{}}
+	syncTrace = func(step string, n, memo int, all bool) {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		k := fmt.Sprintf("%s %d", step, n)
 		tr.steps = append(tr.steps, k)
-		tr.memo[k] = memo
+		tr.memo[k], tr.all[k] = memo, all
 	}
 	t.Cleanup(func() { syncTrace = nil })
 	return tr
 }
 
-// at returns where step n was traced (-1: never) and the memo it had.
-func (tr *traced) at(step string, n int) (int, int) {
+// at returns where step n was traced (-1: never), the count of
+// signatures its memo held, and whether every signature had verified.
+func (tr *traced) at(step string, n int) (at, memo int, all bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	k := fmt.Sprintf("%s %d", step, n)
-	return slices.Index(tr.steps, k), tr.memo[k]
+	return slices.Index(tr.steps, k), tr.memo[k], tr.all[k]
 }
 
 // gatedSync has r sync with alice while the fetch verifier is held on its
@@ -218,15 +220,15 @@ func TestSyncStagedOutOfOrder(t *testing.T) {
 			if err != nil || res.Failed != 0 || len(res.Anomalies) != 0 {
 				t.Fatalf("sync: %v, failed %d, anomalies %v", err, res.Failed, res.Anomalies)
 			}
-			first, memo1 := tr.at("staged", 1)
-			third, memo3 := tr.at("staged", 3)
-			if first < 0 || third < 0 || first < third || memo1 <= 0 || memo3 != -1 {
+			first, memo1, all1 := tr.at("staged", 1)
+			third, memo3, all3 := tr.at("staged", 3)
+			if first < 0 || third < 0 || first < third || memo1 < 3 || !all1 || memo3 != 0 || all3 {
 				t.Fatalf("staging order %v (page 1 at %d memo %d, page 3 at %d memo %d)", tr.steps, first, memo1, third, memo3)
 			}
-			if at, memo := tr.at("ahead", 3); spillFile != (at >= 0) || (spillFile && memo < 2) {
+			if at, memo, all := tr.at("ahead", 3); spillFile != (at >= 0) || (spillFile && (memo < 3 || !all)) {
 				t.Fatalf("page 3 verified ahead at %d with %d signatures (spill file %v): %v", at, memo, spillFile, tr.steps)
 			}
-			if at, _ := tr.at("ahead", 1); at >= 0 {
+			if at, _, _ := tr.at("ahead", 1); at >= 0 {
 				t.Fatalf("a page verified while fetching was verified again: %v", tr.steps)
 			}
 			var fnTexts []string
@@ -311,11 +313,13 @@ func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if at, memo := tr.at("staged", 1); at < 0 || memo <= 0 {
-		t.Fatalf("page 1 not verified while fetching: %v", tr.steps)
+	// Each page holds the key change and two messages: one of those two
+	// verifies.
+	if at, memo, all := tr.at("staged", 1); at < 0 || memo != 2 || all {
+		t.Fatalf("page 1 verified while fetching: %d signatures, all %v: %v", memo, all, tr.steps)
 	}
-	if at, memo := tr.at("ahead", 4); at < 0 || memo <= 0 {
-		t.Fatalf("page 4 not verified ahead of the store loop: %v", tr.steps)
+	if at, memo, all := tr.at("ahead", 4); at < 0 || memo != 2 || all {
+		t.Fatalf("page 4 verified ahead of the store loop: %d signatures, all %v: %v", memo, all, tr.steps)
 	}
 	verdicts := func(seen []*event.Event, ids []string) []string {
 		var out []string
@@ -536,4 +540,55 @@ func TestSyncEndsItsGoroutines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSyncFirstContactVerifiedAhead: in a staged sync of a group whose
+// members' keys are not yet pinned (a first sync), nothing verifies while
+// fetching; the keys are pinned as the sync reads the key changes served
+// (collectPairs) or at the first page's turn, and the pages after it are
+// verified ahead of the store loop with them.
+func TestSyncFirstContactVerifiedAhead(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	bob := n.reader("bob", WithSpillDir(t.TempDir()))
+	gid, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 32 {
+		m := fmt.Sprintf("g%02d", i)
+		if _, err := alice.e.SendText(ctx, gid, m); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+	}
+	tr := traceSync(t)
+	res, err := bob.e.Sync(ctx, gid)
+	if err != nil || res.Failed != 0 || len(res.Anomalies) != 0 || !slices.Equal(texts(res.Entries), want) {
+		t.Fatalf("sync: %v, failed %d, anomalies %v, %q", err, res.Failed, res.Anomalies, texts(res.Entries))
+	}
+	staged := 0
+	for _, step := range tr.steps {
+		if num, ok := strings.CutPrefix(step, "staged "); ok {
+			staged++
+			if _, memo, all := tr.at("staged", atoi(t, num)); memo != 0 || all {
+				t.Fatalf("page %s verified with keys not pinned (%d signatures): %v", num, memo, tr.steps)
+			}
+		}
+	}
+	// Page 1, the newest, is stored last.
+	if at, memo, all := tr.at("ahead", 1); staged < 16 || at < 0 || memo < 3 || !all {
+		t.Fatalf("the newest page verified ahead with %d signatures (all %v): %v", memo, all, tr.steps)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
