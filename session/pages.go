@@ -197,8 +197,8 @@ func (s *syncState) stageAll(ctx context.Context, sp spill, first fetched, pages
 		if err := sp.put(ctx, j.n, j.p); err != nil {
 			return err
 		}
-		staged[j.n-1].verified, held[j.n-1] = j.done, true
-		trace("staged", j.n, j.p, j.done)
+		staged[j.n-1].verified, held[j.n-1] = j.all, true
+		trace("staged", j.n, j.p, j.all)
 		return nil
 	}
 	v := s.startFetchVerifier(ctx)

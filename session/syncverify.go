@@ -130,9 +130,9 @@ func (s *syncState) preKeys(ctx context.Context) *storeKeys {
 // verifyJob is a fetched page on its way through the fetch verifier: its
 // stage number, and whether every signature of it verified.
 type verifyJob struct {
-	n    int
-	p    *syncPage
-	done bool
+	n   int
+	p   *syncPage
+	all bool
 }
 
 // fetchVerifier verifies fetched pages in the background (see above). A
@@ -145,8 +145,8 @@ type fetchVerifier struct {
 
 // startFetchVerifier starts the fetch verifier, or returns nil when
 // verification ahead is off or no keys can be made. The pages it takes
-// are handed back on out (all of them, also when ctx ends: without a
-// memo then), which is closed after finish.
+// are handed back on out (all of them, also when ctx ends: with no memo
+// then), which is closed after finish.
 func (s *syncState) startFetchVerifier(ctx context.Context) *fetchVerifier {
 	if !verifyWhileFetching {
 		return nil
@@ -161,7 +161,7 @@ func (s *syncState) startFetchVerifier(ctx context.Context) *fetchVerifier {
 		defer v.wg.Done()
 		defer close(v.out)
 		for j := range v.in {
-			j.done = s.verifyPage(ctx, keys, j.p)
+			j.all = s.verifyPage(ctx, keys, j.p)
 			v.out <- j // the fetch loop takes every page back (finish)
 		}
 	}()
@@ -219,8 +219,9 @@ type readPage struct {
 var errStagedShort = errors.New("session: staged pages ended early")
 
 // readAhead reads the staged pages in order in the background, up to
-// verifyLookahead pages ahead of the caller, verifying those staged
-// without a memo with the cache of the sync's verification keys. It
+// verifyLookahead pages ahead of the caller, verifying those not every
+// signature of which verified while fetching, with the cache of the sync's
+// verification keys. It
 // returns a next function for processPages serving them, and stop, which
 // ends the reader (the caller calls it before the spill is closed).
 func (s *syncState) readAhead(ctx context.Context, sp spill, pages []stagedPage) (next func(context.Context, keystore.Tx) (*syncPage, error), stop func()) {

@@ -29,6 +29,22 @@ type gateStore struct {
 	keystore.Store
 	mu   sync.Mutex
 	gate chan struct{} // nil: open
+	// failSet, when set, is asked before each single write outside a
+	// transaction (staging in the keystore is one), and fails it with
+	// the error it returns.
+	failSet func(name string) error
+}
+
+func (g *gateStore) SetValue(ctx context.Context, name string, v []byte) error {
+	g.mu.Lock()
+	fail := g.failSet
+	g.mu.Unlock()
+	if fail != nil {
+		if err := fail(name); err != nil {
+			return err
+		}
+	}
+	return g.Store.SetValue(ctx, name, v)
 }
 
 func (g *gateStore) PeerKeys(ctx context.Context, userID string) ([]keystore.PeerKey, error) {
@@ -591,4 +607,57 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestSyncStagingFails: when a page cannot be staged (here in the
+// keystore), the pages the fetch verifier still holds are taken back and
+// staged all the same, the sync processes the pages fetched before the
+// one that failed (as when pages were staged in fetch order) and reports
+// the failure, leaves nothing staged, and the next sync completes the
+// history.
+func TestSyncStagingFails(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	bob := n.reader("bob", WithSpillDir(filepath.Join(t.TempDir(), "no", "such", "dir")))
+	want := pinned(t, ctx, alice, bob)
+	more, _ := sendTexts(t, ctx, alice, bob.testUser, 1, 16)
+	want = append(want, more...)
+	cid := oneToOne(t, alice, bob.testUser)
+	errDisk := errors.New("test: disk full")
+	bob.gs.mu.Lock()
+	bob.gs.failSet = func(name string) error {
+		if name == stageKey(cid, 3) {
+			bob.gs.open() // the verifier holds pages 1 and 2
+			return errDisk
+		}
+		return nil
+	}
+	bob.gs.mu.Unlock()
+	tr := traceSync(t)
+	_, _, err := gatedSync(t, ctx, bob, alice.id)
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("sync: %v", err)
+	}
+	bob.gs.mu.Lock()
+	bob.gs.failSet = nil
+	bob.gs.mu.Unlock()
+	if at1, _, all1 := tr.at("staged", 1); at1 < 0 || !all1 || len(tr.steps) != 2 {
+		t.Fatalf("staged %v", tr.steps)
+	}
+	// Pages 1 and 2 are the four newest messages.
+	if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, append(want[:1:1], want[13:]...)) {
+		t.Fatalf("stored %q", got)
+	}
+	for i := 1; i <= 9; i++ {
+		if _, err := bob.store.Value(ctx, stageKey(cid, i)); !errors.Is(err, keystore.ErrNotFound) {
+			t.Fatalf("staged page %d left behind: %v", i, err)
+		}
+	}
+	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, want) {
+		t.Fatalf("history %q", got)
+	}
 }
