@@ -154,3 +154,45 @@ func FuzzEqualEncoded(f *testing.F) {
 		}
 	})
 }
+
+// TestSignMemo: SignMemo records exactly the entry a real verification of
+// its signature records, so the echo of a signed message hits the memo;
+// the signature verifies without the memo too, and another payload or a
+// changed signature under the same memo is verified (and fails).
+func TestSignMemo(t *testing.T) {
+	signer := mustKey(t, 5)
+	p, q := memoPayload(t, "sent"), memoPayload(t, "altered")
+	msg, err := p.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	memo := NewVerifyMemo(0)
+	sig, err := SignMemo(signer, msg, memo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(signer.PublicKey(), msg, sig); err != nil {
+		t.Fatalf("SignMemo's signature does not verify: %v", err)
+	}
+	verified := NewVerifyMemo(0)
+	if err := p.VerifyMemo(signer.PublicKey(), sig, verified); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := memo.Entries(), verified.Entries(); len(got) != 1 || len(want) != 1 || got[0] != want[0] {
+		t.Fatalf("SignMemo recorded %x, a verification records %x", got, want)
+	}
+	bad := bytes.Clone(sig)
+	bad[40] ^= 1
+	if err := p.VerifyMemo(signer.PublicKey(), bad, memo); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("changed signature: %v", err)
+	}
+	if err := q.VerifyMemo(signer.PublicKey(), sig, memo); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("other payload: %v", err)
+	}
+	if _, err := SignMemo(signer, msg, nil); err != nil {
+		t.Fatalf("nil memo: %v", err)
+	}
+	if _, err := SignMemo(nil, msg, memo); !errors.Is(err, ErrInvalidPrivateKey) {
+		t.Fatalf("nil key: %v", err)
+	}
+}

@@ -209,7 +209,10 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	if err != nil {
 		return nil // ignore ids we cannot interpret
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if old, err := e.store.Conversation(ctx, cid); err == nil {
 		if !IsGroup(cid) {
@@ -263,7 +266,10 @@ func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (stri
 			return cid, err
 		}
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if ok, err := e.hasKey(ctx, cid); err != nil || ok {
 		return cid, err
@@ -280,7 +286,10 @@ func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error
 	} else if !errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
 		_, err := e.conversationRecord(ctx, tx, cid)
@@ -334,7 +343,10 @@ func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	}
 	var version string
 	err = e.withSyncedRoster(ctx, cid, func() error {
-		unlock := e.lockConv(cid)
+		unlock, err := e.lockConv(ctx, cid)
+		if err != nil {
+			return err
+		}
 		defer unlock()
 		if err := e.knownGroup(ctx, cid); err != nil {
 			return err
@@ -671,7 +683,10 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	if err != nil {
 		return err
 	}
-	unlock := e.lockOutbox(cid)
+	unlock, err := e.lockOutbox(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	_, res, err := e.submit(ctx, p)
 	if res != nil {

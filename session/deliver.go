@@ -23,8 +23,9 @@ import (
 // the carried key change ahead of the event, as a page's key changes are.
 //
 // Push is never trusted for completeness: a delivery does not move the
-// conversation's sync position, and Reconcile (or ReconcileAll after a
-// reconnection) reads /events from that position, which fills gaps and
+// conversation's sync position, and Reconcile (naming every conversation
+// after a reconnection: RefreshConversations, then Reconcile with their
+// ids) reads /events from that position, which fills gaps and
 // runs the transcript checks (links, forks, reorders) over pushed and
 // fetched events alike. Events already stored are compared byte for byte,
 // so a push that differs from what /events serves is reported
@@ -46,7 +47,8 @@ const (
 	DeliveryIgnored
 	// DeliveryRejected: the payload is malformed or names a conversation
 	// its event does not belong to; nothing was stored (Err says why).
-	// ReconcileAll learns what the server really holds.
+	// Reconcile (naming the conversation) learns what the server really
+	// holds.
 	DeliveryRejected
 )
 
@@ -139,8 +141,9 @@ func (l *liveState) takePending() []string {
 // the encoded event itself; a payload whose conversation_id disagrees with
 // it is rejected. Verification failures are stored as failed events and
 // take no effect, exactly as in Sync. The conversation's sync position does
-// not move: call Reconcile after deliveries (and ReconcileAll after a
-// reconnection) so that /events fills any gap.
+// not move: call Reconcile after deliveries (naming every conversation
+// after a reconnection) so that /events fills any gap; session/realtime's
+// Follower does both.
 func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*event.Event) error) (*Delivered, error) {
 	defer e.deliverChanges()
 	if ev == nil {
@@ -227,7 +230,10 @@ func clipID(s string) string {
 // carried key change as the page's key change metadata, the event as its
 // data. The sync position is left where it was.
 func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	rec, err := e.readConversation(ctx, cid)
 	if err != nil {

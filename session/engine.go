@@ -129,7 +129,7 @@ type Engine struct {
 	closed     bool
 
 	convMu    sync.Mutex
-	convLocks map[string]*sync.Mutex
+	convLocks map[string]chan struct{} // one-slot semaphores (lockConv)
 
 	peerMu sync.Mutex // serialises peer pinning decisions
 
@@ -190,7 +190,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		userID:     id.UserID,
 		keys:       kp,
 		pubVersion: id.PublicKeyVersion,
-		convLocks:  make(map[string]*sync.Mutex),
+		convLocks:  make(map[string]chan struct{}),
 		bindings:   crypto.NewVerifyMemo(bindingMemoEntries),
 	}, nil
 }
@@ -254,21 +254,30 @@ func (e *Engine) srv() (Server, error) {
 
 // lockConv serialises key changes, sends and syncs of one conversation,
 // within this engine and, through the store's lease (see lockShared),
-// across every replica sharing the store.
-func (e *Engine) lockConv(id string) func() {
+// across every replica sharing the store. Waiting ends with an error when
+// ctx does.
+func (e *Engine) lockConv(ctx context.Context, id string) (unlock func(), err error) {
 	e.convMu.Lock()
-	m, ok := e.convLocks[id]
+	l, ok := e.convLocks[id]
 	if !ok {
-		m = new(sync.Mutex)
-		e.convLocks[id] = m
+		l = make(chan struct{}, 1)
+		e.convLocks[id] = l
 	}
 	e.convMu.Unlock()
-	m.Lock()
-	release := e.lockShared(id)
+	select {
+	case l <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("session: waiting for conversation %s: %w", id, context.Cause(ctx))
+	}
+	release, err := e.lockShared(ctx, id)
+	if err != nil {
+		<-l
+		return nil, err
+	}
 	return func() {
 		release()
-		m.Unlock()
-	}
+		<-l
+	}, nil
 }
 
 func (e *Engine) now() time.Time { return e.cfg.now() }

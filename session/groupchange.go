@@ -62,7 +62,10 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 	if err != nil {
 		return "", err
 	}
-	unlock := e.lockConv(gid)
+	unlock, err := e.lockConv(ctx, gid)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	p, err := e.prepareKey(ctx, gid, members)
 	if err != nil {
@@ -288,7 +291,10 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 // addMembers posts the member addition of AddMembers against the stored
 // roster of group cid.
 func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {

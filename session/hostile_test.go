@@ -442,6 +442,58 @@ func TestHostileSendResponse(t *testing.T) {
 	}
 }
 
+// TestHostileSendEchoAltered: the server's echo of a sent message that
+// keeps its message id but not its signed bytes is verified in full (the
+// memo of the engine's own signature covers only the bytes it signed) and
+// refused; nothing of it is stored as the message sent.
+func TestHostileSendEchoAltered(t *testing.T) {
+	for name, alter := range map[string]func(*tevent.MessageEvent){
+		"contents":    func(me *tevent.MessageEvent) { me.Detail.MessageCreateEvent.Contents[30] ^= 1 },
+		"key version": func(me *tevent.MessageEvent) { v := "1"; me.Detail.MessageCreateEvent.ConversationKeyVersion = &v },
+		"signature": func(me *tevent.MessageEvent) {
+			sig, err := wire.DecodeB64(me.MessageEventSignature.GetSignature())
+			if err != nil {
+				panic(err)
+			}
+			sig[5] ^= 1
+			s := wire.EncodeB64NoPad(sig)
+			me.MessageEventSignature.Signature = &s
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxT(t)
+			n := newNet(t)
+			var ts *tamperServer
+			alice := n.userWith("alice", func(s Server) Server { ts = &tamperServer{Server: s}; return ts })
+			bob := n.user("bob")
+			ts.mu.Lock()
+			ts.send = func(r *api.SendChatMessageResponse) {
+				r.Data.EncodedMessageEvent = editEvent(t, r.Data.EncodedMessageEvent, alter)
+			}
+			ts.mu.Unlock()
+			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, ErrServerResponse) {
+				t.Fatalf("altered echo: %v", err)
+			}
+			cid, err := OneToOneID(alice.id, bob.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, en := range testutil.Must(alice.e.History(ctx, cid, "", 0))(t) {
+				if en.Verified {
+					t.Fatalf("altered echo stored as verified: %+v", en)
+				}
+			}
+			ts.mu.Lock()
+			ts.send = nil
+			ts.mu.Unlock()
+			sent, err := alice.e.SendText(ctx, bob.id, "echoed as sent")
+			if err != nil || sent.Entry == nil || !sent.Entry.Verified {
+				t.Fatalf("honest echo: %+v, %v", sent, err)
+			}
+		})
+	}
+}
+
 func TestHostileWrongConversation(t *testing.T) {
 	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
 	carol := n.user("carol")

@@ -63,7 +63,10 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err := e.ensureConversation(ctx, cid); err != nil {
 		return nil, err
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	key, version, err := e.freshKey(ctx, cid)
 	unlock()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -226,6 +227,10 @@ type pending struct {
 	// unsentBefore is body.Unsent before the attempt in flight (see
 	// markInFlight).
 	unsentBefore bool
+	// own holds the signature of a newly prepared message (nil for items
+	// read back from the store), so that the server's echo of exactly
+	// those bytes is not verified again (see ackMessage).
+	own *crypto.VerifyMemo
 }
 
 func decodePending(it keystore.OutboxItem) (*pending, error) {
@@ -310,7 +315,9 @@ func decodeFor(items []keystore.OutboxItem, cid string) ([]*pending, error) {
 // (and new sends to it), so they reach the server in order and no item is
 // sent by two callers at once. It is taken before, never while holding,
 // the conversation lock.
-func (e *Engine) lockOutbox(cid string) func() { return e.lockConv("outbox/" + cid) }
+func (e *Engine) lockOutbox(ctx context.Context, cid string) (unlock func(), err error) {
+	return e.lockConv(ctx, "outbox/"+cid)
+}
 
 // flushResult is what delivering a conversation's pending items did.
 type flushResult struct {
@@ -653,7 +660,7 @@ func (e *Engine) deliver(ctx context.Context, p *pending, retry bool) (*Sent, er
 		if err != nil {
 			return nil, e.failOutbox(ctx, p, err)
 		}
-		return e.ackMessage(ctx, item, sent, resp.Data.EncodedMessageEvent)
+		return e.ackMessage(ctx, item, sent, resp.Data.EncodedMessageEvent, p.own)
 	case item.Kind == outboxDelete && body.Delete != nil:
 		resp, err := srv.DeleteMessages(ctx, body.Path, body.Delete)
 		if err == nil && resp.Data == nil {
@@ -753,8 +760,11 @@ func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *a
 }
 
 // ackMessage verifies the server's copy of a sent message and records it,
-// acknowledging the outbox item in the same transaction.
-func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string) (*Sent, error) {
+// acknowledging the outbox item in the same transaction. own, the memo of
+// the signature this engine made for the message, spares the ECDSA
+// verification of an echo that carries exactly the bytes signed; any other
+// echo is verified in full.
+func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string, own *crypto.VerifyMemo) (*Sent, error) {
 	if encoded == "" {
 		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
 			return nil, fmt.Errorf("session: acknowledging send: %w", err)
@@ -770,7 +780,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	if err != nil {
 		return nil, err
 	}
-	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID})
+	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Signatures: own})
 	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
@@ -899,7 +909,10 @@ func (e *Engine) outboxConversations(ctx context.Context, ids []string) ([]strin
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {
-	unlock := e.lockOutbox(cid)
+	unlock, err := e.lockOutbox(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	return e.flushConversation(ctx, cid, nil, nil)
 }

@@ -39,7 +39,10 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 			return nil, err
 		}
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	keys, err := e.keysFor(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
@@ -24,23 +25,33 @@ func conversationLease(cid string) string { return "session/conversation/" + cid
 
 // lockShared takes the store's lease on conversation cid (see lockConv),
 // waiting while another replica holds it. A store that cannot be reached is
-// tried again until it answers; a closed store (every call on it fails
-// anyway) or closed engine lets the caller through.
-func (e *Engine) lockShared(cid string) func() {
+// tried again, with a growing pause, until it answers or ctx ends; a closed
+// store or engine ends the wait with an error.
+func (e *Engine) lockShared(ctx context.Context, cid string) (release func(), err error) {
 	l, ok := e.store.(keystore.Leaser)
 	if !ok {
-		return func() {}
+		return func() {}, nil
 	}
 	wait := 10 * time.Millisecond
 	for {
-		release, err := l.AcquireLease(context.Background(), conversationLease(cid))
-		if err == nil {
-			return release
+		release, err := l.AcquireLease(ctx, conversationLease(cid))
+		switch {
+		case err == nil:
+			return release, nil
+		case e.isClosed():
+			return nil, ErrClosed
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
+		case errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid):
+			return nil, fmt.Errorf("session: taking the lease of conversation %s: %w", cid, err)
 		}
-		if errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid) || e.isClosed() {
-			return func() {}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
 		}
-		time.Sleep(wait)
 		wait = min(wait*2, time.Second)
 	}
 }

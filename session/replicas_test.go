@@ -145,3 +145,66 @@ func TestConversationWorkTakesTheStoreLease(t *testing.T) {
 	}
 	release()
 }
+
+// TestConversationWaitEndsWithContext: a call waiting for a conversation
+// that another caller of this engine, or another replica (the store's
+// lease), holds gives up when its context ends, with the context's error,
+// and leaves the conversation usable once the holder lets go.
+func TestConversationWaitEndsWithContext(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	if _, err := alice.e.SendText(ctx, bob.id, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	holders := map[string]func() func(){
+		"this engine": func() func() {
+			unlock, err := alice.e.lockConv(ctx, cid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return unlock
+		},
+		"another replica": func() func() {
+			l, ok := alice.store.(keystore.Leaser)
+			if !ok {
+				t.Fatalf("%T is not a keystore.Leaser", alice.store)
+			}
+			release, err := l.AcquireLease(ctx, conversationLease(cid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return release
+		},
+	}
+	calls := map[string]func(context.Context) error{
+		"sync":   func(c context.Context) error { _, err := alice.e.Sync(c, cid); return err },
+		"rotate": func(c context.Context) error { _, err := alice.e.Rotate(c, cid); return err },
+		"send":   func(c context.Context) error { _, err := alice.e.SendText(c, bob.id, "waiting"); return err },
+	}
+	for hname, hold := range holders {
+		for cname, call := range calls {
+			t.Run(hname+"/"+cname, func(t *testing.T) {
+				release := hold()
+				cctx, cancel := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- call(cctx) }()
+				cancel()
+				select {
+				case err := <-done:
+					if !errors.Is(err, context.Canceled) {
+						release()
+						t.Fatalf("%s while %s holds the conversation: %v, want context.Canceled", cname, hname, err)
+					}
+				case <-ctx.Done():
+					t.Fatalf("%s did not return after its context ended (%s holds the conversation)", cname, hname)
+				}
+				release()
+				if err := call(ctx); err != nil {
+					t.Fatalf("%s after the holder let go: %v", cname, err)
+				}
+			})
+		}
+	}
+}

@@ -223,7 +223,10 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 	if err != nil {
 		return nil, err
 	}
-	unlock := e.lockOutbox(cid)
+	unlock, err := e.lockOutbox(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	prior := &flushResult{}
 	if dup, err := e.hasSame(ctx, cid, c); err != nil {
@@ -283,7 +286,10 @@ func rejectedFor(err error, failure, parameter string) bool {
 // version, or the current one after any due rotation) as a new outbox
 // item, not yet stored.
 func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c *outboxContent, build contentBuilder) (*pending, error) {
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	var key *crypto.ConversationKey
 	var version string
@@ -306,13 +312,14 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 	if err != nil {
 		return nil, err
 	}
-	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent)
+	own := crypto.NewVerifyMemo(1)
+	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent, own)
 	if err != nil {
 		return nil, err
 	}
 	p, err := newPending(mid, cid, outboxMessage, req, c, e.now())
 	if p != nil {
-		p.version = version
+		p.version, p.own = version, own
 	}
 	return p, err
 }
@@ -332,8 +339,9 @@ func (e *Engine) ensureConversation(ctx context.Context, cid string) error {
 }
 
 // sealMessage encrypts holder under key and signs the MessageCreateEvent
-// exactly as the XDK's encrypt_and_sign does.
-func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool) (*api.SendChatMessageRequest, string, error) {
+// exactly as the XDK's encrypt_and_sign does; own (when not nil) records
+// the signature (see crypto.SignMemo).
+func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool, own *crypto.VerifyMemo) (*api.SendChatMessageRequest, string, error) {
 	plain, err := wire.EncodeMessageEntryHolder(holder)
 	if err != nil {
 		return nil, "", fmt.Errorf("session: encoding message: %w", err)
@@ -361,7 +369,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	if err != nil {
 		return nil, "", err
 	}
-	sig, err := sg.messageSignature(mid, cid, version, contents)
+	sig, err := sg.messageSignature(mid, cid, version, contents, own)
 	if err != nil {
 		return nil, "", err
 	}

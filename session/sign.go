@@ -86,14 +86,15 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 }
 
 // messageSignature signs a MessageCreateEvent and returns the padded base64
-// encoded MessageEventSignature.
-func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte) (string, error) {
+// encoded MessageEventSignature; own (when not nil) records the signature
+// (see crypto.SignMemo).
+func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte, own *crypto.VerifyMemo) (string, error) {
 	payload, err := crypto.AppendMessageCreatePayload(nil, crypto.SignatureVersion,
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID}, keyVersion, contents)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	sig, err := crypto.Sign(s.key, payload)
+	sig, err := crypto.SignMemo(s.key, payload, own)
 	if err != nil {
 		return "", fmt.Errorf("session: signing: %w", err)
 	}

@@ -111,7 +111,10 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err != nil {
 		return nil, err
 	}
-	unlock := e.lockConv(cid)
+	unlock, err := e.lockConv(ctx, cid)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 
 	res := &SyncResult{ConversationID: cid}
