@@ -198,8 +198,9 @@ func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*S
 	return res, seen, err
 }
 
-// pinned has r sync alice's first message, so that her keys are pinned
-// before the sync under test (the verifiers ahead use pinned keys only).
+// pinned has r sync alice's first message: her keys are pinned before the
+// sync under test (the fetch verifier uses pinned keys only), which pages
+// down to that message.
 func pinned(t *testing.T, ctx context.Context, alice *testUser, r *gatedUser) []string {
 	t.Helper()
 	first, _ := sendTexts(t, ctx, alice, r.testUser, 0, 1)
