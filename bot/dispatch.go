@@ -327,9 +327,12 @@ func (r *run) after(d time.Duration, c *conv) {
 }
 
 // handleLate handles the reported events the cursor passed without taking
-// them up: stored after a gap before them was given up on. Reports of
-// events already settled (a report can run after its event was handled)
-// are dropped.
+// them up: stored after a gap before them was given up on, or stored
+// behind it (a push of an old position, such as a replay the engine
+// refused). Reports of events already settled (a report can run after its
+// event was handled) are dropped; a late event whose message id was
+// handled before goes through route like any other, which sends a failed
+// one to OnUnverified and counts a verified one as a duplicate.
 func (r *run) handleLate(c *conv) {
 	r.mu.Lock()
 	var late []string
@@ -338,7 +341,7 @@ func (r *run) handleLate(c *conv) {
 			continue // ahead: History brings it
 		}
 		delete(c.emitted, seq)
-		if mid != "" && !slices.Contains(c.settled, seq) && !c.cur.seen(mid) {
+		if mid != "" && !slices.Contains(c.settled, seq) {
 			late = append(late, seq)
 		}
 	}

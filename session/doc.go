@@ -91,7 +91,11 @@
 // held (their new, current and admin lists are signed as one sequence),
 // removals and admin changes by admins. The server's listing and key-change
 // participant lists never decide who is a member; keys are wrapped to the
-// roster only. Where XChat signs too little, Conversation.Roster and
+// roster only. A verified key change said to be wrapped to anyone outside
+// the conversation (off the roster where it stands, or a third user of a
+// one-to-one conversation) is reported (AnomalyKeyWrappedToNonMember) and
+// its key treated as exposed: the next send makes a new key for the
+// members before encrypting anything. Where XChat signs too little, Conversation.Roster and
 // SyncResult.Roster say so: RosterUnconfirmed when the roster starts after
 // the group's creation (this account joined later: RosterSince) or an
 // admin's rights rest on the create's unsigned admin list

@@ -66,7 +66,9 @@ func screenEnvelope(ev *event.Event) {
 // is still a forgery of the conversation. In a group, the events are read
 // against the roster held from signed group changes (see screenGroup); it
 // returns the roster anomalies found and records in pass what the storing
-// transaction needs to advance the roster the same way.
+// transaction needs to advance the roster the same way. Verified key
+// changes wrapped to anyone outside the conversation are reported
+// (AnomalyKeyWrappedToNonMember, see keyexposure.go).
 func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	for _, ev := range evs {
 		screenEnvelope(ev)
@@ -82,7 +84,7 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
 		}
 	}
-	return nil, nil
+	return screenPairExposure(ctx, r, cid, evs)
 }
 
 // rosterPass carries the roster checks of one sync (or receive) from the
@@ -161,9 +163,11 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 // (gateRoster): signed events by non-members fail with ErrNotMember, group
 // changes their author may not make with ErrNotAuthorized, ErrRosterUnknown
 // or ErrRosterDivergence. Such an event takes no effect; in particular a
-// rejected key change's key is not adopted. An event already stored keeps
-// its stored verdict (it is never applied twice). While no roster is held
-// (RosterUnknown) only group changes are checked.
+// rejected key change's key is not adopted. An accepted key change listing
+// participants off the roster is reported (AnomalyKeyWrappedToNonMember).
+// An event already stored keeps its stored verdict (it is never applied
+// twice). While no roster is held (RosterUnknown) only group changes are
+// checked, and no key change is judged.
 func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) ([]event.Anomaly, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
@@ -178,6 +182,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var out []event.Anomaly
+	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
@@ -205,13 +210,18 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
+			if verdict == nil && r.Base != "" {
+				// Rule 5: judged against the roster as it stands here,
+				// and settled by a member add paired with the key change.
+				exp.judge(ev, r.effective())
+			}
 		}
 		verdicts[ev.SequenceID] = verdict
 		if verdict != nil {
 			reject(ev, verdict)
 		}
 	}
-	return out, nil
+	return append(out, exp.found()...), nil
 }
 
 // screen is step for an event that may not have verified: an unverified

@@ -382,9 +382,11 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 
 // ensureFreshKey rotates the conversation key when a participant's pinned
 // keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys), and in a
-// group when the newest key was made by a user the signed roster does not
-// vouch for (see encryptionKey). The
+// to (under TrustStrict the rotation refuses unverified keys), when the
+// current key is said to be wrapped to anyone outside the conversation
+// (rule 5, see keyexposure.go: the server's word is taken as exposure),
+// and in a group when the newest key was made by a user the signed roster
+// does not vouch for (see encryptionKey). The
 // participants are the conversation's two users or the group's roster
 // held from signed changes (see wrapTargets): a rotation that is needed
 // but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
@@ -424,27 +426,38 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
 		}
 		members = r.effective()
 	}
-	stale := false
-	for _, m := range members {
-		if m == e.userID {
-			continue
-		}
-		peer, err := e.Peer(ctx, m)
-		if err != nil {
+	stale := exposedKey(cid, meta.KeyRecipients, members)
+	if !stale {
+		if stale, err = e.peersRekeyed(ctx, meta.KeyRecipients, members); err != nil {
 			return err
-		}
-		if peer.Current == nil {
-			continue
-		}
-		if v, ok := meta.KeyRecipients[m]; !ok || v != peer.Current.Version {
-			stale = true
-			break
 		}
 	}
 	if !stale {
 		return nil
 	}
 	return e.rekeyForRoster(ctx, cid)
+}
+
+// peersRekeyed reports whether a member other than this account is missing
+// from recipients (whom the current key was wrapped to) or now has a newer
+// pinned key than the one it was wrapped to.
+func (e *Engine) peersRekeyed(ctx context.Context, recipients map[string]string, members []string) (bool, error) {
+	for _, m := range members {
+		if m == e.userID {
+			continue
+		}
+		peer, err := e.Peer(ctx, m)
+		if err != nil {
+			return false, err
+		}
+		if peer.Current == nil {
+			continue
+		}
+		if v, ok := recipients[m]; !ok || v != peer.Current.Version {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // freshKey returns the key to encrypt new content of cid under, rotating

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -278,6 +279,66 @@ var botAttacks = []attack{
 		}
 		return "", errorf("replay refused for another reason: %v", r.unver)
 	}},
+	{"bot-replayed-command-delivered-late", func(w *world) (string, error) {
+		// alice's handled "!echo pay" is pushed again under a sequence id
+		// the bot's cursor has already passed (a later message was handled
+		// first): the late replay must still reach OnUnverified, and the
+		// handler must not run twice.
+		d := newDM(w, "hello")
+		r, err := runBot(w, d.bob)
+		if err != nil {
+			return "", err
+		}
+		cmd := d.alice.send(d.cid, "!echo pay 5")[0]
+		if err := r.pushGenuine(d.bob, d.cid, cmd.MessageID); err != nil {
+			return "", err
+		}
+		marker := d.alice.send(d.cid, "!echo marker")[0]
+		if err := r.pushGenuine(d.bob, d.cid, marker.MessageID); err != nil {
+			return "", err
+		}
+		if err := r.waitFor("the command and the marker", func() bool {
+			return r.handled[cmd.MessageID] == 1 && r.handled[marker.MessageID] == 1
+		}); err != nil {
+			return "", err
+		}
+		seq, ok := between(cmd.SequenceID, marker.SequenceID)
+		if !ok {
+			return "", errorf("no sequence id between %s and %s", cmd.SequenceID, marker.SequenceID)
+		}
+		me, err := encodedOf(w, d.bob, d.cid, cmd.MessageID)
+		if err != nil {
+			return "", err
+		}
+		prev := cmd.SequenceID
+		me.SequenceID, me.PreviousSequenceID = &seq, &prev
+		ev, err := pushOf(d.bob, "replay-late", me, "", nil)
+		if err != nil {
+			return "", err
+		}
+		r.pushes <- ev
+		var got *bot.Unverified
+		if err := r.waitFor("the late replay at OnUnverified", func() bool {
+			for _, u := range r.unver {
+				if u.SequenceID == seq {
+					got = u
+					return true
+				}
+			}
+			return false
+		}); err != nil {
+			return "", err
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if n := r.handled[cmd.MessageID]; n != 1 {
+			return "", errorf("the replayed command ran %d times", n)
+		}
+		if !containsText(got.Reason, session.ErrReplayed.Error()) {
+			return "", errorf("late replay refused for another reason: %v", got.Reason)
+		}
+		return "handled once; the late replay went to OnUnverified: " + got.Reason.Error(), nil
+	}},
 	{"bot-group-command-from-non-member", func(w *world) (string, error) {
 		// mallory, not in the group, pushes a key change of her own and a
 		// command sealed under it.
@@ -359,4 +420,20 @@ var botAttacks = []attack{
 		}
 		return fmt.Sprintf("refused by the allow-list on the signed sender (%d refused); alice's command handled", r.b.Stats().Refused), nil
 	}},
+}
+
+// between returns a sequence id strictly between a and b (decimal), if
+// there is one.
+func between(a, b string) (string, bool) {
+	x, okA := new(big.Int).SetString(a, 10)
+	y, okB := new(big.Int).SetString(b, 10)
+	if !okA || !okB {
+		return "", false
+	}
+	m := new(big.Int).Add(x, y)
+	m.Rsh(m, 1)
+	if m.Cmp(x) <= 0 || m.Cmp(y) >= 0 {
+		return "", false
+	}
+	return m.String(), true
 }

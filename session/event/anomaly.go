@@ -45,10 +45,22 @@ const (
 	// break may be an honest delete, or a member's delete covering a
 	// message the server withheld.
 	AnomalyUnconfirmedDelete
+	// AnomalyKeyWrappedToNonMember: a verified key change lists among its
+	// participants (those its key is said to be wrapped to) a user who is
+	// not a member of the conversation: for a group, not on the roster
+	// held where the key change stands in the transcript; for a
+	// one-to-one conversation, anyone but its two users. The participant
+	// list is not signed, so the server may have added the name; either
+	// way the key is treated as exposed to that user: it is never made a
+	// member by it, and new content is not encrypted under that key (a
+	// new key is made for the members first). One anomaly per outsider
+	// and key change: SequenceID is the key change, Related the outsider's
+	// user id. Reported by the session engine.
+	AnomalyKeyWrappedToNonMember
 )
 
 var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key",
-	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete"}
+	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete", "key_wrapped_to_non_member"}
 
 // String returns the snake_case anomaly name.
 func (k AnomalyKind) String() string {
@@ -68,7 +80,8 @@ type Anomaly struct {
 	// (gap), the shared predecessor (fork), the highest id already seen
 	// (reorder), the key version (missing key, a create not bound), the
 	// sequence id the roster stood at (roster divergence, second create) or
-	// the group a replayed create was accepted in.
+	// the group a replayed create was accepted in, the deleter (unconfirmed
+	// delete) or the outsider's user id (key wrapped to a non-member).
 	Related string
 }
 
