@@ -47,8 +47,8 @@ type syncPage struct {
 	// overEvents and overBytes are the size of a page beyond the page
 	// bounds (zero for a page within them); such a page holds no events.
 	overEvents, overBytes int
-	// memo are the signatures of the page that verified while it was
-	// fetched (see fetchPages); sigs is the page's verification memo.
+	// memo are the signatures of the page that verified ahead of its turn
+	// (see syncverify.go); sigs is the page's verification memo.
 	memo []crypto.MemoEntry
 	sigs *crypto.VerifyMemo
 	// stubs stand for the messages of raws (by index) stored byte for
@@ -69,7 +69,7 @@ func (p *syncPage) err() error {
 }
 
 // memoOf returns the page's verification memo, holding the signatures
-// verified while it was fetched.
+// verified ahead of the page's turn.
 func (p *syncPage) memoOf() *crypto.VerifyMemo {
 	if p.sigs == nil {
 		p.sigs = crypto.NewVerifyMemo(len(p.raws) + 8)

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
-	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -26,16 +25,18 @@ import (
 // first. A sync that fits one page processes it directly.
 //
 // Fetching overlaps the rest: the next page is requested while the page
-// just received is staged, and its signatures are verified meanwhile
-// (preverify), on every core, with keys of their own. The signatures that
-// verify are staged with the page, so processing it in turn checks each
-// one once (see crypto.VerifyMemo: only an identical key, payload and
-// signature is taken as verified).
+// just received is staged, and the signatures of the pages are verified
+// ahead of their turn wherever a core is free, while fetching and while
+// storing (see syncverify.go). The signatures that verify are recorded
+// with the page, so processing it in turn checks each one once (see
+// crypto.VerifyMemo: only an identical key, payload and signature is
+// taken as verified).
 
 // stagedPage is one page of a sync staged aside.
 type stagedPage struct {
-	n   int    // its stage number
-	top string // newest sequence id of its data ("" when none)
+	n        int    // its stage number (the order it was fetched in)
+	top      string // newest sequence id of its data ("" when none)
+	verified bool   // every signature of it verified ahead (its memo holds them)
 }
 
 // span tracks the sequence ids the fetched pages cover.
@@ -179,28 +180,78 @@ func (s *syncState) run(ctx context.Context, srv Server) error {
 	}
 	sp := s.newSpill(s.e.cfg.spillDir)
 	defer func() { _ = sp.close(ctx) }()
+	staged, ferr := s.stageAll(ctx, sp, first, pages)
+	stop()
+	return errors.Join(ferr, s.processStaged(ctx, sp, staged))
+}
+
+// stageAll stages the fetched pages, first and those pages brings, as they
+// arrive: each page the fetch verifier has room for is staged once it has
+// been verified, the others at once (so they may be staged out of fetch
+// order; their numbers are those of fetch order). It returns the pages
+// staged, in fetch order, and the error that ended the fetch, if any.
+func (s *syncState) stageAll(ctx context.Context, sp spill, first fetched, pages <-chan fetched) ([]stagedPage, error) {
 	var staged []stagedPage
-	var ferr error
-	for f := first; ; f, ok = <-pages {
-		if !ok {
-			ferr = context.Cause(fctx)
-			break
+	var held []bool // whether each page was staged
+	put := func(j verifyJob) error {
+		if err := sp.put(ctx, j.n, j.p); err != nil {
+			return err
 		}
+		staged[j.n-1].verified, held[j.n-1] = j.all, true
+		trace("staged", j.n, j.p, j.all)
+		return nil
+	}
+	v := s.startFetchVerifier(ctx)
+	var ferr error
+	f, ok := first, true
+	for {
 		if p := f.page; p != nil {
-			s.preverify(ctx, p)
-			if err := sp.put(ctx, len(staged)+1, p); err != nil {
-				ferr = err
-				break
+			n := len(staged) + 1
+			staged, held = append(staged, stagedPage{n: n, top: f.top}), append(held, false)
+			if !v.offer(n, p) {
+				if ferr = put(verifyJob{n: n, p: p}); ferr != nil {
+					break
+				}
 			}
-			staged = append(staged, stagedPage{n: len(staged) + 1, top: f.top})
 		}
 		if f.err != nil || f.last {
 			ferr = f.err
 			break
 		}
+		if f, ok, ferr = nextFetched(ctx, pages, v.results(), put); ferr != nil || !ok {
+			break
+		}
 	}
-	stop()
-	return errors.Join(ferr, s.processStaged(ctx, sp, staged))
+	ferr = errors.Join(ferr, v.finish(put))
+	// A page that could not be staged ends the pages processed: those
+	// fetched before it are, as when staging fails in fetch order.
+	if i := slices.Index(held, false); i >= 0 {
+		staged = staged[:i]
+	}
+	return staged, ferr
+}
+
+// nextFetched waits for the next fetched page, staging the pages the
+// verifier hands back meanwhile. ok is false when the fetcher has ended
+// without one (err says why).
+func nextFetched(ctx context.Context, pages <-chan fetched, verified <-chan verifyJob, put func(verifyJob) error) (f fetched, ok bool, err error) {
+	for {
+		select {
+		case j, open := <-verified:
+			if !open {
+				verified = nil
+				continue
+			}
+			if err := put(j); err != nil {
+				return fetched{}, false, err
+			}
+		case f, ok = <-pages:
+			if !ok {
+				return fetched{}, false, context.Cause(ctx)
+			}
+			return f, true, nil
+		}
+	}
 }
 
 // pagingFault reports a server whose pagination does not progress: a
@@ -225,33 +276,6 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 	return nil
 }
 
-// preverify verifies the signatures of a page as it is fetched, with keys
-// of its own (their lookups and failures leave the sync's keys as they
-// are), and records those that verify with the page (syncPage.memo).
-// Nothing else of this run is kept: the page is decrypted again in
-// transcript order, with the keys learnt by then.
-func (s *syncState) preverify(ctx context.Context, p *syncPage) {
-	if len(p.raws) == 0 || !verifyWhileFetching {
-		return
-	}
-	if s.pre == nil {
-		keys, err := s.e.keysFor(ctx)
-		if err != nil {
-			return
-		}
-		s.pre = keys
-	}
-	memo := p.memoOf()
-	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwrapMemo(), VerifyOnly: true}
-	for ev, err := range inbound.DecryptBatch(ctx, s.pre, inbound.FromBytes(p.raws), opts) {
-		if err != nil {
-			break
-		}
-		dropEvents([]*event.Event{ev})
-	}
-	p.memo, p.sigs = memo.Entries(), nil
-}
-
 // processStaged processes the staged pages oldest first, after collecting
 // the key-change pairs all of them carry (a group create on an older page
 // may be bound by a key change served with a newer one).
@@ -264,6 +288,12 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 		if err := s.collectPairs(ctx, sp, pages); err != nil {
 			return err
 		}
+	}
+	if sp.shared() {
+		s.shareSigners() // those collectPairs found
+		next, stop := s.readAhead(ctx, sp, pages)
+		defer stop()
+		return s.processPages(ctx, next, true)
 	}
 	i := 0
 	return s.processPages(ctx, func(ctx context.Context, tx keystore.Tx) (*syncPage, error) {

@@ -39,6 +39,10 @@ type spill interface {
 	get(ctx context.Context, tx keystore.Tx, n int) (*syncPage, error)
 	// close releases what the spill holds.
 	close(ctx context.Context) error
+	// shared reports whether get may be called from another goroutine
+	// while a transaction of the store is open (and concurrently with
+	// itself, once every page is put).
+	shared() bool
 }
 
 // newSpill returns a spill file in dir ("" is the system's temporary
@@ -141,6 +145,10 @@ func (sp *fileSpill) get(_ context.Context, _ keystore.Tx, n int) (*syncPage, er
 	return decodeStaged(plain)
 }
 
+// shared: a spill file is read without the store, and reading it back
+// changes nothing.
+func (sp *fileSpill) shared() bool { return true }
+
 func (sp *fileSpill) close(context.Context) error {
 	name := sp.f.Name()
 	err := sp.f.Close()
@@ -177,6 +185,10 @@ func (sp *storeSpill) get(ctx context.Context, tx keystore.Tx, n int) (*syncPage
 	return decodeStaged(b)
 }
 
+// shared: the keystore may not be read from another goroutine while a
+// transaction is open.
+func (sp *storeSpill) shared() bool { return false }
+
 // close deletes the staged pages in one transaction.
 func (sp *storeSpill) close(ctx context.Context) error {
 	if sp.n == 0 {
@@ -193,24 +205,42 @@ func (sp *storeSpill) close(ctx context.Context) error {
 }
 
 // clearStaged deletes the pages of cid a sync left in the keystore (an
-// interrupted one, or one of an earlier version of this package).
+// interrupted one, or one of an earlier version of this package). Pages
+// are staged out of fetch order while the fetch verifier holds some (see
+// stageAll), so an interrupted sync may have left gaps of up to
+// maxVerifying pages: the search ends after a longer run of missing ones.
 func (s *syncState) clearStaged(ctx context.Context) error {
-	if _, err := s.e.store.Value(ctx, stageKey(s.cid, 1)); errors.Is(err, keystore.ErrNotFound) {
+	left := false
+	err := s.e.store.View(ctx, func(tx keystore.Tx) error {
+		for n := 1; n <= maxVerifying+1 && !left; n++ {
+			if _, err := tx.Value(ctx, stageKey(s.cid, n)); err == nil {
+				left = true
+			} else if !errors.Is(err, keystore.ErrNotFound) {
+				return err
+			}
+		}
 		return nil
-	} else if err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("session: reading staged page: %w", err)
 	}
+	if !left {
+		return nil
+	}
 	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
-		for n := 1; ; n++ {
+		for n, missing := 1, 0; missing <= maxVerifying; n++ {
 			if _, err := tx.Value(ctx, stageKey(s.cid, n)); errors.Is(err, keystore.ErrNotFound) {
-				return nil
+				missing++
+				continue
 			} else if err != nil {
 				return fmt.Errorf("session: reading staged page: %w", err)
 			}
+			missing = 0
 			if err := tx.SetValue(ctx, stageKey(s.cid, n), nil); err != nil {
 				return fmt.Errorf("session: clearing staged page: %w", err)
 			}
 		}
+		return nil
 	})
 }
 

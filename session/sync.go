@@ -215,7 +215,8 @@ type syncState struct {
 	queue []*event.Event
 	undo  []func()
 	// unwraps memoises the keys unwrapped from key changes (the same key
-	// change is served with every page); pre are the keys of preverify.
+	// change is served with every page); pre are the keys of the
+	// verification ahead (see syncverify.go).
 	unwraps *crypto.UnwrapMemo
 	pre     *storeKeys
 }

@@ -70,6 +70,7 @@ func (s *syncState) processPages(ctx context.Context, next func(context.Context,
 			if evs, err = s.decryptAll(ctx, p); err != nil {
 				return err
 			}
+			s.shareSigners()
 		}
 		if err := r.batch(ctx, evs); err != nil {
 			return err

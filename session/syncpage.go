@@ -193,8 +193,9 @@ func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage)
 // What a sync does not do again, each switched on; benchmarks switch them
 // off to measure what they save (BenchmarkResync, BenchmarkSyncPaged):
 // the stubs of re-served messages, the memo of the keys unwrapped from the
-// key change served with every page, and the verification of a page's
-// signatures while the next page is fetched.
+// key change served with every page, and the verification of the pages'
+// signatures ahead of their turn, while fetching and storing (see
+// syncverify.go).
 var (
 	reuseStoredVerdicts = true
 	memoUnwraps         = true
