@@ -3,10 +3,10 @@ package session
 import (
 	"context"
 	"crypto/cipher"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
@@ -48,7 +48,7 @@ type spill interface {
 // newSpill returns a spill file in dir ("" is the system's temporary
 // directory), or the keystore when no file can be made there.
 func (s *syncState) newSpill(dir string) spill {
-	f, err := newFileSpill(dir)
+	f, err := newFileSpill(dir, s.e.rand)
 	if err != nil {
 		return &storeSpill{s: s}
 	}
@@ -64,7 +64,9 @@ type fileSpill struct {
 	end  int64
 }
 
-func newFileSpill(dir string) (*fileSpill, error) {
+// newFileSpill makes a spill file in dir, its key and id read from rand
+// (the engine's, see WithRand).
+func newFileSpill(dir string, rand io.Reader) (*fileSpill, error) {
 	f, err := os.CreateTemp(dir, "xchat-sync-*")
 	if err != nil {
 		return nil, err
@@ -74,11 +76,11 @@ func newFileSpill(dir string) (*fileSpill, error) {
 	removed := os.Remove(f.Name()) == nil
 	var key [chacha20poly1305.KeySize]byte
 	sp := &fileSpill{f: f, at: map[int][2]int64{}}
-	if _, err := rand.Read(key[:]); err != nil {
+	if _, err := io.ReadFull(rand, key[:]); err != nil {
 		sp.discard(removed)
 		return nil, err
 	}
-	if _, err := rand.Read(sp.id[:]); err != nil {
+	if _, err := io.ReadFull(rand, sp.id[:]); err != nil {
 		sp.discard(removed)
 		return nil, err
 	}

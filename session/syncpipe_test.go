@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
@@ -328,11 +331,39 @@ func mustHistory(t *testing.T, u *testUser, id string) []event.Entry {
 	return h
 }
 
+// TestFileSpillRandomness: a spill file's key and id come from the reader
+// it is given (the engine's, see WithRand): a failing reader makes no
+// spill file and leaves nothing in the directory.
+func TestFileSpillRandomness(t *testing.T) {
+	c := ctx(t)
+	dir := t.TempDir()
+	if _, err := newFileSpill(dir, iotest.ErrReader(errors.New("no entropy"))); err == nil {
+		t.Fatal("a spill file was made without randomness")
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Fatalf("left in the spill directory: %v, %v", left, err)
+	}
+	seed := bytes.Repeat([]byte{7}, 64)
+	a, err := newFileSpill(dir, bytes.NewReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.close(c) }()
+	b, err := newFileSpill(dir, bytes.NewReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.close(c) }()
+	if a.id != b.id || a.id != [16]byte(seed[:16]) {
+		t.Fatalf("spill ids %x and %x do not come from the reader", a.id, b.id)
+	}
+}
+
 // TestFileSpillAuthenticates: a staged page altered in the file, or moved
 // to another page's place, is refused when read back.
 func TestFileSpillAuthenticates(t *testing.T) {
 	c := ctx(t)
-	sp, err := newFileSpill(t.TempDir())
+	sp, err := newFileSpill(t.TempDir(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
