@@ -14,8 +14,9 @@
 // or with a fresh store made (untimed) before each call, best of three
 // runs:
 //
-//   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, verify and
-//     record the server's echo). Floor: sign + seal, verify + open.
+//   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, check and
+//     record the server's echo: its signature is the one just made, see
+//     crypto.SignMemo). Floor: sign + seal + open.
 //   - sync page of 100 and sync history 10k (on one core and on every
 //     core): Engine.Sync of a conversation recorded from the emulator into
 //     a fresh store. Floor: N × (verify + open) plus the key change's
