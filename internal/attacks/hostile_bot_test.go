@@ -168,6 +168,52 @@ func (r *botRun) pushGenuine(u *user, cid, mid string) error {
 	return nil
 }
 
+// pushReplay pushes the server's copy of message cmd again under sequence
+// id seq (and predecessor prev, when not empty), as event uuid.
+func (r *botRun) pushReplay(d *dm, cmd *session.Sent, uuid, seq, prev string) error {
+	me, err := encodedOf(r.w, d.bob, d.cid, cmd.MessageID)
+	if err != nil {
+		return err
+	}
+	me.SequenceID = &seq
+	if prev != "" {
+		me.PreviousSequenceID = &prev
+	}
+	ev, err := pushOf(d.bob, uuid, me, "", nil)
+	if err != nil {
+		return err
+	}
+	r.pushes <- ev
+	return nil
+}
+
+// replayedOnce waits for the replay of cmd at seq to reach OnUnverified
+// and checks that it was refused as a replay and that cmd's handler ran
+// once.
+func (r *botRun) replayedOnce(cmd *session.Sent, seq string) (string, error) {
+	var got *bot.Unverified
+	if err := r.waitFor("the replay at OnUnverified", func() bool {
+		for _, u := range r.unver {
+			if u.SequenceID == seq {
+				got = u
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.handled[cmd.MessageID]; n != 1 {
+		return "", errorf("the replayed command ran %d times", n)
+	}
+	if !containsText(got.Reason, session.ErrReplayed.Error()) {
+		return "", errorf("replay refused for another reason: %v", got.Reason)
+	}
+	return "handled once; the replay went to OnUnverified: " + got.Reason.Error(), nil
+}
+
 var botAttacks = []attack{
 	{"bot-pushed-command-resigned-by-outsider", func(w *world) (string, error) {
 		// mallory re-signs a copy of alice's command under a new message
@@ -239,45 +285,18 @@ var botAttacks = []attack{
 		if err := r.waitFor("the genuine command", func() bool { return r.handled[cmd.MessageID] == 1 }); err != nil {
 			return "", err
 		}
-		me, err := encodedOf(w, d.bob, d.cid, cmd.MessageID)
-		if err != nil {
+		seq := hostile.NextSequenceID(cmd.SequenceID, 7)
+		if err := r.pushReplay(d, cmd, "replay-1", seq, cmd.SequenceID); err != nil {
 			return "", err
 		}
-		seq, prev := hostile.NextSequenceID(cmd.SequenceID, 7), cmd.SequenceID
-		me.SequenceID, me.PreviousSequenceID = &seq, &prev
-		ev, err := pushOf(d.bob, "replay-1", me, "", nil)
-		if err != nil {
-			return "", err
-		}
-		r.pushes <- ev
 		marker := d.alice.send(d.cid, "!echo marker")[0]
 		if err := r.pushGenuine(d.bob, d.cid, marker.MessageID); err != nil {
-			return "", err
-		}
-		if err := r.waitFor("the replay at OnUnverified", func() bool {
-			for _, u := range r.unver {
-				if u.SequenceID == seq {
-					return true
-				}
-			}
-			return false
-		}); err != nil {
 			return "", err
 		}
 		if err := r.waitFor("the marker", func() bool { return r.handled[marker.MessageID] == 1 }); err != nil {
 			return "", err
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if n := r.handled[cmd.MessageID]; n != 1 {
-			return "", errorf("the replayed command ran %d times", n)
-		}
-		for _, u := range r.unver {
-			if u.SequenceID == seq && containsText(u.Reason, session.ErrReplayed.Error()) {
-				return "handled once; the replay went to OnUnverified: " + u.Reason.Error(), nil
-			}
-		}
-		return "", errorf("replay refused for another reason: %v", r.unver)
+		return r.replayedOnce(cmd, seq)
 	}},
 	{"bot-replayed-command-delivered-late", func(w *world) (string, error) {
 		// alice's handled "!echo pay" is pushed again under an earlier
@@ -306,37 +325,10 @@ var botAttacks = []attack{
 		if !ok {
 			return "", errorf("no sequence id below %s", cmd.SequenceID)
 		}
-		me, err := encodedOf(w, d.bob, d.cid, cmd.MessageID)
-		if err != nil {
+		if err := r.pushReplay(d, cmd, "replay-late", seq, ""); err != nil {
 			return "", err
 		}
-		me.SequenceID = &seq
-		ev, err := pushOf(d.bob, "replay-late", me, "", nil)
-		if err != nil {
-			return "", err
-		}
-		r.pushes <- ev
-		var got *bot.Unverified
-		if err := r.waitFor("the late replay at OnUnverified", func() bool {
-			for _, u := range r.unver {
-				if u.SequenceID == seq {
-					got = u
-					return true
-				}
-			}
-			return false
-		}); err != nil {
-			return "", err
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if n := r.handled[cmd.MessageID]; n != 1 {
-			return "", errorf("the replayed command ran %d times", n)
-		}
-		if !containsText(got.Reason, session.ErrReplayed.Error()) {
-			return "", errorf("late replay refused for another reason: %v", got.Reason)
-		}
-		return "handled once; the late replay went to OnUnverified: " + got.Reason.Error(), nil
+		return r.replayedOnce(cmd, seq)
 	}},
 	{"bot-group-command-from-non-member", func(w *world) (string, error) {
 		// mallory, not in the group, pushes a key change of her own and a
