@@ -101,6 +101,25 @@ func (e *Engine) Peer(ctx context.Context, userID string) (*Peer, error) {
 	return buildPeer(userID, stored), nil
 }
 
+// pinnedVersion returns the version of userID's pinned keys, Peer's
+// Current ("" when none), without parsing the keys.
+func (e *Engine) pinnedVersion(ctx context.Context, userID string) (string, error) {
+	if err := checkUserID(userID); err != nil {
+		return "", err
+	}
+	stored, err := e.store.PeerKeys(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("session: reading peer keys: %w", err)
+	}
+	v := ""
+	for _, k := range stored {
+		if k.Pinned {
+			v = k.Version
+		}
+	}
+	return v, nil
+}
+
 func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
 	p := &Peer{UserID: userID}
 	for _, s := range stored {

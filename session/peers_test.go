@@ -118,6 +118,14 @@ func TestStrictPolicy(t *testing.T) {
 	if p.Pending == nil || p.Pending.Version != bob2.e.PublicKeyVersion() || !p.Current.Verified {
 		t.Fatalf("peer %+v", p)
 	}
+	// What a send compares (pinnedVersion) is Peer's Current, never the
+	// pending version.
+	if v := testutil.Must(alice.e.pinnedVersion(ctx, bob.id))(t); v != p.Current.Version || v == p.Pending.Version {
+		t.Fatalf("pinned version %s, Peer's current %s", v, p.Current.Version)
+	}
+	if v := testutil.Must(alice.e.pinnedVersion(ctx, "999"))(t); v != "" {
+		t.Fatalf("pinned version of a user never fetched: %q", v)
+	}
 	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, ErrKeyChanged) {
 		t.Fatalf("rotate to changed key: %v", err)
 	}

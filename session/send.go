@@ -446,14 +446,14 @@ func (e *Engine) peersRekeyed(ctx context.Context, recipients map[string]string,
 		if m == e.userID {
 			continue
 		}
-		peer, err := e.Peer(ctx, m)
+		pinned, err := e.pinnedVersion(ctx, m)
 		if err != nil {
 			return false, err
 		}
-		if peer.Current == nil {
+		if pinned == "" {
 			continue
 		}
-		if v, ok := recipients[m]; !ok || v != peer.Current.Version {
+		if v, ok := recipients[m]; !ok || v != pinned {
 			return true, nil
 		}
 	}
