@@ -14,6 +14,10 @@ import (
 // errMisplaced reports '=' before the end, or a line break.
 var errMisplaced = errors.New("misplaced '=' or line break")
 
+// rawStd is the strict unpadded standard alphabet, made once (Strict
+// returns a copy of the whole encoding).
+var rawStd = base64.RawStdEncoding.Strict()
+
 // Decode decodes standard-alphabet base64 exactly as the XDK's
 // base64_decode does (Rust base64 0.22, STANDARD alphabet,
 // DecodePaddingMode::Indifferent): padding may be absent, complete or
@@ -30,7 +34,7 @@ func Decode(s string) ([]byte, error) {
 	if strings.ContainsAny(core, "=\r\n") {
 		return nil, errMisplaced
 	}
-	b, err := base64.RawStdEncoding.Strict().DecodeString(core)
+	b, err := rawStd.DecodeString(core)
 	if err != nil {
 		return nil, err
 	}
