@@ -85,9 +85,16 @@ func parse(text, prefix, name string) parsed {
 }
 
 // cutMention removes a leading "@name" (any case) that is followed by the
-// end of the text or a character that cannot continue a username.
+// end of the text or a character that cannot continue a username. Both the
+// name and the text it is compared with must be valid UTF-8: EqualFold
+// takes any two invalid bytes for the same character, so a name cut inside
+// a character of the text would otherwise match it and leave the rest of
+// that character as the command.
 func cutMention(t, name string) (string, bool) {
-	if len(t) < len(name)+1 || t[0] != '@' || !strings.EqualFold(t[1:1+len(name)], name) {
+	if len(t) < len(name)+1 || t[0] != '@' {
+		return "", false
+	}
+	if seg := t[1 : 1+len(name)]; !utf8.ValidString(name) || !utf8.ValidString(seg) || !strings.EqualFold(seg, name) {
 		return "", false
 	}
 	rest := t[1+len(name):]
