@@ -182,26 +182,35 @@ func attackWrappedToOutsiderGroup(w *world) (string, error) {
 	if err := w.servePadded("wrap-to-outsider", rotation.GetMessageID(), mallory); err != nil {
 		return "", err
 	}
-	ww := w.watchWraps(mallory)
-	r := gr.bob.sync(gr.g)
+	return exposureRefused(w, gr.bob, gr.g, rotation.GetSequenceID(), v2, mallory, []string{gr.alice.id, gr.bob.id, gr.carol.id})
+}
+
+// exposureRefused has victim sync cid, whose key change at kcSeq (key
+// version exposed) the server lists as wrapped to outsider too, and checks
+// the defence: the finding is reported, the outsider is no member, the
+// victim's next message goes under a fresh key for members only, and no
+// key is wrapped to the outsider.
+func exposureRefused(w *world, victim *user, cid, kcSeq, exposed string, outsider *user, members []string) (string, error) {
+	ww := w.watchWraps(outsider)
+	r := victim.sync(cid)
 	if r.err != nil {
 		return "", r.err
 	}
-	a, err := exposureReported(r.res.Anomalies, gr.g, rotation.GetSequenceID(), mallory.id)
+	a, err := exposureReported(r.res.Anomalies, cid, kcSeq, outsider.id)
 	if err != nil {
 		return "", err
 	}
-	if err := notMember(w, gr.bob, gr.g, mallory); err != nil {
+	if err := notMember(w, victim, cid, outsider); err != nil {
 		return "", err
 	}
-	fresh, err := sendsUnderFreshKey(w, gr.bob, gr.g, v2, []string{gr.alice.id, gr.bob.id, gr.carol.id})
+	fresh, err := sendsUnderFreshKey(w, victim, cid, exposed, members)
 	if err != nil {
 		return "", err
 	}
 	if l := ww.leaks(); len(l) > 0 {
-		return "", errorf("bob wrapped key version(s) %v to mallory", l)
+		return "", errorf("the victim wrapped key version(s) %v to the outsider", l)
 	}
-	return "reported " + a.String() + "; next message under bob's new key " + fresh, nil
+	return "reported " + a.String() + "; next message under the victim's new key " + fresh, nil
 }
 
 // attackWrappedToOutsiderDM: the server lists outsider mallory as a third
@@ -216,24 +225,9 @@ func attackWrappedToOutsiderDM(w *world) (string, error) {
 	if err := w.servePadded("wrap-to-third", kc.GetMessageID(), mallory); err != nil {
 		return "", err
 	}
-	ww := w.watchWraps(mallory)
-	r := d.bob.sync(d.cid)
-	if r.err != nil {
-		return "", r.err
-	}
-	a, err := exposureReported(r.res.Anomalies, d.cid, kc.GetSequenceID(), mallory.id)
+	verdict, err := exposureRefused(w, d.bob, d.cid, kc.GetSequenceID(), d.sent[0].KeyVersion, mallory, []string{d.alice.id, d.bob.id})
 	if err != nil {
 		return "", err
-	}
-	if err := notMember(w, d.bob, d.cid, mallory); err != nil {
-		return "", err
-	}
-	fresh, err := sendsUnderFreshKey(w, d.bob, d.cid, d.sent[0].KeyVersion, []string{d.alice.id, d.bob.id})
-	if err != nil {
-		return "", err
-	}
-	if l := ww.leaks(); len(l) > 0 {
-		return "", errorf("bob wrapped key version(s) %v to mallory", l)
 	}
 	// Served again, the same key change is not reported twice.
 	if r := d.bob.sync(d.cid); r.err != nil || r.res == nil || slices.ContainsFunc(r.res.Anomalies, func(a event.Anomaly) bool {
@@ -241,7 +235,7 @@ func attackWrappedToOutsiderDM(w *world) (string, error) {
 	}) {
 		return "", errorf("second sync: err %v, anomalies %v", r.err, anomalies(r))
 	}
-	return "reported " + a.String() + "; next message under bob's new key " + fresh, nil
+	return verdict, nil
 }
 
 // attackPushedWrappedToOutsider: a pushed message carries alice's key
