@@ -1,0 +1,128 @@
+package attacks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync/atomic"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+)
+
+// Attacks on the server's answers to operations other than sending and
+// syncing (issue h11f): the group id the server mints for a new group, and
+// the conversation listing. Each answer is a server claim: it may deny
+// service, never add a reader, a member or a conversation the account is
+// not in.
+
+// stripListToken removes the pagination token of a conversation listing, so
+// the emulator serves its first page to a token it never issued.
+func stripListToken(r *http.Request) {
+	q := r.URL.Query()
+	q.Del("pagination_token")
+	r.URL.RawQuery = q.Encode()
+}
+
+var answerAttacks = []attack{
+	{"group-id-reminted-for-existing-group", func(w *world) (string, error) {
+		// bob is in alice's group g with carol. He creates a new group
+		// with mallory; the server answers the initialize with g's id (and
+		// acknowledges the create). Accepting it would replace g's roster
+		// with {bob, mallory}: bob's next message to g would be wrapped to
+		// mallory.
+		alice := w.newUser("alice", false)
+		bob := w.newUser("bob", true)
+		carol := w.newUser("carol", false)
+		mallory := w.newUser("mallory", false)
+		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		if err != nil {
+			return "", err
+		}
+		alice.send(g, "group hello")
+		if r := bob.sync(g); r.err != nil {
+			return "", r.err
+		}
+		w.proxy.Add(hostile.JSON("remint", http.MethodPost, `/2/chat/conversations/group/initialize`,
+			func(_ *http.Request, v *api.InitializeChatGroupResponse) error {
+				v.Data = &api.InitializeChatGroupData{ConversationID: g}
+				return nil
+			}),
+			hostile.Rule{Name: "ack-create", Method: http.MethodPost, Path: `/2/chat/conversations/group`,
+				Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+					b, err := json.Marshal(api.CreateChatConversationResponse{Data: &api.CreateChatConversationData{ConversationID: g}})
+					resp.Status, resp.Body = http.StatusCreated, b
+					return err
+				}})
+		got, cerr := bob.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{mallory.id}})
+		c, err := bob.e.Conversation(w.ctx, g)
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(c.Members, mallory.id) || !slices.Contains(c.Members, carol.id) {
+			return "", errorf("group %s now has members %v (create answered %q, %v)", g, c.Members, got, cerr)
+		}
+		if !errors.Is(cerr, session.ErrServerResponse) {
+			return "", errorf("create on a reminted id: %q, %v; want ErrServerResponse", got, cerr)
+		}
+		return "refused: " + cerr.Error(), nil
+	}},
+	{"conversation-listing-foreign-one-to-one", func(w *world) (string, error) {
+		// The listing names alice's one-to-one conversation with carol as
+		// bob's: it must not be stored as a conversation of bob's, let
+		// alone with a confirmed roster.
+		d := newDM(w)
+		carol := w.newUser("carol", false)
+		foreign, err := session.OneToOneID(d.alice.id, carol.id)
+		if err != nil {
+			return "", err
+		}
+		w.proxy.Add(hostile.Conversations("foreign", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
+			v.Data = append(v.Data, api.ChatConversation{ID: session.PathID(foreign), Type: "one_to_one"})
+			return nil
+		}))
+		list, err := d.bob.e.RefreshConversations(w.ctx)
+		if err != nil {
+			return "", err
+		}
+		if w.proxy.Hits("foreign") == 0 {
+			return "", errorf("listing not tampered")
+		}
+		for _, c := range list {
+			if c.ID == foreign {
+				return "", errorf("listed %s stored as bob's (members %v, roster %s)", foreign, c.Members, c.Roster)
+			}
+		}
+		if _, err := d.bob.e.Conversation(w.ctx, foreign); !errors.Is(err, session.ErrUnknownConversation) {
+			return "", errorf("Conversation(%s): %v, want ErrUnknownConversation", foreign, err)
+		}
+		return fmt.Sprintf("ignored: %d conversations stored, %s not among them", len(list), foreign), nil
+	}},
+	{"conversation-listing-endless-fresh-tokens", func(w *world) (string, error) {
+		// Every page of the listing claims more under a token never seen.
+		d := newDM(w)
+		var n atomic.Int64
+		const limit = 300
+		w.proxy.Add(hostile.Rule{Name: "endless", Method: http.MethodGet, Path: hostile.PathConversations, Times: limit,
+			Request: stripListToken,
+			Rewrite: hostile.Conversations("", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
+				if v.Meta == nil {
+					v.Meta = &api.ChatConversationsMeta{}
+				}
+				v.Meta.HasMore, v.Meta.NextToken = true, fmt.Sprintf("fresh-%d", n.Add(1))
+				return nil
+			}).Rewrite})
+		_, err := d.bob.e.RefreshConversations(w.ctx)
+		pages := w.proxy.Hits("endless")
+		if pages >= limit {
+			return "", errorf("engine followed %d pages of the same listing (err %v)", pages, err)
+		}
+		if !errors.Is(err, session.ErrServerResponse) {
+			return "", errorf("stopped after %d pages with %v, want ErrServerResponse", pages, err)
+		}
+		return fmt.Sprintf("stopped after %d pages: %v", pages, err), nil
+	}},
+}
