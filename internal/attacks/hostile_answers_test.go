@@ -125,4 +125,54 @@ var answerAttacks = []attack{
 		}
 		return fmt.Sprintf("stopped after %d pages: %v", pages, err), nil
 	}},
+	{"key-substituted-while-safety-number-compared", func(w *world) (string, error) {
+		// bob (strict) reads alice's safety number out to her; it matches.
+		// While they compare, the server publishes mallory's keys as
+		// alice's newer ones and bob's app syncs. bob then confirms what he
+		// compared: the substituted keys must not become verified.
+		alice := w.newUser("alice", false)
+		bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
+		s := alice.send(bob.id, "hello")[0]
+		sn, err := bob.e.SafetyNumber(w.ctx, alice.id)
+		if err != nil {
+			return "", err
+		}
+		theirs, err := alice.e.SafetyNumber(w.ctx, bob.id)
+		if err != nil || theirs != sn {
+			return "", errorf("honest safety numbers differ: %q vs %q (%v)", sn, theirs, err)
+		}
+		mallory := w.newUser("mallory", false)
+		sub := w.publishedKeys(mallory)
+		sub.PublicKeyVersion = futureVersion()
+		w.substituteKeys("swap-keys", alice.id, sub)
+		if r := bob.sync(s.ConversationID); r.err != nil {
+			return "", r.err
+		}
+		verr := confirmSafetyNumber(bob, alice.id, sn)
+		p, err := bob.e.Peer(w.ctx, alice.id)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range p.History {
+			if k.Version == sub.PublicKeyVersion && (k.Verified || k.Pinned) {
+				return "", errorf("substituted keys %s marked verified=%v pinned=%v after confirming the compared number (%v)", k.Version, k.Verified, k.Pinned, verr)
+			}
+		}
+		if !errors.Is(verr, session.ErrKeyChanged) {
+			return "", errorf("confirming a stale safety number: %v, want ErrKeyChanged", verr)
+		}
+		if _, err := bob.e.Rotate(w.ctx, s.ConversationID); !errors.Is(err, session.ErrKeyChanged) {
+			return "", errorf("Rotate after the refused confirmation: %v, want ErrKeyChanged", err)
+		}
+		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
+			return "", errorf("a conversation key was wrapped to the substituted key")
+		}
+		return "refused: " + verr.Error(), nil
+	}},
+}
+
+// confirmSafetyNumber records that the user compared sn with userID, as
+// an app that showed the number does.
+func confirmSafetyNumber(u *user, userID, sn string) error {
+	return u.e.VerifySafetyNumber(u.w.ctx, userID, sn)
 }
