@@ -51,9 +51,12 @@
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
-// long-lived and wrapped to long-term identity keys), and unsigned envelope
+// long-lived and wrapped to long-term identity keys), unsigned envelope
 // fields (sequence ids, timestamps, TTL, notify flags, group admin lists in
-// a group create) are server assertions.
+// a group create) are server assertions, and a media blob is bound to its
+// message only by its hash key and size (the server can swap in another
+// blob of the same size sealed under the same conversation key: see
+// DownloadMedia).
 //
 // # Sending
 //
