@@ -316,6 +316,22 @@ func (k *storeKeys) missingSigners() []string {
 // key changes are stored under their own, lower versions and so never
 // displace it.
 func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version, maker string, err error) {
+	// The highest version is almost always the answer: read it alone
+	// before every version a long-lived conversation holds.
+	latest, err := e.store.LatestConversationKey(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, "", "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+	case err != nil:
+		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
+	}
+	now := e.now()
+	if latest.Verified && plausibleVersion(latest.Version, now) {
+		ck := crypto.ConversationKey(latest.Key)
+		latest.Key.Zero()
+		return &ck, latest.Version, latest.CreatedBy, nil
+	}
+	latest.Key.Zero()
 	keys, err := e.store.ConversationKeys(ctx, cid)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
@@ -325,7 +341,6 @@ func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.Conversat
 			keys[i].Key.Zero()
 		}
 	}()
-	now := e.now()
 	for i := len(keys) - 1; i >= 0; i-- {
 		if keys[i].Verified && plausibleVersion(keys[i].Version, now) {
 			ck := crypto.ConversationKey(keys[i].Key)
