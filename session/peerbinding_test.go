@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	mrand "math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -233,4 +235,48 @@ func TestColdRotateSkipsVerifiedBindings(t *testing.T) {
 	if got := texts(res.Entries); !slices.Equal(got, []string{"after"}) {
 		t.Fatalf("dave's new device read %q", got)
 	}
+}
+
+// FuzzParsePublished: a listed key set is accepted or refused exactly as
+// without the record of verified bindings unless it is byte for byte the
+// one recorded, and the record never makes parsing panic.
+func FuzzParsePublished(f *testing.F) {
+	kp, err := crypto.GenerateKeyPair(mrand.NewChaCha8([32]byte{17}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg, err := crypto.NewRegistration(kp)
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := reg.Fields()
+	const uid, version = "1002", "1795000000000"
+	seed, err := parsePublished(uid, api.PublicKey{PublicKeyVersion: version, PublicKey: r.PublicKey,
+		SigningPublicKey: r.SigningPublicKey, IdentityPublicKeySignature: r.IdentityPublicKeySignature}, nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	known := verifiedBindings{uid: {version: seed.binding[:]}}
+	f.Add(version, r.PublicKey, r.SigningPublicKey, r.IdentityPublicKeySignature)
+	f.Add(version, r.PublicKey, r.SigningPublicKey, r.IdentityPublicKeySignature+"==")
+	f.Add(version, r.SigningPublicKey, r.PublicKey, r.IdentityPublicKeySignature)
+	f.Add("1795000000001", r.PublicKey, r.SigningPublicKey, r.IdentityPublicKeySignature)
+	f.Add(version, r.PublicKey, r.SigningPublicKey, "")
+	f.Fuzz(func(t *testing.T, v, id, sg, sig string) {
+		k := api.PublicKey{PublicKeyVersion: v, PublicKey: id, SigningPublicKey: sg, IdentityPublicKeySignature: sig}
+		plain, perr := parsePublished(uid, k, nil, nil)
+		got, gerr := parsePublished(uid, k, nil, known)
+		if gerr == nil && got.binding == seed.binding {
+			if !got.sameKeys(seed) || got.Version != seed.Version || got.Fingerprint != seed.Fingerprint {
+				t.Fatalf("recorded binding gave other keys: %+v", got)
+			}
+			return
+		}
+		if (perr == nil) != (gerr == nil) || (perr != nil && perr.Error() != gerr.Error()) {
+			t.Fatalf("outcome changed by the record: %v, then %v", perr, gerr)
+		}
+		if perr == nil && (!plain.sameKeys(got) || plain.binding != got.binding || plain.Fingerprint != got.Fingerprint) {
+			t.Fatalf("keys changed by the record: %+v, then %+v", plain, got)
+		}
+	})
 }
