@@ -364,12 +364,25 @@ var errUnvouchedKey = errors.New("session: the group's newest key was made by a 
 // change establishes has no encryption key (ErrRosterUnknown); one whose
 // newest key has an unvouched maker gives errUnvouchedKey.
 func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if !IsGroup(cid) {
+		return e.encryptionKeyWith(ctx, cid, nil)
+	}
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKeyWith(ctx, cid, &r)
+}
+
+// encryptionKeyWith is encryptionKey with the signed roster of a group
+// already loaded (r; nil for a one-to-one conversation).
+func (e *Engine) encryptionKeyWith(ctx context.Context, cid string, r *rosterRec) (*crypto.ConversationKey, string, error) {
 	key, version, maker, err := e.heldKey(ctx, cid)
 	if err != nil {
 		return nil, "", err
 	}
 	if IsGroup(cid) {
-		if err := e.vouchKeyMaker(ctx, cid, version, maker); err != nil {
+		if err := e.vouchKeyMaker(r, cid, version, maker); err != nil {
 			key.Zero()
 			return nil, "", err
 		}
@@ -377,13 +390,9 @@ func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.Convers
 	return key, version, nil
 }
 
-// vouchKeyMaker checks that the signed roster of group cid vouches for
-// maker, who made its key version.
-func (e *Engine) vouchKeyMaker(ctx context.Context, cid, version, maker string) error {
-	r, err := loadRoster(ctx, e.store, cid)
-	if err != nil {
-		return err
-	}
+// vouchKeyMaker checks that r, the signed roster of group cid, vouches
+// for maker, who made its key version.
+func (e *Engine) vouchKeyMaker(r *rosterRec, cid, version, maker string) error {
 	switch {
 	case r.Base == "":
 		return fmt.Errorf("%w: %s: no signed group change of this group has been accepted, so nothing says who may read its key (version %s, made by %s); sync the group, or ask a member to add this account again", ErrRosterUnknown, cid, version, maker)

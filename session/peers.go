@@ -109,10 +109,15 @@ func (e *Engine) Peer(ctx context.Context, userID string) (*Peer, error) {
 // pinnedVersion returns the version of userID's pinned keys, Peer's
 // Current ("" when none), without parsing the keys.
 func (e *Engine) pinnedVersion(ctx context.Context, userID string) (string, error) {
+	return pinnedVersionIn(ctx, e.store, userID)
+}
+
+// pinnedVersionIn is pinnedVersion in tx.
+func pinnedVersionIn(ctx context.Context, tx keystore.PeerStore, userID string) (string, error) {
 	if err := checkUserID(userID); err != nil {
 		return "", err
 	}
-	stored, err := e.store.PeerKeys(ctx, userID)
+	stored, err := tx.PeerKeys(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("session: reading peer keys: %w", err)
 	}
