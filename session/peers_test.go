@@ -191,6 +191,42 @@ func TestSafetyNumber(t *testing.T) {
 	}
 }
 
+// VerifySafetyNumber marks the keys verified only for the number shown for
+// them: a number shown before the peer's keys changed is refused with
+// ErrKeyChanged and marks nothing; the new number verifies the new keys.
+func TestVerifySafetyNumber(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	shown := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
+	for _, bad := range []string{"", "12345", strings.Repeat("1", 59) + "x", alice.id} {
+		if err := alice.e.VerifySafetyNumber(ctx, bob.id, bad); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("VerifySafetyNumber(%q): %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+	n.newDevice(bob)
+	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.e.VerifySafetyNumber(ctx, bob.id, shown); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("stale number: %v, want ErrKeyChanged", err)
+	}
+	p := testutil.Must(alice.e.Peer(ctx, bob.id))(t)
+	for _, k := range p.History {
+		if k.Verified {
+			t.Fatalf("version %s verified by a stale number", k.Version)
+		}
+	}
+	fresh := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
+	if err := alice.e.VerifySafetyNumber(ctx, bob.id, strings.ReplaceAll(fresh, " ", "")); err != nil {
+		t.Fatalf("current number: %v", err)
+	}
+	p = testutil.Must(alice.e.Peer(ctx, bob.id))(t)
+	if p.Current == nil || !p.Current.Verified || p.Current.Version != p.History[len(p.History)-1].Version {
+		t.Fatalf("after verifying the current number: %+v", p.Current)
+	}
+}
+
 // Under TrustStrict, events signed with a peer's new, unverified keys are
 // not accepted until Verify.
 func TestStrictReceiveFromChangedKey(t *testing.T) {
