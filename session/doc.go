@@ -33,9 +33,8 @@
 // loudly (KeyChanged, WithKeyChangeHandler) and the next send rotates the
 // conversation key to it. Under TrustStrict nothing is wrapped to a key the
 // user has not verified: compare SafetyNumber out of band, then pass the
-// number compared to VerifySafetyNumber, which refuses (ErrKeyChanged) when
-// the server published other keys meanwhile (Verify marks whatever keys are
-// newest when it runs).
+// number compared to Verify, which refuses (ErrKeyChanged) when the server
+// published other keys meanwhile.
 // Every received event is verified against pinned keys before it is
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for
@@ -140,10 +139,9 @@
 //	ErrKeyBinding           the peer's published keys are not bound by       treat as an attack; do not message
 //	                        their signature: a forged key set                the peer until it is resolved
 //	ErrKeyChanged           TrustStrict: the peer's keys changed since       compare SafetyNumber out of band,
-//	                        they were verified (VerifySafetyNumber: since    then VerifySafetyNumber
-//	                        the number was shown)
-//	ErrUnverifiedPeer       TrustStrict: the peer was never verified         compare SafetyNumber, then
-//	                                                                         VerifySafetyNumber
+//	                        they were verified (Verify: since the number     then Verify
+//	                        was shown)
+//	ErrUnverifiedPeer       TrustStrict: the peer was never verified         compare SafetyNumber, then Verify
 //	Conversations and groups
 //	ErrUnknownConversation  the engine holds nothing of that conversation    RefreshConversations or Sync first
 //	ErrNoConversationKey    no conversation key is held                      Sync (the key change may arrive), or

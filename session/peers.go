@@ -238,25 +238,16 @@ func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo, known 
 	}, nil
 }
 
-// Verify records that the user confirmed userID's keys out of band. It pins
-// and marks verified the newest stored key set of userID, whatever it is
-// when Verify runs, which under TrustStrict unblocks encryption to a peer
-// whose keys changed. Keys are fetched first if none are stored. An app
-// that showed the user a SafetyNumber should call VerifySafetyNumber with
-// that number instead: keys the server publishes while the user compares
-// are then not verified by mistake.
-func (e *Engine) Verify(ctx context.Context, userID string) error {
-	return e.verify(ctx, userID, nil)
-}
-
-// VerifySafetyNumber is Verify for the number the user compared: it pins and
-// marks verified userID's newest stored key set only when number is its
-// SafetyNumber (spaces are ignored). If those keys changed since the number
-// was shown (the server published others while the user compared), nothing
-// is marked and it fails with ErrKeyChanged: show the new SafetyNumber and
-// compare again. A number that is not 60 digits fails with
-// ErrInvalidArgument.
-func (e *Engine) VerifySafetyNumber(ctx context.Context, userID, number string) error {
+// Verify records that the user compared number, the SafetyNumber shown for
+// userID, out of band and found it matching: it pins and marks verified
+// userID's newest stored key set (which under TrustStrict unblocks
+// encryption to a peer whose keys changed) only when number is that key
+// set's SafetyNumber (spaces are ignored). If the keys changed since the
+// number was shown (the server published others while the user compared),
+// nothing is marked and it fails with ErrKeyChanged: show the new
+// SafetyNumber and compare again. A number that is not 60 digits fails with
+// ErrInvalidArgument. Keys are fetched first if none are stored.
+func (e *Engine) Verify(ctx context.Context, userID, number string) error {
 	want := strings.ReplaceAll(number, " ", "")
 	if len(want) != 60 || strings.Trim(want, "0123456789") != "" {
 		return fmt.Errorf("%w: a safety number is 60 digits", ErrInvalidArgument)
@@ -278,7 +269,7 @@ func (e *Engine) VerifySafetyNumber(ctx context.Context, userID, number string) 
 }
 
 // verify marks userID's newest stored key set pinned and verified, after
-// check (when not nil) accepts it. The key set is read under the pinning
+// check accepts it. The key set is read under the pinning
 // lock, so a refresh cannot slip another one in between.
 func (e *Engine) verify(ctx context.Context, userID string, check func(target *PeerKey) error) error {
 	defer e.deliverChanges()
@@ -298,10 +289,8 @@ func (e *Engine) verify(ctx context.Context, userID string, check func(target *P
 	if target == nil {
 		return fmt.Errorf("%w: user %s", ErrNoPeerKeys, userID)
 	}
-	if check != nil {
-		if err := check(target); err != nil {
-			return err
-		}
+	if err := check(target); err != nil {
+		return err
 	}
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
 		for _, k := range peer.History {

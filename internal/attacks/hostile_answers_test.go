@@ -174,7 +174,17 @@ var answerAttacks = []attack{
 // confirmSafetyNumber records that the user compared sn with userID, as
 // an app that showed the number does.
 func confirmSafetyNumber(u *user, userID, sn string) error {
-	return u.e.VerifySafetyNumber(u.w.ctx, userID, sn)
+	return u.e.Verify(u.w.ctx, userID, sn)
+}
+
+// verifyPeer has u compare userID's safety number as it is now and confirm
+// it: the whole of a user's verification, with no server change between.
+func verifyPeer(u *user, userID string) error {
+	sn, err := u.e.SafetyNumber(u.w.ctx, userID)
+	if err != nil {
+		return err
+	}
+	return confirmSafetyNumber(u, userID, sn)
 }
 
 var pushRosterAttacks = []attack{
