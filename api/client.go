@@ -398,7 +398,7 @@ func (c *Client) send(ctx context.Context, r *request, target string, payload []
 	if media && hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		limit = c.maxMediaBytes
 	}
-	body, err := io.ReadAll(io.LimitReader(hr.Body, limit+1))
+	body, err := readBody(hr.Body, hr.ContentLength, limit)
 	if err != nil {
 		return nil, nil, &transportError{op: r.op.ID, err: err}
 	}
@@ -406,6 +406,38 @@ func (c *Client) send(ctx context.Context, r *request, target string, payload []
 		return nil, nil, fmt.Errorf("api: %s: response body exceeds %d bytes", r.op.ID, limit)
 	}
 	return hr, body, nil
+}
+
+// maxBodyHint caps the buffer a response's announced length sizes up
+// front: a server announcing more than it sends costs at most this much.
+const maxBodyHint = 4 << 20
+
+// readBody reads a response body up to limit+1 bytes (the caller rejects
+// a longer one). A body whose length is announced (announced >= 0) is read
+// into a buffer of that size, up to maxBodyHint, with room to see its end:
+// an event page is read with one allocation and no copying, where growing
+// a buffer as it fills copies it over and over. A body that announces
+// nothing, or more than the hint, grows as it is read.
+func readBody(r io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(512)
+	if announced >= 0 {
+		size = min(announced, limit, maxBodyHint) + 1
+	}
+	b := make([]byte, 0, size)
+	lr := io.LimitReader(r, limit+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // transportError is a failure to complete an HTTP exchange.
