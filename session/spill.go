@@ -120,9 +120,10 @@ func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
 	if _, ok := sp.at[n]; ok {
 		return fmt.Errorf("session: staging page %d twice", n)
 	}
+	// Sealed in place (encode leaves room for the tag): no copy of the
+	// page is made, and none of its plaintext is left behind.
 	plain := p.encode()
-	sealed := sp.aead.Seal(plain[:0:0], nonce(n), plain, sp.aad(n))
-	clear(plain)
+	sealed := sp.aead.Seal(plain[:0], nonce(n), plain, sp.aad(n))
 	if _, err := sp.f.WriteAt(sealed, sp.end); err != nil {
 		return fmt.Errorf("session: staging page: %w", err)
 	}
@@ -260,7 +261,9 @@ func (p *syncPage) encode() []byte {
 	for _, b := range p.badB64 {
 		n += binary.MaxVarintLen64 + len(b)
 	}
-	b := make([]byte, 0, n+4*binary.MaxVarintLen64)
+	// Room for the counts not reckoned above and for a spill file's tag
+	// (it seals the page in place).
+	b := make([]byte, 0, n+4*binary.MaxVarintLen64+chacha20poly1305.Overhead)
 	b = append(b, stagedVersion)
 	b = binary.AppendUvarint(b, uint64(p.kcCount))
 	b = binary.AppendUvarint(b, uint64(len(p.raws)))

@@ -403,6 +403,38 @@ func TestFileSpillAuthenticates(t *testing.T) {
 	}
 }
 
+// TestFileSpillHoldsNoPlaintext: a page is sealed in place, so neither
+// the file nor the page's own events are left with its plaintext changed
+// or exposed: the file holds none of the page's bytes, and the page's
+// events are as they were.
+func TestFileSpillHoldsNoPlaintext(t *testing.T) {
+	c := ctx(t)
+	sp, err := newFileSpill(t.TempDir(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sp.close(c) }()
+	secret := bytes.Repeat([]byte("plaintext event "), 8)
+	p := &syncPage{raws: [][]byte{bytes.Clone(secret)}}
+	if err := sp.put(c, 1, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.raws[0], secret) {
+		t.Fatal("staging changed the page's events")
+	}
+	file := make([]byte, sp.end)
+	if _, err := sp.f.ReadAt(file, 0); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(file, secret[:16]) {
+		t.Fatal("the spill file holds the page's plaintext")
+	}
+	got, err := sp.get(c, nil, 1)
+	if err != nil || len(got.raws) != 1 || !bytes.Equal(got.raws[0], secret) {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+}
+
 // FuzzDecodeStaged: the staged page decoder never panics, and what it
 // accepts encodes back to the same bytes.
 func FuzzDecodeStaged(f *testing.F) {
