@@ -417,14 +417,14 @@ const maxBodyHint = 4 << 20
 // into a buffer of that size, up to maxBodyHint, with room to see its end:
 // an event page is read with one allocation and no copying, where growing
 // a buffer as it fills copies it over and over. A body that announces
-// nothing, or more than the hint, grows as it is read.
+// nothing is read with io.ReadAll; one announcing more than the hint grows
+// past it as it is read.
 func readBody(r io.Reader, announced, limit int64) ([]byte, error) {
-	size := int64(512)
-	if announced >= 0 {
-		size = min(announced, limit, maxBodyHint) + 1
-	}
-	b := make([]byte, 0, size)
 	lr := io.LimitReader(r, limit+1)
+	if announced < 0 {
+		return io.ReadAll(lr)
+	}
+	b := make([]byte, 0, min(announced, limit, maxBodyHint)+1)
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
