@@ -515,7 +515,7 @@ func (c *Client) decodeSuccess(op string, body []byte, out any, resp *Response) 
 		return fmt.Errorf("api: %s: empty response body", op)
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
+		if err := decodeJSON(body, out); err != nil {
 			return fmt.Errorf("api: %s: decoding response: %w", op, err)
 		}
 	}
@@ -536,6 +536,19 @@ func (c *Client) decodeSuccess(op string, body []byte, out any, resp *Response) 
 		return &PartialError{Op: op, Errors: problems, Response: resp}
 	}
 	return nil
+}
+
+// decodeJSON is json.Unmarshal, reading a page of conversation events
+// decoded into a zero response the faster way when it can (see
+// decodeEventsPage).
+func decodeJSON(body []byte, out any) error {
+	if page, ok := out.(*GetChatConversationEventsResponse); ok && page.Data == nil && page.Errors == nil && page.Meta == nil {
+		if got, ok := decodeEventsPage(body); ok {
+			*page = *got
+			return nil
+		}
+	}
+	return json.Unmarshal(body, out)
 }
 
 var problemsType = reflect.TypeFor[[]Problem]()
