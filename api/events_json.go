@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -39,7 +40,7 @@ func decodeEventsPage(body []byte) (*GetChatConversationEventsResponse, bool) {
 			return false
 		}
 		if key == "data" && p.peek() == '[' {
-			out.Data = []ChatMessageEvent{}
+			out.Data = make([]ChatMessageEvent, 0, itemsHint(p.b))
 			return p.array(func() bool {
 				out.Data = append(out.Data, ChatMessageEvent{})
 				return p.event(&out.Data[len(out.Data)-1])
@@ -58,6 +59,13 @@ func decodeEventsPage(body []byte) (*GetChatConversationEventsResponse, bool) {
 // pageKeys are the JSON names of GetChatConversationEventsResponse's
 // fields.
 var pageKeys = []string{"data", "errors", "meta"}
+
+// itemsHint guesses how many items the data array starting b holds, to
+// size it once: an item's "id" key, counted, at most as many as a page may
+// hold (a guess off either way only costs a reallocation or spare room).
+func itemsHint(b []byte) int {
+	return min(bytes.Count(b, []byte(`"id"`)), ChatEventsMaxResultsMax)
+}
 
 // eventStrings are the plain string fields of ChatMessageEvent.
 func eventStrings(ev *ChatMessageEvent, key string) *string {
