@@ -403,10 +403,10 @@ func TestFileSpillAuthenticates(t *testing.T) {
 	}
 }
 
-// TestFileSpillHoldsNoPlaintext: a page is sealed in place, so neither
-// the file nor the page's own events are left with its plaintext changed
-// or exposed: the file holds none of the page's bytes, and the page's
-// events are as they were.
+// TestFileSpillHoldsNoPlaintext: a page is sealed in place in the spill's
+// buffer, so neither the file nor the buffer kept for the next page holds
+// any of its plaintext, and the page's events are as they were; pages of
+// any size are read back whole.
 func TestFileSpillHoldsNoPlaintext(t *testing.T) {
 	c := ctx(t)
 	sp, err := newFileSpill(t.TempDir(), rand.Reader)
@@ -421,6 +421,17 @@ func TestFileSpillHoldsNoPlaintext(t *testing.T) {
 	}
 	if !bytes.Equal(p.raws[0], secret) {
 		t.Fatal("staging changed the page's events")
+	}
+	if bytes.Contains(sp.buf[:cap(sp.buf)], secret[:16]) {
+		t.Fatal("the spill's buffer holds the page's plaintext")
+	}
+	// A larger page after it, in the same buffer grown.
+	big := &syncPage{raws: [][]byte{bytes.Repeat(secret, 64), []byte("two")}, kcCount: 1}
+	if err := sp.put(c, 2, big); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sp.get(c, nil, 2); err != nil || len(got.raws) != 2 || !bytes.Equal(got.raws[0], big.raws[0]) || string(got.raws[1]) != "two" {
+		t.Fatalf("read back the larger page: %v", err)
 	}
 	file := make([]byte, sp.end)
 	if _, err := sp.f.ReadAt(file, 0); err != nil {
