@@ -20,12 +20,12 @@ import (
 // SHA-256(message id) (h2 made odd).
 //
 // A false positive costs one B-tree seek into a segment, i.e. one random
-// page of the file read (and, through bbolt's memory map, kept resident),
-// and every lookup probes every segment: segment filters take 20 bits per
-// entry with k = 14 (≈0.007% false positives; 2.5 bytes per indexed event
-// in the cache). The recent part's filter, rewritten with every write and
-// whose false positives only cost a scan of resident pages, takes 10 bits
-// per entry with k = 7 (≈0.8%).
+// page of the file read (and, through bbolt's memory map, kept resident
+// until the next write), and every lookup probes every segment: segment
+// filters take 20 bits per entry with k = 14 (≈0.007% false positives;
+// 2.5 bytes per indexed event in the cache). The recent part's filter,
+// rewritten with every write and whose false positives only cost a scan of
+// resident pages, takes 10 bits per entry with k = 7 (≈0.8%).
 const (
 	filterVersion    = 1
 	segmentBits      = 20

@@ -36,7 +36,8 @@ import (
 //     to it.
 //
 // Every page a transaction changes or reads is read through bbolt's memory
-// map and stays resident, so the layout keeps those pages few: a batch
+// map and stays resident (in boltstore, until the next write transaction
+// releases it), so the layout keeps those pages few: a batch
 // changes the last leaf of the recent part and the segment list's leaf,
 // plus, once every R entries, the end of msgseg/<c> and msgfilter/<c>
 // (and the recent part is read once, to be sorted).

@@ -22,6 +22,13 @@ const (
 	MaxMediaBytes = 512 << 20
 	// mediaSegmentBytes is the size of one uploaded segment.
 	mediaSegmentBytes = 4 << 20
+	// mediaPreallocBytes bounds the buffer DownloadMedia allocates from an
+	// attachment's announced size before any byte has arrived. The size is
+	// the sender's to state and nothing checks it before the end, so a
+	// sender who lies makes a recipient allocate at most this much (and
+	// never more than the download's limit) up front; beyond it the buffer
+	// grows only as decrypted frames arrive.
+	mediaPreallocBytes = 128 << 20
 )
 
 // Media is a file to send as an encrypted attachment.
@@ -231,7 +238,10 @@ func (u *segmentUploader) flush() error {
 // DownloadMedia downloads and decrypts the media of an attachment received
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
-// (0 = MaxMediaBytes).
+// (0 = MaxMediaBytes). The frames are decrypted straight into the result,
+// sized up front from the attachment's announced size (but never more than
+// limit or 128 MiB before the bytes arrive); media that does not match the
+// announced size fails with ErrMediaTruncated.
 func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
 	srv, err := e.srv()
 	if err != nil {
@@ -267,7 +277,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if err != nil {
 		return nil, fmt.Errorf("session: media: %w", err)
 	}
-	out, err := r.ReadAll()
+	out, err := r.ReadAllHint(mediaSizeHint(att.FilesizeBytes, limit))
 	if err != nil {
 		return nil, fmt.Errorf("session: decrypting media: %w", err)
 	}
@@ -280,6 +290,19 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 			ErrMediaTruncated, counted.n, len(out), n)
 	}
 	return out, nil
+}
+
+// mediaSizeHint is the plaintext size DownloadMedia expects from an
+// attachment announcing announced bytes (0 for none), for sizing its
+// buffer: the announced size bounds the plaintext whether it counts the
+// encrypted blob (as the XDK writes it) or the plaintext (as some clients
+// do), but the buffer is never made larger than limit lets arrive nor than
+// mediaPreallocBytes.
+func mediaSizeHint(announced, limit int64) int {
+	if announced <= 0 {
+		return 0
+	}
+	return int(min(announced, limit, mediaPreallocBytes))
 }
 
 // countingReader counts the bytes read through it.

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"runtime"
 	"testing"
 
+	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -105,5 +108,157 @@ func TestMediaTruncation(t *testing.T) {
 	mt.cut = 24
 	if _, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); !errors.Is(err, ErrMediaTruncated) {
 		t.Fatalf("header-only: %v", err)
+	}
+}
+
+// mediaFlip flips one bit of downloaded media at byte at (if at >= 0).
+type mediaFlip struct {
+	Server
+	at int
+}
+
+func (m *mediaFlip) MediaDownload(ctx context.Context, conv, hash string) (io.ReadCloser, error) {
+	rc, err := m.Server.MediaDownload(ctx, conv, hash)
+	if err != nil || m.at < 0 {
+		return rc, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	if m.at < len(b) {
+		b[m.at] ^= 1
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// sentMedia sends size bytes of media from a new alice to bob (whose
+// server is wrapped by wrap) and returns bob, the attachment bob received
+// and its key version.
+func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, string, event.MediaAttachment, string, []byte) {
+	t.Helper()
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	bob := n.userWith("bob", wrap)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*13 + 5)
+	}
+	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin", Type: event.MediaFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := bob.e.Sync(ctx, sent.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := findEntry(t, res.Entries, sent.SequenceID)
+	if len(en.Attachments) != 1 || en.Attachments[0].Media == nil {
+		t.Fatalf("entry has attachments %+v, want one media attachment (error %q)", en.Attachments, en.Error)
+	}
+	return bob, sent.ConversationID, *en.Attachments[0].Media, en.KeyVersion, data
+}
+
+// TestMediaAnnouncedSize: the announced filesize_bytes (the sender's to
+// state) may be the encrypted or the plaintext size; any other value, larger
+// or smaller than the body, fails with ErrMediaTruncated and no data, and an
+// absurd one allocates no more than the limit allows (and never more than
+// mediaPreallocBytes before the bytes arrive).
+func TestMediaAnnouncedSize(t *testing.T) {
+	ctx := ctxT(t)
+	const size = 5000
+	bob, cid, att, version, data := sentMedia(t, size, nil)
+	enc := secretstream.EncryptedSize(size)
+	if att.FilesizeBytes != enc {
+		t.Fatalf("filesize_bytes %d, want %d", att.FilesizeBytes, enc)
+	}
+	for _, c := range []struct {
+		announced, limit int64
+		ok               bool
+	}{
+		{enc, 0, true}, {size, 0, true}, {0, 0, true}, {enc, enc, true},
+		{enc + 1, 0, false}, {enc - 1, 0, false}, {size + 1, 0, false}, {size - 1, 0, false}, {1, 0, false},
+		{1 << 40, 0, false}, {1 << 40, 64 << 10, false}, {math.MaxInt64, 0, false},
+	} {
+		a := att
+		a.FilesizeBytes = c.announced
+		var (
+			got []byte
+			err error
+		)
+		alloc := allocatedBytes(func() { got, err = bob.e.DownloadMedia(ctx, cid, &a, version, c.limit) })
+		if c.ok && (err != nil || !bytes.Equal(got, data)) {
+			t.Errorf("announced %d, limit %d: %d bytes, %v", c.announced, c.limit, len(got), err)
+		}
+		if !c.ok && (!errors.Is(err, ErrMediaTruncated) || got != nil) {
+			t.Errorf("announced %d, limit %d: %d bytes, %v, want ErrMediaTruncated", c.announced, c.limit, len(got), err)
+		}
+		bound := uint64(mediaPreallocBytes + 1<<20)
+		if c.limit > 0 {
+			bound = uint64(c.limit + 1<<20)
+		}
+		if alloc > bound {
+			t.Errorf("announced %d, limit %d: allocated %d bytes, want at most %d", c.announced, c.limit, alloc, bound)
+		}
+	}
+}
+
+// allocatedBytes returns the bytes the process allocated while fn ran.
+func allocatedBytes(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestMediaSizeHint: the buffer sized before any byte arrives follows the
+// announced size, bounded by the limit and by mediaPreallocBytes.
+func TestMediaSizeHint(t *testing.T) {
+	for _, c := range []struct {
+		announced, limit int64
+		want             int
+	}{
+		{0, 1 << 20, 0}, {-5, 1 << 20, 0}, {3075, 1 << 20, 3075}, {3075, 1000, 1000},
+		{1 << 40, 1 << 20, 1 << 20}, {1 << 40, 1 << 40, mediaPreallocBytes}, {math.MaxInt64, math.MaxInt64, mediaPreallocBytes},
+	} {
+		if got := mediaSizeHint(c.announced, c.limit); got != c.want {
+			t.Errorf("mediaSizeHint(%d, %d) = %d, want %d", c.announced, c.limit, got, c.want)
+		}
+	}
+}
+
+// TestMediaRejects: a tampered frame fails authentication, a body beyond
+// the limit fails (it is cut at the limit, so it no longer ends with its
+// FINAL frame), and neither returns data, whatever the announced size.
+func TestMediaRejects(t *testing.T) {
+	ctx := ctxT(t)
+	const size = 5000
+	mf := &mediaFlip{at: -1}
+	bob, cid, att, version, data := sentMedia(t, size, func(s Server) Server { mf.Server = s; return mf })
+	enc := secretstream.EncryptedSize(size)
+	for _, announced := range []int64{enc, 0, 1 << 40} {
+		a := att
+		a.FilesizeBytes = announced
+		for _, at := range []int{0, 10, secretstream.HeaderSize, secretstream.HeaderSize + 100,
+			secretstream.HeaderSize + secretstream.EncryptedChunkSize - 1, int(enc) - 1} {
+			mf.at = at
+			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
+			if !errors.Is(err, secretstream.ErrDecrypt) || got != nil {
+				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want ErrDecrypt", announced, at, len(got), err)
+			}
+		}
+		mf.at = -1
+		for _, limit := range []int64{enc - 1, enc - 100, secretstream.HeaderSize + secretstream.EncryptedChunkSize, 30} {
+			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, limit)
+			if err == nil || got != nil {
+				t.Errorf("announced %d, limit %d: %d bytes, %v, want an error", announced, limit, len(got), err)
+			}
+		}
+		if got, err := bob.e.DownloadMedia(ctx, cid, &a, version, enc); (err == nil) != (announced != 1<<40) || (err == nil && !bytes.Equal(got, data)) {
+			t.Errorf("announced %d, limit exactly the blob: %d bytes, %v", announced, len(got), err)
+		}
 	}
 }

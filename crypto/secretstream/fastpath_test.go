@@ -3,9 +3,12 @@ package secretstream
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"golang.org/x/crypto/chacha20"
 
 	"github.com/xchat-go/xchat/internal/testutil"
 )
@@ -128,5 +131,45 @@ func TestPullWipesScratch(t *testing.T) {
 	}
 	if tail := pt[len(pt) : len(pt)+pullSlack]; !bytes.Equal(tail, make([]byte, pullSlack)) {
 		t.Fatalf("scratch beyond the result not wiped: %x", tail)
+	}
+}
+
+// TestKeystreamBlock1 checks the ChaCha20 block the AEAD path computes for
+// each frame's tag block against golang.org/x/crypto/chacha20, for the RFC
+// 8439 section 2.3.2 key and nonce (whose block 1 the RFC gives) and random
+// states.
+func TestKeystreamBlock1(t *testing.T) {
+	var s state
+	for i := range s.k {
+		s.k[i] = byte(i)
+	}
+	copy(s.nonce[:], []byte{0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0})
+	var got [blockSize]byte
+	s.keystreamBlock1(&got)
+	// RFC 8439 2.3.2, serialized block (counter 1).
+	want := "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e" +
+		"d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e"
+	if hex.EncodeToString(got[:]) != want {
+		t.Fatalf("RFC 8439 block: %x", got)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		for i := range s.k {
+			s.k[i] = byte(rng.Uint32())
+		}
+		for i := range s.nonce {
+			s.nonce[i] = byte(rng.Uint32())
+		}
+		c, err := chacha20.NewUnauthenticatedCipher(s.k[:], s.nonce[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetCounter(1)
+		var ref [blockSize]byte
+		c.XORKeyStream(ref[:], ref[:])
+		s.keystreamBlock1(&got)
+		if got != ref {
+			t.Fatalf("key %x nonce %x: %x, want %x", s.k, s.nonce, got, ref)
+		}
 	}
 }

@@ -300,23 +300,24 @@ func (r *Reader) fill() error {
 // whether it is the last one, or the terminal error (io.EOF on a complete
 // stream).
 func (r *Reader) frame() (frameLen int, last bool, err error) {
+	return r.frameInto(r.cur)
+}
+
+// frameInto reads the next frame into win[:frameLen], using
+// win[frameLen:] (win is EncryptedChunkSize+1 bytes) to look one byte
+// ahead, which it keeps for the next frame. It returns the frame's length
+// and whether it is the last one, or the terminal error (io.EOF on a
+// complete stream).
+func (r *Reader) frameInto(win []byte) (frameLen int, last bool, err error) {
 	if r.p == nil {
-		var header [HeaderSize]byte
-		if _, err := io.ReadFull(r.r, header[:]); err != nil {
-			return 0, false, r.fail(readErr(err, "header"))
+		if err := r.start(); err != nil {
+			return 0, false, err
 		}
-		p, err := NewPullState(r.key, header[:])
-		clear(r.key)
-		if err != nil {
-			return 0, false, r.fail(err)
-		}
-		r.p = p
 	}
 	// Read one full frame plus one byte of lookahead, to learn whether the
 	// frame is the last one.
-	have := len(r.next)
-	copy(r.cur, r.next)
-	n, err := io.ReadFull(r.r, r.cur[have:])
+	have := copy(win, r.next)
+	n, err := io.ReadFull(r.r, win[have:])
 	total := have + n
 	switch {
 	case err == nil:
@@ -336,8 +337,23 @@ func (r *Reader) frame() (frameLen int, last bool, err error) {
 		return 0, false, r.fail(ErrDataAfterFinal)
 	}
 	frameLen = min(total, EncryptedChunkSize)
-	r.next = append(r.next[:0], r.cur[frameLen:total]...)
+	r.next = append(r.next[:0], win[frameLen:total]...)
 	return frameLen, total <= EncryptedChunkSize, nil
+}
+
+// start reads the header and derives the pull state.
+func (r *Reader) start() error {
+	var header [HeaderSize]byte
+	if _, err := io.ReadFull(r.r, header[:]); err != nil {
+		return r.fail(readErr(err, "header"))
+	}
+	p, err := NewPullState(r.key, header[:])
+	clear(r.key)
+	if err != nil {
+		return r.fail(err)
+	}
+	r.p = p
+	return nil
 }
 
 // pull authenticates the frame read by frame and appends its plaintext
@@ -349,62 +365,139 @@ func (r *Reader) pull(dst []byte, frameLen int, last bool) ([]byte, error) {
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	r.frames++
-	if tag > TagFinal {
+	if err := r.checkTag(tag, last); err != nil {
 		clear(out[start:])
-		return nil, r.fail(fmt.Errorf("%w: unknown tag %d", ErrDecrypt, tag))
-	}
-	if tag == TagFinal {
-		if !last {
-			clear(out[start:])
-			return nil, r.fail(ErrDataAfterFinal)
-		}
-		r.final = true
-	} else if last {
-		clear(out[start:])
-		return nil, r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
+		return nil, err
 	}
 	return out, nil
 }
 
-// ReadAll decrypts the rest of the stream into one buffer, each frame
-// straight into its place, and returns it once the stream has ended
-// complete (io.EOF is not an error). The buffer starts at 64 KiB and
-// doubles when a frame that has arrived does not fit: it is never sized
-// from a length the sender or the server announces, and a stream whose
-// plaintext fills it exactly does not double it. Every buffer it
-// outgrows is wiped, and on error so is what was decrypted. After Read,
-// it returns the rest (what Read has not returned yet first).
+// checkTag counts an authenticated frame and refuses its tag where the
+// framing does not allow it: an unknown tag, FINAL before the end, or a
+// last frame that is not FINAL.
+func (r *Reader) checkTag(tag Tag, last bool) error {
+	r.frames++
+	switch {
+	case tag > TagFinal:
+		return r.fail(fmt.Errorf("%w: unknown tag %d", ErrDecrypt, tag))
+	case tag == TagFinal && !last:
+		return r.fail(ErrDataAfterFinal)
+	case tag != TagFinal && last:
+		return r.fail(fmt.Errorf("%w: last frame is not FINAL", ErrTruncated))
+	}
+	r.final = tag == TagFinal
+	return nil
+}
+
+// ReadAll decrypts the rest of the stream into one buffer and returns it
+// once the stream has ended complete (io.EOF is not an error). It is
+// ReadAllHint with no size announced: the buffer starts at 64 KiB.
 func (r *Reader) ReadAll() ([]byte, error) {
+	return r.ReadAllHint(0)
+}
+
+// ReadAllHint decrypts the rest of the stream into one buffer, each frame
+// read straight into its place and decrypted there, and returns it once
+// the stream has ended complete (io.EOF is not an error). After Read, it
+// returns the rest (what Read has not returned yet first).
+//
+// size, if positive, is the plaintext size the caller expects; it sizes
+// the first buffer and nothing else. The caller must bound it by what it
+// is willing to allocate before any byte has arrived, for it is usually
+// announced by someone else. A stream longer than size doubles the buffer
+// when a frame that has arrived does not fit (a stream whose plaintext
+// fills it exactly does not double it), a shorter one leaves it partly
+// unused, and the result and the errors are those of a stream read with
+// the exact size. Every buffer it outgrows is wiped, and on error so is
+// what was decrypted. A size beyond the memory available fails as make
+// does.
+func (r *Reader) ReadAllHint(size int) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	buf := make([]byte, 0, max(64<<10, len(r.out))+pullSlack)
+	if size <= 0 {
+		size = 64 << 10
+	}
+	size = min(size, math.MaxInt-blockSize-EncryptedChunkSize)
+	// blockSize bytes of room before the plaintext, where each frame's tag
+	// block is decrypted (see openInPlace).
+	buf := make([]byte, blockSize, blockSize+max(size, len(r.out))+EncryptedChunkSize)
 	buf = append(buf, r.out...)
 	clear(r.out)
 	r.out = nil
 	for {
-		frameLen, last, err := r.frame()
+		var err error
+		if cap(buf)-len(buf) >= EncryptedChunkSize {
+			buf, err = r.decryptInPlace(buf)
+		} else {
+			buf, err = r.decryptGrowing(buf)
+		}
 		if err == io.EOF {
-			return buf, nil
+			return buf[blockSize:], nil
 		}
-		if err != nil {
-			clear(buf)
-			return nil, err
-		}
-		if need := len(buf) + frameLen - ABytes + pullSlack; need > cap(buf) {
-			grown := make([]byte, len(buf), max(2*cap(buf), need))
-			copy(grown, buf)
-			clear(buf)
-			buf = grown
-		}
-		out, err := r.pull(buf, frameLen, last)
 		if err != nil {
 			clear(buf[:cap(buf)])
 			return nil, err
 		}
-		buf = out
 	}
+}
+
+// decryptInPlace reads the next frame into buf's spare capacity, where
+// its plaintext belongs, and decrypts it there (buf has EncryptedChunkSize
+// bytes of spare capacity and blockSize bytes before the plaintext). It
+// returns buf extended by the plaintext, or the terminal error (io.EOF on
+// a complete stream).
+func (r *Reader) decryptInPlace(buf []byte) ([]byte, error) {
+	p := len(buf)
+	// The frame's first byte (its encrypted tag) goes just before the
+	// plaintext's place, and its tag block is decrypted in the blockSize
+	// bytes before that: keep what they hold and put it back.
+	var kept [blockSize]byte
+	copy(kept[:], buf[p-blockSize:p])
+	defer clear(kept[:])
+	frameLen, last, err := r.frameInto(buf[p-1 : p+EncryptedChunkSize])
+	if err != nil {
+		copy(buf[p-blockSize:p], kept[:])
+		return buf, err
+	}
+	mlen := frameLen - ABytes
+	var tag Tag
+	if mlen >= 0 && aeadFits(mlen) {
+		tag, err = r.p.openInPlace(buf[p-blockSize:p+mlen+macSize], nil)
+		copy(buf[p-blockSize:p], kept[:])
+	} else {
+		// A short last frame: decrypted from a copy.
+		copy(r.cur, buf[p-1:p-1+frameLen])
+		copy(buf[p-blockSize:p], kept[:])
+		_, tag, err = r.p.Pull(buf[:p], r.cur[:frameLen], nil)
+	}
+	if err != nil {
+		return buf, r.fail(err)
+	}
+	buf = buf[:p+mlen]
+	return buf, r.checkTag(tag, last)
+}
+
+// decryptGrowing reads the next frame aside and decrypts it onto buf,
+// which it first moves to a buffer twice as large if the frame does not
+// fit. It returns buf extended by the plaintext, or the terminal error
+// (io.EOF on a complete stream).
+func (r *Reader) decryptGrowing(buf []byte) ([]byte, error) {
+	frameLen, last, err := r.frame()
+	if err != nil {
+		return buf, err
+	}
+	if need := len(buf) + frameLen - ABytes + pullSlack; need > cap(buf) {
+		grown := make([]byte, len(buf), max(2*cap(buf), need+EncryptedChunkSize))
+		copy(grown, buf)
+		clear(buf[:cap(buf)])
+		buf = grown
+	}
+	out, err := r.pull(buf, frameLen, last)
+	if err != nil {
+		return buf, err
+	}
+	return out, nil
 }
 
 func (r *Reader) fail(err error) error {

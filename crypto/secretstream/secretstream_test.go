@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"testing"
 	"testing/iotest"
 
@@ -267,6 +268,12 @@ func TestRekeyTagMidStream(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("Decrypt: %v", err)
 	}
+	for _, hint := range []int{0, len(want)} {
+		r := testutil.Must(NewReader(bytes.NewReader(out), key))(t)
+		if got, err := r.ReadAllHint(hint); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("ReadAllHint(%d): %v", hint, err)
+		}
+	}
 }
 
 func TestRoundTripSizes(t *testing.T) {
@@ -415,6 +422,42 @@ func FuzzDecrypt(f *testing.F) {
 	})
 }
 
+// FuzzReadAllHint checks ReadAllHint, which decrypts frames in place in its
+// result, against Decrypt for any stream and announced size, read in pieces
+// of any size.
+func FuzzReadAllHint(f *testing.F) {
+	key := testKey()
+	for _, n := range []int{0, 1, 1024, 1500, 2048} {
+		ct := testutil.Must(Encrypt(nil, key, make([]byte, n)))(f)
+		f.Add(ct, uint16(n), uint8(0))
+		f.Add(ct, uint16(0), uint8(7))
+	}
+	f.Add([]byte{}, uint16(0), uint8(0))
+	f.Fuzz(func(t *testing.T, ct []byte, hint uint16, piece uint8) {
+		pt, err := Decrypt(key, ct)
+		var rd io.Reader = bytes.NewReader(ct)
+		if piece > 0 {
+			rd = &pieceReader{r: rd, n: int(piece)}
+		}
+		r := testutil.Must(NewReader(rd, key))(t)
+		pt2, err2 := r.ReadAllHint(int(hint))
+		if (err == nil) != (err2 == nil) || (err2 != nil && pt2 != nil) {
+			t.Fatalf("Decrypt err %v, ReadAllHint err %v (%d bytes)", err, err2, len(pt2))
+		}
+		if err == nil && !bytes.Equal(pt, pt2) {
+			t.Fatal("Decrypt and ReadAllHint disagree")
+		}
+	})
+}
+
+// pieceReader returns at most n bytes per Read.
+type pieceReader struct {
+	r io.Reader
+	n int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.n)]) }
+
 func BenchmarkSecretstreamMiB(b *testing.B) {
 	key := testKey()
 	pt := make([]byte, 1<<20)
@@ -518,6 +561,123 @@ func TestSDKStreams(t *testing.T) {
 		}
 		if int64(len(stream)) != EncryptedSize(int64(len(pt))) {
 			t.Errorf("case %d: SDK stream %d bytes, EncryptedSize %d", i, len(stream), EncryptedSize(int64(len(pt))))
+		}
+	}
+}
+
+// TestReadAllHint: the announced size only sizes the first buffer. Whatever
+// it says (exact, too small, too large, absent), ReadAllHint returns the
+// stream whole or fails exactly as ReadAll does, whatever the reads' sizes;
+// an exact size makes one buffer that the stream fills without growing.
+func TestReadAllHint(t *testing.T) {
+	key := testKey()
+	for _, size := range []int{0, 1, 8, 1016, 1023, 1024, 1025, 2048, 3000, 64<<10 + 1, 300_000} {
+		pt := make([]byte, size)
+		for i := range pt {
+			pt[i] = byte(i*7 + 3)
+		}
+		ct := testutil.Must(Encrypt(nil, key, pt))(t)
+		for _, hint := range []int{0, 1, size / 2, size - 1, size, size + 1, 2 * size, len(ct)} {
+			for _, rd := range []func() io.Reader{
+				func() io.Reader { return bytes.NewReader(ct) },
+				func() io.Reader { return iotest.HalfReader(bytes.NewReader(ct)) },
+				func() io.Reader { return iotest.OneByteReader(bytes.NewReader(ct)) },
+			} {
+				r := testutil.Must(NewReader(rd(), key))(t)
+				got, err := r.ReadAllHint(hint)
+				if err != nil || !bytes.Equal(got, pt) {
+					t.Fatalf("size %d hint %d: %d bytes, %v", size, hint, len(got), err)
+				}
+				if hint == size && size > 0 && cap(got) > size+EncryptedChunkSize {
+					t.Fatalf("size %d, exact hint: buffer of %d", size, cap(got))
+				}
+			}
+		}
+	}
+}
+
+// TestReadAllHintAllocates: with the exact size announced, a 1 MiB stream
+// is decrypted into one buffer of about its size: the bytes allocated stay
+// below the plaintext plus one frame and the Reader's own state.
+func TestReadAllHintAllocates(t *testing.T) {
+	key := testKey()
+	const size = 1 << 20
+	ct := testutil.Must(Encrypt(nil, key, make([]byte, size)))(t)
+	for _, c := range []struct {
+		hint  int
+		bound uint64
+	}{
+		{size, size + 16<<10},       // one buffer (pages rounded up) and the Reader
+		{0, 3 * size},               // doubling from 64 KiB, as ReadAll
+		{size / 2, 2*size + 16<<10}, // too small: grows once, to twice
+	} {
+		var err error
+		n := allocatedBytes(func() {
+			r, rerr := NewReader(bytes.NewReader(ct), key)
+			if rerr != nil {
+				err = rerr
+				return
+			}
+			_, err = r.ReadAllHint(c.hint)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > c.bound {
+			t.Errorf("hint %d: %d bytes allocated, want at most %d", c.hint, n, c.bound)
+		}
+	}
+}
+
+// allocatedBytes returns the bytes the process allocated while fn ran.
+func allocatedBytes(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestReadAllHintRejects: the failures of TestRejections, through
+// ReadAllHint with announced sizes that are right, short and long.
+func TestReadAllHintRejects(t *testing.T) {
+	key := testKey()
+	pt := bytes.Repeat([]byte("xchat media "), 300) // 3600 bytes: 4 frames
+	ct := testutil.Must(Encrypt(nil, key, pt))(t)
+	full := testutil.Must(Encrypt(nil, key, pt[:3*ChunkSize]))(t)
+	flip := bytes.Clone(ct)
+	flip[HeaderSize+EncryptedChunkSize+7] ^= 1 // inside a full frame
+	flipTag := bytes.Clone(ct)
+	flipTag[HeaderSize] ^= 1 // the encrypted tag of the first frame
+	flipMAC := bytes.Clone(ct)
+	flipMAC[HeaderSize+EncryptedChunkSize-1] ^= 1
+	flipLast := bytes.Clone(ct)
+	flipLast[len(flipLast)-20] ^= 1 // inside the short last frame
+	cases := []struct {
+		name string
+		ct   []byte
+		want error
+	}{
+		{"short header", ct[:HeaderSize-1], ErrTruncated},
+		{"truncated at frame boundary", ct[:HeaderSize+EncryptedChunkSize], ErrTruncated},
+		{"truncated mid frame", ct[:HeaderSize+EncryptedChunkSize+100], ErrDecrypt},
+		{"last frame dropped", ct[:len(ct)-(len(pt)%ChunkSize+ABytes)], ErrTruncated},
+		{"data after final", append(bytes.Clone(full), 0), ErrDataAfterFinal},
+		{"trailing bytes", append(bytes.Clone(ct), 0), ErrDecrypt},
+		{"bit flip", flip, ErrDecrypt},
+		{"tag flip", flipTag, ErrDecrypt},
+		{"MAC flip", flipMAC, ErrDecrypt},
+		{"last frame flip", flipLast, ErrDecrypt},
+		{"tiny frame", append(bytes.Clone(ct[:HeaderSize]), 1, 2, 3), ErrDecrypt},
+	}
+	for _, c := range cases {
+		for _, hint := range []int{0, 1, len(pt), len(pt) + 5000} {
+			for _, rd := range []io.Reader{bytes.NewReader(c.ct), iotest.OneByteReader(bytes.NewReader(c.ct))} {
+				r := testutil.Must(NewReader(rd, key))(t)
+				if got, err := r.ReadAllHint(hint); !errors.Is(err, c.want) || got != nil {
+					t.Errorf("%s, hint %d: %d bytes, %v, want %v", c.name, hint, len(got), err, c.want)
+				}
+			}
 		}
 	}
 }

@@ -337,37 +337,48 @@ func (p *PullState) Pull(dst, frame, ad []byte) ([]byte, Tag, error) {
 	if !aeadFits(mlen) {
 		return p.pullGeneric(dst, frame, ad)
 	}
-	aead, err := p.s.cipher()
-	if err != nil {
-		return nil, 0, err
-	}
-	// The AEAD ciphertext is c0 ‖ keystream[1:64] ‖ cm ‖ mac: the sender
-	// encrypted 63 zero bytes after the tag, so their ciphertext is the
-	// keystream of block 1. One ChaCha20 block is cheaper than sealing 64
-	// zero bytes with the AEAD.
-	c, err := chacha20.NewUnauthenticatedCipher(p.s.k[:], p.s.nonce[:])
-	if err != nil {
-		return nil, 0, fmt.Errorf("secretstream: %w", err)
-	}
-	c.SetCounter(1)
-	// Work in place in dst's spare capacity and move the message down.
+	// Work in place in dst's spare capacity (the frame after blockSize-1
+	// bytes of room for its tag block) and move the message down.
 	dst = slices.Grow(dst, pullSlack+mlen)
 	buf := dst[n : n+blockSize+mlen+macSize]
-	clear(buf[:blockSize])
-	c.XORKeyStream(buf[:blockSize], buf[:blockSize])
-	buf[0] = frame[0]
-	copy(buf[blockSize:], frame[1:])
-	pt, err := aead.Open(buf[:0], p.s.nonce[:], buf, ad)
+	copy(buf[blockSize-1:], frame)
+	tag, err := p.openInPlace(buf, ad)
 	if err != nil {
 		clear(buf)
-		return nil, 0, ErrDecrypt
+		return nil, 0, err
 	}
-	tag := Tag(pt[0])
 	dst = dst[:n+mlen]
-	copy(dst[n:], pt[blockSize:])
+	copy(dst[n:], buf[blockSize:])
 	clear(dst[n+mlen : n+mlen+pullSlack]) // stale plaintext beyond the result
-	p.s.advance(frame[1+mlen:], tag)
 	return dst, tag, nil
+}
+
+// openInPlace authenticates and decrypts a frame whose message length
+// mlen = len(buf)-blockSize-macSize is a multiple of 8, laid out in buf
+// after blockSize-1 bytes of room: buf[blockSize-1] is the encrypted tag,
+// then come the ciphertext and the MAC. On success the plaintext is in
+// buf[blockSize:blockSize+mlen], buf[:blockSize] holds the decrypted tag
+// block and the state has advanced; on failure the state is unchanged.
+//
+// The AEAD ciphertext is c0 ‖ keystream[1:64] ‖ cm ‖ mac: the sender
+// encrypted 63 zero bytes after the tag, so their ciphertext is the
+// keystream of block 1, computed here into the room before the frame.
+func (p *PullState) openInPlace(buf, ad []byte) (Tag, error) {
+	if !p.s.live {
+		return 0, ErrClosed
+	}
+	aead, err := p.s.cipher()
+	if err != nil {
+		return 0, err
+	}
+	c0 := buf[blockSize-1]
+	p.s.keystreamBlock1((*[blockSize]byte)(buf[:blockSize]))
+	buf[0] = c0
+	if _, err := aead.Open(buf[:0], p.s.nonce[:], buf, ad); err != nil {
+		return 0, ErrDecrypt
+	}
+	p.s.advance(buf[len(buf)-macSize:], Tag(buf[0]))
+	return Tag(buf[0]), nil
 }
 
 // pullGeneric is Pull for any message length, with ChaCha20 and Poly1305

@@ -219,9 +219,37 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 		}
 		err = db.damaged(err)
 	}()
-	body := func(btx *bolt.Tx) error { return fn(boltRecords{btx}, db.sealer) }
+	body := func(btx *bolt.Tx) error {
+		err := fn(boltRecords{btx}, db.sealer)
+		if writable {
+			db.releaseMapped(btx)
+		}
+		return err
+	}
 	if writable {
 		return db.bolt.Update(body)
 	}
 	return db.bolt.View(body)
+}
+
+// releaseMapped releases the pages of the file this process has mapped
+// (see releaseMapped), from inside the write transaction tx, before it
+// commits.
+//
+// bbolt reads the file through a read-only shared memory map, and every
+// page it reads stays resident in the process. A write copies each page it
+// changes to another place in the file, so the few pages a write
+// transaction reads move with each commit: a long run of writes (a first
+// sync of a long history stores it in hundreds of transactions) would
+// leave most of the file it wrote resident, although those pages are never
+// read again. Releasing them is sound: the mapping is shared and never
+// written through (bbolt writes with pwrite), so the pages are clean and
+// the next read maps the same bytes again. It is done inside the write
+// transaction because only there is the map's address stable: bbolt
+// re-maps the file only when a write transaction grows it (in its commit),
+// and one write transaction runs at a time. Read transactions hold the
+// map as it is, and the pages they read are the ones asked for; they are
+// released by the next write.
+func (db *DB) releaseMapped(tx *bolt.Tx) {
+	releaseMapped(db.bolt.Info().Data, tx.Size())
 }
