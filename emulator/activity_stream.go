@@ -24,7 +24,7 @@ func (s *Server) activityStream(w http.ResponseWriter, r *http.Request, _ *princ
 	rt.mu.Lock()
 	if rt.closed {
 		rt.mu.Unlock()
-		return newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable, "Service Unavailable", "The emulator is shutting down.")
+		return errUnavailable("The emulator is shutting down.")
 	}
 	// Register before taking the replay so nothing published in between
 	// is missed (it may come twice; backfill repeats events anyway).

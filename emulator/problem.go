@@ -54,9 +54,11 @@ func errMissingScopes(op string, missing []string) *apiError {
 	return e
 }
 
-// errUnavailable is the 503 answer of a server that could not start.
-func errUnavailable() *apiError {
-	e := newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable, "Service Unavailable", "The emulator is not available.")
+// errUnavailable is the 503 answer of a server that could not start or is
+// shutting down: a resource-unavailable problem about the service (the
+// document requires its resource_type).
+func errUnavailable(detail string) *apiError {
+	e := newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable, "Service Unavailable", detail)
 	e.problem.ResourceType = "service"
 	return e
 }

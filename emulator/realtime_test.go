@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -433,5 +434,28 @@ func TestWebhooks(t *testing.T) {
 	wantStatus(t, err, 404, "validate deleted")
 	if st := recv.Stats(); st.Accepted != 2 || st.CRC != 2 || st.BadSignature != 0 {
 		t.Errorf("receiver %+v", st)
+	}
+}
+
+// TestActivityStreamShuttingDown: a stream opened after EndStreams is
+// refused with the 503 resource-unavailable problem the document
+// describes, resource_type included (its schema requires it).
+func TestActivityStreamShuttingDown(t *testing.T) {
+	e := newEnv(t)
+	ctx := rtCtx(t)
+	e.srv.EndStreams()
+	req := testutil.Must(http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/2/activity/stream", nil))(t)
+	req.Header.Set("Authorization", "Bearer "+app2token(e))
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p api.Problem
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || p.Type != api.ProblemResourceUnavailable || p.ResourceType != "service" {
+		t.Fatalf("stream after shutdown: %d %+v", resp.StatusCode, p)
 	}
 }

@@ -176,7 +176,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			"status", rec.status, "duration", s.cfg.clock().Sub(start))
 	}()
 	if s.initErr != nil {
-		writeProblem(rec, errUnavailable())
+		writeProblem(rec, errUnavailable("The emulator is not available."))
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -266,7 +266,7 @@ func (s *Server) handle(op api.Operation, h handler) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.initErr != nil {
-			writeProblem(w, errUnavailable())
+			writeProblem(w, errUnavailable("The emulator is not available."))
 			return
 		}
 		// Re-read the user: it cannot disappear, but keep the pointer fresh.

@@ -141,7 +141,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ *princi
 	rt.mu.Lock()
 	if rt.closed {
 		rt.mu.Unlock()
-		return newProblem(http.StatusServiceUnavailable, api.ProblemResourceUnavailable, "Service Unavailable", "The emulator is shutting down.")
+		return errUnavailable("The emulator is shutting down.")
 	}
 	wh.out = rt.newWorker(wh)
 	rt.webhooks[wh.ID] = wh

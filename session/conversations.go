@@ -513,6 +513,19 @@ func (e *Engine) prepareKey(ctx context.Context, cid string, members []string) (
 func (e *Engine) nextKeyVersion(ctx context.Context, cid string) (string, error) {
 	now := e.now()
 	v := uint64(max(now.UnixMilli(), 1))
+	// When the highest version held is plausible, no version lies above
+	// it: the scan of every version below can be skipped.
+	latest, err := e.store.LatestConversationKey(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return strconv.FormatUint(v, 10), nil
+	case err != nil:
+		return "", fmt.Errorf("session: reading conversation keys: %w", err)
+	}
+	latest.Key.Zero()
+	if n, perr := strconv.ParseUint(latest.Version, 10, 64); perr == nil && plausibleVersion(latest.Version, now) {
+		return strconv.FormatUint(max(v, n+1), 10), nil
+	}
 	keys, err := e.store.ConversationKeys(ctx, cid)
 	if err != nil {
 		return "", fmt.Errorf("session: reading conversation keys: %w", err)

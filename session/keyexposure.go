@@ -81,8 +81,12 @@ func exposedKey(cid string, recipients map[string]string, members []string) bool
 		a, b, _ := cutPair(cid)
 		members = []string{a, b}
 	}
+	in := make(map[string]bool, len(members))
+	for _, m := range members {
+		in[m] = true
+	}
 	for u := range recipients {
-		if !slices.Contains(members, u) {
+		if !in[u] {
 			return true
 		}
 	}

@@ -53,12 +53,13 @@ func plausibleVersion(v string, now time.Time) bool {
 }
 
 // validPublished parses the key sets published for uid (see
-// parsePublished), ascending by version; it fails when none is valid.
-func (e *Engine) validPublished(uid string, published []api.PublicKey) ([]*PeerKey, error) {
+// parsePublished; known are the stored binding digests), ascending by
+// version; it fails when none is valid.
+func (e *Engine) validPublished(uid string, published []api.PublicKey, known verifiedBindings) ([]*PeerKey, error) {
 	var valid []*PeerKey
 	var errs []error
 	for _, k := range published {
-		pk, err := parsePublished(uid, k, e.bindings)
+		pk, err := parsePublished(uid, k, e.bindings, known)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -79,7 +80,11 @@ func (e *Engine) validPublished(uid string, published []api.PublicKey) ([]*PeerK
 // sets published for uid, returning every report (rotations, skipped,
 // backdated and implausible versions).
 func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.PublicKey) ([]KeyChanged, error) {
-	valid, err := e.validPublished(uid, published)
+	known, err := e.storedBindings(ctx, []string{uid}, func(string) []string { return versionsOf(published) })
+	if err != nil {
+		return nil, err
+	}
+	valid, err := e.validPublished(uid, published, known)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.Public
 	defer e.peerMu.Unlock()
 	var reports []KeyChanged
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		p, err := e.pinIn(ctx, tx, uid, valid)
+		p, err := e.pinIn(ctx, tx, uid, valid, known)
 		reports = p.reports
 		return err
 	})
@@ -97,14 +102,27 @@ func (e *Engine) pinPeer(ctx context.Context, uid string, published []api.Public
 	return reports, nil
 }
 
-// pinIn runs the pinning decision for uid in tx.
-func (e *Engine) pinIn(ctx context.Context, tx keystore.Tx, uid string, valid []*PeerKey) (*pinning, error) {
+// pinIn runs the pinning decision for uid in tx and records the binding
+// digests of the versions it keeps (known: those stored before).
+func (e *Engine) pinIn(ctx context.Context, tx keystore.Tx, uid string, valid []*PeerKey, known verifiedBindings) (*pinning, error) {
 	stored, err := tx.PeerKeys(ctx, uid)
 	if err != nil {
 		return &pinning{}, err
 	}
-	p := &pinning{e: e, tx: tx, ctx: ctx, uid: uid, now: e.now(), peer: buildPeer(uid, stored)}
-	return p, p.apply(valid)
+	p := &pinning{e: e, tx: tx, ctx: ctx, uid: uid, now: e.now(), peer: buildPeer(uid, stored), kept: map[string]bool{}}
+	if err := p.apply(valid); err != nil {
+		return p, err
+	}
+	return p, p.recordBindings(valid, known)
+}
+
+// versionsOf lists the versions of published key sets.
+func versionsOf(published []api.PublicKey) []string {
+	out := make([]string, 0, len(published))
+	for _, k := range published {
+		out = append(out, k.PublicKeyVersion)
+	}
+	return out
 }
 
 // pinError is the error pinPeer returns for err.
@@ -125,14 +143,18 @@ var errPinAlone = errors.New("session: pin users one by one")
 // user's first write; should one ever come after a write, the batch is
 // pinned again user by user, each in a transaction of its own.
 func (e *Engine) pinPeers(ctx context.Context, uids []string, byUser map[string][]api.PublicKey) ([]KeyChanged, []error) {
+	known, err := e.storedBindings(ctx, uids, func(uid string) []string { return versionsOf(byUser[uid]) })
+	if err != nil {
+		return nil, []error{err}
+	}
 	valid := make([][]*PeerKey, len(uids))
 	parseErrs := make([]error, len(uids))
 	for i, uid := range uids {
-		valid[i], parseErrs[i] = e.validPublished(uid, byUser[uid])
+		valid[i], parseErrs[i] = e.validPublished(uid, byUser[uid], known)
 	}
 	var reports []KeyChanged
 	var errs []error
-	err := func() error {
+	err = func() error {
 		e.peerMu.Lock()
 		defer e.peerMu.Unlock()
 		return e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -142,7 +164,7 @@ func (e *Engine) pinPeers(ctx context.Context, uids []string, byUser map[string]
 					errs = append(errs, parseErrs[i])
 					continue
 				}
-				p, err := e.pinIn(ctx, tx, uid, valid[i])
+				p, err := e.pinIn(ctx, tx, uid, valid[i], known)
 				switch {
 				case err == nil:
 					reports = append(reports, p.reports...)
@@ -183,13 +205,15 @@ type pinning struct {
 	now     time.Time
 	peer    *Peer
 	reports []KeyChanged
-	wrote   bool // a key was stored
+	wrote   bool            // a key (or a binding digest) was stored
+	kept    map[string]bool // versions stored once apply is done
 }
 
 // put stores k; origin is recorded only when k is stored for the first time
 // (the store keeps the first one).
 func (p *pinning) put(k *PeerKey, pinned, verified bool, origin string) error {
 	p.wrote = true
+	p.kept[k.Version] = true
 	err := p.tx.PutPeerKey(p.ctx, keystore.PeerKey{
 		UserID: p.uid, Version: k.Version,
 		IdentityPublicKey: k.IdentityKey, SigningPublicKey: k.SigningKey,
@@ -219,6 +243,7 @@ func (p *pinning) apply(valid []*PeerKey) error {
 			if !old.sameKeys(k) {
 				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, p.uid, k.Version)
 			}
+			p.kept[k.Version] = true
 			accepted = append(accepted, k)
 			continue
 		}

@@ -316,6 +316,22 @@ func (k *storeKeys) missingSigners() []string {
 // key changes are stored under their own, lower versions and so never
 // displace it.
 func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version, maker string, err error) {
+	// The highest version is almost always the answer: read it alone
+	// before every version a long-lived conversation holds.
+	latest, err := e.store.LatestConversationKey(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, "", "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+	case err != nil:
+		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
+	}
+	now := e.now()
+	if latest.Verified && plausibleVersion(latest.Version, now) {
+		ck := crypto.ConversationKey(latest.Key)
+		latest.Key.Zero()
+		return &ck, latest.Version, latest.CreatedBy, nil
+	}
+	latest.Key.Zero()
 	keys, err := e.store.ConversationKeys(ctx, cid)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
@@ -325,7 +341,6 @@ func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.Conversat
 			keys[i].Key.Zero()
 		}
 	}()
-	now := e.now()
 	for i := len(keys) - 1; i >= 0; i-- {
 		if keys[i].Verified && plausibleVersion(keys[i].Version, now) {
 			ck := crypto.ConversationKey(keys[i].Key)
@@ -349,12 +364,25 @@ var errUnvouchedKey = errors.New("session: the group's newest key was made by a 
 // change establishes has no encryption key (ErrRosterUnknown); one whose
 // newest key has an unvouched maker gives errUnvouchedKey.
 func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if !IsGroup(cid) {
+		return e.encryptionKeyWith(ctx, cid, nil)
+	}
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKeyWith(ctx, cid, &r)
+}
+
+// encryptionKeyWith is encryptionKey with the signed roster of a group
+// already loaded (r; nil for a one-to-one conversation).
+func (e *Engine) encryptionKeyWith(ctx context.Context, cid string, r *rosterRec) (*crypto.ConversationKey, string, error) {
 	key, version, maker, err := e.heldKey(ctx, cid)
 	if err != nil {
 		return nil, "", err
 	}
 	if IsGroup(cid) {
-		if err := e.vouchKeyMaker(ctx, cid, version, maker); err != nil {
+		if err := e.vouchKeyMaker(r, cid, version, maker); err != nil {
 			key.Zero()
 			return nil, "", err
 		}
@@ -362,13 +390,9 @@ func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.Convers
 	return key, version, nil
 }
 
-// vouchKeyMaker checks that the signed roster of group cid vouches for
-// maker, who made its key version.
-func (e *Engine) vouchKeyMaker(ctx context.Context, cid, version, maker string) error {
-	r, err := loadRoster(ctx, e.store, cid)
-	if err != nil {
-		return err
-	}
+// vouchKeyMaker checks that r, the signed roster of group cid, vouches
+// for maker, who made its key version.
+func (e *Engine) vouchKeyMaker(r *rosterRec, cid, version, maker string) error {
 	switch {
 	case r.Base == "":
 		return fmt.Errorf("%w: %s: no signed group change of this group has been accepted, so nothing says who may read its key (version %s, made by %s); sync the group, or ask a member to add this account again", ErrRosterUnknown, cid, version, maker)

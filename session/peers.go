@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
@@ -35,6 +36,10 @@ type PeerKey struct {
 	Verified  bool
 	FirstSeen time.Time
 	LastSeen  time.Time
+
+	// binding is the bindingDigest of the key set as listed (zero for a
+	// key set read from the store).
+	binding [sha256.Size]byte
 }
 
 // Peer is everything the engine knows about one user's keys.
@@ -104,10 +109,15 @@ func (e *Engine) Peer(ctx context.Context, userID string) (*Peer, error) {
 // pinnedVersion returns the version of userID's pinned keys, Peer's
 // Current ("" when none), without parsing the keys.
 func (e *Engine) pinnedVersion(ctx context.Context, userID string) (string, error) {
+	return pinnedVersionIn(ctx, e.store, userID)
+}
+
+// pinnedVersionIn is pinnedVersion in tx.
+func pinnedVersionIn(ctx context.Context, tx keystore.PeerStore, userID string) (string, error) {
 	if err := checkUserID(userID); err != nil {
 		return "", err
 	}
-	stored, err := e.store.PeerKeys(ctx, userID)
+	stored, err := tx.PeerKeys(ctx, userID)
 	if err != nil {
 		return "", fmt.Errorf("session: reading peer keys: %w", err)
 	}
@@ -190,8 +200,10 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 }
 
 // parsePublished validates one published key set and normalises it. The
-// binding signature is checked against memo (nil: always checked).
-func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo) (*PeerKey, error) {
+// binding signature is not checked again when known holds the digest of
+// exactly these bytes (see bindingDigest); otherwise it is checked against
+// memo (nil: always checked).
+func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo, known verifiedBindings) (*PeerKey, error) {
 	if !decimal.Valid(k.PublicKeyVersion) {
 		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", ErrNoPeerKeys, uid, k.PublicKeyVersion)
 	}
@@ -209,8 +221,11 @@ func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo) (*Peer
 	if err != nil {
 		return nil, fmt.Errorf("%w: user %s version %s: signing key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
 	}
-	if err := crypto.VerifyKeyBindingMemo(idRaw, sg, sig, memo); err != nil {
-		return nil, fmt.Errorf("%w: user %s version %s: %w", ErrKeyBinding, uid, k.PublicKeyVersion, err)
+	d := bindingDigest(k.PublicKeyVersion, idRaw, sgRaw, sig)
+	if !known.has(uid, k.PublicKeyVersion, d) {
+		if err := crypto.VerifyKeyBindingMemo(idRaw, sg, sig, memo); err != nil {
+			return nil, fmt.Errorf("%w: user %s version %s: %w", ErrKeyBinding, uid, k.PublicKeyVersion, err)
+		}
 	}
 	return &PeerKey{
 		UserID:      uid,
@@ -218,6 +233,7 @@ func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo) (*Peer
 		IdentityKey: id.SPKI(),
 		SigningKey:  sg.SPKI(),
 		Fingerprint: crypto.FingerprintString(id),
+		binding:     d,
 	}, nil
 }
 

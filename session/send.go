@@ -380,94 +380,111 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	}, mid, nil
 }
 
-// ensureFreshKey rotates the conversation key when a participant's pinned
-// keys are newer than the keys the current conversation key was wrapped
-// to (under TrustStrict the rotation refuses unverified keys), when the
-// current key is said to be wrapped to anyone outside the conversation
-// (rule 5, see keyexposure.go: the server's word is taken as exposure),
-// and in a group when the newest key was made by a user the signed roster
-// does not vouch for (see encryptionKey). The
+// freshKey returns the key to encrypt new content of cid under (see
+// encryptionKey), rotating first when the current key is stale: when a
+// participant's pinned keys are newer than the keys it was wrapped to
+// (under TrustStrict the rotation refuses unverified keys), when it is
+// said to be wrapped to anyone outside the conversation (rule 5, see
+// keyexposure.go: the server's word is taken as exposure), and in a group
+// when it was made by a user the signed roster does not vouch for. The
 // participants are the conversation's two users or the group's roster
 // held from signed changes (see wrapTargets): a rotation that is needed
-// but whose roster is unknown, or under TrustStrict unconfirmed, fails. The
-// caller holds the conversation lock.
-func (e *Engine) ensureFreshKey(ctx context.Context, cid string) error {
+// but whose roster is unknown, or under TrustStrict unconfirmed, fails.
+// The caller holds the conversation lock.
+func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	key, version, stale, err := e.ensureFreshKey(ctx, cid)
+	if err != nil || !stale {
+		return key, version, err
+	}
+	if err := e.rekeyForRoster(ctx, cid); err != nil {
+		return nil, "", err
+	}
+	return e.encryptionKey(ctx, cid)
+}
+
+// ensureFreshKey returns the encryption key of cid (see encryptionKey)
+// when it is fresh, or reports it stale (see freshKey: exposed, older than
+// a member's pinned keys, or made by a user the roster does not vouch
+// for), returning no key, so that freshKey rotates first. The
+// conversation record and a group's roster are read once.
+func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version string, stale bool, err error) {
 	rec, err := e.store.Conversation(ctx, cid)
-	if errors.Is(err, keystore.ErrNotFound) {
-		if IsGroup(cid) {
-			return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
-		}
-		return nil
+	switch {
+	case errors.Is(err, keystore.ErrNotFound) && IsGroup(cid):
+		return nil, "", false, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+	case errors.Is(err, keystore.ErrNotFound):
+		key, version, err = e.encryptionKey(ctx, cid)
+		return key, version, false, err
+	case err != nil:
+		return nil, "", false, fmt.Errorf("session: reading conversation: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("session: reading conversation: %w", err)
-	}
-	if IsGroup(cid) {
-		// A group key must come from someone the signed roster vouches
-		// for (see encryptionKey); otherwise make one for the roster.
-		switch k, _, err := e.encryptionKey(ctx, cid); {
-		case err == nil:
-			k.Zero()
-		case errors.Is(err, errUnvouchedKey):
-			return e.rekeyForRoster(ctx, cid)
-		case !errors.Is(err, ErrNoConversationKey):
-			return err
-		}
-	}
-	meta := loadMeta(rec)
-	if len(meta.KeyRecipients) == 0 {
-		return nil
-	}
+	var roster *rosterRec
 	members := rec.Members
 	if IsGroup(cid) {
 		r, err := loadRoster(ctx, e.store, cid)
 		if err != nil {
-			return err
+			return nil, "", false, err
 		}
-		members = r.effective()
+		roster, members = &r, r.effective()
 	}
-	stale := exposedKey(cid, meta.KeyRecipients, members)
-	if !stale {
-		if stale, err = e.peersRekeyed(ctx, meta.KeyRecipients, members); err != nil {
-			return err
+	key, version, keyErr := e.encryptionKeyWith(ctx, cid, roster)
+	switch {
+	case errors.Is(keyErr, errUnvouchedKey):
+		// A group key must come from someone the signed roster vouches
+		// for; otherwise make one for the roster.
+		return nil, "", true, nil
+	case keyErr != nil && !errors.Is(keyErr, ErrNoConversationKey):
+		return nil, "", false, keyErr
+	}
+	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
+	if err != nil || stale {
+		if key != nil {
+			key.Zero()
 		}
+		return nil, "", stale, err
 	}
-	if !stale {
-		return nil
+	return key, version, false, keyErr
+}
+
+// keyStale reports whether the current key of cid, wrapped to recipients
+// (none recorded: not stale), is exposed to someone outside members or
+// older than a member's pinned keys.
+func (e *Engine) keyStale(ctx context.Context, cid string, recipients map[string]string, members []string) (bool, error) {
+	if len(recipients) == 0 {
+		return false, nil
 	}
-	return e.rekeyForRoster(ctx, cid)
+	if exposedKey(cid, recipients, members) {
+		return true, nil
+	}
+	return e.peersRekeyed(ctx, recipients, members)
 }
 
 // peersRekeyed reports whether a member other than this account is missing
 // from recipients (whom the current key was wrapped to) or now has a newer
-// pinned key than the one it was wrapped to.
+// pinned key than the one it was wrapped to. The pins are read in one
+// transaction.
 func (e *Engine) peersRekeyed(ctx context.Context, recipients map[string]string, members []string) (bool, error) {
-	for _, m := range members {
-		if m == e.userID {
-			continue
+	rekeyed := false
+	err := e.store.View(ctx, func(tx keystore.Tx) error {
+		for _, m := range members {
+			if m == e.userID {
+				continue
+			}
+			pinned, err := pinnedVersionIn(ctx, tx, m)
+			if err != nil {
+				return err
+			}
+			if pinned == "" {
+				continue
+			}
+			if v, ok := recipients[m]; !ok || v != pinned {
+				rekeyed = true
+				return nil
+			}
 		}
-		pinned, err := e.pinnedVersion(ctx, m)
-		if err != nil {
-			return false, err
-		}
-		if pinned == "" {
-			continue
-		}
-		if v, ok := recipients[m]; !ok || v != pinned {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// freshKey returns the key to encrypt new content of cid under, rotating
-// first when ensureFreshKey finds it stale. The caller holds the
-// conversation lock.
-func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
-	if err := e.ensureFreshKey(ctx, cid); err != nil {
-		return nil, "", err
-	}
-	return e.encryptionKey(ctx, cid)
+		return nil
+	})
+	return rekeyed, err
 }
 
 // rekeyForRoster distributes a new key of cid to whom wrapTargets allows.

@@ -25,10 +25,12 @@
 //     same events, one core and every core (the scaling reference).
 //   - rotate key, 2, 50 and 500 participants: Engine.Rotate of a
 //     one-to-one conversation or of a group the account created, each
-//     timed rotation in a fresh conversation keyed once (a rotation reads
-//     every key version held; a loop would pile up thousands). Group
-//     rotation syncs the roster and checks every member's keys first.
-//     Floor: N × ECIES wrap plus one sign.
+//     timed rotation in a fresh conversation keyed once (as a
+//     conversation holds a few versions, not the thousands a loop would
+//     pile up), by the engine that keyed it. Group rotation syncs the
+//     roster and looks up every member's keys first; a key set listed
+//     byte for byte as stored is not verified again, so the floor has no
+//     verification. Floor: N × ECIES wrap plus one sign.
 //   - send media and download media, 64 MiB: Engine.SendMedia and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
 //     same bytes in 1 KiB frames.

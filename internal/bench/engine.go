@@ -192,10 +192,9 @@ func newRotateFixture(ctx context.Context, n int) (*rotateFixture, error) {
 }
 
 // rotateRig is a fresh account in a conversation of n participants on a
-// stub, keyed once: one-to-one for n = 2, else a group it created. A
-// conversation's earlier key versions are read by every rotation, so each
-// timed rotation gets a fresh rig (as a conversation holds a few versions,
-// not the thousands a benchmark loop would pile up).
+// stub, keyed once: one-to-one for n = 2, else a group it created. Each
+// timed rotation gets a fresh rig, as a conversation holds a few key
+// versions, not the thousands a benchmark loop would pile up.
 type rotateRig struct {
 	ctx  context.Context
 	e    *session.Engine
