@@ -173,28 +173,35 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 
 // RefreshConversations lists the account's conversations on the server and
 // records any not yet stored (members and admins as the server reports
-// them). It returns the stored conversations afterwards.
+// them, for display). It returns the stored conversations afterwards. A
+// listed one-to-one conversation of two other users is ignored; a listing
+// that repeats a pagination token, or claims more for two pages in a row
+// that name no conversation not listed before, fails with ErrServerResponse.
 func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, error) {
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err
 	}
-	token := ""
-	seen := map[string]bool{}
-	for {
+	token, tokens, listed, idle := "", map[string]bool{}, map[string]bool{}, 0
+	for pages := 1; ; pages++ {
 		resp, err := srv.GetConversations(ctx, e.cfg.pageSize, token)
 		if err != nil {
 			return nil, fmt.Errorf("session: listing conversations: %w", err)
 		}
+		fresh := false
 		for _, c := range resp.Data {
+			fresh = fresh || !listed[c.ID]
+			listed[c.ID] = true
 			if err := e.recordServerConversation(ctx, c); err != nil {
 				return nil, err
 			}
 		}
-		if resp.Meta == nil || resp.Meta.NextToken == "" || seen[resp.Meta.NextToken] {
+		if resp.Meta == nil || resp.Meta.NextToken == "" {
 			break
 		}
-		seen[resp.Meta.NextToken] = true
+		if err := pagingFault(resp.Meta.NextToken, tokens, !fresh, &idle, pages); err != nil {
+			return nil, fmt.Errorf("session: listing conversations: %w", err)
+		}
 		token = resp.Meta.NextToken
 	}
 	return e.Conversations(ctx)
@@ -208,6 +215,11 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	cid, err := CanonicalID(c.ID, e.userID)
 	if err != nil {
 		return nil // ignore ids we cannot interpret
+	}
+	if !IsGroup(cid) {
+		if _, err := peerOf(cid, e.userID); err != nil {
+			return nil // another pair's conversation: not this account's
+		}
 	}
 	unlock, err := e.lockConv(ctx, cid)
 	if err != nil {

@@ -32,7 +32,9 @@
 // (TrustOnFirstUse, the default); a later change is pinned too but reported
 // loudly (KeyChanged, WithKeyChangeHandler) and the next send rotates the
 // conversation key to it. Under TrustStrict nothing is wrapped to a key the
-// user has not verified with Verify (compare SafetyNumber out of band).
+// user has not verified: compare SafetyNumber out of band, then pass the
+// number compared to Verify, which refuses (ErrKeyChanged) when the server
+// published other keys meanwhile.
 // Every received event is verified against pinned keys before it is
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for
@@ -48,9 +50,12 @@
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
-// long-lived and wrapped to long-term identity keys), and unsigned envelope
+// long-lived and wrapped to long-term identity keys), unsigned envelope
 // fields (sequence ids, timestamps, TTL, notify flags, group admin lists in
-// a group create) are server assertions.
+// a group create) are server assertions, and a media blob is bound to its
+// message only by its hash key and size (the server can swap in another
+// blob of the same size sealed under the same conversation key: see
+// DownloadMedia).
 //
 // # Sending
 //
@@ -134,7 +139,8 @@
 //	ErrKeyBinding           the peer's published keys are not bound by       treat as an attack; do not message
 //	                        their signature: a forged key set                the peer until it is resolved
 //	ErrKeyChanged           TrustStrict: the peer's keys changed since       compare SafetyNumber out of band,
-//	                        they were verified                               then Verify
+//	                        they were verified (Verify: since the number     then Verify
+//	                        was shown)
 //	ErrUnverifiedPeer       TrustStrict: the peer was never verified         compare SafetyNumber, then Verify
 //	Conversations and groups
 //	ErrUnknownConversation  the engine holds nothing of that conversation    RefreshConversations or Sync first

@@ -423,7 +423,7 @@ func Example_strictTrust() {
 		log.Fatal(err)
 	}
 	if mine == theirs {
-		if err := bob.Verify(ctx, alice.UserID()); err != nil {
+		if err := bob.Verify(ctx, alice.UserID(), mine); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -67,6 +67,9 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 		return "", err
 	}
 	defer unlock()
+	if err := e.unusedGroupID(ctx, gid); err != nil {
+		return "", err
+	}
 	p, err := e.prepareKey(ctx, gid, members)
 	if err != nil {
 		return "", err
@@ -134,6 +137,32 @@ func initializeGroup(ctx context.Context, srv Server) (string, error) {
 		return "", fmt.Errorf("%w: initialize returned no valid group id", ErrServerResponse)
 	}
 	return ini.Data.ConversationID, nil
+}
+
+// unusedGroupID fails with ErrServerResponse when the engine already holds
+// anything of the group id the server minted (a record, a key, a roster):
+// a server that re-mints a known group's id would have the create replace
+// that group's roster with the new group's members, and the next message to
+// the old group wrapped to them. The caller holds the conversation lock.
+func (e *Engine) unusedGroupID(ctx context.Context, gid string) error {
+	_, err := e.store.Conversation(ctx, gid)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: initialize returned %s, a group this account already holds", ErrServerResponse, gid)
+	case !errors.Is(err, keystore.ErrNotFound):
+		return fmt.Errorf("session: reading conversation: %w", err)
+	}
+	keys, err := e.store.ConversationKeys(ctx, gid)
+	if err != nil {
+		return fmt.Errorf("session: reading conversation keys: %w", err)
+	}
+	for i := range keys {
+		keys[i].Key.Zero()
+	}
+	if len(keys) > 0 {
+		return fmt.Errorf("%w: initialize returned %s, a group this account holds keys of", ErrServerResponse, gid)
+	}
+	return nil
 }
 
 // groupCreate is the GroupCreate of a new group under p's key: the title

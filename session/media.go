@@ -242,6 +242,12 @@ func (u *segmentUploader) flush() error {
 // sized up front from the attachment's announced size (but never more than
 // limit or 128 MiB before the bytes arrive); media that does not match the
 // announced size fails with ErrMediaTruncated.
+//
+// The blob is sealed under the conversation key and the signed attachment
+// names it only by hash key and size, so a blob of the same size sealed
+// under the same key (another attachment of the conversation, or one any
+// holder of the key uploaded) decrypts just as well: the server can swap it
+// in, and DownloadMedia cannot tell (a protocol limit; see SECURITY.md).
 func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
 	srv, err := e.srv()
 	if err != nil {

@@ -254,9 +254,10 @@ func nextFetched(ctx context.Context, pages <-chan fetched, verified <-chan veri
 	}
 }
 
-// pagingFault reports a server whose pagination does not progress: a
-// repeated token, maxIdlePages pages in a row that extended the range by
-// nothing, or more than maxSyncPages pages. It records the token.
+// pagingFault reports a server whose pagination (of events, or of the
+// conversation listing) does not progress: a repeated token, maxIdlePages
+// pages in a row that brought nothing new, or more than maxSyncPages pages.
+// It records the token.
 func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, pages int) error {
 	if tokens[next] {
 		return fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
@@ -267,10 +268,10 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 		*idle = 0
 	}
 	if *idle >= maxIdlePages {
-		return fmt.Errorf("%w: %d pages in a row brought no new events but the server claims more", ErrServerResponse, *idle)
+		return fmt.Errorf("%w: %d pages in a row brought nothing new but the server claims more", ErrServerResponse, *idle)
 	}
 	if pages >= maxSyncPages {
-		return fmt.Errorf("%w: server still claims more events after %d pages", ErrServerResponse, pages)
+		return fmt.Errorf("%w: server still claims more after %d pages", ErrServerResponse, pages)
 	}
 	tokens[next] = true
 	return nil

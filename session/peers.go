@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -237,13 +238,47 @@ func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo, known 
 	}, nil
 }
 
-// Verify records that the user confirmed userID's keys out of band (for
-// example by comparing SafetyNumber). It pins and marks verified the newest
-// stored key set of userID, which under TrustStrict unblocks encryption to a
-// peer whose keys changed. Keys are fetched first if none are stored.
-func (e *Engine) Verify(ctx context.Context, userID string) error {
+// Verify records that the user compared number, the SafetyNumber shown for
+// userID, out of band and found it matching: it pins and marks verified
+// userID's newest stored key set (which under TrustStrict unblocks
+// encryption to a peer whose keys changed) only when number is that key
+// set's SafetyNumber (spaces are ignored). If the keys changed since the
+// number was shown (the server published others while the user compared),
+// nothing is marked and it fails with ErrKeyChanged: show the new
+// SafetyNumber and compare again. A number that is not 60 digits fails with
+// ErrInvalidArgument. Keys are fetched first if none are stored.
+func (e *Engine) Verify(ctx context.Context, userID, number string) error {
+	want := strings.ReplaceAll(number, " ", "")
+	if len(want) != 60 || strings.Trim(want, "0123456789") != "" {
+		return fmt.Errorf("%w: a safety number is 60 digits", ErrInvalidArgument)
+	}
+	if userID == e.userID {
+		return fmt.Errorf("%w: safety number with oneself", ErrInvalidArgument)
+	}
+	kp, _, err := e.identity()
+	if err != nil {
+		return err
+	}
+	return e.verify(ctx, userID, func(target *PeerKey) error {
+		got := strings.ReplaceAll(safetyNumber(e.userID, kp, userID, target), " ", "")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return fmt.Errorf("%w: the keys of %s (version %s) are not the ones the safety number was shown for; compare the new safety number", ErrKeyChanged, userID, target.Version)
+		}
+		return nil
+	})
+}
+
+// verify marks userID's newest stored key set pinned and verified, after
+// check accepts it. The key set is read under the pinning
+// lock, so a refresh cannot slip another one in between.
+func (e *Engine) verify(ctx context.Context, userID string, check func(target *PeerKey) error) error {
 	defer e.deliverChanges()
-	peer, err := e.ensurePeer(ctx, userID)
+	if _, err := e.ensurePeer(ctx, userID); err != nil {
+		return err
+	}
+	e.peerMu.Lock()
+	defer e.peerMu.Unlock()
+	peer, err := e.Peer(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -251,8 +286,12 @@ func (e *Engine) Verify(ctx context.Context, userID string) error {
 	if peer.Pending != nil {
 		target = peer.Pending
 	}
-	e.peerMu.Lock()
-	defer e.peerMu.Unlock()
+	if target == nil {
+		return fmt.Errorf("%w: user %s", ErrNoPeerKeys, userID)
+	}
+	if err := check(target); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx keystore.Tx) error {
 		for _, k := range peer.History {
 			pinned := k.Version == target.Version
@@ -369,10 +408,16 @@ func (e *Engine) SafetyNumber(ctx context.Context, userID string) (string, error
 	if peer.Pending != nil {
 		target = peer.Pending
 	}
-	mine := safetyHalf(e.userID, kp.Identity.PublicKey().SPKI(), kp.Signing.PublicKey().SPKI())
+	return safetyNumber(e.userID, kp, userID, target), nil
+}
+
+// safetyNumber is the safety number of self (keys kp) and userID (keys
+// target), in SafetyNumber's form.
+func safetyNumber(self string, kp *crypto.KeyPair, userID string, target *PeerKey) string {
+	mine := safetyHalf(self, kp.Identity.PublicKey().SPKI(), kp.Signing.PublicKey().SPKI())
 	theirs := safetyHalf(userID, target.IdentityKey, target.SigningKey)
 	digits := mine + theirs
-	if decimal.Less(userID, e.userID) {
+	if decimal.Less(userID, self) {
 		digits = theirs + mine
 	}
 	var b strings.Builder
@@ -382,7 +427,7 @@ func (e *Engine) SafetyNumber(ctx context.Context, userID string) (string, error
 		}
 		b.WriteString(digits[i : i+5])
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 func safetyHalf(userID string, identitySPKI, signingSPKI []byte) string {

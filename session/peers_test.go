@@ -102,7 +102,7 @@ func TestStrictPolicy(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, ErrUnverifiedPeer) {
 		t.Fatalf("send to unverified peer: %v", err)
 	}
-	if err := alice.e.Verify(ctx, bob.id); err != nil {
+	if err := alice.e.Verify(ctx, bob.id, safetyNumberOf(t, alice.e, bob.id)); err != nil {
 		t.Fatal(err)
 	}
 	sent, err := alice.e.SendText(ctx, bob.id, "hi")
@@ -140,7 +140,7 @@ func TestStrictPolicy(t *testing.T) {
 	if sn1 != sn2 {
 		t.Fatalf("safety numbers differ:\n%s\n%s", sn1, sn2)
 	}
-	if err := alice.e.Verify(ctx, bob.id); err != nil {
+	if err := alice.e.Verify(ctx, bob.id, safetyNumberOf(t, alice.e, bob.id)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := alice.e.Rotate(ctx, sent.ConversationID); err != nil {
@@ -191,6 +191,42 @@ func TestSafetyNumber(t *testing.T) {
 	}
 }
 
+// Verify marks the keys verified only for the number shown for
+// them: a number shown before the peer's keys changed is refused with
+// ErrKeyChanged and marks nothing; the new number verifies the new keys.
+func TestVerify(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	shown := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
+	for _, bad := range []string{"", "12345", strings.Repeat("1", 59) + "x", alice.id} {
+		if err := alice.e.Verify(ctx, bob.id, bad); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("Verify(%q): %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+	n.newDevice(bob)
+	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.e.Verify(ctx, bob.id, shown); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("stale number: %v, want ErrKeyChanged", err)
+	}
+	p := testutil.Must(alice.e.Peer(ctx, bob.id))(t)
+	for _, k := range p.History {
+		if k.Verified {
+			t.Fatalf("version %s verified by a stale number", k.Version)
+		}
+	}
+	fresh := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
+	if err := alice.e.Verify(ctx, bob.id, strings.ReplaceAll(fresh, " ", "")); err != nil {
+		t.Fatalf("current number: %v", err)
+	}
+	p = testutil.Must(alice.e.Peer(ctx, bob.id))(t)
+	if p.Current == nil || !p.Current.Verified || p.Current.Version != p.History[len(p.History)-1].Version {
+		t.Fatalf("after verifying the current number: %+v", p.Current)
+	}
+}
+
 // Under TrustStrict, events signed with a peer's new, unverified keys are
 // not accepted until Verify.
 func TestStrictReceiveFromChangedKey(t *testing.T) {
@@ -198,7 +234,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	n := newNet(t)
 	alice := n.user("alice")
 	bob := n.user("bob", WithTrustPolicy(TrustStrict))
-	if err := bob.e.Verify(ctx, alice.id); err != nil {
+	if err := bob.e.Verify(ctx, alice.id, safetyNumberOf(t, bob.e, alice.id)); err != nil {
 		t.Fatal(err)
 	}
 	first, err := alice.e.SendText(ctx, bob.id, "from old keys")
@@ -227,7 +263,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	if !errors.Is(errs[second.MessageID], inbound.ErrUnknownSigningKey) {
 		t.Fatalf("message under unverified keys: %v", errs)
 	}
-	if err := bob.e.Verify(ctx, alice.id); err != nil {
+	if err := bob.e.Verify(ctx, alice.id, safetyNumberOf(t, bob.e, alice.id)); err != nil {
 		t.Fatal(err)
 	}
 	// Once verified, a fresh device reads it (the stored copy keeps its
@@ -280,4 +316,14 @@ func TestKeyChangeHandlerReentry(t *testing.T) {
 	default:
 		t.Fatal("handler not called")
 	}
+}
+
+// safetyNumberOf is the safety number e shows for userID now.
+func safetyNumberOf(t *testing.T, e *Engine, userID string) string {
+	t.Helper()
+	sn, err := e.SafetyNumber(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sn
 }

@@ -106,7 +106,7 @@ func TestRosterStrictRefusesUnconfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []*testUser{alice, bob, dave} {
-		if err := carol.e.Verify(ctx, u.id); err != nil {
+		if err := carol.e.Verify(ctx, u.id, safetyNumberOf(t, carol.e, u.id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestRosterStrictRefusesUnconfirmed(t *testing.T) {
 	if err := alice.e.AddMembers(ctx, g, erin.id); err != nil {
 		t.Fatal(err)
 	}
-	if err := carol.e.Verify(ctx, erin.id); err != nil {
+	if err := carol.e.Verify(ctx, erin.id, safetyNumberOf(t, carol.e, erin.id)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := carol.e.Rotate(ctx, g); err != nil {

@@ -214,7 +214,7 @@ var moreAttacks = []attack{
 		alice := w.newUser("alice", false)
 		bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
 		s := alice.send(bob.id, "hello")[0]
-		if err := bob.e.Verify(w.ctx, alice.id); err != nil {
+		if err := verifyPeer(bob, alice.id); err != nil {
 			return "", err
 		}
 		if r := bob.sync(s.ConversationID); r.err != nil {

@@ -713,7 +713,7 @@ func attackAddByClaimedAdminStrict(w *world) (string, error) {
 	}
 	w.injectData("claimed-admin-add", g, encodeAll(w, add)...)
 	for _, u := range []*user{alice, carol, mallory} {
-		if err := bob.e.Verify(w.ctx, u.id); err != nil {
+		if err := verifyPeer(bob, u.id); err != nil {
 			return "", err
 		}
 	}
@@ -1086,7 +1086,7 @@ func attackLateJoinerFakeRoster(w *world) (string, error) {
 	w.withholdGroupChanges()
 	w.injectData("fake-add", g, encodeAll(w, fake)...)
 	w.injectKeyChange("fake-key", g, kc, false)
-	if err := dave.e.Verify(w.ctx, mallory.id); err != nil {
+	if err := verifyPeer(dave, mallory.id); err != nil {
 		return "", err
 	}
 	ww := w.watchWraps(mallory)

@@ -343,7 +343,7 @@ func (a *app) verifyPeer(ctx context.Context, userID string, yes bool) error {
 			return errors.New("not marked verified: the safety numbers were not confirmed")
 		}
 	}
-	if err := e.Verify(ctx, userID); err != nil {
+	if err := e.Verify(ctx, userID, sn); err != nil {
 		return err
 	}
 	a.infof("%s The keys of %s are marked verified.", markOK, a.label(userID))

@@ -458,10 +458,10 @@ func (d *demo) compareSafetyNumbers(ctx context.Context, a, b *user) error {
 		d.failed++
 		return nil
 	}
-	if err := a.e.Verify(ctx, b.id); err != nil {
+	if err := a.e.Verify(ctx, b.id, an); err != nil {
 		return err
 	}
-	if err := b.e.Verify(ctx, a.id); err != nil {
+	if err := b.e.Verify(ctx, a.id, bn); err != nil {
 		return err
 	}
 	d.printf("%s alice and bob compared safety numbers out of band: %s\n", MarkVerified, an)

@@ -16,6 +16,14 @@
 // recovered keys only after checking they are the account's newest
 // registered keys.
 //
+// That check compares two answers of the same server, so it catches a stale
+// or foreign backup, not a server that controls both the realms it names
+// and the key listing: such a server can make Restore store keys of its
+// choosing (whose public halves it lists as the account's newest). A new
+// device has nothing else to check them against; show Restored.Fingerprint
+// so that the user can compare it with the fingerprint the old device
+// showed (xchat keys show). Peers who pinned the real keys see a key change.
+//
 // # Errors
 //
 // Besides the session errors of the account (session.ErrNotRegistered,
