@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,5 +327,56 @@ func TestNoChecksStricterThanSpec(t *testing.T) {
 		MediaHashKeys: []string{"abc"}, ActionSignatures: []api.ActionSignature{sig}})
 	if err != nil || !d.Deleted {
 		t.Fatalf("delete_for_self with media_hash_keys: %v", err)
+	}
+}
+
+// TestResponseBodyBounds reads bodies that announce their length and
+// bodies that do not (chunked), at and past the limit, and one announcing
+// more than it sends: the bytes read are the bytes served, a body past the
+// limit is refused whether or not it announced its length, and a short one
+// fails.
+func TestResponseBodyBounds(t *testing.T) {
+	const limit = 4096
+	body := func(n int) []byte { return bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n] }
+	for _, tc := range []struct {
+		name      string
+		n         int
+		announce  int // Content-Length sent (0: chunked)
+		wantError string
+	}{
+		{"announced, small", 100, 100, ""},
+		{"announced, at the limit", limit, limit, ""},
+		{"announced, past the limit", limit + 1, limit + 1, "exceeds"},
+		{"chunked, at the limit", limit, 0, ""},
+		{"chunked, past the limit", limit + 1, 0, "exceeds"},
+		{"announced more than sent", 100, 2000, "EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := body(tc.n)
+			c, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.announce > 0 {
+					w.Header().Set("Content-Length", strconv.Itoa(tc.announce))
+				}
+				for chunk := range slices.Chunk(want, 1000) {
+					_, _ = w.Write(chunk)
+					if tc.announce == 0 {
+						w.(http.Flusher).Flush()
+					}
+				}
+			}, api.WithMaxMediaBytes(limit), api.WithMaxAttempts(1))
+			got, _, err := c.DownloadMedia(context.Background(), "g1", "hk1")
+			if tc.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, want the %d served", len(got), len(want))
+			}
+		})
 	}
 }

@@ -154,7 +154,11 @@ func TestPagination(t *testing.T) {
 			q += "&pagination_token=" + url.QueryEscape(token)
 		}
 		var out api.GetChatConversationEventsResponse
-		e.must(e.do("GET", "/2/chat/conversations/"+f.hyphen+"/events"+q, b.token, nil), http.StatusOK).decode(t, &out)
+		r := e.must(e.do("GET", "/2/chat/conversations/"+f.hyphen+"/events"+q, b.token, nil), http.StatusOK)
+		if cl := r.header.Get("Content-Length"); cl != strconv.Itoa(len(r.body)) {
+			t.Fatalf("Content-Length %q for a body of %d bytes", cl, len(r.body))
+		}
+		r.decode(t, &out)
 		pages++
 		if out.Meta.ResultCount != len(out.Data) {
 			t.Fatalf("result_count %d for %d items", out.Meta.ResultCount, len(out.Data))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -62,6 +63,7 @@ type fileSpill struct {
 	id   [16]byte // binds the records to this file
 	at   map[int][2]int64
 	end  int64
+	buf  []byte // where put seals a page (ciphertext once it returns)
 }
 
 // newFileSpill makes a spill file in dir, its key and id read from rand
@@ -120,9 +122,12 @@ func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
 	if _, ok := sp.at[n]; ok {
 		return fmt.Errorf("session: staging page %d twice", n)
 	}
-	plain := p.encode()
-	sealed := sp.aead.Seal(plain[:0:0], nonce(n), plain, sp.aad(n))
-	clear(plain)
+	// Encoded into the spill's buffer, which has room for the tag, and
+	// sealed in place: no copy of the page is made, and the buffer kept
+	// for the next page holds none of its plaintext.
+	plain := p.appendEncoded(slices.Grow(sp.buf[:0], p.encodedCap()))
+	sealed := sp.aead.Seal(plain[:0], nonce(n), plain, sp.aad(n))
+	sp.buf = sealed[:0]
 	if _, err := sp.f.WriteAt(sealed, sp.end); err != nil {
 		return fmt.Errorf("session: staging page: %w", err)
 	}
@@ -253,14 +258,24 @@ func (s *syncState) clearStaged(ctx context.Context) error {
 const stagedVersion = 1
 
 func (p *syncPage) encode() []byte {
-	n := 1 + 5*binary.MaxVarintLen64 + len(p.memo)*len(crypto.MemoEntry{})
+	return p.appendEncoded(make([]byte, 0, p.encodedCap()))
+}
+
+// encodedCap bounds the length of the staged form, with room for a spill
+// file's tag (it seals the page in place).
+func (p *syncPage) encodedCap() int {
+	n := 1 + 9*binary.MaxVarintLen64 + len(p.memo)*len(crypto.MemoEntry{}) + chacha20poly1305.Overhead
 	for _, r := range p.raws {
 		n += binary.MaxVarintLen64 + len(r)
 	}
 	for _, b := range p.badB64 {
 		n += binary.MaxVarintLen64 + len(b)
 	}
-	b := make([]byte, 0, n+4*binary.MaxVarintLen64)
+	return n
+}
+
+// appendEncoded appends the staged form of p to b.
+func (p *syncPage) appendEncoded(b []byte) []byte {
 	b = append(b, stagedVersion)
 	b = binary.AppendUvarint(b, uint64(p.kcCount))
 	b = binary.AppendUvarint(b, uint64(len(p.raws)))

@@ -403,6 +403,49 @@ func TestFileSpillAuthenticates(t *testing.T) {
 	}
 }
 
+// TestFileSpillHoldsNoPlaintext: a page is sealed in place in the spill's
+// buffer, so neither the file nor the buffer kept for the next page holds
+// any of its plaintext, and the page's events are as they were; pages of
+// any size are read back whole.
+func TestFileSpillHoldsNoPlaintext(t *testing.T) {
+	c := ctx(t)
+	sp, err := newFileSpill(t.TempDir(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sp.close(c) }()
+	secret := bytes.Repeat([]byte("plaintext event "), 8)
+	p := &syncPage{raws: [][]byte{bytes.Clone(secret)}}
+	if err := sp.put(c, 1, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.raws[0], secret) {
+		t.Fatal("staging changed the page's events")
+	}
+	if bytes.Contains(sp.buf[:cap(sp.buf)], secret[:16]) {
+		t.Fatal("the spill's buffer holds the page's plaintext")
+	}
+	// A larger page after it, in the same buffer grown.
+	big := &syncPage{raws: [][]byte{bytes.Repeat(secret, 64), []byte("two")}, kcCount: 1}
+	if err := sp.put(c, 2, big); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sp.get(c, nil, 2); err != nil || len(got.raws) != 2 || !bytes.Equal(got.raws[0], big.raws[0]) || string(got.raws[1]) != "two" {
+		t.Fatalf("read back the larger page: %v", err)
+	}
+	file := make([]byte, sp.end)
+	if _, err := sp.f.ReadAt(file, 0); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(file, secret[:16]) {
+		t.Fatal("the spill file holds the page's plaintext")
+	}
+	got, err := sp.get(c, nil, 1)
+	if err != nil || len(got.raws) != 1 || !bytes.Equal(got.raws[0], secret) {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+}
+
 // FuzzDecodeStaged: the staged page decoder never panics, and what it
 // accepts encodes back to the same bytes.
 func FuzzDecodeStaged(f *testing.F) {

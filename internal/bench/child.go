@@ -255,10 +255,15 @@ func childHistory(spec childSpec) (*childResult, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	before, beforeB := ms.Mallocs, ms.TotalAlloc
+	stopProfile, err := startCPUProfile(spec.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
 	heap := sampleHeap()
 	c0, start := cpuTime(), time.Now()
 	n, err := decryptAll(keys, readEvents(r), spec.Workers)
 	heap.stop()
+	stopProfile()
 	if err != nil {
 		return nil, err
 	}
