@@ -38,7 +38,16 @@ var (
 	ErrWebhookTooLarge = errors.New("api: webhook body too large")
 	// ErrWebhookQueueFull: the consumer is behind; the delivery was refused.
 	ErrWebhookQueueFull = errors.New("api: webhook queue full")
+	// ErrCRCTokenShape: a CRC token that could be a delivery body (it
+	// holds '{'); answering it would sign that body. Not answered.
+	ErrCRCTokenShape = errors.New("api: webhook: crc_token shaped like a delivery body; not answered")
 )
+
+// crcTokenSafe reports whether a CRC token can never be a body the
+// receiver accepts: a delivery is a JSON object, which holds '{' (JSON has
+// no escapes outside strings), so a token without one cannot be signed
+// into a delivery by its CRC answer.
+func crcTokenSafe(token string) bool { return !strings.Contains(token, "{") }
 
 // WebhookSignature returns the signature header value of body under secret:
 // "sha256=" + base64(HMAC-SHA256(secret, body)). The same construction
@@ -188,10 +197,21 @@ func (r *WebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // serveCRC answers GET ?crc_token=T with {"response_token": "sha256=…"}.
+//
+// The answer is HMAC-SHA256(secret, T) in the very format of a delivery's
+// signature header, under the same secret: answering a token that could be
+// a delivery body would sign that body for whoever asked (anyone who can
+// reach the URL). Every body a delivery is read from is a JSON object, so
+// a token holding '{' is refused (X's tokens are random strings without
+// one; see crcTokenSafe).
 func (r *WebhookReceiver) serveCRC(w http.ResponseWriter, req *http.Request) {
 	tokens := req.URL.Query()["crc_token"]
 	if len(tokens) != 1 || tokens[0] == "" || len(tokens[0]) > MaxCRCTokenLength {
 		r.reject(w, http.StatusBadRequest, errors.New("api: webhook: GET without a single crc_token"), func(s *WebhookStats) { s.Malformed++ })
+		return
+	}
+	if !crcTokenSafe(tokens[0]) {
+		r.reject(w, http.StatusBadRequest, ErrCRCTokenShape, func(s *WebhookStats) { s.Malformed++ })
 		return
 	}
 	secret := r.consumer

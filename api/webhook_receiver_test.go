@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -67,6 +68,34 @@ func TestWebhookCRC(t *testing.T) {
 		if rec.Code != 400 {
 			t.Errorf("GET %q: %d", q, rec.Code)
 		}
+	}
+}
+
+// TestWebhookCRCIsNoSigningOracle: a CRC answer is the signature of its
+// token, so a token shaped like a delivery (a JSON object, which holds
+// '{') is not answered, and a delivery signed with what an answer would
+// have been is refused only because the answer was never given.
+func TestWebhookCRCIsNoSigningOracle(t *testing.T) {
+	var rejected []error
+	r := newReceiver(t, api.WebhookOptions{ConsumerSecret: []byte("consumer-secret"), OnReject: func(err error) { rejected = append(rejected, err) }})
+	for _, token := range []string{chatBody, " " + chatBody, "x{"} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest("GET", "/webhook?crc_token="+url.QueryEscape(token), nil))
+		if rec.Code != 400 || strings.Contains(rec.Body.String(), "sha256=") {
+			t.Errorf("CRC of %q: %d %q", token, rec.Code, rec.Body)
+		}
+	}
+	if len(rejected) != 3 || !errors.Is(rejected[0], api.ErrCRCTokenShape) {
+		t.Errorf("rejections %v", rejected)
+	}
+	// The honest token alphabet (base64url, as the emulator's) is answered.
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest("GET", "/webhook?crc_token=Zm9vYmFy-_0123456789", nil))
+	if rec.Code != 200 {
+		t.Errorf("honest CRC: %d", rec.Code)
+	}
+	if st := r.Stats(); st.CRC != 1 || st.Malformed != 3 || st.Accepted != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

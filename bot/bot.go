@@ -118,7 +118,11 @@ func (b *Bot) Use(mw ...Middleware) {
 func (b *Bot) OnMessage(h Handler) { b.set(&b.onMessage, h) }
 
 // OnEdit handles verified edits (Context.Text is the new text,
-// Context.Target the edited message).
+// Context.Target the edited message) of messages stored as their sender's.
+// An edit whose target is not (yet) stored, or not its sender's, goes to
+// OnUnverified (ErrUnconfirmedEdit): authorship of the target decides
+// whether an edit is allowed, and a target that arrives later is too late
+// for a handler that already acted.
 func (b *Bot) OnEdit(h Handler) { b.set(&b.onEdit, h) }
 
 // OnReaction handles verified reactions added or removed

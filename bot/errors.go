@@ -19,6 +19,11 @@ var (
 	// ErrUnordered marks an event the server gave no valid sequence id:
 	// it cannot be placed in its conversation, so no handler sees it.
 	ErrUnordered = errors.New("bot: event without a valid sequence id")
+	// ErrUnconfirmedEdit marks an Unverified edit whose target is not a
+	// stored, verified message of the edit's sender (not yet arrived, or
+	// another's): its sender's signature verified, but not its right to
+	// edit that message, so no handler sees it.
+	ErrUnconfirmedEdit = errors.New("bot: edit of a message its sender is not known to have written")
 	// ErrPanic wraps a handler's panic (the process carries on).
 	ErrPanic = errors.New("bot: handler panicked")
 	// ErrRateLimited is returned by the RateLimit middleware for an event

@@ -72,12 +72,37 @@ func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 		b.cfg.logger.Debug("bot: sender not on the allow-list", "conversation", en.ConversationID, "sender", en.SenderID)
 		return false, true
 	}
+	if en.Type == event.TypeEdit {
+		if err := r.editAuthored(en); err != nil {
+			b.unverified(r.storeCtx, en, err)
+			return false, true
+		}
+	}
 	kind, h, p := b.pick(en)
 	if h == nil {
 		b.m.ignored.Add(1)
 		return false, true
 	}
 	return true, r.invoke(kind, h, en, p)
+}
+
+// editAuthored checks that the message a verified edit names is stored,
+// verified and its sender's. An edit names its target by an unsigned
+// sequence id and may arrive before it (a withheld or reordered target):
+// the engine settles such an edit when the target arrives and rejects it
+// then if someone else wrote the target, but a handler's action cannot be
+// undone, so no handler sees an edit whose author wrote no message there.
+func (r *run) editAuthored(en *event.Entry) error {
+	target, err := r.entryAt(en.ConversationID, en.TargetSequenceID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w: %w", ErrUnverified, ErrUnconfirmedEdit, err)
+	case target == nil:
+		return fmt.Errorf("%w: %w: message %s is not stored", ErrUnverified, ErrUnconfirmedEdit, en.TargetSequenceID)
+	case !target.Verified || target.Type != event.TypeMessage || target.SenderID != en.SenderID:
+		return fmt.Errorf("%w: %w: %s %s is not a verified message of %s", ErrUnverified, ErrUnconfirmedEdit, target.Type, en.TargetSequenceID, en.SenderID)
+	}
+	return nil
 }
 
 // pick chooses the handler of a verified entry of another user.

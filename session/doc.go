@@ -55,7 +55,11 @@
 // a group create) are server assertions, and a media blob is bound to its
 // message only by its hash key and size (the server can swap in another
 // blob of the same size sealed under the same conversation key: see
-// DownloadMedia).
+// DownloadMedia). Nothing signed orders an author's edits of one message,
+// so which edit a message shows as its latest is the server's word (the
+// one it sequences last), as long as this account has not stored them in
+// another order: an edit replayed under a newer sequence id fails as
+// ErrReplayed.
 //
 // # Sending
 //
