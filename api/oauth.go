@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -218,7 +219,9 @@ func (r *refreshingTokenSource) Token() (*oauth2.Token, error) {
 // command-line program: it listens on a loopback port, calls openURL with
 // the authorization URL (to open a browser or print it), waits for the
 // redirect, checks state, and exchanges the code with the PKCE verifier.
-// It gives up after cfg.Timeout or when ctx ends.
+// A request to the callback with another state is refused and ignored (any
+// local web page can send one; it must not end the login); the login gives
+// up after cfg.Timeout or when ctx ends, saying how many were refused.
 func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) (*oauth2.Token, error) {
 	if cfg == nil || cfg.ClientID == "" {
 		return nil, fmt.Errorf("%w: missing client id", ErrLogin)
@@ -260,6 +263,7 @@ func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) 
 		err  error
 	}
 	results := make(chan outcome, 1)
+	var mismatched atomic.Int64 // redirects refused for their state
 	var once sync.Once
 	finish := func(o outcome) { once.Do(func() { results <- o }) }
 
@@ -272,8 +276,11 @@ func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) 
 		q := r.URL.Query()
 		got := q.Get("state")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(state)) != 1 {
+			// Not the redirect of this login: anything that can reach the
+			// port (a web page in the user's browser) can send one, so it
+			// is refused and ignored rather than allowed to end the login.
+			mismatched.Add(1)
 			http.Error(w, "state mismatch", http.StatusBadRequest)
-			finish(outcome{err: fmt.Errorf("%w: state mismatch in redirect", ErrLogin)})
 			return
 		}
 		if e := q.Get("error"); e != "" {
@@ -307,6 +314,9 @@ func LoopbackLogin(ctx context.Context, cfg *OAuthConfig, openURL func(string)) 
 	var res outcome
 	select {
 	case <-ctx.Done():
+		if n := mismatched.Load(); n > 0 {
+			return nil, fmt.Errorf("%w: waiting for redirect: %w (%d redirects with another state refused)", ErrLogin, ctx.Err(), n)
+		}
 		return nil, fmt.Errorf("api: oauth login: waiting for redirect: %w", ctx.Err())
 	case res = <-results:
 	}

@@ -209,22 +209,60 @@ func TestAuthServerRejectsWrongVerifier(t *testing.T) {
 	}
 }
 
+// A redirect with another state (any local web page can send one) is
+// refused and does not end the login: the genuine redirect that follows
+// completes it, and the forged code is never exchanged.
 func TestLoopbackLoginStateMismatch(t *testing.T) {
 	a := newAuthServer(t)
-	_, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
+	br := newBrowser()
+	forged := make(chan int, 1)
+	tok, err := api.LoopbackLogin(context.Background(), a.config(), func(u string) {
 		au, err := url.Parse(u)
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		go func() {
-			resp, err := http.Get(au.Query().Get("redirect_uri") + "?code=code-1&state=forged")
-			if err == nil {
-				resp.Body.Close()
-			}
-		}()
+		resp, err := http.Get(au.Query().Get("redirect_uri") + "?code=forged-code&state=forged")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+		forged <- resp.StatusCode
+		br.open(u)
 	})
-	if !errors.Is(err, api.ErrLogin) || !strings.Contains(err.Error(), "state") {
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.wait(t)
+	if status := <-forged; status != http.StatusBadRequest {
+		t.Fatalf("forged redirect answered %d, want 400", status)
+	}
+	if !strings.HasPrefix(tok.AccessToken, "at-") {
+		t.Fatalf("token = %+v", tok)
+	}
+}
+
+// A login that only ever sees redirects with another state times out and
+// says so.
+func TestLoopbackLoginStateMismatchOnly(t *testing.T) {
+	a := newAuthServer(t)
+	cfg := a.config()
+	cfg.Timeout = 200 * time.Millisecond
+	_, err := api.LoopbackLogin(context.Background(), cfg, func(u string) {
+		au, err := url.Parse(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp, err := http.Get(au.Query().Get("redirect_uri") + "?code=code-1&state=forged")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+	})
+	if !errors.Is(err, api.ErrLogin) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 redirects with another state refused") {
 		t.Fatalf("err = %v", err)
 	}
 }
