@@ -117,7 +117,11 @@
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
-// a title another client signed in plaintext is shown as it is.
+// a title another client signed in plaintext is shown as it is. The
+// server's group_name is signed by nobody: it fills in an unknown title only
+// when it opens under the key new content goes under, made by a member the
+// roster vouches for and wrapped to nobody off the roster (no older key,
+// which a removed member or an outsider may hold, authenticates it).
 //
 // # Errors
 //

@@ -723,8 +723,8 @@ func looksSealed(s string) bool {
 }
 
 // refreshGroupTitle fills in an unknown group title from the server's
-// conversation record: the title there is encrypted under a conversation
-// key, which authenticates it. Best effort.
+// conversation record. Nobody signs that record's title: the secretbox is
+// its only authentication, so it opens only under titleKey. Best effort.
 func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	c, err := e.store.Conversation(ctx, cid)
 	if err != nil || c.Type != KindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
@@ -732,6 +732,10 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	}
 	resp, err := e.server.GetConversation(ctx, PathID(cid))
 	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
+		return
+	}
+	pt, ok := e.openServerTitle(ctx, cid, loadMeta(c), resp.Data.GroupName)
+	if !ok {
 		return
 	}
 	_ = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -743,14 +747,52 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 		if !titleUnopened(m) {
 			return nil
 		}
-		pt, ok := e.openTitle(ctx, tx, cid, "", resp.Data.GroupName)
-		if !ok {
-			return nil
-		}
 		m.Title, m.TitleCipher = pt, resp.Data.GroupName
 		c.Meta = m.encode()
 		return tx.PutConversation(ctx, c)
 	})
+}
+
+// openServerTitle opens title, the unsigned group name of the server's
+// record of cid (meta its stored record), under titleKey only.
+func (e *Engine) openServerTitle(ctx context.Context, cid string, meta convMeta, title string) (string, bool) {
+	ct, err := wire.DecodeB64(title)
+	if err != nil || len(ct) < crypto.SecretboxOverhead {
+		return "", false
+	}
+	key, err := e.titleKey(ctx, cid, meta)
+	if err != nil {
+		return "", false
+	}
+	defer key.Zero()
+	pt, err := crypto.Open(key, ct)
+	if err != nil {
+		return "", false
+	}
+	return string(pt), true
+}
+
+// titleKey returns the one key that may authenticate an unsigned group
+// title: the key new content of cid goes under (made by this account or a
+// member the signed roster vouches for), unless the server says it was
+// wrapped to someone off the roster. Any other key held may be held by
+// someone who is no member now: an outsider it was exposed to, a removed
+// member, or an unvouched maker; an older key's recipients are not even
+// recorded.
+func (e *Engine) titleKey(ctx context.Context, cid string, meta convMeta) (*crypto.ConversationKey, error) {
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return nil, err
+	}
+	key, version, err := e.encryptionKeyWith(ctx, cid, &r)
+	if err != nil {
+		return nil, err
+	}
+	if exposedKey(cid, meta.KeyRecipients, r.effective()) {
+		key.Zero()
+		return nil, fmt.Errorf("session: key version %s of %s was wrapped to a non-member", version, cid)
+	}
+	return key, nil
 }
 
 // finish records the sync position.
