@@ -191,25 +191,8 @@ var pushRosterAttacks = []attack{
 	{"pushed-backdated-message-of-removed-member", func(w *world) (string, error) {
 		// As removed-member-backdated-message, but the message of carol,
 		// removed, is pushed with a sequence id before her removal.
-		gr := newGroup(w)
-		if r := gr.carol.sync(gr.g); r.err != nil {
-			return "", r.err
-		}
-		c, err := gr.bob.e.Conversation(w.ctx, gr.g)
-		if err != nil {
-			return "", err
-		}
-		rmSeq, backSeq := gr.top(10), gr.top(5)
-		rm, err := gr.alice.removal(gr.env(rmSeq, gr.hello.SequenceID, 13), gr.carol.id)
-		if err != nil {
-			return "", err
-		}
-		w.injectData("removal", gr.g, encodeAll(w, rm)...)
-		if r := gr.bob.sync(gr.g); r.err != nil {
-			return "", r.err
-		}
 		said := "carol, after her removal, pushed backdated"
-		msg, err := gr.carol.forger().Message(gr.env(backSeq, gr.hello.SequenceID, 14), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), text(said))
+		gr, msg, err := backdatedAfterRemoval(w, said)
 		if err != nil {
 			return "", err
 		}

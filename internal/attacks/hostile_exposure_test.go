@@ -168,21 +168,41 @@ func notMember(w *world, u *user, cid string, outsider *user) error {
 // appends outsider mallory (with a wrapped key) to the rotation's
 // participants as served to bob.
 func attackWrappedToOutsiderGroup(w *world) (string, error) {
+	x, err := rotationWrappedToOutsider(w)
+	if err != nil {
+		return "", err
+	}
+	gr := x.gr
+	return exposureRefused(w, gr.bob, gr.g, x.rotation.GetSequenceID(), x.version, x.mallory, []string{gr.alice.id, gr.bob.id, gr.carol.id})
+}
+
+// outsiderRotation is the scene rotationWrappedToOutsider sets.
+type outsiderRotation struct {
+	gr       *group
+	mallory  *user                // the outsider
+	version  string               // the rotated key's version
+	rotation *tevent.MessageEvent // alice's key change, as the server stores it
+}
+
+// rotationWrappedToOutsider: alice rotates the group key and sends under
+// it; the server appends outsider mallory (with a wrapped key) to the
+// rotation's participants as served from then on.
+func rotationWrappedToOutsider(w *world) (*outsiderRotation, error) {
 	gr := newGroup(w)
 	mallory := w.newUser("mallory", false)
 	v2, err := gr.alice.e.Rotate(w.ctx, gr.g)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	gr.alice.send(gr.g, "under the rotated key")
 	rotation, err := w.keyChangeOf(gr.alice, gr.g, v2)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := w.servePadded("wrap-to-outsider", rotation.GetMessageID(), mallory); err != nil {
-		return "", err
+		return nil, err
 	}
-	return exposureRefused(w, gr.bob, gr.g, rotation.GetSequenceID(), v2, mallory, []string{gr.alice.id, gr.bob.id, gr.carol.id})
+	return &outsiderRotation{gr: gr, mallory: mallory, version: v2, rotation: rotation}, nil
 }
 
 // exposureRefused has victim sync cid, whose key change at kcSeq (key

@@ -43,20 +43,11 @@ func (w *world) serveGroupName(name, title string, key *crypto.ConversationKey) 
 // says an outsider holds authenticates nothing. bob must report the
 // exposure and keep the title unknown.
 func attackTitleUnderExposedKey(w *world) (string, error) {
-	gr := newGroup(w)
-	mallory := w.newUser("mallory", false)
-	v2, err := gr.alice.e.Rotate(w.ctx, gr.g)
+	x, err := rotationWrappedToOutsider(w)
 	if err != nil {
 		return "", err
 	}
-	gr.alice.send(gr.g, "under the rotated key")
-	rotation, err := w.keyChangeOf(gr.alice, gr.g, v2)
-	if err != nil {
-		return "", err
-	}
-	if err := w.servePadded("wrap-to-outsider", rotation.GetMessageID(), mallory); err != nil {
-		return "", err
-	}
+	gr, mallory, v2, rotation := x.gr, x.mallory, x.version, x.rotation
 	const forged = "mallory's group"
 	key := gr.alice.convKey(gr.g, v2)
 	defer key.Zero()
@@ -91,20 +82,11 @@ func attackTitleUnderExposedKey(w *world) (string, error) {
 // either. A title sealed under bob's own new key (as a member posts it) is
 // then shown.
 func attackTitleUnderSupersededKey(w *world) (string, error) {
-	gr := newGroup(w)
-	mallory := w.newUser("mallory", false)
-	v2, err := gr.alice.e.Rotate(w.ctx, gr.g)
+	x, err := rotationWrappedToOutsider(w)
 	if err != nil {
 		return "", err
 	}
-	gr.alice.send(gr.g, "under the rotated key")
-	rotation, err := w.keyChangeOf(gr.alice, gr.g, v2)
-	if err != nil {
-		return "", err
-	}
-	if err := w.servePadded("wrap-to-outsider", rotation.GetMessageID(), mallory); err != nil {
-		return "", err
-	}
+	gr, v2 := x.gr, x.version
 	if r := gr.bob.sync(gr.g); r.err != nil {
 		return "", r.err
 	}

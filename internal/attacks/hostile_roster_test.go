@@ -836,25 +836,8 @@ func attackCreateReplayedFirstSync(w *world) (string, error) {
 // carol, carol writes again and the server slips her message under a
 // sequence id older than the removal (sequence ids are not signed).
 func attackRemovedBackdated(w *world) (string, error) {
-	gr := newGroup(w)
-	if r := gr.carol.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
-	if err != nil {
-		return "", err
-	}
-	rmSeq, backSeq := gr.top(10), gr.top(5)
-	rm, err := gr.alice.removal(gr.env(rmSeq, gr.hello.SequenceID, 13), gr.carol.id)
-	if err != nil {
-		return "", err
-	}
-	w.injectData("removal", gr.g, encodeAll(w, rm)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
 	said := "carol, after her removal, backdated"
-	msg, err := gr.carol.forger().Message(gr.env(backSeq, gr.hello.SequenceID, 14), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), text(said))
+	gr, msg, err := backdatedAfterRemoval(w, said)
 	if err != nil {
 		return "", err
 	}
@@ -868,6 +851,32 @@ func attackRemovedBackdated(w *world) (string, error) {
 		return "", err
 	}
 	return "backdated message rejected: " + ev.Error(), nil
+}
+
+// backdatedAfterRemoval sets the scene of the backdated-message attacks:
+// alice removes carol and the victim bob applies the removal; then carol's
+// message saying said is forged under a sequence id older than the removal
+// (sequence ids are not signed), for the caller to serve.
+func backdatedAfterRemoval(w *world, said string) (*group, *event.MessageEvent, error) {
+	gr := newGroup(w)
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return nil, nil, r.err
+	}
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return nil, nil, err
+	}
+	rmSeq, backSeq := gr.top(10), gr.top(5)
+	rm, err := gr.alice.removal(gr.env(rmSeq, gr.hello.SequenceID, 13), gr.carol.id)
+	if err != nil {
+		return nil, nil, err
+	}
+	w.injectData("removal", gr.g, encodeAll(w, rm)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return nil, nil, r.err
+	}
+	msg, err := gr.carol.forger().Message(gr.env(backSeq, gr.hello.SequenceID, 14), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), text(said))
+	return gr, msg, err
 }
 
 // attackRemovedRotates: carol, removed, signs a key change of the group at
