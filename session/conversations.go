@@ -642,8 +642,8 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keys
 }
 
 // DeleteMessages deletes messages by sequence id. forAll deletes them for
-// every participant (own messages only); otherwise only from this account's
-// view. Like a message, the signed MessageDeleteEvent goes through the
+// every participant (own messages only, never a group change, key change
+// or delete: ErrNotAuthorized); otherwise only from this account's view. Like a message, the signed MessageDeleteEvent goes through the
 // outbox (see FlushOutbox): older pending sends of the conversation go
 // first, and a delete that is not delivered stays queued (*QueuedError) for
 // a retry with the same message id.
@@ -674,6 +674,9 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 			old.Body.Zero()
 			if old.SenderID != e.userID {
 				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", ErrNotAuthorized, s, old.SenderID)
+			}
+			if !deletableType(old.Type) {
+				return fmt.Errorf("%w: %s is a %s; only messages may be deleted for everyone", ErrNotAuthorized, s, old.Type)
 			}
 		}
 	}

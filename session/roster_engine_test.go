@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
@@ -339,5 +340,39 @@ func TestUnvouchedKeyIsReplaced(t *testing.T) {
 	res := mustSync(t, carol, g)
 	if got := texts(res.Entries); !slices.Contains(got, "for the group only") {
 		t.Fatalf("carol reads %v", got)
+	}
+}
+
+// TestDeleteForAllRefusesGroupChanges: an admin cannot delete for everyone
+// the record of her own group change (or the key change made with it): a
+// delete for everyone removes messages only.
+func TestDeleteForAllRefusesGroupChanges(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob, carol := n.user("alice"), n.user("bob"), n.user("carol")
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.e.AddMembers(ctx, g, carol.id); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, alice, g)
+	h := testutil.Must(alice.e.History(ctx, g, "", 0))(t)
+	var changes int
+	for _, en := range h {
+		if en.Type != event.TypeGroupChange && en.Type != event.TypeKeyChange {
+			continue
+		}
+		changes++
+		if err := alice.e.DeleteMessages(ctx, g, []string{en.SequenceID}, true); !errors.Is(err, ErrNotAuthorized) {
+			t.Fatalf("delete for everyone of own %s %s: %v", en.Type, en.SequenceID, err)
+		}
+	}
+	if changes < 2 {
+		t.Fatalf("%d group and key changes in alice's history", changes)
+	}
+	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
+		t.Fatalf("refused deletes queued: %+v", out)
 	}
 }

@@ -300,10 +300,13 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 }
 
 // gateDelete rejects (ErrNotAuthorized) a verified delete-for-all naming a
-// stored message of another author: only a message's author may delete it
-// for everyone. Only a verified stored event has a known author: the
-// sender an unverified event claims is the server's word, so such a target
-// neither rejects nor vouches for the delete (see applyDelete).
+// stored message of another author, or a stored event that is not a
+// message at all: only a message's author may delete it for everyone, and
+// nobody deletes the record of a group change, key change or delete (an
+// admin erasing her own member add would hide whom she let in). Only a
+// verified stored event has a known author and kind: what an unverified
+// event claims is the server's word, so such a target neither rejects nor
+// vouches for the delete (see applyDelete).
 func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	d := ev.Delete
 	if d == nil || d.Action != event.DeleteForAll {
@@ -322,8 +325,25 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 			reject(ev, fmt.Errorf("%w: %s deletes for everyone message %s of %s", ErrNotAuthorized, ev.SenderID, seq, old.SenderID))
 			return nil
 		}
+		if old.Verified && !deletableType(old.Type) {
+			reject(ev, fmt.Errorf("%w: %s deletes for everyone %s %s; only messages may be deleted", ErrNotAuthorized, ev.SenderID, old.Type, seq))
+			return nil
+		}
 	}
 	return nil
+}
+
+// deletableType reports whether a stored event of type t may be removed by
+// a delete for everyone: a message (text, reaction, edit and the other
+// message contents), never the record of a signed change to the
+// conversation.
+func deletableType(t string) bool {
+	switch t {
+	case event.TypeGroupChange, event.TypeKeyChange, event.TypeDelete,
+		event.KindConversationDelete.String(), event.KindMetadataChange.String():
+		return false
+	}
+	return true
 }
 
 // gateReplay rejects (ErrReplayed) a signed event whose message id is

@@ -578,7 +578,8 @@ func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.St
 
 // applyDelete erases the content of messages removed by a verified
 // delete: for everyone when the delete's author wrote them (a verified
-// stored message: an unverified one's sender is the server's word), or for
+// stored message: an unverified one's sender is the server's word; never a
+// group change, key change or delete: see deletableType), or for
 // this account when it deleted them for itself. The entry stays (Removed) so
 // the transcript keeps its shape.
 func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
@@ -592,7 +593,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 		if err != nil {
 			return err
 		}
-		if old == nil || (forAll && (old.SenderID != ev.SenderID || !old.Verified)) {
+		if old == nil || (forAll && (old.SenderID != ev.SenderID || !old.Verified || !deletableType(old.Type))) {
 			if old != nil {
 				old.Body.Zero()
 			}
