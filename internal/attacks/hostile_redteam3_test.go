@@ -1,6 +1,7 @@
 package attacks
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/xchat-go/xchat/api"
@@ -35,6 +36,23 @@ func (w *world) serveGroupName(name, title string, key *crypto.ConversationKey) 
 	return nil
 }
 
+// forgedTitleUnshown checks that bob read the group's record carrying the
+// forged title (the proxy rule "forged-title" served it) and shows no
+// title; sealed says under which key the forged title was sealed.
+func forgedTitleUnshown(w *world, gr *group, sealed string) error {
+	if w.proxy.Hits("forged-title") == 0 {
+		return errorf("bob never read the group's record: the attack did not run")
+	}
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return err
+	}
+	if c.Title != "" {
+		return errorf("bob shows the title %q, %s", c.Title, sealed)
+	}
+	return nil
+}
+
 // attackTitleUnderExposedKey: the group has no title. alice rotates its
 // key; the server lists outsider mallory among the rotation's recipients
 // (its word that she holds the key), and serves as the group's name a
@@ -62,15 +80,8 @@ func attackTitleUnderExposedKey(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if w.proxy.Hits("forged-title") == 0 {
-		return "", errorf("bob never read the group's record: the attack did not run")
-	}
-	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
-	if err != nil {
+	if err := forgedTitleUnshown(w, gr, fmt.Sprintf("sealed under version %s which the server says outsider %s holds", v2, mallory.id)); err != nil {
 		return "", err
-	}
-	if c.Title != "" {
-		return "", errorf("bob shows the title %q, sealed under version %s which the server says outsider %s holds", c.Title, v2, mallory.id)
 	}
 	return "reported " + a.String() + "; the title sealed under the exposed key stays unknown", nil
 }
@@ -102,15 +113,8 @@ func attackTitleUnderSupersededKey(w *world) (string, error) {
 	if r := gr.bob.sync(gr.g); r.err != nil {
 		return "", r.err
 	}
-	if w.proxy.Hits("forged-title") == 0 {
-		return "", errorf("bob never read the group's record: the attack did not run")
-	}
-	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
-	if err != nil {
+	if err := forgedTitleUnshown(w, gr, fmt.Sprintf("sealed under the exposed version %s after he replaced it with %s", v2, fresh)); err != nil {
 		return "", err
-	}
-	if c.Title != "" {
-		return "", errorf("bob shows the title %q, sealed under the exposed version %s after he replaced it with %s", c.Title, v2, fresh)
 	}
 	// Honest traffic of the same shape: the name sealed under the newest
 	// key, which bob made for the members.
@@ -123,7 +127,8 @@ func attackTitleUnderSupersededKey(w *world) (string, error) {
 	if r := gr.bob.sync(gr.g); r.err != nil {
 		return "", r.err
 	}
-	if c, err = gr.bob.e.Conversation(w.ctx, gr.g); err != nil {
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
 		return "", err
 	}
 	if c.Title != "Team" {
