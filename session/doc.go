@@ -74,7 +74,10 @@
 //     what was not sent and why (*RejectedError, ErrRejected); a send
 //     refused for a stale key is sealed again under the current one (up
 //     to four times in one call, when rotations keep overtaking it; then
-//     it stays queued).
+//     it stays queued), unless the group gained members since it was
+//     written: the server decides when a key is stale, so it could hold a
+//     send until an add; such a send is rejected (ErrAudienceGrew) and its
+//     text given back, never shown to the new members.
 //   - Before a send whose earlier attempt may have arrived is repeated, the
 //     conversation is synced and searched for its message id: the spec
 //     does not promise that the server de-duplicates. A repeated delete
@@ -166,6 +169,9 @@
 //	                        with its message id (*QueuedError)               same message id is reused)
 //	ErrRejected             refused for good by the server and dropped       tell the user what was not sent and why
 //	                        from the outbox (*RejectedError)
+//	ErrAudienceGrew         a group send refused for a stale key, not        show its text (RejectedError.Text); the
+//	                        sealed again: the group gained members since     user sends it again if the new members
+//	                        it was written (cause inside *RejectedError)     should read it
 //	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
 //	                        conversation's pending sends
 //	ErrMediaTooLarge        media above MaxMediaBytes                        send something smaller

@@ -83,14 +83,21 @@ type outboxContent struct {
 	// one upload and key version: it is never sealed again nor matched as
 	// a resend.
 	Media string `json:"media,omitempty"`
+	// Audience is, for a group, the signed roster (this account's own
+	// pending adds included) when the send was first sealed: whom it was
+	// written for. A reseal never reaches anyone outside it.
+	Audience []string `json:"audience,omitempty"`
 }
 
-// sameAs reports whether c and o ask for the same send.
+// sameAs reports whether c and o ask for the same send (whoever they were
+// written for).
 func (c *outboxContent) sameAs(o *outboxContent) bool {
 	if c == nil || o == nil || c.Media != "" || o.Media != "" {
 		return false
 	}
-	return reflect.DeepEqual(c, o)
+	a, b := *c, *o
+	a.Audience, b.Audience = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // resealable reports whether a send of c rejected for a stale key can be
@@ -623,6 +630,9 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 		q := p.queued(fmt.Errorf("sealed under a key that is no longer current; cannot fetch the current one: %w", err))
 		return nil, nil, q
 	}
+	if err := e.checkAudience(ctx, p); err != nil {
+		return nil, nil, err
+	}
 	np, err = e.prepare(ctx, sg, cid, "", c, e.builder(ctx, c, nil))
 	if err != nil {
 		return nil, nil, err
@@ -639,6 +649,33 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 	}
 	s, err = e.deliver(ctx, np, false)
 	return s, np, err
+}
+
+// checkAudience refuses to seal a group send again once the group has
+// gained members since it was first sealed: the current key is wrapped to
+// them, and the server, which decides when a key is stale, could hold a
+// send until an add and so choose who reads it. The item is removed and
+// its text given back (*RejectedError, cause ErrAudienceGrew).
+func (e *Engine) checkAudience(ctx context.Context, p *pending) error {
+	c, cid := p.body.Content, p.item.ConversationID
+	if !IsGroup(cid) || c.Audience == nil {
+		return nil // a one-to-one's two, or an item queued before audiences were kept
+	}
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return p.queued(err)
+	}
+	added := without(r.effective(), c.Audience)
+	if len(added) == 0 {
+		return nil
+	}
+	cause := fmt.Errorf("%w: it was refused for a key that is no longer current, and sealing it again would show it to %v, added after it was written; send it again if they should read it",
+		ErrAudienceGrew, added)
+	if err := e.store.AckOutbox(context.WithoutCancel(ctx), p.item.MessageID); err != nil {
+		return errors.Join(cause, err)
+	}
+	return &RejectedError{Err: cause, Rejected: Rejected{MessageID: p.item.MessageID, ConversationID: cid,
+		Kind: p.item.Kind, What: p.what(), Text: c.Text, Reason: cause.Error()}}
 }
 
 // deliver sends a stored item and acknowledges it, or records the failed

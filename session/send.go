@@ -308,6 +308,9 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		}
 	}
 	defer key.Zero()
+	if err := e.noteAudience(ctx, cid, c); err != nil {
+		return nil, err
+	}
 	holder, err := build(cid, version, key)
 	if err != nil {
 		return nil, err
@@ -322,6 +325,20 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		p.version, p.own = version, own
 	}
 	return p, err
+}
+
+// noteAudience records in c, on its first sealing to group cid, the
+// group's roster: whom it is written for (see checkAudience).
+func (e *Engine) noteAudience(ctx context.Context, cid string, c *outboxContent) error {
+	if !IsGroup(cid) || c == nil || c.Audience != nil {
+		return nil
+	}
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return err
+	}
+	c.Audience = r.effective()
+	return nil
 }
 
 // ensureConversation makes sure cid can be sent to: a one-to-one
