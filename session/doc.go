@@ -74,10 +74,13 @@
 //     what was not sent and why (*RejectedError, ErrRejected); a send
 //     refused for a stale key is sealed again under the current one (up
 //     to four times in one call, when rotations keep overtaking it; then
-//     it stays queued), unless the group gained members since it was
-//     written: the server decides when a key is stale, so it could hold a
-//     send until an add; such a send is rejected (ErrAudienceGrew) and its
-//     text given back, never shown to the new members.
+//     it stays queued). A queued group send retried in a later call is
+//     not sealed again if the group gained members since it was written:
+//     the server decides when a send fails and when a key is stale, so it
+//     could hold a send in the outbox until an add; such a send is
+//     rejected (ErrAudienceGrew) and its text given back, never shown to
+//     the new members. A send refused within its own call goes to the
+//     group as it is then (the add precedes it in the transcript).
 //   - Before a send whose earlier attempt may have arrived is repeated, the
 //     conversation is synced and searched for its message id: the spec
 //     does not promise that the server de-duplicates. A repeated delete
@@ -169,9 +172,10 @@
 //	                        with its message id (*QueuedError)               same message id is reused)
 //	ErrRejected             refused for good by the server and dropped       tell the user what was not sent and why
 //	                        from the outbox (*RejectedError)
-//	ErrAudienceGrew         a group send refused for a stale key, not        show its text (RejectedError.Text); the
-//	                        sealed again: the group gained members since     user sends it again if the new members
-//	                        it was written (cause inside *RejectedError)     should read it
+//	ErrAudienceGrew         a queued group send refused for a stale key,     show its text (RejectedError.Text); the
+//	                        not sealed again: the group gained members       user sends it again if the new members
+//	                        since it was written (cause inside               should read it
+//	                        *RejectedError)
 //	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
 //	                        conversation's pending sends
 //	ErrMediaTooLarge        media above MaxMediaBytes                        send something smaller

@@ -75,10 +75,11 @@ var (
 	// content-related rejection); it was removed from the outbox. The
 	// error is a *RejectedError naming what was not sent.
 	ErrRejected = errors.New("session: send rejected by the server")
-	// ErrAudienceGrew is the cause (inside a *RejectedError) of a group
-	// send refused for a stale key that is not sealed again because the
-	// group gained members since it was written: the current key would
-	// show it to people it was not written for. Its text is given back.
+	// ErrAudienceGrew is the cause (inside a *RejectedError) of a queued
+	// group send, retried in a later call and refused for a stale key, that
+	// is not sealed again because the group gained members since it was
+	// written: the current key would show it to people it was not written
+	// for. Its text is given back.
 	ErrAudienceGrew = errors.New("session: the group gained members since the send was written")
 	// ErrOutboxBusy reports outbox items of a conversation being sent by
 	// another replica sharing the store; they are left to it.

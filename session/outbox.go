@@ -651,15 +651,21 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 	return s, np, err
 }
 
-// checkAudience refuses to seal a group send again once the group has
-// gained members since it was first sealed: the current key is wrapped to
-// them, and the server, which decides when a key is stale, could hold a
-// send until an add and so choose who reads it. The item is removed and
-// its text given back (*RejectedError, cause ErrAudienceGrew).
+// checkAudience refuses to seal a queued group send again once the group
+// has gained members since it was first sealed: the current key is wrapped
+// to them, and the server, which decides when a key is stale and can fail
+// a send so that it waits in the outbox, could hold it until an add and so
+// choose who reads it. The item is removed and its text given back
+// (*RejectedError, cause ErrAudienceGrew).
+//
+// A send refused within the call that made it (p newly prepared) is sealed
+// again for the group as it is now, as group messengers do when a send
+// crosses a member change it had not synced: the author sends now, to
+// the group it is now, and the transcript shows the add before the message.
 func (e *Engine) checkAudience(ctx context.Context, p *pending) error {
 	c, cid := p.body.Content, p.item.ConversationID
-	if !IsGroup(cid) || c.Audience == nil {
-		return nil // a one-to-one's two, or an item queued before audiences were kept
+	if !IsGroup(cid) || c.Audience == nil || p.version != "" {
+		return nil // a one-to-one's two, an item queued before audiences were kept, or a live send
 	}
 	r, err := loadRoster(ctx, e.store, cid)
 	if err != nil {

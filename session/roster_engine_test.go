@@ -376,3 +376,55 @@ func TestDeleteForAllRefusesGroupChanges(t *testing.T) {
 		t.Fatalf("refused deletes queued: %+v", out)
 	}
 }
+
+// A live group send that crosses an add its author had not synced is
+// refused for its stale key and sealed again for the group as it is then,
+// within the call: only a queued send retried in a later call keeps the
+// audience it was written for (checkAudience; attack
+// stale-reseal-widens-audience).
+func TestLiveSendCrossingAddSealedAgain(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob, carol, dave := n.user("alice"), n.user("bob"), n.user("carol"), n.user("dave")
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	before, err := carol.e.Conversation(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {
+		t.Fatal(err)
+	}
+	s, err := carol.e.SendText(ctx, g, "after the add")
+	if err != nil {
+		t.Fatalf("live send across the add: %v", err)
+	}
+	if s.Entry == nil || !s.Entry.Verified {
+		t.Fatalf("sent %+v", s)
+	}
+	after, err := carol.e.Conversation(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.KeyVersion == before.KeyVersion {
+		t.Fatalf("the send stayed under key %s: it never crossed the add", before.KeyVersion)
+	}
+	if _, err := dave.e.Sync(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := dave.e.History(ctx, g, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range hist {
+		if en.MessageID == s.MessageID && en.Verified {
+			return
+		}
+	}
+	t.Fatalf("dave, added before the send reached the server, cannot read it (%d entries)", len(hist))
+}
