@@ -34,18 +34,9 @@ var answerAttacks = []attack{
 		// acknowledges the create). Accepting it would replace g's roster
 		// with {bob, mallory}: bob's next message to g would be wrapped to
 		// mallory.
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
+		gr := newGroup(w)
+		bob, carol, g := gr.bob, gr.carol, gr.g
 		mallory := w.newUser("mallory", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
-		if err != nil {
-			return "", err
-		}
-		alice.send(g, "group hello")
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
 		w.proxy.Add(hostile.JSON("remint", http.MethodPost, `/2/chat/conversations/group/initialize`,
 			func(_ *http.Request, v *api.InitializeChatGroupResponse) error {
 				v.Data = &api.InitializeChatGroupData{ConversationID: g}
