@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"runtime"
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto/secretstream"
@@ -78,35 +77,19 @@ func (m *mediaTamper) MediaDownload(ctx context.Context, conv, hash string) (io.
 
 func TestMediaTruncation(t *testing.T) {
 	ctx := ctxT(t)
-	n := newNet(t)
-	alice := n.user("alice")
 	var mt *mediaTamper
-	bob := n.userWith("bob", func(s Server) Server { mt = &mediaTamper{Server: s, cut: 1 << 30}; return mt })
-	data := bytes.Repeat([]byte{7}, 3000)
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: 3000, Filename: "f.bin", Type: event.MediaFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := bob.e.Sync(ctx, sent.ConversationID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en := findEntry(t, res.Entries, sent.SequenceID)
-	if len(en.Attachments) != 1 || en.Attachments[0].Media == nil {
-		t.Fatalf("entry has attachments %+v, want one media attachment (error %q)", en.Attachments, en.Error)
-	}
-	att := en.Attachments[0].Media
+	bob, cid, att, version, _ := sentMedia(t, 3000, func(s Server) Server { mt = &mediaTamper{Server: s, cut: 1 << 30}; return mt })
 	if att.FilesizeBytes != 3075 {
 		t.Fatalf("filesize_bytes %d, want the encrypted size 3075", att.FilesizeBytes)
 	}
 	for _, cut := range []int{24, 24 + 1041, 3074} {
 		mt.cut = cut
-		if got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); err == nil {
+		if got, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); err == nil {
 			t.Fatalf("cut at %d: accepted %d bytes", cut, len(got))
 		}
 	}
 	mt.cut = 24
-	if _, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); !errors.Is(err, ErrMediaTruncated) {
+	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, ErrMediaTruncated) {
 		t.Fatalf("header-only: %v", err)
 	}
 }
@@ -188,7 +171,7 @@ func TestMediaAnnouncedSize(t *testing.T) {
 			got []byte
 			err error
 		)
-		alloc := allocatedBytes(func() { got, err = bob.e.DownloadMedia(ctx, cid, &a, version, c.limit) })
+		alloc := testutil.AllocatedBytes(func() { got, err = bob.e.DownloadMedia(ctx, cid, &a, version, c.limit) })
 		if c.ok && (err != nil || !bytes.Equal(got, data)) {
 			t.Errorf("announced %d, limit %d: %d bytes, %v", c.announced, c.limit, len(got), err)
 		}
@@ -203,15 +186,6 @@ func TestMediaAnnouncedSize(t *testing.T) {
 			t.Errorf("announced %d, limit %d: allocated %d bytes, want at most %d", c.announced, c.limit, alloc, bound)
 		}
 	}
-}
-
-// allocatedBytes returns the bytes the process allocated while fn ran.
-func allocatedBytes(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestMediaSizeHint: the buffer sized before any byte arrives follows the

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"runtime"
 	"testing"
 	"testing/iotest"
 
@@ -612,7 +611,7 @@ func TestReadAllHintAllocates(t *testing.T) {
 		{size / 2, 2*size + 16<<10}, // too small: grows once, to twice
 	} {
 		var err error
-		n := allocatedBytes(func() {
+		n := testutil.AllocatedBytes(func() {
 			r, rerr := NewReader(bytes.NewReader(ct), key)
 			if rerr != nil {
 				err = rerr
@@ -627,15 +626,6 @@ func TestReadAllHintAllocates(t *testing.T) {
 			t.Errorf("hint %d: %d bytes allocated, want at most %d", c.hint, n, c.bound)
 		}
 	}
-}
-
-// allocatedBytes returns the bytes the process allocated while fn ran.
-func allocatedBytes(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestReadAllHintRejects: the failures of TestRejections, through
