@@ -152,15 +152,13 @@ func (e *Engine) unusedGroupID(ctx context.Context, gid string) error {
 	case !errors.Is(err, keystore.ErrNotFound):
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	keys, err := e.store.ConversationKeys(ctx, gid)
-	if err != nil {
-		return fmt.Errorf("session: reading conversation keys: %w", err)
-	}
-	for i := range keys {
-		keys[i].Key.Zero()
-	}
-	if len(keys) > 0 {
+	k, err := e.store.LatestConversationKey(ctx, gid)
+	switch {
+	case err == nil:
+		k.Key.Zero()
 		return fmt.Errorf("%w: initialize returned %s, a group this account holds keys of", ErrServerResponse, gid)
+	case !errors.Is(err, keystore.ErrNotFound):
+		return fmt.Errorf("session: reading conversation keys: %w", err)
 	}
 	return nil
 }
