@@ -32,9 +32,13 @@
 // (TrustOnFirstUse, the default); a later change is pinned too but reported
 // loudly (KeyChanged, WithKeyChangeHandler) and the next send rotates the
 // conversation key to it. Under TrustStrict nothing is wrapped to a key the
-// user has not verified: compare SafetyNumber out of band, then pass the
-// number compared to Verify, which refuses (ErrKeyChanged) when the server
-// published other keys meanwhile.
+// user has not verified, and nothing is encrypted for a conversation while
+// one of its members (the other user, or the group's roster) has keys the
+// user has not verified (ErrUnverifiedPeer) or that changed since
+// (ErrKeyChanged): a key another member made was wrapped by that member's
+// pinned keys, which may be the server's. Compare SafetyNumber out of
+// band, then pass the number compared to Verify, which refuses
+// (ErrKeyChanged) when the server published other keys meanwhile.
 // Every received event is verified against pinned keys before it is
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for

@@ -1,12 +1,16 @@
 package attacks
 
 import (
+	"crypto/rand"
+	"errors"
 	"net/http"
 	"slices"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -19,6 +23,7 @@ var redteam8Attacks = []attack{
 	{"fork-at-sync-boundary", attackForkAtSyncBoundary},
 	{"gap-before-pushed-event-hidden-at-sync", attackGapBeforePushedEvent},
 	{"previous-sequence-id-stripped-over-gap", attackPrevStrippedOverGap},
+	{"strict-send-under-unverified-peers-key", attackStrictSendUnderUnverifiedKey},
 }
 
 // hideStored installs a rule serving, of a conversation's pages, only the
@@ -156,4 +161,51 @@ func attackPrevStrippedOverGap(w *world) (string, error) {
 		return "", errorf("m2 withheld behind a stripped previous_sequence_id, not reported: anomalies %v", anomalies(r))
 	}
 	return "break reported: " + a.String(), nil
+}
+
+// attackStrictSendUnderUnverifiedKey: bob uses TrustStrict and has not
+// verified alice. Before his first contact the server lists mallory's key
+// set as alice's (undetectable until safety numbers are compared), and
+// serves a key change "by alice", signed with mallory's key and wrapped
+// to bob and to mallory's identity key. Strict trust refuses to wrap a
+// key to an unverified peer; encrypting under a key such a peer made
+// and wrapped is the same disclosure: bob's reply must be refused, not
+// sealed under mallory's key.
+func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	mallory := w.newUser("mallory", false)
+	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
+	first := alice.send(bob.id, "hello bob")[0]
+	cid, path := first.ConversationID, session.PathID(first.ConversationID)
+	w.substituteKeys("alice-is-mallory", alice.id, w.publishedKeys(mallory))
+	key, err := crypto.NewConversationKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	asAlice := &hostile.Forger{UserID: alice.id, KeyVersion: mallory.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
+	malloryAsAlice := hostile.Recipient{UserID: alice.id, KeyVersion: mallory.e.PublicKeyVersion(), Identity: mallory.keys().Identity.PublicKey()}
+	kc, err := asAlice.KeyChange(envAfter(w.newestSeq(alice, path), cid, 1, 81), futureVersion(), key, []hostile.Recipient{bob.recipient(), malloryAsAlice})
+	if err != nil {
+		return "", err
+	}
+	w.injectKeyChange("mallory-key-as-alice", path, kc, false)
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	c, err := bob.e.Conversation(w.ctx, cid)
+	if err != nil {
+		return "", err
+	}
+	if c.KeyVersion != kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion() {
+		return "", errorf("setup: the key change signed with the pinned (unverified) key was not adopted: version %q", c.KeyVersion)
+	}
+	ww := w.watchSends(key)
+	_, serr := bob.e.SendText(w.ctx, alice.id, "the door code is 4711")
+	if l := ww.leaks(); len(l) > 0 {
+		return "", errorf("strict bob encrypted his reply under the key an unverified peer key made (%v; send: %v)", l, serr)
+	}
+	if !errors.Is(serr, session.ErrUnverifiedPeer) {
+		return "", errorf("send: %v, want ErrUnverifiedPeer", serr)
+	}
+	return "reply refused: " + serr.Error(), nil
 }
