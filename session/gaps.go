@@ -263,3 +263,33 @@ func storedPrev(ev *keystore.StoredEvent) (prev string, known bool) {
 	}
 	return b.Prev, true
 }
+
+// checkLate reports (AnomalyReorder) an event new to this account that
+// the server slipped in below history already stored, where the stored
+// event after it does not name it as its predecessor: the transcript this
+// account stored and showed ran past it. An event filling a break the
+// stored successor named (a gap reported before) is not reported again.
+func (s *syncState) checkLate(ctx context.Context, r keystore.Tx) error {
+	late := make(map[string]bool, len(s.late))
+	for _, seq := range s.late {
+		late[seq] = true
+	}
+	for _, seq := range s.late {
+		evs, err := r.Events(ctx, s.cid, seq, 1)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		next := evs[0]
+		prev, known := storedPrev(&next)
+		next.Body.Zero()
+		if late[next.SequenceID] || !known || prev == seq {
+			continue
+		}
+		s.report(event.AnomalyReorder, seq, s.stored)
+	}
+	s.late = nil
+	return nil
+}

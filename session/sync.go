@@ -148,6 +148,9 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err := st.joinStored(ctx, e.store); err != nil {
 		return res, err
 	}
+	if err := st.checkLate(ctx, e.store); err != nil {
+		return res, err
+	}
 	if err := st.resolveGaps(ctx, e.store); err != nil {
 		return res, err
 	}
@@ -202,7 +205,10 @@ type syncState struct {
 	// resolveGaps reports those no held delete explains. removals maps
 	// the sequence ids named by this sync's verified deletes that remove
 	// an event from this account's view to the deletes' authors.
-	gaps     []pendingGap
+	gaps []pendingGap
+	// late are the sequence ids of events new to this account that lie
+	// below the newest one stored before the sync (see checkLate).
+	late     []string
 	removals map[string]string
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.

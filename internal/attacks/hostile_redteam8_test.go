@@ -24,6 +24,7 @@ var redteam8Attacks = []attack{
 	{"gap-before-pushed-event-hidden-at-sync", attackGapBeforePushedEvent},
 	{"previous-sequence-id-stripped-over-gap", attackPrevStrippedOverGap},
 	{"strict-send-under-unverified-peers-key", attackStrictSendUnderUnverifiedKey},
+	{"late-insertion-below-stored-tip", attackLateInsertion},
 }
 
 // hideStored installs a rule serving, of a conversation's pages, only the
@@ -208,4 +209,36 @@ func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
 		return "", errorf("send: %v, want ErrUnverifiedPeer", serr)
 	}
 	return "reply refused: " + serr.Error(), nil
+}
+
+// attackLateInsertion: the server withholds m3 from bob's first sync and
+// relinks m4 to m2 (previous sequence ids are unsigned), so bob stores an
+// unbroken m1, m2, m4. In the next sync it serves m3 alone, under its
+// original sequence id between m2 and m4: an event slipped into history
+// bob has already stored and shown, whose stored successor never named it.
+func attackLateInsertion(w *world) (string, error) {
+	d := newDM(w, "m1", "m2", "m3", "m4")
+	hidden, after := d.sent[2], d.sent[3]
+	w.withhold("withhold-m3", hidden.MessageID)
+	w.tamper("relink-m4", after.MessageID, func(me *tevent.MessageEvent) { me.PreviousSequenceID = strp(d.sent[1].SequenceID) })
+	if r := d.bob.sync(d.cid); r.err != nil || len(r.res.Anomalies) > 0 {
+		return "", errorf("setup: first sync: %v, anomalies %v", r.err, anomalies(r))
+	}
+	w.proxy.Reset()
+	w.proxy.Add(hostile.Events("only-m3", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		page.Data = slices.DeleteFunc(page.Data, func(e api.ChatMessageEvent) bool { return hostile.MessageID(e.EncodedEvent) != hidden.MessageID })
+		return nil
+	}))
+	r := d.bob.sync(d.cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	if _, seen := r.byMessage(hidden.MessageID); !seen {
+		return "", errorf("setup: m3 not served")
+	}
+	a, ok := r.anomaly(event.AnomalyReorder, event.AnomalyFork)
+	if !ok {
+		return "", errorf("m3 inserted below the stored m4 (which names m2), not reported: anomalies %v", anomalies(r))
+	}
+	return "late insertion reported: " + a.String(), nil
 }
