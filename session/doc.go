@@ -63,7 +63,12 @@
 // so which edit a message shows as its latest is the server's word (the
 // one it sequences last), as long as this account has not stored them in
 // another order: an edit replayed under a newer sequence id fails as
-// ErrReplayed.
+// ErrReplayed. The transcript checks cover what the server does to this
+// account's view over time, not whether two members were shown the same
+// transcript: a dishonest member with the server's help can give two
+// members two keys under one key version and seal one signed message that
+// opens under both to different texts (the cipher does not commit to its
+// key; the signature covers the ciphertext).
 //
 // # Sending
 //
