@@ -90,7 +90,10 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // serves) or by a key change served only while a message uses its version
 // is explained, not an anomaly (see resolveGaps); an event never seen here
 // and named only by another user's delete is reported as
-// AnomalyUnconfirmedDelete. fn returning an error stops the sync.
+// AnomalyUnconfirmedDelete. fn returning an error stops the sync once fn
+// has seen the rest of the batch in hand: that batch is stored already,
+// and a stored event is never handed to fn again, so none is skipped.
+// SyncEach then returns fn's first error.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (ErrMalformed); signed events by non-members of the

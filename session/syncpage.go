@@ -123,19 +123,23 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 	return walk, keep
 }
 
-// flush passes the events queued by the committed batch to fn.
+// flush passes the events queued by the committed batch to fn. The batch
+// is stored already, so an error from fn cannot take the rest of it back:
+// every queued event is still handed to fn (a later sync would not hand
+// it, being stored), and fn's first error then stops the sync.
 func (s *syncState) flush() error {
 	q := s.queue
 	s.queue = nil
 	if s.fn == nil {
 		return nil
 	}
+	var first error
 	for _, ev := range q {
-		if err := s.fn(ev); err != nil {
-			return err
+		if err := s.fn(ev); err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // decryptAll decrypts a page with the store's keys; peers whose signing
