@@ -46,7 +46,9 @@ func (e *Engine) lockShared(ctx context.Context, cid string) (locked context.Con
 	f, fenced := e.store.(keystore.FencedLeaser)
 	wait := 10 * time.Millisecond
 	for {
-		locked, release, err := ctx, func() {}, error(nil)
+		var release func()
+		var err error
+		locked := ctx
 		if fenced {
 			locked, release, err = f.AcquireFencedLease(ctx, conversationLease(cid))
 		} else {

@@ -159,19 +159,6 @@ func (p *fencePair) lapse(t *testing.T, name string) {
 
 func conversationLease(cid string) string { return "session/conversation/" + cid }
 
-// keyVersions lists the conversation key versions a store holds, with the
-// key bytes of each.
-func keyVersions(t *testing.T, ctx context.Context, s keystore.Store, cid string) map[string]keystore.SecretKey {
-	t.Helper()
-	keys, err := s.ConversationKeys(ctx, cid)
-	mustNil(t, err)
-	out := map[string]keystore.SecretKey{}
-	for _, k := range keys {
-		out[k.Version] = k.Key
-	}
-	return out
-}
-
 // TestStalledRotationIsFenced (scenario a): replica a's key change is
 // accepted by the server, then a stalls before storing its key; its lease
 // lapses and b rotates the conversation. When a carries on it must not
