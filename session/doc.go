@@ -137,7 +137,13 @@
 // no key is wrapped to an unconfirmed member (ErrRosterUnconfirmed). Group
 // changes that do not fit the roster fail with ErrRosterDivergence and are
 // reported (AnomalyRosterDivergence, AnomalyCreateRejected,
-// AnomalyCreateReplayed). Group titles are encrypted under the group's
+// AnomalyCreateReplayed). Sequence ids are not signed, so nothing signed
+// orders an add of someone before a removal of them: a removal naming a
+// non-member changes no membership but is reported
+// (AnomalyRosterDivergence) and kept with the roster, and a later add of
+// an id it named is refused (ErrRosterDivergence); an honest remove and
+// re-add of a member still re-admits. A key is usable only once its key
+// change is stored as served, at its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;

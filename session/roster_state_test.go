@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -290,4 +291,46 @@ func FuzzRosterStep(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRosterRemovalTombstone covers removals naming non-members: no
+// membership changes, the ids are recorded and reported, a later add of
+// them is refused; a removal of a member leaves none (an honest re-add
+// still re-admits), and a record stored without tombstones reads as none.
+func TestRosterRemovalTombstone(t *testing.T) {
+	rem := func(ids ...string) event.GroupChange {
+		return event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: ids}
+	}
+	r := rosterRec{Base: baseCreate, Members: []string{"1", "2", "3", "4"}, Admins: []string{"1"}, Seq: "10", Creator: "1", CreateMID: "c"}
+	if res := r.step(stepEnv("2", false), groupEvent("20", "r1", "1", rem("4"))); res.err != nil || res.anomaly != nil || len(r.Removed) != 0 {
+		t.Fatalf("removal of a member: %+v, roster %+v", res, r)
+	}
+	if res := r.step(stepEnv("2", false), groupEvent("30", "a1", "1", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}))); res.err != nil ||
+		!slices.Equal(r.Members, []string{"1", "2", "3", "4"}) {
+		t.Fatalf("honest re-add: %+v, roster %+v", res, r)
+	}
+	res := r.step(stepEnv("2", false), groupEvent("40", "r2", "1", rem("4", "5")))
+	if res.err != nil || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || !slices.Equal(r.Removed, []string{"5"}) ||
+		!slices.Equal(r.Members, []string{"1", "2", "3"}) {
+		t.Fatalf("removal naming a non-member: %+v, roster %+v", res, r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back rosterRec
+	if err := json.Unmarshal(b, &back); err != nil || !slices.Equal(back.Removed, []string{"5"}) {
+		t.Fatalf("tombstones not kept with the record: %v %+v", err, back)
+	}
+	res = back.step(stepEnv("2", false), groupEvent("50", "a2", "1", add([]string{"5"}, []string{"1", "2", "3"}, []string{"1"})))
+	if !errors.Is(res.err, ErrRosterDivergence) || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || back.member("5") {
+		t.Fatalf("add of a tombstoned id: %+v, roster %+v", res, back)
+	}
+	var old rosterRec
+	if err := json.Unmarshal([]byte(`{"base":"create","members":["1","2"],"admins":["1"],"seq":"10"}`), &old); err != nil || old.Removed != nil {
+		t.Fatalf("a record stored before tombstones: %v %+v", err, old)
+	}
+	if res := old.step(stepEnv("2", false), groupEvent("20", "a3", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); res.err != nil || !old.member("5") {
+		t.Fatalf("add against a record without tombstones: %+v, roster %+v", res, old)
+	}
 }
