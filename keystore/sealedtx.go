@@ -436,9 +436,13 @@ func (t *sealedTx) deleteToken() error {
 
 // --- values ---
 
+// valuesPath is the path of the values bucket (read or written once or
+// more per stored event: made once).
+var valuesPath = path(bucketValues)
+
 // value returns a stored empty value as an empty, non-nil slice.
 func (t *sealedTx) value(name string) ([]byte, error) {
-	p := path(bucketValues)
+	p := valuesPath
 	sealed, err := t.r.Get(p, []byte(name))
 	if err != nil || sealed == nil {
 		return nil, err
@@ -454,9 +458,9 @@ func (t *sealedTx) value(name string) ([]byte, error) {
 }
 
 func (t *sealedTx) setValue(name string, value []byte) error {
-	return t.putRaw(path(bucketValues), []byte(name), value)
+	return t.putRaw(valuesPath, []byte(name), value)
 }
 
 func (t *sealedTx) deleteValue(name string) error {
-	return t.r.Delete(path(bucketValues), []byte(name))
+	return t.r.Delete(valuesPath, []byte(name))
 }
