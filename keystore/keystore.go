@@ -314,7 +314,9 @@ type HistoryStore interface {
 	// ascending sequence order.
 	Events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error)
 	// EventByMessageID returns the stored event with that message id or an
-	// error wrapping ErrNotFound.
+	// error wrapping ErrNotFound. When several events hold it, a verified
+	// one wins over unverified ones (an unverified event's ids are the
+	// server's word), then the highest sequence id.
 	EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error)
 }
 

@@ -328,14 +328,19 @@ func (t *memTx) events(_ context.Context, conversationID, afterSeq string, limit
 	return out, nil
 }
 
-// eventByMessageID returns the event with the highest sequence id when a
-// message id appears twice, as the sealed store does.
+// eventByMessageID returns, when a message id appears more than once, the
+// verified event with the highest sequence id, or the unverified one with
+// the highest sequence id when none verified, as the sealed store does.
 func (t *memTx) eventByMessageID(conversationID, messageID string) (*StoredEvent, error) {
 	var best *StoredEvent
 	if es := t.s.events[conversationID]; es != nil {
 		for _, seq := range es.byMID[messageID] {
 			e, ok := es.bySeq[seq]
-			if ok && e.MessageID == messageID && (best == nil || decimal.Compare(e.SequenceID, best.SequenceID) > 0) {
+			if !ok || e.MessageID != messageID {
+				continue
+			}
+			if best == nil || (e.Verified && !best.Verified) ||
+				(e.Verified == best.Verified && decimal.Compare(e.SequenceID, best.SequenceID) > 0) {
 				best = &e
 			}
 		}

@@ -360,12 +360,14 @@ func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, 
 // eventByMessageID walks the message id's index entries (see msgindex.go)
 // from the highest sequence id down; an entry is stale when its event was
 // since replaced. Only the sealed event record decides the answer: the
-// index only chooses which records are read.
+// index only chooses which records are read. The first verified event
+// found is the answer; when none verified, the first unverified one.
 func (t *sealedTx) eventByMessageID(conversationID, messageID string) (*StoredEvent, error) {
 	cands, err := t.indexCandidates(conversationID, messageID)
 	if err != nil {
 		return nil, err
 	}
+	var unverified *StoredEvent
 	p := path(bucketEvents, []byte(conversationID))
 	for i := len(cands) - 1; i >= 0; i-- {
 		seq, err := parseVersionKey(cands[i])
@@ -383,13 +385,24 @@ func (t *sealedTx) eventByMessageID(conversationID, messageID string) (*StoredEv
 		if err := t.open(p, cands[i], sealed, &r); err != nil {
 			return nil, err
 		}
-		if r.MessageID == messageID {
-			e := eventFromRecord(seq, &r)
+		if r.MessageID != messageID {
+			clear(r.Body)
+			continue
+		}
+		e := eventFromRecord(seq, &r)
+		if e.Verified {
+			if unverified != nil {
+				unverified.Body.Zero()
+			}
 			return &e, nil
 		}
-		clear(r.Body)
+		if unverified == nil {
+			unverified = &e
+		} else {
+			e.Body.Zero()
+		}
 	}
-	return nil, nil
+	return unverified, nil
 }
 
 // --- outbox ---

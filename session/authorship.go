@@ -92,6 +92,13 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 	p := m.Text.ReplyPreview
 	v := &p.Validation
 	orig, err := tx.EventByMessageID(ctx, cid, v.SourceMessageID)
+	if err == nil && !orig.Verified {
+		// Only a verified event holds its message id: an unverified one's
+		// ids are the server's word. Wait for a verified one, as for a
+		// quote not stored yet.
+		orig.Body.Zero()
+		err = keystore.ErrNotFound
+	}
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		if v.EditTargetSequenceID == "" {

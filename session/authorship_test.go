@@ -1,8 +1,10 @@
 package session
 
 import (
+	"strconv"
 	"testing"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -82,4 +84,95 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 		}
 	}
 	t.Fatal("reply not stored")
+}
+
+// A reply's preview is bound to the quoted message only by a verified
+// stored event: an unverified event under the quoted message id (the
+// server's forgery, stored as failed under another sequence id) neither
+// invalidates a genuine preview nor vouches for one.
+func TestPreviewNotBoundToUnverifiedQuote(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	hello, err := alice.e.SendText(ctx, bob.id, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, hello.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	m, err := alice.e.SendText(ctx, bob.id, "the quoted words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := alice.e.Send(ctx, m.ConversationID, Outgoing{Text: "as I said", ReplyTo: m.SequenceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := bob.server.GetConversationEvents(ctx, PathID(m.ConversationID), 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quoted, replied string
+	top := ""
+	for _, d := range page.Data {
+		raw, err := wire.DecodeB64(d.EncodedEvent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		me, err := wire.DecodeMessageEvent(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top == "" || decimal.Less(top, me.GetSequenceID()) {
+			top = me.GetSequenceID()
+		}
+		switch me.GetMessageID() {
+		case m.MessageID:
+			quoted = d.EncodedEvent
+		case reply.MessageID:
+			replied = d.EncodedEvent
+		}
+	}
+	if quoted == "" || replied == "" {
+		t.Fatal("the server does not serve the message and its reply")
+	}
+	// The forgery: the quoted message's envelope under a new sequence id,
+	// its ciphertext altered (so it fails its signature).
+	raw, err := wire.DecodeB64(quoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, err := strconv.ParseUint(top, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, prev := strconv.FormatUint(num+1000, 10), top // above everything served
+	me.SequenceID, me.PreviousSequenceID = &seq, &prev
+	me.Detail.MessageCreateEvent.Contents[0] ^= 1
+	b, err := wire.EncodeMessageEvent(me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := bob.e.receive(ctx, wire.EncodeB64(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if forged.Verified || forged.Err == nil {
+		t.Fatalf("forged quote verified: %+v", forged)
+	}
+	ev, err := bob.e.receive(ctx, replied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Message == nil || ev.Message.Text == nil || ev.Message.Text.ReplyPreview == nil {
+		t.Fatalf("received reply has no preview: %+v", ev)
+	}
+	if v := ev.Message.Text.ReplyPreview.Validation; v.Status.String() != "valid" {
+		t.Fatalf("genuine preview judged %q (%v) against an unverified event under the quoted id", v.Status, v.Reason)
+	}
 }

@@ -45,8 +45,15 @@
 // roster at that point of the transcript (ErrNotMember), group changes and
 // deletes-for-all the author may not make (ErrNotAuthorized), group changes
 // that do not fit the roster held (ErrRosterDivergence), and old events
-// re-sequenced by the server (ErrReplayed). Endless pagination stops the
-// sync with ErrServerResponse.
+// re-sequenced by the server (ErrReplayed: a signed message id held by a
+// verified event stored before, or accepted earlier in the same page,
+// under another sequence id). Only a verified event holds its message id:
+// an unverified one (its ids are the server's word) makes no genuine
+// event a replay, binds no reply preview and acknowledges no queued send.
+// A key change's key is adopted on the screening's verdict, before its
+// page is stored; a page whose storing would refuse a key change already
+// adopted as usable is not stored (ErrServerResponse). Endless pagination
+// stops the sync with ErrServerResponse.
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
@@ -83,8 +90,10 @@
 //     group as it is then (the add precedes it in the transcript).
 //   - Before a send whose earlier attempt may have arrived is repeated, the
 //     conversation is synced and searched for its message id: the spec
-//     does not promise that the server de-duplicates. A repeated delete
-//     answered 404 has taken effect.
+//     does not promise that the server de-duplicates. Only a verified copy
+//     under this account's sender id counts as arrived; anything else
+//     under the id is the server's word, and the send is repeated. A
+//     repeated delete answered 404 has taken effect.
 //   - A conversation's sends go out in order: each send first delivers the
 //     older pending ones (Sent.Flushed) or waits behind them; sending text
 //     identical to a pending send (a resend by hand) delivers the pending

@@ -71,30 +71,55 @@ func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *event.Event) {
 
 // adoptKeys stores the keys of the page's key changes in tx (the page's
 // storing transaction): one already stored as it would be stored again
-// costs a read and no write (see adoptKeyTx).
-func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.Event) error {
+// costs a read and no write (see adoptKeyTx). It returns the key changes
+// whose key it stored as usable for encryption (see keysAgree).
+func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.Event) (usable []*event.Event, err error) {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
 		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
 			continue
 		}
 		s.e.screenKey(tx, s.keys, ev)
-		if err := s.e.adoptKeyTx(ctx, tx, s.cid, ev); err != nil {
+		made, err := s.e.adoptKeyTx(ctx, tx, s.cid, ev)
+		if err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
 				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
 				ev.Verified = false
 				continue
 			}
-			return err
+			return nil, err
+		}
+		if made {
+			usable = append(usable, ev)
 		}
 		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
+	}
+	return usable, nil
+}
+
+// keysAgree checks, once a page is stored, that every key change whose key
+// adoptKeys stored as usable was stored verified. Keys are adopted before
+// the page's events are stored (their titles and history open with them),
+// on the screening's verdict (screenSenders); the storing transaction's
+// gates (gateEvent) must come to the same verdict. Should one refuse a key
+// change the screening accepted, its key must not stay usable: the page's
+// transaction fails (ErrServerResponse) and nothing of it is stored.
+func keysAgree(cid string, usable []*event.Event) error {
+	for _, ev := range usable {
+		if !ev.Verified {
+			return fmt.Errorf("%w: %s: key change %s (version %s) was refused when stored after its key was adopted: %w",
+				ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version, ev.Err)
+		}
 	}
 	return nil
 }
 
 // adoptKey is adoptKeyTx in a transaction of its own.
 func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
-	return e.store.Update(ctx, func(tx keystore.Tx) error { return e.adoptKeyTx(ctx, tx, cid, ev) })
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		_, err := e.adoptKeyTx(ctx, tx, cid, ev)
+		return err
+	})
 }
 
 // adoptKeyTx stores a key change's key. It is marked usable for encryption
@@ -105,11 +130,12 @@ func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) erro
 // the same version replaces it. A different key already stored under the
 // version fails with keystore.ErrConflict before anything is written, so
 // tx stays usable; the same key stored verified (or when this change may
-// not make it usable) is left as it is.
-func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+// not make it usable) is left as it is. made reports that it stored the
+// key as usable.
+func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (made bool, err error) {
 	kc := ev.KeyChange
 	if kc.DecryptOnly == event.DecryptOnlyUnverified {
-		return keepUnverifiedKey(ctx, tx, cid, kc)
+		return false, keepUnverifiedKey(ctx, tx, cid, kc)
 	}
 	usable := ev.Verified && kc.UsableForEncryption
 	old, err := tx.ConversationKey(ctx, cid, kc.Version)
@@ -120,19 +146,19 @@ func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev 
 		oldVerified := old.Verified
 		old.Key.Zero()
 		if !same {
-			return keystore.ErrConflict
+			return false, keystore.ErrConflict
 		}
 		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
-			return err
+			return false, err
 		}
 		if oldVerified || !usable {
-			return nil
+			return false, nil
 		}
 	case !errors.Is(err, keystore.ErrNotFound):
-		return err
+		return false, err
 	default:
 		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
-			return err
+			return false, err
 		}
 	}
 	newest := newestUsable(ctx, tx, cid, kc.Version)
@@ -140,17 +166,17 @@ func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev 
 		ConversationID: cid, Version: kc.Version, Key: keystore.SecretKey(*kc.Key),
 		Verified: usable, CreatedBy: ev.SenderID, CreatedAt: ev.CreatedAt,
 	}); err != nil {
-		return err
+		return false, err
 	}
 	if len(ev.Raw) > 0 {
 		if err := tx.SetValue(ctx, keyChangeIndexKey(cid, kc.Version), ev.Raw); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if !usable || !newest {
-		return nil
+		return usable, nil
 	}
-	return e.recordRecipients(ctx, tx, cid, kc)
+	return true, e.recordRecipients(ctx, tx, cid, kc)
 }
 
 // newestUsable reports whether no other verified key of cid has a version

@@ -569,7 +569,11 @@ func (e *Engine) markInFlight(ctx context.Context, p *pending) error {
 }
 
 // landed acknowledges a message item whose message id the (synced)
-// conversation already holds, returning nil, nil when it does not.
+// conversation already holds verified, under this account's sender id,
+// returning nil, nil when it does not (the item is delivered again). An
+// unverified event under our message id is not our message: its ids are
+// the server's word, and taking it for delivered would drop a send that
+// never arrived.
 func (e *Engine) landed(ctx context.Context, p *pending) (*Sent, error) {
 	cid, mid := p.item.ConversationID, p.item.MessageID
 	ev, err := e.store.EventByMessageID(ctx, cid, mid)
@@ -580,20 +584,17 @@ func (e *Engine) landed(ctx context.Context, p *pending) (*Sent, error) {
 		return nil, fmt.Errorf("session: reading history: %w", err)
 	}
 	defer ev.Body.Zero()
-	if ev.SenderID != e.userID {
+	if ev.SenderID != e.userID || !ev.Verified {
 		// Message ids are client-minted and signed: another sender's event
-		// under ours is the server's doing. Do not take it for ours.
+		// under ours, or one that does not verify, is the server's doing.
+		// Do not take it for ours.
 		return nil, nil
 	}
 	if err := e.store.AckOutbox(ctx, mid); err != nil {
 		return nil, fmt.Errorf("session: acknowledging send: %w", err)
 	}
 	en := entryFromStored(cid, ev)
-	sent := &Sent{MessageID: mid, ConversationID: cid, SequenceID: ev.SequenceID, KeyVersion: en.KeyVersion, Entry: &en}
-	if !ev.Verified {
-		return sent, fmt.Errorf("%w: the server holds message %s but it does not verify (%s)", ErrServerResponse, mid, ev.Error)
-	}
-	return sent, nil
+	return &Sent{MessageID: mid, ConversationID: cid, SequenceID: ev.SequenceID, KeyVersion: en.KeyVersion, Entry: &en}, nil
 }
 
 // maxReseals bounds the reseals of one delivery: each refusal for a stale

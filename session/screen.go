@@ -84,7 +84,41 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
 		}
 	}
+	if err := screenKeyReplays(ctx, r, cid, evs); err != nil {
+		return nil, err
+	}
 	return screenPairExposure(ctx, r, cid, evs)
+}
+
+// screenKeyReplays rejects (ErrReplayed) the key changes among evs that
+// replay one stored before or one earlier among evs (oldest first, as they
+// will be stored), so that their keys are not adopted ahead of the
+// storing transaction that refuses them (gateReplay; see keysAgree). A
+// group's events are screened for replays with its roster (screenGroup).
+func screenKeyReplays(ctx context.Context, r keystore.Tx, cid string, evs []*event.Event) error {
+	var kcs []*event.Event
+	for _, ev := range evs {
+		if ev.KeyChange != nil && ev.Err == nil && decimal.ValidID(ev.SequenceID) {
+			kcs = append(kcs, ev)
+		}
+	}
+	sort.SliceStable(kcs, func(i, j int) bool { return decimal.Less(kcs[i].SequenceID, kcs[j].SequenceID) })
+	ids := passIDs{}
+	for _, ev := range kcs {
+		if _, stored, err := storedVerdict(ctx, r, cid, ev.SequenceID); err != nil {
+			return err
+		} else if !stored {
+			verdict, err := ids.replayOf(ctx, r, cid, ev)
+			if err != nil {
+				return err
+			}
+			if verdict != nil {
+				reject(ev, verdict)
+			}
+		}
+		ids.accept(ev)
+	}
+	return nil
 }
 
 // rosterPass carries the roster checks of one sync (or receive) from the
@@ -184,6 +218,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	var out []event.Anomaly
 	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
+	ids := passIDs{}
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
 		if !seen {
@@ -193,10 +228,11 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			}
 		}
 		if !seen {
-			// A replay of a stored event (its message id under a new
-			// sequence id) is refused when stored (gateReplay): it must
-			// not advance the roster, not even here.
-			if verdict, err = replayOf(ctx, tx, cid, ev); err != nil {
+			// A replay of a stored event, or of one accepted earlier in
+			// this screening (its message id under a new sequence id),
+			// is refused when stored (gateReplay): it must not advance
+			// the roster, not even here.
+			if verdict, err = ids.replayOf(ctx, tx, cid, ev); err != nil {
 				return nil, err
 			}
 			seen = verdict != nil
@@ -220,6 +256,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		if verdict != nil {
 			reject(ev, verdict)
 		}
+		ids.accept(ev)
 	}
 	return append(out, exp.found()...), nil
 }
@@ -358,8 +395,12 @@ func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 	return err
 }
 
-// replayOf returns a *replayedError when ev's message id is stored under
-// another sequence id.
+// replayOf returns a *replayedError when ev's message id is held by a
+// verified stored event under another sequence id. An unverified stored
+// event holds nothing: its message id is the server's word (a forgery
+// under a genuine id must not make the genuine event a "replay"), and the
+// index prefers a verified event over unverified ones (see
+// keystore.HistoryStore.EventByMessageID).
 func replayOf(ctx context.Context, h interface {
 	EventByMessageID(ctx context.Context, cid, mid string) (*keystore.StoredEvent, error)
 }, cid string, ev *event.Event) (verdict, err error) {
@@ -374,10 +415,35 @@ func replayOf(ctx context.Context, h interface {
 		return nil, err
 	}
 	old.Body.Zero()
-	if old.SequenceID != ev.SequenceID {
+	if old.Verified && old.SequenceID != ev.SequenceID {
 		return &replayedError{original: old.SequenceID}, nil
 	}
 	return nil, nil
+}
+
+// passIDs holds the message ids of the events one screening accepted as
+// verified, each with its sequence id: the store will hold them when it
+// stores the page (oldest first, as the screening reads it), so a second
+// event under one of them at another sequence id is a replay here
+// already, as gateReplay will find it when storing.
+type passIDs map[string]string
+
+// replayOf is the package replayOf, with the events accepted earlier in
+// the pass counted as stored.
+func (p passIDs) replayOf(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (error, error) {
+	if seq, ok := p[ev.MessageID]; ok && ev.Kind.Signed() && validMessageID(ev.MessageID) && seq != ev.SequenceID {
+		return &replayedError{original: seq}, nil
+	}
+	return replayOf(ctx, tx, cid, ev)
+}
+
+// accept records ev's message id when ev leaves the screening verified.
+func (p passIDs) accept(ev *event.Event) {
+	if ev.Verified && ev.Err == nil && ev.Kind.Signed() && validMessageID(ev.MessageID) {
+		if _, ok := p[ev.MessageID]; !ok {
+			p[ev.MessageID] = ev.SequenceID
+		}
+	}
 }
 
 // replayedError is the Event.Err of a replay: it matches ErrReplayed and

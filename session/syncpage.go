@@ -37,7 +37,8 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 
 	// Adopt keys first (every key change of the page), then walk the
 	// page's events in transcript order for the transcript checks.
-	if err := s.adoptKeys(ctx, tx, evs[:kcCount]); err != nil {
+	adopted, err := s.adoptKeys(ctx, tx, evs[:kcCount])
+	if err != nil {
 		return err
 	}
 	data := evs[kcCount:]
@@ -67,6 +68,9 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	// Store oldest first so that group changes apply in order.
 	sort.SliceStable(keep, func(i, j int) bool { return decimal.Less(keep[i].SequenceID, keep[j].SequenceID) })
 	if err := s.store(ctx, tx, keep); err != nil {
+		return err
+	}
+	if err := keysAgree(s.cid, adopted); err != nil {
 		return err
 	}
 	// Only now, with authorship decided as the deletes were stored, may

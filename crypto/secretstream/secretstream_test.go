@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"testing/iotest"
 
@@ -643,6 +644,11 @@ func TestReadAllHintRejects(t *testing.T) {
 	flipMAC[HeaderSize+EncryptedChunkSize-1] ^= 1
 	flipLast := bytes.Clone(ct)
 	flipLast[len(flipLast)-20] ^= 1 // inside the short last frame
+	f0, f1 := HeaderSize, HeaderSize+EncryptedChunkSize
+	f2 := f1 + EncryptedChunkSize
+	reordered := slices.Concat(ct[:f0], ct[f1:f2], ct[f0:f1], ct[f2:]) // frames 1 and 0 swapped
+	other := testutil.Must(Encrypt(nil, key, pt))(t)                   // another stream, same key and size
+	spliced := slices.Concat(ct[:f2], other[f2:])                      // its frames from the third on
 	cases := []struct {
 		name string
 		ct   []byte
@@ -659,6 +665,8 @@ func TestReadAllHintRejects(t *testing.T) {
 		{"MAC flip", flipMAC, ErrDecrypt},
 		{"last frame flip", flipLast, ErrDecrypt},
 		{"tiny frame", append(bytes.Clone(ct[:HeaderSize]), 1, 2, 3), ErrDecrypt},
+		{"frames reordered", reordered, ErrDecrypt},
+		{"streams spliced", spliced, ErrDecrypt},
 	}
 	for _, c := range cases {
 		for _, hint := range []int{0, 1, len(pt), len(pt) + 5000} {

@@ -79,8 +79,8 @@ func TestFormat1IntoPostgres(t *testing.T) {
 	pg := openStore(t, pgstore.Keystore(keystore.WithMessageIndexRecent(2)))
 	_, err = keystore.CopyRecords(ctx, pg, src)
 	mustNil(t, err)
-	mustNil(t, pg.PutEvents(ctx, "1:2", []keystore.StoredEvent{{SequenceID: "2000", MessageID: "n"}, {SequenceID: "2001", MessageID: "dup"},
-		{SequenceID: "2002", MessageID: "m0"}}))
+	mustNil(t, pg.PutEvents(ctx, "1:2", []keystore.StoredEvent{{SequenceID: "2000", MessageID: "n", Verified: true}, {SequenceID: "2001", MessageID: "dup", Verified: true},
+		{SequenceID: "2002", MessageID: "m0", Verified: true}}))
 	for id, want := range map[string]string{"m1": "1001", "m5": "", "m5b": "1005", "dup": "2001", "n": "2000", "m0": "2002", "m39": "1039"} {
 		e, err := pg.EventByMessageID(ctx, "1:2", id)
 		if (want == "" && !errors.Is(err, keystore.ErrNotFound)) || (want != "" && (err != nil || e.SequenceID != want)) {

@@ -355,6 +355,25 @@ func testEventByMessageID(t *testing.T, s keystore.Store) {
 	if _, err := s.EventByMessageID(ctx, "c", "d"); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("prefix lookup: %v", err)
 	}
+	// A verified event holds its message id against newer unverified
+	// ones; among unverified ones only, the newest answers.
+	forged := func(seq string) keystore.StoredEvent {
+		e := ev(seq, "held")
+		e.Verified, e.Error = false, "forged"
+		return e
+	}
+	mustNil(t, s.PutEvents(ctx, "c", []keystore.StoredEvent{forged("50"), forged("60")}))
+	e, err = s.EventByMessageID(ctx, "c", "held")
+	mustNil(t, err)
+	if e.SequenceID != "60" || e.Verified {
+		t.Fatalf("unverified only: resolved to %s (verified %v), want the highest 60", e.SequenceID, e.Verified)
+	}
+	mustNil(t, s.PutEvents(ctx, "c", []keystore.StoredEvent{ev("55", "held"), forged("70")}))
+	e, err = s.EventByMessageID(ctx, "c", "held")
+	mustNil(t, err)
+	if e.SequenceID != "55" || !e.Verified {
+		t.Fatalf("verified at 55 among unverified 50, 60, 70: resolved to %s (verified %v)", e.SequenceID, e.Verified)
+	}
 }
 
 func testOutbox(t *testing.T, s keystore.Store) {

@@ -15,7 +15,7 @@ import (
 // r entries (subject opened with keystore.WithMessageIndexRecent(r)): after
 // 1, r-1, r, r+1, 2r+1, … entries, in single events and in batches larger
 // than r, with a message id stored under two sequence ids (in different
-// segments), events replaced by others (stale entries), events without a
+// segments, verified or not), events replaced by others (stale entries), events without a
 // message id, ids never stored, and a transaction that crosses r and then
 // fails. Every id is looked up after every step.
 func MessageIndex(t *testing.T, subject keystore.Store, r int) {
@@ -34,7 +34,10 @@ func MessageIndex(t *testing.T, subject keystore.Store, r int) {
 		checkIndex(t, step, stores, append(ids, "never-stored", "id-"))
 	}
 	ev := func(seq int, id string) keystore.StoredEvent {
-		return keystore.StoredEvent{SequenceID: fmt.Sprint(seq), MessageID: id, Type: "message", Body: []byte(fmt.Sprint(seq, id)), CreatedAt: t0}
+		// Every third event verified: a lookup prefers a verified event
+		// over newer unverified ones.
+		return keystore.StoredEvent{SequenceID: fmt.Sprint(seq), MessageID: id, Type: "message", Body: []byte(fmt.Sprint(seq, id)),
+			Verified: seq%3 == 0, CreatedAt: t0}
 	}
 	seq, next := 100, 0
 	// One at a time up to 3r+2 entries: every boundary.
