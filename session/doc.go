@@ -32,9 +32,13 @@
 // (TrustOnFirstUse, the default); a later change is pinned too but reported
 // loudly (KeyChanged, WithKeyChangeHandler) and the next send rotates the
 // conversation key to it. Under TrustStrict nothing is wrapped to a key the
-// user has not verified: compare SafetyNumber out of band, then pass the
-// number compared to Verify, which refuses (ErrKeyChanged) when the server
-// published other keys meanwhile.
+// user has not verified, and nothing is encrypted for a conversation while
+// one of its members (the other user, or the group's roster) has keys the
+// user has not verified (ErrUnverifiedPeer) or that changed since
+// (ErrKeyChanged): a key another member made was wrapped by that member's
+// pinned keys, which may be the server's. Compare SafetyNumber out of
+// band, then pass the number compared to Verify, which refuses
+// (ErrKeyChanged) when the server published other keys meanwhile.
 // Every received event is verified against pinned keys before it is
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for
@@ -66,7 +70,12 @@
 // so which edit a message shows as its latest is the server's word (the
 // one it sequences last), as long as this account has not stored them in
 // another order: an edit replayed under a newer sequence id fails as
-// ErrReplayed.
+// ErrReplayed. The transcript checks cover what the server does to this
+// account's view over time, not whether two members were shown the same
+// transcript: a dishonest member with the server's help can give two
+// members two keys under one key version and seal one signed message that
+// opens under both to different texts (the cipher does not commit to its
+// key; the signature covers the ciphertext).
 //
 // # Sending
 //

@@ -206,3 +206,90 @@ func previousOf(raw []byte) string {
 	}
 	return ""
 }
+
+// joinStored links the oldest event this sync walked to the history
+// stored before it, when no page served that history again (an honest
+// server's last page reaches back into it, so the page's own links join
+// the two). Previous sequence ids are unsigned and the server chooses
+// what a page holds: without this, a server that serves only what is new
+// could withhold the events at the join, or link the new events past a
+// stored one (a fork), unseen. The stored events above the sync position
+// that this sync did not walk (stored by Deliver, which leaves the
+// position alone) are linked in turn, oldest first.
+func (s *syncState) joinStored(ctx context.Context, r keystore.Tx) error {
+	if s.stored == "" || s.lo == "" || !decimal.Less(s.stored, s.lo) {
+		return nil
+	}
+	before := s.stored
+	for i := 0; ; i++ {
+		if i == maxGapWalk {
+			return nil // too many to follow: the join is left unchecked
+		}
+		evs, err := r.Events(ctx, s.cid, before, 1)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if len(evs) == 0 || !decimal.Less(evs[0].SequenceID, s.lo) {
+			for i := range evs {
+				evs[i].Body.Zero()
+			}
+			break
+		}
+		ev := evs[0]
+		prev, known := storedPrev(&ev)
+		ev.Body.Zero()
+		if known {
+			s.link(ev.SequenceID, prev, before)
+		}
+		before = ev.SequenceID
+	}
+	s.link(s.lo, s.loPrev, before)
+	return nil
+}
+
+// storedPrev returns the previous sequence id of a stored event: from its
+// bytes, or, for a removed entry (its bytes dropped), from its body;
+// known is false when neither tells (an entry removed before its
+// predecessor was recorded).
+func storedPrev(ev *keystore.StoredEvent) (prev string, known bool) {
+	if len(ev.Raw) > 0 {
+		if _, err := wire.DecodeMessageEvent(ev.Raw); err == nil {
+			return previousOf(ev.Raw), true
+		}
+	}
+	var b entryBody
+	if json.Unmarshal(ev.Body, &b) != nil || !decimal.ValidID(b.Prev) {
+		return "", false
+	}
+	return b.Prev, true
+}
+
+// checkLate reports (AnomalyReorder) an event new to this account that
+// the server slipped in below history already stored, where the stored
+// event after it does not name it as its predecessor: the transcript this
+// account stored and showed ran past it. An event filling a break the
+// stored successor named (a gap reported before) is not reported again.
+func (s *syncState) checkLate(ctx context.Context, r keystore.Tx) error {
+	late := make(map[string]bool, len(s.late))
+	for _, seq := range s.late {
+		late[seq] = true
+	}
+	for _, seq := range s.late {
+		evs, err := r.Events(ctx, s.cid, seq, 1)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		next := evs[0]
+		prev, known := storedPrev(&next)
+		next.Body.Zero()
+		if late[next.SequenceID] || !known || prev == seq {
+			continue
+		}
+		s.report(event.AnomalyReorder, seq, s.stored)
+	}
+	s.late = nil
+	return nil
+}

@@ -327,3 +327,36 @@ func safetyNumberOf(t *testing.T, e *Engine, userID string) string {
 	}
 	return sn
 }
+
+// TestStrictSendNeedsVerifiedMembers: under TrustStrict a message is
+// sealed for a group only while every member's keys are verified, even
+// under a key another member made (a key change signed with a pinned but
+// unverified key may be the server's, wrapped to the server).
+func TestStrictSendNeedsVerifiedMembers(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, carol := n.user("alice"), n.user("carol")
+	bob := n.user("bob", WithTrustPolicy(TrustStrict))
+	g, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, bob, g)
+	if err := bob.e.Verify(ctx, alice.id, safetyNumberOf(t, bob.e, alice.id)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.SendText(ctx, g, "under alice's key"); !errors.Is(err, ErrUnverifiedPeer) || !strings.Contains(err.Error(), carol.id) {
+		t.Fatalf("strict send with carol unverified: %v, want ErrUnverifiedPeer naming her", err)
+	}
+	if err := bob.e.Verify(ctx, carol.id, safetyNumberOf(t, bob.e, carol.id)); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := bob.e.SendText(ctx, g, "under alice's key")
+	if err != nil {
+		t.Fatalf("strict send once every member is verified: %v", err)
+	}
+	c := testutil.Must(alice.e.Conversation(ctx, g))(t)
+	if sent.KeyVersion != c.KeyVersion {
+		t.Fatalf("sent under %s, alice's key is %s: the send rotated needlessly", sent.KeyVersion, c.KeyVersion)
+	}
+}

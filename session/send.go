@@ -294,6 +294,9 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 	var key *crypto.ConversationKey
 	var version string
 	if pinned != "" {
+		if err := e.strictAudience(ctx, cid); err != nil {
+			return nil, err
+		}
 		k, err := e.store.ConversationKey(ctx, cid, pinned)
 		if err != nil {
 			return nil, fmt.Errorf("%w: version %s of %s", ErrNoConversationKey, pinned, cid)
@@ -409,6 +412,9 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 // but whose roster is unknown, or under TrustStrict unconfirmed, fails.
 // The caller holds the conversation lock.
 func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if err := e.strictAudience(ctx, cid); err != nil {
+		return nil, "", err
+	}
 	key, version, stale, err := e.ensureFreshKey(ctx, cid)
 	if err != nil || !stale {
 		return key, version, err
@@ -417,6 +423,41 @@ func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.Conversation
 		return nil, "", err
 	}
 	return e.encryptionKey(ctx, cid)
+}
+
+// strictAudience refuses, under TrustStrict, to encrypt content for cid
+// while a member other than this account has keys the user has not
+// verified, or changed since (wrapTarget's check: ErrUnverifiedPeer,
+// ErrKeyChanged). Encrypting under a key someone else made discloses the
+// content to whomever that key was wrapped to: a key change signed with
+// a peer's pinned but unverified key may be the server's own (keys
+// substituted before first contact), wrapped to the server. The members
+// are the conversation's two users or the group's signed roster (a group
+// whose roster is unknown fails later, with ErrRosterUnknown).
+func (e *Engine) strictAudience(ctx context.Context, cid string) error {
+	if !e.cfg.policy.strict() {
+		return nil
+	}
+	var members []string
+	if IsGroup(cid) {
+		r, err := loadRoster(ctx, e.store, cid)
+		if err != nil {
+			return err
+		}
+		members = r.effective()
+	} else {
+		a, b, _ := cutPair(cid)
+		members = []string{a, b}
+	}
+	for _, m := range members {
+		if m == e.userID {
+			continue
+		}
+		if _, err := e.wrapTarget(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ensureFreshKey returns the encryption key of cid (see encryptionKey)

@@ -90,7 +90,10 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // serves) or by a key change served only while a message uses its version
 // is explained, not an anomaly (see resolveGaps); an event never seen here
 // and named only by another user's delete is reported as
-// AnomalyUnconfirmedDelete. fn returning an error stops the sync.
+// AnomalyUnconfirmedDelete. fn returning an error stops the sync once fn
+// has seen the rest of the batch in hand: that batch is stored already,
+// and a stored event is never handed to fn again, so none is skipped.
+// SyncEach then returns fn's first error.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (ErrMalformed); signed events by non-members of the
@@ -143,6 +146,12 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
 	if err := st.run(ctx, srv); err != nil {
+		return res, err
+	}
+	if err := st.joinStored(ctx, e.store); err != nil {
+		return res, err
+	}
+	if err := st.checkLate(ctx, e.store); err != nil {
 		return res, err
 	}
 	if err := st.resolveGaps(ctx, e.store); err != nil {
@@ -199,7 +208,10 @@ type syncState struct {
 	// resolveGaps reports those no held delete explains. removals maps
 	// the sequence ids named by this sync's verified deletes that remove
 	// an event from this account's view to the deletes' authors.
-	gaps     []pendingGap
+	gaps []pendingGap
+	// late are the sequence ids of events new to this account that lie
+	// below the newest one stored before the sync (see checkLate).
+	late     []string
 	removals map[string]string
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
@@ -260,27 +272,37 @@ func (s *syncState) inWindow(seq, pageMin, pageMax string, ascending bool) bool 
 	return decimal.Less(pageMax, seq) && decimal.Less(seq, s.lo)
 }
 
+// report records a transcript anomaly of the conversation.
+func (s *syncState) report(k event.AnomalyKind, seq, related string) {
+	s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
+}
+
+// link checks how the predecessor prev that the event at seq claims
+// relates to before, the event actually before it: a break is kept for
+// resolveGaps, a predecessor older than before is a fork. An event that
+// names no predecessor although before precedes it is a break too: the
+// field is unsigned, and taking its absence as "unknown" would let a
+// server hide a withheld event by stripping one field.
+func (s *syncState) link(seq, prev, before string) {
+	switch {
+	case prev == "" && before != "":
+		s.report(event.AnomalyGap, seq, "")
+	case prev == before:
+	case !decimal.Less(prev, seq):
+		s.report(event.AnomalySelfReference, seq, prev)
+	case decimal.Less(before, prev):
+		s.gaps = append(s.gaps, pendingGap{seq: seq, prev: prev, before: before})
+	default:
+		s.report(event.AnomalyFork, seq, prev)
+	}
+}
+
 // checkLinks checks the previous_sequence_id links of a page (sorted
 // oldest first) and its join with the range walked before, then extends
 // that range.
 func (s *syncState) checkLinks(walk []*event.Event) {
-	report := func(k event.AnomalyKind, seq, related string) {
-		s.res.Anomalies = append(s.res.Anomalies, event.Anomaly{Kind: k, ConversationID: s.cid, SequenceID: seq, Related: related})
-	}
-	// link reports how ev's claimed predecessor relates to the event
-	// actually before it.
-	link := func(ev *event.Event, before string) {
-		prev := ev.PreviousSequenceID
-		switch {
-		case prev == "" || prev == before:
-		case !decimal.Less(prev, ev.SequenceID):
-			report(event.AnomalySelfReference, ev.SequenceID, prev)
-		case decimal.Less(before, prev):
-			s.gaps = append(s.gaps, pendingGap{seq: ev.SequenceID, prev: prev, before: before})
-		default:
-			report(event.AnomalyFork, ev.SequenceID, prev)
-		}
-	}
+	report := s.report
+	link := func(ev *event.Event, before string) { s.link(ev.SequenceID, ev.PreviousSequenceID, before) }
 	var uniq []*event.Event
 	for i, ev := range walk {
 		if i > 0 && ev.SequenceID == walk[i-1].SequenceID {
@@ -304,13 +326,7 @@ func (s *syncState) checkLinks(walk []*event.Event) {
 	case s.lo == "":
 		s.lo, s.loPrev, s.hi = first.SequenceID, first.PreviousSequenceID, last.SequenceID
 	case decimal.Less(last.SequenceID, s.lo): // an older page
-		if s.loPrev != "" && s.loPrev != last.SequenceID {
-			if decimal.Less(last.SequenceID, s.loPrev) {
-				s.gaps = append(s.gaps, pendingGap{seq: s.lo, prev: s.loPrev, before: last.SequenceID})
-			} else {
-				report(event.AnomalyFork, s.lo, s.loPrev)
-			}
-		}
+		s.link(s.lo, s.loPrev, last.SequenceID)
 		s.lo, s.loPrev = first.SequenceID, first.PreviousSequenceID
 	case decimal.Less(s.hi, first.SequenceID): // a newer page
 		link(first, s.hi)

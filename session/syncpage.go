@@ -60,6 +60,9 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 				continue
 			}
 		}
+		if s.stored != "" && !decimal.Less(s.stored, ev.SequenceID) {
+			s.late = append(s.late, ev.SequenceID) // new, below the stored tip
+		}
 		if s.newest == "" || decimal.Less(s.newest, ev.SequenceID) {
 			s.newest = ev.SequenceID
 		}
@@ -120,19 +123,23 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 	return walk, keep
 }
 
-// flush passes the events queued by the committed batch to fn.
+// flush passes the events queued by the committed batch to fn. The batch
+// is stored already, so an error from fn cannot take the rest of it back:
+// every queued event is still handed to fn (a later sync would not hand
+// it, being stored), and fn's first error then stops the sync.
 func (s *syncState) flush() error {
 	q := s.queue
 	s.queue = nil
 	if s.fn == nil {
 		return nil
 	}
+	var first error
 	for _, ev := range q {
-		if err := s.fn(ev); err != nil {
-			return err
+		if err := s.fn(ev); err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // decryptAll decrypts a page with the store's keys; peers whose signing
@@ -323,14 +330,14 @@ func dropEvents(evs []*event.Event) {
 // syncSnapshot is the sync's state when a batch's transaction starts.
 type syncSnapshot struct {
 	lo, loPrev, hi, newest string
-	gaps, anomalies        int
+	gaps, late, anomalies  int
 	events, failed         int
 	queue, undo            int
 	keys                   convSnapshot
 }
 
 func (s *syncState) snapshot() syncSnapshot {
-	return syncSnapshot{lo: s.lo, loPrev: s.loPrev, hi: s.hi, newest: s.newest, gaps: len(s.gaps),
+	return syncSnapshot{lo: s.lo, loPrev: s.loPrev, hi: s.hi, newest: s.newest, gaps: len(s.gaps), late: len(s.late),
 		anomalies: len(s.res.Anomalies), events: s.res.Events, failed: s.res.Failed,
 		queue: len(s.queue), undo: len(s.undo), keys: s.keys.snapshot()}
 }
@@ -340,6 +347,7 @@ func (s *syncState) snapshot() syncSnapshot {
 func (s *syncState) restore(snap syncSnapshot) {
 	s.lo, s.loPrev, s.hi, s.newest = snap.lo, snap.loPrev, snap.hi, snap.newest
 	s.gaps = s.gaps[:snap.gaps]
+	s.late = s.late[:snap.late]
 	s.res.Anomalies = s.res.Anomalies[:snap.anomalies]
 	s.res.Events, s.res.Failed = snap.events, snap.failed
 	clear(s.queue[snap.queue:])

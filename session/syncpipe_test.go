@@ -723,3 +723,48 @@ func TestEditIndexReadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncEachHandsStoredBatchAfterFnError: fn sees a batch's events once
+// the batch is stored, so an error from fn cannot un-store the rest of the
+// batch. Those events are handed to fn all the same before the sync stops
+// with fn's error: none is stored without ever reaching fn (a later sync
+// has nothing new to hand), and none is handed twice.
+func TestSyncEachHandsStoredBatchAfterFnError(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	bob := n.user("bob")
+	for i := range 5 {
+		if _, err := alice.e.SendText(c, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := errors.New("app cannot take this event now")
+	handed := map[string]int{}
+	_, err := bob.e.SyncEach(c, alice.id, func(ev *event.Event) error {
+		handed[ev.SequenceID]++
+		if len(handed) == 1 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("sync: %v, want fn's error", err)
+	}
+	stored := mustHistory(t, bob, alice.id)
+	for _, en := range stored {
+		if handed[en.SequenceID] != 1 {
+			t.Errorf("stored event %s (%s) handed to fn %d times", en.SequenceID, en.Type, handed[en.SequenceID])
+		}
+	}
+	if got := len(texts(stored)); got != 5 {
+		t.Fatalf("%d messages stored, want 5", got)
+	}
+	again := 0
+	if _, err := bob.e.SyncEach(c, alice.id, func(*event.Event) error { again++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if again != 0 {
+		t.Fatalf("second sync handed %d events", again)
+	}
+}

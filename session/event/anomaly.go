@@ -8,7 +8,9 @@ type AnomalyKind int
 // Transcript anomalies the engine reports (SyncResult.Anomalies).
 const (
 	// AnomalyGap: an event's previous_sequence_id was never seen, so events
-	// are missing (or withheld) between it and its predecessor.
+	// are missing (or withheld) between it and its predecessor; or the
+	// event names no predecessor although events precede it (Related
+	// empty: the field, unsigned, was stripped).
 	AnomalyGap AnomalyKind = iota + 1
 	// AnomalyDuplicate: the same sequence id arrived again with identical
 	// bytes (a harmless replay, still reported).
@@ -77,7 +79,7 @@ type Anomaly struct {
 	// SequenceID is the event that exposed the anomaly.
 	SequenceID string
 	// Related is the other sequence id involved: the missing predecessor
-	// (gap), the shared predecessor (fork), the highest id already seen
+	// (gap; empty when the event names none), the shared predecessor (fork), the highest id already seen
 	// (reorder), the key version (missing key, a create not bound), the
 	// sequence id the roster stood at (roster divergence, second create) or
 	// the group a replayed create was accepted in, the deleter (unconfirmed

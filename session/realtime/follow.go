@@ -53,7 +53,9 @@ type Follower struct {
 	Release     func()
 	IdleRelease time.Duration
 	// Emit receives every new event once, with the path it came by.
-	// An error stops Run.
+	// An error stops Run, once Emit has seen the rest of the events
+	// stored with the failing one (a stored event is not emitted again,
+	// so none is skipped).
 	Emit func(ev *event.Event, via Via) error
 	// Conversation, when set, limits Emit and the full reconciliations to
 	// one conversation (deliveries to others are still stored).
