@@ -14,6 +14,12 @@ import (
 // ErrClaimed reports an outbox item another holder is delivering.
 var ErrClaimed = errors.New("keystore: outbox item is claimed by another holder")
 
+// ErrLeaseLost reports a write refused because the lease it was made under
+// (see FencedLeaser) has passed to another holder: its holder stalled for
+// longer than the lease lasts without renewal, and another replica took
+// the work over. Nothing of the refused write was stored.
+var ErrLeaseLost = errors.New("keystore: lease lost to another holder")
+
 // Leaser grants named leases: at most one holder has a given name at a
 // time, across every process sharing the store. A lease lasts until it is
 // released or, in a shared store, until its holder stops renewing it (the
@@ -27,6 +33,30 @@ type Leaser interface {
 	// TryLease takes the lease only when it is free: ok is false (and
 	// release nil) while another holder has it.
 	TryLease(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
+// FencedLeaser is a Leaser whose leases fence the writes made under them:
+// a holder that stalled past its lease (a GC pause, a frozen VM, a
+// partition from the database) and lost it to another holder cannot store
+// anything afterwards on the strength of the work it did while it held it.
+// A store only one process can open has no need of it (its leases never
+// lapse) and does not implement it.
+type FencedLeaser interface {
+	Leaser
+	// AcquireFencedLease is AcquireLease that also returns fenced: ctx
+	// carrying the lease. Every write of this store made under fenced (or
+	// a context derived from it) commits only while this acquisition
+	// still holds the lease, checked inside the write's own transaction
+	// (a takeover waits for that transaction to end); once another holder
+	// has taken the lease over, the write fails with ErrLeaseLost and
+	// stores nothing. Writes made under fenced after release fail the
+	// same way. Reads are not fenced.
+	AcquireFencedLease(ctx context.Context, name string) (fenced context.Context, release func(), err error)
+	// CheckLeases fails with ErrLeaseLost when a lease fenced carries (see
+	// AcquireFencedLease) is no longer held by the acquisition that put
+	// it there; nil when it carries none of this store's. It is for
+	// checks before effects the store cannot fence (a post to a server).
+	CheckLeases(fenced context.Context) error
 }
 
 // OutboxClaimer hands each outbox item to one deliverer at a time, so two

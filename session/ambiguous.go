@@ -87,6 +87,9 @@ func (e *Engine) postKeyChange(ctx context.Context, srv Server, cid string, p *p
 		ConversationParticipantKeys: p.participants,
 		ActionSignatures:            []api.ActionSignature{p.action},
 	}
+	if err := e.checkLeases(ctx); err != nil {
+		return nil, err
+	}
 	resp, err := srv.AddConversationKeys(ctx, PathID(cid), req)
 	if err == nil || classify(outboxMessage, err) != attemptAmbiguous || ctx.Err() != nil {
 		return resp, err

@@ -221,7 +221,7 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 			return nil // another pair's conversation: not this account's
 		}
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (stri
 			return cid, err
 		}
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return "", err
 	}
@@ -298,7 +298,7 @@ func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error
 	} else if !errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return err
 	}
@@ -355,7 +355,7 @@ func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	}
 	var version string
 	err = e.withSyncedRoster(ctx, cid, func() error {
-		unlock, err := e.lockConv(ctx, cid)
+		ctx, unlock, err := e.lockConv(ctx, cid)
 		if err != nil {
 			return err
 		}
@@ -711,7 +711,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	if err != nil {
 		return err
 	}
-	unlock, err := e.lockOutbox(ctx, cid)
+	ctx, unlock, err := e.lockOutbox(ctx, cid)
 	if err != nil {
 		return err
 	}

@@ -230,7 +230,7 @@ func clipID(s string) string {
 // carried key change as the page's key change metadata, the event as its
 // data. The sync position is left where it was.
 func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload, d *Delivered, fn func(*event.Event) error) error {
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return err
 	}

@@ -255,8 +255,12 @@ func (e *Engine) srv() (Server, error) {
 // lockConv serialises key changes, sends and syncs of one conversation,
 // within this engine and, through the store's lease (see lockShared),
 // across every replica sharing the store. Waiting ends with an error when
-// ctx does.
-func (e *Engine) lockConv(ctx context.Context, id string) (unlock func(), err error) {
+// ctx does. Work done under the lock uses locked: with a store that fences
+// its leases (keystore.FencedLeaser), its writes under locked fail with
+// keystore.ErrLeaseLost once this engine has lost the lease to another
+// replica (it stalled past the lease's lifetime), instead of storing what
+// it prepared before the other replica took over.
+func (e *Engine) lockConv(ctx context.Context, id string) (locked context.Context, unlock func(), err error) {
 	e.convMu.Lock()
 	l, ok := e.convLocks[id]
 	if !ok {
@@ -267,14 +271,14 @@ func (e *Engine) lockConv(ctx context.Context, id string) (unlock func(), err er
 	select {
 	case l <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("session: waiting for conversation %s: %w", id, context.Cause(ctx))
+		return nil, nil, fmt.Errorf("session: waiting for conversation %s: %w", id, context.Cause(ctx))
 	}
-	release, err := e.lockShared(ctx, id)
+	locked, release, err := e.lockShared(ctx, id)
 	if err != nil {
 		<-l
-		return nil, err
+		return nil, nil, err
 	}
-	return func() {
+	return locked, func() {
 		release()
 		<-l
 	}, nil

@@ -62,7 +62,7 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 	if err != nil {
 		return "", err
 	}
-	unlock, err := e.lockConv(ctx, gid)
+	ctx, unlock, err := e.lockConv(ctx, gid)
 	if err != nil {
 		return "", err
 	}
@@ -318,7 +318,7 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 // addMembers posts the member addition of AddMembers against the stored
 // roster of group cid.
 func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid string, userIDs []string) error {
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return err
 	}
@@ -351,6 +351,9 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	}
 	title, err := e.sealTitle(p.key, meta.Title) // the title again, under the new key
 	if err != nil {
+		return err
+	}
+	if err := e.checkLeases(ctx); err != nil {
 		return err
 	}
 	if err := postMemberAdd(ctx, srv, cid, p, add, sig, title); err != nil {

@@ -70,11 +70,11 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err := e.ensureConversation(ctx, cid); err != nil {
 		return nil, err
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	lctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
-	key, version, err := e.freshKey(ctx, cid)
+	key, version, err := e.freshKey(lctx, cid)
 	unlock()
 	if err != nil {
 		return nil, err

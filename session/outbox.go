@@ -321,8 +321,9 @@ func decodeFor(items []keystore.OutboxItem, cid string) ([]*pending, error) {
 // lockOutbox serialises the delivery of one conversation's outbox items
 // (and new sends to it), so they reach the server in order and no item is
 // sent by two callers at once. It is taken before, never while holding,
-// the conversation lock.
-func (e *Engine) lockOutbox(ctx context.Context, cid string) (unlock func(), err error) {
+// the conversation lock. Work done under the lock uses locked (see
+// lockConv).
+func (e *Engine) lockOutbox(ctx context.Context, cid string) (locked context.Context, unlock func(), err error) {
 	return e.lockConv(ctx, "outbox/"+cid)
 }
 
@@ -693,6 +694,9 @@ func (e *Engine) deliver(ctx context.Context, p *pending, retry bool) (*Sent, er
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkLeases(ctx); err != nil {
+		return nil, err // another replica delivers it now
+	}
 	item, body := p.item, &p.body
 	sent := &Sent{MessageID: item.MessageID, ConversationID: item.ConversationID, KeyVersion: p.version}
 	switch {
@@ -953,7 +957,7 @@ func (e *Engine) outboxConversations(ctx context.Context, ids []string) ([]strin
 }
 
 func (e *Engine) flushLocked(ctx context.Context, cid string) (*flushResult, error) {
-	unlock, err := e.lockOutbox(ctx, cid)
+	ctx, unlock, err := e.lockOutbox(ctx, cid)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 			return nil, err
 		}
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return nil, err
 	}

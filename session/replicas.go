@@ -19,41 +19,79 @@ import (
 // functions below are the engine's only contact with that coordination.
 // Stores that coordinate nothing (Memory, DB) implement the same interfaces
 // within their one process.
+//
+// A replica that stalls longer than a lease lasts (a GC pause, a frozen VM,
+// a partition from the database) loses it while it is still in the middle
+// of the work. With a store that fences its leases (keystore.FencedLeaser)
+// the work it carries on with cannot store anything: its writes, and the
+// posts it has not started yet, fail with an error wrapping
+// keystore.ErrLeaseLost. The work is then the other replica's: an outbox
+// item stays queued for it (do not send it again), a key change it posted
+// is adopted by whichever replica syncs it next.
 
 // conversationLease names the lease serialising work on one conversation.
 func conversationLease(cid string) string { return "session/conversation/" + cid }
 
 // lockShared takes the store's lease on conversation cid (see lockConv),
-// waiting while another replica holds it. A store that cannot be reached is
-// tried again, with a growing pause, until it answers or ctx ends; a closed
-// store or engine ends the wait with an error.
-func (e *Engine) lockShared(ctx context.Context, cid string) (release func(), err error) {
+// waiting while another replica holds it; locked carries the lease when the
+// store fences writes with it (keystore.FencedLeaser), and is ctx
+// otherwise. A store that cannot be reached is tried again, with a growing
+// pause, until it answers or ctx ends; a closed store or engine, or a lease
+// lost that ctx carried already, ends the wait with an error.
+func (e *Engine) lockShared(ctx context.Context, cid string) (locked context.Context, release func(), err error) {
 	l, ok := e.store.(keystore.Leaser)
 	if !ok {
-		return func() {}, nil
+		return ctx, func() {}, nil
 	}
+	f, fenced := e.store.(keystore.FencedLeaser)
 	wait := 10 * time.Millisecond
 	for {
-		release, err := l.AcquireLease(ctx, conversationLease(cid))
+		var release func()
+		var err error
+		locked := ctx
+		if fenced {
+			locked, release, err = f.AcquireFencedLease(ctx, conversationLease(cid))
+		} else {
+			release, err = l.AcquireLease(ctx, conversationLease(cid))
+		}
 		switch {
 		case err == nil:
-			return release, nil
+			return locked, release, nil
 		case e.isClosed():
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
-		case errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid):
-			return nil, fmt.Errorf("session: taking the lease of conversation %s: %w", cid, err)
+			return nil, nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
+		case errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid) || errors.Is(err, keystore.ErrLeaseLost):
+			return nil, nil, fmt.Errorf("session: taking the lease of conversation %s: %w", cid, err)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
+			return nil, nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
 		}
 		wait = min(wait*2, time.Second)
 	}
+}
+
+// checkLeases fails with keystore.ErrLeaseLost when a lease ctx carries
+// (see lockConv) has passed to another replica: called before a post to
+// the server, which no store can fence, so a replica that stalled past its
+// lease does not send what another replica may be sending in its place.
+// A lease lost after the check still fences the writes that record the
+// post's outcome.
+func (e *Engine) checkLeases(ctx context.Context) error {
+	f, ok := e.store.(keystore.FencedLeaser)
+	if !ok {
+		return nil
+	}
+	// Only a lease known lost stops the post: a store that cannot answer
+	// now leaves the decision to the fenced writes after it.
+	if err := f.CheckLeases(ctx); errors.Is(err, keystore.ErrLeaseLost) {
+		return fmt.Errorf("session: %w", err)
+	}
+	return nil
 }
 
 func (e *Engine) isClosed() bool {

@@ -160,7 +160,7 @@ func TestConversationWaitEndsWithContext(t *testing.T) {
 	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
 	holders := map[string]func() func(){
 		"this engine": func() func() {
-			unlock, err := alice.e.lockConv(ctx, cid)
+			_, unlock, err := alice.e.lockConv(ctx, cid)
 			if err != nil {
 				t.Fatal(err)
 			}

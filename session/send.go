@@ -223,7 +223,7 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := e.lockOutbox(ctx, cid)
+	ctx, unlock, err := e.lockOutbox(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func rejectedFor(err error, failure, parameter string) bool {
 // version, or the current one after any due rotation) as a new outbox
 // item, not yet stored.
 func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c *outboxContent, build contentBuilder) (*pending, error) {
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,7 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := e.lockConv(ctx, cid)
+	ctx, unlock, err := e.lockConv(ctx, cid)
 	if err != nil {
 		return nil, err
 	}

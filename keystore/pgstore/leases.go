@@ -2,10 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ var (
 	_ keystore.Store         = (*Store)(nil)
 	_ keystore.SealedStore   = (*Store)(nil)
 	_ keystore.Leaser        = (*Store)(nil)
+	_ keystore.FencedLeaser  = (*Store)(nil)
 	_ keystore.OutboxClaimer = (*Store)(nil)
 )
 
@@ -90,12 +94,24 @@ func mustBucket(p [][]byte) []byte {
 // TryLease takes the lease called name when it is free or its holder let it
 // expire (a takeover, counted by Takeovers).
 func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error) {
+	release, _, ok, err := s.tryLease(ctx, name)
+	return release, ok, err
+}
+
+// tryLease is TryLease, also returning the token of the acquisition.
+func (s *Store) tryLease(ctx context.Context, name string) (func(), int64, bool, error) {
 	if err := keystore.CheckID("lease name", name); err != nil {
-		return nil, false, err
+		return nil, 0, false, err
+	}
+	fresh, err := newToken()
+	if err != nil {
+		return nil, 0, false, err
 	}
 	var token int64
 	got, takeover := false, false
-	err := s.run(ctx, pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
+	// Taking a lease is coordination, not a write under the leases ctx
+	// may carry: it is not fenced.
+	err = s.run(unfenced(ctx), pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
 		tx := r.tx
 		got, takeover = false, false
 		// The row is locked first, so a holder releasing it at the same
@@ -104,10 +120,10 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 		var holder string
 		var expired bool
 		err := tx.QueryRow(ctx, s.q.leaseLock, name).Scan(&holder, &expired)
-		query := s.q.leaseTake
+		query, args := s.q.leaseTake, []any{name, s.holder, s.ttl.Seconds()}
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			query = s.q.leaseInsert
+			query, args = s.q.leaseInsert, append(args, fresh)
 		case err != nil:
 			return classify(ctx, err)
 		case !expired:
@@ -115,7 +131,7 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 		default:
 			takeover = holder != s.holder
 		}
-		err = tx.QueryRow(ctx, query, name, s.holder, s.ttl.Seconds()).Scan(&token)
+		err = tx.QueryRow(ctx, query, args...).Scan(&token)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // inserted by another holder since the lock found none
 		}
@@ -123,30 +139,49 @@ func (s *Store) TryLease(ctx context.Context, name string) (func(), bool, error)
 		return classify(ctx, err)
 	})
 	if err != nil || !got {
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	if takeover {
 		s.takeovers.Add(1)
 	}
 	s.held.addLease(name, token)
 	var once sync.Once
-	return func() { once.Do(func() { s.releaseLease(name, token) }) }, true, nil
+	return func() { once.Do(func() { s.releaseLease(name, token) }) }, token, true, nil
+}
+
+// newToken draws the token of a new lease row: random, so an acquisition
+// never shares its token with an earlier one of the same name (whose row
+// was released and deleted) and a fence (see AcquireFencedLease) never
+// mistakes one for the other. A takeover adds one to the row's token.
+func newToken() (int64, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("pgstore: drawing a lease token: %w", err)
+	}
+	return int64(binary.BigEndian.Uint64(b[:]) >> 2), nil // room for takeovers' increments
 }
 
 // AcquireLease waits until TryLease succeeds (polling, with back-off) or
 // ctx ends.
 func (s *Store) AcquireLease(ctx context.Context, name string) (func(), error) {
+	release, _, err := s.acquireLease(ctx, name)
+	return release, err
+}
+
+// acquireLease is AcquireLease, also returning the token of the
+// acquisition.
+func (s *Store) acquireLease(ctx context.Context, name string) (func(), int64, error) {
 	wait := 2 * time.Millisecond
 	for {
-		release, ok, err := s.TryLease(ctx, name)
+		release, token, ok, err := s.tryLease(ctx, name)
 		if err != nil || ok {
-			return release, err
+			return release, token, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		case <-t.C:
 		}
 		wait = min(wait*2, 100*time.Millisecond)
@@ -310,7 +345,9 @@ func (s *Store) ReleaseOutbox(ctx context.Context, messageID string) error {
 		return err
 	}
 	s.held.dropClaim(messageID)
-	return s.run(ctx, pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
+	// Giving a claim back is never fenced: it only ends this process's
+	// own claim.
+	return s.run(unfenced(ctx), pgx.TxOptions{}, func(r *records, _ *keystore.Sealer) error {
 		tx := r.tx
 		_, err := tx.Exec(ctx, s.q.claimRelease, outboxBucket, []byte(messageID), s.holder)
 		return classify(ctx, err)
@@ -359,4 +396,82 @@ func (s *Store) releaseAll(ctx context.Context) {
 	for _, m := range claims {
 		_, _ = s.pool.Exec(ctx, s.q.claimRelease, outboxBucket, m, s.holder)
 	}
+}
+
+// fence is one lease acquisition a context carries (AcquireFencedLease).
+type fence struct {
+	store *Store
+	name  string
+	token int64
+}
+
+// fenceKey is the context key of the fences a context carries.
+type fenceKey struct{}
+
+// fencesOf returns the fences of s that ctx carries, ordered by name (so
+// concurrent writes lock lease rows in one order).
+func (s *Store) fencesOf(ctx context.Context) []fence {
+	all, _ := ctx.Value(fenceKey{}).([]fence)
+	var out []fence
+	for _, f := range all {
+		if f.store == s {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b fence) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// unfenced returns ctx without the fences it carries.
+func unfenced(ctx context.Context) context.Context {
+	if ctx.Value(fenceKey{}) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, fenceKey{}, []fence(nil))
+}
+
+// AcquireFencedLease implements keystore.FencedLeaser: AcquireLease, and
+// a context under which this store's writes commit only while this
+// acquisition still holds the lease (see checkFences).
+func (s *Store) AcquireFencedLease(ctx context.Context, name string) (context.Context, func(), error) {
+	release, token, err := s.acquireLease(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, _ := ctx.Value(fenceKey{}).([]fence)
+	fenced := append(slices.Clip(all), fence{store: s, name: name, token: token})
+	return context.WithValue(ctx, fenceKey{}, fenced), release, nil
+}
+
+// CheckLeases implements keystore.FencedLeaser.
+func (s *Store) CheckLeases(ctx context.Context) error {
+	if len(s.fencesOf(ctx)) == 0 {
+		return nil
+	}
+	// A read-write transaction that writes nothing: runOnce checks the
+	// fences (FOR SHARE is refused in a read-only one).
+	return s.run(ctx, pgx.TxOptions{}, func(*records, *keystore.Sealer) error { return nil })
+}
+
+// checkFences fails with keystore.ErrLeaseLost unless every lease of s
+// that ctx carries is still held by the acquisition that put it there.
+// It share-locks the lease rows until tx ends: a replica taking one over
+// (leaseLock) waits for tx to commit, so it sees what tx wrote, and tx
+// never commits after it took over. A lease whose expiry passed but that
+// no one took over is still held: no one else can have worked under it.
+func (s *Store) checkFences(ctx context.Context, tx pgx.Tx) error {
+	for _, f := range s.fencesOf(ctx) {
+		var holder string
+		var token int64
+		err := tx.QueryRow(ctx, s.q.leaseFence, f.name).Scan(&holder, &token)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("pgstore: lease %s was released: %w", f.name, keystore.ErrLeaseLost)
+		case err != nil:
+			return classify(ctx, err)
+		case holder != s.holder || token != f.token:
+			return fmt.Errorf("pgstore: lease %s is now held by %s: %w", f.name, holder, keystore.ErrLeaseLost)
+		}
+	}
+	return nil
 }

@@ -19,11 +19,29 @@
 // keystore.OutboxClaimer): named leases and outbox claims live in the
 // database with an expiry renewed by the holder, so the work of a replica
 // that dies is taken over once its lease expires (WithLeaseTTL). Expiry is
-// judged by the database's clock, never a replica's. A lease is not a
-// fence: a replica cut off from the database (or stalled) for longer than
-// the TTL may still be finishing work another replica has taken over, so
-// the TTL should be well above the longest stall expected; the engine's
-// sends stay idempotent even then (a retried message keeps its message id).
+// judged by the database's clock, never a replica's.
+//
+// A lease taken with AcquireFencedLease (keystore.FencedLeaser, which the
+// session engine uses for its conversation locks) also fences: a replica
+// cut off from the database (or stalled) for longer than the TTL may wake
+// up in the middle of work another replica has taken over, and then
+//   - every write it makes under the lease fails with keystore.ErrLeaseLost
+//     and stores nothing: each write transaction checks, as its first
+//     statement, that the lease row still carries this acquisition's
+//     holder and token, and share-locks the row until it commits, so a
+//     takeover waits for a write in progress and sees it, and no write of
+//     the old holder commits after a takeover;
+//   - a lease that lapsed but that no one took over still lets its holder
+//     write (no one else can have worked under it);
+//   - what it does outside the database cannot be fenced: a post to the
+//     server already under way when it stalled still reaches the server
+//     (the engine checks the lease, CheckLeases, before each post, and its
+//     sends keep their message ids, so a server that de-duplicates them
+//     shows one copy); only recording the outcome fails;
+//   - reads, and giving back outbox claims, are never fenced.
+//
+// Tokens are random for a new lease row and grow by one at each takeover,
+// so no two acquisitions of a name share one.
 //
 // Besides what boltstore.DB stores, the database sees lease names (which
 // embed conversation ids), holder names (host name and process id unless
@@ -342,6 +360,11 @@ func (s *Store) runOnce(ctx context.Context, opts pgx.TxOptions, fn func(r *reco
 		return classify(ctx, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if opts.AccessMode != pgx.ReadOnly {
+		if err := s.checkFences(ctx, tx); err != nil {
+			return err
+		}
+	}
 	var aborted error // the first failed statement's error (see records.failed)
 	err = fn(&records{ctx: ctx, tx: tx, q: s.q, aborted: &aborted}, s.sealer)
 	if aborted != nil {
@@ -428,7 +451,7 @@ func classify(ctx context.Context, err error) error {
 func isKeystoreError(err error) bool {
 	for _, e := range []error{keystore.ErrNotFound, keystore.ErrInvalid, keystore.ErrConflict, keystore.ErrCorrupt,
 		keystore.ErrReadOnly, keystore.ErrClosed, keystore.ErrUnsupportedVersion, keystore.ErrWrongKey,
-		keystore.ErrWrongPassphrase, keystore.ErrClaimed, ErrSchemaTooNew, ErrUnreachable} {
+		keystore.ErrWrongPassphrase, keystore.ErrClaimed, keystore.ErrLeaseLost, ErrSchemaTooNew, ErrUnreachable} {
 		if errors.Is(err, e) {
 			return true
 		}

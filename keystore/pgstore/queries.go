@@ -19,7 +19,7 @@ type queries struct {
 
 	get, put, del, scanFrom, scanAfter, last, walk string
 
-	leaseLock, leaseInsert, leaseTake, leaseRelease, leaseRenew string
+	leaseLock, leaseInsert, leaseTake, leaseRelease, leaseRenew, leaseFence string
 
 	claimLock, claimSet, claimRelease, claimRenew, claimQueue string
 }
@@ -49,9 +49,12 @@ ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`),
 		walk:      r(`SELECT bucket, k, v FROM $S.records ORDER BY bucket, k`),
 
 		// A lease row exists while held; an expired row is taken over.
-		leaseLock:    r(`SELECT holder, expires < now() FROM $S.leases WHERE name = $1 FOR UPDATE`),
-		leaseInsert:  r(`INSERT INTO $S.leases (name, holder, token, expires) VALUES ($1, $2, 1, now() + make_interval(secs => $3)) ON CONFLICT (name) DO NOTHING RETURNING token`),
-		leaseTake:    r(`UPDATE $S.leases SET holder = $2, token = token + 1, expires = now() + make_interval(secs => $3) WHERE name = $1 RETURNING token`),
+		leaseLock:   r(`SELECT holder, expires < now() FROM $S.leases WHERE name = $1 FOR UPDATE`),
+		leaseInsert: r(`INSERT INTO $S.leases (name, holder, token, expires) VALUES ($1, $2, $4, now() + make_interval(secs => $3)) ON CONFLICT (name) DO NOTHING RETURNING token`),
+		leaseTake:   r(`UPDATE $S.leases SET holder = $2, token = token + 1, expires = now() + make_interval(secs => $3) WHERE name = $1 RETURNING token`),
+		// A fenced write share-locks the lease rows it is made under, so
+		// a takeover (leaseLock) waits for it to commit.
+		leaseFence:   r(`SELECT holder, token FROM $S.leases WHERE name = $1 FOR SHARE`),
 		leaseRelease: r(`DELETE FROM $S.leases WHERE name = $1 AND holder = $2 AND token = $3`),
 		leaseRenew:   r(`UPDATE $S.leases SET expires = now() + make_interval(secs => $3) WHERE holder = $1 AND name = ANY($2)`),
 
