@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"unsafe"
 )
 
 // Decoding a page of conversation events. A sync reads every event of a
@@ -29,9 +28,7 @@ import (
 //     the members handed on.
 
 // decodeEventsPage decodes body into a GetChatConversationEventsResponse as
-// json.Unmarshal would, or reports false (declined, see above). The
-// strings it reads share body's memory (see plain): body must never be
-// changed afterwards. A response body is read once, decoded and dropped.
+// json.Unmarshal would, or reports false (declined, see above).
 func decodeEventsPage(body []byte) (*GetChatConversationEventsResponse, bool) {
 	p := &jsonPage{b: body}
 	out := &GetChatConversationEventsResponse{}
@@ -255,18 +252,13 @@ func (p *jsonPage) take(c byte) bool {
 }
 
 // plain reads a string of printable ASCII without escapes; it consumes
-// nothing and reports false for any other value. The string shares the
-// document's memory, not copied (a page's strings are most of it): the
-// document must not change afterwards (see decodeEventsPage).
+// nothing and reports false for any other value.
 func (p *jsonPage) plain() (string, bool) {
 	if p.peek() != '"' {
 		return "", false
 	}
 	b, ok := p.plainBytes()
-	if !ok || len(b) == 0 {
-		return "", ok
-	}
-	return unsafe.String(&b[0], len(b)), true
+	return string(b), ok
 }
 
 // plainBytes is plain, returning the string's bytes (in the document).
