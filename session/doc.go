@@ -140,8 +140,9 @@
 // AnomalyCreateReplayed). Sequence ids are not signed, so nothing signed
 // orders an add of someone before a removal of them: a removal naming a
 // non-member changes no membership but is reported
-// (AnomalyRosterDivergence) and kept with the roster, and a later add of
-// an id it named is refused (ErrRosterDivergence); an honest remove and
+// (AnomalyRosterDivergence) and kept with the roster, as are the ids a
+// removal read before any roster names; a later add of an id so named is
+// refused (ErrRosterDivergence) and starts no roster; an honest remove and
 // re-add of a member still re-admits. A key is usable only once its key
 // change is stored as served, at its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the

@@ -44,7 +44,9 @@ import (
 //     member at once) is therefore a tombstone: it changes no membership,
 //     is reported (AnomalyRosterDivergence), and every later member add of
 //     the ids it names is refused (ErrRosterDivergence): exclusion on
-//     doubt. A removal of an actual member leaves no tombstone, so an
+//     doubt. So is every id (this account's aside) a removal read before
+//     any roster names: no roster starts from an add naming one, and a
+//     create read after it leaves them out. A removal of an actual member leaves no tombstone, so an
 //     honest remove and re-add still re-admits.
 //   - An account that never sees the group's create (it joined later, or the
 //     create could not be bound) starts from the first signed member add
@@ -314,7 +316,9 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", ErrMalformed)}
 		}
 	}
-	members := normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID))
+	// Whom a removal read before named was removed after the create
+	// (nothing comes before a create): they are no members.
+	members := without(normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID)), r.Removed)
 	var claimed []string
 	for _, a := range normaliseIDs(g.AdminIDs) {
 		if a != ev.SenderID && slices.Contains(members, a) {
@@ -322,7 +326,7 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 		}
 	}
 	*r = rosterRec{Base: baseCreate, Members: members, Admins: []string{ev.SenderID}, Claimed: claimed,
-		Seq: ev.SequenceID, Creator: ev.SenderID, CreateMID: ev.MessageID}
+		Seq: ev.SequenceID, Creator: ev.SenderID, CreateMID: ev.MessageID, Removed: r.Removed}
 	return stepResult{changed: true}
 }
 
@@ -440,8 +444,8 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *event.Event) stepResult {
 }
 
 // readmits refuses a member add of an id a removal named while it was no
-// member (a tombstone, see stepRemove): its add may be one the server
-// moved after the removal.
+// member, or before any roster was held (a tombstone, see stepRemove): its
+// add may be one the server moved after the removal.
 func (r *rosterRec) readmits(added []string) error {
 	for _, u := range added {
 		if slices.Contains(r.Removed, u) {
@@ -484,9 +488,13 @@ func (r *rosterRec) seedJoin(env rosterEnv, ev *event.Event) stepResult {
 	case !slices.Contains(admins, ev.SenderID):
 		return stepResult{err: fmt.Errorf("%w: member add by %s, whom its own admin list does not name", ErrNotAuthorized, ev.SenderID)}
 	}
+	if err := r.readmits(head); err != nil {
+		return stepResult{err: fmt.Errorf("%w: member add by %s cannot start the roster: %s", ErrRosterDivergence, ev.SenderID, err),
+			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, "")}
+	}
 	members := normaliseIDs(head)
 	*r = rosterRec{Base: baseJoin, Members: members, Claimed: normaliseIDs(admins), Unconfirmed: members,
-		Seq: ev.SequenceID, Since: ev.SequenceID, Pending: r.Pending}
+		Seq: ev.SequenceID, Since: ev.SequenceID, Pending: r.Pending, Removed: r.Removed}
 	return stepResult{changed: true}
 }
 
@@ -498,14 +506,23 @@ func (r *rosterRec) dropPending(ev *event.Event) {
 
 // stepRemove applies a removal: an admin removes anyone, a member removes
 // only itself (leaving). The ids it names that are no members are recorded
-// as its tombstones and reported (see readmits).
+// as its tombstones and reported (see readmits); so are all it names when
+// it is read before any roster is held (it is refused then:
+// ErrRosterUnknown).
 func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if res, ok := r.authorise(env, ev, !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == ev.SenderID)); !ok {
+		if gone := r.absent(env, g.MemberIDs); r.Base == "" && len(gone) > 0 {
+			// Read before any roster: its author's rights cannot be
+			// checked, but whom it names may have been removed after
+			// an add the server serves later (a stale add naming this
+			// account would otherwise seed the roster with them).
+			r.Removed, res.changed = normaliseIDs(append(r.Removed, gone...)), true
+		}
 		return res
 	}
 	var res stepResult
-	if gone := r.absent(g.MemberIDs); len(gone) > 0 {
+	if gone := r.absent(env, g.MemberIDs); len(gone) > 0 {
 		r.Removed = normaliseIDs(append(r.Removed, gone...))
 		res.anomaly = rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)
 	}
@@ -520,12 +537,13 @@ func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 }
 
 // absent returns the well-formed ids of a removal that are neither
-// members nor pending own adds: the removal's tombstones.
-func (r *rosterRec) absent(ids []string) []string {
+// members nor pending own adds, this account aside: the removal's
+// tombstones (this account's own place is no one else's exposure).
+func (r *rosterRec) absent(env rosterEnv, ids []string) []string {
 	held := r.effective()
 	var out []string
 	for _, u := range ids {
-		if isUserID(u) && !slices.Contains(held, u) {
+		if isUserID(u) && u != env.self && !slices.Contains(held, u) {
 			out = append(out, u)
 		}
 	}

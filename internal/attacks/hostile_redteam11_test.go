@@ -19,6 +19,7 @@ var redteam11Attacks = []attack{
 	{"add-moved-after-removal-readmits", attackAddMovedAfterRemoval},
 	{"key-change-served-at-stored-sequence", attackKeyChangeAtStoredSequence},
 	{"key-change-without-sequence-id", attackKeyChangeWithoutSequenceID},
+	{"stale-add-seeds-roster-after-removal", attackStaleAddSeedsRosterAfterRemoval},
 }
 
 // onePage serves items (ascending) as one page, newest first, key changes
@@ -206,4 +207,54 @@ func attackKeyChangeWithoutSequenceID(w *world) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("mallory's key change neither refused nor the sync (sync errors %v)", o.syncErrs)
+}
+
+// attackStaleAddSeedsRosterAfterRemoval (fuzz seed 0xa0 of history 1): the
+// server withholds the group's create from bob's fresh device and serves
+// alice's removal of mallory, then alice's old add of mallory moved above
+// it, then alice's later admin add of carol. The removal comes before any
+// roster is held, so its author's rights cannot be checked and it is
+// refused; the add names bob among its members, so bob would take his
+// roster from it on trust (as a late joiner does), mallory in it, and
+// keep her there while he verifies changes made after her removal.
+func attackStaleAddSeedsRosterAfterRemoval(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	h.push(h.adminAdd(h.carol.id))
+	h.seal()
+	var items []*mutItem
+	var add *mutItem
+	for _, it := range cloneItems(h) {
+		gc := groupChangeOf(it.me)
+		switch {
+		case gc.GroupCreate != nil: // withheld
+			continue
+		case gc.GroupMemberAdd != nil && slices.Contains(gc.GroupMemberAdd.GetMemberIds(), h.mallory.id):
+			add = it
+			it.me.SequenceID, it.me.PreviousSequenceID = strp(hostile.NextSequenceID(h.removal, 100)), strp(h.removal)
+		}
+		items = append(items, it)
+	}
+	if add == nil {
+		return "", errors.New("no add of mallory in the history")
+	}
+	o, err := runRounds(h, items)
+	if err != nil {
+		return "", err
+	}
+	if len(o.violations) > 0 {
+		return "", errorf("stale add after a removal read without a roster: %v", o.violations)
+	}
+	if err := o.failed[add.me.GetMessageID()]; !errors.Is(err, session.ErrRosterDivergence) {
+		return "", fmt.Errorf("the moved add was not refused as divergent: %v", err)
+	}
+	return "the add refused: " + o.failed[add.me.GetMessageID()].Error(), nil
 }

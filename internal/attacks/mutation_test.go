@@ -456,8 +456,11 @@ func FuzzTranscriptMutation(f *testing.F) {
 		f.Add(1<<32 | s) // the seeds TestTranscriptMutations runs on this history
 	}
 	// Seeds the fuzzer found: 0x8, a key change served under the sequence
-	// id of a stored message (key-change-served-at-stored-sequence).
+	// id of a stored message (key-change-served-at-stored-sequence); 0xa0,
+	// a stale add starting the roster after a removal read without one
+	// (stale-add-seeds-roster-after-removal).
 	f.Add(uint64(0x8))
+	f.Add(uint64(0xa0))
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
 		if len(o.violations) > 0 {
