@@ -209,7 +209,8 @@
 //	                        the request (endless paging, a wrong echo)
 //	ErrMediaTruncated       downloaded media shorter than announced          download again; do not show it
 //	ErrDeliveryRejected     Delivered.Err: a pushed event that cannot be     nothing: the next reconciliation
-//	                        routed                                           fetches the conversation from /events
+//	                        routed, or held back (no roster of its group     fetches the conversation from /events
+//	                        yet: with ErrRosterUnknown)
 //	Events (Event.Err)
 //	ErrMalformed            not a well-formed event (bytes, ids, bounds)     show as failed
 //	ErrSignature            no valid signature by the sender's pinned key    show as failed, never as the sender's

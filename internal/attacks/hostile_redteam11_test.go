@@ -20,6 +20,7 @@ var redteam11Attacks = []attack{
 	{"key-change-served-at-stored-sequence", attackKeyChangeAtStoredSequence},
 	{"key-change-without-sequence-id", attackKeyChangeWithoutSequenceID},
 	{"stale-add-seeds-roster-after-removal", attackStaleAddSeedsRosterAfterRemoval},
+	{"push-before-roster-keeps-verdict", attackPushBeforeRoster},
 }
 
 // onePage serves items (ascending) as one page, newest first, key changes
@@ -257,4 +258,41 @@ func attackStaleAddSeedsRosterAfterRemoval(w *world) (string, error) {
 		return "", fmt.Errorf("the moved add was not refused as divergent: %v", err)
 	}
 	return "the add refused: " + o.failed[add.me.GetMessageID()].Error(), nil
+}
+
+// attackPushBeforeRoster (fuzz seed 0xffffffb3 of history 1): before bob's
+// fresh device has synced the group (no roster held), the server pushes
+// mallory's message signed after her removal, under the key she kept.
+// Without a roster only its signature could be checked: stored verified,
+// it would keep that verdict once the sync brings the removal below it.
+func attackPushBeforeRoster(w *world) (string, error) {
+	h, msg, err := removedMemberScene(w, "mallory after her removal, pushed first")
+	if err != nil {
+		return "", err
+	}
+	items := append(cloneItems(h), &mutItem{me: msg, forged: true})
+	sortItems(items)
+	p, err := onePage(items)
+	if err != nil {
+		return "", err
+	}
+	m := &mutation{rounds: [][]mutPage{{p}}, pushes: [][]*tevent.MessageEvent{{msg}, nil}, kcs: map[string]string{}}
+	for _, it := range h.items { // the push carries the key change of its key, as X's pushes do
+		if v := keyChangeVersion(it.me); it.kc && v == messageKeyVersion(msg) {
+			if m.kcs[v], err = hostile.EncodeEvent(it.me); err != nil {
+				return "", err
+			}
+		}
+	}
+	if m.kcs[messageKeyVersion(msg)] == "" {
+		return "", errors.New("no key change for mallory's key")
+	}
+	o := startHarness(w.t, h).run(w.t, m)
+	if len(o.violations) > 0 {
+		return "", errorf("push before any roster: %v", o.violations)
+	}
+	if err := o.failed[msg.GetMessageID()]; err != nil {
+		return "mallory's message refused: " + err.Error(), nil
+	}
+	return "", fmt.Errorf("mallory's message neither verified nor refused (sync errors %v)", o.syncErrs)
 }
