@@ -46,9 +46,9 @@ const (
 	// of the same app.
 	DeliveryIgnored
 	// DeliveryRejected: the payload is malformed or names a conversation
-	// its event does not belong to, or it is not a group change and comes
-	// before any roster of its group is held (ErrRosterUnknown); nothing
-	// was stored (Err says why).
+	// its event does not belong to, or it comes before any roster of its
+	// group is held (ErrRosterUnknown: Reconcile reads it in its place);
+	// nothing was stored (Err says why).
 	// Reconcile (naming the conversation) learns what the server really
 	// holds.
 	DeliveryRejected
@@ -179,7 +179,7 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 		return d, nil
 	}
 	d.ConversationID = cid
-	if err := e.rosterFor(ctx, cid, p); err != nil {
+	if err := e.rosterFor(ctx, cid); err != nil {
 		e.live.markPending(cid)
 		d.Status, d.Err = DeliveryRejected, err
 		return d, nil
@@ -302,23 +302,14 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 	return out, errors.Join(errs...)
 }
 
-// rosterFor refuses (ErrRosterUnknown) a pushed event that is not a group
-// change for a group whose roster is not held yet. Its author's membership
-// cannot be checked there, and once stored its verdict would stand when a
-// sync later brings the group changes below it (a removal of its author,
-// say): Reconcile reads it in its place in the transcript instead. Group
-// changes go through: one may start the roster (a create with its key
-// change, or the add of this account).
-func (e *Engine) rosterFor(ctx context.Context, cid string, p *api.ChatPayload) error {
+// rosterFor refuses (ErrRosterUnknown) a pushed event for a group whose
+// roster is not held yet. Its author's membership cannot be checked there
+// (nor, for a key change it carries, the key change's author's), and once
+// stored its verdict would stand when a sync later brings the group
+// changes below it (a removal of its author, say): Reconcile reads it in
+// its place in the transcript instead, the group's changes first.
+func (e *Engine) rosterFor(ctx context.Context, cid string) error {
 	if !IsGroup(cid) {
-		return nil
-	}
-	raw, err := wire.DecodeB64(p.EncodedEvent)
-	if err != nil {
-		return nil // deliverPage reports it
-	}
-	me, err := wire.DecodeMessageEvent(raw)
-	if err != nil || (me.GetDetail() != nil && me.GetDetail().GroupChangeEvent != nil) {
 		return nil
 	}
 	r, err := loadRoster(ctx, e.store, cid)

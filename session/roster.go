@@ -58,8 +58,8 @@ type RosterState int
 const (
 	// RosterUnknown: no signed group change establishes the roster (the
 	// server withheld them, or the group's create could not be bound to
-	// the group). Messages a sync reads verify by signature only (a
-	// pushed one is held back for the sync: DeliveryRejected), and the
+	// the group). Messages a sync reads verify by signature only (pushed
+	// events are held back for the sync: DeliveryRejected), and the
 	// engine refuses to wrap a key to the group (ErrRosterUnknown).
 	RosterUnknown RosterState = iota
 	// RosterUnconfirmed: the roster follows signed group changes, but part

@@ -21,6 +21,7 @@ var redteam11Attacks = []attack{
 	{"key-change-without-sequence-id", attackKeyChangeWithoutSequenceID},
 	{"stale-add-seeds-roster-after-removal", attackStaleAddSeedsRosterAfterRemoval},
 	{"push-before-roster-keeps-verdict", attackPushBeforeRoster},
+	{"push-key-change-before-roster", attackPushKeyChangeBeforeRoster},
 }
 
 // onePage serves items (ascending) as one page, newest first, key changes
@@ -295,4 +296,54 @@ func attackPushBeforeRoster(w *world) (string, error) {
 		return "mallory's message refused: " + err.Error(), nil
 	}
 	return "", fmt.Errorf("mallory's message neither verified nor refused (sync errors %v)", o.syncErrs)
+}
+
+// attackPushKeyChangeBeforeRoster (fuzz seed 0x100000132 of history 1):
+// the push twin of push-before-roster-keeps-verdict for a key change.
+// Before bob's fresh device has synced the group, the server pushes
+// mallory's add of herself (a group change) carrying her key change
+// signed after her removal (a newer version, wrapped to everyone). With no
+// roster held the key change's author could not be judged: stored
+// verified, her key would stay bob's newest once the sync brings her
+// removal below it.
+func attackPushKeyChangeBeforeRoster(w *world) (string, error) {
+	h, _, err := removedMemberScene(w, "unused")
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	version := h.nextVersion(10)
+	kc, err := h.mallory.forger().KeyChange(h.env(), version, key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	rp := h.rosterBefore(h.top())
+	add, err := h.mallory.memberAdd(h.env(), version, []string{h.mallory.id}, rp.members, rp.admins)
+	if err != nil {
+		return "", err
+	}
+	kb, err := hostile.EncodeEvent(kc)
+	if err != nil {
+		return "", err
+	}
+	items := append(cloneItems(h), &mutItem{me: kc, kc: true, forged: true}, &mutItem{me: add, forged: true})
+	sortItems(items)
+	p, err := onePage(items)
+	if err != nil {
+		return "", err
+	}
+	m := &mutation{rounds: [][]mutPage{{p}}, pushes: [][]*tevent.MessageEvent{{add}, nil}, kcs: map[string]string{version: kb}}
+	o := startHarness(w.t, h).run(w.t, m)
+	if len(o.violations) > 0 {
+		return "", errorf("key change pushed before any roster: %v", o.violations)
+	}
+	if err := o.failed[kc.GetMessageID()]; err != nil {
+		return "mallory's key change refused: " + err.Error(), nil
+	}
+	return "", fmt.Errorf("mallory's key change neither verified nor refused (sync errors %v)", o.syncErrs)
 }

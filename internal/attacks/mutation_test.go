@@ -489,12 +489,14 @@ func FuzzTranscriptMutation(f *testing.F) {
 	// (stale-add-seeds-roster-after-removal).
 	// 0x1000000aa, a removal withheld before a verified admin add (which
 	// signs no membership: nothing to flag; the roster check learnt so).
-	// 0xffffffb3, mallory's message pushed before any roster
-	// (push-before-roster-keeps-verdict).
+	// 0xffffffb3 and 0x100000132, mallory's message and key change pushed
+	// before any roster (push-before-roster-keeps-verdict,
+	// push-key-change-before-roster).
 	f.Add(uint64(0x8))
 	f.Add(uint64(0xa0))
 	f.Add(uint64(0x1000000aa))
 	f.Add(uint64(0xffffffb3))
+	f.Add(uint64(0x100000132))
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
 		if len(o.violations) > 0 {
