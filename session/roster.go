@@ -46,8 +46,8 @@ import (
 //     the ids it names is refused (ErrRosterDivergence): exclusion on
 //     doubt. So is every id (this account's aside) a removal read before
 //     any roster names: no roster starts from an add naming one, and a
-//     create read after it leaves them out. A removal of an actual member leaves no tombstone, so an
-//     honest remove and re-add still re-admits.
+//     create read after it leaves them out. A removal of an actual member
+//     leaves no tombstone, so an honest remove and re-add still re-admits.
 //   - An account that never sees the group's create (it joined later, or the
 //     create could not be bound) starts from the first signed member add
 //     that names it: trust on first use, kept visible as RosterUnconfirmed.
@@ -121,9 +121,9 @@ type rosterRec struct {
 	// Pending are this account's own member adds, applied on top of the
 	// roster (for wrapping) until the server serves them back.
 	Pending []pendingAdd `json:"pending,omitempty"`
-	// Removed are the ids a removal named while they were no members (its
-	// tombstones): no later member add may admit them (see stepRemove).
-	// Records stored before it hold none.
+	// Removed are the ids a removal named while they were no members, or
+	// before any roster was held (its tombstones): no later member add
+	// may admit them (see stepRemove). Records stored before it hold none.
 	Removed []string `json:"removed,omitempty"`
 }
 
