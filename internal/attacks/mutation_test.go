@@ -355,7 +355,16 @@ const (
 // knownOpen are the seeds whose violations are found and not yet fixed,
 // each with the reason (reported, not hidden: the summary line counts
 // them). Remove a seed once its fix lands.
-var knownOpen = map[uint64]string{}
+var knownOpen = map[uint64]string{
+	// FuzzTranscriptMutation's seed (history 1): the server withholds
+	// alice's removal of mallory in the first sync (mallory's key change
+	// after it verifies: she is a member as far as bob can tell), then
+	// serves the removal below it in the second; the key change keeps its
+	// verdict and her key stays stored as verified. A removal read late
+	// does not re-judge what is stored above it. (Sending is safe: the
+	// roster no longer vouches for her key, so bob makes a new one.)
+	0x2f8: "a removal served late does not re-judge a key change stored above it",
+}
 
 // TestTranscriptMutations serves bob mutations of honest group histories
 // and checks the invariants for every one. The honest transcript itself
@@ -497,8 +506,13 @@ func FuzzTranscriptMutation(f *testing.F) {
 	f.Add(uint64(0x1000000aa))
 	f.Add(uint64(0xffffffb3))
 	f.Add(uint64(0x100000132))
+	f.Add(uint64(0x2f8)) // known open (see knownOpen)
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
+		if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
+			t.Logf("KNOWN OPEN (%s) mutation seed %#x:\n  %s", why, seed, joinLines(o.violations))
+			return
+		}
 		if len(o.violations) > 0 {
 			t.Fatalf("mutation seed %#x: %d violations:\n  %s\nmutation:\n  %s", seed, len(o.violations), joinLines(o.violations), joinLines(o.m.ops))
 		}
