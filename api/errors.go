@@ -22,6 +22,9 @@ var (
 	// ErrPaginationLoop is returned by iterators when the server repeats a
 	// pagination token it already handed out.
 	ErrPaginationLoop = errors.New("api: pagination loop: server repeated a next_token")
+	// ErrPaginationToken reports a next_token longer than
+	// MaxPaginationTokenBytes; iteration stops without sending it back.
+	ErrPaginationToken = errors.New("api: next_token too long")
 )
 
 // Error is a non-2xx answer from the API. It never contains the request

@@ -255,10 +255,15 @@ func nextFetched(ctx context.Context, pages <-chan fetched, verified <-chan veri
 }
 
 // pagingFault reports a server whose pagination (of events, or of the
-// conversation listing) does not progress: a repeated token, maxIdlePages
-// pages in a row that brought nothing new, or more than maxSyncPages pages.
-// It records the token.
+// conversation listing) does not progress: a token longer than
+// api.MaxPaginationTokenBytes (every token is kept until the listing ends,
+// and sent back in a URL), a repeated token, maxIdlePages pages in a row
+// that brought nothing new, or more than maxSyncPages pages. It records
+// the token.
 func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, pages int) error {
+	if len(next) > api.MaxPaginationTokenBytes {
+		return fmt.Errorf("%w: a pagination token of %d bytes (at most %d)", ErrServerResponse, len(next), api.MaxPaginationTokenBytes)
+	}
 	if tokens[next] {
 		return fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
 	}

@@ -1,0 +1,227 @@
+package attacks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks of the tenth outside review (h11o): what the engine spends. A
+// hostile server decides the size, shape and timing of every answer; no
+// answer may make the engine hold memory without bound or wait for hours.
+
+var redteam10Attacks = []attack{
+	{"pagination-ballooned-tokens", attackBallooningEventTokens},
+	{"conversation-listing-ballooned-tokens", attackBallooningListTokens},
+	{"activity-stream-reset-far-future", attackStreamResetFarFuture},
+	{"activity-stream-retry-after-a-day", attackStreamRetryAfterDay},
+}
+
+// balloonToken is the next_token of page n: unique, and far longer than
+// any token a server needs (the engine keeps every token of a sync to
+// detect loops, and sends each back in a URL).
+func balloonToken(n int64) string {
+	return strconv.FormatInt(n, 10) + "-" + strings.Repeat("A", 256<<10)
+}
+
+// tokenEcho records the longest pagination token the victim sent back.
+type tokenEcho struct{ longest atomic.Int64 }
+
+// strip notes the request's token and strips it, so the emulator answers
+// the first page again.
+func (e *tokenEcho) strip(r *http.Request) {
+	q := r.URL.Query()
+	if n := int64(len(q.Get("pagination_token"))); n > e.longest.Load() {
+		e.longest.Store(n)
+	}
+	q.Del("pagination_token")
+	r.URL.RawQuery = q.Encode()
+}
+
+// attackBallooningEventTokens: bob's first sync of a conversation is
+// answered with pages that each extend the transcript (the events' unsigned
+// sequence ids moved up) under a fresh next_token of 256 KiB. Followed, the
+// sync holds every token (10,000 pages of up to 16 MiB answers: gigabytes)
+// and sends each back. The sync must stop at the first oversized token
+// with ErrServerResponse, never send it back, and keep the page it came
+// with.
+func attackBallooningEventTokens(w *world) (string, error) {
+	d := newDM(w)
+	var n atomic.Int64
+	var echo tokenEcho
+	const pages = 8
+	w.proxy.Add(hostile.Rule{Name: "balloon", Method: http.MethodGet, Path: hostile.PathEvents, Times: pages,
+		Request: echo.strip,
+		Rewrite: jsonRewrite(func(page *api.GetChatConversationEventsResponse) {
+			i := n.Add(1)
+			if i > 1 {
+				_ = hostile.EditData(page, func(me *tevent.MessageEvent) error {
+					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1000))
+					return nil
+				})
+			}
+			page.Meta.HasMore, page.Meta.NextToken = i < pages, balloonToken(i)
+		})})
+	r := d.bob.sync(d.cid)
+	longest := echo.longest.Load()
+	if longest > api.MaxPaginationTokenBytes {
+		return "", errorf("engine sent back a %d-byte token (%d pages fetched, sync err %v)", longest, w.proxy.Hits("balloon"), r.err)
+	}
+	if !errors.Is(r.err, session.ErrServerResponse) {
+		return "", errorf("sync ended with %v, want ErrServerResponse", r.err)
+	}
+	if err := d.honestIntact("m1", "m2", "m3"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("stopped after %d page(s), longest token sent back %d bytes: %v", w.proxy.Hits("balloon"), longest, r.err), nil
+}
+
+// attackBallooningListTokens: the conversation listing answers every page
+// with one conversation not listed before and a fresh next_token of 256
+// KiB. RefreshConversations must stop at the first with ErrServerResponse
+// and never send it back.
+func attackBallooningListTokens(w *world) (string, error) {
+	d := newDM(w)
+	var n atomic.Int64
+	var echo tokenEcho
+	const pages = 8
+	w.proxy.Add(hostile.Rule{Name: "balloon", Method: http.MethodGet, Path: hostile.PathConversations, Times: pages,
+		Request: echo.strip,
+		Rewrite: hostile.Conversations("", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
+			i := n.Add(1)
+			if v.Meta == nil {
+				v.Meta = &api.ChatConversationsMeta{}
+			}
+			v.Data = append(v.Data, api.ChatConversation{ID: "g" + strconv.FormatInt(1_000_000_000_000_000+i, 10), Type: "Group"})
+			v.Meta.HasMore, v.Meta.NextToken = i < pages, balloonToken(i)
+			return nil
+		}).Rewrite})
+	_, err := d.bob.e.RefreshConversations(w.ctx)
+	longest := echo.longest.Load()
+	if longest > api.MaxPaginationTokenBytes {
+		return "", errorf("engine sent back a %d-byte listing token (%d pages, err %v)", longest, w.proxy.Hits("balloon"), err)
+	}
+	if !errors.Is(err, session.ErrServerResponse) {
+		return "", errorf("listing ended with %v, want ErrServerResponse", err)
+	}
+	return fmt.Sprintf("stopped after %d page(s), longest token sent back %d bytes: %v", w.proxy.Hits("balloon"), longest, err), nil
+}
+
+// waitClock is an api.Clock whose Sleep records the delay and returns at
+// once; its watchdog timers never fire.
+type waitClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *waitClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *waitClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+func (c *waitClock) AfterFunc(time.Duration, func()) func() bool { return func() bool { return true } }
+
+// streamRateLimited answers bob's Activity stream connects with 429 and
+// the headers h, and returns the waits the stream scheduled in its first
+// attempts.
+func streamRateLimited(w *world, h http.Header) ([]time.Duration, error) {
+	bob := w.newUser("bob", true)
+	w.proxy.Add(hostile.Rule{Name: "throttle", Method: http.MethodGet, Path: `/2/activity/stream`,
+		// Unauthenticated, the emulator answers at once (401) instead of
+		// opening the stream; the answer becomes the 429.
+		Request: func(r *http.Request) { r.Header.Del("Authorization") },
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status = http.StatusTooManyRequests
+			for k, v := range h {
+				resp.Header[k] = v
+			}
+			resp.Body = []byte(`{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}`)
+			return nil
+		}})
+	clk := &waitClock{now: time.Unix(1_800_000_000, 0)}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var waits []time.Duration
+	s, err := bob.client.ActivityStream(ctx, &api.StreamOptions{Clock: clk, OnStatus: func(st api.StreamStatus) {
+		if st.State != api.StreamWaiting {
+			return
+		}
+		mu.Lock()
+		waits = append(waits, st.Wait)
+		if len(waits) == 3 {
+			cancel()
+		}
+		mu.Unlock()
+	}})
+	if err != nil {
+		return nil, err
+	}
+	<-s.Done()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) == 0 {
+		return nil, errorf("the stream scheduled no reconnect (err %v)", s.Err())
+	}
+	return waits, nil
+}
+
+// expectBoundedWaits requires every scheduled reconnect wait to stay within
+// the stream's longest documented backoff.
+func expectBoundedWaits(waits []time.Duration) (string, error) {
+	for _, d := range waits {
+		if d > api.StreamMaxWait {
+			return "", errorf("the stream scheduled a reconnect in %v (waits %v), over %v", d, waits, api.StreamMaxWait)
+		}
+	}
+	return fmt.Sprintf("reconnect waits %v, within %v", waits, api.StreamMaxWait), nil
+}
+
+// attackStreamResetFarFuture: the stream's connects are answered 429 with
+// the window exhausted until x-rate-limit-reset 2^40-1 (some 34,000
+// years). A stream that waits for the reset never reconnects: real-time
+// delivery is off for good after one answer.
+func attackStreamResetFarFuture(w *world) (string, error) {
+	h := http.Header{}
+	h.Set("x-rate-limit-limit", "50")
+	h.Set("x-rate-limit-remaining", "0")
+	h.Set("x-rate-limit-reset", strconv.FormatInt(1<<40-1, 10))
+	waits, err := streamRateLimited(w, h)
+	if err != nil {
+		return "", err
+	}
+	return expectBoundedWaits(waits)
+}
+
+// attackStreamRetryAfterDay: the stream's connects are answered 429 with
+// Retry-After: 86400. The stream must not go quiet for a day.
+func attackStreamRetryAfterDay(w *world) (string, error) {
+	h := http.Header{}
+	h.Set("Retry-After", "86400")
+	waits, err := streamRateLimited(w, h)
+	if err != nil {
+		return "", err
+	}
+	return expectBoundedWaits(waits)
+}
