@@ -128,6 +128,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			}
 		}
 		var sp span
+		var fetchedBytes int64
 		token, tokens, idle := "", map[string]bool{}, 0
 		for pages := 1; ; pages++ {
 			resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
@@ -143,8 +144,13 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			p := decodePage(resp)
 			done, top := sp.scan(pageData(p, resp), s.stored)
 			f := fetched{page: p, top: top, last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
+			fetchedBytes += int64(p.size)
 			if !f.last {
 				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
+			}
+			if !f.last && f.err == nil && fetchedBytes > s.e.cfg.maxSyncBytes {
+				f.err = fmt.Errorf("%w: the %d pages fetched hold %d bytes of events (at most %d a sync, see WithMaxSyncBytes); the older events are not fetched",
+					ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)
 			}
 			if !send(f) || f.last || f.err != nil {
 				return

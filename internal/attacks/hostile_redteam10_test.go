@@ -26,6 +26,7 @@ var redteam10Attacks = []attack{
 	{"conversation-listing-ballooned-tokens", attackBallooningListTokens},
 	{"activity-stream-reset-far-future", attackStreamResetFarFuture},
 	{"activity-stream-retry-after-a-day", attackStreamRetryAfterDay},
+	{"first-sync-fills-the-disk", attackFirstSyncFillsDisk},
 }
 
 // balloonToken is the next_token of page n: unique, and far longer than
@@ -224,4 +225,45 @@ func attackStreamRetryAfterDay(w *world) (string, error) {
 		return "", err
 	}
 	return expectBoundedWaits(waits)
+}
+
+// attackFirstSyncFillsDisk: bob's first sync is answered with pages that
+// each extend the transcript and carry 128 KiB of padding (an entry that is
+// not base64), claiming more each time. A sync of several pages keeps them
+// all aside (spill file or keystore) before storing them; followed, 10,000
+// pages of 16 MiB fill 160 GB of disk. bob bounds a sync at 512 KiB
+// (session.WithMaxSyncBytes; 1 GiB by default): the sync must stop with
+// ErrServerResponse within one page of the bound, keeping what it fetched.
+func attackFirstSyncFillsDisk(w *world) (string, error) {
+	const budget, pad, pages = 512 << 10, 128 << 10, 40
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithMaxSyncBytes(budget))
+	sent := alice.send(bob.id, "m1", "m2", "m3")
+	d := &dm{w: w, alice: alice, bob: bob, cid: sent[0].ConversationID, path: session.PathID(sent[0].ConversationID), sent: sent}
+	var n atomic.Int64
+	w.proxy.Add(hostile.Rule{Name: "fill", Method: http.MethodGet, Path: hostile.PathEvents, Times: pages,
+		Request: stripToken,
+		Rewrite: jsonRewrite(func(page *api.GetChatConversationEventsResponse) {
+			i := n.Add(1)
+			if i > 1 {
+				_ = hostile.EditData(page, func(me *tevent.MessageEvent) error {
+					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1000))
+					return nil
+				})
+			}
+			page.Data = append(page.Data, api.ChatMessageEvent{EncodedEvent: strings.Repeat("!", pad)})
+			page.Meta.HasMore, page.Meta.NextToken = i < pages, "fill-"+strconv.FormatInt(i, 10)
+		})})
+	r := d.bob.sync(d.cid)
+	got := w.proxy.Hits("fill")
+	if limit := budget/pad + 1; got > limit {
+		return "", errorf("the sync fetched %d pages of %d KiB padding (bound %d KiB: at most %d pages), sync err %v", got, pad>>10, budget>>10, limit, r.err)
+	}
+	if !errors.Is(r.err, session.ErrServerResponse) {
+		return "", errorf("sync ended with %v after %d pages, want ErrServerResponse", r.err, got)
+	}
+	if err := d.honestIntact("m1", "m2", "m3"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("stopped after %d pages: %v", got, r.err), nil
 }
