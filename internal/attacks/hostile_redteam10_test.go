@@ -2,6 +2,7 @@ package attacks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +28,7 @@ var redteam10Attacks = []attack{
 	{"activity-stream-reset-far-future", attackStreamResetFarFuture},
 	{"activity-stream-retry-after-a-day", attackStreamRetryAfterDay},
 	{"first-sync-fills-the-disk", attackFirstSyncFillsDisk},
+	{"send-failure-detail-balloon", attackSendFailureDetailBalloon},
 }
 
 // balloonToken is the next_token of page n: unique, and far longer than
@@ -267,3 +269,50 @@ func attackFirstSyncFillsDisk(w *world) (string, error) {
 	}
 	return fmt.Sprintf("stopped after %d pages: %v", got, r.err), nil
 }
+
+// attackSendFailureDetailBalloon: the server answers bob's send 503 with a
+// problem document whose detail is 4 MiB (and carries terminal escape
+// sequences). The send stays queued, and the outbox item records the
+// failure's text, persisted for every queued send and shown by apps and
+// the CLI: the text a server writes into an error must be bounded (and
+// free of control characters), and the send must stay queued.
+func attackSendFailureDetailBalloon(w *world) (string, error) {
+	d := newDM(w)
+	detail := "\x1b]0;owned\x07\x1b[2J" + strings.Repeat("D", 4<<20)
+	body, err := json.Marshal(api.Problem{Type: "about:blank", Title: "Service Unavailable\x1b[31m", Detail: detail})
+	if err != nil {
+		return "", err
+	}
+	w.proxy.Add(hostile.Rule{Name: "balloon", Method: http.MethodPost, Path: hostile.PathMessages,
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status, resp.Body = http.StatusServiceUnavailable, body
+			resp.Header.Set("Content-Type", "application/problem+json")
+			return nil
+		}})
+	_, serr := d.bob.e.SendText(w.ctx, d.alice.id, "reply")
+	var q *session.QueuedError
+	if !errors.As(serr, &q) {
+		return "", errorf("send ended with %v, want a *QueuedError (kept for retry)", serr)
+	}
+	out, err := d.bob.e.Outbox(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(out) != 1 {
+		return "", errorf("outbox holds %d sends, want the refused one", len(out))
+	}
+	for what, text := range map[string]string{"send error": serr.Error(), "outbox last_error": out[0].LastError} {
+		if len(text) > maxServerErrorText {
+			return "", errorf("%s holds %d bytes of the server's text", what, len(text))
+		}
+		if strings.ContainsAny(text, "\x1b\x07") {
+			return "", errorf("%s carries the server's control characters: %q", what, text[:min(len(text), 80)])
+		}
+	}
+	return fmt.Sprintf("send queued, error bounded to %d bytes: %.120s", len(out[0].LastError), out[0].LastError), nil
+}
+
+// maxServerErrorText bounds what an error shows of a server's answer: the
+// api's bound on each text (api.MaxProblemTextBytes, three of them: title,
+// detail, message) with room for the engine's own words around them.
+const maxServerErrorText = 3*api.MaxProblemTextBytes + 1024
