@@ -29,6 +29,7 @@ var redteam10Attacks = []attack{
 	{"activity-stream-retry-after-a-day", attackStreamRetryAfterDay},
 	{"first-sync-fills-the-disk", attackFirstSyncFillsDisk},
 	{"send-failure-detail-balloon", attackSendFailureDetailBalloon},
+	{"conversation-listing-flood", attackConversationListingFlood},
 }
 
 // balloonToken is the next_token of page n: unique, and far longer than
@@ -316,3 +317,60 @@ func attackSendFailureDetailBalloon(w *world) (string, error) {
 // api's bound on each text (api.MaxProblemTextBytes, three of them: title,
 // detail, message) with room for the engine's own words around them.
 const maxServerErrorText = 3*api.MaxProblemTextBytes + 1024
+
+// attackConversationListingFlood: bob's conversation listing (100 a page)
+// is answered first with one page of 5,000 groups, then with a group
+// whose (unsigned, display-only) member list holds 20,000 ids and an id
+// of 1 MiB. Every listed conversation is stored and synced by the
+// real-time reconciliation: a page over max_results must be refused
+// whole, and the server's member list of a group kept within the bound on
+// a group's size (1,024), valid ids only.
+func attackConversationListingFlood(w *world) (string, error) {
+	d := newDM(w)
+	before, err := d.bob.e.RefreshConversations(w.ctx)
+	if err != nil {
+		return "", errorf("setup: listing: %v", err)
+	}
+	flood := make([]api.ChatConversation, 5000)
+	for i := range flood {
+		flood[i] = api.ChatConversation{ID: "g" + strconv.Itoa(2_000_000_000_000_000+i), Type: "Group"}
+	}
+	w.proxy.Add(hostile.Rule{Name: "flood", Method: http.MethodGet, Path: hostile.PathConversations, Times: 1,
+		Rewrite: hostile.Conversations("", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
+			v.Data = append(v.Data, flood...)
+			return nil
+		}).Rewrite})
+	_, ferr := d.bob.e.RefreshConversations(w.ctx)
+	after, err := d.bob.e.Conversations(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	if !errors.Is(ferr, session.ErrServerResponse) || len(after) != len(before) {
+		return "", errorf("a listing page of %d conversations (max_results 100): err %v, %d conversations stored (%d before)", len(flood), ferr, len(after), len(before))
+	}
+	members := []string{strings.Repeat("7", 1<<20)}
+	for i := range 20000 {
+		members = append(members, strconv.Itoa(3_000_000+i))
+	}
+	const gid = "g2999999999999999999"
+	w.proxy.Add(hostile.Rule{Name: "members", Method: http.MethodGet, Path: hostile.PathConversations, Times: 1,
+		Rewrite: hostile.Conversations("", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
+			v.Data = append(v.Data, api.ChatConversation{ID: gid, Type: "Group", MemberIDs: members})
+			return nil
+		}).Rewrite})
+	if _, err := d.bob.e.RefreshConversations(w.ctx); err != nil {
+		return "", errorf("listing with one large group: %v", err)
+	}
+	c, err := d.bob.e.Conversation(w.ctx, gid)
+	if err != nil {
+		return "", errorf("the listed group was not recorded: %v", err)
+	}
+	size := 0
+	for _, id := range c.ServerMembers {
+		size += len(id)
+	}
+	if len(c.ServerMembers) > 1024 || size > 1024*20 {
+		return "", errorf("bob keeps the server's member list of %d ids (%d bytes)", len(c.ServerMembers), size)
+	}
+	return fmt.Sprintf("flooded page refused (%v); a listed group keeps %d server members", ferr, len(c.ServerMembers)), nil
+}
