@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -311,10 +312,64 @@ func (s *Server) getChatConversationEvents(c *call) *apiError {
 			meta.ConversationKeyEvents = append(meta.ConversationKeyEvents, wire.EncodeB64(e.Encoded))
 		}
 	}
-	resp := api.GetChatConversationEventsResponse{Meta: meta}
+	data := make([][]byte, 0, len(page))
 	for _, e := range page {
-		resp.Data = append(resp.Data, chatEventJSON(e, fields))
+		b, err := pageEventJSON(e, fields)
+		if err != nil {
+			return errInternal()
+		}
+		data = append(data, b)
 	}
-	writeJSON(c.w, http.StatusOK, resp)
+	writeEventsPage(c.w, data, meta)
 	return nil
+}
+
+// pageEventJSON returns the JSON encoding of chatEventJSON(e, fields),
+// rendered once per field list and kept with the event: what it shows of
+// an event never changes once the event is stored (whether the event is
+// served is decided per request, before). Only the last field list used
+// is kept, and only with the server's lock held.
+func pageEventJSON(e *eventRec, fields []string) ([]byte, error) {
+	key := strings.Join(fields, ",") // "" for the default set: a named list is never empty
+	if e.page != nil && e.pageFields == key {
+		return e.page, nil
+	}
+	b, err := json.Marshal(chatEventJSON(e, fields))
+	if err != nil {
+		return nil, err
+	}
+	e.page, e.pageFields = b, key
+	return b, nil
+}
+
+// writeEventsPage writes the events page whose data are the encoded events
+// given: the bytes writeJSON writes for
+// api.GetChatConversationEventsResponse{Data: those events, Meta: meta}
+// (TestEventsPageAsMarshalled compares the two), spliced from the events'
+// kept JSON (see pageEventJSON) instead of encoding every event again.
+func writeEventsPage(w http.ResponseWriter, data [][]byte, meta *api.ChatEventsMeta) {
+	m, err := json.Marshal(meta)
+	if err != nil {
+		writeProblem(w, errInternal())
+		return
+	}
+	n := len(`{"data":[],"meta":}`) + len(m)
+	for _, d := range data {
+		n += len(d) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	if len(data) > 0 {
+		b = append(b, `"data":[`...)
+		for i, d := range data {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, d...)
+		}
+		b = append(b, "],"...)
+	}
+	b = append(b, `"meta":`...)
+	b = append(b, m...)
+	writeJSONBytes(w, http.StatusOK, append(b, '}'))
 }

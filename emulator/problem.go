@@ -149,6 +149,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeProblem(w, errInternal())
 		return
 	}
+	writeJSONBytes(w, status, b)
+}
+
+// writeJSONBytes writes b, a JSON document, as writeJSON does.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// Announced rather than sent in chunks: a client can size its buffer

@@ -117,6 +117,10 @@ type eventRec struct {
 	HiddenFor []string `json:"hidden_for,omitempty"`
 	// MediaHashKeys are the media blobs deleted with this delete event.
 	MediaHashKeys []string `json:"media_hash_keys,omitempty"`
+	// page is the event's JSON in an events page, as rendered for the
+	// field list pageFields (see pageEventJSON); not persisted.
+	page       []byte
+	pageFields string
 }
 
 // sigJSON mirrors api.MessageEventSignature for storage.

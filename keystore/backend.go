@@ -80,6 +80,12 @@ func (s *Sealer) Seal(bucket [][]byte, key, plaintext []byte) ([]byte, error) {
 	return seal(s.aead, s.rand, plaintext, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...))
 }
 
+// sealAppended is Seal of the plaintext appendPT appends (about n bytes),
+// sealed where it is written (see sealAppended).
+func (s *Sealer) sealAppended(bucket [][]byte, key []byte, n int, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
+	return sealAppended(s.aead, s.rand, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...), n, appendPT)
+}
+
 // Open authenticates and decrypts the sealed value of the record at
 // bucket/key; a value moved to another record or altered fails with
 // ErrCorrupt.

@@ -42,7 +42,8 @@ type txStorage interface {
 	conversations() ([]Conversation, error)
 	putConversation(c Conversation) error
 
-	// putEvents stores a non-empty batch of events.
+	// putEvents stores a non-empty batch of events (checked, but the
+	// caller's: their byte slices are only read, or copied to be kept).
 	putEvents(conversationID string, events []StoredEvent) error
 	events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error)
 	eventByMessageID(conversationID, messageID string) (*StoredEvent, error)
@@ -241,7 +242,7 @@ func (t *checkedTx) PutEvents(ctx context.Context, conversationID string, events
 	prepped := make([]StoredEvent, len(events))
 	for i, e := range events {
 		var err error
-		if prepped[i], err = prepEvent(e); err != nil {
+		if prepped[i], err = checkEvent(e); err != nil {
 			return err
 		}
 	}

@@ -301,7 +301,7 @@ func (t *memTx) putEvents(conversationID string, events []StoredEvent) error {
 		setEntry(t, t.s.events, conversationID, es)
 	}
 	for _, e := range events {
-		es.put(t, e)
+		es.put(t, cloneEvent(e)) // the caller's slices are not kept
 	}
 	return nil
 }

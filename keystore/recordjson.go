@@ -17,31 +17,53 @@ import (
 
 // encodeEventRecord returns the JSON encoding of r.
 func encodeEventRecord(r *eventRecord) ([]byte, error) {
-	if !plainJSON(r.MessageID) || !plainJSON(r.SenderID) || !plainJSON(r.Type) || !plainJSON(r.Error) {
-		return marshalRecord(r)
-	}
-	n := 160 + len(r.MessageID) + len(r.SenderID) + len(r.Type) + len(r.Error) +
+	return appendEventRecord(make([]byte, 0, eventRecordSize(r)), r)
+}
+
+// eventRecordSize is about the size of r's JSON encoding (enough for the
+// common record; a guess off only costs a reallocation).
+func eventRecordSize(r *eventRecord) int {
+	return 160 + len(r.MessageID) + len(r.SenderID) + len(r.Type) + len(r.Error) +
 		base64.StdEncoding.EncodedLen(len(r.Body)) + base64.StdEncoding.EncodedLen(len(r.Raw))
-	b := make([]byte, 0, n)
+}
+
+// appendEventRecord appends the JSON encoding of r to b. On an error b's
+// appended bytes are cleared (they may hold part of the body).
+func appendEventRecord(b []byte, r *eventRecord) ([]byte, error) {
+	if !plainJSON(r.MessageID) || !plainJSON(r.SenderID) || !plainJSON(r.Type) || !plainJSON(r.Error) {
+		return appendMarshalled(b, r)
+	}
+	start := len(b)
 	b = append(b, '{')
-	b = appendStringField(b, `"message_id":`, r.MessageID)
-	b = appendStringField(b, `"sender_id":`, r.SenderID)
-	b = appendStringField(b, `"type":`, r.Type)
-	b = appendBytesField(b, `"body":`, r.Body)
+	b = appendStringField(b, start, `"message_id":`, r.MessageID)
+	b = appendStringField(b, start, `"sender_id":`, r.SenderID)
+	b = appendStringField(b, start, `"type":`, r.Type)
+	b = appendBytesField(b, start, `"body":`, r.Body)
 	if r.Verified {
-		b = appendSep(b)
+		b = appendSep(b, start)
 		b = append(b, `"verified":true`...)
 	}
-	b = appendStringField(b, `"error":`, r.Error)
-	b = appendBytesField(b, `"raw":`, r.Raw)
-	b = appendSep(b)
+	b = appendStringField(b, start, `"error":`, r.Error)
+	b = appendBytesField(b, start, `"raw":`, r.Raw)
+	b = appendSep(b, start)
 	b = append(b, `"created_at":"`...)
 	b, err := r.CreatedAt.AppendText(b) // what Time.MarshalJSON writes, unquoted
 	if err != nil {
-		clear(b)
-		return marshalRecord(r) // and its error
+		clear(b[start:])
+		return appendMarshalled(b[:start], r) // and its error
 	}
 	return append(b, '"', '}'), nil
+}
+
+// appendMarshalled appends json.Marshal's encoding of r to b.
+func appendMarshalled(b []byte, r *eventRecord) ([]byte, error) {
+	m, err := marshalRecord(r)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, m...)
+	clear(m)
+	return b, nil
 }
 
 func marshalRecord(r *eventRecord) ([]byte, error) {
@@ -64,29 +86,31 @@ func plainJSON(s string) bool {
 	return true
 }
 
-func appendSep(b []byte) []byte {
-	if len(b) > 1 {
+// appendSep appends a comma unless the object that starts at b[start] has
+// no member yet.
+func appendSep(b []byte, start int) []byte {
+	if len(b) > start+1 {
 		b = append(b, ',')
 	}
 	return b
 }
 
-func appendStringField(b []byte, name, v string) []byte {
+func appendStringField(b []byte, start int, name, v string) []byte {
 	if v == "" {
 		return b
 	}
-	b = appendSep(b)
+	b = appendSep(b, start)
 	b = append(b, name...)
 	b = append(b, '"')
 	b = append(b, v...)
 	return append(b, '"')
 }
 
-func appendBytesField(b []byte, name string, v []byte) []byte {
+func appendBytesField(b []byte, start int, name string, v []byte) []byte {
 	if len(v) == 0 {
 		return b
 	}
-	b = appendSep(b)
+	b = appendSep(b, start)
 	b = append(b, name...)
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, v)

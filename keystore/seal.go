@@ -44,6 +44,30 @@ func seal(aead cipher.AEAD, rand io.Reader, plaintext, aad []byte) ([]byte, erro
 	return aead.Seal(out, out[1:1+chacha20poly1305.NonceSizeX], plaintext, aad), nil
 }
 
+// sealAppended seals, as seal does, the plaintext that appendPT appends to
+// the empty slice it is given (of capacity n at least), in place: the
+// plaintext is encrypted where it was written, so no copy of it is left.
+// A plaintext that outgrew the room made for it is cleared once sealed.
+func sealAppended(aead cipher.AEAD, rand io.Reader, aad []byte, n int, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
+	const head = 1 + chacha20poly1305.NonceSizeX
+	buf := make([]byte, head, head+n+chacha20poly1305.Overhead)
+	buf, err := appendPT(buf)
+	if err != nil {
+		clear(buf)
+		return nil, err
+	}
+	buf[0] = sealVersion
+	if _, err := io.ReadFull(rand, buf[1:head]); err != nil {
+		clear(buf)
+		return nil, fmt.Errorf("keystore: reading nonce: %w", err)
+	}
+	out := aead.Seal(buf[:head], buf[1:head], buf[head:], aad)
+	if &out[0] != &buf[0] {
+		clear(buf) // Seal needed a larger buffer: buf still holds the plaintext
+	}
+	return out, nil
+}
+
 // unseal reverses seal. what names the record for the error message (it
 // is called only on failure: naming a record costs more than opening it).
 func unseal(aead cipher.AEAD, sealed, aad []byte, what func() string) ([]byte, error) {

@@ -281,20 +281,24 @@ func msgIndexKey(messageID, seq string) []byte {
 	return append(k, versionKey(seq)...)
 }
 
-// putEvents zeroes each event's Body (checkedTx's copy) once it is sealed.
+// putEvents seals each event's record as it is encoded (see
+// sealAppended): no plaintext copy of its body is left, and the events
+// (the caller's) are only read.
 func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error {
 	p := path(bucketEvents, []byte(conversationID))
 	var index [][]byte
-	for _, e := range events {
+	for i := range events {
+		e := &events[i]
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
-		pt, err := encodeEventRecord(&r)
-		if err == nil {
-			err = t.putRaw(p, versionKey(e.SequenceID), pt)
-			clear(pt)
-		}
-		e.Body.Zero()
+		key := versionKey(e.SequenceID)
+		sealed, err := t.s.sealAppended(p, key, eventRecordSize(&r), func(b []byte) ([]byte, error) {
+			return appendEventRecord(b, &r)
+		})
 		if err != nil {
+			return err
+		}
+		if err := t.r.Put(p, key, sealed); err != nil {
 			return err
 		}
 		if e.MessageID != "" {
@@ -445,9 +449,13 @@ func (t *sealedTx) deleteToken() error {
 
 // --- values ---
 
+// valuesPath is the path of the values bucket (read or written once or
+// more per stored event: made once).
+var valuesPath = path(bucketValues)
+
 // value returns a stored empty value as an empty, non-nil slice.
 func (t *sealedTx) value(name string) ([]byte, error) {
-	p := path(bucketValues)
+	p := valuesPath
 	sealed, err := t.r.Get(p, []byte(name))
 	if err != nil || sealed == nil {
 		return nil, err
@@ -463,9 +471,9 @@ func (t *sealedTx) value(name string) ([]byte, error) {
 }
 
 func (t *sealedTx) setValue(name string, value []byte) error {
-	return t.putRaw(path(bucketValues), []byte(name), value)
+	return t.putRaw(valuesPath, []byte(name), value)
 }
 
 func (t *sealedTx) deleteValue(name string) error {
-	return t.r.Delete(path(bucketValues), []byte(name))
+	return t.r.Delete(valuesPath, []byte(name))
 }

@@ -165,7 +165,9 @@ func cloneConversation(c Conversation) Conversation {
 	return c
 }
 
-func prepEvent(e StoredEvent) (StoredEvent, error) {
+// checkEvent validates e and normalises its time; its byte slices are
+// still the caller's.
+func checkEvent(e StoredEvent) (StoredEvent, error) {
 	if err := checkVersion("sequence id", e.SequenceID); err != nil {
 		return StoredEvent{}, err
 	}
@@ -174,7 +176,6 @@ func prepEvent(e StoredEvent) (StoredEvent, error) {
 			return StoredEvent{}, err
 		}
 	}
-	e = cloneEvent(e)
 	e.CreatedAt = normTime(e.CreatedAt)
 	return e, nil
 }

@@ -35,7 +35,8 @@ import (
 // stagedPage is one page of a sync staged aside.
 type stagedPage struct {
 	n        int    // its stage number (the order it was fetched in)
-	top      string // newest sequence id of its data ("" when none)
+	lo, top  string // oldest and newest sequence ids of its data ("" when none)
+	hi       string // newest sequence id of its data and key changes
 	verified bool   // every signature of it verified ahead (its memo holds them)
 }
 
@@ -44,9 +45,9 @@ type span struct{ lo, hi string }
 
 // scan extends the span by a page's data (encoded events) and returns
 // whether the page reaches the history stored before the sync
-// (newest-first paging need not go further) and its newest sequence id.
-// Only the sequence ids are read (see wire.PeekSequenceID).
-func (sp *span) scan(data [][]byte, stored string) (done bool, top string) {
+// (newest-first paging need not go further) and its oldest and newest
+// sequence ids. Only the sequence ids are read (see wire.PeekSequenceID).
+func (sp *span) scan(data [][]byte, stored string) (done bool, lo, top string) {
 	var seqs []string
 	for _, raw := range data {
 		seq, ok := wire.PeekSequenceID(raw)
@@ -63,6 +64,9 @@ func (sp *span) scan(data [][]byte, stored string) (done bool, top string) {
 		seqs = append(seqs, seq)
 		if top == "" || decimal.Less(top, seq) {
 			top = seq
+		}
+		if lo == "" || decimal.Less(seq, lo) {
+			lo = seq
 		}
 		if sp.lo == "" || decimal.Less(seq, sp.lo) {
 			sp.lo = seq
@@ -84,7 +88,7 @@ func (sp *span) scan(data [][]byte, stored string) (done bool, top string) {
 		}
 	}
 	// A server paging oldest first is read to the end.
-	return done && up <= down, top
+	return done && up <= down, lo, top
 }
 
 // pageData returns the encoded events of a fetched page's data: those
@@ -106,7 +110,9 @@ func pageData(p *syncPage, resp *api.GetChatConversationEventsResponse) [][]byte
 // fetched is one page handed over by fetchPages.
 type fetched struct {
 	page *syncPage // nil when the fetch failed
+	lo   string    // oldest sequence id of its data
 	top  string    // newest sequence id of its data
+	hi   string    // newest sequence id of its data and key changes
 	last bool      // no page follows
 	err  error     // the fetch failed, or the pagination (after this page)
 }
@@ -142,8 +148,8 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 				return
 			}
 			p := decodePage(resp)
-			done, top := sp.scan(pageData(p, resp), s.stored)
-			f := fetched{page: p, top: top, last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
+			done, plo, top := sp.scan(pageData(p, resp), s.stored)
+			f := fetched{page: p, lo: plo, top: top, hi: pageHigh(p, top), last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
 			fetchedBytes += int64(p.size)
 			if !f.last {
 				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
@@ -213,7 +219,7 @@ func (s *syncState) stageAll(ctx context.Context, sp spill, first fetched, pages
 	for {
 		if p := f.page; p != nil {
 			n := len(staged) + 1
-			staged, held = append(staged, stagedPage{n: n, top: f.top}), append(held, false)
+			staged, held = append(staged, stagedPage{n: n, lo: f.lo, top: f.top, hi: f.hi}), append(held, false)
 			if !v.offer(n, p) {
 				if ferr = put(verifyJob{n: n, p: p}); ferr != nil {
 					break
@@ -296,6 +302,9 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 		return nil
 	}
 	sort.SliceStable(pages, func(i, j int) bool { return decimal.Less(pages[i].top, pages[j].top) })
+	if err := pagesOverlap(pages); err != nil {
+		return err
+	}
 	if IsGroup(s.cid) {
 		if err := s.collectPairs(ctx, sp, pages); err != nil {
 			return err
@@ -315,6 +324,50 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 		i++
 		return sp.get(ctx, tx, pages[i-1].n)
 	}, true)
+}
+
+// pageHigh is the newest sequence id of a page's data (top) and key
+// changes.
+func pageHigh(p *syncPage, top string) string {
+	if p.err() != nil {
+		return top
+	}
+	hi := top
+	for _, raw := range p.raws[:p.kcCount] {
+		if seq, ok := wire.PeekSequenceID(raw); ok && decimal.ValidID(seq) && (hi == "" || decimal.Less(hi, seq)) {
+			hi = seq
+		}
+	}
+	return hi
+}
+
+// pagesOverlap refuses staged pages (sorted by their newest sequence id)
+// whose sequence ranges overlap. Pages are read oldest page first, each
+// page's events (its key changes with them) in order: with overlapping
+// ranges the transcript would not be read in order, and a member's message
+// or key change after her removal, served with older events, would be read
+// before the removal and taken as a member's. An honest server's pages
+// are disjoint ranges of the transcript, and a page carries, besides the
+// key changes of its own messages (older than they are), only on the
+// newest page (read last) the newest key change.
+func pagesOverlap(pages []stagedPage) error {
+	prev := ""
+	for _, p := range pages {
+		lo := p.lo
+		if lo == "" {
+			lo = p.hi // key changes only
+		}
+		if lo == "" {
+			continue
+		}
+		if prev != "" && decimal.Less(lo, prev) {
+			return fmt.Errorf("%w: pages overlap: a page reaches down to sequence id %s, below sequence id %s of a page read before it", ErrServerResponse, lo, prev)
+		}
+		if prev == "" || decimal.Less(prev, p.hi) {
+			prev = p.hi
+		}
+	}
+	return nil
 }
 
 // collectPairs records the verified v6+ key changes the staged pages serve

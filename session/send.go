@@ -446,7 +446,10 @@ func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 		}
 		members = r.effective()
 	} else {
-		a, b, _ := cutPair(cid)
+		a, b, ok := cutPair(cid)
+		if !ok {
+			return fmt.Errorf("%w: conversation id %q", ErrInvalidArgument, cid)
+		}
 		members = []string{a, b}
 	}
 	for _, m := range members {

@@ -531,6 +531,14 @@ var inputAttacks = []attack{
 			return nil
 		}))
 		r := bob.sync(cid)
+		if errors.Is(r.err, session.ErrServerResponse) {
+			// Overlapping pages cannot be read in transcript order:
+			// refused whole (see attack pages-overlap-removal-read-late).
+			if got := bob.verifiedTexts(cid); len(got) > 0 {
+				return "", errorf("sync refused (%v), yet %q verified", r.err, got)
+			}
+			return "refused: " + r.err.Error(), nil
+		}
 		if r.err != nil {
 			return "", r.err
 		}

@@ -55,7 +55,7 @@ func (e *tokenEcho) strip(r *http.Request) {
 
 // attackBallooningEventTokens: bob's first sync of a conversation is
 // answered with pages that each extend the transcript (the events' unsigned
-// sequence ids moved up) under a fresh next_token of 256 KiB. Followed, the
+// sequence ids moved up, each page a range of its own) under a fresh next_token of 256 KiB. Followed, the
 // sync holds every token (10,000 pages of up to 16 MiB answers: gigabytes)
 // and sends each back. The sync must stop at the first oversized token
 // with ErrServerResponse, never send it back, and keep the page it came
@@ -71,7 +71,7 @@ func attackBallooningEventTokens(w *world) (string, error) {
 			i := n.Add(1)
 			if i > 1 {
 				_ = hostile.EditData(page, func(me *tevent.MessageEvent) error {
-					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1000))
+					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1_000_000_000_000_000))
 					return nil
 				})
 			}
@@ -250,7 +250,7 @@ func attackFirstSyncFillsDisk(w *world) (string, error) {
 			i := n.Add(1)
 			if i > 1 {
 				_ = hostile.EditData(page, func(me *tevent.MessageEvent) error {
-					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1000))
+					me.SequenceID = strp(hostile.NextSequenceID(me.GetSequenceID(), uint64(i)*1_000_000_000_000_000))
 					return nil
 				})
 			}

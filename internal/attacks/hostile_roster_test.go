@@ -968,6 +968,11 @@ func attackRemovalOlderPage(w *world) (string, error) {
 	if err := bob.forgedShown(g, []string{msg.GetMessageID()}, []string{said}); err != nil {
 		return "", errorf("removal on an older page ignored: %w", err)
 	}
+	if errors.Is(r.err, session.ErrServerResponse) {
+		// The removal lies above the newest event of the page the message
+		// is on: the pages overlap and are refused whole (pagesOverlap).
+		return "overlapping pages refused: " + r.err.Error(), nil
+	}
 	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
 	if err != nil {
 		return "", err

@@ -14,7 +14,12 @@ import (
 
 // boltRecords implements keystore.Records over one bbolt transaction: a bucket path
 // is a chain of nested bbolt buckets.
-type boltRecords struct{ tx *bolt.Tx }
+type boltRecords struct {
+	tx *bolt.Tx
+	// cursors holds the cursor Get seeks with in each bucket, made at
+	// its first Get in the transaction (nil: a cursor per Get).
+	cursors map[*bolt.Bucket]*bolt.Cursor
+}
 
 // bucket returns the bucket at path, or nil when any level is missing.
 func (r boltRecords) bucket(path [][]byte) *bolt.Bucket {
@@ -28,8 +33,14 @@ func (r boltRecords) bucket(path [][]byte) *bolt.Bucket {
 	return b
 }
 
-// mkBucket returns the bucket at path, creating missing levels.
+// mkBucket returns the bucket at path, creating missing levels. A bucket
+// that exists is looked up (from the transaction's cache of open buckets
+// once opened): CreateBucketIfNotExists copies its name at every call, and
+// a sync puts into the same few buckets once or twice per event.
 func (r boltRecords) mkBucket(path [][]byte) (*bolt.Bucket, error) {
+	if b := r.bucket(path); b != nil {
+		return b, nil
+	}
 	b, err := r.tx.CreateBucketIfNotExists(path[0])
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
@@ -42,11 +53,30 @@ func (r boltRecords) mkBucket(path [][]byte) (*bolt.Bucket, error) {
 	return b, nil
 }
 
+// Get returns what bolt.Bucket.Get returns (nil for a nested bucket),
+// seeking with the bucket's cursor of the transaction: Bucket.Get makes a
+// cursor and grows its stack at every call, and a sync looks a few values
+// up for every event it stores. A seek starts from the bucket's root, so
+// what the cursor was positioned at before, and what was written since,
+// do not matter.
 func (r boltRecords) Get(bucket [][]byte, key []byte) ([]byte, error) {
-	if b := r.bucket(bucket); b != nil {
+	b := r.bucket(bucket)
+	if b == nil {
+		return nil, nil
+	}
+	if r.cursors == nil {
 		return b.Get(key), nil
 	}
-	return nil, nil
+	c := r.cursors[b]
+	if c == nil {
+		c = b.Cursor()
+		r.cursors[b] = c
+	}
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil, nil
+	}
+	return v, nil
 }
 
 // bucketEvents holds the history, one bucket per conversation, keyed by
@@ -220,7 +250,7 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 		err = db.damaged(err)
 	}()
 	body := func(btx *bolt.Tx) error {
-		err := fn(boltRecords{btx}, db.sealer)
+		err := fn(boltRecords{tx: btx, cursors: map[*bolt.Bucket]*bolt.Cursor{}}, db.sealer)
 		if writable {
 			db.releaseMapped(btx)
 		}

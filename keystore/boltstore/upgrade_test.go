@@ -42,7 +42,7 @@ func fileFormat(t *testing.T, path string) (byte, map[string]int) {
 	counts := map[string]int{}
 	err = b.View(func(tx *bolt.Tx) error {
 		format = tx.Bucket(bucketMeta).Get(keyHeader)[4]
-		return boltRecords{tx}.Walk(func(bucket [][]byte, _, _ []byte) error {
+		return boltRecords{tx: tx}.Walk(func(bucket [][]byte, _, _ []byte) error {
 			counts[string(bytes.Join(bucket, []byte("/")))]++
 			return nil
 		})

@@ -270,6 +270,15 @@ func testEvents(t *testing.T, s keystore.Store) {
 		e.Type != "message" || !e.CreatedAt.Equal(t0) {
 		t.Fatalf("event 10 = %+v", e)
 	}
+	given := []keystore.StoredEvent{ev("7", "m7")}
+	mustNil(t, s.PutEvents(ctx, "given", given))
+	if string(given[0].Body) != "body 7" || string(given[0].Raw) != "raw 7" {
+		t.Fatalf("PutEvents changed the caller's event: %q %q", given[0].Body, given[0].Raw)
+	}
+	given[0].Body[0], given[0].Raw[0] = 'X', 'X' // stored events must not alias the caller's
+	if kept := testutil.Must(s.Events(ctx, "given", "", 0))(t); len(kept) != 1 || string(kept[0].Body) != "body 7" || string(kept[0].Raw) != "raw 7" {
+		t.Fatalf("mutating a stored event's slices changed the store: %+v", kept)
+	}
 	all[1].Body[0], all[1].Raw[0] = 'X', 'X' // returned events must not alias the store
 	if again := testutil.Must(s.Events(ctx, "c", "9", 1))(t); string(again[0].Body) != "body 10" || string(again[0].Raw) != "raw 10" {
 		t.Fatalf("mutating a returned event changed the store: %q %q", again[0].Body, again[0].Raw)
