@@ -158,7 +158,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		now:          time.Now,
 		workers:      runtime.GOMAXPROCS(0),
 		pageSize:     100,
-		maxSyncBytes: DefaultMaxSyncBytes,
+		maxSyncBytes: defaultMaxSyncBytes,
 	}
 	for _, o := range opts {
 		if o == nil {

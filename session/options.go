@@ -119,13 +119,14 @@ func WithSpillDir(dir string) Option {
 	}
 }
 
-// DefaultMaxSyncBytes is the default of WithMaxSyncBytes: 1 GiB, some ten
+// defaultMaxSyncBytes is the default of WithMaxSyncBytes: 1 GiB, some ten
 // thousand pages of an honest history (a page of 100 messages is about a
 // hundred kilobytes).
-const DefaultMaxSyncBytes = 1 << 30
+const defaultMaxSyncBytes = 1 << 30
 
 // WithMaxSyncBytes bounds the events one sync of a conversation fetches
-// (their encoded size, as served; default DefaultMaxSyncBytes); a bound
+// (their encoded size, as served; default 1 GiB, some ten thousand pages
+// of an honest history); a bound
 // below 1 is refused. A sync of several pages keeps the pages aside (see
 // WithSpillDir) until it has them all, and then stores them: the bound
 // caps the disk a server can make one sync fill. A sync whose pages pass it
