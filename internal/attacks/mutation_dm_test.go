@@ -1,6 +1,7 @@
 package attacks
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -45,6 +46,8 @@ type dmHistory struct {
 	asAliceKeys    []*crypto.ConversationKey          // those mallory signed as alice
 	asAlice        map[string]bool                    // message ids mallory signed as alice
 	forging        int                                // which forger forgeDM is at
+	superseded     *crypto.ConversationKey            // the key alice's superseded signing key distributes
+	bySuperseded   map[string]bool                    // message ids signed with it
 	aliceOld       api.PublicKey                      // alice's key set before the re-key
 	aliceNew       api.PublicKey                      // after it
 	malloryKeys    api.PublicKey                      // mallory's own key set
@@ -58,7 +61,7 @@ type dmHistory struct {
 
 // newDMHistory plays the honest script chosen by rng and forges.
 func newDMHistory(w *world, rng *rand.Rand) *dmHistory {
-	h := &dmHistory{w: w, asAlice: map[string]bool{}, texts: map[string][]string{}, senders: map[string]string{}, keys: map[string]*crypto.ConversationKey{}}
+	h := &dmHistory{w: w, asAlice: map[string]bool{}, bySuperseded: map[string]bool{}, texts: map[string][]string{}, senders: map[string]string{}, keys: map[string]*crypto.ConversationKey{}}
 	h.alice, h.bob, h.mallory = w.newUser("alice", false), w.newUser("bob", false), w.newUser("mallory", false)
 	h.aliceOld, h.malloryKeys = w.publishedKeys(h.alice), w.publishedKeys(h.mallory)
 	first := h.alice.send(h.bob.id, "hello bob")[0]
@@ -120,7 +123,7 @@ func (h *dmHistory) playDM(rng *rand.Rand, sent []*session.Sent, by map[string]s
 // dmStep is one action of u's; it returns a message to remember, if any.
 func (h *dmHistory) dmStep(rng *rand.Rand, u *user, i int, sent, own []*session.Sent) *session.Sent {
 	t, ctx := h.w.t, h.w.ctx
-	switch op := rng.IntN(8); {
+	switch op := rng.IntN(9); {
 	case op == 0 && len(own) > 0:
 		target := own[rng.IntN(len(own))]
 		txt := fmt.Sprintf("edit %d by %s", i, u.id)
@@ -145,6 +148,15 @@ func (h *dmHistory) dmStep(rng *rand.Rand, u *user, i int, sent, own []*session.
 		return h.dmSay(u, fmt.Sprintf("message %d by %s after a rotation", i, u.id), "")
 	case op == 4:
 		return h.dmSay(u, fmt.Sprintf("reply %d by %s", i, u.id), sent[rng.IntN(len(sent))].SequenceID)
+	case op == 5:
+		caption := fmt.Sprintf("photo %d by %s", i, u.id)
+		body := []byte(caption + " (the picture)")
+		s, err := u.e.SendMedia(ctx, h.cid, session.Media{Data: bytes.NewReader(body), Size: int64(len(body)), Filename: "p.jpg", Caption: caption})
+		if err != nil {
+			t.Fatalf("SendMedia: %v", err)
+		}
+		h.texts[s.MessageID] = append(h.texts[s.MessageID], caption)
+		return s
 	default:
 		return h.dmSay(u, fmt.Sprintf("message %d by %s", i, u.id), "")
 	}
@@ -256,6 +268,26 @@ func (h *dmHistory) forgeDM() {
 		h.addForgery(f.KeyChange(h.dmEnv(rng), newest, key, to))
 	}
 	h.addThirdParticipant(rng)
+	h.forgeSuperseded(rng, newest)
+}
+
+// forgeSuperseded signs a key change and a message with alice's real
+// signing key from before the re-key (as a server holding that key would):
+// a superseded signing key may verify history, never make the key bob
+// encrypts to once he knows its successor.
+func (h *dmHistory) forgeSuperseded(rng *rand.Rand, newest string) {
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		h.w.t.Fatal(err)
+	}
+	h.superseded, h.forging = key, -1
+	old := h.alice.forger()
+	v := bumpVersion(h.w.t, newest, 7)
+	h.addForgery(old.KeyChange(h.dmEnv(rng), v, key, []hostile.Recipient{h.alice2.recipient(), h.bob.recipient()}))
+	h.addForgery(old.Message(h.dmEnv(rng), v, key, text("signed with alice's superseded key")))
+	for _, it := range h.forgeries[len(h.forgeries)-2:] {
+		h.bySuperseded[it.me.GetMessageID()] = true
+	}
 }
 
 // addThirdParticipant re-serves an honest key change of alice's with a

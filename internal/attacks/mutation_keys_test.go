@@ -207,20 +207,31 @@ func (h *dmHistory) dmVariant(rng *rand.Rand, m *mutation, round int) []*mutItem
 		taken[it.seq()] = true
 	}
 	for range rng.IntN(7) {
-		items = dmMutateOnce(rng, m, round, items, taken)
+		items = h.dmMutateOnce(rng, m, round, items, taken)
 		sortItems(items)
 	}
 	return items
 }
 
 // dmMutateOnce applies one mutation to items: a drop, a swap of sequence
-// ids, or a replay under a new sequence id.
-func dmMutateOnce(rng *rand.Rand, m *mutation, round int, items []*mutItem, taken map[string]bool) []*mutItem {
+// ids, a re-attribution to the other participant, or a replay under a new
+// sequence id.
+func (h *dmHistory) dmMutateOnce(rng *rand.Rand, m *mutation, round int, items []*mutItem, taken map[string]bool) []*mutItem {
 	if len(items) == 0 {
 		return items
 	}
 	i, j := rng.IntN(len(items)), rng.IntN(len(items))
-	switch rng.IntN(3) {
+	switch rng.IntN(4) {
+	case 3:
+		c := cloneItem(items[i])
+		other := h.alice.id
+		if c.me.GetSenderID() == other {
+			other = h.bob.id
+		}
+		c.me.SenderID = &other
+		m.ops = append(m.ops, fmt.Sprintf("r%d: %s at %s re-attributed to %s", round, describe(items[i].me), items[i].seq(), other))
+		items[i] = c
+		return items
 	case 0:
 		m.ops = append(m.ops, fmt.Sprintf("r%d: drop %s at %s", round, describe(items[i].me), items[i].seq()))
 		return slices.Delete(items, i, i+1)
