@@ -40,10 +40,12 @@ const (
 	keySubstitute                // mallory's key set under alice's newest version
 	keySubstituteUp              // mallory's key set above alice's newest version
 	keyAlongside                 // both of alice's versions and mallory's above them
+	keyDuplicate                 // alice's versions and mallory's under alice's newest too
+	keyBackdate                  // mallory's key set under alice's old version, beside her new one
 	keyOps
 )
 
-var keyOpNames = [...]string{"honest", "drop-newest", "old-as-newest", "reorder", "substitute", "substitute-above", "alongside"}
+var keyOpNames = [...]string{"honest", "drop-newest", "old-as-newest", "reorder", "substitute", "substitute-above", "alongside", "duplicate", "backdate"}
 
 // keyServer rewrites the lookups of alice's keys by a plan, one op a call.
 type keyServer struct {
@@ -131,6 +133,10 @@ func (h *dmHistory) listing(op keyOp, honest []api.PublicKey) []api.PublicKey {
 		return []api.PublicKey{relabel(h.malloryKeys, above)}
 	case keyAlongside:
 		return []api.PublicKey{old, cur, relabel(h.malloryKeys, above)}
+	case keyDuplicate:
+		return []api.PublicKey{old, relabel(h.malloryKeys, cur.PublicKeyVersion), cur}
+	case keyBackdate:
+		return []api.PublicKey{relabel(h.malloryKeys, old.PublicKeyVersion), cur}
 	}
 	return honest
 }
@@ -150,11 +156,12 @@ type dmMutation struct {
 	keyPlan []keyOp
 	strict  bool // bob's fresh device runs TrustStrict
 	probes  bool // bob also tries Verify with numbers he was not shown
+	refresh bool // bob's keys are refreshed between SafetyNumber and Verify
 }
 
 // mutateDM draws a mutation of h from rng.
 func (h *dmHistory) mutateDM(rng *rand.Rand) *dmMutation {
-	m := &dmMutation{mutation: &mutation{kcs: map[string]string{}}, strict: rng.IntN(3) == 0, probes: rng.IntN(2) == 0}
+	m := &dmMutation{mutation: &mutation{kcs: map[string]string{}}, strict: rng.IntN(3) == 0, probes: rng.IntN(2) == 0, refresh: rng.IntN(3) == 0}
 	for range 1 + rng.IntN(4) {
 		op := keyHonest
 		if rng.IntN(3) > 0 {
@@ -166,7 +173,7 @@ func (h *dmHistory) mutateDM(rng *rand.Rand) *dmMutation {
 	for _, op := range m.keyPlan {
 		names = append(names, keyOpNames[op])
 	}
-	m.ops = append(m.ops, fmt.Sprintf("key listings %v, strict %v, verify probes %v", names, m.strict, m.probes))
+	m.ops = append(m.ops, fmt.Sprintf("key listings %v, strict %v, verify probes %v, refresh before Verify %v", names, m.strict, m.probes, m.refresh))
 	rounds := 1 + rng.IntN(2)
 	var lists [][]*mutItem
 	for r := range rounds {
