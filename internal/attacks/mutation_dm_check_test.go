@@ -40,8 +40,8 @@ import (
 //     reported in a KeyChanged; under TrustStrict only to a key set bob
 //     verified) and sealed under an honest key or one it wraps itself;
 //     under TrustStrict nothing is sealed before a Verify succeeded;
-//   - peer keys: the pinned version of alice's only moves forward, and
-//     every KeyChanged that pins does so upwards;
+//   - peer keys: the pinned version of alice's only moves forward, every
+//     KeyChanged that pins does so upwards, and none pins under TrustStrict;
 //   - Verify: it succeeds only for the number of the key set then pinned;
 //   - no panic, no sync error but the refusals (ErrServerResponse,
 //     ErrRosterDivergence).
@@ -124,6 +124,9 @@ func (r *dmRun) onChange(k session.KeyChanged) {
 	r.changes = append(r.changes, k)
 	if k.Pinned && k.Old != nil && k.New != nil && !newerVersion(k.New.Version, k.Old.Version) {
 		r.fail("KeyChanged pinned version %s of %s over %s: not forward", k.New.Version, k.UserID, k.Old.Version)
+	}
+	if k.Pinned && k.Old != nil && r.m.strict {
+		r.fail("under TrustStrict a change of %s's keys to version %s was pinned without Verify", k.UserID, k.New.Version)
 	}
 }
 
