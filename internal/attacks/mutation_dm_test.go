@@ -26,7 +26,7 @@ import (
 // new keys. Beside it, forgeries: mallory (an outsider with valid keys of
 // her own) signs key changes and messages claiming to be alice's, or her
 // own with a third participant; the server (no keys) signs with a key
-// nobody registered. Part 2 (mutation_dm_plan_test.go) serves bob's fresh
+// nobody registered. Part 2 (mutation_keys_test.go) serves bob's fresh
 // device mutations of the transcript and of alice's key listing; part 3
 // (mutation_dm_check_test.go) checks the invariants.
 
