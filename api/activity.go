@@ -247,7 +247,7 @@ type DeleteSubscriptionsError struct {
 func (e *DeleteSubscriptionsError) Error() string {
 	var parts []string
 	for _, f := range e.Failures {
-		parts = append(parts, fmt.Sprintf("%s: %s", f.SubscriptionID, strings.TrimSpace(f.Reason+" "+f.Message)))
+		parts = append(parts, fmt.Sprintf("%s: %s", serverText(f.SubscriptionID), strings.TrimSpace(serverText(f.Reason)+" "+serverText(f.Message))))
 	}
 	return "api: deleteActivitySubscriptionsByIds: " + strings.Join(parts, "; ")
 }

@@ -203,9 +203,9 @@ type StreamProblemError struct {
 func (e *StreamProblemError) Error() string {
 	var parts []string
 	for _, p := range e.Problems {
-		s := strings.TrimSpace(p.Title + ": " + p.Detail)
+		s := strings.TrimSpace(serverText(p.Title) + ": " + serverText(p.Detail))
 		if p.Type != "" {
-			s += " (" + p.Type + ")"
+			s += " (" + serverText(p.Type) + ")"
 		}
 		parts = append(parts, strings.Trim(s, ": "))
 	}

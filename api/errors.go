@@ -4,9 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
+
+// MaxProblemTextBytes bounds each text of a server's answer (a problem's
+// title and detail, an error message) that Error shows: a server writes
+// them, up to the response limit, and callers log, print and persist
+// errors (a queued send keeps its last one).
+const MaxProblemTextBytes = 512
 
 // Sentinel errors, matched with errors.Is.
 var (
@@ -22,6 +31,9 @@ var (
 	// ErrPaginationLoop is returned by iterators when the server repeats a
 	// pagination token it already handed out.
 	ErrPaginationLoop = errors.New("api: pagination loop: server repeated a next_token")
+	// ErrPaginationToken reports a next_token longer than
+	// MaxPaginationTokenBytes; iteration stops without sending it back.
+	ErrPaginationToken = errors.New("api: next_token too long")
 )
 
 // Error is a non-2xx answer from the API. It never contains the request
@@ -43,14 +55,14 @@ func (e *Error) Error() string {
 	fmt.Fprintf(&b, "api: %s: %d %s", e.Op, e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Problem.Title != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Problem.Title)
+		b.WriteString(serverText(e.Problem.Title))
 	}
 	if e.Problem.Detail != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Problem.Detail)
+		b.WriteString(serverText(e.Problem.Detail))
 	}
 	if e.Message != "" {
-		fmt.Fprintf(&b, " (code %d: %s)", e.Code, e.Message)
+		fmt.Fprintf(&b, " (code %d: %s)", e.Code, serverText(e.Message))
 	}
 	return b.String()
 }
@@ -90,9 +102,9 @@ func (e *PartialError) Error() string {
 		return "api: " + e.Op + ": partial error"
 	}
 	p := e.Errors[0]
-	msg := fmt.Sprintf("api: %s: partial error: %s", e.Op, firstNonEmpty(p.Title, p.Type))
+	msg := fmt.Sprintf("api: %s: partial error: %s", e.Op, serverText(firstNonEmpty(p.Title, p.Type)))
 	if p.Detail != "" {
-		msg += ": " + p.Detail
+		msg += ": " + serverText(p.Detail)
 	}
 	if n := len(e.Errors) - 1; n > 0 {
 		msg += fmt.Sprintf(" (and %d more)", n)
@@ -146,4 +158,25 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// serverText returns a text of a server's answer as an error may show it:
+// control characters (terminal escapes, line breaks) and invalid UTF-8
+// replaced by U+FFFD, and cut at MaxProblemTextBytes with the length
+// said. The value itself (Problem, Message) is kept as served.
+func serverText(s string) string {
+	cut := len(s) > MaxProblemTextBytes
+	if cut {
+		s = s[:MaxProblemTextBytes]
+	}
+	clean := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	if !cut {
+		return clean
+	}
+	return clean + "…(cut at " + strconv.Itoa(MaxProblemTextBytes) + " bytes)"
 }

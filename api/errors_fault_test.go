@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/xchat-go/xchat/api"
 )
@@ -145,5 +146,33 @@ func TestMalformedSuccessBody(t *testing.T) {
 	})
 	if _, _, err := c.InitializeGroup(context.Background()); err == nil || !strings.Contains(err.Error(), "decoding response") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A server writes the texts of its problem documents: an error shows each
+// at most MaxProblemTextBytes long, without control characters (terminal
+// escapes), while the Problem keeps them as served.
+func TestProblemTextBoundedInErrors(t *testing.T) {
+	detail := "\x1b]0;owned\x07" + strings.Repeat("é", 2<<20)
+	c, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"title": "Bad\r\nRequest", "detail": detail, "type": api.ProblemInvalidRequest,
+			"errors": []map[string]any{{"message": strings.Repeat("m", 1<<20), "code": 214}},
+		})
+	})
+	_, _, err := c.GetConversation(context.Background(), groupID, nil)
+	var apiErr *api.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v", err)
+	}
+	if apiErr.Problem.Detail != detail {
+		t.Fatalf("the problem's detail was not kept as served (%d bytes)", len(apiErr.Problem.Detail))
+	}
+	msg := err.Error()
+	if len(msg) > 3*api.MaxProblemTextBytes+256 || strings.ContainsAny(msg, "\x1b\x07\r\n") || !utf8.ValidString(msg) {
+		t.Fatalf("error text of %d bytes: %q", len(msg), msg[:min(len(msg), 200)])
+	}
+	if !strings.Contains(msg, "cut at") || !strings.Contains(msg, "Bad\uFFFD\uFFFDRequest") {
+		t.Fatalf("error text %q", msg[:min(len(msg), 200)])
 	}
 }

@@ -3,12 +3,21 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 )
 
+// MaxPaginationTokenBytes bounds a next_token the client (and the session
+// engine) accepts from a server. X's tokens are a few dozen characters; a
+// token is kept for the length of a listing (to detect loops) and sent back
+// in the next request's URL, so a server answering ever fresh tokens of
+// megabytes would otherwise grow both without bound.
+const MaxPaginationTokenBytes = 1024
+
 // pages drives a token-paginated listing. fetch returns the page for token
 // ("" for the first page) and the next token ("" at the end). A token seen
-// twice ends iteration with ErrPaginationLoop. A *PartialError from fetch
+// twice ends iteration with ErrPaginationLoop, one longer than
+// MaxPaginationTokenBytes with ErrPaginationToken. A *PartialError from fetch
 // is yielded after the page and iteration continues if the consumer does.
 func pages[P any](ctx context.Context, first string, fetch func(ctx context.Context, token string) (P, string, error)) iter.Seq2[P, error] {
 	return func(yield func(P, error) bool) {
@@ -36,6 +45,10 @@ func pages[P any](ctx context.Context, first string, fetch func(ctx context.Cont
 				return
 			}
 			if next == "" {
+				return
+			}
+			if len(next) > MaxPaginationTokenBytes {
+				yield(zero, fmt.Errorf("%w: %d bytes (at most %d)", ErrPaginationToken, len(next), MaxPaginationTokenBytes))
 				return
 			}
 			if seen[next] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
@@ -194,5 +195,52 @@ func TestPaginationPartialErrorContinues(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != "[1 2]" || partial != 1 {
 		t.Fatalf("ids=%v partial=%d", ids, partial)
+	}
+}
+
+// A server answering fresh next tokens of 256 KiB would have the iterator
+// keep every one (loop detection) and send each back in a URL: the first
+// token over MaxPaginationTokenBytes ends iteration, never sent back.
+func TestPaginationOversizedTokenStops(t *testing.T) {
+	var longest, calls int
+	c, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		longest = max(longest, len(r.URL.Query().Get("pagination_token")))
+		if calls++; calls > 8 {
+			writeJSON(w, 200, api.GetChatConversationsResponse{})
+			return
+		}
+		tok := strconv.Itoa(calls) + "-" + strings.Repeat("A", 256<<10)
+		writeJSON(w, 200, api.GetChatConversationsResponse{Data: []api.ChatConversation{{ID: "g" + strconv.Itoa(calls)}},
+			Meta: &api.ChatConversationsMeta{NextToken: tok}})
+	})
+	var got error
+	items := 0
+	for _, err := range c.Conversations(context.Background(), nil) {
+		if err != nil {
+			got = err
+			continue
+		}
+		items++
+	}
+	if !errors.Is(got, api.ErrPaginationToken) || longest > api.MaxPaginationTokenBytes || calls != 1 || items != 1 {
+		t.Fatalf("err=%v longest token sent back=%d requests=%d items=%d", got, longest, calls, items)
+	}
+	// A token at the bound is followed.
+	calls, longest = 0, 0
+	c2, _, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		longest = max(longest, len(r.URL.Query().Get("pagination_token")))
+		meta := &api.ChatConversationsMeta{}
+		if calls++; calls == 1 {
+			meta.NextToken = strings.Repeat("B", api.MaxPaginationTokenBytes)
+		}
+		writeJSON(w, 200, api.GetChatConversationsResponse{Meta: meta})
+	})
+	for _, err := range c2.Conversations(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 || longest != api.MaxPaginationTokenBytes {
+		t.Fatalf("requests=%d longest=%d", calls, longest)
 	}
 }

@@ -21,6 +21,12 @@ const (
 	// DefaultStreamIdleTimeout is the silence after which a stream counts
 	// as stalled: X sends a keep-alive newline every 20 seconds at most.
 	DefaultStreamIdleTimeout = 20 * time.Second
+	// StreamMaxWait bounds every reconnect wait, whatever a Retry-After or
+	// x-rate-limit-reset asks for: a server (or anything between) naming a
+	// reset hours or years away would otherwise switch real-time delivery
+	// off for that long with one answer. After it the stream asks again,
+	// at most once per StreamMaxWait while the server keeps refusing.
+	StreamMaxWait = StreamRateMax
 )
 
 // FailureClass says which reconnect schedule a failure follows.
@@ -57,7 +63,7 @@ type StreamBackoff struct {
 // Next returns the delay before the next attempt after a failure of class
 // (the first network failure waits 250 ms, the first HTTP error 5 s, the
 // first 429 one minute) and counts the failure. atLeast (a Retry-After, or
-// the rate-limit reset) raises the delay.
+// the rate-limit reset) raises the delay, up to StreamMaxWait.
 func (b *StreamBackoff) Next(class FailureClass, atLeast time.Duration) time.Duration {
 	var d time.Duration
 	switch class {
@@ -71,7 +77,7 @@ func (b *StreamBackoff) Next(class FailureClass, atLeast time.Duration) time.Dur
 		b.network++
 		d = min(time.Duration(b.network)*StreamNetworkStep, StreamNetworkMax)
 	}
-	return max(d, atLeast)
+	return max(d, min(atLeast, StreamMaxWait))
 }
 
 // Reset forgets past failures: called when a connection has delivered

@@ -168,6 +168,16 @@ func TestStreamBackoffSchedule(t *testing.T) {
 	if got := b.Next(api.FailureRateLimit, 5*time.Minute); got != 5*time.Minute {
 		t.Errorf("Retry-After above the schedule: %v", got)
 	}
+	// A reset or Retry-After years or a day away waits StreamMaxWait at most.
+	for _, far := range []time.Duration{24 * time.Hour, time.Duration(1<<63 - 1)} {
+		if got := b.Next(api.FailureRateLimit, far); got != api.StreamMaxWait {
+			t.Errorf("wait asked %v: %v, want %v", far, got, api.StreamMaxWait)
+		}
+		if got := b.Next(api.FailureHTTP, far); got != api.StreamMaxWait {
+			t.Errorf("http wait asked %v: %v, want %v", far, got, api.StreamMaxWait)
+		}
+	}
+	b.Reset()
 	if got := b.Next(api.FailureNetwork, 0); got != 250*time.Millisecond {
 		t.Errorf("after Reset: %v", got)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -188,6 +189,11 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 		if err != nil {
 			return nil, fmt.Errorf("session: listing conversations: %w", err)
 		}
+		// Every listed conversation is stored (and synced by real-time
+		// reconciliation): a page over max_results is refused whole.
+		if len(resp.Data) > e.cfg.pageSize {
+			return nil, fmt.Errorf("session: listing conversations: %w: a page of %d conversations (max_results %d)", ErrServerResponse, len(resp.Data), e.cfg.pageSize)
+		}
 		fresh := false
 		for _, c := range resp.Data {
 			fresh = fresh || !listed[c.ID]
@@ -231,7 +237,7 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 			return nil
 		}
 		m := loadMeta(old)
-		m.ServerMembers, m.ServerAdmins = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...)), normaliseIDs(c.AdminIDs)
+		m.ServerMembers, m.ServerAdmins = serverListIDs(c.MemberIDs, c.ParticipantIDs), serverListIDs(c.AdminIDs)
 		old.Meta = m.encode()
 		return e.store.PutConversation(ctx, old)
 	} else if !errors.Is(err, keystore.ErrNotFound) {
@@ -241,8 +247,8 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	var m convMeta
 	if IsGroup(cid) {
 		rec.Type = KindGroup
-		m.ServerMembers = normaliseIDs(append(slices.Clone(c.MemberIDs), c.ParticipantIDs...))
-		m.ServerAdmins = normaliseIDs(c.AdminIDs)
+		m.ServerMembers = serverListIDs(c.MemberIDs, c.ParticipantIDs)
+		m.ServerAdmins = serverListIDs(c.AdminIDs)
 	} else {
 		rec.Type = KindOneToOne
 		a, b, _ := cutPair(cid)
@@ -731,6 +737,28 @@ func normaliseIDs(ids []string) []string {
 	out := slices.Clone(ids)
 	sort.Slice(out, func(i, j int) bool { return decimal.Less(out[i], out[j]) })
 	return slices.Compact(out)
+}
+
+// maxServerListIDs bounds a group's member or admin list as the server
+// lists it (for display only): the bound on a group's size a key change
+// may name (inbound.MaxKeyChangeParticipants; XChat groups hold at most
+// 481 members).
+const maxServerListIDs = inbound.MaxKeyChangeParticipants
+
+// serverListIDs returns the valid user ids of a server's (unsigned,
+// display-only) list, sorted and without repeats, at most
+// maxServerListIDs of them.
+func serverListIDs(ids ...[]string) []string {
+	var out []string
+	for _, list := range ids {
+		for _, id := range list {
+			if decimal.ValidID(id) {
+				out = append(out, id)
+			}
+		}
+	}
+	out = normaliseIDs(out)
+	return out[:min(len(out), maxServerListIDs)]
 }
 
 func cutPair(cid string) (string, string, bool) {

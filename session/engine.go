@@ -154,10 +154,11 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidArgument)
 	}
 	cfg := config{
-		rand:     rand.Reader,
-		now:      time.Now,
-		workers:  runtime.GOMAXPROCS(0),
-		pageSize: 100,
+		rand:         rand.Reader,
+		now:          time.Now,
+		workers:      runtime.GOMAXPROCS(0),
+		pageSize:     100,
+		maxSyncBytes: defaultMaxSyncBytes,
 	}
 	for _, o := range opts {
 		if o == nil {

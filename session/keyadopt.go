@@ -195,6 +195,23 @@ func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev 
 // newestUsable reports whether no other verified key of cid has a version
 // at or above version (true when the keys cannot be read).
 func newestUsable(ctx context.Context, tx keystore.Tx, cid, version string) bool {
+	// The highest version held decides it without reading every key
+	// (which would make a sync of many key changes quadratic), unless it
+	// is above version but not verified.
+	latest, err := tx.LatestConversationKey(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return true
+	case err == nil:
+		above, verified := decimal.Less(version, latest.Version), latest.Verified
+		latest.Key.Zero()
+		if !above {
+			return true
+		}
+		if verified {
+			return false
+		}
+	}
 	newest := true
 	if all, err := tx.ConversationKeys(ctx, cid); err == nil {
 		for i := range all {

@@ -18,6 +18,8 @@ type config struct {
 	onChange func(KeyChanged)
 	pageSize int
 	spillDir string
+
+	maxSyncBytes int64
 }
 
 // invalidOption is the error of an option given a value it cannot use.
@@ -113,6 +115,30 @@ func WithSpillDir(dir string) Option {
 			return invalidOption("WithSpillDir: empty directory")
 		}
 		c.spillDir = dir
+		return nil
+	}
+}
+
+// defaultMaxSyncBytes is the default of WithMaxSyncBytes: 1 GiB, some ten
+// thousand pages of an honest history (a page of 100 messages is about a
+// hundred kilobytes).
+const defaultMaxSyncBytes = 1 << 30
+
+// WithMaxSyncBytes bounds the events one sync of a conversation fetches
+// (their encoded size, as served; default 1 GiB, some ten thousand pages
+// of an honest history); a bound
+// below 1 is refused. A sync of several pages keeps the pages aside (see
+// WithSpillDir) until it has them all, and then stores them: the bound
+// caps the disk a server can make one sync fill. A sync whose pages pass it
+// stops fetching with ErrServerResponse after the page that did; the
+// pages fetched are processed, and a later sync fetches only what is newer
+// than them.
+func WithMaxSyncBytes(n int64) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalidOption("WithMaxSyncBytes: %d bytes", n)
+		}
+		c.maxSyncBytes = n
 		return nil
 	}
 }

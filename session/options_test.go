@@ -26,6 +26,7 @@ func TestOptionsFailClosed(t *testing.T) {
 		"no workers":           WithWorkers(0),
 		"negative workers":     WithWorkers(-1),
 		"empty spill dir":      WithSpillDir(""),
+		"no sync bytes":        WithMaxSyncBytes(0),
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
@@ -42,6 +43,7 @@ func TestOptionsFailClosed(t *testing.T) {
 		"one worker":    WithWorkers(1),
 		"key handler":   WithKeyChangeHandler(func(KeyChanged) {}),
 		"spill dir":     WithSpillDir(t.TempDir()),
+		"sync bytes":    WithMaxSyncBytes(1),
 	} {
 		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {
 			t.Errorf("%s: Open err = %v, want ErrNoAccount (the option is valid)", name, err)

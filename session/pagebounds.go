@@ -47,6 +47,8 @@ type syncPage struct {
 	// overEvents and overBytes are the size of a page beyond the page
 	// bounds (zero for a page within them); such a page holds no events.
 	overEvents, overBytes int
+	// size is the encoded size of the page's events, as served.
+	size int
 	// memo are the signatures of the page that verified ahead of its turn
 	// (see syncverify.go); sigs is the page's verification memo.
 	memo []crypto.MemoEntry
@@ -95,7 +97,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) *syncPage {
 	for _, d := range resp.Data {
 		size += len(d.EncodedEvent)
 	}
-	p := &syncPage{}
+	p := &syncPage{size: size}
 	if n > maxPageEvents || size > maxPageBytes {
 		p.overEvents, p.overBytes = n, size
 		return p

@@ -134,6 +134,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			}
 		}
 		var sp span
+		var fetchedBytes int64
 		token, tokens, idle := "", map[string]bool{}, 0
 		for pages := 1; ; pages++ {
 			resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
@@ -149,8 +150,13 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			p := decodePage(resp)
 			done, plo, top := sp.scan(pageData(p, resp), s.stored)
 			f := fetched{page: p, lo: plo, top: top, hi: pageHigh(p, top), last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
+			fetchedBytes += int64(p.size)
 			if !f.last {
 				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
+			}
+			if !f.last && f.err == nil && fetchedBytes > s.e.cfg.maxSyncBytes {
+				f.err = fmt.Errorf("%w: the %d pages fetched hold %d bytes of events (at most %d a sync, see WithMaxSyncBytes); the older events are not fetched",
+					ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)
 			}
 			if !send(f) || f.last || f.err != nil {
 				return
@@ -261,10 +267,15 @@ func nextFetched(ctx context.Context, pages <-chan fetched, verified <-chan veri
 }
 
 // pagingFault reports a server whose pagination (of events, or of the
-// conversation listing) does not progress: a repeated token, maxIdlePages
-// pages in a row that brought nothing new, or more than maxSyncPages pages.
-// It records the token.
+// conversation listing) does not progress: a token longer than
+// api.MaxPaginationTokenBytes (every token is kept until the listing ends,
+// and sent back in a URL), a repeated token, maxIdlePages pages in a row
+// that brought nothing new, or more than maxSyncPages pages. It records
+// the token.
 func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, pages int) error {
+	if len(next) > api.MaxPaginationTokenBytes {
+		return fmt.Errorf("%w: a pagination token of %d bytes (at most %d)", ErrServerResponse, len(next), api.MaxPaginationTokenBytes)
+	}
 	if tokens[next] {
 		return fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
 	}
