@@ -28,8 +28,12 @@ func FuzzParsePostgres(f *testing.F) {
 			return
 		}
 		if i := strings.Index(spec, "://"); i > 0 {
-			if user, _, ok := strings.Cut(spec[i+3:], "@"); ok {
-				if _, pw, ok := strings.Cut(user, ":"); ok && len(pw) >= 6 && !strings.ContainsAny(pw, "/?#%[]") && strings.Contains(d, pw) {
+			if user, rest, ok := strings.Cut(spec[i+3:], "@"); ok {
+				// A password that also stands elsewhere in the URL (a
+				// host "000000" beside the password "000000") is shown
+				// there, not leaked.
+				if _, pw, ok := strings.Cut(user, ":"); ok && len(pw) >= 6 && !strings.ContainsAny(pw, "/?#%[]") &&
+					!strings.Contains(spec[:i+3]+rest, pw) && strings.Contains(d, pw) {
 					t.Fatalf("Describe(%q) = %q shows the password", spec, d)
 				}
 			}
