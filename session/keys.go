@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -272,19 +271,7 @@ func (k *storeKeys) currentSigner(r keystore.Tx, userID, version string) bool {
 	if err != nil {
 		return false
 	}
-	pinned := pinnedOf(stored)
-	if pinned == nil {
-		return false
-	}
-	if pinned.Version == version {
-		return true
-	}
-	for _, s := range stored {
-		if s.Version == version {
-			return bytes.Equal(s.SigningPublicKey, pinned.SigningPublicKey)
-		}
-	}
-	return false
+	return signerCurrentIn(stored, version)
 }
 
 // Identity implements inbound.Keys.

@@ -498,6 +498,9 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 		return nil, "", false, keyErr
 	}
 	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
+	if err == nil && !stale && key != nil {
+		stale, err = e.makerSuperseded(ctx, cid, version)
+	}
 	if err != nil || stale {
 		if key != nil {
 			key.Zero()
