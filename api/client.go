@@ -253,55 +253,73 @@ type request struct {
 }
 
 // do sends r, retrying as policy allows, and decodes a JSON 2xx body into
-// out (when non-nil). It returns the raw body for non-JSON results via
-// rawOut.
+// out (when non-nil).
 func (c *Client) do(ctx context.Context, r *request, out any) (*Response, error) {
 	return c.exchange(ctx, r, out, nil)
 }
 
+// exchange is do, returning the raw 2xx body via rawOut (when non-nil)
+// instead of decoding it; a raw 2xx body is bounded by the media limit.
 func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]byte) (*Response, error) {
+	mode := bodyJSON
+	if rawOut != nil {
+		mode = bodyRaw
+	}
+	resp, hr, body, err := c.roundTrip(ctx, r, mode)
+	if err != nil || hr == nil {
+		return resp, err
+	}
+	if rawOut != nil {
+		*rawOut = body
+		return resp, nil
+	}
+	return resp, c.decodeSuccess(r.op.ID, body, out, resp)
+}
+
+// bodyMode says how roundTrip reads a response body.
+type bodyMode int
+
+const (
+	// bodyJSON reads every body, bounded by the response limit.
+	bodyJSON bodyMode = iota
+	// bodyRaw reads every body, a 2xx one bounded by the media limit.
+	bodyRaw
+	// bodyStream leaves a 2xx body unread, for the caller to read and
+	// close; every other body is read as in bodyJSON.
+	bodyStream
+)
+
+// roundTrip sends r, retrying as policy allows, until an answer is final.
+// It returns the 2xx response and its body as mode reads it (in
+// bodyStream, the response with its body open, which the caller must
+// close), or the error the answer maps to; hr is nil, with no error, when
+// a repeated DELETE found its target already gone.
+func (c *Client) roundTrip(ctx context.Context, r *request, mode bodyMode) (resp *Response, hr *http.Response, body []byte, err error) {
 	var payload []byte
 	if r.body != nil {
-		var err error
 		if payload, err = json.Marshal(r.body); err != nil {
-			return nil, fmt.Errorf("api: %s: encoding request: %w", r.op.ID, err)
+			return nil, nil, nil, fmt.Errorf("api: %s: encoding request: %w", r.op.ID, err)
 		}
 	}
-	u := *c.baseURL
-	u.Path = c.baseURL.Path + r.path
-	u.RawPath = c.baseURL.EscapedPath() + r.path
-	if len(r.query) > 0 {
-		u.RawQuery = r.query.Encode()
-	}
-	target := u.String()
-
-	resp := &Response{}
+	target := c.target(r)
+	resp = &Response{}
 	// landed is set once an attempt may have taken effect without an
 	// answer; a repeated DELETE then answered 404 has succeeded.
 	landed := false
 	for attempt := 1; ; attempt++ {
 		if err := c.limits.wait(ctx, c, r.op.ID); err != nil {
-			return resp, err
+			return resp, nil, nil, err
 		}
 		resp.Attempts = attempt
-		hr, body, err := c.send(ctx, r, target, payload, rawOut != nil)
+		hr, body, err := c.send(ctx, r, target, payload, mode)
 		if err != nil {
-			if ctx.Err() != nil || attempt >= c.maxAttempts || !retryableTransport(err) {
-				return resp, err
-			}
-			// A request that failed after it may have reached the server is
-			// only repeated when repeating it is harmless; one that never
-			// left (the dial failed) is always safe to repeat.
-			if !r.op.Idempotent && !dialFailed(err) {
-				return resp, err
+			delay, retry := c.retryTransport(ctx, r, attempt, err)
+			if !retry {
+				return resp, nil, nil, err
 			}
 			landed = landed || !dialFailed(err)
-			delay := c.backoff(attempt)
-			if exceedsDeadline(ctx, c.now(), delay) {
-				return resp, err
-			}
 			if serr := c.sleep(ctx, delay); serr != nil {
-				return resp, fmt.Errorf("%w (retry abandoned: %w)", err, serr)
+				return resp, nil, nil, fmt.Errorf("%w (retry abandoned: %w)", err, serr)
 			}
 			continue
 		}
@@ -311,67 +329,122 @@ func (c *Client) exchange(ctx context.Context, r *request, out any, rawOut *[]by
 		retryAfter := parseRetryAfter(hr.Header, c.now())
 		c.limits.update(r.op.ID, resp.RateLimit, hr.StatusCode, retryAfter, c.now())
 
-		if hr.StatusCode >= 200 && hr.StatusCode < 300 {
-			if rawOut != nil {
-				*rawOut = body
-				return resp, nil
-			}
-			return resp, c.decodeSuccess(r.op.ID, body, out, resp)
+		if success(hr.StatusCode) {
+			return resp, hr, body, nil
 		}
 		if landed && r.op.Method == http.MethodDelete && hr.StatusCode == http.StatusNotFound {
 			// The earlier attempt deleted it.
-			return resp, nil
+			return resp, nil, nil, nil
 		}
 		apiErr := decodeError(r.op.ID, hr.StatusCode, body)
 		apiErr.RateLimit = resp.RateLimit
 		apiErr.RetryAfter = retryAfter
-		if attempt >= c.maxAttempts || (!r.op.Idempotent && hr.StatusCode != http.StatusTooManyRequests) {
-			return resp, apiErr
+		delay, retry := c.retryStatus(ctx, r, attempt, hr.StatusCode, retryAfter)
+		if !retry {
+			return resp, nil, nil, apiErr
 		}
 		if hr.StatusCode >= 500 {
 			landed = true
 		}
-		var delay time.Duration
-		switch {
-		case hr.StatusCode == http.StatusTooManyRequests:
-			if c.failFast {
-				return resp, apiErr
-			}
-			delay = c.backoff(attempt)
-			if until := c.limits.resetDelay(r.op.ID, c.now()); until > delay {
-				delay = until
-			}
-			if retryAfter > delay {
-				delay = retryAfter
-			}
-			if delay > c.maxRateLimitWait || exceedsDeadline(ctx, c.now(), delay) {
-				return resp, apiErr
-			}
-			// The limiter records this window; the wait happens here so
-			// that it is bounded by the same checks.
-		case hr.StatusCode >= 500:
-			delay = c.backoff(attempt)
-			if exceedsDeadline(ctx, c.now(), delay) {
-				return resp, apiErr
-			}
-		default:
-			return resp, apiErr
-		}
 		if err := c.sleep(ctx, delay); err != nil {
-			return resp, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
+			return resp, nil, nil, fmt.Errorf("%w (retry abandoned: %w)", apiErr, err)
 		}
 	}
 }
 
-// send performs one HTTP request and reads the (bounded) body.
-func (c *Client) send(ctx context.Context, r *request, target string, payload []byte, media bool) (*http.Response, []byte, error) {
+// target is the absolute URL of r.
+func (c *Client) target(r *request) string {
+	u := *c.baseURL
+	u.Path = c.baseURL.Path + r.path
+	u.RawPath = c.baseURL.EscapedPath() + r.path
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	return u.String()
+}
+
+// retryTransport decides whether attempt, which failed with err before an
+// answer arrived, is repeated, and after how long.
+func (c *Client) retryTransport(ctx context.Context, r *request, attempt int, err error) (time.Duration, bool) {
+	if ctx.Err() != nil || attempt >= c.maxAttempts || !retryableTransport(err) {
+		return 0, false
+	}
+	// A request that failed after it may have reached the server is only
+	// repeated when repeating it is harmless; one that never left (the
+	// dial failed) is always safe to repeat.
+	if !r.op.Idempotent && !dialFailed(err) {
+		return 0, false
+	}
+	delay := c.backoff(attempt)
+	return delay, !exceedsDeadline(ctx, c.now(), delay)
+}
+
+// retryStatus decides whether attempt, answered with a non-2xx status, is
+// repeated, and after how long.
+func (c *Client) retryStatus(ctx context.Context, r *request, attempt, status int, retryAfter time.Duration) (time.Duration, bool) {
+	if attempt >= c.maxAttempts || (!r.op.Idempotent && status != http.StatusTooManyRequests) {
+		return 0, false
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		if c.failFast {
+			return 0, false
+		}
+		delay := c.backoff(attempt)
+		if until := c.limits.resetDelay(r.op.ID, c.now()); until > delay {
+			delay = until
+		}
+		if retryAfter > delay {
+			delay = retryAfter
+		}
+		// The limiter records this window; the wait happens in roundTrip
+		// so that it is bounded by the same checks.
+		return delay, delay <= c.maxRateLimitWait && !exceedsDeadline(ctx, c.now(), delay)
+	case status >= 500:
+		delay := c.backoff(attempt)
+		return delay, !exceedsDeadline(ctx, c.now(), delay)
+	default:
+		return 0, false
+	}
+}
+
+func success(status int) bool { return status >= 200 && status < 300 }
+
+// send performs one HTTP request and reads the (bounded) body, except a
+// 2xx body in bodyStream mode, which it leaves open for the caller.
+func (c *Client) send(ctx context.Context, r *request, target string, payload []byte, mode bodyMode) (*http.Response, []byte, error) {
+	hr, err := c.dispatch(ctx, r, target, payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if mode == bodyStream && success(hr.StatusCode) {
+		return hr, nil, nil
+	}
+	defer hr.Body.Close()
+	limit := c.maxResponseBytes
+	if mode == bodyRaw && success(hr.StatusCode) {
+		limit = c.maxMediaBytes
+	}
+	body, err := readBody(hr.Body, hr.ContentLength, limit)
+	if err != nil {
+		return nil, nil, &transportError{op: r.op.ID, err: err}
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, errBodyTooLong(r.op.ID, limit)
+	}
+	return hr, body, nil
+}
+
+// dispatch builds r's HTTP request, authenticates it and sends it, returning
+// the response with its body unread.
+func (c *Client) dispatch(ctx context.Context, r *request, target string, payload []byte) (*http.Response, error) {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.op.Method, target, rd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("api: %s: building request: %w", r.op.ID, err)
+		return nil, fmt.Errorf("api: %s: building request: %w", r.op.ID, err)
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -385,27 +458,20 @@ func (c *Client) send(ctx context.Context, r *request, target string, payload []
 	if c.tokenSource != nil {
 		tok, err := c.tokenSource.Token()
 		if err != nil {
-			return nil, nil, &tokenError{op: r.op.ID, err: redactRetrieveError(err)}
+			return nil, &tokenError{op: r.op.ID, err: redactRetrieveError(err)}
 		}
 		tok.SetAuthHeader(req)
 	}
 	hr, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, nil, &transportError{op: r.op.ID, err: scrubURLError(err)}
+		return nil, &transportError{op: r.op.ID, err: scrubURLError(err)}
 	}
-	defer hr.Body.Close()
-	limit := c.maxResponseBytes
-	if media && hr.StatusCode >= 200 && hr.StatusCode < 300 {
-		limit = c.maxMediaBytes
-	}
-	body, err := readBody(hr.Body, hr.ContentLength, limit)
-	if err != nil {
-		return nil, nil, &transportError{op: r.op.ID, err: err}
-	}
-	if int64(len(body)) > limit {
-		return nil, nil, fmt.Errorf("api: %s: response body exceeds %d bytes", r.op.ID, limit)
-	}
-	return hr, body, nil
+	return hr, nil
+}
+
+// errBodyTooLong is the error for a response body past limit bytes.
+func errBodyTooLong(op string, limit int64) error {
+	return fmt.Errorf("api: %s: response body exceeds %d bytes", op, limit)
 }
 
 // maxBodyHint caps the buffer a response's announced length sizes up

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strconv"
 )
 
@@ -128,20 +130,99 @@ func (c *Client) UploadMedia(ctx context.Context, conversationID string, blob []
 	return init, nil
 }
 
-// DownloadMedia fetches an encrypted Chat media blob (chatMediaDownload),
-// bounded by WithMaxMediaBytes. Scopes: media.write (as the specification
-// states).
+// DownloadMedia fetches an encrypted Chat media blob (chatMediaDownload)
+// into memory, bounded by WithMaxMediaBytes. It is OpenMedia read to the
+// end, except that a connection that fails while the body arrives is
+// retried like any failed attempt. Scopes: media.write (as the
+// specification states).
 func (c *Client) DownloadMedia(ctx context.Context, conversationID, mediaHashKey string) ([]byte, *Response, error) {
-	if err := ValidateConversationID(conversationID); err != nil {
-		return nil, nil, err
-	}
-	if err := ValidateMediaHashKey(mediaHashKey); err != nil {
+	r, err := mediaDownloadRequest(conversationID, mediaHashKey)
+	if err != nil {
 		return nil, nil, err
 	}
 	var raw []byte
-	resp, err := c.exchange(ctx, &request{op: OpChatMediaDownload, path: PathChatMedia(conversationID, mediaHashKey), accept: "application/octet-stream"}, nil, &raw)
+	resp, err := c.exchange(ctx, r, nil, &raw)
 	if err != nil {
 		return nil, resp, err
 	}
 	return raw, resp, nil
 }
+
+// OpenMedia starts fetching an encrypted Chat media blob
+// (chatMediaDownload) and returns its body as it arrives, so that the
+// caller can decrypt it without holding the ciphertext. The status, the
+// headers and the error an answer maps to are handled, and failed attempts
+// retried, exactly as for DownloadMedia, before the body is handed over;
+// once it is, nothing is retried: a connection that fails mid-body, or a
+// body shorter than its Content-Length, fails the read with the error
+// DownloadMedia would have returned on its last attempt. The body is bounded
+// by WithMaxMediaBytes: one announcing more fails here, one carrying more
+// fails the read that passes the bound. Reading ends when ctx does; the
+// caller closes the body. Scopes: media.write.
+func (c *Client) OpenMedia(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, *Response, error) {
+	r, err := mediaDownloadRequest(conversationID, mediaHashKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, hr, _, err := c.roundTrip(ctx, r, bodyStream)
+	if err != nil {
+		return nil, resp, err
+	}
+	if hr.ContentLength > c.maxMediaBytes {
+		hr.Body.Close()
+		return nil, resp, errBodyTooLong(r.op.ID, c.maxMediaBytes)
+	}
+	return &mediaBody{body: hr.Body, op: r.op.ID, limit: c.maxMediaBytes}, resp, nil
+}
+
+// mediaDownloadRequest checks the arguments of a chatMediaDownload call
+// and describes it.
+func mediaDownloadRequest(conversationID, mediaHashKey string) (*request, error) {
+	if err := ValidateConversationID(conversationID); err != nil {
+		return nil, err
+	}
+	if err := ValidateMediaHashKey(mediaHashKey); err != nil {
+		return nil, err
+	}
+	return &request{op: OpChatMediaDownload, path: PathChatMedia(conversationID, mediaHashKey), accept: "application/octet-stream"}, nil
+}
+
+// mediaBody is a media response body handed to the caller of OpenMedia. It
+// hands over at most limit bytes, failing as a buffered read does when the
+// body goes past them, and reports any failure of the connection as the
+// buffered read would. Its first error sticks.
+type mediaBody struct {
+	body  io.ReadCloser
+	op    string
+	limit int64
+	n     int64 // bytes handed over
+	err   error
+}
+
+// Read implements io.Reader.
+func (b *mediaBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	// One byte past the limit is asked for, to see whether the body ends.
+	if room := b.limit - b.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.body.Read(p)
+	if b.n+int64(n) > b.limit {
+		n = int(b.limit - b.n)
+		b.err = errBodyTooLong(b.op, b.limit)
+	}
+	b.n += int64(n)
+	switch {
+	case b.err != nil:
+	case errors.Is(err, io.EOF):
+		b.err = io.EOF
+	case err != nil:
+		b.err = &transportError{op: b.op, err: err}
+	}
+	return n, b.err
+}
+
+// Close closes the response body.
+func (b *mediaBody) Close() error { return b.body.Close() }

@@ -265,7 +265,9 @@ func (s *Server) chatMediaUploadFinalize(c *call) *apiError {
 	return nil
 }
 
-// chatMediaDownload answers the stored ciphertext bytes, untouched.
+// chatMediaDownload answers the stored ciphertext bytes, untouched,
+// written once the server's lock is released (a blob is never changed in
+// place: loadBlob returns the in-memory one as stored, or a copy).
 func (s *Server) chatMediaDownload(c *call) *apiError {
 	key, _, perr := s.requireConv(c.user.ID, c.r.PathValue("id"))
 	if perr != nil {
@@ -286,6 +288,6 @@ func (s *Server) chatMediaDownload(c *call) *apiError {
 	c.w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
 	c.w.Header().Set("X-Content-Type-Options", "nosniff")
 	c.w.WriteHeader(http.StatusOK)
-	_, _ = c.w.Write(blob)
+	c.reply = blob
 	return nil
 }

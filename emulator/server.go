@@ -213,6 +213,11 @@ type call struct {
 	user *userRec
 	tok  *tokenRec
 	body []byte
+	// reply, when a handler sets it, is written after the server's lock is
+	// released: a large body goes out as fast as the client reads it
+	// without stalling every other request meanwhile. It must not touch
+	// the server's state.
+	reply []byte
 }
 
 type handler func(s *Server, c *call) *apiError
@@ -263,18 +268,27 @@ func (s *Server) handle(op api.Operation, h handler) {
 			}
 			c.body = body
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.initErr != nil {
-			writeProblem(w, errUnavailable("The emulator is not available."))
-			return
-		}
-		// Re-read the user: it cannot disappear, but keep the pointer fresh.
-		c.user = s.st.users[user.ID]
-		if perr := h(s, c); perr != nil {
-			writeProblem(w, perr)
+		s.serveLocked(c, user.ID, h)
+		if c.reply != nil {
+			_, _ = w.Write(c.reply)
 		}
 	})
+}
+
+// serveLocked runs h for c under the server's lock.
+func (s *Server) serveLocked(c *call, userID string, h handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.initErr != nil {
+		writeProblem(c.w, errUnavailable("The emulator is not available."))
+		return
+	}
+	// Re-read the user: it cannot disappear, but keep the pointer fresh.
+	c.user = s.st.users[userID]
+	if perr := h(s, c); perr != nil {
+		c.reply = nil
+		writeProblem(c.w, perr)
+	}
 }
 
 // clientHost is the caller's address without the port.

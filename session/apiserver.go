@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -220,13 +219,14 @@ func (s *apiServer) MediaUploadFinalize(ctx context.Context, sessionID string, r
 	return &api.ChatMediaUploadFinalizeResponse{Data: d}, nil
 }
 
-// MediaDownload implements Server.
+// MediaDownload implements Server: the body streams from the connection
+// (api.Client.OpenMedia), so a download never holds the whole ciphertext.
 func (s *apiServer) MediaDownload(ctx context.Context, conversationID, mediaHashKey string) (io.ReadCloser, error) {
-	b, _, err := s.client.DownloadMedia(ctx, conversationID, mediaHashKey)
+	rc, _, err := s.client.OpenMedia(ctx, conversationID, mediaHashKey)
 	if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(bytes.NewReader(b)), nil
+	return rc, nil
 }
 
 // partialOK drops an *api.PartialError when the call still returned data:

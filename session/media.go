@@ -238,10 +238,14 @@ func (u *segmentUploader) flush() error {
 // DownloadMedia downloads and decrypts the media of an attachment received
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
-// (0 = MaxMediaBytes). The frames are decrypted straight into the result,
-// sized up front from the attachment's announced size (but never more than
-// limit or 128 MiB before the bytes arrive); media that does not match the
-// announced size fails with ErrMediaTruncated.
+// (0 = MaxMediaBytes). The ciphertext streams from the server through the
+// decryptor, which holds one frame of it: the frames are decrypted straight
+// into the result, sized up front from the attachment's announced size (but
+// never more than limit or 128 MiB before the bytes arrive). Media that does
+// not match the announced size fails with ErrMediaTruncated; a download
+// whose connection fails midway fails with the server's error (for the API
+// server, one matching io.ErrUnexpectedEOF when the body ends short of its
+// Content-Length), never with what arrived.
 //
 // The blob is sealed under the conversation key and the signed attachment
 // names it only by hash key and size, so a blob of the same size sealed
@@ -284,6 +288,13 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 		return nil, fmt.Errorf("session: media: %w", err)
 	}
 	out, err := r.ReadAllHint(mediaSizeHint(att.FilesizeBytes, limit))
+	if counted.err != nil {
+		// The connection failed: whatever the decryptor made of the bytes
+		// before it (a cut after the header decrypts as an empty file), the
+		// failure is the answer.
+		clear(out)
+		return nil, fmt.Errorf("session: downloading media: %w", counted.err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session: decrypting media: %w", err)
 	}
@@ -311,15 +322,22 @@ func mediaSizeHint(announced, limit int64) int {
 	return int(min(announced, limit, mediaPreallocBytes))
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it and keeps the first
+// failure of the wrapped reader (any error but io.EOF), which a reader of
+// the stream may take for its end: the media body fails with
+// io.ErrUnexpectedEOF inside when the connection ends early.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 // Read reads from the wrapped reader and counts.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }

@@ -5,9 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
@@ -234,5 +239,103 @@ func TestMediaRejects(t *testing.T) {
 		if got, err := bob.e.DownloadMedia(ctx, cid, &a, version, enc); (err == nil) != (announced != 1<<40) || (err == nil && !bytes.Equal(got, data)) {
 			t.Errorf("announced %d, limit exactly the blob: %d bytes, %v", announced, len(got), err)
 		}
+	}
+}
+
+// TestMediaDownloadHoldsOnlyPlaintext downloads a 32 MiB attachment from
+// the emulator over loopback and bounds the bytes the whole process
+// allocates meanwhile (the emulator serving it included): the ciphertext
+// streams from the connection through the decryptor, so the download costs
+// the plaintext plus small change, not the blob and the plaintext (2×).
+func TestMediaDownloadHoldsOnlyPlaintext(t *testing.T) {
+	ctx := ctxT(t)
+	const size = 32 << 20
+	bob, cid, att, version, data := sentMedia(t, size, nil)
+	var (
+		got []byte
+		err error
+	)
+	alloc := testutil.AllocatedBytes(func() { got, err = bob.e.DownloadMedia(ctx, cid, &att, version, 0) })
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("DownloadMedia: %d bytes, %v", len(got), err)
+	}
+	t.Logf("downloading %d bytes (%d encrypted) allocated %d bytes (%.2f× the plaintext)",
+		size, att.FilesizeBytes, alloc, float64(alloc)/size)
+	if bound := uint64(size) * 5 / 4; alloc > bound {
+		t.Errorf("allocated %d bytes, want at most %d (1.25× the plaintext)", alloc, bound)
+	}
+}
+
+// TestMediaDownloadNotFound: the server's 404 for a blob it does not hold
+// reaches the caller as api.ErrNotFound, with no data.
+func TestMediaDownloadNotFound(t *testing.T) {
+	bob, cid, att, version, _ := sentMedia(t, 100, nil)
+	att.MediaHashKey = "nosuchblob"
+	got, err := bob.e.DownloadMedia(ctxT(t), cid, &att, version, 0)
+	if !errors.Is(err, api.ErrNotFound) || got != nil {
+		t.Fatalf("%d bytes, %v, want api.ErrNotFound", len(got), err)
+	}
+}
+
+// mediaVia downloads media through another Server.
+type mediaVia struct {
+	Server
+	media Server
+}
+
+func (m *mediaVia) MediaDownload(ctx context.Context, conv, hash string) (io.ReadCloser, error) {
+	return m.media.MediaDownload(ctx, conv, hash)
+}
+
+// cutMediaBodies serves h, but sends only the first n bytes of every media
+// download's body (under its full Content-Length) before hanging up.
+func cutMediaBodies(h http.Handler, n int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/2/chat/media/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes()[:min(n, rec.Body.Len())])
+	})
+}
+
+// TestMediaDownloadConnectionCut: a connection that ends mid-body, short
+// of the Content-Length it announced, fails the download with
+// io.ErrUnexpectedEOF and no data, wherever it is cut, even when the bytes
+// that arrived end on a frame boundary, and even when the attachment
+// announces no size (a cut right after the header would otherwise decrypt
+// as an empty file).
+func TestMediaDownloadConnectionCut(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	via := &mediaVia{}
+	bob := n.userWith("bob", func(s Server) Server { via.Server, via.media = s, s; return via })
+	data := bytes.Repeat([]byte("media "), 2000)
+	sent := testutil.Must(alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}))(t)
+	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID))(t).Entries, sent.SequenceID)
+	att := en.Attachments[0].Media
+	unsized := *att
+	unsized.FilesizeBytes = 0
+	for _, cut := range []int{0, 10, secretstream.HeaderSize, secretstream.HeaderSize + secretstream.EncryptedChunkSize, int(att.FilesizeBytes) - 1} {
+		srv := httptest.NewServer(cutMediaBodies(n.srv.Config.Handler, cut))
+		c := testutil.Must(api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(bob.token), api.WithHTTPClient(srv.Client())))(t)
+		via.media = NewAPIServer(c)
+		for _, a := range []*event.MediaAttachment{att, &unsized} {
+			got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, a, en.KeyVersion, 0)
+			if !errors.Is(err, io.ErrUnexpectedEOF) || got != nil {
+				t.Errorf("cut after %d of %d bytes, announcing %d: %d bytes, %v, want io.ErrUnexpectedEOF",
+					cut, att.FilesizeBytes, a.FilesizeBytes, len(got), err)
+			}
+		}
+		srv.Close()
+	}
+	via.media = via.Server
+	if got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("uncut: %d bytes, %v", len(got), err)
 	}
 }
