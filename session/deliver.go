@@ -46,7 +46,9 @@ const (
 	// of the same app.
 	DeliveryIgnored
 	// DeliveryRejected: the payload is malformed or names a conversation
-	// its event does not belong to; nothing was stored (Err says why).
+	// its event does not belong to, or it comes before any roster of its
+	// group is held (ErrRosterUnknown: Reconcile reads it in its place);
+	// nothing was stored (Err says why).
 	// Reconcile (naming the conversation) learns what the server really
 	// holds.
 	DeliveryRejected
@@ -177,6 +179,11 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 		return d, nil
 	}
 	d.ConversationID = cid
+	if err := e.rosterFor(ctx, cid); err != nil {
+		e.live.markPending(cid)
+		d.Status, d.Err = DeliveryRejected, err
+		return d, nil
+	}
 	if err := e.deliverPage(ctx, cid, p, d, fn); err != nil {
 		return d, err
 	}
@@ -293,4 +300,24 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// rosterFor refuses (ErrRosterUnknown) a pushed event for a group whose
+// roster is not held yet. Its author's membership cannot be checked there
+// (nor, for a key change it carries, the key change's author's), and once
+// stored its verdict would stand when a sync later brings the group
+// changes below it (a removal of its author, say): Reconcile reads it in
+// its place in the transcript instead, the group's changes first.
+func (e *Engine) rosterFor(ctx context.Context, cid string) error {
+	if !IsGroup(cid) {
+		return nil
+	}
+	r, err := loadRoster(ctx, e.store, cid)
+	if err != nil {
+		return err
+	}
+	if r.Base == "" {
+		return fmt.Errorf("%w: %w: %s: pushed event held back until the group is synced (Reconcile)", ErrDeliveryRejected, ErrRosterUnknown, cid)
+	}
+	return nil
 }

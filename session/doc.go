@@ -137,7 +137,14 @@
 // no key is wrapped to an unconfirmed member (ErrRosterUnconfirmed). Group
 // changes that do not fit the roster fail with ErrRosterDivergence and are
 // reported (AnomalyRosterDivergence, AnomalyCreateRejected,
-// AnomalyCreateReplayed). Group titles are encrypted under the group's
+// AnomalyCreateReplayed). Sequence ids are not signed, so nothing signed
+// orders an add of someone before a removal of them: a removal naming a
+// non-member changes no membership but is reported
+// (AnomalyRosterDivergence) and kept with the roster, as are the ids a
+// removal read before any roster names; a later add of an id so named is
+// refused (ErrRosterDivergence) and starts no roster; an honest remove and
+// re-add of a member still re-admits. A key is usable only once its key
+// change is stored as served, at its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
@@ -202,7 +209,8 @@
 //	                        the request (endless paging, a wrong echo)
 //	ErrMediaTruncated       downloaded media shorter than announced          download again; do not show it
 //	ErrDeliveryRejected     Delivered.Err: a pushed event that cannot be     nothing: the next reconciliation
-//	                        routed                                           fetches the conversation from /events
+//	                        routed, or held back (no roster of its group     fetches the conversation from /events
+//	                        yet: with ErrRosterUnknown)
 //	Events (Event.Err)
 //	ErrMalformed            not a well-formed event (bytes, ids, bounds)     show as failed
 //	ErrSignature            no valid signature by the sender's pinned key    show as failed, never as the sender's

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -98,28 +99,40 @@ func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.
 }
 
 // keysAgree checks, once a page is stored, that every key change whose key
-// adoptKeys stored as usable was stored verified. Keys are adopted before
-// the page's events are stored (their titles and history open with them),
-// on the screening's verdict (screenSenders); the storing transaction's
-// gates (gateEvent) must come to the same verdict. Should one refuse a key
-// change the screening accepted, its key must not stay usable: the page's
-// transaction fails (ErrServerResponse) and nothing of it is stored.
-func keysAgree(cid string, usable []*event.Event) error {
+// adoptKeys stored as usable verified and is stored, byte for byte, at its
+// sequence id: no key is usable without its key change in the history.
+// Keys are adopted before the page's events are stored (their titles and
+// history open with them), on the screening's verdict (screenSenders); the
+// storing transaction's gates (gateEvent) must come to the same verdict,
+// and the store must hold the change (not other bytes under its sequence
+// id). Should either fail, its key must not stay usable: the transaction
+// fails (ErrServerResponse) and nothing of it is stored.
+func keysAgree(ctx context.Context, tx keystore.Tx, cid string, usable []*event.Event) error {
 	for _, ev := range usable {
 		if !ev.Verified {
 			return fmt.Errorf("%w: %s: key change %s (version %s) was refused when stored after its key was adopted: %w",
 				ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version, ev.Err)
 		}
+		old, err := eventAt(ctx, tx, cid, ev.SequenceID)
+		if err != nil {
+			return err
+		}
+		// Stored now, it is stored verified; served again, it keeps the
+		// verdict it was stored with: verified in a group (screenGroup
+		// refuses a re-served event stored as failed), and in a
+		// one-to-one conversation possibly a failure this account has
+		// since overcome (a signing key it verified since: the key change
+		// verifies now, and only its two users may make it).
+		stored := old != nil && bytes.Equal(old.Raw, ev.Raw)
+		if old != nil {
+			old.Body.Zero()
+		}
+		if !stored {
+			return fmt.Errorf("%w: %s: key change %s (version %s) is not stored as served after its key was adopted",
+				ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version)
+		}
 	}
 	return nil
-}
-
-// adoptKey is adoptKeyTx in a transaction of its own.
-func (e *Engine) adoptKey(ctx context.Context, cid string, ev *event.Event) error {
-	return e.store.Update(ctx, func(tx keystore.Tx) error {
-		_, err := e.adoptKeyTx(ctx, tx, cid, ev)
-		return err
-	})
 }
 
 // adoptKeyTx stores a key change's key. It is marked usable for encryption

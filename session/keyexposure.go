@@ -62,7 +62,7 @@ func screenPairExposure(ctx context.Context, r keystore.Tx, cid string, evs []*e
 		if len(found) == 0 {
 			continue
 		}
-		if _, stored, err := storedVerdict(ctx, r, cid, ev.SequenceID); err != nil {
+		if _, stored, err := storedVerdict(ctx, r, cid, ev); err != nil {
 			return nil, err
 		} else if stored {
 			continue

@@ -70,26 +70,42 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", ErrRosterUnknown))
 		return ev, nil
 	}
-	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
-		e.screenKey(e.store, keys, ev)
-		if err := e.adoptKey(ctx, cid, ev); err != nil {
-			if !errors.Is(err, keystore.ErrConflict) {
-				return nil, err
-			}
-			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
-			ev.Verified = false
-		}
-	}
 	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		_, err := e.conversationRecord(ctx, tx, cid)
-		return err
+		return e.receiveTx(ctx, tx, cid, keys, ev, pass)
 	}); err != nil {
 		return nil, err
 	}
-	if _, conflicts, err := e.storeEvents(ctx, cid, []*event.Event{ev}, pass); err != nil {
-		return nil, err
-	} else if len(conflicts) > 0 {
+	return ev, nil
+}
+
+// receiveTx adopts the key of a received key change and stores the event
+// in one transaction, so that a key adopted as usable whose key change the
+// storing gates refuse (or the store holds other bytes for) is never
+// committed (keysAgree).
+func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys *storeKeys, ev *event.Event, pass *rosterPass) error {
+	if _, err := e.conversationRecord(ctx, tx, cid); err != nil {
+		return err
+	}
+	var usable []*event.Event
+	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
+		e.screenKey(tx, keys, ev)
+		made, err := e.adoptKeyTx(ctx, tx, cid, ev)
+		switch {
+		case errors.Is(err, keystore.ErrConflict):
+			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
+			ev.Verified = false
+		case err != nil:
+			return err
+		case made:
+			usable = append(usable, ev)
+		}
+	}
+	_, conflicts, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
+	if err != nil {
+		return err
+	}
+	if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))
 	}
-	return ev, nil
+	return keysAgree(ctx, tx, cid, usable)
 }

@@ -36,6 +36,18 @@ import (
 //   - Removals are final until a signed re-add. Key-change participant lists,
 //     the server's listing and every other unsigned list are never
 //     membership.
+//   - Sequence ids are not signed, and a removal signs no key version, so
+//     nothing signed orders an admin's add of someone and her later
+//     removal of them: the server can serve the add after the removal,
+//     which then names a non-member, and the add would re-admit. A removal
+//     naming a non-member (honestly, only two admins removing the same
+//     member at once) is therefore a tombstone: it changes no membership,
+//     is reported (AnomalyRosterDivergence), and every later member add of
+//     the ids it names is refused (ErrRosterDivergence): exclusion on
+//     doubt. So is every id (this account's aside) a removal read before
+//     any roster names: no roster starts from an add naming one, and a
+//     create read after it leaves them out. A removal of an actual member
+//     leaves no tombstone, so an honest remove and re-add still re-admits.
 //   - An account that never sees the group's create (it joined later, or the
 //     create could not be bound) starts from the first signed member add
 //     that names it: trust on first use, kept visible as RosterUnconfirmed.
@@ -46,8 +58,9 @@ type RosterState int
 const (
 	// RosterUnknown: no signed group change establishes the roster (the
 	// server withheld them, or the group's create could not be bound to
-	// the group). Messages verify by signature only, and the engine
-	// refuses to wrap a key to the group (ErrRosterUnknown).
+	// the group). Messages a sync reads verify by signature only (pushed
+	// events are held back for the sync: DeliveryRejected), and the
+	// engine refuses to wrap a key to the group (ErrRosterUnknown).
 	RosterUnknown RosterState = iota
 	// RosterUnconfirmed: the roster follows signed group changes, but part
 	// of it rests on trust on first use: it starts from a member add after
@@ -108,6 +121,10 @@ type rosterRec struct {
 	// Pending are this account's own member adds, applied on top of the
 	// roster (for wrapping) until the server serves them back.
 	Pending []pendingAdd `json:"pending,omitempty"`
+	// Removed are the ids a removal named while they were no members, or
+	// before any roster was held (its tombstones): no later member add
+	// may admit them (see stepRemove). Records stored before it hold none.
+	Removed []string `json:"removed,omitempty"`
 }
 
 // pendingAdd is one of this account's member adds not yet read back.
@@ -160,6 +177,7 @@ func (r *rosterRec) save(ctx context.Context, tx keystore.Tx, cid string) error 
 func (r rosterRec) clone() rosterRec {
 	c := r
 	c.Members, c.Admins, c.Claimed, c.Unconfirmed = slices.Clone(r.Members), slices.Clone(r.Admins), slices.Clone(r.Claimed), slices.Clone(r.Unconfirmed)
+	c.Removed = slices.Clone(r.Removed)
 	c.Pending = make([]pendingAdd, len(r.Pending))
 	for i, p := range r.Pending {
 		c.Pending[i] = pendingAdd{MID: p.MID, Added: slices.Clone(p.Added)}
@@ -299,7 +317,9 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", ErrMalformed)}
 		}
 	}
-	members := normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID))
+	// Whom a removal read before named was removed after the create
+	// (nothing comes before a create): they are no members.
+	members := without(normaliseIDs(append(slices.Clone(g.MemberIDs), ev.SenderID)), r.Removed)
 	var claimed []string
 	for _, a := range normaliseIDs(g.AdminIDs) {
 		if a != ev.SenderID && slices.Contains(members, a) {
@@ -307,7 +327,7 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 		}
 	}
 	*r = rosterRec{Base: baseCreate, Members: members, Admins: []string{ev.SenderID}, Claimed: claimed,
-		Seq: ev.SequenceID, Creator: ev.SenderID, CreateMID: ev.MessageID}
+		Seq: ev.SequenceID, Creator: ev.SenderID, CreateMID: ev.MessageID, Removed: r.Removed}
 	return stepResult{changed: true}
 }
 
@@ -391,6 +411,9 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *event.Event) stepResult {
 		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not an admin", ErrNotAuthorized, ev.SenderID), changed: true}
 	}
 	added, current, admins, err := r.splitMemberAdd(ev.GroupChange)
+	if err == nil {
+		err = r.readmits(added)
+	}
 	if err != nil {
 		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
 			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
@@ -419,6 +442,18 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *event.Event) stepResult {
 	}
 	r.Seq = ev.SequenceID
 	return stepResult{changed: true}
+}
+
+// readmits refuses a member add of an id a removal named while it was no
+// member, or before any roster was held (a tombstone, see stepRemove): its
+// add may be one the server moved after the removal.
+func (r *rosterRec) readmits(added []string) error {
+	for _, u := range added {
+		if slices.Contains(r.Removed, u) {
+			return fmt.Errorf("it adds %s, whom a removal named while not a member: the add may have been moved after that removal", u)
+		}
+	}
+	return nil
 }
 
 // excludeDoubted applies what an admin's member add that does not fit the
@@ -454,9 +489,13 @@ func (r *rosterRec) seedJoin(env rosterEnv, ev *event.Event) stepResult {
 	case !slices.Contains(admins, ev.SenderID):
 		return stepResult{err: fmt.Errorf("%w: member add by %s, whom its own admin list does not name", ErrNotAuthorized, ev.SenderID)}
 	}
+	if err := r.readmits(head); err != nil {
+		return stepResult{err: fmt.Errorf("%w: member add by %s cannot start the roster: %s", ErrRosterDivergence, ev.SenderID, err),
+			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, "")}
+	}
 	members := normaliseIDs(head)
 	*r = rosterRec{Base: baseJoin, Members: members, Claimed: normaliseIDs(admins), Unconfirmed: members,
-		Seq: ev.SequenceID, Since: ev.SequenceID, Pending: r.Pending}
+		Seq: ev.SequenceID, Since: ev.SequenceID, Pending: r.Pending, Removed: r.Removed}
 	return stepResult{changed: true}
 }
 
@@ -467,11 +506,26 @@ func (r *rosterRec) dropPending(ev *event.Event) {
 }
 
 // stepRemove applies a removal: an admin removes anyone, a member removes
-// only itself (leaving).
+// only itself (leaving). The ids it names that are no members are recorded
+// as its tombstones and reported (see readmits); so are all it names when
+// it is read before any roster is held (it is refused then:
+// ErrRosterUnknown).
 func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if res, ok := r.authorise(env, ev, !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == ev.SenderID)); !ok {
+		if gone := r.absent(env, g.MemberIDs); r.Base == "" && len(gone) > 0 {
+			// Read before any roster: its author's rights cannot be
+			// checked, but whom it names may have been removed after
+			// an add the server serves later (a stale add naming this
+			// account would otherwise seed the roster with them).
+			r.Removed, res.changed = normaliseIDs(append(r.Removed, gone...)), true
+		}
 		return res
+	}
+	var res stepResult
+	if gone := r.absent(env, g.MemberIDs); len(gone) > 0 {
+		r.Removed = normaliseIDs(append(r.Removed, gone...))
+		res.anomaly = rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)
 	}
 	r.Members, r.Admins = without(r.Members, g.MemberIDs), without(r.Admins, g.MemberIDs)
 	r.Claimed, r.Unconfirmed = without(r.Claimed, g.MemberIDs), without(r.Unconfirmed, g.MemberIDs)
@@ -479,7 +533,22 @@ func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 		r.Pending[i].Added = without(r.Pending[i].Added, g.MemberIDs)
 	}
 	r.Seq = ev.SequenceID
-	return stepResult{changed: true}
+	res.changed = true
+	return res
+}
+
+// absent returns the well-formed ids of a removal that are neither
+// members nor pending own adds, this account aside: the removal's
+// tombstones (this account's own place is no one else's exposure).
+func (r *rosterRec) absent(env rosterEnv, ids []string) []string {
+	held := r.effective()
+	var out []string
+	for _, u := range ids {
+		if isUserID(u) && u != env.self && !slices.Contains(held, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // stepAdmins applies an admin add or removal by an admin. Admins named by

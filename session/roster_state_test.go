@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -127,12 +128,20 @@ func TestRosterStepMemberAdd(t *testing.T) {
 }
 
 // TestRosterStepJoin starts a roster from the member add naming this
-// account, and refuses every other change before one is held.
+// account (none whom a removal read before named), and refuses every
+// other change before one is held.
 func TestRosterStepJoin(t *testing.T) {
-	var r rosterRec
-	if res := r.step(stepEnv("4", false), groupEvent("20", "rm", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}})); !errors.Is(res.err, ErrRosterUnknown) {
-		t.Fatalf("removal before any roster: %v", res.err)
+	// A removal before any roster is refused, and whom it names (this
+	// account aside) may not start one: the add naming them may be older.
+	var pre rosterRec
+	if res := pre.step(stepEnv("4", false), groupEvent("20", "rm", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2", "4"}})); !errors.Is(res.err, ErrRosterUnknown) ||
+		!res.changed || !slices.Equal(pre.Removed, []string{"2"}) {
+		t.Fatalf("removal before any roster: %v, roster %+v", res.err, pre)
 	}
+	if res := pre.step(stepEnv("4", false), groupEvent("21", "a2", "1", add([]string{"4", "1", "2"}, nil, []string{"3", "1"}))); !errors.Is(res.err, ErrRosterDivergence) || pre.Base != "" {
+		t.Fatalf("join naming an id removed before: %v, roster %+v", res.err, pre)
+	}
+	var r rosterRec
 	if res := r.step(stepEnv("4", false), groupEvent("20", "a0", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); !errors.Is(res.err, ErrRosterUnknown) {
 		t.Fatalf("add not naming this account: %v", res.err)
 	}
@@ -290,4 +299,53 @@ func FuzzRosterStep(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRosterRemovalTombstone covers removals naming non-members: no
+// membership changes, the ids are recorded and reported, a later add of
+// them is refused; a removal of a member leaves none (an honest re-add
+// still re-admits), and a record stored without tombstones reads as none.
+func TestRosterRemovalTombstone(t *testing.T) {
+	rem := func(ids ...string) event.GroupChange {
+		return event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: ids}
+	}
+	r := rosterRec{Base: baseCreate, Members: []string{"1", "2", "3", "4"}, Admins: []string{"1"}, Seq: "10", Creator: "1", CreateMID: "c"}
+	if res := r.step(stepEnv("2", false), groupEvent("20", "r1", "1", rem("4"))); res.err != nil || res.anomaly != nil || len(r.Removed) != 0 {
+		t.Fatalf("removal of a member: %+v, roster %+v", res, r)
+	}
+	if res := r.step(stepEnv("2", false), groupEvent("30", "a1", "1", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}))); res.err != nil ||
+		!slices.Equal(r.Members, []string{"1", "2", "3", "4"}) {
+		t.Fatalf("honest re-add: %+v, roster %+v", res, r)
+	}
+	res := r.step(stepEnv("2", false), groupEvent("40", "r2", "1", rem("4", "5")))
+	if res.err != nil || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || !slices.Equal(r.Removed, []string{"5"}) ||
+		!slices.Equal(r.Members, []string{"1", "2", "3"}) {
+		t.Fatalf("removal naming a non-member: %+v, roster %+v", res, r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back rosterRec
+	if err := json.Unmarshal(b, &back); err != nil || !slices.Equal(back.Removed, []string{"5"}) {
+		t.Fatalf("tombstones not kept with the record: %v %+v", err, back)
+	}
+	res = back.step(stepEnv("2", false), groupEvent("50", "a2", "1", add([]string{"5"}, []string{"1", "2", "3"}, []string{"1"})))
+	if !errors.Is(res.err, ErrRosterDivergence) || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || back.member("5") {
+		t.Fatalf("add of a tombstoned id: %+v, roster %+v", res, back)
+	}
+	var fresh rosterRec // a removal read before the create: whom it names is no member
+	fresh.step(stepEnv("2", false), groupEvent("20", "r3", "1", rem("3")))
+	create := event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"2", "3"}, KeyVersion: "100"}
+	if res := fresh.step(stepEnv("2", false), groupEvent("10", "c", "1", create)); res.err != nil || !slices.Equal(fresh.Members, []string{"1", "2"}) ||
+		!slices.Equal(fresh.Removed, []string{"3"}) {
+		t.Fatalf("create after a removal read first: %+v, roster %+v", res, fresh)
+	}
+	var old rosterRec
+	if err := json.Unmarshal([]byte(`{"base":"create","members":["1","2"],"admins":["1"],"seq":"10"}`), &old); err != nil || old.Removed != nil {
+		t.Fatalf("a record stored before tombstones: %v %+v", err, old)
+	}
+	if res := old.step(stepEnv("2", false), groupEvent("20", "a3", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); res.err != nil || !old.member("5") {
+		t.Fatalf("add against a record without tombstones: %+v, roster %+v", res, old)
+	}
 }

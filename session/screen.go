@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,8 @@ func reject(ev *event.Event, err error) {
 }
 
 // screenEnvelope rejects an event whose sequence ids or message id are not
-// well formed (ErrMalformed). Such ids would otherwise fail the store, or
-// be skipped silently.
+// well formed, and a key change without a sequence id (ErrMalformed). Such
+// ids would otherwise fail the store, or be skipped silently.
 func screenEnvelope(ev *event.Event) {
 	var bad []string
 	if ev.SequenceID != "" && !decimal.ValidID(ev.SequenceID) {
@@ -54,6 +55,11 @@ func screenEnvelope(ev *event.Event) {
 	}
 	if ev.MessageID != "" && !validMessageID(ev.MessageID) {
 		bad = append(bad, fmt.Sprintf("message id (%d bytes) is not 1-%d bytes without NUL", len(ev.MessageID), maxMessageIDLen))
+	}
+	if ev.KeyChange != nil && ev.SequenceID == "" {
+		// Without a place in the transcript it is judged against no
+		// roster and never stored: its key must not be adopted.
+		bad = append(bad, "key change without a sequence id")
 	}
 	if len(bad) > 0 {
 		reject(ev, fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; ")))
@@ -105,8 +111,10 @@ func screenKeyReplays(ctx context.Context, r keystore.Tx, cid string, evs []*eve
 	sort.SliceStable(kcs, func(i, j int) bool { return decimal.Less(kcs[i].SequenceID, kcs[j].SequenceID) })
 	ids := passIDs{}
 	for _, ev := range kcs {
-		if _, stored, err := storedVerdict(ctx, r, cid, ev.SequenceID); err != nil {
+		if verdict, stored, err := storedVerdict(ctx, r, cid, ev); err != nil {
 			return err
+		} else if errors.Is(verdict, errStoredOther) {
+			reject(ev, verdict)
 		} else if !stored {
 			verdict, err := ids.replayOf(ctx, r, cid, ev)
 			if err != nil {
@@ -222,7 +230,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
 		if !seen {
-			verdict, seen, err = storedVerdict(ctx, tx, cid, ev.SequenceID)
+			verdict, seen, err = storedVerdict(ctx, tx, cid, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -276,16 +284,30 @@ func (r *rosterRec) screen(env rosterEnv, ev *event.Event) stepResult {
 // errStoredFailed is the verdict of a re-served event stored as failed.
 var errStoredFailed = errors.New("session: event stored as failed before")
 
-// storedVerdict returns the verdict of the stored event at seq: nil when it
-// verified, why it failed otherwise; stored is false when none is stored.
-func storedVerdict(ctx context.Context, tx keystore.Tx, cid, seq string) (verdict error, stored bool, err error) {
-	old, err := eventAt(ctx, tx, cid, seq)
+// errStoredOther is the verdict of an event served under a sequence id
+// stored with other bytes.
+var errStoredOther = fmt.Errorf("%w: sequence id already stored with other bytes", ErrServerResponse)
+
+// storedVerdict returns the verdict of the stored event at ev's sequence
+// id: nil when it verified, why it failed otherwise; stored is false when
+// none is stored. A stored verdict stands only for the same bytes: other
+// bytes under a stored sequence id are never stored (storedCopy: the
+// server equivocates), so they are refused (ErrServerResponse) rather
+// than judged by the stored event's verdict. Otherwise a key change served
+// under the sequence id of a stored message would skip the roster checks
+// and its key be adopted, while its key change never reaches the history.
+func storedVerdict(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (verdict error, stored bool, err error) {
+	old, err := eventAt(ctx, tx, cid, ev.SequenceID)
 	if err != nil || old == nil {
 		return nil, false, err
 	}
 	en := entryFromStored(cid, old)
+	same := bytes.Equal(old.Raw, ev.Raw)
 	old.Body.Zero()
-	if en.Verified || en.Removed {
+	switch {
+	case old.Type != keystore.DamagedType && !same:
+		return fmt.Errorf("%w (%s)", errStoredOther, ev.SequenceID), true, nil
+	case en.Verified || en.Removed:
 		return nil, true, nil
 	}
 	return fmt.Errorf("%w: %s", errStoredFailed, en.Error), true, nil

@@ -382,23 +382,6 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Even
 	return nil
 }
 
-// storeEvents is storeEventsTx in a transaction of its own.
-func (e *Engine) storeEvents(ctx context.Context, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
-	inner := false
-	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		fresh, conflicts, err = e.storeEventsTx(ctx, tx, cid, evs, pass)
-		inner = err != nil
-		return err
-	})
-	switch {
-	case err == nil:
-		return fresh, conflicts, nil
-	case inner:
-		return nil, nil, err
-	}
-	return nil, nil, fmt.Errorf("session: storing events: %w", err)
-}
-
 // storeEventsTx stores events of cid in tx, applying the side effects of
 // verified ones (edit index, group roster, deletes) after gateEvent's
 // checks. An event whose sequence id is already stored is not replaced:

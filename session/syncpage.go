@@ -73,7 +73,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	if err := s.store(ctx, tx, keep); err != nil {
 		return err
 	}
-	if err := keysAgree(s.cid, adopted); err != nil {
+	if err := keysAgree(ctx, tx, s.cid, adopted); err != nil {
 		return err
 	}
 	// Only now, with authorship decided as the deletes were stored, may
@@ -90,7 +90,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 // changes inside the stretch the page covers, or between it and what was
 // walked before), sorted oldest first; keep are those stored without
 // being walked (data without a valid sequence id, key changes served for
-// their keys only and not walked before).
+// their keys only).
 func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep []*event.Event) {
 	ascending := ordered || pageAscending(data)
 	pageMin, pageMax := "", ""
@@ -115,7 +115,11 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 	for _, ev := range kcs {
 		if s.inWindow(ev.SequenceID, pageMin, pageMax, ascending) {
 			walk = append(walk, ev)
-		} else if !s.seenBefore(ev.SequenceID) {
+		} else {
+			// Stored (once: storing again costs a read) even inside a
+			// range walked before: a key change served there only now
+			// has its key adopted, and no key is usable without its key
+			// change in the history.
 			keep = append(keep, ev)
 		}
 	}

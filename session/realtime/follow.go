@@ -335,8 +335,10 @@ func (f *Follower) deliver(ctx context.Context, e *session.Engine, ev *api.Activ
 	})
 	if d != nil && d.Status == session.DeliveryRejected {
 		f.report(d.Err)
-		if d.ConversationID == "" {
-			f.Resync() // the conversation is unknown: look everywhere
+		if d.ConversationID == "" || errors.Is(d.Err, session.ErrRosterUnknown) {
+			// The conversation is unknown (look everywhere), or its
+			// push waits for a sync of the group.
+			f.Resync()
 		}
 	}
 	return f.settle(ctx, err)
