@@ -507,6 +507,11 @@ func FuzzTranscriptMutation(f *testing.F) {
 	f.Add(uint64(0xffffffb3))
 	f.Add(uint64(0x100000132))
 	f.Add(uint64(0x2f8)) // known open (see knownOpen)
+	// 0xfffffead (found by the DM harness's author on this harness): the
+	// create dropped, mallory's removal swapped with a message and her
+	// forged self-add mixed in left her on an unconfirmed roster; the
+	// fixes of the seeds above hold it.
+	f.Add(uint64(0xfffffead))
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
 		if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
