@@ -326,7 +326,13 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 			claimed = append(claimed, a)
 		}
 	}
-	*r = rosterRec{Base: baseCreate, Members: members, Admins: []string{ev.SenderID}, Claimed: claimed,
+	// The creator is its first admin, unless a removal read before named
+	// it too: then it is no member, and an admin must be one.
+	var admins []string
+	if slices.Contains(members, ev.SenderID) {
+		admins = []string{ev.SenderID}
+	}
+	*r = rosterRec{Base: baseCreate, Members: members, Admins: admins, Claimed: claimed,
 		Seq: ev.SequenceID, Creator: ev.SenderID, CreateMID: ev.MessageID, Removed: r.Removed}
 	return stepResult{changed: true}
 }
