@@ -198,26 +198,9 @@ func (h *dmHistory) mutateDM(rng *rand.Rand) *dmMutation {
 // dmVariant is one round's transcript: the honest items, some forgeries
 // and up to six mutations.
 func (h *dmHistory) dmVariant(rng *rand.Rand, m *mutation, round int) []*mutItem {
-	var items []*mutItem
-	for _, it := range h.items {
-		items = append(items, cloneItem(it))
-	}
-	for _, it := range h.forgeries {
-		if rng.IntN(3) == 0 {
-			items = append(items, cloneItem(it))
-			m.ops = append(m.ops, fmt.Sprintf("r%d: forgery %s at %s", round, describe(it.me), it.seq()))
-		}
-	}
-	sortItems(items)
-	taken := map[string]bool{}
-	for _, it := range items {
-		taken[it.seq()] = true
-	}
-	for range rng.IntN(7) {
-		items = h.dmMutateOnce(rng, m, round, items, taken)
-		sortItems(items)
-	}
-	return items
+	return variantOf(rng, m, round, h.items, h.forgeries, 3, 7, func(items []*mutItem, taken map[string]bool) []*mutItem {
+		return h.dmMutateOnce(rng, m, round, items, taken)
+	})
 }
 
 // dmMutateOnce applies one mutation to items: a drop, a swap of sequence

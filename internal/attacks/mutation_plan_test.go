@@ -72,12 +72,24 @@ func cloneItem(it *mutItem) *mutItem {
 // variant is one round's transcript: the honest items, some of
 // mallory's forgeries, and up to five mutations.
 func (h *history) variant(rng *rand.Rand, m *mutation, round int) []*mutItem {
+	return variantOf(rng, m, round, h.items, h.forgeries, 2, 6, func(items []*mutItem, taken map[string]bool) []*mutItem {
+		return h.mutateOnce(rng, m, round, items, taken)
+	})
+}
+
+// variantOf is one round's transcript, as both harnesses draw it: the
+// honest items, each forgery with odds 1 in forgeryOdds, then fewer than
+// opsBound mutations by once (given the items and the sequence ids taken),
+// sorted after each. The draws from rng come in this order, so a seed
+// names the same mutation as long as this stays as it is.
+func variantOf(rng *rand.Rand, m *mutation, round int, honest, forgeries []*mutItem, forgeryOdds, opsBound int,
+	once func(items []*mutItem, taken map[string]bool) []*mutItem) []*mutItem {
 	var items []*mutItem
-	for _, it := range h.items {
+	for _, it := range honest {
 		items = append(items, cloneItem(it))
 	}
-	for _, it := range h.forgeries {
-		if rng.IntN(2) == 0 {
+	for _, it := range forgeries {
+		if rng.IntN(forgeryOdds) == 0 {
 			items = append(items, cloneItem(it))
 			m.ops = append(m.ops, fmt.Sprintf("r%d: forgery %s at %s", round, describe(it.me), it.seq()))
 		}
@@ -87,8 +99,8 @@ func (h *history) variant(rng *rand.Rand, m *mutation, round int) []*mutItem {
 	for _, it := range items {
 		taken[it.seq()] = true
 	}
-	for range rng.IntN(6) {
-		items = h.mutateOnce(rng, m, round, items, taken)
+	for range rng.IntN(opsBound) {
+		items = once(items, taken)
 		sortItems(items)
 	}
 	return items
