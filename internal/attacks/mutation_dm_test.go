@@ -176,30 +176,9 @@ func (h *dmHistory) dmSay(u *user, txt, replyTo string) *session.Sent {
 // readDM reads the honest transcript and keys as bob holds them.
 func (h *dmHistory) readDM() {
 	w := h.w
-	c := apiClient(w.t, w.honest.URL, h.bob.token)
-	seen := map[string]bool{}
-	opts := &api.ConversationEventsOptions{MaxResults: 100}
-	for {
-		page, _, err := c.GetConversationEvents(w.ctx, h.path, opts)
-		if err != nil {
-			w.t.Fatalf("reading the honest transcript: %v", err)
-		}
-		for i, b := range append(dataOf(page), page.Meta.KeyChangeEvents()...) {
-			if seen[b] {
-				continue
-			}
-			seen[b] = true
-			me, err := hostile.DecodeEvent(b)
-			if err != nil {
-				w.t.Fatal(err)
-			}
-			h.items = append(h.items, &mutItem{me: me, kc: i >= len(page.Data)})
-			h.senders[me.GetMessageID()] = me.GetSenderID()
-		}
-		if page.Meta == nil || !page.Meta.HasMore {
-			break
-		}
-		opts.PaginationToken = page.Meta.NextToken
+	for _, it := range readTranscript(w, h.bob.token, h.path) {
+		h.items = append(h.items, it)
+		h.senders[it.me.GetMessageID()] = it.me.GetSenderID()
 	}
 	sortItems(h.items)
 	for _, u := range []*user{h.bob, h.alice, h.alice2} {

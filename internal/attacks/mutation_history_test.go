@@ -188,12 +188,24 @@ func (h *history) keysOf(u *user) map[string]*crypto.ConversationKey {
 // readServer reads every event (and every key change) the honest server
 // holds for the group, as alice sees it.
 func (h *history) readServer() {
-	w := h.w
-	c := apiClient(w.t, w.honest.URL, h.alice.token)
+	h.items = append(h.items, readTranscript(h.w, h.alice.token, h.g)...)
+	h.sortItems()
+	for v, k := range h.keysOf(h.alice) {
+		h.keys[v] = k
+	}
+}
+
+// readTranscript reads every event and key change the honest server holds
+// for the conversation at path, as the holder of token sees it, each once
+// (a key change also served in page metadata is one item, marked kc when
+// only the metadata carries it).
+func readTranscript(w *world, token, path string) []*mutItem {
+	c := apiClient(w.t, w.honest.URL, token)
+	var items []*mutItem
 	seen := map[string]bool{}
 	opts := &api.ConversationEventsOptions{MaxResults: 100}
 	for {
-		page, _, err := c.GetConversationEvents(w.ctx, h.g, opts)
+		page, _, err := c.GetConversationEvents(w.ctx, path, opts)
 		if err != nil {
 			w.t.Fatalf("reading the honest transcript: %v", err)
 		}
@@ -206,16 +218,12 @@ func (h *history) readServer() {
 			if err != nil {
 				w.t.Fatal(err)
 			}
-			h.items = append(h.items, &mutItem{me: me, kc: i >= len(page.Data)})
+			items = append(items, &mutItem{me: me, kc: i >= len(page.Data)})
 		}
 		if page.Meta == nil || !page.Meta.HasMore {
-			break
+			return items
 		}
 		opts.PaginationToken = page.Meta.NextToken
-	}
-	h.sortItems()
-	for v, k := range h.keysOf(h.alice) {
-		h.keys[v] = k
 	}
 }
 
