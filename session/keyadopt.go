@@ -75,16 +75,24 @@ func (e *Engine) screenKey(r keystore.Tx, keys *storeKeys, ev *event.Event) {
 // costs a read and no write (see adoptKeyTx). It returns the key changes
 // whose key it stored as usable for encryption (see keysAgree).
 func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.Event) (usable []*event.Event, err error) {
+	return s.e.adoptKeysTx(ctx, tx, s.cid, s.keys, kcs)
+}
+
+// adoptKeysTx is adoptKeys for the key changes kcs of cid, whatever
+// reads them (a sync's page, a single received event): each is screened
+// (screenKey), its key stored (adoptKeyTx) and added to keys; one whose
+// version holds another key fails alone (ErrKeyConflict, unverified).
+func (e *Engine) adoptKeysTx(ctx context.Context, tx keystore.Tx, cid string, keys *storeKeys, kcs []*event.Event) (usable []*event.Event, err error) {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
 		if kc == nil || kc.Key == nil || !decimal.Valid(kc.Version) {
 			continue
 		}
-		s.e.screenKey(tx, s.keys, ev)
-		made, err := s.e.adoptKeyTx(ctx, tx, s.cid, ev)
+		e.screenKey(tx, keys, ev)
+		made, err := e.adoptKeyTx(ctx, tx, cid, ev)
 		if err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, s.cid, kc.Version))
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
 				ev.Verified = false
 				continue
 			}
@@ -93,7 +101,7 @@ func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.
 		if made {
 			usable = append(usable, ev)
 		}
-		s.keys.addConversationKey(s.cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
+		keys.addConversationKey(cid, kc.Version, kc.Key, kc.DecryptOnly != event.DecryptOnlyUnverified)
 	}
 	return usable, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -86,19 +85,9 @@ func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys
 	if _, err := e.conversationRecord(ctx, tx, cid); err != nil {
 		return err
 	}
-	var usable []*event.Event
-	if kc := ev.KeyChange; kc != nil && kc.Key != nil && decimal.Valid(kc.Version) {
-		e.screenKey(tx, keys, ev)
-		made, err := e.adoptKeyTx(ctx, tx, cid, ev)
-		switch {
-		case errors.Is(err, keystore.ErrConflict):
-			ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
-			ev.Verified = false
-		case err != nil:
-			return err
-		case made:
-			usable = append(usable, ev)
-		}
+	usable, err := e.adoptKeysTx(ctx, tx, cid, keys, []*event.Event{ev})
+	if err != nil {
+		return err
 	}
 	_, conflicts, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
 	if err != nil {
