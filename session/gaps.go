@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -201,6 +202,12 @@ func previousOf(raw []byte) string {
 	if err != nil {
 		return ""
 	}
+	return previousIn(me)
+}
+
+// previousIn returns a decoded MessageEvent's previous sequence id, or ""
+// when it names none that is well formed.
+func previousIn(me *tevent.MessageEvent) string {
 	if p := me.GetPreviousSequenceID(); decimal.ValidID(p) {
 		return p
 	}
@@ -253,8 +260,8 @@ func (s *syncState) joinStored(ctx context.Context, r keystore.Tx) error {
 // predecessor was recorded).
 func storedPrev(ev *keystore.StoredEvent) (prev string, known bool) {
 	if len(ev.Raw) > 0 {
-		if _, err := wire.DecodeMessageEvent(ev.Raw); err == nil {
-			return previousOf(ev.Raw), true
+		if me, err := wire.DecodeMessageEvent(ev.Raw); err == nil {
+			return previousIn(me), true
 		}
 	}
 	var b entryBody
