@@ -159,18 +159,7 @@ func attackKeyChangeAtStoredSequence(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(o.violations) > 0 {
-		return "", errorf("key change at a stored sequence id: %v", o.violations)
-	}
-	if err := o.failed[kc.GetMessageID()]; err != nil {
-		return "mallory's key change refused: " + err.Error(), nil
-	}
-	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
-			return "sync refused: " + err.Error(), nil
-		}
-	}
-	return "", fmt.Errorf("mallory's key change neither refused nor the sync (sync errors %v)", o.syncErrs)
+	return o.refused("key change at a stored sequence id", "mallory's key change", kc.GetMessageID())
 }
 
 // attackKeyChangeWithoutSequenceID: the server serves mallory's key change
@@ -197,18 +186,7 @@ func attackKeyChangeWithoutSequenceID(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(o.violations) > 0 {
-		return "", errorf("key change without a sequence id: %v", o.violations)
-	}
-	if err := o.failed[kc.GetMessageID()]; err != nil {
-		return "mallory's key change refused: " + err.Error(), nil
-	}
-	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
-			return "sync refused: " + err.Error(), nil
-		}
-	}
-	return "", fmt.Errorf("mallory's key change neither refused nor the sync (sync errors %v)", o.syncErrs)
+	return o.refused("key change without a sequence id", "mallory's key change", kc.GetMessageID())
 }
 
 // attackStaleAddSeedsRosterAfterRemoval (fuzz seed 0xa0 of history 1): the

@@ -1,12 +1,8 @@
 package attacks
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
-	"github.com/xchat-go/xchat/session"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -70,18 +66,7 @@ func attackPagesOverlap(w *world) (string, error) {
 	second.data = append([]string{mb}, second.data...)
 	hs := startHarness(w.t, h)
 	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{first, second}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
-	if len(o.violations) > 0 {
-		return "", errorf("overlapping pages: %v", o.violations)
-	}
-	if err := o.failed[msg.GetMessageID()]; err != nil {
-		return "mallory's message refused: " + err.Error(), nil
-	}
-	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
-			return "sync refused: " + err.Error(), nil
-		}
-	}
-	return "", fmt.Errorf("mallory's message neither verified nor refused (sync errors %v)", o.syncErrs)
+	return o.refused("overlapping pages", "mallory's message", msg.GetMessageID())
 }
 
 // splitAtRemoval serves h as two pages: alice's removal of mallory and her
@@ -141,16 +126,5 @@ func attackKeyChangeOnEarlierPage(w *world) (string, error) {
 	second.keys = append(second.keys, kb)
 	hs := startHarness(w.t, h)
 	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{first, second}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
-	if len(o.violations) > 0 {
-		return "", errorf("key change on the page read first: %v", o.violations)
-	}
-	if err := o.failed[kc.GetMessageID()]; err != nil {
-		return "mallory's key change refused: " + err.Error(), nil
-	}
-	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
-			return "sync refused: " + err.Error(), nil
-		}
-	}
-	return "", fmt.Errorf("mallory's key change neither refused nor the sync (sync errors %v)", o.syncErrs)
+	return o.refused("key change on the page read first", "mallory's key change", kc.GetMessageID())
 }

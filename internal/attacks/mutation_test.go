@@ -75,6 +75,25 @@ type runOutcome struct {
 	failed     map[string]error // message id → the error bob's sync reported
 }
 
+// refused is the verdict of an attack that serves bob one forged event
+// (message id mid, what names it) through the harness: detected when no
+// invariant broke and either the event failed or a sync was refused
+// (ErrServerResponse); scene names the attack in the errors.
+func (o *runOutcome) refused(scene, what, mid string) (string, error) {
+	if len(o.violations) > 0 {
+		return "", errorf("%s: %v", scene, o.violations)
+	}
+	if err := o.failed[mid]; err != nil {
+		return what + " refused: " + err.Error(), nil
+	}
+	for _, err := range o.syncErrs {
+		if errors.Is(err, session.ErrServerResponse) {
+			return "sync refused: " + err.Error(), nil
+		}
+	}
+	return "", fmt.Errorf("%s neither refused nor the sync (sync errors %v)", what, o.syncErrs)
+}
+
 // run serves mutation m to a fresh device of bob's and checks the
 // invariants.
 func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
