@@ -143,9 +143,9 @@
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
 // removal read before any roster names; a later add of an id so named is
 // refused (ErrRosterDivergence) and starts no roster; an honest remove and
-// re-add of a member still re-admits. A removal the server withheld and
-// serves later, below events already stored, is read as taking effect at
-// its place: what the removed member signed above it (until a signed add
+// re-add of a member still re-admits. A removal stored below events
+// already stored (the server withheld it, then served or pushed it) is
+// read as taking effect at its place: what the removed member signed above it (until a signed add
 // re-admits her) is marked failed (ErrNotMember, AnomalyRosterDivergence)
 // and a key she distributed there is no longer verified; group changes she
 // made there keep their effect on the roster and are only reported. A key

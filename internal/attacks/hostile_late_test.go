@@ -14,6 +14,8 @@ import (
 
 var lateAttacks = []attack{
 	{"removal-served-late-keeps-key-change", attackRemovalServedLate},
+	{"removal-pushed-late-keeps-key-change", attackRemovalPushedLate},
+	{"forgeries-pushed-before-removal-served", attackForgeriesPushedFirst},
 }
 
 // attackRemovalServedLate (the transcript-mutation fuzzer's seed 0x2f8,
@@ -25,6 +27,35 @@ var lateAttacks = []attack{
 // stored above the removal, mallory's message stays verified and her key
 // stays a verified key of the group.
 func attackRemovalServedLate(w *world) (string, error) {
+	return removalLate(w, lateBySync)
+}
+
+// attackRemovalPushedLate: removal-served-late-keeps-key-change with the
+// removal pushed (Engine.Deliver) between the two syncs instead of served
+// by the second: stored by the push, it is no longer new to the sync.
+func attackRemovalPushedLate(w *world) (string, error) {
+	return removalLate(w, lateByPush)
+}
+
+// attackForgeriesPushedFirst: bob's first sync ends before the removal;
+// mallory's key change and message (signed after it) are pushed
+// (Engine.Deliver), above bob's sync position, while the removal is
+// withheld; the next sync serves the whole transcript, the removal below
+// the pushed events, which are stored already and keep their verdict
+// unless the removal re-judges them.
+func attackForgeriesPushedFirst(w *world) (string, error) {
+	return removalLate(w, forgeriesPushed)
+}
+
+// How the late-removal scene serves the removal.
+const (
+	lateBySync      = iota // withheld from the first sync, served by the second
+	lateByPush             // withheld from the first sync, pushed before the second
+	forgeriesPushed        // the first sync ends before it; the forgeries are pushed; the second serves it
+)
+
+// removalLate plays the late-removal scene as how says.
+func removalLate(w *world, how int) (string, error) {
 	h, msg, err := removedMemberScene(w, "mallory after her removal, before bob hears of it")
 	if err != nil {
 		return "", err
@@ -49,8 +80,24 @@ func attackRemovalServedLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	m := &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
+	switch how {
+	case lateByPush:
+		for _, it := range h.items {
+			if it.seq() == h.removal {
+				m.pushes[1] = append(m.pushes[1], it.me)
+			}
+		}
+	case forgeriesPushed:
+		before, err := pageBelow(h, h.removal)
+		if err != nil {
+			return "", err
+		}
+		m.rounds[0] = []mutPage{before}
+		m.pushes[1] = []*tevent.MessageEvent{kc, msg}
+	}
 	hs := startHarness(w.t, h)
-	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(w.t, m)
 	if len(o.violations) > 0 {
 		return "", errorf("removal served late: %v", o.violations)
 	}
@@ -78,6 +125,27 @@ func pageWith(h *history, extra []*tevent.MessageEvent, skip string) (mutPage, e
 			return p, err
 		}
 		if me.GetDetail().ConversationKeyChangeEvent != nil {
+			p.keys = append(p.keys, b)
+		} else {
+			p.data = append(p.data, b)
+		}
+	}
+	return p, nil
+}
+
+// pageBelow serves h's items below seq as one page, newest first.
+func pageBelow(h *history, seq string) (mutPage, error) {
+	var p mutPage
+	for i := len(h.items) - 1; i >= 0; i-- {
+		it := h.items[i]
+		if !decimal.Less(it.seq(), seq) {
+			continue
+		}
+		b, err := hostile.EncodeEvent(it.me)
+		if err != nil {
+			return p, err
+		}
+		if it.kc {
 			p.keys = append(p.keys, b)
 		} else {
 			p.data = append(p.data, b)
