@@ -1,6 +1,7 @@
 package attacks
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/xchat-go/xchat/crypto"
@@ -16,6 +17,7 @@ var lateAttacks = []attack{
 	{"removal-served-late-keeps-key-change", attackRemovalServedLate},
 	{"removal-pushed-late-keeps-key-change", attackRemovalPushedLate},
 	{"forgeries-pushed-before-removal-served", attackForgeriesPushedFirst},
+	{"admin-revocation-served-late-keeps-add", attackAdminRevocationLate},
 }
 
 // attackRemovalServedLate (the transcript-mutation fuzzer's seed 0x2f8,
@@ -152,4 +154,56 @@ func pageBelow(h *history, seq string) (mutPage, error) {
 		}
 	}
 	return p, nil
+}
+
+// attackAdminRevocationLate: alice makes mallory an admin, then revokes
+// it; the server withholds the revocation from bob's first sync, so
+// mallory's member add of dave (signed after it, as an admin no longer)
+// verifies and dave joins bob's roster; the next sync serves the
+// revocation at its place, below the add. Unless the engine re-judges
+// the add, dave stays on bob's roster and the next key bob makes is
+// wrapped to him.
+func attackAdminRevocationLate(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's message
+	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	withheld, err := pageWith(h, []*tevent.MessageEvent{add}, revocation)
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{add}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if first.conv == nil || !slices.Contains(first.conv.Members, h.dv.id) {
+		return "", errorf("setup: mallory's add of dave not taken with the revocation withheld (failed: %v)", first.failed[add.GetMessageID()])
+	}
+	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.dv.id):
+		return "", errorf("dave, added by mallory after her admin rights were revoked, stays on bob's roster %v", o.conv.Members)
+	case o.verified[add.GetMessageID()]:
+		return "", errorf("mallory's add after the revocation still shown verified")
+	}
+	return fmt.Sprintf("mallory's add re-judged and dave dropped from the roster (%d members)", len(o.conv.Members)), nil
 }
