@@ -3,6 +3,7 @@ package attacks
 import (
 	"fmt"
 	"slices"
+	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -206,4 +207,50 @@ func attackAdminRevocationLate(w *world) (string, error) {
 		return "", errorf("mallory's add after the revocation still shown verified")
 	}
 	return fmt.Sprintf("mallory's add re-judged and dave dropped from the roster (%d members)", len(o.conv.Members)), nil
+}
+
+// TestLateRevocationThenRegrantKeepsAdd: the honest counterpart of
+// admin-revocation-served-late-keeps-add. Alice revokes mallory's admin
+// rights and grants them again; mallory, an admin again, adds dave. With
+// the revocation withheld from bob's first sync and served in the second,
+// the re-grant above it restores mallory's rights before her add: the add
+// keeps its verdict and dave his place.
+func TestLateRevocationThenRegrantKeepsAdd(t *testing.T) {
+	w := newWorld(t)
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		t.Fatal(err)
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	h.push(h.adminAdd(h.mallory.id))
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.mallory.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id}))
+	add := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after the add")
+	h.seal()
+	withheld, err := pageWith(h, nil, revocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	o := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case len(o.violations) > 0:
+		t.Fatalf("violations: %v", o.violations)
+	case o.conv == nil:
+		t.Fatalf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[add.GetMessageID()]:
+		t.Errorf("mallory's add after the re-grant no longer verified")
+	case !slices.Contains(o.conv.Members, h.dv.id):
+		t.Errorf("dave, added by mallory after her rights were granted again, dropped from bob's roster %v", o.conv.Members)
+	}
 }
