@@ -16,8 +16,8 @@ import (
 func TestRateLimitForgetsRefilledBuckets(t *testing.T) {
 	l := &rateLimiter{n: 2, rate: 2 / time.Minute.Seconds(), buckets: map[string]*bucket{}}
 	now := time.Unix(1_800_000_000, 0)
-	if !l.allow("busy", now) || !l.allow("busy", now) || l.allow("busy", now) {
-		t.Fatal("setup: the busy conversation's third event in a minute passed")
+	if got := burst(l, "busy", now, 3); got != 2 {
+		t.Fatalf("setup: %d of the busy conversation's 3 events in a minute passed, want 2", got)
 	}
 	for i := range 100_000 {
 		now = now.Add(100 * time.Millisecond) // a bucket refills in 30 s: 300 conversations later
@@ -30,9 +30,20 @@ func TestRateLimitForgetsRefilledBuckets(t *testing.T) {
 	}
 	// Hours later the busy bucket has refilled (and may have been dropped):
 	// it must allow two again, then refuse.
-	if !l.allow("busy", now) || !l.allow("busy", now) || l.allow("busy", now) {
-		t.Error("the busy conversation's limit was lost or wrong after the sweeps")
+	if got := burst(l, "busy", now, 3); got != 2 {
+		t.Errorf("%d of the busy conversation's 3 events passed after the sweeps, want 2", got)
 	}
+}
+
+// burst asks l for n events of cid at now and returns how many passed.
+func burst(l *rateLimiter, cid string, now time.Time, n int) int {
+	passed := 0
+	for range n {
+		if l.allow(cid, now) {
+			passed++
+		}
+	}
+	return passed
 }
 
 // TestRateLimitKeepsDrainedBuckets: a sweep must not drop a bucket that has
