@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -124,7 +125,7 @@ func (e *Engine) Conversations(ctx context.Context) ([]Conversation, error) {
 	return out, nil
 }
 
-// Conversation returns one stored conversation, or ErrUnknownConversation.
+// Conversation returns one stored conversation, or xchat.ErrUnknownConversation.
 // id may be in any form accepted by CanonicalID.
 func (e *Engine) Conversation(ctx context.Context, id string) (*Conversation, error) {
 	cid, err := CanonicalID(id, e.userID)
@@ -133,7 +134,7 @@ func (e *Engine) Conversation(ctx context.Context, id string) (*Conversation, er
 	}
 	c, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return nil, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading conversation: %w", err)
@@ -166,7 +167,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 	case err == nil:
 		out.KeyVersion = v
 		k.Zero()
-	case !errors.Is(err, ErrNoConversationKey):
+	case !errors.Is(err, xchat.ErrNoConversationKey):
 		return nil, err
 	}
 	return out, nil
@@ -177,7 +178,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 // them, for display). It returns the stored conversations afterwards. A
 // listed one-to-one conversation of two other users is ignored; a listing
 // that repeats a pagination token, or claims more for two pages in a row
-// that name no conversation not listed before, fails with ErrServerResponse.
+// that name no conversation not listed before, fails with xchat.ErrServerResponse.
 func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, error) {
 	srv, err := e.srv()
 	if err != nil {
@@ -192,7 +193,7 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 		// Every listed conversation is stored (and synced by real-time
 		// reconciliation): a page over max_results is refused whole.
 		if len(resp.Data) > e.cfg.pageSize {
-			return nil, fmt.Errorf("session: listing conversations: %w: a page of %d conversations (max_results %d)", ErrServerResponse, len(resp.Data), e.cfg.pageSize)
+			return nil, fmt.Errorf("session: listing conversations: %w: a page of %d conversations (max_results %d)", xchat.ErrServerResponse, len(resp.Data), e.cfg.pageSize)
 		}
 		fresh := false
 		for _, c := range resp.Data {
@@ -350,9 +351,9 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 // Rotate distributes a fresh conversation key to the current participants
 // of conversation id and returns its version. Every later message is
 // encrypted under it. A group's participants are its roster held from
-// signed group changes (synced first); Rotate fails with ErrRosterUnknown
+// signed group changes (synced first); Rotate fails with xchat.ErrRosterUnknown
 // when no signed change establishes it, and under TrustStrict with
-// ErrRosterUnconfirmed when it has members it does not confirm.
+// xchat.ErrRosterUnconfirmed when it has members it does not confirm.
 func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	defer e.deliverChanges()
 	cid, err := CanonicalID(id, e.userID)
@@ -427,7 +428,7 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 	return op()
 }
 
-// knownGroup returns ErrUnknownConversation for a group the engine holds no
+// knownGroup returns xchat.ErrUnknownConversation for a group the engine holds no
 // record of (nil for a one-to-one conversation, whose id fixes it).
 func (e *Engine) knownGroup(ctx context.Context, cid string) error {
 	if !IsGroup(cid) {
@@ -436,7 +437,7 @@ func (e *Engine) knownGroup(ctx context.Context, cid string) error {
 	_, err := e.store.Conversation(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	case err != nil:
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
@@ -649,9 +650,9 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keys
 
 // DeleteMessages deletes messages by sequence id. forAll deletes them for
 // every participant (own messages only, never a group change, key change
-// or delete: ErrNotAuthorized); otherwise only from this account's view. Like a message, the signed MessageDeleteEvent goes through the
+// or delete: xchat.ErrNotAuthorized); otherwise only from this account's view. Like a message, the signed MessageDeleteEvent goes through the
 // outbox (see FlushOutbox): older pending sends of the conversation go
-// first, and a delete that is not delivered stays queued (*QueuedError) for
+// first, and a delete that is not delivered stays queued (*xchat.QueuedError) for
 // a retry with the same message id.
 func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []string, forAll bool) error {
 	sg, err := e.signer()
@@ -663,11 +664,11 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		return err
 	}
 	if len(sequenceIDs) == 0 {
-		return fmt.Errorf("%w: no sequence ids", ErrInvalidArgument)
+		return fmt.Errorf("%w: no sequence ids", xchat.ErrInvalidArgument)
 	}
 	for _, s := range sequenceIDs {
 		if !decimal.Valid(s) {
-			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
+			return fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, s)
 		}
 		if !forAll {
 			continue
@@ -679,10 +680,10 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		if old != nil {
 			old.Body.Zero()
 			if old.SenderID != e.userID {
-				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", ErrNotAuthorized, s, old.SenderID)
+				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", xchat.ErrNotAuthorized, s, old.SenderID)
 			}
 			if !deletableType(old.Type) {
-				return fmt.Errorf("%w: %s is a %s; only messages may be deleted for everyone", ErrNotAuthorized, s, old.Type)
+				return fmt.Errorf("%w: %s is a %s; only messages may be deleted for everyone", xchat.ErrNotAuthorized, s, old.Type)
 			}
 		}
 	}
@@ -697,7 +698,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	payload, err := crypto.MessageDeletePayload(crypto.SignatureVersion,
 		crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid}, int32(action), sequenceIDs)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	detail := &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{
 		SequenceIds:         slices.Clone(sequenceIDs),

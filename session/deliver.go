@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/event"
@@ -47,7 +48,7 @@ const (
 	DeliveryIgnored
 	// DeliveryRejected: the payload is malformed or names a conversation
 	// its event does not belong to, or it comes before any roster of its
-	// group is held (ErrRosterUnknown: Reconcile reads it in its place);
+	// group is held (xchat.ErrRosterUnknown: Reconcile reads it in its place);
 	// nothing was stored (Err says why).
 	// Reconcile (naming the conversation) learns what the server really
 	// holds.
@@ -139,7 +140,7 @@ func (l *liveState) takePending() []string {
 // Events for other users of the app and non-chat events are ignored;
 // deliveries are de-duplicated on event_uuid (in memory) and on what the
 // store holds (sequence ids, and signed message ids replayed under new
-// sequence ids, which fail with ErrReplayed). The conversation is routed by
+// sequence ids, which fail with xchat.ErrReplayed). The conversation is routed by
 // the encoded event itself; a payload whose conversation_id disagrees with
 // it is rejected. Verification failures are stored as failed events and
 // take no effect, exactly as in Sync. The conversation's sync position does
@@ -149,7 +150,7 @@ func (l *liveState) takePending() []string {
 func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*event.Event) error) (*Delivered, error) {
 	defer e.deliverChanges()
 	if ev == nil {
-		return nil, fmt.Errorf("%w: nil activity event", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil activity event", xchat.ErrInvalidArgument)
 	}
 	if _, err := e.srv(); err != nil {
 		return nil, err
@@ -168,7 +169,7 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 	}
 	p, err := ev.ChatPayload()
 	if err != nil {
-		d.Status, d.Err = DeliveryRejected, fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+		d.Status, d.Err = DeliveryRejected, fmt.Errorf("%w: %w", xchat.ErrDeliveryRejected, err)
 		return d, nil
 	}
 	cid, err := e.routeDelivery(p)
@@ -201,26 +202,26 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 func (e *Engine) routeDelivery(p *api.ChatPayload) (string, error) {
 	raw, err := wire.DecodeB64(p.EncodedEvent)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event is not base64: %w", ErrDeliveryRejected, err)
+		return "", fmt.Errorf("%w: encoded_event is not base64: %w", xchat.ErrDeliveryRejected, err)
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, ErrMalformed, err)
+		return "", fmt.Errorf("%w: encoded_event: %w: %w", xchat.ErrDeliveryRejected, xchat.ErrMalformed, err)
 	}
 	named := me.GetConversationID()
 	cid, err := CanonicalID(named, e.userID)
 	if err != nil || cid != named {
-		return "", fmt.Errorf("%w: event names conversation %q", ErrDeliveryRejected, clipID(named))
+		return "", fmt.Errorf("%w: event names conversation %q", xchat.ErrDeliveryRejected, clipID(named))
 	}
 	if p.ConversationID != "" {
 		pc, err := CanonicalID(p.ConversationID, e.userID)
 		if err != nil || pc != cid {
-			return "", fmt.Errorf("%w: payload names conversation %q, its event %q", ErrDeliveryRejected, clipID(p.ConversationID), cid)
+			return "", fmt.Errorf("%w: payload names conversation %q, its event %q", xchat.ErrDeliveryRejected, clipID(p.ConversationID), cid)
 		}
 	}
 	if !IsGroup(cid) {
 		if _, err := peerOf(cid, e.userID); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+			return "", fmt.Errorf("%w: %w", xchat.ErrDeliveryRejected, err)
 		}
 	}
 	return cid, nil
@@ -247,7 +248,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		return err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
-		return fmt.Errorf("%w: %s", ErrNotMember, cid)
+		return fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 	}
 	keys, err := e.keysFor(ctx)
 	if err != nil {
@@ -302,7 +303,7 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 	return out, errors.Join(errs...)
 }
 
-// rosterFor refuses (ErrRosterUnknown) a pushed event for a group whose
+// rosterFor refuses (xchat.ErrRosterUnknown) a pushed event for a group whose
 // roster is not held yet. Its author's membership cannot be checked there
 // (nor, for a key change it carries, the key change's author's), and once
 // stored its verdict would stand when a sync later brings the group
@@ -317,7 +318,7 @@ func (e *Engine) rosterFor(ctx context.Context, cid string) error {
 		return err
 	}
 	if r.Base == "" {
-		return fmt.Errorf("%w: %w: %s: pushed event held back until the group is synced (Reconcile)", ErrDeliveryRejected, ErrRosterUnknown, cid)
+		return fmt.Errorf("%w: %w: %s: pushed event held back until the group is synced (Reconcile)", xchat.ErrDeliveryRejected, xchat.ErrRosterUnknown, cid)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -104,7 +105,7 @@ func TestDeliver(t *testing.T) {
 	}
 	for name, ev := range rejected {
 		d, err := bob.e.Deliver(ctx, ev, fn)
-		if err != nil || d.Status != DeliveryRejected || !errors.Is(d.Err, ErrDeliveryRejected) {
+		if err != nil || d.Status != DeliveryRejected || !errors.Is(d.Err, xchat.ErrDeliveryRejected) {
 			t.Errorf("%s: %+v %v", name, d, err)
 		}
 	}

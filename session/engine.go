@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -146,12 +147,12 @@ type Engine struct {
 }
 
 // Open loads the account held by store and returns its engine. It fails with
-// ErrNoAccount when the store holds no identity (see CreateAccount).
+// xchat.ErrNoAccount when the store holds no identity (see CreateAccount).
 // server may be nil for offline use (History, Conversations, backups);
-// network operations then fail with ErrOffline.
+// network operations then fail with xchat.ErrOffline.
 func Open(ctx context.Context, store keystore.Store, server Server, opts ...Option) (*Engine, error) {
 	if store == nil {
-		return nil, fmt.Errorf("%w: nil store", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil store", xchat.ErrInvalidArgument)
 	}
 	cfg := config{
 		rand:         rand.Reader,
@@ -162,7 +163,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 	}
 	for _, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidArgument)
+			return nil, fmt.Errorf("%w: nil option", xchat.ErrInvalidArgument)
 		}
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -170,7 +171,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 	}
 	id, err := store.Identity(ctx)
 	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, ErrNoAccount
+		return nil, xchat.ErrNoAccount
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: loading identity: %w", err)
@@ -208,7 +209,7 @@ func (e *Engine) Store() keystore.Store { return e.store }
 
 // Close zeroes the private keys held in memory. The store and server are
 // owned by the caller and are not closed. Calls after Close fail with
-// ErrClosed; Close must not run concurrently with other calls.
+// xchat.ErrClosed; Close must not run concurrently with other calls.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -223,32 +224,32 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// identity returns the key pair and registered version, or ErrClosed.
+// identity returns the key pair and registered version, or xchat.ErrClosed.
 func (e *Engine) identity() (*crypto.KeyPair, string, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {
-		return nil, "", ErrClosed
+		return nil, "", xchat.ErrClosed
 	}
 	return e.keys, e.pubVersion, nil
 }
 
 // registered returns the key pair and the registered public key version, or
-// ErrNotRegistered when the keys have not been published yet.
+// xchat.ErrNotRegistered when the keys have not been published yet.
 func (e *Engine) registered() (*crypto.KeyPair, string, error) {
 	kp, v, err := e.identity()
 	if err != nil {
 		return nil, "", err
 	}
 	if v == "" {
-		return nil, "", ErrNotRegistered
+		return nil, "", xchat.ErrNotRegistered
 	}
 	return kp, v, nil
 }
 
 func (e *Engine) srv() (Server, error) {
 	if e.server == nil {
-		return nil, ErrOffline
+		return nil, xchat.ErrOffline
 	}
 	return e.server, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
@@ -411,7 +412,7 @@ func Example_strictTrust() {
 	bob := d.account(ctx, "bob", session.WithTrustPolicy(session.TrustStrict))
 
 	_, err := bob.SendText(ctx, alice.UserID(), "hi")
-	fmt.Println(errors.Is(err, session.ErrUnverifiedPeer))
+	fmt.Println(errors.Is(err, xchat.ErrUnverifiedPeer))
 
 	// Both read their safety number to each other (in person, by phone…).
 	theirs, err := alice.SafetyNumber(ctx, bob.UserID())

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -404,7 +405,7 @@ func TestHostileKeySubstitution(t *testing.T) {
 		}
 	}
 	ts.mu.Unlock()
-	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, ErrKeyBinding) {
+	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, xchat.ErrKeyBinding) {
 		t.Fatalf("send with substituted key: %v", err)
 	}
 	if p := testutil.Must(alice.e.Peer(ctx, bob.id))(t); p.Current != nil {
@@ -434,7 +435,7 @@ func TestHostileSendResponse(t *testing.T) {
 	raw := testutil.Must(alice.store.Events(ctx, first.ConversationID, "", 0))(t)
 	_ = h
 	firstEvent = wire.EncodeB64(raw[len(raw)-1].Raw)
-	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, ErrServerResponse) {
+	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, xchat.ErrServerResponse) {
 		t.Fatalf("mismatched send response: %v", err)
 	}
 	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
@@ -471,7 +472,7 @@ func TestHostileSendEchoAltered(t *testing.T) {
 				r.Data.EncodedMessageEvent = editEvent(t, r.Data.EncodedMessageEvent, alter)
 			}
 			ts.mu.Unlock()
-			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, ErrServerResponse) {
+			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, xchat.ErrServerResponse) {
 				t.Fatalf("altered echo: %v", err)
 			}
 			cid, err := OneToOneID(alice.id, bob.id)
@@ -537,7 +538,7 @@ func TestHostileOutsiderKeyChange(t *testing.T) {
 		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	errs, _ := syncErrs(t, ctx, bob, cid)
-	if !errors.Is(errs[mid], ErrNotMember) {
+	if !errors.Is(errs[mid], xchat.ErrNotMember) {
 		t.Fatalf("errors %v", errs)
 	}
 	if after := testutil.Must(bob.e.Conversation(ctx, cid))(t); after.KeyVersion != before.KeyVersion {

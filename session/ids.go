@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -18,7 +19,7 @@ func OneToOneID(a, b string) (string, error) {
 		return "", err
 	}
 	if a == b {
-		return "", fmt.Errorf("%w: a conversation needs two distinct users", ErrInvalidArgument)
+		return "", fmt.Errorf("%w: a conversation needs two distinct users", xchat.ErrInvalidArgument)
 	}
 	return wire.OneToOneID(a, b), nil
 }
@@ -27,7 +28,7 @@ func OneToOneID(a, b string) (string, error) {
 // in events and signatures: "A:B" or "A-B" in either order becomes the
 // numerically sorted "min:max"; a bare user id names the one-to-one
 // conversation between that user and self; a group id "g<digits>" is
-// returned unchanged. Anything else fails with ErrInvalidArgument.
+// returned unchanged. Anything else fails with xchat.ErrInvalidArgument.
 func CanonicalID(id, self string) (string, error) {
 	if isGroupID(id) {
 		return id, nil
@@ -38,7 +39,7 @@ func CanonicalID(id, self string) (string, error) {
 	if isUserID(id) {
 		return OneToOneID(id, self)
 	}
-	return "", fmt.Errorf("%w: conversation id %q", ErrInvalidArgument, id)
+	return "", fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, id)
 }
 
 // PathID returns the REST path form of a canonical conversation id: "A-B"
@@ -59,7 +60,7 @@ func isGroupID(id string) bool {
 func peerOf(canonical, self string) (string, error) {
 	a, b, ok := strings.Cut(canonical, ":")
 	if !ok {
-		return "", fmt.Errorf("%w: %q is not a one-to-one conversation", ErrInvalidArgument, canonical)
+		return "", fmt.Errorf("%w: %q is not a one-to-one conversation", xchat.ErrInvalidArgument, canonical)
 	}
 	switch self {
 	case a:
@@ -67,5 +68,5 @@ func peerOf(canonical, self string) (string, error) {
 	case b:
 		return a, nil
 	}
-	return "", fmt.Errorf("%w: %q", ErrNotMember, canonical)
+	return "", fmt.Errorf("%w: %q", xchat.ErrNotMember, canonical)
 }

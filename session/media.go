@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
@@ -96,13 +97,13 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 // MediaImage.
 func checkMedia(m *Media) error {
 	if m.Data == nil || m.Size < 0 {
-		return fmt.Errorf("%w: media needs data and a size", ErrInvalidArgument)
+		return fmt.Errorf("%w: media needs data and a size", xchat.ErrInvalidArgument)
 	}
 	if m.Size > MaxMediaBytes {
-		return fmt.Errorf("%w: %d bytes (limit %d)", ErrMediaTooLarge, m.Size, MaxMediaBytes)
+		return fmt.Errorf("%w: %d bytes (limit %d)", xchat.ErrMediaTooLarge, m.Size, MaxMediaBytes)
 	}
 	if m.Filename == "" {
-		return fmt.Errorf("%w: media needs a filename", ErrInvalidArgument)
+		return fmt.Errorf("%w: media needs a filename", xchat.ErrInvalidArgument)
 	}
 	if m.Type == 0 {
 		m.Type = event.MediaImage
@@ -127,7 +128,7 @@ func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *c
 		return uploaded{}, fmt.Errorf("session: starting media upload: %w", err)
 	}
 	if ini.Data == nil || ini.Data.SessionID == "" || ini.Data.MediaHashKey == "" {
-		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", ErrServerResponse)
+		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", xchat.ErrServerResponse)
 	}
 	up := &segmentUploader{ctx: ctx, srv: srv, session: ini.Data.SessionID, req: api.ChatMediaUploadAppendRequest{
 		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey,
@@ -142,7 +143,7 @@ func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *c
 		return uploaded{}, fmt.Errorf("session: finalizing media upload: %w", err)
 	}
 	if fin.Data == nil || !fin.Data.Success {
-		return uploaded{}, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
+		return uploaded{}, fmt.Errorf("%w: media upload not finalized", xchat.ErrServerResponse)
 	}
 	return uploaded{hashKey: ini.Data.MediaHashKey, size: encSize}, nil
 }
@@ -156,7 +157,7 @@ func (e *Engine) encryptTo(up *segmentUploader, key *crypto.ConversationKey, m M
 	}
 	n, err := io.Copy(w, io.LimitReader(m.Data, m.Size))
 	if err == nil && n != m.Size {
-		err = fmt.Errorf("%w: media data ended after %d of %d bytes", ErrInvalidArgument, n, m.Size)
+		err = fmt.Errorf("%w: media data ended after %d of %d bytes", xchat.ErrInvalidArgument, n, m.Size)
 	}
 	if err == nil {
 		err = w.Close()
@@ -222,7 +223,7 @@ func (u *segmentUploader) flush() error {
 		return nil
 	}
 	if u.parts > api.MaxSegmentIndex {
-		return fmt.Errorf("%w: too many segments", ErrMediaTooLarge)
+		return fmt.Errorf("%w: too many segments", xchat.ErrMediaTooLarge)
 	}
 	req := u.req
 	req.SegmentIndex = u.parts
@@ -242,7 +243,7 @@ func (u *segmentUploader) flush() error {
 // decryptor, which holds one frame of it: the frames are decrypted straight
 // into the result, sized up front from the attachment's announced size (but
 // never more than limit or 128 MiB before the bytes arrive). Media that does
-// not match the announced size fails with ErrMediaTruncated; a download
+// not match the announced size fails with xchat.ErrMediaTruncated; a download
 // whose connection fails midway fails with the server's error (for the API
 // server, one matching io.ErrUnexpectedEOF when the body ends short of its
 // Content-Length), never with what arrived.
@@ -258,7 +259,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 		return nil, err
 	}
 	if att == nil || att.MediaHashKey == "" {
-		return nil, fmt.Errorf("%w: no media hash key", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: no media hash key", xchat.ErrInvalidArgument)
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -266,7 +267,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	}
 	k, err := e.store.ConversationKey(ctx, cid, keyVersion)
 	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrInvalid) {
-		return nil, fmt.Errorf("%w: version %q of %s", ErrNoConversationKey, keyVersion, cid)
+		return nil, fmt.Errorf("%w: version %q of %s", xchat.ErrNoConversationKey, keyVersion, cid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading conversation key: %w", err)
@@ -304,7 +305,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if n := att.FilesizeBytes; n > 0 && n != counted.n && n != int64(len(out)) {
 		clear(out)
 		return nil, fmt.Errorf("%w: downloaded %d encrypted bytes (%d plain), the attachment announces %d",
-			ErrMediaTruncated, counted.n, len(out), n)
+			xchat.ErrMediaTruncated, counted.n, len(out), n)
 	}
 	return out, nil
 }

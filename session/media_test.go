@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -94,7 +95,7 @@ func TestMediaTruncation(t *testing.T) {
 		}
 	}
 	mt.cut = 24
-	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, ErrMediaTruncated) {
+	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, xchat.ErrMediaTruncated) {
 		t.Fatalf("header-only: %v", err)
 	}
 }
@@ -151,7 +152,7 @@ func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, str
 
 // TestMediaAnnouncedSize: the announced filesize_bytes (the sender's to
 // state) may be the encrypted or the plaintext size; any other value, larger
-// or smaller than the body, fails with ErrMediaTruncated and no data, and an
+// or smaller than the body, fails with xchat.ErrMediaTruncated and no data, and an
 // absurd one allocates no more than the limit allows (and never more than
 // mediaPreallocBytes before the bytes arrive).
 func TestMediaAnnouncedSize(t *testing.T) {
@@ -180,8 +181,8 @@ func TestMediaAnnouncedSize(t *testing.T) {
 		if c.ok && (err != nil || !bytes.Equal(got, data)) {
 			t.Errorf("announced %d, limit %d: %d bytes, %v", c.announced, c.limit, len(got), err)
 		}
-		if !c.ok && (!errors.Is(err, ErrMediaTruncated) || got != nil) {
-			t.Errorf("announced %d, limit %d: %d bytes, %v, want ErrMediaTruncated", c.announced, c.limit, len(got), err)
+		if !c.ok && (!errors.Is(err, xchat.ErrMediaTruncated) || got != nil) {
+			t.Errorf("announced %d, limit %d: %d bytes, %v, want xchat.ErrMediaTruncated", c.announced, c.limit, len(got), err)
 		}
 		bound := uint64(mediaPreallocBytes + 1<<20)
 		if c.limit > 0 {
@@ -226,7 +227,7 @@ func TestMediaRejects(t *testing.T) {
 			mf.at = at
 			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
 			if !errors.Is(err, secretstream.ErrDecrypt) || got != nil {
-				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want ErrDecrypt", announced, at, len(got), err)
+				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want xchat.ErrDecrypt", announced, at, len(got), err)
 			}
 		}
 		mf.at = -1

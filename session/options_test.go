@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 )
 
 // TestOptionsFailClosed checks that every option refuses a value it cannot
 // use, so Open fails instead of running with a silently substituted
 // default. An empty store makes a valid configuration fail later, with
-// ErrNoAccount.
+// xchat.ErrNoAccount.
 func TestOptionsFailClosed(t *testing.T) {
 	ctx := context.Background()
 	for name, opt := range map[string]Option{
@@ -30,8 +31,8 @@ func TestOptionsFailClosed(t *testing.T) {
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
-		if !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("%s: Open err = %v, want ErrInvalidArgument", name, err)
+		if !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Errorf("%s: Open err = %v, want xchat.ErrInvalidArgument", name, err)
 		}
 	}
 	for name, opt := range map[string]Option{
@@ -45,8 +46,8 @@ func TestOptionsFailClosed(t *testing.T) {
 		"spill dir":     WithSpillDir(t.TempDir()),
 		"sync bytes":    WithMaxSyncBytes(1),
 	} {
-		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {
-			t.Errorf("%s: Open err = %v, want ErrNoAccount (the option is valid)", name, err)
+		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, xchat.ErrNoAccount) {
+			t.Errorf("%s: Open err = %v, want xchat.ErrNoAccount (the option is valid)", name, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -152,11 +153,11 @@ func bobSees(t *testing.T, bob *testUser, cid string) []string {
 	return texts(h)
 }
 
-func queuedErr(t *testing.T, err error) *QueuedError {
+func queuedErr(t *testing.T, err error) *xchat.QueuedError {
 	t.Helper()
-	var q *QueuedError
-	if !errors.As(err, &q) || !errors.Is(err, ErrQueued) {
-		t.Fatalf("want a *QueuedError, got %v", err)
+	var q *xchat.QueuedError
+	if !errors.As(err, &q) || !errors.Is(err, xchat.ErrQueued) {
+		t.Fatalf("want a *xchat.QueuedError, got %v", err)
 	}
 	return q
 }
@@ -225,7 +226,7 @@ func TestOutboxKeepsRecoverableFailures(t *testing.T) {
 			if !errors.As(err, &ae) || ae.StatusCode != status || !strings.Contains(q.What, "keep me") {
 				t.Fatalf("queued error %v", err)
 			}
-			if _, err := alice.e.FlushOutbox(ctx); !errors.Is(err, ErrQueued) {
+			if _, err := alice.e.FlushOutbox(ctx); !errors.Is(err, xchat.ErrQueued) {
 				t.Fatalf("flush against a failing server: %v", err)
 			}
 			if outboxLen(t, alice) != 1 {
@@ -263,7 +264,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = bad.FlushOutbox(ctx)
-	if !errors.Is(err, ErrQueued) || !errors.Is(err, api.ErrUnauthorized) {
+	if !errors.Is(err, xchat.ErrQueued) || !errors.Is(err, api.ErrUnauthorized) {
 		t.Fatalf("flush with a rejected token: %v", err)
 	}
 	if out := testutil.Must(bad.Outbox(ctx))(t); len(out) != 1 || out[0].Text != "queued while down" {
@@ -292,8 +293,8 @@ func TestOutboxRejectionNamesTheMessage(t *testing.T) {
 	alice, _, fs, cid := outboxPair(t)
 	fs.set(func(s *flakyServer) { s.reject = 1 })
 	_, err := alice.e.SendText(ctx, cid, "far too long")
-	var rej *RejectedError
-	if !errors.As(err, &rej) || !errors.Is(err, ErrRejected) || errors.Is(err, ErrQueued) {
+	var rej *xchat.RejectedError
+	if !errors.As(err, &rej) || !errors.Is(err, xchat.ErrRejected) || errors.Is(err, xchat.ErrQueued) {
 		t.Fatalf("rejected send: %v", err)
 	}
 	if rej.Text != "far too long" || !strings.Contains(rej.Reason, "CONTENTS_TOO_LARGE") ||
@@ -319,7 +320,7 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid := testutil.Must(OneToOneID(bob.id, carol.id))(t)
-	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, ErrNotMember) {
+	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, xchat.ErrNotMember) {
 		t.Fatalf("send to foreign conversation: %v", err)
 	}
 	if outboxLen(t, alice) != 0 {
@@ -429,7 +430,7 @@ func TestRetriedDeleteNotFoundIsSuccess(t *testing.T) {
 	}
 	// A delete of messages that do not exist is refused for good.
 	err = alice.e.DeleteMessages(ctx, cid, []string{"9999999999"}, true)
-	if !errors.Is(err, ErrRejected) || outboxLen(t, alice) != 0 {
+	if !errors.Is(err, xchat.ErrRejected) || outboxLen(t, alice) != 0 {
 		t.Fatalf("delete of an unknown message: %v", err)
 	}
 }
@@ -574,7 +575,7 @@ func TestRetriedDeleteNeverSentNotFoundIsRejected(t *testing.T) {
 	err := alice.e.DeleteMessages(ctx, cid, []string{"9999999999"}, true)
 	queuedErr(t, err)
 	_, err = alice.e.FlushOutbox(ctx)
-	if !errors.Is(err, ErrRejected) || outboxLen(t, alice) != 0 {
+	if !errors.Is(err, xchat.ErrRejected) || outboxLen(t, alice) != 0 {
 		t.Fatalf("flush of a never-sent delete of an unknown message: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -99,7 +100,7 @@ func TestStrictPolicy(t *testing.T) {
 	n := newNet(t)
 	alice := n.user("alice", WithTrustPolicy(TrustStrict))
 	bob := n.user("bob")
-	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, ErrUnverifiedPeer) {
+	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, xchat.ErrUnverifiedPeer) {
 		t.Fatalf("send to unverified peer: %v", err)
 	}
 	if err := alice.e.Verify(ctx, bob.id, safetyNumberOf(t, alice.e, bob.id)); err != nil {
@@ -126,7 +127,7 @@ func TestStrictPolicy(t *testing.T) {
 	if v := testutil.Must(alice.e.pinnedVersion(ctx, "999"))(t); v != "" {
 		t.Fatalf("pinned version of a user never fetched: %q", v)
 	}
-	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, ErrKeyChanged) {
+	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, xchat.ErrKeyChanged) {
 		t.Fatalf("rotate to changed key: %v", err)
 	}
 	sn1, err := alice.e.SafetyNumber(ctx, bob.id)
@@ -186,30 +187,30 @@ func TestSafetyNumber(t *testing.T) {
 	if ab2 == ab || ab2 != b2a {
 		t.Fatalf("after key change: %s / %s (was %s)", ab2, b2a, ab)
 	}
-	if _, err := alice.e.SafetyNumber(ctx, alice.id); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := alice.e.SafetyNumber(ctx, alice.id); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("self safety number: %v", err)
 	}
 }
 
 // Verify marks the keys verified only for the number shown for
 // them: a number shown before the peer's keys changed is refused with
-// ErrKeyChanged and marks nothing; the new number verifies the new keys.
+// xchat.ErrKeyChanged and marks nothing; the new number verifies the new keys.
 func TestVerify(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
 	alice, bob := n.user("alice"), n.user("bob")
 	shown := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
 	for _, bad := range []string{"", "12345", strings.Repeat("1", 59) + "x", alice.id} {
-		if err := alice.e.Verify(ctx, bob.id, bad); !errors.Is(err, ErrInvalidArgument) {
-			t.Fatalf("Verify(%q): %v, want ErrInvalidArgument", bad, err)
+		if err := alice.e.Verify(ctx, bob.id, bad); !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Fatalf("Verify(%q): %v, want xchat.ErrInvalidArgument", bad, err)
 		}
 	}
 	n.newDevice(bob)
 	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.e.Verify(ctx, bob.id, shown); !errors.Is(err, ErrKeyChanged) {
-		t.Fatalf("stale number: %v, want ErrKeyChanged", err)
+	if err := alice.e.Verify(ctx, bob.id, shown); !errors.Is(err, xchat.ErrKeyChanged) {
+		t.Fatalf("stale number: %v, want xchat.ErrKeyChanged", err)
 	}
 	p := testutil.Must(alice.e.Peer(ctx, bob.id))(t)
 	for _, k := range p.History {
@@ -345,8 +346,8 @@ func TestStrictSendNeedsVerifiedMembers(t *testing.T) {
 	if err := bob.e.Verify(ctx, alice.id, safetyNumberOf(t, bob.e, alice.id)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.SendText(ctx, g, "under alice's key"); !errors.Is(err, ErrUnverifiedPeer) || !strings.Contains(err.Error(), carol.id) {
-		t.Fatalf("strict send with carol unverified: %v, want ErrUnverifiedPeer naming her", err)
+	if _, err := bob.e.SendText(ctx, g, "under alice's key"); !errors.Is(err, xchat.ErrUnverifiedPeer) || !strings.Contains(err.Error(), carol.id) {
+		t.Fatalf("strict send with carol unverified: %v, want xchat.ErrUnverifiedPeer naming her", err)
 	}
 	if err := bob.e.Verify(ctx, carol.id, safetyNumberOf(t, bob.e, carol.id)); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -29,7 +30,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	fs.failBefore = 2
 	fs.mu.Unlock()
 	for _, text := range []string{"one", "two"} {
-		if _, err := alice.e.SendText(ctx, bob.id, text); !errors.Is(err, ErrQueued) {
+		if _, err := alice.e.SendText(ctx, bob.id, text); !errors.Is(err, xchat.ErrQueued) {
 			t.Fatalf("send %q: %v", text, err)
 		}
 	}
@@ -48,7 +49,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	fs.mu.Lock()
 	posted := len(fs.messageIDs)
 	fs.mu.Unlock()
-	if _, err := alice.e.FlushOutbox(ctx, bob.id); !errors.Is(err, ErrOutboxBusy) {
+	if _, err := alice.e.FlushOutbox(ctx, bob.id); !errors.Is(err, xchat.ErrOutboxBusy) {
 		t.Fatalf("flush while another replica holds the oldest item: %v", err)
 	}
 	fs.mu.Lock()
@@ -70,7 +71,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	if got := texts(res.Entries); !slices.Equal(got, []string{"warm-up", "one", "two"}) {
 		t.Fatalf("bob got %q", got)
 	}
-	if _, err := alice.e.FlushOutbox(ctx, "not a conversation"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := alice.e.FlushOutbox(ctx, "not a conversation"); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("bad id: %v", err)
 	}
 }

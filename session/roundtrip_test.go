@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
@@ -201,7 +202,7 @@ func TestConversationListAndSyncAll(t *testing.T) {
 	if h, err := off.History(ctx, gid, "", 0); err != nil || len(texts(h)) != 1 {
 		t.Fatalf("offline history %+v, %v", h, err)
 	}
-	if _, err := off.Sync(ctx, gid); !errors.Is(err, ErrOffline) {
+	if _, err := off.Sync(ctx, gid); !errors.Is(err, xchat.ErrOffline) {
 		t.Fatalf("offline sync: %v", err)
 	}
 }

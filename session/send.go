@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -65,7 +66,7 @@ type Sent struct {
 	Flushed []Sent `json:"flushed,omitempty"`
 	// Dropped lists older pending sends of the conversation the server
 	// refused for good while they were retried; they are no longer queued.
-	Dropped []Rejected `json:"dropped,omitempty"`
+	Dropped []xchat.Rejected `json:"dropped,omitempty"`
 }
 
 // SendText sends a text message to conversation id (any form accepted by
@@ -80,23 +81,23 @@ func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 // are delivered first, in order (Sent.Flushed); a message identical to a
 // pending one delivers that one instead (Sent.Duplicate). A send that is
 // not delivered but kept for a retry with the same message id returns a
-// *QueuedError (ErrQueued); one the server refused for good a
-// *RejectedError (ErrRejected). On success the outbox entry is removed in
+// *xchat.QueuedError (xchat.ErrQueued); one the server refused for good a
+// *xchat.RejectedError (xchat.ErrRejected). On success the outbox entry is removed in
 // the same store transaction that records the server's copy.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if m.Text == "" && len(m.attachments) == 0 {
-		return nil, fmt.Errorf("%w: empty message", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: empty message", xchat.ErrInvalidArgument)
 	}
 	if !utf8.ValidString(m.Text) {
-		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
 	}
 	for _, en := range m.Entities {
 		if en.Start < 0 || en.End < en.Start || int(en.End) > len(m.Text) {
-			return nil, fmt.Errorf("%w: entity [%d,%d) outside the text", ErrInvalidArgument, en.Start, en.End)
+			return nil, fmt.Errorf("%w: entity [%d,%d) outside the text", xchat.ErrInvalidArgument, en.Start, en.End)
 		}
 	}
 	if m.TTL < 0 {
-		return nil, fmt.Errorf("%w: negative TTL", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: negative TTL", xchat.ErrInvalidArgument)
 	}
 	c := &outboxContent{Type: event.TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
 	for _, a := range m.attachments {
@@ -132,10 +133,10 @@ func (e *Engine) Unreact(ctx context.Context, id, target, emoji string) (*Sent, 
 
 func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add bool) (*Sent, error) {
 	if !decimal.Valid(target) {
-		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
+		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
 	}
 	if emoji == "" || !utf8.ValidString(emoji) {
-		return nil, fmt.Errorf("%w: emoji", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: emoji", xchat.ErrInvalidArgument)
 	}
 	c := &outboxContent{Type: event.TypeReactionRemove, Target: target, Emoji: emoji}
 	if add {
@@ -147,14 +148,14 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 // Edit replaces the text of the message with sequence id target; entities
 // describe the new text (omitting them clears the original's). Only a
 // message's author may edit it: target must be a stored message of this
-// account (ErrNotAuthorized otherwise; sync first for a message not yet
+// account (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
 // stored).
 func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...event.Entity) (*Sent, error) {
 	if !decimal.Valid(target) {
-		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
+		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
-		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -165,7 +166,7 @@ func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...
 		return nil, err
 	}
 	if orig.SenderID != e.userID || orig.Type != event.TypeMessage {
-		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
+		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", xchat.ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
 	c := &outboxContent{Type: event.TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
@@ -299,7 +300,7 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		}
 		k, err := e.store.ConversationKey(ctx, cid, pinned)
 		if err != nil {
-			return nil, fmt.Errorf("%w: version %s of %s", ErrNoConversationKey, pinned, cid)
+			return nil, fmt.Errorf("%w: version %s of %s", xchat.ErrNoConversationKey, pinned, cid)
 		}
 		ck := crypto.ConversationKey(k.Key)
 		k.Key.Zero()
@@ -427,13 +428,13 @@ func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.Conversation
 
 // strictAudience refuses, under TrustStrict, to encrypt content for cid
 // while a member other than this account has keys the user has not
-// verified, or changed since (wrapTarget's check: ErrUnverifiedPeer,
-// ErrKeyChanged). Encrypting under a key someone else made discloses the
+// verified, or changed since (wrapTarget's check: xchat.ErrUnverifiedPeer,
+// xchat.ErrKeyChanged). Encrypting under a key someone else made discloses the
 // content to whomever that key was wrapped to: a key change signed with
 // a peer's pinned but unverified key may be the server's own (keys
 // substituted before first contact), wrapped to the server. The members
 // are the conversation's two users or the group's signed roster (a group
-// whose roster is unknown fails later, with ErrRosterUnknown).
+// whose roster is unknown fails later, with xchat.ErrRosterUnknown).
 func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 	if !e.cfg.policy.strict() {
 		return nil
@@ -448,7 +449,7 @@ func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 	} else {
 		a, b, ok := cutPair(cid)
 		if !ok {
-			return fmt.Errorf("%w: conversation id %q", ErrInvalidArgument, cid)
+			return fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, cid)
 		}
 		members = []string{a, b}
 	}
@@ -472,7 +473,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 	rec, err := e.store.Conversation(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound) && IsGroup(cid):
-		return nil, "", false, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return nil, "", false, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	case errors.Is(err, keystore.ErrNotFound):
 		key, version, err = e.encryptionKey(ctx, cid)
 		return key, version, false, err
@@ -494,7 +495,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 		// A group key must come from someone the signed roster vouches
 		// for; otherwise make one for the roster.
 		return nil, "", true, nil
-	case keyErr != nil && !errors.Is(keyErr, ErrNoConversationKey):
+	case keyErr != nil && !errors.Is(keyErr, xchat.ErrNoConversationKey):
 		return nil, "", false, keyErr
 	}
 	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
@@ -573,7 +574,7 @@ func (e *Engine) MarkRead(ctx context.Context, id, seq string) error {
 		return err
 	}
 	if !decimal.Valid(seq) {
-		return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
+		return fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, seq)
 	}
 	resp, err := srv.MarkRead(ctx, PathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
 	if err != nil {
@@ -648,14 +649,14 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	}
 	raw, err := wire.DecodeMessageEvent(orig.Raw)
 	if err != nil || raw.Detail == nil || raw.Detail.MessageCreateEvent == nil {
-		return nil, fmt.Errorf("%w: message %s is not a stored message", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: message %s is not a stored message", xchat.ErrInvalidArgument, seq)
 	}
 	mc, version, err := e.openStoredMessage(ctx, cid, raw)
 	if err != nil {
 		return nil, err
 	}
 	if mc.Message == nil {
-		return nil, fmt.Errorf("%w: message %s is not a text message", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: message %s is not a text message", xchat.ErrInvalidArgument, seq)
 	}
 	p := &product.ReplyingToPreview{
 		MessageText:                 mc.Message.MessageText,
@@ -693,14 +694,14 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 // storedEvent returns the stored event with sequence id seq of cid.
 func (e *Engine) storedEvent(ctx context.Context, cid, seq string) (*keystore.StoredEvent, error) {
 	if !decimal.Valid(seq) {
-		return nil, fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, seq)
 	}
 	ev, err := eventAt(ctx, e.store, cid, seq)
 	if err != nil {
 		return nil, fmt.Errorf("session: reading history: %w", err)
 	}
 	if ev == nil || len(ev.Raw) == 0 {
-		return nil, fmt.Errorf("%w: no stored event %s in %s (sync first)", ErrInvalidArgument, seq, cid)
+		return nil, fmt.Errorf("%w: no stored event %s in %s (sync first)", xchat.ErrInvalidArgument, seq, cid)
 	}
 	ev.Body.Zero()
 	return ev, nil
@@ -713,7 +714,7 @@ func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *tevent.M
 	version := mce.GetConversationKeyVersion()
 	k, err := e.store.ConversationKey(ctx, cid, version)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: key version %s of %s", ErrNoConversationKey, version, cid)
+		return nil, "", fmt.Errorf("%w: key version %s of %s", xchat.ErrNoConversationKey, version, cid)
 	}
 	key := crypto.ConversationKey(k.Key)
 	k.Key.Zero()
@@ -725,7 +726,7 @@ func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *tevent.M
 	defer clear(plain)
 	h, err := wire.DecodeMessageEntryHolder(plain)
 	if err != nil || h.Contents == nil {
-		return nil, "", fmt.Errorf("%w: stored message undecodable", ErrInvalidArgument)
+		return nil, "", fmt.Errorf("%w: stored message undecodable", xchat.ErrInvalidArgument)
 	}
 	return h.Contents, version, nil
 }

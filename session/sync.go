@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -96,14 +97,14 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // SyncEach then returns fn's first error.
 //
 // Hostile input is contained: an event with a malformed id fails alone
-// (ErrMalformed); signed events by non-members of the
-// conversation fail with ErrNotMember; unauthorised group changes, and
-// edits and deletes of another author's message, with ErrNotAuthorized;
-// group changes that do not fit the roster held with ErrRosterDivergence;
-// replays of a stored message id under a new sequence id with ErrReplayed;
+// (xchat.ErrMalformed); signed events by non-members of the
+// conversation fail with xchat.ErrNotMember; unauthorised group changes, and
+// edits and deletes of another author's message, with xchat.ErrNotAuthorized;
+// group changes that do not fit the roster held with xchat.ErrRosterDivergence;
+// replays of a stored message id under a new sequence id with xchat.ErrReplayed;
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
-// bounds (see maxPageEvents), stops the sync with ErrServerResponse.
+// bounds (see maxPageEvents), stops the sync with xchat.ErrServerResponse.
 func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -126,12 +127,12 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 		return nil, err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
-		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+		return nil, fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 	}
 	if len(rec.Members) > 0 {
 		changes, err := e.refreshPeers(ctx, rec.Members...)
 		res.KeyChanges = append(res.KeyChanges, changes...)
-		if err != nil && !errors.Is(err, ErrNoPeerKeys) && !errors.Is(err, ErrKeyBinding) {
+		if err != nil && !errors.Is(err, xchat.ErrNoPeerKeys) && !errors.Is(err, xchat.ErrKeyBinding) {
 			return res, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -466,7 +467,7 @@ func FuzzDecodeStaged(f *testing.F) {
 // TestRefreshPeersOneTransaction: the peers of one refresh are pinned in
 // one write transaction, each key binding verified once per engine; a
 // peer whose listed keys changed under a pinned version is refused
-// (ErrKeyChanged) and changes nothing, the others are pinned all the same.
+// (xchat.ErrKeyChanged) and changes nothing, the others are pinned all the same.
 func TestRefreshPeersOneTransaction(t *testing.T) {
 	c := ctx(t)
 	n := newNet(t)
@@ -500,7 +501,7 @@ func TestRefreshPeersOneTransaction(t *testing.T) {
 	ks.add(swapped)
 	before = cs.writes.Load()
 	_, err = bob.RefreshPeers(c, alice.id, carol.id, dave.id)
-	if !errors.Is(err, ErrKeyChanged) {
+	if !errors.Is(err, xchat.ErrKeyChanged) {
 		t.Fatalf("keys changed under carol's pinned version: %v", err)
 	}
 	if w := cs.writes.Load() - before; w != 1 {

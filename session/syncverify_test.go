@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -318,7 +319,7 @@ func unplaced(lines []string) []string {
 // TestSyncForgedSignatureVerifiedAhead: a forged signature on a page
 // verified while fetching (page 1) and on one verified ahead of the store
 // loop (page 4) fails as when every page is verified at its turn: the
-// event is ErrSignature (a bad signature), stored as failed; every other
+// event is xchat.ErrSignature (a bad signature), stored as failed; every other
 // event verifies.
 func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 	ctx := ctxT(t)
@@ -370,7 +371,7 @@ func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 			}
 			v := fmt.Sprintf("m%02d verified=%v", i+1, ev.Verified)
 			if ev.Err != nil {
-				v += fmt.Sprintf(" signature=%v bad=%v", errors.Is(ev.Err, ErrSignature), errors.Is(ev.Err, inbound.ErrBadSignature))
+				v += fmt.Sprintf(" signature=%v bad=%v", errors.Is(ev.Err, xchat.ErrSignature), errors.Is(ev.Err, inbound.ErrBadSignature))
 			}
 			out = append(out, v)
 		}

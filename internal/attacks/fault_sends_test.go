@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -221,7 +222,7 @@ func TestFaultSends(t *testing.T) {
 		_, err := dev.e.SendText(ctx, cid, text)
 		switch {
 		case err == nil:
-		case errors.Is(err, session.ErrQueued):
+		case errors.Is(err, xchat.ErrQueued):
 			queued++
 		default:
 			unqueued = append(unqueued, fmt.Sprintf("%s: %v", text, err))

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/crypto"
@@ -208,7 +209,7 @@ func (r *botRun) replayedOnce(cmd *session.Sent, seq string) (string, error) {
 	if n := r.handled[cmd.MessageID]; n != 1 {
 		return "", errorf("the replayed command ran %d times", n)
 	}
-	if !containsText(got.Reason, session.ErrReplayed.Error()) {
+	if !containsText(got.Reason, xchat.ErrReplayed.Error()) {
 		return "", errorf("replay refused for another reason: %v", got.Reason)
 	}
 	return "handled once; the replay went to OnUnverified: " + got.Reason.Error(), nil
@@ -367,7 +368,7 @@ var botAttacks = []attack{
 			return "", err
 		}
 		r.pushes <- ev
-		return r.refusedOnly(msg.GetMessageID(), "", session.ErrNotMember.Error(), inbound.ErrSenderNotParticipant.Error(), "key")
+		return r.refusedOnly(msg.GetMessageID(), "", xchat.ErrNotMember.Error(), inbound.ErrSenderNotParticipant.Error(), "key")
 	}},
 	{"bot-allow-list-claimed-sender", func(w *world) (string, error) {
 		// Only alice may command the bot. mallory's own, validly signed

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -63,7 +64,7 @@ func expectMalformed(w *world, raws ...[]byte) (string, error) {
 	n := 0
 	var last error
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			n++
 			last = ev.Err
 		}
@@ -231,7 +232,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-id", d.mid(1), func(me *tevent.MessageEvent) { me.MessageID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
+			if errors.Is(r.err, xchat.ErrServerResponse) || errors.Is(r.err, xchat.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -251,7 +252,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-seq", d.mid(2), func(me *tevent.MessageEvent) { me.SequenceID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
+			if errors.Is(r.err, xchat.ErrServerResponse) || errors.Is(r.err, xchat.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -463,7 +464,7 @@ var inputAttacks = []attack{
 				page.Meta.HasMore, page.Meta.NextToken = true, "loop-token"
 			})})
 		r := d.bob.sync(d.cid)
-		if !errors.Is(r.err, session.ErrServerResponse) {
+		if !errors.Is(r.err, xchat.ErrServerResponse) {
 			return "", errorf("sync: %v after %d pages", r.err, w.proxy.Hits("loop"))
 		}
 		return fmt.Sprintf("stopped after %d pages: %v", w.proxy.Hits("loop"), r.err), nil
@@ -531,7 +532,7 @@ var inputAttacks = []attack{
 			return nil
 		}))
 		r := bob.sync(cid)
-		if errors.Is(r.err, session.ErrServerResponse) {
+		if errors.Is(r.err, xchat.ErrServerResponse) {
 			// Overlapping pages cannot be read in transcript order:
 			// refused whole (see attack pages-overlap-removal-read-late).
 			if got := bob.verifiedTexts(cid); len(got) > 0 {
@@ -565,7 +566,7 @@ var inputAttacks = []attack{
 			return nil
 		}))
 		_, err = alice.e.SendText(w.ctx, bob.id, "two")
-		if !errors.Is(err, session.ErrServerResponse) {
+		if !errors.Is(err, xchat.ErrServerResponse) {
 			return "", errorf("send with a substituted acknowledgement: %v", err)
 		}
 		return "rejected: " + err.Error(), nil

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -448,7 +449,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	}
 	malformed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			malformed++
 		}
 	}
@@ -594,7 +595,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 	if r := gr.carol.sync(gr.g); r.err != nil {
 		return "", r.err
 	}
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); !errors.Is(err, session.ErrNotAuthorized) {
+	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); !errors.Is(err, xchat.ErrNotAuthorized) {
 		return "", errorf("carol's engine editing alice's message: %v, want ErrNotAuthorized", err)
 	}
 	key := gr.carol.convKey(gr.g, c.KeyVersion)
@@ -629,7 +630,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 			return "", errorf("carol's edit of alice's message stored as a verified edit")
 		}
 	}
-	if ev == nil || !errors.Is(ev.Err, session.ErrNotAuthorized) {
+	if ev == nil || !errors.Is(ev.Err, xchat.ErrNotAuthorized) {
 		return "", errorf("carol's edit not rejected: %+v", ev)
 	}
 	return "rejected: " + ev.Err.Error(), nil
@@ -1253,12 +1254,12 @@ func attackContentAmplification(w *world) (string, error) {
 		return "", errorf("%d messages of 50,000 list elements (%d bytes of base64) took the live heap from %d to %d MiB (limit %d MiB); sync err %v",
 			n, size, before>>20, peak>>20, heapLimit>>20, r.err)
 	}
-	if r.err != nil && !errors.Is(r.err, session.ErrServerResponse) {
+	if r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
 		return "", r.err
 	}
 	failed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			failed++
 		}
 	}

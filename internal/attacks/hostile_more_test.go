@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -232,10 +233,10 @@ var moreAttacks = []attack{
 			return "", errorf("strict sync: key changes %+v", r.res.KeyChanges)
 		}
 		_, err := bob.e.Rotate(w.ctx, s.ConversationID)
-		if !errors.Is(err, session.ErrKeyChanged) {
+		if !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("Rotate to a substituted key: %v, want ErrKeyChanged", err)
 		}
-		if _, err := bob.e.SendText(w.ctx, s.ConversationID, "secret"); err != nil && !errors.Is(err, session.ErrKeyChanged) {
+		if _, err := bob.e.SendText(w.ctx, s.ConversationID, "secret"); err != nil && !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("SendText: %v", err)
 		}
 		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
@@ -254,7 +255,7 @@ var moreAttacks = []attack{
 		sub.PublicKeyVersion = futureVersion()
 		w.substituteKeys("swap-identity", d.alice.id, sub)
 		_, err := d.bob.e.RefreshPeers(w.ctx, d.alice.id)
-		if !errors.Is(err, session.ErrKeyBinding) {
+		if !errors.Is(err, xchat.ErrKeyBinding) {
 			return "", errorf("RefreshPeers: %v, want ErrKeyBinding", err)
 		}
 		p, perr := d.bob.e.Peer(w.ctx, d.alice.id)
@@ -345,7 +346,7 @@ var moreAttacks = []attack{
 			}
 			report = ev.Err
 			for _, wn := range ev.Warnings {
-				if report == nil && errors.Is(wn, session.ErrNotMember) {
+				if report == nil && errors.Is(wn, xchat.ErrNotMember) {
 					report = wn
 				}
 			}

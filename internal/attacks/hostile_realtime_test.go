@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -223,7 +224,7 @@ var realtimeAttacks = []attack{
 		}
 		for _, h := range handed {
 			if h.SequenceID == me.GetSequenceID() {
-				if !errors.Is(h.Err, session.ErrReplayed) {
+				if !errors.Is(h.Err, xchat.ErrReplayed) {
 					return "", errorf("replay: %v, want ErrReplayed", h.Err)
 				}
 				return "rejected: " + h.Err.Error(), nil

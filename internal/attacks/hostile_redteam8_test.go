@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -205,7 +206,7 @@ func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
 	if l := ww.leaks(); len(l) > 0 {
 		return "", errorf("strict bob encrypted his reply under the key an unverified peer key made (%v; send: %v)", l, serr)
 	}
-	if !errors.Is(serr, session.ErrUnverifiedPeer) {
+	if !errors.Is(serr, xchat.ErrUnverifiedPeer) {
 		return "", errorf("send: %v, want ErrUnverifiedPeer", serr)
 	}
 	return "reply refused: " + serr.Error(), nil

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -182,7 +183,7 @@ func (r *dmRun) syncRounds() {
 // server may provoke: a bad response, a roster that does not fit, or keys
 // changed under a version already pinned.
 func refusal(err error) bool {
-	return errors.Is(err, session.ErrServerResponse) || errors.Is(err, session.ErrRosterDivergence) || errors.Is(err, session.ErrKeyChanged)
+	return errors.Is(err, xchat.ErrServerResponse) || errors.Is(err, xchat.ErrRosterDivergence) || errors.Is(err, xchat.ErrKeyChanged)
 }
 
 // deliverDM pushes the events planned before round i.
@@ -193,7 +194,7 @@ func (r *dmRun) deliverDM(i int) {
 			r.fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, session.ErrServerResponse) {
+		if _, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			r.fail("Deliver before round %d: %v", i, err)
 		}
 	}

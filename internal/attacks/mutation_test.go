@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
@@ -87,7 +88,7 @@ func (o *runOutcome) refused(scene, what, mid string) (string, error) {
 		return what + " refused: " + err.Error(), nil
 	}
 	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
+		if errors.Is(err, xchat.ErrServerResponse) {
 			return "sync refused: " + err.Error(), nil
 		}
 	}
@@ -129,14 +130,14 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 				tb.Logf("round %d: sync: %v", i, err)
 			}
 		}
-		if err != nil && !errors.Is(err, session.ErrServerResponse) && !errors.Is(err, session.ErrRosterDivergence) {
+		if err != nil && !errors.Is(err, xchat.ErrServerResponse) && !errors.Is(err, xchat.ErrRosterDivergence) {
 			fail("sync round %d failed: %v", i, err)
 		}
 	}
 	hs.deliver(ctx, e, m, len(m.rounds), fail)
 	c, err := e.Conversation(ctx, h.g)
 	switch {
-	case errors.Is(err, session.ErrUnknownConversation) && len(out.syncErrs) > 0:
+	case errors.Is(err, xchat.ErrUnknownConversation) && len(out.syncErrs) > 0:
 		h.checkKeys(ctx, store, &shown{}, fail) // every sync refused: nothing stored
 		return out
 	case err != nil:
@@ -162,7 +163,7 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 			fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, session.ErrServerResponse) {
+		if _, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			fail("Deliver before round %d: %v", i, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session"
@@ -785,7 +786,7 @@ func (a *app) flushOutbox(ctx context.Context, e *session.Engine) error {
 	}
 	var failures []error
 	for _, one := range unjoin(err) {
-		var rej *session.RejectedError
+		var rej *xchat.RejectedError
 		if errors.As(one, &rej) {
 			a.warnf("the server refused the %s (message id %s) for good; it was removed from the outbox and NOT delivered: %s",
 				rej.What, rej.MessageID, cleanMessage(rej.Reason))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/pgtest"
@@ -221,7 +222,7 @@ func TestStalledSendIsFenced(t *testing.T) {
 	p.stalls.failSends = 2
 	p.stalls.mu.Unlock()
 	for _, text := range []string{"one", "two"} {
-		if _, err := p.ea.SendText(ctx, p.peer.id, text); !errors.Is(err, session.ErrQueued) {
+		if _, err := p.ea.SendText(ctx, p.peer.id, text); !errors.Is(err, xchat.ErrQueued) {
 			t.Fatalf("send %q: %v, want it queued", text, err)
 		}
 	}
