@@ -81,7 +81,7 @@ func TestRegressionHeaderOnlyMediaStream(t *testing.T) {
 	defer cancel()
 	a, b, conv := newLocalPair(t)
 	data := payload(3000, 42)
-	snt, err := a.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: event.MediaFile})
+	snt, err := a.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}

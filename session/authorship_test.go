@@ -27,7 +27,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Edit(ctx, g, m.SequenceID, "meet at 6"); err != nil {
+	if _, err := alice.e.Send(ctx, g, Outgoing{Edit: m.SequenceID, Text: "meet at 6"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := carol.e.Sync(ctx, g); err != nil {

@@ -153,7 +153,7 @@ func Example_send() {
 		log.Fatal(err)
 	}
 	fmt.Println(sent.Entry.Text, sent.Entry.Verified)
-	if _, err := alice.React(ctx, sent.ConversationID, sent.SequenceID, "👍"); err != nil {
+	if _, err := alice.Send(ctx, sent.ConversationID, session.Outgoing{React: sent.SequenceID, Emoji: "👍"}); err != nil {
 		log.Fatal(err)
 	}
 	pending, err := alice.Outbox(ctx)
@@ -376,10 +376,10 @@ func Example_media() {
 	defer d.Close()
 	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
 	data := []byte("%PDF-1.7 minutes of the meeting")
-	_, err := alice.SendMedia(ctx, bob.UserID(), session.Media{
+	_, err := alice.Send(ctx, bob.UserID(), session.Outgoing{Text: "the minutes", Media: &session.Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "minutes.pdf",
-		Type: event.MediaFile, Caption: "the minutes",
-	})
+		Type: event.MediaFile,
+	}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -215,7 +215,7 @@ func TestHonestChurnHasNoChainAnomalies(t *testing.T) {
 				}
 				switch rng.IntN(3) {
 				case 0:
-					_, err = u.e.React(ctx, cid, tg, "👍")
+					_, err = u.e.Send(ctx, cid, Outgoing{React: tg, Emoji: "👍"})
 				case 1:
 					err = u.e.MarkRead(ctx, cid, tg)
 				default:
@@ -225,7 +225,7 @@ func TestHonestChurnHasNoChainAnomalies(t *testing.T) {
 				steps += "o"
 			case r == 8 && len(own[u]) > 0:
 				tg := own[u][rng.IntN(len(own[u]))]
-				_, err = u.e.Edit(ctx, cid, tg, "edited")
+				_, err = u.e.Send(ctx, cid, Outgoing{Edit: tg, Text: "edited"})
 				steps += fmt.Sprintf("[%s edit %s]", u.name, tg)
 				steps += "e"
 			case r == 9:

@@ -326,11 +326,11 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			case "reply":
 				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "pong", ReplyTo: target})
 			case "edit":
-				sent, err = e.Edit(ctx, "111:222", target, "hello bob (edited)")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Edit: target, Text: "hello bob (edited)"})
 			case "reaction-add":
-				sent, err = e.React(ctx, "111:222", target, "👍")
+				sent, err = e.Send(ctx, "111:222", Outgoing{React: target, Emoji: "👍"})
 			case "reaction-remove":
-				sent, err = e.Unreact(ctx, "111:222", target, "👍")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Unreact: target, Emoji: "👍"})
 			default:
 				t.Fatalf("no reproduction for SDK sample %s: add one here", m.Name)
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
@@ -32,7 +31,12 @@ const (
 	mediaPreallocBytes = 128 << 20
 )
 
-// Media is a file to send as an encrypted attachment.
+// Media is a file to send as an encrypted attachment (Outgoing.Media). Send
+// encrypts it with the conversation key (libsodium secretstream, 1024-byte
+// chunks, as the XDK's encrypt_stream), uploads the ciphertext in segments
+// through the chat media endpoints and sends a message carrying the
+// attachment (the Outgoing's Text is its caption), sealed under the same
+// key version. Memory use is bounded by the segment size.
 type Media struct {
 	// Data supplies exactly Size bytes of plaintext.
 	Data io.Reader
@@ -44,23 +48,16 @@ type Media struct {
 	// Width, Height and DurationMillis describe images and videos.
 	Width, Height  int64
 	DurationMillis int64
-	// Caption is optional message text sent with the attachment.
-	Caption string
-	// TTL makes the message disappear after this long (0 = never).
-	TTL time.Duration
 }
 
-// SendMedia encrypts m with the conversation key (libsodium secretstream,
-// 1024-byte chunks, as the XDK's encrypt_stream), uploads the ciphertext in
-// segments through the chat media endpoints and sends a message carrying the
-// media attachment, sealed under the same key version. Memory use is bounded
-// by the segment size.
-func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, error) {
+// sendMedia uploads o.Media and sends the message carrying it (see Media).
+func (e *Engine) sendMedia(ctx context.Context, id string, o Outgoing) (*Sent, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err
 	}
+	m := *o.Media
 	if err := checkMedia(&m); err != nil {
 		return nil, err
 	}
@@ -85,12 +82,8 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err != nil {
 		return nil, err
 	}
-	return e.Send(ctx, cid, Outgoing{
-		Text:        m.Caption,
-		TTL:         m.TTL,
-		attachments: []*product.MessageAttachment{{Media: mediaAttachment(m, up)}},
-		keyVersion:  version,
-	})
+	o.Media, o.attachments, o.keyVersion = nil, []*product.MessageAttachment{{Media: mediaAttachment(m, up)}}, version
+	return e.sendMessage(ctx, cid, o)
 }
 
 // checkMedia refuses media that cannot be sent and defaults its type to

@@ -26,10 +26,10 @@ func TestMediaRoundTrip(t *testing.T) {
 
 	data := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80000 bytes, 79 chunks
 	data = append(data, 'x')
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{
+	sent, err := alice.e.Send(ctx, bob.id, Outgoing{Text: "look", Media: &Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)),
-		Filename: "pic.png", Width: 640, Height: 480, Caption: "look",
-	})
+		Filename: "pic.png", Width: 640, Height: 480,
+	}})
 	if err != nil {
 		t.Fatalf("SendMedia: %v", err)
 	}
@@ -135,7 +135,7 @@ func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, str
 	for i := range data {
 		data[i] = byte(i*13 + 5)
 	}
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin", Type: event.MediaFile})
+	sent, err := alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestMediaDownloadConnectionCut(t *testing.T) {
 	via := &mediaVia{}
 	bob := n.userWith("bob", func(s Server) Server { via.Server, via.media = s, s; return via })
 	data := bytes.Repeat([]byte("media "), 2000)
-	sent := testutil.Must(alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}))(t)
+	sent := testutil.Must(alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}}))(t)
 	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID))(t).Entries, sent.SequenceID)
 	att := en.Attachments[0].Media
 	unsized := *att

@@ -20,12 +20,19 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// Outgoing is a message to send.
+// Outgoing is what Send sends: a message (Text, with Entities, ReplyTo,
+// TTL and Silent), a message carrying a file (Media, with Text as its
+// caption), an edit of one of this account's messages (Edit), or a
+// reaction (React or Unreact, with Emoji). Fields that do not belong to
+// what is sent make Send fail with xchat.ErrInvalidArgument: Media, Edit,
+// React and Unreact exclude one another; an edit carries only Text and
+// Entities, a reaction only Emoji.
 type Outgoing struct {
-	// Text is the message text (UTF-8). It may be empty only when the
-	// message carries attachments.
+	// Text is the message text (UTF-8), the caption of Media, or the new
+	// text of an edit. A message may be empty only when it carries Media.
 	Text string
-	// Entities mark rich-text spans of Text (byte offsets).
+	// Entities mark rich-text spans of Text (byte offsets). An edit
+	// without them clears the original's.
 	Entities []event.Entity
 	// ReplyTo is the sequence id of the message replied to. The reply
 	// embeds the original's raw signed event (and, when it was encrypted
@@ -37,10 +44,49 @@ type Outgoing struct {
 	// Silent asks recipients' clients not to notify (should_notify false).
 	Silent bool
 
-	// attachments and keyVersion are set by SendMedia: the message must be
+	// Media is a file to send as an encrypted attachment of the message
+	// (see Media).
+	Media *Media
+	// Edit is the sequence id of a message of this account whose text the
+	// send replaces with Text and Entities. Only a message's author may
+	// edit it: Edit must name a stored message of this account
+	// (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
+	// stored).
+	Edit string
+	// React is the sequence id of a message to react to with Emoji.
+	React string
+	// Unreact is the sequence id of a message whose reaction Emoji (by
+	// this account) the send removes.
+	Unreact string
+	// Emoji is the reaction of React or Unreact.
+	Emoji string
+
+	// attachments and keyVersion are set by sendMedia: the message must be
 	// sealed under the key version the media was encrypted with.
 	attachments []*product.MessageAttachment
 	keyVersion  string
+}
+
+// check refuses an Outgoing whose fields do not fit what it sends.
+func (m *Outgoing) check() error {
+	n := 0
+	for _, set := range []bool{m.Media != nil, m.Edit != "", m.React != "", m.Unreact != ""} {
+		if set {
+			n++
+		}
+	}
+	message := m.ReplyTo != "" || m.TTL != 0 || m.Silent
+	switch {
+	case n > 1:
+		return fmt.Errorf("%w: Media, Edit, React and Unreact exclude one another", xchat.ErrInvalidArgument)
+	case m.Edit != "" && (message || m.Emoji != ""):
+		return fmt.Errorf("%w: an edit carries only Text and Entities", xchat.ErrInvalidArgument)
+	case (m.React != "" || m.Unreact != "") && (message || m.Text != "" || len(m.Entities) > 0):
+		return fmt.Errorf("%w: a reaction carries only Emoji", xchat.ErrInvalidArgument)
+	case m.Emoji != "" && m.React == "" && m.Unreact == "":
+		return fmt.Errorf("%w: Emoji without React or Unreact", xchat.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // Sent describes a message accepted by the server.
@@ -69,22 +115,44 @@ type Sent struct {
 	Dropped []xchat.Rejected `json:"dropped,omitempty"`
 }
 
-// SendText sends a text message to conversation id (any form accepted by
-// CanonicalID; a bare user id names the one-to-one conversation with that
-// user, which is keyed first if needed).
+// SendText sends a text message to conversation id: Send with
+// Outgoing{Text: text}.
 func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 	return e.Send(ctx, id, Outgoing{Text: text})
 }
 
-// Send encrypts, signs and sends a message through the outbox (see
-// FlushOutbox for its rules). The older pending sends of the conversation
-// are delivered first, in order (Sent.Flushed); a message identical to a
-// pending one delivers that one instead (Sent.Duplicate). A send that is
-// not delivered but kept for a retry with the same message id returns a
-// *xchat.QueuedError (xchat.ErrQueued); one the server refused for good a
-// *xchat.RejectedError (xchat.ErrRejected). On success the outbox entry is removed in
-// the same store transaction that records the server's copy.
+// Send encrypts, signs and sends m to conversation id (any form accepted
+// by CanonicalID; a bare user id names the one-to-one conversation with
+// that user, which is keyed first if needed): a message, a file (see
+// Media), an edit or a reaction (see Outgoing). Everything goes through
+// the outbox (see FlushOutbox for its rules). The older pending sends of
+// the conversation are delivered first, in order (Sent.Flushed); a message
+// identical to a pending one delivers that one instead (Sent.Duplicate). A
+// send that is not delivered but kept for a retry with the same message id
+// returns a *xchat.QueuedError (xchat.ErrQueued); one the server refused
+// for good a *xchat.RejectedError (xchat.ErrRejected). On success the
+// outbox entry is removed in the same store transaction that records the
+// server's copy.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.Media != nil:
+		return e.sendMedia(ctx, id, m)
+	case m.Edit != "":
+		return e.edit(ctx, id, m.Edit, m.Text, m.Entities)
+	case m.React != "":
+		return e.reaction(ctx, id, m.React, m.Emoji, true)
+	case m.Unreact != "":
+		return e.reaction(ctx, id, m.Unreact, m.Emoji, false)
+	}
+	return e.sendMessage(ctx, id, m)
+}
+
+// sendMessage sends a message (with its attachments, when sendMedia made
+// them).
+func (e *Engine) sendMessage(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if m.Text == "" && len(m.attachments) == 0 {
 		return nil, fmt.Errorf("%w: empty message", xchat.ErrInvalidArgument)
 	}
@@ -120,17 +188,8 @@ func (m *Outgoing) holder() (*product.MessageEntryHolder, *product.MessageConten
 	return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{Message: mc}}, mc
 }
 
-// React adds an emoji reaction to the message with sequence id target.
-func (e *Engine) React(ctx context.Context, id, target, emoji string) (*Sent, error) {
-	return e.reaction(ctx, id, target, emoji, true)
-}
-
-// Unreact removes an emoji reaction from the message with sequence id
-// target.
-func (e *Engine) Unreact(ctx context.Context, id, target, emoji string) (*Sent, error) {
-	return e.reaction(ctx, id, target, emoji, false)
-}
-
+// reaction adds (or removes) the reaction emoji to the message with
+// sequence id target.
 func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add bool) (*Sent, error) {
 	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
@@ -145,12 +204,9 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
 
-// Edit replaces the text of the message with sequence id target; entities
-// describe the new text (omitting them clears the original's). Only a
-// message's author may edit it: target must be a stored message of this
-// account (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
-// stored).
-func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...event.Entity) (*Sent, error) {
+// edit replaces the text of this account's message with sequence id
+// target (see Outgoing.Edit).
+func (e *Engine) edit(ctx context.Context, id, target, text string, entities []event.Entity) (*Sent, error) {
 	if !decimal.Valid(target) {
 		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
 	}

@@ -192,7 +192,7 @@ func TestSyncTransactionRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	say(dave, "dave here")
-	if _, err := alice.e.Edit(c, g, sent[1].SequenceID, "a1 edited"); err != nil {
+	if _, err := alice.e.Send(c, g, Outgoing{Edit: sent[1].SequenceID, Text: "a1 edited"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.e.DeleteMessages(c, g, []string{sent[2].SequenceID}, true); err != nil {
@@ -705,7 +705,7 @@ func TestEditIndexReadErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			es.key, es.err = editIndexKey(m.ConversationID, m.SequenceID), tc.err
-			if _, err := alice.e.Edit(c, m.ConversationID, m.SequenceID, "final"); err != nil {
+			if _, err := alice.e.Send(c, m.ConversationID, Outgoing{Edit: m.SequenceID, Text: "final"}); err != nil {
 				t.Fatal(err)
 			}
 			_, err = bob.e.Sync(c, m.ConversationID)

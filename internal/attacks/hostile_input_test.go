@@ -85,9 +85,9 @@ func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [
 	for i, n := range sizes {
 		p := bytes.Repeat([]byte{byte('a' + i)}, n)
 		plains = append(plains, p)
-		if _, err := d.alice.e.SendMedia(w.ctx, d.cid, session.Media{
+		if _, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Media: &session.Media{
 			Data: bytes.NewReader(p), Size: int64(n), Filename: fmt.Sprintf("f%d.bin", i), Type: event.MediaFile,
-		}); err != nil {
+		}}); err != nil {
 			w.t.Fatalf("SendMedia: %v", err)
 		}
 	}

@@ -521,7 +521,7 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := d.bob.e.Edit(w.ctx, d.cid, m2.SequenceID, "I owe you 500"); err != nil {
+	if _, err := d.bob.e.Send(w.ctx, d.cid, session.Outgoing{Edit: m2.SequenceID, Text: "I owe you 500"}); err != nil {
 		return "", err
 	}
 	if r := d.alice.sync(d.cid); r.err != nil {
@@ -595,7 +595,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 	if r := gr.carol.sync(gr.g); r.err != nil {
 		return "", r.err
 	}
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); !errors.Is(err, xchat.ErrNotAuthorized) {
+	if _, err := gr.carol.e.Send(w.ctx, gr.g, session.Outgoing{Edit: gr.hello.SequenceID, Text: "carol rewrote this"}); !errors.Is(err, xchat.ErrNotAuthorized) {
 		return "", errorf("carol's engine editing alice's message: %v, want ErrNotAuthorized", err)
 	}
 	key := gr.carol.convKey(gr.g, c.KeyVersion)
@@ -955,7 +955,7 @@ func attackEditRenumbered(w *world) (string, error) {
 	gr := newGroup(w)
 	a2 := gr.alice.send(gr.g, "meet at 5")[0]
 	c1 := gr.carol.send(gr.g, "I'll bring snacks")[0]
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, c1.SequenceID, "meet at 9 instead"); err != nil {
+	if _, err := gr.carol.e.Send(w.ctx, gr.g, session.Outgoing{Edit: c1.SequenceID, Text: "meet at 9 instead"}); err != nil {
 		return "", err
 	}
 	w.swapSequences("renumber", a2.SequenceID, c1.SequenceID)

@@ -31,7 +31,7 @@
 //     roster and looks up every member's keys first; a key set listed
 //     byte for byte as stored is not verified again, so the floor has no
 //     verification. Floor: N × ECIES wrap plus one sign.
-//   - send media and download media, 64 MiB: Engine.SendMedia and
+//   - send media and download media, 64 MiB: Engine.Send (Media) and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
 //     same bytes in 1 KiB frames.
 //

@@ -71,9 +71,9 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				}
 				var s *session.Sent
 				if *remove {
-					s, err = e.Unreact(ctx, cid, args[0], args[1])
+					s, err = e.Send(ctx, cid, session.Outgoing{Unreact: args[0], Emoji: args[1]})
 				} else {
-					s, err = e.React(ctx, cid, args[0], args[1])
+					s, err = e.Send(ctx, cid, session.Outgoing{React: args[0], Emoji: args[1]})
 				}
 				return a.printSent(s, notFound(cid, err))
 			}
@@ -98,7 +98,7 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				if strings.TrimSpace(text) == "" {
 					return usagef("edit", "the new text is empty or only whitespace")
 				}
-				s, err := e.Edit(ctx, cid, args[0], text)
+				s, err := e.Send(ctx, cid, session.Outgoing{Edit: args[0], Text: text})
 				return a.printSent(s, notFound(cid, err))
 			}
 		},

@@ -174,8 +174,8 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	img, err := carol.e.SendMedia(ctx, gid, session.Media{Data: bytes.NewReader(pic), Size: int64(len(pic)),
-		Filename: "mockup.png", Type: event.MediaImage, Width: 32, Height: 24, Caption: "First mockup"})
+	img, err := carol.e.Send(ctx, gid, session.Outgoing{Text: "First mockup", Media: &session.Media{Data: bytes.NewReader(pic), Size: int64(len(pic)),
+		Filename: "mockup.png", Type: event.MediaImage, Width: 32, Height: 24}})
 	if err != nil {
 		return fmt.Errorf("demo: carol sends image: %w", err)
 	}
@@ -191,7 +191,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.syncQuiet(ctx, alice, gid); err != nil {
 		return err
 	}
-	if _, err := alice.e.React(ctx, gid, img.SequenceID, "🎉"); err != nil {
+	if _, err := alice.e.Send(ctx, gid, session.Outgoing{React: img.SequenceID, Emoji: "🎉"}); err != nil {
 		return fmt.Errorf("demo: alice reacts: %w", err)
 	}
 	d.printf("alice reacted 🎉 to #%s\n", img.SequenceID)
