@@ -54,12 +54,14 @@ type Peer struct {
 	Pending *PeerKey
 	// History lists every stored version in ascending version order.
 	History []PeerKey
+	// Changed reports whether the peer has unverified new keys: a pending
+	// key set (TrustStrict), or current keys that replaced keys seen
+	// earlier and have not been verified since.
+	Changed bool
 }
 
-// Changed reports whether the peer has unverified new keys: a pending key
-// set (TrustStrict), or current keys that replaced keys seen earlier and
-// have not been verified since.
-func (p *Peer) Changed() bool {
+// changed computes Peer.Changed.
+func (p *Peer) changed() bool {
 	if p.Pending != nil {
 		return true
 	}
@@ -151,6 +153,7 @@ func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
 			}
 		}
 	}
+	p.Changed = p.changed()
 	return p
 }
 

@@ -54,7 +54,7 @@ func TestTOFUKeyChange(t *testing.T) {
 	}
 	cid := sent.ConversationID
 	p, err := alice.e.Peer(ctx, bob.id)
-	if err != nil || p.Current == nil || p.Current.Verified || p.Changed() {
+	if err != nil || p.Current == nil || p.Current.Verified || p.Changed {
 		t.Fatalf("peer after first use: %+v, %v", p, err)
 	}
 	oldVersion := p.Current.Version
@@ -78,7 +78,7 @@ func TestTOFUKeyChange(t *testing.T) {
 		t.Fatalf("repeated change report %+v", changes)
 	}
 	p = testutil.Must(alice.e.Peer(ctx, bob.id))(t)
-	if !p.Changed() || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
+	if !p.Changed || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
 		t.Fatalf("peer after change: %+v", p)
 	}
 	// The next send rotates the key to bob's new identity, so his new

@@ -206,7 +206,7 @@ var moreAttacks = []attack{
 			return "", errorf("KeyChanged handler called %d times", len(d.bob.keyChanges()))
 		}
 		p, err := d.bob.e.Peer(w.ctx, d.alice.id)
-		if err != nil || !p.Changed() {
+		if err != nil || !p.Changed {
 			return "", errorf("peer not marked changed: %+v %v", p, err)
 		}
 		return fmt.Sprintf("KeyChanged for %s: %s -> %s (Peer.Changed)", short(d.alice.id), changes[0].Old.Fingerprint[:8], changes[0].New.Fingerprint[:8]), nil
