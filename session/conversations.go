@@ -24,17 +24,17 @@ import (
 
 // Conversation kinds stored in keystore.Conversation.Type.
 const (
-	// KindOneToOne is a conversation between two users.
-	KindOneToOne = "one_to_one"
-	// KindGroup is a group conversation.
-	KindGroup = "group"
+	// kindOneToOne is a conversation between two users.
+	kindOneToOne = "one_to_one"
+	// kindGroup is a group conversation.
+	kindGroup = "group"
 )
 
 // Conversation is a conversation as the engine knows it.
 type Conversation struct {
 	// ID is the canonical id ("A:B" or "g<digits>").
 	ID string `json:"id"`
-	// Kind is KindOneToOne or KindGroup.
+	// Kind is "one_to_one" or "group" (the id tells it too: see IsGroup).
 	Kind string `json:"kind"`
 	// Members are the participants' user ids (including this account). For
 	// a group, the roster the engine follows from signed group changes
@@ -247,11 +247,11 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	rec := &keystore.Conversation{ID: cid, UpdatedAt: e.now()}
 	var m convMeta
 	if IsGroup(cid) {
-		rec.Type = KindGroup
+		rec.Type = kindGroup
 		m.ServerMembers = serverListIDs(c.MemberIDs, c.ParticipantIDs)
 		m.ServerAdmins = serverListIDs(c.AdminIDs)
 	} else {
-		rec.Type = KindOneToOne
+		rec.Type = kindOneToOne
 		a, b, _ := cutPair(cid)
 		rec.Members = []string{a, b}
 	}
@@ -338,10 +338,10 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 		return nil, fmt.Errorf("session: reading conversation: %w", err)
 	}
 	if IsGroup(cid) {
-		return &keystore.Conversation{ID: cid, Type: KindGroup, UpdatedAt: e.now()}, nil
+		return &keystore.Conversation{ID: cid, Type: kindGroup, UpdatedAt: e.now()}, nil
 	}
 	a, b, _ := cutPair(cid)
-	c = &keystore.Conversation{ID: cid, Type: KindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}
+	c = &keystore.Conversation{ID: cid, Type: kindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}
 	if err := tx.PutConversation(ctx, c); err != nil {
 		return nil, fmt.Errorf("session: storing conversation: %w", err)
 	}

@@ -268,7 +268,7 @@ func postCreate(ctx context.Context, srv Server, gid string, p *preparedKey, c *
 // indexes the create's message id so the create read back is recognised.
 func (e *Engine) commitCreate(ctx context.Context, p *preparedKey, gid string, opts GroupOptions, c *tevent.GroupCreate, mid string) error {
 	return e.commitKey(ctx, p, func(tx keystore.Tx, rec *keystore.Conversation, m *convMeta) error {
-		rec.Type = KindGroup
+		rec.Type = kindGroup
 		rec.Members = c.MemberIds
 		if c.Title != nil {
 			m.Title, m.TitleCipher = opts.Title, *c.Title

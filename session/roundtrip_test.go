@@ -93,7 +93,7 @@ func TestGroupRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb.Kind != KindGroup || !slices.Equal(cb.Members, normaliseIDs([]string{alice.id, bob.id})) || cb.Title != "Team" {
+	if cb.Kind != kindGroup || !slices.Equal(cb.Members, normaliseIDs([]string{alice.id, bob.id})) || cb.Title != "Team" {
 		t.Fatalf("bob's view of the group: %+v", cb)
 	}
 	before := cb.KeyVersion

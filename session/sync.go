@@ -628,7 +628,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	g := ev.GroupChange
 	switch g.Kind {
 	case event.GroupCreated:
-		c.Type = KindGroup
+		c.Type = kindGroup
 		if g.Title != "" {
 			m.TitleCipher = g.Title
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
@@ -739,7 +739,7 @@ func looksSealed(s string) bool {
 // its only authentication, so it opens only under titleKey. Best effort.
 func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	c, err := e.store.Conversation(ctx, cid)
-	if err != nil || c.Type != KindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
+	if err != nil || c.Type != kindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
 		return
 	}
 	resp, err := e.server.GetConversation(ctx, PathID(cid))

@@ -407,7 +407,7 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			members[i] = a.label(m)
 		}
 		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(members, ", "))
-		if c.Kind == session.KindGroup {
+		if session.IsGroup(c.ID) {
 			line += "  roster " + c.Roster.String()
 			if c.RosterSince != "" {
 				line += " since #" + c.RosterSince
@@ -505,7 +505,7 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 // rosterNotice warns, on stderr, when a group's roster does not rest on
 // signed group changes from its creation on.
 func (a *app) rosterNotice(c *session.Conversation) {
-	if c.Kind != session.KindGroup {
+	if !session.IsGroup(c.ID) {
 		return
 	}
 	switch {
