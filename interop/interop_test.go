@@ -435,7 +435,7 @@ func verifiedEvent(t *testing.T, ev *peer.Event) {
 // oneToOne returns the canonical 1:1 id of a and b.
 func oneToOne(t *testing.T, a, b string) string {
 	t.Helper()
-	id, err := session.OneToOneID(a, b)
+	id, err := session.CanonicalID(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}

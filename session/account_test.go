@@ -117,8 +117,8 @@ func TestIDs(t *testing.T) {
 			t.Errorf("CanonicalID(%q) err = %v, want xchat.ErrInvalidArgument", bad, err)
 		}
 	}
-	if _, err := OneToOneID("01", "2"); !errors.Is(err, xchat.ErrInvalidArgument) {
-		t.Errorf(`OneToOneID("01", "2") err = %v, want xchat.ErrInvalidArgument`, err)
+	if _, err := oneToOneID("01", "2"); !errors.Is(err, xchat.ErrInvalidArgument) {
+		t.Errorf(`oneToOneID("01", "2") err = %v, want xchat.ErrInvalidArgument`, err)
 	}
 	if PathID("9:10") != "9-10" || PathID("g1") != "g1" {
 		t.Error("PathID")

@@ -270,7 +270,7 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 // keys).
 func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (string, error) {
 	defer e.deliverChanges()
-	cid, err := OneToOneID(e.userID, peerID)
+	cid, err := oneToOneID(e.userID, peerID)
 	if err != nil {
 		return "", err
 	}

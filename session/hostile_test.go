@@ -475,7 +475,7 @@ func TestHostileSendEchoAltered(t *testing.T) {
 			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, xchat.ErrServerResponse) {
 				t.Fatalf("altered echo: %v", err)
 			}
-			cid, err := OneToOneID(alice.id, bob.id)
+			cid, err := oneToOneID(alice.id, bob.id)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,10 +8,10 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// OneToOneID returns the canonical id of the one-to-one conversation between
+// oneToOneID returns the canonical id of the one-to-one conversation between
 // users a and b, the form carried inside events and covered by signatures:
 // the two user ids ordered numerically and joined by ':' ("9:10").
-func OneToOneID(a, b string) (string, error) {
+func oneToOneID(a, b string) (string, error) {
 	if err := checkUserID(a); err != nil {
 		return "", err
 	}
@@ -27,17 +27,19 @@ func OneToOneID(a, b string) (string, error) {
 // CanonicalID normalises any accepted conversation id form to the form used
 // in events and signatures: "A:B" or "A-B" in either order becomes the
 // numerically sorted "min:max"; a bare user id names the one-to-one
-// conversation between that user and self; a group id "g<digits>" is
-// returned unchanged. Anything else fails with xchat.ErrInvalidArgument.
+// conversation between that user and self (so CanonicalID(a, b) is the
+// id of the one-to-one conversation of users a and b); a group id
+// "g<digits>" is returned unchanged. Anything else fails with
+// xchat.ErrInvalidArgument.
 func CanonicalID(id, self string) (string, error) {
 	if isGroupID(id) {
 		return id, nil
 	}
 	if i := strings.IndexAny(id, ":-"); i >= 0 {
-		return OneToOneID(id[:i], id[i+1:])
+		return oneToOneID(id[:i], id[i+1:])
 	}
 	if isUserID(id) {
-		return OneToOneID(id, self)
+		return oneToOneID(id, self)
 	}
 	return "", fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, id)
 }

@@ -280,7 +280,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 	if done, err := good.FlushOutbox(ctx); err != nil || len(done) != 1 {
 		t.Fatalf("flush with the right token: %+v, %v", done, err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	if got := bobSees(t, bob, cid); !slices.Equal(got, []string{"warm-up", "queued while down"}) {
 		t.Fatalf("bob sees %q", got)
 	}
@@ -319,7 +319,7 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, carol.id, "x"); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(bob.id, carol.id))(t)
+	cid := testutil.Must(oneToOneID(bob.id, carol.id))(t)
 	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, xchat.ErrNotMember) {
 		t.Fatalf("send to foreign conversation: %v", err)
 	}

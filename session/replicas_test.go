@@ -34,7 +34,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 			t.Fatalf("send %q: %v", text, err)
 		}
 	}
-	cid, err := OneToOneID(alice.id, bob.id)
+	cid, err := oneToOneID(alice.id, bob.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestConversationWorkTakesTheStoreLease(t *testing.T) {
 	if _, err := e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(id, bob.id))(t)
 	want := conversationLease(cid)
 	steps := []struct {
 		name string
@@ -158,7 +158,7 @@ func TestConversationWaitEndsWithContext(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, bob.id, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	holders := map[string]func() func(){
 		"this engine": func() func() {
 			_, unlock, err := alice.e.lockConv(ctx, cid)

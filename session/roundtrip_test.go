@@ -19,7 +19,7 @@ func TestOneToOneRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SendText: %v", err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	if sent.ConversationID != cid || sent.SequenceID == "" || sent.Entry == nil || sent.Entry.Text != "hello bob" {
 		t.Fatalf("Sent = %+v", sent)
 	}

@@ -68,7 +68,7 @@ var answerAttacks = []attack{
 		// alone with a confirmed roster.
 		d := newDM(w)
 		carol := w.newUser("carol", false)
-		foreign, err := session.OneToOneID(d.alice.id, carol.id)
+		foreign, err := session.CanonicalID(d.alice.id, carol.id)
 		if err != nil {
 			return "", err
 		}

@@ -298,7 +298,7 @@ var realtimeAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		other, err := session.OneToOneID(d.bob.id, carol.id)
+		other, err := session.CanonicalID(d.bob.id, carol.id)
 		if err != nil {
 			return "", err
 		}

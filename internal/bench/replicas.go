@@ -214,7 +214,7 @@ func seedPeer(ctx context.Context, srv *httptest.Server, name, botID string, n i
 			return "", err
 		}
 	}
-	return session.OneToOneID(id, botID)
+	return session.CanonicalID(id, botID)
 }
 
 func provisionUser(srv *httptest.Server, name string) (id, token string, err error) {

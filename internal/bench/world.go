@@ -208,7 +208,7 @@ func (c *captureServer) take() []api.SendChatMessageRequest {
 // pages records every page of the conversation between a and alice as the
 // emulator serves it to a, newest first.
 func (w *world) pages(a *account) ([]*api.GetChatConversationEventsResponse, error) {
-	cid, err := session.OneToOneID(a.id, w.alice.id)
+	cid, err := session.CanonicalID(a.id, w.alice.id)
 	if err != nil {
 		return nil, err
 	}

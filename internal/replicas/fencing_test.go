@@ -136,7 +136,7 @@ func newFencePair(t *testing.T, emuOpts ...emulator.Option) *fencePair {
 	mustNil(t, err)
 	t.Cleanup(func() { _ = p.eb.Close() })
 	p.peer = newPeer(t, ctx, srv.URL, "peer")
-	p.cid, err = session.OneToOneID(botID, p.peer.id)
+	p.cid, err = session.CanonicalID(botID, p.peer.id)
 	mustNil(t, err)
 	return p
 }

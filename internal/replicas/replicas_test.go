@@ -178,7 +178,7 @@ func TestReplicas(t *testing.T) {
 	var convs []string
 	for i := range peers {
 		peers[i] = newPeer(t, ctx, peerSrv.URL, fmt.Sprintf("peer%d", i))
-		cid, err := session.OneToOneID(botID, peers[i].id)
+		cid, err := session.CanonicalID(botID, peers[i].id)
 		mustNil(t, err)
 		peers[i].cid = cid
 		convs = append(convs, cid)
