@@ -196,7 +196,7 @@ type keyChanges struct {
 
 func (k *keyChanges) report(kcs []session.KeyChanged) {
 	for _, kc := range kcs {
-		id := kc.UserID + "/" + kc.Kind.String()
+		id := kc.UserID + "/" + string(kc.Kind)
 		if kc.New != nil {
 			id += "/" + kc.New.Version
 		}
@@ -214,7 +214,7 @@ func (k *keyChanges) report(kcs []session.KeyChanged) {
 		k.b.mu.RLock()
 		fn := k.b.onKey
 		k.b.mu.RUnlock()
-		k.b.cfg.logger.Warn("bot: a peer's keys changed", "user_id", kc.UserID, "kind", kc.Kind.String(), "pinned", kc.Pinned)
+		k.b.cfg.logger.Warn("bot: a peer's keys changed", "user_id", kc.UserID, "kind", string(kc.Kind), "pinned", kc.Pinned)
 		if fn != nil {
 			safeCall(k.b.cfg.logger, func() { fn(k.ctx, kc) })
 		}

@@ -33,32 +33,28 @@ import (
 // (AnomalyConflict), and neither path hands an event to the application
 // twice.
 
-// DeliveryStatus is what became of one activity event.
-type DeliveryStatus int
+// DeliveryStatus is what became of one activity event. Its value is its
+// name ("stored", "duplicate", "ignored" or "rejected").
+type DeliveryStatus string
 
 const (
 	// DeliveryStored: new events were stored and passed to fn (they may
 	// have failed verification: see Event.Err).
-	DeliveryStored DeliveryStatus = iota
+	DeliveryStored DeliveryStatus = "stored"
 	// DeliveryDuplicate: the event_uuid was seen before, or every event it
 	// carried was already stored (backfill and replays repeat events).
-	DeliveryDuplicate
+	DeliveryDuplicate DeliveryStatus = "duplicate"
 	// DeliveryIgnored: not an encrypted Chat event, or for another user
 	// of the same app.
-	DeliveryIgnored
+	DeliveryIgnored DeliveryStatus = "ignored"
 	// DeliveryRejected: the payload is malformed or names a conversation
 	// its event does not belong to, or it comes before any roster of its
 	// group is held (xchat.ErrRosterUnknown: Reconcile reads it in its place);
 	// nothing was stored (Err says why).
 	// Reconcile (naming the conversation) learns what the server really
 	// holds.
-	DeliveryRejected
+	DeliveryRejected DeliveryStatus = "rejected"
 )
-
-// String names the status.
-func (s DeliveryStatus) String() string {
-	return [...]string{"stored", "duplicate", "ignored", "rejected"}[s]
-}
 
 // Delivered is the outcome of Deliver.
 type Delivered struct {
@@ -254,7 +250,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	if err != nil {
 		return err
 	}
-	res := &SyncResult{ConversationID: cid}
+	res := &SyncResult{ConversationID: cid, Roster: RosterUnknown}
 	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
 		fn: func(ev *event.Event) error {
 			d.Events = append(d.Events, ev)

@@ -17,8 +17,9 @@ import (
 func TestOptionsFailClosed(t *testing.T) {
 	ctx := context.Background()
 	for name, opt := range map[string]Option{
-		"unknown trust policy": WithTrustPolicy(TrustPolicy(2)),
-		"negative policy":      WithTrustPolicy(TrustPolicy(-1)),
+		"unknown trust policy": WithTrustPolicy(TrustPolicy("paranoid")),
+		"empty policy":         WithTrustPolicy(""),
+		"policy in capitals":   WithTrustPolicy("STRICT"),
 		"nil rand":             WithRand(nil),
 		"nil clock":            WithClock(nil),
 		"nil key handler":      WithKeyChangeHandler(nil),
@@ -53,14 +54,18 @@ func TestOptionsFailClosed(t *testing.T) {
 }
 
 // TestTrustPolicyFailsClosed checks that a policy value Open would refuse
-// still counts as strict inside the engine, and names itself.
+// (the zero value among them) still counts as strict inside the engine,
+// that each policy's value is its name, and that an engine opened without
+// the option trusts on first use.
 func TestTrustPolicyFailsClosed(t *testing.T) {
-	if TrustOnFirstUse.strict() || !TrustStrict.strict() || !TrustPolicy(2).strict() || !TrustPolicy(-1).strict() {
+	if TrustOnFirstUse.strict() || !TrustStrict.strict() || !TrustPolicy("paranoid").strict() || !TrustPolicy("").strict() {
 		t.Fatal("only TrustOnFirstUse may be lenient")
 	}
-	for p, want := range map[TrustPolicy]string{TrustOnFirstUse: "tofu", TrustStrict: "strict", 7: "TrustPolicy(7)"} {
-		if got := p.String(); got != want {
-			t.Errorf("TrustPolicy(%d).String() = %q, want %q", int(p), got, want)
-		}
+	if TrustOnFirstUse != "tofu" || TrustStrict != "strict" {
+		t.Errorf("policies %q and %q, want tofu and strict", TrustOnFirstUse, TrustStrict)
+	}
+	n := newNet(t)
+	if u := n.user("alice"); u.e.cfg.policy != TrustOnFirstUse {
+		t.Errorf("default policy %q, want %q", u.e.cfg.policy, TrustOnFirstUse)
 	}
 }

@@ -54,7 +54,8 @@ import (
 //     that names it: trust on first use, kept visible as RosterUnconfirmed.
 
 // RosterState says how far a group's roster rests on signed group changes.
-type RosterState int
+// Its value is its name ("unknown", "unconfirmed" or "confirmed").
+type RosterState string
 
 const (
 	// RosterUnknown: no signed group change establishes the roster (the
@@ -62,7 +63,7 @@ const (
 	// the group). Messages a sync reads verify by signature only (pushed
 	// events are held back for the sync: DeliveryRejected), and the
 	// engine refuses to wrap a key to the group (xchat.ErrRosterUnknown).
-	RosterUnknown RosterState = iota
+	RosterUnknown RosterState = "unknown"
 	// RosterUnconfirmed: the roster follows signed group changes, but part
 	// of it rests on trust on first use: it starts from a member add after
 	// the group's creation (Conversation.RosterSince), or some admin's
@@ -70,25 +71,12 @@ const (
 	// the members such an admin added are unconfirmed
 	// (Conversation.UnconfirmedMembers). Under TrustStrict no key is
 	// wrapped to an unconfirmed member (xchat.ErrRosterUnconfirmed).
-	RosterUnconfirmed
+	RosterUnconfirmed RosterState = "unconfirmed"
 	// RosterConfirmed: every member and admin follows from the group's
 	// bound create through signed changes by confirmed admins (always the
 	// case for a one-to-one conversation, whose id fixes its members).
-	RosterConfirmed
+	RosterConfirmed RosterState = "confirmed"
 )
-
-var rosterStateNames = [...]string{"unknown", "unconfirmed", "confirmed"}
-
-// String returns "unknown", "unconfirmed" or "confirmed".
-func (s RosterState) String() string {
-	if s >= 0 && int(s) < len(rosterStateNames) {
-		return rosterStateNames[s]
-	}
-	return "unknown"
-}
-
-// MarshalText implements encoding.TextMarshaler (the String form).
-func (s RosterState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Roster bases: what the roster held starts from.
 const (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat"
@@ -218,11 +219,13 @@ func TestRosterPendingOwnAdd(t *testing.T) {
 	}
 }
 
+// TestRosterStateString: a roster state's value is its name, which is
+// also its JSON form in a Conversation.
 func TestRosterStateString(t *testing.T) {
-	for s, want := range map[RosterState]string{RosterUnknown: "unknown", RosterUnconfirmed: "unconfirmed", RosterConfirmed: "confirmed", RosterState(9): "unknown"} {
-		b, err := s.MarshalText()
-		if err != nil || s.String() != want || string(b) != want {
-			t.Errorf("%d: %q %q %v, want %q", s, s.String(), b, err, want)
+	for s, want := range map[RosterState]string{RosterUnknown: "unknown", RosterUnconfirmed: "unconfirmed", RosterConfirmed: "confirmed"} {
+		b, err := json.Marshal(Conversation{Roster: s})
+		if err != nil || string(s) != want || !strings.Contains(string(b), `"roster":"`+want+`"`) {
+			t.Errorf("%q: %s %v, want %q", s, b, err, want)
 		}
 	}
 }

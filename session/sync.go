@@ -121,7 +121,7 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	defer unlock()
 
-	res := &SyncResult{ConversationID: cid}
+	res := &SyncResult{ConversationID: cid, Roster: RosterUnknown}
 	rec, err := e.readConversation(ctx, cid)
 	if err != nil {
 		return nil, err

@@ -16,5 +16,5 @@ var (
 
 // rosterView returns how far c's roster rests on signed changes.
 func rosterView(c *session.Conversation) (state, since string, unconfirmed []string) {
-	return c.Roster.String(), c.RosterSince, c.UnconfirmedMembers
+	return string(c.Roster), c.RosterSince, c.UnconfirmedMembers
 }

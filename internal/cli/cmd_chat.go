@@ -395,7 +395,7 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			}
 			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
 				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
-				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": c.Roster.String(), "roster_since": c.RosterSince,
+				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": string(c.Roster), "roster_since": c.RosterSince,
 				"claimed_admins": nonNil(c.ClaimedAdmins), "unconfirmed_members": nonNil(c.UnconfirmedMembers),
 				"server_members": nonNil(c.ServerMembers)}); err != nil {
 				return err
@@ -408,7 +408,7 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 		}
 		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(members, ", "))
 		if session.IsGroup(c.ID) {
-			line += "  roster " + c.Roster.String()
+			line += "  roster " + string(c.Roster)
 			if c.RosterSince != "" {
 				line += " since #" + c.RosterSince
 			}
