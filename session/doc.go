@@ -142,9 +142,17 @@
 // non-member changes no membership but is reported
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
 // removal read before any roster names; a later add of an id so named is
-// refused (xchat.ErrRosterDivergence) and starts no roster; an honest remove and
-// re-add of a member still re-admits. A key is usable only once its key
-// change is stored as served, at its sequence id. Group titles are encrypted under the group's
+// refused (xchat.ErrRosterDivergence) and starts no roster; an honest
+// remove and re-add of a member still re-admits. A removal or admin
+// revocation stored below events already stored (the server withheld it,
+// then served or pushed it) is read as taking effect at its place: what
+// the removed member signed above it is marked failed (xchat.ErrNotMember)
+// and a key she distributed there is no longer verified; a group change
+// the revoked admin made there that needs an admin is marked failed
+// (xchat.ErrNotAuthorized); the members and admins such a failed change
+// granted are taken back from the roster (AnomalyRosterDivergence each). A
+// key is usable only once its key change is stored as served, at its
+// sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;

@@ -188,7 +188,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 
 // TestSendRefusesMixedOutgoing: an Outgoing that asks for two things, or
 // carries fields that do not belong to what it sends, fails with
-// ErrInvalidArgument before anything is queued; each kind alone still goes
+// xchat.ErrInvalidArgument before anything is queued; each kind alone still goes
 // out.
 func TestSendRefusesMixedOutgoing(t *testing.T) {
 	ctx := ctxT(t)
@@ -212,7 +212,7 @@ func TestSendRefusesMixedOutgoing(t *testing.T) {
 		"empty":                  {},
 	} {
 		if _, err := alice.e.Send(ctx, cid, m); !errors.Is(err, xchat.ErrInvalidArgument) {
-			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+			t.Errorf("%s: %v, want xchat.ErrInvalidArgument", name, err)
 		}
 	}
 	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {

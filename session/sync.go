@@ -361,10 +361,11 @@ func (s *syncState) note(ev *event.Event) {
 
 // store records events in tx and queues the new ones for fn.
 func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
-	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
+	fresh, conflicts, found, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
+	s.res.Anomalies = append(s.res.Anomalies, found...)
 	for i, ev := range evs {
 		if fresh[i] {
 			s.note(ev)
@@ -388,8 +389,9 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Even
 // checks. An event whose sequence id is already stored is not replaced:
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. Events without a valid sequence id are not stored
-// but count as fresh.
-func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+// but count as fresh. found are the anomalies of re-judging what was
+// stored above a member removal (see rejudgeAbove).
+func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, found []event.Anomaly, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	for i, ev := range evs {
@@ -399,7 +401,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		}
 		held, err := storedCopy(ctx, tx, cid, ev)
 		if err != nil {
-			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		switch held {
 		case heldSame:
@@ -411,11 +413,16 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		fresh[i] = true
 		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
 		if err != nil {
-			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		if title != nil {
 			titles[i] = *title
 		}
+		late, err := e.rejudgeAbove(ctx, tx, cid, ev)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		found = append(found, late...)
 	}
 	// The roster is applied; callers see the group changes as stored, with
 	// the title opened (the wire form stays in Raw).
@@ -424,7 +431,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		g.Title = t
 		evs[i].GroupChange = &g
 	}
-	return fresh, conflicts, nil
+	return fresh, conflicts, found, nil
 }
 
 // held says what the store holds under an event's sequence id.
