@@ -151,7 +151,7 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 	if _, err := e.srv(); err != nil {
 		return nil, err
 	}
-	d := &Delivered{EventUUID: string(ev.EventUUID), EventType: ev.EventType}
+	d := &Delivered{Status: DeliveryStored, EventUUID: string(ev.EventUUID), EventType: ev.EventType}
 	switch {
 	case !ev.IsChat():
 		d.Status, d.Err = DeliveryIgnored, fmt.Errorf("session: %q is not an encrypted chat event", ev.EventType)
