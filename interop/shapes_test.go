@@ -166,7 +166,7 @@ func rawEvents(t *testing.T, s *suite, us *ours, conv string) map[string]string 
 	out := map[string]string{}
 	token := ""
 	for {
-		res, _, err := us.client.GetConversationEvents(s.ctx(t), session.PathID(conv), &api.ConversationEventsOptions{MaxResults: 100, PaginationToken: token})
+		res, _, err := us.client.GetConversationEvents(s.ctx(t), api.ConversationPathID(conv), &api.ConversationEventsOptions{MaxResults: 100, PaginationToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}

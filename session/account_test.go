@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -120,7 +121,7 @@ func TestIDs(t *testing.T) {
 	if _, err := oneToOneID("01", "2"); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Errorf(`oneToOneID("01", "2") err = %v, want xchat.ErrInvalidArgument`, err)
 	}
-	if PathID("9:10") != "9-10" || PathID("g1") != "g1" {
-		t.Error("PathID")
+	if api.ConversationPathID("9:10") != "9-10" || api.ConversationPathID("g1") != "g1" {
+		t.Error("api.ConversationPathID")
 	}
 }

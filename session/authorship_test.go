@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -37,7 +38,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := bob.server.GetConversationEvents(ctx, PathID(g), 100, "")
+	page, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(g), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestPreviewNotBoundToUnverifiedQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := bob.server.GetConversationEvents(ctx, PathID(m.ConversationID), 100, "")
+	page, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(m.ConversationID), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func chatEvent(t *testing.T, uuid, user, conv, encoded, kc string) *api.Activity
 // events, oldest first, and the key change envelopes of the newest page.
 func serverEvents(t *testing.T, n *testNet, u *testUser, cid string) ([]api.ChatMessageEvent, []string) {
 	t.Helper()
-	page, _, err := n.client(u.token).GetConversationEvents(ctxT(t), PathID(cid), &api.ConversationEventsOptions{MaxResults: 100})
+	page, _, err := n.client(u.token).GetConversationEvents(ctxT(t), api.ConversationPathID(cid), &api.ConversationEventsOptions{MaxResults: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestDeliver(t *testing.T) {
 	fn := func(ev *event.Event) error { handed = append(handed, ev); return nil }
 
 	// bob has never synced: only the carried key change opens the message.
-	d, err := bob.e.Deliver(ctx, chatEvent(t, "u1", bob.id, PathID(cid), evs[0].EncodedEvent, kcs[0]), fn)
+	d, err := bob.e.Deliver(ctx, chatEvent(t, "u1", bob.id, api.ConversationPathID(cid), evs[0].EncodedEvent, kcs[0]), fn)
 	if err != nil || d.Status != DeliveryStored || d.ConversationID != cid {
 		t.Fatalf("Deliver: %+v %v", d, err)
 	}

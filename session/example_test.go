@@ -122,7 +122,7 @@ func Example_startConversation() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.Kind, c.KeyVersion != "", session.PathID(cid) == session.PathID(c.ID))
+	fmt.Println(c.Kind, c.KeyVersion != "", api.ConversationPathID(cid) == api.ConversationPathID(c.ID))
 	// Both users compare this number out of band, then call Verify.
 	an, err := alice.SafetyNumber(ctx, bob.UserID())
 	if err != nil {

@@ -428,7 +428,7 @@ func postMemberAdd(ctx context.Context, srv Server, cid string, p *preparedKey, 
 	if title != nil {
 		req.EncryptedTitle = *title
 	}
-	resp, err := srv.AddGroupMembers(ctx, PathID(cid), req)
+	resp, err := srv.AddGroupMembers(ctx, api.ConversationPathID(cid), req)
 	if err != nil {
 		return fmt.Errorf("session: adding members: %w", err)
 	}

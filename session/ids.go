@@ -44,12 +44,6 @@ func CanonicalID(id, self string) (string, error) {
 	return "", fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, id)
 }
 
-// PathID returns the REST path form of a canonical conversation id: "A-B"
-// for a one-to-one conversation, the group id unchanged.
-func PathID(canonical string) string {
-	return strings.Replace(canonical, ":", "-", 1)
-}
-
 // IsGroup reports whether id is a group conversation id ("g" followed by
 // 1-19 digits).
 func IsGroup(id string) bool { return isGroupID(id) }

@@ -115,7 +115,7 @@ type uploaded struct {
 func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *crypto.ConversationKey, m Media) (uploaded, error) {
 	encSize := secretstream.EncryptedSize(m.Size)
 	ini, err := srv.MediaUploadInitialize(ctx, &api.ChatMediaUploadInitializeRequest{
-		ConversationID: PathID(cid), TotalBytes: encSize,
+		ConversationID: api.ConversationPathID(cid), TotalBytes: encSize,
 	})
 	if err != nil {
 		return uploaded{}, fmt.Errorf("session: starting media upload: %w", err)
@@ -124,13 +124,13 @@ func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *c
 		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", xchat.ErrServerResponse)
 	}
 	up := &segmentUploader{ctx: ctx, srv: srv, session: ini.Data.SessionID, req: api.ChatMediaUploadAppendRequest{
-		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey,
+		ConversationID: api.ConversationPathID(cid), MediaHashKey: ini.Data.MediaHashKey,
 	}}
 	if err := e.encryptTo(up, key, m); err != nil {
 		return uploaded{}, fmt.Errorf("session: uploading media: %w", err)
 	}
 	fin, err := srv.MediaUploadFinalize(ctx, ini.Data.SessionID, &api.ChatMediaUploadFinalizeRequest{
-		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
+		ConversationID: api.ConversationPathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
 	})
 	if err != nil {
 		return uploaded{}, fmt.Errorf("session: finalizing media upload: %w", err)
@@ -271,7 +271,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if limit <= 0 {
 		limit = secretstream.EncryptedSize(MaxMediaBytes)
 	}
-	rc, err := srv.MediaDownload(ctx, PathID(cid), att.MediaHashKey)
+	rc, err := srv.MediaDownload(ctx, api.ConversationPathID(cid), att.MediaHashKey)
 	if err != nil {
 		return nil, fmt.Errorf("session: downloading media: %w", err)
 	}

@@ -132,7 +132,7 @@ func (c *outboxContent) describe(kind string) string {
 // newPending builds a new outbox item for req (not stored yet).
 func newPending(mid, cid, kind string, req any, content *outboxContent, now time.Time) (*pending, error) {
 	p := &pending{item: keystore.OutboxItem{MessageID: mid, ConversationID: cid, Kind: kind, CreatedAt: now},
-		body: outboxBody{Path: PathID(cid), Content: content}}
+		body: outboxBody{Path: api.ConversationPathID(cid), Content: content}}
 	switch r := req.(type) {
 	case *api.SendChatMessageRequest:
 		p.body.Message = r

@@ -138,7 +138,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 		var fetchedBytes int64
 		token, tokens, idle := "", map[string]bool{}, 0
 		for pages := 1; ; pages++ {
-			resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
+			resp, err := srv.GetConversationEvents(ctx, api.ConversationPathID(s.cid), s.e.cfg.pageSize, token)
 			if err != nil {
 				send(fetched{err: fmt.Errorf("session: fetching events: %w", err)})
 				return

@@ -182,7 +182,7 @@ func TestReceiveCreateBeforeItsKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := bob.server.GetConversationEvents(ctx, PathID(g), 10, "")
+	resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(g), 10, "")
 	if err != nil {
 		t.Fatal(err)
 	}

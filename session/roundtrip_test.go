@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
@@ -34,7 +35,7 @@ func TestOneToOneRoundTrip(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, cid, "hi alice"); err != nil {
 		t.Fatalf("bob SendText: %v", err)
 	}
-	res, err = alice.e.Sync(ctx, PathID(cid))
+	res, err = alice.e.Sync(ctx, api.ConversationPathID(cid))
 	if err != nil {
 		t.Fatalf("alice Sync: %v", err)
 	}

@@ -632,7 +632,7 @@ func (e *Engine) MarkRead(ctx context.Context, id, seq string) error {
 	if !decimal.Valid(seq) {
 		return fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, seq)
 	}
-	resp, err := srv.MarkRead(ctx, PathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
+	resp, err := srv.MarkRead(ctx, api.ConversationPathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
 	if err != nil {
 		return fmt.Errorf("session: marking read: %w", err)
 	}
@@ -652,7 +652,7 @@ func (e *Engine) Typing(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := srv.SendTyping(ctx, PathID(cid))
+	resp, err := srv.SendTyping(ctx, api.ConversationPathID(cid))
 	if err != nil {
 		return fmt.Errorf("session: sending typing indicator: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -749,7 +750,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	if err != nil || c.Type != kindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
 		return
 	}
-	resp, err := e.server.GetConversation(ctx, PathID(cid))
+	resp, err := e.server.GetConversation(ctx, api.ConversationPathID(cid))
 	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
 		return
 	}

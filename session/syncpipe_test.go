@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -548,7 +549,7 @@ func TestReservedStubs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := bob.server.GetConversationEvents(c, PathID(cid), 100, "")
+	resp, err := bob.server.GetConversationEvents(c, api.ConversationPathID(cid), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}

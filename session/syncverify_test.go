@@ -433,7 +433,7 @@ func TestVerifyPageCancelled(t *testing.T) {
 	s := &syncState{e: bob.e, res: &SyncResult{}, cid: cid, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0)}
 	defer s.unwraps.Close()
 	page := func() *syncPage {
-		resp, err := bob.server.GetConversationEvents(ctx, PathID(cid), 50, "")
+		resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(cid), 50, "")
 		if err != nil {
 			t.Fatal(err)
 		}

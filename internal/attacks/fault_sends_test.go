@@ -253,7 +253,7 @@ func TestFaultSends(t *testing.T) {
 	// Server side: every message event by message id, and bob's decrypted
 	// view by text.
 	byMID := map[string]int{}
-	for _, me := range w.serverEvents(bob, session.PathID(cid)) {
+	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
 		if me.GetDetail().GetMessageCreateEvent() != nil {
 			byMID[me.GetMessageID()]++
 		}

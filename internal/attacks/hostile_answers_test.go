@@ -73,7 +73,7 @@ var answerAttacks = []attack{
 			return "", err
 		}
 		w.proxy.Add(hostile.Conversations("foreign", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			v.Data = append(v.Data, api.ChatConversation{ID: session.PathID(foreign), Type: "one_to_one"})
+			v.Data = append(v.Data, api.ChatConversation{ID: api.ConversationPathID(foreign), Type: "one_to_one"})
 			return nil
 		}))
 		list, err := d.bob.e.RefreshConversations(w.ctx)
@@ -156,7 +156,7 @@ var answerAttacks = []attack{
 		if _, err := bob.e.Rotate(w.ctx, s.ConversationID); !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("Rotate after the refused confirmation: %v, want ErrKeyChanged", err)
 		}
-		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
+		if w.unwrappable(alice, api.ConversationPathID(s.ConversationID), mallory) {
 			return "", errorf("a conversation key was wrapped to the substituted key")
 		}
 		return "refused: " + verr.Error(), nil

@@ -147,7 +147,7 @@ func containsText(err error, s string) bool {
 // encodedOf returns the envelope the server holds for message mid of the
 // conversation, as u reads it honestly.
 func encodedOf(w *world, u *user, cid, mid string) (*event.MessageEvent, error) {
-	for _, me := range w.serverEvents(u, session.PathID(cid)) {
+	for _, me := range w.serverEvents(u, api.ConversationPathID(cid)) {
 		if me.GetMessageID() == mid {
 			return me, nil
 		}
@@ -384,7 +384,7 @@ var botAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		kcs := w.serverKeyChanges(d.bob, session.PathID(cmd.ConversationID))
+		kcs := w.serverKeyChanges(d.bob, api.ConversationPathID(cmd.ConversationID))
 		kc := ""
 		if len(kcs) > 0 {
 			if kc, err = hostile.EncodeEvent(kcs[len(kcs)-1]); err != nil {

@@ -431,7 +431,7 @@ var inputAttacks = []attack{
 		d := newDM(w)
 		carol := w.newUser("carol", false)
 		other := carol.send(d.bob.id, "hi bob")[0]
-		foreign := w.serverKeyChanges(carol, session.PathID(other.ConversationID))
+		foreign := w.serverKeyChanges(carol, api.ConversationPathID(other.ConversationID))
 		fb, err := hostile.EncodeEvent(foreign[0])
 		if err != nil {
 			return "", err
@@ -521,7 +521,7 @@ var inputAttacks = []attack{
 		bob := w.newUser("bob", true, session.WithPageSize(2))
 		sent := alice.send(bob.id, "m1", "m2", "m3", "m4", "m5")
 		cid := sent[0].ConversationID
-		newest, err := hostile.EncodeEvent(w.serverEvents(alice, session.PathID(cid))[0])
+		newest, err := hostile.EncodeEvent(w.serverEvents(alice, api.ConversationPathID(cid))[0])
 		if err != nil {
 			return "", err
 		}
@@ -556,7 +556,7 @@ var inputAttacks = []attack{
 		alice := w.newUser("alice", true) // the sender is the victim here
 		bob := w.newUser("bob", false)
 		first := alice.send(bob.id, "one")[0]
-		old := w.serverEvents(bob, session.PathID(first.ConversationID))[0]
+		old := w.serverEvents(bob, api.ConversationPathID(first.ConversationID))[0]
 		ob, err := hostile.EncodeEvent(old)
 		if err != nil {
 			return "", err

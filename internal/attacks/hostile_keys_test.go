@@ -180,7 +180,7 @@ func fixedClockDM(w *world) (*dm, string) {
 	bob := w.newUser("bob", true)
 	sent := alice.send(bob.id, "m1", "m2", "m3")
 	cid := sent[0].ConversationID
-	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: session.PathID(cid), sent: sent}, strconv.FormatInt(at.UnixMilli()+1, 10)
+	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: api.ConversationPathID(cid), sent: sent}, strconv.FormatInt(at.UnixMilli()+1, 10)
 }
 
 // attackForgedKeyLowSequence (issue #11, item 8): the server forges a v7 key
@@ -428,7 +428,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := session.PathID(cid)
+	path := api.ConversationPathID(cid)
 	w.proxy.Add(hostile.Events("amplify", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
 		if hostile.ConversationOf(r.URL.Path) == path && page.Meta != nil {
 			page.Meta.ConversationKeyEvents = append(page.Meta.ConversationKeyEvents, kcs...)
@@ -1246,7 +1246,7 @@ func attackContentAmplification(w *world) (string, error) {
 		size += len(b)
 		b64s = append(b64s, b)
 	}
-	w.injectData("bloat", session.PathID(cid), b64s...)
+	w.injectData("bloat", api.ConversationPathID(cid), b64s...)
 	b64s, holder = nil, nil
 	before := liveHeap()
 	peak, r := probedSync(bob, probe, cid)

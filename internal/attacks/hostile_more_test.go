@@ -239,7 +239,7 @@ var moreAttacks = []attack{
 		if _, err := bob.e.SendText(w.ctx, s.ConversationID, "secret"); err != nil && !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("SendText: %v", err)
 		}
-		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
+		if w.unwrappable(alice, api.ConversationPathID(s.ConversationID), mallory) {
 			return "", errorf("a conversation key was wrapped to the substituted key")
 		}
 		return "strict: change pending (not pinned), Rotate refused: " + err.Error(), nil

@@ -319,7 +319,7 @@ var realtimeAttacks = []attack{
 		carol := w.newUser("carol", false)
 		s := alice.send(carol.id, "not for bob")[0]
 		var me *tevent.MessageEvent
-		for _, e := range w.serverEvents(carol, session.PathID(s.ConversationID)) {
+		for _, e := range w.serverEvents(carol, api.ConversationPathID(s.ConversationID)) {
 			if e.GetMessageID() == s.MessageID {
 				me = e
 			}

@@ -243,7 +243,7 @@ func attackFirstSyncFillsDisk(w *world) (string, error) {
 	alice := w.newUser("alice", false)
 	bob := w.newUser("bob", true, session.WithMaxSyncBytes(budget))
 	sent := alice.send(bob.id, "m1", "m2", "m3")
-	d := &dm{w: w, alice: alice, bob: bob, cid: sent[0].ConversationID, path: session.PathID(sent[0].ConversationID), sent: sent}
+	d := &dm{w: w, alice: alice, bob: bob, cid: sent[0].ConversationID, path: api.ConversationPathID(sent[0].ConversationID), sent: sent}
 	var n atomic.Int64
 	w.proxy.Add(hostile.Rule{Name: "fill", Method: http.MethodGet, Path: hostile.PathEvents, Times: pages,
 		Request: stripToken,

@@ -178,7 +178,7 @@ func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
 	mallory := w.newUser("mallory", false)
 	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
 	first := alice.send(bob.id, "hello bob")[0]
-	cid, path := first.ConversationID, session.PathID(first.ConversationID)
+	cid, path := first.ConversationID, api.ConversationPathID(first.ConversationID)
 	w.substituteKeys("alice-is-mallory", alice.id, w.publishedKeys(mallory))
 	key, err := crypto.NewConversationKey(rand.Reader)
 	if err != nil {

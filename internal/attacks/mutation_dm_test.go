@@ -65,7 +65,7 @@ func newDMHistory(w *world, rng *rand.Rand) *dmHistory {
 	h.alice, h.bob, h.mallory = w.newUser("alice", false), w.newUser("bob", false), w.newUser("mallory", false)
 	h.aliceOld, h.malloryKeys = w.publishedKeys(h.alice), w.publishedKeys(h.mallory)
 	first := h.alice.send(h.bob.id, "hello bob")[0]
-	h.cid, h.path = first.ConversationID, session.PathID(first.ConversationID)
+	h.cid, h.path = first.ConversationID, api.ConversationPathID(first.ConversationID)
 	h.texts[first.MessageID] = []string{"hello bob"}
 	h.playDM(rng, []*session.Sent{first}, map[string]string{first.SequenceID: h.alice.id})
 	h.readDM()

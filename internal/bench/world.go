@@ -215,7 +215,7 @@ func (w *world) pages(a *account) ([]*api.GetChatConversationEventsResponse, err
 	var out []*api.GetChatConversationEventsResponse
 	token := ""
 	for {
-		p, err := a.api.GetConversationEvents(w.ctx, session.PathID(cid), 100, token)
+		p, err := a.api.GetConversationEvents(w.ctx, api.ConversationPathID(cid), 100, token)
 		if err != nil {
 			return nil, fmt.Errorf("bench: recording pages: %w", err)
 		}
