@@ -160,7 +160,7 @@ func TestKeyChange(t *testing.T) {
 	if _, err := alice.e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Sync(ctx, conv); err != nil {
+	if _, err := alice.e.Sync(ctx, conv, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice.send(ctx, conv, "!echo new keys")
@@ -207,7 +207,7 @@ func TestContextActions(t *testing.T) {
 	cmd := alice.send(ctx, echobot.id, "!work")
 	var hist []event.Entry
 	for len(hist) == 0 || hist[len(hist)-1].Type != event.TypeEdit {
-		if _, err := alice.e.Sync(ctx, cmd.ConversationID); err != nil {
+		if _, err := alice.e.Sync(ctx, cmd.ConversationID, nil); err != nil {
 			t.Fatal(err)
 		}
 		var err error

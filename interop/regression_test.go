@@ -85,7 +85,7 @@ func TestRegressionHeaderOnlyMediaStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.e.Sync(ctx, conv); err != nil {
+	if _, err := b.e.Sync(ctx, conv, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := b.e.History(ctx, conv, "", 0)
@@ -139,7 +139,7 @@ func TestRegressionGroupTitleAfterMemberAdd(t *testing.T) {
 		if _, err := x.e.RefreshConversations(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := x.e.Sync(ctx, gid); err != nil {
+		if _, err := x.e.Sync(ctx, gid, nil); err != nil {
 			t.Fatal(err)
 		}
 		c, err := x.e.Conversation(ctx, gid)

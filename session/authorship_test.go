@@ -21,7 +21,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := alice.e.SendText(ctx, g, "meet at 5")
@@ -31,7 +31,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if _, err := alice.e.Send(ctx, g, Outgoing{Edit: m.SequenceID, Text: "meet at 6"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carol.e.Sync(ctx, g); err != nil {
+	if _, err := carol.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := carol.e.Send(ctx, g, Outgoing{Text: "ok", ReplyTo: m.SequenceID})
@@ -69,7 +69,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if got := ev.Message.Text.ReplyPreview.Validation.Status.String(); got != "none" {
 		t.Fatalf("reply received with preview %q before the quoted message was stored, want none", got)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := bob.e.History(ctx, g, "", 0)
@@ -99,7 +99,7 @@ func TestPreviewNotBoundToUnverifiedQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, hello.ConversationID); err != nil {
+	if _, err := bob.e.Sync(ctx, hello.ConversationID, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := alice.e.SendText(ctx, bob.id, "the quoted words")

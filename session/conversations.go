@@ -280,7 +280,7 @@ func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (stri
 		return cid, e.ensureConversationRecord(ctx, cid)
 	}
 	// The peer may already have keyed the conversation.
-	if _, err := e.Sync(ctx, cid); err == nil {
+	if _, err := e.Sync(ctx, cid, nil); err == nil {
 		if ok, err := e.hasKey(ctx, cid); err != nil || ok {
 			return cid, err
 		}
@@ -392,7 +392,7 @@ func (e *Engine) ensureKnown(ctx context.Context, cid string) error {
 	if e.server == nil {
 		return nil
 	}
-	_, err := e.Sync(ctx, cid)
+	_, err := e.Sync(ctx, cid, nil)
 	return err
 }
 
@@ -414,7 +414,7 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 		return op()
 	}
 	if IsGroup(cid) {
-		if _, err := e.Sync(ctx, cid); err != nil {
+		if _, err := e.Sync(ctx, cid, nil); err != nil {
 			return fmt.Errorf("session: syncing the roster of %s: %w", cid, err)
 		}
 	}
@@ -422,7 +422,7 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 	if !rejectedFor(err, failMissingParticipant, "") && !rejectedFor(err, failNonLatestKey, "") {
 		return err
 	}
-	if _, serr := e.Sync(ctx, cid); serr != nil {
+	if _, serr := e.Sync(ctx, cid, nil); serr != nil {
 		return errors.Join(err, fmt.Errorf("session: syncing the roster of %s: %w", cid, serr))
 	}
 	return op()

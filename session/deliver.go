@@ -270,7 +270,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	return err
 }
 
-// Reconcile syncs (see SyncEach) every conversation Deliver stored events
+// Reconcile syncs (see Sync) every conversation Deliver stored events
 // in since the last Reconcile, and the conversations named in also,
 // passing fn the events the pushes missed. A conversation whose sync fails
 // stays pending for the next call.
@@ -283,7 +283,7 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 	var out []*SyncResult
 	var errs []error
 	for i, id := range ids {
-		res, err := e.SyncEach(ctx, id, fn)
+		res, err := e.syncEach(ctx, id, fn)
 		if res != nil {
 			out = append(out, res)
 		}

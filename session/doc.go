@@ -11,7 +11,7 @@
 //	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
 //	e.Register(ctx)                                 // publish the public keys
 //	e.SendText(ctx, peerID, "hello")                // keys the 1:1 on first use
-//	res, _ := e.Sync(ctx, peerID)                   // fetch, verify, decrypt, store
+//	res, _ := e.Sync(ctx, peerID, nil)              // fetch, verify, decrypt, store
 //	hist, _ := e.History(ctx, peerID, "", 0)        // read back, offline
 //
 // The engine talks to the server only through the Server interface

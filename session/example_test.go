@@ -176,7 +176,7 @@ func Example_sync() {
 		log.Fatal(err)
 	}
 
-	res, err := bob.Sync(ctx, alice.UserID())
+	res, err := bob.Sync(ctx, alice.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func Example_group() {
 	if _, err := alice.SendText(ctx, gid, "welcome"); err != nil {
 		log.Fatal(err)
 	}
-	res, err := carol.Sync(ctx, gid)
+	res, err := carol.Sync(ctx, gid, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func Example_rosterState() {
 		log.Fatal(err)
 	}
 	for _, u := range []*session.Engine{alice, bob, carol} {
-		res, err := u.Sync(ctx, gid)
+		res, err := u.Sync(ctx, gid, nil)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func Example_rotate() {
 	}
 	fmt.Println(second.KeyVersion == version, first.KeyVersion < version)
 
-	res, err := bob.Sync(ctx, first.ConversationID)
+	res, err := bob.Sync(ctx, first.ConversationID, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -350,13 +350,13 @@ func Example_reply() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := bob.Sync(ctx, alice.UserID()); err != nil { // bob needs the original to quote it
+	if _, err := bob.Sync(ctx, alice.UserID(), nil); err != nil { // bob needs the original to quote it
 		log.Fatal(err)
 	}
 	if _, err := bob.Send(ctx, alice.UserID(), session.Outgoing{Text: "yes!", ReplyTo: q.SequenceID}); err != nil {
 		log.Fatal(err)
 	}
-	res, err := alice.Sync(ctx, bob.UserID())
+	res, err := alice.Sync(ctx, bob.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func Example_media() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := bob.Sync(ctx, alice.UserID())
+	res, err := bob.Sync(ctx, alice.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -127,12 +127,13 @@ func hostileSetup(t *testing.T) (context.Context, *testNet, *testUser, *testUser
 func syncErrs(t *testing.T, ctx context.Context, u *testUser, cid string) (map[string]error, *SyncResult) {
 	t.Helper()
 	errs := map[string]error{}
-	res, err := u.e.SyncEach(ctx, cid, func(ev *event.Event) error {
+	res, err := u.e.Sync(ctx, cid, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})
+
 	if err != nil {
-		t.Fatalf("SyncEach: %v", err)
+		t.Fatalf("Sync with fn: %v", err)
 	}
 	return errs, res
 }
@@ -162,7 +163,7 @@ func TestHostileForgedSignature(t *testing.T) {
 		t.Fatalf("errors %v", errs)
 	}
 	if got := texts(res.Entries); len(got) != 0 {
-		t.Fatalf("SyncEach collected entries %q", got)
+		t.Fatalf("Sync with fn collected entries %q", got)
 	}
 	h := testutil.Must(bob.e.History(ctx, cid, "", 0))(t)
 	for _, e := range h {
@@ -303,7 +304,7 @@ func TestHostileBrokenChain(t *testing.T) {
 
 func TestHostileEquivocation(t *testing.T) {
 	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Later the server serves other bytes under a stored sequence id.
@@ -331,7 +332,7 @@ func TestHostileEquivocation(t *testing.T) {
 
 func TestHostileReplayedOldKeyChange(t *testing.T) {
 	ctx, _, alice, bob, ts, cid, _ := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := testutil.Must(bob.e.Conversation(ctx, cid))(t)
@@ -343,7 +344,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 			oldKC = r.Meta.KeyChangeEvents()[0]
 		}
 	})
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	v2, err := alice.e.Rotate(ctx, cid)
@@ -354,7 +355,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.set(nil)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
@@ -373,7 +374,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 		r.Meta.ConversationKeyEvents = []string{replay}
 		r.Meta.MissingConversationKeyChangeEvents = nil
 	})
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
@@ -516,7 +517,7 @@ func TestHostileWrongConversation(t *testing.T) {
 
 func TestHostileOutsiderKeyChange(t *testing.T) {
 	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := testutil.Must(bob.e.Conversation(ctx, cid))(t)
@@ -563,7 +564,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "hi"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := testutil.Must(bob.e.Conversation(ctx, gid))(t)
@@ -581,7 +582,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "more"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if after := testutil.Must(bob.e.Conversation(ctx, gid))(t); after.KeyVersion != before.KeyVersion {

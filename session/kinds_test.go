@@ -39,7 +39,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid := first.ConversationID
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := bob.e.Send(ctx, cid, Outgoing{Text: "nice", ReplyTo: first.SequenceID})
@@ -65,7 +65,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		t.Fatalf("MarkRead: %v", err)
 	}
 
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := alice.e.History(ctx, cid, "", 0)
@@ -97,14 +97,14 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	}
 
 	// A reply after the edit quotes the edited text and embeds the edit.
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply2, err := bob.e.Send(ctx, cid, Outgoing{Text: "edited!", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
@@ -116,7 +116,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := alice.e.Rotate(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply3, err := bob.e.Send(ctx, cid, Outgoing{Text: "after rotation", ReplyTo: first.SequenceID})
@@ -128,7 +128,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	}
 	carolView := n.user("carol")
 	_ = carolView
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
@@ -140,7 +140,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if err := alice.e.DeleteMessages(ctx, cid, []string{first.SequenceID}, true); err != nil {
 		t.Fatalf("DeleteMessages: %v", err)
 	}
-	res, err := bob.e.Sync(ctx, cid)
+	res, err := bob.e.Sync(ctx, cid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if err := bob.e.DeleteMessages(ctx, cid, []string{reply.SequenceID}, true); err != nil {
 		t.Fatalf("bob deletes his reply: %v", err)
 	}
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)

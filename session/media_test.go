@@ -33,7 +33,7 @@ func TestMediaRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SendMedia: %v", err)
 	}
-	res, err := bob.e.Sync(ctx, sent.ConversationID)
+	res, err := bob.e.Sync(ctx, sent.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bob.e.Sync(ctx, sent.ConversationID)
+	res, err := bob.e.Sync(ctx, sent.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestMediaDownloadConnectionCut(t *testing.T) {
 	bob := n.userWith("bob", func(s Server) Server { via.Server, via.media = s, s; return via })
 	data := bytes.Repeat([]byte("media "), 2000)
 	sent := testutil.Must(alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}}))(t)
-	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID))(t).Entries, sent.SequenceID)
+	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID, nil))(t).Entries, sent.SequenceID)
 	att := en.Attachments[0].Media
 	unsized := *att
 	unsized.FilesizeBytes = 0

@@ -444,7 +444,7 @@ func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, e
 func (e *Engine) checkLanded(ctx context.Context, cid string, items []*pending) error {
 	for _, p := range items {
 		if p.item.Kind == outboxMessage && !p.body.Unsent {
-			if _, err := e.Sync(ctx, cid); err != nil {
+			if _, err := e.Sync(ctx, cid, nil); err != nil {
 				return fmt.Errorf("cannot check whether an earlier attempt arrived: %w", err)
 			}
 			return nil
@@ -551,7 +551,7 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 		return nil, nil, err
 	}
 	c, cid := p.body.Content, p.item.ConversationID
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		q := p.queued(fmt.Errorf("sealed under a key that is no longer current; cannot fetch the current one: %w", err))
 		return nil, nil, q
 	}

@@ -143,7 +143,7 @@ func outboxPair(t *testing.T) (*testUser, *testUser, *flakyServer, string) {
 func bobSees(t *testing.T, bob *testUser, cid string) []string {
 	t.Helper()
 	ctx := ctxT(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := bob.e.History(ctx, cid, "", 0)
@@ -444,7 +444,7 @@ func TestStaleKeyIsSealedAgain(t *testing.T) {
 	fs.set(func(s *flakyServer) { s.failBefore = 1 })
 	_, err := alice.e.SendText(ctx, cid, "sealed before the rotation")
 	queuedErr(t, err)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	v, err := bob.e.Rotate(ctx, cid)
@@ -545,7 +545,7 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 			if ks.posts != wantPosts {
 				t.Fatalf("key change posted %d times, want %d", ks.posts, wantPosts)
 			}
-			if _, err := bob.e.Sync(ctx, s.ConversationID); err != nil {
+			if _, err := bob.e.Sync(ctx, s.ConversationID, nil); err != nil {
 				t.Fatal(err)
 			}
 			h, err := bob.e.History(ctx, s.ConversationID, "", 0)
@@ -602,7 +602,7 @@ func (s *rotateOnSend) SendMessage(ctx context.Context, id string, req *api.Send
 	}
 	s.mu.Unlock()
 	if rotate {
-		if _, err := s.peer.Sync(ctx, s.cid); err != nil {
+		if _, err := s.peer.Sync(ctx, s.cid, nil); err != nil {
 			return nil, err
 		}
 		v, err := s.peer.Rotate(ctx, s.cid)

@@ -229,7 +229,7 @@ func TestColdRotateSkipsVerifiedBindings(t *testing.T) {
 	if _, err := e.SendText(c, gid, "after"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := dave2.e.Sync(c, gid)
+	res, err := dave2.e.Sync(c, gid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

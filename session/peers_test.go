@@ -86,7 +86,7 @@ func TestTOFUKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, cid, "two"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := bob2.e.Sync(ctx, cid)
+	res, err := bob2.e.Sync(ctx, cid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, first.ConversationID); err != nil {
+	if _, err := bob.e.Sync(ctx, first.ConversationID, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice2 := n.newDevice(alice)
@@ -251,10 +251,11 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := map[string]error{}
-	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *event.Event) error {
+	res, err := bob.e.Sync(ctx, first.ConversationID, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	if _, err := alice2.e.SendText(ctx, bob.id, "after verify"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = bob.e.Sync(ctx, first.ConversationID)
+	res, err = bob.e.Sync(ctx, first.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestKeyChangeHandlerReentry(t *testing.T) {
 	var cid string
 	called := make(chan error, 4)
 	bob = n.user("bob", WithKeyChangeHandler(func(c KeyChanged) {
-		_, err := bob.e.Sync(ctx, cid)
+		_, err := bob.e.Sync(ctx, cid, nil)
 		called <- err
 	}))
 	sent, err := alice.e.SendText(ctx, bob.id, "hi")
@@ -299,14 +300,14 @@ func TestKeyChangeHandlerReentry(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid = sent.ConversationID
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice2 := n.newDevice(alice)
 	if _, err := alice2.e.SendText(ctx, bob.id, "new keys"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -64,7 +64,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	if err != nil || len(done) != 2 || done[0].MessageID != held[0].MessageID || done[1].MessageID != held[1].MessageID {
 		t.Fatalf("flush after release: %+v, %v", done, err)
 	}
-	res, err := bob.e.Sync(ctx, alice.id)
+	res, err := bob.e.Sync(ctx, alice.id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestConversationWorkTakesTheStoreLease(t *testing.T) {
 		run  func() error
 	}{
 		{"send", func() error { _, err := e.SendText(ctx, bob.id, "hi"); return err }},
-		{"sync", func() error { _, err := e.Sync(ctx, bob.id); return err }},
+		{"sync", func() error { _, err := e.Sync(ctx, bob.id, nil); return err }},
 		{"rotate", func() error { _, err := e.Rotate(ctx, bob.id); return err }},
 	}
 	for _, s := range steps {
@@ -180,7 +180,7 @@ func TestConversationWaitEndsWithContext(t *testing.T) {
 		},
 	}
 	calls := map[string]func(context.Context) error{
-		"sync":   func(c context.Context) error { _, err := alice.e.Sync(c, cid); return err },
+		"sync":   func(c context.Context) error { _, err := alice.e.Sync(c, cid, nil); return err },
 		"rotate": func(c context.Context) error { _, err := alice.e.Rotate(c, cid); return err },
 		"send":   func(c context.Context) error { _, err := alice.e.SendText(c, bob.id, "waiting"); return err },
 	}

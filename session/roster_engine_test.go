@@ -30,7 +30,7 @@ func conv(t *testing.T, u *testUser, gid string) *Conversation {
 
 func mustSync(t *testing.T, u *testUser, gid string) *SyncResult {
 	t.Helper()
-	res, err := u.e.Sync(ctxT(t), gid)
+	res, err := u.e.Sync(ctxT(t), gid, nil)
 	if err != nil {
 		t.Fatalf("%s syncs: %v", u.name, err)
 	}
@@ -391,7 +391,7 @@ func TestLiveSendCrossingAddSealedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carol.e.Sync(ctx, g); err != nil {
+	if _, err := carol.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, err := carol.e.Conversation(ctx, g)
@@ -415,7 +415,7 @@ func TestLiveSendCrossingAddSealedAgain(t *testing.T) {
 	if after.KeyVersion == before.KeyVersion {
 		t.Fatalf("the send stayed under key %s: it never crossed the add", before.KeyVersion)
 	}
-	if _, err := dave.e.Sync(ctx, g); err != nil {
+	if _, err := dave.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := dave.e.History(ctx, g, "", 0)

@@ -85,7 +85,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, g, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {
@@ -96,7 +96,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := bob.e.Sync(ctx, g)
+	res, err := bob.e.Sync(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

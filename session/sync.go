@@ -24,8 +24,8 @@ import (
 type SyncResult struct {
 	// ConversationID is the canonical id synced.
 	ConversationID string
-	// Entries are the events stored by this sync, oldest first (empty for
-	// SyncEach).
+	// Entries are the events stored by this sync, oldest first (empty
+	// when Sync was given a function to stream them to).
 	Entries []event.Entry
 	// Anomalies are transcript findings: gaps, forks, duplicates,
 	// conflicting duplicates, reorders and messages under unknown key
@@ -50,33 +50,21 @@ type SyncResult struct {
 }
 
 // Sync fetches the conversation's new events from the server, verifies and
-// decrypts them, stores them (see History) and returns what was stored.
-// See SyncEach for the details; Sync additionally collects the entries.
-func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
-	var entries []event.Entry
-	res, err := e.SyncEach(ctx, id, func(ev *event.Event) error {
-		entries = append(entries, ev.Entry())
-		return nil
-	})
-	if res != nil {
-		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
-		res.Entries = entries
-	}
-	return res, err
-}
-
-// SyncEach fetches the conversation's events from the newest back to the
-// newest one already stored, page by page (a server paging oldest first is
-// read to the end instead), and calls fn (when not nil) with every event
-// not stored before. When the new events span several pages, the pages are
-// staged (sealed, see WithSpillDir) and processed oldest first, so that the
+// decrypts them and stores them (see History). With fn nil it returns the
+// events stored, oldest first, in SyncResult.Entries; otherwise it calls fn
+// with each of them instead and Entries stays empty.
+//
+// Sync fetches the events from the newest back to the newest one already
+// stored, page by page (a server paging oldest first is read to the end
+// instead). When the new events span several pages, the pages are staged
+// (sealed, see WithSpillDir) and processed oldest first, so that the
 // transcript's checks (a group's roster, replays, the authorship of edits
 // and deletes) read it in order; their signatures are verified while they
 // are fetched. Each page streams through the receive pipeline (signature
 // verification against pinned keys, ECIES unwrap of key changes,
-// decryption) and into the store, pages in batches of one transaction
-// (fn sees a batch's events once it has committed), so memory use does not
-// depend on the history's length.
+// decryption) and into the store, pages in batches of one transaction (fn
+// sees a batch's events once it has committed), so with fn memory use does
+// not depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // signed with its sender's current key, above the conversation's
@@ -95,7 +83,7 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // AnomalyUnconfirmedDelete. fn returning an error stops the sync once fn
 // has seen the rest of the batch in hand: that batch is stored already,
 // and a stored event is never handed to fn again, so none is skipped.
-// SyncEach then returns fn's first error.
+// Sync then returns fn's first error.
 //
 // Hostile input is contained: an event with a malformed id fails alone
 // (xchat.ErrMalformed); signed events by non-members of the
@@ -106,7 +94,24 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
 // bounds (see maxPageEvents), stops the sync with xchat.ErrServerResponse.
-func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
+func (e *Engine) Sync(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
+	if fn != nil {
+		return e.syncEach(ctx, id, fn)
+	}
+	var entries []event.Entry
+	res, err := e.syncEach(ctx, id, func(ev *event.Event) error {
+		entries = append(entries, ev.Entry())
+		return nil
+	})
+	if res != nil {
+		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
+		res.Entries = entries
+	}
+	return res, err
+}
+
+// syncEach is Sync streaming to fn (which may be nil).
+func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
@@ -182,7 +187,7 @@ func (e *Engine) rosterResult(ctx context.Context, res *SyncResult) error {
 	return nil
 }
 
-// Pagination bounds of SyncEach: a server that keeps claiming more events
+// Pagination bounds of Sync: a server that keeps claiming more events
 // (has_more with ever fresh tokens) while its pages extend the transcript
 // by nothing is cut off after maxIdlePages such pages in a row, and any
 // sync after maxSyncPages pages.
@@ -191,7 +196,7 @@ const (
 	maxSyncPages = 10000
 )
 
-// syncState carries one SyncEach across its pages.
+// syncState carries one Sync across its pages.
 type syncState struct {
 	e    *Engine
 	res  *SyncResult
@@ -846,7 +851,7 @@ func (e *Engine) SyncAll(ctx context.Context) ([]*SyncResult, error) {
 	var out []*SyncResult
 	var errs []error
 	for _, c := range convs {
-		r, err := e.Sync(ctx, c.ID)
+		r, err := e.Sync(ctx, c.ID, nil)
 		if r != nil {
 			out = append(out, r)
 		}

@@ -193,10 +193,11 @@ func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*S
 	defer r.srv.set(r.srv.edit, nil)
 	defer r.gs.open()
 	var seen []*event.Event
-	res, err := r.e.SyncEach(ctx, peer, func(ev *event.Event) error {
+	res, err := r.e.Sync(ctx, peer, func(ev *event.Event) error {
 		seen = append(seen, ev)
 		return nil
 	})
+
 	return res, seen, err
 }
 
@@ -206,7 +207,7 @@ func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*S
 func pinned(t *testing.T, ctx context.Context, alice *testUser, r *gatedUser) []string {
 	t.Helper()
 	first, _ := sendTexts(t, ctx, alice, r.testUser, 0, 1)
-	if _, err := r.e.Sync(ctx, alice.id); err != nil {
+	if _, err := r.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	return first
@@ -274,7 +275,7 @@ func TestSyncStagedOutOfOrder(t *testing.T) {
 			// The same sync, every page verified at its turn.
 			defer func(v bool) { verifyWhileFetching = v }(verifyWhileFetching)
 			verifyWhileFetching = false
-			ref, err := carol.e.Sync(ctx, alice.id)
+			ref, err := carol.e.Sync(ctx, alice.id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -395,7 +396,7 @@ func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 	defer func(v bool) { verifyWhileFetching = v }(verifyWhileFetching)
 	verifyWhileFetching = false
 	var ref []*event.Event
-	if _, err := carol.e.SyncEach(ctx, alice.id, func(ev *event.Event) error { ref = append(ref, ev); return nil }); err != nil {
+	if _, err := carol.e.Sync(ctx, alice.id, func(ev *event.Event) error { ref = append(ref, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if want := verdicts(ref, carolIDs); !slices.Equal(got, want) {
@@ -426,7 +427,7 @@ func TestVerifyPageCancelled(t *testing.T) {
 	n := newNet(t)
 	alice, bob := n.user("alice"), n.user("bob")
 	sendTexts(t, ctx, alice, bob, 0, 3)
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	cid := oneToOne(t, alice, bob)
@@ -559,7 +560,7 @@ func TestSyncEndsItsGoroutines(t *testing.T) {
 				bob.gs.shut()
 				bob.srv.set(nil, cancel)
 			}
-			_, err := bob.e.SyncEach(sctx, alice.id, fn)
+			_, err := bob.e.Sync(sctx, alice.id, fn)
 			bob.srv.set(nil, nil)
 			bob.gs.open()
 			if wantErr := map[string]error{"fetching": context.Canceled, "storing": fnErr}[when]; !errors.Is(err, wantErr) {
@@ -573,7 +574,7 @@ func TestSyncEndsItsGoroutines(t *testing.T) {
 			if !slices.Equal(got, want[:len(got)]) || (when == "storing" && len(got) <= 1) {
 				t.Fatalf("stored after the failed sync: %q", got)
 			}
-			if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+			if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 				t.Fatal(err)
 			}
 			if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, want) {
@@ -606,7 +607,7 @@ func TestSyncFirstContactVerifiedAhead(t *testing.T) {
 		want = append(want, m)
 	}
 	tr := traceSync(t)
-	res, err := bob.e.Sync(ctx, gid)
+	res, err := bob.e.Sync(ctx, gid, nil)
 	if err != nil || res.Failed != 0 || len(res.Anomalies) != 0 || !slices.Equal(texts(res.Entries), want) {
 		t.Fatalf("sync: %v, failed %d, anomalies %v, %q", err, res.Failed, res.Anomalies, texts(res.Entries))
 	}
@@ -679,7 +680,7 @@ func TestSyncStagingFails(t *testing.T) {
 			t.Fatalf("staged page %d left behind: %v", i, err)
 		}
 	}
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, want) {

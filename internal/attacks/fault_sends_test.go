@@ -193,7 +193,7 @@ func TestFaultSends(t *testing.T) {
 	for i := range n {
 		text := fmt.Sprintf("msg-%04d", i)
 		if i%100 == 50 { // bob rotates the key: alice's queued sends go stale
-			if _, err := bob.e.Sync(ctx, cid); err != nil {
+			if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 				t.Fatalf("bob sync: %v", err)
 			}
 			if _, err := bob.e.Rotate(ctx, cid); err != nil {

@@ -399,13 +399,14 @@ func probedSync(u *user, probe *heapProbe, cid string) (uint64, *syncResult) {
 	probe.mu.Unlock()
 	out := &syncResult{}
 	n := 0
-	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *event.Event) error {
+	out.res, out.err = u.e.Sync(u.w.ctx, cid, func(ev *event.Event) error {
 		out.events = append(out.events, ev)
 		if n++; n%64 == 1 {
 			probe.sample()
 		}
 		return nil
 	})
+
 	probe.sample()
 	probe.mu.Lock()
 	defer probe.mu.Unlock()

@@ -165,10 +165,11 @@ func (r *dmRun) syncRounds() {
 	h, m := r.hs.h, r.m
 	for i := range m.rounds {
 		r.deliverDM(i)
-		_, err := r.e.SyncEach(r.ctx, h.cid, func(ev *event.Event) error {
+		_, err := r.e.Sync(r.ctx, h.cid, func(ev *event.Event) error {
 			r.debug("round %d: seq %s mid %s by %s err %v", i, ev.SequenceID, ev.MessageID, ev.SenderID, ev.Err)
 			return nil
 		})
+
 		r.debug("round %d: sync: %v", i, err)
 		if err != nil && !refusal(err) {
 			r.fail("sync round %d failed: %v", i, err)

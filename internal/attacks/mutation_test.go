@@ -117,7 +117,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	defer e.Close()
 	for i := range m.rounds {
 		hs.deliver(ctx, e, m, i, fail)
-		_, err := e.SyncEach(ctx, h.g, func(ev *event.Event) error {
+		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
 			if ev.Err != nil {
 				out.failed[ev.MessageID] = ev.Err
 			}
@@ -126,6 +126,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 			}
 			return nil
 		})
+
 		if err != nil {
 			out.syncErrs = append(out.syncErrs, err)
 			if os.Getenv("MUTATION_DEBUG") != "" {
@@ -472,7 +473,7 @@ func (hs *harness) lastState(tb testing.TB) error {
 		return err
 	}
 	defer e.Close()
-	if _, err := e.Sync(ctx, h.g); err != nil {
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
 		return err
 	}
 	c, err := e.Conversation(ctx, h.g)

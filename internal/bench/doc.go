@@ -42,7 +42,7 @@
 //   - decrypt pipeline streamed: a history file through inbound.DecryptBatch.
 //   - e2e sync: an account that never synced syncs the conversation from
 //     the emulator (served by the parent over loopback HTTP) through
-//     api.Client and Engine.SyncEach into its bbolt keystore; then a
+//     api.Client and Engine.Sync (streaming) into its bbolt keystore; then a
 //     re-sync with no new events and a re-open (store and engine) + sync,
 //     each as a fraction of the first sync.
 //

@@ -263,7 +263,7 @@ func (r *syncRig) fresh(workers int) (func() error, error) {
 	}
 	return func() error {
 		defer e.Close()
-		res, err := e.Sync(r.ctx, r.peer)
+		res, err := e.Sync(r.ctx, r.peer, nil)
 		if err != nil {
 			return err
 		}

@@ -318,7 +318,7 @@ func timeSync(ctx context.Context, s *replicaSetup, convs []string, events int) 
 			skip = done[cid]
 			mu.Unlock()
 			if !skip {
-				res, err := e.Sync(ctx, cid)
+				res, err := e.Sync(ctx, cid, nil)
 				if err != nil {
 					release()
 					return err

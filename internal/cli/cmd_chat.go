@@ -465,7 +465,7 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 			return notFound(cid, err)
 		}
 	} else {
-		res, err := e.Sync(ctx, cid)
+		res, err := e.Sync(ctx, cid, nil)
 		if err := a.syncReport(cid, res, err); err != nil {
 			return err
 		}
@@ -601,7 +601,7 @@ func orAll(cid string) string {
 func (a *app) watchOnce(ctx context.Context, e *session.Engine, cid string, asJSON bool) error {
 	var results []*session.SyncResult
 	if cid != "" {
-		res, err := e.Sync(ctx, cid)
+		res, err := e.Sync(ctx, cid, nil)
 		if err := a.syncReport(cid, res, err); err != nil {
 			return err
 		}
@@ -728,7 +728,7 @@ func findEntry(ctx context.Context, e *session.Engine, cid, seq string) (*event.
 	if err != nil || en != nil {
 		return en, err
 	}
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		return nil, notFound(cid, err)
 	}
 	if en, err = look(); err != nil {

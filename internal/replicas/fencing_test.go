@@ -260,14 +260,14 @@ func TestStalledSyncIsFenced(t *testing.T) {
 	st := p.stalls.arm("events", true)
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.ea.Sync(ctx, p.cid)
+		_, err := p.ea.Sync(ctx, p.cid, nil)
 		done <- err
 	}()
 	<-st.reached
 	p.lapse(t, conversationLease(p.cid))
 	_, err = p.peer.e.SendText(ctx, p.cid, "two")
 	mustNil(t, err)
-	_, err = p.eb.Sync(ctx, p.cid)
+	_, err = p.eb.Sync(ctx, p.cid, nil)
 	mustNil(t, err)
 	after, err := p.eb.Conversation(ctx, p.cid)
 	mustNil(t, err)
@@ -287,7 +287,7 @@ func TestStalledSyncIsFenced(t *testing.T) {
 // checkTranscript syncs e and compares the texts of cid's history.
 func checkTranscript(t *testing.T, ctx context.Context, e *session.Engine, cid string, want []string) {
 	t.Helper()
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
 	h, err := e.History(ctx, cid, "", 0)

@@ -262,7 +262,7 @@ func verify(t *testing.T, ctx context.Context, dsn string, peers []*peer, botID 
 	mustNil(t, err)
 	defer store.Close()
 	for _, p := range peers {
-		if _, err := p.e.Sync(ctx, p.cid); err != nil {
+		if _, err := p.e.Sync(ctx, p.cid, nil); err != nil {
 			t.Fatalf("%s sync: %v", p.name, err)
 		}
 		hist, err := p.e.History(ctx, p.cid, "", 0)

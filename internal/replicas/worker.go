@@ -125,7 +125,7 @@ func (w *Worker) serve(ctx context.Context, cid string) (progress, busy bool, er
 	if err != nil {
 		return len(flushed) > 0, false, fmt.Errorf("flushing: %w", err)
 	}
-	res, err := e.Sync(ctx, cid)
+	res, err := e.Sync(ctx, cid, nil)
 	if err != nil {
 		return len(flushed) > 0, false, fmt.Errorf("syncing: %w", err)
 	}

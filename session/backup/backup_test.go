@@ -60,7 +60,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if _, err := e.Sync(ctx, bob.ID); err != nil {
+	if _, err := e.Sync(ctx, bob.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := e.History(ctx, bob.ID, "", 0)
@@ -74,7 +74,7 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := e.SendText(ctx, bob.ID, "from the new device"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.E.Sync(ctx, alice.ID); err != nil {
+	if _, err := bob.E.Sync(ctx, alice.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	bh := testutil.Must(bob.E.History(ctx, alice.ID, "", 0))(t)

@@ -220,7 +220,7 @@ func (f *Follower) report(err error) {
 	}
 }
 
-// emitter returns the fn given to Deliver and SyncEach.
+// emitter returns the fn given to Deliver and Sync.
 func (f *Follower) emitter(via Via) func(*event.Event) error {
 	return func(ev *event.Event) error {
 		if f.Conversation != "" && ev.ConversationID != "" && ev.ConversationID != f.Conversation {
