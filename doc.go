@@ -63,7 +63,7 @@
 //	                        *RejectedError)
 //	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
 //	                        conversation's pending sends
-//	ErrMediaTooLarge        media above MaxMediaBytes                        send something smaller
+//	ErrMediaTooLarge        media above the upload limit (512 MiB)           send something smaller
 //	The server's answers
 //	ErrServerResponse       an answer that is malformed or does not match    retry later; report if it persists
 //	                        the request (endless paging, a wrong echo)
@@ -93,7 +93,7 @@
 //
 // Names in the table without a package are package session's
 // (CreateAccount, ImportBackup, Open, the Engine's methods, Conversation,
-// SyncResult, Delivered, MaxMediaBytes, the trust policies) or
-// session/event's (Event, Entry, KeyChange, PreviewValidation, the anomaly
-// kinds); backup.Restore is package session/backup's.
+// SyncResult, Delivered, the trust policies) or session/event's (Event,
+// Entry, KeyChange, PreviewValidation, the anomaly kinds); backup.Restore
+// is package session/backup's.
 package xchat

@@ -84,7 +84,7 @@ var (
 	// ErrOutboxBusy reports outbox items of a conversation being sent by
 	// another replica sharing the store; they are left to it.
 	ErrOutboxBusy = errors.New("session: outbox items of the conversation are being sent by another replica")
-	// ErrMediaTooLarge reports media above the upload limit (MaxMediaBytes).
+	// ErrMediaTooLarge reports media above the upload limit (512 MiB).
 	ErrMediaTooLarge = errors.New("session: media too large")
 
 	// ErrServerResponse reports a server response that is malformed or does

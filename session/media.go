@@ -18,8 +18,9 @@ import (
 
 // Media limits.
 const (
-	// MaxMediaBytes bounds the plaintext size of one media upload.
-	MaxMediaBytes = 512 << 20
+	// maxMediaBytes bounds the plaintext size of one media upload (see
+	// Media).
+	maxMediaBytes = 512 << 20
 	// mediaSegmentBytes is the size of one uploaded segment.
 	mediaSegmentBytes = 4 << 20
 	// mediaPreallocBytes bounds the buffer DownloadMedia allocates from an
@@ -31,7 +32,8 @@ const (
 	mediaPreallocBytes = 128 << 20
 )
 
-// Media is a file to send as an encrypted attachment (Outgoing.Media). Send
+// Media is a file of at most 512 MiB (xchat.ErrMediaTooLarge beyond) to
+// send as an encrypted attachment (Outgoing.Media). Send
 // encrypts it with the conversation key (libsodium secretstream, 1024-byte
 // chunks, as the XDK's encrypt_stream), uploads the ciphertext in segments
 // through the chat media endpoints and sends a message carrying the
@@ -92,8 +94,8 @@ func checkMedia(m *Media) error {
 	if m.Data == nil || m.Size < 0 {
 		return fmt.Errorf("%w: media needs data and a size", xchat.ErrInvalidArgument)
 	}
-	if m.Size > MaxMediaBytes {
-		return fmt.Errorf("%w: %d bytes (limit %d)", xchat.ErrMediaTooLarge, m.Size, MaxMediaBytes)
+	if m.Size > maxMediaBytes {
+		return fmt.Errorf("%w: %d bytes (limit %d)", xchat.ErrMediaTooLarge, m.Size, maxMediaBytes)
 	}
 	if m.Filename == "" {
 		return fmt.Errorf("%w: media needs a filename", xchat.ErrInvalidArgument)
@@ -232,7 +234,7 @@ func (u *segmentUploader) flush() error {
 // DownloadMedia downloads and decrypts the media of an attachment received
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
-// (0 = MaxMediaBytes). The ciphertext streams from the server through the
+// (0: as much as the largest file Send uploads, 512 MiB, takes). The ciphertext streams from the server through the
 // decryptor, which holds one frame of it: the frames are decrypted straight
 // into the result, sized up front from the attachment's announced size (but
 // never more than limit or 128 MiB before the bytes arrive). Media that does
@@ -269,7 +271,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	k.Key.Zero()
 	defer key.Zero()
 	if limit <= 0 {
-		limit = secretstream.EncryptedSize(MaxMediaBytes)
+		limit = secretstream.EncryptedSize(maxMediaBytes)
 	}
 	rc, err := srv.MediaDownload(ctx, api.ConversationPathID(cid), att.MediaHashKey)
 	if err != nil {
