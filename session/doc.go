@@ -14,6 +14,13 @@
 //	res, _ := e.Sync(ctx, peerID, nil)              // fetch, verify, decrypt, store
 //	hist, _ := e.History(ctx, peerID, "", 0)        // read back, offline
 //
+// Everything the account sends goes through Send; an Outgoing says what:
+//
+//	e.Send(ctx, id, session.Outgoing{Text: "hi", ReplyTo: seq})          // a reply
+//	e.Send(ctx, id, session.Outgoing{Text: "minutes", Media: &file})     // a file, with a caption
+//	e.Send(ctx, id, session.Outgoing{Edit: seq, Text: "fixed"})          // an edit of one's message
+//	e.Send(ctx, id, session.Outgoing{React: seq, Emoji: "👍"})           // a reaction (Unreact removes it)
+//
 // The engine talks to the server only through the Server interface
 // (NewAPIServer adapts *api.Client) and stores everything through
 // keystore.Store. An Engine is safe for concurrent use; operations on one

@@ -26,7 +26,7 @@
 //
 // # Errors
 //
-// Besides the session errors of the account (xchat.ErrNotRegistered,
+// Besides the engine's errors (xchat.ErrNotRegistered,
 // xchat.ErrInvalidArgument, xchat.ErrAccountExists, ...), the
 // workflows fail with these; test with errors.Is and errors.As:
 //
