@@ -91,7 +91,7 @@ func attachmentO2F(t *testing.T, s *suite) {
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "photo.jpg", Type: event.MediaImage, Width: 640, Height: 480,
 	}})
 	if err != nil {
-		t.Fatalf("engine SendMedia: %v", err)
+		t.Fatalf("engine media send: %v", err)
 	}
 	m := them.sync(t, conv, nil).message(t, snt.MessageID)
 	verifiedEvent(t, m)
@@ -146,7 +146,7 @@ func mediaSizesO2F(t *testing.T, s *suite) {
 		data := payload(n, uint64(i))
 		snt, err := us.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: int64(n), Filename: fmt.Sprintf("f%d", n), Type: event.MediaFile}})
 		if err != nil {
-			t.Errorf("engine SendMedia(%d bytes): %v", n, err)
+			t.Errorf("engine media send (%d bytes): %v", n, err)
 			mids = append(mids, "")
 			continue
 		}

@@ -31,7 +31,7 @@ func TestMediaRoundTrip(t *testing.T) {
 		Filename: "pic.png", Width: 640, Height: 480,
 	}})
 	if err != nil {
-		t.Fatalf("SendMedia: %v", err)
+		t.Fatalf("media send: %v", err)
 	}
 	res, err := bob.e.Sync(ctx, sent.ConversationID, nil)
 	if err != nil {

@@ -88,7 +88,7 @@ func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [
 		if _, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Media: &session.Media{
 			Data: bytes.NewReader(p), Size: int64(n), Filename: fmt.Sprintf("f%d.bin", i), Type: event.MediaFile,
 		}}); err != nil {
-			w.t.Fatalf("SendMedia: %v", err)
+			w.t.Fatalf("media send: %v", err)
 		}
 	}
 	if r := d.bob.sync(d.cid); r.err != nil {
