@@ -234,8 +234,9 @@ func (u *segmentUploader) flush() error {
 // DownloadMedia downloads and decrypts the media of an attachment received
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
-// (0: as much as the largest file Send uploads, 512 MiB, takes). The ciphertext streams from the server through the
-// decryptor, which holds one frame of it: the frames are decrypted straight
+// (0: the ciphertext of the largest file Send uploads, 512 MiB). The
+// ciphertext streams from the server through the decryptor, which holds
+// one frame of it: the frames are decrypted straight
 // into the result, sized up front from the attachment's announced size (but
 // never more than limit or 128 MiB before the bytes arrive). Media that does
 // not match the announced size fails with xchat.ErrMediaTruncated; a download
