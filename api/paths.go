@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // DefaultBaseURL is the X API origin used when no base URL is configured.
@@ -115,6 +116,14 @@ func checkPattern(re *regexp.Regexp, field, pattern, v string) error {
 		return invalid(field, v, "must match "+pattern)
 	}
 	return nil
+}
+
+// ConversationPathID returns the form of a conversation id that the API's
+// paths and request bodies take: the canonical one-to-one id "A:B" (the
+// form events carry and signatures cover, see session.CanonicalID) becomes
+// "A-B"; a group id, or an id already in path form, is returned unchanged.
+func ConversationPathID(canonical string) string {
+	return strings.Replace(canonical, ":", "-", 1)
 }
 
 // ValidateConversationID checks a Chat conversation id (or 1:1 recipient id)

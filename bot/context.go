@@ -140,13 +140,13 @@ func (c *Context) React(emoji string) (*session.Sent, error) {
 	if c.kind == KindJoin || target == "" {
 		return nil, ErrNotMessage
 	}
-	return c.bot.e.React(c, c.entry.ConversationID, target, emoji)
+	return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{React: target, Emoji: emoji})
 }
 
 // Edit replaces the text of the bot's own message at sequence id seq
 // (for example the SequenceID of a Sent from Reply).
 func (c *Context) Edit(seq, text string) (*session.Sent, error) {
-	return c.bot.e.Edit(c, c.entry.ConversationID, seq, text)
+	return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{Edit: seq, Text: text})
 }
 
 // Typing shows the bot as typing in the conversation.
@@ -178,8 +178,8 @@ func (c *Context) SendFile(f File) (*session.Sent, error) {
 	if t == 0 {
 		t = mediaTypeOf(f.Name)
 	}
-	return c.bot.e.SendMedia(c, c.entry.ConversationID, session.Media{
-		Data: bytes.NewReader(f.Data), Size: int64(len(f.Data)), Filename: f.Name, Type: t, Caption: f.Caption})
+	return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{Text: f.Caption, Media: &session.Media{
+		Data: bytes.NewReader(f.Data), Size: int64(len(f.Data)), Filename: f.Name, Type: t}})
 }
 
 // mediaTypeOf guesses an attachment's type from its name.

@@ -53,10 +53,10 @@ func TestJoinEditReaction(t *testing.T) {
 		t.Fatalf("carol read %q", got)
 	}
 	msg := alice.send(ctx, echobot.id, "typo")
-	if _, err := alice.e.Edit(ctx, msg.ConversationID, msg.SequenceID, "fixed"); err != nil {
+	if _, err := alice.e.Send(ctx, msg.ConversationID, session.Outgoing{Edit: msg.SequenceID, Text: "fixed"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.React(ctx, msg.ConversationID, msg.SequenceID, "👍"); err != nil {
+	if _, err := alice.e.Send(ctx, msg.ConversationID, session.Outgoing{React: msg.SequenceID, Emoji: "👍"}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"edited " + msg.SequenceID + " to fixed", "reaction 👍 removed=false"}
@@ -106,8 +106,8 @@ func TestFileRoundTrip(t *testing.T) {
 	r := start(ctx, b, n.stream(echobot))
 	r.waitReady(t, ctx)
 	blob := bytes.Repeat([]byte("xchat bot file round trip\n"), 4000) // ~100 KiB, several chunks
-	sent, err := alice.e.SendMedia(ctx, echobot.id, session.Media{Data: bytes.NewReader(blob), Size: int64(len(blob)),
-		Filename: "notes.txt", Type: event.MediaFile, Caption: "!file"})
+	sent, err := alice.e.Send(ctx, echobot.id, session.Outgoing{Text: "!file", Media: &session.Media{Data: bytes.NewReader(blob), Size: int64(len(blob)),
+		Filename: "notes.txt", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestKeyChange(t *testing.T) {
 	if _, err := alice.e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Sync(ctx, conv); err != nil {
+	if _, err := alice.e.Sync(ctx, conv, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice.send(ctx, conv, "!echo new keys")
@@ -207,7 +207,7 @@ func TestContextActions(t *testing.T) {
 	cmd := alice.send(ctx, echobot.id, "!work")
 	var hist []event.Entry
 	for len(hist) == 0 || hist[len(hist)-1].Type != event.TypeEdit {
-		if _, err := alice.e.Sync(ctx, cmd.ConversationID); err != nil {
+		if _, err := alice.e.Sync(ctx, cmd.ConversationID, nil); err != nil {
 			t.Fatal(err)
 		}
 		var err error

@@ -51,7 +51,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	for {
-		res, err := alice.Sync(ctx, sent.ConversationID)
+		res, err := alice.Sync(ctx, sent.ConversationID, nil)
 		if err != nil {
 			log.Fatal(err)
 		}

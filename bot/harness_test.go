@@ -143,7 +143,7 @@ func (a *account) send(ctx context.Context, to, text string) *session.Sent {
 // messages syncs conv and returns the verified messages from sender.
 func (a *account) messages(ctx context.Context, conv, sender string) []event.Entry {
 	a.n.t.Helper()
-	if _, err := a.e.Sync(ctx, conv); err != nil {
+	if _, err := a.e.Sync(ctx, conv, nil); err != nil {
 		a.n.t.Fatalf("%s syncs %s: %v", a.name, conv, err)
 	}
 	hist, err := a.e.History(ctx, conv, "", 0)

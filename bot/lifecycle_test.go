@@ -46,7 +46,7 @@ func TestRestartWithoutReplay(t *testing.T) {
 	alice.send(ctx, echobot.id, "!echo 5")
 	alice.send(ctx, echobot.id, "!echo 6")
 	alice.send(ctx, echobot.id, "!echo 7")
-	if _, err := echobot.e.Sync(ctx, conv); err != nil { // stored, not handled
+	if _, err := echobot.e.Sync(ctx, conv, nil); err != nil { // stored, not handled
 		t.Fatal(err)
 	}
 	if err := echobot.e.Close(); err != nil {

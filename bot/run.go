@@ -206,7 +206,7 @@ const keyChangesPerUser = 8
 
 func (k *keyChanges) report(kcs []session.KeyChanged) {
 	for _, kc := range kcs {
-		id := kc.Kind.String()
+		id := string(kc.Kind)
 		if kc.New != nil {
 			id += "/" + kc.New.Version
 		}
@@ -230,7 +230,7 @@ func (k *keyChanges) report(kcs []session.KeyChanged) {
 		k.b.mu.RLock()
 		fn := k.b.onKey
 		k.b.mu.RUnlock()
-		k.b.cfg.logger.Warn("bot: a peer's keys changed", "user_id", kc.UserID, "kind", kc.Kind.String(), "pinned", kc.Pinned)
+		k.b.cfg.logger.Warn("bot: a peer's keys changed", "user_id", kc.UserID, "kind", string(kc.Kind), "pinned", kc.Pinned)
 		if fn != nil {
 			safeCall(k.b.cfg.logger, func() { fn(k.ctx, kc) })
 		}

@@ -20,7 +20,7 @@ import (
 func (a *account) served(ctx context.Context, conv string) map[string]api.ChatMessageEvent {
 	a.n.t.Helper()
 	out := map[string]api.ChatMessageEvent{}
-	for ev, err := range a.client.ConversationEvents(ctx, session.PathID(conv), nil) {
+	for ev, err := range a.client.ConversationEvents(ctx, api.ConversationPathID(conv), nil) {
 		if err != nil {
 			a.n.t.Fatal(err)
 		}

@@ -160,7 +160,7 @@ func reregisterF2O(t *testing.T, s *suite) {
 	}
 	them.call(t, "app.startConversation", map[string]any{"peerId": us.id}, &kc)
 	after := them.send(t, conv, map[string]any{"text": "signed with my new keys"})
-	res, err := us.e.Sync(ctx, conv)
+	res, err := us.e.Sync(ctx, conv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

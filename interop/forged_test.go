@@ -171,7 +171,7 @@ func forgeReply(t *testing.T, s *suite, us *ours, conv string, orig *sent, text 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := us.client.SendMessage(ctx, session.PathID(conv), &api.SendChatMessageRequest{
+	if _, _, err := us.client.SendMessage(ctx, api.ConversationPathID(conv), &api.SendChatMessageRequest{
 		MessageID: mid, EncodedMessageCreateEvent: wire.EncodeB64(mce), EncodedMessageEventSignature: wire.EncodeB64(es),
 	}); err != nil {
 		t.Fatalf("post forged reply: %v", err)
@@ -183,7 +183,7 @@ func forgeReply(t *testing.T, s *suite, us *ours, conv string, orig *sent, text 
 // change the server lists.
 func conversationKey(t *testing.T, s *suite, us *ours, conv, version string, idKey *crypto.PrivateKey) *crypto.ConversationKey {
 	t.Helper()
-	res, _, err := us.client.GetConversationEvents(s.ctx(t), session.PathID(conv), &api.ConversationEventsOptions{MaxResults: 100})
+	res, _, err := us.client.GetConversationEvents(s.ctx(t), api.ConversationPathID(conv), &api.ConversationEventsOptions{MaxResults: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

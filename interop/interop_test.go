@@ -406,7 +406,7 @@ func entry(t *testing.T, entries []event.Entry, mid string) *event.Entry {
 func syncOurs(t *testing.T, s *suite, o *ours, conv string) []event.Entry {
 	t.Helper()
 	ctx := s.ctx(t)
-	if _, err := o.e.Sync(ctx, conv); err != nil {
+	if _, err := o.e.Sync(ctx, conv, nil); err != nil {
 		t.Fatalf("engine Sync(%s): %v", conv, err)
 	}
 	h, err := o.e.History(ctx, conv, "", 0)
@@ -435,7 +435,7 @@ func verifiedEvent(t *testing.T, ev *peer.Event) {
 // oneToOne returns the canonical 1:1 id of a and b.
 func oneToOne(t *testing.T, a, b string) string {
 	t.Helper()
-	id, err := session.OneToOneID(a, b)
+	id, err := session.CanonicalID(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,11 +87,11 @@ func attachmentO2F(t *testing.T, s *suite) {
 	ctx := s.ctx(t)
 	us, them, conv := pair(t, s, true)
 	data := payload(4096, 5)
-	snt, err := us.e.SendMedia(ctx, conv, session.Media{
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "photo.jpg", Type: event.MediaImage, Width: 640, Height: 480,
-	})
+	}})
 	if err != nil {
-		t.Fatalf("engine SendMedia: %v", err)
+		t.Fatalf("engine media send: %v", err)
 	}
 	m := them.sync(t, conv, nil).message(t, snt.MessageID)
 	verifiedEvent(t, m)
@@ -144,9 +144,9 @@ func mediaSizesO2F(t *testing.T, s *suite) {
 	var mids []string
 	for i, n := range mediaSizes {
 		data := payload(n, uint64(i))
-		snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(n), Filename: fmt.Sprintf("f%d", n), Type: event.MediaFile})
+		snt, err := us.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: int64(n), Filename: fmt.Sprintf("f%d", n), Type: event.MediaFile}})
 		if err != nil {
-			t.Errorf("engine SendMedia(%d bytes): %v", n, err)
+			t.Errorf("engine media send (%d bytes): %v", n, err)
 			mids = append(mids, "")
 			continue
 		}
@@ -211,7 +211,7 @@ func mediaTruncatedO2F(t *testing.T, s *suite) {
 	ctx := s.ctx(t)
 	us, them, conv := pair(t, s, true)
 	data := payload(3000, 15)
-	snt, err := us.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: 3000, Filename: "t.bin", Type: event.MediaFile})
+	snt, err := us.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: 3000, Filename: "t.bin", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}

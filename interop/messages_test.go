@@ -403,11 +403,11 @@ func reactionsO2F(t *testing.T, s *suite) {
 	us, them, conv := pair(t, s, true)
 	orig := them.send(t, conv, map[string]any{"text": "react to me"})
 	syncOurs(t, s, us, conv)
-	add, err := us.e.React(ctx, conv, orig.SequenceID, "👍🏽")
+	add, err := us.e.Send(ctx, conv, session.Outgoing{React: orig.SequenceID, Emoji: "👍🏽"})
 	if err != nil {
 		t.Fatalf("engine React: %v", err)
 	}
-	rm, err := us.e.Unreact(ctx, conv, orig.SequenceID, "👍🏽")
+	rm, err := us.e.Send(ctx, conv, session.Outgoing{Unreact: orig.SequenceID, Emoji: "👍🏽"})
 	if err != nil {
 		t.Fatalf("engine Unreact: %v", err)
 	}
@@ -455,7 +455,7 @@ func editO2F(t *testing.T, s *suite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ed, err := us.e.Edit(ctx, conv, orig.SequenceID, "typo fixed")
+	ed, err := us.e.Send(ctx, conv, session.Outgoing{Edit: orig.SequenceID, Text: "typo fixed"})
 	if err != nil {
 		t.Fatalf("engine Edit: %v", err)
 	}

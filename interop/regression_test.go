@@ -81,11 +81,11 @@ func TestRegressionHeaderOnlyMediaStream(t *testing.T) {
 	defer cancel()
 	a, b, conv := newLocalPair(t)
 	data := payload(3000, 42)
-	snt, err := a.e.SendMedia(ctx, conv, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: event.MediaFile})
+	snt, err := a.e.Send(ctx, conv, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.e.Sync(ctx, conv); err != nil {
+	if _, err := b.e.Sync(ctx, conv, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := b.e.History(ctx, conv, "", 0)
@@ -139,7 +139,7 @@ func TestRegressionGroupTitleAfterMemberAdd(t *testing.T) {
 		if _, err := x.e.RefreshConversations(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := x.e.Sync(ctx, gid); err != nil {
+		if _, err := x.e.Sync(ctx, gid, nil); err != nil {
 			t.Fatal(err)
 		}
 		c, err := x.e.Conversation(ctx, gid)

@@ -166,7 +166,7 @@ func rawEvents(t *testing.T, s *suite, us *ours, conv string) map[string]string 
 	out := map[string]string{}
 	token := ""
 	for {
-		res, _, err := us.client.GetConversationEvents(s.ctx(t), session.PathID(conv), &api.ConversationEventsOptions{MaxResults: 100, PaginationToken: token})
+		res, _, err := us.client.GetConversationEvents(s.ctx(t), api.ConversationPathID(conv), &api.ConversationEventsOptions{MaxResults: 100, PaginationToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,21 +247,21 @@ func wireShapes(t *testing.T, s *suite) {
 	var r sent
 	them.call(t, "app.react", map[string]any{"conversationId": conv, "target": oo.SequenceID, "emoji": "👍"}, &r)
 	sdkMsgs["reaction"] = r.MessageID
-	ra, err := us.e.React(ctx, conv, so.SequenceID, "👍")
+	ra, err := us.e.Send(ctx, conv, session.Outgoing{React: so.SequenceID, Emoji: "👍"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ourMsgs["reaction"] = ra.MessageID
 	them.call(t, "app.react", map[string]any{"conversationId": conv, "target": oo.SequenceID, "emoji": "👍", "remove": true}, &r)
 	sdkMsgs["reaction remove"] = r.MessageID
-	rr, err := us.e.Unreact(ctx, conv, so.SequenceID, "👍")
+	rr, err := us.e.Send(ctx, conv, session.Outgoing{Unreact: so.SequenceID, Emoji: "👍"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ourMsgs["reaction remove"] = rr.MessageID
 	them.call(t, "app.edit", map[string]any{"conversationId": conv, "target": so.SequenceID, "text": "edited"}, &r)
 	sdkMsgs["edit"] = r.MessageID
-	ed, err := us.e.Edit(ctx, conv, oo.SequenceID, "edited")
+	ed, err := us.e.Send(ctx, conv, session.Outgoing{Edit: oo.SequenceID, Text: "edited"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -15,7 +16,7 @@ import (
 
 // CreateAccount generates a fresh identity (identity and signing P-256 key
 // pairs) for userID and stores it in store. rand may be nil (crypto/rand).
-// It fails with ErrAccountExists when the store already holds an identity.
+// It fails with xchat.ErrAccountExists when the store already holds an identity.
 // Publish the keys with Engine.Register after Open.
 func CreateAccount(ctx context.Context, store keystore.Store, userID string, rand io.Reader) error {
 	if err := checkUserID(userID); err != nil {
@@ -33,13 +34,13 @@ func CreateAccount(ctx context.Context, store keystore.Store, userID string, ran
 // (identity private key ‖ signing private key, the XDK's exportKeys format)
 // for userID. publicKeyVersion is the version under which these keys are
 // registered, or "" when unknown (Register then publishes them again). It
-// fails with ErrAccountExists when the store already holds an identity.
+// fails with xchat.ErrAccountExists when the store already holds an identity.
 func ImportBackup(ctx context.Context, store keystore.Store, userID string, backup []byte, publicKeyVersion string) error {
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
 	if publicKeyVersion != "" && !decimal.Valid(publicKeyVersion) {
-		return fmt.Errorf("%w: public key version %q is not a decimal", ErrInvalidArgument, publicKeyVersion)
+		return fmt.Errorf("%w: public key version %q is not a decimal", xchat.ErrInvalidArgument, publicKeyVersion)
 	}
 	kp, err := crypto.ParseBackup(backup)
 	if err != nil {
@@ -51,13 +52,13 @@ func ImportBackup(ctx context.Context, store keystore.Store, userID string, back
 
 func putIdentity(ctx context.Context, store keystore.Store, userID string, kp *crypto.KeyPair, version string) error {
 	if store == nil {
-		return fmt.Errorf("%w: nil store", ErrInvalidArgument)
+		return fmt.Errorf("%w: nil store", xchat.ErrInvalidArgument)
 	}
 	backup := kp.Backup()
 	defer clear(backup)
 	return store.Update(ctx, func(tx keystore.Tx) error {
 		if _, err := tx.Identity(ctx); err == nil {
-			return ErrAccountExists
+			return xchat.ErrAccountExists
 		} else if !errors.Is(err, keystore.ErrNotFound) {
 			return fmt.Errorf("session: reading identity: %w", err)
 		}
@@ -153,7 +154,7 @@ func (e *Engine) Register(ctx context.Context) (string, error) {
 		version = resp.Data.PublicKeyVersion
 	}
 	if !decimal.Valid(version) {
-		return "", fmt.Errorf("%w: public key version %q is not a decimal", ErrServerResponse, version)
+		return "", fmt.Errorf("%w: public key version %q is not a decimal", xchat.ErrServerResponse, version)
 	}
 	if err := e.setRegisteredVersion(ctx, version); err != nil {
 		return "", err
@@ -165,7 +166,7 @@ func (e *Engine) setRegisteredVersion(ctx context.Context, version string) error
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return ErrClosed
+		return xchat.ErrClosed
 	}
 	backup := e.keys.Backup()
 	defer clear(backup)
@@ -183,7 +184,7 @@ func (e *Engine) setRegisteredVersion(ctx context.Context, version string) error
 // checkUserID accepts 1..19 ASCII digits, the X user id form.
 func checkUserID(id string) error {
 	if !isUserID(id) {
-		return fmt.Errorf("%w: user id %q is not a canonical decimal of 1-19 digits", ErrInvalidArgument, id)
+		return fmt.Errorf("%w: user id %q is not a canonical decimal of 1-19 digits", xchat.ErrInvalidArgument, id)
 	}
 	return nil
 }

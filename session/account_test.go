@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -15,16 +17,16 @@ import (
 func TestAccountLifecycle(t *testing.T) {
 	ctx := context.Background()
 	store := keystore.NewMemory()
-	if _, err := Open(ctx, store, nil); !errors.Is(err, ErrNoAccount) {
+	if _, err := Open(ctx, store, nil); !errors.Is(err, xchat.ErrNoAccount) {
 		t.Fatalf("Open on empty store: %v", err)
 	}
-	if err := CreateAccount(ctx, store, "12a", nil); !errors.Is(err, ErrInvalidArgument) {
+	if err := CreateAccount(ctx, store, "12a", nil); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("bad user id: %v", err)
 	}
 	if err := CreateAccount(ctx, store, "42", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := CreateAccount(ctx, store, "42", nil); !errors.Is(err, ErrAccountExists) {
+	if err := CreateAccount(ctx, store, "42", nil); !errors.Is(err, xchat.ErrAccountExists) {
 		t.Fatalf("second CreateAccount: %v", err)
 	}
 	e, err := Open(ctx, store, nil)
@@ -34,10 +36,10 @@ func TestAccountLifecycle(t *testing.T) {
 	if e.UserID() != "42" || e.PublicKeyVersion() != "" {
 		t.Fatalf("engine %s %q", e.UserID(), e.PublicKeyVersion())
 	}
-	if _, err := e.Register(ctx); !errors.Is(err, ErrOffline) {
+	if _, err := e.Register(ctx); !errors.Is(err, xchat.ErrOffline) {
 		t.Fatalf("Register offline: %v", err)
 	}
-	if _, err := e.SendText(ctx, "43", "x"); !errors.Is(err, ErrNotRegistered) {
+	if _, err := e.SendText(ctx, "43", "x"); !errors.Is(err, xchat.ErrNotRegistered) {
 		t.Fatalf("send before register: %v", err)
 	}
 	backup, err := e.ExportBackup()
@@ -61,7 +63,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if err := ImportBackup(ctx, keystore.NewMemory(), "42", backup[:63], ""); !errors.Is(err, crypto.ErrInvalidBackup) {
 		t.Fatalf("short backup: %v", err)
 	}
-	if err := ImportBackup(ctx, keystore.NewMemory(), "42", backup, "v1"); !errors.Is(err, ErrInvalidArgument) {
+	if err := ImportBackup(ctx, keystore.NewMemory(), "42", backup, "v1"); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("bad version: %v", err)
 	}
 	// The engine never prints key material.
@@ -71,7 +73,7 @@ func TestAccountLifecycle(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ExportBackup(); !errors.Is(err, ErrClosed) {
+	if _, err := e.ExportBackup(); !errors.Is(err, xchat.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
@@ -112,14 +114,14 @@ func TestIDs(t *testing.T) {
 	// Ids with a leading zero are not canonical decimals: ordered by length
 	// then bytes "01" would sort above "2" (see internal/decimal).
 	for _, bad := range []string{"", "a:b", "1:1", "g", "gx", "1:2:3", "12345678901234567890", "01:2", "2-01", "01", "g01", "007"} {
-		if _, err := CanonicalID(bad, "5"); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("CanonicalID(%q) err = %v, want ErrInvalidArgument", bad, err)
+		if _, err := CanonicalID(bad, "5"); !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Errorf("CanonicalID(%q) err = %v, want xchat.ErrInvalidArgument", bad, err)
 		}
 	}
-	if _, err := OneToOneID("01", "2"); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf(`OneToOneID("01", "2") err = %v, want ErrInvalidArgument`, err)
+	if _, err := oneToOneID("01", "2"); !errors.Is(err, xchat.ErrInvalidArgument) {
+		t.Errorf(`oneToOneID("01", "2") err = %v, want xchat.ErrInvalidArgument`, err)
 	}
-	if PathID("9:10") != "9-10" || PathID("g1") != "g1" {
-		t.Error("PathID")
+	if api.ConversationPathID("9:10") != "9-10" || api.ConversationPathID("g1") != "g1" {
+		t.Error("api.ConversationPathID")
 	}
 }

@@ -90,7 +90,7 @@ func (e *Engine) postKeyChange(ctx context.Context, srv Server, cid string, p *p
 	if err := e.checkLeases(ctx); err != nil {
 		return nil, err
 	}
-	resp, err := srv.AddConversationKeys(ctx, PathID(cid), req)
+	resp, err := srv.AddConversationKeys(ctx, api.ConversationPathID(cid), req)
 	if err == nil || classify(outboxMessage, err) != attemptAmbiguous || ctx.Err() != nil {
 		return resp, err
 	}
@@ -99,9 +99,9 @@ func (e *Engine) postKeyChange(ctx context.Context, srv Server, cid string, p *p
 		return nil, err // cannot tell: report the first failure, post nothing more
 	}
 	if found {
-		return &api.AddConversationKeysResponse{Data: &api.AddConversationKeysData{ConversationID: PathID(cid)}}, nil
+		return &api.AddConversationKeysResponse{Data: &api.AddConversationKeysData{ConversationID: api.ConversationPathID(cid)}}, nil
 	}
-	return srv.AddConversationKeys(ctx, PathID(cid), req)
+	return srv.AddConversationKeys(ctx, api.ConversationPathID(cid), req)
 }
 
 // findKeyChange reports whether the server serves p's key change: the first
@@ -110,7 +110,7 @@ func (e *Engine) postKeyChange(ctx context.Context, srv Server, cid string, p *p
 // client-minted message id, sender and version; its message id is random
 // and only known to a server that received the request.
 func (e *Engine) findKeyChange(ctx context.Context, srv Server, cid string, p *preparedKey) (bool, error) {
-	resp, err := srv.GetConversationEvents(ctx, PathID(cid), 1, "")
+	resp, err := srv.GetConversationEvents(ctx, api.ConversationPathID(cid), 1, "")
 	if errors.Is(err, api.ErrNotFound) {
 		return false, nil // the conversation does not exist yet: nothing landed
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -19,7 +20,7 @@ import (
 // deletes name their target by sequence id, which nobody signs, so the
 // check needs the target as this account stored it: when the target is
 // stored, a non-author's edit or delete is rejected before it takes effect
-// (ErrNotAuthorized); when it is not (yet), the action is recorded as
+// (xchat.ErrNotAuthorized); when it is not (yet), the action is recorded as
 // pending and settled when the target arrives (settle): an author's delete
 // then removes it, anyone else's action is rejected after the fact. Reply
 // previews are bound the same way: the quoted message by its signed
@@ -29,7 +30,7 @@ import (
 func pendingDeleteKey(cid, seq string) string  { return "session/pending-delete/" + cid + "/" + seq }
 func pendingPreviewKey(cid, mid string) string { return "session/pending-preview/" + cid + "/" + mid }
 func notAuthorized(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrNotAuthorized}, a...)...)
+	return fmt.Errorf("%w: "+format, append([]any{xchat.ErrNotAuthorized}, a...)...)
 }
 
 // maxPending bounds the pending actions recorded per target.
@@ -55,7 +56,7 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 	if d := ev.Delete; d != nil {
 		for _, seq := range d.SequenceIDs {
 			if !decimal.ValidID(seq) || !decimal.Less(seq, ev.SequenceID) {
-				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", ErrMalformed, ev.SequenceID, seq))
+				reject(ev, fmt.Errorf("%w: delete %s names sequence id %q, not an earlier event", xchat.ErrMalformed, ev.SequenceID, seq))
 				return nil
 			}
 		}

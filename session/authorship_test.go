@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -20,24 +21,24 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := alice.e.SendText(ctx, g, "meet at 5")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Edit(ctx, g, m.SequenceID, "meet at 6"); err != nil {
+	if _, err := alice.e.Send(ctx, g, Outgoing{Edit: m.SequenceID, Text: "meet at 6"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carol.e.Sync(ctx, g); err != nil {
+	if _, err := carol.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := carol.e.Send(ctx, g, Outgoing{Text: "ok", ReplyTo: m.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := bob.server.GetConversationEvents(ctx, PathID(g), 100, "")
+	page, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(g), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestPreviewEditSettledWhenQuotedArrives(t *testing.T) {
 	if got := ev.Message.Text.ReplyPreview.Validation.Status.String(); got != "none" {
 		t.Fatalf("reply received with preview %q before the quoted message was stored, want none", got)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := bob.e.History(ctx, g, "", 0)
@@ -98,7 +99,7 @@ func TestPreviewNotBoundToUnverifiedQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, hello.ConversationID); err != nil {
+	if _, err := bob.e.Sync(ctx, hello.ConversationID, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := alice.e.SendText(ctx, bob.id, "the quoted words")
@@ -109,7 +110,7 @@ func TestPreviewNotBoundToUnverifiedQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := bob.server.GetConversationEvents(ctx, PathID(m.ConversationID), 100, "")
+	page, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(m.ConversationID), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func BenchmarkResync(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		b.Fatal(err)
 	}
 	for _, reuse := range []bool{true, false} {
@@ -156,7 +156,7 @@ func BenchmarkResync(b *testing.B) {
 			defer func(v bool) { reuseStoredVerdicts = v }(reuseStoredVerdicts)
 			reuseStoredVerdicts = reuse
 			for b.Loop() {
-				res, err := bob.e.Sync(ctx, alice.id)
+				res, err := bob.e.Sync(ctx, alice.id, nil)
 				if err != nil || len(res.Entries) != 0 || res.Failed != 0 {
 					b.Fatalf("re-sync: %v, %d new, %d failed", err, len(res.Entries), res.Failed)
 				}
@@ -202,7 +202,7 @@ func BenchmarkSyncPaged(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				res, err := e.Sync(ctx, alice.id)
+				res, err := e.Sync(ctx, alice.id, nil)
 				if err != nil || len(texts(res.Entries)) != 1000 || res.Failed != 0 {
 					b.Fatalf("sync: %v, %d stored, %d failed", err, len(res.Entries), res.Failed)
 				}

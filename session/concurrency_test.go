@@ -36,7 +36,7 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			if _, err := bob.e.Sync(ctx, gid); err != nil {
+			if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 				errs <- err
 			}
 			if i%4 == 0 {
@@ -52,7 +52,7 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 	for _, u := range []*testUser{bob, carol} {
-		if _, err := u.e.Sync(ctx, gid); err != nil {
+		if _, err := u.e.Sync(ctx, gid, nil); err != nil {
 			t.Fatal(err)
 		}
 		h := testutil.Must(u.e.History(ctx, gid, "", 0))(t)
@@ -66,7 +66,7 @@ func TestConcurrentUse(t *testing.T) {
 			t.Fatalf("%s has %d messages: %q", u.name, len(got), got)
 		}
 	}
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	h := testutil.Must(bob.e.History(ctx, alice.id, "", 0))(t)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -23,17 +24,17 @@ import (
 
 // Conversation kinds stored in keystore.Conversation.Type.
 const (
-	// KindOneToOne is a conversation between two users.
-	KindOneToOne = "one_to_one"
-	// KindGroup is a group conversation.
-	KindGroup = "group"
+	// kindOneToOne is a conversation between two users.
+	kindOneToOne = "one_to_one"
+	// kindGroup is a group conversation.
+	kindGroup = "group"
 )
 
 // Conversation is a conversation as the engine knows it.
 type Conversation struct {
 	// ID is the canonical id ("A:B" or "g<digits>").
 	ID string `json:"id"`
-	// Kind is KindOneToOne or KindGroup.
+	// Kind is "one_to_one" or "group" (the id tells it too: see IsGroup).
 	Kind string `json:"kind"`
 	// Members are the participants' user ids (including this account). For
 	// a group, the roster the engine follows from signed group changes
@@ -124,7 +125,7 @@ func (e *Engine) Conversations(ctx context.Context) ([]Conversation, error) {
 	return out, nil
 }
 
-// Conversation returns one stored conversation, or ErrUnknownConversation.
+// Conversation returns one stored conversation, or xchat.ErrUnknownConversation.
 // id may be in any form accepted by CanonicalID.
 func (e *Engine) Conversation(ctx context.Context, id string) (*Conversation, error) {
 	cid, err := CanonicalID(id, e.userID)
@@ -133,7 +134,7 @@ func (e *Engine) Conversation(ctx context.Context, id string) (*Conversation, er
 	}
 	c, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return nil, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading conversation: %w", err)
@@ -166,7 +167,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 	case err == nil:
 		out.KeyVersion = v
 		k.Zero()
-	case !errors.Is(err, ErrNoConversationKey):
+	case !errors.Is(err, xchat.ErrNoConversationKey):
 		return nil, err
 	}
 	return out, nil
@@ -177,7 +178,7 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 // them, for display). It returns the stored conversations afterwards. A
 // listed one-to-one conversation of two other users is ignored; a listing
 // that repeats a pagination token, or claims more for two pages in a row
-// that name no conversation not listed before, fails with ErrServerResponse.
+// that name no conversation not listed before, fails with xchat.ErrServerResponse.
 func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, error) {
 	srv, err := e.srv()
 	if err != nil {
@@ -192,7 +193,7 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 		// Every listed conversation is stored (and synced by real-time
 		// reconciliation): a page over max_results is refused whole.
 		if len(resp.Data) > e.cfg.pageSize {
-			return nil, fmt.Errorf("session: listing conversations: %w: a page of %d conversations (max_results %d)", ErrServerResponse, len(resp.Data), e.cfg.pageSize)
+			return nil, fmt.Errorf("session: listing conversations: %w: a page of %d conversations (max_results %d)", xchat.ErrServerResponse, len(resp.Data), e.cfg.pageSize)
 		}
 		fresh := false
 		for _, c := range resp.Data {
@@ -246,11 +247,11 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	rec := &keystore.Conversation{ID: cid, UpdatedAt: e.now()}
 	var m convMeta
 	if IsGroup(cid) {
-		rec.Type = KindGroup
+		rec.Type = kindGroup
 		m.ServerMembers = serverListIDs(c.MemberIDs, c.ParticipantIDs)
 		m.ServerAdmins = serverListIDs(c.AdminIDs)
 	} else {
-		rec.Type = KindOneToOne
+		rec.Type = kindOneToOne
 		a, b, _ := cutPair(cid)
 		rec.Members = []string{a, b}
 	}
@@ -269,7 +270,7 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 // keys).
 func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (string, error) {
 	defer e.deliverChanges()
-	cid, err := OneToOneID(e.userID, peerID)
+	cid, err := oneToOneID(e.userID, peerID)
 	if err != nil {
 		return "", err
 	}
@@ -279,7 +280,7 @@ func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (stri
 		return cid, e.ensureConversationRecord(ctx, cid)
 	}
 	// The peer may already have keyed the conversation.
-	if _, err := e.Sync(ctx, cid); err == nil {
+	if _, err := e.Sync(ctx, cid, nil); err == nil {
 		if ok, err := e.hasKey(ctx, cid); err != nil || ok {
 			return cid, err
 		}
@@ -337,10 +338,10 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 		return nil, fmt.Errorf("session: reading conversation: %w", err)
 	}
 	if IsGroup(cid) {
-		return &keystore.Conversation{ID: cid, Type: KindGroup, UpdatedAt: e.now()}, nil
+		return &keystore.Conversation{ID: cid, Type: kindGroup, UpdatedAt: e.now()}, nil
 	}
 	a, b, _ := cutPair(cid)
-	c = &keystore.Conversation{ID: cid, Type: KindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}
+	c = &keystore.Conversation{ID: cid, Type: kindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}
 	if err := tx.PutConversation(ctx, c); err != nil {
 		return nil, fmt.Errorf("session: storing conversation: %w", err)
 	}
@@ -350,9 +351,9 @@ func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid str
 // Rotate distributes a fresh conversation key to the current participants
 // of conversation id and returns its version. Every later message is
 // encrypted under it. A group's participants are its roster held from
-// signed group changes (synced first); Rotate fails with ErrRosterUnknown
+// signed group changes (synced first); Rotate fails with xchat.ErrRosterUnknown
 // when no signed change establishes it, and under TrustStrict with
-// ErrRosterUnconfirmed when it has members it does not confirm.
+// xchat.ErrRosterUnconfirmed when it has members it does not confirm.
 func (e *Engine) Rotate(ctx context.Context, id string) (string, error) {
 	defer e.deliverChanges()
 	cid, err := CanonicalID(id, e.userID)
@@ -391,7 +392,7 @@ func (e *Engine) ensureKnown(ctx context.Context, cid string) error {
 	if e.server == nil {
 		return nil
 	}
-	_, err := e.Sync(ctx, cid)
+	_, err := e.Sync(ctx, cid, nil)
 	return err
 }
 
@@ -413,7 +414,7 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 		return op()
 	}
 	if IsGroup(cid) {
-		if _, err := e.Sync(ctx, cid); err != nil {
+		if _, err := e.Sync(ctx, cid, nil); err != nil {
 			return fmt.Errorf("session: syncing the roster of %s: %w", cid, err)
 		}
 	}
@@ -421,13 +422,13 @@ func (e *Engine) withSyncedRoster(ctx context.Context, cid string, op func() err
 	if !rejectedFor(err, failMissingParticipant, "") && !rejectedFor(err, failNonLatestKey, "") {
 		return err
 	}
-	if _, serr := e.Sync(ctx, cid); serr != nil {
+	if _, serr := e.Sync(ctx, cid, nil); serr != nil {
 		return errors.Join(err, fmt.Errorf("session: syncing the roster of %s: %w", cid, serr))
 	}
 	return op()
 }
 
-// knownGroup returns ErrUnknownConversation for a group the engine holds no
+// knownGroup returns xchat.ErrUnknownConversation for a group the engine holds no
 // record of (nil for a one-to-one conversation, whose id fixes it).
 func (e *Engine) knownGroup(ctx context.Context, cid string) error {
 	if !IsGroup(cid) {
@@ -436,7 +437,7 @@ func (e *Engine) knownGroup(ctx context.Context, cid string) error {
 	_, err := e.store.Conversation(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	case err != nil:
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
@@ -649,9 +650,9 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keys
 
 // DeleteMessages deletes messages by sequence id. forAll deletes them for
 // every participant (own messages only, never a group change, key change
-// or delete: ErrNotAuthorized); otherwise only from this account's view. Like a message, the signed MessageDeleteEvent goes through the
+// or delete: xchat.ErrNotAuthorized); otherwise only from this account's view. Like a message, the signed MessageDeleteEvent goes through the
 // outbox (see FlushOutbox): older pending sends of the conversation go
-// first, and a delete that is not delivered stays queued (*QueuedError) for
+// first, and a delete that is not delivered stays queued (*xchat.QueuedError) for
 // a retry with the same message id.
 func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []string, forAll bool) error {
 	sg, err := e.signer()
@@ -663,11 +664,11 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		return err
 	}
 	if len(sequenceIDs) == 0 {
-		return fmt.Errorf("%w: no sequence ids", ErrInvalidArgument)
+		return fmt.Errorf("%w: no sequence ids", xchat.ErrInvalidArgument)
 	}
 	for _, s := range sequenceIDs {
 		if !decimal.Valid(s) {
-			return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, s)
+			return fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, s)
 		}
 		if !forAll {
 			continue
@@ -679,10 +680,10 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 		if old != nil {
 			old.Body.Zero()
 			if old.SenderID != e.userID {
-				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", ErrNotAuthorized, s, old.SenderID)
+				return fmt.Errorf("%w: message %s is by %s; only its author may delete it for everyone", xchat.ErrNotAuthorized, s, old.SenderID)
 			}
 			if !deletableType(old.Type) {
-				return fmt.Errorf("%w: %s is a %s; only messages may be deleted for everyone", ErrNotAuthorized, s, old.Type)
+				return fmt.Errorf("%w: %s is a %s; only messages may be deleted for everyone", xchat.ErrNotAuthorized, s, old.Type)
 			}
 		}
 	}
@@ -697,7 +698,7 @@ func (e *Engine) DeleteMessages(ctx context.Context, id string, sequenceIDs []st
 	payload, err := crypto.MessageDeletePayload(crypto.SignatureVersion,
 		crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid}, int32(action), sequenceIDs)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	detail := &tevent.MessageEventDetail{MessageDeleteEvent: &tevent.MessageDeleteEvent{
 		SequenceIds:         slices.Clone(sequenceIDs),

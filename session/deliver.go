@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/event"
@@ -32,32 +33,28 @@ import (
 // (AnomalyConflict), and neither path hands an event to the application
 // twice.
 
-// DeliveryStatus is what became of one activity event.
-type DeliveryStatus int
+// DeliveryStatus is what became of one activity event. Its value is its
+// name ("stored", "duplicate", "ignored" or "rejected").
+type DeliveryStatus string
 
 const (
 	// DeliveryStored: new events were stored and passed to fn (they may
 	// have failed verification: see Event.Err).
-	DeliveryStored DeliveryStatus = iota
+	DeliveryStored DeliveryStatus = "stored"
 	// DeliveryDuplicate: the event_uuid was seen before, or every event it
 	// carried was already stored (backfill and replays repeat events).
-	DeliveryDuplicate
+	DeliveryDuplicate DeliveryStatus = "duplicate"
 	// DeliveryIgnored: not an encrypted Chat event, or for another user
 	// of the same app.
-	DeliveryIgnored
+	DeliveryIgnored DeliveryStatus = "ignored"
 	// DeliveryRejected: the payload is malformed or names a conversation
 	// its event does not belong to, or it comes before any roster of its
-	// group is held (ErrRosterUnknown: Reconcile reads it in its place);
+	// group is held (xchat.ErrRosterUnknown: Reconcile reads it in its place);
 	// nothing was stored (Err says why).
 	// Reconcile (naming the conversation) learns what the server really
 	// holds.
-	DeliveryRejected
+	DeliveryRejected DeliveryStatus = "rejected"
 )
-
-// String names the status.
-func (s DeliveryStatus) String() string {
-	return [...]string{"stored", "duplicate", "ignored", "rejected"}[s]
-}
 
 // Delivered is the outcome of Deliver.
 type Delivered struct {
@@ -139,7 +136,7 @@ func (l *liveState) takePending() []string {
 // Events for other users of the app and non-chat events are ignored;
 // deliveries are de-duplicated on event_uuid (in memory) and on what the
 // store holds (sequence ids, and signed message ids replayed under new
-// sequence ids, which fail with ErrReplayed). The conversation is routed by
+// sequence ids, which fail with xchat.ErrReplayed). The conversation is routed by
 // the encoded event itself; a payload whose conversation_id disagrees with
 // it is rejected. Verification failures are stored as failed events and
 // take no effect, exactly as in Sync. The conversation's sync position does
@@ -149,12 +146,12 @@ func (l *liveState) takePending() []string {
 func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*event.Event) error) (*Delivered, error) {
 	defer e.deliverChanges()
 	if ev == nil {
-		return nil, fmt.Errorf("%w: nil activity event", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil activity event", xchat.ErrInvalidArgument)
 	}
 	if _, err := e.srv(); err != nil {
 		return nil, err
 	}
-	d := &Delivered{EventUUID: string(ev.EventUUID), EventType: ev.EventType}
+	d := &Delivered{Status: DeliveryStored, EventUUID: string(ev.EventUUID), EventType: ev.EventType}
 	switch {
 	case !ev.IsChat():
 		d.Status, d.Err = DeliveryIgnored, fmt.Errorf("session: %q is not an encrypted chat event", ev.EventType)
@@ -168,7 +165,7 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 	}
 	p, err := ev.ChatPayload()
 	if err != nil {
-		d.Status, d.Err = DeliveryRejected, fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+		d.Status, d.Err = DeliveryRejected, fmt.Errorf("%w: %w", xchat.ErrDeliveryRejected, err)
 		return d, nil
 	}
 	cid, err := e.routeDelivery(p)
@@ -201,26 +198,26 @@ func (e *Engine) Deliver(ctx context.Context, ev *api.ActivityEvent, fn func(*ev
 func (e *Engine) routeDelivery(p *api.ChatPayload) (string, error) {
 	raw, err := wire.DecodeB64(p.EncodedEvent)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event is not base64: %w", ErrDeliveryRejected, err)
+		return "", fmt.Errorf("%w: encoded_event is not base64: %w", xchat.ErrDeliveryRejected, err)
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: encoded_event: %w: %w", ErrDeliveryRejected, ErrMalformed, err)
+		return "", fmt.Errorf("%w: encoded_event: %w: %w", xchat.ErrDeliveryRejected, xchat.ErrMalformed, err)
 	}
 	named := me.GetConversationID()
 	cid, err := CanonicalID(named, e.userID)
 	if err != nil || cid != named {
-		return "", fmt.Errorf("%w: event names conversation %q", ErrDeliveryRejected, clipID(named))
+		return "", fmt.Errorf("%w: event names conversation %q", xchat.ErrDeliveryRejected, clipID(named))
 	}
 	if p.ConversationID != "" {
 		pc, err := CanonicalID(p.ConversationID, e.userID)
 		if err != nil || pc != cid {
-			return "", fmt.Errorf("%w: payload names conversation %q, its event %q", ErrDeliveryRejected, clipID(p.ConversationID), cid)
+			return "", fmt.Errorf("%w: payload names conversation %q, its event %q", xchat.ErrDeliveryRejected, clipID(p.ConversationID), cid)
 		}
 	}
 	if !IsGroup(cid) {
 		if _, err := peerOf(cid, e.userID); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrDeliveryRejected, err)
+			return "", fmt.Errorf("%w: %w", xchat.ErrDeliveryRejected, err)
 		}
 	}
 	return cid, nil
@@ -247,13 +244,13 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		return err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
-		return fmt.Errorf("%w: %s", ErrNotMember, cid)
+		return fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 	}
 	keys, err := e.keysFor(ctx)
 	if err != nil {
 		return err
 	}
-	res := &SyncResult{ConversationID: cid}
+	res := &SyncResult{ConversationID: cid, Roster: RosterUnknown}
 	st := &syncState{e: e, res: res, cid: cid, keys: keys, stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
 		fn: func(ev *event.Event) error {
 			d.Events = append(d.Events, ev)
@@ -273,7 +270,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	return err
 }
 
-// Reconcile syncs (see SyncEach) every conversation Deliver stored events
+// Reconcile syncs (see Sync) every conversation Deliver stored events
 // in since the last Reconcile, and the conversations named in also,
 // passing fn the events the pushes missed. A conversation whose sync fails
 // stays pending for the next call.
@@ -286,7 +283,7 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 	var out []*SyncResult
 	var errs []error
 	for i, id := range ids {
-		res, err := e.SyncEach(ctx, id, fn)
+		res, err := e.syncEach(ctx, id, fn)
 		if res != nil {
 			out = append(out, res)
 		}
@@ -302,7 +299,7 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 	return out, errors.Join(errs...)
 }
 
-// rosterFor refuses (ErrRosterUnknown) a pushed event for a group whose
+// rosterFor refuses (xchat.ErrRosterUnknown) a pushed event for a group whose
 // roster is not held yet. Its author's membership cannot be checked there
 // (nor, for a key change it carries, the key change's author's), and once
 // stored its verdict would stand when a sync later brings the group
@@ -317,7 +314,7 @@ func (e *Engine) rosterFor(ctx context.Context, cid string) error {
 		return err
 	}
 	if r.Base == "" {
-		return fmt.Errorf("%w: %w: %s: pushed event held back until the group is synced (Reconcile)", ErrDeliveryRejected, ErrRosterUnknown, cid)
+		return fmt.Errorf("%w: %w: %s: pushed event held back until the group is synced (Reconcile)", xchat.ErrDeliveryRejected, xchat.ErrRosterUnknown, cid)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -25,7 +26,7 @@ func chatEvent(t *testing.T, uuid, user, conv, encoded, kc string) *api.Activity
 // events, oldest first, and the key change envelopes of the newest page.
 func serverEvents(t *testing.T, n *testNet, u *testUser, cid string) ([]api.ChatMessageEvent, []string) {
 	t.Helper()
-	page, _, err := n.client(u.token).GetConversationEvents(ctxT(t), PathID(cid), &api.ConversationEventsOptions{MaxResults: 100})
+	page, _, err := n.client(u.token).GetConversationEvents(ctxT(t), api.ConversationPathID(cid), &api.ConversationEventsOptions{MaxResults: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestDeliver(t *testing.T) {
 	fn := func(ev *event.Event) error { handed = append(handed, ev); return nil }
 
 	// bob has never synced: only the carried key change opens the message.
-	d, err := bob.e.Deliver(ctx, chatEvent(t, "u1", bob.id, PathID(cid), evs[0].EncodedEvent, kcs[0]), fn)
+	d, err := bob.e.Deliver(ctx, chatEvent(t, "u1", bob.id, api.ConversationPathID(cid), evs[0].EncodedEvent, kcs[0]), fn)
 	if err != nil || d.Status != DeliveryStored || d.ConversationID != cid {
 		t.Fatalf("Deliver: %+v %v", d, err)
 	}
@@ -104,7 +105,7 @@ func TestDeliver(t *testing.T) {
 	}
 	for name, ev := range rejected {
 		d, err := bob.e.Deliver(ctx, ev, fn)
-		if err != nil || d.Status != DeliveryRejected || !errors.Is(d.Err, ErrDeliveryRejected) {
+		if err != nil || d.Status != DeliveryRejected || !errors.Is(d.Err, xchat.ErrDeliveryRejected) {
 			t.Errorf("%s: %+v %v", name, d, err)
 		}
 	}

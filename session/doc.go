@@ -11,8 +11,15 @@
 //	e, _ := session.Open(ctx, store, session.NewAPIServer(client))
 //	e.Register(ctx)                                 // publish the public keys
 //	e.SendText(ctx, peerID, "hello")                // keys the 1:1 on first use
-//	res, _ := e.Sync(ctx, peerID)                   // fetch, verify, decrypt, store
+//	res, _ := e.Sync(ctx, peerID, nil)              // fetch, verify, decrypt, store
 //	hist, _ := e.History(ctx, peerID, "", 0)        // read back, offline
+//
+// Everything the account sends goes through Send; an Outgoing says what:
+//
+//	e.Send(ctx, id, session.Outgoing{Text: "hi", ReplyTo: seq})          // a reply
+//	e.Send(ctx, id, session.Outgoing{Text: "minutes", Media: &file})     // a file, with a caption
+//	e.Send(ctx, id, session.Outgoing{Edit: seq, Text: "fixed"})          // an edit of one's message
+//	e.Send(ctx, id, session.Outgoing{React: seq, Emoji: "👍"})           // a reaction (Unreact removes it)
 //
 // The engine talks to the server only through the Server interface
 // (NewAPIServer adapts *api.Client) and stores everything through
@@ -34,30 +41,30 @@
 // conversation key to it. Under TrustStrict nothing is wrapped to a key the
 // user has not verified, and nothing is encrypted for a conversation while
 // one of its members (the other user, or the group's roster) has keys the
-// user has not verified (ErrUnverifiedPeer) or that changed since
-// (ErrKeyChanged): a key another member made was wrapped by that member's
+// user has not verified (xchat.ErrUnverifiedPeer) or that changed since
+// (xchat.ErrKeyChanged): a key another member made was wrapped by that member's
 // pinned keys, which may be the server's. Compare SafetyNumber out of
 // band, then pass the number compared to Verify, which refuses
-// (ErrKeyChanged) when the server published other keys meanwhile.
+// (xchat.ErrKeyChanged) when the server published other keys meanwhile.
 // Every received event is verified against pinned keys before it is
 // decrypted; conversation key versions only move forward (a replayed older
 // key change never becomes the encryption key); transcripts are checked for
 // gaps, forks, reorders and equivocation (SyncResult.Anomalies); a server
 // response to a send must be the message sent. Events that fail a check are
 // stored as failed, with the reason, and take no effect: malformed ids
-// (ErrMalformed), authors outside the conversation or the group
-// roster at that point of the transcript (ErrNotMember), group changes and
-// deletes-for-all the author may not make (ErrNotAuthorized), group changes
-// that do not fit the roster held (ErrRosterDivergence), and old events
-// re-sequenced by the server (ErrReplayed: a signed message id held by a
+// (xchat.ErrMalformed), authors outside the conversation or the group
+// roster at that point of the transcript (xchat.ErrNotMember), group changes and
+// deletes-for-all the author may not make (xchat.ErrNotAuthorized), group changes
+// that do not fit the roster held (xchat.ErrRosterDivergence), and old events
+// re-sequenced by the server (xchat.ErrReplayed: a signed message id held by a
 // verified event stored before, or accepted earlier in the same page,
 // under another sequence id). Only a verified event holds its message id:
 // an unverified one (its ids are the server's word) makes no genuine
 // event a replay, binds no reply preview and acknowledges no queued send.
 // A key change's key is adopted on the screening's verdict, before its
 // page is stored; a page whose storing would refuse a key change already
-// adopted as usable is not stored (ErrServerResponse). Endless pagination
-// stops the sync with ErrServerResponse.
+// adopted as usable is not stored (xchat.ErrServerResponse). Endless pagination
+// stops the sync with xchat.ErrServerResponse.
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
@@ -70,7 +77,7 @@
 // so which edit a message shows as its latest is the server's word (the
 // one it sequences last), as long as this account has not stored them in
 // another order: an edit replayed under a newer sequence id fails as
-// ErrReplayed. The transcript checks cover what the server does to this
+// xchat.ErrReplayed. The transcript checks cover what the server does to this
 // account's view over time, not whether two members were shown the same
 // transcript: a dishonest member with the server's help can give two
 // members two keys under one key version and seal one signed message that
@@ -85,16 +92,16 @@
 // server's copy. Nothing in the outbox is lost or sent twice:
 //
 //   - A failure that is not a definite, content-related rejection leaves
-//     the send queued (*QueuedError, ErrQueued): network failures, 401 and
+//     the send queued (*xchat.QueuedError, xchat.ErrQueued): network failures, 401 and
 //     403 (a token to renew), 429 and 5xx. A rejection removes it and says
-//     what was not sent and why (*RejectedError, ErrRejected); a send
+//     what was not sent and why (*xchat.RejectedError, xchat.ErrRejected); a send
 //     refused for a stale key is sealed again under the current one (up
 //     to four times in one call, when rotations keep overtaking it; then
 //     it stays queued). A queued group send retried in a later call is
 //     not sealed again if the group gained members since it was written:
 //     the server decides when a send fails and when a key is stale, so it
 //     could hold a send in the outbox until an add; such a send is
-//     rejected (ErrAudienceGrew) and its text given back, never shown to
+//     rejected (xchat.ErrAudienceGrew) and its text given back, never shown to
 //     the new members. A send refused within its own call goes to the
 //     group as it is then (the add precedes it in the transcript).
 //   - Before a send whose earlier attempt may have arrived is repeated, the
@@ -133,26 +140,26 @@
 // the group's creation (this account joined later: RosterSince) or an
 // admin's rights rest on the create's unsigned admin list
 // (ClaimedAdmins, UnconfirmedMembers), RosterUnknown when no signed change
-// establishes it (no key is wrapped: ErrRosterUnknown). Under TrustStrict
-// no key is wrapped to an unconfirmed member (ErrRosterUnconfirmed). Group
-// changes that do not fit the roster fail with ErrRosterDivergence and are
+// establishes it (no key is wrapped: xchat.ErrRosterUnknown). Under TrustStrict
+// no key is wrapped to an unconfirmed member (xchat.ErrRosterUnconfirmed). Group
+// changes that do not fit the roster fail with xchat.ErrRosterDivergence and are
 // reported (AnomalyRosterDivergence, AnomalyCreateRejected,
 // AnomalyCreateReplayed). Sequence ids are not signed, so nothing signed
 // orders an add of someone before a removal of them: a removal naming a
 // non-member changes no membership but is reported
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
 // removal read before any roster names; a later add of an id so named is
-// refused (ErrRosterDivergence) and starts no roster; an honest remove and
-// re-add of a member still re-admits. A removal or admin revocation stored
-// below events already stored (the server withheld it, then served or
-// pushed it) is read as taking effect at its place: what the removed
-// member signed above it is marked failed (ErrNotMember) and a key she
-// distributed there is no longer verified; a group change the revoked
-// admin made there that needs an admin is marked failed
-// (ErrNotAuthorized); the members and admins such a failed change granted
-// are taken back from the roster (AnomalyRosterDivergence each). A key
-// is usable only once its key change is stored as served, at its sequence
-// id. Group titles are encrypted under the group's
+// refused (xchat.ErrRosterDivergence) and starts no roster; an honest
+// remove and re-add of a member still re-admits. A removal or admin
+// revocation stored below events already stored (the server withheld it,
+// then served or pushed it) is read as taking effect at its place: what
+// the removed member signed above it is marked failed (xchat.ErrNotMember)
+// and a key she distributed there is no longer verified; a group change
+// the revoked admin made there that needs an admin is marked failed
+// (xchat.ErrNotAuthorized); the members and admins such a failed change
+// granted are taken back from the roster (AnomalyRosterDivergence each). A
+// key is usable only once its key change is stored as served, at its
+// sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
@@ -164,80 +171,12 @@
 //
 // # Errors
 //
-// One family of sentinel errors covers the calls and what an event can
-// carry in Event.Err (Entry.Error holds its text). They come wrapped with
-// detail: test with errors.Is, and errors.As for *QueuedError and
-// *RejectedError. The receive pipeline tells some of them apart more finely
-// for diagnostics (the text says which signature check failed, say); every
-// such error matches the sentinel of its row.
-//
-//	Error                   Meaning                                          What the app should do
-//	----------------------  -----------------------------------------------  ----------------------------------------
-//	Opening an account
-//	ErrNoAccount            the store holds no account                       CreateAccount (or ImportBackup,
-//	                                                                         backup.Restore), then Open
-//	ErrAccountExists        the store already holds an account               Open it
-//	ErrNotRegistered        the account's keys are not published yet         Register
-//	ErrClosed               the engine was closed                            Open the store again
-//	ErrOffline              the engine was opened without a server           Open it with one for network calls
-//	ErrInvalidArgument      a malformed argument or option                   fix the call; retrying cannot help
-//	Peers and trust
-//	ErrNoPeerKeys           the peer published no usable keys                wait until the peer registers
-//	ErrKeyBinding           the peer's published keys are not bound by       treat as an attack; do not message
-//	                        their signature: a forged key set                the peer until it is resolved
-//	ErrKeyChanged           TrustStrict: the peer's keys changed since       compare SafetyNumber out of band,
-//	                        they were verified (Verify: since the number     then Verify
-//	                        was shown)
-//	ErrUnverifiedPeer       TrustStrict: the peer was never verified         compare SafetyNumber, then Verify
-//	Conversations and groups
-//	ErrUnknownConversation  the engine holds nothing of that conversation    RefreshConversations or Sync first
-//	ErrNoConversationKey    no conversation key is held                      Sync (the key change may arrive), or
-//	                                                                         send, which sets a 1:1 key up
-//	ErrNotMember            this account, or a user named, is not a member;  operations: check the ids; events: show
-//	                        as Event.Err: the author was not a member at     as failed, never as from the author
-//	                        that point of the transcript (or the 1:1's)
-//	ErrRosterUnknown        no signed group change establishes the roster    Sync the group; no key is wrapped to a
-//	                        (Conversation.Roster is RosterUnknown)           roster the engine cannot confirm
-//	ErrRosterUnconfirmed    TrustStrict: members' place rests on trust on    confirm them (see Conversation.
-//	                        first use                                        UnconfirmedMembers) or use TOFU
-//	Sending
-//	ErrQueued               not delivered; kept in the outbox, encrypted,    show as pending; FlushOutbox later (the
-//	                        with its message id (*QueuedError)               same message id is reused)
-//	ErrRejected             refused for good by the server and dropped       tell the user what was not sent and why
-//	                        from the outbox (*RejectedError)
-//	ErrAudienceGrew         a queued group send refused for a stale key,     show its text (RejectedError.Text); the
-//	                        not sealed again: the group gained members       user sends it again if the new members
-//	                        since it was written (cause inside               should read it
-//	                        *RejectedError)
-//	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
-//	                        conversation's pending sends
-//	ErrMediaTooLarge        media above MaxMediaBytes                        send something smaller
-//	The server's answers
-//	ErrServerResponse       an answer that is malformed or does not match    retry later; report if it persists
-//	                        the request (endless paging, a wrong echo)
-//	ErrMediaTruncated       downloaded media shorter than announced          download again; do not show it
-//	ErrDeliveryRejected     Delivered.Err: a pushed event that cannot be     nothing: the next reconciliation
-//	                        routed, or held back (no roster of its group     fetches the conversation from /events
-//	                        yet: with ErrRosterUnknown)
-//	Events (Event.Err)
-//	ErrMalformed            not a well-formed event (bytes, ids, bounds)     show as failed
-//	ErrSignature            no valid signature by the sender's pinned key    show as failed, never as the sender's
-//	ErrUnknownKeyVersion    sealed under a key version this account does     show as not readable yet; a later Sync
-//	                        not hold (see AnomalyMissingKey)                 may bring the key change
-//	ErrDecrypt              verified, but the contents do not decrypt        show as failed
-//	ErrNotAuthorized        a member doing what only an admin, or the        show as failed; it was not applied
-//	                        message's author, may do
-//	ErrRosterDivergence     a group change that does not fit the roster      show as failed; the transcripts differ
-//	                        held (AnomalyRosterDivergence and others)        (see SyncResult.Anomalies)
-//	ErrReplayed             a genuine event served again out of place (new   ignore it: the original keeps its place
-//	                        sequence id, or another conversation)
-//	ErrKeyConflict          a second, different key for a key version held   show as failed; the held key is kept
-//	                                                                         and its author equivocates
-//
-// An event whose Err is set was stored as failed and took no effect. The
-// same sentinels describe KeyChange.KeyErr (why a key change gave this
-// account no key) and Event.Warnings; the Reason of an invalid reply
-// preview explains PreviewValidation.Status, which is what to act on.
+// The engine's errors are package xchat's (the module root): one family
+// of sentinels for the calls and for what an event can carry in Event.Err,
+// with *xchat.QueuedError and *xchat.RejectedError for sends, documented in
+// one table in that package's documentation (go doc github.com/xchat-go/xchat).
+// Test them with errors.Is and errors.As. An event whose Err is set was
+// stored as failed and took no effect.
 //
 // # Key backup
 //

@@ -10,36 +10,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 )
 
 // TrustPolicy decides how the engine treats peer public keys it has not
-// verified out of band.
-type TrustPolicy int
+// verified out of band. Its value is its name ("tofu" or "strict").
+type TrustPolicy string
 
 const (
 	// TrustOnFirstUse pins a peer's keys the first time they are fetched and
 	// keeps encrypting to a peer whose keys later change, after pinning the
 	// new keys and reporting a loud KeyChanged event. It is the default.
-	TrustOnFirstUse TrustPolicy = iota
+	TrustOnFirstUse TrustPolicy = "tofu"
 	// TrustStrict refuses to wrap a conversation key to any peer key that
 	// has not been verified with Engine.Verify, and in particular to a key
 	// that changed since it was verified.
-	TrustStrict
+	TrustStrict TrustPolicy = "strict"
 )
-
-// String returns "tofu", "strict", or "TrustPolicy(N)" for a value that is
-// neither.
-func (p TrustPolicy) String() string {
-	switch p {
-	case TrustOnFirstUse:
-		return "tofu"
-	case TrustStrict:
-		return "strict"
-	}
-	return fmt.Sprintf("TrustPolicy(%d)", int(p))
-}
 
 // valid reports whether p is one of the defined policies.
 func (p TrustPolicy) valid() bool { return p == TrustOnFirstUse || p == TrustStrict }
@@ -49,8 +38,9 @@ func (p TrustPolicy) valid() bool { return p == TrustOnFirstUse || p == TrustStr
 // defence in depth).
 func (p TrustPolicy) strict() bool { return p != TrustOnFirstUse }
 
-// KeyChangeKind classifies a KeyChanged report.
-type KeyChangeKind int
+// KeyChangeKind classifies a KeyChanged report. Its value is its name
+// ("rotated", "skipped", "backdated" or "implausible").
+type KeyChangeKind string
 
 // Kinds of KeyChanged reports. Peer key history only moves forward: the
 // versions published when a peer is first looked up are pinned together;
@@ -60,34 +50,21 @@ const (
 	// KeyRotated: New is the peer's newest published key set, above the
 	// pinned one. TrustOnFirstUse pins it; TrustStrict keeps it pending
 	// until Verify.
-	KeyRotated KeyChangeKind = iota
+	KeyRotated KeyChangeKind = "rotated"
 	// KeySkipped: New was published between the pinned version and the
 	// newest one, both first seen now. It is stored, so events it signed
 	// may verify, but never pinned; it is reported because no pin ever
 	// vouched for it.
-	KeySkipped
+	KeySkipped KeyChangeKind = "skipped"
 	// KeyBackdated: New appeared below the pinned version after that was
 	// pinned: a version history cannot grow into its past. It is refused:
 	// not stored, never used to verify anything.
-	KeyBackdated
+	KeyBackdated KeyChangeKind = "backdated"
 	// KeyImplausible: New's version lies further in the future than any
 	// clock allows (see maxVersionLead); pinning it would refuse every
 	// later honest version as backdated. It is refused like KeyBackdated.
-	KeyImplausible
+	KeyImplausible KeyChangeKind = "implausible"
 )
-
-// String returns "rotated", "skipped", "backdated" or "implausible".
-func (k KeyChangeKind) String() string {
-	switch k {
-	case KeySkipped:
-		return "skipped"
-	case KeyBackdated:
-		return "backdated"
-	case KeyImplausible:
-		return "implausible"
-	}
-	return "rotated"
-}
 
 // KeyChanged reports that a peer's published keys differ from the keys
 // pinned for that peer. Old is nil the first time a peer's keys are seen
@@ -146,23 +123,24 @@ type Engine struct {
 }
 
 // Open loads the account held by store and returns its engine. It fails with
-// ErrNoAccount when the store holds no identity (see CreateAccount).
+// xchat.ErrNoAccount when the store holds no identity (see CreateAccount).
 // server may be nil for offline use (History, Conversations, backups);
-// network operations then fail with ErrOffline.
+// network operations then fail with xchat.ErrOffline.
 func Open(ctx context.Context, store keystore.Store, server Server, opts ...Option) (*Engine, error) {
 	if store == nil {
-		return nil, fmt.Errorf("%w: nil store", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil store", xchat.ErrInvalidArgument)
 	}
 	cfg := config{
 		rand:         rand.Reader,
 		now:          time.Now,
+		policy:       TrustOnFirstUse,
 		workers:      runtime.GOMAXPROCS(0),
 		pageSize:     100,
 		maxSyncBytes: defaultMaxSyncBytes,
 	}
 	for _, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", ErrInvalidArgument)
+			return nil, fmt.Errorf("%w: nil option", xchat.ErrInvalidArgument)
 		}
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -170,7 +148,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 	}
 	id, err := store.Identity(ctx)
 	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, ErrNoAccount
+		return nil, xchat.ErrNoAccount
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: loading identity: %w", err)
@@ -208,7 +186,7 @@ func (e *Engine) Store() keystore.Store { return e.store }
 
 // Close zeroes the private keys held in memory. The store and server are
 // owned by the caller and are not closed. Calls after Close fail with
-// ErrClosed; Close must not run concurrently with other calls.
+// xchat.ErrClosed; Close must not run concurrently with other calls.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -223,32 +201,32 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// identity returns the key pair and registered version, or ErrClosed.
+// identity returns the key pair and registered version, or xchat.ErrClosed.
 func (e *Engine) identity() (*crypto.KeyPair, string, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {
-		return nil, "", ErrClosed
+		return nil, "", xchat.ErrClosed
 	}
 	return e.keys, e.pubVersion, nil
 }
 
 // registered returns the key pair and the registered public key version, or
-// ErrNotRegistered when the keys have not been published yet.
+// xchat.ErrNotRegistered when the keys have not been published yet.
 func (e *Engine) registered() (*crypto.KeyPair, string, error) {
 	kp, v, err := e.identity()
 	if err != nil {
 		return nil, "", err
 	}
 	if v == "" {
-		return nil, "", ErrNotRegistered
+		return nil, "", xchat.ErrNotRegistered
 	}
 	return kp, v, nil
 }
 
 func (e *Engine) srv() (Server, error) {
 	if e.server == nil {
-		return nil, ErrOffline
+		return nil, xchat.ErrOffline
 	}
 	return e.server, nil
 }

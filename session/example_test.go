@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/keystore"
@@ -121,7 +122,7 @@ func Example_startConversation() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.Kind, c.KeyVersion != "", session.PathID(cid) == session.PathID(c.ID))
+	fmt.Println(c.Kind, c.KeyVersion != "", api.ConversationPathID(cid) == api.ConversationPathID(c.ID))
 	// Both users compare this number out of band, then call Verify.
 	an, err := alice.SafetyNumber(ctx, bob.UserID())
 	if err != nil {
@@ -152,7 +153,7 @@ func Example_send() {
 		log.Fatal(err)
 	}
 	fmt.Println(sent.Entry.Text, sent.Entry.Verified)
-	if _, err := alice.React(ctx, sent.ConversationID, sent.SequenceID, "👍"); err != nil {
+	if _, err := alice.Send(ctx, sent.ConversationID, session.Outgoing{React: sent.SequenceID, Emoji: "👍"}); err != nil {
 		log.Fatal(err)
 	}
 	pending, err := alice.Outbox(ctx)
@@ -175,7 +176,7 @@ func Example_sync() {
 		log.Fatal(err)
 	}
 
-	res, err := bob.Sync(ctx, alice.UserID())
+	res, err := bob.Sync(ctx, alice.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func Example_group() {
 	if _, err := alice.SendText(ctx, gid, "welcome"); err != nil {
 		log.Fatal(err)
 	}
-	res, err := carol.Sync(ctx, gid)
+	res, err := carol.Sync(ctx, gid, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func Example_rosterState() {
 		log.Fatal(err)
 	}
 	for _, u := range []*session.Engine{alice, bob, carol} {
-		res, err := u.Sync(ctx, gid)
+		res, err := u.Sync(ctx, gid, nil)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -286,7 +287,7 @@ func Example_rotate() {
 	}
 	fmt.Println(second.KeyVersion == version, first.KeyVersion < version)
 
-	res, err := bob.Sync(ctx, first.ConversationID)
+	res, err := bob.Sync(ctx, first.ConversationID, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -349,13 +350,13 @@ func Example_reply() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := bob.Sync(ctx, alice.UserID()); err != nil { // bob needs the original to quote it
+	if _, err := bob.Sync(ctx, alice.UserID(), nil); err != nil { // bob needs the original to quote it
 		log.Fatal(err)
 	}
 	if _, err := bob.Send(ctx, alice.UserID(), session.Outgoing{Text: "yes!", ReplyTo: q.SequenceID}); err != nil {
 		log.Fatal(err)
 	}
-	res, err := alice.Sync(ctx, bob.UserID())
+	res, err := alice.Sync(ctx, bob.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -375,14 +376,14 @@ func Example_media() {
 	defer d.Close()
 	alice, bob := d.account(ctx, "alice"), d.account(ctx, "bob")
 	data := []byte("%PDF-1.7 minutes of the meeting")
-	_, err := alice.SendMedia(ctx, bob.UserID(), session.Media{
+	_, err := alice.Send(ctx, bob.UserID(), session.Outgoing{Text: "the minutes", Media: &session.Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "minutes.pdf",
-		Type: event.MediaFile, Caption: "the minutes",
-	})
+		Type: event.MediaFile,
+	}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := bob.Sync(ctx, alice.UserID())
+	res, err := bob.Sync(ctx, alice.UserID(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -411,7 +412,7 @@ func Example_strictTrust() {
 	bob := d.account(ctx, "bob", session.WithTrustPolicy(session.TrustStrict))
 
 	_, err := bob.SendText(ctx, alice.UserID(), "hi")
-	fmt.Println(errors.Is(err, session.ErrUnverifiedPeer))
+	fmt.Println(errors.Is(err, xchat.ErrUnverifiedPeer))
 
 	// Both read their safety number to each other (in person, by phone…).
 	theirs, err := alice.SafetyNumber(ctx, bob.UserID())

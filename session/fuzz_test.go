@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"testing"
+
+	"github.com/xchat-go/xchat/api"
 )
 
 // FuzzReceive feeds arbitrary events to receive (offline): it must never
@@ -43,7 +45,7 @@ func FuzzCanonicalID(f *testing.F) {
 		if err != nil || c2 != c {
 			t.Fatalf("CanonicalID(%q) = %q, again %q (%v)", s, c, c2, err)
 		}
-		if !IsGroup(c) && PathID(c) == c {
+		if !IsGroup(c) && api.ConversationPathID(c) == c {
 			t.Fatalf("path form of %q unchanged", c)
 		}
 	})

@@ -69,7 +69,7 @@ func TestDeletedEventsAreNotGaps(t *testing.T) {
 					}
 					seqs, cid = append(seqs, s.SequenceID), s.ConversationID
 				}
-				if _, err := bob.e.Sync(ctx, cid); err != nil {
+				if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 					t.Fatal(err)
 				}
 				// One message, then two adjacent ones including the newest.
@@ -88,7 +88,7 @@ func TestDeletedEventsAreNotGaps(t *testing.T) {
 				}
 				for _, u := range users {
 					for round := range 3 {
-						res, err := u.e.Sync(ctx, cid)
+						res, err := u.e.Sync(ctx, cid, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -131,7 +131,7 @@ func TestWithheldEventStillGap(t *testing.T) {
 				seqs, cid = append(seqs, s.SequenceID), s.ConversationID
 			}
 			if storedBefore {
-				if _, err := bob.e.Sync(ctx, cid); err != nil {
+				if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -140,7 +140,7 @@ func TestWithheldEventStillGap(t *testing.T) {
 			}
 			ws.hide[seqs[3]] = true // withheld, never deleted
 			for round := range 2 {
-				res, err := bob.e.Sync(ctx, cid)
+				res, err := bob.e.Sync(ctx, cid, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -215,7 +215,7 @@ func TestHonestChurnHasNoChainAnomalies(t *testing.T) {
 				}
 				switch rng.IntN(3) {
 				case 0:
-					_, err = u.e.React(ctx, cid, tg, "👍")
+					_, err = u.e.Send(ctx, cid, Outgoing{React: tg, Emoji: "👍"})
 				case 1:
 					err = u.e.MarkRead(ctx, cid, tg)
 				default:
@@ -225,7 +225,7 @@ func TestHonestChurnHasNoChainAnomalies(t *testing.T) {
 				steps += "o"
 			case r == 8 && len(own[u]) > 0:
 				tg := own[u][rng.IntN(len(own[u]))]
-				_, err = u.e.Edit(ctx, cid, tg, "edited")
+				_, err = u.e.Send(ctx, cid, Outgoing{Edit: tg, Text: "edited"})
 				steps += fmt.Sprintf("[%s edit %s]", u.name, tg)
 				steps += "e"
 			case r == 9:
@@ -243,7 +243,7 @@ func TestHonestChurnHasNoChainAnomalies(t *testing.T) {
 				steps += "r"
 			default:
 				var res *SyncResult
-				res, err = u.e.Sync(ctx, cid)
+				res, err = u.e.Sync(ctx, cid, nil)
 				steps += "y"
 				if err == nil {
 					if g := gapsOf(res); len(g) > 0 {

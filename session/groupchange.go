@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
@@ -99,7 +100,7 @@ func (e *Engine) groupRoster(opts GroupOptions) (members, admins []string, err e
 	}
 	members = normaliseIDs(append(slices.Clone(opts.Members), e.userID))
 	if len(members) < 2 {
-		return nil, nil, fmt.Errorf("%w: a group needs at least one other member", ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%w: a group needs at least one other member", xchat.ErrInvalidArgument)
 	}
 	admins = normaliseIDs(opts.Admins)
 	if len(admins) == 0 {
@@ -107,7 +108,7 @@ func (e *Engine) groupRoster(opts GroupOptions) (members, admins []string, err e
 	}
 	for _, a := range admins {
 		if !slices.Contains(members, a) {
-			return nil, nil, fmt.Errorf("%w: admin %s is not a member", ErrInvalidArgument, a)
+			return nil, nil, fmt.Errorf("%w: admin %s is not a member", xchat.ErrInvalidArgument, a)
 		}
 	}
 	return members, admins, nil
@@ -134,12 +135,12 @@ func initializeGroup(ctx context.Context, srv Server) (string, error) {
 		return "", fmt.Errorf("session: initializing group: %w", err)
 	}
 	if ini.Data == nil || !IsGroup(ini.Data.ConversationID) {
-		return "", fmt.Errorf("%w: initialize returned no valid group id", ErrServerResponse)
+		return "", fmt.Errorf("%w: initialize returned no valid group id", xchat.ErrServerResponse)
 	}
 	return ini.Data.ConversationID, nil
 }
 
-// unusedGroupID fails with ErrServerResponse when the engine already holds
+// unusedGroupID fails with xchat.ErrServerResponse when the engine already holds
 // anything of the group id the server minted (a record, a key, a roster):
 // a server that re-mints a known group's id would have the create replace
 // that group's roster with the new group's members, and the next message to
@@ -148,7 +149,7 @@ func (e *Engine) unusedGroupID(ctx context.Context, gid string) error {
 	_, err := e.store.Conversation(ctx, gid)
 	switch {
 	case err == nil:
-		return fmt.Errorf("%w: initialize returned %s, a group this account already holds", ErrServerResponse, gid)
+		return fmt.Errorf("%w: initialize returned %s, a group this account already holds", xchat.ErrServerResponse, gid)
 	case !errors.Is(err, keystore.ErrNotFound):
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
@@ -156,7 +157,7 @@ func (e *Engine) unusedGroupID(ctx context.Context, gid string) error {
 	switch {
 	case err == nil:
 		k.Key.Zero()
-		return fmt.Errorf("%w: initialize returned %s, a group this account holds keys of", ErrServerResponse, gid)
+		return fmt.Errorf("%w: initialize returned %s, a group this account holds keys of", xchat.ErrServerResponse, gid)
 	case !errors.Is(err, keystore.ErrNotFound):
 		return fmt.Errorf("session: reading conversation keys: %w", err)
 	}
@@ -207,7 +208,7 @@ func (e *Engine) signGroupChange(sg *signer, cid string, change *tevent.GroupCha
 	}
 	payload, err := groupChangePayload(crypto.Header{MessageID: mid, SenderID: e.userID, ConversationID: cid}, change)
 	if err != nil {
-		return "", api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return "", api.ActionSignature{}, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	f := false
 	detail := &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: change, ForKeyRotation: &f}}
@@ -267,7 +268,7 @@ func postCreate(ctx context.Context, srv Server, gid string, p *preparedKey, c *
 // indexes the create's message id so the create read back is recognised.
 func (e *Engine) commitCreate(ctx context.Context, p *preparedKey, gid string, opts GroupOptions, c *tevent.GroupCreate, mid string) error {
 	return e.commitKey(ctx, p, func(tx keystore.Tx, rec *keystore.Conversation, m *convMeta) error {
-		rec.Type = KindGroup
+		rec.Type = kindGroup
 		rec.Members = c.MemberIds
 		if c.Title != nil {
 			m.Title, m.TitleCipher = opts.Title, *c.Title
@@ -286,8 +287,8 @@ func (e *Engine) commitCreate(ctx context.Context, p *preparedKey, gid string, o
 // is wrapped to every member (old and new) and the request carries the two
 // action signatures (the key change and the GroupMemberAddChange over the
 // current roster, held from signed group changes). Only admins add members
-// (ErrNotAuthorized otherwise); the roster must be known (ErrRosterUnknown)
-// and, under TrustStrict, confirmed (ErrRosterUnconfirmed).
+// (xchat.ErrNotAuthorized otherwise); the roster must be known (xchat.ErrRosterUnknown)
+// and, under TrustStrict, confirmed (xchat.ErrRosterUnconfirmed).
 func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) error {
 	defer e.deliverChanges()
 	srv, err := e.srv()
@@ -303,7 +304,7 @@ func (e *Engine) AddMembers(ctx context.Context, id string, userIDs ...string) e
 		return err
 	}
 	if !IsGroup(cid) {
-		return fmt.Errorf("%w: %s is not a group", ErrInvalidArgument, cid)
+		return fmt.Errorf("%w: %s is not a group", xchat.ErrInvalidArgument, cid)
 	}
 	for _, u := range userIDs {
 		if err := checkUserID(u); err != nil {
@@ -325,7 +326,7 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 	defer unlock()
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
-		return fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	}
 	if err != nil {
 		return fmt.Errorf("session: reading conversation: %w", err)
@@ -374,7 +375,7 @@ func (e *Engine) addLists(ctx context.Context, cid string, userIDs []string) (cu
 		return nil, nil, nil, err
 	}
 	if !roster.admin(e.userID) {
-		return nil, nil, nil, fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", ErrNotAuthorized)
+		return nil, nil, nil, fmt.Errorf("%w: only group admins may add members, and this account is not one in the roster held", xchat.ErrNotAuthorized)
 	}
 	for _, u := range normaliseIDs(userIDs) {
 		if !slices.Contains(current, u) {
@@ -382,7 +383,7 @@ func (e *Engine) addLists(ctx context.Context, cid string, userIDs []string) (cu
 		}
 	}
 	if len(added) == 0 {
-		return nil, nil, nil, fmt.Errorf("%w: every user is already a member", ErrInvalidArgument)
+		return nil, nil, nil, fmt.Errorf("%w: every user is already a member", xchat.ErrInvalidArgument)
 	}
 	admins = normaliseIDs(slices.Concat(roster.Admins, roster.Claimed))
 	if admins == nil {
@@ -427,7 +428,7 @@ func postMemberAdd(ctx context.Context, srv Server, cid string, p *preparedKey, 
 	if title != nil {
 		req.EncryptedTitle = *title
 	}
-	resp, err := srv.AddGroupMembers(ctx, PathID(cid), req)
+	resp, err := srv.AddGroupMembers(ctx, api.ConversationPathID(cid), req)
 	if err != nil {
 		return fmt.Errorf("session: adding members: %w", err)
 	}

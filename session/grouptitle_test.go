@@ -17,7 +17,7 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil { // bob holds the first key
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil { // bob holds the first key
 		t.Fatal(err)
 	}
 	if err := alice.e.AddMembers(ctx, gid, carol.id); err != nil {
@@ -38,7 +38,7 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 		return out
 	}
 	for _, u := range []*testUser{alice, bob, carol} {
-		res, err := u.e.Sync(ctx, gid)
+		res, err := u.e.Sync(ctx, gid, nil)
 		if err != nil {
 			t.Fatalf("%s sync: %v", u.name, err)
 		}

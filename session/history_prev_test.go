@@ -14,7 +14,7 @@ func TestHistoryPreviousSequenceID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := bob.e.Sync(ctx, alice.id)
+	res, err := bob.e.Sync(ctx, alice.id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

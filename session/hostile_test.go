@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -126,12 +127,13 @@ func hostileSetup(t *testing.T) (context.Context, *testNet, *testUser, *testUser
 func syncErrs(t *testing.T, ctx context.Context, u *testUser, cid string) (map[string]error, *SyncResult) {
 	t.Helper()
 	errs := map[string]error{}
-	res, err := u.e.SyncEach(ctx, cid, func(ev *event.Event) error {
+	res, err := u.e.Sync(ctx, cid, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})
+
 	if err != nil {
-		t.Fatalf("SyncEach: %v", err)
+		t.Fatalf("Sync with fn: %v", err)
 	}
 	return errs, res
 }
@@ -161,7 +163,7 @@ func TestHostileForgedSignature(t *testing.T) {
 		t.Fatalf("errors %v", errs)
 	}
 	if got := texts(res.Entries); len(got) != 0 {
-		t.Fatalf("SyncEach collected entries %q", got)
+		t.Fatalf("Sync with fn collected entries %q", got)
 	}
 	h := testutil.Must(bob.e.History(ctx, cid, "", 0))(t)
 	for _, e := range h {
@@ -302,7 +304,7 @@ func TestHostileBrokenChain(t *testing.T) {
 
 func TestHostileEquivocation(t *testing.T) {
 	ctx, _, _, bob, ts, cid, sent := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Later the server serves other bytes under a stored sequence id.
@@ -330,7 +332,7 @@ func TestHostileEquivocation(t *testing.T) {
 
 func TestHostileReplayedOldKeyChange(t *testing.T) {
 	ctx, _, alice, bob, ts, cid, _ := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := testutil.Must(bob.e.Conversation(ctx, cid))(t)
@@ -342,7 +344,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 			oldKC = r.Meta.KeyChangeEvents()[0]
 		}
 	})
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	v2, err := alice.e.Rotate(ctx, cid)
@@ -353,7 +355,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.set(nil)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
@@ -372,7 +374,7 @@ func TestHostileReplayedOldKeyChange(t *testing.T) {
 		r.Meta.ConversationKeyEvents = []string{replay}
 		r.Meta.MissingConversationKeyChangeEvents = nil
 	})
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := testutil.Must(bob.e.Conversation(ctx, cid))(t); c.KeyVersion != v2 {
@@ -404,7 +406,7 @@ func TestHostileKeySubstitution(t *testing.T) {
 		}
 	}
 	ts.mu.Unlock()
-	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, ErrKeyBinding) {
+	if _, err := alice.e.SendText(ctx, bob.id, "secret"); !errors.Is(err, xchat.ErrKeyBinding) {
 		t.Fatalf("send with substituted key: %v", err)
 	}
 	if p := testutil.Must(alice.e.Peer(ctx, bob.id))(t); p.Current != nil {
@@ -434,7 +436,7 @@ func TestHostileSendResponse(t *testing.T) {
 	raw := testutil.Must(alice.store.Events(ctx, first.ConversationID, "", 0))(t)
 	_ = h
 	firstEvent = wire.EncodeB64(raw[len(raw)-1].Raw)
-	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, ErrServerResponse) {
+	if _, err := alice.e.SendText(ctx, bob.id, "two"); !errors.Is(err, xchat.ErrServerResponse) {
 		t.Fatalf("mismatched send response: %v", err)
 	}
 	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
@@ -471,10 +473,10 @@ func TestHostileSendEchoAltered(t *testing.T) {
 				r.Data.EncodedMessageEvent = editEvent(t, r.Data.EncodedMessageEvent, alter)
 			}
 			ts.mu.Unlock()
-			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, ErrServerResponse) {
+			if _, err := alice.e.SendText(ctx, bob.id, "altered on the way back"); !errors.Is(err, xchat.ErrServerResponse) {
 				t.Fatalf("altered echo: %v", err)
 			}
-			cid, err := OneToOneID(alice.id, bob.id)
+			cid, err := oneToOneID(alice.id, bob.id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -515,7 +517,7 @@ func TestHostileWrongConversation(t *testing.T) {
 
 func TestHostileOutsiderKeyChange(t *testing.T) {
 	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := testutil.Must(bob.e.Conversation(ctx, cid))(t)
@@ -537,7 +539,7 @@ func TestHostileOutsiderKeyChange(t *testing.T) {
 		r.Meta.ConversationKeyEvents = append(r.Meta.ConversationKeyEvents, env)
 	})
 	errs, _ := syncErrs(t, ctx, bob, cid)
-	if !errors.Is(errs[mid], ErrNotMember) {
+	if !errors.Is(errs[mid], xchat.ErrNotMember) {
 		t.Fatalf("errors %v", errs)
 	}
 	if after := testutil.Must(bob.e.Conversation(ctx, cid))(t); after.KeyVersion != before.KeyVersion {
@@ -562,7 +564,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "hi"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := testutil.Must(bob.e.Conversation(ctx, gid))(t)
@@ -580,7 +582,7 @@ func TestHostileOutsiderGroupKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "more"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatal(err)
 	}
 	if after := testutil.Must(bob.e.Conversation(ctx, gid))(t); after.KeyVersion != before.KeyVersion {

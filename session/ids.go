@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// OneToOneID returns the canonical id of the one-to-one conversation between
+// oneToOneID returns the canonical id of the one-to-one conversation between
 // users a and b, the form carried inside events and covered by signatures:
 // the two user ids ordered numerically and joined by ':' ("9:10").
-func OneToOneID(a, b string) (string, error) {
+func oneToOneID(a, b string) (string, error) {
 	if err := checkUserID(a); err != nil {
 		return "", err
 	}
@@ -18,7 +19,7 @@ func OneToOneID(a, b string) (string, error) {
 		return "", err
 	}
 	if a == b {
-		return "", fmt.Errorf("%w: a conversation needs two distinct users", ErrInvalidArgument)
+		return "", fmt.Errorf("%w: a conversation needs two distinct users", xchat.ErrInvalidArgument)
 	}
 	return wire.OneToOneID(a, b), nil
 }
@@ -26,25 +27,21 @@ func OneToOneID(a, b string) (string, error) {
 // CanonicalID normalises any accepted conversation id form to the form used
 // in events and signatures: "A:B" or "A-B" in either order becomes the
 // numerically sorted "min:max"; a bare user id names the one-to-one
-// conversation between that user and self; a group id "g<digits>" is
-// returned unchanged. Anything else fails with ErrInvalidArgument.
+// conversation between that user and self (so CanonicalID(a, b) is the
+// id of the one-to-one conversation of users a and b); a group id
+// "g<digits>" is returned unchanged. Anything else fails with
+// xchat.ErrInvalidArgument.
 func CanonicalID(id, self string) (string, error) {
 	if isGroupID(id) {
 		return id, nil
 	}
 	if i := strings.IndexAny(id, ":-"); i >= 0 {
-		return OneToOneID(id[:i], id[i+1:])
+		return oneToOneID(id[:i], id[i+1:])
 	}
 	if isUserID(id) {
-		return OneToOneID(id, self)
+		return oneToOneID(id, self)
 	}
-	return "", fmt.Errorf("%w: conversation id %q", ErrInvalidArgument, id)
-}
-
-// PathID returns the REST path form of a canonical conversation id: "A-B"
-// for a one-to-one conversation, the group id unchanged.
-func PathID(canonical string) string {
-	return strings.Replace(canonical, ":", "-", 1)
+	return "", fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, id)
 }
 
 // IsGroup reports whether id is a group conversation id ("g" followed by
@@ -59,7 +56,7 @@ func isGroupID(id string) bool {
 func peerOf(canonical, self string) (string, error) {
 	a, b, ok := strings.Cut(canonical, ":")
 	if !ok {
-		return "", fmt.Errorf("%w: %q is not a one-to-one conversation", ErrInvalidArgument, canonical)
+		return "", fmt.Errorf("%w: %q is not a one-to-one conversation", xchat.ErrInvalidArgument, canonical)
 	}
 	switch self {
 	case a:
@@ -67,5 +64,5 @@ func peerOf(canonical, self string) (string, error) {
 	case b:
 		return a, nil
 	}
-	return "", fmt.Errorf("%w: %q", ErrNotMember, canonical)
+	return "", fmt.Errorf("%w: %q", xchat.ErrNotMember, canonical)
 }

@@ -189,7 +189,7 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 	ctx := ctxT(t)
 	bob, rs := sampleEngine(t, s, "222", nil)
 	rs.pages["111-222"] = oneToOnePage(s)
-	res, err := bob.Sync(ctx, "111")
+	res, err := bob.Sync(ctx, "111", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestSDKSamplesDecryptThroughSync(t *testing.T) {
 		Data: []api.ChatMessageEvent{{EncodedEvent: s.GroupMembersChange.EncodedEvents[1]}, {EncodedEvent: s.GroupCreate.EncodedEvents[1]}},
 		Meta: &api.ChatEventsMeta{ConversationKeyEvents: []string{s.GroupCreate.EncodedEvents[0], s.GroupMembersChange.EncodedEvents[0]}},
 	}
-	res, err = carol.Sync(ctx, gid)
+	res, err = carol.Sync(ctx, gid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 				rs.pages["111-222"] = &api.GetChatConversationEventsResponse{
 					Data: []api.ChatMessageEvent{{EncodedEvent: s.Messages[0].EncodedEvent}},
 					Meta: &api.ChatEventsMeta{ConversationKeyEvents: []string{s.KeyChange.EncodedEvent}}}
-				if _, err := e.Sync(ctx, "111:222"); err != nil {
+				if _, err := e.Sync(ctx, "111:222", nil); err != nil {
 					t.Fatal(err)
 				}
 				rnd.b = append(bytes.Clone(mce.Contents[:24]), uuidBytes(t, m.SendPayload.MessageID)...)
@@ -326,11 +326,11 @@ func TestSDKByteIdenticalSends(t *testing.T) {
 			case "reply":
 				sent, err = e.Send(ctx, "111:222", Outgoing{Text: "pong", ReplyTo: target})
 			case "edit":
-				sent, err = e.Edit(ctx, "111:222", target, "hello bob (edited)")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Edit: target, Text: "hello bob (edited)"})
 			case "reaction-add":
-				sent, err = e.React(ctx, "111:222", target, "👍")
+				sent, err = e.Send(ctx, "111:222", Outgoing{React: target, Emoji: "👍"})
 			case "reaction-remove":
-				sent, err = e.Unreact(ctx, "111:222", target, "👍")
+				sent, err = e.Send(ctx, "111:222", Outgoing{Unreact: target, Emoji: "👍"})
 			default:
 				t.Fatalf("no reproduction for SDK sample %s: add one here", m.Name)
 			}

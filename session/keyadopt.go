@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -81,7 +82,7 @@ func (s *syncState) adoptKeys(ctx context.Context, tx keystore.Tx, kcs []*event.
 // adoptKeysTx is adoptKeys for the key changes kcs of cid, whatever
 // reads them (a sync's page, a single received event): each is screened
 // (screenKey), its key stored (adoptKeyTx) and added to keys; one whose
-// version holds another key fails alone (ErrKeyConflict, unverified).
+// version holds another key fails alone (xchat.ErrKeyConflict, unverified).
 func (e *Engine) adoptKeysTx(ctx context.Context, tx keystore.Tx, cid string, keys *storeKeys, kcs []*event.Event) (usable []*event.Event, err error) {
 	for _, ev := range kcs {
 		kc := ev.KeyChange
@@ -92,7 +93,7 @@ func (e *Engine) adoptKeysTx(ctx context.Context, tx keystore.Tx, cid string, ke
 		made, err := e.adoptKeyTx(ctx, tx, cid, ev)
 		if err != nil {
 			if errors.Is(err, keystore.ErrConflict) {
-				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", ErrKeyConflict, cid, kc.Version))
+				ev.Err = errors.Join(ev.Err, fmt.Errorf("%w: conversation %s, version %s", xchat.ErrKeyConflict, cid, kc.Version))
 				ev.Verified = false
 				continue
 			}
@@ -114,12 +115,12 @@ func (e *Engine) adoptKeysTx(ctx context.Context, tx keystore.Tx, cid string, ke
 // storing transaction's gates (gateEvent) must come to the same verdict,
 // and the store must hold the change (not other bytes under its sequence
 // id). Should either fail, its key must not stay usable: the transaction
-// fails (ErrServerResponse) and nothing of it is stored.
+// fails (xchat.ErrServerResponse) and nothing of it is stored.
 func keysAgree(ctx context.Context, tx keystore.Tx, cid string, usable []*event.Event) error {
 	for _, ev := range usable {
 		if !ev.Verified {
 			return fmt.Errorf("%w: %s: key change %s (version %s) was refused when stored after its key was adopted: %w",
-				ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version, ev.Err)
+				xchat.ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version, ev.Err)
 		}
 		old, err := eventAt(ctx, tx, cid, ev.SequenceID)
 		if err != nil {
@@ -137,7 +138,7 @@ func keysAgree(ctx context.Context, tx keystore.Tx, cid string, usable []*event.
 		}
 		if !stored {
 			return fmt.Errorf("%w: %s: key change %s (version %s) is not stored as served after its key was adopted",
-				ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version)
+				xchat.ErrServerResponse, cid, ev.SequenceID, ev.KeyChange.Version)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
@@ -68,7 +69,7 @@ func (e *Engine) validPublished(uid string, published []api.PublicKey, known ver
 	}
 	if len(valid) == 0 {
 		if len(errs) == 0 {
-			return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, uid)
+			return nil, fmt.Errorf("%w: user %s", xchat.ErrNoPeerKeys, uid)
 		}
 		return nil, errors.Join(errs...)
 	}
@@ -127,7 +128,7 @@ func versionsOf(published []api.PublicKey) []string {
 
 // pinError is the error pinPeer returns for err.
 func pinError(uid string, err error) error {
-	if errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys) {
+	if errors.Is(err, xchat.ErrKeyChanged) || errors.Is(err, xchat.ErrNoPeerKeys) {
 		return err
 	}
 	return fmt.Errorf("session: pinning keys of %s: %w", uid, err)
@@ -138,7 +139,7 @@ func pinError(uid string, err error) error {
 var errPinAlone = errors.New("session: pin users one by one")
 
 // pinPeers is pinPeer for the users of one batch, in one transaction
-// instead of one each. A refused user (ErrKeyChanged, ErrNoPeerKeys)
+// instead of one each. A refused user (xchat.ErrKeyChanged, xchat.ErrNoPeerKeys)
 // changes nothing, as in pinPeer: apply decides every refusal before the
 // user's first write; should one ever come after a write, the batch is
 // pinned again user by user, each in a transaction of its own.
@@ -170,7 +171,7 @@ func (e *Engine) pinPeers(ctx context.Context, uids []string, byUser map[string]
 					reports = append(reports, p.reports...)
 				case p.wrote:
 					return errPinAlone
-				case errors.Is(err, ErrKeyChanged) || errors.Is(err, ErrNoPeerKeys):
+				case errors.Is(err, xchat.ErrKeyChanged) || errors.Is(err, xchat.ErrNoPeerKeys):
 					errs = append(errs, err)
 				default:
 					return pinError(uid, err)
@@ -220,7 +221,7 @@ func (p *pinning) put(k *PeerKey, pinned, verified bool, origin string) error {
 		FirstSeen: p.now, LastSeen: p.now, Pinned: pinned, Verified: verified, Origin: origin,
 	})
 	if errors.Is(err, keystore.ErrConflict) {
-		return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, p.uid, k.Version)
+		return fmt.Errorf("%w: server changed the keys of user %s version %s", xchat.ErrKeyChanged, p.uid, k.Version)
 	}
 	return err
 }
@@ -241,7 +242,7 @@ func (p *pinning) apply(valid []*PeerKey) error {
 	for _, k := range valid {
 		if old, ok := known[k.Version]; ok {
 			if !old.sameKeys(k) {
-				return fmt.Errorf("%w: server changed the keys of user %s version %s", ErrKeyChanged, p.uid, k.Version)
+				return fmt.Errorf("%w: server changed the keys of user %s version %s", xchat.ErrKeyChanged, p.uid, k.Version)
 			}
 			p.kept[k.Version] = true
 			accepted = append(accepted, k)
@@ -258,7 +259,7 @@ func (p *pinning) apply(valid []*PeerKey) error {
 	}
 	if len(accepted) == 0 {
 		if cur == nil {
-			return fmt.Errorf("%w: user %s publishes no acceptable key version", ErrNoPeerKeys, p.uid)
+			return fmt.Errorf("%w: user %s publishes no acceptable key version", xchat.ErrNoPeerKeys, p.uid)
 		}
 		return nil
 	}

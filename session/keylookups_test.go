@@ -47,16 +47,16 @@ func keyLookupFlow(t *testing.T, wrap func(Server) Server) int {
 	mu.Unlock()
 	_, err := alice.e.SendText(ctx, bob.id, "hi bob")
 	must(err)
-	_, err = bob.e.Sync(ctx, alice.id)
+	_, err = bob.e.Sync(ctx, alice.id, nil)
 	must(err)
 	_, err = bob.e.SendText(ctx, alice.id, "hi alice")
 	must(err)
-	_, err = alice.e.Sync(ctx, bob.id)
+	_, err = alice.e.Sync(ctx, bob.id, nil)
 	must(err)
 	gid, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id, carol.id}})
 	must(err)
 	for _, u := range []*testUser{bob, carol} {
-		_, err = u.e.Sync(ctx, gid)
+		_, err = u.e.Sync(ctx, gid, nil)
 		must(err)
 	}
 	_, err = carol.e.SendText(ctx, gid, "hello group")
@@ -65,18 +65,18 @@ func keyLookupFlow(t *testing.T, wrap func(Server) Server) int {
 	_, err = alice.e.Rotate(ctx, gid)
 	must(err)
 	for _, u := range []*testUser{alice, bob, carol, dave} {
-		_, err = u.e.Sync(ctx, gid)
+		_, err = u.e.Sync(ctx, gid, nil)
 		must(err)
 	}
 	_, err = dave.e.SendText(ctx, gid, "thanks")
 	must(err)
 	for _, u := range []*testUser{alice, bob, carol} {
-		_, err = u.e.Sync(ctx, gid)
+		_, err = u.e.Sync(ctx, gid, nil)
 		must(err)
 	}
 	_, err = bob.e.SendText(ctx, alice.id, "bye")
 	must(err)
-	_, err = alice.e.Sync(ctx, bob.id)
+	_, err = alice.e.Sync(ctx, bob.id, nil)
 	must(err)
 	mu.Lock()
 	defer mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -308,7 +309,7 @@ func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.Conversat
 	latest, err := e.store.LatestConversationKey(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return nil, "", "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+		return nil, "", "", fmt.Errorf("%w: %s", xchat.ErrNoConversationKey, cid)
 	case err != nil:
 		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
 	}
@@ -334,7 +335,7 @@ func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.Conversat
 			return &ck, keys[i].Version, keys[i].CreatedBy, nil
 		}
 	}
-	return nil, "", "", fmt.Errorf("%w: %s", ErrNoConversationKey, cid)
+	return nil, "", "", fmt.Errorf("%w: %s", xchat.ErrNoConversationKey, cid)
 }
 
 // errUnvouchedKey reports that the newest key of a group was made by a
@@ -348,7 +349,7 @@ var errUnvouchedKey = errors.New("session: the group's newest key was made by a 
 // roster (under TrustStrict a confirmed one): a key change signed by anyone
 // else, adopted while the roster was unknown (all group changes withheld),
 // would let its maker read what is sent. A group whose roster no signed
-// change establishes has no encryption key (ErrRosterUnknown); one whose
+// change establishes has no encryption key (xchat.ErrRosterUnknown); one whose
 // newest key has an unvouched maker gives errUnvouchedKey.
 func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
 	if !IsGroup(cid) {
@@ -382,7 +383,7 @@ func (e *Engine) encryptionKeyWith(ctx context.Context, cid string, r *rosterRec
 func (e *Engine) vouchKeyMaker(r *rosterRec, cid, version, maker string) error {
 	switch {
 	case r.Base == "":
-		return fmt.Errorf("%w: %s: no signed group change of this group has been accepted, so nothing says who may read its key (version %s, made by %s); sync the group, or ask a member to add this account again", ErrRosterUnknown, cid, version, maker)
+		return fmt.Errorf("%w: %s: no signed group change of this group has been accepted, so nothing says who may read its key (version %s, made by %s); sync the group, or ask a member to add this account again", xchat.ErrRosterUnknown, cid, version, maker)
 	case maker == e.userID:
 		return nil
 	case maker == "" || !slices.Contains(r.effective(), maker):
@@ -399,7 +400,7 @@ func (e *Engine) hasKey(ctx context.Context, cid string) (bool, error) {
 	if err == nil {
 		k.Zero()
 	}
-	if errors.Is(err, ErrNoConversationKey) {
+	if errors.Is(err, xchat.ErrNoConversationKey) {
 		return false, nil
 	}
 	return err == nil, err

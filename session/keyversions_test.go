@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -61,7 +62,7 @@ func (r *keyStoreRig) put(v string, verified bool, fill byte) {
 // is usable.
 func TestHeldKeySkipsUnusableHighVersions(t *testing.T) {
 	r := newKeyStoreRig(t)
-	if _, _, _, err := r.e.heldKey(r.ctx, keyRigConv); !errors.Is(err, ErrNoConversationKey) {
+	if _, _, _, err := r.e.heldKey(r.ctx, keyRigConv); !errors.Is(err, xchat.ErrNoConversationKey) {
 		t.Fatalf("no key stored: %v", err)
 	}
 	want := func(v string, fill byte) {

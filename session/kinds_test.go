@@ -1,10 +1,13 @@
 package session
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -36,22 +39,22 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid := first.ConversationID
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := bob.e.Send(ctx, cid, Outgoing{Text: "nice", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
 	}
-	react, err := bob.e.React(ctx, cid, first.SequenceID, "👍")
+	react, err := bob.e.Send(ctx, cid, Outgoing{React: first.SequenceID, Emoji: "👍"})
 	if err != nil {
 		t.Fatalf("React: %v", err)
 	}
-	unreact, err := bob.e.Unreact(ctx, cid, first.SequenceID, "👍")
+	unreact, err := bob.e.Send(ctx, cid, Outgoing{Unreact: first.SequenceID, Emoji: "👍"})
 	if err != nil {
 		t.Fatalf("Unreact: %v", err)
 	}
-	edit, err := alice.e.Edit(ctx, cid, first.SequenceID, "see https://x.com now")
+	edit, err := alice.e.Send(ctx, cid, Outgoing{Edit: first.SequenceID, Text: "see https://x.com now"})
 	if err != nil {
 		t.Fatalf("Edit: %v", err)
 	}
@@ -62,7 +65,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 		t.Fatalf("MarkRead: %v", err)
 	}
 
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := alice.e.History(ctx, cid, "", 0)
@@ -94,14 +97,14 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	}
 
 	// A reply after the edit quotes the edited text and embeds the edit.
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply2, err := bob.e.Send(ctx, cid, Outgoing{Text: "edited!", ReplyTo: first.SequenceID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
@@ -113,7 +116,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if _, err := alice.e.Rotate(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply3, err := bob.e.Send(ctx, cid, Outgoing{Text: "after rotation", ReplyTo: first.SequenceID})
@@ -125,7 +128,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	}
 	carolView := n.user("carol")
 	_ = carolView
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
@@ -137,7 +140,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if err := alice.e.DeleteMessages(ctx, cid, []string{first.SequenceID}, true); err != nil {
 		t.Fatalf("DeleteMessages: %v", err)
 	}
-	res, err := bob.e.Sync(ctx, cid)
+	res, err := bob.e.Sync(ctx, cid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +171,7 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	if err := bob.e.DeleteMessages(ctx, cid, []string{reply.SequenceID}, true); err != nil {
 		t.Fatalf("bob deletes his reply: %v", err)
 	}
-	if _, err := alice.e.Sync(ctx, cid); err != nil {
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h = testutil.Must(alice.e.History(ctx, cid, "", 0))(t)
@@ -180,5 +183,45 @@ func TestMessageKindsRoundTrip(t *testing.T) {
 	}
 	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
 		t.Fatalf("outbox not empty: %+v", out)
+	}
+}
+
+// TestSendRefusesMixedOutgoing: an Outgoing that asks for two things, or
+// carries fields that do not belong to what it sends, fails with
+// xchat.ErrInvalidArgument before anything is queued; each kind alone still goes
+// out.
+func TestSendRefusesMixedOutgoing(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	first := testutil.Must(alice.e.SendText(ctx, bob.id, "hello"))(t)
+	cid, seq := first.ConversationID, first.SequenceID
+	media := &Media{Data: strings.NewReader("x"), Size: 1, Filename: "x.bin"}
+	for name, m := range map[string]Outgoing{
+		"edit and react":         {Edit: seq, React: seq, Emoji: "👍"},
+		"react and unreact":      {React: seq, Unreact: seq, Emoji: "👍"},
+		"media and edit":         {Media: media, Edit: seq},
+		"edit with reply":        {Edit: seq, Text: "x", ReplyTo: seq},
+		"edit with ttl":          {Edit: seq, Text: "x", TTL: time.Hour},
+		"edit with emoji":        {Edit: seq, Text: "x", Emoji: "👍"},
+		"reaction with text":     {React: seq, Emoji: "👍", Text: "x"},
+		"reaction silent":        {Unreact: seq, Emoji: "👍", Silent: true},
+		"reaction with entity":   {React: seq, Emoji: "👍", Entities: []event.Entity{{Start: 0, End: 0}}},
+		"emoji alone":            {Text: "x", Emoji: "👍"},
+		"reaction without emoji": {React: seq},
+		"empty":                  {},
+	} {
+		if _, err := alice.e.Send(ctx, cid, m); !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Errorf("%s: %v, want xchat.ErrInvalidArgument", name, err)
+		}
+	}
+	if out := testutil.Must(alice.e.Outbox(ctx))(t); len(out) != 0 {
+		t.Fatalf("refused sends left %d outbox items", len(out))
+	}
+	if _, err := alice.e.Send(ctx, cid, Outgoing{React: seq, Emoji: "👍"}); err != nil {
+		t.Fatalf("react alone: %v", err)
+	}
+	if _, err := alice.e.Send(ctx, cid, Outgoing{Text: "caption", Silent: true, Media: media}); err != nil {
+		t.Fatalf("media with caption: %v", err)
 	}
 }

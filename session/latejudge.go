@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -24,11 +25,11 @@ const rejudgePage = 256
 // an admin and the safe reading of it is the one that takes rights away:
 //
 //   - what a removed member signed above the removal, until a signed add
-//     re-admits her, is marked failed (ErrNotMember), and a conversation
+//     re-admits her, is marked failed (xchat.ErrNotMember), and a conversation
 //     key she distributed there is no longer verified;
 //   - a group change a revoked admin made above the revocation that needs
 //     an admin, until a signed admin add restores her, is marked failed
-//     (ErrNotAuthorized);
+//     (xchat.ErrNotAuthorized);
 //   - what such a failed group change granted is taken back from the
 //     roster: the members it added, the admins it named. What it took
 //     away stays taken (the safe direction).
@@ -110,7 +111,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	var cause error
 	switch {
 	case j.removed[ev.SenderID]:
-		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", ErrNotMember, ev.SenderID, j.change)
+		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", xchat.ErrNotMember, ev.SenderID, j.change)
 	case j.demoted[ev.SenderID] && needsAdmin(en.Group, ev.SenderID):
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, j.change)
 	default:

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/crypto/secretstream"
@@ -18,8 +18,9 @@ import (
 
 // Media limits.
 const (
-	// MaxMediaBytes bounds the plaintext size of one media upload.
-	MaxMediaBytes = 512 << 20
+	// maxMediaBytes bounds the plaintext size of one media upload (see
+	// Media).
+	maxMediaBytes = 512 << 20
 	// mediaSegmentBytes is the size of one uploaded segment.
 	mediaSegmentBytes = 4 << 20
 	// mediaPreallocBytes bounds the buffer DownloadMedia allocates from an
@@ -31,7 +32,13 @@ const (
 	mediaPreallocBytes = 128 << 20
 )
 
-// Media is a file to send as an encrypted attachment.
+// Media is a file of at most 512 MiB (xchat.ErrMediaTooLarge beyond) to
+// send as an encrypted attachment (Outgoing.Media). Send
+// encrypts it with the conversation key (libsodium secretstream, 1024-byte
+// chunks, as the XDK's encrypt_stream), uploads the ciphertext in segments
+// through the chat media endpoints and sends a message carrying the
+// attachment (the Outgoing's Text is its caption), sealed under the same
+// key version. Memory use is bounded by the segment size.
 type Media struct {
 	// Data supplies exactly Size bytes of plaintext.
 	Data io.Reader
@@ -43,23 +50,16 @@ type Media struct {
 	// Width, Height and DurationMillis describe images and videos.
 	Width, Height  int64
 	DurationMillis int64
-	// Caption is optional message text sent with the attachment.
-	Caption string
-	// TTL makes the message disappear after this long (0 = never).
-	TTL time.Duration
 }
 
-// SendMedia encrypts m with the conversation key (libsodium secretstream,
-// 1024-byte chunks, as the XDK's encrypt_stream), uploads the ciphertext in
-// segments through the chat media endpoints and sends a message carrying the
-// media attachment, sealed under the same key version. Memory use is bounded
-// by the segment size.
-func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, error) {
+// sendMedia uploads o.Media and sends the message carrying it (see Media).
+func (e *Engine) sendMedia(ctx context.Context, id string, o Outgoing) (*Sent, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err
 	}
+	m := *o.Media
 	if err := checkMedia(&m); err != nil {
 		return nil, err
 	}
@@ -84,25 +84,21 @@ func (e *Engine) SendMedia(ctx context.Context, id string, m Media) (*Sent, erro
 	if err != nil {
 		return nil, err
 	}
-	return e.Send(ctx, cid, Outgoing{
-		Text:        m.Caption,
-		TTL:         m.TTL,
-		attachments: []*product.MessageAttachment{{Media: mediaAttachment(m, up)}},
-		keyVersion:  version,
-	})
+	o.Media, o.attachments, o.keyVersion = nil, []*product.MessageAttachment{{Media: mediaAttachment(m, up)}}, version
+	return e.sendMessage(ctx, cid, o)
 }
 
 // checkMedia refuses media that cannot be sent and defaults its type to
 // MediaImage.
 func checkMedia(m *Media) error {
 	if m.Data == nil || m.Size < 0 {
-		return fmt.Errorf("%w: media needs data and a size", ErrInvalidArgument)
+		return fmt.Errorf("%w: media needs data and a size", xchat.ErrInvalidArgument)
 	}
-	if m.Size > MaxMediaBytes {
-		return fmt.Errorf("%w: %d bytes (limit %d)", ErrMediaTooLarge, m.Size, MaxMediaBytes)
+	if m.Size > maxMediaBytes {
+		return fmt.Errorf("%w: %d bytes (limit %d)", xchat.ErrMediaTooLarge, m.Size, maxMediaBytes)
 	}
 	if m.Filename == "" {
-		return fmt.Errorf("%w: media needs a filename", ErrInvalidArgument)
+		return fmt.Errorf("%w: media needs a filename", xchat.ErrInvalidArgument)
 	}
 	if m.Type == 0 {
 		m.Type = event.MediaImage
@@ -121,28 +117,28 @@ type uploaded struct {
 func (e *Engine) uploadMedia(ctx context.Context, srv Server, cid string, key *crypto.ConversationKey, m Media) (uploaded, error) {
 	encSize := secretstream.EncryptedSize(m.Size)
 	ini, err := srv.MediaUploadInitialize(ctx, &api.ChatMediaUploadInitializeRequest{
-		ConversationID: PathID(cid), TotalBytes: encSize,
+		ConversationID: api.ConversationPathID(cid), TotalBytes: encSize,
 	})
 	if err != nil {
 		return uploaded{}, fmt.Errorf("session: starting media upload: %w", err)
 	}
 	if ini.Data == nil || ini.Data.SessionID == "" || ini.Data.MediaHashKey == "" {
-		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", ErrServerResponse)
+		return uploaded{}, fmt.Errorf("%w: media upload initialize returned no session", xchat.ErrServerResponse)
 	}
 	up := &segmentUploader{ctx: ctx, srv: srv, session: ini.Data.SessionID, req: api.ChatMediaUploadAppendRequest{
-		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey,
+		ConversationID: api.ConversationPathID(cid), MediaHashKey: ini.Data.MediaHashKey,
 	}}
 	if err := e.encryptTo(up, key, m); err != nil {
 		return uploaded{}, fmt.Errorf("session: uploading media: %w", err)
 	}
 	fin, err := srv.MediaUploadFinalize(ctx, ini.Data.SessionID, &api.ChatMediaUploadFinalizeRequest{
-		ConversationID: PathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
+		ConversationID: api.ConversationPathID(cid), MediaHashKey: ini.Data.MediaHashKey, NumParts: strconv.Itoa(up.parts),
 	})
 	if err != nil {
 		return uploaded{}, fmt.Errorf("session: finalizing media upload: %w", err)
 	}
 	if fin.Data == nil || !fin.Data.Success {
-		return uploaded{}, fmt.Errorf("%w: media upload not finalized", ErrServerResponse)
+		return uploaded{}, fmt.Errorf("%w: media upload not finalized", xchat.ErrServerResponse)
 	}
 	return uploaded{hashKey: ini.Data.MediaHashKey, size: encSize}, nil
 }
@@ -156,7 +152,7 @@ func (e *Engine) encryptTo(up *segmentUploader, key *crypto.ConversationKey, m M
 	}
 	n, err := io.Copy(w, io.LimitReader(m.Data, m.Size))
 	if err == nil && n != m.Size {
-		err = fmt.Errorf("%w: media data ended after %d of %d bytes", ErrInvalidArgument, n, m.Size)
+		err = fmt.Errorf("%w: media data ended after %d of %d bytes", xchat.ErrInvalidArgument, n, m.Size)
 	}
 	if err == nil {
 		err = w.Close()
@@ -222,7 +218,7 @@ func (u *segmentUploader) flush() error {
 		return nil
 	}
 	if u.parts > api.MaxSegmentIndex {
-		return fmt.Errorf("%w: too many segments", ErrMediaTooLarge)
+		return fmt.Errorf("%w: too many segments", xchat.ErrMediaTooLarge)
 	}
 	req := u.req
 	req.SegmentIndex = u.parts
@@ -238,11 +234,12 @@ func (u *segmentUploader) flush() error {
 // DownloadMedia downloads and decrypts the media of an attachment received
 // in conversation id, using the conversation key of keyVersion (the
 // message's Entry.KeyVersion). At most limit bytes of ciphertext are read
-// (0 = MaxMediaBytes). The ciphertext streams from the server through the
-// decryptor, which holds one frame of it: the frames are decrypted straight
+// (0: the ciphertext of the largest file Send uploads, 512 MiB). The
+// ciphertext streams from the server through the decryptor, which holds
+// one frame of it: the frames are decrypted straight
 // into the result, sized up front from the attachment's announced size (but
 // never more than limit or 128 MiB before the bytes arrive). Media that does
-// not match the announced size fails with ErrMediaTruncated; a download
+// not match the announced size fails with xchat.ErrMediaTruncated; a download
 // whose connection fails midway fails with the server's error (for the API
 // server, one matching io.ErrUnexpectedEOF when the body ends short of its
 // Content-Length), never with what arrived.
@@ -258,7 +255,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 		return nil, err
 	}
 	if att == nil || att.MediaHashKey == "" {
-		return nil, fmt.Errorf("%w: no media hash key", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: no media hash key", xchat.ErrInvalidArgument)
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -266,7 +263,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	}
 	k, err := e.store.ConversationKey(ctx, cid, keyVersion)
 	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrInvalid) {
-		return nil, fmt.Errorf("%w: version %q of %s", ErrNoConversationKey, keyVersion, cid)
+		return nil, fmt.Errorf("%w: version %q of %s", xchat.ErrNoConversationKey, keyVersion, cid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session: reading conversation key: %w", err)
@@ -275,9 +272,9 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	k.Key.Zero()
 	defer key.Zero()
 	if limit <= 0 {
-		limit = secretstream.EncryptedSize(MaxMediaBytes)
+		limit = secretstream.EncryptedSize(maxMediaBytes)
 	}
-	rc, err := srv.MediaDownload(ctx, PathID(cid), att.MediaHashKey)
+	rc, err := srv.MediaDownload(ctx, api.ConversationPathID(cid), att.MediaHashKey)
 	if err != nil {
 		return nil, fmt.Errorf("session: downloading media: %w", err)
 	}
@@ -304,7 +301,7 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if n := att.FilesizeBytes; n > 0 && n != counted.n && n != int64(len(out)) {
 		clear(out)
 		return nil, fmt.Errorf("%w: downloaded %d encrypted bytes (%d plain), the attachment announces %d",
-			ErrMediaTruncated, counted.n, len(out), n)
+			xchat.ErrMediaTruncated, counted.n, len(out), n)
 	}
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -25,14 +26,14 @@ func TestMediaRoundTrip(t *testing.T) {
 
 	data := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80000 bytes, 79 chunks
 	data = append(data, 'x')
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{
+	sent, err := alice.e.Send(ctx, bob.id, Outgoing{Text: "look", Media: &Media{
 		Data: bytes.NewReader(data), Size: int64(len(data)),
-		Filename: "pic.png", Width: 640, Height: 480, Caption: "look",
-	})
+		Filename: "pic.png", Width: 640, Height: 480,
+	}})
 	if err != nil {
-		t.Fatalf("SendMedia: %v", err)
+		t.Fatalf("media send: %v", err)
 	}
-	res, err := bob.e.Sync(ctx, sent.ConversationID)
+	res, err := bob.e.Sync(ctx, sent.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestMediaTruncation(t *testing.T) {
 		}
 	}
 	mt.cut = 24
-	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, ErrMediaTruncated) {
+	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, xchat.ErrMediaTruncated) {
 		t.Fatalf("header-only: %v", err)
 	}
 }
@@ -134,11 +135,11 @@ func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, str
 	for i := range data {
 		data[i] = byte(i*13 + 5)
 	}
-	sent, err := alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin", Type: event.MediaFile})
+	sent, err := alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin", Type: event.MediaFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := bob.e.Sync(ctx, sent.ConversationID)
+	res, err := bob.e.Sync(ctx, sent.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func sentMedia(t *testing.T, size int, wrap func(Server) Server) (*testUser, str
 
 // TestMediaAnnouncedSize: the announced filesize_bytes (the sender's to
 // state) may be the encrypted or the plaintext size; any other value, larger
-// or smaller than the body, fails with ErrMediaTruncated and no data, and an
+// or smaller than the body, fails with xchat.ErrMediaTruncated and no data, and an
 // absurd one allocates no more than the limit allows (and never more than
 // mediaPreallocBytes before the bytes arrive).
 func TestMediaAnnouncedSize(t *testing.T) {
@@ -180,8 +181,8 @@ func TestMediaAnnouncedSize(t *testing.T) {
 		if c.ok && (err != nil || !bytes.Equal(got, data)) {
 			t.Errorf("announced %d, limit %d: %d bytes, %v", c.announced, c.limit, len(got), err)
 		}
-		if !c.ok && (!errors.Is(err, ErrMediaTruncated) || got != nil) {
-			t.Errorf("announced %d, limit %d: %d bytes, %v, want ErrMediaTruncated", c.announced, c.limit, len(got), err)
+		if !c.ok && (!errors.Is(err, xchat.ErrMediaTruncated) || got != nil) {
+			t.Errorf("announced %d, limit %d: %d bytes, %v, want xchat.ErrMediaTruncated", c.announced, c.limit, len(got), err)
 		}
 		bound := uint64(mediaPreallocBytes + 1<<20)
 		if c.limit > 0 {
@@ -226,7 +227,7 @@ func TestMediaRejects(t *testing.T) {
 			mf.at = at
 			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
 			if !errors.Is(err, secretstream.ErrDecrypt) || got != nil {
-				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want ErrDecrypt", announced, at, len(got), err)
+				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want xchat.ErrDecrypt", announced, at, len(got), err)
 			}
 		}
 		mf.at = -1
@@ -316,8 +317,8 @@ func TestMediaDownloadConnectionCut(t *testing.T) {
 	via := &mediaVia{}
 	bob := n.userWith("bob", func(s Server) Server { via.Server, via.media = s, s; return via })
 	data := bytes.Repeat([]byte("media "), 2000)
-	sent := testutil.Must(alice.e.SendMedia(ctx, bob.id, Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}))(t)
-	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID))(t).Entries, sent.SequenceID)
+	sent := testutil.Must(alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(len(data)), Filename: "f.bin"}}))(t)
+	en := findEntry(t, testutil.Must(bob.e.Sync(ctx, sent.ConversationID, nil))(t).Entries, sent.SequenceID)
 	att := en.Attachments[0].Media
 	unsized := *att
 	unsized.FilesizeBytes = 0

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/xchat-go/xchat"
 )
 
 // Option configures Open. An option given a value it cannot use makes Open
-// fail with ErrInvalidArgument; no value is silently replaced by a default.
+// fail with xchat.ErrInvalidArgument; no value is silently replaced by a default.
 type Option func(*config) error
 
 type config struct {
@@ -24,7 +26,7 @@ type config struct {
 
 // invalidOption is the error of an option given a value it cannot use.
 func invalidOption(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", xchat.ErrInvalidArgument, fmt.Sprintf(format, args...))
 }
 
 // WithRand sets the randomness source for keys, nonces and message ids
@@ -130,7 +132,7 @@ const defaultMaxSyncBytes = 1 << 30
 // below 1 is refused. A sync of several pages keeps the pages aside (see
 // WithSpillDir) until it has them all, and then stores them: the bound
 // caps the disk a server can make one sync fill. A sync whose pages pass it
-// stops fetching with ErrServerResponse after the page that did; the
+// stops fetching with xchat.ErrServerResponse after the page that did; the
 // pages fetched are processed, and a later sync fetches only what is newer
 // than them.
 func WithMaxSyncBytes(n int64) Option {

@@ -6,18 +6,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 )
 
 // TestOptionsFailClosed checks that every option refuses a value it cannot
 // use, so Open fails instead of running with a silently substituted
 // default. An empty store makes a valid configuration fail later, with
-// ErrNoAccount.
+// xchat.ErrNoAccount.
 func TestOptionsFailClosed(t *testing.T) {
 	ctx := context.Background()
 	for name, opt := range map[string]Option{
-		"unknown trust policy": WithTrustPolicy(TrustPolicy(2)),
-		"negative policy":      WithTrustPolicy(TrustPolicy(-1)),
+		"unknown trust policy": WithTrustPolicy(TrustPolicy("paranoid")),
+		"empty policy":         WithTrustPolicy(""),
+		"policy in capitals":   WithTrustPolicy("STRICT"),
 		"nil rand":             WithRand(nil),
 		"nil clock":            WithClock(nil),
 		"nil key handler":      WithKeyChangeHandler(nil),
@@ -30,8 +32,8 @@ func TestOptionsFailClosed(t *testing.T) {
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)
-		if !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("%s: Open err = %v, want ErrInvalidArgument", name, err)
+		if !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Errorf("%s: Open err = %v, want xchat.ErrInvalidArgument", name, err)
 		}
 	}
 	for name, opt := range map[string]Option{
@@ -45,21 +47,25 @@ func TestOptionsFailClosed(t *testing.T) {
 		"spill dir":     WithSpillDir(t.TempDir()),
 		"sync bytes":    WithMaxSyncBytes(1),
 	} {
-		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, ErrNoAccount) {
-			t.Errorf("%s: Open err = %v, want ErrNoAccount (the option is valid)", name, err)
+		if _, err := Open(ctx, keystore.NewMemory(), nil, opt); !errors.Is(err, xchat.ErrNoAccount) {
+			t.Errorf("%s: Open err = %v, want xchat.ErrNoAccount (the option is valid)", name, err)
 		}
 	}
 }
 
 // TestTrustPolicyFailsClosed checks that a policy value Open would refuse
-// still counts as strict inside the engine, and names itself.
+// (the zero value among them) still counts as strict inside the engine,
+// that each policy's value is its name, and that an engine opened without
+// the option trusts on first use.
 func TestTrustPolicyFailsClosed(t *testing.T) {
-	if TrustOnFirstUse.strict() || !TrustStrict.strict() || !TrustPolicy(2).strict() || !TrustPolicy(-1).strict() {
+	if TrustOnFirstUse.strict() || !TrustStrict.strict() || !TrustPolicy("paranoid").strict() || !TrustPolicy("").strict() {
 		t.Fatal("only TrustOnFirstUse may be lenient")
 	}
-	for p, want := range map[TrustPolicy]string{TrustOnFirstUse: "tofu", TrustStrict: "strict", 7: "TrustPolicy(7)"} {
-		if got := p.String(); got != want {
-			t.Errorf("TrustPolicy(%d).String() = %q, want %q", int(p), got, want)
-		}
+	if TrustOnFirstUse != "tofu" || TrustStrict != "strict" {
+		t.Errorf("policies %q and %q, want tofu and strict", TrustOnFirstUse, TrustStrict)
+	}
+	n := newNet(t)
+	if u := n.user("alice"); u.e.cfg.policy != TrustOnFirstUse {
+		t.Errorf("default policy %q, want %q", u.e.cfg.policy, TrustOnFirstUse)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -25,7 +25,7 @@ import (
 //   - An item is stored before its first attempt and removed only when the
 //     server acknowledged it, when the conversation shows it arrived, or
 //     when the server refused it for good (a definite, content-related
-//     rejection, reported as a *RejectedError with the message's text).
+//     rejection, reported as a *xchat.RejectedError with the message's text).
 //     Authentication failures (401, 403), rate limits, 5xx answers and
 //     network failures keep it.
 //   - An attempt that may have reached the server (a reset or timeout after
@@ -129,94 +129,17 @@ func (c *outboxContent) describe(kind string) string {
 	return kind
 }
 
-// Rejected describes a queued send the server refused for good. It is no
-// longer in the outbox: sending the same request again cannot succeed.
-type Rejected struct {
-	MessageID      string `json:"message_id"`
-	ConversationID string `json:"conversation_id"`
-	// Kind is the outbox kind ("message" or "delete").
-	Kind string `json:"kind"`
-	// What names the send in the user's terms, e.g. `message "hello"`.
-	What string `json:"what"`
-	// Text is the message text, when the send carried one.
-	Text string `json:"text,omitempty"`
-	// Reason is the server's answer.
-	Reason string `json:"reason"`
-}
-
-// RejectedError reports a send the server refused for good (a definite,
-// content-related rejection such as a malformed, oversized or stale
-// request). The item has been removed from the outbox. It matches
-// ErrRejected and unwraps to the server's error.
-type RejectedError struct {
-	Rejected
-	Err error
-}
-
-// Error implements error.
-func (e *RejectedError) Error() string {
-	return fmt.Sprintf("session: the server rejected the %s (message id %s) and it was removed from the outbox: %v",
-		e.What, e.MessageID, e.Err)
-}
-
-// Unwrap returns the server's error.
-func (e *RejectedError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrRejected) true.
-func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
-
-// QueuedError reports a send that was not delivered and is kept, encrypted
-// and signed, in the outbox: FlushOutbox, or the next send to the same
-// conversation, delivers it with the same message id. It matches ErrQueued
-// and unwraps to the reason it is still pending.
-type QueuedError struct {
-	MessageID      string
-	ConversationID string
-	Kind           string
-	// What names the send in the user's terms.
-	What string
-	// Behind counts the older pending sends of the conversation this one
-	// waits behind (it was not attempted itself while they are stuck).
-	Behind int
-	// Duplicate reports a send identical to one already queued: nothing new
-	// was queued, the pending copy stays.
-	Duplicate bool
-	Err       error
-
-	stale bool // refused for a stale key: seal again
-}
-
-// Error implements error.
-func (e *QueuedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "session: %s not delivered yet", e.What)
-	switch {
-	case e.Duplicate:
-		b.WriteString(" (it was already queued; no second copy was made)")
-	case e.Behind > 0:
-		fmt.Fprintf(&b, " (queued behind %d older pending send(s) of this conversation)", e.Behind)
-	}
-	fmt.Fprintf(&b, ": %v", e.Err)
-	return b.String()
-}
-
-// Unwrap returns the reason the send is pending.
-func (e *QueuedError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrQueued) true.
-func (e *QueuedError) Is(target error) bool { return target == ErrQueued }
-
 // newPending builds a new outbox item for req (not stored yet).
 func newPending(mid, cid, kind string, req any, content *outboxContent, now time.Time) (*pending, error) {
 	p := &pending{item: keystore.OutboxItem{MessageID: mid, ConversationID: cid, Kind: kind, CreatedAt: now},
-		body: outboxBody{Path: PathID(cid), Content: content}}
+		body: outboxBody{Path: api.ConversationPathID(cid), Content: content}}
 	switch r := req.(type) {
 	case *api.SendChatMessageRequest:
 		p.body.Message = r
 	case *api.DeleteChatMessagesRequest:
 		p.body.Delete = r
 	default:
-		return nil, fmt.Errorf("%w: unknown outbox request %T", ErrInvalidArgument, req)
+		return nil, fmt.Errorf("%w: unknown outbox request %T", xchat.ErrInvalidArgument, req)
 	}
 	if err := p.encode(); err != nil {
 		return nil, err
@@ -251,8 +174,8 @@ func decodePending(it keystore.OutboxItem) (*pending, error) {
 // what names the item for messages.
 func (p *pending) what() string { return p.body.Content.describe(p.item.Kind) }
 
-func (p *pending) queued(cause error) *QueuedError {
-	return &QueuedError{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
+func (p *pending) queued(cause error) *xchat.QueuedError {
+	return &xchat.QueuedError{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
 		Kind: p.item.Kind, What: p.what(), Err: cause}
 }
 
@@ -330,10 +253,10 @@ func (e *Engine) lockOutbox(ctx context.Context, cid string) (locked context.Con
 // flushResult is what delivering a conversation's pending items did.
 type flushResult struct {
 	sent     []Sent
-	rejected []*RejectedError
+	rejected []*xchat.RejectedError
 	// stuck is why the first item that stays pending did (nil when all
 	// went), behind the number of items left after it.
-	stuck  *QueuedError
+	stuck  *xchat.QueuedError
 	behind int
 	// dup is set when a pending item is identical to the new send:
 	// delivered (dupSent) or still pending (stuck is set).
@@ -345,8 +268,8 @@ type flushResult struct {
 }
 
 // dropped lists the rejected items.
-func (r *flushResult) dropped() []Rejected {
-	var out []Rejected
+func (r *flushResult) dropped() []xchat.Rejected {
+	var out []xchat.Rejected
 	for _, rej := range r.rejected {
 		out = append(out, rej.Rejected)
 	}
@@ -374,7 +297,7 @@ func (r *flushResult) duplicate(cid string, c *outboxContent) (*Sent, error) {
 		s.Duplicate, s.Flushed, s.Dropped = true, r.sent, r.dropped()
 		return &s, nil
 	}
-	q := &QueuedError{ConversationID: cid, Kind: outboxMessage, What: c.describe(outboxMessage), Duplicate: true, Err: r.stuck}
+	q := &xchat.QueuedError{ConversationID: cid, Kind: outboxMessage, What: c.describe(outboxMessage), Duplicate: true, Err: r.stuck}
 	return nil, r.with(q)
 }
 
@@ -403,8 +326,8 @@ func (e *Engine) flushConversation(ctx context.Context, cid string, like *outbox
 	res := &flushResult{}
 	if busy > 0 {
 		// Another replica is delivering older sends: wait behind them.
-		res.stuck = &QueuedError{ConversationID: cid, Kind: outboxMessage,
-			What: fmt.Sprintf("%d older send(s) of %s", busy, cid), Err: fmt.Errorf("%w: %d in %s", ErrOutboxBusy, busy, cid)}
+		res.stuck = &xchat.QueuedError{ConversationID: cid, Kind: outboxMessage,
+			What: fmt.Sprintf("%d older send(s) of %s", busy, cid), Err: fmt.Errorf("%w: %d in %s", xchat.ErrOutboxBusy, busy, cid)}
 		res.behind = len(items)
 		res.dup = like != nil && containsSame(items, like)
 	} else if err := e.flushItems(ctx, cid, items, like, res); err != nil {
@@ -432,8 +355,8 @@ func (e *Engine) flushItems(ctx context.Context, cid string, items []*pending, l
 	for i, p := range items {
 		isDup := like != nil && p.body.Content.sameAs(like)
 		s, err := e.redeliver(ctx, p)
-		var rej *RejectedError
-		var qe *QueuedError
+		var rej *xchat.RejectedError
+		var qe *xchat.QueuedError
 		switch {
 		case errors.As(err, &rej):
 			res.rejected = append(res.rejected, rej)
@@ -472,7 +395,7 @@ func (e *Engine) deliverFresh(ctx context.Context, p *pending, older *flushResul
 		return nil, q
 	}
 	s, err := e.deliver(ctx, p, false)
-	if q := (*QueuedError)(nil); errors.As(err, &q) && q.stale {
+	if refusedStale(err) {
 		return e.reseal(ctx, p)
 	}
 	return s, err
@@ -521,7 +444,7 @@ func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, e
 func (e *Engine) checkLanded(ctx context.Context, cid string, items []*pending) error {
 	for _, p := range items {
 		if p.item.Kind == outboxMessage && !p.body.Unsent {
-			if _, err := e.Sync(ctx, cid); err != nil {
+			if _, err := e.Sync(ctx, cid, nil); err != nil {
 				return fmt.Errorf("cannot check whether an earlier attempt arrived: %w", err)
 			}
 			return nil
@@ -550,7 +473,7 @@ func (e *Engine) redeliver(ctx context.Context, p *pending) (*Sent, error) {
 		}
 	}
 	s, err := e.deliver(ctx, p, true)
-	if q := (*QueuedError)(nil); errors.As(err, &q) && q.stale {
+	if refusedStale(err) {
 		return e.reseal(ctx, p)
 	}
 	return s, err
@@ -612,7 +535,7 @@ const maxReseals = 4
 func (e *Engine) reseal(ctx context.Context, p *pending) (*Sent, error) {
 	for range maxReseals - 1 {
 		s, np, err := e.resealOnce(ctx, p)
-		if q := (*QueuedError)(nil); np == nil || !errors.As(err, &q) || !q.stale {
+		if np == nil || !refusedStale(err) {
 			return s, err
 		}
 		p = np // refused as stale again: the item now pending
@@ -628,7 +551,7 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 		return nil, nil, err
 	}
 	c, cid := p.body.Content, p.item.ConversationID
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		q := p.queued(fmt.Errorf("sealed under a key that is no longer current; cannot fetch the current one: %w", err))
 		return nil, nil, q
 	}
@@ -658,7 +581,7 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 // to them, and the server, which decides when a key is stale and can fail
 // a send so that it waits in the outbox, could hold it until an add and so
 // choose who reads it. The item is removed and its text given back
-// (*RejectedError, cause ErrAudienceGrew).
+// (*xchat.RejectedError, cause xchat.ErrAudienceGrew).
 //
 // A send refused within the call that made it (p newly prepared) is sealed
 // again for the group as it is now, as group messengers do when a send
@@ -678,11 +601,11 @@ func (e *Engine) checkAudience(ctx context.Context, p *pending) error {
 		return nil
 	}
 	cause := fmt.Errorf("%w: it was refused for a key that is no longer current, and sealing it again would show it to %v, added after it was written; send it again if they should read it",
-		ErrAudienceGrew, added)
+		xchat.ErrAudienceGrew, added)
 	if err := e.store.AckOutbox(context.WithoutCancel(ctx), p.item.MessageID); err != nil {
 		return errors.Join(cause, err)
 	}
-	return &RejectedError{Err: cause, Rejected: Rejected{MessageID: p.item.MessageID, ConversationID: cid,
+	return &xchat.RejectedError{Err: cause, Rejected: xchat.Rejected{MessageID: p.item.MessageID, ConversationID: cid,
 		Kind: p.item.Kind, What: p.what(), Text: c.Text, Reason: cause.Error()}}
 }
 
@@ -728,13 +651,13 @@ func (e *Engine) deliver(ctx context.Context, p *pending, retry bool) (*Sent, er
 		return sent, nil
 	}
 	_ = e.store.AckOutbox(ctx, item.MessageID)
-	return nil, fmt.Errorf("%w: outbox item %s of unknown kind %q dropped", ErrInvalidArgument, item.MessageID, item.Kind)
+	return nil, fmt.Errorf("%w: outbox item %s of unknown kind %q dropped", xchat.ErrInvalidArgument, item.MessageID, item.Kind)
 }
 
 // failOutbox records a failed attempt. A definite, content-related
-// rejection removes the item (*RejectedError), except a refusal for a
+// rejection removes the item (*xchat.RejectedError), except a refusal for a
 // stale key of a send that can be sealed again; anything else keeps it
-// (*QueuedError), remembering whether it may have reached the server.
+// (*xchat.QueuedError), remembering whether it may have reached the server.
 func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	kind := classify(p.item.Kind, cause)
@@ -744,7 +667,7 @@ func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error 
 		if err := e.store.AckOutbox(ctx, p.item.MessageID); err != nil {
 			return errors.Join(cause, err)
 		}
-		rej := &RejectedError{Err: cause, Rejected: Rejected{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
+		rej := &xchat.RejectedError{Err: cause, Rejected: xchat.Rejected{MessageID: p.item.MessageID, ConversationID: p.item.ConversationID,
 			Kind: p.item.Kind, What: p.what(), Reason: cause.Error()}}
 		if c := p.body.Content; c != nil {
 			rej.Text = c.Text
@@ -763,9 +686,28 @@ func (e *Engine) failOutbox(ctx context.Context, p *pending, cause error) error 
 	if err := e.store.PutOutbox(ctx, p.item); err != nil {
 		return errors.Join(cause, err)
 	}
-	q := p.queued(cause)
-	q.stale = stale
-	return q
+	if stale {
+		cause = staleKey{cause}
+	}
+	return p.queued(cause)
+}
+
+// staleKey marks the cause of a *xchat.QueuedError whose send the server
+// refused for a stale key: it is sealed again under the current key (see
+// reseal). Its text is the cause's.
+type staleKey struct{ error }
+
+func (s staleKey) Unwrap() error { return s.error }
+
+// refusedStale reports whether err is a queued send refused for a stale
+// key (its own cause, not one of an older send it waits behind).
+func refusedStale(err error) bool {
+	q := (*xchat.QueuedError)(nil)
+	if !errors.As(err, &q) {
+		return false
+	}
+	_, stale := q.Err.(staleKey)
+	return stale
 }
 
 // ackDelete applies a delete the server accepted to the local history (the
@@ -822,7 +764,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	raw, err := wire.DecodeB64(encoded)
 	if err != nil {
 		_ = e.store.AckOutbox(ctx, item.MessageID) // accepted by the server: never resend
-		return sent, fmt.Errorf("%w: returned event is not base64", ErrServerResponse)
+		return sent, fmt.Errorf("%w: returned event is not base64", xchat.ErrServerResponse)
 	}
 	keys, err := e.keysFor(ctx)
 	if err != nil {
@@ -831,7 +773,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Signatures: own})
 	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
-		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", ErrServerResponse, ev.Err)
+		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", xchat.ErrServerResponse, ev.Err)
 	}
 	en := ev.Entry()
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -891,10 +833,10 @@ func (e *Engine) Outbox(ctx context.Context) ([]Pending, error) {
 // in order, with its original message id, stopping at the first send that
 // stays pending so the order holds. A send that may have arrived in an
 // earlier attempt is first looked for in the conversation and not sent
-// twice. It returns the sends delivered and, joined, a *QueuedError for
-// each conversation whose sends are still pending (ErrOutboxBusy, sending
+// twice. It returns the sends delivered and, joined, a *xchat.QueuedError for
+// each conversation whose sends are still pending (xchat.ErrOutboxBusy, sending
 // nothing there, while another replica is delivering one of them) and a
-// *RejectedError for each send the server refused for good (removed from
+// *xchat.RejectedError for each send the server refused for good (removed from
 // the outbox). A replica taking over a conversation flushes it before
 // sending anything new there.
 func (e *Engine) FlushOutbox(ctx context.Context, ids ...string) ([]Sent, error) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/testutil"
@@ -142,7 +143,7 @@ func outboxPair(t *testing.T) (*testUser, *testUser, *flakyServer, string) {
 func bobSees(t *testing.T, bob *testUser, cid string) []string {
 	t.Helper()
 	ctx := ctxT(t)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := bob.e.History(ctx, cid, "", 0)
@@ -152,11 +153,11 @@ func bobSees(t *testing.T, bob *testUser, cid string) []string {
 	return texts(h)
 }
 
-func queuedErr(t *testing.T, err error) *QueuedError {
+func queuedErr(t *testing.T, err error) *xchat.QueuedError {
 	t.Helper()
-	var q *QueuedError
-	if !errors.As(err, &q) || !errors.Is(err, ErrQueued) {
-		t.Fatalf("want a *QueuedError, got %v", err)
+	var q *xchat.QueuedError
+	if !errors.As(err, &q) || !errors.Is(err, xchat.ErrQueued) {
+		t.Fatalf("want a *xchat.QueuedError, got %v", err)
 	}
 	return q
 }
@@ -225,7 +226,7 @@ func TestOutboxKeepsRecoverableFailures(t *testing.T) {
 			if !errors.As(err, &ae) || ae.StatusCode != status || !strings.Contains(q.What, "keep me") {
 				t.Fatalf("queued error %v", err)
 			}
-			if _, err := alice.e.FlushOutbox(ctx); !errors.Is(err, ErrQueued) {
+			if _, err := alice.e.FlushOutbox(ctx); !errors.Is(err, xchat.ErrQueued) {
 				t.Fatalf("flush against a failing server: %v", err)
 			}
 			if outboxLen(t, alice) != 1 {
@@ -263,7 +264,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = bad.FlushOutbox(ctx)
-	if !errors.Is(err, ErrQueued) || !errors.Is(err, api.ErrUnauthorized) {
+	if !errors.Is(err, xchat.ErrQueued) || !errors.Is(err, api.ErrUnauthorized) {
 		t.Fatalf("flush with a rejected token: %v", err)
 	}
 	if out := testutil.Must(bad.Outbox(ctx))(t); len(out) != 1 || out[0].Text != "queued while down" {
@@ -279,7 +280,7 @@ func TestOutboxRejectedTokenKeepsItem(t *testing.T) {
 	if done, err := good.FlushOutbox(ctx); err != nil || len(done) != 1 {
 		t.Fatalf("flush with the right token: %+v, %v", done, err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	if got := bobSees(t, bob, cid); !slices.Equal(got, []string{"warm-up", "queued while down"}) {
 		t.Fatalf("bob sees %q", got)
 	}
@@ -292,8 +293,8 @@ func TestOutboxRejectionNamesTheMessage(t *testing.T) {
 	alice, _, fs, cid := outboxPair(t)
 	fs.set(func(s *flakyServer) { s.reject = 1 })
 	_, err := alice.e.SendText(ctx, cid, "far too long")
-	var rej *RejectedError
-	if !errors.As(err, &rej) || !errors.Is(err, ErrRejected) || errors.Is(err, ErrQueued) {
+	var rej *xchat.RejectedError
+	if !errors.As(err, &rej) || !errors.Is(err, xchat.ErrRejected) || errors.Is(err, xchat.ErrQueued) {
 		t.Fatalf("rejected send: %v", err)
 	}
 	if rej.Text != "far too long" || !strings.Contains(rej.Reason, "CONTENTS_TOO_LARGE") ||
@@ -318,8 +319,8 @@ func TestPermanentRejectionLeavesNoOutbox(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, carol.id, "x"); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(bob.id, carol.id))(t)
-	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, ErrNotMember) {
+	cid := testutil.Must(oneToOneID(bob.id, carol.id))(t)
+	if _, err := alice.e.SendText(ctx, cid, "intrude"); !errors.Is(err, xchat.ErrNotMember) {
 		t.Fatalf("send to foreign conversation: %v", err)
 	}
 	if outboxLen(t, alice) != 0 {
@@ -429,7 +430,7 @@ func TestRetriedDeleteNotFoundIsSuccess(t *testing.T) {
 	}
 	// A delete of messages that do not exist is refused for good.
 	err = alice.e.DeleteMessages(ctx, cid, []string{"9999999999"}, true)
-	if !errors.Is(err, ErrRejected) || outboxLen(t, alice) != 0 {
+	if !errors.Is(err, xchat.ErrRejected) || outboxLen(t, alice) != 0 {
 		t.Fatalf("delete of an unknown message: %v", err)
 	}
 }
@@ -443,7 +444,7 @@ func TestStaleKeyIsSealedAgain(t *testing.T) {
 	fs.set(func(s *flakyServer) { s.failBefore = 1 })
 	_, err := alice.e.SendText(ctx, cid, "sealed before the rotation")
 	queuedErr(t, err)
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	v, err := bob.e.Rotate(ctx, cid)
@@ -544,7 +545,7 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 			if ks.posts != wantPosts {
 				t.Fatalf("key change posted %d times, want %d", ks.posts, wantPosts)
 			}
-			if _, err := bob.e.Sync(ctx, s.ConversationID); err != nil {
+			if _, err := bob.e.Sync(ctx, s.ConversationID, nil); err != nil {
 				t.Fatal(err)
 			}
 			h, err := bob.e.History(ctx, s.ConversationID, "", 0)
@@ -574,7 +575,7 @@ func TestRetriedDeleteNeverSentNotFoundIsRejected(t *testing.T) {
 	err := alice.e.DeleteMessages(ctx, cid, []string{"9999999999"}, true)
 	queuedErr(t, err)
 	_, err = alice.e.FlushOutbox(ctx)
-	if !errors.Is(err, ErrRejected) || outboxLen(t, alice) != 0 {
+	if !errors.Is(err, xchat.ErrRejected) || outboxLen(t, alice) != 0 {
 		t.Fatalf("flush of a never-sent delete of an unknown message: %v", err)
 	}
 }
@@ -601,7 +602,7 @@ func (s *rotateOnSend) SendMessage(ctx context.Context, id string, req *api.Send
 	}
 	s.mu.Unlock()
 	if rotate {
-		if _, err := s.peer.Sync(ctx, s.cid); err != nil {
+		if _, err := s.peer.Sync(ctx, s.cid, nil); err != nil {
 			return nil, err
 		}
 		v, err := s.peer.Rotate(ctx, s.cid)

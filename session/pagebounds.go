@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/session/event"
@@ -67,7 +68,7 @@ func (p *syncPage) err() error {
 	if p.overEvents == 0 && p.overBytes == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: a page of %d events (%d bytes) exceeds %d events or %d bytes", ErrServerResponse, p.overEvents, p.overBytes, maxPageEvents, maxPageBytes)
+	return fmt.Errorf("%w: a page of %d events (%d bytes) exceeds %d events or %d bytes", xchat.ErrServerResponse, p.overEvents, p.overBytes, maxPageEvents, maxPageBytes)
 }
 
 // memoOf returns the page's verification memo, holding the signatures
@@ -106,7 +107,7 @@ func decodePage(resp *api.GetChatConversationEventsResponse) *syncPage {
 	add := func(b64 string) {
 		raw, err := wire.DecodeB64(b64)
 		if err != nil {
-			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", xchat.ErrMalformed, err)})
 			p.badB64 = append(p.badB64, b64)
 			return
 		}
@@ -131,7 +132,7 @@ type pageBudget struct{ used int }
 
 // hold returns ev if its elements fit in what is left of the page's
 // budget, and otherwise an event carrying only its envelope ids, failed
-// with ErrMalformed: its decoded values are dropped before the next event
+// with xchat.ErrMalformed: its decoded values are dropped before the next event
 // is decoded.
 func (b *pageBudget) hold(ev *event.Event) *event.Event {
 	n := elements(ev)
@@ -145,7 +146,7 @@ func (b *pageBudget) hold(ev *event.Event) *event.Event {
 	return &event.Event{
 		SequenceID: ev.SequenceID, PreviousSequenceID: ev.PreviousSequenceID, MessageID: ev.MessageID,
 		SenderID: ev.SenderID, ConversationID: ev.ConversationID, CreatedAt: ev.CreatedAt, Raw: ev.Raw, Kind: ev.Kind,
-		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", ErrMalformed, maxPageElements, n),
+		Err: fmt.Errorf("%w: the page's events hold more than %d list elements; this one (%d) is not kept", xchat.ErrMalformed, maxPageElements, n),
 	}
 }
 

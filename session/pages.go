@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
@@ -137,14 +138,14 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 		var fetchedBytes int64
 		token, tokens, idle := "", map[string]bool{}, 0
 		for pages := 1; ; pages++ {
-			resp, err := srv.GetConversationEvents(ctx, PathID(s.cid), s.e.cfg.pageSize, token)
+			resp, err := srv.GetConversationEvents(ctx, api.ConversationPathID(s.cid), s.e.cfg.pageSize, token)
 			if err != nil {
 				send(fetched{err: fmt.Errorf("session: fetching events: %w", err)})
 				return
 			}
 			lo, hi := sp.lo, sp.hi
 			if resp == nil {
-				send(fetched{err: fmt.Errorf("%w: no events page", ErrServerResponse)})
+				send(fetched{err: fmt.Errorf("%w: no events page", xchat.ErrServerResponse)})
 				return
 			}
 			p := decodePage(resp)
@@ -156,7 +157,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			}
 			if !f.last && f.err == nil && fetchedBytes > s.e.cfg.maxSyncBytes {
 				f.err = fmt.Errorf("%w: the %d pages fetched hold %d bytes of events (at most %d a sync, see WithMaxSyncBytes); the older events are not fetched",
-					ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)
+					xchat.ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)
 			}
 			if !send(f) || f.last || f.err != nil {
 				return
@@ -170,7 +171,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 // run fetches the conversation's new pages and processes them: directly
 // when the first page is the last, otherwise staged and oldest first.
 // Pagination that keeps claiming more events without bringing any stops
-// the sync with ErrServerResponse (the pages fetched so far are still
+// the sync with xchat.ErrServerResponse (the pages fetched so far are still
 // processed).
 func (s *syncState) run(ctx context.Context, srv Server) error {
 	if err := s.clearStaged(ctx); err != nil {
@@ -274,10 +275,10 @@ func nextFetched(ctx context.Context, pages <-chan fetched, verified <-chan veri
 // the token.
 func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, pages int) error {
 	if len(next) > api.MaxPaginationTokenBytes {
-		return fmt.Errorf("%w: a pagination token of %d bytes (at most %d)", ErrServerResponse, len(next), api.MaxPaginationTokenBytes)
+		return fmt.Errorf("%w: a pagination token of %d bytes (at most %d)", xchat.ErrServerResponse, len(next), api.MaxPaginationTokenBytes)
 	}
 	if tokens[next] {
-		return fmt.Errorf("%w: server repeated a pagination token", ErrServerResponse)
+		return fmt.Errorf("%w: server repeated a pagination token", xchat.ErrServerResponse)
 	}
 	if stalled {
 		*idle++
@@ -285,10 +286,10 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 		*idle = 0
 	}
 	if *idle >= maxIdlePages {
-		return fmt.Errorf("%w: %d pages in a row brought nothing new but the server claims more", ErrServerResponse, *idle)
+		return fmt.Errorf("%w: %d pages in a row brought nothing new but the server claims more", xchat.ErrServerResponse, *idle)
 	}
 	if pages >= maxSyncPages {
-		return fmt.Errorf("%w: server still claims more after %d pages", ErrServerResponse, pages)
+		return fmt.Errorf("%w: server still claims more after %d pages", xchat.ErrServerResponse, pages)
 	}
 	tokens[next] = true
 	return nil
@@ -361,7 +362,7 @@ func pagesOverlap(pages []stagedPage) error {
 			continue
 		}
 		if prev != "" && decimal.Less(lo, prev) {
-			return fmt.Errorf("%w: pages overlap: a page reaches down to sequence id %s, below sequence id %s of a page read before it", ErrServerResponse, lo, prev)
+			return fmt.Errorf("%w: pages overlap: a page reaches down to sequence id %s, below sequence id %s of a page read before it", xchat.ErrServerResponse, lo, prev)
 		}
 		if prev == "" || decimal.Less(prev, p.hi) {
 			prev = p.hi

@@ -33,7 +33,7 @@ func TestSyncPaging(t *testing.T) {
 				}
 			}
 			send(10)
-			res, err := bob.e.Sync(ctx, alice.id)
+			res, err := bob.e.Sync(ctx, alice.id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestSyncPaging(t *testing.T) {
 				t.Fatalf("anomalies %v", res.Anomalies)
 			}
 			send(7)
-			res, err = bob.e.Sync(ctx, alice.id)
+			res, err = bob.e.Sync(ctx, alice.id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
@@ -123,9 +124,9 @@ func TestColdRefreshSkipsVerifiedBinding(t *testing.T) {
 // version with any byte changed is verified in full, by a cold engine as
 // by the engine that pinned it, with the same outcome: a corrupted
 // signature and a binding made over another encoding of the identity key
-// fail (ErrKeyBinding), the twin of a valid signature is verified and
+// fail (xchat.ErrKeyBinding), the twin of a valid signature is verified and
 // accepted, other keys under the pinned version are refused
-// (ErrKeyChanged). The pinned keys never change.
+// (xchat.ErrKeyChanged). The pinned keys never change.
 func TestAlteredBindingVerifiedInFull(t *testing.T) {
 	type outcome struct {
 		want     error // nil: accepted
@@ -139,7 +140,7 @@ func TestAlteredBindingVerifiedInFull(t *testing.T) {
 		{"corrupted signature", func(t *testing.T, k api.PublicKey) api.PublicKey {
 			k.IdentityPublicKeySignature = rewriteB64(t, k.IdentityPublicKeySignature, func(b []byte) []byte { b[40] ^= 1; return b })
 			return k
-		}, outcome{ErrKeyBinding, 0}},
+		}, outcome{xchat.ErrKeyBinding, 0}},
 		{"high-S twin of the signature", func(t *testing.T, k api.PublicKey) api.PublicKey {
 			k.IdentityPublicKeySignature = rewriteB64(t, k.IdentityPublicKeySignature, func(b []byte) []byte {
 				s := new(big.Int).Sub(p256N, new(big.Int).SetBytes(b[32:]))
@@ -151,12 +152,12 @@ func TestAlteredBindingVerifiedInFull(t *testing.T) {
 		{"identity key as SEC1, binding over SPKI", func(t *testing.T, k api.PublicKey) api.PublicKey {
 			k.PublicKey = rewriteB64(t, k.PublicKey, func(b []byte) []byte { return b[len(b)-65:] })
 			return k
-		}, outcome{ErrKeyBinding, 0}},
+		}, outcome{xchat.ErrKeyBinding, 0}},
 		{"other keys, valid binding", func(t *testing.T, k api.PublicKey) api.PublicKey {
 			other, _ := serverKeySet(t, k.PublicKeyVersion)
 			other.UserID = k.UserID
 			return other
-		}, outcome{ErrKeyChanged, 1}},
+		}, outcome{xchat.ErrKeyChanged, 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,7 +229,7 @@ func TestColdRotateSkipsVerifiedBindings(t *testing.T) {
 	if _, err := e.SendText(c, gid, "after"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := dave2.e.Sync(c, gid)
+	res, err := dave2.e.Sync(c, gid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -53,12 +54,14 @@ type Peer struct {
 	Pending *PeerKey
 	// History lists every stored version in ascending version order.
 	History []PeerKey
+	// Changed reports whether the peer has unverified new keys: a pending
+	// key set (TrustStrict), or current keys that replaced keys seen
+	// earlier and have not been verified since.
+	Changed bool
 }
 
-// Changed reports whether the peer has unverified new keys: a pending key
-// set (TrustStrict), or current keys that replaced keys seen earlier and
-// have not been verified since.
-func (p *Peer) Changed() bool {
+// changed computes Peer.Changed.
+func (p *Peer) changed() bool {
 	if p.Pending != nil {
 		return true
 	}
@@ -150,6 +153,7 @@ func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
 			}
 		}
 	}
+	p.Changed = p.changed()
 	return p
 }
 
@@ -157,7 +161,7 @@ func buildPeer(userID string, stored []keystore.PeerKey) *Peer {
 // batches of 100), checks each key set's binding signature, pins keys on
 // first use and detects key changes. It returns the changes detected (also
 // reported to the WithKeyChangeHandler callback). Users with no valid keys
-// are reported in the error (wrapping ErrNoPeerKeys or ErrKeyBinding) after
+// are reported in the error (wrapping xchat.ErrNoPeerKeys or xchat.ErrKeyBinding) after
 // every other user has been processed.
 func (e *Engine) RefreshPeers(ctx context.Context, userIDs ...string) ([]KeyChanged, error) {
 	defer e.deliverChanges()
@@ -206,26 +210,26 @@ func (e *Engine) refreshPeers(ctx context.Context, userIDs ...string) ([]KeyChan
 // memo (nil: always checked).
 func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo, known verifiedBindings) (*PeerKey, error) {
 	if !decimal.Valid(k.PublicKeyVersion) {
-		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", ErrNoPeerKeys, uid, k.PublicKeyVersion)
+		return nil, fmt.Errorf("%w: user %s: key version %q is not a decimal", xchat.ErrNoPeerKeys, uid, k.PublicKeyVersion)
 	}
 	idRaw, err1 := decodeB64(k.PublicKey)
 	sgRaw, err2 := decodeB64(k.SigningPublicKey)
 	sig, err3 := decodeB64(k.IdentityPublicKeySignature)
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, fmt.Errorf("%w: user %s version %s: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+		return nil, fmt.Errorf("%w: user %s version %s: %w", xchat.ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
 	}
 	id, err := crypto.ParsePublicKey(idRaw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: user %s version %s: identity key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+		return nil, fmt.Errorf("%w: user %s version %s: identity key: %w", xchat.ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
 	}
 	sg, err := crypto.ParsePublicKey(sgRaw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: user %s version %s: signing key: %w", ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
+		return nil, fmt.Errorf("%w: user %s version %s: signing key: %w", xchat.ErrNoPeerKeys, uid, k.PublicKeyVersion, err)
 	}
 	d := bindingDigest(k.PublicKeyVersion, idRaw, sgRaw, sig)
 	if !known.has(uid, k.PublicKeyVersion, d) {
 		if err := crypto.VerifyKeyBindingMemo(idRaw, sg, sig, memo); err != nil {
-			return nil, fmt.Errorf("%w: user %s version %s: %w", ErrKeyBinding, uid, k.PublicKeyVersion, err)
+			return nil, fmt.Errorf("%w: user %s version %s: %w", xchat.ErrKeyBinding, uid, k.PublicKeyVersion, err)
 		}
 	}
 	return &PeerKey{
@@ -244,16 +248,16 @@ func parsePublished(uid string, k api.PublicKey, memo *crypto.VerifyMemo, known 
 // encryption to a peer whose keys changed) only when number is that key
 // set's SafetyNumber (spaces are ignored). If the keys changed since the
 // number was shown (the server published others while the user compared),
-// nothing is marked and it fails with ErrKeyChanged: show the new
+// nothing is marked and it fails with xchat.ErrKeyChanged: show the new
 // SafetyNumber and compare again. A number that is not 60 digits fails with
-// ErrInvalidArgument. Keys are fetched first if none are stored.
+// xchat.ErrInvalidArgument. Keys are fetched first if none are stored.
 func (e *Engine) Verify(ctx context.Context, userID, number string) error {
 	want := strings.ReplaceAll(number, " ", "")
 	if len(want) != 60 || strings.Trim(want, "0123456789") != "" {
-		return fmt.Errorf("%w: a safety number is 60 digits", ErrInvalidArgument)
+		return fmt.Errorf("%w: a safety number is 60 digits", xchat.ErrInvalidArgument)
 	}
 	if userID == e.userID {
-		return fmt.Errorf("%w: safety number with oneself", ErrInvalidArgument)
+		return fmt.Errorf("%w: safety number with oneself", xchat.ErrInvalidArgument)
 	}
 	kp, _, err := e.identity()
 	if err != nil {
@@ -262,7 +266,7 @@ func (e *Engine) Verify(ctx context.Context, userID, number string) error {
 	return e.verify(ctx, userID, func(target *PeerKey) error {
 		got := strings.ReplaceAll(safetyNumber(e.userID, kp, userID, target), " ", "")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-			return fmt.Errorf("%w: the keys of %s (version %s) are not the ones the safety number was shown for; compare the new safety number", ErrKeyChanged, userID, target.Version)
+			return fmt.Errorf("%w: the keys of %s (version %s) are not the ones the safety number was shown for; compare the new safety number", xchat.ErrKeyChanged, userID, target.Version)
 		}
 		return nil
 	})
@@ -287,7 +291,7 @@ func (e *Engine) verify(ctx context.Context, userID string, check func(target *P
 		target = peer.Pending
 	}
 	if target == nil {
-		return fmt.Errorf("%w: user %s", ErrNoPeerKeys, userID)
+		return fmt.Errorf("%w: user %s", xchat.ErrNoPeerKeys, userID)
 	}
 	if err := check(target); err != nil {
 		return err
@@ -329,7 +333,7 @@ func (e *Engine) ensurePeer(ctx context.Context, userID string) (*Peer, error) {
 		return nil, err
 	}
 	if peer.Current == nil {
-		return nil, fmt.Errorf("%w: user %s", ErrNoPeerKeys, userID)
+		return nil, fmt.Errorf("%w: user %s", xchat.ErrNoPeerKeys, userID)
 	}
 	return peer, nil
 }
@@ -359,10 +363,10 @@ func (e *Engine) wrapTarget(ctx context.Context, userID string) (recipient, erro
 	}
 	if e.cfg.policy.strict() {
 		if peer.Pending != nil {
-			return recipient{}, fmt.Errorf("%w: user %s published version %s; verify it first", ErrKeyChanged, userID, peer.Pending.Version)
+			return recipient{}, fmt.Errorf("%w: user %s published version %s; verify it first", xchat.ErrKeyChanged, userID, peer.Pending.Version)
 		}
 		if !peer.Current.Verified {
-			return recipient{}, fmt.Errorf("%w: user %s", ErrUnverifiedPeer, userID)
+			return recipient{}, fmt.Errorf("%w: user %s", xchat.ErrUnverifiedPeer, userID)
 		}
 	}
 	id, err := crypto.ParsePublicKey(peer.Current.IdentityKey)
@@ -394,7 +398,7 @@ const safetyNumberIterations = 5200
 func (e *Engine) SafetyNumber(ctx context.Context, userID string) (string, error) {
 	defer e.deliverChanges()
 	if userID == e.userID {
-		return "", fmt.Errorf("%w: safety number with oneself", ErrInvalidArgument)
+		return "", fmt.Errorf("%w: safety number with oneself", xchat.ErrInvalidArgument)
 	}
 	kp, _, err := e.identity()
 	if err != nil {
@@ -459,7 +463,7 @@ func safetyHalf(userID string, identitySPKI, signingSPKI []byte) string {
 // decodeB64 accepts standard base64 with or without padding.
 func decodeB64(s string) ([]byte, error) {
 	if s == "" {
-		return nil, fmt.Errorf("%w: empty base64 field", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: empty base64 field", xchat.ErrInvalidArgument)
 	}
 	if strings.HasSuffix(s, "=") {
 		return base64.StdEncoding.Strict().DecodeString(s)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -53,7 +54,7 @@ func TestTOFUKeyChange(t *testing.T) {
 	}
 	cid := sent.ConversationID
 	p, err := alice.e.Peer(ctx, bob.id)
-	if err != nil || p.Current == nil || p.Current.Verified || p.Changed() {
+	if err != nil || p.Current == nil || p.Current.Verified || p.Changed {
 		t.Fatalf("peer after first use: %+v, %v", p, err)
 	}
 	oldVersion := p.Current.Version
@@ -77,7 +78,7 @@ func TestTOFUKeyChange(t *testing.T) {
 		t.Fatalf("repeated change report %+v", changes)
 	}
 	p = testutil.Must(alice.e.Peer(ctx, bob.id))(t)
-	if !p.Changed() || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
+	if !p.Changed || p.Current.Version != bob2.e.PublicKeyVersion() || len(p.History) != 2 {
 		t.Fatalf("peer after change: %+v", p)
 	}
 	// The next send rotates the key to bob's new identity, so his new
@@ -85,7 +86,7 @@ func TestTOFUKeyChange(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, cid, "two"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := bob2.e.Sync(ctx, cid)
+	res, err := bob2.e.Sync(ctx, cid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestStrictPolicy(t *testing.T) {
 	n := newNet(t)
 	alice := n.user("alice", WithTrustPolicy(TrustStrict))
 	bob := n.user("bob")
-	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, ErrUnverifiedPeer) {
+	if _, err := alice.e.SendText(ctx, bob.id, "hi"); !errors.Is(err, xchat.ErrUnverifiedPeer) {
 		t.Fatalf("send to unverified peer: %v", err)
 	}
 	if err := alice.e.Verify(ctx, bob.id, safetyNumberOf(t, alice.e, bob.id)); err != nil {
@@ -126,7 +127,7 @@ func TestStrictPolicy(t *testing.T) {
 	if v := testutil.Must(alice.e.pinnedVersion(ctx, "999"))(t); v != "" {
 		t.Fatalf("pinned version of a user never fetched: %q", v)
 	}
-	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, ErrKeyChanged) {
+	if _, err := alice.e.Rotate(ctx, sent.ConversationID); !errors.Is(err, xchat.ErrKeyChanged) {
 		t.Fatalf("rotate to changed key: %v", err)
 	}
 	sn1, err := alice.e.SafetyNumber(ctx, bob.id)
@@ -186,30 +187,30 @@ func TestSafetyNumber(t *testing.T) {
 	if ab2 == ab || ab2 != b2a {
 		t.Fatalf("after key change: %s / %s (was %s)", ab2, b2a, ab)
 	}
-	if _, err := alice.e.SafetyNumber(ctx, alice.id); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := alice.e.SafetyNumber(ctx, alice.id); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("self safety number: %v", err)
 	}
 }
 
 // Verify marks the keys verified only for the number shown for
 // them: a number shown before the peer's keys changed is refused with
-// ErrKeyChanged and marks nothing; the new number verifies the new keys.
+// xchat.ErrKeyChanged and marks nothing; the new number verifies the new keys.
 func TestVerify(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
 	alice, bob := n.user("alice"), n.user("bob")
 	shown := testutil.Must(alice.e.SafetyNumber(ctx, bob.id))(t)
 	for _, bad := range []string{"", "12345", strings.Repeat("1", 59) + "x", alice.id} {
-		if err := alice.e.Verify(ctx, bob.id, bad); !errors.Is(err, ErrInvalidArgument) {
-			t.Fatalf("Verify(%q): %v, want ErrInvalidArgument", bad, err)
+		if err := alice.e.Verify(ctx, bob.id, bad); !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Fatalf("Verify(%q): %v, want xchat.ErrInvalidArgument", bad, err)
 		}
 	}
 	n.newDevice(bob)
 	if _, err := alice.e.RefreshPeers(ctx, bob.id); err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.e.Verify(ctx, bob.id, shown); !errors.Is(err, ErrKeyChanged) {
-		t.Fatalf("stale number: %v, want ErrKeyChanged", err)
+	if err := alice.e.Verify(ctx, bob.id, shown); !errors.Is(err, xchat.ErrKeyChanged) {
+		t.Fatalf("stale number: %v, want xchat.ErrKeyChanged", err)
 	}
 	p := testutil.Must(alice.e.Peer(ctx, bob.id))(t)
 	for _, k := range p.History {
@@ -241,7 +242,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, first.ConversationID); err != nil {
+	if _, err := bob.e.Sync(ctx, first.ConversationID, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice2 := n.newDevice(alice)
@@ -250,10 +251,11 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := map[string]error{}
-	res, err := bob.e.SyncEach(ctx, first.ConversationID, func(ev *event.Event) error {
+	res, err := bob.e.Sync(ctx, first.ConversationID, func(ev *event.Event) error {
 		errs[ev.MessageID] = ev.Err
 		return nil
 	})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestStrictReceiveFromChangedKey(t *testing.T) {
 	if _, err := alice2.e.SendText(ctx, bob.id, "after verify"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = bob.e.Sync(ctx, first.ConversationID)
+	res, err = bob.e.Sync(ctx, first.ConversationID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +292,7 @@ func TestKeyChangeHandlerReentry(t *testing.T) {
 	var cid string
 	called := make(chan error, 4)
 	bob = n.user("bob", WithKeyChangeHandler(func(c KeyChanged) {
-		_, err := bob.e.Sync(ctx, cid)
+		_, err := bob.e.Sync(ctx, cid, nil)
 		called <- err
 	}))
 	sent, err := alice.e.SendText(ctx, bob.id, "hi")
@@ -298,14 +300,14 @@ func TestKeyChangeHandlerReentry(t *testing.T) {
 		t.Fatal(err)
 	}
 	cid = sent.ConversationID
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	alice2 := n.newDevice(alice)
 	if _, err := alice2.e.SendText(ctx, bob.id, "new keys"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, cid); err != nil {
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -345,8 +347,8 @@ func TestStrictSendNeedsVerifiedMembers(t *testing.T) {
 	if err := bob.e.Verify(ctx, alice.id, safetyNumberOf(t, bob.e, alice.id)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.SendText(ctx, g, "under alice's key"); !errors.Is(err, ErrUnverifiedPeer) || !strings.Contains(err.Error(), carol.id) {
-		t.Fatalf("strict send with carol unverified: %v, want ErrUnverifiedPeer naming her", err)
+	if _, err := bob.e.SendText(ctx, g, "under alice's key"); !errors.Is(err, xchat.ErrUnverifiedPeer) || !strings.Contains(err.Error(), carol.id) {
+		t.Fatalf("strict send with carol unverified: %v, want xchat.ErrUnverifiedPeer naming her", err)
 	}
 	if err := bob.e.Verify(ctx, carol.id, safetyNumberOf(t, bob.e, carol.id)); err != nil {
 		t.Fatal(err)

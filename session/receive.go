@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -23,15 +24,15 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 	defer e.deliverChanges()
 	raw, err := wire.DecodeB64(encoded)
 	if err != nil {
-		return nil, fmt.Errorf("%w: event is not base64: %w", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: event is not base64: %w", xchat.ErrInvalidArgument, err)
 	}
 	me, err := wire.DecodeMessageEvent(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", xchat.ErrMalformed, err)
 	}
 	cid, err := CanonicalID(me.GetConversationID(), e.userID)
 	if err != nil || cid != me.GetConversationID() {
-		return nil, fmt.Errorf("%w: event names conversation %q", ErrInvalidArgument, me.GetConversationID())
+		return nil, fmt.Errorf("%w: event names conversation %q", xchat.ErrInvalidArgument, me.GetConversationID())
 	}
 	if !IsGroup(cid) {
 		if _, err := peerOf(cid, e.userID); err != nil {
@@ -50,7 +51,7 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 	opts := &inbound.Options{ConversationID: cid}
 	ev := inbound.Decrypt(keys, raw, opts)
 	if missing := keys.missingSigners(); len(missing) > 0 && e.server != nil {
-		if _, rerr := e.refreshPeers(ctx, missing...); rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
+		if _, rerr := e.refreshPeers(ctx, missing...); rerr == nil || errors.Is(rerr, xchat.ErrNoPeerKeys) || errors.Is(rerr, xchat.ErrKeyBinding) {
 			if keys, err = e.keysFor(ctx); err != nil {
 				return nil, err
 			}
@@ -66,7 +67,7 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 		// A create delivered before its paired key change: storing it as
 		// failed would keep it from ever establishing the roster. Sync
 		// reads it again with its pair.
-		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", ErrRosterUnknown))
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; run Sync", xchat.ErrRosterUnknown))
 		return ev, nil
 	}
 	if err := e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -94,10 +95,10 @@ func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys
 		return err
 	}
 	for _, a := range found {
-		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", ErrNotMember, a))
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", xchat.ErrNotMember, a))
 	}
 	if len(conflicts) > 0 {
-		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", xchat.ErrServerResponse, ev.SequenceID))
 	}
 	return keysAgree(ctx, tx, cid, usable)
 }

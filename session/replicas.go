@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 )
 
@@ -58,7 +59,7 @@ func (e *Engine) lockShared(ctx context.Context, cid string) (locked context.Con
 		case err == nil:
 			return locked, release, nil
 		case e.isClosed():
-			return nil, nil, ErrClosed
+			return nil, nil, xchat.ErrClosed
 		case ctx.Err() != nil:
 			return nil, nil, fmt.Errorf("session: waiting for conversation %s: %w", cid, context.Cause(ctx))
 		case errors.Is(err, keystore.ErrClosed) || errors.Is(err, keystore.ErrInvalid) || errors.Is(err, keystore.ErrLeaseLost):

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
 )
@@ -29,11 +30,11 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	fs.failBefore = 2
 	fs.mu.Unlock()
 	for _, text := range []string{"one", "two"} {
-		if _, err := alice.e.SendText(ctx, bob.id, text); !errors.Is(err, ErrQueued) {
+		if _, err := alice.e.SendText(ctx, bob.id, text); !errors.Is(err, xchat.ErrQueued) {
 			t.Fatalf("send %q: %v", text, err)
 		}
 	}
-	cid, err := OneToOneID(alice.id, bob.id)
+	cid, err := oneToOneID(alice.id, bob.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	fs.mu.Lock()
 	posted := len(fs.messageIDs)
 	fs.mu.Unlock()
-	if _, err := alice.e.FlushOutbox(ctx, bob.id); !errors.Is(err, ErrOutboxBusy) {
+	if _, err := alice.e.FlushOutbox(ctx, bob.id); !errors.Is(err, xchat.ErrOutboxBusy) {
 		t.Fatalf("flush while another replica holds the oldest item: %v", err)
 	}
 	fs.mu.Lock()
@@ -63,14 +64,14 @@ func TestFlushOutboxWaitsForAnotherReplica(t *testing.T) {
 	if err != nil || len(done) != 2 || done[0].MessageID != held[0].MessageID || done[1].MessageID != held[1].MessageID {
 		t.Fatalf("flush after release: %+v, %v", done, err)
 	}
-	res, err := bob.e.Sync(ctx, alice.id)
+	res, err := bob.e.Sync(ctx, alice.id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := texts(res.Entries); !slices.Equal(got, []string{"warm-up", "one", "two"}) {
 		t.Fatalf("bob got %q", got)
 	}
-	if _, err := alice.e.FlushOutbox(ctx, "not a conversation"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := alice.e.FlushOutbox(ctx, "not a conversation"); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("bad id: %v", err)
 	}
 }
@@ -109,14 +110,14 @@ func TestConversationWorkTakesTheStoreLease(t *testing.T) {
 	if _, err := e.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(id, bob.id))(t)
 	want := conversationLease(cid)
 	steps := []struct {
 		name string
 		run  func() error
 	}{
 		{"send", func() error { _, err := e.SendText(ctx, bob.id, "hi"); return err }},
-		{"sync", func() error { _, err := e.Sync(ctx, bob.id); return err }},
+		{"sync", func() error { _, err := e.Sync(ctx, bob.id, nil); return err }},
 		{"rotate", func() error { _, err := e.Rotate(ctx, bob.id); return err }},
 	}
 	for _, s := range steps {
@@ -157,7 +158,7 @@ func TestConversationWaitEndsWithContext(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, bob.id, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	holders := map[string]func() func(){
 		"this engine": func() func() {
 			_, unlock, err := alice.e.lockConv(ctx, cid)
@@ -179,7 +180,7 @@ func TestConversationWaitEndsWithContext(t *testing.T) {
 		},
 	}
 	calls := map[string]func(context.Context) error{
-		"sync":   func(c context.Context) error { _, err := alice.e.Sync(c, cid); return err },
+		"sync":   func(c context.Context) error { _, err := alice.e.Sync(c, cid, nil); return err },
 		"rotate": func(c context.Context) error { _, err := alice.e.Rotate(c, cid); return err },
 		"send":   func(c context.Context) error { _, err := alice.e.SendText(c, bob.id, "waiting"); return err },
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -43,7 +44,7 @@ import (
 //     naming a non-member (honestly, only two admins removing the same
 //     member at once) is therefore a tombstone: it changes no membership,
 //     is reported (AnomalyRosterDivergence), and every later member add of
-//     the ids it names is refused (ErrRosterDivergence): exclusion on
+//     the ids it names is refused (xchat.ErrRosterDivergence): exclusion on
 //     doubt. So is every id (this account's aside) a removal read before
 //     any roster names: no roster starts from an add naming one, and a
 //     create read after it leaves them out. A removal of an actual member
@@ -53,41 +54,29 @@ import (
 //     that names it: trust on first use, kept visible as RosterUnconfirmed.
 
 // RosterState says how far a group's roster rests on signed group changes.
-type RosterState int
+// Its value is its name ("unknown", "unconfirmed" or "confirmed").
+type RosterState string
 
 const (
 	// RosterUnknown: no signed group change establishes the roster (the
 	// server withheld them, or the group's create could not be bound to
 	// the group). Messages a sync reads verify by signature only (pushed
 	// events are held back for the sync: DeliveryRejected), and the
-	// engine refuses to wrap a key to the group (ErrRosterUnknown).
-	RosterUnknown RosterState = iota
+	// engine refuses to wrap a key to the group (xchat.ErrRosterUnknown).
+	RosterUnknown RosterState = "unknown"
 	// RosterUnconfirmed: the roster follows signed group changes, but part
 	// of it rests on trust on first use: it starts from a member add after
 	// the group's creation (Conversation.RosterSince), or some admin's
 	// authority rests on unsigned data (Conversation.ClaimedAdmins) and
 	// the members such an admin added are unconfirmed
 	// (Conversation.UnconfirmedMembers). Under TrustStrict no key is
-	// wrapped to an unconfirmed member (ErrRosterUnconfirmed).
-	RosterUnconfirmed
+	// wrapped to an unconfirmed member (xchat.ErrRosterUnconfirmed).
+	RosterUnconfirmed RosterState = "unconfirmed"
 	// RosterConfirmed: every member and admin follows from the group's
 	// bound create through signed changes by confirmed admins (always the
 	// case for a one-to-one conversation, whose id fixes its members).
-	RosterConfirmed
+	RosterConfirmed RosterState = "confirmed"
 )
-
-var rosterStateNames = [...]string{"unknown", "unconfirmed", "confirmed"}
-
-// String returns "unknown", "unconfirmed" or "confirmed".
-func (s RosterState) String() string {
-	if s >= 0 && int(s) < len(rosterStateNames) {
-		return rosterStateNames[s]
-	}
-	return "unknown"
-}
-
-// MarshalText implements encoding.TextMarshaler (the String form).
-func (s RosterState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Roster bases: what the roster held starts from.
 const (
@@ -256,12 +245,12 @@ func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if g == nil {
 		if r.Base != "" && !r.member(ev.SenderID) {
-			return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", ErrNotMember, ev.SenderID, env.cid)}
+			return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", xchat.ErrNotMember, ev.SenderID, env.cid)}
 		}
 		return stepResult{}
 	}
 	if n := len(g.MemberIDs) + len(g.CurrentMemberIDs) + len(g.CurrentAdminIDs) + len(g.AdminIDs); n > maxRosterIDs {
-		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", ErrMalformed, n, maxRosterIDs)}
+		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", xchat.ErrMalformed, n, maxRosterIDs)}
 	}
 	switch g.Kind {
 	case event.GroupCreated:
@@ -276,7 +265,7 @@ func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 		return stepResult{} // by a non-member by nature; changes nothing
 	}
 	if r.Base != "" && !r.member(ev.SenderID) {
-		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not a member", ErrNotMember, g.Kind, ev.SenderID)}
+		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not a member", xchat.ErrNotMember, g.Kind, ev.SenderID)}
 	}
 	return stepResult{}
 }
@@ -294,7 +283,7 @@ var errCreateUnbound = errors.New("group create not bound to this group")
 func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if other := env.createdIn(ev.MessageID); other != "" && other != env.cid {
-		return stepResult{err: fmt.Errorf("%w: group create %s was accepted in %s already: replayed into %s", ErrRosterDivergence, ev.MessageID, other, env.cid),
+		return stepResult{err: fmt.Errorf("%w: group create %s was accepted in %s already: replayed into %s", xchat.ErrRosterDivergence, ev.MessageID, other, env.cid),
 			anomaly: rosterAnomaly(event.AnomalyCreateReplayed, env.cid, ev, other)}
 	}
 	if r.Base != "" {
@@ -305,16 +294,16 @@ func (r *rosterRec) stepCreate(env rosterEnv, ev *event.Event) stepResult {
 			}
 			return stepResult{}
 		}
-		return stepResult{err: fmt.Errorf("%w: a second group create (by %s) for a group whose roster is established", ErrRosterDivergence, ev.SenderID),
+		return stepResult{err: fmt.Errorf("%w: a second group create (by %s) for a group whose roster is established", xchat.ErrRosterDivergence, ev.SenderID),
 			anomaly: rosterAnomaly(event.AnomalyCreateRejected, env.cid, ev, r.Seq)}
 	}
 	if !env.paired(ev.SenderID, g.KeyVersion) {
 		return stepResult{err: fmt.Errorf("%w: %w: group create by %s: the group holds no verified key change by its author at key version %s",
-			ErrRosterDivergence, errCreateUnbound, ev.SenderID, g.KeyVersion), anomaly: rosterAnomaly(event.AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
+			xchat.ErrRosterDivergence, errCreateUnbound, ev.SenderID, g.KeyVersion), anomaly: rosterAnomaly(event.AnomalyCreateRejected, env.cid, ev, g.KeyVersion)}
 	}
 	for _, u := range g.MemberIDs {
 		if !isUserID(u) {
-			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", ErrMalformed)}
+			return stepResult{err: fmt.Errorf("%w: group create names a malformed user id", xchat.ErrMalformed)}
 		}
 	}
 	// Whom a removal read before named was removed after the create
@@ -411,17 +400,17 @@ func (r *rosterRec) stepMemberAdd(env rosterEnv, ev *event.Event) stepResult {
 		return r.seedJoin(env, ev)
 	}
 	if !r.member(ev.SenderID) {
-		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not a member", ErrNotMember, ev.SenderID), changed: true}
+		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not a member", xchat.ErrNotMember, ev.SenderID), changed: true}
 	}
 	if !r.admin(ev.SenderID) {
-		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not an admin", ErrNotAuthorized, ev.SenderID), changed: true}
+		return stepResult{err: fmt.Errorf("%w: member add by %s, who is not an admin", xchat.ErrNotAuthorized, ev.SenderID), changed: true}
 	}
 	added, current, admins, err := r.splitMemberAdd(ev.GroupChange)
 	if err == nil {
 		err = r.readmits(added)
 	}
 	if err != nil {
-		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", ErrRosterDivergence, ev.SenderID, err),
+		res := stepResult{err: fmt.Errorf("%w: member add by %s does not fit the roster held: %s", xchat.ErrRosterDivergence, ev.SenderID, err),
 			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq), changed: true}
 		if ev.SenderID != env.self {
 			r.excludeDoubted(ev.GroupChange)
@@ -488,15 +477,15 @@ func (r *rosterRec) seedJoin(env rosterEnv, ev *event.Event) stepResult {
 	head, admins, ok := flatSplit(slices.Concat(ev.GroupChange.MemberIDs, ev.GroupChange.CurrentMemberIDs, ev.GroupChange.CurrentAdminIDs))
 	switch {
 	case !ok:
-		return stepResult{err: fmt.Errorf("%w: member add whose signed id list is not new, current and admin ids", ErrRosterDivergence),
+		return stepResult{err: fmt.Errorf("%w: member add whose signed id list is not new, current and admin ids", xchat.ErrRosterDivergence),
 			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, "")}
 	case !slices.Contains(head, env.self):
-		return stepResult{err: fmt.Errorf("%w: member add by %s before any roster is established, not naming this account", ErrRosterUnknown, ev.SenderID)}
+		return stepResult{err: fmt.Errorf("%w: member add by %s before any roster is established, not naming this account", xchat.ErrRosterUnknown, ev.SenderID)}
 	case !slices.Contains(admins, ev.SenderID):
-		return stepResult{err: fmt.Errorf("%w: member add by %s, whom its own admin list does not name", ErrNotAuthorized, ev.SenderID)}
+		return stepResult{err: fmt.Errorf("%w: member add by %s, whom its own admin list does not name", xchat.ErrNotAuthorized, ev.SenderID)}
 	}
 	if err := r.readmits(head); err != nil {
-		return stepResult{err: fmt.Errorf("%w: member add by %s cannot start the roster: %s", ErrRosterDivergence, ev.SenderID, err),
+		return stepResult{err: fmt.Errorf("%w: member add by %s cannot start the roster: %s", xchat.ErrRosterDivergence, ev.SenderID, err),
 			anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, "")}
 	}
 	members := normaliseIDs(head)
@@ -515,7 +504,7 @@ func (r *rosterRec) dropPending(ev *event.Event) {
 // only itself (leaving). The ids it names that are no members are recorded
 // as its tombstones and reported (see readmits); so are all it names when
 // it is read before any roster is held (it is refused then:
-// ErrRosterUnknown).
+// xchat.ErrRosterUnknown).
 func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if res, ok := r.authorise(env, ev, !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == ev.SenderID)); !ok {
@@ -571,7 +560,7 @@ func (r *rosterRec) stepAdmins(env rosterEnv, ev *event.Event) stepResult {
 	}
 	for _, a := range g.AdminIDs {
 		if !r.member(a) {
-			return stepResult{err: fmt.Errorf("%w: admin add names %s, who is not a member", ErrRosterDivergence, a),
+			return stepResult{err: fmt.Errorf("%w: admin add names %s, who is not a member", xchat.ErrRosterDivergence, a),
 				anomaly: rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)}
 		}
 	}
@@ -590,11 +579,11 @@ func (r *rosterRec) authorise(env rosterEnv, ev *event.Event, needAdmin bool) (s
 	kind := ev.GroupChange.Kind
 	switch {
 	case r.Base == "":
-		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s cannot be checked before a roster is established", ErrRosterUnknown, kind, ev.SenderID)}, false
+		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s cannot be checked before a roster is established", xchat.ErrRosterUnknown, kind, ev.SenderID)}, false
 	case !r.member(ev.SenderID):
-		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not a member", ErrNotMember, kind, ev.SenderID)}, false
+		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not a member", xchat.ErrNotMember, kind, ev.SenderID)}, false
 	case needAdmin && !r.admin(ev.SenderID):
-		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not an admin", ErrNotAuthorized, kind, ev.SenderID)}, false
+		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not an admin", xchat.ErrNotAuthorized, kind, ev.SenderID)}, false
 	}
 	return stepResult{}, true
 }
@@ -602,14 +591,14 @@ func (r *rosterRec) authorise(env rosterEnv, ev *event.Event, needAdmin bool) (s
 // wrapTargets returns whom a new key of cid may be wrapped to: the two
 // participants of a one-to-one conversation, or a group's roster held
 // from signed changes (plus this account's own adds not yet read back).
-// It refuses a group whose roster is unknown (ErrRosterUnknown), one this
-// account is not a member of (ErrNotMember) and, under TrustStrict, one
-// with members the roster does not confirm (ErrRosterUnconfirmed).
+// It refuses a group whose roster is unknown (xchat.ErrRosterUnknown), one this
+// account is not a member of (xchat.ErrNotMember) and, under TrustStrict, one
+// with members the roster does not confirm (xchat.ErrRosterUnconfirmed).
 func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) {
 	if !IsGroup(cid) {
 		a, b, _ := cutPair(cid)
 		if a != e.userID && b != e.userID {
-			return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+			return nil, fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 		}
 		return []string{a, b}, nil
 	}
@@ -618,11 +607,11 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 		return nil, err
 	}
 	if r.Base == "" {
-		return nil, fmt.Errorf("%w: %s: no signed group change of this group has been accepted (the server withheld them, or the group's create could not be bound to it); sync the group, or ask a member to add this account again", ErrRosterUnknown, cid)
+		return nil, fmt.Errorf("%w: %s: no signed group change of this group has been accepted (the server withheld them, or the group's create could not be bound to it); sync the group, or ask a member to add this account again", xchat.ErrRosterUnknown, cid)
 	}
 	targets := r.effective()
 	if !slices.Contains(targets, e.userID) {
-		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+		return nil, fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 	}
 	if e.cfg.policy.strict() {
 		if un := r.unconfirmed(without(targets, []string{e.userID})); len(un) > 0 {
@@ -630,7 +619,7 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 			if r.Base == baseJoin {
 				why = "is taken on trust: this account joined at #" + r.Since + " and never saw the group's creation"
 			}
-			return nil, fmt.Errorf("%w: %s: the place of %v %s; under strict trust no key is wrapped to it", ErrRosterUnconfirmed, cid, un, why)
+			return nil, fmt.Errorf("%w: %s: the place of %v %s; under strict trust no key is wrapped to it", xchat.ErrRosterUnconfirmed, cid, un, why)
 		}
 	}
 	return targets, nil

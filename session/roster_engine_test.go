@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -29,7 +30,7 @@ func conv(t *testing.T, u *testUser, gid string) *Conversation {
 
 func mustSync(t *testing.T, u *testUser, gid string) *SyncResult {
 	t.Helper()
-	res, err := u.e.Sync(ctxT(t), gid)
+	res, err := u.e.Sync(ctxT(t), gid, nil)
 	if err != nil {
 		t.Fatalf("%s syncs: %v", u.name, err)
 	}
@@ -111,7 +112,7 @@ func TestRosterStrictRefusesUnconfirmed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := carol.e.Rotate(ctx, g); !errors.Is(err, ErrRosterUnconfirmed) || !strings.Contains(err.Error(), dave.id) {
+	if _, err := carol.e.Rotate(ctx, g); !errors.Is(err, xchat.ErrRosterUnconfirmed) || !strings.Contains(err.Error(), dave.id) {
 		t.Fatalf("strict rotation to an unconfirmed member: %v", err)
 	}
 	if err := alice.e.AddMembers(ctx, g, erin.id); err != nil {
@@ -163,10 +164,10 @@ func TestRosterUnknownRefusesWrap(t *testing.T) {
 	if len(c.Members) != 0 || len(c.ServerMembers) != 3 || c.Roster != RosterUnknown {
 		t.Fatalf("conversation %+v", c)
 	}
-	if _, err := bob.e.Rotate(ctx, g); !errors.Is(err, ErrRosterUnknown) {
+	if _, err := bob.e.Rotate(ctx, g); !errors.Is(err, xchat.ErrRosterUnknown) {
 		t.Fatalf("rotation with the roster unknown: %v", err)
 	}
-	if _, err := bob.e.SendText(ctx, g, "still talking"); !errors.Is(err, ErrRosterUnknown) {
+	if _, err := bob.e.SendText(ctx, g, "still talking"); !errors.Is(err, xchat.ErrRosterUnknown) {
 		t.Fatalf("send with the roster unknown: %v", err)
 	}
 }
@@ -181,7 +182,7 @@ func TestReceiveCreateBeforeItsKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := bob.server.GetConversationEvents(ctx, PathID(g), 10, "")
+	resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(g), 10, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestReceiveCreateBeforeItsKeyChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.Warnings) == 0 || !errors.Is(ev.Warnings[0], ErrRosterUnknown) || !errors.Is(ev.Err, ErrRosterDivergence) {
+	if len(ev.Warnings) == 0 || !errors.Is(ev.Warnings[0], xchat.ErrRosterUnknown) || !errors.Is(ev.Err, xchat.ErrRosterDivergence) {
 		t.Fatalf("create before its key change: err %v, warnings %v", ev.Err, ev.Warnings)
 	}
 	if h, err := bob.e.History(ctx, g, "", 0); err != nil || len(h) != 0 {
@@ -365,7 +366,7 @@ func TestDeleteForAllRefusesGroupChanges(t *testing.T) {
 			continue
 		}
 		changes++
-		if err := alice.e.DeleteMessages(ctx, g, []string{en.SequenceID}, true); !errors.Is(err, ErrNotAuthorized) {
+		if err := alice.e.DeleteMessages(ctx, g, []string{en.SequenceID}, true); !errors.Is(err, xchat.ErrNotAuthorized) {
 			t.Fatalf("delete for everyone of own %s %s: %v", en.Type, en.SequenceID, err)
 		}
 	}
@@ -390,7 +391,7 @@ func TestLiveSendCrossingAddSealedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carol.e.Sync(ctx, g); err != nil {
+	if _, err := carol.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, err := carol.e.Conversation(ctx, g)
@@ -414,7 +415,7 @@ func TestLiveSendCrossingAddSealedAgain(t *testing.T) {
 	if after.KeyVersion == before.KeyVersion {
 		t.Fatalf("the send stayed under key %s: it never crossed the add", before.KeyVersion)
 	}
-	if _, err := dave.e.Sync(ctx, g); err != nil {
+	if _, err := dave.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := dave.e.History(ctx, g, "", 0)

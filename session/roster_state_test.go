@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -55,11 +57,11 @@ func TestFlatSplit(t *testing.T) {
 func TestRosterStepCreate(t *testing.T) {
 	create := event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"2", "3"}, AdminIDs: []string{"1", "2", "9"}, KeyVersion: "100"}
 	var r rosterRec
-	if res := r.step(stepEnv("2", true), groupEvent("10", "c", "1", create)); !errors.Is(res.err, ErrRosterDivergence) || !errors.Is(res.err, errCreateUnbound) ||
+	if res := r.step(stepEnv("2", true), groupEvent("10", "c", "1", create)); !errors.Is(res.err, xchat.ErrRosterDivergence) || !errors.Is(res.err, errCreateUnbound) ||
 		res.anomaly == nil || res.anomaly.Kind != event.AnomalyCreateRejected || r.Base != "" {
 		t.Fatalf("unbound create: %+v, roster %+v", res, r)
 	}
-	if res := r.step(stepEnv("2", false), groupEvent("10", "g2-create", "1", create)); !errors.Is(res.err, ErrRosterDivergence) ||
+	if res := r.step(stepEnv("2", false), groupEvent("10", "g2-create", "1", create)); !errors.Is(res.err, xchat.ErrRosterDivergence) ||
 		res.anomaly == nil || res.anomaly.Kind != event.AnomalyCreateReplayed || res.anomaly.Related != "g2" {
 		t.Fatalf("replayed create: %+v", res)
 	}
@@ -70,7 +72,7 @@ func TestRosterStepCreate(t *testing.T) {
 		r.state() != RosterUnconfirmed || r.Seq != "10" {
 		t.Fatalf("roster after create %+v (state %s)", r, r.state())
 	}
-	if res := r.step(stepEnv("2", false), groupEvent("20", "c2", "1", create)); !errors.Is(res.err, ErrRosterDivergence) || res.anomaly.Kind != event.AnomalyCreateRejected {
+	if res := r.step(stepEnv("2", false), groupEvent("20", "c2", "1", create)); !errors.Is(res.err, xchat.ErrRosterDivergence) || res.anomaly.Kind != event.AnomalyCreateRejected {
 		t.Fatalf("second create: %+v", res)
 	}
 }
@@ -97,17 +99,17 @@ func TestRosterStepMemberAdd(t *testing.T) {
 			[]string{"1", "2", "3", "4"}, []string{"1"}, nil, nil},
 		{"admin tail drops a claimed admin", "1", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}), nil,
 			[]string{"1", "2", "3", "4"}, []string{"1"}, nil, nil},
-		{"non-admin", "3", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}), ErrNotAuthorized,
+		{"non-admin", "3", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}), xchat.ErrNotAuthorized,
 			[]string{"1", "2", "3"}, []string{"1"}, []string{"2"}, nil},
-		{"outsider", "9", add([]string{"9"}, []string{"1", "2", "3"}, []string{"1"}), ErrNotMember,
+		{"outsider", "9", add([]string{"9"}, []string{"1", "2", "3"}, []string{"1"}), xchat.ErrNotMember,
 			[]string{"1", "2", "3"}, []string{"1"}, []string{"2"}, nil},
-		{"stale current list excludes", "1", add([]string{"4"}, []string{"1", "2"}, []string{"1"}), ErrRosterDivergence,
+		{"stale current list excludes", "1", add([]string{"4"}, []string{"1", "2"}, []string{"1"}), xchat.ErrRosterDivergence,
 			[]string{"1", "2"}, []string{"1"}, nil, nil},
-		{"stale current list never adds", "1", add([]string{"4"}, []string{"1", "2", "3", "5"}, []string{"1"}), ErrRosterDivergence,
+		{"stale current list never adds", "1", add([]string{"4"}, []string{"1", "2", "3", "5"}, []string{"1"}), xchat.ErrRosterDivergence,
 			[]string{"1", "2", "3"}, []string{"1"}, nil, nil},
-		{"promotes a non-admin", "1", add([]string{"4"}, []string{"1", "2", "3"}, []string{"3", "1"}), ErrRosterDivergence,
+		{"promotes a non-admin", "1", add([]string{"4"}, []string{"1", "2", "3"}, []string{"3", "1"}), xchat.ErrRosterDivergence,
 			[]string{"1", "2", "3"}, []string{"1"}, nil, nil},
-		{"leaves out a confirmed admin", "2", add([]string{"4"}, []string{"1", "2", "3"}, []string{"2"}), ErrRosterDivergence,
+		{"leaves out a confirmed admin", "2", add([]string{"4"}, []string{"1", "2", "3"}, []string{"2"}), xchat.ErrRosterDivergence,
 			[]string{"1", "2", "3"}, nil, []string{"2"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,18 +136,18 @@ func TestRosterStepJoin(t *testing.T) {
 	// A removal before any roster is refused, and whom it names (this
 	// account aside) may not start one: the add naming them may be older.
 	var pre rosterRec
-	if res := pre.step(stepEnv("4", false), groupEvent("20", "rm", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2", "4"}})); !errors.Is(res.err, ErrRosterUnknown) ||
+	if res := pre.step(stepEnv("4", false), groupEvent("20", "rm", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2", "4"}})); !errors.Is(res.err, xchat.ErrRosterUnknown) ||
 		!res.changed || !slices.Equal(pre.Removed, []string{"2"}) {
 		t.Fatalf("removal before any roster: %v, roster %+v", res.err, pre)
 	}
-	if res := pre.step(stepEnv("4", false), groupEvent("21", "a2", "1", add([]string{"4", "1", "2"}, nil, []string{"3", "1"}))); !errors.Is(res.err, ErrRosterDivergence) || pre.Base != "" {
+	if res := pre.step(stepEnv("4", false), groupEvent("21", "a2", "1", add([]string{"4", "1", "2"}, nil, []string{"3", "1"}))); !errors.Is(res.err, xchat.ErrRosterDivergence) || pre.Base != "" {
 		t.Fatalf("join naming an id removed before: %v, roster %+v", res.err, pre)
 	}
 	var r rosterRec
-	if res := r.step(stepEnv("4", false), groupEvent("20", "a0", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); !errors.Is(res.err, ErrRosterUnknown) {
+	if res := r.step(stepEnv("4", false), groupEvent("20", "a0", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1"}))); !errors.Is(res.err, xchat.ErrRosterUnknown) {
 		t.Fatalf("add not naming this account: %v", res.err)
 	}
-	if res := r.step(stepEnv("4", false), groupEvent("20", "a1", "2", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}))); !errors.Is(res.err, ErrNotAuthorized) {
+	if res := r.step(stepEnv("4", false), groupEvent("20", "a1", "2", add([]string{"4"}, []string{"1", "2", "3"}, []string{"1"}))); !errors.Is(res.err, xchat.ErrNotAuthorized) {
 		t.Fatalf("add by someone its own admin list leaves out: %v", res.err)
 	}
 	// The server re-splits the add that named this account: the admin
@@ -168,15 +170,15 @@ func TestRosterStepRemoveAndAdmins(t *testing.T) {
 		g      event.GroupChange
 		want   error
 	}{
-		{"2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"3"}}, nil},                 // claimed makes a claimed admin
-		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"9"}}, ErrRosterDivergence}, // not a member
-		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, nil},                 // confirmed confirms
-		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"4"}}, nil},             // leaves
-		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"1"}}, ErrNotMember},
+		{"2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"3"}}, nil},                       // claimed makes a claimed admin
+		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"9"}}, xchat.ErrRosterDivergence}, // not a member
+		{"1", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, nil},                       // confirmed confirms
+		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"4"}}, nil},                   // leaves
+		{"4", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"1"}}, xchat.ErrNotMember},
 		{"3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil}, // claimed admin removes
 		{"1", event.GroupChange{Kind: event.GroupAdminsRemoved, AdminIDs: []string{"3"}}, nil},
 		{"3", event.GroupChange{Kind: event.GroupTitleChanged, Title: "t"}, nil},
-		{"2", event.GroupChange{Kind: event.GroupTitleChanged, Title: "t"}, ErrNotMember},
+		{"2", event.GroupChange{Kind: event.GroupTitleChanged, Title: "t"}, xchat.ErrNotMember},
 	}
 	for i, s := range steps {
 		res := r.step(stepEnv("1", false), groupEvent("2"+string(rune('0'+i)), "m", s.sender, s.g))
@@ -188,7 +190,7 @@ func TestRosterStepRemoveAndAdmins(t *testing.T) {
 		t.Fatalf("roster %+v", r)
 	}
 	// A message by a removed member is refused; by a member accepted.
-	if res := r.step(stepEnv("1", false), &event.Event{SequenceID: "40", SenderID: "2", Verified: true, Kind: event.KindMessage}); !errors.Is(res.err, ErrNotMember) {
+	if res := r.step(stepEnv("1", false), &event.Event{SequenceID: "40", SenderID: "2", Verified: true, Kind: event.KindMessage}); !errors.Is(res.err, xchat.ErrNotMember) {
 		t.Fatalf("removed member's message: %v", res.err)
 	}
 	if res := r.step(stepEnv("1", false), &event.Event{SequenceID: "41", SenderID: "3", Verified: true, Kind: event.KindMessage}); res.err != nil {
@@ -209,7 +211,7 @@ func TestRosterPendingOwnAdd(t *testing.T) {
 	if res := r.step(stepEnv("1", false), groupEvent("11", "theirs", "2", add([]string{"6"}, []string{"1", "2"}, []string{"1", "2"}))); res.err != nil {
 		t.Fatal(res.err)
 	}
-	if res := r.step(stepEnv("1", false), groupEvent("12", "own", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1", "2"}))); !errors.Is(res.err, ErrRosterDivergence) {
+	if res := r.step(stepEnv("1", false), groupEvent("12", "own", "1", add([]string{"5"}, []string{"1", "2"}, []string{"1", "2"}))); !errors.Is(res.err, xchat.ErrRosterDivergence) {
 		t.Fatalf("own stale add: %v", res.err)
 	}
 	if len(r.Pending) != 0 || !slices.Equal(r.effective(), []string{"1", "2", "6"}) {
@@ -217,11 +219,13 @@ func TestRosterPendingOwnAdd(t *testing.T) {
 	}
 }
 
+// TestRosterStateString: a roster state's value is its name, which is
+// also its JSON form in a Conversation.
 func TestRosterStateString(t *testing.T) {
-	for s, want := range map[RosterState]string{RosterUnknown: "unknown", RosterUnconfirmed: "unconfirmed", RosterConfirmed: "confirmed", RosterState(9): "unknown"} {
-		b, err := s.MarshalText()
-		if err != nil || s.String() != want || string(b) != want {
-			t.Errorf("%d: %q %q %v, want %q", s, s.String(), b, err, want)
+	for s, want := range map[RosterState]string{RosterUnknown: "unknown", RosterUnconfirmed: "unconfirmed", RosterConfirmed: "confirmed"} {
+		b, err := json.Marshal(Conversation{Roster: s})
+		if err != nil || string(s) != want || !strings.Contains(string(b), `"roster":"`+want+`"`) {
+			t.Errorf("%q: %s %v, want %q", s, b, err, want)
 		}
 	}
 }
@@ -331,7 +335,7 @@ func TestRosterRemovalTombstone(t *testing.T) {
 		t.Fatalf("tombstones not kept with the record: %v %+v", err, back)
 	}
 	res = back.step(stepEnv("2", false), groupEvent("50", "a2", "1", add([]string{"5"}, []string{"1", "2", "3"}, []string{"1"})))
-	if !errors.Is(res.err, ErrRosterDivergence) || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || back.member("5") {
+	if !errors.Is(res.err, xchat.ErrRosterDivergence) || res.anomaly == nil || res.anomaly.Kind != event.AnomalyRosterDivergence || back.member("5") {
 		t.Fatalf("add of a tombstoned id: %+v, roster %+v", res, back)
 	}
 	var fresh rosterRec // a removal read before the create: whom it names is no member

@@ -40,7 +40,7 @@ func rosterGroup(t *testing.T, n *testNet, alice *testUser) (gid string, bob, da
 	if err != nil {
 		t.Fatalf("CreateGroup: %v", err)
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatalf("bob sync: %v", err)
 	}
 	if err := bob.e.AddMembers(ctx, gid, dave.id); err != nil {
@@ -53,7 +53,7 @@ func rosterGroup(t *testing.T, n *testNet, alice *testUser) (gid string, bob, da
 func checkDaveReads(t *testing.T, dave *testUser, gid, version, text string) {
 	t.Helper()
 	ctx := ctxT(t)
-	if _, err := dave.e.Sync(ctx, gid); err != nil {
+	if _, err := dave.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatalf("dave sync: %v", err)
 	}
 	c, err := dave.e.Conversation(ctx, gid)
@@ -128,7 +128,7 @@ func TestRotateRetriesAfterRosterRace(t *testing.T) {
 			bob, dave = n.user("bob"), n.user("dave")
 			erin = n.user("erin")
 			hook.before = func() {
-				if _, err := bob.e.Sync(ctx, gid); err != nil {
+				if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 					t.Errorf("bob sync: %v", err)
 				}
 				if err := bob.e.AddMembers(ctx, gid, dave.id); err != nil {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/testutil"
 )
@@ -18,12 +20,12 @@ func TestOneToOneRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SendText: %v", err)
 	}
-	cid := testutil.Must(OneToOneID(alice.id, bob.id))(t)
+	cid := testutil.Must(oneToOneID(alice.id, bob.id))(t)
 	if sent.ConversationID != cid || sent.SequenceID == "" || sent.Entry == nil || sent.Entry.Text != "hello bob" {
 		t.Fatalf("Sent = %+v", sent)
 	}
 
-	res, err := bob.e.Sync(ctx, alice.id)
+	res, err := bob.e.Sync(ctx, alice.id, nil)
 	if err != nil {
 		t.Fatalf("bob Sync: %v", err)
 	}
@@ -33,7 +35,7 @@ func TestOneToOneRoundTrip(t *testing.T) {
 	if _, err := bob.e.SendText(ctx, cid, "hi alice"); err != nil {
 		t.Fatalf("bob SendText: %v", err)
 	}
-	res, err = alice.e.Sync(ctx, PathID(cid))
+	res, err = alice.e.Sync(ctx, api.ConversationPathID(cid), nil)
 	if err != nil {
 		t.Fatalf("alice Sync: %v", err)
 	}
@@ -57,7 +59,7 @@ func TestOneToOneRoundTrip(t *testing.T) {
 		t.Fatalf("key versions differ: %q vs %q", ca.KeyVersion, cb.KeyVersion)
 	}
 	// Syncing again yields nothing new.
-	res, err = bob.e.Sync(ctx, cid)
+	res, err = bob.e.Sync(ctx, cid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestGroupRoundTrip(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "welcome bob"); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	res, err := bob.e.Sync(ctx, gid)
+	res, err := bob.e.Sync(ctx, gid, nil)
 	if err != nil {
 		t.Fatalf("bob sync: %v", err)
 	}
@@ -92,7 +94,7 @@ func TestGroupRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb.Kind != KindGroup || !slices.Equal(cb.Members, normaliseIDs([]string{alice.id, bob.id})) || cb.Title != "Team" {
+	if cb.Kind != kindGroup || !slices.Equal(cb.Members, normaliseIDs([]string{alice.id, bob.id})) || cb.Title != "Team" {
 		t.Fatalf("bob's view of the group: %+v", cb)
 	}
 	before := cb.KeyVersion
@@ -103,7 +105,7 @@ func TestGroupRoundTrip(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, gid, "welcome carol"); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	res, err = carol.e.Sync(ctx, gid)
+	res, err = carol.e.Sync(ctx, gid, nil)
 	if err != nil {
 		t.Fatalf("carol sync: %v", err)
 	}
@@ -113,7 +115,7 @@ func TestGroupRoundTrip(t *testing.T) {
 	if slices.Contains(texts(res.Entries), "welcome bob") {
 		t.Fatalf("carol read a message from before she joined")
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		t.Fatalf("bob sync: %v", err)
 	}
 	cb = testutil.Must(bob.e.Conversation(ctx, gid))(t)
@@ -125,7 +127,7 @@ func TestGroupRoundTrip(t *testing.T) {
 		t.Fatalf("carol send: %v", err)
 	}
 	for _, u := range []*testUser{alice, bob} {
-		if _, err := u.e.Sync(ctx, gid); err != nil {
+		if _, err := u.e.Sync(ctx, gid, nil); err != nil {
 			t.Fatal(err)
 		}
 		h := testutil.Must(u.e.History(ctx, gid, "", 0))(t)
@@ -142,7 +144,7 @@ func TestGroupRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []*testUser{alice, carol} {
-		if _, err := u.e.Sync(ctx, gid); err != nil {
+		if _, err := u.e.Sync(ctx, gid, nil); err != nil {
 			t.Fatal(err)
 		}
 		c := testutil.Must(u.e.Conversation(ctx, gid))(t)
@@ -201,7 +203,7 @@ func TestConversationListAndSyncAll(t *testing.T) {
 	if h, err := off.History(ctx, gid, "", 0); err != nil || len(texts(h)) != 1 {
 		t.Fatalf("offline history %+v, %v", h, err)
 	}
-	if _, err := off.Sync(ctx, gid); !errors.Is(err, ErrOffline) {
+	if _, err := off.Sync(ctx, gid, nil); !errors.Is(err, xchat.ErrOffline) {
 		t.Fatalf("offline sync: %v", err)
 	}
 }
@@ -216,7 +218,7 @@ func TestSendAfterUnseenRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	v, err := alice.e.Rotate(ctx, first.ConversationID)
@@ -230,7 +232,7 @@ func TestSendAfterUnseenRotation(t *testing.T) {
 	if sent.KeyVersion != v {
 		t.Fatalf("sent under %s, want %s", sent.KeyVersion, v)
 	}
-	if _, err := alice.e.Sync(ctx, bob.id); err != nil {
+	if _, err := alice.e.Sync(ctx, bob.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	h := testutil.Must(alice.e.History(ctx, bob.id, "", 0))(t)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -42,7 +43,7 @@ func reject(ev *event.Event, err error) {
 }
 
 // screenEnvelope rejects an event whose sequence ids or message id are not
-// well formed, and a key change without a sequence id (ErrMalformed). Such
+// well formed, and a key change without a sequence id (xchat.ErrMalformed). Such
 // ids would otherwise fail the store, or be skipped silently.
 func screenEnvelope(ev *event.Event) {
 	var bad []string
@@ -62,7 +63,7 @@ func screenEnvelope(ev *event.Event) {
 		bad = append(bad, "key change without a sequence id")
 	}
 	if len(bad) > 0 {
-		reject(ev, fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; ")))
+		reject(ev, fmt.Errorf("%w: %s", xchat.ErrMalformed, strings.Join(bad, "; ")))
 	}
 }
 
@@ -87,7 +88,7 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 			continue
 		}
 		if _, err := peerOf(cid, ev.SenderID); err != nil {
-			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", ErrNotMember, ev.SenderID, cid))
+			reject(ev, fmt.Errorf("%w: sender %s is not a participant of %s", xchat.ErrNotMember, ev.SenderID, cid))
 		}
 	}
 	if err := screenKeyReplays(ctx, r, cid, evs); err != nil {
@@ -96,7 +97,7 @@ func (e *Engine) screenSenders(ctx context.Context, r keystore.Tx, cid string, e
 	return screenPairExposure(ctx, r, cid, evs)
 }
 
-// screenKeyReplays rejects (ErrReplayed) the key changes among evs that
+// screenKeyReplays rejects (xchat.ErrReplayed) the key changes among evs that
 // replay one stored before or one earlier among evs (oldest first, as they
 // will be stored), so that their keys are not adopted ahead of the
 // storing transaction that refuses them (gateReplay; see keysAgree). A
@@ -202,9 +203,9 @@ func (e *Engine) rosterEnv(ctx context.Context, v interface {
 
 // screenGroup reads the group's signed events, oldest first, against the
 // roster held, advancing a copy of it as the storing transaction will
-// (gateRoster): signed events by non-members fail with ErrNotMember, group
-// changes their author may not make with ErrNotAuthorized, ErrRosterUnknown
-// or ErrRosterDivergence. Such an event takes no effect; in particular a
+// (gateRoster): signed events by non-members fail with xchat.ErrNotMember, group
+// changes their author may not make with xchat.ErrNotAuthorized, xchat.ErrRosterUnknown
+// or xchat.ErrRosterDivergence. Such an event takes no effect; in particular a
 // rejected key change's key is not adopted. An accepted key change listing
 // participants off the roster is reported (AnomalyKeyWrappedToNonMember).
 // An event already stored keeps its stored verdict (it is never applied
@@ -276,7 +277,7 @@ func (r *rosterRec) screen(env rosterEnv, ev *event.Event) stepResult {
 		return r.step(env, ev)
 	}
 	if r.Base != "" && !r.member(ev.SenderID) && !(ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupJoinRequested) {
-		return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", ErrNotMember, ev.SenderID, env.cid)}
+		return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", xchat.ErrNotMember, ev.SenderID, env.cid)}
 	}
 	return stepResult{}
 }
@@ -286,13 +287,13 @@ var errStoredFailed = errors.New("session: event stored as failed before")
 
 // errStoredOther is the verdict of an event served under a sequence id
 // stored with other bytes.
-var errStoredOther = fmt.Errorf("%w: sequence id already stored with other bytes", ErrServerResponse)
+var errStoredOther = fmt.Errorf("%w: sequence id already stored with other bytes", xchat.ErrServerResponse)
 
 // storedVerdict returns the verdict of the stored event at ev's sequence
 // id: nil when it verified, why it failed otherwise; stored is false when
 // none is stored. A stored verdict stands only for the same bytes: other
 // bytes under a stored sequence id are never stored (storedCopy: the
-// server equivocates), so they are refused (ErrServerResponse) rather
+// server equivocates), so they are refused (xchat.ErrServerResponse) rather
 // than judged by the stored event's verdict. Otherwise a key change served
 // under the sequence id of a stored message would skip the roster checks
 // and its key be adopted, while its key change never reaches the history.
@@ -358,7 +359,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	return tx.PutConversation(ctx, c)
 }
 
-// gateDelete rejects (ErrNotAuthorized) a verified delete-for-all naming a
+// gateDelete rejects (xchat.ErrNotAuthorized) a verified delete-for-all naming a
 // stored message of another author, or a stored event that is not a
 // message at all: only a message's author may delete it for everyone, and
 // nobody deletes the record of a group change, key change or delete (an
@@ -381,11 +382,11 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 		}
 		old.Body.Zero()
 		if old.Verified && old.SenderID != ev.SenderID {
-			reject(ev, fmt.Errorf("%w: %s deletes for everyone message %s of %s", ErrNotAuthorized, ev.SenderID, seq, old.SenderID))
+			reject(ev, fmt.Errorf("%w: %s deletes for everyone message %s of %s", xchat.ErrNotAuthorized, ev.SenderID, seq, old.SenderID))
 			return nil
 		}
 		if old.Verified && !deletableType(old.Type) {
-			reject(ev, fmt.Errorf("%w: %s deletes for everyone %s %s; only messages may be deleted", ErrNotAuthorized, ev.SenderID, old.Type, seq))
+			reject(ev, fmt.Errorf("%w: %s deletes for everyone %s %s; only messages may be deleted", xchat.ErrNotAuthorized, ev.SenderID, old.Type, seq))
 			return nil
 		}
 	}
@@ -405,7 +406,7 @@ func deletableType(t string) bool {
 	return true
 }
 
-// gateReplay rejects (ErrReplayed) a signed event whose message id is
+// gateReplay rejects (xchat.ErrReplayed) a signed event whose message id is
 // already stored under another sequence id. The message id is bound into
 // the signature, so a verified event under a new sequence id is an old
 // event the server re-sequenced.
@@ -468,12 +469,12 @@ func (p passIDs) accept(ev *event.Event) {
 	}
 }
 
-// replayedError is the Event.Err of a replay: it matches ErrReplayed and
+// replayedError is the Event.Err of a replay: it matches xchat.ErrReplayed and
 // names the sequence id the message id is stored under.
 type replayedError struct{ original string }
 
 func (e *replayedError) Error() string {
-	return fmt.Sprintf("%v: message id already stored as sequence id %s", ErrReplayed, e.original)
+	return fmt.Sprintf("%v: message id already stored as sequence id %s", xchat.ErrReplayed, e.original)
 }
 
-func (e *replayedError) Unwrap() error { return ErrReplayed }
+func (e *replayedError) Unwrap() error { return xchat.ErrReplayed }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -28,7 +29,7 @@ func TestScreenEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := &event.Event{SequenceID: tc.seq, PreviousSequenceID: tc.prev, MessageID: tc.id, Verified: true, Message: &event.Message{}}
 			screenEnvelope(ev)
-			if got := errors.Is(ev.Err, ErrMalformed); got != tc.bad {
+			if got := errors.Is(ev.Err, xchat.ErrMalformed); got != tc.bad {
 				t.Fatalf("malformed %v, want %v (%v)", got, tc.bad, ev.Err)
 			}
 			if tc.bad && (ev.Verified || ev.Message != nil) {
@@ -48,14 +49,14 @@ func TestRosterAuthorise(t *testing.T) {
 		want   error
 	}{
 		{"admin adds", "1", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, nil},
-		{"member adds", "2", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, ErrNotAuthorized},
-		{"outsider adds self", "9", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"9"}}, ErrNotMember},
-		{"outsider retitles", "9", event.GroupChange{Kind: event.GroupTitleChanged}, ErrNotMember},
+		{"member adds", "2", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"4"}, CurrentMemberIDs: []string{"1", "2", "3"}, CurrentAdminIDs: []string{"1"}}, xchat.ErrNotAuthorized},
+		{"outsider adds self", "9", event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"9"}}, xchat.ErrNotMember},
+		{"outsider retitles", "9", event.GroupChange{Kind: event.GroupTitleChanged}, xchat.ErrNotMember},
 		{"member leaves", "3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"3"}}, nil},
-		{"member removes other", "3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, ErrNotAuthorized},
+		{"member removes other", "3", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, xchat.ErrNotAuthorized},
 		{"admin removes other", "1", event.GroupChange{Kind: event.GroupMembersRemoved, MemberIDs: []string{"2"}}, nil},
-		{"member makes self admin", "2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, ErrNotAuthorized},
-		{"second create", "1", event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"1", "9"}}, ErrRosterDivergence},
+		{"member makes self admin", "2", event.GroupChange{Kind: event.GroupAdminsAdded, AdminIDs: []string{"2"}}, xchat.ErrNotAuthorized},
+		{"second create", "1", event.GroupChange{Kind: event.GroupCreated, MemberIDs: []string{"1", "9"}}, xchat.ErrRosterDivergence},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := held.clone()
@@ -84,7 +85,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 	if _, err := alice.e.SendText(ctx, g, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.e.Sync(ctx, g); err != nil {
+	if _, err := bob.e.Sync(ctx, g, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.e.AddMembers(ctx, g, dave.id); err != nil {
@@ -95,7 +96,7 @@ func TestGroupNewMemberAcrossPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := bob.e.Sync(ctx, g)
+	res, err := bob.e.Sync(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

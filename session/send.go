@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -19,12 +20,19 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// Outgoing is a message to send.
+// Outgoing is what Send sends: a message (Text, with Entities, ReplyTo,
+// TTL and Silent), a message carrying a file (Media, with Text as its
+// caption), an edit of one of this account's messages (Edit), or a
+// reaction (React or Unreact, with Emoji). Fields that do not belong to
+// what is sent make Send fail with xchat.ErrInvalidArgument: Media, Edit,
+// React and Unreact exclude one another; an edit carries only Text and
+// Entities, a reaction only Emoji.
 type Outgoing struct {
-	// Text is the message text (UTF-8). It may be empty only when the
-	// message carries attachments.
+	// Text is the message text (UTF-8), the caption of Media, or the new
+	// text of an edit. A message may be empty only when it carries Media.
 	Text string
-	// Entities mark rich-text spans of Text (byte offsets).
+	// Entities mark rich-text spans of Text (byte offsets). An edit
+	// without them clears the original's.
 	Entities []event.Entity
 	// ReplyTo is the sequence id of the message replied to. The reply
 	// embeds the original's raw signed event (and, when it was encrypted
@@ -36,10 +44,49 @@ type Outgoing struct {
 	// Silent asks recipients' clients not to notify (should_notify false).
 	Silent bool
 
-	// attachments and keyVersion are set by SendMedia: the message must be
+	// Media is a file to send as an encrypted attachment of the message
+	// (see Media).
+	Media *Media
+	// Edit is the sequence id of a message of this account whose text the
+	// send replaces with Text and Entities. Only a message's author may
+	// edit it: Edit must name a stored message of this account
+	// (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
+	// stored).
+	Edit string
+	// React is the sequence id of a message to react to with Emoji.
+	React string
+	// Unreact is the sequence id of a message whose reaction Emoji (by
+	// this account) the send removes.
+	Unreact string
+	// Emoji is the reaction of React or Unreact.
+	Emoji string
+
+	// attachments and keyVersion are set by sendMedia: the message must be
 	// sealed under the key version the media was encrypted with.
 	attachments []*product.MessageAttachment
 	keyVersion  string
+}
+
+// check refuses an Outgoing whose fields do not fit what it sends.
+func (m *Outgoing) check() error {
+	n := 0
+	for _, set := range []bool{m.Media != nil, m.Edit != "", m.React != "", m.Unreact != ""} {
+		if set {
+			n++
+		}
+	}
+	message := m.ReplyTo != "" || m.TTL != 0 || m.Silent
+	switch {
+	case n > 1:
+		return fmt.Errorf("%w: Media, Edit, React and Unreact exclude one another", xchat.ErrInvalidArgument)
+	case m.Edit != "" && (message || m.Emoji != ""):
+		return fmt.Errorf("%w: an edit carries only Text and Entities", xchat.ErrInvalidArgument)
+	case (m.React != "" || m.Unreact != "") && (message || m.Text != "" || len(m.Entities) > 0):
+		return fmt.Errorf("%w: a reaction carries only Emoji", xchat.ErrInvalidArgument)
+	case m.Emoji != "" && m.React == "" && m.Unreact == "":
+		return fmt.Errorf("%w: Emoji without React or Unreact", xchat.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // Sent describes a message accepted by the server.
@@ -65,38 +112,60 @@ type Sent struct {
 	Flushed []Sent `json:"flushed,omitempty"`
 	// Dropped lists older pending sends of the conversation the server
 	// refused for good while they were retried; they are no longer queued.
-	Dropped []Rejected `json:"dropped,omitempty"`
+	Dropped []xchat.Rejected `json:"dropped,omitempty"`
 }
 
-// SendText sends a text message to conversation id (any form accepted by
-// CanonicalID; a bare user id names the one-to-one conversation with that
-// user, which is keyed first if needed).
+// SendText sends a text message to conversation id: Send with
+// Outgoing{Text: text}.
 func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 	return e.Send(ctx, id, Outgoing{Text: text})
 }
 
-// Send encrypts, signs and sends a message through the outbox (see
-// FlushOutbox for its rules). The older pending sends of the conversation
-// are delivered first, in order (Sent.Flushed); a message identical to a
-// pending one delivers that one instead (Sent.Duplicate). A send that is
-// not delivered but kept for a retry with the same message id returns a
-// *QueuedError (ErrQueued); one the server refused for good a
-// *RejectedError (ErrRejected). On success the outbox entry is removed in
-// the same store transaction that records the server's copy.
+// Send encrypts, signs and sends m to conversation id (any form accepted
+// by CanonicalID; a bare user id names the one-to-one conversation with
+// that user, which is keyed first if needed): a message, a file (see
+// Media), an edit or a reaction (see Outgoing). Everything goes through
+// the outbox (see FlushOutbox for its rules). The older pending sends of
+// the conversation are delivered first, in order (Sent.Flushed); a message
+// identical to a pending one delivers that one instead (Sent.Duplicate). A
+// send that is not delivered but kept for a retry with the same message id
+// returns a *xchat.QueuedError (xchat.ErrQueued); one the server refused
+// for good a *xchat.RejectedError (xchat.ErrRejected). On success the
+// outbox entry is removed in the same store transaction that records the
+// server's copy.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.Media != nil:
+		return e.sendMedia(ctx, id, m)
+	case m.Edit != "":
+		return e.edit(ctx, id, m.Edit, m.Text, m.Entities)
+	case m.React != "":
+		return e.reaction(ctx, id, m.React, m.Emoji, true)
+	case m.Unreact != "":
+		return e.reaction(ctx, id, m.Unreact, m.Emoji, false)
+	}
+	return e.sendMessage(ctx, id, m)
+}
+
+// sendMessage sends a message (with its attachments, when sendMedia made
+// them).
+func (e *Engine) sendMessage(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if m.Text == "" && len(m.attachments) == 0 {
-		return nil, fmt.Errorf("%w: empty message", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: empty message", xchat.ErrInvalidArgument)
 	}
 	if !utf8.ValidString(m.Text) {
-		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
 	}
 	for _, en := range m.Entities {
 		if en.Start < 0 || en.End < en.Start || int(en.End) > len(m.Text) {
-			return nil, fmt.Errorf("%w: entity [%d,%d) outside the text", ErrInvalidArgument, en.Start, en.End)
+			return nil, fmt.Errorf("%w: entity [%d,%d) outside the text", xchat.ErrInvalidArgument, en.Start, en.End)
 		}
 	}
 	if m.TTL < 0 {
-		return nil, fmt.Errorf("%w: negative TTL", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: negative TTL", xchat.ErrInvalidArgument)
 	}
 	c := &outboxContent{Type: event.TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
 	for _, a := range m.attachments {
@@ -119,23 +188,14 @@ func (m *Outgoing) holder() (*product.MessageEntryHolder, *product.MessageConten
 	return &product.MessageEntryHolder{Contents: &product.MessageEntryContents{Message: mc}}, mc
 }
 
-// React adds an emoji reaction to the message with sequence id target.
-func (e *Engine) React(ctx context.Context, id, target, emoji string) (*Sent, error) {
-	return e.reaction(ctx, id, target, emoji, true)
-}
-
-// Unreact removes an emoji reaction from the message with sequence id
-// target.
-func (e *Engine) Unreact(ctx context.Context, id, target, emoji string) (*Sent, error) {
-	return e.reaction(ctx, id, target, emoji, false)
-}
-
+// reaction adds (or removes) the reaction emoji to the message with
+// sequence id target.
 func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add bool) (*Sent, error) {
 	if !decimal.Valid(target) {
-		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
+		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
 	}
 	if emoji == "" || !utf8.ValidString(emoji) {
-		return nil, fmt.Errorf("%w: emoji", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: emoji", xchat.ErrInvalidArgument)
 	}
 	c := &outboxContent{Type: event.TypeReactionRemove, Target: target, Emoji: emoji}
 	if add {
@@ -144,17 +204,14 @@ func (e *Engine) reaction(ctx context.Context, id, target, emoji string, add boo
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
 }
 
-// Edit replaces the text of the message with sequence id target; entities
-// describe the new text (omitting them clears the original's). Only a
-// message's author may edit it: target must be a stored message of this
-// account (ErrNotAuthorized otherwise; sync first for a message not yet
-// stored).
-func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...event.Entity) (*Sent, error) {
+// edit replaces the text of this account's message with sequence id
+// target (see Outgoing.Edit).
+func (e *Engine) edit(ctx context.Context, id, target, text string, entities []event.Entity) (*Sent, error) {
 	if !decimal.Valid(target) {
-		return nil, fmt.Errorf("%w: target sequence id %q", ErrInvalidArgument, target)
+		return nil, fmt.Errorf("%w: target sequence id %q", xchat.ErrInvalidArgument, target)
 	}
 	if !utf8.ValidString(text) {
-		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
 	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
@@ -165,7 +222,7 @@ func (e *Engine) Edit(ctx context.Context, id, target, text string, entities ...
 		return nil, err
 	}
 	if orig.SenderID != e.userID || orig.Type != event.TypeMessage {
-		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", ErrNotAuthorized, orig.Type, target, orig.SenderID)
+		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", xchat.ErrNotAuthorized, orig.Type, target, orig.SenderID)
 	}
 	c := &outboxContent{Type: event.TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
@@ -299,7 +356,7 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		}
 		k, err := e.store.ConversationKey(ctx, cid, pinned)
 		if err != nil {
-			return nil, fmt.Errorf("%w: version %s of %s", ErrNoConversationKey, pinned, cid)
+			return nil, fmt.Errorf("%w: version %s of %s", xchat.ErrNoConversationKey, pinned, cid)
 		}
 		ck := crypto.ConversationKey(k.Key)
 		k.Key.Zero()
@@ -427,13 +484,13 @@ func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.Conversation
 
 // strictAudience refuses, under TrustStrict, to encrypt content for cid
 // while a member other than this account has keys the user has not
-// verified, or changed since (wrapTarget's check: ErrUnverifiedPeer,
-// ErrKeyChanged). Encrypting under a key someone else made discloses the
+// verified, or changed since (wrapTarget's check: xchat.ErrUnverifiedPeer,
+// xchat.ErrKeyChanged). Encrypting under a key someone else made discloses the
 // content to whomever that key was wrapped to: a key change signed with
 // a peer's pinned but unverified key may be the server's own (keys
 // substituted before first contact), wrapped to the server. The members
 // are the conversation's two users or the group's signed roster (a group
-// whose roster is unknown fails later, with ErrRosterUnknown).
+// whose roster is unknown fails later, with xchat.ErrRosterUnknown).
 func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 	if !e.cfg.policy.strict() {
 		return nil
@@ -448,7 +505,7 @@ func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 	} else {
 		a, b, ok := cutPair(cid)
 		if !ok {
-			return fmt.Errorf("%w: conversation id %q", ErrInvalidArgument, cid)
+			return fmt.Errorf("%w: conversation id %q", xchat.ErrInvalidArgument, cid)
 		}
 		members = []string{a, b}
 	}
@@ -472,7 +529,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 	rec, err := e.store.Conversation(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound) && IsGroup(cid):
-		return nil, "", false, fmt.Errorf("%w: %s", ErrUnknownConversation, cid)
+		return nil, "", false, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
 	case errors.Is(err, keystore.ErrNotFound):
 		key, version, err = e.encryptionKey(ctx, cid)
 		return key, version, false, err
@@ -494,7 +551,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 		// A group key must come from someone the signed roster vouches
 		// for; otherwise make one for the roster.
 		return nil, "", true, nil
-	case keyErr != nil && !errors.Is(keyErr, ErrNoConversationKey):
+	case keyErr != nil && !errors.Is(keyErr, xchat.ErrNoConversationKey):
 		return nil, "", false, keyErr
 	}
 	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
@@ -573,9 +630,9 @@ func (e *Engine) MarkRead(ctx context.Context, id, seq string) error {
 		return err
 	}
 	if !decimal.Valid(seq) {
-		return fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
+		return fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, seq)
 	}
-	resp, err := srv.MarkRead(ctx, PathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
+	resp, err := srv.MarkRead(ctx, api.ConversationPathID(cid), &api.MarkChatConversationReadRequest{SeenUntilSequenceID: seq})
 	if err != nil {
 		return fmt.Errorf("session: marking read: %w", err)
 	}
@@ -595,7 +652,7 @@ func (e *Engine) Typing(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := srv.SendTyping(ctx, PathID(cid))
+	resp, err := srv.SendTyping(ctx, api.ConversationPathID(cid))
 	if err != nil {
 		return fmt.Errorf("session: sending typing indicator: %w", err)
 	}
@@ -648,14 +705,14 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	}
 	raw, err := wire.DecodeMessageEvent(orig.Raw)
 	if err != nil || raw.Detail == nil || raw.Detail.MessageCreateEvent == nil {
-		return nil, fmt.Errorf("%w: message %s is not a stored message", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: message %s is not a stored message", xchat.ErrInvalidArgument, seq)
 	}
 	mc, version, err := e.openStoredMessage(ctx, cid, raw)
 	if err != nil {
 		return nil, err
 	}
 	if mc.Message == nil {
-		return nil, fmt.Errorf("%w: message %s is not a text message", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: message %s is not a text message", xchat.ErrInvalidArgument, seq)
 	}
 	p := &product.ReplyingToPreview{
 		MessageText:                 mc.Message.MessageText,
@@ -693,14 +750,14 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 // storedEvent returns the stored event with sequence id seq of cid.
 func (e *Engine) storedEvent(ctx context.Context, cid, seq string) (*keystore.StoredEvent, error) {
 	if !decimal.Valid(seq) {
-		return nil, fmt.Errorf("%w: sequence id %q", ErrInvalidArgument, seq)
+		return nil, fmt.Errorf("%w: sequence id %q", xchat.ErrInvalidArgument, seq)
 	}
 	ev, err := eventAt(ctx, e.store, cid, seq)
 	if err != nil {
 		return nil, fmt.Errorf("session: reading history: %w", err)
 	}
 	if ev == nil || len(ev.Raw) == 0 {
-		return nil, fmt.Errorf("%w: no stored event %s in %s (sync first)", ErrInvalidArgument, seq, cid)
+		return nil, fmt.Errorf("%w: no stored event %s in %s (sync first)", xchat.ErrInvalidArgument, seq, cid)
 	}
 	ev.Body.Zero()
 	return ev, nil
@@ -713,7 +770,7 @@ func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *tevent.M
 	version := mce.GetConversationKeyVersion()
 	k, err := e.store.ConversationKey(ctx, cid, version)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: key version %s of %s", ErrNoConversationKey, version, cid)
+		return nil, "", fmt.Errorf("%w: key version %s of %s", xchat.ErrNoConversationKey, version, cid)
 	}
 	key := crypto.ConversationKey(k.Key)
 	k.Key.Zero()
@@ -725,7 +782,7 @@ func (e *Engine) openStoredMessage(ctx context.Context, cid string, me *tevent.M
 	defer clear(plain)
 	h, err := wire.DecodeMessageEntryHolder(plain)
 	if err != nil || h.Contents == nil {
-		return nil, "", fmt.Errorf("%w: stored message undecodable", ErrInvalidArgument)
+		return nil, "", fmt.Errorf("%w: stored message undecodable", xchat.ErrInvalidArgument)
 	}
 	return h.Contents, version, nil
 }

@@ -10,7 +10,7 @@ import (
 // Server is the narrow view of the X API the engine needs. *api.Client
 // satisfies it through NewAPIServer; tests and embedders may supply their
 // own implementation. Every conversation id argument is the REST path form
-// (see PathID): "A-B" for one-to-one conversations, "g<digits>" for groups.
+// (see api.ConversationPathID): "A-B" for one-to-one conversations, "g<digits>" for groups.
 //
 // The engine treats every Server as untrusted: it validates what comes back
 // and never relies on the server for authenticity.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -38,7 +39,7 @@ func (e *Engine) signer() (*signer, error) {
 func (s *signer) action(messageID string, detail *tevent.MessageEventDetail, p crypto.Payload, echo bool) (api.ActionSignature, error) {
 	raw, err := p.Sign(s.key)
 	if errors.Is(err, crypto.ErrInvalidPayload) {
-		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return api.ActionSignature{}, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	if err != nil {
 		return api.ActionSignature{}, fmt.Errorf("session: signing: %w", err)
@@ -59,7 +60,7 @@ func (s *signer) action(messageID string, detail *tevent.MessageEventDetail, p c
 	if echo {
 		b, err := p.Bytes()
 		if err != nil {
-			return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+			return api.ActionSignature{}, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 		}
 		a.SignaturePayload = string(b)
 	}
@@ -74,7 +75,7 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID},
 		crypto.KeyChange{ConversationKeyVersion: version, Key: key})
 	if err != nil {
-		return api.ActionSignature{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return api.ActionSignature{}, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	f := false
 	detail := &tevent.MessageEventDetail{ConversationKeyChangeEvent: &tevent.ConversationKeyChangeEvent{
@@ -92,7 +93,7 @@ func (s *signer) messageSignature(messageID, convID, keyVersion string, contents
 	payload, err := crypto.AppendMessageCreatePayload(nil, crypto.SignatureVersion,
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID}, keyVersion, contents)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		return "", fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
 	sig, err := crypto.SignMemo(s.key, payload, own)
 	if err != nil {

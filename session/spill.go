@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -349,7 +350,7 @@ func decodeStaged(b []byte) (*syncPage, error) {
 			s := string(r.bytes())
 			p.badB64 = append(p.badB64, s)
 			_, err := wire.DecodeB64(s)
-			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+			p.bad = append(p.bad, &event.Event{Err: fmt.Errorf("%w: %w", xchat.ErrMalformed, err)})
 		}
 	}
 	p.overEvents, p.overBytes = r.uint(1<<40), r.uint(1<<40)

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -22,8 +24,8 @@ import (
 type SyncResult struct {
 	// ConversationID is the canonical id synced.
 	ConversationID string
-	// Entries are the events stored by this sync, oldest first (empty for
-	// SyncEach).
+	// Entries are the events stored by this sync, oldest first (empty
+	// when Sync was given a function to stream them to).
 	Entries []event.Entry
 	// Anomalies are transcript findings: gaps, forks, duplicates,
 	// conflicting duplicates, reorders and messages under unknown key
@@ -48,33 +50,21 @@ type SyncResult struct {
 }
 
 // Sync fetches the conversation's new events from the server, verifies and
-// decrypts them, stores them (see History) and returns what was stored.
-// See SyncEach for the details; Sync additionally collects the entries.
-func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
-	var entries []event.Entry
-	res, err := e.SyncEach(ctx, id, func(ev *event.Event) error {
-		entries = append(entries, ev.Entry())
-		return nil
-	})
-	if res != nil {
-		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
-		res.Entries = entries
-	}
-	return res, err
-}
-
-// SyncEach fetches the conversation's events from the newest back to the
-// newest one already stored, page by page (a server paging oldest first is
-// read to the end instead), and calls fn (when not nil) with every event
-// not stored before. When the new events span several pages, the pages are
-// staged (sealed, see WithSpillDir) and processed oldest first, so that the
+// decrypts them and stores them (see History). With fn nil it returns the
+// events stored, oldest first, in SyncResult.Entries; otherwise it calls fn
+// with each of them instead and Entries stays empty.
+//
+// Sync fetches the events from the newest back to the newest one already
+// stored, page by page (a server paging oldest first is read to the end
+// instead). When the new events span several pages, the pages are staged
+// (sealed, see WithSpillDir) and processed oldest first, so that the
 // transcript's checks (a group's roster, replays, the authorship of edits
 // and deletes) read it in order; their signatures are verified while they
 // are fetched. Each page streams through the receive pipeline (signature
 // verification against pinned keys, ECIES unwrap of key changes,
-// decryption) and into the store, pages in batches of one transaction
-// (fn sees a batch's events once it has committed), so memory use does not
-// depend on the history's length.
+// decryption) and into the store, pages in batches of one transaction (fn
+// sees a batch's events once it has committed), so with fn memory use does
+// not depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // signed with its sender's current key, above the conversation's
@@ -93,18 +83,35 @@ func (e *Engine) Sync(ctx context.Context, id string) (*SyncResult, error) {
 // AnomalyUnconfirmedDelete. fn returning an error stops the sync once fn
 // has seen the rest of the batch in hand: that batch is stored already,
 // and a stored event is never handed to fn again, so none is skipped.
-// SyncEach then returns fn's first error.
+// Sync then returns fn's first error.
 //
 // Hostile input is contained: an event with a malformed id fails alone
-// (ErrMalformed); signed events by non-members of the
-// conversation fail with ErrNotMember; unauthorised group changes, and
-// edits and deletes of another author's message, with ErrNotAuthorized;
-// group changes that do not fit the roster held with ErrRosterDivergence;
-// replays of a stored message id under a new sequence id with ErrReplayed;
+// (xchat.ErrMalformed); signed events by non-members of the
+// conversation fail with xchat.ErrNotMember; unauthorised group changes, and
+// edits and deletes of another author's message, with xchat.ErrNotAuthorized;
+// group changes that do not fit the roster held with xchat.ErrRosterDivergence;
+// replays of a stored message id under a new sequence id with xchat.ErrReplayed;
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
-// bounds (see maxPageEvents), stops the sync with ErrServerResponse.
-func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
+// bounds (see maxPageEvents), stops the sync with xchat.ErrServerResponse.
+func (e *Engine) Sync(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
+	if fn != nil {
+		return e.syncEach(ctx, id, fn)
+	}
+	var entries []event.Entry
+	res, err := e.syncEach(ctx, id, func(ev *event.Event) error {
+		entries = append(entries, ev.Entry())
+		return nil
+	})
+	if res != nil {
+		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
+		res.Entries = entries
+	}
+	return res, err
+}
+
+// syncEach is Sync streaming to fn (which may be nil).
+func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	defer e.deliverChanges()
 	srv, err := e.srv()
 	if err != nil {
@@ -120,18 +127,18 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	defer unlock()
 
-	res := &SyncResult{ConversationID: cid}
+	res := &SyncResult{ConversationID: cid, Roster: RosterUnknown}
 	rec, err := e.readConversation(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
 	if !IsGroup(cid) && !slices.Contains(rec.Members, e.userID) {
-		return nil, fmt.Errorf("%w: %s", ErrNotMember, cid)
+		return nil, fmt.Errorf("%w: %s", xchat.ErrNotMember, cid)
 	}
 	if len(rec.Members) > 0 {
 		changes, err := e.refreshPeers(ctx, rec.Members...)
 		res.KeyChanges = append(res.KeyChanges, changes...)
-		if err != nil && !errors.Is(err, ErrNoPeerKeys) && !errors.Is(err, ErrKeyBinding) {
+		if err != nil && !errors.Is(err, xchat.ErrNoPeerKeys) && !errors.Is(err, xchat.ErrKeyBinding) {
 			return res, err
 		}
 	}
@@ -180,7 +187,7 @@ func (e *Engine) rosterResult(ctx context.Context, res *SyncResult) error {
 	return nil
 }
 
-// Pagination bounds of SyncEach: a server that keeps claiming more events
+// Pagination bounds of Sync: a server that keeps claiming more events
 // (has_more with ever fresh tokens) while its pages extend the transcript
 // by nothing is cut off after maxIdlePages such pages in a row, and any
 // sync after maxSyncPages pages.
@@ -189,7 +196,7 @@ const (
 	maxSyncPages = 10000
 )
 
-// syncState carries one SyncEach across its pages.
+// syncState carries one Sync across its pages.
 type syncState struct {
 	e    *Engine
 	res  *SyncResult
@@ -634,7 +641,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	g := ev.GroupChange
 	switch g.Kind {
 	case event.GroupCreated:
-		c.Type = KindGroup
+		c.Type = kindGroup
 		if g.Title != "" {
 			m.TitleCipher = g.Title
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
@@ -745,10 +752,10 @@ func looksSealed(s string) bool {
 // its only authentication, so it opens only under titleKey. Best effort.
 func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 	c, err := e.store.Conversation(ctx, cid)
-	if err != nil || c.Type != KindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
+	if err != nil || c.Type != kindGroup || !titleUnopened(loadMeta(c)) || e.server == nil {
 		return
 	}
-	resp, err := e.server.GetConversation(ctx, PathID(cid))
+	resp, err := e.server.GetConversation(ctx, api.ConversationPathID(cid))
 	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
 		return
 	}
@@ -844,7 +851,7 @@ func (e *Engine) SyncAll(ctx context.Context) ([]*SyncResult, error) {
 	var out []*SyncResult
 	var errs []error
 	for _, c := range convs {
-		r, err := e.Sync(ctx, c.ID)
+		r, err := e.Sync(ctx, c.ID, nil)
 		if r != nil {
 			out = append(out, r)
 		}

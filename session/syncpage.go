@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -162,7 +163,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*event.Event
 	if missing := s.keys.missingSigners(); len(missing) > 0 {
 		changes, rerr := s.e.refreshPeers(ctx, missing...)
 		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
-		if rerr == nil || errors.Is(rerr, ErrNoPeerKeys) || errors.Is(rerr, ErrKeyBinding) {
+		if rerr == nil || errors.Is(rerr, xchat.ErrNoPeerKeys) || errors.Is(rerr, xchat.ErrKeyBinding) {
 			keys, err := s.e.keysFor(ctx)
 			if err != nil {
 				return nil, err

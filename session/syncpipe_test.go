@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
@@ -129,12 +131,13 @@ func TestSyncBatchesStoreWrites(t *testing.T) {
 	}
 	before := cs.writes.Load()
 	var seen []string
-	res, err := bob.e.SyncEach(c, alice.id, func(ev *event.Event) error {
+	res, err := bob.e.Sync(c, alice.id, func(ev *event.Event) error {
 		if ev.Message != nil {
 			seen = append(seen, ev.Text())
 		}
 		return nil
 	})
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +194,7 @@ func TestSyncTransactionRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	say(dave, "dave here")
-	if _, err := alice.e.Edit(c, g, sent[1].SequenceID, "a1 edited"); err != nil {
+	if _, err := alice.e.Send(c, g, Outgoing{Edit: sent[1].SequenceID, Text: "a1 edited"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.e.DeleteMessages(c, g, []string{sent[2].SequenceID}, true); err != nil {
@@ -200,11 +203,11 @@ func TestSyncTransactionRunAgain(t *testing.T) {
 	for i := range 4 {
 		say(alice, fmt.Sprintf("b%d", i))
 	}
-	rb, err := bob.e.Sync(c, g)
+	rb, err := bob.e.Sync(c, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := carol.e.Sync(c, g)
+	rc, err := carol.e.Sync(c, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +251,7 @@ func TestSyncAcrossRotationsPaged(t *testing.T) {
 			want = append(want, m)
 		}
 	}
-	res, err := bob.e.Sync(c, alice.id)
+	res, err := bob.e.Sync(c, alice.id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +279,7 @@ func TestSyncSpill(t *testing.T) {
 		}
 	}
 	listed := -1
-	res, err := bob.e.SyncEach(c, alice.id, func(*event.Event) error {
+	res, err := bob.e.Sync(c, alice.id, func(*event.Event) error {
 		if listed < 0 {
 			entries, err := os.ReadDir(dir)
 			if err != nil {
@@ -286,6 +289,7 @@ func TestSyncSpill(t *testing.T) {
 		}
 		return nil
 	})
+
 	if err != nil || res.Failed != 0 {
 		t.Fatalf("sync: %v, failed %d", err, res.Failed)
 	}
@@ -293,12 +297,13 @@ func TestSyncSpill(t *testing.T) {
 		t.Fatalf("%d files in the spill directory during the sync", listed)
 	}
 	stagedSeen := false
-	res, err = carol.e.SyncEach(c, alice.id, func(*event.Event) error {
+	res, err = carol.e.Sync(c, alice.id, func(*event.Event) error {
 		if _, err := carol.store.Value(c, stageKey(oneToOne(t, alice, carol), 1)); err == nil {
 			stagedSeen = true
 		}
 		return nil
 	})
+
 	if err != nil || res.Failed != 0 || len(texts(mustHistory(t, carol, alice.id))) != 9 {
 		t.Fatalf("sync staged in the keystore: %v, failed %d", err, res.Failed)
 	}
@@ -466,7 +471,7 @@ func FuzzDecodeStaged(f *testing.F) {
 // TestRefreshPeersOneTransaction: the peers of one refresh are pinned in
 // one write transaction, each key binding verified once per engine; a
 // peer whose listed keys changed under a pinned version is refused
-// (ErrKeyChanged) and changes nothing, the others are pinned all the same.
+// (xchat.ErrKeyChanged) and changes nothing, the others are pinned all the same.
 func TestRefreshPeersOneTransaction(t *testing.T) {
 	c := ctx(t)
 	n := newNet(t)
@@ -500,7 +505,7 @@ func TestRefreshPeersOneTransaction(t *testing.T) {
 	ks.add(swapped)
 	before = cs.writes.Load()
 	_, err = bob.RefreshPeers(c, alice.id, carol.id, dave.id)
-	if !errors.Is(err, ErrKeyChanged) {
+	if !errors.Is(err, xchat.ErrKeyChanged) {
 		t.Fatalf("keys changed under carol's pinned version: %v", err)
 	}
 	if w := cs.writes.Load() - before; w != 1 {
@@ -539,7 +544,7 @@ func TestReservedStubs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := bob.e.Sync(c, alice.id); err != nil {
+	if _, err := bob.e.Sync(c, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	cid := oneToOne(t, alice, bob)
@@ -547,7 +552,7 @@ func TestReservedStubs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := bob.server.GetConversationEvents(c, PathID(cid), 100, "")
+	resp, err := bob.server.GetConversationEvents(c, api.ConversationPathID(cid), 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +588,7 @@ func TestReservedStubs(t *testing.T) {
 	if err := st.reserved(c, p); err != nil || len(p.stubs) != 0 {
 		t.Fatalf("a page to decrypt in full has %d stubs (%v)", len(p.stubs), err)
 	}
-	res, err := bob.e.Sync(c, alice.id)
+	res, err := bob.e.Sync(c, alice.id, nil)
 	if err != nil || res.Events != 6 || res.Failed != 0 || len(res.Anomalies) != 0 || len(res.Entries) != 0 {
 		t.Fatalf("re-sync: %v, %d events, %d failed, %v, %d new", err, res.Events, res.Failed, res.Anomalies, len(res.Entries))
 	}
@@ -634,11 +639,11 @@ func TestStubNoLongerStored(t *testing.T) {
 		}
 		sent = append(sent, s)
 	}
-	if _, err := bob.e.Sync(c, alice.id); err != nil {
+	if _, err := bob.e.Sync(c, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	hs.hide = sent[1].SequenceID
-	res, err := bob.e.Sync(c, alice.id)
+	res, err := bob.e.Sync(c, alice.id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,14 +705,14 @@ func TestEditIndexReadErrors(t *testing.T) {
 			}
 			// bob holds the target first, so only storing the edit reads
 			// the target's index entry.
-			if _, err := bob.e.Sync(c, m.ConversationID); err != nil {
+			if _, err := bob.e.Sync(c, m.ConversationID, nil); err != nil {
 				t.Fatal(err)
 			}
 			es.key, es.err = editIndexKey(m.ConversationID, m.SequenceID), tc.err
-			if _, err := alice.e.Edit(c, m.ConversationID, m.SequenceID, "final"); err != nil {
+			if _, err := alice.e.Send(c, m.ConversationID, Outgoing{Edit: m.SequenceID, Text: "final"}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = bob.e.Sync(c, m.ConversationID)
+			_, err = bob.e.Sync(c, m.ConversationID, nil)
 			if tc.fail {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("sync with an unreadable edit index: %v, want %v", err, tc.err)
@@ -741,13 +746,14 @@ func TestSyncEachHandsStoredBatchAfterFnError(t *testing.T) {
 	}
 	stop := errors.New("app cannot take this event now")
 	handed := map[string]int{}
-	_, err := bob.e.SyncEach(c, alice.id, func(ev *event.Event) error {
+	_, err := bob.e.Sync(c, alice.id, func(ev *event.Event) error {
 		handed[ev.SequenceID]++
 		if len(handed) == 1 {
 			return stop
 		}
 		return nil
 	})
+
 	if !errors.Is(err, stop) {
 		t.Fatalf("sync: %v, want fn's error", err)
 	}
@@ -761,7 +767,7 @@ func TestSyncEachHandsStoredBatchAfterFnError(t *testing.T) {
 		t.Fatalf("%d messages stored, want 5", got)
 	}
 	again := 0
-	if _, err := bob.e.SyncEach(c, alice.id, func(*event.Event) error { again++; return nil }); err != nil {
+	if _, err := bob.e.Sync(c, alice.id, func(*event.Event) error { again++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if again != 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -192,10 +193,11 @@ func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*S
 	defer r.srv.set(r.srv.edit, nil)
 	defer r.gs.open()
 	var seen []*event.Event
-	res, err := r.e.SyncEach(ctx, peer, func(ev *event.Event) error {
+	res, err := r.e.Sync(ctx, peer, func(ev *event.Event) error {
 		seen = append(seen, ev)
 		return nil
 	})
+
 	return res, seen, err
 }
 
@@ -205,7 +207,7 @@ func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*S
 func pinned(t *testing.T, ctx context.Context, alice *testUser, r *gatedUser) []string {
 	t.Helper()
 	first, _ := sendTexts(t, ctx, alice, r.testUser, 0, 1)
-	if _, err := r.e.Sync(ctx, alice.id); err != nil {
+	if _, err := r.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	return first
@@ -273,7 +275,7 @@ func TestSyncStagedOutOfOrder(t *testing.T) {
 			// The same sync, every page verified at its turn.
 			defer func(v bool) { verifyWhileFetching = v }(verifyWhileFetching)
 			verifyWhileFetching = false
-			ref, err := carol.e.Sync(ctx, alice.id)
+			ref, err := carol.e.Sync(ctx, alice.id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,7 +320,7 @@ func unplaced(lines []string) []string {
 // TestSyncForgedSignatureVerifiedAhead: a forged signature on a page
 // verified while fetching (page 1) and on one verified ahead of the store
 // loop (page 4) fails as when every page is verified at its turn: the
-// event is ErrSignature (a bad signature), stored as failed; every other
+// event is xchat.ErrSignature (a bad signature), stored as failed; every other
 // event verifies.
 func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 	ctx := ctxT(t)
@@ -370,7 +372,7 @@ func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 			}
 			v := fmt.Sprintf("m%02d verified=%v", i+1, ev.Verified)
 			if ev.Err != nil {
-				v += fmt.Sprintf(" signature=%v bad=%v", errors.Is(ev.Err, ErrSignature), errors.Is(ev.Err, inbound.ErrBadSignature))
+				v += fmt.Sprintf(" signature=%v bad=%v", errors.Is(ev.Err, xchat.ErrSignature), errors.Is(ev.Err, inbound.ErrBadSignature))
 			}
 			out = append(out, v)
 		}
@@ -394,7 +396,7 @@ func TestSyncForgedSignatureVerifiedAhead(t *testing.T) {
 	defer func(v bool) { verifyWhileFetching = v }(verifyWhileFetching)
 	verifyWhileFetching = false
 	var ref []*event.Event
-	if _, err := carol.e.SyncEach(ctx, alice.id, func(ev *event.Event) error { ref = append(ref, ev); return nil }); err != nil {
+	if _, err := carol.e.Sync(ctx, alice.id, func(ev *event.Event) error { ref = append(ref, ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if want := verdicts(ref, carolIDs); !slices.Equal(got, want) {
@@ -425,14 +427,14 @@ func TestVerifyPageCancelled(t *testing.T) {
 	n := newNet(t)
 	alice, bob := n.user("alice"), n.user("bob")
 	sendTexts(t, ctx, alice, bob, 0, 3)
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	cid := oneToOne(t, alice, bob)
 	s := &syncState{e: bob.e, res: &SyncResult{}, cid: cid, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0)}
 	defer s.unwraps.Close()
 	page := func() *syncPage {
-		resp, err := bob.server.GetConversationEvents(ctx, PathID(cid), 50, "")
+		resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(cid), 50, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -558,7 +560,7 @@ func TestSyncEndsItsGoroutines(t *testing.T) {
 				bob.gs.shut()
 				bob.srv.set(nil, cancel)
 			}
-			_, err := bob.e.SyncEach(sctx, alice.id, fn)
+			_, err := bob.e.Sync(sctx, alice.id, fn)
 			bob.srv.set(nil, nil)
 			bob.gs.open()
 			if wantErr := map[string]error{"fetching": context.Canceled, "storing": fnErr}[when]; !errors.Is(err, wantErr) {
@@ -572,7 +574,7 @@ func TestSyncEndsItsGoroutines(t *testing.T) {
 			if !slices.Equal(got, want[:len(got)]) || (when == "storing" && len(got) <= 1) {
 				t.Fatalf("stored after the failed sync: %q", got)
 			}
-			if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+			if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 				t.Fatal(err)
 			}
 			if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, want) {
@@ -605,7 +607,7 @@ func TestSyncFirstContactVerifiedAhead(t *testing.T) {
 		want = append(want, m)
 	}
 	tr := traceSync(t)
-	res, err := bob.e.Sync(ctx, gid)
+	res, err := bob.e.Sync(ctx, gid, nil)
 	if err != nil || res.Failed != 0 || len(res.Anomalies) != 0 || !slices.Equal(texts(res.Entries), want) {
 		t.Fatalf("sync: %v, failed %d, anomalies %v, %q", err, res.Failed, res.Anomalies, texts(res.Entries))
 	}
@@ -678,7 +680,7 @@ func TestSyncStagingFails(t *testing.T) {
 			t.Fatalf("staged page %d left behind: %v", i, err)
 		}
 	}
-	if _, err := bob.e.Sync(ctx, alice.id); err != nil {
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := texts(mustHistory(t, bob.testUser, alice.id)); !slices.Equal(got, want) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/testref"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/keystore"
@@ -69,7 +70,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 	}
 	// The vectors reuse sequence id 1 for every event: the stored key change
 	// keeps its slot and the clash is reported.
-	if len(msg.Warnings) != 1 || !errors.Is(msg.Warnings[0], ErrServerResponse) {
+	if len(msg.Warnings) != 1 || !errors.Is(msg.Warnings[0], xchat.ErrServerResponse) {
 		t.Fatalf("warnings %v", msg.Warnings)
 	}
 	h, err := e.History(ctx, v["event_conversation_id"], "", 0)
@@ -104,7 +105,7 @@ func TestOfficialVectorsThroughSession(t *testing.T) {
 	if err != nil || f.Kind != event.KindFailure || f.Verified {
 		t.Fatalf("failure: %+v, %v", f, err)
 	}
-	if _, err := e.receive(ctx, v["event_garbage_b64"]); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := e.receive(ctx, v["event_garbage_b64"]); !errors.Is(err, xchat.ErrInvalidArgument) {
 		t.Fatalf("garbage: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -192,7 +193,7 @@ func TestFaultSends(t *testing.T) {
 	for i := range n {
 		text := fmt.Sprintf("msg-%04d", i)
 		if i%100 == 50 { // bob rotates the key: alice's queued sends go stale
-			if _, err := bob.e.Sync(ctx, cid); err != nil {
+			if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
 				t.Fatalf("bob sync: %v", err)
 			}
 			if _, err := bob.e.Rotate(ctx, cid); err != nil {
@@ -221,7 +222,7 @@ func TestFaultSends(t *testing.T) {
 		_, err := dev.e.SendText(ctx, cid, text)
 		switch {
 		case err == nil:
-		case errors.Is(err, session.ErrQueued):
+		case errors.Is(err, xchat.ErrQueued):
 			queued++
 		default:
 			unqueued = append(unqueued, fmt.Sprintf("%s: %v", text, err))
@@ -252,7 +253,7 @@ func TestFaultSends(t *testing.T) {
 	// Server side: every message event by message id, and bob's decrypted
 	// view by text.
 	byMID := map[string]int{}
-	for _, me := range w.serverEvents(bob, session.PathID(cid)) {
+	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
 		if me.GetDetail().GetMessageCreateEvent() != nil {
 			byMID[me.GetMessageID()]++
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
@@ -56,7 +57,7 @@ var answerAttacks = []attack{
 		if slices.Contains(c.Members, mallory.id) || !slices.Contains(c.Members, carol.id) {
 			return "", errorf("group %s now has members %v (create answered %q, %v)", g, c.Members, got, cerr)
 		}
-		if !errors.Is(cerr, session.ErrServerResponse) {
+		if !errors.Is(cerr, xchat.ErrServerResponse) {
 			return "", errorf("create on a reminted id: %q, %v; want ErrServerResponse", got, cerr)
 		}
 		return "refused: " + cerr.Error(), nil
@@ -67,12 +68,12 @@ var answerAttacks = []attack{
 		// alone with a confirmed roster.
 		d := newDM(w)
 		carol := w.newUser("carol", false)
-		foreign, err := session.OneToOneID(d.alice.id, carol.id)
+		foreign, err := session.CanonicalID(d.alice.id, carol.id)
 		if err != nil {
 			return "", err
 		}
 		w.proxy.Add(hostile.Conversations("foreign", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			v.Data = append(v.Data, api.ChatConversation{ID: session.PathID(foreign), Type: "one_to_one"})
+			v.Data = append(v.Data, api.ChatConversation{ID: api.ConversationPathID(foreign), Type: "one_to_one"})
 			return nil
 		}))
 		list, err := d.bob.e.RefreshConversations(w.ctx)
@@ -87,7 +88,7 @@ var answerAttacks = []attack{
 				return "", errorf("listed %s stored as bob's (members %v, roster %s)", foreign, c.Members, c.Roster)
 			}
 		}
-		if _, err := d.bob.e.Conversation(w.ctx, foreign); !errors.Is(err, session.ErrUnknownConversation) {
+		if _, err := d.bob.e.Conversation(w.ctx, foreign); !errors.Is(err, xchat.ErrUnknownConversation) {
 			return "", errorf("Conversation(%s): %v, want ErrUnknownConversation", foreign, err)
 		}
 		return fmt.Sprintf("ignored: %d conversations stored, %s not among them", len(list), foreign), nil
@@ -111,7 +112,7 @@ var answerAttacks = []attack{
 		if pages >= limit {
 			return "", errorf("engine followed %d pages of the same listing (err %v)", pages, err)
 		}
-		if !errors.Is(err, session.ErrServerResponse) {
+		if !errors.Is(err, xchat.ErrServerResponse) {
 			return "", errorf("stopped after %d pages with %v, want ErrServerResponse", pages, err)
 		}
 		return fmt.Sprintf("stopped after %d pages: %v", pages, err), nil
@@ -149,13 +150,13 @@ var answerAttacks = []attack{
 				return "", errorf("substituted keys %s marked verified=%v pinned=%v after confirming the compared number (%v)", k.Version, k.Verified, k.Pinned, verr)
 			}
 		}
-		if !errors.Is(verr, session.ErrKeyChanged) {
+		if !errors.Is(verr, xchat.ErrKeyChanged) {
 			return "", errorf("confirming a stale safety number: %v, want ErrKeyChanged", verr)
 		}
-		if _, err := bob.e.Rotate(w.ctx, s.ConversationID); !errors.Is(err, session.ErrKeyChanged) {
+		if _, err := bob.e.Rotate(w.ctx, s.ConversationID); !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("Rotate after the refused confirmation: %v, want ErrKeyChanged", err)
 		}
-		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
+		if w.unwrappable(alice, api.ConversationPathID(s.ConversationID), mallory) {
 			return "", errorf("a conversation key was wrapped to the substituted key")
 		}
 		return "refused: " + verr.Error(), nil
@@ -200,7 +201,7 @@ var pushRosterAttacks = []attack{
 		}
 		for _, h := range handed {
 			if h.MessageID == msg.GetMessageID() {
-				if !errors.Is(h.Err, session.ErrNotMember) {
+				if !errors.Is(h.Err, xchat.ErrNotMember) {
 					return "", errorf("pushed backdated message: %v, want ErrNotMember", h.Err)
 				}
 				return "rejected: " + h.Err.Error(), nil

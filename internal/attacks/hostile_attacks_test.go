@@ -70,7 +70,7 @@ func newDM(w *world, texts ...string) *dm {
 	}
 	sent := alice.send(bob.id, texts...)
 	cid := sent[0].ConversationID
-	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: session.PathID(cid), sent: sent}
+	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: api.ConversationPathID(cid), sent: sent}
 }
 
 // mid returns the message id of the i-th sent text.
@@ -185,7 +185,7 @@ var attacks = []attack{
 		d := newDM(w)
 		carol := w.newUser("carol", false)
 		other := carol.send(d.bob.id, "carol to bob")[0]
-		evs := w.serverEvents(carol, session.PathID(other.ConversationID))
+		evs := w.serverEvents(carol, api.ConversationPathID(other.ConversationID))
 		moved, err := hostile.EncodeEvent(evs[0])
 		if err != nil {
 			return "", err
@@ -203,7 +203,7 @@ var attacks = []attack{
 		d := newDM(w)
 		carol := w.newUser("carol", false)
 		other := carol.send(d.bob.id, "carol to bob")[0]
-		me := w.serverEvents(carol, session.PathID(other.ConversationID))[0]
+		me := w.serverEvents(carol, api.ConversationPathID(other.ConversationID))[0]
 		me.ConversationID = strp(d.cid)
 		me.SequenceID = strp("9" + me.GetSequenceID())
 		moved, err := hostile.EncodeEvent(me)

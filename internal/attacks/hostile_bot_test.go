@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/crypto"
@@ -146,7 +147,7 @@ func containsText(err error, s string) bool {
 // encodedOf returns the envelope the server holds for message mid of the
 // conversation, as u reads it honestly.
 func encodedOf(w *world, u *user, cid, mid string) (*event.MessageEvent, error) {
-	for _, me := range w.serverEvents(u, session.PathID(cid)) {
+	for _, me := range w.serverEvents(u, api.ConversationPathID(cid)) {
 		if me.GetMessageID() == mid {
 			return me, nil
 		}
@@ -208,7 +209,7 @@ func (r *botRun) replayedOnce(cmd *session.Sent, seq string) (string, error) {
 	if n := r.handled[cmd.MessageID]; n != 1 {
 		return "", errorf("the replayed command ran %d times", n)
 	}
-	if !containsText(got.Reason, session.ErrReplayed.Error()) {
+	if !containsText(got.Reason, xchat.ErrReplayed.Error()) {
 		return "", errorf("replay refused for another reason: %v", got.Reason)
 	}
 	return "handled once; the replay went to OnUnverified: " + got.Reason.Error(), nil
@@ -367,7 +368,7 @@ var botAttacks = []attack{
 			return "", err
 		}
 		r.pushes <- ev
-		return r.refusedOnly(msg.GetMessageID(), "", session.ErrNotMember.Error(), inbound.ErrSenderNotParticipant.Error(), "key")
+		return r.refusedOnly(msg.GetMessageID(), "", xchat.ErrNotMember.Error(), inbound.ErrSenderNotParticipant.Error(), "key")
 	}},
 	{"bot-allow-list-claimed-sender", func(w *world) (string, error) {
 		// Only alice may command the bot. mallory's own, validly signed
@@ -383,7 +384,7 @@ var botAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		kcs := w.serverKeyChanges(d.bob, session.PathID(cmd.ConversationID))
+		kcs := w.serverKeyChanges(d.bob, api.ConversationPathID(cmd.ConversationID))
 		kc := ""
 		if len(kcs) > 0 {
 			if kc, err = hostile.EncodeEvent(kcs[len(kcs)-1]); err != nil {

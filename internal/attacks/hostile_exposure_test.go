@@ -10,7 +10,6 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
-	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
@@ -93,7 +92,7 @@ func (w *world) servePadded(name, mid string, outsider *user) error {
 // keyChangeOf returns the key change envelope of version as the honest
 // server holds it for cid.
 func (w *world) keyChangeOf(u *user, cid, version string) (*tevent.MessageEvent, error) {
-	for _, me := range w.serverKeyChanges(u, session.PathID(cid)) {
+	for _, me := range w.serverKeyChanges(u, api.ConversationPathID(cid)) {
 		if keyChangeVersion(me) == version {
 			return me, nil
 		}

@@ -75,7 +75,7 @@ func FuzzHostileEnvelope(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		if _, err := e.Sync(ctx, d.cid); err != nil {
+		if _, err := e.Sync(ctx, d.cid, nil); err != nil {
 			t.Fatalf("one hostile event failed the whole sync: %v", err)
 		}
 		h, err := e.History(ctx, d.cid, "", 0)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -63,7 +64,7 @@ func expectMalformed(w *world, raws ...[]byte) (string, error) {
 	n := 0
 	var last error
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			n++
 			last = ev.Err
 		}
@@ -84,10 +85,10 @@ func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [
 	for i, n := range sizes {
 		p := bytes.Repeat([]byte{byte('a' + i)}, n)
 		plains = append(plains, p)
-		if _, err := d.alice.e.SendMedia(w.ctx, d.cid, session.Media{
+		if _, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Media: &session.Media{
 			Data: bytes.NewReader(p), Size: int64(n), Filename: fmt.Sprintf("f%d.bin", i), Type: event.MediaFile,
-		}); err != nil {
-			w.t.Fatalf("SendMedia: %v", err)
+		}}); err != nil {
+			w.t.Fatalf("media send: %v", err)
 		}
 	}
 	if r := d.bob.sync(d.cid); r.err != nil {
@@ -231,7 +232,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-id", d.mid(1), func(me *tevent.MessageEvent) { me.MessageID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
+			if errors.Is(r.err, xchat.ErrServerResponse) || errors.Is(r.err, xchat.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -251,7 +252,7 @@ var inputAttacks = []attack{
 		w.tamper("huge-seq", d.mid(2), func(me *tevent.MessageEvent) { me.SequenceID = &huge })
 		r := d.bob.sync(d.cid)
 		if r.err != nil {
-			if errors.Is(r.err, session.ErrServerResponse) || errors.Is(r.err, session.ErrMalformed) {
+			if errors.Is(r.err, xchat.ErrServerResponse) || errors.Is(r.err, xchat.ErrMalformed) {
 				return "sync refused: " + r.err.Error(), nil
 			}
 			return "", errorf("sync: %w", r.err)
@@ -430,7 +431,7 @@ var inputAttacks = []attack{
 		d := newDM(w)
 		carol := w.newUser("carol", false)
 		other := carol.send(d.bob.id, "hi bob")[0]
-		foreign := w.serverKeyChanges(carol, session.PathID(other.ConversationID))
+		foreign := w.serverKeyChanges(carol, api.ConversationPathID(other.ConversationID))
 		fb, err := hostile.EncodeEvent(foreign[0])
 		if err != nil {
 			return "", err
@@ -463,7 +464,7 @@ var inputAttacks = []attack{
 				page.Meta.HasMore, page.Meta.NextToken = true, "loop-token"
 			})})
 		r := d.bob.sync(d.cid)
-		if !errors.Is(r.err, session.ErrServerResponse) {
+		if !errors.Is(r.err, xchat.ErrServerResponse) {
 			return "", errorf("sync: %v after %d pages", r.err, w.proxy.Hits("loop"))
 		}
 		return fmt.Sprintf("stopped after %d pages: %v", w.proxy.Hits("loop"), r.err), nil
@@ -520,7 +521,7 @@ var inputAttacks = []attack{
 		bob := w.newUser("bob", true, session.WithPageSize(2))
 		sent := alice.send(bob.id, "m1", "m2", "m3", "m4", "m5")
 		cid := sent[0].ConversationID
-		newest, err := hostile.EncodeEvent(w.serverEvents(alice, session.PathID(cid))[0])
+		newest, err := hostile.EncodeEvent(w.serverEvents(alice, api.ConversationPathID(cid))[0])
 		if err != nil {
 			return "", err
 		}
@@ -531,7 +532,7 @@ var inputAttacks = []attack{
 			return nil
 		}))
 		r := bob.sync(cid)
-		if errors.Is(r.err, session.ErrServerResponse) {
+		if errors.Is(r.err, xchat.ErrServerResponse) {
 			// Overlapping pages cannot be read in transcript order:
 			// refused whole (see attack pages-overlap-removal-read-late).
 			if got := bob.verifiedTexts(cid); len(got) > 0 {
@@ -555,7 +556,7 @@ var inputAttacks = []attack{
 		alice := w.newUser("alice", true) // the sender is the victim here
 		bob := w.newUser("bob", false)
 		first := alice.send(bob.id, "one")[0]
-		old := w.serverEvents(bob, session.PathID(first.ConversationID))[0]
+		old := w.serverEvents(bob, api.ConversationPathID(first.ConversationID))[0]
 		ob, err := hostile.EncodeEvent(old)
 		if err != nil {
 			return "", err
@@ -565,7 +566,7 @@ var inputAttacks = []attack{
 			return nil
 		}))
 		_, err = alice.e.SendText(w.ctx, bob.id, "two")
-		if !errors.Is(err, session.ErrServerResponse) {
+		if !errors.Is(err, xchat.ErrServerResponse) {
 			return "", errorf("send with a substituted acknowledgement: %v", err)
 		}
 		return "rejected: " + err.Error(), nil

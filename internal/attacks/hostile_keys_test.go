@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -179,7 +180,7 @@ func fixedClockDM(w *world) (*dm, string) {
 	bob := w.newUser("bob", true)
 	sent := alice.send(bob.id, "m1", "m2", "m3")
 	cid := sent[0].ConversationID
-	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: session.PathID(cid), sent: sent}, strconv.FormatInt(at.UnixMilli()+1, 10)
+	return &dm{w: w, alice: alice, bob: bob, cid: cid, path: api.ConversationPathID(cid), sent: sent}, strconv.FormatInt(at.UnixMilli()+1, 10)
 }
 
 // attackForgedKeyLowSequence (issue #11, item 8): the server forges a v7 key
@@ -398,13 +399,14 @@ func probedSync(u *user, probe *heapProbe, cid string) (uint64, *syncResult) {
 	probe.mu.Unlock()
 	out := &syncResult{}
 	n := 0
-	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *event.Event) error {
+	out.res, out.err = u.e.Sync(u.w.ctx, cid, func(ev *event.Event) error {
 		out.events = append(out.events, ev)
 		if n++; n%64 == 1 {
 			probe.sample()
 		}
 		return nil
 	})
+
 	probe.sample()
 	probe.mu.Lock()
 	defer probe.mu.Unlock()
@@ -427,7 +429,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := session.PathID(cid)
+	path := api.ConversationPathID(cid)
 	w.proxy.Add(hostile.Events("amplify", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
 		if hostile.ConversationOf(r.URL.Path) == path && page.Meta != nil {
 			page.Meta.ConversationKeyEvents = append(page.Meta.ConversationKeyEvents, kcs...)
@@ -448,7 +450,7 @@ func attackParticipantAmplification(w *world) (string, error) {
 	}
 	malformed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			malformed++
 		}
 	}
@@ -520,7 +522,7 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := d.bob.e.Edit(w.ctx, d.cid, m2.SequenceID, "I owe you 500"); err != nil {
+	if _, err := d.bob.e.Send(w.ctx, d.cid, session.Outgoing{Edit: m2.SequenceID, Text: "I owe you 500"}); err != nil {
 		return "", err
 	}
 	if r := d.alice.sync(d.cid); r.err != nil {
@@ -594,7 +596,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 	if r := gr.carol.sync(gr.g); r.err != nil {
 		return "", r.err
 	}
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "carol rewrote this"); !errors.Is(err, session.ErrNotAuthorized) {
+	if _, err := gr.carol.e.Send(w.ctx, gr.g, session.Outgoing{Edit: gr.hello.SequenceID, Text: "carol rewrote this"}); !errors.Is(err, xchat.ErrNotAuthorized) {
 		return "", errorf("carol's engine editing alice's message: %v, want ErrNotAuthorized", err)
 	}
 	key := gr.carol.convKey(gr.g, c.KeyVersion)
@@ -629,7 +631,7 @@ func attackEditOfOtherMember(w *world) (string, error) {
 			return "", errorf("carol's edit of alice's message stored as a verified edit")
 		}
 	}
-	if ev == nil || !errors.Is(ev.Err, session.ErrNotAuthorized) {
+	if ev == nil || !errors.Is(ev.Err, xchat.ErrNotAuthorized) {
 		return "", errorf("carol's edit not rejected: %+v", ev)
 	}
 	return "rejected: " + ev.Err.Error(), nil
@@ -954,7 +956,7 @@ func attackEditRenumbered(w *world) (string, error) {
 	gr := newGroup(w)
 	a2 := gr.alice.send(gr.g, "meet at 5")[0]
 	c1 := gr.carol.send(gr.g, "I'll bring snacks")[0]
-	if _, err := gr.carol.e.Edit(w.ctx, gr.g, c1.SequenceID, "meet at 9 instead"); err != nil {
+	if _, err := gr.carol.e.Send(w.ctx, gr.g, session.Outgoing{Edit: c1.SequenceID, Text: "meet at 9 instead"}); err != nil {
 		return "", err
 	}
 	w.swapSequences("renumber", a2.SequenceID, c1.SequenceID)
@@ -1245,7 +1247,7 @@ func attackContentAmplification(w *world) (string, error) {
 		size += len(b)
 		b64s = append(b64s, b)
 	}
-	w.injectData("bloat", session.PathID(cid), b64s...)
+	w.injectData("bloat", api.ConversationPathID(cid), b64s...)
 	b64s, holder = nil, nil
 	before := liveHeap()
 	peak, r := probedSync(bob, probe, cid)
@@ -1253,12 +1255,12 @@ func attackContentAmplification(w *world) (string, error) {
 		return "", errorf("%d messages of 50,000 list elements (%d bytes of base64) took the live heap from %d to %d MiB (limit %d MiB); sync err %v",
 			n, size, before>>20, peak>>20, heapLimit>>20, r.err)
 	}
-	if r.err != nil && !errors.Is(r.err, session.ErrServerResponse) {
+	if r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
 		return "", r.err
 	}
 	failed := 0
 	for _, ev := range r.events {
-		if errors.Is(ev.Err, session.ErrMalformed) {
+		if errors.Is(ev.Err, xchat.ErrMalformed) {
 			failed++
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -205,7 +206,7 @@ var moreAttacks = []attack{
 			return "", errorf("KeyChanged handler called %d times", len(d.bob.keyChanges()))
 		}
 		p, err := d.bob.e.Peer(w.ctx, d.alice.id)
-		if err != nil || !p.Changed() {
+		if err != nil || !p.Changed {
 			return "", errorf("peer not marked changed: %+v %v", p, err)
 		}
 		return fmt.Sprintf("KeyChanged for %s: %s -> %s (Peer.Changed)", short(d.alice.id), changes[0].Old.Fingerprint[:8], changes[0].New.Fingerprint[:8]), nil
@@ -232,13 +233,13 @@ var moreAttacks = []attack{
 			return "", errorf("strict sync: key changes %+v", r.res.KeyChanges)
 		}
 		_, err := bob.e.Rotate(w.ctx, s.ConversationID)
-		if !errors.Is(err, session.ErrKeyChanged) {
+		if !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("Rotate to a substituted key: %v, want ErrKeyChanged", err)
 		}
-		if _, err := bob.e.SendText(w.ctx, s.ConversationID, "secret"); err != nil && !errors.Is(err, session.ErrKeyChanged) {
+		if _, err := bob.e.SendText(w.ctx, s.ConversationID, "secret"); err != nil && !errors.Is(err, xchat.ErrKeyChanged) {
 			return "", errorf("SendText: %v", err)
 		}
-		if w.unwrappable(alice, session.PathID(s.ConversationID), mallory) {
+		if w.unwrappable(alice, api.ConversationPathID(s.ConversationID), mallory) {
 			return "", errorf("a conversation key was wrapped to the substituted key")
 		}
 		return "strict: change pending (not pinned), Rotate refused: " + err.Error(), nil
@@ -254,7 +255,7 @@ var moreAttacks = []attack{
 		sub.PublicKeyVersion = futureVersion()
 		w.substituteKeys("swap-identity", d.alice.id, sub)
 		_, err := d.bob.e.RefreshPeers(w.ctx, d.alice.id)
-		if !errors.Is(err, session.ErrKeyBinding) {
+		if !errors.Is(err, xchat.ErrKeyBinding) {
 			return "", errorf("RefreshPeers: %v, want ErrKeyBinding", err)
 		}
 		p, perr := d.bob.e.Peer(w.ctx, d.alice.id)
@@ -345,7 +346,7 @@ var moreAttacks = []attack{
 			}
 			report = ev.Err
 			for _, wn := range ev.Warnings {
-				if report == nil && errors.Is(wn, session.ErrNotMember) {
+				if report == nil && errors.Is(wn, xchat.ErrNotMember) {
 					report = wn
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -223,7 +224,7 @@ var realtimeAttacks = []attack{
 		}
 		for _, h := range handed {
 			if h.SequenceID == me.GetSequenceID() {
-				if !errors.Is(h.Err, session.ErrReplayed) {
+				if !errors.Is(h.Err, xchat.ErrReplayed) {
 					return "", errorf("replay: %v, want ErrReplayed", h.Err)
 				}
 				return "rejected: " + h.Err.Error(), nil
@@ -297,7 +298,7 @@ var realtimeAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		other, err := session.OneToOneID(d.bob.id, carol.id)
+		other, err := session.CanonicalID(d.bob.id, carol.id)
 		if err != nil {
 			return "", err
 		}
@@ -318,7 +319,7 @@ var realtimeAttacks = []attack{
 		carol := w.newUser("carol", false)
 		s := alice.send(carol.id, "not for bob")[0]
 		var me *tevent.MessageEvent
-		for _, e := range w.serverEvents(carol, session.PathID(s.ConversationID)) {
+		for _, e := range w.serverEvents(carol, api.ConversationPathID(s.ConversationID)) {
 			if e.GetMessageID() == s.MessageID {
 				me = e
 			}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
@@ -82,7 +83,7 @@ func attackBallooningEventTokens(w *world) (string, error) {
 	if longest > api.MaxPaginationTokenBytes {
 		return "", errorf("engine sent back a %d-byte token (%d pages fetched, sync err %v)", longest, w.proxy.Hits("balloon"), r.err)
 	}
-	if !errors.Is(r.err, session.ErrServerResponse) {
+	if !errors.Is(r.err, xchat.ErrServerResponse) {
 		return "", errorf("sync ended with %v, want ErrServerResponse", r.err)
 	}
 	if err := d.honestIntact("m1", "m2", "m3"); err != nil {
@@ -116,7 +117,7 @@ func attackBallooningListTokens(w *world) (string, error) {
 	if longest > api.MaxPaginationTokenBytes {
 		return "", errorf("engine sent back a %d-byte listing token (%d pages, err %v)", longest, w.proxy.Hits("balloon"), err)
 	}
-	if !errors.Is(err, session.ErrServerResponse) {
+	if !errors.Is(err, xchat.ErrServerResponse) {
 		return "", errorf("listing ended with %v, want ErrServerResponse", err)
 	}
 	return fmt.Sprintf("stopped after %d page(s), longest token sent back %d bytes: %v", w.proxy.Hits("balloon"), longest, err), nil
@@ -242,7 +243,7 @@ func attackFirstSyncFillsDisk(w *world) (string, error) {
 	alice := w.newUser("alice", false)
 	bob := w.newUser("bob", true, session.WithMaxSyncBytes(budget))
 	sent := alice.send(bob.id, "m1", "m2", "m3")
-	d := &dm{w: w, alice: alice, bob: bob, cid: sent[0].ConversationID, path: session.PathID(sent[0].ConversationID), sent: sent}
+	d := &dm{w: w, alice: alice, bob: bob, cid: sent[0].ConversationID, path: api.ConversationPathID(sent[0].ConversationID), sent: sent}
 	var n atomic.Int64
 	w.proxy.Add(hostile.Rule{Name: "fill", Method: http.MethodGet, Path: hostile.PathEvents, Times: pages,
 		Request: stripToken,
@@ -262,7 +263,7 @@ func attackFirstSyncFillsDisk(w *world) (string, error) {
 	if limit := budget/pad + 1; got > limit {
 		return "", errorf("the sync fetched %d pages of %d KiB padding (bound %d KiB: at most %d pages), sync err %v", got, pad>>10, budget>>10, limit, r.err)
 	}
-	if !errors.Is(r.err, session.ErrServerResponse) {
+	if !errors.Is(r.err, xchat.ErrServerResponse) {
 		return "", errorf("sync ended with %v after %d pages, want ErrServerResponse", r.err, got)
 	}
 	if err := d.honestIntact("m1", "m2", "m3"); err != nil {
@@ -291,7 +292,7 @@ func attackSendFailureDetailBalloon(w *world) (string, error) {
 			return nil
 		}})
 	_, serr := d.bob.e.SendText(w.ctx, d.alice.id, "reply")
-	var q *session.QueuedError
+	var q *xchat.QueuedError
 	if !errors.As(serr, &q) {
 		return "", errorf("send ended with %v, want a *QueuedError (kept for retry)", serr)
 	}
@@ -345,7 +346,7 @@ func attackConversationListingFlood(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !errors.Is(ferr, session.ErrServerResponse) || len(after) != len(before) {
+	if !errors.Is(ferr, xchat.ErrServerResponse) || len(after) != len(before) {
 		return "", errorf("a listing page of %d conversations (max_results 100): err %v, %d conversations stored (%d before)", len(flood), ferr, len(after), len(before))
 	}
 	members := []string{strings.Repeat("7", 1<<20)}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
-	"github.com/xchat-go/xchat/session"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -102,7 +102,7 @@ func attackAddMovedAfterRemoval(w *world) (string, error) {
 		return "", errorf("add moved after the removal: %v", o.violations)
 	}
 	addErr, msgErr := o.failed[add.me.GetMessageID()], o.failed[msg.GetMessageID()]
-	if !errors.Is(addErr, session.ErrRosterDivergence) || msgErr == nil {
+	if !errors.Is(addErr, xchat.ErrRosterDivergence) || msgErr == nil {
 		return "", fmt.Errorf("the moved add (err %v) or mallory's message (err %v) was taken", addErr, msgErr)
 	}
 	return "the add refused: " + addErr.Error() + "; mallory's message refused: " + msgErr.Error(), nil
@@ -233,7 +233,7 @@ func attackStaleAddSeedsRosterAfterRemoval(w *world) (string, error) {
 	if len(o.violations) > 0 {
 		return "", errorf("stale add after a removal read without a roster: %v", o.violations)
 	}
-	if err := o.failed[add.me.GetMessageID()]; !errors.Is(err, session.ErrRosterDivergence) {
+	if err := o.failed[add.me.GetMessageID()]; !errors.Is(err, xchat.ErrRosterDivergence) {
 		return "", fmt.Errorf("the moved add was not refused as divergent: %v", err)
 	}
 	return "the add refused: " + o.failed[add.me.GetMessageID()].Error(), nil

@@ -11,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
 )
 
 // Attacks of the second outside review (h11g): receivers and insiders the
@@ -97,7 +98,7 @@ func attackBotEditOfUnseenMessage(w *world) (string, error) {
 		return "", err
 	}
 	w.proxy.Reset()
-	own, err := gr.alice.e.Edit(w.ctx, gr.g, gr.hello.SequenceID, "group hello, edited")
+	own, err := gr.alice.e.Send(w.ctx, gr.g, session.Outgoing{Edit: gr.hello.SequenceID, Text: "group hello, edited"})
 	if err != nil {
 		return "", err
 	}

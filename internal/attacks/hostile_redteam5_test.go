@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
 )
@@ -32,7 +33,7 @@ func attackStaleResealWidens(w *world) (string, error) {
 			return nil
 		}})
 	secret := "mallory's surprise party is at 8, keep it quiet"
-	if _, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: secret}); !errors.Is(err, session.ErrQueued) {
+	if _, err := gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Text: secret}); !errors.Is(err, xchat.ErrQueued) {
 		return "", errorf("setup: bob's swallowed post: %v, want ErrQueued", err)
 	}
 	if err := gr.alice.e.AddMembers(w.ctx, gr.g, mallory.id); err != nil {
@@ -45,7 +46,7 @@ func attackStaleResealWidens(w *world) (string, error) {
 	if slices.Contains(mallory.verifiedTexts(gr.g), secret) {
 		return "", errorf("bob's message, written before mallory's add, resealed to her (flush: %v)", flushErr)
 	}
-	var rej *session.RejectedError
+	var rej *xchat.RejectedError
 	if !errors.As(flushErr, &rej) || rej.Text != secret {
 		return "", errorf("bob's unsent message not given back as rejected: %v", flushErr)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 
 	"github.com/xchat-go/xchat/crypto"
@@ -81,11 +82,11 @@ func attackAddReplayedWithinPage(w *world) (string, error) {
 	if slices.Contains(after.Members, mallory.id) {
 		return "", errorf("mallory still a member after her removal: %v", after.Members)
 	}
-	replayErr, err := seqErr(r, replay.GetSequenceID(), session.ErrReplayed)
+	replayErr, err := seqErr(r, replay.GetSequenceID(), xchat.ErrReplayed)
 	if err != nil {
 		return "", err
 	}
-	kcErr, err := eventErr(r, kc.GetMessageID(), session.ErrNotMember)
+	kcErr, err := eventErr(r, kc.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +220,7 @@ func attackUnverifiedAcksSend(w *world) (string, error) {
 			return nil
 		}})
 	said := "bob's words that must not be lost"
-	if _, err := d.bob.e.Send(w.ctx, d.cid, session.Outgoing{Text: said}); !errors.Is(err, session.ErrQueued) {
+	if _, err := d.bob.e.Send(w.ctx, d.cid, session.Outgoing{Text: said}); !errors.Is(err, xchat.ErrQueued) {
 		return "", errorf("setup: bob's swallowed post: %v, want ErrQueued", err)
 	}
 	items, err := d.bob.store.Outbox(w.ctx)
@@ -311,7 +312,7 @@ func attackKeyChangeReplayedWithinPageDM(w *world) (string, error) {
 	if err, _ := seqErrAny(r, kcs[0].GetSequenceID()); err != nil {
 		return "", errorf("the original key change failed: %w", err)
 	}
-	rerr, err := seqErr(r, replay.GetSequenceID(), session.ErrReplayed)
+	rerr, err := seqErr(r, replay.GetSequenceID(), xchat.ErrReplayed)
 	if err != nil {
 		return "", err
 	}

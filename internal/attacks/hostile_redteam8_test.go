@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -177,7 +178,7 @@ func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
 	mallory := w.newUser("mallory", false)
 	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
 	first := alice.send(bob.id, "hello bob")[0]
-	cid, path := first.ConversationID, session.PathID(first.ConversationID)
+	cid, path := first.ConversationID, api.ConversationPathID(first.ConversationID)
 	w.substituteKeys("alice-is-mallory", alice.id, w.publishedKeys(mallory))
 	key, err := crypto.NewConversationKey(rand.Reader)
 	if err != nil {
@@ -205,7 +206,7 @@ func attackStrictSendUnderUnverifiedKey(w *world) (string, error) {
 	if l := ww.leaks(); len(l) > 0 {
 		return "", errorf("strict bob encrypted his reply under the key an unverified peer key made (%v; send: %v)", l, serr)
 	}
-	if !errors.Is(serr, session.ErrUnverifiedPeer) {
+	if !errors.Is(serr, xchat.ErrUnverifiedPeer) {
 		return "", errorf("send: %v, want ErrUnverifiedPeer", serr)
 	}
 	return "reply refused: " + serr.Error(), nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -313,7 +314,7 @@ func attackParticipantsGrant(w *world) (string, error) {
 	if err := noLeakOnRotate(w, gr.bob, gr.g, ww, "outsider granted membership by an unsigned participant list"); err != nil {
 		return "", err
 	}
-	ev, err := eventErr(r, forged.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, forged.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -360,7 +361,7 @@ func attackRemovedRegranted(w *world) (string, error) {
 	if slices.Contains(after.Members, gr.carol.id) {
 		return "", errorf("removal not applied: roster %v", after.Members)
 	}
-	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, msg.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -462,7 +463,7 @@ func attackAdminListEmptied(w *world) (string, error) {
 	if !slices.Contains(c.Members, alice.id) {
 		return "", errorf("a non-admin's removal of the creator was applied: roster %v, admins %v", c.Members, c.Admins)
 	}
-	ev, err := eventErr(r, rm.GetMessageID(), session.ErrNotAuthorized)
+	ev, err := eventErr(r, rm.GetMessageID(), xchat.ErrNotAuthorized)
 	if err != nil {
 		return "", err
 	}
@@ -519,7 +520,7 @@ func attackMemberAddResplit(w *world) (string, error) {
 	if !slices.Contains(c.Members, dave.id) {
 		return "", errorf("alice's honest add of dave was lost: members %v", c.Members)
 	}
-	ev, err := eventErr(r, rm.GetMessageID(), session.ErrNotAuthorized)
+	ev, err := eventErr(r, rm.GetMessageID(), xchat.ErrNotAuthorized)
 	if err != nil {
 		return "", err
 	}
@@ -674,7 +675,7 @@ func attackAddByNonAdmin(w *world) (string, error) {
 	if err := noLeakOnRotate(w, gr.bob, gr.g, ww, "a non-admin's member add applied"); err != nil {
 		return "", err
 	}
-	ev, err := eventErr(r, add.GetMessageID(), session.ErrNotAuthorized)
+	ev, err := eventErr(r, add.GetMessageID(), xchat.ErrNotAuthorized)
 	if err != nil {
 		return "", err
 	}
@@ -772,7 +773,7 @@ func attackOwnCreateTampered(w *world) (string, error) {
 	if slices.Contains(c.Admins, carol.id) || !slices.Contains(c.Members, bob.id) {
 		return "", errorf("the creator's roster follows the tampered admin list: admins %v, members %v", c.Admins, c.Members)
 	}
-	ev, err := eventErr(r, rm.GetMessageID(), session.ErrNotAuthorized)
+	ev, err := eventErr(r, rm.GetMessageID(), xchat.ErrNotAuthorized)
 	if err != nil {
 		return "", err
 	}
@@ -846,7 +847,7 @@ func attackRemovedBackdated(w *world) (string, error) {
 	if err := gr.bob.forgedShown(gr.g, []string{msg.GetMessageID()}, []string{said}); err != nil {
 		return "", errorf("backdated message of a removed member accepted: %w", err)
 	}
-	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, msg.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -904,7 +905,7 @@ func attackRemovedRotates(w *world) (string, error) {
 	if l := sends.leaks(); len(l) > 0 {
 		return "", errorf("a removed member's key change was adopted: bob encrypted to her key (%v; send: %v)", l, serr)
 	}
-	ev, err := eventErr(r, kc.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, kc.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -968,12 +969,12 @@ func attackRemovalOlderPage(w *world) (string, error) {
 	if err := bob.forgedShown(g, []string{msg.GetMessageID()}, []string{said}); err != nil {
 		return "", errorf("removal on an older page ignored: %w", err)
 	}
-	if errors.Is(r.err, session.ErrServerResponse) {
+	if errors.Is(r.err, xchat.ErrServerResponse) {
 		// The removal lies above the newest event of the page the message
 		// is on: the pages overlap and are refused whole (pagesOverlap).
 		return "overlapping pages refused: " + r.err.Error(), nil
 	}
-	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, msg.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -1056,7 +1057,7 @@ func attackRemovalWithheld(w *world) (string, error) {
 	if err := noLeakOnRotate(w, gr.bob, gr.g, ww, "member whose removal was withheld kept"); err != nil {
 		return "", err
 	}
-	ev, err := eventErr(r, msg.GetMessageID(), session.ErrNotMember)
+	ev, err := eventErr(r, msg.GetMessageID(), xchat.ErrNotMember)
 	if err != nil {
 		return "", err
 	}
@@ -1173,7 +1174,7 @@ func attackAddReplayedToExclude(w *world) (string, error) {
 	if !slices.Contains(after.Members, erin.id) || !slices.Contains(gr.bob.verifiedTexts(gr.g), said) {
 		return "", errorf("a replayed add excluded erin: roster %v, her message shown verified: %v", after.Members, slices.Contains(gr.bob.verifiedTexts(gr.g), said))
 	}
-	ev, err := eventErr(r, first.GetMessageID(), session.ErrReplayed)
+	ev, err := eventErr(r, first.GetMessageID(), xchat.ErrReplayed)
 	if err != nil {
 		return "", err
 	}
@@ -1219,7 +1220,7 @@ func attackOutsiderKeyRosterUnknown(w *world) (string, error) {
 	if serr == nil {
 		return "", errorf("bob sent in a group whose roster no signed change establishes, under a key whose maker nothing vouches for")
 	}
-	if !errors.Is(serr, session.ErrRosterUnknown) {
+	if !errors.Is(serr, xchat.ErrRosterUnknown) {
 		return "", errorf("send refused for another reason: %v", serr)
 	}
 	return "send refused: " + serr.Error(), nil

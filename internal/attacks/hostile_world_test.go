@@ -199,10 +199,11 @@ func (s *syncResult) anomaly(kinds ...event.AnomalyKind) (event.Anomaly, bool) {
 
 func (u *user) sync(cid string) *syncResult {
 	out := &syncResult{}
-	out.res, out.err = u.e.SyncEach(u.w.ctx, cid, func(ev *event.Event) error {
+	out.res, out.err = u.e.Sync(u.w.ctx, cid, func(ev *event.Event) error {
 		out.events = append(out.events, ev)
 		return nil
 	})
+
 	return out
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -164,10 +165,11 @@ func (r *dmRun) syncRounds() {
 	h, m := r.hs.h, r.m
 	for i := range m.rounds {
 		r.deliverDM(i)
-		_, err := r.e.SyncEach(r.ctx, h.cid, func(ev *event.Event) error {
+		_, err := r.e.Sync(r.ctx, h.cid, func(ev *event.Event) error {
 			r.debug("round %d: seq %s mid %s by %s err %v", i, ev.SequenceID, ev.MessageID, ev.SenderID, ev.Err)
 			return nil
 		})
+
 		r.debug("round %d: sync: %v", i, err)
 		if err != nil && !refusal(err) {
 			r.fail("sync round %d failed: %v", i, err)
@@ -182,7 +184,7 @@ func (r *dmRun) syncRounds() {
 // server may provoke: a bad response, a roster that does not fit, or keys
 // changed under a version already pinned.
 func refusal(err error) bool {
-	return errors.Is(err, session.ErrServerResponse) || errors.Is(err, session.ErrRosterDivergence) || errors.Is(err, session.ErrKeyChanged)
+	return errors.Is(err, xchat.ErrServerResponse) || errors.Is(err, xchat.ErrRosterDivergence) || errors.Is(err, xchat.ErrKeyChanged)
 }
 
 // deliverDM pushes the events planned before round i.
@@ -193,7 +195,7 @@ func (r *dmRun) deliverDM(i int) {
 			r.fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, session.ErrServerResponse) {
+		if _, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			r.fail("Deliver before round %d: %v", i, err)
 		}
 	}

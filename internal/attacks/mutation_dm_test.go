@@ -65,7 +65,7 @@ func newDMHistory(w *world, rng *rand.Rand) *dmHistory {
 	h.alice, h.bob, h.mallory = w.newUser("alice", false), w.newUser("bob", false), w.newUser("mallory", false)
 	h.aliceOld, h.malloryKeys = w.publishedKeys(h.alice), w.publishedKeys(h.mallory)
 	first := h.alice.send(h.bob.id, "hello bob")[0]
-	h.cid, h.path = first.ConversationID, session.PathID(first.ConversationID)
+	h.cid, h.path = first.ConversationID, api.ConversationPathID(first.ConversationID)
 	h.texts[first.MessageID] = []string{"hello bob"}
 	h.playDM(rng, []*session.Sent{first}, map[string]string{first.SequenceID: h.alice.id})
 	h.readDM()
@@ -127,14 +127,14 @@ func (h *dmHistory) dmStep(rng *rand.Rand, u *user, i int, sent, own []*session.
 	case op == 0 && len(own) > 0:
 		target := own[rng.IntN(len(own))]
 		txt := fmt.Sprintf("edit %d by %s", i, u.id)
-		s, err := u.e.Edit(ctx, h.cid, target.SequenceID, txt)
+		s, err := u.e.Send(ctx, h.cid, session.Outgoing{Edit: target.SequenceID, Text: txt})
 		if err != nil {
 			t.Fatalf("Edit: %v", err)
 		}
 		h.texts[target.MessageID] = append(h.texts[target.MessageID], txt)
 		h.texts[s.MessageID] = append(h.texts[s.MessageID], txt)
 	case op == 1:
-		if _, err := u.e.React(ctx, h.cid, sent[rng.IntN(len(sent))].SequenceID, "👍"); err != nil {
+		if _, err := u.e.Send(ctx, h.cid, session.Outgoing{React: sent[rng.IntN(len(sent))].SequenceID, Emoji: "👍"}); err != nil {
 			t.Fatalf("React: %v", err)
 		}
 	case op == 2 && len(own) > 0:
@@ -151,9 +151,9 @@ func (h *dmHistory) dmStep(rng *rand.Rand, u *user, i int, sent, own []*session.
 	case op == 5:
 		caption := fmt.Sprintf("photo %d by %s", i, u.id)
 		body := []byte(caption + " (the picture)")
-		s, err := u.e.SendMedia(ctx, h.cid, session.Media{Data: bytes.NewReader(body), Size: int64(len(body)), Filename: "p.jpg", Caption: caption})
+		s, err := u.e.Send(ctx, h.cid, session.Outgoing{Text: caption, Media: &session.Media{Data: bytes.NewReader(body), Size: int64(len(body)), Filename: "p.jpg"}})
 		if err != nil {
-			t.Fatalf("SendMedia: %v", err)
+			t.Fatalf("send media: %v", err)
 		}
 		h.texts[s.MessageID] = append(h.texts[s.MessageID], caption)
 		return s

@@ -139,14 +139,14 @@ func (h *history) playEngines(rng *rand.Rand) {
 		case op == 0 && len(own) > 0:
 			target := own[rng.IntN(len(own))]
 			txt := fmt.Sprintf("edit %d by %s", i, u.id)
-			s, err := u.e.Edit(h.w.ctx, h.g, target.SequenceID, txt)
+			s, err := u.e.Send(h.w.ctx, h.g, session.Outgoing{Edit: target.SequenceID, Text: txt})
 			if err != nil {
 				t.Fatalf("Edit: %v", err)
 			}
 			h.texts[target.MessageID] = append(h.texts[target.MessageID], txt)
 			h.texts[s.MessageID] = append(h.texts[s.MessageID], txt)
 		case op == 1 && len(sent) > 0:
-			if _, err := u.e.React(h.w.ctx, h.g, sent[rng.IntN(len(sent))].SequenceID, "👍"); err != nil {
+			if _, err := u.e.Send(h.w.ctx, h.g, session.Outgoing{React: sent[rng.IntN(len(sent))].SequenceID, Emoji: "👍"}); err != nil {
 				t.Fatalf("React: %v", err)
 			}
 		case op == 2 && len(own) > 0:

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
@@ -89,7 +90,7 @@ func (o *runOutcome) refused(scene, what, mid string) (string, error) {
 		return what + " refused: " + err.Error(), nil
 	}
 	for _, err := range o.syncErrs {
-		if errors.Is(err, session.ErrServerResponse) {
+		if errors.Is(err, xchat.ErrServerResponse) {
 			return "sync refused: " + err.Error(), nil
 		}
 	}
@@ -116,7 +117,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	defer e.Close()
 	for i := range m.rounds {
 		hs.deliver(ctx, e, m, i, fail)
-		_, err := e.SyncEach(ctx, h.g, func(ev *event.Event) error {
+		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
 			if ev.Err != nil {
 				out.failed[ev.MessageID] = ev.Err
 			}
@@ -125,20 +126,21 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 			}
 			return nil
 		})
+
 		if err != nil {
 			out.syncErrs = append(out.syncErrs, err)
 			if os.Getenv("MUTATION_DEBUG") != "" {
 				tb.Logf("round %d: sync: %v", i, err)
 			}
 		}
-		if err != nil && !errors.Is(err, session.ErrServerResponse) && !errors.Is(err, session.ErrRosterDivergence) {
+		if err != nil && !errors.Is(err, xchat.ErrServerResponse) && !errors.Is(err, xchat.ErrRosterDivergence) {
 			fail("sync round %d failed: %v", i, err)
 		}
 	}
 	hs.deliver(ctx, e, m, len(m.rounds), fail)
 	c, err := e.Conversation(ctx, h.g)
 	switch {
-	case errors.Is(err, session.ErrUnknownConversation) && len(out.syncErrs) > 0:
+	case errors.Is(err, xchat.ErrUnknownConversation) && len(out.syncErrs) > 0:
 		h.checkKeys(ctx, store, &shown{}, fail) // every sync refused: nothing stored
 		return out
 	case err != nil:
@@ -170,7 +172,7 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 			fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, session.ErrServerResponse) {
+		if _, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			fail("Deliver before round %d: %v", i, err)
 		}
 	}
@@ -471,7 +473,7 @@ func (hs *harness) lastState(tb testing.TB) error {
 		return err
 	}
 	defer e.Close()
-	if _, err := e.Sync(ctx, h.g); err != nil {
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
 		return err
 	}
 	c, err := e.Conversation(ctx, h.g)

@@ -94,7 +94,7 @@ func benchMedia(b *testing.B, download bool) {
 	}
 }
 
-// BenchmarkSendMedia1MiB is Engine.SendMedia of 1 MiB against the stub.
+// BenchmarkSendMedia1MiB is Engine.Send of 1 MiB of media against the stub.
 func BenchmarkSendMedia1MiB(b *testing.B) { benchMedia(b, false) }
 
 // BenchmarkDownloadMedia1MiB is Engine.DownloadMedia of 1 MiB from the stub.

@@ -31,7 +31,7 @@
 //     roster and looks up every member's keys first; a key set listed
 //     byte for byte as stored is not verified again, so the floor has no
 //     verification. Floor: N × ECIES wrap plus one sign.
-//   - send media and download media, 64 MiB: Engine.SendMedia and
+//   - send media and download media, 64 MiB: Engine.Send (Media) and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
 //     same bytes in 1 KiB frames.
 //
@@ -42,7 +42,7 @@
 //   - decrypt pipeline streamed: a history file through inbound.DecryptBatch.
 //   - e2e sync: an account that never synced syncs the conversation from
 //     the emulator (served by the parent over loopback HTTP) through
-//     api.Client and Engine.SyncEach into its bbolt keystore; then a
+//     api.Client and Engine.Sync (streaming) into its bbolt keystore; then a
 //     re-sync with no new events and a re-open (store and engine) + sync,
 //     each as a fraction of the first sync.
 //

@@ -20,7 +20,7 @@ import (
 // keys are in the bbolt store spec.DB and who has never synced, syncs its
 // conversation with spec.PeerID from the emulator at spec.URL (served by
 // the parent over loopback HTTP) through api.Client and session.Engine.
-// The sync uses SyncEach, which streams events to its callback (here
+// The sync gives Sync a function, which streams events to its callback (here
 // counting them) instead of collecting them, as an application syncing a
 // long history would. Peak RSS is read right after that first sync. Then
 // it syncs again (no new events), closes, re-opens store and engine and
@@ -53,12 +53,13 @@ func childE2E(spec childSpec) (*childResult, error) {
 		return db, e, nil
 	}
 	sync := func(e *session.Engine) (msgs int, res *session.SyncResult, err error) {
-		res, err = e.SyncEach(ctx, spec.PeerID, func(ev *event.Event) error {
+		res, err = e.Sync(ctx, spec.PeerID, func(ev *event.Event) error {
 			if ev.Message != nil && ev.Verified && ev.Err == nil {
 				msgs++
 			}
 			return nil
 		})
+
 		return msgs, res, err
 	}
 

@@ -113,13 +113,13 @@ func (r *sendRig) send(text string) error {
 	return nil
 }
 
-// sendMedia sends data as a media attachment (Engine.SendMedia).
+// sendMedia sends data as a media attachment (Engine.Send with Outgoing.Media).
 func (r *sendRig) sendMedia(data []byte) (*session.Sent, error) {
-	return r.e.SendMedia(r.ctx, r.peer, session.Media{Data: bytes.NewReader(data), Size: int64(len(data)),
-		Filename: "bench.bin", Type: event.MediaFile})
+	return r.e.Send(r.ctx, r.peer, session.Outgoing{Media: &session.Media{Data: bytes.NewReader(data), Size: int64(len(data)),
+		Filename: "bench.bin", Type: event.MediaFile}})
 }
 
-// mediaRig times SendMedia and DownloadMedia of one payload.
+// mediaRig times a media send and DownloadMedia of one payload.
 type mediaRig struct {
 	*sendRig
 	plain   []byte
@@ -263,7 +263,7 @@ func (r *syncRig) fresh(workers int) (func() error, error) {
 	}
 	return func() error {
 		defer e.Close()
-		res, err := e.Sync(r.ctx, r.peer)
+		res, err := e.Sync(r.ctx, r.peer, nil)
 		if err != nil {
 			return err
 		}

@@ -189,7 +189,7 @@ func measureLatency(n int, poll time.Duration) (*latency, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.bob.e.Sync(ctx, first.ConversationID); err != nil {
+	if _, err := w.bob.e.Sync(ctx, first.ConversationID, nil); err != nil {
 		return nil, err
 	}
 	d := &displays{at: map[string]time.Time{}, want: n, done: make(chan struct{})}
@@ -300,7 +300,7 @@ func (w *latencyWorld) poller(ctx context.Context, cid string, every time.Durati
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if _, err := w.bob.e.SyncEach(ctx, cid, func(ev *event.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
+			if _, err := w.bob.e.Sync(ctx, cid, func(ev *event.Event) error { d.emit(ev); return nil }); err != nil && ctx.Err() == nil {
 				return err
 			}
 			select {

@@ -214,7 +214,7 @@ func seedPeer(ctx context.Context, srv *httptest.Server, name, botID string, n i
 			return "", err
 		}
 	}
-	return session.OneToOneID(id, botID)
+	return session.CanonicalID(id, botID)
 }
 
 func provisionUser(srv *httptest.Server, name string) (id, token string, err error) {
@@ -318,7 +318,7 @@ func timeSync(ctx context.Context, s *replicaSetup, convs []string, events int) 
 			skip = done[cid]
 			mu.Unlock()
 			if !skip {
-				res, err := e.Sync(ctx, cid)
+				res, err := e.Sync(ctx, cid, nil)
 				if err != nil {
 					release()
 					return err

@@ -71,7 +71,7 @@ func engineRows(ctx context.Context, m *measurer, rep *Report, fl *floorTimes, f
 		return nil, err
 	}
 	r = m.op(1, mr.upload)
-	rep.Rows = append(rep.Rows, row("send media "+mib(sz.Stream)+" (Engine.SendMedia)", 1, r, sf.seal, 1.25, "stream_encrypt",
+	rep.Rows = append(rep.Rows, row("send media "+mib(sz.Stream)+" (Engine.Send, Media)", 1, r, sf.seal, 1.25, "stream_encrypt",
 		fmt.Sprintf("floor: 1 KiB frames; one-shot AEAD over the buffer %.0f ns", sf.oneShot)))
 	r = m.op(1, func() error { _, err := mr.download(); return err })
 	rep.Rows = append(rep.Rows, row("download media "+mib(sz.Stream)+" (Engine.DownloadMedia)", 1, r, sf.open, 1.25, "stream_decrypt", ""))

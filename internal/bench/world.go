@@ -208,14 +208,14 @@ func (c *captureServer) take() []api.SendChatMessageRequest {
 // pages records every page of the conversation between a and alice as the
 // emulator serves it to a, newest first.
 func (w *world) pages(a *account) ([]*api.GetChatConversationEventsResponse, error) {
-	cid, err := session.OneToOneID(a.id, w.alice.id)
+	cid, err := session.CanonicalID(a.id, w.alice.id)
 	if err != nil {
 		return nil, err
 	}
 	var out []*api.GetChatConversationEventsResponse
 	token := ""
 	for {
-		p, err := a.api.GetConversationEvents(w.ctx, session.PathID(cid), 100, token)
+		p, err := a.api.GetConversationEvents(w.ctx, api.ConversationPathID(cid), 100, token)
 		if err != nil {
 			return nil, fmt.Errorf("bench: recording pages: %w", err)
 		}

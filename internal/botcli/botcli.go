@@ -258,7 +258,7 @@ func run(ctx context.Context, acct *cli.Account, o options, env *cli.Env, log *s
 		return err
 	}
 	acct.OnKeyChange(func(kc session.KeyChanged) {
-		log.Warn("a peer's keys changed: compare the safety number before trusting it", "user_id", kc.UserID, "kind", kc.Kind.String())
+		log.Warn("a peer's keys changed: compare the safety number before trusting it", "user_id", kc.UserID, "kind", string(kc.Kind))
 	})
 	e, err := acct.Engine(ctx)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/keystore/boltstore"
@@ -263,7 +264,7 @@ func (a *app) openEngine(ctx context.Context, online bool) (*session.Engine, err
 	}
 	e, err := session.Open(ctx, db, srv, session.WithKeyChangeHandler(onChange))
 	if err != nil {
-		if errors.Is(err, session.ErrNoAccount) {
+		if errors.Is(err, xchat.ErrNoAccount) {
 			return nil, fmt.Errorf("the keystore in %s holds no account: run 'xchat init --user-id ID'", a.storeName())
 		}
 		return nil, err

@@ -278,7 +278,7 @@ func (a *app) showPeerKeys(ctx context.Context, e *session.Engine, userID string
 		keys = append(keys, keyJSON{k.Version, k.Fingerprint, k.Pinned, k.Verified, k.FirstSeen})
 	}
 	if asJSON {
-		return writeJSONLine(a.env.Stdout, map[string]any{"user_id": userID, "keys": keys, "changed": p.Changed()})
+		return writeJSONLine(a.env.Stdout, map[string]any{"user_id": userID, "keys": keys, "changed": p.Changed})
 	}
 	fmt.Fprintf(a.env.Stdout, "user %s\n", userID)
 	for _, k := range keys {
@@ -293,7 +293,7 @@ func (a *app) showPeerKeys(ctx context.Context, e *session.Engine, userID string
 		}
 		fmt.Fprintf(a.env.Stdout, "  version %s  %s  %s\n", k.Version, k.Fingerprint, strings.Join(flags, ", "))
 	}
-	if p.Changed() {
+	if p.Changed {
 		fmt.Fprintf(a.env.Stdout, "  WARNING: keys changed since first seen; verify with 'xchat keys verify %s'\n", userID)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/session"
@@ -70,9 +71,9 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				}
 				var s *session.Sent
 				if *remove {
-					s, err = e.Unreact(ctx, cid, args[0], args[1])
+					s, err = e.Send(ctx, cid, session.Outgoing{Unreact: args[0], Emoji: args[1]})
 				} else {
-					s, err = e.React(ctx, cid, args[0], args[1])
+					s, err = e.Send(ctx, cid, session.Outgoing{React: args[0], Emoji: args[1]})
 				}
 				return a.printSent(s, notFound(cid, err))
 			}
@@ -97,7 +98,7 @@ progress bar is drawn on stderr when stderr is a terminal.`,
 				if strings.TrimSpace(text) == "" {
 					return usagef("edit", "the new text is empty or only whitespace")
 				}
-				s, err := e.Edit(ctx, cid, args[0], text)
+				s, err := e.Send(ctx, cid, session.Outgoing{Edit: args[0], Text: text})
 				return a.printSent(s, notFound(cid, err))
 			}
 		},
@@ -394,7 +395,7 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			}
 			if err := writeJSONLine(a.env.Stdout, map[string]any{"id": c.ID, "kind": c.Kind, "members": nonNil(c.Members),
 				"admins": nonNil(c.Admins), "title": c.Title, "key_version": c.KeyVersion,
-				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": c.Roster.String(), "roster_since": c.RosterSince,
+				"last_sequence_id": c.LastSequenceID, "usernames": usernames, "roster": string(c.Roster), "roster_since": c.RosterSince,
 				"claimed_admins": nonNil(c.ClaimedAdmins), "unconfirmed_members": nonNil(c.UnconfirmedMembers),
 				"server_members": nonNil(c.ServerMembers)}); err != nil {
 				return err
@@ -406,8 +407,8 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 			members[i] = a.label(m)
 		}
 		line := fmt.Sprintf("%-28s %-10s members %s", c.ID, c.Kind, strings.Join(members, ", "))
-		if c.Kind == session.KindGroup {
-			line += "  roster " + c.Roster.String()
+		if session.IsGroup(c.ID) {
+			line += "  roster " + string(c.Roster)
 			if c.RosterSince != "" {
 				line += " since #" + c.RosterSince
 			}
@@ -464,7 +465,7 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 			return notFound(cid, err)
 		}
 	} else {
-		res, err := e.Sync(ctx, cid)
+		res, err := e.Sync(ctx, cid, nil)
 		if err := a.syncReport(cid, res, err); err != nil {
 			return err
 		}
@@ -504,7 +505,7 @@ func (a *app) read(ctx context.Context, conv string, strict, offline bool, after
 // rosterNotice warns, on stderr, when a group's roster does not rest on
 // signed group changes from its creation on.
 func (a *app) rosterNotice(c *session.Conversation) {
-	if c.Kind != session.KindGroup {
+	if !session.IsGroup(c.ID) {
 		return
 	}
 	switch {
@@ -600,7 +601,7 @@ func orAll(cid string) string {
 func (a *app) watchOnce(ctx context.Context, e *session.Engine, cid string, asJSON bool) error {
 	var results []*session.SyncResult
 	if cid != "" {
-		res, err := e.Sync(ctx, cid)
+		res, err := e.Sync(ctx, cid, nil)
 		if err := a.syncReport(cid, res, err); err != nil {
 			return err
 		}
@@ -727,7 +728,7 @@ func findEntry(ctx context.Context, e *session.Engine, cid, seq string) (*event.
 	if err != nil || en != nil {
 		return en, err
 	}
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		return nil, notFound(cid, err)
 	}
 	if en, err = look(); err != nil {
@@ -785,7 +786,7 @@ func (a *app) flushOutbox(ctx context.Context, e *session.Engine) error {
 	}
 	var failures []error
 	for _, one := range unjoin(err) {
-		var rej *session.RejectedError
+		var rej *xchat.RejectedError
 		if errors.As(one, &rej) {
 			a.warnf("the server refused the %s (message id %s) for good; it was removed from the outbox and NOT delivered: %s",
 				rej.What, rej.MessageID, cleanMessage(rej.Reason))

@@ -67,7 +67,7 @@ wrapped to every member, old and new.`,
 					return usagef("group add", "%s is not a group id", cid)
 				}
 				// Bring the roster and key up to date first.
-				if _, err := e.Sync(ctx, cid); err != nil {
+				if _, err := e.Sync(ctx, cid, nil); err != nil {
 					return notFound(cid, fmt.Errorf("group add: %w", err))
 				}
 				if err := e.AddMembers(ctx, cid, members...); err != nil {
@@ -96,7 +96,7 @@ wrapped to every member, old and new.`,
 					return err
 				}
 				// The new key must reach the current roster: sync first.
-				if _, err := e.Sync(ctx, cid); err != nil {
+				if _, err := e.Sync(ctx, cid, nil); err != nil {
 					return notFound(cid, fmt.Errorf("group rotate: %w", err))
 				}
 				v, err := e.Rotate(ctx, cid)

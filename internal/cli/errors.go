@@ -7,9 +7,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session"
 )
 
 // describe turns err into the message printed after "xchat: error: ",
@@ -18,11 +18,11 @@ import (
 // else went wrong.
 func describe(err error, base string) string {
 	msg := cause(err, base)
-	var q *session.QueuedError
+	var q *xchat.QueuedError
 	switch {
 	case errors.As(err, &q) && q.Duplicate:
 		msg += ". It is already waiting in the outbox, so no second copy was queued: 'xchat outbox --flush' (or your next send to the conversation) delivers it"
-	case errors.Is(err, session.ErrQueued):
+	case errors.Is(err, xchat.ErrQueued):
 		msg += ". It is kept, encrypted, in the outbox: retry with 'xchat outbox --flush' (your next send to the conversation also delivers it first); do not send it again"
 	}
 	return msg
@@ -31,7 +31,7 @@ func describe(err error, base string) string {
 // cause describes err itself, with the hint for its kind.
 func cause(err error, base string) string {
 	msg := err.Error()
-	var q *session.QueuedError
+	var q *xchat.QueuedError
 	if errors.As(err, &q) && q.Err != nil {
 		// "message "hi" not delivered yet: <why>": describe the why.
 		prefix := strings.TrimSuffix(msg, q.Err.Error())
@@ -49,11 +49,11 @@ func cause(err error, base string) string {
 	case errors.Is(err, keystore.ErrDamaged):
 		return msg + " (nothing was changed. Move the file aside and restore the account into a new --home with " +
 			"'xchat import-keys' from an export-keys backup; 'xchat read' then fetches the history again)"
-	case errors.Is(err, session.ErrNotRegistered):
+	case errors.Is(err, xchat.ErrNotRegistered):
 		return msg + " (run 'xchat keys register')"
-	case errors.Is(err, session.ErrUnverifiedPeer), errors.Is(err, session.ErrKeyChanged):
+	case errors.Is(err, xchat.ErrUnverifiedPeer), errors.Is(err, xchat.ErrKeyChanged):
 		return msg + " (compare safety numbers with 'xchat keys verify USER_ID')"
-	case errors.Is(err, session.ErrNoPeerKeys):
+	case errors.Is(err, xchat.ErrNoPeerKeys):
 		return msg + " (they have not published keys yet: they need to run 'xchat init' and 'xchat keys register' first)"
 	}
 	return msg
@@ -75,7 +75,7 @@ func isNetError(err error) bool {
 // notFound rewrites a server 404 for a conversation as an unknown
 // conversation.
 func notFound(id string, err error) error {
-	if err != nil && (errors.Is(err, api.ErrNotFound) || errors.Is(err, session.ErrUnknownConversation)) {
+	if err != nil && (errors.Is(err, api.ErrNotFound) || errors.Is(err, xchat.ErrUnknownConversation)) {
 		return fmt.Errorf("unknown conversation %q: %w", id, err)
 	}
 	return err

@@ -46,7 +46,7 @@ func (a *app) sendFile(ctx context.Context, e *session.Engine, cid, path, captio
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("send: %s is not a regular file", path)
 	}
-	m := session.Media{Filename: filepath.Base(path), Size: fi.Size(), Type: mediaTypeOf(path), Caption: caption}
+	m := session.Media{Filename: filepath.Base(path), Size: fi.Size(), Type: mediaTypeOf(path)}
 	if cfg, _, err := image.DecodeConfig(f); err == nil {
 		m.Width, m.Height = int64(cfg.Width), int64(cfg.Height)
 	}
@@ -60,7 +60,7 @@ func (a *app) sendFile(ctx context.Context, e *session.Engine, cid, path, captio
 		r = io.TeeReader(f, p)
 	}
 	m.Data = r
-	return e.SendMedia(ctx, cid, m)
+	return e.Send(ctx, cid, session.Outgoing{Text: caption, Media: &m})
 }
 
 // progress draws an upload progress bar on a terminal.

@@ -76,7 +76,7 @@ func (a *app) fetchNames(ctx context.Context, e *session.Engine, cid string) {
 	if !missing {
 		return
 	}
-	resp, _, err := a.client.GetConversation(ctx, session.PathID(cid), &api.GetConversationOptions{
+	resp, _, err := a.client.GetConversation(ctx, api.ConversationPathID(cid), &api.GetConversationOptions{
 		Expansions: []string{"participant_ids"}, UserFields: []string{"username"},
 	})
 	if err == nil && resp != nil && resp.Includes != nil {

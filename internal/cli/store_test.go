@@ -12,9 +12,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// xchat runs the tool with args and the environment vars, and returns its
+// runXchat runs the tool with args and the environment vars, and returns its
 // stdout; a non-zero exit fails t.
-func xchat(t *testing.T, vars map[string]string, args ...string) string {
+func runXchat(t *testing.T, vars map[string]string, args ...string) string {
 	t.Helper()
 	env, out, errb := testEnv(vars, nil)
 	if st := Run(context.Background(), args, env); st != ExitOK {
@@ -30,16 +30,16 @@ func TestStoreMigrateFilePostgresFile(t *testing.T) {
 	pg := pgtest.Shared(t).NewDatabase(t) + "&xchat_schema=cli_acct"
 	vars := map[string]string{EnvPassphrase: "migrate me", EnvNoPrompt: "1"}
 	home := t.TempDir()
-	fp := xchat(t, vars, "--home", home, "init", "--user-id", "1001")
-	xchat(t, vars, "--home", home, "store", "migrate", "--to", pg)
+	fp := runXchat(t, vars, "--home", home, "init", "--user-id", "1001")
+	runXchat(t, vars, "--home", home, "store", "migrate", "--to", pg)
 
 	inPG := map[string]string{EnvPassphrase: "migrate me", EnvNoPrompt: "1", EnvStore: pg}
-	if got := xchat(t, inPG, "keys", "show"); !strings.Contains(got, strings.TrimSpace(fp)) {
+	if got := runXchat(t, inPG, "keys", "show"); !strings.Contains(got, strings.TrimSpace(fp)) {
 		t.Fatalf("keys show from PostgreSQL = %q, want fingerprint %q", got, fp)
 	}
 	back := filepath.Join(t.TempDir(), "back")
-	xchat(t, vars, "--store", pg, "store", "migrate", "--to", back)
-	if got := xchat(t, vars, "--home", back, "keys", "show"); !strings.Contains(got, strings.TrimSpace(fp)) {
+	runXchat(t, vars, "--store", pg, "store", "migrate", "--to", back)
+	if got := runXchat(t, vars, "--home", back, "keys", "show"); !strings.Contains(got, strings.TrimSpace(fp)) {
 		t.Fatalf("keys show after migrating back = %q, want %q", got, fp)
 	}
 

@@ -94,7 +94,7 @@ func (f *flow) chat(alice, bob, carol, dave *account) {
 	ctx := f.ctx
 	_, err := alice.e.SendText(ctx, bob.id, "hi bob, see https://x.com/xdevs/status/1580559079470145536 #xchat")
 	f.must(err)
-	_, err = bob.e.Sync(ctx, alice.id)
+	_, err = bob.e.Sync(ctx, alice.id, nil)
 	f.must(err)
 	f.must(bob.e.Typing(ctx, alice.id))
 	evs, _, err := bob.c.GetConversationEvents(ctx, alice.id, &api.ConversationEventsOptions{

@@ -147,7 +147,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := bob.e.Sync(ctx, gid); err != nil {
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
 		return err
 	}
 	before, _ := bob.e.Conversation(ctx, gid)
@@ -174,8 +174,8 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	img, err := carol.e.SendMedia(ctx, gid, session.Media{Data: bytes.NewReader(pic), Size: int64(len(pic)),
-		Filename: "mockup.png", Type: event.MediaImage, Width: 32, Height: 24, Caption: "First mockup"})
+	img, err := carol.e.Send(ctx, gid, session.Outgoing{Text: "First mockup", Media: &session.Media{Data: bytes.NewReader(pic), Size: int64(len(pic)),
+		Filename: "mockup.png", Type: event.MediaImage, Width: 32, Height: 24}})
 	if err != nil {
 		return fmt.Errorf("demo: carol sends image: %w", err)
 	}
@@ -191,7 +191,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.syncQuiet(ctx, alice, gid); err != nil {
 		return err
 	}
-	if _, err := alice.e.React(ctx, gid, img.SequenceID, "🎉"); err != nil {
+	if _, err := alice.e.Send(ctx, gid, session.Outgoing{React: img.SequenceID, Emoji: "🎉"}); err != nil {
 		return fmt.Errorf("demo: alice reacts: %w", err)
 	}
 	d.printf("alice reacted 🎉 to #%s\n", img.SequenceID)
@@ -338,7 +338,7 @@ func (d *demo) peerName(cid, self string) string {
 
 // syncQuiet syncs without printing (the events are shown at the final sync).
 func (d *demo) syncQuiet(ctx context.Context, u *user, cid string) error {
-	if _, err := u.e.Sync(ctx, cid); err != nil {
+	if _, err := u.e.Sync(ctx, cid, nil); err != nil {
 		return fmt.Errorf("demo: %s syncs %s: %w", u.name, cid, err)
 	}
 	return nil
@@ -347,7 +347,7 @@ func (d *demo) syncQuiet(ctx context.Context, u *user, cid string) error {
 // syncShow syncs and prints u's whole stored transcript of cid with
 // verification marks.
 func (d *demo) syncShow(ctx context.Context, u *user, cid string) error {
-	res, err := u.e.Sync(ctx, cid)
+	res, err := u.e.Sync(ctx, cid, nil)
 	if err != nil {
 		return fmt.Errorf("demo: %s syncs %s: %w", u.name, cid, err)
 	}

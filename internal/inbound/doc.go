@@ -3,7 +3,7 @@
 // decrypted values of package session/event. It is internal: the session
 // engine is its one caller, besides this module's benchmarks and attack
 // tests. Its sentinel errors are finer than an app needs; each matches one
-// of package session's (see Class), which are the ones apps test for.
+// of package xchat's (the module root's), which are the ones apps test for.
 //
 // The server is untrusted. Every signed event is verified against signing
 // keys the caller has pinned (see Keys); keys carried inside an event

@@ -3,60 +3,62 @@ package inbound
 import (
 	"errors"
 	"fmt"
+
+	"github.com/xchat-go/xchat"
 )
 
 // Sentinel errors carried in Event.Err (wrapped with detail; test with
-// errors.Is). Each also matches the public error of its Class, so an app
-// tells them apart with package session's sentinels alone; these finer
-// ones serve diagnostics and this module's tests.
+// errors.Is). Each also matches the public error it refines, so an app
+// tells them apart with package xchat's sentinels alone; these finer ones
+// serve diagnostics and this module's tests.
 var (
 	// ErrMalformed reports bytes that are not a well-formed event: bad
 	// base64, bad Thrift, a missing detail, or required fields absent.
-	ErrMalformed = newSentinel(ClassMalformed, "inbound: malformed event")
+	ErrMalformed = newSentinel(xchat.ErrMalformed, "inbound: malformed event")
 	// ErrMissingSignature reports a signed event type that carries no
 	// signature.
-	ErrMissingSignature = newSentinel(ClassSignature, "inbound: signature missing")
+	ErrMissingSignature = newSentinel(xchat.ErrSignature, "inbound: signature missing")
 	// ErrUnknownSigningKey reports that no pinned signing key exists for the
 	// sender at the public_key_version the signature names.
-	ErrUnknownSigningKey = newSentinel(ClassSignature, "inbound: no pinned signing key for sender and key version")
+	ErrUnknownSigningKey = newSentinel(xchat.ErrSignature, "inbound: no pinned signing key for sender and key version")
 	// ErrSignatureVersion reports a signature_version below the minimum (a
 	// downgrade) or not understood by this client.
-	ErrSignatureVersion = newSentinel(ClassSignature, "inbound: unacceptable signature version")
+	ErrSignatureVersion = newSentinel(xchat.ErrSignature, "inbound: unacceptable signature version")
 	// ErrBadSignature reports a signature that does not verify under the
 	// sender's pinned key over the rebuilt payload.
-	ErrBadSignature = newSentinel(ClassSignature, "inbound: bad signature")
+	ErrBadSignature = newSentinel(xchat.ErrSignature, "inbound: bad signature")
 	// ErrUnsignablePayload reports an event whose signed payload cannot be
 	// rebuilt (a component contains a comma, or a signed field is absent),
 	// so it cannot be verified.
-	ErrUnsignablePayload = newSentinel(ClassSignature, "inbound: signed payload cannot be rebuilt")
+	ErrUnsignablePayload = newSentinel(xchat.ErrSignature, "inbound: signed payload cannot be rebuilt")
 	// ErrUnknownKeyVersion reports a message encrypted under a conversation
 	// key version the client does not hold.
-	ErrUnknownKeyVersion = newSentinel(ClassUnknownKeyVersion, "inbound: unknown conversation key version")
+	ErrUnknownKeyVersion = newSentinel(xchat.ErrUnknownKeyVersion, "inbound: unknown conversation key version")
 	// ErrDecrypt reports ciphertext that fails authentication under the
 	// conversation key.
-	ErrDecrypt = newSentinel(ClassDecrypt, "inbound: decryption failed")
+	ErrDecrypt = newSentinel(xchat.ErrDecrypt, "inbound: decryption failed")
 	// ErrUnencrypted reports a message create event without a conversation
 	// key version (plaintext contents carry no verifiable signature).
-	ErrUnencrypted = newSentinel(ClassDecrypt, "inbound: unencrypted message")
+	ErrUnencrypted = newSentinel(xchat.ErrDecrypt, "inbound: unencrypted message")
 	// ErrWrongConversation reports an event that does not belong to the
 	// conversation the caller expected (Options.ConversationID).
-	ErrWrongConversation = newSentinel(ClassReplayed, "inbound: event from another conversation")
+	ErrWrongConversation = newSentinel(xchat.ErrReplayed, "inbound: event from another conversation")
 	// ErrSenderNotParticipant reports a signed event in a one-to-one
 	// conversation ("a:b") whose sender is neither a nor b: a third party's
 	// genuinely signed event relayed into the conversation.
-	ErrSenderNotParticipant = newSentinel(ClassNotMember, "inbound: sender is not a participant of the one-to-one conversation")
+	ErrSenderNotParticipant = newSentinel(xchat.ErrNotMember, "inbound: sender is not a participant of the one-to-one conversation")
 	// ErrNotParticipant reports a key change with no entry for this account
 	// (or none at the registered key version).
-	ErrNotParticipant = newSentinel(ClassNotMember, "inbound: no participant key for this account")
+	ErrNotParticipant = newSentinel(xchat.ErrNotMember, "inbound: no participant key for this account")
 	// ErrUnwrap reports an own participant entry whose ECIES-wrapped key
 	// does not open with the identity key.
-	ErrUnwrap = newSentinel(ClassDecrypt, "inbound: cannot unwrap conversation key")
+	ErrUnwrap = newSentinel(xchat.ErrDecrypt, "inbound: cannot unwrap conversation key")
 	// ErrKeyConflict reports a key change carrying a different key for a
 	// conversation key version the client already holds.
-	ErrKeyConflict = newSentinel(ClassKeyConflict, "inbound: conflicting conversation key for version")
+	ErrKeyConflict = newSentinel(xchat.ErrKeyConflict, "inbound: conflicting conversation key for version")
 	// ErrSigningKeyMismatch reports (as a warning) that the signing key the
 	// server embedded in an event differs from the pinned key.
-	ErrSigningKeyMismatch = newSentinel(ClassSignature, "inbound: embedded signing key differs from pinned key")
+	ErrSigningKeyMismatch = newSentinel(xchat.ErrSignature, "inbound: embedded signing key differs from pinned key")
 )
 
 // Reasons a reply preview is Invalid (PreviewValidation.Reason).
@@ -119,41 +121,17 @@ func (e *UnknownKeyError) Error() string {
 // Unwrap returns ErrUnknownKeyVersion.
 func (e *UnknownKeyError) Unwrap() error { return ErrUnknownKeyVersion }
 
-// Class names the public error an error of the pipeline also matches: one
-// of package session's sentinels, listed in its error table. The pipeline
-// cannot import session (session imports it), so the match goes the other
-// way: a session sentinel reports its class with an EventClass method, and
-// a pipeline sentinel's Is method compares classes.
-type Class int
-
-// Classes of pipeline errors, each named after the session sentinel it
-// matches.
-const (
-	ClassNone              Class = iota // matches no session sentinel
-	ClassMalformed                      // session.ErrMalformed
-	ClassSignature                      // session.ErrSignature
-	ClassUnknownKeyVersion              // session.ErrUnknownKeyVersion
-	ClassDecrypt                        // session.ErrDecrypt
-	ClassNotMember                      // session.ErrNotMember
-	ClassReplayed                       // session.ErrReplayed
-	ClassKeyConflict                    // session.ErrKeyConflict
-)
-
-// sentinel is a pipeline error that also matches the public error of its
-// class.
+// sentinel is a pipeline error that also matches the public error it
+// refines: one of package xchat's sentinels, listed in its error table.
 type sentinel struct {
-	msg   string
-	class Class
+	msg    string
+	public error
 }
 
-func newSentinel(c Class, msg string) error { return &sentinel{msg: msg, class: c} }
+func newSentinel(public error, msg string) error { return &sentinel{msg: msg, public: public} }
 
 // Error returns the message.
 func (s *sentinel) Error() string { return s.msg }
 
-// Is reports whether target is the public error of s's class (an error
-// whose EventClass method returns that class).
-func (s *sentinel) Is(target error) bool {
-	c, ok := target.(interface{ EventClass() Class })
-	return ok && s.class != ClassNone && c.EventClass() == s.class
-}
+// Is reports whether target is the public error s refines.
+func (s *sentinel) Is(target error) bool { return target == s.public }

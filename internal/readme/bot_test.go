@@ -144,7 +144,7 @@ func TestReadmeBot(t *testing.T) {
 	}
 	var got []string
 	for len(got) < 2 {
-		res, err := alice.Sync(ctx, sent.ConversationID)
+		res, err := alice.Sync(ctx, sent.ConversationID, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/pgtest"
@@ -135,7 +136,7 @@ func newFencePair(t *testing.T, emuOpts ...emulator.Option) *fencePair {
 	mustNil(t, err)
 	t.Cleanup(func() { _ = p.eb.Close() })
 	p.peer = newPeer(t, ctx, srv.URL, "peer")
-	p.cid, err = session.OneToOneID(botID, p.peer.id)
+	p.cid, err = session.CanonicalID(botID, p.peer.id)
 	mustNil(t, err)
 	return p
 }
@@ -221,7 +222,7 @@ func TestStalledSendIsFenced(t *testing.T) {
 	p.stalls.failSends = 2
 	p.stalls.mu.Unlock()
 	for _, text := range []string{"one", "two"} {
-		if _, err := p.ea.SendText(ctx, p.peer.id, text); !errors.Is(err, session.ErrQueued) {
+		if _, err := p.ea.SendText(ctx, p.peer.id, text); !errors.Is(err, xchat.ErrQueued) {
 			t.Fatalf("send %q: %v, want it queued", text, err)
 		}
 	}
@@ -259,14 +260,14 @@ func TestStalledSyncIsFenced(t *testing.T) {
 	st := p.stalls.arm("events", true)
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.ea.Sync(ctx, p.cid)
+		_, err := p.ea.Sync(ctx, p.cid, nil)
 		done <- err
 	}()
 	<-st.reached
 	p.lapse(t, conversationLease(p.cid))
 	_, err = p.peer.e.SendText(ctx, p.cid, "two")
 	mustNil(t, err)
-	_, err = p.eb.Sync(ctx, p.cid)
+	_, err = p.eb.Sync(ctx, p.cid, nil)
 	mustNil(t, err)
 	after, err := p.eb.Conversation(ctx, p.cid)
 	mustNil(t, err)
@@ -286,7 +287,7 @@ func TestStalledSyncIsFenced(t *testing.T) {
 // checkTranscript syncs e and compares the texts of cid's history.
 func checkTranscript(t *testing.T, ctx context.Context, e *session.Engine, cid string, want []string) {
 	t.Helper()
-	if _, err := e.Sync(ctx, cid); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
 	h, err := e.History(ctx, cid, "", 0)

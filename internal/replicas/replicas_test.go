@@ -178,7 +178,7 @@ func TestReplicas(t *testing.T) {
 	var convs []string
 	for i := range peers {
 		peers[i] = newPeer(t, ctx, peerSrv.URL, fmt.Sprintf("peer%d", i))
-		cid, err := session.OneToOneID(botID, peers[i].id)
+		cid, err := session.CanonicalID(botID, peers[i].id)
 		mustNil(t, err)
 		peers[i].cid = cid
 		convs = append(convs, cid)
@@ -262,7 +262,7 @@ func verify(t *testing.T, ctx context.Context, dsn string, peers []*peer, botID 
 	mustNil(t, err)
 	defer store.Close()
 	for _, p := range peers {
-		if _, err := p.e.Sync(ctx, p.cid); err != nil {
+		if _, err := p.e.Sync(ctx, p.cid, nil); err != nil {
 			t.Fatalf("%s sync: %v", p.name, err)
 		}
 		hist, err := p.e.History(ctx, p.cid, "", 0)

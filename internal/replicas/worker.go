@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
@@ -117,14 +118,14 @@ func (w *Worker) serve(ctx context.Context, cid string) (progress, busy bool, er
 	e := w.Engine
 	flushed, err := e.FlushOutbox(ctx, cid)
 	w.flushed.Add(int64(len(flushed)))
-	if errors.Is(err, session.ErrOutboxBusy) {
+	if errors.Is(err, xchat.ErrOutboxBusy) {
 		w.busy.Add(1)
 		return len(flushed) > 0, true, nil
 	}
 	if err != nil {
 		return len(flushed) > 0, false, fmt.Errorf("flushing: %w", err)
 	}
-	res, err := e.Sync(ctx, cid)
+	res, err := e.Sync(ctx, cid, nil)
 	if err != nil {
 		return len(flushed) > 0, false, fmt.Errorf("syncing: %w", err)
 	}

@@ -26,8 +26,8 @@
 //
 // # Errors
 //
-// Besides the session errors of the account (session.ErrNotRegistered,
-// session.ErrInvalidArgument, session.ErrAccountExists, ...), the
+// Besides the engine's errors (xchat.ErrNotRegistered,
+// xchat.ErrInvalidArgument, xchat.ErrAccountExists, ...), the
 // workflows fail with these; test with errors.Is and errors.As:
 //
 //	Error                      Meaning                                       What the app should do
@@ -52,6 +52,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -84,7 +85,7 @@ type Server interface {
 }
 
 // Option configures a workflow. An option given a value it cannot use makes
-// the workflow fail with session.ErrInvalidArgument.
+// the workflow fail with xchat.ErrInvalidArgument.
 type Option func(*config) error
 
 type config struct {
@@ -97,7 +98,7 @@ func WithJuiceboxOptions(opts ...juicebox.Option) Option {
 	return func(c *config) error {
 		for _, o := range opts {
 			if o == nil {
-				return fmt.Errorf("%w: WithJuiceboxOptions: nil option", session.ErrInvalidArgument)
+				return fmt.Errorf("%w: WithJuiceboxOptions: nil option", xchat.ErrInvalidArgument)
 			}
 		}
 		c.jb = append(c.jb, opts...)
@@ -109,7 +110,7 @@ func configure(opts []Option) (*config, error) {
 	c := &config{}
 	for _, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("%w: nil option", session.ErrInvalidArgument)
+			return nil, fmt.Errorf("%w: nil option", xchat.ErrInvalidArgument)
 		}
 		if err := o(c); err != nil {
 			return nil, err
@@ -344,10 +345,10 @@ func Restore(ctx context.Context, store keystore.Store, srv Server, userID strin
 		return nil, err
 	}
 	if store == nil || srv == nil {
-		return nil, fmt.Errorf("%w: nil store or server", session.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil store or server", xchat.ErrInvalidArgument)
 	}
 	if _, err := store.Identity(ctx); err == nil {
-		return nil, session.ErrAccountExists
+		return nil, xchat.ErrAccountExists
 	}
 	recs, err := ownKeys(ctx, srv, userID)
 	if err != nil {
@@ -414,23 +415,23 @@ func RegisteredKeys(ctx context.Context, srv Server, userID string) (version, fi
 
 func checkUserID(id string) error {
 	if !decimal.ValidID(id) {
-		return fmt.Errorf("%w: user id %q is not a canonical decimal of 1-19 digits", session.ErrInvalidArgument, id)
+		return fmt.Errorf("%w: user id %q is not a canonical decimal of 1-19 digits", xchat.ErrInvalidArgument, id)
 	}
 	return nil
 }
 
 // registeredVersion returns the engine's registered key version, or
-// session.ErrNotRegistered.
+// xchat.ErrNotRegistered.
 func registeredVersion(e *session.Engine) (string, error) {
 	if e == nil {
-		return "", fmt.Errorf("%w: nil engine", session.ErrInvalidArgument)
+		return "", fmt.Errorf("%w: nil engine", xchat.ErrInvalidArgument)
 	}
 	if _, err := e.Fingerprint(); err != nil {
-		return "", err // session.ErrClosed
+		return "", err // xchat.ErrClosed
 	}
 	v := e.PublicKeyVersion()
 	if v == "" {
-		return "", session.ErrNotRegistered
+		return "", xchat.ErrNotRegistered
 	}
 	return v, nil
 }
@@ -455,7 +456,7 @@ func target(ctx context.Context, e *session.Engine, srv Server) (*crypto.KeyPair
 	}
 	recs, err := ownKeys(ctx, srv, e.UserID())
 	if err == nil && len(recs) == 0 {
-		err = fmt.Errorf("%w: the server lists no keys for %s", session.ErrNotRegistered, e.UserID())
+		err = fmt.Errorf("%w: the server lists no keys for %s", xchat.ErrNotRegistered, e.UserID())
 	}
 	if err == nil && (recs[0].version != version || !recs[0].matches(kp)) {
 		err = fmt.Errorf("%w (newest is version %s, this device has %s)", ErrKeysSuperseded, recs[0].version, version)
@@ -487,7 +488,7 @@ var keyFields = []string{"public_key", "public_key_version", "signing_public_key
 // Records whose keys do not parse are skipped (they can match nothing).
 func ownKeys(ctx context.Context, srv Server, userID string) ([]keyRecord, error) {
 	if srv == nil {
-		return nil, fmt.Errorf("%w: nil server", session.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: nil server", xchat.ErrInvalidArgument)
 	}
 	resp, _, err := srv.GetUserPublicKeys(ctx, userID, keyFields)
 	var pe *api.PartialError

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/sessiontest"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/juicebox"
@@ -59,7 +60,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if _, err := e.Sync(ctx, bob.ID); err != nil {
+	if _, err := e.Sync(ctx, bob.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	h, err := e.History(ctx, bob.ID, "", 0)
@@ -73,7 +74,7 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := e.SendText(ctx, bob.ID, "from the new device"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bob.E.Sync(ctx, alice.ID); err != nil {
+	if _, err := bob.E.Sync(ctx, alice.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	bh := testutil.Must(bob.E.History(ctx, alice.ID, "", 0))(t)
@@ -81,7 +82,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("bob reads %q", got)
 	}
 	// A store that already holds an account is refused.
-	if _, err := backup.Restore(ctx, store, n.Client(alice.Token), alice.ID, []byte("2580"), testBackup); !errors.Is(err, session.ErrAccountExists) {
+	if _, err := backup.Restore(ctx, store, n.Client(alice.Token), alice.ID, []byte("2580"), testBackup); !errors.Is(err, xchat.ErrAccountExists) {
 		t.Fatalf("restore into an existing account: %v", err)
 	}
 }
@@ -206,7 +207,7 @@ func TestBackupNeedsRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if err := backup.Setup(ctx, e, n.Client(token), []byte("2580"), testBackup); !errors.Is(err, session.ErrNotRegistered) {
+	if err := backup.Setup(ctx, e, n.Client(token), []byte("2580"), testBackup); !errors.Is(err, xchat.ErrNotRegistered) {
 		t.Fatalf("unregistered: %v", err)
 	}
 	if _, _, err := restore(ctx, n, &sessiontest.User{ID: id, Token: token}, "2580"); !errors.Is(err, backup.ErrNoRegisteredKeys) {
@@ -217,10 +218,10 @@ func TestBackupNeedsRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	if _, err := off.Register(ctx); !errors.Is(err, session.ErrOffline) {
+	if _, err := off.Register(ctx); !errors.Is(err, xchat.ErrOffline) {
 		t.Fatalf("offline: %v", err)
 	}
-	if err := backup.Delete(ctx, off, n.Client(token)); !errors.Is(err, session.ErrNotRegistered) && !errors.Is(err, session.ErrOffline) {
+	if err := backup.Delete(ctx, off, n.Client(token)); !errors.Is(err, xchat.ErrNotRegistered) && !errors.Is(err, xchat.ErrOffline) {
 		t.Fatalf("offline delete: %v", err)
 	}
 	// Without opting in, the client refuses the emulator's test-only

@@ -46,7 +46,7 @@ type KeyChange struct {
 	UsableForEncryption bool
 	// KeyErr explains why Key is nil (this account is not a participant,
 	// its copy does not unwrap, the signature fails; errors.Is against
-	// session.ErrNotMember, ErrDecrypt, ErrSignature), nil when Key is set.
+	// xchat.ErrNotMember, ErrDecrypt, ErrSignature), nil when Key is set.
 	KeyErr error
 	// DecryptOnly, when not empty, says why Key (which is set) may decrypt
 	// messages but must never become the conversation's encryption key,

@@ -113,7 +113,7 @@ type Event struct {
 	// Signature describes the signature the event carried (nil if none).
 	Signature *SignatureInfo
 	// Warnings lists non-fatal findings, e.g. that the signing key the
-	// server embedded differs from the pinned one (session.ErrSignature).
+	// server embedded differs from the pinned one (xchat.ErrSignature).
 	Warnings []error
 
 	Message             *Message             // KindMessage

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -219,7 +220,7 @@ func (f *Follower) report(err error) {
 	}
 }
 
-// emitter returns the fn given to Deliver and SyncEach.
+// emitter returns the fn given to Deliver and Sync.
 func (f *Follower) emitter(via Via) func(*event.Event) error {
 	return func(ev *event.Event) error {
 		if f.Conversation != "" && ev.ConversationID != "" && ev.ConversationID != f.Conversation {
@@ -335,7 +336,7 @@ func (f *Follower) deliver(ctx context.Context, e *session.Engine, ev *api.Activ
 	})
 	if d != nil && d.Status == session.DeliveryRejected {
 		f.report(d.Err)
-		if d.ConversationID == "" || errors.Is(d.Err, session.ErrRosterUnknown) {
+		if d.ConversationID == "" || errors.Is(d.Err, xchat.ErrRosterUnknown) {
 			// The conversation is unknown (look everywhere), or its
 			// push waits for a sync of the group.
 			f.Resync()

@@ -176,7 +176,7 @@ func checkTranscripts(ctx context.Context, t *testing.T, n *sessiontest.Net, u *
 			stored[en.SequenceID] = true
 		}
 		var served []string
-		for ev, err := range c.ConversationEvents(ctx, session.PathID(cid), &api.ConversationEventsOptions{MaxResults: 100}) {
+		for ev, err := range c.ConversationEvents(ctx, api.ConversationPathID(cid), &api.ConversationEventsOptions{MaxResults: 100}) {
 			if err != nil {
 				t.Fatal(err)
 			}
