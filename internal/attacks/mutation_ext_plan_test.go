@@ -37,7 +37,7 @@ func (h *history) mutateExt(rng *rand.Rand) (*mutation, *extPlan) {
 	if rng.IntN(2) == 0 {
 		p.prefix = 1 + rng.IntN(len(h.items))
 		p.tip = h.items[p.prefix-1].seq()
-		items := cloneAll(h.items[:p.prefix])
+		items := cloneAll(h.prefixItems(p.prefix))
 		lists = append(lists, items)
 		m.rounds = append(m.rounds, m.honestPages(rng, items))
 		m.ops = append(m.ops, fmt.Sprintf("prefix: %d honest events up to %s", p.prefix, p.tip))
@@ -56,6 +56,23 @@ func (h *history) mutateExt(rng *rand.Rand) (*mutation, *extPlan) {
 	}
 	h.claimName(rng, m)
 	return m, p
+}
+
+// prefixItems are the first n honest items and the key changes (served
+// in metadata, under sequence ids of their own) of the key versions they
+// use, as an honest server serves them.
+func (h *history) prefixItems(n int) []*mutItem {
+	used := map[string]bool{}
+	for _, it := range h.items[:n] {
+		used[messageKeyVersion(it.me)] = true
+	}
+	out := slices.Clone(h.items[:n])
+	for _, it := range h.items[n:] {
+		if v := keyChangeVersion(it.me); v != "" && used[v] {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // cloneAll copies items.
