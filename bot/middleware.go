@@ -64,33 +64,67 @@ func RateLimit(n int, per time.Duration) Middleware {
 			}
 		}
 	}
-	var mu sync.Mutex
-	type bucket struct {
-		tokens float64
-		at     time.Time
-	}
-	buckets := map[string]*bucket{}
-	rate := float64(n) / per.Seconds()
+	l := &rateLimiter{n: float64(n), rate: float64(n) / per.Seconds(), buckets: map[string]*bucket{}}
 	return func(next Handler) Handler {
 		return func(c *Context) error {
-			now := c.bot.cfg.now()
-			mu.Lock()
-			bk := buckets[c.Conversation()]
-			if bk == nil {
-				bk = &bucket{tokens: float64(n), at: now}
-				buckets[c.Conversation()] = bk
-			}
-			bk.tokens = min(float64(n), bk.tokens+now.Sub(bk.at).Seconds()*rate)
-			bk.at = now
-			ok := bk.tokens >= 1
-			if ok {
-				bk.tokens--
-			}
-			mu.Unlock()
+			ok := l.allow(c.Conversation(), c.bot.cfg.now())
 			if !ok {
 				return fmt.Errorf("%w: %s allows %d per %v", ErrRateLimited, c.Conversation(), n, per)
 			}
 			return next(c)
 		}
 	}
+}
+
+// bucket is one conversation's token bucket.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// rateLimiter holds RateLimit's buckets. A full bucket is the same as none,
+// so full ones are dropped whenever the map has doubled since the last
+// sweep: conversation ids come from the server, and a long-running bot
+// must not keep one bucket per conversation it ever heard from.
+type rateLimiter struct {
+	mu      sync.Mutex
+	n, rate float64
+	buckets map[string]*bucket
+	sweepAt int // the map's size that triggers the next sweep
+}
+
+// minSweep is the number of buckets below which none are dropped.
+const minSweep = 1024
+
+// allow takes a token from conversation cid's bucket at now.
+func (l *rateLimiter) allow(cid string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bk := l.buckets[cid]
+	if bk == nil {
+		l.sweep(now)
+		bk = &bucket{tokens: l.n, at: now}
+		l.buckets[cid] = bk
+	}
+	bk.tokens = min(l.n, bk.tokens+now.Sub(bk.at).Seconds()*l.rate)
+	bk.at = now
+	if bk.tokens < 1 {
+		return false
+	}
+	bk.tokens--
+	return true
+}
+
+// sweep drops the buckets that have refilled by now, once the map has
+// grown to twice its size after the last sweep (amortised O(1) per call).
+func (l *rateLimiter) sweep(now time.Time) {
+	if len(l.buckets) < max(l.sweepAt, minSweep) {
+		return
+	}
+	for cid, bk := range l.buckets {
+		if bk.tokens+now.Sub(bk.at).Seconds()*l.rate >= l.n {
+			delete(l.buckets, cid)
+		}
+	}
+	l.sweepAt = 2 * len(l.buckets)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,26 +187,41 @@ func (b *Bot) anomalies(cid string, as []event.Anomaly) {
 	}
 }
 
-// keyChanges hands peer key changes to OnKeyChange, each once.
+// keyChanges hands peer key changes to OnKeyChange, each once: the same
+// change comes back in the result of every conversation with that peer,
+// so a change among the last few reported for its user is skipped. At
+// most keyChangesPerUser per user, not every change ever seen: versions
+// are the server's to invent, and a long-running bot must not keep them
+// all.
 type keyChanges struct {
 	b    *Bot
 	ctx  context.Context
 	mu   sync.Mutex
-	seen map[string]bool
+	last map[string][]string // user id → the changes last reported, oldest first
 }
+
+// keyChangesPerUser is how many of a user's reported changes keyChanges
+// remembers.
+const keyChangesPerUser = 8
 
 func (k *keyChanges) report(kcs []session.KeyChanged) {
 	for _, kc := range kcs {
-		id := kc.UserID + "/" + kc.Kind.String()
+		id := kc.Kind.String()
 		if kc.New != nil {
 			id += "/" + kc.New.Version
 		}
 		k.mu.Lock()
-		if k.seen == nil {
-			k.seen = map[string]bool{}
+		if k.last == nil {
+			k.last = map[string][]string{}
 		}
-		dup := k.seen[id]
-		k.seen[id] = true
+		recent := k.last[kc.UserID]
+		dup := slices.Contains(recent, id)
+		if !dup {
+			if len(recent) == keyChangesPerUser {
+				recent = recent[1:]
+			}
+			k.last[kc.UserID] = append(recent, id)
+		}
 		k.mu.Unlock()
 		if dup {
 			continue

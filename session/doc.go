@@ -143,8 +143,14 @@
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
 // removal read before any roster names; a later add of an id so named is
 // refused (ErrRosterDivergence) and starts no roster; an honest remove and
-// re-add of a member still re-admits. A key is usable only once its key
-// change is stored as served, at its sequence id. Group titles are encrypted under the group's
+// re-add of a member still re-admits. A removal the server withheld and
+// serves later, below events already stored, is read as taking effect at
+// its place: what the removed member signed above it (until a signed add
+// re-admits her) is marked failed (ErrNotMember, AnomalyRosterDivergence)
+// and a key she distributed there is no longer verified; group changes she
+// made there keep their effect on the roster and are only reported. A key
+// is usable only once its key change is stored as served, at its sequence
+// id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;

@@ -151,6 +151,9 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err := st.joinStored(ctx, e.store); err != nil {
 		return res, err
 	}
+	if err := st.rejudgeLate(ctx); err != nil {
+		return res, err
+	}
 	if err := st.checkLate(ctx, e.store); err != nil {
 		return res, err
 	}

@@ -1,0 +1,83 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/session"
+)
+
+// TestRateLimitForgetsRefilledBuckets: one bucket per conversation id the
+// server ever named would grow without bound in a long-running bot; full
+// buckets are dropped as the map grows, while a drained one is kept (its
+// limit still applies).
+func TestRateLimitForgetsRefilledBuckets(t *testing.T) {
+	l := &rateLimiter{n: 2, rate: 2 / time.Minute.Seconds(), buckets: map[string]*bucket{}}
+	now := time.Unix(1_800_000_000, 0)
+	if !l.allow("busy", now) || !l.allow("busy", now) || l.allow("busy", now) {
+		t.Fatal("setup: the busy conversation's third event in a minute passed")
+	}
+	for i := range 100_000 {
+		now = now.Add(100 * time.Millisecond) // a bucket refills in 30 s: 300 conversations later
+		if !l.allow(fmt.Sprint("conv-", i), now) {
+			t.Fatalf("conversation %d's first event refused", i)
+		}
+	}
+	if n := len(l.buckets); n > 4*minSweep {
+		t.Errorf("%d buckets held after 100,000 conversations, one event each; want at most %d", n, 4*minSweep)
+	}
+	// Hours later the busy bucket has refilled (and may have been dropped):
+	// it must allow two again, then refuse.
+	if !l.allow("busy", now) || !l.allow("busy", now) || l.allow("busy", now) {
+		t.Error("the busy conversation's limit was lost or wrong after the sweeps")
+	}
+}
+
+// TestRateLimitKeepsDrainedBuckets: a sweep must not drop a bucket that has
+// not refilled, or a flood across many conversations would reset the limit
+// of the one being rate limited.
+func TestRateLimitKeepsDrainedBuckets(t *testing.T) {
+	l := &rateLimiter{n: 1, rate: 1 / time.Hour.Seconds(), buckets: map[string]*bucket{}}
+	now := time.Unix(1_800_000_000, 0)
+	if !l.allow("busy", now) {
+		t.Fatal("setup: first event refused")
+	}
+	for i := range 10 * minSweep {
+		if !l.allow(fmt.Sprint("conv-", i), now) {
+			t.Fatalf("conversation %d's first event refused", i)
+		}
+	}
+	if l.allow("busy", now) {
+		t.Error("a flood of other conversations reset the busy one's limit")
+	}
+}
+
+// TestKeyChangesReportedOnceBounded: the same change reported by several
+// conversations' results reaches OnKeyChange once, a new version of the
+// same user is reported, and the memory per user stays bounded however
+// many versions the server invents.
+func TestKeyChangesReportedOnceBounded(t *testing.T) {
+	b, _ := offlineBot(t)
+	var got []string
+	b.OnKeyChange(func(_ context.Context, kc session.KeyChanged) { got = append(got, kc.New.Version) })
+	k := &keyChanges{b: b, ctx: context.Background()}
+	change := func(v string) session.KeyChanged {
+		return session.KeyChanged{UserID: "2000", Kind: session.KeyRotated, New: &session.PeerKey{Version: v}}
+	}
+	k.report([]session.KeyChanged{change("1"), change("2")})
+	k.report([]session.KeyChanged{change("1"), change("2")}) // the next conversation's result
+	if len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Fatalf("reported %v, want [1 2]", got)
+	}
+	for i := range 1000 {
+		k.report([]session.KeyChanged{change(fmt.Sprint(100 + i))})
+	}
+	if len(got) != 1002 {
+		t.Errorf("%d reports after 1000 new versions, want 1002", len(got))
+	}
+	if n := len(k.last["2000"]); n > keyChangesPerUser {
+		t.Errorf("%d changes remembered for one user, want at most %d", n, keyChangesPerUser)
+	}
+}
