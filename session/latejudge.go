@@ -30,12 +30,19 @@ const rejudgePage = 256
 // The roster itself already follows the removal (it is stored in
 // transcript order as it arrives); group changes such a member made
 // above it keep their effect on the roster and are only reported.
+//
+// A removal stored by this sync above the previous sync's tip may still
+// lie below events stored since by pushes (Deliver leaves the sync
+// position where it was): every removal stored (s.exits) is re-judged
+// against what lies above it too. Above a removal in its own sync there
+// is nothing to re-judge (those events were judged after it).
 func (s *syncState) rejudgeLate(ctx context.Context) error {
-	if !IsGroup(s.cid) || len(s.late) == 0 {
+	if !IsGroup(s.cid) || len(s.late)+len(s.exits) == 0 {
 		return nil
 	}
-	late := slices.Clone(s.late)
+	late := slices.Concat(s.late, s.exits)
 	slices.SortFunc(late, decimal.Compare)
+	late = slices.Compact(late)
 	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
 		for _, seq := range late {
 			removed, err := lateRemoval(ctx, tx, s.cid, seq, s.e.userID)

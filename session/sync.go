@@ -216,6 +216,11 @@ type syncState struct {
 	// below the newest one stored before the sync (see checkLate).
 	late     []string
 	removals map[string]string
+	// exits are the sequence ids of the member removals this sync (or
+	// push) stored: events stored above one before it (a push leaves the
+	// sync position where it was) are re-judged like those above a late
+	// one (see rejudgeLate).
+	exits []string
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
 	served map[string]string
