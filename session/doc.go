@@ -144,7 +144,8 @@
 // removal read before any roster names; a later add of an id so named is
 // refused (ErrRosterDivergence) and starts no roster; an honest remove and
 // re-add of a member still re-admits. A removal the server withheld and
-// serves later, below events already stored, is read as taking effect at
+// serves later (synced or pushed), below events already stored (synced or
+// pushed), is read as taking effect at
 // its place: what the removed member signed above it (until a signed add
 // re-admits her) is marked failed (ErrNotMember, AnomalyRosterDivergence)
 // and a key she distributed there is no longer verified; group changes she
