@@ -27,7 +27,6 @@ type extPlan struct {
 	prefix   int      // honest items served in the prefix round (0: none)
 	tip      string   // the prefix's newest sequence id
 	inflated []string // ids the create's admin list was inflated with
-	late     int      // (after the run) mallory's forgeries verified before her removal
 }
 
 // mutateExt draws a mutation of the extension from rng.

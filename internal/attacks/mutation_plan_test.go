@@ -46,11 +46,10 @@ type mutation struct {
 	// or empty in the base harness.
 	// afterStep runs after each step: step 2i after the pushes before
 	// round i, 2i+1 after round i's sync.
-	afterStep   func(ctx context.Context, step int, e *session.Engine, store keystore.Store, fail func(string, ...any))
-	tolerate    func(c *session.Conversation, en event.Entry) bool // forged entries the run may verify
-	tolerateKey func(version string) bool                          // dishonest key versions the run may store as verified
-	check       func(ctx context.Context, c *session.Conversation, v *shown, e *session.Engine, store keystore.Store, fail func(string, ...any))
-	groupName   string // the group_name the server's conversation record claims ("": the emulator's)
+	afterStep func(ctx context.Context, step int, e *session.Engine, store keystore.Store, fail func(string, ...any))
+	tolerate  func(c *session.Conversation, en event.Entry) bool // forged entries the run may verify
+	check     func(ctx context.Context, c *session.Conversation, v *shown, e *session.Engine, store keystore.Store, fail func(string, ...any))
+	groupName string // the group_name the server's conversation record claims ("": the emulator's)
 }
 
 // mutate draws a mutation of h from rng.

@@ -156,7 +156,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		tolerate = func(en event.Entry) bool { return m.tolerate(c, en) }
 	}
 	v := h.checkEvents(ctx, e, tolerate, fail)
-	v.rosterKnown, v.tolerateKey = c.Roster != session.RosterUnknown, m.tolerateKey
+	v.rosterKnown = c.Roster != session.RosterUnknown
 	if m.check != nil {
 		m.check(ctx, c, v, e, store, fail) // the extension's checks, its roster check among them
 	} else {
@@ -215,9 +215,6 @@ type shown struct {
 	// does, key changes are not judged (their keys may be stored) and
 	// nothing is sent (ErrRosterUnknown): the sending check covers it.
 	rosterKnown bool
-	// tolerateKey (nil: none) names the key versions a run may store as
-	// verified though they are not honest (see mutation.tolerateKey).
-	tolerateKey func(version string) bool
 }
 
 // afterRemoval reports whether seq lies above mallory's removal as bob
@@ -347,7 +344,7 @@ func (h *history) checkKeys(ctx context.Context, store keystore.Store, v *shown,
 		if k.Verified && !listed {
 			fail("key version %s by %s stored as verified: its key change is not verified in history", k.Version, k.CreatedBy)
 		}
-		if honest := h.keys[k.Version]; k.Verified && (v.tolerateKey == nil || !v.tolerateKey(k.Version)) && (honest == nil || !honest.Equal(&ck)) && (listed && v.afterRemoval(at) || !listed && v.rosterKnown || k.CreatedBy != h.mallory.id) {
+		if honest := h.keys[k.Version]; k.Verified && (honest == nil || !honest.Equal(&ck)) && (listed && v.afterRemoval(at) || !listed && v.rosterKnown || k.CreatedBy != h.mallory.id) {
 			fail("key version %s by %s stored as verified: not an honest key (its key change verified in history: %v, at %q; removal at %q)", k.Version, k.CreatedBy, listed, at, v.removedAt)
 		}
 		ck.Zero()
