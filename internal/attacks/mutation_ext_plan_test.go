@@ -27,6 +27,7 @@ type extPlan struct {
 	prefix   int      // honest items served in the prefix round (0: none)
 	tip      string   // the prefix's newest sequence id
 	inflated []string // ids the create's admin list was inflated with
+	claimed  bool     // (after the run) bob held claimed admins
 }
 
 // mutateExt draws a mutation of the extension from rng.
@@ -246,14 +247,14 @@ func forkAt(rng *rand.Rand, m *mutation, round int, items []*mutItem, tip string
 	return items
 }
 
-// inflateCreate re-serves the group's create with mallory or carol added
-// to its (unsigned) admin list.
+// inflateCreate re-serves the group's create with mallory, carol or dave
+// added to its (unsigned) admin list.
 func (h *history) inflateCreate(rng *rand.Rand, m *mutation, p *extPlan, round int, items []*mutItem) []*mutItem {
 	k := slices.IndexFunc(items, func(it *mutItem) bool { return groupChangeOf(it.me).GroupCreate != nil })
 	if k < 0 {
 		return items
 	}
-	who := []string{h.mallory.id, h.carol.id}[rng.IntN(2)]
+	who := []string{h.mallory.id, h.carol.id, h.dv.id}[rng.IntN(3)]
 	c := cloneItem(items[k])
 	d := *c.me.GetDetail()
 	ge := *d.GroupChangeEvent
