@@ -85,7 +85,7 @@ func cloneAll(items []*mutItem) []*mutItem {
 }
 
 // honestPages serves items unchanged: newest first, pages of a random
-// size, every key change in the first page's metadata.
+// size, every key change in every page's metadata.
 func (m *mutation) honestPages(rng *rand.Rand, items []*mutItem) []mutPage {
 	var data, kcs []string
 	for k := len(items) - 1; k >= 0; k-- {
@@ -110,7 +110,9 @@ func (m *mutation) honestPages(rng *rand.Rand, items []*mutItem) []mutPage {
 		}
 		pages[len(pages)-1].data = append(pages[len(pages)-1].data, b)
 	}
-	pages[0].keys = kcs
+	for i := range pages {
+		pages[i].keys = kcs // the engine takes each inside the page whose window holds it
+	}
 	return pages
 }
 
