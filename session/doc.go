@@ -148,8 +148,10 @@
 // pushed), is read as taking effect at
 // its place: what the removed member signed above it (until a signed add
 // re-admits her) is marked failed (ErrNotMember, AnomalyRosterDivergence)
-// and a key she distributed there is no longer verified; group changes she
-// made there keep their effect on the roster and are only reported. A key
+// and a key she distributed there is no longer verified; a title she set
+// there is undone (the title is the one verified changes set last); other
+// group changes she made there keep their effect on the roster and are
+// only reported. A key
 // is usable only once its key change is stored as served, at its sequence
 // id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the

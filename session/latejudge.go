@@ -9,6 +9,7 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // rejudgePage is how many stored events rejudgeAfter reads at a time.
@@ -29,7 +30,8 @@ const rejudgePage = 256
 //
 // The roster itself already follows the removal (it is stored in
 // transcript order as it arrives); group changes such a member made
-// above it keep their effect on the roster and are only reported.
+// above it keep their effect on the roster and are only reported, but a
+// title she set there is undone (restoreTitle).
 //
 // A removal stored by this sync above the previous sync's tip may still
 // lie below events stored since by pushes (Deliver leaves the sync
@@ -56,7 +58,11 @@ func (s *syncState) rejudgeLate(ctx context.Context) error {
 				return err
 			}
 		}
-		return nil
+		if !s.retitle {
+			return nil
+		}
+		s.retitle = false
+		return s.e.restoreTitle(ctx, tx, s.cid)
 	})
 }
 
@@ -124,6 +130,9 @@ func (s *syncState) rejudgeStored(ctx context.Context, tx keystore.Tx, seq strin
 		return err
 	}
 	s.report(event.AnomalyRosterDivergence, ev.SequenceID, seq)
+	if en.Group != nil && setsTitle(en.Group.Kind) {
+		s.retitle = true // the title it set is undone (restoreTitle)
+	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
 	}
@@ -149,4 +158,81 @@ func distrustKey(ctx context.Context, tx keystore.Tx, cid, version, maker string
 		return fmt.Errorf("session: storing conversation key: %w", err)
 	}
 	return nil
+}
+
+// setsTitle reports whether a group change of kind may set the title.
+func setsTitle(kind event.GroupChangeKind) bool {
+	return kind == event.GroupCreated || kind == event.GroupTitleChanged || kind == event.GroupMembersAdded
+}
+
+// restoreTitle sets cid's title to the one its verified group changes set
+// last, in transcript order (none: no title), after re-judging failed a
+// change that set it: a title a removed member set above her removal is
+// not the group's.
+func (e *Engine) restoreTitle(ctx context.Context, tx keystore.Tx, cid string) error {
+	cipher, version, err := lastTitle(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	m := loadMeta(c)
+	m.Title, m.TitleCipher = "", cipher
+	if cipher != "" {
+		m.Title = e.decryptTitle(ctx, tx, cid, version, cipher)
+	}
+	c.Meta = m.encode()
+	c.UpdatedAt = e.now()
+	return tx.PutConversation(ctx, c)
+}
+
+// lastTitle returns the wire title (and its key version) of the newest
+// verified group change of cid that sets one, as applyGroupChange reads
+// them: a create's or a member add's title when present, a title change's
+// always.
+func lastTitle(ctx context.Context, tx keystore.Tx, cid string) (cipher, version string, err error) {
+	after := ""
+	for {
+		evs, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return "", "", fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range evs {
+			if t, v, ok := titleOf(cid, &evs[i]); ok {
+				cipher, version = t, v
+			}
+			evs[i].Body.Zero()
+		}
+		if len(evs) < rejudgePage {
+			return cipher, version, nil
+		}
+		after = evs[len(evs)-1].SequenceID
+	}
+}
+
+// titleOf returns the wire title a stored, verified group change sets.
+func titleOf(cid string, ev *keystore.StoredEvent) (title, version string, ok bool) {
+	if !ev.Verified {
+		return "", "", false
+	}
+	en := entryFromStored(cid, ev)
+	if en.Group == nil || !setsTitle(en.Group.Kind) {
+		return "", "", false
+	}
+	me, err := wire.DecodeMessageEvent(ev.Raw)
+	if err != nil || me.GetDetail().GetGroupChangeEvent().GetGroupChange() == nil {
+		return "", "", false
+	}
+	gc := me.GetDetail().GetGroupChangeEvent().GetGroupChange()
+	switch {
+	case gc.GroupTitleChange != nil:
+		return gc.GroupTitleChange.GetCustomTitle(), en.Group.KeyVersion, true
+	case gc.GroupCreate != nil && gc.GroupCreate.GetTitle() != "":
+		return gc.GroupCreate.GetTitle(), en.Group.KeyVersion, true
+	case gc.GroupMemberAdd != nil && gc.GroupMemberAdd.GetCurrentTitle() != "":
+		return gc.GroupMemberAdd.GetCurrentTitle(), en.Group.KeyVersion, true
+	}
+	return "", "", false
 }

@@ -221,6 +221,9 @@ type syncState struct {
 	// sync position where it was) are re-judged like those above a late
 	// one (see rejudgeLate).
 	exits []string
+	// retitle is set when re-judging failed a group change that set the
+	// title (see restoreTitle).
+	retitle bool
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
 	served map[string]string
