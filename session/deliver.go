@@ -269,11 +269,6 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
 	err = st.processPages(ctx, singlePage(decodePage(page)), false)
-	if err == nil {
-		// A pushed removal may lie below what is stored (the next sync
-		// finds it stored and never re-judges above it).
-		err = st.rejudgeLate(ctx)
-	}
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
 	return err
 }

@@ -143,15 +143,16 @@
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
 // removal read before any roster names; a later add of an id so named is
 // refused (ErrRosterDivergence) and starts no roster; an honest remove and
-// re-add of a member still re-admits. A removal the server withheld and
-// serves later (synced or pushed), below events already stored (synced or
-// pushed), is read as taking effect at
-// its place: what the removed member signed above it (until a signed add
-// re-admits her) is marked failed (ErrNotMember, AnomalyRosterDivergence)
-// and a key she distributed there is no longer verified; a title she set
-// there is undone (the title is the one verified changes set last); other
-// group changes she made there keep their effect on the roster and are
-// only reported. A key
+// re-add of a member still re-admits. A removal or admin revocation stored
+// below events already stored (the server withheld it, then served or
+// pushed it) is read as taking effect at its place: what the removed
+// member signed above it is marked failed (ErrNotMember) and a key she
+// distributed there is no longer verified; a group change the revoked
+// admin made there that needs an admin is marked failed
+// (ErrNotAuthorized); the members and admins such a failed change granted
+// are taken back from the roster (AnomalyRosterDivergence each), and a
+// title it set is undone (the title is the one verified changes set
+// last). A key
 // is usable only once its key change is stored as served, at its sequence
 // id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the

@@ -6,99 +6,99 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// rejudgePage is how many stored events rejudgeAfter reads at a time.
+// rejudgePage is how many stored events rejudgeAbove reads at a time.
 const rejudgePage = 256
 
-// rejudgeLate re-judges what this account stored above a member removal
-// that the server served late: new to this account, but below the newest
-// event it had stored (see checkLate). The removal was withheld when the
-// events above it were judged, so their authors' removed members passed
-// as members; sequence ids are not signed, and the removal's place in the
-// transcript is as much the server's word as the withholding was, but
-// the removal is signed by an admin and the safe reading of it is the
-// one that takes rights away. What a removed member signed above the
-// removal, until a later signed add re-admits her, is marked failed
-// (ErrNotMember) and reported (AnomalyRosterDivergence, Related the
-// removal), and a conversation key she distributed there is no longer
-// verified: new content never goes under it.
+// rejudgeAbove re-judges what this account stored above a group change
+// that takes rights away (ev, verified, just stored: a member removal or
+// an admin revocation) before the change itself: events the server
+// served or pushed ahead of a change it withheld, and then served (or
+// pushed) the change below them. When they were judged, the members it
+// removes passed as members and the admins it revokes as admins. Sequence
+// ids are not signed, and the change's place in the transcript is as much
+// the server's word as the withholding was, but the change is signed by
+// an admin and the safe reading of it is the one that takes rights away:
 //
-// The roster itself already follows the removal (it is stored in
-// transcript order as it arrives); group changes such a member made
-// above it keep their effect on the roster and are only reported, but a
-// title she set there is undone (restoreTitle).
+//   - what a removed member signed above the removal, until a signed add
+//     re-admits her, is marked failed (ErrNotMember), and a conversation
+//     key she distributed there is no longer verified;
+//   - a group change a revoked admin made above the revocation that needs
+//     an admin, until a signed admin add restores her, is marked failed
+//     (ErrNotAuthorized);
+//   - what such a failed group change granted is taken back from the
+//     roster: the members it added, the admins it named. What it took
+//     away stays taken (the safe direction). A title it set is undone:
+//     the title becomes the one verified changes set last (restoreTitle).
 //
-// A removal stored by this sync above the previous sync's tip may still
-// lie below events stored since by pushes (Deliver leaves the sync
-// position where it was): every removal stored (s.exits) is re-judged
-// against what lies above it too. Above a removal in its own sync there
-// is nothing to re-judge (those events were judged after it).
-func (s *syncState) rejudgeLate(ctx context.Context) error {
-	if !IsGroup(s.cid) || len(s.late)+len(s.exits) == 0 {
-		return nil
-	}
-	late := slices.Concat(s.late, s.exits)
-	slices.SortFunc(late, decimal.Compare)
-	late = slices.Compact(late)
-	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
-		for _, seq := range late {
-			removed, err := lateRemoval(ctx, tx, s.cid, seq, s.e.userID)
-			if err != nil {
-				return err
-			}
-			if len(removed) == 0 {
-				continue
-			}
-			if err := s.rejudgeAfter(ctx, tx, seq, removed); err != nil {
-				return err
-			}
-		}
-		if !s.retitle {
-			return nil
-		}
-		s.retitle = false
-		return s.e.restoreTitle(ctx, tx, s.cid)
-	})
-}
-
-// lateRemoval returns the members a verified removal stored at seq
-// removed, other than this account.
-func lateRemoval(ctx context.Context, tx keystore.Tx, cid, seq, self string) (map[string]bool, error) {
-	old, err := eventAt(ctx, tx, cid, seq)
-	if err != nil || old == nil {
-		return nil, err
-	}
-	en := entryFromStored(cid, old)
-	old.Body.Zero()
-	if !en.Verified || en.Group == nil || en.Group.Kind != event.GroupMembersRemoved {
+// Each is reported (AnomalyRosterDivergence, Related the change).
+// Events are stored oldest first, so in a sync served in order nothing is
+// stored above the change yet when it is stored: the walk reads nothing.
+func (e *Engine) rejudgeAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) ([]event.Anomaly, error) {
+	g := ev.GroupChange
+	if !IsGroup(cid) || !ev.Verified || ev.Err != nil || g == nil {
 		return nil, nil
 	}
-	removed := map[string]bool{}
-	for _, id := range en.Group.MemberIDs {
-		if id != self {
-			removed[id] = true
-		}
+	j := &rejudge{cid: cid, change: ev.SequenceID, removed: map[string]bool{}, demoted: map[string]bool{}}
+	switch g.Kind {
+	case event.GroupMembersRemoved:
+		j.mark(j.removed, g.MemberIDs, e.userID)
+	case event.GroupAdminsRemoved:
+		j.mark(j.demoted, g.AdminIDs, e.userID)
+	default:
+		return nil, nil
 	}
-	return removed, nil
+	if len(j.removed)+len(j.demoted) == 0 {
+		return nil, nil
+	}
+	if err := j.walk(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := j.takeBack(ctx, e, tx); err != nil {
+		return nil, err
+	}
+	if j.retitle {
+		return j.found, e.restoreTitle(ctx, tx, cid)
+	}
+	return j.found, nil
 }
 
-// rejudgeAfter walks the stored events above the removal at seq in
-// transcript order, failing the verified ones whose authors it removed
-// until a verified add by someone else re-admits them.
-func (s *syncState) rejudgeAfter(ctx context.Context, tx keystore.Tx, seq string, removed map[string]bool) error {
-	after := seq
-	for len(removed) > 0 {
-		evs, err := tx.Events(ctx, s.cid, after, rejudgePage)
+// rejudge is one walk of rejudgeAbove.
+type rejudge struct {
+	cid, change string
+	// removed and demoted are those the change took rights from, not
+	// restored yet by a signed change above it.
+	removed, demoted map[string]bool
+	// dropMembers and dropAdmins are what failed group changes granted.
+	dropMembers, dropAdmins []string
+	found                   []event.Anomaly
+	// retitle: a failed group change set the title (see restoreTitle).
+	retitle bool
+}
+
+// mark records ids in set, this account aside.
+func (j *rejudge) mark(set map[string]bool, ids []string, self string) {
+	for _, id := range ids {
+		if id != self {
+			set[id] = true
+		}
+	}
+}
+
+// walk reads the stored events above the change in transcript order.
+func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
+	after := j.change
+	for len(j.removed)+len(j.demoted) > 0 {
+		evs, err := tx.Events(ctx, j.cid, after, rejudgePage)
 		if err != nil {
 			return fmt.Errorf("session: reading history: %w", err)
 		}
 		for i := range evs {
-			if err := s.rejudgeStored(ctx, tx, seq, &evs[i], removed); err != nil {
+			if err := j.judge(ctx, tx, &evs[i]); err != nil {
 				return err
 			}
 		}
@@ -110,33 +110,112 @@ func (s *syncState) rejudgeAfter(ctx context.Context, tx keystore.Tx, seq string
 	return nil
 }
 
-// rejudgeStored judges one stored event above the removal at seq.
-func (s *syncState) rejudgeStored(ctx context.Context, tx keystore.Tx, seq string, ev *keystore.StoredEvent, removed map[string]bool) error {
+// judge re-judges one stored event above the change.
+func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.StoredEvent) error {
 	defer ev.Body.Zero()
 	if !ev.Verified {
 		return nil
 	}
-	en := entryFromStored(s.cid, ev)
-	if !removed[ev.SenderID] {
-		if en.Group != nil && en.Group.Kind == event.GroupMembersAdded {
-			for _, id := range en.Group.MemberIDs {
-				delete(removed, id) // re-admitted by a member's signed add
-			}
-		}
+	en := entryFromStored(j.cid, ev)
+	var cause error
+	switch {
+	case j.removed[ev.SenderID]:
+		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", ErrNotMember, ev.SenderID, j.change)
+	case j.demoted[ev.SenderID] && needsAdmin(en.Group, ev.SenderID):
+		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, j.change)
+	default:
+		j.restore(en.Group)
 		return nil
 	}
-	cause := fmt.Errorf("%w: %s was removed at %s, which the server served late", ErrNotMember, ev.SenderID, seq)
-	if err := flipEntry(ctx, tx, s.cid, ev.SequenceID, cause); err != nil {
+	if err := flipEntry(ctx, tx, j.cid, ev.SequenceID, cause); err != nil {
 		return err
 	}
-	s.report(event.AnomalyRosterDivergence, ev.SequenceID, seq)
+	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: j.change})
+	j.grantedBy(en.Group)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
-		s.retitle = true // the title it set is undone (restoreTitle)
+		j.retitle = true // the title it set is undone
 	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
 	}
-	return distrustKey(ctx, tx, s.cid, en.KeyVersion, ev.SenderID)
+	return distrustKey(ctx, tx, j.cid, en.KeyVersion, ev.SenderID)
+}
+
+// needsAdmin reports whether group change g by sender needs an admin (see
+// rosterRec.stepMemberAdd, stepRemove and stepAdmins).
+func needsAdmin(g *event.GroupChange, sender string) bool {
+	if g == nil {
+		return false
+	}
+	switch g.Kind {
+	case event.GroupMembersAdded, event.GroupAdminsAdded, event.GroupAdminsRemoved:
+		return true
+	case event.GroupMembersRemoved:
+		return !(len(g.MemberIDs) == 1 && g.MemberIDs[0] == sender) // leaving needs no rights
+	}
+	return false
+}
+
+// restore notes what a verified group change above the change gives back:
+// a member add re-admits whom it adds (and whom its signed lists name as
+// admins keep that right); an admin add restores whom it names.
+func (j *rejudge) restore(g *event.GroupChange) {
+	if g == nil {
+		return
+	}
+	switch g.Kind {
+	case event.GroupMembersAdded:
+		for _, id := range g.MemberIDs {
+			delete(j.removed, id)
+		}
+		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(g.MemberIDs, id) })
+		for _, id := range g.CurrentAdminIDs {
+			delete(j.demoted, id)
+		}
+	case event.GroupAdminsAdded:
+		for _, id := range g.AdminIDs {
+			delete(j.demoted, id)
+		}
+		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
+	}
+}
+
+// grantedBy notes what a failed group change granted.
+func (j *rejudge) grantedBy(g *event.GroupChange) {
+	if g == nil {
+		return
+	}
+	switch g.Kind {
+	case event.GroupMembersAdded:
+		j.dropMembers = append(j.dropMembers, g.MemberIDs...)
+		j.dropAdmins = append(j.dropAdmins, g.MemberIDs...)
+	case event.GroupAdminsAdded:
+		j.dropAdmins = append(j.dropAdmins, g.AdminIDs...)
+	}
+}
+
+// takeBack removes from the roster what failed group changes granted.
+func (j *rejudge) takeBack(ctx context.Context, e *Engine, tx keystore.Tx) error {
+	drop := slices.DeleteFunc(slices.Clone(j.dropMembers), func(id string) bool { return id == e.userID })
+	admins := j.dropAdmins
+	if len(drop)+len(admins) == 0 {
+		return nil
+	}
+	r, err := loadRoster(ctx, tx, j.cid)
+	if err != nil {
+		return err
+	}
+	r.Members, r.Unconfirmed = without(r.Members, drop), without(r.Unconfirmed, drop)
+	r.Admins, r.Claimed = without(without(r.Admins, drop), admins), without(without(r.Claimed, drop), admins)
+	if err := r.save(ctx, tx, j.cid); err != nil {
+		return err
+	}
+	c, err := e.conversationRecord(ctx, tx, j.cid)
+	if err != nil {
+		return err
+	}
+	c.Members = r.effective()
+	return tx.PutConversation(ctx, c)
 }
 
 // distrustKey clears the verified mark of the conversation key version

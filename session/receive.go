@@ -89,9 +89,12 @@ func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys
 	if err != nil {
 		return err
 	}
-	_, conflicts, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
+	_, conflicts, found, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
 	if err != nil {
 		return err
+	}
+	for _, a := range found {
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", ErrNotMember, a))
 	}
 	if len(conflicts) > 0 {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: sequence id %s already stored with other bytes", ErrServerResponse, ev.SequenceID))

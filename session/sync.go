@@ -151,9 +151,6 @@ func (e *Engine) SyncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err := st.joinStored(ctx, e.store); err != nil {
 		return res, err
 	}
-	if err := st.rejudgeLate(ctx); err != nil {
-		return res, err
-	}
 	if err := st.checkLate(ctx, e.store); err != nil {
 		return res, err
 	}
@@ -216,14 +213,6 @@ type syncState struct {
 	// below the newest one stored before the sync (see checkLate).
 	late     []string
 	removals map[string]string
-	// exits are the sequence ids of the member removals this sync (or
-	// push) stored: events stored above one before it (a push leaves the
-	// sync position where it was) are re-judged like those above a late
-	// one (see rejudgeLate).
-	exits []string
-	// retitle is set when re-judging failed a group change that set the
-	// title (see restoreTitle).
-	retitle bool
 	// served maps the sequence ids of key changes served in meta (which
 	// the walk takes only inside a page's window) to their predecessors.
 	served map[string]string
@@ -371,10 +360,11 @@ func (s *syncState) note(ev *event.Event) {
 
 // store records events in tx and queues the new ones for fn.
 func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
-	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
+	fresh, conflicts, found, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
+	s.res.Anomalies = append(s.res.Anomalies, found...)
 	for i, ev := range evs {
 		if fresh[i] {
 			s.note(ev)
@@ -398,8 +388,9 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Even
 // checks. An event whose sequence id is already stored is not replaced:
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. Events without a valid sequence id are not stored
-// but count as fresh.
-func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+// but count as fresh. found are the anomalies of re-judging what was
+// stored above a member removal (see rejudgeAbove).
+func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, found []event.Anomaly, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	for i, ev := range evs {
@@ -409,7 +400,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		}
 		held, err := storedCopy(ctx, tx, cid, ev)
 		if err != nil {
-			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		switch held {
 		case heldSame:
@@ -421,11 +412,16 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		fresh[i] = true
 		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
 		if err != nil {
-			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		if title != nil {
 			titles[i] = *title
 		}
+		late, err := e.rejudgeAbove(ctx, tx, cid, ev)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		found = append(found, late...)
 	}
 	// The roster is applied; callers see the group changes as stored, with
 	// the title opened (the wire form stays in Raw).
@@ -434,7 +430,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		g.Title = t
 		evs[i].GroupChange = &g
 	}
-	return fresh, conflicts, nil
+	return fresh, conflicts, found, nil
 }
 
 // held says what the store holds under an event's sequence id.

@@ -66,9 +66,6 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 		if s.newest == "" || decimal.Less(s.newest, ev.SequenceID) {
 			s.newest = ev.SequenceID
 		}
-		if g := ev.GroupChange; g != nil && g.Kind == event.GroupMembersRemoved {
-			s.exits = append(s.exits, ev.SequenceID)
-		}
 		keep = append(keep, ev)
 	}
 	// Store oldest first so that group changes apply in order.
@@ -337,15 +334,14 @@ func dropEvents(evs []*event.Event) {
 // syncSnapshot is the sync's state when a batch's transaction starts.
 type syncSnapshot struct {
 	lo, loPrev, hi, newest string
-	gaps, late, exits      int
-	anomalies              int
+	gaps, late, anomalies  int
 	events, failed         int
 	queue, undo            int
 	keys                   convSnapshot
 }
 
 func (s *syncState) snapshot() syncSnapshot {
-	return syncSnapshot{lo: s.lo, loPrev: s.loPrev, hi: s.hi, newest: s.newest, gaps: len(s.gaps), late: len(s.late), exits: len(s.exits),
+	return syncSnapshot{lo: s.lo, loPrev: s.loPrev, hi: s.hi, newest: s.newest, gaps: len(s.gaps), late: len(s.late),
 		anomalies: len(s.res.Anomalies), events: s.res.Events, failed: s.res.Failed,
 		queue: len(s.queue), undo: len(s.undo), keys: s.keys.snapshot()}
 }
@@ -355,7 +351,7 @@ func (s *syncState) snapshot() syncSnapshot {
 func (s *syncState) restore(snap syncSnapshot) {
 	s.lo, s.loPrev, s.hi, s.newest = snap.lo, snap.loPrev, snap.hi, snap.newest
 	s.gaps = s.gaps[:snap.gaps]
-	s.late, s.exits = s.late[:snap.late], s.exits[:snap.exits]
+	s.late = s.late[:snap.late]
 	s.res.Anomalies = s.res.Anomalies[:snap.anomalies]
 	s.res.Events, s.res.Failed = snap.events, snap.failed
 	clear(s.queue[snap.queue:])

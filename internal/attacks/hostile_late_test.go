@@ -1,7 +1,9 @@
 package attacks
 
 import (
+	"fmt"
 	"slices"
+	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -14,6 +16,9 @@ import (
 
 var lateAttacks = []attack{
 	{"removal-served-late-keeps-key-change", attackRemovalServedLate},
+	{"removal-pushed-late-keeps-key-change", attackRemovalPushedLate},
+	{"forgeries-pushed-before-removal-served", attackForgeriesPushedFirst},
+	{"admin-revocation-served-late-keeps-add", attackAdminRevocationLate},
 }
 
 // attackRemovalServedLate (the transcript-mutation fuzzer's seed 0x2f8,
@@ -25,6 +30,35 @@ var lateAttacks = []attack{
 // stored above the removal, mallory's message stays verified and her key
 // stays a verified key of the group.
 func attackRemovalServedLate(w *world) (string, error) {
+	return removalLate(w, lateBySync)
+}
+
+// attackRemovalPushedLate: removal-served-late-keeps-key-change with the
+// removal pushed (Engine.Deliver) between the two syncs instead of served
+// by the second: stored by the push, it is no longer new to the sync.
+func attackRemovalPushedLate(w *world) (string, error) {
+	return removalLate(w, lateByPush)
+}
+
+// attackForgeriesPushedFirst: bob's first sync ends before the removal;
+// mallory's key change and message (signed after it) are pushed
+// (Engine.Deliver), above bob's sync position, while the removal is
+// withheld; the next sync serves the whole transcript, the removal below
+// the pushed events, which are stored already and keep their verdict
+// unless the removal re-judges them.
+func attackForgeriesPushedFirst(w *world) (string, error) {
+	return removalLate(w, forgeriesPushed)
+}
+
+// How the late-removal scene serves the removal.
+const (
+	lateBySync      = iota // withheld from the first sync, served by the second
+	lateByPush             // withheld from the first sync, pushed before the second
+	forgeriesPushed        // the first sync ends before it; the forgeries are pushed; the second serves it
+)
+
+// removalLate plays the late-removal scene as how says.
+func removalLate(w *world, how int) (string, error) {
 	h, msg, err := removedMemberScene(w, "mallory after her removal, before bob hears of it")
 	if err != nil {
 		return "", err
@@ -49,8 +83,24 @@ func attackRemovalServedLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	m := &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
+	switch how {
+	case lateByPush:
+		for _, it := range h.items {
+			if it.seq() == h.removal {
+				m.pushes[1] = append(m.pushes[1], it.me)
+			}
+		}
+	case forgeriesPushed:
+		before, err := pageBelow(h, h.removal)
+		if err != nil {
+			return "", err
+		}
+		m.rounds[0] = []mutPage{before}
+		m.pushes[1] = []*tevent.MessageEvent{kc, msg}
+	}
 	hs := startHarness(w.t, h)
-	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(w.t, m)
 	if len(o.violations) > 0 {
 		return "", errorf("removal served late: %v", o.violations)
 	}
@@ -84,4 +134,123 @@ func pageWith(h *history, extra []*tevent.MessageEvent, skip string) (mutPage, e
 		}
 	}
 	return p, nil
+}
+
+// pageBelow serves h's items below seq as one page, newest first.
+func pageBelow(h *history, seq string) (mutPage, error) {
+	var p mutPage
+	for i := len(h.items) - 1; i >= 0; i-- {
+		it := h.items[i]
+		if !decimal.Less(it.seq(), seq) {
+			continue
+		}
+		b, err := hostile.EncodeEvent(it.me)
+		if err != nil {
+			return p, err
+		}
+		if it.kc {
+			p.keys = append(p.keys, b)
+		} else {
+			p.data = append(p.data, b)
+		}
+	}
+	return p, nil
+}
+
+// attackAdminRevocationLate: alice makes mallory an admin, then revokes
+// it; the server withholds the revocation from bob's first sync, so
+// mallory's member add of dave (signed after it, as an admin no longer)
+// verifies and dave joins bob's roster; the next sync serves the
+// revocation at its place, below the add. Unless the engine re-judges
+// the add, dave stays on bob's roster and the next key bob makes is
+// wrapped to him.
+func attackAdminRevocationLate(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's message
+	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	withheld, err := pageWith(h, []*tevent.MessageEvent{add}, revocation)
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{add}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if first.conv == nil || !slices.Contains(first.conv.Members, h.dv.id) {
+		return "", errorf("setup: mallory's add of dave not taken with the revocation withheld (failed: %v)", first.failed[add.GetMessageID()])
+	}
+	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.dv.id):
+		return "", errorf("dave, added by mallory after her admin rights were revoked, stays on bob's roster %v", o.conv.Members)
+	case o.verified[add.GetMessageID()]:
+		return "", errorf("mallory's add after the revocation still shown verified")
+	}
+	return fmt.Sprintf("mallory's add re-judged and dave dropped from the roster (%d members)", len(o.conv.Members)), nil
+}
+
+// TestLateRevocationThenRegrantKeepsAdd: the honest counterpart of
+// admin-revocation-served-late-keeps-add. Alice revokes mallory's admin
+// rights and grants them again; mallory, an admin again, adds dave. With
+// the revocation withheld from bob's first sync and served in the second,
+// the re-grant above it restores mallory's rights before her add: the add
+// keeps its verdict and dave his place.
+func TestLateRevocationThenRegrantKeepsAdd(t *testing.T) {
+	w := newWorld(t)
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		t.Fatal(err)
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	h.push(h.adminAdd(h.mallory.id))
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.mallory.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id}))
+	add := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after the add")
+	h.seal()
+	withheld, err := pageWith(h, nil, revocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	o := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case len(o.violations) > 0:
+		t.Fatalf("violations: %v", o.violations)
+	case o.conv == nil:
+		t.Fatalf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[add.GetMessageID()]:
+		t.Errorf("mallory's add after the re-grant no longer verified")
+	case !slices.Contains(o.conv.Members, h.dv.id):
+		t.Errorf("dave, added by mallory after her rights were granted again, dropped from bob's roster %v", o.conv.Members)
+	}
 }

@@ -271,7 +271,7 @@ func FuzzTranscriptMutationExt(f *testing.F) {
 	}
 	// 0x10000000b (with 0x200000008 and 0x30000002d on histories 2 and 3):
 	// mallory's messages pushed above the sync position, her removal
-	// synced below them (removal-synced-below-a-pushed-event).
+	// synced below them (forgeries-pushed-before-removal-served).
 	f.Add(uint64(0x10000000b))
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o, _ := hs.runExt(t, seed)

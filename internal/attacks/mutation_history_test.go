@@ -346,6 +346,14 @@ func (h *history) adminAdd(id string) (*tevent.MessageEvent, error) {
 	return h.alice.groupAction(e, &tevent.GroupChange{GroupAdminAdd: &tevent.GroupAdminAddChange{AdminIds: []string{id}}}, p, err)
 }
 
+// adminRemove returns alice's signed admin removal of id.
+func (h *history) adminRemove(id string) (*tevent.MessageEvent, error) {
+	e := h.env()
+	p, err := crypto.GroupIDListPayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: e.MessageID, SenderID: h.alice.id, ConversationID: h.g}, crypto.KindGroupAdminRemove, []string{id})
+	return h.alice.groupAction(e, &tevent.GroupChange{GroupAdminRemove: &tevent.GroupAdminRemoveChange{AdminIds: []string{id}}}, p, err)
+}
+
 // ids returns the users' ids.
 func ids(us []*user) []string {
 	out := make([]string, 0, len(us))

@@ -73,6 +73,8 @@ type runOutcome struct {
 	m          *mutation
 	syncErrs   []error          // the refusals of the syncs
 	failed     map[string]error // message id → the error bob's sync reported
+	conv       *session.Conversation
+	verified   map[string]bool // message ids bob's history shows verified at the end
 }
 
 // refused is the verdict of an attack that serves bob one forged event
@@ -150,6 +152,12 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	case err != nil:
 		fail("no conversation after the syncs: %v", err)
 		return out
+	}
+	out.conv, out.verified = c, map[string]bool{}
+	if hist, err := e.History(ctx, h.g, "", 0); err == nil {
+		for _, en := range hist {
+			out.verified[en.MessageID] = out.verified[en.MessageID] || en.Verified
+		}
 	}
 	var tolerate func(event.Entry) bool
 	if m.tolerate != nil {

@@ -30,9 +30,10 @@ const (
 	AnomalyMissingKey
 	// AnomalyRosterDivergence: a signed group change that does not fit the
 	// group roster held (for example a member add whose signed current
-	// lists differ from it); or a stored event signed by a member whom a
-	// removal the server served late (below it) had removed: it is marked
-	// failed, Related is the removal. Reported by the session engine.
+	// lists differ from it); or a stored event that a member removal or
+	// admin revocation the server served late (stored below it) makes
+	// invalid: it is marked failed, Related is the removal or revocation.
+	// Reported by the session engine.
 	AnomalyRosterDivergence
 	// AnomalyCreateRejected: a group create not accepted: a second create
 	// for the group, or one its paired key change does not bind to the
