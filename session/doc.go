@@ -157,9 +157,10 @@
 // and a key she distributed there is no longer verified; a group change
 // the revoked admin made there that needs an admin is marked failed
 // (xchat.ErrNotAuthorized); the members and admins such a failed change
-// granted are taken back from the roster (AnomalyRosterDivergence each). A
-// key is usable only once its key change is stored as served, at its
-// sequence id. Group titles are encrypted under the group's
+// granted are taken back from the roster (AnomalyRosterDivergence each),
+// and a title it set is undone (the title is the one verified changes set
+// last). A key is usable only once its key change is stored as served, at
+// its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;

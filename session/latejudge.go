@@ -9,6 +9,7 @@ import (
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // rejudgePage is how many stored events rejudgeAbove reads at a time.
@@ -32,7 +33,8 @@ const rejudgePage = 256
 //     (xchat.ErrNotAuthorized);
 //   - what such a failed group change granted is taken back from the
 //     roster: the members it added, the admins it named. What it took
-//     away stays taken (the safe direction).
+//     away stays taken (the safe direction). A title it set is undone:
+//     the title becomes the one verified changes set last (restoreTitle).
 //
 // Each is reported (AnomalyRosterDivergence, Related the change).
 // Events are stored oldest first, so in a sync served in order nothing is
@@ -57,7 +59,13 @@ func (e *Engine) rejudgeAbove(ctx context.Context, tx keystore.Tx, cid string, e
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, err
 	}
-	return j.found, j.takeBack(ctx, e, tx)
+	if err := j.takeBack(ctx, e, tx); err != nil {
+		return nil, err
+	}
+	if j.retitle {
+		return j.found, e.restoreTitle(ctx, tx, cid)
+	}
+	return j.found, nil
 }
 
 // rejudge is one walk of rejudgeAbove.
@@ -69,6 +77,8 @@ type rejudge struct {
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
+	// retitle: a failed group change set the title (see restoreTitle).
+	retitle bool
 }
 
 // mark records ids in set, this account aside.
@@ -123,6 +133,9 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	}
 	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: j.change})
 	j.grantedBy(en.Group)
+	if en.Group != nil && setsTitle(en.Group.Kind) {
+		j.retitle = true // the title it set is undone
+	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
 	}
@@ -225,4 +238,81 @@ func distrustKey(ctx context.Context, tx keystore.Tx, cid, version, maker string
 		return fmt.Errorf("session: storing conversation key: %w", err)
 	}
 	return nil
+}
+
+// setsTitle reports whether a group change of kind may set the title.
+func setsTitle(kind event.GroupChangeKind) bool {
+	return kind == event.GroupCreated || kind == event.GroupTitleChanged || kind == event.GroupMembersAdded
+}
+
+// restoreTitle sets cid's title to the one its verified group changes set
+// last, in transcript order (none: no title), after re-judging failed a
+// change that set it: a title a removed member set above her removal is
+// not the group's.
+func (e *Engine) restoreTitle(ctx context.Context, tx keystore.Tx, cid string) error {
+	cipher, version, err := lastTitle(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	m := loadMeta(c)
+	m.Title, m.TitleCipher = "", cipher
+	if cipher != "" {
+		m.Title = e.decryptTitle(ctx, tx, cid, version, cipher)
+	}
+	c.Meta = m.encode()
+	c.UpdatedAt = e.now()
+	return tx.PutConversation(ctx, c)
+}
+
+// lastTitle returns the wire title (and its key version) of the newest
+// verified group change of cid that sets one, as applyGroupChange reads
+// them: a create's or a member add's title when present, a title change's
+// always.
+func lastTitle(ctx context.Context, tx keystore.Tx, cid string) (cipher, version string, err error) {
+	after := ""
+	for {
+		evs, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return "", "", fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range evs {
+			if t, v, ok := titleOf(cid, &evs[i]); ok {
+				cipher, version = t, v
+			}
+			evs[i].Body.Zero()
+		}
+		if len(evs) < rejudgePage {
+			return cipher, version, nil
+		}
+		after = evs[len(evs)-1].SequenceID
+	}
+}
+
+// titleOf returns the wire title a stored, verified group change sets.
+func titleOf(cid string, ev *keystore.StoredEvent) (title, version string, ok bool) {
+	if !ev.Verified {
+		return "", "", false
+	}
+	en := entryFromStored(cid, ev)
+	if en.Group == nil || !setsTitle(en.Group.Kind) {
+		return "", "", false
+	}
+	me, err := wire.DecodeMessageEvent(ev.Raw)
+	if err != nil || me.GetDetail().GetGroupChangeEvent().GetGroupChange() == nil {
+		return "", "", false
+	}
+	gc := me.GetDetail().GetGroupChangeEvent().GetGroupChange()
+	switch {
+	case gc.GroupTitleChange != nil:
+		return gc.GroupTitleChange.GetCustomTitle(), en.Group.KeyVersion, true
+	case gc.GroupCreate != nil && gc.GroupCreate.GetTitle() != "":
+		return gc.GroupCreate.GetTitle(), en.Group.KeyVersion, true
+	case gc.GroupMemberAdd != nil && gc.GroupMemberAdd.GetCurrentTitle() != "":
+		return gc.GroupMemberAdd.GetCurrentTitle(), en.Group.KeyVersion, true
+	}
+	return "", "", false
 }

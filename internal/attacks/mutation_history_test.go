@@ -58,6 +58,11 @@ type history struct {
 	bobBackup                      []byte
 	bobVersion                     string
 	n                              int // forged message ids used
+
+	// The extension's (mutation_ext_test.go; empty in the base harness).
+	titles        []string        // the titles honest members set, oldest first
+	malloryTitles []string        // the titles mallory signs after her removal
+	daveForged    map[string]bool // message ids of dave's group changes (he is never an admin)
 }
 
 // newHistory plays the honest script chosen by rng.
@@ -73,11 +78,14 @@ func newHistory(w *world, rng *rand.Rand) *history {
 
 // newBareHistory creates the accounts and alice's group with bob and
 // carol, and nothing else.
-func newBareHistory(w *world) *history {
+func newBareHistory(w *world) *history { return newTitledHistory(w, "") }
+
+// newTitledHistory is newBareHistory with a group title.
+func newTitledHistory(w *world, title string) *history {
 	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
 	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
 	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id}})
+	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id}, Title: title})
 	if err != nil {
 		w.t.Fatalf("CreateGroup: %v", err)
 	}
@@ -440,9 +448,12 @@ func applyRosters(items []*mutItem) ([]rosterPoint, map[string]int) {
 		case gc.GroupMemberAdd != nil:
 			members = append(slices.Clone(members), gc.GroupMemberAdd.GetMemberIds()...)
 		case gc.GroupMemberRemove != nil:
-			members = slices.DeleteFunc(slices.Clone(members), func(id string) bool { return slices.Contains(gc.GroupMemberRemove.GetMemberIds(), id) })
+			gone := func(id string) bool { return slices.Contains(gc.GroupMemberRemove.GetMemberIds(), id) }
+			members, admins = slices.DeleteFunc(slices.Clone(members), gone), slices.DeleteFunc(slices.Clone(admins), gone)
 		case gc.GroupAdminAdd != nil:
 			admins = append(slices.Clone(admins), gc.GroupAdminAdd.GetAdminIds()...)
+		case gc.GroupAdminRemove != nil:
+			admins = slices.DeleteFunc(slices.Clone(admins), func(id string) bool { return slices.Contains(gc.GroupAdminRemove.GetAdminIds(), id) })
 		default:
 			continue
 		}

@@ -1,11 +1,13 @@
 package attacks
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,9 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -36,6 +41,15 @@ type mutation struct {
 	pushes [][]*tevent.MessageEvent // pushes[i] are delivered before round i
 	kcs    map[string]string        // key version → an encoded key change (for pushes)
 	ops    []string                 // what was done, for the violation report
+
+	// The hooks of the harness's extension (mutation_ext_test.go); nil
+	// or empty in the base harness.
+	// afterStep runs after each step: step 2i after the pushes before
+	// round i, 2i+1 after round i's sync.
+	afterStep func(ctx context.Context, step int, e *session.Engine, store keystore.Store, fail func(string, ...any))
+	tolerate  func(c *session.Conversation, en event.Entry) bool // forged entries the run may verify
+	check     func(ctx context.Context, c *session.Conversation, v *shown, e *session.Engine, store keystore.Store, fail func(string, ...any))
+	groupName string // the group_name the server's conversation record claims ("": the emulator's)
 }
 
 // mutate draws a mutation of h from rng.
@@ -171,6 +185,10 @@ func describe(me *tevent.MessageEvent) string {
 				kind = fmt.Sprintf("removal of %v", gc.GroupMemberRemove.GetMemberIds())
 			case gc.GroupAdminAdd != nil:
 				kind = fmt.Sprintf("admin add of %v", gc.GroupAdminAdd.GetAdminIds())
+			case gc.GroupAdminRemove != nil:
+				kind = fmt.Sprintf("admin removal of %v", gc.GroupAdminRemove.GetAdminIds())
+			case gc.GroupTitleChange != nil:
+				kind = "title change"
 			}
 		}
 	case d.MessageDeleteEvent != nil:
@@ -264,6 +282,10 @@ func (s *mutServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"title":"Service Unavailable"}`)
 		return
 	}
+	if r.URL.Path == "/2/chat/conversations/"+s.path && s.claimedName() != "" {
+		s.serveRecord(w, r)
+		return
+	}
 	if r.URL.Path != "/2/chat/conversations/"+s.path+"/events" {
 		s.next.ServeHTTP(w, r)
 		return
@@ -275,6 +297,32 @@ func (s *mutServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(page)
+}
+
+// claimedName is the group_name the mutation has the server claim.
+func (s *mutServer) claimedName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		return ""
+	}
+	return s.m.groupName
+}
+
+// serveRecord serves the emulator's record of the group with its
+// group_name replaced by the mutation's.
+func (s *mutServer) serveRecord(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	s.next.ServeHTTP(rec, r)
+	var body api.GetChatConversationResponse
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Data == nil {
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	body.Data.GroupName = s.claimedName()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // page answers one events request: no token starts the next round.

@@ -115,8 +115,14 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		tb.Fatal(err)
 	}
 	defer e.Close()
+	step := func(n int) {
+		if m.afterStep != nil {
+			m.afterStep(ctx, n, e, store, fail)
+		}
+	}
 	for i := range m.rounds {
 		hs.deliver(ctx, e, m, i, fail)
+		step(2 * i)
 		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
 			if ev.Err != nil {
 				out.failed[ev.MessageID] = ev.Err
@@ -136,8 +142,10 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		if err != nil && !errors.Is(err, xchat.ErrServerResponse) && !errors.Is(err, xchat.ErrRosterDivergence) {
 			fail("sync round %d failed: %v", i, err)
 		}
+		step(2*i + 1)
 	}
 	hs.deliver(ctx, e, m, len(m.rounds), fail)
+	step(2 * len(m.rounds))
 	c, err := e.Conversation(ctx, h.g)
 	switch {
 	case errors.Is(err, xchat.ErrUnknownConversation) && len(out.syncErrs) > 0:
@@ -153,9 +161,17 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 			out.verified[en.MessageID] = out.verified[en.MessageID] || en.Verified
 		}
 	}
-	v := h.checkEvents(ctx, e, fail)
+	var tolerate func(event.Entry) bool
+	if m.tolerate != nil {
+		tolerate = func(en event.Entry) bool { return m.tolerate(c, en) }
+	}
+	v := h.checkEvents(ctx, e, tolerate, fail)
 	v.rosterKnown = c.Roster != session.RosterUnknown
-	h.checkRoster(c, v, fail)
+	if m.check != nil {
+		m.check(ctx, c, v, e, store, fail) // the extension's checks, its roster check among them
+	} else {
+		h.checkRoster(c, v, nil, fail)
+	}
 	h.checkKeys(ctx, store, v, fail)
 	if !slices.Contains(c.Members, h.mallory.id) {
 		_, serr := e.SendText(ctx, h.g, "bob's probe after mallory's removal")
@@ -172,8 +188,15 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 			fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
+		d, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil })
+		if err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			fail("Deliver before round %d: %v", i, err)
+		}
+		if os.Getenv("MUTATION_DEBUG") != "" && d != nil {
+			for _, de := range d.Events {
+				fmt.Fprintf(os.Stderr, "push before round %d: seq %s mid %s by %s verified %v err %v\n", i, de.SequenceID, de.MessageID, de.SenderID, de.Verified, de.Err)
+			}
+			fmt.Fprintf(os.Stderr, "push before round %d: %s status %v err %v\n", i, me.GetMessageID(), d.Status, d.Err)
 		}
 	}
 }
@@ -212,8 +235,9 @@ func (v *shown) afterRemoval(seq string) bool {
 	return v.removedAt != "" && (seq == "" || decimal.Less(v.removedAt, seq))
 }
 
-// checkEvents checks bob's verified history.
-func (h *history) checkEvents(ctx context.Context, e *session.Engine, fail func(string, ...any)) *shown {
+// checkEvents checks bob's verified history; tolerate (nil: none) names
+// the entries not of the honest transcript that a run may verify.
+func (h *history) checkEvents(ctx context.Context, e *session.Engine, tolerate func(event.Entry) bool, fail func(string, ...any)) *shown {
 	v := &shown{newest: -1, newestMem: -1, keyAt: map[string]string{}}
 	hist, err := e.History(ctx, h.g, "", 0)
 	if err != nil {
@@ -240,6 +264,7 @@ func (h *history) checkEvents(ctx context.Context, e *session.Engine, fail func(
 		}
 		who, honest := sender[en.MessageID]
 		switch {
+		case !honest && tolerate != nil && tolerate(en):
 		case !honest && (en.SenderID != h.mallory.id || v.afterRemoval(en.SequenceID)):
 			fail("verified %s %s (seq %s, by %s, %q) is no honest event", en.Type, en.MessageID, en.SequenceID, en.SenderID, en.Text)
 		case !honest:
@@ -274,8 +299,10 @@ func (h *history) removalMID() string {
 
 // checkRoster requires bob's members to lie within an honest roster no
 // older than the newest change of membership he verified, and his admins
-// within one no older than the newest group change he verified.
-func (h *history) checkRoster(c *session.Conversation, v *shown, fail func(string, ...any)) {
+// within one no older than the newest group change he verified; extra are
+// ids a run may add to both (the gains of the forgeries it tolerates).
+func (h *history) checkRoster(c *session.Conversation, v *shown, extra []string, fail func(string, ...any)) {
+	subset := func(a, b []string) bool { return subset(a, append(slices.Clone(b), extra...)) }
 	fits := func(from int, ok func(r rosterPoint) bool) bool {
 		for j := max(from, 0); j < len(h.rosters); j++ {
 			if ok(h.rosters[j]) {
@@ -483,6 +510,9 @@ func (hs *harness) lastState(tb testing.TB) error {
 	final := h.rosters[len(h.rosters)-1]
 	if !sameSet(c.Members, final.members) || !sameSet(c.Admins, final.admins) {
 		return errorf("roster %v admins %v, want %v admins %v", c.Members, c.Admins, final.members, final.admins)
+	}
+	if n := len(h.titles); n > 0 && c.Title != h.titles[n-1] {
+		return errorf("title %q, want %q", c.Title, h.titles[n-1])
 	}
 	hist, err := e.History(ctx, h.g, "", 0)
 	if err != nil {

@@ -1,0 +1,287 @@
+package attacks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// The extension, part 3: the invariants beyond the base harness's, which
+// all hold too (mutation_test.go).
+//
+//   - admins: bob's confirmed admins lie within an honest roster no older
+//     than the newest group change he verified; his claimed admins are
+//     honest admins, or ids the server put in the create's unsigned admin
+//     list; a roster with claimed admins or unconfirmed members is never
+//     shown as confirmed; no group change by someone who is no admin takes
+//     effect (dave's admin add of himself and removal of carol verify only
+//     while the server's claims make him a claimed admin);
+//   - title: the title bob shows is one an honest member set, or none (or
+//     one that did not open); mallory's (signed in a change after her
+//     removal, or claimed in the server's group_name) only while bob's
+//     verified history does not hold her removal, or holds her change
+//     below it;
+//   - a device that holds history: every event verified in the honest
+//     prefix stays stored and verified, and every key stored as verified
+//     stays so, except mallory's once her removal is verified (a signed
+//     event that justifies re-judging them).
+
+// extRun is the extension's state for one run.
+type extRun struct {
+	h      *history
+	p      *extPlan
+	stored map[string]event.Entry // the prefix's verified entries by sequence id
+	keys   map[string]string      // key versions stored as verified after the prefix → their creator
+}
+
+// newExtHarness builds a world, plays the extension's history chosen by
+// seed and starts the hostile server.
+func newExtHarness(tb testing.TB, seed uint64) *harness {
+	w := newWorld(tb, emulator.WithRateLimit(0, 0))
+	return startHarness(tb, newExtHistory(w, rand.New(rand.NewPCG(seed, 0x65787468))))
+}
+
+// runExt serves the extension's mutation seed to a fresh device of bob's.
+func (hs *harness) runExt(tb testing.TB, seed uint64) (*runOutcome, *extPlan) {
+	m, p := hs.h.mutateExt(rand.New(rand.NewPCG(seed, 0x6d757478)))
+	x := &extRun{h: hs.h, p: p}
+	m.afterStep, m.tolerate, m.check = x.afterStep, x.tolerate, x.check
+	return hs.run(tb, m), p
+}
+
+// afterStep keeps what the prefix round (step 1) stored as verified.
+func (x *extRun) afterStep(ctx context.Context, step int, e *session.Engine, store keystore.Store, fail func(string, ...any)) {
+	if x.p.prefix == 0 || step != 1 {
+		return
+	}
+	hist, err := e.History(ctx, x.h.g, "", 0)
+	if err != nil {
+		if !errors.Is(err, xchat.ErrUnknownConversation) {
+			fail("History after the prefix: %v", err)
+		}
+		return
+	}
+	x.stored, x.keys = map[string]event.Entry{}, map[string]string{}
+	for _, en := range hist {
+		if en.Verified {
+			x.stored[en.SequenceID] = en
+		}
+	}
+	ks, err := store.ConversationKeys(ctx, x.h.g)
+	if err != nil {
+		fail("ConversationKeys after the prefix: %v", err)
+		return
+	}
+	for _, k := range ks {
+		if k.Verified {
+			x.keys[k.Version] = k.CreatedBy
+		}
+		k.Key.Zero()
+	}
+}
+
+// tolerate lets dave's group changes verify when the server's unsigned
+// claims could make him a claimed admin (it inflated the create's admin
+// list with him, or bob holds him as one): the roster says so.
+func (x *extRun) tolerate(c *session.Conversation, en event.Entry) bool {
+	dv := x.h.dv.id
+	return x.h.daveForged[en.MessageID] && (slices.Contains(c.ClaimedAdmins, dv) || slices.Contains(x.p.inflated, dv))
+}
+
+// check runs the extension's checks.
+func (x *extRun) check(ctx context.Context, c *session.Conversation, v *shown, e *session.Engine, store keystore.Store, fail func(string, ...any)) {
+	hist, err := e.History(ctx, x.h.g, "", 0)
+	if err != nil {
+		fail("History: %v", err)
+		return
+	}
+	x.p.claimed = len(c.ClaimedAdmins) > 0
+	gains, malloryShown := x.gains(c, v, hist)
+	x.h.checkRoster(c, v, gains, fail)
+	x.checkClaims(c, gains, fail)
+	x.checkTitle(c, v.removedAt == "" || malloryShown, fail)
+	x.checkKept(ctx, v, hist, store, fail)
+}
+
+// gains returns the ids the forgeries bob verified (and the checks
+// tolerate) add to the roster, and whether a title change of mallory's
+// is among them.
+func (x *extRun) gains(c *session.Conversation, v *shown, hist []event.Entry) (gains []string, malloryTitle bool) {
+	honest := map[string]bool{}
+	for _, it := range x.h.items {
+		honest[it.me.GetMessageID()] = true
+	}
+	for _, en := range hist {
+		if !en.Verified || honest[en.MessageID] || en.Group == nil {
+			continue
+		}
+		if en.SenderID == x.h.mallory.id && !v.afterRemoval(en.SequenceID) || x.tolerate(c, en) {
+			gains = append(gains, en.Group.AdminIDs...)
+			gains = append(gains, en.Group.MemberIDs...)
+			malloryTitle = malloryTitle || en.Group.Kind == event.GroupTitleChanged && en.SenderID == x.h.mallory.id
+		}
+	}
+	return gains, malloryTitle
+}
+
+// checkClaims checks the admins bob holds on unsigned grounds and the
+// roster's state.
+func (x *extRun) checkClaims(c *session.Conversation, gains []string, fail func(string, ...any)) {
+	var ever []string
+	for _, r := range x.h.rosters {
+		ever = append(ever, r.admins...)
+	}
+	for _, a := range c.ClaimedAdmins {
+		if !slices.Contains(ever, a) && !slices.Contains(x.p.inflated, a) && !slices.Contains(gains, a) {
+			fail("claimed admin %s: neither an honest admin nor named by the server's claims (inflated %v)", a, x.p.inflated)
+		}
+	}
+	if (len(c.ClaimedAdmins) > 0 || len(c.UnconfirmedMembers) > 0) && c.Roster == session.RosterConfirmed {
+		fail("roster shown as confirmed with claimed admins %v and unconfirmed members %v", c.ClaimedAdmins, c.UnconfirmedMembers)
+	}
+}
+
+// checkTitle requires the title shown to be an honest one (or none, or
+// one not opened); mallory's only when tolerated.
+func (x *extRun) checkTitle(c *session.Conversation, tolerant bool, fail func(string, ...any)) {
+	switch {
+	case c.Title == "" || slices.Contains(x.h.titles, c.Title) || unopened(c.Title):
+	case tolerant && slices.Contains(x.h.malloryTitles, c.Title):
+	default:
+		fail("title %q shown: no honest member set it (mallory's tolerated: %v)", c.Title, tolerant)
+	}
+}
+
+// unopened reports whether a title shown is a sealed box left unopened
+// (a member who never received the key that sealed it).
+func unopened(title string) bool {
+	b, err := wire.DecodeB64(title)
+	return err == nil && len(b) >= crypto.SecretboxOverhead
+}
+
+// checkKept requires what the prefix stored as verified to stay so.
+func (x *extRun) checkKept(ctx context.Context, v *shown, hist []event.Entry, store keystore.Store, fail func(string, ...any)) {
+	if x.stored == nil {
+		return
+	}
+	justified := func(sender string) bool { return sender == x.h.mallory.id && v.removedAt != "" }
+	now := map[string]event.Entry{}
+	for _, en := range hist {
+		now[en.SequenceID] = en
+	}
+	for seq, was := range x.stored {
+		en, ok := now[seq]
+		switch {
+		case !ok:
+			fail("%s %s verified at %s after the prefix is no longer stored", was.Type, was.MessageID, seq)
+		case en.MessageID != was.MessageID:
+			fail("%s %s verified at %s after the prefix replaced by %s %s", was.Type, was.MessageID, seq, en.Type, en.MessageID)
+		case !en.Verified && !justified(was.SenderID):
+			fail("%s %s by %s verified at %s after the prefix, now unverified (%s)", was.Type, was.MessageID, was.SenderID, seq, en.Error)
+		}
+	}
+	ks, err := store.ConversationKeys(ctx, x.h.g)
+	if err != nil {
+		fail("ConversationKeys: %v", err)
+		return
+	}
+	held := map[string]bool{}
+	for _, k := range ks {
+		held[k.Version] = k.Verified
+		k.Key.Zero()
+	}
+	for version, by := range x.keys {
+		if !held[version] && !justified(by) {
+			fail("key version %s by %s verified after the prefix, now unverified or gone", version, by)
+		}
+	}
+}
+
+// extHistories and extSeeds are how many histories and mutations the
+// extension runs in make test.
+const (
+	extHistories = 3
+	extSeeds     = 60
+)
+
+// extKnownOpen are the extension's seeds whose violations are found and
+// not yet fixed, each with the reason; the summary line counts them.
+var extKnownOpen = map[uint64]string{}
+
+// TestTranscriptMutationsExt serves bob mutations of the extension's
+// histories (admins, titles, a device holding history, pushes mixed with
+// syncs) and checks every invariant; the honest transcript must be taken
+// whole first, its final roster and title reached.
+func TestTranscriptMutationsExt(t *testing.T) {
+	transcripts, violations, known, prefixed, claimed := 0, 0, 0, 0, 0
+	histories, seeds := envCount("MUTATION_EXT_HISTORIES", extHistories), envCount("MUTATION_EXT_SEEDS", extSeeds)
+	for hseed := uint64(1); hseed <= histories; hseed++ {
+		hs := newExtHarness(t, hseed)
+		if err := hs.honestTaken(t); err != nil {
+			t.Errorf("history %d: the honest transcript: %v", hseed, err)
+		}
+		transcripts++
+		for s := uint64(1); s <= seeds; s++ {
+			seed := hseed<<32 | s
+			if only := os.Getenv("MUTATION_ONLY"); only != "" && only != fmt.Sprintf("%#x", seed) {
+				continue
+			}
+			o, p := hs.runExt(t, seed)
+			transcripts++
+			if p.prefix > 0 {
+				prefixed++
+			}
+			if p.claimed {
+				claimed++
+			}
+			if why, open := extKnownOpen[seed]; open && len(o.violations) > 0 {
+				known++
+				t.Logf("KNOWN OPEN (%s) history %d, seed %#x:\n  %s\nmutation:\n  %s", why, hseed, seed, joinLines(o.violations), joinLines(o.m.ops))
+				continue
+			}
+			if len(o.violations) > 0 {
+				violations += len(o.violations)
+				t.Errorf("history %d, seed %#x: %d violations:\n  %s\nmutation:\n  %s", hseed, seed, len(o.violations), joinLines(o.violations), joinLines(o.m.ops))
+			}
+		}
+	}
+	line := fmt.Sprintf("mutations-ext: %d transcripts, %d invariant violations, %d known open, %d on a device holding history, %d with claimed admins",
+		transcripts, violations, known, prefixed, claimed)
+	t.Log(line)
+	addSummary(line)
+}
+
+// FuzzTranscriptMutationExt explores the extension's mutation seeds of
+// one history (scripts/fuzz.sh runs it): every invariant must hold.
+func FuzzTranscriptMutationExt(f *testing.F) {
+	hs := newExtHarness(f, 1)
+	for s := uint64(1); s <= 8; s++ {
+		f.Add(1<<32 | s) // the seeds TestTranscriptMutationsExt runs on this history
+	}
+	// 0x10000000b (with 0x200000008 and 0x30000002d on histories 2 and 3):
+	// mallory's messages pushed above the sync position, her removal
+	// synced below them (forgeries-pushed-before-removal-served).
+	f.Add(uint64(0x10000000b))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		o, _ := hs.runExt(t, seed)
+		if why, open := extKnownOpen[seed]; open && len(o.violations) > 0 {
+			t.Logf("KNOWN OPEN (%s) seed %#x:\n  %s", why, seed, joinLines(o.violations))
+			return
+		}
+		if len(o.violations) > 0 {
+			t.Fatalf("seed %#x: %d violations:\n  %s\nmutation:\n  %s", seed, len(o.violations), joinLines(o.violations), joinLines(o.m.ops))
+		}
+	})
+}
