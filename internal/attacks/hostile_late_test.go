@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -63,18 +62,10 @@ func removalLate(w *world, how int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := h.lateKeyChange(300)
 	if err != nil {
 		return "", err
 	}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 300)
-	kc, err := h.mallory.forger().KeyChange(e, h.nextVersion(10), key,
-		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
-	if err != nil {
-		return "", err
-	}
-	h.malloryKeys = append(h.malloryKeys, key)
 	withheld, err := pageWith(h, []*tevent.MessageEvent{kc, msg}, h.removal)
 	if err != nil {
 		return "", err
@@ -113,9 +104,20 @@ func removalLate(w *world, how int) (string, error) {
 // pageWith serves h's items and extra as one page, newest first, without
 // the event at skip (if any).
 func pageWith(h *history, extra []*tevent.MessageEvent, skip string) (mutPage, error) {
+	return pageOf(h, extra, func(seq string) bool { return seq != skip })
+}
+
+// pageBelow serves h's items below seq as one page, newest first.
+func pageBelow(h *history, seq string) (mutPage, error) {
+	return pageOf(h, nil, func(s string) bool { return decimal.Less(s, seq) })
+}
+
+// pageOf serves as one page, newest first, the items of h that keep
+// takes and extra: key changes in the page's meta, the rest as its data.
+func pageOf(h *history, extra []*tevent.MessageEvent, keep func(seq string) bool) (mutPage, error) {
 	all := make([]*tevent.MessageEvent, 0, len(h.items)+len(extra))
 	for _, it := range h.items {
-		if it.seq() != skip {
+		if keep(it.seq()) {
 			all = append(all, it.me)
 		}
 	}
@@ -128,27 +130,6 @@ func pageWith(h *history, extra []*tevent.MessageEvent, skip string) (mutPage, e
 			return p, err
 		}
 		if me.GetDetail().ConversationKeyChangeEvent != nil {
-			p.keys = append(p.keys, b)
-		} else {
-			p.data = append(p.data, b)
-		}
-	}
-	return p, nil
-}
-
-// pageBelow serves h's items below seq as one page, newest first.
-func pageBelow(h *history, seq string) (mutPage, error) {
-	var p mutPage
-	for i := len(h.items) - 1; i >= 0; i-- {
-		it := h.items[i]
-		if !decimal.Less(it.seq(), seq) {
-			continue
-		}
-		b, err := hostile.EncodeEvent(it.me)
-		if err != nil {
-			return p, err
-		}
-		if it.kc {
 			p.keys = append(p.keys, b)
 		} else {
 			p.data = append(p.data, b)

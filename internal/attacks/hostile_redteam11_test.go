@@ -130,18 +130,10 @@ func attackKeyChangeAtStoredSequence(w *world) (string, error) {
 	h.removal = h.top()
 	h.say(h.alice, "alice after the removal")
 	h.seal()
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := h.lateKeyChange(500)
 	if err != nil {
 		return "", err
 	}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
-	kc, err := h.mallory.forger().KeyChange(e, h.nextVersion(10), key,
-		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
-	if err != nil {
-		return "", err
-	}
-	h.malloryKeys = append(h.malloryKeys, key)
 	var target *mutItem // alice's last message before the removal
 	for _, it := range h.items {
 		if decimal.Less(it.seq(), h.removal) && it.me.GetSenderID() == h.alice.id && it.me.GetDetail().MessageCreateEvent != nil {

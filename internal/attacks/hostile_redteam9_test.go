@@ -1,7 +1,6 @@
 package attacks
 
 import (
-	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -102,19 +101,10 @@ func attackKeyChangeOnEarlierPage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := h.lateKeyChange(500)
 	if err != nil {
 		return "", err
 	}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
-	version := h.nextVersion(10)
-	kc, err := h.mallory.forger().KeyChange(e, version, key,
-		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
-	if err != nil {
-		return "", err
-	}
-	h.malloryKeys = append(h.malloryKeys, key)
 	first, second, err := splitAtRemoval(h)
 	if err != nil {
 		return "", err

@@ -346,6 +346,25 @@ func (h *history) adminAdd(id string) (*tevent.MessageEvent, error) {
 	return h.alice.groupAction(e, &tevent.GroupChange{GroupAdminAdd: &tevent.GroupAdminAddChange{AdminIds: []string{id}}}, p, err)
 }
 
+// lateKeyChange returns mallory's key change to a new key of hers, a
+// version above every honest one, wrapped to everyone, signed after her
+// removal (delta above it); the key joins h.malloryKeys.
+func (h *history) lateKeyChange(delta uint64) (*tevent.MessageEvent, error) {
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(h.removal, delta)
+	kc, err := h.mallory.forger().KeyChange(e, h.nextVersion(10), key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	if err != nil {
+		return nil, err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	return kc, nil
+}
+
 // adminRemove returns alice's signed admin removal of id.
 func (h *history) adminRemove(id string) (*tevent.MessageEvent, error) {
 	e := h.env()
