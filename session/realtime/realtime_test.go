@@ -141,9 +141,16 @@ func TestRealtimeGroupJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitFor(ctx, "the welcome", func() bool { return w.byMID[s.MessageID] == 1 })
-	// The welcome may have been stored by the reconciliation the stream's
-	// connection starts (on a loaded machine it can run after alice's
-	// sends); the pushes then arrive after it, as duplicates.
+	// Pushes into a group before carol holds its roster are held back
+	// (ErrRosterUnknown) and the Follower reconciles instead; on a loaded
+	// machine both the add and the welcome can arrive that early. Once the
+	// welcome is stored, so is the roster: the next message comes by push
+	// (stored, or a duplicate when a reconciliation got there first).
+	next, err := alice.E.SendText(ctx, g, "after the welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(ctx, "the next message", func() bool { return w.byMID[next.MessageID] == 1 })
 	w.waitFor(ctx, "a push", func() bool { return w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate] > 0 })
 	w.mu.Lock()
 	failed, pushed := slices.Clone(w.failed), w.deliveries[session.DeliveryStored]+w.deliveries[session.DeliveryDuplicate]
