@@ -1,0 +1,211 @@
+package attacks
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks on the re-judging of what this account stored above a group
+// change the server served late (session/latejudge.go, h11t): can the
+// server use a late removal or revocation to fail honest events or drop
+// honest members beyond what withholding alone does?
+
+var redteam14Attacks = []attack{
+	{"removal-and-readd-served-late-fails-readmitted", attackRemovalReaddLate},
+}
+
+// readmittedScene is the history of attackRemovalReaddLate: alice adds
+// mallory, removes her, adds her again; mallory, a member again, speaks
+// (msg, under the group key she held). The history's removal is not set:
+// nothing mallory signs in it is after a removal that stands.
+func readmittedScene(w *world) (h *history, removal, readd string, msg *tevent.MessageEvent) {
+	h = newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		w.t.Fatal(err)
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	removal = h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id}
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
+	readd = h.top()
+	v := h.newestVersion()
+	e := h.env()
+	h.push(h.mallory.forger().Message(e, v, h.keys[v], text("mallory, a member again")))
+	h.texts[e.MessageID] = []string{"mallory, a member again"}
+	msg = h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after mallory's return")
+	h.seal()
+	return h, removal, readd, msg
+}
+
+// attackRemovalReaddLate: alice removes mallory and adds her again, and
+// mallory, a member again, speaks. The server withholds the removal and
+// the re-add from bob's first sync (mallory's message verifies: as far as
+// bob knows she never left), then serves both at their places in the
+// next one, in the same page. Stored in order, the removal is re-judged
+// before the re-add above it is stored: unless the walk sees the re-add,
+// mallory's honest message fails and stays failed — which no withholding
+// does (a fresh device served the same transcript verifies it), and which
+// an honest server's push arriving ahead of a sync causes as well.
+func attackRemovalReaddLate(w *world) (string, error) {
+	h, removal, readd, msg := readmittedScene(w)
+	withheld, err := pageOf(h, nil, func(seq string) bool { return seq != removal && seq != readd })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if !first.verified[msg.GetMessageID()] {
+		return "", errorf("setup: mallory's message not verified with her removal and re-add withheld (%v)", first.failed[msg.GetMessageID()])
+	}
+	fresh := hs.run(w.t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
+		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
+	}
+	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case len(o.violations) > 0:
+		return "", errorf("violations: %v", o.violations)
+	case !o.verified[msg.GetMessageID()]:
+		return "", errorf("mallory's message, signed after her re-add, failed once her removal and re-add were served late (%v)", o.failed[msg.GetMessageID()])
+	}
+	return fmt.Sprintf("mallory's message after her re-add kept its verdict (%d members)", len(o.conv.Members)), nil
+}
+
+// countingStore counts the events read from a store (every Events call,
+// in or out of a transaction): the cost of walking the history.
+type countingStore struct {
+	keystore.Store
+	read *atomic.Int64
+}
+
+// countingTx is a transaction of a countingStore.
+type countingTx struct {
+	keystore.Tx
+	read *atomic.Int64
+}
+
+// Events implements keystore.Tx, counting.
+func (t countingTx) Events(ctx context.Context, cid, after string, limit int) ([]keystore.StoredEvent, error) {
+	evs, err := t.Tx.Events(ctx, cid, after, limit)
+	t.read.Add(int64(len(evs)))
+	return evs, err
+}
+
+// Events implements keystore.Tx, counting.
+func (s countingStore) Events(ctx context.Context, cid, after string, limit int) ([]keystore.StoredEvent, error) {
+	return countingTx{s.Store, s.read}.Events(ctx, cid, after, limit)
+}
+
+// Update implements keystore.Store, counting in the transaction.
+func (s countingStore) Update(ctx context.Context, fn func(keystore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx keystore.Tx) error { return fn(countingTx{tx, s.read}) })
+}
+
+// View implements keystore.Store, counting in the snapshot.
+func (s countingStore) View(ctx context.Context, fn func(keystore.Tx) error) error {
+	return s.Store.View(ctx, func(tx keystore.Tx) error { return fn(countingTx{tx, s.read}) })
+}
+
+// lateRemovalsCost plays n removals of mallory (each followed by her
+// re-add) below stored messages by alice: bob's first sync withholds
+// them all, the second serves them. It returns the events bob's store
+// read during the second sync, and whether everything verified.
+func lateRemovalsCost(tb testing.TB, n, stored int) (read int64, err error) {
+	w := newWorld(tb, emulator.WithRateLimit(0, 0))
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return 0, err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	late := map[string]bool{}
+	members := []string{h.alice.id, h.bob.id, h.carol.id}
+	for range n {
+		h.push(h.alice.removal(h.env(), h.mallory.id))
+		late[h.top()] = true
+		h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
+		late[h.top()] = true
+	}
+	for i := range stored {
+		h.say(h.alice, fmt.Sprintf("alice's message %d", i))
+	}
+	h.seal()
+	withheld, err := pageOf(h, nil, func(seq string) bool { return !late[seq] })
+	if err != nil {
+		return 0, err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return 0, err
+	}
+	hs := startHarness(tb, h)
+	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
+	ctx := w.ctx
+	var count atomic.Int64
+	store := countingStore{keystore.NewMemory(), &count}
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return 0, err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		return 0, err
+	}
+	count.Store(0)
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		return 0, err
+	}
+	read = count.Load()
+	hist, err := e.History(ctx, h.g, "", 0)
+	if err != nil {
+		return read, err
+	}
+	for _, en := range hist {
+		if !en.Verified {
+			return read, errorf("%s %s by %s at %s not verified: %s", en.Type, en.MessageID, en.SenderID, en.SequenceID, en.Error)
+		}
+	}
+	return read, nil
+}
+
+// TestLateRemovalsReadCost measures what re-judging costs when the server
+// serves many genuine removals late, below a long stored history: the
+// events bob's store reads in the sync that brings them (counted, not
+// timed). One walk per sync covering all its late changes reads the
+// history above the lowest once; a walk per removal read it once per
+// removal (quadratic).
+func TestLateRemovalsReadCost(t *testing.T) {
+	const n, stored = 40, 600
+	read, err := lateRemovalsCost(t, n, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("rejudge-cost: %d late removals below %d stored events: %d events read", n, stored, read)
+	t.Log(line)
+	addSummary(line)
+	if bound := int64(4 * (stored + 2*n)); read > bound {
+		t.Errorf("the sync read %d events, over %d: re-judging walks the history more than once", read, bound)
+	}
+}
