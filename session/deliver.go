@@ -266,6 +266,9 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
 	err = st.processPages(ctx, singlePage(decodePage(page)), false)
+	if rerr := st.rejudgeLate(ctx); rerr != nil { // a late removal pushed: re-judge above it now
+		err = errors.Join(err, rerr)
+	}
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
 	return err
 }

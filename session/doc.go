@@ -159,7 +159,18 @@
 // (xchat.ErrNotAuthorized); the members and admins such a failed change
 // granted are taken back from the roster (AnomalyRosterDivergence each),
 // and a title it set is undone (the title is the one verified changes set
-// last). A key is usable only once its key change is stored as served, at
+// last). A sync re-judges once, after its last page, in transcript order,
+// for all the late changes it stored (a push at once), so a signed re-add
+// or admin add the same sync brings above a late change restores the
+// member before her events are judged; each stored event is read once per
+// sync however many late changes it brings. What re-judging fails is what a
+// fresh device served the same events would fail, and no more: the server
+// places unsigned sequence ids, so it may serve a genuine removal below a
+// member's honest events, or withhold a re-add until a later sync (what
+// failed then stays failed, the safe direction), as it may reorder or
+// withhold for any device; replays of a stored removal fail
+// (xchat.ErrReplayed) and re-judge nothing, and removals of this account
+// re-judge nothing of its own. A key is usable only once its key change is stored as served, at
 // its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's

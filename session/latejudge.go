@@ -7,23 +7,75 @@ import (
 	"slices"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// rejudgePage is how many stored events rejudgeAbove reads at a time.
+// rejudgePage is how many stored events rejudgeLate reads at a time.
 const rejudgePage = 256
 
-// rejudgeAbove re-judges what this account stored above a group change
-// that takes rights away (ev, verified, just stored: a member removal or
-// an admin revocation) before the change itself: events the server
-// served or pushed ahead of a change it withheld, and then served (or
-// pushed) the change below them. When they were judged, the members it
-// removes passed as members and the admins it revokes as admins. Sequence
-// ids are not signed, and the change's place in the transcript is as much
-// the server's word as the withholding was, but the change is signed by
-// an admin and the safe reading of it is the one that takes rights away:
+// noteLate records a group change that takes rights away (ev, verified,
+// just stored: a member removal or an admin revocation) for re-judging
+// when something is stored above it already: events the server served or
+// pushed ahead of a change it withheld, and then served (or pushed) the
+// change below them. It is recorded in the conversation's bookkeeping
+// (convMeta.Rejudge) in the same transaction, and rejudgeLate walks
+// what is above it: a Sync once, after its last page, for every late
+// change it stored; Engine.Deliver at once. Events are stored oldest
+// first, so in a sync served in order nothing is stored above the change
+// when it is stored: nothing is recorded.
+func (e *Engine) noteLate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	g := ev.GroupChange
+	if !IsGroup(cid) || !ev.Verified || ev.Err != nil || g == nil || len(takenFrom(g, e.userID)) == 0 {
+		return nil
+	}
+	above, err := tx.Events(ctx, cid, ev.SequenceID, 1)
+	if err != nil {
+		return fmt.Errorf("session: reading history: %w", err)
+	}
+	for i := range above {
+		above[i].Body.Zero()
+	}
+	if len(above) == 0 {
+		return nil
+	}
+	c, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	m := loadMeta(c)
+	if slices.Contains(m.Rejudge, ev.SequenceID) {
+		return nil
+	}
+	m.Rejudge = append(m.Rejudge, ev.SequenceID)
+	c.Meta = m.encode()
+	return tx.PutConversation(ctx, c)
+}
+
+// takenFrom returns whom group change g takes rights from (this account
+// aside): the members a removal removes, the admins a revocation revokes.
+func takenFrom(g *event.GroupChange, self string) []string {
+	var ids []string
+	switch g.Kind {
+	case event.GroupMembersRemoved:
+		ids = g.MemberIDs
+	case event.GroupAdminsRemoved:
+		ids = g.AdminIDs
+	}
+	return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == self })
+}
+
+// rejudgeLate re-judges what this account stored above the late changes
+// noteLate recorded for cid, in one walk in transcript order from the
+// lowest (each stored event read once, however many late changes a sync
+// brings), and clears the record. When the events above a change were
+// judged, the members it removes passed as members and the admins it
+// revokes as admins. Sequence ids are not signed, and a change's place in
+// the transcript is as much the server's word as the withholding was,
+// but the change is signed by an admin and the safe reading of it is the
+// one that takes rights away:
 //
 //   - what a removed member signed above the removal, until a signed add
 //     re-admits her, is marked failed (xchat.ErrNotMember), and a conversation
@@ -36,26 +88,27 @@ const rejudgePage = 256
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
 //
-// Each is reported (AnomalyRosterDivergence, Related the change).
-// Events are stored oldest first, so in a sync served in order nothing is
-// stored above the change yet when it is stored: the walk reads nothing.
-func (e *Engine) rejudgeAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) ([]event.Anomaly, error) {
-	g := ev.GroupChange
-	if !IsGroup(cid) || !ev.Verified || ev.Err != nil || g == nil {
+// Each is reported (AnomalyRosterDivergence, Related the change). The
+// walk runs once everything the sync brought is stored, so a signed
+// re-add (or admin add) the same sync stores above a late removal (or
+// revocation) restores the member before her events are judged, wherever
+// the server's pages (or the sync's batches) cut between them: judged
+// change by change as each was stored, her honest events above the re-add
+// failed for good.
+func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([]event.Anomaly, error) {
+	c, err := tx.Conversation(ctx, cid)
+	if errors.Is(err, keystore.ErrNotFound) {
 		return nil, nil
 	}
-	j := &rejudge{cid: cid, change: ev.SequenceID, removed: map[string]bool{}, demoted: map[string]bool{}}
-	switch g.Kind {
-	case event.GroupMembersRemoved:
-		j.mark(j.removed, g.MemberIDs, e.userID)
-	case event.GroupAdminsRemoved:
-		j.mark(j.demoted, g.AdminIDs, e.userID)
-	default:
+	if err != nil {
+		return nil, fmt.Errorf("session: reading conversation: %w", err)
+	}
+	pending := loadMeta(c).Rejudge
+	if len(pending) == 0 {
 		return nil, nil
 	}
-	if len(j.removed)+len(j.demoted) == 0 {
-		return nil, nil
-	}
+	slices.SortFunc(pending, decimal.Compare)
+	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, pending: pending}
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -63,17 +116,27 @@ func (e *Engine) rejudgeAbove(ctx context.Context, tx keystore.Tx, cid string, e
 		return nil, err
 	}
 	if j.retitle {
-		return j.found, e.restoreTitle(ctx, tx, cid)
+		if err := e.restoreTitle(ctx, tx, cid); err != nil {
+			return nil, err
+		}
 	}
-	return j.found, nil
+	if c, err = e.conversationRecord(ctx, tx, cid); err != nil {
+		return nil, err
+	}
+	m := loadMeta(c)
+	m.Rejudge = nil
+	c.Meta = m.encode()
+	return j.found, tx.PutConversation(ctx, c)
 }
 
-// rejudge is one walk of rejudgeAbove.
+// rejudge is one walk of rejudgeLate.
 type rejudge struct {
-	cid, change string
-	// removed and demoted are those the change took rights from, not
-	// restored yet by a signed change above it.
-	removed, demoted map[string]bool
+	cid, self string
+	// pending are the late changes not reached yet, oldest first.
+	pending []string
+	// removed and demoted map those the changes reached took rights from,
+	// not restored yet by a signed change above them, to the change.
+	removed, demoted map[string]string
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
@@ -81,25 +144,30 @@ type rejudge struct {
 	retitle bool
 }
 
-// mark records ids in set, this account aside.
-func (j *rejudge) mark(set map[string]bool, ids []string, self string) {
-	for _, id := range ids {
-		if id != self {
-			set[id] = true
-		}
-	}
-}
-
-// walk reads the stored events above the change in transcript order.
+// walk reads the stored events from the lowest late change up in
+// transcript order; while no change reached takes rights from anyone, it
+// skips to the next late change.
 func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
-	after := j.change
-	for len(j.removed)+len(j.demoted) > 0 {
+	after := ""
+	for {
+		if len(j.removed)+len(j.demoted) == 0 {
+			j.pending = slices.DeleteFunc(j.pending, func(seq string) bool { return after != "" && !decimal.Less(after, seq) })
+			if len(j.pending) == 0 {
+				return nil
+			}
+			next := j.pending[0]
+			if err := j.enterAt(ctx, tx, next); err != nil {
+				return err
+			}
+			after = next
+			continue
+		}
 		evs, err := tx.Events(ctx, j.cid, after, rejudgePage)
 		if err != nil {
 			return fmt.Errorf("session: reading history: %w", err)
 		}
 		for i := range evs {
-			if err := j.judge(ctx, tx, &evs[i]); err != nil {
+			if err := j.step(ctx, tx, &evs[i]); err != nil {
 				return err
 			}
 		}
@@ -108,10 +176,56 @@ func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
 		}
 		after = evs[len(evs)-1].SequenceID
 	}
+}
+
+// enterAt starts the walk at the late change stored at seq.
+func (j *rejudge) enterAt(ctx context.Context, tx keystore.Tx, seq string) error {
+	j.pending = slices.DeleteFunc(j.pending, func(s string) bool { return s == seq })
+	ev, err := eventAt(ctx, tx, j.cid, seq)
+	if err != nil {
+		return fmt.Errorf("session: reading history: %w", err)
+	}
+	if ev != nil {
+		g := entryFromStored(j.cid, ev).Group
+		ev.Body.Zero()
+		j.enter(seq, ev.Verified, g)
+	}
 	return nil
 }
 
-// judge re-judges one stored event above the change.
+// enter adds what the late change g stored at seq takes away, when it
+// stands (verified).
+func (j *rejudge) enter(seq string, verified bool, g *event.GroupChange) {
+	if !verified || g == nil {
+		return // failed meanwhile: it takes nothing away
+	}
+	set := j.removed
+	if g.Kind == event.GroupAdminsRemoved {
+		set = j.demoted
+	}
+	for _, id := range takenFrom(g, j.self) {
+		set[id] = seq
+	}
+}
+
+// step re-judges one stored event of the walk, and enters it when it is
+// a late change that stands.
+func (j *rejudge) step(ctx context.Context, tx keystore.Tx, ev *keystore.StoredEvent) error {
+	if !slices.Contains(j.pending, ev.SequenceID) {
+		return j.judge(ctx, tx, ev)
+	}
+	j.pending = slices.DeleteFunc(j.pending, func(s string) bool { return s == ev.SequenceID })
+	g := entryFromStored(j.cid, ev).Group
+	seq := ev.SequenceID
+	if err := j.judge(ctx, tx, ev); err != nil {
+		return err
+	}
+	j.enter(seq, ev.Verified, g)
+	return nil
+}
+
+// judge re-judges one stored event above the late changes entered (a
+// failed one is left unverified in ev too).
 func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.StoredEvent) error {
 	defer ev.Body.Zero()
 	if !ev.Verified {
@@ -119,11 +233,13 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	}
 	en := entryFromStored(j.cid, ev)
 	var cause error
+	change := j.removed[ev.SenderID]
 	switch {
-	case j.removed[ev.SenderID]:
-		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", xchat.ErrNotMember, ev.SenderID, j.change)
-	case j.demoted[ev.SenderID] && needsAdmin(en.Group, ev.SenderID):
-		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, j.change)
+	case change != "":
+		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", xchat.ErrNotMember, ev.SenderID, change)
+	case j.demoted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
+		change = j.demoted[ev.SenderID]
+		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
 	default:
 		j.restore(en.Group)
 		return nil
@@ -131,7 +247,8 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if err := flipEntry(ctx, tx, j.cid, ev.SequenceID, cause); err != nil {
 		return err
 	}
-	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: j.change})
+	ev.Verified = false // a late change further up does not enter
+	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: change})
 	j.grantedBy(en.Group)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone

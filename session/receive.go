@@ -90,7 +90,11 @@ func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys
 	if err != nil {
 		return err
 	}
-	_, conflicts, found, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
+	_, conflicts, err := e.storeEventsTx(ctx, tx, cid, []*event.Event{ev}, pass)
+	if err != nil {
+		return err
+	}
+	found, err := e.rejudgeLate(ctx, tx, cid)
 	if err != nil {
 		return err
 	}

@@ -152,8 +152,14 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
-	if err := st.run(ctx, srv); err != nil {
-		return res, err
+	runErr := st.run(ctx, srv)
+	// Re-judge above the late changes the pages stored (committed), also
+	// when the sync stopped early.
+	if err := st.rejudgeLate(ctx); err != nil {
+		return res, errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		return res, runErr
 	}
 	if err := st.joinStored(ctx, e.store); err != nil {
 		return res, err
@@ -171,6 +177,28 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 		e.refreshGroupTitle(ctx, cid)
 	}
 	return res, e.rosterResult(ctx, res)
+}
+
+// rejudgeLate re-judges, in one transaction, what is stored above the
+// late changes this sync (or one stopped before) stored (see
+// Engine.rejudgeLate), reporting what failed.
+func (s *syncState) rejudgeLate(ctx context.Context) error {
+	c, err := s.e.store.Conversation(ctx, s.cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("session: reading conversation: %w", err)
+	case len(loadMeta(c).Rejudge) == 0:
+		return nil // nothing late: no write transaction
+	}
+	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
+		found, err := s.e.rejudgeLate(ctx, tx, s.cid)
+		if err == nil {
+			s.res.Anomalies = append(s.res.Anomalies, found...)
+		}
+		return err
+	})
 }
 
 // rosterResult fills in res.Roster and res.RosterSince.
@@ -367,11 +395,10 @@ func (s *syncState) note(ev *event.Event) {
 
 // store records events in tx and queues the new ones for fn.
 func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
-	fresh, conflicts, found, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
+	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
-	s.res.Anomalies = append(s.res.Anomalies, found...)
 	for i, ev := range evs {
 		if fresh[i] {
 			s.note(ev)
@@ -395,9 +422,10 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Even
 // checks. An event whose sequence id is already stored is not replaced:
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. Events without a valid sequence id are not stored
-// but count as fresh. found are the anomalies of re-judging what was
-// stored above a member removal (see rejudgeAbove).
-func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, found []event.Anomaly, err error) {
+// but count as fresh. A member removal or admin revocation stored below
+// events stored already is recorded for re-judging what is above it (see
+// noteLate); the caller runs rejudgeLate.
+func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	for i, ev := range evs {
@@ -407,7 +435,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		}
 		held, err := storedCopy(ctx, tx, cid, ev)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		switch held {
 		case heldSame:
@@ -419,16 +447,14 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		fresh[i] = true
 		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 		if title != nil {
 			titles[i] = *title
 		}
-		late, err := e.rejudgeAbove(ctx, tx, cid, ev)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("session: storing events: %w", err)
+		if err := e.noteLate(ctx, tx, cid, ev); err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
-		found = append(found, late...)
 	}
 	// The roster is applied; callers see the group changes as stored, with
 	// the title opened (the wire form stays in Raw).
@@ -437,7 +463,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		g.Title = t
 		evs[i].GroupChange = &g
 	}
-	return fresh, conflicts, found, nil
+	return fresh, conflicts, nil
 }
 
 // held says what the store holds under an event's sequence id.

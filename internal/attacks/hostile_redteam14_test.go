@@ -2,11 +2,15 @@ package attacks
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 
@@ -207,5 +211,56 @@ func TestLateRemovalsReadCost(t *testing.T) {
 	addSummary(line)
 	if bound := int64(4 * (stored + 2*n)); read > bound {
 		t.Errorf("the sync read %d events, over %d: re-judging walks the history more than once", read, bound)
+	}
+}
+
+// TestLateRevocationReplayedRejudgesNothing: alice revokes mallory's
+// admin rights, grants them again, and mallory adds dave; bob's device
+// stores all of it. The server then re-serves the genuine revocation
+// under a new sequence id between the re-grant and the add (below the
+// stored tip, as a late change). A replay fails (ErrReplayed) and must
+// re-judge nothing: the add keeps its verdict and dave his place.
+func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
+	w := newWorld(t)
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		t.Fatal(err)
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.items[len(h.items)-1]
+	h.push(h.adminAdd(h.mallory.id))
+	regrant := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.mallory.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id}))
+	add := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after the add")
+	h.seal()
+	replay := cloneItem(revocation)
+	replay.me.SequenceID, replay.me.PreviousSequenceID = strp(hostile.NextSequenceID(regrant, 7)), strp(regrant)
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := pageWith(h, []*tevent.MessageEvent{replay.me}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	o := hs.run(t, &mutation{rounds: [][]mutPage{{whole}, {replayed}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case len(o.violations) > 0:
+		t.Fatalf("violations: %v", o.violations)
+	case o.conv == nil:
+		t.Fatalf("no conversation after the syncs: %v", o.syncErrs)
+	case !errors.Is(o.failed[replay.me.GetMessageID()], xchat.ErrReplayed) && o.verified[replay.me.GetMessageID()]:
+		t.Errorf("the replayed revocation was not refused: %v", o.failed[replay.me.GetMessageID()])
+	case !o.verified[add.GetMessageID()]:
+		t.Errorf("mallory's add after the re-grant failed once the revocation was replayed below it")
+	case !slices.Contains(o.conv.Members, h.dv.id):
+		t.Errorf("dave dropped from bob's roster %v by a replayed revocation", o.conv.Members)
 	}
 }
