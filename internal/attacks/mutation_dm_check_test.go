@@ -58,6 +58,8 @@ type dmOutcome struct {
 	violations []string
 	m          *dmMutation
 	tofu       bool // mallory's key set reached bob through a first contact or a reported change
+	firstTOFU  bool // through the first listing bob's device received
+	kept       int  // events the extension's prefix stored as verified (and checked kept)
 	verified   bool // a Verify succeeded
 	sent       bool // the probe was sealed (written)
 	hist       []event.Entry
@@ -79,6 +81,7 @@ type dmRun struct {
 	// is alice's word as far as bob can know.
 	pinnedOld bool
 	trusted   map[string]bool      // identity SPKI (as string) bob may wrap to
+	kept      *dmKept              // what the honest prefix stored as verified (the extension)
 	ctx       context.Context      // one run's deadline
 	fail      func(string, ...any) // records a violation
 	debug     func(format string, a ...any)
@@ -100,6 +103,9 @@ func (hs *dmHarness) run(tb testing.TB, m *dmMutation) *dmOutcome {
 	hs.srv.set(m.mutation)
 	hs.keys.setPlan(h, m.keyPlan)
 	defer hs.keys.setPlan(nil, nil)
+	if m.ext != nil && m.ext.holdKeys {
+		hs.keys.hold() // the prefix meets alice's real listing; the plan starts after it
+	}
 	if err := session.ImportBackup(ctx, r.store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
 		tb.Fatal(err)
 	}
@@ -115,6 +121,9 @@ func (hs *dmHarness) run(tb testing.TB, m *dmMutation) *dmOutcome {
 	r.probe()
 	r.checkDMEvents()
 	r.checkDMKeys()
+	if m.ext != nil {
+		r.checkKeptDM()
+	}
 	return r.out
 }
 
@@ -175,6 +184,9 @@ func (r *dmRun) syncRounds() {
 			r.fail("sync round %d failed: %v", i, err)
 		}
 		r.notePin(fmt.Sprintf("after sync round %d", i))
+		if i == 0 && m.ext != nil {
+			r.afterPrefix()
+		}
 	}
 	r.deliverDM(len(m.rounds))
 	r.notePin("after the last push")
@@ -278,6 +290,9 @@ func (r *dmRun) trustFromListings() {
 	// Receiving is trust on first use under both policies: a key set the
 	// first listing or a reported change names verifies what it signs.
 	r.out.tofu = seen[string(h.spki(h.malloryKeys))]
+	if answers := r.hs.keys.answers(); len(answers) > 0 {
+		r.out.firstTOFU = slices.ContainsFunc(answers[0], func(p api.PublicKey) bool { return string(h.spki(p)) == string(h.spki(h.malloryKeys)) })
+	}
 	if r.m.strict {
 		return // only what Verify accepted
 	}

@@ -55,12 +55,30 @@ type keyServer struct {
 	calls  int
 	served [][]api.PublicKey // every answer given, in order
 	h      *dmHistory
+	// holding: every call is answered honestly (and not counted in the
+	// plan) until release; the extension holds while bob's device syncs
+	// the honest prefix (mutation_dmext_test.go).
+	holding bool
+}
+
+// hold answers honestly until release.
+func (k *keyServer) hold() {
+	k.mu.Lock()
+	k.holding = true
+	k.mu.Unlock()
+}
+
+// release starts the plan.
+func (k *keyServer) release() {
+	k.mu.Lock()
+	k.holding = false
+	k.mu.Unlock()
 }
 
 // setPlan installs the plan of the next run.
 func (k *keyServer) setPlan(h *dmHistory, plan []keyOp) {
 	k.mu.Lock()
-	k.h, k.plan, k.calls, k.served = h, plan, 0, nil
+	k.h, k.plan, k.calls, k.served, k.holding = h, plan, 0, nil, false
 	k.mu.Unlock()
 }
 
@@ -103,10 +121,10 @@ func (k *keyServer) answer(keys []api.PublicKey, single bool) []api.PublicKey {
 		return honest
 	}
 	op := keyHonest
-	if len(k.plan) > 0 {
+	if len(k.plan) > 0 && !k.holding {
 		op = k.plan[min(k.calls, len(k.plan)-1)]
+		k.calls++
 	}
-	k.calls++
 	out := k.h.listing(op, honest)
 	for i := range out {
 		out[i].UserID = k.alice
@@ -157,6 +175,7 @@ type dmMutation struct {
 	strict  bool // bob's fresh device runs TrustStrict
 	probes  bool // bob also tries Verify with numbers he was not shown
 	refresh bool // bob's keys are refreshed between SafetyNumber and Verify
+	ext     *dmExtPlan // the extension's: a device that syncs an honest prefix first (nil: none)
 }
 
 // mutateDM draws a mutation of h from rng.
