@@ -172,9 +172,9 @@ func bumpVersion(tb testing.TB, v string, delta int64) string {
 type dmMutation struct {
 	*mutation
 	keyPlan []keyOp
-	strict  bool // bob's fresh device runs TrustStrict
-	probes  bool // bob also tries Verify with numbers he was not shown
-	refresh bool // bob's keys are refreshed between SafetyNumber and Verify
+	strict  bool       // bob's fresh device runs TrustStrict
+	probes  bool       // bob also tries Verify with numbers he was not shown
+	refresh bool       // bob's keys are refreshed between SafetyNumber and Verify
 	ext     *dmExtPlan // the extension's: a device that syncs an honest prefix first (nil: none)
 }
 
