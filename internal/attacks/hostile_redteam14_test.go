@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
@@ -24,6 +25,7 @@ import (
 
 var redteam14Attacks = []attack{
 	{"removal-and-readd-served-late-fails-readmitted", attackRemovalReaddLate},
+	{"late-revocation-takes-back-redundant-admin-add", attackRedundantAdminAddLate},
 }
 
 // readmittedScene is the history of attackRemovalReaddLate: alice adds
@@ -91,6 +93,68 @@ func attackRemovalReaddLate(w *world) (string, error) {
 		return "", errorf("mallory's message, signed after her re-add, failed once her removal and re-add were served late (%v)", o.failed[msg.GetMessageID()])
 	}
 	return fmt.Sprintf("mallory's message after her re-add kept its verdict (%d members)", len(o.conv.Members)), nil
+}
+
+// attackRedundantAdminAddLate: alice makes mallory an admin and revokes
+// it; mallory, no admin any more, signs an admin add naming alice (an
+// admin already: a no-op), and alice then makes carol an admin. The
+// server withholds the revocation from bob's first sync, so mallory's
+// admin add verifies (changing nothing), then serves the revocation at its
+// place. Re-judging fails mallory's add, rightly; unless taking back what
+// it granted spares those it granted nothing (alice held her rights from
+// the create), alice loses her admin rights on bob's device — which
+// neither withholding (the add is a no-op) nor a fresh device served the
+// whole transcript (the add fails, alice stays) does — and her later
+// admin actions fail with her. (A member add naming a member
+// already is refused as it is read: its signed lists do not split.)
+func attackRedundantAdminAddLate(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's grant
+	redundant, err := h.adminChange(h.mallory, e, crypto.KindGroupAdminAdd, h.alice.id)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminAdd(h.carol.id))
+	grant := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after making carol an admin")
+	h.seal()
+	withheld, err := pageWith(h, []*tevent.MessageEvent{redundant}, revocation)
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{redundant}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if !first.verified[redundant.GetMessageID()] {
+		return "", errorf("setup: mallory's admin add of alice not verified with the revocation withheld (%v)", first.failed[redundant.GetMessageID()])
+	}
+	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case len(o.violations) > 0:
+		return "", errorf("violations: %v", o.violations)
+	case o.verified[redundant.GetMessageID()]:
+		return "", errorf("mallory's admin add after her revocation still shown verified")
+	case !slices.Contains(o.conv.Admins, h.alice.id):
+		return "", errorf("alice, an admin since the create, lost her admin rights on bob's device (admins %v)", o.conv.Admins)
+	case !o.verified[grant.GetMessageID()] || !slices.Contains(o.conv.Admins, h.carol.id):
+		return "", errorf("alice's admin grant to carol lost (verified %v, admins %v)", o.verified[grant.GetMessageID()], o.conv.Admins)
+	}
+	return fmt.Sprintf("mallory's add re-judged, alice kept her rights (%d admins)", len(o.conv.Admins)), nil
 }
 
 // countingStore counts the events read from a store (every Events call,
