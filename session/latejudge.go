@@ -2,6 +2,9 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,7 +87,9 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     an admin, until a signed admin add restores her, is marked failed
 //     (xchat.ErrNotAuthorized);
 //   - what such a failed group change granted is taken back from the
-//     roster: the members it added, the admins it named. What it took
+//     roster: the members it added, the admins it named, but not from
+//     those who held that place or right already when it was applied
+//     (noteHeld): a no-op grant takes nothing back. What it took
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
 //
@@ -249,7 +254,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	}
 	ev.Verified = false // a late change further up does not enter
 	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: change})
-	j.grantedBy(en.Group)
+	held, err := heldBy(ctx, tx, j.cid, ev.SequenceID)
+	if err != nil {
+		return err
+	}
+	j.grantedBy(en.Group, held)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone
 	}
@@ -298,18 +307,85 @@ func (j *rejudge) restore(g *event.GroupChange) {
 	}
 }
 
-// grantedBy notes what a failed group change granted.
-func (j *rejudge) grantedBy(g *event.GroupChange) {
+// grantedBy notes what a failed group change granted: the ids it names,
+// but those that held the right already when it was applied (held, see
+// noteHeld): a grant that changed nothing for them takes nothing back.
+func (j *rejudge) grantedBy(g *event.GroupChange, held []string) {
 	if g == nil {
 		return
 	}
 	switch g.Kind {
 	case event.GroupMembersAdded:
-		j.dropMembers = append(j.dropMembers, g.MemberIDs...)
-		j.dropAdmins = append(j.dropAdmins, g.MemberIDs...)
+		granted := without(g.MemberIDs, held)
+		j.dropMembers = append(j.dropMembers, granted...)
+		j.dropAdmins = append(j.dropAdmins, granted...)
 	case event.GroupAdminsAdded:
-		j.dropAdmins = append(j.dropAdmins, g.AdminIDs...)
+		j.dropAdmins = append(j.dropAdmins, without(g.AdminIDs, held)...)
 	}
+}
+
+// rosterHolders are who held a member's place and who an admin's rights
+// before a group change (see noteHeld).
+type rosterHolders struct{ members, admins []string }
+
+// holders returns who holds a place and who admin rights in r now.
+func (r *rosterRec) holders() rosterHolders {
+	return rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed)}
+}
+
+// noteHeld records, for a verified member add or admin add just applied,
+// the ids it names that held what it grants before it (before): a member
+// already, or an admin already. Should a late removal or revocation fail
+// the change, taking back what it granted must not take from them what
+// they held without it (rejudge.grantedBy): an ex-admin's add naming an
+// admin or a member who already was one would otherwise cost them their
+// place — which neither withholding the removal (the add is a no-op) nor a
+// fresh device (the add fails) does.
+func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, before rosterHolders) error {
+	g := ev.GroupChange
+	if g == nil {
+		return nil
+	}
+	var held []string
+	switch g.Kind {
+	case event.GroupMembersAdded:
+		held = slices.DeleteFunc(slices.Clone(g.MemberIDs), func(id string) bool { return !slices.Contains(before.members, id) })
+	case event.GroupAdminsAdded:
+		held = slices.DeleteFunc(slices.Clone(g.AdminIDs), func(id string) bool { return !slices.Contains(before.admins, id) })
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(held)
+	if err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	if err := tx.SetValue(ctx, grantHeldKey(cid, ev.SequenceID), b); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// heldBy returns what noteHeld recorded for the change at seq (nil: none).
+func heldBy(ctx context.Context, tx keystore.Tx, cid, seq string) ([]string, error) {
+	b, err := tx.Value(ctx, grantHeldKey(cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	var held []string
+	if json.Unmarshal(b, &held) != nil {
+		return nil, nil // a damaged record: take back as before
+	}
+	return held, nil
+}
+
+// grantHeldKey names noteHeld's record of the change at seq of cid.
+func grantHeldKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-held/" + hex.EncodeToString(h[:])
 }
 
 // takeBack removes from the roster what failed group changes granted.

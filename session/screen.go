@@ -328,8 +328,11 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	var res stepResult
 	switch {
 	case ev.Verified:
+		before := r.holders()
 		if res = r.step(env, ev); res.err != nil {
 			reject(ev, res.err)
+		} else if err := noteHeld(ctx, tx, cid, ev, before); err != nil {
+			return err
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {
