@@ -328,3 +328,66 @@ func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
 		t.Errorf("dave dropped from bob's roster %v by a replayed revocation", o.conv.Members)
 	}
 }
+
+// TestLateRevocationFailsWhatTheUnadmittedSigned: alice revokes mallory's
+// admin rights; mallory, no admin any more, adds dave, and dave speaks.
+// With the revocation withheld from bob's first sync, the add and dave's
+// message verify; served late, the revocation fails the add and takes
+// dave's place back — and what dave signed above the failed add, as a
+// member only by it, fails too, as on a fresh device served the whole
+// transcript (a withholding server's outcome is no better for dave).
+func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
+	w := newWorld(t)
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		t.Fatal(err)
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500)
+	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 700)
+	v := h.newestVersion()
+	said, err := h.dv.forger().Message(e, v, h.keys[v], text("dave, let in by mallory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	extra := []*tevent.MessageEvent{add, said}
+	withheld, err := pageWith(h, extra, revocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := pageWith(h, extra, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	first := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if !first.verified[said.GetMessageID()] {
+		t.Fatalf("setup: dave's message not verified with the revocation withheld (%v)", first.failed[said.GetMessageID()])
+	}
+	fresh := hs.run(t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	o := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	switch {
+	case fresh.verified[said.GetMessageID()]:
+		t.Fatalf("setup: a fresh device served the whole transcript verifies dave's message")
+	case o.conv == nil:
+		t.Fatalf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.dv.id):
+		t.Errorf("dave stays on bob's roster %v", o.conv.Members)
+	case o.verified[said.GetMessageID()]:
+		t.Errorf("dave's message, signed as a member only by mallory's failed add, still verified")
+	}
+}
