@@ -158,7 +158,8 @@
 // the revoked admin made there that needs an admin is marked failed
 // (xchat.ErrNotAuthorized); the members and admins such a failed change
 // granted are taken back from the roster (AnomalyRosterDivergence each;
-// not from those who held that place or right before it),
+// not from those who held that place or right before it), what a member
+// such a change let in signed above it is marked failed (xchat.ErrNotMember),
 // and a title it set is undone (the title is the one verified changes set
 // last). A sync re-judges once, after its last page, in transcript order,
 // for all the late changes it stored (a push at once), so a signed re-add

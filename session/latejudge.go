@@ -89,7 +89,9 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //   - what such a failed group change granted is taken back from the
 //     roster: the members it added, the admins it named, but not from
 //     those who held that place or right already when it was applied
-//     (noteHeld): a no-op grant takes nothing back. What it took
+//     (noteHeld): a no-op grant takes nothing back. What a member it let
+//     in signed above it, until a signed add admits her, is marked failed
+//     (xchat.ErrNotMember) as a removed member's is. What it took
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
 //
@@ -113,7 +115,7 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 		return nil, nil
 	}
 	slices.SortFunc(pending, decimal.Compare)
-	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, pending: pending}
+	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, pending: pending}
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -142,6 +144,10 @@ type rejudge struct {
 	// removed and demoted map those the changes reached took rights from,
 	// not restored yet by a signed change above them, to the change.
 	removed, demoted map[string]string
+	// unadmitted maps the members a failed member add let in (and nothing
+	// else did) to that add: what they sign above it fails too, until a
+	// signed add admits them.
+	unadmitted map[string]string
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
@@ -155,7 +161,7 @@ type rejudge struct {
 func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
 	after := ""
 	for {
-		if len(j.removed)+len(j.demoted) == 0 {
+		if len(j.removed)+len(j.demoted)+len(j.unadmitted) == 0 {
 			j.pending = slices.DeleteFunc(j.pending, func(seq string) bool { return after != "" && !decimal.Less(after, seq) })
 			if len(j.pending) == 0 {
 				return nil
@@ -242,6 +248,9 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	switch {
 	case change != "":
 		cause = fmt.Errorf("%w: %s was removed at %s, which the server served after this event", xchat.ErrNotMember, ev.SenderID, change)
+	case j.unadmitted[ev.SenderID] != "":
+		change = j.unadmitted[ev.SenderID]
+		cause = fmt.Errorf("%w: %s was let in by the group change at %s, which failed once a change the server served late was read", xchat.ErrNotMember, ev.SenderID, change)
 	case j.demoted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
@@ -258,7 +267,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if err != nil {
 		return err
 	}
-	j.grantedBy(en.Group, held)
+	j.grantedBy(ev.SequenceID, en.Group, held)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone
 	}
@@ -294,6 +303,7 @@ func (j *rejudge) restore(g *event.GroupChange) {
 	case event.GroupMembersAdded:
 		for _, id := range g.MemberIDs {
 			delete(j.removed, id)
+			delete(j.unadmitted, id)
 		}
 		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(g.MemberIDs, id) })
 		for _, id := range g.CurrentAdminIDs {
@@ -307,10 +317,10 @@ func (j *rejudge) restore(g *event.GroupChange) {
 	}
 }
 
-// grantedBy notes what a failed group change granted: the ids it names,
+// grantedBy notes what the failed group change at seq granted: the ids it names,
 // but those that held the right already when it was applied (held, see
 // noteHeld): a grant that changed nothing for them takes nothing back.
-func (j *rejudge) grantedBy(g *event.GroupChange, held []string) {
+func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
 	if g == nil {
 		return
 	}
@@ -319,6 +329,11 @@ func (j *rejudge) grantedBy(g *event.GroupChange, held []string) {
 		granted := without(g.MemberIDs, held)
 		j.dropMembers = append(j.dropMembers, granted...)
 		j.dropAdmins = append(j.dropAdmins, granted...)
+		for _, id := range granted {
+			if id != j.self && j.unadmitted[id] == "" {
+				j.unadmitted[id] = seq
+			}
+		}
 	case event.GroupAdminsAdded:
 		j.dropAdmins = append(j.dropAdmins, without(g.AdminIDs, held)...)
 	}
