@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
-	"strings"
 
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -176,25 +174,10 @@ type File struct {
 func (c *Context) SendFile(f File) (*session.Sent, error) {
 	t := f.Type
 	if t == 0 {
-		t = mediaTypeOf(f.Name)
+		t = event.MediaTypeOf(f.Name)
 	}
 	return c.bot.e.Send(c, c.entry.ConversationID, session.Outgoing{Text: f.Caption, Media: &session.Media{
 		Data: bytes.NewReader(f.Data), Size: int64(len(f.Data)), Filename: f.Name, Type: t}})
-}
-
-// mediaTypeOf guesses an attachment's type from its name.
-func mediaTypeOf(name string) event.MediaType {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".png", ".jpg", ".jpeg", ".webp", ".heic":
-		return event.MediaImage
-	case ".gif":
-		return event.MediaGIF
-	case ".mp4", ".mov", ".webm", ".m4v":
-		return event.MediaVideo
-	case ".mp3", ".m4a", ".ogg", ".wav", ".aac", ".opus":
-		return event.MediaAudio
-	}
-	return event.MediaFile
 }
 
 // Media is an encrypted attachment of the message; nothing is downloaded

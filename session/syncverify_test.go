@@ -31,6 +31,9 @@ type gateStore struct {
 	keystore.Store
 	mu   sync.Mutex
 	gate chan struct{} // nil: open
+	// held is closed once a peer key read waits at the shut gate: the
+	// fetch verifier has taken its first page.
+	held chan struct{}
 	// failSet, when set, is asked before each single write outside a
 	// transaction (staging in the keystore is one), and fails it with
 	// the error it returns.
@@ -52,6 +55,10 @@ func (g *gateStore) SetValue(ctx context.Context, name string, v []byte) error {
 func (g *gateStore) PeerKeys(ctx context.Context, userID string) ([]keystore.PeerKey, error) {
 	g.mu.Lock()
 	gate := g.gate
+	if gate != nil && g.held != nil {
+		close(g.held)
+		g.held = nil
+	}
 	g.mu.Unlock()
 	if gate != nil {
 		select {
@@ -63,10 +70,13 @@ func (g *gateStore) PeerKeys(ctx context.Context, userID string) ([]keystore.Pee
 	return g.Store.PeerKeys(ctx, userID)
 }
 
-func (g *gateStore) shut() {
+// shut shuts the gate and returns a channel closed once a peer key read
+// waits at it.
+func (g *gateStore) shut() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.gate = make(chan struct{})
+	g.gate, g.held = make(chan struct{}), make(chan struct{})
+	return g.held
 }
 
 func (g *gateStore) open() {
@@ -85,9 +95,22 @@ type lastPageServer struct {
 	mu     sync.Mutex
 	edit   func(*api.GetChatConversationEventsResponse)
 	onLast func()
+	// later, when set, is waited for before serving any page but the
+	// first.
+	later <-chan struct{}
 }
 
 func (s *lastPageServer) GetConversationEvents(ctx context.Context, id string, max int, tok string) (*api.GetChatConversationEventsResponse, error) {
+	s.mu.Lock()
+	later := s.later
+	s.mu.Unlock()
+	if later != nil && tok != "" {
+		select {
+		case <-later:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	r, err := s.Server.GetConversationEvents(ctx, id, max, tok)
 	s.mu.Lock()
 	edit, onLast := s.edit, s.onLast
@@ -188,8 +211,20 @@ func (tr *traced) at(step string, n int) (at, memo int, all bool) {
 // which are staged unverified.
 func gatedSync(t *testing.T, ctx context.Context, r *gatedUser, peer string) (*SyncResult, []*event.Event, error) {
 	t.Helper()
-	r.gs.shut()
+	held := r.gs.shut()
 	r.srv.set(r.srv.edit, r.gs.open)
+	// Page 2 is served only once the verifier waits on page 1: otherwise
+	// page 1 may still sit in the verifier's queue when page 2 is
+	// offered, and which pages are staged verified becomes the
+	// scheduler's choice.
+	r.srv.mu.Lock()
+	r.srv.later = held
+	r.srv.mu.Unlock()
+	defer func() {
+		r.srv.mu.Lock()
+		r.srv.later = nil
+		r.srv.mu.Unlock()
+	}()
 	defer r.srv.set(r.srv.edit, nil)
 	defer r.gs.open()
 	var seen []*event.Event

@@ -278,15 +278,6 @@ func TestRecoverPanic(t *testing.T) {
 	}
 }
 
-func TestMediaTypeOf(t *testing.T) {
-	for name, want := range map[string]event.MediaType{"a.PNG": event.MediaImage, "b.gif": event.MediaGIF,
-		"c.mp4": event.MediaVideo, "d.ogg": event.MediaAudio, "e.pdf": event.MediaFile, "noext": event.MediaFile} {
-		if got := mediaTypeOf(name); got != want {
-			t.Errorf("mediaTypeOf(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 func TestProgressDrawsOnWrite(t *testing.T) {
 	var buf bytes.Buffer
 	p := newProgress(&buf, "f.bin", 200)

@@ -193,19 +193,28 @@ or a prompt (asked twice).`,
 	})
 }
 
-// createAccount creates the keystore, runs create in it and prints the
-// fingerprint. On failure the new keystore is removed again.
-func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) error) error {
-	db, err := a.openStore(ctx, true)
+// newStore creates the account directory's keystore and returns it with
+// fail, which closes and removes it again and returns its argument.
+func (a *app) newStore(ctx context.Context) (db keystore.Store, fail func(error) error, err error) {
+	db, err = a.openStore(ctx, true)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	path := storeFilePath(db)
-	fail := func(err error) error {
+	return db, func(err error) error {
 		a.close()
 		if path != "" {
 			_ = os.Remove(path)
 		}
+		return err
+	}, nil
+}
+
+// createAccount creates the keystore, runs create in it and prints the
+// fingerprint. On failure the new keystore is removed again.
+func (a *app) createAccount(ctx context.Context, create func(db keystore.Store) error) error {
+	db, fail, err := a.newStore(ctx)
+	if err != nil {
 		return err
 	}
 	if err := create(db); err != nil {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/xchat-go/xchat/api"
@@ -308,16 +306,8 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 	if login == nil && a.g.token == "" && a.env.Getenv(EnvToken) == "" {
 		return fmt.Errorf("%w: restore needs to sign in: pass --client-id (or set %s) to sign in with OAuth 2.0 now, or --token (or set %s)", errNotLoggedIn, EnvClientID, EnvToken)
 	}
-	db, err := a.openStore(ctx, true)
+	db, fail, err := a.newStore(ctx)
 	if err != nil {
-		return err
-	}
-	path := storeFilePath(db)
-	fail := func(err error) error {
-		a.close()
-		if path != "" {
-			_ = os.Remove(path)
-		}
 		return err
 	}
 	if login != nil && a.g.token == "" && a.env.Getenv(EnvToken) == "" {
@@ -354,7 +344,7 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 			return fail(err)
 		}
 	}
-	a.infof("%s Restored the keys of user %s in %s; earlier conversations can be read again.", markOK, r.UserID, filepath.Dir(path))
+	a.infof("%s Restored the keys of user %s in %s; earlier conversations can be read again.", markOK, r.UserID, a.storeName())
 	fmt.Fprintln(a.env.Stdout, r.Fingerprint)
 	return nil
 }

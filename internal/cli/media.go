@@ -18,21 +18,6 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 )
 
-// mediaTypeOf guesses the attachment type from a file name.
-func mediaTypeOf(name string) event.MediaType {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".png", ".jpg", ".jpeg", ".webp", ".heic":
-		return event.MediaImage
-	case ".gif":
-		return event.MediaGIF
-	case ".mp4", ".mov", ".webm", ".m4v":
-		return event.MediaVideo
-	case ".mp3", ".m4a", ".ogg", ".wav", ".aac", ".opus":
-		return event.MediaAudio
-	}
-	return event.MediaFile
-}
-
 func (a *app) sendFile(ctx context.Context, e *session.Engine, cid, path, caption string) (*session.Sent, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -46,7 +31,7 @@ func (a *app) sendFile(ctx context.Context, e *session.Engine, cid, path, captio
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("send: %s is not a regular file", path)
 	}
-	m := session.Media{Filename: filepath.Base(path), Size: fi.Size(), Type: mediaTypeOf(path)}
+	m := session.Media{Filename: filepath.Base(path), Size: fi.Size(), Type: event.MediaTypeOf(path)}
 	if cfg, _, err := image.DecodeConfig(f); err == nil {
 		m.Width, m.Height = int64(cfg.Width), int64(cfg.Height)
 	}

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -333,6 +335,22 @@ const (
 	MediaFile  MediaType = 5
 	MediaSVG   MediaType = 6
 )
+
+// MediaTypeOf guesses a file's media type from its name's extension:
+// MediaFile when the extension names no image, GIF, video or audio.
+func MediaTypeOf(name string) MediaType {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".png", ".jpg", ".jpeg", ".webp", ".heic":
+		return MediaImage
+	case ".gif":
+		return MediaGIF
+	case ".mp4", ".mov", ".webm", ".m4v":
+		return MediaVideo
+	case ".mp3", ".m4a", ".ogg", ".wav", ".aac", ".opus":
+		return MediaAudio
+	}
+	return MediaFile
+}
 
 // MediaAttachment references encrypted media uploaded through the chat media
 // endpoints (decrypt with the conversation key, secretstream).
