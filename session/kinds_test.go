@@ -221,7 +221,13 @@ func TestSendRefusesMixedOutgoing(t *testing.T) {
 	if _, err := alice.e.Send(ctx, cid, Outgoing{React: seq, Emoji: "👍"}); err != nil {
 		t.Fatalf("react alone: %v", err)
 	}
-	if _, err := alice.e.Send(ctx, cid, Outgoing{Text: "caption", Silent: true, Media: media}); err != nil {
-		t.Fatalf("media with caption: %v", err)
+	// A media message is a message: entities on its caption, a reply, a
+	// TTL and silence all go with it (the official SDK reads each as
+	// meant: interop rows 27-30).
+	if _, err := alice.e.Send(ctx, cid, Outgoing{
+		Text: "caption", Entities: []event.Entity{{Start: 0, End: 7, Type: event.EntityHashtag}},
+		ReplyTo: seq, TTL: time.Hour, Silent: true, Media: media,
+	}); err != nil {
+		t.Fatalf("media with caption, entities, reply, ttl, silent: %v", err)
 	}
 }

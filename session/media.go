@@ -63,9 +63,18 @@ func (e *Engine) sendMedia(ctx context.Context, id string, o Outgoing) (*Sent, e
 	if err := checkMedia(&m); err != nil {
 		return nil, err
 	}
+	// The message must be sendable before any of the file is uploaded.
+	if err := o.checkMessage(); err != nil {
+		return nil, err
+	}
 	cid, err := CanonicalID(id, e.userID)
 	if err != nil {
 		return nil, err
+	}
+	if o.ReplyTo != "" {
+		if _, err := e.storedEvent(ctx, cid, o.ReplyTo); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.ensureConversation(ctx, cid); err != nil {
 		return nil, err

@@ -22,11 +22,14 @@ import (
 
 // Outgoing is what Send sends: a message (Text, with Entities, ReplyTo,
 // TTL and Silent), a message carrying a file (Media, with Text as its
-// caption), an edit of one of this account's messages (Edit), or a
-// reaction (React or Unreact, with Emoji). Fields that do not belong to
-// what is sent make Send fail with xchat.ErrInvalidArgument: Media, Edit,
-// React and Unreact exclude one another; an edit carries only Text and
-// Entities, a reaction only Emoji.
+// caption; like any message it may carry Entities on the caption, reply,
+// disappear and be silent, which the official SDK reads as meant), an edit
+// of one of this account's messages (Edit), or a reaction (React or
+// Unreact, with Emoji). Fields that do not belong to what is sent make Send
+// fail with xchat.ErrInvalidArgument: Media, Edit, React and Unreact
+// exclude one another; an edit carries only Text and Entities, a reaction
+// only Emoji. A media message is refused before any of its file is
+// uploaded when its message fields cannot be sent.
 type Outgoing struct {
 	// Text is the message text (UTF-8), the caption of Media, or the new
 	// text of an edit. A message may be empty only when it carries Media.
@@ -156,16 +159,8 @@ func (e *Engine) sendMessage(ctx context.Context, id string, m Outgoing) (*Sent,
 	if m.Text == "" && len(m.attachments) == 0 {
 		return nil, fmt.Errorf("%w: empty message", xchat.ErrInvalidArgument)
 	}
-	if !utf8.ValidString(m.Text) {
-		return nil, fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
-	}
-	for _, en := range m.Entities {
-		if en.Start < 0 || en.End < en.Start || int(en.End) > len(m.Text) {
-			return nil, fmt.Errorf("%w: entity [%d,%d) outside the text", xchat.ErrInvalidArgument, en.Start, en.End)
-		}
-	}
-	if m.TTL < 0 {
-		return nil, fmt.Errorf("%w: negative TTL", xchat.ErrInvalidArgument)
+	if err := m.checkMessage(); err != nil {
+		return nil, err
 	}
 	c := &outboxContent{Type: event.TypeMessage, Text: m.Text, Entities: m.Entities, ReplyTo: m.ReplyTo, TTL: m.TTL, Silent: m.Silent}
 	for _, a := range m.attachments {
@@ -175,6 +170,23 @@ func (e *Engine) sendMessage(ctx context.Context, id string, m Outgoing) (*Sent,
 		}
 	}
 	return e.sendContent(ctx, id, m.keyVersion, c, e.builder(ctx, c, m.attachments))
+}
+
+// checkMessage refuses the message fields of m that cannot be sent: text
+// that is not UTF-8, entities outside it, a negative TTL.
+func (m *Outgoing) checkMessage() error {
+	if !utf8.ValidString(m.Text) {
+		return fmt.Errorf("%w: text is not valid UTF-8", xchat.ErrInvalidArgument)
+	}
+	for _, en := range m.Entities {
+		if en.Start < 0 || en.End < en.Start || int(en.End) > len(m.Text) {
+			return fmt.Errorf("%w: entity [%d,%d) outside the text", xchat.ErrInvalidArgument, en.Start, en.End)
+		}
+	}
+	if m.TTL < 0 {
+		return fmt.Errorf("%w: negative TTL", xchat.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // holder builds the plaintext entry of a text message.
