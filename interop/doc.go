@@ -10,7 +10,7 @@
 // what the server returns to decryptEvents. At the end it prints a matrix and
 // a summary line:
 //
-//	interop: 26 scenarios x 2 directions: 52 passed, 0 failed
+//	interop: 30 scenarios x 2 directions: 60 passed, 0 failed
 //
 // Requirements: Go, Node.js 18+ and `npm ci` in this directory. A missing
 // SDK fails the suite; a missing node fails it too unless

@@ -57,13 +57,21 @@ type upload struct {
 // it as the only attachment of a message with the given text.
 func sdkSendMedia(t *testing.T, them *official, conv string, data []byte, text string) (*sent, *upload) {
 	t.Helper()
+	return sdkSendMediaWith(t, them, conv, data, map[string]any{"text": text})
+}
+
+// sdkSendMediaWith is sdkSendMedia with the other app.send args (text,
+// entities, replyTo, shouldNotify, …) of the message.
+func sdkSendMediaWith(t *testing.T, them *official, conv string, data []byte, args map[string]any) (*sent, *upload) {
+	t.Helper()
 	var up upload
 	them.call(t, "app.uploadMedia", map[string]any{"conversationId": conv, "data": data}, &up)
 	att := map[string]any{
 		"attachment_type": "media", "media_hash_key": up.MediaHashKey, "filesize_bytes": up.CiphertextBytes,
 		"filename": fmt.Sprintf("blob-%d.bin", len(data)), "media_type": 5, "width": 0, "height": 0,
 	}
-	return them.send(t, conv, map[string]any{"text": text, "attachments": []any{att}}), &up
+	args["attachments"] = []any{att}
+	return them.send(t, conv, args), &up
 }
 
 // sdkDownload downloads and decrypts media with the SDK app; truncate drops

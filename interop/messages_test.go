@@ -269,6 +269,7 @@ func unicodeF2O(t *testing.T, s *suite) {
 type sdkPreview struct {
 	SenderID                    json.Number     `json:"senderId"`
 	Entities                    json.RawMessage `json:"entities"`
+	Attachments                 json.RawMessage `json:"attachments"`
 	MessageText                 string          `json:"messageText"`
 	ReplyingToMessageSequenceID string          `json:"replyingToMessageSequenceId"`
 	ReplyingToMessageID         string          `json:"replyingToMessageId"`

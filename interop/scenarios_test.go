@@ -34,5 +34,9 @@ func scenarios() []scenario {
 		row("24 long history (paged)", longHistoryO2F, longHistoryF2O),
 		row("25 admin adds to titled group", groupAdminAddO2F, groupAdminAddF2O),
 		row("26 high-S signatures", highSO2F, highSF2O),
+		row("27 media reply", mediaReplyO2F, mediaReplyF2O),
+		row("28 media caption + entities", mediaEntitiesO2F, mediaEntitiesF2O),
+		row("29 media silent", mediaSilentO2F, mediaSilentF2O),
+		row("30 media + every option", mediaAllO2F, mediaAllF2O),
 	}
 }

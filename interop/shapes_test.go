@@ -244,6 +244,14 @@ func wireShapes(t *testing.T, s *suite) {
 	}
 	ourMsgs["reply"] = or.MessageID
 
+	// A silent, disappearing media reply with a rich caption (rows 27-30).
+	all := mediaOpts{caption: true, entities: true, silent: true, ttl: true}
+	all.replyTo = oo.SequenceID
+	sm, _ := sdkMediaSend(t, them, conv, payload(100, 1), all)
+	sdkMsgs["media reply"] = sm.MessageID
+	all.replyTo = so.SequenceID
+	ourMsgs["media reply"] = ourMediaSend(t, s, us, conv, payload(100, 1), all).MessageID
+
 	var r sent
 	them.call(t, "app.react", map[string]any{"conversationId": conv, "target": oo.SequenceID, "emoji": "👍"}, &r)
 	sdkMsgs["reaction"] = r.MessageID
@@ -296,7 +304,7 @@ func wireShapes(t *testing.T, s *suite) {
 	defer idKey.Zero()
 	key := conversationKey(t, s, us, conv, c.KeyVersion, idKey)
 
-	for _, kind := range []string{"text+entities", "reply", "reaction", "reaction remove", "edit"} {
+	for _, kind := range []string{"text+entities", "reply", "media reply", "reaction", "reaction remove", "edit"} {
 		if evs[ourMsgs[kind]] == "" || evs[sdkMsgs[kind]] == "" {
 			t.Fatalf("%s: event not on the server", kind)
 		}
