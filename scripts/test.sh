@@ -14,7 +14,7 @@ XCHAT_CONTRACT_RECORD="$rec" go test -count=1 -v "$@" ./... >"$log" 2>&1
 rc=$?
 XCHAT_CONTRACT_REPLAY="$rec" go test -count=1 -v -run '^TestContractRecorded$' ./internal/contract >>"$log" 2>&1 || rc=1
 grep -aE '^[[:space:]]*[a-z_./-]+_test\.go:[0-9]+: (wycheproof |xchat\.json:|official |juicebox [a-z]+: |testref: |readme: |keystore damage: )' "$log" | sed -E 's/^[[:space:]]*[^ ]+ //' | sort -u
-grep -aE '^(interop|attacks|mutations|mutations-dm|mutations-dm-ext|mutations-ext|rejudge-cost|faults|crash|keylookups|realtime|juicebox|replicas|bot): ' "$log" | sort -u
+grep -aE '^(interop|attacks|mutations|mutations-strict|mutations-dm|mutations-dm-ext|mutations-ext|rejudge-cost|faults|crash|keylookups|realtime|juicebox|replicas|bot): ' "$log" | sort -u
 grep -aE '^contract: ' "$log" | tail -1
 grep -aE '^(ok|FAIL|\?)[[:space:]]' "$log" | grep -v 'no test files'
 if [ $rc -ne 0 ]; then

@@ -50,6 +50,9 @@ type mutation struct {
 	tolerate  func(c *session.Conversation, en event.Entry) bool // forged entries the run may verify
 	check     func(ctx context.Context, c *session.Conversation, v *shown, e *session.Engine, store keystore.Store, fail func(string, ...any))
 	groupName string // the group_name the server's conversation record claims ("": the emulator's)
+	// strict: bob's device runs TrustStrict and verifies some peers first
+	// (mutation_strict_test.go; nil: TrustOnFirstUse).
+	strict *strictPlan
 }
 
 // mutate draws a mutation of h from rng.

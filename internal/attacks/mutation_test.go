@@ -44,28 +44,39 @@ import (
 //     neither wrapped to her nor sealed under a key she holds;
 //   - no panic, and no sync error but ErrServerResponse and
 //     ErrRosterDivergence refusals.
+//
+// One seed in four runs bob's device under TrustStrict, with the strict
+// invariants of mutation_strict_test.go; histories mutationHistories+1 on
+// race rotations with membership changes (mutation_racing_test.go).
 
 // harness is one honest history and the hostile server bob's fresh
 // devices sync through.
 type harness struct {
-	h   *history
-	srv *mutServer
-	url string
+	h     *history
+	srv   *mutServer
+	url   string
+	keys  *strictKeys // the key listings a strict run substitutes
+	stats strictStats // what the strict runs did
 }
 
 // newHarness builds a world, plays an honest history chosen by seed and
 // starts the hostile server.
 func newHarness(tb testing.TB, seed uint64) *harness {
 	w := newWorld(tb, emulator.WithRateLimit(0, 0))
-	return startHarness(tb, newHistory(w, rand.New(rand.NewPCG(seed, 0x68697374))))
+	rng := rand.New(rand.NewPCG(seed, 0x68697374))
+	if seed > mutationHistories {
+		return startHarness(tb, newRacingHistory(w, rng, int(seed-mutationHistories-1)))
+	}
+	return startHarness(tb, newHistory(w, rng))
 }
 
 // startHarness starts the hostile server in front of h's emulator.
 func startHarness(tb testing.TB, h *history) *harness {
-	srv := &mutServer{next: h.w.emu, path: h.g}
+	keys := &strictKeys{}
+	srv := &mutServer{next: keys.proxy(h), path: h.g}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	return &harness{h: h, srv: srv, url: hs.URL}
+	return &harness{h: h, srv: srv, url: hs.URL, keys: keys}
 }
 
 // runOutcome is what one mutation did to bob.
@@ -110,11 +121,13 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
 		tb.Fatal(err)
 	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	sr := hs.startStrict(m)
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)), sr.options()...)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer e.Close()
+	sr.verify(ctx, tb, e, fail)
 	step := func(n int) {
 		if m.afterStep != nil {
 			m.afterStep(ctx, n, e, store, fail)
@@ -149,6 +162,9 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	c, err := e.Conversation(ctx, h.g)
 	switch {
 	case errors.Is(err, xchat.ErrUnknownConversation) && len(out.syncErrs) > 0:
+		if os.Getenv("MUTATION_DEBUG") != "" {
+			tb.Logf("no conversation: every sync refused: %v", out.syncErrs)
+		}
 		h.checkKeys(ctx, store, &shown{}, fail) // every sync refused: nothing stored
 		return out
 	case err != nil:
@@ -173,6 +189,10 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		h.checkRoster(c, v, nil, fail)
 	}
 	h.checkKeys(ctx, store, v, fail)
+	if sr != nil {
+		sr.check(ctx, e, c, fail)
+		return out
+	}
 	if !slices.Contains(c.Members, h.mallory.id) {
 		_, serr := e.SendText(ctx, h.g, "bob's probe after mallory's removal")
 		h.checkSend(hs.srv.written(), serr, fail)
@@ -419,7 +439,8 @@ var knownOpen = map[uint64]string{}
 // roster reached (otherwise the invariants would hold vacuously).
 func TestTranscriptMutations(t *testing.T) {
 	transcripts, violations, known := 0, 0, 0
-	for hseed := uint64(1); hseed <= mutationHistories; hseed++ {
+	var st strictStats
+	for hseed := uint64(1); hseed <= mutationHistories+racingHistories; hseed++ {
 		hs := newHarness(t, hseed)
 		if err := hs.honestTaken(t); err != nil {
 			t.Errorf("history %d: the honest transcript: %v", hseed, err)
@@ -430,7 +451,7 @@ func TestTranscriptMutations(t *testing.T) {
 			if only := os.Getenv("MUTATION_ONLY"); only != "" && only != fmt.Sprintf("%#x", seed) {
 				continue
 			}
-			o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
+			o := hs.run(t, hs.h.mutateSeed(seed))
 			transcripts++
 			if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
 				known++
@@ -443,8 +464,13 @@ func TestTranscriptMutations(t *testing.T) {
 					joinLines(o.violations), joinLines(o.m.ops))
 			}
 		}
+		st.add(hs.stats)
 	}
 	line := fmt.Sprintf("mutations: %d transcripts, %d invariant violations, %d known open", transcripts, violations, known)
+	t.Log(line)
+	addSummary(line)
+	line = fmt.Sprintf("mutations-strict: %d strict runs (%d peers verified, %d substitutions after Verify; probe sealed %d, queued %d, refused %d, rotation failed %d), %d histories with rotations racing membership",
+		st.runs, st.verified, st.substituted, st.sealed, st.queued, st.refused, st.rotationFailed, racingHistories)
 	t.Log(line)
 	addSummary(line)
 }
@@ -565,7 +591,7 @@ func FuzzTranscriptMutation(f *testing.F) {
 	// fixes of the seeds above hold it.
 	f.Add(uint64(0xfffffead))
 	f.Fuzz(func(t *testing.T, seed uint64) {
-		o := hs.run(t, hs.h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461))))
+		o := hs.run(t, hs.h.mutateSeed(seed))
 		if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
 			t.Logf("KNOWN OPEN (%s) mutation seed %#x:\n  %s", why, seed, joinLines(o.violations))
 			return
