@@ -26,16 +26,19 @@ import (
 // is served he verifies some peers (SafetyNumber, checked against the
 // number over the keys they published, then Verify); the server may then
 // substitute mallory's key set for one verified peer's (at the peer's own
-// version or above it). Beside the group invariants:
+// version or above it). Strict seeds are served in sequence order (see
+// servedInOrder). Beside the group invariants:
 //
 //   - bob wraps a conversation key only to the key version he verified of
 //     each recipient (never to mallory's substituted key), and seals a
 //     message only while his roster is confirmed and every member's keys
 //     are verified and unchanged;
 //   - a refused send fails with a strict error (ErrUnverifiedPeer,
-//     ErrKeyChanged, ErrRosterUnconfirmed, ErrRosterUnknown) and leaves
-//     nothing in the outbox; a send that reached the server is queued
-//     (the server answers 503), listed by Outbox;
+//     ErrKeyChanged, ErrRosterUnconfirmed, ErrRosterUnknown), or with the
+//     server's 503 to the key change of a rotation due first, and leaves
+//     nothing in the outbox and nothing sealed; a send whose message
+//     reached the server is queued (the server answers 503), listed by
+//     Outbox;
 //   - a substitution after Verify is never pinned: the verified version
 //     stays current, and a key set held pending was reported (KeyChanged,
 //     not pinned).
