@@ -66,15 +66,11 @@ func removalLate(w *world, how int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	withheld, err := pageWith(h, []*tevent.MessageEvent{kc, msg}, h.removal)
+	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{kc, msg}, h.removal)
 	if err != nil {
 		return "", err
 	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{kc, msg}, "")
-	if err != nil {
-		return "", err
-	}
-	m := &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
+	m := lateRounds(withheld, whole)
 	switch how {
 	case lateByPush:
 		for _, it := range h.items {
@@ -105,6 +101,43 @@ func removalLate(w *world, how int) (string, error) {
 // the event at skip (if any).
 func pageWith(h *history, extra []*tevent.MessageEvent, skip string) (mutPage, error) {
 	return pageOf(h, extra, func(seq string) bool { return seq != skip })
+}
+
+// servedLate serves h's items and extra as one page twice: withheld
+// without the event at skip, whole with it.
+func servedLate(h *history, extra []*tevent.MessageEvent, skip string) (withheld, whole mutPage, err error) {
+	if withheld, err = pageWith(h, extra, skip); err != nil {
+		return withheld, whole, err
+	}
+	whole, err = pageWith(h, extra, "")
+	return withheld, whole, err
+}
+
+// oneRound serves p to one sync.
+func oneRound(p mutPage) *mutation {
+	return &mutation{rounds: [][]mutPage{{p}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}}
+}
+
+// lateRounds serves withheld to a first sync and whole to a second.
+func lateRounds(withheld, whole mutPage) *mutation {
+	return &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
+}
+
+// revokedAdminScene is alice's group with bob and carol, to which alice
+// added mallory with her engine and then, in signed changes, made her an
+// admin and revoked it again. It returns the history and the
+// revocation's sequence id (the top of the history).
+func revokedAdminScene(w *world) (*history, string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return nil, "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	return h, h.top(), nil
 }
 
 // pageBelow serves h's items below seq as one page, newest first.
@@ -146,16 +179,10 @@ func pageOf(h *history, extra []*tevent.MessageEvent, keep func(seq string) bool
 // the add, dave stays on bob's roster and the next key bob makes is
 // wrapped to him.
 func attackAdminRevocationLate(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, revocation, err := revokedAdminScene(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
-	revocation := h.top()
 	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
 	e := h.env()
 	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's message
@@ -165,20 +192,16 @@ func attackAdminRevocationLate(w *world) (string, error) {
 	}
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
-	withheld, err := pageWith(h, []*tevent.MessageEvent{add}, revocation)
-	if err != nil {
-		return "", err
-	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{add}, "")
+	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
 	if err != nil {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	first := hs.run(w.t, oneRound(withheld))
 	if first.conv == nil || !slices.Contains(first.conv.Members, h.dv.id) {
 		return "", errorf("setup: mallory's add of dave not taken with the revocation withheld (failed: %v)", first.failed[add.GetMessageID()])
 	}
-	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -198,32 +221,22 @@ func attackAdminRevocationLate(w *world) (string, error) {
 // keeps its verdict and dave his place.
 func TestLateRevocationThenRegrantKeepsAdd(t *testing.T) {
 	w := newWorld(t)
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, revocation, err := revokedAdminScene(w)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
-	revocation := h.top()
 	h.push(h.adminAdd(h.mallory.id))
 	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
 	h.push(h.mallory.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id}))
 	add := h.items[len(h.items)-1].me
 	h.say(h.alice, "alice after the add")
 	h.seal()
-	withheld, err := pageWith(h, nil, revocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, err := pageWith(h, nil, "")
+	withheld, whole, err := servedLate(h, nil, revocation)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := startHarness(t, h)
-	o := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(t, lateRounds(withheld, whole))
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)

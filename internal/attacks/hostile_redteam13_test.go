@@ -41,16 +41,12 @@ func attackRemovalLateKeepsTitle(w *world) (string, error) {
 		return "", err
 	}
 	extra := []*tevent.MessageEvent{tc, msg}
-	withheld, err := pageWith(h, extra, h.removal)
-	if err != nil {
-		return "", err
-	}
-	whole, err := pageWith(h, extra, "")
+	withheld, whole, err := servedLate(h, extra, h.removal)
 	if err != nil {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	m := &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
+	m := lateRounds(withheld, whole)
 	first := ""
 	m.afterStep = func(ctx context.Context, step int, e *session.Engine, _ keystore.Store, fail func(string, ...any)) {
 		if c, err := e.Conversation(ctx, h.g); err == nil && step == 1 {

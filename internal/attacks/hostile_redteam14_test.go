@@ -75,7 +75,7 @@ func attackRemovalReaddLate(w *world) (string, error) {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	first := hs.run(w.t, oneRound(withheld))
 	if !first.verified[msg.GetMessageID()] {
 		return "", errorf("setup: mallory's message not verified with her removal and re-add withheld (%v)", first.failed[msg.GetMessageID()])
 	}
@@ -83,7 +83,7 @@ func attackRemovalReaddLate(w *world) (string, error) {
 	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
 		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
 	}
-	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -108,16 +108,10 @@ func attackRemovalReaddLate(w *world) (string, error) {
 // admin actions fail with her. (A member add naming a member
 // already is refused as it is read: its signed lists do not split.)
 func attackRedundantAdminAddLate(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, revocation, err := revokedAdminScene(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
-	revocation := h.top()
 	e := h.env()
 	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's grant
 	redundant, err := h.adminChange(h.mallory, e, crypto.KindGroupAdminAdd, h.alice.id)
@@ -128,20 +122,16 @@ func attackRedundantAdminAddLate(w *world) (string, error) {
 	grant := h.items[len(h.items)-1].me
 	h.say(h.alice, "alice after making carol an admin")
 	h.seal()
-	withheld, err := pageWith(h, []*tevent.MessageEvent{redundant}, revocation)
-	if err != nil {
-		return "", err
-	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{redundant}, "")
+	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{redundant}, revocation)
 	if err != nil {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	first := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	first := hs.run(w.t, oneRound(withheld))
 	if !first.verified[redundant.GetMessageID()] {
 		return "", errorf("setup: mallory's admin add of alice not verified with the revocation withheld (%v)", first.failed[redundant.GetMessageID()])
 	}
-	o := hs.run(w.t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -286,15 +276,10 @@ func TestLateRemovalsReadCost(t *testing.T) {
 // re-judge nothing: the add keeps its verdict and dave his place.
 func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
 	w := newWorld(t)
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, _, err := revokedAdminScene(w)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
 	revocation := h.items[len(h.items)-1]
 	h.push(h.adminAdd(h.mallory.id))
 	regrant := h.top()
@@ -338,16 +323,10 @@ func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
 // transcript (a withholding server's outcome is no better for dave).
 func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	w := newWorld(t)
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, revocation, err := revokedAdminScene(w)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
-	revocation := h.top()
 	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
 	e := h.env()
 	e.SequenceID = hostile.NextSequenceID(revocation, 500)
@@ -365,21 +344,17 @@ func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
 	extra := []*tevent.MessageEvent{add, said}
-	withheld, err := pageWith(h, extra, revocation)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, err := pageWith(h, extra, "")
+	withheld, whole, err := servedLate(h, extra, revocation)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := startHarness(t, h)
-	first := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	first := hs.run(t, oneRound(withheld))
 	if !first.verified[said.GetMessageID()] {
 		t.Fatalf("setup: dave's message not verified with the revocation withheld (%v)", first.failed[said.GetMessageID()])
 	}
 	fresh := hs.run(t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
-	o := hs.run(t, &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}})
+	o := hs.run(t, lateRounds(withheld, whole))
 	switch {
 	case fresh.verified[said.GetMessageID()]:
 		t.Fatalf("setup: a fresh device served the whole transcript verifies dave's message")
