@@ -318,6 +318,9 @@ func (sr *strictRun) checkSubstitution(ctx context.Context, e *session.Engine, f
 	}
 	sr.stats.substituted++
 	got, rerr := e.RefreshPeers(ctx, id)
+	if sr.hs.keys.served() == 0 {
+		fail("strict: the substitution of %s's keys was never served (refresh: %v)", id, rerr)
+	}
 	p, err := e.Peer(ctx, id)
 	if err != nil || p.Current == nil {
 		fail("strict: Peer %s after the substitution: %v", id, err)
