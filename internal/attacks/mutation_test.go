@@ -426,6 +426,9 @@ func (h *history) checkSend(posts [][]byte, serr error, fail func(string, ...any
 const (
 	mutationHistories = 5
 	mutationSeeds     = 40
+	// orderedSeeds more per history are served in sequence order (see
+	// orderedBit).
+	orderedSeeds = 8
 )
 
 // knownOpen are the seeds whose violations are found and not yet fixed,
@@ -439,6 +442,7 @@ var knownOpen = map[uint64]string{}
 // roster reached (otherwise the invariants would hold vacuously).
 func TestTranscriptMutations(t *testing.T) {
 	transcripts, violations, known := 0, 0, 0
+	ordered, orderedStored, stored := 0, 0, 0
 	var st strictStats
 	for hseed := uint64(1); hseed <= mutationHistories+racingHistories; hseed++ {
 		hs := newHarness(t, hseed)
@@ -446,13 +450,25 @@ func TestTranscriptMutations(t *testing.T) {
 			t.Errorf("history %d: the honest transcript: %v", hseed, err)
 		}
 		transcripts++
-		for s := uint64(1); s <= mutationSeeds; s++ {
+		for s := uint64(1); s <= mutationSeeds+orderedSeeds; s++ {
 			seed := hseed<<32 | s
+			if s > mutationSeeds {
+				seed = orderedBit | hseed<<32 | (s - mutationSeeds)
+			}
 			if only := os.Getenv("MUTATION_ONLY"); only != "" && only != fmt.Sprintf("%#x", seed) {
 				continue
 			}
 			o := hs.run(t, hs.h.mutateSeed(seed))
 			transcripts++
+			if o.conv != nil {
+				stored++
+			}
+			if orderedSeed(seed) {
+				ordered++
+				if o.conv != nil {
+					orderedStored++
+				}
+			}
 			if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
 				known++
 				t.Logf("KNOWN OPEN (%s) history %d, mutation seed %#x:\n  %s\nmutation:\n  %s", why, hseed, seed, joinLines(o.violations), joinLines(o.m.ops))
@@ -466,7 +482,8 @@ func TestTranscriptMutations(t *testing.T) {
 		}
 		st.add(hs.stats)
 	}
-	line := fmt.Sprintf("mutations: %d transcripts, %d invariant violations, %d known open", transcripts, violations, known)
+	line := fmt.Sprintf("mutations: %d transcripts, %d invariant violations, %d known open, %d stored a conversation; %d served in order (%d stored one)",
+		transcripts, violations, known, stored, ordered, orderedStored)
 	t.Log(line)
 	addSummary(line)
 	line = fmt.Sprintf("mutations-strict: %d strict runs (%d peers verified, %d substitutions after Verify; probe sealed %d, queued %d, refused %d, rotation failed %d), %d histories with rotations racing membership",
