@@ -92,10 +92,6 @@ type convMeta struct {
 	// newest conversation key was wrapped to (keys this account
 	// distributed).
 	KeyRecipients map[string]string `json:"key_recipients,omitempty"`
-	// Rejudge are the sequence ids of group changes taking rights away
-	// that were stored below events stored already, not re-judged yet
-	// (see noteLate and rejudgeLate).
-	Rejudge []string `json:"rejudge,omitempty"`
 }
 
 func loadMeta(c *keystore.Conversation) convMeta {

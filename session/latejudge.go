@@ -24,7 +24,7 @@ const rejudgePage = 256
 // when something is stored above it already: events the server served or
 // pushed ahead of a change it withheld, and then served (or pushed) the
 // change below them. It is recorded in the conversation's bookkeeping
-// (convMeta.Rejudge) in the same transaction, and rejudgeLate walks
+// (lateChanges) in the same transaction, and rejudgeLate walks
 // what is above it: a Sync once, after its last page, for every late
 // change it stored; Engine.Deliver at once. Events are stored oldest
 // first, so in a sync served in order nothing is stored above the change
@@ -44,17 +44,47 @@ func (e *Engine) noteLate(ctx context.Context, tx keystore.Tx, cid string, ev *e
 	if len(above) == 0 {
 		return nil
 	}
-	c, err := e.conversationRecord(ctx, tx, cid)
-	if err != nil {
+	pending, err := lateChanges(ctx, tx, cid)
+	if err != nil || slices.Contains(pending, ev.SequenceID) {
 		return err
 	}
-	m := loadMeta(c)
-	if slices.Contains(m.Rejudge, ev.SequenceID) {
-		return nil
+	return setLateChanges(ctx, tx, cid, append(pending, ev.SequenceID))
+}
+
+// lateChangesKey names the record of cid's late changes not re-judged
+// yet (a value of its own: every sync and push asks for it, and it is
+// almost always absent).
+func lateChangesKey(cid string) string { return "session/late-changes/" + cid }
+
+// lateChanges returns the sequence ids noteLate recorded for cid.
+func lateChanges(ctx context.Context, v valueReader, cid string) ([]string, error) {
+	b, err := v.Value(ctx, lateChangesKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the late changes of %s: %w", cid, err)
 	}
-	m.Rejudge = append(m.Rejudge, ev.SequenceID)
-	c.Meta = m.encode()
-	return tx.PutConversation(ctx, c)
+	var seqs []string
+	if err := json.Unmarshal(b, &seqs); err != nil {
+		return nil, fmt.Errorf("session: the late changes record of %s is unreadable: %w", cid, err)
+	}
+	return seqs, nil
+}
+
+// setLateChanges stores the record of cid's late changes (none: deleted).
+func setLateChanges(ctx context.Context, tx keystore.Tx, cid string, seqs []string) error {
+	var b []byte
+	if len(seqs) > 0 {
+		var err error
+		if b, err = json.Marshal(seqs); err != nil {
+			return fmt.Errorf("session: recording late changes: %w", err)
+		}
+	}
+	if err := tx.SetValue(ctx, lateChangesKey(cid), b); err != nil {
+		return fmt.Errorf("session: recording late changes: %w", err)
+	}
+	return nil
 }
 
 // takenFrom returns whom group change g takes rights from (this account
@@ -103,16 +133,9 @@ func takenFrom(g *event.GroupChange, self string) []string {
 // change by change as each was stored, her honest events above the re-add
 // failed for good.
 func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([]event.Anomaly, error) {
-	c, err := tx.Conversation(ctx, cid)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session: reading conversation: %w", err)
-	}
-	pending := loadMeta(c).Rejudge
-	if len(pending) == 0 {
-		return nil, nil
+	pending, err := lateChanges(ctx, tx, cid)
+	if err != nil || len(pending) == 0 {
+		return nil, err
 	}
 	slices.SortFunc(pending, decimal.Compare)
 	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, pending: pending}
@@ -127,13 +150,7 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 			return nil, err
 		}
 	}
-	if c, err = e.conversationRecord(ctx, tx, cid); err != nil {
-		return nil, err
-	}
-	m := loadMeta(c)
-	m.Rejudge = nil
-	c.Meta = m.encode()
-	return j.found, tx.PutConversation(ctx, c)
+	return j.found, setLateChanges(ctx, tx, cid, nil)
 }
 
 // rejudge is one walk of rejudgeLate.

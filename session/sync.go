@@ -183,14 +183,8 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 // late changes this sync (or one stopped before) stored (see
 // Engine.rejudgeLate), reporting what failed.
 func (s *syncState) rejudgeLate(ctx context.Context) error {
-	c, err := s.e.store.Conversation(ctx, s.cid)
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("session: reading conversation: %w", err)
-	case len(loadMeta(c).Rejudge) == 0:
-		return nil // nothing late: no write transaction
+	if pending, err := lateChanges(ctx, s.e.store, s.cid); err != nil || len(pending) == 0 {
+		return err // nothing late: no write transaction
 	}
 	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
 		found, err := s.e.rejudgeLate(ctx, tx, s.cid)
