@@ -590,15 +590,8 @@ func TestTranscriptMutationsDM(t *testing.T) {
 			if o.tofu {
 				tofu++
 			}
-			if why, open := dmKnownOpen[seed]; open && len(o.violations) > 0 {
-				known++
-				t.Logf("KNOWN OPEN (%s) history %d, seed %#x:\n  %s\nmutation:\n  %s", why, hseed, seed, joinLines(o.violations), joinLines(o.m.ops))
-				continue
-			}
-			if len(o.violations) > 0 {
-				violations += len(o.violations)
-				t.Errorf("history %d, seed %#x: %d violations:\n  %s\nmutation:\n  %s", hseed, seed, len(o.violations), joinLines(o.violations), joinLines(o.m.ops))
-			}
+			bad, open := judgeRun(t, dmKnownOpen, hseed, seed, o.violations, o.m.ops)
+			violations, known = violations+bad, known+open
 		}
 	}
 	line := fmt.Sprintf("mutations-dm: %d transcripts, %d invariant violations, %d known open, %d first-contact substitutions (TOFU)", transcripts, violations, known, tofu)

@@ -246,15 +246,8 @@ func TestTranscriptMutationsExt(t *testing.T) {
 			if p.claimed {
 				claimed++
 			}
-			if why, open := extKnownOpen[seed]; open && len(o.violations) > 0 {
-				known++
-				t.Logf("KNOWN OPEN (%s) history %d, seed %#x:\n  %s\nmutation:\n  %s", why, hseed, seed, joinLines(o.violations), joinLines(o.m.ops))
-				continue
-			}
-			if len(o.violations) > 0 {
-				violations += len(o.violations)
-				t.Errorf("history %d, seed %#x: %d violations:\n  %s\nmutation:\n  %s", hseed, seed, len(o.violations), joinLines(o.violations), joinLines(o.m.ops))
-			}
+			bad, open := judgeRun(t, extKnownOpen, hseed, seed, o.violations, o.m.ops)
+			violations, known = violations+bad, known+open
 		}
 	}
 	line := fmt.Sprintf("mutations-ext: %d transcripts, %d invariant violations, %d known open, %d on a device holding history, %d with claimed admins",
