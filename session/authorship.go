@@ -273,6 +273,12 @@ func flipEntry(ctx context.Context, tx keystore.Tx, cid, seq string, cause error
 	}
 	en := entryFromStored(cid, old)
 	old.Body.Zero()
+	return putFlipped(ctx, tx, cid, en, old.Raw, cause)
+}
+
+// putFlipped stores en (read from the store, its wire bytes raw) marked
+// failed with cause, as flipEntry does.
+func putFlipped(ctx context.Context, tx keystore.Tx, cid string, en event.Entry, raw []byte, cause error) error {
 	if !en.Verified {
 		return nil
 	}
@@ -283,7 +289,7 @@ func flipEntry(ctx context.Context, tx keystore.Tx, cid, seq string, cause error
 		en.Error += "; " + cause.Error()
 	}
 	en.Text, en.Entities = "", nil
-	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, old.Raw, "")})
+	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, raw, "")})
 }
 
 // setReplyValidation updates the stored validation of the reply at seq.

@@ -275,7 +275,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		j.restore(en.Group)
 		return nil
 	}
-	if err := flipEntry(ctx, tx, j.cid, ev.SequenceID, cause); err != nil {
+	if err := putFlipped(ctx, tx, j.cid, en, ev.Raw, cause); err != nil {
 		return err
 	}
 	ev.Verified = false // a late change further up does not enter
@@ -361,8 +361,15 @@ func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
 type rosterHolders struct{ members, admins []string }
 
 // holders returns who holds a place and who admin rights in r now.
-func (r *rosterRec) holders() rosterHolders {
-	return rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed)}
+func (r *rosterRec) holders() *rosterHolders {
+	return &rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed)}
+}
+
+// grants reports whether group change g grants a place or admin rights
+// (a member add or an admin add): only then does noteHeld need the
+// holders before it, so other events copy nothing.
+func grants(g *event.GroupChange) bool {
+	return g != nil && (g.Kind == event.GroupMembersAdded || g.Kind == event.GroupAdminsAdded)
 }
 
 // noteHeld records, for a verified member add or admin add just applied,
@@ -373,9 +380,9 @@ func (r *rosterRec) holders() rosterHolders {
 // admin or a member who already was one would otherwise cost them their
 // place — which neither withholding the removal (the add is a no-op) nor a
 // fresh device (the add fails) does.
-func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, before rosterHolders) error {
+func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, before *rosterHolders) error {
 	g := ev.GroupChange
-	if g == nil {
+	if before == nil || !grants(g) {
 		return nil
 	}
 	var held []string

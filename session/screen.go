@@ -328,7 +328,10 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	var res stepResult
 	switch {
 	case ev.Verified:
-		before := r.holders()
+		var before *rosterHolders
+		if grants(ev.GroupChange) {
+			before = r.holders()
+		}
 		if res = r.step(env, ev); res.err != nil {
 			reject(ev, res.err)
 		} else if err := noteHeld(ctx, tx, cid, ev, before); err != nil {
