@@ -57,7 +57,7 @@ func (h *dmHistory) mutateDMExt(rng *rand.Rand) *dmMutation {
 	h.drawKeyPlan(rng, m)
 	p.prefix = 1 + rng.IntN(len(h.items))
 	p.tip = h.items[p.prefix-1].seq()
-	prefix := cloneAll(h.dmPrefixItems(p.prefix))
+	prefix := cloneAll(prefixItems(h.items, p.prefix))
 	lists := [][]*mutItem{prefix}
 	m.rounds = append(m.rounds, m.honestPages(rng, prefix))
 	m.ops = append(m.ops, fmt.Sprintf("prefix: %d honest events up to %s, listing honest until then %v", p.prefix, p.tip, p.holdKeys))
@@ -82,7 +82,7 @@ func (h *dmHistory) mutateDMExt(rng *rand.Rand) *dmMutation {
 	return m
 }
 
-// drawKeyPlan draws alice's key listings for m, as mutateDM does.
+// drawKeyPlan draws alice's key listings for m and names them in its ops.
 func (h *dmHistory) drawKeyPlan(rng *rand.Rand, m *dmMutation) {
 	for range 1 + rng.IntN(4) {
 		op := keyHonest
@@ -96,22 +96,6 @@ func (h *dmHistory) drawKeyPlan(rng *rand.Rand, m *dmMutation) {
 		names = append(names, keyOpNames[op])
 	}
 	m.ops = append(m.ops, fmt.Sprintf("key listings %v, strict %v, verify probes %v, refresh before Verify %v", names, m.strict, m.probes, m.refresh))
-}
-
-// dmPrefixItems are the first n honest items and the key changes of the
-// versions they use, as an honest server serves them.
-func (h *dmHistory) dmPrefixItems(n int) []*mutItem {
-	used := map[string]bool{}
-	for _, it := range h.items[:n] {
-		used[messageKeyVersion(it.me)] = true
-	}
-	out := slices.Clone(h.items[:n])
-	for _, it := range h.items[n:] {
-		if v := keyChangeVersion(it.me); v != "" && used[v] {
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 // dmMutateExtOnce applies one mutation: half the time a base one, else

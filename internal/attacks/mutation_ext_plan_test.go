@@ -37,7 +37,7 @@ func (h *history) mutateExt(rng *rand.Rand) (*mutation, *extPlan) {
 	if rng.IntN(2) == 0 {
 		p.prefix = 1 + rng.IntN(len(h.items))
 		p.tip = h.items[p.prefix-1].seq()
-		items := cloneAll(h.prefixItems(p.prefix))
+		items := cloneAll(prefixItems(h.items, p.prefix))
 		lists = append(lists, items)
 		m.rounds = append(m.rounds, m.honestPages(rng, items))
 		m.ops = append(m.ops, fmt.Sprintf("prefix: %d honest events up to %s", p.prefix, p.tip))
@@ -58,16 +58,16 @@ func (h *history) mutateExt(rng *rand.Rand) (*mutation, *extPlan) {
 	return m, p
 }
 
-// prefixItems are the first n honest items and the key changes (served
-// in metadata, under sequence ids of their own) of the key versions they
-// use, as an honest server serves them.
-func (h *history) prefixItems(n int) []*mutItem {
+// prefixItems are the first n of the honest items and the key changes
+// (served in metadata, under sequence ids of their own) of the key
+// versions they use, as an honest server serves them.
+func prefixItems(items []*mutItem, n int) []*mutItem {
 	used := map[string]bool{}
-	for _, it := range h.items[:n] {
+	for _, it := range items[:n] {
 		used[messageKeyVersion(it.me)] = true
 	}
-	out := slices.Clone(h.items[:n])
-	for _, it := range h.items[n:] {
+	out := slices.Clone(items[:n])
+	for _, it := range items[n:] {
 		if v := keyChangeVersion(it.me); v != "" && used[v] {
 			out = append(out, it)
 		}
@@ -87,21 +87,7 @@ func cloneAll(items []*mutItem) []*mutItem {
 // honestPages serves items unchanged: newest first, pages of a random
 // size, every key change in every page's metadata.
 func (m *mutation) honestPages(rng *rand.Rand, items []*mutItem) []mutPage {
-	var data, kcs []string
-	for k := len(items) - 1; k >= 0; k-- {
-		b, err := hostile.EncodeEvent(items[k].me)
-		if err != nil {
-			panic(err) // re-encoding a decoded event cannot fail
-		}
-		if items[k].kc {
-			kcs = append(kcs, b)
-			if v := keyChangeVersion(items[k].me); m.kcs[v] == "" {
-				m.kcs[v] = b
-			}
-			continue
-		}
-		data = append(data, b)
-	}
+	data, kcs := m.encodeItems(items)
 	size := 1 + rng.IntN(10)
 	pages := []mutPage{{}}
 	for i, b := range data {

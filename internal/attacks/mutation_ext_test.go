@@ -131,14 +131,7 @@ func (h *history) retitle(u *user, e hostile.Envelope, version string, key *cryp
 // and removal of carol.
 func (h *history) forgeExt(rng *rand.Rand) {
 	seq := h.removal
-	env := func() hostile.Envelope {
-		h.n++
-		next := hostile.NextSequenceID(seq, uint64(501+rng.IntN(700)))
-		e := hostile.Envelope{SequenceID: next, PreviousSequenceID: seq,
-			MessageID: fmt.Sprintf("0b7c1a52-6666-4c4c-8888-%012d", h.n), ConversationID: h.g}
-		seq = next
-		return e
-	}
+	env := h.forgeryEnvs(rng, &seq, 501, 700, "6666")
 	add := func(me *tevent.MessageEvent, err error) *tevent.MessageEvent {
 		if err != nil {
 			h.w.t.Fatal(err)

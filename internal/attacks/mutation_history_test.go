@@ -392,6 +392,20 @@ func (h *history) isMember(u *user) bool {
 	return false
 }
 
+// forgeryEnvs returns envelopes for forgeries placed one after another
+// from *seq on (each lo to lo+span-1 above the one before, *seq following
+// them), with message ids of the forgeries' own (tag) numbered by h.n.
+func (h *history) forgeryEnvs(rng *rand.Rand, seq *string, lo, span int, tag string) func() hostile.Envelope {
+	return func() hostile.Envelope {
+		h.n++
+		next := hostile.NextSequenceID(*seq, uint64(lo+rng.IntN(span)))
+		e := hostile.Envelope{SequenceID: next, PreviousSequenceID: *seq,
+			MessageID: fmt.Sprintf("0b7c1a52-%s-4c4c-8888-%012d", tag, h.n), ConversationID: h.g}
+		*seq = next
+		return e
+	}
+}
+
 // forge makes mallory's forgeries, each placed after her removal.
 func (h *history) forge(rng *rand.Rand) {
 	m := h.mallory
@@ -402,14 +416,7 @@ func (h *history) forge(rng *rand.Rand) {
 	all := []hostile.Recipient{m.recipient(), h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()}
 	v1, v2 := h.nextVersion(5), h.nextVersion(6)
 	seq := h.removal
-	env := func() hostile.Envelope {
-		h.n++
-		next := hostile.NextSequenceID(seq, uint64(1+rng.IntN(400)))
-		e := hostile.Envelope{SequenceID: next, PreviousSequenceID: seq,
-			MessageID: fmt.Sprintf("0b7c1a52-4444-4c4c-8888-%012d", h.n), ConversationID: h.g}
-		seq = next
-		return e
-	}
+	env := h.forgeryEnvs(rng, &seq, 1, 400, "4444")
 	var old *crypto.ConversationKey
 	oldV := ""
 	for v, k := range h.keysOf(m) {

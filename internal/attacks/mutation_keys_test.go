@@ -181,18 +181,7 @@ type dmMutation struct {
 // mutateDM draws a mutation of h from rng.
 func (h *dmHistory) mutateDM(rng *rand.Rand) *dmMutation {
 	m := &dmMutation{mutation: &mutation{kcs: map[string]string{}}, strict: rng.IntN(3) == 0, probes: rng.IntN(2) == 0, refresh: rng.IntN(3) == 0}
-	for range 1 + rng.IntN(4) {
-		op := keyHonest
-		if rng.IntN(3) > 0 {
-			op = keyOp(rng.IntN(int(keyOps)))
-		}
-		m.keyPlan = append(m.keyPlan, op)
-	}
-	names := make([]string, 0, len(m.keyPlan))
-	for _, op := range m.keyPlan {
-		names = append(names, keyOpNames[op])
-	}
-	m.ops = append(m.ops, fmt.Sprintf("key listings %v, strict %v, verify probes %v, refresh before Verify %v", names, m.strict, m.probes, m.refresh))
+	h.drawKeyPlan(rng, m)
 	rounds := 1 + rng.IntN(2)
 	var lists [][]*mutItem
 	for r := range rounds {

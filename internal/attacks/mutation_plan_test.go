@@ -200,23 +200,29 @@ func describe(me *tevent.MessageEvent) string {
 	return kind + " by " + me.GetSenderID()
 }
 
-// paginate cuts one round's items into served pages.
-func (m *mutation) paginate(rng *rand.Rand, items []*mutItem, round int) []mutPage {
-	var data, kcs []string
+// encodeItems encodes items newest first: the key changes (each version's
+// first also kept in m.kcs, for pushes) apart from the data.
+func (m *mutation) encodeItems(items []*mutItem) (data, kcs []string) {
 	for k := len(items) - 1; k >= 0; k-- {
 		b, err := hostile.EncodeEvent(items[k].me)
 		if err != nil {
 			panic(err) // re-encoding a decoded event cannot fail
 		}
-		if items[k].kc {
-			kcs = append(kcs, b)
-			if v := keyChangeVersion(items[k].me); m.kcs[v] == "" {
-				m.kcs[v] = b
-			}
-		} else {
+		if !items[k].kc {
 			data = append(data, b)
+			continue
+		}
+		kcs = append(kcs, b)
+		if v := keyChangeVersion(items[k].me); m.kcs[v] == "" {
+			m.kcs[v] = b
 		}
 	}
+	return data, kcs
+}
+
+// paginate cuts one round's items into served pages.
+func (m *mutation) paginate(rng *rand.Rand, items []*mutItem, round int) []mutPage {
+	data, kcs := m.encodeItems(items)
 	for range rng.IntN(4) {
 		if len(data) > 1 {
 			a, b := rng.IntN(len(data)), rng.IntN(len(data))
