@@ -287,7 +287,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "tiny sizes and short benchmark times (smoke test)")
 	short := fs.Bool("short", false, "leave out the 100k-event rows (also "+ShortEnv+"=1)")
-	profile := fs.String("profile", "", "write CPU and allocation profiles of the e2e syncs into this directory")
+	profile := fs.String("profile", "", "write CPU and allocation profiles of the e2e syncs (CPU profiles of the streamed pipeline runs) into this directory")
 	sdk := fs.String("sdk", SDKAuto, "time the official SDK: auto (when node and interop/node_modules exist), off, require")
 	bt := fs.Duration("benchtime", 0, "time per testing.Benchmark run; each op takes the best of 3 runs (default 400ms; -quick: 20ms, 1 run)")
 	verbose := fs.Bool("v", false, "print progress to stderr")

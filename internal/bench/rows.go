@@ -172,8 +172,12 @@ func childRows(rep *Report, w *world, fx *fixtures, profileDir string, logw io.W
 	ncores := runtime.NumCPU()
 	for _, c := range fx.e2e {
 		fmt.Fprintf(logw, "child: streamed pipeline, %d events\n", c.n)
-		st, err := runChild(childSpec{Kind: "history", File: c.file, Workers: ncores, UserID: c.id, KeyVersion: c.version,
-			PeerID: fx.alice, PeerVersion: fx.aliceKeys[len(fx.aliceKeys)-1].PublicKeyVersion})
+		hs := childSpec{Kind: "history", File: c.file, Workers: ncores, UserID: c.id, KeyVersion: c.version,
+			PeerID: fx.alice, PeerVersion: fx.aliceKeys[len(fx.aliceKeys)-1].PublicKeyVersion}
+		if profileDir != "" {
+			hs.CPUProfile = filepath.Join(profileDir, fmt.Sprintf("streamed-%d.cpu.pprof", c.n))
+		}
+		st, err := runChild(hs)
 		if err != nil {
 			return nil, err
 		}
