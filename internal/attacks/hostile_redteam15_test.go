@@ -1,0 +1,167 @@
+package attacks
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks on the re-judging of what this account stored above a group
+// change the server served late (session/latejudge.go), second round
+// (h11v): the restore paths, the signed lists as read against a roster
+// that still held the removed member, and the bookkeeping.
+
+var redteam15Attacks = []attack{
+	{"late-removal-below-noop-readd-fails-readmitted", attackLateRemovalBelowNoopReadd},
+	{"late-revocation-below-noop-regrant-drops-admin", attackLateRevocationBelowNoopRegrant},
+	{"stale-admin-list-restores-revoked-admin", attackStaleAdminListRestores},
+}
+
+// attackLateRemovalBelowNoopReadd: alice removes mallory and adds her
+// again, and mallory, a member again, speaks. The server withholds only
+// the removal from bob's first sync: the re-add is read against a roster
+// that still holds mallory, so it verifies as adding nobody (mallory is
+// read among its current members), and her message verifies. The next
+// sync serves the removal at its place. A fresh device served the whole
+// transcript reads the re-add as re-admitting her and verifies her
+// message; unless the walk reads the re-add's signed list as it stands
+// after the removal (mallory among the new ids), the re-add restores
+// nobody and mallory's honest message fails for good.
+func attackLateRemovalBelowNoopReadd(w *world) (string, error) {
+	h, removal, _, msg := readmittedScene(w)
+	withheld, whole, err := servedLate(h, nil, removal)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, oneRound(withheld))
+	if !first.verified[msg.GetMessageID()] {
+		return "", errorf("setup: mallory's message not verified with her removal withheld (%v)", first.failed[msg.GetMessageID()])
+	}
+	fresh := hs.run(w.t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
+		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case len(o.violations) > 0:
+		return "", errorf("violations: %v", o.violations)
+	case !o.verified[msg.GetMessageID()]:
+		return "", errorf("mallory's message, signed after her re-add, failed once her removal was served late below the re-add (%v)", o.failed[msg.GetMessageID()])
+	case !slices.Contains(o.conv.Members, h.mallory.id):
+		return "", errorf("mallory, re-added above her late removal, is off bob's roster %v (a fresh device holds her)", o.conv.Members)
+	}
+	return fmt.Sprintf("mallory's message after her re-add kept its verdict (%d members)", len(o.conv.Members)), nil
+}
+
+// attackLateRevocationBelowNoopRegrant: alice revokes mallory's admin
+// rights and grants them again; bob's first sync is served everything but
+// the revocation (the re-grant verifies, changing nothing), the next one
+// the revocation at its place, below the re-grant. Stored, the revocation
+// takes mallory's rights off bob's roster; the walk sees the re-grant above
+// it and keeps what mallory did as an admin verified, but unless it puts
+// her rights back on the roster, whatever she does as an admin from now
+// on fails on bob's device (a fresh device holds her an admin).
+func attackLateRevocationBelowNoopRegrant(w *world) (string, error) {
+	h, revocation, err := revokedAdminScene(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminAdd(h.mallory.id))
+	regrant := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after the re-grant")
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, revocation)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || !slices.Contains(fresh.conv.Admins, h.mallory.id) {
+		return "", errorf("setup: a fresh device served the whole transcript does not hold mallory an admin (%v)", fresh.violations)
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case len(o.violations) > 0:
+		return "", errorf("violations: %v", o.violations)
+	case !o.verified[regrant.GetMessageID()]:
+		return "", errorf("alice's re-grant no longer verified")
+	case !slices.Contains(o.conv.Admins, h.mallory.id):
+		return "", errorf("mallory, given her admin rights back above their late revocation, is no admin on bob's device (admins %v)", o.conv.Admins)
+	}
+	return fmt.Sprintf("mallory kept her re-granted admin rights (%d admins)", len(o.conv.Admins)), nil
+}
+
+// attackStaleAdminListRestores: alice makes carol and mallory admins and
+// revokes mallory's rights. The server withholds the revocation from carol
+// and from bob's first sync: carol, an admin, adds dave, her signed admin
+// list still naming mallory; mallory, no admin any more, then makes bob
+// an admin. Bob's first sync verifies both. The next serves the revocation at
+// its place. A fresh device served the whole transcript fails carol's add
+// (its admin list names mallory, no admin there) and mallory's removal
+// (she is no admin). (Had mallory removed alice instead, alice's
+// revocation served late would be judged against bob's roster without
+// her: an open limit, see
+// the report of h11v.) Unless the walk reads carol's add against the roster
+// after the revocation, the admin list it signed before hearing of the
+// revocation gives mallory her rights back in the walk: her admin add
+// stays verified and bob an admin on his own roster, and dave stays on it.
+func attackStaleAdminListRestores(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.carol.id))
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500)
+	stale, err := h.carol.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.carol.id, h.mallory.id})
+	if err != nil {
+		return "", err
+	}
+	e = h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 700)
+	ousting, err := h.adminChange(h.mallory, e, crypto.KindGroupAdminAdd, h.bob.id)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	extra := []*tevent.MessageEvent{stale, ousting}
+	withheld, whole, err := servedLate(h, extra, revocation)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, oneRound(withheld))
+	if !first.verified[ousting.GetMessageID()] || !first.verified[stale.GetMessageID()] {
+		return "", errorf("setup: carol's add or mallory's admin add not verified with the revocation withheld (%v, %v)", first.failed[stale.GetMessageID()], first.failed[ousting.GetMessageID()])
+	}
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.verified[ousting.GetMessageID()] || fresh.verified[stale.GetMessageID()] {
+		return "", errorf("setup: a fresh device served the whole transcript verifies carol's stale add (%v) or mallory's admin add (%v)", fresh.verified[stale.GetMessageID()], fresh.verified[ousting.GetMessageID()])
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.verified[ousting.GetMessageID()]:
+		return "", errorf("mallory's admin add, signed after her revocation, stays verified: carol's stale admin list gave her rights back")
+	case o.verified[stale.GetMessageID()] || slices.Contains(o.conv.Members, h.dv.id):
+		return "", errorf("carol's add naming the revoked mallory an admin stays verified (%v) or dave on bob's roster %v", o.verified[stale.GetMessageID()], o.conv.Members)
+	}
+	return fmt.Sprintf("carol's stale add and mallory's admin add re-judged (%d members)", len(o.conv.Members)), nil
+}
