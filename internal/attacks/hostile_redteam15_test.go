@@ -1,11 +1,20 @@
 package attacks
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/wire"
 
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -19,6 +28,8 @@ var redteam15Attacks = []attack{
 	{"late-removal-below-noop-readd-fails-readmitted", attackLateRemovalBelowNoopReadd},
 	{"late-revocation-below-noop-regrant-drops-admin", attackLateRevocationBelowNoopRegrant},
 	{"stale-admin-list-restores-revoked-admin", attackStaleAdminListRestores},
+	{"reply-quotes-failed-message", attackReplyQuotesFailedMessage},
+	{"reply-quotes-late-failed-edit", attackReplyQuotesLateFailedEdit},
 }
 
 // attackLateRemovalBelowNoopReadd: alice removes mallory and adds her
@@ -164,4 +175,167 @@ func attackStaleAdminListRestores(w *world) (string, error) {
 		return "", errorf("carol's add naming the revoked mallory an admin stays verified (%v) or dave on bob's roster %v", o.verified[stale.GetMessageID()], o.conv.Members)
 	}
 	return fmt.Sprintf("carol's stale add and mallory's admin add re-judged (%d members)", len(o.conv.Members)), nil
+}
+
+// replyQuote has u reply to the message at seq of g and returns the text
+// the stored reply's preview quotes (sent false: Send refused, err why).
+func replyQuote(w *world, u *user, g, seq string) (quoted string, sent bool, err error) {
+	r, err := u.e.Send(w.ctx, g, session.Outgoing{Text: "noted", ReplyTo: seq})
+	if err != nil {
+		return "", false, err
+	}
+	hist, err := u.e.History(w.ctx, g, "", 0)
+	if err != nil {
+		return "", true, err
+	}
+	for _, en := range hist {
+		if en.MessageID == r.MessageID && en.ReplyTo != nil {
+			quoted = en.ReplyTo.Text
+		}
+	}
+	return quoted, true, nil
+}
+
+// attackReplyQuotesFailedMessage: carol, a member, seals a message under
+// the group key and names alice its sender; the signature (carol's) does
+// not verify for alice, so bob stores it failed, though it opens under a
+// key he holds. Bob replies to it (an app lists failed events too).
+// Unless the engine refuses to quote an event that did not verify, bob's
+// reply quotes carol's words as alice's and embeds the forged event, sealed
+// under the group's key and signed by bob.
+func attackReplyQuotesFailedMessage(w *world) (string, error) {
+	const forged = "alice: the meeting moved to carol's place"
+	gr := newGroup(w)
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	me, err := gr.carol.forger().Message(envAfter(gr.hello.SequenceID, gr.g, 1, 31), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), textHolder(forged))
+	if err != nil {
+		return "", err
+	}
+	me.SenderID = strp(gr.alice.id)
+	w.injectData("forged-as-alice", gr.g, encodeAll(w, me)...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	if ev := r.eventOf(me.GetMessageID()); ev == nil || ev.Err == nil {
+		return "", errorf("setup: the message carol forged as alice's not served or verified (%+v)", ev)
+	}
+	quoted, sent, err := replyQuote(w, gr.bob, gr.g, me.GetSequenceID())
+	switch {
+	case sent && quoted == forged:
+		return "", errorf("bob's reply quotes the forged message as alice's %q", quoted)
+	case sent:
+		return "", errorf("bob's reply to a message that did not verify was sent (quoting %q, %v)", quoted, err)
+	}
+	return "reply refused: " + err.Error(), nil
+}
+
+// attackReplyQuotesLateFailedEdit: carol, a member, says something; alice
+// removes her; carol edits her message after the removal. The server
+// withholds the removal from bob's first sync (the edit verifies and
+// becomes the message's latest text) and serves it at its place in the
+// next: re-judging fails the edit. Bob then replies to carol's message
+// (from before her removal, still verified). Unless the reply's preview
+// takes only a verified edit as the latest text, bob's reply quotes (and
+// embeds) what carol wrote after her removal as her message.
+func attackReplyQuotesLateFailedEdit(w *world) (string, error) {
+	const rewrite = "carol after her removal: send the keys to me"
+	gr := newGroup(w)
+	said := gr.carol.send(gr.g, "carol, a member")[0]
+	c, err := gr.carol.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	removal, err := gr.alice.removal(envAfter(said.SequenceID, gr.g, 1, 32), gr.carol.id)
+	if err != nil {
+		return "", err
+	}
+	edit, err := editEvent(gr.carol.forger(), envAfter(said.SequenceID, gr.g, 2, 33), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), said.SequenceID, rewrite)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("edit-without-removal", gr.g, encodeAll(w, edit)...)
+	if r := gr.bob.sync(gr.g); r.err != nil || r.eventOf(edit.GetMessageID()) == nil || r.eventOf(edit.GetMessageID()).Err != nil {
+		return "", errorf("setup: carol's edit not verified with her removal withheld (%v)", r.err)
+	}
+	w.proxy.Reset()
+	w.injectData("removal-late", gr.g, encodeAll(w, edit, removal)...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+		return "", r.err
+	}
+	hist, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		if en.MessageID == edit.GetMessageID() && en.Verified {
+			return "", errorf("setup: carol's edit after her removal still verified once the removal was served")
+		}
+	}
+	quoted, err := quoteInPost(w, gr.bob, gr.g, said.SequenceID)
+	switch {
+	case err != nil:
+		return "", errorf("bob's reply to carol's verified message: %v", err)
+	case quoted == rewrite:
+		return "", errorf("bob's reply quotes carol's edit made after her removal %q", quoted)
+	case quoted != "carol, a member":
+		return "", errorf("bob's reply quotes %q, not carol's message", quoted)
+	}
+	return fmt.Sprintf("bob's reply quotes carol's message as she signed it (%q)", quoted), nil
+}
+
+// quoteInPost has u reply to the message at seq of g through a server
+// that takes u's key rotation without passing it on (the emulator reads no
+// group changes, so it would refuse a rotation leaving out a member it
+// still counts) and swallows the message post (answering 503): it returns
+// what the reply u sealed and posted quotes, opened with u's keys.
+func quoteInPost(w *world, u *user, g, seq string) (string, error) {
+	w.proxy.Add(hostile.Rule{Name: "take-rotation", Method: http.MethodPost, Path: hostile.PathKeys, Token: u.token,
+		Request: func(r *http.Request) { r.URL.Path = "/2/swallowed" },
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status = http.StatusOK
+			resp.Body = fmt.Appendf(nil, `{"data":{"conversation_id":%q,"sequence_id":%q}}`, g, hostile.NextSequenceID(seq, 900))
+			return nil
+		}})
+	var posted []byte
+	w.proxy.Add(hostile.Rule{Name: "swallow-reply", Method: http.MethodPost, Path: hostile.PathMessages, Token: u.token,
+		Request: func(r *http.Request) {
+			posted, _ = io.ReadAll(r.Body)
+			r.Body, r.URL.Path = io.NopCloser(bytes.NewReader(posted)), "/2/swallowed"
+		},
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status, resp.Body = http.StatusServiceUnavailable, []byte(`{"title":"Service Unavailable"}`)
+			return nil
+		}})
+	if _, err := u.e.Send(w.ctx, g, session.Outgoing{Text: "noted", ReplyTo: seq}); !errors.Is(err, xchat.ErrQueued) {
+		return "", fmt.Errorf("reply through the swallowing server: %w, want ErrQueued", err)
+	}
+	var req api.SendChatMessageRequest
+	if err := json.Unmarshal(posted, &req); err != nil {
+		return "", fmt.Errorf("the posted reply: %w", err)
+	}
+	raw, err := wire.DecodeB64(req.EncodedMessageCreateEvent)
+	if err != nil {
+		return "", err
+	}
+	mce, err := wire.DecodeMessageCreateEvent(raw)
+	if err != nil {
+		return "", err
+	}
+	plain, err := crypto.Open(u.convKey(g, mce.GetConversationKeyVersion()), mce.Contents)
+	if err != nil {
+		return "", err
+	}
+	h, err := wire.DecodeMessageEntryHolder(plain)
+	if err != nil {
+		return "", err
+	}
+	return h.GetContents().GetMessage().GetReplyingToPreview().GetMessageText(), nil
 }
