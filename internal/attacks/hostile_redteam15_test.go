@@ -120,8 +120,8 @@ func attackLateRevocationBelowNoopRegrant(w *world) (string, error) {
 // (its admin list names mallory, no admin there) and mallory's removal
 // (she is no admin). (Had mallory removed alice instead, alice's
 // revocation served late would be judged against bob's roster without
-// her: an open limit, see
-// the report of h11v.) Unless the walk reads carol's add against the roster
+// her, and fail, as on a device served the two in the other order: see
+// the late changes in session's Groups documentation.)
 // after the revocation, the admin list it signed before hearing of the
 // revocation gives mallory her rights back in the walk: her admin add
 // stays verified and bob an admin on his own roster, and dave stays on it.
