@@ -114,17 +114,18 @@ func attackLateRevocationBelowNoopRegrant(w *world) (string, error) {
 // attackStaleAdminListRestores: alice makes carol and mallory admins and
 // revokes mallory's rights. The server withholds the revocation from carol
 // and from bob's first sync: carol, an admin, adds dave, her signed admin
-// list still naming mallory; mallory, no admin any more, then makes bob
-// an admin. Bob's first sync verifies both. The next serves the revocation at
+// list still naming mallory; mallory, no admin any more, then makes bob an
+// admin. Bob's first sync verifies both. The next serves the revocation at
 // its place. A fresh device served the whole transcript fails carol's add
-// (its admin list names mallory, no admin there) and mallory's removal
-// (she is no admin). (Had mallory removed alice instead, alice's
-// revocation served late would be judged against bob's roster without
-// her, and fail, as on a device served the two in the other order: see
-// the late changes in session's Groups documentation.)
-// after the revocation, the admin list it signed before hearing of the
+// (its admin list names mallory, no admin there) and mallory's admin add
+// (she is no admin). Unless the walk reads carol's add against the roster
+// after the revocation, the admin list she signed before hearing of the
 // revocation gives mallory her rights back in the walk: her admin add
 // stays verified and bob an admin on his own roster, and dave stays on it.
+// (Had mallory removed alice instead, alice's revocation served late
+// would be judged against bob's roster without her, and fail, as on a
+// device served the two in the other order: see the late changes in
+// session's Groups documentation.)
 func attackStaleAdminListRestores(w *world) (string, error) {
 	h := newBareHistory(w)
 	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
