@@ -154,7 +154,11 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 		return nil, err
 	}
 	slices.SortFunc(pending, decimal.Compare)
-	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, pending: pending,
+	r, err := loadRoster(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, pending: pending,
 		readmitted: map[string]string{}, regranted: map[string]string{}}
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, err
@@ -176,6 +180,10 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 // rejudge is one walk of rejudgeLate.
 type rejudge struct {
 	cid, self string
+	// seed is the sequence id of the member add that started a join-based
+	// roster ("" for none): it was read by its flat signed list, and the
+	// split stored with it is the event's own, the server's word.
+	seed string
 	// pending are the late changes not reached yet, oldest first.
 	pending []string
 	// removed and demoted map those the changes reached took rights from,
@@ -297,7 +305,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
 	default:
-		readmits, misfit, id := j.reread(en.Group)
+		readmits, misfit, id := j.reread(ev.SequenceID, en.Group)
 		if misfit == "" {
 			j.restore(en.Group, readmits, ev.SenderID)
 			return nil
@@ -349,8 +357,11 @@ func needsAdmin(g *event.GroupChange, sender string) bool {
 // (misfit: the change that took the place or right, id: whom) when one of
 // them stays among its current members or in its admin tail, or when an
 // admin add names one without a place: a fresh device served the same
-// events fails it, and so does the walk.
-func (j *rejudge) reread(g *event.GroupChange) (readmits []string, misfit, id string) {
+// events fails it, and so does the walk. The add that started a join-based
+// roster (seed) re-admits nobody: its stored split is the server's, and a
+// fresh device served the removal below it starts no roster from it
+// (rosterRec.readmits).
+func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, misfit, id string) {
 	if g == nil {
 		return nil, "", ""
 	}
@@ -362,6 +373,9 @@ func (j *rejudge) reread(g *event.GroupChange) (readmits []string, misfit, id st
 	}
 	switch g.Kind {
 	case event.GroupMembersAdded:
+		if seq == j.seed {
+			return nil, "", "" // its split is unsigned: it re-admits nobody
+		}
 		gone := 0
 		for _, id := range g.CurrentMemberIDs {
 			if placeless(id) != "" {

@@ -30,6 +30,7 @@ var redteam15Attacks = []attack{
 	{"stale-admin-list-restores-revoked-admin", attackStaleAdminListRestores},
 	{"reply-quotes-failed-message", attackReplyQuotesFailedMessage},
 	{"reply-quotes-late-failed-edit", attackReplyQuotesLateFailedEdit},
+	{"late-removal-below-join-readmits-by-split", attackLateRemovalBelowJoin},
 }
 
 // attackLateRemovalBelowNoopReadd: alice removes mallory and adds her
@@ -339,4 +340,77 @@ func quoteInPost(w *world, u *user, g, seq string) (string, error) {
 		return "", err
 	}
 	return h.GetContents().GetMessage().GetReplyingToPreview().GetMessageText(), nil
+}
+
+// attackLateRemovalBelowJoin: alice's group has carol and mallory; alice
+// adds bob, whose roster starts from that add (he cannot bind the group's
+// create: he joined later), and then removes mallory. The server moves
+// the add's unsigned split so that every member it names is "new", serves
+// bob the add and mallory's message after her removal without the
+// removal, then the removal under a sequence id below the add.
+// Re-judging reads the adds above a late removal against
+// the roster it leaves; unless it leaves out the add that started bob's
+// roster (its split is the server's), that add "re-admits" mallory: her
+// message stays verified and she is put back on bob's roster, where keys
+// are wrapped to her, though she was removed after it (and a fresh device
+// served the removal below the add starts no roster from it).
+func attackLateRemovalBelowJoin(w *world) (string, error) {
+	alice, carol, mallory := w.newUser("alice", false), w.newUser("carol", false), w.newUser("mallory", false)
+	bob := w.newUser("bob", true)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{carol.id, mallory.id}})
+	if err != nil {
+		return "", err
+	}
+	before := alice.send(g, "before bob")[0]
+	if err := alice.e.AddMembers(w.ctx, g, bob.id); err != nil {
+		return "", err
+	}
+	if r := mallory.sync(g); r.err != nil {
+		return "", r.err
+	}
+	after := mallory.send(g, "mallory, after her removal")[0]
+	w.proxy.Add(hostile.Events("whole-split-new", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		return hostile.EditData(page, func(me *tevent.MessageEvent) error {
+			if a := groupChangeOf(me).GroupMemberAdd; a != nil && slices.Contains(a.MemberIds, bob.id) {
+				a.MemberIds, a.CurrentMemberIds = slices.Concat(a.MemberIds, a.CurrentMemberIds), []string{}
+			}
+			return nil
+		})
+	}))
+	r := bob.sync(g)
+	if r.err != nil {
+		return "", r.err
+	}
+	c, err := bob.e.Conversation(w.ctx, g)
+	if err != nil || c.RosterSince == "" || !slices.Contains(c.Members, mallory.id) {
+		return "", errorf("setup: bob's roster does not start from his add with mallory on it (%v, %+v)", err, c)
+	}
+	removal, err := alice.removal(envAfter(before.SequenceID, g, 1, 34), mallory.id)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("removal-below-join", g, encodeAll(w, removal)...)
+	r = bob.sync(g)
+	if r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+		return "", r.err
+	}
+	if ev := r.eventOf(removal.GetMessageID()); ev == nil || ev.Err != nil {
+		return "", errorf("setup: alice's removal of mallory below bob's add not taken (%+v)", ev)
+	}
+	if c, err = bob.e.Conversation(w.ctx, g); err != nil {
+		return "", err
+	}
+	if slices.Contains(c.Members, mallory.id) || slices.Contains(c.UnconfirmedMembers, mallory.id) {
+		return "", errorf("mallory, removed by alice, is back on bob's roster %v (unconfirmed %v)", c.Members, c.UnconfirmedMembers)
+	}
+	hist, err := bob.e.History(w.ctx, g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		if en.MessageID == after.MessageID && en.Verified {
+			return "", errorf("mallory's message, signed after her removal, stays verified: the add's unsigned split re-admitted her")
+		}
+	}
+	return fmt.Sprintf("mallory stays off bob's roster (%d members)", len(c.Members)), nil
 }
