@@ -166,7 +166,7 @@
 // still held) re-admits her, a signed list still naming whom it took as a
 // member or an admin does not fit there (xchat.ErrRosterDivergence, as on a
 // fresh device), and whom a verified add above it gives back is put back
-// on the roster. A late change itself is judged against the roster held
+// on the roster, unless a member add above that failed leaves them out. A late change itself is judged against the roster held
 // when it is stored, not as it stood at its place: one whose author lost
 // her place or rights above it (say, removed by the very admin whose
 // rights it revokes, while the server withheld it) fails, as it does on a

@@ -139,7 +139,8 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //   - whom a verified add above the change gave the place or rights back,
 //     and no verified change above took again, is put back on the roster
 //     (putBack): the change was applied to the roster as it was stored,
-//     above that add.
+//     above that add. Not whom a failed member add above leaves out
+//     (rejudge.doubt): that add excluded them as it was stored.
 //
 // Each is reported (AnomalyRosterDivergence, Related the change). The
 // walk runs once everything the sync brought is stored, so a signed
@@ -296,6 +297,9 @@ func (j *rejudge) step(ctx context.Context, tx keystore.Tx, ev *keystore.StoredE
 func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.StoredEvent) error {
 	defer ev.Body.Zero()
 	if !ev.Verified {
+		if len(j.readmitted)+len(j.regranted) > 0 {
+			j.doubt(entryFromStored(j.cid, ev).Group)
+		}
 		return nil
 	}
 	en := entryFromStored(j.cid, ev)
@@ -449,6 +453,25 @@ func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string
 		}
 		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
 	}
+}
+
+// doubt applies what a failed member add above a change says of those the
+// walk re-admitted or gave rights back: whom its signed lists leave out of
+// the members (or the admins) is no member (no admin) in its author's
+// signed view, and a member add that did not fit the roster excluded them
+// so as it was stored (rosterRec.excludeDoubted); they are not put back.
+// A member add that failed for another reason (its author no admin)
+// excluded nobody but counts too: when in doubt, exclude.
+func (j *rejudge) doubt(g *event.GroupChange) {
+	if g == nil || g.Kind != event.GroupMembersAdded {
+		return
+	}
+	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
+	if !ok {
+		return
+	}
+	maps.DeleteFunc(j.readmitted, func(id, _ string) bool { return !slices.Contains(head, id) })
+	maps.DeleteFunc(j.regranted, func(id, _ string) bool { return !slices.Contains(admins, id) })
 }
 
 // grantedBy notes what the failed group change at seq granted: the ids it names,

@@ -31,6 +31,7 @@ var redteam15Attacks = []attack{
 	{"reply-quotes-failed-message", attackReplyQuotesFailedMessage},
 	{"reply-quotes-late-failed-edit", attackReplyQuotesLateFailedEdit},
 	{"late-removal-below-join-readmits-by-split", attackLateRemovalBelowJoin},
+	{"late-removal-readmission-undoes-exclusion", attackReadmissionUndoesExclusion},
 }
 
 // attackLateRemovalBelowNoopReadd: alice removes mallory and adds her
@@ -413,4 +414,59 @@ func attackLateRemovalBelowJoin(w *world) (string, error) {
 		}
 	}
 	return fmt.Sprintf("mallory stays off bob's roster (%d members)", len(c.Members)), nil
+}
+
+// attackReadmissionUndoesExclusion: alice removes mallory and adds her
+// again; carol, an admin who heard of the removal but not of the re-add,
+// then adds dave, her signed lists naming alice, bob and herself as the
+// members: in her signed view mallory is no member. The server withholds
+// the removal from bob's first sync: the re-add reads as adding nobody,
+// and carol's add, read against a roster still holding mallory, does not
+// fit and excludes her (whom an admin's signed lists leave out is no
+// member: when in doubt, exclude). The next sync serves the removal at
+// its place. Re-judging sees the re-add re-admit mallory; unless what a
+// failed add excluded above it stays excluded, mallory is put back on bob's
+// roster, where keys are wrapped to her — a fresh device served the whole
+// transcript excludes her at carol's add.
+func attackReadmissionUndoesExclusion(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.carol.id))
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	removal := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id}
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id, h.carol.id}))
+	readd := h.items[len(h.items)-1].me
+	e := h.env()
+	excluding, err := h.carol.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{excluding}, removal)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, oneRound(withheld))
+	if first.conv == nil || slices.Contains(first.conv.Members, h.mallory.id) || !first.verified[readd.GetMessageID()] {
+		return "", errorf("setup: with the removal withheld, the re-add does not verify or carol's add does not exclude mallory (%v)", first.conv)
+	}
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || slices.Contains(fresh.conv.Members, h.mallory.id) {
+		return "", errorf("setup: a fresh device served the whole transcript keeps mallory (%v)", fresh.conv)
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.mallory.id):
+		return "", errorf("mallory, excluded by carol's add, is back on bob's roster %v once her removal was served late", o.conv.Members)
+	}
+	return fmt.Sprintf("mallory stays excluded (%d members)", len(o.conv.Members)), nil
 }
