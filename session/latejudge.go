@@ -203,6 +203,9 @@ type rejudge struct {
 	// the add's author: the late change took them off the roster when it
 	// was stored, so they are put back (putBack).
 	readmitted, regranted map[string]string
+	// applied are the late changes pending when the member add judged
+	// now was stored (noteApplied): it was read with them applied.
+	applied []string
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
@@ -303,7 +306,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		return nil
 	}
 	en := entryFromStored(j.cid, ev)
-	var cause error
+	var cause, err error
 	change := j.removed[ev.SenderID]
 	switch {
 	case change != "":
@@ -315,6 +318,9 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
 	default:
+		if j.applied, err = j.appliedAt(ctx, tx, ev.SequenceID, en.Group); err != nil {
+			return err
+		}
 		readmits, misfit, id := j.reread(ev.SequenceID, en.Group)
 		if misfit == "" {
 			j.restore(en.Group, readmits, ev.SenderID)
@@ -387,6 +393,9 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 		if seq == j.seed {
 			return nil, "", "" // its split is unsigned: it re-admits nobody
 		}
+		if id, c := j.addedRemoved(g); c != "" && !slices.Contains(j.applied, c) {
+			return nil, c, id
+		}
 		gone := 0
 		for _, id := range g.CurrentMemberIDs {
 			if placeless(id) != "" {
@@ -416,6 +425,23 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 		}
 	}
 	return nil, "", ""
+}
+
+// addedRemoved returns an id member add g read as new when it was stored
+// whom a late change entered removed (and that change): she held no place
+// just below the add as stored. Unless the change was applied when the
+// add was stored (rejudge.applied, see noteApplied), she held none with
+// the change left out either: a fresh device reads the change as removing
+// a non-member (a tombstone: see rosterRec.readmits) and refuses the add,
+// which the server may have moved above the removal (sequence ids are not
+// signed, and a removal signs no key version).
+func (j *rejudge) addedRemoved(g *event.GroupChange) (id, change string) {
+	for _, id := range g.MemberIDs {
+		if c := j.removed[id]; c != "" {
+			return id, c
+		}
+	}
+	return "", ""
 }
 
 // restore notes what a verified group change above the change gives back
@@ -543,6 +569,63 @@ func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, 
 		return fmt.Errorf("session: recording a group change: %w", err)
 	}
 	return nil
+}
+
+// noteApplied records, for a verified member add just applied, the late
+// changes below it still waiting for their walk (noteLate): the add was
+// read against the roster they left, so whom it adds as new held no place
+// because of them (a removal and a re-add the same sync brings), not
+// without them (see rejudge.addedRemoved). Almost always none: nothing is
+// written.
+func noteApplied(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if g := ev.GroupChange; g == nil || g.Kind != event.GroupMembersAdded || len(g.MemberIDs) == 0 {
+		return nil
+	}
+	pending, err := lateChanges(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	below := slices.DeleteFunc(pending, func(seq string) bool { return !decimal.Less(seq, ev.SequenceID) })
+	if len(below) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(below)
+	if err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	if err := tx.SetValue(ctx, appliedKey(cid, ev.SequenceID), b); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// appliedAt returns what noteApplied recorded for member add g stored at
+// seq, read only when g adds one whom a late change entered removed.
+func (j *rejudge) appliedAt(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange) ([]string, error) {
+	if g == nil || g.Kind != event.GroupMembersAdded {
+		return nil, nil
+	}
+	if _, c := j.addedRemoved(g); c == "" {
+		return nil, nil
+	}
+	b, err := tx.Value(ctx, appliedKey(j.cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	var applied []string
+	if json.Unmarshal(b, &applied) != nil {
+		return nil, nil // a damaged record: when in doubt, exclude
+	}
+	return applied, nil
+}
+
+// appliedKey names noteApplied's record of the add at seq of cid.
+func appliedKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-applied/" + hex.EncodeToString(h[:])
 }
 
 // heldBy returns what noteHeld recorded for the change at seq (nil: none).
