@@ -134,12 +134,15 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     split of its signed list moves by the members held); one still
 //     naming her a current member or an admin, or an admin add naming one
 //     without a place, does not fit there and is marked failed
-//     (xchat.ErrRosterDivergence), as on a fresh device;
+//     (xchat.ErrRosterDivergence), as on a fresh device; so does one that,
+//     as stored, added as new one the change removed, unless the change was
+//     applied when it was stored (rejudge.addedRemoved);
 //
 //   - whom a verified add above the change gave the place or rights back,
 //     and no verified change above took again, is put back on the roster
 //     (putBack): the change was applied to the roster as it was stored,
-//     above that add. Not whom a failed member add above leaves out
+//     above that add; confirmed only if the add vouched for them as it was
+//     stored (noteVouched). Not whom a failed member add above leaves out
 //     (rejudge.doubt): that add excluded them as it was stored.
 //
 // Each is reported (AnomalyRosterDivergence, Related the change). The
@@ -164,7 +167,7 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 		return nil, nil, err
 	}
 	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
-		pending: pending, causes: map[string]error{}, readmitted: map[string]string{}, regranted: map[string]string{}}
+		pending: pending, causes: map[string]error{}, readmitted: map[string]bool{}, regranted: map[string]bool{}}
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, nil, err
 	}
@@ -200,9 +203,10 @@ type rejudge struct {
 	unadmitted map[string]string
 	// readmitted and regranted map those a verified add above a change
 	// re-admitted (or gave admin rights back), not taken again since, to
-	// the add's author: the late change took them off the roster when it
-	// was stored, so they are put back (putBack).
-	readmitted, regranted map[string]string
+	// whether the add vouched for them (see noteVouched): the late change
+	// took them off the roster when it was stored, so they are put back
+	// (putBack), confirmed only if vouched for.
+	readmitted, regranted map[string]bool
 	// applied are the late changes pending when the member add judged
 	// now was stored (noteApplied): it was read with them applied.
 	applied []string
@@ -323,8 +327,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		}
 		readmits, misfit, id := j.reread(ev.SequenceID, en.Group)
 		if misfit == "" {
-			j.restore(en.Group, readmits, ev.SenderID)
-			return nil
+			return j.restore(ctx, tx, ev.SequenceID, en.Group, readmits)
 		}
 		change = misfit
 		cause = fmt.Errorf("%w: it names %s a member or an admin, whose place or rights the change at %s took, which the server served after this event", xchat.ErrRosterDivergence, id, change)
@@ -444,12 +447,19 @@ func (j *rejudge) addedRemoved(g *event.GroupChange) (id, change string) {
 	return "", ""
 }
 
-// restore notes what a verified group change above the change gives back
-// (read by reread): a member add re-admits whom it adds (readmits); an
-// admin add restores whom it names.
-func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string) {
+// restore notes what the verified group change at seq above the change
+// gives back (read by reread): a member add re-admits whom it adds
+// (readmits); an admin add restores whom it names. Whether it vouched for
+// them is as its author stood when it was stored (vouchedAt), not as she
+// stands now: an admin confirmed since, her rights claimed when she
+// signed, confirms nobody by it (as rosterRec.step reads it).
+func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange, readmits []string) error {
 	if g == nil {
-		return
+		return nil
+	}
+	vouched, err := j.vouchedAt(ctx, tx, seq, g, readmits)
+	if err != nil {
+		return err
 	}
 	switch g.Kind {
 	case event.GroupMembersRemoved:
@@ -464,7 +474,7 @@ func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string
 	case event.GroupMembersAdded:
 		for _, id := range readmits {
 			if j.removed[id] != "" {
-				j.readmitted[id] = author
+				j.readmitted[id] = vouched
 			}
 			delete(j.removed, id)
 			delete(j.unadmitted, id)
@@ -473,12 +483,37 @@ func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string
 	case event.GroupAdminsAdded:
 		for _, id := range g.AdminIDs {
 			if j.demoted[id] != "" {
-				j.regranted[id] = author
+				j.regranted[id] = vouched
 			}
 			delete(j.demoted, id)
 		}
 		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
 	}
+	return nil
+}
+
+// vouchedAt reads noteVouched's record of grant g stored at seq, only when
+// it gives someone back (readmits one removed, or names one demoted).
+func (j *rejudge) vouchedAt(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange, readmits []string) (bool, error) {
+	ids, taken := readmits, j.removed
+	switch g.Kind {
+	case event.GroupAdminsAdded:
+		ids, taken = g.AdminIDs, j.demoted
+	case event.GroupMembersAdded:
+	default:
+		return false, nil
+	}
+	if !slices.ContainsFunc(ids, func(id string) bool { return taken[id] != "" }) {
+		return false, nil
+	}
+	_, err := tx.Value(ctx, vouchedKey(j.cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return false, nil // not vouched for, or stored before the record: claimed
+	case err != nil:
+		return false, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	return true, nil
 }
 
 // doubt applies what a failed member add above a change says of those the
@@ -496,8 +531,8 @@ func (j *rejudge) doubt(g *event.GroupChange) {
 	if !ok {
 		return
 	}
-	maps.DeleteFunc(j.readmitted, func(id, _ string) bool { return !slices.Contains(head, id) })
-	maps.DeleteFunc(j.regranted, func(id, _ string) bool { return !slices.Contains(admins, id) })
+	maps.DeleteFunc(j.readmitted, func(id string, _ bool) bool { return !slices.Contains(head, id) })
+	maps.DeleteFunc(j.regranted, func(id string, _ bool) bool { return !slices.Contains(admins, id) })
 }
 
 // grantedBy notes what the failed group change at seq granted: the ids it names,
@@ -522,13 +557,14 @@ func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
 	}
 }
 
-// rosterHolders are who held a member's place and who an admin's rights
-// before a group change (see noteHeld).
-type rosterHolders struct{ members, admins []string }
+// rosterHolders are who held a member's place, who an admin's rights and
+// who a confirmed admin's before a group change (see noteHeld and
+// noteVouched).
+type rosterHolders struct{ members, admins, confirmed []string }
 
 // holders returns who holds a place and who admin rights in r now.
 func (r *rosterRec) holders() *rosterHolders {
-	return &rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed)}
+	return &rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed), confirmed: slices.Clone(r.Admins)}
 }
 
 // grants reports whether group change g grants a place or admin rights
@@ -628,6 +664,32 @@ func appliedKey(cid, seq string) string {
 	return "session/group-applied/" + hex.EncodeToString(h[:])
 }
 
+// noteVouched records that the verified grant ev just applied vouched for
+// whom it names: its author was a confirmed admin before it (before), or,
+// for a member add, is this account (rosterRec.stepMemberAdd confirms what
+// such adds grant). Re-judging puts back whom a grant gave back confirmed
+// only when it vouched for them (rejudge.restore): the author's standing
+// now is not hers when she signed.
+func noteVouched(ctx context.Context, tx keystore.Tx, cid, self string, ev *event.Event, before *rosterHolders) error {
+	g := ev.GroupChange
+	if before == nil || !grants(g) {
+		return nil
+	}
+	if !slices.Contains(before.confirmed, ev.SenderID) && (g.Kind != event.GroupMembersAdded || ev.SenderID != self) {
+		return nil
+	}
+	if err := tx.SetValue(ctx, vouchedKey(cid, ev.SequenceID), []byte{1}); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// vouchedKey names noteVouched's record of the grant at seq of cid.
+func vouchedKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-vouched/" + hex.EncodeToString(h[:])
+}
+
 // heldBy returns what noteHeld recorded for the change at seq (nil: none).
 func heldBy(ctx context.Context, tx keystore.Tx, cid, seq string) ([]string, error) {
 	b, err := tx.Value(ctx, grantHeldKey(cid, seq))
@@ -653,9 +715,10 @@ func grantHeldKey(cid, seq string) string {
 // putBack puts back on the roster those the late changes took off it and
 // verified adds above them gave back (readmitted, regranted): the late
 // change was applied to the roster as it was stored, above those adds. One
-// re-admitted by an admin the roster does not confirm is unconfirmed, one
-// given admin rights back by one is a claimed admin (as rosterRec.step
-// reads such adds).
+// re-admitted by an add that did not vouch for her (its author no
+// confirmed admin when it was stored) is unconfirmed, one given admin
+// rights back by one is a claimed admin (as rosterRec.step reads such
+// adds).
 func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error {
 	if len(j.readmitted)+len(j.regranted) == 0 {
 		return nil
@@ -669,7 +732,7 @@ func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error 
 			continue
 		}
 		r.Members = normaliseIDs(append(r.Members, id))
-		if !slices.Contains(r.Admins, j.readmitted[id]) {
+		if !j.readmitted[id] {
 			r.Unconfirmed = normaliseIDs(append(r.Unconfirmed, id))
 		}
 	}
@@ -677,7 +740,7 @@ func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error 
 		if !r.member(id) || r.admin(id) {
 			continue
 		}
-		if slices.Contains(r.Admins, j.regranted[id]) {
+		if j.regranted[id] {
 			r.Admins = normaliseIDs(append(r.Admins, id))
 		} else {
 			r.Claimed = normaliseIDs(append(r.Claimed, id))

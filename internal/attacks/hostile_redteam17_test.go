@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/session"
+
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -16,6 +19,8 @@ import (
 
 var redteam17Attacks = []attack{
 	{"late-removal-moved-below-add-puts-back", attackRemovalMovedBelowAdd},
+	{"late-revocation-regrant-by-claimed-admin-confirmed", attackRegrantByClaimedConfirmed},
+	{"late-removal-readd-by-claimed-admin-confirmed", attackReaddByClaimedConfirmed},
 }
 
 // attackRemovalMovedBelowAdd: alice adds mallory and later removes her;
@@ -88,4 +93,108 @@ func attackRemovalMovedBelowAdd(w *world) (string, error) {
 		return "", errorf("alice's add of mallory, above the removal that tombstones her, still verified")
 	}
 	return fmt.Sprintf("the add above the late removal no longer verified; mallory stays off bob's roster (%d members)", len(o.conv.Members)), nil
+}
+
+// claimedAdminHistory is alice's group with bob, carol and mallory, which
+// alice created naming carol an admin too: the create's admin list is not
+// signed, so carol's rights are claimed on bob's device until a signed
+// change by a confirmed admin names her.
+func claimedAdminHistory(w *world) *history {
+	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
+	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
+	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
+	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.mallory.id}, Admins: []string{h.alice.id, h.carol.id}})
+	if err != nil {
+		w.t.Fatalf("CreateGroup: %v", err)
+	}
+	h.g = g
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	return h
+}
+
+// claimedGiveBack plays the scene of the two attacks below: take is
+// alice's change taking mallory's place or rights (withheld from bob's
+// first sync, served at its place in the second), giveBack carol's signed
+// change giving them back above it while her rights are claimed; then
+// alice makes carol an admin (confirmed from then on). It returns the
+// outcomes of a fresh device served the whole transcript and of bob's.
+func claimedGiveBack(w *world, take, giveBack func(h *history) (*tevent.MessageEvent, error)) (h *history, fresh, late *runOutcome, err error) {
+	h = claimedAdminHistory(w)
+	h.push(take(h))
+	taken := h.top()
+	h.push(giveBack(h))
+	h.push(h.adminAdd(h.carol.id))
+	h.say(h.alice, "alice after carol's confirmation")
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, taken)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hs := startHarness(w.t, h)
+	if fresh = hs.run(w.t, oneRound(whole)); fresh.conv == nil {
+		return nil, nil, nil, errorf("setup: no conversation on a fresh device: %v", fresh.syncErrs)
+	}
+	if late = hs.run(w.t, lateRounds(withheld, whole)); late.conv == nil {
+		return nil, nil, nil, errorf("no conversation after the syncs: %v", late.syncErrs)
+	}
+	return h, fresh, late, nil
+}
+
+// attackRegrantByClaimedConfirmed: alice makes mallory an admin and
+// revokes it; carol, whose admin rights rest on the create's unsigned
+// list, grants them again; alice then makes carol an admin. A fresh
+// device served the whole transcript holds mallory a claimed admin (her
+// rights rest on carol's, which were claimed when she granted them). The
+// server withholds the revocation from bob's first sync (carol's re-grant
+// changes nothing there) and serves it at its place in the next. Unless
+// the walk reads carol's standing when she granted, not at the end, it
+// puts mallory back among the confirmed admins: the member adds she signs
+// then confirm whom they add, and one re-signs the whole roster as
+// confirmed, on unsigned authority.
+func attackRegrantByClaimedConfirmed(w *world) (string, error) {
+	h, fresh, o, err := claimedGiveBack(w, func(h *history) (*tevent.MessageEvent, error) {
+		h.push(h.adminAdd(h.mallory.id))
+		return h.adminRemove(h.mallory.id)
+	}, func(h *history) (*tevent.MessageEvent, error) {
+		return h.adminChange(h.carol, h.env(), crypto.KindGroupAdminAdd, h.mallory.id)
+	})
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(fresh.conv.ClaimedAdmins, h.mallory.id) || slices.Contains(fresh.conv.Admins, h.mallory.id) {
+		return "", errorf("setup: a fresh device does not hold mallory a claimed admin (admins %v, claimed %v)", fresh.conv.Admins, fresh.conv.ClaimedAdmins)
+	}
+	if slices.Contains(o.conv.Admins, h.mallory.id) {
+		return "", errorf("mallory, re-granted by carol while carol's rights were claimed, is put back a confirmed admin on bob's device (admins %v, claimed %v)", o.conv.Admins, o.conv.ClaimedAdmins)
+	}
+	return fmt.Sprintf("mallory put back as a claimed admin (admins %v, claimed %d)", len(o.conv.Admins), len(o.conv.ClaimedAdmins)), nil
+}
+
+// attackReaddByClaimedConfirmed: alice removes mallory; carol, whose admin
+// rights rest on the create's unsigned list, adds her again; alice then
+// makes carol an admin. A fresh device served the whole transcript holds
+// mallory an unconfirmed member (TrustStrict wraps no key to her). The
+// server withholds the removal from bob's first sync (carol's re-add adds
+// nobody there) and serves it at its place in the next. Unless the walk
+// reads carol's standing when she re-added mallory, it puts mallory back
+// as a confirmed member.
+func attackReaddByClaimedConfirmed(w *world) (string, error) {
+	h, fresh, o, err := claimedGiveBack(w, func(h *history) (*tevent.MessageEvent, error) {
+		return h.alice.removal(h.env(), h.mallory.id)
+	}, func(h *history) (*tevent.MessageEvent, error) {
+		members := []string{h.alice.id, h.bob.id, h.carol.id}
+		return h.carol.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id, h.carol.id})
+	})
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(fresh.conv.Members, h.mallory.id) || !slices.Contains(fresh.conv.UnconfirmedMembers, h.mallory.id) {
+		return "", errorf("setup: a fresh device does not hold mallory an unconfirmed member (members %v, unconfirmed %v)", fresh.conv.Members, fresh.conv.UnconfirmedMembers)
+	}
+	if !slices.Contains(o.conv.UnconfirmedMembers, h.mallory.id) {
+		return "", errorf("mallory, re-added by carol while carol's rights were claimed, is put back a confirmed member on bob's device (members %v, unconfirmed %v)", o.conv.Members, o.conv.UnconfirmedMembers)
+	}
+	return fmt.Sprintf("mallory put back as an unconfirmed member (%d members, %d unconfirmed)", len(o.conv.Members), len(o.conv.UnconfirmedMembers)), nil
 }
