@@ -168,7 +168,8 @@
 // fresh device), and whom a verified add above it gives back is put back
 // on the roster, unless a member add above that failed leaves them out
 // (confirmed only when the add's author was a confirmed admin as it was
-// stored: an author confirmed since vouches for nobody by it). A member
+// stored: an author confirmed since vouches for nobody by it); should a
+// later late change fail that add, whom it gave back is taken back. A member
 // add that, as stored, added as new one the change removes fails there
 // (xchat.ErrRosterDivergence), unless the change was applied when it was
 // stored (a removal and re-add the same sync brings): she held no place

@@ -142,7 +142,8 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     and no verified change above took again, is put back on the roster
 //     (putBack): the change was applied to the roster as it was stored,
 //     above that add; confirmed only if the add vouched for them as it was
-//     stored (noteVouched). Not whom a failed member add above leaves out
+//     stored (noteVouched), and noted as granted by it (saveGave): a later
+//     walk that fails the add takes them back. Not whom a failed member add above leaves out
 //     (rejudge.doubt): that add excluded them as it was stored.
 //
 // Each is reported (AnomalyRosterDivergence, Related the change). The
@@ -169,6 +170,9 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
 		pending: pending, causes: map[string]error{}, readmitted: map[string]bool{}, regranted: map[string]bool{}}
 	if err := j.walk(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	if err := j.saveGave(ctx, tx); err != nil {
 		return nil, nil, err
 	}
 	if err := j.putBack(ctx, e, tx); err != nil {
@@ -207,6 +211,9 @@ type rejudge struct {
 	// took them off the roster when it was stored, so they are put back
 	// (putBack), confirmed only if vouched for.
 	readmitted, regranted map[string]bool
+	// gave maps the sequence id of each verified add that gave someone
+	// back to whom (saveGave).
+	gave map[string]*gaveBack
 	// applied are the late changes pending when the member add judged
 	// now was stored (noteApplied): it was read with them applied.
 	applied []string
@@ -342,7 +349,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if err != nil {
 		return err
 	}
-	j.grantedBy(ev.SequenceID, en.Group, held)
+	gave, err := gaveBackBy(ctx, tx, j.cid, ev.SequenceID)
+	if err != nil {
+		return err
+	}
+	j.grantedBy(ev.SequenceID, en.Group, held, gave)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone
 	}
@@ -475,6 +486,7 @@ func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *ev
 		for _, id := range readmits {
 			if j.removed[id] != "" {
 				j.readmitted[id] = vouched
+				j.gaveAt(seq).Members = append(j.gaveAt(seq).Members, id)
 			}
 			delete(j.removed, id)
 			delete(j.unadmitted, id)
@@ -484,6 +496,7 @@ func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *ev
 		for _, id := range g.AdminIDs {
 			if j.demoted[id] != "" {
 				j.regranted[id] = vouched
+				j.gaveAt(seq).Admins = append(j.gaveAt(seq).Admins, id)
 			}
 			delete(j.demoted, id)
 		}
@@ -538,13 +551,16 @@ func (j *rejudge) doubt(g *event.GroupChange) {
 // grantedBy notes what the failed group change at seq granted: the ids it names,
 // but those that held the right already when it was applied (held, see
 // noteHeld): a grant that changed nothing for them takes nothing back.
-func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
+// Whom an earlier walk found it gave back (gave, see saveGave) it granted:
+// the late change below it took their place or rights.
+func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string, gave gaveBack) {
 	if g == nil {
 		return
 	}
+	held = without(held, slices.Concat(gave.Members, gave.Admins))
 	switch g.Kind {
 	case event.GroupMembersAdded:
-		granted := without(g.MemberIDs, held)
+		granted := normaliseIDs(append(without(g.MemberIDs, held), gave.Members...))
 		j.dropMembers = append(j.dropMembers, granted...)
 		j.dropAdmins = append(j.dropAdmins, granted...)
 		for _, id := range granted {
@@ -555,6 +571,68 @@ func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
 	case event.GroupAdminsAdded:
 		j.dropAdmins = append(j.dropAdmins, without(g.AdminIDs, held)...)
 	}
+}
+
+// gaveBack are whom a verified add gave back a place (Members) or admin
+// rights (Admins) that a late change below it took: a walk found it so.
+type gaveBack struct {
+	Members []string `json:"members,omitempty"`
+	Admins  []string `json:"admins,omitempty"`
+}
+
+// gaveAt returns the gaveBack of the add at seq this walk noted.
+func (j *rejudge) gaveAt(seq string) *gaveBack {
+	if j.gave == nil {
+		j.gave = map[string]*gaveBack{}
+	}
+	if j.gave[seq] == nil {
+		j.gave[seq] = &gaveBack{}
+	}
+	return j.gave[seq]
+}
+
+// saveGave records, for each add this walk found giving someone back,
+// whom (added to what earlier walks recorded): should a later late change
+// fail the add, what it granted includes them (grantedBy), though as it
+// was stored they held their place or rights before it (noteHeld).
+func (j *rejudge) saveGave(ctx context.Context, tx keystore.Tx) error {
+	for _, seq := range slices.Sorted(maps.Keys(j.gave)) {
+		old, err := gaveBackBy(ctx, tx, j.cid, seq)
+		if err != nil {
+			return err
+		}
+		g := gaveBack{Members: normaliseIDs(append(old.Members, j.gave[seq].Members...)), Admins: normaliseIDs(append(old.Admins, j.gave[seq].Admins...))}
+		b, err := json.Marshal(g)
+		if err != nil {
+			return fmt.Errorf("session: recording a group change: %w", err)
+		}
+		if err := tx.SetValue(ctx, gaveBackKey(j.cid, seq), b); err != nil {
+			return fmt.Errorf("session: recording a group change: %w", err)
+		}
+	}
+	return nil
+}
+
+// gaveBackBy returns what saveGave recorded for the add at seq.
+func gaveBackBy(ctx context.Context, tx keystore.Tx, cid, seq string) (gaveBack, error) {
+	var g gaveBack
+	b, err := tx.Value(ctx, gaveBackKey(cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return g, nil
+	case err != nil:
+		return g, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	if json.Unmarshal(b, &g) != nil {
+		return gaveBack{}, fmt.Errorf("session: the record of the group change at %s is unreadable", seq)
+	}
+	return g, nil
+}
+
+// gaveBackKey names saveGave's record of the add at seq of cid.
+func gaveBackKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-gave/" + hex.EncodeToString(h[:])
 }
 
 // rosterHolders are who held a member's place, who an admin's rights and

@@ -21,6 +21,8 @@ var redteam17Attacks = []attack{
 	{"late-removal-moved-below-add-puts-back", attackRemovalMovedBelowAdd},
 	{"late-revocation-regrant-by-claimed-admin-confirmed", attackRegrantByClaimedConfirmed},
 	{"late-removal-readd-by-claimed-admin-confirmed", attackReaddByClaimedConfirmed},
+	{"put-back-survives-later-late-revocation", attackPutBackSurvivesLaterRevocation},
+	{"regrant-survives-later-late-revocation", attackRegrantSurvivesLaterRevocation},
 }
 
 // attackRemovalMovedBelowAdd: alice adds mallory and later removes her;
@@ -197,4 +199,134 @@ func attackReaddByClaimedConfirmed(w *world) (string, error) {
 		return "", errorf("mallory, re-added by carol while carol's rights were claimed, is put back a confirmed member on bob's device (members %v, unconfirmed %v)", o.conv.Members, o.conv.UnconfirmedMembers)
 	}
 	return fmt.Sprintf("mallory put back as an unconfirmed member (%d members, %d unconfirmed)", len(o.conv.Members), len(o.conv.UnconfirmedMembers)), nil
+}
+
+// attackPutBackSurvivesLaterRevocation: alice makes carol an admin and
+// revokes it, then removes mallory; carol, an admin no longer, adds
+// mallory again (her signed lists still name herself an admin), and
+// mallory speaks. A fresh device served the whole transcript fails
+// carol's add (she is no admin) and mallory's message: mallory is out.
+// The server serves it to bob in three syncs: the first withholds the
+// revocation and the removal (carol's add reads as adding nobody), the
+// second serves the removal late (the walk reads carol's add as
+// re-admitting mallory and puts her back), the third the revocation late
+// (the walk fails carol's add). Unless what the add gave back in the
+// second walk counts as granted by it in the third, failing it takes
+// nothing back (as stored, mallory held her place before it): mallory
+// stays on bob's roster and her message verified.
+func attackPutBackSurvivesLaterRevocation(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.carol.id))
+	h.push(h.adminRemove(h.carol.id))
+	revocation := h.top()
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	removal := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id}
+	h.push(h.carol.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id, h.carol.id}))
+	readd := h.items[len(h.items)-1].me
+	h.say(h.mallory, "mallory after carol's add")
+	said := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice at the end")
+	h.seal()
+	first, err := pageOf(h, nil, func(seq string) bool { return seq != revocation && seq != removal })
+	if err != nil {
+		return "", err
+	}
+	second, err := pageOf(h, nil, func(seq string) bool { return seq != revocation })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || slices.Contains(fresh.conv.Members, h.mallory.id) || fresh.verified[readd.GetMessageID()] {
+		return "", errorf("setup: a fresh device served the whole transcript keeps mallory or carol's add (%v)", fresh.conv)
+	}
+	two := hs.run(w.t, lateRounds(first, second))
+	if two.conv == nil || !slices.Contains(two.conv.Members, h.mallory.id) || !two.verified[said.GetMessageID()] {
+		return "", errorf("setup: the removal served late does not put mallory back through carol's add (%v)", two.conv)
+	}
+	m := lateRounds(first, second)
+	m.rounds, m.pushes = append(m.rounds, []mutPage{whole}), make([][]*tevent.MessageEvent, 4)
+	o := hs.run(w.t, m)
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.mallory.id):
+		return "", errorf("mallory, put back by carol's add, stays on bob's roster %v once carol's revocation below it was served late", o.conv.Members)
+	case o.verified[said.GetMessageID()] || o.verified[readd.GetMessageID()]:
+		return "", errorf("carol's add (%v) or mallory's message after it (%v) still verified", o.verified[readd.GetMessageID()], o.verified[said.GetMessageID()])
+	}
+	return fmt.Sprintf("carol's add failed and mallory taken off bob's roster again (%d members)", len(o.conv.Members)), nil
+}
+
+// attackRegrantSurvivesLaterRevocation: put-back-survives-later-late-
+// revocation for admin rights. Alice makes carol and mallory admins,
+// revokes carol's rights, then mallory's; carol, an admin no longer,
+// grants mallory's again. A fresh device fails carol's grant: mallory is
+// no admin. Bob's first sync lacks both revocations (carol's grant changes
+// nothing), the second brings mallory's late (the walk puts her rights
+// back through carol's grant), the third carol's late (the walk fails the
+// grant). Unless what the grant gave back counts as granted by it,
+// mallory keeps her admin rights on bob's device.
+func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return "", err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	h.push(h.adminAdd(h.carol.id))
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.carol.id))
+	carols := h.top()
+	h.push(h.adminRemove(h.mallory.id))
+	mallorys := h.top()
+	h.push(h.adminChange(h.carol, h.env(), crypto.KindGroupAdminAdd, h.mallory.id))
+	grant := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice at the end")
+	h.seal()
+	first, err := pageOf(h, nil, func(seq string) bool { return seq != carols && seq != mallorys })
+	if err != nil {
+		return "", err
+	}
+	second, err := pageOf(h, nil, func(seq string) bool { return seq != carols })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || slices.Contains(fresh.conv.Admins, h.mallory.id) || slices.Contains(fresh.conv.ClaimedAdmins, h.mallory.id) {
+		return "", errorf("setup: a fresh device served the whole transcript holds mallory an admin (%v)", fresh.conv)
+	}
+	two := hs.run(w.t, lateRounds(first, second))
+	if two.conv == nil || !slices.Contains(two.conv.Admins, h.mallory.id) {
+		return "", errorf("setup: mallory's revocation served late does not put her rights back through carol's grant (%v)", two.conv)
+	}
+	m := lateRounds(first, second)
+	m.rounds, m.pushes = append(m.rounds, []mutPage{whole}), make([][]*tevent.MessageEvent, 4)
+	o := hs.run(w.t, m)
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Admins, h.mallory.id) || slices.Contains(o.conv.ClaimedAdmins, h.mallory.id):
+		return "", errorf("mallory, given her rights back by carol, stays an admin on bob's device (admins %v, claimed %v) once carol's revocation below the grant was served late", o.conv.Admins, o.conv.ClaimedAdmins)
+	case o.verified[grant.GetMessageID()]:
+		return "", errorf("carol's grant still verified")
+	}
+	return fmt.Sprintf("carol's grant failed and mallory's rights taken again (%d admins)", len(o.conv.Admins)), nil
 }
