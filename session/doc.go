@@ -169,7 +169,9 @@
 // on the roster, unless a member add above that failed leaves them out
 // (confirmed only when the add's author was a confirmed admin as it was
 // stored: an author confirmed since vouches for nobody by it); should a
-// later late change fail that add, whom it gave back is taken back. A member
+// later late change fail that add, whom it gave back is taken back, and a
+// member add above it whose signed admin list leaves out one whose rights
+// it gave back ends them (as it does a claimed admin's). A member
 // add that, as stored, added as new one the change removes fails there
 // (xchat.ErrRosterDivergence), unless the change was applied when it was
 // stored (a removal and re-add the same sync brings): she held no place

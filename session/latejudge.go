@@ -492,6 +492,12 @@ func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *ev
 			delete(j.unadmitted, id)
 		}
 		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(readmits, id) })
+		// Its signed admin list ends the rights of every admin it leaves
+		// out (rosterRec.stepMemberAdd: a confirmed author's list is the
+		// admins, a claimed one's prunes the claimed), as read when it
+		// was stored: one whose rights were given back below it and who
+		// was a claimed admin then is left out.
+		maps.DeleteFunc(j.regranted, func(id string, _ bool) bool { return !slices.Contains(g.CurrentAdminIDs, id) })
 	case event.GroupAdminsAdded:
 		for _, id := range g.AdminIDs {
 			if j.demoted[id] != "" {

@@ -23,6 +23,7 @@ var redteam17Attacks = []attack{
 	{"late-removal-readd-by-claimed-admin-confirmed", attackReaddByClaimedConfirmed},
 	{"put-back-survives-later-late-revocation", attackPutBackSurvivesLaterRevocation},
 	{"regrant-survives-later-late-revocation", attackRegrantSurvivesLaterRevocation},
+	{"late-revocation-regrant-outlives-admin-list", attackRegrantOutlivesAdminList},
 }
 
 // attackRemovalMovedBelowAdd: alice adds mallory and later removes her;
@@ -100,12 +101,17 @@ func attackRemovalMovedBelowAdd(w *world) (string, error) {
 // claimedAdminHistory is alice's group with bob, carol and mallory, which
 // alice created naming carol an admin too: the create's admin list is not
 // signed, so carol's rights are claimed on bob's device until a signed
-// change by a confirmed admin names her.
-func claimedAdminHistory(w *world) *history {
+// change by a confirmed admin names her. With malloryToo, it names mallory
+// an admin as well.
+func claimedAdminHistory(w *world, malloryToo bool) *history {
 	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
 	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
 	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.mallory.id}, Admins: []string{h.alice.id, h.carol.id}})
+	admins := []string{h.alice.id, h.carol.id}
+	if malloryToo {
+		admins = append(admins, h.mallory.id)
+	}
+	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.mallory.id}, Admins: admins})
 	if err != nil {
 		w.t.Fatalf("CreateGroup: %v", err)
 	}
@@ -123,7 +129,7 @@ func claimedAdminHistory(w *world) *history {
 // alice makes carol an admin (confirmed from then on). It returns the
 // outcomes of a fresh device served the whole transcript and of bob's.
 func claimedGiveBack(w *world, take, giveBack func(h *history) (*tevent.MessageEvent, error)) (h *history, fresh, late *runOutcome, err error) {
-	h = claimedAdminHistory(w)
+	h = claimedAdminHistory(w, false)
 	h.push(take(h))
 	taken := h.top()
 	h.push(giveBack(h))
@@ -329,4 +335,42 @@ func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
 		return "", errorf("carol's grant still verified")
 	}
 	return fmt.Sprintf("carol's grant failed and mallory's rights taken again (%d admins)", len(o.conv.Admins)), nil
+}
+
+// attackRegrantOutlivesAdminList: alice's create names carol and mallory
+// admins too (claimed on bob's device: the create's admin list is not
+// signed). Alice revokes mallory's rights; carol grants them again (a
+// claimed admin's grant: claimed); alice then adds dave, her signed admin
+// list naming only herself. A fresh device reads alice's add as ending
+// every claimed admin's rights that her list leaves out: mallory is no
+// admin. The server withholds the revocation from bob's first sync and
+// serves it at its place in the next. Unless the walk reads alice's admin
+// list above carol's grant, it puts mallory's rights back (claimed) on
+// bob's device: she can remove members and add them.
+func attackRegrantOutlivesAdminList(w *world) (string, error) {
+	h := claimedAdminHistory(w, true)
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	h.push(h.adminChange(h.carol, h.env(), crypto.KindGroupAdminAdd, h.mallory.id))
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id}))
+	h.say(h.alice, "alice after adding dave")
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, revocation)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || slices.Contains(fresh.conv.Admins, h.mallory.id) || slices.Contains(fresh.conv.ClaimedAdmins, h.mallory.id) {
+		return "", errorf("setup: a fresh device served the whole transcript holds mallory an admin (%v)", fresh.conv)
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Admins, h.mallory.id) || slices.Contains(o.conv.ClaimedAdmins, h.mallory.id):
+		return "", errorf("mallory, whose rights alice's signed admin list ended above carol's grant, is put back an admin on bob's device (admins %v, claimed %v)", o.conv.Admins, o.conv.ClaimedAdmins)
+	}
+	return fmt.Sprintf("mallory stays no admin (%d admins, %d claimed)", len(o.conv.Admins), len(o.conv.ClaimedAdmins)), nil
 }
