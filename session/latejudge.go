@@ -345,15 +345,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	ev.Verified = false // a late change further up does not enter
 	j.causes[ev.SequenceID] = cause
 	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: change})
-	held, err := heldBy(ctx, tx, j.cid, ev.SequenceID)
-	if err != nil {
-		return err
+	if grants(en.Group) {
+		if err := j.takeGranted(ctx, tx, ev.SequenceID, en.Group); err != nil {
+			return err
+		}
 	}
-	gave, err := gaveBackBy(ctx, tx, j.cid, ev.SequenceID)
-	if err != nil {
-		return err
-	}
-	j.grantedBy(ev.SequenceID, en.Group, held, gave)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone
 	}
@@ -552,6 +548,21 @@ func (j *rejudge) doubt(g *event.GroupChange) {
 	}
 	maps.DeleteFunc(j.readmitted, func(id string, _ bool) bool { return !slices.Contains(head, id) })
 	maps.DeleteFunc(j.regranted, func(id string, _ bool) bool { return !slices.Contains(admins, id) })
+}
+
+// takeGranted notes what the failed grant g at seq granted (grantedBy),
+// from the records of it (heldBy, gaveBackBy).
+func (j *rejudge) takeGranted(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange) error {
+	held, err := heldBy(ctx, tx, j.cid, seq)
+	if err != nil {
+		return err
+	}
+	gave, err := gaveBackBy(ctx, tx, j.cid, seq)
+	if err != nil {
+		return err
+	}
+	j.grantedBy(seq, g, held, gave)
+	return nil
 }
 
 // grantedBy notes what the failed group change at seq granted: the ids it names,
