@@ -124,7 +124,10 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     those who held that place or right already when it was applied
 //     (noteHeld): a no-op grant takes nothing back. What a member it let
 //     in signed above it, until a signed add admits her, is marked failed
-//     (xchat.ErrNotMember) as a removed member's is. What it took
+//     (xchat.ErrNotMember) as a removed member's is; what an admin it
+//     named does above it that needs an admin, until a signed admin add
+//     restores her, fails (xchat.ErrNotAuthorized), and a member add whose
+//     admin list names her does not fit. What it took
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
 //
@@ -167,7 +170,7 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 	if err != nil {
 		return nil, nil, err
 	}
-	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
+	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, ungranted: map[string]string{},
 		pending: pending, causes: map[string]error{}, readmitted: map[string]bool{}, regranted: map[string]bool{}}
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, nil, err
@@ -205,6 +208,10 @@ type rejudge struct {
 	// else did) to that add: what they sign above it fails too, until a
 	// signed add admits them.
 	unadmitted map[string]string
+	// ungranted maps the admins a failed admin add named (and who held
+	// no rights before it) to that add: what they do as admins above it
+	// fails too, until a signed admin add restores them.
+	ungranted map[string]string
 	// readmitted and regranted map those a verified add above a change
 	// re-admitted (or gave admin rights back), not taken again since, to
 	// whether the add vouched for them (see noteVouched): the late change
@@ -232,7 +239,7 @@ type rejudge struct {
 func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
 	after := ""
 	for {
-		if len(j.removed)+len(j.demoted)+len(j.unadmitted)+len(j.readmitted)+len(j.regranted) == 0 {
+		if len(j.removed)+len(j.demoted)+len(j.unadmitted)+len(j.ungranted)+len(j.readmitted)+len(j.regranted) == 0 {
 			j.pending = slices.DeleteFunc(j.pending, func(seq string) bool { return after != "" && !decimal.Less(after, seq) })
 			if len(j.pending) == 0 {
 				return nil
@@ -328,6 +335,9 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	case j.demoted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
+	case j.ungranted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
+		change = j.ungranted[ev.SenderID]
+		cause = notAuthorized("%s's admin rights came from the group change at %s, which failed once a change the server served late was read", ev.SenderID, change)
 	default:
 		if j.applied, err = j.appliedAt(ctx, tx, ev.SequenceID, en.Group); err != nil {
 			return err
@@ -425,6 +435,9 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 			if c := j.demoted[id]; c != "" {
 				return nil, c, id
 			}
+			if c := j.ungranted[id]; c != "" {
+				return nil, c, id
+			}
 		}
 		return head[:cut], "", ""
 	case event.GroupAdminsAdded:
@@ -501,6 +514,7 @@ func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *ev
 				j.gaveAt(seq).Admins = append(j.gaveAt(seq).Admins, id)
 			}
 			delete(j.demoted, id)
+			delete(j.ungranted, id)
 		}
 		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
 	}
@@ -586,7 +600,13 @@ func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string, gav
 			}
 		}
 	case event.GroupAdminsAdded:
-		j.dropAdmins = append(j.dropAdmins, without(g.AdminIDs, held)...)
+		granted := without(g.AdminIDs, held)
+		j.dropAdmins = append(j.dropAdmins, granted...)
+		for _, id := range granted {
+			if id != j.self && j.ungranted[id] == "" && j.demoted[id] == "" {
+				j.ungranted[id] = seq
+			}
+		}
 	}
 }
 

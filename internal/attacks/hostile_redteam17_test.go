@@ -24,6 +24,7 @@ var redteam17Attacks = []attack{
 	{"put-back-survives-later-late-revocation", attackPutBackSurvivesLaterRevocation},
 	{"regrant-survives-later-late-revocation", attackRegrantSurvivesLaterRevocation},
 	{"late-revocation-regrant-outlives-admin-list", attackRegrantOutlivesAdminList},
+	{"late-revocation-failed-grantee-still-admin", attackFailedGranteeStillAdmin},
 }
 
 // attackRemovalMovedBelowAdd: alice adds mallory and later removes her;
@@ -101,15 +102,15 @@ func attackRemovalMovedBelowAdd(w *world) (string, error) {
 // claimedAdminHistory is alice's group with bob, carol and mallory, which
 // alice created naming carol an admin too: the create's admin list is not
 // signed, so carol's rights are claimed on bob's device until a signed
-// change by a confirmed admin names her. With malloryToo, it names mallory
-// an admin as well.
-func claimedAdminHistory(w *world, malloryToo bool) *history {
+// change by a confirmed admin names her (pick chooses whom it names: carol
+// in the doc comments below, unless they say otherwise).
+func claimedAdminHistory(w *world, pick func(h *history) []*user) *history {
 	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
 	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
 	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	admins := []string{h.alice.id, h.carol.id}
-	if malloryToo {
-		admins = append(admins, h.mallory.id)
+	admins := []string{h.alice.id}
+	for _, u := range pick(h) {
+		admins = append(admins, u.id)
 	}
 	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.mallory.id}, Admins: admins})
 	if err != nil {
@@ -129,7 +130,7 @@ func claimedAdminHistory(w *world, malloryToo bool) *history {
 // alice makes carol an admin (confirmed from then on). It returns the
 // outcomes of a fresh device served the whole transcript and of bob's.
 func claimedGiveBack(w *world, take, giveBack func(h *history) (*tevent.MessageEvent, error)) (h *history, fresh, late *runOutcome, err error) {
-	h = claimedAdminHistory(w, false)
+	h = claimedAdminHistory(w, func(h *history) []*user { return []*user{h.carol} })
 	h.push(take(h))
 	taken := h.top()
 	h.push(giveBack(h))
@@ -348,7 +349,7 @@ func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
 // list above carol's grant, it puts mallory's rights back (claimed) on
 // bob's device: she can remove members and add them.
 func attackRegrantOutlivesAdminList(w *world) (string, error) {
-	h := claimedAdminHistory(w, true)
+	h := claimedAdminHistory(w, func(h *history) []*user { return []*user{h.carol, h.mallory} })
 	h.push(h.adminRemove(h.mallory.id))
 	revocation := h.top()
 	h.push(h.adminChange(h.carol, h.env(), crypto.KindGroupAdminAdd, h.mallory.id))
@@ -373,4 +374,50 @@ func attackRegrantOutlivesAdminList(w *world) (string, error) {
 		return "", errorf("mallory, whose rights alice's signed admin list ended above carol's grant, is put back an admin on bob's device (admins %v, claimed %v)", o.conv.Admins, o.conv.ClaimedAdmins)
 	}
 	return fmt.Sprintf("mallory stays no admin (%d admins, %d claimed)", len(o.conv.Admins), len(o.conv.ClaimedAdmins)), nil
+}
+
+// attackFailedGranteeStillAdmin: alice's create names mallory an admin
+// too (claimed on bob's device). Alice revokes mallory's rights; mallory,
+// no admin any more, makes carol an admin; carol adds dave, her signed
+// admin list naming alice and herself. A fresh device fails mallory's
+// grant and so carol's add (carol is no admin): dave is no member. The
+// server withholds the revocation from bob's first sync (carol a claimed
+// admin there, her add fits) and serves it at its place in the next.
+// The walk fails mallory's grant and takes carol's rights back; unless
+// carol's admin actions above the failed grant fail with it, her add of
+// dave stands and dave stays on bob's roster, where keys are wrapped to
+// him.
+func attackFailedGranteeStillAdmin(w *world) (string, error) {
+	h := claimedAdminHistory(w, func(h *history) []*user { return []*user{h.mallory} })
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	h.push(h.adminChange(h.mallory, h.env(), crypto.KindGroupAdminAdd, h.carol.id))
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.carol.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice after carol's add")
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, revocation)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	first := hs.run(w.t, oneRound(withheld))
+	if first.conv == nil || !slices.Contains(first.conv.Members, h.dv.id) {
+		return "", errorf("setup: with the revocation withheld carol's add of dave does not stand (%v)", first.conv)
+	}
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || slices.Contains(fresh.conv.Members, h.dv.id) {
+		return "", errorf("setup: a fresh device served the whole transcript holds dave a member (%v)", fresh.conv)
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case slices.Contains(o.conv.Members, h.dv.id):
+		return "", errorf("dave, added by carol whose rights came only from mallory's failed grant, stays on bob's roster %v", o.conv.Members)
+	case o.verified[add.GetMessageID()]:
+		return "", errorf("carol's add still verified")
+	}
+	return fmt.Sprintf("carol's add failed with mallory's grant; dave off bob's roster (%d members)", len(o.conv.Members)), nil
 }
