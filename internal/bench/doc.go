@@ -33,7 +33,10 @@
 //     verification. Floor: N × ECIES wrap plus one sign.
 //   - send media and download media, 64 MiB: Engine.Send (Media) and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
-//     same bytes in 1 KiB frames.
+//     same bytes in 1 KiB frames, into a buffer made once. The download
+//     row's note also times that floor as a download into a fresh []byte
+//     must run it (each frame read from an io.Reader, the plaintext opened
+//     into a buffer made per call), for reference: it is not the floor.
 //
 // Child rows each run in a re-executed process (see IsChild and ChildMain)
 // so that their peak RSS is their own, at 1k, 10k and (unless -short or
