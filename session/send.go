@@ -566,7 +566,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 	case keyErr != nil && !errors.Is(keyErr, xchat.ErrNoConversationKey):
 		return nil, "", false, keyErr
 	}
-	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
+	stale, err = e.keyStale(ctx, cid, e.recipients.keyRecipients(cid, rec), members)
 	if err == nil && !stale && key != nil {
 		stale, err = e.makerSuperseded(ctx, cid, version)
 	}
