@@ -264,9 +264,10 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		page.Meta = &api.ChatEventsMeta{ConversationKeyEvents: []string{kc}}
 	}
 	st.pass.journal = &st.undo
+	st.holdLate = true // a push is one page: fn sees it once any late change it brings is judged
 	defer st.unwraps.Close()
 	err = st.processPages(ctx, singlePage(decodePage(page)), false)
-	if rerr := st.rejudgeLate(ctx); rerr != nil { // a late removal pushed: re-judge above it now
+	if rerr := st.settleLate(ctx); rerr != nil { // a late removal pushed: re-judge above it now
 		err = errors.Join(err, rerr)
 	}
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges

@@ -165,7 +165,10 @@
 // for all the late changes it stored (a push at once), so a signed re-add
 // or admin add the same sync brings above a late change restores the
 // member before her events are judged; each stored event is read once per
-// sync however many late changes it brings. What re-judging fails is what a
+// sync however many late changes it brings. Once a late change is stored,
+// the events the sync stores after it are held from fn until the walk has
+// judged them again (at most 1,024: past that the walk runs at once), so
+// fn never sees as verified an event the walk fails. What re-judging fails is what a
 // fresh device served the same events would fail, and no more: the server
 // places unsigned sequence ids, so it may serve a genuine removal below a
 // member's honest events, or withhold a re-add until a later sync (what

@@ -132,25 +132,30 @@ func takenFrom(g *event.GroupChange, self string) []string {
 // the server's pages (or the sync's batches) cut between them: judged
 // change by change as each was stored, her honest events above the re-add
 // failed for good.
-func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([]event.Anomaly, error) {
+//
+// It returns the anomalies and, by sequence id, why each event it failed
+// failed (for the events a sync still holds for its fn, see
+// syncState.holdLate).
+func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([]event.Anomaly, map[string]error, error) {
 	pending, err := lateChanges(ctx, tx, cid)
 	if err != nil || len(pending) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.SortFunc(pending, decimal.Compare)
-	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, pending: pending}
+	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
+		pending: pending, causes: map[string]error{}}
 	if err := j.walk(ctx, tx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := j.takeBack(ctx, e, tx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if j.retitle {
 		if err := e.restoreTitle(ctx, tx, cid); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return j.found, setLateChanges(ctx, tx, cid, nil)
+	return j.found, j.causes, setLateChanges(ctx, tx, cid, nil)
 }
 
 // rejudge is one walk of rejudgeLate.
@@ -168,6 +173,8 @@ type rejudge struct {
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
+	// causes maps the sequence id of each event the walk failed to why.
+	causes map[string]error
 	// retitle: a failed group change set the title (see restoreTitle).
 	retitle bool
 }
@@ -279,6 +286,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		return err
 	}
 	ev.Verified = false // a late change further up does not enter
+	j.causes[ev.SequenceID] = cause
 	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: change})
 	held, err := heldBy(ctx, tx, j.cid, ev.SequenceID)
 	if err != nil {

@@ -94,9 +94,14 @@ func (e *Engine) receiveTx(ctx context.Context, tx keystore.Tx, cid string, keys
 	if err != nil {
 		return err
 	}
-	found, err := e.rejudgeLate(ctx, tx, cid)
+	found, causes, err := e.rejudgeLate(ctx, tx, cid)
 	if err != nil {
 		return err
+	}
+	if cause := causes[ev.SequenceID]; cause != nil && ev.Verified {
+		// Judged before the late change it lies above was read: what
+		// Receive returns is the verdict the store now holds.
+		ev.Verified, ev.Err = false, cause
 	}
 	for _, a := range found {
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: %s", xchat.ErrNotMember, a))

@@ -152,10 +152,13 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
+	if err := st.holdIfLate(ctx); err != nil {
+		return nil, err
+	}
 	runErr := st.run(ctx, srv)
 	// Re-judge above the late changes the pages stored (committed), also
-	// when the sync stopped early.
-	if err := st.rejudgeLate(ctx); err != nil {
+	// when the sync stopped early, and hand fn what was held for it.
+	if err := st.settleLate(ctx); err != nil {
 		return res, errors.Join(runErr, err)
 	}
 	if runErr != nil {
@@ -181,18 +184,93 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 
 // rejudgeLate re-judges, in one transaction, what is stored above the
 // late changes this sync (or one stopped before) stored (see
-// Engine.rejudgeLate), reporting what failed.
+// Engine.rejudgeLate), reporting what failed; the events held for fn
+// that the walk failed are failed as it failed them.
 func (s *syncState) rejudgeLate(ctx context.Context) error {
 	if pending, err := lateChanges(ctx, s.e.store, s.cid); err != nil || len(pending) == 0 {
+		s.holdLate = s.holdLate && err != nil
 		return err // nothing late: no write transaction
 	}
-	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
-		found, err := s.e.rejudgeLate(ctx, tx, s.cid)
-		if err == nil {
-			s.res.Anomalies = append(s.res.Anomalies, found...)
-		}
+	var (
+		found  []event.Anomaly
+		causes map[string]error
+	)
+	err := s.e.store.Update(ctx, func(tx keystore.Tx) error {
+		var err error
+		found, causes, err = s.e.rejudgeLate(ctx, tx, s.cid)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	s.res.Anomalies = append(s.res.Anomalies, found...)
+	s.holdLate = false
+	for _, ev := range s.queue {
+		if cause := causes[ev.SequenceID]; cause != nil && ev.Verified {
+			reject(ev, cause)
+			s.res.Failed++
+		}
+	}
+	return nil
+}
+
+// Holding events for the walk. A change that takes rights away, served
+// below events stored already, is re-judged once the sync has stored
+// everything (rejudgeLate); until then what the sync stores above it is
+// judged with the rights it took still given (a member a failed add let
+// in still passes as a member). So once such a change is recorded, the
+// events the sync stores are held from fn and handed over after the walk,
+// with the verdicts it gave them: fn never acts on an event as verified
+// that the walk then fails. At most maxHeldEvents are held: past that the
+// walk runs at once and the held events are handed over (a signed re-add
+// stored by a later batch of the same sync then no longer restores what
+// that walk failed, as when it comes in a later sync).
+
+// maxHeldEvents bounds the events a sync holds from fn while late changes
+// wait for their walk.
+const maxHeldEvents = 1024
+
+// holdIfLate starts holding events from fn when late changes are recorded
+// for the conversation already (a sync stopped before its walk).
+func (s *syncState) holdIfLate(ctx context.Context) error {
+	if s.fn == nil {
+		return nil
+	}
+	pending, err := lateChanges(ctx, s.e.store, s.cid)
+	if err != nil {
+		return fmt.Errorf("session: reading late changes: %w", err)
+	}
+	s.holdLate = len(pending) > 0
+	return nil
+}
+
+// noticeLate starts holding events from fn when the batch just committed
+// stored a change that takes rights away and it was recorded as late.
+func (s *syncState) noticeLate(ctx context.Context) error {
+	check := s.rightsTaken
+	s.rightsTaken = false
+	if !check || s.holdLate || s.fn == nil {
+		return nil
+	}
+	return s.holdIfLate(ctx)
+}
+
+// settleLate runs the walk (rejudgeLate) and hands fn the events held for
+// it. When the walk fails, they are handed over failed with its error (the
+// store keeps them as judged; the next sync or push re-judges them).
+func (s *syncState) settleLate(ctx context.Context) error {
+	err := s.rejudgeLate(ctx)
+	if err != nil {
+		cause := fmt.Errorf("session: not judged again after a group change served late: %w", err)
+		for _, ev := range s.queue {
+			if ev.Verified {
+				reject(ev, cause)
+				s.res.Failed++
+			}
+		}
+	}
+	s.holdLate = false
+	return errors.Join(err, s.handOver())
 }
 
 // rosterResult fills in res.Roster and res.RosterSince.
@@ -255,6 +333,11 @@ type syncState struct {
 	// transaction changed in this state (see restore).
 	queue []*event.Event
 	undo  []func()
+	// holdLate: late changes are recorded for re-judging, and the events
+	// stored meanwhile are held in queue until the walk (see holdIfLate);
+	// rightsTaken: the batch in progress stored a change that takes rights
+	// away, which may have been recorded as late (see noticeLate).
+	holdLate, rightsTaken bool
 	// unwraps memoises the keys unwrapped from key changes (the same key
 	// change is served with every page); pre are the keys of the
 	// verification ahead (see syncverify.go).
@@ -406,9 +489,16 @@ func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Even
 	for i, ev := range evs {
 		if fresh[i] {
 			s.queue = append(s.queue, ev)
+			s.rightsTaken = s.rightsTaken || takesRights(ev, s.e.userID)
 		}
 	}
 	return nil
+}
+
+// takesRights reports whether ev is a verified group change that takes
+// rights from someone other than self (one noteLate may record).
+func takesRights(ev *event.Event, self string) bool {
+	return ev.GroupChange != nil && ev.Verified && ev.Err == nil && len(takenFrom(ev.GroupChange, self)) > 0
 }
 
 // storeEventsTx stores events of cid in tx, applying the side effects of

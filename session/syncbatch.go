@@ -75,7 +75,7 @@ func (s *syncState) processPages(ctx context.Context, next func(context.Context,
 		if err := r.batch(ctx, evs); err != nil {
 			return err
 		}
-		if err := s.flush(); err != nil {
+		if err := s.flush(ctx); err != nil {
 			return err
 		}
 	}

@@ -128,11 +128,27 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 	return walk, keep
 }
 
-// flush passes the events queued by the committed batch to fn. The batch
-// is stored already, so an error from fn cannot take the rest of it back:
-// every queued event is still handed to fn (a later sync would not hand
-// it, being stored), and fn's first error then stops the sync.
-func (s *syncState) flush() error {
+// flush passes the events queued by the committed batch to fn, unless
+// they are held for a late change's walk (see holdIfLate): then they are
+// handed over after it, at the latest once maxHeldEvents are held.
+func (s *syncState) flush(ctx context.Context) error {
+	if err := s.noticeLate(ctx); err != nil {
+		return err
+	}
+	if s.holdLate {
+		if len(s.queue) < maxHeldEvents {
+			return nil
+		}
+		return s.settleLate(ctx)
+	}
+	return s.handOver()
+}
+
+// handOver passes the queued events to fn. They are stored already, so an
+// error from fn cannot take the rest of them back: every queued event is
+// still handed to fn (a later sync would not hand it, being stored), and
+// fn's first error then stops the sync.
+func (s *syncState) handOver() error {
 	q := s.queue
 	s.queue = nil
 	if s.fn == nil {

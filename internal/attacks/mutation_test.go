@@ -87,6 +87,9 @@ type runOutcome struct {
 	failed     map[string]error // message id → the error bob's sync reported
 	conv       *session.Conversation
 	verified   map[string]bool // message ids bob's history shows verified at the end
+	// handed are the message ids of the events the last sync handed to
+	// its fn verified (what an application acts on as it syncs).
+	handed map[string]bool
 }
 
 // refused is the verdict of an attack that serves bob one forged event
@@ -136,9 +139,13 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	for i := range m.rounds {
 		hs.deliver(ctx, e, m, i, fail)
 		step(2 * i)
+		out.handed = map[string]bool{}
 		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
 			if ev.Err != nil {
 				out.failed[ev.MessageID] = ev.Err
+			}
+			if ev.Verified && ev.Err == nil {
+				out.handed[ev.MessageID] = true
 			}
 			if os.Getenv("MUTATION_DEBUG") != "" {
 				tb.Logf("round %d: seq %s mid %s by %s err %v", i, ev.SequenceID, ev.MessageID, ev.SenderID, ev.Err)
