@@ -188,7 +188,6 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 // that the walk failed are failed as it failed them.
 func (s *syncState) rejudgeLate(ctx context.Context) error {
 	if pending, err := lateChanges(ctx, s.e.store, s.cid); err != nil || len(pending) == 0 {
-		s.holdLate = s.holdLate && err != nil
 		return err // nothing late: no write transaction
 	}
 	var (
@@ -204,7 +203,6 @@ func (s *syncState) rejudgeLate(ctx context.Context) error {
 		return err
 	}
 	s.res.Anomalies = append(s.res.Anomalies, found...)
-	s.holdLate = false
 	for _, ev := range s.queue {
 		if cause := causes[ev.SequenceID]; cause != nil && ev.Verified {
 			reject(ev, cause)

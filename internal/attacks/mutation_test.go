@@ -162,6 +162,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		if err != nil && !errors.Is(err, xchat.ErrServerResponse) && !errors.Is(err, xchat.ErrRosterDivergence) {
 			fail("sync round %d failed: %v", i, err)
 		}
+		checkHanded(ctx, e, h.g, i, out.handed, fail)
 		step(2*i + 1)
 	}
 	hs.deliver(ctx, e, m, len(m.rounds), fail)
@@ -205,6 +206,32 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		h.checkSend(hs.srv.written(), serr, fail)
 	}
 	return out
+}
+
+// checkHanded checks that what sync round i handed its fn verified is
+// still verified in the history once the sync has returned: a sync must
+// not hand over as verified what it then fails itself (what a later sync
+// or push fails is another matter: it brings what the server withheld).
+func checkHanded(ctx context.Context, e *session.Engine, cid string, i int, handed map[string]bool, fail func(string, ...any)) {
+	if len(handed) == 0 {
+		return
+	}
+	hist, err := e.History(ctx, cid, "", 0)
+	if err != nil {
+		if !errors.Is(err, xchat.ErrUnknownConversation) {
+			fail("history after sync round %d: %v", i, err)
+		}
+		return
+	}
+	verified := map[string]bool{}
+	for _, en := range hist {
+		verified[en.MessageID] = verified[en.MessageID] || en.Verified
+	}
+	for mid := range handed {
+		if !verified[mid] {
+			fail("sync round %d handed %s to fn verified, and failed it before returning", i, mid)
+		}
+	}
 }
 
 // deliver pushes the events planned before round i.
