@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -305,4 +307,28 @@ func setReplyValidation(ctx context.Context, tx keystore.Tx, cid, seq, validatio
 	}
 	en.ReplyTo.Validation = validation
 	return tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, old.Raw, "")})
+}
+
+// verifiedEdit returns the edit indexed as the latest of the message at
+// seq of cid when the event stored at its sequence id is that edit and
+// stands verified (nil otherwise): re-judging (rejudgeLate) fails an edit
+// a removed member made without touching the index.
+func (e *Engine) verifiedEdit(ctx context.Context, cid, seq string) *tevent.MessageEvent {
+	raw, err := e.store.Value(ctx, editIndexKey(cid, seq))
+	if err != nil {
+		return nil
+	}
+	edit, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil
+	}
+	st, err := eventAt(ctx, e.store, cid, edit.GetSequenceID())
+	if err != nil || st == nil {
+		return nil
+	}
+	st.Body.Zero()
+	if !st.Verified || !bytes.Equal(st.Raw, raw) {
+		return nil
+	}
+	return edit
 }

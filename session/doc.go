@@ -161,7 +161,17 @@
 // not from those who held that place or right before it), what a member
 // such a change let in signed above it is marked failed (xchat.ErrNotMember),
 // and a title it set is undone (the title is the one verified changes set
-// last). A sync re-judges once, after its last page, in transcript order,
+// last). A group change above it is read against the roster it leaves: a
+// member add this account read as adding nobody (the member it removes
+// still held) re-admits her, a signed list still naming whom it took as a
+// member or an admin does not fit there (xchat.ErrRosterDivergence, as on a
+// fresh device), and whom a verified add above it gives back is put back
+// on the roster, unless a member add above that failed leaves them out. A late change itself is judged against the roster held
+// when it is stored, not as it stood at its place: one whose author lost
+// her place or rights above it (say, removed by the very admin whose
+// rights it revokes, while the server withheld it) fails, as it does on a
+// device the server serves the two in the other order, which unsigned
+// sequence ids let it do for any device. A sync re-judges once, after its last page, in transcript order,
 // for all the late changes it stored (a push at once), so a signed re-add
 // or admin add the same sync brings above a late change restores the
 // member before her events are judged; each stored event is read once per

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/xchat-go/xchat"
@@ -113,9 +114,11 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //   - what a removed member signed above the removal, until a signed add
 //     re-admits her, is marked failed (xchat.ErrNotMember), and a conversation
 //     key she distributed there is no longer verified;
+//
 //   - a group change a revoked admin made above the revocation that needs
 //     an admin, until a signed admin add restores her, is marked failed
 //     (xchat.ErrNotAuthorized);
+//
 //   - what such a failed group change granted is taken back from the
 //     roster: the members it added, the admins it named, but not from
 //     those who held that place or right already when it was applied
@@ -124,6 +127,20 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     (xchat.ErrNotMember) as a removed member's is. What it took
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
+//
+//   - a group change above such a change is read against the roster the
+//     change leaves (rejudge.reread): a member add naming among its
+//     current members one the change took the place of re-admits her (the
+//     split of its signed list moves by the members held); one still
+//     naming her a current member or an admin, or an admin add naming one
+//     without a place, does not fit there and is marked failed
+//     (xchat.ErrRosterDivergence), as on a fresh device;
+//
+//   - whom a verified add above the change gave the place or rights back,
+//     and no verified change above took again, is put back on the roster
+//     (putBack): the change was applied to the roster as it was stored,
+//     above that add. Not whom a failed member add above leaves out
+//     (rejudge.doubt): that add excluded them as it was stored.
 //
 // Each is reported (AnomalyRosterDivergence, Related the change). The
 // walk runs once everything the sync brought is stored, so a signed
@@ -142,9 +159,16 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 		return nil, nil, err
 	}
 	slices.SortFunc(pending, decimal.Compare)
-	j := &rejudge{cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
-		pending: pending, causes: map[string]error{}}
+	r, err := loadRoster(ctx, tx, cid)
+	if err != nil {
+		return nil, nil, err
+	}
+	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
+		pending: pending, causes: map[string]error{}, readmitted: map[string]string{}, regranted: map[string]string{}}
 	if err := j.walk(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	if err := j.putBack(ctx, e, tx); err != nil {
 		return nil, nil, err
 	}
 	if err := j.takeBack(ctx, e, tx); err != nil {
@@ -161,6 +185,10 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 // rejudge is one walk of rejudgeLate.
 type rejudge struct {
 	cid, self string
+	// seed is the sequence id of the member add that started a join-based
+	// roster ("" for none): it was read by its flat signed list, and the
+	// split stored with it is the event's own, the server's word.
+	seed string
 	// pending are the late changes not reached yet, oldest first.
 	pending []string
 	// removed and demoted map those the changes reached took rights from,
@@ -170,6 +198,11 @@ type rejudge struct {
 	// else did) to that add: what they sign above it fails too, until a
 	// signed add admits them.
 	unadmitted map[string]string
+	// readmitted and regranted map those a verified add above a change
+	// re-admitted (or gave admin rights back), not taken again since, to
+	// the add's author: the late change took them off the roster when it
+	// was stored, so they are put back (putBack).
+	readmitted, regranted map[string]string
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
@@ -185,7 +218,7 @@ type rejudge struct {
 func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
 	after := ""
 	for {
-		if len(j.removed)+len(j.demoted)+len(j.unadmitted) == 0 {
+		if len(j.removed)+len(j.demoted)+len(j.unadmitted)+len(j.readmitted)+len(j.regranted) == 0 {
 			j.pending = slices.DeleteFunc(j.pending, func(seq string) bool { return after != "" && !decimal.Less(after, seq) })
 			if len(j.pending) == 0 {
 				return nil
@@ -264,6 +297,9 @@ func (j *rejudge) step(ctx context.Context, tx keystore.Tx, ev *keystore.StoredE
 func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.StoredEvent) error {
 	defer ev.Body.Zero()
 	if !ev.Verified {
+		if len(j.readmitted)+len(j.regranted) > 0 {
+			j.doubt(entryFromStored(j.cid, ev).Group)
+		}
 		return nil
 	}
 	en := entryFromStored(j.cid, ev)
@@ -279,8 +315,13 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
 	default:
-		j.restore(en.Group)
-		return nil
+		readmits, misfit, id := j.reread(ev.SequenceID, en.Group)
+		if misfit == "" {
+			j.restore(en.Group, readmits, ev.SenderID)
+			return nil
+		}
+		change = misfit
+		cause = fmt.Errorf("%w: it names %s a member or an admin, whose place or rights the change at %s took, which the server served after this event", xchat.ErrRosterDivergence, id, change)
 	}
 	if err := putFlipped(ctx, tx, j.cid, en, ev.Raw, cause); err != nil {
 		return err
@@ -317,29 +358,120 @@ func needsAdmin(g *event.GroupChange, sender string) bool {
 	return false
 }
 
-// restore notes what a verified group change above the change gives back:
-// a member add re-admits whom it adds (and whom its signed lists name as
-// admins keep that right); an admin add restores whom it names.
-func (j *rejudge) restore(g *event.GroupChange) {
+// reread reads verified group change g (a member add's lists as read when
+// it was stored, in signed order) against the roster the late changes
+// entered so far leave: those they took a place from (removed, or let in
+// by a failed add) are no members there, and those they took rights from
+// no admins. A member add naming k of them among its current members reads
+// k ids further into its new ids (rosterRec.splitMemberAdd splits by the
+// count of members held): readmits are whom it adds there. It does not fit
+// (misfit: the change that took the place or right, id: whom) when one of
+// them stays among its current members or in its admin tail, or when an
+// admin add names one without a place: a fresh device served the same
+// events fails it, and so does the walk. The add that started a join-based
+// roster (seed) re-admits nobody: its stored split is the server's, and a
+// fresh device served the removal below it starts no roster from it
+// (rosterRec.readmits).
+func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, misfit, id string) {
+	if g == nil {
+		return nil, "", ""
+	}
+	placeless := func(id string) string {
+		if c := j.removed[id]; c != "" {
+			return c
+		}
+		return j.unadmitted[id]
+	}
+	switch g.Kind {
+	case event.GroupMembersAdded:
+		if seq == j.seed {
+			return nil, "", "" // its split is unsigned: it re-admits nobody
+		}
+		gone := 0
+		for _, id := range g.CurrentMemberIDs {
+			if placeless(id) != "" {
+				gone++
+			}
+		}
+		head, cut := slices.Concat(g.MemberIDs, g.CurrentMemberIDs), len(g.MemberIDs)+gone
+		for _, id := range head[cut:] {
+			if c := placeless(id); c != "" {
+				return nil, c, id
+			}
+		}
+		for _, id := range g.CurrentAdminIDs {
+			if c := placeless(id); c != "" {
+				return nil, c, id
+			}
+			if c := j.demoted[id]; c != "" {
+				return nil, c, id
+			}
+		}
+		return head[:cut], "", ""
+	case event.GroupAdminsAdded:
+		for _, id := range g.AdminIDs {
+			if c := placeless(id); c != "" {
+				return nil, c, id
+			}
+		}
+	}
+	return nil, "", ""
+}
+
+// restore notes what a verified group change above the change gives back
+// (read by reread): a member add re-admits whom it adds (readmits); an
+// admin add restores whom it names.
+func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string) {
 	if g == nil {
 		return
 	}
 	switch g.Kind {
-	case event.GroupMembersAdded:
+	case event.GroupMembersRemoved:
 		for _, id := range g.MemberIDs {
+			delete(j.readmitted, id)
+			delete(j.regranted, id)
+		}
+	case event.GroupAdminsRemoved:
+		for _, id := range g.AdminIDs {
+			delete(j.regranted, id)
+		}
+	case event.GroupMembersAdded:
+		for _, id := range readmits {
+			if j.removed[id] != "" {
+				j.readmitted[id] = author
+			}
 			delete(j.removed, id)
 			delete(j.unadmitted, id)
 		}
-		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(g.MemberIDs, id) })
-		for _, id := range g.CurrentAdminIDs {
-			delete(j.demoted, id)
-		}
+		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(readmits, id) })
 	case event.GroupAdminsAdded:
 		for _, id := range g.AdminIDs {
+			if j.demoted[id] != "" {
+				j.regranted[id] = author
+			}
 			delete(j.demoted, id)
 		}
 		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
 	}
+}
+
+// doubt applies what a failed member add above a change says of those the
+// walk re-admitted or gave rights back: whom its signed lists leave out of
+// the members (or the admins) is no member (no admin) in its author's
+// signed view, and a member add that did not fit the roster excluded them
+// so as it was stored (rosterRec.excludeDoubted); they are not put back.
+// A member add that failed for another reason (its author no admin)
+// excluded nobody but counts too: when in doubt, exclude.
+func (j *rejudge) doubt(g *event.GroupChange) {
+	if g == nil || g.Kind != event.GroupMembersAdded {
+		return
+	}
+	head, admins, ok := flatSplit(slices.Concat(g.MemberIDs, g.CurrentMemberIDs, g.CurrentAdminIDs))
+	if !ok {
+		return
+	}
+	maps.DeleteFunc(j.readmitted, func(id, _ string) bool { return !slices.Contains(head, id) })
+	maps.DeleteFunc(j.regranted, func(id, _ string) bool { return !slices.Contains(admins, id) })
 }
 
 // grantedBy notes what the failed group change at seq granted: the ids it names,
@@ -433,6 +565,50 @@ func heldBy(ctx context.Context, tx keystore.Tx, cid, seq string) ([]string, err
 func grantHeldKey(cid, seq string) string {
 	h := sha256.Sum256([]byte(cid + "/" + seq))
 	return "session/group-held/" + hex.EncodeToString(h[:])
+}
+
+// putBack puts back on the roster those the late changes took off it and
+// verified adds above them gave back (readmitted, regranted): the late
+// change was applied to the roster as it was stored, above those adds. One
+// re-admitted by an admin the roster does not confirm is unconfirmed, one
+// given admin rights back by one is a claimed admin (as rosterRec.step
+// reads such adds).
+func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error {
+	if len(j.readmitted)+len(j.regranted) == 0 {
+		return nil
+	}
+	r, err := loadRoster(ctx, tx, j.cid)
+	if err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(j.readmitted)) {
+		if r.member(id) {
+			continue
+		}
+		r.Members = normaliseIDs(append(r.Members, id))
+		if !slices.Contains(r.Admins, j.readmitted[id]) {
+			r.Unconfirmed = normaliseIDs(append(r.Unconfirmed, id))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(j.regranted)) {
+		if !r.member(id) || r.admin(id) {
+			continue
+		}
+		if slices.Contains(r.Admins, j.regranted[id]) {
+			r.Admins = normaliseIDs(append(r.Admins, id))
+		} else {
+			r.Claimed = normaliseIDs(append(r.Claimed, id))
+		}
+	}
+	if err := r.save(ctx, tx, j.cid); err != nil {
+		return err
+	}
+	c, err := e.conversationRecord(ctx, tx, j.cid)
+	if err != nil {
+		return err
+	}
+	c.Members = r.effective()
+	return tx.PutConversation(ctx, c)
 }
 
 // takeBack removes from the roster what failed group changes granted.

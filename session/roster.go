@@ -185,6 +185,15 @@ func (r *rosterRec) state() RosterState {
 	return RosterConfirmed
 }
 
+// seed returns the sequence id of the member add that started a join-based
+// roster ("" when the roster is not one).
+func (r *rosterRec) seed() string {
+	if r.Base != baseJoin {
+		return ""
+	}
+	return r.Since
+}
+
 func (r *rosterRec) member(u string) bool { return slices.Contains(r.Members, u) }
 
 // admin reports whether u is an admin, confirmed or claimed.

@@ -41,7 +41,10 @@ type Outgoing struct {
 	// ReplyTo is the sequence id of the message replied to. The reply
 	// embeds the original's raw signed event (and, when it was encrypted
 	// under another key version, the key change needed to read it) so
-	// recipients can validate the quoted preview, as the XDK does.
+	// recipients can validate the quoted preview, as the XDK does. It must
+	// name a stored message that verified (xchat.ErrInvalidArgument
+	// otherwise); the preview quotes its latest edit only while that edit
+	// stands verified.
 	ReplyTo string
 	// TTL makes the message disappear after this long (0 = never).
 	TTL time.Duration
@@ -715,6 +718,9 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if err != nil {
 		return nil, err
 	}
+	if !orig.Verified {
+		return nil, fmt.Errorf("%w: message %s did not verify: a reply does not quote it", xchat.ErrInvalidArgument, seq)
+	}
 	raw, err := wire.DecodeMessageEvent(orig.Raw)
 	if err != nil || raw.Detail == nil || raw.Detail.MessageCreateEvent == nil {
 		return nil, fmt.Errorf("%w: message %s is not a stored message", xchat.ErrInvalidArgument, seq)
@@ -737,11 +743,11 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 	if s, err := strconv.ParseInt(raw.GetSenderID(), 10, 64); err == nil {
 		p.SenderID = &s
 	}
-	// The latest edit, only if its author is the original's and it names
-	// this message (the index holds nothing else; checked again here).
-	if editRaw, err := e.store.Value(ctx, editIndexKey(cid, seq)); err == nil {
-		if edit, err := wire.DecodeMessageEvent(editRaw); err == nil && edit.Detail != nil && edit.Detail.MessageCreateEvent != nil &&
-			edit.GetSenderID() == raw.GetSenderID() {
+	// The latest edit, only if its author is the original's, it names
+	// this message (the index holds nothing else; checked again here) and
+	// it is stored verified still (re-judging may have failed it since).
+	if edit := e.verifiedEdit(ctx, cid, seq); edit != nil {
+		if edit.Detail != nil && edit.Detail.MessageCreateEvent != nil && edit.GetSenderID() == raw.GetSenderID() {
 			if ec, _, err := e.openStoredMessage(ctx, cid, edit); err == nil && ec.MessageEdit != nil && ec.MessageEdit.GetMessageSequenceID() == seq {
 				p.RawEventEditMessage = edit
 				p.MessageText = ec.MessageEdit.UpdatedText
