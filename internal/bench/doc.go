@@ -15,8 +15,8 @@
 // runs:
 //
 //   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, check and
-//     record the server's echo: its signature is the one just made, see
-//     crypto.SignMemo). Floor: sign + seal + open.
+//     record the server's echo: it carries exactly the bytes and the
+//     signature just made, see inbound.Own). Floor: sign + seal + open.
 //   - sync page of 100 and sync history 10k (on one core and on every
 //     core): Engine.Sync of a conversation recorded from the emulator into
 //     a fresh store. Floor: N × (verify + open) plus the key change's
