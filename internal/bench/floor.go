@@ -30,8 +30,8 @@ type floorTimes struct {
 
 // sendFloor is what Engine.Send must do: seal and sign the message, then
 // open the server's copy before recording it. The copy's signature is not
-// verified again when it is the one just made (crypto.SignMemo), so no
-// verification is part of the floor.
+// verified again when it carries exactly what was just signed
+// (inbound.Own), so no verification is part of the floor.
 func (f *floorTimes) sendFloor() float64 { return f.sign1K + f.seal1K + f.open1K }
 
 // syncFloor is what a sync of n messages under one key change must do on
