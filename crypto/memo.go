@@ -12,8 +12,7 @@ import (
 // page's messages need is served with every page; a long history is
 // verified once while it is fetched and read again in transcript order),
 // so a memo of the successes saves the costly step without changing any
-// answer: an entry is recorded only after the real check succeeded (or,
-// by SignMemo, when this program made the signature itself), under the
+// answer: an entry is recorded only after the real check succeeded, under the
 // SHA-256 of every input, and a lookup hits only for inputs equal to
 // those. Failures are never recorded: they are checked again every time.
 
@@ -122,26 +121,6 @@ func (p Payload) VerifyMemo(pub *PublicKey, sig []byte, memo *VerifyMemo) error 
 	}
 	memo.add(e)
 	return nil
-}
-
-// SignMemo is Sign, and records in memo (when not nil) that the signature
-// verifies for msg under k's public key, which needs no check: it is what
-// signing means. A message this program signs is sent to the server and
-// comes back in the server's answer; verifying that echo against memo
-// costs a hash when it carries exactly the bytes signed (the same signed
-// payload, the same signature, checked under the same public key), and a
-// full verification otherwise.
-func SignMemo(k *PrivateKey, msg []byte, memo *VerifyMemo) ([]byte, error) {
-	if err := checkSigner(k); err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(msg)
-	sig, err := signDigest(k, &h)
-	if err != nil || memo == nil {
-		return sig, err
-	}
-	memo.add(memoKey(k.pub, &h, sig))
-	return sig, nil
 }
 
 // VerifyMessageMemo is Verify, consulting memo first (see

@@ -65,8 +65,7 @@ func (m *Memory) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	mt := &memTx{s: m.state}
-	tx := &checkedTx{ctx: ctx, writable: true, st: mt}
+	tx, mt := newMemTxn(ctx, m.state, true)
 	committed := false
 	defer func() {
 		tx.done = true
@@ -92,7 +91,7 @@ func (m *Memory) View(ctx context.Context, fn func(tx Tx) error) error {
 	if m.closed {
 		return ErrClosed
 	}
-	tx := &checkedTx{ctx: ctx, st: &memTx{s: m.state}}
+	tx, _ := newMemTxn(ctx, m.state, false)
 	defer func() { tx.done = true }()
 	return fn(tx)
 }
@@ -128,6 +127,19 @@ func (m *Memory) Close() error {
 	}
 	m.state = &memState{}
 	return nil
+}
+
+// memTxn is a transaction's checkedTx and memTx in one allocation.
+type memTxn struct {
+	tx checkedTx
+	mt memTx
+}
+
+// newMemTxn starts a transaction over s.
+func newMemTxn(ctx context.Context, s *memState, writable bool) (*checkedTx, *memTx) {
+	t := &memTxn{mt: memTx{s: s}}
+	t.tx = checkedTx{ctx: ctx, writable: writable, st: &t.mt}
+	return &t.tx, &t.mt
 }
 
 // memTx keeps the records of one transaction over a memState (the

@@ -54,7 +54,7 @@ func BenchmarkSealMessage1KiB(b *testing.B) {
 	b.SetBytes(1024)
 	for b.Loop() {
 		h, _ := (&Outgoing{Text: text}).holder()
-		if _, _, err := e.sealMessage(sg, "111:222", "1795000000000", key, h, 0, false, nil); err != nil {
+		if _, _, err := e.sealMessage(sg, "111:222", "1795000000000", key, h, 0, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -120,6 +120,10 @@ type Engine struct {
 	// crypto.VerifyKeyBindingMemo): a peer's keys are listed again at
 	// every sync and rotation, unchanged.
 	bindings *crypto.VerifyMemo
+
+	// recipients caches the key recipients of each conversation's meta
+	// (see keyStale).
+	recipients recipientsCache
 }
 
 // Open loads the account held by store and returns its engine. It fails with

@@ -445,13 +445,15 @@ func TestHostileSendResponse(t *testing.T) {
 }
 
 // TestHostileSendEchoAltered: the server's echo of a sent message that
-// keeps its message id but not its signed bytes is verified in full (the
-// memo of the engine's own signature covers only the bytes it signed) and
+// keeps its message id but not its signed bytes, its signature or the
+// signing key version it names is verified in full (only an echo of
+// exactly what the engine signed is spared that, see inbound.Own) and
 // refused; nothing of it is stored as the message sent.
 func TestHostileSendEchoAltered(t *testing.T) {
 	for name, alter := range map[string]func(*tevent.MessageEvent){
-		"contents":    func(me *tevent.MessageEvent) { me.Detail.MessageCreateEvent.Contents[30] ^= 1 },
-		"key version": func(me *tevent.MessageEvent) { v := "1"; me.Detail.MessageCreateEvent.ConversationKeyVersion = &v },
+		"contents":           func(me *tevent.MessageEvent) { me.Detail.MessageCreateEvent.Contents[30] ^= 1 },
+		"key version":        func(me *tevent.MessageEvent) { v := "1"; me.Detail.MessageCreateEvent.ConversationKeyVersion = &v },
+		"public key version": func(me *tevent.MessageEvent) { v := "2"; me.MessageEventSignature.PublicKeyVersion = &v },
 		"signature": func(me *tevent.MessageEvent) {
 			sig, err := wire.DecodeB64(me.MessageEventSignature.GetSignature())
 			if err != nil {

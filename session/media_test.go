@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -338,5 +339,105 @@ func TestMediaDownloadConnectionCut(t *testing.T) {
 	via.media = via.Server
 	if got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("uncut: %d bytes, %v", len(got), err)
+	}
+}
+
+// mediaRewrite serves every media download rewritten by fn, which also
+// sees the server, to fetch other blobs from.
+type mediaRewrite struct {
+	Server
+	fn func(srv Server, blob []byte) []byte
+}
+
+func (m *mediaRewrite) MediaDownload(ctx context.Context, conv, hash string) (io.ReadCloser, error) {
+	rc, err := m.Server.MediaDownload(ctx, conv, hash)
+	if err != nil || m.fn == nil {
+		return rc, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(m.fn(m.Server, b))), nil
+}
+
+// TestMediaHostileServer: the server chooses the bytes it serves, but a
+// blob whose frames it reordered, dropped, repeated or spliced in from
+// another blob sealed under the same key, or a blob under another header,
+// fails authentication (xchat's secretstream.ErrDecrypt) or the framing
+// (ErrTruncated, ErrDataAfterFinal), and one of another size fails the
+// signed size (xchat.ErrMediaTruncated); none returns data. (A blob of the
+// same size under the same key cannot be told apart: see DownloadMedia.)
+func TestMediaHostileServer(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	rw := &mediaRewrite{}
+	bob := n.userWith("bob", func(s Server) Server { rw.Server = s; return rw })
+	var cid string
+	send := func(size int, seed byte) (*event.MediaAttachment, string) {
+		data := bytes.Repeat([]byte{seed}, size)
+		sent := testutil.Must(alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin"}}))(t)
+		cid = sent.ConversationID
+		en := findEntry(t, testutil.Must(bob.e.Sync(ctx, cid, nil))(t).Entries, sent.SequenceID)
+		return en.Attachments[0].Media, en.KeyVersion
+	}
+	const size = 4*secretstream.ChunkSize + 100 // four full frames and a FINAL one
+	att, version := send(size, 'a')
+	other, otherVersion := send(size, 'b')
+	small, _ := send(size-secretstream.ChunkSize, 'c')
+	if version != otherVersion {
+		t.Fatalf("the two blobs are under key versions %q and %q, want one", version, otherVersion)
+	}
+	blob := func(srv Server, a *event.MediaAttachment) []byte {
+		rc := testutil.Must(srv.MediaDownload(ctx, api.ConversationPathID(cid), a.MediaHashKey))(t)
+		defer rc.Close()
+		return testutil.Must(io.ReadAll(rc))(t)
+	}
+	const h, f = secretstream.HeaderSize, secretstream.EncryptedChunkSize
+	frame := func(b []byte, i int) []byte { return b[h+i*f : min(h+(i+1)*f, len(b))] }
+	for _, c := range []struct {
+		name string
+		fn   func(srv Server, b []byte) []byte
+		want error
+	}{
+		{"frames 0 and 1 swapped", func(_ Server, b []byte) []byte {
+			return slices.Concat(b[:h], frame(b, 1), frame(b, 0), b[h+2*f:])
+		}, secretstream.ErrDecrypt},
+		{"frames 2 and 3 swapped", func(_ Server, b []byte) []byte {
+			return slices.Concat(b[:h+2*f], frame(b, 3), frame(b, 2), b[h+4*f:])
+		}, secretstream.ErrDecrypt},
+		{"frame 1 dropped", func(_ Server, b []byte) []byte { return slices.Concat(b[:h+f], b[h+2*f:]) }, secretstream.ErrDecrypt},
+		{"frame 1 repeated", func(_ Server, b []byte) []byte { return slices.Concat(b[:h+2*f], frame(b, 1), b[h+2*f:]) }, secretstream.ErrDecrypt},
+		{"FINAL frame dropped", func(_ Server, b []byte) []byte { return b[:h+4*f] }, secretstream.ErrTruncated},
+		{"FINAL frame repeated", func(_ Server, b []byte) []byte { return slices.Concat(b, frame(b, 4)) }, secretstream.ErrDecrypt},
+		{"frame 2 from another blob", func(srv Server, b []byte) []byte {
+			return slices.Concat(b[:h+2*f], frame(blob(srv, other), 2), b[h+3*f:])
+		}, secretstream.ErrDecrypt},
+		{"another blob's header", func(srv Server, b []byte) []byte { return slices.Concat(blob(srv, other)[:h], b[h:]) }, secretstream.ErrDecrypt},
+		{"a smaller blob under the same key", func(srv Server, _ []byte) []byte { return blob(srv, small) }, xchat.ErrMediaTruncated},
+	} {
+		rw.fn = c.fn
+		for _, a := range []event.MediaAttachment{*att, {MediaHashKey: att.MediaHashKey}} {
+			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
+			want := c.want
+			if a.FilesizeBytes == 0 && want == xchat.ErrMediaTruncated {
+				want = nil // with no size announced, a whole blob is a whole file
+			}
+			if want == nil {
+				if err != nil || len(got) != size-secretstream.ChunkSize {
+					t.Errorf("%s, no size announced: %d bytes, %v, want the smaller blob's plaintext", c.name, len(got), err)
+				}
+				continue
+			}
+			if !errors.Is(err, want) || got != nil {
+				t.Errorf("%s (announced %d): %d bytes, %v, want %v", c.name, a.FilesizeBytes, len(got), err, want)
+			}
+		}
+	}
+	rw.fn = nil
+	if got, err := bob.e.DownloadMedia(ctx, cid, att, version, 0); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{'a'}, size)) {
+		t.Fatalf("untampered: %d bytes, %v", len(got), err)
 	}
 }

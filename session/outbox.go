@@ -11,7 +11,6 @@ import (
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -157,10 +156,10 @@ type pending struct {
 	// unsentBefore is body.Unsent before the attempt in flight (see
 	// markInFlight).
 	unsentBefore bool
-	// own holds the signature of a newly prepared message (nil for items
+	// own describes a newly prepared message as signed (nil for items
 	// read back from the store), so that the server's echo of exactly
 	// those bytes is not verified again (see ackMessage).
-	own *crypto.VerifyMemo
+	own *inbound.Own
 }
 
 func decodePending(it keystore.OutboxItem) (*pending, error) {
@@ -750,11 +749,11 @@ func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *a
 }
 
 // ackMessage verifies the server's copy of a sent message and records it,
-// acknowledging the outbox item in the same transaction. own, the memo of
-// the signature this engine made for the message, spares the ECDSA
-// verification of an echo that carries exactly the bytes signed; any other
-// echo is verified in full.
-func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string, own *crypto.VerifyMemo) (*Sent, error) {
+// acknowledging the outbox item in the same transaction. own, the message
+// as this engine signed it, spares the ECDSA verification of an echo that
+// carries exactly the bytes signed (see inbound.Own); any other echo is
+// verified in full.
+func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string, own *inbound.Own) (*Sent, error) {
 	if encoded == "" {
 		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
 			return nil, fmt.Errorf("session: acknowledging send: %w", err)
@@ -770,7 +769,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	if err != nil {
 		return nil, err
 	}
-	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Signatures: own})
+	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Own: own})
 	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", xchat.ErrServerResponse, ev.Err)

@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -390,12 +391,11 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 	if err != nil {
 		return nil, err
 	}
-	own := crypto.NewVerifyMemo(1)
-	req, mid, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent, own)
+	req, own, err := e.sealMessage(sg, cid, version, key, holder, c.TTL, c.Silent)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPending(mid, cid, outboxMessage, req, c, e.now())
+	p, err := newPending(req.MessageID, cid, outboxMessage, req, c, e.now())
 	if p != nil {
 		p.version, p.own = version, own
 	}
@@ -431,17 +431,17 @@ func (e *Engine) ensureConversation(ctx context.Context, cid string) error {
 }
 
 // sealMessage encrypts holder under key and signs the MessageCreateEvent
-// exactly as the XDK's encrypt_and_sign does; own (when not nil) records
-// the signature (see crypto.SignMemo).
-func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool, own *crypto.VerifyMemo) (*api.SendChatMessageRequest, string, error) {
+// exactly as the XDK's encrypt_and_sign does. own describes the message
+// signed, for the check of the server's echo (see inbound.Own).
+func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.ConversationKey, holder *product.MessageEntryHolder, ttl time.Duration, silent bool) (req *api.SendChatMessageRequest, own *inbound.Own, err error) {
 	plain, err := wire.EncodeMessageEntryHolder(holder)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: encoding message: %w", err)
+		return nil, nil, fmt.Errorf("session: encoding message: %w", err)
 	}
 	contents, err := crypto.Seal(e.rand, key, plain)
 	clear(plain)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: encrypting message: %w", err)
+		return nil, nil, fmt.Errorf("session: encrypting message: %w", err)
 	}
 	notify := !silent
 	mce := &tevent.MessageCreateEvent{
@@ -455,21 +455,21 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	}
 	enc, err := wire.EncodeMessageCreateEvent(mce)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: encoding message: %w", err)
+		return nil, nil, fmt.Errorf("session: encoding message: %w", err)
 	}
 	mid, err := newMessageID(e.rand)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	sig, err := sg.messageSignature(mid, cid, version, contents, own)
+	sig, own, err := sg.messageSignature(mid, cid, version, contents)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	return &api.SendChatMessageRequest{
 		MessageID:                    mid,
 		EncodedMessageCreateEvent:    wire.EncodeB64(enc),
 		EncodedMessageEventSignature: sig,
-	}, mid, nil
+	}, own, nil
 }
 
 // freshKey returns the key to encrypt new content of cid under (see
@@ -569,7 +569,7 @@ func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.Co
 	case keyErr != nil && !errors.Is(keyErr, xchat.ErrNoConversationKey):
 		return nil, "", false, keyErr
 	}
-	stale, err = e.keyStale(ctx, cid, loadMeta(rec).KeyRecipients, members)
+	stale, err = e.keyStale(ctx, cid, e.recipients.keyRecipients(cid, rec), members)
 	if err == nil && !stale && key != nil {
 		stale, err = e.makerSuperseded(ctx, cid, version)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/inbound"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -87,23 +88,26 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 }
 
 // messageSignature signs a MessageCreateEvent and returns the padded base64
-// encoded MessageEventSignature; own (when not nil) records the signature
-// (see crypto.SignMemo).
-func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte, own *crypto.VerifyMemo) (string, error) {
+// encoded MessageEventSignature, with what the server's echo of exactly
+// this message must carry to need no verification (see inbound.Own).
+func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte) (string, *inbound.Own, error) {
 	payload, err := crypto.AppendMessageCreatePayload(nil, crypto.SignatureVersion,
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID}, keyVersion, contents)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
+		return "", nil, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
-	sig, err := crypto.SignMemo(s.key, payload, own)
+	sig, err := crypto.Sign(s.key, payload)
 	if err != nil {
-		return "", fmt.Errorf("session: signing: %w", err)
+		return "", nil, fmt.Errorf("session: signing: %w", err)
 	}
 	enc, err := wire.EncodeMessageEventSignature(wire.Signature(sig, s.version, crypto.SignatureVersion))
 	if err != nil {
-		return "", fmt.Errorf("session: encoding signature: %w", err)
+		return "", nil, fmt.Errorf("session: encoding signature: %w", err)
 	}
-	return wire.EncodeB64(enc), nil
+	own := &inbound.Own{MessageID: messageID, SenderID: s.self, ConversationID: convID, KeyVersion: keyVersion,
+		Contents: contents, SignatureVersion: crypto.SignatureVersion, PublicKeyVersion: s.version,
+		Signature: sig, Key: s.key.PublicKey()}
+	return wire.EncodeB64(enc), own, nil
 }
 
 // newMessageID returns a random (version 4) UUID string.

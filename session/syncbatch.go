@@ -165,6 +165,9 @@ func (r *pageRunner) batch(ctx context.Context, first []*event.Event) error {
 		return nil
 	}
 	if err != nil {
+		// Nothing of the batch is stored: its events are not handed to
+		// fn, and the sync's state is put back as it was.
+		s.restore(snap)
 		return err
 	}
 	clear(r.queued[:done])

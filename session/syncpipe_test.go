@@ -774,3 +774,78 @@ func TestSyncEachHandsStoredBatchAfterFnError(t *testing.T) {
 		t.Fatalf("second sync handed %d events", again)
 	}
 }
+
+// errCommitFailed fails a transaction in failingStore after it ran.
+var errCommitFailed = errors.New("test: the commit failed")
+
+// failingStore fails its write transactions after the failAt-th (1-based)
+// once the transaction's function has run: the changes are rolled back,
+// as when a commit fails.
+type failingStore struct {
+	keystore.Store
+	failAt, n atomic.Int64
+}
+
+func (f *failingStore) Update(ctx context.Context, fn func(keystore.Tx) error) error {
+	return f.Store.Update(ctx, func(tx keystore.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if at := f.failAt.Load(); at > 0 && f.n.Add(1) >= at {
+			return errCommitFailed
+		}
+		return nil
+	})
+}
+
+// TestSyncHandsOnlyCommittedEvents: when a batch's transaction fails, the
+// events it would have stored are not handed to fn (they are not stored:
+// the next sync brings and hands them), and the sync returns the failure.
+func TestSyncHandsOnlyCommittedEvents(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	fs := &failingStore{Store: keystore.NewMemory()}
+	bob := n.userOn("bob", fs)
+	for i := range 5 {
+		if _, err := alice.e.SendText(c, bob.id, fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The sync's write transactions fail, from the first on: the one
+	// storing the events among them.
+	handed := map[string]int{}
+	for at := int64(1); ; at++ {
+		fs.n.Store(0)
+		fs.failAt.Store(at)
+		_, err := bob.e.Sync(c, alice.id, func(ev *event.Event) error {
+			handed[ev.SequenceID]++
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errCommitFailed) {
+			t.Fatalf("sync failing at write %d: %v, want the commit's failure", at, err)
+		}
+		if stored := mustHistory(t, bob, alice.id); len(handed) != len(stored) {
+			t.Fatalf("sync failing at write %d handed %d events to fn, %d stored", at, len(handed), len(stored))
+		}
+	}
+	fs.failAt.Store(0)
+	if _, err := bob.e.Sync(c, alice.id, func(ev *event.Event) error {
+		handed[ev.SequenceID]++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stored := mustHistory(t, bob, alice.id)
+	if got := len(texts(stored)); got != 5 {
+		t.Fatalf("%d messages stored after the second sync, want 5", got)
+	}
+	for _, en := range stored {
+		if handed[en.SequenceID] != 1 {
+			t.Errorf("stored event %s (%s) handed to fn %d times", en.SequenceID, en.Type, handed[en.SequenceID])
+		}
+	}
+}

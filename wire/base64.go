@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 
 	"github.com/xchat-go/xchat/internal/b64"
 )
@@ -25,11 +26,28 @@ func DecodeB64(s string) ([]byte, error) {
 // EncodeB64 encodes b as standard base64 with padding, the form used for
 // Thrift blobs on the wire (encoded_message_create_event and friends).
 func EncodeB64(b []byte) string {
-	return base64.StdEncoding.EncodeToString(b)
+	return encodeString(base64.StdEncoding, b)
 }
 
 // EncodeB64NoPad encodes b as standard base64 without padding, the form used
 // for signatures and inside signed component strings.
 func EncodeB64NoPad(b []byte) string {
-	return base64.RawStdEncoding.EncodeToString(b)
+	return encodeString(base64.RawStdEncoding, b)
+}
+
+// encodeString is enc.EncodeToString with one allocation instead of two
+// (EncodeToString encodes into a slice and copies it into the string):
+// it encodes through a stack buffer into a strings.Builder sized exactly.
+func encodeString(enc *base64.Encoding, b []byte) string {
+	const chunk = 768 // input bytes per step: a multiple of 3, so only the last step pads
+	var buf [chunk / 3 * 4]byte
+	var sb strings.Builder
+	sb.Grow(enc.EncodedLen(len(b)))
+	for len(b) > 0 {
+		n := min(len(b), chunk)
+		enc.Encode(buf[:], b[:n])
+		sb.Write(buf[:enc.EncodedLen(n)])
+		b = b[n:]
+	}
+	return sb.String()
 }

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -46,6 +48,10 @@ func TestDecodeB64Rejects(t *testing.T) {
 		"Zm9=",        // non-zero trailing bits
 		"-_-_",        // URL-safe alphabet
 		"Zm9v\n",      // line break
+		"Zm\n9v",      // line break inside (the standard library skips it)
+		"Zm\r9v",      // carriage return inside
+		"Zm9v\r\n",    // CRLF at the end
+		"Zg=\n",       // line break after padding
 		"Zm 9v",       // space
 		" Zm9v",       // leading space
 		"Zg==Zg==",    // padding in the middle
@@ -74,6 +80,46 @@ func TestEncodeB64(t *testing.T) {
 		}
 		if got := EncodeB64NoPad([]byte(tc.in)); got != tc.nopad {
 			t.Errorf("EncodeB64NoPad(%q) = %q, want %q", tc.in, got, tc.nopad)
+		}
+	}
+}
+
+// TestEncodeB64MatchesStdlib checks both encoders against the standard
+// library's, for every length up to past their chunk size.
+func TestEncodeB64MatchesStdlib(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 2100; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		if got, want := EncodeB64(b), base64.StdEncoding.EncodeToString(b); got != want {
+			t.Fatalf("EncodeB64 of %d bytes = %q, want %q", n, got, want)
+		}
+		if got, want := EncodeB64NoPad(b), base64.RawStdEncoding.EncodeToString(b); got != want {
+			t.Fatalf("EncodeB64NoPad of %d bytes = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// b64Bench is the size of an encoded 1 KiB text message's create event.
+var b64Bench = bytes.Repeat([]byte{0xfb, 0x01, 0x7e}, 400)
+
+func BenchmarkEncodeB64(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(b64Bench)))
+	for b.Loop() {
+		_ = EncodeB64(b64Bench)
+	}
+}
+
+func BenchmarkDecodeB64(b *testing.B) {
+	s := EncodeB64(b64Bench)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if _, err := DecodeB64(s); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -31,7 +31,10 @@ func Decode(s string) ([]byte, error) {
 	if fit := (4 - len(core)%4) % 4; pad > 0 && pad > fit {
 		return nil, fmt.Errorf("%d padding characters where at most %d fit", pad, fit)
 	}
-	if strings.ContainsAny(core, "=\r\n") {
+	// The standard library skips '\r' and '\n'; the XDK refuses them.
+	// Three byte searches are far quicker than one search for any of
+	// three bytes.
+	if strings.IndexByte(core, '=') >= 0 || strings.IndexByte(core, '\r') >= 0 || strings.IndexByte(core, '\n') >= 0 {
 		return nil, errMisplaced
 	}
 	b, err := rawStd.DecodeString(core)

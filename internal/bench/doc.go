@@ -15,8 +15,8 @@
 // runs:
 //
 //   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, check and
-//     record the server's echo: its signature is the one just made, see
-//     crypto.SignMemo). Floor: sign + seal + open.
+//     record the server's echo: it carries exactly the bytes and the
+//     signature just made, see inbound.Own). Floor: sign + seal + open.
 //   - sync page of 100 and sync history 10k (on one core and on every
 //     core): Engine.Sync of a conversation recorded from the emulator into
 //     a fresh store. Floor: N × (verify + open) plus the key change's
@@ -33,7 +33,10 @@
 //     verification. Floor: N × ECIES wrap plus one sign.
 //   - send media and download media, 64 MiB: Engine.Send (Media) and
 //     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
-//     same bytes in 1 KiB frames.
+//     same bytes in 1 KiB frames, into a buffer made once. The download
+//     row's note also times that floor as a download into a fresh []byte
+//     must run it (each frame read from an io.Reader, the plaintext opened
+//     into a buffer made per call), for reference: it is not the floor.
 //
 // Child rows each run in a re-executed process (see IsChild and ChildMain)
 // so that their peak RSS is their own, at 1k, 10k and (unless -short or
