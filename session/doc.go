@@ -160,13 +160,25 @@
 // granted are taken back from the roster (AnomalyRosterDivergence each;
 // not from those who held that place or right before it), what a member
 // such a change let in signed above it is marked failed (xchat.ErrNotMember),
-// and a title it set is undone (the title is the one verified changes set
+// so is what an admin it named did above it as an admin
+// (xchat.ErrNotAuthorized), and a title it set is undone (the title is the one verified changes set
 // last). A group change above it is read against the roster it leaves: a
 // member add this account read as adding nobody (the member it removes
 // still held) re-admits her, a signed list still naming whom it took as a
 // member or an admin does not fit there (xchat.ErrRosterDivergence, as on a
 // fresh device), and whom a verified add above it gives back is put back
-// on the roster, unless a member add above that failed leaves them out. A late change itself is judged against the roster held
+// on the roster, unless a member add above that failed leaves them out
+// (confirmed only when the add's author was a confirmed admin as it was
+// stored: an author confirmed since vouches for nobody by it); should a
+// later late change fail that add, whom it gave back is taken back, and a
+// member add above it whose signed admin list leaves out one whose rights
+// it gave back ends them (as it does a claimed admin's). A member
+// add that, as stored, added as new one the change removes fails there
+// (xchat.ErrRosterDivergence), unless the change was applied when it was
+// stored (a removal and re-add the same sync brings): she held no place
+// below it either way, so a fresh device reads the change as removing a
+// non-member and refuses the add, which the server may have moved above
+// it. A late change itself is judged against the roster held
 // when it is stored, not as it stood at its place: one whose author lost
 // her place or rights above it (say, removed by the very admin whose
 // rights it revokes, while the server withheld it) fails, as it does on a

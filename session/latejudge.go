@@ -124,7 +124,10 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     those who held that place or right already when it was applied
 //     (noteHeld): a no-op grant takes nothing back. What a member it let
 //     in signed above it, until a signed add admits her, is marked failed
-//     (xchat.ErrNotMember) as a removed member's is. What it took
+//     (xchat.ErrNotMember) as a removed member's is; what an admin it
+//     named does above it that needs an admin, until a signed admin add
+//     restores her, fails (xchat.ErrNotAuthorized), and a member add whose
+//     admin list names her does not fit. What it took
 //     away stays taken (the safe direction). A title it set is undone:
 //     the title becomes the one verified changes set last (restoreTitle).
 //
@@ -134,12 +137,16 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     split of its signed list moves by the members held); one still
 //     naming her a current member or an admin, or an admin add naming one
 //     without a place, does not fit there and is marked failed
-//     (xchat.ErrRosterDivergence), as on a fresh device;
+//     (xchat.ErrRosterDivergence), as on a fresh device; so does one that,
+//     as stored, added as new one the change removed, unless the change was
+//     applied when it was stored (rejudge.addedRemoved);
 //
 //   - whom a verified add above the change gave the place or rights back,
 //     and no verified change above took again, is put back on the roster
 //     (putBack): the change was applied to the roster as it was stored,
-//     above that add. Not whom a failed member add above leaves out
+//     above that add; confirmed only if the add vouched for them as it was
+//     stored (noteVouched), and noted as granted by it (saveGave): a later
+//     walk that fails the add takes them back. Not whom a failed member add above leaves out
 //     (rejudge.doubt): that add excluded them as it was stored.
 //
 // Each is reported (AnomalyRosterDivergence, Related the change). The
@@ -163,9 +170,12 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 	if err != nil {
 		return nil, nil, err
 	}
-	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{},
-		pending: pending, causes: map[string]error{}, readmitted: map[string]string{}, regranted: map[string]string{}}
+	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, ungranted: map[string]string{},
+		pending: pending, causes: map[string]error{}, readmitted: map[string]bool{}, regranted: map[string]bool{}}
 	if err := j.walk(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	if err := j.saveGave(ctx, tx); err != nil {
 		return nil, nil, err
 	}
 	if err := j.putBack(ctx, e, tx); err != nil {
@@ -198,11 +208,22 @@ type rejudge struct {
 	// else did) to that add: what they sign above it fails too, until a
 	// signed add admits them.
 	unadmitted map[string]string
+	// ungranted maps the admins a failed admin add named (and who held
+	// no rights before it) to that add: what they do as admins above it
+	// fails too, until a signed admin add restores them.
+	ungranted map[string]string
 	// readmitted and regranted map those a verified add above a change
 	// re-admitted (or gave admin rights back), not taken again since, to
-	// the add's author: the late change took them off the roster when it
-	// was stored, so they are put back (putBack).
-	readmitted, regranted map[string]string
+	// whether the add vouched for them (see noteVouched): the late change
+	// took them off the roster when it was stored, so they are put back
+	// (putBack), confirmed only if vouched for.
+	readmitted, regranted map[string]bool
+	// gave maps the sequence id of each verified add that gave someone
+	// back to whom (saveGave).
+	gave map[string]*gaveBack
+	// applied are the late changes pending when the member add judged
+	// now was stored (noteApplied): it was read with them applied.
+	applied []string
 	// dropMembers and dropAdmins are what failed group changes granted.
 	dropMembers, dropAdmins []string
 	found                   []event.Anomaly
@@ -218,7 +239,7 @@ type rejudge struct {
 func (j *rejudge) walk(ctx context.Context, tx keystore.Tx) error {
 	after := ""
 	for {
-		if len(j.removed)+len(j.demoted)+len(j.unadmitted)+len(j.readmitted)+len(j.regranted) == 0 {
+		if len(j.removed)+len(j.demoted)+len(j.unadmitted)+len(j.ungranted)+len(j.readmitted)+len(j.regranted) == 0 {
 			j.pending = slices.DeleteFunc(j.pending, func(seq string) bool { return after != "" && !decimal.Less(after, seq) })
 			if len(j.pending) == 0 {
 				return nil
@@ -303,7 +324,7 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 		return nil
 	}
 	en := entryFromStored(j.cid, ev)
-	var cause error
+	var cause, err error
 	change := j.removed[ev.SenderID]
 	switch {
 	case change != "":
@@ -314,11 +335,16 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	case j.demoted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
 		change = j.demoted[ev.SenderID]
 		cause = notAuthorized("%s's admin rights were revoked at %s, which the server served after this event", ev.SenderID, change)
+	case j.ungranted[ev.SenderID] != "" && needsAdmin(en.Group, ev.SenderID):
+		change = j.ungranted[ev.SenderID]
+		cause = notAuthorized("%s's admin rights came from the group change at %s, which failed once a change the server served late was read", ev.SenderID, change)
 	default:
+		if j.applied, err = j.appliedAt(ctx, tx, ev.SequenceID, en.Group); err != nil {
+			return err
+		}
 		readmits, misfit, id := j.reread(ev.SequenceID, en.Group)
 		if misfit == "" {
-			j.restore(en.Group, readmits, ev.SenderID)
-			return nil
+			return j.restore(ctx, tx, ev.SequenceID, en.Group, readmits)
 		}
 		change = misfit
 		cause = fmt.Errorf("%w: it names %s a member or an admin, whose place or rights the change at %s took, which the server served after this event", xchat.ErrRosterDivergence, id, change)
@@ -329,11 +355,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	ev.Verified = false // a late change further up does not enter
 	j.causes[ev.SequenceID] = cause
 	j.found = append(j.found, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: j.cid, SequenceID: ev.SequenceID, Related: change})
-	held, err := heldBy(ctx, tx, j.cid, ev.SequenceID)
-	if err != nil {
-		return err
+	if grants(en.Group) {
+		if err := j.takeGranted(ctx, tx, ev.SequenceID, en.Group); err != nil {
+			return err
+		}
 	}
-	j.grantedBy(ev.SequenceID, en.Group, held)
 	if en.Group != nil && setsTitle(en.Group.Kind) {
 		j.retitle = true // the title it set is undone
 	}
@@ -387,6 +413,9 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 		if seq == j.seed {
 			return nil, "", "" // its split is unsigned: it re-admits nobody
 		}
+		if id, c := j.addedRemoved(g); c != "" && !slices.Contains(j.applied, c) {
+			return nil, c, id
+		}
 		gone := 0
 		for _, id := range g.CurrentMemberIDs {
 			if placeless(id) != "" {
@@ -406,6 +435,9 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 			if c := j.demoted[id]; c != "" {
 				return nil, c, id
 			}
+			if c := j.ungranted[id]; c != "" {
+				return nil, c, id
+			}
 		}
 		return head[:cut], "", ""
 	case event.GroupAdminsAdded:
@@ -418,12 +450,36 @@ func (j *rejudge) reread(seq string, g *event.GroupChange) (readmits []string, m
 	return nil, "", ""
 }
 
-// restore notes what a verified group change above the change gives back
-// (read by reread): a member add re-admits whom it adds (readmits); an
-// admin add restores whom it names.
-func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string) {
+// addedRemoved returns an id member add g read as new when it was stored
+// whom a late change entered removed (and that change): she held no place
+// just below the add as stored. Unless the change was applied when the
+// add was stored (rejudge.applied, see noteApplied), she held none with
+// the change left out either: a fresh device reads the change as removing
+// a non-member (a tombstone: see rosterRec.readmits) and refuses the add,
+// which the server may have moved above the removal (sequence ids are not
+// signed, and a removal signs no key version).
+func (j *rejudge) addedRemoved(g *event.GroupChange) (id, change string) {
+	for _, id := range g.MemberIDs {
+		if c := j.removed[id]; c != "" {
+			return id, c
+		}
+	}
+	return "", ""
+}
+
+// restore notes what the verified group change at seq above the change
+// gives back (read by reread): a member add re-admits whom it adds
+// (readmits); an admin add restores whom it names. Whether it vouched for
+// them is as its author stood when it was stored (vouchedAt), not as she
+// stands now: an admin confirmed since, her rights claimed when she
+// signed, confirms nobody by it (as rosterRec.step reads it).
+func (j *rejudge) restore(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange, readmits []string) error {
 	if g == nil {
-		return
+		return nil
+	}
+	vouched, err := j.vouchedAt(ctx, tx, seq, g, readmits)
+	if err != nil {
+		return err
 	}
 	switch g.Kind {
 	case event.GroupMembersRemoved:
@@ -438,21 +494,55 @@ func (j *rejudge) restore(g *event.GroupChange, readmits []string, author string
 	case event.GroupMembersAdded:
 		for _, id := range readmits {
 			if j.removed[id] != "" {
-				j.readmitted[id] = author
+				j.readmitted[id] = vouched
+				j.gaveAt(seq).Members = append(j.gaveAt(seq).Members, id)
 			}
 			delete(j.removed, id)
 			delete(j.unadmitted, id)
 		}
 		j.dropMembers = slices.DeleteFunc(j.dropMembers, func(id string) bool { return slices.Contains(readmits, id) })
+		// Its signed admin list ends the rights of every admin it leaves
+		// out (rosterRec.stepMemberAdd: a confirmed author's list is the
+		// admins, a claimed one's prunes the claimed), as read when it
+		// was stored: one whose rights were given back below it and who
+		// was a claimed admin then is left out.
+		maps.DeleteFunc(j.regranted, func(id string, _ bool) bool { return !slices.Contains(g.CurrentAdminIDs, id) })
 	case event.GroupAdminsAdded:
 		for _, id := range g.AdminIDs {
 			if j.demoted[id] != "" {
-				j.regranted[id] = author
+				j.regranted[id] = vouched
+				j.gaveAt(seq).Admins = append(j.gaveAt(seq).Admins, id)
 			}
 			delete(j.demoted, id)
+			delete(j.ungranted, id)
 		}
 		j.dropAdmins = slices.DeleteFunc(j.dropAdmins, func(id string) bool { return slices.Contains(g.AdminIDs, id) })
 	}
+	return nil
+}
+
+// vouchedAt reads noteVouched's record of grant g stored at seq, only when
+// it gives someone back (readmits one removed, or names one demoted).
+func (j *rejudge) vouchedAt(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange, readmits []string) (bool, error) {
+	ids, taken := readmits, j.removed
+	switch g.Kind {
+	case event.GroupAdminsAdded:
+		ids, taken = g.AdminIDs, j.demoted
+	case event.GroupMembersAdded:
+	default:
+		return false, nil
+	}
+	if !slices.ContainsFunc(ids, func(id string) bool { return taken[id] != "" }) {
+		return false, nil
+	}
+	_, err := tx.Value(ctx, vouchedKey(j.cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return false, nil // not vouched for, or stored before the record: claimed
+	case err != nil:
+		return false, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	return true, nil
 }
 
 // doubt applies what a failed member add above a change says of those the
@@ -470,20 +560,38 @@ func (j *rejudge) doubt(g *event.GroupChange) {
 	if !ok {
 		return
 	}
-	maps.DeleteFunc(j.readmitted, func(id, _ string) bool { return !slices.Contains(head, id) })
-	maps.DeleteFunc(j.regranted, func(id, _ string) bool { return !slices.Contains(admins, id) })
+	maps.DeleteFunc(j.readmitted, func(id string, _ bool) bool { return !slices.Contains(head, id) })
+	maps.DeleteFunc(j.regranted, func(id string, _ bool) bool { return !slices.Contains(admins, id) })
+}
+
+// takeGranted notes what the failed grant g at seq granted (grantedBy),
+// from the records of it (heldBy, gaveBackBy).
+func (j *rejudge) takeGranted(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange) error {
+	held, err := heldBy(ctx, tx, j.cid, seq)
+	if err != nil {
+		return err
+	}
+	gave, err := gaveBackBy(ctx, tx, j.cid, seq)
+	if err != nil {
+		return err
+	}
+	j.grantedBy(seq, g, held, gave)
+	return nil
 }
 
 // grantedBy notes what the failed group change at seq granted: the ids it names,
 // but those that held the right already when it was applied (held, see
 // noteHeld): a grant that changed nothing for them takes nothing back.
-func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
+// Whom an earlier walk found it gave back (gave, see saveGave) it granted:
+// the late change below it took their place or rights.
+func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string, gave gaveBack) {
 	if g == nil {
 		return
 	}
+	held = without(held, slices.Concat(gave.Members, gave.Admins))
 	switch g.Kind {
 	case event.GroupMembersAdded:
-		granted := without(g.MemberIDs, held)
+		granted := normaliseIDs(append(without(g.MemberIDs, held), gave.Members...))
 		j.dropMembers = append(j.dropMembers, granted...)
 		j.dropAdmins = append(j.dropAdmins, granted...)
 		for _, id := range granted {
@@ -492,17 +600,86 @@ func (j *rejudge) grantedBy(seq string, g *event.GroupChange, held []string) {
 			}
 		}
 	case event.GroupAdminsAdded:
-		j.dropAdmins = append(j.dropAdmins, without(g.AdminIDs, held)...)
+		granted := without(g.AdminIDs, held)
+		j.dropAdmins = append(j.dropAdmins, granted...)
+		for _, id := range granted {
+			if id != j.self && j.ungranted[id] == "" && j.demoted[id] == "" {
+				j.ungranted[id] = seq
+			}
+		}
 	}
 }
 
-// rosterHolders are who held a member's place and who an admin's rights
-// before a group change (see noteHeld).
-type rosterHolders struct{ members, admins []string }
+// gaveBack are whom a verified add gave back a place (Members) or admin
+// rights (Admins) that a late change below it took: a walk found it so.
+type gaveBack struct {
+	Members []string `json:"members,omitempty"`
+	Admins  []string `json:"admins,omitempty"`
+}
+
+// gaveAt returns the gaveBack of the add at seq this walk noted.
+func (j *rejudge) gaveAt(seq string) *gaveBack {
+	if j.gave == nil {
+		j.gave = map[string]*gaveBack{}
+	}
+	if j.gave[seq] == nil {
+		j.gave[seq] = &gaveBack{}
+	}
+	return j.gave[seq]
+}
+
+// saveGave records, for each add this walk found giving someone back,
+// whom (added to what earlier walks recorded): should a later late change
+// fail the add, what it granted includes them (grantedBy), though as it
+// was stored they held their place or rights before it (noteHeld).
+func (j *rejudge) saveGave(ctx context.Context, tx keystore.Tx) error {
+	for _, seq := range slices.Sorted(maps.Keys(j.gave)) {
+		old, err := gaveBackBy(ctx, tx, j.cid, seq)
+		if err != nil {
+			return err
+		}
+		g := gaveBack{Members: normaliseIDs(append(old.Members, j.gave[seq].Members...)), Admins: normaliseIDs(append(old.Admins, j.gave[seq].Admins...))}
+		b, err := json.Marshal(g)
+		if err != nil {
+			return fmt.Errorf("session: recording a group change: %w", err)
+		}
+		if err := tx.SetValue(ctx, gaveBackKey(j.cid, seq), b); err != nil {
+			return fmt.Errorf("session: recording a group change: %w", err)
+		}
+	}
+	return nil
+}
+
+// gaveBackBy returns what saveGave recorded for the add at seq.
+func gaveBackBy(ctx context.Context, tx keystore.Tx, cid, seq string) (gaveBack, error) {
+	var g gaveBack
+	b, err := tx.Value(ctx, gaveBackKey(cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return g, nil
+	case err != nil:
+		return g, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	if json.Unmarshal(b, &g) != nil {
+		return gaveBack{}, fmt.Errorf("session: the record of the group change at %s is unreadable", seq)
+	}
+	return g, nil
+}
+
+// gaveBackKey names saveGave's record of the add at seq of cid.
+func gaveBackKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-gave/" + hex.EncodeToString(h[:])
+}
+
+// rosterHolders are who held a member's place, who an admin's rights and
+// who a confirmed admin's before a group change (see noteHeld and
+// noteVouched).
+type rosterHolders struct{ members, admins, confirmed []string }
 
 // holders returns who holds a place and who admin rights in r now.
 func (r *rosterRec) holders() *rosterHolders {
-	return &rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed)}
+	return &rosterHolders{members: slices.Clone(r.Members), admins: slices.Concat(r.Admins, r.Claimed), confirmed: slices.Clone(r.Admins)}
 }
 
 // grants reports whether group change g grants a place or admin rights
@@ -545,6 +722,89 @@ func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, 
 	return nil
 }
 
+// noteApplied records, for a verified member add just applied, the late
+// changes below it still waiting for their walk (noteLate): the add was
+// read against the roster they left, so whom it adds as new held no place
+// because of them (a removal and a re-add the same sync brings), not
+// without them (see rejudge.addedRemoved). Almost always none: nothing is
+// written.
+func noteApplied(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if g := ev.GroupChange; g == nil || g.Kind != event.GroupMembersAdded || len(g.MemberIDs) == 0 {
+		return nil
+	}
+	pending, err := lateChanges(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	below := slices.DeleteFunc(pending, func(seq string) bool { return !decimal.Less(seq, ev.SequenceID) })
+	if len(below) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(below)
+	if err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	if err := tx.SetValue(ctx, appliedKey(cid, ev.SequenceID), b); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// appliedAt returns what noteApplied recorded for member add g stored at
+// seq, read only when g adds one whom a late change entered removed.
+func (j *rejudge) appliedAt(ctx context.Context, tx keystore.Tx, seq string, g *event.GroupChange) ([]string, error) {
+	if g == nil || g.Kind != event.GroupMembersAdded {
+		return nil, nil
+	}
+	if _, c := j.addedRemoved(g); c == "" {
+		return nil, nil
+	}
+	b, err := tx.Value(ctx, appliedKey(j.cid, seq))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	var applied []string
+	if json.Unmarshal(b, &applied) != nil {
+		return nil, nil // a damaged record: when in doubt, exclude
+	}
+	return applied, nil
+}
+
+// appliedKey names noteApplied's record of the add at seq of cid.
+func appliedKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-applied/" + hex.EncodeToString(h[:])
+}
+
+// noteVouched records that the verified grant ev just applied vouched for
+// whom it names: its author was a confirmed admin before it (before), or,
+// for a member add, is this account (rosterRec.stepMemberAdd confirms what
+// such adds grant). Re-judging puts back whom a grant gave back confirmed
+// only when it vouched for them (rejudge.restore): the author's standing
+// now is not hers when she signed.
+func noteVouched(ctx context.Context, tx keystore.Tx, cid, self string, ev *event.Event, before *rosterHolders) error {
+	g := ev.GroupChange
+	if before == nil || !grants(g) {
+		return nil
+	}
+	if !slices.Contains(before.confirmed, ev.SenderID) && (g.Kind != event.GroupMembersAdded || ev.SenderID != self) {
+		return nil
+	}
+	if err := tx.SetValue(ctx, vouchedKey(cid, ev.SequenceID), []byte{1}); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// vouchedKey names noteVouched's record of the grant at seq of cid.
+func vouchedKey(cid, seq string) string {
+	h := sha256.Sum256([]byte(cid + "/" + seq))
+	return "session/group-vouched/" + hex.EncodeToString(h[:])
+}
+
 // heldBy returns what noteHeld recorded for the change at seq (nil: none).
 func heldBy(ctx context.Context, tx keystore.Tx, cid, seq string) ([]string, error) {
 	b, err := tx.Value(ctx, grantHeldKey(cid, seq))
@@ -570,9 +830,10 @@ func grantHeldKey(cid, seq string) string {
 // putBack puts back on the roster those the late changes took off it and
 // verified adds above them gave back (readmitted, regranted): the late
 // change was applied to the roster as it was stored, above those adds. One
-// re-admitted by an admin the roster does not confirm is unconfirmed, one
-// given admin rights back by one is a claimed admin (as rosterRec.step
-// reads such adds).
+// re-admitted by an add that did not vouch for her (its author no
+// confirmed admin when it was stored) is unconfirmed, one given admin
+// rights back by one is a claimed admin (as rosterRec.step reads such
+// adds).
 func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error {
 	if len(j.readmitted)+len(j.regranted) == 0 {
 		return nil
@@ -586,7 +847,7 @@ func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error 
 			continue
 		}
 		r.Members = normaliseIDs(append(r.Members, id))
-		if !slices.Contains(r.Admins, j.readmitted[id]) {
+		if !j.readmitted[id] {
 			r.Unconfirmed = normaliseIDs(append(r.Unconfirmed, id))
 		}
 	}
@@ -594,7 +855,7 @@ func (j *rejudge) putBack(ctx context.Context, e *Engine, tx keystore.Tx) error 
 		if !r.member(id) || r.admin(id) {
 			continue
 		}
-		if slices.Contains(r.Admins, j.regranted[id]) {
+		if j.regranted[id] {
 			r.Admins = normaliseIDs(append(r.Admins, id))
 		} else {
 			r.Claimed = normaliseIDs(append(r.Claimed, id))

@@ -336,6 +336,10 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			reject(ev, res.err)
 		} else if err := noteHeld(ctx, tx, cid, ev, before); err != nil {
 			return err
+		} else if err := noteApplied(ctx, tx, cid, ev); err != nil {
+			return err
+		} else if err := noteVouched(ctx, tx, cid, e.userID, ev, before); err != nil {
+			return err
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {
