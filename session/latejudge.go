@@ -639,12 +639,8 @@ func (j *rejudge) saveGave(ctx context.Context, tx keystore.Tx) error {
 			return err
 		}
 		g := gaveBack{Members: normaliseIDs(append(old.Members, j.gave[seq].Members...)), Admins: normaliseIDs(append(old.Admins, j.gave[seq].Admins...))}
-		b, err := json.Marshal(g)
-		if err != nil {
-			return fmt.Errorf("session: recording a group change: %w", err)
-		}
-		if err := tx.SetValue(ctx, gaveBackKey(j.cid, seq), b); err != nil {
-			return fmt.Errorf("session: recording a group change: %w", err)
+		if err := putRecord(ctx, tx, gaveBackKey(j.cid, seq), g); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -653,15 +649,8 @@ func (j *rejudge) saveGave(ctx context.Context, tx keystore.Tx) error {
 // gaveBackBy returns what saveGave recorded for the add at seq.
 func gaveBackBy(ctx context.Context, tx keystore.Tx, cid, seq string) (gaveBack, error) {
 	var g gaveBack
-	b, err := tx.Value(ctx, gaveBackKey(cid, seq))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return g, nil
-	case err != nil:
-		return g, fmt.Errorf("session: reading a group change's record: %w", err)
-	}
-	if json.Unmarshal(b, &g) != nil {
-		return gaveBack{}, fmt.Errorf("session: the record of the group change at %s is unreadable", seq)
+	if err := readRecord(ctx, tx, gaveBackKey(cid, seq), &g); err != nil {
+		return gaveBack{}, fmt.Errorf("%w (the group change at %s)", err, seq)
 	}
 	return g, nil
 }
@@ -712,14 +701,7 @@ func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, 
 	if len(held) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(held)
-	if err != nil {
-		return fmt.Errorf("session: recording a group change: %w", err)
-	}
-	if err := tx.SetValue(ctx, grantHeldKey(cid, ev.SequenceID), b); err != nil {
-		return fmt.Errorf("session: recording a group change: %w", err)
-	}
-	return nil
+	return putRecord(ctx, tx, grantHeldKey(cid, ev.SequenceID), held)
 }
 
 // noteApplied records, for a verified member add just applied, the late
@@ -740,14 +722,7 @@ func noteApplied(ctx context.Context, tx keystore.Tx, cid string, ev *event.Even
 	if len(below) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(below)
-	if err != nil {
-		return fmt.Errorf("session: recording a group change: %w", err)
-	}
-	if err := tx.SetValue(ctx, appliedKey(cid, ev.SequenceID), b); err != nil {
-		return fmt.Errorf("session: recording a group change: %w", err)
-	}
-	return nil
+	return putRecord(ctx, tx, appliedKey(cid, ev.SequenceID), below)
 }
 
 // appliedAt returns what noteApplied recorded for member add g stored at
@@ -759,16 +734,12 @@ func (j *rejudge) appliedAt(ctx context.Context, tx keystore.Tx, seq string, g *
 	if _, c := j.addedRemoved(g); c == "" {
 		return nil, nil
 	}
-	b, err := tx.Value(ctx, appliedKey(j.cid, seq))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("session: reading a group change's record: %w", err)
-	}
 	var applied []string
-	if json.Unmarshal(b, &applied) != nil {
-		return nil, nil // a damaged record: when in doubt, exclude
+	if err := readRecord(ctx, tx, appliedKey(j.cid, seq), &applied); err != nil {
+		if errors.Is(err, errUnreadableRecord) {
+			return nil, nil // a damaged record: when in doubt, exclude
+		}
+		return nil, err
 	}
 	return applied, nil
 }
@@ -807,18 +778,47 @@ func vouchedKey(cid, seq string) string {
 
 // heldBy returns what noteHeld recorded for the change at seq (nil: none).
 func heldBy(ctx context.Context, tx keystore.Tx, cid, seq string) ([]string, error) {
-	b, err := tx.Value(ctx, grantHeldKey(cid, seq))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("session: reading a group change's record: %w", err)
-	}
 	var held []string
-	if json.Unmarshal(b, &held) != nil {
-		return nil, nil // a damaged record: take back as before
+	if err := readRecord(ctx, tx, grantHeldKey(cid, seq), &held); err != nil {
+		if errors.Is(err, errUnreadableRecord) {
+			return nil, nil // a damaged record: take back as before
+		}
+		return nil, err
 	}
 	return held, nil
+}
+
+// errUnreadableRecord is readRecord's error for a record that does not
+// decode.
+var errUnreadableRecord = errors.New("session: a group change's record is unreadable")
+
+// putRecord stores v, JSON-encoded, as the group change record key.
+func putRecord(ctx context.Context, tx keystore.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	if err := tx.SetValue(ctx, key, b); err != nil {
+		return fmt.Errorf("session: recording a group change: %w", err)
+	}
+	return nil
+}
+
+// readRecord decodes the group change record key into v, leaving v as it
+// is when there is none; a record that does not decode is
+// errUnreadableRecord (what v holds then is not to be used).
+func readRecord(ctx context.Context, tx keystore.Tx, key string, v any) error {
+	b, err := tx.Value(ctx, key)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("session: reading a group change's record: %w", err)
+	}
+	if json.Unmarshal(b, v) != nil {
+		return errUnreadableRecord
+	}
+	return nil
 }
 
 // grantHeldKey names noteHeld's record of the change at seq of cid.
