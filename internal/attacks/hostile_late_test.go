@@ -140,6 +140,16 @@ func revokedAdminScene(w *world) (*history, string, error) {
 	return h, h.top(), nil
 }
 
+// addAfterRevocation is mallory's member add of dave, signed after alice
+// revoked her admin rights (revocation is revokedAdminScene's): served
+// 500 above the revocation, below what the history holds after it.
+func addAfterRevocation(h *history, revocation string) (*tevent.MessageEvent, error) {
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500)
+	return h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+}
+
 // pageBelow serves h's items below seq as one page, newest first.
 func pageBelow(h *history, seq string) (mutPage, error) {
 	return pageOf(h, nil, func(s string) bool { return decimal.Less(s, seq) })
@@ -183,10 +193,7 @@ func attackAdminRevocationLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(revocation, 500) // between the revocation and alice's message
-	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	add, err := addAfterRevocation(h, revocation) // between the revocation and alice's message
 	if err != nil {
 		return "", err
 	}

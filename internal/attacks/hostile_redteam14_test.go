@@ -327,14 +327,11 @@ func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(revocation, 500)
-	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	add, err := addAfterRevocation(h, revocation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e = h.env()
+	e := h.env()
 	e.SequenceID = hostile.NextSequenceID(revocation, 700)
 	v := h.newestVersion()
 	said, err := h.dv.forger().Message(e, v, h.keys[v], text("dave, let in by mallory"))

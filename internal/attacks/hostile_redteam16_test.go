@@ -31,16 +31,13 @@ func attackLateRevocationHandsVerified(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(revocation, 500)
-	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	add, err := addAfterRevocation(h, revocation)
 	if err != nil {
 		return "", err
 	}
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
-	e = h.env()
+	e := h.env()
 	e.SequenceID = hostile.NextSequenceID(h.top(), 700) // above everything bob stored first
 	v := h.newestVersion()
 	said, err := h.dv.forger().Message(e, v, h.keys[v], text("dave's command, new in the second sync"))
@@ -89,10 +86,7 @@ func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(revocation, 500)
-	add, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
+	add, err := addAfterRevocation(h, revocation)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +97,7 @@ func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	for i := range many {
 		h.say(h.alice, fmt.Sprintf("alice's message %d of the second sync", i))
 	}
-	e = h.env()
+	e := h.env()
 	v := h.newestVersion()
 	said, err := h.dv.forger().Message(e, v, h.keys[v], text("dave's command after alice's many"))
 	if err != nil {
