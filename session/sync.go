@@ -63,8 +63,10 @@ type SyncResult struct {
 // are fetched. Each page streams through the receive pipeline (signature
 // verification against pinned keys, ECIES unwrap of key changes,
 // decryption) and into the store, pages in batches of one transaction (fn
-// sees a batch's events once it has committed), so with fn memory use does
-// not depend on the history's length.
+// sees a batch's events once it has committed; after a group change served
+// late, once the walk that re-judges what lies above it has run — at most
+// 1,024 events are held for it, see the package documentation, Groups),
+// so with fn memory use does not depend on the history's length.
 //
 // Keys learnt from key changes are stored; only a verified v6+ key change
 // signed with its sender's current key, above the conversation's
