@@ -154,7 +154,11 @@
 // revocation stored below events already stored (the server withheld it,
 // then served or pushed it) is read as taking effect at its place: what
 // the removed member signed above it is marked failed (xchat.ErrNotMember)
-// and a key she distributed there is no longer verified; a group change
+// and a key she distributed there is no longer verified (and whom the key
+// then current was wrapped to is recorded again from its own key change,
+// as a fresh device has it, or, for a key this account made, counted to
+// include her: the next send makes a new key rather than seal under one
+// she held as a member); a group change
 // the revoked admin made there that needs an admin is marked failed
 // (xchat.ErrNotAuthorized); the members and admins such a failed change
 // granted are taken back from the roster (AnomalyRosterDivergence each;
