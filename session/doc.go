@@ -194,7 +194,10 @@
 // sync however many late changes it brings. Once a late change is stored,
 // the events the sync stores after it are held from fn until the walk has
 // judged them again (at most 1,024: past that the walk runs at once), so
-// fn never sees as verified an event the walk fails. What re-judging fails is what a
+// fn never sees as verified an event the walk fails. A walk a sync did
+// not finish (its process died, or its context ended, after the change was
+// stored) runs before the next send or key change chooses or wraps a key
+// (and with the next sync or push). What re-judging fails is what a
 // fresh device served the same events would fail, and no more: the server
 // places unsigned sequence ids, so it may serve a genuine removal below a
 // member's honest events, or withhold a re-add until a later sync (what

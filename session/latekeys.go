@@ -108,3 +108,27 @@ func listedRecipients(ctx context.Context, tx keystore.Tx, cid, version string) 
 	}
 	return out, nil
 }
+
+// settleLatePending runs the walk (rejudgeLate) that late changes of group
+// cid still wait for, before a key is chosen or wrapped for it. A sync
+// runs its walk in a transaction of its own after the batches that stored
+// the changes: a process that dies between them (or a sync whose context
+// ends there) leaves the changes recorded and what lies above them judged
+// as it was stored — members a failed add let in still on the roster. A
+// send or key change made then would wrap a key to them or seal under a
+// key a removed member made; so they run the walk first. What it finds
+// is not reported (the next sync of the conversation reports nothing more
+// either: the verdicts are stored).
+func (e *Engine) settleLatePending(ctx context.Context, cid string) error {
+	if !IsGroup(cid) {
+		return nil
+	}
+	pending, err := lateChanges(ctx, e.store, cid)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		_, _, err := e.rejudgeLate(ctx, tx, cid)
+		return err
+	})
+}
