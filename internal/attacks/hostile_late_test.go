@@ -123,18 +123,28 @@ func lateRounds(withheld, whole mutPage) *mutation {
 	return &mutation{rounds: [][]mutPage{{withheld}, {whole}}, pushes: make([][]*tevent.MessageEvent, 3), kcs: map[string]string{}}
 }
 
+// malloryJoined is alice's group with bob and carol, to which alice added
+// mallory with her engine, all synced, the server's history read.
+func malloryJoined(w *world) (*history, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+		return nil, err
+	}
+	h.synced(h.mallory)
+	h.synced(h.bob)
+	h.readServer()
+	return h, nil
+}
+
 // revokedAdminScene is alice's group with bob and carol, to which alice
 // added mallory with her engine and then, in signed changes, made her an
 // admin and revoked it again. It returns the history and the
 // revocation's sequence id (the top of the history).
 func revokedAdminScene(w *world) (*history, string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return nil, "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.adminAdd(h.mallory.id))
 	h.push(h.adminRemove(h.mallory.id))
 	return h, h.top(), nil

@@ -190,13 +190,10 @@ func attackKeyChangeWithoutSequenceID(w *world) (string, error) {
 // roster from it on trust (as a late joiner does), mallory in it, and
 // keep her there while he verifies changes made after her removal.
 func attackStaleAddSeedsRosterAfterRemoval(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	h.removal = h.top()
 	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})

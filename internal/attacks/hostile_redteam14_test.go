@@ -188,13 +188,10 @@ func (s countingStore) View(ctx context.Context, fn func(keystore.Tx) error) err
 // read during the second sync, and whether everything verified.
 func lateRemovalsCost(tb testing.TB, n, stored int) (read int64, err error) {
 	w := newWorld(tb, emulator.WithRateLimit(0, 0))
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return 0, err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	late := map[string]bool{}
 	members := []string{h.alice.id, h.bob.id, h.carol.id}
 	for range n {

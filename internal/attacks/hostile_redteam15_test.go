@@ -129,13 +129,10 @@ func attackLateRevocationBelowNoopRegrant(w *world) (string, error) {
 // device served the two in the other order: see the late changes in
 // session's Groups documentation.)
 func attackStaleAdminListRestores(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.adminAdd(h.carol.id))
 	h.push(h.adminAdd(h.mallory.id))
 	h.push(h.adminRemove(h.mallory.id))
@@ -429,13 +426,10 @@ func attackLateRemovalBelowJoin(w *world) (string, error) {
 // roster, where keys are wrapped to her — a fresh device served the whole
 // transcript excludes her at carol's add.
 func attackReadmissionUndoesExclusion(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.adminAdd(h.carol.id))
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	removal := h.top()

@@ -40,13 +40,10 @@ var redteam17Attacks = []attack{
 // put back on bob's roster, her message stays verified and bob's next key
 // is wrapped to her, though bob holds her removal.
 func attackRemovalMovedBelowAdd(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	at := slices.IndexFunc(h.items, func(it *mutItem) bool {
 		a := groupChangeOf(it.me).GroupMemberAdd
 		return a != nil && slices.Contains(a.MemberIds, h.mallory.id)
@@ -222,13 +219,10 @@ func attackReaddByClaimedConfirmed(w *world) (string, error) {
 // nothing back (as stored, mallory held her place before it): mallory
 // stays on bob's roster and her message verified.
 func attackPutBackSurvivesLaterRevocation(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.adminAdd(h.carol.id))
 	h.push(h.adminRemove(h.carol.id))
 	revocation := h.top()
@@ -286,13 +280,10 @@ func attackPutBackSurvivesLaterRevocation(w *world) (string, error) {
 // grant). Unless what the grant gave back counts as granted by it,
 // mallory keeps her admin rights on bob's device.
 func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return "", err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.adminAdd(h.carol.id))
 	h.push(h.adminAdd(h.mallory.id))
 	h.push(h.adminRemove(h.carol.id))

@@ -19,13 +19,10 @@ var redteam9Attacks = []attack{
 // that key, and alice's next message. It returns the history (removal and
 // alice's message in it) and mallory's message (not in it: not honest).
 func removedMemberScene(w *world, said string) (*history, *tevent.MessageEvent, error) {
-	h := newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
+	h, err := malloryJoined(w)
+	if err != nil {
 		return nil, nil, err
 	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	h.removal = h.top()
 	v := h.newestVersion()
