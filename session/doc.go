@@ -154,7 +154,11 @@
 // revocation stored below events already stored (the server withheld it,
 // then served or pushed it) is read as taking effect at its place: what
 // the removed member signed above it is marked failed (xchat.ErrNotMember)
-// and a key she distributed there is no longer verified; a group change
+// and a key she distributed there is no longer verified (and whom the key
+// then current was wrapped to is recorded again from its own key change,
+// as a fresh device has it, or, for a key this account made, counted to
+// include her: the next send makes a new key rather than seal under one
+// she held as a member); a group change
 // the revoked admin made there that needs an admin is marked failed
 // (xchat.ErrNotAuthorized); the members and admins such a failed change
 // granted are taken back from the roster (AnomalyRosterDivergence each;
@@ -190,7 +194,10 @@
 // sync however many late changes it brings. Once a late change is stored,
 // the events the sync stores after it are held from fn until the walk has
 // judged them again (at most 1,024: past that the walk runs at once), so
-// fn never sees as verified an event the walk fails. What re-judging fails is what a
+// fn never sees as verified an event the walk fails. A walk a sync did
+// not finish (its process died, or its context ended, after the change was
+// stored) runs before the next send or key change chooses or wraps a key
+// (and with the next sync or push). What re-judging fails is what a
 // fresh device served the same events would fail, and no more: the server
 // places unsigned sequence ids, so it may serve a genuine removal below a
 // member's honest events, or withhold a re-add until a later sync (what

@@ -187,6 +187,9 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 			return nil, nil, err
 		}
 	}
+	if err := e.rerecordRecipients(ctx, tx, cid, j.distrusted); err != nil {
+		return nil, nil, err
+	}
 	return j.found, j.causes, setLateChanges(ctx, tx, cid, nil)
 }
 
@@ -229,6 +232,8 @@ type rejudge struct {
 	causes map[string]error
 	// retitle: a failed group change set the title (see restoreTitle).
 	retitle bool
+	// distrusted are the keys the walk no longer trusts (distrustKey).
+	distrusted []distrustedKey
 }
 
 // walk reads the stored events from the lowest late change up in
@@ -364,7 +369,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
 	}
-	return distrustKey(ctx, tx, j.cid, en.KeyVersion, ev.SenderID)
+	distrusted, err := distrustKey(ctx, tx, j.cid, en.KeyVersion, ev.SenderID)
+	if distrusted {
+		j.distrusted = append(j.distrusted, distrustedKey{version: en.KeyVersion, maker: ev.SenderID})
+	}
+	return err
 }
 
 // needsAdmin reports whether group change g by sender needs an admin (see
@@ -678,24 +687,24 @@ func (j *rejudge) takeBack(ctx context.Context, e *Engine, tx keystore.Tx) error
 }
 
 // distrustKey clears the verified mark of the conversation key version
-// that maker distributed.
-func distrustKey(ctx context.Context, tx keystore.Tx, cid, version, maker string) error {
+// that maker distributed, reporting whether it did.
+func distrustKey(ctx context.Context, tx keystore.Tx, cid, version, maker string) (bool, error) {
 	k, err := tx.ConversationKey(ctx, cid, version)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("session: reading conversation key: %w", err)
+		return false, fmt.Errorf("session: reading conversation key: %w", err)
 	}
 	defer k.Key.Zero()
 	if !k.Verified || k.CreatedBy != maker {
-		return nil
+		return false, nil
 	}
 	k.Verified = false
 	if err := tx.PutConversationKey(ctx, *k); err != nil {
-		return fmt.Errorf("session: storing conversation key: %w", err)
+		return false, fmt.Errorf("session: storing conversation key: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // setsTitle reports whether a group change of kind may set the title.

@@ -611,6 +611,9 @@ func (e *Engine) wrapTargets(ctx context.Context, cid string) ([]string, error) 
 		}
 		return []string{a, b}, nil
 	}
+	if err := e.settleLatePending(ctx, cid); err != nil {
+		return nil, err
+	}
 	r, err := loadRoster(ctx, e.store, cid)
 	if err != nil {
 		return nil, err

@@ -484,6 +484,9 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 // but whose roster is unknown, or under TrustStrict unconfirmed, fails.
 // The caller holds the conversation lock.
 func (e *Engine) freshKey(ctx context.Context, cid string) (*crypto.ConversationKey, string, error) {
+	if err := e.settleLatePending(ctx, cid); err != nil {
+		return nil, "", err
+	}
 	if err := e.strictAudience(ctx, cid); err != nil {
 		return nil, "", err
 	}
