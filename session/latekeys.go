@@ -118,7 +118,10 @@ func listedRecipients(ctx context.Context, tx keystore.Tx, cid, version string) 
 // send or key change made then would wrap a key to them or seal under a
 // key a removed member made; so they run the walk first. What it finds
 // is not reported (the next sync of the conversation reports nothing more
-// either: the verdicts are stored).
+// either: the verdicts are stored). Its callers hold the conversation's
+// lock (lockConv), as Sync and Deliver do: it never takes a walk from a
+// sync that holds events for it (see syncState.holdIfLate), whose fn
+// learns the verdicts from that walk.
 func (e *Engine) settleLatePending(ctx context.Context, cid string) error {
 	if !IsGroup(cid) {
 		return nil
