@@ -304,9 +304,14 @@ func (k *storeKeys) missingSigners() []string {
 // key changes are stored under their own, lower versions and so never
 // displace it.
 func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version, maker string, err error) {
+	return e.heldKeyIn(ctx, e.store, cid)
+}
+
+// heldKeyIn is heldKey reading r (the store, or a transaction).
+func (e *Engine) heldKeyIn(ctx context.Context, r keystore.ConversationKeyStore, cid string) (key *crypto.ConversationKey, version, maker string, err error) {
 	// The highest version is almost always the answer: read it alone
 	// before every version a long-lived conversation holds.
-	latest, err := e.store.LatestConversationKey(ctx, cid)
+	latest, err := r.LatestConversationKey(ctx, cid)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return nil, "", "", fmt.Errorf("%w: %s", xchat.ErrNoConversationKey, cid)
@@ -320,7 +325,7 @@ func (e *Engine) heldKey(ctx context.Context, cid string) (key *crypto.Conversat
 		return &ck, latest.Version, latest.CreatedBy, nil
 	}
 	latest.Key.Zero()
-	keys, err := e.store.ConversationKeys(ctx, cid)
+	keys, err := r.ConversationKeys(ctx, cid)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("session: reading conversation keys: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/wire"
@@ -67,18 +68,15 @@ func (e *Engine) rerecordRecipients(ctx context.Context, tx keystore.Tx, cid str
 // currentVersion returns the version of cid's key heldKey chooses now
 // (the newest verified, plausible one), "" for none.
 func (e *Engine) currentVersion(ctx context.Context, tx keystore.Tx, cid string) (string, error) {
-	keys, err := tx.ConversationKeys(ctx, cid)
-	if err != nil {
-		return "", fmt.Errorf("session: reading conversation keys: %w", err)
+	key, version, _, err := e.heldKeyIn(ctx, tx, cid)
+	switch {
+	case errors.Is(err, xchat.ErrNoConversationKey):
+		return "", nil
+	case err != nil:
+		return "", err
 	}
-	now, current := e.now(), ""
-	for i := range keys {
-		if keys[i].Verified && plausibleVersion(keys[i].Version, now) && (current == "" || decimal.Less(current, keys[i].Version)) {
-			current = keys[i].Version
-		}
-		keys[i].Key.Zero()
-	}
-	return current, nil
+	key.Zero()
+	return version, nil
 }
 
 // listedRecipients returns the participant list of the stored key change
