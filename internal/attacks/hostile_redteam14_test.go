@@ -79,7 +79,7 @@ func attackRemovalReaddLate(w *world) (string, error) {
 	if !first.verified[msg.GetMessageID()] {
 		return "", errorf("setup: mallory's message not verified with her removal and re-add withheld (%v)", first.failed[msg.GetMessageID()])
 	}
-	fresh := hs.run(w.t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	fresh := hs.run(w.t, oneRound(whole))
 	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
 		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
 	}
@@ -347,7 +347,7 @@ func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	if !first.verified[said.GetMessageID()] {
 		t.Fatalf("setup: dave's message not verified with the revocation withheld (%v)", first.failed[said.GetMessageID()])
 	}
-	fresh := hs.run(t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	fresh := hs.run(t, oneRound(whole))
 	o := hs.run(t, lateRounds(withheld, whole))
 	switch {
 	case fresh.verified[said.GetMessageID()]:

@@ -55,7 +55,7 @@ func attackLateRemovalBelowNoopReadd(w *world) (string, error) {
 	if !first.verified[msg.GetMessageID()] {
 		return "", errorf("setup: mallory's message not verified with her removal withheld (%v)", first.failed[msg.GetMessageID()])
 	}
-	fresh := hs.run(w.t, &mutation{rounds: [][]mutPage{{whole}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}})
+	fresh := hs.run(w.t, oneRound(whole))
 	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
 		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
 	}
