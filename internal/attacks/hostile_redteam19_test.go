@@ -18,6 +18,7 @@ import (
 
 var redteam19Attacks = []attack{
 	{"late-removal-keeps-removed-members-avatar", attackLateRemovalKeepsAvatar},
+	{"late-walk-cut-short-add-signs-removed-members-avatar", attackLateWalkCutShortAddAvatar},
 }
 
 // malloryAvatar is the avatar URL mallory sets after her removal (a
@@ -35,6 +36,23 @@ const malloryAvatar = "https://mallory.example/track.png"
 // mallory's avatar as the group's current one, for every member's client
 // to fetch.
 func attackLateRemovalKeepsAvatar(w *world) (string, error) {
+	return lateRemovalAvatar(w, false)
+}
+
+// attackLateWalkCutShortAddAvatar: late-removal-keeps-removed-members-avatar
+// with bob's process dying right after the second sync stores the
+// removal, before the walk (its own transaction) runs. Started again, bob
+// adds dave before he syncs: the walk left pending must run before the
+// add reads the group's details (AddMembers syncs the group first, and
+// the sync runs it), and the add must not sign them as they stood before
+// it.
+func attackLateWalkCutShortAddAvatar(w *world) (string, error) {
+	return lateRemovalAvatar(w, true)
+}
+
+// lateRemovalAvatar plays the late-removal avatar scene; crash: bob's
+// process dies before the second sync's walk.
+func lateRemovalAvatar(w *world, crash bool) (string, error) {
 	h, err := malloryJoined(w)
 	if err != nil {
 		return "", err
@@ -55,14 +73,14 @@ func attackLateRemovalKeepsAvatar(w *world) (string, error) {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	fresh, err := avatarBobSigns(w, hs, oneRound(whole))
+	fresh, err := avatarBobSigns(w, hs, oneRound(whole), false)
 	switch {
 	case err != nil:
 		return "", errorf("setup: a fresh device's member add: %v", err)
 	case fresh == malloryAvatar:
 		return "", errorf("setup: a fresh device served the whole transcript signs mallory's avatar")
 	}
-	late, err := avatarBobSigns(w, hs, lateRounds(withheld, whole))
+	late, err := avatarBobSigns(w, hs, lateRounds(withheld, whole), crash)
 	switch {
 	case err != nil:
 		return "", err
@@ -81,24 +99,45 @@ func (u *user) avatarChange(env hostile.Envelope, version, url string) (*tevent.
 
 // avatarBobSigns serves m to a fresh device of bob's (its rounds as
 // syncs), has bob add dave, and returns the current avatar URL bob's
-// signed member add names ("" for none).
-func avatarBobSigns(w *world, hs *harness, m *mutation) (string, error) {
+// signed member add names ("" for none). crash: bob's process dies right
+// after the last sync stores a change recorded as late (crashAfterLate),
+// and is started again before the add.
+func avatarBobSigns(w *world, hs *harness, m *mutation, crash bool) (string, error) {
 	h, ctx := hs.h, w.ctx
 	hs.srv.set(m)
-	store := keystore.NewMemory()
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+	mem := keystore.NewMemory()
+	if err := session.ImportBackup(ctx, mem, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
 		return "", err
 	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	store := &crashAfterLate{Store: mem, cid: h.g}
+	open := func() (*session.Engine, error) {
+		return session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	}
+	e, err := open()
 	if err != nil {
 		return "", err
 	}
-	defer e.Close()
 	for i := range m.rounds {
-		if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		store.armed = crash && i == len(m.rounds)-1
+		if _, err := e.Sync(ctx, h.g, nil); err != nil && !store.down {
+			e.Close()
 			return "", errorf("sync %d: %v", i, err)
 		}
 	}
+	if crash {
+		if !store.down {
+			e.Close()
+			return "", errorf("setup: the last sync recorded no late change")
+		}
+		if err := e.Close(); err != nil {
+			return "", err
+		}
+		store.armed, store.down = false, false
+		if e, err = open(); err != nil {
+			return "", err
+		}
+	}
+	defer e.Close()
 	before := len(hs.srv.written())
 	aerr := e.AddMembers(ctx, h.g, h.dv.id)
 	for _, b := range hs.srv.written()[before:] {
