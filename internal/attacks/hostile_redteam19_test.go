@@ -19,6 +19,7 @@ import (
 var redteam19Attacks = []attack{
 	{"late-removal-keeps-removed-members-avatar", attackLateRemovalKeepsAvatar},
 	{"late-walk-cut-short-add-signs-removed-members-avatar", attackLateWalkCutShortAddAvatar},
+	{"late-revocation-keeps-failed-adds-screen-capture", attackLateRevocationKeepsScreenCapture},
 }
 
 // malloryAvatar is the avatar URL mallory sets after her removal (a
@@ -73,21 +74,21 @@ func lateRemovalAvatar(w *world, crash bool) (string, error) {
 		return "", err
 	}
 	hs := startHarness(w.t, h)
-	fresh, err := avatarBobSigns(w, hs, oneRound(whole), false)
-	switch {
-	case err != nil:
+	add, err := addBobSigns(w, hs, oneRound(whole), false)
+	if err != nil {
 		return "", errorf("setup: a fresh device's member add: %v", err)
-	case fresh == malloryAvatar:
+	}
+	fresh := add.GetCurrentAvatarURL()
+	if fresh == malloryAvatar {
 		return "", errorf("setup: a fresh device served the whole transcript signs mallory's avatar")
 	}
-	late, err := avatarBobSigns(w, hs, lateRounds(withheld, whole), crash)
-	switch {
-	case err != nil:
+	if add, err = addBobSigns(w, hs, lateRounds(withheld, whole), crash); err != nil {
 		return "", err
-	case late == malloryAvatar:
-		return "", errorf("bob's member add after the late removal signs mallory's avatar %q as the group's (a fresh device signs %q)", late, fresh)
 	}
-	return fmt.Sprintf("bob's member add after the late removal signs the avatar %q, as a fresh device does", late), nil
+	if late := add.GetCurrentAvatarURL(); late != fresh {
+		return "", errorf("bob's member add after the late removal signs the avatar %q as the group's (a fresh device signs %q)", late, fresh)
+	}
+	return fmt.Sprintf("bob's member add after the late removal signs the avatar %q, as a fresh device does", fresh), nil
 }
 
 // avatarChange returns a GroupAvatarUrlChange to url signed by u.
@@ -97,17 +98,16 @@ func (u *user) avatarChange(env hostile.Envelope, version, url string) (*tevent.
 	return u.groupAction(env, &tevent.GroupChange{GroupAvatarChange: &tevent.GroupAvatarUrlChange{CustomAvatarURL: &url, ConversationKeyVersion: &version}}, p, err)
 }
 
-// avatarBobSigns serves m to a fresh device of bob's (its rounds as
-// syncs), has bob add dave, and returns the current avatar URL bob's
-// signed member add names ("" for none). crash: bob's process dies right
+// addBobSigns serves m to a fresh device of bob's (its rounds as
+// syncs), has bob add dave, and returns the member add bob signs. crash: bob's process dies right
 // after the last sync stores a change recorded as late (crashAfterLate),
 // and is started again before the add.
-func avatarBobSigns(w *world, hs *harness, m *mutation, crash bool) (string, error) {
+func addBobSigns(w *world, hs *harness, m *mutation, crash bool) (*tevent.GroupMemberAddChange, error) {
 	h, ctx := hs.h, w.ctx
 	hs.srv.set(m)
 	mem := keystore.NewMemory()
 	if err := session.ImportBackup(ctx, mem, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return "", err
+		return nil, err
 	}
 	store := &crashAfterLate{Store: mem, cid: h.g}
 	open := func() (*session.Engine, error) {
@@ -115,26 +115,26 @@ func avatarBobSigns(w *world, hs *harness, m *mutation, crash bool) (string, err
 	}
 	e, err := open()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for i := range m.rounds {
 		store.armed = crash && i == len(m.rounds)-1
 		if _, err := e.Sync(ctx, h.g, nil); err != nil && !store.down {
 			e.Close()
-			return "", errorf("sync %d: %v", i, err)
+			return nil, errorf("sync %d: %v", i, err)
 		}
 	}
 	if crash {
 		if !store.down {
 			e.Close()
-			return "", errorf("setup: the last sync recorded no late change")
+			return nil, errorf("setup: the last sync recorded no late change")
 		}
 		if err := e.Close(); err != nil {
-			return "", err
+			return nil, err
 		}
 		store.armed, store.down = false, false
 		if e, err = open(); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	defer e.Close()
@@ -155,10 +155,68 @@ func avatarBobSigns(w *world, hs *harness, m *mutation, crash bool) (string, err
 				continue
 			}
 			if gc := d.GroupChangeEvent; gc != nil && gc.GroupChange != nil && gc.GroupChange.GroupMemberAdd != nil {
-				add := gc.GroupChange.GroupMemberAdd
-				return add.GetCurrentAvatarURL(), nil
+				return gc.GroupChange.GroupMemberAdd, nil
 			}
 		}
 	}
-	return "", errorf("bob's member add posted no signed add (add: %v)", aerr)
+	return nil, errorf("bob's member add posted no signed add (add: %v)", aerr)
+}
+
+// attackLateRevocationKeepsScreenCapture: alice makes bob an admin, makes
+// mallory one and revokes it; mallory, no admin, adds dave in a member add
+// that turns the group's screen-capture blocking off (signed). The server
+// withholds the revocation from bob's first sync (the add verifies and
+// sets the flag) and serves it at its place in the next: the walk fails
+// the add and takes dave back. A fresh device served the same events
+// never takes the flag. Unless the walk undoes what the failed add set,
+// bob's next member add signs mallory's setting as the group's.
+func attackLateRevocationKeepsScreenCapture(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminAdd(h.bob.id))
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminRemove(h.mallory.id))
+	revocation := h.top()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(revocation, 500)
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	off := false
+	add, err := h.mallory.memberAddSetting(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.bob.id, h.mallory.id}, &off)
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	signed, err := addBobSigns(w, hs, oneRound(whole), false)
+	if err != nil {
+		return "", errorf("setup: a fresh device's member add: %v", err)
+	}
+	if signed.ScreenCaptureBlockingEnabled != nil {
+		return "", errorf("setup: a fresh device served the whole transcript signs a screen-capture setting (%v)", *signed.ScreenCaptureBlockingEnabled)
+	}
+	if signed, err = addBobSigns(w, hs, lateRounds(withheld, whole), false); err != nil {
+		return "", err
+	}
+	if b := signed.ScreenCaptureBlockingEnabled; b != nil {
+		return "", errorf("bob's member add after the late revocation signs mallory's screen-capture setting (%v) as the group's, where a fresh device signs none", *b)
+	}
+	return "bob's member add after the late revocation signs no screen-capture setting, as a fresh device does", nil
+}
+
+// memberAddSetting is memberAdd with the group's screen-capture blocking
+// setting signed in it.
+func (u *user) memberAddSetting(env hostile.Envelope, version string, added, current, admins []string, blocking *bool) (*tevent.MessageEvent, error) {
+	ma := crypto.GroupMemberAdd{NewMemberIDs: added, CurrentMemberIDs: current, CurrentAdminIDs: admins, ConversationKeyVersion: version, ScreenCaptureBlockingEnabled: blocking}
+	p, err := crypto.GroupMemberAddPayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: env.MessageID, SenderID: u.id, ConversationID: env.ConversationID}, ma)
+	return u.groupAction(env, &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: added,
+		CurrentMemberIds: current, CurrentAdminIds: admins, ConversationKeyVersion: &version, CurrentPendingMemberIds: []string{},
+		ScreenCaptureBlockingEnabled: blocking}}, p, err)
 }
