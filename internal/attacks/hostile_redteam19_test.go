@@ -3,6 +3,9 @@ package attacks
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"testing"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
@@ -219,4 +222,97 @@ func (u *user) memberAddSetting(env hostile.Envelope, version string, added, cur
 	return u.groupAction(env, &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: added,
 		CurrentMemberIds: current, CurrentAdminIds: admins, ConversationKeyVersion: &version, CurrentPendingMemberIds: []string{},
 		ScreenCaptureBlockingEnabled: blocking}}, p, err)
+}
+
+// TestSecondLateChangeAfterCapWalk: a second late change stored after a
+// walk the hold cap ran mid-sync. Alice revokes mallory's admin rights
+// (R1); mallory, no admin, adds dave; alice writes 1,300 messages and
+// then removes carol (R2); carol, removed, writes a message. The server
+// withholds R1, alice's 1,300 and R2 from bob's first sync (mallory's add
+// and carol's message verify) and serves everything in the second,
+// oldest page first in pages of 256 (so that the sync reads every page:
+// one paging newest first stops at the page that reaches what it
+// stored; and R2 comes in a batch after the one that fills the hold): the
+// walk from R1 runs past the cap, before R2 is stored, and R2 is stored
+// by a later batch of the same sync. The rest of the sync must read the
+// state that walk left (dave off the roster) and walk again from R2:
+// carol's message is neither handed nor shown verified, alice's messages
+// are all handed, and no invariant breaks.
+func TestSecondLateChangeAfterCapWalk(t *testing.T) {
+	w := newWorld(t)
+	h, r1, err := revokedAdminScene(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add, err := addAfterRevocation(h, r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const many = 1300
+	for i := range many {
+		h.say(h.alice, fmt.Sprintf("alice's message %d between the late changes", i))
+	}
+	withheldSeqs := map[string]bool{r1: true}
+	for _, it := range h.items[len(h.items)-many:] {
+		withheldSeqs[it.seq()] = true
+	}
+	h.push(h.alice.removal(h.env(), h.carol.id))
+	r2 := h.top()
+	withheldSeqs[r2] = true
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(r2, 500)
+	v := h.newestVersion()
+	said, err := h.carol.forger().Message(e, v, h.keys[v], text("carol after her removal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.say(h.alice, "alice after carol's removal")
+	h.seal()
+	withheld, err := pageOf(h, []*tevent.MessageEvent{add, said}, func(seq string) bool { return !withheldSeqs[seq] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := pageOf(h, []*tevent.MessageEvent{add, said}, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := lateRounds(withheld, whole)
+	m.rounds[1] = ascendingPages(whole, 256)
+	o := startHarness(t, h).run(t, m)
+	handedAlice := 0
+	for mid := range o.handed {
+		if _, ok := h.texts[mid]; ok && strings.HasPrefix(h.texts[mid][0], "alice's message ") {
+			handedAlice++
+		}
+	}
+	switch {
+	case len(o.violations) > 0:
+		t.Fatalf("violations: %v", o.violations)
+	case o.conv == nil:
+		t.Fatalf("no conversation: %v", o.syncErrs)
+	case o.handed[said.GetMessageID()] || o.verified[said.GetMessageID()]:
+		t.Errorf("carol's message after R2 handed verified (%v) or shown verified (%v)", o.handed[said.GetMessageID()], o.verified[said.GetMessageID()])
+	case slices.Contains(o.conv.Members, h.dv.id) || slices.Contains(o.conv.Members, h.carol.id):
+		t.Errorf("dave or carol still on bob's roster %v", o.conv.Members)
+	case o.verified[add.GetMessageID()]:
+		t.Errorf("mallory's add after R1 still shown verified")
+	case handedAlice != many:
+		t.Errorf("%d of alice's %d messages handed verified (sync errors %v)", handedAlice, many, o.syncErrs)
+	}
+}
+
+// ascendingPages serves p (newest first) as pages of at most n data
+// events oldest first, each page's events oldest first, its key changes
+// with the first page.
+func ascendingPages(p mutPage, n int) []mutPage {
+	pages := splitPage(p, n)
+	keys := pages[0].keys
+	pages[0].keys = nil
+	slices.Reverse(pages)
+	for i := range pages {
+		pages[i].data = slices.Clone(pages[i].data)
+		slices.Reverse(pages[i].data)
+	}
+	pages[0].keys = keys
+	return pages
 }
