@@ -56,9 +56,10 @@ type Outgoing struct {
 	Media *Media
 	// Edit is the sequence id of a message of this account whose text the
 	// send replaces with Text and Entities. Only a message's author may
-	// edit it: Edit must name a stored message of this account
-	// (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
-	// stored).
+	// edit it: Edit must name a stored message of this account that
+	// verified (xchat.ErrNotAuthorized otherwise: one that failed may be
+	// a forgery under this account's name; sync first for a message not
+	// yet stored).
 	Edit string
 	// React is the sequence id of a message to react to with Emoji.
 	React string
@@ -239,6 +240,11 @@ func (e *Engine) edit(ctx context.Context, id, target, text string, entities []e
 	}
 	if orig.SenderID != e.userID || orig.Type != event.TypeMessage {
 		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", xchat.ErrNotAuthorized, orig.Type, target, orig.SenderID)
+	}
+	if !orig.Verified {
+		// It names this account but did not verify: someone else's
+		// words (a forgery under its name), never to be signed over.
+		return nil, fmt.Errorf("%w: message %s did not verify: it is not this account's to edit", xchat.ErrNotAuthorized, target)
 	}
 	c := &outboxContent{Type: event.TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))
