@@ -140,7 +140,12 @@ func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 // returns a *xchat.QueuedError (xchat.ErrQueued); one the server refused
 // for good a *xchat.RejectedError (xchat.ErrRejected). On success the
 // outbox entry is removed in the same store transaction that records the
-// server's copy.
+// server's copy. A send that needs a new conversation key first (the
+// first message of a conversation, or one whose key must change: a member
+// left, a peer's keys changed, the key was said to be exposed) distributes
+// it before the message is sealed and queued: when that fails, nothing is
+// queued and the error is returned as it is (neither of the two types):
+// send m again.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if err := m.check(); err != nil {
 		return nil, err
