@@ -23,25 +23,9 @@ var redteam21Attacks = []attack{
 // bob's signature on a change to words he never wrote, under his name.
 func attackEditOfForgedOwnMessage(w *world) (string, error) {
 	gr := newGroup(w)
-	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	me, err := gr.carolForges(gr.bob, "bob: I approve the transfer", 33)
 	if err != nil {
 		return "", err
-	}
-	if r := gr.carol.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	me, err := gr.carol.forger().Message(envAfter(gr.hello.SequenceID, gr.g, 1, 33), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), textHolder("bob: I approve the transfer"))
-	if err != nil {
-		return "", err
-	}
-	me.SenderID = strp(gr.bob.id)
-	w.injectData("forged-as-bob", gr.g, encodeAll(w, me)...)
-	r := gr.bob.sync(gr.g)
-	if r.err != nil {
-		return "", r.err
-	}
-	if ev := r.eventOf(me.GetMessageID()); ev == nil || ev.Err == nil || ev.SenderID != gr.bob.id {
-		return "", errorf("setup: the message carol forged as bob's not served, or verified (%+v)", ev)
 	}
 	_, err = gr.bob.e.Send(w.ctx, gr.g, session.Outgoing{Edit: me.GetSequenceID(), Text: "bob: I approve the transfer, twice"})
 	switch {
