@@ -391,10 +391,11 @@ func (r *Reader) checkTag(tag Tag, last bool) error {
 
 // WriteTo implements io.WriterTo (io.Copy uses it): it decrypts the rest
 // of the stream one frame at a time, each read into one frame-sized buffer
-// and decrypted there, and writes each frame's plaintext to w only after
-// the frame authenticated, then wipes it. After Read, it writes what Read
-// has not returned yet first. It returns the number of plaintext bytes
-// written and nil once the stream has ended complete.
+// and decrypted there, and writes each frame's plaintext to w, in one
+// Write, only after the frame authenticated; it wipes the plaintext before
+// it returns. After Read, it writes what Read has not returned yet first.
+// It returns the number of plaintext bytes written and nil once the stream
+// has ended complete.
 //
 // As with Read, the stream is only known to be whole when WriteTo returns
 // nil: on any error w has received the plaintext of the frames that
@@ -405,6 +406,7 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	if len(r.out) > 0 {
 		n, err := r.emit(w, r.out)
+		clear(r.out)
 		r.out, written = nil, int64(n)
 		if err != nil {
 			return written, err
@@ -412,8 +414,11 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	}
 	// blockSize-1 bytes of room before the frame, where its tag block is
 	// decrypted (see openInPlace), then the frame and one byte of lookahead.
+	// Each frame overwrites the last one's plaintext; what is left is wiped
+	// on return, as is a short last frame's plaintext, decrypted aside.
 	win := make([]byte, blockSize+EncryptedChunkSize)
 	defer clear(win)
+	defer clear(r.outBuf[:cap(r.outBuf)])
 	for r.err == nil {
 		var plain []byte
 		if plain, r.err = r.openFrame(win); r.err != nil {
@@ -431,11 +436,10 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	return written, r.err
 }
 
-// emit writes plain, a frame's authenticated plaintext, to w and wipes it.
-// A failure of w ends the Reader.
+// emit writes plain, a frame's authenticated plaintext, to w. A failure
+// of w ends the Reader.
 func (r *Reader) emit(w io.Writer, plain []byte) (int, error) {
 	n, err := w.Write(plain)
-	clear(plain)
 	if err == nil && n != len(plain) {
 		err = io.ErrShortWrite
 	}
