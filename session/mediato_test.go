@@ -160,8 +160,10 @@ func TestMediaToWriterFails(t *testing.T) {
 // over loopback into io.Discard and bounds the bytes the whole process
 // allocates meanwhile (the emulator serving it included): DownloadMedia
 // costs the plaintext (TestMediaDownloadHoldsOnlyPlaintext), the streaming
-// form a few frames and the connection's buffers (bounded here at 256 KiB,
-// 1/128 of the plaintext), whatever the size.
+// form a few frames and the connection's buffers, whatever the size: about
+// 16 KiB, bounded here at 2 MiB (1/16 of the plaintext) because the
+// emulator's contract recorder, on under scripts/test.sh, keeps up to 256
+// KiB of every body it serves and encodes it.
 func TestMediaToHoldsOneFrame(t *testing.T) {
 	ctx := ctxT(t)
 	const size = 32 << 20
@@ -175,7 +177,7 @@ func TestMediaToHoldsOneFrame(t *testing.T) {
 		t.Fatalf("DownloadMediaTo: %d bytes, %v", n, err)
 	}
 	t.Logf("streaming %d bytes (%d encrypted) allocated %d bytes (%.4f× the plaintext)", size, att.FilesizeBytes, alloc, float64(alloc)/size)
-	if bound := uint64(256 << 10); alloc > bound {
+	if bound := uint64(2 << 20); alloc > bound {
 		t.Errorf("allocated %d bytes, want at most %d", alloc, bound)
 	}
 }
