@@ -1,0 +1,126 @@
+package attacks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/bot"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/hostile"
+)
+
+// Attacks of the twentieth review (h11z): the surfaces outside the
+// transcript walk — the api client's listings, real-time delivery, the
+// CLI's terminal output.
+
+var redteam20Attacks = []attack{
+	{"activity-subscriptions-endless-empty-pages", attackSubscriptionsEndlessEmptyPages},
+	{"dm-events-endless-empty-pages", attackDmEventsEndlessEmptyPages},
+}
+
+// endlessEmptyPages is how many answers of a listing the server turns into
+// an empty page claiming more, under a fresh next_token, before it lets
+// the honest listing through: a client that follows them all would follow
+// as many as the server likes (memory for every token, a request each,
+// and a caller that never returns).
+const endlessEmptyPages = 64
+
+// emptyPagesRules answer the listing at path with empty pages, each under
+// a fresh next_token, endlessEmptyPages times (the "empty-pages" rule's
+// hits count them), and strip the tokens the emulator never issued.
+func emptyPagesRules(path string) []hostile.Rule {
+	var n atomic.Int64
+	strip := hostile.Rule{Name: "strip-token", Method: http.MethodGet, Path: path,
+		Request: func(r *http.Request) {
+			q := r.URL.Query()
+			q.Del("pagination_token")
+			r.URL.RawQuery = q.Encode()
+		}}
+	return []hostile.Rule{strip, {Name: "empty-pages", Method: http.MethodGet, Path: path, Times: endlessEmptyPages,
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			i := n.Add(1)
+			resp.Status = http.StatusOK
+			resp.Header.Set("Content-Type", "application/json")
+			resp.Body = fmt.Appendf(nil, `{"data":[],"meta":{"result_count":0,"next_token":"freshtoken%08d"}}`, i)
+			return nil
+		}}}
+}
+
+// expectStalledListing requires a listing that met endless empty pages to
+// fail with api.ErrPaginationStalled after at most api.MaxEmptyPages of
+// them.
+func expectStalledListing(w *world, what string, err error) (string, error) {
+	hits := w.proxy.Hits("empty-pages")
+	if hits > api.MaxEmptyPages+1 {
+		return "", errorf("%s followed %d empty pages claiming more (err %v)", what, hits, err)
+	}
+	if !errors.Is(err, api.ErrPaginationStalled) {
+		return "", errorf("%s ended with %v after %d empty pages, want api.ErrPaginationStalled", what, err, hits)
+	}
+	return fmt.Sprintf("%s stopped after %d empty page(s): %v", what, hits, err), nil
+}
+
+// appToken provisions an account on the emulator and returns the app's
+// bearer token (the emulator hands it to every account it provisions).
+func (w *world) appToken(name string) string {
+	w.t.Helper()
+	body, err := json.Marshal(emulator.ProvisionRequest{Username: name})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp, err := http.Post(w.honest.URL+"/emulator/v1/users", "application/json", bytes.NewReader(body))
+	if err != nil {
+		w.t.Fatalf("provision %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	var pr emulator.ProvisionResponse
+	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
+		w.t.Fatalf("provision %s: %v", name, err)
+	}
+	if pr.AppBearerToken == "" {
+		w.t.Fatalf("provision %s: no app bearer token (HTTP %d)", name, resp.StatusCode)
+	}
+	return pr.AppBearerToken
+}
+
+// attackSubscriptionsEndlessEmptyPages: a bot's start (bot.Subscribe, as
+// the CLI's webhook serve --register does) lists the app's activity
+// subscriptions with the app's token. The server answers every page empty,
+// claiming more under a fresh next_token. Followed, the bot never starts:
+// each fresh token is remembered (to detect a loop) and costs a request,
+// for as long as the server likes. The listing must give up after
+// api.MaxEmptyPages empty pages in a row.
+func attackSubscriptionsEndlessEmptyPages(w *world) (string, error) {
+	bob := w.newUser("bob", true)
+	app := apiClient(w.t, w.evil.URL, w.appToken("app"))
+	w.proxy.Add(emptyPagesRules(api.PathActivitySubscriptions())...)
+	err := bot.Subscribe(w.ctx, app, bob.client, bob.id, "")
+	return expectStalledListing(w, "bot.Subscribe's subscription listing", err)
+}
+
+// attackDmEventsEndlessEmptyPages: the legacy Direct Message listing
+// (api.Client.DmEvents, behind 'xchat dm list', whose --limit counts
+// events, not pages) answered with empty pages under fresh next_tokens
+// never ends. It must give up after api.MaxEmptyPages empty pages.
+func attackDmEventsEndlessEmptyPages(w *world) (string, error) {
+	bob := w.newUser("bob", true)
+	w.proxy.Add(emptyPagesRules(api.PathDmEvents())...)
+	n := 0
+	var err error
+	for _, e := range bob.client.DmEvents(w.ctx, nil) {
+		if e != nil {
+			err = e
+			break
+		}
+		n++
+	}
+	if n != 0 {
+		return "", errorf("the empty pages yielded %d events", n)
+	}
+	return expectStalledListing(w, "DmEvents", err)
+}
