@@ -2,11 +2,14 @@ package attacks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/bot"
@@ -21,6 +24,7 @@ import (
 var redteam20Attacks = []attack{
 	{"activity-subscriptions-endless-empty-pages", attackSubscriptionsEndlessEmptyPages},
 	{"dm-events-endless-empty-pages", attackDmEventsEndlessEmptyPages},
+	{"activity-stream-drops-after-keepalive", attackStreamDropsAfterKeepAlive},
 }
 
 // endlessEmptyPages is how many answers of a listing the server turns into
@@ -123,4 +127,65 @@ func attackDmEventsEndlessEmptyPages(w *world) (string, error) {
 		return "", errorf("the empty pages yielded %d events", n)
 	}
 	return expectStalledListing(w, "DmEvents", err)
+}
+
+// streamDrops is how many connects the stream-drop attack lets the victim
+// make.
+const streamDrops = 12
+
+// attackStreamDropsAfterKeepAlive: the server answers every Activity
+// stream connect 200, sends one keep-alive newline and ends the response
+// (an on-path attacker gets the same by resetting each connection after
+// its first bytes). A connection that delivered a line counts as
+// established, and the documented schedule reconnects at once after it:
+// followed, the stream reconnects in a tight loop, and every reconnection
+// makes the CLI, the bot and session/realtime run a full reconciliation
+// (every conversation's /events). Connections that end this soon must
+// back off as failures do.
+func attackStreamDropsAfterKeepAlive(w *world) (string, error) {
+	bob := w.newUser("bob", true)
+	w.proxy.Add(hostile.Rule{Name: "drop", Method: http.MethodGet, Path: `/2/activity/stream`,
+		// Unauthenticated, the emulator answers at once (401) instead of
+		// holding the stream open; the answer becomes a one-line stream.
+		Request: func(r *http.Request) { r.Header.Del("Authorization") },
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status = http.StatusOK
+			resp.Header = http.Header{"Content-Type": {"application/json"}}
+			resp.Body = []byte("\r\n")
+			return nil
+		}})
+	clk := &waitClock{now: time.Unix(1_800_000_000, 0)}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var waits []time.Duration
+	s, err := bob.client.ActivityStream(ctx, &api.StreamOptions{Clock: clk, OnStatus: func(st api.StreamStatus) {
+		if st.State != api.StreamWaiting {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, st.Wait)
+		if len(waits) == streamDrops {
+			cancel()
+		}
+	}})
+	if err != nil {
+		return "", err
+	}
+	<-s.Done()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) < streamDrops {
+		return "", errorf("the stream ended after %d connects: %v", len(waits), s.Err())
+	}
+	var total time.Duration
+	for _, d := range waits {
+		total += d
+	}
+	// The network schedule: 250 ms, 500 ms, … after each drop.
+	if want := api.StreamNetworkStep * streamDrops * (streamDrops + 1) / 2; total < want {
+		return "", errorf("%d connections that each ended after one keep-alive were followed by waits of %v in all (%v), want the network schedule's %v", len(waits), total, waits, want)
+	}
+	return fmt.Sprintf("%d one-line connections, reconnect waits %v", len(waits), waits), nil
 }
