@@ -15,6 +15,8 @@ import (
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // Attacks of the twentieth review (h11z): the surfaces outside the
@@ -25,6 +27,7 @@ var redteam20Attacks = []attack{
 	{"activity-subscriptions-endless-empty-pages", attackSubscriptionsEndlessEmptyPages},
 	{"dm-events-endless-empty-pages", attackDmEventsEndlessEmptyPages},
 	{"activity-stream-drops-after-keepalive", attackStreamDropsAfterKeepAlive},
+	{"pushed-foreign-groups-stay-pending", attackPushedForeignGroupsStayPending},
 }
 
 // endlessEmptyPages is how many answers of a listing the server turns into
@@ -188,4 +191,62 @@ func attackStreamDropsAfterKeepAlive(w *world) (string, error) {
 		return "", errorf("%d connections that each ended after one keep-alive were followed by waits of %v in all (%v), want the network schedule's %v", len(waits), total, waits, want)
 	}
 	return fmt.Sprintf("%d one-line connections, reconnect waits %v", len(waits), waits), nil
+}
+
+// foreignGroups is how many group ids the pending-growth attack invents.
+const foreignGroups = 32
+
+// attackPushedForeignGroupsStayPending: the server pushes bob a genuine
+// group message of alice's (a group bob is not in), relabelled into
+// foreignGroups invented group ids. Each push is held back (no roster of
+// that group is held) and its group left for Reconcile, whose sync of it
+// fails (bob is in no such group). A group whose sync fails stays pending
+// for the next round — so every push of an invented id costs bob a
+// request in every later Reconcile, for ever, and the pending set grows
+// with each one. A group the server refuses bob must leave the pending set.
+func attackPushedForeignGroupsStayPending(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true)
+	carol := w.newUser("carol", false)
+	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{carol.id}})
+	if err != nil {
+		return "", err
+	}
+	s := alice.send(g, "not for bob")[0]
+	var me *tevent.MessageEvent
+	for _, e := range w.serverEvents(carol, g) {
+		if e.GetMessageID() == s.MessageID {
+			me = e
+		}
+	}
+	if me == nil {
+		return "", errorf("message not on the server")
+	}
+	w.proxy.Add(hostile.Rule{Name: "foreign-syncs", Method: http.MethodGet, Path: `/2/chat/conversations/g9[0-9]{18}/events`})
+	for i := range foreignGroups {
+		fake := *me
+		fake.ConversationID = strp(fmt.Sprintf("g9%018d", i))
+		ev, err := pushOf(bob, fmt.Sprintf("foreign-group-%d", i), &fake, "", nil)
+		if err != nil {
+			return "", err
+		}
+		d, handed, err := bob.deliver(ev)
+		if err != nil || d.Status != session.DeliveryRejected || len(handed) != 0 {
+			return "", errorf("push %d: %+v, %d handed, %v", i, d, len(handed), err)
+		}
+	}
+	_, first := bob.e.Reconcile(w.ctx, nil)
+	firstSyncs := w.proxy.Hits("foreign-syncs")
+	_, second := bob.e.Reconcile(w.ctx, nil)
+	again := w.proxy.Hits("foreign-syncs") - firstSyncs
+	if again != 0 {
+		return "", errorf("the next Reconcile synced %d invented groups again (first round %d, err %v)", again, firstSyncs, second)
+	}
+	if second != nil {
+		return "", errorf("the next Reconcile failed: %v", second)
+	}
+	if first == nil {
+		return "", errorf("the first Reconcile reported no failure for %d invented groups", foreignGroups)
+	}
+	return fmt.Sprintf("%d invented groups synced once (%d requests), then dropped: %.120v", foreignGroups, firstSyncs, first), nil
 }
