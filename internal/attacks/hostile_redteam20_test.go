@@ -16,6 +16,7 @@ import (
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/realtime"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -28,6 +29,7 @@ var redteam20Attacks = []attack{
 	{"dm-events-endless-empty-pages", attackDmEventsEndlessEmptyPages},
 	{"activity-stream-drops-after-keepalive", attackStreamDropsAfterKeepAlive},
 	{"pushed-foreign-groups-stay-pending", attackPushedForeignGroupsStayPending},
+	{"pushed-junk-resyncs-everything", attackPushedJunkResyncsEverything},
 }
 
 // endlessEmptyPages is how many answers of a listing the server turns into
@@ -249,4 +251,45 @@ func attackPushedForeignGroupsStayPending(w *world) (string, error) {
 		return "", errorf("the first Reconcile reported no failure for %d invented groups", foreignGroups)
 	}
 	return fmt.Sprintf("%d invented groups synced once (%d requests), then dropped: %.120v", foreignGroups, firstSyncs, first), nil
+}
+
+// junkPushes is how many malformed pushes the resync attack sends.
+const junkPushes = 24
+
+// attackPushedJunkResyncsEverything: the server pushes, one after another,
+// chat events whose encoded_event is not a MessageEvent. Each is rejected
+// without a conversation, and session/realtime's Follower answered every
+// such rejection with a full reconciliation: the conversation listing and
+// every conversation's /events, for a line of a few bytes. Junk pushes
+// must cost at most one full reconciliation until the next periodic one.
+func attackPushedJunkResyncsEverything(w *world) (string, error) {
+	bob := w.newUser("bob", true)
+	w.proxy.Add(hostile.Rule{Name: "listing", Method: http.MethodGet, Path: hostile.PathConversations})
+	events := make(chan *api.ActivityEvent)
+	handled := make(chan session.DeliveryStatus, 1)
+	f := &realtime.Follower{
+		Engine:         func(context.Context) (*session.Engine, error) { return bob.e, nil },
+		ReconcileEvery: -1, ReconcileAfter: -1,
+		OnDelivered: func(d *session.Delivered) { handled <- d.Status },
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(w.ctx, events) }()
+	for i := range junkPushes {
+		raw := fmt.Appendf(nil, `{"conversation_id":"%s:%s","encoded_event":"AAAA"}`, bob.id, "9")
+		events <- &api.ActivityEvent{EventUUID: api.StringOrNumber(fmt.Sprintf("junk-%d", i)), EventType: api.EventChatReceived,
+			Filter: api.ActivitySubscriptionFilter{UserID: bob.id}, Payload: raw}
+		if st := <-handled; st != session.DeliveryRejected {
+			return "", errorf("junk push %d: %s, want rejected", i, st)
+		}
+	}
+	close(events)
+	if err := <-done; err != nil {
+		return "", err
+	}
+	st := f.Stats()
+	// The first round, one for the junk, the last round (the channel closed).
+	if st.FullReconciles > 3 {
+		return "", errorf("%d junk pushes caused %d full reconciliations (%d conversation listings)", junkPushes, st.FullReconciles, w.proxy.Hits("listing"))
+	}
+	return fmt.Sprintf("%d junk pushes, %d full reconciliations, %d listings", junkPushes, st.FullReconciles, w.proxy.Hits("listing")), nil
 }

@@ -43,8 +43,10 @@ const (
 // each exactly once: it passes every event to session.Engine.Deliver,
 // reconciles the touched conversations with /events after each burst of
 // deliveries, and reconciles everything at start, after Resync (a
-// reconnection, a skipped line) and every ReconcileEvery. Configure the
-// fields, then call Run.
+// reconnection, a skipped line), after the first delivery of each
+// ReconcileEvery period rejected without a conversation (or before its
+// group's roster: that group is reconciled in any case), and every
+// ReconcileEvery. Configure the fields, then call Run.
 type Follower struct {
 	// Engine returns the engine to use (it may open it). Required.
 	Engine func(ctx context.Context) (*session.Engine, error)
@@ -81,8 +83,11 @@ type Follower struct {
 
 	once   sync.Once
 	resync chan struct{}
-	mu     sync.Mutex
-	stats  Stats
+	// rejectResynced: a rejected delivery asked for a full reconciliation
+	// since the last periodic one (Run's goroutine only).
+	rejectResynced bool
+	mu             sync.Mutex
+	stats          Stats
 }
 
 // Stats counts a Follower's work.
@@ -181,6 +186,7 @@ func (f *Follower) Run(ctx context.Context, events <-chan *api.ActivityEvent) er
 		case <-f.resync:
 			err = f.fullSoft(ctx)
 		case <-tick:
+			f.rejectResynced = false
 			err = f.fullSoft(ctx)
 		case <-idle.C:
 			if dueSet {
@@ -336,9 +342,12 @@ func (f *Follower) deliver(ctx context.Context, e *session.Engine, ev *api.Activ
 	})
 	if d != nil && d.Status == session.DeliveryRejected {
 		f.report(d.Err)
-		if d.ConversationID == "" || errors.Is(d.Err, xchat.ErrRosterUnknown) {
+		if (d.ConversationID == "" || errors.Is(d.Err, xchat.ErrRosterUnknown)) && !f.rejectResynced {
 			// The conversation is unknown (look everywhere), or its
-			// push waits for a sync of the group.
+			// push waits for a sync of the group (it is also pending).
+			// Once per period: every rejected push of a server
+			// sending junk would otherwise cost a full reconciliation.
+			f.rejectResynced = true
 			f.Resync()
 		}
 	}
