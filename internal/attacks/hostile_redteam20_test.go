@@ -260,7 +260,8 @@ const junkPushes = 24
 // chat events whose encoded_event is not a MessageEvent. Each is rejected
 // without a conversation, and session/realtime's Follower answered every
 // such rejection with a full reconciliation: the conversation listing and
-// every conversation's /events, for a line of a few bytes. Junk pushes
+// every conversation's /events, for a line of a few bytes; so did every
+// line the stream skipped (the CLI and the bot asked for a Resync). Junk
 // must cost at most one full reconciliation until the next periodic one.
 func attackPushedJunkResyncsEverything(w *world) (string, error) {
 	bob := w.newUser("bob", true)
@@ -281,6 +282,7 @@ func attackPushedJunkResyncsEverything(w *world) (string, error) {
 		if st := <-handled; st != session.DeliveryRejected {
 			return "", errorf("junk push %d: %s, want rejected", i, st)
 		}
+		f.Missed() // and a junk line the stream skipped, as the CLI and the bot report it
 	}
 	close(events)
 	if err := <-done; err != nil {
