@@ -407,3 +407,36 @@ func TestStandard2019(t *testing.T) {
 		t.Fatalf("FastInsecure accepted without opt-in: %v", err)
 	}
 }
+
+// TestRealmDeniesProvenPIN: once the realms' OPRF answers have proved the
+// PIN (the unlock key commitment matched), a realm that rejects the unlock
+// key tag or claims the secret locked is lying (or lost the registration).
+// With another realm down, recovery fails, but as a protocol violation:
+// never as a wrong PIN, which would send the user guessing other PINs and
+// spending a guess on every realm each time.
+func TestRealmDeniesProvenPIN(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("77")
+	west, soft := w.set.Realm("realm-west"), w.set.Realm("realm-b")
+	for name, f := range map[string]func(q *proto.Register2Request){
+		"bad unlock key tag": func(q *proto.Register2Request) { q.UnlockKeyTag[0] ^= 1 },
+		// One guess, and the tag rejected: the realm locks and says so.
+		"locked": func(q *proto.Register2Request) { q.UnlockKeyTag[0] ^= 1; q.Policy.NumGuesses = 1 },
+	} {
+		register(t, c, "2580", 20)
+		if !west.TamperRecord(w.set.Tenant(), "77", f) {
+			t.Fatal("no record to tamper")
+		}
+		soft.SetFaults(realm.Faults{Down: true})
+		_, err := c.Recover(ctx, []byte("2580"), nil)
+		soft.SetFaults(realm.Faults{})
+		var pe *juicebox.InvalidPinError
+		if errors.As(err, &pe) || errors.Is(err, juicebox.ErrNoGuesses) || !errors.Is(err, juicebox.ErrAssertion) {
+			t.Fatalf("%s: recover with the right PIN: %v, want ErrAssertion", name, err)
+		}
+		// The honest majority still recovers once the down realm is back.
+		if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("%s: recover with the honest realms: %v", name, err)
+		}
+	}
+}

@@ -247,10 +247,13 @@ func (c *Client) recover3On(ctx context.Context, cfg *Configuration, r *Realm, v
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
 		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
-	case proto.StatusNoGuesses:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
-	case proto.StatusBadUnlockKeyTag:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: resp.GuessesRemaining}, "unlock key tag rejected")
+	case proto.StatusNoGuesses, proto.StatusBadUnlockKeyTag:
+		// Phase 2 proved the PIN: the realms' combined OPRF answer matched
+		// the unlock key commitment they stored. A realm that now calls the
+		// PIN wrong (or the secret locked) lies or lost the registration;
+		// reporting a wrong PIN would send the user guessing other PINs,
+		// each costing a guess on every realm.
+		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered %v for the PIN phase 2 proved", resp.Status)
 	default:
 		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered %v", resp.Status)
 	}
