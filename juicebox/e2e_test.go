@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -438,5 +439,48 @@ func TestRealmDeniesProvenPIN(t *testing.T) {
 		if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
 			t.Fatalf("%s: recover with the honest realms: %v", name, err)
 		}
+	}
+}
+
+// TestRealmRedirectNotFollowed: a realm address that answers with a
+// redirect is not followed. Followed, a POST carries the request on to a
+// host the configuration never named, perhaps over plain HTTP (bypassing
+// the https-only policy): a software realm's shares in the clear, or a
+// hardware realm's auth token, which sits in the body.
+func TestRealmRedirectNotFollowed(t *testing.T) {
+	w := newWorld(t)
+	var mu sync.Mutex
+	reached := 0
+	target := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached++
+		mu.Unlock()
+		w.set.Handler().ServeHTTP(rw, r)
+	}))
+	t.Cleanup(target.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Redirect(rw, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	raw, err := w.set.XConfig(redirector.URL, "31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := juicebox.ParseXConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := juicebox.NewClient(x.Configuration, x.Tokens, juicebox.WithInsecureTestSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Register(ctx, []byte("2580"), secret, nil, 20)
+	if !errors.Is(err, juicebox.ErrAssertion) {
+		t.Fatalf("register behind redirecting realms: %v, want ErrAssertion", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reached != 0 {
+		t.Fatalf("the redirect target received %d requests", reached)
 	}
 }
