@@ -484,3 +484,53 @@ func TestRealmRedirectNotFollowed(t *testing.T) {
 		t.Fatalf("the redirect target received %d requests", reached)
 	}
 }
+
+// TestHardwareRealmWithAnotherKey: a hardware realm is reached only
+// through a Noise handshake with the key the configuration names; a realm
+// holding another key (here the other hardware realm's) gets nothing it
+// can read, and the client fails rather than falling back.
+func TestHardwareRealmWithAnotherKey(t *testing.T) {
+	w := newWorld(t)
+	_, x := w.client("32")
+	east, west := w.set.Realm("realm-east"), w.set.Realm("realm-west")
+	realms := append([]juicebox.Realm(nil), x.Configuration.Realms...)
+	for i := range realms {
+		if realms[i].ID == east.ID() {
+			realms[i].PublicKey = west.PublicKey()
+		}
+	}
+	cfg, err := juicebox.NewConfiguration(realms, 3, 2, juicebox.FastInsecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := juicebox.NewClient(cfg, x.Tokens, juicebox.WithInsecureTestSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Register(ctx, []byte("2580"), secret, nil, 20)
+	if err == nil || errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("register with realm-east's key swapped: %v", err)
+	}
+	if rec := east.Record(w.set.Tenant(), "32"); rec.NumGuesses != 0 {
+		t.Fatalf("realm-east holds a registration: %+v", rec)
+	}
+}
+
+// TestGuessesRemainingOutvoted: after a wrong PIN, the guesses remaining
+// are what the realms' majority allows. A realm of the agreeing group that
+// claims to have none left (here one registered with a limit of 1) cannot
+// make the backup read as locked while enough realms still allow guesses:
+// the right PIN still recovers it.
+func TestGuessesRemainingOutvoted(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("78")
+	register(t, c, "2580", 20)
+	if !w.set.Realm("realm-west").TamperRecord(w.set.Tenant(), "78", func(q *proto.Register2Request) { q.Policy.NumGuesses = 1 }) {
+		t.Fatal("no record to tamper")
+	}
+	_, err := c.Recover(ctx, []byte("1111"), nil)
+	wantPinError(t, err, 19)
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover after the lone realm locked: %v", err)
+	}
+}

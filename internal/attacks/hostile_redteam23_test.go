@@ -3,6 +3,7 @@ package attacks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -21,6 +22,7 @@ import (
 var redteam23Attacks = []attack{
 	{"backup-guess-limit-raised", attackBackupGuessLimitRaised},
 	{"backup-realm-claims-wrong-pin-after-proof", attackBackupRealmClaimsWrongPIN},
+	{"backup-realm-claims-guesses-exhausted", attackBackupRealmClaimsGuessesExhausted},
 }
 
 // backupPIN is the victim's backup PIN in these attacks.
@@ -123,4 +125,45 @@ func attackBackupRealmClaimsWrongPIN(w *world) (string, error) {
 		return "", errorf("restore failed without naming the lying realm: %v", err)
 	}
 	return "restore failed as a protocol violation: " + err.Error(), nil
+}
+
+// attackBackupRealmClaimsGuessesExhausted: bob mistypes his PIN while
+// restoring. The server rewrites the software realm's Recover2 answer to
+// say every guess is used up (guess_count = num_guesses); the two hardware
+// realms say 19 remain, and two realms are all a recovery needs. Shown the
+// smallest count, bob is told his backup is locked for good and gives his
+// keys up, though the right PIN still recovers them.
+func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return "", err
+	}
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: "recover2-exhausted", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil || r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
+				return nil
+			}
+			lied.Add(1)
+			r.Recover2.GuessCount = r.Recover2.NumGuesses
+			resp.Body, err = r.Marshal()
+			return err
+		}})
+	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte("1111"), opt)
+	if lied.Load() == 0 {
+		return "", errorf("bob's restore never reached the software realm's Recover2")
+	}
+	var pe *juicebox.InvalidPinError
+	switch {
+	case errors.Is(err, juicebox.ErrNoGuesses):
+		return "", errorf("one realm made a recoverable backup read as locked: %v", err)
+	case !errors.As(err, &pe):
+		return "", errorf("restore with a wrong PIN: %v", err)
+	}
+	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+		return "", errorf("the right PIN no longer restores: %v", err)
+	}
+	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
 }
