@@ -534,3 +534,28 @@ func TestGuessesRemainingOutvoted(t *testing.T) {
 		t.Fatalf("recover after the lone realm locked: %v", err)
 	}
 }
+
+// TestLockedMinorityWithOutage: one realm says the secret is locked while
+// another is down. Recovery cannot proceed, but the secret is not locked
+// (the two others hold it with guesses to spare): the error is the outage,
+// never ErrNoGuesses, which tells the user the keys are gone for good.
+func TestLockedMinorityWithOutage(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("79")
+	register(t, c, "2580", 20)
+	west, soft := w.set.Realm("realm-west"), w.set.Realm("realm-b")
+	if !west.TamperRecord(w.set.Tenant(), "79", func(q *proto.Register2Request) { q.Policy.NumGuesses = 1 }) {
+		t.Fatal("no record to tamper")
+	}
+	_, err := c.Recover(ctx, []byte("1111"), nil)
+	wantPinError(t, err, 19) // realm-west used its only guess: it is locked now
+	soft.SetFaults(realm.Faults{Down: true})
+	_, err = c.Recover(ctx, []byte("2580"), nil)
+	soft.SetFaults(realm.Faults{})
+	if errors.Is(err, juicebox.ErrNoGuesses) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm locked, one down: %v, want ErrTransient", err)
+	}
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover with the realm back: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ var redteam23Attacks = []attack{
 	{"backup-guess-limit-raised", attackBackupGuessLimitRaised},
 	{"backup-realm-claims-wrong-pin-after-proof", attackBackupRealmClaimsWrongPIN},
 	{"backup-realm-claims-guesses-exhausted", attackBackupRealmClaimsGuessesExhausted},
+	{"backup-realm-claims-locked-during-outage", attackBackupRealmClaimsLockedDuringOutage},
 }
 
 // backupPIN is the victim's backup PIN in these attacks.
@@ -166,4 +167,48 @@ func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
 		return "", errorf("the right PIN no longer restores: %v", err)
 	}
 	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
+}
+
+// attackBackupRealmClaimsLockedDuringOutage: bob restores with the right
+// PIN while the server keeps one hardware realm down and answers the
+// software realm's Recover1 with NoGuesses. Recovery cannot proceed, but
+// the backup is intact on the two hardware realms; reported as locked
+// (ErrNoGuesses: "the keys cannot be recovered"), bob gives his keys up
+// instead of trying again later.
+func attackBackupRealmClaimsLockedDuringOutage(w *world) (string, error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return "", err
+	}
+	east := w.emu.Juicebox().Realm("realm-east")
+	east.SetFaults(realm.Faults{Down: true})
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: "recover1-locked", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil || r.Kind != proto.Recover1 {
+				return nil
+			}
+			lied.Add(1)
+			lie := &proto.SecretsResponse{Kind: proto.Recover1, Status: proto.StatusNoGuesses}
+			resp.Body, err = lie.Marshal()
+			return err
+		}})
+	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
+	if lied.Load() == 0 {
+		return "", errorf("bob's restore never reached the software realm's Recover1")
+	}
+	switch {
+	case errors.Is(err, juicebox.ErrNoGuesses):
+		return "", errorf("one realm and an outage made an intact backup read as locked: %v", err)
+	case !errors.Is(err, juicebox.ErrTransient):
+		return "", errorf("restore during the outage: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	w.proxy.Reset()
+	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+		return "", errorf("the backup does not restore after the outage: %v", err)
+	}
+	return "reported as an outage: " + err.Error(), nil
 }
