@@ -1,0 +1,78 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// entryBodyCases are bodies the store writes: plain ones (written by
+// hand) and ones with lists, nested values or strings JSON escapes (left
+// to json.Marshal).
+func entryBodyCases() map[string]entryBody {
+	return map[string]entryBody{
+		"empty":          {},
+		"text":           {Text: "hello", KeyVersion: "1700000000000"},
+		"every plain":    {Text: "t", Emoji: "👍", TargetSequenceID: "12", KeyVersion: "3", DecryptOnly: "pre_v6", TTL: 90 * time.Second, DeleteForAll: true, Failure: "f", Removed: true, Prev: "11"},
+		"negative ttl":   {TTL: -1},
+		"utf8 and del":   {Text: "héllo wörld \x7f ☃ 𝄞"},
+		"quote":          {Text: `say "hi"`},
+		"backslash":      {Text: `a\b`},
+		"html":           {Text: "<b>&</b>"},
+		"ampersand":      {Text: "a & b"},
+		"greater":        {Text: "a > b"},
+		"control":        {Text: "line\nbreak\ttab\x00"},
+		"separators":     {Text: "a\u2028b\u2029c"},
+		"near separator": {Text: "\u2027\u202a\xe2\x80"},
+		"invalid utf8":   {Text: "bad \xff\xfe byte"},
+		"escaped emoji":  {Emoji: "<3"},
+		"entities":       {Text: "x", Entities: []event.Entity{{Start: 0, End: 1}}},
+		"empty lists":    {Text: "x", Entities: []event.Entity{}, Deleted: []string{}},
+		"reply":          {Text: "x", ReplyTo: &event.Reply{SequenceID: "5", Text: "quoted"}},
+		"deleted":        {Deleted: []string{"1", "2"}, DeleteForAll: true},
+		"group":          {Group: &event.GroupChange{Title: "t"}},
+	}
+}
+
+// TestEntryBodyMatchesJSON: every body is stored byte for byte as
+// json.Marshal writes it.
+func TestEntryBodyMatchesJSON(t *testing.T) {
+	plain := 0
+	for name, b := range entryBodyCases() {
+		want, err := json.Marshal(&b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := encodeEntryBody(&b); !bytes.Equal(got, want) {
+			t.Errorf("%s: encoded %s, json.Marshal %s", name, got, want)
+		}
+		if plainBody(&b) {
+			plain++
+		}
+	}
+	if plain < 5 {
+		t.Fatalf("only %d cases take the hand-written path", plain)
+	}
+}
+
+// FuzzEntryBody: for any strings and flags, the body is encoded as
+// json.Marshal encodes it.
+func FuzzEntryBody(f *testing.F) {
+	for _, b := range entryBodyCases() {
+		f.Add(b.Text, b.Emoji, b.KeyVersion, b.Prev, int64(b.TTL), b.DeleteForAll, b.Removed)
+	}
+	f.Fuzz(func(t *testing.T, text, emoji, version, prev string, ttl int64, forAll, removed bool) {
+		b := entryBody{Text: text, Emoji: emoji, TargetSequenceID: prev, KeyVersion: version, DecryptOnly: emoji,
+			TTL: time.Duration(ttl), DeleteForAll: forAll, Failure: text, Removed: removed, Prev: prev}
+		want, err := json.Marshal(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := encodeEntryBody(&b); !bytes.Equal(got, want) {
+			t.Fatalf("encoded %q, json.Marshal %q", got, want)
+		}
+	})
+}
