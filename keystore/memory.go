@@ -198,8 +198,11 @@ type memEvents struct {
 // the sorted ids before it is searched for.
 func (es *memEvents) put(t *memTx, e StoredEvent) {
 	seq, mid := e.SequenceID, e.MessageID
-	old, held := es.bySeq[seq]
-	if !held {
+	var prev *StoredEvent // the event replaced, if any (a copy made only then)
+	if old, held := es.bySeq[seq]; held {
+		c := old
+		prev = &c
+	} else {
 		es.seqs = insertSorted(es.seqs, seq)
 	}
 	es.bySeq[seq] = e
@@ -216,8 +219,8 @@ func (es *memEvents) put(t *memTx, e StoredEvent) {
 		default:
 			delete(es.byMID, mid)
 		}
-		if held {
-			es.bySeq[seq] = old
+		if prev != nil {
+			es.bySeq[seq] = *prev
 			return
 		}
 		delete(es.bySeq, seq)

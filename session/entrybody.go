@@ -39,7 +39,7 @@ func encodeEntryBody(b *entryBody) []byte {
 		out = append(appendName(out, "removed"), "true"...)
 	}
 	out = appendPlainField(out, "prev", b.Prev)
-	return append(out, '}')
+	return append(out, '}') // within the size made for it: no copy of the text is left behind
 }
 
 // plainBody reports whether b has no list or nested value to encode and
@@ -66,10 +66,33 @@ func plainString(s string) bool {
 	return utf8.ValidString(s)
 }
 
-// plainBodySize bounds the encoded size of a plain body.
+// plainBodySize is the encoded size of a plain body.
 func plainBodySize(b *entryBody) int {
-	const names = len(`{"text":"","emoji":"","target_sequence_id":"","key_version":"","decrypt_only":"","ttl":-9223372036854775808,"delete_for_all":true,"failure":"","removed":true,"prev":""}`)
-	return names + len(b.Text) + len(b.Emoji) + len(b.TargetSequenceID) + len(b.KeyVersion) + len(b.DecryptOnly) + len(b.Failure) + len(b.Prev)
+	n, fields := 2, 0 // the braces, and a comma between fields
+	str := func(name, v string) {
+		if v != "" {
+			n, fields = n+len(name)+len(v)+5, fields+1 // "name":"v"
+		}
+	}
+	flag := func(name string, set bool) {
+		if set {
+			n, fields = n+len(name)+7, fields+1 // "name":true
+		}
+	}
+	str("text", b.Text)
+	str("emoji", b.Emoji)
+	str("target_sequence_id", b.TargetSequenceID)
+	str("key_version", b.KeyVersion)
+	str("decrypt_only", b.DecryptOnly)
+	if b.TTL != 0 {
+		var digits [20]byte
+		n, fields = n+len("ttl")+3+len(strconv.AppendInt(digits[:0], int64(b.TTL), 10)), fields+1
+	}
+	flag("delete_for_all", b.DeleteForAll)
+	str("failure", b.Failure)
+	flag("removed", b.Removed)
+	str("prev", b.Prev)
+	return n + max(fields-1, 0)
 }
 
 // appendName appends a field's name, after a comma unless it is the first.

@@ -46,11 +46,15 @@ func TestEntryBodyMatchesJSON(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got := encodeEntryBody(&b); !bytes.Equal(got, want) {
+		got := encodeEntryBody(&b)
+		if !bytes.Equal(got, want) {
 			t.Errorf("%s: encoded %s, json.Marshal %s", name, got, want)
 		}
 		if plainBody(&b) {
 			plain++
+			if n := plainBodySize(&b); n != len(got) || cap(got) != n {
+				t.Errorf("%s: size %d for %d bytes (capacity %d)", name, n, len(got), cap(got))
+			}
 		}
 	}
 	if plain < 5 {
@@ -71,8 +75,12 @@ func FuzzEntryBody(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := encodeEntryBody(&b); !bytes.Equal(got, want) {
+		got := encodeEntryBody(&b)
+		if !bytes.Equal(got, want) {
 			t.Fatalf("encoded %q, json.Marshal %q", got, want)
+		}
+		if plainBody(&b) && cap(got) != len(got) {
+			t.Fatalf("%d bytes in a buffer of %d", len(got), cap(got))
 		}
 	})
 }
