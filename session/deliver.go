@@ -266,6 +266,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	st.pass.journal = &st.undo
 	st.holdLate = true // a push is one page: fn sees it once any late change it brings is judged
 	defer st.unwraps.Close()
+	defer st.zeroKeys()
 	err = st.processPages(ctx, singlePage(decodePage(page)), false)
 	if rerr := st.settleLate(ctx); rerr != nil { // a late removal pushed: re-judge above it now
 		err = errors.Join(err, rerr)

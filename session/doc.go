@@ -87,8 +87,8 @@
 // # Sending
 //
 // Every message is encrypted under the conversation's newest verified key,
-// signed (signature version 7) and stored in the outbox before any network
-// call; a success removes it in the same store transaction that records the
+// signed (signature version 7) and stored in the outbox before the network
+// call that posts it; a success removes it in the same store transaction that records the
 // server's copy. Nothing in the outbox is lost or sent twice:
 //
 //   - A failure that is not a definite, content-related rejection leaves
@@ -110,6 +110,14 @@
 //     under this account's sender id counts as arrived; anything else
 //     under the id is the server's word, and the send is repeated. A
 //     repeated delete answered 404 has taken effect.
+//   - A send that needs a new conversation key first (a conversation's
+//     first message, or a key that must change: a member left, a peer's
+//     keys changed, the key was said to be exposed) distributes it before
+//     the message is sealed under it and queued. When that fails, nothing
+//     is queued: the call returns the failure as it is (neither
+//     *xchat.QueuedError nor *xchat.RejectedError), and the message is to be
+//     sent again; a key change whose answer was lost is found on the
+//     server before it is posted again.
 //   - A conversation's sends go out in order: each send first delivers the
 //     older pending ones (Sent.Flushed) or waits behind them; sending text
 //     identical to a pending send (a resend by hand) delivers the pending

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/exchange"
 )
@@ -91,5 +92,39 @@ func TestKeyLookupsPerFlow(t *testing.T) {
 	fmt.Printf("keylookups: %d calls per flow before, %d after (spec-shaped keys, 4 users)\n", before, after)
 	if after >= before {
 		t.Fatalf("key lookups per flow: %d after, %d before", after, before)
+	}
+}
+
+// TestKeyCacheZeroes: the conversation keys an operation's key cache
+// copied (from the store, or adopted during it) are zeroed when it ends,
+// and the cache forgets them.
+func TestKeyCacheZeroes(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNaiveNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	s, err := alice.e.SendText(ctx, bob.id, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := alice.e.keysFor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, ok := keys.ConversationKey(s.ConversationID, s.KeyVersion)
+	if !ok || *held == (crypto.ConversationKey{}) {
+		t.Fatalf("no key %s held for %s", s.KeyVersion, s.ConversationID)
+	}
+	adopted := crypto.ConversationKey{1, 2, 3}
+	keys.addConversationKey(s.ConversationID, "1", &adopted, false)
+	copied, ok := keys.ConversationKey(s.ConversationID, "1")
+	if !ok || *copied != adopted {
+		t.Fatal("the adopted key is not cached")
+	}
+	keys.zero()
+	if *held != (crypto.ConversationKey{}) || *copied != (crypto.ConversationKey{}) {
+		t.Fatal("a cached conversation key survived zero")
+	}
+	if len(keys.conv) != 0 {
+		t.Fatalf("%d keys still cached", len(keys.conv))
 	}
 }

@@ -34,6 +34,9 @@ type storeKeys struct {
 	// gen counts the changes addConversationKey made to conv: a page
 	// decrypted ahead (see cachedKeys) is valid only while it stays put.
 	gen uint64
+	// owned are the conversation keys the cache copied (held,
+	// addConversationKey), for zero.
+	owned []*crypto.ConversationKey
 }
 
 // keyID names a cached key: a conversation or user and a version (a
@@ -98,8 +101,27 @@ func (k *storeKeys) held(conversationID, version string) heldKey {
 			h = heldKey{key: &ck}
 		}
 	}
+	if h.key != nil {
+		k.owned = append(k.owned, h.key)
+	}
 	k.conv[id] = h
 	return h
+}
+
+// zero zeroes the conversation keys the cache copied and empties it, once
+// the operation that made it is over (every goroutine that used it ended):
+// the keys it handed out are not to be used after it.
+func (k *storeKeys) zero() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, key := range k.owned {
+		key.Zero()
+	}
+	k.owned = nil
+	clear(k.conv)
 }
 
 // addConversationKey caches a key adopted during the operation.
@@ -109,9 +131,11 @@ func (k *storeKeys) addConversationKey(conversationID, version string, key *cryp
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if old, ok := k.conv[id]; ok && old.key != nil && subtle.ConstantTimeCompare(old.key[:], c[:]) == 1 && old.verified == verified {
+		c.Zero()
 		return
 	}
 	k.conv[id] = heldKey{key: &c, verified: verified}
+	k.owned = append(k.owned, &c)
 	k.gen++
 }
 

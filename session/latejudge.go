@@ -15,6 +15,9 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
+// Late re-judging. The design (why the walk exists, its state, records,
+// cost and the tests that guard it) is in docs/late-judging.md.
+
 // rejudgePage is how many stored events rejudgeLate reads at a time.
 const rejudgePage = 256
 

@@ -770,6 +770,7 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		return nil, err
 	}
 	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Own: own})
+	keys.zero()
 	if ev.MessageID != item.MessageID || ev.SenderID != e.userID || !ev.Verified || !decimal.Valid(ev.SequenceID) {
 		_ = e.store.AckOutbox(ctx, item.MessageID)
 		return sent, fmt.Errorf("%w: returned event is not the message sent (%v)", xchat.ErrServerResponse, ev.Err)

@@ -565,6 +565,42 @@ func TestKeyChangeLooksBeforeReposting(t *testing.T) {
 	}
 }
 
+// TestSendWhoseKeyChangeFailsQueuesNothing: the first message to bob needs
+// a key distributed first; while every key change post fails, the send
+// returns the server's error, neither queued nor rejected, and leaves
+// nothing in the outbox (nothing was sealed). Sent again once the server
+// answers, it arrives once.
+func TestSendWhoseKeyChangeFailsQueuesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNaiveNet(t)
+	var ks *keyFlaky
+	alice := n.userWith("alice", func(s Server) Server { ks = &keyFlaky{Server: s, lose: 1000}; return ks })
+	bob := n.user("bob")
+	_, err := alice.e.SendText(ctx, bob.id, "first words")
+	var ae *api.Error
+	switch {
+	case err == nil:
+		t.Fatal("the send succeeded with every key change post failing")
+	case errors.Is(err, xchat.ErrQueued) || errors.Is(err, xchat.ErrRejected):
+		t.Fatalf("the send says it was queued or rejected, but nothing was sealed: %v", err)
+	case !errors.As(err, &ae) || ae.StatusCode != 502:
+		t.Fatalf("the send's error is not the server's: %v", err)
+	}
+	if n := outboxLen(t, alice); n != 0 {
+		t.Fatalf("%d outbox entries after a send that sealed nothing", n)
+	}
+	ks.mu.Lock()
+	ks.lose = 0
+	ks.mu.Unlock()
+	s, err := alice.e.SendText(ctx, bob.id, "first words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bobSees(t, bob, s.ConversationID); !slices.Equal(got, []string{"first words"}) {
+		t.Fatalf("bob sees %q", got)
+	}
+}
+
 // TestRetriedDeleteNeverSentNotFoundIsRejected: a delete whose attempts all
 // failed before reaching the server, answered 404 when it finally does,
 // targets messages that do not exist: refused for good, not "done".

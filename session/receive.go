@@ -48,13 +48,17 @@ func (e *Engine) receive(ctx context.Context, encoded string) (*event.Event, err
 	if err != nil {
 		return nil, err
 	}
+	defer func() { keys.zero() }() // the last cache (the first one is zeroed as it is replaced)
 	opts := &inbound.Options{ConversationID: cid}
 	ev := inbound.Decrypt(keys, raw, opts)
 	if missing := keys.missingSigners(); len(missing) > 0 && e.server != nil {
 		if _, rerr := e.refreshPeers(ctx, missing...); rerr == nil || errors.Is(rerr, xchat.ErrNoPeerKeys) || errors.Is(rerr, xchat.ErrKeyBinding) {
-			if keys, err = e.keysFor(ctx); err != nil {
+			again, err := e.keysFor(ctx)
+			if err != nil {
 				return nil, err
 			}
+			keys.zero()
+			keys = again
 			ev = inbound.Decrypt(keys, raw, opts)
 		}
 	}

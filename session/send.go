@@ -56,9 +56,10 @@ type Outgoing struct {
 	Media *Media
 	// Edit is the sequence id of a message of this account whose text the
 	// send replaces with Text and Entities. Only a message's author may
-	// edit it: Edit must name a stored message of this account
-	// (xchat.ErrNotAuthorized otherwise; sync first for a message not yet
-	// stored).
+	// edit it: Edit must name a stored message of this account that
+	// verified (xchat.ErrNotAuthorized otherwise: one that failed may be
+	// a forgery under this account's name; sync first for a message not
+	// yet stored).
 	Edit string
 	// React is the sequence id of a message to react to with Emoji.
 	React string
@@ -139,7 +140,12 @@ func (e *Engine) SendText(ctx context.Context, id, text string) (*Sent, error) {
 // returns a *xchat.QueuedError (xchat.ErrQueued); one the server refused
 // for good a *xchat.RejectedError (xchat.ErrRejected). On success the
 // outbox entry is removed in the same store transaction that records the
-// server's copy.
+// server's copy. A send that needs a new conversation key first (the
+// first message of a conversation, or one whose key must change: a member
+// left, a peer's keys changed, the key was said to be exposed) distributes
+// it before the message is sealed and queued: when that fails, nothing is
+// queued and the error is returned as it is (neither of the two types):
+// send m again.
 func (e *Engine) Send(ctx context.Context, id string, m Outgoing) (*Sent, error) {
 	if err := m.check(); err != nil {
 		return nil, err
@@ -239,6 +245,11 @@ func (e *Engine) edit(ctx context.Context, id, target, text string, entities []e
 	}
 	if orig.SenderID != e.userID || orig.Type != event.TypeMessage {
 		return nil, fmt.Errorf("%w: %s %s is by %s; only its author may edit it", xchat.ErrNotAuthorized, orig.Type, target, orig.SenderID)
+	}
+	if !orig.Verified {
+		// It names this account but did not verify: someone else's
+		// words (a forgery under its name), never to be signed over.
+		return nil, fmt.Errorf("%w: message %s did not verify: it is not this account's to edit", xchat.ErrNotAuthorized, target)
 	}
 	c := &outboxContent{Type: event.TypeEdit, Target: target, Text: text, Entities: entities}
 	return e.sendContent(ctx, id, "", c, e.builder(ctx, c, nil))

@@ -160,6 +160,7 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	}
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
+	defer st.zeroKeys()
 	if err := st.holdIfLate(ctx); err != nil {
 		return nil, err
 	}
@@ -261,6 +262,16 @@ func (s *syncState) noticeLate(ctx context.Context) error {
 	return s.holdIfLate(ctx)
 }
 
+// zeroKeys zeroes the conversation keys the sync's key caches copied,
+// once it is over.
+func (s *syncState) zeroKeys() {
+	s.keys.zero()
+	s.pre.zero()
+	for _, k := range s.retired {
+		k.zero()
+	}
+}
+
 // settleLate runs the walk (rejudgeLate) and hands fn the events held for
 // it. When the walk fails, they are handed over failed with its error (the
 // store keeps them as judged; the next sync or push re-judges them).
@@ -349,6 +360,9 @@ type syncState struct {
 	// verification ahead (see syncverify.go).
 	unwraps *crypto.UnwrapMemo
 	pre     *storeKeys
+	// retired are key caches the sync replaced (see decryptAll), zeroed
+	// with keys and pre when it ends (zeroKeys).
+	retired []*storeKeys
 }
 
 // pageAscending reports whether the server listed data oldest first.

@@ -184,6 +184,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*event.Event
 			if err != nil {
 				return nil, err
 			}
+			s.retired = append(s.retired, s.keys)
 			s.keys = keys
 			dropEvents(evs) // the first pass's events are dropped before the second
 			return s.decryptKnown(ctx, s.keys, p)

@@ -196,6 +196,34 @@ func replyQuote(w *world, u *user, g, seq string) (quoted string, sent bool, err
 	return quoted, true, nil
 }
 
+// carolForges has carol, a member, seal text under the group key as a
+// message named as's (n: the envelope's number) and serves it to bob: it
+// opens under his key but fails to verify (the signature is carol's).
+func (gr *group) carolForges(as *user, text string, n int) (*tevent.MessageEvent, error) {
+	w := gr.w
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return nil, err
+	}
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return nil, r.err
+	}
+	me, err := gr.carol.forger().Message(envAfter(gr.hello.SequenceID, gr.g, 1, n), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), textHolder(text))
+	if err != nil {
+		return nil, err
+	}
+	me.SenderID = strp(as.id)
+	w.injectData("forged-as-"+as.id, gr.g, encodeAll(w, me)...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if ev := r.eventOf(me.GetMessageID()); ev == nil || ev.Err == nil || ev.SenderID != as.id {
+		return nil, errorf("setup: the message carol forged as %s's not served, or verified (%+v)", as.id, ev)
+	}
+	return me, nil
+}
+
 // attackReplyQuotesFailedMessage: carol, a member, seals a message under
 // the group key and names alice its sender; the signature (carol's) does
 // not verify for alice, so bob stores it failed, though it opens under a
@@ -206,25 +234,9 @@ func replyQuote(w *world, u *user, g, seq string) (quoted string, sent bool, err
 func attackReplyQuotesFailedMessage(w *world) (string, error) {
 	const forged = "alice: the meeting moved to carol's place"
 	gr := newGroup(w)
-	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	me, err := gr.carolForges(gr.alice, forged, 31)
 	if err != nil {
 		return "", err
-	}
-	if r := gr.carol.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	me, err := gr.carol.forger().Message(envAfter(gr.hello.SequenceID, gr.g, 1, 31), c.KeyVersion, gr.carol.convKey(gr.g, c.KeyVersion), textHolder(forged))
-	if err != nil {
-		return "", err
-	}
-	me.SenderID = strp(gr.alice.id)
-	w.injectData("forged-as-alice", gr.g, encodeAll(w, me)...)
-	r := gr.bob.sync(gr.g)
-	if r.err != nil {
-		return "", r.err
-	}
-	if ev := r.eventOf(me.GetMessageID()); ev == nil || ev.Err == nil {
-		return "", errorf("setup: the message carol forged as alice's not served or verified (%+v)", ev)
 	}
 	quoted, sent, err := replyQuote(w, gr.bob, gr.g, me.GetSequenceID())
 	switch {
