@@ -342,7 +342,7 @@ func (c *Client) ActivitySubscriptions(ctx context.Context, opts *ListActivitySu
 	if opts != nil {
 		o = *opts
 	}
-	src := pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetActivitySubscriptionsResponse, string, error) {
+	src := pages(ctx, o.PaginationToken, func(p *GetActivitySubscriptionsResponse) bool { return p == nil || len(p.Data) == 0 }, func(ctx context.Context, token string) (*GetActivitySubscriptionsResponse, string, error) {
 		p := o
 		p.PaginationToken = token
 		page, _, err := c.ListActivitySubscriptions(ctx, &p)

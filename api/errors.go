@@ -34,6 +34,10 @@ var (
 	// ErrPaginationToken reports a next_token longer than
 	// MaxPaginationTokenBytes; iteration stops without sending it back.
 	ErrPaginationToken = errors.New("api: next_token too long")
+	// ErrPaginationStalled is returned by iterators when the server keeps
+	// claiming more without progress: MaxEmptyPages empty pages in a row,
+	// or more than MaxPages pages in one listing.
+	ErrPaginationStalled = errors.New("api: pagination stalled: server keeps claiming more")
 )
 
 // Error is a non-2xx answer from the API. It never contains the request

@@ -14,18 +14,30 @@ import (
 // megabytes would otherwise grow both without bound.
 const MaxPaginationTokenBytes = 1024
 
+// MaxEmptyPages and MaxPages bound a listing the server never ends: an
+// iterator stops with ErrPaginationStalled at the MaxEmptyPages-th page in
+// a row that brought nothing but a next_token, or when a next_token would
+// lead past MaxPages pages (with at most 100 items a page, a million
+// items: far more than any listing of one account or app).
+const (
+	MaxEmptyPages = 4
+	MaxPages      = 10000
+)
+
 // pages drives a token-paginated listing. fetch returns the page for token
-// ("" for the first page) and the next token ("" at the end). A token seen
-// twice ends iteration with ErrPaginationLoop, one longer than
-// MaxPaginationTokenBytes with ErrPaginationToken. A *PartialError from fetch
+// ("" for the first page) and the next token ("" at the end); empty reports
+// a page that brought nothing. A token seen twice ends iteration with
+// ErrPaginationLoop, one longer than MaxPaginationTokenBytes with
+// ErrPaginationToken, MaxEmptyPages empty pages in a row or a token leading
+// past MaxPages pages with ErrPaginationStalled. A *PartialError from fetch
 // is yielded after the page and iteration continues if the consumer does.
-func pages[P any](ctx context.Context, first string, fetch func(ctx context.Context, token string) (P, string, error)) iter.Seq2[P, error] {
+func pages[P any](ctx context.Context, first string, empty func(P) bool, fetch func(ctx context.Context, token string) (P, string, error)) iter.Seq2[P, error] {
 	return func(yield func(P, error) bool) {
 		var zero P
-		seen := map[string]bool{}
+		w := pageWalk{seen: map[string]bool{}}
 		token := first
 		if token != "" {
-			seen[token] = true
+			w.seen[token] = true
 		}
 		for {
 			if err := ctx.Err(); err != nil {
@@ -47,18 +59,44 @@ func pages[P any](ctx context.Context, first string, fetch func(ctx context.Cont
 			if next == "" {
 				return
 			}
-			if len(next) > MaxPaginationTokenBytes {
-				yield(zero, fmt.Errorf("%w: %d bytes (at most %d)", ErrPaginationToken, len(next), MaxPaginationTokenBytes))
+			if err := w.follow(next, empty(page)); err != nil {
+				yield(zero, err)
 				return
 			}
-			if seen[next] {
-				yield(zero, ErrPaginationLoop)
-				return
-			}
-			seen[next] = true
 			token = next
 		}
 	}
+}
+
+// pageWalk is what a listing remembers of the pages it followed.
+type pageWalk struct {
+	seen        map[string]bool // every next_token followed
+	pages, idle int             // pages fetched, empty ones in a row
+}
+
+// follow records next, the token a page (empty or not) ended with, or
+// tells why the listing must not follow it.
+func (w *pageWalk) follow(next string, empty bool) error {
+	w.pages++
+	if len(next) > MaxPaginationTokenBytes {
+		return fmt.Errorf("%w: %d bytes (at most %d)", ErrPaginationToken, len(next), MaxPaginationTokenBytes)
+	}
+	if w.seen[next] {
+		return ErrPaginationLoop
+	}
+	if empty {
+		w.idle++
+	} else {
+		w.idle = 0
+	}
+	if w.idle >= MaxEmptyPages {
+		return fmt.Errorf("%w: %d empty pages in a row", ErrPaginationStalled, w.idle)
+	}
+	if w.pages >= MaxPages {
+		return fmt.Errorf("%w: more after %d pages", ErrPaginationStalled, w.pages)
+	}
+	w.seen[next] = true
+	return nil
 }
 
 // items flattens an iterator of pages into one of their items.
@@ -89,7 +127,7 @@ func (c *Client) ConversationPages(ctx context.Context, opts *ListConversationsO
 	if opts != nil {
 		o = *opts
 	}
-	return pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetChatConversationsResponse, string, error) {
+	return pages(ctx, o.PaginationToken, func(p *GetChatConversationsResponse) bool { return p == nil || len(p.Data) == 0 }, func(ctx context.Context, token string) (*GetChatConversationsResponse, string, error) {
 		o.PaginationToken = token
 		p, _, err := c.ListConversations(ctx, &o)
 		return p, nextToken(p, func(p *GetChatConversationsResponse) string {
@@ -120,7 +158,7 @@ func (c *Client) ConversationEventPages(ctx context.Context, conversationID stri
 	if opts != nil {
 		o = *opts
 	}
-	return pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetChatConversationEventsResponse, string, error) {
+	return pages(ctx, o.PaginationToken, emptyEventsPage, func(ctx context.Context, token string) (*GetChatConversationEventsResponse, string, error) {
 		o.PaginationToken = token
 		p, _, err := c.GetConversationEvents(ctx, conversationID, &o)
 		return p, nextToken(p, func(p *GetChatConversationEventsResponse) string {
@@ -151,6 +189,14 @@ func dmNext(p *GetDmEventsResponse) string {
 	return p.Meta.NextToken
 }
 
+// emptyEventsPage reports a page of conversation events with neither
+// events nor key change events.
+func emptyEventsPage(p *GetChatConversationEventsResponse) bool {
+	return p == nil || (len(p.Data) == 0 && (p.Meta == nil || len(p.Meta.ConversationKeyEvents) == 0))
+}
+
+func emptyDmPage(p *GetDmEventsResponse) bool { return len(dmData(p)) == 0 }
+
 func dmData(p *GetDmEventsResponse) []DmEvent {
 	if p == nil {
 		return nil
@@ -165,7 +211,7 @@ func (c *Client) DmEvents(ctx context.Context, opts *DmEventsOptions) iter.Seq2[
 	if opts != nil {
 		o = *opts
 	}
-	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+	return items(pages(ctx, o.PaginationToken, emptyDmPage, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
 		o.PaginationToken = token
 		p, _, err := c.ListDmEvents(ctx, &o)
 		return p, nextToken(p, dmNext), err
@@ -179,7 +225,7 @@ func (c *Client) DmConversationEvents(ctx context.Context, dmConversationID stri
 	if opts != nil {
 		o = *opts
 	}
-	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+	return items(pages(ctx, o.PaginationToken, emptyDmPage, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
 		o.PaginationToken = token
 		p, _, err := c.ListDmConversationEvents(ctx, dmConversationID, &o)
 		return p, nextToken(p, dmNext), err
@@ -193,7 +239,7 @@ func (c *Client) DmEventsWithParticipant(ctx context.Context, participantID stri
 	if opts != nil {
 		o = *opts
 	}
-	return items(pages(ctx, o.PaginationToken, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
+	return items(pages(ctx, o.PaginationToken, emptyDmPage, func(ctx context.Context, token string) (*GetDmEventsResponse, string, error) {
 		o.PaginationToken = token
 		p, _, err := c.ListDmEventsWithParticipant(ctx, participantID, &o)
 		return p, nextToken(p, dmNext), err

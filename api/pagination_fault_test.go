@@ -244,3 +244,69 @@ func TestPaginationOversizedTokenStops(t *testing.T) {
 		t.Fatalf("requests=%d longest=%d", calls, longest)
 	}
 }
+
+// emptyPages serves DM event pages under fresh tokens: an empty page for
+// each token in empty, one event otherwise, and no next token after page
+// last.
+func emptyPages(t *testing.T, empty map[int]bool, last int) (*api.Client, interface{ Count() int }) {
+	c, cnt, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		if tok := r.URL.Query().Get("pagination_token"); tok != "" {
+			if _, err := fmt.Sscanf(tok, "fresh-token-%08d", &n); err != nil {
+				t.Errorf("bad token %q", tok)
+			}
+		}
+		resp := api.GetDmEventsResponse{Meta: &api.DmEventsMeta{}}
+		if !empty[n] {
+			resp.Data = []api.DmEvent{{ID: strconv.Itoa(100 + n), EventType: api.DmEventMessageCreate}}
+		}
+		if last < 0 || n < last {
+			resp.Meta.NextToken = fmt.Sprintf("fresh-token-%08d", n+1)
+		}
+		resp.Meta.ResultCount = len(resp.Data)
+		writeJSON(w, 200, resp)
+	})
+	return c, cnt
+}
+
+// TestPaginationEmptyPagesStall: a server answering empty pages that claim
+// more, each under a fresh token, is given up after MaxEmptyPages of them
+// in a row (ErrPaginationStalled), not followed for ever; empty pages
+// between pages with items are followed.
+func TestPaginationEmptyPagesStall(t *testing.T) {
+	all := map[int]bool{}
+	for i := range 1000 {
+		all[i] = true
+	}
+	c, cnt := emptyPages(t, all, -1)
+	var got error
+	for _, err := range c.DmEvents(context.Background(), nil) {
+		if err != nil {
+			got = err
+			break
+		}
+		t.Fatal("an empty page yielded an event")
+	}
+	if !errors.Is(got, api.ErrPaginationStalled) {
+		t.Fatalf("err = %v, want ErrPaginationStalled", got)
+	}
+	if cnt.Count() != api.MaxEmptyPages {
+		t.Fatalf("requests = %d, want %d", cnt.Count(), api.MaxEmptyPages)
+	}
+
+	gaps := map[int]bool{}
+	for i := 1; i < 3*api.MaxEmptyPages; i++ {
+		gaps[i] = i%api.MaxEmptyPages != 0 // MaxEmptyPages-1 empty pages between pages with an event
+	}
+	c, _ = emptyPages(t, gaps, 3*api.MaxEmptyPages)
+	n := 0
+	for _, err := range c.DmEvents(context.Background(), nil) {
+		if err != nil {
+			t.Fatalf("honest listing with empty pages: %v", err)
+		}
+		n++
+	}
+	if want := 4; n != want {
+		t.Fatalf("events = %d, want %d", n, want)
+	}
+}

@@ -253,6 +253,7 @@ func (s *Stream) run(ctx context.Context) {
 			backfill = backfillFor(gap)
 		}
 		s.status(StreamStatus{State: StreamConnecting, Attempt: attempt, Backfill: backfill})
+		began := s.clock.Now()
 		res := s.connect(ctx, attempt, backfill, attempt == 1, lost, gap, &lastByte)
 		if ctx.Err() != nil {
 			s.finish(ctx.Err())
@@ -267,18 +268,32 @@ func (s *Stream) run(ctx context.Context) {
 			lost = true
 			s.status(StreamStatus{State: StreamDisconnected, Attempt: attempt, Err: res.err})
 		}
-		delay := time.Duration(0)
-		if res.delivered {
-			backoff.Reset() // an established connection dropped: reconnect at once
-		} else {
-			delay = backoff.Next(res.class, res.atLeast)
-		}
+		delay := reconnectDelay(&backoff, res, s.clock.Now().Sub(began))
 		s.status(StreamStatus{State: StreamWaiting, Attempt: attempt, Err: res.err, Class: res.class, Wait: delay})
 		if err := s.clock.Sleep(ctx, delay); err != nil {
 			s.finish(err)
 			return
 		}
 	}
+}
+
+// reconnectDelay is the wait after a connection that ended with res after
+// lived. An established connection that delivered and lived at least
+// StreamStableAfter dropped: reconnect at once (X's schedule). One that
+// ended sooner counts as a network failure, whatever it delivered: a
+// server (or anyone able to reset connections) that ends every connection
+// after its first line would otherwise make the stream reconnect in a
+// tight loop, each reconnection costing the consumer a full
+// reconciliation.
+func reconnectDelay(b *StreamBackoff, res attemptResult, lived time.Duration) time.Duration {
+	switch {
+	case res.delivered && lived >= StreamStableAfter:
+		b.Reset()
+		return 0
+	case res.delivered:
+		return b.Next(FailureNetwork, 0)
+	}
+	return b.Next(res.class, res.atLeast)
 }
 
 func (s *Stream) finish(err error) {

@@ -6,7 +6,8 @@ import (
 )
 
 // The reconnect schedule of X's "Handling disconnections" page: once an
-// established connection drops, reconnect at once; when that fails, back
+// established connection drops, reconnect at once (here: one that lasted
+// StreamStableAfter; see Stream); when that fails, back
 // off linearly by 250 ms up to 16 s for network errors, exponentially from
 // 5 s up to 320 s for HTTP errors, and exponentially from 1 minute for
 // HTTP 429. The page sets no cap on the 429 schedule; StreamBackoff caps it
@@ -27,6 +28,10 @@ const (
 	// off for that long with one answer. After it the stream asks again,
 	// at most once per StreamMaxWait while the server keeps refusing.
 	StreamMaxWait = StreamRateMax
+	// StreamStableAfter is how long a connection must last for its drop to
+	// be reconnected at once; one that ends sooner, even after delivering
+	// lines, backs off on the network schedule.
+	StreamStableAfter = 30 * time.Second
 )
 
 // FailureClass says which reconnect schedule a failure follows.
@@ -81,7 +86,8 @@ func (b *StreamBackoff) Next(class FailureClass, atLeast time.Duration) time.Dur
 }
 
 // Reset forgets past failures: called when a connection has delivered
-// data, after which the next drop reconnects at once.
+// data and lasted StreamStableAfter, after which the next drop reconnects
+// at once.
 func (b *StreamBackoff) Reset() { *b = StreamBackoff{} }
 
 func exponential(base, ceiling time.Duration, n int) time.Duration {

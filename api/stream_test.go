@@ -184,10 +184,13 @@ func TestStreamBackoffSchedule(t *testing.T) {
 }
 
 // TestStreamReconnectSchedule drives a server through HTTP errors, 429s
-// and refused connections, then a connection that delivers and drops:
-// the client waits as documented, reconnects at once after the drop and
-// asks for backfill covering the gap.
+// and refused connections, then a connection that delivers, lasts
+// StreamStableAfter and drops: the client waits as documented, reconnects
+// at once after the drop and asks for backfill covering the gap. (One that
+// drops sooner backs off: TestAttacks/activity-stream-drops-after-keepalive
+// in internal/attacks.)
 func TestStreamReconnectSchedule(t *testing.T) {
+	clk := newStreamClock()
 	var mu sync.Mutex
 	var queries []string
 	step := 0
@@ -216,7 +219,8 @@ func TestStreamReconnectSchedule(t *testing.T) {
 			}
 		case n == 7:
 			w.WriteHeader(200)
-			fmt.Fprintf(w, evLine+"\n", 1) // delivered, then the server drops it
+			clk.Advance(api.StreamStableAfter) // a stable connection (the watchdog is set longer)
+			fmt.Fprintf(w, evLine+"\n", 1)     // delivered, then the server drops it
 		default:
 			w.WriteHeader(200)
 			fmt.Fprintf(w, evLine+"\n", 2)
@@ -225,12 +229,11 @@ func TestStreamReconnectSchedule(t *testing.T) {
 		}
 	})
 	c, _ := streamClient(t, h)
-	clk := newStreamClock()
 	log := newStatusLog()
 	ctx := testCtx(t)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := c.ActivityStream(sctx, &api.StreamOptions{Clock: clk, OnStatus: log.record, BackfillMinutes: 2})
+	s, err := c.ActivityStream(sctx, &api.StreamOptions{Clock: clk, OnStatus: log.record, BackfillMinutes: 2, IdleTimeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

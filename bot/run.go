@@ -68,6 +68,7 @@ func (b *Bot) Run(ctx context.Context, src Source) error {
 	var fatal atomic.Pointer[error]
 	events, err := src.Open(sctx, b.e.UserID(), Hooks{
 		Resync:    f.Resync,
+		Missed:    f.Missed,
 		Connected: b.connected.Store,
 		Error:     b.reportError,
 		Fatal: func(err error) {

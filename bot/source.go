@@ -13,8 +13,13 @@ import (
 // Hooks connect a Source to the bot.
 type Hooks struct {
 	// Resync asks for a full reconciliation with /events: call it after a
-	// reconnection or a skipped line, when events may have been lost.
+	// reconnection, when events may have been lost.
 	Resync func()
+	// Missed reports a delivery the source could not read (a skipped
+	// line): a full reconciliation, at most once per reconciliation
+	// period, so that junk lines cannot each buy one. Nil in Hooks made
+	// by hand: call Resync then.
+	Missed func()
 	// Connected reports whether the transport is up (readiness).
 	Connected func(bool)
 	// Error reports a failure the source recovers from.
@@ -99,6 +104,15 @@ type StreamSource struct {
 	Options api.StreamOptions
 }
 
+// missed calls Missed, or Resync when it is not set.
+func (h Hooks) missed() {
+	if h.Missed != nil {
+		h.Missed()
+		return
+	}
+	h.Resync()
+}
+
 // Stream returns the Activity stream source (see StreamSource).
 func Stream(app, user *api.Client) *StreamSource { return &StreamSource{App: app, User: user} }
 
@@ -126,7 +140,7 @@ func (s *StreamSource) Open(ctx context.Context, userID string, h Hooks) (<-chan
 			h.Connected(false)
 			h.Error(fmt.Errorf("bot: stream disconnected: %w", st.Err))
 		case api.StreamSkipped:
-			h.Resync()
+			h.missed()
 			h.Error(st.Err)
 		case api.StreamProblem:
 			h.Error(st.Err)

@@ -278,7 +278,10 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 // Reconcile syncs (see Sync) every conversation Deliver stored events
 // in since the last Reconcile, and the conversations named in also,
 // passing fn the events the pushes missed. A conversation whose sync fails
-// stays pending for the next call.
+// stays pending for the next call, unless the server answered that it does
+// not exist or is not this account's to read (HTTP 404 or 403): which
+// conversation a push names is the server's claim, and a pushed id it then
+// disowns is not asked for again in every later round.
 func (e *Engine) Reconcile(ctx context.Context, fn func(*event.Event) error, also ...string) ([]*SyncResult, error) {
 	e.live.markPending(also...)
 	return e.reconcile(ctx, e.live.takePending(), fn)
@@ -294,7 +297,9 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
-			e.live.markPending(id)
+			if !disowned(err) {
+				e.live.markPending(id)
+			}
 			if ctx.Err() != nil {
 				e.live.markPending(ids[i+1:]...)
 				break
@@ -302,6 +307,12 @@ func (e *Engine) reconcile(ctx context.Context, ids []string, fn func(*event.Eve
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// disowned reports a sync that failed because the server says the
+// conversation does not exist or is not the account's to read.
+func disowned(err error) bool {
+	return errors.Is(err, api.ErrNotFound) || errors.Is(err, api.ErrForbidden)
 }
 
 // rosterFor refuses (xchat.ErrRosterUnknown) a pushed event for a group whose

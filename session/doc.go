@@ -173,8 +173,9 @@
 // not from those who held that place or right before it), what a member
 // such a change let in signed above it is marked failed (xchat.ErrNotMember),
 // so is what an admin it named did above it as an admin
-// (xchat.ErrNotAuthorized), and a title it set is undone (the title is the one verified changes set
-// last). A group change above it is read against the roster it leaves: a
+// (xchat.ErrNotAuthorized), and the title, avatar or screen-capture
+// setting it set is undone (each is the one verified changes set last:
+// this account's member adds sign them as the group's). A group change above it is read against the roster it leaves: a
 // member add this account read as adding nobody (the member it removes
 // still held) re-admits her, a signed list still naming whom it took as a
 // member or an admin does not fit there (xchat.ErrRosterDivergence, as on a

@@ -324,6 +324,12 @@ func (e *Engine) addMembers(ctx context.Context, srv Server, sg *signer, cid str
 		return err
 	}
 	defer unlock()
+	// The roster, title and settings the add signs are read after any
+	// walk late changes wait for (AddMembers syncs first, which runs it;
+	// this keeps addMembers right on its own).
+	if err := e.settleLatePending(ctx, cid); err != nil {
+		return err
+	}
 	rec, err := e.store.Conversation(ctx, cid)
 	if errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)

@@ -12,7 +12,6 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
-	"github.com/xchat-go/xchat/wire"
 )
 
 // Late re-judging. The design (why the walk exists, its state, records,
@@ -129,8 +128,9 @@ func takenFrom(g *event.GroupChange, self string) []string {
 //     named does above it that needs an admin, until a signed admin add
 //     restores her, fails (xchat.ErrNotAuthorized), and a member add whose
 //     admin list names her does not fit. What it took
-//     away stays taken (the safe direction). A title it set is undone:
-//     the title becomes the one verified changes set last (restoreTitle).
+//     away stays taken (the safe direction). What it set of the group's
+//     details is undone: the title, avatar and screen-capture setting
+//     become those verified changes set last (restoreSettings).
 //
 //   - a group change above such a change is read against the roster the
 //     change leaves (rejudge.reread): a member add naming among its
@@ -185,8 +185,8 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 	if err := j.takeBack(ctx, e, tx); err != nil {
 		return nil, nil, err
 	}
-	if j.retitle {
-		if err := e.restoreTitle(ctx, tx, cid); err != nil {
+	if j.resettle {
+		if err := e.restoreSettings(ctx, tx, cid); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -233,8 +233,9 @@ type rejudge struct {
 	found                   []event.Anomaly
 	// causes maps the sequence id of each event the walk failed to why.
 	causes map[string]error
-	// retitle: a failed group change set the title (see restoreTitle).
-	retitle bool
+	// resettle: a failed group change set the group's title, avatar or
+	// screen-capture setting (see restoreSettings).
+	resettle bool
 	// distrusted are the keys the walk no longer trusts (distrustKey).
 	distrusted []distrustedKey
 }
@@ -366,8 +367,8 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 			return err
 		}
 	}
-	if en.Group != nil && setsTitle(en.Group.Kind) {
-		j.retitle = true // the title it set is undone
+	if en.Group != nil && setsSettings(en.Group.Kind) {
+		j.resettle = true // what it set is undone
 	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
@@ -708,81 +709,4 @@ func distrustKey(ctx context.Context, tx keystore.Tx, cid, version, maker string
 		return false, fmt.Errorf("session: storing conversation key: %w", err)
 	}
 	return true, nil
-}
-
-// setsTitle reports whether a group change of kind may set the title.
-func setsTitle(kind event.GroupChangeKind) bool {
-	return kind == event.GroupCreated || kind == event.GroupTitleChanged || kind == event.GroupMembersAdded
-}
-
-// restoreTitle sets cid's title to the one its verified group changes set
-// last, in transcript order (none: no title), after re-judging failed a
-// change that set it: a title a removed member set above her removal is
-// not the group's.
-func (e *Engine) restoreTitle(ctx context.Context, tx keystore.Tx, cid string) error {
-	cipher, version, err := lastTitle(ctx, tx, cid)
-	if err != nil {
-		return err
-	}
-	c, err := e.conversationRecord(ctx, tx, cid)
-	if err != nil {
-		return err
-	}
-	m := loadMeta(c)
-	m.Title, m.TitleCipher = "", cipher
-	if cipher != "" {
-		m.Title = e.decryptTitle(ctx, tx, cid, version, cipher)
-	}
-	c.Meta = m.encode()
-	c.UpdatedAt = e.now()
-	return tx.PutConversation(ctx, c)
-}
-
-// lastTitle returns the wire title (and its key version) of the newest
-// verified group change of cid that sets one, as applyGroupChange reads
-// them: a create's or a member add's title when present, a title change's
-// always.
-func lastTitle(ctx context.Context, tx keystore.Tx, cid string) (cipher, version string, err error) {
-	after := ""
-	for {
-		evs, err := tx.Events(ctx, cid, after, rejudgePage)
-		if err != nil {
-			return "", "", fmt.Errorf("session: reading history: %w", err)
-		}
-		for i := range evs {
-			if t, v, ok := titleOf(cid, &evs[i]); ok {
-				cipher, version = t, v
-			}
-			evs[i].Body.Zero()
-		}
-		if len(evs) < rejudgePage {
-			return cipher, version, nil
-		}
-		after = evs[len(evs)-1].SequenceID
-	}
-}
-
-// titleOf returns the wire title a stored, verified group change sets.
-func titleOf(cid string, ev *keystore.StoredEvent) (title, version string, ok bool) {
-	if !ev.Verified {
-		return "", "", false
-	}
-	en := entryFromStored(cid, ev)
-	if en.Group == nil || !setsTitle(en.Group.Kind) {
-		return "", "", false
-	}
-	me, err := wire.DecodeMessageEvent(ev.Raw)
-	if err != nil || me.GetDetail().GetGroupChangeEvent().GetGroupChange() == nil {
-		return "", "", false
-	}
-	gc := me.GetDetail().GetGroupChangeEvent().GetGroupChange()
-	switch {
-	case gc.GroupTitleChange != nil:
-		return gc.GroupTitleChange.GetCustomTitle(), en.Group.KeyVersion, true
-	case gc.GroupCreate != nil && gc.GroupCreate.GetTitle() != "":
-		return gc.GroupCreate.GetTitle(), en.Group.KeyVersion, true
-	case gc.GroupMemberAdd != nil && gc.GroupMemberAdd.GetCurrentTitle() != "":
-		return gc.GroupMemberAdd.GetCurrentTitle(), en.Group.KeyVersion, true
-	}
-	return "", "", false
 }

@@ -251,7 +251,8 @@ func (u *segmentUploader) flush() error {
 // not match the announced size fails with xchat.ErrMediaTruncated; a download
 // whose connection fails midway fails with the server's error (for the API
 // server, one matching io.ErrUnexpectedEOF when the body ends short of its
-// Content-Length), never with what arrived.
+// Content-Length), never with what arrived. DownloadMediaTo is the
+// streaming form, for media saved to a file.
 //
 // The blob is sealed under the conversation key and the signed attachment
 // names it only by hash key and size, so a blob of the same size sealed
@@ -259,6 +260,69 @@ func (u *segmentUploader) flush() error {
 // holder of the key uploaded) decrypts just as well: the server can swap it
 // in, and DownloadMedia cannot tell (a protocol limit; see SECURITY.md).
 func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) ([]byte, error) {
+	d, err := e.openMediaDownload(ctx, id, att, keyVersion, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	out, err := d.plain.ReadAllHint(mediaSizeHint(att.FilesizeBytes, d.limit))
+	if err := d.check(err, int64(len(out))); err != nil {
+		// Whatever the decryptor made of the bytes (a cut after the header
+		// decrypts as an empty file), the failure is the answer.
+		clear(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+// DownloadMediaTo is DownloadMedia writing the plaintext to w as it
+// arrives instead of returning it, and returns the number of bytes
+// written. It holds one frame (1 KiB) of the media at a time: each frame
+// is written to w, in one Write, only after it authenticated, so w
+// should buffer (a bufio.Writer around a file). It makes DownloadMedia's
+// checks and fails with the same errors, but the checks that need the
+// whole stream (a FINAL frame, the announced size, a connection that did
+// not fail) can only fail at the end, after w has received the frames that
+// came before. A failure of w stops the download with w's error.
+//
+// On any error, discard everything written to w: it is a prefix of the
+// stream (authenticated frames, but possibly of a stream cut short or of
+// another blob the server served in its place), never the file. Write to
+// a temporary file and rename it into place only when DownloadMediaTo
+// returns nil, as the xchat CLI's "media get" does. What a nil error
+// proves is what DownloadMedia's result proves (see its note on blobs of
+// the same size under the same key).
+func (e *Engine) DownloadMediaTo(ctx context.Context, w io.Writer, id string, att *event.MediaAttachment, keyVersion string, limit int64) (int64, error) {
+	if w == nil {
+		return 0, fmt.Errorf("%w: no writer", xchat.ErrInvalidArgument)
+	}
+	d, err := e.openMediaDownload(ctx, id, att, keyVersion, limit)
+	if err != nil {
+		return 0, err
+	}
+	defer d.close()
+	sink := &mediaSink{w: w}
+	n, err := d.plain.WriteTo(sink)
+	if sink.err != nil {
+		return n, fmt.Errorf("session: writing media: %w", sink.err)
+	}
+	return n, d.check(err, n)
+}
+
+// mediaDownload is a media download in progress: the server's body, cut
+// at the limit and counted, and the decryptor reading it.
+type mediaDownload struct {
+	att     *event.MediaAttachment
+	limit   int64
+	body    io.ReadCloser
+	counted *countingReader
+	plain   *secretstream.Reader
+}
+
+// openMediaDownload checks the attachment, reads the conversation key of
+// keyVersion and opens the download of the attachment's blob, cut at
+// limit (0: the ciphertext of the largest file Send uploads).
+func (e *Engine) openMediaDownload(ctx context.Context, id string, att *event.MediaAttachment, keyVersion string, limit int64) (*mediaDownload, error) {
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err
@@ -270,6 +334,29 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	if err != nil {
 		return nil, err
 	}
+	key, err := e.mediaKey(ctx, cid, keyVersion)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Zero()
+	if limit <= 0 {
+		limit = secretstream.EncryptedSize(maxMediaBytes)
+	}
+	rc, err := srv.MediaDownload(ctx, api.ConversationPathID(cid), att.MediaHashKey)
+	if err != nil {
+		return nil, fmt.Errorf("session: downloading media: %w", err)
+	}
+	counted := &countingReader{r: io.LimitReader(rc, limit)}
+	r, err := secretstream.NewReader(counted, key[:]) // copies the key
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("session: media: %w", err)
+	}
+	return &mediaDownload{att: att, limit: limit, body: rc, counted: counted, plain: r}, nil
+}
+
+// mediaKey reads the conversation key of keyVersion for cid.
+func (e *Engine) mediaKey(ctx context.Context, cid, keyVersion string) (*crypto.ConversationKey, error) {
 	k, err := e.store.ConversationKey(ctx, cid, keyVersion)
 	if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrInvalid) {
 		return nil, fmt.Errorf("%w: version %q of %s", xchat.ErrNoConversationKey, keyVersion, cid)
@@ -279,40 +366,51 @@ func (e *Engine) DownloadMedia(ctx context.Context, id string, att *event.MediaA
 	}
 	key := crypto.ConversationKey(k.Key)
 	k.Key.Zero()
-	defer key.Zero()
-	if limit <= 0 {
-		limit = secretstream.EncryptedSize(maxMediaBytes)
-	}
-	rc, err := srv.MediaDownload(ctx, api.ConversationPathID(cid), att.MediaHashKey)
-	if err != nil {
-		return nil, fmt.Errorf("session: downloading media: %w", err)
-	}
-	defer rc.Close()
-	counted := &countingReader{r: io.LimitReader(rc, limit)}
-	r, err := secretstream.NewReader(counted, key[:])
-	if err != nil {
-		return nil, fmt.Errorf("session: media: %w", err)
-	}
-	out, err := r.ReadAllHint(mediaSizeHint(att.FilesizeBytes, limit))
-	if counted.err != nil {
-		// The connection failed: whatever the decryptor made of the bytes
-		// before it (a cut after the header decrypts as an empty file), the
-		// failure is the answer.
-		clear(out)
-		return nil, fmt.Errorf("session: downloading media: %w", counted.err)
+	return &key, nil
+}
+
+// check judges a finished download that decrypted plain bytes and ended
+// with err (nil: the stream ended complete): a failed connection is the
+// answer whatever the decryptor made of the bytes before it, then a
+// decryption failure, then an announced size that matches neither the
+// bytes downloaded nor the plaintext.
+func (d *mediaDownload) check(err error, plain int64) error {
+	if d.counted.err != nil {
+		return fmt.Errorf("session: downloading media: %w", d.counted.err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("session: decrypting media: %w", err)
+		return fmt.Errorf("session: decrypting media: %w", err)
 	}
 	// A stream cut down to its header decrypts as an empty file; only the
 	// announced size (of the encrypted blob, or of the plaintext as some
 	// clients write it) tells the two apart.
-	if n := att.FilesizeBytes; n > 0 && n != counted.n && n != int64(len(out)) {
-		clear(out)
-		return nil, fmt.Errorf("%w: downloaded %d encrypted bytes (%d plain), the attachment announces %d",
-			xchat.ErrMediaTruncated, counted.n, len(out), n)
+	if n := d.att.FilesizeBytes; n > 0 && n != d.counted.n && n != plain {
+		return fmt.Errorf("%w: downloaded %d encrypted bytes (%d plain), the attachment announces %d",
+			xchat.ErrMediaTruncated, d.counted.n, plain, n)
 	}
-	return out, nil
+	return nil
+}
+
+// close closes the server's body.
+func (d *mediaDownload) close() { d.body.Close() }
+
+// mediaSink passes writes to w and keeps w's first failure, to tell it
+// from the download's.
+type mediaSink struct {
+	w   io.Writer
+	err error
+}
+
+// Write writes p to w.
+func (s *mediaSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // mediaSizeHint is the plaintext size DownloadMedia expects from an

@@ -46,20 +46,20 @@ func TestMediaRoundTrip(t *testing.T) {
 	if att.Filename != "pic.png" || att.Width != 640 || att.Type != event.MediaImage {
 		t.Fatalf("attachment %+v", att)
 	}
-	got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0)
-	if err != nil {
-		t.Fatalf("DownloadMedia: %v", err)
+	d := downloadBoth(ctx, t, bob.e, sent.ConversationID, att, en.KeyVersion, 0)
+	if d.err != nil {
+		t.Fatalf("DownloadMedia: %v", d.err)
 	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("media differs: %d vs %d bytes", len(got), len(data))
+	if !bytes.Equal(d.got, data) {
+		t.Fatalf("media differs: %d vs %d bytes", len(d.got), len(data))
 	}
 	// A wrong key version does not decrypt.
 	if _, err := alice.e.Rotate(ctx, sent.ConversationID); err != nil {
 		t.Fatal(err)
 	}
 	c := testutil.Must(alice.e.Conversation(ctx, sent.ConversationID))(t)
-	if _, err := alice.e.DownloadMedia(ctx, sent.ConversationID, att, c.KeyVersion, 0); err == nil {
-		t.Fatal("media decrypted under the wrong key")
+	if d := downloadBoth(ctx, t, alice.e, sent.ConversationID, att, c.KeyVersion, 0); !errors.Is(d.err, secretstream.ErrDecrypt) || len(d.wrote) != 0 {
+		t.Fatalf("under the wrong key: wrote %d bytes, %v, want secretstream.ErrDecrypt", len(d.wrote), d.err)
 	}
 }
 
@@ -85,19 +85,22 @@ func (m *mediaTamper) MediaDownload(ctx context.Context, conv, hash string) (io.
 func TestMediaTruncation(t *testing.T) {
 	ctx := ctxT(t)
 	var mt *mediaTamper
-	bob, cid, att, version, _ := sentMedia(t, 3000, func(s Server) Server { mt = &mediaTamper{Server: s, cut: 1 << 30}; return mt })
+	bob, cid, att, version, data := sentMedia(t, 3000, func(s Server) Server { mt = &mediaTamper{Server: s, cut: 1 << 30}; return mt })
 	if att.FilesizeBytes != 3075 {
 		t.Fatalf("filesize_bytes %d, want the encrypted size 3075", att.FilesizeBytes)
 	}
-	for _, cut := range []int{24, 24 + 1041, 3074} {
-		mt.cut = cut
-		if got, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); err == nil {
-			t.Fatalf("cut at %d: accepted %d bytes", cut, len(got))
+	for _, c := range []struct {
+		cut, frames int // frames: written by DownloadMediaTo before the failure
+		want        error
+	}{
+		{24, 0, xchat.ErrMediaTruncated}, {24 + 1041, 0, secretstream.ErrTruncated},
+		{24 + 2*1041, 1, secretstream.ErrTruncated}, {3074, 2, secretstream.ErrDecrypt},
+	} {
+		mt.cut = c.cut
+		d := downloadBoth(ctx, t, bob.e, cid, &att, version, 0)
+		if !errors.Is(d.err, c.want) || !bytes.Equal(d.wrote, data[:c.frames*secretstream.ChunkSize]) {
+			t.Errorf("cut at %d: wrote %d bytes, %v, want %v after %d frames", c.cut, len(d.wrote), d.err, c.want, c.frames)
 		}
-	}
-	mt.cut = 24
-	if _, err := bob.e.DownloadMedia(ctx, cid, &att, version, 0); !errors.Is(err, xchat.ErrMediaTruncated) {
-		t.Fatalf("header-only: %v", err)
 	}
 }
 
@@ -192,6 +195,11 @@ func TestMediaAnnouncedSize(t *testing.T) {
 		if alloc > bound {
 			t.Errorf("announced %d, limit %d: allocated %d bytes, want at most %d", c.announced, c.limit, alloc, bound)
 		}
+		// The streaming form writes the whole (authenticated) file before
+		// the size check at the end refuses it.
+		if d := downloadBoth(ctx, t, bob.e, cid, &a, version, c.limit); (d.err == nil) != c.ok || !bytes.Equal(d.wrote, data) {
+			t.Errorf("announced %d, limit %d: DownloadMediaTo wrote %d bytes, %v", c.announced, c.limit, len(d.wrote), d.err)
+		}
 	}
 }
 
@@ -226,20 +234,21 @@ func TestMediaRejects(t *testing.T) {
 		for _, at := range []int{0, 10, secretstream.HeaderSize, secretstream.HeaderSize + 100,
 			secretstream.HeaderSize + secretstream.EncryptedChunkSize - 1, int(enc) - 1} {
 			mf.at = at
-			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
-			if !errors.Is(err, secretstream.ErrDecrypt) || got != nil {
-				t.Errorf("announced %d, bit %d flipped: %d bytes, %v, want xchat.ErrDecrypt", announced, at, len(got), err)
+			d := downloadBoth(ctx, t, bob.e, cid, &a, version, 0)
+			frames := max(at-secretstream.HeaderSize, 0) / secretstream.EncryptedChunkSize // before the flipped one
+			if !errors.Is(d.err, secretstream.ErrDecrypt) || !bytes.Equal(d.wrote, data[:frames*secretstream.ChunkSize]) {
+				t.Errorf("announced %d, bit %d flipped: wrote %d bytes, %v, want xchat.ErrDecrypt after %d frames", announced, at, len(d.wrote), d.err, frames)
 			}
 		}
 		mf.at = -1
 		for _, limit := range []int64{enc - 1, enc - 100, secretstream.HeaderSize + secretstream.EncryptedChunkSize, 30} {
-			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, limit)
-			if err == nil || got != nil {
-				t.Errorf("announced %d, limit %d: %d bytes, %v, want an error", announced, limit, len(got), err)
+			d := downloadBoth(ctx, t, bob.e, cid, &a, version, limit)
+			if d.err == nil || !bytes.HasPrefix(data, d.wrote) || int64(len(d.wrote)) > limit {
+				t.Errorf("announced %d, limit %d: wrote %d bytes, %v, want an error", announced, limit, len(d.wrote), d.err)
 			}
 		}
-		if got, err := bob.e.DownloadMedia(ctx, cid, &a, version, enc); (err == nil) != (announced != 1<<40) || (err == nil && !bytes.Equal(got, data)) {
-			t.Errorf("announced %d, limit exactly the blob: %d bytes, %v", announced, len(got), err)
+		if d := downloadBoth(ctx, t, bob.e, cid, &a, version, enc); (d.err == nil) != (announced != 1<<40) || !bytes.Equal(d.wrote, data) {
+			t.Errorf("announced %d, limit exactly the blob: wrote %d bytes, %v", announced, len(d.wrote), d.err)
 		}
 	}
 }
@@ -273,9 +282,8 @@ func TestMediaDownloadHoldsOnlyPlaintext(t *testing.T) {
 func TestMediaDownloadNotFound(t *testing.T) {
 	bob, cid, att, version, _ := sentMedia(t, 100, nil)
 	att.MediaHashKey = "nosuchblob"
-	got, err := bob.e.DownloadMedia(ctxT(t), cid, &att, version, 0)
-	if !errors.Is(err, api.ErrNotFound) || got != nil {
-		t.Fatalf("%d bytes, %v, want api.ErrNotFound", len(got), err)
+	if d := downloadBoth(ctxT(t), t, bob.e, cid, &att, version, 0); !errors.Is(d.err, api.ErrNotFound) || len(d.wrote) != 0 {
+		t.Fatalf("wrote %d bytes, %v, want api.ErrNotFound", len(d.wrote), d.err)
 	}
 }
 
@@ -328,25 +336,29 @@ func TestMediaDownloadConnectionCut(t *testing.T) {
 		c := testutil.Must(api.New(api.WithBaseURL(srv.URL), api.WithBearerToken(bob.token), api.WithHTTPClient(srv.Client())))(t)
 		via.media = NewAPIServer(c)
 		for _, a := range []*event.MediaAttachment{att, &unsized} {
-			got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, a, en.KeyVersion, 0)
-			if !errors.Is(err, io.ErrUnexpectedEOF) || got != nil {
-				t.Errorf("cut after %d of %d bytes, announcing %d: %d bytes, %v, want io.ErrUnexpectedEOF",
-					cut, att.FilesizeBytes, a.FilesizeBytes, len(got), err)
+			d := downloadBoth(ctx, t, bob.e, sent.ConversationID, a, en.KeyVersion, 0)
+			if !errors.Is(d.err, io.ErrUnexpectedEOF) || !bytes.HasPrefix(data, d.wrote) {
+				t.Errorf("cut after %d of %d bytes, announcing %d: wrote %d bytes, %v, want io.ErrUnexpectedEOF",
+					cut, att.FilesizeBytes, a.FilesizeBytes, len(d.wrote), d.err)
 			}
 		}
 		srv.Close()
 	}
 	via.media = via.Server
-	if got, err := bob.e.DownloadMedia(ctx, sent.ConversationID, att, en.KeyVersion, 0); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("uncut: %d bytes, %v", len(got), err)
+	if d := downloadBoth(ctx, t, bob.e, sent.ConversationID, att, en.KeyVersion, 0); d.err != nil || !bytes.Equal(d.got, data) {
+		t.Fatalf("uncut: %d bytes, %v", len(d.got), d.err)
 	}
 }
 
 // mediaRewrite serves every media download rewritten by fn, which also
-// sees the server, to fetch other blobs from.
+// sees the server, to fetch other blobs from; with endless set, an endless
+// run of bytes follows what fn returns. read counts the bytes the last
+// download read of it.
 type mediaRewrite struct {
 	Server
-	fn func(srv Server, blob []byte) []byte
+	fn      func(srv Server, blob []byte) []byte
+	endless bool
+	read    int64
 }
 
 func (m *mediaRewrite) MediaDownload(ctx context.Context, conv, hash string) (io.ReadCloser, error) {
@@ -359,16 +371,49 @@ func (m *mediaRewrite) MediaDownload(ctx context.Context, conv, hash string) (io
 	if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(bytes.NewReader(m.fn(m.Server, b))), nil
+	var body io.Reader = bytes.NewReader(m.fn(m.Server, b))
+	if m.endless {
+		body = io.MultiReader(body, endlessReader{})
+	}
+	m.read = 0
+	return io.NopCloser(readCounter{r: body, n: &m.read}), nil
+}
+
+// readCounter adds the bytes read through it to *n.
+type readCounter struct {
+	r io.Reader
+	n *int64
+}
+
+func (c readCounter) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	*c.n += int64(k)
+	return k, err
+}
+
+// endlessReader never ends: every Read fills its buffer.
+type endlessReader struct{}
+
+func (endlessReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i*31 + 7)
+	}
+	return len(p), nil
 }
 
 // TestMediaHostileServer: the server chooses the bytes it serves, but a
 // blob whose frames it reordered, dropped, repeated or spliced in from
 // another blob sealed under the same key, or a blob under another header,
 // fails authentication (xchat's secretstream.ErrDecrypt) or the framing
-// (ErrTruncated, ErrDataAfterFinal), and one of another size fails the
-// signed size (xchat.ErrMediaTruncated); none returns data. (A blob of the
-// same size under the same key cannot be told apart: see DownloadMedia.)
+// (ErrTruncated, ErrDataAfterFinal), one of another size (a smaller blob,
+// a prefix) fails the signed size (xchat.ErrMediaTruncated), and an endless
+// body fails at its first frame that is not the blob's, read no further.
+// Both forms fail alike: DownloadMedia returns no data, and DownloadMediaTo
+// has written exactly the frames that authenticated before the failure
+// (which its caller must discard). A blob of the same size under the same
+// key cannot be told apart by either form (see DownloadMedia), and with no
+// size announced neither can a smaller whole blob or a blob cut to its
+// header (an empty file).
 func TestMediaHostileServer(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNet(t)
@@ -376,17 +421,17 @@ func TestMediaHostileServer(t *testing.T) {
 	rw := &mediaRewrite{}
 	bob := n.userWith("bob", func(s Server) Server { rw.Server = s; return rw })
 	var cid string
-	send := func(size int, seed byte) (*event.MediaAttachment, string) {
+	send := func(size int, seed byte) (*event.MediaAttachment, string, []byte) {
 		data := bytes.Repeat([]byte{seed}, size)
 		sent := testutil.Must(alice.e.Send(ctx, bob.id, Outgoing{Media: &Media{Data: bytes.NewReader(data), Size: int64(size), Filename: "f.bin"}}))(t)
 		cid = sent.ConversationID
 		en := findEntry(t, testutil.Must(bob.e.Sync(ctx, cid, nil))(t).Entries, sent.SequenceID)
-		return en.Attachments[0].Media, en.KeyVersion
+		return en.Attachments[0].Media, en.KeyVersion, data
 	}
 	const size = 4*secretstream.ChunkSize + 100 // four full frames and a FINAL one
-	att, version := send(size, 'a')
-	other, otherVersion := send(size, 'b')
-	small, _ := send(size-secretstream.ChunkSize, 'c')
+	att, version, plain := send(size, 'a')
+	other, otherVersion, otherPlain := send(size, 'b')
+	small, _, smallPlain := send(size-secretstream.ChunkSize, 'c')
 	if version != otherVersion {
 		t.Fatalf("the two blobs are under key versions %q and %q, want one", version, otherVersion)
 	}
@@ -395,49 +440,73 @@ func TestMediaHostileServer(t *testing.T) {
 		defer rc.Close()
 		return testutil.Must(io.ReadAll(rc))(t)
 	}
-	const h, f = secretstream.HeaderSize, secretstream.EncryptedChunkSize
+	const h, f, c = secretstream.HeaderSize, secretstream.EncryptedChunkSize, secretstream.ChunkSize
 	frame := func(b []byte, i int) []byte { return b[h+i*f : min(h+(i+1)*f, len(b))] }
-	for _, c := range []struct {
-		name string
-		fn   func(srv Server, b []byte) []byte
-		want error
+	for _, tc := range []struct {
+		name    string
+		fn      func(srv Server, b []byte) []byte
+		endless bool
+		want    error  // announcing the blob's size
+		served  []byte // the plaintext of the stream the frames that authenticate belong to
+		wrote   int    // bytes of it DownloadMediaTo writes
+		// unsized: with no size announced, the download succeeds with all
+		// of served (else it fails as announced).
+		unsized bool
 	}{
-		{"frames 0 and 1 swapped", func(_ Server, b []byte) []byte {
+		{name: "frames 0 and 1 swapped", fn: func(_ Server, b []byte) []byte {
 			return slices.Concat(b[:h], frame(b, 1), frame(b, 0), b[h+2*f:])
-		}, secretstream.ErrDecrypt},
-		{"frames 2 and 3 swapped", func(_ Server, b []byte) []byte {
+		}, want: secretstream.ErrDecrypt},
+		{name: "frames 2 and 3 swapped", fn: func(_ Server, b []byte) []byte {
 			return slices.Concat(b[:h+2*f], frame(b, 3), frame(b, 2), b[h+4*f:])
-		}, secretstream.ErrDecrypt},
-		{"frame 1 dropped", func(_ Server, b []byte) []byte { return slices.Concat(b[:h+f], b[h+2*f:]) }, secretstream.ErrDecrypt},
-		{"frame 1 repeated", func(_ Server, b []byte) []byte { return slices.Concat(b[:h+2*f], frame(b, 1), b[h+2*f:]) }, secretstream.ErrDecrypt},
-		{"FINAL frame dropped", func(_ Server, b []byte) []byte { return b[:h+4*f] }, secretstream.ErrTruncated},
-		{"FINAL frame repeated", func(_ Server, b []byte) []byte { return slices.Concat(b, frame(b, 4)) }, secretstream.ErrDecrypt},
-		{"frame 2 from another blob", func(srv Server, b []byte) []byte {
+		}, want: secretstream.ErrDecrypt, wrote: 2 * c},
+		{name: "frame 1 dropped", fn: func(_ Server, b []byte) []byte { return slices.Concat(b[:h+f], b[h+2*f:]) },
+			want: secretstream.ErrDecrypt, wrote: c},
+		{name: "frame 1 repeated", fn: func(_ Server, b []byte) []byte { return slices.Concat(b[:h+2*f], frame(b, 1), b[h+2*f:]) },
+			want: secretstream.ErrDecrypt, wrote: 2 * c},
+		{name: "FINAL frame dropped", fn: func(_ Server, b []byte) []byte { return b[:h+4*f] },
+			want: secretstream.ErrTruncated, wrote: 3 * c},
+		{name: "cut after frame 1 (a prefix)", fn: func(_ Server, b []byte) []byte { return b[:h+2*f] },
+			want: secretstream.ErrTruncated, wrote: c},
+		{name: "cut to the header", fn: func(_ Server, b []byte) []byte { return b[:h] },
+			want: xchat.ErrMediaTruncated, served: []byte{}, unsized: true},
+		{name: "FINAL frame repeated", fn: func(_ Server, b []byte) []byte { return slices.Concat(b, frame(b, 4)) },
+			want: secretstream.ErrDecrypt, wrote: 4 * c},
+		{name: "frame 2 from another blob", fn: func(srv Server, b []byte) []byte {
 			return slices.Concat(b[:h+2*f], frame(blob(srv, other), 2), b[h+3*f:])
-		}, secretstream.ErrDecrypt},
-		{"another blob's header", func(srv Server, b []byte) []byte { return slices.Concat(blob(srv, other)[:h], b[h:]) }, secretstream.ErrDecrypt},
-		{"a smaller blob under the same key", func(srv Server, _ []byte) []byte { return blob(srv, small) }, xchat.ErrMediaTruncated},
+		}, want: secretstream.ErrDecrypt, wrote: 2 * c},
+		{name: "another blob's header", fn: func(srv Server, b []byte) []byte { return slices.Concat(blob(srv, other)[:h], b[h:]) },
+			want: secretstream.ErrDecrypt},
+		{name: "a smaller blob under the same key", fn: func(srv Server, _ []byte) []byte { return blob(srv, small) },
+			want: xchat.ErrMediaTruncated, served: smallPlain, wrote: len(smallPlain), unsized: true},
+		{name: "a blob of the same size under the same key", fn: func(srv Server, _ []byte) []byte { return blob(srv, other) },
+			served: otherPlain, wrote: size, unsized: true},
+		{name: "FINAL frame dropped, then an endless body", fn: func(_ Server, b []byte) []byte { return b[:h+4*f] }, endless: true,
+			want: secretstream.ErrDecrypt, wrote: 4 * c},
+		{name: "the whole blob, then an endless body", fn: func(_ Server, b []byte) []byte { return b }, endless: true,
+			want: secretstream.ErrDecrypt, wrote: 4 * c},
 	} {
-		rw.fn = c.fn
+		rw.fn, rw.endless = tc.fn, tc.endless
+		served := plain
+		if tc.served != nil {
+			served = tc.served
+		}
 		for _, a := range []event.MediaAttachment{*att, {MediaHashKey: att.MediaHashKey}} {
-			got, err := bob.e.DownloadMedia(ctx, cid, &a, version, 0)
-			want := c.want
-			if a.FilesizeBytes == 0 && want == xchat.ErrMediaTruncated {
-				want = nil // with no size announced, a whole blob is a whole file
+			want, wrote := tc.want, tc.wrote
+			if a.FilesizeBytes == 0 && tc.unsized {
+				want, wrote = nil, len(served)
 			}
-			if want == nil {
-				if err != nil || len(got) != size-secretstream.ChunkSize {
-					t.Errorf("%s, no size announced: %d bytes, %v, want the smaller blob's plaintext", c.name, len(got), err)
-				}
-				continue
+			d := downloadBoth(ctx, t, bob.e, cid, &a, version, 0)
+			if !errors.Is(d.err, want) || (want == nil && d.err != nil) || !bytes.Equal(d.wrote, served[:wrote]) {
+				t.Errorf("%s (announced %d): wrote %d bytes, %v, want %v after %d bytes of the served stream",
+					tc.name, a.FilesizeBytes, len(d.wrote), d.err, want, wrote)
 			}
-			if !errors.Is(err, want) || got != nil {
-				t.Errorf("%s (announced %d): %d bytes, %v, want %v", c.name, a.FilesizeBytes, len(got), err, want)
+			if tc.endless && rw.read > h+5*f+1 {
+				t.Errorf("%s: read %d bytes of the endless body, want no more than the frame that failed (%d)", tc.name, rw.read, h+5*f+1)
 			}
 		}
 	}
-	rw.fn = nil
-	if got, err := bob.e.DownloadMedia(ctx, cid, att, version, 0); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{'a'}, size)) {
-		t.Fatalf("untampered: %d bytes, %v", len(got), err)
+	rw.fn, rw.endless = nil, false
+	if d := downloadBoth(ctx, t, bob.e, cid, att, version, 0); d.err != nil || !bytes.Equal(d.got, plain) {
+		t.Fatalf("untampered: %d bytes, %v", len(d.got), d.err)
 	}
 }

@@ -389,6 +389,100 @@ func (r *Reader) checkTag(tag Tag, last bool) error {
 	return nil
 }
 
+// WriteTo implements io.WriterTo (io.Copy uses it): it decrypts the rest
+// of the stream one frame at a time, each read into one frame-sized buffer
+// and decrypted there, and writes each frame's plaintext to w, in one
+// Write, only after the frame authenticated; it wipes the plaintext before
+// it returns. After Read, it writes what Read has not returned yet first.
+// It returns the number of plaintext bytes written and nil once the stream
+// has ended complete.
+//
+// As with Read, the stream is only known to be whole when WriteTo returns
+// nil: on any error w has received the plaintext of the frames that
+// authenticated before the failure (a prefix of the stream, whole frames
+// except where w failed), and the caller must discard it. An error of w
+// is returned wrapped, and ends the Reader.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var written int64
+	if len(r.out) > 0 {
+		n, err := r.emit(w, r.out)
+		clear(r.out)
+		r.out, written = nil, int64(n)
+		if err != nil {
+			return written, err
+		}
+	}
+	// blockSize-1 bytes of room before the frame, where its tag block is
+	// decrypted (see openInPlace), then the frame and one byte of lookahead.
+	// Each frame overwrites the last one's plaintext; what is left is wiped
+	// on return, as is a short last frame's plaintext, decrypted aside.
+	win := make([]byte, blockSize+EncryptedChunkSize)
+	defer clear(win)
+	defer clear(r.outBuf[:cap(r.outBuf)])
+	for r.err == nil {
+		var plain []byte
+		if plain, r.err = r.openFrame(win); r.err != nil {
+			break
+		}
+		n, err := r.emit(w, plain)
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
+	}
+	if r.err == io.EOF {
+		return written, nil
+	}
+	return written, r.err
+}
+
+// emit writes plain, a frame's authenticated plaintext, to w. A failure
+// of w ends the Reader.
+func (r *Reader) emit(w io.Writer, plain []byte) (int, error) {
+	n, err := w.Write(plain)
+	if err == nil && n != len(plain) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		r.err = r.fail(fmt.Errorf("secretstream: write: %w", err))
+		return n, r.err
+	}
+	return n, nil
+}
+
+// openFrame reads the next frame into win (blockSize+EncryptedChunkSize
+// bytes) after blockSize-1 bytes of room, and authenticates and decrypts it
+// there. It returns the frame's plaintext, a slice of win (or, for a short
+// last frame, of r.outBuf), or the terminal error (io.EOF on a complete
+// stream).
+func (r *Reader) openFrame(win []byte) ([]byte, error) {
+	frameLen, last, err := r.frameInto(win[blockSize-1:])
+	if err != nil {
+		return nil, err
+	}
+	mlen := frameLen - ABytes
+	var (
+		plain []byte
+		tag   Tag
+	)
+	if mlen >= 0 && aeadFits(mlen) {
+		tag, err = r.p.openInPlace(win[:blockSize+mlen+macSize], nil)
+		plain = win[blockSize : blockSize+mlen]
+	} else {
+		// A short last frame: decrypted from a copy.
+		copy(r.cur, win[blockSize-1:blockSize-1+frameLen])
+		plain, tag, err = r.p.Pull(r.outBuf[:0], r.cur[:frameLen], nil)
+	}
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	if err := r.checkTag(tag, last); err != nil {
+		clear(plain)
+		return nil, err
+	}
+	return plain, nil
+}
+
 // ReadAll decrypts the rest of the stream into one buffer and returns it
 // once the stream has ended complete (io.EOF is not an error). It is
 // ReadAllHint with no size announced: the buffer starts at 64 KiB.

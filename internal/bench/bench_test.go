@@ -75,7 +75,7 @@ func BenchmarkRotate2(b *testing.B) { benchRotate(b, 2) }
 // key checks, 50 wraps, the signature.
 func BenchmarkRotateGroup50(b *testing.B) { benchRotate(b, 50) }
 
-func benchMedia(b *testing.B, download bool) {
+func benchMedia(b *testing.B, op string) {
 	r, err := newMediaRig(newSend(b), randomBytes(1<<20))
 	if err != nil {
 		b.Fatal(err)
@@ -83,9 +83,12 @@ func benchMedia(b *testing.B, download bool) {
 	b.SetBytes(1 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		if download {
+		switch op {
+		case "download":
 			_, err = r.download()
-		} else {
+		case "downloadTo":
+			err = r.downloadTo(io.Discard)
+		default:
 			err = r.upload()
 		}
 		if err != nil {
@@ -95,10 +98,14 @@ func benchMedia(b *testing.B, download bool) {
 }
 
 // BenchmarkSendMedia1MiB is Engine.Send of 1 MiB of media against the stub.
-func BenchmarkSendMedia1MiB(b *testing.B) { benchMedia(b, false) }
+func BenchmarkSendMedia1MiB(b *testing.B) { benchMedia(b, "upload") }
 
 // BenchmarkDownloadMedia1MiB is Engine.DownloadMedia of 1 MiB from the stub.
-func BenchmarkDownloadMedia1MiB(b *testing.B) { benchMedia(b, true) }
+func BenchmarkDownloadMedia1MiB(b *testing.B) { benchMedia(b, "download") }
+
+// BenchmarkDownloadMediaTo1MiB is Engine.DownloadMediaTo of 1 MiB from
+// the stub into io.Discard.
+func BenchmarkDownloadMediaTo1MiB(b *testing.B) { benchMedia(b, "downloadTo") }
 
 // recordedConv seeds (once per process) a conversation of n messages on an
 // emulator and records it.

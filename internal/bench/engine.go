@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/xchat-go/xchat/api"
@@ -150,6 +151,13 @@ func newMediaRig(r *sendRig, plain []byte) (*mediaRig, error) {
 	if !bytes.Equal(got, plain) {
 		return nil, fmt.Errorf("bench: downloaded media differs from what was sent")
 	}
+	var streamed bytes.Buffer
+	if err := m.downloadTo(&streamed); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(streamed.Bytes(), plain) {
+		return nil, fmt.Errorf("bench: media streamed to a writer differs from what was sent")
+	}
 	return m, nil
 }
 
@@ -172,6 +180,15 @@ func (m *mediaRig) download() ([]byte, error) {
 		err = fmt.Errorf("bench: downloaded %d bytes, want %d", len(out), len(m.plain))
 	}
 	return out, err
+}
+
+// downloadTo streams the media into w (Engine.DownloadMediaTo).
+func (m *mediaRig) downloadTo(w io.Writer) error {
+	n, err := m.e.DownloadMediaTo(m.ctx, w, m.peer, &m.att, m.version, 0)
+	if err == nil && n != int64(len(m.plain)) {
+		err = fmt.Errorf("bench: streamed %d bytes, want %d", n, len(m.plain))
+	}
+	return err
 }
 
 // rotateFixture is the other participants of a rotation: the published

@@ -308,3 +308,49 @@ func TestKeyChangeBannerKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestHumanEntryCannotForgeVerdicts: what a peer signs (text, file names,
+// emoji) and what a server says (failure reasons) is shown, but it cannot
+// reorder the line with Unicode bidi controls, break it with the Unicode
+// line and paragraph separators, or carry the verdict marks only the CLI
+// may print: a line holds its own mark once, so text padded to wrap onto
+// the next terminal row cannot pass for another sender's verified line.
+func TestHumanEntryCannotForgeVerdicts(t *testing.T) {
+	forged := "ok\u202e \u2066lol\u2069\u200f\u061c\u200e\u202a\u202b\u202c\u202d\u2067\u2068" + strings.Repeat(" ", 60) +
+		"#8 2026-12-07 13:00:05 " + markOK + " 1002 (@alice)  pay mallory \u2714\u2713\u221a\U0001F5F8 " + markFail + "\u2718\u2028\u2029x"
+	e := &event.Entry{ConversationID: "1002:1003", SequenceID: "7", SenderID: "1003", Type: event.TypeMessage, Verified: true,
+		Text: forged, Attachments: []event.Attachment{{Media: &event.MediaAttachment{Filename: "invoice\u202egpj.exe" + markOK, Type: event.MediaImage}}}}
+	reaction := &event.Entry{SequenceID: "9", SenderID: "1003", Type: event.TypeReactionAdd, Verified: true, Emoji: "\u202e" + markOK, TargetSequenceID: "7"}
+	edit := &event.Entry{SequenceID: "10", SenderID: "1003", Type: event.TypeEdit, Verified: true, Text: forged, TargetSequenceID: "7"}
+	failed := &event.Entry{SequenceID: "11", SenderID: "1003", Type: event.TypeMessage, Error: "server says " + markOK + " fine\u202e"}
+	for _, c := range []struct {
+		e     *event.Entry
+		marks int
+	}{{e, 1}, {reaction, 1}, {edit, 1}, {failed, 0}} {
+		got := humanEntry(c.e, "1002", map[string]string{"1003": "mallory"})
+		if n := strings.Count(got, markOK); n != c.marks {
+			t.Errorf("#%s: %d %s marks, want %d: %q", c.e.SequenceID, n, markOK, c.marks, got)
+		}
+		if n := strings.Count(got, markFail); n != 1-c.marks {
+			t.Errorf("#%s: %d %s marks, want %d: %q", c.e.SequenceID, n, markFail, 1-c.marks, got)
+		}
+		for _, r := range got {
+			if forgesLayout(r) || strings.ContainsRune("\u2714\u221a\U0001F5F8\u2718", r) {
+				t.Errorf("#%s: %U survives in %q", c.e.SequenceID, r, got)
+			}
+		}
+	}
+	if got := humanEntry(e, "1002", nil); !strings.Contains(got, "pay mallory") || !strings.Contains(got, "invoice") {
+		t.Errorf("text lost: %q", got)
+	}
+}
+
+// forgesLayout reports the characters TestHumanEntryCannotForgeVerdicts
+// requires gone: Unicode bidi controls and line/paragraph separators.
+func forgesLayout(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -228,7 +230,12 @@ can use the account meanwhile. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		help: `Downloads the encrypted media attached to the message with sequence id SEQ and
 decrypts it with the conversation key. Writes it to -o FILE (refusing to
 replace an existing file unless --force), or to stdout when stdout is not a
-terminal. With -o, --json prints what was written.`,
+terminal. With -o, --json prints what was written.
+
+With -o, the file streams into a temporary file beside FILE, which becomes
+FILE only once the whole download has been checked: a download that fails
+(a connection cut, tampered or truncated media) leaves no file behind. To
+stdout, the file is written only once the whole of it has been checked.`,
 		example: "  xchat media get --conversation 1001:1002 1007 -o photo.png",
 		flags: func(fs *flag.FlagSet) func(context.Context, *app, []string) error {
 			conv := fs.String("conversation", "", "conversation `ID` (required)")
@@ -671,42 +678,79 @@ func (a *app) mediaGet(ctx context.Context, conv, seq, out string, force bool) e
 	if media == nil {
 		return fmt.Errorf("message #%s in %s has no media attachment", seq, cid)
 	}
-	data, err := e.DownloadMedia(ctx, cid, media, en.KeyVersion, 0)
-	if err != nil {
-		return fmt.Errorf("media get: %w", err)
-	}
-	defer clear(data)
 	if toStdout {
+		// Stdout cannot take back a prefix: it gets the file only once the
+		// whole of it has been checked.
+		data, err := e.DownloadMedia(ctx, cid, media, en.KeyVersion, 0)
+		if err != nil {
+			return fmt.Errorf("media get: %w", err)
+		}
+		defer clear(data)
 		_, err = a.env.Stdout.Write(data)
 		return err
 	}
-	if err := writeNewFile(out, data, force); err != nil {
+	n, err := a.saveMedia(ctx, e, en, media, out, force)
+	if err != nil {
 		return fmt.Errorf("media get: %w", err)
 	}
-	a.infof("%s Wrote %s (%d bytes, %s).", markOK, out, len(data), media.Type)
-	return a.result(map[string]any{"path": out, "size": len(data), "media_type": media.Type.String(),
+	a.infof("%s Wrote %s (%d bytes, %s).", markOK, out, n, media.Type)
+	return a.result(map[string]any{"path": out, "size": n, "media_type": media.Type.String(),
 		"filename": media.Filename, "conversation_id": cid, "sequence_id": seq}, "")
 }
 
-// writeNewFile writes data to path (mode 0600), refusing to replace an
-// existing file unless force.
-func writeNewFile(path string, data []byte, force bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
+// saveMedia streams the attachment into a temporary file beside path
+// (Engine.DownloadMediaTo, one frame in memory) and moves it to path only
+// once the download has checked the whole stream; on any error the
+// temporary file, which may hold a prefix of the stream, is removed and
+// path is untouched. It refuses to replace an existing path unless force.
+func (a *app) saveMedia(ctx context.Context, e *session.Engine, en *event.Entry, att *event.MediaAttachment, path string, force bool) (n int64, err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part") // mode 0600
 	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	var sink io.Writer = f
+	if a.env.StderrIsTerminal {
+		p := newProgress(a.env.Stderr, filepath.Base(path), plaintextSize(att.FilesizeBytes))
+		defer p.done()
+		sink = io.MultiWriter(f, p)
+	}
+	w := bufio.NewWriterSize(sink, 64<<10) // DownloadMediaTo writes 1 KiB frames
+	if n, err = e.DownloadMediaTo(ctx, w, en.ConversationID, att, en.KeyVersion, 0); err != nil {
+		return n, err
+	}
+	if err = w.Flush(); err != nil {
+		return n, err
+	}
+	if err = f.Sync(); err != nil {
+		return n, err
+	}
+	if err = f.Close(); err != nil {
+		return n, err
+	}
+	return n, placeFile(tmp, path, force)
+}
+
+// placeFile moves the finished file tmp to path, refusing to replace an
+// existing path unless force (a hard link fails if path exists, where a
+// rename would replace it).
+func placeFile(tmp, path string, force bool) error {
+	if force {
+		return os.Rename(tmp, path)
+	}
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists: pass --force to replace it", path)
 		}
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return os.Remove(tmp)
 }
 
 // findEntry returns the stored entry with sequence id seq, syncing first when

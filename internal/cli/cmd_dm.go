@@ -87,7 +87,7 @@ about them is verified.`,
 							return err
 						}
 					} else {
-						fmt.Fprintln(a.env.Stdout, oneLine(fmt.Sprintf("%s %s %s [NOT ENCRYPTED] %s", ev.ID, ev.CreatedAt, ev.SenderID, ev.Text)))
+						fmt.Fprintln(a.env.Stdout, oneLine(fmt.Sprintf("%s %s %s [NOT ENCRYPTED] %s", ev.ID, ev.CreatedAt, ev.SenderID, shown(ev.Text))))
 					}
 					n++
 					if n >= *limit {

@@ -174,8 +174,11 @@ func (a *app) watchStream(ctx context.Context, cid string, asJSON bool, token st
 	defer cancel()
 	s, err := app.ActivityStream(sctx, &api.StreamOptions{OnStatus: func(st api.StreamStatus) {
 		status.stream(st)
-		if (st.State == api.StreamConnected && st.Reconnect) || st.State == api.StreamSkipped {
+		switch {
+		case st.State == api.StreamConnected && st.Reconnect:
 			f.Resync()
+		case st.State == api.StreamSkipped:
+			f.Missed()
 		}
 	}})
 	if err != nil {

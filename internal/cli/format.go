@@ -152,7 +152,7 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 	if !e.CreatedAt.IsZero() {
 		fmt.Fprintf(&b, " %s", e.CreatedAt.Local().Format("2006-01-02 15:04:05"))
 	}
-	sender := e.SenderID
+	sender := shown(e.SenderID)
 	if sender == "" {
 		sender = "?"
 	} else if sender == self {
@@ -161,7 +161,7 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 		sender += " (@" + n + ")"
 	}
 	if e.Type == keystore.DamagedType {
-		fmt.Fprintf(&b, " %s NOT READABLE: the stored record is damaged (%s); 'xchat read' cannot show it", markFail, oneLine(cleanStored(e.Error)))
+		fmt.Fprintf(&b, " %s NOT READABLE: the stored record is damaged (%s); 'xchat read' cannot show it", markFail, shown(cleanStored(e.Error)))
 		return b.String()
 	}
 	if !e.Verified {
@@ -169,19 +169,19 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 		if reason == "" {
 			reason = errNotVerified
 		}
-		fmt.Fprintf(&b, " %s %s  NOT VERIFIED (%s): %s", markFail, sender, e.Type, oneLine(reason))
+		fmt.Fprintf(&b, " %s %s  NOT VERIFIED (%s): %s", markFail, sender, shown(e.Type), shown(reason))
 		return b.String()
 	}
 	fmt.Fprintf(&b, " %s %s  ", markOK, sender)
 	switch e.Type {
 	case event.TypeMessage:
 		if r := e.ReplyTo; r != nil {
-			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", r.SequenceID, truncate(r.Text, 40), r.Validation)
+			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", r.SequenceID, truncate(shown(r.Text), 40), r.Validation)
 		}
-		b.WriteString(oneLine(e.Text))
+		b.WriteString(shown(e.Text))
 		for _, a := range e.Attachments {
 			if m := a.Media; m != nil {
-				name := m.Filename
+				name := shown(m.Filename)
 				if name == "" {
 					name = "(unnamed)"
 				}
@@ -191,11 +191,11 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 			}
 		}
 	case event.TypeReactionAdd:
-		fmt.Fprintf(&b, "reacted %s to #%s", e.Emoji, e.TargetSequenceID)
+		fmt.Fprintf(&b, "reacted %s to #%s", shown(e.Emoji), e.TargetSequenceID)
 	case event.TypeReactionRemove:
-		fmt.Fprintf(&b, "removed reaction %s from #%s", e.Emoji, e.TargetSequenceID)
+		fmt.Fprintf(&b, "removed reaction %s from #%s", shown(e.Emoji), e.TargetSequenceID)
 	case event.TypeEdit:
-		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, oneLine(e.Text))
+		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, shown(e.Text))
 	case event.TypeKeyChange:
 		fmt.Fprintf(&b, "conversation key changed (version %s)", e.KeyVersion)
 		if e.DecryptOnly != "" {
@@ -217,9 +217,9 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 		}
 		fmt.Fprintf(&b, "deleted #%s %s", strings.Join(e.Deleted, ", #"), scope)
 	default:
-		b.WriteString(e.Type)
+		b.WriteString(shown(e.Type))
 		if e.Failure != "" {
-			fmt.Fprintf(&b, " (%s)", e.Failure)
+			fmt.Fprintf(&b, " (%s)", shown(e.Failure))
 		}
 	}
 	return b.String()
@@ -257,18 +257,50 @@ func keyChangeBanner(kc session.KeyChanged) string {
 	return b.String()
 }
 
-// oneLine replaces line breaks and control characters so one event stays
-// on one line and a message cannot forge terminal output.
+// oneLine replaces line breaks, control characters, Unicode bidi controls
+// and line/paragraph separators so one event stays on one line, in the
+// order it was written, and a message cannot forge terminal output.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\r' || r == '\t':
 			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || layoutControl(r):
 			return '�'
 		}
 		return r
 	}, s)
+}
+
+// layoutControl reports the Unicode characters that reorder or break a
+// line wherever they stand: the bidi embeddings, overrides, isolates and
+// marks (a "file.exe" can be made to read "exe.file", a line's start to
+// move), and the line and paragraph separators.
+func layoutControl(r rune) bool {
+	switch {
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
+		r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
+}
+
+// verdictLookalikes are the CLI's verdict marks and the glyphs a terminal
+// draws like them.
+const verdictLookalikes = markOK + markFail + "\u2714\u2718\u221a\U0001F5F8"
+
+// shown neutralises text a peer signed or a server sent for an event line
+// (see oneLine), and replaces the verdict marks and their look-alikes: only
+// the CLI's own judgement shows ✓ or ✗, once at the start of the line, so
+// text padded to wrap onto the next row cannot pass for another sender's
+// verified line.
+func shown(s string) string {
+	return oneLine(strings.Map(func(r rune) rune {
+		if strings.ContainsRune(verdictLookalikes, r) {
+			return '�'
+		}
+		return r
+	}, s))
 }
 
 // cleanStored shortens a keystore record error for display.

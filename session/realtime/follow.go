@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xchat-go/xchat"
@@ -43,8 +44,10 @@ const (
 // each exactly once: it passes every event to session.Engine.Deliver,
 // reconciles the touched conversations with /events after each burst of
 // deliveries, and reconciles everything at start, after Resync (a
-// reconnection, a skipped line) and every ReconcileEvery. Configure the
-// fields, then call Run.
+// reconnection), after the first Missed of each ReconcileEvery period (a
+// skipped line, a delivery rejected without a conversation or before its
+// group's roster: that group is reconciled in any case), and every
+// ReconcileEvery. Configure the fields, then call Run.
 type Follower struct {
 	// Engine returns the engine to use (it may open it). Required.
 	Engine func(ctx context.Context) (*session.Engine, error)
@@ -81,6 +84,9 @@ type Follower struct {
 
 	once   sync.Once
 	resync chan struct{}
+	// missed: a rejected delivery or Missed asked for a full
+	// reconciliation since the last periodic one.
+	missed atomic.Bool
 	mu     sync.Mutex
 	stats  Stats
 }
@@ -106,6 +112,19 @@ func (f *Follower) Resync() {
 	select {
 	case f.resync <- struct{}{}:
 	default:
+	}
+}
+
+// Missed reports that something delivered could not be read (a
+// transport's skipped line; Run calls it for a rejected delivery): it asks
+// for a full reconciliation like Resync, but once per ReconcileEvery
+// period (once for good when ReconcileEvery is negative), so that a
+// server sending junk cannot buy a full reconciliation — the
+// conversation listing and every conversation's /events — with each line.
+// It never blocks.
+func (f *Follower) Missed() {
+	if f.missed.CompareAndSwap(false, true) {
+		f.Resync()
 	}
 }
 
@@ -181,6 +200,7 @@ func (f *Follower) Run(ctx context.Context, events <-chan *api.ActivityEvent) er
 		case <-f.resync:
 			err = f.fullSoft(ctx)
 		case <-tick:
+			f.missed.Store(false)
 			err = f.fullSoft(ctx)
 		case <-idle.C:
 			if dueSet {
@@ -338,8 +358,8 @@ func (f *Follower) deliver(ctx context.Context, e *session.Engine, ev *api.Activ
 		f.report(d.Err)
 		if d.ConversationID == "" || errors.Is(d.Err, xchat.ErrRosterUnknown) {
 			// The conversation is unknown (look everywhere), or its
-			// push waits for a sync of the group.
-			f.Resync()
+			// push waits for a sync of the group (it is also pending).
+			f.Missed()
 		}
 	}
 	return f.settle(ctx, err)

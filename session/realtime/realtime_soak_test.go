@@ -97,9 +97,16 @@ func TestRealtimeSoak(t *testing.T) {
 	for i := range total {
 		switch i {
 		case total / 5: // the server drops the connection
+			w.mu.Lock()
+			reconnectsBefore = w.reconnects
+			w.mu.Unlock()
 			if n.Emu.DisconnectStreams() != 1 {
 				t.Fatal("no open stream to drop")
 			}
+			// A connection this young backs off before reconnecting
+			// (api.StreamStableAfter): let it, so that the stall below
+			// is noticed by a reconnection of its own.
+			w.waitFor(ctx, "a reconnection after the drop", func() bool { return w.reconnects > reconnectsBefore })
 		case 2 * total / 5: // the server stalls
 			w.mu.Lock()
 			reconnectsBefore = w.reconnects
