@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -83,4 +84,40 @@ func FuzzEntryBody(f *testing.F) {
 			t.Fatalf("%d bytes in a buffer of %d", len(got), cap(got))
 		}
 	})
+}
+
+// TestEntryBodyEncoderKnowsEveryField: each field of entryBody, set alone
+// to a value that is not its zero (a scalar, a list of one, a pointer to a
+// zero value), is stored as json.Marshal stores it. A field added to
+// entryBody that encodeEntryBody does not know (a scalar it does not
+// write, a list or pointer plainBody does not send to json.Marshal) fails
+// here rather than being dropped from what the store keeps.
+func TestEntryBodyEncoderKnowsEveryField(t *testing.T) {
+	typ := reflect.TypeFor[entryBody]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var b entryBody
+		v := reflect.ValueOf(&b).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int64:
+			v.SetInt(7)
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+		default:
+			t.Fatalf("entryBody.%s is a %s: teach this test and encodeEntryBody about it", f.Name, v.Kind())
+		}
+		want, err := json.Marshal(&b)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		if got := encodeEntryBody(&b); !bytes.Equal(got, want) {
+			t.Errorf("entryBody.%s set alone: stored %s, json.Marshal writes %s", f.Name, got, want)
+		}
+	}
 }
