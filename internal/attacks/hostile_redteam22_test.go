@@ -1,0 +1,137 @@
+package attacks
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks on the derived state a late change's walk leaves behind
+// (session/latejudge.go): what an event it fails wrote beyond its own
+// record when it was stored (deletes pending their target, the edit index).
+
+var redteam22Attacks = []attack{
+	{"late-removal-failed-delete-erases-when-target-arrives", attackLateRemovalPendingDelete},
+}
+
+// attackLateRemovalPendingDelete: mallory says something; alice removes
+// her; mallory, removed, deletes her message for everyone; alice adds
+// her again. The server serves bob the delete first, withholding the
+// message, the removal and the re-add: the delete verifies (mallory is a
+// member as far as bob knows) and, its target not stored, is recorded
+// pending. The second sync serves the removal and the re-add at their
+// places: the walk fails the delete (mallory was no member when she
+// signed it) and the re-add gives her place back. The third serves the
+// message, below everything, and it verifies (she is a member). A fresh
+// device served the same events fails the delete and keeps mallory's
+// message (she was a member when she wrote it). Unless the pending record
+// of a delete that failed since is dropped (or checked), the message is
+// erased when it arrives, by a delete bob's own history shows failed.
+func attackLateRemovalPendingDelete(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	const said = "mallory, a member still: the meeting moved to 9"
+	h.say(h.mallory, said)
+	msg := h.items[len(h.items)-1].me
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	removal := h.top()
+	h.push(deleteEvent(h.mallory.forger(), h.env(), msg.GetSequenceID()))
+	del := h.top()
+	members := []string{h.alice.id, h.bob.id, h.carol.id}
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
+	readd := h.top()
+	h.say(h.alice, "alice after mallory's return")
+	h.seal()
+	first, err := pageOf(h, nil, func(seq string) bool { return !slices.Contains([]string{msg.GetSequenceID(), removal, readd}, seq) })
+	if err != nil {
+		return "", err
+	}
+	second, err := pageOf(h, nil, func(seq string) bool { return seq != msg.GetSequenceID() })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh, err := bobShows(w, hs, oneRound(whole), msg.GetMessageID(), del)
+	if err != nil {
+		return "", err
+	}
+	if fresh.msg.Removed || fresh.msg.Text != said || fresh.del.Verified {
+		return "", errorf("setup: a fresh device served the whole transcript shows mallory's message as %q (removed %v), her delete verified %v", fresh.msg.Text, fresh.msg.Removed, fresh.del.Verified)
+	}
+	m := &mutation{rounds: [][]mutPage{{first}, {second}, {whole}}, pushes: make([][]*tevent.MessageEvent, 4), kcs: map[string]string{}}
+	late, err := bobShows(w, hs, m, msg.GetMessageID(), del)
+	switch {
+	case err != nil:
+		return "", err
+	case late.del.Verified:
+		return "", errorf("setup: mallory's delete, signed while removed, still verified after the walk")
+	case !late.msg.Verified:
+		return "", errorf("setup: mallory's message, served last, did not verify: %s", late.msg.Error)
+	case late.msg.Removed || late.msg.Text != said:
+		return "", errorf("mallory's message, written while a member, erased by her delete the walk had failed (bob shows %q, removed %v; a fresh device shows it)", late.msg.Text, late.msg.Removed)
+	}
+	return "mallory's message kept: the delete the walk failed erases nothing when its target arrives", nil
+}
+
+// shownPair is what bob's history shows of a message and of a delete.
+type shownPair struct{ msg, del event.Entry }
+
+// bobShows serves m to a fresh device of bob's (its rounds as syncs, its
+// pushes before them) and returns the history entries of message id mid
+// and of sequence id delSeq.
+func bobShows(w *world, hs *harness, m *mutation, mid, delSeq string) (shownPair, error) {
+	var out shownPair
+	e, err := bobAfter(w, hs, m)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	hist, err := e.History(w.ctx, hs.h.g, "", 0)
+	if err != nil {
+		return out, err
+	}
+	i := slices.IndexFunc(hist, func(en event.Entry) bool { return en.MessageID == mid })
+	j := slices.IndexFunc(hist, func(en event.Entry) bool { return en.SequenceID == delSeq })
+	if i < 0 || j < 0 {
+		return out, errorf("bob's history holds no event %s or %s", mid, delSeq)
+	}
+	return shownPair{hist[i], hist[j]}, nil
+}
+
+// bobAfter serves m to a fresh device of bob's and returns his engine
+// after its syncs (the caller closes it).
+func bobAfter(w *world, hs *harness, m *mutation) (*session.Engine, error) {
+	h, ctx := hs.h, w.ctx
+	hs.srv.set(m)
+	mem := keystore.NewMemory()
+	if err := session.ImportBackup(ctx, mem, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return nil, err
+	}
+	e, err := session.Open(ctx, mem, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	if err != nil {
+		return nil, err
+	}
+	for i := range m.rounds {
+		fail := func(format string, a ...any) { err = fmt.Errorf(format, a...) }
+		hs.deliver(ctx, e, m, i, fail)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		if _, err := e.Sync(ctx, h.g, nil); err != nil {
+			e.Close()
+			return nil, errorf("sync %d: %v", i, err)
+		}
+	}
+	return e, nil
+}
