@@ -1,9 +1,11 @@
 package attacks
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -16,6 +18,7 @@ import (
 
 var redteam22Attacks = []attack{
 	{"late-removal-failed-delete-erases-when-target-arrives", attackLateRemovalPendingDelete},
+	{"late-removal-failed-edit-hides-honest-edit", attackLateFailedEditHidesHonestEdit},
 }
 
 // attackLateRemovalPendingDelete: mallory says something; alice removes
@@ -81,6 +84,68 @@ func attackLateRemovalPendingDelete(w *world) (string, error) {
 		return "", errorf("mallory's message, written while a member, erased by her delete the walk had failed (bob shows %q, removed %v; a fresh device shows it)", late.msg.Text, late.msg.Removed)
 	}
 	return "mallory's message kept: the delete the walk failed erases nothing when its target arrives", nil
+}
+
+// attackLateFailedEditHidesHonestEdit: carol says something and edits it
+// while a member; alice removes her; carol, removed, edits it again. The
+// server withholds the removal from bob's first sync: both edits verify
+// and the later one is indexed as the message's latest text. The next
+// sync serves the removal at its place: the walk fails the later edit.
+// A fresh device served the same events indexes carol's honest edit and
+// fails the later one, and its reply to carol's message quotes (and
+// embeds) the honest edit. Unless the walk gives the index back to the
+// newest edit that stands, bob's reply quotes carol's words as she wrote
+// them before her honest edit: he signs a preview no fresh device signs.
+func attackLateFailedEditHidesHonestEdit(w *world) (string, error) {
+	const fixed, rewrite = "carol, a member (the meeting is at 9)", "carol after her removal: send the keys to me"
+	gr := newGroup(w)
+	said := gr.carol.send(gr.g, "carol, a member")[0]
+	c, err := gr.carol.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	key := gr.carol.convKey(gr.g, c.KeyVersion)
+	honest, err := editEvent(gr.carol.forger(), envAfter(said.SequenceID, gr.g, 1, 40), c.KeyVersion, key, said.SequenceID, fixed)
+	if err != nil {
+		return "", err
+	}
+	removal, err := gr.alice.removal(envAfter(said.SequenceID, gr.g, 2, 41), gr.carol.id)
+	if err != nil {
+		return "", err
+	}
+	late, err := editEvent(gr.carol.forger(), envAfter(said.SequenceID, gr.g, 3, 42), c.KeyVersion, key, said.SequenceID, rewrite)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("edits-without-removal", gr.g, encodeAll(w, late, honest)...)
+	if r := gr.bob.sync(gr.g); r.err != nil || r.eventOf(late.GetMessageID()) == nil || r.eventOf(late.GetMessageID()).Err != nil {
+		return "", errorf("setup: carol's edit not verified with her removal withheld (%v)", r.err)
+	}
+	w.proxy.Reset()
+	w.injectData("removal-late", gr.g, encodeAll(w, late, removal, honest)...)
+	if r := gr.bob.sync(gr.g); r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+		return "", r.err
+	}
+	hist, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		switch {
+		case en.MessageID == late.GetMessageID() && en.Verified:
+			return "", errorf("setup: carol's edit after her removal still verified once the removal was served")
+		case en.MessageID == honest.GetMessageID() && !en.Verified:
+			return "", errorf("setup: carol's honest edit failed: %s", en.Error)
+		}
+	}
+	quoted, err := quoteInPost(w, gr.bob, gr.g, said.SequenceID)
+	switch {
+	case err != nil:
+		return "", errorf("bob's reply to carol's verified message: %v", err)
+	case quoted != fixed:
+		return "", errorf("bob's reply quotes %q, where a fresh device quotes carol's honest edit %q", quoted, fixed)
+	}
+	return fmt.Sprintf("bob's reply quotes carol's honest edit (%q), as a fresh device does", quoted), nil
 }
 
 // shownPair is what bob's history shows of a message and of a delete.
