@@ -19,6 +19,7 @@ import (
 var redteam22Attacks = []attack{
 	{"late-removal-failed-delete-erases-when-target-arrives", attackLateRemovalPendingDelete},
 	{"late-removal-failed-edit-hides-honest-edit", attackLateFailedEditHidesHonestEdit},
+	{"late-removal-failed-edit-blocks-later-served-edit", attackLateFailedEditBlocksLaterServed},
 }
 
 // attackLateRemovalPendingDelete: mallory says something; alice removes
@@ -97,6 +98,23 @@ func attackLateRemovalPendingDelete(w *world) (string, error) {
 // newest edit that stands, bob's reply quotes carol's words as she wrote
 // them before her honest edit: he signs a preview no fresh device signs.
 func attackLateFailedEditHidesHonestEdit(w *world) (string, error) {
+	return lateFailedEdit(w, false)
+}
+
+// attackLateFailedEditBlocksLaterServed: late-removal-failed-edit-hides-honest-edit
+// with alice adding carol again above carol's later edit, and carol's
+// honest edit withheld until a third sync, after the walk failed her later
+// edit (the re-add gives carol her place back, so the honest edit, served
+// below everything, verifies). Unless the walk clears the index of the edit it
+// failed, the index keeps naming it (a newer one), the honest edit is not
+// indexed when it arrives, and bob's reply quotes the original words.
+func attackLateFailedEditBlocksLaterServed(w *world) (string, error) {
+	return lateFailedEdit(w, true)
+}
+
+// lateFailedEdit plays the late failed edit scene; honestLast: carol's
+// honest edit is served only after the walk.
+func lateFailedEdit(w *world, honestLast bool) (string, error) {
 	const fixed, rewrite = "carol, a member (the meeting is at 9)", "carol after her removal: send the keys to me"
 	gr := newGroup(w)
 	said := gr.carol.send(gr.g, "carol, a member")[0]
@@ -117,14 +135,29 @@ func attackLateFailedEditHidesHonestEdit(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	w.injectData("edits-without-removal", gr.g, encodeAll(w, late, honest)...)
+	first, second := []*tevent.MessageEvent{late, honest}, []*tevent.MessageEvent{late, removal, honest}
+	var readd *tevent.MessageEvent
+	if honestLast {
+		members := []string{gr.alice.id, gr.bob.id}
+		if readd, err = gr.alice.memberAdd(envAfter(said.SequenceID, gr.g, 4, 43), c.KeyVersion, []string{gr.carol.id}, members, []string{gr.alice.id}); err != nil {
+			return "", err
+		}
+		first, second = first[:1], []*tevent.MessageEvent{readd, late, removal}
+	}
+	w.injectData("edits-without-removal", gr.g, encodeAll(w, first...)...)
 	if r := gr.bob.sync(gr.g); r.err != nil || r.eventOf(late.GetMessageID()) == nil || r.eventOf(late.GetMessageID()).Err != nil {
 		return "", errorf("setup: carol's edit not verified with her removal withheld (%v)", r.err)
 	}
-	w.proxy.Reset()
-	w.injectData("removal-late", gr.g, encodeAll(w, late, removal, honest)...)
-	if r := gr.bob.sync(gr.g); r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
-		return "", r.err
+	rounds := [][]*tevent.MessageEvent{second}
+	if honestLast {
+		rounds = append(rounds, []*tevent.MessageEvent{readd, late, removal, honest})
+	}
+	for i, evs := range rounds {
+		w.proxy.Reset()
+		w.injectData(fmt.Sprintf("removal-late-%d", i), gr.g, encodeAll(w, evs...)...)
+		if r := gr.bob.sync(gr.g); r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+			return "", r.err
+		}
 	}
 	hist, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
 	if err != nil {
