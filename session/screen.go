@@ -251,6 +251,17 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				pass.markStepped(ev.SequenceID)
 			}
 			res := r.screen(env, ev)
+			if backfillable(ev, res.err) {
+				// Judged at its place (see memberAtPlace); the storing
+				// gate judges it again with the page stored below it.
+				at, err := memberAtPlace(ctx, tx, cid, &r, ev)
+				if err != nil {
+					return nil, err
+				}
+				if at {
+					res.err = nil
+				}
+			}
 			if res.anomaly != nil {
 				out = append(out, *res.anomaly)
 			}
@@ -332,7 +343,16 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 		if grants(ev.GroupChange) {
 			before = r.holders()
 		}
-		if res = r.step(env, ev); res.err != nil {
+		if res = r.step(env, ev); backfillable(ev, res.err) {
+			at, err := memberAtPlace(ctx, tx, cid, &r, ev)
+			if err != nil {
+				return err
+			}
+			if at {
+				res.err = nil
+			}
+		}
+		if res.err != nil {
 			reject(ev, res.err)
 		} else if err := noteHeld(ctx, tx, cid, ev, before); err != nil {
 			return err

@@ -532,6 +532,9 @@ func takesRights(ev *event.Event, self string) bool {
 func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
+	if err := startChangeIndex(ctx, tx, cid); err != nil {
+		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+	}
 	for i, ev := range evs {
 		if !decimal.ValidID(ev.SequenceID) {
 			fresh[i] = true
@@ -614,6 +617,9 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return nil, err
+	}
+	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
 		return nil, err
 	}
 	if err := e.settle(ctx, tx, cid, ev); err != nil {

@@ -1,0 +1,274 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Judging a backfilled event at its place. The server may withhold an
+// honest event and serve it later at its place, below a change this
+// account stored since (a backfill). The roster step judges every event
+// against the roster held when it is stored; for a message, edit,
+// reaction or delete whose author the roster no longer holds, that would
+// fail what a fresh device served the transcript in order keeps, and let
+// the server make a genuine message look forged. So such a content event
+// is judged again against the group changes stored below its place, read
+// down from it (memberAtPlace): it stands when the stored chain left its
+// place open (the event above it names it, or one above it, as its
+// predecessor), the nearest change below it
+// that could decide its author's membership is a verified create or member
+// add naming her, every change between leaving her alone, and, for a
+// message, its key's verified key change is stored below it too.
+//
+// Only content events: a group change read at its place could change the
+// roster above it, which the storing gate does not re-read (a backfilled
+// group change is still judged against the roster held when stored). Key
+// changes are not content either: their keys are adopted as they are
+// stored.
+
+// maxIndexedChanges bounds the sequence ids a conversation's change index
+// lists; past it the index is marked incomplete and no backfilled event
+// is judged at its place any more (it is judged as stored: the safe side).
+const maxIndexedChanges = 4096
+
+// maxPlaceReads bounds the stored group changes read to judge one
+// backfilled event; an author whose membership is decided further down
+// is judged as stored.
+const maxPlaceReads = 64
+
+// changeIndex lists the sequence ids of every group change stored in a
+// conversation, whatever its verdict, ascending. Complete is set only when
+// the index was started before anything was stored in the conversation
+// (a store written before the index existed never judges at the place).
+type changeIndex struct {
+	Complete bool     `json:"complete"`
+	Seqs     []string `json:"seqs,omitempty"`
+}
+
+func changeIndexKey(cid string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/group-changes/" + hex.EncodeToString(h[:])
+}
+
+// loadChangeIndex reads cid's change index; found is false when none is
+// stored.
+func loadChangeIndex(ctx context.Context, v valueReader, cid string) (idx changeIndex, found bool, err error) {
+	b, err := v.Value(ctx, changeIndexKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return idx, false, nil
+	case err != nil:
+		return idx, false, fmt.Errorf("session: reading the group change index: %w", err)
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		// An index this engine wrote that does not decode: judge as
+		// stored from now on (exclude).
+		return changeIndex{}, true, nil
+	}
+	return idx, true, nil
+}
+
+func (idx *changeIndex) save(ctx context.Context, tx keystore.Tx, cid string) error {
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return fmt.Errorf("session: encoding the group change index: %w", err)
+	}
+	return tx.SetValue(ctx, changeIndexKey(cid), b)
+}
+
+// startChangeIndex starts group cid's change index before a batch is
+// stored, complete when nothing is stored in cid yet.
+func startChangeIndex(ctx context.Context, tx keystore.Tx, cid string) error {
+	if !IsGroup(cid) {
+		return nil
+	}
+	if _, found, err := loadChangeIndex(ctx, tx, cid); err != nil || found {
+		return err
+	}
+	evs, err := tx.Events(ctx, cid, "", 1)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		evs[i].Body.Zero()
+	}
+	idx := changeIndex{Complete: len(evs) == 0}
+	return idx.save(ctx, tx, cid)
+}
+
+// noteGroupChange adds a stored group change to cid's change index.
+func noteGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if !IsGroup(cid) || ev.Kind != event.KindGroupChange || !decimal.ValidID(ev.SequenceID) {
+		return nil
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return err // no index (a caller that did not start one): stays absent, never complete
+	}
+	i, held := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	if held {
+		return nil
+	}
+	if len(idx.Seqs) >= maxIndexedChanges {
+		idx = changeIndex{}
+	} else {
+		idx.Seqs = slices.Insert(idx.Seqs, i, ev.SequenceID)
+	}
+	return idx.save(ctx, tx, cid)
+}
+
+// backfillable reports whether ev, which failed the roster step with
+// err, is a content event that may be judged at its place instead.
+func backfillable(ev *event.Event, err error) bool {
+	if !ev.Verified || !errors.Is(err, xchat.ErrNotMember) || ev.GroupChange != nil || ev.KeyChange != nil {
+		return false
+	}
+	switch ev.Kind {
+	case event.KindMessage:
+		return ev.Message != nil
+	case event.KindDelete:
+		return true
+	}
+	return false
+}
+
+// memberAtPlace reports whether ev's author was a member of group cid at
+// ev's place, as the group changes stored below it say read in order (r
+// is the roster held: its tombstones exclude for good), and, for a
+// message, whether its key was distributed by a verified key change
+// stored below it.
+func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (bool, error) {
+	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
+		return false, nil
+	}
+	if gap, err := chainLeftGap(ctx, tx, cid, ev.SequenceID); err != nil || !gap {
+		return false, err
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return false, err
+	}
+	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	admitted, err := admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
+	if err != nil || !admitted {
+		return false, err
+	}
+	if ev.Kind != event.KindMessage {
+		return true, nil
+	}
+	return keyHeldAt(ctx, tx, cid, ev.Message.KeyVersion, ev.SequenceID)
+}
+
+// chainLeftGap reports whether the stored event just above seq named, as
+// its predecessor, seq or a sequence id above it: the server's chain left
+// a place for an event it had not served. An event served into a place
+// the stored chain closed (its successor names an older predecessor) is
+// one the server made up after the fact, or moved; it is judged as stored
+// (fresh devices aside: to them the server can serve a chain closed
+// around it, the protocol limit of session/doc.go). No event above seq:
+// nothing was stored past its place, so it is no backfill.
+func chainLeftGap(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, error) {
+	next, err := tx.Events(ctx, cid, seq, 1)
+	if err != nil || len(next) == 0 {
+		return false, err
+	}
+	next[0].Body.Zero()
+	prev := previousOf(next[0].Raw)
+	return decimal.ValidID(prev) && !decimal.Less(prev, seq), nil
+}
+
+// admittedBelow reads the group changes at seqs (ascending, all below the
+// event judged) from the top down until one decides u's membership: a
+// verified create (the lowest change) or member add naming u admits her;
+// a verified removal naming u, a verified add leaving her out, or any
+// change that did not verify (a fresh device may judge it otherwise)
+// decides against. Admin changes and other settings leave membership
+// alone.
+func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []string, u string) (bool, error) {
+	for i, n := len(seqs)-1, 0; i >= 0 && n < maxPlaceReads; i, n = i-1, n+1 {
+		g, verified, err := storedGroupChange(ctx, tx, cid, seqs[i])
+		if err != nil || !verified || g == nil {
+			return false, err
+		}
+		switch {
+		case g.GroupCreate != nil:
+			return i == 0 && (slices.Contains(g.GroupCreate.MemberIds, u) || g.sender == u), nil
+		case g.GroupMemberAdd != nil:
+			a := g.GroupMemberAdd
+			return slices.Contains(slices.Concat(a.MemberIds, a.CurrentMemberIds, a.CurrentAdminIds), u), nil
+		case g.GroupMemberRemove != nil:
+			if slices.Contains(g.GroupMemberRemove.MemberIds, u) {
+				return false, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// storedChange is a stored group change as its wire bytes carry it.
+type storedChange struct {
+	*tevent.GroupChange
+	sender string
+}
+
+// storedGroupChange returns the group change stored at seq and whether it
+// is stored verified (nil: none there, or its bytes are no group change).
+func storedGroupChange(ctx context.Context, tx keystore.Tx, cid, seq string) (*storedChange, bool, error) {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return nil, false, err
+	}
+	old.Body.Zero()
+	me, err := wire.DecodeMessageEvent(old.Raw)
+	if err != nil {
+		return nil, false, nil
+	}
+	g := me.GetDetail().GetGroupChangeEvent().GetGroupChange()
+	if g == nil {
+		return nil, false, nil
+	}
+	return &storedChange{GroupChange: g, sender: old.SenderID}, old.Verified, nil
+}
+
+// keyHeldAt reports whether key version of cid was distributed by a key
+// change stored verified below seq: an honest sender seals only under a
+// key distributed before, so a key whose distribution lies above the
+// event (one its author made after a removal, say) does not stand.
+func keyHeldAt(ctx context.Context, tx keystore.Tx, cid, version, seq string) (bool, error) {
+	if !decimal.Valid(version) {
+		return false, nil
+	}
+	raw, err := tx.Value(ctx, keyChangeIndexKey(cid, version))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("session: reading the key change of %s version %s: %w", cid, version, err)
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return false, nil
+	}
+	at := me.GetSequenceID()
+	if !decimal.ValidID(at) || !decimal.Less(at, seq) {
+		return false, nil
+	}
+	old, err := eventAt(ctx, tx, cid, at)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	return old.Verified && old.Type == event.TypeKeyChange, nil
+}
