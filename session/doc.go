@@ -220,7 +220,27 @@
 // failed then stays failed, the safe direction), as it may reorder or
 // withhold for any device; replays of a stored removal fail
 // (xchat.ErrReplayed) and re-judge nothing, and removals of this account
-// re-judge nothing of its own. A key is usable only once its key change is stored as served, at
+// re-judge nothing of its own. An event the server withheld and serves
+// later at its place, below a change already stored (a backfill), is
+// judged at its place when it is a message, edit, reaction or delete whose
+// author the roster no longer holds: it stands when the stored chain left
+// its place open (the event above it names it, or one above it, as its
+// predecessor), the group changes stored below it, read down from it,
+// admit its author (the nearest one deciding her membership is a verified
+// create or member add naming her, every one between verified and leaving
+// her alone), and a message's key was distributed by a verified key
+// change stored below it; so a removed member's honest message from
+// before her removal stays verified, as on a fresh device. What remains
+// judged against the roster held when stored (failing safe): a backfilled
+// group change (an admin's change served below her revocation: reading it
+// at its place could change the roster above it) or key change; an event
+// whose place the stored chain closed (the server made it up after the
+// fact); an author whose membership is decided more than 64 group changes
+// below; a conversation stored before the change index existed, or with
+// more than 4,096 group changes. The server that leaves the chain open
+// for a removed member's later message under a key she held can place it
+// below her removal for a fresh device too: the protocol limit above.
+// A key is usable only once its key change is stored as served, at
 // its sequence id. Group titles are encrypted under the group's
 // conversation key before they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
