@@ -147,8 +147,10 @@ const (
 // so a conversation past its allowance keeps no more of them: a failed
 // event over it is still passed to the callback (with its Err), but not
 // stored, and the sync or delivery reports it (AnomalyFailedNotKept).
-// Verified events are never affected. The allowance counts the failed
-// events kept since this release; it does not renew.
+// Verified events are never affected. Across all conversations (which a
+// server can name without end) the engine keeps 16 times the bound
+// (16,384 events and 256 MiB by default). The allowances count the failed
+// events kept since this release; they do not renew.
 func WithMaxFailedEvents(events int, bytes int64) Option {
 	return func(c *config) error {
 		if events < 1 || bytes < 1 {

@@ -23,6 +23,7 @@ import (
 
 var redteam24Attacks = []attack{
 	{"pushed-failed-events-fill-the-store", attackPushedFailedEventsFillTheStore},
+	{"pushed-failed-events-across-invented-conversations", attackPushedFailedEventsAcrossInventedConversations},
 	{"answer-empty-problem-flood", attackAnswerEmptyProblemFlood},
 	{"error-body-empty-problem-flood", attackErrorBodyEmptyProblemFlood},
 	{"activity-stream-problem-flood", attackStreamProblemFlood},
@@ -109,6 +110,74 @@ func attackPushedFailedEventsFillTheStore(w *world) (string, error) {
 		return "", errorf("alice's message after the flood: seen %v, err %v", seen, err)
 	}
 	return fmt.Sprintf("%d forged pushes: %d kept failed, %d reported not kept; honest message stored", failedPushes, kept, reported), nil
+}
+
+// inventedConversations is how many one-to-one conversations the
+// spreading attack invents, one forged push each.
+const inventedConversations = 96
+
+// attackPushedFailedEventsAcrossInventedConversations: the allowance of
+// kept failed events is per conversation, and a push naming a one-to-one
+// conversation bob has never seen ("bob:X" for any X) makes its record.
+// The server pushes one forged 64 KiB event into each of 96 invented
+// conversations: each conversation's allowance has room for it, so
+// spreading the forgeries over new ids multiplied the allowance without
+// end. The failed events kept across all conversations are bounded too.
+func attackPushedFailedEventsAcrossInventedConversations(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance/4, 1<<30))
+	sent := alice.send(bob.id, "m1")
+	cid := sent[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	var model *tevent.MessageEvent
+	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
+		if me.GetMessageID() == sent[0].MessageID {
+			model = me
+		}
+	}
+	if model == nil {
+		return "", errorf("message not on the server")
+	}
+	for i := range inventedConversations {
+		fake, err := session.CanonicalID(fmt.Sprintf("%s:%d", bob.id, 7_000_000_000+i), bob.id)
+		if err != nil {
+			return "", err
+		}
+		forged := *model
+		mce := *model.Detail.MessageCreateEvent
+		mce.Contents = bytes.Repeat([]byte{byte(i)}, failedPad)
+		det := *model.Detail
+		det.MessageCreateEvent = &mce
+		forged.Detail = &det
+		forged.ConversationID = strp(fake)
+		forged.MessageID = strp(fmt.Sprintf("forged-%d", i))
+		ev, err := pushOf(bob, fmt.Sprintf("invented-%d", i), &forged, "", nil)
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := bob.deliver(ev); err != nil {
+			return "", errorf("push %d: %w", i, err)
+		}
+	}
+	convs, err := bob.e.Conversations(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	kept := 0
+	for _, c := range convs {
+		n, err := failedKept(w.ctx, bob, c.ID)
+		if err != nil {
+			return "", err
+		}
+		kept += n
+	}
+	// The engine keeps 16 conversations' allowances in all.
+	if limit := 16 * failedAllowance / 4; kept > limit {
+		return "", errorf("%d forged pushes into %d invented conversations kept %d failed events (%d KiB); the engine keeps %d in all", inventedConversations, len(convs)-1, kept, kept*failedPad>>10, limit)
+	}
+	return fmt.Sprintf("%d forged pushes into invented conversations: %d failed events kept across %d conversation records", inventedConversations, kept, len(convs)), nil
 }
 
 // failedKept counts the failed events u's store holds for cid.
