@@ -193,22 +193,59 @@ type memEvents struct {
 	byMID map[string][]string // message id -> sequence ids (possibly stale)
 }
 
-// put stores e, journalling how to undo it.
+// put stores e, journalling how to undo it in one entry. A sync stores a
+// history oldest first, so a new sequence id is looked for at the end of
+// the sorted ids before it is searched for.
 func (es *memEvents) put(t *memTx, e StoredEvent) {
-	if _, ok := es.bySeq[e.SequenceID]; !ok {
-		i, _ := slices.BinarySearchFunc(es.seqs, e.SequenceID, decimal.Compare)
-		es.seqs = slices.Insert(es.seqs, i, e.SequenceID)
-		seq := e.SequenceID
-		t.undo = append(t.undo, func() {
-			if j, found := slices.BinarySearchFunc(es.seqs, seq, decimal.Compare); found {
-				es.seqs = slices.Delete(es.seqs, j, j+1)
-			}
-		})
+	seq, mid := e.SequenceID, e.MessageID
+	var prev *StoredEvent // the event replaced, if any (a copy made only then)
+	if old, held := es.bySeq[seq]; held {
+		c := old
+		prev = &c
+	} else {
+		es.seqs = insertSorted(es.seqs, seq)
 	}
-	setEntry(t, es.bySeq, e.SequenceID, e)
-	if e.MessageID != "" && !slices.Contains(es.byMID[e.MessageID], e.SequenceID) {
-		setEntry(t, es.byMID, e.MessageID, append(slices.Clip(es.byMID[e.MessageID]), e.SequenceID))
+	es.bySeq[seq] = e
+	oldMIDs, hadMID := es.byMID[mid]
+	addMID := mid != "" && !slices.Contains(oldMIDs, seq)
+	if addMID {
+		es.byMID[mid] = append(slices.Clip(oldMIDs), seq)
 	}
+	t.undo = append(t.undo, func() {
+		switch {
+		case !addMID:
+		case hadMID:
+			es.byMID[mid] = oldMIDs
+		default:
+			delete(es.byMID, mid)
+		}
+		if prev != nil {
+			es.bySeq[seq] = *prev
+			return
+		}
+		delete(es.bySeq, seq)
+		es.seqs = deleteSorted(es.seqs, seq)
+	})
+}
+
+// insertSorted inserts seq, not held, into the ascending ids.
+func insertSorted(seqs []string, seq string) []string {
+	if n := len(seqs); n == 0 || decimal.Compare(seqs[n-1], seq) < 0 {
+		return append(seqs, seq)
+	}
+	i, _ := slices.BinarySearchFunc(seqs, seq, decimal.Compare)
+	return slices.Insert(seqs, i, seq)
+}
+
+// deleteSorted removes seq, if held, from the ascending ids.
+func deleteSorted(seqs []string, seq string) []string {
+	if n := len(seqs); n > 0 && seqs[n-1] == seq {
+		return seqs[:n-1]
+	}
+	if j, found := slices.BinarySearchFunc(seqs, seq, decimal.Compare); found {
+		return slices.Delete(seqs, j, j+1)
+	}
+	return seqs
 }
 
 func (t *memTx) identity() (*Identity, error) {
@@ -325,6 +362,9 @@ func (t *memTx) events(_ context.Context, conversationID, afterSeq string, limit
 		return out, nil
 	}
 	i := 0
+	if n := len(es.seqs); afterSeq != "" && (n == 0 || decimal.Compare(afterSeq, es.seqs[n-1]) >= 0) {
+		return out, nil // nothing after the newest (a sync storing oldest first asks this of every event)
+	}
 	if afterSeq != "" {
 		var found bool
 		if i, found = slices.BinarySearchFunc(es.seqs, afterSeq, decimal.Compare); found {

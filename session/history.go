@@ -36,7 +36,7 @@ type entryBody struct {
 // is a removed entry's previous sequence id (kept in its body, see
 // entryBody.Prev), "" otherwise.
 func storeEntry(en *event.Entry, raw []byte, removedPrev string) keystore.StoredEvent {
-	body, _ := json.Marshal(entryBody{
+	body := encodeEntryBody(&entryBody{
 		Text: en.Text, Entities: en.Entities, Attachments: en.Attachments, ReplyTo: en.ReplyTo,
 		Emoji: en.Emoji, TargetSequenceID: en.TargetSequenceID, KeyVersion: en.KeyVersion, DecryptOnly: en.DecryptOnly, TTL: en.TTL,
 		Deleted: en.Deleted, DeleteForAll: en.DeleteForAll, Group: en.Group, Failure: en.Failure, Removed: en.Removed,

@@ -106,7 +106,13 @@ func (e *Engine) Sync(ctx context.Context, id string, fn func(*event.Event) erro
 		return nil
 	})
 	if res != nil {
-		sort.SliceStable(entries, func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) })
+		// A sync hands events over oldest first: sorting is needed only
+		// when it did not (decimal.Compare is a total order, so entries
+		// in order pairwise are sorted, as the stable sort would leave them).
+		less := func(i, j int) bool { return decimal.Less(entries[i].SequenceID, entries[j].SequenceID) }
+		if !sort.SliceIsSorted(entries, less) {
+			sort.SliceStable(entries, less)
+		}
 		res.Entries = entries
 	}
 	return res, err
