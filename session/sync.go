@@ -528,8 +528,9 @@ func takesRights(ev *event.Event, self string) bool {
 // checks. An event whose sequence id is already stored is not replaced:
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. A failed event past the conversation's allowance
-// (see chargeFailed) is fresh but not stored; pass.notKept records it. Events without a valid sequence id are not stored
-// but count as fresh. A member removal or admin revocation stored below
+// (see chargeFailed) is fresh but not stored; pass.notKept records it.
+// Events without a valid sequence id are not stored but count as fresh.
+// A member removal or admin revocation stored below
 // events stored already is recorded for re-judging what is above it (see
 // noteLate); the caller runs rejudgeLate.
 func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
