@@ -61,6 +61,7 @@ func optionError(format string, args ...any) error {
 
 // WithHTTPClient sets the HTTP client (default: a client without its own
 // timeout; WithRequestTimeout bounds each realm request); nil is refused.
+// The client uses a copy that never follows redirects.
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) error {
 		if c == nil {
@@ -188,11 +189,22 @@ func NewClient(cfg *Configuration, tokens AuthTokens, opts ...Option) (*Client, 
 			return nil, err
 		}
 	}
+	o.http = noRedirects(o.http)
 	r := o.rand
 	if r != rand.Reader {
 		r = &lockedReader{r: r}
 	}
 	return &Client{cfg: cfg, tokens: tokens, opts: o, rand: r, sessions: map[RealmID]*sessionSlot{}}, nil
+}
+
+// noRedirects returns a copy of hc that answers a redirect as it is,
+// unfollowed (post refuses it). Realms never redirect; followed, a POST
+// would carry its body (a software realm's shares, a hardware realm's auth
+// token) to a host the configuration never named, perhaps over plain HTTP.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // checkPolicy refuses what only tests may use.

@@ -164,6 +164,15 @@ func TestParseXConfig(t *testing.T) {
 	if x, err := ParseXConfig([]byte(noGuess)); err != nil || x.MaxGuessCount != DefaultMaxGuessCount {
 		t.Fatalf("default guesses: %v %v", x, err)
 	}
+	// The server chooses max_guess_count: more than X's limit is capped,
+	// less is kept.
+	for served, want := range map[string]uint16{"65535": MaxGuessCountLimit, "21": MaxGuessCountLimit, "5": 5} {
+		j := strings.Replace(xdkConfig, `"max_guess_count": 20`, `"max_guess_count": `+served, 1)
+		x, err := ParseXConfig([]byte(j))
+		if err != nil || x.MaxGuessCount != want {
+			t.Fatalf("max_guess_count %s: %v %v, want %d", served, x, err, want)
+		}
+	}
 	bad := map[string]string{
 		"missing token": strings.Replace(xdkConfig, `,
     {"key": "cc330000000000000000000000000000", "value": {"address": "https://realm-west.example/", "token": "t3"}}`, ``, 1),

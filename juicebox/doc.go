@@ -35,7 +35,13 @@
 // Errors wrap ErrNotRegistered, ErrNoGuesses, ErrInvalidAuth,
 // ErrUpgradeRequired, ErrRateLimited, ErrAssertion or ErrTransient, or are
 // an *InvalidPinError carrying the guesses remaining. When realms disagree,
-// the most specific error wins, as in the SDK.
+// the most specific error wins, as in the SDK, with two exceptions against
+// lying realms: "locked" (ErrNoGuesses) is reported only when the realms
+// saying so are enough to rule recovery out, and a realm that rejects the
+// unlock key tag of a PIN the OPRF step proved right violates the protocol
+// (ErrAssertion), not a wrong PIN. After a wrong PIN, the guesses remaining
+// are the count the threshold of agreeing realms allows, not the smallest
+// any realm claims.
 //
 // A configuration comes from a server. The client therefore refuses the
 // FastInsecure PIN stretch and plain HTTP to non-loopback realms unless

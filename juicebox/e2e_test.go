@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -405,5 +406,156 @@ func TestStandard2019(t *testing.T) {
 	}
 	if _, err := juicebox.NewClient(fx.Configuration, fx.Tokens); !errors.Is(err, juicebox.ErrConfig) {
 		t.Fatalf("FastInsecure accepted without opt-in: %v", err)
+	}
+}
+
+// TestRealmDeniesProvenPIN: once the realms' OPRF answers have proved the
+// PIN (the unlock key commitment matched), a realm that rejects the unlock
+// key tag or claims the secret locked is lying (or lost the registration).
+// With another realm down, recovery fails, but as a protocol violation:
+// never as a wrong PIN, which would send the user guessing other PINs and
+// spending a guess on every realm each time.
+func TestRealmDeniesProvenPIN(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("77")
+	west, soft := w.set.Realm("realm-west"), w.set.Realm("realm-b")
+	for name, f := range map[string]func(q *proto.Register2Request){
+		"bad unlock key tag": func(q *proto.Register2Request) { q.UnlockKeyTag[0] ^= 1 },
+		// One guess, and the tag rejected: the realm locks and says so.
+		"locked": func(q *proto.Register2Request) { q.UnlockKeyTag[0] ^= 1; q.Policy.NumGuesses = 1 },
+	} {
+		register(t, c, "2580", 20)
+		if !west.TamperRecord(w.set.Tenant(), "77", f) {
+			t.Fatal("no record to tamper")
+		}
+		soft.SetFaults(realm.Faults{Down: true})
+		_, err := c.Recover(ctx, []byte("2580"), nil)
+		soft.SetFaults(realm.Faults{})
+		var pe *juicebox.InvalidPinError
+		if errors.As(err, &pe) || errors.Is(err, juicebox.ErrNoGuesses) || !errors.Is(err, juicebox.ErrAssertion) {
+			t.Fatalf("%s: recover with the right PIN: %v, want ErrAssertion", name, err)
+		}
+		// The honest majority still recovers once the down realm is back.
+		if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("%s: recover with the honest realms: %v", name, err)
+		}
+	}
+}
+
+// TestRealmRedirectNotFollowed: a realm address that answers with a
+// redirect is not followed. Followed, a POST carries the request on to a
+// host the configuration never named, perhaps over plain HTTP (bypassing
+// the https-only policy): a software realm's shares in the clear, or a
+// hardware realm's auth token, which sits in the body.
+func TestRealmRedirectNotFollowed(t *testing.T) {
+	w := newWorld(t)
+	var mu sync.Mutex
+	reached := 0
+	target := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached++
+		mu.Unlock()
+		w.set.Handler().ServeHTTP(rw, r)
+	}))
+	t.Cleanup(target.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Redirect(rw, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	raw, err := w.set.XConfig(redirector.URL, "31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := juicebox.ParseXConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := juicebox.NewClient(x.Configuration, x.Tokens, juicebox.WithInsecureTestSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Register(ctx, []byte("2580"), secret, nil, 20)
+	if !errors.Is(err, juicebox.ErrAssertion) {
+		t.Fatalf("register behind redirecting realms: %v, want ErrAssertion", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reached != 0 {
+		t.Fatalf("the redirect target received %d requests", reached)
+	}
+}
+
+// TestHardwareRealmWithAnotherKey: a hardware realm is reached only
+// through a Noise handshake with the key the configuration names; a realm
+// holding another key (here the other hardware realm's) gets nothing it
+// can read, and the client fails rather than falling back.
+func TestHardwareRealmWithAnotherKey(t *testing.T) {
+	w := newWorld(t)
+	_, x := w.client("32")
+	east, west := w.set.Realm("realm-east"), w.set.Realm("realm-west")
+	realms := append([]juicebox.Realm(nil), x.Configuration.Realms...)
+	for i := range realms {
+		if realms[i].ID == east.ID() {
+			realms[i].PublicKey = west.PublicKey()
+		}
+	}
+	cfg, err := juicebox.NewConfiguration(realms, 3, 2, juicebox.FastInsecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := juicebox.NewClient(cfg, x.Tokens, juicebox.WithInsecureTestSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Register(ctx, []byte("2580"), secret, nil, 20)
+	if err == nil || errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("register with realm-east's key swapped: %v", err)
+	}
+	if rec := east.Record(w.set.Tenant(), "32"); rec.NumGuesses != 0 {
+		t.Fatalf("realm-east holds a registration: %+v", rec)
+	}
+}
+
+// TestGuessesRemainingOutvoted: after a wrong PIN, the guesses remaining
+// are what the realms' majority allows. A realm of the agreeing group that
+// claims to have none left (here one registered with a limit of 1) cannot
+// make the backup read as locked while enough realms still allow guesses:
+// the right PIN still recovers it.
+func TestGuessesRemainingOutvoted(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("78")
+	register(t, c, "2580", 20)
+	if !w.set.Realm("realm-west").TamperRecord(w.set.Tenant(), "78", func(q *proto.Register2Request) { q.Policy.NumGuesses = 1 }) {
+		t.Fatal("no record to tamper")
+	}
+	_, err := c.Recover(ctx, []byte("1111"), nil)
+	wantPinError(t, err, 19)
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover after the lone realm locked: %v", err)
+	}
+}
+
+// TestLockedMinorityWithOutage: one realm says the secret is locked while
+// another is down. Recovery cannot proceed, but the secret is not locked
+// (the two others hold it with guesses to spare): the error is the outage,
+// never ErrNoGuesses, which tells the user the keys are gone for good.
+func TestLockedMinorityWithOutage(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("79")
+	register(t, c, "2580", 20)
+	west, soft := w.set.Realm("realm-west"), w.set.Realm("realm-b")
+	if !west.TamperRecord(w.set.Tenant(), "79", func(q *proto.Register2Request) { q.Policy.NumGuesses = 1 }) {
+		t.Fatal("no record to tamper")
+	}
+	_, err := c.Recover(ctx, []byte("1111"), nil)
+	wantPinError(t, err, 19) // realm-west used its only guess: it is locked now
+	soft.SetFaults(realm.Faults{Down: true})
+	_, err = c.Recover(ctx, []byte("2580"), nil)
+	soft.SetFaults(realm.Faults{})
+	if errors.Is(err, juicebox.ErrNoGuesses) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm locked, one down: %v, want ErrTransient", err)
+	}
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover with the realm back: %v", err)
 	}
 }

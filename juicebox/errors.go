@@ -30,9 +30,11 @@ var (
 	ErrTransient = errors.New("juicebox: realm unavailable (transient)")
 )
 
-// InvalidPinError reports a wrong PIN. GuessesRemaining is the smallest
-// count any realm reported; at zero the secret is locked (and the error
-// also matches ErrNoGuesses).
+// InvalidPinError reports a wrong PIN. GuessesRemaining is how many more
+// wrong PINs the realms that agree on the registration allow before too few
+// of them (fewer than the recovery threshold) have a guess left; a realm
+// that refused outright (no guesses) reports zero. At zero the secret is
+// locked (and the error also matches ErrNoGuesses).
 type InvalidPinError struct {
 	GuessesRemaining uint16
 }

@@ -44,8 +44,8 @@ func FuzzParseXConfig(f *testing.F) {
 				t.Fatalf("realm %s without a token", r.ID)
 			}
 		}
-		if x.MaxGuessCount == 0 {
-			t.Fatal("zero guess limit accepted")
+		if x.MaxGuessCount == 0 || x.MaxGuessCount > MaxGuessCountLimit {
+			t.Fatalf("guess limit %d accepted", x.MaxGuessCount)
 		}
 	})
 }

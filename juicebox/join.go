@@ -2,6 +2,7 @@ package juicebox
 
 import (
 	"context"
+	"errors"
 )
 
 // realmResult is one realm's outcome in a concurrent step.
@@ -33,7 +34,7 @@ func joinThreshold[T any](ctx context.Context, realms []*Realm, threshold int, f
 		if res.err != nil {
 			errs = append(errs, res.err)
 			if len(errs) > len(realms)-threshold {
-				return nil, minError(errs)
+				return nil, thresholdError(errs, len(realms)-threshold)
 			}
 			continue
 		}
@@ -46,6 +47,28 @@ func joinThreshold[T any](ctx context.Context, realms []*Realm, threshold int, f
 		}
 	}
 	return out, nil
+}
+
+// thresholdError is the error of a step that failed on more realms than
+// tolerated. A realm's claim that the secret is locked (no guesses) is
+// believed only when such claims alone rule the threshold out; fewer of
+// them, with other failures, leave the others to explain the failure:
+// otherwise one realm that says "locked" while another is down would tell
+// the user the secret is gone for good, when it is not.
+func thresholdError(errs []error, tolerated int) error {
+	var others []error
+	locked := 0
+	for _, e := range errs {
+		if errors.Is(e, ErrNoGuesses) {
+			locked++
+		} else {
+			others = append(others, e)
+		}
+	}
+	if locked > tolerated || len(others) == 0 {
+		return minError(errs)
+	}
+	return minError(others)
 }
 
 // joinAll runs f on every realm concurrently, waits for all of them (one

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/xchat-go/xchat/juicebox/oprf"
 	"github.com/xchat-go/xchat/juicebox/proto"
@@ -129,10 +130,8 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 		return unlockKey, fmt.Errorf("%w: no %d realms agree on the unlock key commitment and signing key", ErrAssertion, cfg.RecoverThreshold)
 	}
 	shares := make([]shamir.PointShare, len(group))
-	remaining := group[0].remaining
 	for i, e := range group {
 		shares[i] = e.share
-		remaining = min(remaining, e.remaining)
 	}
 	blindedResult, err := shamir.CombinePoints(shares)
 	if err != nil {
@@ -143,9 +142,24 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 	unlockKey, ours := unlockKeyAndCommitment(out)
 	if subtle.ConstantTimeCompare(ours[:], commitment[:]) != 1 {
 		clear(unlockKey[:])
-		return unlockKey, &InvalidPinError{GuessesRemaining: remaining}
+		return unlockKey, &InvalidPinError{GuessesRemaining: guessesRemaining(group, cfg.RecoverThreshold)}
 	}
 	return unlockKey, nil
+}
+
+// guessesRemaining is how many more wrong PINs the agreeing group allows
+// before fewer than threshold of its realms have a guess left: the
+// threshold-th largest count. Each count is one realm's unsigned claim; the
+// SDK shows the smallest, which any single realm could set to zero and make
+// a recoverable backup read as locked. Lowering this one takes all but
+// threshold-1 of the group, raising it threshold of them.
+func guessesRemaining(group []*evaluation, threshold int) uint16 {
+	counts := make([]uint16, len(group))
+	for i, e := range group {
+		counts[i] = e.remaining
+	}
+	slices.Sort(counts)
+	return counts[len(counts)-threshold]
 }
 
 // recover2On asks one realm to evaluate the OPRF and checks its answer:
@@ -247,10 +261,13 @@ func (c *Client) recover3On(ctx context.Context, cfg *Configuration, r *Realm, v
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
 		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
-	case proto.StatusNoGuesses:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
-	case proto.StatusBadUnlockKeyTag:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: resp.GuessesRemaining}, "unlock key tag rejected")
+	case proto.StatusNoGuesses, proto.StatusBadUnlockKeyTag:
+		// Phase 2 proved the PIN: the realms' combined OPRF answer matched
+		// the unlock key commitment they stored. A realm that now calls the
+		// PIN wrong (or the secret locked) lies or lost the registration;
+		// reporting a wrong PIN would send the user guessing other PINs,
+		// each costing a guess on every realm.
+		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered %v for the PIN phase 2 proved", resp.Status)
 	default:
 		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered %v", resp.Status)
 	}

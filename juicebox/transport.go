@@ -70,6 +70,9 @@ func (c *Client) post(ctx context.Context, realm *Realm, body []byte, bearer str
 		return 0, nil, realmErr(realm.ID, ErrTransient, "%s", netDetail(err))
 	}
 	defer res.Body.Close()
+	if res.StatusCode/100 == 3 {
+		return 0, nil, realmErr(realm.ID, ErrAssertion, "HTTP %d: redirect not followed", res.StatusCode)
+	}
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBody+1))
 	if err != nil {
 		return 0, nil, realmErr(realm.ID, ErrTransient, "reading response: %s", netDetail(err))

@@ -17,6 +17,12 @@ const (
 	// DefaultMaxGuessCount is the guess limit when juicebox_config names
 	// none (the XDK's default).
 	DefaultMaxGuessCount = 20
+	// MaxGuessCountLimit caps the guess limit ParseXConfig takes from
+	// juicebox_config (X's own limit). The server chooses max_guess_count
+	// unsigned, and the realms enforce what a registration asks for, so a
+	// larger value would let whoever holds the account's realm tokens try
+	// PINs online far beyond X's limit, hardware realms included.
+	MaxGuessCountLimit = 20
 	// MinPINLength is the shortest PIN X accepts for a new registration.
 	MinPINLength = 4
 )
@@ -36,7 +42,8 @@ type XConfig struct {
 	Configuration *Configuration
 	// Tokens are the per-realm auth tokens of token_map.
 	Tokens StaticTokens
-	// MaxGuessCount is the guess limit for registrations.
+	// MaxGuessCount is the guess limit for registrations: max_guess_count
+	// (DefaultMaxGuessCount when absent), capped at MaxGuessCountLimit.
 	MaxGuessCount uint16
 }
 
@@ -57,7 +64,9 @@ type tokenMapJSON struct {
 // maxTokenSize bounds one realm token.
 const maxTokenSize = 4096
 
-// ParseXConfig parses a juicebox_config object. Every configured realm must
+// ParseXConfig parses a juicebox_config object. A max_guess_count above
+// MaxGuessCountLimit is capped (registrations never allow more guesses than
+// X's limit, whatever the server asks). Every configured realm must
 // have a token; tokens for realms the configuration does not name are an
 // error too (a server mixing up realms is better caught here).
 func ParseXConfig(data []byte) (*XConfig, error) {
@@ -84,7 +93,7 @@ func ParseXConfig(data []byte) (*XConfig, error) {
 		if *xj.MaxGuessCount < 1 || *xj.MaxGuessCount > 0xffff {
 			return nil, fmt.Errorf("%w: max_guess_count %d out of range", ErrConfig, *xj.MaxGuessCount)
 		}
-		x.MaxGuessCount = uint16(*xj.MaxGuessCount)
+		x.MaxGuessCount = uint16(min(*xj.MaxGuessCount, MaxGuessCountLimit))
 	}
 	for _, e := range xj.TokenMap {
 		id, err := ParseRealmID(e.Key)

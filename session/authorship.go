@@ -172,6 +172,13 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 		return err
 	}
 	for _, d := range dels {
+		stands, err := deleteStands(ctx, tx, cid, d)
+		if err != nil {
+			return err
+		}
+		if !stands {
+			continue // failed since it was recorded: it erases nothing
+		}
 		if d.By == ev.SenderID && ev.Kind == event.KindMessage {
 			del := &event.Event{SenderID: d.By, Delete: &event.Delete{SequenceIDs: []string{ev.SequenceID}, Action: event.DeleteForAll}}
 			if err := e.applyDelete(ctx, tx, cid, del); err != nil {
@@ -197,6 +204,20 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 		}
 	}
 	return nil
+}
+
+// deleteStands reports whether the delete pending action d names is
+// stored verified still, by d's author: re-judging (rejudgeLate) may have
+// failed it since it was recorded (its author removed below it), and a
+// delete that failed erases nothing, as on a device that stored its
+// target first.
+func deleteStands(ctx context.Context, tx keystore.Tx, cid string, d pendingAction) (bool, error) {
+	del, err := eventAt(ctx, tx, cid, d.Seq)
+	if err != nil || del == nil {
+		return false, err
+	}
+	del.Body.Zero()
+	return del.Verified && del.SenderID == d.By && del.Type == event.TypeDelete, nil
 }
 
 // settleEdit drops the edit indexed for ev when ev turns out not to be a

@@ -175,7 +175,14 @@
 // so is what an admin it named did above it as an admin
 // (xchat.ErrNotAuthorized), and the title, avatar or screen-capture
 // setting it set is undone (each is the one verified changes set last:
-// this account's member adds sign them as the group's). A group change above it is read against the roster it leaves: a
+// this account's member adds sign them as the group's); a failed edit the
+// edit index names as its message's latest gives way to the newest edit
+// that stands (a reply quotes that one), and a failed delete recorded
+// pending for a target not stored yet erases nothing when it arrives. A
+// delete for everyone stored before the walk fails it has erased the
+// content of its author's own earlier messages for good (nothing else it
+// can reach; a fresh device keeps them): a limit, as keeping deleted
+// content until no late change can reach it would keep it for ever. A group change above it is read against the roster it leaves: a
 // member add this account read as adding nobody (the member it removes
 // still held) re-admits her, a signed list still naming whom it took as a
 // member or an admin does not fit there (xchat.ErrRosterDivergence, as on a

@@ -370,6 +370,11 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if en.Group != nil && setsSettings(en.Group.Kind) {
 		j.resettle = true // what it set is undone
 	}
+	if ev.Type == event.TypeEdit && decimal.ValidID(en.TargetSequenceID) {
+		if err := reindexEdit(ctx, tx, j.cid, en.TargetSequenceID, ev.SequenceID, ev.SenderID, ev.Raw); err != nil {
+			return err
+		}
+	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
 		return nil
 	}
