@@ -144,6 +144,20 @@ func backfillable(ev *event.Event, err error) bool {
 	return false
 }
 
+// judgeAtPlace clears res's verdict when ev is a backfillable content
+// event (backfillable) whose author was a member at its place
+// (memberAtPlace).
+func judgeAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event, res *stepResult) error {
+	if !backfillable(ev, res.err) {
+		return nil
+	}
+	at, err := memberAtPlace(ctx, tx, cid, r, ev)
+	if at {
+		res.err = nil
+	}
+	return err
+}
+
 // memberAtPlace reports whether ev's author was a member of group cid at
 // ev's place, as the group changes stored below it say read in order (r
 // is the roster held: its tombstones exclude for good), and, for a

@@ -254,16 +254,10 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				pass.markStepped(ev.SequenceID)
 			}
 			res := r.screen(env, ev)
-			if backfillable(ev, res.err) {
-				// Judged at its place (see memberAtPlace); the storing
-				// gate judges it again with the page stored below it.
-				at, err := memberAtPlace(ctx, tx, cid, &r, ev)
-				if err != nil {
-					return nil, err
-				}
-				if at {
-					res.err = nil
-				}
+			// The storing gate judges it again, with the page stored
+			// below it.
+			if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+				return nil, err
 			}
 			if res.anomaly != nil {
 				out = append(out, *res.anomaly)
@@ -346,14 +340,9 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 		if grants(ev.GroupChange) {
 			before = r.holders()
 		}
-		if res = r.step(env, ev); backfillable(ev, res.err) {
-			at, err := memberAtPlace(ctx, tx, cid, &r, ev)
-			if err != nil {
-				return err
-			}
-			if at {
-				res.err = nil
-			}
+		res = r.step(env, ev)
+		if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+			return err
 		}
 		if res.err != nil {
 			reject(ev, res.err)
