@@ -135,6 +135,9 @@ func parseActivityMessage(b []byte, limit int) (*ActivityMessage, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrActivityMessage)
 	}
+	if err := checkShape(b, maxActivityObjects, maxActivityValues); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrActivityMessage, err)
+	}
 	var m ActivityMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrActivityMessage, err)
@@ -193,21 +196,40 @@ func (e *ActivityEvent) ChatPayload() (*ChatPayload, error) {
 	return &p, nil
 }
 
+// MaxStreamProblems bounds the problems a StreamProblemError keeps: X
+// reports one or two before it disconnects.
+const MaxStreamProblems = 16
+
 // StreamProblemError carries the problems a stream line reported (for
-// example "operational-disconnect" before X closes the connection).
+// example "operational-disconnect" before X closes the connection): the
+// first MaxStreamProblems of them, and how many more the line held.
 type StreamProblemError struct {
 	Problems []Problem
+	// More counts the problems of the line past MaxStreamProblems.
+	More int
+}
+
+// newStreamProblemError keeps the first MaxStreamProblems of ps.
+func newStreamProblemError(ps []Problem) *StreamProblemError {
+	if len(ps) <= MaxStreamProblems {
+		return &StreamProblemError{Problems: ps}
+	}
+	return &StreamProblemError{Problems: ps[:MaxStreamProblems:MaxStreamProblems], More: len(ps) - MaxStreamProblems}
 }
 
 // Error implements error.
 func (e *StreamProblemError) Error() string {
 	var parts []string
-	for _, p := range e.Problems {
+	for _, p := range e.Problems[:min(len(e.Problems), MaxStreamProblems)] {
 		s := strings.TrimSpace(serverText(p.Title) + ": " + serverText(p.Detail))
 		if p.Type != "" {
 			s += " (" + serverText(p.Type) + ")"
 		}
 		parts = append(parts, strings.Trim(s, ": "))
 	}
-	return "api: activity stream: " + strings.Join(parts, "; ")
+	more := ""
+	if n := e.More + max(len(e.Problems)-MaxStreamProblems, 0); n > 0 {
+		more = fmt.Sprintf(" (and %d more)", n)
+	}
+	return "api: activity stream: " + strings.Join(parts, "; ") + more
 }

@@ -580,6 +580,9 @@ func (c *Client) decodeSuccess(op string, body []byte, out any, resp *Response) 
 		}
 		return fmt.Errorf("api: %s: empty response body", op)
 	}
+	if err := checkShape(body, MaxResponseObjects, MaxResponseValues); err != nil {
+		return fmt.Errorf("api: %s: %w", op, err)
+	}
 	if out != nil {
 		if err := decodeJSON(body, out); err != nil {
 			return fmt.Errorf("api: %s: decoding response: %w", op, err)
@@ -633,10 +636,13 @@ func envelopeProblems(out any) ([]Problem, bool) {
 	return f.Interface().([]Problem), true
 }
 
+// decodeError decodes a non-2xx answer. A body that is not JSON, or holds
+// more values than any honest answer (see checkShape), leaves the Error
+// with its status only.
 func decodeError(op string, status int, body []byte) *Error {
 	e := &Error{Op: op, StatusCode: status}
 	var doc ErrorDocument
-	if json.Unmarshal(body, &doc) != nil {
+	if checkShape(body, MaxResponseObjects, MaxResponseValues) != nil || json.Unmarshal(body, &doc) != nil {
 		return e
 	}
 	e.Problem = doc.Problem

@@ -465,7 +465,7 @@ func (s *Stream) handleLine(ctx context.Context, line []byte, wd *watchdog) erro
 	}
 	if len(m.Errors) > 0 {
 		s.update(func(st *StreamStats) { st.Problems++ })
-		s.status(StreamStatus{State: StreamProblem, Err: &StreamProblemError{Problems: m.Errors}})
+		s.status(StreamStatus{State: StreamProblem, Err: newStreamProblemError(m.Errors)})
 	}
 	if m.Data == nil {
 		return nil

@@ -339,6 +339,10 @@ func TestStreamLines(t *testing.T) {
 		`{"data":{"event_uuid":"","event_type":"x"}}`,
 		`not json`,
 		`{"errors":[{"title":"operational-disconnect","type":"https://api.x.com/2/problems/operational-disconnect"}]}`,
+		// 100 problems: the first MaxStreamProblems are kept; 10,000 empty
+		// ones (30 KB): past the activity bounds, skipped undecoded.
+		`{"errors":[` + strings.TrimSuffix(strings.Repeat(`{"title":"operational-disconnect"},`, 100), ",") + `]}`,
+		`{"errors":` + emptyProblems(10_000) + `}`,
 		fmt.Sprintf(evLine, 2),
 	}, "\n") + "\n"
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -373,11 +377,13 @@ func TestStreamLines(t *testing.T) {
 			var pe *api.StreamProblemError
 			if !errors.As(st.Err, &pe) || pe.Problems[0].Title != "operational-disconnect" {
 				t.Errorf("problem status %v", st.Err)
+			} else if len(pe.Problems) > api.MaxStreamProblems || len(pe.Problems)+pe.More != []int{1, 100}[problems-1] || len(st.Err.Error()) > 2048 {
+				t.Errorf("problem status %d: %d problems kept, %d more: %q", problems, len(pe.Problems), pe.More, st.Err)
 			}
 		}
 	}
 	st := s.Stats()
-	if skipped != 3 || problems != 1 || st.Skipped != 3 || st.KeepAlives != 3 || st.Events != 2 {
+	if skipped != 4 || problems != 2 || st.Skipped != 4 || st.KeepAlives != 3 || st.Events != 2 {
 		t.Errorf("skipped %d problems %d stats %+v", skipped, problems, st)
 	}
 }

@@ -135,12 +135,13 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		return nil, fmt.Errorf("%w: nil store", xchat.ErrInvalidArgument)
 	}
 	cfg := config{
-		rand:         rand.Reader,
-		now:          time.Now,
-		policy:       TrustOnFirstUse,
-		workers:      runtime.GOMAXPROCS(0),
-		pageSize:     100,
-		maxSyncBytes: defaultMaxSyncBytes,
+		rand:            rand.Reader,
+		now:             time.Now,
+		policy:          TrustOnFirstUse,
+		workers:         runtime.GOMAXPROCS(0),
+		pageSize:        100,
+		maxSyncBytes:    defaultMaxSyncBytes,
+		maxFailedEvents: defaultMaxFailedEvents, maxFailedBytes: defaultMaxFailedBytes,
 	}
 	for _, o := range opts {
 		if o == nil {

@@ -22,6 +22,10 @@ type config struct {
 	spillDir string
 
 	maxSyncBytes int64
+	// maxFailedEvents and maxFailedBytes bound the failed events kept per
+	// conversation (see WithMaxFailedEvents).
+	maxFailedEvents int
+	maxFailedBytes  int64
 }
 
 // invalidOption is the error of an option given a value it cannot use.
@@ -125,6 +129,37 @@ func WithSpillDir(dir string) Option {
 // thousand pages of an honest history (a page of 100 messages is about a
 // hundred kilobytes).
 const defaultMaxSyncBytes = 1 << 30
+
+// Defaults of WithMaxFailedEvents: 1,024 failed events and 16 MiB of
+// them per conversation. An honest conversation keeps none (an event
+// fails when it was forged, tampered with, replayed or sent by someone
+// who may not send it), so the bound is met only under attack.
+const (
+	defaultMaxFailedEvents = 1024
+	defaultMaxFailedBytes  = 16 << 20
+)
+
+// WithMaxFailedEvents bounds the failed events (those that fail
+// verification, decryption or the engine's gates: Event.Err set) the store
+// keeps per conversation, by number and by their encoded size (defaults
+// 1,024 and 16 MiB); a bound below 1 is refused. Which events fail is the
+// server's choice — it can forge events without end, by sync or by push —
+// so a conversation past its allowance keeps no more of them: a failed
+// event over it is still passed to the callback (with its Err), but not
+// stored, and the sync or delivery reports it (AnomalyFailedNotKept).
+// Verified events are never affected. Across all conversations (which a
+// server can name without end) the engine keeps 16 times the bound
+// (16,384 events and 256 MiB by default). The allowances count the failed
+// events kept since this release; they do not renew.
+func WithMaxFailedEvents(events int, bytes int64) Option {
+	return func(c *config) error {
+		if events < 1 || bytes < 1 {
+			return invalidOption("WithMaxFailedEvents: %d events, %d bytes", events, bytes)
+		}
+		c.maxFailedEvents, c.maxFailedBytes = events, bytes
+		return nil
+	}
+}
 
 // WithMaxSyncBytes bounds the events one sync of a conversation fetches
 // (their encoded size, as served; default 1 GiB, some ten thousand pages

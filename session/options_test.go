@@ -29,6 +29,8 @@ func TestOptionsFailClosed(t *testing.T) {
 		"negative workers":     WithWorkers(-1),
 		"empty spill dir":      WithSpillDir(""),
 		"no sync bytes":        WithMaxSyncBytes(0),
+		"no failed events":     WithMaxFailedEvents(0, 1),
+		"no failed bytes":      WithMaxFailedEvents(1, 0),
 		"nil option":           nil,
 	} {
 		_, err := Open(ctx, keystore.NewMemory(), nil, opt)

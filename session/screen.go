@@ -142,6 +142,9 @@ type rosterPass struct {
 	// journal, when set, records how to take back each change to the
 	// pass (see syncState.restore).
 	journal *[]func()
+	// notKept are the sequence ids of the failed events the storing step
+	// in progress did not keep (see chargeFailed).
+	notKept []string
 }
 
 func newRosterPass() *rosterPass { return &rosterPass{pairs: pairSet{}, stepped: map[string]bool{}} }

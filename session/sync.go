@@ -492,10 +492,12 @@ func (s *syncState) note(ev *event.Event) {
 
 // store records events in tx and queues the new ones for fn.
 func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
+	s.pass.notKept = nil
 	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
 	}
+	s.reportNotKept()
 	for i, ev := range evs {
 		if fresh[i] {
 			s.note(ev)
@@ -525,8 +527,10 @@ func takesRights(ev *event.Event, self string) bool {
 // verified ones (edit index, group roster, deletes) after gateEvent's
 // checks. An event whose sequence id is already stored is not replaced:
 // fresh reports which events were new, conflicts the sequence ids stored
-// with different bytes. Events without a valid sequence id are not stored
-// but count as fresh. A member removal or admin revocation stored below
+// with different bytes. A failed event past the conversation's allowance
+// (see chargeFailed) is fresh but not stored; pass.notKept records it.
+// Events without a valid sequence id are not stored but count as fresh.
+// A member removal or admin revocation stored below
 // events stored already is recorded for re-judging what is above it (see
 // noteLate); the caller runs rejudgeLate.
 func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
@@ -550,6 +554,10 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		}
 		fresh[i] = true
 		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
+		if errors.Is(err, errFailedNotKept) {
+			pass.notKept = append(pass.notKept, ev.SequenceID)
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
@@ -609,6 +617,9 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if en.Group != nil && en.Group.Title != "" {
 		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
 		title = &en.Group.Title
+	}
+	if err := e.chargeFailed(ctx, tx, cid, ev); err != nil {
+		return nil, err
 	}
 	if !validMessageID(en.MessageID) {
 		en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index

@@ -62,10 +62,18 @@ const (
 	// and key change: SequenceID is the key change, Related the outsider's
 	// user id. Reported by the session engine.
 	AnomalyKeyWrappedToNonMember
+	// AnomalyFailedNotKept: failed events (forged, tampered with, replayed
+	// or otherwise refused: Event.Err set) arrived past their
+	// conversation's allowance of kept failed events (see
+	// session.WithMaxFailedEvents); they were passed to the callback but
+	// not stored. SequenceID is the first of them in one storing step,
+	// Related how many (decimal). Reported by the session engine.
+	AnomalyFailedNotKept
 )
 
 var anomalyNames = [...]string{"", "gap", "duplicate", "conflict", "fork", "reorder", "self_reference", "missing_key",
-	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete", "key_wrapped_to_non_member"}
+	"roster_divergence", "create_rejected", "create_replayed", "unconfirmed_delete", "key_wrapped_to_non_member",
+	"failed_not_kept"}
 
 // String returns the snake_case anomaly name.
 func (k AnomalyKind) String() string {
@@ -86,7 +94,8 @@ type Anomaly struct {
 	// (reorder), the key version (missing key, a create not bound), the
 	// sequence id the roster stood at (roster divergence, second create) or
 	// the group a replayed create was accepted in, the deleter (unconfirmed
-	// delete) or the outsider's user id (key wrapped to a non-member).
+	// delete), the outsider's user id (key wrapped to a non-member) or the
+	// number of failed events not kept (decimal).
 	Related string
 }
 

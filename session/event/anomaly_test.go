@@ -7,7 +7,7 @@ import "testing"
 // "unknown").
 func TestAnomalyNames(t *testing.T) {
 	seen := map[string]AnomalyKind{}
-	for k := AnomalyGap; k <= AnomalyKeyWrappedToNonMember; k++ {
+	for k := AnomalyGap; k <= AnomalyFailedNotKept; k++ {
 		name := k.String()
 		if name == "unknown" || name == "" {
 			t.Errorf("kind %d has no name", k)
@@ -23,7 +23,10 @@ func TestAnomalyNames(t *testing.T) {
 	if AnomalyKeyWrappedToNonMember != 12 {
 		t.Errorf("AnomalyKeyWrappedToNonMember = %d: kinds are appended, never renumbered", AnomalyKeyWrappedToNonMember)
 	}
-	if got := (AnomalyKeyWrappedToNonMember + 1).String(); got != "unknown" {
+	if got := AnomalyFailedNotKept.String(); got != "failed_not_kept" || AnomalyFailedNotKept != 13 {
+		t.Errorf("AnomalyFailedNotKept = %d prints as %q", AnomalyFailedNotKept, got)
+	}
+	if got := (AnomalyFailedNotKept + 1).String(); got != "unknown" {
 		t.Errorf("kind past the last prints as %q", got)
 	}
 	a := Anomaly{Kind: AnomalyKeyWrappedToNonMember, ConversationID: "g1", SequenceID: "5", Related: "99"}
