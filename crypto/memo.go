@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"sync"
 )
 
@@ -108,15 +109,53 @@ func (p Payload) VerifyMemo(pub *PublicKey, sig []byte, memo *VerifyMemo) error 
 	if err := checkVerifier(pub, sig); err != nil {
 		return err
 	}
-	h, err := p.digest()
+	d, err := p.Prehash()
 	if err != nil {
 		return err
 	}
-	e := memoKey(pub, &h, sig)
+	return d.verifyMemo(pub, sig, memo)
+}
+
+// Prehashed is a Payload hashed once (SHA-256 of its signed byte
+// string), for a caller that checks the same payload more than once: it
+// can only be made from a Payload (Prehash), so it vouches for nothing a
+// Payload would not.
+type Prehashed struct {
+	h  [sha256.Size]byte
+	ok bool
+}
+
+// Prehash hashes the payload (see Prehashed). It fails as Bytes does.
+func (p Payload) Prehash() (Prehashed, error) {
+	h, err := p.digest()
+	if err != nil {
+		return Prehashed{}, err
+	}
+	return Prehashed{h: h, ok: true}, nil
+}
+
+// VerifyMemo is Payload.VerifyMemo for the payload d was made from. The
+// zero Prehashed verifies nothing.
+func (d Prehashed) VerifyMemo(pub *PublicKey, sig []byte, memo *VerifyMemo) error {
+	if !d.ok {
+		return fmt.Errorf("%w: payload not hashed", ErrInvalidPayload)
+	}
+	if err := checkVerifier(pub, sig); err != nil {
+		return err
+	}
+	if memo == nil {
+		return verifyDigest(pub, &d.h, sig)
+	}
+	return d.verifyMemo(pub, sig, memo)
+}
+
+// verifyMemo is VerifyMemo once checkVerifier accepted pub and sig.
+func (d Prehashed) verifyMemo(pub *PublicKey, sig []byte, memo *VerifyMemo) error {
+	e := memoKey(pub, &d.h, sig)
 	if memo.has(e) {
 		return nil
 	}
-	if err := verifyDigest(pub, &h, sig); err != nil {
+	if err := verifyDigest(pub, &d.h, sig); err != nil {
 		return err
 	}
 	memo.add(e)

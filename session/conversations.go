@@ -108,7 +108,11 @@ func (m convMeta) encode() []byte {
 }
 
 // Conversations returns the conversations stored for this account, ordered
-// by id, without contacting the server (see RefreshConversations).
+// by id, without contacting the server (see RefreshConversations). A
+// conversation is stored once the server answered a sync of it, or an
+// event of it (a verified one, for a one-to-one conversation not stored
+// yet) was stored: an id named by a push or a sync the server refuses is
+// not.
 func (e *Engine) Conversations(ctx context.Context) ([]Conversation, error) {
 	list, err := e.store.Conversations(ctx)
 	if err != nil {
@@ -316,19 +320,57 @@ func (e *Engine) ensureConversationRecord(ctx context.Context, cid string) error
 	})
 }
 
-// readConversation is conversationRecord in a transaction of its own.
-func (e *Engine) readConversation(ctx context.Context, cid string) (*keystore.Conversation, error) {
-	var rec *keystore.Conversation
-	err := e.store.Update(ctx, func(tx keystore.Tx) error {
-		var err error
-		rec, err = e.conversationRecord(ctx, tx, cid)
-		return err
-	})
-	return rec, err
+// peekConversation returns the stored record of cid, or, when none is
+// stored, the record conversationRecord would make, without storing it.
+// Sync and Deliver start from it: a conversation is recorded once the
+// server answered a sync of it (syncState.finish) or something of it is
+// stored (storeEventsTx), never because an id was named — a server (or a
+// push) can name one-to-one conversations without end.
+func (e *Engine) peekConversation(ctx context.Context, cid string) (*keystore.Conversation, error) {
+	c, err := e.store.Conversation(ctx, cid)
+	switch {
+	case err == nil:
+		return c, nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, fmt.Errorf("session: reading conversation: %w", err)
+	case IsGroup(cid):
+		return &keystore.Conversation{ID: cid, Type: kindGroup, UpdatedAt: e.now()}, nil
+	}
+	a, b, _ := cutPair(cid)
+	return &keystore.Conversation{ID: cid, Type: kindOneToOne, Members: []string{a, b}, UpdatedAt: e.now()}, nil
 }
 
-// conversationRecord returns the stored record of cid, creating it (not
-// persisted until the caller puts it) for a one-to-one conversation.
+// conversationUnheld reports whether cid is a one-to-one conversation not
+// recorded yet (see peekConversation).
+func conversationUnheld(ctx context.Context, tx keystore.Tx, cid string) (bool, error) {
+	if IsGroup(cid) {
+		return false, nil
+	}
+	_, err := tx.Conversation(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("session: reading conversation: %w", err)
+	}
+	return false, nil
+}
+
+// recordConversation stores the record of one-to-one conversation cid
+// when none is stored (see peekConversation).
+func (e *Engine) recordConversation(ctx context.Context, cid string) error {
+	if unheld, err := conversationUnheld(ctx, e.store, cid); err != nil || !unheld {
+		return err
+	}
+	return e.store.Update(ctx, func(tx keystore.Tx) error {
+		_, err := e.conversationRecord(ctx, tx, cid)
+		return err
+	})
+}
+
+// conversationRecord returns the stored record of cid, or makes one: a
+// one-to-one conversation's is stored at once, a group's when the caller
+// puts it.
 func (e *Engine) conversationRecord(ctx context.Context, tx keystore.Tx, cid string) (*keystore.Conversation, error) {
 	c, err := tx.Conversation(ctx, cid)
 	if err == nil {

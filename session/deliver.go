@@ -242,7 +242,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 		return err
 	}
 	defer unlock()
-	rec, err := e.readConversation(ctx, cid)
+	rec, err := e.peekConversation(ctx, cid)
 	if err != nil {
 		return err
 	}
@@ -268,6 +268,7 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	}
 	st.pass.journal = &st.undo
 	st.holdLate = true // a push is one page: fn sees it once any late change it brings is judged
+	st.pushed = true
 	defer st.unwraps.Close()
 	defer st.zeroKeys()
 	err = st.processPages(ctx, singlePage(decodePage(page)), false)

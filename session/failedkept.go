@@ -30,10 +30,12 @@ func failedKeptKey(cid string) string { return "session/failed-kept/" + cid }
 const failedKeptAll = "session/failed-kept-all"
 
 // failedTotalFactor is how many conversations' allowances the engine's
-// own allowance holds: a server can name conversations without end (a
-// push naming a new one-to-one id makes its record), so the failed events
-// kept across all of them are bounded too — by 16,384 events and 256 MiB
-// by default.
+// own allowance holds: a server can make conversations without end (a
+// conversation is recorded once something of it is stored, and the
+// server can fabricate peers whose events verify: it serves their keys),
+// so the failed events kept across all of them are bounded too — by
+// 16,384 events and 256 MiB by default. A failed event of a one-to-one
+// conversation not recorded yet is not kept at all (see storeEvent).
 const failedTotalFactor = 16
 
 // failedKept is what an allowance has spent: the failed events kept and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/inbound"
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -133,4 +134,37 @@ func failedHeld(t *testing.T, u *testUser, cid string) (n, size int) {
 		}
 	}
 	return n, size
+}
+
+// TestFailedEventsEngineAllowance: across conversations, the engine keeps
+// failedTotalFactor conversations' allowances of failed events in all
+// (a server can fabricate peers, so conversations without end): with
+// room for one failed event each, the seventeenth conversation's is not
+// kept, and a verified event is never charged.
+func TestFailedEventsEngineAllowance(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNaiveNet(t)
+	bob := n.userWith("bob", nil, WithMaxFailedEvents(1, 1<<30))
+	failed := func() *event.Event {
+		return &event.Event{Err: errors.New("forged"), Raw: []byte("forged bytes")}
+	}
+	charge := func(cid string, ev *event.Event) error {
+		return bob.e.store.Update(ctx, func(tx keystore.Tx) error { return bob.e.chargeFailed(ctx, tx, cid, ev) })
+	}
+	for i := range failedTotalFactor {
+		cid := fmt.Sprintf("%s:%d", bob.id, 9_000_000_000+i)
+		if err := charge(cid, failed()); err != nil {
+			t.Fatalf("conversation %d: %v", i, err)
+		}
+		if err := charge(cid, failed()); !errors.Is(err, errFailedNotKept) {
+			t.Fatalf("conversation %d kept a second failed event: %v", i, err)
+		}
+	}
+	last := fmt.Sprintf("%s:%d", bob.id, 9_000_000_000+failedTotalFactor)
+	if err := charge(last, failed()); !errors.Is(err, errFailedNotKept) {
+		t.Fatalf("conversation %d kept a failed event past the engine's allowance: %v", failedTotalFactor, err)
+	}
+	if err := charge(last, &event.Event{Verified: true, Raw: []byte("honest")}); err != nil {
+		t.Fatalf("a verified event was charged: %v", err)
+	}
 }

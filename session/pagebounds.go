@@ -6,6 +6,7 @@ import (
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -54,6 +55,10 @@ type syncPage struct {
 	// (see syncverify.go); sigs is the page's verification memo.
 	memo []crypto.MemoEntry
 	sigs *crypto.VerifyMemo
+	// decoded is what verifying the page ahead decoded of its events, for
+	// its turn to start from (see syncverify.go); only for a page kept in
+	// memory from then until its turn, never staged.
+	decoded *inbound.Decoded
 	// stubs stand for the messages of raws (by index) stored byte for
 	// byte before the sync (see reserved), stubbed are those handed out
 	// in place of events, and full says the page must be decrypted in

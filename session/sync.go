@@ -136,7 +136,7 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	defer unlock()
 
 	res := &SyncResult{ConversationID: cid, Roster: RosterUnknown}
-	rec, err := e.readConversation(ctx, cid)
+	rec, err := e.peekConversation(ctx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +355,9 @@ type syncState struct {
 	// rightsTaken: the batch in progress stored a change that takes rights
 	// away, which may have been recorded as late (see noticeLate).
 	holdLate, rightsTaken bool
+	// pushed: the events come from a push (Deliver), not from the
+	// server's answer to a sync (see store).
+	pushed bool
 	// unwraps memoises the keys unwrapped from key changes (the same key
 	// change is served with every page); pre are the keys of the
 	// verification ahead (see syncverify.go).
@@ -490,9 +493,17 @@ func (s *syncState) note(ev *event.Event) {
 	}
 }
 
-// store records events in tx and queues the new ones for fn.
+// store records events in tx and queues the new ones for fn. A sync's
+// page is the server's answer for the conversation: it is recorded (see
+// peekConversation); a push's is not (storeEventsTx records it once
+// something of it is stored).
 func (s *syncState) store(ctx context.Context, tx keystore.Tx, evs []*event.Event) error {
 	s.pass.notKept = nil
+	if !s.pushed {
+		if _, err := s.e.conversationRecord(ctx, tx, s.cid); err != nil {
+			return err
+		}
+	}
 	fresh, conflicts, err := s.e.storeEventsTx(ctx, tx, s.cid, evs, s.pass)
 	if err != nil {
 		return err
@@ -534,6 +545,10 @@ func takesRights(ev *event.Event, self string) bool {
 // events stored already is recorded for re-judging what is above it (see
 // noteLate); the caller runs rejudgeLate.
 func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, evs []*event.Event, pass *rosterPass) (fresh []bool, conflicts []string, err error) {
+	unheld, err := conversationUnheld(ctx, tx, cid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+	}
 	fresh = make([]bool, len(evs))
 	titles := map[int]string{} // index -> group change title as shown
 	if err := startChangeIndex(ctx, tx, cid); err != nil {
@@ -556,13 +571,20 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 			continue
 		}
 		fresh[i] = true
-		title, err := e.storeEvent(ctx, tx, cid, ev, pass)
+		title, err := e.storeEvent(ctx, tx, cid, ev, pass, unheld)
 		if errors.Is(err, errFailedNotKept) {
 			pass.notKept = append(pass.notKept, ev.SequenceID)
 			continue
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+		if unheld {
+			// Something of it is stored: the conversation is recorded.
+			if _, err := e.conversationRecord(ctx, tx, cid); err != nil {
+				return nil, nil, fmt.Errorf("session: storing events: %w", err)
+			}
+			unheld = false
 		}
 		if title != nil {
 			titles[i] = *title
@@ -609,7 +631,7 @@ func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 // storeEvent gates a new event (gateEvent, gateAuthorship), stores it and
 // applies its effects. title is the group change's title as shown, when
 // it names one.
-func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass) (title *string, err error) {
+func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass, unheld bool) (title *string, err error) {
 	if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
 		return nil, err
 	}
@@ -625,6 +647,9 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	// over when a backfill is judged at its place (admittedBelow).
 	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
 		return nil, err
+	}
+	if ev.Err != nil && unheld {
+		return nil, errFailedNotKept // of a conversation not recorded: nothing of it is kept
 	}
 	if err := e.chargeFailed(ctx, tx, cid, ev); err != nil {
 		return nil, err
@@ -969,11 +994,12 @@ func (e *Engine) titleKey(ctx context.Context, cid string, meta convMeta) (*cryp
 	return key, nil
 }
 
-// finish records the sync position.
+// finish records the sync position, and the conversation (the server
+// answered for it: see peekConversation) when it is not recorded yet.
 func (s *syncState) finish(ctx context.Context) error {
 	if s.newest == "" || (s.stored != "" && !decimal.Less(s.stored, s.newest)) {
 		s.res.NewestSequenceID = s.stored
-		return nil
+		return s.e.recordConversation(ctx, s.cid)
 	}
 	return s.e.store.Update(ctx, func(tx keystore.Tx) error {
 		c, err := s.e.conversationRecord(ctx, tx, s.cid)

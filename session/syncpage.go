@@ -196,7 +196,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*event.Event
 // decrypt runs a page through the receive pipeline with keys, holding the
 // page to its element budget (see pageBudget) as the events stream out.
 func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage) ([]*event.Event, error) {
-	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: p.memoOf(), Unwraps: s.unwrapMemo()}
+	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: p.memoOf(), Unwraps: s.unwrapMemo(), Decoded: p.decoded}
 	evs := make([]*event.Event, 0, len(p.raws))
 	var budget pageBudget
 	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(p.raws), opts) {
@@ -228,11 +228,13 @@ func (s *syncState) decrypt(ctx context.Context, keys inbound.Keys, p *syncPage)
 // the stubs of re-served messages, the memo of the keys unwrapped from the
 // key change served with every page, and the verification of the pages'
 // signatures ahead of their turn, while fetching and storing (see
-// syncverify.go).
+// syncverify.go), and the decoding of the pages verified ahead while
+// storing, which their turn starts from.
 var (
 	reuseStoredVerdicts = true
 	memoUnwraps         = true
 	verifyWhileFetching = true
+	keepDecoded         = true
 )
 
 // errReDecrypt ends a batch whose first page must be decrypted in full.

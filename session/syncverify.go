@@ -28,7 +28,12 @@ import (
 //
 // What either records is a page's memo (syncPage.memo): the signatures
 // that verified, each keyed on SHA-256 of its key, payload and signature
-// (see crypto.VerifyMemo). The page is still decrypted and checked in
+// (see crypto.VerifyMemo). The reader, whose pages stay in memory until
+// their turn, also keeps what it decoded of them (syncPage.decoded, see
+// inbound.Decoded: the events' Thrift decoding and their messages'
+// payload hashes, which depend on the bytes alone), so that the turn
+// does not decode and hash them again; pages staged after verification
+// keep only their memo, so that staging bounds memory. The page is still decrypted and checked in
 // transcript order at its turn, with the keys of that turn; only a
 // signature verified with the identical key over the identical bytes is
 // not checked again. A verification that does not run to its end
@@ -69,19 +74,26 @@ func trace(step string, n int, p *syncPage, all bool) {
 }
 
 // verifyPage verifies the signatures of p with keys (those its memo does
-// not hold) and records in p.memo those that verified. It reports whether
-// every signature of p verified. A verification that does not run to its
-// end leaves the memo as it was.
-func (s *syncState) verifyPage(ctx context.Context, keys inbound.Keys, p *syncPage) bool {
+// not hold) and records in p.memo those that verified; with keep, also
+// what it decoded of p's events in p.decoded (only for a page kept in
+// memory until its turn). It reports whether every signature of p
+// verified. A verification that does not run to its end leaves the memo
+// as it was.
+func (s *syncState) verifyPage(ctx context.Context, keys inbound.Keys, p *syncPage, keep bool) bool {
 	if len(p.raws) == 0 {
 		return true
 	}
 	memo := crypto.NewVerifyMemo(len(p.raws) + 8)
 	memo.Restore(p.memo)
 	opts := &inbound.Options{ConversationID: s.cid, Workers: s.e.cfg.workers, Signatures: memo, Unwraps: s.unwrapMemo(), VerifyOnly: true}
+	if keep && keepDecoded {
+		p.decoded = inbound.NewDecoded(len(p.raws))
+		opts.Decoded = p.decoded
+	}
 	all := true
 	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(p.raws), opts) {
 		if err != nil {
+			p.decoded = nil
 			return false
 		}
 		all = all && ev.Err == nil
@@ -161,7 +173,7 @@ func (s *syncState) startFetchVerifier(ctx context.Context) *fetchVerifier {
 		defer v.wg.Done()
 		defer close(v.out)
 		for j := range v.in {
-			j.all = s.verifyPage(ctx, keys, j.p)
+			j.all = s.verifyPage(ctx, keys, j.p, false)
 			v.out <- j // the fetch loop takes every page back (finish)
 		}
 	}()
@@ -239,7 +251,7 @@ func (s *syncState) readAhead(ctx context.Context, sp spill, pages []stagedPage)
 		for _, sg := range pages {
 			p, err := sp.get(rctx, nil, sg.n)
 			if err == nil && !sg.verified && keys != nil && p.err() == nil {
-				trace("ahead", sg.n, p, s.verifyPage(rctx, keys, p))
+				trace("ahead", sg.n, p, s.verifyPage(rctx, keys, p, true))
 			}
 			select {
 			case out <- readPage{p: p, err: err}:

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -488,10 +489,10 @@ func TestVerifyPageCancelled(t *testing.T) {
 	cancelled, whole := page(), page()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if s.verifyPage(cctx, cancellingKeys{Keys: s.preKeys(ctx), cancel: cancel}, cancelled) || cancelled.memo != nil {
+	if s.verifyPage(cctx, cancellingKeys{Keys: s.preKeys(ctx), cancel: cancel}, cancelled, true) || cancelled.memo != nil {
 		t.Fatalf("a cancelled verification kept a memo of %d", len(cancelled.memo))
 	}
-	if !s.verifyPage(ctx, s.preKeys(ctx), whole) || len(whole.memo) != 4 {
+	if !s.verifyPage(ctx, s.preKeys(ctx), whole, true) || len(whole.memo) != 4 {
 		t.Fatalf("verification ahead recorded %d signatures", len(whole.memo))
 	}
 	for _, c := range []struct {
@@ -515,6 +516,64 @@ func TestVerifyPageCancelled(t *testing.T) {
 			t.Fatalf("memo of %d after the page's turn, want %d", got, c.want)
 		}
 	}
+}
+
+// TestVerifyPageKeepsDecoded: a page verified ahead by the reader (kept
+// in memory until its turn) keeps what was decoded of each event, and its
+// turn starts from all of it, judging every event as a page never
+// verified ahead is judged; a page verified by the fetch verifier (to be
+// staged) keeps nothing but its memo.
+func TestVerifyPageKeepsDecoded(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	sendTexts(t, ctx, alice, bob, 0, 3)
+	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
+		t.Fatal(err)
+	}
+	cid := oneToOne(t, alice, bob)
+	s := &syncState{e: bob.e, res: &SyncResult{}, cid: cid, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0)}
+	defer s.unwraps.Close()
+	page := func() *syncPage {
+		resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(cid), 50, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decodePage(resp)
+	}
+	keys, err := bob.e.keysFor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.keys = keys
+	staged, kept, plain := page(), page(), page()
+	if !s.verifyPage(ctx, s.preKeys(ctx), staged, false) || staged.decoded != nil {
+		t.Fatalf("a page verified to be staged kept %d decoded events", staged.decoded.Len())
+	}
+	if !s.verifyPage(ctx, s.preKeys(ctx), kept, true) || kept.decoded.Len() != len(kept.raws) {
+		t.Fatalf("a page verified ahead kept %d decoded events of %d", kept.decoded.Len(), len(kept.raws))
+	}
+	want, err := s.decrypt(ctx, s.keys, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.decrypt(ctx, s.keys, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := kept.decoded.Len(); left != 0 {
+		t.Fatalf("the page's turn left %d decoded events unused", left)
+	}
+	if len(got) != len(want) || len(got) != 4 {
+		t.Fatalf("%d events at the turn, %d without verifying ahead", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Err != nil || !got[i].Verified || got[i].Text() != want[i].Text() || !bytes.Equal(got[i].Raw, want[i].Raw) {
+			t.Fatalf("event %d at its turn: %v %v %q, without verifying ahead %q", i, got[i].Err, got[i].Verified, got[i].Text(), want[i].Text())
+		}
+	}
+	dropEvents(got)
+	dropEvents(want)
 }
 
 // syncGoroutines returns the stacks of the goroutines running this

@@ -24,6 +24,7 @@ import (
 var redteam24Attacks = []attack{
 	{"pushed-failed-events-fill-the-store", attackPushedFailedEventsFillTheStore},
 	{"pushed-failed-events-across-invented-conversations", attackPushedFailedEventsAcrossInventedConversations},
+	{"pushed-forgeries-invent-conversations", attackPushedForgeriesInventConversations},
 	{"answer-empty-problem-flood", attackAnswerEmptyProblemFlood},
 	{"error-body-empty-problem-flood", attackErrorBodyEmptyProblemFlood},
 	{"activity-stream-problem-flood", attackStreamProblemFlood},
@@ -118,48 +119,18 @@ const inventedConversations = 96
 
 // attackPushedFailedEventsAcrossInventedConversations: the allowance of
 // kept failed events is per conversation, and a push naming a one-to-one
-// conversation bob has never seen ("bob:X" for any X) makes its record.
+// conversation bob has never seen ("bob:X" for any X) made its record.
 // The server pushes one forged 64 KiB event into each of 96 invented
-// conversations: each conversation's allowance has room for it, so
+// conversations: each conversation's allowance had room for it, so
 // spreading the forgeries over new ids multiplied the allowance without
-// end. The failed events kept across all conversations are bounded too.
+// end. A failed event of a conversation not recorded is now not kept at
+// all (pushed-forgeries-invent-conversations); the failed events kept
+// across all conversations are bounded too (for peers the server
+// fabricates: TestFailedEventsEngineAllowance).
 func attackPushedFailedEventsAcrossInventedConversations(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance/4, 1<<30))
-	sent := alice.send(bob.id, "m1")
-	cid := sent[0].ConversationID
-	if r := bob.sync(cid); r.err != nil {
-		return "", r.err
-	}
-	var model *tevent.MessageEvent
-	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
-		if me.GetMessageID() == sent[0].MessageID {
-			model = me
-		}
-	}
-	if model == nil {
-		return "", errorf("message not on the server")
-	}
-	for i := range inventedConversations {
-		fake, err := session.CanonicalID(fmt.Sprintf("%s:%d", bob.id, 7_000_000_000+i), bob.id)
-		if err != nil {
-			return "", err
-		}
-		forged := *model
-		mce := *model.Detail.MessageCreateEvent
-		mce.Contents = bytes.Repeat([]byte{byte(i)}, failedPad)
-		det := *model.Detail
-		det.MessageCreateEvent = &mce
-		forged.Detail = &det
-		forged.ConversationID = strp(fake)
-		forged.MessageID = strp(fmt.Sprintf("forged-%d", i))
-		ev, err := pushOf(bob, fmt.Sprintf("invented-%d", i), &forged, "", nil)
-		if err != nil {
-			return "", err
-		}
-		if _, _, err := bob.deliver(ev); err != nil {
-			return "", errorf("push %d: %w", i, err)
-		}
+	bob, _, err := pushIntoInvented(w, inventedConversations, session.WithMaxFailedEvents(failedAllowance/4, 1<<30))
+	if err != nil {
+		return "", err
 	}
 	convs, err := bob.e.Conversations(w.ctx)
 	if err != nil {
@@ -178,6 +149,78 @@ func attackPushedFailedEventsAcrossInventedConversations(w *world) (string, erro
 		return "", errorf("%d forged pushes into %d invented conversations kept %d failed events (%d KiB); the engine keeps %d in all", inventedConversations, len(convs)-1, kept, kept*failedPad>>10, limit)
 	}
 	return fmt.Sprintf("%d forged pushes into invented conversations: %d failed events kept across %d conversation records", inventedConversations, kept, len(convs)), nil
+}
+
+// pushIntoInvented has the server push one forged 64 KiB event (alice's
+// message to bob with its ciphertext replaced) into each of n invented
+// one-to-one conversations of bob's ("bob:X"), after bob synced his real
+// conversation with alice (cid).
+func pushIntoInvented(w *world, n int, opts ...session.Option) (bob *user, cid string, err error) {
+	alice := w.newUser("alice", false)
+	bob = w.newUser("bob", true, opts...)
+	sent := alice.send(bob.id, "m1")
+	cid = sent[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return nil, "", r.err
+	}
+	var model *tevent.MessageEvent
+	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
+		if me.GetMessageID() == sent[0].MessageID {
+			model = me
+		}
+	}
+	if model == nil {
+		return nil, "", errorf("message not on the server")
+	}
+	for i := range n {
+		fake, err := session.CanonicalID(fmt.Sprintf("%s:%d", bob.id, 7_000_000_000+i), bob.id)
+		if err != nil {
+			return nil, "", err
+		}
+		forged := *model
+		mce := *model.Detail.MessageCreateEvent
+		mce.Contents = bytes.Repeat([]byte{byte(i)}, failedPad)
+		det := *model.Detail
+		det.MessageCreateEvent = &mce
+		forged.Detail = &det
+		forged.ConversationID = strp(fake)
+		forged.MessageID = strp(fmt.Sprintf("forged-%d", i))
+		ev, err := pushOf(bob, fmt.Sprintf("invented-%d", i), &forged, "", nil)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, _, err := bob.deliver(ev); err != nil {
+			return nil, "", errorf("push %d: %w", i, err)
+		}
+	}
+	return bob, cid, nil
+}
+
+// attackPushedForgeriesInventConversations: a push naming a one-to-one
+// conversation bob has never seen made its record before its event was
+// judged, and so did the sync Reconcile then ran for it (the server
+// answering 404). The server pushes one forged event into each of 32
+// invented conversations: each became a conversation in bob's list, and
+// every later SyncAll synced each. A conversation is recorded once the
+// server answers for it or something of it is stored; a failed event of
+// a conversation not held is handed over but not kept.
+func attackPushedForgeriesInventConversations(w *world) (string, error) {
+	const n = 32
+	bob, cid, err := pushIntoInvented(w, n)
+	if err != nil {
+		return "", err
+	}
+	if _, err := bob.e.Reconcile(w.ctx, nil); err != nil && !errors.Is(err, api.ErrNotFound) {
+		return "", err
+	}
+	convs, err := bob.e.Conversations(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(convs) != 1 || convs[0].ID != cid {
+		return "", errorf("%d forged pushes into invented conversations left bob %d conversations (want only %s)", n, len(convs), cid)
+	}
+	return fmt.Sprintf("%d forged pushes into invented conversations: bob holds 1 conversation", n), nil
 }
 
 // failedKept counts the failed events u's store holds for cid.

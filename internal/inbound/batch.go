@@ -109,6 +109,7 @@ func batchSize(opts *Options) (workers, window int) {
 // slot is one input event on its way through DecryptBatch: prepared by a
 // worker (then done is closed), finished in input order.
 type slot struct {
+	pos  int // input position
 	raw  []byte
 	err  error
 	w    *work
@@ -125,7 +126,7 @@ func prepareIn(ctx context.Context, wg *sync.WaitGroup, workers int, jobs <-chan
 			defer wg.Done()
 			for s := range jobs {
 				if s.err == nil && ctx.Err() == nil {
-					s.w = prepare(keys, s.raw, opts, learnt)
+					s.w = prepareAt(keys, s.raw, s.pos, opts, learnt)
 				}
 				close(s.done)
 			}
@@ -138,8 +139,10 @@ func prepareIn(ctx context.Context, wg *sync.WaitGroup, workers int, jobs <-chan
 // it is, with no work; another input error is returned and ends the
 // batch, as does ctx.
 func feed(ctx context.Context, events iter.Seq2[[]byte, error], order chan<- *slot, jobs chan<- *slot) error {
+	pos := 0
 	for raw, err := range events {
-		s := &slot{raw: raw, err: err, done: make(chan struct{})}
+		s := &slot{pos: pos, raw: raw, err: err, done: make(chan struct{})}
+		pos++
 		if err != nil && !isMalformed(err) {
 			return fmt.Errorf("inbound: reading events: %w", err)
 		}

@@ -46,6 +46,11 @@ type Options struct {
 	// its echo, carrying exactly those bytes, is not verified again (see
 	// Own). Every other event is verified as without it.
 	Own *Own
+	// Decoded, when set, links two batches over the same events (see
+	// Decoded): a VerifyOnly DecryptBatch records in it what it decoded;
+	// any other DecryptBatch starts from those records instead of
+	// decoding again. Decrypt ignores it.
+	Decoded *Decoded
 }
 
 // memos are the memos of one decryption (from its Options).
@@ -97,6 +102,7 @@ type work struct {
 	ev      *event.Event
 	mm      memos
 	me      *tevent.MessageEvent
+	digest  *payloadDigest             // the message's payload hash, kept or reused (see Decoded); nil: none
 	opened  bool                       // message signature verified; contents await decryption
 	preview *product.ReplyingToPreview // decrypted reply's wire preview (validated)
 }
@@ -105,7 +111,18 @@ type work struct {
 // batch: Thrift decode, header mapping, signature verification (the costly
 // part) and, for key changes, ECIES unwrap. Safe to run concurrently.
 func prepare(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *work {
-	w := prepareEvent(keys, raw, opts, learnt)
+	return prepareAt(keys, raw, -1, opts, learnt)
+}
+
+// prepareAt is prepare for the event at input position pos of a batch
+// (-1: none), which may start from or be recorded in Options.Decoded.
+func prepareAt(keys Keys, raw []byte, pos int, opts *Options, learnt *learntKeys) *work {
+	w, rec := prepareEvent(keys, raw, pos, opts, learnt)
+	if rec != nil {
+		// Recorded only now, complete: a VerifyOnly batch changes
+		// nothing of the decoded values (see below).
+		opts.Decoded.put(pos, rec)
+	}
 	// Only a message still to decrypt, or whose preview gets a second
 	// chance with the batch's keys, needs decoded values in finish;
 	// everything else was mapped into the Event. Dropping the rest now
@@ -124,20 +141,50 @@ func prepare(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *work {
 }
 
 // prepareEvent is prepare before the decoded values it no longer needs are
-// dropped.
-func prepareEvent(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *work {
+// dropped. It returns the entry to record in Options.Decoded, if any.
+func prepareEvent(keys Keys, raw []byte, pos int, opts *Options, learnt *learntKeys) (*work, *decodedEvent) {
 	ev := &event.Event{Raw: raw}
 	w := &work{ev: ev, mm: memosOf(opts)}
-	me, err := wire.DecodeMessageEvent(raw)
+	me, rec, err := decodeAt(w, raw, pos, opts)
 	if err != nil {
 		ev.Err = fmt.Errorf("%w: %w", ErrMalformed, err)
-		return w
+		return w, nil
 	}
 	w.me = me
+	prepareDecoded(w, keys, learnt, opts)
+	return w, rec
+}
+
+// decodeAt decodes raw, or takes its decoding from Options.Decoded (see
+// Decoded). With VerifyOnly, it returns the entry to record once the
+// event is prepared.
+func decodeAt(w *work, raw []byte, pos int, opts *Options) (*tevent.MessageEvent, *decodedEvent, error) {
+	if opts == nil || opts.Decoded == nil || pos < 0 {
+		me, err := wire.DecodeMessageEvent(raw)
+		return me, nil, err
+	}
+	if !opts.VerifyOnly {
+		if e := opts.Decoded.take(pos, raw); e != nil {
+			w.digest = &e.digest
+			return e.me, nil, nil
+		}
+	}
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil || !opts.VerifyOnly {
+		return me, nil, err
+	}
+	rec := &decodedEvent{raw: raw, me: me}
+	w.digest = &rec.digest
+	return me, rec, nil
+}
+
+// prepareDecoded is prepareEvent once the event is decoded (w.me).
+func prepareDecoded(w *work, keys Keys, learnt *learntKeys, opts *Options) {
+	ev, me := w.ev, w.me
 	mapHeader(ev, me)
 	d := me.Detail
 	if ev.Err = screen(ev, d, opts); ev.Err != nil {
-		return w
+		return
 	}
 	switch ev.Kind {
 	case event.KindMessage:
@@ -149,12 +196,11 @@ func prepareEvent(keys Keys, raw []byte, opts *Options, learnt *learntKeys) *wor
 	default: // the other signed kinds: verify, then expose
 		if err := verifyEvent(keys, w.mm, me, d, nil, ev); err != nil {
 			ev.Err = err
-			return w
+			return
 		}
 		ev.Verified = true
 		mapSigned(ev, me, d)
 	}
-	return w
 }
 
 // mapHeader maps the envelope: ids, time, the signature as described (not
@@ -213,7 +259,7 @@ func prepareMessage(w *work, keys Keys, learnt *learntKeys, d *tevent.MessageEve
 		ev.Err = fmt.Errorf("%w: no conversation key version, nothing to verify", ErrUnencrypted)
 		return
 	}
-	if err := verifyEvent(keys, w.mm, w.me, d, nil, ev); err != nil {
+	if err := verifyEventDigest(keys, w.mm, w.me, d, nil, ev, w.digest); err != nil {
 		ev.Err = err
 		return
 	}
@@ -348,6 +394,14 @@ func sigVersionOf(me *tevent.MessageEvent) (int, error) {
 // pinned key of the sender at the signature's public_key_version; the
 // payload is rebuilt from the event. Embedded keys are only compared.
 func verifyEvent(keys Keys, mm memos, me *tevent.MessageEvent, d *tevent.MessageEventDetail, ckey *crypto.ConversationKey, ev *event.Event) error {
+	return verifyEventDigest(keys, mm, me, d, ckey, ev, nil)
+}
+
+// verifyEventDigest is verifyEvent with pd, when not nil, holding the
+// hash of the payload: made before from the same decoded event (used as
+// it is), or not yet (made and kept there). Only a payload that does not
+// depend on ckey may be given one (a message's).
+func verifyEventDigest(keys Keys, mm memos, me *tevent.MessageEvent, d *tevent.MessageEventDetail, ckey *crypto.ConversationKey, ev *event.Event, pd *payloadDigest) error {
 	sig := me.MessageEventSignature
 	if sig == nil || sig.Signature == nil {
 		return fmt.Errorf("%w: %s event", ErrMissingSignature, kindOf(d))
@@ -375,20 +429,41 @@ func verifyEvent(keys Keys, mm memos, me *tevent.MessageEvent, d *tevent.Message
 		}
 		return nil
 	}
-	payload, ok := signedPayload(me, d, version, ckey)
-	if !ok {
-		return fmt.Errorf("%w: %s event", ErrUnsignablePayload, kindOf(d))
+	digest, err := payloadDigestOf(me, d, version, ckey, pd)
+	if err != nil {
+		return err
 	}
 	if rawErr != nil {
 		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
 	}
-	if err := payload.VerifyMemo(pub, raw, mm.sigs); err != nil {
+	if err := digest.VerifyMemo(pub, raw, mm.sigs); err != nil {
 		return fmt.Errorf("%w: sender %s, key version %s: %w", ErrBadSignature, *me.SenderID, keyVersion, err)
 	}
 	if ev != nil {
 		compareEmbedded(me, pub, ev)
 	}
 	return nil
+}
+
+// payloadDigestOf returns the hash of the event's signed payload: the one
+// pd holds, else made (and kept in pd, when given).
+func payloadDigestOf(me *tevent.MessageEvent, d *tevent.MessageEventDetail, version int, ckey *crypto.ConversationKey, pd *payloadDigest) (crypto.Prehashed, error) {
+	if pd != nil && pd.ok {
+		return pd.h, nil
+	}
+	payload, ok := signedPayload(me, d, version, ckey)
+	if !ok {
+		return crypto.Prehashed{}, fmt.Errorf("%w: %s event", ErrUnsignablePayload, kindOf(d))
+	}
+	h, err := payload.Prehash()
+	if err != nil {
+		// As Payload.VerifyMemo would have failed.
+		return crypto.Prehashed{}, fmt.Errorf("%w: sender %s: %w", ErrBadSignature, *me.SenderID, err)
+	}
+	if pd != nil {
+		pd.h, pd.ok = h, true
+	}
+	return h, nil
 }
 
 // compareEmbedded reports server-supplied signing keys that differ from the

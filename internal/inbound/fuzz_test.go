@@ -39,7 +39,11 @@ func FuzzDecrypt(f *testing.F) {
 	keys.AddConversationKey(v.EventConversationID, v.EventCKeyVersion, ck)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, ev := range []*event.Event{Decrypt(keys, data, nil), batchOne(t, keys, data)} {
+		plain, reused := Decrypt(keys, data, nil), batchReused(t, keys, data)
+		if plain.Verified != reused.Verified || (plain.Err == nil) != (reused.Err == nil) || plain.Text() != reused.Text() {
+			t.Fatalf("starting from a VerifyOnly decoding: verified %v, %v; alone: verified %v, %v", reused.Verified, reused.Err, plain.Verified, plain.Err)
+		}
+		for _, ev := range []*event.Event{plain, batchOne(t, keys, data), reused} {
 			if ev == nil {
 				t.Fatal("nil event")
 			}
@@ -62,6 +66,25 @@ func FuzzDecrypt(f *testing.F) {
 func batchOne(t *testing.T, keys Keys, data []byte) *event.Event {
 	var out *event.Event
 	for ev, err := range DecryptBatch(context.Background(), keys, FromBytes([][]byte{data}), &Options{Workers: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = ev
+	}
+	return out
+}
+
+// batchReused is batchOne starting from what a VerifyOnly batch decoded
+// of data (see Decoded).
+func batchReused(t *testing.T, keys Keys, data []byte) *event.Event {
+	d := NewDecoded(1)
+	for _, err := range DecryptBatch(context.Background(), keys, FromBytes([][]byte{data}), &Options{Workers: 1, VerifyOnly: true, Decoded: d}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out *event.Event
+	for ev, err := range DecryptBatch(context.Background(), keys, FromBytes([][]byte{data}), &Options{Workers: 1, Decoded: d}) {
 		if err != nil {
 			t.Fatal(err)
 		}
