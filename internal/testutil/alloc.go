@@ -11,3 +11,15 @@ func AllocatedBytes(fn func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// LeastAllocatedBytes returns the least of runs AllocatedBytes(fn): an
+// allocation of another goroutine of the process (one an earlier test left
+// running) made while fn runs counts in TotalAlloc, and is unlikely to
+// recur in every run.
+func LeastAllocatedBytes(runs int, fn func()) uint64 {
+	least := AllocatedBytes(fn)
+	for range runs - 1 {
+		least = min(least, AllocatedBytes(fn))
+	}
+	return least
+}
