@@ -264,16 +264,9 @@ func keyHeldAt(ctx context.Context, tx keystore.Tx, cid, version, seq string) (b
 	if !decimal.Valid(version) {
 		return false, nil
 	}
-	raw, err := tx.Value(ctx, keyChangeIndexKey(cid, version))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("session: reading the key change of %s version %s: %w", cid, version, err)
-	}
-	me, err := wire.DecodeMessageEvent(raw)
-	if err != nil {
-		return false, nil
+	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	if err != nil || me == nil {
+		return false, err
 	}
 	at := me.GetSequenceID()
 	if !decimal.ValidID(at) || !decimal.Less(at, seq) {

@@ -3,11 +3,9 @@ package session
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/wire"
 )
 
 // makerSuperseded reports whether the key change that distributed version
@@ -23,15 +21,11 @@ import (
 // version). A key this account made, one without a stored key change, or
 // one whose maker has no pinned keys here is judged by the other checks.
 func (e *Engine) makerSuperseded(ctx context.Context, cid, version string) (bool, error) {
-	raw, err := e.store.Value(ctx, keyChangeIndexKey(cid, version))
+	me, found, err := storedKeyChange(ctx, e.store, cid, version)
 	switch {
-	case errors.Is(err, keystore.ErrNotFound) || err == nil && len(raw) == 0:
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("session: reading the key change of %s version %s: %w", cid, version, err)
-	}
-	me, err := wire.DecodeMessageEvent(raw)
-	if err != nil {
+	case err != nil || !found:
+		return false, err
+	case me == nil:
 		return true, nil // an unreadable record vouches for nothing: make a new key
 	}
 	maker := me.GetSenderID()

@@ -3,13 +3,11 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/wire"
 )
 
 // distrustedKey is a conversation key version a late change's walk no
@@ -85,16 +83,9 @@ func listedRecipients(ctx context.Context, tx keystore.Tx, cid, version string) 
 	if version == "" {
 		return nil, nil
 	}
-	raw, err := tx.Value(ctx, keyChangeIndexKey(cid, version))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("session: reading the key change of %s version %s: %w", cid, version, err)
-	}
-	me, err := wire.DecodeMessageEvent(raw)
-	if err != nil {
-		return nil, nil
+	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	if err != nil || me == nil {
+		return nil, err
 	}
 	kc := me.GetDetail().GetConversationKeyChangeEvent()
 	if kc == nil || kc.GetConversationKeyVersion() != version {

@@ -770,10 +770,8 @@ func (e *Engine) replyPreview(ctx context.Context, cid, seq, outerVersion string
 		}
 	}
 	if version != outerVersion {
-		if kc, err := e.store.Value(ctx, keyChangeIndexKey(cid, version)); err == nil {
-			if ev, err := wire.DecodeMessageEvent(kc); err == nil {
-				p.RawEventCkces = []*tevent.MessageEvent{ev}
-			}
+		if kc, _, err := storedKeyChange(ctx, e.store, cid, version); err == nil && kc != nil {
+			p.RawEventCkces = []*tevent.MessageEvent{kc}
 		}
 	}
 	return p, nil
@@ -830,3 +828,22 @@ func ownKeyChangeKey(cid, seq string) string { return "session/ownkc/" + cid + "
 func removalKey(cid, seq string) string { return "session/removed/" + cid + "/" + seq }
 
 func keyChangeIndexKey(cid, version string) string { return "session/kce/" + cid + "/" + version }
+
+// storedKeyChange returns the key change of cid's key version as stored
+// (keyChangeIndexKey): found reports whether one is stored, me is nil when
+// its bytes do not decode (each caller decides what an unreadable record
+// means for it).
+func storedKeyChange(ctx context.Context, v valueReader, cid, version string) (me *tevent.MessageEvent, found bool, err error) {
+	raw, err := v.Value(ctx, keyChangeIndexKey(cid, version))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound) || err == nil && len(raw) == 0:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("session: reading the key change of %s version %s: %w", cid, version, err)
+	}
+	me, err = wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil, true, nil
+	}
+	return me, true, nil
+}
