@@ -6,27 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/testutil"
 )
 
 // emptyProblems is a JSON array of n empty objects.
 func emptyProblems(n int) string {
 	return "[" + strings.TrimSuffix(strings.Repeat("{},", n), ",") + "]"
-}
-
-// allocated returns the bytes f allocates (the test runs alone: nothing
-// else allocates meanwhile but the test's own server and runtime).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // shapeAllocBound is how many times its body's size refusing a flooded
@@ -52,7 +41,7 @@ func TestAnswerShapeBounded(t *testing.T) {
 
 	status, body = http.StatusOK, `{"data":[],"errors":`+flood+`}`
 	var err error
-	n := allocated(func() { _, _, err = c.ListConversations(ctx, nil) })
+	n := testutil.AllocatedBytes(func() { _, _, err = c.ListConversations(ctx, nil) })
 	t.Logf("success answer of %d bytes: %d bytes allocated: %.120v", len(body), n, err)
 	var pe *api.PartialError
 	if !errors.Is(err, api.ErrResponseTooComplex) || errors.As(err, &pe) {
@@ -63,7 +52,7 @@ func TestAnswerShapeBounded(t *testing.T) {
 	}
 
 	status, body = http.StatusBadRequest, `{"errors":`+flood+`}`
-	n = allocated(func() { _, _, err = c.ListConversations(ctx, nil) })
+	n = testutil.AllocatedBytes(func() { _, _, err = c.ListConversations(ctx, nil) })
 	t.Logf("error body of %d bytes: %d bytes allocated", len(body), n)
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || len(ae.Errors) != 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,16 +53,6 @@ func mustMalformed(t *testing.T, err error) {
 	}
 }
 
-// allocDuring reports the bytes allocated while f runs.
-func allocDuring(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 func TestHostileLengthsFailFastWithoutAllocating(t *testing.T) {
 	cases := map[string]struct {
 		in    []byte
@@ -90,7 +79,7 @@ func TestHostileLengthsFailFastWithoutAllocating(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var err error
 			start := time.Now()
-			n := allocDuring(func() { _, err = DecodeMessageEvent(tc.in) })
+			n := testutil.AllocatedBytes(func() { _, err = DecodeMessageEvent(tc.in) })
 			mustMalformed(t, err)
 			if tc.limit != errors.Is(err, ErrLimit) {
 				t.Errorf("errors.Is(err, ErrLimit) = %v, want %v (err: %v)", !tc.limit, tc.limit, err)
