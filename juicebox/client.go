@@ -52,6 +52,7 @@ type options struct {
 	previous  []*Configuration
 	insecure  bool
 	userAgent string
+	pins      []RealmPin
 }
 
 // optionError is the error of an option given a value it cannot use.
@@ -186,6 +187,9 @@ func NewClient(cfg *Configuration, tokens AuthTokens, opts ...Option) (*Client, 
 	}
 	for _, c := range append([]*Configuration{cfg}, o.previous...) {
 		if err := checkPolicy(c, o.insecure); err != nil {
+			return nil, err
+		}
+		if err := checkPins(c, o.pins); err != nil {
 			return nil, err
 		}
 	}
