@@ -113,6 +113,16 @@ func TestRealmPinsRefused(t *testing.T) {
 		{"threshold reachable only with unpinned realms", edit(func(*juicebox.Realm) {}), 3, 2,
 			[]juicebox.RealmPin{{ID: east.ID(), PublicKey: east.PublicKey()}}, firstUnpinned},
 	}
+	// The server names only the software realm (thresholds 1/1): whoever
+	// serves its address would read the whole registration.
+	cases = append(cases, struct {
+		name   string
+		realms []juicebox.Realm
+		reg    int
+		rec    int
+		pins   []juicebox.RealmPin
+		realm  juicebox.RealmID
+	}{"threshold reachable with software realms only", []juicebox.Realm{{ID: soft.ID(), Address: x.Configuration.Realms[0].Address}}, 1, 1, realPins(w), soft.ID()})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := juicebox.NewConfiguration(tc.realms, tc.reg, tc.rec, juicebox.FastInsecure)
@@ -183,5 +193,34 @@ func TestRealmPinsOption(t *testing.T) {
 		if _, err := juicebox.NewClient(x.Configuration, x.Tokens, juicebox.WithInsecureTestSettings(), juicebox.WithRealmPins(pins...)); !errors.Is(err, juicebox.ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)
 		}
+	}
+}
+
+// TestRealmPinsSoftwareAddress: a software realm whose address is pinned
+// is trusted to carry a share, so a configuration of software realms alone
+// is accepted when their addresses are pinned, and refused, before any
+// request, when the server names another address.
+func TestRealmPinsSoftwareAddress(t *testing.T) {
+	w, x, n := pinnedWorld(t, "44")
+	soft := softwareRealm(t, w)
+	addr := x.Configuration.Realms[0].Address.String()
+	cfg, err := juicebox.NewConfiguration([]juicebox.Realm{{ID: soft.ID(), Address: x.Configuration.Realms[0].Address}}, 1, 1, juicebox.FastInsecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := juicebox.RealmPin{ID: soft.ID(), Address: addr}
+	c, err := juicebox.NewClient(cfg, x.Tokens, juicebox.WithInsecureTestSettings(), juicebox.WithRealmPins(pin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Configuration() != cfg {
+		t.Fatal("client holds another configuration")
+	}
+	before := n.Load()
+	pin.Address = "https://realm.example/"
+	c, err = juicebox.NewClient(cfg, x.Tokens, juicebox.WithInsecureTestSettings(), juicebox.WithRealmPins(pin))
+	wantPinRefusal(t, c, err, soft.ID(), x.Tokens)
+	if n.Load() != before {
+		t.Fatal("a refused client reached a realm")
 	}
 }

@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/juicebox"
@@ -24,6 +27,10 @@ const (
 	// only test servers offer: the FastInsecure PIN stretch and plain-HTTP
 	// realms on non-loopback hosts. Never set it for a real account.
 	EnvInsecureTestBackup = "XCHAT_INSECURE_TEST_BACKUP"
+	// EnvRealmPins pins the Juicebox realms every backup command accepts
+	// (juicebox.WithRealmPins): "ID" for a software realm, "ID:NOISEKEY" for
+	// a hardware one (hex), separated by commas or spaces.
+	EnvRealmPins = "XCHAT_REALM_PINS"
 )
 
 func init() {
@@ -114,11 +121,44 @@ conversations can be read again. Each wrong PIN uses up one guess.`,
 }
 
 // backupOptions are the Juicebox client options of every backup command.
-func (a *app) backupOptions() []backup.Option {
+func (a *app) backupOptions() ([]backup.Option, error) {
+	var opts []backup.Option
 	if a.env.Getenv(EnvInsecureTestBackup) == "1" {
-		return []backup.Option{backup.WithJuiceboxOptions(juicebox.WithInsecureTestSettings())}
+		opts = append(opts, backup.WithJuiceboxOptions(juicebox.WithInsecureTestSettings()))
 	}
-	return nil
+	if v := a.env.Getenv(EnvRealmPins); v != "" {
+		pins, err := parseRealmPins(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvRealmPins, err)
+		}
+		opts = append(opts, backup.WithRealmPins(pins...))
+	}
+	return opts, nil
+}
+
+// parseRealmPins parses EnvRealmPins: entries separated by commas or
+// spaces, each a realm id in hex, followed for a hardware realm by ":" and
+// its Noise public key in hex.
+func parseRealmPins(v string) ([]juicebox.RealmPin, error) {
+	var pins []juicebox.RealmPin
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		idHex, keyHex, hardware := strings.Cut(f, ":")
+		id, err := juicebox.ParseRealmID(idHex)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a realm id (32 hex digits)", idHex)
+		}
+		p := juicebox.RealmPin{ID: id}
+		if hardware {
+			if p.PublicKey, err = hex.DecodeString(keyHex); err != nil || len(p.PublicKey) != 32 {
+				return nil, fmt.Errorf("realm %s: the Noise key is not 64 hex digits", id)
+			}
+		}
+		pins = append(pins, p)
+	}
+	if len(pins) == 0 {
+		return nil, errors.New("no realm pins")
+	}
+	return pins, nil
 }
 
 // readPIN returns the PIN from envName or a terminal prompt (twice when
@@ -172,7 +212,11 @@ func (a *app) backupSetup(ctx context.Context, replace bool) error {
 		return err
 	}
 	if !replace {
-		st, err := backup.Status(ctx, e, a.client, a.backupOptions()...)
+		bopts, err := a.backupOptions()
+		if err != nil {
+			return err
+		}
+		st, err := backup.Status(ctx, e, a.client, bopts...)
 		if err != nil {
 			return backupError(err)
 		}
@@ -185,7 +229,11 @@ func (a *app) backupSetup(ctx context.Context, replace bool) error {
 		return err
 	}
 	defer clear(pin)
-	if err := backup.Setup(ctx, e, a.client, pin, a.backupOptions()...); err != nil {
+	bopts, err := a.backupOptions()
+	if err != nil {
+		return err
+	}
+	if err := backup.Setup(ctx, e, a.client, pin, bopts...); err != nil {
 		return backupError(err)
 	}
 	fp, _ := e.Fingerprint()
@@ -198,7 +246,11 @@ func (a *app) backupStatus(ctx context.Context, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := backup.Status(ctx, e, a.client, a.backupOptions()...)
+	bopts, err := a.backupOptions()
+	if err != nil {
+		return err
+	}
+	st, err := backup.Status(ctx, e, a.client, bopts...)
 	if err != nil {
 		return backupError(err)
 	}
@@ -269,7 +321,11 @@ func (a *app) backupChangePIN(ctx context.Context) error {
 		return err
 	}
 	defer clear(pin)
-	if err := backup.ChangePIN(ctx, e, a.client, old, pin, a.backupOptions()...); err != nil {
+	bopts, err := a.backupOptions()
+	if err != nil {
+		return err
+	}
+	if err := backup.ChangePIN(ctx, e, a.client, old, pin, bopts...); err != nil {
 		return backupError(err)
 	}
 	a.infof("%s The backup's PIN is changed.", markOK)
@@ -293,7 +349,11 @@ func (a *app) backupDelete(ctx context.Context, yes bool) error {
 			return errors.New("not deleted")
 		}
 	}
-	if err := backup.Delete(ctx, e, a.client, a.backupOptions()...); err != nil {
+	bopts, err := a.backupOptions()
+	if err != nil {
+		return err
+	}
+	if err := backup.Delete(ctx, e, a.client, bopts...); err != nil {
 		return backupError(err)
 	}
 	a.infof("%s The backup is deleted. Keep this device or an export-keys file: the keys can no longer be restored with a PIN.", markOK)
@@ -330,7 +390,11 @@ func (a *app) restore(ctx context.Context, userID string, login *api.OAuthConfig
 		return fail(err)
 	}
 	defer clear(pin)
-	r, err := backup.Restore(ctx, db, c, userID, pin, a.backupOptions()...)
+	bopts, err := a.backupOptions()
+	if err != nil {
+		return fail(err)
+	}
+	r, err := backup.Restore(ctx, db, c, userID, pin, bopts...)
 	if err != nil {
 		return fail(backupError(err))
 	}

@@ -58,6 +58,7 @@ var environment = []envVar{
 	{EnvPIN, "the backup PIN (backup setup, restore, and the current PIN of backup change-pin)"},
 	{EnvNewPIN, "the new PIN of 'xchat backup change-pin'"},
 	{EnvInsecureTestBackup, "when 1, the backup client accepts what only test servers offer (FastInsecure PIN stretch, plain-HTTP realms); never for a real account"},
+	{EnvRealmPins, "the Juicebox realms the backup commands accept: ID (software realm) or ID:NOISEKEY (hardware realm), hex, comma-separated; a juicebox_config that differs is refused"},
 	{EnvAppToken, "the app-only bearer token that opens the Activity stream and manages webhooks (watch, webhook)"},
 	{EnvConsumerSecret, "the default --secret-env of 'xchat webhook serve' (the app's consumer secret)"},
 	{EnvClientSecret, "the default --client-secret-env of 'xchat webhook serve'"},

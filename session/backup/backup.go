@@ -106,6 +106,16 @@ func WithJuiceboxOptions(opts ...juicebox.Option) Option {
 	}
 }
 
+// WithRealmPins pins the Juicebox realms the embedder trusts (see
+// juicebox.WithRealmPins): a juicebox_config the server hands out, at setup,
+// restore or any other workflow, that names an unpinned realm or a Noise key
+// other than the pinned one is refused with juicebox.ErrRealmNotPinned
+// before any request reaches a realm. Without pins the server's realms are
+// taken as they come (SECURITY.md, "PIN-protected key backup").
+func WithRealmPins(pins ...juicebox.RealmPin) Option {
+	return WithJuiceboxOptions(juicebox.WithRealmPins(pins...))
+}
+
 func configure(opts []Option) (*config, error) {
 	c := &config{}
 	for _, o := range opts {
