@@ -258,7 +258,6 @@ func (r *WebhookReceiver) serveDelivery(w http.ResponseWriter, req *http.Request
 		r.reject(w, http.StatusServiceUnavailable, err, func(s *WebhookStats) { s.QueueFull++ })
 		return
 	}
-	r.count(func(s *WebhookStats) { s.Accepted++ })
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -289,8 +288,13 @@ func (r *WebhookReceiver) enqueue(ev *ActivityEvent) error {
 	if r.closed {
 		return errors.New("api: webhook receiver closed")
 	}
+	// Accepted is counted under the stats lock held across the send, so a
+	// consumer that took the event and then reads Stats sees it counted.
+	r.smu.Lock()
+	defer r.smu.Unlock()
 	select {
 	case r.queue <- ev:
+		r.stats.Accepted++
 		return nil
 	default:
 		return ErrWebhookQueueFull
