@@ -2,7 +2,6 @@ package attacks
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -116,12 +115,7 @@ func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	m := lateRounds(withheld, whole)
 	m.rounds[1] = splitPage(whole, 400)
 	o := startHarness(t, h).run(t, m)
-	handedAlice := 0
-	for mid := range o.handed {
-		if _, ok := h.texts[mid]; ok && strings.HasPrefix(h.texts[mid][0], "alice's message ") {
-			handedAlice++
-		}
-	}
+	handedAlice := o.handedSaying(h, "alice's message ")
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat/api"
@@ -279,12 +278,7 @@ func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 	m := lateRounds(withheld, whole)
 	m.rounds[1] = ascendingPages(whole, 256)
 	o := startHarness(t, h).run(t, m)
-	handedAlice := 0
-	for mid := range o.handed {
-		if _, ok := h.texts[mid]; ok && strings.HasPrefix(h.texts[mid][0], "alice's message ") {
-			handedAlice++
-		}
-	}
+	handedAlice := o.handedSaying(h, "alice's message ")
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,18 @@ type runOutcome struct {
 	// handed are the message ids of the events the last sync handed to
 	// its fn verified (what an application acts on as it syncs).
 	handed map[string]bool
+}
+
+// handedSaying counts the messages the last sync handed verified whose
+// first text in h begins with prefix.
+func (o *runOutcome) handedSaying(h *history, prefix string) int {
+	n := 0
+	for mid := range o.handed {
+		if t, ok := h.texts[mid]; ok && strings.HasPrefix(t[0], prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // refused is the verdict of an attack that serves bob one forged event
