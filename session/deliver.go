@@ -40,8 +40,9 @@ type DeliveryStatus string
 const (
 	// DeliveryStored: new events were stored and passed to fn (they may
 	// have failed verification: see Event.Err; a failed event past its
-	// conversation's allowance is passed but not stored, see
-	// WithMaxFailedEvents and AnomalyFailedNotKept).
+	// conversation's allowance, or of a one-to-one conversation not
+	// recorded yet, is passed but not stored, see WithMaxFailedEvents and
+	// AnomalyFailedNotKept).
 	DeliveryStored DeliveryStatus = "stored"
 	// DeliveryDuplicate: the event_uuid was seen before, or every event it
 	// carried was already stored (backfill and replays repeat events).
@@ -142,7 +143,10 @@ func (l *liveState) takePending() []string {
 // the encoded event itself; a payload whose conversation_id disagrees with
 // it is rejected. Verification failures are stored as failed events and
 // take no effect, exactly as in Sync (and as there, up to the
-// conversation's allowance: WithMaxFailedEvents). The conversation's sync position does
+// conversation's allowance: WithMaxFailedEvents); a failed event of a
+// one-to-one conversation not recorded yet is passed to fn but not kept,
+// and the conversation is recorded only with an event of it stored (see
+// Conversations). The conversation's sync position does
 // not move: call Reconcile after deliveries (naming every conversation
 // after a reconnection) so that /events fills any gap; session/realtime's
 // Follower does both.
