@@ -65,7 +65,8 @@ const (
 	// AnomalyFailedNotKept: failed events (forged, tampered with, replayed
 	// or otherwise refused: Event.Err set) arrived past their
 	// conversation's allowance of kept failed events (see
-	// session.WithMaxFailedEvents); they were passed to the callback but
+	// session.WithMaxFailedEvents), or were pushed into a one-to-one
+	// conversation not recorded yet; they were passed to the callback but
 	// not stored. SequenceID is the first of them in one storing step,
 	// Related how many (decimal). Reported by the session engine.
 	AnomalyFailedNotKept
