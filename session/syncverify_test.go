@@ -454,12 +454,11 @@ func (k cancellingKeys) SigningKey(userID, version string) (*crypto.PublicKey, b
 	return k.Keys.SigningKey(userID, version)
 }
 
-// TestVerifyPageCancelled: a page whose verification ahead is cancelled
-// keeps no memo, and is verified in full at its turn: every signature is
-// checked then (each recorded in the page's memo as it verifies), while
-// a page verified ahead to the end has each one checked once, ahead.
-func TestVerifyPageCancelled(t *testing.T) {
-	ctx := ctxT(t)
+// pageScene is bob's sync state with his keys after syncing alice's key
+// change and three messages, and page, which fetches and decodes that
+// conversation's page of four events afresh.
+func pageScene(t *testing.T, ctx context.Context) (*syncState, func() *syncPage) {
+	t.Helper()
 	n := newNet(t)
 	alice, bob := n.user("alice"), n.user("bob")
 	sendTexts(t, ctx, alice, bob, 0, 3)
@@ -468,7 +467,12 @@ func TestVerifyPageCancelled(t *testing.T) {
 	}
 	cid := oneToOne(t, alice, bob)
 	s := &syncState{e: bob.e, res: &SyncResult{}, cid: cid, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0)}
-	defer s.unwraps.Close()
+	t.Cleanup(s.unwraps.Close)
+	keys, err := bob.e.keysFor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.keys = keys
 	page := func() *syncPage {
 		resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(cid), 50, "")
 		if err != nil {
@@ -480,11 +484,16 @@ func TestVerifyPageCancelled(t *testing.T) {
 		}
 		return p
 	}
-	keys, err := bob.e.keysFor(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.keys = keys
+	return s, page
+}
+
+// TestVerifyPageCancelled: a page whose verification ahead is cancelled
+// keeps no memo, and is verified in full at its turn: every signature is
+// checked then (each recorded in the page's memo as it verifies), while
+// a page verified ahead to the end has each one checked once, ahead.
+func TestVerifyPageCancelled(t *testing.T) {
+	ctx := ctxT(t)
+	s, page := pageScene(t, ctx)
 
 	cancelled, whole := page(), page()
 	cctx, cancel := context.WithCancel(ctx)
@@ -525,27 +534,7 @@ func TestVerifyPageCancelled(t *testing.T) {
 // staged) keeps nothing but its memo.
 func TestVerifyPageKeepsDecoded(t *testing.T) {
 	ctx := ctxT(t)
-	n := newNet(t)
-	alice, bob := n.user("alice"), n.user("bob")
-	sendTexts(t, ctx, alice, bob, 0, 3)
-	if _, err := bob.e.Sync(ctx, alice.id, nil); err != nil {
-		t.Fatal(err)
-	}
-	cid := oneToOne(t, alice, bob)
-	s := &syncState{e: bob.e, res: &SyncResult{}, cid: cid, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0)}
-	defer s.unwraps.Close()
-	page := func() *syncPage {
-		resp, err := bob.server.GetConversationEvents(ctx, api.ConversationPathID(cid), 50, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return decodePage(resp)
-	}
-	keys, err := bob.e.keysFor(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.keys = keys
+	s, page := pageScene(t, ctx)
 	staged, kept, plain := page(), page(), page()
 	if !s.verifyPage(ctx, s.preKeys(ctx), staged, false) || staged.decoded != nil {
 		t.Fatalf("a page verified to be staged kept %d decoded events", staged.decoded.Len())
