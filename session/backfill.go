@@ -146,16 +146,46 @@ func backfillable(ev *event.Event, err error) bool {
 
 // judgeAtPlace clears res's verdict when ev is a backfillable content
 // event (backfillable) whose author was a member at its place
-// (memberAtPlace).
-func judgeAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event, res *stepResult) error {
-	if !backfillable(ev, res.err) {
-		return nil
+// (memberAtPlace), and judges a backfillable removal or revocation
+// (backfillableChange) whose author was an admin at its place
+// (adminAtPlace) as standing there: what it takes away is taken from the
+// roster held (takeAtPlace), and res says so. r is the roster held (the
+// step that failed ev changed nothing of it).
+func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterRec, ev *event.Event, res *stepResult) error {
+	switch {
+	case backfillable(ev, res.err):
+		at, err := memberAtPlace(ctx, tx, env.cid, r, ev)
+		if at {
+			res.err = nil
+		}
+		return err
+	case backfillableChange(ev, res.err):
+		at, err := adminAtPlace(ctx, tx, env.cid, r, ev)
+		if at {
+			*res = r.takeAtPlace(env, ev)
+		}
+		return err
 	}
-	at, err := memberAtPlace(ctx, tx, cid, r, ev)
-	if at {
-		res.err = nil
+	return nil
+}
+
+// placeOf returns the sequence ids of the group changes stored below ev's
+// place, ascending, when ev may be judged there: the roster is held, ev's
+// author is not among its tombstones, the stored chain left its place open
+// (chainLeftGap) and the change index is complete. ok is false otherwise.
+func placeOf(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (seqs []string, ok bool, err error) {
+	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
+		return nil, false, nil
 	}
-	return err
+	if gap, err := chainLeftGap(ctx, tx, cid, ev.SequenceID); err != nil || !gap {
+		return nil, false, err
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return nil, false, err
+	}
+	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	return idx.Seqs[:below], true, nil
 }
 
 // memberAtPlace reports whether ev's author was a member of group cid at
@@ -164,18 +194,11 @@ func judgeAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec,
 // message, whether its key was distributed by a verified key change
 // stored below it.
 func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (bool, error) {
-	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
-		return false, nil
-	}
-	if gap, err := chainLeftGap(ctx, tx, cid, ev.SequenceID); err != nil || !gap {
+	seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
+	if err != nil || !ok {
 		return false, err
 	}
-	idx, found, err := loadChangeIndex(ctx, tx, cid)
-	if err != nil || !found || !idx.Complete {
-		return false, err
-	}
-	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
-	admitted, err := admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
+	admitted, err := admittedBelow(ctx, tx, cid, seqs, ev.SenderID)
 	if err != nil || !admitted {
 		return false, err
 	}

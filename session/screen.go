@@ -256,7 +256,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			res := r.screen(env, ev)
 			// The storing gate judges it again, with the page stored
 			// below it.
-			if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+			if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
 				return nil, err
 			}
 			if res.anomaly != nil {
@@ -341,7 +341,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			before = r.holders()
 		}
 		res = r.step(env, ev)
-		if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+		if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
 			return err
 		}
 		if res.err != nil {

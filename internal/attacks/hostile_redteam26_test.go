@@ -1,0 +1,276 @@
+package attacks
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks on group changes the server backfills: an admin's honest change
+// it withheld from bob's sync and serves later at its place, below the
+// revocation of her rights bob stored since. A fresh device served the
+// transcript in order keeps the change; judged against the roster held
+// when stored, bob failed it, and the rosters diverged. The detected half:
+// changes a fresh device fails, or that the server made up after the fact,
+// stay failed.
+
+var redteam26Attacks = []attack{
+	{"backfill-admin-removal-below-revocation", attackBackfillRemovalBelowRevocation},
+	{"backfill-admin-revocation-below-revocation", attackBackfillRevocationBelowRevocation},
+	{"backfill-removal-by-never-admin", attackBackfillRemovalNeverAdmin},
+	{"backfill-removal-after-revocation-closed-chain", attackBackfillRemovalClosedChain},
+	{"backfill-removal-by-removed-admin", attackBackfillRemovalRemovedAdmin},
+	{"backfill-removal-replayed", attackBackfillRemovalReplayed},
+}
+
+// carolAdmin is malloryJoined with carol made an admin by alice.
+func carolAdmin(w *world) (*history, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return nil, err
+	}
+	h.push(h.adminAdd(h.carol.id))
+	return h, nil
+}
+
+// backfilledChange serves h to a fresh device in order and, to bob, first
+// without the change at seq (message id mid) and then whole: the change is
+// backfilled below what bob stored since. Bob must keep it, as the fresh
+// device does, and come out with the fresh device's roster and admins.
+func backfilledChange(w *world, h *history, seq, mid string) (string, error) {
+	withheld, whole, err := servedLate(h, nil, seq)
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if len(fresh.violations) > 0 || fresh.conv == nil {
+		return "", errorf("fresh device: %v (sync errors %v)", fresh.violations, fresh.syncErrs)
+	}
+	if !fresh.verified[mid] {
+		return "", errorf("setup: a fresh device served the transcript in order fails the change: %v", fresh.failed[mid])
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("backfill: %v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.failed[mid] != nil || !o.verified[mid]:
+		return "", errorf("the honest change, backfilled below the revocation of its author's rights, failed (%v) where a fresh device keeps it", o.failed[mid])
+	case !sameSet(o.conv.Members, fresh.conv.Members):
+		return "", errorf("bob's roster %v differs from a fresh device's %v", o.conv.Members, fresh.conv.Members)
+	case !sameSet(o.conv.Admins, fresh.conv.Admins):
+		return "", errorf("bob's admins %v differ from a fresh device's %v", o.conv.Admins, fresh.conv.Admins)
+	}
+	return fmt.Sprintf("backfilled change judged at its place: verified, roster %d members and %d admins as on a fresh device", len(o.conv.Members), len(o.conv.Admins)), nil
+}
+
+// attackBackfillRemovalBelowRevocation: carol, an admin, removes mallory;
+// alice revokes carol's admin rights; mallory signs on. The server
+// withholds carol's removal from bob's first sync (bob stores the
+// revocation) and serves it at its place in the next: judged against the
+// roster held when stored (carol no admin), the genuine removal failed,
+// mallory stayed on bob's roster (she would receive his next key) and
+// what she signed after her removal stayed verified, where a fresh device
+// removes her.
+func attackBackfillRemovalBelowRevocation(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.carol.removal(h.env(), h.mallory.id))
+	rm := h.items[len(h.items)-1].me
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.mallory, "mallory after her removal")
+	after := h.items[len(h.items)-1].me.GetMessageID()
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	out, err := backfilledChange(w, h, rm.GetSequenceID(), rm.GetMessageID())
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	withheld, whole, err := servedLate(h, nil, rm.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	if o.verified[after] {
+		return "", errorf("mallory's message above her backfilled removal stays verified")
+	}
+	return out + "; mallory's message above it failed", nil
+}
+
+// attackBackfillRevocationBelowRevocation: carol, an admin, revokes
+// mallory's admin rights; alice revokes carol's; mallory, an admin no
+// longer, adds dave. With carol's revocation withheld from bob's first
+// sync and backfilled at its place in the next, judged as stored it
+// failed (carol no admin), and mallory's add of dave stood on bob's
+// device where a fresh device fails it.
+func attackBackfillRevocationBelowRevocation(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminAdd(h.mallory.id))
+	h.push(h.adminChange(h.carol, h.env(), crypto.KindGroupAdminRemove, h.mallory.id))
+	rv := h.items[len(h.items)-1].me
+	h.push(h.adminRemove(h.carol.id))
+	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+	h.push(h.mallory.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id}))
+	h.say(h.alice, "alice after the revocations")
+	h.seal()
+	out, err := backfilledChange(w, h, rv.GetSequenceID(), rv.GetMessageID())
+	if err != nil {
+		return "", err
+	}
+	return out + " (dave, added by mallory after her revocation, is not a member)", nil
+}
+
+// backfillChangeForgery serves h to bob first as is and then with forged
+// (beside it), the chain left open at its place when open (openChain):
+// forged must fail (want) on bob's device, and the roster must not lose
+// keep. A fresh device is served the whole transcript in order.
+func backfillChangeForgery(w *world, h *history, forged *tevent.MessageEvent, open bool, want error, keep string) (string, error) {
+	if open {
+		openChain(h, forged.GetSequenceID())
+	}
+	withheld, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{forged}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	mid := forged.GetMessageID()
+	fresh := hs.run(w.t, oneRound(whole))
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.verified[mid]:
+		return "", errorf("backfilled change (seq %s) verified (fresh device: verified %v, %v)", forged.GetSequenceID(), fresh.verified[mid], fresh.failed[mid])
+	case want != nil && !errors.Is(o.failed[mid], want):
+		return "", errorf("backfilled change failed with %v, want %v", o.failed[mid], want)
+	case !slices.Contains(o.conv.Members, keep):
+		return "", errorf("%s, whom the failed change names, is off bob's roster %v", keep, o.conv.Members)
+	}
+	return fmt.Sprintf("backfilled change failed: %v (fresh device: verified %v)", o.failed[mid], fresh.verified[mid]), nil
+}
+
+// attackBackfillRemovalNeverAdmin: mallory, a member and never an admin,
+// signs a removal of carol that the server places below alice's
+// revocation of carol's rights (the chain left open there) and serves
+// after bob stored it: at its place mallory was no admin either.
+func attackBackfillRemovalNeverAdmin(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminRemove(h.carol.id))
+	rv := h.top()
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(rv, 5)
+	forged, err := h.mallory.removal(e, h.carol.id)
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, true, xchat.ErrNotAuthorized, h.carol.id)
+}
+
+// attackBackfillRemovalClosedChain: carol, after alice revoked her admin
+// rights, signs a removal of mallory that the server places just below
+// the revocation, into a place the stored chain closed (the revocation
+// names an older predecessor), and serves it after bob stored the
+// revocation: a change made up after the fact is judged as stored.
+func attackBackfillRemovalClosedChain(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.adminRemove(h.carol.id))
+	rv := h.top()
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(rv, 5)
+	forged, err := h.carol.removal(e, h.mallory.id)
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, false, xchat.ErrNotAuthorized, h.mallory.id)
+}
+
+// attackBackfillRemovalRemovedAdmin: alice removes carol, an admin; carol
+// signs a removal of mallory that the server places above carol's
+// removal, below alice's next message (the chain left open there), and
+// serves after bob stored both: at its place carol was no member.
+func attackBackfillRemovalRemovedAdmin(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.alice.removal(h.env(), h.carol.id))
+	h.say(h.alice, "alice after carol's removal")
+	top := h.top()
+	h.say(h.alice, "alice again")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(top, 5)
+	forged, err := h.carol.removal(e, h.mallory.id)
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, true, xchat.ErrNotMember, h.mallory.id)
+}
+
+// attackBackfillRemovalReplayed: carol, an admin, removes mallory; alice
+// adds mallory again and revokes carol's rights. The server serves a copy
+// of carol's removal under a new sequence id below the revocation (the
+// chain left open there) after bob stored it: a replay (ErrReplayed),
+// whatever carol's rights at its place, and mallory keeps her place.
+func attackBackfillRemovalReplayed(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.carol.removal(h.env(), h.mallory.id))
+	rm := h.items[len(h.items)-1].me
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
+	h.push(h.adminRemove(h.carol.id))
+	rv := h.top()
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	re := *rm
+	seq := prevSeq(rv, 5)
+	re.SequenceID = &seq
+	openChain(h, seq)
+	withheld, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{&re}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !errors.Is(o.failed[rm.GetMessageID()], xchat.ErrReplayed):
+		return "", errorf("the copy of carol's removal at %s: %v, want ErrReplayed", seq, o.failed[rm.GetMessageID()])
+	case !slices.Contains(o.conv.Members, h.mallory.id):
+		return "", errorf("mallory, re-added, is off bob's roster %v after the replay", o.conv.Members)
+	}
+	return fmt.Sprintf("backfilled copy refused: %v", o.failed[rm.GetMessageID()]), nil
+}
