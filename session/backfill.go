@@ -165,6 +165,12 @@ func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterR
 			*res = r.takeAtPlace(env, ev)
 		}
 		return err
+	case backfillableGrant(ev, res.err):
+		at, err := grantAtPlace(ctx, tx, env, r, ev)
+		if at {
+			*res = stepResult{changed: true}
+		}
+		return err
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -114,4 +115,150 @@ func (r *rosterRec) takeAtPlace(env rosterEnv, ev *event.Event) stepResult {
 		r.Pending[i].Added = without(r.Pending[i].Added, g.MemberIDs)
 	}
 	return res
+}
+
+// Judging a backfilled grant at its place. An admin adds a member (or
+// names an admin); another admin revokes her rights; the server withholds
+// the grant and serves it later at its place, below the revocation:
+// judged as stored it fails, where a fresh device keeps it and the member
+// it let in. A grant read at its place changes the roster above it, so
+// it is judged by reading the group again from its changes: the roster
+// at its place is rebuilt by stepping every stored group change below it
+// from nothing (rosterRec.step, the rules a fresh device applies), the
+// grant is stepped there, and every stored change above it is stepped
+// again on top. It stands only when every one of those changes is stored
+// verified and steps again as it did, and the group read without the
+// grant comes out as the roster held: then the roster with it is what a
+// fresh device served the same events in order holds, and it becomes the
+// roster held (grantAtPlace).
+
+// backfillableGrant reports whether ev, which failed the roster step with
+// err, is a verified member add or admin add failed because its author is
+// no member or no admin now.
+func backfillableGrant(ev *event.Event, err error) bool {
+	return ev.Verified && grants(ev.GroupChange) && (errors.Is(err, xchat.ErrNotAuthorized) || errors.Is(err, xchat.ErrNotMember))
+}
+
+// grantAtPlace reports whether grant ev stands at its place (see above)
+// and, when it does, sets r (the roster held) to the roster with it read
+// there. It reads at most maxPlaceReads stored group changes: a group
+// with more judges its backfilled grants as stored.
+func grantAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterRec, ev *event.Event) (bool, error) {
+	cid := env.cid
+	if _, ok, err := placeOf(ctx, tx, cid, r, ev); err != nil || !ok {
+		return false, err
+	}
+	idx, _, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || len(idx.Seqs) > maxPlaceReads {
+		return false, err
+	}
+	if g := ev.GroupChange; g.Kind == event.GroupMembersAdded {
+		if ok, err := keyAtPlace(ctx, tx, cid, g.KeyVersion, ev); err != nil || !ok {
+			return false, err
+		}
+	}
+	without, with, ok, err := readGroup(ctx, tx, env, idx.Seqs, ev)
+	if err != nil || !ok || !sameRoster(&without, r) {
+		return false, err
+	}
+	for _, u := range with.Members {
+		if slices.Contains(r.Removed, u) && !r.member(u) {
+			return false, nil // a tombstone: no add admits her (rosterRec.readmits)
+		}
+	}
+	r.Members, r.Admins, r.Claimed, r.Unconfirmed = with.Members, with.Admins, with.Claimed, with.Unconfirmed
+	r.Removed = normaliseIDs(append(r.Removed, with.Removed...))
+	return true, nil
+}
+
+// readGroup steps the stored group changes at seqs (ascending) from no
+// roster, once without ev and once with ev at its place. ok is false when
+// one of them is not stored verified or does not step again as it did.
+func readGroup(ctx context.Context, tx keystore.Tx, env rosterEnv, seqs []string, ev *event.Event) (without, with rosterRec, ok bool, err error) {
+	placed := false
+	for _, seq := range seqs {
+		if !placed && decimal.Less(ev.SequenceID, seq) {
+			if with.step(env, ev).err != nil {
+				return without, with, false, nil
+			}
+			placed = true
+		}
+		c, err := storedChangeEvent(ctx, tx, env.cid, seq)
+		if err != nil || c == nil {
+			return without, with, false, err
+		}
+		if without.step(env, c).err != nil {
+			return without, with, false, nil
+		}
+		if with.step(env, c).err != nil {
+			return without, with, false, nil
+		}
+	}
+	if !placed && with.step(env, ev).err != nil {
+		return without, with, false, nil
+	}
+	return without, with, true, nil
+}
+
+// storedChangeEvent returns the group change stored verified at seq as an
+// event to step (nil: none there, or not verified).
+func storedChangeEvent(ctx context.Context, tx keystore.Tx, cid, seq string) (*event.Event, error) {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return nil, err
+	}
+	en := entryFromStored(cid, old)
+	old.Body.Zero()
+	if !en.Verified || en.Group == nil {
+		return nil, nil
+	}
+	return &event.Event{Kind: event.KindGroupChange, SequenceID: seq, MessageID: en.MessageID, SenderID: en.SenderID,
+		Verified: true, GroupChange: en.Group}, nil
+}
+
+// sameRoster reports whether a and b hold the same base, members, admins
+// (confirmed and claimed) and unconfirmed members.
+func sameRoster(a, b *rosterRec) bool {
+	same := func(x, y []string) bool { return slices.Equal(normaliseIDs(x), normaliseIDs(y)) }
+	return a.Base == b.Base && same(a.Members, b.Members) && same(a.Admins, b.Admins) &&
+		same(a.Claimed, b.Claimed) && same(a.Unconfirmed, b.Unconfirmed)
+}
+
+// keyAtPlace reports whether a member add's key version was distributed
+// at its place: by a verified key change stored below it (keyHeldAt), or
+// by the add's author in the verified key change stored just above it (an
+// add and its key change are made together, the key change after).
+func keyAtPlace(ctx context.Context, tx keystore.Tx, cid, version string, ev *event.Event) (bool, error) {
+	if ok, err := keyHeldAt(ctx, tx, cid, version, ev.SequenceID); err != nil || ok {
+		return ok, err
+	}
+	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	if err != nil || me == nil {
+		return false, err
+	}
+	next, err := tx.Events(ctx, cid, ev.SequenceID, 1)
+	if err != nil || len(next) == 0 {
+		return false, err
+	}
+	above := next[0]
+	above.Body.Zero()
+	return above.SequenceID == me.GetSequenceID() && above.Verified && above.Type == event.TypeKeyChange && above.SenderID == ev.SenderID, nil
+}
+
+// noteGrantAtPlace records a member add that failed as stored (asStored)
+// and stands at its place as a late change (lateChanges), so that the
+// walk that follows reads the group's title, avatar and screen-capture
+// setting again from the changes that stand, in transcript order
+// (restoreSettings): applied as it is stored, the add would set what it
+// signed over what the changes above it set since.
+func noteGrantAtPlace(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, asStored error) error {
+	g := ev.GroupChange
+	if asStored == nil || g == nil || g.Kind != event.GroupMembersAdded {
+		return nil
+	}
+	pending, err := lateChanges(ctx, tx, cid)
+	if err != nil || slices.Contains(pending, ev.SequenceID) {
+		return err
+	}
+	return setLateChanges(ctx, tx, cid, append(pending, ev.SequenceID))
 }

@@ -295,6 +295,12 @@ func (j *rejudge) enter(seq string, verified bool, g *event.GroupChange) {
 	if !verified || g == nil {
 		return // failed meanwhile: it takes nothing away
 	}
+	if g.Kind == event.GroupMembersAdded {
+		// A member add judged at its place (noteGrantAtPlace): what it
+		// set of the group's details is read again.
+		j.resettle = true
+		return
+	}
 	set := j.removed
 	if g.Kind == event.GroupAdminsRemoved {
 		set = j.demoted

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"testing"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // Attacks on group changes the server backfills: an admin's honest change
@@ -25,6 +28,13 @@ var redteam26Attacks = []attack{
 	{"backfill-removal-after-revocation-closed-chain", attackBackfillRemovalClosedChain},
 	{"backfill-removal-by-removed-admin", attackBackfillRemovalRemovedAdmin},
 	{"backfill-removal-replayed", attackBackfillRemovalReplayed},
+	{"backfill-admin-add-below-revocation", attackBackfillAddBelowRevocation},
+	{"backfill-admin-add-with-its-key-below-revocation", attackBackfillAddWithKey},
+	{"backfill-add-by-never-admin", attackBackfillAddNeverAdmin},
+	{"backfill-add-after-revocation-closed-chain", attackBackfillAddClosedChain},
+	{"backfill-add-under-later-key", attackBackfillAddLaterKey},
+	{"backfill-add-by-removed-admin", attackBackfillAddRemovedAdmin},
+	{"backfill-add-replayed", attackBackfillAddReplayed},
 }
 
 // carolAdmin is malloryJoined with carol made an admin by alice.
@@ -134,9 +144,11 @@ func attackBackfillRevocationBelowRevocation(w *world) (string, error) {
 
 // backfillChangeForgery serves h to bob first as is and then with forged
 // (beside it), the chain left open at its place when open (openChain):
-// forged must fail (want) on bob's device, and the roster must not lose
-// keep. A fresh device is served the whole transcript in order.
+// forged must fail (want) on bob's device, and the roster must keep keep
+// (a member add: must not hold keep). A fresh device is served the whole
+// transcript in order.
 func backfillChangeForgery(w *world, h *history, forged *tevent.MessageEvent, open bool, want error, keep string) (string, error) {
+	grant := groupChangeOf(forged).GroupMemberAdd != nil
 	if open {
 		openChain(h, forged.GetSequenceID())
 	}
@@ -159,8 +171,10 @@ func backfillChangeForgery(w *world, h *history, forged *tevent.MessageEvent, op
 		return "", errorf("backfilled change (seq %s) verified (fresh device: verified %v, %v)", forged.GetSequenceID(), fresh.verified[mid], fresh.failed[mid])
 	case want != nil && !errors.Is(o.failed[mid], want):
 		return "", errorf("backfilled change failed with %v, want %v", o.failed[mid], want)
-	case !slices.Contains(o.conv.Members, keep):
+	case !grant && !slices.Contains(o.conv.Members, keep):
 		return "", errorf("%s, whom the failed change names, is off bob's roster %v", keep, o.conv.Members)
+	case grant && slices.Contains(o.conv.Members, keep):
+		return "", errorf("%s, whom the failed add names, is on bob's roster %v", keep, o.conv.Members)
 	}
 	return fmt.Sprintf("backfilled change failed: %v (fresh device: verified %v)", o.failed[mid], fresh.verified[mid]), nil
 }
@@ -273,4 +287,248 @@ func attackBackfillRemovalReplayed(w *world) (string, error) {
 		return "", errorf("mallory, re-added, is off bob's roster %v after the replay", o.conv.Members)
 	}
 	return fmt.Sprintf("backfilled copy refused: %v", o.failed[rm.GetMessageID()]), nil
+}
+
+// fourMembers are the members of malloryJoined's group.
+func fourMembers(h *history) []string {
+	return []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
+}
+
+// attackBackfillAddBelowRevocation: carol, an admin, adds dave; alice
+// revokes carol's rights. The server withholds carol's add from bob's
+// first sync (bob stores the revocation) and serves it at its place in
+// the next: judged against the roster held when stored (carol no admin)
+// the genuine add failed and dave was kept off bob's roster, where a
+// fresh device keeps him: the server made bob's device disagree with
+// every other on who is in the group.
+func attackBackfillAddBelowRevocation(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.carol.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	out, err := backfilledChange(w, h, add.GetSequenceID(), add.GetMessageID())
+	if err != nil {
+		return "", err
+	}
+	return out + " (dave a member)", nil
+}
+
+// attackBackfillAddWithKey: as backfill-admin-add-below-revocation with
+// carol's add made as clients make one, under a new key whose key change
+// (hers, wrapped to dave too) follows it: the server withholds the add
+// only.
+func attackBackfillAddWithKey(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(1)
+	h.push(h.carol.memberAdd(h.env(), v, []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	h.push(h.carol.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient(), h.dv.recipient()}))
+	h.keys[v] = key
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	return backfilledChange(w, h, add.GetSequenceID(), add.GetMessageID())
+}
+
+// revokedCarol is carolAdmin with alice's revocation of carol's rights and
+// a message of alice above it; it returns the revocation's sequence id.
+func revokedCarol(w *world) (*history, string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return nil, "", err
+	}
+	h.push(h.adminRemove(h.carol.id))
+	rv := h.top()
+	h.say(h.alice, "alice after the revocation")
+	return h, rv, nil
+}
+
+// attackBackfillAddNeverAdmin: mallory, never an admin, signs an add of
+// dave that the server places below alice's revocation of carol (the
+// chain left open there) and serves after bob stored it.
+func attackBackfillAddNeverAdmin(w *world) (string, error) {
+	h, rv, err := revokedCarol(w)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(rv, 5)
+	forged, err := h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, true, xchat.ErrNotAuthorized, h.dv.id)
+}
+
+// attackBackfillAddClosedChain: carol, after alice revoked her rights,
+// signs an add of dave that the server places just below the revocation,
+// into a place the stored chain closed.
+func attackBackfillAddClosedChain(w *world) (string, error) {
+	h, rv, err := revokedCarol(w)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(rv, 5)
+	forged, err := h.carol.memberAdd(e, h.newestVersion(), []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, false, xchat.ErrNotAuthorized, h.dv.id)
+}
+
+// attackBackfillAddLaterKey: carol, after alice revoked her rights, makes
+// a key of her own (a key change above the revocation: she is a member
+// still) and signs an add of dave under it that the server places below
+// the revocation, the chain left open there: read at its place she was
+// an admin, but its key is one nobody distributed before it.
+func attackBackfillAddLaterKey(w *world) (string, error) {
+	h, rv, err := revokedCarol(w)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(10)
+	h.push(h.carol.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient(), h.dv.recipient()}))
+	h.keys[v] = key
+	h.say(h.alice, "alice after carol's key")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(rv, 5)
+	forged, err := h.carol.memberAdd(e, v, []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, true, xchat.ErrNotAuthorized, h.dv.id)
+}
+
+// attackBackfillAddRemovedAdmin: alice removes carol, an admin; carol
+// signs an add of dave that the server places above her removal, below
+// alice's next message (the chain left open there).
+func attackBackfillAddRemovedAdmin(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.alice.removal(h.env(), h.carol.id))
+	h.say(h.alice, "alice after carol's removal")
+	top := h.top()
+	h.say(h.alice, "alice again")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(top, 5)
+	forged, err := h.carol.memberAdd(e, h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.mallory.id}, []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return "", err
+	}
+	return backfillChangeForgery(w, h, forged, true, xchat.ErrNotMember, h.dv.id)
+}
+
+// attackBackfillAddReplayed: carol, an admin, adds dave; alice removes
+// dave and revokes carol's rights. The server serves a copy of carol's
+// add under a new sequence id below the revocation (the chain left open
+// there) after bob stored it: a replay (ErrReplayed), and dave stays out.
+func attackBackfillAddReplayed(w *world) (string, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.carol.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	h.push(h.alice.removal(h.env(), h.dv.id))
+	h.push(h.adminRemove(h.carol.id))
+	rv := h.top()
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	re := *add
+	seq := prevSeq(rv, 5)
+	re.SequenceID = &seq
+	openChain(h, seq)
+	withheld, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{&re}, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !errors.Is(o.failed[add.GetMessageID()], xchat.ErrReplayed):
+		return "", errorf("the copy of carol's add at %s: %v, want ErrReplayed", seq, o.failed[add.GetMessageID()])
+	case slices.Contains(o.conv.Members, h.dv.id):
+		return "", errorf("dave, removed, is on bob's roster %v after the replay", o.conv.Members)
+	}
+	return fmt.Sprintf("backfilled copy refused: %v", o.failed[add.GetMessageID()]), nil
+}
+
+// TestBackfilledAddKeepsLaterTitle: carol, an admin, adds dave, her add
+// signing the group's title as she held it; alice retitles the group and
+// revokes carol's rights. With carol's add withheld from bob's first sync
+// and backfilled at its place in the next, the add stands there, but the
+// title it signed is older than alice's: bob shows alice's title, as a
+// fresh device does, not the one the add signed.
+func TestBackfilledAddKeepsLaterTitle(t *testing.T) {
+	w := newWorld(t)
+	h, err := carolAdmin(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := h.newestVersion()
+	old, err := crypto.Seal(nil, h.keys[v], []byte("the title carol held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := wire.EncodeB64(old)
+	e := h.env()
+	added, current, admins := []string{h.dv.id}, fourMembers(h), []string{h.alice.id, h.carol.id}
+	ma := crypto.GroupMemberAdd{NewMemberIDs: added, CurrentMemberIDs: current, CurrentAdminIDs: admins, ConversationKeyVersion: v, CurrentTitle: &title}
+	p, err := crypto.GroupMemberAddPayload(crypto.SignatureVersion, crypto.Header{MessageID: e.MessageID, SenderID: h.carol.id, ConversationID: h.g}, ma)
+	h.push(h.carol.groupAction(e, &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: added,
+		CurrentMemberIds: current, CurrentAdminIds: admins, ConversationKeyVersion: &v, CurrentPendingMemberIds: []string{}, CurrentTitle: &title}}, p, err))
+	add := h.items[len(h.items)-1].me
+	h.retitleHonest(h.alice, "after carol's add")
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, add.GetSequenceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	fresh := hs.run(t, oneRound(whole))
+	if len(fresh.violations) > 0 || fresh.conv == nil || fresh.conv.Title != h.titles[0] {
+		t.Fatalf("setup: a fresh device (violations %v) shows another title than alice's %q", fresh.violations, h.titles[0])
+	}
+	o := hs.run(t, lateRounds(withheld, whole))
+	switch {
+	case len(o.violations) > 0:
+		t.Fatalf("violations: %v", o.violations)
+	case o.conv == nil:
+		t.Fatalf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[add.GetMessageID()]:
+		t.Fatalf("carol's backfilled add not verified at its place: %v", o.failed[add.GetMessageID()])
+	case o.conv.Title != fresh.conv.Title:
+		t.Errorf("bob shows title %q after the backfilled add, a fresh device %q", o.conv.Title, fresh.conv.Title)
+	}
 }
