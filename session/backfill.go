@@ -32,11 +32,30 @@ import (
 // add naming her, every change between leaving her alone, and, for a
 // message, its key's verified key change is stored below it too.
 //
-// Only content events: a group change read at its place could change the
-// roster above it, which the storing gate does not re-read (a backfilled
-// group change is still judged against the roster held when stored). Key
-// changes are not content either: their keys are adopted as they are
-// stored.
+// Group changes are judged at their place too (backfillchange.go): a
+// removal or revocation whose author is no admin now stands when she was
+// one at its place (adminAtPlace) and is then a late change, walked as
+// one; a member or admin add stands when the group read again from its
+// stored changes, with the add at its place, gives the roster held without
+// it (grantAtPlace), and the roster with it becomes the roster held.
+//
+// What remains judged as stored: key changes. A member's key change
+// backfilled below her removal fails (xchat.ErrNotMember) where a fresh
+// device adopts its key and opens the events above it sealed under it.
+// Adopting it here at its place would not reach those events: they were
+// stored failed before the key was held, and nothing opens a stored event
+// again; and keys are adopted by the verifying pipeline before the
+// storing gate sees the page, so the verdict would have to be settled
+// there first. It fails safe (the key is not adopted, nobody is let in;
+// TestBackfilledKeyChangeJudgedAsStored in internal/attacks pins it).
+// Also judged as stored: a title, avatar or other change that failed as
+// stored for its author's place (only removals, revocations and grants
+// are read at theirs), a backfilled change whose author's rights are
+// decided more than maxPlaceReads changes below, a grant in a group of
+// more than maxPlaceReads stored group changes, or with any of them
+// stored failed, and the honest events of a member a backfilled grant
+// lets in that were stored, failed, above it before it came (they stay
+// failed: the walk never clears a failure).
 
 // maxIndexedChanges bounds the sequence ids a conversation's change index
 // lists; past it the index is marked incomplete and no backfilled event
