@@ -584,3 +584,59 @@ func TestBackfilledKeyChangeJudgedAsStored(t *testing.T) {
 		t.Errorf("alice's message under the key judged as stored shown verified")
 	}
 }
+
+// TestBackfilledRemovalThenReadd: carol, an admin, removes mallory; alice
+// adds her again; alice revokes carol's rights; mallory writes. With
+// carol's removal withheld from bob's first sync (bob read alice's add as
+// adding nobody) and backfilled at its place in the next, the walk the
+// removal starts finds alice's re-add above it: mallory keeps her place
+// and her message, as on a fresh device.
+func TestBackfilledRemovalThenReadd(t *testing.T) {
+	w := newWorld(t)
+	h, err := carolAdmin(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.push(h.carol.removal(h.env(), h.mallory.id))
+	rm := h.items[len(h.items)-1].me
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.mallory, "mallory, a member again")
+	said := h.items[len(h.items)-1].me.GetMessageID()
+	h.seal()
+	out, err := backfilledChange(w, h, rm.GetSequenceID(), rm.GetMessageID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	withheld, whole, err := servedLate(h, nil, rm.GetSequenceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startHarness(t, h).run(t, lateRounds(withheld, whole))
+	if !o.verified[said] {
+		t.Fatalf("mallory's message after her re-add: %v, want verified as on a fresh device", o.failed[said])
+	}
+	t.Log(out)
+}
+
+// TestBackfilledAdminAdd: carol, an admin, makes mallory an admin; alice
+// revokes carol's rights. With carol's admin add withheld from bob's
+// first sync and backfilled at its place in the next, it stands there:
+// mallory is an admin on bob's device as on a fresh one.
+func TestBackfilledAdminAdd(t *testing.T) {
+	w := newWorld(t)
+	h, err := carolAdmin(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.push(h.adminChange(h.carol, h.env(), crypto.KindGroupAdminAdd, h.mallory.id))
+	grant := h.items[len(h.items)-1].me
+	h.push(h.adminRemove(h.carol.id))
+	h.say(h.alice, "alice after the revocation")
+	h.seal()
+	out, err := backfilledChange(w, h, grant.GetSequenceID(), grant.GetMessageID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out)
+}
