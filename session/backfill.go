@@ -168,9 +168,13 @@ func backfillable(ev *event.Event, err error) bool {
 // (memberAtPlace), and judges a backfillable removal or revocation
 // (backfillableChange) whose author was an admin at its place
 // (adminAtPlace) as standing there: what it takes away is taken from the
-// roster held (takeAtPlace), and res says so. r is the roster held (the
-// step that failed ev changed nothing of it).
-func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterRec, ev *event.Event, res *stepResult) error {
+// roster held (takeAtPlace), and res says so. A backfillable grant
+// (backfillableGrant) is judged from before, the roster held before the
+// step that failed it (nil when ev grants nothing): when it stands at its
+// place (grantAtPlace), r becomes the roster with it. r is the roster the
+// failed step left (a removal, revocation or content event failed leaves
+// it as it was).
+func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r, before *rosterRec, ev *event.Event, res *stepResult) error {
 	switch {
 	case backfillable(ev, res.err):
 		at, err := memberAtPlace(ctx, tx, env.cid, r, ev)
@@ -184,10 +188,14 @@ func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterR
 			*res = r.takeAtPlace(env, ev)
 		}
 		return err
-	case backfillableGrant(ev, res.err):
-		at, err := grantAtPlace(ctx, tx, env, r, ev)
+	case backfillableGrant(ev, res.err) && before != nil:
+		// Judged from the roster before the step: a member add that does
+		// not fit excluded what it left out (excludeDoubted).
+		held := before.clone()
+		held.dropPending(ev)
+		at, err := grantAtPlace(ctx, tx, env, &held, ev)
 		if at {
-			*res = stepResult{changed: true}
+			*r, *res = held, stepResult{changed: true}
 		}
 		return err
 	}

@@ -134,9 +134,26 @@ func (r *rosterRec) takeAtPlace(env rosterEnv, ev *event.Event) stepResult {
 
 // backfillableGrant reports whether ev, which failed the roster step with
 // err, is a verified member add or admin add failed because its author is
-// no member or no admin now.
+// no member or no admin now, or a verified member add whose signed roster
+// does not fit the roster held because changes stored above its place
+// changed it since (judged at its place, it must fit there).
 func backfillableGrant(ev *event.Event, err error) bool {
-	return ev.Verified && grants(ev.GroupChange) && (errors.Is(err, xchat.ErrNotAuthorized) || errors.Is(err, xchat.ErrNotMember))
+	if !ev.Verified || !grants(ev.GroupChange) {
+		return false
+	}
+	return errors.Is(err, xchat.ErrNotAuthorized) || errors.Is(err, xchat.ErrNotMember) ||
+		ev.GroupChange.Kind == event.GroupMembersAdded && errors.Is(err, xchat.ErrRosterDivergence)
+}
+
+// beforeGrant returns a copy of r to judge ev at its place from when ev
+// grants something (a failed step may change r: see judgeAtPlace), nil
+// otherwise.
+func (r *rosterRec) beforeGrant(ev *event.Event) *rosterRec {
+	if !ev.Verified || !grants(ev.GroupChange) {
+		return nil
+	}
+	c := r.clone()
+	return &c
 }
 
 // grantAtPlace reports whether grant ev stands at its place (see above)

@@ -242,7 +242,12 @@
 // stored verified, each stepped again from no roster), with the add at
 // its place, gives the roster held without it: the roster with it is then
 // held, as a fresh device holds it, and the group's title, avatar and
-// screen-capture setting are read again from the changes that stand. A
+// screen-capture setting are read again from the changes that stand; so
+// is a member add by an admin whose signed roster no longer fits the
+// roster held because of changes stored above its place. A backfilled
+// change of the group's title, avatar or screen-capture setting does not
+// replace what a later stored change set: they are read again in
+// transcript order. A
 // member add's key must have been distributed below it, or by its author
 // just above it. What remains judged against the roster held when stored
 // (failing safe): a backfilled key change (adopting its key at its place

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
@@ -61,10 +62,52 @@ func (e *Engine) restoreSettings(ctx context.Context, tx keystore.Tx, cid string
 	return tx.PutConversation(ctx, c)
 }
 
+// settingsBackfilled reports whether a group change stored at seq in cid
+// lies below another stored group change: then what it sets of the
+// group's details is not the group's now (a fresh device served the
+// transcript in order shows what the changes above set), and they are read
+// again in transcript order (restoreSettings). Without a complete change
+// index any event stored above counts.
+func settingsBackfilled(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, error) {
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil {
+		return false, err
+	}
+	if found && idx.Complete {
+		return len(idx.Seqs) > 0 && decimal.Less(seq, idx.Seqs[len(idx.Seqs)-1]), nil
+	}
+	evs, err := tx.Events(ctx, cid, seq, 1)
+	if err != nil {
+		return false, fmt.Errorf("session: reading history: %w", err)
+	}
+	for i := range evs {
+		evs[i].Body.Zero()
+	}
+	return len(evs) > 0, nil
+}
+
 // lastSettings reads cid's details from its stored, verified group
-// changes, oldest first, as applyGroupChange sets them.
+// changes, oldest first, as applyGroupChange sets them: those its complete
+// change index lists, or else its whole history.
 func lastSettings(ctx context.Context, tx keystore.Tx, cid string) (groupSettings, error) {
 	var s groupSettings
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil {
+		return s, err
+	}
+	if found && idx.Complete {
+		for _, seq := range idx.Seqs {
+			ev, err := eventAt(ctx, tx, cid, seq)
+			if err != nil {
+				return s, fmt.Errorf("session: reading history: %w", err)
+			}
+			if ev != nil {
+				s.apply(cid, ev)
+				ev.Body.Zero()
+			}
+		}
+		return s, nil
+	}
 	after := ""
 	for {
 		evs, err := tx.Events(ctx, cid, after, rejudgePage)

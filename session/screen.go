@@ -253,10 +253,11 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			if ev.Verified {
 				pass.markStepped(ev.SequenceID)
 			}
+			before := r.beforeGrant(ev)
 			res := r.screen(env, ev)
 			// The storing gate judges it again, with the page stored
 			// below it.
-			if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
+			if err := judgeAtPlace(ctx, tx, env, &r, before, ev, &res); err != nil {
 				return nil, err
 			}
 			if res.anomaly != nil {
@@ -340,9 +341,10 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 		if grants(ev.GroupChange) {
 			before = r.holders()
 		}
+		held := r.beforeGrant(ev)
 		res = r.step(env, ev)
 		asStored := res.err
-		if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
+		if err := judgeAtPlace(ctx, tx, env, &r, held, ev, &res); err != nil {
 			return err
 		}
 		if res.err != nil {

@@ -848,7 +848,15 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	}
 	c.Meta = m.encode()
 	c.UpdatedAt = e.now()
-	return tx.PutConversation(ctx, c)
+	if err := tx.PutConversation(ctx, c); err != nil {
+		return err
+	}
+	// A change backfilled below a later one: the group's details are what
+	// the changes set last in transcript order, not what this one set.
+	if below, err := settingsBackfilled(ctx, tx, cid, ev.SequenceID); err != nil || !below {
+		return err
+	}
+	return e.restoreSettings(ctx, tx, cid)
 }
 
 // decryptTitle opens an encrypted group title with the key of version, or
