@@ -150,7 +150,10 @@ const (
 // Verified events are never affected. Across all conversations (which a
 // server can name without end) the engine keeps 16 times the bound
 // (16,384 events and 256 MiB by default). The allowances count the failed
-// events kept since this release; they do not renew.
+// events kept since this release, and renew with verified events: each one
+// stored gives one event and bytes/events bytes back to its conversation's
+// allowance and the engine's, so failed events kept stay within the bound
+// plus one event (and bytes/events bytes) per verified event stored.
 func WithMaxFailedEvents(events int, bytes int64) Option {
 	return func(c *config) error {
 		if events < 1 || bytes < 1 {

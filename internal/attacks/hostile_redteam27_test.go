@@ -1,0 +1,110 @@
+package attacks
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Attacks of the twenty-seventh review (h11ah): the resources the
+// twenty-fourth left — an allowance of failed events that renews, and
+// what renews it.
+
+var redteam27Attacks = []attack{
+	{"pushed-failed-events-renewed-by-replays", attackPushedFailedEventsRenewedByReplays},
+}
+
+// attackPushedFailedEventsRenewedByReplays: the allowance of failed events
+// a conversation keeps renews with its verified events (one failed event,
+// and maxFailedBytes/maxFailedEvents bytes, given back for each stored),
+// so that an account whose peers honestly fail keeps storing them. The
+// server cannot forge a verified event of alice's, but it can push her
+// genuine message again, each time under a fresh event_uuid and sequence
+// id, with a forged 64 KiB event after each replay: were each replay
+// counted, it would renew the allowance for ever at no cost. Failed events
+// kept stay within the allowance plus one per verified event stored (a
+// replay stored is itself stored: the server gains no more than that
+// factor).
+func attackPushedFailedEventsRenewedByReplays(w *world) (string, error) {
+	const rounds = 32
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
+	sent := alice.send(bob.id, "m1")
+	cid := sent[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	var model *tevent.MessageEvent
+	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
+		if me.GetMessageID() == sent[0].MessageID {
+			model = me
+		}
+	}
+	if model == nil {
+		return "", errorf("message not on the server")
+	}
+	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
+	if err != nil {
+		return "", err
+	}
+	before, err := verifiedHeld(w, bob, cid)
+	if err != nil {
+		return "", err
+	}
+	for i := range rounds {
+		replay := *model
+		replay.SequenceID = strp(strconv.FormatUint(base+1000+2*uint64(i), 10))
+		forged := *model
+		mce := *model.Detail.MessageCreateEvent
+		mce.Contents = bytes.Repeat([]byte{byte(i)}, failedPad)
+		det := *model.Detail
+		det.MessageCreateEvent = &mce
+		forged.Detail = &det
+		forged.SequenceID = strp(strconv.FormatUint(base+1001+2*uint64(i), 10))
+		forged.MessageID = strp(fmt.Sprintf("forged-%d", i))
+		for j, me := range []*tevent.MessageEvent{&replay, &forged} {
+			ev, err := pushOf(bob, fmt.Sprintf("renew-%d-%d", i, j), me, "", nil)
+			if err != nil {
+				return "", err
+			}
+			if _, _, err := bob.deliver(ev); err != nil {
+				return "", errorf("push %d/%d: %w", i, j, err)
+			}
+		}
+	}
+	kept, err := failedKept(w.ctx, bob, cid)
+	if err != nil {
+		return "", err
+	}
+	after, err := verifiedHeld(w, bob, cid)
+	if err != nil {
+		return "", err
+	}
+	renewed := after - before
+	if kept > failedAllowance+renewed {
+		return "", errorf("%d replays and %d forged 64 KiB pushes: %d failed events kept (%d KiB), over the allowance %d plus %d verified events stored", rounds, rounds, kept, kept*failedPad>>10, failedAllowance, renewed)
+	}
+	if kept > failedAllowance {
+		return "", errorf("%d replays of one genuine message renewed the allowance: %d failed events kept (%d KiB), allowance %d", rounds, kept, kept*failedPad>>10, failedAllowance)
+	}
+	return fmt.Sprintf("%d replays and %d forged pushes: %d verified events stored, %d failed kept (allowance %d)", rounds, rounds, renewed, kept, failedAllowance), nil
+}
+
+// verifiedHeld counts the verified events u's store holds for cid.
+func verifiedHeld(w *world, u *user, cid string) (int, error) {
+	h, err := u.e.History(w.ctx, cid, "", 0)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, en := range h {
+		if en.Verified {
+			n++
+		}
+	}
+	return n, nil
+}
