@@ -26,6 +26,9 @@ type config struct {
 	// conversation (see WithMaxFailedEvents).
 	maxFailedEvents int
 	maxFailedBytes  int64
+	// maxListed bounds the conversations recorded from listings that hold
+	// nothing verified (see WithMaxListedConversations).
+	maxListed int
 }
 
 // invalidOption is the error of an option given a value it cannot use.
@@ -160,6 +163,29 @@ func WithMaxFailedEvents(events int, bytes int64) Option {
 			return invalidOption("WithMaxFailedEvents: %d events, %d bytes", events, bytes)
 		}
 		c.maxFailedEvents, c.maxFailedBytes = events, bytes
+		return nil
+	}
+}
+
+// defaultMaxListed is the default of WithMaxListedConversations.
+const defaultMaxListed = 10_000
+
+// WithMaxListedConversations bounds the conversations RefreshConversations
+// (and so SyncAll) records from the server's listing while they hold
+// nothing verified (default 10,000; below 1 is refused). Which
+// conversations a listing names is the server's choice alone — up to
+// 10,000 pages of 100 — and each recorded one is kept for ever and synced
+// by every SyncAll. A listed conversation holds something once a verified
+// event of it is stored, and then no longer counts; one listed past the
+// bound is not recorded, and the listing fails with ErrListingNotKept
+// (SyncAll still syncs the conversations stored). Conversations this
+// account starts, or whose events it stores, are never affected.
+func WithMaxListedConversations(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalidOption("WithMaxListedConversations: %d conversations", n)
+		}
+		c.maxListed = n
 		return nil
 	}
 }

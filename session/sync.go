@@ -550,6 +550,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
 	fresh = make([]bool, len(evs))
+	verified := false          // a verified event was stored
 	titles := map[int]string{} // index -> group change title as shown
 	if err := startChangeIndex(ctx, tx, cid); err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
@@ -589,7 +590,15 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		if title != nil {
 			titles[i] = *title
 		}
+		if ev.Verified && ev.Err == nil {
+			verified = true
+		}
 		if err := e.noteLate(ctx, tx, cid, ev); err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+	}
+	if verified {
+		if err := clearListed(ctx, tx, cid); err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 	}
@@ -1017,14 +1026,18 @@ func (s *syncState) finish(ctx context.Context) error {
 }
 
 // SyncAll refreshes the conversation list and syncs every conversation,
-// returning one result per conversation and the errors joined.
+// returning one result per conversation and the errors joined. A listing
+// past WithMaxListedConversations (ErrListingNotKept) does not stop it:
+// the conversations stored are synced, and that error is joined too.
 func (e *Engine) SyncAll(ctx context.Context) ([]*SyncResult, error) {
 	convs, err := e.RefreshConversations(ctx)
-	if err != nil {
+	var errs []error
+	if errors.Is(err, ErrListingNotKept) {
+		errs = append(errs, err) // the stored conversations are still synced
+	} else if err != nil {
 		return nil, err
 	}
 	var out []*SyncResult
-	var errs []error
 	for _, c := range convs {
 		r, err := e.Sync(ctx, c.ID, nil)
 		if r != nil {

@@ -2,10 +2,15 @@ package attacks
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -16,6 +21,7 @@ import (
 
 var redteam27Attacks = []attack{
 	{"pushed-failed-events-renewed-by-replays", attackPushedFailedEventsRenewedByReplays},
+	{"listing-invents-conversations", attackListingInventsConversations},
 }
 
 // attackPushedFailedEventsRenewedByReplays: the allowance of failed events
@@ -107,4 +113,71 @@ func verifiedHeld(w *world, u *user, cid string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// listedInvented is how many conversations the listing attack invents
+// (pages of 100), listedAllowance the conversations bob's engine records
+// from a listing without holding anything verified of them
+// (session.WithMaxListedConversations).
+const (
+	listedInvented  = 1200
+	listedAllowance = 16
+)
+
+// attackListingInventsConversations: the server answers bob's listing of
+// conversations with 12 pages of 100 conversations it invents (groups and
+// one-to-one conversations of bob's with users that do not exist), each
+// page under a fresh next_token. Every listed conversation was recorded,
+// for ever, and every SyncAll synced each (a request, and a key lookup,
+// each): up to 10,000 pages of 100, a million records and a million syncs
+// per SyncAll, with nothing the server alone could not make up. A listed
+// conversation is recorded only while fewer than
+// WithMaxListedConversations (10,000 by default) recorded ones hold
+// nothing verified; the rest are not recorded, and the listing fails with
+// session.ErrListingNotKept.
+func attackListingInventsConversations(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithMaxListedConversations(listedAllowance))
+	cid := alice.send(bob.id, "m1")[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Add(hostile.Rule{Name: "invent", Method: http.MethodGet, Path: hostile.PathConversations,
+		Rewrite: func(r *http.Request, resp *hostile.Response) error {
+			page, _ := strconv.Atoi(r.URL.Query().Get("pagination_token"))
+			doc := api.GetChatConversationsResponse{Meta: &api.ChatConversationsMeta{}}
+			for i := page * 100; i < (page+1)*100 && i < listedInvented; i++ {
+				id := fmt.Sprintf("g%d", 8_000_000_000+i)
+				if i%2 == 1 {
+					id = fmt.Sprintf("%s:%d", bob.id, 8_000_000_000+i)
+				}
+				doc.Data = append(doc.Data, api.ChatConversation{ID: id})
+			}
+			if (page+1)*100 < listedInvented {
+				doc.Meta.NextToken, doc.Meta.HasMore = strconv.Itoa(page+1), true
+			}
+			b, err := json.Marshal(doc)
+			resp.Status, resp.Body = http.StatusOK, b
+			resp.Header.Set("Content-Type", "application/json")
+			return err
+		}})
+	var syncs atomic.Int64
+	w.proxy.Add(hostile.Rule{Name: "count", Method: http.MethodGet, Path: hostile.PathEvents,
+		Rewrite: func(*http.Request, *hostile.Response) error { syncs.Add(1); return nil }})
+	_, lerr := bob.e.SyncAll(w.ctx)
+	convs, err := bob.e.Conversations(w.ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(convs) > 1+listedAllowance {
+		return "", errorf("a listing of %d invented conversations left bob %d conversation records, and SyncAll fetched events %d times (allowance %d)", listedInvented, len(convs), syncs.Load(), listedAllowance)
+	}
+	if !errors.Is(lerr, session.ErrListingNotKept) {
+		return "", errorf("%d listed conversations not recorded, and SyncAll said %v", listedInvented+1-len(convs), lerr)
+	}
+	// bob's real conversation still syncs.
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	return fmt.Sprintf("%d invented conversations listed: %d recorded, %d event fetches in SyncAll", listedInvented, len(convs), syncs.Load()), nil
 }
