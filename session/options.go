@@ -191,11 +191,13 @@ func WithMaxListedConversations(n int) Option {
 }
 
 // WithMaxSyncBytes bounds the events one sync of a conversation fetches
-// (their encoded size, as served; default 1 GiB, some ten thousand pages
-// of an honest history); a bound
+// (their encoded size, as served, or what keeping them aside takes when
+// that is more — entries of a byte or two, say; default 1 GiB, some ten
+// thousand pages of an honest history); a bound
 // below 1 is refused. A sync of several pages keeps the pages aside (see
 // WithSpillDir) until it has them all, and then stores them: the bound
-// caps the disk a server can make one sync fill. A sync whose pages pass it
+// caps the disk a server can make one sync fill (the spill stays within
+// it plus the page that passed it). A sync whose pages pass it
 // stops fetching with xchat.ErrServerResponse after the page that did; the
 // pages fetched are processed, and a later sync fetches only what is newer
 // than them.
