@@ -157,6 +157,10 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	st := &syncState{
 		e: e, res: res, cid: cid, keys: keys, fn: fn,
 		stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
+		lookedUp: map[string]bool{},
+	}
+	for _, m := range rec.Members {
+		st.lookedUp[m] = true // refreshed above
 	}
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
@@ -366,6 +370,10 @@ type syncState struct {
 	// retired are key caches the sync replaced (see decryptAll), zeroed
 	// with keys and pre when it ends (zeroKeys).
 	retired []*storeKeys
+	// lookedUp are the users whose keys this sync fetched (see
+	// decryptAll): each is fetched once a sync, however many of its
+	// events name key versions the server did not publish.
+	lookedUp map[string]bool
 }
 
 // pageAscending reports whether the server listed data oldest first.

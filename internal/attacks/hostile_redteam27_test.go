@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -22,6 +23,7 @@ import (
 var redteam27Attacks = []attack{
 	{"pushed-failed-events-renewed-by-replays", attackPushedFailedEventsRenewedByReplays},
 	{"listing-invents-conversations", attackListingInventsConversations},
+	{"forged-signers-drive-key-lookups", attackForgedSignersDriveKeyLookups},
 }
 
 // attackPushedFailedEventsRenewedByReplays: the allowance of failed events
@@ -180,4 +182,65 @@ func attackListingInventsConversations(w *world) (string, error) {
 		return "", r.err
 	}
 	return fmt.Sprintf("%d invented conversations listed: %d recorded, %d event fetches in SyncAll", listedInvented, len(convs), syncs.Load()), nil
+}
+
+// attackForgedSignersDriveKeyLookups: the server serves bob's first sync of
+// his conversation with alice in pages of 10, every message of alice's
+// naming a key version of hers that does not exist (a fresh one each), and
+// answers key lookups without user_id. Each page's unknown signing key was
+// looked up again — alice's keys fetched once a page on top of the sync's
+// own refresh: a request per page the server chose to serve (10,000 in a
+// sync), all answered with the same keys. A sync now fetches each user's
+// keys once (a user it refreshed at its start not at all); a push still
+// costs at most one lookup. (Relabelling the messages as sent by users of
+// the server's invention costs no lookup: in a one-to-one conversation
+// only its two users can sign.)
+func attackForgedSignersDriveKeyLookups(w *world) (string, error) {
+	const msgs = 30
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithPageSize(10))
+	texts := make([]string, msgs)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("m%d", i)
+	}
+	sent := alice.send(bob.id, texts...)
+	cid := sent[0].ConversationID
+	var forged atomic.Int64
+	w.proxy.Add(hostile.Events("relabel", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		return hostile.EditData(page, func(me *tevent.MessageEvent) error {
+			if me.GetSenderID() == alice.id && me.GetDetail().GetMessageCreateEvent() != nil {
+				n := forged.Add(1)
+				if sig := me.MessageEventSignature; sig != nil {
+					sig.PublicKeyVersion = strp(strconv.FormatInt(1_000_000+n, 10))
+				}
+			}
+			return nil
+		})
+	}))
+	var lookups atomic.Int64
+	w.proxy.Add(hostile.PublicKeys("unlabelled", func(_ *http.Request, keys []api.PublicKey) ([]api.PublicKey, error) {
+		lookups.Add(1)
+		for i := range keys {
+			keys[i].UserID = ""
+		}
+		return keys, nil
+	}))
+	r := bob.sync(cid)
+	if r.err != nil {
+		return "", r.err
+	}
+	verified := 0
+	for _, ev := range r.events {
+		if ev.Err == nil && ev.Verified && ev.Kind == event.KindMessage {
+			verified++
+		}
+	}
+	if verified > 0 {
+		return "", errorf("%d messages under forged key versions verified", verified)
+	}
+	// The sync's own refresh of alice's keys is one lookup.
+	if n := lookups.Load(); n > 1 {
+		return "", errorf("%d of alice's messages naming %d forged key versions: %d key lookups in one sync", msgs, forged.Load(), n)
+	}
+	return fmt.Sprintf("%d messages naming forged key versions: %d key lookup in the sync", forged.Load(), lookups.Load()), nil
 }
