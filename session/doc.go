@@ -73,7 +73,9 @@
 // event. Conversations a listing names are recorded while fewer than
 // WithMaxListedConversations recorded ones hold nothing verified; the rest
 // are not recorded (ErrListingNotKept), so a listing cannot make the engine
-// keep, or SyncAll sync, conversations without end.
+// keep, or SyncAll sync, conversations without end. A group change whose
+// title or avatar URL passes 4 KiB is malformed (xchat.ErrMalformed), and
+// a sync fetches each user's keys at most once.
 //
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are

@@ -947,7 +947,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 		return
 	}
 	resp, err := e.server.GetConversation(ctx, api.ConversationPathID(cid))
-	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
+	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" || len(resp.Data.GroupName) > maxGroupSettingBytes {
 		return
 	}
 	pt, ok := e.openServerTitle(ctx, cid, loadMeta(c), resp.Data.GroupName)

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -24,6 +27,7 @@ var redteam27Attacks = []attack{
 	{"pushed-failed-events-renewed-by-replays", attackPushedFailedEventsRenewedByReplays},
 	{"listing-invents-conversations", attackListingInventsConversations},
 	{"forged-signers-drive-key-lookups", attackForgedSignersDriveKeyLookups},
+	{"group-title-fills-the-record", attackGroupTitleFillsTheRecord},
 }
 
 // attackPushedFailedEventsRenewedByReplays: the allowance of failed events
@@ -243,4 +247,78 @@ func attackForgedSignersDriveKeyLookups(w *world) (string, error) {
 		return "", errorf("%d of alice's messages naming %d forged key versions: %d key lookups in one sync", msgs, forged.Load(), n)
 	}
 	return fmt.Sprintf("%d messages naming forged key versions: %d key lookup in the sync", forged.Load(), lookups.Load()), nil
+}
+
+// hugeSetting is the size of the group title and avatar URL the oversized
+// group's creator signs.
+const hugeSetting = 1 << 20
+
+// attackGroupTitleFillsTheRecord: carol, a member of bob's group (a
+// fabricated peer the server serves keys for, or a member's broken
+// client), signs a title change and an avatar change of 1 MiB each (a
+// plaintext title, as the SDK allows). Each was stored in bob's record of
+// the group, and every listing of his conversations loads every record:
+// groups so renamed (up to the 16 MiB a page allows) made Conversations
+// hold megabytes per group. A group change whose title or avatar URL
+// passes 4 KiB (far past any real group's) is malformed; the engine does
+// not sign one either (xchat.ErrInvalidArgument).
+func attackGroupTitleFillsTheRecord(w *world) (string, error) {
+	gr := newGroup(w)
+	title := string(bytes.Repeat([]byte("t"), hugeSetting))
+	avatar := "https://example.com/" + string(bytes.Repeat([]byte("a"), hugeSetting))
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	kv := c.KeyVersion
+	var b64s, mids []string
+	for i, change := range []*tevent.GroupChange{
+		{GroupTitleChange: &tevent.GroupTitleChange{CustomTitle: &title, ConversationKeyVersion: &kv}},
+		{GroupAvatarChange: &tevent.GroupAvatarUrlChange{CustomAvatarURL: &avatar, ConversationKeyVersion: &kv}},
+	} {
+		env := hostile.Envelope{SequenceID: hostile.NextSequenceID(gr.hello.SequenceID, uint64(i+1)), PreviousSequenceID: hostile.NextSequenceID(gr.hello.SequenceID, uint64(i)),
+			MessageID: fmt.Sprintf("0b7c1a52-2727-4c4c-8888-00000000000%d", i), ConversationID: gr.g}
+		h := crypto.Header{MessageID: env.MessageID, SenderID: gr.carol.id, ConversationID: gr.g}
+		var p crypto.Payload
+		if i == 0 {
+			p, err = crypto.GroupTitleChangePayload(crypto.SignatureVersion, h, kv, &title)
+		} else {
+			p, err = crypto.GroupAvatarChangePayload(crypto.SignatureVersion, h, kv, &avatar)
+		}
+		if err != nil {
+			return "", err
+		}
+		me, err := gr.carol.forger().Action(env, &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: change}}, p)
+		if err != nil {
+			return "", err
+		}
+		b64, err := hostile.EncodeEvent(me)
+		if err != nil {
+			return "", err
+		}
+		b64s, mids = append(b64s, b64), append(mids, env.MessageID)
+	}
+	w.injectData("huge-settings", gr.g, b64s...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	if c, err = gr.bob.e.Conversation(w.ctx, gr.g); err != nil {
+		return "", err
+	}
+	if len(c.Title) > 4096 {
+		return "", errorf("a %d-byte title change signed by a member: bob's record of the group holds a %d-byte title", len(title), len(c.Title))
+	}
+	var errs []string
+	for _, mid := range mids {
+		err, seen := r.byMessage(mid)
+		if !seen || err == nil {
+			return "", errorf("the oversized change %s: seen %v, err %v", mid, seen, err)
+		}
+		errs = append(errs, fmt.Sprintf("%.100v", err))
+	}
+	if _, err := gr.carol.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{gr.bob.id}, Title: title}); !errors.Is(err, xchat.ErrInvalidArgument) {
+		return "", errorf("the engine signed a group create with a title of %d bytes: %v", len(title), err)
+	}
+	return fmt.Sprintf("%d KiB title and avatar URL changes: refused (%s)", hugeSetting>>10, strings.Join(errs, "; ")), nil
 }
