@@ -92,6 +92,9 @@ type convMeta struct {
 	// newest conversation key was wrapped to (keys this account
 	// distributed).
 	KeyRecipients map[string]string `json:"key_recipients,omitempty"`
+	// Listed marks a conversation recorded from the server's listing that
+	// holds no verified event yet (see WithMaxListedConversations).
+	Listed bool `json:"listed,omitempty"`
 }
 
 func loadMeta(c *keystore.Conversation) convMeta {
@@ -183,11 +186,20 @@ func (e *Engine) describe(ctx context.Context, c *keystore.Conversation) (*Conve
 // listed one-to-one conversation of two other users is ignored; a listing
 // that repeats a pagination token, or claims more for two pages in a row
 // that name no conversation not listed before, fails with xchat.ErrServerResponse.
+// A listed conversation is recorded only while fewer than
+// WithMaxListedConversations recorded ones hold nothing verified; past it
+// the listing is read to its end and RefreshConversations returns the
+// stored conversations with an error wrapping ErrListingNotKept.
 func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, error) {
 	srv, err := e.srv()
 	if err != nil {
 		return nil, err
 	}
+	room, err := e.listedRoom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notKept := 0
 	token, tokens, listed, idle := "", map[string]bool{}, map[string]bool{}, 0
 	for pages := 1; ; pages++ {
 		resp, err := srv.GetConversations(ctx, e.cfg.pageSize, token)
@@ -203,7 +215,9 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 		for _, c := range resp.Data {
 			fresh = fresh || !listed[c.ID]
 			listed[c.ID] = true
-			if err := e.recordServerConversation(ctx, c); err != nil {
+			if err := e.recordServerConversation(ctx, c, &room); errors.Is(err, errListedNotKept) {
+				notKept++
+			} else if err != nil {
 				return nil, err
 			}
 		}
@@ -215,14 +229,20 @@ func (e *Engine) RefreshConversations(ctx context.Context) ([]Conversation, erro
 		}
 		token = resp.Meta.NextToken
 	}
-	return e.Conversations(ctx)
+	convs, err := e.Conversations(ctx)
+	if err == nil && notKept > 0 {
+		err = fmt.Errorf("session: listing conversations: %w: %d listed conversations not recorded (%d recorded hold nothing verified)", ErrListingNotKept, notKept, e.cfg.maxListed)
+	}
+	return convs, err
 }
 
 // recordServerConversation stores a listed conversation the engine did not
 // know, and the server's (unsigned) member and admin lists of a group for
 // display: they never decide whose message verifies or whom a key is
-// wrapped to (the roster follows signed group changes during Sync).
-func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConversation) error {
+// wrapped to (the roster follows signed group changes during Sync). A new
+// conversation is recorded listed, spending one of room, and not at all
+// (errListedNotKept) when room is spent.
+func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConversation, room *int) error {
 	cid, err := CanonicalID(c.ID, e.userID)
 	if err != nil {
 		return nil // ignore ids we cannot interpret
@@ -248,8 +268,12 @@ func (e *Engine) recordServerConversation(ctx context.Context, c api.ChatConvers
 	} else if !errors.Is(err, keystore.ErrNotFound) {
 		return fmt.Errorf("session: reading conversation: %w", err)
 	}
+	if *room <= 0 {
+		return errListedNotKept
+	}
+	*room--
 	rec := &keystore.Conversation{ID: cid, UpdatedAt: e.now()}
-	var m convMeta
+	m := convMeta{Listed: true}
 	if IsGroup(cid) {
 		rec.Type = kindGroup
 		m.ServerMembers = serverListIDs(c.MemberIDs, c.ParticipantIDs)

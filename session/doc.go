@@ -66,6 +66,17 @@
 // adopted as usable is not stored (xchat.ErrServerResponse). Endless pagination
 // stops the sync with xchat.ErrServerResponse.
 //
+// What the server alone can make the engine keep is bounded. Failed events
+// are kept up to an allowance per conversation and across all of them
+// (WithMaxFailedEvents; the rest are handed over, not stored, and reported:
+// event.AnomalyFailedNotKept); each verified event stored renews it by one
+// event. Conversations a listing names are recorded while fewer than
+// WithMaxListedConversations recorded ones hold nothing verified; the rest
+// are not recorded (ErrListingNotKept), so a listing cannot make the engine
+// keep, or SyncAll sync, conversations without end. A group change whose
+// title or avatar URL passes 4 KiB is malformed (xchat.ErrMalformed), and
+// a sync fetches each user's keys at most once.
+//
 // What the protocol cannot give, the engine cannot either: there is no
 // forward secrecy and no post-compromise security (conversation keys are
 // long-lived and wrapped to long-term identity keys), unsigned envelope

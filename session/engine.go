@@ -142,6 +142,7 @@ func Open(ctx context.Context, store keystore.Store, server Server, opts ...Opti
 		pageSize:        100,
 		maxSyncBytes:    defaultMaxSyncBytes,
 		maxFailedEvents: defaultMaxFailedEvents, maxFailedBytes: defaultMaxFailedBytes,
+		maxListed: defaultMaxListed,
 	}
 	for _, o := range opts {
 		if o == nil {

@@ -19,9 +19,17 @@ import (
 // (WithMaxFailedEvents: 1,024 events and 16 MiB by default), counted in a
 // record of its own, and the engine keeps failedTotalFactor times that
 // across all conversations; a failed event past either is passed to the callback
-// but not stored, and reported (AnomalyFailedNotKept). Honest traffic
-// does not fail, so it never meets the allowance; verified events are
-// never charged to it.
+// but not stored, and reported (AnomalyFailedNotKept). Verified events
+// are never charged to it; each one stored renews it instead: it gives one
+// failed event and failedCredit bytes back to its conversation's allowance
+// and to the engine's (never below nothing spent). So an account whose
+// peers honestly fail now and then (a broken client) keeps storing their
+// failed events for ever, while what a server alone can make fail is
+// bounded: the failed events kept are at most the allowance plus one event
+// (and maxFailedBytes/maxFailedEvents bytes: 16 KiB by default) per
+// verified event stored — and a verified event is itself stored, so the
+// server gains no more than a constant factor over what it could already
+// store by serving fabricated peers' verified events.
 
 // failedKeptKey names the record of cid's allowance; failedKeptAll that
 // of the engine's.
@@ -53,6 +61,9 @@ var errFailedNotKept = errors.New("session: failed event past the allowance of k
 // engine's, or returns errFailedNotKept when either has no room for it.
 func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if ev.Err == nil {
+		if ev.Verified {
+			return e.renewFailed(ctx, tx, cid)
+		}
 		return nil
 	}
 	size := int64(len(ev.Raw))
@@ -72,6 +83,32 @@ func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, e
 		return err
 	}
 	return all.spend(ctx, tx, failedKeptAll, size)
+}
+
+// failedCredit is the bytes one verified event gives back to an
+// allowance: its bytes per event.
+func (e *Engine) failedCredit() int64 {
+	return max(1, e.cfg.maxFailedBytes/int64(e.cfg.maxFailedEvents))
+}
+
+// renewFailed gives one failed event and failedCredit bytes back to cid's
+// allowance and the engine's, for a verified event stored in cid. An
+// allowance with nothing spent is only read.
+func (e *Engine) renewFailed(ctx context.Context, tx keystore.Tx, cid string) error {
+	for _, name := range []string{failedKeptKey(cid), failedKeptAll} {
+		k, err := readFailedKept(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if k.Events == 0 && k.Bytes == 0 {
+			continue
+		}
+		k.Events, k.Bytes = max(0, k.Events-1), max(0, k.Bytes-e.failedCredit())
+		if err := k.write(ctx, tx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readFailedKept reads an allowance record. One that does not read back
@@ -99,6 +136,11 @@ func (k failedKept) room(size int64, events int, bytes int64) bool {
 func (k failedKept) spend(ctx context.Context, tx keystore.Tx, name string, size int64) error {
 	k.Events++
 	k.Bytes += size
+	return k.write(ctx, tx, name)
+}
+
+// write stores k under name.
+func (k failedKept) write(ctx context.Context, tx keystore.Tx, name string) error {
 	b, err := json.Marshal(k)
 	if err != nil {
 		return err

@@ -15,8 +15,9 @@ import (
 // TestFailedEventsAllowance: a sync of forged events keeps the
 // conversation's allowance of failed events (by number, and by size) and
 // passes the rest to fn without storing them, reported once a storing
-// step (AnomalyFailedNotKept); the allowance does not renew in later
-// syncs; verified events are never charged.
+// step (AnomalyFailedNotKept); later syncs of forged events alone do not
+// renew the allowance (verified events do: TestFailedEventsAllowanceRenews);
+// verified events are never charged.
 func TestFailedEventsAllowance(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -140,7 +141,8 @@ func failedHeld(t *testing.T, u *testUser, cid string) (n, size int) {
 // failedTotalFactor conversations' allowances of failed events in all
 // (a server can fabricate peers, so conversations without end): with
 // room for one failed event each, the seventeenth conversation's is not
-// kept, and a verified event is never charged.
+// kept, and a verified event is never charged: it renews the engine's
+// allowance by one failed event.
 func TestFailedEventsEngineAllowance(t *testing.T) {
 	ctx := ctxT(t)
 	n := newNaiveNet(t)
@@ -166,5 +168,64 @@ func TestFailedEventsEngineAllowance(t *testing.T) {
 	}
 	if err := charge(last, &event.Event{Verified: true, Raw: []byte("honest")}); err != nil {
 		t.Fatalf("a verified event was charged: %v", err)
+	}
+	// That verified event renewed the engine's allowance by one event.
+	if err := charge(last, failed()); err != nil {
+		t.Fatalf("a verified event did not renew the engine's allowance: %v", err)
+	}
+	if err := charge(last, failed()); !errors.Is(err, errFailedNotKept) {
+		t.Fatalf("one verified event renewed the allowances by more than one failed event: %v", err)
+	}
+}
+
+// TestFailedEventsAllowanceRenews: each verified event stored gives one
+// failed event (and maxFailedBytes/maxFailedEvents bytes) back to its
+// conversation's allowance and to the engine's, so an account whose peers
+// keep failing honestly keeps storing their failed events; forged events
+// alone never renew it (TestFailedEventsAllowance).
+func TestFailedEventsAllowanceRenews(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var ts *tamperServer
+	bob := n.userWith("bob", func(s Server) Server { ts = &tamperServer{Server: s}; return ts }, WithMaxFailedEvents(4, 1<<30))
+	forge := func(r *api.GetChatConversationEventsResponse) {
+		for i := range r.Data {
+			r.Data[i].EncodedEvent = editEvent(t, r.Data[i].EncodedEvent, func(me *tevent.MessageEvent) {
+				if c := me.GetDetail().GetMessageCreateEvent(); c != nil && me.GetSenderID() == alice.id {
+					c.Contents[len(c.Contents)-1] ^= 1
+				}
+			})
+		}
+	}
+	var cid string
+	send := func(k int, prefix string) {
+		t.Helper()
+		for i := range k {
+			s, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("%s %d", prefix, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cid = s.ConversationID
+		}
+	}
+	sync := func(tamper func(*api.GetChatConversationEventsResponse)) {
+		t.Helper()
+		ts.set(tamper)
+		if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(4, "forged")
+	sync(forge)
+	first, _ := failedHeld(t, bob, cid)
+	send(2, "honest")
+	sync(nil)
+	send(5, "forged again")
+	sync(forge)
+	kept, size := failedHeld(t, bob, cid)
+	t.Logf("4 forged: %d kept; 2 verified; 5 forged: %d kept in all (%d bytes)", first, kept, size)
+	if first != 4 || kept != 4+2 {
+		t.Fatalf("kept %d failed events of 4, then %d in all after 2 verified and 5 forged (want 4, then 6)", first, kept)
 	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -53,6 +54,9 @@ func (e *Engine) CreateGroup(ctx context.Context, opts GroupOptions) (string, er
 	}
 	members, admins, err := e.groupRoster(opts)
 	if err != nil {
+		return "", err
+	}
+	if err := checkGroupSettings(opts); err != nil {
 		return "", err
 	}
 	// Resolve every member's keys before minting an id on the server.
@@ -180,6 +184,20 @@ func (e *Engine) groupCreate(opts GroupOptions, p *preparedKey, members, admins 
 		c.TTLMsec = &ttl
 	}
 	return c, nil
+}
+
+// checkGroupSettings refuses a title that sealed, or an avatar URL, would
+// pass maxGroupSettingBytes: every member's engine would refuse the group
+// create as malformed.
+func checkGroupSettings(opts GroupOptions) error {
+	sealed := 0
+	if opts.Title != "" {
+		sealed = base64.StdEncoding.EncodedLen(len(opts.Title) + crypto.SecretboxOverhead)
+	}
+	if n := max(sealed, len(opts.AvatarURL)); n > maxGroupSettingBytes {
+		return fmt.Errorf("%w: a group title (sealed) or avatar URL of %d bytes (at most %d)", xchat.ErrInvalidArgument, n, maxGroupSettingBytes)
+	}
+	return nil
 }
 
 // sealTitle encrypts a group title under the group's key, the SDK's

@@ -1,8 +1,12 @@
 package session
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -75,4 +79,36 @@ func TestGroupChangeHistoryTitle(t *testing.T) {
 			t.Errorf("%s: conversation title %q", u.name, c.Title)
 		}
 	}
+}
+
+// TestGroupSettingsBound: the longest title whose sealed form fits
+// maxGroupSettingBytes is signed and shown to members; one byte more is
+// refused before anything is sent (ErrInvalidArgument), as is a longer
+// avatar URL.
+func TestGroupSettingsBound(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	longest := maxGroupSettingBytes/4*3 - crypto.SecretboxOverhead
+	title := strings.Repeat("t", longest)
+	gid, err := alice.e.CreateGroup(ctx, GroupOptions{Members: []string{bob.id}, Title: title})
+	if err != nil {
+		t.Fatalf("a title of %d bytes: %v", longest, err)
+	}
+	if _, err := bob.e.Sync(ctx, gid, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := bob.e.Conversation(ctx, gid)
+	if err != nil || c.Title != title {
+		t.Fatalf("bob's record of the group: title of %d bytes, %v", len(c.Title), err)
+	}
+	for _, opts := range []GroupOptions{
+		{Members: []string{bob.id}, Title: title + "t"},
+		{Members: []string{bob.id}, AvatarURL: "https://example.com/" + strings.Repeat("a", maxGroupSettingBytes)},
+	} {
+		if _, err := alice.e.CreateGroup(ctx, opts); !errors.Is(err, xchat.ErrInvalidArgument) {
+			t.Fatalf("a group create past %d bytes: %v", maxGroupSettingBytes, err)
+		}
+	}
+	t.Logf("a title of %d bytes (%d sealed) is kept; one more byte is refused", longest, maxGroupSettingBytes)
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/exchange"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // batchOnly hides apiServer's PublicKeysByUser, so the engine takes the
@@ -126,5 +128,67 @@ func TestKeyCacheZeroes(t *testing.T) {
 	}
 	if len(keys.conv) != 0 {
 		t.Fatalf("%d keys still cached", len(keys.conv))
+	}
+}
+
+// countingKeys counts GetPublicKeys calls (and hides PublicKeysByUser, so
+// every lookup goes through it).
+type countingKeys struct {
+	Server
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *countingKeys) GetPublicKeys(ctx context.Context, ids []string) (*api.GetUsersPublicKeysResponse, error) {
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+	return s.Server.GetPublicKeys(ctx, ids)
+}
+
+// TestKeyLookupsPerSync: a sync fetches a user's keys once, however many
+// pages name key versions it does not hold — here alice's messages under
+// her old keys and, after she re-registered on a new device, under her new
+// ones, served in pages of 10: the refresh at the sync's start fetches
+// both, and every message verifies (an honest rotation is not lost).
+func TestKeyLookupsPerSync(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var ck *countingKeys
+	bob := n.userWith("bob", func(s Server) Server { ck = &countingKeys{Server: s}; return ck }, WithPageSize(10))
+	var cid string
+	for i := range 15 {
+		s, err := alice.e.SendText(ctx, bob.id, fmt.Sprintf("old %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cid = s.ConversationID
+	}
+	alice2 := n.newDevice(alice)
+	for i := range 15 {
+		if _, err := alice2.e.SendText(ctx, bob.id, fmt.Sprintf("new %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck.mu.Lock()
+	ck.calls = 0
+	ck.mu.Unlock()
+	verified := 0
+	_, err := bob.e.Sync(ctx, cid, func(ev *event.Event) error {
+		if ev.Kind == event.KindMessage && ev.Verified && ev.Err == nil {
+			verified++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.mu.Lock()
+	calls := ck.calls
+	ck.mu.Unlock()
+	t.Logf("30 messages under two key versions of alice's, in pages of 10: %d verified, %d key lookups", verified, calls)
+	if verified != 30 || calls != 1 {
+		t.Fatalf("%d of 30 messages verified, %d key lookups (want 30, 1)", verified, calls)
 	}
 }

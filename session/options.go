@@ -26,6 +26,9 @@ type config struct {
 	// conversation (see WithMaxFailedEvents).
 	maxFailedEvents int
 	maxFailedBytes  int64
+	// maxListed bounds the conversations recorded from listings that hold
+	// nothing verified (see WithMaxListedConversations).
+	maxListed int
 }
 
 // invalidOption is the error of an option given a value it cannot use.
@@ -150,7 +153,10 @@ const (
 // Verified events are never affected. Across all conversations (which a
 // server can name without end) the engine keeps 16 times the bound
 // (16,384 events and 256 MiB by default). The allowances count the failed
-// events kept since this release; they do not renew.
+// events kept since this release, and renew with verified events: each one
+// stored gives one event and bytes/events bytes back to its conversation's
+// allowance and the engine's, so failed events kept stay within the bound
+// plus one event (and bytes/events bytes) per verified event stored.
 func WithMaxFailedEvents(events int, bytes int64) Option {
 	return func(c *config) error {
 		if events < 1 || bytes < 1 {
@@ -161,12 +167,37 @@ func WithMaxFailedEvents(events int, bytes int64) Option {
 	}
 }
 
+// defaultMaxListed is the default of WithMaxListedConversations.
+const defaultMaxListed = 10_000
+
+// WithMaxListedConversations bounds the conversations RefreshConversations
+// (and so SyncAll) records from the server's listing while they hold
+// nothing verified (default 10,000; below 1 is refused). Which
+// conversations a listing names is the server's choice alone — up to
+// 10,000 pages of 100 — and each recorded one is kept for ever and synced
+// by every SyncAll. A listed conversation holds something once a verified
+// event of it is stored, and then no longer counts; one listed past the
+// bound is not recorded, and the listing fails with ErrListingNotKept
+// (SyncAll still syncs the conversations stored). Conversations this
+// account starts, or whose events it stores, are never affected.
+func WithMaxListedConversations(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalidOption("WithMaxListedConversations: %d conversations", n)
+		}
+		c.maxListed = n
+		return nil
+	}
+}
+
 // WithMaxSyncBytes bounds the events one sync of a conversation fetches
-// (their encoded size, as served; default 1 GiB, some ten thousand pages
-// of an honest history); a bound
+// (their encoded size, as served, or what keeping them aside takes when
+// that is more — entries of a byte or two, say; default 1 GiB, some ten
+// thousand pages of an honest history); a bound
 // below 1 is refused. A sync of several pages keeps the pages aside (see
 // WithSpillDir) until it has them all, and then stores them: the bound
-// caps the disk a server can make one sync fill. A sync whose pages pass it
+// caps the disk a server can make one sync fill (the spill stays within
+// it plus the page that passed it). A sync whose pages pass it
 // stops fetching with xchat.ErrServerResponse after the page that did; the
 // pages fetched are processed, and a later sync fetches only what is newer
 // than them.

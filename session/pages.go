@@ -151,7 +151,7 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 			p := decodePage(resp)
 			done, plo, top := sp.scan(pageData(p, resp), s.stored)
 			f := fetched{page: p, lo: plo, top: top, hi: pageHigh(p, top), last: done || resp.Meta == nil || !resp.Meta.HasMore || resp.Meta.NextToken == ""}
-			fetchedBytes += int64(p.size)
+			fetchedBytes += p.spillCharge()
 			if !f.last {
 				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
 			}

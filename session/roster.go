@@ -90,6 +90,13 @@ const (
 // checks cheap on hostile input.
 const maxRosterIDs = 10000
 
+// maxGroupSettingBytes bounds a group change's title (as signed: sealed
+// and base64, or plaintext) and avatar URL. They are kept in the group's
+// record, which every listing of conversations loads; X publishes no limit
+// (its clients show names of some dozens of characters), and 4 KiB (a
+// title of about 3,000 bytes once sealed) leaves room for any real one.
+const maxGroupSettingBytes = 4096
+
 // rosterRec is a group's roster as stored (sealed) under rosterKey.
 type rosterRec struct {
 	Base    string   `json:"base,omitempty"`
@@ -260,6 +267,9 @@ func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 	}
 	if n := len(g.MemberIDs) + len(g.CurrentMemberIDs) + len(g.CurrentAdminIDs) + len(g.AdminIDs); n > maxRosterIDs {
 		return stepResult{err: fmt.Errorf("%w: group change names %d ids (at most %d)", xchat.ErrMalformed, n, maxRosterIDs)}
+	}
+	if n := max(len(g.Title), len(g.AvatarURL)); n > maxGroupSettingBytes {
+		return stepResult{err: fmt.Errorf("%w: group change carries a title or avatar URL of %d bytes (at most %d)", xchat.ErrMalformed, n, maxGroupSettingBytes)}
 	}
 	switch g.Kind {
 	case event.GroupCreated:

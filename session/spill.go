@@ -30,6 +30,10 @@ import (
 // whatever the history's length, and nothing staged is ever read back
 // unauthenticated.
 
+// spillTrace, when set (by tests), is told the bytes each staged page
+// takes in its spill.
+var spillTrace func(n int)
+
 // stageKey names a page staged in the keystore.
 func stageKey(cid string, n int) string { return "session/stage/" + cid + "/" + strconv.Itoa(n) }
 
@@ -134,6 +138,9 @@ func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
 	}
 	sp.at[n] = [2]int64{sp.end, int64(len(sealed))}
 	sp.end += int64(len(sealed))
+	if spillTrace != nil {
+		spillTrace(len(sealed))
+	}
 	return nil
 }
 
@@ -176,6 +183,9 @@ func (sp *storeSpill) put(ctx context.Context, n int, p *syncPage) error {
 	defer clear(b)
 	if err := sp.s.e.store.SetValue(ctx, stageKey(sp.s.cid, n), b); err != nil {
 		return fmt.Errorf("session: staging page: %w", err)
+	}
+	if spillTrace != nil {
+		spillTrace(len(b))
 	}
 	sp.n = max(sp.n, n)
 	return nil
@@ -273,6 +283,28 @@ func (p *syncPage) encodedCap() int {
 		n += binary.MaxVarintLen64 + len(b)
 	}
 	return n
+}
+
+// spillCharge is what a fetched page counts against WithMaxSyncBytes: its
+// size as served, or what staging it may take when that is more (the
+// staged form prefixes each entry with its length, and keeps a memo entry
+// for each event's signature), so that a sync's spill stays within the
+// bound plus one page whatever the shape of its pages.
+func (p *syncPage) spillCharge() int64 {
+	n := 1 + 5*binary.MaxVarintLen64 + chacha20poly1305.Overhead
+	for _, r := range p.raws {
+		n += uvarintLen(len(r)) + len(r) + len(crypto.MemoEntry{})
+	}
+	for _, b := range p.badB64 {
+		n += uvarintLen(len(b)) + len(b)
+	}
+	return int64(max(n, p.size))
+}
+
+// uvarintLen is the length of n as a uvarint.
+func uvarintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
 }
 
 // appendEncoded appends the staged form of p to b.

@@ -157,6 +157,10 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	st := &syncState{
 		e: e, res: res, cid: cid, keys: keys, fn: fn,
 		stored: rec.Sync.LastSequenceID, pass: newRosterPass(), unwraps: crypto.NewUnwrapMemo(0),
+		lookedUp: map[string]bool{},
+	}
+	for _, m := range rec.Members {
+		st.lookedUp[m] = true // refreshed above
 	}
 	st.pass.journal = &st.undo
 	defer st.unwraps.Close()
@@ -366,6 +370,10 @@ type syncState struct {
 	// retired are key caches the sync replaced (see decryptAll), zeroed
 	// with keys and pre when it ends (zeroKeys).
 	retired []*storeKeys
+	// lookedUp are the users whose keys this sync fetched (see
+	// decryptAll): each is fetched once a sync, however many of its
+	// events name key versions the server did not publish.
+	lookedUp map[string]bool
 }
 
 // pageAscending reports whether the server listed data oldest first.
@@ -550,6 +558,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
 	fresh = make([]bool, len(evs))
+	verified := false          // a verified event was stored
 	titles := map[int]string{} // index -> group change title as shown
 	if err := startChangeIndex(ctx, tx, cid); err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
@@ -589,7 +598,15 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		if title != nil {
 			titles[i] = *title
 		}
+		if ev.Verified && ev.Err == nil {
+			verified = true
+		}
 		if err := e.noteLate(ctx, tx, cid, ev); err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+	}
+	if verified {
+		if err := clearListed(ctx, tx, cid); err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
 	}
@@ -938,7 +955,7 @@ func (e *Engine) refreshGroupTitle(ctx context.Context, cid string) {
 		return
 	}
 	resp, err := e.server.GetConversation(ctx, api.ConversationPathID(cid))
-	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" {
+	if err != nil || resp == nil || resp.Data == nil || resp.Data.GroupName == "" || len(resp.Data.GroupName) > maxGroupSettingBytes {
 		return
 	}
 	pt, ok := e.openServerTitle(ctx, cid, loadMeta(c), resp.Data.GroupName)
@@ -1025,14 +1042,18 @@ func (s *syncState) finish(ctx context.Context) error {
 }
 
 // SyncAll refreshes the conversation list and syncs every conversation,
-// returning one result per conversation and the errors joined.
+// returning one result per conversation and the errors joined. A listing
+// past WithMaxListedConversations (ErrListingNotKept) does not stop it:
+// the conversations stored are synced, and that error is joined too.
 func (e *Engine) SyncAll(ctx context.Context) ([]*SyncResult, error) {
 	convs, err := e.RefreshConversations(ctx)
-	if err != nil {
+	var errs []error
+	if errors.Is(err, ErrListingNotKept) {
+		errs = append(errs, err) // the stored conversations are still synced
+	} else if err != nil {
 		return nil, err
 	}
 	var out []*SyncResult
-	var errs []error
 	for _, c := range convs {
 		r, err := e.Sync(ctx, c.ID, nil)
 		if r != nil {

@@ -164,7 +164,8 @@ func (s *syncState) handOver() error {
 }
 
 // decryptAll decrypts a page with the store's keys; peers whose signing
-// keys were unknown are fetched and the events decrypted again. Messages
+// keys were unknown are fetched (once a sync: see notLookedUp) and the
+// events decrypted again. Messages
 // this account holds byte for byte are not run through the pipeline again
 // (see reserved). It reads the store and may write it (pinning fetched
 // keys): never call it inside a transaction.
@@ -176,7 +177,7 @@ func (s *syncState) decryptAll(ctx context.Context, p *syncPage) ([]*event.Event
 	if err != nil {
 		return nil, err
 	}
-	if missing := s.keys.missingSigners(); len(missing) > 0 {
+	if missing := s.notLookedUp(s.keys.missingSigners()); len(missing) > 0 {
 		changes, rerr := s.e.refreshPeers(ctx, missing...)
 		s.res.KeyChanges = append(s.res.KeyChanges, changes...)
 		if rerr == nil || errors.Is(rerr, xchat.ErrNoPeerKeys) || errors.Is(rerr, xchat.ErrKeyBinding) {
@@ -423,4 +424,22 @@ func undoSet[V any](m map[string]V, k string) func() {
 			delete(m, k)
 		}
 	}
+}
+
+// notLookedUp returns the users of missing whose keys this sync has not
+// fetched yet, and marks them fetched: the server chooses the key versions
+// its events name, so a sync's pages naming versions it never published
+// cost one lookup of each user in all, not one a page.
+func (s *syncState) notLookedUp(missing []string) []string {
+	if s.lookedUp == nil {
+		s.lookedUp = map[string]bool{}
+	}
+	out := missing[:0]
+	for _, u := range missing {
+		if !s.lookedUp[u] {
+			s.lookedUp[u] = true
+			out = append(out, u)
+		}
+	}
+	return out
 }

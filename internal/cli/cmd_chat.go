@@ -387,6 +387,10 @@ func (a *app) conversations(ctx context.Context, offline bool) error {
 	} else {
 		convs, err = e.RefreshConversations(ctx)
 		a.fetchAllNames(ctx)
+		if errors.Is(err, session.ErrListingNotKept) {
+			a.warnf("%s", describe(err, a.apiBase())) // the stored conversations are still listed
+			err = nil
+		}
 	}
 	if err != nil {
 		return err

@@ -403,17 +403,19 @@ func (f *Follower) full(ctx context.Context) error {
 // reconcileAll refreshes the conversation list and reconciles every
 // conversation (and any still pending), passing fn the events not stored
 // before: what a transport may have missed while it was disconnected,
-// whichever conversation it was in.
+// whichever conversation it was in. A listing past the engine's bound
+// (session.ErrListingNotKept) still reconciles the conversations stored.
 func reconcileAll(ctx context.Context, e *session.Engine, fn func(*event.Event) error) ([]*session.SyncResult, error) {
-	convs, err := e.RefreshConversations(ctx)
-	if err != nil {
-		return nil, err
+	convs, lerr := e.RefreshConversations(ctx)
+	if lerr != nil && !errors.Is(lerr, session.ErrListingNotKept) {
+		return nil, lerr
 	}
 	ids := make([]string, len(convs))
 	for i, c := range convs {
 		ids[i] = c.ID
 	}
-	return e.Reconcile(ctx, fn, ids...)
+	res, err := e.Reconcile(ctx, fn, ids...)
+	return res, errors.Join(lerr, err)
 }
 
 // unwrapEmit returns Emit's own error when err carries one.
