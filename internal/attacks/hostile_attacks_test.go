@@ -159,14 +159,11 @@ var attacks = []attack{
 	{"message-reattributed-to-other-sender", func(w *world) (string, error) {
 		// Group alice, bob, carol: the server claims carol wrote alice's
 		// message, naming carol's key version too.
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "alice says"})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "alice says")[0]
+		bob, carol, g, s := gr.bob, gr.carol, gr.g, gr.hello
 		w.tamper("reattribute", s.MessageID, func(me *tevent.MessageEvent) {
 			me.SenderID = strp(carol.id)
 			me.MessageEventSignature.PublicKeyVersion = strp(carol.e.PublicKeyVersion())

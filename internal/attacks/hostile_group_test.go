@@ -16,28 +16,23 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// group is a group of honest alice and carol with bob, the victim, who has
-// synced alice's first message.
+// group is a group of honest alice and carol with bob (groupScene builds
+// it); mallory, registered but no member, is set if the scene asked for her.
 type group struct {
-	w                 *world
-	alice, bob, carol *user
-	g                 string
-	hello             *session.Sent
+	w                          *world
+	alice, bob, carol, mallory *user
+	g                          string
+	hello                      *session.Sent
 }
 
+// newGroup is the group scene with bob, the victim, synced to alice's
+// "group hello".
 func newGroup(w *world) *group {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 	if err != nil {
-		w.t.Fatalf("CreateGroup: %v", err)
+		w.t.Fatalf("group scene: %v", err)
 	}
-	hello := alice.send(g, "group hello")[0]
-	if r := bob.sync(g); r.err != nil {
-		w.t.Fatalf("sync: %v", r.err)
-	}
-	return &group{w: w, alice: alice, bob: bob, carol: carol, g: g, hello: hello}
+	return gr
 }
 
 var groupAttacks = []attack{
@@ -201,15 +196,11 @@ var groupAttacks = []attack{
 	{"phantom-member-in-listing-before-first-sync", func(w *world) (string, error) {
 		// bob learns of a new group from the (unsigned) conversation list,
 		// which also names mallory, and rotates its key before any sync.
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		mallory := w.newUser("mallory", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", mallory: true})
 		if err != nil {
 			return "", err
 		}
-		alice.send(g, "group hello")
+		bob, mallory, g := gr.bob, gr.mallory, gr.g
 		add := func(c *api.ChatConversation) {
 			if c.ID == g {
 				c.MemberIDs = append(c.MemberIDs, mallory.id)

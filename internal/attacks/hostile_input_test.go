@@ -116,17 +116,11 @@ func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [
 
 var inputAttacks = []attack{
 	{"message-from-non-member-group", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		bob, g, s := gr.bob, gr.g, gr.hello
 		mallory := w.newUser("mallory", false)
 		f := mallory.forger()
 		key, err := crypto.NewConversationKey(nil)
@@ -340,17 +334,11 @@ var inputAttacks = []attack{
 		return "download failed: " + err.Error(), nil
 	}},
 	{"membership-claimed-without-signature", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		alice, bob, carol, g, s := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 		mallory := w.newUser("mallory", false)
 		// An unsigned GroupMemberAdd "by alice" adding mallory, and a
 		// conversation listing that agrees.

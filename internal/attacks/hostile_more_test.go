@@ -306,17 +306,11 @@ var moreAttacks = []attack{
 		return "rejected: " + ev.Error(), nil
 	}},
 	{"key-change-signed-by-non-member-group", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		alice, bob, carol, g, s := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 		c, err := bob.e.Conversation(w.ctx, g)
 		if err != nil {
 			return "", err

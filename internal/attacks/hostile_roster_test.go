@@ -430,14 +430,11 @@ func attackCreateReplayed(w *world) (string, error) {
 // signed. The server empties it in bob's copy; carol, a member but not an
 // admin, then removes alice, the creator. The removal must not be applied.
 func attackAdminListEmptied(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
+	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 	w.proxy.Add(hostile.Events("empty-admins", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
 		return hostile.EditData(page, func(me *event.MessageEvent) error {
 			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
@@ -543,15 +540,11 @@ func (w *world) withholdGroupChanges() {
 // server's conversation listing names mallory as a member. A rotation must
 // not wrap the key to her (nor to anyone the engine cannot vouch for).
 func attackRosterFromListing(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
 	add := func(c *api.ChatConversation) {
 		if c.ID == g {
@@ -591,15 +584,11 @@ func attackRosterFromListing(w *world) (string, error) {
 // and no listing, the key change's (unsigned) participant list names
 // mallory. A rotation must not wrap the key to her.
 func attackRosterFromParticipants(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
 	junk, err := crypto.NewConversationKey(nil)
 	if err != nil {
@@ -688,15 +677,11 @@ func attackAddByNonAdmin(w *world) (string, error) {
 // TrustStrict (every peer verified, mallory included) no key may be
 // wrapped to her.
 func attackAddByClaimedAdminStrict(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true, bobOpts: []session.Option{session.WithTrustPolicy(session.TrustStrict)}})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
+	alice, bob, carol, mallory, g, hello := gr.alice, gr.bob, gr.carol, gr.mallory, gr.g, gr.hello
 	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
 		return hostile.EditData(page, func(me *event.MessageEvent) error {
 			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
@@ -743,14 +728,11 @@ func attackAddByClaimedAdminStrict(w *world) (string, error) {
 // victim's own create when serving it back; carol then removes bob. The
 // creator knows whom it made admin.
 func attackOwnCreateTampered(w *world) (string, error) {
-	alice := w.newUser("alice", true)
-	bob := w.newUser("bob", false)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{aliceVictim: true})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
+	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
 		return hostile.EditData(page, func(me *event.MessageEvent) error {
 			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
@@ -917,19 +899,11 @@ func attackRemovedRotates(w *world) (string, error) {
 // on an older page than carol's message after it. Read newest page first,
 // carol would still be a member.
 func attackRemovalOlderPage(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithPageSize(1))
-	carol := w.newUser("carol", false)
-	gr := &group{w: w, alice: alice, bob: bob, carol: carol}
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{hello: "group hello", bobOpts: []session.Option{session.WithPageSize(1)}, bobSyncs: true})
 	if err != nil {
 		return "", err
 	}
-	gr.g = g
-	gr.hello = alice.send(g, "group hello")[0]
-	if r := bob.sync(g); r.err != nil {
-		return "", r.err
-	}
+	alice, bob, carol, g := gr.alice, gr.bob, gr.carol, gr.g
 	if r := carol.sync(g); r.err != nil {
 		return "", r.err
 	}
@@ -1188,15 +1162,11 @@ func attackAddReplayedToExclude(w *world) (string, error) {
 // conversation id and verifies, but nothing says mallory may key the
 // group: bob must not encrypt what he sends in g under her key.
 func attackOutsiderKeyRosterUnknown(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	alice, bob, mallory, g := gr.alice, gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
 	key, err := crypto.NewConversationKey(nil)
 	if err != nil {
