@@ -201,23 +201,7 @@ var groupAttacks = []attack{
 			return "", err
 		}
 		bob, mallory, g := gr.bob, gr.mallory, gr.g
-		add := func(c *api.ChatConversation) {
-			if c.ID == g {
-				c.MemberIDs = append(c.MemberIDs, mallory.id)
-				c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-			}
-		}
-		w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			for i := range v.Data {
-				add(&v.Data[i])
-			}
-			return nil
-		}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-			if v.Data != nil {
-				add(v.Data)
-			}
-			return nil
-		}))
+		w.claimMember(g, mallory.id)
 		var mu sync.Mutex
 		var wrapped []string
 		priv := mallory.keys().Identity

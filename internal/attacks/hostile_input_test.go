@@ -352,23 +352,7 @@ var inputAttacks = []attack{
 			return "", err
 		}
 		w.injectData("unsigned-add", g, b64)
-		addMallory := func(c *api.ChatConversation) {
-			if c.ID == g {
-				c.MemberIDs = append(c.MemberIDs, mallory.id)
-				c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-			}
-		}
-		w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			for i := range v.Data {
-				addMallory(&v.Data[i])
-			}
-			return nil
-		}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-			if v.Data != nil {
-				addMallory(v.Data)
-			}
-			return nil
-		}))
+		w.claimMember(g, mallory.id)
 		r := bob.sync(g)
 		if r.err != nil {
 			return "", r.err

@@ -546,23 +546,7 @@ func attackRosterFromListing(w *world) (string, error) {
 	}
 	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
-	add := func(c *api.ChatConversation) {
-		if c.ID == g {
-			c.MemberIDs = append(c.MemberIDs, mallory.id)
-			c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-		}
-	}
-	w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-		for i := range v.Data {
-			add(&v.Data[i])
-		}
-		return nil
-	}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-		if v.Data != nil {
-			add(v.Data)
-		}
-		return nil
-	}))
+	w.claimMember(g, mallory.id)
 	ww := w.watchWraps(mallory)
 	if _, err := bob.e.RefreshConversations(w.ctx); err != nil {
 		return "", err
