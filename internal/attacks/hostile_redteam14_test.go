@@ -320,11 +320,7 @@ func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
 // transcript (a withholding server's outcome is no better for dave).
 func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	w := newWorld(t)
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,7 @@ var redteam16Attacks = []attack{
 // verified (a bot would act on it) and only fails it afterwards in the
 // store.
 func attackLateRevocationHandsVerified(w *world) (string, error) {
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		return "", err
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		return "", err
 	}
@@ -81,11 +77,7 @@ func errString(err error) string {
 // dave's failed, and the sync is served in pages of 400.
 func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	w := newWorld(t)
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}

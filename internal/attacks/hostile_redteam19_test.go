@@ -189,9 +189,7 @@ func attackLateRevocationKeepsScreenCapture(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h.say(h.alice, "alice after the revocation")
-	h.seal()
-	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
+	withheld, whole, err := revocationServedLate(h, revocation, add)
 	if err != nil {
 		return "", err
 	}
@@ -239,11 +237,7 @@ func (u *user) memberAddSetting(env hostile.Envelope, version string, added, cur
 // are all handed, and no invariant breaks.
 func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 	w := newWorld(t)
-	h, r1, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, r1)
+	h, r1, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}
