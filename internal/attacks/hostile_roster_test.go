@@ -257,35 +257,9 @@ func attackParticipantsGrant(w *world) (string, error) {
 	if rotation == "" {
 		return "", errorf("alice's rotation %s not served", v2)
 	}
-	junk, err := crypto.NewConversationKey(nil)
-	if err != nil {
+	if err := w.padKeyChanges(mallory, rotation); err != nil {
 		return "", err
 	}
-	wrapped, err := crypto.WrapConversationKey(nil, mallory.keys().Identity.PublicKey(), junk)
-	if err != nil {
-		return "", err
-	}
-	uid, kv, enc := mallory.id, mallory.e.PublicKeyVersion(), wire.EncodeB64(wrapped)
-	w.proxy.Add(hostile.Events("append-participant", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if page.Meta == nil {
-			return nil
-		}
-		for i, b := range page.Meta.ConversationKeyEvents {
-			nb, err := hostile.EditEvent(b, func(me *event.MessageEvent) error {
-				if me.GetMessageID() == rotation {
-					kc := me.Detail.ConversationKeyChangeEvent
-					kc.ConversationParticipantKeys = append(kc.ConversationParticipantKeys,
-						&event.ConversationParticipantKey{UserID: &uid, PublicKeyVersion: &kv, EncryptedConversationKey: &enc})
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			page.Meta.ConversationKeyEvents[i] = nb
-		}
-		return nil
-	}))
 	key, err := crypto.NewConversationKey(nil)
 	if err != nil {
 		return "", err
@@ -574,33 +548,9 @@ func attackRosterFromParticipants(w *world) (string, error) {
 	}
 	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
-	junk, err := crypto.NewConversationKey(nil)
-	if err != nil {
+	if err := w.padKeyChanges(mallory, ""); err != nil {
 		return "", err
 	}
-	wrapped, err := crypto.WrapConversationKey(nil, mallory.keys().Identity.PublicKey(), junk)
-	if err != nil {
-		return "", err
-	}
-	uid, kv, enc := mallory.id, mallory.e.PublicKeyVersion(), wire.EncodeB64(wrapped)
-	w.proxy.Add(hostile.Events("append-participant", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if page.Meta == nil {
-			return nil
-		}
-		for i, b := range page.Meta.ConversationKeyEvents {
-			nb, err := hostile.EditEvent(b, func(me *event.MessageEvent) error {
-				kc := me.Detail.ConversationKeyChangeEvent
-				kc.ConversationParticipantKeys = append(kc.ConversationParticipantKeys,
-					&event.ConversationParticipantKey{UserID: &uid, PublicKeyVersion: &kv, EncryptedConversationKey: &enc})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			page.Meta.ConversationKeyEvents[i] = nb
-		}
-		return nil
-	}))
 	ww := w.watchWraps(mallory)
 	if r := bob.sync(g); r.err != nil {
 		return "", r.err
