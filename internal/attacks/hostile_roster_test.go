@@ -409,14 +409,7 @@ func attackAdminListEmptied(w *world) (string, error) {
 		return "", err
 	}
 	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
-	w.proxy.Add(hostile.Events("empty-admins", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = nil
-			}
-			return nil
-		})
-	}))
+	w.rewriteCreateAdmins("empty-admins", func([]string) []string { return nil })
 	rm, err := carol.removal(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
 		MessageID: forgedMID(4), ConversationID: g}, alice.id)
 	if err != nil {
@@ -616,14 +609,7 @@ func attackAddByClaimedAdminStrict(w *world) (string, error) {
 		return "", err
 	}
 	alice, bob, carol, mallory, g, hello := gr.alice, gr.bob, gr.carol, gr.mallory, gr.g, gr.hello
-	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = append(gc.AdminIds, carol.id)
-			}
-			return nil
-		})
-	}))
+	w.claimCreateAdmin(carol.id)
 	version := w.serverKeyChanges(alice, g)[0].GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
 	admins := []string{alice.id, carol.id}
 	add, err := carol.memberAdd(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
@@ -667,14 +653,7 @@ func attackOwnCreateTampered(w *world) (string, error) {
 		return "", err
 	}
 	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
-	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = append(gc.AdminIds, carol.id)
-			}
-			return nil
-		})
-	}))
+	w.claimCreateAdmin(carol.id)
 	rm, err := carol.removal(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
 		MessageID: forgedMID(12), ConversationID: g}, bob.id)
 	if err != nil {
