@@ -302,9 +302,9 @@ var attacks = []attack{
 		return "fork exposed: " + a.String(), nil
 	}},
 	{"history-rewritten-after-sync", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
+		d, err := syncedDM(w)
+		if err != nil {
+			return "", err
 		}
 		d.alice.send(d.bob.id, "m4")
 		w.tamper("rewrite", d.mid(2), func(me *tevent.MessageEvent) { me.CreatedAtMsec = strp("1") })

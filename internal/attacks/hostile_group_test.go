@@ -154,11 +154,7 @@ var groupAttacks = []attack{
 	{"key-change-conflicting-key-same-version", func(w *world) (string, error) {
 		// alice (dishonest) re-issues the current key version with another
 		// key, hoping bob replaces the key he holds.
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
-		}
-		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		d, c, err := syncedDMView(w)
 		if err != nil {
 			return "", err
 		}

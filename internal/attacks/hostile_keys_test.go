@@ -104,11 +104,7 @@ func keyReports(r *syncResult, kind session.KeyChangeKind, user string) []sessio
 // with a valid self-binding) and signs a key change and a message as alice
 // with it.
 func attackBackdatedPeerKey(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	d, c, err := syncedDMView(w)
 	if err != nil {
 		return "", err
 	}
@@ -242,9 +238,9 @@ func attackForgedKeyLowSequence(w *world) (string, error) {
 // (whose signature fails, a case the XDK keeps for decryption) at version
 // 2^64-1 must not block bob's future rotations.
 func attackUnverifiedMaxVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
@@ -311,9 +307,9 @@ func (w *world) rekey(u *user) *user {
 // change signed with her old signing key (as a server holding the old key
 // would sign it) must not become bob's encryption key.
 func attackSupersededSigner(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldSigner := d.alice.forger()
 	newAlice := w.rekey(d.alice)
@@ -659,9 +655,9 @@ var ownKeyAttacks = []attack{
 // listing, and signs a message as alice with it. Nothing ever pinned that
 // version: it must not be stored silently.
 func attackIntermediateVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldVersion := d.alice.e.PublicKeyVersion()
 	newAlice := w.rekey(d.alice)
@@ -696,9 +692,9 @@ func attackIntermediateVersion(w *world) (string, error) {
 // alice at a version decades ahead. Pinned, it would make every later
 // honest version of alice's look backdated: the server's key for good.
 func attackFarFutureLockin(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	mallory := w.newUser("mallory", false)
 	far := w.publishedKeys(mallory)
@@ -732,9 +728,9 @@ func attackFarFutureLockin(w *world) (string, error) {
 // ones. It is above every version but one bob holds, so a rule that only
 // refuses versions below the oldest known would let it in.
 func attackBackdatedBetweenPins(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldVersion := d.alice.e.PublicKeyVersion()
 	newAlice := w.rekey(d.alice)
@@ -828,9 +824,9 @@ func attackPreV6Squat(w *world) (string, error) {
 // pre-v6 key change served just before alice's real key change of the same
 // version, and her message under it.
 func attackUnverifiedAheadInPage(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	v, err := d.alice.e.Rotate(w.ctx, d.cid)
 	if err != nil {
@@ -877,11 +873,7 @@ func attackUnverifiedAheadInPage(w *world) (string, error) {
 // at version 2^64-1. It verifies, but it must neither become bob's
 // encryption key nor leave him unable to rotate.
 func attackVerifiedAbsurdVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	d, c, err := syncedDMView(w)
 	if err != nil {
 		return "", err
 	}
