@@ -174,23 +174,12 @@ var inputAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		key := d.alice.convKey(d.cid, reply.KeyVersion)
-		f := d.alice.forger()
-		var ferr error
-		w.tamper("forge-preview", reply.MessageID, func(me *tevent.MessageEvent) {
-			h, err := hostile.OpenContents(me, key)
-			if err != nil {
-				ferr = err
-				return
-			}
+		failed := d.forgeReplyPreview("forge-preview", reply, func(p *product.ReplyingToPreview) {
 			forged := "I owe you 500"
-			h.Contents.Message.ReplyingToPreview.MessageText = &forged
-			if ferr = hostile.SealContents(me, key, h); ferr == nil {
-				ferr = f.Resign(me)
-			}
+			p.MessageText = &forged
 		})
 		r := d.bob.sync(d.cid)
-		if ferr != nil {
+		if ferr := failed(); ferr != nil {
 			return "", ferr
 		}
 		if r.err != nil {

@@ -538,26 +538,14 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := d.alice.convKey(d.cid, reply.KeyVersion)
-	f := d.alice.forger()
-	var ferr error
-	w.tamper("edit-swap", reply.MessageID, func(me *tevent.MessageEvent) {
-		h, err := hostile.OpenContents(me, key)
-		if err != nil {
-			ferr = err
-			return
-		}
-		p := h.Contents.Message.ReplyingToPreview
+	failed := d.forgeReplyPreview("edit-swap", reply, func(p *product.ReplyingToPreview) {
 		p.RawEventEditMessage = edit
 		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
 		p.ReplyingToMessageSequenceID = nil
 		p.MessageText = strp("I owe you 500")
-		if ferr = hostile.SealContents(me, key, h); ferr == nil {
-			ferr = f.Resign(me)
-		}
 	})
 	r := d.bob.sync(d.cid)
-	if ferr != nil {
+	if ferr := failed(); ferr != nil {
 		return "", ferr
 	}
 	if r.err != nil {
@@ -1095,24 +1083,12 @@ func attackPreviewSequenceClaim(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := d.alice.convKey(d.cid, reply.KeyVersion)
-	f := d.alice.forger()
-	var ferr error
-	w.tamper("claim", reply.MessageID, func(me *tevent.MessageEvent) {
-		h, err := hostile.OpenContents(me, key)
-		if err != nil {
-			ferr = err
-			return
-		}
-		p := h.Contents.Message.ReplyingToPreview
+	failed := d.forgeReplyPreview("claim", reply, func(p *product.ReplyingToPreview) {
 		p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
 		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
-		if ferr = hostile.SealContents(me, key, h); ferr == nil {
-			ferr = f.Resign(me)
-		}
 	})
 	r := d.bob.sync(d.cid)
-	if ferr != nil || r.err != nil {
+	if ferr := failed(); ferr != nil || r.err != nil {
 		return "", errors.Join(ferr, r.err)
 	}
 	h, err := d.bob.e.History(w.ctx, d.cid, "", 0)
