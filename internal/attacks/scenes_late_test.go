@@ -53,3 +53,25 @@ func revocationServedLate(h *history, revocation string, add *tevent.MessageEven
 	h.seal()
 	return servedLate(h, []*tevent.MessageEvent{add}, revocation)
 }
+
+// The twice-late scene: two changes withheld from bob's first sync, one
+// served late by the second and the other by the third.
+
+// servedTwiceLate serves h's items as one page three times: first without
+// the events at early and late, second without the one at late, whole
+// with both (early comes late in the second sync, late in the third).
+func servedTwiceLate(h *history, early, late string) (first, second, whole mutPage, err error) {
+	if first, err = pageOf(h, nil, func(seq string) bool { return seq != late && seq != early }); err != nil {
+		return first, second, whole, err
+	}
+	if second, err = pageOf(h, nil, func(seq string) bool { return seq != late }); err != nil {
+		return first, second, whole, err
+	}
+	whole, err = pageWith(h, nil, "")
+	return first, second, whole, err
+}
+
+// threeRounds serves first, second and whole to three syncs in turn.
+func threeRounds(first, second, whole mutPage) *mutation {
+	return &mutation{rounds: [][]mutPage{{first}, {second}, {whole}}, pushes: make([][]*tevent.MessageEvent, 4), kcs: map[string]string{}}
+}
