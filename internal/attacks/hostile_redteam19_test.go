@@ -242,9 +242,7 @@ func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	const many = 1300
-	for i := range many {
-		h.say(h.alice, fmt.Sprintf("alice's message %d between the late changes", i))
-	}
+	h.aliceSaysMany(many, "between the late changes")
 	withheldSeqs := map[string]bool{r1: true}
 	for _, it := range h.items[len(h.items)-many:] {
 		withheldSeqs[it.seq()] = true
@@ -269,10 +267,7 @@ func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lateRounds(withheld, whole)
-	m.rounds[1] = ascendingPages(whole, 256)
-	o := startHarness(t, h).run(t, m)
-	handedAlice := o.handedSaying(h, "alice's message ")
+	o, handedAlice := pagedLateRun(t, h, withheld, whole, ascendingPages(whole, 256))
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)
