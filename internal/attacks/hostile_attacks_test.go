@@ -159,14 +159,11 @@ var attacks = []attack{
 	{"message-reattributed-to-other-sender", func(w *world) (string, error) {
 		// Group alice, bob, carol: the server claims carol wrote alice's
 		// message, naming carol's key version too.
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "alice says"})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "alice says")[0]
+		bob, carol, g, s := gr.bob, gr.carol, gr.g, gr.hello
 		w.tamper("reattribute", s.MessageID, func(me *tevent.MessageEvent) {
 			me.SenderID = strp(carol.id)
 			me.MessageEventSignature.PublicKeyVersion = strp(carol.e.PublicKeyVersion())
@@ -305,9 +302,9 @@ var attacks = []attack{
 		return "fork exposed: " + a.String(), nil
 	}},
 	{"history-rewritten-after-sync", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
+		d, err := syncedDM(w)
+		if err != nil {
+			return "", err
 		}
 		d.alice.send(d.bob.id, "m4")
 		w.tamper("rewrite", d.mid(2), func(me *tevent.MessageEvent) { me.CreatedAtMsec = strp("1") })

@@ -16,28 +16,23 @@ import (
 	"github.com/xchat-go/xchat/wire"
 )
 
-// group is a group of honest alice and carol with bob, the victim, who has
-// synced alice's first message.
+// group is a group of honest alice and carol with bob (groupScene builds
+// it); mallory, registered but no member, is set if the scene asked for her.
 type group struct {
-	w                 *world
-	alice, bob, carol *user
-	g                 string
-	hello             *session.Sent
+	w                          *world
+	alice, bob, carol, mallory *user
+	g                          string
+	hello                      *session.Sent
 }
 
+// newGroup is the group scene with bob, the victim, synced to alice's
+// "group hello".
 func newGroup(w *world) *group {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 	if err != nil {
-		w.t.Fatalf("CreateGroup: %v", err)
+		w.t.Fatalf("group scene: %v", err)
 	}
-	hello := alice.send(g, "group hello")[0]
-	if r := bob.sync(g); r.err != nil {
-		w.t.Fatalf("sync: %v", r.err)
-	}
-	return &group{w: w, alice: alice, bob: bob, carol: carol, g: g, hello: hello}
+	return gr
 }
 
 var groupAttacks = []attack{
@@ -159,11 +154,7 @@ var groupAttacks = []attack{
 	{"key-change-conflicting-key-same-version", func(w *world) (string, error) {
 		// alice (dishonest) re-issues the current key version with another
 		// key, hoping bob replaces the key he holds.
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
-		}
-		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		d, c, err := syncedDMView(w)
 		if err != nil {
 			return "", err
 		}
@@ -201,32 +192,12 @@ var groupAttacks = []attack{
 	{"phantom-member-in-listing-before-first-sync", func(w *world) (string, error) {
 		// bob learns of a new group from the (unsigned) conversation list,
 		// which also names mallory, and rotates its key before any sync.
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		mallory := w.newUser("mallory", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", mallory: true})
 		if err != nil {
 			return "", err
 		}
-		alice.send(g, "group hello")
-		add := func(c *api.ChatConversation) {
-			if c.ID == g {
-				c.MemberIDs = append(c.MemberIDs, mallory.id)
-				c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-			}
-		}
-		w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			for i := range v.Data {
-				add(&v.Data[i])
-			}
-			return nil
-		}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-			if v.Data != nil {
-				add(v.Data)
-			}
-			return nil
-		}))
+		bob, mallory, g := gr.bob, gr.mallory, gr.g
+		w.claimMember(g, mallory.id)
 		var mu sync.Mutex
 		var wrapped []string
 		priv := mallory.keys().Identity

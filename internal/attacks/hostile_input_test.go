@@ -116,17 +116,11 @@ func mediaDM(w *world, sizes ...int) (*dm, []*event.MediaAttachment, []string, [
 
 var inputAttacks = []attack{
 	{"message-from-non-member-group", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		bob, g, s := gr.bob, gr.g, gr.hello
 		mallory := w.newUser("mallory", false)
 		f := mallory.forger()
 		key, err := crypto.NewConversationKey(nil)
@@ -180,23 +174,12 @@ var inputAttacks = []attack{
 		if err != nil {
 			return "", err
 		}
-		key := d.alice.convKey(d.cid, reply.KeyVersion)
-		f := d.alice.forger()
-		var ferr error
-		w.tamper("forge-preview", reply.MessageID, func(me *tevent.MessageEvent) {
-			h, err := hostile.OpenContents(me, key)
-			if err != nil {
-				ferr = err
-				return
-			}
+		failed := d.forgeReplyPreview("forge-preview", reply, func(p *product.ReplyingToPreview) {
 			forged := "I owe you 500"
-			h.Contents.Message.ReplyingToPreview.MessageText = &forged
-			if ferr = hostile.SealContents(me, key, h); ferr == nil {
-				ferr = f.Resign(me)
-			}
+			p.MessageText = &forged
 		})
 		r := d.bob.sync(d.cid)
-		if ferr != nil {
+		if ferr := failed(); ferr != nil {
 			return "", ferr
 		}
 		if r.err != nil {
@@ -340,17 +323,11 @@ var inputAttacks = []attack{
 		return "download failed: " + err.Error(), nil
 	}},
 	{"membership-claimed-without-signature", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		alice, bob, carol, g, s := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 		mallory := w.newUser("mallory", false)
 		// An unsigned GroupMemberAdd "by alice" adding mallory, and a
 		// conversation listing that agrees.
@@ -364,23 +341,7 @@ var inputAttacks = []attack{
 			return "", err
 		}
 		w.injectData("unsigned-add", g, b64)
-		addMallory := func(c *api.ChatConversation) {
-			if c.ID == g {
-				c.MemberIDs = append(c.MemberIDs, mallory.id)
-				c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-			}
-		}
-		w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-			for i := range v.Data {
-				addMallory(&v.Data[i])
-			}
-			return nil
-		}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-			if v.Data != nil {
-				addMallory(v.Data)
-			}
-			return nil
-		}))
+		w.claimMember(g, mallory.id)
 		r := bob.sync(g)
 		if r.err != nil {
 			return "", r.err

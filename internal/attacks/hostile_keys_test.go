@@ -104,11 +104,7 @@ func keyReports(r *syncResult, kind session.KeyChangeKind, user string) []sessio
 // with a valid self-binding) and signs a key change and a message as alice
 // with it.
 func attackBackdatedPeerKey(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	d, c, err := syncedDMView(w)
 	if err != nil {
 		return "", err
 	}
@@ -242,9 +238,9 @@ func attackForgedKeyLowSequence(w *world) (string, error) {
 // (whose signature fails, a case the XDK keeps for decryption) at version
 // 2^64-1 must not block bob's future rotations.
 func attackUnverifiedMaxVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	mallory := w.newUser("mallory", false)
 	f := &hostile.Forger{UserID: d.alice.id, KeyVersion: d.alice.e.PublicKeyVersion(), Signing: mallory.keys().Signing}
@@ -311,9 +307,9 @@ func (w *world) rekey(u *user) *user {
 // change signed with her old signing key (as a server holding the old key
 // would sign it) must not become bob's encryption key.
 func attackSupersededSigner(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldSigner := d.alice.forger()
 	newAlice := w.rekey(d.alice)
@@ -542,26 +538,14 @@ func attackPreviewEditOfOtherMessage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := d.alice.convKey(d.cid, reply.KeyVersion)
-	f := d.alice.forger()
-	var ferr error
-	w.tamper("edit-swap", reply.MessageID, func(me *tevent.MessageEvent) {
-		h, err := hostile.OpenContents(me, key)
-		if err != nil {
-			ferr = err
-			return
-		}
-		p := h.Contents.Message.ReplyingToPreview
+	failed := d.forgeReplyPreview("edit-swap", reply, func(p *product.ReplyingToPreview) {
 		p.RawEventEditMessage = edit
 		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
 		p.ReplyingToMessageSequenceID = nil
 		p.MessageText = strp("I owe you 500")
-		if ferr = hostile.SealContents(me, key, h); ferr == nil {
-			ferr = f.Resign(me)
-		}
 	})
 	r := d.bob.sync(d.cid)
-	if ferr != nil {
+	if ferr := failed(); ferr != nil {
 		return "", ferr
 	}
 	if r.err != nil {
@@ -659,9 +643,9 @@ var ownKeyAttacks = []attack{
 // listing, and signs a message as alice with it. Nothing ever pinned that
 // version: it must not be stored silently.
 func attackIntermediateVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldVersion := d.alice.e.PublicKeyVersion()
 	newAlice := w.rekey(d.alice)
@@ -696,9 +680,9 @@ func attackIntermediateVersion(w *world) (string, error) {
 // alice at a version decades ahead. Pinned, it would make every later
 // honest version of alice's look backdated: the server's key for good.
 func attackFarFutureLockin(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	mallory := w.newUser("mallory", false)
 	far := w.publishedKeys(mallory)
@@ -732,9 +716,9 @@ func attackFarFutureLockin(w *world) (string, error) {
 // ones. It is above every version but one bob holds, so a rule that only
 // refuses versions below the oldest known would let it in.
 func attackBackdatedBetweenPins(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	oldVersion := d.alice.e.PublicKeyVersion()
 	newAlice := w.rekey(d.alice)
@@ -828,9 +812,9 @@ func attackPreV6Squat(w *world) (string, error) {
 // pre-v6 key change served just before alice's real key change of the same
 // version, and her message under it.
 func attackUnverifiedAheadInPage(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	v, err := d.alice.e.Rotate(w.ctx, d.cid)
 	if err != nil {
@@ -877,11 +861,7 @@ func attackUnverifiedAheadInPage(w *world) (string, error) {
 // at version 2^64-1. It verifies, but it must neither become bob's
 // encryption key nor leave him unable to rotate.
 func attackVerifiedAbsurdVersion(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	d, c, err := syncedDMView(w)
 	if err != nil {
 		return "", err
 	}
@@ -1103,24 +1083,12 @@ func attackPreviewSequenceClaim(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := d.alice.convKey(d.cid, reply.KeyVersion)
-	f := d.alice.forger()
-	var ferr error
-	w.tamper("claim", reply.MessageID, func(me *tevent.MessageEvent) {
-		h, err := hostile.OpenContents(me, key)
-		if err != nil {
-			ferr = err
-			return
-		}
-		p := h.Contents.Message.ReplyingToPreview
+	failed := d.forgeReplyPreview("claim", reply, func(p *product.ReplyingToPreview) {
 		p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
 		p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
-		if ferr = hostile.SealContents(me, key, h); ferr == nil {
-			ferr = f.Resign(me)
-		}
 	})
 	r := d.bob.sync(d.cid)
-	if ferr != nil || r.err != nil {
+	if ferr := failed(); ferr != nil || r.err != nil {
 		return "", errors.Join(ferr, r.err)
 	}
 	h, err := d.bob.e.History(w.ctx, d.cid, "", 0)

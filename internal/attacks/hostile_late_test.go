@@ -136,30 +136,6 @@ func malloryJoined(w *world) (*history, error) {
 	return h, nil
 }
 
-// revokedAdminScene is alice's group with bob and carol, to which alice
-// added mallory with her engine and then, in signed changes, made her an
-// admin and revoked it again. It returns the history and the
-// revocation's sequence id (the top of the history).
-func revokedAdminScene(w *world) (*history, string, error) {
-	h, err := malloryJoined(w)
-	if err != nil {
-		return nil, "", err
-	}
-	h.push(h.adminAdd(h.mallory.id))
-	h.push(h.adminRemove(h.mallory.id))
-	return h, h.top(), nil
-}
-
-// addAfterRevocation is mallory's member add of dave, signed after alice
-// revoked her admin rights (revocation is revokedAdminScene's): served
-// 500 above the revocation, below what the history holds after it.
-func addAfterRevocation(h *history, revocation string) (*tevent.MessageEvent, error) {
-	members := []string{h.alice.id, h.bob.id, h.carol.id, h.mallory.id}
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(revocation, 500)
-	return h.mallory.memberAdd(e, h.newestVersion(), []string{h.dv.id}, members, []string{h.alice.id, h.mallory.id})
-}
-
 // pageBelow serves h's items below seq as one page, newest first.
 func pageBelow(h *history, seq string) (mutPage, error) {
 	return pageOf(h, nil, func(s string) bool { return decimal.Less(s, seq) })
@@ -199,17 +175,11 @@ func pageOf(h *history, extra []*tevent.MessageEvent, keep func(seq string) bool
 // the add, dave stays on bob's roster and the next key bob makes is
 // wrapped to him.
 func attackAdminRevocationLate(w *world) (string, error) {
-	h, revocation, err := revokedAdminScene(w)
+	h, revocation, add, err := revokedAdminAdd(w) // the add between the revocation and alice's message
 	if err != nil {
 		return "", err
 	}
-	add, err := addAfterRevocation(h, revocation) // between the revocation and alice's message
-	if err != nil {
-		return "", err
-	}
-	h.say(h.alice, "alice after the revocation")
-	h.seal()
-	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
+	withheld, whole, err := revocationServedLate(h, revocation, add)
 	if err != nil {
 		return "", err
 	}

@@ -132,9 +132,9 @@ func keyVersionHeld(victim *user, cid, want, forged string) error {
 // as the newest event, after a rotation; withhold also hides the newer key
 // change.
 func replayOldKeyChange(w *world, withhold bool) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	old := w.serverKeyChanges(d.alice, d.path)
 	if len(old) == 0 {
@@ -187,9 +187,9 @@ func replayOldKeyChange(w *world, withhold bool) (string, error) {
 
 var moreAttacks = []attack{
 	{"substituted-peer-key-tofu-loud", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
+		d, err := syncedDM(w)
+		if err != nil {
+			return "", err
 		}
 		mallory := w.newUser("mallory", false)
 		sub := w.publishedKeys(mallory)
@@ -245,16 +245,16 @@ var moreAttacks = []attack{
 		return "strict: change pending (not pinned), Rotate refused: " + err.Error(), nil
 	}},
 	{"substituted-identity-key-only", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
+		d, err := syncedDM(w)
+		if err != nil {
+			return "", err
 		}
 		mallory := w.newUser("mallory", false)
 		sub := w.publishedKeys(d.alice)
 		sub.PublicKey = w.publishedKeys(mallory).PublicKey // binding no longer verifies
 		sub.PublicKeyVersion = futureVersion()
 		w.substituteKeys("swap-identity", d.alice.id, sub)
-		_, err := d.bob.e.RefreshPeers(w.ctx, d.alice.id)
+		_, err = d.bob.e.RefreshPeers(w.ctx, d.alice.id)
 		if !errors.Is(err, xchat.ErrKeyBinding) {
 			return "", errorf("RefreshPeers: %v, want ErrKeyBinding", err)
 		}
@@ -270,11 +270,7 @@ var moreAttacks = []attack{
 	{"replayed-old-key-change-downgrade", func(w *world) (string, error) { return replayOldKeyChange(w, true) }},
 	{"replayed-old-key-change-alongside-new", func(w *world) (string, error) { return replayOldKeyChange(w, false) }},
 	{"key-change-signed-by-non-member-1to1", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
-		}
-		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		d, c, err := syncedDMView(w)
 		if err != nil {
 			return "", err
 		}
@@ -306,17 +302,11 @@ var moreAttacks = []attack{
 		return "rejected: " + ev.Error(), nil
 	}},
 	{"key-change-signed-by-non-member-group", func(w *world) (string, error) {
-		alice := w.newUser("alice", false)
-		bob := w.newUser("bob", true)
-		carol := w.newUser("carol", false)
-		g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+		gr, err := groupScene(w, groupSetup{hello: "group hello", bobSyncs: true})
 		if err != nil {
 			return "", err
 		}
-		s := alice.send(g, "group hello")[0]
-		if r := bob.sync(g); r.err != nil {
-			return "", r.err
-		}
+		alice, bob, carol, g, s := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
 		c, err := bob.e.Conversation(w.ctx, g)
 		if err != nil {
 			return "", err

@@ -204,9 +204,9 @@ var realtimeAttacks = []attack{
 		}, inbound.ErrBadSignature)
 	}},
 	{"pushed-replay-under-new-sequence-id", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
+		d, err := syncedDM(w)
+		if err != nil {
+			return "", err
 		}
 		me, kc, err := d.honestEnvelope(d.mid(0))
 		if err != nil {
@@ -233,11 +233,7 @@ var realtimeAttacks = []attack{
 		return "", errorf("replayed push not reported: %d events", len(handed))
 	}},
 	{"pushed-key-change-by-non-member", func(w *world) (string, error) {
-		d := newDM(w)
-		if r := d.bob.sync(d.cid); r.err != nil {
-			return "", r.err
-		}
-		c, err := d.bob.e.Conversation(w.ctx, d.cid)
+		d, c, err := syncedDMView(w)
 		if err != nil {
 			return "", err
 		}

@@ -151,43 +151,19 @@ func (c *waitClock) AfterFunc(time.Duration, func()) func() bool { return func()
 // the headers h, and returns the waits the stream scheduled in its first
 // attempts.
 func streamRateLimited(w *world, h http.Header) ([]time.Duration, error) {
-	bob := w.newUser("bob", true)
-	w.proxy.Add(hostile.Rule{Name: "throttle", Method: http.MethodGet, Path: `/2/activity/stream`,
-		// Unauthenticated, the emulator answers at once (401) instead of
-		// opening the stream; the answer becomes the 429.
-		Request: func(r *http.Request) { r.Header.Del("Authorization") },
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			resp.Status = http.StatusTooManyRequests
-			for k, v := range h {
-				resp.Header[k] = v
-			}
-			resp.Body = []byte(`{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}`)
-			return nil
-		}})
-	clk := &waitClock{now: time.Unix(1_800_000_000, 0)}
-	ctx, cancel := context.WithCancel(w.ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var waits []time.Duration
-	s, err := bob.client.ActivityStream(ctx, &api.StreamOptions{Clock: clk, OnStatus: func(st api.StreamStatus) {
-		if st.State != api.StreamWaiting {
-			return
+	waits, serr, err := streamAnswered(w, "throttle", func(_ *http.Request, resp *hostile.Response) error {
+		resp.Status = http.StatusTooManyRequests
+		for k, v := range h {
+			resp.Header[k] = v
 		}
-		mu.Lock()
-		waits = append(waits, st.Wait)
-		if len(waits) == 3 {
-			cancel()
-		}
-		mu.Unlock()
-	}})
+		resp.Body = []byte(`{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}`)
+		return nil
+	}, 3)
 	if err != nil {
 		return nil, err
 	}
-	<-s.Done()
-	mu.Lock()
-	defer mu.Unlock()
 	if len(waits) == 0 {
-		return nil, errorf("the stream scheduled no reconnect (err %v)", s.Err())
+		return nil, errorf("the stream scheduled no reconnect (err %v)", serr)
 	}
 	return waits, nil
 }

@@ -89,9 +89,9 @@ func (d *dm) sendAfterRekeySeen(newVersion, forged string) (string, error) {
 // list to be wrapped to her new version. When bob then sees the re-key
 // (pinned, reported) his next send must not go out under that key.
 func attackSupersededKeyKeptAfterRekey(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
+	d, err := syncedDM(w)
+	if err != nil {
+		return "", err
 	}
 	old, oldSigner := w.publishedKeys(d.alice), d.alice.forger()
 	var hide atomic.Bool

@@ -28,33 +28,6 @@ var redteam14Attacks = []attack{
 	{"late-revocation-takes-back-redundant-admin-add", attackRedundantAdminAddLate},
 }
 
-// readmittedScene is the history of attackRemovalReaddLate: alice adds
-// mallory, removes her, adds her again; mallory, a member again, speaks
-// (msg, under the group key she held). The history's removal is not set:
-// nothing mallory signs in it is after a removal that stands.
-func readmittedScene(w *world) (h *history, removal, readd string, msg *tevent.MessageEvent) {
-	h = newBareHistory(w)
-	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.mallory.id); err != nil {
-		w.t.Fatal(err)
-	}
-	h.synced(h.mallory)
-	h.synced(h.bob)
-	h.readServer()
-	h.push(h.alice.removal(h.env(), h.mallory.id))
-	removal = h.top()
-	members := []string{h.alice.id, h.bob.id, h.carol.id}
-	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
-	readd = h.top()
-	v := h.newestVersion()
-	e := h.env()
-	h.push(h.mallory.forger().Message(e, v, h.keys[v], text("mallory, a member again")))
-	h.texts[e.MessageID] = []string{"mallory, a member again"}
-	msg = h.items[len(h.items)-1].me
-	h.say(h.alice, "alice after mallory's return")
-	h.seal()
-	return h, removal, readd, msg
-}
-
 // attackRemovalReaddLate: alice removes mallory and adds her again, and
 // mallory, a member again, speaks. The server withholds the removal and
 // the re-add from bob's first sync (mallory's message verifies: as far as
@@ -74,14 +47,9 @@ func attackRemovalReaddLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	first := hs.run(w.t, oneRound(withheld))
-	if !first.verified[msg.GetMessageID()] {
-		return "", errorf("setup: mallory's message not verified with her removal and re-add withheld (%v)", first.failed[msg.GetMessageID()])
-	}
-	fresh := hs.run(w.t, oneRound(whole))
-	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
-		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
+	hs, err := readmittedBeforeLate(w, h, msg, withheld, whole, "her removal and re-add")
+	if err != nil {
+		return "", err
 	}
 	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
@@ -320,11 +288,7 @@ func TestLateRevocationReplayedRejudgesNothing(t *testing.T) {
 // transcript (a withholding server's outcome is no better for dave).
 func TestLateRevocationFailsWhatTheUnadmittedSigned(t *testing.T) {
 	w := newWorld(t)
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,14 +50,9 @@ func attackLateRemovalBelowNoopReadd(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	first := hs.run(w.t, oneRound(withheld))
-	if !first.verified[msg.GetMessageID()] {
-		return "", errorf("setup: mallory's message not verified with her removal withheld (%v)", first.failed[msg.GetMessageID()])
-	}
-	fresh := hs.run(w.t, oneRound(whole))
-	if !fresh.verified[msg.GetMessageID()] || len(fresh.violations) > 0 {
-		return "", errorf("setup: a fresh device served the whole transcript does not verify mallory's message (%v)", fresh.violations)
+	hs, err := readmittedBeforeLate(w, h, msg, withheld, whole, "her removal")
+	if err != nil {
+		return "", err
 	}
 	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {

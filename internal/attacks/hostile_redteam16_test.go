@@ -1,7 +1,6 @@
 package attacks
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -26,11 +25,7 @@ var redteam16Attacks = []attack{
 // verified (a bot would act on it) and only fails it afterwards in the
 // store.
 func attackLateRevocationHandsVerified(w *world) (string, error) {
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		return "", err
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		return "", err
 	}
@@ -81,11 +76,7 @@ func errString(err error) string {
 // dave's failed, and the sync is served in pages of 400.
 func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	w := newWorld(t)
-	h, revocation, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, revocation)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +84,7 @@ func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	h.seal()
 	firstTop := h.top()
 	const many = 1100
-	for i := range many {
-		h.say(h.alice, fmt.Sprintf("alice's message %d of the second sync", i))
-	}
+	h.aliceSaysMany(many, "of the second sync")
 	e := h.env()
 	v := h.newestVersion()
 	said, err := h.dv.forger().Message(e, v, h.keys[v], text("dave's command after alice's many"))
@@ -112,10 +101,7 @@ func TestLateRevocationHoldsPastTheCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lateRounds(withheld, whole)
-	m.rounds[1] = splitPage(whole, 400)
-	o := startHarness(t, h).run(t, m)
-	handedAlice := o.handedSaying(h, "alice's message ")
+	o, handedAlice := pagedLateRun(t, h, withheld, whole, splitPage(whole, 400))
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)

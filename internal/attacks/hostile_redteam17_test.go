@@ -235,15 +235,7 @@ func attackPutBackSurvivesLaterRevocation(w *world) (string, error) {
 	said := h.items[len(h.items)-1].me
 	h.say(h.alice, "alice at the end")
 	h.seal()
-	first, err := pageOf(h, nil, func(seq string) bool { return seq != revocation && seq != removal })
-	if err != nil {
-		return "", err
-	}
-	second, err := pageOf(h, nil, func(seq string) bool { return seq != revocation })
-	if err != nil {
-		return "", err
-	}
-	whole, err := pageWith(h, nil, "")
+	first, second, whole, err := servedTwiceLate(h, removal, revocation)
 	if err != nil {
 		return "", err
 	}
@@ -256,9 +248,7 @@ func attackPutBackSurvivesLaterRevocation(w *world) (string, error) {
 	if two.conv == nil || !slices.Contains(two.conv.Members, h.mallory.id) || !two.verified[said.GetMessageID()] {
 		return "", errorf("setup: the removal served late does not put mallory back through carol's add (%v)", two.conv)
 	}
-	m := lateRounds(first, second)
-	m.rounds, m.pushes = append(m.rounds, []mutPage{whole}), make([][]*tevent.MessageEvent, 4)
-	o := hs.run(w.t, m)
+	o := hs.run(w.t, threeRounds(first, second, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -294,15 +284,7 @@ func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
 	grant := h.items[len(h.items)-1].me
 	h.say(h.alice, "alice at the end")
 	h.seal()
-	first, err := pageOf(h, nil, func(seq string) bool { return seq != carols && seq != mallorys })
-	if err != nil {
-		return "", err
-	}
-	second, err := pageOf(h, nil, func(seq string) bool { return seq != carols })
-	if err != nil {
-		return "", err
-	}
-	whole, err := pageWith(h, nil, "")
+	first, second, whole, err := servedTwiceLate(h, mallorys, carols)
 	if err != nil {
 		return "", err
 	}
@@ -315,9 +297,7 @@ func attackRegrantSurvivesLaterRevocation(w *world) (string, error) {
 	if two.conv == nil || !slices.Contains(two.conv.Admins, h.mallory.id) {
 		return "", errorf("setup: mallory's revocation served late does not put her rights back through carol's grant (%v)", two.conv)
 	}
-	m := lateRounds(first, second)
-	m.rounds, m.pushes = append(m.rounds, []mutPage{whole}), make([][]*tevent.MessageEvent, 4)
-	o := hs.run(w.t, m)
+	o := hs.run(w.t, threeRounds(first, second, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)

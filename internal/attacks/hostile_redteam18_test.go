@@ -153,17 +153,11 @@ func (s *crashAfterLate) Update(ctx context.Context, fn func(tx keystore.Tx) err
 // key is wrapped to dave, whom a fresh device served the same events never
 // admits.
 func attackLateWalkCutShortSends(w *world) (string, error) {
-	h, revocation, err := revokedAdminScene(w)
+	h, revocation, add, err := revokedAdminAdd(w)
 	if err != nil {
 		return "", err
 	}
-	add, err := addAfterRevocation(h, revocation)
-	if err != nil {
-		return "", err
-	}
-	h.say(h.alice, "alice after the revocation")
-	h.seal()
-	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
+	withheld, whole, err := revocationServedLate(h, revocation, add)
 	if err != nil {
 		return "", err
 	}

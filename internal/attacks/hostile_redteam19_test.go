@@ -189,9 +189,7 @@ func attackLateRevocationKeepsScreenCapture(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h.say(h.alice, "alice after the revocation")
-	h.seal()
-	withheld, whole, err := servedLate(h, []*tevent.MessageEvent{add}, revocation)
+	withheld, whole, err := revocationServedLate(h, revocation, add)
 	if err != nil {
 		return "", err
 	}
@@ -239,18 +237,12 @@ func (u *user) memberAddSetting(env hostile.Envelope, version string, added, cur
 // are all handed, and no invariant breaks.
 func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 	w := newWorld(t)
-	h, r1, err := revokedAdminScene(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add, err := addAfterRevocation(h, r1)
+	h, r1, add, err := revokedAdminAdd(w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const many = 1300
-	for i := range many {
-		h.say(h.alice, fmt.Sprintf("alice's message %d between the late changes", i))
-	}
+	h.aliceSaysMany(many, "between the late changes")
 	withheldSeqs := map[string]bool{r1: true}
 	for _, it := range h.items[len(h.items)-many:] {
 		withheldSeqs[it.seq()] = true
@@ -275,10 +267,7 @@ func TestSecondLateChangeAfterCapWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := lateRounds(withheld, whole)
-	m.rounds[1] = ascendingPages(whole, 256)
-	o := startHarness(t, h).run(t, m)
-	handedAlice := o.handedSaying(h, "alice's message ")
+	o, handedAlice := pagedLateRun(t, h, withheld, whole, ascendingPages(whole, 256))
 	switch {
 	case len(o.violations) > 0:
 		t.Fatalf("violations: %v", o.violations)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,41 +147,18 @@ const streamDrops = 12
 // (every conversation's /events). Connections that end this soon must
 // back off as failures do.
 func attackStreamDropsAfterKeepAlive(w *world) (string, error) {
-	bob := w.newUser("bob", true)
-	w.proxy.Add(hostile.Rule{Name: "drop", Method: http.MethodGet, Path: `/2/activity/stream`,
-		// Unauthenticated, the emulator answers at once (401) instead of
-		// holding the stream open; the answer becomes a one-line stream.
-		Request: func(r *http.Request) { r.Header.Del("Authorization") },
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			resp.Status = http.StatusOK
-			resp.Header = http.Header{"Content-Type": {"application/json"}}
-			resp.Body = []byte("\r\n")
-			return nil
-		}})
-	clk := &waitClock{now: time.Unix(1_800_000_000, 0)}
-	ctx, cancel := context.WithCancel(w.ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var waits []time.Duration
-	s, err := bob.client.ActivityStream(ctx, &api.StreamOptions{Clock: clk, OnStatus: func(st api.StreamStatus) {
-		if st.State != api.StreamWaiting {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		waits = append(waits, st.Wait)
-		if len(waits) == streamDrops {
-			cancel()
-		}
-	}})
+	// The emulator's answer becomes a one-line stream.
+	waits, serr, err := streamAnswered(w, "drop", func(_ *http.Request, resp *hostile.Response) error {
+		resp.Status = http.StatusOK
+		resp.Header = http.Header{"Content-Type": {"application/json"}}
+		resp.Body = []byte("\r\n")
+		return nil
+	}, streamDrops)
 	if err != nil {
 		return "", err
 	}
-	<-s.Done()
-	mu.Lock()
-	defer mu.Unlock()
 	if len(waits) < streamDrops {
-		return "", errorf("the stream ended after %d connects: %v", len(waits), s.Err())
+		return "", errorf("the stream ended after %d connects: %v", len(waits), serr)
 	}
 	var total time.Duration
 	for _, d := range waits {

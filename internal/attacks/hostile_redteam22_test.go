@@ -72,8 +72,7 @@ func attackLateRemovalPendingDelete(w *world) (string, error) {
 	if fresh.msg.Removed || fresh.msg.Text != said || fresh.del.Verified {
 		return "", errorf("setup: a fresh device served the whole transcript shows mallory's message as %q (removed %v), her delete verified %v", fresh.msg.Text, fresh.msg.Removed, fresh.del.Verified)
 	}
-	m := &mutation{rounds: [][]mutPage{{first}, {second}, {whole}}, pushes: make([][]*tevent.MessageEvent, 4), kcs: map[string]string{}}
-	late, err := bobShows(w, hs, m, msg.GetMessageID(), del)
+	late, err := bobShows(w, hs, threeRounds(first, second, whole), msg.GetMessageID(), del)
 	switch {
 	case err != nil:
 		return "", err

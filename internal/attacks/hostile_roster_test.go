@@ -257,35 +257,9 @@ func attackParticipantsGrant(w *world) (string, error) {
 	if rotation == "" {
 		return "", errorf("alice's rotation %s not served", v2)
 	}
-	junk, err := crypto.NewConversationKey(nil)
-	if err != nil {
+	if err := w.padKeyChanges(mallory, rotation); err != nil {
 		return "", err
 	}
-	wrapped, err := crypto.WrapConversationKey(nil, mallory.keys().Identity.PublicKey(), junk)
-	if err != nil {
-		return "", err
-	}
-	uid, kv, enc := mallory.id, mallory.e.PublicKeyVersion(), wire.EncodeB64(wrapped)
-	w.proxy.Add(hostile.Events("append-participant", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if page.Meta == nil {
-			return nil
-		}
-		for i, b := range page.Meta.ConversationKeyEvents {
-			nb, err := hostile.EditEvent(b, func(me *event.MessageEvent) error {
-				if me.GetMessageID() == rotation {
-					kc := me.Detail.ConversationKeyChangeEvent
-					kc.ConversationParticipantKeys = append(kc.ConversationParticipantKeys,
-						&event.ConversationParticipantKey{UserID: &uid, PublicKeyVersion: &kv, EncryptedConversationKey: &enc})
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			page.Meta.ConversationKeyEvents[i] = nb
-		}
-		return nil
-	}))
 	key, err := crypto.NewConversationKey(nil)
 	if err != nil {
 		return "", err
@@ -430,22 +404,12 @@ func attackCreateReplayed(w *world) (string, error) {
 // signed. The server empties it in bob's copy; carol, a member but not an
 // admin, then removes alice, the creator. The removal must not be applied.
 func attackAdminListEmptied(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
-	w.proxy.Add(hostile.Events("empty-admins", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = nil
-			}
-			return nil
-		})
-	}))
+	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
+	w.rewriteCreateAdmins("empty-admins", func([]string) []string { return nil })
 	rm, err := carol.removal(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
 		MessageID: forgedMID(4), ConversationID: g}, alice.id)
 	if err != nil {
@@ -543,33 +507,13 @@ func (w *world) withholdGroupChanges() {
 // server's conversation listing names mallory as a member. A rotation must
 // not wrap the key to her (nor to anyone the engine cannot vouch for).
 func attackRosterFromListing(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
-	add := func(c *api.ChatConversation) {
-		if c.ID == g {
-			c.MemberIDs = append(c.MemberIDs, mallory.id)
-			c.ParticipantIDs = append(c.ParticipantIDs, mallory.id)
-		}
-	}
-	w.proxy.Add(hostile.Conversations("claim-list", func(_ *http.Request, v *api.GetChatConversationsResponse) error {
-		for i := range v.Data {
-			add(&v.Data[i])
-		}
-		return nil
-	}), hostile.Conversation("claim-one", func(_ *http.Request, v *api.GetChatConversationResponse) error {
-		if v.Data != nil {
-			add(v.Data)
-		}
-		return nil
-	}))
+	w.claimMember(g, mallory.id)
 	ww := w.watchWraps(mallory)
 	if _, err := bob.e.RefreshConversations(w.ctx); err != nil {
 		return "", err
@@ -591,43 +535,15 @@ func attackRosterFromListing(w *world) (string, error) {
 // and no listing, the key change's (unsigned) participant list names
 // mallory. A rotation must not wrap the key to her.
 func attackRosterFromParticipants(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	bob, mallory, g := gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
-	junk, err := crypto.NewConversationKey(nil)
-	if err != nil {
+	if err := w.padKeyChanges(mallory, ""); err != nil {
 		return "", err
 	}
-	wrapped, err := crypto.WrapConversationKey(nil, mallory.keys().Identity.PublicKey(), junk)
-	if err != nil {
-		return "", err
-	}
-	uid, kv, enc := mallory.id, mallory.e.PublicKeyVersion(), wire.EncodeB64(wrapped)
-	w.proxy.Add(hostile.Events("append-participant", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if page.Meta == nil {
-			return nil
-		}
-		for i, b := range page.Meta.ConversationKeyEvents {
-			nb, err := hostile.EditEvent(b, func(me *event.MessageEvent) error {
-				kc := me.Detail.ConversationKeyChangeEvent
-				kc.ConversationParticipantKeys = append(kc.ConversationParticipantKeys,
-					&event.ConversationParticipantKey{UserID: &uid, PublicKeyVersion: &kv, EncryptedConversationKey: &enc})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			page.Meta.ConversationKeyEvents[i] = nb
-		}
-		return nil
-	}))
 	ww := w.watchWraps(mallory)
 	if r := bob.sync(g); r.err != nil {
 		return "", r.err
@@ -688,23 +604,12 @@ func attackAddByNonAdmin(w *world) (string, error) {
 // TrustStrict (every peer verified, mallory included) no key may be
 // wrapped to her.
 func attackAddByClaimedAdminStrict(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithTrustPolicy(session.TrustStrict))
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true, bobOpts: []session.Option{session.WithTrustPolicy(session.TrustStrict)}})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
-	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = append(gc.AdminIds, carol.id)
-			}
-			return nil
-		})
-	}))
+	alice, bob, carol, mallory, g, hello := gr.alice, gr.bob, gr.carol, gr.mallory, gr.g, gr.hello
+	w.claimCreateAdmin(carol.id)
 	version := w.serverKeyChanges(alice, g)[0].GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
 	admins := []string{alice.id, carol.id}
 	add, err := carol.memberAdd(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
@@ -743,22 +648,12 @@ func attackAddByClaimedAdminStrict(w *world) (string, error) {
 // victim's own create when serving it back; carol then removes bob. The
 // creator knows whom it made admin.
 func attackOwnCreateTampered(w *world) (string, error) {
-	alice := w.newUser("alice", true)
-	bob := w.newUser("bob", false)
-	carol := w.newUser("carol", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{aliceVictim: true})
 	if err != nil {
 		return "", err
 	}
-	hello := alice.send(g, "hello")[0]
-	w.proxy.Add(hostile.Events("claim-admin", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		return hostile.EditData(page, func(me *event.MessageEvent) error {
-			if gc := groupChangeOf(me).GetGroupCreate(); gc != nil {
-				gc.AdminIds = append(gc.AdminIds, carol.id)
-			}
-			return nil
-		})
-	}))
+	alice, bob, carol, g, hello := gr.alice, gr.bob, gr.carol, gr.g, gr.hello
+	w.claimCreateAdmin(carol.id)
 	rm, err := carol.removal(hostile.Envelope{SequenceID: hostile.NextSequenceID(w.newestSeq(alice, g), 1), PreviousSequenceID: hello.SequenceID,
 		MessageID: forgedMID(12), ConversationID: g}, bob.id)
 	if err != nil {
@@ -917,19 +812,11 @@ func attackRemovedRotates(w *world) (string, error) {
 // on an older page than carol's message after it. Read newest page first,
 // carol would still be a member.
 func attackRemovalOlderPage(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithPageSize(1))
-	carol := w.newUser("carol", false)
-	gr := &group{w: w, alice: alice, bob: bob, carol: carol}
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{hello: "group hello", bobOpts: []session.Option{session.WithPageSize(1)}, bobSyncs: true})
 	if err != nil {
 		return "", err
 	}
-	gr.g = g
-	gr.hello = alice.send(g, "group hello")[0]
-	if r := bob.sync(g); r.err != nil {
-		return "", r.err
-	}
+	alice, bob, carol, g := gr.alice, gr.bob, gr.carol, gr.g
 	if r := carol.sync(g); r.err != nil {
 		return "", r.err
 	}
@@ -1188,15 +1075,11 @@ func attackAddReplayedToExclude(w *world) (string, error) {
 // conversation id and verifies, but nothing says mallory may key the
 // group: bob must not encrypt what he sends in g under her key.
 func attackOutsiderKeyRosterUnknown(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true)
-	carol := w.newUser("carol", false)
-	mallory := w.newUser("mallory", false)
-	g, err := alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{bob.id, carol.id}})
+	gr, err := groupScene(w, groupSetup{mallory: true})
 	if err != nil {
 		return "", err
 	}
-	alice.send(g, "hello")
+	alice, bob, mallory, g := gr.alice, gr.bob, gr.mallory, gr.g
 	w.withholdGroupChanges()
 	key, err := crypto.NewConversationKey(nil)
 	if err != nil {
