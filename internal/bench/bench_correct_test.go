@@ -12,6 +12,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -241,5 +242,33 @@ func TestRatioText(t *testing.T) {
 		if got := ratioText(c.ratio, c.limit); got != c.want {
 			t.Errorf("ratioText(%v, %v) = %q, want %q", c.ratio, c.limit, got, c.want)
 		}
+	}
+}
+
+// TestPullStreamFloorDecrypts checks that the download rows' floor runs
+// the secretstream decryption of the whole stream: it returns the
+// plaintext, and refuses a stream with a flipped byte or without its
+// last frame.
+func TestPullStreamFloorDecrypts(t *testing.T) {
+	key, plain := randomBytes(32), randomBytes(5*1024+17)
+	ct, err := secretstream.Encrypt(nil, key, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pullStream(make([]byte, 0, len(plain)+pullSlack), key, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain) {
+		t.Fatal("the floor did not return the plaintext")
+	}
+	bad := bytes.Clone(ct)
+	bad[len(bad)/2] ^= 1
+	if _, err := pullStream(nil, key, bad); !errors.Is(err, secretstream.ErrDecrypt) {
+		t.Fatalf("flipped byte: %v, want secretstream.ErrDecrypt", err)
+	}
+	cut := ct[:secretstream.HeaderSize+2*secretstream.EncryptedChunkSize]
+	if _, err := pullStream(make([]byte, 0, len(plain)+pullSlack), key, cut); !errors.Is(err, secretstream.ErrTruncated) {
+		t.Fatalf("without the last frame: %v, want secretstream.ErrTruncated", err)
 	}
 }
