@@ -232,10 +232,11 @@ func e2eNote(st, ee *childResult) string {
 	return fmt.Sprintf("%.0f events/s (%.2f× the streamed pipeline); CPU %v for %v wall; peak heap %s; "+
 		"peak anonymous RSS %s; file-backed RSS after the sync %s (the binary, the keystore's mmap). "+
 		"Time spent, overlapping: fetching %d pages %v (%.0f%% of the wall; meanwhile the pages before are verified), "+
-		"%d store write transactions (Update, SetValue) %v (%.0f%%; meanwhile the next page is decrypted), reads (View, Value) %v. "+
+		"%d store write transactions (Update, SetValue) %v (%.0f%%; meanwhile the next page is decrypted; of which committing, "+
+		"after the engine's work inside them, %v (%.0f%%): bbolt writing and flushing to disk), reads (View, Value) %v. "+
 		"Opening store and engine %v; re-sync with no new events %v (%.1f%%); re-open + sync %v (%.1f%%)",
 		ee.EventsPS, ee.EventsPS/st.EventsPS, dur(ee.CPUNs), dur(ee.Ns), kib(ee.PeakHeap), kib(ee.PeakAnon), kib(ee.RSSFile),
-		ee.Pages, dur(ee.FetchNs), pct(ee.FetchNs, ee.Ns), ee.Updates, dur(ee.UpdateNs), pct(ee.UpdateNs, ee.Ns), dur(ee.ViewNs),
+		ee.Pages, dur(ee.FetchNs), pct(ee.FetchNs, ee.Ns), ee.Updates, dur(ee.UpdateNs), pct(ee.UpdateNs, ee.Ns), dur(ee.CommitNs), pct(ee.CommitNs, ee.Ns), dur(ee.ViewNs),
 		dur(ee.OpenNs), dur(ee.ResyncNs), pct(ee.ResyncNs, ee.Ns), dur(ee.ReopenNs), pct(ee.ReopenNs, ee.Ns))
 }
 
