@@ -12,6 +12,9 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/crypto/secretstream"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -241,5 +244,57 @@ func TestRatioText(t *testing.T) {
 		if got := ratioText(c.ratio, c.limit); got != c.want {
 			t.Errorf("ratioText(%v, %v) = %q, want %q", c.ratio, c.limit, got, c.want)
 		}
+	}
+}
+
+// TestPullStreamFloorDecrypts checks that the download rows' floor runs
+// the secretstream decryption of the whole stream: it returns the
+// plaintext, and refuses a stream with a flipped byte or without its
+// last frame.
+func TestPullStreamFloorDecrypts(t *testing.T) {
+	key, plain := randomBytes(32), randomBytes(5*1024+17)
+	ct, err := secretstream.Encrypt(nil, key, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pullStream(make([]byte, 0, len(plain)+pullSlack), key, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain) {
+		t.Fatal("the floor did not return the plaintext")
+	}
+	bad := bytes.Clone(ct)
+	bad[len(bad)/2] ^= 1
+	if _, err := pullStream(nil, key, bad); !errors.Is(err, secretstream.ErrDecrypt) {
+		t.Fatalf("flipped byte: %v, want secretstream.ErrDecrypt", err)
+	}
+	cut := ct[:secretstream.HeaderSize+2*secretstream.EncryptedChunkSize]
+	if _, err := pullStream(make([]byte, 0, len(plain)+pullSlack), key, cut); !errors.Is(err, secretstream.ErrTruncated) {
+		t.Fatalf("without the last frame: %v, want secretstream.ErrTruncated", err)
+	}
+}
+
+// TestTimedStoreSplitsCommit checks that the e2e child's store counts a
+// write transaction's commit apart from the engine's work inside it, and
+// that the commit is part of the transaction's time.
+func TestTimedStoreSplitsCommit(t *testing.T) {
+	var key [32]byte
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "store.db"), keystore.WithKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ts := &timedStore{DB: db}
+	ctx := context.Background()
+	if err := ts.Update(ctx, func(tx keystore.Tx) error { return tx.SetValue(ctx, "bench/x", []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if ts.updates != 1 || ts.commit <= 0 || ts.commit > ts.update {
+		t.Fatalf("%d updates, %v of them committing, of %v", ts.updates, ts.commit, ts.update)
+	}
+	got, err := db.Value(ctx, "bench/x")
+	if err != nil || string(got) != "v" {
+		t.Fatalf("value %q, %v: the timed transaction did not commit", got, err)
 	}
 }

@@ -69,6 +69,7 @@ type childResult struct {
 	FetchNs      int64 `json:"fetchNs,omitempty"` // fetching the pages (HTTP, server, JSON)
 	Pages        int   `json:"pages,omitempty"`
 	UpdateNs     int64 `json:"updateNs,omitempty"` // the engine's Update transactions
+	CommitNs     int64 `json:"commitNs,omitempty"` // of UpdateNs, after the engine's function: committing
 	Updates      int   `json:"updates,omitempty"`
 	ViewNs       int64 `json:"viewNs,omitempty"`
 	PeakHeap     int64 `json:"peakHeapKiB,omitempty"` // largest HeapInuse seen

@@ -16,7 +16,10 @@
 //
 //   - send text 1 KiB: Engine.Send (seal, sign, outbox, post, check and
 //     record the server's echo: it carries exactly the bytes and the
-//     signature just made, see inbound.Own). Floor: sign + seal + open.
+//     signature just made, see inbound.Own). Floor: sign + seal + open,
+//     plus the stub's answer to the same request timed alone in the same
+//     run (the row makes that round trip; the floor without it is in the
+//     row's note).
 //   - sync page of 100 and sync history 10k (on one core and on every
 //     core): Engine.Sync of a conversation recorded from the emulator into
 //     a fresh store. Floor: N × (verify + open) plus the key change's
@@ -32,16 +35,21 @@
 //     byte for byte as stored is not verified again, so the floor has no
 //     verification. Floor: N × ECIES wrap plus one sign.
 //   - send media and download media, 64 MiB: Engine.Send (Media) and
-//     Engine.DownloadMedia. Floor: x/crypto XChaCha20-Poly1305 over the
-//     same bytes in 1 KiB frames, into a buffer made once. The download
-//     row's note also times that floor as a download into a fresh []byte
-//     must run it (each frame read from an io.Reader, the plaintext opened
-//     into a buffer made per call), for reference: it is not the floor.
+//     Engine.DownloadMedia. Floor of the send: x/crypto XChaCha20-Poly1305
+//     over the same bytes in 1 KiB frames, into a buffer made once. Floor
+//     of the download: libsodium's secretstream (crypto/secretstream, the
+//     primitive the media format fixes) pulling the same stream's frames
+//     from memory into a buffer made once; it costs one ChaCha20 block a
+//     frame more than the XChaCha20-Poly1305 frames, the floor before,
+//     which the row's note still gives. The note also times those frames
+//     as a download into a fresh []byte must run them (each frame read
+//     from an io.Reader, the plaintext opened into a buffer made per
+//     call), for reference: it is not the floor.
 //   - download media 64 MiB to a writer: Engine.DownloadMediaTo into
 //     io.Discard (each frame written once it authenticated, one frame in
 //     memory), against the same floor as the download row; the SDK has no
 //     streaming form, so its column is '-'. Its note gives it as a ratio
-//     of the fresh-buffer floor too.
+//     of the fresh-buffer figure too.
 //
 // Child rows each run in a re-executed process (see IsChild and ChildMain)
 // so that their peak RSS is their own, at 1k, 10k and (unless -short or
