@@ -33,7 +33,10 @@ type world struct {
 
 func newWorld(t testing.TB, opts ...emulator.Option) *world {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A guard against a hang, not a time bound: the heaviest attacks
+	// (participant-amplification-page) took 60 s on a 2-core machine
+	// shared with five other test runs and printed a deadline as MISSED.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	emu := emulator.New(opts...)
 	proxy := hostile.NewProxy(emu)
 	w := &world{t: t, ctx: ctx, emu: emu, proxy: proxy,
