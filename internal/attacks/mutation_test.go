@@ -233,7 +233,9 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	}
 	notFailedFail := fail
 	if m.openNotFailed != "" {
-		notFailedFail = func(format string, a ...any) { out.openNotFailed = append(out.openNotFailed, fmt.Sprintf(format, a...)) }
+		notFailedFail = func(format string, a ...any) {
+			out.openNotFailed = append(out.openNotFailed, fmt.Sprintf(format, a...))
+		}
 	}
 	out.kept = hs.checkNotFailed(ctx, tb, e, log, out.storedAt, notFailedFail)
 	return out
