@@ -26,8 +26,8 @@ import (
 //
 // "The same events" is the transcript the device under test ended with:
 // for each sequence id it stores, the event served there under the message
-// id it stores (the first served, when the server served the same message
-// id twice there); and, for each sequence id it stores nothing at, the
+// id and sender it stores (the first served, when the server served the
+// same pair twice there); and, for each sequence id it stores nothing at, the
 // first event served there by a sync that returned no error or a push
 // that was delivered (an event it took and then lost would be missing).
 // What it was never served, or only on a page of a sync it refused (a
@@ -36,7 +36,8 @@ import (
 
 // servedEvent is one encoded event a device was served and its place.
 type servedEvent struct {
-	b, seq, mid string
+	b, seq, mid string // the event, its sequence id, message id and sender
+	from        string
 	kc          bool // a key change (served in a page's metadata)
 	accepted    bool // served by a sync that returned no error, or a push delivered
 }
@@ -51,7 +52,7 @@ func (l *servedLog) add(bs []string, kc, accepted bool) {
 		if err != nil {
 			panic(err) // the harness encoded it
 		}
-		l.events = append(l.events, servedEvent{b: b, seq: me.GetSequenceID(), mid: me.GetMessageID(), kc: kc, accepted: accepted})
+		l.events = append(l.events, servedEvent{b: b, seq: me.GetSequenceID(), mid: me.GetMessageID(), from: me.GetSenderID(), kc: kc, accepted: accepted})
 	}
 }
 
@@ -64,26 +65,38 @@ func (l *servedLog) addPages(pages []mutPage, accepted bool) {
 }
 
 // addPush records a push of me (with its key change kc, "" for none)
-// and the pages the push fetched; stored says the push stored its events.
-func (l *servedLog) addPush(pages []mutPage, me *tevent.MessageEvent, kc string, stored bool) {
+// and the pages the push fetched, by what Deliver answered (d, err). The
+// push took its events when it stored them; its own event only when it
+// stored it verified: a failed push into a one-to-one conversation not
+// recorded yet is passed to fn but not kept (session.DeliveryStored,
+// event.AnomalyFailedNotKept), so the device holds nothing to compare.
+func (l *servedLog) addPush(pages []mutPage, me *tevent.MessageEvent, kc string, d *session.Delivered, err error) {
+	stored := err == nil && d != nil && d.Status == session.DeliveryStored
 	l.addPages(pages, stored)
+	kept := func(b string) bool {
+		me, derr := hostile.DecodeEvent(b)
+		if derr != nil {
+			panic(derr) // the harness encoded it
+		}
+		return stored && slices.ContainsFunc(d.Events, func(ev *event.Event) bool { return ev.SequenceID == me.GetSequenceID() && ev.Err == nil })
+	}
 	if kc != "" {
-		l.add([]string{kc}, true, stored)
+		l.add([]string{kc}, true, kept(kc))
 	}
-	b, err := hostile.EncodeEvent(me)
-	if err != nil {
-		panic(err) // re-encoding a decoded event cannot fail
+	b, eerr := hostile.EncodeEvent(me)
+	if eerr != nil {
+		panic(eerr) // re-encoding a decoded event cannot fail
 	}
-	l.add([]string{b}, false, stored)
+	l.add([]string{b}, false, kept(b))
 }
 
 // transcript is the reference's one page: the events the device under
 // test holds (hist), and those of accepted answers at sequence ids it
 // holds nothing at, newest first, key changes in the metadata.
 func (l *servedLog) transcript(hist []event.Entry) mutPage {
-	stored := map[string]string{} // sequence id → message id
+	stored := map[string]string{} // sequence id → message id and sender
 	for _, en := range hist {
-		stored[en.SequenceID] = en.MessageID
+		stored[en.SequenceID] = en.MessageID + "/" + en.SenderID
 	}
 	picked := map[string]servedEvent{}
 	for _, se := range l.events {
@@ -91,7 +104,7 @@ func (l *servedLog) transcript(hist []event.Entry) mutPage {
 			continue
 		}
 		mid, held := stored[se.seq]
-		if held && mid == se.mid || !held && se.accepted {
+		if held && mid == se.mid+"/"+se.from || !held && se.accepted {
 			picked[se.seq] = se
 		}
 	}

@@ -321,7 +321,7 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 			continue
 		}
 		d, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil })
-		log.addPush(hs.srv.drain(), me, m.kcs[messageKeyVersion(me)], err == nil && d != nil && d.Status == session.DeliveryStored)
+		log.addPush(hs.srv.drain(), me, m.kcs[messageKeyVersion(me)], d, err)
 		if d != nil && out != nil {
 			for _, de := range d.Events {
 				if _, ok := out.storedAt[de.SequenceID]; !ok {
