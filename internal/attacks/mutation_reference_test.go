@@ -199,7 +199,8 @@ func (n notFailed) String() string {
 // reference's (ref): every event the reference keeps verified must be
 // verified in hist with the same sender, type and text, unless excuse
 // (nil: none) names the rule that lets it differ (given the reference's
-// entry and hist's entries of its message id).
+// entry and hist's entries of its message id: the one at its sequence id
+// when there is one, see atPlace).
 func keptVerified(ref, hist []event.Entry, excuse func(want event.Entry, got []event.Entry) string, fail func(string, ...any)) notFailed {
 	got := map[string][]event.Entry{}
 	for _, en := range hist {
@@ -213,7 +214,7 @@ func keptVerified(ref, hist []event.Entry, excuse func(want event.Entry, got []e
 		ens := got[want.MessageID]
 		k := slices.IndexFunc(ens, func(en event.Entry) bool { return en.Verified })
 		if excuse != nil {
-			if why := excuse(want, ens); why != "" {
+			if why := excuse(want, atPlace(want, ens)); why != "" {
 				if k < 0 || !sameContent(want, ens[k]) {
 					out.excused[why]++
 				}
@@ -232,6 +233,16 @@ func keptVerified(ref, hist []event.Entry, excuse func(want event.Entry, got []e
 		}
 	}
 	return out
+}
+
+// atPlace is the entry of got at want's sequence id when there is one
+// (the same event at the same place: a replay elsewhere fails for reasons
+// of its own), else all of got.
+func atPlace(want event.Entry, got []event.Entry) []event.Entry {
+	if k := slices.IndexFunc(got, func(en event.Entry) bool { return en.SequenceID == want.SequenceID }); k >= 0 {
+		return got[k : k+1]
+	}
+	return got
 }
 
 // sameContent reports whether got shows want's sender, type and text.
