@@ -174,16 +174,21 @@ func (r *dmRun) listingSubstituted() bool {
 }
 
 // failedForSigner reports whether every entry of got failed for its
-// signer's keys: a signature that did not verify under the key pinned, or
-// no key pinned for its version.
+// signer's keys: a signature that did not verify under the key pinned, no
+// key pinned for its version, or (what follows from those) a key change
+// conflicting with the key another signer's key change of that version
+// gave, and content under that key that does not open.
 func failedForSigner(got []event.Entry) bool {
 	for _, en := range got {
-		if en.Verified || !strings.Contains(en.Error, "bad signature") && !strings.Contains(en.Error, "no pinned signing key") {
+		if en.Verified || !slices.ContainsFunc(signerFailures, func(s string) bool { return strings.Contains(en.Error, s) }) {
 			return false
 		}
 	}
 	return len(got) > 0
 }
+
+// signerFailures are the errors failedForSigner accepts.
+var signerFailures = []string{"bad signature", "no pinned signing key", "conflicting conversation key", "decryption failed"}
 
 // onChange records a KeyChanged report (and checks that a pin moves up).
 func (r *dmRun) onChange(k session.KeyChanged) {

@@ -223,15 +223,7 @@ var extKnownOpen = map[uint64]string{}
 
 // extNotFailedOpen are the extension's seeds whose "not failed"
 // violations (only those) are known open, as notFailedOpen.
-var extNotFailedOpen = map[uint64]string{
-	// mallory's honest key change from before her removal, kept out of
-	// the prefix (no event of it uses its key) and served in a later round
-	// below the removal stored already: judged against the roster held
-	// (xchat.ErrNotMember).
-	0x100000008: h11afOpen,
-	0x10000001a: h11afOpen,
-	0x10000003b: h11afOpen,
-}
+var extNotFailedOpen = map[uint64]string{}
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
 // histories (admins, titles, a device holding history, pushes mixed with

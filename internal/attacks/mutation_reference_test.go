@@ -290,3 +290,28 @@ func failedBeforeChangeBelow(got, hist []event.Entry, storedAt map[string]handed
 	}
 	return len(got) > 0
 }
+
+// backfilledChangeAsStored reports whether want is a group or key change
+// that every entry of got failed when stored, for want of membership or
+// rights (xchat.ErrNotMember, xchat.ErrNotAuthorized), below a verified
+// group change stored no later: a change the server withheld and
+// backfilled below a later one, judged against the roster held when
+// stored (docs/late-judging.md, "What remains judged against the roster
+// held when stored"; known open, h11af), where a fresh device served it
+// in order keeps it.
+func backfilledChangeAsStored(want event.Entry, got, hist []event.Entry, storedAt map[string]handedAt) bool {
+	if want.Type != event.TypeKeyChange && want.Type != event.TypeGroupChange {
+		return false
+	}
+	for _, en := range got {
+		at, ok := storedAt[en.SequenceID]
+		rights := strings.Contains(en.Error, "not a member") || strings.Contains(en.Error, "not authorised")
+		if en.Verified || !ok || !at.failed || !rights || !slices.ContainsFunc(hist, func(g event.Entry) bool {
+			before, stored := storedAt[g.SequenceID]
+			return g.Verified && g.Type == event.TypeGroupChange && stored && before.step <= at.step && decimal.Less(en.SequenceID, g.SequenceID)
+		}) {
+			return false
+		}
+	}
+	return len(got) > 0
+}
