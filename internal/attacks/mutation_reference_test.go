@@ -271,10 +271,13 @@ type handedAt struct {
 }
 
 // failedBeforeChangeBelow reports whether every entry of got was failed
-// when it was stored (not by a later walk), in a step before the one that
-// stored a verified group change below it: the server withheld the
-// change (a removal the event's signed lists already leave out, say)
-// until a later sync. A verdict of failure is final: a later sync's
+// when it was stored (not by a later walk), in a step no later than the
+// one that stored a verified group change below it: the server withheld
+// the change (a removal the event's signed lists already leave out, or
+// the add that admits the event's author) until a later page or sync.
+// (Within one step the order of the pages is not recorded: an event
+// failed on a page after the change's is excused too; the walk's failures
+// never are, the event having been stored verified.) A verdict of failure is final: a later sync's
 // events never lift it, "what failed then stays failed, the safe
 // direction" (session/doc.go, Groups; docs/late-judging.md: the walk only
 // fails). A fresh device served the change first keeps the event.
@@ -283,7 +286,7 @@ func failedBeforeChangeBelow(got, hist []event.Entry, storedAt map[string]handed
 		at, ok := storedAt[en.SequenceID]
 		if en.Verified || !ok || !at.failed || !slices.ContainsFunc(hist, func(g event.Entry) bool {
 			later, stored := storedAt[g.SequenceID]
-			return g.Verified && g.Type == event.TypeGroupChange && stored && later.step > at.step && decimal.Less(g.SequenceID, en.SequenceID)
+			return g.Verified && g.Type == event.TypeGroupChange && stored && later.step >= at.step && decimal.Less(g.SequenceID, en.SequenceID)
 		}) {
 			return false
 		}
@@ -308,7 +311,9 @@ func backfilledChangeAsStored(want event.Entry, got, hist []event.Entry, storedA
 		rights := strings.Contains(en.Error, "not a member") || strings.Contains(en.Error, "not authorised")
 		if en.Verified || !ok || !at.failed || !rights || !slices.ContainsFunc(hist, func(g event.Entry) bool {
 			before, stored := storedAt[g.SequenceID]
-			return g.Verified && g.Type == event.TypeGroupChange && stored && before.step <= at.step && decimal.Less(en.SequenceID, g.SequenceID)
+			// A change not handed to fn was stored by a sync that failed
+			// before handing its held events over: taken as stored no later.
+			return g.Verified && g.Type == event.TypeGroupChange && (!stored || before.step <= at.step) && decimal.Less(en.SequenceID, g.SequenceID)
 		}) {
 			return false
 		}

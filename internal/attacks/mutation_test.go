@@ -277,10 +277,10 @@ func (h *history) excuse(want event.Entry, got, hist []event.Entry, storedAt map
 		return "forgeries not compared"
 	case failedForKey(got):
 		return "stored before their key change (open: not decrypted again)"
-	case failedBeforeChangeBelow(got, hist, storedAt):
-		return "failed before a change below them arrived (failure is final)"
 	case backfilledChangeAsStored(want, got, hist, storedAt):
 		return h11afOpen
+	case failedBeforeChangeBelow(got, hist, storedAt):
+		return "failed before a change below them arrived (failure is final)"
 	}
 	return ""
 }
