@@ -296,7 +296,8 @@ func failedBeforeChangeBelow(got, hist []event.Entry, storedAt map[string]handed
 
 // backfilledChangeAsStored reports whether want is a group or key change
 // that every entry of got failed when stored, for want of membership or
-// rights (xchat.ErrNotMember, xchat.ErrNotAuthorized), below a verified
+// rights or as not fitting the roster held (xchat.ErrNotMember,
+// xchat.ErrNotAuthorized, xchat.ErrRosterDivergence), below a verified
 // group change stored no later: a change the server withheld and
 // backfilled below a later one, judged against the roster held when
 // stored (docs/late-judging.md, "What remains judged against the roster
@@ -308,7 +309,7 @@ func backfilledChangeAsStored(want event.Entry, got, hist []event.Entry, storedA
 	}
 	for _, en := range got {
 		at, ok := storedAt[en.SequenceID]
-		rights := strings.Contains(en.Error, "not a member") || strings.Contains(en.Error, "not authorised")
+		rights := strings.Contains(en.Error, "not a member") || strings.Contains(en.Error, "not authorised") || strings.Contains(en.Error, "does not fit the roster held")
 		if en.Verified || !ok || !at.failed || !rights || !slices.ContainsFunc(hist, func(g event.Entry) bool {
 			before, stored := storedAt[g.SequenceID]
 			// A change not handed to fn was stored by a sync that failed
