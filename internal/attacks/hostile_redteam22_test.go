@@ -220,7 +220,7 @@ func bobAfter(w *world, hs *harness, m *mutation) (*session.Engine, error) {
 	}
 	for i := range m.rounds {
 		fail := func(format string, a ...any) { err = fmt.Errorf(format, a...) }
-		hs.deliver(ctx, e, m, i, fail)
+		hs.deliver(ctx, e, m, i, &servedLog{}, nil, fail)
 		if err != nil {
 			e.Close()
 			return nil, err

@@ -64,6 +64,9 @@ type dmOutcome struct {
 	sent       bool // the probe was sealed (written)
 	hist       []event.Entry
 	pinned     string // alice's pinned version at the end
+	// notFailed counts the events a fresh device served the same events
+	// in transcript order kept verified (each checked kept verified here).
+	notFailed notFailed
 }
 
 // dmRun is the state of one run.
@@ -82,6 +85,7 @@ type dmRun struct {
 	pinnedOld bool
 	trusted   map[string]bool      // identity SPKI (as string) bob may wrap to
 	kept      *dmKept              // what the honest prefix stored as verified (the extension)
+	log       servedLog            // what bob's device was served and took
 	ctx       context.Context      // one run's deadline
 	fail      func(string, ...any) // records a violation
 	debug     func(format string, a ...any)
@@ -124,8 +128,67 @@ func (hs *dmHarness) run(tb testing.TB, m *dmMutation) *dmOutcome {
 	if m.ext != nil {
 		r.checkKeptDM()
 	}
+	r.checkNotFailedDM(tb)
 	return r.out
 }
+
+// checkNotFailedDM serves a fresh device of bob's, under the same trust
+// policy and alice's real listing, the events bob's device was served
+// and took, in transcript order, and requires every honest event it keeps
+// verified to be kept verified on bob's (mutation_reference_test.go).
+func (r *dmRun) checkNotFailedDM(tb testing.TB) {
+	h := r.hs.h
+	rr := &referenceRun{srv: r.hs.srv, bob: h.bob, backup: h.bobBackup, ver: h.bobVersion, url: r.hs.url, cid: h.cid,
+		opts: []session.Option{session.WithTrustPolicy(r.m.forTrust())}, before: func() { r.hs.keys.setPlan(nil, nil) }}
+	ref, err := rr.history(r.ctx, tb, r.log.transcript(r.out.hist))
+	if err != nil {
+		r.fail("the reference device: %v", err)
+		return
+	}
+	r.out.notFailed = keptVerified(ref, r.out.hist, r.excuse, r.fail)
+}
+
+// excuse names the rule that lets bob's device differ from the reference
+// on an event the reference keeps verified ("": none).
+func (r *dmRun) excuse(want event.Entry, got []event.Entry) string {
+	h := r.hs.h
+	switch {
+	case h.senders[want.MessageID] == "":
+		return "forgeries not compared" // the rule is about honest events (docs/late-judging.md)
+	case failedForKey(got):
+		return "stored before their key change (open: not decrypted again)"
+	case r.listingSubstituted() && failedForSigner(got):
+		// The reference meets alice's real listing; bob's device pinned
+		// what the hostile listing gave (trust on first use, a withheld
+		// re-key: SECURITY.md, "Trust on first use"), so what her real
+		// keys signed may fail to verify there.
+		return "failed under a substituted key listing"
+	}
+	return ""
+}
+
+// listingSubstituted reports whether the run's key listings were anything
+// but alice's real one.
+func (r *dmRun) listingSubstituted() bool {
+	return slices.ContainsFunc(r.m.keyPlan, func(op keyOp) bool { return op != keyHonest })
+}
+
+// failedForSigner reports whether every entry of got failed for its
+// signer's keys: a signature that did not verify under the key pinned, no
+// key pinned for its version, or (what follows from those) a key change
+// conflicting with the key another signer's key change of that version
+// gave, and content under that key that does not open.
+func failedForSigner(got []event.Entry) bool {
+	for _, en := range got {
+		if en.Verified || !slices.ContainsFunc(signerFailures, func(s string) bool { return strings.Contains(en.Error, s) }) {
+			return false
+		}
+	}
+	return len(got) > 0
+}
+
+// signerFailures are the errors failedForSigner accepts.
+var signerFailures = []string{"bad signature", "no pinned signing key", "conflicting conversation key", "decryption failed"}
 
 // onChange records a KeyChanged report (and checks that a pin moves up).
 func (r *dmRun) onChange(k session.KeyChanged) {
@@ -179,6 +242,7 @@ func (r *dmRun) syncRounds() {
 			return nil
 		})
 
+		r.log.addPages(r.hs.srv.drain(), err == nil)
 		r.debug("round %d: sync: %v", i, err)
 		if err != nil && !refusal(err) {
 			r.fail("sync round %d failed: %v", i, err)
@@ -207,7 +271,9 @@ func (r *dmRun) deliverDM(i int) {
 			r.fail("encoding a push: %v", err)
 			continue
 		}
-		if _, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil }); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
+		d, err := r.e.Deliver(r.ctx, ev, func(*event.Event) error { return nil })
+		r.log.addPush(r.hs.srv.drain(), me, r.m.kcs[messageKeyVersion(me)], d, err)
+		if err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			r.fail("Deliver before round %d: %v", i, err)
 		}
 	}
@@ -571,6 +637,7 @@ var dmKnownOpen = map[uint64]string{}
 // whole first, under both trust policies.
 func TestTranscriptMutationsDM(t *testing.T) {
 	transcripts, violations, known, tofu := 0, 0, 0, 0
+	var kept notFailed
 	histories, seeds := envCount("MUTATION_DM_HISTORIES", dmHistories), envCount("MUTATION_DM_SEEDS", dmSeeds)
 	for hseed := uint64(1); hseed <= histories; hseed++ {
 		hs := newDMHarness(t, hseed)
@@ -587,6 +654,7 @@ func TestTranscriptMutationsDM(t *testing.T) {
 			}
 			o := hs.run(t, hs.h.mutateDM(rand.New(rand.NewPCG(seed, 0x646d6d75))))
 			transcripts++
+			kept.add(o.notFailed)
 			if o.tofu {
 				tofu++
 			}
@@ -594,7 +662,7 @@ func TestTranscriptMutationsDM(t *testing.T) {
 			violations, known = violations+bad, known+open
 		}
 	}
-	line := fmt.Sprintf("mutations-dm: %d transcripts, %d invariant violations, %d known open, %d first-contact substitutions (TOFU)", transcripts, violations, known, tofu)
+	line := fmt.Sprintf("mutations-dm: %d transcripts, %d invariant violations, %d known open, %d first-contact substitutions (TOFU); not failed: %s", transcripts, violations, known, tofu, kept)
 	t.Log(line)
 	addSummary(line)
 }

@@ -219,6 +219,7 @@ var dmExtKnownOpen = map[uint64]string{}
 // invariant.
 func TestTranscriptMutationsDMExt(t *testing.T) {
 	transcripts, violations, known, pushed, withheld, kept, first, reported := 0, 0, 0, 0, 0, 0, 0, 0
+	var notFailed notFailed
 	histories, seeds := envCount("MUTATION_DMEXT_HISTORIES", dmExtHistories), envCount("MUTATION_DMEXT_SEEDS", dmExtSeeds)
 	for hseed := uint64(1); hseed <= histories; hseed++ {
 		hs := newDMHarness(t, hseed)
@@ -237,6 +238,7 @@ func TestTranscriptMutationsDMExt(t *testing.T) {
 				withheld++
 			}
 			kept += o.kept
+			notFailed.add(o.notFailed)
 			switch {
 			case o.firstTOFU:
 				first++
@@ -247,8 +249,8 @@ func TestTranscriptMutationsDMExt(t *testing.T) {
 			violations, known = violations+bad, known+open
 		}
 	}
-	line := fmt.Sprintf("mutations-dm-ext: %d transcripts on a device holding history (%d events kept verified checked), %d invariant violations, %d known open, %d with pushes, %d served late, %d first-contact substitutions (TOFU), %d substitutions pinned as reported key changes",
-		transcripts, kept, violations, known, pushed, withheld, first, reported)
+	line := fmt.Sprintf("mutations-dm-ext: %d transcripts on a device holding history (%d events kept verified checked), %d invariant violations, %d known open, %d with pushes, %d served late, %d first-contact substitutions (TOFU), %d substitutions pinned as reported key changes; not failed: %s",
+		transcripts, kept, violations, known, pushed, withheld, first, reported, notFailed)
 	t.Log(line)
 	addSummary(line)
 }

@@ -46,7 +46,8 @@ type history struct {
 	w                              *world
 	alice, bob, carol, mallory, dv *user
 	g                              string
-	items                          []*mutItem // honest, ascending sequence ids
+	items                          []*mutItem      // honest, ascending sequence ids
+	honestMIDs                     map[string]bool // the message ids of items (set by seal)
 	forgeries                      []*mutItem
 	removal                        string // sequence id of mallory's removal
 	texts                          map[string][]string
@@ -103,6 +104,10 @@ func (h *history) seal() {
 	}
 	h.bobBackup, h.bobVersion = b, h.bob.e.PublicKeyVersion()
 	h.malloryIdentity = h.mallory.keys().Identity
+	h.honestMIDs = map[string]bool{}
+	for _, it := range h.items {
+		h.honestMIDs[it.me.GetMessageID()] = true
+	}
 }
 
 // member syncs u and fails the test on a sync error.

@@ -53,6 +53,9 @@ type mutation struct {
 	// strict: bob's device runs TrustStrict and verifies some peers first
 	// (mutation_strict_test.go; nil: TrustOnFirstUse).
 	strict *strictPlan
+	// openNotFailed is why the seed's "not failed" violations are known
+	// open ("": none are; see notFailedOpen).
+	openNotFailed string
 }
 
 // mutate draws a mutation of h from rng.
@@ -263,12 +266,22 @@ type mutServer struct {
 	m     *mutation
 	round int
 	posts [][]byte
+	log   []mutPage // the pages served since the last drain
+}
+
+// drain returns the pages served since the last call.
+func (s *mutServer) drain() []mutPage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.log
+	s.log = nil
+	return out
 }
 
 // set installs the mutation of the next run.
 func (s *mutServer) set(m *mutation) {
 	s.mu.Lock()
-	s.m, s.round, s.posts = m, -1, nil
+	s.m, s.round, s.posts, s.log = m, -1, nil, nil
 	s.mu.Unlock()
 }
 
@@ -353,6 +366,7 @@ func (s *mutServer) page(token string) (*api.GetChatConversationEventsResponse, 
 		return nil, fmt.Errorf("page %d of %d", idx, len(pages))
 	}
 	p := pages[idx]
+	s.log = append(s.log, p)
 	meta := &api.ChatEventsMeta{ResultCount: len(p.data), ConversationKeyEvents: p.keys, HasMore: idx+1 < len(pages)}
 	if meta.HasMore {
 		meta.NextToken = "mut" + strconv.Itoa(idx+1)

@@ -171,6 +171,7 @@ func orderedSeed(seed uint64) bool { return seed&orderedBit != 0 && !strictSeed(
 // plan from a stream of its own, so that the mutation stays the seed's).
 func (h *history) mutateSeed(seed uint64) *mutation {
 	m := h.mutate(rand.New(rand.NewPCG(seed, 0x6d757461)))
+	m.openNotFailed = notFailedOpen[seed]
 	if orderedSeed(seed) {
 		m.ops = append([]string{"every round served in sequence order"}, m.ops...)
 		for _, pages := range m.rounds {

@@ -91,6 +91,16 @@ type runOutcome struct {
 	// handed are the message ids of the events the last sync handed to
 	// its fn verified (what an application acts on as it syncs).
 	handed map[string]bool
+	// kept counts the events a fresh device served the same events in
+	// transcript order kept verified (each checked kept verified here).
+	kept notFailed
+	// storedAt is, per sequence id, the step (2i: the pushes before round
+	// i, 2i+1: sync round i) in which bob's device first handed it to fn,
+	// and whether failed.
+	storedAt map[string]handedAt
+	// openNotFailed are the "not failed" violations of a seed known open
+	// (mutation.openNotFailed), logged and counted, not failed.
+	openNotFailed []string
 }
 
 // handedSaying counts the messages the last sync handed verified whose
@@ -128,7 +138,7 @@ func (o *runOutcome) refused(scene, what, mid string) (string, error) {
 // invariants.
 func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	h := hs.h
-	out := &runOutcome{m: m, failed: map[string]error{}}
+	out := &runOutcome{m: m, failed: map[string]error{}, storedAt: map[string]handedAt{}}
 	fail := func(format string, a ...any) { out.violations = append(out.violations, fmt.Sprintf(format, a...)) }
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -149,11 +159,15 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 			m.afterStep(ctx, n, e, store, fail)
 		}
 	}
+	log := &servedLog{}
 	for i := range m.rounds {
-		hs.deliver(ctx, e, m, i, fail)
+		hs.deliver(ctx, e, m, i, log, out, fail)
 		step(2 * i)
 		out.handed = map[string]bool{}
 		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
+			if _, ok := out.storedAt[ev.SequenceID]; !ok {
+				out.storedAt[ev.SequenceID] = handedAt{step: 2*i + 1, failed: ev.Err != nil}
+			}
 			if ev.Err != nil {
 				out.failed[ev.MessageID] = ev.Err
 			}
@@ -175,10 +189,11 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		if err != nil && !errors.Is(err, xchat.ErrServerResponse) && !errors.Is(err, xchat.ErrRosterDivergence) {
 			fail("sync round %d failed: %v", i, err)
 		}
+		log.addPages(hs.srv.drain(), err == nil)
 		checkHanded(ctx, e, h.g, i, out.handed, fail)
 		step(2*i + 1)
 	}
-	hs.deliver(ctx, e, m, len(m.rounds), fail)
+	hs.deliver(ctx, e, m, len(m.rounds), log, out, fail)
 	step(2 * len(m.rounds))
 	c, err := e.Conversation(ctx, h.g)
 	switch {
@@ -212,14 +227,68 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	h.checkKeys(ctx, store, v, fail)
 	if sr != nil {
 		sr.check(ctx, e, c, fail)
-		return out
-	}
-	if !slices.Contains(c.Members, h.mallory.id) {
+	} else if !slices.Contains(c.Members, h.mallory.id) {
 		_, serr := e.SendText(ctx, h.g, "bob's probe after mallory's removal")
 		h.checkSend(hs.srv.written(), serr, fail)
 	}
+	notFailedFail := fail
+	if m.openNotFailed != "" {
+		notFailedFail = func(format string, a ...any) {
+			out.openNotFailed = append(out.openNotFailed, fmt.Sprintf(format, a...))
+		}
+	}
+	out.kept = hs.checkNotFailed(ctx, tb, e, log, out.storedAt, notFailedFail)
 	return out
 }
+
+// checkNotFailed serves a fresh device the events bob's device was
+// served and took, in transcript order, and requires every event it keeps
+// verified to be kept verified on bob's (mutation_reference_test.go); it
+// returns how many it checked.
+func (hs *harness) checkNotFailed(ctx context.Context, tb testing.TB, e *session.Engine, log *servedLog, storedAt map[string]handedAt, fail func(string, ...any)) notFailed {
+	h := hs.h
+	hist, err := e.History(ctx, h.g, "", 0)
+	if err != nil {
+		fail("History: %v", err)
+		return notFailed{}
+	}
+	rr := &referenceRun{srv: hs.srv, bob: h.bob, backup: h.bobBackup, ver: h.bobVersion, url: hs.url, cid: h.g,
+		before: func() { hs.keys.set("", api.PublicKey{}) }}
+	ref, err := rr.history(ctx, tb, log.transcript(hist))
+	if err != nil {
+		fail("the reference device: %v", err)
+		return notFailed{}
+	}
+	return keptVerified(ref, hist, func(want event.Entry, got []event.Entry) string {
+		return h.excuse(want, got, hist, storedAt)
+	}, fail)
+}
+
+// excuse names the rule that lets bob's device differ from the reference
+// on an event the reference keeps verified ("": none); hist is bob's
+// history, storedAt the step that stored each of its sequence ids.
+func (h *history) excuse(want event.Entry, got, hist []event.Entry, storedAt map[string]handedAt) string {
+	switch {
+	case !h.honest(want.MessageID):
+		// The invariant's second half is about honest events
+		// (docs/late-judging.md, "The rule the engine follows"): a
+		// forgery of mallory's a fresh device verifies because the server
+		// served it below her removal is one bob may fail.
+		return "forgeries not compared"
+	case failedForKey(got):
+		return "stored before their key change (open: not decrypted again)"
+	case backfilledChangeAsStored(want, got, hist, storedAt):
+		return h11afOpen
+	case createBeforeItsKey(want, got):
+		return "creates failed before their paired key change (open: screen.go)"
+	case failedBeforeChangeBelow(got, hist, storedAt):
+		return "failed before a change below them arrived (failure is final)"
+	}
+	return ""
+}
+
+// honest reports whether mid is an event of the honest transcript.
+func (h *history) honest(mid string) bool { return h.honestMIDs[mid] }
 
 // checkHanded checks that what sync round i handed its fn verified is
 // still verified in the history once the sync has returned: a sync must
@@ -248,7 +317,7 @@ func checkHanded(ctx context.Context, e *session.Engine, cid string, i int, hand
 }
 
 // deliver pushes the events planned before round i.
-func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, i int, fail func(string, ...any)) {
+func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, i int, log *servedLog, out *runOutcome, fail func(string, ...any)) {
 	for _, me := range m.pushes[i] {
 		ev, err := pushOf(hs.h.bob, fmt.Sprintf("push-%d-%s", i, me.GetMessageID()), me, m.kcs[messageKeyVersion(me)], nil)
 		if err != nil {
@@ -256,6 +325,14 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 			continue
 		}
 		d, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil })
+		log.addPush(hs.srv.drain(), me, m.kcs[messageKeyVersion(me)], d, err)
+		if d != nil && out != nil {
+			for _, de := range d.Events {
+				if _, ok := out.storedAt[de.SequenceID]; !ok {
+					out.storedAt[de.SequenceID] = handedAt{step: 2 * i, failed: de.Err != nil}
+				}
+			}
+		}
 		if err != nil && !errors.Is(err, xchat.ErrServerResponse) {
 			fail("Deliver before round %d: %v", i, err)
 		}
@@ -483,6 +560,27 @@ const (
 // them). Remove a seed once its fix lands.
 var knownOpen = map[uint64]string{}
 
+// h11afOpen names the known open "not failed" violations that wait for
+// h11af's fix (backfilledChangeAsStored), counted on the summary lines.
+const h11afOpen = "backfilled group/key change judged as stored (h11af)"
+
+// notFailedOpen are the seeds whose "not failed" violations (only those)
+// are found and not yet fixed, each with the reason; their other
+// invariants are checked as for every seed. Remove a seed once its fix
+// lands.
+var notFailedOpen = map[uint64]string{}
+
+// judgeNotFailedOpen logs the known-open "not failed" violations of a
+// run and reports whether there were any.
+func judgeNotFailedOpen(t *testing.T, hseed, seed uint64, m *mutation, open []string) int {
+	t.Helper()
+	if len(open) == 0 {
+		return 0
+	}
+	t.Logf("KNOWN OPEN (%s) history %d, seed %#x:\n  %s", m.openNotFailed, hseed, seed, joinLines(open))
+	return 1
+}
+
 // TestTranscriptMutations serves bob mutations of honest group histories
 // and checks the invariants for every one. The honest transcript itself
 // must also be taken in whole: every honest message verified and the final
@@ -491,6 +589,7 @@ func TestTranscriptMutations(t *testing.T) {
 	transcripts, violations, known := 0, 0, 0
 	ordered, orderedStored, stored := 0, 0, 0
 	var st strictStats
+	var kept notFailed
 	for hseed := uint64(1); hseed <= mutationHistories+racingHistories; hseed++ {
 		hs := newHarness(t, hseed)
 		if err := hs.honestTaken(t); err != nil {
@@ -507,6 +606,7 @@ func TestTranscriptMutations(t *testing.T) {
 			}
 			o := hs.run(t, hs.h.mutateSeed(seed))
 			transcripts++
+			kept.add(o.kept)
 			if o.conv != nil {
 				stored++
 			}
@@ -517,12 +617,12 @@ func TestTranscriptMutations(t *testing.T) {
 				}
 			}
 			bad, open := judgeRun(t, knownOpen, hseed, seed, o.violations, o.m.ops)
-			violations, known = violations+bad, known+open
+			violations, known = violations+bad, known+open+judgeNotFailedOpen(t, hseed, seed, o.m, o.openNotFailed)
 		}
 		st.add(hs.stats)
 	}
-	line := fmt.Sprintf("mutations: %d transcripts, %d invariant violations, %d known open, %d stored a conversation; %d served in order (%d stored one)",
-		transcripts, violations, known, stored, ordered, orderedStored)
+	line := fmt.Sprintf("mutations: %d transcripts, %d invariant violations, %d known open, %d stored a conversation; %d served in order (%d stored one); not failed: %s",
+		transcripts, violations, known, stored, ordered, orderedStored, kept)
 	t.Log(line)
 	addSummary(line)
 	line = fmt.Sprintf("mutations-strict: %d strict runs (%d peers verified, %d substitutions after Verify; probe sealed %d, queued %d, refused %d, rotation failed %d), %d histories with rotations racing membership",
@@ -664,6 +764,9 @@ func FuzzTranscriptMutation(f *testing.F) {
 	f.Add(uint64(0xfffffead))
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		o := hs.run(t, hs.h.mutateSeed(seed))
+		if len(o.openNotFailed) > 0 {
+			t.Logf("KNOWN OPEN (%s) mutation seed %#x:\n  %s", o.m.openNotFailed, seed, joinLines(o.openNotFailed))
+		}
 		if why, open := knownOpen[seed]; open && len(o.violations) > 0 {
 			t.Logf("KNOWN OPEN (%s) mutation seed %#x:\n  %s", why, seed, joinLines(o.violations))
 			return
