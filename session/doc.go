@@ -235,7 +235,9 @@
 // group change (an admin's change served below her revocation: reading it
 // at its place could change the roster above it) or key change; an event
 // whose place the stored chain closed (the server made it up after the
-// fact); an author whose membership is decided more than 64 group changes
+// fact), also when an event stored into that place since names it as its
+// predecessor (an event stored into a closed place opens none below it);
+// an author whose membership is decided more than 64 group changes
 // below; a conversation stored before the change index existed, or with
 // more than 4,096 group changes. The server that leaves the chain open
 // for a removed member's later message under a key she held can place it
