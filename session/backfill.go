@@ -32,11 +32,30 @@ import (
 // add naming her, every change between leaving her alone, and, for a
 // message, its key's verified key change is stored below it too.
 //
-// Only content events: a group change read at its place could change the
-// roster above it, which the storing gate does not re-read (a backfilled
-// group change is still judged against the roster held when stored). Key
-// changes are not content either: their keys are adopted as they are
-// stored.
+// Group changes are judged at their place too (backfillchange.go): a
+// removal or revocation whose author is no admin now stands when she was
+// one at its place (adminAtPlace) and is then a late change, walked as
+// one; a member or admin add stands when the group read again from its
+// stored changes, with the add at its place, gives the roster held without
+// it (grantAtPlace), and the roster with it becomes the roster held.
+//
+// What remains judged as stored: key changes. A member's key change
+// backfilled below her removal fails (xchat.ErrNotMember) where a fresh
+// device adopts its key and opens the events above it sealed under it.
+// Adopting it here at its place would not reach those events: they were
+// stored failed before the key was held, and nothing opens a stored event
+// again; and keys are adopted by the verifying pipeline before the
+// storing gate sees the page, so the verdict would have to be settled
+// there first. It fails safe (the key is not adopted, nobody is let in;
+// TestBackfilledKeyChangeJudgedAsStored in internal/attacks pins it).
+// Also judged as stored: a title, avatar or other change that failed as
+// stored for its author's place (only removals, revocations and grants
+// are read at theirs), a backfilled change whose author's rights are
+// decided more than maxPlaceReads changes below, a grant in a group of
+// more than maxPlaceReads stored group changes, or with any of them
+// stored failed, and the honest events of a member a backfilled grant
+// lets in that were stored, failed, above it before it came (they stay
+// failed: the walk never clears a failure).
 
 // maxIndexedChanges bounds the sequence ids a conversation's change index
 // lists; past it the index is marked incomplete and no backfilled event
@@ -151,16 +170,52 @@ func backfillable(ev *event.Event, err error) bool {
 
 // judgeAtPlace clears res's verdict when ev is a backfillable content
 // event (backfillable) whose author was a member at its place
-// (memberAtPlace).
-func judgeAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event, res *stepResult) error {
-	if !backfillable(ev, res.err) {
-		return nil
+// (memberAtPlace), and judges a backfillable removal or revocation
+// (backfillableChange) whose author was an admin at its place
+// (adminAtPlace) as standing there: what it takes away is taken from the
+// roster held (takeAtPlace), and res says so. r is the roster held (the
+// step that failed ev changed nothing of it).
+func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterRec, ev *event.Event, res *stepResult) error {
+	switch {
+	case backfillable(ev, res.err):
+		at, err := memberAtPlace(ctx, tx, env.cid, r, ev)
+		if at {
+			res.err = nil
+		}
+		return err
+	case backfillableChange(ev, res.err):
+		at, err := adminAtPlace(ctx, tx, env.cid, r, ev)
+		if at {
+			*res = r.takeAtPlace(env, ev)
+		}
+		return err
+	case backfillableGrant(ev, res.err):
+		at, err := grantAtPlace(ctx, tx, env, r, ev)
+		if at {
+			*res = stepResult{changed: true}
+		}
+		return err
 	}
-	at, err := memberAtPlace(ctx, tx, cid, r, ev)
-	if at {
-		res.err = nil
+	return nil
+}
+
+// placeOf returns the sequence ids of the group changes stored below ev's
+// place, ascending, when ev may be judged there: the roster is held, ev's
+// author is not among its tombstones, the stored chain left its place open
+// (chainLeftGap) and the change index is complete. ok is false otherwise.
+func placeOf(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (seqs []string, ok bool, err error) {
+	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
+		return nil, false, nil
 	}
-	return err
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return nil, false, err
+	}
+	if gap, err := chainLeftGap(ctx, tx, cid, &idx, ev.SequenceID); err != nil || !gap {
+		return nil, false, err
+	}
+	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	return idx.Seqs[:below], true, nil
 }
 
 // memberAtPlace reports whether ev's author was a member of group cid at
@@ -169,18 +224,11 @@ func judgeAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec,
 // message, whether its key was distributed by a verified key change
 // stored below it.
 func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (bool, error) {
-	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
-		return false, nil
-	}
-	idx, found, err := loadChangeIndex(ctx, tx, cid)
-	if err != nil || !found || !idx.Complete {
+	seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
+	if err != nil || !ok {
 		return false, err
 	}
-	if gap, err := chainLeftGap(ctx, tx, cid, &idx, ev.SequenceID); err != nil || !gap {
-		return false, err
-	}
-	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
-	admitted, err := admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
+	admitted, err := admittedBelow(ctx, tx, cid, seqs, ev.SenderID)
 	if err != nil || !admitted {
 		return false, err
 	}

@@ -198,12 +198,14 @@
 // stored (a removal and re-add the same sync brings): she held no place
 // below it either way, so a fresh device reads the change as removing a
 // non-member and refuses the add, which the server may have moved above
-// it. A late change itself is judged against the roster held
-// when it is stored, not as it stood at its place: one whose author lost
-// her place or rights above it (say, removed by the very admin whose
-// rights it revokes, while the server withheld it) fails, as it does on a
-// device the server serves the two in the other order, which unsigned
-// sequence ids let it do for any device. A sync re-judges once, after its last page, in transcript order,
+// it. A late change whose author lost her place or rights above it (say,
+// an admin's removal of a member, withheld while another admin revoked
+// hers) is judged at its place, as a backfill (below): it stands when the
+// stored chain left its place open and the changes stored below it, read
+// down from it, make its author an admin there; otherwise it is judged
+// against the roster held when stored and fails, as it does on a device
+// the server serves the two in the other order, which unsigned sequence
+// ids let it do for any device. A sync re-judges once, after its last page, in transcript order,
 // for all the late changes it stored (a push at once), so a signed re-add
 // or admin add the same sync brings above a late change restores the
 // member before her events are judged; each stored event is read once per
@@ -230,16 +232,30 @@
 // create or member add naming her, every one between verified and leaving
 // her alone), and a message's key was distributed by a verified key
 // change stored below it; so a removed member's honest message from
-// before her removal stays verified, as on a fresh device. What remains
-// judged against the roster held when stored (failing safe): a backfilled
-// group change (an admin's change served below her revocation: reading it
-// at its place could change the roster above it) or key change; an event
-// whose place the stored chain closed (the server made it up after the
-// fact), also when an event stored into that place since names it as its
-// predecessor (an event stored into a closed place opens none below it);
-// an author whose membership is decided more than 64 group changes
-// below; a conversation stored before the change index existed, or with
-// more than 4,096 group changes. The server that leaves the chain open
+// before her removal stays verified, as on a fresh device. A backfilled
+// member removal or admin revocation whose author is no admin now stands
+// when she was one at its place (the nearest change below deciding her
+// rights, read down from it, grants them), takes what it takes from the
+// roster held, and is re-judged above as a late change; a backfilled
+// member or admin add whose author lacks the rights now stands when the
+// group read again from its stored group changes (at most 64, every one
+// stored verified, each stepped again from no roster), with the add at
+// its place, gives the roster held without it: the roster with it is then
+// held, as a fresh device holds it, and the group's title, avatar and
+// screen-capture setting are read again from the changes that stand. A
+// member add's key must have been distributed below it, or by its author
+// just above it. What remains judged against the roster held when stored
+// (failing safe): a backfilled key change (adopting its key at its place
+// would not open the events above it, stored failed before the key was
+// held); other group changes; a grant in a group of more than 64 group
+// changes or with one stored failed; an event whose place the stored
+// chain closed (the server made it up after the fact), also when an
+// event stored into that place since names it as its predecessor (an
+// event stored into a closed place opens none below it); an author whose
+// membership or rights are decided more than 64 group changes below; a
+// conversation stored before the change index existed, or with more than
+// 4,096 group changes. The honest events of a member a backfilled grant
+// lets in, stored failed above it before it came, stay failed. The server that leaves the chain open
 // for a removed member's later message under a key she held can place it
 // below her removal for a fresh device too: the protocol limit above.
 // A key is usable only once its key change is stored as served, at

@@ -290,10 +290,17 @@ func (j *rejudge) enterAt(ctx context.Context, tx keystore.Tx, seq string) error
 }
 
 // enter adds what the late change g stored at seq takes away, when it
-// stands (verified).
+// stands (verified); a member add recorded by noteGrantAtPlace takes
+// nothing away, but what it set of the group's details is read again.
 func (j *rejudge) enter(seq string, verified bool, g *event.GroupChange) {
 	if !verified || g == nil {
 		return // failed meanwhile: it takes nothing away
+	}
+	if g.Kind == event.GroupMembersAdded {
+		// A member add judged at its place (noteGrantAtPlace): what it
+		// set of the group's details is read again.
+		j.resettle = true
+		return
 	}
 	set := j.removed
 	if g.Kind == event.GroupAdminsRemoved {

@@ -256,7 +256,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			res := r.screen(env, ev)
 			// The storing gate judges it again, with the page stored
 			// below it.
-			if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+			if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
 				return nil, err
 			}
 			if res.anomaly != nil {
@@ -341,11 +341,14 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			before = r.holders()
 		}
 		res = r.step(env, ev)
-		if err := judgeAtPlace(ctx, tx, cid, &r, ev, &res); err != nil {
+		asStored := res.err
+		if err := judgeAtPlace(ctx, tx, env, &r, ev, &res); err != nil {
 			return err
 		}
 		if res.err != nil {
 			reject(ev, res.err)
+		} else if err := noteGrantAtPlace(ctx, tx, cid, ev, asStored); err != nil {
+			return err
 		} else if err := noteHeld(ctx, tx, cid, ev, before); err != nil {
 			return err
 		} else if err := noteApplied(ctx, tx, cid, ev); err != nil {
