@@ -86,6 +86,12 @@ func (s *Sealer) sealAppended(bucket [][]byte, key []byte, n int, appendPT func(
 	return sealAppended(s.aead, s.rand, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...), n, appendPT)
 }
 
+// sealInto is sealAppended into room (see sealInto) with aad, the
+// record's recordAAD, made by the caller.
+func (s *Sealer) sealInto(aad, room []byte, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
+	return sealInto(s.aead, s.rand, aad, room, appendPT)
+}
+
 // Open authenticates and decrypts the sealed value of the record at
 // bucket/key; a value moved to another record or altered fails with
 // ErrCorrupt.
