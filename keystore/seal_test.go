@@ -76,7 +76,7 @@ func TestSealIntoRoom(t *testing.T) {
 	}{{"fits", len(pt), true}, {"outgrown", len(pt) / 2, false}} {
 		chunk := bytes.Repeat([]byte{0xAA}, 3*sealedSize(len(pt)))
 		at := sealedSize(len(pt))
-		room := chunk[at:at:at+sealedSize(c.n)]
+		room := chunk[at : at : at+sealedSize(c.n)]
 		sealed, err := sealInto(aead, rand.Reader, aad, room, func(b []byte) ([]byte, error) {
 			b = append(b, pt[:len(pt)/3]...) // written in pieces, as a record is
 			return append(b, pt[len(pt)/3:]...), nil
