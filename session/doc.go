@@ -146,7 +146,9 @@
 // A group's roster follows signed group changes only, in transcript order
 // (a sync of several pages reads them oldest first): the group's create,
 // bound to the group by the key change made with it (the create itself does
-// not sign the conversation id), then member adds read against the roster
+// not sign the conversation id; a create read before that key change is
+// handed over with a warning and not stored, so a later sync reads the two
+// together), then member adds read against the roster
 // held (their new, current and admin lists are signed as one sequence),
 // removals and admin changes by admins. The server's listing and key-change
 // participant lists never decide who is a member; keys are wrapped to the

@@ -585,6 +585,9 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 			pass.notKept = append(pass.notKept, ev.SequenceID)
 			continue
 		}
+		if errors.Is(err, errCreateNotKept) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
@@ -659,6 +662,14 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if en.Group != nil && en.Group.Title != "" {
 		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
 		title = &en.Group.Title
+	}
+	if errors.Is(ev.Err, errCreateUnbound) {
+		// A create read before its paired key change (a sync that ended
+		// between the two, or a pair withheld): stored failed, it would
+		// keep the roster from ever being established. Not stored, a
+		// later sync reads it again, with its pair, as Receive leaves it.
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		return nil, errCreateNotKept
 	}
 	// Indexed even when not kept: a failed group change is never passed
 	// over when a backfill is judged at its place (admittedBelow).
