@@ -279,8 +279,8 @@ func (h *history) excuse(want event.Entry, got, hist []event.Entry, storedAt map
 		return "stored before their key change (open: not decrypted again)"
 	case backfilledChangeAsStored(want, got, hist, storedAt):
 		return h11afOpen
-	case createBeforeItsKey(want, got):
-		return "creates failed before their paired key change (open: screen.go)"
+	case createBeforeItsKey(want, got, storedAt):
+		return "creates read before their paired key change and not served again with it"
 	case failedBeforeChangeBelow(got, hist, storedAt):
 		return "failed before a change below them arrived (failure is final)"
 	}
