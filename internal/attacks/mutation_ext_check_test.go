@@ -225,7 +225,7 @@ var extKnownOpen = map[uint64]string{}
 // violations (only those) are known open, as notFailedOpen.
 var extNotFailedOpen = map[uint64]string{
 	// Found by FuzzTranscriptMutationExt on 2026-12-07 (corpus
-	// 21f77a61db6762e5, 59b44a4359cfc4fa), analysed only in part: the
+	// 21f77a61db6762e5, 59b44a4359cfc4fa, a32a006c4adb04aa), analysed only in part: the
 	// server cuts the syncs short (a pagination stall or overlapping
 	// pages: xchat.ErrServerResponse) before the group's create is read,
 	// or read again after it was served before its key change; the group
@@ -235,6 +235,7 @@ var extNotFailedOpen = map[uint64]string{
 	// accepted); honest changes shown failed.
 	0x1000002af: openBeforeRoster,
 	0x1000006f5: openBeforeRoster,
+	0xfffffc18:  openBeforeRoster, // a member's delete failed as by no member
 }
 
 // openBeforeRoster is the reason of extNotFailedOpen's entries.
