@@ -262,15 +262,19 @@ func chainLeftGap(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, e
 // admittedBelow reads the group changes at seqs (ascending, all below the
 // event judged) from the top down until one decides u's membership: a
 // verified create (the lowest change) or member add naming u admits her;
-// a verified removal naming u, a verified add leaving her out, or any
-// change that did not verify (a fresh device may judge it otherwise)
-// decides against. Admin changes and other settings leave membership
-// alone.
+// a verified removal naming u, a verified add leaving her out, or a
+// change that did not verify and could decide her membership
+// (mayDecideMember: a fresh device may judge it otherwise) decides
+// against. Admin changes and other settings leave membership alone,
+// verified or not.
 func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []string, u string) (bool, error) {
 	for i, n := len(seqs)-1, 0; i >= 0 && n < maxPlaceReads; i, n = i-1, n+1 {
 		g, verified, err := storedGroupChange(ctx, tx, cid, seqs[i])
-		if err != nil || !verified || g == nil {
+		if err != nil || g == nil {
 			return false, err
+		}
+		if !verified && mayDecideMember(g, u) {
+			return false, nil
 		}
 		switch {
 		case g.GroupCreate != nil:
@@ -285,6 +289,15 @@ func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []strin
 		}
 	}
 	return false, nil
+}
+
+// mayDecideMember reports whether g, a change stored failed, could decide
+// u's membership had it verified (as it may for a fresh device): a
+// create, a member add, or a removal naming u. Any other change leaves
+// membership alone whatever its verdict.
+func mayDecideMember(g *storedChange, u string) bool {
+	return g.GroupCreate != nil || g.GroupMemberAdd != nil ||
+		g.GroupMemberRemove != nil && slices.Contains(g.GroupMemberRemove.MemberIds, u)
 }
 
 // storedChange is a stored group change as its wire bytes carry it.

@@ -303,13 +303,21 @@ func (e *Engine) reopenStands(ctx context.Context, tx keystore.Tx, cid string, e
 // ev's place, as the group changes stored below it say read down from it
 // (admittedBelow), with the roster held and its tombstones (an author
 // removed while no member is out for good) and a complete change index;
-// false when it cannot tell.
+// false when it cannot tell. While no roster is held, or none was at its
+// place (no group change stored below it), every author is admitted, as
+// the roster step admits them.
 func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (bool, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return false, err
 	}
-	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) {
+	switch {
+	case r.Base == "":
+		// No roster held: the roster step admits every author (as it
+		// did when the message was stored, and as it does for a fresh
+		// device served the same events).
+		return true, nil
+	case slices.Contains(r.Removed, ev.SenderID):
 		return false, nil
 	}
 	idx, found, err := loadChangeIndex(ctx, tx, cid)
@@ -317,5 +325,10 @@ func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 		return false, err
 	}
 	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	if below == 0 {
+		// No group change stored below it: at its place no roster was
+		// held, and the roster step admits every author there.
+		return true, nil
+	}
 	return admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
 }

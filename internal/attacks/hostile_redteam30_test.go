@@ -3,11 +3,14 @@ package attacks
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // Attacks on a message stored before its key: the server serves a
@@ -21,6 +24,12 @@ import (
 var redteam30Attacks = []attack{
 	{"key-change-withheld-message-stays-failed-dm", attackKeyWithheldDM},
 	{"key-change-withheld-message-stays-failed-group", attackKeyWithheldGroup},
+	{"key-change-after-removal-served-late-opens-nothing", attackLateKeyAfterRemoval},
+	{"key-change-by-non-member-served-late-opens-nothing", attackLateKeyByNonMember},
+	{"removed-member-message-under-late-key-opens-nothing", attackRemovedUnderLateKey},
+	{"message-below-its-key-change-opens-nothing", attackMessageBelowItsKey},
+	{"tampered-message-under-late-key-opens-nothing", attackTamperedUnderLateKey},
+	{"messages-awaiting-a-key-bounded", attackAwaitingKeyBounded},
 }
 
 // attackKeyWithheldDM: alice rotates the one-to-one conversation's key
@@ -143,4 +152,212 @@ func attackKeyWithheldGroup(w *world) (string, error) {
 		return "", errorf("alice's message stays failed (%v) after its key change arrived, where a fresh device keeps it verified", o.failed[msg.GetMessageID()])
 	}
 	return "the message stored before its key change opened and verified when it arrived", nil
+}
+
+// keyServedLate serves bob's first sync h's items and extra without the
+// events at late (the key change, perhaps more), his second all of them,
+// and a fresh device all of them in one sync.
+func keyServedLate(w *world, h *history, extra []*tevent.MessageEvent, late ...string) (fresh, lateRun *runOutcome, err error) {
+	rest := slices.DeleteFunc(slices.Clone(extra), func(me *tevent.MessageEvent) bool { return slices.Contains(late, me.GetSequenceID()) })
+	withheld, err := pageOf(h, rest, func(seq string) bool { return !slices.Contains(late, seq) })
+	if err != nil {
+		return nil, nil, err
+	}
+	whole, err := pageOf(h, extra, func(string) bool { return true })
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := startHarness(w.t, h)
+	return hs.run(w.t, oneRound(whole)), hs.run(w.t, lateRounds(withheld, whole)), nil
+}
+
+// staysFailed requires the message mid failed by bob's device after its
+// key change was served late, as it was failed when stored.
+func staysFailed(o *runOutcome, mid, what string) (string, error) {
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%s: %v", what, o.violations)
+	case o.failed[mid] == nil:
+		return "", errorf("setup: %s: the message was not failed when stored", what)
+	case o.verified[mid]:
+		return "", errorf("%s: the message was opened verified once its key change arrived", what)
+	}
+	return fmt.Sprintf("%s: stays failed (%v)", what, o.failed[mid]), nil
+}
+
+// attackLateKeyAfterRemoval: mallory, removed, makes a key change wrapped
+// to everyone and writes under it; bob's first sync is served the message
+// but not the key change, his second the key change.
+func attackLateKeyAfterRemoval(w *world) (string, error) {
+	h, _, err := removedMemberScene(w, "unused")
+	if err != nil {
+		return "", err
+	}
+	kc, err := h.lateKeyChange(300)
+	if err != nil {
+		return "", err
+	}
+	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
+	msg, err := h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text("mallory under her late key"))
+	if err != nil {
+		return "", err
+	}
+	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{kc, msg}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	if fresh.verified[msg.GetMessageID()] {
+		return "", errorf("a fresh device keeps mallory's message verified")
+	}
+	return staysFailed(late, msg.GetMessageID(), "mallory's message under her key change made after her removal")
+}
+
+// attackLateKeyByNonMember: dave, never a member, makes a key change
+// wrapped to everyone, and alice's genuine signature is on a message under
+// it (her keys sign it: the worst case); bob's first sync is served the
+// message without the key change, his second with it.
+func attackLateKeyByNonMember(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.alice, "before dave's key")
+	h.seal()
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(7)
+	kc, err := h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
+	if err != nil {
+		return "", err
+	}
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
+	msg, err := h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	if err != nil {
+		return "", err
+	}
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{kc, msg}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return staysFailed(late, msg.GetMessageID(), "alice's message under dave's key change")
+}
+
+// attackRemovedUnderLateKey: alice removes mallory and rotates the key to
+// the members left; a message of mallory's under that key (the worst
+// case: she learnt it) is served to bob's first sync without the removal
+// and the key change (so it fails for its key alone), his second with
+// them, the removal below what he stored. The key is genuine and
+// verified; only the roster at the message's place keeps it out.
+func attackRemovedUnderLateKey(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	e := h.env()
+	msg, err := h.mallory.forger().Message(e, v, h.keys[v], text("mallory under the key made after her removal"))
+	if err != nil {
+		return "", err
+	}
+	e = h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(msg.GetSequenceID(), 1000), msg.GetSequenceID()
+	h.push(h.carol.forger().Message(e, v, h.keys[v], text("carol above it")))
+	h.seal()
+	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{msg}, kc.GetSequenceID(), h.removal)
+	if err != nil {
+		return "", err
+	}
+	if fresh.verified[msg.GetMessageID()] {
+		return "", errorf("a fresh device keeps mallory's message verified")
+	}
+	return staysFailed(late, msg.GetMessageID(), "mallory's message, after her removal, under alice's key")
+}
+
+// attackMessageBelowItsKey: alice rotates the group's key and writes under
+// it; the server serves her message at a sequence id below her key
+// change (the signature covers no sequence id), withheld from bob's first
+// sync. Opened, it would stand under a key distributed after it.
+func attackMessageBelowItsKey(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	below := hostile.NextSequenceID(h.top(), 10)
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	e := h.env()
+	e.SequenceID = below
+	msg, err := h.alice.forger().Message(e, v, h.keys[v], text("alice, moved below her key change"))
+	if err != nil {
+		return "", err
+	}
+	h.say(h.carol, "carol above it")
+	h.seal()
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{msg}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return staysFailed(late, msg.GetMessageID(), "alice's message moved below its key change")
+}
+
+// attackTamperedUnderLateKey: alice rotates and writes under the new key;
+// the server alters her message's ciphertext and withholds the key change
+// from bob's first sync. It failed its signature, not only its key.
+func attackTamperedUnderLateKey(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.seal()
+	msg, err := h.alice.forger().Message(h.env(), v, h.keys[v], text("alice, tampered"))
+	if err != nil {
+		return "", err
+	}
+	c := msg.GetDetail().GetMessageCreateEvent().Contents
+	c[len(c)-1] ^= 1
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{msg}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return staysFailed(late, msg.GetMessageID(), "alice's message, its ciphertext altered")
+}
+
+// attackAwaitingKeyBounded: alice writes more messages under a new key
+// than are listed as awaiting it; the key change is withheld from bob's
+// first sync. Opening them when it arrives costs one bounded pass: past
+// the bound they stay failed.
+func attackAwaitingKeyBounded(w *world) (string, error) {
+	const n, bound = 300, 256 // session.maxAwaitingKey
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	var mids []string
+	for i := range n {
+		h.say(h.alice, fmt.Sprintf("alice %d", i))
+		mids = append(mids, h.items[len(h.items)-1].me.GetMessageID())
+	}
+	h.seal()
+	_, late, err := keyServedLate(w, h, nil, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	opened := 0
+	for _, mid := range mids {
+		if late.verified[mid] {
+			opened++
+		}
+	}
+	if opened != bound {
+		return "", errorf("%d of %d messages stored before their key opened, want the bound %d (violations %v)", opened, n, bound, late.violations)
+	}
+	return fmt.Sprintf("%d of %d messages stored before their key opened: the bound", opened, n), nil
 }
