@@ -377,4 +377,3 @@ func createBeforeItsKey(want event.Entry, got []event.Entry) bool {
 	}
 	return len(got) > 0
 }
-
