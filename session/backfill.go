@@ -29,7 +29,8 @@ import (
 // place open (the event above it names it, or one above it, as its
 // predecessor), the nearest change below it
 // that could decide its author's membership is a verified create or member
-// add naming her, every change between leaving her alone, and, for a
+// add naming her, every change between leaving her alone (one stored
+// failed that could decide it decides against), and, for a
 // message, its key's verified key change is stored below it too.
 //
 // Group changes are judged at their place too (backfillchange.go): a
@@ -42,11 +43,10 @@ import (
 // What remains judged as stored: key changes. A member's key change
 // backfilled below her removal fails (xchat.ErrNotMember) where a fresh
 // device adopts its key and opens the events above it sealed under it.
-// Adopting it here at its place would not reach those events: they were
-// stored failed before the key was held, and nothing opens a stored event
-// again; and keys are adopted by the verifying pipeline before the
-// storing gate sees the page, so the verdict would have to be settled
-// there first. It fails safe (the key is not adopted, nobody is let in;
+// Keys are adopted by the verifying pipeline before the storing gate sees
+// the page, so the verdict would have to be settled there first (the
+// events stored failed for want of its key would then be opened by
+// reopen.go, as for any verified key change a sync is served). It fails safe (the key is not adopted, nobody is let in;
 // TestBackfilledKeyChangeJudgedAsStored in internal/attacks pins it).
 // Also judged as stored: a title, avatar or other change that failed as
 // stored for its author's place (only removals, revocations and grants
