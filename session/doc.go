@@ -290,10 +290,10 @@
 // only above it (its author could not hold the key at its place; a fresh
 // device served the page adopts every key first and keeps it), whose key
 // change failed here, below which a group change that could decide its
-// author's membership failed, or that failed for anything else as well;
-// a pushed key change (Engine.Deliver) opens nothing until a sync serves
-// it. Group titles are encrypted under the group's
-// conversation key before they leave the engine (the REST group_name and the
+// author's membership failed, or that failed for anything else as well.
+// A key change pushed (Engine.Deliver) opens them as one synced does.
+// Group titles are encrypted under the group's conversation key before
+// they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
 // a title another client signed in plaintext is shown as it is. The

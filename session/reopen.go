@@ -36,8 +36,8 @@ import (
 // applyEffects). Whatever fails stays failed, as stored; the list is
 // dropped once judged. At most maxReopenPerSync messages are judged a
 // sync; versions past it keep their list for a sync that serves their
-// key change again. Messages pushed (Engine.Deliver) before their key are
-// listed too; a push's own key change does not open them (a sync does).
+// key change again. A push (Engine.Deliver) lists and opens as a sync
+// does: its key change opens what awaited it.
 
 // maxAwaitingKey bounds the messages listed under one key version; past
 // it a message stored before its key stays failed.
