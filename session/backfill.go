@@ -74,6 +74,11 @@ const maxPlaceReads = 64
 type changeIndex struct {
 	Complete bool     `json:"complete"`
 	Seqs     []string `json:"seqs,omitempty"`
+	// Inserted lists, ascending, the sequence ids of events stored into a
+	// place the stored chain had closed (noteInserted): their
+	// predecessors, which the server chose after the fact, open no place
+	// below them (chainLeftGap).
+	Inserted []string `json:"inserted,omitempty"`
 }
 
 func changeIndexKey(cid string) string {
@@ -210,11 +215,11 @@ func placeOf(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *
 	if r.Base == "" || slices.Contains(r.Removed, ev.SenderID) || !decimal.ValidID(ev.SequenceID) {
 		return nil, false, nil
 	}
-	if gap, err := chainLeftGap(ctx, tx, cid, ev.SequenceID); err != nil || !gap {
-		return nil, false, err
-	}
 	idx, found, err := loadChangeIndex(ctx, tx, cid)
 	if err != nil || !found || !idx.Complete {
+		return nil, false, err
+	}
+	if gap, err := chainLeftGap(ctx, tx, cid, &idx, ev.SequenceID); err != nil || !gap {
 		return nil, false, err
 	}
 	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
@@ -247,16 +252,74 @@ func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec
 // the stored chain closed (its successor names an older predecessor) is
 // one the server made up after the fact, or moved; it is judged as stored
 // (fresh devices aside: to them the server can serve a chain closed
-// around it, the protocol limit of session/doc.go). No event above seq:
-// nothing was stored past its place, so it is no backfill.
-func chainLeftGap(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, error) {
-	next, err := tx.Events(ctx, cid, seq, 1)
-	if err != nil || len(next) == 0 {
+// around it, the protocol limit of session/doc.go). So is one below an
+// event that was itself stored into a closed place (idx.Inserted, see
+// noteInserted): the server cannot reopen a closed place by storing there
+// first an event of its making naming the place as its predecessor. No
+// event above seq: nothing was stored past its place, so it is no
+// backfill.
+func chainLeftGap(ctx context.Context, tx keystore.Tx, cid string, idx *changeIndex, seq string) (bool, error) {
+	next, prev, err := storedAbove(ctx, tx, cid, seq)
+	if err != nil || next == "" {
 		return false, err
 	}
-	next[0].Body.Zero()
-	prev := previousOf(next[0].Raw)
-	return decimal.ValidID(prev) && !decimal.Less(prev, seq), nil
+	return idx.opens(seq, next, prev), nil
+}
+
+// storedAbove returns the sequence id of the stored event just above seq
+// in cid and the predecessor its wire bytes name ("" for either when there
+// is none, or it names none well formed).
+func storedAbove(ctx context.Context, tx keystore.Tx, cid, seq string) (next, prev string, err error) {
+	evs, err := tx.Events(ctx, cid, seq, 1)
+	if err != nil || len(evs) == 0 {
+		return "", "", err
+	}
+	evs[0].Body.Zero()
+	return evs[0].SequenceID, previousOf(evs[0].Raw), nil
+}
+
+// opens reports whether the stored event at next, naming prev as its
+// predecessor, leaves the place seq below it open: it names seq or above,
+// and was not itself stored into a closed place.
+func (idx *changeIndex) opens(seq, next, prev string) bool {
+	if !decimal.ValidID(prev) || decimal.Less(prev, seq) {
+		return false
+	}
+	_, inserted := slices.BinarySearchFunc(idx.Inserted, next, decimal.Compare)
+	return !inserted
+}
+
+// noteInserted records, in group cid's change index, the event about to
+// be stored at seq when the stored chain closed its place (chainLeftGap
+// false with an event stored above it): an event the server made up or
+// moved after the fact. Its predecessor must then open no place below it,
+// or the server could serve such an event first, naming as predecessor a
+// place the chain closed, and a backdated event there next. A conversation
+// without a complete index judges no backfill at its place: nothing to
+// record. Past maxIndexedChanges records the index is marked incomplete
+// (the safe side).
+func noteInserted(ctx context.Context, tx keystore.Tx, cid, seq string) error {
+	if !IsGroup(cid) || !decimal.ValidID(seq) {
+		return nil
+	}
+	next, prev, err := storedAbove(ctx, tx, cid, seq)
+	if err != nil || next == "" {
+		return err // appended at the top (the usual case): no index read
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete || idx.opens(seq, next, prev) {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(idx.Inserted, seq, decimal.Compare)
+	switch {
+	case held:
+		return nil
+	case len(idx.Inserted) >= maxIndexedChanges:
+		idx = changeIndex{}
+	default:
+		idx.Inserted = slices.Insert(idx.Inserted, i, seq)
+	}
+	return idx.save(ctx, tx, cid)
 }
 
 // admittedBelow reads the group changes at seqs (ascending, all below the

@@ -105,16 +105,7 @@ func (r *rosterRec) takeAtPlace(env rosterEnv, ev *event.Event) stepResult {
 		r.Admins, r.Claimed = without(r.Admins, g.AdminIDs), without(r.Claimed, g.AdminIDs)
 		return res
 	}
-	if gone := r.absent(env, g.MemberIDs); len(gone) > 0 {
-		r.Removed = normaliseIDs(append(r.Removed, gone...))
-		res.anomaly = rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)
-	}
-	r.Members, r.Admins = without(r.Members, g.MemberIDs), without(r.Admins, g.MemberIDs)
-	r.Claimed, r.Unconfirmed = without(r.Claimed, g.MemberIDs), without(r.Unconfirmed, g.MemberIDs)
-	for i := range r.Pending {
-		r.Pending[i].Added = without(r.Pending[i].Added, g.MemberIDs)
-	}
-	return res
+	return r.remove(env, ev)
 }
 
 // Judging a backfilled grant at its place. An admin adds a member (or

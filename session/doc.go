@@ -266,7 +266,9 @@
 // verifying pipeline before the storing gate sees the page, so the verdict
 // would have to be settled there first); other group changes; a grant in a group of more than 64 group
 // changes or with one stored failed; an event whose place the stored
-// chain closed (the server made it up after the fact); an author whose
+// chain closed (the server made it up after the fact), also when an
+// event stored into that place since names it as its predecessor (an
+// event stored into a closed place opens none below it); an author whose
 // membership or rights are decided more than 64 group changes below; a
 // conversation stored before the change index existed, or with more than
 // 4,096 group changes. The honest events of a member a backfilled grant

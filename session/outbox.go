@@ -777,6 +777,11 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	}
 	en := ev.Entry()
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		// The server places the echo: below the top, into a place the
+		// chain closed, it must not reopen that place (see noteInserted).
+		if err := noteInserted(ctx, tx, item.ConversationID, ev.SequenceID); err != nil {
+			return err
+		}
 		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{storeEntry(&en, raw, "")}); err != nil {
 			return err
 		}

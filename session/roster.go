@@ -536,7 +536,17 @@ func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 		}
 		return res
 	}
-	var res stepResult
+	res := r.remove(env, ev)
+	r.Seq = ev.SequenceID
+	return res
+}
+
+// remove takes the members removal ev names off r (members, admins,
+// claimed admins, unconfirmed members, pending own adds); the ids it names
+// that are no members become its tombstones, reported as a divergence.
+func (r *rosterRec) remove(env rosterEnv, ev *event.Event) stepResult {
+	g := ev.GroupChange
+	res := stepResult{changed: true}
 	if gone := r.absent(env, g.MemberIDs); len(gone) > 0 {
 		r.Removed = normaliseIDs(append(r.Removed, gone...))
 		res.anomaly = rosterAnomaly(event.AnomalyRosterDivergence, env.cid, ev, r.Seq)
@@ -546,8 +556,6 @@ func (r *rosterRec) stepRemove(env rosterEnv, ev *event.Event) stepResult {
 	for i := range r.Pending {
 		r.Pending[i].Added = without(r.Pending[i].Added, g.MemberIDs)
 	}
-	r.Seq = ev.SequenceID
-	res.changed = true
 	return res
 }
 

@@ -685,6 +685,9 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if !validMessageID(en.MessageID) {
 		en.MessageID = "" // malformed (see screenEnvelope): kept out of the store's index
 	}
+	if err := noteInserted(ctx, tx, cid, ev.SequenceID); err != nil {
+		return nil, err
+	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
 		return nil, err
 	}

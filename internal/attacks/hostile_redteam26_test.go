@@ -47,37 +47,64 @@ func carolAdmin(w *world) (*history, error) {
 	return h, nil
 }
 
-// backfilledChange serves h to a fresh device in order and, to bob, first
-// without the change at seq (message id mid) and then whole: the change is
-// backfilled below what bob stored since. Bob must keep it, as the fresh
-// device does, and come out with the fresh device's roster and admins.
-func backfilledChange(w *world, h *history, seq, mid string) (string, error) {
+// backfillRun is a change backfilled to bob next to a fresh device's
+// sync of the same transcript in order (runBackfill).
+type backfillRun struct {
+	hs              *harness
+	withheld, whole mutPage
+	fresh, late     *runOutcome
+}
+
+// runBackfill serves h to a fresh device in order and, to bob, first
+// without the event at seq (message id mid) and then whole: the event is
+// backfilled below what bob stored since. The fresh device must keep it;
+// bob must end with the conversation and no violation, and keep it too.
+func runBackfill(w *world, h *history, seq, mid string) (*backfillRun, error) {
 	withheld, whole, err := servedLate(h, nil, seq)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	hs := startHarness(w.t, h)
 	fresh := hs.run(w.t, oneRound(whole))
 	if len(fresh.violations) > 0 || fresh.conv == nil {
-		return "", errorf("fresh device: %v (sync errors %v)", fresh.violations, fresh.syncErrs)
+		return nil, errorf("fresh device: %v (sync errors %v)", fresh.violations, fresh.syncErrs)
 	}
 	if !fresh.verified[mid] {
-		return "", errorf("setup: a fresh device served the transcript in order fails the change: %v", fresh.failed[mid])
+		return nil, errorf("setup: a fresh device served the transcript in order fails the backfilled event: %v", fresh.failed[mid])
 	}
 	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case len(o.violations) > 0:
-		return "", errorf("backfill: %v", o.violations)
+		return nil, errorf("backfill: %v", o.violations)
 	case o.conv == nil:
-		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+		return nil, errorf("no conversation after the syncs: %v", o.syncErrs)
 	case o.failed[mid] != nil || !o.verified[mid]:
-		return "", errorf("the honest change, backfilled below the revocation of its author's rights, failed (%v) where a fresh device keeps it", o.failed[mid])
-	case !sameSet(o.conv.Members, fresh.conv.Members):
-		return "", errorf("bob's roster %v differs from a fresh device's %v", o.conv.Members, fresh.conv.Members)
-	case !sameSet(o.conv.Admins, fresh.conv.Admins):
-		return "", errorf("bob's admins %v differ from a fresh device's %v", o.conv.Admins, fresh.conv.Admins)
+		return nil, errorf("the honest event, backfilled below what bob stored since, failed (%v) where a fresh device keeps it", o.failed[mid])
 	}
-	return fmt.Sprintf("backfilled change judged at its place: verified, roster %d members and %d admins as on a fresh device", len(o.conv.Members), len(o.conv.Admins)), nil
+	return &backfillRun{hs: hs, withheld: withheld, whole: whole, fresh: fresh, late: o}, nil
+}
+
+// backfilledChange is runBackfill of the change at seq (message id mid):
+// bob must come out with the fresh device's roster and admins.
+func backfilledChange(w *world, h *history, seq, mid string) (string, error) {
+	out, _, err := backfilledChangeRun(w, h, seq, mid)
+	return out, err
+}
+
+// backfilledChangeRun is backfilledChange returning the runs too.
+func backfilledChangeRun(w *world, h *history, seq, mid string) (string, *backfillRun, error) {
+	r, err := runBackfill(w, h, seq, mid)
+	if err != nil {
+		return "", nil, err
+	}
+	o, fresh := r.late, r.fresh
+	switch {
+	case !sameSet(o.conv.Members, fresh.conv.Members):
+		return "", nil, errorf("bob's roster %v differs from a fresh device's %v", o.conv.Members, fresh.conv.Members)
+	case !sameSet(o.conv.Admins, fresh.conv.Admins):
+		return "", nil, errorf("bob's admins %v differ from a fresh device's %v", o.conv.Admins, fresh.conv.Admins)
+	}
+	return fmt.Sprintf("backfilled change judged at its place: verified, roster %d members and %d admins as on a fresh device", len(o.conv.Members), len(o.conv.Admins)), r, nil
 }
 
 // attackBackfillRemovalBelowRevocation: carol, an admin, removes mallory;
@@ -100,17 +127,11 @@ func attackBackfillRemovalBelowRevocation(w *world) (string, error) {
 	after := h.items[len(h.items)-1].me.GetMessageID()
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
-	out, err := backfilledChange(w, h, rm.GetSequenceID(), rm.GetMessageID())
+	out, r, err := backfilledChangeRun(w, h, rm.GetSequenceID(), rm.GetMessageID())
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	withheld, whole, err := servedLate(h, nil, rm.GetSequenceID())
-	if err != nil {
-		return "", err
-	}
-	o := hs.run(w.t, lateRounds(withheld, whole))
-	if o.verified[after] {
+	if r.late.verified[after] {
 		return "", errorf("mallory's message above her backfilled removal stays verified")
 	}
 	return out + "; mallory's message above it failed", nil
@@ -184,13 +205,10 @@ func backfillChangeForgery(w *world, h *history, forged *tevent.MessageEvent, op
 // revocation of carol's rights (the chain left open there) and serves
 // after bob stored it: at its place mallory was no admin either.
 func attackBackfillRemovalNeverAdmin(w *world) (string, error) {
-	h, err := carolAdmin(w)
+	h, rv, err := revokedCarol(w)
 	if err != nil {
 		return "", err
 	}
-	h.push(h.adminRemove(h.carol.id))
-	rv := h.top()
-	h.say(h.alice, "alice after the revocation")
 	h.seal()
 	e := h.env()
 	e.SequenceID = prevSeq(rv, 5)
@@ -207,13 +225,10 @@ func attackBackfillRemovalNeverAdmin(w *world) (string, error) {
 // names an older predecessor), and serves it after bob stored the
 // revocation: a change made up after the fact is judged as stored.
 func attackBackfillRemovalClosedChain(w *world) (string, error) {
-	h, err := carolAdmin(w)
+	h, rv, err := revokedCarol(w)
 	if err != nil {
 		return "", err
 	}
-	h.push(h.adminRemove(h.carol.id))
-	rv := h.top()
-	h.say(h.alice, "alice after the revocation")
 	h.seal()
 	e := h.env()
 	e.SequenceID = prevSeq(rv, 5)

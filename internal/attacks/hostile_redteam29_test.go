@@ -20,47 +20,31 @@ var redteam29Attacks = []attack{
 	{"backfill-member-add-below-later-title", attackBackfillAddBelowTitle},
 }
 
-// backfilledDetails serves h to a fresh device in order and, to bob,
-// first without the event at seq and then whole. Bob must keep it
-// verified and show the title and avatar the fresh device shows.
+// backfilledDetails is runBackfill of the change at seq (message id mid):
+// bob must show the title the fresh device shows, and his next member add
+// sign the avatar the fresh device's signs.
 func backfilledDetails(w *world, h *history, seq, mid string) (string, error) {
-	withheld, whole, err := servedLate(h, nil, seq)
+	r, err := runBackfill(w, h, seq, mid)
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	fresh := hs.run(w.t, oneRound(whole))
-	if len(fresh.violations) > 0 || fresh.conv == nil {
-		return "", errorf("fresh device: %v (sync errors %v)", fresh.violations, fresh.syncErrs)
-	}
-	if !fresh.verified[mid] {
-		return "", errorf("setup: a fresh device fails the backfilled change")
-	}
-	o := hs.run(w.t, lateRounds(withheld, whole))
-	switch {
-	case len(o.violations) > 0:
-		return "", errorf("backfill: %v", o.violations)
-	case o.conv == nil:
-		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
-	case !o.verified[mid]:
-		return "", errorf("the honest change, backfilled, failed (%v) where a fresh device keeps it", o.failed[mid])
-	case o.conv.Title != fresh.conv.Title:
-		return "", errorf("bob shows the title %q, a fresh device %q: the backfilled change set the group's title over a later one", o.conv.Title, fresh.conv.Title)
+	if late, fresh := r.late.conv.Title, r.fresh.conv.Title; late != fresh {
+		return "", errorf("bob shows the title %q, a fresh device %q: the backfilled change set the group's title over a later one", late, fresh)
 	}
 	// The avatar is not shown; bob's next member add signs it as the
 	// group's (bob is an admin in every scene).
-	freshAdd, err := addBobSigns(w, hs, oneRound(whole), false)
+	freshAdd, err := addBobSigns(w, r.hs, oneRound(r.whole), false)
 	if err != nil {
 		return "", errorf("setup: a fresh device's member add: %v", err)
 	}
-	lateAdd, err := addBobSigns(w, hs, lateRounds(withheld, whole), false)
+	lateAdd, err := addBobSigns(w, r.hs, lateRounds(r.withheld, r.whole), false)
 	if err != nil {
 		return "", err
 	}
 	if late, want := lateAdd.GetCurrentAvatarURL(), freshAdd.GetCurrentAvatarURL(); late != want {
 		return "", errorf("bob's member add signs the avatar %q as the group's, a fresh device's %q: the backfilled change set it over a later one", late, want)
 	}
-	return fmt.Sprintf("backfilled change kept verified; title %q and the avatar bob's add signs as on a fresh device", o.conv.Title), nil
+	return fmt.Sprintf("backfilled change kept verified; title %q and the avatar bob's add signs as on a fresh device", r.late.conv.Title), nil
 }
 
 // attackBackfillOldTitle: alice retitles the group twice; the server
