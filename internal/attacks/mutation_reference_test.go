@@ -251,9 +251,8 @@ func sameContent(want, got event.Entry) bool {
 }
 
 // failedForKey reports whether every entry of got failed for want of its
-// conversation key: the message was stored before its key change reached
-// the device, and a stored message is not decrypted again when the key
-// arrives (open: counted apart, see the report of h11ag).
+// conversation key (the message was stored before its key change reached
+// the device).
 func failedForKey(got []event.Entry) bool {
 	for _, en := range got {
 		if en.Verified || !strings.Contains(en.Error, "unknown conversation key version") {
@@ -261,6 +260,43 @@ func failedForKey(got []event.Entry) bool {
 		}
 	}
 	return len(got) > 0
+}
+
+// keyAwaited names why a message stored before its key change (every
+// entry of got failed for want of its key: failedForKey) stays failed
+// once the change is stored, "" when nothing does: the engine opens such
+// a message when a sync serves its verified key change, judged at its
+// place (session/reopen.go). What stays failed: a message whose key
+// change failed here (the change's own verdict decides it); one whose
+// key change is stored only above it (at its place its author could not
+// hold the key: a fresh device adopts every key of its page first and
+// opens it); and, in a group, one below which a group change that could
+// decide its author's membership failed here (read at its place, fail
+// safe: session/backfill.go:admittedBelow).
+func keyAwaited(got, hist []event.Entry) string {
+	if !failedForKey(got) {
+		return ""
+	}
+	en := got[0]
+	v := en.Error[strings.LastIndex(en.Error, "version ")+len("version "):]
+	below, above := false, false
+	for _, g := range hist {
+		if g.Type == event.TypeKeyChange && g.KeyVersion == v && g.Verified {
+			below = below || decimal.Less(g.SequenceID, en.SequenceID)
+			above = above || !decimal.Less(g.SequenceID, en.SequenceID)
+		}
+	}
+	switch {
+	case below && slices.ContainsFunc(hist, func(g event.Entry) bool {
+		return g.Type == event.TypeGroupChange && !g.Verified && decimal.Less(g.SequenceID, en.SequenceID)
+	}):
+		return "stored before their key change, a failed group change below them (membership not decided at their place)"
+	case below:
+		return "" // it had to be opened
+	case above:
+		return "stored before their key change, served only above them (not held at their place)"
+	}
+	return "stored before a key change that failed here"
 }
 
 // handedAt is when a device first handed an event to fn, and whether

@@ -275,8 +275,8 @@ func (h *history) excuse(want event.Entry, got, hist []event.Entry, storedAt map
 		// forgery of mallory's a fresh device verifies because the server
 		// served it below her removal is one bob may fail.
 		return "forgeries not compared"
-	case failedForKey(got):
-		return "stored before their key change (open: not decrypted again)"
+	case keyAwaited(got, hist) != "":
+		return keyAwaited(got, hist)
 	case backfilledChangeAsStored(want, got, hist, storedAt):
 		return h11afOpen
 	case createBeforeItsKey(want, got, storedAt):
