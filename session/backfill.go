@@ -29,7 +29,8 @@ import (
 // place open (the event above it names it, or one above it, as its
 // predecessor), the nearest change below it
 // that could decide its author's membership is a verified create or member
-// add naming her, every change between leaving her alone, and, for a
+// add naming her, every change between leaving her alone (one stored
+// failed that could decide it decides against), and, for a
 // message, its key's verified key change is stored below it too.
 //
 // Group changes are judged at their place too (backfillchange.go): a
@@ -42,11 +43,10 @@ import (
 // What remains judged as stored: key changes. A member's key change
 // backfilled below her removal fails (xchat.ErrNotMember) where a fresh
 // device adopts its key and opens the events above it sealed under it.
-// Adopting it here at its place would not reach those events: they were
-// stored failed before the key was held, and nothing opens a stored event
-// again; and keys are adopted by the verifying pipeline before the
-// storing gate sees the page, so the verdict would have to be settled
-// there first. It fails safe (the key is not adopted, nobody is let in;
+// Keys are adopted by the verifying pipeline before the storing gate sees
+// the page, so the verdict would have to be settled there first (the
+// events stored failed for want of its key would then be opened by
+// reopen.go, as for any verified key change a sync is served). It fails safe (the key is not adopted, nobody is let in;
 // TestBackfilledKeyChangeJudgedAsStored in internal/attacks pins it).
 // Also judged as stored: a title, avatar or other change that failed as
 // stored for its author's place (only removals, revocations and grants
@@ -325,15 +325,19 @@ func noteInserted(ctx context.Context, tx keystore.Tx, cid, seq string) error {
 // admittedBelow reads the group changes at seqs (ascending, all below the
 // event judged) from the top down until one decides u's membership: a
 // verified create (the lowest change) or member add naming u admits her;
-// a verified removal naming u, a verified add leaving her out, or any
-// change that did not verify (a fresh device may judge it otherwise)
-// decides against. Admin changes and other settings leave membership
-// alone.
+// a verified removal naming u, a verified add leaving her out, or a
+// change that did not verify and could decide her membership
+// (mayDecideMember: a fresh device may judge it otherwise) decides
+// against. Admin changes and other settings leave membership alone,
+// verified or not.
 func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []string, u string) (bool, error) {
 	for i, n := len(seqs)-1, 0; i >= 0 && n < maxPlaceReads; i, n = i-1, n+1 {
 		g, verified, err := storedGroupChange(ctx, tx, cid, seqs[i])
-		if err != nil || !verified || g == nil {
+		if err != nil || g == nil {
 			return false, err
+		}
+		if !verified && mayDecideMember(g, u) {
+			return false, nil
 		}
 		switch {
 		case g.GroupCreate != nil:
@@ -348,6 +352,15 @@ func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []strin
 		}
 	}
 	return false, nil
+}
+
+// mayDecideMember reports whether g, a change stored failed, could decide
+// u's membership had it verified (as it may for a fresh device): a
+// create, a member add, or a removal naming u. Any other change leaves
+// membership alone whatever its verdict.
+func mayDecideMember(g *storedChange, u string) bool {
+	return g.GroupCreate != nil || g.GroupMemberAdd != nil ||
+		g.GroupMemberRemove != nil && slices.Contains(g.GroupMemberRemove.MemberIds, u)
 }
 
 // storedChange is a stored group change as its wire bytes carry it.

@@ -279,6 +279,9 @@ func (e *Engine) deliverPage(ctx context.Context, cid string, p *api.ChatPayload
 	if rerr := st.settleLate(ctx); rerr != nil { // a late removal pushed: re-judge above it now
 		err = errors.Join(err, rerr)
 	}
+	if rerr := st.reopenAwaiting(ctx); rerr != nil { // a key change pushed: open what awaited it
+		err = errors.Join(err, rerr)
+	}
 	d.Anomalies, d.KeyChanges = res.Anomalies, res.KeyChanges
 	return err
 }

@@ -146,7 +146,9 @@
 // A group's roster follows signed group changes only, in transcript order
 // (a sync of several pages reads them oldest first): the group's create,
 // bound to the group by the key change made with it (the create itself does
-// not sign the conversation id), then member adds read against the roster
+// not sign the conversation id; a create read before that key change is
+// handed over with a warning and not stored, so a later sync reads the two
+// together), then member adds read against the roster
 // held (their new, current and admin lists are signed as one sequence),
 // removals and admin changes by admins. The server's listing and key-change
 // participant lists never decide who is a member; keys are wrapped to the
@@ -240,8 +242,9 @@
 // its place open (the event above it names it, or one above it, as its
 // predecessor), the group changes stored below it, read down from it,
 // admit its author (the nearest one deciding her membership is a verified
-// create or member add naming her, every one between verified and leaving
-// her alone), and a message's key was distributed by a verified key
+// create or member add naming her, every one between leaving her alone: a
+// failed one that could decide it, a create, an add or a removal naming
+// her, decides against), and a message's key was distributed by a verified key
 // change stored below it; so a removed member's honest message from
 // before her removal stays verified, as on a fresh device. A backfilled
 // member removal or admin revocation whose author is no admin now stands
@@ -261,9 +264,9 @@
 // transcript order. A
 // member add's key must have been distributed below it, or by its author
 // just above it. What remains judged against the roster held when stored
-// (failing safe): a backfilled key change (adopting its key at its place
-// would not open the events above it, stored failed before the key was
-// held); other group changes; a grant in a group of more than 64 group
+// (failing safe): a backfilled key change (its key is adopted by the
+// verifying pipeline before the storing gate sees the page, so the verdict
+// would have to be settled there first); other group changes; a grant in a group of more than 64 group
 // changes or with one stored failed; an event whose place the stored
 // chain closed (the server made it up after the fact), also when an
 // event stored into that place since names it as its predecessor (an
@@ -275,8 +278,26 @@
 // for a removed member's later message under a key she held can place it
 // below her removal for a fresh device too: the protocol limit above.
 // A key is usable only once its key change is stored as served, at
-// its sequence id. Group titles are encrypted under the group's
-// conversation key before they leave the engine (the REST group_name and the
+// its sequence id. A message stored failed for want of its key version
+// alone (the server served it and withheld its key change) is opened
+// when a sync is served a verified key change of that version
+// (SyncResult.Reopened; reopen.go): decrypted and its signature checked
+// again, it stands when that key change is stored verified below it, its
+// author is a participant (one-to-one) or, read at its place as a
+// backfill is, a member (a group with no group change stored below it,
+// or no roster held, admits every author, as the roster step does), its
+// message id is no replay, and the authorship checks pass; the verified
+// entry then replaces the failed one, with a stored message's effects
+// (pending edits and deletes, the edit index, reply previews). At most
+// 256 messages are listed a key version (the rest stay failed) and 512
+// judged a sync. What stays failed: a message whose key change is stored
+// only above it (its author could not hold the key at its place; a fresh
+// device served the page adopts every key first and keeps it), whose key
+// change failed here, below which a group change that could decide its
+// author's membership failed, or that failed for anything else as well.
+// A key change pushed (Engine.Deliver) opens them as one synced does.
+// Group titles are encrypted under the group's conversation key before
+// they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's
 // encrypt(text, key) form that its documentation prescribes for group_name;
 // a title another client signed in plaintext is shown as it is. The

@@ -57,6 +57,10 @@ type failedKept struct {
 // conversation's allowance (or the engine's): it is not stored.
 var errFailedNotKept = errors.New("session: failed event past the allowance of kept failed events: not kept")
 
+// errCreateNotKept is storeEvent's answer for a group create its paired
+// key change does not bind yet (errCreateUnbound): it is not stored.
+var errCreateNotKept = errors.New("session: group create before its key change: not kept")
+
 // chargeFailed charges ev, when it failed, to cid's allowance and the
 // engine's, or returns errFailedNotKept when either has no room for it.
 func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {

@@ -47,6 +47,10 @@ type SyncResult struct {
 	// member adds, rejected or replayed creates) are in Anomalies.
 	Roster      RosterState
 	RosterSince string
+	// Reopened counts the messages stored failed, for want of their key,
+	// before this sync that it opened once served their key change (see
+	// Engine.Sync); they are not passed to fn again: History shows them.
+	Reopened int
 }
 
 // Sync fetches the conversation's new events from the server, verifies and
@@ -172,6 +176,10 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	// Re-judge above the late changes the pages stored (committed), also
 	// when the sync stopped early, and hand fn what was held for it.
 	if err := st.settleLate(ctx); err != nil {
+		return res, errors.Join(runErr, err)
+	}
+	// Open what was stored before the keys the committed pages brought.
+	if err := st.reopenAwaiting(ctx); err != nil {
 		return res, errors.Join(runErr, err)
 	}
 	if runErr != nil {
@@ -354,6 +362,9 @@ type syncState struct {
 	// transaction changed in this state (see restore).
 	queue []*event.Event
 	undo  []func()
+	// keyServed are the versions of the verified key changes this sync
+	// was served, for reopenAwaiting.
+	keyServed map[string]bool
 	// holdLate: late changes are recorded for re-judging, and the events
 	// stored meanwhile are held in queue until the walk (see holdIfLate);
 	// rightsTaken: the batch in progress stored a change that takes rights
@@ -585,6 +596,9 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 			pass.notKept = append(pass.notKept, ev.SequenceID)
 			continue
 		}
+		if errors.Is(err, errCreateNotKept) {
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
@@ -660,6 +674,14 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
 		title = &en.Group.Title
 	}
+	if errors.Is(ev.Err, errCreateUnbound) {
+		// A create read before its paired key change (a sync that ended
+		// between the two, or a pair withheld): stored failed, it would
+		// keep the roster from ever being established. Not stored, a
+		// later sync reads it again, with its pair, as Receive leaves it.
+		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		return nil, errCreateNotKept
+	}
 	// Indexed even when not kept: a failed group change is never passed
 	// over when a backfill is judged at its place (admittedBelow).
 	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
@@ -678,6 +700,9 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		return nil, err
 	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return nil, err
+	}
+	if err := awaitKey(ctx, tx, cid, ev); err != nil {
 		return nil, err
 	}
 	if err := e.settle(ctx, tx, cid, ev); err != nil {

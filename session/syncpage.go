@@ -42,6 +42,7 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	if err != nil {
 		return err
 	}
+	s.noteKeyServed(evs[:kcCount])
 	data := evs[kcCount:]
 	walk, keep := s.window(data, evs[:kcCount], ordered)
 	s.noteServed(evs[:kcCount])

@@ -3,6 +3,8 @@ package attacks
 import (
 	"fmt"
 
+	"github.com/xchat-go/xchat/session"
+
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -18,6 +20,7 @@ var redteam29Attacks = []attack{
 	{"backfill-old-title-below-later-title", attackBackfillOldTitle},
 	{"backfill-old-avatar-below-later-avatar", attackBackfillOldAvatar},
 	{"backfill-member-add-below-later-title", attackBackfillAddBelowTitle},
+	{"create-synced-before-its-key-change", attackCreateBeforeItsKeyChange},
 }
 
 // backfilledDetails is runBackfill of the change at seq (message id mid):
@@ -130,4 +133,48 @@ func memberAddOf(me *tevent.MessageEvent) *tevent.GroupMemberAddChange {
 		return nil
 	}
 	return d.GroupChangeEvent.GroupChange.GroupMemberAdd
+}
+
+// attackCreateBeforeItsKeyChange: bob's first sync ends between alice's
+// group create and its paired key change (the create alone was served:
+// an honest race with her client, or a server that chose the moment).
+// Stored failed as not bound to the group, the create kept the roster
+// from ever being established: every later group change failed as judged
+// before a roster, where a fresh device served the transcript keeps them.
+func attackCreateBeforeItsKeyChange(w *world) (string, error) {
+	h, err := bobAdminJoined(w)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	create := h.items[0].me
+	if create.GetDetail().GetGroupChangeEvent() == nil || create.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupCreate() == nil {
+		return "", errorf("setup: the first event is no group create")
+	}
+	first, err := pageOf(h, nil, func(seq string) bool { return seq == create.GetSequenceID() })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if fresh.conv == nil || fresh.conv.Roster != session.RosterConfirmed {
+		return "", errorf("setup: a fresh device served the transcript holds no confirmed roster")
+	}
+	o := hs.run(w.t, lateRounds(first, whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.conv.Roster != fresh.conv.Roster || !sameSet(o.conv.Members, fresh.conv.Members) || !sameSet(o.conv.Admins, fresh.conv.Admins):
+		return "", errorf("bob's roster (%s, members %v, admins %v) is not a fresh device's (%s, %v, %v): the create read before its key change never established it",
+			o.conv.Roster, o.conv.Members, o.conv.Admins, fresh.conv.Roster, fresh.conv.Members, fresh.conv.Admins)
+	case !o.verified[create.GetMessageID()]:
+		return "", errorf("the group's create, read again with its key change, is not kept verified")
+	}
+	return fmt.Sprintf("the create read before its key change was not kept; read again with it, the roster is a fresh device's (%d members, %d admins)", len(o.conv.Members), len(o.conv.Admins)), nil
 }

@@ -155,8 +155,8 @@ func (r *dmRun) excuse(want event.Entry, got []event.Entry) string {
 	switch {
 	case h.senders[want.MessageID] == "":
 		return "forgeries not compared" // the rule is about honest events (docs/late-judging.md)
-	case failedForKey(got):
-		return "stored before their key change (open: not decrypted again)"
+	case keyAwaited(got, r.out.hist) != "":
+		return keyAwaited(got, r.out.hist)
 	case r.listingSubstituted() && failedForSigner(got):
 		// The reference meets alice's real listing; bob's device pinned
 		// what the hostile listing gave (trust on first use, a withheld

@@ -224,16 +224,22 @@ var extKnownOpen = map[uint64]string{}
 // extNotFailedOpen are the extension's seeds whose "not failed"
 // violations (only those) are known open, as notFailedOpen.
 var extNotFailedOpen = map[uint64]string{
-	// Found by FuzzTranscriptMutationExt (corpus 21f77a61db6762e5) on
-	// 2026-12-07, not analysed yet: pushes before the first sync, pages of
-	// one event served out of order until the sync stops on a pagination
-	// stall (xchat.ErrServerResponse); alice's removal and admin add are
-	// stored failed as judged before a roster was established
-	// (xchat.ErrRosterUnknown), where a fresh device served the events
-	// this device stored, in order, keeps them. Failing safe (nothing
-	// accepted), but honest changes shown failed.
-	0x1000002af: "group changes judged before the roster after a stalled sync (not analysed)",
+	// Found by FuzzTranscriptMutationExt on 2026-12-07 (corpus
+	// 21f77a61db6762e5, 59b44a4359cfc4fa, a32a006c4adb04aa), analysed only in part: the
+	// server cuts the syncs short (a pagination stall or overlapping
+	// pages: xchat.ErrServerResponse) before the group's create is read,
+	// or read again after it was served before its key change; the group
+	// changes stored meanwhile fail as judged before a roster was
+	// established (xchat.ErrRosterUnknown) and stay failed, where a fresh
+	// device served the events in order keeps them. Fails safe (nothing
+	// accepted); honest changes shown failed.
+	0x1000002af: openBeforeRoster,
+	0x1000006f5: openBeforeRoster,
+	0xfffffc18:  openBeforeRoster, // a member's delete failed as by no member
 }
+
+// openBeforeRoster is the reason of extNotFailedOpen's entries.
+const openBeforeRoster = "group changes judged before the roster after syncs the server cut short"
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
 // histories (admins, titles, a device holding history, pushes mixed with

@@ -275,12 +275,12 @@ func (h *history) excuse(want event.Entry, got, hist []event.Entry, storedAt map
 		// forgery of mallory's a fresh device verifies because the server
 		// served it below her removal is one bob may fail.
 		return "forgeries not compared"
-	case failedForKey(got):
-		return "stored before their key change (open: not decrypted again)"
+	case keyAwaited(got, hist) != "":
+		return keyAwaited(got, hist)
 	case backfilledChangeAsStored(want, got, hist, storedAt):
 		return h11afOpen
-	case createBeforeItsKey(want, got):
-		return "creates failed before their paired key change (open: screen.go)"
+	case createBeforeItsKey(want, got, storedAt):
+		return "creates read before their paired key change and not served again with it"
 	case failedBeforeChangeBelow(got, hist, storedAt):
 		return "failed before a change below them arrived (failure is final)"
 	}

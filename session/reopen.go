@@ -1,0 +1,334 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/inbound"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// Opening a message stored before its key. The server may serve a genuine
+// message and withhold the key change that distributes its key until a
+// later sync: the message is stored failed, for want of its key version
+// (inbound.UnknownKeyError), where a fresh device served the transcript in
+// order decrypts it and keeps it verified. So such a message, and only
+// one that failed for nothing else, is listed when stored, by conversation
+// and key version (awaitKey, at most maxAwaitingKey a version); when a
+// sync is served a verified key change of that version, the messages
+// listed under it are judged again once its pages are stored
+// (Engine.reopenAwaiting), as a fresh device judges them at their place:
+// decrypted and their signature checked by the receive pipeline (signing
+// keys as pinned), the key's verified key change stored below the
+// message (keyHeldAt), its author a participant (one-to-one) or a member
+// at its place as the group changes stored below it say (admittedAt), no
+// verified event holding its message id elsewhere (replayOf), and the
+// checks of an event's authorship (gateAuthorship: edit targets, reply
+// previews). Only then does the verified entry replace the failed one,
+// with the effects a verified message has when stored (settle,
+// applyEffects). Whatever fails stays failed, as stored; the list is
+// dropped once judged. At most maxReopenPerSync messages are judged a
+// sync; versions past it keep their list for a sync that serves their
+// key change again. A push (Engine.Deliver) lists and opens as a sync
+// does: its key change opens what awaited it.
+
+// maxAwaitingKey bounds the messages listed under one key version; past
+// it a message stored before its key stays failed.
+const maxAwaitingKey = 256
+
+// maxReopenPerSync bounds the messages one sync judges again.
+const maxReopenPerSync = 512
+
+// awaitingKey lists the sequence ids of the messages of a conversation
+// stored failed for want of one key version, ascending.
+type awaitingKey struct {
+	Seqs []string `json:"seqs"`
+}
+
+func awaitingKeyKey(cid, version string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/awaiting-key/" + hex.EncodeToString(h[:]) + "/" + version
+}
+
+// loadAwaiting reads the list of cid's messages awaiting version.
+func loadAwaiting(ctx context.Context, v valueReader, cid, version string) (awaitingKey, error) {
+	var a awaitingKey
+	b, err := v.Value(ctx, awaitingKeyKey(cid, version))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return a, nil
+	case err != nil:
+		return a, fmt.Errorf("session: reading the messages awaiting a key: %w", err)
+	}
+	if json.Unmarshal(b, &a) != nil {
+		return awaitingKey{}, nil // not this engine's: nothing is opened
+	}
+	return a, nil
+}
+
+// awaitedVersion returns the key version ev failed for, when that is all
+// it failed for: a message stored failed by the pipeline for want of its
+// key (inbound.UnknownKeyError as its only error) in cid.
+func awaitedVersion(cid string, ev *event.Event) (string, bool) {
+	uk, ok := ev.Err.(*inbound.UnknownKeyError)
+	if !ok || ev.Kind != event.KindMessage || uk.ConversationID != cid || !decimal.Valid(uk.Version) || !decimal.ValidID(ev.SequenceID) {
+		return "", false
+	}
+	return uk.Version, true
+}
+
+// awaitKey lists ev, stored failed in cid, under the key version it failed
+// for (awaitedVersion); nothing else is listed.
+func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	version, ok := awaitedVersion(cid, ev)
+	if !ok {
+		return nil
+	}
+	a, err := loadAwaiting(ctx, tx, cid, version)
+	if err != nil {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
+	if held || len(a.Seqs) >= maxAwaitingKey {
+		return nil
+	}
+	a.Seqs = slices.Insert(a.Seqs, i, ev.SequenceID)
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("session: encoding the messages awaiting a key: %w", err)
+	}
+	return tx.SetValue(ctx, awaitingKeyKey(cid, version), b)
+}
+
+// noteKeyServed records the versions of the verified key changes among
+// kcs for reopenAwaiting.
+func (s *syncState) noteKeyServed(kcs []*event.Event) {
+	for _, ev := range kcs {
+		kc := ev.KeyChange
+		if kc == nil || kc.Key == nil || !ev.Verified || ev.Err != nil || kc.DecryptOnly == event.DecryptOnlyUnverified || !decimal.Valid(kc.Version) {
+			continue
+		}
+		if s.keyServed == nil {
+			s.keyServed = map[string]bool{}
+		}
+		s.keyServed[kc.Version] = true
+	}
+}
+
+// reopenAwaiting judges again the messages awaiting the key versions this
+// sync was served verified key changes of (see the top of this file),
+// counting those it opened in the result.
+func (s *syncState) reopenAwaiting(ctx context.Context) error {
+	if len(s.keyServed) == 0 {
+		return nil
+	}
+	versions := make([]string, 0, len(s.keyServed))
+	for v := range s.keyServed {
+		versions = append(versions, v)
+	}
+	slices.SortFunc(versions, decimal.Compare)
+	budget := maxReopenPerSync
+	for _, v := range versions {
+		n, opened, err := s.e.reopenVersion(ctx, s.cid, v, budget)
+		if err != nil {
+			return err
+		}
+		s.res.Reopened += opened
+		budget -= n
+		if budget <= 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// awaited is a message listed as awaiting its key, as stored.
+type awaited struct {
+	seq string
+	raw []byte
+}
+
+// reopenVersion judges again, at most budget of them, the messages of cid
+// awaiting key version (its list is dropped once judged) and returns how
+// many it judged and how many of them it opened.
+func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget int) (judged, opened int, err error) {
+	var listed []awaited
+	err = e.store.View(ctx, func(tx keystore.Tx) error {
+		a, err := loadAwaiting(ctx, tx, cid, version)
+		if err != nil || len(a.Seqs) == 0 || len(a.Seqs) > budget {
+			return err
+		}
+		want := (&inbound.UnknownKeyError{ConversationID: cid, Version: version}).Error()
+		for _, seq := range a.Seqs {
+			old, err := eventAt(ctx, tx, cid, seq)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				continue
+			}
+			old.Body.Zero()
+			if !old.Verified && old.Error == want && old.Type == event.TypeMessage {
+				listed = append(listed, awaited{seq: seq, raw: old.Raw})
+			}
+		}
+		if len(listed) == 0 {
+			listed = []awaited{} // judged: the list goes
+		}
+		return nil
+	})
+	if err != nil || listed == nil {
+		return 0, 0, err
+	}
+	evs, err := e.decryptAwaited(ctx, cid, listed)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer dropEvents(evs)
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		opened = 0
+		for i, ev := range evs {
+			ok, err := e.reopenOne(ctx, tx, cid, version, listed[i], ev)
+			if err != nil {
+				return err
+			}
+			if ok {
+				opened++
+			}
+		}
+		return tx.SetValue(ctx, awaitingKeyKey(cid, version), nil)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return len(listed), opened, nil
+}
+
+// decryptAwaited runs the listed messages through the receive pipeline
+// with the store's keys as committed.
+func (e *Engine) decryptAwaited(ctx context.Context, cid string, listed []awaited) ([]*event.Event, error) {
+	keys, err := e.keysFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer keys.zero()
+	raws := make([][]byte, len(listed))
+	for i := range listed {
+		raws[i] = listed[i].raw
+	}
+	opts := &inbound.Options{ConversationID: cid, Workers: e.cfg.workers}
+	evs := make([]*event.Event, 0, len(raws))
+	for ev, err := range inbound.DecryptBatch(ctx, keys, inbound.FromBytes(raws), opts) {
+		if err != nil {
+			dropEvents(evs)
+			return nil, fmt.Errorf("session: decrypting messages awaiting a key: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) != len(listed) {
+		dropEvents(evs)
+		return nil, fmt.Errorf("session: decrypting messages awaiting a key: %d events for %d", len(evs), len(listed))
+	}
+	return evs, nil
+}
+
+// reopenOne replaces the failed entry of a listed message with the
+// verified ev when ev stands at its place (reopenStands) and the store
+// still holds the failed entry as listed; opened says it did.
+func (e *Engine) reopenOne(ctx context.Context, tx keystore.Tx, cid, version string, l awaited, ev *event.Event) (opened bool, err error) {
+	if !ev.Verified || ev.Err != nil || ev.Kind != event.KindMessage || ev.Message == nil ||
+		ev.Message.KeyVersion != version || ev.SequenceID != l.seq || ev.ConversationID != cid {
+		return false, nil
+	}
+	old, err := eventAt(ctx, tx, cid, l.seq)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	if old.Verified || !slices.Equal(old.Raw, l.raw) {
+		return false, nil
+	}
+	if ok, err := e.reopenStands(ctx, tx, cid, ev); err != nil || !ok {
+		return false, err
+	}
+	en := ev.Entry()
+	if !validMessageID(en.MessageID) {
+		en.MessageID = ""
+	}
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return false, err
+	}
+	if err := e.settle(ctx, tx, cid, ev); err != nil {
+		return false, err
+	}
+	return true, e.applyEffects(ctx, tx, cid, ev)
+}
+
+// reopenStands reports whether the decrypted, verified message ev stands
+// at its place: its key distributed below it by a verified key change,
+// its author a participant or member there, its message id no replay,
+// and the authorship checks passed (each a rejection of ev otherwise).
+func (e *Engine) reopenStands(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (bool, error) {
+	screenEnvelope(ev)
+	if ev.Err != nil {
+		return false, nil
+	}
+	if held, err := keyHeldAt(ctx, tx, cid, ev.Message.KeyVersion, ev.SequenceID); err != nil || !held {
+		return false, err
+	}
+	if IsGroup(cid) {
+		if at, err := admittedAt(ctx, tx, cid, ev); err != nil || !at {
+			return false, err
+		}
+	} else if _, err := peerOf(cid, ev.SenderID); err != nil {
+		return false, nil
+	}
+	if err := gateReplay(ctx, tx, cid, ev); err != nil || ev.Err != nil {
+		return false, err
+	}
+	if err := e.gateAuthorship(ctx, tx, cid, ev); err != nil || ev.Err != nil || !ev.Verified {
+		return false, err
+	}
+	return true, nil
+}
+
+// admittedAt reports whether ev's author was a member of group cid at
+// ev's place, as the group changes stored below it say read down from it
+// (admittedBelow), with the roster held and its tombstones (an author
+// removed while no member is out for good) and a complete change index;
+// false when it cannot tell. While no roster is held, or none was at its
+// place (no group change stored below it), every author is admitted, as
+// the roster step admits them.
+func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (bool, error) {
+	r, err := loadRoster(ctx, tx, cid)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case r.Base == "":
+		// No roster held: the roster step admits every author (as it
+		// did when the message was stored, and as it does for a fresh
+		// device served the same events).
+		return true, nil
+	case slices.Contains(r.Removed, ev.SenderID):
+		return false, nil
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return false, err
+	}
+	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
+	if below == 0 {
+		// No group change stored below it: at its place no roster was
+		// held, and the roster step admits every author there.
+		return true, nil
+	}
+	return admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
+}
