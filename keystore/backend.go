@@ -80,10 +80,10 @@ func (s *Sealer) Seal(bucket [][]byte, key, plaintext []byte) ([]byte, error) {
 	return seal(s.aead, s.rand, plaintext, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...))
 }
 
-// sealAppended is Seal of the plaintext appendPT appends (about n bytes),
-// sealed where it is written (see sealAppended).
-func (s *Sealer) sealAppended(bucket [][]byte, key []byte, n int, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
-	return sealAppended(s.aead, s.rand, recordAAD(append(bucket[:len(bucket):len(bucket)], key)...), n, appendPT)
+// sealInto is sealAppended into room (see sealInto) with aad, the
+// record's recordAAD, made by the caller.
+func (s *Sealer) sealInto(aad, room []byte, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
+	return sealInto(s.aead, s.rand, aad, room, appendPT)
 }
 
 // Open authenticates and decrypts the sealed value of the record at

@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // checkedTx is the one Tx both implementations (Memory's memTx and the
@@ -19,6 +20,10 @@ type checkedTx struct {
 	writable bool
 	done     bool // the transaction has ended (set by Memory when fn returns)
 	st       txStorage
+	// prepped holds PutEvents' validated events while they are stored (no
+	// txStorage keeps the slice), cleared after each call: a sync stores
+	// its events one PutEvents each.
+	prepped []StoredEvent
 }
 
 // txStorage keeps and finds the records of one transaction. checkedTx calls
@@ -239,16 +244,18 @@ func (t *checkedTx) PutEvents(ctx context.Context, conversationID string, events
 	if err := t.guard(ctx, true, checkID("conversation id", conversationID)); err != nil {
 		return err
 	}
-	prepped := make([]StoredEvent, len(events))
+	if len(events) == 0 {
+		return nil
+	}
+	prepped := slices.Grow(t.prepped[:0], len(events))[:len(events)]
+	defer clear(prepped)
 	for i, e := range events {
 		var err error
 		if prepped[i], err = checkEvent(e); err != nil {
 			return err
 		}
 	}
-	if len(prepped) == 0 {
-		return nil
-	}
+	t.prepped = prepped
 	return t.st.putEvents(conversationID, prepped)
 }
 

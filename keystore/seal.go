@@ -28,10 +28,24 @@ func recordAAD(path ...[]byte) []byte {
 	aad := make([]byte, 0, n)
 	aad = append(aad, aadPrefix...)
 	for _, p := range path {
-		aad = binary.AppendUvarint(aad, uint64(len(p)))
-		aad = append(aad, p...)
+		aad = appendAADElem(aad, p)
 	}
 	return aad
+}
+
+// appendRecordAAD appends recordAAD(bucket..., key) to dst.
+func appendRecordAAD(dst []byte, bucket [][]byte, key []byte) []byte {
+	dst = append(dst, aadPrefix...)
+	for _, p := range bucket {
+		dst = appendAADElem(dst, p)
+	}
+	return appendAADElem(dst, key)
+}
+
+// appendAADElem appends one length-prefixed element of a record's AAD.
+func appendAADElem(dst, p []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(p)))
+	return append(dst, p...)
 }
 
 // seal encrypts plaintext as version ‖ nonce ‖ ciphertext.
@@ -49,21 +63,42 @@ func seal(aead cipher.AEAD, rand io.Reader, plaintext, aad []byte) ([]byte, erro
 // plaintext is encrypted where it was written, so no copy of it is left.
 // A plaintext that outgrew the room made for it is cleared once sealed.
 func sealAppended(aead cipher.AEAD, rand io.Reader, aad []byte, n int, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
+	return sealInto(aead, rand, aad, make([]byte, 0, sealedSize(n)), appendPT)
+}
+
+// sealedSize is the size of a sealed value of a plaintext of n bytes.
+func sealedSize(n int) int { return sealedOverhead + n }
+
+// sealInto is sealAppended sealing into room, an empty slice whose
+// capacity is the room made for the sealed value (sealedSize of the
+// plaintext's expected size): the sealed value is room's array when it
+// fits. A plaintext that outgrew room is cleared from wherever it was
+// written but the sealed value; so is room, when the value does not start
+// there, and on an error.
+func sealInto(aead cipher.AEAD, rand io.Reader, aad, room []byte, appendPT func([]byte) ([]byte, error)) ([]byte, error) {
 	const head = 1 + chacha20poly1305.NonceSizeX
-	buf := make([]byte, head, head+n+chacha20poly1305.Overhead)
-	buf, err := appendPT(buf)
+	room = room[:0]
+	if cap(room) < head {
+		room = make([]byte, 0, head)
+	}
+	buf, err := appendPT(room[:head])
 	if err != nil {
 		clear(buf)
+		clear(room[:cap(room)])
 		return nil, err
 	}
 	buf[0] = sealVersion
 	if _, err := io.ReadFull(rand, buf[1:head]); err != nil {
 		clear(buf)
+		clear(room[:cap(room)])
 		return nil, fmt.Errorf("keystore: reading nonce: %w", err)
 	}
 	out := aead.Seal(buf[:head], buf[1:head], buf[head:], aad)
 	if &out[0] != &buf[0] {
 		clear(buf) // Seal needed a larger buffer: buf still holds the plaintext
+	}
+	if &out[0] != &room[:1][0] {
+		clear(room[:cap(room)]) // appendPT outgrew room, leaving part of the plaintext there
 	}
 	return out, nil
 }

@@ -25,6 +25,56 @@ type sealedTx struct {
 	ownState   map[string]*indexState
 	deferState bool
 	dirtyState map[string]bool
+
+	// records is the chunk the event records' keys and sealed values of
+	// this transaction are carved from (see room), one allocation for
+	// many records instead of one each: the backend keeps what it is
+	// given until the commit (bbolt does), so a carved record is never
+	// written over, and the chunks go with the transaction. chunk is the
+	// size of the last chunk made.
+	records []byte
+	chunk   int
+	// aad is the buffer the event records' AAD is made in, and evPath
+	// the events bucket of evConv: neither is kept by the backend.
+	aad    []byte
+	evConv string
+	evPath [][]byte
+}
+
+// maxRecordsChunk bounds the chunks event records are carved from. The
+// first chunk of a transaction is the size of its first record (a
+// transaction storing one event allocates what it did with no chunk),
+// each next one twice the last, up to maxRecordsChunk.
+const maxRecordsChunk = 64 << 10
+
+// room returns n bytes of the current chunk (a new one when it has less),
+// as an empty slice of capacity n; keep marks what was written there used.
+func (t *sealedTx) room(n int) []byte {
+	if cap(t.records)-len(t.records) < n {
+		t.chunk = min(max(2*t.chunk, n), max(maxRecordsChunk, n))
+		t.records = make([]byte, 0, t.chunk)
+	}
+	l := len(t.records)
+	return t.records[l : l : l+n]
+}
+
+// keep returns b, written into room (the last room returned), capped at
+// its length, and marks its bytes of the chunk used; b elsewhere (room was
+// too small) is returned as it is and room's bytes stay free.
+func (t *sealedTx) keep(room, b []byte) []byte {
+	if len(b) == 0 || cap(room) == 0 || &b[0] != &room[:1][0] {
+		return b
+	}
+	t.records = t.records[:len(t.records)+len(b)]
+	return b[:len(b):len(b)]
+}
+
+// eventsPath returns the bucket path of a conversation's events.
+func (t *sealedTx) eventsPath(conversationID string) [][]byte {
+	if t.evPath == nil || t.evConv != conversationID {
+		t.evConv, t.evPath = conversationID, path(bucketEvents, []byte(conversationID))
+	}
+	return t.evPath
 }
 
 // put seals the JSON encoding of v under key in the bucket at path.
@@ -283,22 +333,26 @@ func msgIndexKey(messageID, seq string) []byte {
 
 // putEvents seals each event's record as it is encoded (see
 // sealAppended): no plaintext copy of its body is left, and the events
-// (the caller's) are only read.
+// (the caller's) are only read. Keys and records are carved from the
+// transaction's chunks (see room).
 func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error {
-	p := path(bucketEvents, []byte(conversationID))
+	p := t.eventsPath(conversationID)
 	var index [][]byte
 	for i := range events {
 		e := &events[i]
 		r := eventRecord{MessageID: e.MessageID, SenderID: e.SenderID, Type: e.Type, Body: e.Body,
 			Verified: e.Verified, Error: e.Error, Raw: e.Raw, CreatedAt: e.CreatedAt}
-		key := versionKey(e.SequenceID)
-		sealed, err := t.s.sealAppended(p, key, eventRecordSize(&r), func(b []byte) ([]byte, error) {
+		keyRoom := t.room(1 + len(e.SequenceID))
+		key := t.keep(keyRoom, appendVersionKey(keyRoom, e.SequenceID))
+		t.aad = appendRecordAAD(t.aad[:0], p, key)
+		room := t.room(sealedSize(eventRecordSize(&r)))
+		sealed, err := t.s.sealInto(t.aad, room, func(b []byte) ([]byte, error) {
 			return appendEventRecord(b, &r)
 		})
 		if err != nil {
 			return err
 		}
-		if err := t.r.Put(p, key, sealed); err != nil {
+		if err := t.r.Put(p, key, t.keep(room, sealed)); err != nil {
 			return err
 		}
 		if e.MessageID != "" {

@@ -28,10 +28,12 @@ func CompareVersions(a, b string) (int, error) {
 // versionKey encodes a canonical decimal as a bbolt key whose byte order is
 // the numeric order: one length byte followed by the digits.
 func versionKey(v string) []byte {
-	k := make([]byte, 1+len(v))
-	k[0] = byte(len(v))
-	copy(k[1:], v)
-	return k
+	return appendVersionKey(make([]byte, 0, 1+len(v)), v)
+}
+
+// appendVersionKey appends versionKey(v) to dst.
+func appendVersionKey(dst []byte, v string) []byte {
+	return append(append(dst, byte(len(v))), v...)
 }
 
 // parseVersionKey reverses versionKey, strictly.
