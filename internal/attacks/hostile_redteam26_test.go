@@ -279,20 +279,10 @@ func attackBackfillRemovalReplayed(w *world) (string, error) {
 	rv := h.top()
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
-	re := *rm
-	seq := prevSeq(rv, 5)
-	re.SequenceID = &seq
-	openChain(h, seq)
-	withheld, err := pageWith(h, nil, "")
+	o, seq, err := replayedBelow(w, h, rm, rv)
 	if err != nil {
 		return "", err
 	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{&re}, "")
-	if err != nil {
-		return "", err
-	}
-	hs := startHarness(w.t, h)
-	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -472,20 +462,10 @@ func attackBackfillAddReplayed(w *world) (string, error) {
 	rv := h.top()
 	h.say(h.alice, "alice after the revocation")
 	h.seal()
-	re := *add
-	seq := prevSeq(rv, 5)
-	re.SequenceID = &seq
-	openChain(h, seq)
-	withheld, err := pageWith(h, nil, "")
+	o, seq, err := replayedBelow(w, h, add, rv)
 	if err != nil {
 		return "", err
 	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{&re}, "")
-	if err != nil {
-		return "", err
-	}
-	hs := startHarness(w.t, h)
-	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
@@ -654,4 +634,24 @@ func TestBackfilledAdminAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(out)
+}
+
+// replayedBelow serves bob h (the chain left open just below rv) and then
+// h with a copy of me placed there, and returns his outcome and the copy's
+// sequence id: a replay of a stored change, backfilled.
+func replayedBelow(w *world, h *history, me *tevent.MessageEvent, rv string) (*runOutcome, string, error) {
+	re := *me
+	seq := prevSeq(rv, 5)
+	re.SequenceID = &seq
+	openChain(h, seq)
+	withheld, err := pageWith(h, nil, "")
+	if err != nil {
+		return nil, "", err
+	}
+	whole, err := pageWith(h, []*tevent.MessageEvent{&re}, "")
+	if err != nil {
+		return nil, "", err
+	}
+	hs := startHarness(w.t, h)
+	return hs.run(w.t, lateRounds(withheld, whole)), seq, nil
 }
