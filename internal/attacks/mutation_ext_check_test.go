@@ -225,7 +225,7 @@ var extKnownOpen = map[uint64]string{}
 // violations (only those) are known open, as notFailedOpen.
 var extNotFailedOpen = map[uint64]string{
 	// Found by FuzzTranscriptMutationExt on 2026-12-07 (corpus
-	// 21f77a61db6762e5, 59b44a4359cfc4fa, a32a006c4adb04aa), analysed only in part: the
+	// 21f77a61db6762e5, 59b44a4359cfc4fa, a32a006c4adb04aa, 529388c09f55ad2e), analysed only in part: the
 	// server cuts the syncs short (a pagination stall or overlapping
 	// pages: xchat.ErrServerResponse) before the group's create is read,
 	// or read again after it was served before its key change; the group
@@ -236,6 +236,7 @@ var extNotFailedOpen = map[uint64]string{
 	0x1000002af: openBeforeRoster,
 	0x1000006f5: openBeforeRoster,
 	0xfffffc18:  openBeforeRoster, // a member's delete failed as by no member
+	0x1000007e2: openBeforeRoster,
 }
 
 // openBeforeRoster is the reason of extNotFailedOpen's entries.
