@@ -244,17 +244,10 @@ func attackBackfillRemovalClosedChain(w *world) (string, error) {
 // removal, below alice's next message (the chain left open there), and
 // serves after bob stored both: at its place carol was no member.
 func attackBackfillRemovalRemovedAdmin(w *world) (string, error) {
-	h, err := carolAdmin(w)
+	h, e, err := removedCarol(w)
 	if err != nil {
 		return "", err
 	}
-	h.push(h.alice.removal(h.env(), h.carol.id))
-	h.say(h.alice, "alice after carol's removal")
-	top := h.top()
-	h.say(h.alice, "alice again")
-	h.seal()
-	e := h.env()
-	e.SequenceID = prevSeq(top, 5)
 	forged, err := h.carol.removal(e, h.mallory.id)
 	if err != nil {
 		return "", err
@@ -428,17 +421,10 @@ func attackBackfillAddLaterKey(w *world) (string, error) {
 // signs an add of dave that the server places above her removal, below
 // alice's next message (the chain left open there).
 func attackBackfillAddRemovedAdmin(w *world) (string, error) {
-	h, err := carolAdmin(w)
+	h, e, err := removedCarol(w)
 	if err != nil {
 		return "", err
 	}
-	h.push(h.alice.removal(h.env(), h.carol.id))
-	h.say(h.alice, "alice after carol's removal")
-	top := h.top()
-	h.say(h.alice, "alice again")
-	h.seal()
-	e := h.env()
-	e.SequenceID = prevSeq(top, 5)
 	forged, err := h.carol.memberAdd(e, h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.mallory.id}, []string{h.alice.id, h.carol.id})
 	if err != nil {
 		return "", err
@@ -654,4 +640,23 @@ func replayedBelow(w *world, h *history, me *tevent.MessageEvent, rv string) (*r
 	}
 	hs := startHarness(w.t, h)
 	return hs.run(w.t, lateRounds(withheld, whole)), seq, nil
+}
+
+// removedCarol is carolAdmin with alice's removal of carol and two
+// messages of alice above it, sealed; it returns an envelope placed just
+// below the second message (the chain left open there), above carol's
+// removal.
+func removedCarol(w *world) (*history, hostile.Envelope, error) {
+	h, err := carolAdmin(w)
+	if err != nil {
+		return nil, hostile.Envelope{}, err
+	}
+	h.push(h.alice.removal(h.env(), h.carol.id))
+	h.say(h.alice, "alice after carol's removal")
+	top := h.top()
+	h.say(h.alice, "alice again")
+	h.seal()
+	e := h.env()
+	e.SequenceID = prevSeq(top, 5)
+	return h, e, nil
 }
