@@ -3,6 +3,7 @@ package attacks
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/xchat-go/xchat"
@@ -146,18 +147,11 @@ func openChain(h *history, seq string) {
 // transcript in order.
 func backfillForgery(w *world, h *history, extra []*tevent.MessageEvent, forged *tevent.MessageEvent, want error) (string, error) {
 	openChain(h, forged.GetSequenceID())
-	withheld, err := pageWith(h, extra, "")
+	fresh, o, err := backfilledForgery(w, h, extra, forged)
 	if err != nil {
 		return "", err
 	}
-	whole, err := pageWith(h, append(extra, forged), "")
-	if err != nil {
-		return "", err
-	}
-	hs := startHarness(w.t, h)
 	mid := forged.GetMessageID()
-	fresh := hs.run(w.t, oneRound(whole))
-	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case len(o.violations) > 0:
 		return "", errorf("backfill: %v", o.violations)
@@ -169,6 +163,22 @@ func backfillForgery(w *world, h *history, extra []*tevent.MessageEvent, forged 
 		return "", errorf("backfilled forgery failed with %v, want %v", o.failed[mid], want)
 	}
 	return fmt.Sprintf("backfilled forgery failed: %v (fresh device: %v, verified %v)", o.failed[mid], fresh.failed[mid], fresh.verified[mid]), nil
+}
+
+// backfilledForgery serves h and extra to a fresh device with forged, in
+// order, and to bob first without forged and then with it (a backfill),
+// and returns both outcomes.
+func backfilledForgery(w *world, h *history, extra []*tevent.MessageEvent, forged *tevent.MessageEvent) (fresh, late *runOutcome, err error) {
+	withheld, err := pageWith(h, extra, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	whole, err := pageWith(h, append(slices.Clip(extra), forged), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := startHarness(w.t, h)
+	return hs.run(w.t, oneRound(whole)), hs.run(w.t, lateRounds(withheld, whole)), nil
 }
 
 // belowRemoval is an envelope placed delta below h's removal.

@@ -173,18 +173,11 @@ func backfillChangeForgery(w *world, h *history, forged *tevent.MessageEvent, op
 	if open {
 		openChain(h, forged.GetSequenceID())
 	}
-	withheld, err := pageWith(h, nil, "")
+	fresh, o, err := backfilledForgery(w, h, nil, forged)
 	if err != nil {
 		return "", err
 	}
-	whole, err := pageWith(h, []*tevent.MessageEvent{forged}, "")
-	if err != nil {
-		return "", err
-	}
-	hs := startHarness(w.t, h)
 	mid := forged.GetMessageID()
-	fresh := hs.run(w.t, oneRound(whole))
-	o := hs.run(w.t, lateRounds(withheld, whole))
 	switch {
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
