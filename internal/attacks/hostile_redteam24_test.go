@@ -56,14 +56,9 @@ func attackPushedFailedEventsFillTheStore(w *world) (string, error) {
 	if r := bob.sync(cid); r.err != nil {
 		return "", r.err
 	}
-	var model *tevent.MessageEvent
-	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
-		if me.GetMessageID() == sent[1].MessageID {
-			model = me
-		}
-	}
-	if model == nil {
-		return "", errorf("message not on the server")
+	model, err := serverEvent(w, bob, cid, sent[1].MessageID)
+	if err != nil {
+		return "", err
 	}
 	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
 	if err != nil {
@@ -163,14 +158,9 @@ func pushIntoInvented(w *world, n int, opts ...session.Option) (bob *user, cid s
 	if r := bob.sync(cid); r.err != nil {
 		return nil, "", r.err
 	}
-	var model *tevent.MessageEvent
-	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
-		if me.GetMessageID() == sent[0].MessageID {
-			model = me
-		}
-	}
-	if model == nil {
-		return nil, "", errorf("message not on the server")
+	model, err := serverEvent(w, bob, cid, sent[0].MessageID)
+	if err != nil {
+		return nil, "", err
 	}
 	for i := range n {
 		fake, err := session.CanonicalID(fmt.Sprintf("%s:%d", bob.id, 7_000_000_000+i), bob.id)
@@ -356,4 +346,19 @@ func attackStreamProblemFlood(w *world) (string, error) {
 		return "", errorf("one stream line made the client hold %d problems, its error text %d bytes", held, textLen)
 	}
 	return fmt.Sprintf("problem line of %d bytes: %d lines skipped, %d problems held, error text %d bytes", len(line), skipped, held, textLen), nil
+}
+
+// serverEvent returns the event with message id mid of conversation cid
+// as the server holds it, read as u.
+func serverEvent(w *world, u *user, cid, mid string) (*tevent.MessageEvent, error) {
+	var model *tevent.MessageEvent
+	for _, me := range w.serverEvents(u, api.ConversationPathID(cid)) {
+		if me.GetMessageID() == mid {
+			model = me
+		}
+	}
+	if model == nil {
+		return nil, errorf("message not on the server")
+	}
+	return model, nil
 }

@@ -50,14 +50,9 @@ func attackPushedFailedEventsRenewedByReplays(w *world) (string, error) {
 	if r := bob.sync(cid); r.err != nil {
 		return "", r.err
 	}
-	var model *tevent.MessageEvent
-	for _, me := range w.serverEvents(bob, api.ConversationPathID(cid)) {
-		if me.GetMessageID() == sent[0].MessageID {
-			model = me
-		}
-	}
-	if model == nil {
-		return "", errorf("message not on the server")
+	model, err := serverEvent(w, bob, cid, sent[0].MessageID)
+	if err != nil {
+		return "", err
 	}
 	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
 	if err != nil {
