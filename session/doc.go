@@ -144,7 +144,9 @@
 // key to the enlarged roster.
 //
 // A group's roster follows signed group changes only, in transcript order
-// (a sync of several pages reads them oldest first): the group's create,
+// (a sync of several pages reads them oldest first, and stores none of
+// them when the server cuts its fetch short: the next sync reads them
+// with what lies below): the group's create,
 // bound to the group by the key change made with it (the create itself does
 // not sign the conversation id; a create read before that key change is
 // handed over with a warning and not stored, so a later sync reads the two

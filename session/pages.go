@@ -156,8 +156,8 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 				f.err = pagingFault(resp.Meta.NextToken, tokens, sp.lo == lo && sp.hi == hi, &idle, pages)
 			}
 			if !f.last && f.err == nil && fetchedBytes > s.e.cfg.maxSyncBytes {
-				f.err = fmt.Errorf("%w: the %d pages fetched hold %d bytes of events (at most %d a sync, see WithMaxSyncBytes); the older events are not fetched",
-					xchat.ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)
+				f.err = syncBound{fmt.Errorf("%w: the %d pages fetched hold %d bytes of events (at most %d a sync, see WithMaxSyncBytes); the older events are not fetched",
+					xchat.ErrServerResponse, pages, fetchedBytes, s.e.cfg.maxSyncBytes)}
 			}
 			if !send(f) || f.last || f.err != nil {
 				return
@@ -171,8 +171,10 @@ func (s *syncState) fetchPages(ctx context.Context, srv Server) <-chan fetched {
 // run fetches the conversation's new pages and processes them: directly
 // when the first page is the last, otherwise staged and oldest first.
 // Pagination that keeps claiming more events without bringing any stops
-// the sync with xchat.ErrServerResponse (the pages fetched so far are still
-// processed).
+// the sync with xchat.ErrServerResponse. A fetch cut short leaves the
+// pages fetched above a stretch of transcript not read (see cutShort):
+// in a group nothing of them is processed, as when the pages overlap; in
+// a one-to-one conversation they are.
 func (s *syncState) run(ctx context.Context, srv Server) error {
 	if err := s.clearStaged(ctx); err != nil {
 		return err
@@ -195,7 +197,37 @@ func (s *syncState) run(ctx context.Context, srv Server) error {
 	defer func() { _ = sp.close(ctx) }()
 	staged, ferr := s.stageAll(ctx, sp, first, pages)
 	stop()
+	if s.cutShort(ferr) {
+		return ferr
+	}
 	return errors.Join(ferr, s.processStaged(ctx, sp, staged))
+}
+
+// syncBound is a fetch stopped by the bounds of a sync (WithMaxSyncBytes,
+// maxSyncPages) rather than by a fault of the answers.
+type syncBound struct{ error }
+
+// Unwrap returns the error the bound stopped the fetch with.
+func (b syncBound) Unwrap() error { return b.error }
+
+// cutShort reports whether the pages of a group's sync whose fetch ended
+// with err must not be processed. The X API lists newest first, so a fetch
+// that ends before its last page (a pagination stall, a repeated or
+// oversized token, a failed request, the context's end) leaves its pages
+// above events not read: the group changes there decide the roster those
+// pages are judged by, so read without them the pages' group changes fail
+// (xchat.ErrRosterUnknown, or against a roster they changed), and a failure
+// is final: once stored, and the sync position above them, a later sync
+// reads only what is newer, and what the server serves below them later
+// judges nothing above again. Processing nothing leaves the sync position
+// where it was: the next sync fetches the same pages and the rest with
+// them, in order. A fetch the sync's own bounds stopped (syncBound) is
+// processed as far as it went, its pages' changes judged as the stretch of
+// group history read allows (see WithMaxSyncBytes): a history that large
+// could otherwise never be synced.
+func (s *syncState) cutShort(err error) bool {
+	var bound syncBound
+	return err != nil && IsGroup(s.cid) && !errors.As(err, &bound)
 }
 
 // stageAll stages the fetched pages, first and those pages brings, as they
@@ -289,7 +321,7 @@ func pagingFault(next string, tokens map[string]bool, stalled bool, idle *int, p
 		return fmt.Errorf("%w: %d pages in a row brought nothing new but the server claims more", xchat.ErrServerResponse, *idle)
 	}
 	if pages >= maxSyncPages {
-		return fmt.Errorf("%w: server still claims more after %d pages", xchat.ErrServerResponse, pages)
+		return syncBound{fmt.Errorf("%w: server still claims more after %d pages", xchat.ErrServerResponse, pages)}
 	}
 	tokens[next] = true
 	return nil

@@ -100,6 +100,11 @@ type SyncResult struct {
 // none of them takes effect. Pagination that keeps claiming more events
 // without bringing any (see maxIdlePages), or a page beyond the page
 // bounds (see maxPageEvents), stops the sync with xchat.ErrServerResponse.
+// A group's sync whose fetch ends before its last page (such a stall, a
+// failed request) stores none of its pages: they lie above events not
+// read, which decide the roster they are judged by; the next sync fetches
+// them again with the rest. Only a fetch stopped by WithMaxSyncBytes is
+// stored as far as it went.
 func (e *Engine) Sync(ctx context.Context, id string, fn func(*event.Event) error) (*SyncResult, error) {
 	if fn != nil {
 		return e.syncEach(ctx, id, fn)
