@@ -278,14 +278,16 @@
 // for a removed member's later message under a key she held can place it
 // below her removal for a fresh device too: the protocol limit above.
 // A key is usable only once its key change is stored as served, at
-// its sequence id. A message stored failed for want of its key version
+// its sequence id. A message (a reaction or an edit too: all are sealed
+// alike) stored failed for want of its key version
 // alone (the server served it and withheld its key change) is opened
 // when a sync is served a verified key change of that version
 // (SyncResult.Reopened; reopen.go): decrypted and its signature checked
 // again, it stands when that key change is stored verified below it, its
 // author is a participant (one-to-one) or, read at its place as a
 // backfill is, a member (a group with no group change stored below it,
-// or no roster held, admits every author, as the roster step does), its
+// or no roster held, admits every author, as the roster step does, even
+// one a removal read later names while no member), its
 // message id is no replay, and the authorship checks pass; the verified
 // entry then replaces the failed one, with a stored message's effects
 // (pending edits and deletes, the edit index, reply previews). At most

@@ -1,0 +1,302 @@
+package attacks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/thriftgen/product"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Attacks on reactions and edits stored before their key (see
+// hostile_redteam30_test.go for messages): the server serves a genuine
+// reaction or edit sealed under a key whose verified key change it
+// withholds until a later sync. Both are message creates: until they are
+// decrypted nothing tells them from a message, and they are stored failed
+// for want of their key alone. When the key arrives they must open as a
+// fresh device served the transcript in order keeps them (an edit then
+// being its target's latest text, as a reply quotes it); a tampered one,
+// one by a removed member, or one below its key change must not.
+
+var reopen2Attacks = []attack{
+	{"reaction-and-edit-under-late-key-stay-failed", attackLateReactionEdit},
+	{"reaction-below-create-under-late-key-stays-failed", attackLateReactionBelowCreate},
+	{"tampered-reaction-under-late-key-opens-nothing", attackTamperedReactionLate},
+	{"removed-member-reaction-under-late-key-opens-nothing", attackRemovedReactionLate},
+	{"reaction-below-its-key-change-opens-nothing", attackReactionBelowItsKey},
+}
+
+// reactionEvent returns f's reaction with emoji to target under key
+// (version).
+func reactionEvent(f *hostile.Forger, env hostile.Envelope, version string, key *crypto.ConversationKey, target, emoji string) (*tevent.MessageEvent, error) {
+	return f.Message(env, version, key, &product.MessageEntryHolder{Contents: &product.MessageEntryContents{
+		ReactionAdd: &product.MessageReactionAdd{MessageSequenceID: &target, Emoji: &emoji}}})
+}
+
+// lateReactionScene is alice's group, synced by bob, in which carol
+// writes under the group's first key, then alice rotates the key and,
+// under the new one, reacts to carol's message and carol edits it. It
+// returns the history (not sealed), the sequence id of carol's message,
+// the rotation and the two events.
+func lateReactionScene(w *world) (h *history, target string, kc, reaction, edit *tevent.MessageEvent, err error) {
+	h = newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.carol, "carol's words")
+	target = h.top()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc = h.items[len(h.items)-1].me
+	h.push(reactionEvent(h.alice.forger(), h.env(), v, h.keys[v], target, "👍"))
+	reaction = h.items[len(h.items)-1].me
+	h.push(editEvent(h.carol.forger(), h.env(), v, h.keys[v], target, "carol's words, edited"))
+	edit = h.items[len(h.items)-1].me
+	return h, target, kc, reaction, edit, nil
+}
+
+// lateOpened requires the events mids, failed by bob's first sync (their
+// key withheld), verified at the end, where the fresh device keeps them
+// verified, and no invariant broken.
+func lateOpened(fresh, late *runOutcome, what string, mids ...string) (string, error) {
+	for _, mid := range mids {
+		switch {
+		case !fresh.verified[mid]:
+			return "", errorf("setup: a fresh device fails %s %s (%v)", what, mid, fresh.failed[mid])
+		case late.failed[mid] == nil:
+			return "", errorf("setup: %s %s was not stored failed by the first sync", what, mid)
+		case !late.verified[mid]:
+			return "", errorf("%s %s stays failed (%v) after its key change arrived, where a fresh device keeps it verified", what, mid, late.failed[mid])
+		}
+	}
+	if len(late.violations) > 0 {
+		return "", errorf("key change served late: %v", late.violations)
+	}
+	return fmt.Sprintf("%d %s stored before their key change opened when it arrived", len(mids), what), nil
+}
+
+// attackLateReactionEdit: alice's reaction and carol's edit under a
+// rotation withheld from bob's first sync, served by his second. After
+// that sync bob replies to carol's message: the reply must quote her edit,
+// as a fresh device's does.
+func attackLateReactionEdit(w *world) (string, error) {
+	h, target, kc, reaction, edit, err := lateReactionScene(w)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	m := lateRounds(withheld, whole)
+	var quoted *tevent.MessageEvent
+	var qerr error
+	m.afterStep = func(ctx context.Context, step int, e *session.Engine, _ keystore.Store, _ func(string, ...any)) {
+		if step == 2*len(m.rounds) {
+			quoted, qerr = quotedEdit(ctx, hs, e, h, target)
+		}
+	}
+	late := hs.run(w.t, m)
+	got, err := lateOpened(fresh, late, "reaction and edit", reaction.GetMessageID(), edit.GetMessageID())
+	switch {
+	case err != nil:
+		return "", err
+	case qerr != nil:
+		return "", errorf("bob's reply: %w", qerr)
+	case quoted == nil || quoted.GetMessageID() != edit.GetMessageID():
+		return "", errorf("bob's reply to carol's message does not quote her edit opened late (quotes %v)", quoted.GetMessageID())
+	}
+	return got + "; a reply quotes the edit", nil
+}
+
+// quotedEdit has bob's engine e reply to the message at seq of h's group
+// (the harness's server takes no post: the reply stays queued) and
+// returns the edit its written preview embeds (nil: none).
+func quotedEdit(ctx context.Context, hs *harness, e *session.Engine, h *history, seq string) (*tevent.MessageEvent, error) {
+	before := len(hs.srv.written())
+	if _, err := e.Send(ctx, h.g, session.Outgoing{Text: "bob quoting", ReplyTo: seq}); err != nil && !errors.Is(err, xchat.ErrQueued) {
+		return nil, err
+	}
+	for _, b := range hs.srv.written()[before:] {
+		var req struct {
+			Message string `json:"encoded_message_create_event"`
+		}
+		if json.Unmarshal(b, &req) != nil || req.Message == "" {
+			continue
+		}
+		raw, err := wire.DecodeB64(req.Message)
+		if err != nil {
+			return nil, err
+		}
+		mce, err := wire.DecodeMessageCreateEvent(raw)
+		if err != nil {
+			return nil, err
+		}
+		key := h.keys[mce.GetConversationKeyVersion()]
+		if key == nil {
+			return nil, errorf("reply sealed under key version %s, not the group's", mce.GetConversationKeyVersion())
+		}
+		plain, err := crypto.Open(key, mce.Contents)
+		if err != nil {
+			return nil, err
+		}
+		holder, err := wire.DecodeMessageEntryHolder(plain)
+		if err != nil {
+			return nil, err
+		}
+		p := holder.GetContents().GetMessage().GetReplyingToPreview()
+		if p == nil {
+			return nil, errorf("bob's reply carries no preview")
+		}
+		return p.GetRawEventEditMessage(), nil
+	}
+	return nil, errorf("bob's reply was not written")
+}
+
+// attackLateReactionBelowCreate: as reaction-and-edit-under-late-key-stay-
+// failed with carol reacting and editing, but the server moves the
+// group's create above them and above alice's removal of carol
+// (sequence ids are unsigned). A fresh device reads the reaction and the
+// edit where no roster is held (every author admitted) and the removal
+// before any roster (it names carol, who is then never admitted again).
+// The reaction and the edit have no group change below them: when their
+// key arrives they must open, though bob's roster names carol as removed.
+func attackLateReactionBelowCreate(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.alice, "alice's words")
+	target := h.top()
+	h.say(h.carol, "carol's words")
+	own := h.top()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.push(reactionEvent(h.carol.forger(), h.env(), v, h.keys[v], target, "🎉"))
+	reaction := h.items[len(h.items)-1].me
+	h.push(editEvent(h.carol.forger(), h.env(), v, h.keys[v], own, "carol's words, edited"))
+	edit := h.items[len(h.items)-1].me
+	h.push(h.alice.removal(h.env(), h.carol.id))
+	h.removal = h.top()
+	h.say(h.alice, "alice after the removal")
+	if err := moveCreateToTop(h); err != nil {
+		return "", err
+	}
+	h.seal()
+	fresh, late, err := keyServedLate(w, h, nil, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return lateOpened(fresh, late, "reaction and edit below the create", reaction.GetMessageID(), edit.GetMessageID())
+}
+
+// moveCreateToTop gives h's group create a sequence id above every other
+// item (its signature covers none).
+func moveCreateToTop(h *history) error {
+	i := slices.IndexFunc(h.items, func(it *mutItem) bool {
+		return it.me.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupCreate() != nil
+	})
+	if i < 0 {
+		return errorf("setup: no group create in the history")
+	}
+	top := h.top()
+	seq := hostile.NextSequenceID(top, 1000)
+	h.items[i].me.SequenceID, h.items[i].me.PreviousSequenceID = &seq, &top
+	h.sortItems()
+	return nil
+}
+
+// attackTamperedReactionLate: alice's reaction under a rotation withheld
+// from bob's first sync, its ciphertext altered: it failed its signature
+// too, and opens nothing when the key arrives.
+func attackTamperedReactionLate(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.carol, "carol's words")
+	target := h.top()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.seal()
+	reaction, err := reactionEvent(h.alice.forger(), h.env(), v, h.keys[v], target, "👎")
+	if err != nil {
+		return "", err
+	}
+	c := reaction.GetDetail().GetMessageCreateEvent().Contents
+	c[len(c)-1] ^= 1
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{reaction}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return staysFailed(late, reaction.GetMessageID(), "alice's reaction, its ciphertext altered")
+}
+
+// attackRemovedReactionLate: alice removes mallory and rotates the key
+// to the members left; mallory's reaction under that key (she learnt it)
+// is served to bob's first sync without the removal and the key change,
+// his second with them, the removal below what he stored.
+func attackRemovedReactionLate(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice's words")
+	target := h.top()
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	reaction, err := reactionEvent(h.mallory.forger(), h.env(), v, h.keys[v], target, "😈")
+	if err != nil {
+		return "", err
+	}
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(reaction.GetSequenceID(), 1000), reaction.GetSequenceID()
+	h.push(h.carol.forger().Message(e, v, h.keys[v], text("carol above it")))
+	h.seal()
+	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{reaction}, kc.GetSequenceID(), h.removal)
+	if err != nil {
+		return "", err
+	}
+	if fresh.verified[reaction.GetMessageID()] {
+		return "", errorf("a fresh device keeps mallory's reaction verified")
+	}
+	return staysFailed(late, reaction.GetMessageID(), "mallory's reaction, after her removal, under alice's key")
+}
+
+// attackReactionBelowItsKey: alice rotates and reacts under the new key;
+// the server serves her reaction at a sequence id below her key change,
+// withheld from bob's first sync. Opened, it would stand under a key
+// distributed after it.
+func attackReactionBelowItsKey(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.carol, "carol's words")
+	target := h.top()
+	below := hostile.NextSequenceID(h.top(), 10)
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	e := h.env()
+	e.SequenceID = below
+	reaction, err := reactionEvent(h.alice.forger(), e, v, h.keys[v], target, "🙃")
+	if err != nil {
+		return "", err
+	}
+	h.say(h.carol, "carol above it")
+	h.seal()
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{reaction}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	return staysFailed(late, reaction.GetMessageID(), "alice's reaction moved below its key change")
+}
