@@ -396,7 +396,7 @@ func keyHeldAt(ctx context.Context, tx keystore.Tx, cid, version, seq string) (b
 	if !decimal.Valid(version) {
 		return false, nil
 	}
-	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	me, err := placedKeyChange(ctx, tx, cid, version)
 	if err != nil || me == nil {
 		return false, err
 	}

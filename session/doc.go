@@ -245,7 +245,9 @@
 // create or member add naming her, every one between leaving her alone: a
 // failed one that could decide it, a create, an add or a removal naming
 // her, decides against), and a message's key was distributed by a verified key
-// change stored below it; so a removed member's honest message from
+// change stored below it (a key this account made is placed by its key
+// change as served back and verified, never by the server's answer to the
+// post that made it); so a removed member's honest message from
 // before her removal stays verified, as on a fresh device. A backfilled
 // member removal or admin revocation whose author is no admin now stands
 // when she was one at its place (the nearest change below deciding her

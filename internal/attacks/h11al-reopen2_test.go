@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/thriftgen/product"
 	"github.com/xchat-go/xchat/wire"
@@ -299,4 +303,197 @@ func attackReactionBelowItsKey(w *world) (string, error) {
 		return "", err
 	}
 	return staysFailed(late, reaction.GetMessageID(), "alice's reaction moved below its key change")
+}
+
+// Attacks on the keys this account made itself. A backfilled event (one
+// the server withheld and serves later below a change bob stored) is
+// judged at its place when its author is no member now, and a message
+// stands there only under a key distributed by a verified key change
+// stored below it. Bob's device holds the keys it made from the moment it
+// committed them, so the key change the server serves back adopts
+// nothing: unless its place is recorded, a member's honest message under
+// bob's key, withheld and served below her removal, fails where a fresh
+// device (which adopts bob's key change as it adopts anyone's) keeps it.
+// The place may come only from bob's key change as served back and
+// verified, never from the server's answer to his post.
+
+var ownKeyPlaceAttacks = []attack{
+	{"own-key-backfilled-honest-message-stays-failed", attackOwnKeyBackfill},
+	{"own-key-change-above-backfill-opens-nothing", attackOwnKeyAbove},
+	{"own-key-change-withheld-backfill-opens-nothing", attackOwnKeyWithheld},
+}
+
+// ownKeyScene is the group scene in which bob rotates the key and writes
+// under his key, carol syncs (she holds it), and bob's next sync is
+// served his key change back (or not, under a proxy added by hide). It
+// returns bob's key version and message.
+func ownKeyScene(w *world, hide func(gr *group, v string)) (*group, string, *session.Sent, error) {
+	gr := newGroup(w)
+	v, err := gr.bob.e.Rotate(w.ctx, gr.g)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	sent := gr.bob.send(gr.g, "bob under his own key")[0]
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return nil, "", nil, r.err
+	}
+	if hide != nil {
+		hide(gr, v)
+	}
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return nil, "", nil, r.err
+	}
+	return gr, v, sent, nil
+}
+
+// backfillBelowRemoval has alice remove carol, the removal's predecessor
+// naming a place left open below it (the chain is unsigned), bob sync
+// that, and then serves him msg, which carol signed under version at that
+// place. It returns bob's verdict on msg.
+func backfillBelowRemoval(w *world, gr *group, back, prev string, sign func(env hostile.Envelope) (*tevent.MessageEvent, error)) (verdict error, mid string, err error) {
+	rm, err := gr.alice.removal(gr.env(hostile.NextSequenceID(back, 5), back, 41), gr.carol.id)
+	if err != nil {
+		return nil, "", err
+	}
+	w.injectData("removal", gr.g, encodeAll(w, rm)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return nil, "", r.err
+	}
+	msg, err := sign(gr.env(back, prev, 42))
+	if err != nil {
+		return nil, "", err
+	}
+	w.injectData("backfilled", gr.g, encodeAll(w, msg)...)
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return nil, "", r.err
+	}
+	verdict, seen := r.byMessage(msg.GetMessageID())
+	if !seen {
+		return nil, "", errorf("carol's backfilled message not reported")
+	}
+	return verdict, msg.GetMessageID(), nil
+}
+
+// attackOwnKeyBackfill: carol writes under bob's key; the server withholds
+// her message, serves alice's removal of carol (the chain left open below
+// it), then the message at its place. Carol was a member there and bob's
+// key change, stored verified below it, distributed its key: it must
+// stand, as on a fresh device.
+func attackOwnKeyBackfill(w *world) (string, error) {
+	gr, v, sent, err := ownKeyScene(w, nil)
+	if err != nil {
+		return "", err
+	}
+	if _, err := ownKeyChangeStored(gr, v); err != nil {
+		return "", err
+	}
+	back := gr.top(5)
+	verdict, mid, err := backfillBelowRemoval(w, gr, back, sent.SequenceID, func(env hostile.Envelope) (*tevent.MessageEvent, error) {
+		return gr.carol.forger().Message(env, v, gr.carol.convKey(gr.g, v), text("carol under bob's key, before her removal"))
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case verdict != nil:
+		return "", errorf("carol's honest message under bob's own key, backfilled below her removal, failed (%v) where a fresh device keeps it", verdict)
+	}
+	if err := verifiedIn(gr.bob, gr.g, mid); err != nil {
+		return "", err
+	}
+	return "backfilled message under this account's own key judged at its place: verified", nil
+}
+
+// ownKeyChangeStored requires bob's history to hold his key change of
+// version v verified (served back to him) and returns its sequence id.
+func ownKeyChangeStored(gr *group, v string) (string, error) {
+	hist, err := gr.bob.e.History(gr.w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		if en.Type == event.TypeKeyChange && en.KeyVersion == v && en.SenderID == gr.bob.id && en.Verified {
+			return en.SequenceID, nil
+		}
+	}
+	return "", errorf("setup: bob's key change %s was not served back to him", v)
+}
+
+// verifiedIn requires u's history to show the event mid verified.
+func verifiedIn(u *user, cid, mid string) error {
+	hist, err := u.e.History(u.w.ctx, cid, "", 0)
+	if err != nil {
+		return err
+	}
+	for _, en := range hist {
+		if en.MessageID == mid && en.Verified {
+			return nil
+		}
+	}
+	return errorf("event %s not stored verified", mid)
+}
+
+// attackOwnKeyAbove: as own-key-backfilled-honest-message-stays-failed,
+// but the message is sealed under a newer key bob made after it (carol
+// holds it), and the server places it, and alice's removal of carol,
+// below bob's key change of that key: no key change below its place
+// distributed its key.
+func attackOwnKeyAbove(w *world) (string, error) {
+	gr, _, sent, err := ownKeyScene(w, nil)
+	if err != nil {
+		return "", err
+	}
+	back := gr.top(5)
+	v2, err := gr.bob.e.Rotate(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	gr.bob.send(gr.g, "bob under his newer key")
+	if r := gr.carol.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if at, err := ownKeyChangeStored(gr, v2); err != nil || !decimal.Less(back, at) {
+		return "", errorf("setup: bob's key change %s at %s, not above %s (%v)", v2, at, back, err)
+	}
+	verdict, _, err := backfillBelowRemoval(w, gr, back, sent.SequenceID, func(env hostile.Envelope) (*tevent.MessageEvent, error) {
+		return gr.carol.forger().Message(env, v2, gr.carol.convKey(gr.g, v2), text("carol under bob's key, below its key change"))
+	})
+	if err != nil {
+		return "", err
+	}
+	if verdict == nil {
+		return "", errorf("carol's message under bob's newer key, placed below its key change and her removal, verified")
+	}
+	return "message under a key bob distributed above its place stays failed: " + verdict.Error(), nil
+}
+
+// attackOwnKeyWithheld: as own-key-backfilled-honest-message-stays-failed,
+// but the server never serves bob his own key change back: only its
+// answer to his post (unsigned) says where it sits, which places nothing.
+func attackOwnKeyWithheld(w *world) (string, error) {
+	gr, v, sent, err := ownKeyScene(w, func(gr *group, v string) {
+		w.proxy.Add(hostile.Events("withhold-own-key-change", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+			return withholdKeyVersion(page, v)
+		}))
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := ownKeyChangeStored(gr, v); err == nil {
+		return "", errorf("setup: bob's key change was served back")
+	}
+	back := gr.top(5)
+	verdict, _, err := backfillBelowRemoval(w, gr, back, sent.SequenceID, func(env hostile.Envelope) (*tevent.MessageEvent, error) {
+		return gr.carol.forger().Message(env, v, gr.carol.convKey(gr.g, v), text("carol under bob's withheld key change"))
+	})
+	if err != nil {
+		return "", err
+	}
+	if verdict == nil {
+		return "", errorf("carol's message under bob's key, whose key change no sync served him, verified below her removal")
+	}
+	return "no key change served back, nothing placed: " + verdict.Error(), nil
 }
