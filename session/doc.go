@@ -249,6 +249,13 @@
 // change as served back and verified, never by the server's answer to the
 // post that made it); so a removed member's honest message from
 // before her removal stays verified, as on a fresh device. A backfilled
+// key change whose author is no member now is judged there too, before
+// its key is adopted: it stands when its author was a member at its place
+// (as above) and the newest key older than it was distributed below its
+// place (one signed after a key distributed above it was made later than
+// its place claims); its key then opens the events sealed under it (see
+// the messages stored before their key, below) but never encrypts
+// (DecryptOnlyBackfilled: its author holds it). A backfilled
 // member removal or admin revocation whose author is no admin now stands
 // when she was one at its place (the nearest change below deciding her
 // rights, read down from it, grants them), takes what it takes from the
@@ -266,9 +273,7 @@
 // transcript order. A
 // member add's key must have been distributed below it, or by its author
 // just above it. What remains judged against the roster held when stored
-// (failing safe): a backfilled key change (its key is adopted by the
-// verifying pipeline before the storing gate sees the page, so the verdict
-// would have to be settled there first); other group changes; a grant in a group of more than 64 group
+// (failing safe): group changes other than these; a grant in a group of more than 64 group
 // changes or with one stored failed; an event whose place the stored
 // chain closed (the server made it up after the fact), also when an
 // event stored into that place since names it as its predecessor (an

@@ -497,3 +497,156 @@ func attackOwnKeyWithheld(w *world) (string, error) {
 	}
 	return "no key change served back, nothing placed: " + verdict.Error(), nil
 }
+
+// Attacks on a key change backfilled at its place. A member's key change
+// withheld and served below her removal is, on a fresh device served the
+// transcript in order, a verified key change at a place where its author
+// was a member: its key opens the events sealed under it. Judged against
+// the roster held when stored, bob's device fails it, and the genuine
+// messages under it. Judged at its place, it must still never let the
+// removed member back in: its key may decrypt, never encrypt (she holds
+// it), and a key change she signs after her removal must not stand,
+// whether placed above her removal, replayed, or placed below it though
+// made after a key distributed above it.
+
+var backfilledKeyAttacks = []attack{
+	{"backfilled-key-change-judged-as-stored", attackBackfilledKeyChange},
+	{"backfilled-key-change-above-removal-opens-nothing", attackBackfilledKeyAboveRemoval},
+	{"backfilled-key-change-replayed-opens-nothing", attackBackfilledKeyReplayed},
+	{"backfilled-key-change-later-than-its-place-opens-nothing", attackBackfilledKeyLater},
+}
+
+// attackBackfilledKeyChange: mallory, a member, distributes a key and
+// alice writes under it; alice removes mallory and writes again (under
+// mallory's key, the newest). Mallory's key change is withheld from
+// bob's first sync and served at its place in the next. As on a fresh
+// device, it must stand with alice's messages, and bob's next send must
+// not be sealed under it (the harness's probe: mallory holds it).
+func attackBackfilledKeyChange(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(1)
+	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
+	kc := h.items[len(h.items)-1].me
+	h.keys[v] = key
+	h.malloryKeys = append(h.malloryKeys, key)
+	h.say(h.alice, "alice under mallory's key")
+	said := h.items[len(h.items)-1].me.GetMessageID()
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	h.say(h.alice, "alice after mallory's removal")
+	after := h.items[len(h.items)-1].me.GetMessageID()
+	h.seal()
+	withheld, whole, err := servedLate(h, nil, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if len(fresh.violations) > 0 || !fresh.verified[kc.GetMessageID()] || !fresh.verified[said] {
+		return "", errorf("setup: a fresh device (violations %v) does not keep mallory's key change (%v) and alice's message (%v)", fresh.violations, fresh.failed[kc.GetMessageID()], fresh.failed[said])
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("key change backfilled: %v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[kc.GetMessageID()]:
+		return "", errorf("mallory's key change, backfilled at its place, failed (%v) where a fresh device keeps it", o.failed[kc.GetMessageID()])
+	case !o.verified[said] || !o.verified[after]:
+		return "", errorf("alice's messages under the backfilled key stay failed (%v, %v) where a fresh device keeps them", o.failed[said], o.failed[after])
+	}
+	return "backfilled key change judged at its place: verified with the messages under it, its key never sealed under", nil
+}
+
+// attackBackfilledKeyAboveRemoval: mallory, removed, signs a key change
+// wrapped to everyone; the server places it above her removal, in a
+// place the chain leaves open, and serves it after bob stored the
+// removal. At its place she is no member.
+func attackBackfilledKeyAboveRemoval(w *world) (string, error) {
+	h, _, err := removedMemberScene(w, "unused")
+	if err != nil {
+		return "", err
+	}
+	kc, err := h.lateKeyChange(300)
+	if err != nil {
+		return "", err
+	}
+	return backfillForgery(w, h, nil, kc, xchat.ErrNotMember)
+}
+
+// attackBackfilledKeyReplayed: mallory's key change from before her
+// removal, stored verified by bob, is served again under a new sequence
+// id below the removal (the chain left open there).
+func attackBackfilledKeyReplayed(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(1)
+	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
+	kc := h.items[len(h.items)-1].me
+	h.keys[v] = key
+	h.malloryKeys = append(h.malloryKeys, key)
+	h.say(h.alice, "alice under mallory's key")
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	h.say(h.alice, "alice after mallory's removal")
+	h.seal()
+	re := *kc
+	seq := prevSeq(h.removal, 3)
+	re.SequenceID = &seq
+	openChain(h, seq)
+	_, o, err := backfilledForgery(w, h, nil, &re)
+	switch {
+	case err != nil:
+		return "", err
+	case len(o.violations) > 0:
+		return "", errorf("backfilled replay: %v", o.violations)
+	case !errors.Is(o.failed[kc.GetMessageID()], xchat.ErrReplayed):
+		return "", errorf("mallory's key change replayed below her removal: %v, want ErrReplayed", o.failed[kc.GetMessageID()])
+	}
+	return "backfilled replay of a key change failed: " + o.failed[kc.GetMessageID()].Error(), nil
+}
+
+// attackBackfilledKeyLater: alice removes mallory and rotates the key to
+// the members left; mallory then signs a key change (a newer version,
+// wrapped to everyone) that the server places below her removal, where
+// she was a member, in a place the chain leaves open. A key change stored
+// above its place distributed an older key: it was made later than its
+// place claims.
+func attackBackfilledKeyLater(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	h.say(h.mallory, "mallory, a member")
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	h.say(h.alice, "alice after mallory's removal")
+	h.seal()
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	kc, err := h.mallory.forger().KeyChange(belowRemoval(h, 5), h.nextVersion(10), key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	return backfillForgery(w, h, nil, kc, xchat.ErrNotMember)
+}
