@@ -511,6 +511,7 @@ func attackOwnKeyWithheld(w *world) (string, error) {
 
 var backfilledKeyAttacks = []attack{
 	{"backfilled-key-change-judged-as-stored", attackBackfilledKeyChange},
+	{"pushed-backfilled-key-change-judged-as-stored", attackBackfilledKeyChangePushed},
 	{"backfilled-key-change-above-removal-opens-nothing", attackBackfilledKeyAboveRemoval},
 	{"backfilled-key-change-replayed-opens-nothing", attackBackfilledKeyReplayed},
 	{"backfilled-key-change-later-than-its-place-opens-nothing", attackBackfilledKeyLater},
@@ -523,6 +524,34 @@ var backfilledKeyAttacks = []attack{
 // device, it must stand with alice's messages, and bob's next send must
 // not be sealed under it (the harness's probe: mallory holds it).
 func attackBackfilledKeyChange(w *world) (string, error) {
+	return backfilledKeyChange(w, func(h *history, kc, _ *tevent.MessageEvent) (*mutation, error) {
+		withheld, whole, err := servedLate(h, nil, kc.GetSequenceID())
+		return lateRounds(withheld, whole), err
+	})
+}
+
+// attackBackfilledKeyChangePushed: as backfilled-key-change-judged-as-
+// stored, with alice's last message withheld from bob's sync too and
+// pushed to him (Engine.Deliver) after it, carrying the key change.
+func attackBackfilledKeyChangePushed(w *world) (string, error) {
+	return backfilledKeyChange(w, func(h *history, kc, after *tevent.MessageEvent) (*mutation, error) {
+		withheld, err := pageOf(h, nil, func(seq string) bool { return seq != kc.GetSequenceID() && seq != after.GetSequenceID() })
+		if err != nil {
+			return nil, err
+		}
+		b, err := hostile.EncodeEvent(kc)
+		if err != nil {
+			return nil, err
+		}
+		return &mutation{rounds: [][]mutPage{{withheld}}, pushes: [][]*tevent.MessageEvent{nil, {after}},
+			kcs: map[string]string{keyChangeVersion(kc): b}}, nil
+	})
+}
+
+// backfilledKeyChange plays the scene of backfilled-key-change-judged-as-
+// stored, serving bob the mutation late makes of it (kc is mallory's key
+// change, after alice's message after the removal).
+func backfilledKeyChange(w *world, late func(h *history, kc, after *tevent.MessageEvent) (*mutation, error)) (string, error) {
 	h, err := malloryJoined(w)
 	if err != nil {
 		return "", err
@@ -541,9 +570,14 @@ func attackBackfilledKeyChange(w *world) (string, error) {
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	h.removal = h.top()
 	h.say(h.alice, "alice after mallory's removal")
-	after := h.items[len(h.items)-1].me.GetMessageID()
+	afterMe := h.items[len(h.items)-1].me
+	after := afterMe.GetMessageID()
 	h.seal()
-	withheld, whole, err := servedLate(h, nil, kc.GetSequenceID())
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	m, err := late(h, kc, afterMe)
 	if err != nil {
 		return "", err
 	}
@@ -552,12 +586,14 @@ func attackBackfilledKeyChange(w *world) (string, error) {
 	if len(fresh.violations) > 0 || !fresh.verified[kc.GetMessageID()] || !fresh.verified[said] {
 		return "", errorf("setup: a fresh device (violations %v) does not keep mallory's key change (%v) and alice's message (%v)", fresh.violations, fresh.failed[kc.GetMessageID()], fresh.failed[said])
 	}
-	o := hs.run(w.t, lateRounds(withheld, whole))
+	o := hs.run(w.t, m)
 	switch {
 	case len(o.violations) > 0:
 		return "", errorf("key change backfilled: %v", o.violations)
 	case o.conv == nil:
 		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.failed[said] == nil:
+		return "", errorf("setup: alice's message was not stored failed before the key change came")
 	case !o.verified[kc.GetMessageID()]:
 		return "", errorf("mallory's key change, backfilled at its place, failed (%v) where a fresh device keeps it", o.failed[kc.GetMessageID()])
 	case !o.verified[said] || !o.verified[after]:
