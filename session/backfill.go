@@ -40,15 +40,12 @@ import (
 // stored changes, with the add at its place, gives the roster held without
 // it (grantAtPlace), and the roster with it becomes the roster held.
 //
-// What remains judged as stored: key changes. A member's key change
-// backfilled below her removal fails (xchat.ErrNotMember) where a fresh
-// device adopts its key and opens the events above it sealed under it.
-// Keys are adopted by the verifying pipeline before the storing gate sees
-// the page, so the verdict would have to be settled there first (the
-// events stored failed for want of its key would then be opened by
-// reopen.go, as for any verified key change a sync is served). It fails safe (the key is not adopted, nobody is let in;
-// TestBackfilledKeyChangeJudgedAsStored in internal/attacks pins it).
-// Also judged as stored: a title, avatar or other change that failed as
+// Key changes are judged at their place too (backfillkey.go): one whose
+// author is no member now stands when she was one at its place and its
+// key was not made after a key distributed above it; its key decrypts,
+// never encrypts.
+//
+// What remains judged as stored: a title, avatar or other change that failed as
 // stored for its author's place (only removals, revocations and grants
 // are read at theirs), a backfilled change whose author's rights are
 // decided more than maxPlaceReads changes below, a grant in a group of
@@ -173,7 +170,10 @@ func backfillable(ev *event.Event, err error) bool {
 // (memberAtPlace), and judges a backfillable removal or revocation
 // (backfillableChange) whose author was an admin at its place
 // (adminAtPlace) as standing there: what it takes away is taken from the
-// roster held (takeAtPlace), and res says so. A backfillable grant
+// roster held (takeAtPlace), and res says so. A backfillable key change
+// (backfillableKey) whose author was a member at its place
+// (keyChangeAtPlace) stands, its key for decryption only
+// (event.DecryptOnlyBackfilled). A backfillable grant
 // (backfillableGrant) is judged from before, the roster held before the
 // step that failed it (nil when ev grants nothing): when it stands at its
 // place (grantAtPlace), r becomes the roster with it. r is the roster the
@@ -185,6 +185,14 @@ func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r, before 
 		at, err := memberAtPlace(ctx, tx, env.cid, r, ev)
 		if at {
 			res.err = nil
+		}
+		return err
+	case backfillableKey(ev, res.err):
+		at, err := keyChangeAtPlace(ctx, tx, env.cid, r, ev)
+		if at {
+			res.err = nil
+			ev.KeyChange.UsableForEncryption = false
+			ev.KeyChange.DecryptOnly = event.DecryptOnlyBackfilled
 		}
 		return err
 	case backfillableChange(ev, res.err):
@@ -396,7 +404,7 @@ func keyHeldAt(ctx context.Context, tx keystore.Tx, cid, version, seq string) (b
 	if !decimal.Valid(version) {
 		return false, nil
 	}
-	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	me, err := placedKeyChange(ctx, tx, cid, version)
 	if err != nil || me == nil {
 		return false, err
 	}

@@ -240,7 +240,7 @@ func keyAtPlace(ctx context.Context, tx keystore.Tx, cid, version string, ev *ev
 	if ok, err := keyHeldAt(ctx, tx, cid, version, ev.SequenceID); err != nil || ok {
 		return ok, err
 	}
-	me, _, err := storedKeyChange(ctx, tx, cid, version)
+	me, err := placedKeyChange(ctx, tx, cid, version)
 	if err != nil || me == nil {
 		return false, err
 	}

@@ -247,8 +247,17 @@
 // create or member add naming her, every one between leaving her alone: a
 // failed one that could decide it, a create, an add or a removal naming
 // her, decides against), and a message's key was distributed by a verified key
-// change stored below it; so a removed member's honest message from
+// change stored below it (a key this account made is placed by its key
+// change as served back and verified, never by the server's answer to the
+// post that made it); so a removed member's honest message from
 // before her removal stays verified, as on a fresh device. A backfilled
+// key change whose author is no member now is judged there too, before
+// its key is adopted: it stands when its author was a member at its place
+// (as above) and the newest key older than it was distributed below its
+// place (one signed after a key distributed above it was made later than
+// its place claims); its key then opens the events sealed under it (see
+// the messages stored before their key, below) but never encrypts
+// (DecryptOnlyBackfilled: its author holds it). A backfilled
 // member removal or admin revocation whose author is no admin now stands
 // when she was one at its place (the nearest change below deciding her
 // rights, read down from it, grants them), takes what it takes from the
@@ -266,9 +275,7 @@
 // transcript order. A
 // member add's key must have been distributed below it, or by its author
 // just above it. What remains judged against the roster held when stored
-// (failing safe): a backfilled key change (its key is adopted by the
-// verifying pipeline before the storing gate sees the page, so the verdict
-// would have to be settled there first); other group changes; a grant in a group of more than 64 group
+// (failing safe): group changes other than these; a grant in a group of more than 64 group
 // changes or with one stored failed; an event whose place the stored
 // chain closed (the server made it up after the fact), also when an
 // event stored into that place since names it as its predecessor (an
@@ -280,14 +287,16 @@
 // for a removed member's later message under a key she held can place it
 // below her removal for a fresh device too: the protocol limit above.
 // A key is usable only once its key change is stored as served, at
-// its sequence id. A message stored failed for want of its key version
+// its sequence id. A message (a reaction or an edit too: all are sealed
+// alike) stored failed for want of its key version
 // alone (the server served it and withheld its key change) is opened
 // when a sync is served a verified key change of that version
 // (SyncResult.Reopened; reopen.go): decrypted and its signature checked
 // again, it stands when that key change is stored verified below it, its
 // author is a participant (one-to-one) or, read at its place as a
 // backfill is, a member (a group with no group change stored below it,
-// or no roster held, admits every author, as the roster step does), its
+// or no roster held, admits every author, as the roster step does, even
+// one a removal read later names while no member), its
 // message id is no replay, and the authorship checks pass; the verified
 // entry then replaces the failed one, with a stored message's effects
 // (pending edits and deletes, the edit index, reply previews). At most

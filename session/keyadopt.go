@@ -173,7 +173,10 @@ func (e *Engine) adoptKeyTx(ctx context.Context, tx keystore.Tx, cid string, ev 
 		if err := tx.SetValue(ctx, unverifiedKeyKey(cid, kc.Version), nil); err != nil {
 			return false, err
 		}
-		if oldVerified || !usable {
+		if oldVerified {
+			return false, placeOwnKey(ctx, tx, cid, e.userID, ev)
+		}
+		if !usable {
 			return false, nil
 		}
 	case !errors.Is(err, keystore.ErrNotFound):

@@ -15,8 +15,9 @@ import (
 	"github.com/xchat-go/xchat/session/event"
 )
 
-// Opening a message stored before its key. The server may serve a genuine
-// message and withhold the key change that distributes its key until a
+// Opening a message stored before its key (a reaction or an edit is one
+// too: sealed alike, they are told apart only once decrypted). The server
+// may serve a genuine message and withhold the key change that distributes its key until a
 // later sync: the message is stored failed, for want of its key version
 // (inbound.UnknownKeyError), where a fresh device served the transcript in
 // order decrypts it and keeps it verified. So such a message, and only
@@ -301,34 +302,36 @@ func (e *Engine) reopenStands(ctx context.Context, tx keystore.Tx, cid string, e
 
 // admittedAt reports whether ev's author was a member of group cid at
 // ev's place, as the group changes stored below it say read down from it
-// (admittedBelow), with the roster held and its tombstones (an author
-// removed while no member is out for good) and a complete change index;
-// false when it cannot tell. While no roster is held, or none was at its
-// place (no group change stored below it), every author is admitted, as
-// the roster step admits them.
+// (admittedBelow), with a complete change index and the roster held, whose
+// tombstones (an author removed while no member) keep an author out for
+// good above the group's first stored change; false when it cannot tell.
+// While no roster is held, or none was at its place (no group change
+// stored below it), every author is admitted, as the roster step admits
+// them: a tombstone records a removal read above that place, which a
+// fresh device served the transcript in order reads after the event.
 func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (bool, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case r.Base == "":
+	if r.Base == "" {
 		// No roster held: the roster step admits every author (as it
 		// did when the message was stored, and as it does for a fresh
 		// device served the same events).
 		return true, nil
-	case slices.Contains(r.Removed, ev.SenderID):
-		return false, nil
 	}
 	idx, found, err := loadChangeIndex(ctx, tx, cid)
 	if err != nil || !found || !idx.Complete {
 		return false, err
 	}
 	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
-	if below == 0 {
+	switch {
+	case below == 0:
 		// No group change stored below it: at its place no roster was
 		// held, and the roster step admits every author there.
 		return true, nil
+	case slices.Contains(r.Removed, ev.SenderID):
+		return false, nil
 	}
 	return admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
 }

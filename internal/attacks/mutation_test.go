@@ -568,13 +568,7 @@ const h11afOpen = "backfilled group/key change judged as stored (h11af)"
 // are found and not yet fixed, each with the reason; their other
 // invariants are checked as for every seed. Remove a seed once its fix
 // lands.
-var notFailedOpen = map[uint64]string{
-	// FuzzTranscriptMutation corpus 4dd47affb33f70cf (2026-12-07): a
-	// reaction stored before its key change stays failed when the key
-	// arrives; session/reopen.go re-opens messages only (stored type
-	// message), not reactions or edits.
-	0xfffffbba: "a reaction stored before its key is not re-opened",
-}
+var notFailedOpen = map[uint64]string{}
 
 // judgeNotFailedOpen logs the known-open "not failed" violations of a
 // run and reports whether there were any.

@@ -77,6 +77,11 @@ const (
 	// DecryptOnlyImplausibleVersion: the key version lies further in the
 	// future than any clock allows.
 	DecryptOnlyImplausibleVersion DecryptOnlyReason = "implausible_version"
+	// DecryptOnlyBackfilled: the change was served late, below events
+	// stored already, by an author who is no member now, and stands at
+	// its place (she was a member there). Its key opens the events sealed
+	// under it; she holds it, so it never encrypts.
+	DecryptOnlyBackfilled DecryptOnlyReason = "backfilled"
 )
 
 // GroupChangeKind names a GroupChange variant.

@@ -59,7 +59,8 @@ type Entry struct {
 	// that key may decrypt but never encrypt (see
 	// DecryptOnlyReason): "unverified" (its signature failed or
 	// could not be checked; the entry is not Verified), "pre_v6",
-	// "superseded_signer" or "implausible_version". Empty otherwise.
+	// "superseded_signer", "implausible_version" or "backfilled". Empty
+	// otherwise.
 	DecryptOnly string `json:"decrypt_only,omitempty"`
 	// TTL is a message's disappearing lifetime.
 	TTL time.Duration `json:"ttl,omitempty"`

@@ -1,0 +1,139 @@
+package session
+
+import (
+	"context"
+	"testing"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// keyChangeRaw is the wire form of a key change of version by sender at
+// seq (no key material: only its place is read).
+func keyChangeRaw(t *testing.T, seq, sender, version string) []byte {
+	t.Helper()
+	raw, err := wire.EncodeMessageEvent(&tevent.MessageEvent{SequenceID: &seq, SenderID: &sender,
+		Detail: &tevent.MessageEventDetail{ConversationKeyChangeEvent: &tevent.ConversationKeyChangeEvent{ConversationKeyVersion: &version}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestKeyMadeBefore: a key change judged at seq 50 stands only when the
+// newest key held at a lower version was distributed by a key change
+// placed below 50 (as adopted, or as this account's own served back); one
+// placed above, or not placed at all, decides against it.
+func TestKeyMadeBefore(t *testing.T) {
+	const cid, self = "g2001", "1002"
+	cases := []struct {
+		name    string
+		version string
+		adopted map[string]string // version → sequence id of its key change (kce)
+		own     map[string]string // version → sequence id (own, served back)
+		want    bool
+	}{
+		{"older key placed below", "250", map[string]string{"100": "10", "200": "40"}, nil, true},
+		{"older key placed above", "250", map[string]string{"100": "10", "200": "60"}, nil, false},
+		{"only an older one placed above", "250", map[string]string{"100": "70", "200": "40"}, nil, true},
+		{"older key not placed", "250", map[string]string{"100": "10"}, nil, false},
+		{"no older key", "50", map[string]string{"100": "10", "200": "40"}, nil, true},
+		{"own older key placed below", "250", map[string]string{"100": "10"}, map[string]string{"200": "40"}, true},
+		{"own older key placed above", "250", map[string]string{"100": "10"}, map[string]string{"200": "60"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := keystore.NewMemory()
+			err := store.Update(ctx, func(tx keystore.Tx) error {
+				for _, v := range []string{"100", "200", "300"} {
+					if err := tx.PutConversationKey(ctx, keystore.ConversationKey{ConversationID: cid, Version: v, Key: keystore.SecretKey{1}, Verified: true}); err != nil {
+						return err
+					}
+				}
+				for v, seq := range tc.adopted {
+					if err := tx.SetValue(ctx, keyChangeIndexKey(cid, v), keyChangeRaw(t, seq, "1001", v)); err != nil {
+						return err
+					}
+				}
+				for v, seq := range tc.own {
+					if err := tx.SetValue(ctx, ownKeyPlaceKey(cid, v), keyChangeRaw(t, seq, self, v)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bool
+			err = store.View(ctx, func(tx keystore.Tx) error {
+				var err error
+				got, err = keyMadeBefore(ctx, tx, cid, tc.version, "50")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("keyMadeBefore(%s at 50) = %v, want %v", tc.version, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlaceOwnKey: the place of a key this account made is recorded from
+// its key change served back only when that verified and is signed by this
+// account, only while no key change of its version is recorded, and only
+// the first copy.
+func TestPlaceOwnKey(t *testing.T) {
+	const cid, self, v = "g2001", "1002", "200"
+	kc := func(seq, sender string, verified bool) *event.Event {
+		return &event.Event{SequenceID: seq, SenderID: sender, Verified: verified, Raw: keyChangeRaw(t, seq, sender, v),
+			KeyChange: &event.KeyChange{Version: v}}
+	}
+	cases := []struct {
+		name    string
+		adopted string // sequence id of an adopted key change's record ("": none)
+		served  []*event.Event
+		want    string // sequence id placedKeyChange finds ("": none)
+	}{
+		{"own, verified", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"the first copy holds", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
+		{"another sender's", "", []*event.Event{kc("40", "1001", true)}, ""},
+		{"unverified", "", []*event.Event{kc("40", self, false)}, ""},
+		{"a record held already", "60", []*event.Event{kc("40", self, true)}, "60"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := keystore.NewMemory()
+			var got string
+			err := store.Update(ctx, func(tx keystore.Tx) error {
+				if tc.adopted != "" {
+					if err := tx.SetValue(ctx, keyChangeIndexKey(cid, v), keyChangeRaw(t, tc.adopted, "1001", v)); err != nil {
+						return err
+					}
+				}
+				for _, ev := range tc.served {
+					if err := placeOwnKey(ctx, tx, cid, self, ev); err != nil {
+						return err
+					}
+				}
+				me, err := placedKeyChange(ctx, tx, cid, v)
+				if me != nil {
+					got = me.GetSequenceID()
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("placed at %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,79 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Placing the keys this account made. A key change's place in the
+// transcript (where it is stored) is what keyHeldAt and keyAtPlace read to
+// judge an event at its place: its key must have been distributed below
+// it. For another member's key the record is its key change as first
+// adopted (keyChangeIndexKey). A key this account made is held, verified,
+// from the moment it is committed (commitKey), before the server has
+// placed its key change; when the server serves that key change back,
+// adoptKeyTx finds the key held and adopts nothing. So its place is
+// recorded then, apart (ownKeyPlaceKey): from the key change as served
+// back, only when it verifies, is signed by this account and carries the
+// key committed (a different key fails as a conflict first), and only the
+// first copy stored. The server's answer to the post that made it is
+// unsigned and places nothing. The record is kept apart from
+// keyChangeIndexKey because the participant list of the copy served back
+// is the server's word: whom this account wrapped its key to is what it
+// recorded at commit (convMeta.KeyRecipients), never that list.
+
+// ownKeyPlaceKey is where the key change of cid's key version that this
+// account made is recorded as served back.
+func ownKeyPlaceKey(cid, version string) string { return "session/kce-own/" + cid + "/" + version }
+
+// placeOwnKey records ev, a key change of cid whose key this account holds
+// verified and ev carries, as the place of a key this account made: when
+// ev verified, is signed by self, and no key change of its version is
+// recorded yet (as adopted or as placed).
+func placeOwnKey(ctx context.Context, tx keystore.Tx, cid, self string, ev *event.Event) error {
+	kc := ev.KeyChange
+	if !ev.Verified || ev.Err != nil || ev.SenderID != self || len(ev.Raw) == 0 || kc == nil {
+		return nil
+	}
+	if _, found, err := storedKeyChange(ctx, tx, cid, kc.Version); err != nil || found {
+		return err
+	}
+	switch _, err := tx.Value(ctx, ownKeyPlaceKey(cid, kc.Version)); {
+	case err == nil:
+		return nil // the first copy served back holds the place
+	case !errors.Is(err, keystore.ErrNotFound):
+		return fmt.Errorf("session: reading the place of an own key: %w", err)
+	}
+	if err := tx.SetValue(ctx, ownKeyPlaceKey(cid, kc.Version), ev.Raw); err != nil {
+		return fmt.Errorf("session: recording the place of an own key: %w", err)
+	}
+	return nil
+}
+
+// placedKeyChange returns the key change that placed cid's key version:
+// as adopted (storedKeyChange) or, for a key this account made, as served
+// back (placeOwnKey); nil when none is recorded or it does not decode.
+func placedKeyChange(ctx context.Context, tx keystore.Tx, cid, version string) (*tevent.MessageEvent, error) {
+	me, found, err := storedKeyChange(ctx, tx, cid, version)
+	if err != nil || found {
+		return me, err
+	}
+	raw, err := tx.Value(ctx, ownKeyPlaceKey(cid, version))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound) || err == nil && len(raw) == 0:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the place of an own key: %w", err)
+	}
+	me, err = wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil, nil
+	}
+	return me, nil
+}
