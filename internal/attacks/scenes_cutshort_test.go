@@ -22,8 +22,8 @@ import (
 // failure was final: the create, served in a later sync below them, left
 // them failed where a device served the same events in order keeps them.
 
-// h11akcutshortAttacks are this file's attacks.
-func h11akcutshortAttacks() []attack {
+// cutShortAttacks are this file's attacks.
+func cutShortAttacks() []attack {
 	return []attack{
 		{"sync-cut-short-before-create-leaves-changes-failed", attackCutShortBeforeCreate},
 		{"sync-cut-short-forged-change-still-fails", attackCutShortForgedChange},
