@@ -182,7 +182,7 @@ func backfillable(ev *event.Event, err error) bool {
 func judgeAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r, before *rosterRec, ev *event.Event, res *stepResult) error {
 	switch {
 	case backfillable(ev, res.err):
-		at, err := memberAtPlace(ctx, tx, env.cid, r, ev)
+		at, err := memberAtPlace(ctx, tx, env, r, ev)
 		if at {
 			res.err = nil
 		}
@@ -234,12 +234,15 @@ func placeOf(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *
 	return idx.Seqs[:below], true, nil
 }
 
-// memberAtPlace reports whether ev's author was a member of group cid at
+// memberAtPlace reports whether ev's author was a member of the group at
 // ev's place, as the group changes stored below it say read in order (r
 // is the roster held: its tombstones exclude for good), and, for a
 // message, whether its key was distributed by a verified key change
-// stored below it.
-func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event) (bool, error) {
+// stored below it. While screening, a key change the screening accepted
+// below it counts too (env.screened): the storing gate stores that key
+// change first and judges the message again against the store.
+func memberAtPlace(ctx context.Context, tx keystore.Tx, env rosterEnv, r *rosterRec, ev *event.Event) (bool, error) {
+	cid := env.cid
 	seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
 	if err != nil || !ok {
 		return false, err
@@ -251,7 +254,11 @@ func memberAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec
 	if ev.Kind != event.KindMessage {
 		return true, nil
 	}
-	return keyHeldAt(ctx, tx, cid, ev.Message.KeyVersion, ev.SequenceID)
+	held, err := keyHeldAt(ctx, tx, cid, ev.Message.KeyVersion, ev.SequenceID)
+	if err != nil || held || env.screened == nil {
+		return held, err
+	}
+	return env.screened(ev.Message.KeyVersion, ev.SequenceID), nil
 }
 
 // chainLeftGap reports whether the stored event just above seq named, as

@@ -245,6 +245,10 @@ type rosterEnv struct {
 	// createdIn returns the group in which a create with this message id
 	// was accepted ("" when none).
 	createdIn func(mid string) string
+	// screened reports whether a key change distributing version, accepted
+	// earlier in the same screening and not stored yet, lies below seq
+	// (nil outside a screening: see screenGroup).
+	screened func(version, seq string) bool
 }
 
 // stepResult is the outcome of one roster step.

@@ -227,6 +227,14 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
+	// keysAt are the key changes this screening accepted, by the version
+	// they distribute: a backfilled message under one of them is judged at
+	// its place before the key change is stored (memberAtPlace).
+	keysAt := map[string]string{}
+	env.screened = func(version, seq string) bool {
+		at, ok := keysAt[version]
+		return ok && decimal.Less(at, seq)
+	}
 	var out []event.Anomaly
 	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
@@ -264,6 +272,9 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
+			if kc := ev.KeyChange; verdict == nil && ev.Verified && kc != nil && keysAt[kc.Version] == "" {
+				keysAt[kc.Version] = ev.SequenceID
+			}
 			if verdict == nil && r.Base != "" {
 				// Rule 5: judged against the roster as it stands here,
 				// and settled by a member add paired with the key change.

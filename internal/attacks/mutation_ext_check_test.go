@@ -222,29 +222,19 @@ const (
 var extKnownOpen = map[uint64]string{}
 
 // extNotFailedOpen are the extension's seeds whose "not failed"
-// violations (only those) are known open, as notFailedOpen. (Fixed and
-// kept as corpus: seeds 0x1000002af, 0x1000006f5, 0xfffffc18 and
-// 0x1000007e2, corpus 21f77a61db6762e5, 59b44a4359cfc4fa,
-// a32a006c4adb04aa and 529388c09f55ad2e, syncs of the group the server cut
-// short before its create, whose group changes failed before a roster
-// existed: a group's sync cut short now processes nothing,
-// session/pages.go:syncState.cutShort.)
-var extNotFailedOpen = map[uint64]string{
-	// FuzzTranscriptMutationExt corpus 2f6c25b07d9e1573 (2026-12-07,
-	// h11ak; fails the same before h11ak's change): alice's removal of
-	// mallory is pushed above bob's stored prefix, then the sync backfills
-	// below it mallory's honest key change and her message under it. The
-	// key change, a backfilled key change, is judged against the roster
-	// held when stored (h11afOpen, excused), so it fails as by no member,
-	// and the message, judged at its place as a backfill, fails with it
-	// (its key distributed by no verified key change below it), where a
-	// fresh device keeps both.
-	0xfffffac1: openBackfilledKey,
-}
-
-// openBackfilledKey is the reason of the extNotFailedOpen entries whose
-// message fails with its backfilled key change (h11af).
-const openBackfilledKey = "a member's message backfilled with its key change below her removal fails with the key change, judged as stored (h11af)"
+// violations (only those) are known open, as notFailedOpen. Fixed and
+// kept as corpus:
+//   - seeds 0x1000002af, 0x1000006f5, 0xfffffc18 and 0x1000007e2 (corpus
+//     21f77a61db6762e5, 59b44a4359cfc4fa, a32a006c4adb04aa and
+//     529388c09f55ad2e): syncs of the group the server cut short before
+//     its create, whose group changes failed before a roster existed; a
+//     group's sync cut short now processes nothing
+//     (session/pages.go:syncState.cutShort);
+//   - seed 0xfffffac1 (corpus 2f6c25b07d9e1573): mallory's key change and
+//     her message under it backfilled in one batch below her removal; the
+//     message, screened before the key change was stored, failed at its
+//     place (now backfilled-key-change-with-its-authors-message).
+var extNotFailedOpen = map[uint64]string{}
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
 // histories (admins, titles, a device holding history, pushes mixed with

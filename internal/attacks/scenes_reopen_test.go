@@ -515,6 +515,60 @@ var backfilledKeyAttacks = []attack{
 	{"backfilled-key-change-above-removal-opens-nothing", attackBackfilledKeyAboveRemoval},
 	{"backfilled-key-change-replayed-opens-nothing", attackBackfilledKeyReplayed},
 	{"backfilled-key-change-later-than-its-place-opens-nothing", attackBackfilledKeyLater},
+	{"backfilled-key-change-with-its-authors-message", attackBackfilledKeyWithItsMessage},
+}
+
+// attackBackfilledKeyWithItsMessage: mallory, a member, distributes a key
+// and writes under it; alice removes her. Mallory's key change and her
+// message are withheld from bob's first sync and served together, at
+// their place below the removal, in the next: one batch, screened before
+// either is stored. As on a fresh device, both must stand (found by
+// FuzzTranscriptMutationExt, seed 0xfffffac1).
+func attackBackfilledKeyWithItsMessage(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	v := h.nextVersion(1)
+	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
+	kc := h.items[len(h.items)-1].me
+	h.keys[v] = key
+	h.malloryKeys = append(h.malloryKeys, key)
+	h.say(h.mallory, "mallory under her key, before her removal")
+	said := h.items[len(h.items)-1].me
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	h.say(h.alice, "alice after mallory's removal")
+	h.seal()
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	withheld, err := pageOf(h, nil, func(seq string) bool { return seq != kc.GetSequenceID() && seq != said.GetSequenceID() })
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	fresh := hs.run(w.t, oneRound(whole))
+	if len(fresh.violations) > 0 || !fresh.verified[kc.GetMessageID()] || !fresh.verified[said.GetMessageID()] {
+		return "", errorf("setup: a fresh device (violations %v) does not keep mallory's key change (%v) and her message (%v)", fresh.violations, fresh.failed[kc.GetMessageID()], fresh.failed[said.GetMessageID()])
+	}
+	o := hs.run(w.t, lateRounds(withheld, whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("key change and message backfilled: %v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[kc.GetMessageID()]:
+		return "", errorf("mallory's key change, backfilled at its place, failed (%v) where a fresh device keeps it", o.failed[kc.GetMessageID()])
+	case !o.verified[said.GetMessageID()]:
+		return "", errorf("mallory's message under her backfilled key, served with it, failed (%v) where a fresh device keeps it", o.failed[said.GetMessageID()])
+	}
+	return "backfilled key change and its author's message served together: both judged at their place and verified", nil
 }
 
 // attackBackfilledKeyChange: mallory, a member, distributes a key and
