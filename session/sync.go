@@ -850,7 +850,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 
 // applyGroupChange records what a verified group change, accepted by the
 // roster step (gateRoster), says of the group besides its roster: type,
-// title, avatar, TTL and screen-capture flag.
+// title, avatar and screen-capture flag.
 func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
@@ -866,10 +866,9 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
 		}
 		m.AvatarURL = g.AvatarURL
-		if g.TTL > 0 {
-			t := g.TTL.Milliseconds()
-			m.TTLMsec = &t
-		}
+		// Not its TTL: a create does not sign it, and this account's
+		// member adds sign the group's TTL as held (memberAdd). Only the
+		// TTL this account chose when it created the group is held.
 	case event.GroupMembersAdded:
 		if g.Title != "" && g.Title != m.TitleCipher {
 			m.TitleCipher = g.Title

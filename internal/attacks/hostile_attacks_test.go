@@ -346,7 +346,7 @@ func anomalies(r *syncResult) []string {
 // allAttacks returns every named attack, in the order TestAttacks runs
 // them (SECURITY.md's table has one row for each: see TestSecurityTable).
 func allAttacks() []attack {
-	return slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, exposureAttacks, keyAttacks, realtimeAttacks, botAttacks, answerAttacks, pushRosterAttacks, redteam2Attacks, redteam3Attacks, redteam4Attacks, redteam5Attacks, redteam6Attacks, redteam7Attacks, redteam8Attacks, redteam9Attacks, redteam10Attacks, redteam11Attacks, redteam12Attacks, lateAttacks, redteam13Attacks, redteam14Attacks, redteam15Attacks, redteam16Attacks, redteam17Attacks, redteam18Attacks, redteam19Attacks, redteam20Attacks, redteam21Attacks, redteam22Attacks, redteam23Attacks, redteam24Attacks, redteam25Attacks, redteam26Attacks, redteam27Attacks, redteam28Attacks, redteam29Attacks, redteam30Attacks)
+	return slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, exposureAttacks, keyAttacks, realtimeAttacks, botAttacks, answerAttacks, pushRosterAttacks, redteam2Attacks, redteam3Attacks, redteam4Attacks, redteam5Attacks, redteam6Attacks, redteam7Attacks, redteam8Attacks, redteam9Attacks, redteam10Attacks, redteam11Attacks, redteam12Attacks, lateAttacks, redteam13Attacks, redteam14Attacks, redteam15Attacks, redteam16Attacks, redteam17Attacks, redteam18Attacks, redteam19Attacks, redteam20Attacks, redteam21Attacks, redteam22Attacks, redteam23Attacks, redteam24Attacks, redteam25Attacks, redteam26Attacks, redteam27Attacks, redteam28Attacks, redteam29Attacks, redteam30Attacks, h11amAttacks)
 }
 
 func TestAttacks(t *testing.T) {
