@@ -861,11 +861,13 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	switch g.Kind {
 	case event.GroupCreated:
 		c.Type = kindGroup
-		if g.Title != "" {
+		if g.Title != "" && signsField(g, "Title") {
 			m.TitleCipher = g.Title
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
 		}
-		m.AvatarURL = g.AvatarURL
+		if signsField(g, "AvatarURL") {
+			m.AvatarURL = g.AvatarURL
+		}
 		// Not its TTL: a create does not sign it, and this account's
 		// member adds sign the group's TTL as held (memberAdd). Only the
 		// TTL this account chose when it created the group is held.
@@ -878,7 +880,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 				m.Title = g.Title // a client that signs its titles in plaintext
 			}
 		}
-		if g.ScreenCaptureBlocking != nil {
+		if g.ScreenCaptureBlocking != nil && signsField(g, "ScreenCaptureBlocking") {
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}

@@ -1,10 +1,18 @@
 package attacks
 
+import (
+	"strconv"
+
+	"github.com/xchat-go/xchat/crypto"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
 // h11am's attacks: what the engine took from unsigned fields and passed
 // on under its own signature.
 
 var h11amAttacks = []attack{
 	{"create-unsigned-ttl-signed-in-member-add", attackCreateTTLSigned},
+	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -57,4 +65,59 @@ func attackCreateTTLSigned(w *world) (string, error) {
 		return "", errorf("bob's member add signs a TTL of %d ms, the server's (unsigned in the create), as the group's", *t)
 	}
 	return "bob's member add signs no TTL the server wrote into the create", nil
+}
+
+// attackV4ScreenCaptureSigned: a member add signed at signature version 4
+// or below does not sign its screen-capture setting (the payload gained
+// it at version 5). Alice's client signs at version 4; she makes bob an
+// admin and adds mallory, setting nothing; the server serves bob her add
+// with screen-capture blocking turned off. Unless the engine keeps an
+// unsigned setting out of the group's details, bob's member add of dave
+// signs the server's setting as the group's, where a fresh device served
+// the add as alice made it signs none.
+func attackV4ScreenCaptureSigned(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	h.push(h.adminAdd(h.bob.id))
+	e := h.env()
+	members, admins := []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.bob.id}
+	version := h.newestVersion()
+	ma := crypto.GroupMemberAdd{NewMemberIDs: []string{h.mallory.id}, CurrentMemberIDs: members, CurrentAdminIDs: admins, ConversationKeyVersion: version}
+	const sigVersion = 4
+	p, err := crypto.GroupMemberAddPayload(sigVersion, crypto.Header{MessageID: e.MessageID, SenderID: h.alice.id, ConversationID: h.g}, ma)
+	add, err := h.alice.groupAction(e, &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: ma.NewMemberIDs,
+		CurrentMemberIds: members, CurrentAdminIds: admins, ConversationKeyVersion: &version, CurrentPendingMemberIds: []string{}}}, p, err)
+	if err != nil {
+		return "", err
+	}
+	sv := strconv.Itoa(sigVersion)
+	add.MessageEventSignature.SignatureVersion = &sv
+	h.push(add, nil)
+	h.say(h.alice, "alice after mallory's add")
+	h.seal()
+	whole, err := pageOf(h, nil, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	signed, err := addBobSigns(w, hs, oneRound(whole), false)
+	if err != nil {
+		return "", errorf("setup: a fresh device's member add: %v", err)
+	}
+	if signed.ScreenCaptureBlockingEnabled != nil {
+		return "", errorf("setup: a fresh device served alice's add as made signs a screen-capture setting (%v)", *signed.ScreenCaptureBlockingEnabled)
+	}
+	off := false
+	add.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupMemberAdd().ScreenCaptureBlockingEnabled = &off
+	served, err := pageOf(h, nil, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	if signed, err = addBobSigns(w, hs, oneRound(served), false); err != nil {
+		return "", err
+	}
+	if b := signed.ScreenCaptureBlockingEnabled; b != nil {
+		return "", errorf("bob's member add signs the screen-capture setting %v the server wrote into alice's version-4 add (unsigned there) as the group's", *b)
+	}
+	return "bob's member add signs no screen-capture setting the server wrote into a version-4 add", nil
 }
