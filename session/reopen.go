@@ -21,7 +21,8 @@ import (
 // (inbound.UnknownKeyError), where a fresh device served the transcript in
 // order decrypts it and keeps it verified. So such a message, and only
 // one that failed for nothing else, is listed when stored, by conversation
-// and key version (awaitKey, at most maxAwaitingKey a version); when a
+// and key version (awaitKey, at most maxAwaitingKey a version, each
+// message id once: awaitingKey.listOnce); when a
 // sync is served a verified key change of that version, the messages
 // listed under it are judged again once its pages are stored
 // (Engine.reopenAwaiting), as a fresh device judges them at their place:
@@ -47,9 +48,14 @@ const maxAwaitingKey = 256
 const maxReopenPerSync = 512
 
 // awaitingKey lists the sequence ids of the messages of a conversation
-// stored failed for want of one key version, ascending.
+// stored failed for want of one key version, ascending, and under MIDs the
+// one listed for each message id: a message id is listed once, at the
+// lowest sequence id served, where a fresh device keeps it (its copies
+// elsewhere are replays), so the server cannot fill the list with copies
+// of one genuine message.
 type awaitingKey struct {
-	Seqs []string `json:"seqs"`
+	Seqs []string          `json:"seqs"`
+	MIDs map[string]string `json:"mids,omitempty"`
 }
 
 func awaitingKeyKey(cid, version string) string {
@@ -95,6 +101,9 @@ func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) 
 	if err != nil {
 		return err
 	}
+	if !a.listOnce(ev) {
+		return nil
+	}
 	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
 	if held || len(a.Seqs) >= maxAwaitingKey {
 		return nil
@@ -105,6 +114,29 @@ func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) 
 		return fmt.Errorf("session: encoding the messages awaiting a key: %w", err)
 	}
 	return tx.SetValue(ctx, awaitingKeyKey(cid, version), b)
+}
+
+// listOnce makes room in a for ev under its message id: false when the
+// id is listed at a lower sequence id already (ev is a copy a fresh device
+// fails as a replay), else the copy listed above ev, if any, is dropped
+// for it. A message id not well formed is not deduplicated.
+func (a *awaitingKey) listOnce(ev *event.Event) bool {
+	if !validMessageID(ev.MessageID) {
+		return true
+	}
+	if at, ok := a.MIDs[ev.MessageID]; ok {
+		if !decimal.Less(ev.SequenceID, at) {
+			return false
+		}
+		if i, held := slices.BinarySearchFunc(a.Seqs, at, decimal.Compare); held {
+			a.Seqs = slices.Delete(a.Seqs, i, i+1)
+		}
+	}
+	if a.MIDs == nil {
+		a.MIDs = map[string]string{}
+	}
+	a.MIDs[ev.MessageID] = ev.SequenceID
+	return true
 }
 
 // noteKeyServed records the versions of the verified key changes among

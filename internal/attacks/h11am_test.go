@@ -1,9 +1,11 @@
 package attacks
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -13,6 +15,7 @@ import (
 var h11amAttacks = []attack{
 	{"create-unsigned-ttl-signed-in-member-add", attackCreateTTLSigned},
 	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
+	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -120,4 +123,58 @@ func attackV4ScreenCaptureSigned(w *world) (string, error) {
 		return "", errorf("bob's member add signs the screen-capture setting %v the server wrote into alice's version-4 add (unsigned there) as the group's", *b)
 	}
 	return "bob's member add signs no screen-capture setting the server wrote into a version-4 add", nil
+}
+
+// attackReplaysFillAwaiting: alice rotates the group's key and writes two
+// messages under it; the server withholds the key change from bob's first
+// sync and serves there, between her two messages, her first one again
+// under 300 new sequence ids (its signature covers no sequence id). Each
+// copy fails for want of its key alone, as her second message does. Unless
+// a message id is listed as awaiting its key once, the copies fill the
+// list (256 a version) and her second message, genuine, stays failed for
+// good once the key change arrives, where a fresh device keeps it verified
+// (and fails the copies as replays): one message the server holds is
+// enough to keep every later one under the key failed.
+func attackReplaysFillAwaiting(w *world) (string, error) {
+	const copies = 300
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice's first under the new key")
+	first := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice's second under the new key")
+	second := h.items[len(h.items)-1].me.GetMessageID()
+	h.seal()
+	b, err := hostile.EncodeEvent(first)
+	if err != nil {
+		return "", err
+	}
+	var extra []*tevent.MessageEvent
+	prev := first.GetSequenceID()
+	for i := range copies {
+		me, err := hostile.DecodeEvent(b)
+		if err != nil {
+			return "", err
+		}
+		seq := hostile.NextSequenceID(first.GetSequenceID(), uint64(i+1))
+		p := prev
+		me.SequenceID, me.PreviousSequenceID = &seq, &p
+		prev = seq
+		extra = append(extra, me)
+	}
+	fresh, late, err := keyServedLate(w, h, extra, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !fresh.verified[second]:
+		return "", errorf("setup: a fresh device fails alice's second message (%v)", fresh.failed[second])
+	case late.failed[second] == nil:
+		return "", errorf("setup: alice's second message was not stored failed by the first sync")
+	case !late.verified[second]:
+		return "", errorf("alice's second message stays failed (%v) after its key change arrived: %d copies of her first filled the list of messages awaiting it", late.failed[second], copies)
+	}
+	return fmt.Sprintf("alice's second message opened when its key change arrived, %d copies of her first served before it", copies), nil
 }
