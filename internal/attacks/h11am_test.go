@@ -15,6 +15,7 @@ import (
 var h11amAttacks = []attack{
 	{"create-unsigned-ttl-signed-in-member-add", attackCreateTTLSigned},
 	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
+	{"member-add-v4-unsigned-screen-capture-signed-after-walk", attackV4ScreenCaptureSignedAfterWalk},
 	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
 }
 
@@ -82,28 +83,82 @@ func attackV4ScreenCaptureSigned(w *world) (string, error) {
 	h := newBareHistory(w)
 	h.readServer()
 	h.push(h.adminAdd(h.bob.id))
+	add, err := h.v4MemberAdd(h.mallory.id)
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice after mallory's add")
+	h.seal()
+	hs := startHarness(w.t, h)
+	return v4SettingSigned(w, hs, add, func() (*mutation, error) {
+		whole, err := pageOf(h, nil, func(string) bool { return true })
+		return oneRound(whole), err
+	})
+}
+
+// attackV4ScreenCaptureSignedAfterWalk: as
+// member-add-v4-unsigned-screen-capture-signed, and alice then removes
+// mallory, who changes the group's avatar above her removal; the removal
+// is withheld from bob's first sync and served at its place in the next.
+// The walk fails mallory's avatar change and reads the group's details
+// again from the changes that stand (restoreSettings): unless that
+// reading too keeps the unsigned setting out, bob's member add signs the
+// server's setting.
+func attackV4ScreenCaptureSignedAfterWalk(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	h.push(h.adminAdd(h.bob.id))
+	add, err := h.v4MemberAdd(h.mallory.id)
+	if err != nil {
+		return "", err
+	}
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	h.removal = h.top()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
+	avatar, err := h.mallory.avatarChange(e, h.newestVersion(), malloryAvatar)
+	if err != nil {
+		return "", err
+	}
+	h.say(h.alice, "alice after the removal")
+	h.seal()
+	hs := startHarness(w.t, h)
+	return v4SettingSigned(w, hs, add, func() (*mutation, error) {
+		withheld, whole, err := servedLate(h, []*tevent.MessageEvent{avatar}, h.removal)
+		return lateRounds(withheld, whole), err
+	})
+}
+
+// v4MemberAdd pushes alice's member add of id signed at signature version
+// 4 (its screen-capture setting unsigned), setting nothing, and returns it.
+func (h *history) v4MemberAdd(id string) (*tevent.MessageEvent, error) {
 	e := h.env()
 	members, admins := []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.bob.id}
 	version := h.newestVersion()
-	ma := crypto.GroupMemberAdd{NewMemberIDs: []string{h.mallory.id}, CurrentMemberIDs: members, CurrentAdminIDs: admins, ConversationKeyVersion: version}
+	ma := crypto.GroupMemberAdd{NewMemberIDs: []string{id}, CurrentMemberIDs: members, CurrentAdminIDs: admins, ConversationKeyVersion: version}
 	const sigVersion = 4
 	p, err := crypto.GroupMemberAddPayload(sigVersion, crypto.Header{MessageID: e.MessageID, SenderID: h.alice.id, ConversationID: h.g}, ma)
 	add, err := h.alice.groupAction(e, &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: ma.NewMemberIDs,
 		CurrentMemberIds: members, CurrentAdminIds: admins, ConversationKeyVersion: &version, CurrentPendingMemberIds: []string{}}}, p, err)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	sv := strconv.Itoa(sigVersion)
 	add.MessageEventSignature.SignatureVersion = &sv
 	h.push(add, nil)
-	h.say(h.alice, "alice after mallory's add")
-	h.seal()
-	whole, err := pageOf(h, nil, func(string) bool { return true })
+	return add, nil
+}
+
+// v4SettingSigned serves a fresh device of bob's the mutation served
+// makes with alice's version-4 add as she made it, then with the server's
+// screen-capture setting written into it, and requires bob's member add
+// to sign no setting either time.
+func v4SettingSigned(w *world, hs *harness, add *tevent.MessageEvent, served func() (*mutation, error)) (string, error) {
+	m, err := served()
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	signed, err := addBobSigns(w, hs, oneRound(whole), false)
+	signed, err := addBobSigns(w, hs, m, false)
 	if err != nil {
 		return "", errorf("setup: a fresh device's member add: %v", err)
 	}
@@ -112,11 +167,10 @@ func attackV4ScreenCaptureSigned(w *world) (string, error) {
 	}
 	off := false
 	add.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupMemberAdd().ScreenCaptureBlockingEnabled = &off
-	served, err := pageOf(h, nil, func(string) bool { return true })
-	if err != nil {
+	if m, err = served(); err != nil {
 		return "", err
 	}
-	if signed, err = addBobSigns(w, hs, oneRound(served), false); err != nil {
+	if signed, err = addBobSigns(w, hs, m, false); err != nil {
 		return "", err
 	}
 	if b := signed.ScreenCaptureBlockingEnabled; b != nil {
