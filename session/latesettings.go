@@ -158,7 +158,9 @@ func (s *groupSettings) apply(cid string, ev *keystore.StoredEvent) {
 	case en.Group.Kind == event.GroupAvatarChanged && gc.GroupAvatarChange != nil:
 		s.avatar = gc.GroupAvatarChange.GetCustomAvatarURL()
 	case en.Group.Kind == event.GroupMembersAdded && gc.GroupMemberAdd != nil:
-		s.title(gc.GroupMemberAdd.GetCurrentTitle(), version, false)
+		if signsField(en.Group, "Title") {
+			s.title(gc.GroupMemberAdd.GetCurrentTitle(), version, false)
+		}
 		if b := gc.GroupMemberAdd.ScreenCaptureBlockingEnabled; b != nil && signsField(en.Group, "ScreenCaptureBlocking") {
 			v := *b
 			s.screenCapture = &v

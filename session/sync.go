@@ -872,7 +872,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 		// member adds sign the group's TTL as held (memberAdd). Only the
 		// TTL this account chose when it created the group is held.
 	case event.GroupMembersAdded:
-		if g.Title != "" && g.Title != m.TitleCipher {
+		if g.Title != "" && g.Title != m.TitleCipher && signsField(g, "Title") {
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
 				m.Title = pt

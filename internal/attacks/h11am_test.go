@@ -17,6 +17,7 @@ var h11amAttacks = []attack{
 	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
 	{"member-add-v4-unsigned-screen-capture-signed-after-walk", attackV4ScreenCaptureSignedAfterWalk},
 	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
+	{"create-absent-title-served-as-null", attackCreateTitleNull},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -231,4 +232,54 @@ func attackReplaysFillAwaiting(w *world) (string, error) {
 		return "", errorf("alice's second message stays failed (%v) after its key change arrived: %d copies of her first filled the list of messages awaiting it", late.failed[second], copies)
 	}
 	return fmt.Sprintf("alice's second message opened when its key change arrived, %d copies of her first served before it", copies), nil
+}
+
+// attackCreateTitleNull: a create signs an absent title as the string
+// "null", so a title "null" and no title sign the same bytes. Alice
+// creates her group without a title; the server serves bob her create
+// with the title "null". Alice makes bob an admin and he adds dave: unless
+// the engine reads a signed "null" as no title, the group shows the
+// server's title and bob's member add carries it as the group's, where a
+// fresh device served the create as alice made it carries none.
+func attackCreateTitleNull(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	h.push(h.adminAdd(h.bob.id))
+	h.seal()
+	served := func() (*mutation, error) {
+		whole, err := pageOf(h, nil, func(string) bool { return true })
+		return oneRound(whole), err
+	}
+	hs := startHarness(w.t, h)
+	m, err := served()
+	if err != nil {
+		return "", err
+	}
+	add, err := addBobSigns(w, hs, m, false)
+	if err != nil {
+		return "", errorf("setup: a fresh device's member add: %v", err)
+	}
+	if add.CurrentTitle != nil {
+		return "", errorf("setup: a fresh device served the create as made carries the title %q", *add.CurrentTitle)
+	}
+	created := false
+	for _, it := range h.items {
+		if gc := groupChangeOf(it.me).GetGroupCreate(); gc != nil {
+			title := "null"
+			gc.Title, created = &title, true
+		}
+	}
+	if !created {
+		return "", errorf("setup: no group create in the transcript")
+	}
+	if m, err = served(); err != nil {
+		return "", err
+	}
+	if add, err = addBobSigns(w, hs, m, false); err != nil {
+		return "", err
+	}
+	if t := add.CurrentTitle; t != nil {
+		return "", errorf("bob's member add carries the title %q the server wrote into a create signed without one", *t)
+	}
+	return "bob's member add carries no title the server wrote into a create signed without one", nil
 }
