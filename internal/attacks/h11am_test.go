@@ -2,10 +2,15 @@ package attacks
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -18,6 +23,7 @@ var h11amAttacks = []attack{
 	{"member-add-v4-unsigned-screen-capture-signed-after-walk", attackV4ScreenCaptureSignedAfterWalk},
 	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
 	{"create-absent-title-served-as-null", attackCreateTitleNull},
+	{"group-create-served-in-one-to-one", attackCreateInDM},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -282,4 +288,67 @@ func attackCreateTitleNull(w *world) (string, error) {
 		return "", errorf("bob's member add carries the title %q the server wrote into a create signed without one", *t)
 	}
 	return "bob's member add carries no title the server wrote into a create signed without one", nil
+}
+
+// attackCreateInDM: a GroupCreate does not sign its conversation id. Alice
+// creates a titled group with bob and carol; the server serves bob her
+// create inside his one-to-one conversation with her, relabelled with
+// that conversation's id, above what he holds there. Its signature
+// verifies and alice is a participant: unless a group change is refused
+// outside a group, bob's one-to-one conversation shows a verified "alice
+// created a group" and takes the group's title and kind.
+func attackCreateInDM(w *world) (string, error) {
+	d := newDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", errorf("setup: %v", r.err)
+	}
+	carol := w.newUser("carol", false)
+	g, err := d.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{d.bob.id, carol.id}, Title: "alice's other group"})
+	if err != nil {
+		return "", err
+	}
+	var create *tevent.MessageEvent
+	for _, me := range w.serverEvents(d.alice, api.ConversationPathID(g)) {
+		if groupChangeOf(me).GetGroupCreate() != nil {
+			create = me
+		}
+	}
+	if create == nil {
+		return "", errorf("setup: no create in alice's group")
+	}
+	top := d.sent[len(d.sent)-1].SequenceID
+	seq, cid := hostile.NextSequenceID(top, 1), d.cid
+	create.SequenceID, create.PreviousSequenceID, create.ConversationID = &seq, &top, &cid
+	b, err := hostile.EncodeEvent(create)
+	if err != nil {
+		return "", err
+	}
+	var served atomic.Bool
+	w.proxy.Add(hostile.Events("create-in-dm", func(r *http.Request, page *api.GetChatConversationEventsResponse) error {
+		if hostile.ConversationOf(r.URL.Path) == d.path && !served.Swap(true) {
+			page.Data = append([]api.ChatMessageEvent{{EncodedEvent: b}}, page.Data...)
+		}
+		return nil
+	}))
+	r := d.bob.sync(d.cid)
+	if !served.Load() {
+		return "", errorf("setup: the create was not served (sync: %v)", r.err)
+	}
+	hist, err := d.bob.e.History(w.ctx, d.cid, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		if en.Verified && en.Type == event.TypeGroupChange {
+			return "", errorf("bob's one-to-one conversation with alice shows her group create (%s) verified", en.SequenceID)
+		}
+	}
+	c, err := d.bob.e.Conversation(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	if c.Kind != "one_to_one" || c.Title != "" {
+		return "", errorf("bob's one-to-one conversation with alice took kind %q and title %q from her group create", c.Kind, c.Title)
+	}
+	return fmt.Sprintf("alice's group create served in her one-to-one conversation with bob: not shown verified (sync: %v)", r.err), nil
 }
