@@ -12,6 +12,7 @@ import (
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // h11am's attacks: what the engine took from unsigned fields and passed
@@ -24,6 +25,7 @@ var h11amAttacks = []attack{
 	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
 	{"create-absent-title-served-as-null", attackCreateTitleNull},
 	{"group-create-served-in-one-to-one", attackCreateInDM},
+	{"create-v3-unsigned-avatar-signed-in-member-add", attackV3CreateAvatarSigned},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -351,4 +353,70 @@ func attackCreateInDM(w *world) (string, error) {
 		return "", errorf("bob's one-to-one conversation with alice took kind %q and title %q from her group create", c.Kind, c.Title)
 	}
 	return fmt.Sprintf("alice's group create served in her one-to-one conversation with bob: not shown verified (sync: %v)", r.err), nil
+}
+
+// attackV3CreateAvatarSigned: a create signed below signature version 4
+// does not sign its title or avatar. Alice's create is signed at version
+// 3 (an older client of hers), without an avatar; the server serves bob
+// her create with an avatar URL of its choosing (a tracking URL). Alice
+// makes bob an admin and he adds dave: unless the engine keeps the
+// unsigned avatar out of the group's details, bob's member add signs the
+// server's URL as the group's current avatar, for every member's client
+// to fetch.
+func attackV3CreateAvatarSigned(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	var create *tevent.MessageEvent
+	for _, it := range h.items {
+		if groupChangeOf(it.me).GetGroupCreate() != nil {
+			create = it.me
+		}
+	}
+	if create == nil {
+		return "", errorf("setup: no group create in the transcript")
+	}
+	const sigVersion = 3
+	gc := groupChangeOf(create).GetGroupCreate()
+	f := h.alice.forger()
+	p, err := crypto.GroupCreatePayload(sigVersion, crypto.Header{MessageID: create.GetMessageID(), SenderID: h.alice.id},
+		crypto.GroupCreate{ConversationKeyVersion: gc.GetConversationKeyVersion(), MemberIDs: gc.MemberIds})
+	if err != nil {
+		return "", err
+	}
+	sig, err := p.Sign(f.Signing)
+	if err != nil {
+		return "", err
+	}
+	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sigVersion)
+	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
+	h.push(h.adminAdd(h.bob.id))
+	h.seal()
+	served := func() (*mutation, error) {
+		whole, err := pageOf(h, nil, func(string) bool { return true })
+		return oneRound(whole), err
+	}
+	hs := startHarness(w.t, h)
+	m, err := served()
+	if err != nil {
+		return "", err
+	}
+	add, err := addBobSigns(w, hs, m, false)
+	if err != nil {
+		return "", errorf("setup: a fresh device's member add: %v", err)
+	}
+	if add.CurrentAvatarURL != nil {
+		return "", errorf("setup: a fresh device served the version-3 create as made signs the avatar %q", *add.CurrentAvatarURL)
+	}
+	url := malloryAvatar
+	gc.AvatarURL = &url
+	if m, err = served(); err != nil {
+		return "", err
+	}
+	if add, err = addBobSigns(w, hs, m, false); err != nil {
+		return "", err
+	}
+	if a := add.CurrentAvatarURL; a != nil {
+		return "", errorf("bob's member add signs the avatar %q the server wrote into alice's version-3 create (unsigned there) as the group's", *a)
+	}
+	return "bob's member add signs no avatar the server wrote into a version-3 create", nil
 }
