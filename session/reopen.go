@@ -21,8 +21,8 @@ import (
 // (inbound.UnknownKeyError), where a fresh device served the transcript in
 // order decrypts it and keeps it verified. So such a message, and only
 // one that failed for nothing else, is listed when stored, by conversation
-// and key version (awaitKey, at most maxAwaitingKey a version, each
-// message id once: awaitingKey.listOnce); when a
+// and key version (awaitKey, at most maxAwaitingKey a version, copies of
+// one message giving way to other messages: awaitingKey.list); when a
 // sync is served a verified key change of that version, the messages
 // listed under it are judged again once its pages are stored
 // (Engine.reopenAwaiting), as a fresh device judges them at their place:
@@ -48,14 +48,12 @@ const maxAwaitingKey = 256
 const maxReopenPerSync = 512
 
 // awaitingKey lists the sequence ids of the messages of a conversation
-// stored failed for want of one key version, ascending, and under MIDs the
-// one listed for each message id: a message id is listed once, at the
-// lowest sequence id served, where a fresh device keeps it (its copies
-// elsewhere are replays), so the server cannot fill the list with copies
-// of one genuine message.
+// stored failed for want of one key version, ascending, and under MIDs
+// (index for index) their message ids ("" when not well formed, or listed
+// by an engine that did not record them).
 type awaitingKey struct {
-	Seqs []string          `json:"seqs"`
-	MIDs map[string]string `json:"mids,omitempty"`
+	Seqs []string `json:"seqs"`
+	MIDs []string `json:"mids,omitempty"`
 }
 
 func awaitingKeyKey(cid, version string) string {
@@ -101,14 +99,9 @@ func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) 
 	if err != nil {
 		return err
 	}
-	if !a.listOnce(ev) {
+	if !a.list(ev) {
 		return nil
 	}
-	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
-	if held || len(a.Seqs) >= maxAwaitingKey {
-		return nil
-	}
-	a.Seqs = slices.Insert(a.Seqs, i, ev.SequenceID)
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("session: encoding the messages awaiting a key: %w", err)
@@ -116,26 +109,43 @@ func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) 
 	return tx.SetValue(ctx, awaitingKeyKey(cid, version), b)
 }
 
-// listOnce makes room in a for ev under its message id: false when the
-// id is listed at a lower sequence id already (ev is a copy a fresh device
-// fails as a replay), else the copy listed above ev, if any, is dropped
-// for it. A message id not well formed is not deduplicated.
-func (a *awaitingKey) listOnce(ev *event.Event) bool {
-	if !validMessageID(ev.MessageID) {
-		return true
+// list adds ev to a, reporting whether it did. Copies of one message (one
+// message id under several sequence ids: the server re-sequenced it) are
+// listed while there is room, for which of them opens depends on where
+// the key's change stands; a full list takes a message id it does not
+// hold in place of the lowest copy of one it holds twice or more, and
+// nothing else. So copies of one genuine message cannot keep other
+// messages from being listed, and the highest copy of each stays.
+func (a *awaitingKey) list(ev *event.Event) bool {
+	if len(a.MIDs) != len(a.Seqs) {
+		a.MIDs = make([]string, len(a.Seqs)) // listed without their ids
 	}
-	if at, ok := a.MIDs[ev.MessageID]; ok {
-		if !decimal.Less(ev.SequenceID, at) {
+	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
+	if held {
+		return false
+	}
+	mid := ev.MessageID
+	if !validMessageID(mid) {
+		mid = ""
+	}
+	if len(a.Seqs) >= maxAwaitingKey {
+		if mid == "" || slices.Contains(a.MIDs, mid) {
 			return false
 		}
-		if i, held := slices.BinarySearchFunc(a.Seqs, at, decimal.Compare); held {
-			a.Seqs = slices.Delete(a.Seqs, i, i+1)
+		copies := map[string]int{}
+		for _, m := range a.MIDs {
+			if m != "" {
+				copies[m]++
+			}
 		}
+		j := slices.IndexFunc(a.MIDs, func(m string) bool { return copies[m] > 1 })
+		if j < 0 {
+			return false
+		}
+		a.Seqs, a.MIDs = slices.Delete(a.Seqs, j, j+1), slices.Delete(a.MIDs, j, j+1)
+		i, _ = slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
 	}
-	if a.MIDs == nil {
-		a.MIDs = map[string]string{}
-	}
-	a.MIDs[ev.MessageID] = ev.SequenceID
+	a.Seqs, a.MIDs = slices.Insert(a.Seqs, i, ev.SequenceID), slices.Insert(a.MIDs, i, mid)
 	return true
 }
 

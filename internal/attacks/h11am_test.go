@@ -23,6 +23,7 @@ var h11amAttacks = []attack{
 	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
 	{"member-add-v4-unsigned-screen-capture-signed-after-walk", attackV4ScreenCaptureSignedAfterWalk},
 	{"replays-fill-the-messages-awaiting-a-key", attackReplaysFillAwaiting},
+	{"copy-below-key-change-displaces-awaiting-message", attackCopyBelowKeyDisplaces},
 	{"create-absent-title-served-as-null", attackCreateTitleNull},
 	{"group-create-served-in-one-to-one", attackCreateInDM},
 	{"create-v3-unsigned-avatar-signed-in-member-add", attackV3CreateAvatarSigned},
@@ -419,4 +420,53 @@ func attackV3CreateAvatarSigned(w *world) (string, error) {
 		return "", errorf("bob's member add signs the avatar %q the server wrote into alice's version-3 create (unsigned there) as the group's", *a)
 	}
 	return "bob's member add signs no avatar the server wrote into a version-3 create", nil
+}
+
+// attackCopyBelowKeyDisplaces: alice rotates the group's key and writes
+// under it; the server withholds the key change from bob's first sync and
+// serves there her message at its place and a copy of it just below the
+// key change (its signature covers no sequence id). Both fail for want of
+// the key alone. When the key change arrives, the copy below it cannot
+// open (its key was distributed above it) and the message at its place
+// can: unless listing keeps a message's copies apart from the message
+// itself while there is room, the copy stands for the message and the
+// message stays failed, where a fresh device keeps it verified.
+func attackCopyBelowKeyDisplaces(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice under the new key")
+	msg := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice again")
+	h.seal()
+	b, err := hostile.EncodeEvent(msg)
+	if err != nil {
+		return "", err
+	}
+	copied, err := hostile.DecodeEvent(b)
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.ParseUint(kc.GetSequenceID(), 10, 64)
+	if err != nil {
+		return "", err
+	}
+	below := strconv.FormatUint(n-1, 10)
+	copied.SequenceID, copied.PreviousSequenceID = &below, nil
+	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{copied}, kc.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	mid := msg.GetMessageID()
+	switch {
+	case !fresh.verified[mid]:
+		return "", errorf("setup: a fresh device fails alice's message (%v)", fresh.failed[mid])
+	case late.failed[mid] == nil:
+		return "", errorf("setup: alice's message was not stored failed by the first sync")
+	case !late.verified[mid]:
+		return "", errorf("alice's message stays failed (%v) after its key change arrived: its copy below the key change stood for it", late.failed[mid])
+	}
+	return "alice's message opened at its place when its key change arrived, its copy below the key change served first", nil
 }
