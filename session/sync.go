@@ -687,7 +687,7 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
 		return nil, err
 	}
-	if ev.Err != nil && unheld {
+	if (ev.Err != nil || !ev.Verified) && unheld {
 		return nil, errFailedNotKept // of a conversation not recorded: nothing of it is kept
 	}
 	if err := e.chargeFailed(ctx, tx, cid, ev); err != nil {

@@ -27,6 +27,7 @@ var h11amAttacks = []attack{
 	{"create-absent-title-served-as-null", attackCreateTitleNull},
 	{"group-create-served-in-one-to-one", attackCreateInDM},
 	{"create-v3-unsigned-avatar-signed-in-member-add", attackV3CreateAvatarSigned},
+	{"pushed-unsigned-events-fill-the-store", attackPushedUnsignedFillTheStore},
 }
 
 // injectedTTL is the disappearing-message lifetime the server writes into
@@ -469,4 +470,60 @@ func attackCopyBelowKeyDisplaces(w *world) (string, error) {
 		return "", errorf("alice's message stays failed (%v) after its key change arrived: its copy below the key change stood for it", late.failed[mid])
 	}
 	return "alice's message opened at its place when its key change arrived, its copy below the key change served first", nil
+}
+
+// attackPushedUnsignedFillTheStore: the kinds no sender signs (typing
+// indicators, failure notices, Grok notifications, member account
+// deletions) are the server's word; each decodes without error and is
+// never verified. The server pushes bob, one after another, 48 typing
+// indicators in his conversation with alice, each under a fresh
+// event_uuid, sequence id and message id and carrying 64 KiB in a field
+// of its own. Unless what the server alone makes is bounded whatever its
+// kind, each is stored with its bytes: a server that pushes forever fills
+// bob's disk.
+func attackPushedUnsignedFillTheStore(w *world) (string, error) {
+	alice := w.newUser("alice", false)
+	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
+	sent := alice.send(bob.id, "m1")
+	cid := sent[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return "", r.err
+	}
+	model, err := serverEvent(w, bob, cid, sent[0].MessageID)
+	if err != nil {
+		return "", err
+	}
+	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
+	if err != nil {
+		return "", err
+	}
+	pad := string(make([]byte, failedPad))
+	for i := range failedPushes {
+		typing := *model
+		typing.Detail = &tevent.MessageEventDetail{MessageTypingEvent: &tevent.MessageTypingEvent{ConversationID: &pad}}
+		typing.MessageEventSignature = nil
+		typing.SequenceID = strp(strconv.FormatUint(base+1000+uint64(i), 10))
+		typing.MessageID = strp(fmt.Sprintf("typing-%d", i))
+		ev, err := pushOf(bob, fmt.Sprintf("typing-push-%d", i), &typing, "", nil)
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := bob.deliver(ev); err != nil {
+			return "", errorf("push %d: %w", i, err)
+		}
+	}
+	hist, err := bob.e.History(w.ctx, cid, "", 0)
+	if err != nil {
+		return "", err
+	}
+	kept := 0
+	for _, en := range hist {
+		if !en.Verified {
+			kept++
+		}
+	}
+	if kept > failedAllowance {
+		return "", errorf("%d pushed typing indicators left %d unverified events (%d KiB of server-chosen bytes) in bob's store; the conversation keeps %d failed events", failedPushes, kept, kept*failedPad>>10, failedAllowance)
+	}
+	return fmt.Sprintf("%d pushed typing indicators: %d kept", failedPushes, kept), nil
 }
