@@ -207,6 +207,12 @@ func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget 
 		if err != nil || len(a.Seqs) == 0 || len(a.Seqs) > budget {
 			return err
 		}
+		// Served is not stored: a page the store failed to commit (or
+		// that was refused) brought the key change and left nothing, and
+		// the list waits for a sync that stores it.
+		if _, stored, err := keyChangeStored(ctx, tx, cid, version); err != nil || !stored {
+			return err
+		}
 		want := (&inbound.UnknownKeyError{ConversationID: cid, Version: version}).Error()
 		for _, seq := range a.Seqs {
 			old, err := eventAt(ctx, tx, cid, seq)

@@ -1,14 +1,20 @@
 package attacks
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"testing"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -526,4 +532,104 @@ func attackPushedUnsignedFillTheStore(w *world) (string, error) {
 		return "", errorf("%d pushed typing indicators left %d unverified events (%d KiB of server-chosen bytes) in bob's store; the conversation keeps %d failed events", failedPushes, kept, kept*failedPad>>10, failedAllowance)
 	}
 	return fmt.Sprintf("%d pushed typing indicators: %d kept", failedPushes, kept), nil
+}
+
+// failKeyPage is a store whose next update that records a key change's
+// key (session/send.go:keyChangeIndexKey) fails once armed, after its
+// writes: the page that brings the key change is rolled back whole, as a
+// store that fails to commit (disk full, a busy database) rolls it back.
+type failKeyPage struct {
+	keystore.Store
+	armed, failed bool
+}
+
+// errKeyPageFault is the fault failKeyPage injects.
+var errKeyPageFault = errors.New("injected: the store failed to commit")
+
+// Update implements keystore.Store.
+func (s *failKeyPage) Update(ctx context.Context, fn func(tx keystore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx keystore.Tx) error {
+		rec := &keyIndexWrites{Tx: tx}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		if s.armed && rec.wrote {
+			s.armed, s.failed = false, true
+			return errKeyPageFault
+		}
+		return nil
+	})
+}
+
+// keyIndexWrites notes whether a transaction recorded a key change.
+type keyIndexWrites struct {
+	keystore.Tx
+	wrote bool
+}
+
+// SetValue implements keystore.Tx.
+func (t *keyIndexWrites) SetValue(ctx context.Context, name string, v []byte) error {
+	t.wrote = t.wrote || strings.HasPrefix(name, "session/kce/") && v != nil
+	return t.Tx.SetValue(ctx, name, v)
+}
+
+// TestAwaitingKeyKeptWhenKeyPageFails: alice rotates the group's key and
+// writes under it; the server withholds the key change from bob's first
+// sync (her message is stored failed, awaiting the key). The second sync
+// serves the key change, and the store fails to commit that page: nothing
+// of it is stored. The third serves it again and it is stored. The
+// message must open then: the failed page must not have judged, and
+// dropped, the list of messages awaiting the key against a store without
+// its key change.
+func TestAwaitingKeyKeptWhenKeyPageFails(t *testing.T) {
+	w := newWorld(t)
+	h := newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol})
+	kc := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice under the new key")
+	mid := h.items[len(h.items)-1].me.GetMessageID()
+	h.seal()
+	withheld, err := pageOf(h, nil, func(seq string) bool { return seq != kc.GetSequenceID() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := pageOf(h, nil, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := startHarness(t, h)
+	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}, {whole}}, kcs: map[string]string{}})
+	mem := keystore.NewMemory()
+	if err := session.ImportBackup(w.ctx, mem, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		t.Fatal(err)
+	}
+	store := &failKeyPage{Store: mem}
+	e, err := session.Open(w.ctx, store, session.NewAPIServer(apiClient(t, hs.url, h.bob.token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i := range 3 {
+		store.armed = i == 1
+		_, err := e.Sync(w.ctx, h.g, nil)
+		switch {
+		case i == 1 && !errors.Is(err, errKeyPageFault):
+			t.Fatalf("sync %d: %v, want the injected fault (failed %v)", i, err, store.failed)
+		case i != 1 && err != nil:
+			t.Fatalf("sync %d: %v", i, err)
+		}
+	}
+	hist, err := e.History(w.ctx, h.g, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(hist, func(en event.Entry) bool { return en.MessageID == mid })
+	switch {
+	case i < 0:
+		t.Fatalf("alice's message is not stored")
+	case !hist[i].Verified:
+		t.Fatalf("alice's message stays failed (%s) after its key change was stored: the failed page dropped the list awaiting it", hist[i].Error)
+	}
 }
