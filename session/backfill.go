@@ -408,21 +408,31 @@ func storedGroupChange(ctx context.Context, tx keystore.Tx, cid, seq string) (*s
 // key distributed before, so a key whose distribution lies above the
 // event (one its author made after a removal, say) does not stand.
 func keyHeldAt(ctx context.Context, tx keystore.Tx, cid, version, seq string) (bool, error) {
+	at, ok, err := keyChangeStored(ctx, tx, cid, version)
+	if err != nil || !ok {
+		return false, err
+	}
+	return decimal.Less(at, seq), nil
+}
+
+// keyChangeStored returns the sequence id of the key change of cid's key
+// version stored verified (ok false: none is).
+func keyChangeStored(ctx context.Context, tx keystore.Tx, cid, version string) (at string, ok bool, err error) {
 	if !decimal.Valid(version) {
-		return false, nil
+		return "", false, nil
 	}
 	me, err := placedKeyChange(ctx, tx, cid, version)
 	if err != nil || me == nil {
-		return false, err
+		return "", false, err
 	}
-	at := me.GetSequenceID()
-	if !decimal.ValidID(at) || !decimal.Less(at, seq) {
-		return false, nil
+	at = me.GetSequenceID()
+	if !decimal.ValidID(at) {
+		return "", false, nil
 	}
 	old, err := eventAt(ctx, tx, cid, at)
 	if err != nil || old == nil {
-		return false, err
+		return "", false, err
 	}
 	old.Body.Zero()
-	return old.Verified && old.Type == event.TypeKeyChange, nil
+	return at, old.Verified && old.Type == event.TypeKeyChange, nil
 }

@@ -20,7 +20,9 @@ import (
 // record of its own, and the engine keeps failedTotalFactor times that
 // across all conversations; a failed event past either is passed to the callback
 // but not stored, and reported (AnomalyFailedNotKept). Verified events
-// are never charged to it; each one stored renews it instead: it gives one
+// are never charged to it (every other event is: one of a kind no sender
+// signs, a typing indicator say, is the server's word as much as a failed
+// one); each one stored renews it instead: it gives one
 // failed event and failedCredit bytes back to its conversation's allowance
 // and to the engine's (never below nothing spent). So an account whose
 // peers honestly fail now and then (a broken client) keeps storing their
@@ -61,14 +63,13 @@ var errFailedNotKept = errors.New("session: failed event past the allowance of k
 // key change does not bind yet (errCreateUnbound): it is not stored.
 var errCreateNotKept = errors.New("session: group create before its key change: not kept")
 
-// chargeFailed charges ev, when it failed, to cid's allowance and the
-// engine's, or returns errFailedNotKept when either has no room for it.
+// chargeFailed charges ev, when it is not verified, to cid's allowance and
+// the engine's, or returns errFailedNotKept when either has no room for
+// it: an event of a kind no sender signs (a typing indicator, say) is the
+// server's word as much as a failed one, and is charged as one.
 func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
-	if ev.Err == nil {
-		if ev.Verified {
-			return e.renewFailed(ctx, tx, cid)
-		}
-		return nil
+	if ev.Verified && ev.Err == nil {
+		return e.renewFailed(ctx, tx, cid)
 	}
 	size := int64(len(ev.Raw))
 	conv, err := readFailedKept(ctx, tx, failedKeptKey(cid))

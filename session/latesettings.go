@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
@@ -146,19 +147,33 @@ func (s *groupSettings) apply(cid string, ev *keystore.StoredEvent) {
 	gc, version := me.GetDetail().GetGroupChangeEvent().GetGroupChange(), en.Group.KeyVersion
 	switch {
 	case en.Group.Kind == event.GroupCreated && gc.GroupCreate != nil:
-		s.title(gc.GroupCreate.GetTitle(), version, false)
-		s.avatar = gc.GroupCreate.GetAvatarURL()
+		if signsField(en.Group, "Title") {
+			s.title(gc.GroupCreate.GetTitle(), version, false)
+		}
+		if signsField(en.Group, "AvatarURL") {
+			s.avatar = gc.GroupCreate.GetAvatarURL()
+		}
 	case en.Group.Kind == event.GroupTitleChanged && gc.GroupTitleChange != nil:
 		s.title(gc.GroupTitleChange.GetCustomTitle(), version, true)
 	case en.Group.Kind == event.GroupAvatarChanged && gc.GroupAvatarChange != nil:
 		s.avatar = gc.GroupAvatarChange.GetCustomAvatarURL()
 	case en.Group.Kind == event.GroupMembersAdded && gc.GroupMemberAdd != nil:
-		s.title(gc.GroupMemberAdd.GetCurrentTitle(), version, false)
-		if b := gc.GroupMemberAdd.ScreenCaptureBlockingEnabled; b != nil {
+		if signsField(en.Group, "Title") {
+			s.title(gc.GroupMemberAdd.GetCurrentTitle(), version, false)
+		}
+		if b := gc.GroupMemberAdd.ScreenCaptureBlockingEnabled; b != nil && signsField(en.Group, "ScreenCaptureBlocking") {
 			v := *b
 			s.screenCapture = &v
 		}
 	}
+}
+
+// signsField reports whether g's author signed its field name (one of
+// event.GroupChange's): at some signature versions a field is carried but
+// not signed (Unsigned), and the server's value is then never one of the
+// group's details, which this account's member adds sign as current.
+func signsField(g *event.GroupChange, name string) bool {
+	return !slices.Contains(g.Unsigned, name)
 }
 
 // title sets the wire title and its key version: always, or only when

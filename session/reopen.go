@@ -22,7 +22,8 @@ import (
 // (inbound.UnknownKeyError), where a fresh device served the transcript in
 // order decrypts it and keeps it verified. So such a message, and only
 // one that failed for nothing else, is listed when stored, by conversation
-// and key version (awaitKey, at most maxAwaitingKey a version); when a
+// and key version (awaitKey, at most maxAwaitingKey a version, copies of
+// one message giving way to other messages: awaitingKey.list); when a
 // sync is served a verified key change of that version, the messages
 // listed under it are judged again once its pages are stored
 // (Engine.reopenAwaiting), as a fresh device judges them at their place:
@@ -48,9 +49,12 @@ const maxAwaitingKey = 256
 const maxReopenPerSync = 512
 
 // awaitingKey lists the sequence ids of the messages of a conversation
-// stored failed for want of one key version, ascending.
+// stored failed for want of one key version, ascending, and under MIDs
+// (index for index) their message ids ("" when not well formed, or listed
+// by an engine that did not record them).
 type awaitingKey struct {
 	Seqs []string `json:"seqs"`
+	MIDs []string `json:"mids,omitempty"`
 }
 
 func awaitingKeyKey(cid, version string) string {
@@ -96,16 +100,54 @@ func awaitKey(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) 
 	if err != nil {
 		return err
 	}
-	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
-	if held || len(a.Seqs) >= maxAwaitingKey {
+	if !a.list(ev) {
 		return nil
 	}
-	a.Seqs = slices.Insert(a.Seqs, i, ev.SequenceID)
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("session: encoding the messages awaiting a key: %w", err)
 	}
 	return tx.SetValue(ctx, awaitingKeyKey(cid, version), b)
+}
+
+// list adds ev to a, reporting whether it did. Copies of one message (one
+// message id under several sequence ids: the server re-sequenced it) are
+// listed while there is room, for which of them opens depends on where
+// the key's change stands; a full list takes a message id it does not
+// hold in place of the lowest copy of one it holds twice or more, and
+// nothing else. So copies of one genuine message cannot keep other
+// messages from being listed, and the highest copy of each stays.
+func (a *awaitingKey) list(ev *event.Event) bool {
+	if len(a.MIDs) != len(a.Seqs) {
+		a.MIDs = make([]string, len(a.Seqs)) // listed without their ids
+	}
+	i, held := slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
+	if held {
+		return false
+	}
+	mid := ev.MessageID
+	if !validMessageID(mid) {
+		mid = ""
+	}
+	if len(a.Seqs) >= maxAwaitingKey {
+		if mid == "" || slices.Contains(a.MIDs, mid) {
+			return false
+		}
+		copies := map[string]int{}
+		for _, m := range a.MIDs {
+			if m != "" {
+				copies[m]++
+			}
+		}
+		j := slices.IndexFunc(a.MIDs, func(m string) bool { return copies[m] > 1 })
+		if j < 0 {
+			return false
+		}
+		a.Seqs, a.MIDs = slices.Delete(a.Seqs, j, j+1), slices.Delete(a.MIDs, j, j+1)
+		i, _ = slices.BinarySearchFunc(a.Seqs, ev.SequenceID, decimal.Compare)
+	}
+	a.Seqs, a.MIDs = slices.Insert(a.Seqs, i, ev.SequenceID), slices.Insert(a.MIDs, i, mid)
+	return true
 }
 
 // noteKeyServed records the versions of the verified key changes among
@@ -164,6 +206,12 @@ func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget 
 	err = e.store.View(ctx, func(tx keystore.Tx) error {
 		a, err := loadAwaiting(ctx, tx, cid, version)
 		if err != nil || len(a.Seqs) == 0 || len(a.Seqs) > budget {
+			return err
+		}
+		// Served is not stored: a page the store failed to commit (or
+		// that was refused) brought the key change and left nothing, and
+		// the list waits for a sync that stores it.
+		if _, stored, err := keyChangeStored(ctx, tx, cid, version); err != nil || !stored {
 			return err
 		}
 		want := (&inbound.UnknownKeyError{ConversationID: cid, Version: version}).Error()

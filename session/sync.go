@@ -692,7 +692,7 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
 		return nil, err
 	}
-	if ev.Err != nil && unheld {
+	if (ev.Err != nil || !ev.Verified) && unheld {
 		return nil, errFailedNotKept // of a conversation not recorded: nothing of it is kept
 	}
 	if err := e.chargeFailed(ctx, tx, cid, ev); err != nil {
@@ -855,7 +855,7 @@ func (e *Engine) applyDelete(ctx context.Context, tx keystore.Tx, cid string, ev
 
 // applyGroupChange records what a verified group change, accepted by the
 // roster step (gateRoster), says of the group besides its roster: type,
-// title, avatar, TTL and screen-capture flag.
+// title, avatar and screen-capture flag.
 func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	c, err := e.conversationRecord(ctx, tx, cid)
 	if err != nil {
@@ -866,17 +866,18 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	switch g.Kind {
 	case event.GroupCreated:
 		c.Type = kindGroup
-		if g.Title != "" {
+		if g.Title != "" && signsField(g, "Title") {
 			m.TitleCipher = g.Title
 			m.Title = e.decryptTitle(ctx, tx, cid, g.KeyVersion, g.Title)
 		}
-		m.AvatarURL = g.AvatarURL
-		if g.TTL > 0 {
-			t := g.TTL.Milliseconds()
-			m.TTLMsec = &t
+		if signsField(g, "AvatarURL") {
+			m.AvatarURL = g.AvatarURL
 		}
+		// Not its TTL: a create does not sign it, and this account's
+		// member adds sign the group's TTL as held (memberAdd). Only the
+		// TTL this account chose when it created the group is held.
 	case event.GroupMembersAdded:
-		if g.Title != "" && g.Title != m.TitleCipher {
+		if g.Title != "" && g.Title != m.TitleCipher && signsField(g, "Title") {
 			m.TitleCipher = g.Title
 			if pt, ok := e.openTitle(ctx, tx, cid, "", g.Title); ok {
 				m.Title = pt
@@ -884,7 +885,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 				m.Title = g.Title // a client that signs its titles in plaintext
 			}
 		}
-		if g.ScreenCaptureBlocking != nil {
+		if g.ScreenCaptureBlocking != nil && signsField(g, "ScreenCaptureBlocking") {
 			b := *g.ScreenCaptureBlocking
 			m.ScreenCaptureBlocking = &b
 		}

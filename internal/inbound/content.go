@@ -260,6 +260,9 @@ func mapGroupChange(g *tevent.GroupChangeEvent, sigVersion int) *event.GroupChan
 			out.Unsigned = unsignedIf(out.Unsigned, c.IsLegacyGroupUpgrade != nil, "IsLegacyGroupUpgrade")
 			out.Unsigned = unsignedIf(out.Unsigned, c.Title != nil, "Title")
 			out.Unsigned = unsignedIf(out.Unsigned, c.AvatarURL != nil, "AvatarURL")
+		} else {
+			out.Unsigned = unsignedIf(out.Unsigned, signedAsAbsent(c.Title), "Title")
+			out.Unsigned = unsignedIf(out.Unsigned, signedAsAbsent(c.AvatarURL), "AvatarURL")
 		}
 	case gc.GroupTitleChange != nil:
 		out.Kind = event.GroupTitleChanged
@@ -286,6 +289,8 @@ func mapGroupChange(g *tevent.GroupChangeEvent, sigVersion int) *event.GroupChan
 			out.AdminSettings = &event.GroupAdminSettings{EditGroupInfo: s.EditGroupInfo, EditMessageTTL: s.EditMessageTTL, BlockScreenCapture: s.BlockScreenCapture, AddMember: s.AddMember, SendMessage: s.SendMessage, StartCall: s.StartCall}
 		}
 		out.Unsigned = unsignedIf(out.Unsigned, c.AdminSettings != nil, "AdminSettings")
+		out.Unsigned = unsignedIf(out.Unsigned, signedAsAbsent(c.CurrentTitle), "Title")
+		out.Unsigned = unsignedIf(out.Unsigned, signedAsAbsent(c.CurrentAvatarURL), "AvatarURL")
 		out.Unsigned = unsignedIf(out.Unsigned, c.CurrentPendingMemberIds != nil && (sigVersion < 3 || sigVersion >= 7), "CurrentPendingMemberIDs")
 		out.Unsigned = unsignedIf(out.Unsigned, c.ScreenCaptureBlockingEnabled != nil && sigVersion <= 4, "ScreenCaptureBlocking")
 		out.Unsigned = unsignedIf(out.Unsigned, c.GroupInviteEnable != nil && sigVersion <= 6, "Invite")
@@ -310,6 +315,14 @@ func mapGroupChange(g *tevent.GroupChangeEvent, sigVersion int) *event.GroupChan
 		out.AdminSettings = &event.GroupAdminSettings{EditGroupInfo: s.EditGroupInfo, EditMessageTTL: s.EditMessageTTL, BlockScreenCapture: s.BlockScreenCapture, AddMember: s.AddMember, SendMessage: s.SendMessage, StartCall: s.StartCall}
 	}
 	return out
+}
+
+// signedAsAbsent reports whether an optional string a payload renders as
+// "null" when absent holds that very string: the signature reads the same
+// either way, so the value is the server's choice (it may write "null"
+// where the signer left the field out).
+func signedAsAbsent(s *string) bool {
+	return s != nil && *s == "null"
 }
 
 func unsignedIf(list []string, cond bool, name string) []string {

@@ -241,6 +241,12 @@ func screen(ev *event.Event, d *tevent.MessageEventDetail, opts *Options) error 
 	if ev.Kind.Signed() && !oneToOneMember(ev.ConversationID, ev.SenderID) {
 		return fmt.Errorf("%w: sender %s in %s", ErrSenderNotParticipant, ev.SenderID, ev.ConversationID)
 	}
+	// A group change belongs to a group: a create signs no conversation
+	// id, so one the server relabels into a one-to-one conversation of its
+	// author would verify there.
+	if _, _, ok := wire.SplitOneToOne(ev.ConversationID); ok && ev.Kind == event.KindGroupChange {
+		return fmt.Errorf("%w: a group change in the one-to-one conversation %s", ErrWrongConversation, ev.ConversationID)
+	}
 	return nil
 }
 
