@@ -24,7 +24,7 @@ import (
 // h11am's attacks: what the engine took from unsigned fields and passed
 // on under its own signature.
 
-var h11amAttacks = []attack{
+var redteam31Attacks = []attack{
 	{"create-unsigned-ttl-signed-in-member-add", attackCreateTTLSigned},
 	{"member-add-v4-unsigned-screen-capture-signed", attackV4ScreenCaptureSigned},
 	{"member-add-v4-unsigned-screen-capture-signed-after-walk", attackV4ScreenCaptureSignedAfterWalk},
