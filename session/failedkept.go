@@ -21,7 +21,7 @@ import (
 // across all conversations; a failed event past either is passed to the callback
 // but not stored, and reported (AnomalyFailedNotKept). Verified events
 // are never charged to it (every other event is: one of a kind no sender
-// signs, a typing indicator say, is the server's word as much as a failed
+// signs, a Grok notification say, is the server's word as much as a failed
 // one); each one stored renews it instead: it gives one
 // failed event and failedCredit bytes back to its conversation's allowance
 // and to the engine's (never below nothing spent). So an account whose
@@ -65,8 +65,9 @@ var errCreateNotKept = errors.New("session: group create before its key change: 
 
 // chargeFailed charges ev, when it is not verified, to cid's allowance and
 // the engine's, or returns errFailedNotKept when either has no room for
-// it: an event of a kind no sender signs (a typing indicator, say) is the
-// server's word as much as a failed one, and is charged as one.
+// it: an event of a kind no sender signs (a Grok notification, say; typing
+// indicators are never stored) is the server's word as much as a failed
+// one, and is charged as one.
 func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if ev.Verified && ev.Err == nil {
 		return e.renewFailed(ctx, tx, cid)

@@ -3,8 +3,10 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/keystore"
@@ -227,5 +229,82 @@ func TestFailedEventsAllowanceRenews(t *testing.T) {
 	t.Logf("4 forged: %d kept; 2 verified; 5 forged: %d kept in all (%d bytes)", first, kept, size)
 	if first != 4 || kept != 4+2 {
 		t.Fatalf("kept %d failed events of 4, then %d in all after 2 verified and 5 forged (want 4, then 6)", first, kept)
+	}
+}
+
+// TestTypingPushesAreNotStored: typing indicators are ephemeral (pushed
+// live, never part of the history a sync reads) and signed by no one: a
+// pushed one is handed to fn and not stored, so it costs nothing of the
+// failed-event allowance and is reported as nothing, however many an
+// honest conversation brings, and one for a conversation not recorded
+// yet (someone typing before her first message) records nothing.
+func TestTypingPushesAreNotStored(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, carol := n.user("alice"), n.user("carol")
+	bob := n.userWith("bob", nil, WithMaxFailedEvents(2, 1<<30))
+	first, err := alice.e.SendText(ctx, bob.id, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := first.ConversationID
+	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := serverEvents(t, n, bob, cid)
+	base, err := strconv.ParseUint(evs[len(evs)-1].SequenceID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carolCID, err := oneToOneID(carol.id, bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(i int, conv string) {
+		t.Helper()
+		typing := editEvent(t, evs[len(evs)-1].EncodedEvent, func(me *tevent.MessageEvent) {
+			me.Detail = &tevent.MessageEventDetail{MessageTypingEvent: &tevent.MessageTypingEvent{ConversationID: &conv}}
+			me.MessageEventSignature = nil
+			me.ConversationID = &conv
+			seq, mid := strconv.FormatUint(base+uint64(i)+1, 10), fmt.Sprintf("typing-%d", i)
+			me.SequenceID, me.MessageID = &seq, &mid
+		})
+		typed := 0
+		d, err := bob.e.Deliver(ctx, chatEvent(t, fmt.Sprintf("typing-%d", i), bob.id, api.ConversationPathID(conv), typing, ""), func(ev *event.Event) error {
+			if ev.Kind == event.KindTyping {
+				typed++
+			}
+			return nil
+		})
+		if err != nil || d.Err != nil {
+			t.Fatalf("typing push %d: %v %+v", i, err, d)
+		}
+		if typed != 1 {
+			t.Errorf("typing push %d: %d typing indicators handed, want 1", i, typed)
+		}
+		for _, a := range d.Anomalies {
+			if a.Kind == event.AnomalyFailedNotKept {
+				t.Errorf("typing push %d reported as not kept: %+v", i, a)
+			}
+		}
+	}
+	for i := range 6 {
+		push(i, cid)
+	}
+	push(6, carolCID)
+	h, err := bob.e.History(ctx, cid, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range h {
+		if en.Type == "typing" {
+			t.Errorf("typing indicator stored: %+v", en)
+		}
+	}
+	if _, err := bob.e.Conversation(ctx, carolCID); !errors.Is(err, xchat.ErrUnknownConversation) {
+		t.Errorf("a typing push recorded carol's conversation (%v)", err)
+	}
+	if kept, _ := failedHeld(t, bob, cid); kept != 0 {
+		t.Errorf("%d failed events held after typing pushes", kept)
 	}
 }

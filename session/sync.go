@@ -564,7 +564,8 @@ func takesRights(ev *event.Event, self string) bool {
 // fresh reports which events were new, conflicts the sequence ids stored
 // with different bytes. A failed event past the conversation's allowance
 // (see chargeFailed) is fresh but not stored; pass.notKept records it.
-// Events without a valid sequence id are not stored but count as fresh.
+// Events without a valid sequence id, and typing indicators, are not
+// stored but count as fresh.
 // A member removal or admin revocation stored below
 // events stored already is recorded for re-judging what is above it (see
 // noteLate); the caller runs rejudgeLate.
@@ -580,7 +581,12 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
 	for i, ev := range evs {
-		if !decimal.ValidID(ev.SequenceID) {
+		if !decimal.ValidID(ev.SequenceID) || ev.Kind == event.KindTyping {
+			// A typing indicator is ephemeral: pushed live, never part of
+			// the history the server serves (a fresh device never reads
+			// one), so it is handed over and not stored, whatever its
+			// sequence id; it costs nothing of the failed allowance and
+			// is never reported as not kept.
 			fresh[i] = true
 			continue
 		}

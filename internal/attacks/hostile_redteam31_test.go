@@ -482,11 +482,12 @@ func attackCopyBelowKeyDisplaces(w *world) (string, error) {
 // indicators, failure notices, Grok notifications, member account
 // deletions) are the server's word; each decodes without error and is
 // never verified. The server pushes bob, one after another, 48 typing
-// indicators in his conversation with alice, each under a fresh
-// event_uuid, sequence id and message id and carrying 64 KiB in a field
-// of its own. Unless what the server alone makes is bounded whatever its
-// kind, each is stored with its bytes: a server that pushes forever fills
-// bob's disk.
+// indicators and Grok notifications (alternately) in his conversation
+// with alice, each under a fresh event_uuid, sequence id and message id
+// and carrying 64 KiB in a field of its own. Unless what the server alone
+// makes is bounded whatever its kind, each is stored with its bytes: a
+// server that pushes forever fills bob's disk. (Typing indicators are
+// ephemeral and never stored; the Grok notifications are charged.)
 func attackPushedUnsignedFillTheStore(w *world) (string, error) {
 	alice := w.newUser("alice", false)
 	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
@@ -507,6 +508,9 @@ func attackPushedUnsignedFillTheStore(w *world) (string, error) {
 	for i := range failedPushes {
 		typing := *model
 		typing.Detail = &tevent.MessageEventDetail{MessageTypingEvent: &tevent.MessageTypingEvent{ConversationID: &pad}}
+		if i%2 == 1 {
+			typing.Detail = &tevent.MessageEventDetail{GrokSearchResponseEvent: &tevent.GrokSearchResponseEvent{SearchResponseID: &pad}}
+		}
 		typing.MessageEventSignature = nil
 		typing.SequenceID = strp(strconv.FormatUint(base+1000+uint64(i), 10))
 		typing.MessageID = strp(fmt.Sprintf("typing-%d", i))
@@ -529,9 +533,9 @@ func attackPushedUnsignedFillTheStore(w *world) (string, error) {
 		}
 	}
 	if kept > failedAllowance {
-		return "", errorf("%d pushed typing indicators left %d unverified events (%d KiB of server-chosen bytes) in bob's store; the conversation keeps %d failed events", failedPushes, kept, kept*failedPad>>10, failedAllowance)
+		return "", errorf("%d pushed typing indicators and Grok notifications left %d unverified events (%d KiB of server-chosen bytes) in bob's store; the conversation keeps %d failed events", failedPushes, kept, kept*failedPad>>10, failedAllowance)
 	}
-	return fmt.Sprintf("%d pushed typing indicators: %d kept", failedPushes, kept), nil
+	return fmt.Sprintf("%d pushed typing indicators and Grok notifications: %d kept", failedPushes, kept), nil
 }
 
 // failKeyPage is a store whose next update that records a key change's
