@@ -250,6 +250,9 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 		err = db.damaged(err)
 	}()
 	body := func(btx *bolt.Tx) error {
+		if writable {
+			db.bolt.AllocSize = growStep(btx.Size())
+		}
 		err := fn(boltRecords{tx: btx, cursors: map[*bolt.Bucket]*bolt.Cursor{}}, db.sealer)
 		if writable {
 			db.releaseMapped(btx)
@@ -261,6 +264,21 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 	}
 	return db.bolt.View(body)
 }
+
+// growStep is how much bbolt grows the file by, beyond what a commit
+// needs, when the database holds size bytes: as much again, from 32 KiB up
+// to bbolt's 16 MiB steps. bbolt's own rule grows the file to the whole
+// mapping while that is at most 16 MiB, which, with the mapping
+// initialMmapSize makes, would give every new store a 16 MiB file; this
+// keeps the growth bbolt had before (the file doubles) without re-mapping.
+// Set inside each write transaction: bbolt reads it in the commit, under
+// the same lock.
+func growStep(size int64) int {
+	return int(min(max(size, 32<<10), boltAllocSize))
+}
+
+// boltAllocSize is bbolt's default growth step (common.DefaultAllocSize).
+const boltAllocSize = 16 << 20
 
 // releaseMapped releases the pages of the file this process has mapped
 // (see releaseMapped), from inside the write transaction tx, before it
