@@ -217,8 +217,12 @@ func decodeRest(rest []byte, v any) bool {
 	return json.Unmarshal(append(rest, '}'), v) == nil
 }
 
-// jsonPage reads a JSON document: b is what is left of it.
-type jsonPage struct{ b []byte }
+// jsonPage reads a JSON document: b is what is left of it. made holds the
+// last strings plain made or gave again, the most recent first.
+type jsonPage struct {
+	b    []byte
+	made [16]string
+}
 
 // ws skips JSON whitespace.
 func (p *jsonPage) ws() {
@@ -258,7 +262,29 @@ func (p *jsonPage) plain() (string, bool) {
 		return "", false
 	}
 	b, ok := p.plainBytes()
-	return string(b), ok
+	if !ok {
+		return "", false
+	}
+	return p.str(b), true
+}
+
+// str returns b as a string: one of the last strings made when it holds
+// the same bytes, otherwise a new one. The items of a page repeat most of
+// their fields (the conversation, its token, the sender and its signing
+// key, their versions; an id as the sequence id): each is made once a
+// page, not once an item.
+func (p *jsonPage) str(b []byte) string {
+	i := 0
+	for i < len(p.made)-1 && p.made[i] != string(b) {
+		i++
+	}
+	s := p.made[i]
+	if s != string(b) {
+		s = string(b) // i is the last, least recent: dropped
+	}
+	copy(p.made[1:i+1], p.made[:i])
+	p.made[0] = s
+	return s
 }
 
 // plainBytes is plain, returning the string's bytes (in the document).

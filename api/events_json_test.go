@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // eventsPageItem is one item of a page as the emulator serves it, every
@@ -141,4 +143,46 @@ func FuzzDecodeEventsPage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		sameAsEncodingJSON(t, doc)
 	})
+}
+
+// TestDecodeEventsPageSharesRepeatedStrings: the fields a page's items
+// repeat (conversation, token, sender, signing key and versions, an id as
+// the sequence id) are made into strings once per page, not once an item.
+func TestDecodeEventsPageSharesRepeatedStrings(t *testing.T) {
+	const n = 100
+	var b strings.Builder
+	b.WriteString(`{"data":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		id := fmt.Sprint(1_000_000 + n - i)
+		prev := fmt.Sprint(1_000_000 + n - i - 1)
+		fmt.Fprintf(&b, `{"id":%q,"encoded_event":"QUJD%04d","conversation_id":"1:2","conversation_token":"tok","sequence_id":%q,`+
+			`"previous_sequence_id":%q,"previous_id":%q,"sender_id":"1","created_at":"2026-01-01T00:00:%02d.000Z","created_at_msec":"17672256%05d",`+
+			`"is_trusted":true,"message_event_signature":{"public_key_version":"1","signature":"c2ln%04d","signature_version":"1","signing_public_key":"cGtwa3Br"}}`,
+			id, i, id, prev, prev, i%60, i, i)
+	}
+	b.WriteString(`]}`)
+	doc := []byte(b.String())
+	sameAsEncodingJSON(t, doc)
+	page, ok := decodeEventsPage(doc)
+	if !ok || len(page.Data) != n {
+		t.Fatalf("page not read: %v", ok)
+	}
+	first, last := page.Data[0], page.Data[n-1]
+	if unsafe.StringData(first.ConversationID) != unsafe.StringData(last.ConversationID) ||
+		unsafe.StringData(first.MessageEventSignature.SigningPublicKey) != unsafe.StringData(last.MessageEventSignature.SigningPublicKey) ||
+		unsafe.StringData(last.SequenceID) != unsafe.StringData(last.ID) {
+		t.Error("repeated fields are not shared")
+	}
+	allocs := testing.AllocsPerRun(20, func() { decodeEventsPage(doc) })
+	t.Logf("%.1f allocations per item", allocs/n)
+	// Per item: the strings of its encoded_event, previous_sequence_id
+	// (its previous_id is the same string, and so is the next item's id),
+	// created_at, created_at_msec and signature, its signature struct and
+	// its is_trusted; the page's few. Before the strings were shared: 13.
+	if allocs > 7.5*n {
+		t.Errorf("%.1f allocations per item (want at most 7.5)", allocs/n)
+	}
 }

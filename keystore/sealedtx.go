@@ -39,6 +39,10 @@ type sealedTx struct {
 	aad    []byte
 	evConv string
 	evPath [][]byte
+	// name is the buffer a value's name is looked up with, and after that
+	// of the sequence id an events scan starts after (the backend keeps
+	// no key it is given to look up or start a scan at).
+	name, after []byte
 }
 
 // maxRecordsChunk bounds the chunks event records are carved from. The
@@ -367,11 +371,12 @@ func (t *sealedTx) putEvents(conversationID string, events []StoredEvent) error 
 
 func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error) {
 	out := []StoredEvent{}
-	p := path(bucketEvents, []byte(conversationID))
+	p := t.eventsPath(conversationID)
 	var start []byte
 	scanLimit := limit
 	if afterSeq != "" {
-		start = versionKey(afterSeq)
+		t.after = appendVersionKey(t.after[:0], afterSeq)
+		start = t.after
 		if scanLimit > 0 {
 			scanLimit++ // the first key may be afterSeq itself
 		}
@@ -510,11 +515,12 @@ var valuesPath = path(bucketValues)
 // value returns a stored empty value as an empty, non-nil slice.
 func (t *sealedTx) value(name string) ([]byte, error) {
 	p := valuesPath
-	sealed, err := t.r.Get(p, []byte(name))
+	t.name = append(t.name[:0], name...)
+	sealed, err := t.r.Get(p, t.name)
 	if err != nil || sealed == nil {
 		return nil, err
 	}
-	pt, err := t.openRaw(p, []byte(name), sealed)
+	pt, err := t.openRaw(p, t.name, sealed)
 	if err != nil {
 		return nil, err
 	}

@@ -67,10 +67,19 @@ var errCreateNotKept = errors.New("session: group create before its key change: 
 // the engine's, or returns errFailedNotKept when either has no room for
 // it: an event of a kind no sender signs (a Grok notification, say; typing
 // indicators are never stored) is the server's word as much as a failed
-// one, and is charged as one.
-func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+// one, and is charged as one. A verified event renews the allowances
+// (renewFailed): it is counted in renew, and the renewals counted are
+// given back before an event is charged (so it finds the room they made,
+// as if each had been given back at once) and by the storing step once
+// its events are stored (see storeEventsTx), with one read of each record
+// however many there are.
+func (e *Engine) chargeFailed(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, renew *int) error {
 	if ev.Verified && ev.Err == nil {
-		return e.renewFailed(ctx, tx, cid)
+		*renew++
+		return nil
+	}
+	if err := e.renewFailed(ctx, tx, cid, renew); err != nil {
+		return err
 	}
 	size := int64(len(ev.Raw))
 	conv, err := readFailedKept(ctx, tx, failedKeptKey(cid))
@@ -97,10 +106,16 @@ func (e *Engine) failedCredit() int64 {
 	return max(1, e.cfg.maxFailedBytes/int64(e.cfg.maxFailedEvents))
 }
 
-// renewFailed gives one failed event and failedCredit bytes back to cid's
-// allowance and the engine's, for a verified event stored in cid. An
-// allowance with nothing spent is only read.
-func (e *Engine) renewFailed(ctx context.Context, tx keystore.Tx, cid string) error {
+// renewFailed gives *renew failed events and failedCredit bytes each back
+// to cid's allowance and the engine's, for as many verified events stored
+// in cid (never below nothing spent: as giving them back one at a time
+// would), and sets *renew to zero. An allowance with nothing spent is only
+// read.
+func (e *Engine) renewFailed(ctx context.Context, tx keystore.Tx, cid string, renew *int) error {
+	n := *renew
+	if n == 0 {
+		return nil
+	}
 	for _, name := range []string{failedKeptKey(cid), failedKeptAll} {
 		k, err := readFailedKept(ctx, tx, name)
 		if err != nil {
@@ -109,11 +124,17 @@ func (e *Engine) renewFailed(ctx context.Context, tx keystore.Tx, cid string) er
 		if k.Events == 0 && k.Bytes == 0 {
 			continue
 		}
-		k.Events, k.Bytes = max(0, k.Events-1), max(0, k.Bytes-e.failedCredit())
+		k.Events = max(0, k.Events-n)
+		if credit := e.failedCredit(); int64(n) > k.Bytes/credit {
+			k.Bytes = 0 // n credits cover what is spent (n*credit may not fit)
+		} else {
+			k.Bytes -= int64(n) * credit
+		}
 		if err := k.write(ctx, tx, name); err != nil {
 			return err
 		}
 	}
+	*renew = 0
 	return nil
 }
 

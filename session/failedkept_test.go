@@ -1,9 +1,11 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/xchat-go/xchat"
@@ -153,7 +155,15 @@ func TestFailedEventsEngineAllowance(t *testing.T) {
 		return &event.Event{Err: errors.New("forged"), Raw: []byte("forged bytes")}
 	}
 	charge := func(cid string, ev *event.Event) error {
-		return bob.e.store.Update(ctx, func(tx keystore.Tx) error { return bob.e.chargeFailed(ctx, tx, cid, ev) })
+		// One storing step of one event (see storeEventsTx): charged or
+		// counted, then the allowances renewed.
+		return bob.e.store.Update(ctx, func(tx keystore.Tx) error {
+			renew := 0
+			if err := bob.e.chargeFailed(ctx, tx, cid, ev, &renew); err != nil {
+				return err
+			}
+			return bob.e.renewFailed(ctx, tx, cid, &renew)
+		})
 	}
 	for i := range failedTotalFactor {
 		cid := fmt.Sprintf("%s:%d", bob.id, 9_000_000_000+i)
@@ -306,5 +316,81 @@ func TestTypingPushesAreNotStored(t *testing.T) {
 	}
 	if kept, _ := failedHeld(t, bob, cid); kept != 0 {
 		t.Errorf("%d failed events held after typing pushes", kept)
+	}
+}
+
+// allowanceReads counts, over a keystore.Memory, the write transactions
+// and the reads of the failed-event allowance records made in them.
+type allowanceReads struct {
+	*keystore.Memory
+	updates, reads int
+}
+
+// Update implements keystore.Store.
+func (s *allowanceReads) Update(ctx context.Context, fn func(keystore.Tx) error) error {
+	s.updates++
+	return s.Memory.Update(ctx, func(tx keystore.Tx) error { return fn(allowanceReadsTx{tx, s}) })
+}
+
+type allowanceReadsTx struct {
+	keystore.Tx
+	s *allowanceReads
+}
+
+// Value implements keystore.Tx.
+func (t allowanceReadsTx) Value(ctx context.Context, name string) ([]byte, error) {
+	if strings.HasPrefix(name, "session/failed-kept") {
+		t.s.reads++
+	}
+	return t.Tx.Value(ctx, name)
+}
+
+// TestFailedAllowanceRenewedOncePerStep: the verified events of one storing
+// step renew the failed-event allowances (TestFailedEventsAllowanceRenews)
+// with one read of each allowance record for the step, not two reads per
+// event stored (a first sync paid them for every event of the history).
+func TestFailedAllowanceRenewedOncePerStep(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	id, token := n.provision("bob")
+	store := &allowanceReads{Memory: keystore.NewMemory()}
+	if err := CreateAccount(ctx, store, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := Open(ctx, store, NewAPIServer(n.client(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err := bob.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 30
+	var cid string
+	for i := range msgs {
+		s, err := alice.e.SendText(ctx, id, fmt.Sprintf("m%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cid = s.ConversationID
+	}
+	store.updates, store.reads = 0, 0
+	stored := 0
+	if _, err := bob.Sync(ctx, cid, func(ev *event.Event) error {
+		if ev.Kind == event.KindMessage && ev.Verified && ev.Err == nil {
+			stored++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d verified messages stored in %d write transactions: %d allowance reads", stored, store.updates, store.reads)
+	if stored != msgs {
+		t.Fatalf("stored %d verified messages, want %d", stored, msgs)
+	}
+	if store.reads == 0 || store.reads > 2*store.updates {
+		t.Fatalf("%d reads of the allowance records for %d verified events in %d write transactions (want at most 2 per transaction)",
+			store.reads, stored, store.updates)
 	}
 }

@@ -576,6 +576,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 	}
 	fresh = make([]bool, len(evs))
 	verified := false          // a verified event was stored
+	renew := 0                 // verified events stored not yet renewing the failed-event allowances
 	titles := map[int]string{} // index -> group change title as shown
 	if err := startChangeIndex(ctx, tx, cid); err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
@@ -602,7 +603,7 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 			continue
 		}
 		fresh[i] = true
-		title, err := e.storeEvent(ctx, tx, cid, ev, pass, unheld)
+		title, err := e.storeEvent(ctx, tx, cid, ev, pass, unheld, &renew)
 		if errors.Is(err, errFailedNotKept) {
 			pass.notKept = append(pass.notKept, ev.SequenceID)
 			continue
@@ -629,6 +630,9 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 		if err := e.noteLate(ctx, tx, cid, ev); err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
 		}
+	}
+	if err := e.renewFailed(ctx, tx, cid, &renew); err != nil {
+		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
 	if verified {
 		if err := clearListed(ctx, tx, cid); err != nil {
@@ -672,8 +676,9 @@ func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 
 // storeEvent gates a new event (gateEvent, gateAuthorship), stores it and
 // applies its effects. title is the group change's title as shown, when
-// it names one.
-func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass, unheld bool) (title *string, err error) {
+// it names one. renew counts the verified events stored whose renewal of
+// the failed-event allowances is still owed (see chargeFailed).
+func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pass *rosterPass, unheld bool, renew *int) (title *string, err error) {
 	if err := e.gateEvent(ctx, tx, cid, ev, pass); err != nil {
 		return nil, err
 	}
@@ -701,7 +706,7 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if (ev.Err != nil || !ev.Verified) && unheld {
 		return nil, errFailedNotKept // of a conversation not recorded: nothing of it is kept
 	}
-	if err := e.chargeFailed(ctx, tx, cid, ev); err != nil {
+	if err := e.chargeFailed(ctx, tx, cid, ev, renew); err != nil {
 		return nil, err
 	}
 	if !validMessageID(en.MessageID) {

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,10 +69,11 @@ func Open(path string, opts ...keystore.Option) (*DB, error) {
 	if err := inspect(path, set.LockTimeout); err != nil {
 		return nil, err
 	}
-	bdb, err := openBolt(path, &bolt.Options{Timeout: set.LockTimeout})
+	bdb, err := openBolt(path, &bolt.Options{Timeout: set.LockTimeout, InitialMmapSize: initialMmapSize()})
 	if err != nil {
 		return nil, err
 	}
+	bdb.AllocSize = growStep(0) // until the first write transaction sets it
 	db := &DB{path: path, bolt: bdb, set: set}
 	if err := db.unlock(opts); err != nil {
 		_ = bdb.Close()
@@ -253,6 +256,25 @@ func (db *DB) rekey(oldSecret, newSecret keystore.Option, opts []keystore.Option
 		return fmt.Errorf("keystore: writing header: %w", err)
 	}
 	return nil
+}
+
+// initialMmapSize is how much of the file bbolt maps at open: 256 MiB of
+// address space (32 MiB on 32-bit platforms), none of it resident until
+// read. bbolt otherwise maps the file's size rounded up to a power of two
+// and re-maps each time a write transaction grows the file past it, first
+// copying out every node the transaction holds: a first sync of 10k events
+// re-mapped about ten times. A larger file is mapped whole, as before. The
+// mapping may reach past the end of the file: inspect has checked that
+// every page the file's meta reaches lies inside it. On Windows bbolt
+// grows the file to the mapping's size, so there it keeps its own.
+func initialMmapSize() int {
+	switch {
+	case runtime.GOOS == "windows":
+		return 0
+	case strconv.IntSize == 32:
+		return 32 << 20
+	}
+	return 256 << 20
 }
 
 // openBolt opens the bolt file, turning its failures (and panics) into

@@ -19,6 +19,11 @@ type boltRecords struct {
 	// cursors holds the cursor Get seeks with in each bucket, made at
 	// its first Get in the transaction (nil: a cursor per Get).
 	cursors map[*bolt.Bucket]*bolt.Cursor
+	// spare holds, per bucket, the cursors of the transaction's scans
+	// that have ended, for the next scans to take (nil: a cursor per
+	// Scan). A scan running holds its cursor: one nested in its callback
+	// takes another.
+	spare map[*bolt.Bucket][]*bolt.Cursor
 }
 
 // bucket returns the bucket at path, or nil when any level is missing.
@@ -167,7 +172,8 @@ func (r boltRecords) Scan(bucket [][]byte, from []byte, limit int, fn func(key, 
 	if b == nil {
 		return nil
 	}
-	c := b.Cursor()
+	c := r.scanCursor(b)
+	defer r.putScanCursor(b, c)
 	var k, v []byte
 	if from == nil {
 		k, v = c.First()
@@ -250,7 +256,10 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 		err = db.damaged(err)
 	}()
 	body := func(btx *bolt.Tx) error {
-		err := fn(boltRecords{tx: btx, cursors: map[*bolt.Bucket]*bolt.Cursor{}}, db.sealer)
+		if writable {
+			db.bolt.AllocSize = growStep(btx.Size())
+		}
+		err := fn(newBoltRecords(btx), db.sealer)
 		if writable {
 			db.releaseMapped(btx)
 		}
@@ -261,6 +270,21 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 	}
 	return db.bolt.View(body)
 }
+
+// growStep is how much bbolt grows the file by, beyond what a commit
+// needs, when the database holds size bytes: as much again, from 32 KiB up
+// to bbolt's 16 MiB steps. bbolt's own rule grows the file to the whole
+// mapping while that is at most 16 MiB, which, with the mapping
+// initialMmapSize makes, would give every new store a 16 MiB file; this
+// keeps the growth bbolt had before (the file doubles) without re-mapping.
+// Set inside each write transaction: bbolt reads it in the commit, under
+// the same lock.
+func growStep(size int64) int {
+	return int(min(max(size, 32<<10), boltAllocSize))
+}
+
+// boltAllocSize is bbolt's default growth step (common.DefaultAllocSize).
+const boltAllocSize = 16 << 20
 
 // releaseMapped releases the pages of the file this process has mapped
 // (see releaseMapped), from inside the write transaction tx, before it
@@ -282,4 +306,31 @@ func (db *DB) runRecords(ctx context.Context, writable bool, fn func(r keystore.
 // released by the next write.
 func (db *DB) releaseMapped(tx *bolt.Tx) {
 	releaseMapped(db.bolt.Info().Data, tx.Size())
+}
+
+// newBoltRecords returns the Records of tx.
+func newBoltRecords(tx *bolt.Tx) boltRecords {
+	return boltRecords{tx: tx, cursors: map[*bolt.Bucket]*bolt.Cursor{}, spare: map[*bolt.Bucket][]*bolt.Cursor{}}
+}
+
+// scanCursor returns a cursor of b for a scan: a spare one of the
+// transaction (see spare) or a new one. Bucket.Cursor allocates the cursor
+// and grows its stack at every call, and a sync scans for a record or two
+// (a stored copy, a message id's index entries) for every event it stores.
+// A scan starts with First or Seek, which start from the bucket's root:
+// where the cursor was before does not matter.
+func (r boltRecords) scanCursor(b *bolt.Bucket) *bolt.Cursor {
+	if cs := r.spare[b]; len(cs) > 0 {
+		c := cs[len(cs)-1]
+		r.spare[b] = cs[:len(cs)-1]
+		return c
+	}
+	return b.Cursor()
+}
+
+// putScanCursor gives c, whose scan has ended, back to the spares.
+func (r boltRecords) putScanCursor(b *bolt.Bucket, c *bolt.Cursor) {
+	if r.spare != nil {
+		r.spare[b] = append(r.spare[b], c)
+	}
 }
