@@ -31,7 +31,7 @@ import (
 // being its target's latest text, as a reply quotes it); a tampered one,
 // one by a removed member, or one below its key change must not.
 
-var reopen2Attacks = []attack{
+var reopenReactionAttacks = []attack{
 	{"reaction-and-edit-under-late-key-stay-failed", attackLateReactionEdit},
 	{"reaction-below-create-under-late-key-stays-failed", attackLateReactionBelowCreate},
 	{"tampered-reaction-under-late-key-opens-nothing", attackTamperedReactionLate},
@@ -529,15 +529,10 @@ func attackBackfilledKeyWithItsMessage(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := malloryKeyChange(h)
 	if err != nil {
 		return "", err
 	}
-	v := h.nextVersion(1)
-	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
-	kc := h.items[len(h.items)-1].me
-	h.keys[v] = key
-	h.malloryKeys = append(h.malloryKeys, key)
 	h.say(h.mallory, "mallory under her key, before her removal")
 	said := h.items[len(h.items)-1].me
 	h.push(h.alice.removal(h.env(), h.mallory.id))
@@ -610,15 +605,10 @@ func backfilledKeyChange(w *world, late func(h *history, kc, after *tevent.Messa
 	if err != nil {
 		return "", err
 	}
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := malloryKeyChange(h)
 	if err != nil {
 		return "", err
 	}
-	v := h.nextVersion(1)
-	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
-	kc := h.items[len(h.items)-1].me
-	h.keys[v] = key
-	h.malloryKeys = append(h.malloryKeys, key)
 	h.say(h.alice, "alice under mallory's key")
 	said := h.items[len(h.items)-1].me.GetMessageID()
 	h.push(h.alice.removal(h.env(), h.mallory.id))
@@ -656,6 +646,20 @@ func backfilledKeyChange(w *world, late func(h *history, kc, after *tevent.Messa
 	return "backfilled key change judged at its place: verified with the messages under it, its key never sealed under", nil
 }
 
+// malloryKeyChange has mallory, a member, distribute a new key to alice,
+// bob, carol and herself, and returns her key change.
+func malloryKeyChange(h *history) (*tevent.MessageEvent, error) {
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	v := h.nextVersion(1)
+	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
+	h.keys[v] = key
+	h.malloryKeys = append(h.malloryKeys, key)
+	return h.items[len(h.items)-1].me, nil
+}
+
 // attackBackfilledKeyAboveRemoval: mallory, removed, signs a key change
 // wrapped to everyone; the server places it above her removal, in a
 // place the chain leaves open, and serves it after bob stored the
@@ -680,15 +684,10 @@ func attackBackfilledKeyReplayed(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := crypto.NewConversationKey(nil)
+	kc, err := malloryKeyChange(h)
 	if err != nil {
 		return "", err
 	}
-	v := h.nextVersion(1)
-	h.push(h.mallory.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()}))
-	kc := h.items[len(h.items)-1].me
-	h.keys[v] = key
-	h.malloryKeys = append(h.malloryKeys, key)
 	h.say(h.alice, "alice under mallory's key")
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	h.removal = h.top()
