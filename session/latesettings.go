@@ -63,6 +63,17 @@ func (e *Engine) restoreSettings(ctx context.Context, tx keystore.Tx, cid string
 	return tx.PutConversation(ctx, c)
 }
 
+// setsDetails reports whether a verified group change of kind sets any of
+// the group's details applyGroupChange keeps (title, avatar,
+// screen-capture setting).
+func setsDetails(kind event.GroupChangeKind) bool {
+	switch kind {
+	case event.GroupCreated, event.GroupMembersAdded, event.GroupTitleChanged, event.GroupAvatarChanged:
+		return true
+	}
+	return false
+}
+
 // settingsBackfilled reports whether a group change stored at seq in cid
 // lies below another stored group change: then what it sets of the
 // group's details is not the group's now (a fresh device served the

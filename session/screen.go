@@ -145,6 +145,10 @@ type rosterPass struct {
 	// notKept are the sequence ids of the failed events the storing step
 	// in progress did not keep (see chargeFailed).
 	notKept []string
+	// restoreSettings is set when the storing step in progress stored a
+	// group change that sets the group's details below a later one
+	// (settingsBackfilled): storeEventsTx reads them again once, at its end.
+	restoreSettings bool
 }
 
 func newRosterPass() *rosterPass { return &rosterPass{pairs: pairSet{}, stepped: map[string]bool{}} }

@@ -634,6 +634,12 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 	if err := e.renewFailed(ctx, tx, cid, &renew); err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
+	if pass.restoreSettings {
+		pass.restoreSettings = false
+		if err := e.restoreSettings(ctx, tx, cid); err != nil {
+			return nil, nil, fmt.Errorf("session: storing events: %w", err)
+		}
+	}
 	if verified {
 		if err := clearListed(ctx, tx, cid); err != nil {
 			return nil, nil, fmt.Errorf("session: storing events: %w", err)
@@ -727,7 +733,21 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if !ev.Verified {
 		return title, nil
 	}
-	return title, e.applyEffects(ctx, tx, cid, ev)
+	if err := e.applyEffects(ctx, tx, cid, ev); err != nil {
+		return nil, err
+	}
+	// A change backfilled below a later one: the group's details are what
+	// the changes set last in transcript order, not what this one set.
+	// They are read again once the storing step has stored its events
+	// (storeEventsTx), not once for each such change.
+	if g := ev.GroupChange; g != nil && setsDetails(g.Kind) && !pass.restoreSettings {
+		below, err := settingsBackfilled(ctx, tx, cid, ev.SequenceID)
+		if err != nil {
+			return nil, err
+		}
+		pass.restoreSettings = below
+	}
+	return title, nil
 }
 
 // applyEffects applies what a verified, stored event changes beyond its
@@ -910,15 +930,7 @@ func (e *Engine) applyGroupChange(ctx context.Context, tx keystore.Tx, cid strin
 	}
 	c.Meta = m.encode()
 	c.UpdatedAt = e.now()
-	if err := tx.PutConversation(ctx, c); err != nil {
-		return err
-	}
-	// A change backfilled below a later one: the group's details are what
-	// the changes set last in transcript order, not what this one set.
-	if below, err := settingsBackfilled(ctx, tx, cid, ev.SequenceID); err != nil || !below {
-		return err
-	}
-	return e.restoreSettings(ctx, tx, cid)
+	return tx.PutConversation(ctx, c)
 }
 
 // decryptTitle opens an encrypted group title with the key of version, or

@@ -155,21 +155,35 @@ func (s countingStore) View(ctx context.Context, fn func(keystore.Tx) error) err
 // them all, the second serves them. It returns the events bob's store
 // read during the second sync, and whether everything verified.
 func lateRemovalsCost(tb testing.TB, n, stored int) (read int64, err error) {
+	return lateCost(tb, stored, func(h *history, late map[string]bool) {
+		members := []string{h.alice.id, h.bob.id, h.carol.id}
+		for range n {
+			h.push(h.alice.removal(h.env(), h.mallory.id))
+			late[h.top()] = true
+			h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
+			late[h.top()] = true
+		}
+	}, nil)
+}
+
+// lateCost plays the events play adds to mallory's group (those it marks
+// late withheld from bob's first sync) below stored messages by alice,
+// then what top adds (nil: nothing), and serves bob the whole in his
+// second sync. It returns the events bob's store read during the second
+// sync, and whether everything verified.
+func lateCost(tb testing.TB, stored int, play func(h *history, late map[string]bool), top func(h *history)) (read int64, err error) {
 	w := newWorld(tb, emulator.WithRateLimit(0, 0))
 	h, err := malloryJoined(w)
 	if err != nil {
 		return 0, err
 	}
 	late := map[string]bool{}
-	members := []string{h.alice.id, h.bob.id, h.carol.id}
-	for range n {
-		h.push(h.alice.removal(h.env(), h.mallory.id))
-		late[h.top()] = true
-		h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.mallory.id}, members, []string{h.alice.id}))
-		late[h.top()] = true
-	}
+	play(h, late)
 	for i := range stored {
 		h.say(h.alice, fmt.Sprintf("alice's message %d", i))
+	}
+	if top != nil {
+		top(h)
 	}
 	h.seal()
 	withheld, err := pageOf(h, nil, func(seq string) bool { return !late[seq] })
@@ -230,6 +244,31 @@ func TestLateRemovalsReadCost(t *testing.T) {
 	addSummary(line)
 	if bound := int64(4 * (stored + 2*n)); read > bound {
 		t.Errorf("the sync read %d events, over %d: re-judging walks the history more than once", read, bound)
+	}
+}
+
+// TestLateSettingsReadCost measures what reading the group's details
+// again costs when the server serves many genuine avatar changes late,
+// below a later one: the events bob's store reads in the sync that brings
+// them (counted, not timed). The details are read again once per storing
+// step; read again for each backfilled change, the sync read every stored
+// group change once per change (quadratic).
+func TestLateSettingsReadCost(t *testing.T) {
+	const n, stored = 150, 50
+	read, err := lateCost(t, stored, func(h *history, late map[string]bool) {
+		for i := range n {
+			h.push(h.alice.avatarChange(h.env(), h.newestVersion(), fmt.Sprintf("https://pbs.twimg.com/group/%d.jpg", i)))
+			late[h.top()] = true
+		}
+	}, func(h *history) {
+		h.push(h.alice.avatarChange(h.env(), h.newestVersion(), "https://pbs.twimg.com/group/last.jpg"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d avatar changes backfilled below a later one and %d messages: %d events read", n, stored, read)
+	if bound := int64(4 * (stored + 2*n)); read > bound {
+		t.Errorf("the sync read %d events, over %d: the group's details were read again once per backfilled change", read, bound)
 	}
 }
 
