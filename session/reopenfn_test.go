@@ -7,6 +7,7 @@ import (
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -192,4 +193,39 @@ func TestReopenedFnError(t *testing.T) {
 		t.Fatalf("Sync returned %v, want fn's error", err)
 	}
 	reopenedOnce(t, handed, s)
+}
+
+// TestAwaitsKey: only a failed message whose error is the pipeline's
+// unknown key version of its own conversation, alone, awaits its key.
+func TestAwaitsKey(t *testing.T) {
+	const cid = "1:2"
+	awaiting := func() event.Entry {
+		return event.Entry{ConversationID: cid, SequenceID: "10", Type: event.TypeMessage,
+			Error: (&inbound.UnknownKeyError{ConversationID: cid, Version: "7"}).Error()}
+	}
+	if en := awaiting(); !AwaitsKey(&en) {
+		t.Fatalf("%+v does not await its key", en)
+	}
+	for name, f := range map[string]func(*event.Entry){
+		"verified":             func(en *event.Entry) { en.Verified = true },
+		"removed":              func(en *event.Entry) { en.Removed = true },
+		"a key change":         func(en *event.Entry) { en.Type = event.TypeKeyChange },
+		"no sequence id":       func(en *event.Entry) { en.SequenceID = "" },
+		"another conversation": func(en *event.Entry) { en.ConversationID = "1:3" },
+		"another error":        func(en *event.Entry) { en.Error = "inbound: bad signature" },
+		"an error after it":    func(en *event.Entry) { en.Error += "; and more" },
+		"a version not decimal": func(en *event.Entry) {
+			en.Error = (&inbound.UnknownKeyError{ConversationID: cid, Version: "7x"}).Error()
+		},
+		"no version": func(en *event.Entry) { en.Error = (&inbound.UnknownKeyError{ConversationID: cid}).Error() },
+	} {
+		en := awaiting()
+		f(&en)
+		if AwaitsKey(&en) {
+			t.Errorf("%s: %+v awaits its key", name, en)
+		}
+	}
+	if AwaitsKey(nil) {
+		t.Error("nil awaits its key")
+	}
 }
