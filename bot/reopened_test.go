@@ -58,7 +58,7 @@ func awaitingKeyBot(t *testing.T, ctx context.Context) (n *testNet, alice, echob
 	conv = alice.send(ctx, echobot.id, "hello").ConversationID
 	pushes = make(chan *api.ActivityEvent, 8)
 	rec = newRecord()
-	r = start(ctx, echoBot(echobot, rec, bot.WithReconcile(-1, time.Hour), bot.WithMaxHold(20*time.Millisecond)), bot.Events(pushes))
+	r = startEcho(ctx, echobot, rec, pushes)
 	r.waitReady(t, ctx)
 	rec.waitFor(t, ctx, "hello", func() bool { return len(rec.calls) == 1 })
 	v, err := alice.e.Rotate(ctx, conv)
@@ -79,6 +79,21 @@ func (r *record) refused() []*bot.Unverified {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.unver)
+}
+
+// startEcho starts echobot's bot with reconciliations at the start only
+// and a short hold (see awaitingKeyBot).
+func startEcho(ctx context.Context, echobot *account, rec *record, pushes chan *api.ActivityEvent) *running {
+	return start(ctx, echoBot(echobot, rec, bot.WithReconcile(-1, time.Hour), bot.WithMaxHold(20*time.Millisecond)), bot.Events(pushes))
+}
+
+// marker has alice send text to echobot, pushed as uuid, and waits until
+// the handlers made want calls in all.
+func marker(t *testing.T, ctx context.Context, alice, echobot *account, conv string, pushes chan *api.ActivityEvent, rec *record, text, uuid string, want int) {
+	t.Helper()
+	s := alice.send(ctx, echobot.id, text)
+	pushes <- push(t, echobot, uuid, conv, echobot.served(ctx, conv)[s.MessageID].EncodedEvent)
+	rec.waitFor(t, ctx, text, func() bool { return len(rec.calls) == want })
 }
 
 // handledOnce requires the handlers to have seen mid once, verified (the
@@ -114,18 +129,14 @@ func TestReopenedMessageDispatched(t *testing.T) {
 	handledOnce(t, rec, late.MessageID, "!echo opened late")
 	handledOnce(t, rec, next.MessageID, "!echo next")
 
-	after := alice.send(ctx, echobot.id, "!echo after")
-	pushes <- push(t, echobot, "after-1", conv, echobot.served(ctx, conv)[after.MessageID].EncodedEvent)
-	rec.waitFor(t, ctx, "the command after", func() bool { return len(rec.calls) == 4 })
+	marker(t, ctx, alice, echobot, conv, pushes, rec, "!echo after", "after-1", 4)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 	pushes = make(chan *api.ActivityEvent, 8)
-	r = start(ctx, echoBot(echobot, rec, bot.WithReconcile(-1, time.Hour), bot.WithMaxHold(20*time.Millisecond)), bot.Events(pushes))
+	r = startEcho(ctx, echobot, rec, pushes)
 	r.waitReady(t, ctx)
-	last := alice.send(ctx, echobot.id, "!echo after the restart")
-	pushes <- push(t, echobot, "last-1", conv, echobot.served(ctx, conv)[last.MessageID].EncodedEvent)
-	rec.waitFor(t, ctx, "the command after the restart", func() bool { return len(rec.calls) == 5 })
+	marker(t, ctx, alice, echobot, conv, pushes, rec, "!echo after the restart", "last-1", 5)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +161,10 @@ func TestReopenedWhileDown(t *testing.T) {
 		t.Fatalf("the sync while the bot is down: %+v %v, want the command re-opened", res, err)
 	}
 	pushes := make(chan *api.ActivityEvent, 8)
-	r = start(ctx, echoBot(echobot, rec, bot.WithReconcile(-1, time.Hour), bot.WithMaxHold(20*time.Millisecond)), bot.Events(pushes))
+	r = startEcho(ctx, echobot, rec, pushes)
 	r.waitReady(t, ctx)
 	rec.waitFor(t, ctx, "the command re-opened while the bot was down", func() bool { return len(rec.calls) == 2 })
-	after := alice.send(ctx, echobot.id, "!echo after")
-	pushes <- push(t, echobot, "after-1", conv, echobot.served(ctx, conv)[after.MessageID].EncodedEvent)
-	rec.waitFor(t, ctx, "the command after", func() bool { return len(rec.calls) == 3 })
+	marker(t, ctx, alice, echobot, conv, pushes, rec, "!echo after", "after-1", 3)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

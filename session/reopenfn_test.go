@@ -7,20 +7,16 @@ import (
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/internal/inbound"
 	"github.com/xchat-go/xchat/session/event"
-	"github.com/xchat-go/xchat/wire"
 )
 
 // keyChangeVersion returns the version of the key change encoded in b64
 // ("" when it is no key change).
 func keyChangeVersion(t *testing.T, b64 string) string {
 	t.Helper()
-	raw, err := wire.DecodeB64(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	me, err := wire.DecodeMessageEvent(raw)
+	me, err := hostile.DecodeEvent(b64)
 	if err != nil {
 		t.Fatal(err)
 	}
