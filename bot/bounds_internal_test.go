@@ -2,10 +2,13 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -90,5 +93,44 @@ func TestKeyChangesReportedOnceBounded(t *testing.T) {
 	}
 	if n := len(k.last["2000"]); n > keyChangesPerUser {
 		t.Errorf("%d changes remembered for one user, want at most %d", n, keyChangesPerUser)
+	}
+}
+
+// TestCursorAwaitingBounded: a cursor remembers at most awaitingIDs
+// messages refused for want of their key, the oldest giving way, once
+// each; a stored cursor with more, or with one that is no sequence id,
+// is refused as corrupt rather than read.
+func TestCursorAwaitingBounded(t *testing.T) {
+	var c cursor
+	for i := range 3 * awaitingIDs {
+		c.await(fmt.Sprint(1000 + i))
+		c.await(fmt.Sprint(1000 + i)) // again: kept once
+	}
+	if len(c.Awaiting) != awaitingIDs || c.Awaiting[0] != fmt.Sprint(1000+2*awaitingIDs) {
+		t.Fatalf("remembered %d, oldest %s; want %d, the newest", len(c.Awaiting), c.Awaiting[0], awaitingIDs)
+	}
+	c.unawait(c.Awaiting[0])
+	if len(c.Awaiting) != awaitingIDs-1 {
+		t.Fatalf("unawait left %d", len(c.Awaiting))
+	}
+	ctx := context.Background()
+	st := keystore.NewMemory()
+	if err := saveCursor(ctx, st, "1:2", c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := loadCursor(ctx, st, "1:2"); err != nil || !slices.Equal(got.Awaiting, c.Awaiting) {
+		t.Fatalf("loaded %v, %v", got.Awaiting, err)
+	}
+	for name, bad := range map[string]cursor{
+		"too many":          {Awaiting: append(slices.Clone(c.Awaiting), "1", "2")},
+		"no sequence id":    {Awaiting: []string{"12", "x"}},
+		"an empty sequence": {Awaiting: []string{""}},
+	} {
+		if err := saveCursor(ctx, st, "1:2", bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadCursor(ctx, st, "1:2"); !errors.Is(err, keystore.ErrCorrupt) {
+			t.Errorf("%s: loadCursor returned %v, want ErrCorrupt", name, err)
+		}
 	}
 }

@@ -20,15 +20,38 @@ const (
 	cursorPrefix = "xchat.bot.v1.cursor."
 	// recentIDs is how many settled message ids a cursor remembers.
 	recentIDs = 256
+	// awaitingIDs is how many messages refused for want of their key a
+	// cursor remembers (see handleReopened).
+	awaitingIDs = 256
 )
 
 // cursor is how far the bot got in one conversation: every stored event up
 // to Seq has been settled (handled, or refused, or skipped by rule), and
 // Recent are the signed message ids of the last verified ones settled (the
-// duplicate check).
+// duplicate check). Awaiting are the sequence ids of the last messages
+// settled unverified for want of their key (session.AwaitsKey), oldest
+// first: the engine may open them later (see handleReopened).
 type cursor struct {
-	Seq    string   `json:"seq,omitempty"`
-	Recent []string `json:"recent,omitempty"`
+	Seq      string   `json:"seq,omitempty"`
+	Recent   []string `json:"recent,omitempty"`
+	Awaiting []string `json:"awaiting,omitempty"`
+}
+
+// await remembers seq as refused for want of its key (the oldest gives
+// way past awaitingIDs).
+func (c *cursor) await(seq string) {
+	if slices.Contains(c.Awaiting, seq) {
+		return
+	}
+	c.Awaiting = append(c.Awaiting, seq)
+	if n := len(c.Awaiting) - awaitingIDs; n > 0 {
+		c.Awaiting = slices.Delete(c.Awaiting, 0, n)
+	}
+}
+
+// unawait forgets seq (opened, or failed for good).
+func (c *cursor) unawait(seq string) {
+	c.Awaiting = slices.DeleteFunc(c.Awaiting, func(s string) bool { return s == seq })
 }
 
 func (c *cursor) seen(mid string) bool { return mid != "" && slices.Contains(c.Recent, mid) }
@@ -52,7 +75,8 @@ func loadCursor(ctx context.Context, st keystore.ValueStore, cid string) (cursor
 	if err != nil {
 		return c, fmt.Errorf("bot: reading the cursor of %s: %w", cid, err)
 	}
-	if err := json.Unmarshal(b, &c); err != nil || (c.Seq != "" && !keystore.ValidVersion(c.Seq)) {
+	if err := json.Unmarshal(b, &c); err != nil || (c.Seq != "" && !keystore.ValidVersion(c.Seq)) ||
+		len(c.Awaiting) > awaitingIDs || slices.ContainsFunc(c.Awaiting, func(s string) bool { return !keystore.ValidVersion(s) }) {
 		return cursor{}, fmt.Errorf("bot: the cursor of %s is unreadable: %w", cid, keystore.ErrCorrupt)
 	}
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
 
@@ -43,8 +44,11 @@ type conv struct {
 	// in order to their message ids: one the cursor passes without
 	// taking it up was stored late (see handleLate).
 	emitted map[string]string
-	recon   string      // newest sequence id a reconciliation covered
-	hold    *time.Timer // wakes the conversation when a hold runs out
+	// reopened: the engine reported a message it opened once its key
+	// arrived (see handleReopened).
+	reopened bool
+	recon    string      // newest sequence id a reconciliation covered
+	hold     *time.Timer // wakes the conversation when a hold runs out
 	// Owned by the worker running the conversation:
 	loaded    bool
 	cur       cursor
@@ -52,6 +56,7 @@ type conv struct {
 	heldSince time.Time
 	heldAt    string
 	settled   []string // the sequence ids settled last (see handleLate)
+	scanned   bool     // the cursor's Awaiting were read this run
 }
 
 // run is the state of one Run.
@@ -142,6 +147,13 @@ func (r *run) emitted(ev *event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convLocked(ev.ConversationID)
+	if ev.Reopened {
+		// Not a new event: the verified form of one stored failed for
+		// want of its key, which the cursor may have passed already.
+		c.reopened = true
+		r.wakeLocked(c)
+		return
+	}
 	if c.emitted == nil {
 		c.emitted = map[string]string{}
 	}
@@ -253,6 +265,9 @@ func (r *run) pass(c *conv) {
 	defer r.persist(c)
 	defer r.handleLate(c) // what the cursor passed meanwhile
 	r.handleLate(c)
+	if !r.handleReopened(c) {
+		return
+	}
 	for !r.isStopping() {
 		entries, err := r.b.e.History(ctx, c.id, c.cur.Seq, batch)
 		if err != nil {
@@ -366,6 +381,58 @@ func (r *run) handleLate(c *conv) {
 			return
 		}
 	}
+}
+
+// handleReopened handles, once, the messages the bot refused for want of
+// their key (the cursor's Awaiting) that the engine has opened since: the
+// engine then stores the verified entry in place of the failed one, below
+// the cursor, and reports it with Event.Reopened. They are read again
+// when such a report comes and on a run's first pass over the
+// conversation (an opening while the bot was down reports nothing to
+// it): each entry read verified is forgotten and routed like any other
+// (so handled once, its message id remembered: one settled verified
+// already is a duplicate); one failed for anything else now, or gone, is
+// forgotten; one still awaiting its key stays. Only the last awaitingIDs
+// refused are remembered: an older one opened later is not handled (nor
+// one refused by a bot without this list). It returns false when a
+// shutdown cancelled a handler (the entry stays remembered).
+func (r *run) handleReopened(c *conv) bool {
+	r.mu.Lock()
+	check := c.reopened || !c.scanned
+	c.reopened = false
+	r.mu.Unlock()
+	c.scanned = true
+	if !check {
+		return true
+	}
+	for _, seq := range slices.Clone(c.cur.Awaiting) {
+		if r.isStopping() {
+			r.mu.Lock()
+			c.reopened = true // read again by the next pass
+			r.mu.Unlock()
+			return false
+		}
+		en, err := r.entryAt(c.id, seq)
+		if err != nil {
+			r.b.reportError(fmt.Errorf("bot: reading event %s of %s, refused before its key: %w", seq, c.id, err))
+			continue
+		}
+		if en != nil && session.AwaitsKey(en) {
+			continue
+		}
+		c.cur.unawait(seq)
+		c.dirty = true
+		if en == nil || !en.Verified {
+			continue
+		}
+		en.Reopened = true
+		r.b.m.reopened.Add(1)
+		if !r.process(c, en, true) {
+			c.cur.await(seq)
+			return false
+		}
+	}
+	return true
 }
 
 // entryAt returns the stored entry of cid at seq (nil when none).

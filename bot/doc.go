@@ -60,6 +60,15 @@
 //     WithMaxHold passes; only in the last case can an older event be
 //     stored later, and it is then handled late, out of order (counted in
 //     Stats.Late; a crash before it is settled loses it).
+//   - Opened late: a message stored failed for want of its key alone
+//     (the server withheld the key change that distributes it) goes to
+//     OnUnverified; when a later sync or push brings that key change, the
+//     engine opens it (session.Engine.Sync, event.Event.Reopened) and it
+//     is handed to its handler once, verified, late (Entry().Reopened
+//     set; counted in Stats.Reopened). The cursor remembers the last 256
+//     such messages it refused (session.AwaitsKey), so an opening while
+//     the bot is down is handled by the next run; an older one stays
+//     refused.
 //   - Completeness: push is never trusted to be complete. Run reconciles
 //     every conversation with /events at start, after each burst of
 //     deliveries, after reconnections and periodically (WithReconcile).

@@ -40,7 +40,11 @@ var (
 
 // Unverified is an event no handler may see: it failed verification or
 // decryption, or it is of a kind the protocol does not sign. Its claims
-// (the sender above all) are the server's, not the sender's.
+// (the sender above all) are the server's, not the sender's. A message
+// refused for want of its key alone (session.AwaitsKey: the server
+// withheld its key change) may reach its handler later, once, verified,
+// when that key change opens it (see the package documentation,
+// Delivery guarantees).
 type Unverified struct {
 	ConversationID string
 	SequenceID     string

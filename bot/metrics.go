@@ -83,7 +83,7 @@ type metrics struct {
 	rateLimited, duplicates, backlog, own   atomic.Int64
 	ignored, late, gapsReleased, errors     atomic.Int64
 	keyChanges, commands, notFound, skipped atomic.Int64
-	busy                                    atomic.Int64
+	busy, reopened                          atomic.Int64
 	handler, lag                            histogram
 }
 
@@ -107,6 +107,9 @@ type Stats struct {
 	// filled after it was given up on); GapsReleased the times a missing
 	// predecessor was given up on after WithMaxHold.
 	Late, GapsReleased int64
+	// Reopened counts messages refused for want of their key that were
+	// routed again once the engine opened them (see Entry.Reopened).
+	Reopened int64
 	// Busy counts conversation passes left to another replica of the
 	// account (a shared keystore: see keystore/pgstore).
 	Busy int64
@@ -129,7 +132,7 @@ func (b *Bot) Stats() Stats {
 		Commands: m.commands.Load(), NotFound: m.notFound.Load(),
 		Unverified: m.unverified.Load(), Refused: m.refused.Load(), Own: m.own.Load(), Backlog: m.backlog.Load(),
 		Ignored: m.ignored.Load(), Duplicates: m.duplicates.Load(), Late: m.late.Load(),
-		GapsReleased: m.gapsReleased.Load(), Skipped: m.skipped.Load(), Busy: m.busy.Load(),
+		GapsReleased: m.gapsReleased.Load(), Reopened: m.reopened.Load(), Skipped: m.skipped.Load(), Busy: m.busy.Load(),
 		KeyChanges: m.keyChanges.Load(), Errors: m.errors.Load(),
 		Latency: m.handler.snapshot(), Lag: m.lag.snapshot(),
 	}
@@ -192,6 +195,7 @@ func (b *Bot) WriteMetrics(w io.Writer) {
 	counter("xchat_bot_refused_total", "Verified events from senders off the allow-list.", s.Refused)
 	counter("xchat_bot_duplicates_total", "Events whose message id was handled before.", s.Duplicates)
 	counter("xchat_bot_late_total", "Events handled after later ones of their conversation.", s.Late)
+	counter("xchat_bot_reopened_total", "Events refused for want of their key, routed again once opened.", s.Reopened)
 	counter("xchat_bot_gaps_released_total", "Missing predecessors given up on after the hold limit.", s.GapsReleased)
 	counter("xchat_bot_key_changes_total", "Peer key changes reported.", s.KeyChanges)
 	counter("xchat_bot_errors_total", "Transport, reconciliation and storage errors.", s.Errors)

@@ -31,6 +31,8 @@ func (r *run) process(c *conv, en *event.Entry, late bool) bool {
 		// Only a signed message id counts for de-duplication: a forgery
 		// naming a future message's id must not make it a duplicate.
 		c.cur.remember(en.MessageID)
+	} else if session.AwaitsKey(en) {
+		c.cur.await(en.SequenceID) // the engine may open it later: see handleReopened
 	}
 	c.settled = append(c.settled, en.SequenceID)
 	if n := len(c.settled) - recentIDs; n > 0 {

@@ -67,7 +67,9 @@ type Delivered struct {
 	// ConversationID is the canonical conversation of the event ("" when
 	// it could not be read).
 	ConversationID string
-	// Events are the events stored by this delivery, as passed to fn.
+	// Events are the events stored by this delivery, as passed to fn,
+	// then the messages stored before it that the key change it carried
+	// opened (Event.Reopened set: see Engine.Sync).
 	Events []*event.Event
 	// Anomalies are findings of the delivery (a pushed event that differs
 	// from the stored one at its sequence id, unknown key versions).
@@ -133,8 +135,12 @@ func (l *liveState) takePending() []string {
 
 // Deliver verifies, decrypts and stores one activity event delivered by
 // the Activity stream or a webhook, and passes each newly stored event to
-// fn (when not nil), the key change it carries first. It is the engine's
-// one entry point for pushed events.
+// fn (when not nil), the key change it carries first. A verified key
+// change it stores opens the messages stored failed for want of its key,
+// as a sync does: they are passed to fn after the pushed events, verified
+// and marked Event.Reopened (see Engine.Sync; fn's first error is
+// returned, once every one of them was passed). It is the engine's one
+// entry point for pushed events.
 //
 // Events for other users of the app and non-chat events are ignored;
 // deliveries are de-duplicated on event_uuid (in memory) and on what the

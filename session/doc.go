@@ -291,7 +291,10 @@
 // alike) stored failed for want of its key version
 // alone (the server served it and withheld its key change) is opened
 // when a sync is served a verified key change of that version
-// (SyncResult.Reopened; reopen.go): decrypted and its signature checked
+// (SyncResult.Reopened; reopen.go) and handed to the sync's or push's fn
+// again, verified, with Event.Reopened set (the one stored event handed
+// over twice: an application that acted on its failure learns it stands):
+// decrypted and its signature checked
 // again, it stands when that key change is stored verified below it, its
 // author is a participant (one-to-one) or, read at its place as a
 // backfill is, a member (a group with no group change stored below it,

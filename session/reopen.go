@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -39,7 +40,9 @@ import (
 // dropped once judged. At most maxReopenPerSync messages are judged a
 // sync; versions past it keep their list for a sync that serves their
 // key change again. A push (Engine.Deliver) lists and opens as a sync
-// does: its key change opens what awaited it.
+// does: its key change opens what awaited it. What opens is handed to
+// the sync's or push's fn again, marked Event.Reopened
+// (syncState.handReopened).
 
 // maxAwaitingKey bounds the messages listed under one key version; past
 // it a message stored before its key stays failed.
@@ -87,6 +90,23 @@ func awaitedVersion(cid string, ev *event.Event) (string, bool) {
 		return "", false
 	}
 	return uk.Version, true
+}
+
+// AwaitsKey reports whether en, as History returns it, is a message
+// stored failed for want of its key version alone (the server served it
+// and withheld the key change that distributes its key): one that a
+// verified key change of that version served later may open. Sync and
+// Deliver then hand it to their fn again, verified, with Event.Reopened
+// set, and History returns the verified entry at its sequence id. An
+// application that keeps its own place in History (such as package bot)
+// remembers the entries this holds for and reads them again.
+func AwaitsKey(en *event.Entry) bool {
+	if en == nil || en.Verified || en.Removed || en.Type != event.TypeMessage || !decimal.ValidID(en.SequenceID) {
+		return false
+	}
+	prefix := (&inbound.UnknownKeyError{ConversationID: en.ConversationID}).Error()
+	version, ok := strings.CutPrefix(en.Error, prefix)
+	return ok && decimal.Valid(version) && en.Error == (&inbound.UnknownKeyError{ConversationID: en.ConversationID, Version: version}).Error()
 }
 
 // awaitKey lists ev, stored failed in cid, under the key version it failed
@@ -167,7 +187,10 @@ func (s *syncState) noteKeyServed(kcs []*event.Event) {
 
 // reopenAwaiting judges again the messages awaiting the key versions this
 // sync was served verified key changes of (see the top of this file),
-// counting those it opened in the result.
+// counting those it opened in the result, and hands them to fn again,
+// verified and marked Reopened, oldest first (handOver: each of them,
+// then fn's first error). They are stored already: one fn did not see
+// now would never be handed to it.
 func (s *syncState) reopenAwaiting(ctx context.Context) error {
 	if len(s.keyServed) == 0 {
 		return nil
@@ -178,18 +201,37 @@ func (s *syncState) reopenAwaiting(ctx context.Context) error {
 	}
 	slices.SortFunc(versions, decimal.Compare)
 	budget := maxReopenPerSync
+	var opened []*event.Event
+	var err error
 	for _, v := range versions {
-		n, opened, err := s.e.reopenVersion(ctx, s.cid, v, budget)
+		var n int
+		var evs []*event.Event
+		n, evs, err = s.e.reopenVersion(ctx, s.cid, v, budget)
 		if err != nil {
-			return err
+			break
 		}
-		s.res.Reopened += opened
+		s.res.Reopened += len(evs)
+		opened = append(opened, evs...)
 		budget -= n
 		if budget <= 0 {
 			break
 		}
 	}
-	return nil
+	return errors.Join(err, s.handReopened(opened))
+}
+
+// handReopened hands fn the messages reopenAwaiting opened (committed
+// already), oldest first, marked Reopened.
+func (s *syncState) handReopened(opened []*event.Event) error {
+	slices.SortStableFunc(opened, func(a, b *event.Event) int { return decimal.Compare(a.SequenceID, b.SequenceID) })
+	for _, ev := range opened {
+		ev.Reopened = true
+	}
+	q := s.queue
+	s.queue = opened
+	err := s.handOver()
+	s.queue = q
+	return err
 }
 
 // awaited is a message listed as awaiting its key, as stored.
@@ -200,8 +242,8 @@ type awaited struct {
 
 // reopenVersion judges again, at most budget of them, the messages of cid
 // awaiting key version (its list is dropped once judged) and returns how
-// many it judged and how many of them it opened.
-func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget int) (judged, opened int, err error) {
+// many it judged and the verified events of those it opened (stored).
+func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget int) (judged int, opened []*event.Event, err error) {
 	var listed []awaited
 	err = e.store.View(ctx, func(tx keystore.Tx) error {
 		a, err := loadAwaiting(ctx, tx, cid, version)
@@ -234,28 +276,28 @@ func (e *Engine) reopenVersion(ctx context.Context, cid, version string, budget 
 		return nil
 	})
 	if err != nil || listed == nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	evs, err := e.decryptAwaited(ctx, cid, listed)
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	defer dropEvents(evs)
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
-		opened = 0
+		opened = opened[:0] // a transaction run again starts afresh
 		for i, ev := range evs {
 			ok, err := e.reopenOne(ctx, tx, cid, version, listed[i], ev)
 			if err != nil {
 				return err
 			}
 			if ok {
-				opened++
+				opened = append(opened, ev)
 			}
 		}
 		return tx.SetValue(ctx, awaitingKeyKey(cid, version), nil)
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, nil, err
 	}
 	return len(listed), opened, nil
 }

@@ -25,7 +25,8 @@ type SyncResult struct {
 	// ConversationID is the canonical id synced.
 	ConversationID string
 	// Entries are the events stored by this sync, oldest first (empty
-	// when Sync was given a function to stream them to).
+	// when Sync was given a function to stream them to), and the messages
+	// it re-opened (see Reopened), one entry a sequence id.
 	Entries []event.Entry
 	// Anomalies are transcript findings: gaps, forks, duplicates,
 	// conflicting duplicates, reorders and messages under unknown key
@@ -48,8 +49,9 @@ type SyncResult struct {
 	Roster      RosterState
 	RosterSince string
 	// Reopened counts the messages stored failed, for want of their key,
-	// before this sync that it opened once served their key change (see
-	// Engine.Sync); they are not passed to fn again: History shows them.
+	// that this sync opened once served their key change (see Engine.Sync):
+	// each is handed to fn again (with fn nil, in Entries, in place of a
+	// failed entry this sync stored), verified, with Event.Reopened set.
 	Reopened int
 }
 
@@ -91,6 +93,17 @@ type SyncResult struct {
 // and a stored event is never handed to fn again, so none is skipped.
 // Sync then returns fn's first error.
 //
+// One stored event is handed to fn again: a message stored failed for
+// want of its key version alone (the server served it and withheld the
+// key change that distributes its key), which a later sync or push served
+// a verified key change of that version opens (see the package
+// documentation, and SyncResult.Reopened). Once the sync's pages are
+// stored, such messages are handed to fn, oldest first, after the events
+// stored, verified and with Event.Reopened set: the verified entry has
+// replaced the failed one in History. They are handed over whatever fn
+// returns (and also after an error that stopped the sync early), and
+// fn's first error is returned.
+//
 // Hostile input is contained: an event with a malformed id fails alone
 // (xchat.ErrMalformed); signed events by non-members of the
 // conversation fail with xchat.ErrNotMember; unauthorised group changes, and
@@ -110,7 +123,23 @@ func (e *Engine) Sync(ctx context.Context, id string, fn func(*event.Event) erro
 		return e.syncEach(ctx, id, fn)
 	}
 	var entries []event.Entry
+	var at map[string]int // sequence id → index in entries, once a message re-opens
 	res, err := e.syncEach(ctx, id, func(ev *event.Event) error {
+		if ev.Reopened {
+			// Stored failed by this sync and opened by it: the verified
+			// entry replaces the failed one.
+			if at == nil {
+				at = make(map[string]int, len(entries))
+				for i := range entries {
+					at[entries[i].SequenceID] = i
+				}
+			}
+			if i, ok := at[ev.SequenceID]; ok {
+				entries[i] = ev.Entry()
+				return nil
+			}
+			at[ev.SequenceID] = len(entries)
+		}
 		entries = append(entries, ev.Entry())
 		return nil
 	})

@@ -42,6 +42,11 @@ type Entry struct {
 	Verified           bool      `json:"verified"`
 	// Error says why the event could not be verified or decrypted.
 	Error string `json:"error,omitempty"`
+	// Reopened is Event.Reopened: set in the entries a sync returns
+	// (session.SyncResult.Entries) for a message it opened once its key
+	// arrived, which replace the failed ones handed over before. History
+	// never sets it.
+	Reopened bool `json:"reopened,omitempty"`
 
 	// Text is a message's text or an edit's new text.
 	Text        string       `json:"text,omitempty"`
@@ -89,6 +94,7 @@ func (ev *Event) Entry() Entry {
 		PreviousSequenceID: ev.PreviousSequenceID,
 		CreatedAt:          ev.CreatedAt,
 		Verified:           ev.Verified,
+		Reopened:           ev.Reopened,
 	}
 	if ev.Err != nil {
 		en.Error = ev.Err.Error()

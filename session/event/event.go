@@ -117,6 +117,13 @@ type Event struct {
 	// Warnings lists non-fatal findings, e.g. that the signing key the
 	// server embedded differs from the pinned one (xchat.ErrSignature).
 	Warnings []error
+	// Reopened marks a message handed to the application a second time:
+	// it was stored failed for want of its key version alone (the server
+	// served it and withheld the key change that distributes its key) and
+	// a later sync or push served that key change, which opened it (see
+	// session.Engine.Sync). It is then Verified, and replaces the failed
+	// entry at its sequence id. Never set otherwise; never stored.
+	Reopened bool
 
 	Message             *Message             // KindMessage
 	KeyChange           *KeyChange           // KindKeyChange

@@ -56,7 +56,9 @@ type Follower struct {
 	// called again when work comes.
 	Release     func()
 	IdleRelease time.Duration
-	// Emit receives every new event once, with the path it came by.
+	// Emit receives every new event once, with the path it came by, and
+	// a message stored failed for want of its key again once its key
+	// change opens it (Event.Reopened set: see session.Engine.Sync).
 	// An error stops Run, once Emit has seen the rest of the events
 	// stored with the failing one (a stored event is not emitted again,
 	// so none is skipped).
