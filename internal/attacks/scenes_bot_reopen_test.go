@@ -16,7 +16,7 @@ import (
 // cursor. Unless the opening reaches the bot, the server has made a bot
 // drop a genuine command for good by delaying one event.
 
-var reopenfnAttacks = []attack{
+var botReopenAttacks = []attack{
 	{"key-change-withheld-bot-never-answers", attackKeyWithheldBot},
 }
 
