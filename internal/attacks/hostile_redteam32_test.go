@@ -1,0 +1,142 @@
+package attacks
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/xchat-go/xchat/api"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// h11an's attacks: the red team's tenth round, on the defences of the
+// session before it (backfilled key changes, the places of own keys).
+
+var redteam32Attacks = []attack{
+	{"own-key-served-back-below-removal-lets-later-key-stand", attackOwnKeyServedBelowRemoval},
+}
+
+// attackOwnKeyServedBelowRemoval: as
+// backfilled-key-change-later-than-its-place-opens-nothing, with the key
+// distributed above the removal one bob made. Alice adds mallory and
+// removes her (the removal's predecessor naming a place left open below
+// it); bob stores both and then rotates the group's key, wrapped to the
+// members left. The server serves his key change back below the removal
+// (its sequence id is unsigned), and then, below the removal where the
+// chain is open, a key change mallory signed after it (a newer version,
+// wrapped to everyone) and her message under it. Bob's device made its
+// key after it had stored the removal, so no place the server gives that
+// key change lies below it: mallory's key change was made later than its
+// place claims and must fail, and her message with it.
+func attackOwnKeyServedBelowRemoval(w *world) (string, error) {
+	gr := newGroup(w)
+	mallory := w.newUser("mallory", false)
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	add, err := gr.alice.memberAdd(gr.env(gr.top(2), gr.hello.SequenceID, 40), c.KeyVersion,
+		[]string{mallory.id}, c.Members, []string{gr.alice.id})
+	if err != nil {
+		return "", err
+	}
+	back, placed, kcAt := gr.top(10), gr.top(6), gr.top(8)
+	rm, err := gr.alice.removal(gr.env(gr.top(20), back, 41), mallory.id)
+	if err != nil {
+		return "", err
+	}
+	w.injectData("add-and-removal", gr.g, encodeAll(w, rm, add)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if c, err = gr.bob.e.Conversation(w.ctx, gr.g); err != nil || slices.Contains(c.Members, mallory.id) {
+		return "", errorf("setup: bob's roster after mallory's add and removal: %v (%v)", c, err)
+	}
+	v, err := gr.bob.e.Rotate(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	w.proxy.Add(hostile.Events("own-key-below-removal", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		return placeKeyVersion(page, v, placed)
+	}))
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	if at, err := ownKeyChangeStored(gr, v); err != nil || at != placed {
+		return "", errorf("setup: bob's key change %s served back at %s, want %s (%v)", v, at, placed, err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return "", err
+	}
+	later := strconv.FormatInt(n+10, 10)
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	kc, err := mallory.forger().KeyChange(gr.env(kcAt, add.GetSequenceID(), 42), later, key,
+		[]hostile.Recipient{gr.alice.recipient(), gr.bob.recipient(), gr.carol.recipient(), mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	msg, err := mallory.forger().Message(gr.env(back, kc.GetSequenceID(), 43), later, key, text("mallory after her removal, placed before it"))
+	if err != nil {
+		return "", err
+	}
+	w.injectData("mallory-later-message", gr.g, encodeAll(w, msg)...)
+	kcB := encodeAll(w, kc)
+	w.proxy.Add(hostile.Events("mallory-later-key", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		if page.Meta == nil {
+			page.Meta = &api.ChatEventsMeta{}
+		}
+		page.Meta.ConversationKeyEvents = append(page.Meta.ConversationKeyEvents, kcB...)
+		return nil
+	}))
+	r := gr.bob.sync(gr.g)
+	if r.err != nil {
+		return "", r.err
+	}
+	kcErr, seen := r.byMessage(kc.GetMessageID())
+	if !seen {
+		return "", errorf("mallory's key change not reported")
+	}
+	for what, mid := range map[string]string{"key change": kc.GetMessageID(), "message under that key": msg.GetMessageID()} {
+		if err := verifiedIn(gr.bob, gr.g, mid); err == nil {
+			return "", errorf("mallory's %s, signed after her removal and placed below it, above bob's own key change the server served back there, stands verified", what)
+		}
+	}
+	return fmt.Sprintf("mallory's later key change fails (%v), her message with it", kcErr), nil
+}
+
+// placeKeyVersion moves the key changes of version v a page serves to
+// sequence id seq.
+func placeKeyVersion(page *api.GetChatConversationEventsResponse, v, seq string) error {
+	move := func(b string) (string, error) {
+		return hostile.EditEvent(b, func(me *tevent.MessageEvent) error {
+			if kc := me.GetDetail().GetConversationKeyChangeEvent(); kc != nil && kc.GetConversationKeyVersion() == v {
+				me.SequenceID = &seq
+			}
+			return nil
+		})
+	}
+	if page.Meta != nil {
+		for i, b := range page.Meta.ConversationKeyEvents {
+			moved, err := move(b)
+			if err != nil {
+				return err
+			}
+			page.Meta.ConversationKeyEvents[i] = moved
+		}
+	}
+	for i, d := range page.Data {
+		moved, err := move(d.EncodedEvent)
+		if err != nil {
+			return err
+		}
+		page.Data[i].EncodedEvent = moved
+	}
+	return nil
+}
