@@ -8,6 +8,7 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
@@ -17,6 +18,7 @@ import (
 
 var redteam32Attacks = []attack{
 	{"own-key-served-back-below-removal-lets-later-key-stand", attackOwnKeyServedBelowRemoval},
+	{"title-change-before-create-by-non-member", attackTitleBeforeCreate},
 }
 
 // attackOwnKeyServedBelowRemoval: as
@@ -139,4 +141,72 @@ func placeKeyVersion(page *api.GetChatConversationEventsResponse, v, seq string)
 		page.Data[i].EncodedEvent = moved
 	}
 	return nil
+}
+
+// malloryTitle is the title mallory, never a member, sets.
+const malloryTitle = "mallory's title before the group existed"
+
+// attackTitleBeforeCreate: mallory, never a member, distributes a key of
+// her own (wrapped to alice, bob, carol and herself) and changes the
+// group's title under it; the server places both below the group's
+// create, where no roster is held yet. Alice makes bob an admin. Read
+// before any roster, the title change passed unchecked (only a removal
+// or an admin change was refused there), bob's device showed mallory's
+// title as the group's, and his member add of dave signed it for every
+// member's client. A group change other than the create or a member add
+// naming this account says nothing before a roster is held: it must fail
+// and set nothing.
+func attackTitleBeforeCreate(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	h.push(h.adminAdd(h.bob.id))
+	h.say(h.alice, "alice after bob's rights")
+	first := ""
+	for _, it := range h.items {
+		if first == "" || decimal.Less(it.seq(), first) {
+			first = it.seq()
+		}
+	}
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	version := h.nextVersion(1000)
+	e := h.env()
+	e.SequenceID = prevSeq(first, 5)
+	kc, err := h.mallory.forger().KeyChange(e, version, key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	e = h.env()
+	e.SequenceID = prevSeq(first, 3)
+	title, err := h.retitle(h.mallory, e, version, key, malloryTitle)
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	whole, err := pageOf(h, []*tevent.MessageEvent{kc, title}, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, oneRound(whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the sync: %v", o.syncErrs)
+	case o.verified[title.GetMessageID()] || o.conv.Title == malloryTitle:
+		return "", errorf("mallory's title change below the create (verified %v) gave the group her title (%q)", o.verified[title.GetMessageID()], o.conv.Title)
+	}
+	add, err := addBobSigns(w, hs, oneRound(whole), false)
+	if err != nil {
+		return "", err
+	}
+	if add.CurrentTitle != nil {
+		return "", errorf("bob's member add signs a title (%q sealed) where the group has none", *add.CurrentTitle)
+	}
+	return fmt.Sprintf("mallory's title change below the create fails (%v); bob's add signs no title", o.failed[title.GetMessageID()]), nil
 }
