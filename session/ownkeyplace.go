@@ -31,9 +31,9 @@ import (
 //
 // Where the copy served back sits is the server's word too (sequence ids
 // are unsigned), but this account knows one bound of it: it made the key
-// after everything its syncs had stored then, so an honest server places
-// the key change above that (the sync position at commit, recorded apart:
-// ownKeyFloorKey). A copy served at or below it is not taken as the key's
+// after everything it had stored then, so an honest server places the key
+// change above that (the newest sequence id stored at commit, synced or
+// pushed, recorded apart: ownKeyFloorKey). A copy served at or below it is not taken as the key's
 // place: placed there, the key would read as distributed before events
 // this account had stored when it made it (a removal among them), and a
 // key change the removed member signs later, placed below her removal and
@@ -44,27 +44,49 @@ import (
 // account made is recorded as served back.
 func ownKeyPlaceKey(cid, version string) string { return "session/kce-own/" + cid + "/" + version }
 
-// ownKeyFloorKey is where the sync position of cid is recorded as this
-// account commits its key version: the key change of it lies above.
+// ownKeyFloorKey is where the newest sequence id stored of cid is recorded
+// as this account commits its key version: the key change of it lies
+// above.
 func ownKeyFloorKey(cid, version string) string {
 	return "session/kce-own-floor/" + cid + "/" + version
 }
 
 // recordOwnKeyFloor records, as this account commits cid's key version
-// (c its conversation record), the newest sequence id its syncs of cid had
-// stored (nothing when none).
+// (c its conversation record), the newest sequence id it had stored of
+// cid: its sync position, or above it an event a push stored (nothing
+// when none).
 func recordOwnKeyFloor(ctx context.Context, tx keystore.Tx, c *keystore.Conversation, cid, version string) error {
-	if c.Sync.LastSequenceID == "" {
+	floor := c.Sync.LastSequenceID
+	for {
+		evs, err := tx.Events(ctx, cid, floor, ownKeyFloorPage)
+		if err != nil {
+			return fmt.Errorf("session: reading where an own key was made: %w", err)
+		}
+		for i := range evs {
+			evs[i].Body.Zero()
+		}
+		if len(evs) > 0 {
+			floor = evs[len(evs)-1].SequenceID
+		}
+		if len(evs) < ownKeyFloorPage {
+			break
+		}
+	}
+	if floor == "" {
 		return nil
 	}
-	if err := tx.SetValue(ctx, ownKeyFloorKey(cid, version), []byte(c.Sync.LastSequenceID)); err != nil {
+	if err := tx.SetValue(ctx, ownKeyFloorKey(cid, version), []byte(floor)); err != nil {
 		return fmt.Errorf("session: recording where an own key was made: %w", err)
 	}
 	return nil
 }
 
-// aboveOwnKeyFloor reports whether seq lies above the sync position
-// recorded when this account committed cid's key version (true when none
+// ownKeyFloorPage is how many stored events recordOwnKeyFloor reads at a
+// time above the sync position.
+const ownKeyFloorPage = 256
+
+// aboveOwnKeyFloor reports whether seq lies above the newest sequence id
+// stored when this account committed cid's key version (true when none
 // is recorded).
 func aboveOwnKeyFloor(ctx context.Context, tx keystore.Tx, cid, version, seq string) (bool, error) {
 	floor, err := tx.Value(ctx, ownKeyFloorKey(cid, version))
@@ -79,8 +101,8 @@ func aboveOwnKeyFloor(ctx context.Context, tx keystore.Tx, cid, version, seq str
 
 // placeOwnKey records ev, a key change of cid whose key this account holds
 // verified and ev carries, as the place of a key this account made: when
-// ev verified, is signed by self, lies above the sync position at commit
-// (aboveOwnKeyFloor), and no key change of its version is recorded yet
+// ev verified, is signed by self, lies above the newest event stored at
+// commit (aboveOwnKeyFloor), and no key change of its version is recorded yet
 // (as adopted or as placed).
 func placeOwnKey(ctx context.Context, tx keystore.Tx, cid, self string, ev *event.Event) error {
 	kc := ev.KeyChange

@@ -17,11 +17,13 @@ import (
 // session before it (backfilled key changes, the places of own keys).
 
 var redteam32Attacks = []attack{
-	{"own-key-served-back-below-removal-lets-later-key-stand", attackOwnKeyServedBelowRemoval},
+	{"own-key-served-back-below-removal-lets-later-key-stand", func(w *world) (string, error) { return ownKeyServedBelowRemoval(w, false) }},
+	{"own-key-served-back-below-pushed-removal-lets-later-key-stand", func(w *world) (string, error) { return ownKeyServedBelowRemoval(w, true) }},
 	{"title-change-before-create-by-non-member", attackTitleBeforeCreate},
 }
 
-// attackOwnKeyServedBelowRemoval: as
+// ownKeyServedBelowRemoval plays own-key-served-back-below-removal-lets-
+// later-key-stand: as
 // backfilled-key-change-later-than-its-place-opens-nothing, with the key
 // distributed above the removal one bob made. Alice adds mallory and
 // removes her (the removal's predecessor naming a place left open below
@@ -32,8 +34,11 @@ var redteam32Attacks = []attack{
 // wrapped to everyone) and her message under it. Bob's device made its
 // key after it had stored the removal, so no place the server gives that
 // key change lies below it: mallory's key change was made later than its
-// place claims and must fail, and her message with it.
-func attackOwnKeyServedBelowRemoval(w *world) (string, error) {
+// place claims and must fail, and her message with it. push: the removal
+// reaches bob pushed (Engine.Deliver, which stores it without moving his
+// sync position) rather than synced
+// (own-key-served-back-below-pushed-removal-lets-later-key-stand).
+func ownKeyServedBelowRemoval(w *world, push bool) (string, error) {
 	gr := newGroup(w)
 	mallory := w.newUser("mallory", false)
 	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
@@ -50,9 +55,23 @@ func attackOwnKeyServedBelowRemoval(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	w.injectData("add-and-removal", gr.g, encodeAll(w, rm, add)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
+	if push {
+		w.injectData("add", gr.g, encodeAll(w, add)...)
+		if r := gr.bob.sync(gr.g); r.err != nil {
+			return "", r.err
+		}
+		ev, err := pushOf(gr.bob, "push-removal", rm, "", nil)
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := gr.bob.deliver(ev); err != nil {
+			return "", errorf("setup: pushing the removal: %v", err)
+		}
+	} else {
+		w.injectData("add-and-removal", gr.g, encodeAll(w, rm, add)...)
+		if r := gr.bob.sync(gr.g); r.err != nil {
+			return "", r.err
+		}
 	}
 	if c, err = gr.bob.e.Conversation(w.ctx, gr.g); err != nil || slices.Contains(c.Members, mallory.id) {
 		return "", errorf("setup: bob's roster after mallory's add and removal: %v (%v)", c, err)
