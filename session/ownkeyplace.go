@@ -33,12 +33,12 @@ import (
 // are unsigned), but this account knows one bound of it: it made the key
 // after everything it had stored then, so an honest server places the key
 // change above that (the newest sequence id stored at commit, synced or
-// pushed, recorded apart: ownKeyFloorKey). A copy served at or below it is not taken as the key's
-// place: placed there, the key would read as distributed before events
-// this account had stored when it made it (a removal among them), and a
-// key change the removed member signs later, placed below her removal and
-// above that copy, would read as made before any key distributed after
-// her removal (keyMadeBefore).
+// pushed, recorded apart: ownKeyFloorKey). A copy served at or below it is
+// not taken as the key's place: placed there, the key would read as
+// distributed before events this account had stored when it made it (a
+// removal among them), and a key change the removed member signs later,
+// placed below her removal and above that copy, would read as made before
+// any key distributed after her removal (keyMadeBefore).
 
 // ownKeyPlaceKey is where the key change of cid's key version that this
 // account made is recorded as served back.
@@ -102,8 +102,8 @@ func aboveOwnKeyFloor(ctx context.Context, tx keystore.Tx, cid, version, seq str
 // placeOwnKey records ev, a key change of cid whose key this account holds
 // verified and ev carries, as the place of a key this account made: when
 // ev verified, is signed by self, lies above the newest event stored at
-// commit (aboveOwnKeyFloor), and no key change of its version is recorded yet
-// (as adopted or as placed).
+// commit (aboveOwnKeyFloor), and no key change of its version is recorded
+// yet (as adopted or as placed).
 func placeOwnKey(ctx context.Context, tx keystore.Tx, cid, self string, ev *event.Event) error {
 	kc := ev.KeyChange
 	if !ev.Verified || ev.Err != nil || ev.SenderID != self || len(ev.Raw) == 0 || kc == nil {
