@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -20,6 +21,7 @@ var redteam32Attacks = []attack{
 	{"own-key-served-back-below-removal-lets-later-key-stand", func(w *world) (string, error) { return ownKeyServedBelowRemoval(w, false) }},
 	{"own-key-served-back-below-pushed-removal-lets-later-key-stand", func(w *world) (string, error) { return ownKeyServedBelowRemoval(w, true) }},
 	{"title-change-before-create-by-non-member", attackTitleBeforeCreate},
+	{"typing-indicator-fills-dropped-event-gap", attackTypingFillsGap},
 }
 
 // ownKeyServedBelowRemoval plays own-key-served-back-below-removal-lets-
@@ -228,4 +230,42 @@ func attackTitleBeforeCreate(w *world) (string, error) {
 		return "", errorf("bob's member add signs a title (%q sealed) where the group has none", *add.CurrentTitle)
 	}
 	return fmt.Sprintf("mallory's title change below the create fails (%v); bob's add signs no title", o.failed[title.GetMessageID()]), nil
+}
+
+// attackTypingFillsGap: as dropped-event-gap, but the server serves, in
+// place of alice's dropped message, a typing indicator under its sequence
+// id, previous sequence id and message id (no sender signs one). A typing
+// indicator is handed over and never stored, yet it took part in the
+// chain: m3 named it as its predecessor, so the gap went unreported and
+// nothing was stored at m2's place. A typing indicator is no part of the
+// transcript: the gap must be reported.
+func attackTypingFillsGap(w *world) (string, error) {
+	d := newDM(w)
+	drop, cid := d.mid(1), d.cid
+	w.proxy.Add(hostile.Events("typing-in-place", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		for i, e := range page.Data {
+			if hostile.MessageID(e.EncodedEvent) != drop {
+				continue
+			}
+			b, err := hostile.EditEvent(e.EncodedEvent, func(me *tevent.MessageEvent) error {
+				me.Detail = &tevent.MessageEventDetail{MessageTypingEvent: &tevent.MessageTypingEvent{ConversationID: &cid}}
+				me.MessageEventSignature = nil
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			page.Data[i].EncodedEvent = b
+		}
+		return nil
+	}))
+	r := d.bob.sync(d.cid)
+	a, ok := r.anomaly(event.AnomalyGap)
+	if r.err != nil || !ok || a.Related != d.sent[1].SequenceID {
+		return "", errorf("alice's message dropped, a typing indicator in its place: sync err %v, anomalies %v", r.err, anomalies(r))
+	}
+	if !slices.ContainsFunc(r.events, func(ev *event.Event) bool { return ev.MessageID == drop && ev.Kind == event.KindTyping }) {
+		return "", errorf("the typing indicator was not handed over")
+	}
+	return "gap reported under the typing indicator, which is handed over: " + a.String(), nil
 }
