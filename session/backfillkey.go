@@ -30,10 +30,13 @@ import (
 // (reopen.go).
 //
 // What the server can still do, as it can for a fresh device: place a key
-// change the removed member signs after her removal below it, when no key
-// was distributed between her removal and her signing (nothing signed
-// dates it), and seal her later messages under it there; its key never
-// encrypts.
+// change the removed member signs after her removal below it, and seal her
+// later messages under it there; its key never encrypts. keyMadeBefore
+// refuses it only when its version is above a key distributed after her
+// removal: nothing signed dates a key change but its version, which its
+// author chooses, so one she gives a version just above the last key she
+// held (below any key made since) reads as made before her removal, as a
+// withheld key change she did make then reads.
 
 // backfillableKey reports whether ev is a verified key change carrying its
 // key that the roster step failed only because its author is no member

@@ -86,8 +86,8 @@ func TestKeyMadeBefore(t *testing.T) {
 
 // TestPlaceOwnKey: the place of a key this account made is recorded from
 // its key change served back only when that verified and is signed by this
-// account, only while no key change of its version is recorded, and only
-// the first copy.
+// account, only while no key change of its version is recorded, only
+// above the sync position at commit, and only the first copy.
 func TestPlaceOwnKey(t *testing.T) {
 	const cid, self, v = "g2001", "1002", "200"
 	kc := func(seq, sender string, verified bool) *event.Event {
@@ -97,14 +97,21 @@ func TestPlaceOwnKey(t *testing.T) {
 	cases := []struct {
 		name    string
 		adopted string // sequence id of an adopted key change's record ("": none)
+		floor   string // sync position when the key was committed ("": none)
+		pushed  string // an event stored above it then ("": none)
 		served  []*event.Event
 		want    string // sequence id placedKeyChange finds ("": none)
 	}{
-		{"own, verified", "", []*event.Event{kc("40", self, true)}, "40"},
-		{"the first copy holds", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
-		{"another sender's", "", []*event.Event{kc("40", "1001", true)}, ""},
-		{"unverified", "", []*event.Event{kc("40", self, false)}, ""},
-		{"a record held already", "60", []*event.Event{kc("40", self, true)}, "60"},
+		{"own, verified", "", "", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"the first copy holds", "", "", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
+		{"another sender's", "", "", "", []*event.Event{kc("40", "1001", true)}, ""},
+		{"unverified", "", "", "", []*event.Event{kc("40", self, false)}, ""},
+		{"a record held already", "60", "", "", []*event.Event{kc("40", self, true)}, "60"},
+		{"above the sync position at commit", "", "30", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"at the sync position at commit", "", "40", "", []*event.Event{kc("40", self, true)}, ""},
+		{"below the sync position at commit, then above", "", "30", "", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
+		{"below an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("40", self, true)}, ""},
+		{"above an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("60", self, true)}, "60"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +121,17 @@ func TestPlaceOwnKey(t *testing.T) {
 			err := store.Update(ctx, func(tx keystore.Tx) error {
 				if tc.adopted != "" {
 					if err := tx.SetValue(ctx, keyChangeIndexKey(cid, v), keyChangeRaw(t, tc.adopted, "1001", v)); err != nil {
+						return err
+					}
+				}
+				if tc.pushed != "" {
+					if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: tc.pushed, MessageID: "pushed", SenderID: "1001", Type: "message"}}); err != nil {
+						return err
+					}
+				}
+				if tc.floor != "" {
+					c := &keystore.Conversation{ID: cid, Sync: keystore.SyncState{LastSequenceID: tc.floor}}
+					if err := recordOwnKeyFloor(ctx, tx, c, cid, v); err != nil {
 						return err
 					}
 				}

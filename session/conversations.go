@@ -698,6 +698,9 @@ func (e *Engine) commitKey(ctx context.Context, p *preparedKey, update func(keys
 		if err != nil {
 			return err
 		}
+		if err := recordOwnKeyFloor(ctx, tx, c, p.convID, p.version); err != nil {
+			return err
+		}
 		m := loadMeta(c)
 		m.KeyRecipients = p.recipients
 		if update != nil {

@@ -171,7 +171,9 @@
 // orders an add of someone before a removal of them: a removal naming a
 // non-member changes no membership but is reported
 // (AnomalyRosterDivergence) and kept with the roster, as are the ids a
-// removal read before any roster names; a later add of an id so named is
+// removal read before any roster names (a title, avatar or settings change
+// read before any roster fails with xchat.ErrRosterUnknown and sets
+// nothing); a later add of an id so named is
 // refused (xchat.ErrRosterDivergence) and starts no roster; an honest
 // remove and re-add of a member still re-admits. A removal or admin
 // revocation stored below events already stored (the server withheld it,

@@ -287,7 +287,14 @@ func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 	case event.GroupJoinRequested:
 		return stepResult{} // by a non-member by nature; changes nothing
 	}
-	if r.Base != "" && !r.member(ev.SenderID) {
+	switch {
+	case r.Base == "":
+		// Read before any roster (below the create, or served without
+		// it), a title, avatar or settings change is anyone's: nothing
+		// says its author may make it, and what it sets would be the
+		// group's (shown, and signed into this account's member adds).
+		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s cannot be checked before a roster is established", xchat.ErrRosterUnknown, g.Kind, ev.SenderID)}
+	case !r.member(ev.SenderID):
 		return stepResult{err: fmt.Errorf("%w: group change (%s) by %s, who is not a member", xchat.ErrNotMember, g.Kind, ev.SenderID)}
 	}
 	return stepResult{}

@@ -92,12 +92,12 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 // changes inside the stretch the page covers, or between it and what was
 // walked before), sorted oldest first; keep are those stored without
 // being walked (data without a valid sequence id, key changes served for
-// their keys only).
+// their keys only, typing indicators: see chained).
 func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep []*event.Event) {
 	ascending := ordered || pageAscending(data)
 	pageMin, pageMax := "", ""
 	for _, ev := range data {
-		if !decimal.ValidID(ev.SequenceID) {
+		if !chained(ev) {
 			continue
 		}
 		if pageMin == "" || decimal.Less(ev.SequenceID, pageMin) {
@@ -108,7 +108,7 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 		}
 	}
 	for _, ev := range data {
-		if decimal.ValidID(ev.SequenceID) {
+		if chained(ev) {
 			walk = append(walk, ev)
 		} else {
 			keep = append(keep, ev)
@@ -127,6 +127,16 @@ func (s *syncState) window(data, kcs []*event.Event, ordered bool) (walk, keep [
 	}
 	sort.SliceStable(walk, func(i, j int) bool { return decimal.Less(walk[i].SequenceID, walk[j].SequenceID) })
 	return walk, keep
+}
+
+// chained reports whether a page's data event takes part in the chain of
+// previous sequence ids: one with a valid sequence id that is no typing
+// indicator. A typing indicator is pushed live, never part of the history
+// (storeEventsTx hands it over without storing it): walked, it would fill
+// the place of an event the server withheld (the gap unreported, nothing
+// stored there) and move the sync position to a sequence id of its own.
+func chained(ev *event.Event) bool {
+	return decimal.ValidID(ev.SequenceID) && ev.Kind != event.KindTyping
 }
 
 // flush passes the events queued by the committed batch to fn, unless
