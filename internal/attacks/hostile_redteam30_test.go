@@ -266,18 +266,26 @@ func attackRemovedUnderLateKey(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e = h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(msg.GetSequenceID(), 1000), msg.GetSequenceID()
+	return removedUnderLateKey(w, h, msg, kc, v, "mallory's message")
+}
+
+// removedUnderLateKey serves forged, what mallory signed after her removal
+// under the key alice distributed by kc (version v), with carol's message
+// above it, kc withheld from bob's first sync: a fresh device fails it,
+// and bob's device must keep it failed once kc arrives.
+func removedUnderLateKey(w *world, h *history, forged, kc *tevent.MessageEvent, v, what string) (string, error) {
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(forged.GetSequenceID(), 1000), forged.GetSequenceID()
 	h.push(h.carol.forger().Message(e, v, h.keys[v], text("carol above it")))
 	h.seal()
-	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{msg}, kc.GetSequenceID(), h.removal)
+	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{forged}, kc.GetSequenceID(), h.removal)
 	if err != nil {
 		return "", err
 	}
-	if fresh.verified[msg.GetMessageID()] {
-		return "", errorf("a fresh device keeps mallory's message verified")
+	if fresh.verified[forged.GetMessageID()] {
+		return "", errorf("a fresh device keeps %s verified", what)
 	}
-	return staysFailed(late, msg.GetMessageID(), "mallory's message, after her removal, under alice's key")
+	return staysFailed(late, forged.GetMessageID(), what+", after her removal, under alice's key")
 }
 
 // attackMessageBelowItsKey: alice rotates the group's key and writes under

@@ -263,18 +263,7 @@ func attackRemovedReactionLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e := h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(reaction.GetSequenceID(), 1000), reaction.GetSequenceID()
-	h.push(h.carol.forger().Message(e, v, h.keys[v], text("carol above it")))
-	h.seal()
-	fresh, late, err := keyServedLate(w, h, []*tevent.MessageEvent{reaction}, kc.GetSequenceID(), h.removal)
-	if err != nil {
-		return "", err
-	}
-	if fresh.verified[reaction.GetMessageID()] {
-		return "", errorf("a fresh device keeps mallory's reaction verified")
-	}
-	return staysFailed(late, reaction.GetMessageID(), "mallory's reaction, after her removal, under alice's key")
+	return removedUnderLateKey(w, h, reaction, kc, v, "mallory's reaction")
 }
 
 // attackReactionBelowItsKey: alice rotates and reacts under the new key;
