@@ -249,6 +249,41 @@ type rosterEnv struct {
 	// earlier in the same screening and not stored yet, lies below seq
 	// (nil outside a screening: see screenGroup).
 	screened func(version, seq string) bool
+	// createAt is the lowest create of the group a screening holds that
+	// the roster step may accept (verified, bound by its pair, accepted in
+	// no other group), nil when it holds none or outside a screening (see
+	// createAhead).
+	createAt *event.Event
+}
+
+// createAhead returns the lowest verified group create among order (the
+// events of a screening, ascending) that stepCreate can bind to group
+// env.cid, nil when there is none.
+func createAhead(env rosterEnv, order []*event.Event) *event.Event {
+	for _, ev := range order {
+		g := ev.GroupChange
+		if !ev.Verified || g == nil || g.Kind != event.GroupCreated || !env.paired(ev.SenderID, g.KeyVersion) {
+			continue
+		}
+		if other := env.createdIn(ev.MessageID); other == "" || other == env.cid {
+			return ev
+		}
+	}
+	return nil
+}
+
+// outsiderBelowCreate reports whether ev, read while no roster is held,
+// lies below the group's create the screening holds (env.createAt) and
+// is by neither one of the create's signed members nor its creator. A
+// group holds nothing before its create: the server places an event
+// there (sequence ids are unsigned), and only the create's members may
+// have made it (an honest create the server moved above their content).
+func (r *rosterRec) outsiderBelowCreate(env rosterEnv, ev *event.Event) bool {
+	c := env.createAt
+	if r.Base != "" || c == nil || !decimal.Less(ev.SequenceID, c.SequenceID) {
+		return false
+	}
+	return ev.SenderID != c.SenderID && !slices.Contains(c.GroupChange.MemberIDs, ev.SenderID)
 }
 
 // stepResult is the outcome of one roster step.
@@ -264,8 +299,11 @@ type stepResult struct {
 func (r *rosterRec) step(env rosterEnv, ev *event.Event) stepResult {
 	g := ev.GroupChange
 	if g == nil {
-		if r.Base != "" && !r.member(ev.SenderID) {
+		switch {
+		case r.Base != "" && !r.member(ev.SenderID):
 			return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s", xchat.ErrNotMember, ev.SenderID, env.cid)}
+		case r.outsiderBelowCreate(env, ev):
+			return stepResult{err: fmt.Errorf("%w: sender %s is not a member of %s: the event lies below the group's create, which does not name its author", xchat.ErrNotMember, ev.SenderID, env.cid)}
 		}
 		return stepResult{}
 	}

@@ -231,6 +231,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
+	env.createAt = createAhead(env, order)
 	// keysAt are the key changes this screening accepted, by the version
 	// they distribute: a backfilled message under one of them is judged at
 	// its place before the key change is stored (memberAtPlace).
@@ -350,6 +351,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var res stepResult
+	unheld := r.Base == ""
 	switch {
 	case ev.Verified:
 		var before *rosterHolders
@@ -372,6 +374,10 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		} else if err := noteVouched(ctx, tx, cid, e.userID, ev, before); err != nil {
 			return err
+		} else if unheld && ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupCreated && r.Base == baseCreate {
+			if err := e.failBelowCreate(ctx, tx, cid, ev); err != nil {
+				return err
+			}
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {
