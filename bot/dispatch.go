@@ -144,6 +144,12 @@ func (r *run) emitted(ev *event.Event) {
 		r.b.unverified(r.storeCtx, &en, fmt.Errorf("%w: %w", ErrUnverified, ErrUnordered))
 		return
 	}
+	if ev.Kind == event.KindTyping {
+		// Handed over and never stored, at whatever sequence id the
+		// server gave it (often one stored already): there is nothing
+		// at its place to take up, and no handler is for it.
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convLocked(ev.ConversationID)
