@@ -287,7 +287,26 @@ func (r *run) pass(c *conv) {
 			}
 		}
 		if len(entries) < batch {
+			r.forgetUnstored(c)
 			return
+		}
+	}
+}
+
+// forgetUnstored drops, once a pass has read everything stored after c's
+// cursor, the reports of events ahead of the cursor: the read brought
+// every event stored before it, so these are of events the engine handed
+// over without storing them (a failed event past the conversation's
+// allowance, at a sequence id the server chose), or of events stored
+// since, which the next read brings in order all the same (their report
+// woke c). Kept, a server pushing such events at ever new sequence ids
+// would grow them, and the work of every handleLate, without bound.
+func (r *run) forgetUnstored(c *conv) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for seq := range c.emitted {
+		if c.cur.Seq == "" || less(c.cur.Seq, seq) {
+			delete(c.emitted, seq)
 		}
 	}
 }
