@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -162,5 +163,37 @@ func TestReportsNeverStoredAreForgotten(t *testing.T) {
 	r.mu.Unlock()
 	if held != 0 {
 		t.Fatalf("%d reports of events never stored held after a pass read everything stored, want none", held)
+	}
+}
+
+// TestConversationsHoldingNothingAreForgotten: the server names
+// conversations at will, and the engine hands a pushed event of one it
+// does not record over unstored. A run keeps no state for a conversation
+// once a pass found nothing in it: one kept for each conversation id a
+// push named would grow without bound.
+func TestConversationsHoldingNothingAreForgotten(t *testing.T) {
+	_, r := offlineBot(t)
+	for i := range 1000 {
+		r.emitted(&event.Event{ConversationID: fmt.Sprint("1000:", 5000+i), SequenceID: "7", MessageID: "m",
+			Kind: event.KindMessage, SenderID: fmt.Sprint(5000 + i), Err: errors.New("forged")})
+	}
+	r.mu.Lock()
+	convs := slices.Collect(maps.Values(r.convs))
+	r.mu.Unlock()
+	if len(convs) != 1000 {
+		t.Fatalf("setup: %d conversations, want 1000", len(convs))
+	}
+	for _, c := range convs {
+		r.mu.Lock()
+		c.queued, c.running = false, true // as the worker takes it up
+		r.mu.Unlock()
+		r.pass(c)
+		r.passed(c)
+	}
+	r.mu.Lock()
+	n := len(r.convs)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d conversations holding nothing kept after their passes, want none", n)
 	}
 }

@@ -227,14 +227,27 @@ func (r *run) worker() {
 		r.mu.Unlock()
 
 		r.pass(c)
+		r.passed(c)
+	}
+}
 
-		r.mu.Lock()
-		c.running = false
-		if c.again {
-			c.again = false
-			r.wakeLocked(c)
-		}
-		r.mu.Unlock()
+// passed ends a pass over c: c runs again when woken meanwhile, and is
+// forgotten when it holds nothing (nothing stored, nothing reported or
+// awaited, no wake-up set): the server names conversations at will (a
+// pushed event of a conversation the engine does not record is handed
+// over unstored), and one kept for each would grow the bot's memory
+// without bound. A later report makes it afresh, from the stored cursor.
+func (r *run) passed(c *conv) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.running = false
+	switch {
+	case c.again:
+		c.again = false
+		r.wakeLocked(c)
+	case c.loaded && !c.dirty && c.cur.Seq == "" && len(c.cur.Awaiting) == 0 && len(c.emitted) == 0 &&
+		!c.reopened && !c.queued && c.hold == nil && c.recon == "" && c.heldAt == "":
+		delete(r.convs, c.id)
 	}
 }
 
