@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 )
 
 // TestRateLimitForgetsRefilledBuckets: one bucket per conversation id the
@@ -132,5 +134,66 @@ func TestCursorAwaitingBounded(t *testing.T) {
 		if _, err := loadCursor(ctx, st, "1:2"); !errors.Is(err, keystore.ErrCorrupt) {
 			t.Errorf("%s: loadCursor returned %v, want ErrCorrupt", name, err)
 		}
+	}
+}
+
+// TestReportsNeverStoredAreForgotten: the engine hands a failed event
+// past the conversation's failed allowance to the bot without storing it,
+// at whatever sequence id the server chose. Reports ahead of the cursor
+// that a pass read to the end did not bring are of no stored event: they
+// are forgotten, or a server pushing such events at ever new sequence ids
+// would grow the bot's memory, and the work of each pass, without bound.
+func TestReportsNeverStoredAreForgotten(t *testing.T) {
+	_, r := offlineBot(t)
+	const cid = "1000:2000"
+	for i := range 1000 {
+		r.emitted(&event.Event{ConversationID: cid, SequenceID: fmt.Sprint(1_000_000_000_000_000 + i), MessageID: fmt.Sprint("m-", i),
+			Kind: event.KindMessage, SenderID: "2000", Err: errors.New("forged")})
+	}
+	r.mu.Lock()
+	c := r.convs[cid]
+	held := len(c.emitted)
+	r.mu.Unlock()
+	if held != 1000 {
+		t.Fatalf("setup: %d reports held, want 1000", held)
+	}
+	r.pass(c)
+	r.mu.Lock()
+	held = len(c.emitted)
+	r.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d reports of events never stored held after a pass read everything stored, want none", held)
+	}
+}
+
+// TestConversationsHoldingNothingAreForgotten: the server names
+// conversations at will, and the engine hands a pushed event of one it
+// does not record over unstored. A run keeps no state for a conversation
+// once a pass found nothing in it: one kept for each conversation id a
+// push named would grow without bound.
+func TestConversationsHoldingNothingAreForgotten(t *testing.T) {
+	_, r := offlineBot(t)
+	for i := range 1000 {
+		r.emitted(&event.Event{ConversationID: fmt.Sprint("1000:", 5000+i), SequenceID: "7", MessageID: "m",
+			Kind: event.KindMessage, SenderID: fmt.Sprint(5000 + i), Err: errors.New("forged")})
+	}
+	r.mu.Lock()
+	convs := slices.Collect(maps.Values(r.convs))
+	r.mu.Unlock()
+	if len(convs) != 1000 {
+		t.Fatalf("setup: %d conversations, want 1000", len(convs))
+	}
+	for _, c := range convs {
+		r.mu.Lock()
+		c.queued, c.running = false, true // as the worker takes it up
+		r.mu.Unlock()
+		r.pass(c)
+		r.passed(c)
+	}
+	r.mu.Lock()
+	n := len(r.convs)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d conversations holding nothing kept after their passes, want none", n)
 	}
 }

@@ -144,6 +144,12 @@ func (r *run) emitted(ev *event.Event) {
 		r.b.unverified(r.storeCtx, &en, fmt.Errorf("%w: %w", ErrUnverified, ErrUnordered))
 		return
 	}
+	if ev.Kind == event.KindTyping {
+		// Handed over and never stored, at whatever sequence id the
+		// server gave it (often one stored already): there is nothing
+		// at its place to take up, and no handler is for it.
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.convLocked(ev.ConversationID)
@@ -221,14 +227,27 @@ func (r *run) worker() {
 		r.mu.Unlock()
 
 		r.pass(c)
+		r.passed(c)
+	}
+}
 
-		r.mu.Lock()
-		c.running = false
-		if c.again {
-			c.again = false
-			r.wakeLocked(c)
-		}
-		r.mu.Unlock()
+// passed ends a pass over c: c runs again when woken meanwhile, and is
+// forgotten when it holds nothing (nothing stored, nothing reported or
+// awaited, no wake-up set): the server names conversations at will (a
+// pushed event of a conversation the engine does not record is handed
+// over unstored), and one kept for each would grow the bot's memory
+// without bound. A later report makes it afresh, from the stored cursor.
+func (r *run) passed(c *conv) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.running = false
+	switch {
+	case c.again:
+		c.again = false
+		r.wakeLocked(c)
+	case c.loaded && !c.dirty && c.cur.Seq == "" && len(c.cur.Awaiting) == 0 && len(c.emitted) == 0 &&
+		!c.reopened && !c.queued && c.hold == nil && c.recon == "" && c.heldAt == "":
+		delete(r.convs, c.id)
 	}
 }
 
@@ -281,7 +300,26 @@ func (r *run) pass(c *conv) {
 			}
 		}
 		if len(entries) < batch {
+			r.forgetUnstored(c)
 			return
+		}
+	}
+}
+
+// forgetUnstored drops, once a pass has read everything stored after c's
+// cursor, the reports of events ahead of the cursor: the read brought
+// every event stored before it, so these are of events the engine handed
+// over without storing them (a failed event past the conversation's
+// allowance, at a sequence id the server chose), or of events stored
+// since, which the next read brings in order all the same (their report
+// woke c). Kept, a server pushing such events at ever new sequence ids
+// would grow them, and the work of every handleLate, without bound.
+func (r *run) forgetUnstored(c *conv) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for seq := range c.emitted {
+		if c.cur.Seq == "" || less(c.cur.Seq, seq) {
+			delete(c.emitted, seq)
 		}
 	}
 }

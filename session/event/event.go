@@ -21,7 +21,9 @@ const (
 	KindGroupChange
 	// KindFailure is a MessageFailureEvent (Event.Failure); unsigned.
 	KindFailure
-	// KindTyping is a MessageTypingEvent (Event.Typing); unsigned.
+	// KindTyping is a MessageTypingEvent (Event.Typing); unsigned. It is
+	// handed over and never stored: its sequence id is the server's and
+	// names no stored event (often one that holds another).
 	KindTyping
 	// KindDelete is a MessageDeleteEvent (Event.Delete).
 	KindDelete
