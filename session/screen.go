@@ -351,7 +351,6 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var res stepResult
-	unheld := r.Base == ""
 	switch {
 	case ev.Verified:
 		var before *rosterHolders
@@ -374,10 +373,6 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		} else if err := noteVouched(ctx, tx, cid, e.userID, ev, before); err != nil {
 			return err
-		} else if unheld && ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupCreated && r.Base == baseCreate {
-			if err := e.failBelowCreate(ctx, tx, cid, ev); err != nil {
-				return err
-			}
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {

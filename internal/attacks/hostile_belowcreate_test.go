@@ -16,7 +16,6 @@ import (
 var belowCreateAttacks = []attack{
 	{"outsider-message-below-create-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateOneSync) }},
 	{"outsider-message-below-stored-create-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateStoredFirst) }},
-	{"outsider-message-below-create-served-late-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateServedLate) }},
 	{"member-message-moved-below-create-stays-verified", func(w *world) (string, error) { return memberMessageBelowCreate(w, belowCreateOneSync) }},
 	{"member-message-moved-below-create-served-late-stays-verified", func(w *world) (string, error) { return memberMessageBelowCreate(w, belowCreateServedLate) }},
 }
