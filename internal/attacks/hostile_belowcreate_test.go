@@ -44,21 +44,11 @@ func attackOutsiderBelowCreate(w *world, serve belowCreateServe) (string, error)
 	h := newBareHistory(w)
 	h.readServer()
 	h.say(h.alice, "alice in the group")
-	first := lowestSeq(h)
-	key, err := crypto.NewConversationKey(nil)
+	first, kc, key, version, err := outsiderKeyBelowAll(h)
 	if err != nil {
 		return "", err
 	}
-	h.malloryKeys = append(h.malloryKeys, key)
-	version := h.nextVersion(1000)
 	e := h.env()
-	e.SequenceID = prevSeq(first, 5)
-	kc, err := h.mallory.forger().KeyChange(e, version, key,
-		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e = h.env()
 	e.SequenceID = prevSeq(first, 3)
 	msg, err := h.mallory.forger().Message(e, version, key, text("mallory before the group existed"))
 	if err != nil {
@@ -133,6 +123,24 @@ func lowestSeq(h *history) string {
 		}
 	}
 	return first
+}
+
+// outsiderKeyBelowAll has mallory (never a member) distribute a key of her
+// own to alice, bob, carol and herself, placed 5 below the lowest event of
+// h (below the group's create); it returns that lowest sequence id, her
+// key change, the key and its version.
+func outsiderKeyBelowAll(h *history) (first string, kc *tevent.MessageEvent, key *crypto.ConversationKey, version string, err error) {
+	first = lowestSeq(h)
+	if key, err = crypto.NewConversationKey(nil); err != nil {
+		return "", nil, nil, "", err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	version = h.nextVersion(1000)
+	e := h.env()
+	e.SequenceID = prevSeq(first, 5)
+	kc, err = h.mallory.forger().KeyChange(e, version, key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	return first, kc, key, version, err
 }
 
 // belowCreateRounds serves h's history with extra (placed below the

@@ -8,7 +8,6 @@ import (
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
-	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -182,26 +181,11 @@ func attackTitleBeforeCreate(w *world) (string, error) {
 	h.readServer()
 	h.push(h.adminAdd(h.bob.id))
 	h.say(h.alice, "alice after bob's rights")
-	first := ""
-	for _, it := range h.items {
-		if first == "" || decimal.Less(it.seq(), first) {
-			first = it.seq()
-		}
-	}
-	key, err := crypto.NewConversationKey(nil)
+	first, kc, key, version, err := outsiderKeyBelowAll(h)
 	if err != nil {
 		return "", err
 	}
-	h.malloryKeys = append(h.malloryKeys, key)
-	version := h.nextVersion(1000)
 	e := h.env()
-	e.SequenceID = prevSeq(first, 5)
-	kc, err := h.mallory.forger().KeyChange(e, version, key,
-		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e = h.env()
 	e.SequenceID = prevSeq(first, 3)
 	title, err := h.retitle(h.mallory, e, version, key, malloryTitle)
 	if err != nil {
