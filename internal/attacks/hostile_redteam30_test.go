@@ -328,13 +328,20 @@ func attackTamperedUnderLateKey(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c := msg.GetDetail().GetMessageCreateEvent().Contents
+	return tamperedUnderLateKey(w, h, msg, kc, "alice's message")
+}
+
+// tamperedUnderLateKey alters the last byte of me's ciphertext (sealed
+// under the key kc distributes) and serves it with kc withheld from bob's
+// first sync: it must stay failed once kc arrives.
+func tamperedUnderLateKey(w *world, h *history, me, kc *tevent.MessageEvent, what string) (string, error) {
+	c := me.GetDetail().GetMessageCreateEvent().Contents
 	c[len(c)-1] ^= 1
-	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{msg}, kc.GetSequenceID())
+	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{me}, kc.GetSequenceID())
 	if err != nil {
 		return "", err
 	}
-	return staysFailed(late, msg.GetMessageID(), "alice's message, its ciphertext altered")
+	return staysFailed(late, me.GetMessageID(), what+", its ciphertext altered")
 }
 
 // attackAwaitingKeyBounded: alice writes more messages under a new key

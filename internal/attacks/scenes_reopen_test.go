@@ -235,13 +235,7 @@ func attackTamperedReactionLate(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c := reaction.GetDetail().GetMessageCreateEvent().Contents
-	c[len(c)-1] ^= 1
-	_, late, err := keyServedLate(w, h, []*tevent.MessageEvent{reaction}, kc.GetSequenceID())
-	if err != nil {
-		return "", err
-	}
-	return staysFailed(late, reaction.GetMessageID(), "alice's reaction, its ciphertext altered")
+	return tamperedUnderLateKey(w, h, reaction, kc, "alice's reaction")
 }
 
 // attackRemovedReactionLate: alice removes mallory and rotates the key
