@@ -39,6 +39,25 @@ const (
 	failedPad       = 64 << 10
 )
 
+// failedPushScene is alice's one-to-one conversation with bob, who keeps
+// failedAllowance failed events: she sends texts and bob syncs them. It
+// returns alice, bob, the conversation, the server's copy of her last message
+// (a model for the pushes) and its sequence id.
+func failedPushScene(w *world, texts ...string) (alice, bob *user, cid string, model *tevent.MessageEvent, base uint64, err error) {
+	alice = w.newUser("alice", false)
+	bob = w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
+	sent := alice.send(bob.id, texts...)
+	cid = sent[0].ConversationID
+	if r := bob.sync(cid); r.err != nil {
+		return nil, nil, "", nil, 0, r.err
+	}
+	if model, err = serverEvent(w, bob, cid, sent[len(sent)-1].MessageID); err != nil {
+		return nil, nil, "", nil, 0, err
+	}
+	base, err = strconv.ParseUint(model.GetSequenceID(), 10, 64)
+	return alice, bob, cid, model, base, err
+}
+
 // attackPushedFailedEventsFillTheStore: the server pushes bob, one after
 // another, forged events in his conversation with alice — each under a
 // fresh event_uuid, sequence id and message id, carrying 64 KiB of
@@ -49,18 +68,7 @@ const (
 // bounded number (and size) of failed events; the rest are reported
 // (AnomalyFailedNotKept), and honest messages are still stored.
 func attackPushedFailedEventsFillTheStore(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
-	sent := alice.send(bob.id, "m1", "m2")
-	cid := sent[0].ConversationID
-	if r := bob.sync(cid); r.err != nil {
-		return "", r.err
-	}
-	model, err := serverEvent(w, bob, cid, sent[1].MessageID)
-	if err != nil {
-		return "", err
-	}
-	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
+	alice, bob, cid, model, base, err := failedPushScene(w, "m1", "m2")
 	if err != nil {
 		return "", err
 	}

@@ -489,18 +489,7 @@ func attackCopyBelowKeyDisplaces(w *world) (string, error) {
 // server that pushes forever fills bob's disk. (Typing indicators are
 // ephemeral and never stored; the Grok notifications are charged.)
 func attackPushedUnsignedFillTheStore(w *world) (string, error) {
-	alice := w.newUser("alice", false)
-	bob := w.newUser("bob", true, session.WithMaxFailedEvents(failedAllowance, 1<<30))
-	sent := alice.send(bob.id, "m1")
-	cid := sent[0].ConversationID
-	if r := bob.sync(cid); r.err != nil {
-		return "", r.err
-	}
-	model, err := serverEvent(w, bob, cid, sent[0].MessageID)
-	if err != nil {
-		return "", err
-	}
-	base, err := strconv.ParseUint(model.GetSequenceID(), 10, 64)
+	_, bob, cid, model, base, err := failedPushScene(w, "m1")
 	if err != nil {
 		return "", err
 	}
