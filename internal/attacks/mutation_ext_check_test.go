@@ -246,6 +246,11 @@ var extNotFailedOpen = map[uint64]string{
 	// the fix is re-judging what was read before the roster once one is
 	// established.
 	0x10000015a: openBeforeRoster,
+	// Corpus d0fb1a7fc9049133 (2026-12-07, the same family): the create
+	// forked away at the tip in the first sync and replayed above in the
+	// second; group changes read before a roster fail for good, and a
+	// member add then fails as not fitting the roster held.
+	0xfffff7d9: openBeforeRoster,
 }
 
 // openBeforeRoster is the reason of extNotFailedOpen's entries whose
