@@ -197,3 +197,23 @@ func TestConversationsHoldingNothingAreForgotten(t *testing.T) {
 		t.Fatalf("%d conversations holding nothing kept after their passes, want none", n)
 	}
 }
+
+// TestLateReportOfNothingStoredIsNoError: the engine hands over a failed
+// event past its conversation's allowance without storing it; pushed at a
+// place the cursor passed, it is reported behind the cursor with nothing
+// stored there. That is nothing to route and no error of the bot's (it
+// was reported as "reading late event …: <nil>").
+func TestLateReportOfNothingStoredIsNoError(t *testing.T) {
+	b, r := offlineBot(t)
+	const cid = "1000:2000"
+	r.emitted(&event.Event{ConversationID: cid, SequenceID: "5", MessageID: "m-5",
+		Kind: event.KindMessage, SenderID: "2000", Err: errors.New("forged")})
+	r.mu.Lock()
+	c := r.convs[cid]
+	c.cur.Seq = "9"
+	r.mu.Unlock()
+	r.handleLate(c)
+	if n := b.m.errors.Load(); n != 0 {
+		t.Fatalf("%d errors reported for a late report of nothing stored", n)
+	}
+}

@@ -410,8 +410,14 @@ func (r *run) handleLate(c *conv) {
 			return
 		}
 		en, err := r.entryAt(c.id, seq)
-		if err != nil || en == nil {
-			r.b.reportError(fmt.Errorf("bot: reading late event %s of %s: %v", seq, c.id, err))
+		if err != nil {
+			r.b.reportError(fmt.Errorf("bot: reading late event %s of %s: %w", seq, c.id, err))
+			continue
+		}
+		if en == nil {
+			// Handed over by the engine but not stored (a failed event
+			// past its conversation's allowance): nothing to route, and
+			// no error of the bot's.
 			continue
 		}
 		r.b.m.late.Add(1)
