@@ -15,7 +15,7 @@ import (
 )
 
 // Attacks on the server's answers to operations other than sending and
-// syncing (issue h11f): the group id the server mints for a new group, and
+// syncing (an earlier review): the group id the server mints for a new group, and
 // the conversation listing. Each answer is a server claim: it may deny
 // service, never add a reader, a member or a conversation the account is
 // not in.

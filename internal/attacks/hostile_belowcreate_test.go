@@ -9,7 +9,7 @@ import (
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
-// h11aq's attacks: content by someone who was never a member, placed by the
+// Attacks: content by someone who was never a member, placed by the
 // server below the group's create (sequence ids are unsigned), where no
 // roster is held yet; and a member's content moved there, which must stand.
 

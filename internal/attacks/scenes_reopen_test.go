@@ -22,7 +22,7 @@ import (
 )
 
 // Attacks on reactions and edits stored before their key (see
-// hostile_redteam30_test.go for messages): the server serves a genuine
+// hostile_awaiting_key_test.go for messages): the server serves a genuine
 // reaction or edit sealed under a key whose verified key change it
 // withholds until a later sync. Both are message creates: until they are
 // decrypted nothing tells them from a message, and they are stored failed
