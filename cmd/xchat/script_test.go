@@ -96,9 +96,11 @@ type world struct {
 	failSends atomic.Int64
 	failAfter atomic.Bool
 	// xchatd is the running xchatd process, xchatdAddr its address (kept
-	// for a restart).
+	// for a restart). held holds the port of a stopped xchatd or emulator
+	// (holdPort).
 	xchatd     *exec.Cmd
 	xchatdAddr string
+	held       io.Closer
 }
 
 func setupWorld(env *testscript.Env) error {
@@ -109,6 +111,9 @@ func setupWorld(env *testscript.Env) error {
 	env.Defer(func() {
 		w.srv.Close()
 		_ = w.emu.Close()
+		if w.held != nil {
+			_ = w.held.Close()
+		}
 	})
 	env.Setenv(cli.EnvAPI, w.srv.URL)
 	env.Setenv(cli.EnvNoPrompt, "1")
@@ -251,6 +256,9 @@ func cmdEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	switch {
 	case !neg && len(args) == 1 && args[0] == "stop":
 		w.srv.Close()
+		if w.held == nil {
+			w.held = holdPort(w.srv.Listener.Addr().String())
+		}
 	case !neg && len(args) == 3 && args[0] == "fail-sends" && (args[2] == "before" || args[2] == "after"):
 		n, err := strconv.Atoi(args[1])
 		ts.Check(err)
@@ -304,6 +312,7 @@ func cmdXchatd(ts *testscript.TestScript, neg bool, args []string) {
 	case !neg && len(args) == 1 && args[0] == "stop" && w.xchatd != nil:
 		stopXchatd(w.xchatd)
 		w.xchatd = nil
+		w.held = holdPort(w.xchatdAddr)
 	default:
 		ts.Fatalf("usage: xchatd start | xchatd stop (start when stopped, stop when started)")
 	}
@@ -312,6 +321,10 @@ func cmdXchatd(ts *testscript.TestScript, neg bool, args []string) {
 func startXchatd(ts *testscript.TestScript, w *world) {
 	bin, err := buildXchatd()
 	ts.Check(err)
+	if w.held != nil {
+		_ = w.held.Close()
+		w.held = nil
+	}
 	addr := w.xchatdAddr
 	if addr == "" {
 		addr = "127.0.0.1:0"
