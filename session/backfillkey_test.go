@@ -87,7 +87,8 @@ func TestKeyMadeBefore(t *testing.T) {
 // TestPlaceOwnKey: the place of a key this account made is recorded from
 // its key change served back only when that verified and is signed by this
 // account, only while no key change of its version is recorded, only
-// above the sync position at commit, and only the first copy.
+// above the newest event stored verified at commit (one stored failed
+// bounds nothing), and only the first copy.
 func TestPlaceOwnKey(t *testing.T) {
 	const cid, self, v = "g2001", "1002", "200"
 	kc := func(seq, sender string, verified bool) *event.Event {
@@ -97,21 +98,25 @@ func TestPlaceOwnKey(t *testing.T) {
 	cases := []struct {
 		name    string
 		adopted string // sequence id of an adopted key change's record ("": none)
-		floor   string // sync position when the key was committed ("": none)
-		pushed  string // an event stored above it then ("": none)
+		floor   string // sync position when the key was committed ("": none), an event stored verified there
+		pushed  string // an event stored verified above it then ("": none)
+		junk    string // an event stored failed then ("": none)
 		served  []*event.Event
 		want    string // sequence id placedKeyChange finds ("": none)
 	}{
-		{"own, verified", "", "", "", []*event.Event{kc("40", self, true)}, "40"},
-		{"the first copy holds", "", "", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
-		{"another sender's", "", "", "", []*event.Event{kc("40", "1001", true)}, ""},
-		{"unverified", "", "", "", []*event.Event{kc("40", self, false)}, ""},
-		{"a record held already", "60", "", "", []*event.Event{kc("40", self, true)}, "60"},
-		{"above the sync position at commit", "", "30", "", []*event.Event{kc("40", self, true)}, "40"},
-		{"at the sync position at commit", "", "40", "", []*event.Event{kc("40", self, true)}, ""},
-		{"below the sync position at commit, then above", "", "30", "", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
-		{"below an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("40", self, true)}, ""},
-		{"above an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("60", self, true)}, "60"},
+		{"own, verified", "", "", "", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"the first copy holds", "", "", "", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
+		{"another sender's", "", "", "", "", []*event.Event{kc("40", "1001", true)}, ""},
+		{"unverified", "", "", "", "", []*event.Event{kc("40", self, false)}, ""},
+		{"a record held already", "60", "", "", "", []*event.Event{kc("40", self, true)}, "60"},
+		{"above the sync position at commit", "", "30", "", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"at the sync position at commit", "", "40", "", "", []*event.Event{kc("40", self, true)}, ""},
+		{"below the sync position at commit, then above", "", "30", "", "", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
+		{"below an event pushed above the sync position at commit", "", "30", "50", "", []*event.Event{kc("40", self, true)}, ""},
+		{"above an event pushed above the sync position at commit", "", "30", "50", "", []*event.Event{kc("60", self, true)}, "60"},
+		{"below an event stored failed above the sync position at commit", "", "30", "", "50", []*event.Event{kc("40", self, true)}, "40"},
+		{"below a failed event at the sync position at commit", "", "", "", "50", []*event.Event{kc("40", self, true)}, "40"},
+		{"below the verified sync position at commit, a failed event above it", "", "30", "", "50", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,13 +129,25 @@ func TestPlaceOwnKey(t *testing.T) {
 						return err
 					}
 				}
-				if tc.pushed != "" {
-					if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: tc.pushed, MessageID: "pushed", SenderID: "1001", Type: "message"}}); err != nil {
+				for _, st := range []struct {
+					seq      string
+					verified bool
+				}{{tc.floor, true}, {tc.pushed, true}, {tc.junk, false}} {
+					if st.seq == "" {
+						continue
+					}
+					if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: st.seq, MessageID: "m" + st.seq, SenderID: "1001", Type: "message", Verified: st.verified}}); err != nil {
 						return err
 					}
 				}
-				if tc.floor != "" {
-					c := &keystore.Conversation{ID: cid, Sync: keystore.SyncState{LastSequenceID: tc.floor}}
+				if tc.floor != "" || tc.junk != "" {
+					// The sync position: the floor's event, or the junk
+					// event (served in a sync page) when there is none.
+					at := tc.floor
+					if at == "" {
+						at = tc.junk
+					}
+					c := &keystore.Conversation{ID: cid, Sync: keystore.SyncState{LastSequenceID: at}}
 					if err := recordOwnKeyFloor(ctx, tx, c, cid, v); err != nil {
 						return err
 					}
