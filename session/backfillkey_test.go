@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/xchat-go/xchat/keystore"
@@ -168,6 +169,74 @@ func TestPlaceOwnKey(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("placed at %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParticipantsAtPlace: whom a backfilled key change at 10 may list
+// without an exposure finding are the users the group changes below its
+// place admit there, each read as admittedBelow reads her alone; where
+// the place cannot be read, the roster held.
+func TestParticipantsAtPlace(t *testing.T) {
+	const alice, bob, carol, dave, erin = "1001", "1002", "1003", "1004", "1005"
+	create := &tevent.GroupChange{GroupCreate: &tevent.GroupCreate{MemberIds: []string{bob, carol}}}
+	addDave := &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: []string{dave},
+		CurrentMemberIds: []string{alice, bob, carol}, CurrentAdminIds: []string{alice}}}
+	removeCarol := &tevent.GroupChange{GroupMemberRemove: &tevent.GroupMemberRemoveChange{MemberIds: []string{carol}}}
+	removeBob := &tevent.GroupChange{GroupMemberRemove: &tevent.GroupMemberRemoveChange{MemberIds: []string{bob}}}
+	above := placedChange{"20", "15", alice, true, removeBob}
+	everyone := []string{alice, bob, carol, dave, erin}
+	held := []string{alice}
+	cases := []struct {
+		name    string
+		changes []placedChange
+		want    []string
+	}{
+		{"the create", []placedChange{{"1", "", alice, true, create}, above}, []string{alice, bob, carol}},
+		{"an add, then a removal", []placedChange{{"1", "", alice, true, create}, {"3", "1", alice, true, addDave}, {"5", "3", alice, true, removeCarol}, above},
+			[]string{alice, bob, dave}},
+		{"a removal that failed", []placedChange{{"1", "", alice, true, create}, {"5", "1", alice, false, removeCarol}, above}, []string{alice, bob}},
+		{"an add that failed", []placedChange{{"1", "", alice, true, create}, {"3", "1", alice, false, addDave}, above}, nil},
+		{"chain closed: the roster held", []placedChange{{"1", "", alice, true, create}, {"20", "1", alice, true, removeBob}}, held},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := keystore.NewMemory()
+			const cid = "g2001"
+			storePlaced(t, store, cid, tc.changes, true)
+			r := &rosterRec{Base: baseCreate}
+			ev := &event.Event{SequenceID: "10", SenderID: carol, Verified: true, KeyChange: &event.KeyChange{Version: "300"}}
+			for _, u := range everyone {
+				ev.KeyChange.Participants = append(ev.KeyChange.Participants, event.ParticipantKey{UserID: u})
+			}
+			err := store.View(ctx, func(tx keystore.Tx) error {
+				got, err := participantsAtPlace(ctx, tx, cid, r, ev, held)
+				if err != nil {
+					return err
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("participantsAtPlace = %v, want %v", got, tc.want)
+				}
+				seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
+				if err != nil || !ok {
+					return err
+				}
+				for _, u := range everyone {
+					alone, err := admittedBelow(ctx, tx, cid, seqs, u)
+					if err != nil {
+						return err
+					}
+					if alone != slices.Contains(got, u) {
+						t.Errorf("admittedBelow(%s) = %v, read with the others %v", u, alone, slices.Contains(got, u))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
