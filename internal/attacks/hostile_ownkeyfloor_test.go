@@ -15,7 +15,8 @@ import (
 // event judged by it fails, a denial the server gets for one push.
 
 var ownKeyFloorAttacks = []attack{
-	{"own-key-floor-raised-by-pushed-junk", attackOwnKeyFloorJunk},
+	{"own-key-floor-raised-by-pushed-junk", func(w *world) (string, error) { return attackOwnKeyFloorJunk(w, true) }},
+	{"own-key-floor-raised-by-synced-junk", func(w *world) (string, error) { return attackOwnKeyFloorJunk(w, false) }},
 }
 
 // attackOwnKeyFloorJunk: the server pushes bob a copy of alice's hello,
@@ -30,7 +31,10 @@ var ownKeyFloorAttacks = []attack{
 // it closes no place below it: one that did would keep the backfill
 // judged as stored, as the server may have any event it serves do
 // (previous sequence ids are unsigned; chainLeftGap).
-func attackOwnKeyFloorJunk(w *world) (string, error) {
+//
+// Pushed or served in a sync (then it is bob's sync position when he
+// commits his key).
+func attackOwnKeyFloorJunk(w *world, pushed bool) (string, error) {
 	gr := newGroup(w)
 	me, err := encodedOf(w, gr.bob, gr.g, gr.hello.MessageID)
 	if err != nil {
@@ -39,14 +43,29 @@ func attackOwnKeyFloorJunk(w *world) (string, error) {
 	junk := *me
 	seq, prev, mid := hostile.NextSequenceID(gr.top(0), 1<<40), hostile.NextSequenceID(gr.top(0), 1<<40-1), forgedMID(71)
 	junk.SequenceID, junk.PreviousSequenceID, junk.MessageID = &seq, &prev, &mid
-	push, err := pushOf(gr.bob, "junk-far-above", &junk, "", nil)
-	if err != nil {
-		return "", err
-	}
-	if _, handed, err := gr.bob.deliver(push); err != nil {
-		return "", errorf("setup: pushing the junk event: %v", err)
-	} else if len(handed) != 1 || handed[0].Err == nil {
-		return "", errorf("setup: the junk event was not stored failed (%d handed)", len(handed))
+	if pushed {
+		push, err := pushOf(gr.bob, "junk-far-above", &junk, "", nil)
+		if err != nil {
+			return "", err
+		}
+		if _, handed, err := gr.bob.deliver(push); err != nil {
+			return "", errorf("setup: pushing the junk event: %v", err)
+		} else if len(handed) != 1 || handed[0].Err == nil {
+			return "", errorf("setup: the junk event was not stored failed (%d handed)", len(handed))
+		}
+	} else {
+		w.injectData("junk-far-above", gr.g, encodeAll(w, &junk)...)
+		r := gr.bob.sync(gr.g)
+		if err, seen := r.byMessage(mid); r.err != nil || !seen || err == nil {
+			return "", errorf("setup: the junk event was not stored failed (sync %v, seen %v, error %v)", r.err, seen, err)
+		}
+		c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+		if err != nil {
+			return "", err
+		}
+		if c.LastSequenceID != seq {
+			return "", errorf("setup: bob's sync position is %s, not the junk event's %s", c.LastSequenceID, seq)
+		}
 	}
 	v, err := gr.bob.e.Rotate(w.ctx, gr.g)
 	if err != nil {
@@ -70,10 +89,10 @@ func attackOwnKeyFloorJunk(w *world) (string, error) {
 	case err != nil:
 		return "", err
 	case verdict != nil:
-		return "", errorf("after a pushed junk event at %s, carol's honest message under bob's own key, backfilled below her removal, failed (%v) where a fresh device keeps it", seq, verdict)
+		return "", errorf("after a junk event at %s (pushed %v), carol's honest message under bob's own key, backfilled below her removal, failed (%v) where a fresh device keeps it", seq, pushed, verdict)
 	}
 	if err := verifiedIn(gr.bob, gr.g, mid2); err != nil {
 		return "", err
 	}
-	return "a junk event pushed far above raises no floor: the backfilled message under bob's own key verified", nil
+	return "a junk event far above raises no floor: the backfilled message under bob's own key verified", nil
 }
