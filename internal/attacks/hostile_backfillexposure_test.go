@@ -6,6 +6,7 @@ import (
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
 // Attacks on the exposure finding of a backfilled key change. A key
@@ -19,8 +20,9 @@ import (
 // someone who was no member at its place must still be reported.
 
 var backfillExposureAttacks = []attack{
-	{"backfilled-key-change-false-exposure-alarm", func(w *world) (string, error) { return backfilledKeyExposure(w, false) }},
-	{"backfilled-key-change-wrapped-to-outsider-reported", func(w *world) (string, error) { return backfilledKeyExposure(w, true) }},
+	{"backfilled-key-change-false-exposure-alarm", func(w *world) (string, error) { return backfilledKeyExposure(w, false, false) }},
+	{"backfilled-key-change-wrapped-to-outsider-reported", func(w *world) (string, error) { return backfilledKeyExposure(w, true, false) }},
+	{"pushed-backfilled-key-change-false-exposure-alarm", func(w *world) (string, error) { return backfilledKeyExposure(w, false, true) }},
 }
 
 // backfilledKeyExposure: mallory, a member, distributes a key to alice,
@@ -29,7 +31,9 @@ var backfillExposureAttacks = []attack{
 // alice removes mallory. Mallory's key change is withheld from bob's
 // first sync and served at its place in the next, where it stands. Bob
 // must report dave, and only him: not mallory, a member at its place.
-func backfilledKeyExposure(w *world, outsider bool) (string, error) {
+// With pushed, alice's last message is withheld from bob's syncs too and
+// pushed to him after the first, carrying the key change.
+func backfilledKeyExposure(w *world, outsider, pushed bool) (string, error) {
 	h, err := malloryJoined(w)
 	if err != nil {
 		return "", err
@@ -51,10 +55,24 @@ func backfilledKeyExposure(w *world, outsider bool) (string, error) {
 	h.push(h.alice.removal(h.env(), h.mallory.id))
 	h.removal = h.top()
 	h.say(h.alice, "alice after mallory's removal")
+	after := h.items[len(h.items)-1].me
 	h.seal()
 	withheld, whole, err := servedLate(h, nil, kc.GetSequenceID())
 	if err != nil {
 		return "", err
+	}
+	late := lateRounds(withheld, whole)
+	if pushed {
+		withheld, err := pageOf(h, nil, func(seq string) bool { return seq != kc.GetSequenceID() && seq != after.GetSequenceID() })
+		if err != nil {
+			return "", err
+		}
+		b, err := hostile.EncodeEvent(kc)
+		if err != nil {
+			return "", err
+		}
+		late = &mutation{rounds: [][]mutPage{{withheld}}, pushes: [][]*tevent.MessageEvent{nil, {after}},
+			kcs: map[string]string{keyChangeVersion(kc): b}}
 	}
 	hs := startHarness(w.t, h)
 	want := []string(nil)
@@ -66,7 +84,7 @@ func backfilledKeyExposure(w *world, outsider bool) (string, error) {
 		return "", errorf("setup: a fresh device (violations %v) keeps mallory's key change: %v, reports it wrapped to %v, want %v",
 			fresh.violations, fresh.verified[kc.GetMessageID()], got, want)
 	}
-	o := hs.run(w.t, lateRounds(withheld, whole))
+	o := hs.run(w.t, late)
 	switch got := wrappedToNonMember(o.anomalies, kc.GetSequenceID()); {
 	case len(o.violations) > 0:
 		return "", errorf("key change backfilled: %v", o.violations)
