@@ -35,6 +35,7 @@ func TestPipelineErrorsMatchTheirClass(t *testing.T) {
 		inbound.ErrWrongConversation:    xchat.ErrReplayed,
 		inbound.ErrSenderNotParticipant: xchat.ErrNotMember,
 		inbound.ErrNotParticipant:       xchat.ErrNotMember,
+		inbound.ErrActorNotSender:       xchat.ErrNotAuthorized,
 		inbound.ErrKeyConflict:          xchat.ErrKeyConflict,
 	}
 	family := sentinels(t)

@@ -341,41 +341,68 @@ func noteInserted(ctx context.Context, tx keystore.Tx, cid, seq string) error {
 // event judged) from the top down until one decides u's membership: a
 // verified create (the lowest change) or member add naming u admits her;
 // a verified removal naming u, a verified add leaving her out, or a
-// change that did not verify and could decide her membership
-// (mayDecideMember: a fresh device may judge it otherwise) decides
-// against. Admin changes and other settings leave membership alone,
+// change that did not verify and could decide her membership had it
+// verified (a create, a member add, or a removal naming u: a fresh device
+// may judge it otherwise) decides against. Admin changes and other settings leave membership alone,
 // verified or not.
 func admittedBelow(ctx context.Context, tx keystore.Tx, cid string, seqs []string, u string) (bool, error) {
-	for i, n := len(seqs)-1, 0; i >= 0 && n < maxPlaceReads; i, n = i-1, n+1 {
-		g, verified, err := storedGroupChange(ctx, tx, cid, seqs[i])
-		if err != nil || g == nil {
-			return false, err
-		}
-		if !verified && mayDecideMember(g, u) {
-			return false, nil
-		}
-		switch {
-		case g.GroupCreate != nil:
-			return i == 0 && (slices.Contains(g.GroupCreate.MemberIds, u) || g.sender == u), nil
-		case g.GroupMemberAdd != nil:
-			a := g.GroupMemberAdd
-			return slices.Contains(slices.Concat(a.MemberIds, a.CurrentMemberIds, a.CurrentAdminIds), u), nil
-		case g.GroupMemberRemove != nil:
-			if slices.Contains(g.GroupMemberRemove.MemberIds, u) {
-				return false, nil
-			}
-		}
-	}
-	return false, nil
+	in, err := admittedAtPlace(ctx, tx, cid, seqs, []string{u})
+	return in[u], err
 }
 
-// mayDecideMember reports whether g, a change stored failed, could decide
-// u's membership had it verified (as it may for a fresh device): a
-// create, a member add, or a removal naming u. Any other change leaves
-// membership alone whatever its verdict.
-func mayDecideMember(g *storedChange, u string) bool {
-	return g.GroupCreate != nil || g.GroupMemberAdd != nil ||
-		g.GroupMemberRemove != nil && slices.Contains(g.GroupMemberRemove.MemberIds, u)
+// admittedAtPlace is admittedBelow for each of users at once, reading the
+// group changes at seqs once: it returns those admitted (an absent or
+// false entry is not).
+func admittedAtPlace(ctx context.Context, tx keystore.Tx, cid string, seqs []string, users []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(users))
+	open := make(map[string]bool, len(users))
+	for _, u := range users {
+		open[u] = true
+	}
+	for i, n := len(seqs)-1, 0; i >= 0 && n < maxPlaceReads && len(open) > 0; i, n = i-1, n+1 {
+		g, verified, err := storedGroupChange(ctx, tx, cid, seqs[i])
+		if err != nil {
+			return nil, err
+		}
+		if g == nil {
+			break
+		}
+		var named map[string]bool
+		switch {
+		case g.GroupCreate != nil:
+			named = setOf(g.GroupCreate.MemberIds)
+		case g.GroupMemberAdd != nil:
+			a := g.GroupMemberAdd
+			named = setOf(slices.Concat(a.MemberIds, a.CurrentMemberIds, a.CurrentAdminIds))
+		case g.GroupMemberRemove != nil:
+			named = setOf(g.GroupMemberRemove.MemberIds)
+		default:
+			continue // leaves membership alone, verified or not
+		}
+		for u := range open {
+			switch {
+			case g.GroupCreate != nil && verified:
+				out[u] = i == 0 && (named[u] || g.sender == u)
+			case g.GroupMemberAdd != nil && verified:
+				out[u] = named[u]
+			case !named[u] && g.GroupMemberRemove != nil:
+				continue // a removal not naming u, verified or not
+			}
+			// Decided: by a verified create or add, a removal naming u,
+			// or a create or add that did not verify.
+			delete(open, u)
+		}
+	}
+	return out, nil
+}
+
+// setOf returns the set of ids.
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }
 
 // storedChange is a stored group change as its wire bytes carry it.

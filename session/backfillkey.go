@@ -27,7 +27,10 @@ import (
 // key is adopted (screenGroup runs judgeAtPlace), the storing gate
 // decides it again the same way (gateRoster); the events stored failed
 // for want of its key are opened as for any verified key change
-// (reopen.go).
+// (reopen.go). Whom it was wrapped to is judged at its place too
+// (participantsAtPlace): its author and whoever else was a member there
+// are no finding (AnomalyKeyWrappedToNonMember), as on a fresh device;
+// anyone else listed is.
 //
 // What the server can still do, as it can for a fresh device: place a key
 // change the removed member signs after her removal below it, and seal her
@@ -92,4 +95,31 @@ func keyMadeBefore(ctx context.Context, tx keystore.Tx, cid, version, seq string
 		return false, err // unplaced: when in doubt, exclude
 	}
 	return !decimal.Less(seq, me.GetSequenceID()), nil
+}
+
+// participantsAtPlace returns, of the users the backfilled key change ev
+// lists as participants, those the group changes stored below its place
+// admit there (admittedAtPlace): the members it may be wrapped to without
+// a finding, as on a fresh device served the transcript in order. Where
+// its place cannot be read (placeOf), it returns held, the roster held.
+func participantsAtPlace(ctx context.Context, tx keystore.Tx, cid string, r *rosterRec, ev *event.Event, held []string) ([]string, error) {
+	seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
+	if err != nil || !ok {
+		return held, err
+	}
+	var users []string
+	for _, p := range ev.KeyChange.Participants {
+		users = append(users, p.UserID)
+	}
+	in, err := admittedAtPlace(ctx, tx, cid, seqs, users)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for u, admitted := range in {
+		if admitted {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/xchat-go/xchat/keystore"
@@ -87,7 +88,8 @@ func TestKeyMadeBefore(t *testing.T) {
 // TestPlaceOwnKey: the place of a key this account made is recorded from
 // its key change served back only when that verified and is signed by this
 // account, only while no key change of its version is recorded, only
-// above the sync position at commit, and only the first copy.
+// above the newest event stored verified at commit (one stored failed
+// bounds nothing), and only the first copy.
 func TestPlaceOwnKey(t *testing.T) {
 	const cid, self, v = "g2001", "1002", "200"
 	kc := func(seq, sender string, verified bool) *event.Event {
@@ -97,21 +99,25 @@ func TestPlaceOwnKey(t *testing.T) {
 	cases := []struct {
 		name    string
 		adopted string // sequence id of an adopted key change's record ("": none)
-		floor   string // sync position when the key was committed ("": none)
-		pushed  string // an event stored above it then ("": none)
+		floor   string // sync position when the key was committed ("": none), an event stored verified there
+		pushed  string // an event stored verified above it then ("": none)
+		junk    string // an event stored failed then ("": none)
 		served  []*event.Event
 		want    string // sequence id placedKeyChange finds ("": none)
 	}{
-		{"own, verified", "", "", "", []*event.Event{kc("40", self, true)}, "40"},
-		{"the first copy holds", "", "", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
-		{"another sender's", "", "", "", []*event.Event{kc("40", "1001", true)}, ""},
-		{"unverified", "", "", "", []*event.Event{kc("40", self, false)}, ""},
-		{"a record held already", "60", "", "", []*event.Event{kc("40", self, true)}, "60"},
-		{"above the sync position at commit", "", "30", "", []*event.Event{kc("40", self, true)}, "40"},
-		{"at the sync position at commit", "", "40", "", []*event.Event{kc("40", self, true)}, ""},
-		{"below the sync position at commit, then above", "", "30", "", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
-		{"below an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("40", self, true)}, ""},
-		{"above an event pushed above the sync position at commit", "", "30", "50", []*event.Event{kc("60", self, true)}, "60"},
+		{"own, verified", "", "", "", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"the first copy holds", "", "", "", "", []*event.Event{kc("40", self, true), kc("10", self, true)}, "40"},
+		{"another sender's", "", "", "", "", []*event.Event{kc("40", "1001", true)}, ""},
+		{"unverified", "", "", "", "", []*event.Event{kc("40", self, false)}, ""},
+		{"a record held already", "60", "", "", "", []*event.Event{kc("40", self, true)}, "60"},
+		{"above the sync position at commit", "", "30", "", "", []*event.Event{kc("40", self, true)}, "40"},
+		{"at the sync position at commit", "", "40", "", "", []*event.Event{kc("40", self, true)}, ""},
+		{"below the sync position at commit, then above", "", "30", "", "", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
+		{"below an event pushed above the sync position at commit", "", "30", "50", "", []*event.Event{kc("40", self, true)}, ""},
+		{"above an event pushed above the sync position at commit", "", "30", "50", "", []*event.Event{kc("60", self, true)}, "60"},
+		{"below an event stored failed above the sync position at commit", "", "30", "", "50", []*event.Event{kc("40", self, true)}, "40"},
+		{"below a failed event at the sync position at commit", "", "", "", "50", []*event.Event{kc("40", self, true)}, "40"},
+		{"below the verified sync position at commit, a failed event above it", "", "30", "", "50", []*event.Event{kc("20", self, true), kc("40", self, true)}, "40"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,13 +130,25 @@ func TestPlaceOwnKey(t *testing.T) {
 						return err
 					}
 				}
-				if tc.pushed != "" {
-					if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: tc.pushed, MessageID: "pushed", SenderID: "1001", Type: "message"}}); err != nil {
+				for _, st := range []struct {
+					seq      string
+					verified bool
+				}{{tc.floor, true}, {tc.pushed, true}, {tc.junk, false}} {
+					if st.seq == "" {
+						continue
+					}
+					if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: st.seq, MessageID: "m" + st.seq, SenderID: "1001", Type: "message", Verified: st.verified}}); err != nil {
 						return err
 					}
 				}
-				if tc.floor != "" {
-					c := &keystore.Conversation{ID: cid, Sync: keystore.SyncState{LastSequenceID: tc.floor}}
+				if tc.floor != "" || tc.junk != "" {
+					// The sync position: the floor's event, or the junk
+					// event (served in a sync page) when there is none.
+					at := tc.floor
+					if at == "" {
+						at = tc.junk
+					}
+					c := &keystore.Conversation{ID: cid, Sync: keystore.SyncState{LastSequenceID: at}}
 					if err := recordOwnKeyFloor(ctx, tx, c, cid, v); err != nil {
 						return err
 					}
@@ -151,6 +169,74 @@ func TestPlaceOwnKey(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("placed at %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParticipantsAtPlace: whom a backfilled key change at 10 may list
+// without an exposure finding are the users the group changes below its
+// place admit there, each read as admittedBelow reads her alone; where
+// the place cannot be read, the roster held.
+func TestParticipantsAtPlace(t *testing.T) {
+	const alice, bob, carol, dave, erin = "1001", "1002", "1003", "1004", "1005"
+	create := &tevent.GroupChange{GroupCreate: &tevent.GroupCreate{MemberIds: []string{bob, carol}}}
+	addDave := &tevent.GroupChange{GroupMemberAdd: &tevent.GroupMemberAddChange{MemberIds: []string{dave},
+		CurrentMemberIds: []string{alice, bob, carol}, CurrentAdminIds: []string{alice}}}
+	removeCarol := &tevent.GroupChange{GroupMemberRemove: &tevent.GroupMemberRemoveChange{MemberIds: []string{carol}}}
+	removeBob := &tevent.GroupChange{GroupMemberRemove: &tevent.GroupMemberRemoveChange{MemberIds: []string{bob}}}
+	above := placedChange{"20", "15", alice, true, removeBob}
+	everyone := []string{alice, bob, carol, dave, erin}
+	held := []string{alice}
+	cases := []struct {
+		name    string
+		changes []placedChange
+		want    []string
+	}{
+		{"the create", []placedChange{{"1", "", alice, true, create}, above}, []string{alice, bob, carol}},
+		{"an add, then a removal", []placedChange{{"1", "", alice, true, create}, {"3", "1", alice, true, addDave}, {"5", "3", alice, true, removeCarol}, above},
+			[]string{alice, bob, dave}},
+		{"a removal that failed", []placedChange{{"1", "", alice, true, create}, {"5", "1", alice, false, removeCarol}, above}, []string{alice, bob}},
+		{"an add that failed", []placedChange{{"1", "", alice, true, create}, {"3", "1", alice, false, addDave}, above}, nil},
+		{"chain closed: the roster held", []placedChange{{"1", "", alice, true, create}, {"20", "1", alice, true, removeBob}}, held},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := keystore.NewMemory()
+			const cid = "g2001"
+			storePlaced(t, store, cid, tc.changes, true)
+			r := &rosterRec{Base: baseCreate}
+			ev := &event.Event{SequenceID: "10", SenderID: carol, Verified: true, KeyChange: &event.KeyChange{Version: "300"}}
+			for _, u := range everyone {
+				ev.KeyChange.Participants = append(ev.KeyChange.Participants, event.ParticipantKey{UserID: u})
+			}
+			err := store.View(ctx, func(tx keystore.Tx) error {
+				got, err := participantsAtPlace(ctx, tx, cid, r, ev, held)
+				if err != nil {
+					return err
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("participantsAtPlace = %v, want %v", got, tc.want)
+				}
+				seqs, ok, err := placeOf(ctx, tx, cid, r, ev)
+				if err != nil || !ok {
+					return err
+				}
+				for _, u := range everyone {
+					alone, err := admittedBelow(ctx, tx, cid, seqs, u)
+					if err != nil {
+						return err
+					}
+					if alone != slices.Contains(got, u) {
+						t.Errorf("admittedBelow(%s) = %v, read with the others %v", u, alone, slices.Contains(got, u))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -250,8 +250,9 @@
 // failed one that could decide it, a create, an add or a removal naming
 // her, decides against), and a message's key was distributed by a verified key
 // change stored below it (a key this account made is placed by its key
-// change as served back and verified, never by the server's answer to the
-// post that made it); so a removed member's honest message from
+// change as served back and verified, above the newest event it had
+// stored verified when it made the key, never by the server's answer to
+// the post that made it); so a removed member's honest message from
 // before her removal stays verified, as on a fresh device. A backfilled
 // key change whose author is no member now is judged there too, before
 // its key is adopted: it stands when its author was a member at its place
@@ -259,7 +260,9 @@
 // place (one signed after a key distributed above it was made later than
 // its place claims); its key then opens the events sealed under it (see
 // the messages stored before their key, below) but never encrypts
-// (DecryptOnlyBackfilled: its author holds it). A backfilled
+// (DecryptOnlyBackfilled: its author holds it); whom it lists is judged
+// for exposure there too (AnomalyKeyWrappedToNonMember names only those
+// no member at its place). A backfilled
 // member removal or admin revocation whose author is no admin now stands
 // when she was one at its place (the nearest change below deciding her
 // rights, read down from it, grants them), takes what it takes from the

@@ -121,7 +121,12 @@ func noteHeld(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, 
 // read against the roster they left, so whom it adds as new held no place
 // because of them (a removal and a re-add the same sync brings), not
 // without them (see rejudge.addedRemoved). Almost always none: nothing is
-// written.
+// written. At most maxApplied are recorded, the nearest below the add:
+// records are never deleted, and a server serving many late changes
+// with many adds above them in one sync would otherwise make them grow
+// with the square of what it serves. A late change left out reads as not
+// pending then: the add, should it re-add one that change removed, fails
+// (the safe side).
 func noteApplied(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if g := ev.GroupChange; g == nil || g.Kind != event.GroupMembersAdded || len(g.MemberIDs) == 0 {
 		return nil
@@ -134,8 +139,16 @@ func noteApplied(ctx context.Context, tx keystore.Tx, cid string, ev *event.Even
 	if len(below) == 0 {
 		return nil
 	}
+	if len(below) > maxApplied {
+		slices.SortFunc(below, decimal.Compare)
+		below = below[len(below)-maxApplied:]
+	}
 	return putRecord(ctx, tx, appliedKey(cid, ev.SequenceID), below)
 }
+
+// maxApplied bounds the late changes noteApplied records for one member
+// add.
+const maxApplied = 32
 
 // appliedAt returns what noteApplied recorded for member add g stored at
 // seq, read only when g adds one whom a late change entered removed.

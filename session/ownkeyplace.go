@@ -32,8 +32,9 @@ import (
 // Where the copy served back sits is the server's word too (sequence ids
 // are unsigned), but this account knows one bound of it: it made the key
 // after everything it had stored then, so an honest server places the key
-// change above that (the newest sequence id stored at commit, synced or
-// pushed, recorded apart: ownKeyFloorKey). A copy served at or below it is
+// change above that (the newest sequence id stored verified at commit,
+// synced or pushed, recorded apart: ownKeyFloorKey; an event stored
+// failed is the server's word and bounds nothing). A copy served at or below it is
 // not taken as the key's place: placed there, the key would read as
 // distributed before events this account had stored when it made it (a
 // removal among them), and a key change the removed member signs later,
@@ -52,21 +53,40 @@ func ownKeyFloorKey(cid, version string) string {
 }
 
 // recordOwnKeyFloor records, as this account commits cid's key version
-// (c its conversation record), the newest sequence id it had stored of
-// cid: its sync position, or above it an event a push stored (nothing
-// when none).
+// (c its conversation record), the newest sequence id it had stored
+// verified of cid (nothing when none). Only what verified counts: an
+// event stored failed, pushed or served at any sequence id the server
+// likes, would otherwise raise the floor above every place the server
+// will give the key change, and keep the key unplaced for free. The scan
+// starts at the sync position when the event stored there verified (the
+// usual case), from the start of the conversation otherwise.
 func recordOwnKeyFloor(ctx context.Context, tx keystore.Tx, c *keystore.Conversation, cid, version string) error {
-	floor := c.Sync.LastSequenceID
+	floor, from := "", ""
+	if at := c.Sync.LastSequenceID; at != "" {
+		ev, err := eventAt(ctx, tx, cid, at)
+		if err != nil {
+			return fmt.Errorf("session: reading where an own key was made: %w", err)
+		}
+		if ev != nil {
+			ev.Body.Zero()
+			if ev.Verified {
+				floor, from = at, at
+			}
+		}
+	}
 	for {
-		evs, err := tx.Events(ctx, cid, floor, ownKeyFloorPage)
+		evs, err := tx.Events(ctx, cid, from, ownKeyFloorPage)
 		if err != nil {
 			return fmt.Errorf("session: reading where an own key was made: %w", err)
 		}
 		for i := range evs {
 			evs[i].Body.Zero()
+			if evs[i].Verified {
+				floor = evs[i].SequenceID
+			}
 		}
 		if len(evs) > 0 {
-			floor = evs[len(evs)-1].SequenceID
+			from = evs[len(evs)-1].SequenceID
 		}
 		if len(evs) < ownKeyFloorPage {
 			break

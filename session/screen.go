@@ -283,7 +283,15 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 			if verdict == nil && r.Base != "" {
 				// Rule 5: judged against the roster as it stands here,
 				// and settled by a member add paired with the key change.
-				exp.judge(ev, r.effective())
+				// A backfilled key change stands at its place: judged
+				// against whom the group changes below it admit there.
+				members := r.effective()
+				if kc := ev.KeyChange; kc != nil && kc.DecryptOnly == event.DecryptOnlyBackfilled {
+					if members, err = participantsAtPlace(ctx, tx, cid, &r, ev, members); err != nil {
+						return nil, err
+					}
+				}
+				exp.judge(ev, members)
 			}
 		}
 		verdicts[ev.SequenceID] = verdict

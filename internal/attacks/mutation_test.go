@@ -101,6 +101,8 @@ type runOutcome struct {
 	// openNotFailed are the "not failed" violations of a seed known open
 	// (mutation.openNotFailed), logged and counted, not failed.
 	openNotFailed []string
+	// anomalies are the findings bob's syncs and deliveries reported.
+	anomalies []event.Anomaly
 }
 
 // handedSaying counts the messages the last sync handed verified whose
@@ -164,7 +166,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		hs.deliver(ctx, e, m, i, log, out, fail)
 		step(2 * i)
 		out.handed = map[string]bool{}
-		_, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
+		res, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
 			if _, ok := out.storedAt[ev.SequenceID]; !ok {
 				out.storedAt[ev.SequenceID] = handedAt{step: 2*i + 1, failed: ev.Err != nil}
 			}
@@ -179,7 +181,9 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 			}
 			return nil
 		})
-
+		if res != nil {
+			out.anomalies = append(out.anomalies, res.Anomalies...)
+		}
 		if err != nil {
 			out.syncErrs = append(out.syncErrs, err)
 			if os.Getenv("MUTATION_DEBUG") != "" {
@@ -327,6 +331,7 @@ func (hs *harness) deliver(ctx context.Context, e *session.Engine, m *mutation, 
 		d, err := e.Deliver(ctx, ev, func(*event.Event) error { return nil })
 		log.addPush(hs.srv.drain(), me, m.kcs[messageKeyVersion(me)], d, err)
 		if d != nil && out != nil {
+			out.anomalies = append(out.anomalies, d.Anomalies...)
 			for _, de := range d.Events {
 				if _, ok := out.storedAt[de.SequenceID]; !ok {
 					out.storedAt[de.SequenceID] = handedAt{step: 2 * i, failed: de.Err != nil}

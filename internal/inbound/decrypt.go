@@ -198,6 +198,10 @@ func prepareDecoded(w *work, keys Keys, learnt *learntKeys, opts *Options) {
 			ev.Err = err
 			return
 		}
+		if err := screenActor(ev, d); err != nil {
+			ev.Err = err
+			return
+		}
 		ev.Verified = true
 		mapSigned(ev, me, d)
 	}
@@ -246,6 +250,26 @@ func screen(ev *event.Event, d *tevent.MessageEventDetail, opts *Options) error 
 	// author would verify there.
 	if _, _, ok := wire.SplitOneToOne(ev.ConversationID); ok && ev.Kind == event.KindGroupChange {
 		return fmt.Errorf("%w: a group change in the one-to-one conversation %s", ErrWrongConversation, ev.ConversationID)
+	}
+	return nil
+}
+
+// screenActor refuses a verified group change that names, besides its sender, the
+// user who acts, when that user is not its sender: a join request's
+// requesting user, an invite disable's disabling member. Both are signed,
+// but by the sender: the one who requests to join, or disables the
+// invite, is the one who signs it. A sender who signs another's id there
+// claims that user's act; the name is never shown.
+func screenActor(ev *event.Event, d *tevent.MessageEventDetail) error {
+	if d.GroupChangeEvent == nil || d.GroupChangeEvent.GroupChange == nil {
+		return nil
+	}
+	gc := d.GroupChangeEvent.GroupChange
+	switch {
+	case gc.GroupJoinRequest != nil && gc.GroupJoinRequest.RequestingUserID != nil && *gc.GroupJoinRequest.RequestingUserID != ev.SenderID:
+		return fmt.Errorf("%w: join request by %s names another requesting user", ErrActorNotSender, ev.SenderID)
+	case gc.GroupInviteDisable != nil && gc.GroupInviteDisable.DisabledByMemberID != nil && *gc.GroupInviteDisable.DisabledByMemberID != ev.SenderID:
+		return fmt.Errorf("%w: invite disable by %s names another disabling member", ErrActorNotSender, ev.SenderID)
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ var (
 	// conversation ("a:b") whose sender is neither a nor b: a third party's
 	// genuinely signed event relayed into the conversation.
 	ErrSenderNotParticipant = newSentinel(xchat.ErrNotMember, "inbound: sender is not a participant of the one-to-one conversation")
+	// ErrActorNotSender reports a group change whose signed acting user
+	// (a join request's requesting user, an invite disable's disabling
+	// member) is not its sender: the sender claims another user's act.
+	ErrActorNotSender = newSentinel(xchat.ErrNotAuthorized, "inbound: group change names another actor than its sender")
 	// ErrNotParticipant reports a key change with no entry for this account
 	// (or none at the registered key version).
 	ErrNotParticipant = newSentinel(xchat.ErrNotMember, "inbound: no participant key for this account")

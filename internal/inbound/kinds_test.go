@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/session/event"
@@ -178,14 +179,24 @@ func TestSignedKinds(t *testing.T) {
 					t.Fatalf("%+v", ev.GroupChange)
 				}
 			}},
-		{"invite disable", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupInviteDisable: &tevent.GroupInviteDisable{DisabledByMemberID: ptr("1111")}}}}, g, 7,
+		{"invite disable", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupInviteDisable: &tevent.GroupInviteDisable{DisabledByMemberID: ptr(f.alice.id)}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
-				return crypto.GroupInviteDisablePayload(v, h, "1111")
-			}, nil},
-		{"join request", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinRequest: &tevent.GroupJoinRequest{RequestingUserID: ptr("5555")}}}}, g, 7,
+				return crypto.GroupInviteDisablePayload(v, h, f.alice.id)
+			},
+			func(t *testing.T, ev *event.Event) {
+				if ev.GroupChange.Kind != event.GroupInviteDisabled || ev.GroupChange.DisabledBy != f.alice.id {
+					t.Fatalf("%+v", ev.GroupChange)
+				}
+			}},
+		{"join request", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinRequest: &tevent.GroupJoinRequest{RequestingUserID: ptr(f.alice.id)}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
-				return crypto.GroupJoinRequestPayload(v, h, "5555")
-			}, nil},
+				return crypto.GroupJoinRequestPayload(v, h, f.alice.id)
+			},
+			func(t *testing.T, ev *event.Event) {
+				if ev.GroupChange.Kind != event.GroupJoinRequested || ev.GroupChange.RequestingUserID != f.alice.id {
+					t.Fatalf("%+v", ev.GroupChange)
+				}
+			}},
 		{"join reject", &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinReject: &tevent.GroupJoinReject{RejectedUserIds: []string{"5555"}}}}}, g, 7,
 			func(h crypto.Header, v int) (crypto.Payload, error) {
 				return crypto.GroupIDListPayload(v, h, crypto.KindGroupJoinReject, []string{"5555"})
@@ -254,6 +265,49 @@ func TestSignedKinds(t *testing.T) {
 				t.Fatalf("tampered: err %v", ev.Err)
 			}
 		})
+	}
+}
+
+// TestActorMustBeSender: a join request or invite disable whose signed
+// acting user is not its sender fails (ErrActorNotSender, an
+// xchat.ErrNotAuthorized), its detail withheld, though its signature is
+// good; one naming its sender verifies.
+func TestActorMustBeSender(t *testing.T) {
+	f := newFixture(t)
+	g := "g1234567890"
+	cases := []struct {
+		name string
+		d    func(actor string) *tevent.MessageEventDetail
+		pl   func(h crypto.Header, actor string) (crypto.Payload, error)
+	}{
+		{"join request", func(a string) *tevent.MessageEventDetail {
+			return &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupJoinRequest: &tevent.GroupJoinRequest{RequestingUserID: &a}}}}
+		}, func(h crypto.Header, a string) (crypto.Payload, error) {
+			return crypto.GroupJoinRequestPayload(7, h, a)
+		}},
+		{"invite disable", func(a string) *tevent.MessageEventDetail {
+			return &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{GroupInviteDisable: &tevent.GroupInviteDisable{DisabledByMemberID: &a}}}}
+		}, func(h crypto.Header, a string) (crypto.Payload, error) {
+			return crypto.GroupInviteDisablePayload(7, h, a)
+		}},
+	}
+	for _, c := range cases {
+		for _, actor := range []string{f.alice.id, f.bob.id, ""} {
+			t.Run(c.name+"/"+actor, func(t *testing.T) {
+				h := crypto.Header{MessageID: newMessageID(), SenderID: f.alice.id, ConversationID: g}
+				p := testutil.Must(c.pl(h, actor))(t)
+				ev := Decrypt(f.bobKeys, encode(t, signedEvent(t, f.alice, env{seq: "9", conv: g}, c.d(actor), p)), nil)
+				if actor == f.alice.id {
+					if ev.Err != nil || !ev.Verified || ev.GroupChange == nil {
+						t.Fatalf("by its own actor: err %v verified %v", ev.Err, ev.Verified)
+					}
+					return
+				}
+				if !errors.Is(ev.Err, ErrActorNotSender) || !errors.Is(ev.Err, xchat.ErrNotAuthorized) || ev.Verified || ev.GroupChange != nil {
+					t.Fatalf("actor %q, sender %s: err %v verified %v change %+v", actor, f.alice.id, ev.Err, ev.Verified, ev.GroupChange)
+				}
+			})
+		}
 	}
 }
 

@@ -53,7 +53,9 @@ const (
 	// AnomalyKeyWrappedToNonMember: a verified key change lists among its
 	// participants (those its key is said to be wrapped to) a user who is
 	// not a member of the conversation: for a group, not on the roster
-	// held where the key change stands in the transcript; for a
+	// held where the key change stands in the transcript (a key change
+	// served late, below changes stored since, is judged at its place:
+	// against whom the group changes below it admit there); for a
 	// one-to-one conversation, anyone but its two users. The participant
 	// list is not signed, so the server may have added the name; either
 	// way the key is treated as exposed to that user: it is never made a

@@ -144,9 +144,11 @@ type GroupChange struct {
 	ScreenCaptureBlocking   *bool
 	// Invite: invite enabled, or members added with an invite.
 	Invite *GroupInvite
-	// DisabledBy: invite disabled.
+	// DisabledBy: invite disabled. Always the event's sender: one
+	// naming anyone else fails (xchat.ErrNotAuthorized).
 	DisabledBy string
-	// RequestingUserID: join requested.
+	// RequestingUserID: join requested. Always the event's sender: one
+	// naming anyone else fails (xchat.ErrNotAuthorized).
 	RequestingUserID string
 	// RejectedUserIDs: join rejected.
 	RejectedUserIDs []string
