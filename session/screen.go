@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +146,17 @@ type rosterPass struct {
 	// notKept are the sequence ids of the failed events the storing step
 	// in progress did not keep (see chargeFailed).
 	notKept []string
+	// creates are the verified group creates the staged pages of a sync
+	// serve, found before any page is stored while the group holds no
+	// roster (syncState.findCreate): a screening judges the events below
+	// the lowest it may accept by it, on whichever page it comes
+	// (createAhead).
+	creates []*event.Event
+	// beforeCreate are the events stored before the group's create that
+	// the create failed when it was stored (rejudgeBeforeCreate), by
+	// sequence id, with the cause: events held from fn are handed over as
+	// the store keeps them (syncState.handOver).
+	beforeCreate map[string]error
 	// restoreSettings is set when the storing step in progress stored a
 	// group change that sets the group's details below a later one
 	// (settingsBackfilled): storeEventsTx reads them again once, at its end.
@@ -159,6 +171,23 @@ func (p *rosterPass) markStepped(seq string) {
 		*p.journal = append(*p.journal, undoSet(p.stepped, seq))
 	}
 	p.stepped[seq] = true
+}
+
+// failedByCreate records the events the group's create failed (see
+// beforeCreate), journalled.
+func (p *rosterPass) failedByCreate(failed map[string]error) {
+	if len(failed) == 0 {
+		return
+	}
+	if p.beforeCreate == nil {
+		p.beforeCreate = map[string]error{}
+	}
+	for seq, cause := range failed {
+		if p.journal != nil {
+			*p.journal = append(*p.journal, undoSet(p.beforeCreate, seq))
+		}
+		p.beforeCreate[seq] = cause
+	}
 }
 
 // pairSet holds the (sender, key version) of verified v6+ key changes of
@@ -231,7 +260,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
-	env.createAt = createAhead(env, order)
+	env.createAt = createAhead(env, append(slices.Clone(pass.creates), order...))
 	// keysAt are the key changes this screening accepted, by the version
 	// they distribute: a backfilled message under one of them is judged at
 	// its place before the key change is stored (memberAtPlace).
@@ -351,6 +380,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var res stepResult
+	unheld := r.Base == ""
 	switch {
 	case ev.Verified:
 		var before *rosterHolders
@@ -373,6 +403,12 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		} else if err := noteVouched(ctx, tx, cid, e.userID, ev, before); err != nil {
 			return err
+		} else if unheld && ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupCreated && r.Base == baseCreate {
+			failed, err := e.rejudgeBeforeCreate(ctx, tx, cid, ev, &r)
+			if err != nil {
+				return err
+			}
+			pass.failedByCreate(failed)
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {

@@ -1,0 +1,79 @@
+package attacks
+
+import (
+	"fmt"
+
+	"github.com/xchat-go/xchat/crypto"
+
+	"github.com/xchat-go/xchat/internal/hostile"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Content read while no roster is held, the group's create served after
+// it: in a later page of the same sync, in a later sync, or below content
+// stored first (sequence ids are unsigned, so the server chooses which
+// side of the create an event lies on).
+
+var lateCreateAttacks = []attack{
+	{"outsider-message-below-create-served-late-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateServedLate) }},
+	{"outsider-message-below-create-on-later-page-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateLaterPage) }},
+	{"outsider-message-above-create-served-late-verifies", attackOutsiderAboveLateCreate},
+	{"member-message-moved-below-create-on-later-page-stays-verified", func(w *world) (string, error) { return memberMessageBelowCreate(w, belowCreateLaterPage) }},
+}
+
+// attackOutsiderAboveLateCreate: mallory, never a member, distributes a
+// key of her own (wrapped to alice, bob, carol and herself) and says
+// something under it, both placed above the group's whole history; the
+// server serves them alone to bob's first sync (no roster held: the
+// roster step admits every author, so both were stored verified and her
+// key became the group's) and the history, create included, below them
+// in the next. A fresh device served the transcript in order reads
+// mallory's events against the roster the create starts, and fails them;
+// nothing re-judged them on bob's device.
+func attackOutsiderAboveLateCreate(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	h.say(h.alice, "alice in the group")
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	h.malloryKeys = append(h.malloryKeys, key)
+	version, top := h.nextVersion(1000), h.top()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(top, 1000)
+	kc, err := h.mallory.forger().KeyChange(e, version, key,
+		[]hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+	if err != nil {
+		return "", err
+	}
+	e = h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(top, 2000), kc.GetSequenceID()
+	msg, err := h.mallory.forger().Message(e, version, key, text("mallory above a create served later"))
+	if err != nil {
+		return "", err
+	}
+	h.seal()
+	extra := []*tevent.MessageEvent{kc, msg}
+	first, err := pageOf(h, extra, func(string) bool { return false })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageOf(h, extra, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, lateRounds(first, whole))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.verified[msg.GetMessageID()]:
+		return "", errorf("mallory's message above the create served later verified (kept by a fresh device: %v)", o.kept)
+	case o.conv.KeyVersion == version:
+		return "", errorf("mallory's key (version %s), read before the create, is the group's key for new messages", version)
+	}
+	return fmt.Sprintf("mallory's message above the create served later fails (%v)", o.failed[msg.GetMessageID()]), nil
+}
