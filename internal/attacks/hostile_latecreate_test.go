@@ -19,6 +19,53 @@ var lateCreateAttacks = []attack{
 	{"outsider-message-below-create-on-later-page-verifies", func(w *world) (string, error) { return attackOutsiderBelowCreate(w, belowCreateLaterPage) }},
 	{"outsider-message-above-create-served-late-verifies", attackOutsiderAboveLateCreate},
 	{"member-message-moved-below-create-on-later-page-stays-verified", func(w *world) (string, error) { return memberMessageBelowCreate(w, belowCreateLaterPage) }},
+	{"later-member-message-below-create-opened-by-late-key", attackLaterMemberBelowCreateLateKey},
+}
+
+// attackLaterMemberBelowCreateLateKey: alice adds mallory, rotates the key
+// to the four of them and mallory writes under it. The server places that
+// key change and mallory's message below everything, the group's create
+// included, and withholds the key change from bob's first sync (the
+// message is stored failed for want of its key), serving it in the next.
+// A fresh device served the transcript in order reads the message below
+// the create, which does not name mallory, and fails it
+// (outsiderBelowCreate); the message opened by its key change must fail
+// as well: with no group change stored below it, it was opened as read
+// where no roster is held.
+func attackLaterMemberBelowCreateLateKey(w *world) (string, error) {
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	v := h.rotate(h.alice, []*user{h.alice, h.bob, h.carol, h.mallory})
+	kc := h.items[len(h.items)-1].me
+	h.say(h.mallory, "mallory, a member since alice's add")
+	msg := h.items[len(h.items)-1].me
+	if messageKeyVersion(msg) != v {
+		return "", errorf("setup: mallory's message is not under the new key %s", v)
+	}
+	low := lowestSeq(h)
+	kcSeq, msgSeq := prevSeq(low, 4), prevSeq(low, 2)
+	kc.SequenceID, kc.PreviousSequenceID = &kcSeq, nil
+	msg.SequenceID, msg.PreviousSequenceID = &msgSeq, &kcSeq
+	h.sortItems()
+	h.seal()
+	fresh, late, err := keyServedLate(w, h, nil, kcSeq)
+	if err != nil {
+		return "", err
+	}
+	mid := msg.GetMessageID()
+	switch {
+	case fresh.verified[mid]:
+		return "", errorf("setup: a fresh device keeps mallory's message below the create verified")
+	case len(late.violations) > 0:
+		return "", errorf("%v", late.violations)
+	case late.failed[mid] == nil:
+		return "", errorf("setup: mallory's message was not stored failed by the first sync")
+	case late.verified[mid]:
+		return "", errorf("mallory's message below the create was opened verified by its key change, where a fresh device fails it (%v)", fresh.failed[mid])
+	}
+	return fmt.Sprintf("mallory's message below the create stays failed (%v)", late.failed[mid]), nil
 }
 
 // attackOutsiderAboveLateCreate: mallory, never a member, distributes a
