@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -157,6 +158,9 @@ type rosterPass struct {
 	// sequence id, with the cause: events held from fn are handed over as
 	// the store keeps them (syncState.handOver).
 	beforeCreate map[string]error
+	// createFound reports them (AnomalyRosterDivergence, Related the
+	// create), for the sync's result once their batch has committed.
+	createFound []event.Anomaly
 	// restoreSettings is set when the storing step in progress stored a
 	// group change that sets the group's details below a later one
 	// (settingsBackfilled): storeEventsTx reads them again once, at its end.
@@ -173,20 +177,25 @@ func (p *rosterPass) markStepped(seq string) {
 	p.stepped[seq] = true
 }
 
-// failedByCreate records the events the group's create failed (see
-// beforeCreate), journalled.
-func (p *rosterPass) failedByCreate(failed map[string]error) {
+// failedByCreate records the events the group's create at seq failed in
+// group cid (see beforeCreate, createFound), journalled.
+func (p *rosterPass) failedByCreate(cid, seq string, failed map[string]error) {
 	if len(failed) == 0 {
 		return
 	}
 	if p.beforeCreate == nil {
 		p.beforeCreate = map[string]error{}
 	}
-	for seq, cause := range failed {
+	if p.journal != nil {
+		n := len(p.createFound)
+		*p.journal = append(*p.journal, func() { p.createFound = p.createFound[:n] })
+	}
+	for _, at := range slices.SortedFunc(maps.Keys(failed), decimal.Compare) {
 		if p.journal != nil {
-			*p.journal = append(*p.journal, undoSet(p.beforeCreate, seq))
+			*p.journal = append(*p.journal, undoSet(p.beforeCreate, at))
 		}
-		p.beforeCreate[seq] = cause
+		p.beforeCreate[at] = failed[at]
+		p.createFound = append(p.createFound, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: cid, SequenceID: at, Related: seq})
 	}
 }
 
@@ -408,7 +417,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			if err != nil {
 				return err
 			}
-			pass.failedByCreate(failed)
+			pass.failedByCreate(cid, ev.SequenceID, failed)
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {

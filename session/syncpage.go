@@ -146,6 +146,8 @@ func (s *syncState) flush(ctx context.Context) error {
 	if err := s.noticeLate(ctx); err != nil {
 		return err
 	}
+	s.res.Anomalies = append(s.res.Anomalies, s.pass.createFound...)
+	s.pass.createFound = nil
 	if s.holdUnrostered {
 		if held, err := s.stillUnrostered(ctx); err != nil || held {
 			return err
