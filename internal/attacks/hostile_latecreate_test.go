@@ -2,8 +2,14 @@ package attacks
 
 import (
 	"fmt"
+	"slices"
+	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 
 	"github.com/xchat-go/xchat/internal/hostile"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -123,4 +129,94 @@ func attackOutsiderAboveLateCreate(w *world) (string, error) {
 		return "", errorf("mallory's key (version %s), read before the create, is the group's key for new messages", version)
 	}
 	return fmt.Sprintf("mallory's message above the create served later fails (%v)", o.failed[msg.GetMessageID()]), nil
+}
+
+// TestCreateServedLateReportsWhatItFails: mallory's key change and message
+// placed below the group's create and served alone (stored verified, no
+// roster held), then the history with the create: the second sync fails
+// both in the store and reports each (AnomalyRosterDivergence, Related
+// the create); a third sync, served the same, finds nothing more.
+func TestCreateServedLateReportsWhatItFails(t *testing.T) {
+	w := newWorld(t, emulator.WithRateLimit(0, 0))
+	h := newBareHistory(w)
+	h.readServer()
+	h.say(h.alice, "alice in the group")
+	first, kc, key, version, err := outsiderKeyBelowAll(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.env()
+	e.SequenceID = prevSeq(first, 3)
+	msg, err := h.mallory.forger().Message(e, version, key, text("mallory before the group existed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := ""
+	for _, it := range h.items {
+		if g := it.me.GetDetail().GetGroupChangeEvent(); g != nil && g.GetGroupChange().GetGroupCreate() != nil {
+			create = it.seq()
+		}
+	}
+	h.seal()
+	m, err := belowCreateRounds(h, []*tevent.MessageEvent{kc, msg}, belowCreateServedLate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rounds = append(m.rounds, m.rounds[1])
+	hs := startHarness(t, h)
+	hs.srv.set(m)
+	ctx := w.ctx
+	store := keystore.NewMemory()
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := session.Open(ctx, store, session.NewAPIServer(apiClient(t, hs.url, h.bob.token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	res, err := bob.Sync(ctx, h.g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(entries []event.Entry, seq string) (found, verified bool) {
+		for _, en := range entries {
+			if en.SequenceID == seq {
+				return true, en.Verified
+			}
+		}
+		return false, false
+	}
+	if found, verified := verdict(res.Entries, msg.GetSequenceID()); !found || !verified || res.Roster != session.RosterUnknown {
+		t.Fatalf("setup: the first sync stored mallory's message found %v verified %v, roster %s; want it verified, no roster held", found, verified, res.Roster)
+	}
+	res, err = bob.Sync(ctx, h.g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []string{kc.GetSequenceID(), msg.GetSequenceID()} {
+		if !slices.ContainsFunc(res.Anomalies, func(a event.Anomaly) bool {
+			return a.Kind == event.AnomalyRosterDivergence && a.SequenceID == seq && a.Related == create
+		}) {
+			t.Errorf("the sync storing the create reports no roster divergence at %s related to the create at %s: %+v", seq, create, res.Anomalies)
+		}
+	}
+	hist, err := bob.History(ctx, h.g, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []string{kc.GetSequenceID(), msg.GetSequenceID()} {
+		if found, verified := verdict(hist, seq); !found || verified {
+			t.Errorf("mallory's event at %s after the create: stored %v, verified %v; want it failed", seq, found, verified)
+		}
+	}
+	res, err = bob.Sync(ctx, h.g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Anomalies {
+		if a.Kind == event.AnomalyRosterDivergence && a.Related == create {
+			t.Errorf("a later sync reports again what the create failed: %+v", a)
+		}
+	}
 }
