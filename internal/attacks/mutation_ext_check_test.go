@@ -246,10 +246,10 @@ var extNotFailedOpen = map[uint64]string{
 	// Still open after content read before the create was judged again
 	// when the create is stored (session/latecreate.go): here the create
 	// is stored failed as unbound and its pair served only later, so no
-	// roster is ever established on this device, and a create bound late
-	// would start a roster missing the admin revocations that failed
-	// above it (unsafe). The fix is a re-reading of the stored
-	// group from no roster, group changes opened at their place.
+	// roster is ever established on this device; a create bound late
+	// alone would start a roster the changes that failed above it never
+	// moved, unlike a fresh device's. The fix is a re-reading of the
+	// stored group from no roster, group changes opened at their place.
 	0x10000015a: openBeforeRoster,
 	// Corpus d0fb1a7fc9049133 (2026-12-07, the same family): the create
 	// forked away at the tip in the first sync and replayed above in the
