@@ -175,7 +175,16 @@
 // read before any roster fails with xchat.ErrRosterUnknown and sets
 // nothing); a later add of an id so named is
 // refused (xchat.ErrRosterDivergence) and starts no roster; an honest
-// remove and re-add of a member still re-admits. A removal or admin
+// remove and re-add of a member still re-admits. A group holds nothing
+// before its create, but the server chooses on which side of it an event
+// lies: below the create only its signed members and its creator stand,
+// above it only members of the roster it starts (xchat.ErrNotMember). What
+// a sync read before the create was served (in an earlier page or sync, or
+// with the create served below it) is judged again when the create is
+// stored, and a sync of a group holding no roster holds what it stores
+// from fn until one is held. A group whose create is never served holds
+// no roster (RosterUnknown): what it reads verifies by signature alone,
+// and its group changes fail. A removal or admin
 // revocation stored below events already stored (the server withheld it,
 // then served or pushed it) is read as taking effect at its place: what
 // the removed member signed above it is marked failed (xchat.ErrNotMember)
@@ -304,7 +313,8 @@
 // author is a participant (one-to-one) or, read at its place as a
 // backfill is, a member (a group with no group change stored below it,
 // or no roster held, admits every author, as the roster step does, even
-// one a removal read later names while no member), its
+// one a removal read later names while no member; below a create that
+// started the roster, only the authors it names), its
 // message id is no replay, and the authorship checks pass; the verified
 // entry then replaces the failed one, with a stored message's effects
 // (pending edits and deletes, the edit index, reply previews). At most

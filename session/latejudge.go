@@ -377,19 +377,31 @@ func (j *rejudge) judge(ctx context.Context, tx keystore.Tx, ev *keystore.Stored
 	if en.Group != nil && setsSettings(en.Group.Kind) {
 		j.resettle = true // what it set is undone
 	}
+	d, err := unstandFailed(ctx, tx, j.cid, ev, en)
+	if d != nil {
+		j.distrusted = append(j.distrusted, *d)
+	}
+	return err
+}
+
+// unstandFailed undoes what stored event ev (read as en), just marked
+// failed, made stand: an edit no longer stands for its target
+// (reindexEdit), and a key change's key is no longer verified
+// (distrustKey; it is returned when so).
+func unstandFailed(ctx context.Context, tx keystore.Tx, cid string, ev *keystore.StoredEvent, en event.Entry) (*distrustedKey, error) {
 	if ev.Type == event.TypeEdit && decimal.ValidID(en.TargetSequenceID) {
-		if err := reindexEdit(ctx, tx, j.cid, en.TargetSequenceID, ev.SequenceID, ev.SenderID, ev.Raw); err != nil {
-			return err
+		if err := reindexEdit(ctx, tx, cid, en.TargetSequenceID, ev.SequenceID, ev.SenderID, ev.Raw); err != nil {
+			return nil, err
 		}
 	}
 	if ev.Type != event.KindKeyChange.String() || en.KeyVersion == "" {
-		return nil
+		return nil, nil
 	}
-	distrusted, err := distrustKey(ctx, tx, j.cid, en.KeyVersion, ev.SenderID)
-	if distrusted {
-		j.distrusted = append(j.distrusted, distrustedKey{version: en.KeyVersion, maker: ev.SenderID})
+	distrusted, err := distrustKey(ctx, tx, cid, en.KeyVersion, ev.SenderID)
+	if !distrusted {
+		return nil, err
 	}
-	return err
+	return &distrustedKey{version: en.KeyVersion, maker: ev.SenderID}, err
 }
 
 // needsAdmin reports whether group change g by sender needs an admin (see

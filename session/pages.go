@@ -11,6 +11,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
@@ -342,6 +343,9 @@ func (s *syncState) processStaged(ctx context.Context, sp spill, pages []stagedP
 		if err := s.collectPairs(ctx, sp, pages); err != nil {
 			return err
 		}
+		if err := s.findCreate(ctx, sp, pages); err != nil {
+			return err
+		}
 	}
 	if sp.shared() {
 		s.shareSigners() // those collectPairs found
@@ -423,4 +427,56 @@ func (s *syncState) collectPairs(ctx context.Context, sp spill, pages []stagedPa
 		dropEvents(evs)
 	}
 	return nil
+}
+
+// findCreate records in s.pass the group creates the staged pages serve
+// (verified; see rosterPass.creates), when the group holds no roster: the
+// pages are stored oldest first, one batch at a time, and content the
+// server placed below the create on an older page must be judged by the
+// create (rosterRec.outsiderBelowCreate) as it is stored, not handed to fn
+// as verified before the create is read. Only the events the envelope
+// names a group create are decrypted (verified) here.
+func (s *syncState) findCreate(ctx context.Context, sp spill, pages []stagedPage) error {
+	if r, err := loadRoster(ctx, s.e.store, s.cid); err != nil || r.Base != "" {
+		return err
+	}
+	for _, sg := range pages {
+		p, err := sp.get(ctx, nil, sg.n)
+		if err != nil {
+			return err
+		}
+		if err := p.err(); err != nil {
+			return err
+		}
+		var creates [][]byte
+		for _, raw := range p.raws[p.kcCount:] {
+			if namesCreate(raw) {
+				creates = append(creates, raw)
+			}
+		}
+		if len(creates) == 0 {
+			continue
+		}
+		evs, err := s.decryptAll(ctx, &syncPage{raws: creates, full: true})
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			screenEnvelope(ev)
+			if g := ev.GroupChange; ev.Verified && g != nil && g.Kind == event.GroupCreated && decimal.ValidID(ev.SequenceID) {
+				s.pass.creates = append(s.pass.creates, ev)
+			}
+		}
+	}
+	return nil
+}
+
+// namesCreate reports whether raw is an event whose envelope carries a
+// group create.
+func namesCreate(raw []byte) bool {
+	me, err := wire.DecodeMessageEvent(raw)
+	if err != nil || me.Detail == nil || me.Detail.GroupChangeEvent == nil || me.Detail.GroupChangeEvent.GroupChange == nil {
+		return false
+	}
+	return me.Detail.GroupChangeEvent.GroupChange.GroupCreate != nil
 }

@@ -390,15 +390,38 @@ func (e *Engine) reopenStands(ctx context.Context, tx keystore.Tx, cid string, e
 	return true, nil
 }
 
+// createNames reports whether u is the author of the group create stored
+// verified under message id mid, or a member it signs; false when no such
+// create is stored.
+func createNames(ctx context.Context, tx keystore.Tx, cid, mid, u string) (bool, error) {
+	old, err := tx.EventByMessageID(ctx, cid, mid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	old.Body.Zero()
+	g, verified, err := storedGroupChange(ctx, tx, cid, old.SequenceID)
+	if err != nil || !verified || g == nil || g.GroupCreate == nil {
+		return false, err
+	}
+	return g.sender == u || slices.Contains(g.GroupCreate.MemberIds, u), nil
+}
+
 // admittedAt reports whether ev's author was a member of group cid at
 // ev's place, as the group changes stored below it say read down from it
 // (admittedBelow), with a complete change index and the roster held, whose
 // tombstones (an author removed while no member) keep an author out for
 // good above the group's first stored change; false when it cannot tell.
 // While no roster is held, or none was at its place (no group change
-// stored below it), every author is admitted, as the roster step admits
-// them: a tombstone records a removal read above that place, which a
-// fresh device served the transcript in order reads after the event.
+// stored below it, and the roster not started by the group's create),
+// every author is admitted, as the roster step admits them: a tombstone
+// records a removal read above that place, which a fresh device served
+// the transcript in order reads after the event. Below every stored group
+// change of a group whose roster its create started, the event lies
+// below the create: only the create's author and the members it signs
+// stand there (createNames, as rosterRec.outsiderBelowCreate).
 func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (bool, error) {
 	r, err := loadRoster(ctx, tx, cid)
 	if err != nil {
@@ -416,6 +439,11 @@ func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 	}
 	below, _ := slices.BinarySearchFunc(idx.Seqs, ev.SequenceID, decimal.Compare)
 	switch {
+	case below == 0 && r.Base == baseCreate:
+		// Below every group change stored, the group's create among
+		// them: only its signed members and its creator stand there
+		// (rosterRec.outsiderBelowCreate).
+		return createNames(ctx, tx, cid, r.CreateMID, ev.SenderID)
 	case below == 0:
 		// No group change stored below it: at its place no roster was
 		// held, and the roster step admits every author there.

@@ -256,20 +256,22 @@ type rosterEnv struct {
 	createAt *event.Event
 }
 
-// createAhead returns the lowest verified group create among order (the
-// events of a screening, ascending) that stepCreate can bind to group
-// env.cid, nil when there is none.
-func createAhead(env rosterEnv, order []*event.Event) *event.Event {
-	for _, ev := range order {
+// createAhead returns the lowest verified group create among evs (the
+// events of a screening, and those a sync's staged pages serve: see
+// syncState.findCreate) that stepCreate can bind to group env.cid, nil
+// when there is none.
+func createAhead(env rosterEnv, evs []*event.Event) *event.Event {
+	var lowest *event.Event
+	for _, ev := range evs {
 		g := ev.GroupChange
-		if !ev.Verified || g == nil || g.Kind != event.GroupCreated || !env.paired(ev.SenderID, g.KeyVersion) {
+		if !ev.Verified || g == nil || g.Kind != event.GroupCreated || (lowest != nil && !decimal.Less(ev.SequenceID, lowest.SequenceID)) || !env.paired(ev.SenderID, g.KeyVersion) {
 			continue
 		}
 		if other := env.createdIn(ev.MessageID); other == "" || other == env.cid {
-			return ev
+			lowest = ev
 		}
 	}
-	return nil
+	return lowest
 }
 
 // outsiderBelowCreate reports whether ev, read while no roster is held,

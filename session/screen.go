@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +147,20 @@ type rosterPass struct {
 	// notKept are the sequence ids of the failed events the storing step
 	// in progress did not keep (see chargeFailed).
 	notKept []string
+	// creates are the verified group creates the staged pages of a sync
+	// serve, found before any page is stored while the group holds no
+	// roster (syncState.findCreate): a screening judges the events below
+	// the lowest it may accept by it, on whichever page it comes
+	// (createAhead).
+	creates []*event.Event
+	// beforeCreate are the events stored before the group's create that
+	// the create failed when it was stored (rejudgeBeforeCreate), by
+	// sequence id, with the cause: events held from fn are handed over as
+	// the store keeps them (syncState.handOver).
+	beforeCreate map[string]error
+	// createFound reports them (AnomalyRosterDivergence, Related the
+	// create), for the sync's result once their batch has committed.
+	createFound []event.Anomaly
 	// restoreSettings is set when the storing step in progress stored a
 	// group change that sets the group's details below a later one
 	// (settingsBackfilled): storeEventsTx reads them again once, at its end.
@@ -159,6 +175,28 @@ func (p *rosterPass) markStepped(seq string) {
 		*p.journal = append(*p.journal, undoSet(p.stepped, seq))
 	}
 	p.stepped[seq] = true
+}
+
+// failedByCreate records the events the group's create at seq failed in
+// group cid (see beforeCreate, createFound), journalled.
+func (p *rosterPass) failedByCreate(cid, seq string, failed map[string]error) {
+	if len(failed) == 0 {
+		return
+	}
+	if p.beforeCreate == nil {
+		p.beforeCreate = map[string]error{}
+	}
+	if p.journal != nil {
+		n := len(p.createFound)
+		*p.journal = append(*p.journal, func() { p.createFound = p.createFound[:n] })
+	}
+	for _, at := range slices.SortedFunc(maps.Keys(failed), decimal.Compare) {
+		if p.journal != nil {
+			*p.journal = append(*p.journal, undoSet(p.beforeCreate, at))
+		}
+		p.beforeCreate[at] = failed[at]
+		p.createFound = append(p.createFound, event.Anomaly{Kind: event.AnomalyRosterDivergence, ConversationID: cid, SequenceID: at, Related: seq})
+	}
 }
 
 // pairSet holds the (sender, key version) of verified v6+ key changes of
@@ -231,7 +269,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	sort.SliceStable(order, func(i, j int) bool { return decimal.Less(order[i].SequenceID, order[j].SequenceID) })
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
-	env.createAt = createAhead(env, order)
+	env.createAt = createAhead(env, append(slices.Clone(pass.creates), order...))
 	// keysAt are the key changes this screening accepted, by the version
 	// they distribute: a backfilled message under one of them is judged at
 	// its place before the key change is stored (memberAtPlace).
@@ -359,6 +397,7 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	env := e.rosterEnv(ctx, tx, cid, pass.pairs)
 	var res stepResult
+	unheld := r.Base == ""
 	switch {
 	case ev.Verified:
 		var before *rosterHolders
@@ -381,6 +420,12 @@ func (e *Engine) gateRoster(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		} else if err := noteVouched(ctx, tx, cid, e.userID, ev, before); err != nil {
 			return err
+		} else if unheld && ev.GroupChange != nil && ev.GroupChange.Kind == event.GroupCreated && r.Base == baseCreate {
+			failed, err := e.rejudgeBeforeCreate(ctx, tx, cid, ev, &r)
+			if err != nil {
+				return err
+			}
+			pass.failedByCreate(cid, ev.SequenceID, failed)
 		}
 	case pass.stepped[ev.SequenceID]:
 		if res = r.step(env, ev); res.err == nil {

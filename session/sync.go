@@ -206,6 +206,9 @@ func (e *Engine) syncEach(ctx context.Context, id string, fn func(*event.Event) 
 	if err := st.holdIfLate(ctx); err != nil {
 		return nil, err
 	}
+	if err := st.holdIfUnrostered(ctx); err != nil {
+		return nil, err
+	}
 	runErr := st.run(ctx, srv)
 	// Re-judge above the late changes the pages stored (committed), also
 	// when the sync stopped early, and hand fn what was held for it.
@@ -308,6 +311,45 @@ func (s *syncState) noticeLate(ctx context.Context) error {
 	return s.holdIfLate(ctx)
 }
 
+// Holding events while no roster is held. Read before any roster, a
+// group's events are admitted whoever their author; the group's create,
+// stored by a later batch of the same sync, may then fail them
+// (rejudgeBeforeCreate). So while the group holds no roster, the events
+// the sync stores are held from fn, and handed over once a batch has
+// established a roster (with the verdicts the create gave them: see
+// handOver), at the end of the sync, or at maxHeldEvents (a create stored
+// later in that sync could then fail events fn saw verified; a sync's
+// staged pages are searched for the create before any is stored, see
+// findCreate, so none is left to find).
+
+// holdIfUnrostered starts holding events from fn when the group holds no
+// roster.
+func (s *syncState) holdIfUnrostered(ctx context.Context) error {
+	if s.fn == nil || !IsGroup(s.cid) {
+		return nil
+	}
+	r, err := loadRoster(ctx, s.e.store, s.cid)
+	if err != nil {
+		return err
+	}
+	s.holdUnrostered = r.Base == ""
+	return nil
+}
+
+// stillUnrostered reports whether the events queued stay held because the
+// group still holds no roster (and fewer than maxHeldEvents are held); when
+// not, it stops holding for want of a roster.
+func (s *syncState) stillUnrostered(ctx context.Context) (bool, error) {
+	if len(s.queue) < maxHeldEvents {
+		r, err := loadRoster(ctx, s.e.store, s.cid)
+		if err != nil || r.Base == "" {
+			return err == nil, err
+		}
+	}
+	s.holdUnrostered = false
+	return false, nil
+}
+
 // zeroKeys zeroes the conversation keys the sync's key caches copied,
 // once it is over.
 func (s *syncState) zeroKeys() {
@@ -332,7 +374,7 @@ func (s *syncState) settleLate(ctx context.Context) error {
 			}
 		}
 	}
-	s.holdLate = false
+	s.holdLate, s.holdUnrostered = false, false
 	return errors.Join(err, s.handOver())
 }
 
@@ -404,6 +446,9 @@ type syncState struct {
 	// rightsTaken: the batch in progress stored a change that takes rights
 	// away, which may have been recorded as late (see noticeLate).
 	holdLate, rightsTaken bool
+	// holdUnrostered: the group holds no roster, and the events stored
+	// meanwhile are held in queue (see holdIfUnrostered).
+	holdUnrostered bool
 	// pushed: the events come from a push (Deliver), not from the
 	// server's answer to a sync (see store).
 	pushed bool

@@ -146,6 +146,13 @@ func (s *syncState) flush(ctx context.Context) error {
 	if err := s.noticeLate(ctx); err != nil {
 		return err
 	}
+	s.res.Anomalies = append(s.res.Anomalies, s.pass.createFound...)
+	s.pass.createFound = nil
+	if s.holdUnrostered {
+		if held, err := s.stillUnrostered(ctx); err != nil || held {
+			return err
+		}
+	}
 	if s.holdLate {
 		if len(s.queue) < maxHeldEvents {
 			return nil
@@ -167,6 +174,10 @@ func (s *syncState) handOver() error {
 	}
 	var first error
 	for _, ev := range q {
+		if cause := s.pass.beforeCreate[ev.SequenceID]; cause != nil && ev.Verified {
+			reject(ev, cause) // failed by the group's create, stored later (see holdUnrostered)
+			s.res.Failed++
+		}
 		if err := s.fn(ev); err != nil && first == nil {
 			first = err
 		}

@@ -28,6 +28,7 @@ const (
 	belowCreateOneSync     belowCreateServe = iota // with the whole history in one sync
 	belowCreateStoredFirst                         // after a sync that stored the history and its create
 	belowCreateServedLate                          // alone, before a sync that serves the create
+	belowCreateLaterPage                           // alone on the oldest page of a sync whose newer page serves the create
 )
 
 // attackOutsiderBelowCreate: mallory, never a member but a real user with a
@@ -95,13 +96,20 @@ func memberMessageBelowCreate(w *world, serve belowCreateServe) (string, error) 
 		return "", err
 	}
 	m := oneRound(whole)
-	if serve == belowCreateServedLate {
+	if serve == belowCreateServedLate || serve == belowCreateLaterPage {
 		create := h.top()
 		first, err := pageOf(h, nil, func(seq string) bool { return seq != create })
 		if err != nil {
 			return "", err
 		}
 		m = lateRounds(first, whole)
+		if serve == belowCreateLaterPage {
+			last, err := pageOf(h, nil, func(seq string) bool { return seq == create })
+			if err != nil {
+				return "", err
+			}
+			m = twoPages(last, first)
+		}
 	}
 	hs := startHarness(w.t, h)
 	o := hs.run(w.t, m)
@@ -156,6 +164,16 @@ func belowCreateRounds(h *history, extra []*tevent.MessageEvent, serve belowCrea
 		return oneRound(whole), nil
 	case belowCreateStoredFirst:
 		first, err = pageOf(h, nil, func(string) bool { return true })
+	case belowCreateLaterPage:
+		below, err := pageOf(h, extra, func(string) bool { return false })
+		if err != nil {
+			return nil, err
+		}
+		history, err := pageOf(h, nil, func(string) bool { return true })
+		if err != nil {
+			return nil, err
+		}
+		return twoPages(history, below), nil
 	default:
 		first, err = pageOf(h, extra, func(string) bool { return false })
 	}
@@ -163,4 +181,11 @@ func belowCreateRounds(h *history, extra []*tevent.MessageEvent, serve belowCrea
 		return nil, err
 	}
 	return lateRounds(first, whole), nil
+}
+
+// twoPages serves newer and older (whose sequence ranges do not overlap)
+// to one sync as two pages, newest first: the sync stages them and stores
+// older first.
+func twoPages(newer, older mutPage) *mutation {
+	return &mutation{rounds: [][]mutPage{{newer, older}}, pushes: make([][]*tevent.MessageEvent, 2), kcs: map[string]string{}}
 }

@@ -242,9 +242,14 @@ var extNotFailedOpen = map[uint64]string{
 	// fail as read before any roster (xchat.ErrRosterUnknown), for good,
 	// where a fresh device served the transcript in order reads them after
 	// the create. Before h11an's rule a title change read before any
-	// roster was accepted from anyone (the hole it closed). Fails safe;
-	// the fix is re-judging what was read before the roster once one is
-	// established.
+	// roster was accepted from anyone (the hole it closed). Fails safe.
+	// Still open after content read before the create was judged again
+	// when the create is stored (session/latecreate.go): here the create
+	// is stored failed as unbound and its pair served only later, so no
+	// roster is ever established on this device; a create bound late
+	// alone would start a roster the changes that failed above it never
+	// moved, unlike a fresh device's. The fix is a re-reading of the
+	// stored group from no roster, group changes opened at their place.
 	0x10000015a: openBeforeRoster,
 	// Corpus d0fb1a7fc9049133 (2026-12-07, the same family): the create
 	// forked away at the tip in the first sync and replayed above in the
