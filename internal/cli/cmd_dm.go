@@ -41,7 +41,8 @@ is printed on stderr every time. Prints the DM event id.`,
 				if err != nil {
 					return fmt.Errorf("dm send: %w", err)
 				}
-				return a.result(map[string]any{"dm_event_id": d.DmEventID, "dm_conversation_id": d.DmConversationID, "encrypted": false}, d.DmEventID)
+				// The id is the server's: neutralised, it cannot drive the terminal.
+				return a.result(map[string]any{"dm_event_id": d.DmEventID, "dm_conversation_id": d.DmConversationID, "encrypted": false}, oneLine(d.DmEventID))
 			}
 		},
 		result: true,
