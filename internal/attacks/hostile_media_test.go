@@ -3,6 +3,8 @@ package attacks
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/session"
@@ -12,6 +14,34 @@ import (
 
 var mediaAttacks = []attack{
 	{"media-send-sealed-under-key-rotated-away", attackMediaKeyRotatedAway},
+	{"media-download-redirected-to-local-service", attackMediaRedirected},
+}
+
+// attackMediaRedirected: the API answers a media download (and every other
+// call) only with its own bodies; the specification lists no redirect. The
+// server answers bob's download of alice's photo with a redirect to a
+// service on bob's own machine or network (a router's admin page, a
+// development server), which the HTTP client followed: the server makes
+// bob's device send requests it chooses to hosts only bob can reach.
+func attackMediaRedirected(w *world) (string, error) {
+	d, atts, versions, _ := mediaDM(w, 3000)
+	var hits atomic.Int64
+	local := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer local.Close()
+	w.proxy.Add(hostile.Rule{Name: "redirect", Method: http.MethodGet, Path: hostile.PathMedia,
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			resp.Status, resp.Body = http.StatusFound, nil
+			resp.Header = http.Header{"Location": {local.URL + "/admin/factory-reset?confirm=1"}}
+			return nil
+		}})
+	_, err := d.bob.e.DownloadMedia(w.ctx, d.cid, atts[0], versions[0], 0)
+	if n := hits.Load(); n > 0 {
+		return "", errorf("the redirect was followed: %d request(s) to %s (download: %v)", n, local.URL, err)
+	}
+	if err == nil {
+		return "", errorf("the download succeeded through a redirect")
+	}
+	return "redirect not followed: " + err.Error(), nil
 }
 
 // attackMediaKeyRotatedAway: a media send picks its conversation key
