@@ -64,6 +64,8 @@
 //	ErrOutboxBusy           another replica is delivering this               nothing: that replica sends them
 //	                        conversation's pending sends
 //	ErrMediaTooLarge        media above the upload limit (512 MiB)           send something smaller
+//	ErrKeyReplaced          a media send's key was replaced while the file   send it again (nothing was sent)
+//	                        uploaded: not sealed under the old key
 //	The server's answers
 //	ErrServerResponse       an answer that is malformed or does not match    retry later; report if it persists
 //	                        the request (endless paging, a wrong echo)

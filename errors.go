@@ -86,6 +86,11 @@ var (
 	ErrOutboxBusy = errors.New("session: outbox items of the conversation are being sent by another replica")
 	// ErrMediaTooLarge reports media above the upload limit (512 MiB).
 	ErrMediaTooLarge = errors.New("session: media too large")
+	// ErrKeyReplaced reports a media send whose file was encrypted under a
+	// conversation key that was replaced while it uploaded (a participant
+	// re-keyed, the key was exposed, another key became current): its
+	// message is not sealed under the old key, and nothing was sent.
+	ErrKeyReplaced = errors.New("session: the conversation key was replaced while the media uploaded")
 
 	// ErrServerResponse reports a server response that is malformed or does
 	// not match the request (for example a returned event that is not the

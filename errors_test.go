@@ -110,7 +110,7 @@ func sentinels(t *testing.T) map[string]error {
 		"ErrNoConversationKey": xchat.ErrNoConversationKey, "ErrNotMember": xchat.ErrNotMember, "ErrRosterUnknown": xchat.ErrRosterUnknown,
 		"ErrRosterUnconfirmed": xchat.ErrRosterUnconfirmed, "ErrQueued": xchat.ErrQueued, "ErrRejected": xchat.ErrRejected,
 		"ErrAudienceGrew": xchat.ErrAudienceGrew,
-		"ErrOutboxBusy":   xchat.ErrOutboxBusy, "ErrMediaTooLarge": xchat.ErrMediaTooLarge, "ErrServerResponse": xchat.ErrServerResponse,
+		"ErrOutboxBusy":   xchat.ErrOutboxBusy, "ErrMediaTooLarge": xchat.ErrMediaTooLarge, "ErrKeyReplaced": xchat.ErrKeyReplaced, "ErrServerResponse": xchat.ErrServerResponse,
 		"ErrMediaTruncated": xchat.ErrMediaTruncated, "ErrDeliveryRejected": xchat.ErrDeliveryRejected, "ErrMalformed": xchat.ErrMalformed,
 		"ErrSignature": xchat.ErrSignature, "ErrUnknownKeyVersion": xchat.ErrUnknownKeyVersion, "ErrDecrypt": xchat.ErrDecrypt,
 		"ErrNotAuthorized": xchat.ErrNotAuthorized, "ErrRosterDivergence": xchat.ErrRosterDivergence, "ErrReplayed": xchat.ErrReplayed,

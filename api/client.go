@@ -65,7 +65,8 @@ type Option func(*Client) error
 
 // WithHTTPClient sets the HTTP client used for every request (default: a
 // client with a 60 s timeout). Its Transport is used as is; do not wrap it
-// in an oauth2.Transport, the Client authenticates requests itself.
+// in an oauth2.Transport, the Client authenticates requests itself. The
+// Client uses a copy that never follows a redirect (see New).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
@@ -213,7 +214,20 @@ func New(opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.httpClient = noRedirects(c.httpClient)
 	return c, nil
+}
+
+// noRedirects returns a copy of hc that answers a redirect as it is,
+// unfollowed: the API answers with its own bodies (the specification lists
+// no redirect), and a redirect followed would let the server send this
+// device's requests (a GET, or a POST with its body on 307 and 308) to any
+// host it names, hosts on the user's own network among them. The
+// redirect fails as the unexpected status it is.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // BaseURL returns the configured API origin.

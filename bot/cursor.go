@@ -66,6 +66,23 @@ func (c *cursor) remember(mid string) {
 	}
 }
 
+// mergeCursors returns the cursor of a conversation two replicas moved
+// on apart (stored, as written by another, and own, not written): the
+// further of the two, remembering the message ids either settled. Its
+// awaited messages are the further one's: that replica read everything
+// the other did (from the cursor stored before both), and one it no
+// longer awaits was opened and settled.
+func mergeCursors(stored, own cursor) cursor {
+	m := cursor{Seq: stored.Seq, Recent: slices.Clone(stored.Recent), Awaiting: slices.Clone(stored.Awaiting)}
+	if m.Seq == "" || (own.Seq != "" && less(m.Seq, own.Seq)) {
+		m.Seq, m.Awaiting = own.Seq, slices.Clone(own.Awaiting)
+	}
+	for _, mid := range own.Recent {
+		m.remember(mid)
+	}
+	return m
+}
+
 func loadCursor(ctx context.Context, st keystore.ValueStore, cid string) (cursor, error) {
 	var c cursor
 	b, err := st.Value(ctx, cursorPrefix+cid)

@@ -271,6 +271,13 @@ func (r *run) pass(c *conv) {
 		defer release() // after the cursor is written (defers run last first)
 		if !c.dirty {
 			c.loaded = false
+		} else if stored, err := loadCursor(ctx, r.b.e.Store(), c.id); err == nil {
+			// A cursor this replica could not write (its database was
+			// away) while another held the lease and moved the stored
+			// one on: written as it is, it would take the conversation
+			// back, and the events in between would reach the handlers
+			// twice. The two are merged.
+			c.cur = mergeCursors(stored, c.cur)
 		}
 	}
 	if !c.loaded {

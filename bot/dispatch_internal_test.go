@@ -64,3 +64,30 @@ func TestDuplicateMessageID(t *testing.T) {
 		t.Fatalf("after a restart the id was handled again: %v", calls)
 	}
 }
+
+// TestStaleCursorNeverOverwritesNewer: a replica whose cursor could not be
+// written (its database away) while another replica, holding the lease
+// meanwhile, moved the stored cursor further, takes up the stored cursor
+// when it holds the lease again: its own would take the conversation back
+// and hand the other's events to the handlers a second time.
+func TestStaleCursorNeverOverwritesNewer(t *testing.T) {
+	b, r := offlineBot(t)
+	ctx := context.Background()
+	const cid = "1000:2000"
+	newer := cursor{Seq: "20", Recent: []string{"m-11", "m-20"}}
+	if err := saveCursor(ctx, b.e.Store(), cid, newer); err != nil {
+		t.Fatal(err)
+	}
+	c := &conv{id: cid, loaded: true, dirty: true, cur: cursor{Seq: "10", Recent: []string{"m-10"}}}
+	r.pass(c)
+	cur, err := loadCursor(ctx, b.e.Store(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Seq != "20" || !cur.seen("m-11") || !cur.seen("m-20") || !cur.seen("m-10") {
+		t.Fatalf("stored cursor %+v after a pass with a stale one, want seq 20 remembering m-10, m-11 and m-20", cur)
+	}
+	if c.cur.Seq != "20" {
+		t.Fatalf("the pass went on from %s", c.cur.Seq)
+	}
+}

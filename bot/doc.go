@@ -95,6 +95,9 @@
 // moves the cursor, so the replicas take turns per conversation and the
 // guarantees above hold across them. A replica that dies loses its leases
 // when they expire; another takes its conversations over from the cursor.
+// A replica that lost its lease while it could not write its cursor (its
+// database away) and another moved the cursor on meanwhile takes the two
+// together when it holds the lease again, never its own further back.
 //
 // # Operations
 //

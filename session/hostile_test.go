@@ -517,6 +517,49 @@ func TestHostileWrongConversation(t *testing.T) {
 	}
 }
 
+// TestHostileWrongConversationHandedAsStored: an event whose envelope
+// names another conversation (or none) fails, and is handed to fn, and
+// listed in Entries, as an event of the conversation it was read in and
+// stored under, as History shows it: never under the claim, which would
+// make it pass for an event of the conversation claimed.
+func TestHostileWrongConversationHandedAsStored(t *testing.T) {
+	for _, claim := range []string{"other", ""} {
+		t.Run("claim="+claim, func(t *testing.T) {
+			ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
+			carol := n.user("carol")
+			other := testutil.Must(carol.e.SendText(ctx, bob.id, "from carol"))(t).ConversationID
+			if claim == "other" {
+				claim = other
+			}
+			mid := testutil.Must(alice.e.SendText(ctx, bob.id, "relabelled"))(t).MessageID
+			tamperMessage(t, ts, mid, func(me *tevent.MessageEvent) { me.ConversationID = &claim })
+			seen := false
+			if _, err := bob.e.Sync(ctx, cid, func(ev *event.Event) error {
+				if ev.ConversationID != cid {
+					t.Errorf("event %s handed over in conversation %q, read in %s", ev.SequenceID, ev.ConversationID, cid)
+				}
+				if ev.MessageID == mid {
+					seen = true
+					if ev.Verified || !errors.Is(ev.Err, inbound.ErrWrongConversation) {
+						t.Errorf("relabelled event: verified %v, err %v", ev.Verified, ev.Err)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !seen {
+				t.Fatal("relabelled event not handed over")
+			}
+			for _, en := range testutil.Must(bob.e.History(ctx, cid, "", 0))(t) {
+				if en.ConversationID != cid {
+					t.Errorf("History lists %s in %q", en.SequenceID, en.ConversationID)
+				}
+			}
+		})
+	}
+}
+
 func TestHostileOutsiderKeyChange(t *testing.T) {
 	ctx, n, alice, bob, ts, cid, _ := hostileSetup(t)
 	if _, err := bob.e.Sync(ctx, cid, nil); err != nil {

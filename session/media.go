@@ -38,7 +38,10 @@ const (
 // chunks, as the XDK's encrypt_stream), uploads the ciphertext in segments
 // through the chat media endpoints and sends a message carrying the
 // attachment (the Outgoing's Text is its caption), sealed under the same
-// key version. Memory use is bounded by the segment size.
+// key version. Should that key be replaced while the file uploads (a
+// participant re-keyed, the key was exposed), the message is not sealed
+// under it: the send fails with xchat.ErrKeyReplaced and nothing is sent
+// (send the file again). Memory use is bounded by the segment size.
 type Media struct {
 	// Data supplies exactly Size bytes of plaintext.
 	Data io.Reader

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xchat-go/xchat"
@@ -508,5 +509,68 @@ func TestMediaHostileServer(t *testing.T) {
 	rw.fn, rw.endless = nil, false
 	if d := downloadBoth(ctx, t, bob.e, cid, att, version, 0); d.err != nil || !bytes.Equal(d.got, plain) {
 		t.Fatalf("untampered: %d bytes, %v", len(d.got), d.err)
+	}
+}
+
+// uploadHook runs before on the first media upload it starts.
+type uploadHook struct {
+	Server
+	once   sync.Once
+	before func()
+}
+
+func (s *uploadHook) MediaUploadInitialize(ctx context.Context, req *api.ChatMediaUploadInitializeRequest) (*api.ChatMediaUploadInitializeResponse, error) {
+	s.once.Do(func() {
+		if s.before != nil {
+			s.before()
+		}
+	})
+	return s.Server.MediaUploadInitialize(ctx, req)
+}
+
+// TestMediaKeyReplacedDuringUpload: the file is encrypted under the key
+// current when the send starts; when that key is replaced while it uploads
+// (here the peer re-keys and her new keys are pinned), the message is not
+// sealed under the old key (xchat.ErrKeyReplaced) and nothing is sent or
+// queued; sent again, the file goes under the new key. Unchanged, a send
+// keeps its key.
+func TestMediaKeyReplacedDuringUpload(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice := n.user("alice")
+	var hook *uploadHook
+	bob := n.userWith("bob", func(s Server) Server { hook = &uploadHook{Server: s}; return hook })
+	first, err := alice.e.SendText(ctx, bob.id, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.e.Sync(ctx, first.ConversationID, nil); err != nil {
+		t.Fatal(err)
+	}
+	photo := func() *Media {
+		body := bytes.Repeat([]byte("p"), 3000)
+		return &Media{Data: bytes.NewReader(body), Size: int64(len(body)), Filename: "p.jpg"}
+	}
+	hook.before = func() {
+		n.newDevice(alice)
+		if _, err := bob.e.RefreshPeers(ctx, alice.id); err != nil {
+			t.Error(err)
+		}
+	}
+	old := testutil.Must(bob.e.Conversation(ctx, first.ConversationID))(t).KeyVersion
+	if s, err := bob.e.Send(ctx, alice.id, Outgoing{Text: "caption", Media: photo()}); !errors.Is(err, xchat.ErrKeyReplaced) {
+		t.Fatalf("send across the re-key: %+v, %v; want ErrKeyReplaced", s, err)
+	}
+	for _, en := range testutil.Must(bob.e.History(ctx, first.ConversationID, "", 0))(t) {
+		if en.SenderID == bob.id {
+			t.Errorf("stored after the refusal: %+v", en)
+		}
+	}
+	if pending := testutil.Must(bob.e.Outbox(ctx))(t); len(pending) != 0 {
+		t.Errorf("queued after the refusal: %+v", pending)
+	}
+	s, err := bob.e.Send(ctx, alice.id, Outgoing{Text: "caption", Media: photo()})
+	if err != nil || s.KeyVersion == old {
+		t.Fatalf("sent again: %+v, %v (old key %s)", s, err, old)
 	}
 }

@@ -377,22 +377,18 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 	defer unlock()
 	var key *crypto.ConversationKey
 	var version string
-	if pinned != "" {
-		if err := e.strictAudience(ctx, cid); err != nil {
-			return nil, err
-		}
-		k, err := e.store.ConversationKey(ctx, cid, pinned)
-		if err != nil {
-			return nil, fmt.Errorf("%w: version %s of %s", xchat.ErrNoConversationKey, pinned, cid)
-		}
-		ck := crypto.ConversationKey(k.Key)
-		k.Key.Zero()
-		key, version = &ck, pinned
-	} else {
-		var err error
-		if key, version, err = e.freshKey(ctx, cid); err != nil {
-			return nil, err
-		}
+	if key, version, err = e.freshKey(ctx, cid); err != nil {
+		return nil, err
+	}
+	if pinned != "" && version != pinned {
+		// The media was encrypted under pinned before it uploaded; the
+		// key has been replaced since (a participant re-keyed, the key
+		// was exposed, a newer one is current). Sealing its message under
+		// the old key would show it to whoever holds what that key was
+		// wrapped to.
+		key.Zero()
+		return nil, fmt.Errorf("%w: conversation %s: the file was encrypted under key version %s, now %s",
+			xchat.ErrKeyReplaced, cid, pinned, version)
 	}
 	defer key.Zero()
 	if err := e.noteAudience(ctx, cid, c); err != nil {

@@ -105,7 +105,10 @@ type SyncResult struct {
 // fn's first error is returned.
 //
 // Hostile input is contained: an event with a malformed id fails alone
-// (xchat.ErrMalformed); signed events by non-members of the
+// (xchat.ErrMalformed); an event whose envelope names another
+// conversation, or none, fails (inbound.ErrWrongConversation) and is handed
+// to fn, and listed in Entries, with the ConversationID of this
+// conversation, where it is stored (as History shows it); signed events by non-members of the
 // conversation fail with xchat.ErrNotMember; unauthorised group changes, and
 // edits and deletes of another author's message, with xchat.ErrNotAuthorized;
 // group changes that do not fit the roster held with xchat.ErrRosterDivergence;

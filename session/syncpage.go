@@ -165,7 +165,9 @@ func (s *syncState) flush(ctx context.Context) error {
 // handOver passes the queued events to fn. They are stored already, so an
 // error from fn cannot take the rest of them back: every queued event is
 // still handed to fn (a later sync would not hand it, being stored), and
-// fn's first error then stops the sync.
+// fn's first error then stops the sync. Each is handed over as what the
+// store holds: an event of the conversation synced, whatever conversation
+// its envelope claims (see ownConversation).
 func (s *syncState) handOver() error {
 	q := s.queue
 	s.queue = nil
@@ -178,11 +180,28 @@ func (s *syncState) handOver() error {
 			reject(ev, cause) // failed by the group's create, stored later (see holdUnrostered)
 			s.res.Failed++
 		}
-		if err := s.fn(ev); err != nil && first == nil {
+		if err := s.fn(ownConversation(ev, s.cid)); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// ownConversation returns ev as an event of conversation cid, the one it
+// was read in and is stored under (History shows it there). The
+// conversation id an envelope names is unsigned: one that names another
+// conversation, or none, failed the event (inbound.ErrWrongConversation,
+// whose error names the claim), and handed over under the claim it would
+// pass for an event of that conversation with whoever tells events apart
+// by their ConversationID (a realtime.Follower limited to one
+// conversation, the CLI's watch).
+func ownConversation(ev *event.Event, cid string) *event.Event {
+	if ev.ConversationID == cid {
+		return ev
+	}
+	c := *ev
+	c.ConversationID = cid
+	return &c
 }
 
 // decryptAll decrypts a page with the store's keys; peers whose signing

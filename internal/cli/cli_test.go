@@ -323,10 +323,21 @@ func TestHumanEntryCannotForgeVerdicts(t *testing.T) {
 	reaction := &event.Entry{SequenceID: "9", SenderID: "1003", Type: event.TypeReactionAdd, Verified: true, Emoji: "\u202e" + markOK, TargetSequenceID: "7"}
 	edit := &event.Entry{SequenceID: "10", SenderID: "1003", Type: event.TypeEdit, Verified: true, Text: forged, TargetSequenceID: "7"}
 	failed := &event.Entry{SequenceID: "11", SenderID: "1003", Type: event.TypeMessage, Error: "server says " + markOK + " fine\u202e"}
+	// The ids a member signs inside the contents (targets, the message
+	// replied to) and the ones of key and group changes are strings no
+	// one checked to be ids: shown like text.
+	targeted := &event.Entry{SequenceID: "12", SenderID: "1003", Type: event.TypeReactionAdd, Verified: true, Emoji: "x", TargetSequenceID: forged}
+	untargeted := &event.Entry{SequenceID: "13", SenderID: "1003", Type: event.TypeReactionRemove, Verified: true, Emoji: "x", TargetSequenceID: forged}
+	retargeted := &event.Entry{SequenceID: "14", SenderID: "1003", Type: event.TypeEdit, Verified: true, Text: "t", TargetSequenceID: forged}
+	reply := &event.Entry{SequenceID: "15", SenderID: "1003", Type: event.TypeMessage, Verified: true, Text: "t", ReplyTo: &event.Reply{SequenceID: forged}}
+	keyChange := &event.Entry{SequenceID: "16", SenderID: "1003", Type: event.TypeKeyChange, Verified: true, KeyVersion: forged}
+	group := &event.Entry{SequenceID: "17", SenderID: "1003", Type: event.TypeGroupChange, Verified: true,
+		Group: &event.GroupChange{Kind: event.GroupMembersAdded, MemberIDs: []string{"1004", forged}}}
+	deleted := &event.Entry{SequenceID: "18", SenderID: "1003", Type: event.TypeDelete, Verified: true, Deleted: []string{forged}}
 	for _, c := range []struct {
 		e     *event.Entry
 		marks int
-	}{{e, 1}, {reaction, 1}, {edit, 1}, {failed, 0}} {
+	}{{e, 1}, {reaction, 1}, {edit, 1}, {failed, 0}, {targeted, 1}, {untargeted, 1}, {retargeted, 1}, {reply, 1}, {keyChange, 1}, {group, 1}, {deleted, 1}} {
 		got := humanEntry(c.e, "1002", map[string]string{"1003": "mallory"})
 		if n := strings.Count(got, markOK); n != c.marks {
 			t.Errorf("#%s: %d %s marks, want %d: %q", c.e.SequenceID, n, markOK, c.marks, got)

@@ -41,7 +41,8 @@ is printed on stderr every time. Prints the DM event id.`,
 				if err != nil {
 					return fmt.Errorf("dm send: %w", err)
 				}
-				return a.result(map[string]any{"dm_event_id": d.DmEventID, "dm_conversation_id": d.DmConversationID, "encrypted": false}, d.DmEventID)
+				// The id is the server's: neutralised, it cannot drive the terminal.
+				return a.result(map[string]any{"dm_event_id": d.DmEventID, "dm_conversation_id": d.DmConversationID, "encrypted": false}, shown(d.DmEventID))
 			}
 		},
 		result: true,
@@ -87,7 +88,7 @@ about them is verified.`,
 							return err
 						}
 					} else {
-						fmt.Fprintln(a.env.Stdout, oneLine(fmt.Sprintf("%s %s %s [NOT ENCRYPTED] %s", ev.ID, ev.CreatedAt, ev.SenderID, shown(ev.Text))))
+						fmt.Fprintln(a.env.Stdout, shown(fmt.Sprintf("%s %s %s [NOT ENCRYPTED] %s", ev.ID, ev.CreatedAt, ev.SenderID, ev.Text)))
 					}
 					n++
 					if n >= *limit {

@@ -289,7 +289,7 @@ func (a *app) registerWebhook(ctx context.Context, o webhookOpts, self string) e
 	if err := a.ensureSubscriptions(ctx, app, self, id); err != nil {
 		return err
 	}
-	a.infof("webhook %s registered at %s", id, o.register)
+	a.infof("webhook %s registered at %s", oneLine(id), o.register) // the id is the server's
 	return nil
 }
 

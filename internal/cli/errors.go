@@ -53,6 +53,8 @@ func cause(err error, base string) string {
 		return msg + " (run 'xchat keys register')"
 	case errors.Is(err, xchat.ErrUnverifiedPeer), errors.Is(err, xchat.ErrKeyChanged):
 		return msg + " (compare safety numbers with 'xchat keys verify USER_ID')"
+	case errors.Is(err, xchat.ErrKeyReplaced):
+		return msg + " (nothing was sent: send the file again)"
 	case errors.Is(err, xchat.ErrNoPeerKeys):
 		return msg + " (they have not published keys yet: they need to run 'xchat init' and 'xchat keys register' first)"
 	}

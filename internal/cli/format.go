@@ -176,7 +176,7 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 	switch e.Type {
 	case event.TypeMessage:
 		if r := e.ReplyTo; r != nil {
-			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", r.SequenceID, truncate(shown(r.Text), 40), r.Validation)
+			fmt.Fprintf(&b, "↳ reply to #%s %q [preview %s]: ", shown(r.SequenceID), truncate(shown(r.Text), 40), r.Validation)
 		}
 		b.WriteString(shown(e.Text))
 		for _, a := range e.Attachments {
@@ -191,13 +191,13 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 			}
 		}
 	case event.TypeReactionAdd:
-		fmt.Fprintf(&b, "reacted %s to #%s", shown(e.Emoji), e.TargetSequenceID)
+		fmt.Fprintf(&b, "reacted %s to #%s", shown(e.Emoji), shown(e.TargetSequenceID))
 	case event.TypeReactionRemove:
-		fmt.Fprintf(&b, "removed reaction %s from #%s", shown(e.Emoji), e.TargetSequenceID)
+		fmt.Fprintf(&b, "removed reaction %s from #%s", shown(e.Emoji), shown(e.TargetSequenceID))
 	case event.TypeEdit:
-		fmt.Fprintf(&b, "edited #%s: %s", e.TargetSequenceID, shown(e.Text))
+		fmt.Fprintf(&b, "edited #%s: %s", shown(e.TargetSequenceID), shown(e.Text))
 	case event.TypeKeyChange:
-		fmt.Fprintf(&b, "conversation key changed (version %s)", e.KeyVersion)
+		fmt.Fprintf(&b, "conversation key changed (version %s)", shown(e.KeyVersion))
 		if e.DecryptOnly != "" {
 			fmt.Fprintf(&b, " [decrypt only: %s]", strings.ReplaceAll(e.DecryptOnly, "_", " "))
 		}
@@ -205,7 +205,7 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 		if g := e.Group; g != nil {
 			fmt.Fprintf(&b, "group %s", strings.ReplaceAll(g.Kind.String(), "_", " "))
 			if len(g.MemberIDs) > 0 {
-				fmt.Fprintf(&b, ": members %s", strings.Join(g.MemberIDs, ","))
+				fmt.Fprintf(&b, ": members %s", shown(strings.Join(g.MemberIDs, ",")))
 			}
 		} else {
 			b.WriteString("group change")
@@ -215,7 +215,7 @@ func humanEntryRaw(e *event.Entry, self string, names map[string]string) string 
 		if e.DeleteForAll {
 			scope = "for everyone"
 		}
-		fmt.Fprintf(&b, "deleted #%s %s", strings.Join(e.Deleted, ", #"), scope)
+		fmt.Fprintf(&b, "deleted #%s %s", shown(strings.Join(e.Deleted, ", #")), scope)
 	default:
 		b.WriteString(shown(e.Type))
 		if e.Failure != "" {

@@ -245,7 +245,9 @@ func (f *Follower) report(err error) {
 // emitter returns the fn given to Deliver and Sync.
 func (f *Follower) emitter(via Via) func(*event.Event) error {
 	return func(ev *event.Event) error {
-		if f.Conversation != "" && ev.ConversationID != "" && ev.ConversationID != f.Conversation {
+		// The engine hands every event over under the conversation it is
+		// stored in; one naming none is not the followed conversation's.
+		if f.Conversation != "" && ev.ConversationID != f.Conversation {
 			return nil
 		}
 		f.count(func(s *Stats) {
