@@ -100,6 +100,11 @@ func (a AutoTx) Events(ctx context.Context, conversationID, afterSeq string, lim
 	return viewOne(a, ctx, func(tx Tx) ([]StoredEvent, error) { return tx.Events(ctx, conversationID, afterSeq, limit) })
 }
 
+// EventAt implements EventFinder in its own transaction.
+func (a AutoTx) EventAt(ctx context.Context, conversationID, seq string) (*StoredEvent, error) {
+	return viewOne(a, ctx, func(tx Tx) (*StoredEvent, error) { return EventAt(ctx, tx, conversationID, seq) })
+}
+
 // EventByMessageID implements the Tx method of the same name in its own transaction.
 func (a AutoTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {
 	return viewOne(a, ctx, func(tx Tx) (*StoredEvent, error) { return tx.EventByMessageID(ctx, conversationID, messageID) })

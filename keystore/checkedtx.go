@@ -51,6 +51,9 @@ type txStorage interface {
 	// caller's: their byte slices are only read, or copied to be kept).
 	putEvents(conversationID string, events []StoredEvent) error
 	events(ctx context.Context, conversationID, afterSeq string, limit int) ([]StoredEvent, error)
+	// event returns the event stored under seq (a damaged record as one of
+	// DamagedType, as events gives it), nil when there is none.
+	event(conversationID, seq string) (*StoredEvent, error)
 	eventByMessageID(conversationID, messageID string) (*StoredEvent, error)
 
 	outbox() ([]OutboxItem, error)
@@ -264,6 +267,15 @@ func (t *checkedTx) Events(ctx context.Context, conversationID, afterSeq string,
 		return nil, err
 	}
 	return t.st.events(ctx, conversationID, afterSeq, limit)
+}
+
+// EventAt implements EventFinder.
+func (t *checkedTx) EventAt(ctx context.Context, conversationID, seq string) (*StoredEvent, error) {
+	if err := t.guard(ctx, false, checkID("conversation id", conversationID), checkVersion("sequence id", seq)); err != nil {
+		return nil, err
+	}
+	e, err := t.st.event(conversationID, seq)
+	return orNotFound(e, err, func() error { return &notFound{"event", seq} })
 }
 
 func (t *checkedTx) EventByMessageID(ctx context.Context, conversationID, messageID string) (*StoredEvent, error) {

@@ -363,6 +363,59 @@ type Tx interface {
 	ValueStore
 }
 
+// EventFinder is implemented by the transactions (and the AutoTx) of this
+// package's stores. EventAt returns the event stored under sequence id
+// seq, or an error wrapping ErrNotFound when none is (a record that
+// cannot be opened is returned as one of DamagedType, as Events returns
+// it). Use the package function EventAt, which falls back to Events for
+// a Tx without the method.
+type EventFinder interface {
+	EventAt(ctx context.Context, conversationID, seq string) (*StoredEvent, error)
+}
+
+// EventAt returns the event tx stores under sequence id seq, or an error
+// wrapping ErrNotFound: with tx's EventAt when it is an EventFinder, else
+// as the first of tx's Events after seq's predecessor (so a Tx that is
+// not one reads the next event above seq to find out there is none).
+func EventAt(ctx context.Context, tx Tx, conversationID, seq string) (*StoredEvent, error) {
+	if f, ok := tx.(EventFinder); ok {
+		return f.EventAt(ctx, conversationID, seq)
+	}
+	if !ValidVersion(seq) {
+		return nil, fmt.Errorf("%w: sequence id %q is not a canonical decimal", ErrInvalid, seq)
+	}
+	evs, err := tx.Events(ctx, conversationID, predecessor(seq), 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 || evs[0].SequenceID != seq {
+		for i := range evs {
+			evs[i].Body.Zero()
+		}
+		return nil, &notFound{"event", seq}
+	}
+	return &evs[0], nil
+}
+
+// predecessor returns the canonical decimal one below canonical v, "" for
+// "0" (Events then reads from the start).
+func predecessor(v string) string {
+	if v == "0" {
+		return ""
+	}
+	b := []byte(v)
+	i := len(b) - 1
+	for b[i] == '0' {
+		b[i] = '9'
+		i--
+	}
+	b[i]--
+	if b[0] == '0' && len(b) > 1 {
+		b = b[1:]
+	}
+	return string(b)
+}
+
 // Store is one account's durable state.
 type Store interface {
 	Tx

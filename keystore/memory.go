@@ -380,6 +380,19 @@ func (t *memTx) events(_ context.Context, conversationID, afterSeq string, limit
 	return out, nil
 }
 
+func (t *memTx) event(conversationID, seq string) (*StoredEvent, error) {
+	es := t.s.events[conversationID]
+	if es == nil {
+		return nil, nil
+	}
+	e, ok := es.bySeq[seq]
+	if !ok {
+		return nil, nil
+	}
+	e = cloneEvent(e)
+	return &e, nil
+}
+
 // eventByMessageID returns, when a message id appears more than once, the
 // verified event with the highest sequence id, or the unverified one with
 // the highest sequence id when none verified, as the sealed store does.

@@ -118,3 +118,14 @@ func TestAppendRecordAAD(t *testing.T) {
 		t.Fatalf("appendVersionKey = %q", got)
 	}
 }
+
+// BenchmarkCheckValueName is the check of a value name every Value and
+// SetValue makes (a sync looks a few up for every event it stores).
+func BenchmarkCheckValueName(b *testing.B) {
+	name := "session/pending-preview/1234567890123456789:9876543210987654321/2c2a1d32-988b-4b0e-9e63-c3baab3003fd"
+	for b.Loop() {
+		if err := checkValueName(name); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -416,6 +416,28 @@ func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, 
 	return out, nil
 }
 
+// event reads the record under seq alone, where events(seq-1, 1) would
+// scan for the first record above seq-1 (and open it when it is above
+// seq): a sync storing oldest first asks, for every event it stores,
+// whether its sequence id is stored.
+func (t *sealedTx) event(conversationID, seq string) (*StoredEvent, error) {
+	p := t.eventsPath(conversationID)
+	t.after = appendVersionKey(t.after[:0], seq)
+	sealed, err := t.r.Get(p, t.after)
+	if err != nil || sealed == nil {
+		return nil, err
+	}
+	var r eventRecord
+	if err := t.open(p, t.after, sealed, &r); err != nil {
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
+			return nil, err
+		}
+		return &StoredEvent{SequenceID: seq, Type: DamagedType, Error: err.Error()}, nil // as events gives it
+	}
+	e := eventFromRecord(seq, &r)
+	return &e, nil
+}
+
 // eventByMessageID walks the message id's index entries (see msgindex.go)
 // from the highest sequence id down; an entry is stale when its event was
 // since replaced. Only the sealed event record decides the answer: the

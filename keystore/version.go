@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/xchat-go/xchat/internal/decimal"
 )
@@ -61,10 +62,8 @@ func checkID(what, id string) error {
 	if id == "" || len(id) > 256 {
 		return fmt.Errorf("%w: %s must be 1..256 bytes", ErrInvalid, what)
 	}
-	for i := 0; i < len(id); i++ {
-		if id[i] == 0 {
-			return fmt.Errorf("%w: %s contains NUL", ErrInvalid, what)
-		}
+	if strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("%w: %s contains NUL", ErrInvalid, what)
 	}
 	return nil
 }

@@ -102,3 +102,12 @@ func FuzzCompareVersions(f *testing.F) {
 		}
 	})
 }
+
+func TestPredecessor(t *testing.T) {
+	for v, want := range map[string]string{"0": "", "1": "0", "9": "8", "10": "9", "100": "99", "1700000000000": "1699999999999",
+		"18446744073709551616": "18446744073709551615", "100000000000000000000": "99999999999999999999", "120": "119"} {
+		if got := predecessor(v); got != want {
+			t.Errorf("predecessor(%s) = %q, want %q", v, got, want)
+		}
+	}
+}

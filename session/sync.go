@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
@@ -904,21 +903,14 @@ func (e *Engine) gateEvent(ctx context.Context, tx keystore.Tx, cid string, ev *
 
 // eventAt returns the stored event with sequence id seq, or nil.
 func eventAt(ctx context.Context, tx keystore.Tx, cid, seq string) (*keystore.StoredEvent, error) {
-	after := ""
-	if n, err := strconv.ParseUint(seq, 10, 64); err == nil && n > 0 {
-		after = strconv.FormatUint(n-1, 10)
+	if !decimal.Valid(seq) {
+		return nil, nil // never a stored sequence id
 	}
-	evs, err := tx.Events(ctx, cid, after, 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(evs) == 0 || evs[0].SequenceID != seq {
-		for i := range evs {
-			evs[i].Body.Zero()
-		}
+	ev, err := keystore.EventAt(ctx, tx, cid, seq)
+	if errors.Is(err, keystore.ErrNotFound) {
 		return nil, nil
 	}
-	return &evs[0], nil
+	return ev, err
 }
 
 // applyDelete erases the content of messages removed by a verified

@@ -54,3 +54,15 @@ func BenchmarkDecodeMessageEvent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateMessageEvent is the structural check Encode and Decode
+// run on every message event (validate), alone.
+func BenchmarkValidateMessageEvent(b *testing.B) {
+	ev := benchEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validate(ev, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

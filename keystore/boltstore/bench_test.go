@@ -109,3 +109,41 @@ func BenchmarkSyncBatch256(b *testing.B) {
 		i++
 	}
 }
+
+// eventsOnly hides a Tx's EventAt: keystore.EventAt falls back to Events.
+type eventsOnly struct{ keystore.Tx }
+
+// BenchmarkEventAt looks a sequence id up inside a transaction, as a sync
+// does for every event it stores, in a history of 1,000 events: one that
+// is stored (hit), one that is not with events stored above it (miss
+// below), one above the newest (miss above); with the store's EventAt and
+// with the fallback over Events (scan from the predecessor, opening the
+// first record above it).
+func BenchmarkEventAt(b *testing.B) {
+	db := openTestDB(b, filepath.Join(b.TempDir(), "bench.db"), keystore.WithKey(testKey))
+	defer db.Close()
+	evs := benchEvents(0, 1000)
+	for i := range evs {
+		evs[i].SequenceID = strconv.Itoa(1700000000000 + 2*i) // every other id free
+	}
+	mustNil(b, db.PutEvents(bg(), "c", evs))
+	for _, c := range []struct{ name, seq string }{{"hit", "1700000000400"}, {"miss below", "1700000000401"}, {"miss above", "1700000002001"}} {
+		for _, fallback := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/fallback=%v", c.name, fallback), func(b *testing.B) {
+				b.ReportAllocs()
+				mustNil(b, db.View(bg(), func(tx keystore.Tx) error {
+					if fallback {
+						tx = eventsOnly{tx}
+					}
+					for b.Loop() {
+						e, err := keystore.EventAt(bg(), tx, "c", c.seq)
+						if (e != nil) != (c.name == "hit") || (err != nil) == (c.name == "hit") {
+							b.Fatal(e, err)
+						}
+					}
+					return nil
+				}))
+			})
+		}
+	}
+}

@@ -31,6 +31,7 @@ var contractCases = []struct {
 	{"events", testEvents},
 	{"event batch is atomic", testEventsAtomic},
 	{"message id index", testEventByMessageID},
+	{"event at a sequence id", testEventAt},
 	{"outbox", testOutbox},
 	{"token", testToken},
 	{"values", testValues},
@@ -328,6 +329,49 @@ func testEventsAtomic(t *testing.T, s keystore.Store) {
 		t.Fatalf("failed batch left %d events", len(evs))
 	}
 }
+
+// testEventAt checks keystore.EventAt, in a transaction and outside one,
+// through the store's own EventAt and through the fallback over Events
+// (a Tx that does not have the method): the event stored under the
+// sequence id, and ErrNotFound when none is, also below and between
+// stored events and beyond 2^64.
+func testEventAt(t *testing.T, s keystore.Store) {
+	ctx := bg()
+	mustNil(t, s.PutEvents(ctx, "c", []keystore.StoredEvent{ev("10", "m10"), ev("12", "m12"), ev("100000000000000000000", "big")}))
+	check := func(name string, tx keystore.Tx) {
+		t.Helper()
+		for _, seq := range []string{"10", "12", "100000000000000000000"} {
+			e, err := keystore.EventAt(ctx, tx, "c", seq)
+			if err != nil || e == nil || e.SequenceID != seq || string(e.Raw) != "raw "+seq || string(e.Body) != "body "+seq {
+				t.Fatalf("%s: EventAt(%s) = %+v, %v", name, seq, e, err)
+			}
+		}
+		for _, seq := range []string{"1", "9", "11", "13", "99999999999999999999", "100000000000000000001"} {
+			if e, err := keystore.EventAt(ctx, tx, "c", seq); !errors.Is(err, keystore.ErrNotFound) {
+				t.Fatalf("%s: EventAt(%s) of no event = %+v, %v; want ErrNotFound", name, seq, e, err)
+			}
+		}
+		if e, err := keystore.EventAt(ctx, tx, "other", "10"); !errors.Is(err, keystore.ErrNotFound) {
+			t.Fatalf("%s: EventAt in another conversation = %+v, %v; want ErrNotFound", name, e, err)
+		}
+	}
+	if _, ok := keystore.Tx(s).(keystore.EventFinder); !ok {
+		t.Fatalf("%T is not a keystore.EventFinder", s)
+	}
+	check("store", s)
+	mustNil(t, s.View(ctx, func(tx keystore.Tx) error {
+		if _, ok := tx.(keystore.EventFinder); !ok {
+			t.Fatalf("%T is not a keystore.EventFinder", tx)
+		}
+		check("view", tx)
+		check("fallback", eventsOnly{tx})
+		return nil
+	}))
+}
+
+// eventsOnly is a Tx without EventAt (keystore.EventAt falls back to
+// Events).
+type eventsOnly struct{ keystore.Tx }
 
 func testEventByMessageID(t *testing.T, s keystore.Store) {
 	ctx := bg()
