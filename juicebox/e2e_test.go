@@ -599,3 +599,39 @@ func TestRegisterNeedsEveryRealmWhateverTheThreshold(t *testing.T) {
 		t.Fatal("the refused registration recovers")
 	}
 }
+
+// TestUnregisteredMinorityWithOutage: with realm-east down, one realm
+// saying "not registered", or naming another registration than the
+// others, is no verdict: the backup is intact on the realms that agree,
+// and realm-east could complete the threshold. Reported as not
+// registered, the user would give the keys up and start afresh. A
+// secret never registered is still reported so with a realm down.
+func TestUnregisteredMinorityWithOutage(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("83")
+	east, soft := w.set.Realm("realm-east"), w.set.Realm("realm-b")
+	east.SetFaults(realm.Faults{Down: true})
+	if _, err := c.Recover(ctx, []byte("2580"), nil); !errors.Is(err, juicebox.ErrNotRegistered) {
+		t.Fatalf("never registered, one realm down: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	register(t, c, "2580", 20)
+	east.SetFaults(realm.Faults{Down: true})
+	soft.SetFaults(realm.Faults{StaleVersion: true}) // no registration before this one: NotRegistered
+	if _, err := c.Recover(ctx, []byte("2580"), nil); errors.Is(err, juicebox.ErrNotRegistered) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm not registered, one down: %v, want ErrTransient", err)
+	}
+	east.SetFaults(realm.Faults{})
+	soft.SetFaults(realm.Faults{})
+	register(t, c, "2580", 20)
+	east.SetFaults(realm.Faults{Down: true})
+	soft.SetFaults(realm.Faults{StaleVersion: true}) // the previous registration's version
+	if _, err := c.Recover(ctx, []byte("2580"), nil); errors.Is(err, juicebox.ErrNotRegistered) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm on another version, one down: %v, want ErrTransient", err)
+	}
+	east.SetFaults(realm.Faults{})
+	soft.SetFaults(realm.Faults{})
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover with the realms back: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/xchat-go/xchat/juicebox/oprf"
 	"github.com/xchat-go/xchat/juicebox/proto"
@@ -56,36 +57,59 @@ func (c *Client) recoverWith(ctx context.Context, cfg *Configuration, pin, info 
 
 // recover1 asks every realm for its registration version and returns the
 // version at least RecoverThreshold realms agree on, with those realms.
-// (With a majority threshold at most one version can qualify.)
+// (With a majority threshold at most one version can qualify.) When none
+// does, the secret is reported not registered only if the realms that
+// failed to answer could not have made up the difference; otherwise their
+// failure (an outage) is the error, not a verdict on the backup.
 func (c *Client) recover1(ctx context.Context, cfg *Configuration) (proto.Version, []*Realm, error) {
+	var mu sync.Mutex
+	var failed []error
 	results, err := joinThreshold(ctx, realmPtrs(cfg), cfg.RecoverThreshold, func(ctx context.Context, r *Realm) (proto.Version, error) {
-		resp, err := c.request(ctx, r, &proto.SecretsRequest{Kind: proto.Recover1})
-		if err != nil {
-			return proto.Version{}, err
+		v, err := c.recover1On(ctx, r)
+		if err != nil && !verdict(err) {
+			mu.Lock()
+			failed = append(failed, err)
+			mu.Unlock()
 		}
-		switch resp.Status {
-		case proto.StatusOK:
-			return resp.Version, nil
-		case proto.StatusNotRegistered:
-			return proto.Version{}, realmErr(r.ID, ErrNotRegistered, "not registered")
-		case proto.StatusNoGuesses:
-			return proto.Version{}, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
-		}
-		return proto.Version{}, realmErr(r.ID, ErrAssertion, "Recover1 answered %v", resp.Status)
+		return v, err
 	})
 	if err != nil {
 		return proto.Version{}, nil, err
 	}
 	byVersion := map[proto.Version][]*Realm{}
+	most := 0
 	for _, res := range results {
 		byVersion[res.val] = append(byVersion[res.val], res.realm)
+		most = max(most, len(byVersion[res.val]))
 	}
 	for v, rs := range byVersion {
 		if len(rs) >= cfg.RecoverThreshold {
 			return v, rs, nil
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most+len(failed) >= cfg.RecoverThreshold {
+		return proto.Version{}, nil, minError(failed)
+	}
 	return proto.Version{}, nil, fmt.Errorf("%w: no %d realms agree on a registration", ErrNotRegistered, cfg.RecoverThreshold)
+}
+
+// recover1On asks one realm for its registration version.
+func (c *Client) recover1On(ctx context.Context, r *Realm) (proto.Version, error) {
+	resp, err := c.request(ctx, r, &proto.SecretsRequest{Kind: proto.Recover1})
+	if err != nil {
+		return proto.Version{}, err
+	}
+	switch resp.Status {
+	case proto.StatusOK:
+		return resp.Version, nil
+	case proto.StatusNotRegistered:
+		return proto.Version{}, realmErr(r.ID, ErrNotRegistered, "not registered")
+	case proto.StatusNoGuesses:
+		return proto.Version{}, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
+	}
+	return proto.Version{}, realmErr(r.ID, ErrAssertion, "Recover1 answered %v", resp.Status)
 }
 
 // evaluation is one realm's verified phase-2 answer.

@@ -1,0 +1,65 @@
+package attacks
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/xchat-go/xchat/emulator/realm"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/juicebox"
+	"github.com/xchat-go/xchat/juicebox/proto"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/backup"
+)
+
+// Attacks on what a restore concludes from realms that say no backup is
+// registered.
+
+var backupUnregisteredAttacks = []attack{
+	{"backup-realm-claims-unregistered-during-outage", attackBackupRealmClaimsUnregistered},
+}
+
+// attackBackupRealmClaimsUnregistered: bob restores his backup on a new
+// device while the hardware realm realm-east is unreachable; the software
+// realm's Recover1 answer is rewritten to NotRegistered. The backup is
+// intact on the two hardware realms (all a recovery needs), but reported
+// as "no backup is registered", bob is told to set up a new account: new
+// keys, and his old keys and history are given up for good.
+func attackBackupRealmClaimsUnregistered(w *world) (string, error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return "", err
+	}
+	east := w.emu.Juicebox().Realm("realm-east")
+	east.SetFaults(realm.Faults{Down: true})
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: "recover1-unregistered", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil || r.Kind != proto.Recover1 {
+				return nil
+			}
+			lied.Add(1)
+			lie := &proto.SecretsResponse{Kind: proto.Recover1, Status: proto.StatusNotRegistered}
+			resp.Body, err = lie.Marshal()
+			return err
+		}})
+	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
+	if lied.Load() == 0 {
+		return "", errorf("bob's restore never reached the software realm's Recover1")
+	}
+	switch {
+	case errors.Is(err, juicebox.ErrNotRegistered):
+		return "", errorf("one realm and an outage made an intact backup read as never set up: %v", err)
+	case !errors.Is(err, juicebox.ErrTransient):
+		return "", errorf("restore during the outage: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	w.proxy.Reset()
+	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+		return "", errorf("the backup does not restore after the outage: %v", err)
+	}
+	return "reported as an outage: " + err.Error(), nil
+}
