@@ -39,7 +39,7 @@
 // Errors wrap ErrNotRegistered, ErrNoGuesses, ErrInvalidAuth,
 // ErrUpgradeRequired, ErrRateLimited, ErrAssertion or ErrTransient, or are
 // an *InvalidPinError carrying the guesses remaining. When realms disagree,
-// the most specific error wins, as in the SDK, with two exceptions against
+// the most specific error wins, as in the SDK, with exceptions against
 // lying realms: "locked" (ErrNoGuesses) and "not registered"
 // (ErrNotRegistered) are reported only when the realms saying so are
 // enough to rule recovery out, and a realm that rejects the
