@@ -197,7 +197,10 @@ func (c *Client) recover2On(ctx context.Context, cfg *Configuration, r *Realm, v
 	switch resp.Status {
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
-		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
+		// Its Recover1 named the version: denying the registration now
+		// is no verdict on the backup (the realms that agreed on it may
+		// be just the threshold, and the denial would decide).
+		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered NotRegistered for the version its Recover1 named")
 	case proto.StatusNoGuesses:
 		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
 	default:
@@ -284,7 +287,7 @@ func (c *Client) recover3On(ctx context.Context, cfg *Configuration, r *Realm, v
 	switch resp.Status {
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
-		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
+		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered NotRegistered for the version its Recover1 named")
 	case proto.StatusNoGuesses, proto.StatusBadUnlockKeyTag:
 		// Phase 2 proved the PIN: the realms' combined OPRF answer matched
 		// the unlock key commitment they stored. A realm that now calls the
