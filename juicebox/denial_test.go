@@ -13,9 +13,12 @@ import (
 	"github.com/xchat-go/xchat/juicebox/proto"
 )
 
-// denyStep answers NotRegistered in place of the software realm's answer
-// to a request of kind.
-type denyStep struct{ kind proto.Kind }
+// denyStep answers status (NotRegistered or NoGuesses) in place of the
+// software realm's answer to a request of kind.
+type denyStep struct {
+	kind   proto.Kind
+	status proto.Status
+}
 
 func (d denyStep) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := http.DefaultTransport.RoundTrip(r)
@@ -28,7 +31,7 @@ func (d denyStep) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if got, derr := proto.DecodeSecretsResponse(b); derr == nil && got.Kind == d.kind {
-		lie := &proto.SecretsResponse{Kind: d.kind, Status: proto.StatusNotRegistered}
+		lie := &proto.SecretsResponse{Kind: d.kind, Status: d.status}
 		if b, err = lie.Marshal(); err != nil {
 			return nil, err
 		}
@@ -40,18 +43,19 @@ func (d denyStep) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // TestDenialAfterRecover1IsNoVerdict: with realm-east down, the two other
 // realms name the registration in Recover1; the software realm then
-// answers Recover2 (or Recover3) NotRegistered. It contradicts itself: a
-// protocol violation (ErrAssertion), never "not registered", which would
-// tell the user there is no backup to restore.
+// answers Recover2 (or Recover3) NotRegistered, or Recover2 NoGuesses. It
+// contradicts itself: a protocol violation (ErrAssertion), never "not
+// registered" or "locked", which would tell the user there is no backup
+// to restore, or that it is lost.
 func TestDenialAfterRecover1IsNoVerdict(t *testing.T) {
-	for _, kind := range []proto.Kind{proto.Recover2, proto.Recover3} {
+	for _, d := range []denyStep{{proto.Recover2, proto.StatusNotRegistered}, {proto.Recover3, proto.StatusNotRegistered}, {proto.Recover2, proto.StatusNoGuesses}} {
 		w := newWorld(t)
-		c, _ := w.client("84", juicebox.WithHTTPClient(&http.Client{Transport: denyStep{kind}}))
+		c, _ := w.client("84", juicebox.WithHTTPClient(&http.Client{Transport: d}))
 		register(t, c, "2580", 20)
 		w.set.Realm("realm-east").SetFaults(realm.Faults{Down: true})
 		_, err := c.Recover(ctx, []byte("2580"), juicebox.XUserInfo)
-		if errors.Is(err, juicebox.ErrNotRegistered) || !errors.Is(err, juicebox.ErrAssertion) {
-			t.Fatalf("%v denied after Recover1, one realm down: %v, want ErrAssertion", kind, err)
+		if errors.Is(err, juicebox.ErrNotRegistered) || errors.Is(err, juicebox.ErrNoGuesses) || !errors.Is(err, juicebox.ErrAssertion) {
+			t.Fatalf("%v answered %v after Recover1, one realm down: %v, want ErrAssertion", d.kind, d.status, err)
 		}
 		w.set.Realm("realm-east").SetFaults(realm.Faults{})
 		plain, _ := w.client("84")

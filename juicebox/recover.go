@@ -202,7 +202,9 @@ func (c *Client) recover2On(ctx context.Context, cfg *Configuration, r *Realm, v
 		// be just the threshold, and the denial would decide).
 		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered NotRegistered for the version its Recover1 named")
 	case proto.StatusNoGuesses:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
+		// Nor is "locked": a locked registration answers Recover1 so,
+		// and this realm named the version there instead.
+		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered NoGuesses for the registration its Recover1 named")
 	default:
 		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered %v", resp.Status)
 	}

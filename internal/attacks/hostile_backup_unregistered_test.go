@@ -19,6 +19,7 @@ import (
 var backupUnregisteredAttacks = []attack{
 	{"backup-realm-claims-unregistered-during-outage", attackBackupRealmClaimsUnregistered},
 	{"backup-realm-unregisters-mid-restore", attackBackupRealmUnregistersMidRestore},
+	{"backup-realm-locks-mid-restore", attackBackupRealmLocksMidRestore},
 }
 
 // attackBackupRealmClaimsUnregistered: bob restores his backup on a new
@@ -99,6 +100,52 @@ func attackBackupRealmUnregistersMidRestore(w *world) (string, error) {
 		return "", errorf("restore succeeded with one realm down and one lying")
 	case errors.Is(err, juicebox.ErrNotRegistered):
 		return "", errorf("a realm that named the registration, then denied it, made an intact backup read as never set up: %v", err)
+	case !errors.Is(err, juicebox.ErrAssertion):
+		return "", errorf("restore failed without naming the lying realm: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	w.proxy.Reset()
+	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+		return "", errorf("the backup does not restore after the outage: %v", err)
+	}
+	return "reported as a protocol violation: " + err.Error(), nil
+}
+
+// attackBackupRealmLocksMidRestore: realm-east is down during bob's
+// restore; the software realm names his registration in Recover1 (so it
+// is not locked) and answers his right PIN's Recover2 with NoGuesses. The
+// restore runs on the two realms that named the version, and the one
+// contradicting itself would decide it: "locked, the keys cannot be
+// recovered", for a backup intact on the hardware realms.
+func attackBackupRealmLocksMidRestore(w *world) (string, error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return "", err
+	}
+	east := w.emu.Juicebox().Realm("realm-east")
+	east.SetFaults(realm.Faults{Down: true})
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: "recover2-locked", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil || r.Kind != proto.Recover2 {
+				return nil
+			}
+			lied.Add(1)
+			lie := &proto.SecretsResponse{Kind: proto.Recover2, Status: proto.StatusNoGuesses}
+			resp.Body, err = lie.Marshal()
+			return err
+		}})
+	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
+	if lied.Load() == 0 {
+		return "", errorf("bob's restore never reached the software realm's Recover2")
+	}
+	switch {
+	case err == nil:
+		return "", errorf("restore succeeded with one realm down and one lying")
+	case errors.Is(err, juicebox.ErrNoGuesses) || errors.Is(err, juicebox.ErrNotRegistered):
+		return "", errorf("a realm that named the registration, then claimed it locked, made an intact backup read as lost: %v", err)
 	case !errors.Is(err, juicebox.ErrAssertion):
 		return "", errorf("restore failed without naming the lying realm: %v", err)
 	}
