@@ -166,7 +166,7 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 	unlockKey, ours := unlockKeyAndCommitment(out)
 	if subtle.ConstantTimeCompare(ours[:], commitment[:]) != 1 {
 		clear(unlockKey[:])
-		return unlockKey, &InvalidPinError{GuessesRemaining: guessesRemaining(group, cfg.RecoverThreshold)}
+		return unlockKey, &InvalidPinError{GuessesRemaining: guessesRemaining(group, cfg.RecoverThreshold, len(cfg.Realms))}
 	}
 	return unlockKey, nil
 }
@@ -176,14 +176,25 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 // threshold-th largest count. Each count is one realm's unsigned claim; the
 // SDK shows the smallest, which any single realm could set to zero and make
 // a recoverable backup read as locked. Lowering this one takes all but
-// threshold-1 of the group, raising it threshold of them.
-func guessesRemaining(group []*evaluation, threshold int) uint16 {
+// threshold-1 of the group, raising it threshold of them. A group of just
+// threshold realms (another realm down) would still let one of them claim
+// zero: a zero claimed by no more than n-threshold realms, too few to rule
+// recovery out, gives way to the smallest count the others claim.
+func guessesRemaining(group []*evaluation, threshold, n int) uint16 {
 	counts := make([]uint16, len(group))
+	zeros := 0
 	for i, e := range group {
 		counts[i] = e.remaining
+		if e.remaining == 0 {
+			zeros++
+		}
 	}
 	slices.Sort(counts)
-	return counts[len(counts)-threshold]
+	got := counts[len(counts)-threshold]
+	if got == 0 && zeros <= n-threshold && zeros < len(counts) {
+		return counts[zeros]
+	}
+	return got
 }
 
 // recover2On asks one realm to evaluate the OPRF and checks its answer:

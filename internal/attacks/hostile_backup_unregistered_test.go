@@ -2,6 +2,7 @@ package attacks
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -20,6 +21,7 @@ var backupUnregisteredAttacks = []attack{
 	{"backup-realm-claims-unregistered-during-outage", attackBackupRealmClaimsUnregistered},
 	{"backup-realm-unregisters-mid-restore", attackBackupRealmUnregistersMidRestore},
 	{"backup-realm-locks-mid-restore", attackBackupRealmLocksMidRestore},
+	{"backup-realm-claims-guesses-exhausted-during-outage", attackBackupRealmClaimsExhaustedDuringOutage},
 }
 
 // attackBackupRealmClaimsUnregistered: bob restores his backup on a new
@@ -155,4 +157,48 @@ func attackBackupRealmLocksMidRestore(w *world) (string, error) {
 		return "", errorf("the backup does not restore after the outage: %v", err)
 	}
 	return "reported as a protocol violation: " + err.Error(), nil
+}
+
+// attackBackupRealmClaimsExhaustedDuringOutage: realm-east is down while
+// bob mistypes his PIN; the software realm's Recover2 answer claims every
+// guess used up. Only two realms answered, so the threshold-th largest
+// count is the smallest: the one lie would read as "locked, the keys
+// cannot be recovered", though the two hardware realms allow 19 more.
+func attackBackupRealmClaimsExhaustedDuringOutage(w *world) (string, error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return "", err
+	}
+	east := w.emu.Juicebox().Realm("realm-east")
+	east.SetFaults(realm.Faults{Down: true})
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: "recover2-exhausted-outage", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil || r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
+				return nil
+			}
+			lied.Add(1)
+			r.Recover2.GuessCount = r.Recover2.NumGuesses
+			resp.Body, err = r.Marshal()
+			return err
+		}})
+	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte("1111"), opt)
+	if lied.Load() == 0 {
+		return "", errorf("bob's restore never reached the software realm's Recover2")
+	}
+	var pe *juicebox.InvalidPinError
+	switch {
+	case errors.Is(err, juicebox.ErrNoGuesses):
+		return "", errorf("one realm and an outage made a recoverable backup read as locked: %v", err)
+	case !errors.As(err, &pe):
+		return "", errorf("restore with a wrong PIN: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	w.proxy.Reset()
+	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+		return "", errorf("the right PIN no longer restores: %v", err)
+	}
+	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
 }
