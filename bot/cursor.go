@@ -30,11 +30,15 @@ const (
 // Recent are the signed message ids of the last verified ones settled (the
 // duplicate check). Awaiting are the sequence ids of the last messages
 // settled unverified for want of their key (session.AwaitsKey), oldest
-// first: the engine may open them later (see handleReopened).
+// first: the engine may open them later (see handleReopened). Caught is
+// set once a pass has read everything stored in the conversation (with
+// something stored): from then on every event is new to the bot, whatever
+// date the server gives it, and the backlog rule no longer applies there.
 type cursor struct {
 	Seq      string   `json:"seq,omitempty"`
 	Recent   []string `json:"recent,omitempty"`
 	Awaiting []string `json:"awaiting,omitempty"`
+	Caught   bool     `json:"caught,omitempty"`
 }
 
 // await remembers seq as refused for want of its key (the oldest gives

@@ -307,10 +307,24 @@ func (r *run) pass(c *conv) {
 			}
 		}
 		if len(entries) < batch {
+			r.caughtUp(c)
 			r.forgetUnstored(c)
 			return
 		}
 	}
+}
+
+// caughtUp records that a pass read everything stored in c: the history
+// the bot found there is settled, so the backlog rule, which trusts the
+// server's unsigned dates, stops applying to c (see route). A conversation
+// with nothing stored records nothing: the server names conversations at
+// will, and a cursor written for each would grow the store without bound.
+func (r *run) caughtUp(c *conv) {
+	if c.cur.Caught || c.cur.Seq == "" {
+		return
+	}
+	c.cur.Caught = true
+	c.dirty = true
 }
 
 // forgetUnstored drops, once a pass has read everything stored after c's

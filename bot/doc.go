@@ -74,7 +74,11 @@
 //     deliveries, after reconnections and periodically (WithReconcile).
 //   - Backlog: at its first run in a keystore the bot records the time;
 //     events the server dates more than WithBacklog before it are settled
-//     without handlers, so a new bot does not answer old commands.
+//     without handlers, so a new bot does not answer old commands. The
+//     dates are the server's (unsigned), so the rule applies only to the
+//     history the bot finds in a conversation: once a pass has read all
+//     that is stored there (the cursor records it), every later event is
+//     handled whatever its date.
 //
 // A handler's error or panic is reported (OnHandlerError); the event is
 // settled all the same and not retried.

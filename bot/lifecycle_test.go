@@ -172,3 +172,45 @@ func TestBacklogAtFirstRun(t *testing.T) {
 		t.Fatalf("with the whole history: %q", got)
 	}
 }
+
+// TestBacklogNotAfterCatchUp: the backlog rule trusts the server's
+// unsigned dates only for the history the bot finds in a conversation.
+// Once it has read that history, a command the server dates to before
+// the bot's first run is new all the same and is answered (the cursor
+// records the catch-up, so a restart keeps it).
+func TestBacklogNotAfterCatchUp(t *testing.T) {
+	var offset atomic.Int64
+	offset.Store(int64(-2 * time.Minute))
+	n := newNet(t, emulator.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+	ctx := ctxT(t)
+	alice, echobot := n.user("alice"), n.user("echobot")
+	conv := alice.send(ctx, echobot.id, "!echo old").ConversationID
+	if _, err := echobot.e.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	offset.Store(0)
+
+	rec := newRecord()
+	b := echoBot(echobot, rec)
+	r := start(ctx, b, n.stream(echobot))
+	r.waitReady(t, ctx)
+	alice.send(ctx, conv, "!echo new")
+	rec.waitFor(t, ctx, "one call", func() bool { return len(rec.calls) == 1 })
+	offset.Store(int64(-time.Hour)) // the server dates what follows an hour back
+	alice.send(ctx, conv, "!echo backdated")
+	rec.waitFor(t, ctx, "two calls", func() bool { return len(rec.calls) == 2 })
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := start(ctx, echoBot(echobot, rec), n.stream(echobot))
+	r2.waitReady(t, ctx)
+	alice.send(ctx, conv, "!echo backdated again")
+	rec.waitFor(t, ctx, "three calls", func() bool { return len(rec.calls) == 3 })
+	if err := r2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(rec.snapshot()); !slices.Equal(got, []string{"!echo new", "!echo backdated", "!echo backdated again"}) || b.Stats().Backlog != 2 {
+		t.Fatalf("handled %q, stats %+v", got, b.Stats())
+	}
+}

@@ -223,7 +223,9 @@ func WithHandlerTimeout(d time.Duration) Option {
 // may be and still be handled (default one minute): events the server
 // dates earlier than the first run minus the backlog are recorded without
 // running handlers, so a new bot does not answer a conversation's old
-// commands. Negative: handle the whole history.
+// commands. The dates are the server's, unsigned: the rule applies only
+// until the bot has read what is stored in a conversation, never to what
+// arrives after. Negative: handle the whole history.
 func WithBacklog(d time.Duration) Option { return func(c *config) { c.backlog = d } }
 
 // WithMaxHold bounds how long an event waits for a missing predecessor

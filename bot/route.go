@@ -66,7 +66,11 @@ func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 	case c.cur.seen(en.MessageID):
 		b.m.duplicates.Add(1)
 		return false, true
-	case b.cfg.backlog >= 0 && !en.CreatedAt.IsZero() && en.CreatedAt.Before(r.epoch.Add(-b.cfg.backlog)):
+	case !c.cur.Caught && b.cfg.backlog >= 0 && !en.CreatedAt.IsZero() && en.CreatedAt.Before(r.epoch.Add(-b.cfg.backlog)):
+		// The date is the server's (unsigned): it decides only while the
+		// bot reads the history it found in the conversation, never once
+		// the bot has caught up there, or the server could date any later
+		// command back and have the bot settle it unanswered for good.
 		b.m.backlog.Add(1)
 		return false, true
 	case b.cfg.allow != nil && !b.cfg.allow[en.SenderID]:

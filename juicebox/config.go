@@ -66,7 +66,9 @@ type Realm struct {
 type Configuration struct {
 	// Realms sorted by id: share i+1 belongs to Realms[i].
 	Realms []Realm
-	// RegisterThreshold is how many realms must accept a registration.
+	// RegisterThreshold is how many realms the SDK requires to accept a
+	// registration. It is validated but not relied on: Client.Register
+	// requires every realm (see there).
 	RegisterThreshold int
 	// RecoverThreshold is how many realms recovery needs (and an attacker
 	// would need); a strict majority of the realms.

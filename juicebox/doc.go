@@ -29,15 +29,20 @@
 // Realms with a public key are reached through Noise NK (package noisenk);
 // requests that need forward secrecy are sent only inside an established
 // session. Messages are CBOR (package proto). Requests to the realms run
-// concurrently, each bounded by a timeout, and an operation succeeds when
-// its threshold of realms does: a down or slow realm is survived.
+// concurrently, each bounded by a timeout, and a recovery succeeds when
+// its threshold of realms does: a down or slow realm is survived. A
+// registration, unlike the SDK's, needs every realm (a realm left out
+// keeps the previous registration, which with a lying realm could stay
+// recoverable), and a Recover2, which costs a guess once it reaches a
+// realm, is never resent after it may have.
 //
 // Errors wrap ErrNotRegistered, ErrNoGuesses, ErrInvalidAuth,
 // ErrUpgradeRequired, ErrRateLimited, ErrAssertion or ErrTransient, or are
 // an *InvalidPinError carrying the guesses remaining. When realms disagree,
-// the most specific error wins, as in the SDK, with two exceptions against
-// lying realms: "locked" (ErrNoGuesses) is reported only when the realms
-// saying so are enough to rule recovery out, and a realm that rejects the
+// the most specific error wins, as in the SDK, with exceptions against
+// lying realms: "locked" (ErrNoGuesses) and "not registered"
+// (ErrNotRegistered) are reported only when the realms saying so are
+// enough to rule recovery out, and a realm that rejects the
 // unlock key tag of a PIN the OPRF step proved right violates the protocol
 // (ErrAssertion), not a wrong PIN. After a wrong PIN, the guesses remaining
 // are the count the threshold of agreeing realms allows, not the smallest

@@ -559,3 +559,79 @@ func TestLockedMinorityWithOutage(t *testing.T) {
 		t.Fatalf("recover with the realm back: %v", err)
 	}
 }
+
+// TestRegisterNeedsEveryRealmWhateverTheThreshold: with register_threshold
+// 2 of 3 (the server's choice), one realm down and the software realm
+// keeping the previous registration while it answers "OK", a registration
+// under a new PIN taken on two realms' word would leave the old one on two
+// realms: the old PIN would still recover. Register requires every realm,
+// fails, and nothing was replaced: the old PIN recovers, as before.
+func TestRegisterNeedsEveryRealmWhateverTheThreshold(t *testing.T) {
+	w := newWorld(t)
+	raw, err := w.set.XConfig(w.url, "81")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := juicebox.ParseXConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := juicebox.NewConfiguration(x.Configuration.Realms, 2, 2, x.Configuration.PinHashingMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := juicebox.NewClient(cfg, x.Tokens, juicebox.WithInsecureTestSettings(), juicebox.WithClock(w.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(t, c, "2580", 20)
+	w.set.Realm("realm-east").SetFaults(realm.Faults{Down: true})
+	w.set.Realm("realm-b").SetFaults(realm.Faults{StaleVersion: true})
+	if err := c.Register(ctx, []byte("7391"), secret, juicebox.XUserInfo, 20); !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("register with a realm down and a 2-of-3 threshold: %v", err)
+	}
+	w.set.Realm("realm-east").SetFaults(realm.Faults{})
+	w.set.Realm("realm-b").SetFaults(realm.Faults{})
+	if got, err := c.Recover(ctx, []byte("2580"), juicebox.XUserInfo); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("the old registration was touched: %v", err)
+	}
+	if _, err := c.Recover(ctx, []byte("7391"), juicebox.XUserInfo); err == nil {
+		t.Fatal("the refused registration recovers")
+	}
+}
+
+// TestUnregisteredMinorityWithOutage: with realm-east down, one realm
+// saying "not registered", or naming another registration than the
+// others, is no verdict: the backup is intact on the realms that agree,
+// and realm-east could complete the threshold. Reported as not
+// registered, the user would give the keys up and start afresh. A
+// secret never registered is still reported so with a realm down.
+func TestUnregisteredMinorityWithOutage(t *testing.T) {
+	w := newWorld(t)
+	c, _ := w.client("83")
+	east, soft := w.set.Realm("realm-east"), w.set.Realm("realm-b")
+	east.SetFaults(realm.Faults{Down: true})
+	if _, err := c.Recover(ctx, []byte("2580"), nil); !errors.Is(err, juicebox.ErrNotRegistered) {
+		t.Fatalf("never registered, one realm down: %v", err)
+	}
+	east.SetFaults(realm.Faults{})
+	register(t, c, "2580", 20)
+	east.SetFaults(realm.Faults{Down: true})
+	soft.SetFaults(realm.Faults{StaleVersion: true}) // no registration before this one: NotRegistered
+	if _, err := c.Recover(ctx, []byte("2580"), nil); errors.Is(err, juicebox.ErrNotRegistered) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm not registered, one down: %v, want ErrTransient", err)
+	}
+	east.SetFaults(realm.Faults{})
+	soft.SetFaults(realm.Faults{})
+	register(t, c, "2580", 20)
+	east.SetFaults(realm.Faults{Down: true})
+	soft.SetFaults(realm.Faults{StaleVersion: true}) // the previous registration's version
+	if _, err := c.Recover(ctx, []byte("2580"), nil); errors.Is(err, juicebox.ErrNotRegistered) || !errors.Is(err, juicebox.ErrTransient) {
+		t.Fatalf("one realm on another version, one down: %v, want ErrTransient", err)
+	}
+	east.SetFaults(realm.Faults{})
+	soft.SetFaults(realm.Faults{})
+	if got, err := c.Recover(ctx, []byte("2580"), nil); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("recover with the realms back: %v", err)
+	}
+}

@@ -13,7 +13,8 @@ type realmResult[T any] struct {
 }
 
 // joinThreshold runs f on every realm concurrently and waits for all of
-// them, unless so many fail that threshold successes are impossible: then
+// them, unless so many fail that threshold successes are impossible and
+// the realms still out cannot change the error (see thresholdError): then
 // it cancels the rest and returns the most specific error (see rank). On
 // success it returns every successful result (at least threshold), in
 // realm order.
@@ -29,16 +30,26 @@ func joinThreshold[T any](ctx context.Context, realms []*Realm, threshold int, f
 	}
 	byRealm := map[*Realm]realmResult[T]{}
 	var errs []error
-	for range realms {
+	tolerated := len(realms) - threshold
+	claims := 0
+	for i := range realms {
 		res := <-ch
 		if res.err != nil {
 			errs = append(errs, res.err)
-			if len(errs) > len(realms)-threshold {
-				return nil, thresholdError(errs, len(realms)-threshold)
+			if verdict(res.err) {
+				claims++
+			}
+			// Failed: return at once unless the realms still out could
+			// turn the error into a verdict (see thresholdError).
+			if pending := len(realms) - i - 1; len(errs) > tolerated && (claims > tolerated || claims+pending <= tolerated) {
+				return nil, thresholdError(errs, tolerated)
 			}
 			continue
 		}
 		byRealm[res.realm] = res
+	}
+	if len(errs) > tolerated {
+		return nil, thresholdError(errs, tolerated)
 	}
 	out := make([]realmResult[T], 0, len(byRealm))
 	for _, r := range realms {
@@ -50,25 +61,32 @@ func joinThreshold[T any](ctx context.Context, realms []*Realm, threshold int, f
 }
 
 // thresholdError is the error of a step that failed on more realms than
-// tolerated. A realm's claim that the secret is locked (no guesses) is
-// believed only when such claims alone rule the threshold out; fewer of
-// them, with other failures, leave the others to explain the failure:
-// otherwise one realm that says "locked" while another is down would tell
-// the user the secret is gone for good, when it is not.
+// tolerated. A realm's claim that the secret is locked (no guesses) or was
+// never registered is believed only when such claims alone rule the
+// threshold out; fewer of them, with other failures, leave the others to
+// explain the failure: otherwise one realm that says "locked" or "not
+// registered" while another is down would tell the user the secret is
+// gone for good, or was never backed up, when it is intact.
 func thresholdError(errs []error, tolerated int) error {
 	var others []error
-	locked := 0
+	claims := 0
 	for _, e := range errs {
-		if errors.Is(e, ErrNoGuesses) {
-			locked++
+		if verdict(e) {
+			claims++
 		} else {
 			others = append(others, e)
 		}
 	}
-	if locked > tolerated || len(others) == 0 {
+	if claims > tolerated || len(others) == 0 {
 		return minError(errs)
 	}
 	return minError(others)
+}
+
+// verdict reports a realm's claim about the secret itself (locked, or not
+// registered), as opposed to a failure to answer.
+func verdict(err error) bool {
+	return errors.Is(err, ErrNoGuesses) || errors.Is(err, ErrNotRegistered)
 }
 
 // joinAll runs f on every realm concurrently, waits for all of them (one

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/xchat-go/xchat/juicebox/oprf"
 	"github.com/xchat-go/xchat/juicebox/proto"
@@ -56,36 +57,59 @@ func (c *Client) recoverWith(ctx context.Context, cfg *Configuration, pin, info 
 
 // recover1 asks every realm for its registration version and returns the
 // version at least RecoverThreshold realms agree on, with those realms.
-// (With a majority threshold at most one version can qualify.)
+// (With a majority threshold at most one version can qualify.) When none
+// does, the secret is reported not registered only if the realms that
+// failed to answer could not have made up the difference; otherwise their
+// failure (an outage) is the error, not a verdict on the backup.
 func (c *Client) recover1(ctx context.Context, cfg *Configuration) (proto.Version, []*Realm, error) {
+	var mu sync.Mutex
+	var failed []error
 	results, err := joinThreshold(ctx, realmPtrs(cfg), cfg.RecoverThreshold, func(ctx context.Context, r *Realm) (proto.Version, error) {
-		resp, err := c.request(ctx, r, &proto.SecretsRequest{Kind: proto.Recover1})
-		if err != nil {
-			return proto.Version{}, err
+		v, err := c.recover1On(ctx, r)
+		if err != nil && !verdict(err) {
+			mu.Lock()
+			failed = append(failed, err)
+			mu.Unlock()
 		}
-		switch resp.Status {
-		case proto.StatusOK:
-			return resp.Version, nil
-		case proto.StatusNotRegistered:
-			return proto.Version{}, realmErr(r.ID, ErrNotRegistered, "not registered")
-		case proto.StatusNoGuesses:
-			return proto.Version{}, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
-		}
-		return proto.Version{}, realmErr(r.ID, ErrAssertion, "Recover1 answered %v", resp.Status)
+		return v, err
 	})
 	if err != nil {
 		return proto.Version{}, nil, err
 	}
 	byVersion := map[proto.Version][]*Realm{}
+	most := 0
 	for _, res := range results {
 		byVersion[res.val] = append(byVersion[res.val], res.realm)
+		most = max(most, len(byVersion[res.val]))
 	}
 	for v, rs := range byVersion {
 		if len(rs) >= cfg.RecoverThreshold {
 			return v, rs, nil
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most+len(failed) >= cfg.RecoverThreshold {
+		return proto.Version{}, nil, minError(failed)
+	}
 	return proto.Version{}, nil, fmt.Errorf("%w: no %d realms agree on a registration", ErrNotRegistered, cfg.RecoverThreshold)
+}
+
+// recover1On asks one realm for its registration version.
+func (c *Client) recover1On(ctx context.Context, r *Realm) (proto.Version, error) {
+	resp, err := c.request(ctx, r, &proto.SecretsRequest{Kind: proto.Recover1})
+	if err != nil {
+		return proto.Version{}, err
+	}
+	switch resp.Status {
+	case proto.StatusOK:
+		return resp.Version, nil
+	case proto.StatusNotRegistered:
+		return proto.Version{}, realmErr(r.ID, ErrNotRegistered, "not registered")
+	case proto.StatusNoGuesses:
+		return proto.Version{}, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
+	}
+	return proto.Version{}, realmErr(r.ID, ErrAssertion, "Recover1 answered %v", resp.Status)
 }
 
 // evaluation is one realm's verified phase-2 answer.
@@ -142,7 +166,7 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 	unlockKey, ours := unlockKeyAndCommitment(out)
 	if subtle.ConstantTimeCompare(ours[:], commitment[:]) != 1 {
 		clear(unlockKey[:])
-		return unlockKey, &InvalidPinError{GuessesRemaining: guessesRemaining(group, cfg.RecoverThreshold)}
+		return unlockKey, &InvalidPinError{GuessesRemaining: guessesRemaining(group, cfg.RecoverThreshold, len(cfg.Realms))}
 	}
 	return unlockKey, nil
 }
@@ -152,14 +176,25 @@ func (c *Client) recover2(ctx context.Context, cfg *Configuration, realms []*Rea
 // threshold-th largest count. Each count is one realm's unsigned claim; the
 // SDK shows the smallest, which any single realm could set to zero and make
 // a recoverable backup read as locked. Lowering this one takes all but
-// threshold-1 of the group, raising it threshold of them.
-func guessesRemaining(group []*evaluation, threshold int) uint16 {
+// threshold-1 of the group, raising it threshold of them. A group of just
+// threshold realms (another realm down) would still let one of them claim
+// zero: a zero claimed by no more than n-threshold realms, too few to rule
+// recovery out, gives way to the smallest count the others claim.
+func guessesRemaining(group []*evaluation, threshold, n int) uint16 {
 	counts := make([]uint16, len(group))
+	zeros := 0
 	for i, e := range group {
 		counts[i] = e.remaining
+		if e.remaining == 0 {
+			zeros++
+		}
 	}
 	slices.Sort(counts)
-	return counts[len(counts)-threshold]
+	got := counts[len(counts)-threshold]
+	if got == 0 && zeros <= n-threshold && zeros < len(counts) {
+		return counts[zeros]
+	}
+	return got
 }
 
 // recover2On asks one realm to evaluate the OPRF and checks its answer:
@@ -173,9 +208,14 @@ func (c *Client) recover2On(ctx context.Context, cfg *Configuration, r *Realm, v
 	switch resp.Status {
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
-		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
+		// Its Recover1 named the version: denying the registration now
+		// is no verdict on the backup (the realms that agreed on it may
+		// be just the threshold, and the denial would decide).
+		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered NotRegistered for the version its Recover1 named")
 	case proto.StatusNoGuesses:
-		return nil, realmErr(r.ID, &InvalidPinError{GuessesRemaining: 0}, "no guesses remain")
+		// Nor is "locked": a locked registration answers Recover1 so,
+		// and this realm named the version there instead.
+		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered NoGuesses for the registration its Recover1 named")
 	default:
 		return nil, realmErr(r.ID, ErrAssertion, "Recover2 answered %v", resp.Status)
 	}
@@ -260,7 +300,7 @@ func (c *Client) recover3On(ctx context.Context, cfg *Configuration, r *Realm, v
 	switch resp.Status {
 	case proto.StatusOK:
 	case proto.StatusNotRegistered:
-		return nil, realmErr(r.ID, ErrNotRegistered, "not registered")
+		return nil, realmErr(r.ID, ErrAssertion, "Recover3 answered NotRegistered for the version its Recover1 named")
 	case proto.StatusNoGuesses, proto.StatusBadUnlockKeyTag:
 		// Phase 2 proved the PIN: the realms' combined OPRF answer matched
 		// the unlock key commitment they stored. A realm that now calls the

@@ -18,8 +18,16 @@ import (
 // numGuesses wrong PINs. info is mixed into the PIN's salt and must be the
 // same at recovery (X uses empty info).
 //
-// Phase 1 checks that RegisterThreshold realms answer; phase 2 sends each
-// realm its shares. It succeeds when RegisterThreshold realms accepted.
+// Phase 1 checks that every realm answers; phase 2 sends each realm its
+// shares. It succeeds only when every realm accepted, whatever
+// RegisterThreshold says (the SDK settles for RegisterThreshold): a realm
+// that did not take the registration keeps the previous one, and a realm
+// may claim to store what it drops. With the threshold's missing realms
+// plus up to RecoverThreshold-1 lying ones, the previous registration
+// could still be on RecoverThreshold realms: recoverable with the old PIN
+// (or the old keys), the new one perhaps not at all, though Register said
+// it succeeded. Only acceptance by every realm rules that out; the
+// server chooses RegisterThreshold in X's juicebox_config.
 func (c *Client) Register(ctx context.Context, pin, secret, info []byte, numGuesses uint16) error {
 	if len(secret) > MaxSecretSize {
 		return fmt.Errorf("juicebox: register: secret is %d bytes (at most %d)", len(secret), MaxSecretSize)
@@ -28,7 +36,8 @@ func (c *Client) Register(ctx context.Context, pin, secret, info []byte, numGues
 		return fmt.Errorf("juicebox: register: the guess limit must be at least 1")
 	}
 	realms := realmPtrs(c.cfg)
-	if _, err := joinThreshold(ctx, realms, c.cfg.RegisterThreshold, func(ctx context.Context, r *Realm) (struct{}, error) {
+	all := len(realms)
+	if _, err := joinThreshold(ctx, realms, all, func(ctx context.Context, r *Realm) (struct{}, error) {
 		_, err := c.expect(ctx, r, &proto.SecretsRequest{Kind: proto.Register1})
 		return struct{}{}, err
 	}); err != nil {
@@ -38,7 +47,7 @@ func (c *Client) Register(ctx context.Context, pin, secret, info []byte, numGues
 	if err != nil {
 		return fmt.Errorf("juicebox: register: %w", err)
 	}
-	if _, err := joinThreshold(ctx, realms, c.cfg.RegisterThreshold, func(ctx context.Context, r *Realm) (struct{}, error) {
+	if _, err := joinThreshold(ctx, realms, all, func(ctx context.Context, r *Realm) (struct{}, error) {
 		_, err := c.expect(ctx, r, &proto.SecretsRequest{Kind: proto.Register2, Register2: reqs[r.ID]})
 		return struct{}{}, err
 	}); err != nil {

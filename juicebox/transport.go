@@ -109,9 +109,17 @@ func statusError(id RealmID, status int) error {
 	return realmErr(id, ErrTransient, "HTTP %d", status)
 }
 
+// spendsGuess reports a request that costs a guess on the realm once it
+// reaches it (Recover2), whatever becomes of the answer. Such a request is
+// never sent twice: the network can let it through and drop or replace
+// the answer (an HTTP 503, a MissingSession status: neither is
+// authenticated), and each retry would cost another guess, until a
+// restore with the right PIN used up the guess limit.
+func spendsGuess(req *proto.SecretsRequest) bool { return req.Kind == proto.Recover2 }
+
 // softwareRequest posts the CBOR request with the token in the
 // Authorization header. A transient failure is retried once, as the SDK
-// does.
+// does, except for a request that spends a guess (spendsGuess).
 func (c *Client) softwareRequest(ctx context.Context, realm *Realm, req *proto.SecretsRequest) (*proto.SecretsResponse, error) {
 	tok, err := c.token(ctx, realm.ID)
 	if err != nil {
@@ -126,7 +134,7 @@ func (c *Client) softwareRequest(ctx context.Context, realm *Realm, req *proto.S
 		status, data, err := c.post(ctx, realm, body, tok)
 		if err != nil {
 			lastErr = err
-			if errors.Is(err, ErrTransient) && ctx.Err() == nil {
+			if errors.Is(err, ErrTransient) && ctx.Err() == nil && !spendsGuess(req) {
 				continue
 			}
 			return nil, err
@@ -142,7 +150,7 @@ func (c *Client) softwareRequest(ctx context.Context, realm *Realm, req *proto.S
 			return resp, nil
 		}
 		lastErr = statusError(realm.ID, status)
-		if !errors.Is(lastErr, ErrTransient) {
+		if !errors.Is(lastErr, ErrTransient) || spendsGuess(req) {
 			return nil, lastErr
 		}
 	}
@@ -155,7 +163,9 @@ var errMissingSession = errors.New("missing session")
 // hardwareRequest sends the request through a Noise NK session, opening
 // one when needed. Requests that need forward secrecy (Register2, Recover2,
 // Recover3) are never sent in a handshake: a handshake-only exchange comes
-// first.
+// first. A request that spends a guess (spendsGuess) always goes in a
+// session of its own, and is retried only when the handshake opening it
+// failed: once sent, a failure of any kind ends the attempt.
 func (c *Client) hardwareRequest(ctx context.Context, realm *Realm, req *proto.SecretsRequest) (*proto.SecretsResponse, error) {
 	plain, err := req.Marshal()
 	if err != nil {
@@ -168,10 +178,10 @@ func (c *Client) hardwareRequest(ctx context.Context, realm *Realm, req *proto.S
 	for attempt := 0; attempt < hardwareAttempts; attempt++ {
 		s := slot.s
 		slot.s = nil
-		if s != nil && c.opts.now().Sub(s.lastUsed) >= s.lifetime {
+		if s != nil && (c.opts.now().Sub(s.lastUsed) >= s.lifetime || spendsGuess(req)) {
 			s = nil
 		}
-		s, payload, err := c.exchange(ctx, realm, s, plain, req.NeedsForwardSecrecy())
+		s, payload, sent, err := c.exchange(ctx, realm, s, plain, req.NeedsForwardSecrecy())
 		if err == nil {
 			slot.s = s
 			resp, derr := proto.DecodePaddedSecretsResponse(payload)
@@ -181,6 +191,12 @@ func (c *Client) hardwareRequest(ctx context.Context, realm *Realm, req *proto.S
 			return resp, nil
 		}
 		lastErr = err
+		if sent && spendsGuess(req) {
+			if errors.Is(err, errMissingSession) {
+				err = realmErr(realm.ID, ErrAssertion, "realm lost a session it just opened")
+			}
+			return nil, err
+		}
 		if errors.Is(err, errMissingSession) || (errors.Is(err, ErrTransient) && ctx.Err() == nil) {
 			continue
 		}
@@ -193,27 +209,30 @@ func (c *Client) hardwareRequest(ctx context.Context, realm *Realm, req *proto.S
 }
 
 // exchange performs one request on session s (nil: open a new one) and
-// returns the session to keep and the response payload.
-func (c *Client) exchange(ctx context.Context, realm *Realm, s *session, plain []byte, needsFS bool) (*session, []byte, error) {
+// returns the session to keep and the response payload. sent reports
+// that the request itself was posted (a failure before, such as a failed
+// handshake-only exchange, leaves it false).
+func (c *Client) exchange(ctx context.Context, realm *Realm, s *session, plain []byte, needsFS bool) (_ *session, _ []byte, sent bool, _ error) {
 	if s != nil {
 		payload, err := c.transportRequest(ctx, realm, s, plain)
-		return s, payload, err
+		return s, payload, true, err
 	}
 	if !needsFS {
-		return c.handshakeRequest(ctx, realm, plain)
+		s, payload, err := c.handshakeRequest(ctx, realm, plain)
+		return s, payload, true, err
 	}
 	s, empty, err := c.handshakeRequest(ctx, realm, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if len(empty) != 0 {
-		return nil, nil, realmErr(realm.ID, ErrAssertion, "handshake-only exchange returned a payload")
+		return nil, nil, false, realmErr(realm.ID, ErrAssertion, "handshake-only exchange returned a payload")
 	}
 	payload, err := c.transportRequest(ctx, realm, s, plain)
 	if errors.Is(err, errMissingSession) {
-		return nil, nil, realmErr(realm.ID, ErrAssertion, "realm lost a session it just opened")
+		return nil, nil, true, realmErr(realm.ID, ErrAssertion, "realm lost a session it just opened")
 	}
-	return s, payload, err
+	return s, payload, true, err
 }
 
 // sendNoise posts a ClientRequest and decodes the ClientResponse.
