@@ -64,6 +64,7 @@ func TestReplicaStalledInHandler(t *testing.T) {
 
 	type answer struct {
 		replica int
+		lease   error // Context.CheckLease before the answer
 		err     error
 	}
 	var mu sync.Mutex
@@ -87,8 +88,9 @@ func TestReplicaStalledInHandler(t *testing.T) {
 				reached <- c.Conversation()
 				<-resume
 			}
+			lease := c.CheckLease()
 			_, err := c.Reply("the answer")
-			answered <- answer{i, err}
+			answered <- answer{i, lease, err}
 			return err
 		})
 		runs[i] = start(ctx, b, n.stream(bot0))
@@ -113,8 +115,8 @@ func TestReplicaStalledInHandler(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the other replica never answered")
 	}
-	if b.replica == stalled || b.err != nil {
-		t.Fatalf("answer of replica %d (the stalled one is %d): %v", b.replica, stalled, b.err)
+	if b.replica == stalled || b.err != nil || b.lease != nil {
+		t.Fatalf("answer of replica %d (the stalled one is %d): %v (lease %v)", b.replica, stalled, b.err, b.lease)
 	}
 	close(resume)
 	var a answer
@@ -133,8 +135,8 @@ func TestReplicaStalledInHandler(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("the sender sees %d answers to one command, want 1", len(got))
 	}
-	if !errors.Is(a.err, keystore.ErrLeaseLost) {
-		t.Fatalf("the stalled replica's answer: %v, want ErrLeaseLost", a.err)
+	if !errors.Is(a.err, keystore.ErrLeaseLost) || !errors.Is(a.lease, keystore.ErrLeaseLost) {
+		t.Fatalf("the stalled replica's answer: %v, its CheckLease: %v; want ErrLeaseLost", a.err, a.lease)
 	}
 	if calls != 2 {
 		t.Fatalf("%d handler calls, want 2 (the stalled one and the takeover)", calls)
