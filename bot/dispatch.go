@@ -57,6 +57,10 @@ type conv struct {
 	heldAt    string
 	settled   []string // the sequence ids settled last (see handleLate)
 	scanned   bool     // the cursor's Awaiting were read this run
+	// fenced carries the store lease during a pass (see replicas.go);
+	// lost: the lease passed to another replica during this pass.
+	fenced context.Context
+	lost   bool
 }
 
 // run is the state of one Run.
@@ -259,7 +263,7 @@ func (r *run) pass(c *conv) {
 		// Replicas of the account (a shared store) take turns on a
 		// conversation; the one holding its lease reads the cursor the
 		// previous holder left.
-		release, got, err := l.TryLease(ctx, leasePrefix+c.id)
+		fenced, release, got, err := r.takeLease(l, c.id)
 		if err != nil || !got {
 			if err != nil {
 				r.b.reportError(fmt.Errorf("bot: taking the lease of %s: %w", c.id, err))
@@ -269,6 +273,8 @@ func (r *run) pass(c *conv) {
 			return
 		}
 		defer release() // after the cursor is written (defers run last first)
+		c.fenced, c.lost = fenced, false
+		defer func() { c.fenced = nil }()
 		if !c.dirty {
 			c.loaded = false
 		} else if stored, err := loadCursor(ctx, r.b.e.Store(), c.id); err == nil {
@@ -294,7 +300,7 @@ func (r *run) pass(c *conv) {
 	if !r.handleReopened(c) {
 		return
 	}
-	for !r.isStopping() {
+	for !r.isStopping() && !c.lost {
 		entries, err := r.b.e.History(ctx, c.id, c.cur.Seq, batch)
 		if err != nil {
 			r.b.reportError(fmt.Errorf("bot: reading %s: %w", c.id, err))
@@ -302,7 +308,7 @@ func (r *run) pass(c *conv) {
 		}
 		for i := range entries {
 			en := &entries[i]
-			if r.isStopping() || !r.linked(c, en) || !r.process(c, en, false) {
+			if r.isStopping() || c.lost || !r.linked(c, en) || !r.process(c, en, false) {
 				return
 			}
 		}
@@ -347,11 +353,13 @@ func (r *run) forgetUnstored(c *conv) {
 
 // persist writes c's cursor if it moved.
 func (r *run) persist(c *conv) {
-	if !c.dirty {
+	if !c.dirty || c.lost {
 		return
 	}
-	if err := saveCursor(r.storeCtx, r.b.e.Store(), c.id, c.cur); err != nil {
-		r.b.reportError(err)
+	if err := saveCursor(r.writeCtx(c), r.b.e.Store(), c.id, c.cur); err != nil {
+		if !r.persistLost(c, err) {
+			r.b.reportError(err)
+		}
 		return
 	}
 	c.dirty = false
@@ -427,7 +435,7 @@ func (r *run) handleLate(c *conv) {
 		return 1
 	})
 	for _, seq := range late {
-		if r.isStopping() {
+		if r.isStopping() || c.lost {
 			return
 		}
 		en, err := r.entryAt(c.id, seq)

@@ -103,6 +103,37 @@
 // database away) and another moved the cursor on meanwhile takes the two
 // together when it holds the lease again, never its own further back.
 //
+// A replica can also stall (a GC pause, a frozen VM, a partition from the
+// database) longer than its lease lasts, in the middle of a handler; the
+// replica that takes the conversation over reads the cursor, which has
+// not moved past the event, and hands the event to its own handler again.
+// The lease is fenced (keystore.FencedLeaser): the handler's Context
+// carries it, so what the stalled handler then does through the engine
+// with its Context (Reply, Send, React, Edit, SendFile, and any engine
+// call given the Context) and the cursor write fail with an error
+// wrapping keystore.ErrLeaseLost, store nothing and post nothing; the
+// replica drops the cursor it moved and leaves the conversation to the
+// other. Before each handler call the lease is checked too, so a replica
+// that stalled between reading an event and calling its handler does not
+// call it. The answers seen in XChat are then those of the replica that
+// holds the conversation: exactly once, except in two windows no store
+// can fence, where they are at least once:
+//
+//   - a post already on its way to the server when the replica stalled
+//     (the lease is checked just before each post, not during it);
+//   - an answer queued in the outbox before the stall and not yet posted:
+//     it is delivered by whichever replica next delivers that
+//     conversation's outbox, besides the new holder's own answer.
+//
+// What a handler does outside the engine (a payment, a call to another
+// service, a write to another database) cannot be fenced by the keystore
+// and is at least once across a takeover, as across a crash. Make it
+// idempotent, keyed by Context.MessageID (the signed message id, the same
+// on every replica), or have it check Context.CheckLease just before the
+// effect (which narrows the window to the effect itself) and, for exactly
+// once, fence it in its own store: do it in a transaction that also
+// records the message id as done, refusing one recorded already.
+//
 // # Operations
 //
 // Logs go to a log/slog logger (WithLogger) with ids and outcomes, never

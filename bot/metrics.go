@@ -111,7 +111,9 @@ type Stats struct {
 	// routed again once the engine opened them (see Entry.Reopened).
 	Reopened int64
 	// Busy counts conversation passes left to another replica of the
-	// account (a shared keystore: see keystore/pgstore).
+	// account (a shared keystore: see keystore/pgstore), and passes
+	// ended because another took the conversation over meanwhile (this
+	// replica stalled past its lease).
 	Busy int64
 	// Skipped counts handler calls a shutdown cancelled (WithDrain ran
 	// out): their events are handled again by the next run.

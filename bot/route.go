@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 
+	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -58,7 +59,7 @@ func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 		if en.Error == "" {
 			reason = fmt.Errorf("%w: %w", ErrUnverified, ErrUnsigned)
 		}
-		b.unverified(r.storeCtx, en, reason)
+		b.unverified(r.writeCtx(c), en, reason)
 		return false, true
 	case en.SenderID == b.e.UserID():
 		b.m.own.Add(1)
@@ -80,7 +81,7 @@ func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 	}
 	if en.Type == event.TypeEdit {
 		if err := r.editAuthored(en); err != nil {
-			b.unverified(r.storeCtx, en, err)
+			b.unverified(r.writeCtx(c), en, err)
 			return false, true
 		}
 	}
@@ -89,7 +90,11 @@ func (r *run) route(c *conv, en *event.Entry) (ran, ok bool) {
 		b.m.ignored.Add(1)
 		return false, true
 	}
-	return true, r.invoke(kind, h, en, p)
+	if !r.holds(c) {
+		// Another replica took the conversation over: it handles en.
+		return false, false
+	}
+	return true, r.invoke(c, kind, h, en, p)
 }
 
 // editAuthored checks that the message a verified edit names is stored,
@@ -157,9 +162,9 @@ func joined(en *event.Entry, me string) bool {
 
 // invoke runs h (wrapped in the middleware) for en and reports the
 // outcome. It returns false when a shutdown cancelled the handler.
-func (r *run) invoke(kind Kind, h Handler, en *event.Entry, p parsed) bool {
+func (r *run) invoke(cv *conv, kind Kind, h Handler, en *event.Entry, p parsed) bool {
 	b := r.b
-	ctx, cancel := r.hctx, context.CancelFunc(func() {})
+	ctx, cancel := r.handlerCtx(r.hctx, cv), context.CancelFunc(func() {})
 	if b.cfg.handlerTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, b.cfg.handlerTimeout)
 	}
@@ -179,6 +184,13 @@ func (r *run) invoke(kind Kind, h Handler, en *event.Entry, p parsed) bool {
 	if err != nil && r.hctx.Err() != nil {
 		b.m.skipped.Add(1)
 		log.Warn("bot: handler cancelled by the shutdown; its event is handled again by the next run", "err", err)
+		return false
+	}
+	if errors.Is(err, keystore.ErrLeaseLost) && !r.holds(cv) {
+		// This replica stalled past its lease: the one that took the
+		// conversation over handles the event (again), and this one's
+		// answers were refused.
+		log.Warn("bot: handler outlived this replica's lease; the replica that took the conversation over handles its event", "err", err)
 		return false
 	}
 	if err == nil {

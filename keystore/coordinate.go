@@ -52,6 +52,9 @@ type FencedLeaser interface {
 	// stores nothing. Writes made under fenced after release fail the
 	// same way. Reads are not fenced.
 	AcquireFencedLease(ctx context.Context, name string) (fenced context.Context, release func(), err error)
+	// TryFencedLease is TryLease that also returns fenced (as
+	// AcquireFencedLease does) when it takes the lease.
+	TryFencedLease(ctx context.Context, name string) (fenced context.Context, release func(), ok bool, err error)
 	// CheckLeases fails with ErrLeaseLost when a lease fenced carries (see
 	// AcquireFencedLease) is no longer held by the acquisition that put
 	// it there; nil when it carries none of this store's. It is for

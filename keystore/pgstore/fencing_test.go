@@ -156,3 +156,41 @@ WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE '%leas
 		runtime.Gosched()
 	}
 }
+
+// TestTryFencedLease: TryFencedLease takes a free lease (or one whose
+// holder let it lapse) without waiting, refuses one held, and fences the
+// writes made under it like AcquireFencedLease.
+func TestTryFencedLease(t *testing.T) {
+	ctx := context.Background()
+	a, b := replicaPair(t, time.Hour)
+	fa, releaseA, ok, err := a.TryFencedLease(ctx, "bot/1")
+	mustNil(t, err)
+	if !ok || fa == nil {
+		t.Fatal("a free lease was not taken")
+	}
+	defer releaseA()
+	mustNil(t, a.SetValue(fa, "k", []byte("a1")))
+	if fb, release, ok, err := b.TryFencedLease(ctx, "bot/1"); err != nil || ok || fb != nil || release != nil {
+		t.Fatalf("a held lease: ok %v, %v", ok, err)
+	}
+	expireLease(t, a, "bot/1")
+	fb, releaseB, ok, err := b.TryFencedLease(ctx, "bot/1") // the takeover
+	mustNil(t, err)
+	if !ok {
+		t.Fatal("a lapsed lease was not taken over")
+	}
+	defer releaseB()
+	mustNil(t, b.SetValue(fb, "k", []byte("b")))
+	if err := a.SetValue(fa, "k", []byte("a2")); !errors.Is(err, keystore.ErrLeaseLost) {
+		t.Fatalf("write of the stalled holder: %v, want ErrLeaseLost", err)
+	}
+	// Fences nest: a lease taken under fb fences with both.
+	fb2, releaseB2, err := b.AcquireFencedLease(fb, "conv/1")
+	mustNil(t, err)
+	defer releaseB2()
+	mustNil(t, b.SetValue(fb2, "k", []byte("b2")))
+	releaseB()
+	if err := b.SetValue(fb2, "k", []byte("b3")); !errors.Is(err, keystore.ErrLeaseLost) {
+		t.Fatalf("write under a nested lease once the outer one is released: %v, want ErrLeaseLost", err)
+	}
+}

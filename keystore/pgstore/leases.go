@@ -438,9 +438,25 @@ func (s *Store) AcquireFencedLease(ctx context.Context, name string) (context.Co
 	if err != nil {
 		return nil, nil, err
 	}
+	return s.withFence(ctx, name, token), release, nil
+}
+
+// TryFencedLease implements keystore.FencedLeaser: TryLease, and the
+// context AcquireFencedLease would return when it takes the lease.
+func (s *Store) TryFencedLease(ctx context.Context, name string) (context.Context, func(), bool, error) {
+	release, token, ok, err := s.tryLease(ctx, name)
+	if err != nil || !ok {
+		return nil, nil, false, err
+	}
+	return s.withFence(ctx, name, token), release, true, nil
+}
+
+// withFence returns ctx carrying, besides its fences, the acquisition
+// token of lease name.
+func (s *Store) withFence(ctx context.Context, name string, token int64) context.Context {
 	all, _ := ctx.Value(fenceKey{}).([]fence)
 	fenced := append(slices.Clip(all), fence{store: s, name: name, token: token})
-	return context.WithValue(ctx, fenceKey{}, fenced), release, nil
+	return context.WithValue(ctx, fenceKey{}, fenced)
 }
 
 // CheckLeases implements keystore.FencedLeaser.

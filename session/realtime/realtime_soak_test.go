@@ -100,8 +100,8 @@ func TestRealtimeSoak(t *testing.T) {
 			w.mu.Lock()
 			reconnectsBefore = w.reconnects
 			w.mu.Unlock()
-			if n.Emu.DisconnectStreams() != 1 {
-				t.Fatal("no open stream to drop")
+			if waits := dropStream(ctx, n, w); waits > 0 {
+				t.Logf("the drop found the client between connections and waited for %d", waits)
 			}
 			// A connection this young backs off before reconnecting
 			// (api.StreamStableAfter): let it, so that the stall below
@@ -148,6 +148,21 @@ func TestRealtimeSoak(t *testing.T) {
 		t.Fatalf("the faults did not all happen: emulator %+v, follower %+v, reconnects %d", rs, st, reconnects)
 	}
 	checkTranscripts(ctx, t, n, bob, []string{alice.ID, carol.ID, g}, w.anomalies)
+}
+
+// dropStream closes the follower's stream connection at the server, as a
+// server restart does. Its 400 ms idle watchdog can fire on a heartbeat
+// late only because the machine is loaded: the client is then between
+// two connections (waiting out its back-off), and the drop waits for the
+// next one (and closes the server's side of a connection the client left
+// when it finds one) instead of failing for want of an open stream. It
+// returns how many connections it waited for.
+func dropStream(ctx context.Context, n *sessiontest.Net, w *rtWatch) (waits int) {
+	for n.Emu.DisconnectStreams() == 0 {
+		w.waitConnected(ctx)
+		waits++
+	}
+	return waits
 }
 
 // checkTranscripts reconciles once more and requires bob's stored
