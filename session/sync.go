@@ -776,6 +776,10 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		// keep the roster from ever being established. Not stored, a
 		// later sync reads it again, with its pair, as Receive leaves it.
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		// Remembered: its pair stored later binds it (bindLateCreate).
+		if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+			return nil, err
+		}
 		return nil, errCreateNotKept
 	}
 	// Indexed even when not kept: a failed group change is never passed

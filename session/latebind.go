@@ -1,0 +1,475 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// A create bound late. A group create read before its paired key change
+// (errCreateUnbound) is not stored (storeEvent), and while no roster is
+// held every group change that could change the group fails
+// (xchat.ErrRosterUnknown), as does a member add that cannot start the
+// roster. The server may serve the pair only later, and never the create
+// again: no roster would ever be established on this device, and the
+// honest group changes read meanwhile would fail for good, where a fresh
+// device served the same events in order binds the create and keeps them.
+//
+// So the verified creates read unbound are remembered (noteUnboundCreate:
+// their wire bytes, at most maxUnboundCreates, the lowest sequence ids
+// kept), and once a sync has stored a batch while the group holds no
+// roster, Engine.bindLateCreate looks for one its pair now binds (a
+// verified v6+ key change by its author at its key version stored in the
+// group). It then reads the group again from no roster, as a fresh
+// device does, in transcript order: the create at its place (stored
+// there, when nothing is stored under its sequence id), each group change
+// stored failed as read before a roster (xchat.ErrRosterUnknown or
+// xchat.ErrRosterDivergence, for nothing else) stepped again as verified
+// by the receive pipeline, and opened when the roster step accepts it
+// then; every content event and key change stored verified is judged by
+// the roster at its place (below the create: only the create's members
+// and creator; above it: the members of the roster there), and fails when
+// its author is no member there, as rejudgeBeforeCreate fails it. What a
+// fresh device fails stays failed; no group change stored verified is
+// failed (the re-reading is given up, changing nothing, should the roster
+// step refuse one). The group changes read are bounded (maxIndexedChanges).
+// What opens is handed to the sync's fn again, marked Event.Reopened.
+
+// maxUnboundCreates bounds the creates remembered for a group.
+const maxUnboundCreates = 4
+
+// unboundCreate is a verified group create read before its pair, as served.
+type unboundCreate struct {
+	Seq string `json:"seq"`
+	// Sender and Version are its author and key version, as verified
+	// when it was read: its pair is looked for before it is read again.
+	Sender  string `json:"sender"`
+	Version string `json:"version"`
+	Raw     []byte `json:"raw"`
+}
+
+func unboundCreatesKey(cid string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/unbound-creates/" + hex.EncodeToString(h[:])
+}
+
+// loadUnboundCreates reads the creates remembered for cid (none when the
+// record does not decode: nothing is bound late).
+func loadUnboundCreates(ctx context.Context, v valueReader, cid string) ([]unboundCreate, error) {
+	b, err := v.Value(ctx, unboundCreatesKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the creates read unbound: %w", err)
+	}
+	var l []unboundCreate
+	if json.Unmarshal(b, &l) != nil {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// noteUnboundCreate remembers ev, a verified create of cid that failed
+// only for want of its pair (errCreateUnbound), keeping the lowest
+// maxUnboundCreates sequence ids.
+func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	g := ev.GroupChange
+	if !IsGroup(cid) || !errors.Is(ev.Err, errCreateUnbound) || !decimal.ValidID(ev.SequenceID) || len(ev.Raw) == 0 ||
+		g == nil || g.Kind != event.GroupCreated || !decimal.Valid(g.KeyVersion) || ev.SenderID == "" {
+		return nil
+	}
+	l, err := loadUnboundCreates(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(l, ev.SequenceID, func(u unboundCreate, seq string) int { return decimal.Compare(u.Seq, seq) })
+	if held || i >= maxUnboundCreates {
+		return nil
+	}
+	l = slices.Insert(l, i, unboundCreate{Seq: ev.SequenceID, Sender: ev.SenderID, Version: g.KeyVersion, Raw: slices.Clone(ev.Raw)})
+	if len(l) > maxUnboundCreates {
+		l = l[:maxUnboundCreates]
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
+	}
+	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+// rereadRosterCause reports whether a stored group change failed only as
+// read before any roster (or as not fitting none): a fresh device may
+// read it against a roster and keep it.
+func rereadRosterCause(msg string) bool {
+	if strings.Contains(msg, "; ") {
+		return false
+	}
+	return strings.HasPrefix(msg, xchat.ErrRosterUnknown.Error()+":") || strings.HasPrefix(msg, xchat.ErrRosterDivergence.Error()+":")
+}
+
+// lateBound is what bindLateCreate did: the events it opened (the create
+// among them), and the events it failed with the cause.
+type lateBound struct {
+	create string
+	opened []*event.Event
+	failed map[string]error
+}
+
+// bindLateCreate binds, when group cid holds no roster, the lowest create
+// read unbound whose pair is now stored, and reads the group again from
+// no roster (see the top of this file). It returns nil when it bound
+// none: no create's pair is stored yet, or the lowest one's place holds
+// another event (the server equivocated: it is not bound, as it would
+// not be at that place on a fresh device served what this one holds).
+// Nothing is read beyond the roster and the list until a pair is stored.
+func (e *Engine) bindLateCreate(ctx context.Context, cid string) (*lateBound, error) {
+	if !IsGroup(cid) {
+		return nil, nil
+	}
+	var chosen *unboundCreate
+	var changes []awaited
+	err := e.store.View(ctx, func(tx keystore.Tx) error {
+		chosen, changes = nil, nil
+		r, err := loadRoster(ctx, tx, cid)
+		if err != nil || r.Base != "" {
+			return err
+		}
+		creates, err := loadUnboundCreates(ctx, tx, cid)
+		if err != nil {
+			return err
+		}
+		env := e.rosterEnv(ctx, tx, cid, pairSet{})
+		for i := range creates {
+			if env.paired(creates[i].Sender, creates[i].Version) {
+				chosen = &creates[i]
+				break
+			}
+		}
+		if chosen == nil {
+			return nil
+		}
+		old, err := eventAt(ctx, tx, cid, chosen.Seq)
+		if err != nil || old != nil {
+			if old != nil {
+				old.Body.Zero()
+			}
+			chosen = nil
+			return err
+		}
+		changes, err = storedGroupChanges(ctx, tx, cid)
+		return err
+	})
+	if err != nil || chosen == nil || changes == nil {
+		return nil, err
+	}
+	listed := append([]awaited{{seq: chosen.Seq, raw: chosen.Raw}}, changes...)
+	evs, err := e.decryptAwaited(ctx, cid, listed)
+	if err != nil {
+		return nil, err
+	}
+	defer dropEvents(evs)
+	if evs[0].SequenceID != chosen.Seq || evs[0].SenderID != chosen.Sender {
+		return nil, nil
+	}
+	var out *lateBound
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		// A transaction run again starts afresh: the steps change the
+		// events they read (a rejection, a member add's lists as read).
+		fresh := make([]*event.Event, len(evs))
+		for i, ev := range evs {
+			c := *ev
+			if ev.GroupChange != nil {
+				g := *ev.GroupChange
+				c.GroupChange = &g
+			}
+			fresh[i] = &c
+		}
+		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], changes, fresh[1:])
+		out = lb
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storedGroupChanges lists cid's stored group changes (verified, or failed
+// as read before a roster: rereadRosterCause), ascending, with their wire
+// bytes; nil when there are more than maxIndexedChanges of them.
+func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) ([]awaited, error) {
+	out := []awaited{}
+	n := 0
+	for after := ""; ; {
+		evs, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return nil, fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range evs {
+			s := &evs[i]
+			if s.Type == event.TypeGroupChange {
+				en := entryFromStored(cid, s)
+				n++
+				if en.Verified || rereadRosterCause(en.Error) {
+					out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				}
+			}
+			s.Body.Zero()
+		}
+		if n > maxIndexedChanges {
+			return nil, nil
+		}
+		if len(evs) < rejudgePage {
+			return out, nil
+		}
+		after = evs[len(evs)-1].SequenceID
+	}
+}
+
+// rereadFromCreate reads group cid again from no roster with the create c
+// (verified by the pipeline) at its place, when its pair binds it now and
+// nothing else is stored under its sequence id; changes are the stored
+// group changes listed by storedGroupChanges and evs them as verified by
+// the pipeline, index for index. It returns nil, changing nothing, when c
+// cannot be bound or a group change stored verified does not stand.
+func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, changes []awaited, evs []*event.Event) (*lateBound, error) {
+	if !decimal.ValidID(c.SequenceID) {
+		return nil, nil
+	}
+	screenEnvelope(c)
+	g := c.GroupChange
+	if !c.Verified || c.Err != nil || g == nil || g.Kind != event.GroupCreated || c.ConversationID != cid {
+		return nil, nil
+	}
+	if old, err := eventAt(ctx, tx, cid, c.SequenceID); err != nil || old != nil {
+		if old != nil {
+			old.Body.Zero()
+		}
+		return nil, err
+	}
+	held, err := loadRoster(ctx, tx, cid)
+	if err != nil || held.Base != "" {
+		return nil, err
+	}
+	env := e.rosterEnv(ctx, tx, cid, pairSet{})
+	if !env.paired(c.SenderID, g.KeyVersion) {
+		return nil, nil
+	}
+	env.createAt = c
+	byseq := make(map[string]*event.Event, len(evs))
+	for i, ev := range evs {
+		if ev.SequenceID == changes[i].seq {
+			byseq[ev.SequenceID] = ev
+		}
+	}
+	var r rosterRec
+	lb := &lateBound{create: c.SequenceID, failed: map[string]error{}}
+	var open []*event.Event
+	var distrusted []distrustedKey
+	stepCreate := func() bool {
+		if res := r.step(env, c); res.err != nil {
+			return false
+		}
+		open = append(open, c)
+		return true
+	}
+	created := false
+	for after := ""; ; {
+		page, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return nil, fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range page {
+			s := &page[i]
+			if !created && decimal.Less(c.SequenceID, s.SequenceID) {
+				if created = stepCreate(); !created {
+					zeroStored(page[i:])
+					return nil, nil
+				}
+			}
+			en := entryFromStored(cid, s)
+			if s.Type == event.TypeGroupChange {
+				s.Body.Zero()
+				ev := byseq[s.SequenceID]
+				if ev == nil {
+					continue // failed for another cause: stays as stored
+				}
+				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev)
+				if err != nil || !ok {
+					zeroStored(page[i+1:])
+					return nil, err
+				}
+				if !en.Verified && ev.Err == nil && ev.Verified {
+					open = append(open, ev)
+				}
+				continue
+			}
+			cause := r.excludes(env, s)
+			if cause == nil || !en.Verified {
+				s.Body.Zero()
+				continue
+			}
+			err := putFlipped(ctx, tx, cid, en, s.Raw, cause)
+			var d *distrustedKey
+			if err == nil {
+				d, err = unstandFailed(ctx, tx, cid, s, en)
+			}
+			s.Body.Zero()
+			if err != nil {
+				zeroStored(page[i+1:])
+				return nil, err
+			}
+			if d != nil {
+				distrusted = append(distrusted, *d)
+			}
+			lb.failed[s.SequenceID] = cause
+		}
+		if len(page) < rejudgePage {
+			break
+		}
+		after = page[len(page)-1].SequenceID
+	}
+	if !created && !stepCreate() {
+		return nil, nil
+	}
+	if err := e.storeBound(ctx, tx, cid, open); err != nil {
+		return nil, err
+	}
+	if err := r.save(ctx, tx, cid); err != nil {
+		return nil, err
+	}
+	if validMessageID(c.MessageID) {
+		if err := tx.SetValue(ctx, createIndexKey(c.MessageID), []byte(cid)); err != nil {
+			return nil, err
+		}
+	}
+	conv, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	conv.Members = r.effective()
+	if err := tx.PutConversation(ctx, conv); err != nil {
+		return nil, err
+	}
+	if err := e.restoreSettings(ctx, tx, cid); err != nil {
+		return nil, err
+	}
+	if err := e.rerecordRecipients(ctx, tx, cid, distrusted); err != nil {
+		return nil, err
+	}
+	if err := tx.SetValue(ctx, unboundCreatesKey(cid), nil); err != nil {
+		return nil, err
+	}
+	lb.opened = open
+	return lb, nil
+}
+
+// rereadChange steps the stored group change en (ev as verified by the
+// pipeline) on r: ev is left failed (rejected) when the step refuses it,
+// as a fresh device refuses it. ok is false when a group change stored
+// verified does not stand (the re-reading is given up).
+func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event) (ok bool, err error) {
+	screenEnvelope(ev)
+	if !ev.Verified || ev.Err != nil || ev.GroupChange == nil || ev.ConversationID != cid {
+		if en.Verified {
+			return false, nil
+		}
+		reject(ev, errStoredFailed)
+		return true, nil
+	}
+	if !en.Verified && validMessageID(ev.MessageID) {
+		// A replay of a stored event under a new sequence id stays
+		// failed (gateReplay).
+		other, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound):
+		case err != nil:
+			return false, err
+		default:
+			other.Body.Zero()
+			if other.SequenceID != ev.SequenceID {
+				reject(ev, errStoredFailed)
+				return true, nil
+			}
+		}
+	}
+	res := r.step(env, ev)
+	if res.err != nil {
+		reject(ev, res.err)
+		return !en.Verified, nil
+	}
+	return true, nil
+}
+
+// excludes returns why the stored content event or key change s fails at
+// its place on roster r (read from no roster up to it), nil when it
+// stands: below the create, by neither its creator nor a member it
+// signs; above it, by no member of r.
+func (r *rosterRec) excludes(env rosterEnv, s *keystore.StoredEvent) error {
+	if !s.Verified || s.SenderID == "" {
+		return nil
+	}
+	ev := &event.Event{SenderID: s.SenderID, SequenceID: s.SequenceID}
+	switch {
+	case r.Base == "" && r.outsiderBelowCreate(env, ev):
+		return fmt.Errorf("%w: %s is not a member of %s: the event lies below the group's create (at %s), which does not name its author", xchat.ErrNotMember, s.SenderID, env.cid, env.createAt.SequenceID)
+	case r.Base != "" && !r.member(s.SenderID):
+		return fmt.Errorf("%w: %s is not a member of %s at its place: the group's create (at %s), bound after this event was read, and the group changes below it do not make its author one", xchat.ErrNotMember, s.SenderID, env.cid, env.createAt.SequenceID)
+	}
+	return nil
+}
+
+// storeBound stores the create and the group changes rereadFromCreate
+// opened, verified, with the effects a verified group change has when
+// stored.
+func (e *Engine) storeBound(ctx context.Context, tx keystore.Tx, cid string, open []*event.Event) error {
+	titles := make([]string, len(open))
+	for i, ev := range open {
+		en := ev.Entry()
+		if g := en.Group; g != nil && g.Title != "" {
+			g.Title = e.entryTitle(ctx, tx, cid, g.KeyVersion, g.Title)
+			titles[i] = g.Title
+		}
+		if !validMessageID(en.MessageID) {
+			en.MessageID = ""
+		}
+		if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		if g := ev.GroupChange; g != nil && g.Kind == event.GroupCreated {
+			if err := noteInserted(ctx, tx, cid, ev.SequenceID); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+			return err
+		}
+		if err := e.settle(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		if err := e.applyEffects(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+	}
+	// Handed over as stored: the title opened (the wire form stays in
+	// Raw), as storeEventsTx hands a group change over.
+	for i, ev := range open {
+		if titles[i] != "" {
+			g := *ev.GroupChange
+			g.Title = titles[i]
+			ev.GroupChange = &g
+		}
+	}
+	return nil
+}
