@@ -52,6 +52,9 @@ type SyncResult struct {
 	// that this sync opened once served their key change (see Engine.Sync):
 	// each is handed to fn again (with fn nil, in Entries, in place of a
 	// failed entry this sync stored), verified, with Event.Reopened set.
+	// It also counts a group create read before its pair and the group
+	// changes this sync opened once it stored the pair and bound the
+	// create late (see Event.Reopened), handed over alike.
 	Reopened int
 }
 
