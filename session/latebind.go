@@ -126,48 +126,57 @@ type lateBound struct {
 	failed map[string]error
 }
 
-// bindLateCreate binds, when group cid holds no roster, the lowest create
-// read unbound whose pair is now stored, and reads the group again from
-// no roster (see the top of this file). It returns nil when it bound
-// none: no create's pair is stored yet, or the lowest one's place holds
+// bindLateCreate reads group cid again from no roster (see the top of
+// this file) when a create binds late: with no roster held, the lowest
+// create read unbound whose pair is now stored; or, when started is set
+// (the batch just stored started the roster, none being held before), the
+// create that started it, should group changes stored before it have
+// failed as read before any roster. It returns nil when it read nothing
+// again: no create's pair is stored yet, the lowest one's place holds
 // another event (the server equivocated: it is not bound, as it would
-// not be at that place on a fresh device served what this one holds).
-// Nothing is read beyond the roster and the list until a pair is stored.
-func (e *Engine) bindLateCreate(ctx context.Context, cid string) (*lateBound, error) {
+// not be at that place on a fresh device served what this one holds), or
+// no group change failed so. Nothing is read beyond the roster and the
+// list until a pair is stored; then the group changes the change index
+// lists (a group without a complete index is not read again).
+func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
 	if !IsGroup(cid) {
 		return nil, nil
 	}
 	var chosen *unboundCreate
 	var changes []awaited
+	stored := false
 	err := e.store.View(ctx, func(tx keystore.Tx) error {
-		chosen, changes = nil, nil
+		chosen, changes, stored = nil, nil, false
 		r, err := loadRoster(ctx, tx, cid)
-		if err != nil || r.Base != "" {
-			return err
-		}
-		creates, err := loadUnboundCreates(ctx, tx, cid)
 		if err != nil {
 			return err
 		}
-		env := e.rosterEnv(ctx, tx, cid, pairSet{})
-		for i := range creates {
-			if env.paired(creates[i].Sender, creates[i].Version) {
-				chosen = &creates[i]
-				break
+		switch {
+		case r.Base == "":
+			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+				return err
 			}
-		}
-		if chosen == nil {
+		case started && r.Base == baseCreate && validMessageID(r.CreateMID):
+			old, err := tx.EventByMessageID(ctx, cid, r.CreateMID)
+			switch {
+			case errors.Is(err, keystore.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			}
+			old.Body.Zero()
+			if !old.Verified || old.Type != event.TypeGroupChange || old.SenderID != r.Creator {
+				return nil
+			}
+			chosen, stored = &unboundCreate{Seq: old.SequenceID, Sender: old.SenderID, Raw: old.Raw}, true
+		default:
 			return nil
 		}
-		old, err := eventAt(ctx, tx, cid, chosen.Seq)
-		if err != nil || old != nil {
-			if old != nil {
-				old.Body.Zero()
-			}
-			chosen = nil
-			return err
+		var failed bool
+		changes, failed, err = storedGroupChanges(ctx, tx, cid)
+		if !failed {
+			changes = nil
 		}
-		changes, err = storedGroupChanges(ctx, tx, cid)
 		return err
 	})
 	if err != nil || chosen == nil || changes == nil {
@@ -195,7 +204,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string) (*lateBound, er
 			}
 			fresh[i] = &c
 		}
-		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], changes, fresh[1:])
+		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, changes, fresh[1:])
 		out = lb
 		return err
 	})
@@ -205,45 +214,71 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string) (*lateBound, er
 	return out, nil
 }
 
+// pairedUnbound returns the lowest create read unbound in cid whose pair
+// is stored now, nil when there is none or its place holds an event.
+func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid string) (*unboundCreate, error) {
+	creates, err := loadUnboundCreates(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	for i := range creates {
+		if !env.paired(creates[i].Sender, creates[i].Version) {
+			continue
+		}
+		old, err := eventAt(ctx, tx, cid, creates[i].Seq)
+		if err != nil || old != nil {
+			if old != nil {
+				old.Body.Zero()
+			}
+			return nil, err
+		}
+		return &creates[i], nil
+	}
+	return nil, nil
+}
+
 // storedGroupChanges lists cid's stored group changes (verified, or failed
 // as read before a roster: rereadRosterCause), ascending, with their wire
-// bytes; nil when there are more than maxIndexedChanges of them.
-func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) ([]awaited, error) {
-	out := []awaited{}
-	n := 0
-	for after := ""; ; {
-		evs, err := tx.Events(ctx, cid, after, rejudgePage)
-		if err != nil {
-			return nil, fmt.Errorf("session: reading history: %w", err)
-		}
-		for i := range evs {
-			s := &evs[i]
-			if s.Type == event.TypeGroupChange {
-				en := entryFromStored(cid, s)
-				n++
-				if en.Verified || rereadRosterCause(en.Error) {
-					out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
-				}
-			}
-			s.Body.Zero()
-		}
-		if n > maxIndexedChanges {
-			return nil, nil
-		}
-		if len(evs) < rejudgePage {
-			return out, nil
-		}
-		after = evs[len(evs)-1].SequenceID
+// bytes, as its change index lists them; failed reports whether one
+// failed so. It returns nil when the index is not complete.
+func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []awaited, failed bool, err error) {
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return nil, false, err
 	}
+	out = []awaited{}
+	for _, seq := range idx.Seqs {
+		s, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return nil, false, err
+		}
+		if s == nil {
+			continue
+		}
+		if s.Type == event.TypeGroupChange {
+			en := entryFromStored(cid, s)
+			switch {
+			case en.Verified:
+				out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+			case rereadRosterCause(en.Error):
+				out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				failed = true
+			}
+		}
+		s.Body.Zero()
+	}
+	return out, failed, nil
 }
 
 // rereadFromCreate reads group cid again from no roster with the create c
-// (verified by the pipeline) at its place, when its pair binds it now and
-// nothing else is stored under its sequence id; changes are the stored
-// group changes listed by storedGroupChanges and evs them as verified by
-// the pipeline, index for index. It returns nil, changing nothing, when c
-// cannot be bound or a group change stored verified does not stand.
-func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, changes []awaited, evs []*event.Event) (*lateBound, error) {
+// (verified by the pipeline) at its place: a create read unbound, when
+// its pair binds it now, no roster is held and nothing is stored under
+// its sequence id; or, stored set, the create stored there that started
+// the roster held. changes are the stored group changes listed by
+// storedGroupChanges and evs them as verified by the pipeline, index for
+// index. It returns nil, changing nothing, when c cannot be bound or a
+// group change stored verified does not stand.
+func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, changes []awaited, evs []*event.Event) (*lateBound, error) {
 	if !decimal.ValidID(c.SequenceID) {
 		return nil, nil
 	}
@@ -252,15 +287,22 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	if !c.Verified || c.Err != nil || g == nil || g.Kind != event.GroupCreated || c.ConversationID != cid {
 		return nil, nil
 	}
-	if old, err := eventAt(ctx, tx, cid, c.SequenceID); err != nil || old != nil {
-		if old != nil {
-			old.Body.Zero()
-		}
+	old, err := eventAt(ctx, tx, cid, c.SequenceID)
+	if err != nil {
 		return nil, err
 	}
+	if old != nil {
+		old.Body.Zero()
+	}
 	held, err := loadRoster(ctx, tx, cid)
-	if err != nil || held.Base != "" {
+	if err != nil {
 		return nil, err
+	}
+	switch {
+	case !stored && (old != nil || held.Base != ""):
+		return nil, nil
+	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
+		return nil, nil
 	}
 	env := e.rosterEnv(ctx, tx, cid, pairSet{})
 	if !env.paired(c.SenderID, g.KeyVersion) {
@@ -281,7 +323,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		if res := r.step(env, c); res.err != nil {
 			return false
 		}
-		open = append(open, c)
+		if !stored {
+			open = append(open, c)
+		}
 		return true
 	}
 	created := false
@@ -292,11 +336,15 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		}
 		for i := range page {
 			s := &page[i]
-			if !created && decimal.Less(c.SequenceID, s.SequenceID) {
+			if !created && !decimal.Less(s.SequenceID, c.SequenceID) {
 				if created = stepCreate(); !created {
 					zeroStored(page[i:])
 					return nil, nil
 				}
+			}
+			if s.SequenceID == c.SequenceID {
+				s.Body.Zero() // the create, stepped above
+				continue
 			}
 			en := entryFromStored(cid, s)
 			if s.Type == event.TypeGroupChange {
@@ -346,6 +394,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	if err := e.storeBound(ctx, tx, cid, open); err != nil {
 		return nil, err
 	}
+	r.Pending = held.Pending
 	if err := r.save(ctx, tx, cid); err != nil {
 		return nil, err
 	}

@@ -169,9 +169,15 @@ func (s *syncState) flush(ctx context.Context) error {
 // its pair when the pair is stored now (Engine.bindLateCreate): what it
 // fails among the events held from fn is handed over failed (beforeCreate,
 // reported as createFound), what it opens is handed to fn again, marked
-// Reopened. It is committed already: nothing here is taken back.
+// Reopened. It is committed already: nothing here is taken back. It runs
+// only while the sync holds from fn what it stored with no roster held
+// (holdUnrostered): what the reading fails of this sync's events was not
+// handed to fn as verified (past maxHeldEvents the next sync binds it).
 func (s *syncState) bindLate(ctx context.Context) error {
-	lb, err := s.e.bindLateCreate(ctx, s.cid)
+	if !s.holdUnrostered {
+		return nil
+	}
+	lb, err := s.e.bindLateCreate(ctx, s.cid, true)
 	if err != nil || lb == nil {
 		return err
 	}

@@ -16,15 +16,18 @@ import (
 // create and reads them against its roster.
 
 var lateBindAttacks = []attack{
-	{"create-pair-served-late-honest-changes-fail-for-good", attackCreatePairLateHonest},
-	{"create-pair-served-late-opens-outsider-title-or-non-admin-add", attackCreatePairLateForged},
+	{"create-pair-served-late-honest-changes-fail-for-good", func(w *world) (string, error) { return attackCreatePairLateHonest(w, false) }},
+	{"create-pair-served-late-opens-outsider-title-or-non-admin-add", func(w *world) (string, error) { return attackCreatePairLateForged(w, false) }},
+	{"create-served-again-with-pair-honest-changes-fail-for-good", func(w *world) (string, error) { return attackCreatePairLateHonest(w, true) }},
+	{"create-served-again-with-pair-opens-outsider-title-or-non-admin-add", func(w *world) (string, error) { return attackCreatePairLateForged(w, true) }},
 }
 
 // pairLateScene is alice's group with bob and carol; alice renames it and
 // makes carol an admin, carol speaks; extra are served with it. Bob's
 // first sync is served everything but the create's paired key change,
-// the second everything but the create: the create is read once, unbound.
-func pairLateScene(w *world, extra func(h *history) []*tevent.MessageEvent) (*history, *runOutcome, []string, error) {
+// the second everything but the create (the create is read once,
+// unbound), or, again set, everything: the create read again, and bound.
+func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.MessageEvent) (*history, *runOutcome, []string, error) {
 	h := newBareHistory(w)
 	h.readServer()
 	createSeq, pairSeq := "", ""
@@ -56,7 +59,7 @@ func pairLateScene(w *world, extra func(h *history) []*tevent.MessageEvent) (*hi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	second, err := pageOf(h, ex, func(s string) bool { return s != createSeq })
+	second, err := pageOf(h, ex, func(s string) bool { return s != createSeq || again })
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -68,9 +71,9 @@ func pairLateScene(w *world, extra func(h *history) []*tevent.MessageEvent) (*hi
 // attackCreatePairLateHonest: alice's title change, her admin add of
 // carol and carol's message read while no roster is held (the create
 // unbound) must end verified once the pair binds the create, as on a
-// fresh device.
-func attackCreatePairLateHonest(w *world) (string, error) {
-	_, o, mids, err := pairLateScene(w, nil)
+// fresh device; again: the create served again with its pair.
+func attackCreatePairLateHonest(w *world, again bool) (string, error) {
+	_, o, mids, err := pairLateScene(w, again, nil)
 	if err != nil {
 		return "", err
 	}
@@ -92,9 +95,9 @@ func attackCreatePairLateHonest(w *world) (string, error) {
 // a title change by mallory (never a member) and an admin add of bob by
 // bob (a member, no admin), both failed as read before any roster. The
 // late binding must not open them: a fresh device refuses both.
-func attackCreatePairLateForged(w *world) (string, error) {
+func attackCreatePairLateForged(w *world, again bool) (string, error) {
 	var forged []string
-	h, o, mids, err := pairLateScene(w, func(h *history) []*tevent.MessageEvent {
+	h, o, mids, err := pairLateScene(w, again, func(h *history) []*tevent.MessageEvent {
 		top, v := h.top(), h.newestVersion()
 		e := h.env()
 		e.SequenceID = hostile.NextSequenceID(top, 1500)
