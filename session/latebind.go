@@ -32,7 +32,7 @@ import (
 // verified v6+ key change by its author at its key version stored in the
 // group). It then reads the group again from no roster, as a fresh
 // device does, in transcript order: the create at its place (stored
-// there, when nothing is stored under its sequence id), each group change
+// there, in place of an event stored failed there since), each group change
 // stored failed as read before a roster (xchat.ErrRosterUnknown or
 // xchat.ErrRosterDivergence, for nothing else) stepped again as verified
 // by the receive pipeline, and opened when the roster step accepts it
@@ -42,7 +42,10 @@ import (
 // its author is no member there, as rejudgeBeforeCreate fails it. What a
 // fresh device fails stays failed; no group change stored verified is
 // failed (the re-reading is given up, changing nothing, should the roster
-// step refuse one). The group changes read are bounded (maxIndexedChanges).
+// step refuse one). So it does from the create stored when the sync's
+// batch that stored it started the roster and group changes stored before
+// failed so. The group changes read are those the change index lists
+// (bounded: maxIndexedChanges).
 // What opens is handed to the sync's fn again, marked Event.Reopened.
 
 // maxUnboundCreates bounds the creates remembered for a group.
@@ -128,14 +131,13 @@ type lateBound struct {
 
 // bindLateCreate reads group cid again from no roster (see the top of
 // this file) when a create binds late: with no roster held, the lowest
-// create read unbound whose pair is now stored; or, when started is set
+// create read unbound whose pair is now stored (see rereadFromCreate for
+// its place); or, when started is set
 // (the batch just stored started the roster, none being held before), the
 // create that started it, should group changes stored before it have
 // failed as read before any roster. It returns nil when it read nothing
-// again: no create's pair is stored yet, the lowest one's place holds
-// another event (the server equivocated: it is not bound, as it would
-// not be at that place on a fresh device served what this one holds), or
-// no group change failed so. Nothing is read beyond the roster and the
+// again: no create's pair is stored yet, the lowest one's place holds an
+// event stored verified, or no group change failed so. Nothing is read beyond the roster and the
 // list until a pair is stored; then the group changes the change index
 // lists (a group without a complete index is not read again).
 func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
@@ -215,7 +217,8 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 }
 
 // pairedUnbound returns the lowest create read unbound in cid whose pair
-// is stored now, nil when there is none or its place holds an event.
+// is stored now, nil when there is none or its place holds an event
+// stored verified.
 func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid string) (*unboundCreate, error) {
 	creates, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
@@ -226,11 +229,14 @@ func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid strin
 			continue
 		}
 		old, err := eventAt(ctx, tx, cid, creates[i].Seq)
-		if err != nil || old != nil {
+		if err != nil || old != nil && old.Verified {
 			if old != nil {
 				old.Body.Zero()
 			}
 			return nil, err
+		}
+		if old != nil {
+			old.Body.Zero()
 		}
 		return &creates[i], nil
 	}
@@ -272,9 +278,12 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 
 // rereadFromCreate reads group cid again from no roster with the create c
 // (verified by the pipeline) at its place: a create read unbound, when
-// its pair binds it now, no roster is held and nothing is stored under
-// its sequence id; or, stored set, the create stored there that started
-// the roster held. changes are the stored group changes listed by
+// its pair binds it now and no roster is held; or, stored set, the create
+// stored there that started the roster held. An event stored failed under
+// the sequence id of a create read unbound gives way to it: the create
+// was read there first (the server served other bytes there after it),
+// as a fresh device served the events in order holds it; one stored
+// verified keeps the create unbound. changes are the stored group changes listed by
 // storedGroupChanges and evs them as verified by the pipeline, index for
 // index. It returns nil, changing nothing, when c cannot be bound or a
 // group change stored verified does not stand.
@@ -299,7 +308,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		return nil, err
 	}
 	switch {
-	case !stored && (old != nil || held.Base != ""):
+	case !stored && (old != nil && old.Verified || held.Base != ""):
 		return nil, nil
 	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
 		return nil, nil

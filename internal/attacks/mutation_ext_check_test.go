@@ -240,26 +240,14 @@ var extKnownOpen = map[uint64]string{}
 //     read meanwhile failed for good. The create read unbound is now
 //     remembered and bound once its pair is stored, the group read again
 //     from no roster (session/latebind.go; attack
-//     create-pair-served-late-honest-changes-fail-for-good).
-var extNotFailedOpen = map[uint64]string{
-	// FuzzTranscriptMutationExt corpus d0fb1a7fc9049133 (2026-12-07): the
-	// create, served alone in the first sync (its pair not yet: not
-	// stored, remembered as read unbound), is forked away at its own
-	// sequence id in the second (an admin removal served there instead,
-	// stored failed as read before any roster), and its pair is served in
-	// the third.
-	// A fresh device served the events in order holds the create at that
-	// place; this device holds other bytes there (the server
-	// equivocated), so the late binding (session/latebind.go) does not
-	// place the create, no roster is established, and the group changes
-	// read meanwhile fail for good, a member add then as not fitting the
-	// roster held. Fails safe.
-	0xfffff7d9: openBeforeRoster,
-}
-
-// openBeforeRoster is the reason of extNotFailedOpen's entries whose
-// group changes failed as read before any roster.
-const openBeforeRoster = "group changes read before the roster was established fail for good"
+//     create-pair-served-late-honest-changes-fail-for-good);
+//   - seed 0xfffff7d9 (corpus d0fb1a7fc9049133): the same family, the
+//     create read alone (not stored), an admin removal then served and
+//     stored failed at its sequence id (the server forked it away), its
+//     pair served in a third sync. The create read first holds its place
+//     as on a fresh device served the events in order: bound late, it
+//     takes the place of the failed event stored there.
+var extNotFailedOpen = map[uint64]string{}
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
 // histories (admins, titles, a device holding history, pushes mixed with
