@@ -48,6 +48,10 @@ import (
 // (bounded: maxIndexedChanges).
 // What opens is handed to the sync's fn again, marked Event.Reopened.
 
+// errGiveUp ends the transaction of a reading again given up, so that
+// nothing it wrote before it gave up is committed.
+var errGiveUp = errors.New("session: reading the group again from its create given up")
+
 // maxUnboundCreates bounds the creates remembered for a group.
 const maxUnboundCreates = 4
 
@@ -210,7 +214,10 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		out = lb
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errGiveUp):
+		return nil, nil
+	case err != nil:
 		return nil, err
 	}
 	return out, nil
@@ -285,8 +292,9 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 // as a fresh device served the events in order holds it; one stored
 // verified keeps the create unbound. changes are the stored group changes listed by
 // storedGroupChanges and evs them as verified by the pipeline, index for
-// index. It returns nil, changing nothing, when c cannot be bound or a
-// group change stored verified does not stand.
+// index. It returns nil, changing nothing, when c cannot be bound, and
+// errGiveUp (its transaction must not commit) when the create or a group
+// change stored verified does not stand on the roster read again.
 func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, changes []awaited, evs []*event.Event) (*lateBound, error) {
 	if !decimal.ValidID(c.SequenceID) {
 		return nil, nil
@@ -348,7 +356,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 			if !created && !decimal.Less(s.SequenceID, c.SequenceID) {
 				if created = stepCreate(); !created {
 					zeroStored(page[i:])
-					return nil, nil
+					return nil, errGiveUp
 				}
 			}
 			if s.SequenceID == c.SequenceID {
@@ -363,7 +371,10 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 					continue // failed for another cause: stays as stored
 				}
 				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev)
-				if err != nil || !ok {
+				if err == nil && !ok {
+					err = errGiveUp
+				}
+				if err != nil {
 					zeroStored(page[i+1:])
 					return nil, err
 				}
@@ -398,7 +409,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		after = page[len(page)-1].SequenceID
 	}
 	if !created && !stepCreate() {
-		return nil, nil
+		return nil, errGiveUp
 	}
 	if err := e.storeBound(ctx, tx, cid, open); err != nil {
 		return nil, err
