@@ -325,6 +325,13 @@
 // change failed here, below which a group change that could decide its
 // author's membership failed, or that failed for anything else as well.
 // A key change pushed (Engine.Deliver) opens them as one synced does.
+// A group create read before its paired key change is not stored; a
+// sync that stores the pair later binds it and reads the group again
+// from no roster, in transcript order, opening the group changes that
+// failed as read before any roster when the roster step accepts them at
+// their place; so does a sync whose batch starts the roster from a create
+// served again (latebind.go). They too are handed to fn again with
+// Event.Reopened set.
 // Group titles are encrypted under the group's conversation key before
 // they leave the engine (the REST group_name and the
 // signed GroupCreate title carry the same ciphertext), the SDK's

@@ -32,7 +32,9 @@ import (
 // and starts the roster (rejudgeBeforeCreate). A sync that reads the group
 // while no roster is held holds what it stores from fn until a roster is
 // held (syncState.holdUnrostered), so fn is never handed as verified what
-// the create then fails.
+// the create then fails. A create read before its pair, its pair stored
+// later, is bound then, the group read again from no roster
+// (latebind.go).
 
 // rejudgeBeforeCreate judges again, once the group create ev is accepted
 // and starts the roster r of cid, the events stored verified while no

@@ -51,6 +51,9 @@ type SyncResult struct {
 	// that this sync opened once served their key change (see Engine.Sync):
 	// each is handed to fn again (with fn nil, in Entries, in place of a
 	// failed entry this sync stored), verified, with Event.Reopened set.
+	// It also counts a group create read before its pair and the group
+	// changes this sync opened once it stored the pair and bound the
+	// create late (see Event.Reopened), handed over alike.
 	Reopened int
 }
 
@@ -778,6 +781,10 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		// keep the roster from ever being established. Not stored, a
 		// later sync reads it again, with its pair, as Receive leaves it.
 		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		// Remembered: its pair stored later binds it (bindLateCreate).
+		if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+			return nil, err
+		}
 		return nil, errCreateNotKept
 	}
 	// Indexed even when not kept: a failed group change is never passed

@@ -146,6 +146,9 @@ func (s *syncState) flush(ctx context.Context) error {
 	if err := s.noticeLate(ctx); err != nil {
 		return err
 	}
+	if err := s.bindLate(ctx); err != nil {
+		return err
+	}
 	s.res.Anomalies = append(s.res.Anomalies, s.pass.createFound...)
 	s.pass.createFound = nil
 	if s.holdUnrostered {
@@ -160,6 +163,35 @@ func (s *syncState) flush(ctx context.Context) error {
 		return s.settleLate(ctx)
 	}
 	return s.handOver()
+}
+
+// bindLate binds, once a batch has committed, a group create read before
+// its pair when the pair is stored now (Engine.bindLateCreate): what it
+// fails among the events held from fn is handed over failed (beforeCreate,
+// reported as createFound), what it opens is handed to fn again, marked
+// Reopened. It is committed already: nothing here is taken back. It runs
+// only while the sync holds from fn what it stored with no roster held
+// (holdUnrostered): what the reading fails of this sync's events was not
+// handed to fn as verified (past maxHeldEvents the next sync binds it).
+func (s *syncState) bindLate(ctx context.Context) error {
+	if !s.holdUnrostered {
+		return nil
+	}
+	lb, err := s.e.bindLateCreate(ctx, s.cid, true)
+	if err != nil || lb == nil {
+		return err
+	}
+	j := s.pass.journal
+	s.pass.journal = nil
+	s.pass.failedByCreate(s.cid, lb.create, lb.failed)
+	s.pass.journal = j
+	s.res.Reopened += len(lb.opened)
+	opened := make([]*event.Event, len(lb.opened))
+	for i, ev := range lb.opened {
+		c := *ev
+		opened[i] = &c
+	}
+	return s.handReopened(opened)
 }
 
 // handOver passes the queued events to fn. They are stored already, so an

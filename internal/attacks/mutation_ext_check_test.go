@@ -233,34 +233,21 @@ var extKnownOpen = map[uint64]string{}
 //   - seed 0xfffffac1 (corpus 2f6c25b07d9e1573): mallory's key change and
 //     her message under it backfilled in one batch below her removal; the
 //     message, screened before the key change was stored, failed at its
-//     place (now backfilled-key-change-with-its-authors-message).
-var extNotFailedOpen = map[uint64]string{
-	// FuzzTranscriptMutationExt corpus 12515c4be257cd20 (2026-12-07,
-	// after h11an's title-change-before-create-by-non-member): the create's
-	// paired key change is dropped, so no roster is established for a
-	// while; honest title changes, an admin add and a removal read then
-	// fail as read before any roster (xchat.ErrRosterUnknown), for good,
-	// where a fresh device served the transcript in order reads them after
-	// the create. Before h11an's rule a title change read before any
-	// roster was accepted from anyone (the hole it closed). Fails safe.
-	// Still open after content read before the create was judged again
-	// when the create is stored (session/latecreate.go): here the create
-	// is stored failed as unbound and its pair served only later, so no
-	// roster is ever established on this device; a create bound late
-	// alone would start a roster the changes that failed above it never
-	// moved, unlike a fresh device's. The fix is a re-reading of the
-	// stored group from no roster, group changes opened at their place.
-	0x10000015a: openBeforeRoster,
-	// Corpus d0fb1a7fc9049133 (2026-12-07, the same family): the create
-	// forked away at the tip in the first sync and replayed above in the
-	// second; group changes read before a roster fail for good, and a
-	// member add then fails as not fitting the roster held.
-	0xfffff7d9: openBeforeRoster,
-}
-
-// openBeforeRoster is the reason of extNotFailedOpen's entries whose
-// group changes failed as read before any roster.
-const openBeforeRoster = "group changes read before the roster was established fail for good"
+//     place (now backfilled-key-change-with-its-authors-message);
+//   - seed 0x10000015a (corpus 12515c4be257cd20): the create read before
+//     its pair (not stored), the pair served in a later sync and the
+//     create never again; the honest title changes, admin add and removal
+//     read meanwhile failed for good. The create read unbound is now
+//     remembered and bound once its pair is stored, the group read again
+//     from no roster (session/latebind.go; attack
+//     create-pair-served-late-honest-changes-fail-for-good);
+//   - seed 0xfffff7d9 (corpus d0fb1a7fc9049133): the same family, the
+//     create read alone (not stored), an admin removal then served and
+//     stored failed at its sequence id (the server forked it away), its
+//     pair served in a third sync. The create read first holds its place
+//     as on a fresh device served the events in order: bound late, it
+//     takes the place of the failed event stored there.
+var extNotFailedOpen = map[uint64]string{}
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
 // histories (admins, titles, a device holding history, pushes mixed with

@@ -44,8 +44,9 @@ type Entry struct {
 	Error string `json:"error,omitempty"`
 	// Reopened is Event.Reopened: set in the entries a sync returns
 	// (session.SyncResult.Entries) for a message it opened once its key
-	// arrived, which replace the failed ones handed over before. History
-	// never sets it.
+	// arrived, or a group change once the group's create was bound late,
+	// which replace the failed ones handed over before. History never
+	// sets it.
 	Reopened bool `json:"reopened,omitempty"`
 
 	// Text is a message's text or an edit's new text.

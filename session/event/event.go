@@ -124,7 +124,11 @@ type Event struct {
 	// served it and withheld the key change that distributes its key) and
 	// a later sync or push served that key change, which opened it (see
 	// session.Engine.Sync). It is then Verified, and replaces the failed
-	// entry at its sequence id. Never set otherwise; never stored.
+	// entry at its sequence id. It also marks a group create read before
+	// its paired key change (not stored then) and the group changes read
+	// meanwhile that failed as read before any roster, opened once a later
+	// sync stored the pair and bound the create (see package session's
+	// latebind.go). Never set otherwise; never stored.
 	Reopened bool
 
 	Message             *Message             // KindMessage

@@ -1,0 +1,544 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// A create bound late. A group create read before its paired key change
+// (errCreateUnbound) is not stored (storeEvent), and while no roster is
+// held every group change that could change the group fails
+// (xchat.ErrRosterUnknown), as does a member add that cannot start the
+// roster. The server may serve the pair only later, and never the create
+// again: no roster would ever be established on this device, and the
+// honest group changes read meanwhile would fail for good, where a fresh
+// device served the same events in order binds the create and keeps them.
+//
+// So the verified creates read unbound are remembered (noteUnboundCreate:
+// their wire bytes, at most maxUnboundCreates, the lowest sequence ids
+// kept), and once a sync has stored a batch while the group holds no
+// roster, Engine.bindLateCreate looks for one its pair now binds (a
+// verified v6+ key change by its author at its key version stored in the
+// group). It then reads the group again from no roster, as a fresh
+// device does, in transcript order: the create at its place (stored
+// there, in place of an event stored failed there since), each group change
+// stored failed as read before a roster (xchat.ErrRosterUnknown or
+// xchat.ErrRosterDivergence, for nothing else) stepped again as verified
+// by the receive pipeline, and opened when the roster step accepts it
+// then; every content event and key change stored verified is judged by
+// the roster at its place (below the create: only the create's members
+// and creator; above it: the members of the roster there), and fails when
+// its author is no member there, as rejudgeBeforeCreate fails it. What a
+// fresh device fails stays failed; no group change stored verified is
+// failed (the re-reading is given up, changing nothing, should the roster
+// step refuse one). So it does from the create stored when the sync's
+// batch that stored it started the roster and group changes stored before
+// failed so. The group changes read are those the change index lists
+// (bounded: maxIndexedChanges).
+// What opens is handed to the sync's fn again, marked Event.Reopened.
+
+// errGiveUp ends the transaction of a reading again given up, so that
+// nothing it wrote before it gave up is committed.
+var errGiveUp = errors.New("session: reading the group again from its create given up")
+
+// maxUnboundCreates bounds the creates remembered for a group.
+const maxUnboundCreates = 4
+
+// unboundCreate is a verified group create read before its pair, as served.
+type unboundCreate struct {
+	Seq string `json:"seq"`
+	// Sender and Version are its author and key version, as verified
+	// when it was read: its pair is looked for before it is read again.
+	Sender  string `json:"sender"`
+	Version string `json:"version"`
+	Raw     []byte `json:"raw"`
+}
+
+func unboundCreatesKey(cid string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/unbound-creates/" + hex.EncodeToString(h[:])
+}
+
+// loadUnboundCreates reads the creates remembered for cid (none when the
+// record does not decode: nothing is bound late).
+func loadUnboundCreates(ctx context.Context, v valueReader, cid string) ([]unboundCreate, error) {
+	b, err := v.Value(ctx, unboundCreatesKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the creates read unbound: %w", err)
+	}
+	var l []unboundCreate
+	if json.Unmarshal(b, &l) != nil {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// noteUnboundCreate remembers ev, a verified create of cid that failed
+// only for want of its pair (errCreateUnbound), keeping the lowest
+// maxUnboundCreates sequence ids.
+func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	g := ev.GroupChange
+	if !IsGroup(cid) || !errors.Is(ev.Err, errCreateUnbound) || !decimal.ValidID(ev.SequenceID) || len(ev.Raw) == 0 ||
+		g == nil || g.Kind != event.GroupCreated || !decimal.Valid(g.KeyVersion) || ev.SenderID == "" {
+		return nil
+	}
+	l, err := loadUnboundCreates(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(l, ev.SequenceID, func(u unboundCreate, seq string) int { return decimal.Compare(u.Seq, seq) })
+	if held || i >= maxUnboundCreates {
+		return nil
+	}
+	l = slices.Insert(l, i, unboundCreate{Seq: ev.SequenceID, Sender: ev.SenderID, Version: g.KeyVersion, Raw: slices.Clone(ev.Raw)})
+	if len(l) > maxUnboundCreates {
+		l = l[:maxUnboundCreates]
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
+	}
+	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+// rereadRosterCause reports whether a stored group change failed only as
+// read before any roster (or as not fitting none): a fresh device may
+// read it against a roster and keep it.
+func rereadRosterCause(msg string) bool {
+	if strings.Contains(msg, "; ") {
+		return false
+	}
+	return strings.HasPrefix(msg, xchat.ErrRosterUnknown.Error()+":") || strings.HasPrefix(msg, xchat.ErrRosterDivergence.Error()+":")
+}
+
+// lateBound is what bindLateCreate did: the events it opened (the create
+// among them), and the events it failed with the cause.
+type lateBound struct {
+	create string
+	opened []*event.Event
+	failed map[string]error
+}
+
+// bindLateCreate reads group cid again from no roster (see the top of
+// this file) when a create binds late: with no roster held, the lowest
+// create read unbound whose pair is now stored (see rereadFromCreate for
+// its place); or, when started is set
+// (the batch just stored started the roster, none being held before), the
+// create that started it, should group changes stored before it have
+// failed as read before any roster. It returns nil when it read nothing
+// again: no create's pair is stored yet, the lowest one's place holds an
+// event stored verified, or no group change failed so. Nothing is read beyond the roster and the
+// list until a pair is stored; then the group changes the change index
+// lists (a group without a complete index is not read again).
+func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
+	if !IsGroup(cid) {
+		return nil, nil
+	}
+	var chosen *unboundCreate
+	var changes []awaited
+	stored := false
+	err := e.store.View(ctx, func(tx keystore.Tx) error {
+		chosen, changes, stored = nil, nil, false
+		r, err := loadRoster(ctx, tx, cid)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Base == "":
+			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+				return err
+			}
+		case started && r.Base == baseCreate && validMessageID(r.CreateMID):
+			old, err := tx.EventByMessageID(ctx, cid, r.CreateMID)
+			switch {
+			case errors.Is(err, keystore.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			}
+			old.Body.Zero()
+			if !old.Verified || old.Type != event.TypeGroupChange || old.SenderID != r.Creator {
+				return nil
+			}
+			chosen, stored = &unboundCreate{Seq: old.SequenceID, Sender: old.SenderID, Raw: old.Raw}, true
+		default:
+			return nil
+		}
+		var failed bool
+		changes, failed, err = storedGroupChanges(ctx, tx, cid)
+		if !failed {
+			changes = nil
+		}
+		return err
+	})
+	if err != nil || chosen == nil || changes == nil {
+		return nil, err
+	}
+	listed := append([]awaited{{seq: chosen.Seq, raw: chosen.Raw}}, changes...)
+	evs, err := e.decryptAwaited(ctx, cid, listed)
+	if err != nil {
+		return nil, err
+	}
+	defer dropEvents(evs)
+	if evs[0].SequenceID != chosen.Seq || evs[0].SenderID != chosen.Sender {
+		return nil, nil
+	}
+	var out *lateBound
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		// A transaction run again starts afresh: the steps change the
+		// events they read (a rejection, a member add's lists as read).
+		fresh := make([]*event.Event, len(evs))
+		for i, ev := range evs {
+			c := *ev
+			if ev.GroupChange != nil {
+				g := *ev.GroupChange
+				c.GroupChange = &g
+			}
+			fresh[i] = &c
+		}
+		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, changes, fresh[1:])
+		out = lb
+		return err
+	})
+	switch {
+	case errors.Is(err, errGiveUp):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return out, nil
+}
+
+// pairedUnbound returns the lowest create read unbound in cid whose pair
+// is stored now, nil when there is none or its place holds an event
+// stored verified.
+func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid string) (*unboundCreate, error) {
+	creates, err := loadUnboundCreates(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	for i := range creates {
+		if !env.paired(creates[i].Sender, creates[i].Version) {
+			continue
+		}
+		old, err := eventAt(ctx, tx, cid, creates[i].Seq)
+		if err != nil || old != nil && old.Verified {
+			if old != nil {
+				old.Body.Zero()
+			}
+			return nil, err
+		}
+		if old != nil {
+			old.Body.Zero()
+		}
+		return &creates[i], nil
+	}
+	return nil, nil
+}
+
+// storedGroupChanges lists cid's stored group changes (verified, or failed
+// as read before a roster: rereadRosterCause), ascending, with their wire
+// bytes, as its change index lists them; failed reports whether one
+// failed so. It returns nil when the index is not complete.
+func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []awaited, failed bool, err error) {
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return nil, false, err
+	}
+	out = []awaited{}
+	for _, seq := range idx.Seqs {
+		s, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return nil, false, err
+		}
+		if s == nil {
+			continue
+		}
+		if s.Type == event.TypeGroupChange {
+			en := entryFromStored(cid, s)
+			switch {
+			case en.Verified:
+				out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+			case rereadRosterCause(en.Error):
+				out = append(out, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				failed = true
+			}
+		}
+		s.Body.Zero()
+	}
+	return out, failed, nil
+}
+
+// rereadFromCreate reads group cid again from no roster with the create c
+// (verified by the pipeline) at its place: a create read unbound, when
+// its pair binds it now and no roster is held; or, stored set, the create
+// stored there that started the roster held. An event stored failed under
+// the sequence id of a create read unbound gives way to it: the create
+// was read there first (the server served other bytes there after it),
+// as a fresh device served the events in order holds it; one stored
+// verified keeps the create unbound. changes are the stored group changes listed by
+// storedGroupChanges and evs them as verified by the pipeline, index for
+// index. It returns nil, changing nothing, when c cannot be bound, and
+// errGiveUp (its transaction must not commit) when the create or a group
+// change stored verified does not stand on the roster read again.
+func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, changes []awaited, evs []*event.Event) (*lateBound, error) {
+	if !decimal.ValidID(c.SequenceID) {
+		return nil, nil
+	}
+	screenEnvelope(c)
+	g := c.GroupChange
+	if !c.Verified || c.Err != nil || g == nil || g.Kind != event.GroupCreated || c.ConversationID != cid {
+		return nil, nil
+	}
+	old, err := eventAt(ctx, tx, cid, c.SequenceID)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		old.Body.Zero()
+	}
+	held, err := loadRoster(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !stored && (old != nil && old.Verified || held.Base != ""):
+		return nil, nil
+	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
+		return nil, nil
+	}
+	env := e.rosterEnv(ctx, tx, cid, pairSet{})
+	if !env.paired(c.SenderID, g.KeyVersion) {
+		return nil, nil
+	}
+	env.createAt = c
+	byseq := make(map[string]*event.Event, len(evs))
+	for i, ev := range evs {
+		if ev.SequenceID == changes[i].seq {
+			byseq[ev.SequenceID] = ev
+		}
+	}
+	var r rosterRec
+	lb := &lateBound{create: c.SequenceID, failed: map[string]error{}}
+	var open []*event.Event
+	var distrusted []distrustedKey
+	stepCreate := func() bool {
+		if res := r.step(env, c); res.err != nil {
+			return false
+		}
+		if !stored {
+			open = append(open, c)
+		}
+		return true
+	}
+	created := false
+	for after := ""; ; {
+		page, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return nil, fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range page {
+			s := &page[i]
+			if !created && !decimal.Less(s.SequenceID, c.SequenceID) {
+				if created = stepCreate(); !created {
+					zeroStored(page[i:])
+					return nil, errGiveUp
+				}
+			}
+			if s.SequenceID == c.SequenceID {
+				s.Body.Zero() // the create, stepped above
+				continue
+			}
+			en := entryFromStored(cid, s)
+			if s.Type == event.TypeGroupChange {
+				s.Body.Zero()
+				ev := byseq[s.SequenceID]
+				if ev == nil {
+					continue // failed for another cause: stays as stored
+				}
+				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev)
+				if err == nil && !ok {
+					err = errGiveUp
+				}
+				if err != nil {
+					zeroStored(page[i+1:])
+					return nil, err
+				}
+				if !en.Verified && ev.Err == nil && ev.Verified {
+					open = append(open, ev)
+				}
+				continue
+			}
+			cause := r.excludes(env, s)
+			if cause == nil || !en.Verified {
+				s.Body.Zero()
+				continue
+			}
+			err := putFlipped(ctx, tx, cid, en, s.Raw, cause)
+			var d *distrustedKey
+			if err == nil {
+				d, err = unstandFailed(ctx, tx, cid, s, en)
+			}
+			s.Body.Zero()
+			if err != nil {
+				zeroStored(page[i+1:])
+				return nil, err
+			}
+			if d != nil {
+				distrusted = append(distrusted, *d)
+			}
+			lb.failed[s.SequenceID] = cause
+		}
+		if len(page) < rejudgePage {
+			break
+		}
+		after = page[len(page)-1].SequenceID
+	}
+	if !created && !stepCreate() {
+		return nil, errGiveUp
+	}
+	if err := e.storeBound(ctx, tx, cid, open); err != nil {
+		return nil, err
+	}
+	r.Pending = held.Pending
+	if err := r.save(ctx, tx, cid); err != nil {
+		return nil, err
+	}
+	if validMessageID(c.MessageID) {
+		if err := tx.SetValue(ctx, createIndexKey(c.MessageID), []byte(cid)); err != nil {
+			return nil, err
+		}
+	}
+	conv, err := e.conversationRecord(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	conv.Members = r.effective()
+	if err := tx.PutConversation(ctx, conv); err != nil {
+		return nil, err
+	}
+	if err := e.restoreSettings(ctx, tx, cid); err != nil {
+		return nil, err
+	}
+	if err := e.rerecordRecipients(ctx, tx, cid, distrusted); err != nil {
+		return nil, err
+	}
+	if err := tx.SetValue(ctx, unboundCreatesKey(cid), nil); err != nil {
+		return nil, err
+	}
+	lb.opened = open
+	return lb, nil
+}
+
+// rereadChange steps the stored group change en (ev as verified by the
+// pipeline) on r: ev is left failed (rejected) when the step refuses it,
+// as a fresh device refuses it. ok is false when a group change stored
+// verified does not stand (the re-reading is given up).
+func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event) (ok bool, err error) {
+	screenEnvelope(ev)
+	if !ev.Verified || ev.Err != nil || ev.GroupChange == nil || ev.ConversationID != cid {
+		if en.Verified {
+			return false, nil
+		}
+		reject(ev, errStoredFailed)
+		return true, nil
+	}
+	if !en.Verified && validMessageID(ev.MessageID) {
+		// A replay of a stored event under a new sequence id stays
+		// failed (gateReplay).
+		other, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound):
+		case err != nil:
+			return false, err
+		default:
+			other.Body.Zero()
+			if other.SequenceID != ev.SequenceID {
+				reject(ev, errStoredFailed)
+				return true, nil
+			}
+		}
+	}
+	res := r.step(env, ev)
+	if res.err != nil {
+		reject(ev, res.err)
+		return !en.Verified, nil
+	}
+	return true, nil
+}
+
+// excludes returns why the stored content event or key change s fails at
+// its place on roster r (read from no roster up to it), nil when it
+// stands: below the create, by neither its creator nor a member it
+// signs; above it, by no member of r.
+func (r *rosterRec) excludes(env rosterEnv, s *keystore.StoredEvent) error {
+	if !s.Verified || s.SenderID == "" {
+		return nil
+	}
+	ev := &event.Event{SenderID: s.SenderID, SequenceID: s.SequenceID}
+	switch {
+	case r.Base == "" && r.outsiderBelowCreate(env, ev):
+		return fmt.Errorf("%w: %s is not a member of %s: the event lies below the group's create (at %s), which does not name its author", xchat.ErrNotMember, s.SenderID, env.cid, env.createAt.SequenceID)
+	case r.Base != "" && !r.member(s.SenderID):
+		return fmt.Errorf("%w: %s is not a member of %s at its place: the group's create (at %s), bound after this event was read, and the group changes below it do not make its author one", xchat.ErrNotMember, s.SenderID, env.cid, env.createAt.SequenceID)
+	}
+	return nil
+}
+
+// storeBound stores the create and the group changes rereadFromCreate
+// opened, verified, with the effects a verified group change has when
+// stored.
+func (e *Engine) storeBound(ctx context.Context, tx keystore.Tx, cid string, open []*event.Event) error {
+	titles := make([]string, len(open))
+	for i, ev := range open {
+		en := ev.Entry()
+		if g := en.Group; g != nil && g.Title != "" {
+			g.Title = e.entryTitle(ctx, tx, cid, g.KeyVersion, g.Title)
+			titles[i] = g.Title
+		}
+		if !validMessageID(en.MessageID) {
+			en.MessageID = ""
+		}
+		if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		if g := ev.GroupChange; g != nil && g.Kind == event.GroupCreated {
+			if err := noteInserted(ctx, tx, cid, ev.SequenceID); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+			return err
+		}
+		if err := e.settle(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+		if err := e.applyEffects(ctx, tx, cid, ev); err != nil {
+			return err
+		}
+	}
+	// Handed over as stored: the title opened (the wire form stays in
+	// Raw), as storeEventsTx hands a group change over.
+	for i, ev := range open {
+		if titles[i] != "" {
+			g := *ev.GroupChange
+			g.Title = titles[i]
+			ev.GroupChange = &g
+		}
+	}
+	return nil
+}

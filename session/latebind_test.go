@@ -1,0 +1,56 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// TestUnboundCreatesBounded: the creates read unbound are remembered at
+// most maxUnboundCreates a group, the lowest sequence ids kept, each once;
+// a create that failed for anything but its missing pair, or of a
+// one-to-one conversation, is not remembered.
+func TestUnboundCreatesBounded(t *testing.T) {
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	const cid = "g1234567890"
+	create := func(seq uint64, err error) *event.Event {
+		return &event.Event{SequenceID: fmt.Sprint(seq), SenderID: "42", Raw: []byte(fmt.Sprint("raw", seq)), Err: err,
+			GroupChange: &event.GroupChange{Kind: event.GroupCreated, KeyVersion: "1700000000000"}}
+	}
+	unbound := fmt.Errorf("test: %w", errCreateUnbound)
+	err := store.Update(ctx, func(tx keystore.Tx) error {
+		for _, ev := range []*event.Event{
+			create(1000, unbound), create(900, unbound), create(1000, unbound), create(800, unbound),
+			create(700, unbound), create(600, unbound), create(500, fmt.Errorf("test: other")),
+		} {
+			if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+				return err
+			}
+		}
+		return noteUnboundCreate(ctx, tx, "42:43", create(100, unbound))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := loadUnboundCreates(ctx, store, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []string
+	for _, c := range l {
+		seqs = append(seqs, c.Seq)
+		if c.Sender != "42" || c.Version != "1700000000000" || string(c.Raw) != "raw"+c.Seq {
+			t.Errorf("create %s remembered as %+v", c.Seq, c)
+		}
+	}
+	if fmt.Sprint(seqs) != "[600 700 800 900]" {
+		t.Errorf("remembered %v, want the lowest four [600 700 800 900]", seqs)
+	}
+	if l, err := loadUnboundCreates(ctx, store, "42:43"); err != nil || len(l) != 0 {
+		t.Errorf("one-to-one conversation: remembered %v (%v)", l, err)
+	}
+}
