@@ -745,6 +745,17 @@ const (
 
 // storedCopy compares ev with the event stored under its sequence id.
 func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (held, error) {
+	if st, ok, err := storedAt(ctx, tx, cid, ev); err != nil {
+		return heldNone, err
+	} else if ok {
+		switch {
+		case !st.stored || st.damaged:
+			return heldNone, nil
+		case !bytes.Equal(st.raw, ev.Raw):
+			return heldOther, nil
+		}
+		return heldSame, nil
+	}
 	prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
 	if err != nil {
 		return heldNone, err
