@@ -108,7 +108,7 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 			return nil
 		}
 		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
-		return addPending(ctx, tx, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
+		return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
 	case err != nil:
 		return err
 	}
@@ -149,7 +149,7 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 				continue
 			}
 		}
-		if err := addPending(ctx, tx, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
+		if err := addPending(ctx, tx, cid, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
 			return err
 		}
 	}
@@ -164,10 +164,13 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	if !decimal.ValidID(ev.SequenceID) || !ev.Verified {
 		return nil // an unverified event's sender decides nothing
 	}
+	if n, err := settleCount(ctx, tx, cid); err != nil || n == 0 {
+		return err // nothing pending in cid: nothing to settle
+	}
 	if err := e.settleEdit(ctx, tx, cid, ev); err != nil {
 		return err
 	}
-	dels, err := takePending(ctx, tx, pendingDeleteKey(cid, ev.SequenceID))
+	dels, err := takePending(ctx, tx, cid, pendingDeleteKey(cid, ev.SequenceID))
 	if err != nil {
 		return err
 	}
@@ -193,7 +196,7 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	if !validMessageID(ev.MessageID) {
 		return nil
 	}
-	quotes, err := takePending(ctx, tx, pendingPreviewKey(cid, ev.MessageID))
+	quotes, err := takePending(ctx, tx, cid, pendingPreviewKey(cid, ev.MessageID))
 	if err != nil {
 		return err
 	}
@@ -223,6 +226,9 @@ func deleteStands(ctx context.Context, tx keystore.Tx, cid string, d pendingActi
 // settleEdit drops the edit indexed for ev when ev turns out not to be a
 // message of the edit's author, and rejects that edit.
 func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+	if _, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID)); err != nil {
+		return err
+	}
 	key := editIndexKey(cid, ev.SequenceID)
 	raw, err := tx.Value(ctx, key)
 	switch {
@@ -241,8 +247,9 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Kind, ev.SequenceID, ev.SenderID))
 }
 
-// addPending appends a to the pending actions stored under name.
-func addPending(ctx context.Context, tx keystore.Tx, name string, a pendingAction) error {
+// addPending appends a to the pending actions of cid stored under name,
+// counting a new record in cid's settle count.
+func addPending(ctx context.Context, tx keystore.Tx, cid, name string, a pendingAction) error {
 	list, err := readPending(ctx, tx, name)
 	if err != nil {
 		return err
@@ -259,16 +266,28 @@ func addPending(ctx context.Context, tx keystore.Tx, name string, a pendingActio
 	if err != nil {
 		return err
 	}
-	return tx.SetValue(ctx, name, b)
+	if err := tx.SetValue(ctx, name, b); err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		return nil // counted when it was written first
+	}
+	// An unreadable record replaced is counted again: the count stays
+	// above the records, which is safe.
+	return bumpSettleCount(ctx, tx, cid, 1)
 }
 
-// takePending returns and removes the pending actions stored under name.
-func takePending(ctx context.Context, tx keystore.Tx, name string) ([]pendingAction, error) {
+// takePending returns and removes the pending actions of cid stored under
+// name, taking the record off cid's settle count.
+func takePending(ctx context.Context, tx keystore.Tx, cid, name string) ([]pendingAction, error) {
 	list, err := readPending(ctx, tx, name)
 	if err != nil || len(list) == 0 {
 		return nil, err
 	}
-	return list, tx.SetValue(ctx, name, nil)
+	if err := tx.SetValue(ctx, name, nil); err != nil {
+		return nil, err
+	}
+	return list, bumpSettleCount(ctx, tx, cid, -1)
 }
 
 func readPending(ctx context.Context, tx keystore.Tx, name string) ([]pendingAction, error) {

@@ -302,9 +302,29 @@ func (e *Engine) EnsureConversationKey(ctx context.Context, peerID string) (stri
 	if err != nil {
 		return "", err
 	}
-	if ok, err := e.hasKey(ctx, cid); err != nil {
+	// The key and the conversation record, read in one transaction: a
+	// send asks for both every time, and both are almost always there.
+	ok, recorded := false, false
+	err = e.store.View(ctx, func(tx keystore.Tx) error {
+		k, _, _, err := e.heldKeyIn(ctx, tx, cid)
+		switch {
+		case errors.Is(err, xchat.ErrNoConversationKey):
+			return nil
+		case err != nil:
+			return err
+		}
+		k.Zero()
+		ok = true
+		_, err = tx.Conversation(ctx, cid)
+		recorded = err == nil
+		return nil // a record not read is looked at again below
+	})
+	switch {
+	case err != nil:
 		return "", err
-	} else if ok {
+	case ok && recorded:
+		return cid, nil
+	case ok:
 		return cid, e.ensureConversationRecord(ctx, cid)
 	}
 	// The peer may already have keyed the conversation.

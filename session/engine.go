@@ -122,7 +122,7 @@ type Engine struct {
 	bindings *crypto.VerifyMemo
 
 	// recipients caches the key recipients of each conversation's meta
-	// (see keyStale).
+	// (see keyStaleIn).
 	recipients recipientsCache
 }
 

@@ -394,7 +394,12 @@ func (e *Engine) encryptionKey(ctx context.Context, cid string) (*crypto.Convers
 // encryptionKeyWith is encryptionKey with the signed roster of a group
 // already loaded (r; nil for a one-to-one conversation).
 func (e *Engine) encryptionKeyWith(ctx context.Context, cid string, r *rosterRec) (*crypto.ConversationKey, string, error) {
-	key, version, maker, err := e.heldKey(ctx, cid)
+	return e.encryptionKeyIn(ctx, e.store, cid, r)
+}
+
+// encryptionKeyIn is encryptionKeyWith reading r.
+func (e *Engine) encryptionKeyIn(ctx context.Context, rd keystore.ConversationKeyStore, cid string, r *rosterRec) (*crypto.ConversationKey, string, error) {
+	key, version, maker, err := e.heldKeyIn(ctx, rd, cid)
 	if err != nil {
 		return nil, "", err
 	}

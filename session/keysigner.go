@@ -8,7 +8,7 @@ import (
 	"github.com/xchat-go/xchat/keystore"
 )
 
-// makerSuperseded reports whether the key change that distributed version
+// makerSupersededIn reports, reading tx, whether the key change that distributed version
 // of cid was signed by a peer with a signing key that is no longer the
 // peer's current one: the peer re-keyed since, and this account has pinned
 // the new version. Whoever holds the superseded private keys (the reason a
@@ -20,8 +20,8 @@ import (
 // makes a new one (as for a peer whose key was wrapped to an older
 // version). A key this account made, one without a stored key change, or
 // one whose maker has no pinned keys here is judged by the other checks.
-func (e *Engine) makerSuperseded(ctx context.Context, cid, version string) (bool, error) {
-	me, found, err := storedKeyChange(ctx, e.store, cid, version)
+func (e *Engine) makerSupersededIn(ctx context.Context, tx keystore.Tx, cid, version string) (bool, error) {
+	me, found, err := storedKeyChange(ctx, tx, cid, version)
 	switch {
 	case err != nil || !found:
 		return false, err
@@ -32,7 +32,7 @@ func (e *Engine) makerSuperseded(ctx context.Context, cid, version string) (bool
 	if maker == e.userID {
 		return false, nil
 	}
-	stored, err := e.store.PeerKeys(ctx, maker)
+	stored, err := tx.PeerKeys(ctx, maker)
 	if err != nil {
 		return false, fmt.Errorf("session: reading peer keys: %w", err)
 	}

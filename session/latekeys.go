@@ -16,7 +16,7 @@ type distrustedKey struct{ version, maker string }
 
 // rerecordRecipients records, after a walk distrusted keys (distrusted),
 // whom the key now current was wrapped to. The recipients a send checks
-// (convMeta.KeyRecipients, see keyStale) are those of the newest key
+// (convMeta.KeyRecipients, see keyStaleIn) are those of the newest key
 // adopted, which may be one the walk distrusted: its list, unsigned and
 // chosen by a member the walk found removed, may leave out someone who
 // holds the key now current (she herself, who held it as a member) — and

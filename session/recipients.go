@@ -13,7 +13,7 @@ const maxCachedRecipients = 1024
 
 // recipientsCache remembers, per conversation, the key recipients decoded
 // from its stored meta (convMeta.KeyRecipients), under the exact meta bytes
-// they were decoded from: every send checks them (see keyStale), and the
+// they were decoded from: every send checks them (see keyStaleIn), and the
 // meta seldom changes. A lookup hits only for meta equal byte for byte to
 // the cached one, so it gives what decoding would. The zero value is ready
 // for use.

@@ -369,6 +369,19 @@ var errStoredOther = fmt.Errorf("%w: sequence id already stored with other bytes
 // under the sequence id of a stored message would skip the roster checks
 // and its key be adopted, while its key change never reaches the history.
 func storedVerdict(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (verdict error, stored bool, err error) {
+	if st, ok, err := storedAt(ctx, tx, cid, ev); err != nil {
+		return nil, false, err
+	} else if ok {
+		switch {
+		case !st.stored:
+			return nil, false, nil
+		case !st.damaged && !bytes.Equal(st.raw, ev.Raw):
+			return fmt.Errorf("%w (%s)", errStoredOther, ev.SequenceID), true, nil
+		case st.verified || st.removed:
+			return nil, true, nil
+		}
+		return fmt.Errorf("%w: %s", errStoredFailed, st.errText), true, nil
+	}
 	old, err := eventAt(ctx, tx, cid, ev.SequenceID)
 	if err != nil || old == nil {
 		return nil, false, err

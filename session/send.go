@@ -548,89 +548,103 @@ func (e *Engine) strictAudience(ctx context.Context, cid string) error {
 // ensureFreshKey returns the encryption key of cid (see encryptionKey)
 // when it is fresh, or reports it stale (see freshKey: exposed, older than
 // a member's pinned keys, or made by a user the roster does not vouch
-// for), returning no key, so that freshKey rotates first. The
-// conversation record and a group's roster are read once.
+// for), returning no key, so that freshKey rotates first. What it reads
+// (the conversation record, a group's roster, the key, the members' pins,
+// the key's own key change and its maker's keys) is read in one
+// transaction: a send made four before.
 func (e *Engine) ensureFreshKey(ctx context.Context, cid string) (key *crypto.ConversationKey, version string, stale bool, err error) {
-	rec, err := e.store.Conversation(ctx, cid)
-	switch {
-	case errors.Is(err, keystore.ErrNotFound) && IsGroup(cid):
-		return nil, "", false, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
-	case errors.Is(err, keystore.ErrNotFound):
+	unrecorded := false
+	err = e.store.View(ctx, func(tx keystore.Tx) error {
+		var verr error
+		key, version, stale, unrecorded, verr = e.freshKeyIn(ctx, tx, cid)
+		return verr
+	})
+	if err != nil {
+		if key != nil {
+			key.Zero()
+		}
+		return nil, "", false, err
+	}
+	if unrecorded {
 		key, version, err = e.encryptionKey(ctx, cid)
 		return key, version, false, err
+	}
+	return key, version, stale, nil
+}
+
+// freshKeyIn is ensureFreshKey reading tx; unrecorded reports a one-to-one
+// conversation without a record (its key is read the ordinary way).
+func (e *Engine) freshKeyIn(ctx context.Context, tx keystore.Tx, cid string) (key *crypto.ConversationKey, version string, stale, unrecorded bool, err error) {
+	rec, err := tx.Conversation(ctx, cid)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound) && IsGroup(cid):
+		return nil, "", false, false, fmt.Errorf("%w: %s", xchat.ErrUnknownConversation, cid)
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, "", false, true, nil
 	case err != nil:
-		return nil, "", false, fmt.Errorf("session: reading conversation: %w", err)
+		return nil, "", false, false, fmt.Errorf("session: reading conversation: %w", err)
 	}
 	var roster *rosterRec
 	members := rec.Members
 	if IsGroup(cid) {
-		r, err := loadRoster(ctx, e.store, cid)
+		r, err := loadRoster(ctx, tx, cid)
 		if err != nil {
-			return nil, "", false, err
+			return nil, "", false, false, err
 		}
 		roster, members = &r, r.effective()
 	}
-	key, version, keyErr := e.encryptionKeyWith(ctx, cid, roster)
+	key, version, keyErr := e.encryptionKeyIn(ctx, tx, cid, roster)
 	switch {
 	case errors.Is(keyErr, errUnvouchedKey):
 		// A group key must come from someone the signed roster vouches
 		// for; otherwise make one for the roster.
-		return nil, "", true, nil
+		return nil, "", true, false, nil
 	case keyErr != nil && !errors.Is(keyErr, xchat.ErrNoConversationKey):
-		return nil, "", false, keyErr
+		return nil, "", false, false, keyErr
 	}
-	stale, err = e.keyStale(ctx, cid, e.recipients.keyRecipients(cid, rec), members)
+	stale, err = e.keyStaleIn(ctx, tx, cid, e.recipients.keyRecipients(cid, rec), members)
 	if err == nil && !stale && key != nil {
-		stale, err = e.makerSuperseded(ctx, cid, version)
+		stale, err = e.makerSupersededIn(ctx, tx, cid, version)
 	}
 	if err != nil || stale {
 		if key != nil {
 			key.Zero()
 		}
-		return nil, "", stale, err
+		return nil, "", stale, false, err
 	}
-	return key, version, false, keyErr
+	return key, version, false, false, keyErr
 }
 
-// keyStale reports whether the current key of cid, wrapped to recipients
-// (none recorded: not stale), is exposed to someone outside members or
-// older than a member's pinned keys.
-func (e *Engine) keyStale(ctx context.Context, cid string, recipients map[string]string, members []string) (bool, error) {
-	if len(recipients) == 0 {
-		return false, nil
+// keyStaleIn reports, reading tx, whether the current key of cid, wrapped
+// to recipients (none recorded: not stale), is exposed to someone outside
+// members or older than a member's pinned keys.
+func (e *Engine) keyStaleIn(ctx context.Context, tx keystore.Tx, cid string, recipients map[string]string, members []string) (bool, error) {
+	if len(recipients) == 0 || exposedKey(cid, recipients, members) {
+		return len(recipients) > 0, nil
 	}
-	if exposedKey(cid, recipients, members) {
-		return true, nil
-	}
-	return e.peersRekeyed(ctx, recipients, members)
+	return e.peersRekeyedIn(ctx, tx, recipients, members)
 }
 
-// peersRekeyed reports whether a member other than this account is missing
+// peersRekeyedIn reports whether a member other than this account is missing
 // from recipients (whom the current key was wrapped to) or now has a newer
-// pinned key than the one it was wrapped to. The pins are read in one
-// transaction.
-func (e *Engine) peersRekeyed(ctx context.Context, recipients map[string]string, members []string) (bool, error) {
-	rekeyed := false
-	err := e.store.View(ctx, func(tx keystore.Tx) error {
-		for _, m := range members {
-			if m == e.userID {
-				continue
-			}
-			pinned, err := pinnedVersionIn(ctx, tx, m)
-			if err != nil {
-				return err
-			}
-			if pinned == "" {
-				continue
-			}
-			if v, ok := recipients[m]; !ok || v != pinned {
-				rekeyed = true
-				return nil
-			}
+// pinned key than the one it was wrapped to.
+func (e *Engine) peersRekeyedIn(ctx context.Context, tx keystore.Tx, recipients map[string]string, members []string) (bool, error) {
+	for _, m := range members {
+		if m == e.userID {
+			continue
 		}
-		return nil
-	})
-	return rekeyed, err
+		pinned, err := pinnedVersionIn(ctx, tx, m)
+		if err != nil {
+			return false, err
+		}
+		if pinned == "" {
+			continue
+		}
+		if v, ok := recipients[m]; !ok || v != pinned {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // rekeyForRoster distributes a new key of cid to whom wrapTargets allows.

@@ -660,6 +660,9 @@ func (e *Engine) storeEventsTx(ctx context.Context, tx keystore.Tx, cid string, 
 	if err := startChangeIndex(ctx, tx, cid); err != nil {
 		return nil, nil, fmt.Errorf("session: storing events: %w", err)
 	}
+	if ctx, err = startSettleCount(ctx, tx, cid); err != nil {
+		return nil, nil, fmt.Errorf("session: storing events: %w", err)
+	}
 	for i, ev := range evs {
 		if !decimal.ValidID(ev.SequenceID) || ev.Kind == event.KindTyping {
 			// A typing indicator is ephemeral: pushed live, never part of
@@ -745,6 +748,17 @@ const (
 
 // storedCopy compares ev with the event stored under its sequence id.
 func storedCopy(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (held, error) {
+	if st, ok, err := storedAt(ctx, tx, cid, ev); err != nil {
+		return heldNone, err
+	} else if ok {
+		switch {
+		case !st.stored || st.damaged:
+			return heldNone, nil
+		case !bytes.Equal(st.raw, ev.Raw):
+			return heldOther, nil
+		}
+		return heldSame, nil
+	}
 	prev, err := eventAt(ctx, tx, cid, ev.SequenceID)
 	if err != nil {
 		return heldNone, err
@@ -870,7 +884,22 @@ func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *ev
 		// for a missing one.
 		return fmt.Errorf("session: reading the edit index: %w", err)
 	}
-	return tx.SetValue(ctx, key, edit.Raw)
+	if err := tx.SetValue(ctx, key, edit.Raw); err != nil {
+		return err
+	}
+	// Indexed before its target is stored verified, the edit is settled
+	// when the target is (settle): counted as pending until then.
+	t, err := eventAt(ctx, tx, cid, target)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		t.Body.Zero()
+		if t.Verified {
+			return nil
+		}
+	}
+	return addPending(ctx, tx, cid, pendingEditKey(cid, target), pendingAction{Seq: edit.SequenceID})
 }
 
 // entryTitle is the title a group change shows in the history: opened with

@@ -126,7 +126,8 @@ func (r *pageRunner) batch(ctx context.Context, first []*event.Event) error {
 	s := r.s
 	snap := s.snapshot()
 	runs, done := 0, 0
-	err := s.e.store.Update(ctx, func(tx keystore.Tx) error {
+	err := s.e.store.Update(ctx, func(stx keystore.Tx) error {
+		tx := newBatchTx(stx, s.cid)
 		if runs++; runs > 1 {
 			// Run again: the first run's changes to the sync's state and
 			// to the events are taken back.
