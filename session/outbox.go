@@ -188,16 +188,6 @@ func (p *pending) encode() error {
 	return nil
 }
 
-// listPending returns the outbox items of cid, oldest first, without
-// claiming them (to look at, not to deliver).
-func (e *Engine) listPending(ctx context.Context, cid string) ([]*pending, error) {
-	items, err := e.store.Outbox(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("session: reading outbox: %w", err)
-	}
-	return decodeFor(items, cid)
-}
-
 // claimPending claims the outbox items of cid this engine may deliver (see
 // pendingOutbox), oldest first; busy counts those another replica holds.
 // The caller releases the claims (releasePending).
@@ -313,6 +303,13 @@ func (e *Engine) flushConversation(ctx context.Context, cid string, like *outbox
 	if err != nil {
 		return nil, err
 	}
+	return e.flushClaimed(ctx, cid, items, busy, like, fresh)
+}
+
+// flushClaimed is flushConversation with the pending items of cid already
+// claimed (claimPending: items, and busy held by another replica); it
+// releases them.
+func (e *Engine) flushClaimed(ctx context.Context, cid string, items []*pending, busy int, like *outboxContent, fresh *pending) (*flushResult, error) {
 	defer e.releasePending(ctx, items)
 	if fresh != nil {
 		// Stored (and claimed) before anything goes out: a crash from here
@@ -409,24 +406,10 @@ func containsSame(items []*pending, like *outboxContent) bool {
 	return false
 }
 
-// hasSame reports whether a pending item of cid is identical to c.
-func (e *Engine) hasSame(ctx context.Context, cid string, c *outboxContent) (bool, error) {
-	items, err := e.listPending(ctx, cid)
-	if err != nil {
-		return false, err
-	}
-	found := containsSame(items, c)
-	for _, p := range items {
-		p.item.Body.Zero()
-	}
-	return found, nil
-}
-
-// submit stores a new item (so a crash from then on leaves it for
-// FlushOutbox), delivers the older pending items of its conversation and
-// then it. The caller holds lockOutbox.
-func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, error) {
-	res, err := e.flushConversation(ctx, p.item.ConversationID, nil, p)
+// submitClaimed is submit with the older pending items of p's
+// conversation already claimed (see flushClaimed); it releases them.
+func (e *Engine) submitClaimed(ctx context.Context, p *pending, items []*pending, busy int) (*Sent, *flushResult, error) {
+	res, err := e.flushClaimed(ctx, p.item.ConversationID, items, busy, nil, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -434,6 +417,17 @@ func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, e
 		res.freshSent.Flushed, res.freshSent.Dropped = res.sent, res.dropped()
 	}
 	return res.freshSent, res, res.freshErr
+}
+
+// submit stores a new item (so a crash from then on leaves it for
+// FlushOutbox), delivers the older pending items of its conversation and
+// then it. The caller holds lockOutbox.
+func (e *Engine) submit(ctx context.Context, p *pending) (*Sent, *flushResult, error) {
+	items, busy, err := e.claimPending(ctx, p.item.ConversationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.submitClaimed(ctx, p, items, busy)
 }
 
 // checkLanded syncs the conversation when a message item may have reached

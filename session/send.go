@@ -312,12 +312,22 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 		return nil, err
 	}
 	defer unlock()
-	prior := &flushResult{}
-	if dup, err := e.hasSame(ctx, cid, c); err != nil {
+	// The conversation's pending items are read (and claimed) once: to
+	// find one identical to c, then to deliver before the new item.
+	// Under lockOutbox no other send of this engine changes them; the
+	// claims (released on every way out) keep other replicas from
+	// delivering them meanwhile.
+	items, busy, err := e.claimPending(ctx, cid)
+	if err != nil {
 		return nil, err
-	} else if dup {
+	}
+	defer func() { e.releasePending(ctx, items) }()
+	prior := &flushResult{}
+	if containsSame(items, c) {
 		// A resend by hand of a pending send: deliver that one instead.
-		if prior, err = e.flushConversation(ctx, cid, c, nil); err != nil {
+		claimed := items
+		items = nil // flushClaimed releases them
+		if prior, err = e.flushClaimed(ctx, cid, claimed, busy, c, nil); err != nil {
 			return nil, err
 		}
 		if prior.dup {
@@ -325,6 +335,9 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 		}
 		// The pending copy was refused for good meanwhile: send anew,
 		// reporting the refusal.
+		if items, busy, err = e.claimPending(ctx, cid); err != nil {
+			return nil, prior.with(err)
+		}
 	}
 	if err := e.ensureConversation(ctx, cid); err != nil {
 		return nil, prior.with(err)
@@ -333,7 +346,9 @@ func (e *Engine) sendContent(ctx context.Context, id, pinned string, c *outboxCo
 	if err != nil {
 		return nil, prior.with(err)
 	}
-	sent, res, err := e.submit(ctx, p)
+	claimed := items
+	items = nil // submitClaimed releases them
+	sent, res, err := e.submitClaimed(ctx, p, claimed, busy)
 	if res != nil {
 		res.rejected = append(prior.rejected, res.rejected...)
 		res.sent = append(prior.sent, res.sent...)

@@ -50,6 +50,11 @@ type DB struct {
 	closed bool
 
 	leases *keystore.InProcess // see keystore.Leaser and keystore.OutboxClaimer
+
+	// released is bbolt's count of bytes written at the last release of
+	// the mapped pages; read and set only inside write transactions (see
+	// DB.releaseMapped).
+	released int64
 }
 
 // Open opens the store at path, creating it (and its directory) when it

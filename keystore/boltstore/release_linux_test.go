@@ -41,10 +41,19 @@ func mappedKiB(t *testing.T, path string) int {
 	return total
 }
 
-// A write transaction leaves mapped only the few pages its commit reads:
+// unreleased is how many bytes db's write transactions have written
+// since it last released its mapped pages.
+func unreleased(db *DB) int64 {
+	st := db.bolt.Stats()
+	return st.TxStats.GetPageAlloc() - db.released
+}
+
+// Once write transactions have written releaseEvery bytes since the last
+// release, the next one leaves mapped only the few pages its commit reads:
 // the pages of a history read before (through bbolt's memory map, clean
 // copies of the file) are released, and reading them again gives the same
-// records.
+// records. A write before then releases nothing: a run of small writes
+// (sends) pays for one release in many.
 func TestWriteReleasesMappedPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "account.db")
 	path, err := filepath.EvalSymlinks(filepath.Dir(path))
@@ -56,23 +65,43 @@ func TestWriteReleasesMappedPages(t *testing.T) {
 	for i := 0; i < n; i += 200 {
 		mustNil(t, db.PutEvents(bg(), "c", benchEvents(i, 200)))
 	}
+	if w := unreleased(db); w < releaseEvery {
+		// Storing the history wrote more than releaseEvery: the next
+		// write releases.
+		t.Fatalf("storing %d events left %d bytes written since a release, want at least %d", n, w, releaseEvery)
+	}
+	mustNil(t, db.PutEvents(bg(), "c", benchEvents(n, 1)))
+	if w := unreleased(db); w >= releaseEvery {
+		t.Fatalf("a write after %d bytes written did not release (%d bytes written since)", releaseEvery, w)
+	}
 	want, err := db.Events(bg(), "c", "", 0)
 	mustNil(t, err)
-	if len(want) != n {
-		t.Fatalf("stored %d events, want %d", len(want), n)
+	if len(want) != n+1 {
+		t.Fatalf("stored %d events, want %d", len(want), n+1)
 	}
 	read := mappedKiB(t, path)
 	if read < 2048 {
 		t.Fatalf("reading the history mapped only %d KiB of the file: the test no longer touches it", read)
 	}
-	mustNil(t, db.PutEvents(bg(), "c", benchEvents(n, 1)))
+	mustNil(t, db.PutEvents(bg(), "c", benchEvents(n+1, 1)))
+	kept := mappedKiB(t, path)
+	if kept < read/2 {
+		t.Fatalf("a write %d bytes after the last release left %d KiB of the file mapped (%d KiB before it): it released them", unreleased(db), kept, read)
+	}
+	next := n + 2
+	for unreleased(db) < releaseEvery {
+		mustNil(t, db.PutEvents(bg(), "c", benchEvents(next, 20)))
+		next += 20
+	}
+	mustNil(t, db.PutEvents(bg(), "c", benchEvents(next, 1)))
 	after := mappedKiB(t, path)
-	t.Logf("mapped after reading %d events: %d KiB; after one more write: %d KiB", n, read, after)
+	t.Logf("mapped after reading %d events: %d KiB; after one more write: %d KiB; after %d more events and a write: %d KiB",
+		n, read, kept, next+1-n-2, after)
 	// The kernel maps up to 64 KiB around each page read (fault-around).
 	if after > 512 {
-		t.Fatalf("after a write %d KiB of the file stay mapped (%d KiB before it), want at most 512", after, read)
+		t.Fatalf("after %d bytes written %d KiB of the file stay mapped (%d KiB before), want at most 512", releaseEvery, after, kept)
 	}
-	got, err := db.Events(bg(), "c", "", n)
+	got, err := db.Events(bg(), "c", "", n+1)
 	mustNil(t, err)
 	for i := range got {
 		if got[i].SequenceID != want[i].SequenceID || !bytes.Equal(got[i].Body, want[i].Body) || !bytes.Equal(got[i].Raw, want[i].Raw) {
