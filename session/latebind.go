@@ -226,6 +226,8 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		return nil, nil
 	case err != nil:
 		return nil, err
+	case out == nil:
+		return nil, nil // the create could not be bound: nothing changed
 	}
 	opened, err := e.reopenRostered(ctx, cid, out.rostered)
 	if err != nil {
