@@ -45,8 +45,12 @@ type conv struct {
 	// taking it up was stored late (see handleLate).
 	emitted map[string]string
 	// reopened: the engine reported a message it opened once its key
-	// arrived (see handleReopened).
+	// arrived (see handleReopened). opened are the sequence ids of the
+	// events it reported opened (Event.Reopened), at most reportedIDs:
+	// a group change or message a group create bound late opened, which
+	// the cursor never awaited.
 	reopened bool
+	opened   []string
 	recon    string      // newest sequence id a reconciliation covered
 	hold     *time.Timer // wakes the conversation when a hold runs out
 	// Owned by the worker running the conversation:
@@ -161,6 +165,12 @@ func (r *run) emitted(ev *event.Event) {
 		// Not a new event: the verified form of one stored failed for
 		// want of its key, which the cursor may have passed already.
 		c.reopened = true
+		if !slices.Contains(c.opened, ev.SequenceID) {
+			c.opened = append(c.opened, ev.SequenceID)
+			if n := len(c.opened) - reportedIDs; n > 0 {
+				c.opened = slices.Delete(c.opened, 0, n)
+			}
+		}
 		r.wakeLocked(c)
 		return
 	}
@@ -466,22 +476,27 @@ func (r *run) handleLate(c *conv) {
 // (so handled once, its message id remembered: one settled verified
 // already is a duplicate); one failed for anything else now, or gone, is
 // forgotten; one still awaiting its key stays. Only the last awaitingIDs
-// refused are remembered: an older one opened later is not handled (nor
-// one refused by a bot without this list). It returns false when a
-// shutdown cancelled a handler (the entry stays remembered).
+// refused are remembered: an older one opened later is handled only when
+// its opening is reported while the bot runs (handleOpened), as are the
+// other events reported opened. It returns false when a shutdown
+// cancelled a handler (the entry stays remembered).
 func (r *run) handleReopened(c *conv) bool {
 	r.mu.Lock()
 	check := c.reopened || !c.scanned
 	c.reopened = false
+	opened := c.opened
+	c.opened = nil
 	r.mu.Unlock()
 	c.scanned = true
 	if !check {
 		return true
 	}
-	for _, seq := range slices.Clone(c.cur.Awaiting) {
+	awaited := slices.Clone(c.cur.Awaiting)
+	for _, seq := range awaited {
 		if r.isStopping() {
 			r.mu.Lock()
 			c.reopened = true // read again by the next pass
+			c.opened = append(opened, c.opened...)
 			r.mu.Unlock()
 			return false
 		}
@@ -502,6 +517,52 @@ func (r *run) handleReopened(c *conv) bool {
 		r.b.m.reopened.Add(1)
 		if !r.process(c, en, true) {
 			c.cur.await(seq)
+			r.mu.Lock()
+			c.opened = append(opened, c.opened...)
+			r.mu.Unlock()
+			return false
+		}
+	}
+	return r.handleOpened(c, awaited, opened)
+}
+
+// reportedIDs bounds the sequence ids of opened events a conversation
+// remembers between passes (see handleOpened).
+const reportedIDs = 256
+
+// handleOpened handles, once, the events the engine reported opened
+// (Event.Reopened) that the cursor did not await: a group change, or a
+// message failed for its author's membership, that a group create bound
+// late opened (session.Engine.Sync). Only one at or below the cursor,
+// which the bot settled refused, is routed here, verified as stored now,
+// marked Reopened (so handled once, its message id remembered: one
+// settled verified already is a duplicate); one above the cursor is
+// reached by the pass. Reports are not written down: an opening reported
+// while the bot was down, or left when a shutdown cut a pass short, is
+// not handled. It returns false when a shutdown cancelled a handler.
+func (r *run) handleOpened(c *conv, awaited, opened []string) bool {
+	for i, seq := range opened {
+		if slices.Contains(awaited, seq) || c.cur.Seq == "" || less(c.cur.Seq, seq) {
+			continue
+		}
+		if r.isStopping() {
+			return false
+		}
+		en, err := r.entryAt(c.id, seq)
+		if err != nil {
+			r.b.reportError(fmt.Errorf("bot: reading event %s of %s, opened late: %w", seq, c.id, err))
+			continue
+		}
+		if en == nil || !en.Verified || c.cur.seen(en.MessageID) {
+			continue
+		}
+		en.Reopened = true
+		r.b.m.reopened.Add(1)
+		if !r.process(c, en, true) {
+			r.mu.Lock()
+			c.opened = append(slices.Clone(opened[i:]), c.opened...)
+			c.reopened = true
+			r.mu.Unlock()
 			return false
 		}
 	}

@@ -68,7 +68,10 @@
 //     set; counted in Stats.Reopened). The cursor remembers the last 256
 //     such messages it refused (session.AwaitsKey), so an opening while
 //     the bot is down is handled by the next run; an older one stays
-//     refused.
+//     refused unless its opening is reported while the bot runs. So is
+//     handled, once, whatever else the engine reports opened at or below
+//     the cursor while the bot runs: a group change, or a message refused
+//     for its author's membership, that a group create bound late opened.
 //   - Completeness: push is never trusted to be complete. Run reconciles
 //     every conversation with /events at start, after each burst of
 //     deliveries, after reconnections and periodically (WithReconcile).

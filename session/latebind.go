@@ -45,7 +45,10 @@ import (
 // step refuse one). So it does from the create stored when the sync's
 // batch that stored it started the roster and group changes stored before
 // failed so. The group changes read are those the change index lists
-// (bounded: maxIndexedChanges).
+// (bounded: maxIndexedChanges). A message stored failed only for its
+// author's membership there (rosterOnlyFailure) whose author the roster
+// read again admits at its place is judged again once that commits
+// (reopenRostered), as a message awaiting its key is.
 // What opens is handed to the sync's fn again, marked Event.Reopened.
 
 // errGiveUp ends the transaction of a reading again given up, so that
@@ -131,6 +134,10 @@ type lateBound struct {
 	create string
 	opened []*event.Event
 	failed map[string]error
+	// rostered are the content events stored failed only for their
+	// author's membership whom the roster read again admits at their
+	// place (reopenRostered judges them).
+	rostered []awaited
 }
 
 // bindLateCreate reads group cid again from no roster (see the top of
@@ -219,8 +226,84 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		return nil, nil
 	case err != nil:
 		return nil, err
+	case out == nil:
+		return nil, nil // the create could not be bound: nothing changed
 	}
+	opened, err := e.reopenRostered(ctx, cid, out.rostered)
+	if err != nil {
+		return nil, err
+	}
+	out.opened = append(out.opened, opened...)
 	return out, nil
+}
+
+// reopenRostered judges again, once the reading again from the create
+// has committed, the content events it listed as stored failed only for
+// their author's membership (rosterOnlyFailure) whose author the roster
+// read again admits at their place: each is decrypted and its signature
+// checked again by the receive pipeline, and opened only when it stands
+// at its place as a message awaiting its key opens (reopenStands: its
+// key held there, admittedAt by the group changes now stored below it,
+// gateReplay, gateAuthorship), the store still holding the failed entry
+// as listed. It returns the verified events it opened (stored).
+func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaited) ([]*event.Event, error) {
+	if len(listed) == 0 {
+		return nil, nil
+	}
+	evs, err := e.decryptAwaited(ctx, cid, listed)
+	if err != nil {
+		return nil, err
+	}
+	defer dropEvents(evs)
+	var opened []*event.Event
+	err = e.store.Update(ctx, func(tx keystore.Tx) error {
+		opened = opened[:0] // a transaction run again starts afresh
+		for i, ev := range evs {
+			if ev.Message == nil {
+				continue
+			}
+			c := *ev
+			ok, err := e.reopenOne(ctx, tx, cid, ev.Message.KeyVersion, listed[i], &c)
+			if err != nil {
+				return err
+			}
+			if ok {
+				opened = append(opened, &c)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return opened, nil
+}
+
+// sealedContent reports whether a stored event of type typ is a message,
+// reaction or edit (a MessageCreateEvent: judged again as reopenOne judges
+// one).
+func sealedContent(typ string) bool {
+	switch typ {
+	case event.TypeMessage, event.TypeReactionAdd, event.TypeReactionRemove, event.TypeEdit:
+		return true
+	}
+	return false
+}
+
+// rosterOnlyFailure reports whether msg, the error of a content event by
+// sender stored failed, says only that its author was no member at its
+// place (the roster step, the create's rule: rejudgeBeforeCreate,
+// rosterRec.excludes), and nothing else.
+func rosterOnlyFailure(msg, sender string) bool {
+	if sender == "" || strings.Contains(msg, "; ") || strings.Contains(msg, "\n") {
+		return false
+	}
+	rest, ok := strings.CutPrefix(msg, xchat.ErrNotMember.Error()+": ")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimPrefix(rest, "sender ")
+	return strings.HasPrefix(rest, sender+" is not a member of ")
 }
 
 // pairedUnbound returns the lowest create read unbound in cid whose pair
@@ -383,8 +466,20 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				}
 				continue
 			}
+			if !en.Verified {
+				// Failed only for its author's membership, whom the
+				// roster read here admits: judged again once this
+				// commits (reopenRostered).
+				admitted := *s
+				admitted.Verified = true
+				if sealedContent(s.Type) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
+					lb.rostered = append(lb.rostered, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				}
+				s.Body.Zero()
+				continue
+			}
 			cause := r.excludes(env, s)
-			if cause == nil || !en.Verified {
+			if cause == nil {
 				s.Body.Zero()
 				continue
 			}

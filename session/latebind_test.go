@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -52,5 +53,35 @@ func TestUnboundCreatesBounded(t *testing.T) {
 	}
 	if l, err := loadUnboundCreates(ctx, store, "42:43"); err != nil || len(l) != 0 {
 		t.Errorf("one-to-one conversation: remembered %v (%v)", l, err)
+	}
+}
+
+// TestRosterOnlyFailure: only a content event failed for its author's
+// membership, and for nothing else, is judged again when a create bound
+// late admits its author.
+func TestRosterOnlyFailure(t *testing.T) {
+	const sender = "2000"
+	nm := xchat.ErrNotMember.Error() + ": "
+	for _, c := range []struct {
+		msg  string
+		want bool
+	}{
+		{nm + "sender 2000 is not a member of g1", true},
+		{nm + "2000 is not a member of g1: the group's create (at 5), served after this event, does not make its author a member", true},
+		{nm + "2000 is not a member of g1 at its place: the group's create (at 5), bound after this event was read", true},
+		{nm + "sender 3000 is not a member of g1", false},
+		{nm + "2000 was removed at 7, which the server served after this event", false},
+		{nm + "2000 was let in by the group change at 7, which failed once a change the server served late was read", false},
+		{nm + "sender 2000 is not a member of g1; session: replayed", false},
+		{nm + "sender 2000 is not a member of g1\nsession: replayed", false},
+		{xchat.ErrNotAuthorized.Error() + ": sender 2000 is not a member of g1", false},
+		{"", false},
+	} {
+		if got := rosterOnlyFailure(c.msg, sender); got != c.want {
+			t.Errorf("rosterOnlyFailure(%q) = %v, want %v", c.msg, got, c.want)
+		}
+	}
+	if rosterOnlyFailure(nm+" is not a member of g1", "") {
+		t.Error("an event with no sender is listed")
 	}
 }

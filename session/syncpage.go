@@ -168,8 +168,8 @@ func (s *syncState) flush(ctx context.Context) error {
 // bindLate binds, once a batch has committed, a group create read before
 // its pair when the pair is stored now (Engine.bindLateCreate): what it
 // fails among the events held from fn is handed over failed (beforeCreate,
-// reported as createFound), what it opens is handed to fn again, marked
-// Reopened. It is committed already: nothing here is taken back. It runs
+// reported as createFound), what it opens (content the create failed
+// among it) is handed to fn again, marked Reopened. It is committed already: nothing here is taken back. It runs
 // only while the sync holds from fn what it stored with no roster held
 // (holdUnrostered): what the reading fails of this sync's events was not
 // handed to fn as verified (past maxHeldEvents the next sync binds it).
@@ -185,6 +185,11 @@ func (s *syncState) bindLate(ctx context.Context) error {
 	s.pass.journal = nil
 	s.pass.failedByCreate(s.cid, lb.create, lb.failed)
 	s.pass.journal = j
+	for _, ev := range lb.opened {
+		// Failed by the create when it was stored, opened by the
+		// reading again: handed over as the store now keeps it.
+		delete(s.pass.beforeCreate, ev.SequenceID)
+	}
 	s.res.Reopened += len(lb.opened)
 	opened := make([]*event.Event, len(lb.opened))
 	for i, ev := range lb.opened {
