@@ -335,6 +335,10 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	var r rosterRec
 	lb := &lateBound{create: c.SequenceID, failed: map[string]error{}}
 	var open []*event.Event
+	// opened holds the message ids of the group changes opened so far in
+	// the walk, each with its sequence id: stored verified once the walk
+	// is done, they make a later copy a replay (rereadChange).
+	opened := map[string]string{}
 	var distrusted []distrustedKey
 	stepCreate := func() bool {
 		if res := r.step(env, c); res.err != nil {
@@ -342,6 +346,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		}
 		if !stored {
 			open = append(open, c)
+		}
+		if validMessageID(c.MessageID) {
+			opened[c.MessageID] = c.SequenceID
 		}
 		return true
 	}
@@ -370,7 +377,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				if ev == nil {
 					continue // failed for another cause: stays as stored
 				}
-				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev)
+				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev, opened)
 				if err == nil && !ok {
 					err = errGiveUp
 				}
@@ -380,6 +387,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				}
 				if !en.Verified && ev.Err == nil && ev.Verified {
 					open = append(open, ev)
+					if validMessageID(ev.MessageID) {
+						opened[ev.MessageID] = ev.SequenceID
+					}
 				}
 				continue
 			}
@@ -447,8 +457,16 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 // rereadChange steps the stored group change en (ev as verified by the
 // pipeline) on r: ev is left failed (rejected) when the step refuses it,
 // as a fresh device refuses it. ok is false when a group change stored
-// verified does not stand (the re-reading is given up).
-func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event) (ok bool, err error) {
+// verified does not stand (the re-reading is given up). opened holds the
+// message ids of the group changes the walk opened below ev.
+//
+// A failed change is a replay when its message id is held at another
+// sequence id by an event stored verified or by one the walk opened below
+// it, as a fresh device reading in transcript order holds them: never by
+// an event stored failed (the store's index answers the highest sequence
+// id among those, so a copy the server served above the change would make
+// the change the replay and open the copy at the place it chose).
+func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event, opened map[string]string) (ok bool, err error) {
 	screenEnvelope(ev)
 	if !ev.Verified || ev.Err != nil || ev.GroupChange == nil || ev.ConversationID != cid {
 		if en.Verified {
@@ -458,8 +476,13 @@ func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, e
 		return true, nil
 	}
 	if !en.Verified && validMessageID(ev.MessageID) {
-		// A replay of a stored event under a new sequence id stays
-		// failed (gateReplay).
+		// A replay of an event stored verified, or opened below it by
+		// this walk, under a new sequence id stays failed (gateReplay's
+		// rule: see above).
+		if seq, ok := opened[ev.MessageID]; ok && seq != ev.SequenceID {
+			reject(ev, &replayedError{original: seq})
+			return true, nil
+		}
 		other, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
@@ -467,8 +490,8 @@ func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, e
 			return false, err
 		default:
 			other.Body.Zero()
-			if other.SequenceID != ev.SequenceID {
-				reject(ev, errStoredFailed)
+			if other.Verified && other.SequenceID != ev.SequenceID {
+				reject(ev, &replayedError{original: other.SequenceID})
 				return true, nil
 			}
 		}
