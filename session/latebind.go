@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // A create bound late. A group create read before its paired key change
@@ -113,6 +114,36 @@ func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *even
 		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
 	}
 	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+// unboundCreateReplay returns a *replayedError when ev is a verified
+// group create of cid whose message id a create read unbound holds at a
+// lower sequence id (remembered by noteUnboundCreate): the server serves
+// the create again, with its pair, above the place it was read first. A
+// fresh device served the events in order binds the create there and
+// fails this copy as a replay; so must this device, or the copy would
+// start the roster above the group changes read meanwhile, and they
+// would fail for good. Refused, the copy starts nothing, and the create
+// read first is bound late at its place once its pair is stored
+// (Engine.bindLateCreate).
+func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *event.Event) (error, error) {
+	g := ev.GroupChange
+	if g == nil || g.Kind != event.GroupCreated || !ev.Verified || !IsGroup(cid) || !validMessageID(ev.MessageID) || !decimal.ValidID(ev.SequenceID) {
+		return nil, nil
+	}
+	l, err := loadUnboundCreates(ctx, v, cid)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range l {
+		if !decimal.Less(u.Seq, ev.SequenceID) || u.Sender != ev.SenderID {
+			continue
+		}
+		if me, err := wire.DecodeMessageEvent(u.Raw); err == nil && me.GetMessageID() == ev.MessageID {
+			return &replayedError{original: u.Seq}, nil
+		}
+	}
+	return nil, nil
 }
 
 // rereadRosterCause reports whether a stored group change failed only as
