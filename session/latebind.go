@@ -43,9 +43,9 @@ import (
 // its author is no member there, as rejudgeBeforeCreate fails it. What a
 // fresh device fails stays failed; no group change stored verified is
 // failed (the re-reading is given up, changing nothing, should the roster
-// step refuse one). So it does from the create stored when the sync's
-// batch that stored it started the roster and group changes stored before
-// failed so. The group changes read are those the change index lists
+// step refuse one), but for a replay of a change it opened below it. So
+// it does from the create stored when the sync's batch that stored it
+// started the roster and group changes stored before failed so. The group changes read are those the change index lists
 // (bounded: maxIndexedChanges).
 // What opens is handed to the sync's fn again, marked Event.Reopened.
 
@@ -408,6 +408,21 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				if ev == nil {
 					continue // failed for another cause: stays as stored
 				}
+				if seq, ok := opened[ev.MessageID]; ok && en.Verified && validMessageID(ev.MessageID) && seq != s.SequenceID {
+					// Stored verified as no replay (the change below
+					// held its message id only failed), it is one of the
+					// change this walk opened there, as on a fresh
+					// device: failed, not stepped. Stored in this sync
+					// (the change below was read before any roster),
+					// it is still held from fn (bindLate).
+					cause := &replayedError{original: seq}
+					if err := putFlipped(ctx, tx, cid, en, s.Raw, cause); err != nil {
+						zeroStored(page[i+1:])
+						return nil, err
+					}
+					lb.failed[s.SequenceID] = cause
+					continue
+				}
 				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev, opened)
 				if err == nil && !ok {
 					err = errGiveUp
@@ -491,12 +506,14 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 // verified does not stand (the re-reading is given up). opened holds the
 // message ids of the group changes the walk opened below ev.
 //
-// A failed change is a replay when its message id is held at another
-// sequence id by an event stored verified or by one the walk opened below
-// it, as a fresh device reading in transcript order holds them: never by
-// an event stored failed (the store's index answers the highest sequence
-// id among those, so a copy the server served above the change would make
-// the change the replay and open the copy at the place it chose).
+// A failed change is a replay when its message id is held below it by an
+// event stored verified or by one the walk opened, as a fresh device
+// reading in transcript order holds them: never by an event stored failed
+// (the store's index answers the highest sequence id among those, so a
+// copy the server served above the change would make the change the
+// replay and open the copy at the place it chose), nor by one stored
+// verified above it (the walk fails that one as its replay when it
+// reaches it).
 func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event, opened map[string]string) (ok bool, err error) {
 	screenEnvelope(ev)
 	if !ev.Verified || ev.Err != nil || ev.GroupChange == nil || ev.ConversationID != cid {
@@ -521,7 +538,7 @@ func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, e
 			return false, err
 		default:
 			other.Body.Zero()
-			if other.Verified && other.SequenceID != ev.SequenceID {
+			if other.Verified && decimal.Less(other.SequenceID, ev.SequenceID) {
 				reject(ev, &replayedError{original: other.SequenceID})
 				return true, nil
 			}

@@ -3,6 +3,7 @@ package attacks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -25,6 +26,7 @@ import (
 
 var lateBindReplayAttacks = []attack{
 	{"create-bound-late-opens-replayed-change-in-place-of-original", attackCreateBoundLateReplayedChange},
+	{"create-served-again-keeps-verified-copy-of-failed-change", attackCreateServedAgainReplayedChange},
 }
 
 // attackCreateBoundLateReplayedChange: alice's admin add of carol is
@@ -37,6 +39,20 @@ func attackCreateBoundLateReplayedChange(w *world) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("the admin add verified at its place %s, the copy at %s not", orig, cp), nil
+}
+
+// attackCreateServedAgainReplayedChange: the create served again with
+// its pair in the second sync, the copy of alice's admin add with it
+// (above the whole history), none in the first: the copy verifies as
+// stored (the add, held only failed, makes it no replay), and the reading
+// again from the create must keep the add at its place and fail the copy,
+// as a fresh device does.
+func attackCreateServedAgainReplayedChange(w *world) (string, error) {
+	orig, cp, err := replayedChangeScene(w, true, true)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("the admin add verified at its place %s, the copy at %s failed as its replay", orig, cp), nil
 }
 
 // TestCreateBoundLateReplayBelow: the copy of alice's admin add served
@@ -56,10 +72,20 @@ func TestCreateBoundLateReplayBelow(t *testing.T) {
 // ends verified and the other failed, and returns the add's and the
 // copy's sequence ids.
 func replayedChangeBoundLate(w *world, above bool) (origSeq, copySeq string, err error) {
+	return replayedChangeScene(w, above, false)
+}
+
+// replayedChangeScene is replayedChangeBoundLate; with servedAgain, the
+// first sync is served no copy, and the second serves the create again,
+// with its pair and the copy: the create stored starts the roster and the
+// copy, the add stored failed its only other holder, verifies at its
+// place before the group is read again from the create.
+func replayedChangeScene(w *world, above, servedAgain bool) (origSeq, copySeq string, err error) {
 	var cid string
+	var cp string            // the copy, encoded
 	got := map[string]bool{} // sequence id -> verified in bob's history at the end
 	seen := map[string]bool{}
-	_, o, _, err := pairLateSceneWith(w, false, func(h *history) []*tevent.MessageEvent {
+	_, o, _, err := pairLateSceneWith(w, servedAgain, func(h *history) []*tevent.MessageEvent {
 		cid = h.g
 		add := h.items[len(h.items)-2].me
 		c := *add
@@ -72,8 +98,15 @@ func replayedChangeBoundLate(w *world, above bool) (origSeq, copySeq string, err
 			copySeq = hostile.NextSequenceID(prev, 500) // the items lie 1,000 apart
 		}
 		c.SequenceID, c.PreviousSequenceID = strp(copySeq), strp(prev)
+		if cp, err = hostile.EncodeEvent(&c); err != nil {
+			w.t.Fatal(err)
+		}
 		return []*tevent.MessageEvent{&c}
 	}, func(m *mutation) {
+		if servedAgain {
+			first := &m.rounds[0][0]
+			first.data = slices.DeleteFunc(first.data, func(d string) bool { return d == cp })
+		}
 		m.afterStep = func(ctx context.Context, step int, e *session.Engine, _ keystore.Store, fail func(string, ...any)) {
 			if step != 2*len(m.rounds) {
 				return
