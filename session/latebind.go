@@ -14,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // A create bound late. A group create read before its paired key change
@@ -42,10 +43,11 @@ import (
 // its author is no member there, as rejudgeBeforeCreate fails it. What a
 // fresh device fails stays failed; no group change stored verified is
 // failed (the re-reading is given up, changing nothing, should the roster
-// step refuse one). So it does from the create stored when the sync's
-// batch that stored it started the roster and group changes stored before
-// failed so. The group changes read are those the change index lists
-// (bounded: maxIndexedChanges). A message stored failed only for its
+// step refuse one), but for a replay of a change it opened below it. So
+// it does from the create stored when the sync's batch that stored it
+// started the roster and group changes stored before failed so. The group
+// changes read are those the change index lists (bounded:
+// maxIndexedChanges). A message stored failed only for its
 // author's membership there (rosterOnlyFailure) whose author the roster
 // read again admits at its place is judged again once that commits
 // (reopenRostered), as a message awaiting its key is.
@@ -116,6 +118,36 @@ func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *even
 		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
 	}
 	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+// unboundCreateReplay returns a *replayedError when ev is a verified
+// group create of cid whose message id a create read unbound holds at a
+// lower sequence id (remembered by noteUnboundCreate): the server serves
+// the create again, with its pair, above the place it was read first. A
+// fresh device served the events in order binds the create there and
+// fails this copy as a replay; so must this device, or the copy would
+// start the roster above the group changes read meanwhile, and they
+// would fail for good. Refused, the copy starts nothing, and the create
+// read first is bound late at its place once its pair is stored
+// (Engine.bindLateCreate).
+func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *event.Event) (error, error) {
+	g := ev.GroupChange
+	if g == nil || g.Kind != event.GroupCreated || !ev.Verified || !IsGroup(cid) || !validMessageID(ev.MessageID) || !decimal.ValidID(ev.SequenceID) {
+		return nil, nil
+	}
+	l, err := loadUnboundCreates(ctx, v, cid)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range l {
+		if !decimal.Less(u.Seq, ev.SequenceID) || u.Sender != ev.SenderID {
+			continue
+		}
+		if me, err := wire.DecodeMessageEvent(u.Raw); err == nil && me.GetMessageID() == ev.MessageID {
+			return &replayedError{original: u.Seq}, nil
+		}
+	}
+	return nil, nil
 }
 
 // rereadRosterCause reports whether a stored group change failed only as
@@ -418,6 +450,10 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	var r rosterRec
 	lb := &lateBound{create: c.SequenceID, failed: map[string]error{}}
 	var open []*event.Event
+	// opened holds the message ids of the group changes opened so far in
+	// the walk, each with its sequence id: stored verified once the walk
+	// is done, they make a later copy a replay (rereadChange).
+	opened := map[string]string{}
 	var distrusted []distrustedKey
 	stepCreate := func() bool {
 		if res := r.step(env, c); res.err != nil {
@@ -425,6 +461,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		}
 		if !stored {
 			open = append(open, c)
+		}
+		if validMessageID(c.MessageID) {
+			opened[c.MessageID] = c.SequenceID
 		}
 		return true
 	}
@@ -453,7 +492,22 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				if ev == nil {
 					continue // failed for another cause: stays as stored
 				}
-				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev)
+				if seq, ok := opened[ev.MessageID]; ok && en.Verified && validMessageID(ev.MessageID) && seq != s.SequenceID {
+					// Stored verified as no replay (the change below
+					// held its message id only failed), it is one of the
+					// change this walk opened there, as on a fresh
+					// device: failed, not stepped. Stored in this sync
+					// (the change below was read before any roster),
+					// it is still held from fn (bindLate).
+					cause := &replayedError{original: seq}
+					if err := putFlipped(ctx, tx, cid, en, s.Raw, cause); err != nil {
+						zeroStored(page[i+1:])
+						return nil, err
+					}
+					lb.failed[s.SequenceID] = cause
+					continue
+				}
+				ok, err := e.rereadChange(ctx, tx, cid, env, &r, en, ev, opened)
 				if err == nil && !ok {
 					err = errGiveUp
 				}
@@ -463,6 +517,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				}
 				if !en.Verified && ev.Err == nil && ev.Verified {
 					open = append(open, ev)
+					if validMessageID(ev.MessageID) {
+						opened[ev.MessageID] = ev.SequenceID
+					}
 				}
 				continue
 			}
@@ -542,8 +599,18 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 // rereadChange steps the stored group change en (ev as verified by the
 // pipeline) on r: ev is left failed (rejected) when the step refuses it,
 // as a fresh device refuses it. ok is false when a group change stored
-// verified does not stand (the re-reading is given up).
-func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event) (ok bool, err error) {
+// verified does not stand (the re-reading is given up). opened holds the
+// message ids of the group changes the walk opened below ev.
+//
+// A failed change is a replay when its message id is held below it by an
+// event stored verified or by one the walk opened, as a fresh device
+// reading in transcript order holds them: never by an event stored failed
+// (the store's index answers the highest sequence id among those, so a
+// copy the server served above the change would make the change the
+// replay and open the copy at the place it chose), nor by one stored
+// verified above it (the walk fails that one as its replay when it
+// reaches it).
+func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, env rosterEnv, r *rosterRec, en event.Entry, ev *event.Event, opened map[string]string) (ok bool, err error) {
 	screenEnvelope(ev)
 	if !ev.Verified || ev.Err != nil || ev.GroupChange == nil || ev.ConversationID != cid {
 		if en.Verified {
@@ -553,8 +620,13 @@ func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, e
 		return true, nil
 	}
 	if !en.Verified && validMessageID(ev.MessageID) {
-		// A replay of a stored event under a new sequence id stays
-		// failed (gateReplay).
+		// A replay of an event stored verified, or opened below it by
+		// this walk, under a new sequence id stays failed (gateReplay's
+		// rule: see above).
+		if seq, ok := opened[ev.MessageID]; ok && seq != ev.SequenceID {
+			reject(ev, &replayedError{original: seq})
+			return true, nil
+		}
 		other, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
@@ -562,8 +634,8 @@ func (e *Engine) rereadChange(ctx context.Context, tx keystore.Tx, cid string, e
 			return false, err
 		default:
 			other.Body.Zero()
-			if other.SequenceID != ev.SequenceID {
-				reject(ev, errStoredFailed)
+			if other.Verified && decimal.Less(other.SequenceID, ev.SequenceID) {
+				reject(ev, &replayedError{original: other.SequenceID})
 				return true, nil
 			}
 		}

@@ -2,12 +2,14 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // TestUnboundCreatesBounded: the creates read unbound are remembered at
@@ -83,5 +85,50 @@ func TestRosterOnlyFailure(t *testing.T) {
 	}
 	if rosterOnlyFailure(nm+" is not a member of g1", "") {
 		t.Error("an event with no sender is listed")
+	}
+}
+
+// TestUnboundCreateReplay: a verified create whose message id a create
+// read unbound holds at a lower sequence id (by the same author) is a
+// replay of it; one at the same or a lower sequence id, another message
+// id, another author, or a create that did not verify is not.
+func TestUnboundCreateReplay(t *testing.T) {
+	ctx := context.Background()
+	store := keystore.NewMemory()
+	const cid = "g1234567890"
+	raw, err := wire.Envelope{SequenceID: "1000", MessageID: "mid-create", SenderID: "42", ConversationID: cid}.Encode(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(seq, mid, sender string) *event.Event {
+		return &event.Event{SequenceID: seq, MessageID: mid, SenderID: sender, Raw: raw, Verified: true,
+			GroupChange: &event.GroupChange{Kind: event.GroupCreated, KeyVersion: "1700000000000"}}
+	}
+	first := create("1000", "mid-create", "42")
+	first.Verified, first.Err = false, fmt.Errorf("test: %w", errCreateUnbound)
+	if err := store.Update(ctx, func(tx keystore.Tx) error { return noteUnboundCreate(ctx, tx, cid, first) }); err != nil {
+		t.Fatal(err)
+	}
+	unverified := create("2000", "mid-create", "42")
+	unverified.Verified = false
+	for _, c := range []struct {
+		name   string
+		ev     *event.Event
+		replay bool
+	}{
+		{"above", create("2000", "mid-create", "42"), true},
+		{"same place", create("1000", "mid-create", "42"), false},
+		{"below", create("900", "mid-create", "42"), false},
+		{"other message id", create("2000", "mid-other", "42"), false},
+		{"other author", create("2000", "mid-create", "43"), false},
+		{"not verified", unverified, false},
+	} {
+		verdict, err := unboundCreateReplay(ctx, store, cid, c.ev)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := errors.Is(verdict, xchat.ErrReplayed); got != c.replay {
+			t.Errorf("%s: replay %v (%v), want %v", c.name, got, verdict, c.replay)
+		}
 	}
 }

@@ -521,6 +521,9 @@ func deletableType(t string) bool {
 // event the server re-sequenced.
 func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	verdict, err := replayOf(ctx, tx, cid, ev)
+	if verdict == nil && err == nil {
+		verdict, err = unboundCreateReplay(ctx, tx, cid, ev)
+	}
 	if verdict != nil {
 		reject(ev, verdict)
 	}
@@ -566,7 +569,10 @@ func (p passIDs) replayOf(ctx context.Context, tx keystore.Tx, cid string, ev *e
 	if seq, ok := p[ev.MessageID]; ok && ev.Kind.Signed() && validMessageID(ev.MessageID) && seq != ev.SequenceID {
 		return &replayedError{original: seq}, nil
 	}
-	return replayOf(ctx, tx, cid, ev)
+	if verdict, err := replayOf(ctx, tx, cid, ev); verdict != nil || err != nil {
+		return verdict, err
+	}
+	return unboundCreateReplay(ctx, tx, cid, ev)
 }
 
 // accept records ev's message id when ev leaves the screening verified.

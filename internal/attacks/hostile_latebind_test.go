@@ -28,6 +28,12 @@ var lateBindAttacks = []attack{
 // the second everything but the create (the create is read once,
 // unbound), or, again set, everything: the create read again, and bound.
 func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.MessageEvent) (*history, *runOutcome, []string, error) {
+	return pairLateSceneWith(w, again, extra, nil)
+}
+
+// pairLateSceneWith is pairLateScene, tweak (when not nil) given the
+// mutation before it runs.
+func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
 	h := newBareHistory(w)
 	h.readServer()
 	createSeq, pairSeq := "", ""
@@ -63,8 +69,12 @@ func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.Messag
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	m := lateRounds(first, second)
+	if tweak != nil {
+		tweak(m)
+	}
 	hs := startHarness(w.t, h)
-	o := hs.run(w.t, lateRounds(first, second))
+	o := hs.run(w.t, m)
 	return h, o, mids, nil
 }
 
