@@ -84,6 +84,67 @@ func attackBackupGuessLimitRaised(w *world) (string, error) {
 	return "registered with the guess limit capped", nil
 }
 
+// realmLie rewrites one answer of the software realm realm-b: it returns
+// the answer to serve in its place, or nil to leave r as it is.
+type realmLie func(r *proto.SecretsResponse) *proto.SecretsResponse
+
+// statusLie answers every request of kind with status alone.
+func statusLie(kind proto.Kind, status proto.Status) realmLie {
+	return func(r *proto.SecretsResponse) *proto.SecretsResponse {
+		if r.Kind != kind {
+			return nil // not the step this attack lies about
+		}
+		return &proto.SecretsResponse{Kind: kind, Status: status}
+	}
+}
+
+// restoreUnderLie sets up bob's backup under backupPIN, takes the hardware
+// realm realm-east down when outage is set, has lie rewrite realm-b's
+// answers (the proxy rule called rule) and restores bob's backup on a new
+// device with pin. It returns the restore's error and again, which restores
+// with backupPIN on another new device, after ending the outage and the lie
+// when over is set; err is set when the set-up failed or the restore never
+// reached the lie.
+func restoreUnderLie(w *world, rule string, outage bool, lie realmLie, pin string) (restoreErr error, again func(over bool) error, err error) {
+	opt := fastBackups(w)
+	bob := w.newUser("bob", true)
+	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
+		return nil, nil, err
+	}
+	east := w.emu.Juicebox().Realm("realm-east")
+	if outage {
+		east.SetFaults(realm.Faults{Down: true})
+	}
+	var lied atomic.Int32
+	w.proxy.Add(hostile.Rule{Name: rule, Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
+		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
+			r, err := proto.DecodeSecretsResponse(resp.Body)
+			if err != nil {
+				return nil
+			}
+			served := lie(r)
+			if served == nil {
+				return nil
+			}
+			lied.Add(1)
+			resp.Body, err = served.Marshal()
+			return err
+		}})
+	_, restoreErr = backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(pin), opt)
+	if lied.Load() == 0 {
+		return nil, nil, errorf("bob's restore never reached the lie of %s", rule)
+	}
+	again = func(over bool) error {
+		if over {
+			east.SetFaults(realm.Faults{})
+			w.proxy.Reset()
+		}
+		_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
+		return err
+	}
+	return restoreErr, again, nil
+}
+
 // attackBackupRealmClaimsWrongPIN: bob restores his backup on a new device
 // with the right PIN. The server keeps one hardware realm unreachable and
 // answers the software realm's last step (Recover3) with BadUnlockKeyTag
@@ -93,28 +154,9 @@ func attackBackupGuessLimitRaised(w *world) (string, error) {
 // PINs: each attempt spends a guess on every realm until the backup is
 // destroyed).
 func attackBackupRealmClaimsWrongPIN(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	set := w.emu.Juicebox()
-	set.Realm("realm-east").SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover3-bad-tag", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover3 {
-				return nil // not the step this attack lies about
-			}
-			lied.Add(1)
-			lie := &proto.SecretsResponse{Kind: proto.Recover3, Status: proto.StatusBadUnlockKeyTag, GuessesRemaining: 0}
-			resp.Body, err = lie.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover3")
+	err, _, fail := restoreUnderLie(w, "recover3-bad-tag", true, statusLie(proto.Recover3, proto.StatusBadUnlockKeyTag), backupPIN)
+	if fail != nil {
+		return "", fail
 	}
 	var pe *juicebox.InvalidPinError
 	switch {
@@ -135,26 +177,15 @@ func attackBackupRealmClaimsWrongPIN(w *world) (string, error) {
 // smallest count, bob is told his backup is locked for good and gives his
 // keys up, though the right PIN still recovers them.
 func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover2-exhausted", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
-				return nil
-			}
-			lied.Add(1)
-			r.Recover2.GuessCount = r.Recover2.NumGuesses
-			resp.Body, err = r.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte("1111"), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover2")
+	err, again, fail := restoreUnderLie(w, "recover2-exhausted", false, func(r *proto.SecretsResponse) *proto.SecretsResponse {
+		if r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
+			return nil
+		}
+		r.Recover2.GuessCount = r.Recover2.NumGuesses
+		return r
+	}, "1111")
+	if fail != nil {
+		return "", fail
 	}
 	var pe *juicebox.InvalidPinError
 	switch {
@@ -163,7 +194,7 @@ func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
 	case !errors.As(err, &pe):
 		return "", errorf("restore with a wrong PIN: %v", err)
 	}
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(false); err != nil {
 		return "", errorf("the right PIN no longer restores: %v", err)
 	}
 	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
@@ -176,28 +207,9 @@ func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
 // (ErrNoGuesses: "the keys cannot be recovered"), bob gives his keys up
 // instead of trying again later.
 func attackBackupRealmClaimsLockedDuringOutage(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	east := w.emu.Juicebox().Realm("realm-east")
-	east.SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover1-locked", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover1 {
-				return nil
-			}
-			lied.Add(1)
-			lie := &proto.SecretsResponse{Kind: proto.Recover1, Status: proto.StatusNoGuesses}
-			resp.Body, err = lie.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover1")
+	err, again, fail := restoreUnderLie(w, "recover1-locked", true, statusLie(proto.Recover1, proto.StatusNoGuesses), backupPIN)
+	if fail != nil {
+		return "", fail
 	}
 	switch {
 	case errors.Is(err, juicebox.ErrNoGuesses):
@@ -205,9 +217,7 @@ func attackBackupRealmClaimsLockedDuringOutage(w *world) (string, error) {
 	case !errors.Is(err, juicebox.ErrTransient):
 		return "", errorf("restore during the outage: %v", err)
 	}
-	east.SetFaults(realm.Faults{})
-	w.proxy.Reset()
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(true); err != nil {
 		return "", errorf("the backup does not restore after the outage: %v", err)
 	}
 	return "reported as an outage: " + err.Error(), nil

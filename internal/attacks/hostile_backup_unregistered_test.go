@@ -3,15 +3,9 @@ package attacks
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"sync/atomic"
 
-	"github.com/xchat-go/xchat/emulator/realm"
-	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/juicebox/proto"
-	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/session/backup"
 )
 
 // Attacks on what a restore concludes from realms that say no backup is
@@ -31,28 +25,9 @@ var backupUnregisteredAttacks = []attack{
 // as "no backup is registered", bob is told to set up a new account: new
 // keys, and his old keys and history are given up for good.
 func attackBackupRealmClaimsUnregistered(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	east := w.emu.Juicebox().Realm("realm-east")
-	east.SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover1-unregistered", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover1 {
-				return nil
-			}
-			lied.Add(1)
-			lie := &proto.SecretsResponse{Kind: proto.Recover1, Status: proto.StatusNotRegistered}
-			resp.Body, err = lie.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover1")
+	err, again, fail := restoreUnderLie(w, "recover1-unregistered", true, statusLie(proto.Recover1, proto.StatusNotRegistered), backupPIN)
+	if fail != nil {
+		return "", fail
 	}
 	switch {
 	case errors.Is(err, juicebox.ErrNotRegistered):
@@ -60,9 +35,7 @@ func attackBackupRealmClaimsUnregistered(w *world) (string, error) {
 	case !errors.Is(err, juicebox.ErrTransient):
 		return "", errorf("restore during the outage: %v", err)
 	}
-	east.SetFaults(realm.Faults{})
-	w.proxy.Reset()
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(true); err != nil {
 		return "", errorf("the backup does not restore after the outage: %v", err)
 	}
 	return "reported as an outage: " + err.Error(), nil
@@ -74,28 +47,9 @@ func attackBackupRealmClaimsUnregistered(w *world) (string, error) {
 // The restore then runs on the two realms that named the version, and one
 // of them, contradicting itself, would decide it: "no backup".
 func attackBackupRealmUnregistersMidRestore(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	east := w.emu.Juicebox().Realm("realm-east")
-	east.SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover2-unregistered", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover2 {
-				return nil
-			}
-			lied.Add(1)
-			lie := &proto.SecretsResponse{Kind: proto.Recover2, Status: proto.StatusNotRegistered}
-			resp.Body, err = lie.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover2")
+	err, again, fail := restoreUnderLie(w, "recover2-unregistered", true, statusLie(proto.Recover2, proto.StatusNotRegistered), backupPIN)
+	if fail != nil {
+		return "", fail
 	}
 	switch {
 	case err == nil:
@@ -105,9 +59,7 @@ func attackBackupRealmUnregistersMidRestore(w *world) (string, error) {
 	case !errors.Is(err, juicebox.ErrAssertion):
 		return "", errorf("restore failed without naming the lying realm: %v", err)
 	}
-	east.SetFaults(realm.Faults{})
-	w.proxy.Reset()
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(true); err != nil {
 		return "", errorf("the backup does not restore after the outage: %v", err)
 	}
 	return "reported as a protocol violation: " + err.Error(), nil
@@ -120,28 +72,9 @@ func attackBackupRealmUnregistersMidRestore(w *world) (string, error) {
 // contradicting itself would decide it: "locked, the keys cannot be
 // recovered", for a backup intact on the hardware realms.
 func attackBackupRealmLocksMidRestore(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	east := w.emu.Juicebox().Realm("realm-east")
-	east.SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover2-locked", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover2 {
-				return nil
-			}
-			lied.Add(1)
-			lie := &proto.SecretsResponse{Kind: proto.Recover2, Status: proto.StatusNoGuesses}
-			resp.Body, err = lie.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover2")
+	err, again, fail := restoreUnderLie(w, "recover2-locked", true, statusLie(proto.Recover2, proto.StatusNoGuesses), backupPIN)
+	if fail != nil {
+		return "", fail
 	}
 	switch {
 	case err == nil:
@@ -151,9 +84,7 @@ func attackBackupRealmLocksMidRestore(w *world) (string, error) {
 	case !errors.Is(err, juicebox.ErrAssertion):
 		return "", errorf("restore failed without naming the lying realm: %v", err)
 	}
-	east.SetFaults(realm.Faults{})
-	w.proxy.Reset()
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(true); err != nil {
 		return "", errorf("the backup does not restore after the outage: %v", err)
 	}
 	return "reported as a protocol violation: " + err.Error(), nil
@@ -165,28 +96,15 @@ func attackBackupRealmLocksMidRestore(w *world) (string, error) {
 // count is the smallest: the one lie would read as "locked, the keys
 // cannot be recovered", though the two hardware realms allow 19 more.
 func attackBackupRealmClaimsExhaustedDuringOutage(w *world) (string, error) {
-	opt := fastBackups(w)
-	bob := w.newUser("bob", true)
-	if err := backup.Setup(w.ctx, bob.e, bob.client, []byte(backupPIN), opt); err != nil {
-		return "", err
-	}
-	east := w.emu.Juicebox().Realm("realm-east")
-	east.SetFaults(realm.Faults{Down: true})
-	var lied atomic.Int32
-	w.proxy.Add(hostile.Rule{Name: "recover2-exhausted-outage", Method: http.MethodPost, Path: realm.PathPrefix + "realm-b/req",
-		Rewrite: func(_ *http.Request, resp *hostile.Response) error {
-			r, err := proto.DecodeSecretsResponse(resp.Body)
-			if err != nil || r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
-				return nil
-			}
-			lied.Add(1)
-			r.Recover2.GuessCount = r.Recover2.NumGuesses
-			resp.Body, err = r.Marshal()
-			return err
-		}})
-	_, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte("1111"), opt)
-	if lied.Load() == 0 {
-		return "", errorf("bob's restore never reached the software realm's Recover2")
+	err, again, fail := restoreUnderLie(w, "recover2-exhausted-outage", true, func(r *proto.SecretsResponse) *proto.SecretsResponse {
+		if r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
+			return nil
+		}
+		r.Recover2.GuessCount = r.Recover2.NumGuesses
+		return r
+	}, "1111")
+	if fail != nil {
+		return "", fail
 	}
 	var pe *juicebox.InvalidPinError
 	switch {
@@ -195,9 +113,7 @@ func attackBackupRealmClaimsExhaustedDuringOutage(w *world) (string, error) {
 	case !errors.As(err, &pe):
 		return "", errorf("restore with a wrong PIN: %v", err)
 	}
-	east.SetFaults(realm.Faults{})
-	w.proxy.Reset()
-	if _, err := backup.Restore(w.ctx, keystore.NewMemory(), bob.client, bob.id, []byte(backupPIN), opt); err != nil {
+	if err := again(true); err != nil {
 		return "", errorf("the right PIN no longer restores: %v", err)
 	}
 	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
