@@ -3,7 +3,6 @@ package bot_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"github.com/xchat-go/xchat/bot"
 	"github.com/xchat-go/xchat/internal/pgtest"
 	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/keystore/pgstore"
-	"github.com/xchat-go/xchat/session"
 )
 
 // TestReplicaStalledInHandler: two replicas of one bot account share its
@@ -32,35 +29,9 @@ func TestReplicaStalledInHandler(t *testing.T) {
 	key := [32]byte{0x15, 0xb1}
 	bot0 := n.user("stallbot")
 	alice := n.user("alice")
-	stores := make([]*pgstore.Store, 2)
-	engines := make([]*session.Engine, 2)
-	for i := range stores {
-		// An hour's TTL: no lease expires during the test but the one
-		// the test expires.
-		s, err := pgstore.Open(ctx, dsn, pgstore.Keystore(keystore.WithKey(key)), pgstore.WithHolder(fmt.Sprintf("replica-%d", i)),
-			pgstore.WithLeaseTTL(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		stores[i] = s
-	}
-	backup, err := bot0.e.ExportBackup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.ImportBackup(ctx, stores[0], bot0.id, backup, bot0.e.PublicKeyVersion()); err != nil {
-		t.Fatal(err)
-	}
-	clear(backup)
-	for i, s := range stores {
-		e, err := session.Open(ctx, s, session.NewAPIServer(n.client(bot0.token)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.Close() })
-		engines[i] = e
-	}
+	// An hour's TTL: no lease expires during the test but the one the
+	// test expires.
+	stores, engines := pgReplicas(t, n, bot0, dsn, key, time.Hour)
 
 	type answer struct {
 		replica int

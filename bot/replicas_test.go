@@ -23,33 +23,7 @@ func TestReplicas(t *testing.T) {
 	dsn := pgtest.Shared(t).NewDatabase(t)
 	key := [32]byte{0x15, 0xb0}
 	bot0 := n.user("echobot") // provisioned; its account moves to PostgreSQL below
-	stores := make([]keystore.Store, 2)
-	engines := make([]*session.Engine, 2)
-	for i := range stores {
-		s, err := pgstore.Open(ctx, dsn, pgstore.Keystore(keystore.WithKey(key)), pgstore.WithHolder(fmt.Sprintf("replica-%d", i)),
-			pgstore.WithLeaseTTL(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		stores[i] = s
-	}
-	backup, err := bot0.e.ExportBackup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.ImportBackup(ctx, stores[0], bot0.id, backup, bot0.e.PublicKeyVersion()); err != nil {
-		t.Fatal(err)
-	}
-	clear(backup)
-	for i, s := range stores {
-		e, err := session.Open(ctx, s, session.NewAPIServer(n.client(bot0.token)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.Close() })
-		engines[i] = e
-	}
+	_, engines := pgReplicas(t, n, bot0, dsn, key, 2*time.Second)
 
 	const senders, per = 8, 25
 	var mu sync.Mutex
@@ -130,4 +104,40 @@ func TestReplicas(t *testing.T) {
 	if dups != 0 || len(violations) != 0 {
 		t.Fatalf("duplicates %d, violations %v", dups, violations[:min(10, len(violations))])
 	}
+}
+
+// pgReplicas moves bot0's account into the PostgreSQL database dsn (sealed
+// under key) and opens two replicas of it there, each its own store
+// (holders replica-0 and replica-1, leases lasting ttl) and engine.
+func pgReplicas(t *testing.T, n *testNet, bot0 *account, dsn string, key [32]byte, ttl time.Duration) ([]*pgstore.Store, []*session.Engine) {
+	t.Helper()
+	ctx := ctxT(t)
+	stores := make([]*pgstore.Store, 2)
+	engines := make([]*session.Engine, 2)
+	for i := range stores {
+		s, err := pgstore.Open(ctx, dsn, pgstore.Keystore(keystore.WithKey(key)), pgstore.WithHolder(fmt.Sprintf("replica-%d", i)),
+			pgstore.WithLeaseTTL(ttl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		stores[i] = s
+	}
+	backup, err := bot0.e.ExportBackup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := session.ImportBackup(ctx, stores[0], bot0.id, backup, bot0.e.PublicKeyVersion()); err != nil {
+		t.Fatal(err)
+	}
+	clear(backup)
+	for i, s := range stores {
+		e, err := session.Open(ctx, s, session.NewAPIServer(n.client(bot0.token)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		engines[i] = e
+	}
+	return stores, engines
 }
