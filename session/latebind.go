@@ -47,11 +47,11 @@ import (
 // it does from the create stored when the sync's batch that stored it
 // started the roster and group changes stored before failed so. The group
 // changes read are those the change index lists (bounded:
-// maxIndexedChanges). A message stored failed only for its
-// author's membership there (rosterOnlyFailure) whose author the roster
-// read again admits at its place is judged again once that commits
-// (reopenRostered), as a message awaiting its key is.
-// What opens is handed to the sync's fn again, marked Event.Reopened.
+// maxIndexedChanges). A message stored failed only for its author's
+// membership there (rosterOnlyFailure) whose author the roster read again
+// admits at its place is judged again once that commits (reopenRostered),
+// as a message awaiting its key is. What opens is handed to the sync's fn
+// again, marked Event.Reopened.
 
 // errGiveUp ends the transaction of a reading again given up, so that
 // nothing it wrote before it gave up is committed.
