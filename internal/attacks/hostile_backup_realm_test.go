@@ -177,7 +177,20 @@ func attackBackupRealmClaimsWrongPIN(w *world) (string, error) {
 // smallest count, bob is told his backup is locked for good and gives his
 // keys up, though the right PIN still recovers them.
 func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
-	err, again, fail := restoreUnderLie(w, "recover2-exhausted", false, func(r *proto.SecretsResponse) *proto.SecretsResponse {
+	return wrongPINUnderExhaustedLie(w, false)
+}
+
+// wrongPINUnderExhaustedLie restores bob's backup with a wrong PIN while
+// realm-b's Recover2 answer claims every guess used up (with realm-east
+// down when outage is set), then with the right PIN while the lie is
+// still told: the lie must not read as a locked backup, and the right PIN
+// must still restore.
+func wrongPINUnderExhaustedLie(w *world, outage bool) (string, error) {
+	rule := "recover2-exhausted"
+	if outage {
+		rule += "-outage"
+	}
+	err, again, fail := restoreUnderLie(w, rule, outage, func(r *proto.SecretsResponse) *proto.SecretsResponse {
 		if r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
 			return nil
 		}
@@ -190,11 +203,11 @@ func attackBackupRealmClaimsGuessesExhausted(w *world) (string, error) {
 	var pe *juicebox.InvalidPinError
 	switch {
 	case errors.Is(err, juicebox.ErrNoGuesses):
-		return "", errorf("one realm made a recoverable backup read as locked: %v", err)
+		return "", errorf("one realm (realm-east down: %v) made a recoverable backup read as locked: %v", outage, err)
 	case !errors.As(err, &pe):
 		return "", errorf("restore with a wrong PIN: %v", err)
 	}
-	if err := again(false); err != nil {
+	if err := again(outage); err != nil {
 		return "", errorf("the right PIN no longer restores: %v", err)
 	}
 	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil

@@ -2,7 +2,6 @@ package attacks
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/xchat-go/xchat/juicebox"
 	"github.com/xchat-go/xchat/juicebox/proto"
@@ -96,25 +95,5 @@ func attackBackupRealmLocksMidRestore(w *world) (string, error) {
 // count is the smallest: the one lie would read as "locked, the keys
 // cannot be recovered", though the two hardware realms allow 19 more.
 func attackBackupRealmClaimsExhaustedDuringOutage(w *world) (string, error) {
-	err, again, fail := restoreUnderLie(w, "recover2-exhausted-outage", true, func(r *proto.SecretsResponse) *proto.SecretsResponse {
-		if r.Kind != proto.Recover2 || r.Status != proto.StatusOK {
-			return nil
-		}
-		r.Recover2.GuessCount = r.Recover2.NumGuesses
-		return r
-	}, "1111")
-	if fail != nil {
-		return "", fail
-	}
-	var pe *juicebox.InvalidPinError
-	switch {
-	case errors.Is(err, juicebox.ErrNoGuesses):
-		return "", errorf("one realm and an outage made a recoverable backup read as locked: %v", err)
-	case !errors.As(err, &pe):
-		return "", errorf("restore with a wrong PIN: %v", err)
-	}
-	if err := again(true); err != nil {
-		return "", errorf("the right PIN no longer restores: %v", err)
-	}
-	return fmt.Sprintf("wrong PIN reported with %d guesses remaining; the right PIN restores", pe.GuessesRemaining), nil
+	return wrongPINUnderExhaustedLie(w, true)
 }
