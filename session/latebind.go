@@ -178,7 +178,9 @@ type lateBound struct {
 // its place); or, when started is set
 // (the batch just stored started the roster, none being held before), the
 // create that started it, should group changes stored before it have
-// failed as read before any roster. It returns nil when it read nothing
+// failed as read before any roster; or, started set and the roster held
+// one a join started, the lowest create below that join whose pair is
+// stored (joinedCreate, latejoin.go). It returns nil when it read nothing
 // again: no create's pair is stored yet, the lowest one's place holds an
 // event stored verified, or no group change failed so. Nothing is read beyond the roster and the
 // list until a pair is stored; then the group changes the change index
@@ -199,6 +201,12 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		switch {
 		case r.Base == "":
 			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+				return err
+			}
+		case started && r.Base == baseJoin:
+			// A create below the add that started the roster
+			// (latejoin.go).
+			if chosen, err = joinedCreate(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid, r.Since); err != nil || chosen == nil {
 				return err
 			}
 		case started && r.Base == baseCreate && validMessageID(r.CreateMID):
@@ -399,8 +407,9 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 }
 
 // rereadFromCreate reads group cid again from no roster with the create c
-// (verified by the pipeline) at its place: a create read unbound, when
-// its pair binds it now and no roster is held; or, stored set, the create
+// (verified by the pipeline) at its place: a create read unbound (or
+// stored failed below a join: joinedCreate), when its pair binds it now
+// and no roster is held, or one a join above it started; or, stored set, the create
 // stored there that started the roster held. An event stored failed under
 // the sequence id of a create read unbound gives way to it: the create
 // was read there first (the server served other bytes there after it),
@@ -431,7 +440,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		return nil, err
 	}
 	switch {
-	case !stored && (old != nil && old.Verified || held.Base != ""):
+	case !stored && (old != nil && old.Verified || held.Base != "" && !(held.Base == baseJoin && decimal.Less(c.SequenceID, held.Since))):
 		return nil, nil
 	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
 		return nil, nil

@@ -1,0 +1,288 @@
+package attacks
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// A roster started by a member add naming this account (trust on first
+// use) while the group's create is not held: read before its pair, or
+// withheld. Group changes read before that add fail as read before any
+// roster (a title change, an admin add). The create served (or bound)
+// later, below the add, was refused as a second create, and those changes
+// stayed failed for good, where a fresh device served the events in order
+// binds the create and keeps them. A create may replace the roster the add
+// started only as a fresh device reads it: below the add, bound by its
+// pair, and with every group change stored verified (the add among them)
+// standing on the roster it starts; never a create above the add, one
+// whose pair never comes, or one by someone the add's signed lists leave
+// out of its admins.
+
+var lateReopenAttacks = []attack{
+	{"join-seeded-roster-keeps-honest-changes-failed-when-create-served-again", func(w *world) (string, error) { return attackJoinSeedCreateHonest(w, true) }},
+	{"join-seeded-roster-keeps-honest-changes-failed-when-create-arrives-late", func(w *world) (string, error) { return attackJoinSeedCreateHonest(w, false) }},
+	{"join-seeded-roster-rewritten-by-non-member-create", attackJoinSeedOutsiderCreate},
+	{"join-seeded-roster-rewritten-by-create-above-join", attackJoinSeedCreateAbove},
+	{"join-seeded-roster-rewritten-by-create-without-pair", attackJoinSeedCreateUnpaired},
+}
+
+// joinSeed is one run of joinSeedScene.
+type joinSeed struct {
+	h                 *history
+	o                 *runOutcome
+	mids              []string // alice's title change and admin add of carol, carol's message, alice's add of dave
+	createSeq, create string   // the create's sequence id and message id
+	pairSeq, addSeq   string   // its pair's sequence id, the add's
+}
+
+// joinSeedScene is alice's group with bob and carol; alice renames it,
+// makes carol an admin, carol speaks, and alice adds dave (her signed
+// lists name bob among the current members). Bob's first sync is served
+// the items first keeps, his second those second keeps, extra (made once
+// the history is complete, given the scene) with them.
+func joinSeedScene(w *world, first, second func(s *joinSeed, seq string) bool, extra func(s *joinSeed) []*tevent.MessageEvent) (*joinSeed, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	s := &joinSeed{h: h}
+	for _, it := range h.items {
+		d := it.me.GetDetail()
+		switch {
+		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && s.createSeq == "":
+			s.createSeq, s.create = it.seq(), it.me.GetMessageID()
+		case d.ConversationKeyChangeEvent != nil && s.pairSeq == "" && it.me.GetSenderID() == h.alice.id:
+			s.pairSeq = it.seq()
+		}
+	}
+	if s.createSeq == "" || s.pairSeq == "" {
+		return nil, errorf("setup: no create (%q) or pair (%q) in the history", s.createSeq, s.pairSeq)
+	}
+	h.retitleHonest(h.alice, "renamed by alice")
+	h.push(h.adminAdd(h.carol.id))
+	h.say(h.carol, "carol, an admin now")
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
+	s.addSeq = h.top()
+	for _, it := range h.items[len(h.items)-4:] {
+		s.mids = append(s.mids, it.me.GetMessageID())
+	}
+	h.seal()
+	var ex []*tevent.MessageEvent
+	if extra != nil {
+		ex = extra(s)
+	}
+	p1, err := pageOf(h, nil, func(seq string) bool { return first(s, seq) })
+	if err != nil {
+		return nil, err
+	}
+	p2, err := pageOf(h, ex, func(seq string) bool { return second(s, seq) })
+	if err != nil {
+		return nil, err
+	}
+	s.o = startHarness(w.t, h).run(w.t, lateRounds(p1, p2))
+	switch {
+	case len(s.o.violations) > 0:
+		return nil, errorf("%v", s.o.violations)
+	case s.o.conv == nil:
+		return nil, errorf("no conversation after the syncs: %v", s.o.syncErrs)
+	case !s.o.verified[s.mids[3]]:
+		return nil, errorf("setup: alice's add of dave, which starts bob's roster, not verified (%v)", s.o.failed[s.mids[3]])
+	case !slices.Contains(s.o.conv.Members, h.dv.id):
+		return nil, errorf("dave, whom alice added, is no member of bob's roster %v", s.o.conv.Members)
+	}
+	return s, nil
+}
+
+// withheld returns a filter keeping every item but those at seqs.
+func withheld(seqs ...func(s *joinSeed) string) func(s *joinSeed, seq string) bool {
+	return func(s *joinSeed, seq string) bool {
+		for _, f := range seqs {
+			if f(s) == seq {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func createOf(s *joinSeed) string { return s.createSeq }
+func pairOf(s *joinSeed) string   { return s.pairSeq }
+
+// attackJoinSeedCreateHonest: bob's first sync is served everything but
+// the create's pair (again: the create is read unbound) or but the create
+// and its pair; alice's add of dave starts his roster. His second sync
+// serves everything. Alice's title change and admin add of carol, failed
+// as read before any roster, must end verified, the create bound at its
+// place and the roster confirmed, as on a fresh device.
+func attackJoinSeedCreateHonest(w *world, again bool) (string, error) {
+	first := withheld(pairOf)
+	if !again {
+		first = withheld(pairOf, createOf)
+	}
+	s, err := joinSeedScene(w, first, withheld(), nil)
+	if err != nil {
+		return "", err
+	}
+	o := s.o
+	for _, mid := range append([]string{s.create}, s.mids...) {
+		if !o.verified[mid] {
+			return "", errorf("honest event %s fails for good: the create served below the add that started bob's roster was refused as a second create (%v)", mid, o.failed[mid])
+		}
+	}
+	if o.conv.Roster != session.RosterConfirmed || o.conv.RosterSince != "" {
+		return "", errorf("bob's roster is %s since %q, where a fresh device's is confirmed from the create", o.conv.Roster, o.conv.RosterSince)
+	}
+	return fmt.Sprintf("the create binds below the add (%s); the title change, admin add and message end verified, the roster %s", s.addSeq, o.conv.Roster), nil
+}
+
+// attackJoinSeedOutsiderCreate: bob's first sync is served neither the
+// create nor its pair, and alice's add of dave starts his roster; his
+// second serves everything and, above alice's create and below her title
+// change, mallory's create (naming alice, bob and carol, alice and carol
+// its claimed admins) paired by a key change of hers. A fresh device binds
+// alice's create and refuses mallory's as a second one: so must bob's
+// device, which reads the group again from alice's create alone. Mallory
+// must not be a member, and alice's changes end verified.
+func attackJoinSeedOutsiderCreate(w *world) (string, error) {
+	var forged []string
+	s, err := joinSeedScene(w, withheld(pairOf, createOf), withheld(), func(s *joinSeed) []*tevent.MessageEvent {
+		h := s.h
+		below := h.items[len(h.items)-4].seq() // the title change
+		kc, create, err := outsiderCreate(h, h.mallory, prevSeq(below, 20), prevSeq(below, 10))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		forged = []string{kc.GetMessageID(), create.GetMessageID()}
+		return []*tevent.MessageEvent{kc, create}
+	})
+	if err != nil {
+		return "", err
+	}
+	o := s.o
+	switch {
+	case o.verified[forged[1]]:
+		return "", errorf("mallory's create, served above alice's and below the add that started bob's roster, verified")
+	case slices.Contains(o.conv.Members, s.h.mallory.id):
+		return "", errorf("mallory is a member of bob's roster %v", o.conv.Members)
+	case slices.Contains(o.conv.Admins, s.h.mallory.id) || slices.Contains(o.conv.ClaimedAdmins, s.h.mallory.id):
+		return "", errorf("mallory is an admin of bob's group")
+	case !o.verified[s.create] || !o.verified[s.mids[0]] || !o.verified[s.mids[1]]:
+		return "", errorf("alice's create, title change or admin add fails for good (%v; %v; %v)", o.failed[s.create], o.failed[s.mids[0]], o.failed[s.mids[1]])
+	}
+	return fmt.Sprintf("mallory's create stays refused (%v); alice's binds, the roster %s", o.failed[forged[1]], o.conv.Roster), nil
+}
+
+// outsiderCreate returns u's key change to a key of hers at a new key
+// version (at seq kcSeq) and her group create at that version (at
+// createSeq) naming alice, bob and carol, alice and carol its (unsigned)
+// admins: a create and its pair, signed by u for h's group.
+func outsiderCreate(h *history, u *user, kcSeq, createSeq string) (kc, create *tevent.MessageEvent, err error) {
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := h.nextVersion(50)
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = kcSeq, ""
+	kc, err = u.forger().KeyChange(e, v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), u.recipient()})
+	if err != nil {
+		return nil, nil, err
+	}
+	var orig *tevent.MessageEvent
+	for _, it := range h.items {
+		if groupChangeOf(it.me).GetGroupCreate() != nil {
+			orig = it.me
+			break
+		}
+	}
+	if orig == nil {
+		return nil, nil, errorf("setup: no create to copy")
+	}
+	raw, err := wire.EncodeMessageEvent(orig)
+	if err != nil {
+		return nil, nil, err
+	}
+	if create, err = wire.DecodeMessageEvent(raw); err != nil {
+		return nil, nil, err
+	}
+	gc := groupChangeOf(create).GetGroupCreate()
+	gc.ConversationKeyVersion = &v
+	gc.MemberIds = []string{h.alice.id, h.bob.id, h.carol.id}
+	gc.AdminIds = []string{h.alice.id, h.carol.id}
+	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
+	e = h.env()
+	mid, sender := e.MessageID, u.id
+	create.MessageID, create.SenderID, create.SequenceID, create.PreviousSequenceID = &mid, &sender, strp(createSeq), nil
+	sv, err := strconv.Atoi(orig.GetMessageEventSignature().GetSignatureVersion())
+	if err != nil {
+		return nil, nil, err
+	}
+	f := u.forger()
+	p, err := crypto.GroupCreatePayload(sv, crypto.Header{MessageID: mid, SenderID: sender},
+		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: gc.MemberIds})
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := p.Sign(f.Signing)
+	if err != nil {
+		return nil, nil, err
+	}
+	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sv)
+	return kc, create, nil
+}
+
+// attackJoinSeedCreateAbove: bob's syncs never serve the create at its
+// place; his second serves its pair, and the create's signed bytes under
+// a sequence id above the whole history. A fresh device reads alice's add
+// first, starts its roster there and refuses the create as a second one:
+// so must bob's device, and keep the roster the add started.
+func attackJoinSeedCreateAbove(w *world) (string, error) {
+	var movedSeq string
+	s, err := joinSeedScene(w, withheld(pairOf, createOf), withheld(createOf), func(s *joinSeed) []*tevent.MessageEvent {
+		h := s.h
+		var moved tevent.MessageEvent
+		for _, it := range h.items {
+			if it.seq() == s.createSeq {
+				moved = *it.me
+			}
+		}
+		top := h.top()
+		movedSeq = hostile.NextSequenceID(top, 1500)
+		moved.SequenceID, moved.PreviousSequenceID = strp(movedSeq), strp(top)
+		return []*tevent.MessageEvent{&moved}
+	})
+	if err != nil {
+		return "", err
+	}
+	o := s.o
+	switch {
+	case o.verified[s.create]:
+		return "", errorf("the create served above the add that started bob's roster (at %s) verified", movedSeq)
+	case o.conv.RosterSince != s.addSeq || o.conv.Roster != session.RosterUnconfirmed:
+		return "", errorf("bob's roster no longer starts from alice's add (%s since %q)", o.conv.Roster, o.conv.RosterSince)
+	}
+	return fmt.Sprintf("the create above the add stays refused (%v); the roster starts from the add", o.failed[s.create]), nil
+}
+
+// attackJoinSeedCreateUnpaired: the create is served in bob's second sync
+// at its place, its pair never: it binds nothing, and the roster stays the
+// one alice's add started.
+func attackJoinSeedCreateUnpaired(w *world) (string, error) {
+	s, err := joinSeedScene(w, withheld(pairOf, createOf), withheld(pairOf), nil)
+	if err != nil {
+		return "", err
+	}
+	o := s.o
+	switch {
+	case o.verified[s.create]:
+		return "", errorf("the create, its pair never served, verified")
+	case o.conv.RosterSince != s.addSeq || o.conv.Roster != session.RosterUnconfirmed:
+		return "", errorf("bob's roster no longer starts from alice's add (%s since %q)", o.conv.Roster, o.conv.RosterSince)
+	}
+	return fmt.Sprintf("the create without its pair stays refused (%v); the roster starts from the add", o.failed[s.create]), nil
+}
