@@ -50,7 +50,9 @@ import (
 // maxIndexedChanges). A message stored failed only for its author's
 // membership there (rosterOnlyFailure) whose author the roster read again
 // admits at its place is judged again once that commits (reopenRostered),
-// as a message awaiting its key is. What opens is handed to the sync's fn
+// as a message awaiting its key is; so is a key change stored failed so
+// (Engine.reopenKeyChange: its key for decryption only), and the messages
+// awaiting its key with it. What opens is handed to the sync's fn
 // again, marked Event.Reopened.
 
 // errGiveUp ends the transaction of a reading again given up, so that
@@ -166,8 +168,8 @@ type lateBound struct {
 	create string
 	opened []*event.Event
 	failed map[string]error
-	// rostered are the content events stored failed only for their
-	// author's membership whom the roster read again admits at their
+	// rostered are the content events and key changes stored failed
+	// only for their author's membership whom the roster read again admits at their
 	// place (reopenRostered judges them).
 	rostered []awaited
 }
@@ -285,7 +287,9 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 // at its place as a message awaiting its key opens (reopenStands: its
 // key held there, admittedAt by the group changes now stored below it,
 // gateReplay, gateAuthorship), the store still holding the failed entry
-// as listed. It returns the verified events it opened (stored).
+// as listed. A key change listed is opened by reopenKeyChange, and the
+// messages awaiting its key are judged once that commits (reopenVersion).
+// It returns the verified events it opened (stored).
 func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaited) ([]*event.Event, error) {
 	if len(listed) == 0 {
 		return nil, nil
@@ -296,14 +300,26 @@ func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaite
 	}
 	defer dropEvents(evs)
 	var opened []*event.Event
+	var versions []string // of the key changes opened
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		opened = opened[:0] // a transaction run again starts afresh
+		versions = versions[:0]
 		for i, ev := range evs {
-			if ev.Message == nil {
+			c := *ev
+			var ok bool
+			var err error
+			switch {
+			case ev.Message != nil:
+				ok, err = e.reopenOne(ctx, tx, cid, ev.Message.KeyVersion, listed[i], &c)
+			case ev.KeyChange != nil:
+				// Listed in transcript order: a message above it
+				// under its key is judged with it stored verified.
+				if ok, err = e.reopenKeyChange(ctx, tx, cid, listed[i], &c); ok {
+					versions = append(versions, c.KeyChange.Version)
+				}
+			default:
 				continue
 			}
-			c := *ev
-			ok, err := e.reopenOne(ctx, tx, cid, ev.Message.KeyVersion, listed[i], &c)
 			if err != nil {
 				return err
 			}
@@ -315,6 +331,14 @@ func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaite
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The messages stored failed for want of a key it opened.
+	for _, v := range versions {
+		_, evs, err := e.reopenVersion(ctx, cid, v, maxReopenPerSync)
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, evs...)
 	}
 	return opened, nil
 }
@@ -538,7 +562,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				// commits (reopenRostered).
 				admitted := *s
 				admitted.Verified = true
-				if sealedContent(s.Type) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
+				if (sealedContent(s.Type) || s.Type == event.TypeKeyChange) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
 					lb.rostered = append(lb.rostered, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
 				}
 				s.Body.Zero()

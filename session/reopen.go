@@ -453,3 +453,60 @@ func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 	}
 	return admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
 }
+
+// reopenKeyChange replaces the failed entry of a listed key change (stored
+// failed only for its author's membership, whom a group read again from
+// its create admits at its place: see reopenRostered) with the verified
+// ev when it stands there: its author a member at its place as the group
+// changes stored below it say (admittedAt), its key not made after a key
+// distributed above its place (keyMadeBefore), its message id no replay
+// (gateReplay), and the store still holding the failed entry as listed.
+// Its key is adopted for decryption only (event.DecryptOnlyBackfilled), as
+// a key change judged at its place is (backfillkey.go): its author's
+// rights were read after it was stored, so nothing is sealed under its
+// key; whatever distrusted the key stays so for sending.
+func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string, l awaited, ev *event.Event) (opened bool, err error) {
+	screenEnvelope(ev)
+	kc := ev.KeyChange
+	if !ev.Verified || ev.Err != nil || kc == nil || kc.Key == nil || kc.DecryptOnly == event.DecryptOnlyUnverified ||
+		!decimal.Valid(kc.Version) || ev.SequenceID != l.seq || ev.ConversationID != cid || !IsGroup(cid) {
+		return false, nil
+	}
+	old, err := eventAt(ctx, tx, cid, l.seq)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	if old.Verified || !slices.Equal(old.Raw, l.raw) {
+		return false, nil
+	}
+	if at, err := admittedAt(ctx, tx, cid, ev); err != nil || !at {
+		return false, err
+	}
+	if before, err := keyMadeBefore(ctx, tx, cid, kc.Version, ev.SequenceID); err != nil || !before {
+		return false, err
+	}
+	if err := gateReplay(ctx, tx, cid, ev); err != nil || ev.Err != nil {
+		return false, err
+	}
+	k := *kc
+	k.UsableForEncryption, k.DecryptOnly = false, event.DecryptOnlyBackfilled
+	ev.KeyChange = &k
+	switch _, err := e.adoptKeyTx(ctx, tx, cid, ev); {
+	case errors.Is(err, keystore.ErrConflict):
+		return false, nil // another key stored under its version: it stays failed
+	case err != nil:
+		return false, err
+	}
+	en := ev.Entry()
+	if !validMessageID(en.MessageID) {
+		en.MessageID = ""
+	}
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return false, err
+	}
+	if err := e.settle(ctx, tx, cid, ev); err != nil {
+		return false, err
+	}
+	return true, e.applyEffects(ctx, tx, cid, ev)
+}

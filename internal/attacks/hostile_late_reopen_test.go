@@ -286,3 +286,133 @@ func attackJoinSeedCreateUnpaired(w *world) (string, error) {
 	}
 	return fmt.Sprintf("the create without its pair stays refused (%v); the roster starts from the add", o.failed[s.create]), nil
 }
+
+// A key change failed only for its author's membership before a create
+// bound late. alice's group with bob, carol and dave; alice removes dave
+// and adds him again (both read before any roster: failed, dave a
+// tombstone), dave rotates the key to the four of them and speaks under
+// it. The create, served again with its pair, starts the roster without
+// dave and fails his key change (or refuses it, read after the create);
+// reading the group again from the create opens alice's removal and add.
+// A fresh device served the events in order keeps dave's key change and
+// his message under its key: so must the reading again, the key for
+// decryption only (its author's rights were read late).
+
+var lateReopenKeyAttacks = []attack{
+	{"create-bound-late-keeps-member-key-change-failed", func(w *world) (string, error) { return attackLateBindMemberKey(w, false) }},
+	{"create-bound-late-keeps-message-under-member-key-failed", func(w *world) (string, error) { return attackLateBindMemberKey(w, true) }},
+	{"create-bound-late-reopens-key-change-of-outsider-added-by-non-admin", attackLateBindOutsiderKey},
+}
+
+// attackLateBindMemberKey runs the scene above: bob's first sync is
+// served everything but the create's pair (and, late, dave's key change),
+// the second everything. Dave's key change and message must end verified.
+func attackLateBindMemberKey(w *world, late bool) (string, error) {
+	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
+	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
+	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
+	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.dv.id}})
+	if err != nil {
+		return "", errorf("setup: CreateGroup: %v", err)
+	}
+	h.g = g
+	h.readServer()
+	pairSeq := ""
+	for _, it := range h.items {
+		if it.me.GetDetail().ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id {
+			pairSeq = it.seq()
+		}
+	}
+	if pairSeq == "" {
+		return "", errorf("setup: no pair in the history")
+	}
+	h.push(h.alice.removal(h.env(), h.dv.id))
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))
+	h.rotate(h.dv, []*user{h.alice, h.bob, h.carol, h.dv})
+	kcSeq := h.top()
+	h.say(h.dv, "dave, under his key")
+	var mids []string
+	for _, it := range h.items[len(h.items)-4:] {
+		mids = append(mids, it.me.GetMessageID())
+	}
+	h.seal()
+	first, err := pageOf(h, nil, func(s string) bool { return s != pairSeq && (!late || s != kcSeq) })
+	if err != nil {
+		return "", err
+	}
+	second, err := pageOf(h, nil, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	o := startHarness(w.t, h).run(w.t, lateRounds(first, second))
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[mids[0]] || !o.verified[mids[1]]:
+		return "", errorf("setup: alice's removal and add of dave were not opened (%v; %v)", o.failed[mids[0]], o.failed[mids[1]])
+	case !o.verified[mids[2]]:
+		return "", errorf("dave's key change above alice's add of him stays failed (%v)", o.failed[mids[2]])
+	case !o.verified[mids[3]]:
+		return "", errorf("dave's message under his key stays failed (%v)", o.failed[mids[3]])
+	case !o.handed[mids[3]]:
+		return "", errorf("dave's message opened but never handed to fn verified")
+	}
+	return "dave's key change and his message under its key open with alice's removal and add of him", nil
+}
+
+// attackLateBindOutsiderKey: the scene of pairLateScene, the create
+// served again with its pair; with it bob (a member, no admin) adds
+// mallory, naming himself nowhere, mallory distributes a key of hers
+// (wrapped to everyone) and speaks under it, all read before any roster.
+// The reading again from the create refuses bob's add: mallory is no
+// member at her key change's place, and her key change and message, failed
+// by the create, must stay failed, as on a fresh device.
+func attackLateBindOutsiderKey(w *world) (string, error) {
+	var forged []string
+	_, o, _, err := pairLateScene(w, true, func(h *history) []*tevent.MessageEvent {
+		top, v := h.top(), h.newestVersion()
+		e := h.env()
+		e.SequenceID = hostile.NextSequenceID(top, 1500)
+		add, err := h.bob.memberAdd(e, v, []string{h.mallory.id}, []string{h.alice.id, h.carol.id}, []string{h.alice.id, h.carol.id})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		key, err := crypto.NewConversationKey(nil)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		mv := h.nextVersion(5)
+		e = h.env()
+		e.SequenceID = hostile.NextSequenceID(top, 1700)
+		kc, err := h.mallory.forger().KeyChange(e, mv, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.mallory.recipient()})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		e = h.env()
+		e.SequenceID = hostile.NextSequenceID(top, 1900)
+		say, err := h.mallory.forger().Message(e, mv, key, text("mallory, under her key"))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		forged = []string{add.GetMessageID(), kc.GetMessageID(), say.GetMessageID()}
+		return []*tevent.MessageEvent{add, kc, say}
+	})
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.verified[forged[0]]:
+		return "", errorf("bob's add of mallory, read before the create, opened verified")
+	case o.verified[forged[1]]:
+		return "", errorf("mallory's key change above bob's add of her opened verified")
+	case o.verified[forged[2]] || o.handed[forged[2]]:
+		return "", errorf("mallory's message under her key opened verified")
+	}
+	return fmt.Sprintf("mallory's key change and message stay failed (%v; %v)", o.failed[forged[1]], o.failed[forged[2]]), nil
+}
