@@ -172,6 +172,11 @@ type lateBound struct {
 	// only for their author's membership whom the roster read again admits at their
 	// place (reopenRostered judges them).
 	rostered []awaited
+	// awaiting are the key versions of the messages stored failed for
+	// want of their key and their author's membership whom the roster
+	// read again admits at their place: they now await their key alone
+	// (keyAndRosterFailure), judged once that commits should it be held.
+	awaiting []string
 }
 
 // bindLateCreate reads group cid again from no roster (see the top of
@@ -276,6 +281,14 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		return nil, err
 	}
 	out.opened = append(out.opened, opened...)
+	slices.SortFunc(out.awaiting, decimal.Compare)
+	for _, v := range slices.Compact(out.awaiting) {
+		_, evs, err := e.reopenVersion(ctx, cid, v, maxReopenPerSync)
+		if err != nil {
+			return nil, err
+		}
+		out.opened = append(out.opened, evs...)
+	}
 	return out, nil
 }
 
@@ -564,6 +577,14 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				admitted.Verified = true
 				if (sealedContent(s.Type) || s.Type == event.TypeKeyChange) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
 					lb.rostered = append(lb.rostered, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				} else if v, ok := keyAndRosterFailure(cid, en.Error, s.SenderID); ok && s.Type == event.TypeMessage && r.excludes(env, &admitted) == nil {
+					// Failed for want of its key too: it awaits it.
+					if err := awaitKeyAlone(ctx, tx, cid, s, en, v); err != nil {
+						s.Body.Zero()
+						zeroStored(page[i+1:])
+						return nil, err
+					}
+					lb.awaiting = append(lb.awaiting, v)
 				}
 				s.Body.Zero()
 				continue

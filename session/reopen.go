@@ -510,3 +510,41 @@ func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string
 	}
 	return true, e.applyEffects(ctx, tx, cid, ev)
 }
+
+// keyAndRosterFailure returns the key version a message by sender stored
+// failed in cid awaits, when msg, its error, says it failed for want of
+// that key (inbound.UnknownKeyError, first) and otherwise only for its
+// author's membership at its place (rosterOnlyFailure, each further line
+// of the joined error): read with no key and by no member of the roster
+// held then. A group read again from its create that admits the author
+// at its place withdraws the second cause, and the message awaits its key
+// as one failed for that alone does (see Engine.rereadFromCreate).
+func keyAndRosterFailure(cid, msg, sender string) (string, bool) {
+	lines := strings.Split(msg, "\n")
+	if len(lines) < 2 {
+		return "", false
+	}
+	prefix := (&inbound.UnknownKeyError{ConversationID: cid}).Error()
+	version, ok := strings.CutPrefix(lines[0], prefix)
+	if !ok || !decimal.Valid(version) || lines[0] != (&inbound.UnknownKeyError{ConversationID: cid, Version: version}).Error() {
+		return "", false
+	}
+	for _, l := range lines[1:] {
+		if !rosterOnlyFailure(l, sender) {
+			return "", false
+		}
+	}
+	return version, true
+}
+
+// awaitKeyAlone stores the failed message s of cid (en as read) as failed
+// for want of key version alone and lists it under that version
+// (awaitKey): its other cause, its author's membership, no longer holds.
+func awaitKeyAlone(ctx context.Context, tx keystore.Tx, cid string, s *keystore.StoredEvent, en event.Entry, version string) error {
+	uk := &inbound.UnknownKeyError{ConversationID: cid, Version: version}
+	en.Error = uk.Error()
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, s.Raw, "")}); err != nil {
+		return err
+	}
+	return awaitKey(ctx, tx, cid, &event.Event{Kind: event.KindMessage, ConversationID: cid, SequenceID: s.SequenceID, MessageID: en.MessageID, SenderID: s.SenderID, Err: uk})
+}

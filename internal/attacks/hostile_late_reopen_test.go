@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -302,12 +303,22 @@ var lateReopenKeyAttacks = []attack{
 	{"create-bound-late-keeps-member-key-change-failed", func(w *world) (string, error) { return attackLateBindMemberKey(w, false) }},
 	{"create-bound-late-keeps-message-under-member-key-failed", func(w *world) (string, error) { return attackLateBindMemberKey(w, true) }},
 	{"create-bound-late-reopens-key-change-of-outsider-added-by-non-admin", attackLateBindOutsiderKey},
+	{"create-bound-late-keeps-message-failed-for-key-and-membership", func(w *world) (string, error) { return lateBindMemberKey(w, true, true, true) }},
+	{"create-bound-late-reopens-outsider-message-failed-for-key-and-membership", func(w *world) (string, error) { return lateBindOutsiderKey(w, true) }},
 }
 
 // attackLateBindMemberKey runs the scene above: bob's first sync is
 // served everything but the create's pair (and, late, dave's key change),
 // the second everything. Dave's key change and message must end verified.
 func attackLateBindMemberKey(w *world, late bool) (string, error) {
+	return lateBindMemberKey(w, late, false, false)
+}
+
+// lateBindMemberKey is attackLateBindMemberKey; with both, the first sync
+// is served neither dave's key change nor his message; with keyLater
+// (both set too), a second sync serves everything but dave's key change,
+// and a third everything.
+func lateBindMemberKey(w *world, late, both, keyLater bool) (string, error) {
 	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
 	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
 	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
@@ -331,12 +342,13 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 	h.rotate(h.dv, []*user{h.alice, h.bob, h.carol, h.dv})
 	kcSeq := h.top()
 	h.say(h.dv, "dave, under his key")
+	sayAt := h.top()
 	var mids []string
 	for _, it := range h.items[len(h.items)-4:] {
 		mids = append(mids, it.me.GetMessageID())
 	}
 	h.seal()
-	first, err := pageOf(h, nil, func(s string) bool { return s != pairSeq && (!late || s != kcSeq) })
+	first, err := pageOf(h, nil, func(s string) bool { return s != pairSeq && (!late || s != kcSeq) && (!both || s != sayAt) })
 	if err != nil {
 		return "", err
 	}
@@ -344,7 +356,15 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	o := startHarness(w.t, h).run(w.t, lateRounds(first, second))
+	m := lateRounds(first, second)
+	if keyLater {
+		withoutKey, err := pageOf(h, nil, func(s string) bool { return s != kcSeq })
+		if err != nil {
+			return "", err
+		}
+		m = threeRounds(first, withoutKey, second)
+	}
+	o := startHarness(w.t, h).run(w.t, m)
 	switch {
 	case len(o.violations) > 0:
 		return "", errorf("%v", o.violations)
@@ -358,6 +378,10 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 		return "", errorf("dave's message under his key stays failed (%v)", o.failed[mids[3]])
 	case !o.handed[mids[3]]:
 		return "", errorf("dave's message opened but never handed to fn verified")
+	case both && !keyLater && (o.failed[mids[2]] != nil || o.failed[mids[3]] != nil):
+		// Stored failed by the second sync and held from fn, then
+		// opened: handed once, verified.
+		return "", errorf("dave's key change or message handed to fn failed after its opening (%v; %v)", o.failed[mids[2]], o.failed[mids[3]])
 	}
 	return "dave's key change and his message under its key open with alice's removal and add of him", nil
 }
@@ -369,9 +393,16 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 // The reading again from the create refuses bob's add: mallory is no
 // member at her key change's place, and her key change and message, failed
 // by the create, must stay failed, as on a fresh device.
-func attackLateBindOutsiderKey(w *world) (string, error) {
+func attackLateBindOutsiderKey(w *world) (string, error) { return lateBindOutsiderKey(w, false) }
+
+// lateBindOutsiderKey is attackLateBindOutsiderKey; with keyLater, bob's
+// first sync is served neither mallory's key change nor her message, his
+// second everything but her key change (her message fails for want of its
+// key and as hers, no member), and a third everything.
+func lateBindOutsiderKey(w *world, keyLater bool) (string, error) {
 	var forged []string
-	_, o, _, err := pairLateScene(w, true, func(h *history) []*tevent.MessageEvent {
+	var encoded []string // mallory's key change and message, encoded
+	_, o, _, err := pairLateSceneWith(w, true, func(h *history) []*tevent.MessageEvent {
 		top, v := h.top(), h.newestVersion()
 		e := h.env()
 		e.SequenceID = hostile.NextSequenceID(top, 1500)
@@ -397,7 +428,26 @@ func attackLateBindOutsiderKey(w *world) (string, error) {
 			w.t.Fatal(err)
 		}
 		forged = []string{add.GetMessageID(), kc.GetMessageID(), say.GetMessageID()}
+		for _, me := range []*tevent.MessageEvent{kc, say} {
+			b, err := hostile.EncodeEvent(me)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			encoded = append(encoded, b)
+		}
 		return []*tevent.MessageEvent{add, kc, say}
+	}, func(m *mutation) {
+		if !keyLater {
+			return
+		}
+		drop := func(p mutPage, which ...string) mutPage {
+			keep := func(d string) bool { return slices.Contains(which, d) }
+			p.data, p.keys = slices.DeleteFunc(slices.Clone(p.data), keep), slices.DeleteFunc(slices.Clone(p.keys), keep)
+			return p
+		}
+		whole := m.rounds[1][0]
+		m.rounds = [][]mutPage{{drop(m.rounds[0][0], encoded...)}, {drop(whole, encoded[0])}, {whole}}
+		m.pushes = make([][]*tevent.MessageEvent, 4)
 	})
 	if err != nil {
 		return "", err
@@ -415,4 +465,14 @@ func attackLateBindOutsiderKey(w *world) (string, error) {
 		return "", errorf("mallory's message under her key opened verified")
 	}
 	return fmt.Sprintf("mallory's key change and message stay failed (%v; %v)", o.failed[forged[1]], o.failed[forged[2]]), nil
+}
+
+// TestLateBindMemberKeyAndMessage: dave's key change and message both
+// withheld from bob's first sync, read in the second after the create
+// started the roster without dave.
+func TestLateBindMemberKeyAndMessage(t *testing.T) {
+	w := newWorld(t)
+	if _, err := lateBindMemberKey(w, true, true, false); err != nil {
+		t.Fatal(err)
+	}
 }
