@@ -33,9 +33,10 @@ import (
 // is never read so (a fresh device reads the add first and refuses the
 // create), nor one whose pair is not stored. A sync of a group whose
 // roster a join started holds from fn what it stores when a create may be
-// bound below the add (holdIfJoinedCreate), as one of a group holding no
-// roster does, so that fn is never handed as verified what the reading
-// then fails.
+// bound below the add (its pages serve one: holdIfJoinedCreate; one read
+// unbound is remembered: joinedCreateAhead; one is stored failed there:
+// joinedCreateStored), as one of a group holding no roster does, so that
+// fn is never handed as verified what the reading then fails.
 
 // joinedCreate returns the lowest group create below since (the sequence
 // id of the member add that started cid's roster) whose pair (a verified
@@ -181,4 +182,33 @@ func (s *syncState) holdIfJoinedPage(ctx context.Context, p *syncPage) error {
 		return err
 	}
 	return s.holdIfJoinedCreateOn(ctx, p, r)
+}
+
+// joinedCreateStored reports whether a group create is stored failed
+// below since (the member add that started cid's roster), among the group
+// changes the change index lists: refused as a second create, its pair
+// served later binds it (joinedCreate).
+func joinedCreateStored(ctx context.Context, tx keystore.Tx, cid, since string) (bool, error) {
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found || !idx.Complete {
+		return false, err
+	}
+	for _, seq := range idx.Seqs {
+		if !decimal.Less(seq, since) {
+			break
+		}
+		s, err := eventAt(ctx, tx, cid, seq)
+		if err != nil || s == nil {
+			if err != nil {
+				return false, err
+			}
+			continue
+		}
+		c := !s.Verified && s.Type == event.TypeGroupChange && storedCreate(s) != nil
+		s.Body.Zero()
+		if c {
+			return true, nil
+		}
+	}
+	return false, nil
 }

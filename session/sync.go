@@ -339,9 +339,15 @@ func (s *syncState) holdIfUnrostered(ctx context.Context) error {
 	}
 	s.holdUnrostered = r.Base == ""
 	if r.Base == baseJoin {
-		// A create read unbound below the add that started the roster
-		// may bind (see latejoin.go).
+		// A create read unbound, or stored failed, below the add that
+		// started the roster may bind (see latejoin.go).
 		ahead, err := joinedCreateAhead(ctx, s.e.store, s.cid, r, nil)
+		if err == nil && !ahead {
+			err = s.e.store.View(ctx, func(tx keystore.Tx) error {
+				ahead, err = joinedCreateStored(ctx, tx, s.cid, r.Since)
+				return err
+			})
+		}
 		if err != nil {
 			return err
 		}

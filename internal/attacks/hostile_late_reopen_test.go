@@ -29,6 +29,7 @@ import (
 var lateReopenAttacks = []attack{
 	{"join-seeded-roster-keeps-honest-changes-failed-when-create-served-again", func(w *world) (string, error) { return attackJoinSeedCreateHonest(w, true) }},
 	{"join-seeded-roster-keeps-honest-changes-failed-when-create-arrives-late", func(w *world) (string, error) { return attackJoinSeedCreateHonest(w, false) }},
+	{"join-seeded-roster-keeps-honest-changes-failed-when-pair-comes-last", attackJoinSeedPairLast},
 	{"join-seeded-roster-rewritten-by-non-member-create", attackJoinSeedOutsiderCreate},
 	{"join-seeded-roster-rewritten-by-create-above-join", attackJoinSeedCreateAbove},
 	{"join-seeded-roster-rewritten-by-create-without-pair", attackJoinSeedCreateUnpaired},
@@ -49,6 +50,12 @@ type joinSeed struct {
 // the items first keeps, his second those second keeps, extra (made once
 // the history is complete, given the scene) with them.
 func joinSeedScene(w *world, first, second func(s *joinSeed, seq string) bool, extra func(s *joinSeed) []*tevent.MessageEvent) (*joinSeed, error) {
+	return joinSeedScene3(w, first, second, nil, extra)
+}
+
+// joinSeedScene3 is joinSeedScene with a third sync, served the items
+// third keeps (none when nil).
+func joinSeedScene3(w *world, first, second, third func(s *joinSeed, seq string) bool, extra func(s *joinSeed) []*tevent.MessageEvent) (*joinSeed, error) {
 	h := newBareHistory(w)
 	h.readServer()
 	s := &joinSeed{h: h}
@@ -85,7 +92,15 @@ func joinSeedScene(w *world, first, second func(s *joinSeed, seq string) bool, e
 	if err != nil {
 		return nil, err
 	}
-	s.o = startHarness(w.t, h).run(w.t, lateRounds(p1, p2))
+	m := lateRounds(p1, p2)
+	if third != nil {
+		p3, err := pageOf(h, nil, func(seq string) bool { return third(s, seq) })
+		if err != nil {
+			return nil, err
+		}
+		m = threeRounds(p1, p2, p3)
+	}
+	s.o = startHarness(w.t, h).run(w.t, m)
 	switch {
 	case len(s.o.violations) > 0:
 		return nil, errorf("%v", s.o.violations)
@@ -125,7 +140,20 @@ func attackJoinSeedCreateHonest(w *world, again bool) (string, error) {
 	if !again {
 		first = withheld(pairOf, createOf)
 	}
-	s, err := joinSeedScene(w, first, withheld(), nil)
+	return joinSeedHonest(joinSeedScene(w, first, withheld(), nil))
+}
+
+// attackJoinSeedPairLast: bob's first sync is served neither the create
+// nor its pair, his second everything but the pair (the create, below the
+// add that started his roster, is refused as a second create and stored
+// failed), his third everything but the create: the pair alone binds it.
+func attackJoinSeedPairLast(w *world) (string, error) {
+	return joinSeedHonest(joinSeedScene3(w, withheld(pairOf, createOf), withheld(pairOf), withheld(createOf), nil))
+}
+
+// joinSeedHonest checks the honest outcome of a join-seeded scene: the
+// create bound below the add, every change verified, the roster confirmed.
+func joinSeedHonest(s *joinSeed, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
