@@ -190,10 +190,9 @@ func (s *syncState) bindLate(ctx context.Context) error {
 		// reading again: handed over as the store now keeps it.
 		delete(s.pass.beforeCreate, ev.SequenceID)
 	}
-	s.res.Reopened += len(lb.opened)
 	// One stored by this sync is still held from fn (holdUnrostered):
 	// handed once, in its place, as the store now keeps it, not failed
-	// after its opening.
+	// after its opening (nor counted as reopened: fn sees it once).
 	queued := make(map[string]int, len(s.queue))
 	for i, ev := range s.queue {
 		queued[ev.SequenceID] = i
@@ -207,6 +206,7 @@ func (s *syncState) bindLate(ctx context.Context) error {
 		}
 		opened = append(opened, &c)
 	}
+	s.res.Reopened += len(opened)
 	return s.handReopened(opened)
 }
 
