@@ -50,7 +50,9 @@ import (
 // maxIndexedChanges). A message stored failed only for its author's
 // membership there (rosterOnlyFailure) whose author the roster read again
 // admits at its place is judged again once that commits (reopenRostered),
-// as a message awaiting its key is. What opens is handed to the sync's fn
+// as a message awaiting its key is; so is a key change stored failed so
+// (Engine.reopenKeyChange: its key for decryption only), and the messages
+// awaiting its key with it. What opens is handed to the sync's fn
 // again, marked Event.Reopened.
 
 // errGiveUp ends the transaction of a reading again given up, so that
@@ -166,10 +168,15 @@ type lateBound struct {
 	create string
 	opened []*event.Event
 	failed map[string]error
-	// rostered are the content events stored failed only for their
-	// author's membership whom the roster read again admits at their
+	// rostered are the content events and key changes stored failed
+	// only for their author's membership whom the roster read again admits at their
 	// place (reopenRostered judges them).
 	rostered []awaited
+	// awaiting are the key versions of the messages stored failed for
+	// want of their key and their author's membership whom the roster
+	// read again admits at their place: they now await their key alone
+	// (keyAndRosterFailure), judged once that commits should it be held.
+	awaiting []string
 }
 
 // bindLateCreate reads group cid again from no roster (see the top of
@@ -178,7 +185,9 @@ type lateBound struct {
 // its place); or, when started is set
 // (the batch just stored started the roster, none being held before), the
 // create that started it, should group changes stored before it have
-// failed as read before any roster. It returns nil when it read nothing
+// failed as read before any roster; or, started set and the roster held
+// one a join started, the lowest create below that join whose pair is
+// stored (joinedCreate, latejoin.go). It returns nil when it read nothing
 // again: no create's pair is stored yet, the lowest one's place holds an
 // event stored verified, or no group change failed so. Nothing is read beyond the roster and the
 // list until a pair is stored; then the group changes the change index
@@ -199,6 +208,12 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		switch {
 		case r.Base == "":
 			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+				return err
+			}
+		case started && r.Base == baseJoin:
+			// A create below the add that started the roster
+			// (latejoin.go).
+			if chosen, err = joinedCreate(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid, r.Since); err != nil || chosen == nil {
 				return err
 			}
 		case started && r.Base == baseCreate && validMessageID(r.CreateMID):
@@ -266,6 +281,14 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		return nil, err
 	}
 	out.opened = append(out.opened, opened...)
+	slices.SortFunc(out.awaiting, decimal.Compare)
+	for _, v := range slices.Compact(out.awaiting) {
+		_, evs, err := e.reopenVersion(ctx, cid, v, maxReopenPerSync)
+		if err != nil {
+			return nil, err
+		}
+		out.opened = append(out.opened, evs...)
+	}
 	return out, nil
 }
 
@@ -277,7 +300,9 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 // at its place as a message awaiting its key opens (reopenStands: its
 // key held there, admittedAt by the group changes now stored below it,
 // gateReplay, gateAuthorship), the store still holding the failed entry
-// as listed. It returns the verified events it opened (stored).
+// as listed. A key change listed is opened by reopenKeyChange, and the
+// messages awaiting its key are judged once that commits (reopenVersion).
+// It returns the verified events it opened (stored).
 func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaited) ([]*event.Event, error) {
 	if len(listed) == 0 {
 		return nil, nil
@@ -288,14 +313,26 @@ func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaite
 	}
 	defer dropEvents(evs)
 	var opened []*event.Event
+	var versions []string // of the key changes opened
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		opened = opened[:0] // a transaction run again starts afresh
+		versions = versions[:0]
 		for i, ev := range evs {
-			if ev.Message == nil {
+			c := *ev
+			var ok bool
+			var err error
+			switch {
+			case ev.Message != nil:
+				ok, err = e.reopenOne(ctx, tx, cid, ev.Message.KeyVersion, listed[i], &c)
+			case ev.KeyChange != nil:
+				// Listed in transcript order: a message above it
+				// under its key is judged with it stored verified.
+				if ok, err = e.reopenKeyChange(ctx, tx, cid, listed[i], &c); ok {
+					versions = append(versions, c.KeyChange.Version)
+				}
+			default:
 				continue
 			}
-			c := *ev
-			ok, err := e.reopenOne(ctx, tx, cid, ev.Message.KeyVersion, listed[i], &c)
 			if err != nil {
 				return err
 			}
@@ -307,6 +344,14 @@ func (e *Engine) reopenRostered(ctx context.Context, cid string, listed []awaite
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The messages stored failed for want of a key it opened.
+	for _, v := range versions {
+		_, evs, err := e.reopenVersion(ctx, cid, v, maxReopenPerSync)
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, evs...)
 	}
 	return opened, nil
 }
@@ -399,8 +444,9 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 }
 
 // rereadFromCreate reads group cid again from no roster with the create c
-// (verified by the pipeline) at its place: a create read unbound, when
-// its pair binds it now and no roster is held; or, stored set, the create
+// (verified by the pipeline) at its place: a create read unbound (or
+// stored failed below a join: joinedCreate), when its pair binds it now
+// and no roster is held, or one a join above it started; or, stored set, the create
 // stored there that started the roster held. An event stored failed under
 // the sequence id of a create read unbound gives way to it: the create
 // was read there first (the server served other bytes there after it),
@@ -431,7 +477,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		return nil, err
 	}
 	switch {
-	case !stored && (old != nil && old.Verified || held.Base != ""):
+	case !stored && (old != nil && old.Verified || held.Base != "" && !(held.Base == baseJoin && decimal.Less(c.SequenceID, held.Since))):
 		return nil, nil
 	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
 		return nil, nil
@@ -529,8 +575,16 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 				// commits (reopenRostered).
 				admitted := *s
 				admitted.Verified = true
-				if sealedContent(s.Type) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
+				if (sealedContent(s.Type) || s.Type == event.TypeKeyChange) && rosterOnlyFailure(en.Error, s.SenderID) && r.excludes(env, &admitted) == nil {
 					lb.rostered = append(lb.rostered, awaited{seq: s.SequenceID, raw: slices.Clone(s.Raw)})
+				} else if v, ok := keyAndRosterFailure(cid, en.Error, s.SenderID); ok && s.Type == event.TypeMessage && r.excludes(env, &admitted) == nil {
+					// Failed for want of its key too: it awaits it.
+					if err := awaitKeyAlone(ctx, tx, cid, s, en, v); err != nil {
+						s.Body.Zero()
+						zeroStored(page[i+1:])
+						return nil, err
+					}
+					lb.awaiting = append(lb.awaiting, v)
 				}
 				s.Body.Zero()
 				continue

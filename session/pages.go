@@ -192,6 +192,9 @@ func (s *syncState) run(ctx context.Context, srv Server) error {
 		return context.Cause(fctx)
 	}
 	if first.page != nil && first.last {
+		if err := s.holdIfJoinedPage(ctx, first.page); err != nil {
+			return err
+		}
 		return s.processPages(ctx, singlePage(first.page), false)
 	}
 	sp := s.newSpill(s.e.cfg.spillDir)
@@ -435,10 +438,18 @@ func (s *syncState) collectPairs(ctx context.Context, sp spill, pages []stagedPa
 // server placed below the create on an older page must be judged by the
 // create (rosterRec.outsiderBelowCreate) as it is stored, not handed to fn
 // as verified before the create is read. Only the events the envelope
-// names a group create are decrypted (verified) here.
+// names a group create are decrypted (verified) here. When the roster held
+// is one a join started, it only looks for a create below that join
+// (holdIfJoinedCreate).
 func (s *syncState) findCreate(ctx context.Context, sp spill, pages []stagedPage) error {
-	if r, err := loadRoster(ctx, s.e.store, s.cid); err != nil || r.Base != "" {
+	r, err := loadRoster(ctx, s.e.store, s.cid)
+	switch {
+	case err != nil:
 		return err
+	case r.Base == baseJoin:
+		return s.holdIfJoinedCreate(ctx, sp, pages, r)
+	case r.Base != "":
+		return nil
 	}
 	for _, sg := range pages {
 		p, err := sp.get(ctx, nil, sg.n)

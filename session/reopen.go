@@ -453,3 +453,98 @@ func admittedAt(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 	}
 	return admittedBelow(ctx, tx, cid, idx.Seqs[:below], ev.SenderID)
 }
+
+// reopenKeyChange replaces the failed entry of a listed key change (stored
+// failed only for its author's membership, whom a group read again from
+// its create admits at its place: see reopenRostered) with the verified
+// ev when it stands there: its author a member at its place as the group
+// changes stored below it say (admittedAt), its key not made after a key
+// distributed above its place (keyMadeBefore), its message id no replay
+// (gateReplay), and the store still holding the failed entry as listed.
+// Its key is adopted for decryption only (event.DecryptOnlyBackfilled), as
+// a key change judged at its place is (backfillkey.go): its author's
+// rights were read after it was stored, so nothing is sealed under its
+// key; whatever distrusted the key stays so for sending.
+func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string, l awaited, ev *event.Event) (opened bool, err error) {
+	screenEnvelope(ev)
+	kc := ev.KeyChange
+	if !ev.Verified || ev.Err != nil || kc == nil || kc.Key == nil || kc.DecryptOnly == event.DecryptOnlyUnverified ||
+		!decimal.Valid(kc.Version) || ev.SequenceID != l.seq || ev.ConversationID != cid || !IsGroup(cid) {
+		return false, nil
+	}
+	old, err := eventAt(ctx, tx, cid, l.seq)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	if old.Verified || !slices.Equal(old.Raw, l.raw) {
+		return false, nil
+	}
+	if at, err := admittedAt(ctx, tx, cid, ev); err != nil || !at {
+		return false, err
+	}
+	if before, err := keyMadeBefore(ctx, tx, cid, kc.Version, ev.SequenceID); err != nil || !before {
+		return false, err
+	}
+	if err := gateReplay(ctx, tx, cid, ev); err != nil || ev.Err != nil {
+		return false, err
+	}
+	k := *kc
+	k.UsableForEncryption, k.DecryptOnly = false, event.DecryptOnlyBackfilled
+	ev.KeyChange = &k
+	switch _, err := e.adoptKeyTx(ctx, tx, cid, ev); {
+	case errors.Is(err, keystore.ErrConflict):
+		return false, nil // another key stored under its version: it stays failed
+	case err != nil:
+		return false, err
+	}
+	en := ev.Entry()
+	if !validMessageID(en.MessageID) {
+		en.MessageID = ""
+	}
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
+		return false, err
+	}
+	if err := e.settle(ctx, tx, cid, ev); err != nil {
+		return false, err
+	}
+	return true, e.applyEffects(ctx, tx, cid, ev)
+}
+
+// keyAndRosterFailure returns the key version a message by sender stored
+// failed in cid awaits, when msg, its error, says it failed for want of
+// that key (inbound.UnknownKeyError, first) and otherwise only for its
+// author's membership at its place (rosterOnlyFailure, each further line
+// of the joined error): read with no key and by no member of the roster
+// held then. A group read again from its create that admits the author
+// at its place withdraws the second cause, and the message awaits its key
+// as one failed for that alone does (see Engine.rereadFromCreate).
+func keyAndRosterFailure(cid, msg, sender string) (string, bool) {
+	lines := strings.Split(msg, "\n")
+	if len(lines) < 2 {
+		return "", false
+	}
+	prefix := (&inbound.UnknownKeyError{ConversationID: cid}).Error()
+	version, ok := strings.CutPrefix(lines[0], prefix)
+	if !ok || !decimal.Valid(version) || lines[0] != (&inbound.UnknownKeyError{ConversationID: cid, Version: version}).Error() {
+		return "", false
+	}
+	for _, l := range lines[1:] {
+		if !rosterOnlyFailure(l, sender) {
+			return "", false
+		}
+	}
+	return version, true
+}
+
+// awaitKeyAlone stores the failed message s of cid (en as read) as failed
+// for want of key version alone and lists it under that version
+// (awaitKey): its other cause, its author's membership, no longer holds.
+func awaitKeyAlone(ctx context.Context, tx keystore.Tx, cid string, s *keystore.StoredEvent, en event.Entry, version string) error {
+	uk := &inbound.UnknownKeyError{ConversationID: cid, Version: version}
+	en.Error = uk.Error()
+	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, s.Raw, "")}); err != nil {
+		return err
+	}
+	return awaitKey(ctx, tx, cid, &event.Event{Kind: event.KindMessage, ConversationID: cid, SequenceID: s.SequenceID, MessageID: en.MessageID, SenderID: s.SenderID, Err: uk})
+}

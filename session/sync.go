@@ -338,6 +338,21 @@ func (s *syncState) holdIfUnrostered(ctx context.Context) error {
 		return err
 	}
 	s.holdUnrostered = r.Base == ""
+	if r.Base == baseJoin {
+		// A create read unbound, or stored failed, below the add that
+		// started the roster may bind (see latejoin.go).
+		ahead, err := joinedCreateAhead(ctx, s.e.store, s.cid, r, nil)
+		if err == nil && !ahead {
+			err = s.e.store.View(ctx, func(tx keystore.Tx) error {
+				ahead, err = joinedCreateStored(ctx, tx, s.cid, r.Since)
+				return err
+			})
+		}
+		if err != nil {
+			return err
+		}
+		s.holdUnrostered, s.holdJoined = ahead, ahead
+	}
 	return nil
 }
 
@@ -347,11 +362,11 @@ func (s *syncState) holdIfUnrostered(ctx context.Context) error {
 func (s *syncState) stillUnrostered(ctx context.Context) (bool, error) {
 	if len(s.queue) < maxHeldEvents {
 		r, err := loadRoster(ctx, s.e.store, s.cid)
-		if err != nil || r.Base == "" {
+		if err != nil || r.Base == "" || s.holdJoined && r.Base == baseJoin {
 			return err == nil, err
 		}
 	}
-	s.holdUnrostered = false
+	s.holdUnrostered, s.holdJoined = false, false
 	return false, nil
 }
 
@@ -379,7 +394,7 @@ func (s *syncState) settleLate(ctx context.Context) error {
 			}
 		}
 	}
-	s.holdLate, s.holdUnrostered = false, false
+	s.holdLate, s.holdUnrostered, s.holdJoined = false, false, false
 	return errors.Join(err, s.handOver())
 }
 
@@ -452,8 +467,10 @@ type syncState struct {
 	// away, which may have been recorded as late (see noticeLate).
 	holdLate, rightsTaken bool
 	// holdUnrostered: the group holds no roster, and the events stored
-	// meanwhile are held in queue (see holdIfUnrostered).
-	holdUnrostered bool
+	// meanwhile are held in queue (see holdIfUnrostered); holdJoined: so
+	// are they while the roster a join started is held, a create below
+	// that join being ahead (see latejoin.go).
+	holdUnrostered, holdJoined bool
 	// pushed: the events come from a push (Deliver), not from the
 	// server's answer to a sync (see store).
 	pushed bool

@@ -190,12 +190,23 @@ func (s *syncState) bindLate(ctx context.Context) error {
 		// reading again: handed over as the store now keeps it.
 		delete(s.pass.beforeCreate, ev.SequenceID)
 	}
-	s.res.Reopened += len(lb.opened)
-	opened := make([]*event.Event, len(lb.opened))
-	for i, ev := range lb.opened {
-		c := *ev
-		opened[i] = &c
+	// One stored by this sync is still held from fn (holdUnrostered):
+	// handed once, in its place, as the store now keeps it, not failed
+	// after its opening (nor counted as reopened: fn sees it once).
+	queued := make(map[string]int, len(s.queue))
+	for i, ev := range s.queue {
+		queued[ev.SequenceID] = i
 	}
+	opened := make([]*event.Event, 0, len(lb.opened))
+	for _, ev := range lb.opened {
+		c := *ev
+		if i, ok := queued[ev.SequenceID]; ok {
+			s.queue[i] = &c
+			continue
+		}
+		opened = append(opened, &c)
+	}
+	s.res.Reopened += len(opened)
 	return s.handReopened(opened)
 }
 
