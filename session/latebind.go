@@ -31,10 +31,13 @@ import (
 // kept), and once a sync has stored a batch while the group holds no
 // roster, Engine.bindLateCreate looks for one its pair now binds (a
 // verified v6+ key change by its author at its key version stored in the
-// group). It then reads the group again from no roster, as a fresh
-// device does, in transcript order: the create at its place (stored
-// there, in place of an event stored failed there since), each group change
-// stored failed as read before a roster (xchat.ErrRosterUnknown or
+// group, or served verified in the sync, as the roster step binds a
+// create), whether or not a group change failed meanwhile: bound at the
+// end of the batch, the create holds the roster before the next batch is
+// read, as a fresh device holds it there. It then reads the group again
+// from no roster, as a fresh device does, in transcript order: the create
+// at its place (stored there, in place of an event stored failed there
+// since), each group change stored failed as read before a roster (xchat.ErrRosterUnknown or
 // xchat.ErrRosterDivergence, for nothing else) stepped again as verified
 // by the receive pipeline, and opened when the roster step accepts it
 // then; every content event and key change stored verified is judged by
@@ -129,13 +132,17 @@ func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *even
 // start the roster above the group changes read meanwhile, and they
 // would fail for good. Refused, the copy starts nothing, and the create
 // read first is bound late at its place once its pair is stored
-// (Engine.bindLateCreate).
-func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *event.Event) (error, error) {
+// (Engine.bindLateCreate). The copy is a replay only of a create that can
+// still bind there: one whose place holds an event stored verified (or
+// accepted verified by the screening in progress, screened) never binds
+// (rereadFromCreate), and a fresh device served what this one stores
+// reads the copy as the group's create.
+func unboundCreateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, screened passIDs) (error, error) {
 	g := ev.GroupChange
 	if g == nil || g.Kind != event.GroupCreated || !ev.Verified || !IsGroup(cid) || !validMessageID(ev.MessageID) || !decimal.ValidID(ev.SequenceID) {
 		return nil, nil
 	}
-	l, err := loadUnboundCreates(ctx, v, cid)
+	l, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +150,31 @@ func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *eve
 		if !decimal.Less(u.Seq, ev.SequenceID) || u.Sender != ev.SenderID {
 			continue
 		}
-		if me, err := wire.DecodeMessageEvent(u.Raw); err == nil && me.GetMessageID() == ev.MessageID {
-			return &replayedError{original: u.Seq}, nil
+		me, err := wire.DecodeMessageEvent(u.Raw)
+		if err != nil || me.GetMessageID() != ev.MessageID {
+			continue
 		}
+		held, err := placeHeld(ctx, tx, cid, u.Seq)
+		if err != nil || held || screened.holds(u.Seq) {
+			// It can no longer bind at its place: the copy is the
+			// first of it a fresh device reads (see placeHeld).
+			return nil, err
+		}
+		return &replayedError{original: u.Seq}, nil
 	}
 	return nil, nil
+}
+
+// placeHeld reports whether the place seq of a create read unbound holds
+// an event stored verified: the create can no longer bind there
+// (rereadFromCreate gives way to no verified event).
+func placeHeld(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, error) {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	return old.Verified, nil
 }
 
 // rereadRosterCause reports whether a stored group change failed only as
@@ -174,16 +201,18 @@ type lateBound struct {
 
 // bindLateCreate reads group cid again from no roster (see the top of
 // this file) when a create binds late: with no roster held, the lowest
-// create read unbound whose pair is now stored (see rereadFromCreate for
-// its place); or, when started is set
+// create read unbound whose pair is now stored or among pairs (the
+// sync's: see rosterPass.pairs) and whose place holds no event stored
+// verified (see rereadFromCreate for its place); or, when started is set
 // (the batch just stored started the roster, none being held before), the
 // create that started it, should group changes stored before it have
 // failed as read before any roster. It returns nil when it read nothing
-// again: no create's pair is stored yet, the lowest one's place holds an
-// event stored verified, or no group change failed so. Nothing is read beyond the roster and the
-// list until a pair is stored; then the group changes the change index
-// lists (a group without a complete index is not read again).
-func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
+// again: no create's pair is held yet, every paired one's place holds an
+// event stored verified, or (started) no group change failed so. Nothing
+// is read beyond the roster and the list until a pair is held; then the
+// group changes the change index lists (a group without a complete index
+// is not read again).
+func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, pairs pairSet) (*lateBound, error) {
 	if !IsGroup(cid) {
 		return nil, nil
 	}
@@ -198,7 +227,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		}
 		switch {
 		case r.Base == "":
-			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairs), cid); err != nil || chosen == nil {
 				return err
 			}
 		case started && r.Base == baseCreate && validMessageID(r.CreateMID):
@@ -219,8 +248,8 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		}
 		var failed bool
 		changes, failed, err = storedGroupChanges(ctx, tx, cid)
-		if !failed {
-			changes = nil
+		if !failed && stored {
+			changes = nil // the roster held stands as read
 		}
 		return err
 	})
@@ -249,7 +278,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 			}
 			fresh[i] = &c
 		}
-		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, changes, fresh[1:])
+		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, pairs, changes, fresh[1:])
 		out = lb
 		return err
 	})
@@ -339,8 +368,8 @@ func rosterOnlyFailure(msg, sender string) bool {
 }
 
 // pairedUnbound returns the lowest create read unbound in cid whose pair
-// is stored now, nil when there is none or its place holds an event
-// stored verified.
+// env holds now and whose place holds no event stored verified (one that
+// does can no longer bind: a higher one may), nil when there is none.
 func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid string) (*unboundCreate, error) {
 	creates, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
@@ -350,15 +379,12 @@ func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid strin
 		if !env.paired(creates[i].Sender, creates[i].Version) {
 			continue
 		}
-		old, err := eventAt(ctx, tx, cid, creates[i].Seq)
-		if err != nil || old != nil && old.Verified {
-			if old != nil {
-				old.Body.Zero()
-			}
+		held, err := placeHeld(ctx, tx, cid, creates[i].Seq)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if old != nil {
-			old.Body.Zero()
+		case held:
+			continue // it can no longer bind; a higher one may
 		}
 		return &creates[i], nil
 	}
@@ -400,7 +426,8 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 
 // rereadFromCreate reads group cid again from no roster with the create c
 // (verified by the pipeline) at its place: a create read unbound, when
-// its pair binds it now and no roster is held; or, stored set, the create
+// its pair (stored, or among pairs) binds it now and no roster is held;
+// or, stored set, the create
 // stored there that started the roster held. An event stored failed under
 // the sequence id of a create read unbound gives way to it: the create
 // was read there first (the server served other bytes there after it),
@@ -410,7 +437,7 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 // index. It returns nil, changing nothing, when c cannot be bound, and
 // errGiveUp (its transaction must not commit) when the create or a group
 // change stored verified does not stand on the roster read again.
-func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, changes []awaited, evs []*event.Event) (*lateBound, error) {
+func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, pairs pairSet, changes []awaited, evs []*event.Event) (*lateBound, error) {
 	if !decimal.ValidID(c.SequenceID) {
 		return nil, nil
 	}
@@ -436,7 +463,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
 		return nil, nil
 	}
-	env := e.rosterEnv(ctx, tx, cid, pairSet{})
+	env := e.rosterEnv(ctx, tx, cid, pairs)
 	if !env.paired(c.SenderID, g.KeyVersion) {
 		return nil, nil
 	}

@@ -111,6 +111,16 @@ func TestUnboundCreateReplay(t *testing.T) {
 	}
 	unverified := create("2000", "mid-create", "42")
 	unverified.Verified = false
+	check := func(name string, ev *event.Event, screened passIDs, replay bool) {
+		t.Helper()
+		verdict, err := unboundCreateReplay(ctx, store, cid, ev, screened)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := errors.Is(verdict, xchat.ErrReplayed); got != replay {
+			t.Errorf("%s: replay %v (%v), want %v", name, got, verdict, replay)
+		}
+	}
 	for _, c := range []struct {
 		name   string
 		ev     *event.Event
@@ -123,12 +133,20 @@ func TestUnboundCreateReplay(t *testing.T) {
 		{"other author", create("2000", "mid-create", "43"), false},
 		{"not verified", unverified, false},
 	} {
-		verdict, err := unboundCreateReplay(ctx, store, cid, c.ev)
+		check(c.name, c.ev, nil, c.replay)
+	}
+	// The create can no longer bind at its place once an event is held
+	// there verified (accepted by the screening in progress, or stored):
+	// the copy is no replay of it. One held there failed takes nothing.
+	check("place screened verified", create("2000", "mid-create", "42"), passIDs{"mid-other": "1000"}, false)
+	check("other place screened", create("2000", "mid-create", "42"), passIDs{"mid-other": "1500"}, true)
+	for _, verified := range []bool{false, true} {
+		err := store.Update(ctx, func(tx keystore.Tx) error {
+			return tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: "1000", MessageID: "mid-other", SenderID: "42", Type: event.TypeMessage, Verified: verified, Raw: []byte("other")}})
+		})
 		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
+			t.Fatal(err)
 		}
-		if got := errors.Is(verdict, xchat.ErrReplayed); got != c.replay {
-			t.Errorf("%s: replay %v (%v), want %v", c.name, got, verdict, c.replay)
-		}
+		check(fmt.Sprintf("place stored verified %v", verified), create("2000", "mid-create", "42"), nil, !verified)
 	}
 }
