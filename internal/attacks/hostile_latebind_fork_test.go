@@ -1,0 +1,154 @@
+package attacks
+
+import (
+	"fmt"
+
+	"github.com/xchat-go/xchat/internal/decimal"
+	"github.com/xchat-go/xchat/internal/hostile"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// A create read unbound whose place the server then gives to another
+// event, and which it serves again, with its pair, above that place. Bob's
+// first sync reads alice's create without its pair (not stored, remembered
+// unbound at its place); the second is served at the create's sequence id
+// a verified event instead (a copy of the pair, re-sequenced there), and
+// the create again just above the pair. The create read first can no
+// longer bind at its place (a verified event holds it), so the copy is no
+// replay of it: a fresh device served what bob stores reads the copy as
+// the group's create and binds it. Failing the copy as a replay of the
+// create that can no longer bind leaves bob with no roster, and alice's
+// title change, her admin add and carol's message fail for good.
+
+var lateBindForkAttacks = []attack{
+	{"create-place-taken-served-again-honest-changes-fail-for-good", attackCreatePlaceTakenHonest},
+	{"create-place-taken-served-again-opens-outsider-below-copy", attackCreatePlaceTakenOutsider},
+}
+
+// placeTakenScene plays the scene (see above); extra (when not nil) are
+// served in the second sync too, given the copy's place and the highest
+// sequence id of the emulator's events (the copy lies 600 above it, the
+// honest changes 1,000 above it and more). It returns the honest changes'
+// message ids.
+func placeTakenScene(w *world, extra func(h *history, top, copySeq string) []*tevent.MessageEvent) (*history, *runOutcome, []string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	var create, pair *tevent.MessageEvent
+	for _, it := range h.items {
+		d := it.me.GetDetail()
+		switch {
+		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
+			create = it.me
+		case d.ConversationKeyChangeEvent != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
+			pair = it.me
+		}
+	}
+	if create == nil || pair == nil {
+		return nil, nil, nil, errorf("setup: no create or pair in the history")
+	}
+	createSeq, pairSeq, top := create.GetSequenceID(), pair.GetSequenceID(), h.top()
+	if !decimal.Less(createSeq, pairSeq) {
+		return nil, nil, nil, errorf("setup: the pair (%s) does not lie above the create (%s)", pairSeq, createSeq)
+	}
+	h.retitleHonest(h.alice, "renamed by alice")
+	h.push(h.adminAdd(h.carol.id))
+	h.say(h.carol, "carol, an admin now")
+	var mids []string
+	for _, it := range h.items[len(h.items)-3:] {
+		mids = append(mids, it.me.GetMessageID())
+	}
+	h.seal()
+	// The pair served at the create's place, the create 600 above the
+	// emulator's events (below alice's title change, 1,000 above them).
+	taken := *pair
+	taken.SequenceID, taken.PreviousSequenceID = strp(createSeq), create.PreviousSequenceID
+	again := *create
+	copySeq := hostile.NextSequenceID(top, 600)
+	again.SequenceID, again.PreviousSequenceID = strp(copySeq), strp(top)
+	served := []*tevent.MessageEvent{&again}
+	if extra != nil {
+		served = append(served, extra(h, top, copySeq)...)
+	}
+	first, err := pageOf(h, nil, func(s string) bool { return s != pairSeq })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	second, err := pageOf(h, served, func(s string) bool { return s != createSeq })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The pair's copy is served as the page's oldest event and in its
+	// metadata, as the emulator serves a key change.
+	b, err := hostile.EncodeEvent(&taken)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	second.data, second.keys = append(second.data, b), append(second.keys, b)
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, lateRounds(first, second))
+	switch {
+	case len(o.violations) > 0:
+		return nil, nil, nil, errorf("%v", o.violations)
+	case o.conv == nil:
+		return nil, nil, nil, errorf("no conversation after the syncs: %v", o.syncErrs)
+	}
+	return h, o, mids, nil
+}
+
+// attackCreatePlaceTakenHonest: alice's title change, admin add of carol
+// and carol's message, read while no roster is held, must end verified
+// once the create's copy is read with its pair, as on a fresh device.
+func attackCreatePlaceTakenHonest(w *world) (string, error) {
+	_, o, mids, err := placeTakenScene(w, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, mid := range mids {
+		if !o.verified[mid] {
+			return "", errorf("honest event %s read before the create's copy fails for good (%v); roster %s", mid, o.failed[mid], o.conv.Roster)
+		}
+	}
+	return fmt.Sprintf("the create's copy binds where its first reading cannot: the honest title change, admin add and message end verified (roster %s)", o.conv.Roster), nil
+}
+
+// attackCreatePlaceTakenOutsider: the server also serves, between the
+// create's place and its copy, a message of mallory's (never a member)
+// and her title change. The copy binds above them: they lie below the
+// group's create, which does not name her, and must stay failed, the
+// group's title alice's.
+func attackCreatePlaceTakenOutsider(w *world) (string, error) {
+	var forged []string
+	_, o, mids, err := placeTakenScene(w, func(h *history, top, _ string) []*tevent.MessageEvent {
+		v := h.newestVersion()
+		e := h.env()
+		e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(top, 200), top
+		msg, err := h.mallory.forger().Message(e, v, h.keys[v], text("mallory below the copy"))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		e = h.env()
+		e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(top, 400), msg.GetSequenceID()
+		title, err := h.retitle(h.mallory, e, v, h.keys[v], "mallory's title below the copy")
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		forged = []string{msg.GetMessageID(), title.GetMessageID()}
+		return []*tevent.MessageEvent{msg, title}
+	})
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case o.verified[forged[0]]:
+		return "", errorf("mallory's message below the create's copy verified")
+	case o.verified[forged[1]]:
+		return "", errorf("mallory's title change below the create's copy verified")
+	case o.conv.Title == "mallory's title below the copy":
+		return "", errorf("the group's title is mallory's")
+	case !o.verified[mids[0]]:
+		// Not what this attack is about (see the one above), but the
+		// title check below needs alice's change open.
+		return fmt.Sprintf("mallory's message and title change stay failed (%v; %v); alice's title change failed too (%v)", o.failed[forged[0]], o.failed[forged[1]], o.failed[mids[0]]), nil
+	}
+	return fmt.Sprintf("mallory's message and title change stay failed (%v; %v)", o.failed[forged[0]], o.failed[forged[1]]), nil
+}
