@@ -27,12 +27,15 @@ import (
 // device served the same events in order binds the create and keeps them.
 //
 // So the verified creates read unbound are remembered (noteUnboundCreate:
-// their wire bytes, at most maxUnboundCreates, the lowest sequence ids
-// kept), and once a sync has stored a batch while the group holds no
-// roster, Engine.bindLateCreate looks for one its pair now binds (a
-// verified v6+ key change by its author at its key version stored in the
-// group, or served verified in the sync, as the roster step binds a
-// create), whether or not a group change failed meanwhile: bound at the
+// their wire bytes, the first maxUnboundCreates read; those read past
+// them are stored failed at their place, within the allowance of kept
+// failed events, so that creates the server serves first cannot crowd
+// the group's out: storedUnbound), and once a sync has stored a batch
+// while the group holds no roster, Engine.bindLateCreate looks for one
+// its pair now binds (a verified v6+ key change by its author at its key
+// version stored in the group, or served verified in the sync, as the
+// roster step binds a create), whether or not a group change failed
+// meanwhile: bound at the
 // end of the batch, the create holds the roster before the next batch is
 // read, as a fresh device holds it there. It then reads the group again
 // from no roster, as a fresh device does, in transcript order: the create
@@ -60,7 +63,8 @@ import (
 // nothing it wrote before it gave up is committed.
 var errGiveUp = errors.New("session: reading the group again from its create given up")
 
-// maxUnboundCreates bounds the creates remembered for a group.
+// maxUnboundCreates bounds the creates remembered for a group (those
+// read past them are stored failed: see noteUnboundCreate).
 const maxUnboundCreates = 4
 
 // unboundCreate is a verified group create read before its pair, as served.
@@ -96,31 +100,95 @@ func loadUnboundCreates(ctx context.Context, v valueReader, cid string) ([]unbou
 }
 
 // noteUnboundCreate remembers ev, a verified create of cid that failed
-// only for want of its pair (errCreateUnbound), keeping the lowest
-// maxUnboundCreates sequence ids.
-func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+// only for want of its pair (errCreateUnbound), while fewer than
+// maxUnboundCreates are remembered. full reports a create it could not
+// remember for want of room (the caller stores it failed at its place:
+// the server cannot crowd the group's create out of the list with
+// creates it serves first, see storedUnbound).
+func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (full bool, err error) {
 	g := ev.GroupChange
 	if !IsGroup(cid) || !errors.Is(ev.Err, errCreateUnbound) || !decimal.ValidID(ev.SequenceID) || len(ev.Raw) == 0 ||
 		g == nil || g.Kind != event.GroupCreated || !decimal.Valid(g.KeyVersion) || ev.SenderID == "" {
-		return nil
+		return false, nil
 	}
 	l, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
-		return err
+		return false, err
 	}
 	i, held := slices.BinarySearchFunc(l, ev.SequenceID, func(u unboundCreate, seq string) int { return decimal.Compare(u.Seq, seq) })
-	if held || i >= maxUnboundCreates {
-		return nil
+	switch {
+	case held:
+		return false, nil
+	case len(l) >= maxUnboundCreates:
+		return true, nil
 	}
 	l = slices.Insert(l, i, unboundCreate{Seq: ev.SequenceID, Sender: ev.SenderID, Version: g.KeyVersion, Raw: slices.Clone(ev.Raw)})
-	if len(l) > maxUnboundCreates {
-		l = l[:maxUnboundCreates]
-	}
 	b, err := json.Marshal(l)
 	if err != nil {
-		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
+		return false, fmt.Errorf("session: encoding the creates read unbound: %w", err)
 	}
-	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+	return false, tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+func unboundStoredKey(cid string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/unbound-stored/" + hex.EncodeToString(h[:])
+}
+
+// noteUnboundStored records that a create read unbound of cid was stored
+// failed at its place, the list being full (storedUnbound looks for it).
+func noteUnboundStored(ctx context.Context, tx keystore.Tx, cid string) error {
+	return tx.SetValue(ctx, unboundStoredKey(cid), []byte{1})
+}
+
+// storedUnbound lists the creates read unbound that cid's store holds
+// failed at their place (past the list: noteUnboundCreate), as the change
+// index lists them (bounded: maxIndexedChanges); none unless one was
+// stored so.
+func storedUnbound(ctx context.Context, tx keystore.Tx, cid string) ([]unboundCreate, error) {
+	b, err := tx.Value(ctx, unboundStoredKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound) || err == nil && len(b) == 0:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the creates stored unbound: %w", err)
+	}
+	idx, found, err := loadChangeIndex(ctx, tx, cid)
+	if err != nil || !found {
+		return nil, err
+	}
+	var out []unboundCreate
+	for _, seq := range idx.Seqs {
+		s, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			continue
+		}
+		s.Body.Zero()
+		if u, ok := unboundStoredAt(s); ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// unboundStoredAt returns the create read unbound that s, a stored event,
+// holds failed (see storedUnbound); ok is false when s is none.
+func unboundStoredAt(s *keystore.StoredEvent) (u unboundCreate, ok bool) {
+	if s.Verified || s.Type != event.TypeGroupChange || !strings.Contains(s.Error, errCreateUnbound.Error()) {
+		return u, false
+	}
+	me, err := wire.DecodeMessageEvent(s.Raw)
+	if err != nil || me.GetSequenceID() != s.SequenceID || me.GetSenderID() != s.SenderID {
+		return u, false
+	}
+	gc := me.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupCreate()
+	if gc == nil || !decimal.Valid(gc.GetConversationKeyVersion()) || s.SenderID == "" {
+		return u, false
+	}
+	return unboundCreate{Seq: s.SequenceID, Sender: s.SenderID, Version: gc.GetConversationKeyVersion(), Raw: slices.Clone(s.Raw)}, true
 }
 
 // unboundCreateReplay returns a *replayedError when ev is a verified
@@ -160,6 +228,19 @@ func unboundCreateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *ev
 			// first of it a fresh device reads (see placeHeld).
 			return nil, err
 		}
+		return &replayedError{original: u.Seq}, nil
+	}
+	// One stored failed at its place (past the list: storedUnbound) can
+	// still bind there: its place holds itself.
+	s, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	s.Body.Zero()
+	if u, ok := unboundStoredAt(s); ok && u.Sender == ev.SenderID && decimal.Less(u.Seq, ev.SequenceID) {
 		return &replayedError{original: u.Seq}, nil
 	}
 	return nil, nil
@@ -375,6 +456,12 @@ func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid strin
 	if err != nil {
 		return nil, err
 	}
+	stored, err := storedUnbound(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	creates = append(creates, stored...)
+	slices.SortStableFunc(creates, func(a, b unboundCreate) int { return decimal.Compare(a.Seq, b.Seq) })
 	for i := range creates {
 		if !env.paired(creates[i].Sender, creates[i].Version) {
 			continue
@@ -617,6 +704,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		return nil, err
 	}
 	if err := tx.SetValue(ctx, unboundCreatesKey(cid), nil); err != nil {
+		return nil, err
+	}
+	if err := tx.SetValue(ctx, unboundStoredKey(cid), nil); err != nil {
 		return nil, err
 	}
 	lb.opened = open

@@ -791,15 +791,23 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	if errors.Is(ev.Err, errCreateUnbound) {
 		// A create read before its paired key change (a sync that ended
-		// between the two, or a pair withheld): stored failed, it would
-		// keep the roster from ever being established. Not stored, a
-		// later sync reads it again, with its pair, as Receive leaves it.
-		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		// between the two, or a pair withheld): not stored, a later sync
+		// reads it again, with its pair, as Receive leaves it.
 		// Remembered: its pair stored later binds it (bindLateCreate).
-		if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+		full, err := noteUnboundCreate(ctx, tx, cid, ev)
+		if err != nil {
 			return nil, err
 		}
-		return nil, errCreateNotKept
+		if !full {
+			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+			return nil, errCreateNotKept
+		}
+		// Past the creates remembered: stored failed at its place (as
+		// any failed event, within the allowance of kept failed
+		// events), to be bound late from there (storedUnbound).
+		if err := noteUnboundStored(ctx, tx, cid); err != nil {
+			return nil, err
+		}
 	}
 	// Indexed even when not kept: a failed group change is never passed
 	// over when a backfill is judged at its place (admittedBelow).
