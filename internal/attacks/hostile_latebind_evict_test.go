@@ -2,29 +2,28 @@ package attacks
 
 import (
 	"fmt"
-	"os"
 	"strconv"
-	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
-// TestCreateUnboundEvictedOpen (known open, not in allAttacks; run with
-// XCHAT_OPEN_ATTACKS=1): the creates read unbound are remembered at most
-// four a group, the lowest sequence ids kept. Mallory signs four group
-// creates of her own (a create signs no conversation id), at key versions
-// no key change pairs, and the server serves them below alice's create in
-// bob's first sync, which also withholds alice's pair: alice's create is
-// not remembered, and once the second sync serves the pair (never the
-// create again) nothing binds; the honest group changes read with no
-// roster held fail for good, where a fresh device binds alice's create.
-func TestCreateUnboundEvictedOpen(t *testing.T) {
-	if os.Getenv("XCHAT_OPEN_ATTACKS") == "" {
-		t.Skip("known open: set XCHAT_OPEN_ATTACKS=1")
-	}
-	w := newWorld(t)
+var lateBindEvictAttacks = []attack{
+	{"unbound-creates-crowd-out-group-create-honest-changes-fail-for-good", attackCreateUnboundCrowdedOut},
+}
+
+// attackCreateUnboundCrowdedOut: the creates read unbound are remembered
+// at most four a group. Mallory signs four group creates of her own (a
+// create signs no conversation id), at key versions no key change pairs,
+// and the server serves them below alice's create in bob's first sync,
+// which also withholds alice's pair: alice's create found the list full,
+// and once the second sync serves the pair (never the create again)
+// nothing bound; the honest group changes read with no roster held
+// failed for good, where a fresh device binds alice's create. Alice's
+// title change, admin add and carol's message must end verified.
+func attackCreateUnboundCrowdedOut(w *world) (string, error) {
+	t := w.t
 	_, o, mids, err := pairLateScene(w, false, func(h *history) []*tevent.MessageEvent {
 		var create *tevent.MessageEvent
 		for _, it := range h.items {
@@ -67,14 +66,18 @@ func TestCreateUnboundEvictedOpen(t *testing.T) {
 		return out
 	})
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	if len(o.violations) > 0 {
-		t.Fatalf("%v", o.violations)
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
 	}
 	for _, mid := range mids {
 		if !o.verified[mid] {
-			t.Errorf("honest event %s read before the create was bound fails for good (%v)", mid, o.failed[mid])
+			return "", errorf("honest event %s read before the create was bound fails for good (%v)", mid, o.failed[mid])
 		}
 	}
+	return fmt.Sprintf("alice's create, read past the four remembered, binds from its place: the honest changes end verified (roster %s)", o.conv.Roster), nil
 }
