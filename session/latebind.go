@@ -136,29 +136,57 @@ func unboundStoredKey(cid string) string {
 }
 
 // noteUnboundStored records that a create read unbound of cid was stored
-// failed at its place, the list being full (storedUnbound looks for it).
-func noteUnboundStored(ctx context.Context, tx keystore.Tx, cid string) error {
-	return tx.SetValue(ctx, unboundStoredKey(cid), []byte{1})
+// failed at seq, the list being full (storedUnbound reads them; at most
+// maxIndexedChanges, the lowest sequence ids kept: past them, one stays
+// failed).
+func noteUnboundStored(ctx context.Context, tx keystore.Tx, cid, seq string) error {
+	seqs, err := loadUnboundStored(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(seqs, seq, decimal.Compare)
+	if held || i >= maxIndexedChanges {
+		return nil
+	}
+	seqs = slices.Insert(seqs, i, seq)
+	if len(seqs) > maxIndexedChanges {
+		seqs = seqs[:maxIndexedChanges]
+	}
+	b, err := json.Marshal(seqs)
+	if err != nil {
+		return fmt.Errorf("session: encoding the creates stored unbound: %w", err)
+	}
+	return tx.SetValue(ctx, unboundStoredKey(cid), b)
 }
 
-// storedUnbound lists the creates read unbound that cid's store holds
-// failed at their place (past the list: noteUnboundCreate), as the change
-// index lists them (bounded: maxIndexedChanges); none unless one was
-// stored so.
-func storedUnbound(ctx context.Context, tx keystore.Tx, cid string) ([]unboundCreate, error) {
-	b, err := tx.Value(ctx, unboundStoredKey(cid))
+// loadUnboundStored reads the sequence ids noteUnboundStored recorded
+// (none when the record does not decode).
+func loadUnboundStored(ctx context.Context, v valueReader, cid string) ([]string, error) {
+	b, err := v.Value(ctx, unboundStoredKey(cid))
 	switch {
-	case errors.Is(err, keystore.ErrNotFound) || err == nil && len(b) == 0:
+	case errors.Is(err, keystore.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("session: reading the creates stored unbound: %w", err)
 	}
-	idx, found, err := loadChangeIndex(ctx, tx, cid)
-	if err != nil || !found {
+	var seqs []string
+	if json.Unmarshal(b, &seqs) != nil {
+		return nil, nil
+	}
+	return seqs, nil
+}
+
+// storedUnbound lists the creates read unbound that cid's store holds
+// failed at their place (past the list: noteUnboundCreate), as
+// noteUnboundStored recorded them. They are kept out of the change index:
+// unbound, a create changes nothing at its place.
+func storedUnbound(ctx context.Context, tx keystore.Tx, cid string) ([]unboundCreate, error) {
+	seqs, err := loadUnboundStored(ctx, tx, cid)
+	if err != nil {
 		return nil, err
 	}
 	var out []unboundCreate
-	for _, seq := range idx.Seqs {
+	for _, seq := range seqs {
 		s, err := eventAt(ctx, tx, cid, seq)
 		if err != nil {
 			return nil, err
