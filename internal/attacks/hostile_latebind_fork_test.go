@@ -2,9 +2,12 @@ package attacks
 
 import (
 	"fmt"
+	"strconv"
 
+	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/session"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 )
 
@@ -23,6 +26,7 @@ import (
 var lateBindForkAttacks = []attack{
 	{"create-place-taken-served-again-honest-changes-fail-for-good", attackCreatePlaceTakenHonest},
 	{"create-place-taken-served-again-opens-outsider-below-copy", attackCreatePlaceTakenOutsider},
+	{"create-pair-on-later-page-join-starts-roster-first", attackCreateBoundBeforeJoin},
 }
 
 // placeTakenScene plays the scene (see above); extra (when not nil) are
@@ -151,4 +155,96 @@ func attackCreatePlaceTakenOutsider(w *world) (string, error) {
 		return fmt.Sprintf("mallory's message and title change stay failed (%v; %v); alice's title change failed too (%v)", o.failed[forged[0]], o.failed[forged[1]], o.failed[mids[0]]), nil
 	}
 	return fmt.Sprintf("mallory's message and title change stay failed (%v; %v)", o.failed[forged[0]], o.failed[forged[1]]), nil
+}
+
+// attackCreateBoundBeforeJoin replays, deterministically, the scene of the
+// extension's seed 0x100000991: alice's group with bob and carol, to
+// which she adds dave. Bob's first sync is served the create alone (not stored,
+// remembered unbound). The second is served in two pages: the older holds
+// a message of mallory's at the create's place (failed: under a key
+// version bob holds none of) and the create again just above its pair;
+// the newer the rest, the pair in its metadata (stored with that page).
+// The copy fails as a replay of the create read first, which must then
+// bind at the end of the older page's batch by the pair the sync was
+// served (no group change failed there): left unbound, the newer page's
+// add of dave, whose signed list of current members names bob, starts a
+// roster of its own (trust on first use) and the create never binds,
+// where a fresh device served what bob stores binds the copy.
+func attackCreateBoundBeforeJoin(w *world) (string, error) {
+	h := newBareHistory(w)
+	if err := h.synced(h.alice).e.AddMembers(w.ctx, h.g, h.dv.id); err != nil {
+		return "", errorf("setup: AddMembers: %v", err)
+	}
+	h.readServer()
+	var create, pair, add *tevent.MessageEvent
+	for _, it := range h.items {
+		d := it.me.GetDetail()
+		switch {
+		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
+			create = it.me
+		case d.ConversationKeyChangeEvent != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
+			pair = it.me
+		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupMemberAdd() != nil && add == nil:
+			add = it.me
+		}
+	}
+	if create == nil || pair == nil || add == nil {
+		return "", errorf("setup: no create, pair or add in the history")
+	}
+	createSeq, pairSeq, addSeq := create.GetSequenceID(), pair.GetSequenceID(), add.GetSequenceID()
+	if !decimal.Less(createSeq, pairSeq) || !decimal.Less(pairSeq, addSeq) {
+		return "", errorf("setup: create %s, pair %s and add %s out of order", createSeq, pairSeq, addSeq)
+	}
+	h.retitleHonest(h.alice, "renamed by alice")
+	retitle := h.items[len(h.items)-1].me.GetMessageID()
+	h.seal()
+	// Mallory's message at the create's place, under a key version bob
+	// holds none of; the create again halfway between its pair and the add.
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return "", err
+	}
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = createSeq, create.GetPreviousSequenceID()
+	forked, err := h.mallory.forger().Message(e, "1700000000001", key, text("mallory at the create's place"))
+	if err != nil {
+		return "", err
+	}
+	p, _ := strconv.ParseUint(pairSeq, 10, 64)
+	a, _ := strconv.ParseUint(addSeq, 10, 64)
+	if a-p < 2 {
+		return "", errorf("setup: no room between the pair %s and the add %s", pairSeq, addSeq)
+	}
+	again := *create
+	copySeq := strconv.FormatUint(p+(a-p)/2, 10)
+	again.SequenceID, again.PreviousSequenceID = strp(copySeq), strp(pairSeq)
+	first, err := pageOf(h, nil, func(s string) bool { return s == createSeq })
+	if err != nil {
+		return "", err
+	}
+	older, err := pageOf(h, []*tevent.MessageEvent{forked, &again}, func(string) bool { return false })
+	if err != nil {
+		return "", err
+	}
+	newer, err := pageOf(h, nil, func(s string) bool { return s != createSeq && decimal.Less(copySeq, s) || s == pairSeq })
+	if err != nil {
+		return "", err
+	}
+	m := lateRounds(first, newer)
+	m.rounds[1] = append(m.rounds[1], older)
+	hs := startHarness(w.t, h)
+	o := hs.run(w.t, m)
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case !o.verified[add.GetMessageID()] || !o.verified[retitle]:
+		return "", errorf("alice's add of dave (%v) or her title change (%v) failed", o.failed[add.GetMessageID()], o.failed[retitle])
+	case o.verified[forked.GetMessageID()]:
+		return "", errorf("mallory's message at the create's place verified")
+	case o.conv.Roster != session.RosterConfirmed:
+		return "", errorf("roster %s: the create never bound", o.conv.Roster)
+	}
+	return fmt.Sprintf("the create read first binds before the add naming bob among the members is read: roster %s, the add and the title change verified", o.conv.Roster), nil
 }

@@ -257,10 +257,17 @@ var extKnownOpen = map[uint64]string{}
 //     failed at the end of the first. The create read unbound now binds
 //     at the end of any batch that holds its pair (stored, or served
 //     verified in the sync), failed changes or not
-//     (session/latebind.go:Engine.bindLateCreate), and a copy is a
-//     replay only of a create that can still bind (its place held by no
-//     event verified: attack
-//     create-place-taken-served-again-honest-changes-fail-for-good).
+//     (session/latebind.go:Engine.bindLateCreate; the scene, written
+//     deterministically: attack
+//     create-pair-on-later-page-join-starts-roster-first), and a copy is
+//     a replay only of a create that can still bind (its place held by
+//     no event verified: attack
+//     create-place-taken-served-again-honest-changes-fail-for-good). The
+//     seed's layout varies from run to run: the emulator's sequence ids
+//     follow its clock, so which honest events share a millisecond (and
+//     lie 1 apart, where the mutation's forks and copies land 1 or 2
+//     above the tip) differs between runs; the engine read the same
+//     layout the same way in every run tried.
 var extNotFailedOpen = map[uint64]string{}
 
 // TestTranscriptMutationsExt serves bob mutations of the extension's
