@@ -27,14 +27,20 @@ import (
 // device served the same events in order binds the create and keeps them.
 //
 // So the verified creates read unbound are remembered (noteUnboundCreate:
-// their wire bytes, at most maxUnboundCreates, the lowest sequence ids
-// kept), and once a sync has stored a batch while the group holds no
-// roster, Engine.bindLateCreate looks for one its pair now binds (a
-// verified v6+ key change by its author at its key version stored in the
-// group). It then reads the group again from no roster, as a fresh
-// device does, in transcript order: the create at its place (stored
-// there, in place of an event stored failed there since), each group change
-// stored failed as read before a roster (xchat.ErrRosterUnknown or
+// their wire bytes, the first maxUnboundCreates read; those read past
+// them are stored failed at their place, within the allowance of kept
+// failed events, so that creates the server serves first cannot crowd
+// the group's out: storedUnbound), and once a sync has stored a batch
+// while the group holds no roster, Engine.bindLateCreate looks for one
+// its pair now binds (a verified v6+ key change by its author at its key
+// version stored in the group, or served verified in the sync, as the
+// roster step binds a create), whether or not a group change failed
+// meanwhile: bound at the
+// end of the batch, the create holds the roster before the next batch is
+// read, as a fresh device holds it there. It then reads the group again
+// from no roster, as a fresh device does, in transcript order: the create
+// at its place (stored there, in place of an event stored failed there
+// since), each group change stored failed as read before a roster (xchat.ErrRosterUnknown or
 // xchat.ErrRosterDivergence, for nothing else) stepped again as verified
 // by the receive pipeline, and opened when the roster step accepts it
 // then; every content event and key change stored verified is judged by
@@ -59,7 +65,8 @@ import (
 // nothing it wrote before it gave up is committed.
 var errGiveUp = errors.New("session: reading the group again from its create given up")
 
-// maxUnboundCreates bounds the creates remembered for a group.
+// maxUnboundCreates bounds the creates remembered for a group (those
+// read past them are stored failed: see noteUnboundCreate).
 const maxUnboundCreates = 4
 
 // unboundCreate is a verified group create read before its pair, as served.
@@ -95,31 +102,123 @@ func loadUnboundCreates(ctx context.Context, v valueReader, cid string) ([]unbou
 }
 
 // noteUnboundCreate remembers ev, a verified create of cid that failed
-// only for want of its pair (errCreateUnbound), keeping the lowest
-// maxUnboundCreates sequence ids.
-func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
+// only for want of its pair (errCreateUnbound), while fewer than
+// maxUnboundCreates are remembered. full reports a create it could not
+// remember for want of room (the caller stores it failed at its place:
+// the server cannot crowd the group's create out of the list with
+// creates it serves first, see storedUnbound).
+func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) (full bool, err error) {
 	g := ev.GroupChange
 	if !IsGroup(cid) || !errors.Is(ev.Err, errCreateUnbound) || !decimal.ValidID(ev.SequenceID) || len(ev.Raw) == 0 ||
 		g == nil || g.Kind != event.GroupCreated || !decimal.Valid(g.KeyVersion) || ev.SenderID == "" {
-		return nil
+		return false, nil
 	}
 	l, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
-		return err
+		return false, err
 	}
 	i, held := slices.BinarySearchFunc(l, ev.SequenceID, func(u unboundCreate, seq string) int { return decimal.Compare(u.Seq, seq) })
-	if held || i >= maxUnboundCreates {
-		return nil
+	switch {
+	case held:
+		return false, nil
+	case len(l) >= maxUnboundCreates:
+		return true, nil
 	}
 	l = slices.Insert(l, i, unboundCreate{Seq: ev.SequenceID, Sender: ev.SenderID, Version: g.KeyVersion, Raw: slices.Clone(ev.Raw)})
-	if len(l) > maxUnboundCreates {
-		l = l[:maxUnboundCreates]
-	}
 	b, err := json.Marshal(l)
 	if err != nil {
-		return fmt.Errorf("session: encoding the creates read unbound: %w", err)
+		return false, fmt.Errorf("session: encoding the creates read unbound: %w", err)
 	}
-	return tx.SetValue(ctx, unboundCreatesKey(cid), b)
+	return false, tx.SetValue(ctx, unboundCreatesKey(cid), b)
+}
+
+func unboundStoredKey(cid string) string {
+	h := sha256.Sum256([]byte(cid))
+	return "session/unbound-stored/" + hex.EncodeToString(h[:])
+}
+
+// noteUnboundStored records that a create read unbound of cid was stored
+// failed at seq, the list being full (storedUnbound reads them; at most
+// maxIndexedChanges, the lowest sequence ids kept: past them, one stays
+// failed).
+func noteUnboundStored(ctx context.Context, tx keystore.Tx, cid, seq string) error {
+	seqs, err := loadUnboundStored(ctx, tx, cid)
+	if err != nil {
+		return err
+	}
+	i, held := slices.BinarySearchFunc(seqs, seq, decimal.Compare)
+	if held || i >= maxIndexedChanges {
+		return nil
+	}
+	seqs = slices.Insert(seqs, i, seq)
+	if len(seqs) > maxIndexedChanges {
+		seqs = seqs[:maxIndexedChanges]
+	}
+	b, err := json.Marshal(seqs)
+	if err != nil {
+		return fmt.Errorf("session: encoding the creates stored unbound: %w", err)
+	}
+	return tx.SetValue(ctx, unboundStoredKey(cid), b)
+}
+
+// loadUnboundStored reads the sequence ids noteUnboundStored recorded
+// (none when the record does not decode).
+func loadUnboundStored(ctx context.Context, v valueReader, cid string) ([]string, error) {
+	b, err := v.Value(ctx, unboundStoredKey(cid))
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("session: reading the creates stored unbound: %w", err)
+	}
+	var seqs []string
+	if json.Unmarshal(b, &seqs) != nil {
+		return nil, nil
+	}
+	return seqs, nil
+}
+
+// storedUnbound lists the creates read unbound that cid's store holds
+// failed at their place (past the list: noteUnboundCreate), as
+// noteUnboundStored recorded them. They are kept out of the change index:
+// unbound, a create changes nothing at its place.
+func storedUnbound(ctx context.Context, tx keystore.Tx, cid string) ([]unboundCreate, error) {
+	seqs, err := loadUnboundStored(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	var out []unboundCreate
+	for _, seq := range seqs {
+		s, err := eventAt(ctx, tx, cid, seq)
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			continue
+		}
+		s.Body.Zero()
+		if u, ok := unboundStoredAt(s); ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// unboundStoredAt returns the create read unbound that s, a stored event,
+// holds failed (see storedUnbound); ok is false when s is none.
+func unboundStoredAt(s *keystore.StoredEvent) (u unboundCreate, ok bool) {
+	if s.Verified || s.Type != event.TypeGroupChange || !strings.Contains(s.Error, errCreateUnbound.Error()) {
+		return u, false
+	}
+	me, err := wire.DecodeMessageEvent(s.Raw)
+	if err != nil || me.GetSequenceID() != s.SequenceID || me.GetSenderID() != s.SenderID {
+		return u, false
+	}
+	gc := me.GetDetail().GetGroupChangeEvent().GetGroupChange().GetGroupCreate()
+	if gc == nil || !decimal.Valid(gc.GetConversationKeyVersion()) || s.SenderID == "" {
+		return u, false
+	}
+	return unboundCreate{Seq: s.SequenceID, Sender: s.SenderID, Version: gc.GetConversationKeyVersion(), Raw: slices.Clone(s.Raw)}, true
 }
 
 // unboundCreateReplay returns a *replayedError when ev is a verified
@@ -131,13 +230,17 @@ func noteUnboundCreate(ctx context.Context, tx keystore.Tx, cid string, ev *even
 // start the roster above the group changes read meanwhile, and they
 // would fail for good. Refused, the copy starts nothing, and the create
 // read first is bound late at its place once its pair is stored
-// (Engine.bindLateCreate).
-func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *event.Event) (error, error) {
+// (Engine.bindLateCreate). The copy is a replay only of a create that can
+// still bind there: one whose place holds an event stored verified (or
+// accepted verified by the screening in progress, screened) never binds
+// (rereadFromCreate), and a fresh device served what this one stores
+// reads the copy as the group's create.
+func unboundCreateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, screened passIDs) (error, error) {
 	g := ev.GroupChange
 	if g == nil || g.Kind != event.GroupCreated || !ev.Verified || !IsGroup(cid) || !validMessageID(ev.MessageID) || !decimal.ValidID(ev.SequenceID) {
 		return nil, nil
 	}
-	l, err := loadUnboundCreates(ctx, v, cid)
+	l, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +248,44 @@ func unboundCreateReplay(ctx context.Context, v valueReader, cid string, ev *eve
 		if !decimal.Less(u.Seq, ev.SequenceID) || u.Sender != ev.SenderID {
 			continue
 		}
-		if me, err := wire.DecodeMessageEvent(u.Raw); err == nil && me.GetMessageID() == ev.MessageID {
-			return &replayedError{original: u.Seq}, nil
+		me, err := wire.DecodeMessageEvent(u.Raw)
+		if err != nil || me.GetMessageID() != ev.MessageID {
+			continue
 		}
+		held, err := placeHeld(ctx, tx, cid, u.Seq)
+		if err != nil || held || screened.holds(u.Seq) {
+			// It can no longer bind at its place: the copy is the
+			// first of it a fresh device reads (see placeHeld).
+			return nil, err
+		}
+		return &replayedError{original: u.Seq}, nil
+	}
+	// One stored failed at its place (past the list: storedUnbound) can
+	// still bind there: its place holds itself.
+	s, err := tx.EventByMessageID(ctx, cid, ev.MessageID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	s.Body.Zero()
+	if u, ok := unboundStoredAt(s); ok && u.Sender == ev.SenderID && decimal.Less(u.Seq, ev.SequenceID) {
+		return &replayedError{original: u.Seq}, nil
 	}
 	return nil, nil
+}
+
+// placeHeld reports whether the place seq of a create read unbound holds
+// an event stored verified: the create can no longer bind there
+// (rereadFromCreate gives way to no verified event).
+func placeHeld(ctx context.Context, tx keystore.Tx, cid, seq string) (bool, error) {
+	old, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || old == nil {
+		return false, err
+	}
+	old.Body.Zero()
+	return old.Verified, nil
 }
 
 // rereadRosterCause reports whether a stored group change failed only as
@@ -181,18 +317,20 @@ type lateBound struct {
 
 // bindLateCreate reads group cid again from no roster (see the top of
 // this file) when a create binds late: with no roster held, the lowest
-// create read unbound whose pair is now stored (see rereadFromCreate for
-// its place); or, when started is set
+// create read unbound whose pair is now stored or among pairs (the
+// sync's: see rosterPass.pairs) and whose place holds no event stored
+// verified (see rereadFromCreate for its place); or, when started is set
 // (the batch just stored started the roster, none being held before), the
 // create that started it, should group changes stored before it have
 // failed as read before any roster; or, started set and the roster held
 // one a join started, the lowest create below that join whose pair is
 // stored (joinedCreate, latejoin.go). It returns nil when it read nothing
-// again: no create's pair is stored yet, the lowest one's place holds an
-// event stored verified, or no group change failed so. Nothing is read beyond the roster and the
-// list until a pair is stored; then the group changes the change index
-// lists (a group without a complete index is not read again).
-func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
+// again: no create's pair is held yet, every paired one's place holds an
+// event stored verified, or (started) no group change failed so. Nothing
+// is read beyond the roster and the list until a pair is held; then the
+// group changes the change index lists (a group without a complete index
+// is not read again).
+func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, pairs pairSet) (*lateBound, error) {
 	if !IsGroup(cid) {
 		return nil, nil
 	}
@@ -207,7 +345,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		}
 		switch {
 		case r.Base == "":
-			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairSet{}), cid); err != nil || chosen == nil {
+			if chosen, err = pairedUnbound(ctx, tx, e.rosterEnv(ctx, tx, cid, pairs), cid); err != nil || chosen == nil {
 				return err
 			}
 		case started && r.Base == baseJoin:
@@ -234,8 +372,8 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 		}
 		var failed bool
 		changes, failed, err = storedGroupChanges(ctx, tx, cid)
-		if !failed {
-			changes = nil
+		if !failed && stored {
+			changes = nil // the roster held stands as read
 		}
 		return err
 	})
@@ -264,7 +402,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (
 			}
 			fresh[i] = &c
 		}
-		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, changes, fresh[1:])
+		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, pairs, changes, fresh[1:])
 		out = lb
 		return err
 	})
@@ -384,26 +522,29 @@ func rosterOnlyFailure(msg, sender string) bool {
 }
 
 // pairedUnbound returns the lowest create read unbound in cid whose pair
-// is stored now, nil when there is none or its place holds an event
-// stored verified.
+// env holds now and whose place holds no event stored verified (one that
+// does can no longer bind: a higher one may), nil when there is none.
 func pairedUnbound(ctx context.Context, tx keystore.Tx, env rosterEnv, cid string) (*unboundCreate, error) {
 	creates, err := loadUnboundCreates(ctx, tx, cid)
 	if err != nil {
 		return nil, err
 	}
+	stored, err := storedUnbound(ctx, tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	creates = append(creates, stored...)
+	slices.SortStableFunc(creates, func(a, b unboundCreate) int { return decimal.Compare(a.Seq, b.Seq) })
 	for i := range creates {
 		if !env.paired(creates[i].Sender, creates[i].Version) {
 			continue
 		}
-		old, err := eventAt(ctx, tx, cid, creates[i].Seq)
-		if err != nil || old != nil && old.Verified {
-			if old != nil {
-				old.Body.Zero()
-			}
+		held, err := placeHeld(ctx, tx, cid, creates[i].Seq)
+		switch {
+		case err != nil:
 			return nil, err
-		}
-		if old != nil {
-			old.Body.Zero()
+		case held:
+			continue // it can no longer bind; a higher one may
 		}
 		return &creates[i], nil
 	}
@@ -445,8 +586,9 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 
 // rereadFromCreate reads group cid again from no roster with the create c
 // (verified by the pipeline) at its place: a create read unbound (or
-// stored failed below a join: joinedCreate), when its pair binds it now
-// and no roster is held, or one a join above it started; or, stored set, the create
+// stored failed below a join: joinedCreate), when its pair (stored, or
+// among pairs) binds it now and no roster is held, or one a join above it
+// started; or, stored set, the create
 // stored there that started the roster held. An event stored failed under
 // the sequence id of a create read unbound gives way to it: the create
 // was read there first (the server served other bytes there after it),
@@ -456,7 +598,7 @@ func storedGroupChanges(ctx context.Context, tx keystore.Tx, cid string) (out []
 // index. It returns nil, changing nothing, when c cannot be bound, and
 // errGiveUp (its transaction must not commit) when the create or a group
 // change stored verified does not stand on the roster read again.
-func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, changes []awaited, evs []*event.Event) (*lateBound, error) {
+func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid string, c *event.Event, stored bool, pairs pairSet, changes []awaited, evs []*event.Event) (*lateBound, error) {
 	if !decimal.ValidID(c.SequenceID) {
 		return nil, nil
 	}
@@ -482,7 +624,7 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	case stored && (old == nil || !old.Verified || !slices.Equal(old.Raw, c.Raw) || held.Base != baseCreate || held.CreateMID != c.MessageID || held.Creator != c.SenderID):
 		return nil, nil
 	}
-	env := e.rosterEnv(ctx, tx, cid, pairSet{})
+	env := e.rosterEnv(ctx, tx, cid, pairs)
 	if !env.paired(c.SenderID, g.KeyVersion) {
 		return nil, nil
 	}
@@ -644,6 +786,9 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		return nil, err
 	}
 	if err := tx.SetValue(ctx, unboundCreatesKey(cid), nil); err != nil {
+		return nil, err
+	}
+	if err := tx.SetValue(ctx, unboundStoredKey(cid), nil); err != nil {
 		return nil, err
 	}
 	lb.opened = open

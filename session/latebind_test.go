@@ -9,13 +9,15 @@ import (
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
 
 // TestUnboundCreatesBounded: the creates read unbound are remembered at
-// most maxUnboundCreates a group, the lowest sequence ids kept, each once;
-// a create that failed for anything but its missing pair, or of a
-// one-to-one conversation, is not remembered.
+// most maxUnboundCreates a group, the first read kept (one read later,
+// lower or not, is reported full: stored failed at its place, see
+// storedUnbound), each once; a create that failed for anything but its
+// missing pair, or of a one-to-one conversation, is not remembered.
 func TestUnboundCreatesBounded(t *testing.T) {
 	ctx := context.Background()
 	store := keystore.NewMemory()
@@ -25,16 +27,23 @@ func TestUnboundCreatesBounded(t *testing.T) {
 			GroupChange: &event.GroupChange{Kind: event.GroupCreated, KeyVersion: "1700000000000"}}
 	}
 	unbound := fmt.Errorf("test: %w", errCreateUnbound)
+	var fulls []string
 	err := store.Update(ctx, func(tx keystore.Tx) error {
+		fulls = nil
 		for _, ev := range []*event.Event{
 			create(1000, unbound), create(900, unbound), create(1000, unbound), create(800, unbound),
-			create(700, unbound), create(600, unbound), create(500, fmt.Errorf("test: other")),
+			create(700, unbound), create(600, unbound), create(1100, unbound), create(900, unbound), create(500, fmt.Errorf("test: other")),
 		} {
-			if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+			full, err := noteUnboundCreate(ctx, tx, cid, ev)
+			if err != nil {
 				return err
 			}
+			if full {
+				fulls = append(fulls, ev.SequenceID)
+			}
 		}
-		return noteUnboundCreate(ctx, tx, "42:43", create(100, unbound))
+		_, err := noteUnboundCreate(ctx, tx, "42:43", create(100, unbound))
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +59,11 @@ func TestUnboundCreatesBounded(t *testing.T) {
 			t.Errorf("create %s remembered as %+v", c.Seq, c)
 		}
 	}
-	if fmt.Sprint(seqs) != "[600 700 800 900]" {
-		t.Errorf("remembered %v, want the lowest four [600 700 800 900]", seqs)
+	if fmt.Sprint(seqs) != "[700 800 900 1000]" {
+		t.Errorf("remembered %v, want the first four read [700 800 900 1000]", seqs)
+	}
+	if fmt.Sprint(fulls) != "[600 1100]" {
+		t.Errorf("reported full %v, want [600 1100]: those read past the four, once each", fulls)
 	}
 	if l, err := loadUnboundCreates(ctx, store, "42:43"); err != nil || len(l) != 0 {
 		t.Errorf("one-to-one conversation: remembered %v (%v)", l, err)
@@ -106,11 +118,21 @@ func TestUnboundCreateReplay(t *testing.T) {
 	}
 	first := create("1000", "mid-create", "42")
 	first.Verified, first.Err = false, fmt.Errorf("test: %w", errCreateUnbound)
-	if err := store.Update(ctx, func(tx keystore.Tx) error { return noteUnboundCreate(ctx, tx, cid, first) }); err != nil {
+	if err := store.Update(ctx, func(tx keystore.Tx) error { _, err := noteUnboundCreate(ctx, tx, cid, first); return err }); err != nil {
 		t.Fatal(err)
 	}
 	unverified := create("2000", "mid-create", "42")
 	unverified.Verified = false
+	check := func(name string, ev *event.Event, screened passIDs, replay bool) {
+		t.Helper()
+		verdict, err := unboundCreateReplay(ctx, store, cid, ev, screened)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := errors.Is(verdict, xchat.ErrReplayed); got != replay {
+			t.Errorf("%s: replay %v (%v), want %v", name, got, verdict, replay)
+		}
+	}
 	for _, c := range []struct {
 		name   string
 		ev     *event.Event
@@ -123,12 +145,39 @@ func TestUnboundCreateReplay(t *testing.T) {
 		{"other author", create("2000", "mid-create", "43"), false},
 		{"not verified", unverified, false},
 	} {
-		verdict, err := unboundCreateReplay(ctx, store, cid, c.ev)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if got := errors.Is(verdict, xchat.ErrReplayed); got != c.replay {
-			t.Errorf("%s: replay %v (%v), want %v", c.name, got, verdict, c.replay)
-		}
+		check(c.name, c.ev, nil, c.replay)
 	}
+	// The create can no longer bind at its place once an event is held
+	// there verified (accepted by the screening in progress, or stored):
+	// the copy is no replay of it. One held there failed takes nothing.
+	check("place screened verified", create("2000", "mid-create", "42"), passIDs{"mid-other": "1000"}, false)
+	check("other place screened", create("2000", "mid-create", "42"), passIDs{"mid-other": "1500"}, true)
+	for _, verified := range []bool{false, true} {
+		err := store.Update(ctx, func(tx keystore.Tx) error {
+			return tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: "1000", MessageID: "mid-other", SenderID: "42", Type: event.TypeMessage, Verified: verified, Raw: []byte("other")}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("place stored verified %v", verified), create("2000", "mid-create", "42"), nil, !verified)
+	}
+	// A create stored failed unbound at its place (past the list: see
+	// storedUnbound): its copy above is a replay of it.
+	seq, mid, sender, version := "3000", "mid-stored", "42", "1700000000001"
+	sraw, err := wire.EncodeMessageEvent(&tevent.MessageEvent{SequenceID: &seq, MessageID: &mid, SenderID: &sender,
+		Detail: &tevent.MessageEventDetail{GroupChangeEvent: &tevent.GroupChangeEvent{GroupChange: &tevent.GroupChange{
+			GroupCreate: &tevent.GroupCreate{ConversationKeyVersion: &version}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := fmt.Errorf("%w: %w: group create by 42", xchat.ErrRosterDivergence, errCreateUnbound)
+	err = store.Update(ctx, func(tx keystore.Tx) error {
+		return tx.PutEvents(ctx, cid, []keystore.StoredEvent{{SequenceID: seq, MessageID: mid, SenderID: sender, Type: event.TypeGroupChange, Error: cause.Error(), Raw: sraw}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("stored unbound, copy above", create("4000", mid, sender), nil, true)
+	check("stored unbound, copy below", create("2500", mid, sender), nil, false)
+	check("stored unbound, other author", create("4000", mid, "43"), nil, false)
 }

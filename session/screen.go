@@ -522,7 +522,7 @@ func deletableType(t string) bool {
 func gateReplay(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	verdict, err := replayOf(ctx, tx, cid, ev)
 	if verdict == nil && err == nil {
-		verdict, err = unboundCreateReplay(ctx, tx, cid, ev)
+		verdict, err = unboundCreateReplay(ctx, tx, cid, ev, nil)
 	}
 	if verdict != nil {
 		reject(ev, verdict)
@@ -572,7 +572,18 @@ func (p passIDs) replayOf(ctx context.Context, tx keystore.Tx, cid string, ev *e
 	if verdict, err := replayOf(ctx, tx, cid, ev); verdict != nil || err != nil {
 		return verdict, err
 	}
-	return unboundCreateReplay(ctx, tx, cid, ev)
+	return unboundCreateReplay(ctx, tx, cid, ev, p)
+}
+
+// holds reports whether an event the screening accepted as verified lies
+// at seq (the store will hold it there, verified).
+func (p passIDs) holds(seq string) bool {
+	for _, at := range p {
+		if at == seq {
+			return true
+		}
+	}
+	return false
 }
 
 // accept records ev's message id when ev leaves the screening verified.

@@ -806,22 +806,33 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 		en.Group.Title = e.entryTitle(ctx, tx, cid, en.Group.KeyVersion, en.Group.Title)
 		title = &en.Group.Title
 	}
+	unboundStored := false
 	if errors.Is(ev.Err, errCreateUnbound) {
 		// A create read before its paired key change (a sync that ended
-		// between the two, or a pair withheld): stored failed, it would
-		// keep the roster from ever being established. Not stored, a
-		// later sync reads it again, with its pair, as Receive leaves it.
-		ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+		// between the two, or a pair withheld): not stored, a later sync
+		// reads it again, with its pair, as Receive leaves it.
 		// Remembered: its pair stored later binds it (bindLateCreate).
-		if err := noteUnboundCreate(ctx, tx, cid, ev); err != nil {
+		full, err := noteUnboundCreate(ctx, tx, cid, ev)
+		if err != nil {
 			return nil, err
 		}
-		return nil, errCreateNotKept
+		if !full {
+			ev.Warnings = append(ev.Warnings, fmt.Errorf("%w: group create not stored: its key change has not been seen yet; sync again", xchat.ErrRosterUnknown))
+			return nil, errCreateNotKept
+		}
+		// Past the creates remembered: stored failed at its place (as
+		// any failed event, within the allowance of kept failed
+		// events), to be bound late from there (storedUnbound). Bound,
+		// it is indexed as a group change then (storeBound); unbound, it
+		// changes nothing.
+		unboundStored = true
 	}
 	// Indexed even when not kept: a failed group change is never passed
 	// over when a backfill is judged at its place (admittedBelow).
-	if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
-		return nil, err
+	if !unboundStored {
+		if err := noteGroupChange(ctx, tx, cid, ev); err != nil {
+			return nil, err
+		}
 	}
 	if (ev.Err != nil || !ev.Verified) && unheld {
 		return nil, errFailedNotKept // of a conversation not recorded: nothing of it is kept
@@ -837,6 +848,11 @@ func (e *Engine) storeEvent(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
 		return nil, err
+	}
+	if unboundStored {
+		if err := noteUnboundStored(ctx, tx, cid, ev.SequenceID); err != nil {
+			return nil, err
+		}
 	}
 	if err := awaitKey(ctx, tx, cid, ev); err != nil {
 		return nil, err

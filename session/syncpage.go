@@ -177,7 +177,7 @@ func (s *syncState) bindLate(ctx context.Context) error {
 	if !s.holdUnrostered {
 		return nil
 	}
-	lb, err := s.e.bindLateCreate(ctx, s.cid, true)
+	lb, err := s.e.bindLateCreate(ctx, s.cid, true, s.pass.pairs)
 	if err != nil || lb == nil {
 		return err
 	}
