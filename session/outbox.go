@@ -182,7 +182,7 @@ func (p *pending) queued(cause error) *xchat.QueuedError {
 
 // encode re-encodes p.body into the item.
 func (p *pending) encode() error {
-	b, err := json.Marshal(p.body)
+	b, err := encodeOutboxBody(&p.body)
 	if err != nil {
 		return fmt.Errorf("session: encoding outbox item: %w", err)
 	}
