@@ -748,9 +748,11 @@ func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *a
 
 // ackMessage verifies the server's copy of a sent message and records it,
 // acknowledging the outbox item in the same transaction. own, the message
-// as this engine signed it, spares the ECDSA verification of an echo that
-// carries exactly the bytes signed (see inbound.Own); any other echo is
-// verified in full.
+// as this engine signed and sealed it, spares the ECDSA verification of an
+// echo that carries exactly the bytes signed, the decryption of contents
+// that are exactly the ones sealed (under an equal key), and the read of
+// the key they were sealed under (see inbound.Own); any other echo is
+// verified and opened in full.
 func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string, own *inbound.Own) (*Sent, error) {
 	if encoded == "" {
 		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
