@@ -487,7 +487,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 		t := ttl.Milliseconds()
 		mce.TTLMsec = &t
 	}
-	enc, err := wire.EncodeMessageCreateEvent(mce)
+	enc, err := wire.MarshalB64(mce)
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: encoding message: %w", err)
 	}
@@ -501,7 +501,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	}
 	return &api.SendChatMessageRequest{
 		MessageID:                    mid,
-		EncodedMessageCreateEvent:    wire.EncodeB64(enc),
+		EncodedMessageCreateEvent:    enc,
 		EncodedMessageEventSignature: sig,
 	}, own, nil
 }
