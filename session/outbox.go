@@ -156,9 +156,11 @@ type pending struct {
 	// unsentBefore is body.Unsent before the attempt in flight (see
 	// markInFlight).
 	unsentBefore bool
-	// own describes a newly prepared message as signed (nil for items
-	// read back from the store), so that the server's echo of exactly
-	// those bytes is not verified again (see ackMessage).
+	// own describes a newly prepared message as signed and sealed (nil
+	// for items read back from the store), so that the server's echo of
+	// exactly those bytes is neither verified nor opened again (see
+	// ackMessage). Its plaintext and key are wiped once it is delivered
+	// or left queued.
 	own *inbound.Own
 }
 
@@ -180,7 +182,7 @@ func (p *pending) queued(cause error) *xchat.QueuedError {
 
 // encode re-encodes p.body into the item.
 func (p *pending) encode() error {
-	b, err := json.Marshal(p.body)
+	b, err := encodeOutboxBody(&p.body)
 	if err != nil {
 		return fmt.Errorf("session: encoding outbox item: %w", err)
 	}
@@ -318,6 +320,7 @@ func (e *Engine) flushClaimed(ctx context.Context, cid string, items []*pending,
 			return nil, fmt.Errorf("session: queueing send: %w", err)
 		}
 		defer e.releaseOutbox(ctx, fresh.item.MessageID)
+		defer fresh.own.Zero()
 	}
 	res := &flushResult{}
 	if busy > 0 {
@@ -566,6 +569,7 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 		return nil, nil, fmt.Errorf("session: re-queueing send: %w", err)
 	}
 	s, err = e.deliver(ctx, np, false)
+	np.own.Zero()
 	return s, np, err
 }
 
@@ -744,9 +748,11 @@ func (e *Engine) ackDelete(ctx context.Context, item keystore.OutboxItem, req *a
 
 // ackMessage verifies the server's copy of a sent message and records it,
 // acknowledging the outbox item in the same transaction. own, the message
-// as this engine signed it, spares the ECDSA verification of an echo that
-// carries exactly the bytes signed (see inbound.Own); any other echo is
-// verified in full.
+// as this engine signed and sealed it, spares the ECDSA verification of an
+// echo that carries exactly the bytes signed, the decryption of contents
+// that are exactly the ones sealed (under an equal key), and the read of
+// the key they were sealed under (see inbound.Own); any other echo is
+// verified and opened in full.
 func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent *Sent, encoded string, own *inbound.Own) (*Sent, error) {
 	if encoded == "" {
 		if err := e.store.AckOutbox(ctx, item.MessageID); err != nil {
@@ -762,6 +768,15 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 	keys, err := e.keysFor(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if own != nil && own.ConversationKey != nil {
+		// The key the message was sealed under is the one the store
+		// holds for its version: a stored version's key is never
+		// replaced (keystore.ConversationKeyStore: a different key for a
+		// stored version is refused with ErrConflict) nor removed, and
+		// the key a send seals under is a stored, verified one
+		// (encryptionKey). So it is not read again.
+		keys.addConversationKey(item.ConversationID, own.KeyVersion, own.ConversationKey, true)
 	}
 	ev := inbound.Decrypt(keys, raw, &inbound.Options{ConversationID: item.ConversationID, Own: own})
 	keys.zero()

@@ -418,9 +418,11 @@ func (e *Engine) prepare(ctx context.Context, sg *signer, cid, pinned string, c 
 		return nil, err
 	}
 	p, err := newPending(req.MessageID, cid, outboxMessage, req, c, e.now())
-	if p != nil {
-		p.version, p.own = version, own
+	if p == nil {
+		own.Zero()
+		return nil, err
 	}
+	p.version, p.own = version, own
 	return p, err
 }
 
@@ -461,10 +463,20 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 		return nil, nil, fmt.Errorf("session: encoding message: %w", err)
 	}
 	contents, err := crypto.Seal(e.rand, key, plain)
-	clear(plain)
 	if err != nil {
+		clear(plain)
 		return nil, nil, fmt.Errorf("session: encrypting message: %w", err)
 	}
+	// Kept in own (until the delivery wipes it) for the server's echo:
+	// its contents, when they are exactly these, are not opened again.
+	defer func() {
+		if own == nil {
+			clear(plain)
+			return
+		}
+		k := *key
+		own.Plain, own.ConversationKey = plain, &k
+	}()
 	notify := !silent
 	mce := &tevent.MessageCreateEvent{
 		Contents:               contents,
@@ -475,7 +487,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 		t := ttl.Milliseconds()
 		mce.TTLMsec = &t
 	}
-	enc, err := wire.EncodeMessageCreateEvent(mce)
+	enc, err := wire.MarshalB64(mce)
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: encoding message: %w", err)
 	}
@@ -489,7 +501,7 @@ func (e *Engine) sealMessage(sg *signer, cid, version string, key *crypto.Conver
 	}
 	return &api.SendChatMessageRequest{
 		MessageID:                    mid,
-		EncodedMessageCreateEvent:    wire.EncodeB64(enc),
+		EncodedMessageCreateEvent:    enc,
 		EncodedMessageEventSignature: sig,
 	}, own, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
@@ -91,8 +92,11 @@ func (s *signer) keyChangeAction(messageID, convID, version string, key *crypto.
 // encoded MessageEventSignature, with what the server's echo of exactly
 // this message must carry to need no verification (see inbound.Own).
 func (s *signer) messageSignature(messageID, convID, keyVersion string, contents []byte) (string, *inbound.Own, error) {
-	payload, err := crypto.AppendMessageCreatePayload(nil, crypto.SignatureVersion,
+	buf := payloadBuffers.Get().(*[]byte)
+	defer putPayloadBuffer(buf)
+	payload, err := crypto.AppendMessageCreatePayload((*buf)[:0], crypto.SignatureVersion,
 		crypto.Header{MessageID: messageID, SenderID: s.self, ConversationID: convID}, keyVersion, contents)
+	*buf = payload
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %w", xchat.ErrInvalidArgument, err)
 	}
@@ -100,14 +104,31 @@ func (s *signer) messageSignature(messageID, convID, keyVersion string, contents
 	if err != nil {
 		return "", nil, fmt.Errorf("session: signing: %w", err)
 	}
-	enc, err := wire.EncodeMessageEventSignature(wire.Signature(sig, s.version, crypto.SignatureVersion))
+	enc, err := wire.MarshalB64(wire.Signature(sig, s.version, crypto.SignatureVersion))
 	if err != nil {
 		return "", nil, fmt.Errorf("session: encoding signature: %w", err)
 	}
 	own := &inbound.Own{MessageID: messageID, SenderID: s.self, ConversationID: convID, KeyVersion: keyVersion,
 		Contents: contents, SignatureVersion: crypto.SignatureVersion, PublicKeyVersion: s.version,
 		Signature: sig, Key: s.key.PublicKey()}
-	return wire.EncodeB64(enc), own, nil
+	return enc, own, nil
+}
+
+// payloadBuffers hold the signed payloads of messages while they are
+// signed: a payload (the header and the base64 of the contents, not
+// secret) is hashed and then not needed, so each send does not allocate
+// one of about 1.4 times its contents.
+var payloadBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload bounds the buffers payloadBuffers keeps: a large
+// message's does not stay behind.
+const maxPooledPayload = 64 << 10
+
+func putPayloadBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledPayload {
+		*b = (*b)[:0]
+		payloadBuffers.Put(b)
+	}
 }
 
 // newMessageID returns a random (version 4) UUID string.

@@ -41,8 +41,34 @@ func (e *encoder) release() {
 // Strings must be valid UTF-8 and every union must have exactly one variant
 // set; otherwise the error matches ErrEncode.
 func Marshal(s thrift.TStruct) (out []byte, err error) {
+	err = marshal(s, func(enc []byte, pooled bool) {
+		out = enc
+		if pooled {
+			out = bytes.Clone(enc) // exact size; the pooled buffer is reused
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MarshalB64 is EncodeB64 of Marshal's encoding, made from the encoder's
+// buffer without first copying the encoding out of it.
+func MarshalB64(s thrift.TStruct) (out string, err error) {
+	err = marshal(s, func(enc []byte, _ bool) { out = EncodeB64(enc) })
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// marshal encodes s (see Marshal) and hands the encoding to keep before
+// the pooled encoder is reused: pooled reports that enc is the encoder's
+// buffer, valid only during the call.
+func marshal(s thrift.TStruct, keep func(enc []byte, pooled bool)) (err error) {
 	if isNil(s) {
-		return nil, fmt.Errorf("%w: nil struct", ErrEncode)
+		return fmt.Errorf("%w: nil struct", ErrEncode)
 	}
 	// Generated Write code dereferences nested pointers (for example a nil
 	// element in a list of structs); turn such caller bugs into errors.
@@ -54,27 +80,27 @@ func Marshal(s thrift.TStruct) (out []byte, err error) {
 				b := e.buf.Bytes()
 				clear(b[:cap(b)])
 			}
-			out, err = nil, fmt.Errorf("%w: %T contains a nil element", ErrEncode, s)
+			err = fmt.Errorf("%w: %T contains a nil element", ErrEncode, s)
 		}
 	}()
 	if err := validate(s, false); err != nil {
-		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+		return fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}
 	e = encoders.Get().(*encoder)
 	if err := s.Write(context.Background(), e.proto); err != nil {
 		e.release()
-		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+		return fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}
 	enc := e.buf.Bytes()
-	out, err = canonicalMaps(enc)
-	if err == nil && len(out) > 0 && &out[0] == &enc[0] {
-		out = bytes.Clone(enc) // exact size; the pooled buffer is reused
+	out, err := canonicalMaps(enc)
+	if err == nil {
+		keep(out, len(out) > 0 && &out[0] == &enc[0])
 	}
 	e.release()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
+		return fmt.Errorf("%w: %T: %v", ErrEncode, s, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Unmarshal decodes one binary-protocol struct from the start of b into s,

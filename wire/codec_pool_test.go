@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/internal/testutil"
 	"github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
 // pooledEvent is benchEvent with n bytes of distinct contents.
@@ -90,5 +91,32 @@ func TestMarshalReusesBuffersSafely(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestMarshalB64: MarshalB64 is EncodeB64 of Marshal, for any size (the
+// pooled encoder reused in between), with maps (re-sorted into a new
+// buffer) and for a value Marshal refuses.
+func TestMarshalB64(t *testing.T) {
+	for _, n := range []int{0, 1, 300, 5000, 100 << 10, 17} {
+		want := EncodeB64(testutil.Must(Marshal(pooledEvent(n)))(t))
+		if got := testutil.Must(MarshalB64(pooledEvent(n)))(t); got != want {
+			t.Fatalf("size %d: MarshalB64 differs from EncodeB64(Marshal)", n)
+		}
+	}
+	sig := Signature([]byte{1, 2, 3}, "1700000000000", 7)
+	if got, want := testutil.Must(MarshalB64(sig))(t), EncodeB64(testutil.Must(Marshal(sig))(t)); got != want {
+		t.Fatalf("signature: %q, want %q", got, want)
+	}
+	text := "t"
+	holder := &product.MessageEntryHolder{Contents: &product.MessageEntryContents{Message: &product.MessageContents{
+		MessageText: &text, AdditionalFields: map[string]string{"z": "1", "a": "2", "m": "3"}}}}
+	if got, want := testutil.Must(MarshalB64(holder))(t), EncodeB64(testutil.Must(Marshal(holder))(t)); got != want {
+		t.Fatalf("with a map: %q, want %q", got, want)
+	}
+	bad := pooledEvent(10)
+	bad.Detail.MessageCreateEvent = nil
+	if s, err := MarshalB64(bad); !errors.Is(err, ErrEncode) || s != "" {
+		t.Fatalf("empty union: %q, %v", s, err)
 	}
 }

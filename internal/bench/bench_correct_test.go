@@ -22,7 +22,24 @@ import (
 // the peer can open and that the engine verified and recorded the stub's
 // echo of it.
 func TestSendIsVerifiedAndRecorded(t *testing.T) {
-	r := newSend(t)
+	checkSendRecorded(t, newSend(t))
+}
+
+// TestBoltSendIsVerifiedAndRecorded is TestSendIsVerifiedAndRecorded for
+// the rig of the bbolt send row.
+func TestBoltSendIsVerifiedAndRecorded(t *testing.T) {
+	r, closeRig, err := newBoltSendRig(context.Background(), filepath.Join(t.TempDir(), "send.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRig()
+	checkSendRecorded(t, r)
+}
+
+// checkSendRecorded sends once with r and checks the history holds the
+// text, verified.
+func checkSendRecorded(t *testing.T, r *sendRig) {
+	t.Helper()
 	if err := r.send(sendText1KiB()); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,9 @@
 //     plus the stub's answer to the same request timed alone in the same
 //     run (the row makes that round trip; the floor without it is in the
 //     row's note).
+//   - send text 1 KiB on bbolt: the same send with the account in a
+//     sealed bbolt store (its two commits flushed to disk), reported
+//     beside the same floor without a target.
 //   - sync page of 100 and sync history 10k (on one core and on every
 //     core): Engine.Sync of a conversation recorded from the emulator into
 //     a fresh store. Floor: N × (verify + open) plus the key change's
@@ -41,10 +44,13 @@
 //     primitive the media format fixes) pulling the same stream's frames
 //     from memory into a buffer made once; it costs one ChaCha20 block a
 //     frame more than the XChaCha20-Poly1305 frames, the floor before,
-//     which the row's note still gives. The note also times those frames
-//     as a download into a fresh []byte must run them (each frame read
-//     from an io.Reader, the plaintext opened into a buffer made per
-//     call), for reference: it is not the floor.
+//     which the row's note still gives. The note also times the floor's
+//     pull into a buffer made per call, as a download returning a fresh
+//     []byte must have one (the runtime zeroes 64 MiB, or the kernel
+//     faults its pages in: the honest reference of this row), and those
+//     XChaCha20 frames as a download into a fresh []byte runs them (each
+//     frame read from an io.Reader, the plaintext opened into a buffer
+//     made per call), for reference: neither is the floor.
 //   - download media 64 MiB to a writer: Engine.DownloadMediaTo into
 //     io.Discard (each frame written once it authenticated, one frame in
 //     memory), against the same floor as the download row; the SDK has no

@@ -10,6 +10,7 @@ import (
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto/secretstream"
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/keystore/boltstore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 )
@@ -99,6 +100,49 @@ func newSendRig(ctx context.Context) (*sendRig, error) {
 		return nil, err
 	}
 	return &sendRig{ctx: ctx, e: e, stub: stub, peer: peer, keys: keys}, nil
+}
+
+// newBoltSendRig is newSendRig with the account in a sealed bbolt store at
+// path, as an application keeps it: the outbox record and the recorded
+// echo are sealed and committed (each commit flushed to disk). closeRig
+// closes the engine and the store.
+func newBoltSendRig(ctx context.Context, path string) (r *sendRig, closeRig func(), err error) {
+	const self, peer = "1001", "1002"
+	db, err := boltstore.Open(path, keystore.WithKey([32]byte{1}))
+	if err != nil {
+		return nil, nil, err
+	}
+	var e *session.Engine
+	closeRig = func() {
+		if e != nil {
+			e.Close()
+		}
+		_ = db.Close()
+	}
+	defer func() {
+		if err != nil {
+			closeRig()
+		}
+	}()
+	if err := session.CreateAccount(ctx, db, self, nil); err != nil {
+		return nil, nil, err
+	}
+	stub := newStub(self)
+	if e, err = session.Open(ctx, db, stub); err != nil {
+		return nil, nil, err
+	}
+	if _, err := e.Register(ctx); err != nil {
+		return nil, nil, err
+	}
+	keys, err := memberKeys(ctx, []string{peer})
+	if err != nil {
+		return nil, nil, err
+	}
+	stub.addKeys(keys...)
+	if _, err := e.EnsureConversationKey(ctx, peer); err != nil {
+		return nil, nil, err
+	}
+	return &sendRig{ctx: ctx, e: e, stub: stub, peer: peer, keys: keys}, closeRig, nil
 }
 
 // send sends text with Engine.Send; the stub echoes the stored event, which

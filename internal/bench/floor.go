@@ -171,6 +171,12 @@ type streamFloorTimes struct {
 	// frame buffer, the plaintext opened into a buffer made for the call.
 	// It is shown beside the download row, not used as its floor.
 	received float64
+	// pullFresh is pull into a buffer made for each call, as a download
+	// returning a fresh []byte must have one: the runtime zeroes a reused
+	// span of that size, or the kernel faults fresh pages in on first
+	// write. It is the honest reference of DownloadMedia (shown beside
+	// its row); the floor stays pull.
+	pullFresh float64
 }
 
 // streamFloors measures golang.org/x/crypto/chacha20poly1305 (XChaCha20)
@@ -217,6 +223,7 @@ func (m *measurer) streamFloors(n int) (*streamFloorTimes, error) {
 	}
 	pulled := make([]byte, 0, n+pullSlack)
 	f.pull = m.op(1, func() error { _, err := pullStream(pulled[:0], key, sct); return err }).ns
+	f.pullFresh = m.op(1, func() error { _, err := pullStream(make([]byte, 0, n+pullSlack), key, sct); return err }).ns
 	if m.err != nil {
 		return nil, m.err
 	}

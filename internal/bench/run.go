@@ -158,7 +158,7 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	sdkIn, err := engineRows(ctx, m, rep, fl, fx, text)
+	sdkIn, err := engineRows(ctx, m, rep, fl, fx, text, tmp)
 	if err != nil {
 		return nil, err
 	}

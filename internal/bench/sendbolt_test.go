@@ -5,10 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/xchat-go/xchat/keystore"
-	"github.com/xchat-go/xchat/keystore/boltstore"
-	"github.com/xchat-go/xchat/session"
 )
 
 // BenchmarkSendText1KiBBbolt is BenchmarkSendText1KiB with the account in
@@ -17,34 +13,11 @@ import (
 // disk). It reports the process CPU time per send (cpu-us/send), which the
 // flushes' waits do not inflate.
 func BenchmarkSendText1KiBBbolt(b *testing.B) {
-	ctx := context.Background()
-	const self, peer = "1001", "1002"
-	db, err := boltstore.Open(filepath.Join(b.TempDir(), "send.db"), keystore.WithKey([32]byte{1}))
+	r, closeRig, err := newBoltSendRig(context.Background(), filepath.Join(b.TempDir(), "send.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	if err := session.CreateAccount(ctx, db, self, nil); err != nil {
-		b.Fatal(err)
-	}
-	stub := newStub(self)
-	e, err := session.Open(ctx, db, stub)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := e.Register(ctx); err != nil {
-		b.Fatal(err)
-	}
-	keys, err := memberKeys(ctx, []string{peer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	stub.addKeys(keys...)
-	if _, err := e.EnsureConversationKey(ctx, peer); err != nil {
-		b.Fatal(err)
-	}
-	r := &sendRig{ctx: ctx, e: e, stub: stub, peer: peer, keys: keys}
+	defer closeRig()
 	text := sendText1KiB()
 	b.ReportAllocs()
 	var cpu time.Duration

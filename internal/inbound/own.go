@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"bytes"
+	"crypto/subtle"
 
 	"github.com/xchat-go/xchat/crypto"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
@@ -33,6 +34,52 @@ type Own struct {
 	Signature []byte
 	// Key is the public half of the key that signed.
 	Key *crypto.PublicKey
+	// Plain and ConversationKey, when both set, are the plaintext sealed
+	// into Contents and the conversation key it was sealed under (see
+	// opened): an echo carrying exactly Contents under a key equal to
+	// ConversationKey is not opened again. Plain is handed over (and
+	// then wiped by the decryption) once; Zero wipes both.
+	Plain           []byte
+	ConversationKey *crypto.ConversationKey
+}
+
+// opened returns the plaintext of me's contents, opened with key, when
+// me is the message o describes (the header and key version signed, the
+// same contents) and key is the key o's contents were sealed under:
+// opening would decrypt exactly what o.Plain holds. It hands o.Plain over
+// (the caller wipes it) and returns nil thereafter, and whenever anything
+// differs: the contents are then opened as any others. The key is
+// compared in constant time; the other bytes are not secret.
+func (o *Own) opened(me *tevent.MessageEvent, key *crypto.ConversationKey) []byte {
+	if o == nil || o.Plain == nil || o.ConversationKey == nil || key == nil ||
+		me.Detail == nil || me.Detail.MessageCreateEvent == nil {
+		return nil
+	}
+	mce := me.Detail.MessageCreateEvent
+	if me.MessageID == nil || *me.MessageID != o.MessageID ||
+		me.SenderID == nil || *me.SenderID != o.SenderID ||
+		me.ConversationID == nil || *me.ConversationID != o.ConversationID ||
+		mce.ConversationKeyVersion == nil || *mce.ConversationKeyVersion != o.KeyVersion ||
+		!bytes.Equal(mce.Contents, o.Contents) ||
+		subtle.ConstantTimeCompare(key[:], o.ConversationKey[:]) != 1 {
+		return nil
+	}
+	p := o.Plain
+	o.Plain = nil
+	return p
+}
+
+// Zero wipes the plaintext and the conversation key o holds.
+func (o *Own) Zero() {
+	if o == nil {
+		return
+	}
+	clear(o.Plain)
+	o.Plain = nil
+	if o.ConversationKey != nil {
+		o.ConversationKey.Zero()
+		o.ConversationKey = nil
+	}
 }
 
 // signed reports whether me, a message create whose signature (sig, of

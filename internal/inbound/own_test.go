@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -96,4 +97,73 @@ func TestOwnEchoAltered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOwnEchoPlain: an Own holding the plaintext sealed and the key it was
+// sealed under hands that plaintext over, once, for an echo carrying
+// exactly its contents under an equal key (the Plain here is not what the
+// contents hold, so the result shows which was read); with another key,
+// other contents or the plaintext already handed over, the contents are
+// opened. Zero wipes what it holds.
+func TestOwnEchoPlain(t *testing.T) {
+	kept := func(t *testing.T, f *fixture, own *Own) {
+		t.Helper()
+		p, err := wire.EncodeMessageEntryHolder(textHolder("kept"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := *f.key
+		own.Plain, own.ConversationKey = p, &k
+	}
+	t.Run("exact", func(t *testing.T) {
+		f := newFixture(t)
+		me, own := ownEcho(t, f)
+		kept(t, f, own)
+		raw := encode(t, me)
+		if ev := Decrypt(aliceKeys(f), raw, &Options{ConversationID: f.conv, Own: own}); !ev.Verified || ev.Text() != "kept" {
+			t.Fatalf("exact echo: verified %v, text %q, %v", ev.Verified, ev.Text(), ev.Err)
+		}
+		if own.Plain != nil {
+			t.Fatal("the plaintext was not handed over")
+		}
+		if ev := Decrypt(aliceKeys(f), raw, &Options{ConversationID: f.conv, Own: own}); !ev.Verified || ev.Text() != "sent" {
+			t.Fatalf("second read: verified %v, text %q, %v", ev.Verified, ev.Text(), ev.Err)
+		}
+	})
+	t.Run("other key", func(t *testing.T) {
+		f := newFixture(t)
+		me, own := ownEcho(t, f)
+		kept(t, f, own)
+		own.ConversationKey[0] ^= 1
+		if ev := Decrypt(aliceKeys(f), encode(t, me), &Options{ConversationID: f.conv, Own: own}); !ev.Verified || ev.Text() != "sent" {
+			t.Fatalf("verified %v, text %q, %v", ev.Verified, ev.Text(), ev.Err)
+		}
+	})
+	t.Run("other contents", func(t *testing.T) {
+		f := newFixture(t)
+		_, own := ownEcho(t, f)
+		kept(t, f, own)
+		// A validly signed message of the same ids with other contents
+		// (verified in full, as it is not the Own's): they are opened.
+		me := messageEvent(t, f.alice, env{seq: "5", prev: "4", conv: f.conv, msgID: own.MessageID}, "1000", f.key, textHolder("other"))
+		if bytes.Equal(me.Detail.MessageCreateEvent.Contents, own.Contents) {
+			t.Fatal("the fixture's contents are the Own's")
+		}
+		if ev := Decrypt(aliceKeys(f), encode(t, me), &Options{ConversationID: f.conv, Own: own}); !ev.Verified || ev.Text() != "other" {
+			t.Fatalf("verified %v, text %q, %v", ev.Verified, ev.Text(), ev.Err)
+		}
+		if own.Plain == nil {
+			t.Fatal("the plaintext was handed over for other contents")
+		}
+	})
+	t.Run("zero", func(t *testing.T) {
+		f := newFixture(t)
+		_, own := ownEcho(t, f)
+		kept(t, f, own)
+		p, k := own.Plain, own.ConversationKey
+		own.Zero()
+		if own.Plain != nil || own.ConversationKey != nil || !bytes.Equal(p, make([]byte, len(p))) || *k != (crypto.ConversationKey{}) {
+			t.Fatal("Zero left the plaintext or the key")
+		}
+	})
 }
