@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
+	if os.Getenv(syncCrashChildEnv) != "" {
+		syncCrashChild()
+		return
+	}
 	code := m.Run()
 	summary.Lock()
 	for _, l := range summary.lines {
