@@ -189,7 +189,12 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 			}
 			continue
 		}
-		if err := flipEntry(ctx, tx, cid, d.Seq, notAuthorized("%s deleted %s for everyone before this account saw it; its author is %s", d.By, ev.SequenceID, ev.SenderID)); err != nil {
+		cause := notAuthorized("%s deleted %s for everyone before this account saw it; its author is %s", d.By, ev.SequenceID, ev.SenderID)
+		if d.By == ev.SenderID {
+			// As gateDelete words it for a target stored first.
+			cause = notAuthorized("%s deletes for everyone %s %s; only messages may be deleted", d.By, ev.Kind, ev.SequenceID)
+		}
+		if err := flipEntry(ctx, tx, cid, d.Seq, cause); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,137 @@
+package attacks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+)
+
+// Red team round 37: the store-side speed-ups (the settle count, look-ups
+// by sequence id, a send's key checks in one transaction, the batch's
+// memory of key changes) and crash safety (TestSyncCrash).
+
+var storeRound37Attacks = []attack{
+	{"delete-of-own-read-marker-served-before-it", attackDeleteOwnReadMarkerFirst},
+}
+
+// markReadEvent is u's signed MarkConversationReadEvent at env, seen until
+// seq.
+func markReadEvent(f *hostile.Forger, env hostile.Envelope, seq string) (*tevent.MessageEvent, error) {
+	p, err := crypto.MarkReadPayload(crypto.SignatureVersion,
+		crypto.Header{MessageID: env.MessageID, SenderID: f.UserID, ConversationID: env.ConversationID}, seq, nil)
+	if err != nil {
+		return nil, err
+	}
+	return f.Action(env, &tevent.MessageEventDetail{MarkConversationReadEvent: &tevent.MarkConversationReadEvent{SeenUntilSequenceID: &seq}}, p)
+}
+
+// attackDeleteOwnReadMarkerFirst: alice's signed read marker, then her
+// delete for everyone naming it (her engine lets her delete any event of
+// hers that is not a change to the conversation). A device that stores the
+// marker first judges the delete against it when the delete comes; the
+// server serves bob the delete first (its target withheld: the delete is
+// pending) and the marker in a later sync, where settle judges it. A fresh
+// device served both at once judges it as the first. Unless the two rules
+// agree on which events a delete for everyone may remove, bob's history
+// and a fresh device's differ on whether alice's delete verified and the
+// marker stands.
+func attackDeleteOwnReadMarkerFirst(w *world) (string, error) {
+	d := newDM(w)
+	last := d.sent[len(d.sent)-1].SequenceID
+	mark, err := markReadEvent(d.alice.forger(), envAfter(last, d.cid, 1, 3701), last)
+	if err != nil {
+		return "", err
+	}
+	del, err := deleteEvent(d.alice.forger(), envAfter(last, d.cid, 2, 3702), mark.GetSequenceID())
+	if err != nil {
+		return "", err
+	}
+	backup, err := d.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	w.injectData("delete-first", d.path, encodeAll(w, del)...)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset()
+	w.injectData("marker-below-its-delete", d.path, encodeAll(w, del, mark)...)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	late, err := d.bob.e.History(w.ctx, d.cid, "", 0)
+	if err != nil {
+		return "", err
+	}
+	fresh, err := freshHistory(w, d, backup)
+	if err != nil {
+		return "", err
+	}
+	l, f := shownAt(late, mark.GetSequenceID(), del.GetSequenceID()), shownAt(fresh, mark.GetSequenceID(), del.GetSequenceID())
+	switch {
+	case !f.found || !l.found:
+		return "", errorf("setup: the marker or the delete not stored (fresh %+v, bob %+v)", f, l)
+	case l != f:
+		return "", errorf("bob, served the delete before the marker, shows the marker removed %v and the delete verified %v (%s); a fresh device shows %v and %v (%s)",
+			l.removed, l.delVerified, l.delErr, f.removed, f.delVerified, f.delErr)
+	case f.removed || f.delVerified || !strings.Contains(f.delErr, xchat.ErrNotAuthorized.Error()):
+		return "", errorf("a delete for everyone removed alice's read marker (removed %v, delete verified %v): only messages may be deleted", f.removed, f.delVerified)
+	}
+	return fmt.Sprintf("bob and a fresh device agree: the delete of a read marker fails (%s), the marker stands", l.delErr), nil
+}
+
+// markerShown is what a history shows of a marker and of its delete.
+type markerShown struct {
+	found       bool
+	removed     bool
+	delVerified bool
+	delErr      string
+}
+
+// shownAt reads from h the entry at seq (removed or not) and the delete at
+// delSeq.
+func shownAt(h []event.Entry, seq, delSeq string) markerShown {
+	var s markerShown
+	n := 0
+	for _, en := range h {
+		switch en.SequenceID {
+		case seq:
+			s.removed = en.Removed
+			n++
+		case delSeq:
+			s.delVerified, s.delErr = en.Verified, en.Error
+			n++
+		}
+	}
+	s.found = n == 2
+	return s
+}
+
+// freshHistory is what a fresh device of bob's (his identity imported
+// from backup) shows of the dm after one sync.
+func freshHistory(w *world, d *dm, backup []byte) ([]event.Entry, error) {
+	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
+	defer cancel()
+	store := keystore.NewMemory()
+	if err := session.ImportBackup(ctx, store, d.bob.id, backup, d.bob.e.PublicKeyVersion()); err != nil {
+		return nil, err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(d.bob.client))
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	if _, err := e.Sync(ctx, d.cid, nil); err != nil {
+		return nil, err
+	}
+	return e.History(ctx, d.cid, "", 0)
+}
