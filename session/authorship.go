@@ -229,7 +229,7 @@ func deleteStands(ctx context.Context, tx keystore.Tx, cid string, d pendingActi
 }
 
 // settleEdit drops the edit indexed for ev when ev turns out not to be a
-// message of the edit's author, and rejects that edit.
+// text message of the edit's author (see editable), and rejects that edit.
 func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	if _, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID)); err != nil {
 		return err
@@ -243,13 +243,22 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 		return err
 	}
 	edit, derr := wire.DecodeMessageEvent(raw)
-	if derr == nil && edit.GetSenderID() == ev.SenderID && ev.Kind == event.KindMessage {
+	if derr == nil && edit.GetSenderID() == ev.SenderID && editable(ev) {
 		return nil
 	}
 	if err := tx.SetValue(ctx, key, nil); err != nil || derr != nil {
 		return err
 	}
-	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Kind, ev.SequenceID, ev.SenderID))
+	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Entry().Type, ev.SequenceID, ev.SenderID))
+}
+
+// editable reports whether ev is stored as a message (event.TypeMessage,
+// as Event.Entry types it), the only event an edit may name: the rule
+// gateAuthorship applies to a target stored before its edit, which settle
+// must apply to one stored after (a reaction, an edit or a read marker is
+// no text to edit).
+func editable(ev *event.Event) bool {
+	return ev.Kind == event.KindMessage && (ev.Message == nil || ev.Message.Kind == event.ContentText)
 }
 
 // addPending appends a to the pending actions of cid stored under name,

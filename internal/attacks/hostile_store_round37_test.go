@@ -21,6 +21,7 @@ import (
 
 var storeRound37Attacks = []attack{
 	{"delete-of-own-read-marker-served-before-it", attackDeleteOwnReadMarkerFirst},
+	{"edit-of-own-reaction-served-before-it", attackEditOwnReactionFirst},
 }
 
 // markReadEvent is u's signed MarkConversationReadEvent at env, seen until
@@ -89,7 +90,8 @@ func attackDeleteOwnReadMarkerFirst(w *world) (string, error) {
 	return fmt.Sprintf("bob and a fresh device agree: the delete of a read marker fails (%s), the marker stands", l.delErr), nil
 }
 
-// markerShown is what a history shows of a marker and of its delete.
+// markerShown is what a history shows of a target (a read marker, a
+// reaction) and of the action naming it (a delete, an edit: del*).
 type markerShown struct {
 	found       bool
 	removed     bool
@@ -97,8 +99,8 @@ type markerShown struct {
 	delErr      string
 }
 
-// shownAt reads from h the entry at seq (removed or not) and the delete at
-// delSeq.
+// shownAt reads from h the entry at seq (removed or not) and the action
+// at delSeq.
 func shownAt(h []event.Entry, seq, delSeq string) markerShown {
 	var s markerShown
 	n := 0
@@ -134,4 +136,60 @@ func freshHistory(w *world, d *dm, backup []byte) ([]event.Entry, error) {
 		return nil, err
 	}
 	return e.History(ctx, d.cid, "", 0)
+}
+
+// attackEditOwnReactionFirst: alice reacts to a message and then signs an
+// edit naming her reaction (only a text message is edited: a device that
+// stores the reaction first rejects the edit, gateAuthorship). The server
+// serves bob the edit first, withholding the reaction (the edit verifies,
+// its target not stored, and is pending), then the reaction, where settle
+// judges the edit. A fresh device served both at once rejects it. Unless
+// settle holds the edit to the same rule, bob's history keeps alice's edit
+// of her reaction verified where a fresh device shows it failed.
+func attackEditOwnReactionFirst(w *world) (string, error) {
+	d := newDM(w)
+	react, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{React: d.sent[0].SequenceID, Emoji: "👍"})
+	if err != nil {
+		return "", err
+	}
+	c, err := d.alice.e.Conversation(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	edit, err := editEvent(d.alice.forger(), envAfter(react.SequenceID, d.cid, 1, 3711), c.KeyVersion, d.alice.convKey(d.cid, c.KeyVersion), react.SequenceID, "a reaction is no text")
+	if err != nil {
+		return "", err
+	}
+	backup, err := d.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	w.withhold("reaction-withheld", react.MessageID)
+	w.injectData("edit-first", d.path, encodeAll(w, edit)...)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset()
+	w.injectData("edit-above-its-reaction", d.path, encodeAll(w, edit)...)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", r.err
+	}
+	late, err := d.bob.e.History(w.ctx, d.cid, "", 0)
+	if err != nil {
+		return "", err
+	}
+	fresh, err := freshHistory(w, d, backup)
+	if err != nil {
+		return "", err
+	}
+	l, f := shownAt(late, react.SequenceID, edit.GetSequenceID()), shownAt(fresh, react.SequenceID, edit.GetSequenceID())
+	switch {
+	case !f.found || !l.found:
+		return "", errorf("setup: the reaction or the edit not stored (fresh %+v, bob %+v)", f, l)
+	case f.delVerified:
+		return "", errorf("setup: a fresh device took alice's edit of her reaction as verified")
+	case l.delVerified:
+		return "", errorf("bob, served alice's edit before her reaction, keeps the edit of a reaction verified; a fresh device fails it (%s)", f.delErr)
+	}
+	return fmt.Sprintf("bob and a fresh device fail the edit of a reaction (%s)", l.delErr), nil
 }
