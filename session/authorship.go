@@ -86,7 +86,8 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 // stored: the preview's claimed sequence id and the embedded edit's target
 // must be the sequence id under which this account stored the message the
 // signed source event names. Without the quoted message stored, a preview
-// embedding an edit is not validated, and recorded to be settled.
+// embedding an edit is not validated; either is recorded to be settled
+// when the quoted message arrives.
 func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	m := ev.Message
 	if m == nil || m.Text == nil || m.Text.ReplyPreview == nil || m.Text.ReplyPreview.Validation.Status != event.PreviewValid {
@@ -104,11 +105,18 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
+		pend := pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID}
 		if v.EditTargetSequenceID == "" {
-			return nil
+			if p.SequenceID == "" {
+				return nil // nothing to check against the quoted message
+			}
+			// The claimed sequence id is checked when the quoted message
+			// arrives (settle), as it is on a device that stored it
+			// first; until then the preview stands on its signed source.
+			return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 		}
 		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
-		return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
+		return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 	case err != nil:
 		return err
 	}

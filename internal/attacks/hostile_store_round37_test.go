@@ -2,6 +2,7 @@ package attacks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/thriftgen/product"
 )
 
 // Red team round 37: the store-side speed-ups (the settle count, look-ups
@@ -22,6 +24,7 @@ import (
 var storeRound37Attacks = []attack{
 	{"delete-of-own-read-marker-served-before-it", attackDeleteOwnReadMarkerFirst},
 	{"edit-of-own-reaction-served-before-it", attackEditOwnReactionFirst},
+	{"reply-preview-claim-served-before-its-quote", attackPreviewClaimBeforeQuote},
 }
 
 // markReadEvent is u's signed MarkConversationReadEvent at env, seen until
@@ -192,4 +195,79 @@ func attackEditOwnReactionFirst(w *world) (string, error) {
 		return "", errorf("bob, served alice's edit before her reaction, keeps the edit of a reaction verified; a fresh device fails it (%s)", f.delErr)
 	}
 	return fmt.Sprintf("bob and a fresh device fail the edit of a reaction (%s)", l.delErr), nil
+}
+
+// attackPreviewClaimBeforeQuote: reply-preview-sequence-claim-mismatch
+// with the quoted message served after the reply. alice quotes her own
+// "I owe you 5" and her preview claims the sequence id of her "the deal is
+// off". A device that stores the quoted message first finds the claim
+// false (ErrPreviewSequence). The server serves bob the reply first,
+// withholding the quoted message, then the quoted message. Unless the
+// claim is checked when the quoted message arrives (settle), bob keeps
+// the preview valid, pointing at the other message, where a fresh device
+// shows it invalid.
+func attackPreviewClaimBeforeQuote(w *world) (string, error) {
+	d := newDM(w, "hello")
+	m1, err := d.alice.e.SendText(w.ctx, d.cid, "I owe you 5")
+	if err != nil {
+		return "", err
+	}
+	m2, err := d.alice.e.SendText(w.ctx, d.cid, "the deal is off")
+	if err != nil {
+		return "", err
+	}
+	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
+	if err != nil {
+		return "", err
+	}
+	claim := func() func() error {
+		return d.forgeReplyPreview("claim", reply, func(p *product.ReplyingToPreview) {
+			p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
+			p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
+		})
+	}
+	backup, err := d.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	failed := claim()
+	w.withhold("quote-withheld", m1.MessageID)
+	if r := d.bob.sync(d.cid); r.err != nil || failed() != nil {
+		return "", errors.Join(r.err, failed())
+	}
+	w.proxy.Reset()
+	failed = claim()
+	if r := d.bob.sync(d.cid); r.err != nil || failed() != nil {
+		return "", errors.Join(r.err, failed())
+	}
+	late, err := d.bob.e.History(w.ctx, d.cid, "", 0)
+	if err != nil {
+		return "", err
+	}
+	fresh, err := freshHistory(w, d, backup)
+	if err != nil {
+		return "", err
+	}
+	l, f := previewOf(late, reply.MessageID), previewOf(fresh, reply.MessageID)
+	switch {
+	case l == nil || f == nil:
+		return "", errorf("setup: the reply or its preview not stored (bob %v, fresh %v)", l, f)
+	case f.Validation == "valid":
+		return "", errorf("setup: a fresh device took the preview claiming %s as valid", m2.SequenceID)
+	case l.Validation != f.Validation:
+		return "", errorf("bob, served the reply before the message it quotes, shows its preview %s (claiming %s); a fresh device shows it %s",
+			l.Validation, l.SequenceID, f.Validation)
+	}
+	return "bob and a fresh device show the false claim's preview " + l.Validation, nil
+}
+
+// previewOf returns the reply preview of the entry with message id mid in
+// h (nil for none).
+func previewOf(h []event.Entry, mid string) *event.Reply {
+	for _, en := range h {
+		if en.MessageID == mid {
+			return en.ReplyTo
+		}
+	}
+	return nil
 }
