@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -236,11 +237,32 @@ func deleteStands(ctx context.Context, tx keystore.Tx, cid string, d pendingActi
 	return del.Verified && del.SenderID == d.By && del.Type == event.TypeDelete, nil
 }
 
-// settleEdit drops the edit indexed for ev when ev turns out not to be a
-// text message of the edit's author (see editable), and rejects that edit.
+// settleEdit judges, once ev is stored, the edits of it stored before it
+// was (see indexEdit): each is rejected (xchat.ErrNotAuthorized) unless ev
+// is a text message (see editable) of the edit's author, as gateAuthorship
+// rejects one stored after its target. The edit index of ev then names the
+// newest edit that stands: when it named a rejected edit, the newest edit
+// by ev's author below it (none: the index is cleared), as on a device
+// that stored ev first and never indexed the rejected one.
 func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
-	if _, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID)); err != nil {
+	pend, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID))
+	if err != nil {
 		return err
+	}
+	author := "" // whose edits of ev stand: nobody's unless ev is text
+	if editable(ev) {
+		author = ev.SenderID
+	}
+	for _, p := range pend {
+		if p.Seq == pendingOverflow {
+			if err := rejectEditsAbove(ctx, tx, cid, ev, author); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := rejectEdit(ctx, tx, cid, p.Seq, ev, author); err != nil {
+			return err
+		}
 	}
 	key := editIndexKey(cid, ev.SequenceID)
 	raw, err := tx.Value(ctx, key)
@@ -251,13 +273,90 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 		return err
 	}
 	edit, derr := wire.DecodeMessageEvent(raw)
-	if derr == nil && edit.GetSenderID() == ev.SenderID && editable(ev) {
+	if derr == nil && author != "" && edit.GetSenderID() == author {
 		return nil
 	}
-	if err := tx.SetValue(ctx, key, nil); err != nil || derr != nil {
+	var newest []byte
+	if derr == nil {
+		if err := rejectEdit(ctx, tx, cid, edit.GetSequenceID(), ev, author); err != nil {
+			return err
+		}
+		if author != "" {
+			if newest, err = newestStandingEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), author); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.SetValue(ctx, key, newest)
+}
+
+// pendingOverflow is the pending edit recorded once maxPending edits of
+// one target are: settleEdit then reads every event above the target.
+const pendingOverflow = "overflow"
+
+// addPendingEdit records the edit at seq of the event at target, stored
+// while no verified event was stored there, for settleEdit: past
+// maxPending edits, once, pendingOverflow.
+func addPendingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string) error {
+	name := pendingEditKey(cid, target)
+	list, err := readPending(ctx, tx, name)
+	if err != nil || len(list) < maxPending {
+		if err != nil {
+			return err
+		}
+		return addPending(ctx, tx, cid, name, pendingAction{Seq: seq})
+	}
+	over := pendingAction{Seq: pendingOverflow}
+	if slices.Contains(list, over) {
+		return nil
+	}
+	b, err := json.Marshal(append(list, over))
+	if err != nil {
 		return err
 	}
-	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Entry().Type, ev.SequenceID, ev.SenderID))
+	return tx.SetValue(ctx, name, b) // counted when it was written first
+}
+
+// rejectEdit fails the stored verified edit at seq, an edit of target ev,
+// unless author (of ev, "" for none whose edit stands) made it.
+func rejectEdit(ctx context.Context, tx keystore.Tx, cid, seq string, ev *event.Event, author string) error {
+	ed, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || ed == nil {
+		return err
+	}
+	ed.Body.Zero()
+	if !ed.Verified || ed.Type != event.TypeEdit || (author != "" && ed.SenderID == author) {
+		return nil
+	}
+	return flipEntry(ctx, tx, cid, seq, notAuthorized("%s edited %s %s of %s", ed.SenderID, ev.Entry().Type, ev.SequenceID, ev.SenderID))
+}
+
+// rejectEditsAbove runs rejectEdit for every stored edit of ev above it:
+// the pending edits of ev overflowed (a flood of edits stored before it).
+func rejectEditsAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, author string) error {
+	for after := ev.SequenceID; ; {
+		evs, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		var edits []string
+		for i := range evs {
+			st := &evs[i]
+			if st.Verified && st.Type == event.TypeEdit && st.SenderID != author && entryFromStored(cid, st).TargetSequenceID == ev.SequenceID {
+				edits = append(edits, st.SequenceID)
+			}
+			st.Body.Zero()
+		}
+		for _, seq := range edits {
+			if err := rejectEdit(ctx, tx, cid, seq, ev, author); err != nil {
+				return err
+			}
+		}
+		if len(evs) < rejudgePage {
+			return nil
+		}
+		after = evs[len(evs)-1].SequenceID
+	}
 }
 
 // editable reports whether ev is stored as a message (event.TypeMessage,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xchat-go/xchat"
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
@@ -25,6 +26,9 @@ var storeRound37Attacks = []attack{
 	{"delete-of-own-read-marker-served-before-it", attackDeleteOwnReadMarkerFirst},
 	{"edit-of-own-reaction-served-before-it", attackEditOwnReactionFirst},
 	{"reply-preview-claim-served-before-its-quote", attackPreviewClaimBeforeQuote},
+	{"non-author-edit-behind-authors-later-edit-before-target", attackNonAuthorEditBehindAuthors},
+	{"authors-edit-below-non-author-edit-before-target", attackAuthorsEditBelowNonAuthors},
+	{"non-author-edit-flood-before-target", attackNonAuthorEditFlood},
 }
 
 // markReadEvent is u's signed MarkConversationReadEvent at env, seen until
@@ -76,7 +80,7 @@ func attackDeleteOwnReadMarkerFirst(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fresh, err := freshHistory(w, d, backup)
+	fresh, err := freshHistory(w, d.bob, d.cid, backup)
 	if err != nil {
 		return "", err
 	}
@@ -121,24 +125,25 @@ func shownAt(h []event.Entry, seq, delSeq string) markerShown {
 	return s
 }
 
-// freshHistory is what a fresh device of bob's (his identity imported
-// from backup) shows of the dm after one sync.
-func freshHistory(w *world, d *dm, backup []byte) ([]event.Entry, error) {
+// freshHistory is what a fresh device of u's (its identity imported from
+// backup, taken before u synced what is compared) shows of cid after one
+// sync.
+func freshHistory(w *world, u *user, cid string, backup []byte) ([]event.Entry, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
 	defer cancel()
 	store := keystore.NewMemory()
-	if err := session.ImportBackup(ctx, store, d.bob.id, backup, d.bob.e.PublicKeyVersion()); err != nil {
+	if err := session.ImportBackup(ctx, store, u.id, backup, u.e.PublicKeyVersion()); err != nil {
 		return nil, err
 	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(d.bob.client))
+	e, err := session.Open(ctx, store, session.NewAPIServer(u.client))
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
-	if _, err := e.Sync(ctx, d.cid, nil); err != nil {
+	if _, err := e.Sync(ctx, cid, nil); err != nil {
 		return nil, err
 	}
-	return e.History(ctx, d.cid, "", 0)
+	return e.History(ctx, cid, "", 0)
 }
 
 // attackEditOwnReactionFirst: alice reacts to a message and then signs an
@@ -181,7 +186,7 @@ func attackEditOwnReactionFirst(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fresh, err := freshHistory(w, d, backup)
+	fresh, err := freshHistory(w, d.bob, d.cid, backup)
 	if err != nil {
 		return "", err
 	}
@@ -244,7 +249,7 @@ func attackPreviewClaimBeforeQuote(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fresh, err := freshHistory(w, d, backup)
+	fresh, err := freshHistory(w, d.bob, d.cid, backup)
 	if err != nil {
 		return "", err
 	}
@@ -270,4 +275,111 @@ func previewOf(h []event.Entry, mid string) *event.Reply {
 		}
 	}
 	return nil
+}
+
+// attackNonAuthorEditBehindAuthors: non-author-edit-before-its-target-arrives
+// with alice's own edit of her message above carol's. The server serves
+// bob both edits first, withholding alice's message: both verify (the
+// target not stored) and alice's, the later, is indexed as the message's
+// latest text. Then the message. A fresh device served all three fails
+// carol's edit (ErrNotAuthorized). settle judged only the edit the index
+// holds, alice's, so carol's edit of alice's message stayed verified in
+// bob's history: an event a fresh device fails kept as verified.
+func attackNonAuthorEditBehindAuthors(w *world) (string, error) {
+	return editsBeforeTarget(w, []bool{false, true})
+}
+
+// attackAuthorsEditBelowNonAuthors: the same with carol's edit above
+// alice's: carol's, indexed last, is rejected when the message arrives,
+// and the index was cleared, where a fresh device indexes alice's edit
+// (carol's never was): bob's reply to alice's message quoted her original
+// words, a fresh device's quotes her edit.
+func attackAuthorsEditBelowNonAuthors(w *world) (string, error) {
+	return editsBeforeTarget(w, []bool{true, false})
+}
+
+// attackNonAuthorEditFlood: 20 edits of alice's message by carol, then
+// one by alice, all served before the message (more than the engine
+// records for one target: maxPending): every one of carol's fails when
+// the message arrives, as on a fresh device.
+func attackNonAuthorEditFlood(w *world) (string, error) {
+	byAlice := make([]bool, 21)
+	byAlice[20] = true
+	return editsBeforeTarget(w, byAlice)
+}
+
+// editsBeforeTarget plays the edits-before-their-target scene: alice's
+// message, then edits of it in order, by alice where byAlice says so, by
+// carol otherwise. Bob is served the edits first, the message withheld,
+// then everything. Every one of carol's edits must fail on bob's device,
+// alice's last edit stand, and his reply to the message quote it, as a
+// fresh device's does.
+func editsBeforeTarget(w *world, byAlice []bool) (string, error) {
+	gr := newGroup(w)
+	said := gr.alice.send(gr.g, "the meeting is at 9")[0]
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	key := gr.alice.convKey(gr.g, c.KeyVersion)
+	var edits []*tevent.MessageEvent
+	var carols []string
+	honest := ""
+	for i, a := range byAlice {
+		by, text := gr.carol, fmt.Sprintf("carol: the meeting is off (%d)", i)
+		if a {
+			by, text = gr.alice, fmt.Sprintf("the meeting is at 10 (%d)", i)
+			honest = text
+		}
+		ed, err := editEvent(by.forger(), envAfter(said.SequenceID, gr.g, uint64(i+1), 3720+i), c.KeyVersion, key, said.SequenceID, text)
+		if err != nil {
+			return "", err
+		}
+		edits = append(edits, ed)
+		if !a {
+			carols = append(carols, ed.GetSequenceID())
+		}
+	}
+	backup, err := gr.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	path := api.ConversationPathID(gr.g)
+	w.withhold("message-withheld", said.MessageID)
+	w.injectData("edits-first", path, encodeAll(w, edits...)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset()
+	w.injectData("edits-above-their-target", path, encodeAll(w, edits...)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	late, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	fresh, err := freshHistory(w, gr.bob, gr.g, backup)
+	if err != nil {
+		return "", err
+	}
+	for _, seq := range carols {
+		l, f := shownAt(late, said.SequenceID, seq), shownAt(fresh, said.SequenceID, seq)
+		switch {
+		case !f.found || !l.found:
+			return "", errorf("setup: the message or carol's edit %s not stored (fresh %+v, bob %+v)", seq, f, l)
+		case f.delVerified:
+			return "", errorf("setup: a fresh device took carol's edit of alice's message as verified")
+		case l.delVerified:
+			return "", errorf("bob, served %d edits before alice's message, keeps carol's edit %s of it verified; a fresh device fails it (%s)", len(edits), seq, f.delErr)
+		}
+	}
+	quoted, err := quoteInPost(w, gr.bob, gr.g, said.SequenceID)
+	switch {
+	case err != nil:
+		return "", errorf("bob's reply to alice's message: %v", err)
+	case quoted != honest:
+		return "", errorf("bob's reply quotes %q, where a fresh device quotes alice's edit %q", quoted, honest)
+	}
+	return fmt.Sprintf("%d of carol's edits fail as on a fresh device; bob's reply quotes alice's edit", len(carols)), nil
 }
