@@ -114,10 +114,10 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 			// The claimed sequence id is checked when the quoted message
 			// arrives (settle), as it is on a device that stored it
 			// first; until then the preview stands on its signed source.
-			return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
+			return addPendingBounded(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 		}
 		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
-		return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
+		return addPendingBounded(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 	case err != nil:
 		return err
 	}
@@ -158,7 +158,7 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 				continue
 			}
 		}
-		if err := addPending(ctx, tx, cid, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
+		if err := addPendingBounded(ctx, tx, cid, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
 			return err
 		}
 	}
@@ -182,6 +182,14 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	dels, err := takePending(ctx, tx, cid, pendingDeleteKey(cid, ev.SequenceID))
 	if err != nil {
 		return err
+	}
+	if i := slices.Index(dels, pendingAction{Seq: pendingOverflow}); i >= 0 {
+		// More deletes named ev than were recorded: all of them, from
+		// the history (those recorded among them too: judged again,
+		// they change nothing).
+		if dels, err = overflowedDeletes(ctx, tx, cid, ev.SequenceID); err != nil {
+			return err
+		}
 	}
 	for _, d := range dels {
 		stands, err := deleteStands(ctx, tx, cid, d)
@@ -213,6 +221,14 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	quotes, err := takePending(ctx, tx, cid, pendingPreviewKey(cid, ev.MessageID))
 	if err != nil {
 		return err
+	}
+	if i := slices.Index(quotes, pendingAction{Seq: pendingOverflow}); i >= 0 {
+		quotes = slices.Delete(quotes, i, i+1)
+		more, err := overflowedPreviews(ctx, tx, cid, ev.MessageID, quotes)
+		if err != nil {
+			return err
+		}
+		quotes = append(quotes, more...)
 	}
 	for _, q := range quotes {
 		v := previewVerdict(event.PreviewValidation{Status: event.PreviewValid, EditTargetSequenceID: q.Edit}, q.Claimed, ev.SequenceID)
@@ -255,7 +271,7 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	}
 	for _, p := range pend {
 		if p.Seq == pendingOverflow {
-			if err := rejectEditsAbove(ctx, tx, cid, ev, author); err != nil {
+			if err := rejectEditsOf(ctx, tx, cid, ev, author); err != nil {
 				return err
 			}
 			continue
@@ -290,21 +306,22 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	return tx.SetValue(ctx, key, newest)
 }
 
-// pendingOverflow is the pending edit recorded once maxPending edits of
-// one target are: settleEdit then reads every event above the target.
+// pendingOverflow is the pending action recorded, once, when maxPending
+// actions naming one target are: settle then reads the history for every
+// action naming the target (rejectEditsOf, overflowedDeletes).
 const pendingOverflow = "overflow"
 
-// addPendingEdit records the edit at seq of the event at target, stored
-// while no verified event was stored there, for settleEdit: past
-// maxPending edits, once, pendingOverflow.
-func addPendingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string) error {
-	name := pendingEditKey(cid, target)
+// addPendingBounded appends a to the pending actions of cid stored under
+// name (see addPending); past maxPending of them, it records
+// pendingOverflow once instead, so that an action beyond the bound is
+// still judged when its target arrives.
+func addPendingBounded(ctx context.Context, tx keystore.Tx, cid, name string, a pendingAction) error {
 	list, err := readPending(ctx, tx, name)
-	if err != nil || len(list) < maxPending {
-		if err != nil {
-			return err
-		}
-		return addPending(ctx, tx, cid, name, pendingAction{Seq: seq})
+	if err != nil {
+		return err
+	}
+	if len(list) < maxPending || slices.Contains(list, a) {
+		return addPending(ctx, tx, cid, name, a)
 	}
 	over := pendingAction{Seq: pendingOverflow}
 	if slices.Contains(list, over) {
@@ -315,6 +332,12 @@ func addPendingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string
 		return err
 	}
 	return tx.SetValue(ctx, name, b) // counted when it was written first
+}
+
+// addPendingEdit records the edit at seq of the event at target, stored
+// while no verified event was stored there, for settleEdit.
+func addPendingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string) error {
+	return addPendingBounded(ctx, tx, cid, pendingEditKey(cid, target), pendingAction{Seq: seq})
 }
 
 // rejectEdit fails the stored verified edit at seq, an edit of target ev,
@@ -331,26 +354,72 @@ func rejectEdit(ctx context.Context, tx keystore.Tx, cid, seq string, ev *event.
 	return flipEntry(ctx, tx, cid, seq, notAuthorized("%s edited %s %s of %s", ed.SenderID, ev.Entry().Type, ev.SequenceID, ev.SenderID))
 }
 
-// rejectEditsAbove runs rejectEdit for every stored edit of ev above it:
-// the pending edits of ev overflowed (a flood of edits stored before it).
-func rejectEditsAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, author string) error {
-	for after := ev.SequenceID; ; {
+// rejectEditsOf runs rejectEdit for every stored edit of ev: the pending
+// edits of ev overflowed (a flood of edits stored before it). The whole
+// history is read: an edit's own sequence id is the server's word, so it
+// may lie below its target.
+func rejectEditsOf(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, author string) error {
+	var edits []string
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if st.Verified && st.Type == event.TypeEdit && st.SenderID != author && entryFromStored(cid, st).TargetSequenceID == ev.SequenceID {
+			edits = append(edits, st.SequenceID)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, seq := range edits {
+		if err := rejectEdit(ctx, tx, cid, seq, ev, author); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overflowedDeletes returns, as pending actions, the stored verified
+// deletes for everyone naming seq: the pending deletes of seq overflowed.
+func overflowedDeletes(ctx context.Context, tx keystore.Tx, cid, seq string) ([]pendingAction, error) {
+	var out []pendingAction
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if !st.Verified || st.Type != event.TypeDelete {
+			return
+		}
+		if en := entryFromStored(cid, st); en.DeleteForAll && slices.Contains(en.Deleted, seq) {
+			out = append(out, pendingAction{Seq: st.SequenceID, By: st.SenderID})
+		}
+	})
+	return out, err
+}
+
+// overflowedPreviews returns, as pending actions, the stored verified
+// replies quoting message mid whose preview stands valid and that known
+// does not hold: the pending previews of mid overflowed. A preview that
+// embeds an edit was recorded not validated, and stays so (its edit's
+// target is not kept in the entry).
+func overflowedPreviews(ctx context.Context, tx keystore.Tx, cid, mid string, known []pendingAction) ([]pendingAction, error) {
+	var out []pendingAction
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if !st.Verified || slices.ContainsFunc(known, func(a pendingAction) bool { return a.Seq == st.SequenceID }) {
+			return
+		}
+		if r := entryFromStored(cid, st).ReplyTo; r != nil && r.MessageID == mid && r.Validation == event.PreviewValid.String() && r.SequenceID != "" {
+			out = append(out, pendingAction{Seq: st.SequenceID, Claimed: r.SequenceID})
+		}
+	})
+	return out, err
+}
+
+// scanHistory calls fn for every event stored in cid, oldest first, its
+// body zeroed after.
+func scanHistory(ctx context.Context, tx keystore.Tx, cid string, fn func(*keystore.StoredEvent)) error {
+	for after := ""; ; {
 		evs, err := tx.Events(ctx, cid, after, rejudgePage)
 		if err != nil {
 			return fmt.Errorf("session: reading history: %w", err)
 		}
-		var edits []string
 		for i := range evs {
-			st := &evs[i]
-			if st.Verified && st.Type == event.TypeEdit && st.SenderID != author && entryFromStored(cid, st).TargetSequenceID == ev.SequenceID {
-				edits = append(edits, st.SequenceID)
-			}
-			st.Body.Zero()
-		}
-		for _, seq := range edits {
-			if err := rejectEdit(ctx, tx, cid, seq, ev, author); err != nil {
-				return err
-			}
+			fn(&evs[i])
+			evs[i].Body.Zero()
 		}
 		if len(evs) < rejudgePage {
 			return nil

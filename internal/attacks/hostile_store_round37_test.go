@@ -29,6 +29,8 @@ var storeRound37Attacks = []attack{
 	{"non-author-edit-behind-authors-later-edit-before-target", attackNonAuthorEditBehindAuthors},
 	{"authors-edit-below-non-author-edit-before-target", attackAuthorsEditBelowNonAuthors},
 	{"non-author-edit-flood-before-target", attackNonAuthorEditFlood},
+	{"non-author-delete-flood-before-target", attackNonAuthorDeleteFlood},
+	{"reply-preview-claim-flood-before-its-quote", attackPreviewClaimFlood},
 }
 
 // markReadEvent is u's signed MarkConversationReadEvent at env, seen until
@@ -212,6 +214,19 @@ func attackEditOwnReactionFirst(w *world) (string, error) {
 // the preview valid, pointing at the other message, where a fresh device
 // shows it invalid.
 func attackPreviewClaimBeforeQuote(w *world) (string, error) {
+	return previewClaimsBeforeQuote(w, 1)
+}
+
+// attackPreviewClaimFlood: reply-preview-claim-served-before-its-quote
+// with 20 such replies, more than the engine records for one quoted
+// message (maxPending): every one must be judged when it arrives.
+func attackPreviewClaimFlood(w *world) (string, error) {
+	return previewClaimsBeforeQuote(w, 20)
+}
+
+// previewClaimsBeforeQuote plays the scene of
+// reply-preview-claim-served-before-its-quote with n replies.
+func previewClaimsBeforeQuote(w *world, n int) (string, error) {
 	d := newDM(w, "hello")
 	m1, err := d.alice.e.SendText(w.ctx, d.cid, "I owe you 5")
 	if err != nil {
@@ -221,15 +236,29 @@ func attackPreviewClaimBeforeQuote(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: "noted", ReplyTo: m1.SequenceID})
-	if err != nil {
-		return "", err
+	var replies []*session.Sent
+	for i := range n {
+		reply, err := d.alice.e.Send(w.ctx, d.cid, session.Outgoing{Text: fmt.Sprintf("noted (%d)", i), ReplyTo: m1.SequenceID})
+		if err != nil {
+			return "", err
+		}
+		replies = append(replies, reply)
 	}
 	claim := func() func() error {
-		return d.forgeReplyPreview("claim", reply, func(p *product.ReplyingToPreview) {
-			p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
-			p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
-		})
+		var fails []func() error
+		for i, reply := range replies {
+			fails = append(fails, d.forgeReplyPreview(fmt.Sprintf("claim-%d", i), reply, func(p *product.ReplyingToPreview) {
+				p.ReplyingToMessageSequenceID = strp(m2.SequenceID)
+				p.RawEventMessageCreate.SequenceID = strp(m2.SequenceID)
+			}))
+		}
+		return func() error {
+			var errs []error
+			for _, f := range fails {
+				errs = append(errs, f())
+			}
+			return errors.Join(errs...)
+		}
 	}
 	backup, err := d.bob.e.ExportBackup()
 	if err != nil {
@@ -253,17 +282,19 @@ func attackPreviewClaimBeforeQuote(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	l, f := previewOf(late, reply.MessageID), previewOf(fresh, reply.MessageID)
-	switch {
-	case l == nil || f == nil:
-		return "", errorf("setup: the reply or its preview not stored (bob %v, fresh %v)", l, f)
-	case f.Validation == "valid":
-		return "", errorf("setup: a fresh device took the preview claiming %s as valid", m2.SequenceID)
-	case l.Validation != f.Validation:
-		return "", errorf("bob, served the reply before the message it quotes, shows its preview %s (claiming %s); a fresh device shows it %s",
-			l.Validation, l.SequenceID, f.Validation)
+	for _, reply := range replies {
+		l, f := previewOf(late, reply.MessageID), previewOf(fresh, reply.MessageID)
+		switch {
+		case l == nil || f == nil:
+			return "", errorf("setup: the reply or its preview not stored (bob %v, fresh %v)", l, f)
+		case f.Validation == "valid":
+			return "", errorf("setup: a fresh device took the preview claiming %s as valid", m2.SequenceID)
+		case l.Validation != f.Validation:
+			return "", errorf("bob, served %d replies before the message they quote, shows the preview of %s %s (claiming %s); a fresh device shows it %s",
+				n, reply.SequenceID, l.Validation, l.SequenceID, f.Validation)
+		}
 	}
-	return "bob and a fresh device show the false claim's preview " + l.Validation, nil
+	return fmt.Sprintf("bob and a fresh device show the false claims' %d previews invalid", n), nil
 }
 
 // previewOf returns the reply preview of the entry with message id mid in
@@ -382,4 +413,60 @@ func editsBeforeTarget(w *world, byAlice []bool) (string, error) {
 		return "", errorf("bob's reply quotes %q, where a fresh device quotes alice's edit %q", quoted, honest)
 	}
 	return fmt.Sprintf("%d of carol's edits fail as on a fresh device; bob's reply quotes alice's edit", len(carols)), nil
+}
+
+// attackNonAuthorDeleteFlood: non-author-delete-before-its-target-arrives
+// with 20 of carol's deletes for everyone of alice's message, all served
+// before the message (more than the engine records for one target:
+// maxPending). A fresh device served everything fails each
+// (ErrNotAuthorized); unless every one is judged when the message
+// arrives, those past the bound stay verified on bob's device.
+func attackNonAuthorDeleteFlood(w *world) (string, error) {
+	gr := newGroup(w)
+	said := gr.alice.send(gr.g, "the meeting is at 9")[0]
+	var dels []*tevent.MessageEvent
+	for i := range 20 {
+		del, err := deleteEvent(gr.carol.forger(), envAfter(said.SequenceID, gr.g, uint64(i+1), 3750+i), said.SequenceID)
+		if err != nil {
+			return "", err
+		}
+		dels = append(dels, del)
+	}
+	backup, err := gr.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	path := api.ConversationPathID(gr.g)
+	w.withhold("message-withheld", said.MessageID)
+	w.injectData("deletes-first", path, encodeAll(w, dels...)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset()
+	w.injectData("deletes-above-their-target", path, encodeAll(w, dels...)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	late, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	fresh, err := freshHistory(w, gr.bob, gr.g, backup)
+	if err != nil {
+		return "", err
+	}
+	for _, del := range dels {
+		l, f := shownAt(late, said.SequenceID, del.GetSequenceID()), shownAt(fresh, said.SequenceID, del.GetSequenceID())
+		switch {
+		case !f.found || !l.found:
+			return "", errorf("setup: the message or carol's delete %s not stored (fresh %+v, bob %+v)", del.GetSequenceID(), f, l)
+		case f.delVerified || f.removed:
+			return "", errorf("setup: a fresh device took carol's delete of alice's message as verified")
+		case l.removed:
+			return "", errorf("carol's deletes erased alice's message on bob's device")
+		case l.delVerified:
+			return "", errorf("bob, served %d deletes before alice's message, keeps carol's delete %s of it verified; a fresh device fails it (%s)", len(dels), del.GetSequenceID(), f.delErr)
+		}
+	}
+	return fmt.Sprintf("all %d of carol's deletes fail as on a fresh device", len(dels)), nil
 }
