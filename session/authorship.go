@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -86,7 +87,8 @@ func (e *Engine) gateAuthorship(ctx context.Context, tx keystore.Tx, cid string,
 // stored: the preview's claimed sequence id and the embedded edit's target
 // must be the sequence id under which this account stored the message the
 // signed source event names. Without the quoted message stored, a preview
-// embedding an edit is not validated, and recorded to be settled.
+// embedding an edit is not validated; either is recorded to be settled
+// when the quoted message arrives.
 func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	m := ev.Message
 	if m == nil || m.Text == nil || m.Text.ReplyPreview == nil || m.Text.ReplyPreview.Validation.Status != event.PreviewValid {
@@ -104,11 +106,18 @@ func (e *Engine) bindPreview(ctx context.Context, tx keystore.Tx, cid string, ev
 	}
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
+		pend := pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID}
 		if v.EditTargetSequenceID == "" {
-			return nil
+			if p.SequenceID == "" {
+				return nil // nothing to check against the quoted message
+			}
+			// The claimed sequence id is checked when the quoted message
+			// arrives (settle), as it is on a device that stored it
+			// first; until then the preview stands on its signed source.
+			return addPendingBounded(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 		}
 		v.Status, v.Reason = event.PreviewNotValidated, inbound.ErrPreviewEditUnconfirmed
-		return addPending(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pendingAction{Seq: ev.SequenceID, Claimed: p.SequenceID, Edit: v.EditTargetSequenceID})
+		return addPendingBounded(ctx, tx, cid, pendingPreviewKey(cid, v.SourceMessageID), pend)
 	case err != nil:
 		return err
 	}
@@ -149,7 +158,7 @@ func (e *Engine) notePendingDeletes(ctx context.Context, tx keystore.Tx, cid str
 				continue
 			}
 		}
-		if err := addPending(ctx, tx, cid, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
+		if err := addPendingBounded(ctx, tx, cid, pendingDeleteKey(cid, seq), pendingAction{Seq: ev.SequenceID, By: ev.SenderID}); err != nil {
 			return err
 		}
 	}
@@ -174,6 +183,14 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	if err != nil {
 		return err
 	}
+	if i := slices.Index(dels, pendingAction{Seq: pendingOverflow}); i >= 0 {
+		// More deletes named ev than were recorded: all of them, from
+		// the history (those recorded among them too: judged again,
+		// they change nothing).
+		if dels, err = overflowedDeletes(ctx, tx, cid, ev.SequenceID); err != nil {
+			return err
+		}
+	}
 	for _, d := range dels {
 		stands, err := deleteStands(ctx, tx, cid, d)
 		if err != nil {
@@ -189,7 +206,12 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 			}
 			continue
 		}
-		if err := flipEntry(ctx, tx, cid, d.Seq, notAuthorized("%s deleted %s for everyone before this account saw it; its author is %s", d.By, ev.SequenceID, ev.SenderID)); err != nil {
+		cause := notAuthorized("%s deleted %s for everyone before this account saw it; its author is %s", d.By, ev.SequenceID, ev.SenderID)
+		if d.By == ev.SenderID {
+			// As gateDelete words it for a target stored first.
+			cause = notAuthorized("%s deletes for everyone %s %s; only messages may be deleted", d.By, ev.Kind, ev.SequenceID)
+		}
+		if err := flipEntry(ctx, tx, cid, d.Seq, cause); err != nil {
 			return err
 		}
 	}
@@ -199,6 +221,14 @@ func (e *Engine) settle(ctx context.Context, tx keystore.Tx, cid string, ev *eve
 	quotes, err := takePending(ctx, tx, cid, pendingPreviewKey(cid, ev.MessageID))
 	if err != nil {
 		return err
+	}
+	if i := slices.Index(quotes, pendingAction{Seq: pendingOverflow}); i >= 0 {
+		quotes = slices.Delete(quotes, i, i+1)
+		more, err := overflowedPreviews(ctx, tx, cid, ev.MessageID, quotes)
+		if err != nil {
+			return err
+		}
+		quotes = append(quotes, more...)
 	}
 	for _, q := range quotes {
 		v := previewVerdict(event.PreviewValidation{Status: event.PreviewValid, EditTargetSequenceID: q.Edit}, q.Claimed, ev.SequenceID)
@@ -223,11 +253,32 @@ func deleteStands(ctx context.Context, tx keystore.Tx, cid string, d pendingActi
 	return del.Verified && del.SenderID == d.By && del.Type == event.TypeDelete, nil
 }
 
-// settleEdit drops the edit indexed for ev when ev turns out not to be a
-// message of the edit's author, and rejects that edit.
+// settleEdit judges, once ev is stored, the edits of it stored before it
+// was (see indexEdit): each is rejected (xchat.ErrNotAuthorized) unless ev
+// is a text message (see editable) of the edit's author, as gateAuthorship
+// rejects one stored after its target. The edit index of ev then names the
+// newest edit that stands: when it named a rejected edit, the newest edit
+// by ev's author below it (none: the index is cleared), as on a device
+// that stored ev first and never indexed the rejected one.
 func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
-	if _, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID)); err != nil {
+	pend, err := takePending(ctx, tx, cid, pendingEditKey(cid, ev.SequenceID))
+	if err != nil {
 		return err
+	}
+	author := "" // whose edits of ev stand: nobody's unless ev is text
+	if editable(ev) {
+		author = ev.SenderID
+	}
+	for _, p := range pend {
+		if p.Seq == pendingOverflow {
+			if err := rejectEditsOf(ctx, tx, cid, ev, author); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := rejectEdit(ctx, tx, cid, p.Seq, ev, author); err != nil {
+			return err
+		}
 	}
 	key := editIndexKey(cid, ev.SequenceID)
 	raw, err := tx.Value(ctx, key)
@@ -238,13 +289,152 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 		return err
 	}
 	edit, derr := wire.DecodeMessageEvent(raw)
-	if derr == nil && edit.GetSenderID() == ev.SenderID && ev.Kind == event.KindMessage {
+	if derr == nil && author != "" && edit.GetSenderID() == author {
 		return nil
 	}
-	if err := tx.SetValue(ctx, key, nil); err != nil || derr != nil {
+	var newest []byte
+	if derr == nil {
+		if err := rejectEdit(ctx, tx, cid, edit.GetSequenceID(), ev, author); err != nil {
+			return err
+		}
+		if author != "" {
+			if newest, err = newestStandingEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), author); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.SetValue(ctx, key, newest)
+}
+
+// pendingOverflow is the pending action recorded, once, when maxPending
+// actions naming one target are: settle then reads the history for every
+// action naming the target (rejectEditsOf, overflowedDeletes).
+const pendingOverflow = "overflow"
+
+// addPendingBounded appends a to the pending actions of cid stored under
+// name (see addPending); past maxPending of them, it records
+// pendingOverflow once instead, so that an action beyond the bound is
+// still judged when its target arrives.
+func addPendingBounded(ctx context.Context, tx keystore.Tx, cid, name string, a pendingAction) error {
+	list, err := readPending(ctx, tx, name)
+	if err != nil {
 		return err
 	}
-	return flipEntry(ctx, tx, cid, edit.GetSequenceID(), notAuthorized("%s edited %s %s of %s", edit.GetSenderID(), ev.Kind, ev.SequenceID, ev.SenderID))
+	if len(list) < maxPending || slices.Contains(list, a) {
+		return addPending(ctx, tx, cid, name, a)
+	}
+	over := pendingAction{Seq: pendingOverflow}
+	if slices.Contains(list, over) {
+		return nil
+	}
+	b, err := json.Marshal(append(list, over))
+	if err != nil {
+		return err
+	}
+	return tx.SetValue(ctx, name, b) // counted when it was written first
+}
+
+// addPendingEdit records the edit at seq of the event at target, stored
+// while no verified event was stored there, for settleEdit.
+func addPendingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string) error {
+	return addPendingBounded(ctx, tx, cid, pendingEditKey(cid, target), pendingAction{Seq: seq})
+}
+
+// rejectEdit fails the stored verified edit at seq, an edit of target ev,
+// unless author (of ev, "" for none whose edit stands) made it.
+func rejectEdit(ctx context.Context, tx keystore.Tx, cid, seq string, ev *event.Event, author string) error {
+	ed, err := eventAt(ctx, tx, cid, seq)
+	if err != nil || ed == nil {
+		return err
+	}
+	ed.Body.Zero()
+	if !ed.Verified || ed.Type != event.TypeEdit || (author != "" && ed.SenderID == author) {
+		return nil
+	}
+	return flipEntry(ctx, tx, cid, seq, notAuthorized("%s edited %s %s of %s", ed.SenderID, ev.Entry().Type, ev.SequenceID, ev.SenderID))
+}
+
+// rejectEditsOf runs rejectEdit for every stored edit of ev: the pending
+// edits of ev overflowed (a flood of edits stored before it). The whole
+// history is read: an edit's own sequence id is the server's word, so it
+// may lie below its target.
+func rejectEditsOf(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, author string) error {
+	var edits []string
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if st.Verified && st.Type == event.TypeEdit && st.SenderID != author && entryFromStored(cid, st).TargetSequenceID == ev.SequenceID {
+			edits = append(edits, st.SequenceID)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, seq := range edits {
+		if err := rejectEdit(ctx, tx, cid, seq, ev, author); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overflowedDeletes returns, as pending actions, the stored verified
+// deletes for everyone naming seq: the pending deletes of seq overflowed.
+func overflowedDeletes(ctx context.Context, tx keystore.Tx, cid, seq string) ([]pendingAction, error) {
+	var out []pendingAction
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if !st.Verified || st.Type != event.TypeDelete {
+			return
+		}
+		if en := entryFromStored(cid, st); en.DeleteForAll && slices.Contains(en.Deleted, seq) {
+			out = append(out, pendingAction{Seq: st.SequenceID, By: st.SenderID})
+		}
+	})
+	return out, err
+}
+
+// overflowedPreviews returns, as pending actions, the stored verified
+// replies quoting message mid whose preview stands valid and that known
+// does not hold: the pending previews of mid overflowed. A preview that
+// embeds an edit was recorded not validated, and stays so (its edit's
+// target is not kept in the entry).
+func overflowedPreviews(ctx context.Context, tx keystore.Tx, cid, mid string, known []pendingAction) ([]pendingAction, error) {
+	var out []pendingAction
+	err := scanHistory(ctx, tx, cid, func(st *keystore.StoredEvent) {
+		if !st.Verified || slices.ContainsFunc(known, func(a pendingAction) bool { return a.Seq == st.SequenceID }) {
+			return
+		}
+		if r := entryFromStored(cid, st).ReplyTo; r != nil && r.MessageID == mid && r.Validation == event.PreviewValid.String() && r.SequenceID != "" {
+			out = append(out, pendingAction{Seq: st.SequenceID, Claimed: r.SequenceID})
+		}
+	})
+	return out, err
+}
+
+// scanHistory calls fn for every event stored in cid, oldest first, its
+// body zeroed after.
+func scanHistory(ctx context.Context, tx keystore.Tx, cid string, fn func(*keystore.StoredEvent)) error {
+	for after := ""; ; {
+		evs, err := tx.Events(ctx, cid, after, rejudgePage)
+		if err != nil {
+			return fmt.Errorf("session: reading history: %w", err)
+		}
+		for i := range evs {
+			fn(&evs[i])
+			evs[i].Body.Zero()
+		}
+		if len(evs) < rejudgePage {
+			return nil
+		}
+		after = evs[len(evs)-1].SequenceID
+	}
+}
+
+// editable reports whether ev is stored as a message (event.TypeMessage,
+// as Event.Entry types it), the only event an edit may name: the rule
+// gateAuthorship applies to a target stored before its edit, which settle
+// must apply to one stored after (a reaction, an edit or a read marker is
+// no text to edit).
+func editable(ev *event.Event) bool {
+	return ev.Kind == event.KindMessage && (ev.Message == nil || ev.Message.Kind == event.ContentText)
 }
 
 // addPending appends a to the pending actions of cid stored under name,

@@ -505,11 +505,15 @@ func gateDelete(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event
 // deletableType reports whether a stored event of type t may be removed by
 // a delete for everyone: a message (text, reaction, edit and the other
 // message contents), never the record of a signed change to the
-// conversation.
+// conversation nor a read marker. It must agree with settle, which
+// removes only a message (event.KindMessage) when the delete came first:
+// a device served the delete before its target must end as one served
+// the target first.
 func deletableType(t string) bool {
 	switch t {
 	case event.TypeGroupChange, event.TypeKeyChange, event.TypeDelete,
-		event.KindConversationDelete.String(), event.KindMetadataChange.String():
+		event.KindConversationDelete.String(), event.KindMetadataChange.String(),
+		event.KindMarkRead.String(), event.KindMarkUnread.String():
 		return false
 	}
 	return true

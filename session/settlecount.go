@@ -11,8 +11,8 @@ import (
 
 // The settle count of a conversation is how many records settle may act
 // on are stored for it: pending deletes, pending reply previews, and
-// pending edits (an edit indexed while its target was not stored
-// verified). settle reads it instead of looking each record up for every
+// pending edits (an edit stored, indexed or not, while its target was not
+// stored verified). settle reads it instead of looking each record up for every
 // event it stores: with none pending there is nothing to settle, and a
 // sync of a conversation whose events arrive in order stores thousands of
 // events with none. The count is written in the transaction that writes
@@ -31,7 +31,7 @@ import (
 // settle taking it (overwritten, or unreadable) only keeps the count
 // above zero: the look-ups are made, as without a count.
 //
-// An edit indexed while its target was stored verified needs no settling:
+// An edit stored while its target was stored verified needs no settling:
 // its author was checked against that target (gateAuthorship), and the
 // target's sequence id never holds another event (a re-served event with
 // other bytes is a conflict, kept out), so settle, were it run again for
@@ -43,7 +43,7 @@ import (
 func settleCountKey(cid string) string { return "session/settle-count/" + cid }
 
 // pendingEditKey names the pending edits of the event at seq: edits
-// indexed while no verified event was stored there.
+// stored while no verified event was stored there (see addPendingEdit).
 func pendingEditKey(cid, seq string) string { return "session/pending-edit/" + cid + "/" + seq }
 
 // settleUnknown is a count that says nothing: look the records up.

@@ -905,10 +905,11 @@ func (e *Engine) applyEffects(ctx context.Context, tx keystore.Tx, cid string, e
 func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *event.Event) error {
 	key := editIndexKey(cid, target)
 	old, err := tx.Value(ctx, key)
+	later := false // a later edit is indexed
 	switch {
 	case err == nil:
 		if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
-			return nil
+			later = true
 		}
 	case errors.Is(err, keystore.ErrNotFound):
 		// No edit of target indexed yet.
@@ -917,11 +918,14 @@ func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *ev
 		// for a missing one.
 		return fmt.Errorf("session: reading the edit index: %w", err)
 	}
-	if err := tx.SetValue(ctx, key, edit.Raw); err != nil {
-		return err
+	if !later {
+		if err := tx.SetValue(ctx, key, edit.Raw); err != nil {
+			return err
+		}
 	}
-	// Indexed before its target is stored verified, the edit is settled
-	// when the target is (settle): counted as pending until then.
+	// Stored before its target is stored verified, the edit, indexed or
+	// not, is judged when the target is (settleEdit): counted as pending
+	// until then.
 	t, err := eventAt(ctx, tx, cid, target)
 	if err != nil {
 		return err
@@ -932,7 +936,7 @@ func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *ev
 			return nil
 		}
 	}
-	return addPending(ctx, tx, cid, pendingEditKey(cid, target), pendingAction{Seq: edit.SequenceID})
+	return addPendingEdit(ctx, tx, cid, target, edit.SequenceID)
 }
 
 // entryTitle is the title a group change shows in the history: opened with

@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
+	if os.Getenv(syncCrashChildEnv) != "" {
+		syncCrashChild()
+		return
+	}
 	code := m.Run()
 	summary.Lock()
 	for _, l := range summary.lines {
@@ -346,7 +350,7 @@ func anomalies(r *syncResult) []string {
 // allAttacks returns every named attack, in the order TestAttacks runs
 // them (SECURITY.md's table has one row for each: see TestSecurityTable).
 func allAttacks() []attack {
-	return slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, exposureAttacks, keyAttacks, realtimeAttacks, botAttacks, answerAttacks, pushRosterAttacks, receiverAttacks, exposedTitleAttacks, deleteAddAttacks, resealAttacks, replayAttacks, signerMediaAttacks, syncBoundaryAttacks, pagesOverlapAttacks, spendAttacks, rosterSeedAttacks, peerVersionAttacks, lateAttacks, lateTitleAttacks, lateReaddAttacks, lateRestoreAttacks, lateHandedAttacks, latePutBackAttacks, lateKeyAttacks, lateSettingsAttacks, spendPushAttacks, ownEditAttacks, lateEditAttacks, backupRealmAttacks, spendFailedAttacks, backfillContentAttacks, backfillAdminAttacks, spendRecordAttacks, backdatedAttacks, backfillDetailAttacks, awaitingKeyAttacks, cutShortAttacks(), reopenReactionAttacks, ownKeyPlaceAttacks, backfilledKeyAttacks, unsignedFieldAttacks, botReopenAttacks, ownKeyTypingAttacks, belowCreateAttacks, botTypingAttacks, actorAttacks, ownKeyFloorAttacks, backfillExposureAttacks, removedDeleteAttacks, lateCreateAttacks, cliAttacks, followerAttacks, mediaAttacks, botBacklogAttacks, backupRollbackAttacks, backupGuessAttacks, backupUnregisteredAttacks, lateBindAttacks, lateBindContentAttacks, lateBindReplayAttacks, lateBindMovedAttacks, lateReopenAttacks, lateReopenKeyAttacks, lateBindForkAttacks, lateBindEvictAttacks)
+	return slices.Concat(attacks, moreAttacks, inputAttacks, groupAttacks, rosterAttacks, exposureAttacks, keyAttacks, realtimeAttacks, botAttacks, answerAttacks, pushRosterAttacks, receiverAttacks, exposedTitleAttacks, deleteAddAttacks, resealAttacks, replayAttacks, signerMediaAttacks, syncBoundaryAttacks, pagesOverlapAttacks, spendAttacks, rosterSeedAttacks, peerVersionAttacks, lateAttacks, lateTitleAttacks, lateReaddAttacks, lateRestoreAttacks, lateHandedAttacks, latePutBackAttacks, lateKeyAttacks, lateSettingsAttacks, spendPushAttacks, ownEditAttacks, lateEditAttacks, backupRealmAttacks, spendFailedAttacks, backfillContentAttacks, backfillAdminAttacks, spendRecordAttacks, backdatedAttacks, backfillDetailAttacks, awaitingKeyAttacks, cutShortAttacks(), reopenReactionAttacks, ownKeyPlaceAttacks, backfilledKeyAttacks, unsignedFieldAttacks, botReopenAttacks, ownKeyTypingAttacks, belowCreateAttacks, botTypingAttacks, actorAttacks, ownKeyFloorAttacks, backfillExposureAttacks, removedDeleteAttacks, lateCreateAttacks, cliAttacks, followerAttacks, mediaAttacks, botBacklogAttacks, backupRollbackAttacks, backupGuessAttacks, backupUnregisteredAttacks, lateBindAttacks, lateBindContentAttacks, lateBindReplayAttacks, lateBindMovedAttacks, lateReopenAttacks, lateReopenKeyAttacks, lateBindForkAttacks, lateBindEvictAttacks, storeRound37Attacks)
 }
 
 func TestAttacks(t *testing.T) {
