@@ -791,6 +791,12 @@ func (e *Engine) ackMessage(ctx context.Context, item keystore.OutboxItem, sent 
 		if err := noteInserted(ctx, tx, item.ConversationID, ev.SequenceID); err != nil {
 			return err
 		}
+		// The echo may be the conversation's first stored event (who
+		// starts a conversation by sending): its settle count starts
+		// here, at zero, as a sync's first storing step starts it.
+		if _, err := startSettleCount(ctx, tx, item.ConversationID); err != nil {
+			return err
+		}
 		if err := tx.PutEvents(ctx, item.ConversationID, []keystore.StoredEvent{storeEntry(&en, raw, "")}); err != nil {
 			return err
 		}

@@ -22,7 +22,8 @@ import (
 // a zero while a delete is pending would let its target stand. So the
 // count is kept only where it is known from the start: it is created, at
 // zero, by the first storing step of a conversation with no event stored
-// (storeEventsTx), when no record that matters can exist (each is written
+// (storeEventsTx, or the echo of a send that starts the conversation:
+// ackMessage), when no record that matters can exist (each is written
 // with or after an event of the conversation: a pending preview with the
 // reply that quotes, a pending delete after its delete, an edit after its
 // edit). A conversation stored before the count existed has none and

@@ -161,3 +161,30 @@ func TestSettleCountUnknownForHistoryStoredBefore(t *testing.T) {
 	}
 	mustBeRemoved(t, bob.store, cid, m.SequenceID)
 }
+
+// Whoever starts a conversation by sending holds its settle count from the
+// first message: the send's echo is the conversation's first stored event,
+// so the count is created there at zero, and the syncs that follow keep
+// it, not unknown (which would make settle look every record up for good).
+func TestSettleCountStartedBySend(t *testing.T) {
+	ctx := ctxT(t)
+	n := newNet(t)
+	alice, bob := n.user("alice"), n.user("bob")
+	hello, err := alice.e.SendText(ctx, bob.id, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := hello.ConversationID
+	if got := settleCountOf(t, alice.store, cid); got != "0" {
+		t.Fatalf("sender's settle count after the first send %q, want 0", got)
+	}
+	if _, err := bob.e.SendText(ctx, cid, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.e.Sync(ctx, cid, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := settleCountOf(t, alice.store, cid); got != "0" {
+		t.Fatalf("sender's settle count after a sync %q, want 0", got)
+	}
+}
