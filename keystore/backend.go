@@ -209,12 +209,12 @@ func UnlockHeader(header []byte, opts ...Option) (*Sealer, error) {
 	return s, err
 }
 
-// OpenHeader is UnlockHeader that also returns, for a header of format 1,
-// the header upgraded to the current format (the same store key, secret,
-// salt and parameters; the key wrapped again with a fresh nonce), nil for
-// a current one. A backend opening a store for writing must store the
-// upgraded header before any write, so that a program knowing only format
-// 1 no longer opens the store.
+// OpenHeader is UnlockHeader that also returns, for a header of format 1
+// or 2, the header upgraded to the current format (the same store key,
+// secret, salt and parameters; the key wrapped again with a fresh nonce),
+// nil for a current one. A backend opening a store for writing must store
+// the upgraded header before any write, so that a program knowing only an
+// older format no longer opens the store.
 func OpenHeader(header []byte, opts ...Option) (s *Sealer, upgraded []byte, err error) {
 	o, err := keyOptions(opts)
 	if err != nil {

@@ -50,50 +50,55 @@ func TestRewrapHeader(t *testing.T) {
 	}
 }
 
-// TestHeaderFormat: new headers are format 2, which the format-1 check
-// (`version != 1`) refuses; a format-1 header still opens and OpenHeader
-// returns its upgrade, which unlocks with the same secret; the version
-// byte is authenticated, so it cannot be set back to 1.
+// TestHeaderFormat: new headers are format 3, which the format-1 check
+// (`version != 1`) and the format-2 one (`version != 2 && version != 1`)
+// refuse; headers of formats 1 and 2 still open and OpenHeader returns
+// their upgrade, which unlocks with the same secret; the version byte is
+// authenticated, so it cannot be set back.
 func TestHeaderFormat(t *testing.T) {
 	raw, s, err := CreateHeader(WithPassphrase([]byte("pw")), WithArgon2Params(testParams))
 	mustNil(t, err)
 	defer s.Close()
-	if raw[len(headerMagic)] != 2 || raw[len(headerMagic)] == formatVersion1 {
+	if raw[len(headerMagic)] != 3 {
 		t.Fatalf("new header is format %d", raw[len(headerMagic)])
 	}
 	if _, up, err := OpenHeader(raw, WithPassphrase([]byte("pw"))); err != nil || up != nil {
 		t.Fatalf("current header: upgrade %x, %v", up, err)
 	}
-	downgraded := bytes.Clone(raw)
-	downgraded[len(headerMagic)] = formatVersion1
-	if _, err := UnlockHeader(downgraded, WithPassphrase([]byte("pw"))); !errors.Is(err, ErrWrongPassphrase) {
-		t.Fatalf("version byte set back to 1: %v", err)
+	for _, v := range []byte{formatVersion1, formatVersion2} {
+		downgraded := bytes.Clone(raw)
+		downgraded[len(headerMagic)] = v
+		if _, err := UnlockHeader(downgraded, WithPassphrase([]byte("pw"))); !errors.Is(err, ErrWrongPassphrase) {
+			t.Fatalf("version byte set back to %d: %v", v, err)
+		}
 	}
 	future := bytes.Clone(raw)
-	future[len(headerMagic)] = 3
+	future[len(headerMagic)] = 4
 	if _, err := UnlockHeader(future, WithPassphrase([]byte("pw"))); !errors.Is(err, ErrUnsupportedVersion) {
-		t.Fatalf("format 3: %v", err)
+		t.Fatalf("format 4: %v", err)
 	}
-	v1 := format1Header(t, raw, []byte("pw"))
-	s1, up, err := OpenHeader(v1, WithPassphrase([]byte("pw")))
-	mustNil(t, err)
-	defer s1.Close()
-	if !s1.SameKey(s) || up == nil || up[len(headerMagic)] != formatVersion || len(up) != headerSize {
-		t.Fatalf("format-1 header: same key %v, upgrade %x", s1.SameKey(s), up)
-	}
-	s2, up2, err := OpenHeader(up, WithPassphrase([]byte("pw")))
-	mustNil(t, err)
-	defer s2.Close()
-	if !s2.SameKey(s) || up2 != nil || !bytes.Equal(up[:headerPrefixSize], raw[:headerPrefixSize]) {
-		t.Fatal("upgraded header differs from a format-2 one beyond its nonce")
-	}
-	if _, _, err := OpenHeader(v1, WithPassphrase([]byte("wrong"))); !errors.Is(err, ErrWrongPassphrase) {
-		t.Fatalf("format-1 header, wrong passphrase: %v", err)
+	for _, v := range []byte{formatVersion1, formatVersion2} {
+		old := olderHeader(t, raw, []byte("pw"), v)
+		s1, up, err := OpenHeader(old, WithPassphrase([]byte("pw")))
+		mustNil(t, err)
+		defer s1.Close()
+		if !s1.SameKey(s) || up == nil || up[len(headerMagic)] != formatVersion || len(up) != headerSize {
+			t.Fatalf("format-%d header: same key %v, upgrade %x", v, s1.SameKey(s), up)
+		}
+		s2, up2, err := OpenHeader(up, WithPassphrase([]byte("pw")))
+		mustNil(t, err)
+		defer s2.Close()
+		if !s2.SameKey(s) || up2 != nil || !bytes.Equal(up[:headerPrefixSize], raw[:headerPrefixSize]) {
+			t.Fatalf("upgraded format-%d header differs from a format-3 one beyond its nonce", v)
+		}
+		if _, _, err := OpenHeader(old, WithPassphrase([]byte("wrong"))); !errors.Is(err, ErrWrongPassphrase) {
+			t.Fatalf("format-%d header, wrong passphrase: %v", v, err)
+		}
 	}
 }
 
-// format1Header re-wraps a passphrase header's key as format 1 wrote it.
-func format1Header(t *testing.T, raw, pass []byte) []byte {
+// olderHeader re-wraps a passphrase header's key as format v wrote it.
+func olderHeader(t *testing.T, raw, pass []byte, v byte) []byte {
 	t.Helper()
 	h, err := parseHeader(raw)
 	mustNil(t, err)
@@ -102,7 +107,7 @@ func format1Header(t *testing.T, raw, pass []byte) []byte {
 	if !ok {
 		t.Fatal("unwrap")
 	}
-	h.version = formatVersion1
+	h.version = v
 	mustNil(t, h.wrap(&kek, &key, rand.Reader))
 	return h.marshal()
 }

@@ -20,11 +20,16 @@ import (
 //
 // Format 2 differs from format 1 only in the message-id index (see
 // msgindex.go): a program knowing only format 1 refuses a format-2 store,
-// since it would miss the index entries format 2 keeps elsewhere. A
-// format-1 header is still read, and upgraded by OpenHeader.
+// since it would miss the index entries format 2 keeps elsewhere. Format 3
+// differs from format 2 only in the event records it writes (binary, see
+// recordbin.go; the JSON records of the formats before are still read): a
+// program knowing only formats 1 and 2 refuses a format-3 store, whose
+// new records it would take for damaged ones. Headers of formats 1 and 2
+// are still read, and upgraded by OpenHeader.
 const (
 	headerMagic      = "XCKS"
-	formatVersion    = 2
+	formatVersion    = 3
+	formatVersion2   = 2
 	formatVersion1   = 1
 	headerPrefixSize = 4 + 1 + 1 + 4 + 4 + 1 + saltSize
 	wrappedKeySize   = chacha20poly1305.NonceSizeX + 32 + chacha20poly1305.Overhead
@@ -39,7 +44,7 @@ const (
 
 // header is the parsed store header.
 type header struct {
-	version byte // formatVersion1 or formatVersion
+	version byte // formatVersion1, formatVersion2 or formatVersion
 	mode    byte
 	params  Argon2Params // zero in key mode
 	salt    [saltSize]byte
@@ -65,7 +70,7 @@ func parseHeader(b []byte) (*header, error) {
 		return nil, fmt.Errorf("%w: not a keystore header", ErrCorrupt)
 	}
 	v := b[len(headerMagic)]
-	if v != formatVersion && v != formatVersion1 {
+	if v != formatVersion && v != formatVersion2 && v != formatVersion1 {
 		return nil, fmt.Errorf("%w: store format %d", ErrUnsupportedVersion, v)
 	}
 	if len(b) != headerSize {

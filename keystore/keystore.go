@@ -34,10 +34,13 @@
 // ids, sequence ids and key versions, so they can be ordered and looked up)
 // and whose values are each sealed as
 //
-//	version (1) ‖ nonce (24) ‖ XChaCha20-Poly1305(store key, JSON record, aad)
+//	version (1) ‖ nonce (24) ‖ XChaCha20-Poly1305(store key, record, aad)
 //
-// where aad names the record's bucket path and key, so a value moved to
-// another record fails authentication with ErrCorrupt. The entries of the
+// where a record is JSON, but for an event record, binary since store
+// format 3 (see recordbin.go: a format-3 store still reads the JSON event
+// records of the formats before, and programs that know only formats 1
+// and 2 refuse it), and aad names the record's bucket path and key, so a
+// value moved to another record fails authentication with ErrCorrupt. The entries of the
 // message-id index (which sequence ids a message id was stored under) are
 // keys with empty values; the index is log-structured (a small recent part
 // and immutable sorted segments with sealed Bloom filters, see

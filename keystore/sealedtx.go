@@ -114,6 +114,19 @@ func (t *sealedTx) open(path [][]byte, key, sealed []byte, v any) error {
 	return nil
 }
 
+// openEvent authenticates and decodes the sealed event record stored under
+// key at path into r (either encoding, see decodeEventRecord).
+func (t *sealedTx) openEvent(path [][]byte, key, sealed []byte, r *eventRecord) error {
+	pt, err := t.openRaw(path, key, sealed)
+	if err != nil {
+		return err
+	}
+	if err := decodeEventRecord(pt, r); err != nil {
+		return fmt.Errorf("%w: %s: undecodable record", ErrCorrupt, describe(path, key))
+	}
+	return nil
+}
+
 func (t *sealedTx) openRaw(path [][]byte, key, sealed []byte) ([]byte, error) {
 	return t.s.Open(path, key, sealed)
 }
@@ -399,7 +412,7 @@ func (t *sealedTx) events(ctx context.Context, conversationID, afterSeq string, 
 			return false, err
 		}
 		var r eventRecord
-		if err := t.open(p, k, v, &r); err != nil {
+		if err := t.openEvent(p, k, v, &r); err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
 				return false, err
 			}
@@ -428,7 +441,7 @@ func (t *sealedTx) event(conversationID, seq string) (*StoredEvent, error) {
 		return nil, err
 	}
 	var r eventRecord
-	if err := t.open(p, t.after, sealed, &r); err != nil {
+	if err := t.openEvent(p, t.after, sealed, &r); err != nil {
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupportedVersion) {
 			return nil, err
 		}
@@ -463,7 +476,7 @@ func (t *sealedTx) eventByMessageID(conversationID, messageID string) (*StoredEv
 			continue
 		}
 		var r eventRecord
-		if err := t.open(p, cands[i], sealed, &r); err != nil {
+		if err := t.openEvent(p, cands[i], sealed, &r); err != nil {
 			return nil, err
 		}
 		if r.MessageID != messageID {

@@ -65,8 +65,8 @@ func (s *syncState) newSpill(dir string) spill {
 type fileSpill struct {
 	f    *os.File
 	aead cipher.AEAD
-	id   [16]byte // binds the records to this file
-	at   map[int][2]int64
+	id   [16]byte   // binds the records to this file
+	at   [][2]int64 // page n's offset and length at n-1 (length 0: not put)
 	end  int64
 	buf  []byte // where put seals a page (ciphertext once it returns)
 }
@@ -82,7 +82,7 @@ func newFileSpill(dir string, rand io.Reader) (*fileSpill, error) {
 	// open file stays usable until closed.
 	removed := os.Remove(f.Name()) == nil
 	var key [chacha20poly1305.KeySize]byte
-	sp := &fileSpill{f: f, at: map[int][2]int64{}}
+	sp := &fileSpill{f: f}
 	if _, err := io.ReadFull(rand, key[:]); err != nil {
 		sp.discard(removed)
 		return nil, err
@@ -124,7 +124,10 @@ func nonce(n int) []byte {
 }
 
 func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
-	if _, ok := sp.at[n]; ok {
+	if n < 1 {
+		return fmt.Errorf("session: staging page %d", n)
+	}
+	if n <= len(sp.at) && sp.at[n-1][1] != 0 {
 		return fmt.Errorf("session: staging page %d twice", n)
 	}
 	// Encoded into the spill's buffer, which has room for the tag, and
@@ -136,7 +139,10 @@ func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
 	if _, err := sp.f.WriteAt(sealed, sp.end); err != nil {
 		return fmt.Errorf("session: staging page: %w", err)
 	}
-	sp.at[n] = [2]int64{sp.end, int64(len(sealed))}
+	if n > len(sp.at) {
+		sp.at = append(sp.at, make([][2]int64, n-len(sp.at))...)
+	}
+	sp.at[n-1] = [2]int64{sp.end, int64(len(sealed))}
 	sp.end += int64(len(sealed))
 	if spillTrace != nil {
 		spillTrace(len(sealed))
@@ -145,10 +151,13 @@ func (sp *fileSpill) put(_ context.Context, n int, p *syncPage) error {
 }
 
 func (sp *fileSpill) get(_ context.Context, _ keystore.Tx, n int) (*syncPage, error) {
-	at, ok := sp.at[n]
-	if !ok {
+	// The pages are read once every page is put: the buffer put seals
+	// them in (a page's size) is not kept for the rest of the sync.
+	sp.buf = nil
+	if n < 1 || n > len(sp.at) || sp.at[n-1][1] == 0 {
 		return nil, fmt.Errorf("session: staged page %d missing", n)
 	}
+	at := sp.at[n-1]
 	sealed := make([]byte, at[1])
 	if _, err := sp.f.ReadAt(sealed, at[0]); err != nil {
 		return nil, fmt.Errorf("session: reading staged page: %w", err)

@@ -28,7 +28,7 @@ import (
 // while the batch holds fewer pages, and its events would not take it past
 // maxBatchEvents. They bound the memory a batch holds (its pages and their
 // new events until fn has seen them, and the store's own copy of what the
-// transaction changed: every event's sealed record, about 1.4 KB for a
+// transaction changed: every event's sealed record, about 1.1 KB for a
 // short text, until the commit) and how long other writers wait for the
 // store; each batch costs one commit, flushed to disk. Measured on the
 // bench's e2e sync of 10k events (internal/bench), batches of 512 or 1024

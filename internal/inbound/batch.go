@@ -124,6 +124,7 @@ func prepareIn(ctx context.Context, wg *sync.WaitGroup, workers int, jobs <-chan
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			growStack()
 			for s := range jobs {
 				if s.err == nil && ctx.Err() == nil {
 					s.w = prepareAt(keys, s.raw, s.pos, opts, learnt)
@@ -261,3 +262,22 @@ func (l *learntKeys) zero() {
 	}
 	l.copies = nil
 }
+
+// workerStack is the stack a goroutine preparing events grows to at once
+// (growStack): decoding an event walks its Thrift structure recursively,
+// deeper than a new goroutine's stack, which the runtime then grows by
+// doubling, copying the frames at every step. A sync runs a batch per
+// page, each with goroutines of its own, so that happened for every page.
+const workerStack = 16 << 10
+
+// growStack makes the calling goroutine's stack large enough for
+// preparing events in one step, while it is shallow and cheap to copy.
+//
+//go:noinline
+func growStack() {
+	var pad [workerStack]byte
+	touchStack(pad[:])
+}
+
+//go:noinline
+func touchStack(b []byte) { b[len(b)-1] = 0 }

@@ -113,9 +113,9 @@ func (db *DB) unlock(opts []keystore.Option) error {
 	return nil
 }
 
-// upgrade replaces a format-1 header by its upgrade (see
+// upgrade replaces a header of an older format by its upgrade (see
 // keystore.OpenHeader) before anything is written in the new layout, and
-// creates the buckets format 2 adds.
+// creates the buckets format 2 adds (where they are missing).
 func (db *DB) upgrade(raw, upgraded []byte) error {
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)

@@ -93,11 +93,13 @@ var bucketEvents = []byte("events")
 // splits a page at its fill percent (half, by default), so appended
 // records would leave every page half empty: twice the pages to write at
 // each commit, twice the file. They are packed full: a short text's record
-// is about 1.3 KB, of which a page at 90% (3,686 bytes) takes two and a
-// full one three, so at 90% a sync of 1,000 such events wrote 501 history
-// pages (63% used) instead of 335 (93%). A record rewritten larger (a verdict
-// flipped) in a full page splits it at the next commit, as it would one
-// at 90% whose room it outgrew.
+// was about 1.3 KB as JSON (store format 2), of which a page at 90% (3,686
+// bytes) takes two and a full one three, so at 90% a sync of 1,000 such
+// events wrote 501 history pages (63% used) instead of 335 (93%); as a
+// binary record (format 3) it is about 0.9 KB, four a full page: 250
+// pages. A record rewritten larger (a verdict flipped) in a full page
+// splits it at the next commit, as it would one at 90% whose room it
+// outgrew.
 const eventsFill = 1.0
 
 // bucketMsgSeg holds the segments of a conversation's message-id index,

@@ -61,14 +61,16 @@ func TestWriteReleasesMappedPages(t *testing.T) {
 	path = filepath.Join(path, "account.db")
 	db := openTestDB(t, path, keystore.WithKey(testKey))
 	defer db.Close()
-	const n = 4000
-	for i := 0; i < n; i += 200 {
-		mustNil(t, db.PutEvents(bg(), "c", benchEvents(i, 200)))
-	}
-	if w := unreleased(db); w < releaseEvery {
-		// Storing the history wrote more than releaseEvery: the next
-		// write releases.
-		t.Fatalf("storing %d events left %d bytes written since a release, want at least %d", n, w, releaseEvery)
+	// Store a history of 10k events at least, until its writes since the
+	// last release have written releaseEvery bytes (the last of them found
+	// less written before it, and did not release): the next write
+	// releases.
+	n := 0
+	for ; n < 10000 || unreleased(db) < releaseEvery; n += 200 {
+		if n >= 40000 {
+			t.Fatalf("storing %d events left %d bytes written since a release, want at least %d", n, unreleased(db), releaseEvery)
+		}
+		mustNil(t, db.PutEvents(bg(), "c", benchEvents(n, 200)))
 	}
 	mustNil(t, db.PutEvents(bg(), "c", benchEvents(n, 1)))
 	if w := unreleased(db); w >= releaseEvery {

@@ -73,8 +73,8 @@ func checkLookups(t *testing.T, s keystore.Store, cases []lookupCase) {
 
 // TestFormat1Upgrade: a format-1 store opens, answers from its old index,
 // takes new entries (the old index becomes segment 0, untouched), and is
-// format 2 afterwards, which a format-1 program refuses (its check is
-// `format != 1`).
+// format 3 afterwards (format 2's index, format 3's event records), which
+// a format-1 program refuses (its check is `format != 1`).
 func TestFormat1Upgrade(t *testing.T) {
 	path := format1Fixture(t)
 	format, counts := fileFormat(t, path)
@@ -97,7 +97,7 @@ func TestFormat1Upgrade(t *testing.T) {
 	mustNil(t, db.Close())
 
 	format, counts = fileFormat(t, path)
-	if format != 2 || counts["msgindex/1:2"] != 43 || counts["msgfilter/1:2"] != 4 || counts["msgseg/1:2"] != 12 ||
+	if format != 3 || counts["msgindex/1:2"] != 43 || counts["msgfilter/1:2"] != 4 || counts["msgseg/1:2"] != 12 ||
 		counts["msgstate"] != 1 || counts["msgindex/3:4"] != 2 {
 		t.Fatalf("after the upgrade: format %d, %v", format, counts)
 	}

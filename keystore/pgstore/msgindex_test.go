@@ -95,7 +95,7 @@ func TestFormat1IntoPostgres(t *testing.T) {
 	defer s2.Close()
 	var header []byte
 	mustNil(t, rawConn(t).QueryRow(ctx, `SELECT value FROM `+s.Schema()+`.meta WHERE name = 'header'`).Scan(&header))
-	if header[4] != 2 {
+	if header[4] != 3 {
 		t.Fatalf("header after open: format %d", header[4])
 	}
 }

@@ -262,7 +262,7 @@ func (s *Store) unlock(ctx context.Context, protect []keystore.Option) (*keystor
 	if err != nil || upgraded == nil {
 		return sealer, err
 	}
-	// A format-1 header: store its upgrade before anything is written in
+	// A header of an older format: store its upgrade before anything is written in
 	// the new layout (the first of several replicas does it).
 	if _, err := s.pool.Exec(ctx, s.q.upgradeHeader, raw, upgraded); err != nil {
 		sealer.Close()
