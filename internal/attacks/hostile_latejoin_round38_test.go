@@ -1,0 +1,217 @@
+package attacks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/xchat-go/xchat/crypto"
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/hostile"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
+)
+
+// Round 38 on the reading again of a group from a create below the member
+// add that started its roster (session/latejoin.go) and on the key
+// changes such a reading reopens (session/reopen.go).
+
+var lateJoinRound38Attacks = []attack{
+	{"join-seeded-reread-given-up-walks-history-every-sync", attackJoinedRereadRetried},
+}
+
+// joinedGivenUpStored is how many messages alice signs above her add of
+// dave in attackJoinedRereadRetried: the history a reading again walks.
+const joinedGivenUpStored = 300
+
+// attackJoinedRereadRetried: alice's group with bob and carol; alice
+// renames it, makes carol an admin, adds dave (starting bob's roster:
+// her create and its pair are never served) and signs many messages.
+// From bob's second sync on, the server serves too, below the title
+// change, a create carol signs (naming only herself and bob) and its
+// pair, a key change of hers: refused as a second create, its pair
+// stored, it is read again from (joinedCreate), and the reading given up
+// (alice's add does not stand on a roster without her). Nothing the
+// reading depends on changes after that: unless the given-up reading is
+// remembered, every later sync (each batch holding its events from fn)
+// decrypts the group's changes and walks the whole history again, so a
+// server repeating a sync makes each cost the history's length.
+func attackJoinedRereadRetried(w *world) (string, error) {
+	base, err := joinedRereadCost(w.t, false)
+	if err != nil {
+		return "", err
+	}
+	read, err := joinedRereadCost(w.t, true)
+	if err != nil {
+		return "", err
+	}
+	// The second sync stores carol's create and gives its reading up; the
+	// third and later serve nothing new, and read what they read with no
+	// create of carol's served.
+	for i := 2; i < len(read); i++ {
+		if read[i] > base[i]+joinedGivenUpStored/2 {
+			return "", errorf("sync %d, serving nothing new, read %d events of bob's store, %d with no create of carol's served (syncs read %v, %v): the reading again given up in sync 2 walks the %d-event history again", i+1, read[i], base[i], read, base, joinedGivenUpStored)
+		}
+	}
+	return fmt.Sprintf("the given-up reading is not walked again: the syncs read %v events (%v with no create of carol's)", read, base), nil
+}
+
+// joinedRereadCost plays attackJoinedRereadRetried's scene (carol's create
+// and pair served from the second sync on when create is set, never
+// otherwise) and returns the events each sync read of bob's store.
+func joinedRereadCost(tb testing.TB, withCreate bool) ([]int64, error) {
+	w := newWorld(tb, emulator.WithRateLimit(0, 0))
+	h := newBareHistory(w)
+	h.readServer()
+	var createSeq, pairSeq string
+	for _, it := range h.items {
+		d := it.me.GetDetail()
+		switch {
+		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
+			createSeq = it.seq()
+		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
+			pairSeq = it.seq()
+		}
+	}
+	if createSeq == "" || pairSeq == "" {
+		return nil, errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+	}
+	h.retitleHonest(h.alice, "renamed by alice")
+	title := h.items[len(h.items)-1].me
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	for i := range joinedGivenUpStored {
+		h.say(h.alice, fmt.Sprintf("alice's message %d", i))
+	}
+	h.seal()
+	kc, create, err := memberCreate(h, h.carol, prevSeq(title.GetSequenceID(), 20), prevSeq(title.GetSequenceID(), 10), []string{h.carol.id, h.bob.id})
+	if err != nil {
+		return nil, err
+	}
+	never := func(seq string) bool { return seq != createSeq && seq != pairSeq }
+	first, err := pageOf(h, nil, never)
+	if err != nil {
+		return nil, err
+	}
+	var extra []*tevent.MessageEvent
+	if withCreate {
+		extra = []*tevent.MessageEvent{kc, create}
+	}
+	later, err := pageOf(h, extra, never)
+	if err != nil {
+		return nil, err
+	}
+	hs := startHarness(tb, h)
+	const syncs = 5
+	rounds := [][]mutPage{{first}}
+	for range syncs - 1 {
+		rounds = append(rounds, []mutPage{later})
+	}
+	hs.srv.set(&mutation{rounds: rounds, pushes: make([][]*tevent.MessageEvent, syncs+1), kcs: map[string]string{}})
+	ctx := w.ctx
+	var count atomic.Int64
+	store := countingStore{keystore.NewMemory(), &count}
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return nil, err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	read := make([]int64, syncs)
+	for i := range syncs {
+		count.Store(0)
+		if _, err := e.Sync(ctx, h.g, nil); err != nil {
+			return nil, fmt.Errorf("sync %d: %w", i+1, err)
+		}
+		read[i] = count.Load()
+	}
+	st, err := storedVerdicts(ctx, e, h.g)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !st[add.GetMessageID()]:
+		return nil, errorf("setup: alice's add of dave, which starts bob's roster, not verified")
+	case st[create.GetMessageID()] || st[title.GetMessageID()]:
+		return nil, errorf("setup: the reading again from carol's create was not given up (create verified %v, title change verified %v)", st[create.GetMessageID()], st[title.GetMessageID()])
+	}
+	return read, nil
+}
+
+// storedVerdicts returns, by message id, whether bob's history shows the
+// event verified.
+func storedVerdicts(ctx context.Context, e *session.Engine, cid string) (map[string]bool, error) {
+	hist, err := e.History(ctx, cid, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(hist))
+	for _, en := range hist {
+		out[en.MessageID] = en.Verified
+	}
+	return out, nil
+}
+
+// memberCreate is outsiderCreate naming members (the first its author's
+// claimed admin): u's key change at a new key version (at kcSeq) and her
+// group create at that version (at createSeq), signed by u for h's group.
+func memberCreate(h *history, u *user, kcSeq, createSeq string, members []string) (kc, create *tevent.MessageEvent, err error) {
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := h.nextVersion(50)
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = kcSeq, ""
+	kc, err = u.forger().KeyChange(e, v, key, []hostile.Recipient{h.bob.recipient(), u.recipient()})
+	if err != nil {
+		return nil, nil, err
+	}
+	var orig *tevent.MessageEvent
+	for _, it := range h.items {
+		if groupChangeOf(it.me).GetGroupCreate() != nil {
+			orig = it.me
+			break
+		}
+	}
+	if orig == nil {
+		return nil, nil, errorf("setup: no create to copy")
+	}
+	raw, err := wire.EncodeMessageEvent(orig)
+	if err != nil {
+		return nil, nil, err
+	}
+	if create, err = wire.DecodeMessageEvent(raw); err != nil {
+		return nil, nil, err
+	}
+	gc := groupChangeOf(create).GetGroupCreate()
+	gc.ConversationKeyVersion = &v
+	gc.MemberIds = members
+	gc.AdminIds = members[:1]
+	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
+	e = h.env()
+	mid, sender := e.MessageID, u.id
+	create.MessageID, create.SenderID, create.SequenceID, create.PreviousSequenceID = &mid, &sender, strp(createSeq), nil
+	sv, err := strconv.Atoi(orig.GetMessageEventSignature().GetSignatureVersion())
+	if err != nil {
+		return nil, nil, err
+	}
+	f := u.forger()
+	p, err := crypto.GroupCreatePayload(sv, crypto.Header{MessageID: mid, SenderID: sender},
+		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: members})
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := p.Sign(f.Signing)
+	if err != nil {
+		return nil, nil, err
+	}
+	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sv)
+	return kc, create, nil
+}
