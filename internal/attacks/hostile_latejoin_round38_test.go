@@ -9,6 +9,7 @@ import (
 
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
@@ -41,11 +42,11 @@ const joinedGivenUpStored = 300
 // decrypts the group's changes and walks the whole history again, so a
 // server repeating a sync makes each cost the history's length.
 func attackJoinedRereadRetried(w *world) (string, error) {
-	base, err := joinedRereadCost(w.t, false)
+	base, err := joinedRereadCost(w.t, false, 0)
 	if err != nil {
 		return "", err
 	}
-	read, err := joinedRereadCost(w.t, true)
+	read, err := joinedRereadCost(w.t, true, 0)
 	if err != nil {
 		return "", err
 	}
@@ -57,13 +58,31 @@ func attackJoinedRereadRetried(w *world) (string, error) {
 			return "", errorf("sync %d, serving nothing new, read %d events of bob's store, %d with no create of carol's served (syncs read %v, %v): the reading again given up in sync 2 walks the %d-event history again", i+1, read[i], base[i], read, base, joinedGivenUpStored)
 		}
 	}
-	return fmt.Sprintf("the given-up reading is not walked again: the syncs read %v events (%v with no create of carol's)", read, base), nil
+	// Alice's messages served in pages of 8 events, the sync storing
+	// them does so in batches of 8 pages, each holding its events from
+	// fn: a reading again given up and tried by each batch walks the
+	// history stored so far once a batch (quadratic in its length).
+	pbase, err := joinedRereadCost(w.t, false, 8)
+	if err != nil {
+		return "", err
+	}
+	paged, err := joinedRereadCost(w.t, true, 8)
+	if err != nil {
+		return "", err
+	}
+	if paged[2] > pbase[2]+joinedGivenUpStored/2 {
+		return "", errorf("the sync storing alice's %d messages in pages of 8 events read %d events of bob's store, %d with no create of carol's served (syncs read %v, %v): the reading again given up is walked by every batch", joinedGivenUpStored, paged[2], pbase[2], paged, pbase)
+	}
+	return fmt.Sprintf("the given-up reading is not walked again: the syncs read %v events (%v with no create of carol's); in pages of 8, %v (%v)", read, base, paged, pbase), nil
 }
 
 // joinedRereadCost plays attackJoinedRereadRetried's scene (carol's create
-// and pair served from the second sync on when create is set, never
-// otherwise) and returns the events each sync read of bob's store.
-func joinedRereadCost(tb testing.TB, withCreate bool) ([]int64, error) {
+// and pair served from the second sync on when withCreate is set, never
+// otherwise) and returns the events each sync read of bob's store. With
+// pageSize 0, the whole history is served to each of five syncs as one
+// page; otherwise the first two syncs are served the history up to
+// alice's add, the third and fourth the whole in pages of pageSize.
+func joinedRereadCost(tb testing.TB, withCreate bool, pageSize int) ([]int64, error) {
 	w := newWorld(tb, emulator.WithRateLimit(0, 0))
 	h := newBareHistory(w)
 	h.readServer()
@@ -93,24 +112,44 @@ func joinedRereadCost(tb testing.TB, withCreate bool) ([]int64, error) {
 		return nil, err
 	}
 	never := func(seq string) bool { return seq != createSeq && seq != pairSeq }
-	first, err := pageOf(h, nil, never)
-	if err != nil {
-		return nil, err
-	}
+	upToAdd := func(seq string) bool { return never(seq) && !decimal.Less(add.GetSequenceID(), seq) }
 	var extra []*tevent.MessageEvent
 	if withCreate {
 		extra = []*tevent.MessageEvent{kc, create}
 	}
-	later, err := pageOf(h, extra, never)
-	if err != nil {
-		return nil, err
+	var rounds [][]mutPage
+	if pageSize == 0 {
+		// Everything in the first sync; carol's create and pair with it
+		// from the second on.
+		first, err := pageOf(h, nil, never)
+		if err != nil {
+			return nil, err
+		}
+		later, err := pageOf(h, extra, never)
+		if err != nil {
+			return nil, err
+		}
+		rounds = [][]mutPage{{first}, {later}, {later}, {later}, {later}}
+	} else {
+		// Up to alice's add in the first sync, carol's create and pair
+		// with it in the second, alice's messages in pages of pageSize
+		// in the third and fourth (the fourth serving nothing new).
+		first, err := pageOf(h, nil, upToAdd)
+		if err != nil {
+			return nil, err
+		}
+		second, err := pageOf(h, extra, upToAdd)
+		if err != nil {
+			return nil, err
+		}
+		later, err := pageOf(h, extra, never)
+		if err != nil {
+			return nil, err
+		}
+		rounds = [][]mutPage{{first}, {second}, splitPage(later, pageSize), splitPage(later, pageSize)}
 	}
+	syncs := len(rounds)
 	hs := startHarness(tb, h)
-	const syncs = 5
-	rounds := [][]mutPage{{first}}
-	for range syncs - 1 {
-		rounds = append(rounds, []mutPage{later})
-	}
 	hs.srv.set(&mutation{rounds: rounds, pushes: make([][]*tevent.MessageEvent, syncs+1), kcs: map[string]string{}})
 	ctx := w.ctx
 	var count atomic.Int64
