@@ -30,8 +30,10 @@ import (
 // change steps read: the roster held, the create chosen and the event
 // stored at its place, the group changes the reading steps (stored
 // verified, or failed as read before any roster) with their verdicts,
-// the group's keys (whose pairs bind a create, and whose keys open a
-// sealed title) and the group a create's message id was accepted in.
+// the group's keys (each version's maker and whether verified: their
+// pairs bind a create, their keys open a sealed title; the key held under
+// a version never changes) and the group a create's message id was
+// accepted in.
 // Content events and group changes failed otherwise are not among them:
 // a reading is given up only for a create or a group change stored
 // verified that does not stand, whatever content the history holds.
@@ -92,9 +94,7 @@ func rereadInputs(ctx context.Context, tx keystore.Tx, cid string, r rosterRec, 
 		field([]byte(k.Version))
 		field([]byte(k.CreatedBy))
 		field([]byte(fmt.Sprint(k.Verified)))
-		kd := sha256.Sum256(k.Key[:])
-		k.Key.Zero()
-		field(kd[:])
+		k.Key.Zero() // a key held under a version never changes (keystore.ErrConflict)
 	}
 	return d.Sum(nil), nil
 }
