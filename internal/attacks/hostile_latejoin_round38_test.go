@@ -13,6 +13,7 @@ import (
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
 	"github.com/xchat-go/xchat/wire"
 )
@@ -23,6 +24,7 @@ import (
 
 var lateJoinRound38Attacks = []attack{
 	{"join-seeded-reread-given-up-walks-history-every-sync", attackJoinedRereadRetried},
+	{"join-seeded-reread-given-up-blocks-honest-create-served-later", attackJoinedGivenUpThenHonest},
 }
 
 // joinedGivenUpStored is how many messages alice signs above her add of
@@ -183,6 +185,89 @@ func joinedRereadCost(tb testing.TB, withCreate bool, pageSize int) ([]int64, er
 	return read, nil
 }
 
+// attackJoinedGivenUpThenHonest: the scene of
+// join-seeded-roster-keeps-honest-changes-failed-when-create-arrives-late
+// in three syncs: the first serves neither alice's create nor its pair
+// (alice's add of dave starts bob's roster); the second, with them still
+// withheld, carol's create naming only herself and bob, and its pair,
+// above alice's create and below her title change: the reading again
+// from it is given up, and remembered; the third everything. Alice's
+// create, below carol's, now binds: the reading given up must not keep
+// it from being read (the remembered inputs name carol's create), and a
+// fresh device's verdicts must follow (alice's changes verified, carol's
+// create a second one).
+func attackJoinedGivenUpThenHonest(w *world) (string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	var createSeq, pairSeq, createMID string
+	for _, it := range h.items {
+		d := it.me.GetDetail()
+		switch {
+		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
+			createSeq, createMID = it.seq(), it.me.GetMessageID()
+		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
+			pairSeq = it.seq()
+		}
+	}
+	if createSeq == "" || pairSeq == "" {
+		return "", errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+	}
+	h.retitleHonest(h.alice, "renamed by alice")
+	title := h.items[len(h.items)-1].me
+	h.push(h.adminAdd(h.carol.id))
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
+	add := h.items[len(h.items)-1].me
+	h.say(h.alice, "alice, after adding dave")
+	h.seal()
+	kc, create, err := memberCreate(h, h.carol, prevSeq(title.GetSequenceID(), 20), prevSeq(title.GetSequenceID(), 10), []string{h.carol.id, h.bob.id})
+	if err != nil {
+		return "", err
+	}
+	never := func(seq string) bool { return seq != createSeq && seq != pairSeq }
+	carols := []*tevent.MessageEvent{kc, create}
+	first, err := pageOf(h, nil, never)
+	if err != nil {
+		return "", err
+	}
+	second, err := pageOf(h, carols, never)
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageOf(h, carols, func(string) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	m := threeRounds(first, second, whole)
+	// Carol's key change, a member's, may verify.
+	m.tolerate = func(_ *session.Conversation, en event.Entry) bool { return en.MessageID == kc.GetMessageID() }
+	m.afterStep = func(ctx context.Context, step int, e *session.Engine, _ keystore.Store, fail func(string, ...any)) {
+		if step != 3 {
+			return
+		}
+		st, err := storedVerdicts(ctx, e, h.g)
+		switch {
+		case err != nil:
+			fail("after the second sync: %v", err)
+		case !st[add.GetMessageID()] || st[title.GetMessageID()] || st[create.GetMessageID()]:
+			fail("setup: after the second sync the reading again from carol's create was not given up (add verified %v, title change %v, carol's create %v)", st[add.GetMessageID()], st[title.GetMessageID()], st[create.GetMessageID()])
+		}
+	}
+	o := startHarness(w.t, h).run(w.t, m)
+	switch {
+	case len(o.violations) > 0:
+		return "", errorf("%v", o.violations)
+	case o.conv == nil:
+		return "", errorf("no conversation after the syncs: %v", o.syncErrs)
+	case o.verified[create.GetMessageID()]:
+		return "", errorf("carol's create, above alice's, verified")
+	case !o.verified[createMID] || !o.verified[title.GetMessageID()] || !o.verified[add.GetMessageID()]:
+		return "", errorf("alice's create, served below carol's after the reading again from carol's was given up, did not bind: create verified %v (%v), title change %v (%v), add %v", o.verified[createMID], o.failed[createMID], o.verified[title.GetMessageID()], o.failed[title.GetMessageID()], o.verified[add.GetMessageID()])
+	case o.conv.Roster != session.RosterConfirmed || o.conv.RosterSince != "":
+		return "", errorf("bob's roster is %s since %q, where a fresh device's is confirmed from alice's create", o.conv.Roster, o.conv.RosterSince)
+	}
+	return fmt.Sprintf("alice's create binds after the reading from carol's was given up (%v); the roster %s", o.failed[create.GetMessageID()], o.conv.Roster), nil
+}
+
 // storedVerdicts returns, by message id, whether bob's history shows the
 // event verified.
 func storedVerdicts(ctx context.Context, e *session.Engine, cid string) (map[string]bool, error) {
@@ -198,8 +283,9 @@ func storedVerdicts(ctx context.Context, e *session.Engine, cid string) (map[str
 }
 
 // memberCreate is outsiderCreate naming members (the first its author's
-// claimed admin): u's key change at a new key version (at kcSeq) and her
-// group create at that version (at createSeq), signed by u for h's group.
+// claimed admin): u's key change at a new key version (at kcSeq, wrapped
+// to bob and u, its key counted among h's: u is a member) and her group
+// create at that version (at createSeq), signed by u for h's group.
 func memberCreate(h *history, u *user, kcSeq, createSeq string, members []string) (kc, create *tevent.MessageEvent, err error) {
 	key, err := crypto.NewConversationKey(nil)
 	if err != nil {
@@ -212,6 +298,7 @@ func memberCreate(h *history, u *user, kcSeq, createSeq string, members []string
 	if err != nil {
 		return nil, nil, err
 	}
+	h.keys[v] = key // a member's key: bob may keep it verified
 	var orig *tevent.MessageEvent
 	for _, it := range h.items {
 		if groupChangeOf(it.me).GetGroupCreate() != nil {
