@@ -191,7 +191,9 @@ type lateBound struct {
 // again: no create's pair is stored yet, the lowest one's place holds an
 // event stored verified, or no group change failed so. Nothing is read beyond the roster and the
 // list until a pair is stored; then the group changes the change index
-// lists (a group without a complete index is not read again).
+// lists (a group without a complete index is not read again). A reading
+// given up is remembered by its inputs, and not tried again on the same
+// ones (rereaddropped.go).
 func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool) (*lateBound, error) {
 	if !IsGroup(cid) {
 		return nil, nil
