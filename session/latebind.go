@@ -329,16 +329,18 @@ type lateBound struct {
 // event stored verified, or (started) no group change failed so. Nothing
 // is read beyond the roster and the list until a pair is held; then the
 // group changes the change index lists (a group without a complete index
-// is not read again).
+// is not read again). A reading given up is remembered by its inputs, and
+// not tried again on the same ones (rereaddropped.go).
 func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, pairs pairSet) (*lateBound, error) {
 	if !IsGroup(cid) {
 		return nil, nil
 	}
 	var chosen *unboundCreate
 	var changes []awaited
+	var inputs []byte
 	stored := false
 	err := e.store.View(ctx, func(tx keystore.Tx) error {
-		chosen, changes, stored = nil, nil, false
+		chosen, changes, inputs, stored = nil, nil, nil, false
 		r, err := loadRoster(ctx, tx, cid)
 		if err != nil {
 			return err
@@ -372,10 +374,20 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, p
 		}
 		var failed bool
 		changes, failed, err = storedGroupChanges(ctx, tx, cid)
-		if !failed && stored {
-			changes = nil // the roster held stands as read
+		if err != nil || changes == nil || (!failed && stored) {
+			changes = nil // (stored) the roster held stands as read
+			return err
 		}
-		return err
+		// Given up on the same inputs already: not read again
+		// (rereaddropped.go).
+		if inputs, err = rereadInputs(ctx, tx, cid, r, chosen, changes); err != nil {
+			return err
+		}
+		if dropped, err := rereadDropped(ctx, tx, cid, inputs); err != nil || dropped {
+			changes = nil
+			return err
+		}
+		return nil
 	})
 	if err != nil || chosen == nil || changes == nil {
 		return nil, err
@@ -387,7 +399,7 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, p
 	}
 	defer dropEvents(evs)
 	if evs[0].SequenceID != chosen.Seq || evs[0].SenderID != chosen.Sender {
-		return nil, nil
+		return nil, e.noteRereadDropped(ctx, cid, inputs)
 	}
 	var out *lateBound
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
@@ -404,15 +416,19 @@ func (e *Engine) bindLateCreate(ctx context.Context, cid string, started bool, p
 		}
 		lb, err := e.rereadFromCreate(ctx, tx, cid, fresh[0], stored, pairs, changes, fresh[1:])
 		out = lb
+		if err == nil && lb != nil {
+			err = tx.SetValue(ctx, rereadDroppedKey(cid), nil)
+		}
 		return err
 	})
 	switch {
 	case errors.Is(err, errGiveUp):
-		return nil, nil
+		return nil, e.noteRereadDropped(ctx, cid, inputs)
 	case err != nil:
 		return nil, err
 	case out == nil:
-		return nil, nil // the create could not be bound: nothing changed
+		// The create could not be bound: nothing changed.
+		return nil, e.noteRereadDropped(ctx, cid, inputs)
 	}
 	opened, err := e.reopenRostered(ctx, cid, out.rostered)
 	if err != nil {
