@@ -21,6 +21,7 @@ import (
 
 var lateGapsAttacks = []attack{
 	{"create-pair-synced-without-fn-honest-changes-fail-for-good", attackCreatePairNoFn},
+	{"unbound-creates-stored-past-list-synced-without-fn-honest-changes-fail-for-good", func(w *world) (string, error) { return createUnboundCrowdedOut(w, 5, true) }},
 	{"key-change-served-as-page-event-message-stays-failed", attackKeyAsEventHonest},
 	{"key-change-by-non-member-served-as-page-event-opens-nothing", attackKeyAsEventOutsider},
 	{"key-change-after-removal-served-as-page-event-opens-nothing", attackKeyAsEventRemoved},
