@@ -3,8 +3,11 @@ package attacks
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"sync/atomic"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -23,6 +26,7 @@ var lateGapsAttacks = []attack{
 	{"create-pair-synced-without-fn-honest-changes-fail-for-good", attackCreatePairNoFn},
 	{"unbound-creates-stored-past-list-synced-without-fn-honest-changes-fail-for-good", func(w *world) (string, error) { return createUnboundCrowdedOut(w, 5, true) }},
 	{"key-change-served-as-page-event-message-stays-failed", attackKeyAsEventHonest},
+	{"key-change-served-as-page-event-message-stays-failed-dm", attackKeyAsEventDM},
 	{"key-change-by-non-member-served-as-page-event-opens-nothing", attackKeyAsEventOutsider},
 	{"key-change-after-removal-served-as-page-event-opens-nothing", attackKeyAsEventRemoved},
 	{"key-change-replayed-as-page-event-opens-nothing", attackKeyAsEventReplayed},
@@ -292,4 +296,71 @@ func attackKeyAsEventReplayed(w *world) (string, error) {
 		return "", errorf("mallory's key change, made after her removal, verified once replayed as a page event")
 	}
 	return staysFailed(o, msg.GetMessageID(), "mallory's message under her key change replayed as a page event")
+}
+
+// attackKeyAsEventDM: as key-change-withheld-message-stays-failed-dm,
+// bob's second sync served alice's key change only as an event of the
+// page's data, at its place: both messages must end verified.
+func attackKeyAsEventDM(w *world) (string, error) {
+	d := newDM(w)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", errorf("setup: %v", r.err)
+	}
+	v, err := d.alice.e.Rotate(w.ctx, d.cid)
+	if err != nil {
+		return "", err
+	}
+	sent := d.alice.send(d.bob.id, "under the key served as an event", "and another")
+	var asEvent atomic.Bool
+	w.proxy.Add(hostile.Events("key-change-as-page-event", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		if !asEvent.Load() {
+			return withholdKeyVersion(page, v)
+		}
+		return keyVersionAsEvent(page, v)
+	}))
+	first := d.bob.sync(d.cid)
+	if first.err != nil {
+		return "", errorf("first sync: %v", first.err)
+	}
+	if err, seen := first.byMessage(sent[0].MessageID); !seen || err == nil {
+		return "", errorf("setup: the message under the withheld key was not stored failed (seen %v, err %v)", seen, err)
+	}
+	asEvent.Store(true)
+	if r := d.bob.sync(d.cid); r.err != nil {
+		return "", errorf("second sync: %v", r.err)
+	}
+	return keptOpened(d.bob, d.cid, sent[0].MessageID, sent[1].MessageID)
+}
+
+// keyVersionAsEvent moves the key change of version v from page's
+// metadata to its data, at its place (the data is newest first).
+func keyVersionAsEvent(page *api.GetChatConversationEventsResponse, v string) error {
+	if page.Meta == nil {
+		return nil
+	}
+	seqOf := func(b string) (string, *tevent.MessageEvent) {
+		me, err := hostile.DecodeEvent(b)
+		if err != nil {
+			return "", nil
+		}
+		return me.GetSequenceID(), me
+	}
+	kept := page.Meta.ConversationKeyEvents[:0]
+	for _, b := range page.Meta.ConversationKeyEvents {
+		seq, me := seqOf(b)
+		if kc := me.GetDetail().GetConversationKeyChangeEvent(); kc == nil || kc.GetConversationKeyVersion() != v {
+			kept = append(kept, b)
+			continue
+		}
+		i := slices.IndexFunc(page.Data, func(d api.ChatMessageEvent) bool {
+			s, _ := seqOf(d.EncodedEvent)
+			return decimal.Less(s, seq)
+		})
+		if i < 0 {
+			i = len(page.Data)
+		}
+		page.Data = slices.Insert(page.Data, i, api.ChatMessageEvent{EncodedEvent: b})
+	}
+	page.Meta.ConversationKeyEvents = kept
+	return nil
 }
