@@ -145,7 +145,7 @@ func joinedCreateAhead(ctx context.Context, v valueReader, cid string, r rosterR
 // stores: see Engine.bindLateCreate).
 func (s *syncState) holdIfJoinedCreate(ctx context.Context, sp spill, pages []stagedPage, r rosterRec) error {
 	for _, sg := range pages {
-		if s.fn == nil || s.holdUnrostered {
+		if s.holdUnrostered {
 			return nil
 		}
 		p, err := sp.get(ctx, nil, sg.n)
@@ -161,7 +161,7 @@ func (s *syncState) holdIfJoinedCreate(ctx context.Context, sp spill, pages []st
 
 // holdIfJoinedCreateOn is holdIfJoinedCreate for one page p.
 func (s *syncState) holdIfJoinedCreateOn(ctx context.Context, p *syncPage, r rosterRec) error {
-	if s.fn == nil || s.holdUnrostered || p.err() != nil {
+	if s.holdUnrostered || p.err() != nil {
 		return nil
 	}
 	ahead, err := joinedCreateAhead(ctx, s.e.store, s.cid, r, p.raws[p.kcCount:])
@@ -174,7 +174,7 @@ func (s *syncState) holdIfJoinedCreateOn(ctx context.Context, p *syncPage, r ros
 // holdIfJoinedPage is holdIfJoinedCreateOn for a sync of one page, when
 // the group's roster is one a join started.
 func (s *syncState) holdIfJoinedPage(ctx context.Context, p *syncPage) error {
-	if s.fn == nil || s.holdUnrostered || !IsGroup(s.cid) {
+	if s.holdUnrostered || !IsGroup(s.cid) {
 		return nil
 	}
 	r, err := loadRoster(ctx, s.e.store, s.cid)

@@ -25,7 +25,8 @@ import (
 // one that failed for nothing else, is listed when stored, by conversation
 // and key version (awaitKey, at most maxAwaitingKey a version, copies of
 // one message giving way to other messages: awaitingKey.list); when a
-// sync is served a verified key change of that version, the messages
+// sync is served a verified key change of that version (in a page's
+// metadata or as an event of its data: withDataKeyChanges), the messages
 // listed under it are judged again once its pages are stored
 // (Engine.reopenAwaiting), as a fresh device judges them at their place:
 // decrypted and their signature checked by the receive pipeline (signing

@@ -328,9 +328,11 @@ func (s *syncState) noticeLate(ctx context.Context) error {
 // findCreate, so none is left to find).
 
 // holdIfUnrostered starts holding events from fn when the group holds no
-// roster.
+// roster. It holds whatever fn is: a sync with no fn (Engine.Reconcile
+// passed nil) binds a create read before its pair (bindLate) as one with
+// an fn does, and only while it holds.
 func (s *syncState) holdIfUnrostered(ctx context.Context) error {
-	if s.fn == nil || !IsGroup(s.cid) {
+	if !IsGroup(s.cid) {
 		return nil
 	}
 	r, err := loadRoster(ctx, s.e.store, s.cid)

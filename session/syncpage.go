@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -36,14 +37,16 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	}
 	s.res.Anomalies = append(s.res.Anomalies, found...)
 
-	// Adopt keys first (every key change of the page), then walk the
-	// page's events in transcript order for the transcript checks.
-	adopted, err := s.adoptKeys(ctx, tx, evs[:kcCount])
+	// Adopt keys first (every key change of the page, in its metadata or
+	// served as an event of its data), then walk the page's events in
+	// transcript order for the transcript checks.
+	data := evs[kcCount:]
+	kcs := withDataKeyChanges(evs[:kcCount], data)
+	adopted, err := s.adoptKeys(ctx, tx, kcs)
 	if err != nil {
 		return err
 	}
-	s.noteKeyServed(evs[:kcCount])
-	data := evs[kcCount:]
+	s.noteKeyServed(kcs)
 	walk, keep := s.window(data, evs[:kcCount], ordered)
 	s.noteServed(evs[:kcCount])
 	s.checkLinks(walk)
@@ -85,6 +88,27 @@ func (s *syncState) pageIn(ctx context.Context, tx keystore.Tx, p *syncPage, evs
 	}
 	s.queue = append(s.queue, p.bad...)
 	return nil
+}
+
+// withDataKeyChanges returns the key changes of a page's metadata, meta,
+// followed by those served as events of its data. A key change is signed
+// alike wherever the server lists it, and screened alike (screenSenders
+// reads the whole page): one served only as a page event distributes its
+// key as one in the metadata does, and opens the messages stored before
+// it that await its key (noteKeyServed), as on a fresh device. Each is
+// stored by the walk, so keysAgree holds it to its verdict there.
+func withDataKeyChanges(meta, data []*event.Event) []*event.Event {
+	kcs := meta
+	for _, ev := range data {
+		if ev.KeyChange == nil {
+			continue
+		}
+		if len(kcs) == len(meta) {
+			kcs = slices.Clip(meta) // never write into the page's data
+		}
+		kcs = append(kcs, ev)
+	}
+	return kcs
 }
 
 // window splits a page for the transcript checks: walk are the events

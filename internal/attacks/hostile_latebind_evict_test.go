@@ -28,10 +28,16 @@ var lateBindEvictAttacks = []attack{
 // creates stored so must bind by their own pair only, and none of
 // mallory's (never paired) may open or make her a member.
 func attackCreateUnboundCrowdedOut(w *world, n int) (string, error) {
+	return createUnboundCrowdedOut(w, n, false)
+}
+
+// createUnboundCrowdedOut is attackCreateUnboundCrowdedOut, bob's device
+// syncing with no fn when withoutFn.
+func createUnboundCrowdedOut(w *world, n int, withoutFn bool) (string, error) {
 	t := w.t
 	var forged []string
 	mallory := ""
-	_, o, mids, err := pairLateScene(w, false, func(h *history) []*tevent.MessageEvent {
+	_, o, mids, err := pairLateSceneWith(w, false, func(h *history) []*tevent.MessageEvent {
 		var create *tevent.MessageEvent
 		for _, it := range h.items {
 			if groupChangeOf(it.me).GetGroupCreate() != nil && create == nil {
@@ -73,7 +79,7 @@ func attackCreateUnboundCrowdedOut(w *world, n int) (string, error) {
 			forged = append(forged, mid)
 		}
 		return out
-	})
+	}, func(m *mutation) { m.withoutFn = withoutFn })
 	if err != nil {
 		return "", err
 	}

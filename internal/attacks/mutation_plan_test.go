@@ -56,6 +56,9 @@ type mutation struct {
 	// openNotFailed is why the seed's "not failed" violations are known
 	// open ("": none are; see notFailedOpen).
 	openNotFailed string
+	// withoutFn: bob's device syncs each round through Engine.Reconcile
+	// with no fn (nothing is handed to the application).
+	withoutFn bool
 }
 
 // mutate draws a mutation of h from rng.

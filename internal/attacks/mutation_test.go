@@ -166,7 +166,7 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 		hs.deliver(ctx, e, m, i, log, out, fail)
 		step(2 * i)
 		out.handed = map[string]bool{}
-		res, err := e.Sync(ctx, h.g, func(ev *event.Event) error {
+		res, err := hs.sync(ctx, e, m, func(ev *event.Event) error {
 			if _, ok := out.storedAt[ev.SequenceID]; !ok {
 				out.storedAt[ev.SequenceID] = handedAt{step: 2*i + 1, failed: ev.Err != nil}
 			}
@@ -243,6 +243,19 @@ func (hs *harness) run(tb testing.TB, m *mutation) *runOutcome {
 	}
 	out.kept = hs.checkNotFailed(ctx, tb, e, log, out.storedAt, notFailedFail)
 	return out
+}
+
+// sync runs one round's sync of bob's device: Engine.Sync handing fn the
+// events, or, when m.withoutFn, Engine.Reconcile with no fn.
+func (hs *harness) sync(ctx context.Context, e *session.Engine, m *mutation, fn func(*event.Event) error) (*session.SyncResult, error) {
+	if !m.withoutFn {
+		return e.Sync(ctx, hs.h.g, fn)
+	}
+	res, err := e.Reconcile(ctx, nil, hs.h.g)
+	if len(res) != 1 {
+		return nil, err
+	}
+	return res[0], err
 }
 
 // checkNotFailed serves a fresh device the events bob's device was
