@@ -1,0 +1,111 @@
+package attacks
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session"
+	"github.com/xchat-go/xchat/session/event"
+)
+
+// Red team round 39: settle's overflow of pending actions (past
+// maxPending per target) and the send's unopened echo.
+
+var round39Attacks = []attack{
+	{"delete-flood-overflowing-many-targets-read-cost", attackDeleteFloodManyTargetsCost},
+}
+
+// attackDeleteFloodManyTargetsCost: mallory, a member, signs 17 deletes for
+// everyone, each naming the same n messages of alice; the server serves
+// bob the deletes with alice's messages withheld (each target's pending
+// deletes overflow the bound of 16) and then the messages below them.
+// Settling each target that overflowed must not read the whole history
+// once per target: n targets would cost n walks of a history that holds
+// them all (quadratic in what one member can sign). The events bob's store
+// reads in the second sync are counted (not timed) against a few walks of
+// the history; every delete must still fail and every message stand.
+func attackDeleteFloodManyTargetsCost(w *world) (string, error) {
+	const n, k, stored = 160, 17, 20
+	w = newWorld(w.t, emulator.WithRateLimit(0, 0))
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	late := map[string]bool{}
+	var targets []string
+	for i := range n {
+		h.say(h.alice, fmt.Sprintf("alice's message %d", i))
+		late[h.top()] = true
+		targets = append(targets, h.top())
+	}
+	var dels []string
+	for range k {
+		h.push(deleteEvent(h.mallory.forger(), h.env(), targets...))
+		dels = append(dels, h.items[len(h.items)-1].me.GetMessageID())
+	}
+	for i := range stored {
+		h.say(h.alice, fmt.Sprintf("alice after the deletes %d", i))
+	}
+	h.seal()
+	withheld, err := pageOf(h, nil, func(seq string) bool { return !late[seq] })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
+	ctx := w.ctx
+	var count atomic.Int64
+	store := countingStore{keystore.NewMemory(), &count}
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return "", err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	if err != nil {
+		return "", err
+	}
+	defer e.Close()
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		return "", err
+	}
+	count.Store(0)
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		return "", err
+	}
+	read := count.Load()
+	hist, err := e.History(ctx, h.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	byMID := map[string]event.Entry{}
+	for _, en := range hist {
+		byMID[en.MessageID] = en
+	}
+	for _, mid := range dels {
+		if en, ok := byMID[mid]; !ok || en.Verified {
+			return "", errorf("mallory's delete %s of alice's messages stored %v, verified %v", mid, ok, en.Verified)
+		}
+	}
+	standing := 0
+	for _, en := range hist {
+		if en.SenderID == h.alice.id && en.Type == event.TypeMessage && en.Verified && !en.Removed {
+			standing++
+		}
+	}
+	if standing < n+stored {
+		return "", errorf("only %d of alice's %d messages stand after mallory's deletes", standing, n+stored)
+	}
+	// A few walks of the history, and a look-up of each delete for
+	// each target it names (what the deletes signed).
+	size := int64(len(h.items))
+	if bound := 8*size + n*k; read > bound {
+		return "", errorf("bob's second sync read %d events settling %d targets each named by %d deletes (history %d events, bound %d): the history is walked once per target that overflowed",
+			read, n, k, size, bound)
+	}
+	return fmt.Sprintf("settling %d overflowed targets read %d events (history %d)", n, read, size), nil
+}
