@@ -271,8 +271,10 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if editable(ev) {
 		author = ev.SenderID
 	}
+	complete := true // pend holds every edit of ev stored (see addPendingBounded)
 	for _, p := range pend {
 		if p.Seq == pendingOverflow {
+			complete = false
 			if err := rejectEditsOf(ctx, tx, cid, ev, author); err != nil {
 				return err
 			}
@@ -300,12 +302,57 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		}
 		if author != "" {
-			if newest, err = newestStandingEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), author); err != nil {
+			if newest, err = newestAuthorsEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), pend, complete, author); err != nil {
 				return err
 			}
 		}
 	}
 	return tx.SetValue(ctx, key, newest)
+}
+
+// newestAuthorsEdit returns the wire bytes of the newest standing edit of
+// target by author below seq (the edit the index named, rejected), nil for
+// none. An edit's place is the server's word: an edit of target may be
+// stored below it, and then it was stored before target, so pending
+// (pend, complete unless an older overflow mark stands for some: then the
+// history is read from its start). Those above target are read from the
+// history between target and seq (edits stored while target stood
+// verified are not pending).
+func newestAuthorsEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string, pend []pendingAction, complete bool, author string) ([]byte, error) {
+	from := ""
+	if complete {
+		from = target
+	}
+	above, err := newestStandingEdit(ctx, tx, cid, from, target, seq, author)
+	if err != nil || !complete || above != nil {
+		return above, err // an edit above target is newer than any below it
+	}
+	return newestPendingEdit(ctx, tx, cid, target, pend, author)
+}
+
+// newestPendingEdit returns the wire bytes of the newest (by sequence id)
+// of the pending edits pend of target that is stored verified, by author
+// (nil for none).
+func newestPendingEdit(ctx context.Context, tx keystore.Tx, cid, target string, pend []pendingAction, author string) ([]byte, error) {
+	var newest []byte
+	top := ""
+	for _, p := range pend {
+		if top != "" && !decimal.Less(top, p.Seq) {
+			continue
+		}
+		st, err := eventAt(ctx, tx, cid, p.Seq)
+		if err != nil {
+			return nil, err
+		}
+		if st == nil {
+			continue
+		}
+		if st.Verified && st.Type == event.TypeEdit && st.SenderID == author && entryFromStored(cid, st).TargetSequenceID == target {
+			newest, top = bytes.Clone(st.Raw), st.SequenceID
+		}
+		st.Body.Zero()
+	}
+	return newest, nil
 }
 
 // pendingOverflow is the pending action recorded, once, when maxPending

@@ -33,7 +33,7 @@ func reindexEdit(ctx context.Context, tx keystore.Tx, cid, target, seq, sender s
 	if !bytes.Equal(cur, raw) {
 		return nil // it holds another edit (a later one that stands)
 	}
-	newest, err := newestStandingEdit(ctx, tx, cid, target, seq, sender)
+	newest, err := newestStandingEdit(ctx, tx, cid, target, target, seq, sender)
 	if err != nil {
 		return err
 	}
@@ -44,10 +44,10 @@ func reindexEdit(ctx context.Context, tx keystore.Tx, cid, target, seq, sender s
 }
 
 // newestStandingEdit returns the wire bytes of the newest stored verified
-// edit of target by sender between target and seq (nil for none).
-func newestStandingEdit(ctx context.Context, tx keystore.Tx, cid, target, seq, sender string) ([]byte, error) {
+// edit of target by sender above from and below seq (nil for none).
+func newestStandingEdit(ctx context.Context, tx keystore.Tx, cid, from, target, seq, sender string) ([]byte, error) {
 	var newest []byte
-	for after := target; ; {
+	for after := from; ; {
 		evs, err := tx.Events(ctx, cid, after, rejudgePage)
 		if err != nil {
 			return nil, fmt.Errorf("session: reading history: %w", err)

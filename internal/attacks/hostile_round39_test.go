@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
+	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
@@ -15,6 +17,93 @@ import (
 
 var round39Attacks = []attack{
 	{"delete-flood-overflowing-many-targets-read-cost", attackDeleteFloodManyTargetsCost},
+	{"authors-edit-placed-below-its-target-under-non-author-edit", attackAuthorsEditBelowTarget},
+}
+
+// attackAuthorsEditBelowTarget: alice's edit of her message and carol's
+// edit of it, both given sequence ids below the message by the server
+// (nobody signs an edit's place). A device served the message first (the
+// edits withheld, then served below it) indexes alice's edit and rejects
+// carol's at once: its replies quote alice's edit. A fresh device served
+// all three in order stores both edits before the message (pending,
+// carol's indexed as the later), and settle, rejecting carol's, looked for
+// alice's newest edit only above the message: it cleared the index, so
+// its replies quoted alice's original words. Both devices must quote
+// alice's edit.
+func attackAuthorsEditBelowTarget(w *world) (string, error) {
+	gr := newGroup(w)
+	base := gr.alice.send(gr.g, "before the scene")[0]
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	key := gr.alice.convKey(gr.g, c.KeyVersion)
+	target := hostile.NextSequenceID(base.SequenceID, 3)
+	const edited = "the meeting is at 10"
+	byAlice, err := editEvent(gr.alice.forger(), envAfter(base.SequenceID, gr.g, 1, 3901), c.KeyVersion, key, target, edited)
+	if err != nil {
+		return "", err
+	}
+	byCarol, err := editEvent(gr.carol.forger(), envAfter(base.SequenceID, gr.g, 2, 3902), c.KeyVersion, key, target, "carol: the meeting is off")
+	if err != nil {
+		return "", err
+	}
+	msg, err := gr.alice.forger().Message(envAfter(base.SequenceID, gr.g, 3, 3903), c.KeyVersion, key, textHolder("the meeting is at 9"))
+	if err != nil {
+		return "", err
+	}
+	backup, err := gr.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	path := api.ConversationPathID(gr.g)
+	w.injectData("message-first", path, encodeAll(w, msg)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	w.proxy.Reset()
+	w.injectData("edits-below-the-message", path, encodeAll(w, msg, byCarol, byAlice)...)
+	if r := gr.bob.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	pieces, err := quoteInPost(w, gr.bob, gr.g, target)
+	if err != nil {
+		return "", errorf("bob's reply to alice's message: %v", err)
+	}
+	w.proxy.Reset()
+	w.injectData("edits-below-the-message", path, encodeAll(w, msg, byCarol, byAlice)...)
+	fresh, err := freshDevice(w, gr.bob, backup)
+	if err != nil {
+		return "", err
+	}
+	defer fresh.e.Close()
+	if r := fresh.sync(gr.g); r.err != nil {
+		return "", r.err
+	}
+	once, err := quoteInPost(w, fresh, gr.g, target)
+	if err != nil {
+		return "", errorf("a fresh device's reply to alice's message: %v", err)
+	}
+	switch {
+	case pieces != edited:
+		return "", errorf("setup: bob, served the message before the edits, quotes %q, not alice's edit", pieces)
+	case once != pieces:
+		return "", errorf("a fresh device, served alice's and carol's edits below alice's message, quotes %q; bob, served the message first, quotes alice's edit %q", once, pieces)
+	}
+	return fmt.Sprintf("bob and a fresh device both quote alice's edit %q", once), nil
+}
+
+// freshDevice is a new device of u, restored from backup, not synced.
+func freshDevice(w *world, u *user, backup []byte) (*user, error) {
+	store := keystore.NewMemory()
+	if err := session.ImportBackup(w.ctx, store, u.id, backup, u.e.PublicKeyVersion()); err != nil {
+		return nil, err
+	}
+	e, err := session.Open(w.ctx, store, session.NewAPIServer(u.client))
+	if err != nil {
+		return nil, err
+	}
+	return &user{w: w, id: u.id, token: u.token, store: store, e: e, client: u.client}, nil
 }
 
 // attackDeleteFloodManyTargetsCost: mallory, a member, signs 17 deletes for
