@@ -312,20 +312,16 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 
 // newestAuthorsEdit returns the wire bytes of the newest standing edit of
 // target by author below seq (the edit the index named, rejected), nil for
-// none. An edit's place is the server's word: an edit of target may be
-// stored below it, and then it was stored before target, so pending
-// (pend, complete unless an older overflow mark stands for some: then the
-// history is read from its start). Those above target are read from the
-// history between target and seq (edits stored while target stood
-// verified are not pending).
+// none. An edit's place is the server's word (an edit may be stored below
+// its target), so it is looked for among the pending edits pend: every
+// edit of target stored while target was not stored verified, and the
+// edits the index held before them (see indexEdit), which include the
+// newest of the author's stored while target stood verified. No history
+// is read, unless an older overflow mark left pend incomplete: then the
+// history below seq, from its start.
 func newestAuthorsEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string, pend []pendingAction, complete bool, author string) ([]byte, error) {
-	from := ""
-	if complete {
-		from = target
-	}
-	above, err := newestStandingEdit(ctx, tx, cid, from, target, seq, author)
-	if err != nil || !complete || above != nil {
-		return above, err // an edit above target is newer than any below it
+	if !complete {
+		return newestStandingEdit(ctx, tx, cid, "", target, seq, author)
 	}
 	return newestPendingEdit(ctx, tx, cid, target, pend, author)
 }

@@ -18,6 +18,7 @@ import (
 var round39Attacks = []attack{
 	{"delete-flood-overflowing-many-targets-read-cost", attackDeleteFloodManyTargetsCost},
 	{"authors-edit-placed-below-its-target-under-non-author-edit", attackAuthorsEditBelowTarget},
+	{"non-author-edits-far-above-many-targets-read-cost", attackNonAuthorEditsFarAboveCost},
 }
 
 // attackAuthorsEditBelowTarget: alice's edit of her message and carol's
@@ -106,6 +107,27 @@ func freshDevice(w *world, u *user, backup []byte) (*user, error) {
 	return &user{w: w, id: u.id, token: u.token, store: store, e: e, client: u.client}, nil
 }
 
+// attackNonAuthorEditsFarAboveCost: mallory, a member, signs an edit of
+// each of n messages of alice, placed far above them (a stored stretch
+// between); the server serves bob the edits with the messages withheld
+// (each edit pending and indexed for its target), then the messages.
+// Settling each rejects mallory's edit, which the index names, and looks
+// for alice's newest edit of the message: reading the history from the
+// message up to mallory's edit for each target would read the stretch n
+// times (quadratic in what one member signs). Counted, not timed.
+func attackNonAuthorEditsFarAboveCost(w *world) (string, error) {
+	const n, stretch = 160, 200
+	return settleFloodCost(w, n, stretch, func(h *history, targets []string) []string {
+		v := h.newestVersion()
+		var mids []string
+		for i, t := range targets {
+			h.push(editEvent(h.mallory.forger(), h.env(), v, h.keys[v], t, fmt.Sprintf("mallory: void %d", i)))
+			mids = append(mids, h.items[len(h.items)-1].me.GetMessageID())
+		}
+		return mids
+	})
+}
+
 // attackDeleteFloodManyTargetsCost: mallory, a member, signs 17 deletes for
 // everyone, each naming the same n messages of alice; the server serves
 // bob the deletes with alice's messages withheld (each target's pending
@@ -116,7 +138,26 @@ func freshDevice(w *world, u *user, backup []byte) (*user, error) {
 // reads in the second sync are counted (not timed) against a few walks of
 // the history; every delete must still fail and every message stand.
 func attackDeleteFloodManyTargetsCost(w *world) (string, error) {
-	const n, k, stored = 160, 17, 20
+	const n, k = 160, 17
+	return settleFloodCost(w, n, 0, func(h *history, targets []string) []string {
+		var mids []string
+		for range k {
+			h.push(deleteEvent(h.mallory.forger(), h.env(), targets...))
+			mids = append(mids, h.items[len(h.items)-1].me.GetMessageID())
+		}
+		return mids
+	})
+}
+
+// settleFloodCost plays a settle cost scene in mallory's group: n
+// messages of alice (withheld from bob's first sync), stretch more of
+// hers, the actions act signs naming the n (their message ids returned:
+// each must fail), and 20 more of alice's messages. The second sync
+// serves everything; the events bob's store reads in it are counted
+// against a few walks of the history and a look-up of each action for
+// each target it names (what the actions signed).
+func settleFloodCost(w *world, n, stretch int, act func(h *history, targets []string) []string) (string, error) {
+	const stored = 20
 	w = newWorld(w.t, emulator.WithRateLimit(0, 0))
 	h, err := malloryJoined(w)
 	if err != nil {
@@ -129,13 +170,20 @@ func attackDeleteFloodManyTargetsCost(w *world) (string, error) {
 		late[h.top()] = true
 		targets = append(targets, h.top())
 	}
-	var dels []string
-	for range k {
-		h.push(deleteEvent(h.mallory.forger(), h.env(), targets...))
-		dels = append(dels, h.items[len(h.items)-1].me.GetMessageID())
+	for i := range stretch {
+		h.say(h.alice, fmt.Sprintf("alice between %d", i))
+	}
+	failing := act(h, targets)
+	pairs := int64(0)
+	for _, it := range h.items[len(h.items)-len(failing):] {
+		if d := it.me.GetDetail().GetMessageDeleteEvent(); d != nil {
+			pairs += int64(len(d.GetSequenceIds()))
+		} else {
+			pairs++
+		}
 	}
 	for i := range stored {
-		h.say(h.alice, fmt.Sprintf("alice after the deletes %d", i))
+		h.say(h.alice, fmt.Sprintf("alice after the actions %d", i))
 	}
 	h.seal()
 	withheld, err := pageOf(h, nil, func(seq string) bool { return !late[seq] })
@@ -175,9 +223,9 @@ func attackDeleteFloodManyTargetsCost(w *world) (string, error) {
 	for _, en := range hist {
 		byMID[en.MessageID] = en
 	}
-	for _, mid := range dels {
+	for _, mid := range failing {
 		if en, ok := byMID[mid]; !ok || en.Verified {
-			return "", errorf("mallory's delete %s of alice's messages stored %v, verified %v", mid, ok, en.Verified)
+			return "", errorf("mallory's action %s naming alice's messages stored %v, verified %v", mid, ok, en.Verified)
 		}
 	}
 	standing := 0
@@ -186,15 +234,13 @@ func attackDeleteFloodManyTargetsCost(w *world) (string, error) {
 			standing++
 		}
 	}
-	if standing < n+stored {
-		return "", errorf("only %d of alice's %d messages stand after mallory's deletes", standing, n+stored)
+	if standing < n+stretch+stored {
+		return "", errorf("only %d of alice's %d messages stand after mallory's actions", standing, n+stretch+stored)
 	}
-	// A few walks of the history, and a look-up of each delete for
-	// each target it names (what the deletes signed).
 	size := int64(len(h.items))
-	if bound := 8*size + n*k; read > bound {
-		return "", errorf("bob's second sync read %d events settling %d targets each named by %d deletes (history %d events, bound %d): the history is walked once per target that overflowed",
-			read, n, k, size, bound)
+	if bound := 8*size + pairs; read > bound {
+		return "", errorf("bob's second sync read %d events settling %d targets named by %d of mallory's actions (history %d events, bound %d): the history is walked once per target",
+			read, n, len(failing), size, bound)
 	}
-	return fmt.Sprintf("settling %d overflowed targets read %d events (history %d)", n, read, size), nil
+	return fmt.Sprintf("settling %d targets named by %d actions read %d events (history %d)", n, len(failing), read, size), nil
 }
