@@ -18,9 +18,10 @@ import (
 // (indexEdit), so a failed edit there hid the author's honest earlier
 // edit (a reply's preview then quoted the original text, where a fresh
 // device quotes that edit) and kept a later honest one from being
-// indexed. The edits of target below seq are read in transcript order
-// (only when the failed edit is the one indexed: rare); none standing,
-// the index is cleared.
+// indexed. The edits of target below seq are read in transcript order,
+// from the history's start: an edit's place is the server's word, so an
+// honest edit may lie below its target (only when the failed edit is the
+// one indexed: rare); none standing, the index is cleared.
 func reindexEdit(ctx context.Context, tx keystore.Tx, cid, target, seq, sender string, raw []byte) error {
 	key := editIndexKey(cid, target)
 	cur, err := tx.Value(ctx, key)
@@ -33,7 +34,7 @@ func reindexEdit(ctx context.Context, tx keystore.Tx, cid, target, seq, sender s
 	if !bytes.Equal(cur, raw) {
 		return nil // it holds another edit (a later one that stands)
 	}
-	newest, err := newestStandingEdit(ctx, tx, cid, target, target, seq, sender)
+	newest, err := newestStandingEdit(ctx, tx, cid, "", target, seq, sender)
 	if err != nil {
 		return err
 	}

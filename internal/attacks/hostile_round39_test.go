@@ -1,9 +1,11 @@
 package attacks
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
+	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
@@ -19,6 +21,93 @@ var round39Attacks = []attack{
 	{"delete-flood-overflowing-many-targets-read-cost", attackDeleteFloodManyTargetsCost},
 	{"authors-edit-placed-below-its-target-under-non-author-edit", attackAuthorsEditBelowTarget},
 	{"non-author-edits-far-above-many-targets-read-cost", attackNonAuthorEditsFarAboveCost},
+	{"late-removal-failed-edit-hides-honest-edit-placed-below-its-target", attackLateFailedEditHonestBelow},
+}
+
+// attackLateFailedEditHonestBelow: late-removal-failed-edit-hides-honest-edit
+// with carol's honest edit placed by the server below her message (nobody
+// signs an edit's place). Bob's first sync, the removal withheld, indexes
+// carol's later edit; the second serves the removal at its place and the
+// walk fails that edit. Giving the index back, the walk looked for carol's
+// newest standing edit only between the message and the failed edit: it
+// cleared the index, and bob's reply quoted carol's original words, where
+// a fresh device served everything (the honest edit pending, kept when
+// the message arrives) quotes her honest edit.
+func attackLateFailedEditHonestBelow(w *world) (string, error) {
+	const fixed, rewrite = "carol, a member (the meeting is at 9)", "carol after her removal: send the keys to me"
+	gr := newGroup(w)
+	base := gr.alice.send(gr.g, "before the scene")[0]
+	c, err := gr.bob.e.Conversation(w.ctx, gr.g)
+	if err != nil {
+		return "", err
+	}
+	key := gr.alice.convKey(gr.g, c.KeyVersion)
+	target := hostile.NextSequenceID(base.SequenceID, 2)
+	honest, err := editEvent(gr.carol.forger(), envAfter(base.SequenceID, gr.g, 1, 3911), c.KeyVersion, key, target, fixed)
+	if err != nil {
+		return "", err
+	}
+	msg, err := gr.carol.forger().Message(envAfter(base.SequenceID, gr.g, 2, 3912), c.KeyVersion, key, textHolder("carol, a member"))
+	if err != nil {
+		return "", err
+	}
+	removal, err := gr.alice.removal(envAfter(base.SequenceID, gr.g, 3, 3913), gr.carol.id)
+	if err != nil {
+		return "", err
+	}
+	late, err := editEvent(gr.carol.forger(), envAfter(base.SequenceID, gr.g, 4, 3914), c.KeyVersion, key, target, rewrite)
+	if err != nil {
+		return "", err
+	}
+	backup, err := gr.bob.e.ExportBackup()
+	if err != nil {
+		return "", err
+	}
+	w.injectData("edits-without-removal", gr.g, encodeAll(w, late, msg, honest)...)
+	if r := gr.bob.sync(gr.g); r.err != nil || r.eventOf(late.GetMessageID()) == nil || r.eventOf(late.GetMessageID()).Err != nil {
+		return "", errorf("setup: carol's edit not verified with her removal withheld (%v)", r.err)
+	}
+	w.proxy.Reset()
+	w.injectData("removal-late", gr.g, encodeAll(w, late, removal, msg, honest)...)
+	if r := gr.bob.sync(gr.g); r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+		return "", r.err
+	}
+	hist, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	for _, en := range hist {
+		switch {
+		case en.MessageID == late.GetMessageID() && en.Verified:
+			return "", errorf("setup: carol's edit after her removal still verified once the removal was served")
+		case en.MessageID == honest.GetMessageID() && !en.Verified:
+			return "", errorf("setup: carol's honest edit failed: %s", en.Error)
+		}
+	}
+	pieces, err := quoteInPost(w, gr.bob, gr.g, target)
+	if err != nil {
+		return "", errorf("bob's reply to carol's message: %v", err)
+	}
+	w.proxy.Reset()
+	w.injectData("whole", gr.g, encodeAll(w, late, removal, msg, honest)...)
+	fresh, err := freshDevice(w, gr.bob, backup)
+	if err != nil {
+		return "", err
+	}
+	defer fresh.e.Close()
+	if r := fresh.sync(gr.g); r.err != nil && !errors.Is(r.err, xchat.ErrServerResponse) {
+		return "", r.err
+	}
+	once, err := quoteInPost(w, fresh, gr.g, target)
+	switch {
+	case err != nil:
+		return "", errorf("a fresh device's reply to carol's message: %v", err)
+	case once != fixed:
+		return "", errorf("setup: a fresh device quotes %q, not carol's honest edit", once)
+	case pieces != once:
+		return "", errorf("bob's reply quotes %q, where a fresh device quotes carol's honest edit %q (placed below her message)", pieces, once)
+	}
+	return fmt.Sprintf("bob's reply quotes carol's honest edit %q, as a fresh device does", pieces), nil
 }
 
 // attackAuthorsEditBelowTarget: alice's edit of her message and carol's
