@@ -3,6 +3,7 @@ package attacks
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/xchat-go/xchat"
@@ -22,6 +23,91 @@ var round39Attacks = []attack{
 	{"authors-edit-placed-below-its-target-under-non-author-edit", attackAuthorsEditBelowTarget},
 	{"non-author-edits-far-above-many-targets-read-cost", attackNonAuthorEditsFarAboveCost},
 	{"late-removal-failed-edit-hides-honest-edit-placed-below-its-target", attackLateFailedEditHonestBelow},
+	{"late-removal-failing-many-indexed-edits-read-cost", attackLateFailedEditsCost},
+}
+
+// attackLateFailedEditsCost: mallory says n things, alice says more, alice
+// removes mallory, and mallory, removed, edits each of her n messages. The
+// server withholds the removal from bob's first sync (every edit verifies
+// and is indexed) and serves it at its place in the second: the walk fails
+// every edit, each the one its target's index names, and gives each index
+// back to mallory's newest standing edit below it. Read from the history
+// once per failed edit, that walk read the history n times (quadratic in
+// what one member signs). The events bob's store reads in the second sync
+// are counted (not timed) against a few walks of the history; every edit
+// must fail.
+func attackLateFailedEditsCost(w *world) (string, error) {
+	const n, stretch = 100, 200
+	w = newWorld(w.t, emulator.WithRateLimit(0, 0))
+	h, err := malloryJoined(w)
+	if err != nil {
+		return "", err
+	}
+	var targets []string
+	for i := range n {
+		h.say(h.mallory, fmt.Sprintf("mallory, a member %d", i))
+		targets = append(targets, h.top())
+	}
+	for i := range stretch {
+		h.say(h.alice, fmt.Sprintf("alice between %d", i))
+	}
+	h.push(h.alice.removal(h.env(), h.mallory.id))
+	removal := h.top()
+	v := h.newestVersion()
+	var edits []string
+	for i, t := range targets {
+		h.push(editEvent(h.mallory.forger(), h.env(), v, h.keys[v], t, fmt.Sprintf("mallory, removed: void %d", i)))
+		edits = append(edits, h.items[len(h.items)-1].me.GetMessageID())
+	}
+	h.seal()
+	withheld, err := pageOf(h, nil, func(seq string) bool { return seq != removal })
+	if err != nil {
+		return "", err
+	}
+	whole, err := pageWith(h, nil, "")
+	if err != nil {
+		return "", err
+	}
+	hs := startHarness(w.t, h)
+	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
+	ctx := w.ctx
+	var count atomic.Int64
+	store := countingStore{keystore.NewMemory(), &count}
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return "", err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	if err != nil {
+		return "", err
+	}
+	defer e.Close()
+	if _, err := e.Sync(ctx, h.g, nil); err != nil {
+		return "", err
+	}
+	count.Store(0)
+	if _, err := e.Sync(ctx, h.g, nil); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
+		return "", err
+	}
+	read := count.Load()
+	hist, err := e.History(ctx, h.g, "", 0)
+	if err != nil {
+		return "", err
+	}
+	failed := 0
+	for _, en := range hist {
+		if slices.Contains(edits, en.MessageID) && !en.Verified {
+			failed++
+		}
+	}
+	if failed != n {
+		return "", errorf("setup: %d of mallory's %d edits after her removal failed", failed, n)
+	}
+	size := int64(len(h.items))
+	if bound := 8 * size; read > bound {
+		return "", errorf("bob's second sync read %d events failing %d indexed edits (history %d events, bound %d): the history is read once per edit",
+			read, n, size, bound)
+	}
+	return fmt.Sprintf("the walk failing %d indexed edits read %d events (history %d)", n, read, size), nil
 }
 
 // attackLateFailedEditHonestBelow: late-removal-failed-edit-hides-honest-edit
