@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/xchat-go/xchat/keystore"
+	"github.com/xchat-go/xchat/session/event"
+	tevent "github.com/xchat-go/xchat/thriftgen/event"
+	"github.com/xchat-go/xchat/wire"
 )
 
 // TestPendingPastBoundKept: the pending actions of one target past
@@ -89,5 +92,44 @@ func TestPendingPastBoundKept(t *testing.T) {
 	}
 	if !slices.Equal(got, old) {
 		t.Fatalf("an older mark's list taken as %v, want %v", got, old)
+	}
+}
+
+// TestIndexEditKeepsDisplacedPending: an edit stored while its target is
+// not stored verified is pending, and so is the edit it replaces in the
+// index (one indexed while the target stood verified, before it failed):
+// settleEdit takes the author's newest standing edit from the pending
+// edits alone. An edit below the indexed one replaces nothing.
+func TestIndexEditKeepsDisplacedPending(t *testing.T) {
+	ctx := context.Background()
+	const cid, target = "1001-1002", "100"
+	raw := func(seq string) []byte {
+		b, err := wire.EncodeMessageEvent(&tevent.MessageEvent{SequenceID: &seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	store := keystore.NewMemory()
+	var got []pendingAction
+	err := store.Update(ctx, func(tx keystore.Tx) error {
+		if err := tx.SetValue(ctx, editIndexKey(cid, target), raw("150")); err != nil {
+			return err
+		}
+		for _, seq := range []string{"120", "160"} {
+			if err := indexEdit(ctx, tx, cid, target, &event.Event{SequenceID: seq, Raw: raw(seq)}); err != nil {
+				return err
+			}
+		}
+		var err error
+		got, err = readPending(ctx, tx, pendingEditKey(cid, target))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pendingAction{{Seq: "120"}, {Seq: "150"}, {Seq: "160"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pending edits %v, want %v", got, want)
 	}
 }
