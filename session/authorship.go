@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -46,6 +47,7 @@ type pendingAction struct {
 	By      string `json:"by,omitempty"`      // a delete's author
 	Claimed string `json:"claimed,omitempty"` // a preview's claimed sequence id
 	Edit    string `json:"edit,omitempty"`    // a preview's embedded edit target
+	More    int    `json:"more,omitempty"`    // an overflow mark's further records
 }
 
 // gateAuthorship runs, before a verified event is stored, the checks of
@@ -269,8 +271,10 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	if editable(ev) {
 		author = ev.SenderID
 	}
+	complete := true // pend holds every edit of ev stored (see addPendingBounded)
 	for _, p := range pend {
 		if p.Seq == pendingOverflow {
+			complete = false
 			if err := rejectEditsOf(ctx, tx, cid, ev, author); err != nil {
 				return err
 			}
@@ -298,7 +302,7 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 			return err
 		}
 		if author != "" {
-			if newest, err = newestStandingEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), author); err != nil {
+			if newest, err = newestAuthorsEdit(ctx, tx, cid, ev.SequenceID, edit.GetSequenceID(), pend, complete, author); err != nil {
 				return err
 			}
 		}
@@ -306,15 +310,69 @@ func (e *Engine) settleEdit(ctx context.Context, tx keystore.Tx, cid string, ev 
 	return tx.SetValue(ctx, key, newest)
 }
 
+// newestAuthorsEdit returns the wire bytes of the newest standing edit of
+// target by author below seq (the edit the index named, rejected), nil for
+// none. An edit's place is the server's word (an edit may be stored below
+// its target), so it is looked for among the pending edits pend: every
+// edit of target stored while target was not stored verified, and the
+// edits the index held before them (see indexEdit), which include the
+// newest of the author's stored while target stood verified. No history
+// is read, unless an older overflow mark left pend incomplete: then the
+// history below seq, from its start.
+func newestAuthorsEdit(ctx context.Context, tx keystore.Tx, cid, target, seq string, pend []pendingAction, complete bool, author string) ([]byte, error) {
+	if !complete {
+		return newestStandingEdit(ctx, tx, cid, "", target, seq, author)
+	}
+	return newestPendingEdit(ctx, tx, cid, target, pend, author)
+}
+
+// newestPendingEdit returns the wire bytes of the newest (by sequence id)
+// of the pending edits pend of target that is stored verified, by author
+// (nil for none).
+func newestPendingEdit(ctx context.Context, tx keystore.Tx, cid, target string, pend []pendingAction, author string) ([]byte, error) {
+	var newest []byte
+	top := ""
+	for _, p := range pend {
+		if top != "" && !decimal.Less(top, p.Seq) {
+			continue
+		}
+		st, err := eventAt(ctx, tx, cid, p.Seq)
+		if err != nil {
+			return nil, err
+		}
+		if st == nil {
+			continue
+		}
+		if st.Verified && st.Type == event.TypeEdit && st.SenderID == author && entryFromStored(cid, st).TargetSequenceID == target {
+			newest, top = bytes.Clone(st.Raw), st.SequenceID
+		}
+		st.Body.Zero()
+	}
+	return newest, nil
+}
+
 // pendingOverflow is the pending action recorded, once, when maxPending
-// actions naming one target are: settle then reads the history for every
-// action naming the target (rejectEditsOf, overflowedDeletes).
+// actions naming one target are. Its More is the count of further records
+// (pendingMoreKey) holding the actions past the bound, maxPending each,
+// which takePending returns with the others: settling a target costs the
+// actions that name it, not a walk of the history per target (a member's
+// deletes, each naming many targets, overflowed every one of them). A mark
+// without More (written before the further records existed) has settle
+// read the history for every action naming the target (rejectEditsOf,
+// overflowedDeletes, overflowedPreviews).
 const pendingOverflow = "overflow"
 
+// pendingMoreKey names the i-th further record (from 1) of the pending
+// actions stored under name. The number comes first: no name can make
+// another's further record (a quoted message id is the signer's word).
+func pendingMoreKey(name string, i int) string {
+	return "session/pending-more/" + strconv.Itoa(i) + "/" + name
+}
+
 // addPendingBounded appends a to the pending actions of cid stored under
-// name (see addPending); past maxPending of them, it records
-// pendingOverflow once instead, so that an action beyond the bound is
-// still judged when its target arrives.
+// name (see addPending); past maxPending of them, to the last of the
+// further records the overflow mark counts (see pendingOverflow), so that
+// an action beyond the bound is still judged when its target arrives.
 func addPendingBounded(ctx context.Context, tx keystore.Tx, cid, name string, a pendingAction) error {
 	list, err := readPending(ctx, tx, name)
 	if err != nil {
@@ -323,15 +381,38 @@ func addPendingBounded(ctx context.Context, tx keystore.Tx, cid, name string, a 
 	if len(list) < maxPending || slices.Contains(list, a) {
 		return addPending(ctx, tx, cid, name, a)
 	}
-	over := pendingAction{Seq: pendingOverflow}
-	if slices.Contains(list, over) {
-		return nil
+	i := slices.IndexFunc(list, func(x pendingAction) bool { return x.Seq == pendingOverflow })
+	if i < 0 {
+		list = append(list, pendingAction{Seq: pendingOverflow})
+		i = len(list) - 1
+	} else if list[i].More == 0 {
+		return nil // an older mark: settle reads the history
 	}
-	b, err := json.Marshal(append(list, over))
+	var more []pendingAction
+	if n := list[i].More; n > 0 {
+		if more, err = readPending(ctx, tx, pendingMoreKey(name, n)); err != nil {
+			return err
+		}
+		if slices.Contains(more, a) {
+			return nil
+		}
+	}
+	if list[i].More == 0 || len(more) >= maxPending {
+		list[i].More++
+		more = nil
+		b, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetValue(ctx, name, b); err != nil { // counted when it was written first
+			return err
+		}
+	}
+	b, err := json.Marshal(append(more, a))
 	if err != nil {
 		return err
 	}
-	return tx.SetValue(ctx, name, b) // counted when it was written first
+	return tx.SetValue(ctx, pendingMoreKey(name, list[i].More), b)
 }
 
 // addPendingEdit records the edit at seq of the event at target, stored
@@ -476,6 +557,22 @@ func takePending(ctx context.Context, tx keystore.Tx, cid, name string) ([]pendi
 	}
 	if err := tx.SetValue(ctx, name, nil); err != nil {
 		return nil, err
+	}
+	if i := slices.IndexFunc(list, func(x pendingAction) bool { return x.Seq == pendingOverflow && x.More > 0 }); i >= 0 {
+		// The actions past the bound, in the further records the mark
+		// counts (see pendingOverflow), in the mark's place.
+		n := list[i].More
+		list = slices.Delete(list, i, i+1)
+		for j := 1; j <= n; j++ {
+			more, err := readPending(ctx, tx, pendingMoreKey(name, j))
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.SetValue(ctx, pendingMoreKey(name, j), nil); err != nil {
+				return nil, err
+			}
+			list = append(list, more...)
+		}
 	}
 	return list, bumpSettleCount(ctx, tx, cid, -1)
 }

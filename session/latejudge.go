@@ -173,6 +173,7 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 	}
 	j := &rejudge{seed: r.seed(), cid: cid, self: e.userID, removed: map[string]string{}, demoted: map[string]string{}, unadmitted: map[string]string{}, ungranted: map[string]string{},
 		pending: pending, causes: map[string]error{}, readmitted: map[string]bool{}, regranted: map[string]bool{}}
+	ctx, batch := withReindexBatch(ctx, tx, cid)
 	if err := j.walk(ctx, tx); err != nil {
 		return nil, nil, err
 	}
@@ -191,6 +192,9 @@ func (e *Engine) rejudgeLate(ctx context.Context, tx keystore.Tx, cid string) ([
 		}
 	}
 	if err := e.rerecordRecipients(ctx, tx, cid, j.distrusted); err != nil {
+		return nil, nil, err
+	}
+	if err := batch.flush(ctx); err != nil {
 		return nil, nil, err
 	}
 	return j.found, j.causes, setLateChanges(ctx, tx, cid, nil)

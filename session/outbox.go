@@ -314,13 +314,15 @@ func (e *Engine) flushConversation(ctx context.Context, cid string, like *outbox
 func (e *Engine) flushClaimed(ctx context.Context, cid string, items []*pending, busy int, like *outboxContent, fresh *pending) (*flushResult, error) {
 	defer e.releasePending(ctx, items)
 	if fresh != nil {
+		// Its plaintext and key kept for the echo are wiped however the
+		// delivery ends, also when it cannot be queued.
+		defer fresh.own.Zero()
 		// Stored (and claimed) before anything goes out: a crash from here
 		// on leaves it for FlushOutbox.
 		if err := e.queueOutbox(ctx, fresh.item); err != nil {
 			return nil, fmt.Errorf("session: queueing send: %w", err)
 		}
 		defer e.releaseOutbox(ctx, fresh.item.MessageID)
-		defer fresh.own.Zero()
 	}
 	res := &flushResult{}
 	if busy > 0 {
@@ -558,6 +560,9 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 	if err != nil {
 		return nil, nil, err
 	}
+	// Its kept plaintext and key are wiped however it ends, also when it
+	// cannot be queued.
+	defer np.own.Zero()
 	np.item.CreatedAt = p.item.CreatedAt // keeps its place in the queue
 	err = e.store.Update(ctx, func(tx keystore.Tx) error {
 		if err := tx.AckOutbox(ctx, p.item.MessageID); err != nil {
@@ -569,7 +574,6 @@ func (e *Engine) resealOnce(ctx context.Context, p *pending) (s *Sent, np *pendi
 		return nil, nil, fmt.Errorf("session: re-queueing send: %w", err)
 	}
 	s, err = e.deliver(ctx, np, false)
-	np.own.Zero()
 	return s, np, err
 }
 

@@ -106,3 +106,56 @@ func TestSendWipesSealedPlaintext(t *testing.T) {
 		}
 	}
 }
+
+// outboxRefused is a store that cannot write an outbox item.
+type outboxRefused struct{ keystore.Store }
+
+var errOutboxRefused = errors.New("test: the outbox cannot be written")
+
+func (outboxRefused) PutOutbox(context.Context, keystore.OutboxItem) error { return errOutboxRefused }
+
+// TestSendWipesSealedPlaintextNotQueued: a prepared send that cannot be
+// stored in the outbox (the store refuses it) fails, and the plaintext
+// and key it kept for its echo are wiped all the same.
+func TestSendWipesSealedPlaintextNotQueued(t *testing.T) {
+	c := ctx(t)
+	n := newNet(t)
+	bob, alice := n.user("bob"), n.user("alice")
+	cid, err := alice.e.EnsureConversationKey(c, bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := alice.e.signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, unlock, err := alice.e.lockOutbox(c, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	oc := &outboxContent{Type: event.TypeMessage, Text: "secret words"}
+	p, err := alice.e.prepare(locked, sg, cid, "", oc, alice.e.builder(locked, oc, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, key := p.own.Plain, p.own.ConversationKey
+	if len(plain) == 0 || key == nil || *key == (crypto.ConversationKey{}) {
+		t.Fatal("the prepared send keeps no plaintext or key for its echo")
+	}
+	store := alice.e.store
+	alice.e.store = outboxRefused{store}
+	_, _, err = alice.e.submit(locked, p)
+	alice.e.store = store
+	if !errors.Is(err, errOutboxRefused) {
+		t.Fatalf("send with the outbox refused: %v", err)
+	}
+	for _, b := range plain {
+		if b != 0 {
+			t.Fatal("the plaintext kept for the echo was not wiped")
+		}
+	}
+	if *key != (crypto.ConversationKey{}) || p.own.Plain != nil || p.own.ConversationKey != nil {
+		t.Fatal("the key kept for the echo was not wiped")
+	}
+}

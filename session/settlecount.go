@@ -12,7 +12,7 @@ import (
 // The settle count of a conversation is how many records settle may act
 // on are stored for it: pending deletes, pending reply previews, and
 // pending edits (an edit stored, indexed or not, while its target was not
-// stored verified). settle reads it instead of looking each record up for every
+// stored verified, and the edit it replaced in the index). settle reads it instead of looking each record up for every
 // event it stores: with none pending there is nothing to settle, and a
 // sync of a conversation whose events arrive in order stores thousands of
 // events with none. The count is written in the transaction that writes

@@ -903,15 +903,22 @@ func (e *Engine) applyEffects(ctx context.Context, tx keystore.Tx, cid string, e
 }
 
 // indexEdit records edit as the newest edit of target, unless a later
-// one (by sequence id) is indexed already.
+// one (by sequence id) is indexed already. While target is not stored
+// verified, edit is recorded pending (addPendingEdit), and so is the edit
+// it replaces in the index.
 func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *event.Event) error {
 	key := editIndexKey(cid, target)
 	old, err := tx.Value(ctx, key)
-	later := false // a later edit is indexed
+	later := false  // a later edit is indexed
+	displaced := "" // the edit indexed before edit, which replaces it
 	switch {
 	case err == nil:
-		if pe, err := wire.DecodeMessageEvent(old); err == nil && decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
-			later = true
+		if pe, err := wire.DecodeMessageEvent(old); err == nil {
+			if decimal.Less(edit.SequenceID, pe.GetSequenceID()) {
+				later = true
+			} else if pe.GetSequenceID() != edit.SequenceID {
+				displaced = pe.GetSequenceID()
+			}
 		}
 	case errors.Is(err, keystore.ErrNotFound):
 		// No edit of target indexed yet.
@@ -936,6 +943,15 @@ func indexEdit(ctx context.Context, tx keystore.Tx, cid, target string, edit *ev
 		t.Body.Zero()
 		if t.Verified {
 			return nil
+		}
+	}
+	if decimal.ValidID(displaced) {
+		// The edit the index held is pending too: one indexed while
+		// target stood verified (before it failed) is no pending edit
+		// else, and settleEdit takes the author's newest standing edit
+		// from the pending ones alone.
+		if err := addPendingEdit(ctx, tx, cid, target, displaced); err != nil {
+			return err
 		}
 	}
 	return addPendingEdit(ctx, tx, cid, target, edit.SequenceID)
