@@ -278,6 +278,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		at, ok := keysAt[version]
 		return ok && decimal.Less(at, seq)
 	}
+	pageKeys := pageKeyVersions(evs)
 	var out []event.Anomaly
 	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
@@ -315,6 +316,11 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
+			if verdict == nil && ev.Verified {
+				if verdict, err = keyFromAbove(ctx, tx, cid, ev, pageKeys, keysAt); err != nil {
+					return nil, err
+				}
+			}
 			if kc := ev.KeyChange; verdict == nil && ev.Verified && kc != nil && keysAt[kc.Version] == "" {
 				keysAt[kc.Version] = ev.SequenceID
 			}
@@ -339,6 +345,55 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		ids.accept(ev)
 	}
 	return append(out, exp.found()...), nil
+}
+
+// errKeyNotBelow is the verdict of a message whose key only a key change
+// of the same page distributes, none of them accepted below it.
+var errKeyNotBelow = fmt.Errorf("%w: its key is distributed by no key change accepted below it", xchat.ErrUnknownKeyVersion)
+
+// pageKeyVersions returns the key versions whose keys the key changes of
+// a page's events evs bring (signed ones: an unverified legacy key change
+// decrypts history without being judged).
+func pageKeyVersions(evs []*event.Event) map[string]bool {
+	var vs map[string]bool
+	for _, ev := range evs {
+		if kc := ev.KeyChange; kc != nil && kc.Key != nil && kc.DecryptOnly != event.DecryptOnlyUnverified && decimal.Valid(kc.Version) {
+			if vs == nil {
+				vs = map[string]bool{}
+			}
+			vs[kc.Version] = true
+		}
+	}
+	return vs
+}
+
+// keyFromAbove judges, while screening oldest first, a verified message
+// decrypted under a key version the store did not hold before its page,
+// only a key change of the page bringing it (pageKeys): one accepted below
+// it (keysAt, filled as the screening goes up) must distribute it. An
+// honest sender seals only under a key distributed before; decrypted by a
+// key change the screening refuses, or one above it (a removed member's
+// key change made after her removal, her message under it placed below
+// the removal, where she was a member), it would stand on a key the group
+// never gave it, and fail on a device served the key change after it
+// (keyHeldAt when reopened). The verdict is errKeyNotBelow, or nil.
+func keyFromAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pageKeys map[string]bool, keysAt map[string]string) (error, error) {
+	if ev.Kind != event.KindMessage || ev.Message == nil {
+		return nil, nil
+	}
+	v := ev.Message.KeyVersion
+	if !pageKeys[v] || keysAt[v] != "" {
+		return nil, nil
+	}
+	held, err := tx.ConversationKey(ctx, cid, v)
+	switch {
+	case err == nil:
+		held.Key.Zero()
+		return nil, nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, err
+	}
+	return fmt.Errorf("%w (version %s)", errKeyNotBelow, v), nil
 }
 
 // screen is step for an event that may not have verified: an unverified
