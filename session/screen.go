@@ -283,6 +283,7 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
 	ids := passIDs{}
+	var judged []*event.Event // the messages this screening accepted
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
 		if !seen {
@@ -316,10 +317,8 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
-			if verdict == nil && ev.Verified {
-				if verdict, err = keyFromAbove(ctx, tx, cid, ev, pageKeys, keysAt); err != nil {
-					return nil, err
-				}
+			if verdict == nil && ev.Verified && ev.Kind == event.KindMessage {
+				judged = append(judged, ev)
 			}
 			if kc := ev.KeyChange; verdict == nil && ev.Verified && kc != nil && keysAt[kc.Version] == "" {
 				keysAt[kc.Version] = ev.SequenceID
@@ -344,12 +343,21 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		}
 		ids.accept(ev)
 	}
+	for _, ev := range judged {
+		verdict, err := keyRefused(ctx, tx, cid, ev, pageKeys, keysAt)
+		if err != nil {
+			return nil, err
+		}
+		if verdict != nil {
+			reject(ev, verdict)
+		}
+	}
 	return append(out, exp.found()...), nil
 }
 
-// errKeyNotBelow is the verdict of a message whose key only a key change
-// of the same page distributes, none of them accepted below it.
-var errKeyNotBelow = fmt.Errorf("%w: its key is distributed by no key change accepted below it", xchat.ErrUnknownKeyVersion)
+// errKeyRefused is the verdict of a message whose key only key changes of
+// its page distribute, none of them accepted.
+var errKeyRefused = fmt.Errorf("%w: its key is distributed only by key changes refused", xchat.ErrUnknownKeyVersion)
 
 // pageKeyVersions returns the key versions whose keys the key changes of
 // a page's events evs bring (signed ones: an unverified legacy key change
@@ -367,18 +375,19 @@ func pageKeyVersions(evs []*event.Event) map[string]bool {
 	return vs
 }
 
-// keyFromAbove judges, while screening oldest first, a verified message
-// decrypted under a key version the store did not hold before its page,
-// only a key change of the page bringing it (pageKeys): one accepted below
-// it (keysAt, filled as the screening goes up) must distribute it. An
-// honest sender seals only under a key distributed before; decrypted by a
-// key change the screening refuses, or one above it (a removed member's
-// key change made after her removal, her message under it placed below
-// the removal, where she was a member), it would stand on a key the group
-// never gave it, and fail on a device served the key change after it
-// (keyHeldAt when reopened). The verdict is errKeyNotBelow, or nil.
-func keyFromAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pageKeys map[string]bool, keysAt map[string]string) (error, error) {
-	if ev.Kind != event.KindMessage || ev.Message == nil {
+// keyRefused judges, once the screening has judged the whole page, a
+// message it accepted (ev, verified) decrypted under a key version the
+// store did not hold before its page, only key changes of the page
+// bringing it (pageKeys): the pipeline decrypts a page's events in the
+// order served, key changes before what they open, ahead of any roster
+// check. When the screening accepted none of them (keysAt: a removed
+// member's key change made after her removal, her message under it
+// placed below the removal, where she was a member), the message stands
+// on a key the group never gave, and fails, as it fails on a device
+// served the key change after it (refused there, its key never held).
+// The verdict is errKeyRefused, or nil.
+func keyRefused(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pageKeys map[string]bool, keysAt map[string]string) (error, error) {
+	if ev.Message == nil || !ev.Verified {
 		return nil, nil
 	}
 	v := ev.Message.KeyVersion
@@ -393,7 +402,7 @@ func keyFromAbove(ctx context.Context, tx keystore.Tx, cid string, ev *event.Eve
 	case !errors.Is(err, keystore.ErrNotFound):
 		return nil, err
 	}
-	return fmt.Errorf("%w (version %s)", errKeyNotBelow, v), nil
+	return fmt.Errorf("%w (version %s)", errKeyRefused, v), nil
 }
 
 // screen is step for an event that may not have verified: an unverified
