@@ -63,7 +63,10 @@
 // event a replay, binds no reply preview and acknowledges no queued send.
 // A key change's key is adopted on the screening's verdict, before its
 // page is stored; a page whose storing would refuse a key change already
-// adopted as usable is not stored (xchat.ErrServerResponse). Endless pagination
+// adopted as usable is not stored (xchat.ErrServerResponse). A group's message
+// decrypted under a key only key changes of its page bring, all of them
+// refused, fails (xchat.ErrUnknownKeyVersion), as it does read before them.
+// Endless pagination
 // stops the sync with xchat.ErrServerResponse.
 //
 // What the server alone can make the engine keep is bounded. Failed events

@@ -278,10 +278,12 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		at, ok := keysAt[version]
 		return ok && decimal.Less(at, seq)
 	}
+	pageKeys := pageKeyVersions(evs)
 	var out []event.Anomaly
 	exp := exposures{cid: cid}
 	verdicts := map[string]error{}
 	ids := passIDs{}
+	var judged []*event.Event // the messages this screening accepted
 	for _, ev := range order {
 		verdict, seen := verdicts[ev.SequenceID]
 		if !seen {
@@ -315,6 +317,9 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 				out = append(out, *res.anomaly)
 			}
 			verdict = res.err
+			if verdict == nil && ev.Verified && ev.Kind == event.KindMessage {
+				judged = append(judged, ev)
+			}
 			if kc := ev.KeyChange; verdict == nil && ev.Verified && kc != nil && keysAt[kc.Version] == "" {
 				keysAt[kc.Version] = ev.SequenceID
 			}
@@ -338,7 +343,66 @@ func (e *Engine) screenGroup(ctx context.Context, tx keystore.Tx, cid string, ev
 		}
 		ids.accept(ev)
 	}
+	for _, ev := range judged {
+		verdict, err := keyRefused(ctx, tx, cid, ev, pageKeys, keysAt)
+		if err != nil {
+			return nil, err
+		}
+		if verdict != nil {
+			reject(ev, verdict)
+		}
+	}
 	return append(out, exp.found()...), nil
+}
+
+// errKeyRefused is the verdict of a message whose key only key changes of
+// its page distribute, none of them accepted.
+var errKeyRefused = fmt.Errorf("%w: its key is distributed only by key changes refused", xchat.ErrUnknownKeyVersion)
+
+// pageKeyVersions returns the key versions whose keys the key changes of
+// a page's events evs bring (signed ones: an unverified legacy key change
+// decrypts history without being judged).
+func pageKeyVersions(evs []*event.Event) map[string]bool {
+	var vs map[string]bool
+	for _, ev := range evs {
+		if kc := ev.KeyChange; kc != nil && kc.Key != nil && kc.DecryptOnly != event.DecryptOnlyUnverified && decimal.Valid(kc.Version) {
+			if vs == nil {
+				vs = map[string]bool{}
+			}
+			vs[kc.Version] = true
+		}
+	}
+	return vs
+}
+
+// keyRefused judges, once the screening has judged the whole page, a
+// message it accepted (ev, verified) decrypted under a key version the
+// store did not hold before its page, only key changes of the page
+// bringing it (pageKeys): the pipeline decrypts a page's events in the
+// order served, key changes before what they open, ahead of any roster
+// check. When the screening accepted none of them (keysAt: a removed
+// member's key change made after her removal, her message under it
+// placed below the removal, where she was a member), the message stands
+// on a key the group never gave, and fails, as it fails on a device
+// served the key change after it (refused there, its key never held).
+// The verdict is errKeyRefused, or nil.
+func keyRefused(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, pageKeys map[string]bool, keysAt map[string]string) (error, error) {
+	if ev.Message == nil || !ev.Verified {
+		return nil, nil
+	}
+	v := ev.Message.KeyVersion
+	if !pageKeys[v] || keysAt[v] != "" {
+		return nil, nil
+	}
+	held, err := tx.ConversationKey(ctx, cid, v)
+	switch {
+	case err == nil:
+		held.Key.Zero()
+		return nil, nil
+	case !errors.Is(err, keystore.ErrNotFound):
+		return nil, err
+	}
+	return fmt.Errorf("%w (version %s)", errKeyRefused, v), nil
 }
 
 // screen is step for an event that may not have verified: an unverified
