@@ -339,28 +339,43 @@ func (e *Engine) reopenOne(ctx context.Context, tx keystore.Tx, cid, version str
 		ev.Message.KeyVersion != version || ev.SequenceID != l.seq || ev.ConversationID != cid {
 		return false, nil
 	}
+	if held, err := failedAsListed(ctx, tx, cid, l); err != nil || !held {
+		return false, err
+	}
+	if ok, err := e.reopenStands(ctx, tx, cid, ev); err != nil || !ok {
+		return false, err
+	}
+	return true, e.putReopened(ctx, tx, cid, ev)
+}
+
+// failedAsListed reports whether the store still holds at l's place the
+// failed entry listed as awaiting (its wire bytes those listed), which a
+// reopening replaces.
+func failedAsListed(ctx context.Context, tx keystore.Tx, cid string, l awaited) (bool, error) {
 	old, err := eventAt(ctx, tx, cid, l.seq)
 	if err != nil || old == nil {
 		return false, err
 	}
 	old.Body.Zero()
-	if old.Verified || !slices.Equal(old.Raw, l.raw) {
-		return false, nil
-	}
-	if ok, err := e.reopenStands(ctx, tx, cid, ev); err != nil || !ok {
-		return false, err
-	}
+	return !old.Verified && slices.Equal(old.Raw, l.raw), nil
+}
+
+// putReopened stores the verified ev over the failed entry at its place
+// (a malformed message id kept out of the store's index), settles what
+// waited on it and applies its effects, as reopenOne and reopenKeyChange
+// do once ev stands.
+func (e *Engine) putReopened(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	en := ev.Entry()
 	if !validMessageID(en.MessageID) {
 		en.MessageID = ""
 	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
-		return false, err
+		return err
 	}
 	if err := e.settle(ctx, tx, cid, ev); err != nil {
-		return false, err
+		return err
 	}
-	return true, e.applyEffects(ctx, tx, cid, ev)
+	return e.applyEffects(ctx, tx, cid, ev)
 }
 
 // reopenStands reports whether the decrypted, verified message ev stands
@@ -473,13 +488,8 @@ func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string
 		!decimal.Valid(kc.Version) || ev.SequenceID != l.seq || ev.ConversationID != cid || !IsGroup(cid) {
 		return false, nil
 	}
-	old, err := eventAt(ctx, tx, cid, l.seq)
-	if err != nil || old == nil {
+	if held, err := failedAsListed(ctx, tx, cid, l); err != nil || !held {
 		return false, err
-	}
-	old.Body.Zero()
-	if old.Verified || !slices.Equal(old.Raw, l.raw) {
-		return false, nil
 	}
 	if at, err := admittedAt(ctx, tx, cid, ev); err != nil || !at {
 		return false, err
@@ -499,17 +509,7 @@ func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string
 	case err != nil:
 		return false, err
 	}
-	en := ev.Entry()
-	if !validMessageID(en.MessageID) {
-		en.MessageID = ""
-	}
-	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
-		return false, err
-	}
-	if err := e.settle(ctx, tx, cid, ev); err != nil {
-		return false, err
-	}
-	return true, e.applyEffects(ctx, tx, cid, ev)
+	return true, e.putReopened(ctx, tx, cid, ev)
 }
 
 // keyAndRosterFailure returns the key version a message by sender stored
