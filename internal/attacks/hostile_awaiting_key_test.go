@@ -219,23 +219,7 @@ func attackLateKeyAfterRemoval(w *world) (string, error) {
 // it (her keys sign it: the worst case); bob's first sync is served the
 // message without the key change, his second with it.
 func attackLateKeyByNonMember(w *world) (string, error) {
-	h := newBareHistory(w)
-	h.synced(h.bob)
-	h.readServer()
-	h.say(h.alice, "before dave's key")
-	h.seal()
-	key, err := crypto.NewConversationKey(nil)
-	if err != nil {
-		return "", err
-	}
-	v := h.nextVersion(7)
-	kc, err := h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e := h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
-	msg, err := h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	h, kc, msg, err := outsiderKeyScene(w)
 	if err != nil {
 		return "", err
 	}
@@ -244,6 +228,35 @@ func attackLateKeyByNonMember(w *world) (string, error) {
 		return "", err
 	}
 	return staysFailed(late, msg.GetMessageID(), "alice's message under dave's key change")
+}
+
+// outsiderKeyScene is the scene of late-key-by-non-member: on a bare
+// history bob has synced, alice says one message; dave, never a member,
+// makes a key change wrapped to everyone (kc, not in h), and alice's
+// genuine signature is on msg above it under its key (not in h), the
+// worst case. h is sealed.
+func outsiderKeyScene(w *world) (h *history, kc, msg *tevent.MessageEvent, err error) {
+	h = newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.alice, "before dave's key")
+	h.seal()
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v := h.nextVersion(7)
+	kc, err = h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
+	msg, err = h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, kc, msg, nil
 }
 
 // attackRemovedUnderLateKey: alice removes mallory and rotates the key to

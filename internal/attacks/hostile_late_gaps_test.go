@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -42,17 +41,8 @@ var lateGapsAttacks = []attack{
 func attackCreatePairNoFn(w *world) (string, error) {
 	h := newBareHistory(w)
 	h.readServer()
-	createSeq, pairSeq := "", ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if createSeq == "" || pairSeq == "" || !decimal.Less(createSeq, pairSeq) {
+	createSeq, pairSeq, err := createAndPair(h)
+	if err != nil || !decimal.Less(createSeq, pairSeq) {
 		return "", errorf("setup: no create (%q) below its pair (%q) in the history", createSeq, pairSeq)
 	}
 	h.retitleHonest(h.alice, "renamed by alice")
@@ -185,23 +175,7 @@ func attackKeyAsEventHonest(w *world) (string, error) {
 // key change, his second the key change as a page event. The message
 // stays failed.
 func attackKeyAsEventOutsider(w *world) (string, error) {
-	h := newBareHistory(w)
-	h.synced(h.bob)
-	h.readServer()
-	h.say(h.alice, "before dave's key")
-	h.seal()
-	key, err := crypto.NewConversationKey(nil)
-	if err != nil {
-		return "", err
-	}
-	v := h.nextVersion(7)
-	kc, err := h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e := h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
-	msg, err := h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	h, kc, msg, err := outsiderKeyScene(w)
 	if err != nil {
 		return "", err
 	}
@@ -219,18 +193,7 @@ func attackKeyAsEventOutsider(w *world) (string, error) {
 // to everyone and writes under it; bob's second sync serves the key
 // change as a page event. The message stays failed, as on a fresh device.
 func attackKeyAsEventRemoved(w *world) (string, error) {
-	h, _, err := removedMemberScene(w, "unused")
-	if err != nil {
-		return "", err
-	}
-	kc, err := h.lateKeyChange(300)
-	if err != nil {
-		return "", err
-	}
-	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
-	msg, err := h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text("mallory, removed, under her key"))
+	h, kc, msg, err := removedKeyScene(w, 500, "mallory, removed, under her key")
 	if err != nil {
 		return "", err
 	}
@@ -247,6 +210,28 @@ func attackKeyAsEventRemoved(w *world) (string, error) {
 	return staysFailed(o, msg.GetMessageID(), "mallory's message under her key change served as a page event after her removal")
 }
 
+// removedKeyScene: mallory, removed (removedMemberScene), makes a key
+// change wrapped to everyone (kc, h.lateKeyChange) and writes what under
+// it (msg, not in h) at delta above her removal.
+func removedKeyScene(w *world, delta uint64, what string) (h *history, kc, msg *tevent.MessageEvent, err error) {
+	h, _, err = removedMemberScene(w, "unused")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kc, err = h.lateKeyChange(300)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(h.removal, delta)
+	msg, err = h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text(what))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, kc, msg, nil
+}
+
 // attackKeyAsEventReplayed: mallory, removed, makes a key change wrapped
 // to everyone and writes under it; bob's first sync is served both (the
 // key change stored failed, its key not adopted: the message awaits it),
@@ -254,18 +239,7 @@ func attackKeyAsEventRemoved(w *world) (string, error) {
 // re-sequenced between the two. The copy must not open the message: as
 // on a fresh device, it fails as its author's key change did.
 func attackKeyAsEventReplayed(w *world) (string, error) {
-	h, _, err := removedMemberScene(w, "unused")
-	if err != nil {
-		return "", err
-	}
-	kc, err := h.lateKeyChange(300)
-	if err != nil {
-		return "", err
-	}
-	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 600)
-	msg, err := h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text("mallory, removed, under her key replayed"))
+	h, kc, msg, err := removedKeyScene(w, 600, "mallory, removed, under her key replayed")
 	if err != nil {
 		return "", err
 	}

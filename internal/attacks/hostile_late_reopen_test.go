@@ -222,6 +222,18 @@ func outsiderCreate(h *history, u *user, kcSeq, createSeq string) (kc, create *t
 	if err != nil {
 		return nil, nil, err
 	}
+	create, err = signedCreateCopy(h, u, v, createSeq, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return nil, nil, err
+	}
+	return kc, create, nil
+}
+
+// signedCreateCopy is a copy of the first create in h made u's: at key
+// version v, at createSeq, naming members and admins (unsigned), with no
+// title, avatar or legacy upgrade, under a new message id, signed by u
+// with the original's signature version.
+func signedCreateCopy(h *history, u *user, v, createSeq string, members, admins []string) (*tevent.MessageEvent, error) {
 	var orig *tevent.MessageEvent
 	for _, it := range h.items {
 		if groupChangeOf(it.me).GetGroupCreate() != nil {
@@ -230,39 +242,40 @@ func outsiderCreate(h *history, u *user, kcSeq, createSeq string) (kc, create *t
 		}
 	}
 	if orig == nil {
-		return nil, nil, errorf("setup: no create to copy")
+		return nil, errorf("setup: no create to copy")
 	}
 	raw, err := wire.EncodeMessageEvent(orig)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if create, err = wire.DecodeMessageEvent(raw); err != nil {
-		return nil, nil, err
+	create, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil, err
 	}
 	gc := groupChangeOf(create).GetGroupCreate()
 	gc.ConversationKeyVersion = &v
-	gc.MemberIds = []string{h.alice.id, h.bob.id, h.carol.id}
-	gc.AdminIds = []string{h.alice.id, h.carol.id}
+	gc.MemberIds = members
+	gc.AdminIds = admins
 	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
-	e = h.env()
+	e := h.env()
 	mid, sender := e.MessageID, u.id
 	create.MessageID, create.SenderID, create.SequenceID, create.PreviousSequenceID = &mid, &sender, strp(createSeq), nil
 	sv, err := strconv.Atoi(orig.GetMessageEventSignature().GetSignatureVersion())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	f := u.forger()
 	p, err := crypto.GroupCreatePayload(sv, crypto.Header{MessageID: mid, SenderID: sender},
-		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: gc.MemberIds})
+		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: members})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sig, err := p.Sign(f.Signing)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sv)
-	return kc, create, nil
+	return create, nil
 }
 
 // attackJoinSeedCreateAbove: bob's syncs never serve the create at its

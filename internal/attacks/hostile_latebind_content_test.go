@@ -41,18 +41,9 @@ func attackLateBindAddedMessage(w *world) (string, error) {
 	}
 	h.g = g
 	h.readServer()
-	createSeq, pairSeq := "", ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if createSeq == "" || pairSeq == "" {
-		return "", errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+	_, pairSeq, err := createAndPair(h)
+	if err != nil {
+		return "", err
 	}
 	h.push(h.alice.removal(h.env(), h.dv.id))
 	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))

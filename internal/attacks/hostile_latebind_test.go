@@ -31,12 +31,10 @@ func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.Messag
 	return pairLateSceneWith(w, again, extra, nil)
 }
 
-// pairLateSceneWith is pairLateScene, tweak (when not nil) given the
-// mutation before it runs.
-func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
-	h := newBareHistory(w)
-	h.readServer()
-	createSeq, pairSeq := "", ""
+// createAndPair returns the sequence ids of the first group create in h
+// and of alice's first key change (its pair); an error when h holds
+// either not.
+func createAndPair(h *history) (createSeq, pairSeq string, err error) {
 	for _, it := range h.items {
 		d := it.me.GetDetail()
 		switch {
@@ -47,7 +45,19 @@ func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.Me
 		}
 	}
 	if createSeq == "" || pairSeq == "" {
-		return nil, nil, nil, errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+		return "", "", errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+	}
+	return createSeq, pairSeq, nil
+}
+
+// pairLateSceneWith is pairLateScene, tweak (when not nil) given the
+// mutation before it runs.
+func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	createSeq, pairSeq, err := createAndPair(h)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	h.retitleHonest(h.alice, "renamed by alice")
 	h.push(h.adminAdd(h.carol.id))
