@@ -36,6 +36,17 @@ var awaitingKeyAttacks = []attack{
 // and writes under it; bob's first sync is served the message but not the
 // key change, his second the key change.
 func attackKeyWithheldDM(w *world) (string, error) {
+	return keyWithheldDM(w, "withhold-key-change", "under the withheld key", nil)
+}
+
+// keyWithheldDM plays the scene of key-change-withheld-message-stays-
+// failed-dm: bob syncs; alice rotates the one-to-one conversation's key
+// and writes said and another message under it; bob's first sync is served
+// the messages but not the key change (the first must be stored failed),
+// his second the pages as then rewrites them (nil: as the server has
+// them), under the proxy rule named rule. Both messages must end
+// verified (keptOpened).
+func keyWithheldDM(w *world, rule, said string, then func(page *api.GetChatConversationEventsResponse, v string) error) (string, error) {
 	d := newDM(w)
 	if r := d.bob.sync(d.cid); r.err != nil {
 		return "", errorf("setup: %v", r.err)
@@ -44,14 +55,16 @@ func attackKeyWithheldDM(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sent := d.alice.send(d.bob.id, "under the withheld key", "and another")
-	var hide atomic.Bool
-	hide.Store(true)
-	w.proxy.Add(hostile.Events("withhold-key-change", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if !hide.Load() {
-			return nil
+	sent := d.alice.send(d.bob.id, said, "and another")
+	var second atomic.Bool
+	w.proxy.Add(hostile.Events(rule, func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		switch {
+		case !second.Load():
+			return withholdKeyVersion(page, v)
+		case then != nil:
+			return then(page, v)
 		}
-		return withholdKeyVersion(page, v)
+		return nil
 	}))
 	first := d.bob.sync(d.cid)
 	if first.err != nil {
@@ -60,7 +73,7 @@ func attackKeyWithheldDM(w *world) (string, error) {
 	if err, seen := first.byMessage(sent[0].MessageID); !seen || err == nil {
 		return "", errorf("setup: the message under the withheld key was not stored failed (seen %v, err %v)", seen, err)
 	}
-	hide.Store(false)
+	second.Store(true)
 	if r := d.bob.sync(d.cid); r.err != nil {
 		return "", errorf("second sync: %v", r.err)
 	}

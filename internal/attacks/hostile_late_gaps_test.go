@@ -3,9 +3,7 @@ package attacks
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
-	"sync/atomic"
 
 	"github.com/xchat-go/xchat/api"
 	"github.com/xchat-go/xchat/internal/decimal"
@@ -45,13 +43,7 @@ func attackCreatePairNoFn(w *world) (string, error) {
 	if err != nil || !decimal.Less(createSeq, pairSeq) {
 		return "", errorf("setup: no create (%q) below its pair (%q) in the history", createSeq, pairSeq)
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	h.seal()
 	first, err := pageBelow(h, pairSeq)
 	if err != nil {
@@ -276,34 +268,7 @@ func attackKeyAsEventReplayed(w *world) (string, error) {
 // bob's second sync served alice's key change only as an event of the
 // page's data, at its place: both messages must end verified.
 func attackKeyAsEventDM(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", errorf("setup: %v", r.err)
-	}
-	v, err := d.alice.e.Rotate(w.ctx, d.cid)
-	if err != nil {
-		return "", err
-	}
-	sent := d.alice.send(d.bob.id, "under the key served as an event", "and another")
-	var asEvent atomic.Bool
-	w.proxy.Add(hostile.Events("key-change-as-page-event", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if !asEvent.Load() {
-			return withholdKeyVersion(page, v)
-		}
-		return keyVersionAsEvent(page, v)
-	}))
-	first := d.bob.sync(d.cid)
-	if first.err != nil {
-		return "", errorf("first sync: %v", first.err)
-	}
-	if err, seen := first.byMessage(sent[0].MessageID); !seen || err == nil {
-		return "", errorf("setup: the message under the withheld key was not stored failed (seen %v, err %v)", seen, err)
-	}
-	asEvent.Store(true)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", errorf("second sync: %v", r.err)
-	}
-	return keptOpened(d.bob, d.cid, sent[0].MessageID, sent[1].MessageID)
+	return keyWithheldDM(w, "key-change-as-page-event", "under the key served as an event", keyVersionAsEvent)
 }
 
 // keyVersionAsEvent moves the key change of version v from page's

@@ -71,14 +71,10 @@ func joinSeedScene3(w *world, first, second, third func(s *joinSeed, seq string)
 	if s.createSeq == "" || s.pairSeq == "" {
 		return nil, errorf("setup: no create (%q) or pair (%q) in the history", s.createSeq, s.pairSeq)
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
+	s.mids = honestChanges(h)
 	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
 	s.addSeq = h.top()
-	for _, it := range h.items[len(h.items)-4:] {
-		s.mids = append(s.mids, it.me.GetMessageID())
-	}
+	s.mids = append(s.mids, h.items[len(h.items)-1].me.GetMessageID())
 	h.seal()
 	var ex []*tevent.MessageEvent
 	if extra != nil {

@@ -54,13 +54,7 @@ func placeTakenScene(w *world, extra func(h *history, top, copySeq string) []*te
 	if !decimal.Less(createSeq, pairSeq) {
 		return nil, nil, nil, errorf("setup: the pair (%s) does not lie above the create (%s)", pairSeq, createSeq)
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	h.seal()
 	// The pair served at the create's place, the create 600 above the
 	// emulator's events (below alice's title change, 1,000 above them).

@@ -46,13 +46,7 @@ func attackCreateServedAgainAbove(w *world) (string, error) {
 		return "", errorf("setup: no create or pair")
 	}
 	createSeq := create.GetSequenceID()
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	moved := *create
 	top := h.top()
 	movedSeq := hostile.NextSequenceID(top, 1500)

@@ -50,6 +50,19 @@ func createAndPair(h *history) (createSeq, pairSeq string, err error) {
 	return createSeq, pairSeq, nil
 }
 
+// honestChanges pushes alice's title change, her admin add of carol and
+// carol's message onto h and returns their message ids.
+func honestChanges(h *history) []string {
+	h.retitleHonest(h.alice, "renamed by alice")
+	h.push(h.adminAdd(h.carol.id))
+	h.say(h.carol, "carol, an admin now")
+	var mids []string
+	for _, it := range h.items[len(h.items)-3:] {
+		mids = append(mids, it.me.GetMessageID())
+	}
+	return mids
+}
+
 // pairLateSceneWith is pairLateScene, tweak (when not nil) given the
 // mutation before it runs.
 func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
@@ -59,13 +72,7 @@ func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.Me
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	var ex []*tevent.MessageEvent
 	if extra != nil {
 		ex = extra(h)
