@@ -67,19 +67,28 @@ func awaitingKeyKey(cid, version string) string {
 }
 
 // loadAwaiting reads the list of cid's messages awaiting version.
+// A list that does not decode is not this engine's: nothing is opened.
 func loadAwaiting(ctx context.Context, v valueReader, cid, version string) (awaitingKey, error) {
-	var a awaitingKey
-	b, err := v.Value(ctx, awaitingKeyKey(cid, version))
+	return loadRecord[awaitingKey](ctx, v, awaitingKeyKey(cid, version), "the messages awaiting a key")
+}
+
+// loadRecord reads the JSON record name into a T: the zero T when none is
+// held or it does not decode (a record this engine cannot read decides
+// nothing); what names the record in a read error.
+func loadRecord[T any](ctx context.Context, v valueReader, name, what string) (T, error) {
+	var r T
+	b, err := v.Value(ctx, name)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return a, nil
+		return r, nil
 	case err != nil:
-		return a, fmt.Errorf("session: reading the messages awaiting a key: %w", err)
+		return r, fmt.Errorf("session: reading %s: %w", what, err)
 	}
-	if json.Unmarshal(b, &a) != nil {
-		return awaitingKey{}, nil // not this engine's: nothing is opened
+	if json.Unmarshal(b, &r) != nil {
+		var zero T
+		return zero, nil
 	}
-	return a, nil
+	return r, nil
 }
 
 // awaitedVersion returns the key version ev failed for, when that is all
