@@ -59,18 +59,11 @@ func joinSeedScene3(w *world, first, second, third func(s *joinSeed, seq string)
 	h := newBareHistory(w)
 	h.readServer()
 	s := &joinSeed{h: h}
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && s.createSeq == "":
-			s.createSeq, s.create = it.seq(), it.me.GetMessageID()
-		case d.ConversationKeyChangeEvent != nil && s.pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			s.pairSeq = it.seq()
-		}
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
+		return nil, errorf("setup: no create or pair in the history (create %v, pair %v)", create != nil, pair != nil)
 	}
-	if s.createSeq == "" || s.pairSeq == "" {
-		return nil, errorf("setup: no create (%q) or pair (%q) in the history", s.createSeq, s.pairSeq)
-	}
+	s.createSeq, s.create, s.pairSeq = create.GetSequenceID(), create.GetMessageID(), pair.GetSequenceID()
 	s.mids = honestChanges(h)
 	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
 	s.addSeq = h.top()

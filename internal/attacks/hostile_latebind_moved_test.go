@@ -31,20 +31,11 @@ var lateBindMovedAttacks = []attack{
 func attackCreateServedAgainAbove(w *world) (string, error) {
 	h := newBareHistory(w)
 	h.readServer()
-	var create *tevent.MessageEvent
-	pairSeq := ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && create == nil:
-			create = it.me
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if create == nil || pairSeq == "" {
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
 		return "", errorf("setup: no create or pair")
 	}
+	pairSeq := pair.GetSequenceID()
 	createSeq := create.GetSequenceID()
 	mids := honestChanges(h)
 	moved := *create

@@ -35,19 +35,25 @@ func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.Messag
 // and of alice's first key change (its pair); an error when h holds
 // either not.
 func createAndPair(h *history) (createSeq, pairSeq string, err error) {
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
+		return "", "", errorf("setup: no create or pair in the history (create %v, pair %v)", create != nil, pair != nil)
+	}
+	return create.GetSequenceID(), pair.GetSequenceID(), nil
+}
+
+// createAndPairEvents returns the first group create in h and alice's
+// first key change (its pair): nil where h holds none.
+func createAndPairEvents(h *history) (create, pair *tevent.MessageEvent) {
 	for _, it := range h.items {
-		d := it.me.GetDetail()
 		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
+		case groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
+			create = it.me
+		case it.me.GetDetail().GetConversationKeyChangeEvent() != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
+			pair = it.me
 		}
 	}
-	if createSeq == "" || pairSeq == "" {
-		return "", "", errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
-	}
-	return createSeq, pairSeq, nil
+	return create, pair
 }
 
 // honestChanges pushes alice's title change, her admin add of carol and
