@@ -349,26 +349,10 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 // (both set too), a second sync serves everything but dave's key change,
 // and a third everything.
 func lateBindMemberKey(w *world, late, both, keyLater bool) (string, error) {
-	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
-	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
-	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.dv.id}})
+	h, pairSeq, err := daveReaddedScene(w)
 	if err != nil {
-		return "", errorf("setup: CreateGroup: %v", err)
+		return "", err
 	}
-	h.g = g
-	h.readServer()
-	pairSeq := ""
-	for _, it := range h.items {
-		if it.me.GetDetail().ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id {
-			pairSeq = it.seq()
-		}
-	}
-	if pairSeq == "" {
-		return "", errorf("setup: no pair in the history")
-	}
-	h.push(h.alice.removal(h.env(), h.dv.id))
-	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))
 	h.rotate(h.dv, []*user{h.alice, h.bob, h.carol, h.dv})
 	kcSeq := h.top()
 	h.say(h.dv, "dave, under his key")
