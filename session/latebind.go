@@ -87,18 +87,7 @@ func unboundCreatesKey(cid string) string {
 // loadUnboundCreates reads the creates remembered for cid (none when the
 // record does not decode: nothing is bound late).
 func loadUnboundCreates(ctx context.Context, v valueReader, cid string) ([]unboundCreate, error) {
-	b, err := v.Value(ctx, unboundCreatesKey(cid))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("session: reading the creates read unbound: %w", err)
-	}
-	var l []unboundCreate
-	if json.Unmarshal(b, &l) != nil {
-		return nil, nil
-	}
-	return l, nil
+	return loadRecord[[]unboundCreate](ctx, v, unboundCreatesKey(cid), "the creates read unbound")
 }
 
 // noteUnboundCreate remembers ev, a verified create of cid that failed
@@ -164,18 +153,7 @@ func noteUnboundStored(ctx context.Context, tx keystore.Tx, cid, seq string) err
 // loadUnboundStored reads the sequence ids noteUnboundStored recorded
 // (none when the record does not decode).
 func loadUnboundStored(ctx context.Context, v valueReader, cid string) ([]string, error) {
-	b, err := v.Value(ctx, unboundStoredKey(cid))
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("session: reading the creates stored unbound: %w", err)
-	}
-	var seqs []string
-	if json.Unmarshal(b, &seqs) != nil {
-		return nil, nil
-	}
-	return seqs, nil
+	return loadRecord[[]string](ctx, v, unboundStoredKey(cid), "the creates stored unbound")
 }
 
 // storedUnbound lists the creates read unbound that cid's store holds

@@ -67,19 +67,28 @@ func awaitingKeyKey(cid, version string) string {
 }
 
 // loadAwaiting reads the list of cid's messages awaiting version.
+// A list that does not decode is not this engine's: nothing is opened.
 func loadAwaiting(ctx context.Context, v valueReader, cid, version string) (awaitingKey, error) {
-	var a awaitingKey
-	b, err := v.Value(ctx, awaitingKeyKey(cid, version))
+	return loadRecord[awaitingKey](ctx, v, awaitingKeyKey(cid, version), "the messages awaiting a key")
+}
+
+// loadRecord reads the JSON record name into a T: the zero T when none is
+// held or it does not decode (a record this engine cannot read decides
+// nothing); what names the record in a read error.
+func loadRecord[T any](ctx context.Context, v valueReader, name, what string) (T, error) {
+	var r T
+	b, err := v.Value(ctx, name)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
-		return a, nil
+		return r, nil
 	case err != nil:
-		return a, fmt.Errorf("session: reading the messages awaiting a key: %w", err)
+		return r, fmt.Errorf("session: reading %s: %w", what, err)
 	}
-	if json.Unmarshal(b, &a) != nil {
-		return awaitingKey{}, nil // not this engine's: nothing is opened
+	if json.Unmarshal(b, &r) != nil {
+		var zero T
+		return zero, nil
 	}
-	return a, nil
+	return r, nil
 }
 
 // awaitedVersion returns the key version ev failed for, when that is all
@@ -339,28 +348,43 @@ func (e *Engine) reopenOne(ctx context.Context, tx keystore.Tx, cid, version str
 		ev.Message.KeyVersion != version || ev.SequenceID != l.seq || ev.ConversationID != cid {
 		return false, nil
 	}
+	if held, err := failedAsListed(ctx, tx, cid, l); err != nil || !held {
+		return false, err
+	}
+	if ok, err := e.reopenStands(ctx, tx, cid, ev); err != nil || !ok {
+		return false, err
+	}
+	return true, e.putReopened(ctx, tx, cid, ev)
+}
+
+// failedAsListed reports whether the store still holds at l's place the
+// failed entry listed as awaiting (its wire bytes those listed), which a
+// reopening replaces.
+func failedAsListed(ctx context.Context, tx keystore.Tx, cid string, l awaited) (bool, error) {
 	old, err := eventAt(ctx, tx, cid, l.seq)
 	if err != nil || old == nil {
 		return false, err
 	}
 	old.Body.Zero()
-	if old.Verified || !slices.Equal(old.Raw, l.raw) {
-		return false, nil
-	}
-	if ok, err := e.reopenStands(ctx, tx, cid, ev); err != nil || !ok {
-		return false, err
-	}
+	return !old.Verified && slices.Equal(old.Raw, l.raw), nil
+}
+
+// putReopened stores the verified ev over the failed entry at its place
+// (a malformed message id kept out of the store's index), settles what
+// waited on it and applies its effects, as reopenOne and reopenKeyChange
+// do once ev stands.
+func (e *Engine) putReopened(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event) error {
 	en := ev.Entry()
 	if !validMessageID(en.MessageID) {
 		en.MessageID = ""
 	}
 	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
-		return false, err
+		return err
 	}
 	if err := e.settle(ctx, tx, cid, ev); err != nil {
-		return false, err
+		return err
 	}
-	return true, e.applyEffects(ctx, tx, cid, ev)
+	return e.applyEffects(ctx, tx, cid, ev)
 }
 
 // reopenStands reports whether the decrypted, verified message ev stands
@@ -473,13 +497,8 @@ func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string
 		!decimal.Valid(kc.Version) || ev.SequenceID != l.seq || ev.ConversationID != cid || !IsGroup(cid) {
 		return false, nil
 	}
-	old, err := eventAt(ctx, tx, cid, l.seq)
-	if err != nil || old == nil {
+	if held, err := failedAsListed(ctx, tx, cid, l); err != nil || !held {
 		return false, err
-	}
-	old.Body.Zero()
-	if old.Verified || !slices.Equal(old.Raw, l.raw) {
-		return false, nil
 	}
 	if at, err := admittedAt(ctx, tx, cid, ev); err != nil || !at {
 		return false, err
@@ -499,17 +518,7 @@ func (e *Engine) reopenKeyChange(ctx context.Context, tx keystore.Tx, cid string
 	case err != nil:
 		return false, err
 	}
-	en := ev.Entry()
-	if !validMessageID(en.MessageID) {
-		en.MessageID = ""
-	}
-	if err := tx.PutEvents(ctx, cid, []keystore.StoredEvent{storeEntry(&en, ev.Raw, "")}); err != nil {
-		return false, err
-	}
-	if err := e.settle(ctx, tx, cid, ev); err != nil {
-		return false, err
-	}
-	return true, e.applyEffects(ctx, tx, cid, ev)
+	return true, e.putReopened(ctx, tx, cid, ev)
 }
 
 // keyAndRosterFailure returns the key version a message by sender stored

@@ -127,27 +127,9 @@ func TestEngineCrash(t *testing.T) {
 	acked := map[int]string{} // index -> message id
 	next, totalAcks := 0, 0
 	for k := range kills {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"=1",
+		cmd, lines, stderr := startChild(ctx, t, crashChildEnv+"=1",
 			"XCHAT_CRASH_START="+strconv.Itoa(next), "XCHAT_CRASH_STORE="+path, "XCHAT_CRASH_URL="+srv.URL,
 			"XCHAT_CRASH_TOKEN="+aliceToken, "XCHAT_CRASH_CONVERSATION="+cid)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
 		// Even rounds kill at a random moment from the start: while the
 		// child opens the store, flushes its predecessor's outbox or sends.
 		// Odd rounds arm the same random delay only once the child's first
@@ -242,4 +224,32 @@ func TestEngineCrash(t *testing.T) {
 	if totalAcks == 0 {
 		t.Errorf("no send was acknowledged before the kills: the test exercised nothing")
 	}
+}
+
+// startChild starts this test binary again as a child that runs no test,
+// env added to its environment, and returns it, the lines of its standard
+// output (the channel closed when the output ends) and its standard error
+// (read it once the child is waited for).
+func startChild(ctx context.Context, t *testing.T, env ...string) (*exec.Cmd, <-chan string, *strings.Builder) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines, stderr
 }

@@ -1,13 +1,11 @@
 package attacks
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,27 +202,9 @@ func TestSyncCrash(t *testing.T) {
 		// Bob's child syncs, is pushed the messages deleted in earlier
 		// rounds, and is killed.
 		late := testutil.Must(json.Marshal(pushes[:len(pushes)-1]))(t)
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), syncCrashChildEnv+"=1",
+		cmd, lines, stderr := startChild(ctx, t, syncCrashChildEnv+"=1",
 			"XCHAT_CRASH_STORE="+path, "XCHAT_CRASH_URL="+w.evil.URL,
 			"XCHAT_CRASH_TOKEN="+bobToken, "XCHAT_CRASH_CONVERSATION="+cid, "XCHAT_CRASH_PUSH="+string(late))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
 		kill := func() { _ = cmd.Process.Kill() }
 		var killer *time.Timer
 		at := -1 // killed as the at-th event is handed over

@@ -36,6 +36,17 @@ var awaitingKeyAttacks = []attack{
 // and writes under it; bob's first sync is served the message but not the
 // key change, his second the key change.
 func attackKeyWithheldDM(w *world) (string, error) {
+	return keyWithheldDM(w, "withhold-key-change", "under the withheld key", nil)
+}
+
+// keyWithheldDM plays the scene of key-change-withheld-message-stays-
+// failed-dm: bob syncs; alice rotates the one-to-one conversation's key
+// and writes said and another message under it; bob's first sync is served
+// the messages but not the key change (the first must be stored failed),
+// his second the pages as then rewrites them (nil: as the server has
+// them), under the proxy rule named rule. Both messages must end
+// verified (keptOpened).
+func keyWithheldDM(w *world, rule, said string, then func(page *api.GetChatConversationEventsResponse, v string) error) (string, error) {
 	d := newDM(w)
 	if r := d.bob.sync(d.cid); r.err != nil {
 		return "", errorf("setup: %v", r.err)
@@ -44,14 +55,16 @@ func attackKeyWithheldDM(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sent := d.alice.send(d.bob.id, "under the withheld key", "and another")
-	var hide atomic.Bool
-	hide.Store(true)
-	w.proxy.Add(hostile.Events("withhold-key-change", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if !hide.Load() {
-			return nil
+	sent := d.alice.send(d.bob.id, said, "and another")
+	var second atomic.Bool
+	w.proxy.Add(hostile.Events(rule, func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
+		switch {
+		case !second.Load():
+			return withholdKeyVersion(page, v)
+		case then != nil:
+			return then(page, v)
 		}
-		return withholdKeyVersion(page, v)
+		return nil
 	}))
 	first := d.bob.sync(d.cid)
 	if first.err != nil {
@@ -60,7 +73,7 @@ func attackKeyWithheldDM(w *world) (string, error) {
 	if err, seen := first.byMessage(sent[0].MessageID); !seen || err == nil {
 		return "", errorf("setup: the message under the withheld key was not stored failed (seen %v, err %v)", seen, err)
 	}
-	hide.Store(false)
+	second.Store(true)
 	if r := d.bob.sync(d.cid); r.err != nil {
 		return "", errorf("second sync: %v", r.err)
 	}
@@ -219,23 +232,7 @@ func attackLateKeyAfterRemoval(w *world) (string, error) {
 // it (her keys sign it: the worst case); bob's first sync is served the
 // message without the key change, his second with it.
 func attackLateKeyByNonMember(w *world) (string, error) {
-	h := newBareHistory(w)
-	h.synced(h.bob)
-	h.readServer()
-	h.say(h.alice, "before dave's key")
-	h.seal()
-	key, err := crypto.NewConversationKey(nil)
-	if err != nil {
-		return "", err
-	}
-	v := h.nextVersion(7)
-	kc, err := h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e := h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
-	msg, err := h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	h, kc, msg, err := outsiderKeyScene(w)
 	if err != nil {
 		return "", err
 	}
@@ -244,6 +241,35 @@ func attackLateKeyByNonMember(w *world) (string, error) {
 		return "", err
 	}
 	return staysFailed(late, msg.GetMessageID(), "alice's message under dave's key change")
+}
+
+// outsiderKeyScene is the scene of late-key-by-non-member: on a bare
+// history bob has synced, alice says one message; dave, never a member,
+// makes a key change wrapped to everyone (kc, not in h), and alice's
+// genuine signature is on msg above it under its key (not in h), the
+// worst case. h is sealed.
+func outsiderKeyScene(w *world) (h *history, kc, msg *tevent.MessageEvent, err error) {
+	h = newBareHistory(w)
+	h.synced(h.bob)
+	h.readServer()
+	h.say(h.alice, "before dave's key")
+	h.seal()
+	key, err := crypto.NewConversationKey(nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v := h.nextVersion(7)
+	kc, err = h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e := h.env()
+	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
+	msg, err = h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, kc, msg, nil
 }
 
 // attackRemovedUnderLateKey: alice removes mallory and rotates the key to

@@ -3,12 +3,9 @@ package attacks
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
-	"sync/atomic"
 
 	"github.com/xchat-go/xchat/api"
-	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/internal/decimal"
 	"github.com/xchat-go/xchat/internal/hostile"
 	"github.com/xchat-go/xchat/internal/inbound"
@@ -42,26 +39,11 @@ var lateGapsAttacks = []attack{
 func attackCreatePairNoFn(w *world) (string, error) {
 	h := newBareHistory(w)
 	h.readServer()
-	createSeq, pairSeq := "", ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if createSeq == "" || pairSeq == "" || !decimal.Less(createSeq, pairSeq) {
+	createSeq, pairSeq, err := createAndPair(h)
+	if err != nil || !decimal.Less(createSeq, pairSeq) {
 		return "", errorf("setup: no create (%q) below its pair (%q) in the history", createSeq, pairSeq)
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	h.seal()
 	first, err := pageBelow(h, pairSeq)
 	if err != nil {
@@ -185,23 +167,7 @@ func attackKeyAsEventHonest(w *world) (string, error) {
 // key change, his second the key change as a page event. The message
 // stays failed.
 func attackKeyAsEventOutsider(w *world) (string, error) {
-	h := newBareHistory(w)
-	h.synced(h.bob)
-	h.readServer()
-	h.say(h.alice, "before dave's key")
-	h.seal()
-	key, err := crypto.NewConversationKey(nil)
-	if err != nil {
-		return "", err
-	}
-	v := h.nextVersion(7)
-	kc, err := h.dv.forger().KeyChange(h.env(), v, key, []hostile.Recipient{h.alice.recipient(), h.bob.recipient(), h.carol.recipient(), h.dv.recipient()})
-	if err != nil {
-		return "", err
-	}
-	e := h.env()
-	e.SequenceID, e.PreviousSequenceID = hostile.NextSequenceID(kc.GetSequenceID(), 1000), kc.GetSequenceID()
-	msg, err := h.alice.forger().Message(e, v, key, text("alice under dave's key"))
+	h, kc, msg, err := outsiderKeyScene(w)
 	if err != nil {
 		return "", err
 	}
@@ -219,18 +185,7 @@ func attackKeyAsEventOutsider(w *world) (string, error) {
 // to everyone and writes under it; bob's second sync serves the key
 // change as a page event. The message stays failed, as on a fresh device.
 func attackKeyAsEventRemoved(w *world) (string, error) {
-	h, _, err := removedMemberScene(w, "unused")
-	if err != nil {
-		return "", err
-	}
-	kc, err := h.lateKeyChange(300)
-	if err != nil {
-		return "", err
-	}
-	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 500)
-	msg, err := h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text("mallory, removed, under her key"))
+	h, kc, msg, err := removedKeyScene(w, 500, "mallory, removed, under her key")
 	if err != nil {
 		return "", err
 	}
@@ -247,6 +202,28 @@ func attackKeyAsEventRemoved(w *world) (string, error) {
 	return staysFailed(o, msg.GetMessageID(), "mallory's message under her key change served as a page event after her removal")
 }
 
+// removedKeyScene: mallory, removed (removedMemberScene), makes a key
+// change wrapped to everyone (kc, h.lateKeyChange) and writes what under
+// it (msg, not in h) at delta above her removal.
+func removedKeyScene(w *world, delta uint64, what string) (h *history, kc, msg *tevent.MessageEvent, err error) {
+	h, _, err = removedMemberScene(w, "unused")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kc, err = h.lateKeyChange(300)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
+	e := h.env()
+	e.SequenceID = hostile.NextSequenceID(h.removal, delta)
+	msg, err = h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text(what))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, kc, msg, nil
+}
+
 // attackKeyAsEventReplayed: mallory, removed, makes a key change wrapped
 // to everyone and writes under it; bob's first sync is served both (the
 // key change stored failed, its key not adopted: the message awaits it),
@@ -254,18 +231,7 @@ func attackKeyAsEventRemoved(w *world) (string, error) {
 // re-sequenced between the two. The copy must not open the message: as
 // on a fresh device, it fails as its author's key change did.
 func attackKeyAsEventReplayed(w *world) (string, error) {
-	h, _, err := removedMemberScene(w, "unused")
-	if err != nil {
-		return "", err
-	}
-	kc, err := h.lateKeyChange(300)
-	if err != nil {
-		return "", err
-	}
-	v := kc.GetDetail().GetConversationKeyChangeEvent().GetConversationKeyVersion()
-	e := h.env()
-	e.SequenceID = hostile.NextSequenceID(h.removal, 600)
-	msg, err := h.mallory.forger().Message(e, v, h.malloryKeys[len(h.malloryKeys)-1], text("mallory, removed, under her key replayed"))
+	h, kc, msg, err := removedKeyScene(w, 600, "mallory, removed, under her key replayed")
 	if err != nil {
 		return "", err
 	}
@@ -302,34 +268,7 @@ func attackKeyAsEventReplayed(w *world) (string, error) {
 // bob's second sync served alice's key change only as an event of the
 // page's data, at its place: both messages must end verified.
 func attackKeyAsEventDM(w *world) (string, error) {
-	d := newDM(w)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", errorf("setup: %v", r.err)
-	}
-	v, err := d.alice.e.Rotate(w.ctx, d.cid)
-	if err != nil {
-		return "", err
-	}
-	sent := d.alice.send(d.bob.id, "under the key served as an event", "and another")
-	var asEvent atomic.Bool
-	w.proxy.Add(hostile.Events("key-change-as-page-event", func(_ *http.Request, page *api.GetChatConversationEventsResponse) error {
-		if !asEvent.Load() {
-			return withholdKeyVersion(page, v)
-		}
-		return keyVersionAsEvent(page, v)
-	}))
-	first := d.bob.sync(d.cid)
-	if first.err != nil {
-		return "", errorf("first sync: %v", first.err)
-	}
-	if err, seen := first.byMessage(sent[0].MessageID); !seen || err == nil {
-		return "", errorf("setup: the message under the withheld key was not stored failed (seen %v, err %v)", seen, err)
-	}
-	asEvent.Store(true)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", errorf("second sync: %v", r.err)
-	}
-	return keptOpened(d.bob, d.cid, sent[0].MessageID, sent[1].MessageID)
+	return keyWithheldDM(w, "key-change-as-page-event", "under the key served as an event", keyVersionAsEvent)
 }
 
 // keyVersionAsEvent moves the key change of version v from page's

@@ -59,26 +59,15 @@ func joinSeedScene3(w *world, first, second, third func(s *joinSeed, seq string)
 	h := newBareHistory(w)
 	h.readServer()
 	s := &joinSeed{h: h}
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && s.createSeq == "":
-			s.createSeq, s.create = it.seq(), it.me.GetMessageID()
-		case d.ConversationKeyChangeEvent != nil && s.pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			s.pairSeq = it.seq()
-		}
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
+		return nil, errorf("setup: no create or pair in the history (create %v, pair %v)", create != nil, pair != nil)
 	}
-	if s.createSeq == "" || s.pairSeq == "" {
-		return nil, errorf("setup: no create (%q) or pair (%q) in the history", s.createSeq, s.pairSeq)
-	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
+	s.createSeq, s.create, s.pairSeq = create.GetSequenceID(), create.GetMessageID(), pair.GetSequenceID()
+	s.mids = honestChanges(h)
 	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id}))
 	s.addSeq = h.top()
-	for _, it := range h.items[len(h.items)-4:] {
-		s.mids = append(s.mids, it.me.GetMessageID())
-	}
+	s.mids = append(s.mids, h.items[len(h.items)-1].me.GetMessageID())
 	h.seal()
 	var ex []*tevent.MessageEvent
 	if extra != nil {
@@ -222,6 +211,18 @@ func outsiderCreate(h *history, u *user, kcSeq, createSeq string) (kc, create *t
 	if err != nil {
 		return nil, nil, err
 	}
+	create, err = signedCreateCopy(h, u, v, createSeq, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id, h.carol.id})
+	if err != nil {
+		return nil, nil, err
+	}
+	return kc, create, nil
+}
+
+// signedCreateCopy is a copy of the first create in h made u's: at key
+// version v, at createSeq, naming members and admins (unsigned), with no
+// title, avatar or legacy upgrade, under a new message id, signed by u
+// with the original's signature version.
+func signedCreateCopy(h *history, u *user, v, createSeq string, members, admins []string) (*tevent.MessageEvent, error) {
 	var orig *tevent.MessageEvent
 	for _, it := range h.items {
 		if groupChangeOf(it.me).GetGroupCreate() != nil {
@@ -230,39 +231,40 @@ func outsiderCreate(h *history, u *user, kcSeq, createSeq string) (kc, create *t
 		}
 	}
 	if orig == nil {
-		return nil, nil, errorf("setup: no create to copy")
+		return nil, errorf("setup: no create to copy")
 	}
 	raw, err := wire.EncodeMessageEvent(orig)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if create, err = wire.DecodeMessageEvent(raw); err != nil {
-		return nil, nil, err
+	create, err := wire.DecodeMessageEvent(raw)
+	if err != nil {
+		return nil, err
 	}
 	gc := groupChangeOf(create).GetGroupCreate()
 	gc.ConversationKeyVersion = &v
-	gc.MemberIds = []string{h.alice.id, h.bob.id, h.carol.id}
-	gc.AdminIds = []string{h.alice.id, h.carol.id}
+	gc.MemberIds = members
+	gc.AdminIds = admins
 	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
-	e = h.env()
+	e := h.env()
 	mid, sender := e.MessageID, u.id
 	create.MessageID, create.SenderID, create.SequenceID, create.PreviousSequenceID = &mid, &sender, strp(createSeq), nil
 	sv, err := strconv.Atoi(orig.GetMessageEventSignature().GetSignatureVersion())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	f := u.forger()
 	p, err := crypto.GroupCreatePayload(sv, crypto.Header{MessageID: mid, SenderID: sender},
-		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: gc.MemberIds})
+		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: members})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sig, err := p.Sign(f.Signing)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sv)
-	return kc, create, nil
+	return create, nil
 }
 
 // attackJoinSeedCreateAbove: bob's syncs never serve the create at its
@@ -347,26 +349,10 @@ func attackLateBindMemberKey(w *world, late bool) (string, error) {
 // (both set too), a second sync serves everything but dave's key change,
 // and a third everything.
 func lateBindMemberKey(w *world, late, both, keyLater bool) (string, error) {
-	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
-	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
-	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.dv.id}})
+	h, pairSeq, err := daveReaddedScene(w)
 	if err != nil {
-		return "", errorf("setup: CreateGroup: %v", err)
+		return "", err
 	}
-	h.g = g
-	h.readServer()
-	pairSeq := ""
-	for _, it := range h.items {
-		if it.me.GetDetail().ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id {
-			pairSeq = it.seq()
-		}
-	}
-	if pairSeq == "" {
-		return "", errorf("setup: no pair in the history")
-	}
-	h.push(h.alice.removal(h.env(), h.dv.id))
-	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))
 	h.rotate(h.dv, []*user{h.alice, h.bob, h.carol, h.dv})
 	kcSeq := h.top()
 	h.say(h.dv, "dave, under his key")

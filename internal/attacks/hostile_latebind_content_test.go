@@ -23,6 +23,29 @@ var lateBindContentAttacks = []attack{
 	{"create-bound-late-reopens-message-of-outsider-added-by-non-admin", attackLateBindForgedAddMessage},
 }
 
+// daveReaddedScene is alice's group with bob, carol and dave as the
+// server holds it, then alice's removal of dave and her add of him again
+// pushed onto it (not sealed). It returns the history and the sequence id
+// of the create's pair.
+func daveReaddedScene(w *world) (*history, string, error) {
+	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
+	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
+	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
+	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.dv.id}})
+	if err != nil {
+		return nil, "", errorf("setup: CreateGroup: %v", err)
+	}
+	h.g = g
+	h.readServer()
+	_, pairSeq, err := createAndPair(h)
+	if err != nil {
+		return nil, "", err
+	}
+	h.push(h.alice.removal(h.env(), h.dv.id))
+	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))
+	return h, pairSeq, nil
+}
+
 // attackLateBindAddedMessage: alice's group with bob, carol and dave;
 // alice removes dave (read before any roster: failed, dave a tombstone),
 // adds him again (cannot start the roster over the tombstone: failed),
@@ -32,30 +55,10 @@ var lateBindContentAttacks = []attack{
 // again from it opens the removal and the add, and must open his message
 // with them, as a fresh device keeps it.
 func attackLateBindAddedMessage(w *world) (string, error) {
-	h := &history{w: w, texts: map[string][]string{}, changeAt: map[string]int{}, keys: map[string]*crypto.ConversationKey{}}
-	h.alice, h.bob, h.carol = w.newUser("alice", false), w.newUser("bob", false), w.newUser("carol", false)
-	h.mallory, h.dv = w.newUser("mallory", false), w.newUser("dave", false)
-	g, err := h.alice.e.CreateGroup(w.ctx, session.GroupOptions{Members: []string{h.bob.id, h.carol.id, h.dv.id}})
+	h, pairSeq, err := daveReaddedScene(w)
 	if err != nil {
-		return "", errorf("setup: CreateGroup: %v", err)
+		return "", err
 	}
-	h.g = g
-	h.readServer()
-	createSeq, pairSeq := "", ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if createSeq == "" || pairSeq == "" {
-		return "", errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
-	}
-	h.push(h.alice.removal(h.env(), h.dv.id))
-	h.push(h.alice.memberAdd(h.env(), h.newestVersion(), []string{h.dv.id}, []string{h.alice.id, h.bob.id, h.carol.id}, []string{h.alice.id}))
 	h.rotate(h.alice, []*user{h.alice, h.bob, h.carol, h.dv})
 	h.say(h.dv, "dave, added again")
 	var mids []string

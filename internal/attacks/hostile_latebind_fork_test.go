@@ -37,16 +37,7 @@ var lateBindForkAttacks = []attack{
 func placeTakenScene(w *world, extra func(h *history, top, copySeq string) []*tevent.MessageEvent) (*history, *runOutcome, []string, error) {
 	h := newBareHistory(w)
 	h.readServer()
-	var create, pair *tevent.MessageEvent
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
-			create = it.me
-		case d.ConversationKeyChangeEvent != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
-			pair = it.me
-		}
-	}
+	create, pair := createAndPairEvents(h)
 	if create == nil || pair == nil {
 		return nil, nil, nil, errorf("setup: no create or pair in the history")
 	}
@@ -54,13 +45,7 @@ func placeTakenScene(w *world, extra func(h *history, top, copySeq string) []*te
 	if !decimal.Less(createSeq, pairSeq) {
 		return nil, nil, nil, errorf("setup: the pair (%s) does not lie above the create (%s)", pairSeq, createSeq)
 	}
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	h.seal()
 	// The pair served at the create's place, the create 600 above the
 	// emulator's events (below alice's title change, 1,000 above them).
@@ -176,16 +161,12 @@ func attackCreateBoundBeforeJoin(w *world) (string, error) {
 		return "", errorf("setup: AddMembers: %v", err)
 	}
 	h.readServer()
-	var create, pair, add *tevent.MessageEvent
+	create, pair := createAndPairEvents(h)
+	var add *tevent.MessageEvent
 	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
-			create = it.me
-		case d.ConversationKeyChangeEvent != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
-			pair = it.me
-		case d.GroupChangeEvent != nil && groupChangeOf(it.me).GetGroupMemberAdd() != nil && add == nil:
+		if groupChangeOf(it.me).GetGroupMemberAdd() != nil {
 			add = it.me
+			break
 		}
 	}
 	if create == nil || pair == nil || add == nil {

@@ -31,28 +31,13 @@ var lateBindMovedAttacks = []attack{
 func attackCreateServedAgainAbove(w *world) (string, error) {
 	h := newBareHistory(w)
 	h.readServer()
-	var create *tevent.MessageEvent
-	pairSeq := ""
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && create == nil:
-			create = it.me
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if create == nil || pairSeq == "" {
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
 		return "", errorf("setup: no create or pair")
 	}
+	pairSeq := pair.GetSequenceID()
 	createSeq := create.GetSequenceID()
-	h.retitleHonest(h.alice, "renamed by alice")
-	h.push(h.adminAdd(h.carol.id))
-	h.say(h.carol, "carol, an admin now")
-	var mids []string
-	for _, it := range h.items[len(h.items)-3:] {
-		mids = append(mids, it.me.GetMessageID())
-	}
+	mids := honestChanges(h)
 	moved := *create
 	top := h.top()
 	movedSeq := hostile.NextSequenceID(top, 1500)

@@ -31,24 +31,34 @@ func pairLateScene(w *world, again bool, extra func(h *history) []*tevent.Messag
 	return pairLateSceneWith(w, again, extra, nil)
 }
 
-// pairLateSceneWith is pairLateScene, tweak (when not nil) given the
-// mutation before it runs.
-func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
-	h := newBareHistory(w)
-	h.readServer()
-	createSeq, pairSeq := "", ""
+// createAndPair returns the sequence ids of the first group create in h
+// and of alice's first key change (its pair); an error when h holds
+// either not.
+func createAndPair(h *history) (createSeq, pairSeq string, err error) {
+	create, pair := createAndPairEvents(h)
+	if create == nil || pair == nil {
+		return "", "", errorf("setup: no create or pair in the history (create %v, pair %v)", create != nil, pair != nil)
+	}
+	return create.GetSequenceID(), pair.GetSequenceID(), nil
+}
+
+// createAndPairEvents returns the first group create in h and alice's
+// first key change (its pair): nil where h holds none.
+func createAndPairEvents(h *history) (create, pair *tevent.MessageEvent) {
 	for _, it := range h.items {
-		d := it.me.GetDetail()
 		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
+		case groupChangeOf(it.me).GetGroupCreate() != nil && create == nil:
+			create = it.me
+		case it.me.GetDetail().GetConversationKeyChangeEvent() != nil && pair == nil && it.me.GetSenderID() == h.alice.id:
+			pair = it.me
 		}
 	}
-	if createSeq == "" || pairSeq == "" {
-		return nil, nil, nil, errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
-	}
+	return create, pair
+}
+
+// honestChanges pushes alice's title change, her admin add of carol and
+// carol's message onto h and returns their message ids.
+func honestChanges(h *history) []string {
 	h.retitleHonest(h.alice, "renamed by alice")
 	h.push(h.adminAdd(h.carol.id))
 	h.say(h.carol, "carol, an admin now")
@@ -56,6 +66,19 @@ func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.Me
 	for _, it := range h.items[len(h.items)-3:] {
 		mids = append(mids, it.me.GetMessageID())
 	}
+	return mids
+}
+
+// pairLateSceneWith is pairLateScene, tweak (when not nil) given the
+// mutation before it runs.
+func pairLateSceneWith(w *world, again bool, extra func(h *history) []*tevent.MessageEvent, tweak func(m *mutation)) (*history, *runOutcome, []string, error) {
+	h := newBareHistory(w)
+	h.readServer()
+	createSeq, pairSeq, err := createAndPair(h)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	mids := honestChanges(h)
 	var ex []*tevent.MessageEvent
 	if extra != nil {
 		ex = extra(h)

@@ -3,7 +3,6 @@ package attacks
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/xchat-go/xchat/session"
 	"github.com/xchat-go/xchat/session/event"
 	tevent "github.com/xchat-go/xchat/thriftgen/event"
-	"github.com/xchat-go/xchat/wire"
 )
 
 // Round 38 on the reading again of a group from a create below the member
@@ -88,18 +86,9 @@ func joinedRereadCost(tb testing.TB, withCreate bool, pageSize int) ([]int64, er
 	w := newWorld(tb, emulator.WithRateLimit(0, 0))
 	h := newBareHistory(w)
 	h.readServer()
-	var createSeq, pairSeq string
-	for _, it := range h.items {
-		d := it.me.GetDetail()
-		switch {
-		case d.GroupChangeEvent != nil && d.GroupChangeEvent.GroupChange != nil && d.GroupChangeEvent.GroupChange.GroupCreate != nil && createSeq == "":
-			createSeq = it.seq()
-		case d.ConversationKeyChangeEvent != nil && pairSeq == "" && it.me.GetSenderID() == h.alice.id:
-			pairSeq = it.seq()
-		}
-	}
-	if createSeq == "" || pairSeq == "" {
-		return nil, errorf("setup: no create (%q) or pair (%q) in the history", createSeq, pairSeq)
+	createSeq, pairSeq, err := createAndPair(h)
+	if err != nil {
+		return nil, err
 	}
 	h.retitleHonest(h.alice, "renamed by alice")
 	title := h.items[len(h.items)-1].me
@@ -299,45 +288,9 @@ func memberCreate(h *history, u *user, kcSeq, createSeq string, members []string
 		return nil, nil, err
 	}
 	h.keys[v] = key // a member's key: bob may keep it verified
-	var orig *tevent.MessageEvent
-	for _, it := range h.items {
-		if groupChangeOf(it.me).GetGroupCreate() != nil {
-			orig = it.me
-			break
-		}
-	}
-	if orig == nil {
-		return nil, nil, errorf("setup: no create to copy")
-	}
-	raw, err := wire.EncodeMessageEvent(orig)
+	create, err = signedCreateCopy(h, u, v, createSeq, members, members[:1])
 	if err != nil {
 		return nil, nil, err
 	}
-	if create, err = wire.DecodeMessageEvent(raw); err != nil {
-		return nil, nil, err
-	}
-	gc := groupChangeOf(create).GetGroupCreate()
-	gc.ConversationKeyVersion = &v
-	gc.MemberIds = members
-	gc.AdminIds = members[:1]
-	gc.Title, gc.AvatarURL, gc.IsLegacyGroupUpgrade = nil, nil, nil
-	e = h.env()
-	mid, sender := e.MessageID, u.id
-	create.MessageID, create.SenderID, create.SequenceID, create.PreviousSequenceID = &mid, &sender, strp(createSeq), nil
-	sv, err := strconv.Atoi(orig.GetMessageEventSignature().GetSignatureVersion())
-	if err != nil {
-		return nil, nil, err
-	}
-	f := u.forger()
-	p, err := crypto.GroupCreatePayload(sv, crypto.Header{MessageID: mid, SenderID: sender},
-		crypto.GroupCreate{ConversationKeyVersion: v, MemberIDs: members})
-	if err != nil {
-		return nil, nil, err
-	}
-	sig, err := p.Sign(f.Signing)
-	if err != nil {
-		return nil, nil, err
-	}
-	create.MessageEventSignature = wire.Signature(sig, f.KeyVersion, sv)
 	return kc, create, nil
 }

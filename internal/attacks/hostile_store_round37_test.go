@@ -65,24 +65,8 @@ func attackDeleteOwnReadMarkerFirst(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	backup, err := d.bob.e.ExportBackup()
-	if err != nil {
-		return "", err
-	}
-	w.injectData("delete-first", d.path, encodeAll(w, del)...)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	w.proxy.Reset()
-	w.injectData("marker-below-its-delete", d.path, encodeAll(w, del, mark)...)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	late, err := d.bob.e.History(w.ctx, d.cid, "", 0)
-	if err != nil {
-		return "", err
-	}
-	fresh, err := freshHistory(w, d.bob, d.cid, backup)
+	late, fresh, err := servedInTwo(w, d.bob, d.cid, injection{"delete-first", []*tevent.MessageEvent{del}},
+		injection{"marker-below-its-delete", []*tevent.MessageEvent{del, mark}})
 	if err != nil {
 		return "", err
 	}
@@ -125,6 +109,40 @@ func shownAt(h []event.Entry, seq, delSeq string) markerShown {
 	}
 	s.found = n == 2
 	return s
+}
+
+// injection is a named set of events the proxy serves as the newest data
+// of a conversation (world.injectData).
+type injection struct {
+	name string
+	evs  []*tevent.MessageEvent
+}
+
+// servedInTwo syncs u's device in cid twice: first with the proxy's rules
+// as the caller set them (a withheld target) and first injected, then,
+// the proxy reset, with then injected. It returns u's history and what a
+// fresh device of u's, its identity from a backup taken before the first
+// sync, shows after one sync (freshHistory).
+func servedInTwo(w *world, u *user, cid string, first, then injection) (late, fresh []event.Entry, err error) {
+	backup, err := u.e.ExportBackup()
+	if err != nil {
+		return nil, nil, err
+	}
+	path := api.ConversationPathID(cid)
+	w.injectData(first.name, path, encodeAll(w, first.evs...)...)
+	if r := u.sync(cid); r.err != nil {
+		return nil, nil, r.err
+	}
+	w.proxy.Reset()
+	w.injectData(then.name, path, encodeAll(w, then.evs...)...)
+	if r := u.sync(cid); r.err != nil {
+		return nil, nil, r.err
+	}
+	if late, err = u.e.History(w.ctx, cid, "", 0); err != nil {
+		return nil, nil, err
+	}
+	fresh, err = freshHistory(w, u, cid, backup)
+	return late, fresh, err
 }
 
 // freshHistory is what a fresh device of u's (its identity imported from
@@ -170,25 +188,9 @@ func attackEditOwnReactionFirst(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	backup, err := d.bob.e.ExportBackup()
-	if err != nil {
-		return "", err
-	}
 	w.withhold("reaction-withheld", react.MessageID)
-	w.injectData("edit-first", d.path, encodeAll(w, edit)...)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	w.proxy.Reset()
-	w.injectData("edit-above-its-reaction", d.path, encodeAll(w, edit)...)
-	if r := d.bob.sync(d.cid); r.err != nil {
-		return "", r.err
-	}
-	late, err := d.bob.e.History(w.ctx, d.cid, "", 0)
-	if err != nil {
-		return "", err
-	}
-	fresh, err := freshHistory(w, d.bob, d.cid, backup)
+	late, fresh, err := servedInTwo(w, d.bob, d.cid, injection{"edit-first", []*tevent.MessageEvent{edit}},
+		injection{"edit-above-its-reaction", []*tevent.MessageEvent{edit}})
 	if err != nil {
 		return "", err
 	}
@@ -371,26 +373,8 @@ func editsBeforeTarget(w *world, byAlice []bool) (string, error) {
 			carols = append(carols, ed.GetSequenceID())
 		}
 	}
-	backup, err := gr.bob.e.ExportBackup()
-	if err != nil {
-		return "", err
-	}
-	path := api.ConversationPathID(gr.g)
 	w.withhold("message-withheld", said.MessageID)
-	w.injectData("edits-first", path, encodeAll(w, edits...)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	w.proxy.Reset()
-	w.injectData("edits-above-their-target", path, encodeAll(w, edits...)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	late, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
-	if err != nil {
-		return "", err
-	}
-	fresh, err := freshHistory(w, gr.bob, gr.g, backup)
+	late, fresh, err := servedInTwo(w, gr.bob, gr.g, injection{"edits-first", edits}, injection{"edits-above-their-target", edits})
 	if err != nil {
 		return "", err
 	}
@@ -432,26 +416,8 @@ func attackNonAuthorDeleteFlood(w *world) (string, error) {
 		}
 		dels = append(dels, del)
 	}
-	backup, err := gr.bob.e.ExportBackup()
-	if err != nil {
-		return "", err
-	}
-	path := api.ConversationPathID(gr.g)
 	w.withhold("message-withheld", said.MessageID)
-	w.injectData("deletes-first", path, encodeAll(w, dels...)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	w.proxy.Reset()
-	w.injectData("deletes-above-their-target", path, encodeAll(w, dels...)...)
-	if r := gr.bob.sync(gr.g); r.err != nil {
-		return "", r.err
-	}
-	late, err := gr.bob.e.History(w.ctx, gr.g, "", 0)
-	if err != nil {
-		return "", err
-	}
-	fresh, err := freshHistory(w, gr.bob, gr.g, backup)
+	late, fresh, err := servedInTwo(w, gr.bob, gr.g, injection{"deletes-first", dels}, injection{"deletes-above-their-target", dels})
 	if err != nil {
 		return "", err
 	}
