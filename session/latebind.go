@@ -649,6 +649,11 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 		}
 		return true
 	}
+	// The edit indexes the walk gives back (unstandFailed) are given
+	// back at its end, in one read of the history (reindexBatch); what
+	// follows the walk uses outer, which carries no batch of the walk's.
+	outer := ctx
+	ctx, batch := withReindexBatch(ctx, tx, cid)
 	created := false
 	for after := ""; ; {
 		page, err := tx.Events(ctx, cid, after, rejudgePage)
@@ -753,6 +758,10 @@ func (e *Engine) rereadFromCreate(ctx context.Context, tx keystore.Tx, cid strin
 	if !created && !stepCreate() {
 		return nil, errGiveUp
 	}
+	if err := batch.flush(ctx); err != nil {
+		return nil, err
+	}
+	ctx = outer
 	if err := e.storeBound(ctx, tx, cid, open); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,8 @@ import (
 // roster was held: a content event or key change whose author the rules
 // above exclude is marked failed (xchat.ErrNotMember), a key it
 // distributed is no longer verified (distrustKey) and an edit no longer
-// stands for its target (reindexEdit). Group changes are left as stored:
+// stands for its target (reindexEdit: the indexes are given back at the
+// walk's end, in one read of the history). Group changes are left as stored:
 // read before any roster, every one that could change the group failed
 // (xchat.ErrRosterUnknown) and stays failed (fail safe; a fresh device
 // reads those above the create against its roster), and a join request
@@ -51,6 +52,8 @@ import (
 func (e *Engine) rejudgeBeforeCreate(ctx context.Context, tx keystore.Tx, cid string, ev *event.Event, r *rosterRec) (map[string]error, error) {
 	var distrusted []distrustedKey
 	failed := map[string]error{}
+	outer := ctx
+	ctx, batch := withReindexBatch(ctx, tx, cid)
 	for after := ""; ; {
 		evs, err := tx.Events(ctx, cid, after, rejudgePage)
 		if err != nil {
@@ -84,7 +87,10 @@ func (e *Engine) rejudgeBeforeCreate(ctx context.Context, tx keystore.Tx, cid st
 			failed[s.SequenceID] = cause
 		}
 		if len(evs) < rejudgePage {
-			return failed, e.rerecordRecipients(ctx, tx, cid, distrusted)
+			if err := batch.flush(ctx); err != nil {
+				return nil, err
+			}
+			return failed, e.rerecordRecipients(outer, tx, cid, distrusted)
 		}
 		after = evs[len(evs)-1].SequenceID
 	}
