@@ -122,6 +122,24 @@ type countingStore struct {
 	read *atomic.Int64
 }
 
+// countingBob opens bob's device (his identity imported from backup) on a
+// countingStore, against a harness serving h as m plans: the counter
+// says how many events the syncs that follow read from his store.
+func countingBob(tb testing.TB, ctx context.Context, h *history, m *mutation) (*session.Engine, *atomic.Int64, error) {
+	hs := startHarness(tb, h)
+	hs.srv.set(m)
+	count := new(atomic.Int64)
+	store := countingStore{keystore.NewMemory(), count}
+	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
+		return nil, nil, err
+	}
+	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, count, nil
+}
+
 // countingTx is a transaction of a countingStore.
 type countingTx struct {
 	keystore.Tx
@@ -194,15 +212,8 @@ func lateCost(tb testing.TB, stored int, play func(h *history, late map[string]b
 	if err != nil {
 		return 0, err
 	}
-	hs := startHarness(tb, h)
-	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	ctx := w.ctx
-	var count atomic.Int64
-	store := countingStore{keystore.NewMemory(), &count}
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return 0, err
-	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	e, count, err := countingBob(tb, ctx, h, &mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	if err != nil {
 		return 0, err
 	}

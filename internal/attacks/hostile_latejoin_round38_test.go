@@ -3,7 +3,6 @@ package attacks
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/xchat-go/xchat/crypto"
@@ -140,15 +139,8 @@ func joinedRereadCost(tb testing.TB, withCreate bool, pageSize int) ([]int64, er
 		rounds = [][]mutPage{{first}, {second}, splitPage(later, pageSize), splitPage(later, pageSize)}
 	}
 	syncs := len(rounds)
-	hs := startHarness(tb, h)
-	hs.srv.set(&mutation{rounds: rounds, pushes: make([][]*tevent.MessageEvent, syncs+1), kcs: map[string]string{}})
 	ctx := w.ctx
-	var count atomic.Int64
-	store := countingStore{keystore.NewMemory(), &count}
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return nil, err
-	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(tb, hs.url, h.bob.token)))
+	e, count, err := countingBob(tb, ctx, h, &mutation{rounds: rounds, pushes: make([][]*tevent.MessageEvent, syncs+1), kcs: map[string]string{}})
 	if err != nil {
 		return nil, err
 	}

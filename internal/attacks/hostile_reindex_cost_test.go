@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/crypto"
 	"github.com/xchat-go/xchat/emulator"
 	"github.com/xchat-go/xchat/internal/hostile"
-	"github.com/xchat-go/xchat/keystore"
 	"github.com/xchat-go/xchat/session"
 )
 
@@ -144,15 +142,8 @@ func attackCreateBoundFailedEditsCost(w *world) (string, error) {
 // count with what).
 func secondSyncCost(w *world, h *history, first, whole mutPage, edits []string, what string) (string, error) {
 	n := len(edits)
-	hs := startHarness(w.t, h)
-	hs.srv.set(&mutation{rounds: [][]mutPage{{first}, {whole}}})
 	ctx := w.ctx
-	var count atomic.Int64
-	store := countingStore{keystore.NewMemory(), &count}
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return "", err
-	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	e, count, err := countingBob(w.t, ctx, h, &mutation{rounds: [][]mutPage{{first}, {whole}}})
 	if err != nil {
 		return "", err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
@@ -68,15 +67,8 @@ func attackLateFailedEditsCost(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	ctx := w.ctx
-	var count atomic.Int64
-	store := countingStore{keystore.NewMemory(), &count}
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return "", err
-	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	e, count, err := countingBob(w.t, ctx, h, &mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	if err != nil {
 		return "", err
 	}
@@ -369,15 +361,8 @@ func settleFloodCost(w *world, n, stretch int, act func(h *history, targets []st
 	if err != nil {
 		return "", err
 	}
-	hs := startHarness(w.t, h)
-	hs.srv.set(&mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	ctx := w.ctx
-	var count atomic.Int64
-	store := countingStore{keystore.NewMemory(), &count}
-	if err := session.ImportBackup(ctx, store, h.bob.id, h.bobBackup, h.bobVersion); err != nil {
-		return "", err
-	}
-	e, err := session.Open(ctx, store, session.NewAPIServer(apiClient(w.t, hs.url, h.bob.token)))
+	e, count, err := countingBob(w.t, ctx, h, &mutation{rounds: [][]mutPage{{withheld}, {whole}}})
 	if err != nil {
 		return "", err
 	}
