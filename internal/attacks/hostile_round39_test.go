@@ -3,7 +3,6 @@ package attacks
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/xchat-go/xchat"
 	"github.com/xchat-go/xchat/api"
@@ -67,39 +66,7 @@ func attackLateFailedEditsCost(w *world) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx := w.ctx
-	e, count, err := countingBob(w.t, ctx, h, &mutation{rounds: [][]mutPage{{withheld}, {whole}}})
-	if err != nil {
-		return "", err
-	}
-	defer e.Close()
-	if _, err := e.Sync(ctx, h.g, nil); err != nil {
-		return "", err
-	}
-	count.Store(0)
-	if _, err := e.Sync(ctx, h.g, nil); err != nil && !errors.Is(err, xchat.ErrServerResponse) {
-		return "", err
-	}
-	read := count.Load()
-	hist, err := e.History(ctx, h.g, "", 0)
-	if err != nil {
-		return "", err
-	}
-	failed := 0
-	for _, en := range hist {
-		if slices.Contains(edits, en.MessageID) && !en.Verified {
-			failed++
-		}
-	}
-	if failed != n {
-		return "", errorf("setup: %d of mallory's %d edits after her removal failed", failed, n)
-	}
-	size := int64(len(h.items))
-	if bound := 8 * size; read > bound {
-		return "", errorf("bob's second sync read %d events failing %d indexed edits (history %d events, bound %d): the history is read once per edit",
-			read, n, size, bound)
-	}
-	return fmt.Sprintf("the walk failing %d indexed edits read %d events (history %d)", n, read, size), nil
+	return secondSyncCost(w, h, withheld, whole, edits, "failing %d indexed edits")
 }
 
 // attackLateFailedEditHonestBelow: late-removal-failed-edit-hides-honest-edit
